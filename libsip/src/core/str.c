@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* String views and parameter lists. */
+#include <string.h>
+
+#include "sip/error.h"
+#include "sip/param.h"
+#include "sip/str.h"
+
+sip_str_t sip_str_from_cstr(const char *s)
+{
+    sip_str_t r = {s, s ? strlen(s) : 0};
+    return r;
+}
+
+int sip_str_eq(sip_str_t a, sip_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+int sip_str_caseeq(sip_str_t a, sip_str_t b)
+{
+    if (a.len != b.len) return 0;
+    for (size_t i = 0; i < a.len; i++)
+        if (lower((unsigned char)a.ptr[i]) != lower((unsigned char)b.ptr[i])) return 0;
+    return 1;
+}
+
+int sip_str_caseeq_cstr(sip_str_t a, const char *b)
+{
+    if (!b) return a.len == 0;
+    return sip_str_caseeq(a, sip_str_from_cstr(b));
+}
+
+int sip_str_copy(sip_str_t s, char *buf, size_t size)
+{
+    if (!buf && size) return SIP_EINVAL;
+    if (s.len > (size_t)0x7fffffff) return SIP_ERANGE;
+    if (size) {
+        size_t n = s.len < size - 1 ? s.len : size - 1;
+        if (n) memcpy(buf, s.ptr, n);
+        buf[n] = '\0';
+    }
+    return (int)s.len;
+}
+
+int sip_str_to_u32(sip_str_t s, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+    if (s.len == 0 || !s.ptr) return SIP_EINVAL;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned d = (unsigned char)s.ptr[i] - '0';
+        if (d > 9) return SIP_EINVAL;
+        if (v > (max - d) / 10) return SIP_ERANGE;
+        v = v * 10 + d;
+    }
+    if (out) *out = v;
+    return 0;
+}
+
+/* Skips a quoted string starting at p (on the '"'); returns the position after the closing quote. */
+static size_t skip_quoted(const char *p, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '\\' && i + 1 < n)
+            i++;
+        else if (p[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t *value)
+{
+    const char *p = iter->ptr;
+    size_t n = iter->len, i = 0;
+    /* Tolerate separators and whitespace left between parameters. */
+    while (i < n && (p[i] == sep || p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i >= n) {
+        iter->ptr += n;
+        iter->len = 0;
+        return 0;
+    }
+    size_t ns = i;
+    while (i < n && p[i] != '=' && p[i] != sep) i++;
+    size_t ne = i;
+    while (ne > ns && (p[ne - 1] == ' ' || p[ne - 1] == '\t')) ne--;
+    name->ptr = p + ns;
+    name->len = ne - ns;
+    value->ptr = p + i;
+    value->len = 0;
+    if (i < n && p[i] == '=') {
+        i++;
+        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+        size_t vs = i;
+        while (i < n && p[i] != sep) {
+            if (p[i] == '"')
+                i = skip_quoted(p, i, n);
+            else
+                i++;
+        }
+        size_t ve = i;
+        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) ve--;
+        value->ptr = p + vs;
+        value->len = ve - vs;
+    }
+    iter->ptr = p + i;
+    iter->len = n - i;
+    return 1;
+}
+
+int sip_params_next(sip_str_t *iter, sip_str_t *name, sip_str_t *value)
+{
+    if (!iter || !name || !value) return 0;
+    return params_next_sep(iter, ';', name, value);
+}
+
+int sip_params_get_sep(sip_str_t params, char sep, const char *pname, sip_str_t *value)
+{
+    sip_str_t n, v, it = params;
+    sip_str_t want = sip_str_from_cstr(pname);
+    if (!pname) return 0;
+    while (params_next_sep(&it, sep, &n, &v)) {
+        if (sip_str_caseeq(n, want)) {
+            if (value) *value = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sip_params_get(sip_str_t params, const char *name, sip_str_t *value)
+{
+    return sip_params_get_sep(params, ';', name, value);
+}
+
+sip_str_t sip_str_unquote(sip_str_t v)
+{
+    if (v.len >= 2 && v.ptr[0] == '"' && v.ptr[v.len - 1] == '"') {
+        v.ptr++;
+        v.len -= 2;
+    }
+    return v;
+}

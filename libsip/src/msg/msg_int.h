@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Private layout of messages and headers, shared by the msg/ sources. */
+#ifndef SIP_MSG_INT_H
+#define SIP_MSG_INT_H
+
+#include <stdint.h>
+
+#include "sip/msg.h"
+
+/* Memory for views and header records lives in chunks owned by the message. The first chunk is
+ * carved from the same allocation as the message, so a typical parse is a single malloc. */
+typedef struct sip__chunk {
+    struct sip__chunk *next;
+    size_t size, used;
+    /* data follows, 16-byte aligned */
+} sip__chunk_t;
+
+struct sip_header {
+    struct sip_header *next;      /* wire order */
+    struct sip_header *prev;
+    struct sip_header *next_same; /* next value with the same id (known headers only) */
+    sip_hdr_id_t id;
+    sip_hdr_kind_t kind;
+    sip_str_t name;
+    sip_str_t value;
+    union {
+        sip_via_t via;
+        sip_addr_t addr;
+        sip_cseq_t cseq;
+        sip_num_t num;
+        sip_token_t token;
+        sip_media_t media;
+        sip_auth_t auth;
+        sip_warning_t warning;
+        sip_rack_t rack;
+    } v;
+};
+
+typedef struct sip__hlist {
+    struct sip_header *first, *last;
+    uint32_t count;
+} sip__hlist_t;
+
+struct sip_msg {
+    int refs;
+    int is_request;
+    sip_method_t method;
+    sip_str_t method_str;
+    sip_uri_t uri;
+    sip_str_t version; /* "SIP/2.0" */
+    int status;
+    sip_str_t reason;
+    sip_str_t body;
+    struct sip_header *head, *tail; /* every header in wire order */
+    size_t nheaders;
+    sip__hlist_t known[SIP_HDR__COUNT]; /* by id; index 0 (OTHER) unused */
+    sip__chunk_t *chunks;               /* extra chunks; the inline one is not on this list */
+    sip__chunk_t inline_chunk;
+    /* the inline chunk's data follows; the copied input is inside it */
+};
+
+/* Allocates n bytes (16-aligned) from the message's chunks; NULL on ENOMEM. */
+void *sip__msg_alloc(sip_msg_t *msg, size_t n);
+/* Copies n bytes into message memory; NULL on ENOMEM. */
+char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n);
+/* Makes an empty message with room for extra bytes in its first chunk. */
+sip_msg_t *sip__msg_new(size_t extra);
+/* Links a header at the end (or the start, when first is set) of the wire order and id lists. */
+void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first);
+/* Unlinks a header from both lists. */
+void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h);
+
+/* Parses the value of a header line (which may be a comma list) into header records that are
+ * linked at the end (first == 0) or start of the message. Used by the parser and by add_header.
+ * name/value must point into message memory. Fills err on failure. */
+int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name, const char *v,
+                                size_t vlen, int first, sip_parse_error_t *err, unsigned line,
+                                unsigned col);
+
+/* Parses a name-addr / addr-spec with params (From, To, Contact, Route, ...). end receives how far
+ * it read. Returns 0 or SIP_EPARSE with a reason in *why. */
+int sip__parse_addr(sip_addr_t *out, const char *p, size_t n, sip_hdr_id_t id, const char **why);
+
+#endif
