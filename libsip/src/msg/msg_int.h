@@ -21,6 +21,7 @@ struct sip_header {
     struct sip_header *next_same; /* next value with the same id (known headers only) */
     sip_hdr_id_t id;
     sip_hdr_kind_t kind;
+    unsigned line; /* line of the header in the parsed input; 0 when added later */
     sip_str_t name;
     sip_str_t value;
     union {
@@ -73,6 +74,9 @@ void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h);
 /* Parses the value of a header line (which may be a comma list) into header records that are
  * linked at the end (first == 0) or start of the message. Used by the parser and by add_header.
  * name/value must point into message memory. Fills err on failure. */
+/* 1 when the header grammar allows a comma list on one line. */
+int sip__hdr_multi(sip_hdr_id_t id);
+
 int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name, const char *v,
                                 size_t vlen, int first, sip_parse_error_t *err, unsigned line,
                                 unsigned col);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* The whole public libsip API. */
+#ifndef SIP_SIP_H
+#define SIP_SIP_H
+
+#include "sip/export.h"
+#include "sip/error.h"
+#include "sip/str.h"
+#include "sip/param.h"
+#include "sip/uri.h"
+#include "sip/msg.h"
+
+#endif

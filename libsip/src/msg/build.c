@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* Building and editing messages: new requests, responses from requests, header and body edits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "msg/chars.h"
+#include "msg/msg_int.h"
+
+static int valid_token(const char *s, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!IS(s[i], SIP__C_TOKEN)) return 0;
+    return 1;
+}
+
+/* A header value given through the API is one line: CR or LF would let a caller smuggle headers. */
+static int valid_value(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return 0;
+    return 1;
+}
+
+int sip_msg_create_request(sip_msg_t **out, const char *method, const char *uri)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!method || !uri) return SIP_EINVAL;
+    size_t ml = strlen(method), ul = strlen(uri);
+    if (!valid_token(method, ml)) return SIP_EINVAL;
+    sip_msg_t *msg = sip__msg_new(1024 + ml + ul);
+    if (!msg) return SIP_ENOMEM;
+    msg->is_request = 1;
+    char *m = sip__msg_strdup(msg, method, ml);
+    char *u = sip__msg_strdup(msg, uri, ul);
+    if (!m || !u) {
+        sip_msg_unref(msg);
+        return SIP_ENOMEM;
+    }
+    if (sip_uri_parse(&msg->uri, u, ul) != 0) {
+        sip_msg_unref(msg);
+        return SIP_EURI;
+    }
+    msg->method_str = (sip_str_t){m, ml};
+    msg->method = sip_method_from_str(m, ml);
+    msg->version = SIP_STR("SIP/2.0");
+    msg->body = (sip_str_t){u + ul, 0};
+    *out = msg;
+    return 0;
+}
+
+static int add_header_n(sip_msg_t *msg, const char *name, size_t nl, const char *value, size_t vl,
+                        int first)
+{
+    if (!valid_token(name, nl) || !valid_value(value, vl)) return SIP_EINVAL;
+    while (vl && (value[0] == ' ' || value[0] == '\t')) value++, vl--;
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) vl--;
+    char *n = sip__msg_strdup(msg, name, nl);
+    char *v = sip__msg_strdup(msg, value, vl);
+    if (!n || !v) return SIP_ENOMEM;
+    sip_hdr_id_t id = sip_hdr_id_from_name(n, nl);
+    return sip__msg_parse_header_value(msg, id, (sip_str_t){n, nl}, v, vl, first, NULL, 0, 0);
+}
+
+int sip_msg_add_header(sip_msg_t *msg, const char *name, const char *value)
+{
+    if (!msg || !name || !value) return SIP_EINVAL;
+    return add_header_n(msg, name, strlen(name), value, strlen(value), 0);
+}
+
+int sip_msg_prepend_header(sip_msg_t *msg, const char *name, const char *value)
+{
+    if (!msg || !name || !value) return SIP_EINVAL;
+    return add_header_n(msg, name, strlen(name), value, strlen(value), 1);
+}
+
+int sip_msg_remove_header(sip_msg_t *msg, const char *name, size_t i)
+{
+    if (!msg || !name) return SIP_EINVAL;
+    const sip_header_t *h = sip_msg_header_by_name(msg, name, i);
+    if (!h) return SIP_ENOENT;
+    sip__msg_unlink(msg, (struct sip_header *)h);
+    return 0;
+}
+
+int sip_msg_remove_headers(sip_msg_t *msg, const char *name)
+{
+    int n = 0;
+    if (!msg || !name) return SIP_EINVAL;
+    while (sip_msg_remove_header(msg, name, 0) == 0) n++;
+    return n;
+}
+
+int sip_msg_set_header(sip_msg_t *msg, const char *name, const char *value)
+{
+    if (!msg || !name || !value) return SIP_EINVAL;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (!valid_token(name, nl) || !valid_value(value, vl)) return SIP_EINVAL;
+    /* Parse the new value before dropping the old ones, so a bad value changes nothing. */
+    const struct sip_header *old_tail = msg->tail;
+    int rc = add_header_n(msg, name, nl, value, vl, 0);
+    if (rc) return rc;
+    sip_hdr_id_t id = sip_hdr_id_from_name(name, nl);
+    struct sip_header *h = msg->head, *stop = old_tail ? old_tail->next : msg->head;
+    while (h && h != stop) {
+        struct sip_header *next = h->next;
+        if (id != SIP_HDR_OTHER ? h->id == id
+                                : h->id == SIP_HDR_OTHER && sip_str_caseeq(h->name, (sip_str_t){name, nl}))
+            sip__msg_unlink(msg, h);
+        h = next;
+    }
+    return 0;
+}
+
+int sip_msg_set_body(sip_msg_t *msg, const char *content_type, const char *body, size_t len)
+{
+    if (!msg || (!body && len)) return SIP_EINVAL;
+    char *b = sip__msg_strdup(msg, body ? body : "", len);
+    if (!b) return SIP_ENOMEM;
+    int rc;
+    if (content_type) {
+        rc = sip_msg_set_header(msg, "Content-Type", content_type);
+        if (rc) return rc;
+    } else {
+        sip_msg_remove_headers(msg, "Content-Type");
+    }
+    char cl[24];
+    snprintf(cl, sizeof(cl), "%zu", len);
+    rc = sip_msg_set_header(msg, "Content-Length", cl);
+    if (rc) return rc;
+    msg->body = (sip_str_t){b, len};
+    return 0;
+}
+
+int sip_msg_set_status(sip_msg_t *msg, int status, const char *reason)
+{
+    if (!msg || msg->is_request || status < 100 || status > 699) return SIP_EINVAL;
+    if (!reason) reason = sip_status_phrase(status);
+    size_t rl = strlen(reason);
+    if (!valid_value(reason, rl)) return SIP_EINVAL;
+    char *r = sip__msg_strdup(msg, reason, rl);
+    if (!r) return SIP_ENOMEM;
+    msg->status = status;
+    msg->reason = (sip_str_t){r, rl};
+    return 0;
+}
+
+int sip_msg_set_uri(sip_msg_t *msg, const char *uri)
+{
+    if (!msg || !uri || !msg->is_request) return SIP_EINVAL;
+    size_t ul = strlen(uri);
+    char *u = sip__msg_strdup(msg, uri, ul);
+    if (!u) return SIP_ENOMEM;
+    sip_uri_t parsed;
+    if (sip_uri_parse(&parsed, u, ul) != 0) return SIP_EURI;
+    msg->uri = parsed;
+    return 0;
+}
+
+static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
+{
+    for (const struct sip_header *h = src->known[id].first; h; h = h->next_same) {
+        int rc = add_header_n(dst, sip_hdr_name(id), strlen(sip_hdr_name(id)), h->value.ptr,
+                              h->value.len, 0);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, const char *reason,
+                            const char *to_tag)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!req || !req->is_request || status < 100 || status > 699) return SIP_EINVAL;
+    if (!reason) reason = sip_status_phrase(status);
+    size_t rl = strlen(reason);
+    if (!valid_value(reason, rl)) return SIP_EINVAL;
+    sip_msg_t *msg = sip__msg_new(2048);
+    if (!msg) return SIP_ENOMEM;
+    int rc = SIP_ENOMEM;
+    char *r = sip__msg_strdup(msg, reason, rl);
+    if (!r) goto fail;
+    msg->status = status;
+    msg->reason = (sip_str_t){r, rl};
+    msg->version = SIP_STR("SIP/2.0");
+    msg->body = (sip_str_t){r + rl, 0};
+    /* RFC 3261 §8.2.6.2: Via (all values, in order), From, Call-ID, CSeq copied; To copied with a
+     * tag added unless it has one (a 100 Trying carries none of its own). */
+    if ((rc = copy_headers(msg, req, SIP_HDR_VIA))) goto fail;
+    if ((rc = copy_headers(msg, req, SIP_HDR_FROM))) goto fail;
+    const struct sip_header *to = req->known[SIP_HDR_TO].first;
+    if (to) {
+        if (!to->v.addr.tag.len && status > 100) {
+            char tag[24];
+            if (!to_tag) {
+                unsigned char rnd[8];
+                if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+                    rc = SIP_EIO;
+                    goto fail;
+                }
+                for (int i = 0; i < 8; i++) snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
+                to_tag = tag;
+            }
+            if (!valid_token(to_tag, strlen(to_tag))) {
+                rc = SIP_EINVAL;
+                goto fail;
+            }
+            size_t vl = to->value.len + 5 + strlen(to_tag);
+            char *v = sip__msg_alloc(msg, vl + 1);
+            if (!v) goto fail;
+            snprintf(v, vl + 1, "%.*s;tag=%s", (int)to->value.len, to->value.ptr, to_tag);
+            if ((rc = add_header_n(msg, "To", 2, v, vl, 0))) goto fail;
+        } else if ((rc = copy_headers(msg, req, SIP_HDR_TO))) {
+            goto fail;
+        }
+    }
+    if ((rc = copy_headers(msg, req, SIP_HDR_CALL_ID))) goto fail;
+    if ((rc = copy_headers(msg, req, SIP_HDR_CSEQ))) goto fail;
+    if (status == 100 && (rc = copy_headers(msg, req, SIP_HDR_TIMESTAMP))) goto fail;
+    *out = msg;
+    return 0;
+fail:
+    sip_msg_unref(msg);
+    return rc;
+}
+
+int sip_msg_clone(sip_msg_t **out, const sip_msg_t *msg)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!msg) return SIP_EINVAL;
+    /* Printing and parsing again gives a compact, independent copy whose views all point into
+     * one new buffer. */
+    int n = sip_msg_print(msg, NULL, 0);
+    if (n < 0) return n;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) return SIP_ENOMEM;
+    sip_msg_print(msg, buf, (size_t)n + 1);
+    sip_parse_opts_t o;
+    sip_parse_opts_init(&o);
+    o.max_size = (size_t)n;
+    o.max_headers = msg->nheaders + 1;
+    o.max_line = (size_t)n;
+    int rc = sip_msg_parse_ex(out, buf, (size_t)n, &o, NULL);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/* Method and header names, header kinds, status phrases. */
+#include <string.h>
+
+#include "msg/msg_int.h"
+
+static const char *const method_names[] = {
+    NULL,
+#define M(e, s) s,
+    SIP_METHOD_MAP(M)
+#undef M
+};
+
+sip_method_t sip_method_from_str(const char *s, size_t len)
+{
+    if (!s) return SIP_METHOD_UNKNOWN;
+    /* Methods are case-sensitive; dispatch on length and first letter to compare once. */
+    switch (s[0]) {
+    case 'I':
+        if (len == 6 && memcmp(s, "INVITE", 6) == 0) return SIP_METHOD_INVITE;
+        if (len == 4 && memcmp(s, "INFO", 4) == 0) return SIP_METHOD_INFO;
+        break;
+    case 'A':
+        if (len == 3 && memcmp(s, "ACK", 3) == 0) return SIP_METHOD_ACK;
+        break;
+    case 'B':
+        if (len == 3 && memcmp(s, "BYE", 3) == 0) return SIP_METHOD_BYE;
+        break;
+    case 'C':
+        if (len == 6 && memcmp(s, "CANCEL", 6) == 0) return SIP_METHOD_CANCEL;
+        break;
+    case 'O':
+        if (len == 7 && memcmp(s, "OPTIONS", 7) == 0) return SIP_METHOD_OPTIONS;
+        break;
+    case 'R':
+        if (len == 8 && memcmp(s, "REGISTER", 8) == 0) return SIP_METHOD_REGISTER;
+        if (len == 5 && memcmp(s, "REFER", 5) == 0) return SIP_METHOD_REFER;
+        break;
+    case 'P':
+        if (len == 5 && memcmp(s, "PRACK", 5) == 0) return SIP_METHOD_PRACK;
+        if (len == 7 && memcmp(s, "PUBLISH", 7) == 0) return SIP_METHOD_PUBLISH;
+        break;
+    case 'U':
+        if (len == 6 && memcmp(s, "UPDATE", 6) == 0) return SIP_METHOD_UPDATE;
+        break;
+    case 'S':
+        if (len == 9 && memcmp(s, "SUBSCRIBE", 9) == 0) return SIP_METHOD_SUBSCRIBE;
+        break;
+    case 'N':
+        if (len == 6 && memcmp(s, "NOTIFY", 6) == 0) return SIP_METHOD_NOTIFY;
+        break;
+    case 'M':
+        if (len == 7 && memcmp(s, "MESSAGE", 7) == 0) return SIP_METHOD_MESSAGE;
+        break;
+    default:
+        break;
+    }
+    return SIP_METHOD_UNKNOWN;
+}
+
+const char *sip_method_name(sip_method_t m)
+{
+    if ((unsigned)m >= sizeof(method_names) / sizeof(method_names[0])) return NULL;
+    return method_names[m];
+}
+
+static const struct {
+    const char *name, *compact;
+    sip_hdr_kind_t kind;
+    int multi;
+} hdr_info[SIP_HDR__COUNT] = {
+    {NULL, NULL, SIP_HK_TEXT, 0},
+#define H(e, n, c, k, m) {n, c, k, m},
+    SIP_HEADER_MAP(H)
+#undef H
+};
+
+const char *sip_hdr_name(sip_hdr_id_t id)
+{
+    return (unsigned)id < SIP_HDR__COUNT ? hdr_info[id].name : NULL;
+}
+
+const char *sip_hdr_compact_name(sip_hdr_id_t id)
+{
+    return (unsigned)id < SIP_HDR__COUNT ? hdr_info[id].compact : NULL;
+}
+
+sip_hdr_kind_t sip_hdr_kind(sip_hdr_id_t id)
+{
+    return (unsigned)id < SIP_HDR__COUNT ? hdr_info[id].kind : SIP_HK_TEXT;
+}
+
+int sip__hdr_multi(sip_hdr_id_t id)
+{
+    return (unsigned)id < SIP_HDR__COUNT ? hdr_info[id].multi : 0;
+}
+
+/* lower is an all-lower-case name of length n. */
+static inline int name_eq(const char *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') c |= 0x20;
+        if (c != (unsigned char)lower[i]) return 0;
+    }
+    return 1;
+}
+
+/* The switch below follows SIP_HEADER_MAP; test_msg checks that every name maps back to its id. */
+sip_hdr_id_t sip_hdr_id_from_name(const char *s, size_t len)
+{
+    if (!s || len == 0) return SIP_HDR_OTHER;
+    switch (len) {
+    case 1:
+        switch (s[0] | 0x20) {
+        case 'b': return SIP_HDR_REFERRED_BY;
+        case 'c': return SIP_HDR_CONTENT_TYPE;
+        case 'e': return SIP_HDR_CONTENT_ENCODING;
+        case 'f': return SIP_HDR_FROM;
+        case 'i': return SIP_HDR_CALL_ID;
+        case 'k': return SIP_HDR_SUPPORTED;
+        case 'l': return SIP_HDR_CONTENT_LENGTH;
+        case 'm': return SIP_HDR_CONTACT;
+        case 'o': return SIP_HDR_EVENT;
+        case 'r': return SIP_HDR_REFER_TO;
+        case 's': return SIP_HDR_SUBJECT;
+        case 't': return SIP_HDR_TO;
+        case 'u': return SIP_HDR_ALLOW_EVENTS;
+        case 'v': return SIP_HDR_VIA;
+        case 'x': return SIP_HDR_SESSION_EXPIRES;
+        case 'y': return SIP_HDR_IDENTITY;
+        default: return SIP_HDR_OTHER;
+        }
+    case 2:
+        switch (s[0] | 0x20) {
+        case 't':
+            if (name_eq(s, "to", 2)) return SIP_HDR_TO;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 3:
+        switch (s[0] | 0x20) {
+        case 'v':
+            if (name_eq(s, "via", 3)) return SIP_HDR_VIA;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 4:
+        switch (s[0] | 0x20) {
+        case 'c':
+            if (name_eq(s, "cseq", 4)) return SIP_HDR_CSEQ;
+            return SIP_HDR_OTHER;
+        case 'd':
+            if (name_eq(s, "date", 4)) return SIP_HDR_DATE;
+            return SIP_HDR_OTHER;
+        case 'f':
+            if (name_eq(s, "from", 4)) return SIP_HDR_FROM;
+            return SIP_HDR_OTHER;
+        case 'p':
+            if (name_eq(s, "path", 4)) return SIP_HDR_PATH;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "rack", 4)) return SIP_HDR_RACK;
+            if (name_eq(s, "rseq", 4)) return SIP_HDR_RSEQ;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 5:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "allow", 5)) return SIP_HDR_ALLOW;
+            return SIP_HDR_OTHER;
+        case 'e':
+            if (name_eq(s, "event", 5)) return SIP_HDR_EVENT;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "route", 5)) return SIP_HDR_ROUTE;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 6:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "accept", 6)) return SIP_HDR_ACCEPT;
+            return SIP_HDR_OTHER;
+        case 'm':
+            if (name_eq(s, "min-se", 6)) return SIP_HDR_MIN_SE;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "reason", 6)) return SIP_HDR_REASON;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "server", 6)) return SIP_HDR_SERVER;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 7:
+        switch (s[0] | 0x20) {
+        case 'c':
+            if (name_eq(s, "call-id", 7)) return SIP_HDR_CALL_ID;
+            if (name_eq(s, "contact", 7)) return SIP_HDR_CONTACT;
+            return SIP_HDR_OTHER;
+        case 'e':
+            if (name_eq(s, "expires", 7)) return SIP_HDR_EXPIRES;
+            return SIP_HDR_OTHER;
+        case 'p':
+            if (name_eq(s, "privacy", 7)) return SIP_HDR_PRIVACY;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "require", 7)) return SIP_HDR_REQUIRE;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "subject", 7)) return SIP_HDR_SUBJECT;
+            return SIP_HDR_OTHER;
+        case 'w':
+            if (name_eq(s, "warning", 7)) return SIP_HDR_WARNING;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 8:
+        switch (s[0] | 0x20) {
+        case 'i':
+            if (name_eq(s, "identity", 8)) return SIP_HDR_IDENTITY;
+            return SIP_HDR_OTHER;
+        case 'p':
+            if (name_eq(s, "priority", 8)) return SIP_HDR_PRIORITY;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "refer-to", 8)) return SIP_HDR_REFER_TO;
+            if (name_eq(s, "replaces", 8)) return SIP_HDR_REPLACES;
+            if (name_eq(s, "reply-to", 8)) return SIP_HDR_REPLY_TO;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 9:
+        switch (s[0] | 0x20) {
+        case 'c':
+            if (name_eq(s, "call-info", 9)) return SIP_HDR_CALL_INFO;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "supported", 9)) return SIP_HDR_SUPPORTED;
+            return SIP_HDR_OTHER;
+        case 't':
+            if (name_eq(s, "timestamp", 9)) return SIP_HDR_TIMESTAMP;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 10:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "alert-info", 10)) return SIP_HDR_ALERT_INFO;
+            return SIP_HDR_OTHER;
+        case 'e':
+            if (name_eq(s, "error-info", 10)) return SIP_HDR_ERROR_INFO;
+            return SIP_HDR_OTHER;
+        case 'u':
+            if (name_eq(s, "user-agent", 10)) return SIP_HDR_USER_AGENT;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 11:
+        switch (s[0] | 0x20) {
+        case 'i':
+            if (name_eq(s, "in-reply-to", 11)) return SIP_HDR_IN_REPLY_TO;
+            return SIP_HDR_OTHER;
+        case 'm':
+            if (name_eq(s, "min-expires", 11)) return SIP_HDR_MIN_EXPIRES;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "referred-by", 11)) return SIP_HDR_REFERRED_BY;
+            if (name_eq(s, "retry-after", 11)) return SIP_HDR_RETRY_AFTER;
+            return SIP_HDR_OTHER;
+        case 'u':
+            if (name_eq(s, "unsupported", 11)) return SIP_HDR_UNSUPPORTED;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 12:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "allow-events", 12)) return SIP_HDR_ALLOW_EVENTS;
+            return SIP_HDR_OTHER;
+        case 'c':
+            if (name_eq(s, "content-type", 12)) return SIP_HDR_CONTENT_TYPE;
+            return SIP_HDR_OTHER;
+        case 'm':
+            if (name_eq(s, "max-forwards", 12)) return SIP_HDR_MAX_FORWARDS;
+            if (name_eq(s, "mime-version", 12)) return SIP_HDR_MIME_VERSION;
+            return SIP_HDR_OTHER;
+        case 'o':
+            if (name_eq(s, "organization", 12)) return SIP_HDR_ORGANIZATION;
+            return SIP_HDR_OTHER;
+        case 'r':
+            if (name_eq(s, "record-route", 12)) return SIP_HDR_RECORD_ROUTE;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 13:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "authorization", 13)) return SIP_HDR_AUTHORIZATION;
+            return SIP_HDR_OTHER;
+        case 'p':
+            if (name_eq(s, "proxy-require", 13)) return SIP_HDR_PROXY_REQUIRE;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "service-route", 13)) return SIP_HDR_SERVICE_ROUTE;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 14:
+        switch (s[0] | 0x20) {
+        case 'c':
+            if (name_eq(s, "content-length", 14)) return SIP_HDR_CONTENT_LENGTH;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 15:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "accept-encoding", 15)) return SIP_HDR_ACCEPT_ENCODING;
+            if (name_eq(s, "accept-language", 15)) return SIP_HDR_ACCEPT_LANGUAGE;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "session-expires", 15)) return SIP_HDR_SESSION_EXPIRES;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 16:
+        switch (s[0] | 0x20) {
+        case 'c':
+            if (name_eq(s, "content-encoding", 16)) return SIP_HDR_CONTENT_ENCODING;
+            if (name_eq(s, "content-language", 16)) return SIP_HDR_CONTENT_LANGUAGE;
+            return SIP_HDR_OTHER;
+        case 'w':
+            if (name_eq(s, "www-authenticate", 16)) return SIP_HDR_WWW_AUTHENTICATE;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 18:
+        switch (s[0] | 0x20) {
+        case 'p':
+            if (name_eq(s, "proxy-authenticate", 18)) return SIP_HDR_PROXY_AUTHENTICATE;
+            return SIP_HDR_OTHER;
+        case 's':
+            if (name_eq(s, "subscription-state", 18)) return SIP_HDR_SUBSCRIPTION_STATE;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 19:
+        switch (s[0] | 0x20) {
+        case 'a':
+            if (name_eq(s, "authentication-info", 19)) return SIP_HDR_AUTHENTICATION_INFO;
+            return SIP_HDR_OTHER;
+        case 'c':
+            if (name_eq(s, "content-disposition", 19)) return SIP_HDR_CONTENT_DISPOSITION;
+            return SIP_HDR_OTHER;
+        case 'p':
+            if (name_eq(s, "p-asserted-identity", 19)) return SIP_HDR_P_ASSERTED_IDENTITY;
+            if (name_eq(s, "proxy-authorization", 19)) return SIP_HDR_PROXY_AUTHORIZATION;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    case 20:
+        switch (s[0] | 0x20) {
+        case 'p':
+            if (name_eq(s, "p-preferred-identity", 20)) return SIP_HDR_P_PREFERRED_IDENTITY;
+            return SIP_HDR_OTHER;
+        default: return SIP_HDR_OTHER;
+        }
+    default:
+        return SIP_HDR_OTHER;
+    }
+}
+
+const char *sip_status_phrase(int status)
+{
+    switch (status) {
+    case 100: return "Trying";
+    case 180: return "Ringing";
+    case 181: return "Call Is Being Forwarded";
+    case 182: return "Queued";
+    case 183: return "Session Progress";
+    case 199: return "Early Dialog Terminated";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Notification";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Moved Temporarily";
+    case 305: return "Use Proxy";
+    case 380: return "Alternative Service";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 410: return "Gone";
+    case 412: return "Conditional Request Failed";
+    case 413: return "Request Entity Too Large";
+    case 414: return "Request-URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Unsupported URI Scheme";
+    case 417: return "Unknown Resource-Priority";
+    case 420: return "Bad Extension";
+    case 421: return "Extension Required";
+    case 422: return "Session Interval Too Small";
+    case 423: return "Interval Too Brief";
+    case 428: return "Use Identity Header";
+    case 429: return "Provide Referrer Identity";
+    case 433: return "Anonymity Disallowed";
+    case 436: return "Bad Identity-Info";
+    case 437: return "Unsupported Certificate";
+    case 438: return "Invalid Identity Header";
+    case 439: return "First Hop Lacks Outbound Support";
+    case 440: return "Max-Breadth Exceeded";
+    case 469: return "Bad Info Package";
+    case 470: return "Consent Needed";
+    case 480: return "Temporarily Unavailable";
+    case 481: return "Call/Transaction Does Not Exist";
+    case 482: return "Loop Detected";
+    case 483: return "Too Many Hops";
+    case 484: return "Address Incomplete";
+    case 485: return "Ambiguous";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 488: return "Not Acceptable Here";
+    case 489: return "Bad Event";
+    case 491: return "Request Pending";
+    case 493: return "Undecipherable";
+    case 494: return "Security Agreement Required";
+    case 500: return "Server Internal Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Server Time-out";
+    case 505: return "Version Not Supported";
+    case 513: return "Message Too Large";
+    case 555: return "Push Notification Service Not Supported";
+    case 580: return "Precondition Failure";
+    case 600: return "Busy Everywhere";
+    case 603: return "Decline";
+    case 604: return "Does Not Exist Anywhere";
+    case 606: return "Not Acceptable";
+    case 607: return "Unwanted";
+    case 608: return "Rejected";
+    default: return "Unknown";
+    }
+}

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/* Message parser: start line, header section (folding, compact forms, lists), body framing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "msg/chars.h"
+#include "msg/msg_int.h"
+
+void sip_parse_opts_init(sip_parse_opts_t *opts)
+{
+    if (!opts) return;
+    memset(opts, 0, sizeof(*opts));
+    opts->max_size = 65536;
+    opts->max_headers = 256;
+    opts->max_line = 8192;
+    opts->stream = 0;
+}
+
+static int fail(sip_parse_error_t *err, int is_request, int code, unsigned line, unsigned col,
+                const char *header, int status, const char *phrase, const char *fmt, ...)
+{
+    if (!err) return code;
+    err->code = code;
+    err->line = line;
+    err->column = col;
+    snprintf(err->header, sizeof(err->header), "%s", header ? header : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    va_end(ap);
+    /* RFC 3261 §18.1.2 / §8.1.3.3: a malformed response is discarded, never answered. */
+    err->status = is_request ? status : 0;
+    snprintf(err->phrase, sizeof(err->phrase), "%s", is_request ? phrase : "");
+    return code;
+}
+
+#define BAD(line, col, hdr, ...)                                                                   \
+    fail(err, is_request, SIP_EPARSE, (line), (col), (hdr), 400, "Bad Request", __VA_ARGS__)
+
+/* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is served (RFC 3261 §7.1). Returns 0 for
+ * 2.0, 1 for another well-formed version, -1 when malformed. */
+static int check_version(const char *p, size_t n)
+{
+    if (n < 7 || (p[0] | 0x20) != 's' || (p[1] | 0x20) != 'i' || (p[2] | 0x20) != 'p' ||
+        p[3] != '/')
+        return -1;
+    size_t i = 4, d1 = 0, d2 = 0;
+    while (i < n && IS(p[i], SIP__C_DIGIT)) i++, d1++;
+    if (!d1 || i >= n || p[i] != '.') return -1;
+    i++;
+    while (i < n && IS(p[i], SIP__C_DIGIT)) i++, d2++;
+    if (!d2 || i != n) return -1;
+    return (n == 7 && p[4] == '2' && p[6] == '0') ? 0 : 1;
+}
+
+/* Ends of the line starting at p: *le is the end of content (before CR LF or LF), returns the
+ * start of the next line, or NULL when no LF follows. Bare LF is accepted as a line end: RFC 5118's
+ * archive and many old peers send it. */
+static inline const char *line_end(const char *p, const char *end, const char **le)
+{
+    const char *e = memchr(p, '\n', (size_t)(end - p));
+    if (!e) return NULL;
+    *le = (e > p && e[-1] == '\r') ? e - 1 : e;
+    return e + 1;
+}
+
+static int parse_start_line(sip_msg_t *msg, const char *p, const char *le, sip_parse_error_t *err)
+{
+    int is_request = 1;
+    size_t n = (size_t)(le - p);
+    if (n >= 4 && memcmp(p, "SIP/", 4) == 0) {
+        is_request = 0;
+        msg->is_request = 0;
+        const char *sp = memchr(p, ' ', n);
+        if (!sp) return BAD(1, 1, NULL, "status line: missing status code");
+        int v = check_version(p, (size_t)(sp - p));
+        if (v < 0) return BAD(1, 1, NULL, "status line: malformed SIP version");
+        if (v > 0)
+            return fail(err, 0, SIP_EVERSION, 1, 1, NULL, 505, "Version Not Supported",
+                        "status line: unsupported SIP version %.*s", (int)(sp - p), p);
+        msg->version = (sip_str_t){p, (size_t)(sp - p)};
+        const char *c = sp + 1;
+        /* Status-Code = 3DIGIT, then SP (RFC 4475 bigcode sends ten digits). */
+        if (le - c < 3 || !IS(c[0], SIP__C_DIGIT) || !IS(c[1], SIP__C_DIGIT) ||
+            !IS(c[2], SIP__C_DIGIT) || (le - c > 3 && c[3] != ' '))
+            return BAD(1, (unsigned)(c - p) + 1, NULL, "status line: status code must be 3 digits");
+        int st = (c[0] - '0') * 100 + (c[1] - '0') * 10 + (c[2] - '0');
+        if (st < 100 || st > 699)
+            return BAD(1, (unsigned)(c - p) + 1, NULL, "status line: status code %d out of range",
+                       st);
+        msg->status = st;
+        const char *r = c + 3 < le ? c + 4 : le;
+        for (const char *q = r; q < le; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\t')
+                return BAD(1, (unsigned)(q - p) + 1, NULL, "status line: control octet in reason");
+        msg->reason = (sip_str_t){r, (size_t)(le - r)};
+        return 0;
+    }
+    msg->is_request = 1;
+    /* Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly single SPs (RFC 4475
+     * lwsstart, trws, lwsruri). */
+    const char *q = p;
+    while (q < le && IS(*q, SIP__C_TOKEN)) q++;
+    if (q == p || q >= le || *q != ' ')
+        return BAD(1, (unsigned)(q - p) + 1, NULL, "request line: malformed method");
+    msg->method_str = (sip_str_t){p, (size_t)(q - p)};
+    msg->method = sip_method_from_str(p, (size_t)(q - p));
+    const char *us = q + 1;
+    const char *ue = memchr(us, ' ', (size_t)(le - us));
+    if (!ue) return BAD(1, (unsigned)(us - p) + 1, NULL, "request line: missing SIP version");
+    if (ue == us) return BAD(1, (unsigned)(us - p) + 1, NULL, "request line: extra blank");
+    const char *vs = ue + 1;
+    if (memchr(vs, ' ', (size_t)(le - vs)) || memchr(vs, '\t', (size_t)(le - vs)))
+        return BAD(1, (unsigned)(vs - p) + 1, NULL,
+                   "request line: blanks inside or after the Request-URI or version");
+    int v = check_version(vs, (size_t)(le - vs));
+    if (v < 0) return BAD(1, (unsigned)(vs - p) + 1, NULL, "request line: malformed SIP version");
+    if (v > 0)
+        return fail(err, 1, SIP_EVERSION, 1, (unsigned)(vs - p) + 1, NULL, 505,
+                    "Version Not Supported", "request line: unsupported SIP version %.*s",
+                    (int)(le - vs), vs);
+    msg->version = (sip_str_t){vs, (size_t)(le - vs)};
+    if (sip_uri_parse(&msg->uri, us, (size_t)(ue - us)) != 0)
+        return fail(err, 1, SIP_EPARSE, 1, (unsigned)(us - p) + 1, NULL, 400,
+                    "Bad Request (Malformed Request-URI)", "request line: malformed Request-URI");
+    /* RFC 3261 §19.1.5: headers are not allowed in a Request-URI (RFC 4475 escruri). */
+    if ((msg->uri.scheme == SIP_URI_SIP || msg->uri.scheme == SIP_URI_SIPS) &&
+        msg->uri.headers.len)
+        return fail(err, 1, SIP_EPARSE, 1, (unsigned)(us - p) + 1, NULL, 400,
+                    "Bad Request (Request-URI carries headers)",
+                    "request line: Request-URI must not carry headers");
+    return 0;
+}
+
+int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_parse_opts_t *opts,
+                     sip_parse_error_t *err)
+{
+    sip_parse_opts_t defaults;
+    int is_request = 1, rc;
+    if (err) memset(err, 0, sizeof(*err));
+    if (!out) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no out");
+    *out = NULL;
+    if (!buf && len) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 400, "Bad Request", "no buffer");
+    if (!opts) {
+        sip_parse_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (len > opts->max_size)
+        return fail(err, 1, SIP_ETOOBIG, 0, 0, NULL, 513, "Message Too Large",
+                    "message of %zu bytes exceeds the limit of %zu", len, opts->max_size);
+    if (len == 0) return BAD(0, 0, NULL, "empty message");
+
+    /* One allocation holds the message, the copied input and room for about one header record
+     * per 40 input bytes; rare larger messages take more chunks. */
+    size_t est = (len + 16) + (len / 40 + 8) * sizeof(struct sip_header);
+    sip_msg_t *msg = sip__msg_new(est);
+    if (!msg) return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");
+    char *data = sip__msg_alloc(msg, len + 1);
+    memcpy(data, buf, len);
+    data[len] = '\0';
+    const char *p = data, *end = data + len, *le, *next;
+
+    next = line_end(p, end, &le);
+    if (!next) {
+        rc = BAD(1, 1, NULL, "start line not terminated");
+        goto out;
+    }
+    is_request = !(le - p >= 4 && memcmp(p, "SIP/", 4) == 0);
+    rc = parse_start_line(msg, p, le, err);
+    if (rc) goto out;
+
+    unsigned line = 2;
+    const char *body = NULL;
+    for (p = next; p < end; p = next) {
+        unsigned first_line = line;
+        next = line_end(p, end, &le);
+        if (!next) break;
+        line++;
+        if (le == p) {
+            body = next;
+            break;
+        }
+        if (*p == ' ' || *p == '\t') {
+            rc = BAD(first_line, 1, NULL, "continuation line without a header");
+            goto out;
+        }
+        /* Folded lines (RFC 3261 §7.3.1) become part of this header's value. */
+        while (next < end && (*next == ' ' || *next == '\t')) {
+            const char *n2 = line_end(next, end, &le);
+            if (!n2) {
+                le = end;
+                next = end;
+                break;
+            }
+            next = n2;
+            line++;
+        }
+        if ((size_t)(le - p) > opts->max_line) {
+            rc = fail(err, is_request, SIP_ETOOBIG, first_line, 1, NULL, 513, "Message Too Large",
+                      "header line of %zu bytes exceeds the limit of %zu", (size_t)(le - p),
+                      opts->max_line);
+            goto out;
+        }
+        const char *ne = p;
+        while (ne < le && IS(*ne, SIP__C_TOKEN)) ne++;
+        const char *colon = ne;
+        while (colon < le && (*colon == ' ' || *colon == '\t')) colon++;
+        if (ne == p || colon >= le || *colon != ':') {
+            rc = BAD(first_line, (unsigned)(ne - p) + 1, NULL,
+                     ne == p ? "malformed header name" : "missing ':' after the header name");
+            goto out;
+        }
+        const char *vs = colon + 1, *ve = le;
+        while (vs < ve && IS(*vs, SIP__C_WS)) vs++;
+        while (ve > vs && IS(ve[-1], SIP__C_WS)) ve--;
+        sip_str_t name = {p, (size_t)(ne - p)};
+        sip_hdr_id_t id = sip_hdr_id_from_name(p, name.len);
+        rc = sip__msg_parse_header_value(msg, id, name, vs, (size_t)(ve - vs), 0, err, first_line,
+                                         (unsigned)(vs - p) + 1);
+        if (rc) {
+            if (err && !is_request) err->status = 0, err->phrase[0] = '\0';
+            goto out;
+        }
+        if (msg->nheaders > opts->max_headers) {
+            rc = fail(err, is_request, SIP_ETOOBIG, first_line, 1, NULL, 513, "Message Too Large",
+                      "more than %zu header values", opts->max_headers);
+            goto out;
+        }
+    }
+    if (!body) {
+        rc = fail(err, is_request, SIP_EINCOMPLETE, line, 1, NULL, 400,
+                  "Bad Request (Incomplete header section)",
+                  "header section not terminated by an empty line");
+        goto out;
+    }
+
+    size_t avail = (size_t)(end - body);
+    const struct sip_header *cl = msg->known[SIP_HDR_CONTENT_LENGTH].first;
+    if (cl) {
+        /* RFC 3261 §18.3: octets past Content-Length in a datagram are discarded (RFC 4475
+         * dblreq); a datagram shorter than it is an error (clerr). */
+        if (cl->v.num.value > avail) {
+            rc = fail(err, is_request, SIP_EPARSE, cl->line, 1, "Content-Length", 400,
+                      "Bad Request (Content-Length exceeds the body)",
+                      "Content-Length %u exceeds the %zu body octets present", cl->v.num.value,
+                      avail);
+            goto out;
+        }
+        msg->body = (sip_str_t){body, cl->v.num.value};
+    } else if (opts->stream) {
+        rc = fail(err, is_request, SIP_EPARSE, cl->line, 1, "Content-Length", 400,
+                  "Bad Request (Missing Content-Length)",
+                  "Content-Length is required on a stream transport");
+        goto out;
+    } else {
+        msg->body = (sip_str_t){body, avail};
+    }
+
+    if (is_request) {
+        const struct sip_header *cs = msg->known[SIP_HDR_CSEQ].first;
+        /* RFC 3261 §8.2 / RFC 4475 mismatch01-02: the CSeq method must match the request. */
+        if (cs && !sip_str_eq(cs->v.cseq.method_str, msg->method_str)) {
+            int unknown = msg->method == SIP_METHOD_UNKNOWN;
+            rc = fail(err, 1, SIP_EPARSE, cs->line, 1, "CSeq", unknown ? 501 : 400,
+                      unknown ? "Not Implemented" : "Bad Request (CSeq method mismatch)",
+                      "CSeq method %.*s does not match the request method %.*s",
+                      (int)cs->v.cseq.method_str.len, cs->v.cseq.method_str.ptr,
+                      (int)msg->method_str.len, msg->method_str.ptr);
+            goto out;
+        }
+    }
+    *out = msg;
+    return 0;
+out:
+    sip_msg_unref(msg);
+    return rc;
+}
+
+int sip_msg_parse(sip_msg_t **out, const char *buf, size_t len, sip_parse_error_t *err)
+{
+    return sip_msg_parse_ex(out, buf, len, NULL, err);
+}
+
+int sip_msg_frame(const char *buf, size_t len, size_t *skip, size_t *msglen)
+{
+    if (!buf || !skip || !msglen) return SIP_EINVAL;
+    size_t i = 0;
+    /* RFC 5626 §3.5.1 keep-alives are bare CRLFs between messages. */
+    while (i < len && (buf[i] == '\r' || buf[i] == '\n')) i++;
+    *skip = i;
+    *msglen = 0;
+    const char *p = buf + i, *end = buf + len, *le, *next;
+    long clen = -1;
+    for (;;) {
+        next = line_end(p, end, &le);
+        if (!next) return SIP_EINCOMPLETE;
+        if (le == p) break;
+        const char *ne = p;
+        while (ne < le && IS(*ne, SIP__C_TOKEN)) ne++;
+        sip_hdr_id_t id = sip_hdr_id_from_name(p, (size_t)(ne - p));
+        if (id == SIP_HDR_CONTENT_LENGTH) {
+            const char *v = ne;
+            while (v < le && (*v == ' ' || *v == '\t' || *v == ':')) v++;
+            unsigned long n;
+            const char *ve = v;
+            while (ve < le && IS(*ve, SIP__C_DIGIT)) ve++;
+            const char *t = ve;
+            while (t < le && (*t == ' ' || *t == '\t')) t++;
+            if (t != le || sip_str_to_u32((sip_str_t){v, (size_t)(ve - v)}, 0x7fffffff, &n) != 0)
+                return SIP_EPARSE;
+            if (clen >= 0 && (unsigned long)clen != n) return SIP_EPARSE;
+            clen = (long)n;
+        }
+        p = next;
+    }
+    if (clen < 0) return SIP_EPARSE;
+    size_t hlen = (size_t)(next - (buf + i));
+    if (len - i - hlen < (size_t)clen) return SIP_EINCOMPLETE;
+    *msglen = hlen + (size_t)clen;
+    return 0;
+}
