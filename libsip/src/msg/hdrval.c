@@ -795,6 +795,7 @@ fail:
         created = next;
     }
     if (err) {
+        memset(err, 0, sizeof(*err));
         err->code = SIP_EPARSE;
         err->line = line;
         err->column = col;

@@ -138,7 +138,8 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
 {
     sip_parse_opts_t defaults;
     int is_request = 1, rc;
-    if (err) memset(err, 0, sizeof(*err));
+    /* err is written only on failure: clearing 400 bytes per parse shows up in a profile. */
+    if (err) err->code = 0;
     if (!out) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no out");
     *out = NULL;
     if (!buf && len) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 400, "Bad Request", "no buffer");
@@ -249,7 +250,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         }
         msg->body = (sip_str_t){body, cl->v.num.value};
     } else if (opts->stream) {
-        rc = fail(err, is_request, SIP_EPARSE, cl->line, 1, "Content-Length", 400,
+        rc = fail(err, is_request, SIP_EPARSE, 0, 0, "Content-Length", 400,
                   "Bad Request (Missing Content-Length)",
                   "Content-Length is required on a stream transport");
         goto out;

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Allocation-failure injection: the unit tests link with -Wl,--wrap=malloc,calloc,realloc,free so
+ * the library's allocations pass through here. State is per test process, which is all a test
+ * needs. */
+#include <stdlib.h>
+
+#include "alloc_hook.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+
+static long countdown;
+static int fired;
+static long live;
+
+void test_alloc_fail_at(long n)
+{
+    countdown = n;
+    fired = 0;
+}
+
+int test_alloc_failed(void)
+{
+    return fired;
+}
+
+long test_alloc_live(void)
+{
+    return live;
+}
+
+static int should_fail(void)
+{
+    if (countdown > 0 && --countdown == 0) {
+        fired = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    if (should_fail()) return NULL;
+    void *p = __real_malloc(n);
+    if (p) live++;
+    return p;
+}
+
+void *__wrap_calloc(size_t a, size_t b)
+{
+    if (should_fail()) return NULL;
+    void *p = __real_calloc(a, b);
+    if (p) live++;
+    return p;
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (should_fail()) return NULL;
+    void *q = __real_realloc(p, n);
+    if (q && !p) live++;
+    return q;
+}
+
+void __wrap_free(void *p)
+{
+    if (p) live--;
+    __real_free(p);
+}
