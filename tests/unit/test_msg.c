@@ -535,11 +535,11 @@ static void msg_build_request_exact_bytes(void **state)
     assert_int_equal(sip_msg_set_header(m, "CSeq", "nope"), SIP_EPARSE);
     assert_int_equal(sip_msg_header_total(m), total);
     assert_int_equal(sip_msg_get_cseq(m)->seq, 1);
+    sip_msg_unref(m);
     assert_int_equal(sip_msg_create_request(&m, "OPTIONS", "not a uri"), SIP_EURI);
     assert_null(m);
     assert_int_equal(sip_msg_create_request(&m, "BAD METHOD", "sip:a@b"), SIP_EINVAL);
-    m = NULL;
-    (void)m;
+    assert_null(m);
 }
 
 static void msg_edit_keeps_old_views(void **state)
