@@ -29,21 +29,9 @@ sip_msg_t *sip__msg_new(size_t extra)
     return msg;
 }
 
-static inline char *inline_data(sip_msg_t *msg)
+void *sip__msg_alloc_slow(sip_msg_t *msg, size_t n)
 {
-    return (char *)msg + ALIGN16(sizeof(sip_msg_t));
-}
-
-void *sip__msg_alloc(sip_msg_t *msg, size_t n)
-{
-    n = ALIGN16(n ? n : 1);
-    sip__chunk_t *c = &msg->inline_chunk;
-    if (c->size - c->used >= n) {
-        void *p = inline_data(msg) + c->used;
-        c->used += n;
-        return p;
-    }
-    c = msg->chunks;
+    sip__chunk_t *c = msg->chunks;
     if (c && c->size - c->used >= n) {
         void *p = chunk_data(c) + c->used;
         c->used += n;
@@ -86,41 +74,6 @@ void sip_msg_unref(sip_msg_t *msg)
         c = next;
     }
     free(msg);
-}
-
-void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first)
-{
-    h->next_same = NULL;
-    if (first) {
-        h->prev = NULL;
-        h->next = msg->head;
-        if (msg->head)
-            msg->head->prev = h;
-        else
-            msg->tail = h;
-        msg->head = h;
-    } else {
-        h->next = NULL;
-        h->prev = msg->tail;
-        if (msg->tail)
-            msg->tail->next = h;
-        else
-            msg->head = h;
-        msg->tail = h;
-    }
-    msg->nheaders++;
-    if (h->id == SIP_HDR_OTHER) return;
-    sip__hlist_t *l = &msg->known[h->id];
-    if (!l->first) {
-        l->first = l->last = h;
-    } else if (first) {
-        h->next_same = l->first;
-        l->first = h;
-    } else {
-        l->last->next_same = h;
-        l->last = h;
-    }
-    l->count++;
 }
 
 void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h)

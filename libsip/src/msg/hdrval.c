@@ -679,7 +679,7 @@ static struct sip_header *new_header(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t 
     struct sip_header *h = sip__msg_alloc(msg, sizeof(*h));
     if (!h) return NULL;
     h->id = id;
-    h->kind = sip_hdr_kind(id);
+    h->kind = sip__hdr_info[id].kind;
     h->name = name;
     return h;
 }
@@ -709,7 +709,7 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
 {
     cp p = v, end = v + vlen;
     const char *why = NULL;
-    sip_hdr_kind_t kind = sip_hdr_kind(id);
+    sip_hdr_kind_t kind = (unsigned)id < SIP_HDR__COUNT ? sip__hdr_info[id].kind : SIP_HK_TEXT;
     /* Values are already trimmed by the caller. */
     struct sip_header *prepend_after = NULL, *created = NULL;
     unsigned ncreated = 0;
@@ -728,7 +728,7 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
         sip__msg_link(msg, h, first);
         return 0;
     }
-    int multi = sip__hdr_multi(id);
+    int multi = sip__hdr_info[id].multi;
     for (;;) {
         struct sip_header *h = new_header(msg, id, name);
         if (!h) return SIP_ENOMEM;

@@ -60,23 +60,78 @@ struct sip_msg {
     /* the inline chunk's data follows; the copied input is inside it */
 };
 
-/* Allocates n bytes (16-aligned) from the message's chunks; NULL on ENOMEM. */
-void *sip__msg_alloc(sip_msg_t *msg, size_t n);
+/* Allocates n bytes (16-aligned) from the message's chunks; NULL on ENOMEM. The fast path is
+ * inline: a parse makes one allocation per header value. */
+void *sip__msg_alloc_slow(sip_msg_t *msg, size_t n);
+#define SIP__ALIGN16(n) (((n) + 15u) & ~(size_t)15u)
+static inline void *sip__msg_alloc(sip_msg_t *msg, size_t n)
+{
+    n = SIP__ALIGN16(n ? n : 1);
+    sip__chunk_t *c = &msg->inline_chunk;
+    if (c->size - c->used >= n) {
+        void *p = (char *)msg + SIP__ALIGN16(sizeof(sip_msg_t)) + c->used;
+        c->used += n;
+        return p;
+    }
+    return sip__msg_alloc_slow(msg, n);
+}
+
+/* Static facts about each known header, indexed by id. */
+typedef struct sip__hdr_info {
+    const char *name, *compact;
+    sip_hdr_kind_t kind;
+    int multi;
+} sip__hdr_info_t;
+extern const sip__hdr_info_t sip__hdr_info[SIP_HDR__COUNT];
+
+/* sip_hdr_id_from_name() for the parser, which guarantees 8 readable octets past the name. */
+sip_hdr_id_t sip__hdr_id_fast(const char *s, size_t len);
 /* Copies n bytes into message memory; NULL on ENOMEM. */
 char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n);
 /* Makes an empty message with room for extra bytes in its first chunk. */
 sip_msg_t *sip__msg_new(size_t extra);
 /* Links a header at the end (or the start, when first is set) of the wire order and id lists. */
-void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first);
+static inline void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first)
+{
+    h->next_same = NULL;
+    if (first) {
+        h->prev = NULL;
+        h->next = msg->head;
+        if (msg->head)
+            msg->head->prev = h;
+        else
+            msg->tail = h;
+        msg->head = h;
+    } else {
+        h->next = NULL;
+        h->prev = msg->tail;
+        if (msg->tail)
+            msg->tail->next = h;
+        else
+            msg->head = h;
+        msg->tail = h;
+    }
+    msg->nheaders++;
+    if (h->id == SIP_HDR_OTHER) return;
+    sip__hlist_t *l = &msg->known[h->id];
+    if (!l->first) {
+        l->first = l->last = h;
+    } else if (first) {
+        h->next_same = l->first;
+        l->first = h;
+    } else {
+        l->last->next_same = h;
+        l->last = h;
+    }
+    l->count++;
+}
+
 /* Unlinks a header from both lists. */
 void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h);
 
 /* Parses the value of a header line (which may be a comma list) into header records that are
  * linked at the end (first == 0) or start of the message. Used by the parser and by add_header.
  * name/value must point into message memory. Fills err on failure. */
-/* 1 when the header grammar allows a comma list on one line. */
-int sip__hdr_multi(sip_hdr_id_t id);
-
 int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name, const char *v,
                                 size_t vlen, int first, sip_parse_error_t *err, unsigned line,
                                 unsigned col);

@@ -153,7 +153,8 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     if (len == 0) return BAD(0, 0, NULL, "empty message");
 
     /* One allocation holds the message, the copied input and room for about one header record
-     * per 40 input bytes; rare larger messages take more chunks. */
+     * per 40 input bytes; rare larger messages take more chunks. The 16 spare octets after the
+     * copy also let sip__hdr_id_fast() read a few octets past a header name. */
     size_t est = (len + 16) + (len / 40 + 8) * sizeof(struct sip_header);
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");
@@ -216,7 +217,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         while (vs < ve && IS(*vs, SIP__C_WS)) vs++;
         while (ve > vs && IS(ve[-1], SIP__C_WS)) ve--;
         sip_str_t name = {p, (size_t)(ne - p)};
-        sip_hdr_id_t id = sip_hdr_id_from_name(p, name.len);
+        sip_hdr_id_t id = sip__hdr_id_fast(p, name.len);
         rc = sip__msg_parse_header_value(msg, id, name, vs, (size_t)(ve - vs), 0, err, first_line,
                                          (unsigned)(vs - p) + 1);
         if (rc) {
