@@ -89,14 +89,17 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
     size_t ns = i;
     while (i < n && p[i] != '=' && p[i] != sep) i++;
     size_t ne = i;
-    while (ne > ns && (p[ne - 1] == ' ' || p[ne - 1] == '\t')) ne--;
+    while (ne > ns && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\r' ||
+                       p[ne - 1] == '\n'))
+        ne--;
     name->ptr = p + ns;
     name->len = ne - ns;
     value->ptr = p + i;
     value->len = 0;
     if (i < n && p[i] == '=') {
         i++;
-        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+        /* Folded values (RFC 3261 §7.3.1) may put CR LF between '=' and the value. */
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
         size_t vs = i;
         while (i < n && p[i] != sep) {
             if (p[i] == '"')
@@ -105,7 +108,9 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
                 i++;
         }
         size_t ve = i;
-        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) ve--;
+        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t' || p[ve - 1] == '\r' ||
+                           p[ve - 1] == '\n'))
+            ve--;
         value->ptr = p + vs;
         value->len = ve - vs;
     }

@@ -142,13 +142,15 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     if (err) err->code = 0;
     if (!out) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no out");
     *out = NULL;
-    if (!buf && len) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 400, "Bad Request", "no buffer");
+    if (!buf) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 400, "Bad Request", "no buffer");
     if (!opts) {
         sip_parse_opts_init(&defaults);
         opts = &defaults;
     }
+    /* Known before anything else so that no error ever suggests answering a response. */
+    is_request = !(len >= 4 && memcmp(buf, "SIP/", 4) == 0);
     if (len > opts->max_size)
-        return fail(err, 1, SIP_ETOOBIG, 0, 0, NULL, 513, "Message Too Large",
+        return fail(err, is_request, SIP_ETOOBIG, 0, 0, NULL, 513, "Message Too Large",
                     "message of %zu bytes exceeds the limit of %zu", len, opts->max_size);
     if (len == 0) return BAD(0, 0, NULL, "empty message");
 
