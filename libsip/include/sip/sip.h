@@ -9,5 +9,7 @@
 #include "sip/param.h"
 #include "sip/uri.h"
 #include "sip/msg.h"
+#include "sip/multipart.h"
+#include "sip/sdp.h"
 
 #endif

@@ -9,9 +9,6 @@
 #include "sip/param.h"
 #include "sip/str.h"
 
-/* Test hook: when >= 0, that many more allocations succeed and the next one fails. */
-long sip__multipart_alloc_fail_after = -1;
-
 typedef struct mp_chunk {
     struct mp_chunk *next;
     size_t size, used;
@@ -42,13 +39,6 @@ struct sip_multipart {
     size_t nparts, cap;
 };
 
-static void *mp_malloc(size_t n)
-{
-    if (sip__multipart_alloc_fail_after >= 0 && sip__multipart_alloc_fail_after-- == 0)
-        return NULL;
-    return malloc(n);
-}
-
 static void *mp_alloc(sip_multipart_t *mp, size_t n)
 {
     mp_chunk_t *c = mp->chunks;
@@ -56,7 +46,7 @@ static void *mp_alloc(sip_multipart_t *mp, size_t n)
     n = ALIGN_UP(n ? n : 1);
     if (!c || c->size - c->used < n) {
         size_t size = n < CHUNK_MIN ? CHUNK_MIN : n;
-        mp_chunk_t *nc = mp_malloc(CHUNK_HDR + size);
+        mp_chunk_t *nc = malloc(CHUNK_HDR + size);
         if (!nc) return NULL;
         nc->size = size;
         nc->used = 0;
@@ -82,7 +72,7 @@ static int mp_dup(sip_multipart_t *mp, const char *s, size_t n, sip_str_t *out)
 
 static sip_multipart_t *mp_new(void)
 {
-    sip_multipart_t *mp = mp_malloc(sizeof(*mp));
+    sip_multipart_t *mp = malloc(sizeof(*mp));
     if (!mp) return NULL;
     memset(mp, 0, sizeof(*mp));
     mp->refs = 1;
@@ -112,7 +102,7 @@ static struct sip_multipart_part *part_new(sip_multipart_t *mp)
     if (mp->nparts == mp->cap) {
         size_t cap = mp->cap ? mp->cap * 2 : 4;
         if (cap > INT_MAX) return NULL;
-        struct sip_multipart_part **np = mp_malloc(cap * sizeof(*np));
+        struct sip_multipart_part **np = malloc(cap * sizeof(*np));
         if (!np) return NULL;
         if (mp->nparts) memcpy(np, mp->parts, mp->nparts * sizeof(*np));
         free(mp->parts);
@@ -155,7 +145,8 @@ static int is_field_name(sip_str_t s)
 
 static sip_str_t trim(sip_str_t s)
 {
-    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) s.ptr++, s.len--;
+    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
+        s.ptr++, s.len--;
     while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t' ||
                      s.ptr[s.len - 1] == '\r' || s.ptr[s.len - 1] == '\n'))
         s.len--;
@@ -199,7 +190,8 @@ static size_t find_delim(const char *b, size_t len, size_t from, sip_str_t bnd, 
             *after = j + 2;
             return i;
         }
-        while (j < len && (b[j] == ' ' || b[j] == '\t')) j++;
+        while (j < len && (b[j] == ' ' || b[j] == '\t'))
+            j++;
         if (j < len && b[j] == '\r') j++;
         if ((j < len && b[j] == '\n') || (j == len && eof_is_eol)) {
             *is_close = 0;
@@ -258,8 +250,8 @@ static int parse_part(sip_multipart_t *mp, struct sip_multipart_part *p, const c
             p->first = h;
         p->last = h;
         p->nheaders++;
-        if (!p->content_type.ptr && (sip_str_caseeq_cstr(h->name, "Content-Type") ||
-                                     sip_str_caseeq_cstr(h->name, "c")))
+        if (!p->content_type.ptr &&
+            (sip_str_caseeq_cstr(h->name, "Content-Type") || sip_str_caseeq_cstr(h->name, "c")))
             p->content_type = h->value;
     }
     p->body.ptr = s + i;
@@ -308,7 +300,7 @@ int sip_multipart_parse(sip_multipart_t **out, const char *content_type, size_t 
     const char *slash = memchr(media.ptr, '/', media.len);
     if (!slash) return SIP_EBODY;
     sip_str_t type = trim((sip_str_t){media.ptr, (size_t)(slash - media.ptr)});
-    sip_str_t sub = trim((sip_str_t){slash + 1, media.len - type.len - 1});
+    sip_str_t sub = trim((sip_str_t){slash + 1, media.len - (size_t)(slash - media.ptr) - 1});
     if (!sip_str_caseeq_cstr(type, "multipart") || !is_token(sub)) return SIP_EBODY;
     sip_str_t bnd;
     if (!sip_params_get(params, "boundary", &bnd)) return SIP_EBODY;

@@ -60,8 +60,8 @@ int sip_sdp_set_session_name(sip_sdp_t *sdp, const char *name)
     return 0;
 }
 
-static int new_conn(sip_sdp_t *sdp, const char *nettype, const char *addrtype,
-                    const char *address, sdp_conn_t **out)
+static int new_conn(sip_sdp_t *sdp, const char *nettype, const char *addrtype, const char *address,
+                    sdp_conn_t **out)
 {
     if (!nettype || !addrtype) return SIP_EINVAL;
     sdp_conn_t *c = sip__sdp_alloc(sdp, sizeof(*c));
@@ -110,8 +110,8 @@ static int new_attr(sip_sdp_t *sdp, const char *name, const char *value, sdp_att
     sdp_attr_t *a = sip__sdp_alloc(sdp, sizeof(*a));
     if (!a) return SIP_ENOMEM;
     sip_str_t v;
-    int rc = value ? sip__sdp_fmt(sdp, &v, "%s:%s", name, value)
-                   : sip__sdp_fmt(sdp, &v, "%s", name);
+    int rc =
+        value ? sip__sdp_fmt(sdp, &v, "%s:%s", name, value) : sip__sdp_fmt(sdp, &v, "%s", name);
     if (rc) return rc;
     sdp_ctx_t ctx = {0};
     if (!one_line(v) || sip__sdp_parse_attr(&ctx, v, &a->pub) != 0) return SIP_EINVAL;
@@ -180,7 +180,8 @@ static int set_dir(sip_sdp_t *sdp, sdp_attr_list_t *l, sip_sdp_dir_t dir, int al
         int rc = new_attr(sdp, name, NULL, &a);
         if (rc) return rc;
     }
-    for (int d = 0; d < 4; d++) attr_remove(l, sip_sdp_dir_name((sip_sdp_dir_t)d));
+    for (int d = 0; d < 4; d++)
+        attr_remove(l, sip_sdp_dir_name((sip_sdp_dir_t)d));
     if (a) attr_append(l, a);
     return 0;
 }
@@ -219,7 +220,8 @@ int sip_sdp_media_set_port(sip_sdp_t *sdp, size_t idx, unsigned port)
     if (!m || port > 65535) return SIP_EINVAL;
     /* Rebuild the m= value from its fields: "type port[/n] proto fmt...". */
     size_t need = m->type.len + m->proto.len + 32;
-    for (size_t i = 0; i < m->nfmts; i++) need += m->fmts[i].len + 1;
+    for (size_t i = 0; i < m->nfmts; i++)
+        need += m->fmts[i].len + 1;
     char *p = sip__sdp_alloc(sdp, need);
     if (!p) return SIP_ENOMEM;
     size_t n = 0;

@@ -58,14 +58,16 @@ static int to_u64(sip_str_t s, uint64_t *out)
 static int next_field(sip_str_t *rest, sip_str_t *f)
 {
     size_t i = 0;
-    while (i < rest->len && rest->ptr[i] == ' ') i++;
+    while (i < rest->len && rest->ptr[i] == ' ')
+        i++;
     if (i == rest->len) {
         rest->ptr += i;
         rest->len = 0;
         return 0;
     }
     size_t j = i;
-    while (j < rest->len && rest->ptr[j] != ' ') j++;
+    while (j < rest->len && rest->ptr[j] != ' ')
+        j++;
     f->ptr = rest->ptr + i;
     f->len = j - i;
     rest->ptr += j;
@@ -82,15 +84,13 @@ static const char *end_of(sip_str_t rest)
 /* typed-time = 1*DIGIT [fixed-len-time-unit] ; fixed-len-time-unit = "d" / "h" / "m" / "s" */
 static int typed_time(sip_str_t s, uint64_t *out)
 {
+    static const char units[] = "dhms";
+    static const uint64_t secs[] = {86400, 3600, 60, 1};
     uint64_t mult = 1;
     if (s.len && !(s.ptr[s.len - 1] >= '0' && s.ptr[s.len - 1] <= '9')) {
-        switch (s.ptr[s.len - 1]) {
-        case 'd': mult = 86400; break;
-        case 'h': mult = 3600; break;
-        case 'm': mult = 60; break;
-        case 's': mult = 1; break;
-        default: return -1;
-        }
+        const char *u = strchr(units, s.ptr[s.len - 1]);
+        if (!u || !*u) return -1;
+        mult = secs[u - units];
         s.len--;
     }
     uint64_t v;
@@ -131,8 +131,7 @@ int sip__sdp_parse_origin(sdp_ctx_t *ctx, sip_str_t v, sip_sdp_origin_t *o)
     if (!is_digits(o->sess_version))
         return sip__sdp_fail(ctx, o->sess_version.ptr, "session version is not a number");
     if (!is_token(o->nettype)) return sip__sdp_fail(ctx, o->nettype.ptr, "invalid network type");
-    if (!is_token(o->addrtype))
-        return sip__sdp_fail(ctx, o->addrtype.ptr, "invalid address type");
+    if (!is_token(o->addrtype)) return sip__sdp_fail(ctx, o->addrtype.ptr, "invalid address type");
     if (!is_nonws(o->address)) return sip__sdp_fail(ctx, o->address.ptr, "invalid address");
     return 0;
 }
@@ -162,12 +161,10 @@ int sip__sdp_parse_conn(sdp_ctx_t *ctx, sip_str_t v, sip_sdp_conn_t *c)
         return sip__sdp_fail(ctx, end_of(rest), "missing network type");
     if (!next_field(&rest, &c->addrtype))
         return sip__sdp_fail(ctx, end_of(rest), "missing address type");
-    if (!next_field(&rest, &c->address))
-        return sip__sdp_fail(ctx, end_of(rest), "missing address");
+    if (!next_field(&rest, &c->address)) return sip__sdp_fail(ctx, end_of(rest), "missing address");
     if (next_field(&rest, &f)) return sip__sdp_fail(ctx, f.ptr, "more than 3 fields");
     if (!is_token(c->nettype)) return sip__sdp_fail(ctx, c->nettype.ptr, "invalid network type");
-    if (!is_token(c->addrtype))
-        return sip__sdp_fail(ctx, c->addrtype.ptr, "invalid address type");
+    if (!is_token(c->addrtype)) return sip__sdp_fail(ctx, c->addrtype.ptr, "invalid address type");
     if (!sip_str_eq(c->nettype, SIP_STR("IN"))) {
         /* Other network types define their own address syntax: keep it as written. */
         if (!is_nonws(c->address)) return sip__sdp_fail(ctx, c->address.ptr, "invalid address");
@@ -235,7 +232,8 @@ int sip__sdp_parse_repeat(sdp_ctx_t *ctx, sip_sdp_t *sdp, sip_str_t v, sdp_repea
 {
     sip_str_t rest = v, f;
     size_t n = 0;
-    while (next_field(&rest, &f)) n++;
+    while (next_field(&rest, &f))
+        n++;
     if (n < 3) return sip__sdp_fail(ctx, end_of(rest), "needs interval, duration and offsets");
     r->offsets = sip__sdp_alloc(sdp, (n - 2) * sizeof(uint64_t));
     if (!r->offsets) return SIP_ENOMEM;
@@ -261,7 +259,8 @@ int sip__sdp_parse_zone(sdp_ctx_t *ctx, sip_sdp_t *sdp, sip_str_t v, sdp_time_t 
 {
     sip_str_t rest = v, f;
     size_t n = 0;
-    while (next_field(&rest, &f)) n++;
+    while (next_field(&rest, &f))
+        n++;
     if (n == 0) return sip__sdp_fail(ctx, v.ptr, "missing adjustment time");
     if (n % 2) return sip__sdp_fail(ctx, end_of(rest), "missing offset");
     t->zones = sip__sdp_alloc(sdp, n / 2 * sizeof(sip_sdp_zone_t));
@@ -345,46 +344,29 @@ int sip__sdp_parse_media(sdp_ctx_t *ctx, sip_sdp_t *sdp, sip_str_t v, struct sip
     m->fmts = sip__sdp_alloc(sdp, count * sizeof(sip_str_t));
     if (!m->fmts) return SIP_ENOMEM;
     rest = fmts;
-    for (size_t i = 0; next_field(&rest, &f); i++) m->fmts[i] = f;
+    for (size_t i = 0; next_field(&rest, &f); i++)
+        m->fmts[i] = f;
     m->nfmts = count;
     return 0;
 }
 
 /* ---- line structure -------------------------------------------------------------------------- */
 
-/* Session-level order of RFC 8866 §5/§9; r= and z= share the rank of t=. */
+/* Session-level order of RFC 8866 §5/§9 (the index is the rank); r= and z= rank with t=. */
 static int session_rank(char t)
 {
-    switch (t) {
-    case 'v': return 0;
-    case 'o': return 1;
-    case 's': return 2;
-    case 'i': return 3;
-    case 'u': return 4;
-    case 'e': return 5;
-    case 'p': return 6;
-    case 'c': return 7;
-    case 'b': return 8;
-    case 't': case 'r': case 'z': return 9;
-    case 'k': return 10;
-    case 'a': return 11;
-    case 'm': return 12;
-    default: return -1;
-    }
+    static const char order[] = "vosiuepcbtkam";
+    if (t == 'r' || t == 'z') t = 't';
+    const char *p = t ? strchr(order, t) : NULL;
+    return p ? (int)(p - order) : -1;
 }
 
 /* Media-level order: m= i= c=* b=* k= a=* */
 static int media_rank(char t)
 {
-    switch (t) {
-    case 'm': return 0;
-    case 'i': return 1;
-    case 'c': return 2;
-    case 'b': return 3;
-    case 'k': return 4;
-    case 'a': return 5;
-    default: return -1;
-    }
+    static const char order[] = "micbka";
+    const char *p = t ? strchr(order, t) : NULL;
+    return p ? (int)(p - order) : -1;
 }
 
 static int singular(char t)
@@ -405,9 +387,9 @@ static int singular(char t)
 typedef struct pstate {
     sdp_ctx_t ctx;
     sip_sdp_t *sdp;
-    int rank;        /* session rank of the last session line, -1 before v= */
-    int mrank;       /* media rank inside the current media */
-    int tstate;      /* 0: not in a time description, 1: after t= or r=, 2: after z= */
+    int rank;   /* session rank of the last session line, -1 before v= */
+    int mrank;  /* media rank inside the current media */
+    int tstate; /* 0: not in a time description, 1: after t= or r=, 2: after z= */
     struct sip_sdp_media *m;
 } pstate_t;
 
@@ -618,8 +600,7 @@ static int parse_lines(pstate_t *ps, const char *p, size_t len)
         if (end == pos) {
             /* Blank lines may trail the description (a body padded with CRLF), nowhere else. */
             for (size_t i = next; i < len; i++)
-                if (p[i] != '\r' && p[i] != '\n')
-                    return sip__sdp_fail(ctx, p + pos, "empty line");
+                if (p[i] != '\r' && p[i] != '\n') return sip__sdp_fail(ctx, p + pos, "empty line");
             break;
         }
         if (end - pos < 2 || p[pos + 1] != '=')

@@ -52,13 +52,17 @@ int sip_sdp_print(const sip_sdp_t *sdp, char *buf, size_t size)
     line(&o, 's', sdp->name);
     if (sdp->info.ptr) line(&o, 'i', sdp->info);
     if (sdp->uri.ptr) line(&o, 'u', sdp->uri);
-    for (const sdp_strnode_t *n = sdp->emails.first; n; n = n->next) line(&o, 'e', n->s);
-    for (const sdp_strnode_t *n = sdp->phones.first; n; n = n->next) line(&o, 'p', n->s);
+    for (const sdp_strnode_t *n = sdp->emails.first; n; n = n->next)
+        line(&o, 'e', n->s);
+    for (const sdp_strnode_t *n = sdp->phones.first; n; n = n->next)
+        line(&o, 'p', n->s);
     if (sdp->conn) line(&o, 'c', sdp->conn->raw);
-    for (const sdp_bw_t *b = sdp->bws.first; b; b = b->next) line(&o, 'b', b->raw);
+    for (const sdp_bw_t *b = sdp->bws.first; b; b = b->next)
+        line(&o, 'b', b->raw);
     for (const sdp_time_t *t = sdp->tfirst; t; t = t->next) {
         line(&o, 't', t->raw);
-        for (const sdp_repeat_t *r = t->rfirst; r; r = r->next) line(&o, 'r', r->raw);
+        for (const sdp_repeat_t *r = t->rfirst; r; r = r->next)
+            line(&o, 'r', r->raw);
         if (t->zraw.ptr) line(&o, 'z', t->zraw);
     }
     if (sdp->key.ptr) line(&o, 'k', sdp->key);
@@ -66,8 +70,10 @@ int sip_sdp_print(const sip_sdp_t *sdp, char *buf, size_t size)
     for (const sip_sdp_media_t *m = sdp->mfirst; m; m = m->next) {
         line(&o, 'm', m->raw);
         if (m->info.ptr) line(&o, 'i', m->info);
-        for (const sdp_conn_t *c = m->conns.first; c; c = c->next) line(&o, 'c', c->raw);
-        for (const sdp_bw_t *b = m->bws.first; b; b = b->next) line(&o, 'b', b->raw);
+        for (const sdp_conn_t *c = m->conns.first; c; c = c->next)
+            line(&o, 'c', c->raw);
+        for (const sdp_bw_t *b = m->bws.first; b; b = b->next)
+            line(&o, 'b', b->raw);
         if (m->key.ptr) line(&o, 'k', m->key);
         attrs(&o, &m->attrs);
     }

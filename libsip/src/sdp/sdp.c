@@ -6,23 +6,15 @@
 
 #include "sdp/sdp_int.h"
 
-long sip__sdp_alloc_fail_after = -1;
-
 #define ALIGN 16u
 #define ALIGN_UP(n) (((n) + (ALIGN - 1)) & ~(size_t)(ALIGN - 1))
 #define CHUNK_HDR ALIGN_UP(sizeof(sip__sdp_chunk_t))
 #define CHUNK_MIN 4096u
 
-void *sip__sdp_malloc(size_t n)
-{
-    if (sip__sdp_alloc_fail_after >= 0 && sip__sdp_alloc_fail_after-- == 0) return NULL;
-    return malloc(n);
-}
-
 static sip__sdp_chunk_t *chunk_new(size_t size)
 {
     if (size > (size_t)-1 - CHUNK_HDR) return NULL;
-    sip__sdp_chunk_t *c = sip__sdp_malloc(CHUNK_HDR + size);
+    sip__sdp_chunk_t *c = malloc(CHUNK_HDR + size);
     if (!c) return NULL;
     c->next = NULL;
     c->size = size;
@@ -446,11 +438,13 @@ int sip_sdp_media_get_maxptime(const sip_sdp_media_t *m)
 static int split_first(sip_str_t v, sip_str_t *first, sip_str_t *rest)
 {
     size_t i = 0;
-    while (i < v.len && v.ptr[i] != ' ') i++;
+    while (i < v.len && v.ptr[i] != ' ')
+        i++;
     if (i == 0 || i == v.len) return -1;
     first->ptr = v.ptr;
     first->len = i;
-    while (i < v.len && v.ptr[i] == ' ') i++;
+    while (i < v.len && v.ptr[i] == ' ')
+        i++;
     rest->ptr = v.ptr + i;
     rest->len = v.len - i;
     return 0;

@@ -107,10 +107,6 @@ struct sip_sdp {
     size_t nmedia;
 };
 
-/* Test hook: when >= 0, that many more allocations succeed and the next one fails. */
-extern long sip__sdp_alloc_fail_after;
-
-void *sip__sdp_malloc(size_t n);
 /* Allocates n zeroed bytes from the session's chunks; NULL when out of memory. */
 void *sip__sdp_alloc(sip_sdp_t *sdp, size_t n);
 /* Copies bytes into the session's chunks. */
