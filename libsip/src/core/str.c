@@ -82,7 +82,8 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
     while (i < n && (p[i] == sep || p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
     if (i >= n) {
-        iter->ptr += n;
+        /* Empty views may have a NULL pointer; never offset it. */
+        if (n) iter->ptr += n;
         iter->len = 0;
         return 0;
     }
