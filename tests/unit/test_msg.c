@@ -134,7 +134,8 @@ static void msg_header_names_map_back(void **state)
         assert_int_equal(sip_hdr_id_from_name(n, strlen(n)), id);
         char up[64];
         size_t i;
-        for (i = 0; n[i]; i++) up[i] = (char)((n[i] >= 'a' && n[i] <= 'z') ? n[i] - 32 : n[i]);
+        for (i = 0; n[i]; i++)
+            up[i] = (char)((n[i] >= 'a' && n[i] <= 'z') ? n[i] - 32 : n[i]);
         assert_int_equal(sip_hdr_id_from_name(up, i), id);
         const char *c = sip_hdr_compact_name((sip_hdr_id_t)id);
         if (c) {
@@ -178,10 +179,15 @@ static void msg_compact_forms(void **state)
                              "CSeq: 1 MESSAGE\r\n"
                              "l: 2\r\n\r\nhi";
     sip_msg_t *m = parse_ok(S(m1));
-    static const sip_hdr_id_t ids[] = {SIP_HDR_VIA, SIP_HDR_CALL_ID, SIP_HDR_FROM, SIP_HDR_TO,
-        SIP_HDR_CONTACT, SIP_HDR_SUPPORTED, SIP_HDR_SUBJECT, SIP_HDR_EVENT, SIP_HDR_ALLOW_EVENTS,
-        SIP_HDR_REFER_TO, SIP_HDR_REFERRED_BY, SIP_HDR_SESSION_EXPIRES, SIP_HDR_IDENTITY,
-        SIP_HDR_CONTENT_ENCODING, SIP_HDR_CONTENT_TYPE, SIP_HDR_CSEQ, SIP_HDR_CONTENT_LENGTH};
+    static const sip_hdr_id_t ids[] = {SIP_HDR_VIA,           SIP_HDR_CALL_ID,
+                                       SIP_HDR_FROM,          SIP_HDR_TO,
+                                       SIP_HDR_CONTACT,       SIP_HDR_SUPPORTED,
+                                       SIP_HDR_SUBJECT,       SIP_HDR_EVENT,
+                                       SIP_HDR_ALLOW_EVENTS,  SIP_HDR_REFER_TO,
+                                       SIP_HDR_REFERRED_BY,   SIP_HDR_SESSION_EXPIRES,
+                                       SIP_HDR_IDENTITY,      SIP_HDR_CONTENT_ENCODING,
+                                       SIP_HDR_CONTENT_TYPE,  SIP_HDR_CSEQ,
+                                       SIP_HDR_CONTENT_LENGTH};
     const sip_header_t *h = sip_msg_header_first(m);
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++, h = sip_header_next(h))
         assert_int_equal(sip_header_get_id(h), ids[i]);
@@ -319,29 +325,30 @@ typedef struct {
 } bad_case_t;
 
 static const bad_case_t bad_cases[] = {
-    {"empty via param", "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\nVia: SIP/2.0/UDP h;;x\r\n\r\n",
-     SIP_EPARSE, 3, "Via", 400},
+    {"empty via param",
+     "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\nVia: SIP/2.0/UDP h;;x\r\n\r\n", SIP_EPARSE, 3,
+     "Via", 400},
     {"bad sent-protocol", "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0 h\r\n\r\n", SIP_EPARSE, 2, "Via",
      400},
     {"no colon", "OPTIONS sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n", SIP_EPARSE, 2, "", 400},
     {"continuation first", "OPTIONS sip:a@b SIP/2.0\r\n x: y\r\n\r\n", SIP_EPARSE, 2, "", 400},
     {"bad cseq", "OPTIONS sip:a@b SIP/2.0\r\nCSeq: x OPTIONS\r\n\r\n", SIP_EPARSE, 2, "CSeq", 400},
-    {"cseq huge", "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 2147483648 OPTIONS\r\n\r\n", SIP_EPARSE, 2, "CSeq",
-     400},
+    {"cseq huge", "OPTIONS sip:a@b SIP/2.0\r\nCSeq: 2147483648 OPTIONS\r\n\r\n", SIP_EPARSE, 2,
+     "CSeq", 400},
     {"max-forwards > 255", "OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 256\r\n\r\n", SIP_EPARSE, 2,
      "Max-Forwards", 400},
     {"two call-ids on a line", "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: a, b\r\n\r\n", SIP_EPARSE, 2,
      "Call-ID", 400},
-    {"empty list element", "OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:a>,,<sip:b>\r\n\r\n", SIP_EPARSE, 2,
-     "Route", 400},
+    {"empty list element", "OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:a>,,<sip:b>\r\n\r\n", SIP_EPARSE,
+     2, "Route", 400},
     {"unterminated quote", "OPTIONS sip:a@b SIP/2.0\r\nTo: \"abc <sip:a@b>\r\n\r\n", SIP_EPARSE, 2,
      "To", 400},
     {"missing >", "OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b\r\n\r\n", SIP_EPARSE, 2, "To", 400},
     {"empty from", "OPTIONS sip:a@b SIP/2.0\r\nFrom:\r\n\r\n", SIP_EPARSE, 2, "From", 400},
     {"bad content-length", "OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 1x\r\n\r\n", SIP_EPARSE, 2,
      "Content-Length", 400},
-    {"long body claim", "OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc", SIP_EPARSE, 2, "Content-Length",
-     400},
+    {"long body claim", "OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc", SIP_EPARSE, 2,
+     "Content-Length", 400},
     {"no empty line", "OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n", SIP_EINCOMPLETE, 3, "", 400},
     {"version", "OPTIONS sip:a@b SIP/3.0\r\n\r\n", SIP_EVERSION, 1, "", 505},
     {"garbage version", "OPTIONS sip:a@b HTTP/1.1\r\n\r\n", SIP_EPARSE, 1, "", 400},
@@ -349,14 +356,14 @@ static const bad_case_t bad_cases[] = {
     {"bad status", "SIP/2.0 20 OK\r\n\r\n", SIP_EPARSE, 1, "", 0},
     {"response header", "SIP/2.0 200 OK\r\nCSeq: x\r\n\r\n", SIP_EPARSE, 2, "CSeq", 0},
     {"response version", "SIP/1.0 200 OK\r\n\r\n", SIP_EVERSION, 1, "", 0},
-    {"bad date", "OPTIONS sip:a@b SIP/2.0\r\nDate: Sat, 13 Nov 2010 23:29:00 EST\r\n\r\n", SIP_EPARSE,
-     2, "Date", 400},
+    {"bad date", "OPTIONS sip:a@b SIP/2.0\r\nDate: Sat, 13 Nov 2010 23:29:00 EST\r\n\r\n",
+     SIP_EPARSE, 2, "Date", 400},
     {"warn code", "SIP/2.0 200 OK\r\nWarning: 1812 x \"t\"\r\n\r\n", SIP_EPARSE, 2, "Warning", 0},
     {"mismatch", "OPTIONS sip:a@b SIP/2.0\r\n\r\nx", SIP_OK, 0, "", 0},
     {"cseq mismatch", "OPTIONS sip:a@b SIP/2.0\r\nX-A: y\r\nCSeq: 1 INVITE\r\n\r\n", SIP_EPARSE, 3,
      "CSeq", 400},
-    {"cseq mismatch unknown", "FOO sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n", SIP_EPARSE, 2, "CSeq",
-     501},
+    {"cseq mismatch unknown", "FOO sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n", SIP_EPARSE, 2,
+     "CSeq", 501},
     {"empty", "", SIP_EPARSE, 0, "", 400},
     {"no line end", "OPTIONS sip:a@b SIP/2.0", SIP_EPARSE, 1, "", 400},
 };
@@ -636,6 +643,72 @@ static void msg_response_from_request(void **state)
     sip_msg_unref(m);
 }
 
+static void msg_update_header_in_place(void **state)
+{
+    (void)state;
+    sip_msg_t *m = parse_ok(S(INVITE));
+    const sip_header_t *via = sip_msg_header_at(m, SIP_HDR_VIA, 0);
+    assert_int_equal(
+        sip_msg_update_header(
+            m, via,
+            "SIP/2.0/UDP "
+            "pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5070;received=192.0.2.9"),
+        0);
+    /* Same record, same place, new fields. */
+    assert_ptr_equal(sip_msg_header_at(m, SIP_HDR_VIA, 0), via);
+    assert_ptr_equal(sip_msg_header_first(m), via);
+    assert_int_equal(sip_header_via(via)->rport, 5070);
+    assert_str(sip_header_via(via)->received, "192.0.2.9");
+    assert_int_equal(sip_msg_header_count(m, SIP_HDR_VIA), 1);
+    size_t total = sip_msg_header_total(m);
+    /* Lists and bad values are refused without a change. */
+    assert_int_equal(sip_msg_update_header(m, via, "SIP/2.0/UDP a, SIP/2.0/UDP b"), SIP_EPARSE);
+    assert_int_equal(sip_msg_update_header(m, via, "nonsense"), SIP_EPARSE);
+    assert_int_equal(sip_msg_header_total(m), total);
+    assert_int_equal(sip_header_via(via)->rport, 5070);
+    sip_msg_t *other = parse_ok(S(INVITE));
+    assert_int_equal(
+        sip_msg_update_header(
+            m, sip_msg_get_via(other) ? sip_msg_header_at(other, SIP_HDR_VIA, 0) : NULL, "x"),
+        SIP_EINVAL);
+    sip_msg_unref(other);
+    char buf[2048];
+    int n = sip_msg_print(m, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "\r\nVia: SIP/2.0/UDP "
+                                "pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5070;"
+                                "received=192.0.2.9\r\nMax-Forwards"));
+    sip_msg_unref(m);
+}
+
+static void msg_netinfo_follows_the_response(void **state)
+{
+    (void)state;
+    sip_msg_t *m = parse_ok(S(INVITE)), *r;
+    assert_null(sip_msg_get_netinfo(m));
+    sip_netinfo_t ni = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "127.0.0.2", 40000, 7};
+    assert_int_equal(sip_msg_set_netinfo(m, &ni), 0);
+    assert_int_equal(sip_msg_create_response(&r, m, 200, NULL, "x"), 0);
+    const sip_netinfo_t *rn = sip_msg_get_netinfo(r);
+    assert_non_null(rn);
+    assert_int_equal(rn->transport, SIP_TRANSPORT_TCP);
+    assert_string_equal(rn->remote_ip, "127.0.0.2");
+    assert_int_equal(rn->remote_port, 40000);
+    assert_int_equal(rn->conn_id, 7);
+    assert_int_equal(sip_msg_set_netinfo(r, NULL), 0);
+    assert_null(sip_msg_get_netinfo(r));
+    assert_string_equal(sip_transport_name(SIP_TRANSPORT_WSS), "WSS");
+    assert_string_equal(sip_transport_param(SIP_TRANSPORT_TLS), "tls");
+    assert_int_equal(sip_transport_from_name("tcp", 3), SIP_TRANSPORT_TCP);
+    assert_int_equal(sip_transport_from_name("sctp", 4), SIP_TRANSPORT_NONE);
+    assert_int_equal(sip_transport_default_port(SIP_TRANSPORT_TLS), 5061);
+    assert_true(sip_transport_is_reliable(SIP_TRANSPORT_WS));
+    assert_false(sip_transport_is_reliable(SIP_TRANSPORT_UDP));
+    assert_true(sip_transport_is_secure(SIP_TRANSPORT_WSS));
+    sip_msg_unref(r);
+    sip_msg_unref(m);
+}
+
 static void msg_clone_is_independent(void **state)
 {
     (void)state;
@@ -670,7 +743,8 @@ static void msg_alloc_failure_sweep(void **state)
         test_alloc_fail_at(n);
         int rc = sip_msg_parse(&m, S(INVITE), NULL);
         if (rc == 0) rc = sip_msg_prepend_header(m, "Via", "SIP/2.0/UDP x;branch=z9hG4bKq");
-        for (int i = 0; rc == 0 && i < 40; i++) rc = sip_msg_add_header(m, "X-Pad", PAD);
+        for (int i = 0; rc == 0 && i < 40; i++)
+            rc = sip_msg_add_header(m, "X-Pad", PAD);
         if (rc == 0) rc = sip_msg_create_response(&r, m, 200, NULL, "x");
         if (rc == 0) rc = sip_msg_clone(&c, m);
         int fired = test_alloc_failed();
@@ -703,6 +777,8 @@ int main(void)
         cmocka_unit_test(msg_build_request_exact_bytes),
         cmocka_unit_test(msg_edit_keeps_old_views),
         cmocka_unit_test(msg_response_from_request),
+        cmocka_unit_test(msg_update_header_in_place),
+        cmocka_unit_test(msg_netinfo_follows_the_response),
         cmocka_unit_test(msg_clone_is_independent),
         cmocka_unit_test(msg_alloc_failure_sweep),
     };

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "sip/error.h"
+#include "sip/net.h"
 #include "sip/param.h"
 #include "sip/str.h"
 #include "sip/uri.h"
@@ -438,6 +439,23 @@ SIP_EXTERN int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size);
  * @param out  New reference
  */
 SIP_EXTERN int sip_msg_clone(sip_msg_t **out, const sip_msg_t *msg);
+
+/**
+ * Replaces one header value in place (same position in the wire order); the new value is parsed
+ * like a received one and must be a single value.
+ * @param h  a header of msg
+ * @return 0, SIP_EPARSE (nothing changed), SIP_EINVAL, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *value);
+
+/**
+ * Where the message came from or went (set by the transport); NULL for a message that has not
+ * touched the network. A response made by sip_msg_create_response() inherits its request's, so it
+ * can go back the same way. Borrowed.
+ */
+SIP_EXTERN const sip_netinfo_t *sip_msg_get_netinfo(const sip_msg_t *msg);
+/** Records where the message came from or went; NULL clears it. */
+SIP_EXTERN int sip_msg_set_netinfo(sip_msg_t *msg, const sip_netinfo_t *info);
 
 /** The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 SIP_EXTERN const char *sip_status_phrase(int status);

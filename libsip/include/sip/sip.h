@@ -11,5 +11,9 @@
 #include "sip/msg.h"
 #include "sip/multipart.h"
 #include "sip/sdp.h"
+#include "sip/net.h"
+#include "sip/loop.h"
+#include "sip/resolve.h"
+#include "sip/transport.h"
 
 #endif

@@ -160,6 +160,47 @@ int sip_msg_set_uri(sip_msg_t *msg, const char *uri)
     return 0;
 }
 
+int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *value)
+{
+    if (!msg || !h || !value) return SIP_EINVAL;
+    struct sip_header *old = (struct sip_header *)h;
+    /* Only headers of this message. */
+    const struct sip_header *it = msg->head;
+    while (it && it != old) it = it->next;
+    if (!it) return SIP_EINVAL;
+    size_t vl = strlen(value);
+    if (!valid_value(value, vl)) return SIP_EINVAL;
+    while (vl && (value[0] == ' ' || value[0] == '\t')) value++, vl--;
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) vl--;
+    char *v = sip__msg_strdup(msg, value, vl);
+    if (!v) return SIP_ENOMEM;
+    /* Parse into a record appended at the end, then move it into the old one's place. */
+    const struct sip_header *old_tail = msg->tail;
+    int rc = sip__msg_parse_header_value(msg, old->id, old->name, v, vl, 0, NULL, 0, 0);
+    if (rc) return rc;
+    struct sip_header *nh = msg->tail;
+    if (old_tail == nh || old_tail->next != nh || nh->next) {
+        /* A comma list gave several values: undo and refuse. */
+        struct sip_header *x = old_tail ? old_tail->next : msg->head;
+        while (x) {
+            struct sip_header *next = x->next;
+            sip__msg_unlink(msg, x);
+            x = next;
+        }
+        return SIP_EPARSE;
+    }
+    sip__msg_unlink(msg, nh);
+    /* Keep the record (and so every pointer to it) and take over the new content. */
+    struct sip_header *next = old->next, *prev = old->prev, *next_same = old->next_same;
+    unsigned line = old->line;
+    *old = *nh;
+    old->next = next;
+    old->prev = prev;
+    old->next_same = next_same;
+    old->line = line;
+    return 0;
+}
+
 static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
 {
     for (const struct sip_header *h = src->known[id].first; h; h = h->next_same) {
@@ -221,6 +262,9 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     if ((rc = copy_headers(msg, req, SIP_HDR_CALL_ID))) goto fail;
     if ((rc = copy_headers(msg, req, SIP_HDR_CSEQ))) goto fail;
     if (status == 100 && (rc = copy_headers(msg, req, SIP_HDR_TIMESTAMP))) goto fail;
+    /* The response goes back the way the request came (RFC 3261 §18.2.2). */
+    msg->has_net = req->has_net;
+    msg->net = req->net;
     *out = msg;
     return 0;
 fail:

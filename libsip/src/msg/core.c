@@ -260,3 +260,16 @@ const sip_media_t *sip_msg_get_content_type(const sip_msg_t *msg)
     const struct sip_header *h = msg ? msg->known[SIP_HDR_CONTENT_TYPE].first : NULL;
     return h ? &h->v.media : NULL;
 }
+
+const sip_netinfo_t *sip_msg_get_netinfo(const sip_msg_t *msg)
+{
+    return msg && msg->has_net ? &msg->net : NULL;
+}
+
+int sip_msg_set_netinfo(sip_msg_t *msg, const sip_netinfo_t *info)
+{
+    if (!msg) return SIP_EINVAL;
+    msg->has_net = info != NULL;
+    if (info) msg->net = *info;
+    return 0;
+}

@@ -52,6 +52,8 @@ struct sip_msg {
     int status;
     sip_str_t reason;
     sip_str_t body;
+    int has_net;
+    sip_netinfo_t net;              /* where it came from or went (transport) */
     struct sip_header *head, *tail; /* every header in wire order */
     size_t nheaders;
     sip__hlist_t known[SIP_HDR__COUNT]; /* by id; index 0 (OTHER) unused */

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* RFC 3263 server location: NAPTR, SRV and A/AAAA lookups (c-ares on the libsip loop). */
+#ifndef SIP_RESOLVE_H
+#define SIP_RESOLVE_H
+
+#include <stdint.h>
+
+#include "sip/loop.h"
+#include "sip/net.h"
+#include "sip/uri.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A DNS resolver with a cache. Opaque; reference counted. */
+typedef struct sip_resolver sip_resolver_t;
+
+/** Options; initialise with sip_resolver_opts_init(). Strings are copied. */
+typedef struct sip_resolver_opts {
+    const char *servers;  /**< "127.0.0.1:5353,[::1]:53"; NULL: the system's (resolv.conf) */
+    int timeout_ms;       /**< per try (default 2000) */
+    int tries;            /**< tries per server (default 2) */
+    unsigned transports;  /**< bit (1 << sip_transport_type_t) per transport this endpoint can use
+                               (default UDP, TCP, TLS) */
+    unsigned cache_max;   /**< cached DNS answers at most (default 1024); 0 disables the cache */
+} sip_resolver_opts_t;
+
+/** Fills opts with the defaults. */
+SIP_EXTERN void sip_resolver_opts_init(sip_resolver_opts_t *opts);
+
+/**
+ * The outcome of sip_resolve(): the targets to try, in order (RFC 3263 §4: NAPTR order and
+ * preference, SRV priority then weighted random order, then each A/AAAA address).
+ * @param status   0, SIP_ENOENT (no target), SIP_ECLOSED, or a resolver error (-EIO...)
+ * @param targets  transport, remote_ip, remote_port set; Borrowed for the call
+ */
+typedef void (*sip_resolve_cb)(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
+                               size_t count, void *user);
+
+/**
+ * Creates a resolver on a loop.
+ * @param out   New reference
+ * @param opts  NULL for the defaults
+ */
+SIP_EXTERN int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop,
+                                   const sip_resolver_opts_t *opts);
+SIP_EXTERN sip_resolver_t *sip_resolver_ref(sip_resolver_t *r);
+/** Drops a reference; the last one closes the resolver. Accepts NULL. */
+SIP_EXTERN void sip_resolver_unref(sip_resolver_t *r);
+/** Cancels every pending lookup (their user_free runs, their callbacks do not). Idempotent. */
+SIP_EXTERN void sip_resolver_close(sip_resolver_t *r);
+
+/**
+ * Finds where to send a request for a URI (RFC 3263 §4). A numeric host, or a name with an
+ * explicit port, skips NAPTR and SRV as §4.2 says; a transport parameter skips NAPTR; sips URIs
+ * use TLS only. The callback always runs later from the loop, never inside this call.
+ * @return 0 when started, or an immediate error (the callback will not run; user_free does).
+ */
+SIP_EXTERN int sip_resolve(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, void *user,
+                           sip_free_fn user_free);
+
+/** Forgets every cached answer. */
+SIP_EXTERN void sip_resolver_flush(sip_resolver_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* SIP transports (RFC 3261 §18): UDP, TCP, TLS, WebSocket (RFC 7118) listening points and
+ * connections on one loop, with message framing, Via handling and response routing. */
+#ifndef SIP_TRANSPORT_H
+#define SIP_TRANSPORT_H
+
+#include <stdint.h>
+
+#include "sip/loop.h"
+#include "sip/msg.h"
+#include "sip/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The set of listening points and connections of one SIP endpoint. Opaque; reference counted. */
+typedef struct sip_transport sip_transport_t;
+
+/** Options; initialise with sip_transport_opts_init(). Strings are copied. */
+typedef struct sip_transport_opts {
+    int udp_buffer;            /**< SO_RCVBUF/SO_SNDBUF of UDP sockets (default 4 MiB) */
+    size_t mtu;                /**< path MTU: requests above mtu - 200 go over TCP (default 1500) */
+    unsigned max_connections;  /**< open stream connections at most (default 1024) */
+    size_t max_conn_buffer;    /**< bytes buffered per connection for an unfinished message
+                                    (default 65536 + 4096) */
+    uint64_t idle_timeout_ms;  /**< close a connection idle this long (default 300000) */
+    uint64_t handshake_timeout_ms; /**< TLS/WebSocket handshake and first message (default 10000) */
+    sip_parse_opts_t parse;    /**< limits for received messages */
+    const char *tls_ca_file;   /**< PEM CA bundle for verifying peers (NULL: system default) */
+    const char *tls_cert_file; /**< PEM certificate chain of this endpoint (servers need it) */
+    const char *tls_key_file;  /**< PEM private key */
+    int tls_verify;            /**< verify the peer certificate and host name (default 1) */
+    int tls_verify_client;     /**< servers: require and verify a client certificate (default 0) */
+    const char *ws_path;       /**< WebSocket resource for clients (default "/") */
+} sip_transport_opts_t;
+
+/** Fills opts with the defaults. */
+SIP_EXTERN void sip_transport_opts_init(sip_transport_opts_t *opts);
+
+/**
+ * Receives every message that arrives and parses (malformed requests are answered 400 or dropped
+ * before this). The message carries its sip_netinfo_t.
+ * @param msg  Borrowed for the call; sip_msg_ref() it to keep it
+ */
+typedef void (*sip_transport_msg_cb)(sip_transport_t *tp, sip_msg_t *msg, void *user);
+
+/** Completion of an asynchronous send: status 0, or the error that made it fail. */
+typedef void (*sip_transport_sent_cb)(sip_transport_t *tp, int status, void *user);
+
+/**
+ * Creates a transport set on a loop.
+ * @param out   New reference
+ * @param opts  NULL for the defaults
+ * @return 0, SIP_ENOMEM, SIP_EINVAL, SIP_EIO (TLS context: bad certificate or key files).
+ */
+SIP_EXTERN int sip_transport_create(sip_transport_t **out, sip_loop_t *loop,
+                                    const sip_transport_opts_t *opts);
+/** Takes a reference. */
+SIP_EXTERN sip_transport_t *sip_transport_ref(sip_transport_t *tp);
+/** Drops a reference; the last one closes it. Accepts NULL. */
+SIP_EXTERN void sip_transport_unref(sip_transport_t *tp);
+/** Closes every listening point and connection; no callback after it returns. Idempotent. */
+SIP_EXTERN void sip_transport_close(sip_transport_t *tp);
+
+/**
+ * Opens a listening point: "udp:127.0.0.1:5060", "tcp:[::1]:5060", "tls:0.0.0.0:5061",
+ * "ws:127.0.0.1:8080", "wss:127.0.0.1:8443". Port 0 picks a free port.
+ * @return the index of the new listening point (>= 0), or SIP_EINVAL (bad spec), a -errno
+ *         (SIP_EADDRINUSE...), SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_transport_listen(sip_transport_t *tp, const char *spec);
+/** The number of listening points. */
+SIP_EXTERN size_t sip_transport_listener_count(const sip_transport_t *tp);
+/**
+ * Describes a listening point (local_ip, local_port and transport of info are set).
+ * @return 0 or SIP_ENOENT.
+ */
+SIP_EXTERN int sip_transport_listener_info(const sip_transport_t *tp, size_t i, sip_netinfo_t *info);
+
+/** Sets the callback for received messages (replacing one runs its user_free). */
+SIP_EXTERN int sip_transport_set_handler(sip_transport_t *tp, sip_transport_msg_cb cb, void *user,
+                                         sip_free_fn user_free);
+
+/**
+ * Sends a request to an explicit address. The top Via gets this endpoint's transport and sent-by
+ * (and rport); a request larger than mtu - 200 sent over UDP goes over TCP instead (RFC 3261
+ * §18.1.1). Stream connections to the same address and transport are reused.
+ * @param dst   transport, remote_ip and remote_port are used
+ * @param cb    may be NULL; called once with the outcome (connect/handshake/write)
+ * @return 0 when queued (cb tells the rest), or an immediate error (then cb is not called and
+ *         user_free runs).
+ */
+SIP_EXTERN int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t *dst,
+                                  sip_transport_sent_cb cb, void *user, sip_free_fn user_free);
+
+/**
+ * Sends a response back as RFC 3261 §18.2.2 says: over the connection the request came in on when
+ * it is still open, else to the top Via's received/rport or sent-by (maddr for multicast).
+ * @return 0 when queued, or an error (SIP_ENOENT: no Via).
+ */
+SIP_EXTERN int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp);
+
+/** The number of open stream connections. */
+SIP_EXTERN size_t sip_transport_connection_count(const sip_transport_t *tp);
+
+/** The loop the transport belongs to. Borrowed. */
+SIP_EXTERN sip_loop_t *sip_transport_get_loop(sip_transport_t *tp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
