@@ -9,6 +9,7 @@
 #include "sip/loop.h"
 #include "sip/msg.h"
 #include "sip/net.h"
+#include "sip/resolve.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,9 @@ typedef struct sip_transport_opts {
     int tls_verify;            /**< verify the peer certificate and host name (default 1) */
     int tls_verify_client;     /**< servers: require and verify a client certificate (default 0) */
     const char *ws_path;       /**< WebSocket resource for clients (default "/") */
+    const char *via_host;      /**< host written in the Via sent-by of requests sent from a
+                                    wildcard listener (0.0.0.0, ::); default: the listener's
+                                    address */
 } sip_transport_opts_t;
 
 /** Fills opts with the defaults. */
@@ -100,6 +104,26 @@ SIP_EXTERN int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip
  * @return 0 when queued, or an error (SIP_ENOENT: no Via).
  */
 SIP_EXTERN int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp);
+
+/**
+ * Sets the resolver that sip_transport_send_request() uses for RFC 3263 server location.
+ * Takes its own reference; NULL removes it.
+ */
+SIP_EXTERN int sip_transport_set_resolver(sip_transport_t *tp, sip_resolver_t *resolver);
+
+/**
+ * Sends a request where its routing says (RFC 3261 §8.1.2, §16.12): to the top Route when it
+ * is a loose router (lr), else to the Request-URI, located with RFC 3263 through the resolver.
+ * When sending to a target fails at the transport (refused, unreachable, TLS or WebSocket
+ * handshake failure, connection timeout), the next target is tried (RFC 3263 §4.3). A timeout
+ * of the transaction above is that layer's to handle.
+ * @param cb  called once: 0 with the target that took it in the message's netinfo, or the
+ *            last target's error (SIP_ENOENT when DNS found none)
+ * @return 0 when started, or an immediate error (cb not called; user_free runs)
+ */
+SIP_EXTERN int sip_transport_send_request(sip_transport_t *tp, sip_msg_t *msg,
+                                          sip_transport_sent_cb cb, void *user,
+                                          sip_free_fn user_free);
 
 /** The number of open stream connections. */
 SIP_EXTERN size_t sip_transport_connection_count(const sip_transport_t *tp);

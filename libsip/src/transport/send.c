@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* Sending requests and responses (RFC 3261 §18.1.1, §18.2.2; RFC 3581). */
+#include <stdio.h>
+#include <string.h>
+
+#include "transport/transport_int.h"
+
+static int is_v6(const char *ip)
+{
+    return strchr(ip, ':') != NULL;
+}
+
+/* A listening point of the wanted transport and address family. */
+static sip__listener_t *pick_listener(sip_transport_t *tp, sip_transport_type_t type,
+                                      const char *ip)
+{
+    int family = is_v6(ip) ? AF_INET6 : AF_INET;
+    for (size_t i = 0; i < tp->nlisteners; i++) {
+        sip__listener_t *l = tp->listeners[i];
+        if (l->type == type && l->family == family && l->info.transport != SIP_TRANSPORT_NONE)
+            return l;
+    }
+    return NULL;
+}
+
+/* RFC 3261 §18.1.1: the transport writes its own transport and sent-by in the top Via, and asks
+ * for rport (RFC 3581) on UDP. The branch and other parameters stay. */
+static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
+                         const sip__listener_t *l)
+{
+    const sip_header_t *h = sip_msg_header_at(msg, SIP_HDR_VIA, 0);
+    const sip_via_t *v = sip_header_via(h);
+    if (!v) return SIP_ENOENT;
+    const char *host = l ? l->info.local_ip : NULL;
+    uint16_t port = l ? l->info.local_port : 0;
+    if (l && l->wildcard && tp->opts.via_host) host = tp->opts.via_host;
+    char buf[1024];
+    int n;
+    if (host) {
+        n = snprintf(buf, sizeof(buf), "SIP/2.0/%s %s%s%s:%u", sip_transport_name(type),
+                     is_v6(host) ? "[" : "", host, is_v6(host) ? "]" : "", port);
+    } else {
+        /* No listening point of that kind (a client-only WS connection): keep the sent-by. */
+        n = snprintf(buf, sizeof(buf), "SIP/2.0/%s %.*s", sip_transport_name(type),
+                     (int)v->host.len, v->host.ptr);
+        if (v->port && n > 0 && (size_t)n < sizeof(buf))
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, ":%u", v->port);
+    }
+    if (n < 0 || (size_t)n >= sizeof(buf)) return SIP_ERANGE;
+    size_t used = (size_t)n;
+    int has_rport = 0;
+    sip_str_t it = v->params, pn, pv;
+    while (sip_params_next(&it, &pn, &pv)) {
+        if (sip_str_caseeq_cstr(pn, "rport")) has_rport = 1;
+        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";%.*s%s%.*s", (int)pn.len,
+                                 pn.ptr, pv.len ? "=" : "", (int)pv.len, pv.ptr);
+        if (used >= sizeof(buf)) return SIP_ERANGE;
+    }
+    if (type == SIP_TRANSPORT_UDP && !has_rport)
+        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";rport");
+    if (used >= sizeof(buf)) return SIP_ERANGE;
+    /* Nothing to do when the Via already says exactly this (a retransmission). */
+    if (sip_str_eq(sip_header_get_value(h), (sip_str_t){buf, used})) return 0;
+    return sip_msg_update_header(msg, h, buf);
+}
+
+static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
+                    const char *ip, uint16_t port, const char *server_name, uint64_t conn_id,
+                    const sip__listener_t *udp_from, sip_transport_sent_cb cb, void *user,
+                    sip_free_fn user_free)
+{
+    const char *data;
+    size_t len;
+    int rc;
+    sip_netinfo_t ni = {0};
+    if (type == SIP_TRANSPORT_UDP) {
+        const sip__listener_t *l = udp_from ? udp_from : pick_listener(tp, type, ip);
+        if (!l) {
+            rc = SIP_ENOENT;
+            goto fail;
+        }
+        if ((rc = sip__tp_print(tp, msg, &data, &len))) goto fail;
+        ni = l->info;
+        snprintf(ni.remote_ip, sizeof(ni.remote_ip), "%s", ip);
+        ni.remote_port = port;
+        sip__tp_trace(tp, 1, &ni, data, len);
+        rc = sip__udp_send((sip__listener_t *)l, data, len, ip, port);
+        if (rc) goto fail;
+        sip_msg_set_netinfo(msg, &ni);
+        sip__tp_complete(tp, cb, user, user_free, 0);
+        return 0;
+    }
+    sip__conn_t *c = conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
+    if (!c) c = sip__conn_find(tp, type, ip, port);
+    if (!c) {
+        if (!sip_msg_is_request(msg) && (type == SIP_TRANSPORT_WS || type == SIP_TRANSPORT_WSS)) {
+            /* A WebSocket client cannot be called back (RFC 7118 §5). */
+            rc = SIP_ENOENT;
+            goto fail;
+        }
+        if ((rc = sip__conn_connect(tp, type, ip, port, server_name, &c))) goto fail;
+    }
+    if ((rc = sip__tp_print(tp, msg, &data, &len))) goto fail;
+    sip__tp_trace(tp, 1, &c->info, data, len);
+    sip_msg_set_netinfo(msg, &c->info);
+    return sip__conn_send(c, data, len, cb, user, user_free);
+fail:
+    if (user_free) user_free(user);
+    return rc;
+}
+
+int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t *dst,
+                       sip_transport_sent_cb cb, void *user, sip_free_fn user_free)
+{
+    int rc = SIP_EINVAL;
+    if (!tp || !msg || !dst || !dst->remote_ip[0] || !dst->remote_port) goto fail;
+    rc = SIP_ECLOSED;
+    if (tp->closed) goto fail;
+    sip_transport_type_t type = dst->transport ? dst->transport : SIP_TRANSPORT_UDP;
+    if (!sip_msg_is_request(msg)) {
+        rc = SIP_EINVAL;
+        goto fail;
+    }
+    /* RFC 3261 §18.1.1: a request within 200 bytes of the MTU goes over a congestion-controlled
+     * transport when one is there. */
+    if (type == SIP_TRANSPORT_UDP && pick_listener(tp, SIP_TRANSPORT_TCP, dst->remote_ip)) {
+        int n = sip_msg_print(msg, NULL, 0);
+        if (n > 0 && (size_t)n > tp->opts.mtu - 200) type = SIP_TRANSPORT_TCP;
+    }
+    const sip__listener_t *l = pick_listener(tp, type, dst->remote_ip);
+    if (!l && type == SIP_TRANSPORT_UDP) {
+        rc = SIP_ENOENT;
+        goto fail;
+    }
+    if ((rc = stamp_own_via(tp, msg, type, l))) goto fail;
+    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port, NULL, 0, NULL, cb, user,
+                    user_free);
+fail:
+    if (user_free) user_free(user);
+    return rc;
+}
+
+int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
+{
+    if (!tp || !rsp || sip_msg_is_request(rsp)) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    const sip_via_t *v = sip_msg_get_via(rsp);
+    if (!v) return SIP_ENOENT;
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(rsp);
+    sip_transport_type_t type = sip_transport_from_name(v->transport.ptr, v->transport.len);
+    if (type == SIP_TRANSPORT_NONE) return SIP_EINVAL;
+    char ip[64];
+    uint16_t port = v->port ? v->port : sip_transport_default_port(type);
+    sip_str_t host = v->received.len ? v->received : v->host;
+    if (v->maddr.len && type == SIP_TRANSPORT_UDP) host = v->maddr;
+    if (host.len >= 2 && host.ptr[0] == '[') host.ptr++, host.len -= 2;
+    if (host.len >= sizeof(ip)) return SIP_EINVAL;
+    memcpy(ip, host.ptr, host.len);
+    ip[host.len] = '\0';
+    if (sip_transport_is_reliable(type)) {
+        /* RFC 3261 §18.2.2: the connection the request came in on, while it is open. */
+        uint64_t id = ni && ni->transport == type ? ni->conn_id : 0;
+        if (ni && ni->transport == type) {
+            snprintf(ip, sizeof(ip), "%s", ni->remote_ip);
+            port = ni->remote_port;
+        }
+        return send_via(tp, rsp, type, ip, port, NULL, id, NULL, NULL, NULL, NULL);
+    }
+    /* RFC 3581 §4: rport sends the response to the port the request came from. */
+    if (v->rport > 0) port = (uint16_t)v->rport;
+    const sip__listener_t *from = NULL;
+    if (ni && ni->transport == SIP_TRANSPORT_UDP) {
+        for (size_t i = 0; i < tp->nlisteners; i++) {
+            const sip__listener_t *l = tp->listeners[i];
+            if (l->type == SIP_TRANSPORT_UDP && l->info.local_port == ni->local_port &&
+                strcmp(l->info.local_ip, ni->local_ip) == 0)
+                from = l;
+        }
+    }
+    return send_via(tp, rsp, type, ip, port, NULL, 0, from, NULL, NULL, NULL);
+}

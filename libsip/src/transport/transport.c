@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/* Transport sets: options, listening points, received-message checks (RFC 3261 §18), close. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/transport_int.h"
+
+void sip_transport_opts_init(sip_transport_opts_t *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof(*o));
+    o->udp_buffer = 4 * 1024 * 1024;
+    o->mtu = 1500;
+    o->max_connections = 1024;
+    o->max_conn_buffer = 65536 + 4096;
+    o->idle_timeout_ms = 300000;
+    o->handshake_timeout_ms = 10000;
+    sip_parse_opts_init(&o->parse);
+    o->tls_verify = 1;
+    o->ws_path = "/";
+}
+
+/* Copies the option strings into one block owned by the transport. */
+static int copy_strings(sip_transport_t *tp)
+{
+    const char **fields[] = {&tp->opts.tls_ca_file, &tp->opts.tls_cert_file,
+                             &tp->opts.tls_key_file, &tp->opts.ws_path, &tp->opts.via_host};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (*fields[i]) n += strlen(*fields[i]) + 1;
+    if (!n) return 0;
+    char *p = tp->strings = malloc(n);
+    if (!p) return SIP_ENOMEM;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!*fields[i]) continue;
+        size_t l = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], l);
+        *fields[i] = p;
+        p += l;
+    }
+    return 0;
+}
+
+static void free_transport(sip_transport_t *tp)
+{
+    for (size_t i = 0; i < tp->nlisteners; i++) {
+        free(tp->listeners[i]->rbuf);
+        free(tp->listeners[i]);
+    }
+    free(tp->listeners);
+    if (tp->tls_server) sip__tls_ctx_free(tp->tls_server);
+    if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
+    free(tp->strings);
+    free(tp->sendbuf);
+    free(tp);
+}
+
+static void maybe_free(sip_transport_t *tp)
+{
+    if (tp->refs == 0 && tp->open_handles == 0) free_transport(tp);
+}
+
+void sip__tp_handle_closed(sip_transport_t *tp)
+{
+    tp->open_handles--;
+    sip__loop_closing_end(tp->loop);
+    maybe_free(tp);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    sip__tp_handle_closed(h->data);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    sip__listener_t *l = h->data;
+    l->open = 0;
+    sip__tp_handle_closed(l->tp);
+}
+
+static void close_handle(sip_transport_t *tp, uv_handle_t *h, uv_close_cb cb)
+{
+    sip__loop_closing_begin(tp->loop);
+    uv_close(h, cb);
+}
+
+static void run_done(sip_transport_t *tp, int drop)
+{
+    sip__done_t *d = tp->done;
+    tp->done = tp->done_tail = NULL;
+    while (d) {
+        sip__done_t *next = d->next;
+        if (d->cb && !drop) d->cb(tp, d->status, d->user);
+        if (d->user_free) d->user_free(d->user);
+        free(d);
+        d = next;
+    }
+}
+
+static void transport_close(sip_transport_t *tp)
+{
+    if (tp->closed) return;
+    tp->closed = 1;
+    sip__loop_remove_child(tp->loop, &tp->child);
+    while (tp->conns) sip__conn_close(tp->conns, SIP_ECLOSED, NULL);
+    for (size_t i = 0; i < tp->nlisteners; i++) {
+        sip__listener_t *l = tp->listeners[i];
+        if (l->open && !uv_is_closing(&l->h.handle)) close_handle(tp, &l->h.handle, listener_closed);
+    }
+    sip_resolver_unref(tp->resolver);
+    tp->resolver = NULL;
+    uv_timer_stop(&tp->sweep);
+    close_handle(tp, (uv_handle_t *)&tp->sweep, on_handle_closed);
+    uv_idle_stop(&tp->idle);
+    close_handle(tp, (uv_handle_t *)&tp->idle, on_handle_closed);
+    /* No callback after close: pending completions only free their user data. */
+    run_done(tp, 1);
+    sip_free_fn f = tp->user_free;
+    void *u = tp->user;
+    tp->cb = NULL;
+    tp->user_free = NULL;
+    if (f) f(u);
+}
+
+static void child_close(sip__loop_child_t *c)
+{
+    transport_close((sip_transport_t *)c);
+}
+
+static void on_sweep(uv_timer_t *h)
+{
+    sip__conn_sweep(h->data);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    sip_transport_t *tp = h->data;
+    uv_idle_stop(h);
+    tp->refs++;
+    run_done(tp, 0);
+    sip_transport_unref(tp);
+}
+
+void sip__tp_complete(sip_transport_t *tp, sip_transport_sent_cb cb, void *user,
+                      sip_free_fn user_free, int status)
+{
+    if (!cb || tp->closed) {
+        if (user_free) user_free(user);
+        return;
+    }
+    sip__done_t *d = malloc(sizeof(*d));
+    if (!d) {
+        /* Without memory for the record the outcome is lost; the user data is not. */
+        if (user_free) user_free(user);
+        return;
+    }
+    d->next = NULL;
+    d->cb = cb;
+    d->user = user;
+    d->user_free = user_free;
+    d->status = status;
+    if (tp->done_tail)
+        tp->done_tail->next = d;
+    else
+        tp->done = d;
+    tp->done_tail = d;
+    uv_idle_start(&tp->idle, on_idle);
+}
+
+int sip_transport_create(sip_transport_t **out, sip_loop_t *loop, const sip_transport_opts_t *opts)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!loop) return SIP_EINVAL;
+    uv_loop_t *uv = sip_loop_get_uv(loop);
+    if (!uv) return SIP_ECLOSED;
+    sip_transport_t *tp = calloc(1, sizeof(*tp));
+    if (!tp) return SIP_ENOMEM;
+    tp->refs = 1;
+    tp->loop = loop;
+    tp->next_conn_id = 1;
+    if (opts)
+        tp->opts = *opts;
+    else
+        sip_transport_opts_init(&tp->opts);
+    if (!tp->opts.ws_path) tp->opts.ws_path = "/";
+    if (tp->opts.mtu < 576) tp->opts.mtu = 576;
+    int rc = copy_strings(tp);
+    if (rc) {
+        free(tp);
+        return rc;
+    }
+    if (tp->opts.tls_cert_file || tp->opts.tls_key_file) {
+        char why[256];
+        rc = sip__tls_ctx_create(&tp->tls_server, &tp->opts, 1, why, sizeof(why));
+        if (rc) {
+            sip_log(loop, SIP_LOG_ERROR, "transport", "TLS server context: %s", why);
+            free_transport(tp);
+            return rc;
+        }
+    }
+    uv_timer_init(uv, &tp->sweep);
+    tp->sweep.data = tp;
+    uv_idle_init(uv, &tp->idle);
+    tp->idle.data = tp;
+    tp->open_handles = 2;
+    /* The sweep closes idle and stalled connections; it must not keep the loop alive. */
+    uint64_t every = 1000;
+    if (tp->opts.handshake_timeout_ms / 4 < every) every = tp->opts.handshake_timeout_ms / 4;
+    if (tp->opts.idle_timeout_ms / 4 < every) every = tp->opts.idle_timeout_ms / 4;
+    if (every < 10) every = 10;
+    uv_timer_start(&tp->sweep, on_sweep, every, every);
+    uv_unref((uv_handle_t *)&tp->sweep);
+    tp->child.close = child_close;
+    sip__loop_add_child(loop, &tp->child);
+    *out = tp;
+    return 0;
+}
+
+sip_transport_t *sip_transport_ref(sip_transport_t *tp)
+{
+    if (tp) tp->refs++;
+    return tp;
+}
+
+void sip_transport_unref(sip_transport_t *tp)
+{
+    if (!tp || --tp->refs > 0) return;
+    transport_close(tp);
+    maybe_free(tp);
+}
+
+void sip_transport_close(sip_transport_t *tp)
+{
+    if (tp) transport_close(tp);
+}
+
+sip_loop_t *sip_transport_get_loop(sip_transport_t *tp)
+{
+    return tp && !tp->closed ? tp->loop : NULL;
+}
+
+int sip_transport_set_handler(sip_transport_t *tp, sip_transport_msg_cb cb, void *user,
+                              sip_free_fn user_free)
+{
+    if (!tp || tp->closed) {
+        if (user_free) user_free(user);
+        return tp ? SIP_ECLOSED : SIP_EINVAL;
+    }
+    sip_free_fn f = tp->user_free;
+    void *u = tp->user;
+    tp->cb = cb;
+    tp->user = user;
+    tp->user_free = user_free;
+    if (f) f(u);
+    return 0;
+}
+
+size_t sip_transport_connection_count(const sip_transport_t *tp)
+{
+    return tp ? tp->nconns : 0;
+}
+
+size_t sip_transport_listener_count(const sip_transport_t *tp)
+{
+    return tp ? tp->nlisteners : 0;
+}
+
+int sip_transport_listener_info(const sip_transport_t *tp, size_t i, sip_netinfo_t *info)
+{
+    if (!tp || !info) return SIP_EINVAL;
+    if (i >= tp->nlisteners) return SIP_ENOENT;
+    *info = tp->listeners[i]->info;
+    return 0;
+}
+
+int sip__sockaddr_from(const char *ip, uint16_t port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        return 0;
+    }
+    return SIP_EINVAL;
+}
+
+void sip__sockaddr_to(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+        *port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+        *port = ntohs(s4->sin_port);
+    }
+}
+
+/* "udp:127.0.0.1:5060", "tls:[::1]:5061": transport, address and port. */
+static int parse_spec(const char *spec, sip_transport_type_t *type, char *ip, size_t iplen,
+                      uint16_t *port)
+{
+    const char *c = strchr(spec, ':');
+    if (!c) return SIP_EINVAL;
+    *type = sip_transport_from_name(spec, (size_t)(c - spec));
+    if (*type == SIP_TRANSPORT_NONE) return SIP_EINVAL;
+    const char *h = c + 1, *he, *pp;
+    if (*h == '[') {
+        he = strchr(h, ']');
+        if (!he) return SIP_EINVAL;
+        h++;
+        pp = he + 1;
+    } else {
+        he = strrchr(h, ':');
+        if (!he) he = h + strlen(h);
+        pp = he;
+    }
+    if ((size_t)(he - h) >= iplen || he == h) return SIP_EINVAL;
+    memcpy(ip, h, (size_t)(he - h));
+    ip[he - h] = '\0';
+    *port = sip_transport_default_port(*type);
+    if (*pp == ':') {
+        unsigned long v;
+        if (sip_str_to_u32(sip_str_from_cstr(pp + 1), 65535, &v) != 0) return SIP_EINVAL;
+        *port = (uint16_t)v;
+    } else if (*pp) {
+        return SIP_EINVAL;
+    }
+    return 0;
+}
+
+int sip_transport_listen(sip_transport_t *tp, const char *spec)
+{
+    if (!tp || !spec) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    sip_transport_type_t type;
+    char ip[64];
+    uint16_t port;
+    struct sockaddr_storage ss;
+    if (parse_spec(spec, &type, ip, sizeof(ip), &port) || sip__sockaddr_from(ip, port, &ss)) {
+        sip_log(tp->loop, SIP_LOG_ERROR, "transport", "bad listening point \"%s\"", spec);
+        return SIP_EINVAL;
+    }
+    if (sip_transport_is_secure(type) && !tp->tls_server) {
+        sip_log(tp->loop, SIP_LOG_ERROR, "transport",
+                "%s needs tls_cert_file and tls_key_file", spec);
+        return SIP_EINVAL;
+    }
+    if (tp->nlisteners == tp->cap_listeners) {
+        size_t cap = tp->cap_listeners ? tp->cap_listeners * 2 : 4;
+        sip__listener_t **nl = realloc(tp->listeners, cap * sizeof(*nl));
+        if (!nl) return SIP_ENOMEM;
+        tp->listeners = nl;
+        tp->cap_listeners = cap;
+    }
+    sip__listener_t *l = calloc(1, sizeof(*l));
+    if (!l) return SIP_ENOMEM;
+    l->tp = tp;
+    l->type = type;
+    l->family = ss.ss_family;
+    l->info.transport = type;
+    int rc = type == SIP_TRANSPORT_UDP ? sip__udp_listen(l, (struct sockaddr *)&ss)
+                                       : sip__stream_listen(l, (struct sockaddr *)&ss);
+    if (rc) {
+        if (l->open) {
+            /* The handle exists: close it through libuv; the transport frees l later. */
+            tp->listeners[tp->nlisteners++] = l;
+            l->h.handle.data = l;
+            close_handle(tp, &l->h.handle, listener_closed);
+            l->info.transport = SIP_TRANSPORT_NONE;
+        } else {
+            free(l->rbuf);
+            free(l);
+        }
+        sip_log(tp->loop, SIP_LOG_ERROR, "transport", "cannot listen on %s: %s", spec,
+                sip_strerror(rc));
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    if (type == SIP_TRANSPORT_UDP)
+        uv_udp_getsockname(&l->h.udp, (struct sockaddr *)&bound, &blen);
+    else
+        uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&bound, &blen);
+    sip__sockaddr_to((struct sockaddr *)&bound, l->info.local_ip, sizeof(l->info.local_ip),
+                     &l->info.local_port);
+    l->wildcard = strcmp(l->info.local_ip, "0.0.0.0") == 0 || strcmp(l->info.local_ip, "::") == 0;
+    tp->listeners[tp->nlisteners++] = l;
+    sip_log(tp->loop, SIP_LOG_INFO, "transport", "listening on %s:%s%s%s:%u",
+            sip_transport_param(type), l->family == AF_INET6 ? "[" : "", l->info.local_ip,
+            l->family == AF_INET6 ? "]" : "", l->info.local_port);
+    return (int)(tp->nlisteners - 1);
+}
+
+/* ---- received messages ---- */
+
+static int host_is(sip_str_t host, const char *ip)
+{
+    /* Via hosts keep IPv6 brackets; netinfo addresses have none. */
+    if (host.len >= 2 && host.ptr[0] == '[') {
+        host.ptr++;
+        host.len -= 2;
+    }
+    return sip_str_caseeq(host, sip_str_from_cstr(ip));
+}
+
+/* RFC 3261 §18.2.1 and RFC 3581 §4: note where a request really came from in its top Via. */
+static int stamp_via(sip_msg_t *msg, const sip_netinfo_t *ni)
+{
+    const sip_header_t *h = sip_msg_header_at(msg, SIP_HDR_VIA, 0);
+    const sip_via_t *v = sip_header_via(h);
+    if (!v) return 0;
+    int need_received = !host_is(v->host, ni->remote_ip);
+    int need_rport = v->rport == 0;
+    if (!need_received && !need_rport) return 0;
+    char buf[1024];
+    size_t n = 0;
+    int w = snprintf(buf, sizeof(buf), "%.*s/%.*s/%.*s %.*s", (int)v->protocol.len,
+                     v->protocol.ptr, (int)v->version.len, v->version.ptr, (int)v->transport.len,
+                     v->transport.ptr, (int)v->host.len, v->host.ptr);
+    if (w < 0 || (size_t)w >= sizeof(buf)) return SIP_ERANGE;
+    n = (size_t)w;
+    if (v->port) n += (size_t)snprintf(buf + n, sizeof(buf) - n, ":%u", v->port);
+    sip_str_t it = v->params, pn, pv;
+    while (sip_params_next(&it, &pn, &pv) && n < sizeof(buf)) {
+        if (sip_str_caseeq_cstr(pn, "received") || sip_str_caseeq_cstr(pn, "rport")) continue;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ";%.*s%s%.*s", (int)pn.len, pn.ptr,
+                              pv.len ? "=" : "", (int)pv.len, pv.ptr);
+    }
+    if (n < sizeof(buf) && (need_received || need_rport))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ";received=%s", ni->remote_ip);
+    if (n < sizeof(buf) && v->rport >= 0)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ";rport=%u", ni->remote_port);
+    if (n >= sizeof(buf)) return SIP_ERANGE;
+    return sip_msg_update_header(msg, h, buf);
+}
+
+/* RFC 3261 §18.1.2: a response whose top Via is not ours is discarded. */
+static int via_is_ours(sip_transport_t *tp, const sip_msg_t *msg)
+{
+    const sip_via_t *v = sip_msg_get_via(msg);
+    if (!v) return 0;
+    for (size_t i = 0; i < tp->nlisteners; i++) {
+        const sip__listener_t *l = tp->listeners[i];
+        uint16_t port = v->port ? v->port : sip_transport_default_port(l->type);
+        if (port != l->info.local_port) continue;
+        if (host_is(v->host, l->info.local_ip)) return 1;
+        if (tp->opts.via_host && host_is(v->host, tp->opts.via_host)) return 1;
+    }
+    return 0;
+}
+
+void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
+{
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
+    if (sip_msg_is_request(msg)) {
+        if (!sip_msg_get_via(msg)) {
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s:%u dropped",
+                    ni->remote_ip, ni->remote_port);
+            return;
+        }
+        if (stamp_via(msg, ni) != 0) {
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s:%u",
+                    ni->remote_ip, ni->remote_port);
+            return;
+        }
+    } else if (!trusted_conn && !via_is_ours(tp, msg)) {
+        /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
+         * connection it opened itself, the connection is the check. */
+        sip_log(tp->loop, SIP_LOG_WARN, "transport",
+                "response from %s:%u with a Via that is not ours dropped", ni->remote_ip,
+                ni->remote_port);
+        return;
+    }
+    if (tp->cb) tp->cb(tp, msg, tp->user);
+}
+
+void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const char *data,
+                   size_t len)
+{
+    if (!sip__loop_tracing(tp->loop) || !sip__loop_log_enabled(tp->loop, SIP_LOG_INFO)) return;
+    sip_log(tp->loop, SIP_LOG_INFO, "trace", "%s %zu bytes %s %s:%s:%u (local %s:%u)\n%.*s",
+            sent ? "sent" : "received", len, sent ? "to" : "from",
+            sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, ni->local_ip,
+            ni->local_port, (int)(len > 900 ? 900 : len), data);
+}
+
+int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t *len)
+{
+    int n = sip_msg_print(msg, tp->sendbuf, tp->sendbuf_cap);
+    if (n < 0) return n;
+    if ((size_t)n >= tp->sendbuf_cap) {
+        size_t cap = (size_t)n + 1 > 4096 ? (size_t)n + 1 : 4096;
+        char *b = realloc(tp->sendbuf, cap);
+        if (!b) return SIP_ENOMEM;
+        tp->sendbuf = b;
+        tp->sendbuf_cap = cap;
+        n = sip_msg_print(msg, tp->sendbuf, tp->sendbuf_cap);
+        if (n < 0) return n;
+    }
+    *out = tp->sendbuf;
+    *len = (size_t)n;
+    return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Private layout of transports, listening points and stream connections. */
+#ifndef SIP_TRANSPORT_INT_H
+#define SIP_TRANSPORT_INT_H
+
+#include <uv.h>
+
+#include "loop/loop_int.h"
+#include "sip/transport.h"
+#include "transport/layer.h"
+
+typedef struct sip__conn sip__conn_t;
+
+typedef struct sip__listener {
+    sip_transport_t *tp;
+    sip_transport_type_t type;
+    union {
+        uv_handle_t handle;
+        uv_udp_t udp;
+        uv_tcp_t tcp;
+    } h;
+    int open;            /* the uv handle is not closed yet */
+    int family;          /* AF_INET or AF_INET6 */
+    int wildcard;        /* bound to 0.0.0.0 or :: */
+    sip_netinfo_t info;  /* transport, local_ip, local_port */
+    char *rbuf;          /* UDP: recvmmsg buffer */
+    size_t rbuf_len;
+} sip__listener_t;
+
+/* A queued outgoing message of a connection that is not ready yet. */
+typedef struct sip__pending {
+    struct sip__pending *next;
+    size_t len;
+    sip_transport_sent_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    char data[];
+} sip__pending_t;
+
+struct sip__conn {
+    sip__conn_t *next, *prev;
+    sip_transport_t *tp;
+    uv_tcp_t tcp;
+    int refs;              /* the transport's, plus one while the uv handle is open */
+    uint64_t id;
+    sip_transport_type_t type;
+    int server;            /* accepted rather than connected */
+    int connected;         /* TCP is up */
+    int ready;             /* TCP up and every layer's handshake done */
+    int closing;
+    int handle_open;
+    sip__layer_t *layers[2];
+    int nlayers;
+    sip__layer_io_t io[2];
+    sip_netinfo_t info;
+    char server_name[256]; /* client side: TLS name to verify */
+    char *rbuf;            /* stream bytes not framed yet */
+    size_t rlen, rcap;
+    uint64_t last_activity; /* loop ms */
+    uint64_t partial_since; /* loop ms when an unfinished message started; 0 when none */
+    uint64_t created;
+    sip__pending_t *pending, *pending_tail;
+};
+
+/* A completion to run from the loop (never inside the call that queued it). */
+typedef struct sip__done {
+    struct sip__done *next;
+    sip_transport_sent_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    int status;
+} sip__done_t;
+
+struct sip_transport {
+    sip__loop_child_t child;
+    int refs;
+    int closed;
+    unsigned open_handles; /* uv handles not closed yet; memory stays until 0 */
+    sip_loop_t *loop;
+    sip_transport_opts_t opts;
+    char *strings;         /* copies of the option strings */
+    sip__listener_t **listeners;
+    size_t nlisteners, cap_listeners;
+    sip__conn_t *conns;
+    size_t nconns;
+    uint64_t next_conn_id;
+    sip_transport_msg_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    sip__tls_ctx_t *tls_server, *tls_client;
+    uv_timer_t sweep;
+    uv_idle_t idle;        /* runs queued completions */
+    sip__done_t *done, *done_tail;
+    sip_resolver_t *resolver; /* for sip_transport_send_request() */
+    char *sendbuf;         /* print buffer for outgoing messages */
+    size_t sendbuf_cap;
+};
+
+/* transport.c */
+void sip__tp_handle_closed(sip_transport_t *tp);
+/* trusted_conn: it came over a connection this endpoint opened, whose responses are ours. */
+void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn);
+void sip__tp_complete(sip_transport_t *tp, sip_transport_sent_cb cb, void *user,
+                      sip_free_fn user_free, int status);
+int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t *len);
+void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const char *data,
+                   size_t len);
+int sip__sockaddr_from(const char *ip, uint16_t port, struct sockaddr_storage *ss);
+void sip__sockaddr_to(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
+
+/* udp.c */
+int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);
+int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *ip, uint16_t port);
+
+/* conn.c */
+int sip__stream_listen(sip__listener_t *l, const struct sockaddr *sa);
+sip__conn_t *sip__conn_find(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
+                            uint16_t port);
+sip__conn_t *sip__conn_by_id(sip_transport_t *tp, uint64_t id);
+int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
+                      uint16_t port, const char *server_name, sip__conn_t **out);
+int sip__conn_send(sip__conn_t *c, const char *data, size_t len, sip_transport_sent_cb cb,
+                   void *user, sip_free_fn user_free);
+void sip__conn_close(sip__conn_t *c, int err, const char *why);
+void sip__conn_sweep(sip_transport_t *tp);
+
+/* reply.c: answers a malformed request statelessly from its raw bytes. */
+int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, int status,
+                         const char *phrase);
+
+#endif
