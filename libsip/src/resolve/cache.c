@@ -6,8 +6,8 @@
 #include "resolve/resolve_int.h"
 
 struct sip__rcache_entry {
-    sip__rcache_entry_t *hnext;        /* bucket chain */
-    sip__rcache_entry_t *prev, *next;  /* LRU list */
+    sip__rcache_entry_t *hnext;       /* bucket chain */
+    sip__rcache_entry_t *prev, *next; /* LRU list */
     uint64_t expires;
     uint16_t type;
     int status;
@@ -45,7 +45,8 @@ int sip__rcache_init(sip__rcache_t *c, size_t max)
     if (max == 0) return 0;
     /* About two entries per bucket when full. */
     size_t n = 16;
-    while (n < max / 2 && n < 65536) n <<= 1;
+    while (n < max / 2 && n < 65536)
+        n <<= 1;
     c->buckets = calloc(n, sizeof(*c->buckets));
     if (!c->buckets) return SIP_ENOMEM;
     c->nbuckets = n;
@@ -54,10 +55,14 @@ int sip__rcache_init(sip__rcache_t *c, size_t max)
 
 static void lru_unlink(sip__rcache_t *c, sip__rcache_entry_t *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else c->lru_head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->lru_tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->lru_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->lru_tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -73,7 +78,8 @@ static void lru_push_front(sip__rcache_t *c, sip__rcache_entry_t *e)
 static void entry_remove(sip__rcache_t *c, sip__rcache_entry_t *e)
 {
     sip__rcache_entry_t **pp = &c->buckets[hash_key(e->name, e->type) & (c->nbuckets - 1)];
-    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = e->hnext;
     lru_unlink(c, e);
     c->count--;
@@ -83,7 +89,8 @@ static void entry_remove(sip__rcache_t *c, sip__rcache_entry_t *e)
 
 void sip__rcache_flush(sip__rcache_t *c)
 {
-    while (c->lru_head) entry_remove(c, c->lru_head);
+    while (c->lru_head)
+        entry_remove(c, c->lru_head);
 }
 
 void sip__rcache_free(sip__rcache_t *c)

@@ -8,7 +8,7 @@
 
 /* RFC 1035 §4.1.1: the fixed header is 12 octets. */
 #define DNS_HEADER_LEN 12
-#define DNS_CLASS_IN   1
+#define DNS_CLASS_IN 1
 
 static uint16_t rd16(const unsigned char *p)
 {
@@ -108,8 +108,7 @@ static int decode_rdata(const unsigned char *buf, size_t len, size_t rd, size_t 
         rr->u.naptr.order = rd16(buf + rd);
         rr->u.naptr.preference = rd16(buf + rd + 2);
         if (read_cstring(buf, end, &off, rr->u.naptr.flags, sizeof(rr->u.naptr.flags), NULL) ||
-            read_cstring(buf, end, &off, rr->u.naptr.service, sizeof(rr->u.naptr.service),
-                         NULL) ||
+            read_cstring(buf, end, &off, rr->u.naptr.service, sizeof(rr->u.naptr.service), NULL) ||
             read_cstring(buf, end, &off, NULL, 0, &relen) || off >= end)
             return 1;
         rr->u.naptr.has_regexp = relen > 0;
@@ -166,8 +165,7 @@ int sip__dns_parse(const unsigned char *buf, size_t len, uint16_t qtype, sip__dn
             /* RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM). MINIMUM is the
              * last of the seven fields, after two names. */
             size_t p = rd;
-            if (skip_name(buf, len, &p) != 0 || skip_name(buf, len, &p) != 0 ||
-                p + 20 > rd + rdlen)
+            if (skip_name(buf, len, &p) != 0 || skip_name(buf, len, &p) != 0 || p + 20 > rd + rdlen)
                 continue;
             uint32_t minimum = rd32(buf + p + 16);
             uint32_t neg = ttl < minimum ? ttl : minimum;
@@ -190,12 +188,19 @@ void sip__dns_answer_free(sip__dns_answer_t *ans)
 const char *sip__dns_type_name(uint16_t type)
 {
     switch (type) {
-    case SIP__DNS_A: return "A";
-    case SIP__DNS_AAAA: return "AAAA";
-    case SIP__DNS_SRV: return "SRV";
-    case SIP__DNS_NAPTR: return "NAPTR";
-    case SIP__DNS_SOA: return "SOA";
-    case SIP__DNS_CNAME: return "CNAME";
-    default: return "?";
+    case SIP__DNS_A:
+        return "A";
+    case SIP__DNS_AAAA:
+        return "AAAA";
+    case SIP__DNS_SRV:
+        return "SRV";
+    case SIP__DNS_NAPTR:
+        return "NAPTR";
+    case SIP__DNS_SOA:
+        return "SOA";
+    case SIP__DNS_CNAME:
+        return "CNAME";
+    default:
+        return "?";
     }
 }

@@ -8,8 +8,8 @@
 
 /* Negative answers without an SOA are kept this long (RFC 2308 leaves it to the resolver). */
 #define NEG_TTL_DEFAULT_S 30u
-#define NEG_TTL_MAX_S     3600u
-#define POS_TTL_MAX_S     86400u
+#define NEG_TTL_MAX_S 3600u
+#define POS_TTL_MAX_S 86400u
 
 /* One host to look up (an SRV target, or the domain itself) and the addresses found. */
 typedef struct rhost {
@@ -44,9 +44,9 @@ struct sip__rjob {
     int cancelled;
     unsigned pending; /* lookups in flight, plus guards while a step issues several */
     int sips;
-    sip_transport_type_t tp;          /* from the transport parameter, or NONE */
-    sip_transport_type_t naptr_tp;    /* transport of the first usable NAPTR record */
-    int err;                          /* first DNS failure other than "no such record" */
+    sip_transport_type_t tp;       /* from the transport parameter, or NONE */
+    sip_transport_type_t naptr_tp; /* transport of the first usable NAPTR record */
+    int err;                       /* first DNS failure other than "no such record" */
     char domain[SIP__DNS_NAME_MAX + 1];
     rgroup_t *groups;
     size_t ngroups;
@@ -89,12 +89,18 @@ static sip_transport_type_t default_transport(const sip_resolver_t *r, int sips)
 static const char *srv_label(sip_transport_type_t tp)
 {
     switch (tp) {
-    case SIP_TRANSPORT_UDP: return "_sip._udp";
-    case SIP_TRANSPORT_TCP: return "_sip._tcp";
-    case SIP_TRANSPORT_TLS: return "_sips._tcp";
-    case SIP_TRANSPORT_WS: return "_sip._ws";
-    case SIP_TRANSPORT_WSS: return "_sips._ws";
-    default: return NULL;
+    case SIP_TRANSPORT_UDP:
+        return "_sip._udp";
+    case SIP_TRANSPORT_TCP:
+        return "_sip._tcp";
+    case SIP_TRANSPORT_TLS:
+        return "_sips._tcp";
+    case SIP_TRANSPORT_WS:
+        return "_sip._ws";
+    case SIP_TRANSPORT_WSS:
+        return "_sips._ws";
+    default:
+        return NULL;
     }
 }
 
@@ -124,11 +130,16 @@ static int dns_error(int status)
     switch (status) {
     case ARES_SUCCESS:
     case ARES_ENODATA:
-    case ARES_ENOTFOUND: return 0;
-    case ARES_ETIMEOUT: return -ETIMEDOUT;
-    case ARES_ECONNREFUSED: return -EHOSTUNREACH;
-    case ARES_ENOMEM: return SIP_ENOMEM;
-    default: return SIP_EIO;
+    case ARES_ENOTFOUND:
+        return 0;
+    case ARES_ETIMEOUT:
+        return -ETIMEDOUT;
+    case ARES_ECONNREFUSED:
+        return -EHOSTUNREACH;
+    case ARES_ENOMEM:
+        return SIP_ENOMEM;
+    default:
+        return SIP_EIO;
     }
 }
 
@@ -153,8 +164,10 @@ static void job_free(sip__rjob_t *job)
 
 static void list_unlink(sip__rjob_t **head, sip__rjob_t *job)
 {
-    if (job->prev) job->prev->next = job->next;
-    else *head = job->next;
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        *head = job->next;
     if (job->next) job->next->prev = job->prev;
     job->prev = job->next = NULL;
 }
@@ -181,7 +194,7 @@ static int add_addr(char (**list)[48], size_t *n, const char *ip)
 {
     size_t len = strlen(ip);
     if (len >= sizeof(**list)) return SIP_EINVAL;
-    char (*l)[48] = realloc(*list, (*n + 1) * sizeof(**list));
+    char(*l)[48] = realloc(*list, (*n + 1) * sizeof(**list));
     if (!l) return SIP_ENOMEM;
     *list = l;
     memcpy(l[*n], ip, len + 1);
@@ -236,14 +249,15 @@ static void finish(sip__rjob_t *job)
     } else {
         job->status = job->err ? job->err : SIP_ENOENT;
     }
-    sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu %s: %zu target(s)%s%s", job->id,
-            job->domain, job->ntargets, job->status ? ", " : "",
-            job->status ? sip_err_name(job->status) : "");
+    sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu %s: %zu target(s)%s%s", job->id, job->domain,
+            job->ntargets, job->status ? ", " : "", job->status ? sip_err_name(job->status) : "");
     list_unlink(&r->active, job);
     job->prev = r->done_tail;
     job->next = NULL;
-    if (r->done_tail) r->done_tail->next = job;
-    else r->done_head = job;
+    if (r->done_tail)
+        r->done_tail->next = job;
+    else
+        r->done_head = job;
     r->done_tail = job;
     sip__resolver_wake(r);
 }
@@ -253,6 +267,8 @@ static void handle(sip__rjob_t *job, const rquery_t *q, int status, const sip__d
 static void lookup(sip__rjob_t *job, const char *name, uint16_t type, size_t group, size_t host)
 {
     sip_resolver_t *r = job->r;
+    /* A log callback may have closed the resolver while this job was being worked on. */
+    if (job->cancelled) return;
     job->pending++;
     sip__rcache_hit_t hit;
     if (sip__rcache_lookup(&r->cache, name, type, sip__resolver_now(r), &hit)) {
@@ -294,7 +310,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
     if (job->cancelled) {
         /* The resolver closed: user_free already ran; nothing else to tell. */
         free(q);
-        if (--job->pending == 0) job_free(job);
+        unpend(job);
         return;
     }
     sip_resolver_t *r = job->r;
@@ -314,9 +330,9 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
                 if (ttl > NEG_TTL_MAX_S) ttl = NEG_TTL_MAX_S;
                 if (status == ARES_SUCCESS) status = ARES_ENODATA;
             }
-            sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu answer %s %s: %zu record(s), ttl %llu",
-                    job->id, sip__dns_type_name(q->type), q->name, ans.count,
-                    (unsigned long long)ttl);
+            sip_log(r->loop, SIP_LOG_DEBUG, "resolve",
+                    "#%llu answer %s %s: %zu record(s), ttl %llu", job->id,
+                    sip__dns_type_name(q->type), q->name, ans.count, (unsigned long long)ttl);
             sip__rcache_store(&r->cache, q->name, q->type, status, abuf, (size_t)alen,
                               sip__resolver_now(r), ttl * 1000u);
         } else {
@@ -408,7 +424,8 @@ void sip__srv_order(sip_resolver_t *r, sip__dns_rr_t *rr, size_t n)
     }
     for (size_t a = 0; a < n;) {
         size_t b = a;
-        while (b < n && rr[b].u.srv.priority == rr[a].u.srv.priority) b++;
+        while (b < n && rr[b].u.srv.priority == rr[a].u.srv.priority)
+            b++;
         /* RFC 2782: put the weight-0 records first, so that each has a small chance of being
          * picked; then repeatedly draw a number in [0, sum of weights] and take the first record
          * whose running sum reaches it. */
@@ -422,7 +439,8 @@ void sip__srv_order(sip_resolver_t *r, sip__dns_rr_t *rr, size_t n)
         }
         for (size_t i = a; i + 1 < b; i++) {
             uint32_t sum = 0;
-            for (size_t j = i; j < b; j++) sum += rr[j].u.srv.weight;
+            for (size_t j = i; j < b; j++)
+                sum += rr[j].u.srv.weight;
             uint32_t pick = sip__resolver_random(r, sum), run = 0;
             size_t j = i;
             for (; j < b; j++) {
@@ -570,7 +588,11 @@ done:
 
 static void unpend(sip__rjob_t *job)
 {
-    if (--job->pending == 0) advance(job);
+    if (--job->pending > 0) return;
+    if (job->cancelled)
+        job_free(job); /* the last query of a job ended by close */
+    else
+        advance(job);
 }
 
 /* The transport a URI asks for, as this endpoint would use it; SIP_TRANSPORT_NONE when absent,
@@ -617,12 +639,15 @@ int sip__rjob_start(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, 
 
     int tp = uri_transport(r, uri, job->sips);
     unsigned char addr[16];
-    int numeric = inet_pton(AF_INET, job->domain, addr) == 1 ? 4
+    int numeric = inet_pton(AF_INET, job->domain, addr) == 1    ? 4
                   : inet_pton(AF_INET6, job->domain, addr) == 1 ? 6
                                                                 : 0;
     sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu resolve %.*s (%s%s)", job->id,
             (int)uri->raw.len, uri->raw.ptr ? uri->raw.ptr : "",
-            numeric ? "numeric" : uri->port ? "port given" : tp ? "transport given" : "NAPTR",
+            numeric     ? "numeric"
+            : uri->port ? "port given"
+            : tp        ? "transport given"
+                        : "NAPTR",
             tp < 0 ? ", transport not usable" : "");
     job->pending = 1; /* guard: nothing finishes before this function returns */
     if (tp < 0) {
@@ -676,7 +701,8 @@ void sip__rjob_deliver(sip_resolver_t *r)
     /* Only the jobs finished before this pass: a callback that starts another lookup answered
      * from the cache gets its answer in a later iteration, not in this loop. */
     size_t n = 0;
-    for (sip__rjob_t *j = r->done_head; j; j = j->next) n++;
+    for (sip__rjob_t *j = r->done_head; j; j = j->next)
+        n++;
     while (n-- > 0 && !r->closed && r->done_head) {
         sip__rjob_t *job = r->done_head;
         list_unlink(&r->done_head, job);

@@ -13,11 +13,11 @@
 #include "sip/resolve.h"
 
 /* DNS record types (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 3403). */
-#define SIP__DNS_A     1
-#define SIP__DNS_SOA   6
+#define SIP__DNS_A 1
+#define SIP__DNS_SOA 6
 #define SIP__DNS_CNAME 5
-#define SIP__DNS_AAAA  28
-#define SIP__DNS_SRV   33
+#define SIP__DNS_AAAA 28
+#define SIP__DNS_SRV 33
 #define SIP__DNS_NAPTR 35
 
 /* Longest domain name in text form (RFC 1035 §2.3.4: 255 octets on the wire). */
@@ -47,9 +47,9 @@ typedef struct sip__dns_rr {
 typedef struct sip__dns_answer {
     sip__dns_rr_t *rr; /* records of the asked type, in wire order */
     size_t count;
-    uint32_t min_ttl;  /* smallest TTL among the answer section's records (UINT32_MAX: none) */
-    uint32_t neg_ttl;  /* RFC 2308 §5: min(SOA TTL, SOA MINIMUM) from the authority section, or
-                          UINT32_MAX when there is no SOA */
+    uint32_t min_ttl; /* smallest TTL among the answer section's records (UINT32_MAX: none) */
+    uint32_t neg_ttl; /* RFC 2308 §5: min(SOA TTL, SOA MINIMUM) from the authority section, or
+                         UINT32_MAX when there is no SOA */
 } sip__dns_answer_t;
 
 /*
@@ -97,20 +97,20 @@ typedef struct sip__rsock sip__rsock_t;
 struct sip_resolver {
     unsigned refs;
     int closed;
-    unsigned handles; /* uv handles not yet closed; the memory lives until they are */
+    unsigned handles;        /* uv handles not yet closed; the memory lives until they are */
     sip__loop_child_t child; /* closes with the loop */
-    sip_loop_t *loop; /* Borrowed: the loop closes its children (us) before it goes */
+    sip_loop_t *loop;        /* Borrowed: the loop closes its children (us) before it goes */
     uv_loop_t *uv;
     ares_channel channel;
     int have_channel;
-    int in_ares;         /* depth of ares_process_fd() calls */
-    int destroy_pending; /* close ran inside ares_process_fd(): destroy the channel after it */
-    uv_timer_t ares_timer;    /* drives c-ares timeouts */
-    uv_timer_t deliver_timer; /* zero-delay: runs finished jobs' callbacks from the loop */
+    int in_ares;             /* depth of ares_process_fd() calls */
+    int destroy_pending;     /* close ran inside ares_process_fd(): destroy the channel after it */
+    uv_timer_t ares_timer;   /* drives c-ares timeouts */
+    uv_async_t deliver;      /* runs finished jobs' callbacks from the loop */
     sip__rsock_t *socks;     /* watched sockets */
     sip__rsock_t *sock_pool; /* where they come from (see on_sock_state) */
     size_t sock_pool_size;
-    sip__rjob_t *active; /* jobs waiting for answers (doubly linked) */
+    sip__rjob_t *active;                /* jobs waiting for answers (doubly linked) */
     sip__rjob_t *done_head, *done_tail; /* finished, callback not yet run (FIFO) */
     sip__rcache_t cache;
     sip_resolver_opts_t opts;
@@ -131,7 +131,7 @@ void sip__resolver_wake(sip_resolver_t *r);
 /* Jobs (locate.c). */
 int sip__rjob_start(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, void *user,
                     sip_free_fn user_free);
-/* Delivers every finished job's result (deliver_timer). */
+/* Delivers every finished job's result (the deliver handle). */
 void sip__rjob_deliver(sip_resolver_t *r);
 /* Ends every job without its callback: user_free runs now. */
 void sip__rjob_cancel_all(sip_resolver_t *r);

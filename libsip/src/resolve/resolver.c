@@ -92,7 +92,8 @@ static void destroy_channel(sip_resolver_t *r)
     /* Pending queries end here with ARES_EDESTRUCTION; their jobs were cancelled already. The
      * socket callbacks close the poll handles. */
     ares_destroy(r->channel);
-    while (r->socks) sock_close(r, r->socks);
+    while (r->socks)
+        sock_close(r, r->socks);
 }
 
 static void release(sip_resolver_t *r);
@@ -114,7 +115,6 @@ static void process(sip_resolver_t *r, ares_socket_t rfd, ares_socket_t wfd)
     sip__resolver_schedule(r);
     release(r);
 }
-
 
 static void on_ares_timer(uv_timer_t *t)
 {
@@ -150,7 +150,8 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 {
     sip_resolver_t *r = data;
     sip__rsock_t *s = r->socks;
-    while (s && s->fd != fd) s = s->next;
+    while (s && s->fd != fd)
+        s = s->next;
     if (!readable && !writable) {
         /* c-ares calls this before it closes the socket: stop watching it first. */
         if (s) sock_close(r, s);
@@ -185,19 +186,30 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
     uv_poll_start(&s->poll, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0), on_poll);
 }
 
-static void on_deliver(uv_timer_t *t)
+static void on_deliver(uv_async_t *a)
 {
-    sip_resolver_t *r = t->data;
+    sip_resolver_t *r = a->data;
+    if (r->closed) return;
     r->refs++;
     sip__rjob_deliver(r);
+    if (!r->closed) {
+        /* Jobs finished by the callbacks themselves go in the next iteration. */
+        if (r->done_head)
+            uv_async_send(&r->deliver);
+        else
+            uv_unref((uv_handle_t *)&r->deliver);
+    }
     release(r);
 }
 
 void sip__resolver_wake(sip_resolver_t *r)
 {
     if (r->closed) return;
-    if (!uv_is_active((uv_handle_t *)&r->deliver_timer))
-        uv_timer_start(&r->deliver_timer, on_deliver, 0, 0);
+    /* An async wake rather than a zero timer: the callback then counts as the event that
+     * sip_loop_run_once(loop, 1) waits for, and the loop does not block after it. The handle
+     * holds the loop alive only while results wait. */
+    uv_ref((uv_handle_t *)&r->deliver);
+    uv_async_send(&r->deliver);
 }
 
 /* splitmix64: small, good enough for RFC 2782 selection, and its state is per resolver. */
@@ -229,11 +241,14 @@ static void seed_random(sip_resolver_t *r)
 static int ares_to_sip(int status)
 {
     switch (status) {
-    case ARES_ENOMEM: return SIP_ENOMEM;
+    case ARES_ENOMEM:
+        return SIP_ENOMEM;
     case ARES_EBADSTR:
     case ARES_EBADFAMILY:
-    case ARES_EBADNAME: return SIP_EINVAL;
-    default: return SIP_EIO;
+    case ARES_EBADNAME:
+        return SIP_EINVAL;
+    default:
+        return SIP_EIO;
     }
 }
 
@@ -295,7 +310,8 @@ int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop, const sip_resolv
     struct ares_addr_port_node *list = NULL;
     size_t nservers = 0;
     if (ares_get_servers_ports(r->channel, &list) == ARES_SUCCESS) {
-        for (struct ares_addr_port_node *p = list; p; p = p->next) nservers++;
+        for (struct ares_addr_port_node *p = list; p; p = p->next)
+            nservers++;
         ares_free_data(list);
     }
     r->sock_pool_size = 4 * (nservers ? nservers : 1);
@@ -305,13 +321,18 @@ int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop, const sip_resolv
         ares_destroy(r->channel);
         goto fail;
     }
-    /* Nothing can fail from here on: the handles below close asynchronously. */
+    rc = uv_async_init(uv, &r->deliver, on_deliver);
+    if (rc) {
+        ares_destroy(r->channel);
+        goto fail;
+    }
+    /* Nothing can fail from here on: the handles close asynchronously. */
+    uv_unref((uv_handle_t *)&r->deliver);
     r->loop = loop;
     r->uv = uv;
     uv_timer_init(uv, &r->ares_timer);
-    uv_timer_init(uv, &r->deliver_timer);
     r->ares_timer.data = r;
-    r->deliver_timer.data = r;
+    r->deliver.data = r;
     r->handles = 2;
     seed_random(r);
     r->refs = 1;
@@ -322,6 +343,7 @@ int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop, const sip_resolv
 fail:
     sip__rcache_free(&r->cache);
     free(r->servers);
+    free(r->sock_pool);
     free(r);
     return rc;
 }
@@ -363,7 +385,7 @@ void sip_resolver_close(sip_resolver_t *r)
     else
         destroy_channel(r);
     close_handle(r, (uv_handle_t *)&r->ares_timer, on_handle_closed);
-    close_handle(r, (uv_handle_t *)&r->deliver_timer, on_handle_closed);
+    close_handle(r, (uv_handle_t *)&r->deliver, on_handle_closed);
     release(r);
 }
 
