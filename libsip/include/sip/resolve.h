@@ -32,7 +32,8 @@ SIP_EXTERN void sip_resolver_opts_init(sip_resolver_opts_t *opts);
 /**
  * The outcome of sip_resolve(): the targets to try, in order (RFC 3263 §4: NAPTR order and
  * preference, SRV priority then weighted random order, then each A/AAAA address).
- * @param status   0, SIP_ENOENT (no target), SIP_ECLOSED, or a resolver error (-EIO...)
+ * @param status   0, SIP_ENOENT (no target), -ETIMEDOUT (no answer), -EHOSTUNREACH (refused),
+ *                 -EIO (another DNS failure)
  * @param targets  transport, remote_ip, remote_port set; Borrowed for the call
  */
 typedef void (*sip_resolve_cb)(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
@@ -45,6 +46,7 @@ typedef void (*sip_resolve_cb)(sip_resolver_t *r, int status, const sip_netinfo_
  */
 SIP_EXTERN int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop,
                                    const sip_resolver_opts_t *opts);
+/** Takes a reference. @return r. */
 SIP_EXTERN sip_resolver_t *sip_resolver_ref(sip_resolver_t *r);
 /** Drops a reference; the last one closes the resolver. Accepts NULL. */
 SIP_EXTERN void sip_resolver_unref(sip_resolver_t *r);
@@ -60,7 +62,7 @@ SIP_EXTERN void sip_resolver_close(sip_resolver_t *r);
 SIP_EXTERN int sip_resolve(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, void *user,
                            sip_free_fn user_free);
 
-/** Forgets every cached answer. */
+/** Forgets every cached answer (the next lookups go to the DNS servers). */
 SIP_EXTERN void sip_resolver_flush(sip_resolver_t *r);
 
 #ifdef __cplusplus
