@@ -91,12 +91,14 @@ static void locate_user_free(void *user)
 {
     locate_t *l = user;
     /* A resolver closed before it answered ends the job here (no callback runs once the
-     * transport is closed; otherwise the caller hears SIP_ECLOSED). */
+     * transport is closed; otherwise the caller hears SIP_ECLOSED). When sip_resolve() itself
+     * failed, the caller gets its error instead of a callback. */
     if (!l->resolved) {
         l->resolved = 1;
-        /* When sip_resolve() itself failed, the caller gets its error, not a callback. */
-        if (l->starting) l->cb = NULL;
-        finish(l, SIP_ECLOSED);
+        sip__tp_complete(l->tp, l->starting ? NULL : l->cb, l->user, l->user_free, SIP_ECLOSED);
+        l->cb = NULL;
+        l->user_free = NULL;
+        l->refs--; /* the job's reference; the registration's goes below */
     }
     locate_free(l);
 }
