@@ -241,8 +241,8 @@ static void load_manifest(const char *rfc, size_t want)
         if (n && l[n - 1] == '\r') n--;
         lineno++;
         if (n == 0) continue;
-        const char *f[5];
-        size_t fl[5], nf = 0;
+        const char *f[5] = {0};
+        size_t fl[5] = {0}, nf = 0;
         const char *s = l, *e = l + n;
         while (nf < 5) {
             const char *t = memchr(s, '\t', (size_t)(e - s));
