@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Stateless OPTIONS benchmark: SIPp sends OPTIONS at a fixed rate to sip-uas --stateless and to
+# Kamailio (sl_send_reply) over UDP and TCP on loopback; prints each server's CPU time per request
+# as the Markdown table of docs/PERFORMANCE.md. Exits 1 when any run had a failed request.
+# Kamailio runs twice: with its default memory manager (qm, which keeps debugging records) and
+# with -x fm (the fast one), since the allocator alone moves its figure by a third.
+#
+# Environment (all optional):
+#   RATES="2000 4000"   requests per second, one run per rate, server and transport
+#   COUNT=45000         requests per run
+#   WARMUP=2000         requests sent (not measured) before each server's first run on a transport
+#   TRANSPORTS="udp tcp"
+#   SIP_UAS=path        use this sip-uas instead of building build-bench/tools/sip-uas/sip-uas
+#   BUILD_DIR=dir       build tree for sip-uas (default build-bench)
+#   UAS_PORT=15072 KAM_PORT=15071 KAM_FM_PORT=15073 SIPP_PORT=15090   loopback ports
+#   PIN=1               pin the servers to CPU 1 and SIPp to CPU 0 (default: no pinning)
+#   KEEP=1              keep the work directory (SIPp statistics, server logs)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+RATES="${RATES:-2000 4000}"
+COUNT="${COUNT:-45000}"
+WARMUP="${WARMUP:-2000}"
+TRANSPORTS="${TRANSPORTS:-udp tcp}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+UAS_PORT="${UAS_PORT:-15072}"
+KAM_PORT="${KAM_PORT:-15071}"
+KAM_FM_PORT="${KAM_FM_PORT:-15073}"
+SIPP_PORT="${SIPP_PORT:-15090}"
+PIN="${PIN:-0}"
+IP=127.0.0.1
+
+log() { echo "run-options-bench: $*" >&2; }
+die() { log "$*"; exit 2; }
+
+for tool in sipp kamailio ss; do
+    command -v "$tool" >/dev/null || die "$tool not found (Debian: sip-tester, kamailio, iproute2)"
+done
+
+if [ -z "${SIP_UAS:-}" ]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLIBSIP_TESTS=OFF >/dev/null
+    cmake --build "$BUILD_DIR" -j2 --target sip-uas >/dev/null
+    SIP_UAS="$BUILD_DIR/tools/sip-uas/sip-uas"
+fi
+[ -x "$SIP_UAS" ] || die "$SIP_UAS is not an executable"
+
+WORK="$(mktemp -d /tmp/options-bench.XXXXXX)"
+SERVER_PIDS=()
+
+# Stops the servers started here, by their process ids, and removes the work directory.
+cleanup() {
+    local pid tree=()
+    for pid in "${SERVER_PIDS[@]}"; do
+        # Kamailio's workers too, should its main process leave one behind.
+        mapfile -t -O "${#tree[@]}" tree < <(tree_pids "$pid")
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${SERVER_PIDS[@]}"; do
+        # Kamailio's main process stops its children before it exits; give it 5 s.
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for pid in "${tree[@]}"; do
+        # Only while that id still belongs to one of ours, not to a process that reused it.
+        if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
+            grep -q -e "$HERE/kamailio-options.cfg" -e "$SIP_UAS"; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    if [ "${KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SRV_PIN=()
+SIPP_PIN=()
+if [ "$PIN" = 1 ]; then
+    SRV_PIN=(taskset -c 1)
+    SIPP_PIN=(taskset -c 0)
+fi
+
+# The process ids of root and of all its descendants (Kamailio forks its workers).
+tree_pids() {
+    local root=$1
+    ps -e -o pid= -o ppid= | awk -v root="$root" '
+        { parent[$1] = $2 }
+        END {
+            for (p in parent) {
+                q = p
+                while (q != "" && q != 0 && q != 1) {
+                    if (q == root) { print p; break }
+                    q = parent[q]
+                }
+            }
+        }'
+}
+
+# utime+stime in clock ticks, summed over the process tree of $1 (/proc/PID/stat fields 14 and
+# 15; for a process they already include all its threads).
+cpu_ticks() {
+    local pid total=0 rest f
+    for pid in $(tree_pids "$1"); do
+        rest="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+        # The command name (field 2) may hold spaces: read the fields after its closing ')',
+        # so field 3 is f[0] and utime, stime (14, 15) are f[11], f[12].
+        read -r -a f <<<"${rest##*) }"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# Time on the CPU in nanoseconds from the scheduler (/proc/PID/task/TID/schedstat, field 1),
+# summed over every thread of the tree: a finer cross-check of the tick-based figure.
+cpu_ns() {
+    local pid total=0 f ns rest
+    for pid in $(tree_pids "$1"); do
+        for f in /proc/"$pid"/task/*/schedstat; do
+            read -r ns rest <"$f" 2>/dev/null || continue
+            total=$((total + ns))
+        done
+    done
+    echo "$total"
+}
+
+wait_listening() {
+    local port=$1 what=$2
+    for _ in $(seq 100); do
+        if ss -Hlun "sport = :$port" | grep -q . && ss -Hltn "sport = :$port" | grep -q .; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$what does not listen on udp and tcp port $port (see $WORK)"
+}
+
+# Leftovers from an earlier run would make the servers fail to bind or SIPp talk to the wrong one.
+for port in "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$SIPP_PORT"; do
+    if ss -Hlun "sport = :$port" | grep -q . || ss -Hltn "sport = :$port" | grep -q .; then
+        die "port $port is in use on this machine; pick others (UAS_PORT, KAM_PORT, KAM_FM_PORT, SIPP_PORT)"
+    fi
+done
+
+"${SRV_PIN[@]}" "$SIP_UAS" --listen "udp:$IP:$UAS_PORT" --listen "tcp:$IP:$UAS_PORT" \
+    --stateless >"$WORK/sip-uas.log" 2>&1 &
+UAS_PID=$!
+SERVER_PIDS+=("$UAS_PID")
+# -DD: stay in the foreground (the pid here is Kamailio's main process); -E: log to stderr.
+# -m/-M: 64 MiB shared and 8 MiB private memory, plenty for stateless replies.
+start_kamailio() {
+    local port=$1 tag=$2
+    shift 2
+    "${SRV_PIN[@]}" kamailio -f "$HERE/kamailio-options.cfg" -A "KAM_PORT=$port" -DD -E \
+        -m 64 -M 8 "$@" >"$WORK/$tag.log" 2>&1 &
+    KAM_STARTED=$!
+    SERVER_PIDS+=("$KAM_STARTED")
+}
+start_kamailio "$KAM_PORT" kamailio
+KAM_PID=$KAM_STARTED
+start_kamailio "$KAM_FM_PORT" kamailio-fm -x fm -X fm
+KAM_FM_PID=$KAM_STARTED
+wait_listening "$UAS_PORT" sip-uas
+wait_listening "$KAM_PORT" kamailio
+wait_listening "$KAM_FM_PORT" "kamailio -x fm"
+sleep 0.5
+
+# One SIPp run; sets SENT, OK, FAILED, ELAPSED_S and SIPP_RC; its statistics go to $WORK.
+run_sipp() {
+    local port=$1 transport=$2 rate=$3 count=$4 tag=$5
+    local t=u1
+    [ "$transport" = tcp ] && t=t1
+    local stat="$WORK/$tag.csv"
+    local limit=$((count / rate + 30))
+    rm -f "$stat"
+    SIPP_RC=0
+    # -nr: no UDP retransmission, so a lost request or answer is a failed call, not a hidden
+    # retry. -timeout bounds the run; timeout(1) bounds SIPp itself should it hang.
+    timeout $((limit + 15)) "${SIPP_PIN[@]}" sipp "$IP:$port" -sf "$HERE/options.xml" \
+        -i "$IP" -p "$SIPP_PORT" -t "$t" -r "$rate" -rp 1000 -m "$count" -l $((rate * 5)) \
+        -buff_size 4194304 -nr -nostdin -trace_stat -stf "$stat" -fd 3600 \
+        -timeout "${limit}s" -timeout_error >"$WORK/$tag.screen" 2>&1 || SIPP_RC=$?
+    if [ ! -s "$stat" ]; then
+        SENT=0 OK=0 FAILED=$count ELAPSED_S=0
+        return
+    fi
+    # Line 1 names the fields, the last line holds the final cumulative counters.
+    read -r SENT OK FAILED ELAPSED_S < <(awk -F';' '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        { last = $0 }
+        END {
+            n = split(last, f, ";")
+            split(f[col["ElapsedTime(C)"]], e, ":")
+            printf "%s %s %s %.3f\n", f[col["OutgoingCall(C)"]], f[col["SuccessfulCall(C)"]],
+                f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
+        }' "$stat")
+}
+
+udp_drops() { awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+
+HZ="$(getconf CLK_TCK)"
+SERVERS=(libsip kamailio kamailio-fm)
+declare -A PID_OF=([libsip]=$UAS_PID [kamailio]=$KAM_PID [kamailio-fm]=$KAM_FM_PID)
+declare -A PORT_OF=([libsip]=$UAS_PORT [kamailio]=$KAM_PORT [kamailio-fm]=$KAM_FM_PORT)
+ANY_FAILED=0
+ROWS=()
+declare -A CPU_US FAILED_RUN
+
+for transport in $TRANSPORTS; do
+    for server in "${SERVERS[@]}"; do
+        port=${PORT_OF[$server]}
+        if [ "$WARMUP" -gt 0 ]; then
+            run_sipp "$port" "$transport" 1000 "$WARMUP" "warmup-$server-$transport"
+            [ "$OK" = "$WARMUP" ] || log "warm-up against $server/$transport: $OK of $WARMUP answered"
+        fi
+    done
+    for rate in $RATES; do
+        for server in "${SERVERS[@]}"; do
+            pid=${PID_OF[$server]} port=${PORT_OF[$server]}
+            kill -0 "$pid" 2>/dev/null || die "$server exited (see $WORK)"
+            drops0="$(udp_drops)"
+            before="$(cpu_ticks "$pid")"
+            before_ns="$(cpu_ns "$pid")"
+            run_sipp "$port" "$transport" "$rate" "$COUNT" "$server-$transport-$rate"
+            after="$(cpu_ticks "$pid")"
+            after_ns="$(cpu_ns "$pid")"
+            drops1="$(udp_drops)"
+            failed=$((COUNT - OK))
+            [ "$FAILED" -gt "$failed" ] && failed=$FAILED
+            us="$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$COUNT" \
+                'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+            status=ok
+            if [ "$failed" -ne 0 ] || [ "$SIPP_RC" -ne 0 ]; then
+                status=FAILED
+                ANY_FAILED=1
+                FAILED_RUN[$server/$transport/$rate]=1
+            fi
+            log "$server $transport rate=$rate sent=$SENT ok=$OK failed=$failed sipp_rc=$SIPP_RC" \
+                "elapsed=${ELAPSED_S}s cpu_ticks=$((after - before)) (${us} us/request," \
+                "schedstat $(awk -v t=$((after_ns - before_ns)) -v n="$COUNT" \
+                    'BEGIN { printf "%.2f", t / 1e3 / n }') us/request)" \
+                "udp_rcvbuf_errors=+$((drops1 - drops0)) $status"
+            CPU_US[$server/$transport/$rate]="$us"
+            ROWS+=("$server|$transport|$rate|$OK|$failed|$us|$status")
+        done
+    done
+done
+
+KAM_VERSION="$(kamailio -v | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')"
+declare -A NAME_OF=([libsip]="libsip sip-uas" [kamailio]="Kamailio $KAM_VERSION, qm (default)"
+    [kamailio-fm]="Kamailio $KAM_VERSION, -x fm")
+echo "| Server | Transport | Rate (req/s) | Completed | Failed | CPU µs/request | libsip / this server |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for row in "${ROWS[@]}"; do
+    IFS='|' read -r server transport rate ok failed us status <<<"$row"
+    cpu="$us"
+    [ "$status" = FAILED ] && cpu="failed run"
+    ratio="—"
+    lib="${CPU_US[libsip/$transport/$rate]}"
+    if [ "$server" != libsip ] && [ "$status" != FAILED ] && [ -n "$lib" ] &&
+        [ "${FAILED_RUN[libsip/$transport/$rate]:-0}" = 0 ]; then
+        ratio="$(awk -v a="$lib" -v b="$us" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }')"
+    fi
+    echo "| ${NAME_OF[$server]} | ${transport^^} | $rate | $ok | $failed | $cpu | $ratio |"
+done
+echo
+echo "$COUNT requests per run at each rate, $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), pinning: ${SRV_PIN[*]:-none}, CLK_TCK $HZ;" \
+    "net.core.rmem_max $(cat /proc/sys/net/core/rmem_max), rmem_default $(cat /proc/sys/net/core/rmem_default)," \
+    "wmem_max $(cat /proc/sys/net/core/wmem_max); $(uname -r); $(sipp -v 2>/dev/null | sed -n 's/^ *\(SIPp v[^ ]*[^ .]\).*/\1/p' | head -n 1)."
+exit "$ANY_FAILED"
