@@ -2,10 +2,12 @@
 /* sip-uas: answers SIP requests on the listening points given (a test peer and benchmark
  * target). */
 #include <getopt.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <sip/sip.h>
 #include <uv.h>
@@ -16,7 +18,36 @@ typedef struct {
     sip_transport_t *tp;
     int verbose;
     unsigned long requests;
+    uint64_t secret; /* keys the To tags */
 } uas_t;
+
+static uint64_t fnv1a(uint64_t h, sip_str_t s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)s.ptr[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* A stateless UAS gives every retransmission of a request the same To tag (RFC 3261 §8.2.7),
+ * so the tag is a keyed hash of what identifies the request. */
+static void make_tag(const uas_t *u, const sip_msg_t *req, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = 0xcbf29ce484222325ULL ^ u->secret;
+    const sip_addr_t *from = sip_msg_get_from(req);
+    const sip_via_t *via = sip_msg_get_via(req);
+    const sip_cseq_t *cseq = sip_msg_get_cseq(req);
+    h = fnv1a(h, sip_msg_get_call_id(req));
+    if (from) h = fnv1a(h, from->tag);
+    if (via) h = fnv1a(h, via->branch);
+    if (cseq) h ^= cseq->seq;
+    h *= 0x100000001b3ULL;
+    h ^= h >> 29;
+    for (int i = 0; i < 16; i++) out[i] = hex[(h >> (60 - 4 * i)) & 15];
+    out[16] = '\0';
+}
 
 static void usage(FILE *f)
 {
@@ -57,7 +88,9 @@ static void on_request(sip_transport_t *tp, sip_msg_t *msg, void *user)
     if (method == SIP_METHOD_ACK) return;
     int status = method == SIP_METHOD_OPTIONS ? 200 : 501;
     sip_msg_t *rsp;
-    if (sip_msg_create_response(&rsp, msg, status, NULL, NULL) != 0) return;
+    char tag[17];
+    make_tag(u, msg, tag);
+    if (sip_msg_create_response(&rsp, msg, status, NULL, tag) != 0) return;
     if (status == 200) {
         /* RFC 3261 §11.2: what this UA supports. */
         sip_msg_add_header(rsp, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
@@ -122,6 +155,10 @@ int main(int argc, char **argv)
     if (optind != argc || nlisten == 0) {
         usage(stderr);
         return 2;
+    }
+    if (getrandom(&uas.secret, sizeof(uas.secret), 0) != (ssize_t)sizeof(uas.secret)) {
+        fprintf(stderr, "sip-uas: no random source\n");
+        return 1;
     }
     /* A peer that resets a connection must not kill the server. */
     signal(SIGPIPE, SIG_IGN);

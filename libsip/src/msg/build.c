@@ -201,12 +201,92 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
     return 0;
 }
 
+/* Points every view of a copied header at the copy of its value text. */
+static void reloc(sip_str_t *v, const char *ob, size_t olen, const char *nb)
+{
+    if (v->ptr >= ob && v->ptr <= ob + olen)
+        v->ptr = nb + (v->ptr - ob);
+    else if (v->len == 0)
+        v->ptr = nb; /* an empty view elsewhere must not dangle into the source message */
+}
+
+static void reloc_uri(sip_uri_t *u, const char *ob, size_t olen, const char *nb)
+{
+    sip_str_t *f[] = {&u->scheme_str, &u->user,      &u->password,   &u->host,
+                      &u->params,     &u->headers,   &u->opaque,     &u->raw,
+                      &u->transport,  &u->user_param, &u->method,    &u->maddr};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+}
+
+static void reloc_header(struct sip_header *h, const char *ob, size_t olen, const char *nb)
+{
+    reloc(&h->value, ob, olen, nb);
+    switch (h->kind) {
+    case SIP_HK_VIA: {
+        sip_via_t *v = &h->v.via;
+        sip_str_t *f[] = {&v->protocol, &v->version, &v->transport, &v->host,
+                          &v->params,   &v->branch,  &v->received,  &v->maddr};
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+        break;
+    }
+    case SIP_HK_ADDR:
+        reloc(&h->v.addr.display, ob, olen, nb);
+        reloc(&h->v.addr.params, ob, olen, nb);
+        reloc(&h->v.addr.tag, ob, olen, nb);
+        reloc_uri(&h->v.addr.uri, ob, olen, nb);
+        break;
+    case SIP_HK_CSEQ:
+        reloc(&h->v.cseq.method_str, ob, olen, nb);
+        break;
+    case SIP_HK_TOKEN:
+        reloc(&h->v.token.value, ob, olen, nb);
+        reloc(&h->v.token.params, ob, olen, nb);
+        break;
+    case SIP_HK_NUM:
+    case SIP_HK_DATE:
+        reloc(&h->v.num.params, ob, olen, nb);
+        reloc(&h->v.num.comment, ob, olen, nb);
+        break;
+    case SIP_HK_MEDIA:
+        reloc(&h->v.media.type, ob, olen, nb);
+        reloc(&h->v.media.subtype, ob, olen, nb);
+        reloc(&h->v.media.params, ob, olen, nb);
+        break;
+    case SIP_HK_AUTH: {
+        sip_auth_t *a = &h->v.auth;
+        sip_str_t *f[] = {&a->scheme, &a->params,   &a->realm,  &a->nonce,    &a->opaque,
+                          &a->algorithm, &a->qop,   &a->domain, &a->stale,    &a->username,
+                          &a->uri,    &a->response, &a->cnonce, &a->nc,       &a->nextnonce,
+                          &a->rspauth};
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+        break;
+    }
+    case SIP_HK_WARNING:
+        reloc(&h->v.warning.agent, ob, olen, nb);
+        reloc(&h->v.warning.text, ob, olen, nb);
+        break;
+    case SIP_HK_RACK:
+        reloc(&h->v.rack.method_str, ob, olen, nb);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Copies every value of a known header, already parsed: the record is duplicated and its views
+ * moved to a copy of the value text, which costs far less than parsing the text again. */
 static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
 {
+    const char *name = sip_hdr_name(id);
     for (const struct sip_header *h = src->known[id].first; h; h = h->next_same) {
-        int rc = add_header_n(dst, sip_hdr_name(id), strlen(sip_hdr_name(id)), h->value.ptr,
-                              h->value.len, 0);
-        if (rc) return rc;
+        char *v = sip__msg_strdup(dst, h->value.ptr, h->value.len);
+        struct sip_header *c = sip__msg_alloc(dst, sizeof(*c));
+        if (!v || !c) return SIP_ENOMEM;
+        *c = *h;
+        c->name = (sip_str_t){name, strlen(name)};
+        c->line = 0;
+        reloc_header(c, h->value.ptr, h->value.len, v);
+        sip__msg_link(dst, c, 0);
     }
     return 0;
 }
@@ -220,7 +300,8 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     if (!reason) reason = sip_status_phrase(status);
     size_t rl = strlen(reason);
     if (!valid_value(reason, rl)) return SIP_EINVAL;
-    sip_msg_t *msg = sip__msg_new(2048);
+    /* Room for the copied headers and a few more without a second allocation. */
+    sip_msg_t *msg = sip__msg_new(8192);
     if (!msg) return SIP_ENOMEM;
     int rc = SIP_ENOMEM;
     char *r = sip__msg_strdup(msg, reason, rl);
@@ -243,17 +324,24 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
                     rc = SIP_EIO;
                     goto fail;
                 }
-                for (int i = 0; i < 8; i++) snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
+                static const char hex[] = "0123456789abcdef";
+                for (int i = 0; i < 8; i++) {
+                    tag[2 * i] = hex[rnd[i] >> 4];
+                    tag[2 * i + 1] = hex[rnd[i] & 15];
+                }
+                tag[16] = '\0';
                 to_tag = tag;
             }
             if (!valid_token(to_tag, strlen(to_tag))) {
                 rc = SIP_EINVAL;
                 goto fail;
             }
-            size_t vl = to->value.len + 5 + strlen(to_tag);
+            size_t tl = strlen(to_tag), vl = to->value.len + 5 + tl;
             char *v = sip__msg_alloc(msg, vl + 1);
             if (!v) goto fail;
-            snprintf(v, vl + 1, "%.*s;tag=%s", (int)to->value.len, to->value.ptr, to_tag);
+            memcpy(v, to->value.ptr, to->value.len);
+            memcpy(v + to->value.len, ";tag=", 5);
+            memcpy(v + to->value.len + 5, to_tag, tl + 1);
             if ((rc = add_header_n(msg, "To", 2, v, vl, 0))) goto fail;
         } else if ((rc = copy_headers(msg, req, SIP_HDR_TO))) {
             goto fail;

@@ -29,8 +29,12 @@ static inline void put_str(writer_t *w, sip_str_t s)
 static void put_uint(writer_t *w, unsigned long v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lu", v);
-    put(w, tmp, (size_t)n);
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(w, tmp + i, sizeof(tmp) - i);
 }
 
 int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size)

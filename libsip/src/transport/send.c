@@ -81,7 +81,12 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         }
         if ((rc = sip__tp_print(tp, msg, &data, &len))) goto fail;
         ni = l->info;
-        snprintf(ni.remote_ip, sizeof(ni.remote_ip), "%s", ip);
+        size_t il = strlen(ip);
+        if (il >= sizeof(ni.remote_ip)) {
+            rc = SIP_EINVAL;
+            goto fail;
+        }
+        memcpy(ni.remote_ip, ip, il + 1);
         ni.remote_port = port;
         sip__tp_trace(tp, 1, &ni, data, len);
         rc = sip__udp_send((sip__listener_t *)l, data, len, ip, port);
