@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* TLS, WebSocket and secure WebSocket transports on loopback, with a test CA made at run time,
  * and a real WebSocket client (Python's websockets) against the server side. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +180,49 @@ static void secure_tls_untrusted_server_fails(void **state)
     sip_loop_unref(loop);
 }
 
+static void secure_tls_port_survives_garbage(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    peer_t b = {.answer = 200};
+    uint16_t port;
+    sip_transport_t *tb = server(loop, &b, "tls:127.0.0.1:0", ca.server_cert, ca.server_key, &port);
+    /* Plain SIP and random bytes at a TLS port: the connection ends, nothing else does. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    const char junk[] = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\r\n\x16\x03\x01\xff\xff garbage";
+    assert_true(send(fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL) > 0);
+    int closed = 0;
+    char buf[512];
+    for (int i = 0; i < 3000 && !closed; i++) {
+        sip_loop_run_once(loop, 0);
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = 1;
+        usleep(1000);
+    }
+    assert_true(closed);
+    close(fd);
+    assert_int_equal(sip_transport_connection_count(tb), 0);
+    /* A proper TLS client is still served. */
+    peer_t a = {0};
+    sip_transport_t *ta = client(loop, &a);
+    sip_msg_t *m = options(port, "tls");
+    sip_netinfo_t dst = {.transport = SIP_TRANSPORT_TLS, .remote_ip = "127.0.0.1",
+                         .remote_port = port};
+    assert_int_equal(sip_transport_send(ta, m, &dst, NULL, NULL, NULL), 0);
+    assert_true(pump_until(loop, &a.n, 1, 5000));
+    assert_int_equal(sip_msg_get_status(a.got[0]), 200);
+    sip_msg_unref(m);
+    peer_reset(&a);
+    peer_reset(&b);
+    sip_transport_unref(ta);
+    sip_transport_unref(tb);
+    sip_loop_unref(loop);
+}
+
 static void secure_bad_tls_files_fail_at_create(void **state)
 {
     (void)state;
@@ -268,6 +314,7 @@ int main(void)
         cmocka_unit_test(secure_ws_round_trip),
         cmocka_unit_test(secure_wss_round_trip),
         cmocka_unit_test(secure_tls_untrusted_server_fails),
+        cmocka_unit_test(secure_tls_port_survives_garbage),
         cmocka_unit_test(secure_bad_tls_files_fail_at_create),
         cmocka_unit_test(secure_python_websocket_client),
     };
