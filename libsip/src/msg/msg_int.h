@@ -139,7 +139,7 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
                                 unsigned col);
 
 /* Parses a name-addr / addr-spec with params (From, To, Contact, Route, ...). end receives how far
- * it read. Returns 0 or SIP_EPARSE with a reason in *why. */
+ * it read. Returns 0 or SIP_EPARSE with a reason in *why; *out is only meaningful on success. */
 int sip__parse_addr(sip_addr_t *out, const char *p, size_t n, sip_hdr_id_t id, const char **why);
 
 #endif

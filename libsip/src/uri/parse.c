@@ -75,6 +75,22 @@ static inline sip_str_t view(cp a, cp b)
     return v;
 }
 
+/* Skips octets of class mask, four a step so that the loop branch is taken once per four octets
+ * (user parts, host labels and parameters are runs of a few to a few dozen octets). */
+static inline cp span(cp q, cp end, unsigned mask)
+{
+    while (end - q >= 4) {
+        if (!(cls[q[0]] & mask)) return q;
+        if (!(cls[q[1]] & mask)) return q + 1;
+        if (!(cls[q[2]] & mask)) return q + 2;
+        if (!(cls[q[3]] & mask)) return q + 3;
+        q += 4;
+    }
+    while (q < end && (cls[*q] & mask))
+        q++;
+    return q;
+}
+
 /*
  * Skips octets of class mask and valid %HH escapes (RFC 3261 escaped = "%" HEXDIG HEXDIG).
  * Returns where it stopped, or NULL at a malformed escape. *esc is set when an escape was seen.
@@ -82,8 +98,7 @@ static inline sip_str_t view(cp a, cp b)
 static inline cp scan(cp q, cp end, unsigned mask, int *esc)
 {
     for (;;) {
-        while (q < end && (cls[*q] & mask))
-            q++;
+        q = span(q, end, mask);
         if (q == end || *q != '%') return q;
         if (end - q < 3 || !(cls[q[1]] & URI_HEX) || !(cls[q[2]] & URI_HEX)) return NULL;
         *esc = 1;
@@ -188,13 +203,39 @@ static cp scan_host(cp h, cp end, sip_host_type_t *type)
         *type = SIP_HOST_IPV6;
         return q + 1;
     }
+    if (q < end && (cls[*q] & URI_DIGIT)) {
+        /* Most hosts that start with a digit are IPv4 addresses: read the dotted quad at once.
+         * When more host octets follow it, the general scan below decides. */
+        cp d = q;
+        for (int part = 0;; part++) {
+            cp ds = d;
+            unsigned v = 0;
+            while (d < end && d - ds < 3 && C_DIGIT(*d))
+                v = v * 10 + (unsigned)(*d++ - '0');
+            if (d == ds || v > 255) break;
+            if (part == 3) {
+                if (d < end && (*d == '.' || (cls[*d] & URI_LABEL))) break;
+                *type = SIP_HOST_IPV4;
+                return d;
+            }
+            if (d == end || *d != '.') break;
+            d++;
+        }
+    }
     cp lab, top = q;
-    unsigned acc = 0, k;
+    /* A host that starts with a letter cannot be an IPv4address, so only the others need the
+     * classes of their octets collected. */
+    int named = q < end && (cls[*q] & URI_ALPHA);
+    unsigned acc = named ? URI_ALPHA : 0, k;
     for (;;) {
         lab = q;
-        while (q < end && ((k = cls[*q]) & URI_LABEL)) {
-            acc |= k;
-            q++;
+        if (named) {
+            q = span(q, end, URI_LABEL);
+        } else {
+            while (q < end && ((k = cls[*q]) & URI_LABEL)) {
+                acc |= k;
+                q++;
+            }
         }
         /* domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum */
         if (q == lab) {
@@ -243,10 +284,12 @@ static int decode_small(cp p, cp end, unsigned char *buf, size_t cap)
     return (int)n;
 }
 
+/* Case-insensitive compare with a literal of lower-case letters only: for those, c | 0x20 equals
+ * the letter exactly when c is that letter in either case, so one OR folds any octet. */
 static inline int ieq(cp p, const char *lit, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (sip__uri_lower(p[i]) != (unsigned char)lit[i]) return 0;
+        if ((p[i] | 0x20) != (unsigned char)lit[i]) return 0;
     return 1;
 }
 
@@ -459,6 +502,16 @@ int sip_uri_parse(sip_uri_t *out, const char *s, size_t len)
     cp p = (cp)s, end = p + len, q = p;
     out->raw.ptr = s;
     out->raw.len = len;
+    int rc;
+
+    /* Nearly every URI in a SIP message is "sip:": one test instead of the scheme scan below. */
+    if (len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+        p[3] == ':') {
+        out->scheme = SIP_URI_SIP;
+        out->scheme_str = view(p, p + 3);
+        if (parse_sip(out, p + 4, end) == 0) return 0;
+        goto bad;
+    }
 
     /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
     if (q == end || !(cls[*q] & URI_ALPHA)) goto bad;
@@ -467,7 +520,6 @@ int sip_uri_parse(sip_uri_t *out, const char *s, size_t len)
     if (q == end || *q != ':') goto bad;
     out->scheme_str = view(p, q);
     size_t sl = (size_t)(q - p);
-    int rc;
     if (sl == 3 && ieq(p, "sip", 3)) {
         out->scheme = SIP_URI_SIP;
         rc = parse_sip(out, q + 1, end);
