@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transport/transport_int.h"
 
@@ -47,6 +48,7 @@ static void free_transport(sip_transport_t *tp)
 {
     for (size_t i = 0; i < tp->nlisteners; i++) {
         free(tp->listeners[i]->rbuf);
+        free(tp->listeners[i]->mmsg);
         free(tp->listeners[i]);
     }
     free(tp->listeners);
@@ -78,6 +80,8 @@ static void listener_closed(uv_handle_t *h)
 {
     sip__listener_t *l = h->data;
     l->open = 0;
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
     sip__tp_handle_closed(l->tp);
 }
 
@@ -384,6 +388,7 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
     sip__listener_t *l = calloc(1, sizeof(*l));
     if (!l) return SIP_ENOMEM;
     l->tp = tp;
+    l->fd = -1;
     l->type = type;
     l->family = ss.ss_family;
     l->info.transport = type;
@@ -397,7 +402,9 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
             close_handle(tp, &l->h.handle, listener_closed);
             l->info.transport = SIP_TRANSPORT_NONE;
         } else {
+            if (l->fd >= 0) close(l->fd);
             free(l->rbuf);
+            free(l->mmsg);
             free(l);
         }
         sip_log(tp->loop, SIP_LOG_ERROR, "transport", "cannot listen on %s: %s", spec,
@@ -406,9 +413,10 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
     }
     struct sockaddr_storage bound;
     int blen = sizeof(bound);
-    if (type == SIP_TRANSPORT_UDP)
-        uv_udp_getsockname(&l->h.udp, (struct sockaddr *)&bound, &blen);
-    else
+    if (type == SIP_TRANSPORT_UDP) {
+        socklen_t sl = sizeof(bound);
+        getsockname(l->fd, (struct sockaddr *)&bound, &sl);
+    } else
         uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&bound, &blen);
     sip__sockaddr_to((struct sockaddr *)&bound, l->info.local_ip, sizeof(l->info.local_ip),
                      &l->info.local_port);

@@ -16,15 +16,17 @@ typedef struct sip__listener {
     sip_transport_type_t type;
     union {
         uv_handle_t handle;
-        uv_udp_t udp;
+        uv_poll_t poll; /* UDP: libsip reads the socket itself (see udp.c) */
         uv_tcp_t tcp;
     } h;
+    int fd;              /* UDP socket, -1 when none */
     int open;            /* the uv handle is not closed yet */
     int family;          /* AF_INET or AF_INET6 */
     int wildcard;        /* bound to 0.0.0.0 or :: */
     sip_netinfo_t info;  /* transport, local_ip, local_port */
-    char *rbuf;          /* UDP: recvmmsg buffer */
+    char *rbuf;          /* UDP: one recvmmsg() batch: slots of 64 KiB, their iovecs and addresses */
     size_t rbuf_len;
+    void *mmsg;
 } sip__listener_t;
 
 /* A queued outgoing message of a connection that is not ready yet. */
