@@ -17,11 +17,40 @@
 #define UDP_SLOT (64 * 1024)
 #define UDP_SLOTS 16
 
+#define UDP_OUT_BYTES (64 * 1024)
+
 typedef struct {
     struct mmsghdr msgs[UDP_SLOTS];
     struct iovec iov[UDP_SLOTS];
     struct sockaddr_storage from[UDP_SLOTS];
+    /* Datagrams sent while a received batch is handled go out together in one sendmmsg(). */
+    int batching;
+    int nout;
+    size_t olen;
+    struct mmsghdr omsgs[UDP_SLOTS];
+    struct iovec oiov[UDP_SLOTS];
+    struct sockaddr_storage oto[UDP_SLOTS];
+    char obuf[UDP_OUT_BYTES];
 } udp_batch_t;
+
+static void flush_out(sip__listener_t *l)
+{
+    udp_batch_t *b = l->mmsg;
+    int done = 0;
+    while (done < b->nout && l->fd >= 0) {
+        int n = sendmmsg(l->fd, b->omsgs + done, (unsigned)(b->nout - done),
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0) {
+            /* As with sendto: a lost datagram is the transaction layer's to retransmit. */
+            sip_log(l->tp->loop, SIP_LOG_WARN, "transport", "UDP send of %d datagrams failed: %s",
+                    b->nout - done, n < 0 ? strerror(errno) : "nothing sent");
+            break;
+        }
+        done += n;
+    }
+    b->nout = 0;
+    b->olen = 0;
+}
 
 /* A datagram of CR/LF only is a keep-alive: nothing to do. */
 static int only_crlf(const char *p, size_t n)
@@ -85,6 +114,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
                         strerror(errno));
             break;
         }
+        b->batching = 1;
         for (int i = 0; i < n && !tp->closed; i++) {
             /* A datagram larger than a slot is cut; the parser then refuses it. */
             if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -94,6 +124,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
             on_datagram(l, b->iov[i].iov_base, b->msgs[i].msg_len,
                         (struct sockaddr *)&b->from[i]);
         }
+        b->batching = 0;
+        flush_out(l);
         if (n < UDP_SLOTS) break;
     }
     sip_transport_unref(tp);
@@ -116,7 +148,7 @@ int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa)
     uv_loop_t *uv = sip_loop_get_uv(tp->loop);
     l->rbuf_len = (size_t)UDP_SLOT * UDP_SLOTS;
     l->rbuf = malloc(l->rbuf_len);
-    l->mmsg = malloc(sizeof(udp_batch_t));
+    l->mmsg = calloc(1, sizeof(udp_batch_t));
     if (!l->rbuf || !l->mmsg) return SIP_ENOMEM;
     int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
@@ -142,6 +174,22 @@ int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *
     if (ss.ss_family != l->family || l->fd < 0) return SIP_EINVAL;
     socklen_t sl = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                             : sizeof(struct sockaddr_in);
+    udp_batch_t *b = l->mmsg;
+    if (b->batching && len <= UDP_OUT_BYTES) {
+        if (b->nout == UDP_SLOTS || b->olen + len > UDP_OUT_BYTES) flush_out(l);
+        int i = b->nout++;
+        memcpy(b->obuf + b->olen, data, len);
+        b->oiov[i].iov_base = b->obuf + b->olen;
+        b->oiov[i].iov_len = len;
+        b->olen += len;
+        memcpy(&b->oto[i], &ss, sl);
+        memset(&b->omsgs[i], 0, sizeof(b->omsgs[i]));
+        b->omsgs[i].msg_hdr.msg_iov = &b->oiov[i];
+        b->omsgs[i].msg_hdr.msg_iovlen = 1;
+        b->omsgs[i].msg_hdr.msg_name = &b->oto[i];
+        b->omsgs[i].msg_hdr.msg_namelen = sl;
+        return 0;
+    }
     /* UDP gives no delivery promise: a full socket buffer (rare with 4 MiB) loses the datagram
      * like the network would, and the transaction layer's retransmission covers it. */
     ssize_t n = sendto(l->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&ss, sl);
