@@ -14,6 +14,7 @@ static void conn_unref(sip__conn_t *c)
     for (int i = 0; i < c->nlayers; i++)
         if (c->layers[i]) c->layers[i]->vt->destroy(c->layers[i]);
     free(c->rbuf);
+    free(c->wbuf);
     free(c);
 }
 
@@ -38,10 +39,18 @@ static void on_closed(uv_handle_t *h)
     sip__tp_handle_closed(tp);
 }
 
+static int socket_write_now(sip__conn_t *c, const char *data, size_t len);
+
 void sip__conn_close(sip__conn_t *c, int err, const char *why)
 {
     if (c->closing) return;
     sip_transport_t *tp = c->tp;
+    /* A last answer (the 400 before a framing error) still goes out. */
+    if (c->wlen) {
+        size_t n = c->wlen;
+        c->wlen = 0;
+        socket_write_now(c, c->wbuf, n);
+    }
     c->closing = 1;
     if (why)
         sip_log(tp->loop, err ? SIP_LOG_WARN : SIP_LOG_DEBUG, "transport",
@@ -75,6 +84,45 @@ static void on_written(uv_write_t *req, int status)
 }
 
 static int socket_write(sip__conn_t *c, const char *data, size_t len)
+{
+    if (c->closing) return SIP_ECLOSED;
+    if (c->batching && c->wlen + len <= 65536) {
+        if (c->wlen + len > c->wcap) {
+            size_t cap = c->wcap ? c->wcap : 4096;
+            while (cap < c->wlen + len) cap *= 2;
+            char *b = realloc(c->wbuf, cap);
+            if (!b) return socket_write_now(c, data, len);
+            c->wbuf = b;
+            c->wcap = cap;
+        }
+        memcpy(c->wbuf + c->wlen, data, len);
+        c->wlen += len;
+        return 0;
+    }
+    if (c->wlen) {
+        /* Keep the order: what was gathered goes first. */
+        size_t n = c->wlen;
+        c->wlen = 0;
+        int rc = socket_write_now(c, c->wbuf, n);
+        if (rc) return rc;
+    }
+    return socket_write_now(c, data, len);
+}
+
+static void flush_gathered(sip__conn_t *c)
+{
+    c->batching = 0;
+    if (!c->wlen || c->closing) {
+        c->wlen = 0;
+        return;
+    }
+    size_t n = c->wlen;
+    c->wlen = 0;
+    int rc = socket_write_now(c, c->wbuf, n);
+    if (rc) sip__conn_close(c, rc, uv_strerror(rc));
+}
+
+static int socket_write_now(sip__conn_t *c, const char *data, size_t len)
 {
     if (c->closing) return SIP_ECLOSED;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
@@ -269,12 +317,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                         nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
     } else {
         c->last_activity = uv_now(sip_loop_get_uv(c->tp->loop));
+        c->batching = 1;
         if (c->nlayers) {
             int rc = c->layers[0]->vt->input(c->layers[0], buf->base, (size_t)nread);
             if (rc && !c->closing) sip__conn_close(c, rc, c->layers[0]->error);
         } else {
             frame(c, buf->base, (size_t)nread);
         }
+        flush_gathered(c);
     }
     free(buf->base);
     conn_unref(c);

@@ -62,6 +62,11 @@ struct sip__conn {
     uint64_t partial_since; /* loop ms when an unfinished message started; 0 when none */
     uint64_t created;
     sip__pending_t *pending, *pending_tail;
+    /* While one read is handled, what goes out is gathered and written once (a peer that
+     * pipelines requests gets its answers in one segment). */
+    int batching;
+    char *wbuf;
+    size_t wlen, wcap;
 };
 
 /* A completion to run from the loop (never inside the call that queued it). */
