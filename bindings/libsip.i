@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* Language-neutral SWIG interface of libsip: every public header, with the shared conventions. */
+
+/*
+ * CONVENTIONS OF THE GENERATED CORE (Python `libsip._core`, the Lua core table)
+ *
+ * The core is flat and C-shaped: one function per C function, same name, same argument order,
+ * minus the arguments the conventions below turn into return values. It is private; the thin
+ * layer of each language builds classes on it.
+ *
+ *  1. `int f(T **out, ...)` returns (rc, obj): obj is the handle, or nil/None when rc < 0.
+ *     Handles (sip_msg_t *, sip_loop_t *, ...) are plain SWIG pointers that the core NEVER frees
+ *     (no %newobject, no ownership flag): the thin layer owns the reference and calls *_unref
+ *     from __del__/__gc (and *_close from close()/__close).
+ *  2. Other out-parameters become extra return values, in argument order:
+ *       sip_parse_error_t *err, sip_sdp_error_t *err  -> an owned struct copy when rc < 0, else nil
+ *       sip_netinfo_t *info, sip_sdp_rtpmap_t *out, sip_sdp_fmtp_t *out -> an owned struct copy
+ *                                                      when rc >= 0, else nil
+ *       sip_str_t *name / *value                        -> bytes (a copy; "" when absent)
+ *       sip_str_t *iter (sip_params_next)               -> taken as bytes, the rest returned
+ *       size_t *skip, size_t *msglen, unsigned long *out -> numbers
+ *     e.g. rc, msg, err = sip_msg_parse(data);  found, value = sip_uri_param(uri, "transport")
+ *  3. A `const char *buf, size_t len` pair is one bytes/string argument (it may hold NULs).
+ *  4. Output buffers `char *buf, size_t size` (sip_msg_print, sip_uri_print, sip_sdp_print,
+ *     sip_multipart_print, sip_multipart_print_content_type, sip_str_copy, sip_uri_unescape) are
+ *     not arguments: the function returns (rc, text) with the whole text (the binding asks for
+ *     the length first, then prints into a buffer of that size); text is nil when rc < 0.
+ *  5. sip_str_t results and sip_str_t struct fields come out as bytes (a copy, never a view).
+ *     sip_str_t arguments take bytes or a string. char[] fields come out as strings.
+ *  6. sip_uri_parse(text) returns (rc, uri) where uri is an OWNED sip_uri_t that carries its own
+ *     copy of the text (one block, freed by the struct's destructor), since a sip_uri_t is only
+ *     views. Every other struct pointer a function returns (sip_msg_get_uri, sip_header_via, ...)
+ *     is Borrowed from the handle it came from: the thin layer keeps that handle's script object
+ *     alive for as long as it keeps the struct (or copies the fields out at once).
+ *  7. View structs (URI, headers, SDP parts, parse errors) are read-only; option structs
+ *     (sip_parse_opts_t, sip_transport_opts_t, sip_resolver_opts_t) and sip_netinfo_t are
+ *     read-write, created with their constructor and filled with sip_*_opts_init().
+ *  8. Callbacks `(cb, void *user, sip_free_fn user_free)` are ONE argument: a function (or
+ *     nil/None for NULL). A trampoline per callback typedef calls it; user_free releases it, and
+ *     runs exactly once (libsip guarantees it, also when the registering call fails).
+ *     The function receives the C arguments minus `user`, handles as plain pointers:
+ *       sip_loop_fn           fn(loop)
+ *       sip_timer_cb          fn(timer)
+ *       sip_log_cb            fn(loop, level, module, text)      (module, text: strings)
+ *       sip_transport_msg_cb  fn(tp, msg)   msg is Borrowed for the call: sip_msg_ref() to keep
+ *       sip_transport_sent_cb fn(tp, status)
+ *       sip_resolve_cb        fn(resolver, status, targets)       targets: a list of owned
+ *                                                                 sip_netinfo_t copies
+ *  9. Not bound: the varargs sip_log() (a format string from a script is unsafe; its twin
+ *     sip_log_write() is bound). Macros with arguments (SIP_STR) and the sip_str_t struct
+ *     itself are not bound either; every other SIP_EXTERN function is.
+ *
+ * WHAT A LANGUAGE FILE PROVIDES BEFORE `%include "../libsip.i"`
+ * (bindings/python/python.i and bindings/lua/lua.i): typemaps for these generic names, which this
+ * file %applies to the real parameters. Nothing below is language-specific.
+ *   (const char *SIP_BYTES, size_t SIP_BYTES_LEN)     in: one bytes/string argument
+ *   sip_str_t                                         in: bytes/string; out: bytes
+ *   sip_str_t *                                       out: bytes (struct member getters)
+ *   sip_str_t *SIP_STR_OUT                            numinputs=0; argout: bytes
+ *   sip_str_t *SIP_STR_INOUT                          in: bytes/string; argout: bytes
+ *   SWIGTYPE **SIP_HANDLE_OUT                         numinputs=0; argout: pointer, not owned
+ *   SWIGTYPE **SIP_OWNED_OUT                          numinputs=0; argout: pointer, owned
+ *   SWIGTYPE *SIP_STRUCT_OUT                          numinputs=0 (zeroed local); argout: owned
+ *                                                     copy when result >= 0, else nil
+ *   SWIGTYPE *SIP_ERR_OUT                             numinputs=0 (zeroed local); argout: owned
+ *                                                     copy when result < 0, else nil
+ *   size_t *SIP_SIZE_OUT, unsigned long *SIP_ULONG_OUT numinputs=0; argout: number
+ *   (char **SIP_TEXT, size_t *SIP_TEXT_LEN)           numinputs=0; argout: bytes of the
+ *                                                     malloc'd text (then free() it), nil if NULL
+ *   (sip_loop_fn, void *, sip_free_fn), (sip_timer_cb, void *, sip_free_fn),
+ *   (sip_log_cb, void *, sip_free_fn), (sip_transport_msg_cb, void *, sip_free_fn),
+ *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn)
+ *                                                     in: one callable (see 8)
+ * and the %module line. The language file may add language-only features (Python: %thread on
+ * sip_loop_run and sip_loop_run_once to release the GIL).
+ */
+
+%{
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip.h"
+%}
+
+%include <stdint.i>
+
+/* SWIG sees no compiler: SIP_EXTERN expands to nothing (export.h's last branch). */
+#define SIP_EXTERN
+
+/* ---- not bound ---------------------------------------------------------------------------- */
+
+/* Varargs with a script-supplied format string: unsafe. sip_log_write() is the bound twin. */
+%ignore sip_log;
+/* A two-field view the typemaps convert to bytes; no script needs the struct. */
+%ignore sip_str;
+%ignore sip_str_t;
+%ignore SIP_STR_NULL;
+/* Enum terminators, not values. */
+%ignore SIP_HDR__COUNT;
+
+/* ---- convention 1: handle out-parameters ------------------------------------------------- */
+
+%apply SWIGTYPE **SIP_HANDLE_OUT {
+    sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
+    sip_timer_t **out, sip_resolver_t **out, sip_transport_t **out
+};
+
+/* ---- convention 2: other out-parameters --------------------------------------------------- */
+
+%apply SWIGTYPE *SIP_ERR_OUT { sip_parse_error_t *err, sip_sdp_error_t *err };
+%apply SWIGTYPE *SIP_STRUCT_OUT {
+    sip_netinfo_t *info, sip_sdp_rtpmap_t *out, sip_sdp_fmtp_t *out
+};
+%apply sip_str_t *SIP_STR_OUT { sip_str_t *name, sip_str_t *value };
+%apply sip_str_t *SIP_STR_INOUT { sip_str_t *iter };
+%apply size_t *SIP_SIZE_OUT { size_t *skip, size_t *msglen };
+%apply unsigned long *SIP_ULONG_OUT { unsigned long *out };
+
+/* ---- convention 3: (pointer, length) inputs ----------------------------------------------- */
+
+%apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) {
+    (const char *buf, size_t len),
+    (const char *s, size_t len),
+    (const char *name, size_t len),
+    (const char *content_type, size_t ct_len),
+    (const char *body, size_t len)
+};
+
+/* ---- convention 4: output buffers --------------------------------------------------------- */
+
+/*
+ * SIP_TEXT_PRINTER(NAME, ARGTYPE) replaces `int NAME(ARGTYPE arg, char *buf, size_t size)` with a
+ * function of the same name that returns (rc, text). It asks for the length with a one-byte
+ * buffer (some printers want a non-NULL buf), then prints into a buffer of exactly that size.
+ */
+%define SIP_TEXT_PRINTER(NAME, ARGTYPE)
+%ignore NAME;
+%rename(NAME) sipbind_##NAME;
+%inline %{
+static int sipbind_##NAME(ARGTYPE arg, char **SIP_TEXT, size_t *SIP_TEXT_LEN)
+{
+    char probe[1];
+    char *buf;
+    int n, m;
+
+    *SIP_TEXT = NULL;
+    *SIP_TEXT_LEN = 0;
+    n = NAME(arg, probe, sizeof(probe));
+    if (n < 0)
+        return n;
+    buf = (char *)malloc((size_t)n + 1);
+    if (buf == NULL)
+        return SIP_ENOMEM;
+    m = NAME(arg, buf, (size_t)n + 1);
+    if (m < 0) {
+        free(buf);
+        return m;
+    }
+    *SIP_TEXT = buf;
+    *SIP_TEXT_LEN = (size_t)(m < n ? m : n);
+    return m;
+}
+%}
+%enddef
+
+SIP_TEXT_PRINTER(sip_str_copy, sip_str_t)
+SIP_TEXT_PRINTER(sip_uri_unescape, sip_str_t)
+SIP_TEXT_PRINTER(sip_uri_print, const sip_uri_t *)
+SIP_TEXT_PRINTER(sip_msg_print, const sip_msg_t *)
+SIP_TEXT_PRINTER(sip_multipart_print, const sip_multipart_t *)
+SIP_TEXT_PRINTER(sip_multipart_print_content_type, const sip_multipart_t *)
+SIP_TEXT_PRINTER(sip_sdp_print, const sip_sdp_t *)
+
+/* ---- convention 6: sip_uri_parse owns its text --------------------------------------------- */
+
+%ignore sip_uri_parse;
+%rename(sip_uri_parse) sipbind_sip_uri_parse;
+%apply SWIGTYPE **SIP_OWNED_OUT { sip_uri_t **SIP_OWNED };
+%inline %{
+/* One malloc block: the sip_uri_t, then a copy of the text its views point into. The struct's
+ * default destructor (free) releases both. */
+static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, size_t SIP_BYTES_LEN)
+{
+    sip_uri_t *uri;
+    char *text;
+    int rc;
+
+    *SIP_OWNED = NULL;
+    if (SIP_BYTES == NULL)
+        return SIP_EINVAL;
+    uri = (sip_uri_t *)calloc(1, sizeof(*uri) + SIP_BYTES_LEN + 1);
+    if (uri == NULL)
+        return SIP_ENOMEM;
+    text = (char *)(uri + 1);
+    memcpy(text, SIP_BYTES, SIP_BYTES_LEN);
+    rc = sip_uri_parse(uri, text, SIP_BYTES_LEN);
+    if (rc < 0) {
+        free(uri);
+        return rc;
+    }
+    *SIP_OWNED = uri;
+    return rc;
+}
+%}
+
+/* ---- convention 7: read-only views, read-write options ------------------------------------ */
+
+%define SIP_MUTABLE(STRUCT, FIELD)
+%feature("immutable", "0") STRUCT::FIELD;
+%enddef
+
+SIP_MUTABLE(sip_parse_opts, max_size)
+SIP_MUTABLE(sip_parse_opts, max_headers)
+SIP_MUTABLE(sip_parse_opts, max_line)
+SIP_MUTABLE(sip_parse_opts, stream)
+SIP_MUTABLE(sip_netinfo, transport)
+SIP_MUTABLE(sip_netinfo, local_ip)
+SIP_MUTABLE(sip_netinfo, local_port)
+SIP_MUTABLE(sip_netinfo, remote_ip)
+SIP_MUTABLE(sip_netinfo, remote_port)
+SIP_MUTABLE(sip_netinfo, conn_id)
+SIP_MUTABLE(sip_resolver_opts, servers)
+SIP_MUTABLE(sip_resolver_opts, timeout_ms)
+SIP_MUTABLE(sip_resolver_opts, tries)
+SIP_MUTABLE(sip_resolver_opts, transports)
+SIP_MUTABLE(sip_resolver_opts, cache_max)
+SIP_MUTABLE(sip_transport_opts, udp_buffer)
+SIP_MUTABLE(sip_transport_opts, mtu)
+SIP_MUTABLE(sip_transport_opts, max_connections)
+SIP_MUTABLE(sip_transport_opts, max_conn_buffer)
+SIP_MUTABLE(sip_transport_opts, idle_timeout_ms)
+SIP_MUTABLE(sip_transport_opts, handshake_timeout_ms)
+SIP_MUTABLE(sip_transport_opts, parse)
+SIP_MUTABLE(sip_transport_opts, tls_ca_file)
+SIP_MUTABLE(sip_transport_opts, tls_cert_file)
+SIP_MUTABLE(sip_transport_opts, tls_key_file)
+SIP_MUTABLE(sip_transport_opts, tls_verify)
+SIP_MUTABLE(sip_transport_opts, tls_verify_client)
+SIP_MUTABLE(sip_transport_opts, ws_path)
+SIP_MUTABLE(sip_transport_opts, via_host)
+
+/* ---- the headers, in dependency order (sip.h's) ------------------------------------------- */
+
+%immutable;
+%include "sip/export.h"
+%include "sip/error.h"
+%include "sip/str.h"
+%include "sip/param.h"
+%include "sip/uri.h"
+%include "sip/net.h"
+%include "sip/msg.h"
+%include "sip/multipart.h"
+%include "sip/sdp.h"
+%include "sip/loop.h"
+%include "sip/resolve.h"
+%include "sip/transport.h"
+%mutable;

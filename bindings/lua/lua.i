@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* Lua 5.4 typemaps and callback trampolines for the flat core module `libsip_core`. */
+
+/*
+ * The generated module is `libsip_core` (luaopen_libsip_core): a flat table with one function per
+ * C function, following the conventions at the top of ../libsip.i. The idiomatic layer is
+ * libsip.lua (`require "libsip"`), which requires this module.
+ *
+ * Lua-only additions to the core table:
+ *   set_error_hook(fn | nil)  where errors raised inside callbacks go: fn(message_with_traceback).
+ *                             Without a hook they go to the loop's logger (sip_log_write, level
+ *                             SIP_LOG_ERROR, module "lua") when the callback knows its loop, else
+ *                             to stderr.
+ *
+ * Callbacks run on the main Lua thread (LUA_RIDX_MAINTHREAD), never on the coroutine that
+ * registered them or that called sip_loop_run(), and always under lua_pcall with a message
+ * handler that appends a traceback: a Lua error never unwinds through libsip's C frames.
+ */
+
+%module libsip_core
+
+%{
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip.h"
+
+/* One callback registration: the Lua function lives in the registry until user_free. */
+typedef struct lsip_cb {
+    lua_State *L;     /* the main thread of the state that registered it */
+    int ref;          /* the function, in LUA_REGISTRYINDEX */
+    sip_loop_t *loop; /* where errors are logged when the callback cannot find its loop */
+} lsip_cb_t;
+
+/* The arguments of one call, read by lsip_dispatch() inside the protected call. */
+enum lsip_kind { LSIP_LOOP_FN, LSIP_TIMER, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE };
+typedef struct lsip_call {
+    enum lsip_kind kind;
+    lsip_cb_t *cb;
+    void *handle;
+    void *obj;
+    int status;
+    const char *s1, *s2;
+    const sip_netinfo_t *targets;
+    size_t count;
+} lsip_call_t;
+
+static const char lsip_hook_key[] = "libsip_core.error_hook";
+
+static lua_State *lsip_main_thread(lua_State *L)
+{
+    lua_State *main;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main;
+}
+
+/* Message handler of every callback call: the error text plus a traceback of the callback. */
+static int lsip_msgh(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Protected part of lsip_report(): calls the hook, if any, with the message (index 1).
+ * Returns true when a hook took it. */
+static int lsip_report_p(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, lsip_hook_key);
+    if (!lua_isfunction(L, -1)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 0);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Reports an error of a callback; the message (a string: the message handler made it one) is on
+ * top of L's stack and is popped. The hook runs protected too: nothing here can raise. */
+static void lsip_report(lua_State *L, sip_loop_t *loop)
+{
+    const char *msg = lua_tostring(L, -1);
+    int top = lua_gettop(L);
+    if (msg == NULL) msg = "(error object is not a string)";
+    lua_pushcfunction(L, lsip_report_p);
+    lua_pushvalue(L, top);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+        if (lua_toboolean(L, -1)) {
+            lua_settop(L, top - 1);
+            return;
+        }
+    } else {
+        fprintf(stderr, "libsip lua: error hook failed: %s\n", lua_tostring(L, -1));
+    }
+    if (loop != NULL)
+        sip_log_write(loop, SIP_LOG_ERROR, "lua", msg);
+    else
+        fprintf(stderr, "libsip lua: %s\n", msg);
+    lua_settop(L, top - 1);
+}
+
+static void lsip_push_netinfo_copy(lua_State *L, const sip_netinfo_t *ni);
+
+/* Runs inside lua_pcall: pushes the function and its arguments, then calls it. Anything that may
+ * raise (allocation included) happens here, under the protection of the pcall. */
+static int lsip_dispatch(lua_State *L)
+{
+    lsip_call_t *c = (lsip_call_t *)lua_touserdata(L, 1);
+    int n = 0;
+    size_t i;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->cb->ref);
+    switch (c->kind) {
+    case LSIP_LOOP_FN:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_loop, 0);
+        n = 1;
+        break;
+    case LSIP_TIMER:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_timer, 0);
+        n = 1;
+        break;
+    case LSIP_LOG:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_loop, 0);
+        lua_pushinteger(L, c->status);
+        lua_pushstring(L, c->s1 ? c->s1 : "");
+        lua_pushstring(L, c->s2 ? c->s2 : "");
+        n = 4;
+        break;
+    case LSIP_MSG:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_transport, 0);
+        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
+        n = 2;
+        break;
+    case LSIP_SENT:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_transport, 0);
+        lua_pushinteger(L, c->status);
+        n = 2;
+        break;
+    case LSIP_RESOLVE:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_resolver, 0);
+        lua_pushinteger(L, c->status);
+        lua_createtable(L, (int)c->count, 0);
+        for (i = 0; c->targets != NULL && i < c->count; i++) {
+            lsip_push_netinfo_copy(L, &c->targets[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        n = 3;
+        break;
+    }
+    lua_call(L, n, 0);
+    return 0;
+}
+
+/* Calls a registered function on the main thread; errors are reported, never raised. */
+static void lsip_invoke(lsip_call_t *c, sip_loop_t *loop)
+{
+    /* The callback may end its own registration (a timer stopping itself): cb is freed then, so
+     * nothing of it is read after the call. */
+    lua_State *L = c->cb->L;
+    sip_loop_t *err_loop = loop ? loop : c->cb->loop;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 8)) {
+        fprintf(stderr, "libsip lua: no Lua stack left for a callback\n");
+        return;
+    }
+    lua_pushcfunction(L, lsip_msgh);
+    lua_pushcfunction(L, lsip_dispatch);
+    lua_pushlightuserdata(L, c);
+    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) lsip_report(L, err_loop);
+    lua_settop(L, top);
+}
+
+/* Registers the function at index idx (nil gives NULL: no callback). Raises before anything is
+ * registered, so a failure here leaks nothing. */
+static lsip_cb_t *lsip_cb_new(lua_State *L, int idx, sip_loop_t *loop)
+{
+    lsip_cb_t *cb;
+    if (lua_isnoneornil(L, idx)) return NULL;
+    luaL_checktype(L, idx, LUA_TFUNCTION);
+    cb = (lsip_cb_t *)malloc(sizeof(*cb));
+    if (cb == NULL) {
+        luaL_error(L, "libsip: out of memory");
+        return NULL;
+    }
+    cb->L = lsip_main_thread(L);
+    cb->loop = loop;
+    lua_pushvalue(L, idx);
+    cb->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return cb;
+}
+
+/* user_free of every registration: the end of it, exactly once. */
+static void lsip_cb_free(void *user)
+{
+    lsip_cb_t *cb = (lsip_cb_t *)user;
+    if (cb == NULL) return;
+    luaL_unref(cb->L, LUA_REGISTRYINDEX, cb->ref);
+    free(cb);
+}
+
+/* ---- one trampoline per callback typedef ---- */
+
+static void lsip_loop_fn_tramp(sip_loop_t *loop, void *user)
+{
+    lsip_call_t c = {LSIP_LOOP_FN, (lsip_cb_t *)user, loop, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, loop);
+}
+
+static void lsip_timer_tramp(sip_timer_t *timer, void *user)
+{
+    lsip_call_t c = {LSIP_TIMER, (lsip_cb_t *)user, timer, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, NULL);
+}
+
+static void lsip_log_tramp(sip_loop_t *loop, sip_log_level_t level, const char *module,
+                           const char *text, void *user)
+{
+    lsip_call_t c = {LSIP_LOG, (lsip_cb_t *)user, loop, NULL, (int)level, module, text, NULL, 0};
+    /* An error in the logger itself must not be logged through the same logger. */
+    lsip_invoke(&c, NULL);
+}
+
+static void lsip_msg_tramp(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    lsip_call_t c = {LSIP_MSG, (lsip_cb_t *)user, tp, msg, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, sip_transport_get_loop(tp));
+}
+
+static void lsip_sent_tramp(sip_transport_t *tp, int status, void *user)
+{
+    lsip_call_t c = {LSIP_SENT, (lsip_cb_t *)user, tp, NULL, status, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, sip_transport_get_loop(tp));
+}
+
+static void lsip_resolve_tramp(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
+                               size_t count, void *user)
+{
+    lsip_call_t c = {LSIP_RESOLVE, (lsip_cb_t *)user, r, NULL, status, NULL, NULL, targets, count};
+    lsip_invoke(&c, NULL);
+}
+%}
+
+/* ---- generic typemaps %applied by ../libsip.i ---------------------------------------------- */
+
+/* (const char *SIP_BYTES, size_t SIP_BYTES_LEN): one Lua string, NULs included. */
+%typemap(in, checkfn="lua_isstring") (const char *SIP_BYTES, size_t SIP_BYTES_LEN) {
+    size_t len_ = 0;
+    $1 = ($1_ltype)lua_tolstring(L, $input, &len_);
+    $2 = len_;
+}
+
+/* sip_str_t in: a view of the Lua string, valid for the call (the argument stays on the stack). */
+%typemap(in, checkfn="lua_isstring") sip_str_t {
+    size_t len_ = 0;
+    $1.ptr = lua_tolstring(L, $input, &len_);
+    $1.len = len_;
+}
+%typemap(out) sip_str_t {
+    lua_pushlstring(L, $1.ptr ? $1.ptr : "", $1.ptr ? $1.len : 0);
+    SWIG_arg++;
+}
+/* Struct member getters hand back a pointer to the member: copy the bytes out. */
+%typemap(out) sip_str_t * {
+    if ($1 != NULL && $1->ptr != NULL)
+        lua_pushlstring(L, $1->ptr, $1->len);
+    else
+        lua_pushliteral(L, "");
+    SWIG_arg++;
+}
+
+%typemap(in, numinputs=0) sip_str_t *SIP_STR_OUT (sip_str_t tmp) {
+    tmp.ptr = NULL;
+    tmp.len = 0;
+    $1 = &tmp;
+}
+%typemap(argout) sip_str_t *SIP_STR_OUT {
+    lua_pushlstring(L, $1->ptr ? $1->ptr : "", $1->ptr ? $1->len : 0);
+    SWIG_arg++;
+}
+
+%typemap(in, checkfn="lua_isstring") sip_str_t *SIP_STR_INOUT (sip_str_t tmp) {
+    size_t len_ = 0;
+    tmp.ptr = lua_tolstring(L, $input, &len_);
+    tmp.len = len_;
+    $1 = &tmp;
+}
+%typemap(argout) sip_str_t *SIP_STR_INOUT {
+    lua_pushlstring(L, $1->ptr ? $1->ptr : "", $1->ptr ? $1->len : 0);
+    SWIG_arg++;
+}
+
+/* Handle out-parameters: a plain pointer the core never frees (nil on failure). */
+%typemap(in, numinputs=0) SWIGTYPE **SIP_HANDLE_OUT ($*1_ltype tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE **SIP_HANDLE_OUT {
+    if (*$1 != NULL)
+        SWIG_NewPointerObj(L, *$1, $*1_descriptor, 0);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* Owned out-parameters (sip_uri_parse): the struct's __gc frees it. */
+%typemap(in, numinputs=0) SWIGTYPE **SIP_OWNED_OUT ($*1_ltype tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE **SIP_OWNED_OUT {
+    if (*$1 != NULL)
+        SWIG_NewPointerObj(L, *$1, $*1_descriptor, 1);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+
+/* Struct out-parameters: an owned malloc'd copy, nil when the call failed (or, for the error
+ * structs, nil when it succeeded). */
+%typemap(in, numinputs=0) SWIGTYPE *SIP_STRUCT_OUT ($*1_ltype tmp),
+                          SWIGTYPE *SIP_ERR_OUT ($*1_ltype tmp) {
+    memset(&tmp, 0, sizeof(tmp));
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE *SIP_STRUCT_OUT {
+    if (result >= 0) {
+        $1_ltype copy_ = ($1_ltype)malloc(sizeof(*$1));
+        if (copy_ == NULL) {
+            SWIG_Lua_pushferrstring(L, "libsip: out of memory");
+            SWIG_fail;
+        }
+        memcpy(copy_, $1, sizeof(*$1));
+        SWIG_NewPointerObj(L, copy_, $1_descriptor, 1);
+    } else {
+        lua_pushnil(L);
+    }
+    SWIG_arg++;
+}
+%typemap(argout) SWIGTYPE *SIP_ERR_OUT {
+    if (result < 0) {
+        $1_ltype copy_ = ($1_ltype)malloc(sizeof(*$1));
+        if (copy_ == NULL) {
+            SWIG_Lua_pushferrstring(L, "libsip: out of memory");
+            SWIG_fail;
+        }
+        memcpy(copy_, $1, sizeof(*$1));
+        SWIG_NewPointerObj(L, copy_, $1_descriptor, 1);
+    } else {
+        lua_pushnil(L);
+    }
+    SWIG_arg++;
+}
+
+%typemap(in, numinputs=0) size_t *SIP_SIZE_OUT (size_t tmp = 0) {
+    $1 = &tmp;
+}
+%typemap(argout) size_t *SIP_SIZE_OUT {
+    lua_pushinteger(L, (lua_Integer)*$1);
+    SWIG_arg++;
+}
+%typemap(in, numinputs=0) unsigned long *SIP_ULONG_OUT (unsigned long tmp = 0) {
+    $1 = &tmp;
+}
+%typemap(argout) unsigned long *SIP_ULONG_OUT {
+    lua_pushinteger(L, (lua_Integer)*$1);
+    SWIG_arg++;
+}
+
+/* Printed text: the whole malloc'd buffer as one Lua string, then freed. */
+%typemap(in, numinputs=0) (char **SIP_TEXT, size_t *SIP_TEXT_LEN)
+    (char *text = NULL, size_t tlen = 0) {
+    $1 = &text;
+    $2 = &tlen;
+}
+%typemap(argout) (char **SIP_TEXT, size_t *SIP_TEXT_LEN) {
+    if (*$1 != NULL)
+        lua_pushlstring(L, *$1, *$2);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+%typemap(freearg) (char **SIP_TEXT, size_t *SIP_TEXT_LEN) {
+    free(*$1);
+}
+
+/* Option strings (tls_cert_file, ws_path, servers...): libsip copies them when it reads the
+ * options, so the struct may point into the Lua string as long as that string lives. It is kept
+ * in the struct object's user value (a table keyed by field), instead of SWIG's default malloc'd
+ * copy that nothing would ever free. */
+%typemap(memberin) const char * {
+    if (lua_type(L, 1) == LUA_TUSERDATA) {
+        if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 1);
+        }
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "$name");
+        lua_pop(L, 1);
+    }
+    $1 = $input;
+}
+
+/* 64-bit values (timeouts, times, connection ids) as Lua integers, not floats. */
+%typemap(in, checkfn="lua_isnumber") uint64_t, int64_t {
+    $1 = ($1_ltype)luaL_checkinteger(L, $input);
+}
+%typemap(out) uint64_t, int64_t {
+    lua_pushinteger(L, (lua_Integer)$1);
+    SWIG_arg++;
+}
+
+/* Integers stay Lua integers (5.4 has them): counts, ports, codes, enums. SWIG's defaults go
+ * through lua_Number, which would print 5060 as 5060.0. */
+%typemap(in, checkfn="lua_isnumber") int, unsigned int, short, unsigned short, long,
+    unsigned long, size_t, uint8_t, uint16_t, uint32_t, int32_t, enum SWIGTYPE {
+    $1 = ($1_ltype)luaL_checkinteger(L, $input);
+}
+%typemap(out) int, unsigned int, short, unsigned short, long, unsigned long, size_t, uint8_t,
+    uint16_t, uint32_t, int32_t, enum SWIGTYPE {
+    lua_pushinteger(L, (lua_Integer)$1);
+    SWIG_arg++;
+}
+
+/* ---- callbacks: (cb, void *user, sip_free_fn user_free) is one Lua function or nil ---------- */
+
+/* sip_loop_post(loop, fn, ...): the loop is the first argument. */
+%typemap(in, checkfn="lua_isfunction") (sip_loop_fn fn, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, arg1);
+    $1 = $2 ? lsip_loop_fn_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+/* sip_timer_start(out, loop, ...): the loop is the second argument. */
+%typemap(in, checkfn="lua_isfunction") (sip_timer_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, arg2);
+    $1 = $2 ? lsip_timer_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+/* sip_loop_set_log(loop, level, cb, ...): nil restores the stderr default. */
+%typemap(in, checkfn="SWIG_lua_isnilfunction") (sip_log_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_log_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_transport_msg_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_msg_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_transport_sent_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_sent_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="lua_isfunction") (sip_resolve_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_resolve_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+
+%{
+/* nil or a function: the optional callbacks. */
+#define SWIG_lua_isnilfunction(L, idx) (lua_isnil(L, idx) || lua_isfunction(L, idx))
+%}
+
+%include "../libsip.i"
+
+/* ---- Lua-only additions ------------------------------------------------------------------- */
+
+%wrapper %{
+static void lsip_push_netinfo_copy(lua_State *L, const sip_netinfo_t *ni)
+{
+    sip_netinfo_t *copy = (sip_netinfo_t *)malloc(sizeof(*copy));
+    if (copy == NULL) luaL_error(L, "libsip: out of memory");
+    memcpy(copy, ni, sizeof(*copy));
+    SWIG_NewPointerObj(L, copy, SWIGTYPE_p_sip_netinfo, 1);
+}
+
+/* set_error_hook(fn | nil): where callback errors go (see the top of this file). */
+static int lsip_set_error_hook(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, lsip_hook_key);
+    return 0;
+}
+%}
+%native(set_error_hook) int lsip_set_error_hook(lua_State *L);

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: MIT
+"""libsip for Python: SIP messages, URIs, SDP, the event loop, transports and a small Stack.
+
+    import libsip
+    msg = libsip.Message.parse(data)
+    msg.method, msg.uri.host, msg.headers["Via"][0].branch, str(msg)
+
+    with libsip.Stack(listen=["udp:127.0.0.1:5060"]) as stack:
+        @stack.on_request("OPTIONS")
+        def options(req):
+            req.reply(200)
+        stack.run()
+
+The generated module libsip._core is the flat C API (private); this package is the layer meant
+for scripts. Log lines of every loop go to logging.getLogger("libsip").
+"""
+
+from . import _core
+from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
+                      SdpError, UriError)
+from .loop import TRACE, LogLevel, Loop, Timer
+from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
+                      Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via,
+                      status_phrase)
+from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
+from .stack import Request, Stack
+from .transport import Resolver, ResolveOp, SendOp, Transport
+
+__all__ = [
+    "Address", "Auth", "BodyError", "CSeq", "ClosedError", "Connection", "Direction", "Error",
+    "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel", "Loop", "Media", "MediaType",
+    "Message", "Method", "Multipart", "NetInfo", "NotFoundError", "Number", "Origin",
+    "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
+    "SendOp", "Stack", "TRACE", "Timer", "Token", "Transport", "TransportType", "Uri",
+    "UriError", "Via", "status_phrase",
+]

@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: MIT
+"""SDP session descriptions (RFC 8866) and multipart bodies (RFC 5621) over the flat core."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, List, NamedTuple, Optional, Tuple
+
+from . import _core as _c
+from ._errors import BodyError, ClosedError, SdpError, check, error
+from .message import BytesLike, _s
+
+
+class Direction(enum.IntEnum):
+    SENDRECV = _c.SIP_SDP_SENDRECV
+    SENDONLY = _c.SIP_SDP_SENDONLY
+    RECVONLY = _c.SIP_SDP_RECVONLY
+    INACTIVE = _c.SIP_SDP_INACTIVE
+
+
+class Origin(NamedTuple):
+    username: str
+    sess_id: str
+    sess_version: str
+    nettype: str
+    addrtype: str
+    address: str
+
+
+class Connection(NamedTuple):
+    nettype: str
+    addrtype: str
+    address: str
+    ttl: Optional[int]
+    count: int
+
+
+class RtpMap(NamedTuple):
+    payload: int
+    encoding: str
+    clock_rate: int
+    channels: int
+    params: str
+
+
+def _conn(c: Any) -> Optional[Connection]:
+    if c is None:
+        return None
+    return Connection(_s(c.nettype), _s(c.addrtype), _s(c.address),
+                      None if c.ttl < 0 else c.ttl, c.count)
+
+
+def _attrs(count: int, at: Any) -> List[Tuple[str, Optional[str]]]:
+    out: List[Tuple[str, Optional[str]]] = []
+    for i in range(count):
+        a = at(i)
+        out.append((_s(a.name), _s(a.value) if a.has_value else None))
+    return out
+
+
+class Sdp:
+    """A session description (sip_sdp_t). ``Sdp.parse(text)``, ``Sdp()`` for a minimal one to
+    build on; ``str(sdp)`` prints it."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self) -> None:
+        rc, h = _c.sip_sdp_create()
+        check(rc)
+        self._h: Any = h
+
+    @classmethod
+    def parse(cls, data: BytesLike) -> "Sdp":
+        rc, h, err = _c.sip_sdp_parse(data)
+        if rc < 0:
+            if err is None:
+                raise error(rc)
+            t = err.type
+            raise SdpError(rc, err.reason, err.line, err.column,
+                           t if t and t != "\x00" else "")
+        s = cls.__new__(cls)
+        s._h = h
+        return s
+
+    def _handle(self) -> Any:
+        if self._h is None:
+            raise ClosedError(message="session description is closed")
+        return self._h
+
+    def __del__(self, _unref: Any = _c.sip_sdp_unref) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            _unref(h)
+
+    def __bytes__(self) -> bytes:
+        rc, text = _c.sip_sdp_print(self._handle())
+        check(rc)
+        return text
+
+    def __str__(self) -> str:
+        return _s(bytes(self))
+
+    def __repr__(self) -> str:
+        return f"<Sdp {len(self.media)} media>"
+
+    # -- session level ----------------------------------------------------------------------
+
+    @property
+    def origin(self) -> Origin:
+        o = _c.sip_sdp_get_origin(self._handle())
+        return Origin(_s(o.username), _s(o.sess_id), _s(o.sess_version), _s(o.nettype),
+                      _s(o.addrtype), _s(o.address))
+
+    def set_origin(self, username: str, sess_id: str, sess_version: str, address: str,
+                   nettype: str = "IN", addrtype: str = "IP4") -> None:
+        _sdp_check(_c.sip_sdp_set_origin(self._handle(), username, sess_id, sess_version,
+                                         nettype, addrtype, address), "o=")
+
+    @property
+    def session_name(self) -> str:
+        return _s(_c.sip_sdp_get_session_name(self._handle()))
+
+    @session_name.setter
+    def session_name(self, name: str) -> None:
+        _sdp_check(_c.sip_sdp_set_session_name(self._handle(), name), "s=")
+
+    @property
+    def connection(self) -> Optional[Connection]:
+        return _conn(_c.sip_sdp_get_connection(self._handle()))
+
+    def set_connection(self, address: Optional[str], nettype: str = "IN",
+                       addrtype: str = "IP4") -> None:
+        _sdp_check(_c.sip_sdp_set_connection(self._handle(), nettype, addrtype, address), "c=")
+
+    @property
+    def attributes(self) -> List[Tuple[str, Optional[str]]]:
+        """Session a= lines as (name, value) in order (value None for a flag)."""
+        h = self._handle()
+        return _attrs(_c.sip_sdp_attr_count(h), lambda i: _c.sip_sdp_attr_at(h, i))
+
+    def attr(self, name: str, index: int = 0) -> Optional[str]:
+        """A session attribute's value ("" for a flag), or None when absent."""
+        a = _c.sip_sdp_attr_get(self._handle(), name, index)
+        return None if a is None else _s(a.value)
+
+    def add_attr(self, name: str, value: Optional[str] = None) -> None:
+        _sdp_check(_c.sip_sdp_add_attr(self._handle(), name, value), "a=")
+
+    def remove_attr(self, name: str) -> int:
+        return _sdp_check(_c.sip_sdp_remove_attr(self._handle(), name), "a=")
+
+    @property
+    def direction(self) -> Direction:
+        return Direction(_c.sip_sdp_get_direction(self._handle()))
+
+    @direction.setter
+    def direction(self, d: int) -> None:
+        _sdp_check(_c.sip_sdp_set_direction(self._handle(), int(d)), "direction")
+
+    # -- media ------------------------------------------------------------------------------
+
+    @property
+    def media(self) -> List["Media"]:
+        return [Media(self, i) for i in range(_c.sip_sdp_media_count(self._handle()))]
+
+    def add_media(self, type: str, port: int, proto: str, formats: Any) -> "Media":
+        """Adds an m= line; formats is "0 8 101" or a list."""
+        if not isinstance(formats, str):
+            formats = " ".join(str(f) for f in formats)
+        idx = _sdp_check(_c.sip_sdp_add_media(self._handle(), type, port, proto, formats),
+                         "m=")
+        return Media(self, idx)
+
+
+def _sdp_check(rc: int, what: str) -> int:
+    if rc < 0:
+        raise error(rc, f"SDP {what}: {_c.sip_strerror(rc)}")
+    return rc
+
+
+class Media:
+    """One m= section; keeps its session alive."""
+
+    __slots__ = ("_sdp", "_i")
+
+    def __init__(self, sdp: Sdp, index: int) -> None:
+        self._sdp = sdp
+        self._i = index
+
+    def _m(self) -> Any:
+        m = _c.sip_sdp_media_at(self._sdp._handle(), self._i)
+        if m is None:
+            raise IndexError(self._i)
+        return m
+
+    @property
+    def index(self) -> int:
+        return self._i
+
+    @property
+    def type(self) -> str:
+        return _s(_c.sip_sdp_media_get_type(self._m()))
+
+    @property
+    def port(self) -> int:
+        return _c.sip_sdp_media_get_port(self._m())
+
+    @port.setter
+    def port(self, port: int) -> None:
+        _sdp_check(_c.sip_sdp_media_set_port(self._sdp._handle(), self._i, port), "port")
+
+    @property
+    def proto(self) -> str:
+        return _s(_c.sip_sdp_media_get_proto(self._m()))
+
+    @property
+    def formats(self) -> List[str]:
+        m = self._m()
+        return [_s(_c.sip_sdp_media_format_at(m, i))
+                for i in range(_c.sip_sdp_media_format_count(m))]
+
+    @property
+    def connection(self) -> Optional[Connection]:
+        """The connection that applies: the media's own c=, else the session's."""
+        return _conn(_c.sip_sdp_media_get_connection(self._m()))
+
+    def set_connection(self, address: Optional[str], nettype: str = "IN",
+                       addrtype: str = "IP4") -> None:
+        _sdp_check(_c.sip_sdp_media_set_connection(self._sdp._handle(), self._i, nettype,
+                                                   addrtype, address), "c=")
+
+    @property
+    def attributes(self) -> List[Tuple[str, Optional[str]]]:
+        m = self._m()
+        return _attrs(_c.sip_sdp_media_attr_count(m), lambda i: _c.sip_sdp_media_attr_at(m, i))
+
+    def attr(self, name: str, index: int = 0) -> Optional[str]:
+        a = _c.sip_sdp_media_attr_get(self._m(), name, index)
+        return None if a is None else _s(a.value)
+
+    def add_attr(self, name: str, value: Optional[str] = None) -> None:
+        _sdp_check(_c.sip_sdp_media_add_attr(self._sdp._handle(), self._i, name, value), "a=")
+
+    def remove_attr(self, name: str) -> int:
+        return _sdp_check(_c.sip_sdp_media_remove_attr(self._sdp._handle(), self._i, name),
+                          "a=")
+
+    @property
+    def direction(self) -> Direction:
+        return Direction(_c.sip_sdp_media_get_direction(self._m()))
+
+    @direction.setter
+    def direction(self, d: int) -> None:
+        _sdp_check(_c.sip_sdp_media_set_direction(self._sdp._handle(), self._i, int(d)),
+                   "direction")
+
+    @property
+    def ptime(self) -> Optional[int]:
+        v = _c.sip_sdp_media_get_ptime(self._m())
+        if v == -1:
+            return None
+        return _sdp_check(v, "ptime")
+
+    def rtpmap(self, payload: int) -> Optional[RtpMap]:
+        """The a=rtpmap of a payload type, or None."""
+        rc, r = _c.sip_sdp_media_rtpmap(self._m(), payload)
+        if rc == _c.SIP_ENOENT:
+            return None
+        _sdp_check(rc, "rtpmap")
+        return RtpMap(r.payload, _s(r.encoding), r.clock_rate, r.channels, _s(r.params))
+
+    def fmtp(self, fmt: str) -> Optional[str]:
+        """The a=fmtp parameters of a format, or None."""
+        rc, f = _c.sip_sdp_media_fmtp(self._m(), str(fmt))
+        if rc == _c.SIP_ENOENT:
+            return None
+        _sdp_check(rc, "fmtp")
+        return _s(f.params)
+
+    def __repr__(self) -> str:
+        return f"<Media {self.type} {self.port} {self.proto} {' '.join(self.formats)}>"
+
+
+class Multipart:
+    """A multipart body (RFC 5621): ``Multipart.parse(content_type, body)`` or
+    ``Multipart("mixed", boundary)``; parts are (content_type, headers, body) tuples."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, subtype: str = "mixed", boundary: str = "libsip-boundary") -> None:
+        rc, h = _c.sip_multipart_create(subtype, boundary)
+        check(rc)
+        self._h: Any = h
+
+    @classmethod
+    def parse(cls, content_type: BytesLike, body: BytesLike) -> "Multipart":
+        rc, h = _c.sip_multipart_parse(content_type, body)
+        if rc < 0:
+            raise BodyError(rc)
+        m = cls.__new__(cls)
+        m._h = h
+        return m
+
+    def _handle(self) -> Any:
+        if self._h is None:
+            raise ClosedError(message="multipart body is closed")
+        return self._h
+
+    def __del__(self, _unref: Any = _c.sip_multipart_unref) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            _unref(h)
+
+    @property
+    def subtype(self) -> str:
+        return _s(_c.sip_multipart_get_subtype(self._handle()))
+
+    @property
+    def boundary(self) -> str:
+        return _s(_c.sip_multipart_get_boundary(self._handle()))
+
+    @property
+    def content_type(self) -> str:
+        rc, text = _c.sip_multipart_print_content_type(self._handle())
+        check(rc)
+        return _s(text)
+
+    @property
+    def parts(self) -> List[Tuple[str, List[Tuple[str, str]], bytes]]:
+        h = self._handle()
+        out = []
+        for i in range(_c.sip_multipart_count(h)):
+            p = _c.sip_multipart_part_at(h, i)
+            headers = []
+            for j in range(_c.sip_multipart_part_header_count(p)):
+                rc, name, value = _c.sip_multipart_part_header_at(p, j)
+                check(rc)
+                headers.append((_s(name), _s(value)))
+            out.append((_s(_c.sip_multipart_part_get_content_type(p)), headers,
+                        _c.sip_multipart_part_get_body(p)))
+        return out
+
+    def add_part(self, content_type: Optional[str], body: BytesLike,
+                 headers: Any = ()) -> int:
+        idx = check(_c.sip_multipart_add_part(self._handle(), content_type, body))
+        for name, value in headers:
+            check(_c.sip_multipart_part_add_header(self._handle(), idx, name, value))
+        return idx
+
+    def __bytes__(self) -> bytes:
+        rc, text = _c.sip_multipart_print(self._handle())
+        check(rc)
+        return text

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/* Python typemaps and callback trampolines for the flat core module libsip._core. */
+
+%module(package="libsip", threads="1") _core
+
+/* The GIL is kept for every call except the two that wait: a loop runs other Python threads
+ * while it sleeps, and takes the GIL back in each callback (PyGILState_Ensure). */
+%nothread;
+%thread sip_loop_run;
+%thread sip_loop_run_once;
+
+%{
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip.h"
+
+/* ---- bytes-like inputs ---------------------------------------------------------------------- */
+
+/* Reads str (as UTF-8), bytes or any buffer into (ptr, len). A buffer is released by the caller
+ * through *view when *have_view is set. None gives (NULL, 0) when allow_none. */
+static int sipbind_get_bytes(PyObject *obj, const char **ptr, size_t *len, Py_buffer *view,
+                             int *have_view, int allow_none)
+{
+    *have_view = 0;
+    if (obj == Py_None && allow_none) {
+        *ptr = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (PyUnicode_Check(obj)) {
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (p == NULL)
+            return -1;
+        *ptr = p;
+        *len = (size_t)n;
+        return 0;
+    }
+    if (PyBytes_Check(obj)) {
+        *ptr = PyBytes_AS_STRING(obj);
+        *len = (size_t)PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+    if (PyObject_CheckBuffer(obj)) {
+        if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
+            return -1;
+        *have_view = 1;
+        *ptr = (const char *)view->buf;
+        *len = (size_t)view->len;
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "expected bytes or str, not %.100s", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static PyObject *sipbind_bytes(const char *ptr, size_t len)
+{
+    return PyBytes_FromStringAndSize(ptr != NULL ? ptr : "", ptr != NULL ? (Py_ssize_t)len : 0);
+}
+
+/* ---- callbacks ------------------------------------------------------------------------------ */
+
+/* Called with the exception of a callback; set by the package (logs to the "libsip" logger, or
+ * keeps it for run() to raise in strict mode). Without it: sys.unraisablehook. */
+static PyObject *sipbind_error_hook = NULL;
+
+static int sipbind_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+/* Hands the pending exception to the hook. GIL held; the exception is cleared on return. */
+static void sipbind_report(PyObject *where)
+{
+    PyObject *type, *value, *tb, *r;
+
+    if (sipbind_error_hook == NULL) {
+        PyErr_WriteUnraisable(where);
+        return;
+    }
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value == NULL) {
+        value = Py_None;
+        Py_INCREF(value);
+    }
+    if (tb != NULL && value != Py_None)
+        PyException_SetTraceback(value, tb);
+    r = PyObject_CallOneArg(sipbind_error_hook, value);
+    if (r == NULL)
+        PyErr_WriteUnraisable(sipbind_error_hook);
+    Py_XDECREF(r);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* Ends a callback: reports an exception, then lets a pending signal (Ctrl-C while the loop
+ * runs) surface through the same hook, since no Python code may run again for a long time. */
+static void sipbind_finish(PyObject *fn, PyObject *r)
+{
+    if (r == NULL)
+        sipbind_report(fn);
+    Py_XDECREF(r);
+    if (PyErr_CheckSignals() < 0)
+        sipbind_report(fn);
+}
+
+/* A SWIG pointer object of a handle type, looked up once by name. Not owned. */
+static PyObject *sipbind_handle(void *ptr, const char *type, swig_type_info **cache)
+{
+    if (*cache == NULL)
+        *cache = SWIG_TypeQuery(type);
+    return SWIG_InternalNewPointerObj(ptr, *cache, 0);
+}
+
+static void sipbind_user_free(void *user)
+{
+    PyGILState_STATE g;
+
+    /* While the interpreter finalizes, objects may already be gone: leak the reference. */
+    if (user == NULL || sipbind_finalizing())
+        return;
+    g = PyGILState_Ensure();
+    Py_DECREF((PyObject *)user);
+    PyGILState_Release(g);
+}
+
+#define SIPBIND_ENTER()                                                                            \
+    PyGILState_STATE gil;                                                                          \
+    if (sipbind_finalizing())                                                                      \
+        return;                                                                                    \
+    gil = PyGILState_Ensure()
+
+#define SIPBIND_LEAVE() PyGILState_Release(gil)
+
+static swig_type_info *sipbind_t_loop, *sipbind_t_timer, *sipbind_t_tp, *sipbind_t_msg,
+    *sipbind_t_resolver, *sipbind_t_netinfo;
+
+static void sipbind_loop_fn(sip_loop_t *loop, void *user)
+{
+    PyObject *a, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(loop, "sip_loop_t *", &sipbind_t_loop);
+    if (a != NULL)
+        r = PyObject_CallOneArg((PyObject *)user, a);
+    Py_XDECREF(a);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_timer_cb(sip_timer_t *timer, void *user)
+{
+    PyObject *a, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(timer, "sip_timer_t *", &sipbind_t_timer);
+    if (a != NULL)
+        r = PyObject_CallOneArg((PyObject *)user, a);
+    Py_XDECREF(a);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_log_cb(sip_loop_t *loop, sip_log_level_t level, const char *module,
+                           const char *text, void *user)
+{
+    PyObject *a, *m, *t, *r = NULL;
+    SIPBIND_ENTER();
+    /* A line may quote bytes of a message that are not UTF-8: decode with replacement. */
+    a = sipbind_handle(loop, "sip_loop_t *", &sipbind_t_loop);
+    m = PyUnicode_DecodeUTF8(module != NULL ? module : "",
+                             module != NULL ? (Py_ssize_t)strlen(module) : 0, "replace");
+    t = PyUnicode_DecodeUTF8(text != NULL ? text : "",
+                             text != NULL ? (Py_ssize_t)strlen(text) : 0, "replace");
+    if (a != NULL && m != NULL && t != NULL)
+        r = PyObject_CallFunction((PyObject *)user, "OiOO", a, (int)level, m, t);
+    Py_XDECREF(a);
+    Py_XDECREF(m);
+    Py_XDECREF(t);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_msg_cb(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    PyObject *a, *b, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(tp, "sip_transport_t *", &sipbind_t_tp);
+    b = sipbind_handle(msg, "sip_msg_t *", &sipbind_t_msg);
+    if (a != NULL && b != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_sent_cb(sip_transport_t *tp, int status, void *user)
+{
+    PyObject *a, *b, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(tp, "sip_transport_t *", &sipbind_t_tp);
+    b = PyLong_FromLong(status);
+    if (a != NULL && b != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_resolve_cb(sip_resolver_t *res, int status, const sip_netinfo_t *targets,
+                               size_t count, void *user)
+{
+    PyObject *a, *b, *list, *r = NULL;
+    size_t i;
+    SIPBIND_ENTER();
+    a = sipbind_handle(res, "sip_resolver_t *", &sipbind_t_resolver);
+    b = PyLong_FromLong(status);
+    list = PyList_New(0);
+    if (sipbind_t_netinfo == NULL)
+        sipbind_t_netinfo = SWIG_TypeQuery("sip_netinfo_t *");
+    for (i = 0; list != NULL && targets != NULL && i < count; i++) {
+        sip_netinfo_t *copy = (sip_netinfo_t *)malloc(sizeof(*copy));
+        PyObject *o;
+        if (copy == NULL) {
+            Py_CLEAR(list);
+            PyErr_NoMemory();
+            break;
+        }
+        *copy = targets[i];
+        o = SWIG_InternalNewPointerObj(copy, sipbind_t_netinfo, SWIG_POINTER_OWN);
+        if (o == NULL || PyList_Append(list, o) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(o);
+    }
+    if (a != NULL && b != NULL && list != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, list, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(list);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+%}
+
+/* ---- the error hook ------------------------------------------------------------------------- */
+
+%inline %{
+/* Sets the function that receives exceptions raised by callbacks (None: sys.unraisablehook). */
+static PyObject *set_callback_error_hook(PyObject *hook)
+{
+    PyObject *old = sipbind_error_hook;
+    if (hook != Py_None && !PyCallable_Check(hook)) {
+        PyErr_SetString(PyExc_TypeError, "hook must be callable or None");
+        return NULL;
+    }
+    if (hook == Py_None) {
+        sipbind_error_hook = NULL;
+    } else {
+        Py_INCREF(hook);
+        sipbind_error_hook = hook;
+    }
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+%}
+
+/* ---- generic typemaps the language-neutral libsip.i applies ---------------------------------- */
+
+%typemap(in) (const char *SIP_BYTES, size_t SIP_BYTES_LEN) (Py_buffer view, int have_view = 0) {
+    const char *p_;
+    if (sipbind_get_bytes($input, &p_, &$2, &view, &have_view, 1) < 0)
+        SWIG_fail;
+    $1 = ($1_ltype)p_;
+}
+%typemap(freearg) (const char *SIP_BYTES, size_t SIP_BYTES_LEN) {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+%typemap(in) sip_str_t (Py_buffer view, int have_view = 0) {
+    if (sipbind_get_bytes($input, &$1.ptr, &$1.len, &view, &have_view, 1) < 0)
+        SWIG_fail;
+}
+%typemap(freearg) sip_str_t {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+%typemap(out) sip_str_t {
+    $result = sipbind_bytes($1.ptr, $1.len);
+}
+%typemap(out) sip_str_t * {
+    if ($1 == NULL) {
+        Py_INCREF(Py_None);
+        $result = Py_None;
+    } else {
+        $result = sipbind_bytes($1->ptr, $1->len);
+    }
+}
+
+%typemap(in, numinputs=0) sip_str_t *SIP_STR_OUT (sip_str_t tmp) {
+    tmp.ptr = NULL;
+    tmp.len = 0;
+    $1 = &tmp;
+}
+%typemap(argout) sip_str_t *SIP_STR_OUT {
+    PyObject *o_ = sipbind_bytes($1->ptr, $1->len);
+    if (o_ == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, o_);
+}
+
+%typemap(in) sip_str_t *SIP_STR_INOUT (sip_str_t tmp, Py_buffer view, int have_view = 0) {
+    if (sipbind_get_bytes($input, &tmp.ptr, &tmp.len, &view, &have_view, 1) < 0)
+        SWIG_fail;
+    $1 = &tmp;
+}
+%typemap(argout) sip_str_t *SIP_STR_INOUT {
+    PyObject *o_ = sipbind_bytes($1->ptr, $1->len);
+    if (o_ == NULL)
+        SWIG_fail;
+    $result = SWIG_Python_AppendOutput($result, o_);
+}
+%typemap(freearg) sip_str_t *SIP_STR_INOUT {
+    if (have_view$argnum)
+        PyBuffer_Release(&view$argnum);
+}
+
+%typemap(in, numinputs=0) SWIGTYPE **SIP_HANDLE_OUT ($*1_ltype tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE **SIP_HANDLE_OUT {
+    $result = SWIG_Python_AppendOutput($result,
+                                       SWIG_NewPointerObj(SWIG_as_voidptr(*$1), $*1_descriptor, 0));
+}
+
+%typemap(in, numinputs=0) SWIGTYPE **SIP_OWNED_OUT ($*1_ltype tmp = NULL) {
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE **SIP_OWNED_OUT {
+    $result = SWIG_Python_AppendOutput($result, SWIG_NewPointerObj(SWIG_as_voidptr(*$1),
+                                       $*1_descriptor, SWIG_POINTER_OWN));
+}
+
+%typemap(in, numinputs=0) SWIGTYPE *SIP_STRUCT_OUT ($*1_ltype tmp) {
+    memset(&tmp, 0, sizeof(tmp));
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE *SIP_STRUCT_OUT {
+    PyObject *o_;
+    if (result >= 0) {
+        $*1_ltype *copy_ = ($*1_ltype *)malloc(sizeof(*copy_));
+        if (copy_ == NULL) {
+            PyErr_NoMemory();
+            SWIG_fail;
+        }
+        *copy_ = *$1;
+        o_ = SWIG_NewPointerObj(SWIG_as_voidptr(copy_), $1_descriptor, SWIG_POINTER_OWN);
+    } else {
+        Py_INCREF(Py_None);
+        o_ = Py_None;
+    }
+    $result = SWIG_Python_AppendOutput($result, o_);
+}
+
+%typemap(in, numinputs=0) SWIGTYPE *SIP_ERR_OUT ($*1_ltype tmp) {
+    memset(&tmp, 0, sizeof(tmp));
+    $1 = &tmp;
+}
+%typemap(argout) SWIGTYPE *SIP_ERR_OUT {
+    PyObject *o_;
+    if (result < 0) {
+        $*1_ltype *copy_ = ($*1_ltype *)malloc(sizeof(*copy_));
+        if (copy_ == NULL) {
+            PyErr_NoMemory();
+            SWIG_fail;
+        }
+        *copy_ = *$1;
+        o_ = SWIG_NewPointerObj(SWIG_as_voidptr(copy_), $1_descriptor, SWIG_POINTER_OWN);
+    } else {
+        Py_INCREF(Py_None);
+        o_ = Py_None;
+    }
+    $result = SWIG_Python_AppendOutput($result, o_);
+}
+
+%typemap(in, numinputs=0) size_t *SIP_SIZE_OUT (size_t tmp = 0) {
+    $1 = &tmp;
+}
+%typemap(argout) size_t *SIP_SIZE_OUT {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromSize_t(*$1));
+}
+%typemap(in, numinputs=0) unsigned long *SIP_ULONG_OUT (unsigned long tmp = 0) {
+    $1 = &tmp;
+}
+%typemap(argout) unsigned long *SIP_ULONG_OUT {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromUnsignedLong(*$1));
+}
+
+%typemap(in, numinputs=0) (char **SIP_TEXT, size_t *SIP_TEXT_LEN) (char *text = NULL,
+                                                                   size_t tlen = 0) {
+    $1 = &text;
+    $2 = &tlen;
+}
+%typemap(argout) (char **SIP_TEXT, size_t *SIP_TEXT_LEN) {
+    PyObject *o_;
+    if (*$1 != NULL) {
+        o_ = PyBytes_FromStringAndSize(*$1, (Py_ssize_t)*$2);
+        free(*$1);
+        *$1 = NULL;
+        if (o_ == NULL)
+            SWIG_fail;
+    } else {
+        Py_INCREF(Py_None);
+        o_ = Py_None;
+    }
+    $result = SWIG_Python_AppendOutput($result, o_);
+}
+%typemap(freearg) (char **SIP_TEXT, size_t *SIP_TEXT_LEN) {
+    free(text$argnum);
+}
+
+/* One callable (or None) for (cb, user, user_free). Callbacks are the last C arguments, so no
+ * conversion can fail after the reference is taken; libsip runs user_free on every failure. */
+%define SIPBIND_CALLBACK(CBTYPE, CBNAME, TRAMPOLINE)
+%typemap(in) (CBTYPE CBNAME, void *user, sip_free_fn user_free) {
+    if ($input == Py_None) {
+        $1 = NULL;
+        $2 = NULL;
+        $3 = NULL;
+    } else {
+        if (!PyCallable_Check($input))
+            SWIG_exception_fail(SWIG_TypeError, "expected a callable or None");
+        Py_INCREF($input);
+        $1 = TRAMPOLINE;
+        $2 = (void *)$input;
+        $3 = sipbind_user_free;
+    }
+}
+%enddef
+
+SIPBIND_CALLBACK(sip_loop_fn, fn, sipbind_loop_fn)
+SIPBIND_CALLBACK(sip_timer_cb, cb, sipbind_timer_cb)
+SIPBIND_CALLBACK(sip_log_cb, cb, sipbind_log_cb)
+SIPBIND_CALLBACK(sip_transport_msg_cb, cb, sipbind_msg_cb)
+SIPBIND_CALLBACK(sip_transport_sent_cb, cb, sipbind_sent_cb)
+SIPBIND_CALLBACK(sip_resolve_cb, cb, sipbind_resolve_cb)
+
+%include "../libsip.i"

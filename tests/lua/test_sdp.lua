@@ -1,0 +1,83 @@
+-- SPDX-License-Identifier: MIT
+-- SDP basics: parse an offer, read media and attributes, build and print, errors.
+local T = ...
+local sip = require "libsip"
+
+local OFFER = table.concat({
+    "v=0",
+    "o=alice 2890844526 2890844527 IN IP4 host.atlanta.example.com",
+    "s=-",
+    "c=IN IP4 192.0.2.101",
+    "t=0 0",
+    "a=sendonly",
+    "m=audio 49170 RTP/AVP 0 8 97 101",
+    "a=rtpmap:0 PCMU/8000",
+    "a=rtpmap:97 opus/48000/2",
+    "a=rtpmap:101 telephone-event/8000",
+    "a=fmtp:101 0-15",
+    "a=ptime:20",
+    "m=video 0 RTP/AVP 31",
+    "c=IN IP4 192.0.2.102",
+    "a=recvonly",
+    "",
+}, "\r\n")
+
+T.case("session fields of a parsed offer", function()
+    local s = sip.Sdp.parse(OFFER)
+    T.eq(s.origin.username, "alice", "origin.username")
+    T.eq(s.origin.sess_version, "2890844527", "origin.sess_version")
+    T.eq(s.origin.address, "host.atlanta.example.com", "origin.address")
+    T.eq(s.session_name, "-", "session_name")
+    T.eq(s.connection.address, "192.0.2.101", "connection.address")
+    T.eq(s.connection.count, 1, "connection.count")
+    T.eq(s.direction, "sendonly", "session direction")
+    T.eq(#s.media, 2, "media count")
+end)
+
+T.case("media: formats, rtpmap, fmtp, ptime, direction, connection", function()
+    local s = sip.Sdp.parse(OFFER)
+    local a, v = s.media[1], s.media[2]
+    T.eq(a.type, "audio", "type")
+    T.eq(a.port, 49170, "port")
+    T.eq(a.proto, "RTP/AVP", "proto")
+    T.eq(table.concat(a.formats, " "), "0 8 97 101", "formats")
+    local opus = a:rtpmap(97)
+    T.eq(opus.encoding, "opus", "encoding")
+    T.eq(opus.clock_rate, 48000, "clock_rate")
+    T.eq(opus.channels, 2, "channels")
+    T.eq(a:rtpmap(8), nil, "static type without rtpmap")
+    T.eq(a:fmtp(101), "0-15", "fmtp")
+    T.eq(a.ptime, 20, "ptime")
+    T.eq(a.direction, "sendonly", "inherits the session direction")
+    T.eq(a.connection.address, "192.0.2.101", "session connection applies")
+    T.eq(v.port, 0, "rejected stream")
+    T.eq(v.direction, "recvonly", "own direction")
+    T.eq(v.connection.address, "192.0.2.102", "own connection")
+    T.eq(#a.attrs, 5, "media attributes")
+    T.eq(a.attrs[1].name, "rtpmap", "first attribute name")
+end)
+
+T.case("building a session and printing it", function()
+    local s = sip.Sdp.new()
+    s:set_origin { username = "-", sess_id = 42, sess_version = 1, address = "192.0.2.1" }
+    s:set_connection("192.0.2.1")
+    local m = s:add_media("audio", 5004, "RTP/AVP", { 0, 101 })
+    m:add_attr("rtpmap", "101 telephone-event/8000"):set_direction("sendrecv")
+    T.eq(tostring(s), table.concat({
+        "v=0", "o=- 42 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
+        "m=audio 5004 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000", "a=sendrecv", "",
+    }, "\r\n"), "wire form")
+    m:set_port(0)
+    T.eq(sip.Sdp.parse(tostring(s)).media[1].port, 0, "port edited")
+    T.raises("SIP_EINVAL", s.add_media, s, "audio", 70000, "RTP/AVP", "0")
+    T.raises("SIP_EINVAL", m.set_direction, m, "sideways")
+end)
+
+T.case("SDP errors carry the line", function()
+    local e = T.raises("SIP_ESDP", sip.Sdp.parse, "v=0\r\no=bad\r\ns=-\r\nt=0 0\r\n")
+    T.eq(e.line, 2, "line")
+    T.ok(e.reason:find("o=", 1, true), "reason names the line type")
+    local s = sip.Sdp.parse(OFFER)
+    s:close()
+    T.raises("SIP_ECLOSED", function() return s.origin end)
+end)
