@@ -13,13 +13,18 @@ import sys
 
 import libsip
 
+log = logging.getLogger("options_responder")
+
 
 def make_stack(args: argparse.Namespace) -> libsip.Stack:
     stack = libsip.Stack(listen=args.listen or ["udp:127.0.0.1:5060"], trace=args.trace)
 
     @stack.on_request("OPTIONS")
     def options(req: libsip.Request) -> None:
-        logging.info("OPTIONS from %s", req.netinfo.remote if req.netinfo else "?")
+        # Per-request lines at DEBUG, built only when wanted: at INFO they cost more than the
+        # answer itself (docs/PERFORMANCE.md, "Bindings").
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("OPTIONS from %s", req.netinfo.remote if req.netinfo else "?")
         req.reply(200, headers={"Allow": "OPTIONS", "Accept": "application/sdp"})
 
     for a in stack.addresses:
