@@ -164,6 +164,24 @@ static void loop_post_from_threads(void **state)
     pthread_mutex_destroy(&p.lock);
 }
 
+static void loop_posts_run_on_an_idle_loop(void **state)
+{
+    (void)state;
+    post_state_t p = {0};
+    pthread_mutex_init(&p.lock, NULL);
+    assert_int_equal(sip_loop_create(&p.loop), 0);
+    /* Nothing else is active: the posted work still runs, from run_once and from run. */
+    assert_int_equal(sip_loop_post(p.loop, posted, &p, posted_free), 0);
+    sip_loop_run_once(p.loop, 0);
+    assert_int_equal(p.ran, 1);
+    assert_int_equal(sip_loop_post(p.loop, posted, &p, posted_free), 0);
+    assert_int_equal(sip_loop_run(p.loop), 0);
+    assert_int_equal(p.ran, 2);
+    assert_int_equal(p.freed, 2);
+    sip_loop_unref(p.loop);
+    pthread_mutex_destroy(&p.lock);
+}
+
 static void loop_run_once_and_backend(void **state)
 {
     (void)state;
@@ -266,6 +284,7 @@ int main(void)
         cmocka_unit_test(loop_unref_stops_a_timer),
         cmocka_unit_test(loop_close_closes_children),
         cmocka_unit_test(loop_post_from_threads),
+        cmocka_unit_test(loop_posts_run_on_an_idle_loop),
         cmocka_unit_test(loop_run_once_and_backend),
         cmocka_unit_test(loop_wraps_an_application_uv_loop),
         cmocka_unit_test(loop_log_levels_and_callback),

@@ -198,10 +198,23 @@ void sip_loop_unref(sip_loop_t *loop)
     free(loop);
 }
 
+/* The async handle is unreferenced so that it does not keep run() alive on its own; work
+ * posted before a run therefore has to be picked up here, or a loop with nothing else active
+ * would return without running it. */
+static void run_pending_posts(sip_loop_t *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    int pending = loop->posts != NULL;
+    pthread_mutex_unlock(&loop->lock);
+    if (pending) run_posts(&loop->async);
+}
+
 int sip_loop_run(sip_loop_t *loop)
 {
     if (!loop) return SIP_EINVAL;
     if (loop->closed) return SIP_ECLOSED;
+    run_pending_posts(loop);
+    if (loop->closed) return 0;
     uv_run(loop->uv, UV_RUN_DEFAULT);
     return 0;
 }
@@ -210,6 +223,8 @@ int sip_loop_run_once(sip_loop_t *loop, int wait)
 {
     if (!loop) return SIP_EINVAL;
     if (loop->closed) return SIP_ECLOSED;
+    run_pending_posts(loop);
+    if (loop->closed) return 0;
     return uv_run(loop->uv, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0;
 }
 
