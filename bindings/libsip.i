@@ -33,7 +33,8 @@
  *     is Borrowed from the handle it came from: the thin layer keeps that handle's script object
  *     alive for as long as it keeps the struct (or copies the fields out at once).
  *  7. View structs (URI, headers, SDP parts, parse errors) are read-only; option structs
- *     (sip_parse_opts_t, sip_transport_opts_t, sip_resolver_opts_t) and sip_netinfo_t are
+ *     (sip_parse_opts_t, sip_transport_opts_t, sip_resolver_opts_t, sip_txn_opts_t) and
+ *     sip_netinfo_t are
  *     read-write, created with their constructor and filled with sip_*_opts_init().
  *  8. Callbacks `(cb, void *user, sip_free_fn user_free)` are ONE argument: a function (or
  *     nil/None for NULL). A trampoline per callback typedef calls it; user_free releases it, and
@@ -46,9 +47,18 @@
  *       sip_transport_sent_cb fn(tp, status)
  *       sip_resolve_cb        fn(resolver, status, targets)       targets: a list of owned
  *                                                                 sip_netinfo_t copies
+ *       sip_response_cb       fn(txn, status, rsp)  rsp Borrowed for the call, nil/None for
+ *                                                   the 408/503 end without a response
+ *       sip_request_cb        fn(layer, txn, req)   txn Borrowed (sip_txn_ref() to answer
+ *                                                   later), nil/None for a stray ACK
+ *       sip_stray_response_cb fn(layer, rsp)        rsp Borrowed for the call
+ *       sip_txn_event_cb      fn(txn, event, msg)   event a SIP_TXN_EVENT_* number; msg the
+ *                                                   CANCEL (Borrowed), else nil/None
  *  9. Not bound: the varargs sip_log() (a format string from a script is unsafe; its twin
  *     sip_log_write() is bound). Macros with arguments (SIP_STR) and the sip_str_t struct
- *     itself are not bound either; every other SIP_EXTERN function is.
+ *     itself are not bound either, nor the transaction timers' clock (sip_txn_clock_t and the
+ *     clock field of sip_txn_opts_t: C function pointers the timer machinery calls, a hook for
+ *     C tests that drive time by hand); every other SIP_EXTERN function is.
  *
  * WHAT A LANGUAGE FILE PROVIDES BEFORE `%include "../libsip.i"`
  * (bindings/python/python.i and bindings/lua/lua.i): typemaps for these generic names, which this
@@ -69,7 +79,9 @@
  *                                                     malloc'd text (then free() it), nil if NULL
  *   (sip_loop_fn, void *, sip_free_fn), (sip_timer_cb, void *, sip_free_fn),
  *   (sip_log_cb, void *, sip_free_fn), (sip_transport_msg_cb, void *, sip_free_fn),
- *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn)
+ *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn),
+ *   (sip_response_cb, void *, sip_free_fn), (sip_request_cb, void *, sip_free_fn),
+ *   (sip_stray_response_cb, void *, sip_free_fn), (sip_txn_event_cb, void *, sip_free_fn)
  *                                                     in: one callable (see 8)
  * and the %module line. The language file may add language-only features (Python: %thread on
  * sip_loop_run and sip_loop_run_once to release the GIL).
@@ -97,12 +109,18 @@
 %ignore SIP_STR_NULL;
 /* Enum terminators, not values. */
 %ignore SIP_HDR__COUNT;
+/* The transaction timers' clock: C function pointers called from the timer machinery, for C
+ * tests that drive time by hand. A script uses the loop's timers (clock NULL, the default). */
+%ignore sip_txn_clock;
+%ignore sip_txn_clock_t;
+%ignore sip_txn_opts::clock;
 
 /* ---- convention 1: handle out-parameters ------------------------------------------------- */
 
 %apply SWIGTYPE **SIP_HANDLE_OUT {
     sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
-    sip_timer_t **out, sip_resolver_t **out, sip_transport_t **out
+    sip_timer_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
+    sip_txn_t **out
 };
 
 /* ---- convention 2: other out-parameters --------------------------------------------------- */
@@ -238,6 +256,10 @@ SIP_MUTABLE(sip_transport_opts, tls_verify)
 SIP_MUTABLE(sip_transport_opts, tls_verify_client)
 SIP_MUTABLE(sip_transport_opts, ws_path)
 SIP_MUTABLE(sip_transport_opts, via_host)
+SIP_MUTABLE(sip_txn_opts, t1_ms)
+SIP_MUTABLE(sip_txn_opts, t2_ms)
+SIP_MUTABLE(sip_txn_opts, t4_ms)
+SIP_MUTABLE(sip_txn_opts, timer_100_ms)
 
 /* ---- the headers, in dependency order (sip.h's) ------------------------------------------- */
 
@@ -254,4 +276,5 @@ SIP_MUTABLE(sip_transport_opts, via_host)
 %include "sip/loop.h"
 %include "sip/resolve.h"
 %include "sip/transport.h"
+%include "sip/txn.h"
 %mutable;

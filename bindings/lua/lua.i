@@ -34,12 +34,16 @@ typedef struct lsip_cb {
 } lsip_cb_t;
 
 /* The arguments of one call, read by lsip_dispatch() inside the protected call. */
-enum lsip_kind { LSIP_LOOP_FN, LSIP_TIMER, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE };
+enum lsip_kind {
+    LSIP_LOOP_FN, LSIP_TIMER, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE,
+    LSIP_TXN_RESPONSE, LSIP_TXN_REQUEST, LSIP_TXN_STRAY, LSIP_TXN_EVENT
+};
 typedef struct lsip_call {
     enum lsip_kind kind;
     lsip_cb_t *cb;
     void *handle;
     void *obj;
+    void *obj2; /* the third handle: the request of sip_request_cb */
     int status;
     const char *s1, *s2;
     const sip_netinfo_t *targets;
@@ -157,6 +161,25 @@ static int lsip_dispatch(lua_State *L)
         }
         n = 3;
         break;
+    /* A NULL handle (no response, a stray ACK, no CANCEL) is pushed as nil. */
+    case LSIP_TXN_RESPONSE:
+    case LSIP_TXN_EVENT:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn, 0);
+        lua_pushinteger(L, c->status);
+        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
+        n = 3;
+        break;
+    case LSIP_TXN_REQUEST:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn_layer, 0);
+        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_txn, 0);
+        SWIG_NewPointerObj(L, c->obj2, SWIGTYPE_p_sip_msg, 0);
+        n = 3;
+        break;
+    case LSIP_TXN_STRAY:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn_layer, 0);
+        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
+        n = 2;
+        break;
     }
     lua_call(L, n, 0);
     return 0;
@@ -213,41 +236,78 @@ static void lsip_cb_free(void *user)
 
 static void lsip_loop_fn_tramp(sip_loop_t *loop, void *user)
 {
-    lsip_call_t c = {LSIP_LOOP_FN, (lsip_cb_t *)user, loop, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_call_t c = {LSIP_LOOP_FN, (lsip_cb_t *)user, loop, NULL, NULL, 0, NULL, NULL, NULL, 0};
     lsip_invoke(&c, loop);
 }
 
 static void lsip_timer_tramp(sip_timer_t *timer, void *user)
 {
-    lsip_call_t c = {LSIP_TIMER, (lsip_cb_t *)user, timer, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_call_t c = {LSIP_TIMER, (lsip_cb_t *)user, timer, NULL, NULL, 0, NULL, NULL, NULL, 0};
     lsip_invoke(&c, NULL);
 }
 
 static void lsip_log_tramp(sip_loop_t *loop, sip_log_level_t level, const char *module,
                            const char *text, void *user)
 {
-    lsip_call_t c = {LSIP_LOG, (lsip_cb_t *)user, loop, NULL, (int)level, module, text, NULL, 0};
+    lsip_call_t c = {LSIP_LOG, (lsip_cb_t *)user, loop, NULL, NULL, (int)level, module, text,
+                     NULL, 0};
     /* An error in the logger itself must not be logged through the same logger. */
     lsip_invoke(&c, NULL);
 }
 
 static void lsip_msg_tramp(sip_transport_t *tp, sip_msg_t *msg, void *user)
 {
-    lsip_call_t c = {LSIP_MSG, (lsip_cb_t *)user, tp, msg, 0, NULL, NULL, NULL, 0};
+    lsip_call_t c = {LSIP_MSG, (lsip_cb_t *)user, tp, msg, NULL, 0, NULL, NULL, NULL, 0};
     lsip_invoke(&c, sip_transport_get_loop(tp));
 }
 
 static void lsip_sent_tramp(sip_transport_t *tp, int status, void *user)
 {
-    lsip_call_t c = {LSIP_SENT, (lsip_cb_t *)user, tp, NULL, status, NULL, NULL, NULL, 0};
+    lsip_call_t c = {LSIP_SENT, (lsip_cb_t *)user, tp, NULL, NULL, status, NULL, NULL, NULL, 0};
     lsip_invoke(&c, sip_transport_get_loop(tp));
 }
 
 static void lsip_resolve_tramp(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
                                size_t count, void *user)
 {
-    lsip_call_t c = {LSIP_RESOLVE, (lsip_cb_t *)user, r, NULL, status, NULL, NULL, targets, count};
+    lsip_call_t c = {LSIP_RESOLVE, (lsip_cb_t *)user, r, NULL, NULL, status, NULL, NULL, targets,
+                     count};
     lsip_invoke(&c, NULL);
+}
+
+/* The loop of a transaction layer, for logging a callback's error (NULL once closed). */
+static sip_loop_t *lsip_layer_loop(sip_txn_layer_t *layer)
+{
+    sip_transport_t *tp = layer ? sip_txn_layer_get_transport(layer) : NULL;
+    return tp ? sip_transport_get_loop(tp) : NULL;
+}
+
+static void lsip_txn_response_tramp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    lsip_call_t c = {LSIP_TXN_RESPONSE, (lsip_cb_t *)user, txn, (void *)rsp, NULL, status,
+                     NULL, NULL, NULL, 0};
+    lsip_invoke(&c, lsip_layer_loop(sip_txn_get_layer(txn)));
+}
+
+static void lsip_txn_request_tramp(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req,
+                                   void *user)
+{
+    lsip_call_t c = {LSIP_TXN_REQUEST, (lsip_cb_t *)user, layer, txn, req, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, lsip_layer_loop(layer));
+}
+
+static void lsip_txn_stray_tramp(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
+{
+    lsip_call_t c = {LSIP_TXN_STRAY, (lsip_cb_t *)user, layer, rsp, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, lsip_layer_loop(layer));
+}
+
+static void lsip_txn_event_tramp(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
+                                 void *user)
+{
+    lsip_call_t c = {LSIP_TXN_EVENT, (lsip_cb_t *)user, txn, (void *)msg, NULL, (int)event,
+                     NULL, NULL, NULL, 0};
+    lsip_invoke(&c, lsip_layer_loop(sip_txn_get_layer(txn)));
 }
 %}
 
@@ -467,6 +527,33 @@ static void lsip_resolve_tramp(sip_resolver_t *r, int status, const sip_netinfo_
 %typemap(in, checkfn="lua_isfunction") (sip_resolve_cb cb, void *user, sip_free_fn user_free) {
     $2 = lsip_cb_new(L, $input, NULL);
     $1 = $2 ? lsip_resolve_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+
+/* The transaction layer: sip_txn_client_create takes a function (or nil), the handlers nil to
+ * remove one. */
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_response_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_txn_response_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_request_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_txn_request_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_stray_response_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_txn_stray_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%typemap(in, checkfn="SWIG_lua_isnilfunction")
+    (sip_txn_event_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, NULL);
+    $1 = $2 ? lsip_txn_event_tramp : NULL;
     $3 = $2 ? lsip_cb_free : NULL;
 }
 

@@ -142,7 +142,7 @@ static void sipbind_user_free(void *user)
 #define SIPBIND_LEAVE() PyGILState_Release(gil)
 
 static swig_type_info *sipbind_t_loop, *sipbind_t_timer, *sipbind_t_tp, *sipbind_t_msg,
-    *sipbind_t_resolver, *sipbind_t_netinfo;
+    *sipbind_t_resolver, *sipbind_t_netinfo, *sipbind_t_txn, *sipbind_t_layer;
 
 static void sipbind_loop_fn(sip_loop_t *loop, void *user)
 {
@@ -246,6 +246,72 @@ static void sipbind_resolve_cb(sip_resolver_t *res, int status, const sip_netinf
     Py_XDECREF(a);
     Py_XDECREF(b);
     Py_XDECREF(list);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+/* The transaction layer's callbacks. A NULL handle (no response, a stray ACK, no CANCEL) is
+ * passed as None. */
+static void sipbind_response_cb(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    PyObject *a, *b, *c, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
+    b = PyLong_FromLong(status);
+    c = sipbind_handle((void *)rsp, "sip_msg_t *", &sipbind_t_msg);
+    if (a != NULL && b != NULL && c != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_request_cb(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req,
+                               void *user)
+{
+    PyObject *a, *b, *c, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(layer, "sip_txn_layer_t *", &sipbind_t_layer);
+    b = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
+    c = sipbind_handle(req, "sip_msg_t *", &sipbind_t_msg);
+    if (a != NULL && b != NULL && c != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_stray_cb(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
+{
+    PyObject *a, *b, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(layer, "sip_txn_layer_t *", &sipbind_t_layer);
+    b = sipbind_handle(rsp, "sip_msg_t *", &sipbind_t_msg);
+    if (a != NULL && b != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_txn_event_cb(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
+                                 void *user)
+{
+    PyObject *a, *b, *c, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
+    b = PyLong_FromLong((long)event);
+    c = sipbind_handle((void *)msg, "sip_msg_t *", &sipbind_t_msg);
+    if (a != NULL && b != NULL && c != NULL)
+        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
     sipbind_finish((PyObject *)user, r);
     SIPBIND_LEAVE();
 }
@@ -453,5 +519,9 @@ SIPBIND_CALLBACK(sip_log_cb, cb, sipbind_log_cb)
 SIPBIND_CALLBACK(sip_transport_msg_cb, cb, sipbind_msg_cb)
 SIPBIND_CALLBACK(sip_transport_sent_cb, cb, sipbind_sent_cb)
 SIPBIND_CALLBACK(sip_resolve_cb, cb, sipbind_resolve_cb)
+SIPBIND_CALLBACK(sip_response_cb, cb, sipbind_response_cb)
+SIPBIND_CALLBACK(sip_request_cb, cb, sipbind_request_cb)
+SIPBIND_CALLBACK(sip_stray_response_cb, cb, sipbind_stray_cb)
+SIPBIND_CALLBACK(sip_txn_event_cb, cb, sipbind_txn_event_cb)
 
 %include "../libsip.i"

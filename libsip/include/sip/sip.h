@@ -15,5 +15,6 @@
 #include "sip/loop.h"
 #include "sip/resolve.h"
 #include "sip/transport.h"
+#include "sip/txn.h"
 
 #endif

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/* Client transactions (RFC 3261 §17.1, RFC 6026 §8.4): INVITE and non-INVITE state machines,
+ * the ACK of a non-2xx final response, and CANCEL (§9.1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txn/txn_int.h"
+
+static int is_invite(const sip_txn_t *t)
+{
+    return (t->flags & SIP__TXN_INVITE) != 0;
+}
+
+/* Calls the TU; the caller holds a reference to t. */
+static void deliver(sip_txn_t *t, int status, const sip_msg_t *rsp)
+{
+    if (!t->layer || !t->cb.rsp || (t->flags & SIP__TXN_INTERNAL)) return;
+    t->cb.rsp(t, status, rsp, t->user);
+}
+
+static void unref_cb(void *user)
+{
+    sip_txn_unref(user);
+}
+
+/* Starts the retransmission timer (A or E) unless the transport is reliable (§17.1.1.2). */
+static void start_retransmit(sip_txn_t *t, uint64_t now)
+{
+    if (t->flags & SIP__TXN_RELIABLE) return;
+    t->interval = t->t1;
+    t->t_retx = now + t->t1;
+}
+
+static void on_sent(sip_transport_t *tp, int status, void *user)
+{
+    (void)tp;
+    sip_txn_t *t = user;
+    if (!t->layer) return;
+    if (status < 0) {
+        if (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_TRYING &&
+            t->state != SIP_TXN_PROCEEDING)
+            return;
+        /* RFC 3261 §17.1.4, §8.1.3.1: a transport error ends the transaction as a 503. */
+        t->refs++;
+        deliver(t, 503, NULL);
+        sip__txn_terminate(t);
+        sip_txn_unref(t);
+        return;
+    }
+    t->flags |= SIP__TXN_SENT;
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(t->req);
+    int reliable = ni && sip_transport_is_reliable(ni->transport);
+    if (reliable) {
+        /* The transport may have moved a large request to TCP (§18.1.1). */
+        t->flags |= SIP__TXN_RELIABLE;
+        t->t_retx = SIP__TXN_NEVER;
+        sip__txn_timers_changed(t);
+    } else if (t->t_retx == SIP__TXN_NEVER &&
+               (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING)) {
+        start_retransmit(t, sip__txn_now(t->layer));
+        sip__txn_timers_changed(t);
+    }
+}
+
+static int method_matches(const sip_msg_t *req, const sip_cseq_t *cs)
+{
+    sip_method_t m = sip_msg_get_method(req);
+    if (m != cs->method) return 0;
+    return m != SIP_METHOD_UNKNOWN || sip_str_eq(sip_msg_get_method_str(req), cs->method_str);
+}
+
+/* Starts a client transaction on a request that already carries its branch. */
+static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
+                        const sip_netinfo_t *dst, const sip_txn_opts_t *opts, uint16_t extra,
+                        sip_response_cb cb, void *user, sip_free_fn user_free)
+{
+    *out = NULL;
+    sip_txn_t *t = sip__txn_new(l, req, opts);
+    if (!t) {
+        if (user_free) user_free(user);
+        return SIP_ENOMEM;
+    }
+    t->flags |= SIP__TXN_CLIENT | extra;
+    if (sip_msg_get_method(req) == SIP_METHOD_INVITE) t->flags |= SIP__TXN_INVITE;
+    t->state = is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    t->cb.rsp = cb;
+    t->user = user;
+    t->user_free = user_free;
+    if (dst && sip_transport_is_reliable(dst->transport)) t->flags |= SIP__TXN_RELIABLE;
+    t->refs++; /* for the send completion */
+    int rc = sip__txn_send(l, req, dst, on_sent, t, unref_cb);
+    if (rc) {
+        /* A call that fails never fires its callback; user_free runs in terminate. */
+        t->cb.rsp = NULL;
+        sip__txn_terminate(t);
+        return rc;
+    }
+    uint64_t now = sip__txn_now(l);
+    /* With the target known, retransmissions start now; else once it is located. */
+    if (dst) start_retransmit(t, now);
+    /* RFC 3261 §17.1.1.2 Timer B, §17.1.2.2 Timer F: 64*T1. */
+    t->t_end = now + 64 * (uint64_t)t->t1;
+    sip__txn_timers_changed(t);
+    *out = t;
+    return 0;
+}
+
+int sip_txn_client_create(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
+                          const sip_netinfo_t *dst, const sip_txn_opts_t *opts,
+                          sip_response_cb cb, void *user, sip_free_fn user_free)
+{
+    int rc = SIP_EINVAL;
+    if (out) *out = NULL;
+    if (!out || !l || !req || !sip_msg_is_request(req)) goto fail;
+    /* RFC 3261 §17.1: ACK is not a transaction; the ACK of a 2xx is the TU's (§13.2.2.4). */
+    if (sip_msg_get_method(req) == SIP_METHOD_ACK) goto fail;
+    const sip_cseq_t *cs = sip_msg_get_cseq(req);
+    if (!cs || !method_matches(req, cs) || !sip_msg_get_call_id(req).len ||
+        !sip_msg_get_from(req) || !sip_msg_get_to(req))
+        goto fail;
+    rc = SIP_ECLOSED;
+    if (l->closed) goto fail;
+    if ((rc = sip__txn_ensure_branch(l, req))) goto fail;
+    sip_txn_t *t;
+    rc = client_start(&t, l, req, dst, opts, 0, cb, user, user_free);
+    if (rc) return rc;
+    *out = sip_txn_ref(t);
+    return 0;
+fail:
+    if (user_free) user_free(user);
+    return rc;
+}
+
+sip_txn_t *sip__txn_client_match(sip_txn_layer_t *l, const sip_msg_t *rsp)
+{
+    /* RFC 3261 §17.1.3: the top Via branch and the CSeq method. */
+    const sip_via_t *v = sip_msg_get_via(rsp);
+    const sip_cseq_t *cs = sip_msg_get_cseq(rsp);
+    if (!v || !cs || !v->branch.len) return NULL;
+    uint32_t h = sip__txn_hash(sip_msg_get_call_id(rsp));
+    for (sip_txn_t *t = sip__txn_bucket(l, h); t; t = t->hnext) {
+        if (t->hash != h || !(t->flags & SIP__TXN_CLIENT)) continue;
+        const sip_via_t *tv = sip_msg_get_via(t->req);
+        if (tv && sip_str_eq(tv->branch, v->branch) && method_matches(t->req, cs)) return t;
+    }
+    return NULL;
+}
+
+/* Copies a header value (a view, not NUL-terminated) into a new message. */
+static int copy_value(sip_msg_t *dst, const char *name, sip_str_t v)
+{
+    char stack[512];
+    char *buf = v.len < sizeof(stack) ? stack : malloc(v.len + 1);
+    if (!buf) return SIP_ENOMEM;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    int rc = sip_msg_add_header(dst, name, buf);
+    if (buf != stack) free(buf);
+    return rc;
+}
+
+static int copy_header(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
+{
+    const sip_header_t *h = sip_msg_header_at(src, id, 0);
+    if (!h) return SIP_EINVAL;
+    return copy_value(dst, sip_hdr_name(id), sip_header_get_value(h));
+}
+
+/* The ACK of a non-2xx (§17.1.1.3) and the CANCEL (§9.1) share their form: the INVITE's
+ * Request-URI, top Via only, Route, From, Call-ID and CSeq number; To from to_src. */
+static int build_from_invite(sip_msg_t **out, const sip_msg_t *inv, const char *method,
+                             const sip_msg_t *to_src)
+{
+    *out = NULL;
+    const sip_uri_t *u = sip_msg_get_uri(inv);
+    const sip_cseq_t *cs = sip_msg_get_cseq(inv);
+    if (!u || !cs) return SIP_EINVAL;
+    char stack[512];
+    char *uri = u->raw.len < sizeof(stack) ? stack : malloc(u->raw.len + 1);
+    if (!uri) return SIP_ENOMEM;
+    memcpy(uri, u->raw.ptr, u->raw.len);
+    uri[u->raw.len] = '\0';
+    sip_msg_t *m;
+    int rc = sip_msg_create_request(&m, method, uri);
+    if (uri != stack) free(uri);
+    if (rc) return rc;
+    char cseq[40];
+    snprintf(cseq, sizeof(cseq), "%lu %s", (unsigned long)cs->seq, method);
+    if ((rc = copy_header(m, inv, SIP_HDR_VIA))) goto fail;
+    size_t nroute = sip_msg_header_count(inv, SIP_HDR_ROUTE);
+    for (size_t i = 0; i < nroute; i++) {
+        rc = copy_value(m, "Route", sip_header_get_value(sip_msg_header_at(inv, SIP_HDR_ROUTE, i)));
+        if (rc) goto fail;
+    }
+    if ((rc = copy_header(m, inv, SIP_HDR_FROM))) goto fail;
+    if ((rc = copy_header(m, to_src, SIP_HDR_TO))) goto fail;
+    if ((rc = copy_header(m, inv, SIP_HDR_CALL_ID))) goto fail;
+    if ((rc = sip_msg_add_header(m, "CSeq", cseq))) goto fail;
+    if ((rc = sip_msg_add_header(m, "Max-Forwards", "70"))) goto fail;
+    *out = m;
+    return 0;
+fail:
+    sip_msg_unref(m);
+    return rc;
+}
+
+/* Where the INVITE went: the ACK and the CANCEL go to the same place (§17.1.1.3, §9.1). */
+static const sip_netinfo_t *invite_dst(const sip_txn_t *t)
+{
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(t->req);
+    return ni && ni->remote_port ? ni : NULL;
+}
+
+static void send_ack(sip_txn_t *t, const sip_msg_t *rsp)
+{
+    sip_msg_t *ack;
+    if (build_from_invite(&ack, t->req, "ACK", rsp)) return; /* the retransmission will retry */
+    sip_msg_unref(t->rsp);
+    t->rsp = ack;
+    sip__txn_send(t->layer, ack, invite_dst(t), NULL, NULL, NULL);
+}
+
+static int send_cancel(sip_txn_t *t)
+{
+    sip_msg_t *c;
+    int rc = build_from_invite(&c, t->req, "CANCEL", t->req);
+    if (rc) return rc;
+    sip_txn_opts_t o = {.t1_ms = t->t1, .t2_ms = t->t2, .t4_ms = t->t4};
+    sip_txn_t *ct;
+    rc = client_start(&ct, t->layer, c, invite_dst(t), &o, SIP__TXN_INTERNAL, NULL, NULL, NULL);
+    sip_msg_unref(c);
+    if (rc) return rc;
+    t->flags |= SIP__TXN_CANCEL_SENT;
+    /* RFC 3261 §9.1: without a final response 64*T1 after the CANCEL, the INVITE is over. */
+    t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
+    sip__txn_timers_changed(t);
+    return 0;
+}
+
+int sip_txn_cancel(sip_txn_t *t)
+{
+    if (!t || !(t->flags & SIP__TXN_CLIENT) || !is_invite(t) || (t->flags & SIP__TXN_INTERNAL))
+        return SIP_EINVAL;
+    if (!t->layer || (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_PROCEEDING))
+        return SIP_ECLOSED;
+    if (t->flags & SIP__TXN_CANCEL_WANT) return 0;
+    t->flags |= SIP__TXN_CANCEL_WANT;
+    /* RFC 3261 §9.1: no CANCEL before a provisional response; it is sent when one arrives. */
+    if (!(t->flags & SIP__TXN_PROVISIONAL)) return 0;
+    int rc = send_cancel(t);
+    if (rc) t->flags &= (uint16_t)~SIP__TXN_CANCEL_WANT;
+    return rc;
+}
+
+/* Ends at once over reliable transports (Timer D and K are zero), else after wait_ms. */
+static void complete(sip_txn_t *t, uint64_t wait_ms)
+{
+    t->state = SIP_TXN_COMPLETED;
+    t->t_retx = SIP__TXN_NEVER;
+    t->t_end = (t->flags & SIP__TXN_RELIABLE) ? 0 : sip__txn_now(t->layer) + wait_ms;
+    sip__txn_timers_changed(t);
+}
+
+static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
+{
+    switch (t->state) {
+    case SIP_TXN_CALLING:
+    case SIP_TXN_PROCEEDING:
+        if (st < 200) {
+            /* §17.1.1.2: a provisional stops retransmissions and Timer B. */
+            t->state = SIP_TXN_PROCEEDING;
+            t->flags |= SIP__TXN_PROVISIONAL;
+            t->t_retx = SIP__TXN_NEVER;
+            if (!(t->flags & SIP__TXN_CANCEL_SENT)) t->t_end = SIP__TXN_NEVER;
+            sip__txn_timers_changed(t);
+            deliver(t, st, rsp);
+            if (t->layer && (t->flags & SIP__TXN_CANCEL_WANT) &&
+                !(t->flags & SIP__TXN_CANCEL_SENT))
+                send_cancel(t);
+        } else if (st < 300) {
+            /* RFC 6026 §8.4: Accepted; Timer M lets 2xx retransmissions reach the TU. */
+            t->state = SIP_TXN_ACCEPTED;
+            t->t_retx = SIP__TXN_NEVER;
+            t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
+            sip__txn_timers_changed(t);
+            deliver(t, st, rsp);
+        } else {
+            /* §17.1.1.2: ACK the non-2xx, then Completed with Timer D. */
+            send_ack(t, rsp);
+            complete(t, SIP__TXN_TIMER_D);
+            deliver(t, st, rsp);
+        }
+        break;
+    case SIP_TXN_ACCEPTED:
+        if (st >= 200 && st < 300) deliver(t, st, rsp);
+        break;
+    case SIP_TXN_COMPLETED:
+        /* §17.1.1.2: a retransmitted final response gets the ACK again, not the TU. */
+        if (st >= 300 && t->rsp) sip__txn_send(t->layer, t->rsp, invite_dst(t), NULL, NULL, NULL);
+        break;
+    default:
+        break;
+    }
+}
+
+static void non_invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
+{
+    if (t->state != SIP_TXN_TRYING && t->state != SIP_TXN_PROCEEDING) return;
+    if (st < 200) {
+        t->state = SIP_TXN_PROCEEDING;
+        t->flags |= SIP__TXN_PROVISIONAL;
+        deliver(t, st, rsp);
+        return;
+    }
+    /* §17.1.2.2: Completed; Timer K (T4) absorbs retransmitted finals. */
+    complete(t, t->t4);
+    deliver(t, st, rsp);
+}
+
+void sip__txn_client_response(sip_txn_t *t, sip_msg_t *rsp)
+{
+    int st = sip_msg_get_status(rsp);
+    if (st < 100 || st > 699) return;
+    t->refs++;
+    if (is_invite(t))
+        invite_response(t, st, rsp);
+    else
+        non_invite_response(t, st, rsp);
+    /* Reliable transports end Completed at once, after the TU has seen the response. */
+    if (t->layer && t->t_end == 0) sip__txn_terminate(t);
+    sip_txn_unref(t);
+}
+
+void sip__txn_client_timer(sip_txn_t *t, uint64_t now)
+{
+    if (t->t_retx <= now) {
+        t->t_retx = SIP__TXN_NEVER;
+        if (t->state == SIP_TXN_CALLING) {
+            /* §17.1.1.2 Timer A: resend, doubling each time. */
+            sip__txn_send(t->layer, t->req, invite_dst(t), NULL, NULL, NULL);
+            t->interval *= 2;
+            t->t_retx = now + t->interval;
+        } else if (t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING) {
+            /* §17.1.2.2 Timer E: doubles up to T2 while Trying, T2 once Proceeding. */
+            sip__txn_send(t->layer, t->req, invite_dst(t), NULL, NULL, NULL);
+            if (t->state == SIP_TXN_PROCEEDING)
+                t->interval = t->t2;
+            else
+                t->interval = t->interval * 2 < t->t2 ? t->interval * 2 : t->t2;
+            t->t_retx = now + t->interval;
+        }
+    }
+    if (t->layer && t->t_end <= now) {
+        t->t_end = SIP__TXN_NEVER;
+        if (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING ||
+            t->state == SIP_TXN_PROCEEDING) {
+            /* Timer B or F, or no final response after a CANCEL: a timeout for the TU. */
+            deliver(t, 408, NULL);
+        }
+        /* Timer D, K or M ends the transaction quietly. */
+        sip__txn_terminate(t);
+        return;
+    }
+    sip__txn_timers_changed(t);
+}

@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: MIT */
+/* The transaction layer: creation and close, the clock and timer heap, the Call-ID table,
+ * dispatch of received messages, stateless sending. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "txn/txn_int.h"
+
+void sip_txn_opts_init(sip_txn_opts_t *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof(*o));
+    o->t1_ms = 500;
+    o->t2_ms = 4000;
+    /* RFC 3261 §17.1.2.2: T4 is 5 s, the longest a message stays in the network. */
+    o->t4_ms = 5000;
+    o->timer_100_ms = 200;
+}
+
+/* ---- the default clock: one uv timer ---------------------------------------------------- */
+
+static uint64_t uv_clock_now(void *user)
+{
+    sip_txn_layer_t *l = user;
+    return uv_now(l->uvt.loop);
+}
+
+static void on_uv_timer(uv_timer_t *h)
+{
+    sip_txn_layer_t *l = h->data;
+    void (*fire)(void *) = (void (*)(void *))l->uvt_fire;
+    if (fire) fire(l);
+}
+
+static void uv_clock_start(void *user, uint64_t delay_ms, void (*fire)(void *), void *arg)
+{
+    sip_txn_layer_t *l = user;
+    (void)arg; /* always the layer */
+    l->uvt_fire = (void (*)(void))fire;
+    uv_timer_start(&l->uvt, on_uv_timer, delay_ms, 0);
+}
+
+static void uv_clock_stop(void *user)
+{
+    sip_txn_layer_t *l = user;
+    uv_timer_stop(&l->uvt);
+}
+
+uint64_t sip__txn_now(sip_txn_layer_t *l)
+{
+    return l->clock.now_ms(l->clock.user);
+}
+
+/* ---- the timer heap ---------------------------------------------------------------------- */
+
+static inline uint64_t due(const sip_txn_t *t)
+{
+    return t->t_retx < t->t_end ? t->t_retx : t->t_end;
+}
+
+static void heap_set(sip_txn_layer_t *l, size_t i, sip_txn_t *t)
+{
+    l->heap[i] = t;
+    t->hidx = (int)i;
+}
+
+static void sift_up(sip_txn_layer_t *l, size_t i)
+{
+    sip_txn_t *t = l->heap[i];
+    uint64_t k = due(t);
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (due(l->heap[p]) <= k) break;
+        heap_set(l, i, l->heap[p]);
+        i = p;
+    }
+    heap_set(l, i, t);
+}
+
+static void sift_down(sip_txn_layer_t *l, size_t i)
+{
+    sip_txn_t *t = l->heap[i];
+    uint64_t k = due(t);
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= l->nheap) break;
+        if (c + 1 < l->nheap && due(l->heap[c + 1]) < due(l->heap[c])) c++;
+        if (due(l->heap[c]) >= k) break;
+        heap_set(l, i, l->heap[c]);
+        i = c;
+    }
+    heap_set(l, i, t);
+}
+
+static void heap_remove(sip_txn_layer_t *l, sip_txn_t *t)
+{
+    if (t->hidx < 0) return;
+    size_t i = (size_t)t->hidx;
+    t->hidx = -1;
+    sip_txn_t *last = l->heap[--l->nheap];
+    if (i == l->nheap) return;
+    heap_set(l, i, last);
+    sift_up(l, i);
+    sift_down(l, (size_t)last->hidx);
+}
+
+/* Makes room for every live transaction in the heap, so filing one never fails later. */
+static int heap_reserve(sip_txn_layer_t *l, size_t n)
+{
+    if (n <= l->heap_cap) return 0;
+    size_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
+    while (cap < n) cap *= 2;
+    sip_txn_t **h = realloc(l->heap, cap * sizeof(*h));
+    if (!h) return SIP_ENOMEM;
+    l->heap = h;
+    l->heap_cap = cap;
+    return 0;
+}
+
+static void layer_fire(void *arg);
+
+/* Keeps the clock's single wake-up at the earliest deadline. */
+static void schedule(sip_txn_layer_t *l)
+{
+    if (l->closed || l->firing) return;
+    uint64_t d = l->nheap ? due(l->heap[0]) : SIP__TXN_NEVER;
+    if (d == l->armed) return;
+    l->armed = d;
+    if (d == SIP__TXN_NEVER) {
+        l->clock.stop_timer(l->clock.user);
+        return;
+    }
+    uint64_t now = sip__txn_now(l);
+    l->clock.start_timer(l->clock.user, d > now ? d - now : 0, layer_fire, l);
+}
+
+void sip__txn_timers_changed(sip_txn_t *t)
+{
+    sip_txn_layer_t *l = t->layer;
+    if (!l) return;
+    if (due(t) == SIP__TXN_NEVER) {
+        heap_remove(l, t);
+    } else if (t->hidx < 0) {
+        /* heap_reserve() at creation guarantees the room. */
+        heap_set(l, l->nheap++, t);
+        sift_up(l, (size_t)t->hidx);
+    } else {
+        sift_up(l, (size_t)t->hidx);
+        sift_down(l, (size_t)t->hidx);
+    }
+    schedule(l);
+}
+
+static void layer_fire(void *arg)
+{
+    sip_txn_layer_t *l = arg;
+    if (l->closed) return;
+    l->armed = SIP__TXN_NEVER;
+    l->refs++;
+    l->firing = 1;
+    uint64_t now = sip__txn_now(l);
+    while (!l->closed && l->nheap && due(l->heap[0]) <= now) {
+        sip_txn_t *t = l->heap[0];
+        t->refs++;
+        if (t->flags & SIP__TXN_CLIENT)
+            sip__txn_client_timer(t, now);
+        else
+            sip__txn_server_timer(t, now);
+        /* Every handler moves or clears the deadlines it served; never spin on one. */
+        if (t->layer && t->hidx == 0 && due(t) <= now) {
+            t->t_retx = t->t_end = SIP__TXN_NEVER;
+            heap_remove(l, t);
+        }
+        sip_txn_unref(t);
+    }
+    l->firing = 0;
+    schedule(l);
+    sip_txn_layer_unref(l);
+}
+
+/* ---- the Call-ID table ------------------------------------------------------------------- */
+
+uint32_t sip__txn_hash(sip_str_t s)
+{
+    /* FNV-1a */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)s.ptr[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void grow_table(sip_txn_layer_t *l)
+{
+    size_t n = l->nbuckets * 2;
+    sip_txn_t **b = calloc(n, sizeof(*b));
+    if (!b) return; /* longer chains, still correct */
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        sip_txn_t *t = l->buckets[i];
+        while (t) {
+            sip_txn_t *next = t->hnext;
+            size_t j = t->hash & (n - 1);
+            t->hnext = b[j];
+            b[j] = t;
+            t = next;
+        }
+    }
+    free(l->buckets);
+    l->buckets = b;
+    l->nbuckets = n;
+}
+
+static void unlink_txn(sip_txn_layer_t *l, sip_txn_t *t)
+{
+    sip_txn_t **pp = &l->buckets[t->hash & (l->nbuckets - 1)];
+    while (*pp && *pp != t) pp = &(*pp)->hnext;
+    if (*pp) *pp = t->hnext;
+    t->hnext = NULL;
+}
+
+sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash)
+{
+    return l->buckets[hash & (l->nbuckets - 1)];
+}
+
+sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t *opts)
+{
+    if (heap_reserve(l, l->count + 1)) return NULL;
+    sip_txn_t *t = calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    if (l->count >= l->nbuckets) grow_table(l);
+    t->layer = l;
+    t->req = sip_msg_ref(req);
+    t->t_retx = t->t_end = SIP__TXN_NEVER;
+    const sip_txn_opts_t *o = opts ? opts : &l->opts;
+    t->t1 = o->t1_ms ? o->t1_ms : 500;
+    t->t2 = o->t2_ms ? o->t2_ms : 4000;
+    t->t4 = o->t4_ms ? o->t4_ms : 5000;
+    t->hash = sip__txn_hash(sip_msg_get_call_id(req));
+    t->hidx = -1;
+    t->refs = 1;
+    t->flags = SIP__TXN_LAYER_REF;
+    size_t i = t->hash & (l->nbuckets - 1);
+    t->hnext = l->buckets[i];
+    l->buckets[i] = t;
+    l->count++;
+    return t;
+}
+
+void sip__txn_terminate(sip_txn_t *t)
+{
+    sip_txn_layer_t *l = t->layer;
+    if (!l) return;
+    t->state = SIP_TXN_TERMINATED;
+    unlink_txn(l, t);
+    heap_remove(l, t);
+    l->count--;
+    t->layer = NULL;
+    t->cb.rsp = NULL;
+    sip_free_fn f = t->user_free;
+    void *u = t->user;
+    t->user_free = NULL;
+    t->user = NULL;
+    if (f) f(u);
+    if (!l->closed) schedule(l);
+    if (t->flags & SIP__TXN_LAYER_REF) {
+        t->flags &= (uint16_t)~SIP__TXN_LAYER_REF;
+        sip_txn_unref(t);
+    }
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+static int tp_send(void *ctx, sip_msg_t *msg, const sip_netinfo_t *dst, sip_transport_sent_cb cb,
+                   void *user, sip_free_fn user_free)
+{
+    sip_txn_layer_t *l = ctx;
+    if (!l->tp) {
+        if (user_free) user_free(user);
+        return SIP_ECLOSED;
+    }
+    if (dst) return sip_transport_send(l->tp, msg, dst, cb, user, user_free);
+    return sip_transport_send_request(l->tp, msg, cb, user, user_free);
+}
+
+static int tp_send_response(void *ctx, sip_msg_t *rsp)
+{
+    sip_txn_layer_t *l = ctx;
+    if (!l->tp) return SIP_ECLOSED;
+    return sip_transport_send_response(l->tp, rsp);
+}
+
+void sip__txn_layer_set_io(sip_txn_layer_t *l, const sip__txn_io_t *io)
+{
+    if (!l) return;
+    if (io) {
+        l->io = *io;
+    } else {
+        l->io.send = tp_send;
+        l->io.send_response = tp_send_response;
+        l->io.ctx = l;
+    }
+}
+
+int sip__txn_send(sip_txn_layer_t *l, sip_msg_t *msg, const sip_netinfo_t *dst,
+                  sip_transport_sent_cb cb, void *user, sip_free_fn user_free)
+{
+    /* The transport rewrites the message's netinfo while sending; dst may point into it. */
+    sip_netinfo_t copy;
+    if (dst) {
+        copy = *dst;
+        dst = &copy;
+    }
+    return l->io.send(l->io.ctx, msg, dst, cb, user, user_free);
+}
+
+int sip__txn_send_response(sip_txn_layer_t *l, sip_msg_t *rsp)
+{
+    return l->io.send_response(l->io.ctx, rsp);
+}
+
+int sip__txn_has_cookie(sip_str_t b)
+{
+    /* RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with the magic cookie. */
+    return b.len > 7 && memcmp(b.ptr, "z9hG4bK", 7) == 0;
+}
+
+void sip__txn_make_branch(sip_txn_layer_t *l, char *buf, size_t size)
+{
+    /* xorshift64*: unique per layer from a random seed; branches need uniqueness, not secrecy. */
+    uint64_t x = l->rnd;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    l->rnd = x;
+    snprintf(buf, size, "z9hG4bK%016llx", (unsigned long long)(x * 2685821657736338717ull));
+}
+
+/* RFC 3261 §8.1.1.7: every request a transaction sends carries a branch of its own. */
+int sip__txn_ensure_branch(sip_txn_layer_t *l, sip_msg_t *msg)
+{
+    char br[40];
+    char buf[1024];
+    const sip_header_t *h = sip_msg_header_at(msg, SIP_HDR_VIA, 0);
+    if (!h) {
+        sip__txn_make_branch(l, br, sizeof(br));
+        /* The transport writes its own transport and sent-by over this placeholder. */
+        snprintf(buf, sizeof(buf), "SIP/2.0/UDP 0.0.0.0;branch=%s", br);
+        return sip_msg_prepend_header(msg, "Via", buf);
+    }
+    const sip_via_t *v = sip_header_via(h);
+    if (v && v->branch.len) return 0;
+    sip__txn_make_branch(l, br, sizeof(br));
+    sip_str_t val = sip_header_get_value(h);
+    int n = snprintf(buf, sizeof(buf), "%.*s;branch=%s", (int)val.len, val.ptr, br);
+    if (n < 0 || (size_t)n >= sizeof(buf)) return SIP_ERANGE;
+    return sip_msg_update_header(msg, h, buf);
+}
+
+/* ---- the layer --------------------------------------------------------------------------- */
+
+static void on_uv_closed(uv_handle_t *h)
+{
+    sip_txn_layer_t *l = h->data;
+    l->uv_open = 0;
+    sip__loop_closing_end(l->loop);
+    if (l->refs == 0) {
+        free(l->buckets);
+        free(l->heap);
+        free(l);
+    }
+}
+
+static void layer_close(sip_txn_layer_t *l)
+{
+    if (l->closed) return;
+    l->closed = 1;
+    sip__loop_remove_child(l->loop, &l->child);
+    l->refs++;
+    for (size_t i = 0; i < l->nbuckets; i++)
+        while (l->buckets[i]) sip__txn_terminate(l->buckets[i]);
+    l->nheap = 0;
+    l->clock.stop_timer(l->clock.user);
+    if (l->uv_open && !uv_is_closing((uv_handle_t *)&l->uvt)) {
+        uv_timer_stop(&l->uvt);
+        sip__loop_closing_begin(l->loop);
+        uv_close((uv_handle_t *)&l->uvt, on_uv_closed);
+    }
+    if (l->tp) {
+        /* Only when the transport still delivers to this layer. */
+        sip_transport_set_handler(l->tp, NULL, NULL, NULL);
+        sip_transport_unref(l->tp);
+        l->tp = NULL;
+    }
+    sip_free_fn rf = l->req_free, sf = l->stray_free;
+    void *ru = l->req_user, *su = l->stray_user;
+    l->req_cb = NULL;
+    l->stray_cb = NULL;
+    l->req_free = l->stray_free = NULL;
+    if (rf) rf(ru);
+    if (sf) sf(su);
+    l->refs--;
+}
+
+static void child_close(sip__loop_child_t *c)
+{
+    layer_close((sip_txn_layer_t *)c);
+}
+
+static void on_tp_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    (void)tp;
+    sip_txn_layer_receive(user, msg);
+}
+
+int sip_txn_layer_create(sip_txn_layer_t **out, sip_transport_t *tp, const sip_txn_opts_t *opts)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!tp) return SIP_EINVAL;
+    sip_loop_t *loop = sip_transport_get_loop(tp);
+    uv_loop_t *uv = loop ? sip_loop_get_uv(loop) : NULL;
+    if (!uv) return SIP_ECLOSED;
+    sip_txn_layer_t *l = calloc(1, sizeof(*l));
+    if (!l) return SIP_ENOMEM;
+    l->nbuckets = 64;
+    l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+    if (!l->buckets) {
+        free(l);
+        return SIP_ENOMEM;
+    }
+    l->refs = 1;
+    l->loop = loop;
+    if (opts)
+        l->opts = *opts;
+    else
+        sip_txn_opts_init(&l->opts);
+    if (!l->opts.t1_ms) l->opts.t1_ms = 500;
+    if (!l->opts.t2_ms) l->opts.t2_ms = 4000;
+    if (!l->opts.t4_ms) l->opts.t4_ms = 5000;
+    uv_timer_init(uv, &l->uvt);
+    l->uvt.data = l;
+    l->uv_open = 1;
+    if (l->opts.clock && l->opts.clock->now_ms && l->opts.clock->start_timer &&
+        l->opts.clock->stop_timer) {
+        l->clock = *l->opts.clock;
+    } else {
+        l->clock.now_ms = uv_clock_now;
+        l->clock.start_timer = uv_clock_start;
+        l->clock.stop_timer = uv_clock_stop;
+        l->clock.user = l;
+    }
+    l->opts.clock = NULL;
+    l->armed = SIP__TXN_NEVER;
+    if (getrandom(&l->rnd, sizeof(l->rnd), 0) != (ssize_t)sizeof(l->rnd))
+        l->rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)l;
+    l->rnd |= 1;
+    sip__txn_layer_set_io(l, NULL);
+    int rc = sip_transport_set_handler(tp, on_tp_message, l, NULL);
+    if (rc) {
+        l->closed = 1;
+        sip__loop_closing_begin(loop);
+        l->refs = 0;
+        uv_close((uv_handle_t *)&l->uvt, on_uv_closed);
+        return rc;
+    }
+    l->tp = sip_transport_ref(tp);
+    l->child.close = child_close;
+    sip__loop_add_child(loop, &l->child);
+    *out = l;
+    return 0;
+}
+
+sip_txn_layer_t *sip_txn_layer_ref(sip_txn_layer_t *l)
+{
+    if (l) l->refs++;
+    return l;
+}
+
+void sip_txn_layer_unref(sip_txn_layer_t *l)
+{
+    if (!l || --l->refs > 0) return;
+    layer_close(l);
+    if (l->refs == 0 && !l->uv_open) {
+        free(l->buckets);
+        free(l->heap);
+        free(l);
+    }
+}
+
+void sip_txn_layer_close(sip_txn_layer_t *l)
+{
+    if (l) layer_close(l);
+}
+
+int sip_txn_layer_set_request_handler(sip_txn_layer_t *l, sip_request_cb cb, void *user,
+                                      sip_free_fn user_free)
+{
+    if (!l || l->closed) {
+        if (user_free) user_free(user);
+        return l ? SIP_ECLOSED : SIP_EINVAL;
+    }
+    sip_free_fn f = l->req_free;
+    void *u = l->req_user;
+    l->req_cb = cb;
+    l->req_user = user;
+    l->req_free = user_free;
+    if (f) f(u);
+    return 0;
+}
+
+int sip_txn_layer_set_stray_handler(sip_txn_layer_t *l, sip_stray_response_cb cb, void *user,
+                                    sip_free_fn user_free)
+{
+    if (!l || l->closed) {
+        if (user_free) user_free(user);
+        return l ? SIP_ECLOSED : SIP_EINVAL;
+    }
+    sip_free_fn f = l->stray_free;
+    void *u = l->stray_user;
+    l->stray_cb = cb;
+    l->stray_user = user;
+    l->stray_free = user_free;
+    if (f) f(u);
+    return 0;
+}
+
+int sip_txn_layer_receive(sip_txn_layer_t *l, sip_msg_t *msg)
+{
+    if (!l || !msg) return SIP_EINVAL;
+    if (l->closed) return SIP_ECLOSED;
+    /* A callback may drop the last reference to the layer. */
+    l->refs++;
+    if (sip_msg_is_request(msg)) {
+        sip__txn_server_request(l, msg);
+    } else {
+        sip_txn_t *t = sip__txn_client_match(l, msg);
+        if (t)
+            sip__txn_client_response(t, msg);
+        else if (l->stray_cb)
+            l->stray_cb(l, msg, l->stray_user);
+    }
+    sip_txn_layer_unref(l);
+    return 0;
+}
+
+size_t sip_txn_layer_count(const sip_txn_layer_t *l)
+{
+    return l ? l->count : 0;
+}
+
+sip_transport_t *sip_txn_layer_get_transport(sip_txn_layer_t *l)
+{
+    return l ? l->tp : NULL;
+}
+
+/* ---- transactions: sharing and state ---------------------------------------------------- */
+
+sip_txn_t *sip_txn_ref(sip_txn_t *t)
+{
+    if (t) t->refs++;
+    return t;
+}
+
+void sip_txn_unref(sip_txn_t *t)
+{
+    if (!t) return;
+    if (--t->refs == 0) {
+        sip_msg_unref(t->req);
+        sip_msg_unref(t->rsp);
+        free(t);
+        return;
+    }
+    /* Only the layer holds it now: a server transaction nobody can answer any more gets a 500
+     * rather than waiting forever (RFC 3261 §8.2: every request gets a final response). */
+    if (t->refs == 1 && (t->flags & SIP__TXN_LAYER_REF) && !(t->flags & SIP__TXN_CLIENT) &&
+        (t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING))
+        sip_txn_respond(t, 500, NULL);
+}
+
+void sip_txn_close(sip_txn_t *t)
+{
+    if (t && t->layer) {
+        t->refs++;
+        sip__txn_terminate(t);
+        sip_txn_unref(t);
+    }
+}
+
+sip_msg_t *sip_txn_get_request(const sip_txn_t *t)
+{
+    return t ? t->req : NULL;
+}
+
+sip_msg_t *sip_txn_get_response(const sip_txn_t *t)
+{
+    return t ? t->rsp : NULL;
+}
+
+sip_txn_state_t sip_txn_get_state(const sip_txn_t *t)
+{
+    return t ? (sip_txn_state_t)t->state : SIP_TXN_TERMINATED;
+}
+
+int sip_txn_is_client(const sip_txn_t *t)
+{
+    return t && (t->flags & SIP__TXN_CLIENT) ? 1 : 0;
+}
+
+sip_txn_layer_t *sip_txn_get_layer(const sip_txn_t *t)
+{
+    return t ? t->layer : NULL;
+}
+
+const char *sip_txn_state_name(sip_txn_state_t s)
+{
+    static const char *const names[] = {"Calling",  "Trying",    "Proceeding", "Completed",
+                                        "Accepted", "Confirmed", "Terminated"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "Unknown";
+}
+
+/* ---- stateless ---------------------------------------------------------------------------- */
+
+int sip_txn_send_stateless(sip_txn_layer_t *l, sip_msg_t *msg, const sip_netinfo_t *dst)
+{
+    if (!l || !msg) return SIP_EINVAL;
+    if (l->closed) return SIP_ECLOSED;
+    if (!sip_msg_is_request(msg)) return sip__txn_send_response(l, msg);
+    int rc = sip__txn_ensure_branch(l, msg);
+    if (rc) return rc;
+    return sip__txn_send(l, msg, dst, NULL, NULL, NULL);
+}
+
+int sip_txn_reply_stateless(sip_txn_layer_t *l, const sip_msg_t *req, int status,
+                            const char *reason)
+{
+    if (!l || !req || !sip_msg_is_request(req) || status < 100 || status > 699) return SIP_EINVAL;
+    if (l->closed) return SIP_ECLOSED;
+    sip_msg_t *rsp;
+    int rc = sip_msg_create_response(&rsp, req, status, reason, NULL);
+    if (rc) return rc;
+    rc = sip__txn_send_response(l, rsp);
+    sip_msg_unref(rsp);
+    return rc;
+}

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* Server transactions (RFC 3261 §17.2, RFC 6026 §8.5-8.7): matching, INVITE and non-INVITE
+ * state machines, 100 Trying, merged requests (§8.2.2.2) and CANCEL (§9.2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txn/txn_int.h"
+
+static int is_invite(const sip_txn_t *t)
+{
+    return (t->flags & SIP__TXN_INVITE) != 0;
+}
+
+static sip_str_t to_tag(const sip_msg_t *m)
+{
+    const sip_addr_t *a = m ? sip_msg_get_to(m) : NULL;
+    return a ? a->tag : SIP_STR_NULL;
+}
+
+static sip_str_t from_tag(const sip_msg_t *m)
+{
+    const sip_addr_t *a = sip_msg_get_from(m);
+    return a ? a->tag : SIP_STR_NULL;
+}
+
+static int same_method(const sip_msg_t *req, sip_method_t m, sip_str_t name)
+{
+    sip_method_t tm = sip_msg_get_method(req);
+    if (tm != m) return 0;
+    return m != SIP_METHOD_UNKNOWN || sip_str_eq(sip_msg_get_method_str(req), name);
+}
+
+static int sent_by_eq(const sip_via_t *a, const sip_via_t *b)
+{
+    return a->port == b->port && sip_str_caseeq(a->host, b->host);
+}
+
+static int top_via_eq(const sip_msg_t *a, const sip_msg_t *b)
+{
+    const sip_header_t *ha = sip_msg_header_at(a, SIP_HDR_VIA, 0);
+    const sip_header_t *hb = sip_msg_header_at(b, SIP_HDR_VIA, 0);
+    return ha && hb && sip_str_eq(sip_header_get_value(ha), sip_header_get_value(hb));
+}
+
+/* RFC 3261 §17.2.3: does request m belong to server transaction t, whose method must be
+ * want (INVITE for an ACK, and for the INVITE a CANCEL targets)? */
+static int server_matches(const sip_txn_t *t, const sip_msg_t *m, const sip_via_t *v,
+                          sip_method_t want, sip_str_t want_name, int ack)
+{
+    if ((t->flags & SIP__TXN_CLIENT) || !same_method(t->req, want, want_name)) return 0;
+    const sip_via_t *tv = sip_msg_get_via(t->req);
+    if (!tv) return 0;
+    if (sip__txn_has_cookie(v->branch))
+        return sip_str_eq(v->branch, tv->branch) && sent_by_eq(v, tv);
+    if (sip__txn_has_cookie(tv->branch)) return 0;
+    /* RFC 2543 peers: Request-URI, To tag, From tag, Call-ID, CSeq and top Via. The ACK's To tag
+     * is the one of the response it acknowledges. */
+    const sip_cseq_t *a = sip_msg_get_cseq(m), *b = sip_msg_get_cseq(t->req);
+    const sip_uri_t *ua = sip_msg_get_uri(m), *ub = sip_msg_get_uri(t->req);
+    if (!a || !b || a->seq != b->seq || !ua || !ub) return 0;
+    if (!sip_str_eq(sip_msg_get_call_id(m), sip_msg_get_call_id(t->req))) return 0;
+    if (!sip_str_eq(from_tag(m), from_tag(t->req))) return 0;
+    sip_str_t tt = ack && t->rsp ? to_tag(t->rsp) : to_tag(t->req);
+    if (!sip_str_eq(to_tag(m), tt)) return 0;
+    if (!top_via_eq(m, t->req)) return 0;
+    return sip_uri_equal(ua, ub) == 1;
+}
+
+static sip_txn_t *find_server(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h,
+                              const sip_via_t *v, sip_method_t want, sip_str_t want_name, int ack)
+{
+    for (sip_txn_t *t = sip__txn_bucket(l, h); t; t = t->hnext)
+        if (t->hash == h && server_matches(t, m, v, want, want_name, ack)) return t;
+    return NULL;
+}
+
+/* RFC 3261 §8.2.2.2: same From tag, Call-ID and CSeq as a transaction in progress that the
+ * request does not match: it reached us twice through a fork. */
+static int is_merged(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h)
+{
+    if (to_tag(m).len) return 0;
+    const sip_cseq_t *cs = sip_msg_get_cseq(m);
+    sip_str_t cid = sip_msg_get_call_id(m), ft = from_tag(m);
+    for (sip_txn_t *t = sip__txn_bucket(l, h); t; t = t->hnext) {
+        if (t->hash != h || (t->flags & SIP__TXN_CLIENT)) continue;
+        const sip_cseq_t *tc = sip_msg_get_cseq(t->req);
+        if (tc && tc->seq == cs->seq && tc->method == cs->method &&
+            sip_str_eq(tc->method_str, cs->method_str) &&
+            sip_str_eq(sip_msg_get_call_id(t->req), cid) && sip_str_eq(from_tag(t->req), ft))
+            return 1;
+    }
+    return 0;
+}
+
+/* Tells the TU; the caller holds a reference to t. */
+static void server_event(sip_txn_t *t, sip_txn_event_t ev, const sip_msg_t *msg)
+{
+    if (t->layer && t->cb.ev) t->cb.ev(t, ev, msg, t->user);
+}
+
+static void resend_last(sip_txn_t *t)
+{
+    if (!t->rsp || !sip__txn_send_response(t->layer, t->rsp)) return;
+    /* §17.2.4: a transport failure ends the transaction and the TU hears of it. */
+    t->refs++;
+    server_event(t, SIP_TXN_EVENT_ERROR, NULL);
+    sip__txn_terminate(t);
+    sip_txn_unref(t);
+}
+
+static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell);
+
+int sip_txn_reply(sip_txn_t *t, sip_msg_t *rsp)
+{
+    return reply(t, rsp, 0);
+}
+
+/* tell: the layer sent this on its own, so a transport failure reaches the TU as an event. */
+static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
+{
+    if (!t || !rsp || sip_msg_is_request(rsp) || (t->flags & SIP__TXN_CLIENT)) return SIP_EINVAL;
+    if (!t->layer) return SIP_ECLOSED;
+    int st = sip_msg_get_status(rsp);
+    if (st < 100 || st > 699) return SIP_EINVAL;
+    sip_txn_layer_t *l = t->layer;
+    int accepted_2xx = is_invite(t) && t->state == SIP_TXN_ACCEPTED && st >= 200 && st < 300;
+    if (!accepted_2xx && t->state != SIP_TXN_TRYING && t->state != SIP_TXN_PROCEEDING)
+        return SIP_EINVAL;
+    /* A response the TU built elsewhere still goes back the way the request came (§18.2.2). */
+    if (!sip_msg_get_netinfo(rsp) && sip_msg_get_netinfo(t->req))
+        sip_msg_set_netinfo(rsp, sip_msg_get_netinfo(t->req));
+    int rc = sip__txn_send_response(l, rsp);
+    if (rc) {
+        /* §17.2.4: the transport failed; the transaction is over (the TU hears rc, or an
+         * event for what the layer sent on its own). */
+        t->refs++;
+        if (tell) server_event(t, SIP_TXN_EVENT_ERROR, NULL);
+        sip__txn_terminate(t);
+        sip_txn_unref(t);
+        return rc;
+    }
+    /* RFC 6026 §8.7: in Accepted the TU's own 2xx retransmissions just pass through. */
+    if (accepted_2xx) return 0;
+    sip_msg_ref(rsp);
+    sip_msg_unref(t->rsp);
+    t->rsp = rsp;
+    uint64_t now = sip__txn_now(l);
+    t->t_retx = SIP__TXN_NEVER; /* the pending 100 Trying is not needed any more */
+    if (st < 200) {
+        t->state = SIP_TXN_PROCEEDING;
+        t->flags |= SIP__TXN_PROVISIONAL;
+    } else if (is_invite(t) && st < 300) {
+        /* RFC 6026 §8.5: Accepted, Timer L = 64*T1. */
+        t->state = SIP_TXN_ACCEPTED;
+        t->t_end = now + 64 * (uint64_t)t->t1;
+    } else if (is_invite(t)) {
+        /* §17.2.1: Completed; Timer G retransmits (unreliable only), Timer H waits for ACK. */
+        t->state = SIP_TXN_COMPLETED;
+        if (!(t->flags & SIP__TXN_RELIABLE)) {
+            t->interval = t->t1;
+            t->t_retx = now + t->t1;
+        }
+        t->t_end = now + 64 * (uint64_t)t->t1;
+    } else {
+        /* §17.2.2: Completed; Timer J = 64*T1 unreliable, 0 reliable. */
+        t->state = SIP_TXN_COMPLETED;
+        if (t->flags & SIP__TXN_RELIABLE) {
+            t->refs++;
+            sip__txn_terminate(t);
+            sip_txn_unref(t);
+            return 0;
+        }
+        t->t_end = now + 64 * (uint64_t)t->t1;
+    }
+    sip__txn_timers_changed(t);
+    return 0;
+}
+
+static int respond(sip_txn_t *t, int status, const char *reason, int tell);
+
+int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
+{
+    return respond(t, status, reason, 0);
+}
+
+static int respond(sip_txn_t *t, int status, const char *reason, int tell)
+{
+    if (!t || (t->flags & SIP__TXN_CLIENT) || status < 100 || status > 699) return SIP_EINVAL;
+    if (!t->layer) return SIP_ECLOSED;
+    /* One To tag per transaction: a final after a tagged provisional keeps its tag. */
+    char tag[128];
+    const char *tagp = NULL;
+    sip_str_t tt = to_tag(t->rsp);
+    if (tt.len && tt.len < sizeof(tag)) {
+        memcpy(tag, tt.ptr, tt.len);
+        tag[tt.len] = '\0';
+        tagp = tag;
+    }
+    sip_msg_t *rsp;
+    int rc = sip_msg_create_response(&rsp, t->req, status, reason, tagp);
+    if (rc) return rc;
+    rc = reply(t, rsp, tell);
+    sip_msg_unref(rsp);
+    return rc;
+}
+
+int sip_txn_set_event_handler(sip_txn_t *t, sip_txn_event_cb cb, void *user,
+                              sip_free_fn user_free)
+{
+    int rc = SIP_EINVAL;
+    if (!t || (t->flags & SIP__TXN_CLIENT)) goto fail;
+    rc = SIP_ECLOSED;
+    if (!t->layer) goto fail;
+    sip_free_fn f = t->user_free;
+    void *u = t->user;
+    t->cb.ev = cb;
+    t->user = user;
+    t->user_free = user_free;
+    if (f) f(u);
+    return 0;
+fail:
+    if (user_free) user_free(user);
+    return rc;
+}
+
+static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
+{
+    sip_txn_t *t = sip__txn_new(l, req, NULL);
+    if (!t) return NULL;
+    sip_method_t m = sip_msg_get_method(req);
+    if (m == SIP_METHOD_INVITE) t->flags |= SIP__TXN_INVITE;
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
+    if (ni && sip_transport_is_reliable(ni->transport)) t->flags |= SIP__TXN_RELIABLE;
+    /* §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2: others in Trying. */
+    t->state = m == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
+    return t;
+}
+
+/* RFC 3261 §9.2: a CANCEL has its own transaction; it is answered 200 when it matches an INVITE
+ * transaction (which gets 487 if it has no final response yet), else 481. */
+static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint32_t h,
+                          const sip_via_t *v)
+{
+    sip_txn_t *inv = find_server(l, req, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 0);
+    if (!inv) {
+        respond(c, 481, NULL, 1);
+        return;
+    }
+    inv->refs++;
+    respond(c, 200, NULL, 1);
+    if (inv->layer && inv->state == SIP_TXN_PROCEEDING) {
+        respond(inv, 487, NULL, 1);
+        server_event(inv, SIP_TXN_EVENT_CANCEL, req);
+    }
+    sip_txn_unref(inv);
+}
+
+void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
+{
+    const sip_via_t *v = sip_msg_get_via(req);
+    const sip_cseq_t *cs = sip_msg_get_cseq(req);
+    if (!v || !cs || !sip_msg_get_call_id(req).len) return; /* the transport drops these */
+    sip_method_t m = sip_msg_get_method(req);
+    uint32_t h = sip__txn_hash(sip_msg_get_call_id(req));
+    if (m == SIP_METHOD_ACK) {
+        sip_txn_t *t = find_server(l, req, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 1);
+        if (t && t->state == SIP_TXN_COMPLETED) {
+            /* §17.2.1: Confirmed; Timer I (T4, zero on reliable) absorbs further ACKs. */
+            t->state = SIP_TXN_CONFIRMED;
+            t->t_retx = SIP__TXN_NEVER;
+            if (t->flags & SIP__TXN_RELIABLE) {
+                t->refs++;
+                sip__txn_terminate(t);
+                sip_txn_unref(t);
+                return;
+            }
+            t->t_end = sip__txn_now(l) + t->t4;
+            sip__txn_timers_changed(t);
+            return;
+        }
+        if (t && t->state != SIP_TXN_ACCEPTED) return; /* absorbed */
+        /* The ACK of a 2xx is the TU's (§17.2.1, RFC 6026 §8.7). */
+        if (l->req_cb) l->req_cb(l, NULL, req, l->req_user);
+        return;
+    }
+    sip_txn_t *t = find_server(l, req, h, v, m, sip_msg_get_method_str(req), 0);
+    if (t) {
+        /* §17.2.1, §17.2.2: a retransmission gets the last response again, or nothing. */
+        if (t->state == SIP_TXN_PROCEEDING || t->state == SIP_TXN_COMPLETED) resend_last(t);
+        return;
+    }
+    int merged = is_merged(l, req, h);
+    t = new_server(l, req);
+    if (!t) {
+        /* No memory for the transaction: answer statelessly so the peer stops retrying. */
+        sip_txn_reply_stateless(l, req, 503, NULL);
+        return;
+    }
+    t->refs++;
+    if (merged) {
+        respond(t, 482, NULL, 1);
+    } else if (m == SIP_METHOD_CANCEL) {
+        handle_cancel(l, t, req, h, v);
+    } else {
+        if (t->flags & SIP__TXN_INVITE) {
+            /* §17.2.1: 100 Trying unless the TU answers within timer_100_ms. */
+            if (l->opts.timer_100_ms == 0) {
+                respond(t, 100, NULL, 1);
+            } else {
+                t->t_retx = sip__txn_now(l) + l->opts.timer_100_ms;
+                sip__txn_timers_changed(t);
+            }
+        }
+        if (t->layer && l->req_cb) l->req_cb(l, t, req, l->req_user);
+    }
+    /* Without a reference from the TU and a final response, this answers 500. */
+    sip_txn_unref(t);
+}
+
+void sip__txn_server_timer(sip_txn_t *t, uint64_t now)
+{
+    if (t->t_retx <= now) {
+        t->t_retx = SIP__TXN_NEVER;
+        if (t->state == SIP_TXN_PROCEEDING && is_invite(t)) {
+            if (!t->rsp) respond(t, 100, NULL, 1);
+        } else if (t->state == SIP_TXN_COMPLETED) {
+            /* §17.2.1 Timer G: resend the final, doubling up to T2. */
+            resend_last(t);
+            t->interval = t->interval * 2 < t->t2 ? t->interval * 2 : t->t2;
+            t->t_retx = now + t->interval;
+        }
+    }
+    if (t->layer && t->t_end <= now) {
+        t->t_end = SIP__TXN_NEVER;
+        /* §17.2.1 Timer H: the ACK never came; the TU hears of it. */
+        if (is_invite(t) && t->state == SIP_TXN_COMPLETED)
+            server_event(t, SIP_TXN_EVENT_TIMEOUT, NULL);
+        /* Timers H, I, J and L end the transaction. */
+        sip__txn_terminate(t);
+        return;
+    }
+    sip__txn_timers_changed(t);
+}
