@@ -6,8 +6,5 @@ if(SIPP_EXECUTABLE AND TARGET sip-uas)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/interop/sipp/sip_uas_options.sh $<TARGET_FILE:sip-uas>)
 else()
   # SIPp is installed by scripts/deps.sh; without it the interop test must fail, not vanish.
-  add_test(NAME interop_sipp_sip_uas_options
-    COMMAND ${CMAKE_COMMAND} -E echo "sipp (Debian sip-tester) not found")
-  set_tests_properties(interop_sipp_sip_uas_options PROPERTIES WILL_FAIL FALSE
-    PASS_REGULAR_EXPRESSION "^$")
+  add_test(NAME interop_sipp_sip_uas_options COMMAND ${CMAKE_COMMAND} -E false)
 endif()

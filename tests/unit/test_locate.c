@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dnsmasq.h"
+#include "pump.h"
 #include "sip/sip.h"
 
 typedef struct {
@@ -47,16 +48,6 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
 static void sent_free(void *user)
 {
     ((sent_t *)user)->freed++;
-}
-
-static int pump_until(sip_loop_t *loop, const int *flag, int want, int ms)
-{
-    for (int i = 0; i < ms; i++) {
-        sip_loop_run_once(loop, 0);
-        if (*flag >= want) return 1;
-        usleep(1000);
-    }
-    return *flag >= want;
 }
 
 /* A TCP port with nobody listening on 127.0.0.1. */
@@ -129,25 +120,25 @@ static void locate_fails_over_to_the_next_target(void **state)
     assert_int_equal(sip_transport_set_resolver(client, r), 0);
     sent_t s = {0};
     assert_int_equal(sip_transport_send_request(client, m, on_sent, &s, sent_free), 0);
-    assert_true(pump_until(loop, &s.calls, 1, 5000));
+    assert_true(test_pump_until(loop, &s.calls, 1, 5000));
     assert_int_equal(s.status, 0);
     assert_int_equal(s.freed, 1);
-    assert_true(pump_until(loop, &live.n, 1, 5000));
+    assert_true(test_pump_until(loop, &live.n, 1, 5000));
     assert_int_equal(sip_msg_get_netinfo(m)->remote_port, live_port);
 
     /* A loose-routing Route decides the next hop, not the Request-URI. */
     sip_msg_t *m2 = request("sip:uas@nowhere.invalid", "<sip:svc.test;transport=tcp;lr>");
     sent_t s2 = {0};
     assert_int_equal(sip_transport_send_request(client, m2, on_sent, &s2, sent_free), 0);
-    assert_true(pump_until(loop, &s2.calls, 1, 5000));
+    assert_true(test_pump_until(loop, &s2.calls, 1, 5000));
     assert_int_equal(s2.status, 0);
-    assert_true(pump_until(loop, &live.n, 2, 5000));
+    assert_true(test_pump_until(loop, &live.n, 2, 5000));
 
     /* No such name: SIP_ENOENT through the callback. */
     sip_msg_t *m3 = request("sip:uas@missing.test;transport=tcp", NULL);
     sent_t s3 = {0};
     assert_int_equal(sip_transport_send_request(client, m3, on_sent, &s3, sent_free), 0);
-    assert_true(pump_until(loop, &s3.calls, 1, 5000));
+    assert_true(test_pump_until(loop, &s3.calls, 1, 5000));
     assert_int_equal(s3.status, SIP_ENOENT);
 
     /* Only dead targets: the last error. */
@@ -156,7 +147,7 @@ static void locate_fails_over_to_the_next_target(void **state)
     sip_msg_t *m4 = request(srv_only_dead, NULL);
     sent_t s4 = {0};
     assert_int_equal(sip_transport_send_request(client, m4, on_sent, &s4, sent_free), 0);
-    assert_true(pump_until(loop, &s4.calls, 1, 5000));
+    assert_true(test_pump_until(loop, &s4.calls, 1, 5000));
     assert_int_equal(s4.status, -ECONNREFUSED);
 
     /* Closing with a lookup pending: no callback, the user data freed once. */

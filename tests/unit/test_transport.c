@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "pump.h"
 #include "sip/sip.h"
 
 #define MAXGOT 64
@@ -57,23 +58,6 @@ static void peer_reset(peer_t *p)
 {
     for (int i = 0; i < p->n; i++) sip_msg_unref(p->got[i]);
     p->n = 0;
-}
-
-/* Runs the loop until *flag reaches want or ms pass. */
-static int pump_until(sip_loop_t *loop, const int *flag, int want, int ms)
-{
-    for (int i = 0; i < ms; i++) {
-        sip_loop_run_once(loop, 0);
-        if (*flag >= want) return 1;
-        usleep(1000);
-    }
-    return *flag >= want;
-}
-
-static void pump(sip_loop_t *loop, int ms)
-{
-    int never = 0;
-    pump_until(loop, &never, 1, ms);
 }
 
 static sip_transport_t *make_tp(sip_loop_t *loop, peer_t *p, const char **specs, int n,
@@ -132,8 +116,8 @@ static void round_trip(sip_transport_type_t t, const char *fam_ip, const char *s
     uint16_t pb = port_of(tb, 0), pa = port_of(ta, 0);
     sip_msg_t *m = options_to(fam_ip, pb, "z9hG4bKrt1");
     send_to(ta, m, t, fam_ip, pb);
-    assert_true(pump_until(loop, &b.n, 1, 3000));
-    assert_true(pump_until(loop, &a.n, 1, 3000));
+    assert_true(test_pump_until(loop, &b.n, 1, 3000));
+    assert_true(test_pump_until(loop, &a.n, 1, 3000));
     /* The request arrived with its network facts; the Via says who sent it. */
     const sip_netinfo_t *ni = sip_msg_get_netinfo(b.got[0]);
     assert_non_null(ni);
@@ -156,7 +140,7 @@ static void round_trip(sip_transport_type_t t, const char *fam_ip, const char *s
     /* A second request reuses the connection. */
     sip_msg_t *m2 = options_to(fam_ip, pb, "z9hG4bKrt2");
     send_to(ta, m2, t, fam_ip, pb);
-    assert_true(pump_until(loop, &a.n, 2, 3000));
+    assert_true(test_pump_until(loop, &a.n, 2, 3000));
     if (t != SIP_TRANSPORT_UDP) assert_int_equal(sip_transport_connection_count(ta), 1);
     sip_msg_unref(m);
     sip_msg_unref(m2);
@@ -269,7 +253,7 @@ static void transport_udp_bad_input(void **state)
     /* Garbage is dropped and logged; a keep-alive is ignored quietly. */
     send(fd, "\x01\x02garbage\xff", 11, 0);
     send(fd, "\r\n\r\n", 4, 0);
-    pump(loop, 50);
+    test_pump(loop, 50);
     assert_int_equal(p.n, 0);
     assert_int_equal(p.log_lines, 1);
     assert_non_null(strstr(p.last_log, "malformed message from udp:127.0.0.1"));
@@ -332,9 +316,9 @@ static void transport_tcp_framing(void **state)
     char both[1024];
     int len = snprintf(both, sizeof(both), "%s%s", m1, m2);
     send(fd, both, (size_t)len - 10, 0);
-    pump(loop, 20);
+    test_pump(loop, 20);
     send(fd, both + len - 10, 10, 0);
-    assert_true(pump_until(loop, &p.n, 2, 2000));
+    assert_true(test_pump_until(loop, &p.n, 2, 2000));
     assert_true(sip_str_eq(sip_msg_get_body(p.got[0]), SIP_STR("hello")));
     assert_true(sip_str_eq(sip_msg_get_body(p.got[1]), SIP_STR("bye")));
     /* §18.2.1: the sent-by is not the source, so received is added; rport is filled. */
@@ -353,7 +337,7 @@ static void transport_tcp_framing(void **state)
                         "From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: n1\r\n"
                         "CSeq: 1 OPTIONS\r\n\r\n";
     usleep(1000);
-    pump(loop, 50);
+    test_pump(loop, 50);
     while (recv(fd, buf, sizeof(buf), 0) > 0) {
     }
     send(fd, nocl, sizeof(nocl) - 1, 0);
@@ -393,14 +377,14 @@ static void transport_tcp_limits_and_slow_peers(void **state)
     /* A peer that sends one byte now and then. */
     int slow = raw_socket(SOCK_STREAM, port);
     send(slow, "O", 1, 0);
-    pump(loop, 50);
+    test_pump(loop, 50);
     assert_int_equal(sip_transport_connection_count(tp), 2);
     /* Over the cap: accepted and closed at once. */
     int third = raw_socket(SOCK_STREAM, port);
     assert_int_equal(raw_read(loop, third, buf, sizeof(buf), 500), -2);
     for (int i = 0; i < 10; i++) {
         send(slow, "P", 1, 0);
-        pump(loop, 50);
+        test_pump(loop, 50);
     }
     /* Both stalled peers are gone after the message timeout, though the slow one kept
      * sending. */
@@ -415,7 +399,7 @@ static void transport_tcp_limits_and_slow_peers(void **state)
     assert_int_equal(raw_read(loop, flood, buf, sizeof(buf), 1000), -2);
     /* An idle connection is closed after idle_timeout_ms. */
     int idle = raw_socket(SOCK_STREAM, port);
-    pump(loop, 50);
+    test_pump(loop, 50);
     assert_int_equal(sip_transport_connection_count(tp), 1);
     assert_int_equal(raw_read(loop, idle, buf, sizeof(buf), 1500), -2);
     assert_int_equal(sip_transport_connection_count(tp), 0);
@@ -452,10 +436,10 @@ static void transport_large_request_goes_tcp(void **state)
     pad[sizeof(pad) - 1] = '\0';
     assert_int_equal(sip_msg_add_header(m, "X-Pad", pad), 0);
     send_to(ta, m, SIP_TRANSPORT_UDP, "127.0.0.1", pb);
-    assert_true(pump_until(loop, &b.n, 1, 3000));
+    assert_true(test_pump_until(loop, &b.n, 1, 3000));
     assert_int_equal(sip_msg_get_netinfo(b.got[0])->transport, SIP_TRANSPORT_TCP);
     assert_true(sip_str_eq(sip_msg_get_via(b.got[0])->transport, SIP_STR("TCP")));
-    assert_true(pump_until(loop, &a.n, 1, 3000));
+    assert_true(test_pump_until(loop, &a.n, 1, 3000));
     assert_int_equal(sip_msg_get_status(a.got[0]), 200);
     sip_msg_unref(m);
     peer_reset(&a);
@@ -487,8 +471,8 @@ static void transport_foreign_response_dropped(void **state)
                  "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
                  port_of(tp, 0));
     send(fd, rsp, (size_t)n, 0);
-    assert_true(pump_until(loop, &p.n, 1, 2000));
-    pump(loop, 20);
+    assert_true(test_pump_until(loop, &p.n, 1, 2000));
+    test_pump(loop, 20);
     /* RFC 3261 §18.1.2: only the response whose Via names this endpoint gets through. */
     assert_int_equal(p.n, 1);
     assert_true(sip_str_eq(sip_msg_get_call_id(p.got[0]), SIP_STR("r2")));
@@ -542,7 +526,7 @@ static void transport_send_outcomes_and_trace(void **state)
                          .remote_port = ntohs(sa.sin_port)};
     assert_int_equal(sip_transport_send(tp, m, &dst, on_sent, &s, sent_free), 0);
     assert_int_equal(s.calls, 0);
-    assert_true(pump_until(loop, &s.calls, 1, 3000));
+    assert_true(test_pump_until(loop, &s.calls, 1, 3000));
     assert_int_equal(s.status, -ECONNREFUSED);
     assert_int_equal(s.freed, 1);
     /* UDP: success, reported later, with the message traced. */
@@ -551,7 +535,7 @@ static void transport_send_outcomes_and_trace(void **state)
     p.log_lines = 0;
     assert_int_equal(sip_transport_send(tp, m, &dst, on_sent, &u, sent_free), 0);
     assert_int_equal(u.calls, 0);
-    assert_true(pump_until(loop, &u.calls, 1, 1000));
+    assert_true(test_pump_until(loop, &u.calls, 1, 1000));
     assert_int_equal(u.status, 0);
     assert_int_equal(u.freed, 1);
     assert_true(p.log_lines >= 1);
@@ -588,7 +572,7 @@ static void transport_closes_with_its_loop(void **state)
     sip_transport_t *tb = make_tp(loop, &b, &spec, 1, NULL);
     sip_msg_t *m = options_to("127.0.0.1", port_of(tb, 0), "z9hG4bKc");
     send_to(ta, m, SIP_TRANSPORT_TCP, "127.0.0.1", port_of(tb, 0));
-    assert_true(pump_until(loop, &a.n, 1, 3000));
+    assert_true(test_pump_until(loop, &a.n, 1, 3000));
     /* Closing the loop closes both transports and their connections. */
     sip_loop_close(loop);
     assert_int_equal(sip_transport_connection_count(ta), 0);

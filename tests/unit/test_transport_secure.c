@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "pump.h"
 #include "sip/sip.h"
 #include "testca.h"
 
@@ -44,16 +45,6 @@ static void peer_reset(peer_t *p)
 {
     for (int i = 0; i < p->n; i++) sip_msg_unref(p->got[i]);
     p->n = 0;
-}
-
-static int pump_until(sip_loop_t *loop, const int *flag, int want, int ms)
-{
-    for (int i = 0; i < ms; i++) {
-        sip_loop_run_once(loop, 0);
-        if (*flag >= want) return 1;
-        usleep(1000);
-    }
-    return *flag >= want;
 }
 
 static sip_transport_t *server(sip_loop_t *loop, peer_t *p, const char *spec, const char *cert,
@@ -123,9 +114,9 @@ static void secure_round_trip(sip_transport_type_t type, const char *spec)
     sip_netinfo_t dst = {.transport = type, .remote_ip = "127.0.0.1", .remote_port = port};
     sent_t s = {0};
     assert_int_equal(sip_transport_send(ta, m, &dst, on_sent, &s, NULL), 0);
-    assert_true(pump_until(loop, &b.n, 1, 5000));
+    assert_true(test_pump_until(loop, &b.n, 1, 5000));
     assert_int_equal(sip_msg_get_netinfo(b.got[0])->transport, type);
-    assert_true(pump_until(loop, &a.n, 1, 5000));
+    assert_true(test_pump_until(loop, &a.n, 1, 5000));
     assert_int_equal(sip_msg_get_status(a.got[0]), 200);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.status, 0);
@@ -170,7 +161,7 @@ static void secure_tls_untrusted_server_fails(void **state)
                          .remote_port = port};
     sent_t s = {0};
     assert_int_equal(sip_transport_send(ta, m, &dst, on_sent, &s, NULL), 0);
-    assert_true(pump_until(loop, &s.calls, 1, 5000));
+    assert_true(test_pump_until(loop, &s.calls, 1, 5000));
     assert_int_equal(s.status, SIP_EIO);
     assert_int_equal(b.n, 0);
     assert_int_equal(sip_transport_connection_count(ta), 0);
@@ -213,7 +204,7 @@ static void secure_tls_port_survives_garbage(void **state)
     sip_netinfo_t dst = {.transport = SIP_TRANSPORT_TLS, .remote_ip = "127.0.0.1",
                          .remote_port = port};
     assert_int_equal(sip_transport_send(ta, m, &dst, NULL, NULL, NULL), 0);
-    assert_true(pump_until(loop, &a.n, 1, 5000));
+    assert_true(test_pump_until(loop, &a.n, 1, 5000));
     assert_int_equal(sip_msg_get_status(a.got[0]), 200);
     sip_msg_unref(m);
     peer_reset(&a);
