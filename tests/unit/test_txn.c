@@ -196,28 +196,42 @@ static void on_stray(sip_txn_layer_t *l, sip_msg_t *rsp, void *user)
     nstray++;
 }
 
+/* What the server TU does on a CANCEL event: answer with this status (0: nothing), and drop its
+ * reference to the transaction (held). */
+static int event_status, event_drop;
+static sip_txn_state_t event_state; /* the transaction's state when the event came */
+
 static void on_event(sip_txn_t *txn, sip_txn_event_t ev, const sip_msg_t *msg, void *user)
 {
-    (void)txn;
     (void)user;
     nevents++;
     last_event = (int)ev;
-    if (ev == SIP_TXN_EVENT_CANCEL) assert_int_equal(sip_msg_get_method(msg), SIP_METHOD_CANCEL);
+    event_state = sip_txn_get_state(txn);
+    if (ev != SIP_TXN_EVENT_CANCEL) return;
+    assert_int_equal(sip_msg_get_method(msg), SIP_METHOD_CANCEL);
+    if (event_status) assert_int_equal(sip_txn_respond(txn, event_status, NULL), 0);
+    if (event_drop && held == txn) {
+        held = NULL;
+        sip_txn_unref(txn);
+    }
 }
 
-static int setup(void **state)
+static int setup_with(int cancel_keeps_invite)
 {
-    (void)state;
     now_ms = 1000;
     armed = 0;
     nsent = npend = fail_send = fail_rsp = 0;
     nreq = nack = nstray = nevents = last_event = auto_status = 0;
+    event_status = event_drop = 0;
+    event_state = SIP_TXN_TERMINATED;
     held = NULL;
     memset(&cli, 0, sizeof(cli));
     assert_int_equal(sip_loop_create(&loop), 0);
     assert_int_equal(sip_transport_create(&tp, loop, NULL), 0);
     sip_txn_opts_t o;
     sip_txn_opts_init(&o);
+    assert_int_equal(o.cancel_keeps_invite, 0);
+    o.cancel_keeps_invite = cancel_keeps_invite;
     o.clock = &fake_clock;
     assert_int_equal(sip_txn_layer_create(&layer, tp, &o), 0);
     sip__txn_io_t io = {fake_send, fake_send_response, NULL};
@@ -225,6 +239,19 @@ static int setup(void **state)
     assert_int_equal(sip_txn_layer_set_request_handler(layer, on_request, NULL, NULL), 0);
     assert_int_equal(sip_txn_layer_set_stray_handler(layer, on_stray, NULL, NULL), 0);
     return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return setup_with(0);
+}
+
+/* A stateful proxy's layer: a CANCEL leaves the INVITE to the TU (RFC 3261 §16.10). */
+static int setup_proxy(void **state)
+{
+    (void)state;
+    return setup_with(1);
 }
 
 static int teardown(void **state)
@@ -383,6 +410,51 @@ static void txn_non_invite_client_timer_e_capped_then_f(void **state)
     assert_int_equal(cli.status[0], 408);
     assert_int_equal(cli.freed, 1);
     assert_int_equal(sip_txn_layer_count(layer), 0);
+    sip_msg_unref(req);
+}
+
+static void txn_client_opts_zero_fields_are_the_layers(void **state)
+{
+    (void)state;
+    /* A layer with T2 1000 and T4 300; a transaction that sets only T1 gets those, not the
+     * RFC defaults. */
+    sip_transport_t *tp2;
+    sip_txn_layer_t *l2;
+    assert_int_equal(sip_transport_create(&tp2, loop, NULL), 0);
+    sip_txn_opts_t o;
+    sip_txn_opts_init(&o);
+    o.t2_ms = 1000;
+    o.t4_ms = 300;
+    o.clock = &fake_clock;
+    assert_int_equal(sip_txn_layer_create(&l2, tp2, &o), 0);
+    sip__txn_io_t io = {fake_send, fake_send_response, NULL};
+    sip__txn_layer_set_io(l2, &io);
+    sip_txn_opts_t mine = {.t1_ms = 100};
+    sip_msg_t *req = client_req("OPTIONS");
+    sip_txn_t *t;
+    assert_int_equal(sip_txn_client_create(&t, l2, req, &udp_peer, &mine, on_response, &cli,
+                                           on_free),
+                     0);
+    advance(3000);
+    /* Timer E: 100, 200, 400, 800, then the layer's T2 of 1000. */
+    static const uint64_t at[] = {0, 100, 300, 700, 1500, 2500};
+    assert_int_equal(nsent, 6);
+    for (int i = 0; i < 6; i++) assert_int_equal(sent[i].at, 1000 + at[i]);
+    sip_msg_t *rsp;
+    assert_int_equal(sip_msg_create_response(&rsp, req, 200, NULL, "z"), 0);
+    assert_int_equal(sip_txn_layer_receive(l2, rsp), 0);
+    sip_msg_unref(rsp);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    advance(299);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    advance(1); /* Timer K: the layer's T4 */
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_TERMINATED);
+    assert_int_equal(cli.n, 1);
+    assert_int_equal(cli.status[0], 200);
+    sip_txn_unref(t);
+    complete_sends(SIP_ECLOSED);
+    sip_txn_layer_unref(l2);
+    sip_transport_unref(tp2);
     sip_msg_unref(req);
 }
 
@@ -957,6 +1029,285 @@ static void txn_server_cancel_unknown_481(void **state)
     sip_msg_unref(c);
 }
 
+static sip_str_t to_tag_of(const sip_msg_t *m)
+{
+    return sip_msg_get_to(m)->tag;
+}
+
+static void txn_server_cancel_200_shares_the_487_tag(void **state)
+{
+    (void)state;
+    /* No provisional with a tag went out (only 100 Trying): the 487 gets a new To tag, and the
+     * CANCEL's 200 the same one (§9.2). */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKg1", "g@x", 2, NULL, &udp_peer);
+    receive(req);
+    sip_txn_set_event_handler(held, on_event, NULL, NULL);
+    advance(200);
+    assert_int_equal(nsent, 1);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 100);
+    assert_int_equal(to_tag_of(sent[0].msg).len, 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKg1", "g@x", 2, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 3);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[1].msg)->method, SIP_METHOD_CANCEL);
+    assert_int_equal(sip_msg_get_status(sent[2].msg), 487);
+    assert_true(to_tag_of(sent[2].msg).len > 0);
+    assert_true(sip_str_eq(to_tag_of(sent[1].msg), to_tag_of(sent[2].msg)));
+    assert_int_equal(nevents, 1);
+    assert_int_equal(event_state, SIP_TXN_COMPLETED); /* the 487 went before the event */
+    sip_msg_unref(c);
+
+    /* After a tagged 180, all three share the 180's tag. */
+    sip_msg_t *req2 = peer_req("INVITE", "z9hG4bKg2", "g2@x", 2, NULL, &udp_peer);
+    receive(req2);
+    sip_txn_set_event_handler(held, on_event, NULL, NULL);
+    assert_int_equal(sip_txn_respond(held, 180, NULL), 0);
+    c = peer_req("CANCEL", "z9hG4bKg2", "g2@x", 2, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 6);
+    assert_int_equal(sip_msg_get_status(sent[3].msg), 180);
+    assert_int_equal(sip_msg_get_status(sent[4].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[5].msg), 487);
+    assert_true(sip_str_eq(to_tag_of(sent[3].msg), to_tag_of(sent[4].msg)));
+    assert_true(sip_str_eq(to_tag_of(sent[3].msg), to_tag_of(sent[5].msg)));
+    sip_msg_unref(c);
+    sip_msg_unref(req2);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_leaves_invite_to_tu(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKp1", "p@x", 4, NULL, &udp_peer);
+    receive(req);
+    sip_txn_t *inv = sip_txn_ref(held);
+    assert_int_equal(sip_txn_set_event_handler(inv, on_event, NULL, NULL), 0);
+    assert_int_equal(sip_txn_respond(inv, 180, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKp1", "p@x", 4, NULL, &udp_peer);
+    receive(c);
+    /* §16.10: the CANCEL is answered 200 at once; the INVITE is not answered. */
+    assert_int_equal(nreq, 1);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[1].msg)->method, SIP_METHOD_CANCEL);
+    assert_true(sip_str_eq(to_tag_of(sent[0].msg), to_tag_of(sent[1].msg)));
+    assert_int_equal(nevents, 1);
+    assert_int_equal(last_event, SIP_TXN_EVENT_CANCEL);
+    assert_int_equal(event_state, SIP_TXN_PROCEEDING);
+    assert_int_equal(sip_txn_get_state(inv), SIP_TXN_PROCEEDING);
+    assert_int_equal(sip_msg_get_status(sip_txn_get_response(inv)), 180);
+    assert_int_equal(count_status(487, 0), 0);
+    /* A retransmitted CANCEL gets its 200 again; the TU is not told twice. */
+    receive(c);
+    assert_int_equal(nsent, 3);
+    assert_ptr_equal(sent[2].msg, sent[1].msg);
+    assert_int_equal(nevents, 1);
+    /* Time passes while the proxy waits for its branches: only the 100 timer was pending. */
+    advance(10000);
+    assert_int_equal(nsent, 3);
+    assert_int_equal(sip_txn_get_state(inv), SIP_TXN_PROCEEDING);
+    /* The proxy relays the 487 from downstream; it keeps the To tag of the 180. */
+    assert_int_equal(sip_txn_respond(inv, 487, NULL), 0);
+    assert_int_equal(nsent, 4);
+    assert_int_equal(sip_msg_get_status(sent[3].msg), 487);
+    assert_true(sip_str_eq(to_tag_of(sent[0].msg), to_tag_of(sent[3].msg)));
+    assert_int_equal(sip_txn_get_state(inv), SIP_TXN_COMPLETED);
+    char tagbuf[64];
+    snprintf(tagbuf, sizeof(tagbuf), "%.*s", (int)to_tag_of(sent[3].msg).len,
+             to_tag_of(sent[3].msg).ptr);
+    sip_msg_t *ack = peer_req("ACK", "z9hG4bKp1", "p@x", 4, tagbuf, &udp_peer);
+    receive(ack);
+    assert_int_equal(sip_txn_get_state(inv), SIP_TXN_CONFIRMED);
+    assert_int_equal(nack, 0);
+    assert_int_equal(nevents, 1);
+    sip_txn_unref(inv);
+    sip_msg_unref(ack);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_then_downstream_200(void **state)
+{
+    (void)state;
+    /* The CANCEL crossed a 200 downstream: the proxy relays the 200 after the event. */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKp2", "p2@x", 1, NULL, &tcp_peer);
+    receive(req);
+    assert_int_equal(sip_txn_set_event_handler(held, on_event, NULL, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKp2", "p2@x", 1, NULL, &tcp_peer);
+    receive(c);
+    assert_int_equal(nsent, 1);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[0].msg)->method, SIP_METHOD_CANCEL);
+    assert_int_equal(nevents, 1);
+    assert_int_equal(sip_txn_respond(held, 200, NULL), 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_ACCEPTED);
+    assert_int_equal(count_status(487, 0), 0);
+    /* Over TCP the CANCEL's transaction ended with its 200 (Timer J is zero). */
+    assert_int_equal(sip_txn_layer_count(layer), 1);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_answered_in_event(void **state)
+{
+    (void)state;
+    event_status = 487;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKp3", "p3@x", 1, NULL, &udp_peer);
+    receive(req);
+    assert_int_equal(sip_txn_set_event_handler(held, on_event, NULL, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKp3", "p3@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[0].msg)->method, SIP_METHOD_CANCEL);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 487);
+    assert_int_equal(sip_msg_get_cseq(sent[1].msg)->method, SIP_METHOD_INVITE);
+    assert_int_equal(event_state, SIP_TXN_PROCEEDING);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_COMPLETED);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_tu_drops_gets_487(void **state)
+{
+    (void)state;
+    /* The TU lets go in the event without answering: the request still gets a final response,
+     * and for a cancelled INVITE that is 487, not 500. */
+    event_drop = 1;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKp4", "p4@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip_txn_t *inv = held;
+    assert_int_equal(sip_txn_set_event_handler(inv, on_event, NULL, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKp4", "p4@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_null(held);
+    assert_int_equal(nevents, 1);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 487);
+    assert_int_equal(sip_msg_get_cseq(sent[1].msg)->method, SIP_METHOD_INVITE);
+    assert_int_equal(count_status(500, 0), 0);
+    assert_int_equal(sip_txn_layer_count(layer), 2); /* INVITE (Completed) and CANCEL */
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_without_handler_gets_487(void **state)
+{
+    (void)state;
+    /* Nobody would hear of the CANCEL: the layer answers the INVITE as by default. */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKp5", "p5@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKp5", "p5@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 487);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_COMPLETED);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_cancel_mode_per_transaction(void **state)
+{
+    (void)state;
+    /* A default layer; one transaction keeps its INVITE, the next does not. */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKo1", "o1@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip_txn_t *inv = sip_txn_ref(held);
+    assert_int_equal(sip_txn_set_event_handler(inv, on_event, NULL, NULL), 0);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(inv, 1), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKo1", "o1@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 1);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_txn_get_state(inv), SIP_TXN_PROCEEDING);
+    assert_int_equal(nevents, 1);
+    assert_int_equal(sip_txn_respond(inv, 487, NULL), 0);
+    assert_int_equal(nsent, 2);
+
+    sip_msg_t *req2 = peer_req("INVITE", "z9hG4bKo2", "o2@x", 1, NULL, &udp_peer);
+    receive(req2);
+    assert_int_equal(sip_txn_set_event_handler(held, on_event, NULL, NULL), 0);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(held, 1), 0);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(held, 0), 0); /* changed its mind */
+    sip_msg_t *c2 = peer_req("CANCEL", "z9hG4bKo2", "o2@x", 1, NULL, &udp_peer);
+    receive(c2);
+    assert_int_equal(nsent, 4);
+    assert_int_equal(sip_msg_get_status(sent[2].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[3].msg), 487);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_COMPLETED);
+    assert_int_equal(nevents, 2);
+
+    /* Only INVITE server transactions have the choice. */
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(NULL, 1), SIP_EINVAL);
+    sip_msg_t *opt = peer_req("OPTIONS", "z9hG4bKo3", "o3@x", 1, NULL, &udp_peer);
+    receive(opt);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(held, 1), SIP_EINVAL);
+    assert_int_equal(sip_txn_respond(held, 200, NULL), 0);
+    sip_msg_t *creq = client_req("INVITE");
+    sip_txn_t *ct;
+    assert_int_equal(sip_txn_client_create(&ct, layer, creq, &udp_peer, NULL, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(ct, 1), SIP_EINVAL);
+    sip_txn_close(ct);
+    sip_txn_unref(ct);
+    /* An ended transaction. */
+    sip_txn_close(inv);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(inv, 1), SIP_ECLOSED);
+    sip_txn_unref(inv);
+    sip_msg_unref(creq);
+    sip_msg_unref(opt);
+    sip_msg_unref(c2);
+    sip_msg_unref(req2);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_layer_per_transaction_487(void **state)
+{
+    (void)state;
+    /* A proxy layer; one transaction (say the proxy's own UAS part) lets the layer answer. */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKq1", "q1@x", 1, NULL, &udp_peer);
+    receive(req);
+    assert_int_equal(sip_txn_set_event_handler(held, on_event, NULL, NULL), 0);
+    assert_int_equal(sip_txn_set_cancel_keeps_invite(held, 0), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKq1", "q1@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 487);
+    assert_int_equal(event_state, SIP_TXN_COMPLETED);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_proxy_cancel_crossing_and_unknown(void **state)
+{
+    (void)state;
+    /* In proxy mode too, a CANCEL after the final has no effect, and one for nothing is 481. */
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKr1", "r1@x", 1, NULL, &udp_peer);
+    receive(req);
+    assert_int_equal(sip_txn_set_event_handler(held, on_event, NULL, NULL), 0);
+    assert_int_equal(sip_txn_respond(held, 486, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKr1", "r1@x", 1, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 200);
+    assert_true(sip_str_eq(to_tag_of(sent[0].msg), to_tag_of(sent[1].msg)));
+    assert_int_equal(nevents, 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_COMPLETED);
+    sip_msg_t *u = peer_req("CANCEL", "z9hG4bKr2", "r1@x", 1, NULL, &udp_peer);
+    receive(u);
+    assert_int_equal(nsent, 3);
+    assert_int_equal(sip_msg_get_status(sent[2].msg), 481);
+    assert_int_equal(nevents, 0);
+    sip_msg_unref(u);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
 static void txn_server_merged_request_482(void **state)
 {
     (void)state;
@@ -969,6 +1320,19 @@ static void txn_server_merged_request_482(void **state)
     assert_int_equal(nsent, 1);
     assert_int_equal(sip_msg_get_status(sent[0].msg), 482);
     assert_str(sip_msg_get_via(sent[0].msg)->branch, "z9hG4bKm2");
+    /* The CANCELs of both copies: each finds its INVITE (§9.2); neither is a merged request. */
+    sip_msg_t *ca = peer_req("CANCEL", "z9hG4bKm1", "m@x", 3, NULL, &udp_peer);
+    sip_msg_t *cb = peer_req("CANCEL", "z9hG4bKm2", "m@x", 3, NULL, &udp_peer);
+    receive(ca);
+    receive(cb);
+    assert_int_equal(nsent, 4);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 200);
+    assert_int_equal(sip_msg_get_status(sent[2].msg), 487);
+    assert_int_equal(sip_msg_get_status(sent[3].msg), 200);
+    assert_str(sip_msg_get_via(sent[3].msg)->branch, "z9hG4bKm2");
+    assert_int_equal(count_status(482, 0), 1);
+    sip_msg_unref(ca);
+    sip_msg_unref(cb);
     /* With a To tag it is a request inside a dialog, not a merge. */
     sip_msg_t *c = peer_req("INVITE", "z9hG4bKm3", "m@x", 3, "tt", &udp_peer);
     receive(c);
@@ -1086,9 +1450,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_proxy, teardown)
         T(txn_invite_client_timer_a_doubles_then_b),
         T(txn_non_invite_client_timer_e_capped_then_f),
         T(txn_non_invite_client_proceeding_uses_t2_then_k),
+        T(txn_client_opts_zero_fields_are_the_layers),
         T(txn_invite_client_acks_non_2xx),
         T(txn_invite_client_accepted_passes_2xx),
         T(txn_reliable_transport_does_not_retransmit),
@@ -1108,11 +1474,21 @@ int main(void)
         T(txn_server_transport_error_ends_transaction),
         T(txn_server_cancel_crossing_200),
         T(txn_server_cancel_unknown_481),
+        T(txn_server_cancel_200_shares_the_487_tag),
+        T(txn_server_cancel_mode_per_transaction),
+        P(txn_server_proxy_cancel_leaves_invite_to_tu),
+        P(txn_server_proxy_cancel_then_downstream_200),
+        P(txn_server_proxy_cancel_answered_in_event),
+        P(txn_server_proxy_cancel_tu_drops_gets_487),
+        P(txn_server_proxy_cancel_without_handler_gets_487),
+        P(txn_server_proxy_layer_per_transaction_487),
+        P(txn_server_proxy_cancel_crossing_and_unknown),
         T(txn_server_merged_request_482),
         T(txn_server_rfc2543_matching),
         T(txn_server_answer_inside_callback),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
+#undef P
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

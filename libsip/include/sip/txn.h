@@ -43,6 +43,13 @@ typedef struct sip_txn_opts {
     uint32_t timer_100_ms; /**< INVITE server: send 100 Trying when the TU has not answered
                                 within this (default 200; 0: at once) */
     const sip_txn_clock_t *clock; /**< layer only: NULL for the loop's timers; copied */
+    int cancel_keeps_invite; /**< layer only: what a CANCEL does to the INVITE server
+                                  transaction it matches. 0 (default): the layer answers the
+                                  CANCEL 200 and the INVITE 487, then tells the TU. 1 (a stateful
+                                  proxy, RFC 3261 §16.10): the CANCEL is answered 200 but the
+                                  INVITE is left unanswered; the TU gets SIP_TXN_EVENT_CANCEL and
+                                  answers it (usually relaying the 487 from downstream). Per
+                                  transaction: sip_txn_set_cancel_keeps_invite() */
 } sip_txn_opts_t;
 
 /** Transaction states (RFC 3261 §17 figures 5-8, RFC 6026 Accepted). */
@@ -58,8 +65,10 @@ typedef enum sip_txn_state {
 
 /** What a server transaction tells its TU besides the request. */
 typedef enum sip_txn_event {
-    SIP_TXN_EVENT_CANCEL = 1, /**< a CANCEL matched this INVITE (msg is the CANCEL); the layer
-                                   answered it 200 and the INVITE 487 if it had no final yet */
+    SIP_TXN_EVENT_CANCEL = 1, /**< a CANCEL matched this INVITE, which had no final response
+                                   (msg is the CANCEL); the layer answered the CANCEL 200 and the
+                                   INVITE 487, or with cancel_keeps_invite left the INVITE for
+                                   the TU to answer */
     SIP_TXN_EVENT_TIMEOUT,    /**< timer H: no ACK for the non-2xx final response */
     SIP_TXN_EVENT_ERROR,      /**< the transport could not send a response */
 } sip_txn_event_t;
@@ -91,7 +100,10 @@ typedef void (*sip_stray_response_cb)(sip_txn_layer_t *layer, sip_msg_t *rsp, vo
 typedef void (*sip_txn_event_cb)(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
                                  void *user);
 
-/** Fills opts with the defaults (T1 500, T2 4000, T4 5000, 100 Trying after 200 ms). */
+/**
+ * Fills opts with the defaults (T1 500, T2 4000, T4 5000, 100 Trying after 200 ms, no clock,
+ * cancel_keeps_invite 0).
+ */
 SIP_EXTERN void sip_txn_opts_init(sip_txn_opts_t *opts);
 
 /**
@@ -111,7 +123,9 @@ SIP_EXTERN sip_txn_layer_t *sip_txn_layer_ref(sip_txn_layer_t *layer);
 SIP_EXTERN void sip_txn_layer_unref(sip_txn_layer_t *layer);
 /**
  * Closes every transaction (no callback from them after this returns; their user_free runs),
- * releases the transport and the handlers. Idempotent; sip_loop_close() does it too.
+ * releases the transport and the handlers, and clears the transport's message handler if it is
+ * still the layer's (one an application put in front stays). Idempotent; sip_loop_close() does
+ * it too.
  */
 SIP_EXTERN void sip_txn_layer_close(sip_txn_layer_t *layer);
 
@@ -151,7 +165,7 @@ SIP_EXTERN sip_transport_t *sip_txn_layer_get_transport(sip_txn_layer_t *layer);
  *               the transaction takes its own reference and edits its Via
  * @param dst    where to send (transport, remote_ip, remote_port), or NULL to locate the target
  *               through RFC 3263 (sip_transport_send_request())
- * @param opts   per-transaction T1, T2, T4, or NULL for the layer's
+ * @param opts   per-transaction T1, T2, T4 (a zero field: the layer's), or NULL for the layer's
  * @param cb     called for each response (provisional and final) and for the end without one
  *               (408, 503); never after sip_txn_close()
  * @param user_free  runs once when the transaction ends or is closed, or when this call fails
@@ -194,6 +208,18 @@ SIP_EXTERN int sip_txn_respond(sip_txn_t *txn, int status, const char *reason);
  */
 SIP_EXTERN int sip_txn_set_event_handler(sip_txn_t *txn, sip_txn_event_cb cb, void *user,
                                          sip_free_fn user_free);
+
+/**
+ * Chooses, for one INVITE server transaction, what a CANCEL that matches it does, in place of
+ * the layer's cancel_keeps_invite: 1 leaves the INVITE for the TU to answer (a stateful proxy,
+ * RFC 3261 §16.10), 0 has the layer answer it 487. Either way the CANCEL is answered 200 and the
+ * TU gets SIP_TXN_EVENT_CANCEL. Call it before the CANCEL can arrive (in the request handler).
+ * Without an event handler the INVITE is answered 487 regardless: nobody would hear of the
+ * CANCEL. Ownership: Borrowed (txn).
+ * @param keep  nonzero to keep the INVITE for the TU
+ * @return 0, SIP_EINVAL (NULL, not an INVITE server transaction), SIP_ECLOSED (ended).
+ */
+SIP_EXTERN int sip_txn_set_cancel_keeps_invite(sip_txn_t *txn, int keep);
 
 /** Takes a reference. @return txn. */
 SIP_EXTERN sip_txn_t *sip_txn_ref(sip_txn_t *txn);

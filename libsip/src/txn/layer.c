@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
 void sip_txn_opts_init(sip_txn_opts_t *o)
@@ -18,6 +19,8 @@ void sip_txn_opts_init(sip_txn_opts_t *o)
     /* RFC 3261 §17.1.2.2: T4 is 5 s, the longest a message stays in the network. */
     o->t4_ms = 5000;
     o->timer_100_ms = 200;
+    /* RFC 3261 §9.2: a UAS answers the cancelled INVITE 487 itself. */
+    o->cancel_keeps_invite = 0;
 }
 
 /* ---- the default clock: one uv timer ---------------------------------------------------- */
@@ -237,9 +240,10 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     t->req = sip_msg_ref(req);
     t->t_retx = t->t_end = SIP__TXN_NEVER;
     const sip_txn_opts_t *o = opts ? opts : &l->opts;
-    t->t1 = o->t1_ms ? o->t1_ms : 500;
-    t->t2 = o->t2_ms ? o->t2_ms : 4000;
-    t->t4 = o->t4_ms ? o->t4_ms : 5000;
+    /* A zero field of per-transaction options means the layer's value (never zero). */
+    t->t1 = o->t1_ms ? o->t1_ms : l->opts.t1_ms;
+    t->t2 = o->t2_ms ? o->t2_ms : l->opts.t2_ms;
+    t->t4 = o->t4_ms ? o->t4_ms : l->opts.t4_ms;
     t->hash = sip__txn_hash(sip_msg_get_call_id(req));
     t->hidx = -1;
     t->refs = 1;
@@ -375,6 +379,8 @@ static void on_uv_closed(uv_handle_t *h)
     }
 }
 
+static void on_tp_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
+
 static void layer_close(sip_txn_layer_t *l)
 {
     if (l->closed) return;
@@ -391,8 +397,10 @@ static void layer_close(sip_txn_layer_t *l)
         uv_close((uv_handle_t *)&l->uvt, on_uv_closed);
     }
     if (l->tp) {
-        /* Only when the transport still delivers to this layer. */
-        sip_transport_set_handler(l->tp, NULL, NULL, NULL);
+        /* Only when the transport still delivers to this layer: an application that put its
+         * own handler in front (calling sip_txn_layer_receive()) keeps it, with its user. */
+        if (l->tp->cb == on_tp_message && l->tp->user == l)
+            sip_transport_set_handler(l->tp, NULL, NULL, NULL);
         sip_transport_unref(l->tp);
         l->tp = NULL;
     }
@@ -576,10 +584,11 @@ void sip_txn_unref(sip_txn_t *t)
         return;
     }
     /* Only the layer holds it now: a server transaction nobody can answer any more gets a 500
-     * rather than waiting forever (RFC 3261 §8.2: every request gets a final response). */
+     * rather than waiting forever (RFC 3261 §8.2: every request gets a final response), or the
+     * 487 of §9.2 when a CANCEL left it to the TU. */
     if (t->refs == 1 && (t->flags & SIP__TXN_LAYER_REF) && !(t->flags & SIP__TXN_CLIENT) &&
         (t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING))
-        sip_txn_respond(t, 500, NULL);
+        sip_txn_respond(t, (t->flags & SIP__TXN_CANCELLED) ? 487 : 500, NULL);
 }
 
 void sip_txn_close(sip_txn_t *t)

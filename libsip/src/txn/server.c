@@ -178,6 +178,7 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
 }
 
 static int respond(sip_txn_t *t, int status, const char *reason, int tell);
+static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_t tt, int tell);
 
 int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
 {
@@ -186,12 +187,17 @@ int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
 
 static int respond(sip_txn_t *t, int status, const char *reason, int tell)
 {
+    /* One To tag per transaction: a final after a tagged provisional keeps its tag. */
+    return respond_tagged(t, status, reason, to_tag(t ? t->rsp : NULL), tell);
+}
+
+/* Answers with To tag tt (empty: a new one, where the request's To has none). */
+static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_t tt, int tell)
+{
     if (!t || (t->flags & SIP__TXN_CLIENT) || status < 100 || status > 699) return SIP_EINVAL;
     if (!t->layer) return SIP_ECLOSED;
-    /* One To tag per transaction: a final after a tagged provisional keeps its tag. */
     char tag[128];
     const char *tagp = NULL;
-    sip_str_t tt = to_tag(t->rsp);
     if (tt.len && tt.len < sizeof(tag)) {
         memcpy(tag, tt.ptr, tt.len);
         tag[tt.len] = '\0';
@@ -224,12 +230,24 @@ fail:
     return rc;
 }
 
+int sip_txn_set_cancel_keeps_invite(sip_txn_t *t, int keep)
+{
+    if (!t || (t->flags & SIP__TXN_CLIENT) || !is_invite(t)) return SIP_EINVAL;
+    if (!t->layer) return SIP_ECLOSED;
+    if (keep)
+        t->flags |= SIP__TXN_CANCEL_KEEP;
+    else
+        t->flags &= (uint16_t)~SIP__TXN_CANCEL_KEEP;
+    return 0;
+}
+
 static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
 {
     sip_txn_t *t = sip__txn_new(l, req, NULL);
     if (!t) return NULL;
     sip_method_t m = sip_msg_get_method(req);
     if (m == SIP_METHOD_INVITE) t->flags |= SIP__TXN_INVITE;
+    if (m == SIP_METHOD_INVITE && l->opts.cancel_keeps_invite) t->flags |= SIP__TXN_CANCEL_KEEP;
     const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
     if (ni && sip_transport_is_reliable(ni->transport)) t->flags |= SIP__TXN_RELIABLE;
     /* §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2: others in Trying. */
@@ -238,7 +256,9 @@ static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
 }
 
 /* RFC 3261 §9.2: a CANCEL has its own transaction; it is answered 200 when it matches an INVITE
- * transaction (which gets 487 if it has no final response yet), else 481. */
+ * transaction, else 481. An INVITE without a final response yet is answered 487 by the layer, or
+ * (§16.10, a stateful proxy) left to the TU, which forwards the CANCEL and relays the final
+ * response. */
 static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint32_t h,
                           const sip_via_t *v)
 {
@@ -248,11 +268,38 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
         return;
     }
     inv->refs++;
-    respond(c, 200, NULL, 1);
-    if (inv->layer && inv->state == SIP_TXN_PROCEEDING) {
-        respond(inv, 487, NULL, 1);
-        server_event(inv, SIP_TXN_EVENT_CANCEL, req);
+    /* §9.2: the To tag of the CANCEL's 200 SHOULD be that of the INVITE's responses. */
+    sip_str_t tag = to_tag(inv->rsp);
+    if (inv->state != SIP_TXN_PROCEEDING) {
+        /* A final response crossed the CANCEL: it stands, the CANCEL has no effect. */
+        respond_tagged(c, 200, NULL, tag, 1);
+        sip_txn_unref(inv);
+        return;
     }
+    inv->flags |= SIP__TXN_CANCELLED;
+    /* Nobody hears of the CANCEL without an event handler: then the layer answers regardless. */
+    int keep = (inv->flags & SIP__TXN_CANCEL_KEEP) && inv->cb.ev;
+    sip_msg_t *r487 = NULL;
+    if (!keep) {
+        /* Built first so that the CANCEL's 200 can share a To tag made for the 487. */
+        char buf[128];
+        const char *tagp = NULL;
+        if (tag.len && tag.len < sizeof(buf)) {
+            memcpy(buf, tag.ptr, tag.len);
+            buf[tag.len] = '\0';
+            tagp = buf;
+        }
+        if (sip_msg_create_response(&r487, inv->req, 487, NULL, tagp) == 0) tag = to_tag(r487);
+    }
+    respond_tagged(c, 200, NULL, tag, 1);
+    if (!keep && inv->layer && inv->state == SIP_TXN_PROCEEDING) {
+        if (r487)
+            reply(inv, r487, 1);
+        else
+            respond(inv, 487, NULL, 1);
+    }
+    sip_msg_unref(r487);
+    server_event(inv, SIP_TXN_EVENT_CANCEL, req);
     sip_txn_unref(inv);
 }
 
@@ -290,7 +337,9 @@ void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
         if (t->state == SIP_TXN_PROCEEDING || t->state == SIP_TXN_COMPLETED) resend_last(t);
         return;
     }
-    int merged = is_merged(l, req, h);
+    /* A CANCEL is judged by the INVITE it targets (§9.2: 200 or 481), never as merged: the
+     * second copy of a forked CANCEL finds the second copy of the INVITE. */
+    int merged = m != SIP_METHOD_CANCEL && is_merged(l, req, h);
     t = new_server(l, req);
     if (!t) {
         /* No memory for the transaction: answer statelessly so the peer stops retrying. */

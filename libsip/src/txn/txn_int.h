@@ -35,6 +35,8 @@ enum {
     SIP__TXN_LAYER_REF = 64,    /* the layer holds a reference (until Terminated) */
     SIP__TXN_SENT = 128,        /* client: the first send completed; the target is known */
     SIP__TXN_INTERNAL = 256,    /* client: a CANCEL the layer sends; no TU */
+    SIP__TXN_CANCEL_KEEP = 512, /* INVITE server: a CANCEL leaves the INVITE to the TU (§16.10) */
+    SIP__TXN_CANCELLED = 1024,  /* INVITE server: a CANCEL matched before any final response */
 };
 
 struct sip_txn {
