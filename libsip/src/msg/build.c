@@ -300,8 +300,16 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     if (!reason) reason = sip_status_phrase(status);
     size_t rl = strlen(reason);
     if (!valid_value(reason, rl)) return SIP_EINVAL;
-    /* Room for the copied headers and a few more without a second allocation. */
-    sip_msg_t *msg = sip__msg_new(8192);
+    /* Room for the copied headers, a To tag and a few added headers (Contact, Allow, a short
+     * body) in one allocation; a larger body takes a second chunk. A transaction keeps its last
+     * response until it ends, so a generous fixed size would cost every live transaction. */
+    static const sip_hdr_id_t copied[] = {SIP_HDR_VIA, SIP_HDR_FROM, SIP_HDR_TO, SIP_HDR_CALL_ID,
+                                          SIP_HDR_CSEQ, SIP_HDR_TIMESTAMP};
+    size_t est = SIP__ALIGN16(rl + 1) + 64 + 4 * (sizeof(struct sip_header) + 96) + 512;
+    for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+        for (const struct sip_header *h = req->known[copied[i]].first; h; h = h->next_same)
+            est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sizeof(struct sip_header));
+    sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return SIP_ENOMEM;
     int rc = SIP_ENOMEM;
     char *r = sip__msg_strdup(msg, reason, rl);
