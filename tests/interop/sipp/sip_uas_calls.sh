@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# sip-uas answering calls statefully: SIPp's built-in uac over UDP and TCP, over UDP with 10%
+# packet loss, --code 486 and CANCEL during --ring against own scenarios, an exact check of the
+# messages (SDP answer, 2xx retransmission, re-INVITE, BYE, 481, 501, 415, 420, no-ACK timeout),
+# usage errors, and the counters sip-uas prints after SIGTERM.
+set -euo pipefail
+uas=$1
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v sipp >/dev/null || fail "sipp is not installed"
+
+# ---- usage ----------------------------------------------------------------------------------
+help=$("$uas" --help)
+for f in --ring --code --t1 --stateless; do
+    grep -q -- "$f" <<<"$help" || fail "--help does not describe $f"
+done
+for args in "--code 99" "--code 180" "--code 199" "--code 700" "--code 4860" "--code 486x" \
+    "--code -486" "--ring -1" "--ring abc" "--ring 1e3" "--ring 3600001" "--t1 0" "--t1 abc" \
+    "--t1 60001"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$uas" --listen udp:127.0.0.1:1 $args >/dev/null 2>&1
+    rc=$?
+    set -e
+    [ $rc -eq 2 ] || fail "sip-uas $args exited $rc, not 2"
+done
+set +e
+"$uas" --listen udp:127.0.0.1:1 --ring "" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--ring '' must exit 2"
+set -e
+
+# ---- helpers --------------------------------------------------------------------------------
+# A port free for both UDP and TCP on 127.0.0.1, at or above $1.
+free_port() {
+    "$py" - "$1" <<'EOF'
+import socket, sys
+for p in range(int(sys.argv[1]), int(sys.argv[1]) + 2000):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t = socket.socket()
+    try:
+        u.bind(("127.0.0.1", p)); t.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: u.close(); t.close()
+EOF
+}
+
+# start NAME PORT ARGS...: runs sip-uas -v in the background with its log in $work/NAME.log.
+start() {
+    local name=$1 port=$2
+    shift 2
+    "$uas" --listen "udp:127.0.0.1:$port" --listen "tcp:127.0.0.1:$port" -v "$@" \
+        >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    eval "pid_$name=$!"
+    for _ in $(seq 50); do grep -q "listening on tcp" "$work/$name.log" && return; sleep 0.1; done
+    cat "$work/$name.log" >&2
+    fail "sip-uas $name did not start"
+}
+
+# stop NAME CALLS ANSWERED REJECTED CANCELLED ACKED BYES NO-ACK REINVITES FAILED ACTIVE: SIGTERM,
+# exit 0, and the counters line sip-uas -v prints at exit exactly so.
+stop() {
+    local name=$1 p
+    local want="calls $2 answered $3 rejected $4 cancelled $5 acked $6 byes $7 no-ack $8"
+    want+=" reinvites $9 failed ${10} active ${11}"
+    p=$(eval "echo \$pid_$name")
+    kill -TERM "$p"
+    wait "$p" || { cat "$work/$name.log" >&2; fail "sip-uas $name exited non-zero after SIGTERM"; }
+    # Under -DLIBSIP_SANITIZE=ON a leak fails the exit status; a UBSan report only prints.
+    ! grep -Eq "runtime error|Sanitizer" "$work/$name.log" ||
+        { cat "$work/$name.log" >&2; fail "$name: sanitizer report"; }
+    grep -qx "$want" "$work/$name.log" || {
+        tail -5 "$work/$name.log" >&2
+        fail "sip-uas $name counted '$(grep '^calls ' "$work/$name.log")', not '$want'"
+    }
+}
+
+# sipp_ok LOG N: SIPp's summary says N successful calls and none failed.
+sipp_ok() {
+    grep -Eq "Successful call +\| +[0-9]+ +\| +$2 *$" "$1" &&
+        grep -Eq "Failed call +\| +[0-9]+ +\| +0 *$" "$1" ||
+        { tail -40 "$1" >&2; fail "SIPp: not $2 successful calls in $(basename "$1")"; }
+}
+
+# run_sipp LOG SIPP-ARGS...: SIPp in the work directory (its error traces land there).
+run_sipp() {
+    local log=$1
+    shift
+    (cd "$work" && timeout 90 sipp "$@" -nostdin -buff_size 4194304 -trace_err >"$log" 2>&1) ||
+        { tail -40 "$log" >&2; fail "SIPp $* failed"; }
+}
+
+# ---- SIPp's uac over UDP and TCP ------------------------------------------------------------
+port=$(free_port 21000)
+start calls "$port"
+for t in u1 t1; do
+    run_sipp "$work/uac-$t.log" -sn uac -t $t -m 200 -r 200 -timeout 60s "127.0.0.1:$port"
+    sipp_ok "$work/uac-$t.log" 200
+done
+stop calls 400 400 0 0 400 400 0 0 0 0
+# INVITE, ACK and BYE of each call reach sip-uas (SIPp's retransmissions would add to it).
+n=$(sed -n 's/^\([0-9]*\) requests$/\1/p' "$work/calls.log")
+[ -n "$n" ] && [ "$n" -ge 1200 ] || fail "calls: $n requests, expected at least 1200"
+grep -q "^INVITE from udp:127.0.0.1:" "$work/calls.log" || fail "-v line for an INVITE over UDP"
+grep -q "^BYE from tcp:127.0.0.1:" "$work/calls.log" || fail "-v line for a BYE over TCP"
+
+# ---- 10% loss over UDP: retransmissions on both sides complete every call --------------------
+# T1 stays 500 ms here, as in SIPp's uac (its retransmission interval is fixed in the scenario):
+# with a shorter T1, Timer J (64*T1) would end the BYE transaction while SIPp still retransmits
+# a BYE whose 200 it lost, and the late copy would get 481.
+# SIPp's uac keeps no CSeq apart: when both its ACK and its BYE are lost, a retransmitted 200 of
+# the INVITE passes for the BYE's 200 and SIPp counts the call, which sip-uas keeps until 64*T1
+# without an ACK (then no-ack). Every call therefore ends by BYE or is still waiting for its ACK.
+port=$(free_port $((port + 1)))
+start lossy "$port"
+run_sipp "$work/sipp-lossy.log" -sn uac -t u1 -m 100 -r 100 -lost 10 -timeout 60s \
+    "127.0.0.1:$port"
+sipp_ok "$work/sipp-lossy.log" 100
+# shellcheck disable=SC2154 # set by start() through eval
+kill -TERM "$pid_lossy"
+wait "$pid_lossy" || fail "sip-uas lossy exited non-zero after SIGTERM"
+! grep -Eq "runtime error|Sanitizer" "$work/lossy.log" || fail "lossy: sanitizer report"
+counts=$(grep '^calls ' "$work/lossy.log")
+re='^calls 100 answered 100 rejected 0 cancelled 0 acked ([0-9]+) byes ([0-9]+) no-ack 0 '
+re+='reinvites 0 failed 0 active ([0-9]+)$'
+[[ $counts =~ $re ]] || fail "lossy counters: $counts"
+[ $((BASH_REMATCH[2] + BASH_REMATCH[3])) -eq 100 ] && [ "${BASH_REMATCH[2]}" -ge 90 ] ||
+    fail "lossy: calls neither ended by BYE nor waiting for an ACK: $counts"
+# SIPp dropped some of the INVITEs' 200s (the last column of the first "200 <-" row); those
+# calls completed only through sip-uas retransmitting the 200.
+lost=$(awk '/^ *200 <-/ { print $NF; exit }' "$work/sipp-lossy.log")
+[ "${lost:-0}" -ge 1 ] || fail "lossy: SIPp lost no 200 (${lost:-none}); the run proves nothing"
+
+# ---- --code 486 ------------------------------------------------------------------------------
+port=$(free_port $((port + 1)))
+start busy "$port" --code 486
+for t in u1 t1; do
+    run_sipp "$work/busy-$t.log" -sf "$here/uas_busy.xml" -t $t -m 20 -r 50 -timeout 30s \
+        "127.0.0.1:$port"
+    sipp_ok "$work/busy-$t.log" 20
+done
+stop busy 40 0 40 0 0 0 0 0 0 0
+
+# ---- CANCEL while ringing (--ring 5000) -----------------------------------------------------
+port=$(free_port $((port + 1)))
+start ring "$port" --ring 5000
+start_s=$(date +%s)
+for t in u1 t1; do
+    run_sipp "$work/cancel-$t.log" -sf "$here/uas_cancel.xml" -t $t -m 10 -r 50 -timeout 30s \
+        "127.0.0.1:$port"
+    sipp_ok "$work/cancel-$t.log" 10
+done
+[ $(($(date +%s) - start_s)) -lt 5 ] || fail "the CANCEL runs waited for the ring timer"
+# Longer than --ring: a ring timer left behind would answer 200 and count it.
+sleep 5.5
+stop ring 20 0 0 20 0 0 0 0 0 0
+grep -q "^CANCEL from tcp:127.0.0.1:" "$work/ring.log" || fail "-v line for a CANCEL"
+
+# ---- the messages themselves ----------------------------------------------------------------
+port=$(free_port $((port + 1)))
+start exact "$port" --t1 20 --ring 200
+"$py" - "$port" <<'EOF' || fail "message checks"
+import re, socket, sys, time
+
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+me = s.getsockname()[1]
+n = [0]
+
+def check(cond, what):
+    if not cond:
+        sys.exit("check failed: " + what)
+
+def request(method, cid, cseq, ftag, ttag=None, body=b"", ctype="application/sdp", extra="",
+            branch=None):
+    n[0] += 1
+    branch = branch or "z9hG4bK-chk-%d" % n[0]
+    to = "<sip:uas@127.0.0.1:%d>" % port + (";tag=" + ttag if ttag else "")
+    head = ("%s sip:uas@127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+            "From: <sip:chk@127.0.0.1:%d>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\n"
+            "CSeq: %d %s\r\nContact: <sip:chk@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n%s"
+            % (method, port, me, branch, me, ftag, to, cid, cseq, method, me, extra))
+    if body:
+        head += "Content-Type: %s\r\n" % ctype
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    s.sendto(head.encode() + body, ("127.0.0.1", port))
+    return branch
+
+def recv(timeout):
+    s.settimeout(timeout)
+    try:
+        data = s.recv(65535).decode()
+    except socket.timeout:
+        return None
+    head, _, body = data.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    hdrs = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        hdrs.setdefault(k.strip().lower(), []).append(v.strip())
+    return {"status": int(lines[0].split()[1]), "h": hdrs, "body": body, "t": time.monotonic()}
+
+def expect(status, timeout=2.0):
+    r = recv(timeout)
+    check(r is not None, "no %d within %.1fs" % (status, timeout))
+    check(r["status"] == status, "got %d, expected %d" % (r["status"], status))
+    return r
+
+def to_tag(r):
+    m = re.search(r";tag=([^;>\s]+)", r["h"]["to"][0])
+    return m.group(1) if m else None
+
+offer = (b"v=0\r\no=chk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         b"m=audio 5004 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
+         b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendonly\r\n"
+         b"m=video 0 RTP/AVP 31\r\n")
+
+# A call: 100 at once, 180 with a To tag and Contact, the 200 after --ring with the answer.
+t0 = time.monotonic()
+request("INVITE", "call-1", 1, "f1", body=offer)
+expect(100)
+ring = expect(180)
+tag = to_tag(ring)
+check(tag and len(tag) == 16, "180 To tag")
+contact = "<sip:sip-uas@127.0.0.1:%d;transport=udp>" % port
+check(ring["h"]["contact"] == [contact], "180 Contact: %s" % ring["h"].get("contact"))
+ok = expect(200)
+check(ok["t"] - t0 >= 0.18, "200 after %.3fs, before --ring 200" % (ok["t"] - t0))
+check(to_tag(ok) == tag, "200 To tag differs from the 180's")
+check(ok["h"]["contact"] == [contact], "200 Contact")
+check(ok["h"]["content-type"] == ["application/sdp"], "200 Content-Type")
+lines = ok["body"].split("\r\n")
+want = ["v=0", "s=sip-uas", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 40000 RTP/AVP 8",
+        "a=rtpmap:8 PCMA/8000", "a=recvonly", "m=video 0 RTP/AVP 31", ""]
+check([l for l in lines if not l.startswith("o=")] == want, "answer:\n" + ok["body"])
+check(re.fullmatch(r"o=sip-uas \d+ 1 IN IP4 127\.0\.0\.1", lines[1]) is not None, "o= line")
+answer = ok["body"]
+
+# RFC 3261 §13.3.1.4: without an ACK the 200 comes again (T1 20 ms, doubling).
+copies = 0
+end = time.monotonic() + 0.5
+while time.monotonic() < end:
+    r = recv(max(0.01, end - time.monotonic()))
+    if r:
+        check(r["status"] == 200 and r["body"] == answer, "retransmission is the same 200")
+        copies += 1
+check(copies >= 3, "%d retransmissions of the 200 in 0.5 s" % copies)
+request("ACK", "call-1", 1, "f1", tag)
+time.sleep(0.05)
+while recv(0.01):
+    pass
+check(recv(0.4) is None, "the 200 was retransmitted after the ACK")
+
+# In the dialog: re-INVITE with the same offer gets the same answer; OPTIONS 200; INFO 501;
+# a BYE with another To tag 481.
+request("INVITE", "call-1", 2, "f1", tag, body=offer)
+r = recv(1.0)
+if r and r["status"] == 100:
+    r = recv(1.0)
+check(r is not None and r["status"] == 200, "re-INVITE answered 200")
+check(r["body"] == answer, "re-INVITE answer changed:\n" + r["body"])
+request("ACK", "call-1", 2, "f1", tag)
+request("OPTIONS", "call-1", 3, "f1", tag)
+r = expect(200)
+check("INVITE" in ",".join(r["h"].get("allow", [])), "OPTIONS Allow")
+request("INFO", "call-1", 4, "f1", tag)
+expect(501)
+request("BYE", "call-1", 5, "f1", "0000000000000000")
+expect(481)
+request("BYE", "call-1", 5, "f1", tag)
+expect(200)
+request("BYE", "call-1", 6, "f1", tag)
+expect(481)
+
+# Another media type than SDP: 415 with Accept; an extension required: 420 with Unsupported.
+b = request("INVITE", "call-2", 1, "f2", body=b"hello", ctype="text/plain")
+r = recv(1.0)
+if r and r["status"] == 100:
+    r = recv(1.0)
+check(r is not None and r["status"] == 415, "text/plain offer: 415")
+check(r["h"].get("accept") == ["application/sdp"], "415 Accept")
+# §17.1.1.3: the ACK of a non-2xx final shares the INVITE's branch.
+request("ACK", "call-2", 1, "f2", to_tag(r), branch=b)
+b = request("INVITE", "call-3", 1, "f3", body=offer, extra="Require: 100rel\r\n")
+r = recv(1.0)
+if r and r["status"] == 100:
+    r = recv(1.0)
+check(r is not None and r["status"] == 420, "Require: 420")
+check(r["h"].get("unsupported") == ["100rel"], "420 Unsupported")
+request("ACK", "call-3", 1, "f3", to_tag(r), branch=b)
+
+# No offer: the 200 carries ours. Never acknowledged: given up after 64*T1 (1.28 s).
+request("INVITE", "call-4", 1, "f4")
+expect(100)
+expect(180)
+r = expect(200)
+check("m=audio 40000 RTP/AVP 0 8\r\n" in r["body"], "offer in the 200:\n" + r["body"])
+time.sleep(1.6)
+while recv(0.01):
+    pass
+check(recv(0.3) is None, "the 200 is still retransmitted after 64*T1")
+EOF
+grep -q "^call call-4: no ACK for the 2xx, call given up$" "$work/exact.log" ||
+    { cat "$work/exact.log" >&2; fail "no log line for the call given up"; }
+stop exact 2 2 0 0 2 1 1 1 0 0
+echo "sip-uas: calls over UDP, TCP and lossy UDP, --code, CANCEL and message checks passed"
