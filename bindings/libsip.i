@@ -260,6 +260,7 @@ SIP_MUTABLE(sip_txn_opts, t1_ms)
 SIP_MUTABLE(sip_txn_opts, t2_ms)
 SIP_MUTABLE(sip_txn_opts, t4_ms)
 SIP_MUTABLE(sip_txn_opts, timer_100_ms)
+SIP_MUTABLE(sip_txn_opts, cancel_keeps_invite)
 
 /* ---- the headers, in dependency order (sip.h's) ------------------------------------------- */
 

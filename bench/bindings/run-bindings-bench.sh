@@ -19,6 +19,9 @@
 #   PROFILE=1          also a short cProfile run of the Python responder (UDP)
 #   BASE_PORT=25170    loopback ports BASE_PORT..BASE_PORT+5
 #   KEEP=1             keep the work directory
+#   PY_PACKAGE_DIR=dir the Python package's parent directory (default BUILD_DIR/bindings/python):
+#                      to compare another version of the package on the same core module
+#   SKIP_MICRO=1       skip parts 1 and 2 (only the SIPp runs)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,12 +50,13 @@ for tool in sipp ss cc "$PY" "$LUA"; do
 done
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLIBSIP_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j2 >/dev/null
+# Only what this benchmark runs: the rest of the tree may be mid-edit.
+cmake --build "$BUILD_DIR" -j2 --target parse-bench sip-uas sip_python sip_lua >/dev/null
 PARSE_BENCH="$BUILD_DIR/bench/parse-bench"
 SIP_UAS="$BUILD_DIR/tools/sip-uas/sip-uas"
 [ -x "$PARSE_BENCH" ] || die "$PARSE_BENCH not built (the benchmark peers are missing?)"
 [ -x "$SIP_UAS" ] || die "$SIP_UAS not built"
-PY_ENV=(PYTHONPATH="$BUILD_DIR/bindings/python" PYTHONDONTWRITEBYTECODE=1)
+PY_ENV=(PYTHONPATH="${PY_PACKAGE_DIR:-$BUILD_DIR/bindings/python}" PYTHONDONTWRITEBYTECODE=1)
 LUA_ENV=(LUA_CPATH="$BUILD_DIR/bindings/lua/?.so" LUA_PATH="$BUILD_DIR/bindings/lua/?.lua")
 
 WORK="$(mktemp -d /tmp/bindings-bench.XXXXXX)"
@@ -76,6 +80,8 @@ trap 'exit 130' INT TERM
 # ---- 1 and 2: micro-benchmarks ----------------------------------------------------------------
 
 declare -A FIG
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.1f", a / b; else print "—" }'; }
+if [ "${SKIP_MICRO:-0}" != 1 ]; then
 # Lines "<kind> <lang> <variant> <what> <ns>" (parse-bench's "parse libsip <type> <ns>" too).
 collect() {
     local a b c d e
@@ -100,7 +106,6 @@ cc -O2 -std=c11 -Wall -Wextra -I"$ROOT/libsip/include" "$HERE/callback_bench.c" 
     -o "$WORK/callback-bench" "$BUILD_DIR/libsip/libsip.so" -Wl,-rpath,"$BUILD_DIR/libsip"
 collect < <("$WORK/callback-bench" "${QFLAG[@]}")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.1f", a / b; else print "—" }'; }
 
 echo "### Parse (ns per message, median of 3)"
 echo
@@ -136,6 +141,7 @@ for lang in python lua; do
     done
 done
 echo
+fi
 
 # ---- 3: OPTIONS responders under SIPp -----------------------------------------------------------
 

@@ -306,6 +306,13 @@ local function netinfo_table(ni)
     }
 end
 
+-- The server transaction of a request received by a Stack with transactions (nil otherwise,
+-- and for the ACK of a 2xx).
+Message.props.transaction = function(m) return rawget(m, "_txn") end
+Message.props.cancelled = function(m)
+    local txn = rawget(m, "_txn")
+    return txn ~= nil and txn.cancelled
+end
 Message.props.is_request = function(m) return core.sip_msg_is_request(msg_p(m)) == 1 end
 Message.props.method = function(m)
     local p = msg_p(m)
@@ -516,13 +523,22 @@ function Message.methods.close(m)
     end
 end
 
+local txn_reply -- defined with the transactions below
+
 --- Sends a response to a request received by a Stack (status, reason or nil, and optionally
 --- { headers = { {name, value}, ... } or {name = value}, body = "...", content_type = "..." }).
---- Returns the response.
+--- On a stack with transactions it goes through the request's server transaction (provisional
+--- or final, now or later; the To tag of an earlier provisional is kept). Returns the response.
 function Message.methods.reply(m, status, reason, opts)
     local stack = rawget(m, "_stack")
     if not stack then raise(core.SIP_EINVAL, "reply: not a request received by a Stack") end
-    local rsp = m:response(status, reason)
+    local txn = rawget(m, "_txn")
+    if txn == nil and rawget(stack, "_layer") then
+        raise(core.SIP_EINVAL, "reply: an ACK gets no response")
+    end
+    local to_tag
+    if txn then to_tag = txn:_to_tag() end
+    local rsp = m:response(status, reason, to_tag)
     if opts then
         if opts.headers then
             for k, v in pairs(opts.headers) do
@@ -531,8 +547,35 @@ function Message.methods.reply(m, status, reason, opts)
         end
         if opts.body then rsp:set_body(opts.body, opts.content_type) end
     end
-    stack:send_response(rsp)
+    if txn then
+        txn_reply(txn, rsp, status)
+        -- The transaction may keep only the wire form of what it sent: the To tag of the first
+        -- response with one is remembered for the later ones.
+        if status > 100 and not rawget(txn, "_tag") then
+            rawset(txn, "_tag", rsp.to and rsp.to.tag)
+        end
+    else
+        stack:send_response(rsp)
+    end
     return rsp
+end
+
+
+--- fn(cancel) when a CANCEL matches this INVITE (RFC 3261 §9.2): the layer has answered the
+--- CANCEL 200 and the INVITE 487 (unless a final response went first). Runs in a new task.
+function Message.methods.on_cancel(m, fn)
+    local txn = rawget(m, "_txn")
+    if not txn then raise(core.SIP_EINVAL, "on_cancel: the request has no server transaction") end
+    txn:on_cancel(fn)
+    return m
+end
+
+--- fn(event, msg) for the server transaction's events ("cancel", "timeout", "error").
+function Message.methods.on_event(m, fn)
+    local txn = rawget(m, "_txn")
+    if not txn then raise(core.SIP_EINVAL, "on_event: the request has no server transaction") end
+    txn:on_event(fn)
+    return m
 end
 
 Message.__tostring = function(m) return m:print() end
@@ -993,6 +1036,254 @@ end
 Loop.__close = Loop.methods.close
 
 ---------------------------------------------------------------------------------------------------
+-- Transactions (RFC 3261 §17, RFC 6026) of a Stack made with transactions = true
+
+local ServerTxn = class("ServerTransaction")
+local ClientTxn = class("ClientTransaction")
+local TxnLayer = class("TxnLayer")
+
+local event_names = {
+    [core.SIP_TXN_EVENT_CANCEL] = "cancel", [core.SIP_TXN_EVENT_TIMEOUT] = "timeout",
+    [core.SIP_TXN_EVENT_ERROR] = "error",
+}
+
+local function txn_state(t)
+    local p = rawget(t, "_p")
+    if not p then return "Terminated" end
+    return core.sip_txn_state_name(core.sip_txn_get_state(p))
+end
+
+local function txn_opts(cfg, keys)
+    local o = core.sip_txn_opts_t()
+    core.sip_txn_opts_init(o)
+    for _, k in ipairs(keys) do
+        local v = cfg[k]
+        if v ~= nil then
+            if type(v) ~= "number" or v < 0 then
+                raise(core.SIP_EINVAL, k .. " must be a number of milliseconds >= 0")
+            end
+            o[k] = math.tointeger(v) or math.floor(v)
+        end
+    end
+    return o
+end
+local LAYER_TIMERS = { "t1_ms", "t2_ms", "t4_ms", "timer_100_ms" }
+local CLIENT_TIMERS = { "t1_ms", "t2_ms", "t4_ms" }
+
+TxnLayer.props.t1_ms = function(l) return rawget(l, "_t")[1] end
+TxnLayer.props.t2_ms = function(l) return rawget(l, "_t")[2] end
+TxnLayer.props.t4_ms = function(l) return rawget(l, "_t")[3] end
+TxnLayer.props.timer_100_ms = function(l) return rawget(l, "_t")[4] end
+TxnLayer.props.count = function(l)
+    local p = rawget(l, "_p")
+    return p and core.sip_txn_layer_count(p) or 0
+end
+TxnLayer.props.closed = function(l) return rawget(l, "_p") == nil end
+function TxnLayer.methods.close(l)
+    local p = rawget(l, "_p")
+    if p then
+        rawset(l, "_p", nil)
+        core.sip_txn_layer_close(p)
+        core.sip_txn_layer_unref(p)
+    end
+end
+TxnLayer.__gc = function(l)
+    local p = rawget(l, "_p")
+    if p then
+        rawset(l, "_p", nil)
+        core.sip_txn_layer_unref(p)
+    end
+end
+
+-- Server transactions: the object owns one reference; dropping it (with its request) without
+-- a final response makes the layer answer 500.
+local function server_txn(p, stack)
+    core.sip_txn_ref(p)
+    return setmetatable({ _p = p, _stack = stack, _cancel = {}, _events = {}, cancelled = false },
+        ServerTxn)
+end
+
+ServerTxn.props.state = txn_state
+ServerTxn.props.is_client = function() return false end
+ServerTxn.props.response = function(t)
+    local p = rawget(t, "_p")
+    local r = p and core.sip_txn_get_response(p)
+    if not r then return nil end
+    core.sip_msg_ref(r)
+    return wrap_msg(r)
+end
+
+function ServerTxn.methods._to_tag(t)
+    local tag = rawget(t, "_tag")
+    if tag then return tag end
+    local p = rawget(t, "_p")
+    local prev = p and core.sip_txn_get_response(p)
+    if prev and core.sip_msg_get_status(prev) > 100 then
+        local to = core.sip_msg_get_to(prev)
+        return to and nonempty(to.tag)
+    end
+    return nil
+end
+
+function ServerTxn.methods._watch(t)
+    if rawget(t, "_watching") then return end
+    local p = rawget(t, "_p")
+    if not p then closed() end
+    -- The layer keeps this function until the transaction ends: it holds the object weakly, so
+    -- a request nobody keeps still gets its 500.
+    local weak = setmetatable({ t = t }, { __mode = "v" })
+    local loop = rawget(t, "_stack").loop
+    check(core.sip_txn_set_event_handler(p, function(_, event, mp)
+        local st = weak.t
+        if not st then return end
+        local m
+        if mp then
+            core.sip_msg_ref(mp)
+            m = wrap_msg(mp)
+        end
+        local name = event_names[event] or tostring(event)
+        if name == "cancel" then
+            rawset(st, "cancelled", true)
+            for _, fn in ipairs(rawget(st, "_cancel")) do loop:spawn(fn, m) end
+        end
+        for _, fn in ipairs(rawget(st, "_events")) do loop:spawn(fn, name, m) end
+    end))
+    rawset(t, "_watching", true)
+end
+
+--- fn(cancel) in a new task when a CANCEL matches this INVITE.
+function ServerTxn.methods.on_cancel(t, fn)
+    t:_watch()
+    local list = rawget(t, "_cancel")
+    list[#list + 1] = fn
+    return t
+end
+--- fn(event, msg) in a new task for "cancel" (msg the CANCEL), "timeout" (Timer H: no ACK for
+--- a non-2xx final) and "error" (the transport failed to send a response).
+function ServerTxn.methods.on_event(t, fn)
+    t:_watch()
+    local list = rawget(t, "_events")
+    list[#list + 1] = fn
+    return t
+end
+
+--- Stops the transaction (no more sending or events). Idempotent.
+function ServerTxn.methods.close(t)
+    local p = rawget(t, "_p")
+    if p then
+        rawset(t, "_p", nil)
+        core.sip_txn_close(p)
+        core.sip_txn_unref(p)
+    end
+end
+ServerTxn.__gc = function(t)
+    local p = rawget(t, "_p")
+    if p then
+        rawset(t, "_p", nil)
+        core.sip_txn_unref(p)
+    end
+end
+ServerTxn.__close = ServerTxn.methods.close
+
+txn_reply = function(t, rsp, status)
+    local p = rawget(t, "_p")
+    if not p then closed() end
+    local rc = core.sip_txn_reply(p, msg_p(rsp))
+    if rc == core.SIP_EINVAL then
+        raise(rc, ("reply: cannot send %d in transaction state %s"):format(status, txn_state(t)))
+    elseif rc == core.SIP_ECLOSED then
+        raise(rc, "reply: the stack or transaction is closed")
+    end
+    check(rc)
+end
+
+-- An answer for a request whose handler failed or is missing, if it has no final one yet.
+local function answer_if_open(txnp, status)
+    local st = core.sip_txn_get_state(txnp)
+    if st == core.SIP_TXN_TRYING or st == core.SIP_TXN_PROCEEDING then
+        core.sip_txn_respond(txnp, status, nil)
+    end
+end
+
+-- Client transactions: the callback the layer keeps holds the object until the transaction
+-- ends, so on_response runs though the script drops it.
+ClientTxn.props.state = txn_state
+ClientTxn.props.is_client = function() return true end
+ClientTxn.props.request = function(t)
+    local p = rawget(t, "_p")
+    if not p then closed() end
+    local r = core.sip_txn_get_request(p)
+    core.sip_msg_ref(r)
+    return wrap_msg(r)
+end
+
+local function client_finish(t, err)
+    if rawget(t, "done") then return end
+    rawset(t, "done", true)
+    rawset(t, "error", err)
+    local stack = rawget(t, "_stack")
+    rawget(stack, "_clients")[t] = nil
+    local waiters = rawget(t, "_waiters")
+    rawset(t, "_waiters", {})
+    for _, w in ipairs(waiters) do
+        if err then
+            resume(w.loop, w.co, nil, err)
+        else
+            resume(w.loop, w.co, rawget(t, "response"))
+        end
+    end
+end
+
+--- Inside a task: waits for the final response and returns it (any class: a 487 after
+--- cancel(), a 404...), or nil and an Error when the transaction ended without one (SIP_EIO
+--- with status 408: timeout, 503: transport error) or the stack closed (SIP_ECLOSED).
+function ClientTxn.methods.wait(t)
+    if rawget(t, "done") then
+        local err = rawget(t, "error")
+        if err then return nil, err end
+        return rawget(t, "response")
+    end
+    local co, l = current_task("transaction:wait")
+    local waiters = rawget(t, "_waiters")
+    waiters[#waiters + 1] = { co = co, loop = l }
+    return coroutine.yield()
+end
+
+--- Cancels a pending INVITE (RFC 3261 §9.1): the CANCEL goes out once a provisional response
+--- has arrived; the INVITE then ends with the server's 487.
+function ClientTxn.methods.cancel(t)
+    local p = rawget(t, "_p")
+    if not p then closed() end
+    local rc = core.sip_txn_cancel(p)
+    if rc == core.SIP_ECLOSED then
+        raise(rc, "cancel: the transaction has a final response or is closed")
+    elseif rc == core.SIP_EINVAL then
+        raise(rc, "cancel: only an INVITE can be cancelled")
+    end
+    check(rc)
+end
+
+--- Stops the transaction: no more retransmission or callback; a task waiting on it gets nil
+--- and a SIP_ECLOSED error. Idempotent.
+function ClientTxn.methods.close(t)
+    local p = rawget(t, "_p")
+    if p then
+        rawset(t, "_p", nil)
+        core.sip_txn_close(p)
+        core.sip_txn_unref(p)
+    end
+    client_finish(t, new_error(core.SIP_ECLOSED, "transaction closed"))
+end
+ClientTxn.__gc = function(t)
+    local p = rawget(t, "_p")
+    if p then
+        rawset(t, "_p", nil)
+        core.sip_txn_unref(p)
+    end
+end
+ClientTxn.__close = ClientTxn.methods.close
+
+---------------------------------------------------------------------------------------------------
 -- Stack: a loop (own or given) and a transport, with handlers per method.
 
 local Stack = class("Stack")
@@ -1053,9 +1344,59 @@ function sip.Stack(cfg)
         local st = weak.s
         if st then st:_on_message(mp) end
     end))
+    if cfg.transactions then
+        -- The layer becomes the transport's message handler (RFC 3261 §17).
+        local tcfg = type(cfg.transactions) == "table" and cfg.transactions or {}
+        local o = txn_opts(tcfg, LAYER_TIMERS)
+        local lrc, lp = core.sip_txn_layer_create(tp, o)
+        check(lrc)
+        rawset(s, "_layer", setmetatable({ _p = lp, _t = { o.t1_ms, o.t2_ms, o.t4_ms,
+            o.timer_100_ms } }, TxnLayer))
+        rawset(s, "_clients", {})
+        check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
+            local st = weak.s
+            if st then st:_on_txn_request(txnp, mp) end
+        end))
+        check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
+            local st = weak.s
+            if st then st:_on_message(mp) end
+        end))
+    end
     if cfg.log then loop:set_log(cfg.log, cfg.log_level) end
     for _, spec in ipairs(cfg.listen or {}) do s:listen(spec) end
     return s
+end
+
+--- The transaction layer (Stack{transactions = true | {t1_ms=, t2_ms=, t4_ms=,
+--- timer_100_ms=}}), with its timers as fields (t1_ms...) and count; nil without.
+Stack.props.transactions = function(s) return rawget(s, "_layer") end
+
+function Stack.methods._on_txn_request(s, txnp, mp)
+    core.sip_msg_ref(mp)
+    local m = wrap_msg(mp)
+    local loop = s.loop
+    rawset(m, "_stack", s)
+    if txnp then rawset(m, "_txn", server_txn(txnp, s)) end
+    local fn = s._handlers[m.method] or s._handlers["*"]
+    if not fn then
+        -- RFC 3261 §8.2.1: a method this UAS does not handle.
+        if txnp then core.sip_txn_respond(txnp, 501, nil) end
+        return
+    end
+    if not txnp then
+        loop:spawn(fn, m)
+        return
+    end
+    -- A handler that fails leaves no request without a final response: 500 at once.
+    loop:spawn(function(req)
+        local ok, err = xpcall(fn, debug.traceback, req)
+        if not ok then
+            local t = rawget(req, "_txn")
+            local p = rawget(t, "_p")
+            if p then answer_if_open(p, 500) end
+            error(err, 0)
+        end
+    end, m)
 end
 
 --- Opens a listening point ("udp:127.0.0.1:0" picks a free port). Returns its address.
@@ -1144,11 +1485,61 @@ function Stack.methods.send(s, msg, dst)
     return coroutine.yield()
 end
 
---- Sends a request and waits (inside a task) for its final response, matched by the top Via
---- branch. Returns the response, or nil and an Error (SIP_EIO with the send status, or
---- -ETIMEDOUT after timeout_ms, default 32000 as RFC 3261 Timer F).
+--- With transactions: stack:request(msg, {dst=, on_response=fn, t1_ms=, t2_ms=, t4_ms=})
+--- sends the request in a client transaction (RFC 3261 §17.1) and returns it at once (also
+--- outside a task). dst ("udp:127.0.0.1:5060" or {transport=, host=, port=}) may also be the
+--- second argument itself; without one the request goes where its Route or Request-URI says
+--- (RFC 3263). on_response(status, rsp, txn) runs for every response, and once with rsp nil
+--- for a 408 (timeout) or 503 (transport error) end. Inside a task, txn:wait() yields until
+--- the final response. A top Via with a fresh branch is added when the request has none.
+local function txn_request(s, layer, req, opts)
+    if type(opts) ~= "table" or opts.host then opts = { dst = opts } end
+    local ni = opts.dst and dest_netinfo(opts.dst) or nil
+    local o = nil
+    for _, k in ipairs(CLIENT_TIMERS) do
+        if opts[k] ~= nil then o = txn_opts(opts, CLIENT_TIMERS) break end
+    end
+    local t = setmetatable({ _stack = s, _waiters = {}, status = 0, done = false }, ClientTxn)
+    local on_response = opts.on_response
+    local loop = s.loop
+    local lp = rawget(layer, "_p")
+    if not lp then closed() end
+    local rc, p = core.sip_txn_client_create(lp, msg_p(req), ni, o, function(_, status, rp)
+        local m
+        if rp then
+            core.sip_msg_ref(rp)
+            m = wrap_msg(rp)
+        end
+        if not rawget(t, "done") then
+            rawset(t, "status", status)
+            rawset(t, "response", m)
+            if status >= 200 then
+                client_finish(t, not m and new_error(core.SIP_EIO,
+                    status == 408 and "request timed out" or "transport error",
+                    { status = status }) or nil)
+            end
+        end
+        -- RFC 6026: 2xx retransmissions (and other forks' 2xx) still arrive in Accepted.
+        if on_response then
+            local ok, err = xpcall(on_response, debug.traceback, status, m, t)
+            if not ok then report(loop_p(loop), err) end
+        end
+    end)
+    if rc < 0 then
+        raise(rc, "request: cannot send: " .. core.sip_strerror(rc))
+    end
+    rawset(t, "_p", p)
+    rawget(s, "_clients")[t] = true
+    return t
+end
+
+--- Without transactions: sends a request and waits (inside a task) for its final response,
+--- matched by the top Via branch. Returns the response, or nil and an Error (SIP_EIO with the
+--- send status, or -ETIMEDOUT after timeout_ms, default 32000 as RFC 3261 Timer F).
 function Stack.methods.request(s, req, dst, timeout_ms)
     local tp = stack_tp(s)
+    local layer = rawget(s, "_layer")
+    if layer then return txn_request(s, layer, req, dst) end
     local co, l = current_task("stack:request")
     local via = req.via
     local branch = via and via.branch
@@ -1208,6 +1599,13 @@ function Stack.methods.close(s)
     for b, w in pairs(s._waiting) do
         s._waiting[b] = nil
         w.timer:stop()
+    end
+    local layer = rawget(s, "_layer")
+    if layer then
+        layer:close()
+        for t in pairs(rawget(s, "_clients")) do
+            client_finish(t, new_error(core.SIP_ECLOSED, "stack closed"))
+        end
     end
     core.sip_transport_close(tp)
     core.sip_transport_unref(tp)

@@ -525,3 +525,116 @@ SIPBIND_CALLBACK(sip_stray_response_cb, cb, sipbind_stray_cb)
 SIPBIND_CALLBACK(sip_txn_event_cb, cb, sipbind_txn_event_cb)
 
 %include "../libsip.i"
+
+/* ---- package fast paths ------------------------------------------------------------------- */
+
+/* The Python package's reply(): one crossing instead of six (create, each header, body, send),
+ * since a callback-per-request responder spends its time in the package, not in libsip. */
+%apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *body, size_t body_len) };
+%{
+/* Adds one header whose value is str, or str() of it. */
+static int sipbind_add_value(sip_msg_t *msg, const char *name, PyObject *value)
+{
+    PyObject *s = PyUnicode_Check(value) ? (Py_INCREF(value), value) : PyObject_Str(value);
+    const char *v;
+    int rc;
+
+    if (s == NULL)
+        return SIP_EINVAL;
+    v = PyUnicode_AsUTF8(s);
+    rc = v != NULL ? sip_msg_add_header(msg, name, v) : SIP_EINVAL;
+    Py_DECREF(s);
+    return rc;
+}
+
+/* name: a str; value: one value, or a list or tuple of values. */
+static int sipbind_add_header_item(sip_msg_t *msg, PyObject *name, PyObject *value)
+{
+    const char *n = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    Py_ssize_t i;
+    int rc = 0;
+
+    if (n == NULL)
+        return SIP_EINVAL;
+    if (!PyList_Check(value) && !PyTuple_Check(value))
+        return sipbind_add_value(msg, n, value);
+    for (i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(value); i++)
+        rc = sipbind_add_value(msg, n, PySequence_Fast_GET_ITEM(value, i));
+    return rc;
+}
+
+static int sipbind_add_headers(sip_msg_t *msg, PyObject *headers)
+{
+    PyObject *seq, *key, *value;
+    Py_ssize_t pos = 0, i;
+    int rc = 0;
+
+    if (headers == NULL || headers == Py_None)
+        return 0;
+    if (PyDict_Check(headers)) {
+        while (rc == 0 && PyDict_Next(headers, &pos, &key, &value))
+            rc = sipbind_add_header_item(msg, key, value);
+        return rc;
+    }
+    seq = PySequence_Fast(headers, "headers");
+    if (seq == NULL)
+        return SIP_EINVAL;
+    for (i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
+            rc = SIP_EINVAL;
+        else
+            rc = sipbind_add_header_item(msg, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+    }
+    Py_DECREF(seq);
+    return rc;
+}
+%}
+
+%inline %{
+/* Builds the response to req (sip_msg_create_response() with to_tag; when to_tag is None and
+ * txn has kept its last response, that response's To tag, so every response of a transaction
+ * carries one tag, RFC 3261 §8.2.6.2), adds headers (None, a dict,
+ * or a sequence of (name, value) pairs; a list or tuple value adds each item; a value that is
+ * not str goes through str()), sets the body when body or content_type is not None, and sends
+ * it: with sip_txn_reply() when txn is not None, else sip_transport_send_response() on tp.
+ * Returns (rc, rsp): rsp (New reference) when rc is 0, else None. SIP_EINVAL from a header
+ * leaves no Python exception: the package builds the response again the slow way to say which. */
+static int sipbind_reply(sip_msg_t **out, sip_transport_t *tp, sip_txn_t *txn,
+                         const sip_msg_t *req, int status, const char *reason, PyObject *headers,
+                         const char *body, size_t body_len, const char *content_type,
+                         const char *to_tag)
+{
+    sip_msg_t *rsp = NULL;
+    char tag[128];
+    int rc;
+
+    *out = NULL;
+    if (txn != NULL && to_tag == NULL) {
+        const sip_msg_t *prev = sip_txn_get_response(txn);
+        const sip_addr_t *to = prev != NULL ? sip_msg_get_to(prev) : NULL;
+        if (to != NULL && to->tag.len > 0 && to->tag.len < sizeof(tag)) {
+            memcpy(tag, to->tag.ptr, to->tag.len);
+            tag[to->tag.len] = '\0';
+            to_tag = tag;
+        }
+    }
+    rc = sip_msg_create_response(&rsp, req, status, reason, to_tag);
+    if (rc == 0)
+        rc = sipbind_add_headers(rsp, headers);
+    if (rc == 0 && (body != NULL || content_type != NULL))
+        rc = sip_msg_set_body(rsp, content_type, body, body_len);
+    if (rc < 0) {
+        PyErr_Clear();
+        sip_msg_unref(rsp);
+        return rc;
+    }
+    rc = txn != NULL ? sip_txn_reply(txn, rsp) : sip_transport_send_response(tp, rsp);
+    if (rc < 0) {
+        sip_msg_unref(rsp);
+        return rc;
+    }
+    *out = rsp;
+    return 0;
+}
+%}

@@ -11,13 +11,16 @@
             req.reply(200)
         stack.run()
 
+    with libsip.Stack(listen=["udp:127.0.0.1:5060"], transactions=True) as stack:
+        rsp = await stack.request(libsip.Message.request("OPTIONS", uri, headers=...))
+
 The generated module libsip._core is the flat C API (private); this package is the layer meant
 for scripts. Log lines of every loop go to logging.getLogger("libsip").
 """
 
 from . import _core
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
-                      SdpError, UriError)
+                      SdpError, TransactionError, UriError)
 from .loop import TRACE, LogLevel, Loop, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
                       Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via,
@@ -25,12 +28,14 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
 from .transport import Resolver, ResolveOp, SendOp, Transport
+from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
 __all__ = [
-    "Address", "Auth", "BodyError", "CSeq", "ClosedError", "Connection", "Direction", "Error",
+    "Address", "Auth", "BodyError", "CSeq", "ClientTransaction", "ClosedError", "Connection", "Direction", "Error",
     "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel", "Loop", "Media", "MediaType",
     "Message", "Method", "Multipart", "NetInfo", "NotFoundError", "Number", "Origin",
     "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
-    "SendOp", "Stack", "TRACE", "Timer", "Token", "Transport", "TransportType", "Uri",
-    "UriError", "Via", "status_phrase",
+    "SendOp", "ServerTransaction", "Stack", "TRACE", "Timer", "Token", "TransactionError",
+    "Transport", "TransportType", "TxnEvent", "TxnLayer", "TxnState", "Uri", "UriError", "Via",
+    "status_phrase",
 ]

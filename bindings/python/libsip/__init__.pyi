@@ -8,6 +8,7 @@ from ._errors import InvalidError as InvalidError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import ParseError as ParseError
 from ._errors import SdpError as SdpError
+from ._errors import TransactionError as TransactionError
 from ._errors import UriError as UriError
 from .loop import TRACE as TRACE
 from .loop import LogLevel as LogLevel
@@ -43,5 +44,10 @@ from .transport import Resolver as Resolver
 from .transport import ResolveOp as ResolveOp
 from .transport import SendOp as SendOp
 from .transport import Transport as Transport
+from .txn import ClientTransaction as ClientTransaction
+from .txn import ServerTransaction as ServerTransaction
+from .txn import TxnEvent as TxnEvent
+from .txn import TxnLayer as TxnLayer
+from .txn import TxnState as TxnState
 
 __all__: list[str]

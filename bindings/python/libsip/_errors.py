@@ -68,6 +68,16 @@ class InvalidError(Error, ValueError):
     """A bad argument (SIP_EINVAL, SIP_ERANGE)."""
 
 
+class TransactionError(Error):
+    """A client transaction ended without a final response: ``status`` is 408 (no answer
+    before Timer B or F, RFC 3261 §17.1) or 503 (the transport failed, §8.1.3.1)."""
+
+    def __init__(self, status: int, message: Optional[str] = None) -> None:
+        self.status = status
+        what = "request timed out" if status == 408 else "transport error"
+        super().__init__(_core.SIP_EIO, message or f"{what} (status {status}, no response)")
+
+
 _BY_CODE = {
     _core.SIP_ECLOSED: ClosedError,
     _core.SIP_EURI: UriError,

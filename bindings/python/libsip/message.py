@@ -487,8 +487,13 @@ class Message:
         return h
 
     def __del__(self, _unref: Any = _c.sip_msg_unref) -> None:
-        h, self._h = getattr(self, "_h", None), None
+        # Runs once per message received or sent: kept to one slot read in the common case.
+        try:
+            h = self._h
+        except AttributeError:
+            return
         if h is not None:
+            self._h = None
             _unref(h)
 
     def close(self) -> None:

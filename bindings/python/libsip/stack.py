@@ -3,17 +3,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar
+import weakref
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar
 
+from . import _core as _c
+from ._errors import ClosedError, InvalidError, check, error
 from .loop import Loop, Timer
-from .message import BytesLike, HeaderArg, Message
+from .message import BytesLike, HeaderArg, Message, Method
 from .transport import Dest, SendOp, Transport
+from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState, start_client
 
 logger = logging.getLogger("libsip")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_reply = _c.sipbind_reply
+_new = object.__new__
+_EINVAL = _c.SIP_EINVAL
+_NO_FINAL = (TxnState.TRYING, TxnState.PROCEEDING)
 
 
 def _noop() -> None:
@@ -21,20 +31,204 @@ def _noop() -> None:
 
 
 class Request(Message):
-    """A received request, with reply()."""
+    """A received request, with reply(). On a Stack made with transactions=True it carries
+    its server transaction (``transaction``; None for the ACK of a 2xx): keep the Request to
+    answer later."""
 
-    __slots__ = ("_stack",)
+    __slots__ = ("_stack", "_txn")
 
     @property
     def stack(self) -> "Stack":
         return self._stack
 
+    @property
+    def transaction(self) -> Optional[ServerTransaction]:
+        """The server transaction (transactions=True), else None."""
+        return self._txn
+
     def reply(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None,
               body: Optional[BytesLike] = None, content_type: Optional[str] = None) -> Message:
-        """Sends a response back the way the request came; returns it."""
-        rsp = self.response(status, reason, headers, body, content_type)
-        self._stack.transport.send_response(rsp)
-        return rsp
+        """Sends a response and returns it: through the server transaction when there is one
+        (provisional or final, now or later; the To tag of an earlier provisional is kept),
+        else back the way the request came (RFC 3261 §18.2.2)."""
+        h = self._h
+        if h is None:
+            raise ClosedError(message="message is closed")
+        txn = self._txn
+        stack = self._stack
+        if txn is None:
+            if stack._layer is not None:
+                raise InvalidError(_EINVAL, "an ACK gets no response")
+            tp = stack.transport._h
+            if tp is None:
+                raise ClosedError(message="transport is closed")
+            rc, rsp = _reply(tp, None, h, status, reason, headers, body, content_type, None)
+        else:
+            th = txn._h
+            if th is None:
+                raise ClosedError(message="transaction is closed")
+            rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type, txn._tag)
+            if rc == 0 and txn._tag is None and status > 100:
+                # The transaction may keep only the wire form of what it sent: the To tag of
+                # the first response with one is remembered here for the later ones.
+                to = _c.sip_msg_get_to(rsp)
+                if to is not None and to.tag:
+                    txn._tag = to.tag.decode("utf-8", "surrogateescape")
+        if rc < 0:
+            self._reply_failed(rc, status, reason, headers, body, content_type)
+        d = stack.loop._driver
+        if d is not None:
+            d.kick()
+        m = _new(Message)
+        m._h = rsp
+        return m
+
+    def _reply_failed(self, rc: int, status: int, reason: Optional[str], headers: HeaderArg,
+                      body: Optional[BytesLike], content_type: Optional[str]) -> None:
+        if rc == _EINVAL:
+            # Built again the slow way, which says what was wrong (a status, a header).
+            self.response(status, reason, headers, body, content_type).close()
+            txn = self._txn
+            if txn is not None:
+                raise InvalidError(rc, f"cannot send {status} in transaction state "
+                                       f"{txn.state.name}")
+        if rc == _c.SIP_ECLOSED:
+            raise ClosedError(message="cannot reply: the stack or transaction is closed")
+        raise error(rc)
+
+    def on_cancel(self, fn: Callable[[Message], Any]) -> Callable[[Message], Any]:
+        """fn(cancel) when a CANCEL matches this INVITE (see ServerTransaction.on_cancel)."""
+        return self._server_txn().on_cancel(fn)
+
+    def on_event(self, fn: Callable[[TxnEvent, Optional[Message]], Any]
+                 ) -> Callable[[TxnEvent, Optional[Message]], Any]:
+        """fn(event, msg) for the server transaction's events (ServerTransaction.on_event)."""
+        return self._server_txn().on_event(fn)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a CANCEL matched this request (watching starts at the first on_cancel,
+        on_event or cancelled read)."""
+        txn = self._server_txn()
+        txn._watch()
+        return txn.cancelled
+
+    def _server_txn(self) -> ServerTransaction:
+        txn = self._txn
+        if txn is None:
+            raise InvalidError(_EINVAL, "this request has no server transaction "
+                                        "(Stack(transactions=True); not an ACK)")
+        return txn
+
+
+def _run_async(stack: "Stack", coro: Any, req: Request) -> None:
+    """An async handler: a task of the running asyncio loop (stack.serve())."""
+    async def guarded() -> None:
+        try:
+            await coro
+        except Exception:
+            logger.error("exception in a libsip request handler", exc_info=True)
+            _answer_500(req)
+    try:
+        task = asyncio.get_running_loop().create_task(guarded())
+    except RuntimeError:
+        coro.close()
+        raise RuntimeError("an async request handler needs the stack served by asyncio "
+                           "(await stack.serve())") from None
+    stack._tasks.add(task)
+    task.add_done_callback(stack._tasks.discard)
+
+
+def _answer_500(req: Request) -> None:
+    """A handler failed: a transaction with no final response gets 500 at once."""
+    txn = req._txn
+    th = txn._h if txn is not None else None
+    if th is not None and _c.sip_txn_get_state(th) in _NO_FINAL:
+        _c.sip_txn_respond(th, 500, None)
+
+
+_KNOWN = {m.name: int(m) for m in Method if m is not Method.UNKNOWN}
+
+
+def _stateless_handler(wstack: "weakref.ref[Stack]") -> Callable[[Any, Any], None]:
+    """The transport's message callback of a stateless Stack: dispatch on the method id, one
+    Request object, no per-request closure (docs/PERFORMANCE.md, "Bindings")."""
+    get_method = _c.sip_msg_get_method
+    msg_ref = _c.sip_msg_ref
+    new = object.__new__
+
+    def on_message(_tp: Any, msg: Any) -> None:
+        stack = wstack()
+        if stack is None:
+            return
+        mid = get_method(msg)
+        if mid:
+            fn = stack._by_id.get(mid) or stack._any
+        elif _c.sip_msg_is_request(msg):
+            fn = stack._requests.get(_c.sip_msg_get_method_str(msg).decode("utf-8", "replace"),
+                                     stack._any)
+        else:
+            stack._on_responses(Message._adopt(msg_ref(msg)))
+            return
+        if fn is None:
+            logger.debug("no handler for %s request; ignored",
+                         _c.sip_msg_get_method_str(msg).decode("utf-8", "replace"))
+            return
+        req = new(Request)
+        req._h = msg_ref(msg)
+        req._stack = stack
+        req._txn = None
+        r = fn(req)
+        if r is not None and asyncio.iscoroutine(r):
+            _run_async(stack, r, req)
+
+    return on_message
+
+
+def _txn_handler(wstack: "weakref.ref[Stack]") -> Callable[[Any, Any, Any], None]:
+    """The transaction layer's request callback: a Request with its ServerTransaction."""
+    get_method = _c.sip_msg_get_method
+    msg_ref = _c.sip_msg_ref
+    txn_ref = _c.sip_txn_ref
+    new = object.__new__
+    adopt_txn = ServerTransaction._adopt
+
+    def on_request(_layer: Any, txn: Any, msg: Any) -> None:
+        stack = wstack()
+        if stack is None:
+            return
+        mid = get_method(msg)
+        if mid:
+            fn = stack._by_id.get(mid, stack._any)
+        else:
+            fn = stack._requests.get(_c.sip_msg_get_method_str(msg).decode("utf-8", "replace"),
+                                     stack._any)
+        if fn is None:
+            if txn is not None:
+                # RFC 3261 §8.2.1: a method this UAS does not handle.
+                _c.sip_txn_respond(txn, 501, None)
+            return
+        req = new(Request)
+        req._h = msg_ref(msg)
+        req._stack = stack
+        req._txn = adopt_txn(txn_ref(txn), stack.loop) if txn is not None else None
+        try:
+            r = fn(req)
+        except BaseException:
+            _answer_500(req)
+            raise
+        if r is not None and asyncio.iscoroutine(r):
+            _run_async(stack, r, req)
+
+    return on_request
+
+
+def _stray_handler(wstack: "weakref.ref[Stack]") -> Callable[[Any, Any], None]:
+    def on_stray(_layer: Any, rsp: Any) -> None:
+        stack = wstack()
+        if stack is not None:
+            stack._on_responses(Message._adopt(_c.sip_msg_ref(rsp)))
+    return on_stray
 
 
 class Stack:
@@ -44,17 +238,39 @@ class Stack:
             @stack.on_request("OPTIONS")
             def options(req): req.reply(200)
             stack.run()          # or: await stack.serve()
+
+    transactions=True puts the transaction layer (RFC 3261 §17) between the transport and the
+    handlers: retransmissions are absorbed and answered again, each request carries a server
+    transaction (req.reply() now or later, req.on_cancel()), a request without a handler is
+    answered 501, and stack.request() sends through a client transaction. t1_ms, t2_ms, t4_ms
+    and timer_100_ms set its timers (any of them implies transactions=True).
     """
 
     def __init__(self, listen: Iterable[str] = (), *, loop: Optional[Loop] = None,
-                 strict: bool = False, trace: bool = False, **transport_opts: Any) -> None:
+                 strict: bool = False, trace: bool = False, transactions: bool = False,
+                 t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
+                 t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None,
+                 **transport_opts: Any) -> None:
         self._own_loop = loop is None
         self.loop = loop if loop is not None else Loop(strict=strict, trace=trace)
         self._requests: Dict[str, Callable[[Request], Any]] = {}
+        self._by_id: Dict[int, Callable[[Request], Any]] = {}
+        self._any: Optional[Callable[[Request], Any]] = None
         self._responses: List[Callable[[Message], Any]] = []
+        self._clients: Set[ClientTransaction] = set()
+        self._tasks: Set[Any] = set()
+        self._layer: Optional[TxnLayer] = None
         self.transport = Transport(self.loop, **transport_opts)
         self.transport._request_class = Request
-        self.transport.on_message = self._dispatch
+        wself = weakref.ref(self)
+        timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
+        if transactions or any(t is not None for t in timers):
+            self._layer = TxnLayer(self, *timers)
+            check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
+            check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
+        else:
+            # The Stack's own message callback replaces the Transport's generic one.
+            check(_c.sip_transport_set_handler(self.transport._h, _stateless_handler(wself)))
         for spec in listen:
             self.transport.listen(spec)
 
@@ -62,29 +278,67 @@ class Stack:
 
     def on_request(self, method: Optional[str] = None) -> Callable[[F], F]:
         """Decorator: handles requests of one method (None or "*": every method without its
-        own handler). The handler gets a Request."""
+        own handler). The handler gets a Request; an ``async def`` handler runs as a task of
+        the asyncio loop that serves the stack."""
         def deco(fn: F) -> F:
-            self._requests[method or "*"] = fn
+            key = method or "*"
+            self._requests[key] = fn
+            if key == "*":
+                self._any = fn
+            elif key in _KNOWN:
+                self._by_id[_KNOWN[key]] = fn
             return fn
         return deco
 
     def on_response(self, fn: F) -> F:
-        """Decorator: called with every response received."""
+        """Decorator: called with every response received (with transactions=True: every
+        response that matches no client transaction, such as a 2xx retransmission)."""
         self._responses.append(fn)
         return fn
 
-    def _dispatch(self, msg: Message) -> None:
-        if msg.is_request:
-            fn = self._requests.get(msg.method or "") or self._requests.get("*")
-            if fn is None:
-                logger.debug("no handler for %s request; ignored", msg.method)
-                return
-            assert isinstance(msg, Request)
-            msg._stack = self
+    def _on_responses(self, msg: Message) -> None:
+        for fn in list(self._responses):
             fn(msg)
-        else:
-            for fn in list(self._responses):
-                fn(msg)
+
+    def _dispatch(self, msg: Message) -> None:
+        """Hands one received message to the handlers (as the transport's callback does)."""
+        if not msg.is_request:
+            self._on_responses(msg)
+            return
+        fn = self._requests.get(msg.method or "") or self._any
+        if fn is None:
+            logger.debug("no handler for %s request; ignored", msg.method)
+            return
+        req = Request._adopt(_c.sip_msg_ref(msg._handle()))
+        req._stack = self
+        req._txn = None
+        fn(req)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @property
+    def transactions(self) -> Optional[TxnLayer]:
+        """The transaction layer (transactions=True), else None."""
+        return self._layer
+
+    def request(self, msg: Message, dst: Optional[Dest] = None, *,
+                on_response: Optional[Callable[[int, Optional[Message]], Any]] = None,
+                t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
+                t4_ms: Optional[int] = None) -> ClientTransaction:
+        """Sends a request in a client transaction (RFC 3261 §17.1): to dst ("udp:host:port",
+        a NetInfo or a tuple), or where its Route / Request-URI says (RFC 3263) when None.
+        A top Via with a fresh branch is added when it has none. on_response(status, rsp) runs
+        for each provisional and final response, and once with rsp None for a 408 (timeout)
+        or 503 (transport error) end. ``await stack.request(...)`` gives the final response.
+        The transaction runs to its end whether or not the result is kept."""
+        layer = self._layer
+        if layer is None:
+            if self.transport._h is None:
+                raise ClosedError(message="stack is closed")
+            raise InvalidError(_EINVAL, "stack.request() needs Stack(transactions=True); "
+                                        "stack.send() sends without a transaction")
+        return start_client(self, layer, msg, dst, on_response,
+                            {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
     # -- addresses and sending --------------------------------------------------------------
 
@@ -130,7 +384,12 @@ class Stack:
         await self.loop.serve()
 
     def close(self) -> None:
-        """Closes the transport and (when the stack made it) the loop. Idempotent."""
+        """Closes the transactions, the transport and (when the stack made it) the loop; a
+        pending ``await stack.request()`` raises ClosedError. Idempotent."""
+        if self._layer is not None:
+            self._layer.close()
+        for ct in list(self._clients):
+            ct._finish(ClosedError(message="stack closed"))
         self.transport.close()
         if self._own_loop:
             self.loop.close()
