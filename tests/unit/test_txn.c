@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -59,9 +60,13 @@ static void advance(uint64_t ms)
 /* ---- a transport that records ------------------------------------------------------------ */
 
 typedef struct sent {
-    sip_msg_t *msg;
+    sip_msg_t *msg; /* for a raw send, the bytes parsed again */
     uint64_t at;
     int has_dst;
+    int raw;        /* sent as bytes (a retransmission of an idle transaction) */
+    char *bytes;    /* those bytes */
+    size_t len;
+    sip_netinfo_t ni; /* where they went */
 } sent_t;
 
 static sent_t sent[128];
@@ -86,6 +91,8 @@ static void record(sip_msg_t *msg, int has_dst)
     sent[nsent].msg = sip_msg_ref(msg);
     sent[nsent].at = now_ms;
     sent[nsent].has_dst = has_dst;
+    sent[nsent].raw = 0;
+    sent[nsent].bytes = NULL;
     nsent++;
 }
 
@@ -119,6 +126,30 @@ static int fake_send_response(void *ctx, sip_msg_t *rsp)
         return rc;
     }
     record(rsp, 0);
+    return 0;
+}
+
+static int fake_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len)
+{
+    (void)ctx;
+    if (fail_rsp) {
+        int rc = fail_rsp;
+        fail_rsp = 0;
+        return rc;
+    }
+    sip_msg_t *m = NULL;
+    sip_parse_error_t err;
+    assert_int_equal(sip_msg_parse(&m, data, len, &err), 0);
+    sip_msg_set_netinfo(m, ni);
+    record(m, 1);
+    sip_msg_unref(m);
+    sent_t *s = &sent[nsent - 1];
+    s->raw = 1;
+    s->bytes = malloc(len);
+    assert_non_null(s->bytes);
+    memcpy(s->bytes, data, len);
+    s->len = len;
+    s->ni = *ni;
     return 0;
 }
 
@@ -234,7 +265,7 @@ static int setup_with(int cancel_keeps_invite)
     o.cancel_keeps_invite = cancel_keeps_invite;
     o.clock = &fake_clock;
     assert_int_equal(sip_txn_layer_create(&layer, tp, &o), 0);
-    sip__txn_io_t io = {fake_send, fake_send_response, NULL};
+    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL};
     sip__txn_layer_set_io(layer, &io);
     assert_int_equal(sip_txn_layer_set_request_handler(layer, on_request, NULL, NULL), 0);
     assert_int_equal(sip_txn_layer_set_stray_handler(layer, on_stray, NULL, NULL), 0);
@@ -264,7 +295,10 @@ static int teardown(void **state)
     sip_transport_unref(tp);
     sip_loop_close(loop);
     sip_loop_unref(loop);
-    for (int i = 0; i < nsent; i++) sip_msg_unref(sent[i].msg);
+    for (int i = 0; i < nsent; i++) {
+        sip_msg_unref(sent[i].msg);
+        free(sent[i].bytes);
+    }
     nsent = 0;
     assert_int_equal(test_alloc_live(), 0);
     return 0;
@@ -344,12 +378,41 @@ static sip_str_t hval(const sip_msg_t *m, sip_hdr_id_t id, size_t i)
 
 #define assert_str(view, lit) assert_true(sip_str_eq((view), sip_str_from_cstr(lit)))
 
+/* sent[i] is the byte-identical resend of sent[first], as an idle transaction does it: raw, to
+ * where sent[first] went. */
+static void assert_resent(int i, int first)
+{
+    assert_true(first >= 0 && first < i && i < nsent);
+    assert_true(sent[i].raw);
+    char buf[4096];
+    int n = sip_msg_print(sent[first].msg, buf, sizeof(buf));
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_int_equal(sent[i].len, (size_t)n);
+    assert_memory_equal(sent[i].bytes, buf, (size_t)n);
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(sent[first].msg);
+    assert_non_null(ni);
+    assert_int_equal(sent[i].ni.transport, ni->transport);
+    assert_string_equal(sent[i].ni.remote_ip, ni->remote_ip);
+    assert_int_equal(sent[i].ni.remote_port, ni->remote_port);
+    assert_int_equal(sent[i].ni.conn_id, ni->conn_id);
+}
+
 static int count_status(int status, int from)
 {
     int n = 0;
     for (int i = from; i < nsent; i++)
         if (!sip_msg_is_request(sent[i].msg) && sip_msg_get_status(sent[i].msg) == status) n++;
     return n;
+}
+
+/* The index of the n-th (from 0) response with this status that was sent, or -1. */
+static int nth_status(int status, int n)
+{
+    for (int i = 0; i < nsent; i++)
+        if (!sip_msg_is_request(sent[i].msg) && sip_msg_get_status(sent[i].msg) == status &&
+            n-- == 0)
+            return i;
+    return -1;
 }
 
 /* ---- client transactions ------------------------------------------------------------------ */
@@ -427,7 +490,7 @@ static void txn_client_opts_zero_fields_are_the_layers(void **state)
     o.t4_ms = 300;
     o.clock = &fake_clock;
     assert_int_equal(sip_txn_layer_create(&l2, tp2, &o), 0);
-    sip__txn_io_t io = {fake_send, fake_send_response, NULL};
+    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL};
     sip__txn_layer_set_io(l2, &io);
     sip_txn_opts_t mine = {.t1_ms = 100};
     sip_msg_t *req = client_req("OPTIONS");
@@ -513,7 +576,9 @@ static void txn_invite_client_acks_non_2xx(void **state)
     assert_int_equal(cli.status[1], 486);
     assert_int_equal(nsent, 2);
     sip_msg_t *ack = sent[1].msg;
-    assert_ptr_equal(sip_txn_get_response(t), ack);
+    /* The callback has returned: the transaction idles with the ACK in wire form only. */
+    assert_null(sip_txn_get_response(t));
+    assert_null(sip_txn_get_request(t));
     /* §17.1.1.3: same Request-URI, Call-ID, From, CSeq number; To of the response; top Via
      * only; Route copied. */
     assert_int_equal(sip_msg_get_method(ack), SIP_METHOD_ACK);
@@ -532,7 +597,7 @@ static void txn_invite_client_acks_non_2xx(void **state)
     /* A retransmitted final: the ACK again, not the TU. */
     peer_answers(req, 486, "bt");
     assert_int_equal(nsent, 3);
-    assert_ptr_equal(sent[2].msg, ack);
+    assert_resent(2, 1);
     assert_int_equal(cli.n, 2);
     /* Timer D: 32 s on UDP. */
     advance(32000 - 1);
@@ -828,8 +893,8 @@ static void txn_server_absorbs_retransmissions(void **state)
     receive(req); /* Completed: the last response again */
     receive(req);
     assert_int_equal(nsent, 3);
-    assert_ptr_equal(sent[1].msg, sent[0].msg);
-    assert_ptr_equal(sent[2].msg, sent[0].msg);
+    assert_resent(1, 0);
+    assert_resent(2, 0);
     assert_int_equal(nreq, 1);
     assert_int_equal(sip_txn_respond(held, 200, NULL), SIP_EINVAL);
     /* Timer J = 64*T1 on UDP. */
@@ -968,7 +1033,7 @@ static void txn_server_cancel_answers_200_and_487(void **state)
     assert_int_equal(sip_txn_respond(inv, 200, NULL), SIP_EINVAL); /* too late */
     receive(c); /* a retransmitted CANCEL gets its 200 again */
     assert_int_equal(nsent, 4);
-    assert_ptr_equal(sent[3].msg, sent[1].msg);
+    assert_resent(3, 1);
     sip_txn_unref(inv);
     sip_msg_unref(c);
     sip_msg_unref(req);
@@ -1101,7 +1166,7 @@ static void txn_server_proxy_cancel_leaves_invite_to_tu(void **state)
     /* A retransmitted CANCEL gets its 200 again; the TU is not told twice. */
     receive(c);
     assert_int_equal(nsent, 3);
-    assert_ptr_equal(sent[2].msg, sent[1].msg);
+    assert_resent(2, 1);
     assert_int_equal(nevents, 1);
     /* Time passes while the proxy waits for its branches: only the 100 timer was pending. */
     advance(10000);
@@ -1358,7 +1423,12 @@ static void txn_server_rfc2543_matching(void **state)
     assert_int_equal(sip_txn_respond(inv, 404, NULL), 0);
     receive(again);
     assert_int_equal(count_status(404, 0), 2);
-    sip_str_t tag = sip_msg_get_to(sip_txn_get_response(inv))->tag;
+    /* Idle after its final response: the RFC 2543 matching works from the kept key. */
+    assert_null(sip_txn_get_request(inv));
+    assert_null(sip_txn_get_response(inv));
+    int first = nth_status(404, 0);
+    assert_resent(nth_status(404, 1), first);
+    sip_str_t tag = sip_msg_get_to(sent[first].msg)->tag;
     char tagbuf[64];
     snprintf(tagbuf, sizeof(tagbuf), "%.*s", (int)tag.len, tag.ptr);
     sip_msg_t *bad = peer_req("ACK", NULL, "old@x", 9, "other", &udp_peer);
@@ -1446,6 +1516,175 @@ static void txn_loop_close_with_live_transactions(void **state)
     sip_msg_unref(req);
 }
 
+/* ---- idle transactions: key and wire form only ------------------------------------------- */
+
+static void txn_server_idle_keeps_wire_form(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKw1", "w@x", 2, NULL, &udp_peer);
+    receive(req);
+    sip_txn_set_event_handler(held, on_event, NULL, NULL);
+    assert_int_equal(sip_txn_respond(held, 180, NULL), 0);
+    /* Active: the parsed messages are there. */
+    assert_ptr_equal(sip_txn_get_request(held), req);
+    assert_ptr_equal(sip_txn_get_response(held), sent[0].msg);
+    assert_int_equal(sip_txn_respond(held, 486, NULL), 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_COMPLETED);
+    assert_null(sip_txn_get_request(held));
+    assert_null(sip_txn_get_response(held));
+    /* Nothing to build a response from any more. */
+    assert_int_equal(sip_txn_respond(held, 486, NULL), SIP_EINVAL);
+    /* §17.2.1: a retransmitted INVITE gets the 486 again, byte for byte, where it went. */
+    receive(req);
+    assert_int_equal(nsent, 3);
+    assert_resent(2, 1);
+    assert_int_equal(sip_msg_get_status(sent[2].msg), 486);
+    /* Timer G too. */
+    advance(500);
+    assert_int_equal(nsent, 4);
+    assert_resent(3, 1);
+    /* A CANCEL now has no effect but its 200, with the To tag of the 486 (§9.2). */
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKw1", "w@x", 2, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 5);
+    assert_int_equal(sip_msg_get_status(sent[4].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[4].msg)->method, SIP_METHOD_CANCEL);
+    assert_true(to_tag_of(sent[1].msg).len > 0);
+    assert_true(sip_str_eq(to_tag_of(sent[4].msg), to_tag_of(sent[1].msg)));
+    assert_int_equal(nevents, 0);
+    /* The ACK matches the idle transaction: Confirmed, then Timer I. */
+    char tagbuf[64];
+    snprintf(tagbuf, sizeof(tagbuf), "%.*s", (int)to_tag_of(sent[1].msg).len,
+             to_tag_of(sent[1].msg).ptr);
+    sip_msg_t *ack = peer_req("ACK", "z9hG4bKw1", "w@x", 2, tagbuf, &udp_peer);
+    receive(ack);
+    assert_int_equal(nack, 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_CONFIRMED);
+    receive(req); /* Confirmed absorbs the INVITE too */
+    advance(10000);
+    assert_int_equal(nsent, 5);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_TERMINATED);
+    assert_int_equal(nevents, 0);
+    sip_msg_unref(ack);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
+static void txn_server_idle_extension_method(void **state)
+{
+    (void)state;
+    /* An extension method matches by its name; another extension with the same branch does not
+     * belong to the transaction. */
+    sip_msg_t *req = peer_req("FOO", "z9hG4bKe1", "e@x", 1, NULL, &udp_peer);
+    sip_msg_t *bar = peer_req("BAR", "z9hG4bKe1", "e@x", 1, NULL, &udp_peer);
+    auto_status = 202;
+    receive(req);
+    assert_int_equal(nreq, 1);
+    assert_int_equal(nsent, 1);
+    receive(req);
+    assert_int_equal(nsent, 2);
+    assert_resent(1, 0);
+    assert_int_equal(nreq, 1);
+    receive(bar);
+    assert_int_equal(nreq, 2);
+    assert_int_equal(nsent, 3);
+    assert_false(sent[2].raw);
+    assert_str(sip_msg_get_cseq(sent[2].msg)->method_str, "BAR");
+    sip_msg_unref(bar);
+    sip_msg_unref(req);
+}
+
+static void txn_server_accepted_tu_2xx_after_idle(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKa9", "a9@x", 1, NULL, &tcp_peer);
+    receive(req);
+    sip_msg_t *ok;
+    assert_int_equal(sip_msg_create_response(&ok, req, 200, NULL, "ok9"), 0);
+    assert_int_equal(sip_txn_reply(held, ok), 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_ACCEPTED);
+    assert_null(sip_txn_get_request(held));
+    assert_null(sip_txn_get_response(held));
+    /* RFC 6026 §8.7: the TU's retransmission, built without network facts, still goes back
+     * over the connection the INVITE came on. */
+    sip_msg_t *again;
+    assert_int_equal(sip_msg_create_response(&again, req, 200, NULL, "ok9"), 0);
+    sip_msg_set_netinfo(again, NULL);
+    assert_int_equal(sip_txn_reply(held, again), 0);
+    assert_int_equal(nsent, 2);
+    assert_ptr_equal(sent[1].msg, again);
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(again);
+    assert_non_null(ni);
+    assert_int_equal(ni->transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(ni->conn_id, 9);
+    assert_string_equal(ni->remote_ip, "10.0.0.2");
+    /* Building a 2xx needs the request, which is gone: the TU keeps its own. */
+    assert_int_equal(sip_txn_respond(held, 200, NULL), SIP_EINVAL);
+    sip_msg_unref(again);
+    sip_msg_unref(ok);
+    sip_msg_unref(req);
+}
+
+static sip_msg_t *req_in_final_cb;
+
+static void on_response_peek(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    on_response(txn, status, rsp, user);
+    if (status >= 200) req_in_final_cb = sip_txn_get_request(txn);
+}
+
+static void txn_client_idle_after_final_callback(void **state)
+{
+    (void)state;
+    /* Non-INVITE: Completed after the callback, which still sees the request. */
+    sip_msg_t *req = client_req("OPTIONS");
+    sip_txn_t *t;
+    req_in_final_cb = NULL;
+    assert_int_equal(sip_txn_client_create(&t, layer, req, &udp_peer, NULL, on_response_peek,
+                                           &cli, on_free),
+                     0);
+    assert_ptr_equal(sip_txn_get_request(t), req);
+    peer_answers(req, 200, "k1");
+    assert_ptr_equal(req_in_final_cb, req);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    assert_null(sip_txn_get_request(t));
+    assert_null(sip_txn_get_response(t));
+    peer_answers(req, 200, "k1"); /* absorbed by the key's match */
+    assert_int_equal(cli.n, 1);
+    assert_int_equal(nstray, 0);
+    assert_int_equal(nsent, 1);
+    advance(5000); /* Timer K */
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_TERMINATED);
+    assert_int_equal(cli.freed, 1);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+
+    /* INVITE: Accepted after the 2xx; retransmitted 2xx and other forks' still reach the TU. */
+    memset(&cli, 0, sizeof(cli));
+    req = client_req("INVITE");
+    req_in_final_cb = NULL;
+    assert_int_equal(sip_txn_client_create(&t, layer, req, &udp_peer, NULL, on_response_peek,
+                                           &cli, on_free),
+                     0);
+    peer_answers(req, 200, "f1");
+    assert_ptr_equal(req_in_final_cb, req);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_ACCEPTED);
+    assert_null(sip_txn_get_request(t));
+    peer_answers(req, 200, "f1");
+    peer_answers(req, 200, "f2");
+    assert_int_equal(cli.n, 3);
+    assert_int_equal(cli.status[2], 200);
+    assert_int_equal(cli.with_msg[2], 1);
+    peer_answers(req, 486, "f3"); /* not a 2xx: Accepted drops it */
+    assert_int_equal(cli.n, 3);
+    assert_int_equal(nsent, 2);
+    advance(32000);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_TERMINATED);
+    assert_int_equal(cli.freed, 1);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1488,6 +1727,10 @@ int main(void)
         T(txn_server_answer_inside_callback),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
+        T(txn_server_idle_keeps_wire_form),
+        T(txn_server_idle_extension_method),
+        T(txn_server_accepted_tu_2xx_after_idle),
+        T(txn_client_idle_after_final_callback),
 #undef P
 #undef T
     };

@@ -36,6 +36,7 @@ typedef struct tap {
     int n;
     int last_rc; /* what the layer said to the last message */
     void (*before)(const sip_msg_t *msg); /* runs before the layer gets the message */
+    int drop_acks; /* ACKs are logged but the layer never sees them (a lost ACK) */
 } tap_t;
 
 static tap_t tap_a, tap_b;
@@ -53,6 +54,8 @@ static void on_tap(sip_transport_t *tp, sip_msg_t *msg, void *user)
         snprintf(r->to_tag, sizeof(r->to_tag), "%.*s", (int)tag.len, tag.ptr);
     }
     if (t->before) t->before(msg);
+    if (t->drop_acks && sip_msg_is_request(msg) && sip_msg_get_method(msg) == SIP_METHOD_ACK)
+        return;
     t->last_rc = sip_txn_layer_receive(*t->layer, msg);
 }
 
@@ -579,6 +582,70 @@ static void txn_net_layer_close_keeps_foreign_handler(void **state)
     sip_msg_unref(req);
 }
 
+/* ---- idle transactions resend their wire form through the transport --------------------- */
+
+/* Pumps until the count reaches want, within a bound. */
+static void pump_until_count(int (*count)(void), int want)
+{
+    for (int k = 0; k < 2000 && count() < want; k++) test_pump(loop, 1);
+    assert_int_equal(count(), want);
+}
+
+static int acks_at_b(void)
+{
+    return tap_requests(&tap_b, SIP_METHOD_ACK);
+}
+
+static int busy_at_a(void)
+{
+    return tap_responses(&tap_a, 486, SIP_METHOD_INVITE);
+}
+
+static void txn_net_udp_idle_retransmissions(void **state)
+{
+    (void)state;
+    /* b answers 486; its ACKs are lost, so b's INVITE transaction stays Completed. */
+    srv_provisional = 486;
+    cancel_on = 0;
+    tap_b.drop_acks = 1;
+    sip_msg_t *req = request("INVITE", &b_addr[UDP]);
+    sip_txn_t *t;
+    assert_int_equal(sip_txn_client_create(&t, la, req, &b_addr[UDP], NULL, on_response, NULL,
+                                           NULL),
+                     0);
+    run_until_done();
+    pump_until_count(acks_at_b, 1);
+    assert_int_equal(nstatus, 1);
+    assert_int_equal(statuses[0], 486);
+    /* Both sides idle: no parsed messages left. */
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    assert_null(sip_txn_get_request(t));
+    assert_int_equal(sip_txn_get_state(ringing), SIP_TXN_COMPLETED);
+    assert_null(sip_txn_get_request(ringing));
+    assert_null(sip_txn_get_response(ringing));
+    /* The INVITE again (as a retransmission: same branch and Via): b resends its 486 from the
+     * wire form, a's transaction answers that copy with its kept ACK (§17.1.1.2, §17.2.1). */
+    assert_int_equal(sip_txn_send_stateless(la, req, &b_addr[UDP]), 0);
+    pump_until_count(acks_at_b, 2);
+    assert_int_equal(busy_at_a(), 2);
+    assert_int_equal(tap_a.log[0].status, 486);
+    assert_int_equal(tap_a.log[1].status, 486);
+    assert_string_equal(tap_a.log[1].to_tag, tap_a.log[0].to_tag);
+    assert_int_equal(tap_requests(&tap_b, SIP_METHOD_INVITE), 2);
+    assert_int_equal(nreq_b, 1);
+    assert_int_equal(nstatus, 1); /* the TU of a is not told twice */
+    /* Now the ACK gets through: Confirmed. */
+    tap_b.drop_acks = 0;
+    assert_int_equal(sip_txn_send_stateless(la, req, &b_addr[UDP]), 0);
+    pump_until_count(acks_at_b, 3);
+    assert_int_equal(busy_at_a(), 3);
+    assert_int_equal(sip_txn_get_state(ringing), SIP_TXN_CONFIRMED);
+    assert_int_equal(nack_b, 0);
+    assert_int_equal(nevents_b, 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +661,7 @@ int main(void)
         T(txn_net_udp_cancel_unknown_481),
         T(txn_net_tcp_cancel_unknown_481),
         T(txn_net_layer_close_keeps_foreign_handler),
+        T(txn_net_udp_idle_retransmissions),
         cmocka_unit_test_setup_teardown(txn_net_udp_proxy_cancel, setup_proxy, teardown),
         cmocka_unit_test_setup_teardown(txn_net_tcp_proxy_cancel, setup_proxy, teardown),
 #undef T

@@ -189,14 +189,16 @@ SIP_EXTERN int sip_txn_cancel(sip_txn_t *txn);
  * Answers a server transaction, provisionally or finally, now or later (RFC 3261 §17.2). In the
  * RFC 6026 Accepted state further 2xx (the TU's retransmissions) go out too.
  * @param rsp  a response to the transaction's request (sip_msg_create_response()); the
- *             transaction takes its own reference to keep it for retransmission
+ *             transaction takes its own reference while it is active, and keeps a final
+ *             response it may have to resend in wire form after that
  * @return 0, SIP_EINVAL (not a server transaction, not a response, or not allowed in this state),
  *         SIP_ECLOSED, or the transport's error (then the transaction has ended).
  */
 SIP_EXTERN int sip_txn_reply(sip_txn_t *txn, sip_msg_t *rsp);
 /**
  * Builds a response with sip_msg_create_response() (the To tag of an earlier provisional is
- * reused) and sends it with sip_txn_reply().
+ * reused) and sends it with sip_txn_reply(). It needs the request, so only until the final
+ * response (then SIP_EINVAL; 2xx retransmissions in Accepted go through sip_txn_reply()).
  * @param reason  NULL for the standard phrase
  */
 SIP_EXTERN int sip_txn_respond(sip_txn_t *txn, int status, const char *reason);
@@ -234,9 +236,19 @@ SIP_EXTERN void sip_txn_unref(sip_txn_t *txn);
  */
 SIP_EXTERN void sip_txn_close(sip_txn_t *txn);
 
-/** The transaction's request. Borrowed. */
+/**
+ * The transaction's request.
+ * @return Borrowed; NULL once the transaction has its final response (a server transaction once
+ *         it has sent it, a client one once the callback that delivered it has returned): the
+ *         transaction then keeps only what matching and retransmission need; sip_msg_ref() the
+ *         request in the callback to keep it.
+ */
 SIP_EXTERN sip_msg_t *sip_txn_get_request(const sip_txn_t *txn);
-/** The last response sent (server) or the ACK sent (INVITE client), or NULL. Borrowed. */
+/**
+ * The last response sent (server) or the ACK sent (INVITE client), or NULL.
+ * @return Borrowed; NULL once the transaction has its final response, as for
+ *         sip_txn_get_request() (a server's last provisional response is there until then).
+ */
 SIP_EXTERN sip_msg_t *sip_txn_get_response(const sip_txn_t *txn);
 /** The current state. */
 SIP_EXTERN sip_txn_state_t sip_txn_get_state(const sip_txn_t *txn);

@@ -184,3 +184,29 @@ int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
     }
     return send_via(tp, rsp, type, ip, port, NULL, 0, from, NULL, NULL, NULL);
 }
+
+int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
+                            size_t len)
+{
+    if (!tp || !ni || !data || !len) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    if (ni->transport == SIP_TRANSPORT_UDP) {
+        /* From the listening point it went out on before, so the peer sees the same source. */
+        for (size_t i = 0; i < tp->nlisteners; i++) {
+            sip__listener_t *l = tp->listeners[i];
+            if (l->type == SIP_TRANSPORT_UDP && l->info.local_port == ni->local_port &&
+                strcmp(l->info.local_ip, ni->local_ip) == 0) {
+                sip__tp_trace(tp, 1, ni, data, len);
+                return sip__udp_send(l, data, len, ni->remote_ip, ni->remote_port);
+            }
+        }
+        return SIP_ENOENT;
+    }
+    /* A stream: the connection it used, or another open one to the same peer; a retransmission
+     * never opens a connection (RFC 3261 §17: reliable transports do not retransmit). */
+    sip__conn_t *c = ni->conn_id ? sip__conn_by_id(tp, ni->conn_id) : NULL;
+    if (!c) c = sip__conn_find(tp, ni->transport, ni->remote_ip, ni->remote_port);
+    if (!c) return SIP_ENOENT;
+    sip__tp_trace(tp, 1, &c->info, data, len);
+    return sip__conn_send(c, data, len, NULL, NULL, NULL);
+}

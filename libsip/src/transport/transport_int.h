@@ -115,6 +115,13 @@ void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const
 int sip__sockaddr_from(const char *ip, uint16_t port, struct sockaddr_storage *ss);
 void sip__sockaddr_to(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
 
+/* send.c: sends bytes printed before, to where an earlier message went (ni as the transport
+ * set it on that message: listening point, peer, connection). For retransmissions of messages a
+ * transaction keeps only in wire form. 0, SIP_EINVAL, SIP_ECLOSED, SIP_ENOENT (that listening
+ * point or connection is gone), or the socket's error. */
+int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
+                            size_t len);
+
 /* udp.c */
 int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);
 int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *ip, uint16_t port);

@@ -49,6 +49,8 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
         return;
     }
     t->flags |= SIP__TXN_SENT;
+    /* Idle already (a final response beat the completion): nothing is retransmitted any more. */
+    if (!t->req) return;
     const sip_netinfo_t *ni = sip_msg_get_netinfo(t->req);
     int reliable = ni && sip_transport_is_reliable(ni->transport);
     if (reliable) {
@@ -141,8 +143,9 @@ sip_txn_t *sip__txn_client_match(sip_txn_layer_t *l, const sip_msg_t *rsp)
     uint32_t h = sip__txn_hash(sip_msg_get_call_id(rsp));
     for (sip_txn_t *t = sip__txn_bucket(l, h); t; t = t->hnext) {
         if (t->hash != h || !(t->flags & SIP__TXN_CLIENT)) continue;
-        const sip_via_t *tv = sip_msg_get_via(t->req);
-        if (tv && sip_str_eq(tv->branch, v->branch) && method_matches(t->req, cs)) return t;
+        if (sip_str_eq(t->key.branch, v->branch) &&
+            sip__txn_key_method_is(&t->key, cs->method, cs->method_str))
+            return t;
     }
     return NULL;
 }
@@ -208,7 +211,7 @@ fail:
 /* Where the INVITE went: the ACK and the CANCEL go to the same place (§17.1.1.3, §9.1). */
 static const sip_netinfo_t *invite_dst(const sip_txn_t *t)
 {
-    const sip_netinfo_t *ni = sip_msg_get_netinfo(t->req);
+    const sip_netinfo_t *ni = t->req ? sip_msg_get_netinfo(t->req) : NULL;
     return ni && ni->remote_port ? ni : NULL;
 }
 
@@ -296,8 +299,13 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
         if (st >= 200 && st < 300) deliver(t, st, rsp);
         break;
     case SIP_TXN_COMPLETED:
-        /* §17.1.1.2: a retransmitted final response gets the ACK again, not the TU. */
-        if (st >= 300 && t->rsp) sip__txn_send(t->layer, t->rsp, invite_dst(t), NULL, NULL, NULL);
+        /* §17.1.1.2: a retransmitted final response gets the ACK again, not the TU; as the
+         * bytes sent the first time once the transaction idles. */
+        if (st < 300) break;
+        if (t->wire && t->wire->len && t->wire->has_ni)
+            sip__txn_send_wire(t->layer, t->wire);
+        else if (t->rsp)
+            sip__txn_send(t->layer, t->rsp, invite_dst(t), NULL, NULL, NULL);
         break;
     default:
         break;
@@ -328,7 +336,18 @@ void sip__txn_client_response(sip_txn_t *t, sip_msg_t *rsp)
     else
         non_invite_response(t, st, rsp);
     /* Reliable transports end Completed at once, after the TU has seen the response. */
-    if (t->layer && t->t_end == 0) sip__txn_terminate(t);
+    if (t->layer && t->t_end == 0) {
+        sip__txn_terminate(t);
+    } else if (t->layer && st >= 200 && !(t->flags & SIP__TXN_IDLE) &&
+               (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_ACCEPTED)) {
+        /* The final response arrived and the TU has seen it: what is left is absorbing
+         * retransmissions, answering those of a non-2xx with the same ACK (§17.1.1.2) and passing
+         * 2xx on (RFC 6026 §8.4). An INVITE whose ACK could not be built keeps everything. */
+        int ack = is_invite(t) && t->state == SIP_TXN_COMPLETED;
+        if (!ack || t->rsp)
+            sip__txn_compact(t, ack ? t->rsp : NULL, ack ? sip_msg_get_netinfo(t->rsp) : NULL,
+                             SIP_STR_NULL);
+    }
     sip_txn_unref(t);
 }
 

@@ -230,11 +230,63 @@ sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash)
     return l->buckets[hash & (l->nbuckets - 1)];
 }
 
+/* Copies v into the key's buffer at *pos. */
+static sip_str_t key_put(char *buf, size_t *pos, sip_str_t v)
+{
+    if (!v.len) return SIP_STR_NULL;
+    sip_str_t out = {buf + *pos, v.len};
+    memcpy(buf + *pos, v.ptr, v.len);
+    *pos += v.len;
+    return out;
+}
+
+int sip__txn_key_method_is(const sip__txn_key_t *k, sip_method_t m, sip_str_t name)
+{
+    if ((sip_method_t)k->method != m) return 0;
+    return m != SIP_METHOD_UNKNOWN || sip_str_eq(k->method_str, name);
+}
+
 sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t *opts)
 {
     if (heap_reserve(l, l->count + 1)) return NULL;
-    sip_txn_t *t = calloc(1, sizeof(*t));
+    /* The key: what matching needs of the request, in the transaction's own allocation. */
+    const sip_via_t *v = sip_msg_get_via(req);
+    const sip_cseq_t *cs = sip_msg_get_cseq(req);
+    const sip_addr_t *from = sip_msg_get_from(req), *to = sip_msg_get_to(req);
+    sip_method_t m = sip_msg_get_method(req);
+    sip_str_t src[8] = {
+        v ? v->branch : SIP_STR_NULL,
+        v ? v->host : SIP_STR_NULL,
+        m == SIP_METHOD_UNKNOWN ? sip_msg_get_method_str(req) : SIP_STR_NULL,
+        sip_msg_get_call_id(req),
+        from ? from->tag : SIP_STR_NULL,
+        to ? to->tag : SIP_STR_NULL,
+        SIP_STR_NULL,
+        SIP_STR_NULL,
+    };
+    if (!sip__txn_has_cookie(src[0])) {
+        /* RFC 3261 §17.2.3: RFC 2543 requests match on the Request-URI and the whole top Via. */
+        const sip_uri_t *u = sip_msg_get_uri(req);
+        const sip_header_t *h = sip_msg_header_at(req, SIP_HDR_VIA, 0);
+        if (u) src[6] = u->raw;
+        if (h) src[7] = sip_header_get_value(h);
+    }
+    size_t klen = 0;
+    for (size_t i = 0; i < 8; i++) klen += src[i].len;
+    sip_txn_t *t = calloc(1, sizeof(*t) + klen);
     if (!t) return NULL;
+    size_t pos = 0;
+    t->key.branch = key_put(t->kbuf, &pos, src[0]);
+    t->key.host = key_put(t->kbuf, &pos, src[1]);
+    t->key.method_str = key_put(t->kbuf, &pos, src[2]);
+    t->key.call_id = key_put(t->kbuf, &pos, src[3]);
+    t->key.from_tag = key_put(t->kbuf, &pos, src[4]);
+    t->key.to_tag = key_put(t->kbuf, &pos, src[5]);
+    t->key.ruri = key_put(t->kbuf, &pos, src[6]);
+    t->key.via = key_put(t->kbuf, &pos, src[7]);
+    t->key.seq = cs ? cs->seq : 0;
+    t->key.port = v ? v->port : 0;
+    t->key.method = (uint8_t)m;
     if (l->count >= l->nbuckets) grow_table(l);
     t->layer = l;
     t->req = sip_msg_ref(req);
@@ -244,7 +296,7 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     t->t1 = o->t1_ms ? o->t1_ms : l->opts.t1_ms;
     t->t2 = o->t2_ms ? o->t2_ms : l->opts.t2_ms;
     t->t4 = o->t4_ms ? o->t4_ms : l->opts.t4_ms;
-    t->hash = sip__txn_hash(sip_msg_get_call_id(req));
+    t->hash = sip__txn_hash(t->key.call_id);
     t->hidx = -1;
     t->refs = 1;
     t->flags = SIP__TXN_LAYER_REF;
@@ -253,6 +305,38 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     l->buckets[i] = t;
     l->count++;
     return t;
+}
+
+int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip_str_t tag)
+{
+    if (t->flags & SIP__TXN_IDLE) return 0;
+    if (keep && !ni) ni = sip_msg_get_netinfo(keep);
+    /* Bytes are only worth keeping when they can be resent on their own. */
+    int n = 0;
+    if (keep && ni) {
+        n = sip_msg_print(keep, NULL, 0);
+        if (n < 0) n = 0;
+    }
+    sip__txn_wire_t *w = malloc(sizeof(*w) + (size_t)n + 1 + tag.len);
+    if (!w) return SIP_ENOMEM;
+    if (n > 0 && sip_msg_print(keep, w->data, (size_t)n + 1) != n) n = 0;
+    w->len = (size_t)n;
+    w->has_ni = ni != NULL;
+    if (ni)
+        w->ni = *ni;
+    else
+        memset(&w->ni, 0, sizeof(w->ni));
+    memcpy(w->data + n, tag.ptr ? tag.ptr : "", tag.len);
+    w->to_tag = (sip_str_t){w->data + n, tag.len};
+    t->wire = w;
+    t->flags |= SIP__TXN_IDLE;
+    /* The message stays only when there was no way to keep it as bytes (rare: no netinfo). */
+    sip_msg_t *stay = keep && !n ? sip_msg_ref(keep) : NULL;
+    sip_msg_unref(t->req);
+    sip_msg_unref(t->rsp);
+    t->req = NULL;
+    t->rsp = stay;
+    return 0;
 }
 
 void sip__txn_terminate(sip_txn_t *t)
@@ -298,6 +382,13 @@ static int tp_send_response(void *ctx, sip_msg_t *rsp)
     return sip_transport_send_response(l->tp, rsp);
 }
 
+static int tp_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len)
+{
+    sip_txn_layer_t *l = ctx;
+    if (!l->tp) return SIP_ECLOSED;
+    return sip__transport_send_raw(l->tp, ni, data, len);
+}
+
 void sip__txn_layer_set_io(sip_txn_layer_t *l, const sip__txn_io_t *io)
 {
     if (!l) return;
@@ -306,6 +397,7 @@ void sip__txn_layer_set_io(sip_txn_layer_t *l, const sip__txn_io_t *io)
     } else {
         l->io.send = tp_send;
         l->io.send_response = tp_send_response;
+        l->io.send_raw = tp_send_raw;
         l->io.ctx = l;
     }
 }
@@ -325,6 +417,12 @@ int sip__txn_send(sip_txn_layer_t *l, sip_msg_t *msg, const sip_netinfo_t *dst,
 int sip__txn_send_response(sip_txn_layer_t *l, sip_msg_t *rsp)
 {
     return l->io.send_response(l->io.ctx, rsp);
+}
+
+int sip__txn_send_wire(sip_txn_layer_t *l, const sip__txn_wire_t *w)
+{
+    if (!l->io.send_raw) return SIP_EINVAL;
+    return l->io.send_raw(l->io.ctx, &w->ni, w->data, w->len);
 }
 
 int sip__txn_has_cookie(sip_str_t b)
@@ -580,6 +678,7 @@ void sip_txn_unref(sip_txn_t *t)
     if (--t->refs == 0) {
         sip_msg_unref(t->req);
         sip_msg_unref(t->rsp);
+        free(t->wire);
         free(t);
         return;
     }
@@ -602,12 +701,12 @@ void sip_txn_close(sip_txn_t *t)
 
 sip_msg_t *sip_txn_get_request(const sip_txn_t *t)
 {
-    return t ? t->req : NULL;
+    return t && !(t->flags & SIP__TXN_IDLE) ? t->req : NULL;
 }
 
 sip_msg_t *sip_txn_get_response(const sip_txn_t *t)
 {
-    return t ? t->rsp : NULL;
+    return t && !(t->flags & SIP__TXN_IDLE) ? t->rsp : NULL;
 }
 
 sip_txn_state_t sip_txn_get_state(const sip_txn_t *t)

@@ -24,47 +24,46 @@ static sip_str_t from_tag(const sip_msg_t *m)
     return a ? a->tag : SIP_STR_NULL;
 }
 
-static int same_method(const sip_msg_t *req, sip_method_t m, sip_str_t name)
+/* The To tag of the responses sent so far (the same on all of them, see respond()). */
+static sip_str_t rsp_to_tag(const sip_txn_t *t)
 {
-    sip_method_t tm = sip_msg_get_method(req);
-    if (tm != m) return 0;
-    return m != SIP_METHOD_UNKNOWN || sip_str_eq(sip_msg_get_method_str(req), name);
+    return t->wire ? t->wire->to_tag : to_tag(t->rsp);
 }
 
-static int sent_by_eq(const sip_via_t *a, const sip_via_t *b)
+/* RFC 3261 §17.2.3 for an RFC 2543 peer: the Request-URIs are equal as URIs (§19.1.4). Rare, so
+ * the kept text is parsed only here. */
+static int ruri_eq(const sip_txn_t *t, const sip_msg_t *m)
 {
-    return a->port == b->port && sip_str_caseeq(a->host, b->host);
-}
-
-static int top_via_eq(const sip_msg_t *a, const sip_msg_t *b)
-{
-    const sip_header_t *ha = sip_msg_header_at(a, SIP_HDR_VIA, 0);
-    const sip_header_t *hb = sip_msg_header_at(b, SIP_HDR_VIA, 0);
-    return ha && hb && sip_str_eq(sip_header_get_value(ha), sip_header_get_value(hb));
+    const sip_uri_t *ua = sip_msg_get_uri(m);
+    sip_uri_t ub;
+    if (!ua || !t->key.ruri.len || sip_uri_parse(&ub, t->key.ruri.ptr, t->key.ruri.len))
+        return 0;
+    return sip_uri_equal(ua, &ub) == 1;
 }
 
 /* RFC 3261 §17.2.3: does request m belong to server transaction t, whose method must be
- * want (INVITE for an ACK, and for the INVITE a CANCEL targets)? */
+ * want (INVITE for an ACK, and for the INVITE a CANCEL targets)? Only the key is used: the
+ * request itself is gone once the transaction idles. */
 static int server_matches(const sip_txn_t *t, const sip_msg_t *m, const sip_via_t *v,
                           sip_method_t want, sip_str_t want_name, int ack)
 {
-    if ((t->flags & SIP__TXN_CLIENT) || !same_method(t->req, want, want_name)) return 0;
-    const sip_via_t *tv = sip_msg_get_via(t->req);
-    if (!tv) return 0;
+    const sip__txn_key_t *k = &t->key;
+    if ((t->flags & SIP__TXN_CLIENT) || !sip__txn_key_method_is(k, want, want_name)) return 0;
     if (sip__txn_has_cookie(v->branch))
-        return sip_str_eq(v->branch, tv->branch) && sent_by_eq(v, tv);
-    if (sip__txn_has_cookie(tv->branch)) return 0;
+        return sip_str_eq(v->branch, k->branch) && v->port == k->port &&
+               sip_str_caseeq(v->host, k->host);
+    if (sip__txn_has_cookie(k->branch)) return 0;
     /* RFC 2543 peers: Request-URI, To tag, From tag, Call-ID, CSeq and top Via. The ACK's To tag
      * is the one of the response it acknowledges. */
-    const sip_cseq_t *a = sip_msg_get_cseq(m), *b = sip_msg_get_cseq(t->req);
-    const sip_uri_t *ua = sip_msg_get_uri(m), *ub = sip_msg_get_uri(t->req);
-    if (!a || !b || a->seq != b->seq || !ua || !ub) return 0;
-    if (!sip_str_eq(sip_msg_get_call_id(m), sip_msg_get_call_id(t->req))) return 0;
-    if (!sip_str_eq(from_tag(m), from_tag(t->req))) return 0;
-    sip_str_t tt = ack && t->rsp ? to_tag(t->rsp) : to_tag(t->req);
+    const sip_cseq_t *a = sip_msg_get_cseq(m);
+    if (!a || a->seq != k->seq) return 0;
+    if (!sip_str_eq(sip_msg_get_call_id(m), k->call_id)) return 0;
+    if (!sip_str_eq(from_tag(m), k->from_tag)) return 0;
+    sip_str_t tt = ack && (t->wire || t->rsp) ? rsp_to_tag(t) : k->to_tag;
     if (!sip_str_eq(to_tag(m), tt)) return 0;
-    if (!top_via_eq(m, t->req)) return 0;
-    return sip_uri_equal(ua, ub) == 1;
+    const sip_header_t *hv = sip_msg_header_at(m, SIP_HDR_VIA, 0);
+    if (!hv || !k->via.len || !sip_str_eq(sip_header_get_value(hv), k->via)) return 0;
+    return ruri_eq(t, m);
 }
 
 static sip_txn_t *find_server(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h,
@@ -76,7 +75,8 @@ static sip_txn_t *find_server(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h
 }
 
 /* RFC 3261 §8.2.2.2: same From tag, Call-ID and CSeq as a transaction in progress that the
- * request does not match: it reached us twice through a fork. */
+ * request does not match: it reached us twice through a fork. The transaction's CSeq method is
+ * its request's (§8.1.1.5: they are the same). */
 static int is_merged(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h)
 {
     if (to_tag(m).len) return 0;
@@ -84,10 +84,9 @@ static int is_merged(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h)
     sip_str_t cid = sip_msg_get_call_id(m), ft = from_tag(m);
     for (sip_txn_t *t = sip__txn_bucket(l, h); t; t = t->hnext) {
         if (t->hash != h || (t->flags & SIP__TXN_CLIENT)) continue;
-        const sip_cseq_t *tc = sip_msg_get_cseq(t->req);
-        if (tc && tc->seq == cs->seq && tc->method == cs->method &&
-            sip_str_eq(tc->method_str, cs->method_str) &&
-            sip_str_eq(sip_msg_get_call_id(t->req), cid) && sip_str_eq(from_tag(t->req), ft))
+        const sip__txn_key_t *k = &t->key;
+        if (k->seq == cs->seq && sip__txn_key_method_is(k, cs->method, cs->method_str) &&
+            sip_str_eq(k->call_id, cid) && sip_str_eq(k->from_tag, ft))
             return 1;
     }
     return 0;
@@ -101,7 +100,14 @@ static void server_event(sip_txn_t *t, sip_txn_event_t ev, const sip_msg_t *msg)
 
 static void resend_last(sip_txn_t *t)
 {
-    if (!t->rsp || !sip__txn_send_response(t->layer, t->rsp)) return;
+    int rc;
+    if (t->wire && t->wire->len && t->wire->has_ni)
+        rc = sip__txn_send_wire(t->layer, t->wire);
+    else if (t->rsp)
+        rc = sip__txn_send_response(t->layer, t->rsp);
+    else
+        return;
+    if (!rc) return;
     /* §17.2.4: a transport failure ends the transaction and the TU hears of it. */
     t->refs++;
     server_event(t, SIP_TXN_EVENT_ERROR, NULL);
@@ -127,9 +133,12 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     int accepted_2xx = is_invite(t) && t->state == SIP_TXN_ACCEPTED && st >= 200 && st < 300;
     if (!accepted_2xx && t->state != SIP_TXN_TRYING && t->state != SIP_TXN_PROCEEDING)
         return SIP_EINVAL;
-    /* A response the TU built elsewhere still goes back the way the request came (§18.2.2). */
-    if (!sip_msg_get_netinfo(rsp) && sip_msg_get_netinfo(t->req))
-        sip_msg_set_netinfo(rsp, sip_msg_get_netinfo(t->req));
+    /* A response the TU built elsewhere still goes back the way the request came (§18.2.2); once
+     * idle, the way the last response went (the same listening point or connection). */
+    const sip_netinfo_t *back = t->req ? sip_msg_get_netinfo(t->req)
+                                : t->wire && t->wire->has_ni ? &t->wire->ni
+                                                             : NULL;
+    if (!sip_msg_get_netinfo(rsp) && back) sip_msg_set_netinfo(rsp, back);
     int rc = sip__txn_send_response(l, rsp);
     if (rc) {
         /* §17.2.4: the transport failed; the transaction is over (the TU hears rc, or an
@@ -174,6 +183,13 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
         t->t_end = now + 64 * (uint64_t)t->t1;
     }
     sip__txn_timers_changed(t);
+    if (st >= 200) {
+        /* A final response was sent: from here on only matching retransmissions and resending
+         * it are left (§17.2.1, §17.2.2). In Accepted the TU retransmits its own 2xx (RFC 6026
+         * §8.7), so nothing needs resending from here: only where it went and its To tag. */
+        sip__txn_compact(t, t->state == SIP_TXN_ACCEPTED ? NULL : rsp, sip_msg_get_netinfo(rsp),
+                         to_tag(rsp));
+    }
     return 0;
 }
 
@@ -188,7 +204,7 @@ int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
 static int respond(sip_txn_t *t, int status, const char *reason, int tell)
 {
     /* One To tag per transaction: a final after a tagged provisional keeps its tag. */
-    return respond_tagged(t, status, reason, to_tag(t ? t->rsp : NULL), tell);
+    return respond_tagged(t, status, reason, t ? rsp_to_tag(t) : SIP_STR_NULL, tell);
 }
 
 /* Answers with To tag tt (empty: a new one, where the request's To has none). */
@@ -196,6 +212,8 @@ static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_
 {
     if (!t || (t->flags & SIP__TXN_CLIENT) || status < 100 || status > 699) return SIP_EINVAL;
     if (!t->layer) return SIP_ECLOSED;
+    /* Building a response needs the request, gone once a final response was sent. */
+    if (!t->req) return SIP_EINVAL;
     char tag[128];
     const char *tagp = NULL;
     if (tt.len && tt.len < sizeof(tag)) {
@@ -269,7 +287,7 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
     }
     inv->refs++;
     /* §9.2: the To tag of the CANCEL's 200 SHOULD be that of the INVITE's responses. */
-    sip_str_t tag = to_tag(inv->rsp);
+    sip_str_t tag = rsp_to_tag(inv);
     if (inv->state != SIP_TXN_PROCEEDING) {
         /* A final response crossed the CANCEL: it stands, the CANCEL has no effect. */
         respond_tagged(c, 200, NULL, tag, 1);

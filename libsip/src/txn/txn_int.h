@@ -14,6 +14,9 @@ typedef struct sip__txn_io {
     int (*send)(void *ctx, sip_msg_t *msg, const sip_netinfo_t *dst, sip_transport_sent_cb cb,
                 void *user, sip_free_fn user_free);
     int (*send_response)(void *ctx, sip_msg_t *rsp);
+    /* Sends bytes printed before to where ni says an earlier message went (a retransmission of a
+     * message the transaction keeps only in wire form). */
+    int (*send_raw)(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len);
     void *ctx;
 } sip__txn_io_t;
 
@@ -37,13 +40,44 @@ enum {
     SIP__TXN_INTERNAL = 256,    /* client: a CANCEL the layer sends; no TU */
     SIP__TXN_CANCEL_KEEP = 512, /* INVITE server: a CANCEL leaves the INVITE to the TU (§16.10) */
     SIP__TXN_CANCELLED = 1024,  /* INVITE server: a CANCEL matched before any final response */
+    SIP__TXN_IDLE = 2048,       /* compacted: only the key and the wire form are left */
 };
+
+/* What RFC 3261 §17.1.3 and §17.2.3 matching, merged-request detection (§8.2.2.2) and the CANCEL
+ * lookup (§9.2) need of the request, copied at creation so the parsed request can go once the
+ * transaction idles. The views point into the transaction's own allocation (sip_txn.kbuf). */
+typedef struct sip__txn_key {
+    sip_str_t branch;     /* top Via branch */
+    sip_str_t host;       /* top Via sent-by host */
+    sip_str_t method_str; /* the method's text: compared only for extension methods */
+    sip_str_t call_id;
+    sip_str_t from_tag;
+    sip_str_t to_tag;     /* of the request */
+    sip_str_t ruri;       /* RFC 2543 requests only (no magic cookie): the Request-URI text */
+    sip_str_t via;        /* RFC 2543 requests only: the whole top Via value */
+    uint32_t seq;         /* CSeq number */
+    uint16_t port;        /* top Via sent-by port (0 when absent) */
+    uint8_t method;       /* sip_method_t of the request line */
+} sip__txn_key_t;
+
+/* What an idle transaction keeps besides its key: the last response (server) or the ACK (INVITE
+ * client) as it went on the wire, and where it went. */
+typedef struct sip__txn_wire {
+    sip_netinfo_t ni;     /* as the transport stamped it on the message it sent */
+    int has_ni;
+    sip_str_t to_tag;     /* server: the To tag of its responses (§9.2, RFC 2543 ACK matching) */
+    size_t len;           /* 0: nothing to resend from here */
+    char data[];          /* the wire bytes, then the To tag */
+} sip__txn_wire_t;
 
 struct sip_txn {
     sip_txn_t *hnext;         /* chain of the layer's Call-ID hash bucket */
     sip_txn_layer_t *layer;   /* NULL once Terminated */
-    sip_msg_t *req;           /* the request */
-    sip_msg_t *rsp;           /* server: last response sent; INVITE client: the ACK sent */
+    sip_msg_t *req;           /* the request; NULL once idle */
+    sip_msg_t *rsp;           /* server: last response sent; INVITE client: the ACK sent; NULL
+                                 once idle unless it could not be kept in wire form */
+    sip__txn_wire_t *wire;    /* once idle (SIP__TXN_IDLE) */
+    sip__txn_key_t key;
     uint64_t t_retx;          /* A, E, G, or the 100 Trying of an INVITE server */
     uint64_t t_end;           /* B, D, F, H, I, J, K, L, M, or the wait after a CANCEL */
     uint32_t interval;        /* current retransmit interval */
@@ -60,6 +94,7 @@ struct sip_txn {
     } cb;
     void *user;
     sip_free_fn user_free;
+    char kbuf[];              /* the key's strings */
 };
 
 struct sip_txn_layer {
@@ -102,6 +137,16 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
 int sip__txn_send(sip_txn_layer_t *l, sip_msg_t *msg, const sip_netinfo_t *dst,
                   sip_transport_sent_cb cb, void *user, sip_free_fn user_free);
 int sip__txn_send_response(sip_txn_layer_t *l, sip_msg_t *rsp);
+/* Resends what an idle transaction keeps in wire form (wire->len > 0 and wire->has_ni). */
+int sip__txn_send_wire(sip_txn_layer_t *l, const sip__txn_wire_t *w);
+/* Lets the transaction idle (RFC 3261 §17: only matching and retransmission are left): keeps
+ * keep (the last response or the ACK, may be NULL) in wire form with where it went (ni, or the
+ * message's own netinfo), and the To tag tag; drops the parsed request and response. When keep
+ * cannot be kept as bytes (no netinfo), the message stays in t->rsp. 0 or SIP_ENOMEM (then
+ * nothing changed). */
+int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip_str_t tag);
+/* The key's method is m (with text name for an extension method). */
+int sip__txn_key_method_is(const sip__txn_key_t *k, sip_method_t m, sip_str_t name);
 int sip__txn_has_cookie(sip_str_t branch);
 int sip__txn_ensure_branch(sip_txn_layer_t *l, sip_msg_t *msg);
 sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash);
