@@ -1209,12 +1209,11 @@ end
 -- ends, so on_response runs though the script drops it.
 ClientTxn.props.state = txn_state
 ClientTxn.props.is_client = function() return true end
+-- Kept by the object: the transaction drops its request once the final response has arrived
+-- (it then keeps only what matching needs).
 ClientTxn.props.request = function(t)
-    local p = rawget(t, "_p")
-    if not p then closed() end
-    local r = core.sip_txn_get_request(p)
-    core.sip_msg_ref(r)
-    return wrap_msg(r)
+    if not rawget(t, "_p") then closed() end
+    return rawget(t, "_req")
 end
 
 local function client_finish(t, err)
@@ -1499,7 +1498,8 @@ local function txn_request(s, layer, req, opts)
     for _, k in ipairs(CLIENT_TIMERS) do
         if opts[k] ~= nil then o = txn_opts(opts, CLIENT_TIMERS) break end
     end
-    local t = setmetatable({ _stack = s, _waiters = {}, status = 0, done = false }, ClientTxn)
+    local t = setmetatable({ _stack = s, _req = req, _waiters = {}, status = 0, done = false },
+        ClientTxn)
     local on_response = opts.on_response
     local loop = s.loop
     local lp = rawget(layer, "_p")

@@ -242,8 +242,8 @@ class ClientTransaction:
     cancel(), a 404...) is a Message; ending without one raises TransactionError (``status``
     408: timeout, 503: transport error); closing the stack meanwhile raises ClosedError."""
 
-    __slots__ = ("_h", "_stack", "_callback", "_fut", "_error", "_done", "status", "response",
-                 "__weakref__")
+    __slots__ = ("_h", "_stack", "_callback", "_fut", "_error", "_done", "_request", "status",
+                 "response", "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("use stack.request()")
@@ -258,6 +258,7 @@ class ClientTransaction:
         ct._fut = None
         ct._error = None
         ct._done = False
+        ct._request = None
         #: the last status (provisional or final); 0 before any response
         ct.status = 0
         #: the final response once it arrived (else the last provisional), or None
@@ -300,8 +301,11 @@ class ClientTransaction:
 
     @property
     def request(self) -> Message:
-        """The request as sent (with the Via the layer added)."""
-        return Message._adopt(_c.sip_msg_ref(_c.sip_txn_get_request(self._handle())))
+        """The request as sent (with the Via the layer added). Kept here: the transaction itself
+        drops it once its final response has arrived (it then keeps only what matching
+        needs)."""
+        self._handle()
+        return self._request
 
     def cancel(self) -> None:
         """Cancels a pending INVITE (RFC 3261 §9.1): the CANCEL goes out once a provisional
@@ -367,6 +371,7 @@ def start_client(stack: "Stack", layer: TxnLayer, msg: Message, dst: Any,
     if rc < 0:
         raise error(rc, f"cannot send the request: {_c.sip_strerror(rc)}")
     ct._h = h
+    ct._request = msg
     stack._clients.add(ct)
     stack.loop._kick()
     return ct
