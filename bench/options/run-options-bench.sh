@@ -34,6 +34,8 @@ IP=127.0.0.1
 
 log() { echo "run-options-bench: $*" >&2; }
 die() { log "$*"; exit 2; }
+# shellcheck source=../lib/procstat.sh
+. "$HERE/../lib/procstat.sh"
 
 for tool in sipp kamailio ss; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: sip-tester, kamailio, iproute2)"
@@ -48,28 +50,11 @@ fi
 
 WORK="$(mktemp -d /tmp/options-bench.XXXXXX)"
 SERVER_PIDS=()
+OWN_PATTERNS=("$HERE/kamailio-options.cfg" "$SIP_UAS")
 
-# Stops the servers started here, by their process ids, and removes the work directory.
+# Stops the servers started here and removes the work directory.
 cleanup() {
-    local pid tree=()
-    for pid in "${SERVER_PIDS[@]}"; do
-        # Kamailio's workers too, should its main process leave one behind.
-        mapfile -t -O "${#tree[@]}" tree < <(tree_pids "$pid")
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${SERVER_PIDS[@]}"; do
-        # Kamailio's main process stops its children before it exits; give it 5 s.
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    for pid in "${tree[@]}"; do
-        # Only while that id still belongs to one of ours, not to a process that reused it.
-        if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
-            grep -q -e "$HERE/kamailio-options.cfg" -e "$SIP_UAS"; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
+    stop_servers
     if [ "${KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -82,66 +67,8 @@ if [ "$PIN" = 1 ]; then
     SIPP_PIN=(taskset -c 0)
 fi
 
-# The process ids of root and of all its descendants (Kamailio forks its workers).
-tree_pids() {
-    local root=$1
-    ps -e -o pid= -o ppid= | awk -v root="$root" '
-        { parent[$1] = $2 }
-        END {
-            for (p in parent) {
-                q = p
-                while (q != "" && q != 0 && q != 1) {
-                    if (q == root) { print p; break }
-                    q = parent[q]
-                }
-            }
-        }'
-}
-
-# utime+stime in clock ticks, summed over the process tree of $1 (/proc/PID/stat fields 14 and
-# 15; for a process they already include all its threads).
-cpu_ticks() {
-    local pid total=0 rest f
-    for pid in $(tree_pids "$1"); do
-        rest="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
-        # The command name (field 2) may hold spaces: read the fields after its closing ')',
-        # so field 3 is f[0] and utime, stime (14, 15) are f[11], f[12].
-        read -r -a f <<<"${rest##*) }"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
-# Time on the CPU in nanoseconds from the scheduler (/proc/PID/task/TID/schedstat, field 1),
-# summed over every thread of the tree: a finer cross-check of the tick-based figure.
-cpu_ns() {
-    local pid total=0 f ns rest
-    for pid in $(tree_pids "$1"); do
-        for f in /proc/"$pid"/task/*/schedstat; do
-            read -r ns rest <"$f" 2>/dev/null || continue
-            total=$((total + ns))
-        done
-    done
-    echo "$total"
-}
-
-wait_listening() {
-    local port=$1 what=$2
-    for _ in $(seq 100); do
-        if ss -Hlun "sport = :$port" | grep -q . && ss -Hltn "sport = :$port" | grep -q .; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$what does not listen on udp and tcp port $port (see $WORK)"
-}
-
 # Leftovers from an earlier run would make the servers fail to bind or SIPp talk to the wrong one.
-for port in "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$SIPP_PORT"; do
-    if ss -Hlun "sport = :$port" | grep -q . || ss -Hltn "sport = :$port" | grep -q .; then
-        die "port $port is in use on this machine; pick others (UAS_PORT, KAM_PORT, KAM_FM_PORT, SIPP_PORT)"
-    fi
-done
+ports_free "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$SIPP_PORT"
 
 "${SRV_PIN[@]}" "$SIP_UAS" --listen "udp:$IP:$UAS_PORT" --listen "tcp:$IP:$UAS_PORT" \
     --stateless >"$WORK/sip-uas.log" 2>&1 &
@@ -196,8 +123,6 @@ run_sipp() {
                 f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
         }' "$stat")
 }
-
-udp_drops() { awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
 
 HZ="$(getconf CLK_TCK)"
 SERVERS=(libsip kamailio kamailio-fm)
