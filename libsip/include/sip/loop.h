@@ -137,8 +137,8 @@ SIP_EXTERN sip_timer_t *sip_timer_ref(sip_timer_t *timer);
 SIP_EXTERN void sip_timer_unref(sip_timer_t *timer);
 
 /**
- * Sets where log lines go and the most verbose level delivered. Without a callback, lines at
- * SIP_LOG_WARN and above go to stderr. Replacing a callback runs the old user_free.
+ * Sets where log lines go and the most verbose level delivered (SIP_LOG_WARN until set).
+ * Without a callback, lines go to stderr. Replacing a callback runs the old user_free.
  * @param cb  the callback, or NULL for the stderr default
  */
 SIP_EXTERN int sip_loop_set_log(sip_loop_t *loop, sip_log_level_t level, sip_log_cb cb, void *user,

@@ -338,5 +338,7 @@ void sip__loop_deliver_log(sip_loop_t *loop, sip_log_level_t level, const char *
         loop->log_cb(loop, level, module, text, loop->log_user);
         return;
     }
-    if (level <= SIP_LOG_WARN) fprintf(stderr, "libsip %s %s: %s\n", sip_log_level_name(level), module, text);
+    /* The level was checked by the caller: the default writer honours sip_loop_set_log_level()
+     * like a callback does. */
+    fprintf(stderr, "libsip %s %s: %s\n", sip_log_level_name(level), module, text);
 }
