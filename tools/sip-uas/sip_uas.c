@@ -1155,8 +1155,9 @@ int main(int argc, char **argv)
         sip_txn_opts_init(&to);
         to.t1_ms = uas.t1;
         to.t2_ms = uas.t2;
-        /* §17.2.1: 100 Trying at once; the 180 follows in the same turn anyway. */
-        to.timer_100_ms = 0;
+        /* §17.2.1: 100 Trying only when the TU has not answered within 200 ms (the layer's
+         * default); the 180 goes out in the same turn, so a 100 would be one more datagram per
+         * call for nothing. */
         rc = sip_txn_layer_create(&uas.layer, uas.tp, &to);
         if (rc == 0) rc = sip_txn_layer_set_request_handler(uas.layer, on_txn_request, &uas, NULL);
         /* The layer made itself the transport's handler; ours goes in front of it. */

@@ -225,10 +225,10 @@ offer = (b"v=0\r\no=chk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0
          b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendonly\r\n"
          b"m=video 0 RTP/AVP 31\r\n")
 
-# A call: 100 at once, 180 with a To tag and Contact, the 200 after --ring with the answer.
+# A call: 180 at once with a To tag and Contact (no 100 Trying: the TU answered within 200 ms,
+# RFC 3261 §17.2.1), the 200 after --ring with the answer.
 t0 = time.monotonic()
 request("INVITE", "call-1", 1, "f1", body=offer)
-expect(100)
 ring = expect(180)
 tag = to_tag(ring)
 check(tag and len(tag) == 16, "180 To tag")
@@ -301,7 +301,6 @@ request("ACK", "call-3", 1, "f3", to_tag(r), branch=b)
 
 # No offer: the 200 carries ours. Never acknowledged: given up after 64*T1 (1.28 s).
 request("INVITE", "call-4", 1, "f4")
-expect(100)
 expect(180)
 r = expect(200)
 check("m=audio 40000 RTP/AVP 0 8\r\n" in r["body"], "offer in the 200:\n" + r["body"])
