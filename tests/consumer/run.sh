@@ -40,8 +40,10 @@ pc=$(find "$prefix" -name libsip.pc -print -quit)
 [ -n "$(find "$prefix" -name libsipConfig.cmake -print -quit)" ] || fail "no libsipConfig.cmake"
 [ -n "$(find "$prefix" -name libsipConfigVersion.cmake -print -quit)" ] ||
     fail "no libsipConfigVersion.cmake"
-# The installed tool finds the library through its RPATH, without LD_LIBRARY_PATH.
-"$prefix/bin/sip-parse" --help >/dev/null || fail "installed sip-parse does not run"
+# The installed tools find the library through their RPATH, without LD_LIBRARY_PATH.
+for tool in sip-parse sip-uas sip-uac; do
+    "$prefix/bin/$tool" --help >/dev/null || fail "installed $tool does not run"
+done
 
 # 1. pkg-config and the compiler, as a Makefile would.
 export PKG_CONFIG_PATH
