@@ -25,6 +25,9 @@ void sip__txn_layer_set_io(sip_txn_layer_t *layer, const sip__txn_io_t *io);
 
 #define SIP__TXN_NEVER UINT64_MAX
 
+/* How finely the loop's clock serves end timers (see due() in layer.c). */
+#define SIP__TXN_END_QUANTUM 32
+
 /* RFC 3261 §17.1.1.2: Timer D is at least 32 s on unreliable transports. */
 #define SIP__TXN_TIMER_D 32000
 
@@ -115,6 +118,7 @@ struct sip_txn_layer {
     sip_txn_t **buckets;      /* by Call-ID hash */
     size_t nbuckets;
     size_t count;             /* live transactions */
+    uint64_t end_quantum;     /* end timers round up to a multiple of this (ms; 0: exact) */
     sip_txn_t **heap;         /* min-heap on the transactions' next deadline */
     size_t nheap, heap_cap;
     sip_request_cb req_cb;
