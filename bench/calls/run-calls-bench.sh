@@ -3,7 +3,8 @@
 # Stateful call benchmark: SIPp's built-in uac scenario (INVITE, 100/180/200, ACK, BYE/200) at a
 # fixed rate against sip-uas (libsip's transaction layer) and against Kamailio answering the same
 # calls with tm (bench/calls/kamailio-calls.cfg), over UDP and TCP on loopback. Prints each
-# server's CPU time per call (utime+stime of its process tree from /proc over the run), the calls
+# server's CPU time per call (utime+stime of its process tree from /proc over the run and the
+# TAIL after it, while the run's transactions end), the calls
 # completed and failed, and the memory per live transaction: for libsip from bench/txn-mem (heap
 # per idle server transaction, request and last response included), for Kamailio its shared
 # memory in use over the transactions tm holds right after the run (kamcmd core.shmmem, tm.stats).
@@ -16,6 +17,7 @@
 #   BUILD_DIR=dir       Release build tree for sip-uas and txn-mem (default build-bench)
 #   UAS_PORT=15082 KAM_PORT=15081 KAM_FM_PORT=15083 SIPP_PORT=15095   loopback ports
 #   PIN=1               pin the servers to CPU 1 and SIPp to CPU 0
+#   TAIL=36             seconds measured after each run, while its transactions end
 #   KEEP=1              keep the work directory (SIPp statistics, server logs)
 set -euo pipefail
 
@@ -72,13 +74,14 @@ ports_free "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$SIPP_PORT"
     >"$WORK/sip-uas.log" 2>&1 &
 UAS_PID=$!
 SERVER_PIDS+=("$UAS_PID")
-# -DD: foreground; -E: log to stderr; 256 MiB of shared memory holds the transactions of a
-# run at 4,000 calls/s (tm keeps each for its wait timer, 5 s).
+# -DD: foreground; -E: log to stderr. tm keeps each transaction for its wait timer (5 s) and
+# takes about 13 KB of shared memory for one (measured here): 4,000 calls/s, two transactions a
+# call, needs over 1 GiB; with less, calls fail for want of memory, not CPU.
 start_kamailio() {
     local port=$1 tag=$2
     shift 2
     "${SRV_PIN[@]}" kamailio -f "$HERE/kamailio-calls.cfg" -A "KAM_PORT=$port" \
-        -A "CTL_SOCK=\"unix:$WORK/$tag.ctl\"" -DD -E -m 256 -M 8 "$@" >"$WORK/$tag.log" 2>&1 &
+        -A "CTL_SOCK=\"unix:$WORK/$tag.ctl\"" -DD -E -m 2048 -M 8 "$@" >"$WORK/$tag.log" 2>&1 &
     KAM_STARTED=$!
     SERVER_PIDS+=("$KAM_STARTED")
 }
@@ -110,15 +113,7 @@ run_sipp() {
         SENT=0 OK=0 FAILED=$count ELAPSED_S=0
         return
     fi
-    read -r SENT OK FAILED ELAPSED_S < <(awk -F';' '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        { last = $0 }
-        END {
-            n = split(last, f, ";")
-            split(f[col["ElapsedTime(C)"]], e, ":")
-            printf "%s %s %s %.3f\n", f[col["OutgoingCall(C)"]], f[col["SuccessfulCall(C)"]],
-                f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
-        }' "$stat")
+    read -r SENT OK FAILED ELAPSED_S < <(sipp_totals "$stat")
 }
 
 # Kamailio's shared memory in use (bytes) and its live transactions, through its ctl socket.
@@ -139,9 +134,11 @@ ANY_FAILED=0
 ROWS=()
 declare -A CPU_US FAILED_RUN MEM_OF
 
-# Let the transactions of the warm-up and earlier runs end (timers of 32 s at most) so that
-# each measured run starts from the same state.
-settle() { sleep "${SETTLE:-5}"; }
+# A call's cost includes ending its transactions: libsip's last ones end 64*T1 (32 s) after
+# the call, tm's after its wait timer (5 s). Each run is measured until TAIL seconds after SIPp
+# stops, so that every transaction it made has ended inside the measured time (and none is
+# left to end during the next run).
+TAIL="${TAIL:-36}"
 
 for transport in $TRANSPORTS; do
     for server in "${SERVERS[@]}"; do
@@ -150,7 +147,7 @@ for transport in $TRANSPORTS; do
             [ "$OK" = "$WARMUP" ] || log "warm-up against $server/$transport: $OK of $WARMUP"
         fi
     done
-    settle
+    sleep "$TAIL"
     for rate in $RATES; do
         for server in "${SERVERS[@]}"; do
             pid=${PID_OF[$server]} port=${PORT_OF[$server]}
@@ -161,19 +158,21 @@ for transport in $TRANSPORTS; do
             before="$(cpu_ticks "$pid")"
             before_ns="$(cpu_ns "$pid")"
             run_sipp "$port" "$transport" "$rate" "$COUNT" "$server-$transport-$rate"
-            after="$(cpu_ticks "$pid")"
-            after_ns="$(cpu_ns "$pid")"
             drops1="$(udp_drops)"
-            mem=
             if [ "$server" != libsip ]; then
+                # Right after the run, while tm still holds the transactions of the last 5 s.
                 read -r used0 cur0 <<<"$mem0"
                 read -r used1 cur1 <<<"$(kam_mem "${CTL_OF[$server]}")"
                 if [ "$cur1" -gt "$cur0" ]; then
-                    mem=$(((used1 - used0) / (cur1 - cur0)))
-                    MEM_OF[$server]=$mem
+                    MEM_OF[$server]=$(((used1 - used0) / (cur1 - cur0)))
                 fi
                 log "$server: shm used $used0 -> $used1 bytes, transactions $cur0 -> $cur1"
+            else
+                log "libsip: resident $(rss_kib "$pid") KiB right after the run"
             fi
+            sleep "$TAIL"
+            after="$(cpu_ticks "$pid")"
+            after_ns="$(cpu_ns "$pid")"
             failed=$((COUNT - OK))
             [ "$FAILED" -gt "$failed" ] && failed=$FAILED
             us="$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$COUNT" \
@@ -191,7 +190,6 @@ for transport in $TRANSPORTS; do
                 "udp_rcvbuf_errors=+$((drops1 - drops0)) $status"
             CPU_US[$server/$transport/$rate]="$us"
             ROWS+=("$server|$transport|$rate|$OK|$failed|$us|$status")
-            settle
         done
     done
 done

@@ -102,3 +102,17 @@ stop_servers() {
         fi
     done
 }
+
+# Reads SIPp's statistics file (-trace_stat -stf FILE): line 1 names the fields, the last line
+# holds the final cumulative counters. Prints "sent successful failed elapsed_seconds".
+sipp_totals() {
+    awk -F';' '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        { last = $0 }
+        END {
+            n = split(last, f, ";")
+            split(f[col["ElapsedTime(C)"]], e, ":")
+            printf "%s %s %s %.3f\n", f[col["OutgoingCall(C)"]], f[col["SuccessfulCall(C)"]],
+                f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
+        }' "$1"
+}

@@ -112,16 +112,7 @@ run_sipp() {
         SENT=0 OK=0 FAILED=$count ELAPSED_S=0
         return
     fi
-    # Line 1 names the fields, the last line holds the final cumulative counters.
-    read -r SENT OK FAILED ELAPSED_S < <(awk -F';' '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        { last = $0 }
-        END {
-            n = split(last, f, ";")
-            split(f[col["ElapsedTime(C)"]], e, ":")
-            printf "%s %s %s %.3f\n", f[col["OutgoingCall(C)"]], f[col["SuccessfulCall(C)"]],
-                f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
-        }' "$stat")
+    read -r SENT OK FAILED ELAPSED_S < <(sipp_totals "$stat")
 }
 
 HZ="$(getconf CLK_TCK)"
