@@ -72,38 +72,38 @@ static inline uint64_t due(const sip_txn_layer_t *l, const sip_txn_t *t)
     return t->t_retx < e ? t->t_retx : e;
 }
 
-static void heap_set(sip_txn_layer_t *l, size_t i, sip_txn_t *t)
+/* The heap holds each deadline beside its transaction, so that sifting compares keys in one
+ * array instead of visiting transactions all over memory (a busy layer has ~10^5 of them). */
+static void heap_set(sip_txn_layer_t *l, size_t i, sip__txn_heap_entry_t e)
 {
-    l->heap[i] = t;
-    t->hidx = (int)i;
+    l->heap[i] = e;
+    e.t->hidx = (int)i;
 }
 
 static void sift_up(sip_txn_layer_t *l, size_t i)
 {
-    sip_txn_t *t = l->heap[i];
-    uint64_t k = due(l, t);
+    sip__txn_heap_entry_t e = l->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (due(l, l->heap[p]) <= k) break;
+        if (l->heap[p].key <= e.key) break;
         heap_set(l, i, l->heap[p]);
         i = p;
     }
-    heap_set(l, i, t);
+    heap_set(l, i, e);
 }
 
 static void sift_down(sip_txn_layer_t *l, size_t i)
 {
-    sip_txn_t *t = l->heap[i];
-    uint64_t k = due(l, t);
+    sip__txn_heap_entry_t e = l->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= l->nheap) break;
-        if (c + 1 < l->nheap && due(l, l->heap[c + 1]) < due(l, l->heap[c])) c++;
-        if (due(l, l->heap[c]) >= k) break;
+        if (c + 1 < l->nheap && l->heap[c + 1].key < l->heap[c].key) c++;
+        if (l->heap[c].key >= e.key) break;
         heap_set(l, i, l->heap[c]);
         i = c;
     }
-    heap_set(l, i, t);
+    heap_set(l, i, e);
 }
 
 static void heap_remove(sip_txn_layer_t *l, sip_txn_t *t)
@@ -111,11 +111,11 @@ static void heap_remove(sip_txn_layer_t *l, sip_txn_t *t)
     if (t->hidx < 0) return;
     size_t i = (size_t)t->hidx;
     t->hidx = -1;
-    sip_txn_t *last = l->heap[--l->nheap];
+    sip__txn_heap_entry_t last = l->heap[--l->nheap];
     if (i == l->nheap) return;
     heap_set(l, i, last);
     sift_up(l, i);
-    sift_down(l, (size_t)last->hidx);
+    sift_down(l, (size_t)last.t->hidx);
 }
 
 /* Makes room for every live transaction in the heap, so filing one never fails later. */
@@ -124,7 +124,7 @@ static int heap_reserve(sip_txn_layer_t *l, size_t n)
     if (n <= l->heap_cap) return 0;
     size_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
     while (cap < n) cap *= 2;
-    sip_txn_t **h = realloc(l->heap, cap * sizeof(*h));
+    sip__txn_heap_entry_t *h = realloc(l->heap, cap * sizeof(*h));
     if (!h) return SIP_ENOMEM;
     l->heap = h;
     l->heap_cap = cap;
@@ -137,7 +137,7 @@ static void layer_fire(void *arg);
 static void schedule(sip_txn_layer_t *l)
 {
     if (l->closed || l->firing) return;
-    uint64_t d = l->nheap ? due(l, l->heap[0]) : SIP__TXN_NEVER;
+    uint64_t d = l->nheap ? l->heap[0].key : SIP__TXN_NEVER;
     if (d == l->armed) return;
     l->armed = d;
     if (d == SIP__TXN_NEVER) {
@@ -152,13 +152,15 @@ void sip__txn_timers_changed(sip_txn_t *t)
 {
     sip_txn_layer_t *l = t->layer;
     if (!l) return;
-    if (due(l, t) == SIP__TXN_NEVER) {
+    uint64_t key = due(l, t);
+    if (key == SIP__TXN_NEVER) {
         heap_remove(l, t);
     } else if (t->hidx < 0) {
         /* heap_reserve() at creation guarantees the room. */
-        heap_set(l, l->nheap++, t);
+        heap_set(l, l->nheap++, (sip__txn_heap_entry_t){key, t});
         sift_up(l, (size_t)t->hidx);
     } else {
+        l->heap[t->hidx].key = key;
         sift_up(l, (size_t)t->hidx);
         sift_down(l, (size_t)t->hidx);
     }
@@ -173,17 +175,22 @@ static void layer_fire(void *arg)
     l->refs++;
     l->firing = 1;
     uint64_t now = sip__txn_now(l);
-    while (!l->closed && l->nheap && due(l, l->heap[0]) <= now) {
-        sip_txn_t *t = l->heap[0];
+    while (!l->closed && l->nheap && l->heap[0].key <= now) {
+        sip_txn_t *t = l->heap[0].t;
         t->refs++;
         if (t->flags & SIP__TXN_CLIENT)
             sip__txn_client_timer(t, now);
         else
             sip__txn_server_timer(t, now);
-        /* Every handler moves or clears the deadlines it served; never spin on one. */
-        if (t->layer && t->hidx == 0 && due(l, t) <= now) {
-            t->t_retx = t->t_end = SIP__TXN_NEVER;
-            heap_remove(l, t);
+        /* Every handler moves or clears the deadlines it served (and re-files the transaction);
+         * never spin on one that is still first and due. */
+        if (t->layer && t->hidx == 0 && l->heap[0].key <= now) {
+            if (due(l, t) <= now) {
+                t->t_retx = t->t_end = SIP__TXN_NEVER;
+                heap_remove(l, t);
+            } else {
+                sip__txn_timers_changed(t);
+            }
         }
         sip_txn_unref(t);
     }

@@ -100,6 +100,12 @@ struct sip_txn {
     char kbuf[];              /* the key's strings */
 };
 
+/* One deadline of the layer's timer heap: the key is the transaction's next deadline. */
+typedef struct sip__txn_heap_entry {
+    uint64_t key;
+    sip_txn_t *t;
+} sip__txn_heap_entry_t;
+
 struct sip_txn_layer {
     sip__loop_child_t child;
     int refs;
@@ -119,7 +125,7 @@ struct sip_txn_layer {
     size_t nbuckets;
     size_t count;             /* live transactions */
     uint64_t end_quantum;     /* end timers round up to a multiple of this (ms; 0: exact) */
-    sip_txn_t **heap;         /* min-heap on the transactions' next deadline */
+    sip__txn_heap_entry_t *heap; /* min-heap on the transactions' next deadline */
     size_t nheap, heap_cap;
     sip_request_cb req_cb;
     void *req_user;
