@@ -1083,6 +1083,30 @@ static void txn_server_cancel_crossing_200(void **state)
     sip_msg_unref(req);
 }
 
+/* §9.2: a CANCEL that matches a non-INVITE transaction is answered 200 and has no effect on it. */
+static void txn_server_cancel_non_invite(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("MESSAGE", "z9hG4bKm1", "m@x", 4, NULL, &udp_peer);
+    receive(req);
+    assert_int_equal(nreq, 1);
+    sip_txn_set_event_handler(held, on_event, NULL, NULL);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKm1", "m@x", 4, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 1);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_int_equal(sip_msg_get_cseq(sent[0].msg)->method, SIP_METHOD_CANCEL);
+    assert_int_equal(nevents, 0);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_TRYING);
+    /* The MESSAGE is still the TU's to answer. */
+    assert_int_equal(sip_txn_respond(held, 202, NULL), 0);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 202);
+    assert_int_equal(nreq, 1);
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
 static void txn_server_cancel_unknown_481(void **state)
 {
     (void)state;
@@ -1712,6 +1736,7 @@ int main(void)
         T(txn_server_cancel_answers_200_and_487),
         T(txn_server_transport_error_ends_transaction),
         T(txn_server_cancel_crossing_200),
+        T(txn_server_cancel_non_invite),
         T(txn_server_cancel_unknown_481),
         T(txn_server_cancel_200_shares_the_487_tag),
         T(txn_server_cancel_mode_per_transaction),

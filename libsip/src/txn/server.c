@@ -277,10 +277,26 @@ static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
  * transaction, else 481. An INVITE without a final response yet is answered 487 by the layer, or
  * (§16.10, a stateful proxy) left to the TU, which forwards the CANCEL and relays the final
  * response. */
+/* §9.2: the transaction a CANCEL targets is the one it matches (§17.2.3) taking its method for
+ * anything but CANCEL and ACK; in practice an INVITE, looked up first. */
+static sip_txn_t *find_cancelled(sip_txn_layer_t *l, const sip_msg_t *m, uint32_t h,
+                                 const sip_via_t *v)
+{
+    sip_txn_t *t = find_server(l, m, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 0);
+    if (t) return t;
+    for (t = sip__txn_bucket(l, h); t; t = t->hnext) {
+        const sip__txn_key_t *k = &t->key;
+        if (t->hash != h || k->method == SIP_METHOD_CANCEL || k->method == SIP_METHOD_ACK)
+            continue;
+        if (server_matches(t, m, v, (sip_method_t)k->method, k->method_str, 0)) return t;
+    }
+    return NULL;
+}
+
 static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint32_t h,
                           const sip_via_t *v)
 {
-    sip_txn_t *inv = find_server(l, req, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 0);
+    sip_txn_t *inv = find_cancelled(l, req, h, v);
     if (!inv) {
         respond(c, 481, NULL, 1);
         return;
@@ -288,8 +304,9 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
     inv->refs++;
     /* §9.2: the To tag of the CANCEL's 200 SHOULD be that of the INVITE's responses. */
     sip_str_t tag = rsp_to_tag(inv);
-    if (inv->state != SIP_TXN_PROCEEDING) {
-        /* A final response crossed the CANCEL: it stands, the CANCEL has no effect. */
+    if (inv->state != SIP_TXN_PROCEEDING || !is_invite(inv)) {
+        /* A final response crossed the CANCEL, or the request is not an INVITE: the CANCEL has
+         * no effect on it, but it matched, so it is answered 200 (§9.2). */
         respond_tagged(c, 200, NULL, tag, 1);
         sip_txn_unref(inv);
         return;
