@@ -45,6 +45,8 @@ fi
 
 log() { echo "run-bindings-bench: $*" >&2; }
 die() { log "$*"; exit 2; }
+# shellcheck source=../lib/procstat.sh
+. "$HERE/../lib/procstat.sh"
 for tool in sipp ss cc "$PY" "$LUA"; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: sip-tester, iproute2, gcc)"
 done
@@ -61,17 +63,9 @@ LUA_ENV=(LUA_CPATH="$BUILD_DIR/bindings/lua/?.so" LUA_PATH="$BUILD_DIR/bindings/
 
 WORK="$(mktemp -d /tmp/bindings-bench.XXXXXX)"
 SERVER_PIDS=()
+OWN_PATTERNS=("$SIP_UAS" "$ROOT/examples/")
 cleanup() {
-    local pid
-    for pid in "${SERVER_PIDS[@]}"; do
-        # SIGTERM (a shell starts background jobs with SIGINT ignored), then 5 s before SIGKILL.
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${SERVER_PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_servers
     if [ "${KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -148,31 +142,9 @@ fi
 SIPP_PORT=$((BASE_PORT + 5))
 declare -A PORT_OF=([c]=$BASE_PORT [python]=$((BASE_PORT + 1)) [python-quiet]=$((BASE_PORT + 2))
     [lua]=$((BASE_PORT + 3)))
-for port in "${PORT_OF[@]}" "$SIPP_PORT" $((BASE_PORT + 4)); do
-    if ss -Hlun "sport = :$port" | grep -q . || ss -Hltn "sport = :$port" | grep -q .; then
-        die "port $port is in use on this machine; pick another BASE_PORT"
-    fi
-done
+ports_free "${PORT_OF[@]}" "$SIPP_PORT" $((BASE_PORT + 4))
 
-# utime+stime in clock ticks of one process (/proc/PID/stat fields 14 and 15, all its threads).
-cpu_ticks() {
-    local rest f
-    rest="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
-    # The command name (field 2) may hold spaces: read the fields after its closing ')'.
-    read -r -a f <<<"${rest##*) }"
-    echo $((f[11] + f[12]))
-}
 
-wait_listening() {
-    local port=$1 what=$2
-    for _ in $(seq 150); do
-        if ss -Hlun "sport = :$port" | grep -q . && ss -Hltn "sport = :$port" | grep -q .; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$what does not listen on udp and tcp port $port (see $WORK)"
-}
 
 declare -A PID_OF
 start_server() {
@@ -210,11 +182,7 @@ run_sipp() {
         OK=0 FAILED=$count
         return
     fi
-    read -r OK FAILED < <(awk -F';' '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-        { last = $0 }
-        END { split(last, f, ";"); print f[col["SuccessfulCall(C)"]], f[col["FailedCall(C)"]] }' \
-        "$stat")
+    read -r _ OK FAILED _ < <(sipp_totals "$stat")
 }
 
 HZ="$(getconf CLK_TCK)"
