@@ -326,15 +326,20 @@ int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip
 {
     if (t->flags & SIP__TXN_IDLE) return 0;
     if (keep && !ni) ni = sip_msg_get_netinfo(keep);
-    /* Bytes are only worth keeping when they can be resent on their own. */
+    /* Bytes are only worth keeping when they can be resent on their own. One print into a
+     * stack buffer sizes and fills them for the usual response; a larger one prints twice. */
+    char buf[2048];
     int n = 0;
     if (keep && ni) {
-        n = sip_msg_print(keep, NULL, 0);
+        n = sip_msg_print(keep, buf, sizeof(buf));
         if (n < 0) n = 0;
     }
     sip__txn_wire_t *w = malloc(sizeof(*w) + (size_t)n + 1 + tag.len);
     if (!w) return SIP_ENOMEM;
-    if (n > 0 && sip_msg_print(keep, w->data, (size_t)n + 1) != n) n = 0;
+    if ((size_t)n < sizeof(buf))
+        memcpy(w->data, buf, (size_t)n);
+    else if (sip_msg_print(keep, w->data, (size_t)n + 1) != n)
+        n = 0;
     w->len = (size_t)n;
     w->has_ni = ni != NULL;
     if (ni)
