@@ -952,7 +952,7 @@ static void usage(FILE *f)
         "usage: sip-uas --listen SPEC [--listen SPEC ...] [options]\n"
         "\n"
         "Answers SIP requests through a transaction layer: OPTIONS with 200 OK; INVITE with\n"
-        "100 Trying, 180 Ringing and 200 OK (Contact, SDP answer to the offer), retransmitting\n"
+        "180 Ringing and 200 OK (Contact, SDP answer to the offer), retransmitting\n"
         "the 200 until the ACK comes; BYE in a call with 200 (481 outside one); CANCEL with\n"
         "200 and the INVITE with 487; anything else with 501 Not Implemented. Runs until\n"
         "SIGINT or SIGTERM.\n"
