@@ -12,6 +12,10 @@ if(LIBSIP_LUA AND NOT LIBSIP_FUZZ)
   # One entry each, without the defaults: the tests must load this tree's module, nothing
   # installed elsewhere. (CMake lists cannot carry Lua's ';' separators.)
   set(lua_env "LUA_CPATH=${lua_root}/?.so" "LUA_PATH=${lua_root}/?.lua")
+  # tests/lua/test_examples_call_answerer.lua drives examples/lua/call_answerer.lua with sip-uac.
+  if(TARGET sip-uac)
+    list(APPEND lua_env "SIP_UAC=$<TARGET_FILE:sip-uac>")
+  endif()
   if(LIBSIP_SANITIZE)
     # The interpreter is not instrumented: the sanitizer runtimes the module needs are preloaded.
     if(CMAKE_C_COMPILER_ID MATCHES "Clang")

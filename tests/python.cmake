@@ -3,6 +3,10 @@
 # that every public C function is reachable from libsip._core.
 if(TARGET sip_python)
   set(py_env "PYTHONPATH=${LIBSIP_PY_ROOT}" "PYTHONDONTWRITEBYTECODE=1")
+  # tests/python/test_examples.py drives examples/python/call_answerer.py with sip-uac.
+  if(TARGET sip-uac)
+    list(APPEND py_env "SIP_UAC=$<TARGET_FILE:sip-uac>")
+  endif()
   if(LIBSIP_SANITIZE)
     # The interpreter is not instrumented: the sanitizer runtime must be loaded first, and
     # CPython's own allocations at exit are not ours to report.

@@ -36,7 +36,7 @@ def test_parse_and_rewrite_reports_parse_errors():
     assert r.stderr.startswith(b"line 2, column 6: ")
 
 
-@pytest.mark.parametrize("mode", [[], ["--asyncio"]])
+@pytest.mark.parametrize("mode", [[], ["--asyncio"], ["-v"]])
 def test_options_responder(mode):
     p = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, "options_responder.py"),
                           "--listen", "udp:127.0.0.1:0"] + mode,
@@ -61,6 +61,111 @@ def test_options_responder(mode):
         out, err = p.communicate(timeout=10)
         assert p.returncode == 0, err.decode()
         assert out == b"bye\n"
+        # -v logs each request with where it came from.
+        logged = b"OPTIONS from 127.0.0.1:" in err
+        assert logged == (mode == ["-v"]), err.decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _sip_uac():
+    """The built sip-uac (tests/python.cmake passes it as SIP_UAC): missing means failing."""
+    path = os.environ.get("SIP_UAC")
+    assert path and os.access(path, os.X_OK), f"SIP_UAC={path!r}: sip-uac not built"
+    return path
+
+
+def _start_answerer(*extra):
+    p = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, "call_answerer.py"),
+                          "--listen", "udp:127.0.0.1:0"] + list(extra),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    assert line.startswith("listening on udp:127.0.0.1:"), line
+    return p, int(line.rsplit(":", 1)[1])
+
+
+def _stop(p, sig=signal.SIGINT):
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err.decode()
+    assert out == b"bye\n"
+    return err.decode()
+
+
+@pytest.mark.parametrize("ring,calls,sig", [(0, 20, signal.SIGINT), (300, 3, signal.SIGTERM)])
+def test_call_answerer_with_sip_uac(ring, calls, sig):
+    uac = _sip_uac()
+    p, port = _start_answerer("--ring", str(ring), "-v")
+    try:
+        r = subprocess.run([uac, "--calls", str(calls), "--rate", "50", "--hold", "10",
+                            f"sip:answer@127.0.0.1:{port}"], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr.decode()
+        assert r.stdout.decode().splitlines()[-1] == f"calls: {calls} completed, 0 failed"
+        err = _stop(p, sig)
+        ends = [ln for ln in err.splitlines() if "call_answerer call " in ln]
+        assert len(ends) == calls, err
+        assert all(" ended: BYE after " in ln for ln in ends), err
+        if ring:
+            # Each call was answered --ring ms after its INVITE.
+            assert all(float(ln.split(" after ")[1].split()[0]) >= 0.3 for ln in ends), err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_call_answerer_retransmits_200_until_ack():
+    """RFC 3261 §13.3.1.4: the 200 goes again at T1 (500 ms), 2*T1 later... until the ACK."""
+    p, port = _start_answerer()
+    try:
+        dst = f"udp:127.0.0.1:{port}"
+        with libsip.Stack(["udp:127.0.0.1:0"]) as uac:
+            got = []
+            uac.on_response(lambda rsp: got.append(rsp))
+            me = uac.address()
+            invite = libsip.Message.request("INVITE", f"sip:answer@127.0.0.1:{port}", headers=[
+                ("Via", f"SIP/2.0/UDP {me[4:]};branch=z9hG4bKca1"), ("Max-Forwards", "70"),
+                ("To", "<sip:answer@example.com>"), ("From", "<sip:t@example.com>;tag=1"),
+                ("Call-ID", "ca-retx"), ("CSeq", "1 INVITE"),
+                ("Contact", f"<sip:t@{me[4:]}>")])
+            invite.set_body(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                            b"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", "application/sdp")
+            uac.send(invite, dst)
+
+            def run_for(seconds):
+                t = uac.loop.call_later(seconds, uac.stop)
+                uac.run()
+                t.stop()
+
+            # Sent at 0 and 500 ms; the next copy is due at 1500 ms.
+            run_for(1.0)
+            assert [r.status for r in got] == [180, 200, 200]
+            ok = got[1]
+            assert str(ok.content_type) == "application/sdp"
+            assert b"c=IN IP4 127.0.0.1\r\n" in ok.body
+            contact = ok.headers["Contact"][0].parsed.uri
+            assert (contact.host, contact.port) == ("127.0.0.1", port)
+            assert got[2].to.tag == ok.to.tag == got[0].to.tag
+            ack = libsip.Message.request("ACK", str(contact), headers=[
+                ("Via", f"SIP/2.0/UDP {me[4:]};branch=z9hG4bKca2"), ("Max-Forwards", "70"),
+                ("To", f"<sip:answer@example.com>;tag={ok.to.tag}"),
+                ("From", "<sip:t@example.com>;tag=1"), ("Call-ID", "ca-retx"),
+                ("CSeq", "1 ACK")])
+            uac.send(ack, dst)
+            # No copy at 1500 ms once the ACK is in.
+            run_for(1.2)
+            assert [r.status for r in got] == [180, 200, 200]
+            bye = libsip.Message.request("BYE", str(contact), headers=[
+                ("Via", f"SIP/2.0/UDP {me[4:]};branch=z9hG4bKca3"), ("Max-Forwards", "70"),
+                ("To", f"<sip:answer@example.com>;tag={ok.to.tag}"),
+                ("From", "<sip:t@example.com>;tag=1"), ("Call-ID", "ca-retx"),
+                ("CSeq", "2 BYE")])
+            uac.send(bye, dst)
+            run_for(0.5)
+            assert [(r.status, r.cseq.method) for r in got[3:]] == [(200, "BYE")]
+        _stop(p)
     finally:
         if p.poll() is None:
             p.kill()
