@@ -27,7 +27,8 @@ def make_stack(args: argparse.Namespace) -> libsip.Stack:
     if log.isEnabledFor(logging.DEBUG):
         @stack.on_request("OPTIONS")
         def options_logged(req: libsip.Request) -> None:
-            log.debug("OPTIONS from %s", req.netinfo.remote if req.netinfo else "?")
+            ni = req.netinfo
+            log.debug("OPTIONS from %s:%s", ni.remote_ip if ni else "?", ni.remote_port if ni else 0)
             req.reply(200, headers=allow)
     else:
         @stack.on_request("OPTIONS")
@@ -59,8 +60,10 @@ def main() -> int:
     ap.add_argument("--listen", action="append", help="transport:host:port (repeatable)")
     ap.add_argument("--asyncio", action="store_true", help="run inside asyncio")
     ap.add_argument("--trace", action="store_true", help="log every message")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log each request (DEBUG)")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s")
     if args.asyncio:
         asyncio.run(run_asyncio(args))
     else:
