@@ -173,23 +173,8 @@ for transport in $TRANSPORTS; do
             sleep "$TAIL"
             after="$(cpu_ticks "$pid")"
             after_ns="$(cpu_ns "$pid")"
-            failed=$((COUNT - OK))
-            [ "$FAILED" -gt "$failed" ] && failed=$FAILED
-            us="$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$COUNT" \
-                'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
-            status=ok
-            if [ "$failed" -ne 0 ] || [ "$SIPP_RC" -ne 0 ]; then
-                status=FAILED
-                ANY_FAILED=1
-                FAILED_RUN[$server/$transport/$rate]=1
-            fi
-            log "$server $transport rate=$rate sent=$SENT ok=$OK failed=$failed sipp_rc=$SIPP_RC" \
-                "elapsed=${ELAPSED_S}s cpu_ticks=$((after - before)) (${us} us/call, schedstat" \
-                "$(awk -v t=$((after_ns - before_ns)) -v n="$COUNT" \
-                    'BEGIN { printf "%.2f", t / 1e3 / n }') us/call)" \
-                "udp_rcvbuf_errors=+$((drops1 - drops0)) $status"
-            CPU_US[$server/$transport/$rate]="$us"
-            ROWS+=("$server|$transport|$rate|$OK|$failed|$us|$status")
+            record_run call "$server" "$transport" "$rate" $((after - before)) \
+                $((after_ns - before_ns)) $((drops1 - drops0))
         done
     done
 done
@@ -197,20 +182,7 @@ done
 KAM_VERSION="$(kamailio -v | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')"
 declare -A NAME_OF=([libsip]="libsip sip-uas" [kamailio]="Kamailio $KAM_VERSION tm, qm (default)"
     [kamailio-fm]="Kamailio $KAM_VERSION tm, -x fm")
-echo "| Server | Transport | Rate (calls/s) | Completed | Failed | CPU µs/call | libsip / this server |"
-echo "|---|---|---:|---:|---:|---:|---:|"
-for row in "${ROWS[@]}"; do
-    IFS='|' read -r server transport rate ok failed us status <<<"$row"
-    cpu="$us"
-    [ "$status" = FAILED ] && cpu="failed run"
-    ratio="—"
-    lib="${CPU_US[libsip/$transport/$rate]}"
-    if [ "$server" != libsip ] && [ "$status" != FAILED ] && [ -n "$lib" ] &&
-        [ "${FAILED_RUN[libsip/$transport/$rate]:-0}" = 0 ]; then
-        ratio="$(awk -v a="$lib" -v b="$us" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }')"
-    fi
-    echo "| ${NAME_OF[$server]} | ${transport^^} | $rate | $ok | $failed | $cpu | $ratio |"
-done
+results_table "calls/s" call
 echo
 echo "Memory per live transaction:"
 echo

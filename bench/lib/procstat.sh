@@ -116,3 +116,47 @@ sipp_totals() {
                 f[col["FailedCall(C)"]], e[1] * 3600 + e[2] * 60 + e[3] + e[4] / 1e6
         }' "$1"
 }
+
+# Books one measured run: sets `failed`, `us` (CPU µs per unit) and `status`, logs the run, and
+# appends it to ROWS, CPU_US and FAILED_RUN (and sets ANY_FAILED), which the caller declares.
+# Reads COUNT, HZ, OK, FAILED, SENT, SIPP_RC, ELAPSED_S as run_sipp left them.
+#   record_run UNIT SERVER TRANSPORT RATE TICKS NS DROPS
+record_run() {
+    local unit=$1 server=$2 transport=$3 rate=$4 ticks=$5 ns=$6 drops=$7
+    failed=$((COUNT - OK))
+    [ "$FAILED" -gt "$failed" ] && failed=$FAILED
+    us="$(awk -v t="$ticks" -v hz="$HZ" -v n="$COUNT" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+    status=ok
+    if [ "$failed" -ne 0 ] || [ "$SIPP_RC" -ne 0 ]; then
+        status=FAILED
+        ANY_FAILED=1
+        FAILED_RUN[$server/$transport/$rate]=1
+    fi
+    log "$server $transport rate=$rate sent=$SENT ok=$OK failed=$failed sipp_rc=$SIPP_RC" \
+        "elapsed=${ELAPSED_S}s cpu_ticks=$ticks (${us} us/$unit, schedstat" \
+        "$(awk -v t="$ns" -v n="$COUNT" 'BEGIN { printf "%.2f", t / 1e3 / n }') us/$unit)" \
+        "udp_rcvbuf_errors=+$drops $status"
+    CPU_US[$server/$transport/$rate]="$us"
+    ROWS+=("$server|$transport|$rate|$OK|$failed|$us|$status")
+}
+
+# Prints ROWS as the Markdown table of docs/PERFORMANCE.md, each server's CPU figure against
+# libsip's at the same transport and rate (NAME_OF names the servers).
+#   results_table "req/s" "request"
+results_table() {
+    local per=$1 unit=$2 row server transport rate ok failed us status cpu ratio lib
+    echo "| Server | Transport | Rate ($per) | Completed | Failed | CPU µs/$unit | libsip / this server |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r server transport rate ok failed us status <<<"$row"
+        cpu="$us"
+        [ "$status" = FAILED ] && cpu="failed run"
+        ratio="—"
+        lib="${CPU_US[libsip/$transport/$rate]}"
+        if [ "$server" != libsip ] && [ "$status" != FAILED ] && [ -n "$lib" ] &&
+            [ "${FAILED_RUN[libsip/$transport/$rate]:-0}" = 0 ]; then
+            ratio="$(awk -v a="$lib" -v b="$us" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }')"
+        fi
+        echo "| ${NAME_OF[$server]} | ${transport^^} | $rate | $ok | $failed | $cpu | $ratio |"
+    done
+}
