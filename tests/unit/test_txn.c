@@ -265,7 +265,7 @@ static int setup_with(int cancel_keeps_invite)
     o.cancel_keeps_invite = cancel_keeps_invite;
     o.clock = &fake_clock;
     assert_int_equal(sip_txn_layer_create(&layer, tp, &o), 0);
-    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL};
+    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL, NULL};
     sip__txn_layer_set_io(layer, &io);
     assert_int_equal(sip_txn_layer_set_request_handler(layer, on_request, NULL, NULL), 0);
     assert_int_equal(sip_txn_layer_set_stray_handler(layer, on_stray, NULL, NULL), 0);
@@ -490,7 +490,7 @@ static void txn_client_opts_zero_fields_are_the_layers(void **state)
     o.t4_ms = 300;
     o.clock = &fake_clock;
     assert_int_equal(sip_txn_layer_create(&l2, tp2, &o), 0);
-    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL};
+    sip__txn_io_t io = {fake_send, fake_send_response, fake_send_raw, NULL, NULL};
     sip__txn_layer_set_io(l2, &io);
     sip_txn_opts_t mine = {.t1_ms = 100};
     sip_msg_t *req = client_req("OPTIONS");

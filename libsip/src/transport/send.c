@@ -73,6 +73,8 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
     size_t len;
     int rc;
     sip_netinfo_t ni = {0};
+    /* What sendbuf holds stops being msg's wire form the moment another send starts. */
+    tp->sendbuf_msg = NULL;
     if (type == SIP_TRANSPORT_UDP) {
         const sip__listener_t *l = udp_from ? udp_from : pick_listener(tp, type, ip);
         if (!l) {
@@ -119,6 +121,7 @@ int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t 
 {
     int rc = SIP_EINVAL;
     if (!tp || !msg || !dst || !dst->remote_ip[0] || !dst->remote_port) goto fail;
+    tp->sendbuf_msg = NULL; /* see send_via() */
     rc = SIP_ECLOSED;
     if (tp->closed) goto fail;
     sip_transport_type_t type = dst->transport ? dst->transport : SIP_TRANSPORT_UDP;
@@ -148,6 +151,7 @@ fail:
 int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
 {
     if (!tp || !rsp || sip_msg_is_request(rsp)) return SIP_EINVAL;
+    tp->sendbuf_msg = NULL; /* see send_via() */
     if (tp->closed) return SIP_ECLOSED;
     const sip_via_t *v = sip_msg_get_via(rsp);
     if (!v) return SIP_ENOENT;
@@ -209,4 +213,13 @@ int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const 
     if (!c) return SIP_ENOENT;
     sip__tp_trace(tp, 1, &c->info, data, len);
     return sip__conn_send(c, data, len, NULL, NULL, NULL);
+}
+
+int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const char **data,
+                             size_t *len)
+{
+    if (!tp || !msg || tp->sendbuf_msg != msg) return SIP_ENOENT;
+    *data = tp->sendbuf;
+    *len = tp->sendbuf_len;
+    return 0;
 }

@@ -564,5 +564,7 @@ int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t 
     }
     *out = tp->sendbuf;
     *len = (size_t)n;
+    tp->sendbuf_msg = msg;
+    tp->sendbuf_len = (size_t)n;
     return 0;
 }

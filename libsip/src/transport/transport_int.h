@@ -101,6 +101,10 @@ struct sip_transport {
     sip_resolver_t *resolver; /* for sip_transport_send_request() */
     char *sendbuf;         /* print buffer for outgoing messages */
     size_t sendbuf_cap;
+    /* The message whose wire form sendbuf holds (sendbuf_len bytes), or NULL: a transaction
+     * keeps those bytes instead of printing the message again. Cleared when a send starts. */
+    const sip_msg_t *sendbuf_msg;
+    size_t sendbuf_len;
 };
 
 /* transport.c */
@@ -121,6 +125,11 @@ void sip__sockaddr_to(const struct sockaddr *sa, char *ip, size_t iplen, uint16_
  * point or connection is gone), or the socket's error. */
 int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
                             size_t len);
+/* The bytes msg went out as, when it is the last message this transport printed (right after
+ * sending it): 0 and data/len pointing into the transport's buffer (valid until its next send),
+ * or SIP_ENOENT. */
+int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const char **data,
+                             size_t *len);
 
 /* udp.c */
 int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);

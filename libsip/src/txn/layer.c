@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The transaction layer: creation and close, the clock and timer heap, the Call-ID table,
  * dispatch of received messages, stateless sending. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,18 +327,28 @@ int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip
 {
     if (t->flags & SIP__TXN_IDLE) return 0;
     if (keep && !ni) ni = sip_msg_get_netinfo(keep);
-    /* Bytes are only worth keeping when they can be resent on their own. One print into a
-     * stack buffer sizes and fills them for the usual response; a larger one prints twice. */
+    /* Bytes are only worth keeping when they can be resent on their own. They are the ones the
+     * transport just sent when it still has them; otherwise one print into a stack buffer sizes
+     * and fills them for the usual message (a larger one prints twice). */
+    sip_txn_layer_t *l = t->layer;
     char buf[2048];
+    const char *src = buf;
+    size_t sent_len;
     int n = 0;
     if (keep && ni) {
-        n = sip_msg_print(keep, buf, sizeof(buf));
-        if (n < 0) n = 0;
+        if (l && l->io.last_wire && l->io.last_wire(l->io.ctx, keep, &src, &sent_len) == 0 &&
+            sent_len < INT_MAX) {
+            n = (int)sent_len;
+        } else {
+            src = buf;
+            n = sip_msg_print(keep, buf, sizeof(buf));
+            if (n < 0) n = 0;
+        }
     }
     sip__txn_wire_t *w = malloc(sizeof(*w) + (size_t)n + 1 + tag.len);
     if (!w) return SIP_ENOMEM;
-    if ((size_t)n < sizeof(buf))
-        memcpy(w->data, buf, (size_t)n);
+    if (src != buf || (size_t)n < sizeof(buf))
+        memcpy(w->data, src, (size_t)n);
     else if (sip_msg_print(keep, w->data, (size_t)n + 1) != n)
         n = 0;
     w->len = (size_t)n;
@@ -409,6 +420,13 @@ static int tp_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, siz
     return sip__transport_send_raw(l->tp, ni, data, len);
 }
 
+static int tp_last_wire(void *ctx, const sip_msg_t *msg, const char **data, size_t *len)
+{
+    sip_txn_layer_t *l = ctx;
+    if (!l->tp) return SIP_ECLOSED;
+    return sip__transport_last_wire(l->tp, msg, data, len);
+}
+
 void sip__txn_layer_set_io(sip_txn_layer_t *l, const sip__txn_io_t *io)
 {
     if (!l) return;
@@ -418,6 +436,7 @@ void sip__txn_layer_set_io(sip_txn_layer_t *l, const sip__txn_io_t *io)
         l->io.send = tp_send;
         l->io.send_response = tp_send_response;
         l->io.send_raw = tp_send_raw;
+        l->io.last_wire = tp_last_wire;
         l->io.ctx = l;
     }
 }

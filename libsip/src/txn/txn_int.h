@@ -17,6 +17,9 @@ typedef struct sip__txn_io {
     /* Sends bytes printed before to where ni says an earlier message went (a retransmission of a
      * message the transaction keeps only in wire form). */
     int (*send_raw)(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len);
+    /* The bytes msg just went out as, if the sender still has them (optional: NULL, or an
+     * error, and the layer prints msg itself). */
+    int (*last_wire)(void *ctx, const sip_msg_t *msg, const char **data, size_t *len);
     void *ctx;
 } sip__txn_io_t;
 
