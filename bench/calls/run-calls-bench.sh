@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Stateful call benchmark: SIPp's built-in uac scenario (INVITE, 100/180/200, ACK, BYE/200) at a
 # fixed rate against sip-uas (libsip's transaction layer) and against Kamailio answering the same
-# calls with tm (bench/calls/kamailio-calls.cfg), over UDP and TCP on loopback. Prints each
+# calls with tm (bench/calls/kamailio-calls.cfg), over UDP and TCP on loopback, and against
+# null-uas (bench/calls/null_uas.c), which answers from fixed text with no SIP work: its figure
+# is what the kernel and the event loop alone cost for these messages. Prints each
 # server's CPU time per call (utime+stime of its process tree from /proc over the run and the
 # TAIL after it, while the run's transactions end), the calls
 # completed and failed, and the memory per live transaction: for libsip from bench/txn-mem (heap
@@ -15,7 +17,7 @@
 #   COUNT=40000         calls per run         WARMUP=2000  unmeasured calls first (per transport)
 #   TRANSPORTS="udp tcp"
 #   BUILD_DIR=dir       Release build tree for sip-uas and txn-mem (default build-bench)
-#   UAS_PORT=15082 KAM_PORT=15081 KAM_FM_PORT=15083 SIPP_PORT=15095   loopback ports
+#   UAS_PORT=15082 KAM_PORT=15081 KAM_FM_PORT=15083 NULL_PORT=15084 SIPP_PORT=15095   ports
 #   PIN=1               pin the servers to CPU 1 and SIPp to CPU 0
 #   TAIL=36             seconds measured after each run, while its transactions end
 #   KEEP=1              keep the work directory (SIPp statistics, server logs)
@@ -31,6 +33,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 UAS_PORT="${UAS_PORT:-15082}"
 KAM_PORT="${KAM_PORT:-15081}"
 KAM_FM_PORT="${KAM_FM_PORT:-15083}"
+NULL_PORT="${NULL_PORT:-15084}"
 SIPP_PORT="${SIPP_PORT:-15095}"
 PIN="${PIN:-0}"
 IP=127.0.0.1
@@ -45,15 +48,17 @@ for tool in sipp kamailio kamcmd ss; do
 done
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLIBSIP_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target sip-uas txn-mem >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target sip-uas txn-mem null-uas >/dev/null
 SIP_UAS="$BUILD_DIR/tools/sip-uas/sip-uas"
 TXN_MEM="$BUILD_DIR/bench/txn-mem"
+NULL_UAS="$BUILD_DIR/bench/null-uas"
 [ -x "$SIP_UAS" ] || die "$SIP_UAS not built"
 [ -x "$TXN_MEM" ] || die "$TXN_MEM not built"
+[ -x "$NULL_UAS" ] || die "$NULL_UAS not built"
 
 WORK="$(mktemp -d /tmp/calls-bench.XXXXXX)"
 SERVER_PIDS=()
-OWN_PATTERNS=("$HERE/kamailio-calls.cfg" "$SIP_UAS")
+OWN_PATTERNS=("$HERE/kamailio-calls.cfg" "$SIP_UAS" "$NULL_UAS")
 cleanup() {
     stop_servers
     if [ "${KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -68,7 +73,7 @@ if [ "$PIN" = 1 ]; then
     SIPP_PIN=(taskset -c 0)
 fi
 
-ports_free "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$SIPP_PORT"
+ports_free "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$NULL_PORT" "$SIPP_PORT"
 
 "${SRV_PIN[@]}" "$SIP_UAS" --listen "udp:$IP:$UAS_PORT" --listen "tcp:$IP:$UAS_PORT" \
     >"$WORK/sip-uas.log" 2>&1 &
@@ -89,9 +94,13 @@ start_kamailio "$KAM_PORT" kamailio
 KAM_PID=$KAM_STARTED
 start_kamailio "$KAM_FM_PORT" kamailio-fm -x fm -X fm
 KAM_FM_PID=$KAM_STARTED
+"${SRV_PIN[@]}" "$NULL_UAS" "$NULL_PORT" >"$WORK/null-uas.log" 2>&1 &
+NULL_PID=$!
+SERVER_PIDS+=("$NULL_PID")
 wait_listening "$UAS_PORT" sip-uas
 wait_listening "$KAM_PORT" kamailio
 wait_listening "$KAM_FM_PORT" "kamailio -x fm"
+wait_listening "$NULL_PORT" null-uas
 sleep 0.5
 
 # One SIPp run of the uac scenario; sets SENT, OK, FAILED, ELAPSED_S and SIPP_RC.
@@ -126,9 +135,10 @@ kam_mem() {
 }
 
 HZ="$(getconf CLK_TCK)"
-SERVERS=(libsip kamailio kamailio-fm)
-declare -A PID_OF=([libsip]=$UAS_PID [kamailio]=$KAM_PID [kamailio-fm]=$KAM_FM_PID)
-declare -A PORT_OF=([libsip]=$UAS_PORT [kamailio]=$KAM_PORT [kamailio-fm]=$KAM_FM_PORT)
+SERVERS=(libsip kamailio kamailio-fm null)
+declare -A PID_OF=([libsip]=$UAS_PID [kamailio]=$KAM_PID [kamailio-fm]=$KAM_FM_PID [null]=$NULL_PID)
+declare -A PORT_OF=([libsip]=$UAS_PORT [kamailio]=$KAM_PORT [kamailio-fm]=$KAM_FM_PORT
+    [null]=$NULL_PORT)
 declare -A CTL_OF=([kamailio]="$WORK/kamailio.ctl" [kamailio-fm]="$WORK/kamailio-fm.ctl")
 ANY_FAILED=0
 ROWS=()
@@ -153,13 +163,13 @@ for transport in $TRANSPORTS; do
             pid=${PID_OF[$server]} port=${PORT_OF[$server]}
             kill -0 "$pid" 2>/dev/null || die "$server exited (see $WORK)"
             mem0=
-            [ "$server" != libsip ] && mem0="$(kam_mem "${CTL_OF[$server]}")"
+            [ -n "${CTL_OF[$server]:-}" ] && mem0="$(kam_mem "${CTL_OF[$server]}")"
             drops0="$(udp_drops)"
             before="$(cpu_ticks "$pid")"
             before_ns="$(cpu_ns "$pid")"
             run_sipp "$port" "$transport" "$rate" "$COUNT" "$server-$transport-$rate"
             drops1="$(udp_drops)"
-            if [ "$server" != libsip ]; then
+            if [ -n "${CTL_OF[$server]:-}" ]; then
                 # Right after the run, while tm still holds the transactions of the last 5 s.
                 read -r used0 cur0 <<<"$mem0"
                 read -r used1 cur1 <<<"$(kam_mem "${CTL_OF[$server]}")"
@@ -167,7 +177,7 @@ for transport in $TRANSPORTS; do
                     MEM_OF[$server]=$(((used1 - used0) / (cur1 - cur0)))
                 fi
                 log "$server: shm used $used0 -> $used1 bytes, transactions $cur0 -> $cur1"
-            else
+            elif [ "$server" = libsip ]; then
                 log "libsip: resident $(rss_kib "$pid") KiB right after the run"
             fi
             sleep "$TAIL"
@@ -181,7 +191,8 @@ done
 
 KAM_VERSION="$(kamailio -v | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')"
 declare -A NAME_OF=([libsip]="libsip sip-uas" [kamailio]="Kamailio $KAM_VERSION tm, qm (default)"
-    [kamailio-fm]="Kamailio $KAM_VERSION tm, -x fm")
+    [kamailio-fm]="Kamailio $KAM_VERSION tm, -x fm"
+    [null]="null-uas (fixed text, no SIP work: the floor)")
 results_table "calls/s" call
 echo
 echo "Memory per live transaction:"
