@@ -458,6 +458,19 @@ function Message.methods.prepend_header(m, name, value)
     return m
 end
 
+--- Adds a copy of every value of header name from message src (already parsed: nothing is
+--- parsed again, so a Contact or Allow kept in a template costs less than add_header). Returns m.
+function Message.methods.copy_headers(m, src, name)
+    local sp, i = msg_p(src), 0
+    while true do
+        local h = core.sip_msg_header_by_name(sp, name, i)
+        if h == nil then break end
+        check(core.sip_msg_add_header_copy(msg_p(m), h))
+        i = i + 1
+    end
+    return m
+end
+
 --- Replaces every value of a header with one. Returns m.
 function Message.methods.set_header(m, name, value)
     check(core.sip_msg_set_header(msg_p(m), name, tostring(value)))

@@ -184,6 +184,28 @@ def test_edit_headers_and_uri():
         m.set_uri("not a uri")
 
 
+def test_copy_headers_from_a_template():
+    tmpl = libsip.Message.request("OPTIONS", "sip:t.invalid")
+    tmpl.add_header("Contact", "<sip:bob@192.0.2.4:5070;transport=tcp>;expires=60")
+    tmpl.add_header("Allow", "INVITE, BYE")
+    req = libsip.Message.parse(INVITE)
+    rsp = req.response(200, to_tag="t1")
+    assert rsp.copy_headers(tmpl, "m") == 1
+    assert rsp.copy_headers(tmpl, "Allow") == 2
+    assert rsp.copy_headers(tmpl, "Route") == 0
+    del tmpl
+    contact = rsp.headers["Contact"][0]
+    assert (contact.uri.host, contact.uri.port, contact.expires) == ("192.0.2.4", 5070, 60)
+    assert [h.value for h in rsp.headers["Allow"]] == ["INVITE", "BYE"]
+    wire = bytes(rsp)
+    assert b"\r\nContact: <sip:bob@192.0.2.4:5070;transport=tcp>;expires=60\r\n" in wire
+    assert b"\r\nAllow: INVITE\r\nAllow: BYE\r\n" in wire
+    with pytest.raises(libsip.ClosedError):
+        closed = libsip.Message.request("OPTIONS", "sip:t.invalid")
+        closed.close()
+        rsp.copy_headers(closed, "Allow")
+
+
 def test_response_to_request():
     req = libsip.Message.parse(INVITE)
     rsp = req.response(180, to_tag="abc", headers={"Contact": "<sip:bob@192.0.2.4>"})

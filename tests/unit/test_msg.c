@@ -684,6 +684,58 @@ static void msg_update_header_in_place(void **state)
     sip_msg_unref(m);
 }
 
+/* A copied header is parsed already, owns its text (the source may go) and prints like the
+ * original; a list copies value by value. */
+static void msg_add_header_copy(void **state)
+{
+    (void)state;
+    sip_msg_t *src = NULL, *dst = parse_ok(S(INVITE));
+    assert_int_equal(sip_msg_create_request(&src, "OPTIONS", "sip:t.invalid"), 0);
+    assert_int_equal(
+        sip_msg_add_header(src, "m", "\"Bob\" <sip:bob@192.0.2.4:5070;transport=tcp>;expires=60"),
+        0);
+    assert_int_equal(sip_msg_add_header(src, "Allow", "INVITE, BYE"), 0);
+    assert_int_equal(sip_msg_add_header(src, "X-Thing", "some text"), 0);
+    size_t before = sip_msg_header_total(dst);
+    size_t contacts = sip_msg_header_count(dst, SIP_HDR_CONTACT);
+    size_t allows = sip_msg_header_count(dst, SIP_HDR_ALLOW);
+    assert_int_equal(sip_msg_add_header_copy(dst, sip_msg_header_at(src, SIP_HDR_CONTACT, 0)), 0);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(sip_msg_add_header_copy(dst, sip_msg_header_at(src, SIP_HDR_ALLOW, i)), 0);
+    assert_int_equal(sip_msg_add_header_copy(dst, sip_msg_header_by_name(src, "x-thing", 0)), 0);
+    assert_int_equal(sip_msg_add_header_copy(NULL, sip_msg_header_first(src)), SIP_EINVAL);
+    assert_int_equal(sip_msg_add_header_copy(dst, NULL), SIP_EINVAL);
+    /* Overwrite and free the source: the copies must not point into it. */
+    char junk[2048];
+    int n = sip_msg_print(src, junk, sizeof(junk));
+    assert_true(n > 0);
+    sip_msg_unref(src);
+    assert_int_equal(sip_msg_header_total(dst), before + 4);
+    const sip_header_t *c = sip_msg_header_at(dst, SIP_HDR_CONTACT, contacts);
+    assert_non_null(c);
+    assert_str(sip_header_get_name(c), "m");
+    const sip_addr_t *a = sip_header_addr(c);
+    assert_non_null(a);
+    assert_str(a->display, "\"Bob\"");
+    assert_str(a->uri.user, "bob");
+    assert_str(a->uri.host, "192.0.2.4");
+    assert_int_equal(a->uri.port, 5070);
+    assert_str(a->uri.transport, "tcp");
+    assert_int_equal(sip_msg_header_count(dst, SIP_HDR_ALLOW), allows + 2);
+    assert_str(sip_header_get_value(sip_msg_header_at(dst, SIP_HDR_ALLOW, allows + 1)), "BYE");
+    assert_str(sip_header_get_value(sip_msg_header_by_name(dst, "X-Thing", 0)), "some text");
+    char buf[4096];
+    n = sip_msg_print(dst, buf, sizeof(buf));
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_non_null(strstr(buf, "\r\nm: \"Bob\" <sip:bob@192.0.2.4:5070;transport=tcp>;expires=60\r\n"
+                                "Allow: INVITE\r\nAllow: BYE\r\nX-Thing: some text\r\n"));
+    /* The copy parses back to the same message. */
+    sip_msg_t *again = parse_ok(buf, (size_t)n);
+    assert_int_equal(sip_msg_header_total(again), sip_msg_header_total(dst));
+    sip_msg_unref(again);
+    sip_msg_unref(dst);
+}
+
 static void msg_netinfo_follows_the_response(void **state)
 {
     (void)state;
@@ -781,6 +833,7 @@ int main(void)
         cmocka_unit_test(msg_edit_keeps_old_views),
         cmocka_unit_test(msg_response_from_request),
         cmocka_unit_test(msg_update_header_in_place),
+        cmocka_unit_test(msg_add_header_copy),
         cmocka_unit_test(msg_netinfo_follows_the_response),
         cmocka_unit_test(msg_clone_is_independent),
         cmocka_unit_test(msg_alloc_failure_sweep),

@@ -65,6 +65,7 @@ typedef struct contact_entry {
     uint16_t port;
     char ip[48];
     char text[128];
+    sip_msg_t *parsed; /* holds the Contact parsed once, copied into each response */
 } contact_entry_t;
 
 typedef struct stats {
@@ -99,6 +100,7 @@ struct uas {
     char offer_ip[48];
     sdp_blob_t *answer;
     contact_entry_t contacts[CONTACT_CACHE];
+    sip_msg_t *allow; /* the Allow header parsed once */
     size_t ncontacts, contact_next;
 };
 
@@ -467,8 +469,30 @@ static int session_for(uas_t *u, const sip_msg_t *req, sdp_blob_t **out)
 
 /* ---- building responses ---------------------------------------------------------------------- */
 
+/* A request that only carries headers parsed once and copied into responses. */
+static sip_msg_t *header_holder(const char *name, const char *value)
+{
+    sip_msg_t *m = NULL;
+    if (sip_msg_create_request(&m, "OPTIONS", "sip:sip-uas.invalid")) return NULL;
+    if (sip_msg_add_header(m, name, value)) {
+        sip_msg_unref(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Copies every value of the holder's header id into rsp. */
+static int copy_held(sip_msg_t *rsp, const sip_msg_t *holder, sip_hdr_id_t id)
+{
+    const sip_header_t *h;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && (h = sip_msg_header_at(holder, id, i)); i++)
+        rc = sip_msg_add_header_copy(rsp, h);
+    return rc;
+}
+
 /* RFC 3261 §12.1.1: a Contact with the address and transport the request arrived on. */
-static const char *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
+static const contact_entry_t *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
     sip_transport_type_t tr = ni ? ni->transport : SIP_TRANSPORT_UDP;
@@ -476,7 +500,7 @@ static const char *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
     const char *lip = ni ? ni->local_ip : "";
     for (size_t i = 0; i < u->ncontacts; i++) {
         contact_entry_t *e = &u->contacts[i];
-        if (e->transport == tr && e->port == port && strcmp(e->ip, lip) == 0) return e->text;
+        if (e->transport == tr && e->port == port && strcmp(e->ip, lip) == 0) return e;
     }
     char ip[48];
     local_addr(req, ip);
@@ -485,7 +509,7 @@ static const char *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
     snprintf(spare, 128, "<sip:sip-uas@%s%s%s:%u;transport=%s>", v6 ? "[" : "", ip, v6 ? "]" : "",
              (unsigned)port, tp ? tp : "udp");
     /* A wildcard listener's Contact depends on the request; only fixed ones are cached. */
-    if (strcmp(ip, lip) != 0) return spare;
+    if (strcmp(ip, lip) != 0) return NULL;
     contact_entry_t *e = &u->contacts[u->contact_next];
     u->contact_next = (u->contact_next + 1) % CONTACT_CACHE;
     if (u->ncontacts < CONTACT_CACHE) u->ncontacts++;
@@ -493,7 +517,24 @@ static const char *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
     e->port = port;
     snprintf(e->ip, sizeof(e->ip), "%s", lip);
     memcpy(e->text, spare, 128);
-    return e->text;
+    sip_msg_unref(e->parsed);
+    e->parsed = header_holder("Contact", e->text);
+    return e;
+}
+
+static int add_contact(uas_t *u, sip_msg_t *rsp, const sip_msg_t *req)
+{
+    char spare[128];
+    const contact_entry_t *e = contact_for(u, req, spare);
+    if (e && e->parsed) return copy_held(rsp, e->parsed, SIP_HDR_CONTACT);
+    return sip_msg_add_header(rsp, "Contact", e ? e->text : spare);
+}
+
+static int add_allow(uas_t *u, sip_msg_t *rsp)
+{
+    if (!u->allow) u->allow = header_holder("Allow", ALLOW);
+    return u->allow ? copy_held(rsp, u->allow, SIP_HDR_ALLOW)
+                    : sip_msg_add_header(rsp, "Allow", ALLOW);
 }
 
 /* A response that takes part in the dialog (18x, 2xx): To tag, Record-Route (RFC 3261
@@ -511,9 +552,8 @@ static int dialog_response(uas_t *u, sip_msg_t **out, const sip_msg_t *req, int 
         rc = copy_cstr(buf, sizeof(buf), v) ? SIP_EINVAL
                                             : sip_msg_add_header(rsp, "Record-Route", buf);
     }
-    char spare[128];
-    if (rc == 0) rc = sip_msg_add_header(rsp, "Contact", contact_for(u, req, spare));
-    if (rc == 0 && status >= 200) rc = sip_msg_add_header(rsp, "Allow", ALLOW);
+    if (rc == 0) rc = add_contact(u, rsp, req);
+    if (rc == 0 && status >= 200) rc = add_allow(u, rsp);
     if (rc == 0 && sdp) rc = sip_msg_set_body(rsp, "application/sdp", sdp->text, sdp->len);
     if (rc) {
         sip_msg_unref(rsp);
@@ -1024,6 +1064,8 @@ static void free_calls(uas_t *u)
     free(u->heap);
     free(u->offer);
     blob_unref(u->answer);
+    for (size_t i = 0; i < u->ncontacts; i++) sip_msg_unref(u->contacts[i].parsed);
+    sip_msg_unref(u->allow);
 }
 
 int main(int argc, char **argv)

@@ -408,6 +408,13 @@ SIP_EXTERN int sip_msg_add_header(sip_msg_t *msg, const char *name, const char *
 /** Like sip_msg_add_header() but before every other header (a proxy's new Via). */
 SIP_EXTERN int sip_msg_prepend_header(sip_msg_t *msg, const char *name, const char *value);
 /**
+ * Adds a copy of a header value already parsed (of this message or another) after the others.
+ * The copy owns its text, so the source may go; nothing is parsed again, which makes it the
+ * cheap way to put the same header into many messages (a Contact or Allow kept in a template).
+ * @return 0, SIP_EINVAL, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *h);
+/**
  * Removes the i-th value of a header found by name (any form).
  * @return 0, SIP_ENOENT.
  */

@@ -291,6 +291,22 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
     return 0;
 }
 
+int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *hdr)
+{
+    if (!msg || !hdr) return SIP_EINVAL;
+    const struct sip_header *h = (const struct sip_header *)hdr;
+    char *n = sip__msg_strdup(msg, h->name.ptr, h->name.len);
+    char *v = sip__msg_strdup(msg, h->value.ptr, h->value.len);
+    struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+    if (!n || !v || !c) return SIP_ENOMEM;
+    *c = *h;
+    c->name = (sip_str_t){n, h->name.len};
+    c->line = 0;
+    reloc_header(c, h->value.ptr, h->value.len, v);
+    sip__msg_link(msg, c, 0);
+    return 0;
+}
+
 int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, const char *reason,
                             const char *to_tag)
 {

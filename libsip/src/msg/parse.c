@@ -347,8 +347,9 @@ int sip_msg_frame(const char *buf, size_t len, size_t *skip, size_t *msglen)
         if (le == p) break;
         const char *ne = p;
         while (ne < le && IS(*ne, SIP__C_TOKEN)) ne++;
-        sip_hdr_id_t id = sip_hdr_id_from_name(p, (size_t)(ne - p));
-        if (id == SIP_HDR_CONTENT_LENGTH) {
+        /* Only Content-Length matters here: a length test first spares a name lookup per line. */
+        size_t nl = (size_t)(ne - p);
+        if ((nl == 14 || nl == 1) && sip_hdr_id_from_name(p, nl) == SIP_HDR_CONTENT_LENGTH) {
             const char *v = ne;
             while (v < le && (*v == ' ' || *v == '\t' || *v == ':')) v++;
             unsigned long n;
