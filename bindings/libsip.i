@@ -42,6 +42,7 @@
  *     The function receives the C arguments minus `user`, handles as plain pointers:
  *       sip_loop_fn           fn(loop)
  *       sip_timer_cb          fn(timer)
+ *       sip_signal_cb         fn(sig, signum)
  *       sip_log_cb            fn(loop, level, module, text)      (module, text: strings)
  *       sip_transport_msg_cb  fn(tp, msg)   msg is Borrowed for the call: sip_msg_ref() to keep
  *       sip_transport_sent_cb fn(tp, status)
@@ -78,6 +79,7 @@
  *   (char **SIP_TEXT, size_t *SIP_TEXT_LEN)           numinputs=0; argout: bytes of the
  *                                                     malloc'd text (then free() it), nil if NULL
  *   (sip_loop_fn, void *, sip_free_fn), (sip_timer_cb, void *, sip_free_fn),
+ *   (sip_signal_cb, void *, sip_free_fn),
  *   (sip_log_cb, void *, sip_free_fn), (sip_transport_msg_cb, void *, sip_free_fn),
  *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn),
  *   (sip_response_cb, void *, sip_free_fn), (sip_request_cb, void *, sip_free_fn),
@@ -119,7 +121,7 @@
 
 %apply SWIGTYPE **SIP_HANDLE_OUT {
     sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
-    sip_timer_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
+    sip_timer_t **out, sip_signal_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
     sip_txn_t **out
 };
 

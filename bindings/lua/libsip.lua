@@ -837,6 +837,7 @@ end
 
 local Loop = class("Loop")
 local Timer = class("Timer")
+local Signal = class("Signal")
 
 -- The loop of each running task (a coroutine started by loop:spawn or a Stack handler).
 local task_loops = setmetatable({}, { __mode = "k" })
@@ -977,6 +978,51 @@ Timer.__gc = function(t)
     end
 end
 Timer.__close = Timer.methods.close
+
+--- Watches a signal ("TERM", "SIGINT" or a number): fn(watch, signum) runs on the loop instead
+--- of the signal's default action until watch:stop(); it wakes a loop blocked in run() at once.
+--- A watch alone does not keep run() going. The loop keeps the watch until it is stopped.
+function Loop.methods.on_signal(l, sig, fn)
+    local p = loop_p(l)
+    local num = sig
+    if type(sig) == "string" then
+        num = core.sip_signal_number(sig)
+        if num < 0 then raise(num, "unknown signal " .. sig) end
+    elseif math.type(sig) ~= "integer" then
+        raise(core.SIP_EINVAL, "a signal is a name or a number")
+    end
+    local live = rawget(l, "_live")
+    local s = setmetatable({ _loop = l, signum = num }, Signal)
+    local rc, sp = core.sip_signal_start(p, num, function(_, signum) fn(s, signum) end)
+    check(rc)
+    rawset(s, "_p", sp)
+    live[s] = true
+    return s
+end
+
+Signal.props.active = function(s)
+    local p = rawget(s, "_p")
+    return p ~= nil and core.sip_signal_is_active(p) == 1
+end
+--- Ends the watch: no callback after this; the default action is back once no watch is left.
+function Signal.methods.stop(s)
+    local p = rawget(s, "_p")
+    if p then
+        rawset(s, "_p", nil)
+        core.sip_signal_stop(p)
+        core.sip_signal_unref(p)
+    end
+    rawget(rawget(s, "_loop"), "_live")[s] = nil
+end
+Signal.methods.close = Signal.methods.stop
+Signal.__gc = function(s)
+    local p = rawget(s, "_p")
+    if p then
+        rawset(s, "_p", nil)
+        core.sip_signal_unref(p)
+    end
+end
+Signal.__close = Signal.methods.stop
 
 -- Resumes a task; its error (with the task's traceback) goes to the error hook or the logger.
 local function resume(l, co, ...)

@@ -35,7 +35,7 @@ typedef struct lsip_cb {
 
 /* The arguments of one call, read by lsip_dispatch() inside the protected call. */
 enum lsip_kind {
-    LSIP_LOOP_FN, LSIP_TIMER, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE,
+    LSIP_LOOP_FN, LSIP_TIMER, LSIP_SIGNAL, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE,
     LSIP_TXN_RESPONSE, LSIP_TXN_REQUEST, LSIP_TXN_STRAY, LSIP_TXN_EVENT
 };
 typedef struct lsip_call {
@@ -133,6 +133,11 @@ static int lsip_dispatch(lua_State *L)
     case LSIP_TIMER:
         SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_timer, 0);
         n = 1;
+        break;
+    case LSIP_SIGNAL:
+        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_signal, 0);
+        lua_pushinteger(L, c->status);
+        n = 2;
         break;
     case LSIP_LOG:
         SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_loop, 0);
@@ -243,6 +248,12 @@ static void lsip_loop_fn_tramp(sip_loop_t *loop, void *user)
 static void lsip_timer_tramp(sip_timer_t *timer, void *user)
 {
     lsip_call_t c = {LSIP_TIMER, (lsip_cb_t *)user, timer, NULL, NULL, 0, NULL, NULL, NULL, 0};
+    lsip_invoke(&c, NULL);
+}
+
+static void lsip_signal_tramp(sip_signal_t *sig, int signum, void *user)
+{
+    lsip_call_t c = {LSIP_SIGNAL, (lsip_cb_t *)user, sig, NULL, NULL, signum, NULL, NULL, NULL, 0};
     lsip_invoke(&c, NULL);
 }
 
@@ -504,6 +515,12 @@ static void lsip_txn_event_tramp(sip_txn_t *txn, sip_txn_event_t event, const si
 %typemap(in, checkfn="lua_isfunction") (sip_timer_cb cb, void *user, sip_free_fn user_free) {
     $2 = lsip_cb_new(L, $input, arg2);
     $1 = $2 ? lsip_timer_tramp : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+/* sip_signal_start(out, loop, signum, ...): the loop is the second argument. */
+%typemap(in, checkfn="lua_isfunction") (sip_signal_cb cb, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, arg2);
+    $1 = $2 ? lsip_signal_tramp : NULL;
     $3 = $2 ? lsip_cb_free : NULL;
 }
 /* sip_loop_set_log(loop, level, cb, ...): nil restores the stderr default. */

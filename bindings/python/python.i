@@ -141,6 +141,7 @@ static void sipbind_user_free(void *user)
 
 #define SIPBIND_LEAVE() PyGILState_Release(gil)
 
+static swig_type_info *sipbind_t_signal;
 static swig_type_info *sipbind_t_loop, *sipbind_t_timer, *sipbind_t_tp, *sipbind_t_msg,
     *sipbind_t_resolver, *sipbind_t_netinfo, *sipbind_t_txn, *sipbind_t_layer;
 
@@ -163,6 +164,18 @@ static void sipbind_timer_cb(sip_timer_t *timer, void *user)
     a = sipbind_handle(timer, "sip_timer_t *", &sipbind_t_timer);
     if (a != NULL)
         r = PyObject_CallOneArg((PyObject *)user, a);
+    Py_XDECREF(a);
+    sipbind_finish((PyObject *)user, r);
+    SIPBIND_LEAVE();
+}
+
+static void sipbind_signal_cb(sip_signal_t *sig, int signum, void *user)
+{
+    PyObject *a, *r = NULL;
+    SIPBIND_ENTER();
+    a = sipbind_handle(sig, "sip_signal_t *", &sipbind_t_signal);
+    if (a != NULL)
+        r = PyObject_CallFunction((PyObject *)user, "Oi", a, signum);
     Py_XDECREF(a);
     sipbind_finish((PyObject *)user, r);
     SIPBIND_LEAVE();
@@ -515,6 +528,7 @@ static PyObject *set_callback_error_hook(PyObject *hook)
 
 SIPBIND_CALLBACK(sip_loop_fn, fn, sipbind_loop_fn)
 SIPBIND_CALLBACK(sip_timer_cb, cb, sipbind_timer_cb)
+SIPBIND_CALLBACK(sip_signal_cb, cb, sipbind_signal_cb)
 SIPBIND_CALLBACK(sip_log_cb, cb, sipbind_log_cb)
 SIPBIND_CALLBACK(sip_transport_msg_cb, cb, sipbind_msg_cb)
 SIPBIND_CALLBACK(sip_transport_sent_cb, cb, sipbind_sent_cb)

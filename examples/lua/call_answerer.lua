@@ -6,8 +6,7 @@
 -- Runs on the transaction layer (transactions = true): retransmitted requests, CANCEL (200 and
 -- 487) and unhandled methods (501) are the layer's. What is left here is the UAS core: the calls
 -- by Call-ID, the answer, and the retransmission of the 200 until its ACK arrives (RFC 3261
--- §13.3.1.4; RFC 6026 leaves that to the core). SIGINT ends it with status 0; lua5.4 cannot
--- catch SIGTERM, which ends it the default way.
+-- §13.3.1.4; RFC 6026 leaves that to the core). SIGINT and SIGTERM end it with status 0.
 local sip = require "libsip"
 
 local listen, ring, verbose, trace = {}, 0, false, false
@@ -155,10 +154,10 @@ stack:on_request("OPTIONS", function(req)
                                       Accept = "application/sdp" } })
 end)
 
--- lua5.4 turns SIGINT into an error at the next Lua instruction; a periodic tick makes sure one
--- runs soon, and stack:run() then raises "interrupted!".
-loop:timer(250, function() end, 250)
+-- The loop hears SIGINT and SIGTERM (in place of their default action) and stops.
+for _, name in ipairs({ "INT", "TERM" }) do
+    loop:on_signal(name, function() stack:stop() end)
+end
 
-local ok, err = pcall(stack.run, stack)
-if not ok and not tostring(err):match("interrupted!") then error(err, 0) end
+stack:run()
 print("bye")

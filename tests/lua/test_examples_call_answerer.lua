@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- examples/lua/call_answerer.lua answers sip-uac's calls (tests/lua.cmake passes the built
 -- program as SIP_UAC; without it the cases fail), retransmits its 200 until the ACK and exits 0
--- on SIGINT.
+-- on SIGINT and on SIGTERM.
 local T = ...
 local sip = require "libsip"
 
@@ -40,9 +40,9 @@ local function start(...)
     return { pid = tonumber(slurp(dir .. "/pid")), port = tonumber(port), dir = dir }
 end
 
--- SIGINT, then its exit status, stdout and stderr (the files are removed).
-local function stop(h)
-    os.execute("kill -INT " .. h.pid)
+-- A signal (INT unless named), then its exit status, stdout and stderr (the files are removed).
+local function stop(h, sig)
+    os.execute(("kill -%s %d"):format(sig or "INT", h.pid))
     local rc
     for _ = 1, 400 do
         rc = tonumber(slurp(h.dir .. "/rc"))
@@ -141,7 +141,8 @@ T.case("call_answerer.lua: the 200 goes again at T1 until the ACK (RFC 3261 §13
         T.eq(got[4].status, 200, "BYE status")
         T.eq(got[4].cseq_method, "BYE", "BYE CSeq")
     end)
-    local rc, _, serr = stop(h)
+    local rc, sout, serr = stop(h, "TERM")
     if not ok then error(err, 0) end
-    T.eq(rc, 0, "example exit status after SIGINT (" .. serr .. ")")
+    T.eq(rc, 0, "example exit status after SIGTERM (" .. serr .. ")")
+    T.ok(sout:match("\nbye\n$"), "example said bye after SIGTERM")
 end)

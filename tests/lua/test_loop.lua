@@ -136,3 +136,29 @@ T.case("core: a failing registration releases the function (user_free on failure
     T.eq(next(collected), nil, "the registry no longer holds the function")
     loop:close()
 end)
+
+T.case("a signal watch runs on the loop; a watch alone does not keep run() going", function()
+    local loop <close> = sip.Loop()
+    local got = {}
+    local w = loop:on_signal("USR1", function(watch, signum)
+        got[#got + 1] = signum
+        T.eq(watch.signum, signum, "the watch is passed")
+        loop:stop()
+    end)
+    T.ok(w.active, "active")
+    local guard = loop:timer(5000, function() loop:stop() end)
+    -- The shell's parent is this interpreter.
+    loop:timer(10, function() os.execute("kill -USR1 $PPID") end)
+    loop:run()
+    guard:stop()
+    T.eq(#got, 1, "one delivery")
+    T.eq(got[1], sip.core.sip_signal_number("USR1"), "its number")
+    T.eq(w.signum, got[1], "the watch knows it")
+    w:stop()
+    T.ok(not w.active, "stopped")
+    T.raises("SIP_EINVAL", loop.on_signal, loop, "NOPE", print)
+    T.raises("SIP_EINVAL", loop.on_signal, loop, 9, print)
+    local alone = loop:on_signal("TERM", print)
+    loop:run() -- returns: nothing else to do
+    alone:stop()
+end)

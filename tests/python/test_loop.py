@@ -307,3 +307,47 @@ def test_timer_dropped_on_another_thread_stops_on_the_loop_thread():
         assert len(counts) == 3 and counts[1] == counts[2]  # no tick after the release ran
         assert counts[0] >= 5
         assert set(ticks) == {threading.get_ident()}
+
+
+def test_signal_watch_runs_on_the_loop():
+    import signal
+    loop = libsip.Loop()
+    got = []
+    watch = loop.on_signal("USR1", lambda signum: (got.append(signum), loop.stop()))
+    second = loop.on_signal(signal.SIGUSR1, got.append)
+    assert watch.active and watch.signum == signal.SIGUSR1
+    guard = loop.call_later(5.0, loop.stop)
+    loop.call_later(0.01, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+    loop.run()
+    guard.stop()
+    assert sorted(got) == [signal.SIGUSR1, signal.SIGUSR1]
+    watch.stop()
+    second.stop()
+    assert not watch.active
+    with pytest.raises(libsip.InvalidError):
+        loop.on_signal("NOPE", got.append)
+    with pytest.raises(libsip.InvalidError):
+        loop.on_signal(signal.SIGKILL, got.append)
+    # A watch alone does not keep run() going.
+    alone = loop.on_signal("USR2", got.append)
+    loop.run()
+    alone.stop()
+    loop.close()
+
+
+def test_sigterm_ends_a_script_cleanly():
+    # Without a watch SIGTERM would kill the interpreter (exit -15); with one, the script
+    # stops its loop and exits normally.
+    script = textwrap.dedent("""
+        import os, signal, libsip
+        loop = libsip.Loop()
+        loop.on_signal("TERM", lambda signum: loop.stop())
+        loop.call_later(0.01, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        keep = loop.call_later(10.0, lambda: print("not stopped"))
+        loop.run()
+        print("stopped cleanly")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=30, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "stopped cleanly\n"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the event loop: timers, posted work, logging, close. */
+/* Unit tests of the event loop: timers, posted work, logging, signals, close. */
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,140 @@ static void loop_log_levels_and_callback(void **state)
     assert_int_equal(s.freed, 1);
 }
 
+/* ---- signals ---- */
+
+typedef struct {
+    int calls, signum, freed;
+    sip_loop_t *loop;
+} sig_seen_t;
+
+static void on_sig(sip_signal_t *sig, int signum, void *user)
+{
+    sig_seen_t *s = user;
+    (void)sig;
+    s->calls++;
+    s->signum = signum;
+    sip_loop_stop(s->loop);
+}
+
+static void sig_free(void *user)
+{
+    ((sig_seen_t *)user)->freed++;
+}
+
+static void raise_usr1(sip_timer_t *t, void *user)
+{
+    (void)t;
+    (void)user;
+    raise(SIGUSR1);
+}
+
+static void guard_fired(sip_timer_t *t, void *user)
+{
+    (void)t;
+    fail_msg("the signal never reached the loop");
+    sip_loop_stop(user);
+}
+
+static sighandler_t current_handler(int signum)
+{
+    struct sigaction sa;
+    assert_int_equal(sigaction(signum, NULL, &sa), 0);
+    return sa.sa_handler;
+}
+
+static void loop_signal_runs_on_the_loop(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sig_seen_t seen = {.loop = loop}, other = {.loop = loop};
+    sip_signal_t *w = NULL, *w2 = NULL;
+    assert_int_equal(sip_signal_start(&w, loop, SIGUSR1, on_sig, &seen, sig_free), 0);
+    assert_int_equal(sip_signal_start(&w2, loop, SIGUSR1, on_sig, &other, sig_free), 0);
+    assert_true(sip_signal_is_active(w));
+    /* The default action (ending the process) is replaced while watched. */
+    assert_true(current_handler(SIGUSR1) != SIG_DFL);
+    sip_timer_t *t = NULL, *guard = NULL;
+    assert_int_equal(sip_timer_start(&t, loop, 10, 0, raise_usr1, NULL, NULL), 0);
+    assert_int_equal(sip_timer_start(&guard, loop, 5000, 0, guard_fired, loop, NULL), 0);
+    assert_int_equal(sip_loop_run(loop), 0);
+    /* Both watches of the signal ran, with its number. */
+    if (seen.calls == 0 || other.calls == 0) assert_int_equal(sip_loop_run(loop), 0);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(other.calls, 1);
+    assert_int_equal(seen.signum, SIGUSR1);
+    sip_timer_unref(guard);
+    sip_timer_unref(t);
+    sip_signal_stop(w);
+    assert_false(sip_signal_is_active(w));
+    assert_int_equal(seen.freed, 1);
+    /* Another watch still holds the signal; once it goes, the default action is back. */
+    assert_true(current_handler(SIGUSR1) != SIG_DFL);
+    sip_signal_unref(w2);
+    assert_int_equal(other.freed, 1);
+    assert_true(current_handler(SIGUSR1) == SIG_DFL);
+    sip_signal_unref(w);
+    sip_loop_unref(loop);
+}
+
+static void loop_signal_alone_does_not_keep_the_loop(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sig_seen_t seen = {.loop = loop};
+    sip_signal_t *w = NULL;
+    assert_int_equal(sip_signal_start(&w, loop, SIGUSR2, on_sig, &seen, sig_free), 0);
+    /* Nothing else to do: run() returns at once instead of waiting for a signal forever. */
+    assert_int_equal(sip_loop_run(loop), 0);
+    assert_int_equal(seen.calls, 0);
+    /* Closing the loop ends the watch and releases its user data once. */
+    sip_loop_close(loop);
+    assert_int_equal(seen.freed, 1);
+    assert_false(sip_signal_is_active(w));
+    assert_true(current_handler(SIGUSR2) == SIG_DFL);
+    sip_signal_unref(w);
+    sip_loop_unref(loop);
+}
+
+static void loop_signal_refuses_bad_input(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sig_seen_t seen = {.loop = loop};
+    sip_signal_t *w = (sip_signal_t *)&seen;
+    int bad[] = {0, -1, SIGKILL, SIGSTOP, 100000};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sip_signal_start(&w, loop, bad[i], on_sig, &seen, sig_free), SIP_EINVAL);
+        assert_null(w);
+    }
+    /* user_free runs on every failure. */
+    assert_int_equal(seen.freed, 5);
+    assert_int_equal(sip_signal_start(&w, loop, SIGUSR1, NULL, &seen, sig_free), SIP_EINVAL);
+    assert_int_equal(sip_signal_start(NULL, loop, SIGUSR1, on_sig, &seen, sig_free), SIP_EINVAL);
+    assert_int_equal(sip_signal_start(&w, NULL, SIGUSR1, on_sig, &seen, sig_free), SIP_EINVAL);
+    assert_int_equal(seen.freed, 8);
+    sip_loop_close(loop);
+    assert_int_equal(sip_signal_start(&w, loop, SIGUSR1, on_sig, &seen, sig_free), SIP_ECLOSED);
+    assert_int_equal(seen.freed, 9);
+    sip_signal_stop(NULL);
+    sip_signal_unref(NULL);
+    assert_null(sip_signal_ref(NULL));
+    assert_false(sip_signal_is_active(NULL));
+    /* Names scripts use. */
+    assert_int_equal(sip_signal_number("TERM"), SIGTERM);
+    assert_int_equal(sip_signal_number("sigint"), SIGINT);
+    assert_int_equal(sip_signal_number("SIGHUP"), SIGHUP);
+    assert_int_equal(sip_signal_number("usr2"), SIGUSR2);
+    assert_int_equal(sip_signal_number("KILL"), SIP_EINVAL);
+    assert_int_equal(sip_signal_number("SIG"), SIP_EINVAL);
+    assert_int_equal(sip_signal_number(""), SIP_EINVAL);
+    assert_int_equal(sip_signal_number(NULL), SIP_EINVAL);
+    sip_loop_unref(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +423,9 @@ int main(void)
         cmocka_unit_test(loop_run_once_and_backend),
         cmocka_unit_test(loop_wraps_an_application_uv_loop),
         cmocka_unit_test(loop_log_levels_and_callback),
+        cmocka_unit_test(loop_signal_runs_on_the_loop),
+        cmocka_unit_test(loop_signal_alone_does_not_keep_the_loop),
+        cmocka_unit_test(loop_signal_refuses_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

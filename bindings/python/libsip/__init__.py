@@ -21,7 +21,7 @@ for scripts. Log lines of every loop go to logging.getLogger("libsip").
 from . import _core
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
-from .loop import TRACE, LogLevel, Loop, Timer
+from .loop import TRACE, LogLevel, Loop, SignalWatch, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
                       Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via,
                       status_phrase)
@@ -35,7 +35,7 @@ __all__ = [
     "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel", "Loop", "Media", "MediaType",
     "Message", "Method", "Multipart", "NetInfo", "NotFoundError", "Number", "Origin",
     "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
-    "SendOp", "ServerTransaction", "Stack", "TRACE", "Timer", "Token", "TransactionError",
+    "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer", "Token", "TransactionError",
     "Transport", "TransportType", "TxnEvent", "TxnLayer", "TxnState", "Uri", "UriError", "Via",
     "status_phrase",
 ]

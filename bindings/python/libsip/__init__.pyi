@@ -13,6 +13,7 @@ from ._errors import UriError as UriError
 from .loop import TRACE as TRACE
 from .loop import LogLevel as LogLevel
 from .loop import Loop as Loop
+from .loop import SignalWatch as SignalWatch
 from .loop import Timer as Timer
 from .message import Address as Address
 from .message import Auth as Auth

@@ -7,7 +7,7 @@ import enum
 import logging
 import threading
 import weakref
-from typing import Any, Callable, List, Optional, Set
+from typing import Any, Callable, List, Optional, Set, Union
 
 from . import _core as _c
 from ._errors import ClosedError, check, error
@@ -111,6 +111,7 @@ class Loop:
         self._close_after_run = False
         self._thread = threading.get_ident()
         self._timers: Set["Timer"] = set()
+        self._signals: Set["SignalWatch"] = set()
         self._driver: Any = None
         if log_level is None:
             level = _from_py(logger.getEffectiveLevel())
@@ -205,6 +206,7 @@ class Loop:
             self._driver.stop()
         h, self._h = self._h, None
         self._timers.clear()
+        self._signals.clear()
         _c.sip_loop_close(h)
         _c.sip_loop_unref(h)
 
@@ -248,6 +250,16 @@ class Loop:
         self._timers.add(t)
         return t
 
+    def on_signal(self, sig: Union[int, str], fn: Callable[[int], Any]) -> "SignalWatch":
+        """Runs fn(signum) on the loop when the signal (signal.SIGTERM, or "TERM") arrives,
+        instead of its default action, until the watch is stopped. It wakes a loop blocked in
+        run() at once. A watch alone does not keep run() going. Python's own handler for that
+        signal (SIGINT's KeyboardInterrupt) is replaced while watched; once the last watch
+        stops, the default action is back, not Python's handler."""
+        w = SignalWatch(self, sig, fn)
+        self._signals.add(w)
+        return w
+
     # -- logging ----------------------------------------------------------------------------
 
     def set_log_level(self, level: int) -> None:
@@ -283,6 +295,48 @@ class Loop:
 
     def __repr__(self) -> str:
         return "<Loop closed>" if self._h is None else f"<Loop fd={self.backend_fd}>"
+
+
+class SignalWatch:
+    """A watch on a signal (sip_signal_t) made by Loop.on_signal; the loop keeps it until
+    stop()."""
+
+    def __init__(self, loop: Loop, sig: Union[int, str], fn: Callable[[int], Any]) -> None:
+        self._loop = loop
+        num = _c.sip_signal_number(sig) if isinstance(sig, str) else int(sig)
+        if num < 0:
+            raise error(num, f"unknown signal {sig!r}")
+        rc, h = _c.sip_signal_start(loop._handle(), num, lambda _s, signum: fn(signum))
+        if rc < 0:
+            raise error(rc, f"cannot watch signal {sig!r}")
+        self._h: Any = h
+        self.signum = num
+
+    @property
+    def active(self) -> bool:
+        return self._h is not None and bool(_c.sip_signal_is_active(self._h))
+
+    def stop(self) -> None:
+        """No callback after this returns; the signal's default action is back once no watch
+        is left. Idempotent."""
+        h, self._h = self._h, None
+        self._loop._signals.discard(self)
+        if h is not None:
+            _c.sip_signal_stop(h)
+            _c.sip_signal_unref(h)
+
+    close = stop
+
+    def __del__(self, _unref: Any = _c.sip_signal_unref) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            release(getattr(self, "_loop", None), _unref, h)
+
+    def __enter__(self) -> "SignalWatch":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
 
 class Timer:

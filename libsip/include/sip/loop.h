@@ -136,6 +136,42 @@ SIP_EXTERN sip_timer_t *sip_timer_ref(sip_timer_t *timer);
 /** Drops a reference; the last one stops the timer. Accepts NULL. */
 SIP_EXTERN void sip_timer_unref(sip_timer_t *timer);
 
+/** A watch on a POSIX signal (SIGTERM, SIGINT, SIGHUP, ...), delivered on the loop thread. */
+typedef struct sip_signal sip_signal_t;
+/**
+ * Called on the loop thread after the signal arrived; deliveries close together may come as one
+ * call. Unlike a C signal handler it may call anything (stop the loop, close a transport).
+ */
+typedef void (*sip_signal_cb)(sip_signal_t *sig, int signum, void *user);
+/**
+ * Watches a signal: while the watch lasts, the signal's arrival runs cb on the loop thread
+ * instead of its default action (SIGTERM no longer ends the process). Several watches of one
+ * signal all run. A watch alone does not keep sip_loop_run() running. When the last watch of a
+ * signal stops, the default action is back (not a handler installed before the watch: a
+ * program that has its own keeps it by not watching that signal).
+ * @param out        New reference (keep it; stop or unref it to end the watch)
+ * @param signum     the signal number (sip_signal_number() turns "TERM" into one)
+ * @param user_free  runs once when the watch ends, its last reference is dropped, or the loop
+ *                   closes (also when this call fails)
+ * @return 0, SIP_EINVAL (no such signal, or SIGKILL/SIGSTOP, which cannot be caught),
+ *         SIP_ECLOSED, SIP_ENOMEM, or a -errno from libuv.
+ */
+SIP_EXTERN int sip_signal_start(sip_signal_t **out, sip_loop_t *loop, int signum,
+                                sip_signal_cb cb, void *user, sip_free_fn user_free);
+/** Ends a watch: no callback after this returns. Idempotent; accepts NULL. */
+SIP_EXTERN void sip_signal_stop(sip_signal_t *sig);
+/** 1 while the watch has not been stopped. */
+SIP_EXTERN int sip_signal_is_active(const sip_signal_t *sig);
+/** Takes a reference. */
+SIP_EXTERN sip_signal_t *sip_signal_ref(sip_signal_t *sig);
+/** Drops a reference; the last one ends the watch. Accepts NULL. */
+SIP_EXTERN void sip_signal_unref(sip_signal_t *sig);
+/**
+ * The number of a signal named "TERM" or "SIGTERM" (any case): HUP, INT, QUIT, TERM, USR1,
+ * USR2, PIPE, ALRM, CHLD, WINCH. For scripts, which have no signal.h.
+ * @return the number, or SIP_EINVAL for another name.
+ */
+SIP_EXTERN int sip_signal_number(const char *name);
 /**
  * Sets where log lines go and the most verbose level delivered (SIP_LOG_WARN until set).
  * Without a callback, lines go to stderr. Replacing a callback runs the old user_free.
