@@ -16,6 +16,8 @@
 #define MAX_LISTEN 16
 #define MAX_RING_MS 3600000UL
 #define MAX_T1_MS 60000UL
+#define MAX_CALL_TIMEOUT_S 604800UL
+#define DEFAULT_CALL_TIMEOUT_S 3600UL
 #define T2_MS 4000U
 /* The answer's media ports: one even port per m= line from here (no media is ever sent). */
 #define MEDIA_PORT_BASE 40000U
@@ -34,7 +36,7 @@ typedef struct sdp_blob {
 typedef enum call_state {
     CALL_RINGING,   /* 180 sent; the final answer waits for the ring timer */
     CALL_ANSWERED,  /* 2xx sent; retransmitted until the ACK comes */
-    CALL_CONFIRMED, /* ACK received; the dialog lives until BYE */
+    CALL_CONFIRMED, /* ACK received; the dialog lives until BYE or --call-timeout */
 } call_state_t;
 
 typedef struct uas uas_t;
@@ -45,7 +47,7 @@ typedef struct call {
     uas_t *uas;
     uint64_t hash;
     size_t heap_idx;   /* HEAP_NONE when no timer runs */
-    uint64_t due;      /* ring timer, or the next 2xx retransmission */
+    uint64_t due;      /* ring timer, the next 2xx retransmission, or the call's expiry */
     uint64_t give_up;  /* 64*T1 after the 2xx */
     uint32_t interval; /* current 2xx retransmission interval */
     uint32_t remote_cseq;
@@ -70,6 +72,7 @@ typedef struct contact_entry {
 
 typedef struct stats {
     unsigned long invites, answered, rejected, cancelled, acked, byes, no_ack, reinvites, failed;
+    unsigned long expired;
 } stats_t;
 
 struct uas {
@@ -81,6 +84,7 @@ struct uas {
     unsigned code;    /* final status for a new INVITE */
     uint64_t ring_ms; /* delay between the 180 and the final */
     uint32_t t1, t2;
+    uint64_t call_timeout_ms; /* a confirmed call without BYE is forgotten after this; 0: never */
     unsigned long requests;
     stats_t st;
     uint64_t secret; /* keys the To tags */
@@ -640,6 +644,14 @@ static void call_timer(uas_t *u, call_t *c, uint64_t now)
         send_final(u, c);
         return;
     }
+    if (c->state == CALL_CONFIRMED) {
+        /* A peer that never sends BYE (it crashed, or its scenario has none) would otherwise
+         * keep the call, and its memory, until exit. */
+        u->st.expired++;
+        log_call(u, c, "no BYE within --call-timeout, call forgotten");
+        call_end(u, c);
+        return;
+    }
     if (c->state != CALL_ANSWERED) return;
     if (now >= c->give_up) {
         /* §13.3.1.4: no ACK within 64*T1: the session is given up. */
@@ -870,6 +882,11 @@ static void on_ack(uas_t *u, const sip_msg_t *ack)
     c->txn = NULL;
     c->state = CALL_CONFIRMED;
     u->st.acked++;
+    if (u->call_timeout_ms && heap_push(u, c, uv_now(u->uv) + u->call_timeout_ms)) {
+        u->st.failed++;
+        log_call(u, c, "out of memory for the call timer");
+        call_end(u, c);
+    }
 }
 
 static void on_bye(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
@@ -1005,6 +1022,8 @@ static void usage(FILE *f)
         "                        rejects the call (no SDP)\n"
         "      --t1 MS           RFC 3261 T1 for the transactions and the 200 retransmissions\n"
         "                        (default 500; 1-%lu)\n"
+        "      --call-timeout S  forget an answered call that has no BYE after S seconds\n"
+        "                        (default %lu; 0: keep it until exit; at most %lu)\n"
         "      --stateless       answer each request statelessly (RFC 3261 §8.2.7): OPTIONS\n"
         "                        with 200, anything else with 501 (no calls)\n"
         "      --tls-cert FILE   PEM certificate chain for tls: and wss: listeners\n"
@@ -1016,7 +1035,7 @@ static void usage(FILE *f)
         "\n"
         "Exit status: 0 after a signal, 1 when a listening point cannot be opened,\n"
         "2 for a usage error.\n",
-        MAX_RING_MS, MAX_T1_MS);
+        MAX_RING_MS, MAX_T1_MS, DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S);
 }
 
 /* Decimal digits only, no sign, no overflow, within [min, max]. */
@@ -1070,7 +1089,8 @@ static void free_calls(uas_t *u)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATELESS = 256, OPT_CERT, OPT_KEY, OPT_TRACE, OPT_RING, OPT_CODE, OPT_T1 };
+    enum { OPT_STATELESS = 256, OPT_CERT, OPT_KEY, OPT_TRACE, OPT_RING, OPT_CODE, OPT_T1,
+           OPT_CALL_TIMEOUT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"stateless", no_argument, NULL, OPT_STATELESS},
@@ -1080,6 +1100,7 @@ int main(int argc, char **argv)
         {"ring", required_argument, NULL, OPT_RING},
         {"code", required_argument, NULL, OPT_CODE},
         {"t1", required_argument, NULL, OPT_T1},
+        {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1089,6 +1110,7 @@ int main(int argc, char **argv)
     static uas_t uas;
     uas.code = 200;
     uas.t1 = 500;
+    uas.call_timeout_ms = DEFAULT_CALL_TIMEOUT_S * 1000;
     uas.armed = NEVER;
     sip_transport_opts_t opts;
     sip_transport_opts_init(&opts);
@@ -1136,6 +1158,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             uas.t1 = (uint32_t)v;
+            break;
+        case OPT_CALL_TIMEOUT:
+            if (parse_num(optarg, 0, MAX_CALL_TIMEOUT_S, &v)) {
+                fprintf(stderr, "sip-uas: --call-timeout wants seconds, 0 to %lu\n",
+                        MAX_CALL_TIMEOUT_S);
+                return 2;
+            }
+            uas.call_timeout_ms = (uint64_t)v * 1000;
             break;
         case 'v':
             uas.verbose = 1;
@@ -1229,9 +1259,9 @@ int main(int argc, char **argv)
         printf("%lu requests\n", uas.requests);
         if (!uas.stateless)
             printf("calls %lu answered %lu rejected %lu cancelled %lu acked %lu byes %lu "
-                   "no-ack %lu reinvites %lu failed %lu active %zu\n",
+                   "no-ack %lu reinvites %lu failed %lu active %zu expired %lu\n",
                    s->invites, s->answered, s->rejected, s->cancelled, s->acked, s->byes, s->no_ack,
-                   s->reinvites, s->failed, uas.ncalls);
+                   s->reinvites, s->failed, uas.ncalls, s->expired);
         fflush(stdout);
     }
     /* Closing the layer first: the calls' transactions end without answering anything more. */

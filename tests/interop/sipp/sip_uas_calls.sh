@@ -3,7 +3,8 @@
 # sip-uas answering calls statefully: SIPp's built-in uac over UDP and TCP, over UDP with 10%
 # packet loss, --code 486 and CANCEL during --ring against own scenarios, an exact check of the
 # messages (SDP answer, 2xx retransmission, re-INVITE, BYE, 481, 501, 415, 420, no-ACK timeout),
-# usage errors, and the counters sip-uas prints after SIGTERM.
+# calls without BYE forgotten after --call-timeout, usage errors, and the counters sip-uas prints
+# after SIGTERM.
 set -euo pipefail
 uas=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,12 +21,12 @@ command -v sipp >/dev/null || fail "sipp is not installed"
 
 # ---- usage ----------------------------------------------------------------------------------
 help=$("$uas" --help)
-for f in --ring --code --t1 --stateless; do
+for f in --ring --code --t1 --call-timeout --stateless; do
     grep -q -- "$f" <<<"$help" || fail "--help does not describe $f"
 done
 for args in "--code 99" "--code 180" "--code 199" "--code 700" "--code 4860" "--code 486x" \
     "--code -486" "--ring -1" "--ring abc" "--ring 1e3" "--ring 3600001" "--t1 0" "--t1 abc" \
-    "--t1 60001"; do
+    "--t1 60001" "--call-timeout -1" "--call-timeout 604801" "--call-timeout 1s"; do
     set +e
     # shellcheck disable=SC2086
     "$uas" --listen udp:127.0.0.1:1 $args >/dev/null 2>&1
@@ -65,12 +66,13 @@ start() {
     fail "sip-uas $name did not start"
 }
 
-# stop NAME CALLS ANSWERED REJECTED CANCELLED ACKED BYES NO-ACK REINVITES FAILED ACTIVE: SIGTERM,
-# exit 0, and the counters line sip-uas -v prints at exit exactly so.
+# stop NAME CALLS ANSWERED REJECTED CANCELLED ACKED BYES NO-ACK REINVITES FAILED ACTIVE [EXPIRED]:
+# SIGTERM, exit 0, and the counters line sip-uas -v prints at exit exactly so (EXPIRED: 0 unless
+# given).
 stop() {
     local name=$1 p
     local want="calls $2 answered $3 rejected $4 cancelled $5 acked $6 byes $7 no-ack $8"
-    want+=" reinvites $9 failed ${10} active ${11}"
+    want+=" reinvites $9 failed ${10} active ${11} expired ${12:-0}"
     p=$(eval "echo \$pid_$name")
     kill -TERM "$p"
     wait "$p" || { cat "$work/$name.log" >&2; fail "sip-uas $name exited non-zero after SIGTERM"; }
@@ -130,7 +132,7 @@ wait "$pid_lossy" || fail "sip-uas lossy exited non-zero after SIGTERM"
 ! grep -Eq "runtime error|Sanitizer" "$work/lossy.log" || fail "lossy: sanitizer report"
 counts=$(grep '^calls ' "$work/lossy.log")
 re='^calls 100 answered 100 rejected 0 cancelled 0 acked ([0-9]+) byes ([0-9]+) no-ack 0 '
-re+='reinvites 0 failed 0 active ([0-9]+)$'
+re+='reinvites 0 failed 0 active ([0-9]+) expired 0$'
 [[ $counts =~ $re ]] || fail "lossy counters: $counts"
 [ $((BASH_REMATCH[2] + BASH_REMATCH[3])) -eq 100 ] && [ "${BASH_REMATCH[2]}" -ge 90 ] ||
     fail "lossy: calls neither ended by BYE nor waiting for an ACK: $counts"
@@ -138,6 +140,29 @@ re+='reinvites 0 failed 0 active ([0-9]+)$'
 # calls completed only through sip-uas retransmitting the 200.
 lost=$(awk '/^ *200 <-/ { print $NF; exit }' "$work/sipp-lossy.log")
 [ "${lost:-0}" -ge 1 ] || fail "lossy: SIPp lost no 200 (${lost:-none}); the run proves nothing"
+
+# ---- callers that never send BYE: forgotten after --call-timeout ---------------------------
+port=$(free_port $((port + 1)))
+start nobye "$port" --call-timeout 1
+for t in u1 t1; do
+    run_sipp "$work/nobye-$t.log" -sf "$here/uac_no_bye.xml" -t $t -m 10 -r 50 -timeout 30s \
+        "127.0.0.1:$port"
+    sipp_ok "$work/nobye-$t.log" 10
+done
+# Every call is still there right after the runs, and gone once the timeout has passed.
+grep -q "call forgotten" "$work/nobye.log" && fail "nobye: a call was forgotten before its time"
+sleep 2.5
+stop nobye 20 20 0 0 20 0 0 0 0 0 20
+[ "$(grep -c "no BYE within --call-timeout, call forgotten" "$work/nobye.log")" -eq 20 ] ||
+    fail "nobye: not one -v line per forgotten call"
+# Without the option, an hour: the same calls are still held at exit.
+port=$(free_port $((port + 1)))
+start keep "$port"
+run_sipp "$work/keep.log" -sf "$here/uac_no_bye.xml" -t u1 -m 5 -r 50 -timeout 30s \
+    "127.0.0.1:$port"
+sipp_ok "$work/keep.log" 5
+sleep 1.5
+stop keep 5 5 0 0 5 0 0 0 0 5 0
 
 # ---- --code 486 ------------------------------------------------------------------------------
 port=$(free_port $((port + 1)))
