@@ -686,6 +686,75 @@ static void msg_update_header_in_place(void **state)
 
 /* A copied header is parsed already, owns its text (the source may go) and prints like the
  * original; a list copies value by value. */
+/* The To of a response gets its tag without a new parse: every field must be what parsing the
+ * same text gives. */
+static void msg_response_to_tag_matches_a_parse(void **state)
+{
+    (void)state;
+    static const char *tos[] = {
+        "<sip:bob@biloxi.example.com>",
+        "Bob <sip:bob@biloxi.example.com:5070;transport=tcp>",
+        "\"Bob B.\" <sips:bob@[2001:db8::1]:5061>;x-y=1;expires=30",
+        "sip:bob@biloxi.example.com;q=0.5",
+        "<tel:+1-201-555-0123;phone-context=example.com>;foo",
+    };
+    for (size_t i = 0; i < sizeof(tos) / sizeof(tos[0]); i++) {
+        char req_text[1024];
+        int n = snprintf(req_text, sizeof(req_text),
+                         "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
+                         "Max-Forwards: 70\r\nt: %s\r\n"
+                         "From: <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+                         "Call-ID: a84b4c76e66710\r\nCSeq: 314159 INVITE\r\n"
+                         "Content-Length: 0\r\n\r\n",
+                         tos[i]);
+        sip_msg_t *req = parse_ok(req_text, (size_t)n), *rsp = NULL;
+        assert_int_equal(sip_msg_create_response(&rsp, req, 180, NULL, "a6c85cf"), 0);
+        sip_msg_unref(req); /* the response must not point into it */
+        char want_text[512];
+        snprintf(want_text, sizeof(want_text), "%s;tag=a6c85cf", tos[i]);
+        sip_msg_t *ref = NULL;
+        assert_int_equal(sip_msg_create_request(&ref, "OPTIONS", "sip:x.invalid"), 0);
+        assert_int_equal(sip_msg_add_header(ref, "To", want_text), 0);
+        const sip_header_t *got_h = sip_msg_header_at(rsp, SIP_HDR_TO, 0);
+        assert_non_null(got_h);
+        assert_str(sip_header_get_name(got_h), "To");
+        assert_str(sip_header_get_value(got_h), want_text);
+        const sip_addr_t *got = sip_header_addr(got_h), *want = sip_msg_get_to(ref);
+        assert_non_null(got);
+        assert_non_null(want);
+        char ws[256];
+#define SAME(field)                                                                                \
+    do {                                                                                           \
+        snprintf(ws, sizeof(ws), "%.*s", (int)want->field.len, want->field.ptr);                   \
+        assert_str(got->field, ws);                                                                \
+    } while (0)
+        SAME(display);
+        SAME(params);
+        SAME(tag);
+        SAME(uri.raw);
+        SAME(uri.user);
+        SAME(uri.host);
+        SAME(uri.params);
+        SAME(uri.transport);
+#undef SAME
+        assert_int_equal(got->uri.port, want->uri.port);
+        assert_int_equal(got->uri.scheme, want->uri.scheme);
+        assert_int_equal(got->expires, want->expires);
+        assert_int_equal(got->q, want->q);
+        assert_int_equal(got->bracketed, want->bracketed);
+        /* Printed and parsed again, the response says the same. */
+        char out[2048];
+        n = sip_msg_print(rsp, out, sizeof(out));
+        assert_true(n > 0 && (size_t)n < sizeof(out));
+        sip_msg_t *again = parse_ok(out, (size_t)n);
+        assert_str(sip_msg_get_to(again)->tag, "a6c85cf");
+        sip_msg_unref(again);
+        sip_msg_unref(ref);
+        sip_msg_unref(rsp);
+    }
+}
+
 static void msg_add_header_copy(void **state)
 {
     (void)state;
@@ -833,6 +902,7 @@ int main(void)
         cmocka_unit_test(msg_edit_keeps_old_views),
         cmocka_unit_test(msg_response_from_request),
         cmocka_unit_test(msg_update_header_in_place),
+        cmocka_unit_test(msg_response_to_tag_matches_a_parse),
         cmocka_unit_test(msg_add_header_copy),
         cmocka_unit_test(msg_netinfo_follows_the_response),
         cmocka_unit_test(msg_clone_is_independent),

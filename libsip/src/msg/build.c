@@ -360,13 +360,27 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
                 rc = SIP_EINVAL;
                 goto fail;
             }
-            size_t tl = strlen(to_tag), vl = to->value.len + 5 + tl;
+            size_t tl = strlen(to_tag), ol = to->value.len, vl = ol + 5 + tl;
             char *v = sip__msg_alloc(msg, vl + 1);
-            if (!v) goto fail;
-            memcpy(v, to->value.ptr, to->value.len);
-            memcpy(v + to->value.len, ";tag=", 5);
-            memcpy(v + to->value.len + 5, to_tag, tl + 1);
-            if ((rc = add_header_n(msg, "To", 2, v, vl, 0))) goto fail;
+            struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+            if (!v || !c) goto fail;
+            memcpy(v, to->value.ptr, ol);
+            memcpy(v + ol, ";tag=", 5);
+            memcpy(v + ol + 5, to_tag, tl + 1);
+            /* The request's To, already parsed, with the tag appended: its views move to the new
+             * text and the tag joins the header params, which end where the value ends (values
+             * are trimmed). What parsing the new text would give, without the parse. */
+            *c = *to;
+            c->name = SIP_STR("To");
+            c->line = 0;
+            reloc_header(c, to->value.ptr, ol, v);
+            c->value = (sip_str_t){v, vl};
+            c->v.addr.tag = (sip_str_t){v + ol + 5, tl};
+            if (c->v.addr.params.len)
+                c->v.addr.params.len += 5 + tl;
+            else
+                c->v.addr.params = (sip_str_t){v + ol + 1, 4 + tl};
+            sip__msg_link(msg, c, 0);
         } else if ((rc = copy_headers(msg, req, SIP_HDR_TO))) {
             goto fail;
         }
