@@ -954,13 +954,22 @@ static void on_txn_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *re
 
 /* ---- receiving ------------------------------------------------------------------------------- */
 
+/* "udp:[::1]:5060": the form --listen takes, brackets around an IPv6 address. */
+static const char *addr_str(char buf[64], sip_transport_type_t t, const char *ip, uint16_t port)
+{
+    int v6 = strchr(ip, ':') != NULL;
+    snprintf(buf, 64, "%s:%s%s%s:%u", sip_transport_param(t), v6 ? "[" : "", ip, v6 ? "]" : "",
+             port);
+    return buf;
+}
+
 static void print_request(const sip_msg_t *msg)
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     sip_str_t m = sip_msg_get_method_str(msg), cid = sip_msg_get_call_id(msg);
-    printf("%.*s from %s:%s:%u Call-ID %.*s\n", (int)m.len, m.ptr,
-           sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, (int)cid.len,
-           cid.ptr);
+    char a[64];
+    printf("%.*s from %s Call-ID %.*s\n", (int)m.len, m.ptr,
+           addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), (int)cid.len, cid.ptr);
     fflush(stdout);
 }
 
@@ -1215,8 +1224,8 @@ int main(int argc, char **argv)
         if (uas.verbose) {
             sip_netinfo_t ni;
             sip_transport_listener_info(uas.tp, (size_t)rc, &ni);
-            printf("listening on %s:%s:%u\n", sip_transport_param(ni.transport), ni.local_ip,
-                   ni.local_port);
+            char a[64];
+            printf("listening on %s\n", addr_str(a, ni.transport, ni.local_ip, ni.local_port));
             fflush(stdout);
         }
     }
