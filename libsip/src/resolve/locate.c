@@ -48,6 +48,7 @@ struct sip__rjob {
     sip_transport_type_t naptr_tp; /* transport of the first usable NAPTR record */
     int err;                       /* first DNS failure other than "no such record" */
     char domain[SIP__DNS_NAME_MAX + 1];
+    int numeric; /* domain is an IPv4 (4) or IPv6 (6) address */
     rgroup_t *groups;
     size_t ngroups;
     int status;
@@ -241,6 +242,11 @@ static void finish(sip__rjob_t *job)
                         snprintf(t->remote_ip, sizeof(t->remote_ip), "%s",
                                  fam ? host->v6[i] : host->v4[i]);
                         t->remote_port = host->port;
+                        /* RFC 5922 §4.1, §7.2: the certificate must name the SIP domain, not
+                         * the SRV target or the address it led to; a numeric host is checked
+                         * as an address (RFC 6066 §3: no address in SNI). */
+                        if (!job->numeric)
+                            memcpy(t->server_name, job->domain, strlen(job->domain) + 1);
                     }
                 }
             }
@@ -642,6 +648,7 @@ int sip__rjob_start(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, 
     int numeric = inet_pton(AF_INET, job->domain, addr) == 1    ? 4
                   : inet_pton(AF_INET6, job->domain, addr) == 1 ? 6
                                                                 : 0;
+    job->numeric = numeric;
     sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu resolve %.*s (%s%s)", job->id,
             (int)uri->raw.len, uri->raw.ptr ? uri->raw.ptr : "",
             numeric     ? "numeric"

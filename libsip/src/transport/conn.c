@@ -570,6 +570,7 @@ int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char
     snprintf(c->info.remote_ip, sizeof(c->info.remote_ip), "%s", ip);
     c->info.remote_port = port;
     snprintf(c->server_name, sizeof(c->server_name), "%s", server_name ? server_name : ip);
+    if (server_name) snprintf(c->info.server_name, sizeof(c->info.server_name), "%s", server_name);
     int rc = make_layers(c, c->server_name);
     connect_t *cr = rc ? NULL : malloc(sizeof(*cr));
     if (!rc && !cr) rc = SIP_ENOMEM;

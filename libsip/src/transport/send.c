@@ -141,8 +141,9 @@ int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t 
         goto fail;
     }
     if ((rc = stamp_own_via(tp, msg, type, l))) goto fail;
-    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port, NULL, 0, NULL, cb, user,
-                    user_free);
+    /* RFC 5922 §7.2: a target located from a name is checked against that name. */
+    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port,
+                    dst->server_name[0] ? dst->server_name : NULL, 0, NULL, cb, user, user_free);
 fail:
     if (user_free) user_free(user);
     return rc;
