@@ -74,12 +74,17 @@ static int supported(const sip_resolver_t *r, sip_transport_type_t tp)
 }
 
 /* RFC 3263 §4.1: without a transport, UDP for sip and TLS for sips. When UDP is not configured
- * here, the next reliable transport stands in for it. */
+ * here, the next reliable transport stands in for it; an endpoint that speaks only WebSocket
+ * (RFC 7118) uses WS, or WSS for sips. */
 static sip_transport_type_t default_transport(const sip_resolver_t *r, int sips)
 {
-    if (sips) return supported(r, SIP_TRANSPORT_TLS) ? SIP_TRANSPORT_TLS : SIP_TRANSPORT_NONE;
+    if (sips)
+        return supported(r, SIP_TRANSPORT_TLS)   ? SIP_TRANSPORT_TLS
+               : supported(r, SIP_TRANSPORT_WSS) ? SIP_TRANSPORT_WSS
+                                                 : SIP_TRANSPORT_NONE;
     static const sip_transport_type_t order[] = {SIP_TRANSPORT_UDP, SIP_TRANSPORT_TCP,
-                                                 SIP_TRANSPORT_TLS};
+                                                 SIP_TRANSPORT_TLS, SIP_TRANSPORT_WS,
+                                                 SIP_TRANSPORT_WSS};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
         if (supported(r, order[i])) return order[i];
     return SIP_TRANSPORT_NONE;
