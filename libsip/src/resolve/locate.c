@@ -546,17 +546,20 @@ static void advance(sip__rjob_t *job)
         if (job->err) break;
         if (job->ngroups == 0) {
             /* RFC 3263 §4.1: no usable NAPTR: SRV for each transport we support, in order of
-             * preference (UDP, TCP, TLS; TLS only for sips). */
+             * preference (UDP, TCP, TLS, then RFC 7118's WS and WSS; secure ones only for
+             * sips). */
             static const sip_transport_type_t order[] = {SIP_TRANSPORT_UDP, SIP_TRANSPORT_TCP,
-                                                         SIP_TRANSPORT_TLS};
+                                                         SIP_TRANSPORT_TLS, SIP_TRANSPORT_WS,
+                                                         SIP_TRANSPORT_WSS};
+            size_t norder = sizeof(order) / sizeof(order[0]);
             free(job->groups);
-            job->groups = calloc(3, sizeof(*job->groups));
+            job->groups = calloc(norder, sizeof(*job->groups));
             if (!job->groups) {
                 set_err(job, SIP_ENOMEM);
                 break;
             }
-            for (size_t i = 0; i < 3; i++) {
-                if (job->sips && order[i] != SIP_TRANSPORT_TLS) continue;
+            for (size_t i = 0; i < norder; i++) {
+                if (job->sips && !sip_transport_is_secure(order[i])) continue;
                 if (!supported(r, order[i])) continue;
                 rgroup_t *g = &job->groups[job->ngroups];
                 g->tp = order[i];
