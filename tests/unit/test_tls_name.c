@@ -132,8 +132,8 @@ static void sserver_start(sserver_t *s, const char *name)
             dup2(in[0], 0);
             dup2(out, 1);
             dup2(out, 2);
-            execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert, "-key",
-                   key, "-tlsextdebug", "-ign_eof", (char *)NULL);
+            execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
+                   "-tlsextdebug", "-ign_eof", (char *)NULL);
             _exit(127);
         }
         close(in[0]);
@@ -255,10 +255,9 @@ static void tls_name_is_sni_and_matches_certificate(void **state)
     char srv[96];
     snprintf(srv, sizeof(srv), "--srv-host=_sips._tcp.secure.test,node1.secure.test,%u,10,10",
              s.port);
-    const char *const records[] = {"--host-record=sip.test,127.0.0.1",
-                                   "--host-record=node1.secure.test,127.0.0.1",
-                                   "--naptr-record=secure.test,10,10,s,SIPS+D2T,,_sips._tcp.secure.test",
-                                   srv, NULL};
+    const char *const records[] = {
+        "--host-record=sip.test,127.0.0.1", "--host-record=node1.secure.test,127.0.0.1",
+        "--naptr-record=secure.test,10,10,s,SIPS+D2T,,_sips._tcp.secure.test", srv, NULL};
     dnsmasq_t dns;
     assert_int_equal(dnsmasq_start(&dns, records), 0);
 
@@ -271,7 +270,8 @@ static void tls_name_is_sni_and_matches_certificate(void **state)
     assert_int_equal(port, s.port);
     /* s_server saw the name in the ClientHello and then the request. */
     assert_true(file_has(s.out, "TLS client extension \"server name\""));
-    for (int i = 0; i < 50 && !file_has(s.out, "OPTIONS sip:uas@sip.test"); i++) usleep(20000);
+    for (int i = 0; i < 50 && !file_has(s.out, "OPTIONS sip:uas@sip.test"); i++)
+        usleep(20000);
     assert_true(file_has(s.out, "OPTIONS sip:uas@sip.test"));
 
     /* sips: through NAPTR and SRV: the certificate names the SIP domain, not the SRV target. */

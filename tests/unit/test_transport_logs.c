@@ -125,7 +125,8 @@ static void transport_logs_ipv6_in_brackets(void **state)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &mlen), 0);
     snprintf(want, sizeof(want), "malformed message from udp:[::1]:%u: ", ntohs(me.sin6_port));
     int before = s.n;
-    for (int i = 0; i < 30 && !line_with(&s, want); i++) test_pump(loop, 100);
+    for (int i = 0; i < 30 && !line_with(&s, want); i++)
+        test_pump(loop, 100);
     assert_true(s.n > before);
     assert_non_null(line_with(&s, want));
     close(fd);

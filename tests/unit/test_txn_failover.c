@@ -233,8 +233,7 @@ static void txn_failover_silent_target(void **state)
     dns_start("silent.test", dead_port, srv[1].port);
     sip_msg_t *req = request("OPTIONS", "silent.test");
     sip_txn_t *t;
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 200);
     assert_int_equal(srv[1].requests, 1);
@@ -263,8 +262,7 @@ static void txn_failover_503(void **state)
     dns_start("busy.test", srv[0].port, srv[1].port);
     sip_msg_t *req = request("INVITE", "busy.test");
     sip_txn_t *t;
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 200);
     assert_int_equal(srv[0].requests, 1);
@@ -280,8 +278,7 @@ static void txn_failover_503(void **state)
     /* A non-INVITE likewise. */
     memset(&cli, 0, sizeof(cli));
     req = request("OPTIONS", "busy.test");
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 200);
     assert_int_equal(srv[0].requests, 2);
@@ -299,8 +296,7 @@ static void txn_failover_all_fail(void **state)
     dns_start("down.test", dead_port, srv[1].port);
     sip_msg_t *req = request("OPTIONS", "down.test");
     sip_txn_t *t;
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 503);
     assert_int_equal(srv[1].requests, 1);
@@ -316,8 +312,7 @@ static void txn_failover_all_fail(void **state)
     dns_start("down2.test", srv[1].port, dead_port);
     memset(&cli, 0, sizeof(cli));
     req = request("OPTIONS", "down2.test");
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 408);
     assert_int_equal(cli.finals, 1);
@@ -334,10 +329,10 @@ static void txn_failover_close_while_trying(void **state)
     dns_start("closed.test", dead_port, srv[1].port);
     sip_msg_t *req = request("OPTIONS", "closed.test");
     sip_txn_t *t;
-    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free),
-                     0);
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     char branch[64];
-    for (int i = 0; i < 100 && dead_received(branch) == 0; i++) test_pump(loop, 10);
+    for (int i = 0; i < 100 && dead_received(branch) == 0; i++)
+        test_pump(loop, 10);
     sip_txn_close(t);
     assert_int_equal(cli.freed, 1);
     test_pump(loop, 64 * T1_MS + 200);

@@ -740,7 +740,8 @@ static int locate_first(sip_loop_t *loop, sip_resolver_t *r, const sip_uri_t *ur
     int rc = sip_resolve(r, uri, on_lookup, &l, NULL);
     if (rc) return rc;
     /* The resolver's own timeouts bound this wait. */
-    while (!l.done) sip_loop_run_once(loop, 1);
+    while (!l.done)
+        sip_loop_run_once(loop, 1);
     if (!l.status) *out = l.first;
     return l.status;
 }
@@ -864,8 +865,8 @@ int main(int argc, char **argv)
 
     /* The transports RFC 3263 may pick from (§4.1): the flag, else the URI's transport
      * parameter, else any this program speaks as a client (TLS only for sips). */
-    unsigned allowed = (1u << SIP_TRANSPORT_UDP) | (1u << SIP_TRANSPORT_TCP) |
-                       (1u << SIP_TRANSPORT_TLS);
+    unsigned allowed =
+        (1u << SIP_TRANSPORT_UDP) | (1u << SIP_TRANSPORT_TCP) | (1u << SIP_TRANSPORT_TLS);
     if (sips) allowed = 1u << SIP_TRANSPORT_TLS;
     sip_transport_type_t want = SIP_TRANSPORT_NONE;
     if (uri.transport.len) {
@@ -952,8 +953,8 @@ int main(int argc, char **argv)
     /* A client of a stream transport needs no listening point: its connections carry the
      * responses back (RFC 3261 §18.2.2). UDP and TCP listen as before (requests from the peer
      * can arrive); TLS only with a certificate to serve; WS and WSS never. */
-    int need_listener = tt == SIP_TRANSPORT_UDP || tt == SIP_TRANSPORT_TCP ||
-                        (tt == SIP_TRANSPORT_TLS && tls_cert);
+    int need_listener =
+        tt == SIP_TRANSPORT_UDP || tt == SIP_TRANSPORT_TCP || (tt == SIP_TRANSPORT_TLS && tls_cert);
     if (!listen && need_listener) {
         snprintf(spec, sizeof(spec), v6 ? "%s:[%s]:0" : "%s:%s:0", sip_transport_param(tt), src);
         listen = spec;

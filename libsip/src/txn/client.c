@@ -36,19 +36,19 @@ static void unref_cb(void *user)
  * hears only the last failure, once every target has failed. The list lives in a wrapper of the
  * TU's callback registration, so the transaction's own layout stays as it is. */
 typedef struct route {
-    int refs;              /* the transaction's registration, and the resolver's while it runs */
-    sip_txn_t *t;          /* NULL once the registration ended */
-    sip_response_cb cb;    /* the TU's */
+    int refs;           /* the transaction's registration, and the resolver's while it runs */
+    sip_txn_t *t;       /* NULL once the registration ended */
+    sip_response_cb cb; /* the TU's */
     void *user;
     sip_free_fn user_free;
     sip_netinfo_t *targets;
-    size_t count, next;    /* next: the first target not tried yet */
+    size_t count, next; /* next: the first target not tried yet */
 } route_t;
 
 /* One send to one target: a completion from a target already left behind (a connection that
  * fails after Timer F moved on) must not count against the current one. */
 typedef struct attempt {
-    sip_txn_t *t; /* a reference */
+    sip_txn_t *t;  /* a reference */
     size_t target; /* route_t.next when it was sent */
 } attempt_t;
 
@@ -126,8 +126,8 @@ static void end_with(sip_txn_t *t, int status)
     sip_txn_unref(t);
 }
 
-static void on_located(sip_resolver_t *res, int status, const sip_netinfo_t *targets,
-                       size_t count, void *user)
+static void on_located(sip_resolver_t *res, int status, const sip_netinfo_t *targets, size_t count,
+                       void *user)
 {
     (void)res;
     route_t *r = user;
@@ -167,8 +167,7 @@ static int new_branch(sip_txn_t *t)
     const sip_via_t *v = sip_header_via(h);
     if (!v) return -1;
     sip_str_t val = sip_header_get_value(h);
-    if (v->branch.len != len || v->branch.ptr < val.ptr ||
-        v->branch.ptr + len > val.ptr + val.len)
+    if (v->branch.len != len || v->branch.ptr < val.ptr || v->branch.ptr + len > val.ptr + val.len)
         return -1;
     size_t pre = (size_t)(v->branch.ptr - val.ptr);
     char buf[1024];
