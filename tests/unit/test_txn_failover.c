@@ -2,8 +2,10 @@
 /* RFC 3263 §4.3 failover of client transactions over real UDP on loopback, the targets served by
  * a local dnsmasq (SRV): a target that never answers, or answers 503, is left for the next one,
  * with a new branch, before the application hears a failure. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -98,6 +100,10 @@ static void server_open(server_t *s, int status)
     sip_netinfo_t ni;
     assert_int_equal(sip_transport_listener_info(s->tp, 0, &ni), 0);
     s->port = ni.local_port;
+    /* TCP on the same port number (a port free for UDP is almost always free for TCP). */
+    char spec[32];
+    snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%u", s->port);
+    assert_int_equal(sip_transport_listen(s->tp, spec), 1);
     sip_txn_opts_t o;
     sip_txn_opts_init(&o);
     o.t1_ms = T1_MS;
@@ -106,12 +112,13 @@ static void server_open(server_t *s, int status)
     assert_int_equal(sip_transport_set_handler(s->tp, on_server_ack, s, NULL), 0);
 }
 
-/* dnsmasq serving _sip._udp.<name> with the given (priority, port) targets, all 127.0.0.1. */
-static void dns_start(const char *name, uint16_t p1, uint16_t p2)
+/* dnsmasq serving _sip._<tp>.<name> with the given (priority, port) targets, all 127.0.0.1. */
+static void dns_start_tp(const char *name, sip_transport_type_t tp, uint16_t p1, uint16_t p2)
 {
+    const char *label = sip_transport_param(tp);
     char srv1[128], srv2[128], host[96];
-    snprintf(srv1, sizeof(srv1), "--srv-host=_sip._udp.%s,one.%s,%u,10,10", name, name, p1);
-    snprintf(srv2, sizeof(srv2), "--srv-host=_sip._udp.%s,two.%s,%u,20,10", name, name, p2);
+    snprintf(srv1, sizeof(srv1), "--srv-host=_sip._%s.%s,one.%s,%u,10,10", label, name, name, p1);
+    snprintf(srv2, sizeof(srv2), "--srv-host=_sip._%s.%s,two.%s,%u,20,10", label, name, name, p2);
     snprintf(host, sizeof(host), "--host-record=one.%s,127.0.0.1", name);
     char host2[96];
     snprintf(host2, sizeof(host2), "--host-record=two.%s,127.0.0.1", name);
@@ -123,9 +130,14 @@ static void dns_start(const char *name, uint16_t p1, uint16_t p2)
     sip_resolver_opts_init(&ro);
     ro.servers = servers;
     ro.timeout_ms = 1000;
-    ro.transports = 1u << SIP_TRANSPORT_UDP;
+    ro.transports = 1u << tp;
     assert_int_equal(sip_resolver_create(&resolver, loop, &ro), 0);
     assert_int_equal(sip_transport_set_resolver(tpa, resolver), 0);
+}
+
+static void dns_start(const char *name, uint16_t p1, uint16_t p2)
+{
+    dns_start_tp(name, SIP_TRANSPORT_UDP, p1, p2);
 }
 
 static int setup(void **state)
@@ -321,6 +333,38 @@ static void txn_failover_all_fail(void **state)
     assert_true(test_pump_until(loop, &cli.freed, 1, 3000));
 }
 
+/* A TCP target that refuses the connection (a transport error, RFC 3261 §8.1.3.1): the next
+ * target gets the request with a new branch, and the application hears its 200 only. */
+static void txn_failover_refused(void **state)
+{
+    (void)state;
+    server_open(&srv[1], 200);
+    /* A TCP port nothing listens on: bound, then closed. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    uint16_t refused = ntohs(sa.sin_port);
+    dns_start_tp("refused.test", SIP_TRANSPORT_TCP, refused, srv[1].port);
+    sip_msg_t *req = request("INVITE", "refused.test");
+    sip_txn_t *t;
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
+    assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
+    assert_int_equal(cli.last, 200);
+    assert_int_equal(srv[1].requests, 1);
+    assert_int_equal(sip_msg_get_netinfo(req)->transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(sip_msg_get_netinfo(req)->remote_port, srv[1].port);
+    char want[96];
+    snprintf(want, sizeof(want), "target tcp:127.0.0.1:%u failed; trying the next", refused);
+    assert_non_null(strstr(cli.log, want));
+    sip_txn_close(t);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* Closing the transaction while the first target is silent ends it quietly. */
 static void txn_failover_close_while_trying(void **state)
 {
@@ -352,6 +396,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(txn_failover_silent_target, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_503, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_all_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(txn_failover_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_close_while_trying, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
