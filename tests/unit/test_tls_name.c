@@ -203,9 +203,12 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
     c->status = status;
 }
 
-/* Sends an OPTIONS to uri through the resolver (pointed at dns), trusting the test CA; returns
- * the send's outcome, with the port it went to in *port. */
-static int send_options(const dnsmasq_t *dns, const char *uri, client_t *c, uint16_t *port)
+/* Sends an OPTIONS to each of uris in turn over one transport, through the resolver (pointed at
+ * dns), trusting the test CA; fills each outcome and the port it went to. With serve, a libsip
+ * TLS server on the same loop holds serve.pem (it takes any number of connections at once, which
+ * s_server does not) and the uris are formats for its port. */
+static void send_each(const dnsmasq_t *dns, const char *const *uris, size_t n, client_t *c,
+                      int *status, uint16_t *port, const char *serve)
 {
     long live = test_alloc_live();
     sip_loop_t *loop;
@@ -226,25 +229,58 @@ static int send_options(const dnsmasq_t *dns, const char *uri, client_t *c, uint
     sip_transport_t *tp;
     assert_int_equal(sip_transport_create(&tp, loop, &o), 0);
     assert_int_equal(sip_transport_set_resolver(tp, r), 0);
-    sip_msg_t *m;
-    assert_int_equal(sip_msg_create_request(&m, "OPTIONS", uri), 0);
-    assert_int_equal(sip_msg_add_header(m, "Via", "SIP/2.0/TLS c.invalid;branch=z9hG4bKname"), 0);
-    assert_int_equal(sip_msg_add_header(m, "To", "<sip:uas@sip.test>"), 0);
-    assert_int_equal(sip_msg_add_header(m, "From", "<sip:uac@sip.test>;tag=1"), 0);
-    assert_int_equal(sip_msg_add_header(m, "Call-ID", "tls-name-1"), 0);
-    assert_int_equal(sip_msg_add_header(m, "CSeq", "1 OPTIONS"), 0);
-    assert_int_equal(sip_transport_send_request(tp, m, on_sent, c, NULL), 0);
-    assert_true(test_pump_until(loop, &c->calls, 1, 10000));
-    const sip_netinfo_t *ni = sip_msg_get_netinfo(m);
-    *port = ni ? ni->remote_port : 0;
-    /* Let the server read what was sent before the connection goes. */
-    test_pump(loop, c->status ? 0 : 200);
-    sip_msg_unref(m);
+    sip_transport_t *srv = NULL;
+    uint16_t srv_port = 0;
+    if (serve) {
+        char cert[96], key[96];
+        snprintf(cert, sizeof(cert), "%s/%s.pem", dir, serve);
+        snprintf(key, sizeof(key), "%s/%s.key", dir, serve);
+        sip_transport_opts_t so;
+        sip_transport_opts_init(&so);
+        so.tls_cert_file = cert;
+        so.tls_key_file = key;
+        assert_int_equal(sip_transport_create(&srv, loop, &so), 0);
+        assert_int_equal(sip_transport_listen(srv, "tls:127.0.0.1:0"), 0);
+        sip_netinfo_t ni;
+        assert_int_equal(sip_transport_listener_info(srv, 0, &ni), 0);
+        srv_port = ni.local_port;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sip_msg_t *m;
+        char uri[128];
+        snprintf(uri, sizeof(uri), uris[i], srv_port);
+        assert_int_equal(sip_msg_create_request(&m, "OPTIONS", uri), 0);
+        assert_int_equal(sip_msg_add_header(m, "Via", "SIP/2.0/TLS c.invalid;branch=z9hG4bKname"),
+                         0);
+        assert_int_equal(sip_msg_add_header(m, "To", "<sip:uas@sip.test>"), 0);
+        assert_int_equal(sip_msg_add_header(m, "From", "<sip:uac@sip.test>;tag=1"), 0);
+        assert_int_equal(sip_msg_add_header(m, "Call-ID", "tls-name-1"), 0);
+        assert_int_equal(sip_msg_add_header(m, "CSeq", "1 OPTIONS"), 0);
+        c->calls = 0;
+        assert_int_equal(sip_transport_send_request(tp, m, on_sent, c, NULL), 0);
+        assert_true(test_pump_until(loop, &c->calls, 1, 10000));
+        status[i] = c->status;
+        const sip_netinfo_t *ni = sip_msg_get_netinfo(m);
+        port[i] = ni ? ni->remote_port : 0;
+        /* Let the server read what was sent. */
+        test_pump(loop, c->status ? 0 : 200);
+        sip_msg_unref(m);
+    }
     sip_transport_unref(tp);
+    sip_transport_unref(srv);
     sip_resolver_unref(r);
     sip_loop_unref(loop);
     assert_int_equal(test_alloc_live(), live);
-    return c->status;
+}
+
+static int send_options(const dnsmasq_t *dns, const char *uri, client_t *c, uint16_t *port)
+{
+    int status;
+    char fmt[128]; /* no format directives of its own */
+    snprintf(fmt, sizeof(fmt), "%s", uri);
+    const char *uris[] = {fmt};
+    send_each(dns, uris, 1, c, &status, port, NULL);
+    return status;
 }
 
 static void tls_name_is_sni_and_matches_certificate(void **state)
@@ -290,6 +326,30 @@ static void tls_name_is_sni_and_matches_certificate(void **state)
     sserver_stop(&s);
 }
 
+/* A connection checked against one name carries no request for another name at the same
+ * address: that one opens its own connection and is checked itself. */
+static void tls_connection_not_reused_for_another_name(void **state)
+{
+    (void)state;
+    const char *const records[] = {"--host-record=sip.test,127.0.0.1",
+                                   "--host-record=elsewhere.test,127.0.0.1", NULL};
+    dnsmasq_t dns;
+    assert_int_equal(dnsmasq_start(&dns, records), 0);
+    const char *uris[] = {"sip:uas@sip.test:%u;transport=tls",
+                          "sip:uas@elsewhere.test:%u;transport=tls",
+                          "sip:uas@sip.test:%u;transport=tls"};
+    int status[3];
+    uint16_t port[3];
+    client_t c = {0};
+    send_each(&dns, uris, 3, &c, status, port, "good");
+    assert_int_equal(status[0], 0);
+    assert_int_equal(status[1], SIP_EIO);
+    assert_non_null(strstr(c.log, "certificate verify failed: hostname mismatch"));
+    /* The first connection still serves its own name. */
+    assert_int_equal(status[2], 0);
+    dnsmasq_stop(&dns);
+}
+
 static void tls_certificate_for_another_name_refused(void **state)
 {
     (void)state;
@@ -314,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tls_name_is_sni_and_matches_certificate),
         cmocka_unit_test(tls_certificate_for_another_name_refused),
+        cmocka_unit_test(tls_connection_not_reused_for_another_name),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2,6 +2,7 @@
 /* Sending requests and responses (RFC 3261 §18.1.1, §18.2.2; RFC 3581). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "transport/transport_int.h"
 
@@ -64,6 +65,18 @@ static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type
     return sip_msg_update_header(msg, h, buf);
 }
 
+/* An open secure connection to ip:port that was checked against server_name (RFC 5922 §7.2): one
+ * opened for another name, or accepted from the peer, proved nothing about this one. */
+static sip__conn_t *find_named(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
+                               uint16_t port, const char *server_name)
+{
+    for (sip__conn_t *c = tp->conns; c; c = c->next)
+        if (!c->closing && !c->server && c->type == type && c->info.remote_port == port &&
+            strcmp(c->info.remote_ip, ip) == 0 && strcasecmp(c->server_name, server_name) == 0)
+            return c;
+    return NULL;
+}
+
 static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
                     const char *ip, uint16_t port, const char *server_name, uint64_t conn_id,
                     const sip__listener_t *udp_from, sip_transport_sent_cb cb, void *user,
@@ -98,7 +111,10 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         return 0;
     }
     sip__conn_t *c = conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
-    if (!c) c = sip__conn_find(tp, type, ip, port);
+    if (!c && server_name && sip_transport_is_secure(type))
+        c = find_named(tp, type, ip, port, server_name);
+    else if (!c)
+        c = sip__conn_find(tp, type, ip, port);
     if (!c) {
         if (!sip_msg_is_request(msg) && (type == SIP_TRANSPORT_WS || type == SIP_TRANSPORT_WSS)) {
             /* A WebSocket client cannot be called back (RFC 7118 §5). */
