@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: MIT
+"""Raw bytes on the wire to the built sip-uas, on loopback: requests lacking mandatory headers
+(RFC 3261 §8.1.1, RFC 4475 §3.1.2.18), responses after a TCP connection closed (§18.2.2), split
+CRLF keep-alives (RFC 5626 §4.4.1), maddr with rport (RFC 3581 §4), and the stateless answers to
+malformed requests (§8.2.6.2, §18.2.2). Every wait is bounded."""
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import libsip
+
+CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "conformance")
+WAIT = 5.0      # the longest any expected answer is waited for, in seconds
+QUIET = 0.5     # how long "no answer" is listened for
+
+
+def _sip_uas():
+    """The built sip-uas: tests/python.cmake passes it as SIP_UAS; next to the module otherwise."""
+    path = os.environ.get("SIP_UAS")
+    if not path:
+        build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+            libsip.__file__))))
+        path = os.path.join(os.path.dirname(build), "tools", "sip-uas", "sip-uas")
+    assert os.access(path, os.X_OK), f"sip-uas not built (looked for {path!r})"
+    return path
+
+
+class Uas:
+    """sip-uas on udp and tcp 127.0.0.1 (ephemeral ports), logging to a file."""
+
+    def __init__(self, *args):
+        self.log = tempfile.TemporaryFile()
+        self.p = subprocess.Popen([_sip_uas(), "-v", "--trace", "--listen", "udp:127.0.0.1:0",
+                                   "--listen", "tcp:127.0.0.1:0", *args],
+                                  stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
+        self.ports = {}
+        deadline = time.monotonic() + WAIT
+        while len(self.ports) < 2:
+            left = deadline - time.monotonic()
+            assert left > 0 and select.select([self.p.stdout], [], [], left)[0], \
+                "sip-uas did not say where it listens"
+            line = self.p.stdout.readline().decode()
+            assert line.startswith("listening on "), line
+            proto, _, port = line.split()[-1].split(":")
+            self.ports[proto] = int(port)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.p.stdout.close()
+
+    def logged(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+@pytest.fixture(params=["stateful", "stateless"])
+def uas(request):
+    u = Uas(*(["--stateless"] if request.param == "stateless" else []))
+    yield u
+    u.stop()
+
+
+def udp_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def tcp_to(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_datagram(s, timeout=WAIT):
+    """One datagram, or None when none comes within timeout."""
+    if not select.select([s], [], [], timeout)[0]:
+        return None
+    return s.recv(65536)
+
+
+def recv_stream(s, until, timeout=WAIT):
+    """Bytes read from a stream until until(data) holds, the peer closes or timeout passes."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not until(data):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            break
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def whole_message(data):
+    return b"\r\n\r\n" in data
+
+
+def request(method, via, drop=(), call_id="wire1", extra=(), uri="sip:uas@127.0.0.1",
+            body=b""):
+    headers = [("Via", via), ("Max-Forwards", "70"), ("From", "<sip:t@example.com>;tag=ft1"),
+               ("To", "<sip:uas@example.com>"), ("Call-ID", call_id),
+               ("CSeq", f"1 {method}")] + list(extra)
+    lines = [f"{method} {uri} SIP/2.0"] + [f"{n}: {v}" for n, v in headers if n not in drop]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def parse(data):
+    msg = libsip.Message.parse(data)
+    assert not msg.is_request
+    return msg
+
+
+def to_tag(msg):
+    return msg.headers["To"][0].parsed.tag
+
+
+# ---- 1. requests without Call-ID, CSeq, To or From: 400 naming the header ----------------------
+
+@pytest.mark.parametrize("missing", ["Call-ID", "CSeq", "To", "From"])
+def test_missing_header_udp_answered_400(uas, missing):
+    s = udp_socket()
+    port = s.getsockname()[1]
+    s.sendto(request("OPTIONS", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKmiss1",
+                     drop=(missing,)), ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(s)
+    s.close()
+    assert data is not None, f"no answer to a request without {missing}:\n{uas.logged()}"
+    assert data.startswith(f"SIP/2.0 400 Bad Request (Missing {missing} header)\r\n".encode()), \
+        data
+    rsp = parse(data)
+    if missing != "To":
+        assert to_tag(rsp), data  # §8.2.6.2
+    assert f"without {missing} answered 400" in uas.logged()
+
+
+@pytest.mark.parametrize("missing", ["Call-ID", "CSeq", "To", "From"])
+def test_missing_header_tcp_answered_400(uas, missing):
+    s = tcp_to(uas.ports["tcp"])
+    s.sendall(request("INVITE", "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKmiss2",
+                      drop=(missing,), extra=[("Contact", "<sip:t@127.0.0.1>")]))
+    data = recv_stream(s, whole_message)
+    s.close()
+    assert data.startswith(f"SIP/2.0 400 Bad Request (Missing {missing} header)\r\n".encode()), \
+        (data, uas.logged())
+
+
+def test_rfc4475_insuf_answered_400(uas):
+    """RFC 4475 §3.1.2.18: no Call-ID, From or To; over TCP so the answer comes back on the
+    connection (its Via names 192.0.2.95 without rport)."""
+    with open(os.path.join(CONFORMANCE, "rfc4475", "insuf.dat"), "rb") as f:
+        insuf = f.read()
+    s = tcp_to(uas.ports["tcp"])
+    s.sendall(insuf.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP", 1))
+    data = recv_stream(s, whole_message)
+    s.close()
+    assert data.startswith(b"SIP/2.0 400 Bad Request (Missing To, From and Call-ID headers)\r\n"), \
+        (data, uas.logged())
+    rsp = parse(data)
+    assert rsp.headers["CSeq"][0].value == "193942 INVITE"
+
+
+def test_ack_missing_header_not_answered(uas):
+    s = udp_socket()
+    port = s.getsockname()[1]
+    s.sendto(request("ACK", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKack1;rport",
+                     drop=("Call-ID",)), ("127.0.0.1", uas.ports["udp"]))
+    assert recv_datagram(s, QUIET) is None
+    s.close()
+    assert "without Call-ID dropped" in uas.logged()
+
+
+def test_request_without_via_dropped_and_logged(uas):
+    s = udp_socket()
+    s.sendto(request("OPTIONS", "unused", drop=("Via",)), ("127.0.0.1", uas.ports["udp"]))
+    assert recv_datagram(s, QUIET) is None
+    s.close()
+    assert "request without Via from udp:127.0.0.1:" in uas.logged()
+
+
+@pytest.mark.parametrize("missing", ["Call-ID", "CSeq", "To", "From"])
+def test_response_missing_header_dropped_and_logged(uas, missing):
+    """A response whose Via is the server's own but lacks a mandatory header: dropped, logged."""
+    s = udp_socket()
+    port = uas.ports["udp"]
+    lines = ["SIP/2.0 200 OK", f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrsp1",
+             "From: <sip:uas@example.com>;tag=a", "To: <sip:t@example.com>;tag=b",
+             "Call-ID: rsp1", "CSeq: 1 OPTIONS", "Content-Length: 0"]
+    lines = [l for l in lines if not l.startswith(missing + ":")]
+    s.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
+    assert recv_datagram(s, QUIET) is None
+    s.close()
+    assert f"without {missing} dropped" in uas.logged()
+
