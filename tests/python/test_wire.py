@@ -208,3 +208,28 @@ def test_response_missing_header_dropped_and_logged(uas, missing):
     s.close()
     assert f"without {missing} dropped" in uas.logged()
 
+
+# ---- 3. CRLF keep-alives split across segments ------------------------------------------------
+
+@pytest.mark.parametrize("parts", [[b"\r\n", b"\r\n"], [b"\r\n\r", b"\n"],
+                                   [b"\r", b"\n", b"\r", b"\n"]])
+def test_split_crlf_ping_gets_one_pong(uas, parts):
+    s = tcp_to(uas.ports["tcp"])
+    for i, part in enumerate(parts):
+        if i:
+            time.sleep(0.1)  # separate segments, separate reads
+        s.sendall(part)
+    got = recv_stream(s, lambda d: len(d) >= 2)
+    assert got == b"\r\n", (got, uas.logged())
+    # Exactly one pong, and the connection still frames messages after it.
+    s.sendall(request("OPTIONS", "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKka1"))
+    data = recv_stream(s, whole_message)
+    s.close()
+    assert data.startswith(b"SIP/2.0 200 OK\r\n"), data
+
+
+def test_lone_crlf_gets_no_pong(uas):
+    s = tcp_to(uas.ports["tcp"])
+    s.sendall(b"\r\n")
+    assert recv_stream(s, lambda d: len(d) > 0, QUIET) == b""
+    s.close()

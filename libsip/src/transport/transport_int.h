@@ -60,6 +60,7 @@ struct sip__conn {
     size_t rlen, rcap;
     uint64_t last_activity; /* loop ms */
     uint64_t partial_since; /* loop ms when an unfinished message started; 0 when none */
+    int crlf;               /* octets of a "\r\n\r\n" keep-alive ping seen so far (0-3) */
     uint64_t created;
     sip__pending_t *pending, *pending_tail;
     /* While one read is handled, what goes out is gathered and written once (a peer that
