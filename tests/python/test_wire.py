@@ -209,6 +209,35 @@ def test_response_missing_header_dropped_and_logged(uas, missing):
     assert f"without {missing} dropped" in uas.logged()
 
 
+# ---- 2. the response after the request's TCP connection closed -----------------------------------
+
+def test_tcp_response_after_close_goes_to_sent_by():
+    """RFC 3261 §18.2.2: a new connection to received and the sent-by port, never to the closed
+    connection's ephemeral port."""
+    u = Uas("--ring", "1000")
+    try:
+        lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(4)
+        sent_by = lsn.getsockname()[1]
+        s = tcp_to(u.ports["tcp"])
+        s.sendall(request("INVITE", f"SIP/2.0/TCP 127.0.0.1:{sent_by};branch=z9hG4bKclose1",
+                          call_id="close1", extra=[("Contact", f"<sip:t@127.0.0.1:{sent_by}>")]))
+        ringing = recv_stream(s, lambda d: b"SIP/2.0 180 " in d and whole_message(d))
+        assert b"SIP/2.0 180 " in ringing, (ringing, u.logged())
+        s.close()
+        assert select.select([lsn], [], [], WAIT)[0], \
+            f"no connection to the sent-by port:\n{u.logged()}"
+        c, _ = lsn.accept()
+        data = recv_stream(c, lambda d: b"SIP/2.0 200 " in d and whole_message(d))
+        c.close()
+        lsn.close()
+        assert b"SIP/2.0 200 OK\r\n" in data, data
+        assert parse(data[data.index(b"SIP/2.0 200"):]).headers["Call-ID"][0].value == "close1"
+    finally:
+        u.stop()
+
+
 # ---- 3. CRLF keep-alives split across segments ------------------------------------------------
 
 @pytest.mark.parametrize("parts", [[b"\r\n", b"\r\n"], [b"\r\n\r", b"\n"],
@@ -233,3 +262,31 @@ def test_lone_crlf_gets_no_pong(uas):
     s.sendall(b"\r\n")
     assert recv_stream(s, lambda d: len(d) > 0, QUIET) == b""
     s.close()
+
+
+# ---- 4. maddr and rport together ---------------------------------------------------------------
+
+def test_maddr_wins_over_rport(uas):
+    """RFC 3581 §4 applies rport only without maddr; with maddr the response goes to maddr and
+    the sent-by port (RFC 3261 §18.2.2)."""
+    src, dst = udp_socket(), udp_socket()
+    sent_by = dst.getsockname()[1]
+    src.sendto(request("OPTIONS",
+                       f"SIP/2.0/UDP 127.0.0.1:{sent_by};branch=z9hG4bKmaddr1;rport;"
+                       "maddr=127.0.0.1"), ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(dst)
+    assert recv_datagram(src, 0.1) is None
+    src.close()
+    dst.close()
+    assert data is not None and data.startswith(b"SIP/2.0 200 OK\r\n"), (data, uas.logged())
+
+
+def test_rport_without_maddr_goes_to_source(uas):
+    src, other = udp_socket(), udp_socket()
+    sent_by = other.getsockname()[1]
+    src.sendto(request("OPTIONS", f"SIP/2.0/UDP 127.0.0.1:{sent_by};branch=z9hG4bKrp1;rport"),
+               ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(src)
+    src.close()
+    other.close()
+    assert data is not None and data.startswith(b"SIP/2.0 200 OK\r\n"), data

@@ -132,6 +132,13 @@ int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const 
 int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const char **data,
                              size_t *len);
 
+/* send.c: where a UDP response to a request with this top Via goes (RFC 3261 §18.2.2, RFC 3581
+ * §4): maddr with the sent-by port; else received, or src_ip when the Via was not stamped with
+ * one, with the rport port, or src_port when rport has no value and src_ip is given, or the
+ * sent-by port (5060 when absent). src_ip may be NULL. 0 or SIP_EINVAL. */
+int sip__via_udp_dest(const sip_via_t *v, const char *src_ip, uint16_t src_port, char *ip,
+                      size_t iplen, uint16_t *port);
+
 /* udp.c */
 int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);
 int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *ip, uint16_t port);
