@@ -290,3 +290,70 @@ def test_rport_without_maddr_goes_to_source(uas):
     src.close()
     other.close()
     assert data is not None and data.startswith(b"SIP/2.0 200 OK\r\n"), data
+
+
+# ---- 5. stateless answers to malformed requests ----------------------------------------------
+
+BAD_CSEQ = ("CSeq", "x OPTIONS")
+
+
+def malformed(via, version="2.0"):
+    data = request("OPTIONS", via, drop=("CSeq",), extra=[BAD_CSEQ])
+    return data.replace(b"SIP/2.0\r\n", f"SIP/{version}\r\n".encode(), 1)
+
+
+@pytest.mark.parametrize("version,status", [("2.0", 400), ("3.0", 505)])
+def test_malformed_udp_answer_to_sent_by_with_to_tag(uas, version, status):
+    src, dst = udp_socket(), udp_socket()
+    sent_by = dst.getsockname()[1]
+    src.sendto(malformed(f"SIP/2.0/UDP 127.0.0.1:{sent_by};branch=z9hG4bKbad1", version),
+               ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(dst)
+    stray = recv_datagram(src, 0.1)
+    src.close()
+    dst.close()
+    assert data is not None, (stray, uas.logged())
+    assert data.startswith(f"SIP/2.0 {status} ".encode()), data
+    assert to_tag(parse(data)), data
+
+
+def test_malformed_udp_answer_with_rport_to_source(uas):
+    src, other = udp_socket(), udp_socket()
+    sent_by = other.getsockname()[1]
+    src.sendto(malformed(f"SIP/2.0/UDP 127.0.0.1:{sent_by};branch=z9hG4bKbad2;rport"),
+               ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(src)
+    src.close()
+    other.close()
+    assert data is not None and data.startswith(b"SIP/2.0 400 "), data
+    assert to_tag(parse(data)), data
+
+
+def test_malformed_udp_with_unparseable_via_answers_source(uas):
+    """Without a Via that parses there is nowhere else to answer: the packet's source."""
+    src = udp_socket()
+    src.sendto(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad3;;"),
+               ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(src)
+    src.close()
+    assert data is not None and data.startswith(b"SIP/2.0 400 Bad Request (Malformed Via"), data
+
+
+def test_malformed_tcp_answer_has_to_tag(uas):
+    s = tcp_to(uas.ports["tcp"])
+    s.sendall(malformed("SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKbad4"))
+    data = recv_stream(s, whole_message)
+    s.close()
+    assert data.startswith(b"SIP/2.0 400 "), data
+    assert to_tag(parse(data)), data
+
+
+def test_malformed_answer_keeps_an_existing_to_tag(uas):
+    s = tcp_to(uas.ports["tcp"])
+    s.sendall(malformed("SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKbad5").replace(
+        b"To: <sip:uas@example.com>", b"To: <sip:uas@example.com> ; TAG = kept"))
+    data = recv_stream(s, whole_message)
+    s.close()
+    assert data.startswith(b"SIP/2.0 400 "), data
+    assert data.count(b"tag") + data.count(b"TAG") == 2, data  # From's and the kept one
+    assert b"To: <sip:uas@example.com> ; TAG = kept\r\n" in data, data

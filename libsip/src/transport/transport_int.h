@@ -158,5 +158,11 @@ void sip__conn_sweep(sip_transport_t *tp);
 /* reply.c: answers a malformed request statelessly from its raw bytes. */
 int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, int status,
                          const char *phrase);
+/* Where such an answer goes over UDP: by its top Via as sip__via_udp_dest() says, the source
+ * address standing for received; the source address and port themselves when that Via does not
+ * parse on its own (or is not UDP, or names a host rather than an address). 0 when the Via
+ * decided, SIP_ENOENT when the source was taken. */
+int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_t src_port,
+                        char *ip, size_t iplen, uint16_t *port);
 
 #endif
