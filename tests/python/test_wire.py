@@ -147,7 +147,7 @@ def test_missing_header_udp_answered_400(uas, missing):
     rsp = parse(data)
     if missing != "To":
         assert to_tag(rsp), data  # §8.2.6.2
-    assert f"without {missing} answered 400" in uas.logged()
+    assert f"{missing} header missing; answered 400" in uas.logged()
 
 
 @pytest.mark.parametrize("missing", ["Call-ID", "CSeq", "To", "From"])
@@ -162,18 +162,34 @@ def test_missing_header_tcp_answered_400(uas, missing):
 
 
 def test_rfc4475_insuf_answered_400(uas):
-    """RFC 4475 §3.1.2.18: no Call-ID, From or To; over TCP so the answer comes back on the
-    connection (its Via names 192.0.2.95 without rport)."""
+    """RFC 4475 §3.1.2.18: no Call-ID, From or To (the first one missing is named); over TCP so
+    the answer comes back on the connection (its Via names 192.0.2.95 without rport)."""
     with open(os.path.join(CONFORMANCE, "rfc4475", "insuf.dat"), "rb") as f:
         insuf = f.read()
     s = tcp_to(uas.ports["tcp"])
     s.sendall(insuf.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP", 1))
     data = recv_stream(s, whole_message)
     s.close()
-    assert data.startswith(b"SIP/2.0 400 Bad Request (Missing To, From and Call-ID headers)\r\n"), \
+    assert data.startswith(b"SIP/2.0 400 Bad Request (Missing To header)\r\n"), \
         (data, uas.logged())
     rsp = parse(data)
     assert rsp.headers["CSeq"][0].value == "193942 INVITE"
+
+
+@pytest.mark.parametrize("header,value", [("Call-ID", "wire2"), ("CSeq", "2 OPTIONS"),
+                                          ("To", "<sip:other@example.com>"),
+                                          ("Max-Forwards", "69")])
+def test_repeated_single_header_answered_400(uas, header, value):
+    """RFC 3261 §7.3.1, RFC 4475 §3.3.8 multi01: a header that may appear once, twice."""
+    s = udp_socket()
+    port = s.getsockname()[1]
+    s.sendto(request("OPTIONS", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKdup1",
+                     extra=[(header, value)]), ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(s)
+    s.close()
+    assert data is not None, uas.logged()
+    assert data.startswith(f"SIP/2.0 400 Bad Request (Duplicate {header} header)\r\n".encode()), \
+        data
 
 
 def test_ack_missing_header_not_answered(uas):
@@ -183,7 +199,7 @@ def test_ack_missing_header_not_answered(uas):
                      drop=("Call-ID",)), ("127.0.0.1", uas.ports["udp"]))
     assert recv_datagram(s, QUIET) is None
     s.close()
-    assert "without Call-ID dropped" in uas.logged()
+    assert "Call-ID header missing; dropped" in uas.logged()
 
 
 def test_request_without_via_dropped_and_logged(uas):
@@ -206,7 +222,7 @@ def test_response_missing_header_dropped_and_logged(uas, missing):
     s.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
     assert recv_datagram(s, QUIET) is None
     s.close()
-    assert f"without {missing} dropped" in uas.logged()
+    assert f"{missing} header missing; dropped" in uas.logged()
 
 
 # ---- 2. the response after the request's TCP connection closed -----------------------------------

@@ -514,49 +514,27 @@ static int via_is_ours(sip_transport_t *tp, const sip_msg_t *msg)
     return 0;
 }
 
-/* RFC 3261 §8.1.1: To, From, CSeq and Call-ID are in every request (Via is checked apart: it
- * is where an answer would go), and §8.2.6.2 / §8.1.3.3 echo them in every response. Writes the
- * names of those missing into buf ("Call-ID and CSeq") and returns how many there are. Max-Forwards
- * is left out: RFC 2543 elements do not send it, and a proxy adds it (§16.6). */
-static int missing_headers(const sip_msg_t *msg, char *buf, size_t size)
+/* RFC 3261 §8.2.6.2 and RFC 4475 §3.1.2.18: a request lacking a mandatory header (or repeating
+ * one that may appear once, §7.3.1) gets the 400 sip_msg_validate() names, from the transport
+ * itself, so that every user of the transport (a transaction layer or a stateless handler) is
+ * protected alike. */
+static void answer_invalid(sip_transport_t *tp, sip_msg_t *req, const sip_parse_error_t *err)
 {
-    const char *names[4];
-    int n = 0;
-    if (!sip_msg_get_to(msg)) names[n++] = "To";
-    if (!sip_msg_get_from(msg)) names[n++] = "From";
-    if (!sip_msg_get_call_id(msg).len) names[n++] = "Call-ID";
-    if (!sip_msg_get_cseq(msg)) names[n++] = "CSeq";
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s",
-                                 i == 0 ? "" : i == n - 1 ? " and " : ", ", names[i]);
-    return n;
-}
-
-/* RFC 3261 §8.2.6.2 and RFC 4475 §3.1.2.18: a request lacking a mandatory header gets 400 with
- * a reason naming it, from the transport itself, so that every user of the transport (a
- * transaction layer or a stateless handler) is protected alike. */
-static void answer_missing(sip_transport_t *tp, sip_msg_t *req, const char *names, int count)
-{
-    char phrase[96];
-    snprintf(phrase, sizeof(phrase), "Bad Request (Missing %s header%s)", names,
-             count > 1 ? "s" : "");
     sip_msg_t *rsp;
-    int rc = sip_msg_create_response(&rsp, req, 400, phrase, NULL);
+    int rc = sip_msg_create_response(&rsp, req, err->status, err->phrase, NULL);
     if (rc == 0) {
         rc = sip_transport_send_response(tp, rsp);
         sip_msg_unref(rsp);
     }
     if (rc)
-        sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot answer 400 (missing %s): %s", names,
-                sip_strerror(rc));
+        sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot answer %d %s: %s", err->status,
+                err->phrase, sip_strerror(rc));
 }
 
 void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
-    char missing[48];
+    sip_parse_error_t err;
     if (sip_msg_is_request(msg)) {
         if (!sip_msg_get_via(msg)) {
             /* No Via, no address to answer to (§18.2.2): it can only be dropped. */
@@ -570,21 +548,20 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
                     ni->remote_ip, ni->remote_port);
             return;
         }
-        int n = missing_headers(msg, missing, sizeof(missing));
-        if (n) {
+        /* After the stamp: the 400 goes where any response would (received, rport). */
+        if (sip_msg_validate(msg, &err) != 0) {
             /* An ACK is never answered (§17.1.1.3): it is only dropped. */
             int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
-            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s:%s:%u without %s %s",
-                    sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, missing,
-                    ack ? "dropped" : "answered 400");
-            if (!ack) answer_missing(tp, msg, missing, n);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s:%s:%u: %s; %s",
+                    sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port,
+                    err.reason, ack ? "dropped" : "answered 400");
+            if (!ack) answer_invalid(tp, msg, &err);
             return;
         }
-    } else if (missing_headers(msg, missing, sizeof(missing)) || !sip_msg_get_via(msg)) {
+    } else if (sip_msg_validate(msg, &err) != 0) {
         /* A response is never answered; without these it matches no transaction. */
-        sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s:%s:%u without %s dropped",
-                sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port,
-                missing[0] ? missing : "Via");
+        sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s:%s:%u: %s; dropped",
+                sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, err.reason);
         return;
     } else if (!trusted_conn && !via_is_ours(tp, msg)) {
         /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
