@@ -37,9 +37,13 @@ class Uas:
 
     def __init__(self, *args):
         self.log = tempfile.TemporaryFile()
+        env = dict(os.environ)
+        if env.get("LIBSIP_SANITIZED"):
+            # sip-uas is instrumented: whatever it leaks is reported when it exits.
+            env["ASAN_OPTIONS"] = "detect_leaks=1"
         self.p = subprocess.Popen([_sip_uas(), "-v", "--trace", "--listen", "udp:127.0.0.1:0",
                                    "--listen", "tcp:127.0.0.1:0", *args],
-                                  stdout=subprocess.PIPE, stderr=self.log, bufsize=0)
+                                  stdout=subprocess.PIPE, stderr=self.log, bufsize=0, env=env)
         self.ports = {}
         deadline = time.monotonic() + WAIT
         while len(self.ports) < 2:
@@ -52,6 +56,7 @@ class Uas:
             self.ports[proto] = int(port)
 
     def stop(self):
+        """Stops sip-uas with SIGINT; it must exit cleanly (and, instrumented, without leaks)."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)
             try:
@@ -60,6 +65,8 @@ class Uas:
                 self.p.kill()
                 self.p.wait()
         self.p.stdout.close()
+        assert self.p.returncode == 0, self.logged()[-4000:]
+        assert "Sanitizer" not in self.logged(), self.logged()[-4000:]
 
     def logged(self):
         self.log.seek(0)
