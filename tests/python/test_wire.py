@@ -352,6 +352,20 @@ def test_malformed_udp_answer_with_rport_to_source(uas):
     assert to_tag(parse(data)), data
 
 
+def test_malformed_udp_answer_ignores_received_and_rport_written_by_the_sender(uas):
+    """An unstamped Via's received= and rport= values are the sender's word: the packet's source
+    stands for them."""
+    src, other = udp_socket(), udp_socket()
+    port = other.getsockname()[1]
+    src.sendto(malformed(f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbad6;received=127.0.0.1;"
+                         f"rport={port}"), ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(src)
+    assert recv_datagram(other, 0.1) is None
+    src.close()
+    other.close()
+    assert data is not None and data.startswith(b"SIP/2.0 400 "), data
+
+
 def test_malformed_udp_with_unparseable_via_answers_source(uas):
     """Without a Via that parses there is nowhere else to answer: the packet's source."""
     src = udp_socket()

@@ -62,6 +62,11 @@ static void transport_wire_udp_response_destination(void **state)
     udp_dest("SIP/2.0/UDP h.example;branch=z9hG4bK1", "127.0.0.1", 41000, "127.0.0.1", 5060);
     udp_dest("SIP/2.0/UDP h.example:5070;branch=z9hG4bK1;rport", "127.0.0.1", 41000, "127.0.0.1",
              41000);
+    /* ... and what the sender wrote there itself is not believed. */
+    udp_dest("SIP/2.0/UDP h.example:5070;branch=z9hG4bK1;received=192.0.2.66;rport=999",
+             "127.0.0.1", 41000, "127.0.0.1", 41000);
+    udp_dest("SIP/2.0/UDP h.example:5070;branch=z9hG4bK1;received=192.0.2.66", "127.0.0.1", 41000,
+             "127.0.0.1", 5070);
 }
 
 static const char *header_line(const char *msg, const char *name, char *out, size_t size)

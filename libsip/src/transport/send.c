@@ -168,20 +168,21 @@ int sip__via_udp_dest(const sip_via_t *v, const char *src_ip, uint16_t src_port,
         *port = sent_by_port;
         return via_host_copy(v->maddr, ip, iplen);
     }
-    /* Then received (the source address when the Via was not stamped), with the sent-by port,
-     * or with the source port when the client asked for rport (RFC 3581 §4). */
+    /* Then received, with the sent-by port, or with the source port when the client asked for
+     * rport (RFC 3581 §4). An unstamped Via (src_ip given) may carry any received or rport value
+     * its sender wrote: the source address and port stand for them. */
     int rc;
-    if (v->received.len)
-        rc = via_host_copy(v->received, ip, iplen);
-    else if (src_ip)
+    if (src_ip)
         rc = via_host_copy(sip_str_from_cstr(src_ip), ip, iplen);
+    else if (v->received.len)
+        rc = via_host_copy(v->received, ip, iplen);
     else
         rc = via_host_copy(v->host, ip, iplen);
     if (rc) return rc;
-    if (v->rport > 0)
-        *port = (uint16_t)v->rport;
-    else if (v->rport == 0 && src_ip)
+    if (src_ip && v->rport >= 0)
         *port = src_port;
+    else if (!src_ip && v->rport > 0)
+        *port = (uint16_t)v->rport;
     else
         *port = sent_by_port;
     return 0;

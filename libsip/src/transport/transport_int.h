@@ -133,9 +133,10 @@ int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const ch
                              size_t *len);
 
 /* send.c: where a UDP response to a request with this top Via goes (RFC 3261 §18.2.2, RFC 3581
- * §4): maddr with the sent-by port; else received, or src_ip when the Via was not stamped with
- * one, with the rport port, or src_port when rport has no value and src_ip is given, or the
- * sent-by port (5060 when absent). src_ip may be NULL. 0 or SIP_EINVAL. */
+ * §4): maddr with the sent-by port; else received with the rport port, or the sent-by port (5060
+ * when absent) without rport. src_ip NULL: the Via was stamped on receipt (§18.2.1). Otherwise
+ * src_ip/src_port are where the request came from, and stand for received and rport's value
+ * whatever the Via says. 0 or SIP_EINVAL. */
 int sip__via_udp_dest(const sip_via_t *v, const char *src_ip, uint16_t src_port, char *ip,
                       size_t iplen, uint16_t *port);
 
