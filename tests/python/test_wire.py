@@ -315,6 +315,23 @@ def test_rport_without_maddr_goes_to_source(uas):
     assert data is not None and data.startswith(b"SIP/2.0 200 OK\r\n"), data
 
 
+def test_rport_and_received_values_written_by_the_sender_are_replaced(uas):
+    """RFC 3581 §4: the server sets rport to the source port (and received to the source
+    address), whatever value the client put there."""
+    src, other = udp_socket(), udp_socket()
+    port = other.getsockname()[1]
+    src.sendto(request("OPTIONS", f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrp2;"
+                       f"received=192.0.2.66;rport={port}"), ("127.0.0.1", uas.ports["udp"]))
+    data = recv_datagram(src)
+    assert recv_datagram(other, 0.1) is None
+    src_port = src.getsockname()[1]
+    src.close()
+    other.close()
+    assert data is not None and data.startswith(b"SIP/2.0 200 OK\r\n"), (data, uas.logged())
+    via = parse(data).headers["Via"][0].parsed
+    assert (via.received, via.rport) == ("127.0.0.1", src_port)
+
+
 # ---- 5. stateless answers to malformed requests ----------------------------------------------
 
 def malformed(via, version="2.0"):

@@ -464,8 +464,11 @@ static int stamp_via(sip_msg_t *msg, const sip_netinfo_t *ni)
     const sip_header_t *h = sip_msg_header_at(msg, SIP_HDR_VIA, 0);
     const sip_via_t *v = sip_header_via(h);
     if (!v) return 0;
-    int need_received = !host_is(v->host, ni->remote_ip);
-    int need_rport = v->rport == 0;
+    /* A received or rport value the sender wrote itself is replaced: RFC 3581 §3 has the client
+     * send rport without a value, and only the source address and port tell where to answer. */
+    int need_received = v->received.len ? !host_is(v->received, ni->remote_ip)
+                                         : !host_is(v->host, ni->remote_ip);
+    int need_rport = v->rport == 0 || (v->rport > 0 && v->rport != ni->remote_port);
     if (!need_received && !need_rport) return 0;
     /* The value up to its parameters stays as it is; then every parameter but received and
      * rport, then the two as observed. Written by hand: this runs for most requests. */
