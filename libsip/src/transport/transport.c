@@ -555,9 +555,11 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
         if (sip_msg_validate(msg, &err) != 0) {
             /* An ACK is never answered (§17.1.1.3): it is only dropped. */
             int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
+            char what[16] = "dropped";
+            if (!ack) snprintf(what, sizeof(what), "answered %d", err.status);
             sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s:%s:%u: %s; %s",
                     sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port,
-                    err.reason, ack ? "dropped" : "answered 400");
+                    err.reason, what);
             if (!ack) answer_invalid(tp, msg, &err);
             return;
         }
