@@ -221,6 +221,8 @@ static void send_each(const dnsmasq_t *dns, const char *const *uris, size_t n, c
     sip_resolver_opts_init(&ro);
     ro.servers = servers;
     ro.timeout_ms = 1000;
+    ro.transports = (1u << SIP_TRANSPORT_UDP) | (1u << SIP_TRANSPORT_TCP) |
+                    (1u << SIP_TRANSPORT_TLS) | (1u << SIP_TRANSPORT_WSS);
     sip_resolver_t *r;
     assert_int_equal(sip_resolver_create(&r, loop, &ro), 0);
     sip_transport_opts_t o;
@@ -240,7 +242,9 @@ static void send_each(const dnsmasq_t *dns, const char *const *uris, size_t n, c
         so.tls_cert_file = cert;
         so.tls_key_file = key;
         assert_int_equal(sip_transport_create(&srv, loop, &so), 0);
-        assert_int_equal(sip_transport_listen(srv, "tls:127.0.0.1:0"), 0);
+        /* The uris say which one they want: tls or wss. */
+        const char *spec = strstr(uris[0], "transport=wss") ? "wss:127.0.0.1:0" : "tls:127.0.0.1:0";
+        assert_int_equal(sip_transport_listen(srv, spec), 0);
         sip_netinfo_t ni;
         assert_int_equal(sip_transport_listener_info(srv, 0, &ni), 0);
         srv_port = ni.local_port;
@@ -350,6 +354,26 @@ static void tls_connection_not_reused_for_another_name(void **state)
     dnsmasq_stop(&dns);
 }
 
+/* WSS: the same name check, over TLS under the WebSocket (and the name is the Host). */
+static void tls_wss_by_name(void **state)
+{
+    (void)state;
+    const char *const records[] = {"--host-record=sip.test,127.0.0.1",
+                                   "--host-record=elsewhere.test,127.0.0.1", NULL};
+    dnsmasq_t dns;
+    assert_int_equal(dnsmasq_start(&dns, records), 0);
+    const char *uris[] = {"sip:uas@sip.test:%u;transport=wss",
+                          "sip:uas@elsewhere.test:%u;transport=wss"};
+    int status[2];
+    uint16_t port[2];
+    client_t c = {0};
+    send_each(&dns, uris, 2, &c, status, port, "good");
+    assert_int_equal(status[0], 0);
+    assert_int_equal(status[1], SIP_EIO);
+    assert_non_null(strstr(c.log, "certificate verify failed: hostname mismatch"));
+    dnsmasq_stop(&dns);
+}
+
 static void tls_certificate_for_another_name_refused(void **state)
 {
     (void)state;
@@ -375,6 +399,7 @@ int main(void)
         cmocka_unit_test(tls_name_is_sni_and_matches_certificate),
         cmocka_unit_test(tls_certificate_for_another_name_refused),
         cmocka_unit_test(tls_connection_not_reused_for_another_name),
+        cmocka_unit_test(tls_wss_by_name),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
