@@ -1492,6 +1492,120 @@ static void txn_server_answer_inside_callback(void **state)
     sip_msg_unref(req);
 }
 
+/* RFC 3261 §8.2.6.2: every response sip_txn_create_response() makes for a transaction carries
+ * the same To tag, whether the earlier ones were sent or not. */
+static void txn_server_create_response_keeps_one_tag(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKcr", "cr@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip_txn_t *t = held;
+    assert_non_null(t);
+    sip_msg_t *r100, *r180, *r183, *r200;
+    /* 100 Trying carries no tag (§8.2.6.1), and makes none. */
+    assert_int_equal(sip_txn_create_response(&r100, t, 100, NULL), 0);
+    assert_int_equal(to_tag_of(r100).len, 0);
+    /* A 180 made but never sent: its new tag is the transaction's from now on. */
+    assert_int_equal(sip_txn_create_response(&r180, t, 180, NULL), 0);
+    assert_true(to_tag_of(r180).len > 0);
+    assert_int_equal(sip_txn_create_response(&r183, t, 183, "Session Progress"), 0);
+    assert_true(sip_str_eq(to_tag_of(r180), to_tag_of(r183)));
+    assert_int_equal(sip_txn_reply(t, r183), 0);
+    assert_int_equal(sip_txn_create_response(&r200, t, 200, NULL), 0);
+    assert_true(sip_str_eq(to_tag_of(r180), to_tag_of(r200)));
+    assert_str(sip_msg_get_reason(r200), "OK");
+    assert_int_equal(sip_txn_reply(t, r200), 0);
+    assert_int_equal(nsent, 2);
+    assert_true(sip_str_eq(to_tag_of(sent[0].msg), to_tag_of(sent[1].msg)));
+    /* The final response went: the request is gone, nothing more to build from. */
+    sip_msg_t *late = (sip_msg_t *)1;
+    assert_int_equal(sip_txn_create_response(&late, t, 200, NULL), SIP_EINVAL);
+    assert_null(late);
+    sip_msg_unref(r100);
+    sip_msg_unref(r180);
+    sip_msg_unref(r183);
+    sip_msg_unref(r200);
+    sip_msg_unref(req);
+}
+
+/* A tag the TU chose for a response it sent is the one later responses carry; a request in a
+ * dialog keeps its own. */
+static void txn_server_create_response_follows_sent_tag(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKcs", "cs@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip_msg_t *r180, *r486;
+    assert_int_equal(sip_msg_create_response(&r180, req, 180, NULL, "tu-tag"), 0);
+    assert_int_equal(sip_txn_reply(held, r180), 0);
+    assert_int_equal(sip_txn_create_response(&r486, held, 486, NULL), 0);
+    assert_str(to_tag_of(r486), "tu-tag");
+    sip_msg_unref(r180);
+    sip_msg_unref(r486);
+
+    sip_msg_t *bye = peer_req("BYE", "z9hG4bKcb", "cs@x", 2, "dlg-tag", &udp_peer);
+    receive(bye);
+    sip_msg_t *r200;
+    assert_int_equal(sip_txn_create_response(&r200, held, 200, NULL), 0);
+    assert_str(to_tag_of(r200), "dlg-tag");
+    assert_int_equal(sip_txn_reply(held, r200), 0);
+    sip_msg_unref(r200);
+    sip_msg_unref(bye);
+    sip_msg_unref(req);
+}
+
+static void txn_server_create_response_rejects_bad_input(void **state)
+{
+    (void)state;
+    sip_msg_t *out = (sip_msg_t *)1;
+    assert_int_equal(sip_txn_create_response(&out, NULL, 200, NULL), SIP_EINVAL);
+    assert_null(out);
+    assert_int_equal(sip_txn_create_response(NULL, NULL, 200, NULL), SIP_EINVAL);
+    /* A client transaction has no request to answer. */
+    sip_msg_t *creq = client_req("OPTIONS");
+    sip_txn_t *c;
+    assert_int_equal(
+        sip_txn_client_create(&c, layer, creq, &udp_peer, NULL, on_response, &cli, NULL), 0);
+    out = (sip_msg_t *)1;
+    assert_int_equal(sip_txn_create_response(&out, c, 200, NULL), SIP_EINVAL);
+    assert_null(out);
+    sip_txn_close(c);
+    sip_txn_unref(c);
+    sip_msg_unref(creq);
+    sip_msg_t *req = peer_req("OPTIONS", "z9hG4bKbi", "bi@x", 1, NULL, &udp_peer);
+    receive(req);
+    out = (sip_msg_t *)1;
+    assert_int_equal(sip_txn_create_response(&out, held, 99, NULL), SIP_EINVAL);
+    assert_null(out);
+    assert_int_equal(sip_txn_create_response(&out, held, 700, NULL), SIP_EINVAL);
+    sip_txn_close(held);
+    assert_int_equal(sip_txn_create_response(&out, held, 200, NULL), SIP_ECLOSED);
+    assert_null(out);
+    sip_msg_unref(req);
+}
+
+/* §9.2 with a proxy's CANCEL (§16.10): the INVITE had no tagged response yet; the CANCEL's 200
+ * makes a tag and the INVITE's own responses carry it. */
+static void txn_server_proxy_cancel_200_tag_is_the_invites(void **state)
+{
+    (void)state;
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKpt", "pt@x", 4, NULL, &udp_peer);
+    receive(req);
+    sip_txn_t *inv = held;
+    assert_int_equal(sip_txn_set_event_handler(inv, on_event, NULL, NULL), 0);
+    sip_msg_t *c = peer_req("CANCEL", "z9hG4bKpt", "pt@x", 4, NULL, &udp_peer);
+    receive(c);
+    assert_int_equal(nsent, 1);
+    assert_int_equal(sip_msg_get_status(sent[0].msg), 200);
+    assert_true(to_tag_of(sent[0].msg).len > 0);
+    assert_int_equal(sip_txn_respond(inv, 487, NULL), 0);
+    assert_int_equal(nsent, 2);
+    assert_int_equal(sip_msg_get_status(sent[1].msg), 487);
+    assert_true(sip_str_eq(to_tag_of(sent[0].msg), to_tag_of(sent[1].msg)));
+    sip_msg_unref(c);
+    sip_msg_unref(req);
+}
+
 static void txn_stateless_sending(void **state)
 {
     (void)state;
@@ -1750,6 +1864,10 @@ int main(void)
         T(txn_server_merged_request_482),
         T(txn_server_rfc2543_matching),
         T(txn_server_answer_inside_callback),
+        T(txn_server_create_response_keeps_one_tag),
+        T(txn_server_create_response_follows_sent_tag),
+        T(txn_server_create_response_rejects_bad_input),
+        P(txn_server_proxy_cancel_200_tag_is_the_invites),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
         T(txn_server_idle_keeps_wire_form),
