@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/live_int.h"
 #include "msg/msg_int.h"
 
 #define ALIGN16(n) (((n) + 15u) & ~(size_t)15u)
@@ -20,6 +21,7 @@ sip_msg_t *sip__msg_new(size_t extra)
     extra = ALIGN16(extra);
     sip_msg_t *msg = malloc(base + extra);
     if (!msg) return NULL;
+    sip__live_inc(SIP_LIVE_MSG);
     /* Only the fixed part needs zeroing; chunk data is handed out uninitialised. */
     memset(msg, 0, sizeof(*msg));
     msg->refs = 1;
@@ -73,6 +75,7 @@ void sip_msg_unref(sip_msg_t *msg)
         free(c);
         c = next;
     }
+    sip__live_dec(SIP_LIVE_MSG);
     free(msg);
 }
 

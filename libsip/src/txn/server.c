@@ -198,16 +198,15 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
 static sip_str_t txn_tag(const sip_txn_t *t)
 {
     sip_str_t s = rsp_to_tag(t);
-    return s.len ? s : sip_str_from_cstr(t->tag);
+    return s.len ? s : (sip_str_t){t->tag, strnlen(t->tag, sizeof(t->tag))};
 }
 
 /* Keeps tag as the one of t's later responses when t has none yet (and its request's To has none:
  * then the request's tag is every response's). */
 static void keep_tag(sip_txn_t *t, sip_str_t tag)
 {
-    if (t->key.to_tag.len || txn_tag(t).len || !tag.len || tag.len >= sizeof(t->tag)) return;
+    if (t->key.to_tag.len || txn_tag(t).len || !tag.len || tag.len > sizeof(t->tag)) return;
     memcpy(t->tag, tag.ptr, tag.len);
-    t->tag[tag.len] = '\0';
 }
 
 /* Builds a response to t's request with To tag tt, or (tt empty) a new one that t keeps. */

@@ -28,9 +28,9 @@ void sip__txn_layer_set_io(sip_txn_layer_t *layer, const sip__txn_io_t *io);
 
 #define SIP__TXN_NEVER UINT64_MAX
 
-/* Room for a To tag the layer makes (sip_msg_create_response() makes 16 hex digits), with its
- * NUL; a multiple of 8 so that the transaction's layout stays without padding. */
-#define SIP__TXN_TAG_SIZE 24
+/* Room for a To tag the layer makes (sip_msg_create_response() makes 16 hex digits); a multiple
+ * of 8 so that the transaction's layout stays without padding. */
+#define SIP__TXN_TAG_SIZE 16
 
 /* How finely the loop's clock serves end timers (see due() in layer.c). */
 #define SIP__TXN_END_QUANTUM 32
@@ -101,7 +101,7 @@ struct sip_txn {
     /* Server: the To tag sip_txn_create_response() made for a request without one, kept until a
      * response carrying it is sent (then rsp or wire has it too), so that every response of the
      * transaction carries the same tag (RFC 3261 §8.2.6.2, §17.2: one tag per transaction).
-     * NUL-terminated; empty when none was made. */
+     * NUL-terminated when shorter than the array; empty when none was made. */
     char tag[SIP__TXN_TAG_SIZE];
     union {
         sip_response_cb rsp;  /* client */
