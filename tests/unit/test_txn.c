@@ -1606,6 +1606,146 @@ static void txn_server_proxy_cancel_200_tag_is_the_invites(void **state)
     sip_msg_unref(req);
 }
 
+/* ---- state changes ------------------------------------------------------------------------ */
+
+/* RFC 3261 §17 figures 5-8 with RFC 6026: what each kind of transaction may do. */
+static void txn_state_transitions_follow_the_figures(void **state)
+{
+    (void)state;
+    enum { C = SIP_TXN_CALLING, T = SIP_TXN_TRYING, P = SIP_TXN_PROCEEDING };
+    enum { D = SIP_TXN_COMPLETED, A = SIP_TXN_ACCEPTED, F = SIP_TXN_CONFIRMED };
+    enum { X = SIP_TXN_TERMINATED, N = SIP__TXN_NEW };
+    static const struct {
+        int kind;
+        unsigned from, to;
+        int ok;
+    } cases[] = {
+        /* INVITE client (figure 5; RFC 6026 §8.4). */
+        {SIP__TXN_KIND_INVITE_CLIENT, N, C, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, P, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, D, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, A, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, X, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, P, P, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, P, D, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, P, A, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, D, X, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, A, X, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, N, T, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, T, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, P, C, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, D, P, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, D, A, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, A, D, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, D, F, 0},
+        {SIP__TXN_KIND_INVITE_CLIENT, C, C, 0},
+        /* Non-INVITE client (figure 6). */
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, N, T, 1},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, T, P, 1},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, T, D, 1},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, P, D, 1},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, D, X, 1},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, N, C, 0},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, T, A, 0},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, P, T, 0},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, D, D, 0},
+        /* INVITE server (figure 7; RFC 6026 §8.5). */
+        {SIP__TXN_KIND_INVITE_SERVER, N, P, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, P, P, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, P, D, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, P, A, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, D, F, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, F, X, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, A, X, 1},
+        {SIP__TXN_KIND_INVITE_SERVER, N, T, 0},
+        {SIP__TXN_KIND_INVITE_SERVER, A, F, 0},
+        {SIP__TXN_KIND_INVITE_SERVER, A, D, 0},
+        {SIP__TXN_KIND_INVITE_SERVER, F, D, 0},
+        {SIP__TXN_KIND_INVITE_SERVER, D, P, 0},
+        /* Non-INVITE server (figure 8). */
+        {SIP__TXN_KIND_NON_INVITE_SERVER, N, T, 1},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, T, P, 1},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, T, D, 1},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, P, D, 1},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, D, X, 1},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, T, A, 0},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, D, F, 0},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, D, T, 0},
+        /* Terminated is the end for everyone; a close reaches it from anywhere. */
+        {SIP__TXN_KIND_INVITE_SERVER, X, P, 0},
+        {SIP__TXN_KIND_NON_INVITE_CLIENT, X, X, 0},
+        {SIP__TXN_KIND_NON_INVITE_SERVER, N, X, 1},
+        {SIP__TXN_KIND_INVITE_CLIENT, X + 9, X, 0},
+        {4, N, T, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int ok = sip__txn_transition_ok(cases[i].kind, cases[i].from, cases[i].to);
+        if (ok != cases[i].ok)
+            fail_msg("kind %d: %u -> %u gives %d", cases[i].kind, cases[i].from, cases[i].to, ok);
+    }
+}
+
+static char trace[16][160];
+static int ntrace;
+
+static void on_trace(sip_loop_t *l, sip_log_level_t level, const char *module, const char *text,
+                     void *user)
+{
+    (void)l;
+    (void)user;
+    if (level != SIP_LOG_TRACE || strcmp(module, "txn") != 0) return;
+    if (ntrace < 16) snprintf(trace[ntrace], sizeof(trace[0]), "%s", text);
+    ntrace++;
+}
+
+/* Each change is logged at trace level with the branch, the old state and the new. */
+static void txn_state_changes_are_logged(void **state)
+{
+    (void)state;
+    ntrace = 0;
+    assert_int_equal(sip_loop_set_log(loop, SIP_LOG_TRACE, on_trace, NULL, NULL), 0);
+    sip_msg_t *req = peer_req("INVITE", "z9hG4bKlog", "log@x", 1, NULL, &udp_peer);
+    receive(req);
+    assert_int_equal(sip_txn_respond(held, 180, NULL), 0);
+    assert_int_equal(sip_txn_respond(held, 183, NULL), 0); /* Proceeding stays: no line */
+    assert_int_equal(sip_txn_respond(held, 486, NULL), 0);
+    sip_str_t tag = to_tag_of(sent[0].msg);
+    char tagbuf[64];
+    snprintf(tagbuf, sizeof(tagbuf), "%.*s", (int)tag.len, tag.ptr);
+    sip_msg_t *ack = peer_req("ACK", "z9hG4bKlog", "log@x", 1, tagbuf, &udp_peer);
+    receive(ack);
+    advance(5000); /* Timer I */
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_TERMINATED);
+    static const char *const want[] = {
+        "INVITE server z9hG4bKlog: (new) -> Proceeding",
+        "INVITE server z9hG4bKlog: Proceeding -> Completed",
+        "INVITE server z9hG4bKlog: Completed -> Confirmed",
+        "INVITE server z9hG4bKlog: Confirmed -> Terminated",
+    };
+    assert_int_equal(ntrace, 4);
+    for (int i = 0; i < 4; i++) assert_string_equal(trace[i], want[i]);
+
+    /* A client's: its branch is the one the layer made. */
+    ntrace = 0;
+    sip_msg_t *creq = client_req("OPTIONS");
+    sip_txn_t *c;
+    assert_int_equal(
+        sip_txn_client_create(&c, layer, creq, &udp_peer, NULL, on_response, &cli, NULL), 0);
+    sip_str_t br = sip_msg_get_via(creq)->branch;
+    peer_answers(creq, 200, "t9");
+    assert_int_equal(ntrace, 2);
+    char line[160];
+    snprintf(line, sizeof(line), "non-INVITE client %.*s: (new) -> Trying", (int)br.len, br.ptr);
+    assert_string_equal(trace[0], line);
+    snprintf(line, sizeof(line), "non-INVITE client %.*s: Trying -> Completed", (int)br.len,
+             br.ptr);
+    assert_string_equal(trace[1], line);
+    sip_txn_unref(c);
+    sip_msg_unref(creq);
+    sip_msg_unref(ack);
+    sip_msg_unref(req);
+}
+
 static void txn_stateless_sending(void **state)
 {
     (void)state;
@@ -1868,6 +2008,8 @@ int main(void)
         T(txn_server_create_response_follows_sent_tag),
         T(txn_server_create_response_rejects_bad_input),
         P(txn_server_proxy_cancel_200_tag_is_the_invites),
+        T(txn_state_transitions_follow_the_figures),
+        T(txn_state_changes_are_logged),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
         T(txn_server_idle_keeps_wire_form),

@@ -317,6 +317,7 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     t->hidx = -1;
     t->refs = 1;
     t->flags = SIP__TXN_LAYER_REF;
+    t->state = SIP__TXN_NEW;
     size_t i = t->hash & (l->nbuckets - 1);
     t->hnext = l->buckets[i];
     l->buckets[i] = t;
@@ -375,7 +376,7 @@ void sip__txn_terminate(sip_txn_t *t)
 {
     sip_txn_layer_t *l = t->layer;
     if (!l) return;
-    t->state = SIP_TXN_TERMINATED;
+    sip__txn_set_state(t, SIP_TXN_TERMINATED);
     unlink_txn(l, t);
     heap_remove(l, t);
     l->count--;

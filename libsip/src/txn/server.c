@@ -98,6 +98,12 @@ static void server_event(sip_txn_t *t, sip_txn_event_t ev, const sip_msg_t *msg)
     if (t->layer && t->cb.ev) t->cb.ev(t, ev, msg, t->user);
 }
 
+/* §17.2.4: the TU hears that the transport failed to send what the layer sent on its own. */
+static void tell_error(sip_txn_t *t)
+{
+    server_event(t, SIP_TXN_EVENT_ERROR, NULL);
+}
+
 static void resend_last(sip_txn_t *t)
 {
     int rc;
@@ -109,10 +115,7 @@ static void resend_last(sip_txn_t *t)
         return;
     if (!rc) return;
     /* §17.2.4: a transport failure ends the transaction and the TU hears of it. */
-    t->refs++;
-    server_event(t, SIP_TXN_EVENT_ERROR, NULL);
-    sip__txn_terminate(t);
-    sip_txn_unref(t);
+    sip__txn_end(t, tell_error);
 }
 
 static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell);
@@ -143,10 +146,7 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     if (rc) {
         /* §17.2.4: the transport failed; the transaction is over (the TU hears rc, or an
          * event for what the layer sent on its own). */
-        t->refs++;
-        if (tell) server_event(t, SIP_TXN_EVENT_ERROR, NULL);
-        sip__txn_terminate(t);
-        sip_txn_unref(t);
+        sip__txn_end(t, tell ? tell_error : NULL);
         return rc;
     }
     /* RFC 6026 §8.7: in Accepted the TU's own 2xx retransmissions just pass through. */
@@ -157,15 +157,15 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     uint64_t now = sip__txn_now(l);
     t->t_retx = SIP__TXN_NEVER; /* the pending 100 Trying is not needed any more */
     if (st < 200) {
-        t->state = SIP_TXN_PROCEEDING;
+        sip__txn_set_state(t, SIP_TXN_PROCEEDING);
         t->flags |= SIP__TXN_PROVISIONAL;
     } else if (is_invite(t) && st < 300) {
         /* RFC 6026 §8.5: Accepted, Timer L = 64*T1. */
-        t->state = SIP_TXN_ACCEPTED;
+        sip__txn_set_state(t, SIP_TXN_ACCEPTED);
         t->t_end = now + 64 * (uint64_t)t->t1;
     } else if (is_invite(t)) {
         /* §17.2.1: Completed; Timer G retransmits (unreliable only), Timer H waits for ACK. */
-        t->state = SIP_TXN_COMPLETED;
+        sip__txn_set_state(t, SIP_TXN_COMPLETED);
         if (!(t->flags & SIP__TXN_RELIABLE)) {
             t->interval = t->t1;
             t->t_retx = now + t->t1;
@@ -173,11 +173,9 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
         t->t_end = now + 64 * (uint64_t)t->t1;
     } else {
         /* §17.2.2: Completed; Timer J = 64*T1 unreliable, 0 reliable. */
-        t->state = SIP_TXN_COMPLETED;
+        sip__txn_set_state(t, SIP_TXN_COMPLETED);
         if (t->flags & SIP__TXN_RELIABLE) {
-            t->refs++;
-            sip__txn_terminate(t);
-            sip_txn_unref(t);
+            sip__txn_end(t, NULL);
             return 0;
         }
         t->t_end = now + 64 * (uint64_t)t->t1;
@@ -303,7 +301,7 @@ static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
     const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
     if (ni && sip_transport_is_reliable(ni->transport)) t->flags |= SIP__TXN_RELIABLE;
     /* §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2: others in Trying. */
-    t->state = m == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
+    sip__txn_set_state(t, m == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING);
     return t;
 }
 
@@ -380,12 +378,10 @@ void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
         sip_txn_t *t = find_server(l, req, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 1);
         if (t && t->state == SIP_TXN_COMPLETED) {
             /* §17.2.1: Confirmed; Timer I (T4, zero on reliable) absorbs further ACKs. */
-            t->state = SIP_TXN_CONFIRMED;
+            sip__txn_set_state(t, SIP_TXN_CONFIRMED);
             t->t_retx = SIP__TXN_NEVER;
             if (t->flags & SIP__TXN_RELIABLE) {
-                t->refs++;
-                sip__txn_terminate(t);
-                sip_txn_unref(t);
+                sip__txn_end(t, NULL);
                 return;
             }
             t->t_end = sip__txn_now(l) + t->t4;

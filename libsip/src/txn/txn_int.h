@@ -174,6 +174,28 @@ int sip__txn_ensure_branch(sip_txn_layer_t *l, sip_msg_t *msg);
 sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash);
 void sip__txn_make_branch(sip_txn_layer_t *l, char *buf, size_t size);
 
+/* state.c */
+/* The state of a transaction between its allocation and its first state (never seen outside). */
+#define SIP__TXN_NEW (SIP_TXN_TERMINATED + 1)
+/* The four state machines of RFC 3261 §17 (figures 5-8). */
+enum {
+    SIP__TXN_KIND_INVITE_CLIENT,
+    SIP__TXN_KIND_NON_INVITE_CLIENT,
+    SIP__TXN_KIND_INVITE_SERVER,
+    SIP__TXN_KIND_NON_INVITE_SERVER,
+};
+int sip__txn_kind(const sip_txn_t *t);
+/* 1 when a transaction of this kind may go from state from (SIP__TXN_NEW: its first state) to
+ * state to (RFC 3261 §17 figures 5-8, RFC 6026 Accepted; Terminated from anywhere: a close). */
+int sip__txn_transition_ok(int kind, unsigned from, unsigned to);
+/* Every state change goes through here: checked (an illegal one is a bug: assert in debug
+ * builds, an error logged in release) and logged at trace level with the branch. */
+void sip__txn_set_state(sip_txn_t *t, sip_txn_state_t to);
+/* Ends t now (sip__txn_terminate()) while holding a reference, since user_free or the layer's
+ * reference going may free it otherwise; tell, when given, first informs the TU inside the same
+ * reference (its callback may close or unref t). */
+void sip__txn_end(sip_txn_t *t, void (*tell)(sip_txn_t *t));
+
 /* client.c */
 void sip__txn_client_response(sip_txn_t *t, sip_msg_t *rsp);
 void sip__txn_client_timer(sip_txn_t *t, uint64_t now);
