@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "sip/msg.h"
 #include "sip/param.h"
 #include "sip/uri.h"
@@ -1538,5 +1539,5 @@ int main(void)
         cmocka_unit_test_teardown(conformance_error_positions, release_all),
         cmocka_unit_test_teardown(conformance_valid_limits_and_truncation, release_all),
     };
-    return cmocka_run_group_tests(tests, setup_manifests, NULL);
+    return test_run_group(tests, setup_manifests, NULL);
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 #include "sip/sip.h"
 #include "testca.h"
 #include "transport/layer.h"
@@ -1305,5 +1306,5 @@ int main(void)
         cmocka_unit_test(layers_wss_byte_at_a_time),
         cmocka_unit_test(layers_alloc_failure_sweep),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return test_run_group(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 #include "sip/sip.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -908,5 +909,5 @@ int main(void)
         cmocka_unit_test(msg_clone_is_independent),
         cmocka_unit_test(msg_alloc_failure_sweep),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

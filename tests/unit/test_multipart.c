@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 
 #include "sip/multipart.h"
 
@@ -419,5 +420,5 @@ int main(void)
         cmocka_unit_test(multipart_builder),
         cmocka_unit_test(multipart_alloc_failure_sweep),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 #include "dnsmasq.h"
 #include "resolve/resolve_int.h"
 #include "sip/loop.h"
@@ -932,5 +933,5 @@ int main(void)
         cmocka_unit_test(resolve_alloc_failures),
         cmocka_unit_test(resolve_dns_parse_bad_input),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return test_run_group(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 
 #include "sdp/sdp_int.h"
 #include "sip/sdp.h"
@@ -928,5 +929,5 @@ int main(void)
         cmocka_unit_test(sdp_builder_rejects_bad_arguments),
         cmocka_unit_test(sdp_alloc_failure_sweep),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

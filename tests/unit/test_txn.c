@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "harness.h"
 #include "sip/sip.h"
 #include "txn/txn_int.h"
 
@@ -300,8 +301,7 @@ static int teardown(void **state)
         free(sent[i].bytes);
     }
     nsent = 0;
-    assert_int_equal(test_alloc_live(), 0);
-    return 0;
+    return 0; /* the harness checks that nothing is left */
 }
 
 /* ---- messages ----------------------------------------------------------------------------- */
@@ -2019,5 +2019,5 @@ int main(void)
 #undef P
 #undef T
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }

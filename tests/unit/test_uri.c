@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "sip/uri.h"
 
 /* Asserts that a view holds exactly the text want (NULL: the view is empty). */
@@ -819,5 +820,5 @@ int main(void)
         cmocka_unit_test(uri_scheme_name),
         cmocka_unit_test(uri_conformance_request_uris),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }
