@@ -1746,6 +1746,37 @@ static void txn_state_changes_are_logged(void **state)
     sip_msg_unref(req);
 }
 
+static void on_response_keep(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    seen_t *s = user;
+    on_response(txn, status, rsp, user);
+    /* The Borrowed const response is kept as the docs say: sip_msg_ref() takes a const view. */
+    if (rsp && status >= 200) {
+        sip_msg_unref(s->last);
+        s->last = sip_msg_ref(rsp);
+    }
+}
+
+static void txn_response_cb_keeps_the_response(void **state)
+{
+    (void)state;
+    sip_msg_t *req = client_req("OPTIONS");
+    sip_txn_t *t;
+    assert_int_equal(
+        sip_txn_client_create(&t, layer, req, &udp_peer, NULL, on_response_keep, &cli, NULL), 0);
+    peer_answers(req, 202, "k1");
+    assert_int_equal(cli.n, 1);
+    advance(5000); /* Timer K: the transaction ends, the response the TU kept stays */
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_TERMINATED);
+    assert_non_null(cli.last);
+    assert_int_equal(sip_msg_get_status(cli.last), 202);
+    assert_str(to_tag_of(cli.last), "k1");
+    sip_msg_unref(cli.last);
+    cli.last = NULL;
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 static void txn_stateless_sending(void **state)
 {
     (void)state;
@@ -2010,6 +2041,7 @@ int main(void)
         P(txn_server_proxy_cancel_200_tag_is_the_invites),
         T(txn_state_transitions_follow_the_figures),
         T(txn_state_changes_are_logged),
+        T(txn_response_cb_keeps_the_response),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
         T(txn_server_idle_keeps_wire_form),

@@ -96,7 +96,10 @@ typedef void (*sip_request_cb)(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t
  */
 typedef void (*sip_stray_response_cb)(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user);
 
-/** An event of a server transaction; msg (Borrowed) is the CANCEL for SIP_TXN_EVENT_CANCEL. */
+/**
+ * An event of a server transaction; msg is the CANCEL for SIP_TXN_EVENT_CANCEL (Borrowed for the
+ * call: sip_msg_ref() it to keep it), else NULL.
+ */
 typedef void (*sip_txn_event_cb)(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
                                  void *user);
 

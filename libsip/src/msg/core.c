@@ -60,10 +60,13 @@ char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n)
     return p;
 }
 
-sip_msg_t *sip_msg_ref(sip_msg_t *msg)
+sip_msg_t *sip_msg_ref(const sip_msg_t *msg)
 {
-    if (msg) msg->refs++;
-    return msg;
+    /* Counting references does not change the message (see msg.h); messages are always
+     * allocated, never const objects, so the count may change through a const view. */
+    sip_msg_t *m = (sip_msg_t *)msg;
+    if (m) m->refs++;
+    return m;
 }
 
 void sip_msg_unref(sip_msg_t *msg)
