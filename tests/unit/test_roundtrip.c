@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "sip/msg.h"
 
 #define CONF_DIR SIP_SHARED_DIR "/conformance"
@@ -386,5 +387,5 @@ int main(void)
         cmocka_unit_test(roundtrip_response_status),
         cmocka_unit_test(roundtrip_response_copies_lists),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_run_group(tests, NULL, NULL);
 }
