@@ -109,7 +109,8 @@ static void live_stack_objects(void **state)
     sip_msg_t *m;
     sip_parse_error_t err;
     assert_int_equal(sip_msg_parse(&m, invite, strlen(invite), &err), 0);
-    sip_netinfo_t ni = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "127.0.0.1", 9, 0};
+    sip_netinfo_t ni = {.transport = SIP_TRANSPORT_UDP, .local_ip = "127.0.0.1", .local_port = 5060,
+                        .remote_ip = "127.0.0.1", .remote_port = 9};
     sip_msg_set_netinfo(m, &ni);
     assert_int_equal(sip_txn_layer_receive(layer, m), 0);
     assert_non_null(held);

@@ -1777,6 +1777,37 @@ static void txn_response_cb_keeps_the_response(void **state)
     sip_msg_unref(req);
 }
 
+/* RFC 3263 §4.3 failover starts a client transaction over: the one sanctioned way back. */
+static void txn_state_restart_for_the_next_target(void **state)
+{
+    (void)state;
+    ntrace = 0;
+    assert_int_equal(sip_loop_set_log(loop, SIP_LOG_TRACE, on_trace, NULL, NULL), 0);
+    sip_msg_t *req = client_req("INVITE");
+    sip_txn_t *t;
+    assert_int_equal(
+        sip_txn_client_create(&t, layer, req, &udp_peer, NULL, on_response, &cli, NULL), 0);
+    peer_answers(req, 180, "r1");
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_PROCEEDING);
+    ntrace = 0;
+    assert_int_equal(sip__txn_restart_state(t), 0);
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_CALLING);
+    assert_int_equal(ntrace, 1);
+    assert_non_null(strstr(trace[0], ": Proceeding -> Calling (next target)"));
+    peer_answers(req, 486, "r1");
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    assert_int_equal(sip__txn_restart_state(t), -1); /* a final response: nothing to restart */
+    assert_int_equal(sip_txn_get_state(t), SIP_TXN_COMPLETED);
+    /* Server transactions never restart. */
+    sip_msg_t *sreq = peer_req("OPTIONS", "z9hG4bKrs", "rs@x", 1, NULL, &udp_peer);
+    receive(sreq);
+    assert_int_equal(sip__txn_restart_state(held), -1);
+    assert_int_equal(sip_txn_get_state(held), SIP_TXN_TRYING);
+    sip_txn_unref(t);
+    sip_msg_unref(sreq);
+    sip_msg_unref(req);
+}
+
 static void txn_stateless_sending(void **state)
 {
     (void)state;
@@ -2042,6 +2073,7 @@ int main(void)
         T(txn_state_transitions_follow_the_figures),
         T(txn_state_changes_are_logged),
         T(txn_response_cb_keeps_the_response),
+        T(txn_state_restart_for_the_next_target),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
         T(txn_server_idle_keeps_wire_form),

@@ -87,6 +87,24 @@ void sip__txn_set_state(sip_txn_t *t, sip_txn_state_t to)
             br.ptr ? br.ptr : "", state_name(from), state_name((unsigned)to));
 }
 
+int sip__txn_restart_state(sip_txn_t *t)
+{
+    if (!(t->flags & SIP__TXN_CLIENT) ||
+        (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_TRYING &&
+         t->state != SIP_TXN_PROCEEDING))
+        return -1;
+    sip_txn_state_t first = (t->flags & SIP__TXN_INVITE) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    sip_loop_t *loop = t->layer ? t->layer->loop : NULL;
+    if (sip__loop_log_enabled(loop, SIP_LOG_TRACE)) {
+        const sip_str_t br = t->key.branch;
+        sip_log(loop, SIP_LOG_TRACE, "txn", "%s %.*s: %s -> %s (next target)",
+                (t->flags & SIP__TXN_INVITE) ? "INVITE client" : "non-INVITE client", (int)br.len,
+                br.ptr ? br.ptr : "", state_name(t->state), state_name(first));
+    }
+    t->state = (uint8_t)first;
+    return 0;
+}
+
 void sip__txn_end(sip_txn_t *t, void (*tell)(sip_txn_t *t))
 {
     t->refs++;

@@ -191,6 +191,11 @@ int sip__txn_transition_ok(int kind, unsigned from, unsigned to);
 /* Every state change goes through here: checked (an illegal one is a bug: assert in debug
  * builds, an error logged in release) and logged at trace level with the branch. */
 void sip__txn_set_state(sip_txn_t *t, sip_txn_state_t to);
+/* RFC 3263 §4.3: a client transaction whose target failed (a transport error, silence, a 503) goes
+ * to the next target as a new transaction in all but the handle: back to its first state
+ * (Calling or Trying), checked and logged like any change. 0, or -1 (nothing changed) when t is
+ * not a client transaction in Calling, Trying or Proceeding. */
+int sip__txn_restart_state(sip_txn_t *t);
 /* Ends t now (sip__txn_terminate()) while holding a reference, since user_free or the layer's
  * reference going may free it otherwise; tell, when given, first informs the TU inside the same
  * reference (its callback may close or unref t). */
