@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "sip/msg.h"
 #include "sip/param.h"
 #include "sip/uri.h"
@@ -1539,5 +1538,5 @@ int main(void)
         cmocka_unit_test_teardown(conformance_error_positions, release_all),
         cmocka_unit_test_teardown(conformance_valid_limits_and_truncation, release_all),
     };
-    return test_run_group(tests, setup_manifests, NULL);
+    return cmocka_run_group_tests(tests, setup_manifests, NULL);
 }

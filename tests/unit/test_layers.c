@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 #include "sip/sip.h"
 #include "testca.h"
 #include "transport/layer.h"
@@ -1306,5 +1305,5 @@ int main(void)
         cmocka_unit_test(layers_wss_byte_at_a_time),
         cmocka_unit_test(layers_alloc_failure_sweep),
     };
-    return test_run_group(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -196,5 +196,5 @@ int main(void)
         cmocka_unit_test(live_connections),
         cmocka_unit_test(live_harness_sees_leaks),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

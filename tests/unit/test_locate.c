@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "dnsmasq.h"
 #include "pump.h"
 #include "sip/sip.h"
@@ -176,5 +175,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(locate_fails_over_to_the_next_target),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "harness.h"
 #include "sip/sip.h"
 
 typedef struct {
@@ -428,5 +427,5 @@ int main(void)
         cmocka_unit_test(loop_signal_alone_does_not_keep_the_loop),
         cmocka_unit_test(loop_signal_refuses_bad_input),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 #include "sip/sip.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -1031,5 +1030,5 @@ int main(void)
         cmocka_unit_test(msg_clone_is_independent),
         cmocka_unit_test(msg_alloc_failure_sweep),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

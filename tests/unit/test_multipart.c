@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 
 #include "sip/multipart.h"
 
@@ -420,5 +419,5 @@ int main(void)
         cmocka_unit_test(multipart_builder),
         cmocka_unit_test(multipart_alloc_failure_sweep),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 #include "dnsmasq.h"
 #include "resolve/resolve_int.h"
 #include "sip/loop.h"
@@ -933,5 +932,5 @@ int main(void)
         cmocka_unit_test(resolve_alloc_failures),
         cmocka_unit_test(resolve_dns_parse_bad_input),
     };
-    return test_run_group(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

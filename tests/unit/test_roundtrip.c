@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "sip/msg.h"
 
 #define CONF_DIR SIP_SHARED_DIR "/conformance"
@@ -387,5 +386,5 @@ int main(void)
         cmocka_unit_test(roundtrip_response_status),
         cmocka_unit_test(roundtrip_response_copies_lists),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 
 #include "sdp/sdp_int.h"
 #include "sip/sdp.h"
@@ -929,5 +928,5 @@ int main(void)
         cmocka_unit_test(sdp_builder_rejects_bad_arguments),
         cmocka_unit_test(sdp_alloc_failure_sweep),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "sip/sip.h"
 
 static void str_compare_and_copy(void **state)
@@ -97,5 +96,5 @@ int main(void)
         cmocka_unit_test(str_params_walk_and_find),
         cmocka_unit_test(str_error_names),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

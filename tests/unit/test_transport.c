@@ -17,7 +17,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "pump.h"
 #include "sip/sip.h"
 
@@ -604,5 +603,5 @@ int main(void)
         cmocka_unit_test(transport_send_outcomes_and_trace),
         cmocka_unit_test(transport_closes_with_its_loop),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "pump.h"
 #include "sip/sip.h"
 #include "testca.h"
@@ -310,5 +309,5 @@ int main(void)
         cmocka_unit_test(secure_bad_tls_files_fail_at_create),
         cmocka_unit_test(secure_python_websocket_client),
     };
-    return test_run_group(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
-#include "harness.h"
 #include "sip/sip.h"
 #include "txn/txn_int.h"
 
@@ -2083,5 +2082,5 @@ int main(void)
 #undef P
 #undef T
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,6 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
-#include "harness.h"
 #include "sip/sip.h"
 
 enum { N = 2000, LIMIT = 2048 };
@@ -235,5 +234,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(txn_mem_idle_transactions_under_2k, setup, teardown),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

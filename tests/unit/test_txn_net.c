@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "pump.h"
 #include "sip/sip.h"
 
@@ -665,5 +664,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(txn_net_tcp_proxy_cancel, setup_proxy, teardown),
 #undef T
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

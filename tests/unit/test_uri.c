@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
 #include "sip/uri.h"
 
 /* Asserts that a view holds exactly the text want (NULL: the view is empty). */
@@ -820,5 +819,5 @@ int main(void)
         cmocka_unit_test(uri_scheme_name),
         cmocka_unit_test(uri_conformance_request_uris),
     };
-    return test_run_group(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
