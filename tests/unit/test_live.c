@@ -109,8 +109,11 @@ static void live_stack_objects(void **state)
     sip_msg_t *m;
     sip_parse_error_t err;
     assert_int_equal(sip_msg_parse(&m, invite, strlen(invite), &err), 0);
-    sip_netinfo_t ni = {.transport = SIP_TRANSPORT_UDP, .local_ip = "127.0.0.1", .local_port = 5060,
-                        .remote_ip = "127.0.0.1", .remote_port = 9};
+    sip_netinfo_t ni = {.transport = SIP_TRANSPORT_UDP,
+                        .local_ip = "127.0.0.1",
+                        .local_port = 5060,
+                        .remote_ip = "127.0.0.1",
+                        .remote_port = 9};
     sip_msg_set_netinfo(m, &ni);
     assert_int_equal(sip_txn_layer_receive(layer, m), 0);
     assert_non_null(held);
@@ -190,10 +193,8 @@ static void live_harness_sees_leaks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(live_names_and_bounds),
-        cmocka_unit_test(live_messages_and_sdp),
-        cmocka_unit_test(live_stack_objects),
-        cmocka_unit_test(live_connections),
+        cmocka_unit_test(live_names_and_bounds),   cmocka_unit_test(live_messages_and_sdp),
+        cmocka_unit_test(live_stack_objects),      cmocka_unit_test(live_connections),
         cmocka_unit_test(live_harness_sees_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

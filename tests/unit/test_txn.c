@@ -1722,7 +1722,8 @@ static void txn_state_changes_are_logged(void **state)
         "INVITE server z9hG4bKlog: Confirmed -> Terminated",
     };
     assert_int_equal(ntrace, 4);
-    for (int i = 0; i < 4; i++) assert_string_equal(trace[i], want[i]);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(trace[i], want[i]);
 
     /* A client's: its branch is the one the layer made. */
     ntrace = 0;
