@@ -4,7 +4,7 @@
 
 #include "core/live_int.h"
 
-atomic_long sip__live[SIP_LIVE__COUNT];
+sip__live_count_t sip__live[SIP_LIVE__COUNT];
 
 static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_MSG] = "msg",
@@ -20,7 +20,7 @@ static const char *const names[SIP_LIVE__COUNT] = {
 long sip_live_count(sip_live_kind_t kind)
 {
     if ((unsigned)kind >= SIP_LIVE__COUNT) return -1;
-    return atomic_load_explicit(&sip__live[kind], memory_order_relaxed);
+    return atomic_load_explicit(&sip__live[kind].n, memory_order_relaxed);
 }
 
 const char *sip_live_name(sip_live_kind_t kind)
