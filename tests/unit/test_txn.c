@@ -1501,7 +1501,7 @@ static void txn_server_create_response_keeps_one_tag(void **state)
     sip_txn_t *t = held;
     assert_non_null(t);
     sip_msg_t *r100, *r180, *r183, *r200;
-    /* 100 Trying carries no tag (§8.2.6.1), and makes none. */
+    /* 100 Trying carries no tag (§8.2.6.2 allows it), and makes none. */
     assert_int_equal(sip_txn_create_response(&r100, t, 100, NULL), 0);
     assert_int_equal(to_tag_of(r100).len, 0);
     /* A 180 made but never sent: its new tag is the transaction's from now on. */

@@ -203,7 +203,7 @@ SIP_EXTERN int sip_txn_reply(sip_txn_t *txn, sip_msg_t *rsp);
  * with sip_txn_reply(). Its To tag is the one the transaction's responses already carry (the
  * request's own in a dialog; else that of a response sent, or created by an earlier call), or a
  * new one the transaction then keeps for its later responses, sent or not: all the responses of
- * a transaction carry the same tag. A 100 Trying gets none (§8.2.6.1).
+ * a transaction carry the same tag. A 100 Trying gets none (§8.2.6.2 allows it to).
  * It needs the request, so only until the final response was sent (then SIP_EINVAL; 2xx
  * retransmissions in Accepted resend the same message with sip_txn_reply()).
  * @param out     New reference; NULL on failure
@@ -211,7 +211,7 @@ SIP_EXTERN int sip_txn_reply(sip_txn_t *txn, sip_msg_t *rsp);
  * @param status  100 to 699
  * @param reason  NULL for the standard phrase
  * @return 0, SIP_EINVAL (NULL, a client transaction, a bad status, no request any more),
- *         SIP_ECLOSED (ended), SIP_ENOMEM.
+ *         SIP_ECLOSED (ended), SIP_ENOMEM, SIP_EIO (no randomness for a new tag).
  */
 SIP_EXTERN int sip_txn_create_response(sip_msg_t **out, sip_txn_t *txn, int status,
                                        const char *reason);
