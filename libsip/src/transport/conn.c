@@ -265,11 +265,25 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
     }
     size_t off = 0;
     while (!c->closing && off < c->rlen) {
+        /* RFC 5626 §4.4.1: between messages, a double CRLF is a ping that a server answers with
+         * a single CRLF pong. Its octets may come in several reads ("\r\n", a pause, "\r\n"),
+         * so how much of one was seen is kept across reads. On a connection this endpoint opened
+         * the CRLFs are the pongs to its own pings: answering them would echo forever. */
+        while (off < c->rlen && (c->rbuf[off] == '\r' || c->rbuf[off] == '\n')) {
+            char ch = c->rbuf[off++];
+            if (ch == "\r\n\r\n"[c->crlf])
+                c->crlf++;
+            else
+                c->crlf = ch == '\r' ? 1 : 0;
+            if (c->crlf == 4) {
+                c->crlf = 0;
+                if (c->server) conn_output(c, "\r\n", 2);
+            }
+        }
+        if (off == c->rlen || c->closing) break;
+        c->crlf = 0;
         size_t skip, mlen;
         int rc = sip_msg_frame(c->rbuf + off, c->rlen - off, &skip, &mlen);
-        /* RFC 5626 §3.5.1: each double-CRLF ping gets a single-CRLF pong. */
-        for (size_t i = 0; i + 4 <= skip; i += 4)
-            if (memcmp(c->rbuf + off + i, "\r\n\r\n", 4) == 0) conn_output(c, "\r\n", 2);
         if (rc == SIP_EINCOMPLETE) {
             off += skip;
             break;

@@ -80,7 +80,15 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
         if (err.status) {
             char out[4096];
             int n = sip__reply_malformed(out, sizeof(out), data, len, err.status, err.phrase);
-            if (n > 0) sip__udp_send(l, out, (size_t)n, ni.remote_ip, ni.remote_port);
+            if (n > 0) {
+                /* RFC 3261 §18.2.2 as for any response: received (the source address) and the
+                 * sent-by port, the source port only with rport. */
+                char ip[64];
+                uint16_t port;
+                sip__reply_udp_dest(out, (size_t)n, ni.remote_ip, ni.remote_port, ip, sizeof(ip),
+                                    &port);
+                sip__udp_send(l, out, (size_t)n, ip, port);
+            }
         }
         return;
     }
