@@ -1777,6 +1777,39 @@ static void txn_response_cb_keeps_the_response(void **state)
     sip_msg_unref(req);
 }
 
+static char errline[160];
+static int nerr;
+
+static void on_error_log(sip_loop_t *l, sip_log_level_t level, const char *module, const char *text,
+                         void *user)
+{
+    (void)l;
+    (void)user;
+    if (level != SIP_LOG_ERROR || strcmp(module, "txn") != 0) return;
+    snprintf(errline, sizeof(errline), "%s", text);
+    nerr++;
+}
+
+/* An illegal change is a bug of the layer: an assertion in debug builds; in release builds the
+ * change stands and an error is logged, which only a test can provoke. */
+static void txn_state_illegal_change_is_logged_in_release(void **state)
+{
+    (void)state;
+#ifdef NDEBUG
+    nerr = 0;
+    assert_int_equal(sip_loop_set_log(loop, SIP_LOG_ERROR, on_error_log, NULL, NULL), 0);
+    sip_msg_t *req = peer_req("OPTIONS", "z9hG4bKill", "ill@x", 1, NULL, &udp_peer);
+    receive(req);
+    sip__txn_set_state(held, SIP_TXN_CONFIRMED); /* no non-INVITE server is ever Confirmed */
+    assert_int_equal(nerr, 1);
+    assert_string_equal(errline,
+                        "non-INVITE server z9hG4bKill: illegal state change Trying -> Confirmed");
+    sip_msg_unref(req);
+#else
+    skip();
+#endif
+}
+
 /* RFC 3263 §4.3 failover starts a client transaction over: the one sanctioned way back. */
 static void txn_state_restart_for_the_next_target(void **state)
 {
@@ -2074,6 +2107,7 @@ int main(void)
         T(txn_state_changes_are_logged),
         T(txn_response_cb_keeps_the_response),
         T(txn_state_restart_for_the_next_target),
+        T(txn_state_illegal_change_is_logged_in_release),
         T(txn_stateless_sending),
         T(txn_loop_close_with_live_transactions),
         T(txn_server_idle_keeps_wire_form),
