@@ -1777,6 +1777,7 @@ static void txn_response_cb_keeps_the_response(void **state)
     sip_msg_unref(req);
 }
 
+#ifdef NDEBUG
 static char errline[160];
 static int nerr;
 
@@ -1789,6 +1790,7 @@ static void on_error_log(sip_loop_t *l, sip_log_level_t level, const char *modul
     snprintf(errline, sizeof(errline), "%s", text);
     nerr++;
 }
+#endif
 
 /* An illegal change is a bug of the layer: an assertion in debug builds; in release builds the
  * change stands and an error is logged, which only a test can provoke. */
