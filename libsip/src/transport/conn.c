@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 #define READ_CHUNK 65536
@@ -46,6 +47,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
 {
     if (c->closing) return;
     sip_transport_t *tp = c->tp;
+    char a[SIP__ADDR_STRLEN];
     /* A last answer (the 400 before a framing error) still goes out. */
     if (c->wlen) {
         size_t n = c->wlen;
@@ -55,8 +57,10 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     c->closing = 1;
     if (why)
         sip_log(tp->loop, err ? SIP_LOG_WARN : SIP_LOG_DEBUG, "transport",
-                "closing %s connection %llu with %s:%u: %s", sip_transport_param(c->type),
-                (unsigned long long)c->id, c->info.remote_ip, c->info.remote_port, why);
+                "closing %s connection %llu with %s: %s", sip_transport_param(c->type),
+                (unsigned long long)c->id,
+                sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port),
+                why);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -206,9 +210,10 @@ static void flush_pending(sip__conn_t *c)
 static void set_ready(sip__conn_t *c)
 {
     c->ready = 1;
-    sip_log(c->tp->loop, SIP_LOG_DEBUG, "transport", "%s connection %llu with %s:%u ready",
-            sip_transport_param(c->type), (unsigned long long)c->id, c->info.remote_ip,
-            c->info.remote_port);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(c->tp->loop, SIP_LOG_DEBUG, "transport", "%s connection %llu with %s ready",
+            sip_transport_param(c->type), (unsigned long long)c->id,
+            sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port));
     flush_pending(c);
 }
 
@@ -224,9 +229,10 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &po, &err);
     if (rc) {
+        char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                "malformed message from %s:%s:%u: %s (line %u, column %u)%s",
-                sip_transport_param(c->type), c->info.remote_ip, c->info.remote_port, err.reason,
+                "malformed message from %s: %s (line %u, column %u)%s",
+                sip__addr_str(a, c->type, c->info.remote_ip, c->info.remote_port), err.reason,
                 err.line, err.column, err.status ? "; answered" : "; dropped");
         if (err.status) {
             char out[4096];
@@ -580,6 +586,7 @@ int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char
     snprintf(c->info.remote_ip, sizeof(c->info.remote_ip), "%s", ip);
     c->info.remote_port = port;
     snprintf(c->server_name, sizeof(c->server_name), "%s", server_name ? server_name : ip);
+    if (server_name) snprintf(c->info.server_name, sizeof(c->info.server_name), "%s", server_name);
     int rc = make_layers(c, c->server_name);
     connect_t *cr = rc ? NULL : malloc(sizeof(*cr));
     if (!rc && !cr) rc = SIP_ENOMEM;

@@ -2,7 +2,9 @@
 /* Sending requests and responses (RFC 3261 §18.1.1, §18.2.2; RFC 3581). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 static int is_v6(const char *ip)
@@ -64,6 +66,18 @@ static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type
     return sip_msg_update_header(msg, h, buf);
 }
 
+/* An open secure connection to ip:port that was checked against server_name (RFC 5922 §7.2): one
+ * opened for another name, or accepted from the peer, proved nothing about this one. */
+static sip__conn_t *find_named(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
+                               uint16_t port, const char *server_name)
+{
+    for (sip__conn_t *c = tp->conns; c; c = c->next)
+        if (!c->closing && !c->server && c->type == type && c->info.remote_port == port &&
+            strcmp(c->info.remote_ip, ip) == 0 && strcasecmp(c->server_name, server_name) == 0)
+            return c;
+    return NULL;
+}
+
 static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
                     const char *ip, uint16_t port, const char *server_name, uint64_t conn_id,
                     const sip__listener_t *udp_from, sip_transport_sent_cb cb, void *user,
@@ -98,7 +112,10 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         return 0;
     }
     sip__conn_t *c = conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
-    if (!c) c = sip__conn_find(tp, type, ip, port);
+    if (!c && server_name && sip_transport_is_secure(type))
+        c = find_named(tp, type, ip, port, server_name);
+    else if (!c)
+        c = sip__conn_find(tp, type, ip, port);
     if (!c) {
         if (!sip_msg_is_request(msg) && (type == SIP_TRANSPORT_WS || type == SIP_TRANSPORT_WSS)) {
             /* A WebSocket client cannot be called back (RFC 7118 §5). */
@@ -141,8 +158,9 @@ int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t 
         goto fail;
     }
     if ((rc = stamp_own_via(tp, msg, type, l))) goto fail;
-    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port, NULL, 0, NULL, cb, user,
-                    user_free);
+    /* RFC 5922 §7.2: a target located from a name is checked against that name. */
+    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port,
+                    dst->server_name[0] ? dst->server_name : NULL, 0, NULL, cb, user, user_free);
 fail:
     if (user_free) user_free(user);
     return rc;
@@ -217,10 +235,13 @@ int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
         sip_str_t host = v->received.len ? v->received : v->host;
         if (via_host_copy(host, ip, sizeof(ip))) return SIP_EINVAL;
         port = v->port ? v->port : sip_transport_default_port(type);
-        if (ni && ni->transport == type && ni->conn_id)
+        if (ni && ni->transport == type && ni->conn_id) {
+            char a[SIP__ADDR_STRLEN];
             sip_log(tp->loop, SIP_LOG_DEBUG, "transport",
-                    "%s connection %llu is closed: response to %s:%u over a new connection",
-                    sip_transport_param(type), (unsigned long long)ni->conn_id, ip, port);
+                    "%s connection %llu is closed: response to %s over a new connection",
+                    sip_transport_param(type), (unsigned long long)ni->conn_id,
+                    sip__addr_str(a, SIP_TRANSPORT_NONE, ip, port));
+        }
         return send_via(tp, rsp, type, ip, port, NULL, 0, NULL, NULL, NULL, NULL);
     }
     if (sip__via_udp_dest(v, NULL, 0, ip, sizeof(ip), &port)) return SIP_EINVAL;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 void sip_transport_opts_init(sip_transport_opts_t *o)
@@ -424,9 +425,9 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
                      &l->info.local_port);
     l->wildcard = strcmp(l->info.local_ip, "0.0.0.0") == 0 || strcmp(l->info.local_ip, "::") == 0;
     tp->listeners[tp->nlisteners++] = l;
-    sip_log(tp->loop, SIP_LOG_INFO, "transport", "listening on %s:%s%s%s:%u",
-            sip_transport_param(type), l->family == AF_INET6 ? "[" : "", l->info.local_ip,
-            l->family == AF_INET6 ? "]" : "", l->info.local_port);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "transport", "listening on %s",
+            sip__addr_str(a, type, l->info.local_ip, l->info.local_port));
     return (int)(tp->nlisteners - 1);
 }
 
@@ -539,18 +540,18 @@ static void answer_invalid(sip_transport_t *tp, sip_msg_t *req, const sip_parse_
 void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
+    char a[SIP__ADDR_STRLEN];
     sip_parse_error_t err;
     if (sip_msg_is_request(msg)) {
         if (!sip_msg_get_via(msg)) {
             /* No Via, no address to answer to (§18.2.2): it can only be dropped. */
-            sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                    "request without Via from %s:%s:%u dropped",
-                    sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s dropped",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         if (stamp_via(msg, ni) != 0) {
-            sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s:%u",
-                    ni->remote_ip, ni->remote_port);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         /* After the stamp: the 400 goes where any response would (received, rport). */
@@ -559,23 +560,23 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
             int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
             char what[16] = "dropped";
             if (!ack) snprintf(what, sizeof(what), "answered %d", err.status);
-            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s:%s:%u: %s; %s",
-                    sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port,
-                    err.reason, what);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s: %s; %s",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason,
+                    what);
             if (!ack) answer_invalid(tp, msg, &err);
             return;
         }
     } else if (sip_msg_validate(msg, &err) != 0) {
         /* A response is never answered; without these it matches no transaction. */
-        sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s:%s:%u: %s; dropped",
-                sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, err.reason);
+        sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s: %s; dropped",
+                sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason);
         return;
     } else if (!trusted_conn && !via_is_ours(tp, msg)) {
         /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
          * connection it opened itself, the connection is the check. */
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                "response from %s:%u with a Via that is not ours dropped", ni->remote_ip,
-                ni->remote_port);
+                "response from %s with a Via that is not ours dropped",
+                sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
         return;
     }
     if (tp->cb) tp->cb(tp, msg, tp->user);
@@ -585,10 +586,12 @@ void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const
                    size_t len)
 {
     if (!sip__loop_tracing(tp->loop) || !sip__loop_log_enabled(tp->loop, SIP_LOG_INFO)) return;
-    sip_log(tp->loop, SIP_LOG_INFO, "trace", "%s %zu bytes %s %s:%s:%u (local %s:%u)\n%.*s",
+    char ra[SIP__ADDR_STRLEN], la[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "trace", "%s %zu bytes %s %s (local %s)\n%.*s",
             sent ? "sent" : "received", len, sent ? "to" : "from",
-            sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, ni->local_ip,
-            ni->local_port, (int)(len > 900 ? 900 : len), data);
+            sip__addr_str(ra, ni->transport, ni->remote_ip, ni->remote_port),
+            sip__addr_str(la, SIP_TRANSPORT_NONE, ni->local_ip, ni->local_port),
+            (int)(len > 900 ? 900 : len), data);
 }
 
 int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t *len)
