@@ -197,7 +197,7 @@ static int try_next_target(sip_txn_t *t)
     /* A new transaction in all but the handle: its state, flags and timers start over. */
     sip_msg_unref(t->rsp);
     t->rsp = NULL;
-    t->state = is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    sip__txn_restart_state(t); /* from Calling, Trying or Proceeding: every caller checks */
     t->flags &= (uint16_t)~(SIP__TXN_SENT | SIP__TXN_PROVISIONAL | SIP__TXN_RELIABLE);
     t->t_retx = SIP__TXN_NEVER; /* retransmissions start once the send completes */
     t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
