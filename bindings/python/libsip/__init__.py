@@ -23,8 +23,8 @@ from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError
                       SdpError, TransactionError, UriError)
 from .loop import TRACE, LogLevel, Loop, SignalWatch, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
-                      Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via,
-                      status_phrase)
+                      Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via, branch,
+                      call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
 from .transport import Resolver, ResolveOp, SendOp, Transport
@@ -37,5 +37,5 @@ __all__ = [
     "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
     "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer", "Token", "TransactionError",
     "Transport", "TransportType", "TxnEvent", "TxnLayer", "TxnState", "Uri", "UriError", "Via",
-    "status_phrase",
+    "branch", "call_id", "status_phrase", "tag",
 ]

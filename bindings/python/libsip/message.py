@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
@@ -818,3 +819,27 @@ def _spec(t: int, ip: str, port: int) -> str:
 def status_phrase(status: int) -> str:
     """The standard reason phrase of a status code ("Not Found")."""
     return _c.sip_status_phrase(status)
+
+
+# ---- fresh identifiers ----------------------------------------------------------------------
+
+
+def branch() -> str:
+    """A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits
+    in hex ("z9hG4bK3f9a..."), as Lua's sip.branch()."""
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+def tag() -> str:
+    """A fresh From or To tag: 64 random bits in hex (RFC 3261 §19.3 asks for at least 32),
+    as Lua's sip.tag()."""
+    return secrets.token_hex(8)
+
+
+def call_id(host: Optional[str] = None) -> str:
+    """A fresh Call-ID: 128 random bits in hex, then "@host" when host is given (RFC 3261
+    §8.1.1.4), as Lua's sip.call_id()."""
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    cid = secrets.token_hex(16)
+    return f"{cid}@{host}" if host else cid
