@@ -13,7 +13,7 @@ from . import _core as _c
 from ._errors import ClosedError, InvalidError, check, error
 from .loop import Loop, Timer
 from .message import BytesLike, HeaderArg, Message, Method
-from .transport import Dest, SendOp, Transport
+from .transport import Dest, Resolver, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState, start_client
 
 logger = logging.getLogger("libsip")
@@ -250,7 +250,14 @@ class Stack:
                  strict: bool = False, trace: bool = False, transactions: bool = False,
                  t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
                  t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None,
+                 cancel_keeps_invite: bool = False, resolver: Optional[Resolver] = None,
                  **transport_opts: Any) -> None:
+        if isinstance(listen, (str, bytes)):
+            listen = [listen]  # type: ignore[list-item]
+        if loop is not None and not isinstance(loop, Loop):
+            raise TypeError(f"loop must be a libsip.Loop, not {type(loop).__name__}")
+        if resolver is not None and not isinstance(resolver, Resolver):
+            raise TypeError(f"resolver must be a libsip.Resolver, not {type(resolver).__name__}")
         self._own_loop = loop is None
         self.loop = loop if loop is not None else Loop(strict=strict, trace=trace)
         self._requests: Dict[str, Callable[[Request], Any]] = {}
@@ -260,12 +267,23 @@ class Stack:
         self._clients: Set[ClientTransaction] = set()
         self._tasks: Set[Any] = set()
         self._layer: Optional[TxnLayer] = None
-        self.transport = Transport(self.loop, **transport_opts)
+        self._resolver: Optional[Resolver] = None
+        try:
+            self.transport = Transport(self.loop, **transport_opts)
+        except BaseException:
+            if self._own_loop:
+                self.loop.close()
+            raise
         self.transport._request_class = Request
+        # RFC 3263: a request sent without a destination is located from its Route or
+        # Request-URI through this resolver.
+        self._own_resolver = resolver is None
+        self._resolver = (resolver if resolver is not None else Resolver()).bind(self.loop)
+        self.transport.set_resolver(self._resolver)
         wself = weakref.ref(self)
         timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
-        if transactions or any(t is not None for t in timers):
-            self._layer = TxnLayer(self, *timers)
+        if transactions or cancel_keeps_invite or any(t is not None for t in timers):
+            self._layer = TxnLayer(self, *timers, cancel_keeps_invite=cancel_keeps_invite)
             check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
             check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
         else:
@@ -354,7 +372,25 @@ class Stack:
                 return a
         raise LookupError(f"no {transport} listening point")
 
-    def send(self, msg: Message, dst: Dest) -> SendOp:
+    @property
+    def resolver(self) -> Resolver:
+        """The RFC 3263 resolver that locates requests sent without a destination (made by
+        the Stack unless given as Stack(resolver=...))."""
+        r = self._resolver
+        if r is None:
+            raise ClosedError(message="stack is closed")
+        return r
+
+    def send(self, msg: Message, dst: Optional[Dest] = None) -> SendOp:
+        """Sends a message without a transaction: to dst ("udp:127.0.0.1:5060", a NetInfo or a
+        (transport, ip, port) tuple), or, for a request without dst, where its Route or
+        Request-URI says (RFC 3263 through stack.resolver). The top Via is filled in. Returns
+        a SendOp (await it inside asyncio)."""
+        if dst is None:
+            if not msg.is_request:
+                raise InvalidError(_EINVAL, "a response without a destination goes with "
+                                            "stack.transport.send_response(rsp)")
+            return self.transport.send_request(msg)
         return self.transport.send(msg, dst)
 
     # -- running ----------------------------------------------------------------------------
@@ -374,23 +410,40 @@ class Stack:
                 tick.stop()
 
     def run_once(self, wait: bool = True) -> bool:
+        """Runs one iteration of the loop (wait: block until something happens); True while
+        work is pending."""
         return self.loop.run_once(wait)
 
     def stop(self) -> None:
+        """Makes run() or serve() return; asked before they start, they return at once. The
+        pending client transactions of this stack are closed: ``await`` on one raises
+        ClosedError."""
+        self._close_clients("the stack stopped before the transaction ended")
         self.loop.stop()
 
     async def serve(self) -> None:
-        """Runs inside asyncio until stop() or close()."""
-        await self.loop.serve()
+        """Runs inside asyncio until stop() or close(). When it returns, client transactions
+        still pending are closed (an ``await`` on one raises ClosedError), since nothing
+        drives them any more."""
+        try:
+            await self.loop.serve()
+        finally:
+            self._close_clients("the stack stopped before the transaction ended")
+
+    def _close_clients(self, why: str) -> None:
+        for ct in list(self._clients):
+            ct._close(ClosedError(message=why))
 
     def close(self) -> None:
         """Closes the transactions, the transport and (when the stack made it) the loop; a
         pending ``await stack.request()`` raises ClosedError. Idempotent."""
+        self._close_clients("stack closed")
         if self._layer is not None:
             self._layer.close()
-        for ct in list(self._clients):
-            ct._finish(ClosedError(message="stack closed"))
         self.transport.close()
+        r, self._resolver = self._resolver, None
+        if r is not None and self._own_resolver:
+            r.close()
         if self._own_loop:
             self.loop.close()
 

@@ -216,27 +216,110 @@ def _resolved(op: ResolveOp, _r: Any, status: int, targets: List[Any]) -> None:
     op._complete(status)
 
 
-class Resolver:
-    """RFC 3263 server location (sip_resolver_t) on a loop."""
+def _transport_bits(transports: Iterable[Union[str, int]]) -> int:
+    """sip_resolver_opts_t.transports: one bit (1 << sip_transport_type_t) per transport."""
+    if isinstance(transports, (str, bytes)):
+        transports = [transports]  # type: ignore[list-item]
+    bits = 0
+    for t in transports:
+        if isinstance(t, str):
+            n = _c.sip_transport_from_name(t)
+            if n == _c.SIP_TRANSPORT_NONE:
+                raise error(_c.SIP_EINVAL, f"unknown transport {t!r} in transports "
+                                           "(udp, tcp, tls, ws, wss)")
+        elif isinstance(t, int) and not isinstance(t, bool):
+            n = int(t)
+            if not _c.SIP_TRANSPORT_UDP <= n <= _c.SIP_TRANSPORT_WSS:
+                raise error(_c.SIP_EINVAL, f"unknown transport {t!r} in transports")
+        else:
+            raise TypeError(f"transports takes names or TransportType values, not "
+                            f"{type(t).__name__}")
+        bits |= 1 << n
+    if not bits:
+        raise error(_c.SIP_EINVAL, "transports must name at least one transport")
+    return bits
 
-    def __init__(self, loop: Loop, servers: Optional[str] = None, timeout_ms: int = 0,
-                 tries: int = 0) -> None:
+
+class Resolver:
+    """RFC 3263 server location (sip_resolver_t): NAPTR, SRV and A/AAAA lookups with a cache.
+
+        Resolver(loop, servers="127.0.0.1:5353")               # on a loop, at once
+        Stack(resolver=Resolver(transports=["udp", "tcp"]))    # on the stack's loop
+
+    servers: DNS servers as "host:port" items separated by commas ("127.0.0.1:5353,[::1]:53";
+    None: the system's, /etc/resolv.conf). timeout_ms and tries: per DNS try (0: the defaults,
+    2000 ms and 2). transports: the transports this endpoint can use, names ("udp", "tcp",
+    "tls", "ws", "wss") or TransportType values (None: UDP, TCP and TLS); RFC 3263 only picks
+    targets among them. cache_max: cached DNS answers at most (None: 1024; 0 disables the
+    cache). Made without a loop, the resolver starts when a Stack (or bind()) gives it one."""
+
+    def __init__(self, loop: Optional[Loop] = None, servers: Optional[str] = None,
+                 timeout_ms: int = 0, tries: int = 0, *,
+                 transports: Optional[Iterable[Union[str, int]]] = None,
+                 cache_max: Optional[int] = None) -> None:
         o = _c.sip_resolver_opts_t()
         _c.sip_resolver_opts_init(o)
         if servers is not None:
+            if not isinstance(servers, str):
+                raise TypeError(f"servers must be a str such as \"127.0.0.1:5353\", not "
+                                f"{type(servers).__name__}")
             o.servers = servers
-        if timeout_ms:
-            o.timeout_ms = timeout_ms
-        if tries:
-            o.tries = tries
-        rc, h = _c.sip_resolver_create(loop._handle(), o)
-        check(rc)
-        self._h: Any = h
+        for name, value in (("timeout_ms", timeout_ms), ("tries", tries)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < 0:
+                raise error(_c.SIP_EINVAL, f"{name} must not be negative (0: the default)")
+            if value:
+                setattr(o, name, value)
+        if transports is not None:
+            o.transports = _transport_bits(transports)
+        if cache_max is not None:
+            if not isinstance(cache_max, int) or cache_max < 0:
+                raise error(_c.SIP_EINVAL, f"cache_max must be an int >= 0, not {cache_max!r}")
+            o.cache_max = cache_max
+        self._opts = o
+        self._h: Any = None
+        self._loop: Optional[Loop] = None
+        self._closed = False
+        if loop is not None:
+            self.bind(loop)
+
+    def bind(self, loop: Loop) -> "Resolver":
+        """Starts the resolver on a loop (Stack(resolver=...) does it). Binding again to the
+        same loop does nothing; another loop raises InvalidError."""
+        if self._closed:
+            raise ClosedError(message="resolver is closed")
+        if self._h is not None:
+            if self._loop is not loop:
+                raise error(_c.SIP_EINVAL, "this Resolver already runs on another loop")
+            return self
+        rc, h = _c.sip_resolver_create(loop._handle(), self._opts)
+        if rc < 0:
+            raise error(rc, f"cannot make a resolver (servers {self._opts.servers!r}): "
+                            f"{_c.sip_strerror(rc)}")
+        self._h = h
         self._loop = loop
+        return self
+
+    @property
+    def servers(self) -> Optional[str]:
+        """The DNS servers given ("127.0.0.1:5353"), or None for the system's."""
+        return self._opts.servers
+
+    @property
+    def transports(self) -> List[str]:
+        """The transports RFC 3263 may pick, by name."""
+        bits = self._opts.transports
+        return [_c.sip_transport_param(t) for t in range(_c.SIP_TRANSPORT_UDP,
+                                                         _c.SIP_TRANSPORT_WSS + 1)
+                if bits & (1 << t)]
 
     def _handle(self) -> Any:
         if self._h is None:
-            raise ClosedError(message="resolver is closed")
+            if self._closed:
+                raise ClosedError(message="resolver is closed")
+            raise error(_c.SIP_EINVAL, "this Resolver has no loop yet: pass it to "
+                                       "Stack(resolver=...) or call bind(loop)")
         return self._h
 
     def resolve(self, uri: Union[str, Uri]) -> ResolveOp:
@@ -248,9 +331,18 @@ class Resolver:
         return op
 
     def flush(self) -> None:
+        """Forgets every cached answer: the next lookups ask the DNS servers again."""
         _c.sip_resolver_flush(self._handle())
 
+    @property
+    def closed(self) -> bool:
+        """True once close() ran (or the loop closed it)."""
+        return self._closed
+
     def close(self) -> None:
+        """Cancels every pending lookup (their ops never complete) and releases the resolver.
+        Idempotent."""
+        self._closed = True
         h, self._h = self._h, None
         if h is not None:
             _c.sip_resolver_close(h)

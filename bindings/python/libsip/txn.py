@@ -45,6 +45,8 @@ def _opts(**timers: Optional[int]) -> Any:
     _c.sip_txn_opts_init(o)
     for k, v in timers.items():
         if v is not None:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"{k} must be an int (milliseconds), not {type(v).__name__}")
             if int(v) < 0:
                 raise error(_c.SIP_EINVAL, f"{k} must not be negative")
             setattr(o, k, int(v))
@@ -58,8 +60,10 @@ class TxnLayer:
     transaction may override T1, T2 and T4 (stack.request(..., t1_ms=...))."""
 
     def __init__(self, stack: "Stack", t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
-                 t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None) -> None:
+                 t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None,
+                 cancel_keeps_invite: bool = False) -> None:
         o = _opts(t1_ms=t1_ms, t2_ms=t2_ms, t4_ms=t4_ms, timer_100_ms=timer_100_ms)
+        o.cancel_keeps_invite = int(bool(cancel_keeps_invite))
         rc, h = _c.sip_txn_layer_create(stack.transport._handle(), o)
         check(rc)
         self._h: Any = h
@@ -323,11 +327,14 @@ class ClientTransaction:
     def close(self) -> None:
         """Stops the transaction: no more retransmission or callback (an await pending on it
         raises ClosedError). Idempotent."""
+        self._close(ClosedError(message="transaction closed"))
+
+    def _close(self, exc: BaseException) -> None:
         h, self._h = self._h, None
         if h is not None:
             _c.sip_txn_close(h)
             _c.sip_txn_unref(h)
-        self._finish(ClosedError(message="transaction closed"))
+        self._finish(exc)
 
     def result(self) -> Message:
         """The final response; raises TransactionError (408, 503) or ClosedError when the
