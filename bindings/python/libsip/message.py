@@ -228,9 +228,10 @@ class Via(_Value):
 class Address(_Value):
     """A name-addr or addr-spec with header params (From, To, Contact, Route, ...)."""
 
-    __slots__ = ("display", "uri", "tag", "params", "star", "expires", "q")
+    __slots__ = ("display", "uri", "tag", "params", "star", "expires", "q", "_ptext")
 
     def __init__(self, a: Any, owner: Any) -> None:
+        self._ptext = _s(a.params)
         self.display = _s(a.display)
         self.star = bool(a.star)
         self.uri: Optional[Uri] = None if self.star else Uri._view(a.uri, owner)
@@ -239,6 +240,15 @@ class Address(_Value):
         self.expires: Optional[int] = None if a.expires < 0 else a.expires
         #: Contact q in thousandths (q=0.5 gives 500), or None.
         self.q: Optional[int] = None if a.q < 0 else a.q
+
+    def __str__(self) -> str:
+        """The value as a header carries it: '"Bob" <sip:bob@example.com>;tag=a1', or "*"."""
+        if self.star:
+            return "*"
+        text = f"<{self.uri}>"
+        if self.display:
+            text = f"{self.display} {text}"
+        return f"{text};{self._ptext}" if self._ptext else text
 
 
 class CSeq(_Value):
@@ -388,7 +398,8 @@ class Header:
 
     def replace(self, value: Any) -> None:
         """Replaces this value in place (same position); the new value must be one value."""
-        rc = _c.sip_msg_update_header(self._msg._handle(), self._h, str(value))
+        text = _header_text(self.name, value)
+        rc = _c.sip_msg_update_header(self._msg._handle(), self._h, text)
         if rc < 0:
             raise error(rc, f"bad {self.name} header value {value!r}")
         self._parsed = False
@@ -459,6 +470,112 @@ class Headers(Mapping[str, List[Header]]):
         return f"Headers({[(h.name, h.value) for h in self.all()]!r})"
 
 
+# ---- checking what scripts pass in ------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - only for a message
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _header_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"a header name must be a str, not {type(name).__name__} "
+                        f"({_short(name)})")
+    return name
+
+
+def _header_text(name: Any, value: Any) -> str:
+    """The text of one header value: a str as it is, an int for a numeric header (Expires,
+    Max-Forwards, ...), an Address or Uri for an address header (From, Contact, Route, ...).
+    Anything else (None, bytes, a list, a bool) raises TypeError naming the header."""
+    name = _header_name(name)
+    if isinstance(value, str):
+        return value
+    kind = _c.sip_hdr_kind(_c.sip_hdr_id_from_name(name))
+    if isinstance(value, int) and not isinstance(value, bool) and kind == _c.SIP_HK_NUM:
+        return str(int(value))
+    if isinstance(value, (Uri, Address)) and kind == _c.SIP_HK_ADDR:
+        return str(value)
+    allowed = "a str"
+    if kind == _c.SIP_HK_NUM:
+        allowed = "a str or an int"
+    elif kind == _c.SIP_HK_ADDR:
+        allowed = "a str, an Address or a Uri"
+    raise TypeError(f"the {name} header value must be {allowed}, not {type(value).__name__} "
+                    f"({_short(value)})")
+
+
+def _header_items(headers: "HeaderArg") -> List[Tuple[str, str]]:
+    """headers= of request(), response() and reply(): a mapping or (name, value) pairs; a list
+    or tuple value gives one header per item. Every value is checked (_header_text)."""
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        items: Iterable[Any] = headers.items()
+    elif isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
+        raise TypeError("headers must be a mapping or a sequence of (name, value) pairs, not "
+                        f"{type(headers).__name__}")
+    else:
+        items = headers
+    out = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"headers must hold (name, value) pairs, not {_short(item)}")
+        name, value = item
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            out.append((_header_name(name), _header_text(name, v)))
+    return out
+
+
+def _status(status: Any) -> int:
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__} "
+                        f"({_short(status)})")
+    if not 100 <= status <= 699:
+        raise error(_c.SIP_EINVAL, f"status must be 100-699, not {status}")
+    return int(status)
+
+
+def _optional_text(what: str, value: Any) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{what} must be a str or None, not {type(value).__name__} "
+                        f"({_short(value)})")
+    return value
+
+
+_BODY_TYPES = (bytes, bytearray, memoryview, str)
+
+
+def _check_body(body: Any, content_type: Any, has_type: bool = False) -> None:
+    """A body needs bytes or str, and a content type (given, or kept from the message)."""
+    if body is not None and not isinstance(body, _BODY_TYPES):
+        raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+    _optional_text("content_type", content_type)
+    if body and content_type is None and not has_type:
+        raise error(_c.SIP_EINVAL, "a body needs a content type: pass content_type "
+                                   "(\"application/sdp\", \"text/plain\", ...)")
+
+
+def _request_problem(msg: "Message") -> str:
+    """Why a request cannot start a client transaction, in words (the C layer answers only
+    SIP_EINVAL)."""
+    h = msg._handle()
+    if not _c.sip_msg_is_request(h):
+        return "a response cannot start a client transaction"
+    method = msg.method
+    if method == "ACK":
+        return ("an ACK is not sent in a client transaction (RFC 3261 §17.1.1.3): send it "
+                "with stack.send()")
+    for name in ("Call-ID", "CSeq", "From", "To"):
+        if _c.sip_msg_header_by_name(h, name, 0) is None:
+            return f"the {method} request lacks a {name} header (RFC 3261 §8.1.1)"
+    return f"the {method} request was refused: {_c.sip_strerror(_c.SIP_EINVAL)}"
+
+
 # ---- messages -------------------------------------------------------------------------------
 
 
@@ -511,17 +628,23 @@ class Message:
 
     @classmethod
     def parse(cls, data: BytesLike, *, stream: bool = False, max_size: Optional[int] = None,
-              max_headers: Optional[int] = None) -> "Message":
+              max_headers: Optional[int] = None, max_line: Optional[int] = None) -> "Message":
         """Parses one message (bytes or str). Raises ParseError with line, column and the
-        response a server should send."""
-        if stream or max_size is not None or max_headers is not None:
+        response a server should send. The options are sip_parse_opts_t's: stream (the
+        buffer came from a stream transport: Content-Length required and exact), max_size,
+        max_headers and max_line (limits; None: the defaults)."""
+        if not isinstance(data, _BODY_TYPES):
+            raise TypeError(f"a message to parse is bytes or str, not {type(data).__name__}")
+        if stream or max_size is not None or max_headers is not None or max_line is not None:
             opts = _c.sip_parse_opts_t()
             _c.sip_parse_opts_init(opts)
             opts.stream = int(stream)
-            if max_size is not None:
-                opts.max_size = max_size
-            if max_headers is not None:
-                opts.max_headers = max_headers
+            for k, v in (("max_size", max_size), ("max_headers", max_headers),
+                         ("max_line", max_line)):
+                if v is not None:
+                    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                        raise TypeError(f"{k} must be an int >= 0, not {_short(v)}")
+                    setattr(opts, k, v)
             rc, h, err = _c.sip_msg_parse_ex(data, opts)
         else:
             rc, h, err = _c.sip_msg_parse(data)
@@ -535,23 +658,41 @@ class Message:
     def request(cls, method: str, uri: Union[str, Uri], headers: HeaderArg = None,
                 body: Optional[BytesLike] = None, content_type: Optional[str] = None
                 ) -> "Message":
-        """A new request "METHOD uri SIP/2.0" with the given headers (added in order)."""
+        """A new request "METHOD uri SIP/2.0" with the given headers (added in order; see
+        add_header() for the values taken). A body needs its content_type."""
+        if not isinstance(method, str):
+            raise TypeError(f"method must be a str, not {type(method).__name__}")
+        if not isinstance(uri, (str, Uri)):
+            raise TypeError(f"uri must be a str or a Uri, not {type(uri).__name__}")
+        items = _header_items(headers)
+        _check_body(body, content_type)
         rc, h = _c.sip_msg_create_request(method, str(uri))
         if rc < 0:
             raise error(rc, f"cannot make a {method} request to {uri!r}")
         m = cls._adopt(h)
-        m._fill(headers, body, content_type)
+        m._fill(items, body, content_type)
         return m
 
     def response(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None,
                  body: Optional[BytesLike] = None, content_type: Optional[str] = None,
                  to_tag: Optional[str] = None) -> "Message":
         """A response to this request (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied;
-        a To tag added for status > 100)."""
-        rc, h = _c.sip_msg_create_response(self._handle(), status, reason, to_tag)
-        check(rc)
+        a To tag added for status > 100). Raises InvalidError "status must be 100-699" and
+        TypeError for a value of the wrong type."""
+        handle = self._handle()
+        status = _status(status)
+        _optional_text("reason", reason)
+        _optional_text("to_tag", to_tag)
+        items = _header_items(headers)
+        _check_body(body, content_type)
+        rc, h = _c.sip_msg_create_response(handle, status, reason, to_tag)
+        if rc == _c.SIP_EINVAL and not _c.sip_msg_is_request(handle):
+            raise error(rc, "a response is made from a request, not from a response")
+        if rc < 0:
+            raise error(rc, f"cannot make a {status} response to this request: "
+                            f"{_c.sip_strerror(rc)}")
         m = Message._adopt(h)
-        m._fill(headers, body, content_type)
+        m._fill(items, body, content_type)
         return m
 
     def copy(self) -> "Message":
@@ -560,28 +701,29 @@ class Message:
         check(rc)
         return Message._adopt(h)
 
-    def _fill(self, headers: HeaderArg, body: Optional[BytesLike],
+    def _fill(self, items: List[Tuple[str, str]], body: Optional[BytesLike],
               content_type: Optional[str]) -> None:
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            for name, value in items:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                for v in values:
-                    self.add_header(name, v)
+        """Adds checked header items (_header_items), then the body."""
+        for name, value in items:
+            self.add_header(name, value)
         if body is not None or content_type is not None:
             self.set_body(body or b"", content_type)
 
     # -- editing --------------------------------------------------------------------------
 
     def add_header(self, name: str, value: Any) -> None:
-        """Adds a header after the others (a comma list adds several values)."""
-        rc = _c.sip_msg_add_header(self._handle(), name, str(value))
+        """Adds a header after the others (a comma list adds several values). The value is a
+        str, an int for a numeric header (Max-Forwards, Expires, ...) or an Address or Uri
+        for an address header (From, To, Contact, Route, ...); anything else (None, bytes, a
+        list) raises TypeError. A value that does not parse raises an Error naming the header
+        and the value."""
+        rc = _c.sip_msg_add_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
     def prepend_header(self, name: str, value: Any) -> None:
         """Adds a header before every other one (a proxy's Via)."""
-        rc = _c.sip_msg_prepend_header(self._handle(), name, str(value))
+        rc = _c.sip_msg_prepend_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
@@ -600,8 +742,9 @@ class Message:
             n += 1
 
     def set_header(self, name: str, value: Any) -> None:
-        """Replaces every value of a header with one."""
-        rc = _c.sip_msg_set_header(self._handle(), name, str(value))
+        """Replaces a header's value in place: the first value keeps its position and the
+        others are removed; add_header() appends instead. Values as add_header() takes."""
+        rc = _c.sip_msg_set_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
@@ -613,13 +756,31 @@ class Message:
         return 1
 
     def set_body(self, body: BytesLike, content_type: Optional[str] = None) -> None:
-        """Sets the body and its Content-Type (None removes the Content-Type)."""
-        check(_c.sip_msg_set_body(self._handle(), content_type, body))
+        """Sets the body (bytes or str) and its Content-Type. A non-empty body needs a
+        content_type; an empty one with content_type None removes the body and the
+        Content-Type."""
+        h = self._handle()
+        if body is None:
+            raise TypeError("body must be bytes or str (b\"\" removes the body), not None")
+        _check_body(body, content_type)
+        rc = _c.sip_msg_set_body(h, content_type, body)
+        if rc < 0:
+            raise error(rc, f"bad content type {content_type!r}" if rc == _c.SIP_EINVAL
+                        and content_type is not None else None)
 
     def set_status(self, status: int, reason: Optional[str] = None) -> None:
-        check(_c.sip_msg_set_status(self._handle(), status, reason))
+        """Changes a response's status code and reason phrase (None: the standard phrase)."""
+        h = self._handle()
+        status = _status(status)
+        _optional_text("reason", reason)
+        rc = _c.sip_msg_set_status(h, status, reason)
+        if rc < 0:
+            raise error(rc, "a request has no status" if _c.sip_msg_is_request(h) else None)
 
     def set_uri(self, uri: Union[str, Uri]) -> None:
+        """Changes a request's Request-URI (a str or a Uri)."""
+        if not isinstance(uri, (str, Uri)):
+            raise TypeError(f"uri must be a str or a Uri, not {type(uri).__name__}")
         rc = _c.sip_msg_set_uri(self._handle(), str(uri))
         if rc < 0:
             raise error(rc, f"not a Request-URI: {uri!r}")
@@ -666,6 +827,9 @@ class Message:
     @body.setter
     def body(self, value: BytesLike) -> None:
         ct = self.content_type
+        if value is None:
+            raise TypeError("body must be bytes or str (b\"\" removes the body), not None")
+        _check_body(value, None, ct is not None)
         self.set_body(value, str(ct) + _ct_params(ct) if ct is not None else None)
 
     @property

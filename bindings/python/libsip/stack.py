@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar
 from . import _core as _c
 from ._errors import ClosedError, InvalidError, check, error
 from .loop import Loop, Timer
-from .message import BytesLike, HeaderArg, Message, Method
+from .message import BytesLike, HeaderArg, Message, Method, _header_items
 from .transport import Dest, Resolver, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState, start_client
 
@@ -50,38 +50,58 @@ class Request(Message):
               body: Optional[BytesLike] = None, content_type: Optional[str] = None) -> Message:
         """Sends a response and returns it: through the server transaction when there is one
         (provisional or final, now or later; the To tag of an earlier provisional is kept),
-        else back the way the request came (RFC 3261 §18.2.2)."""
+        else back the way the request came (RFC 3261 §18.2.2). headers as in
+        Message.request(); a body needs its content_type. Raises InvalidError for a status
+        outside 100-699 or one the transaction's state does not allow, TypeError for a value
+        of the wrong type."""
         h = self._h
         if h is None:
             raise ClosedError(message="message is closed")
-        txn = self._txn
-        stack = self._stack
-        if txn is None:
-            if stack._layer is not None:
-                raise InvalidError(_EINVAL, "an ACK gets no response")
-            tp = stack.transport._h
-            if tp is None:
-                raise ClosedError(message="transport is closed")
-            rc, rsp = _reply(tp, None, h, status, reason, headers, body, content_type, None)
-        else:
-            th = txn._h
-            if th is None:
-                raise ClosedError(message="transaction is closed")
-            rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type, txn._tag)
-            if rc == 0 and txn._tag is None and status > 100:
-                # The transaction may keep only the wire form of what it sent: the To tag of
-                # the first response with one is remembered here for the later ones.
-                to = _c.sip_msg_get_to(rsp)
-                if to is not None and to.tag:
-                    txn._tag = to.tag.decode("utf-8", "surrogateescape")
+        if body and content_type is None:
+            raise InvalidError(_EINVAL, "a body needs a content type: pass content_type "
+                                        "(\"application/sdp\", \"text/plain\", ...)")
+        try:
+            rc, rsp = self._send_reply(h, status, reason, headers, body, content_type)
+            if rc == _EINVAL and headers:
+                # A value the fast path does not take (an Address, a Uri): checked and made
+                # text here, which raises TypeError naming a header whose value is wrong.
+                rc, rsp = self._send_reply(h, status, reason, _header_items(headers), body,
+                                           content_type)
+        except TypeError:
+            # An argument of the wrong type: the slow way names it.
+            self.response(status, reason, headers, body, content_type).close()
+            raise
         if rc < 0:
             self._reply_failed(rc, status, reason, headers, body, content_type)
-        d = stack.loop._driver
+        d = self._stack.loop._driver
         if d is not None:
             d.kick()
         m = _new(Message)
         m._h = rsp
         return m
+
+    def _send_reply(self, h: Any, status: int, reason: Optional[str], headers: Any,
+                    body: Optional[BytesLike], content_type: Optional[str]) -> Any:
+        txn = self._txn
+        stack = self._stack
+        if txn is None:
+            if stack._layer is not None:
+                raise InvalidError(_EINVAL, "an ACK gets no response (RFC 3261 §17.2.1)")
+            tp = stack.transport._h
+            if tp is None:
+                raise ClosedError(message="transport is closed")
+            return _reply(tp, None, h, status, reason, headers, body, content_type, None)
+        th = txn._h
+        if th is None:
+            raise ClosedError(message="transaction is closed")
+        rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type, txn._tag)
+        if rc == 0 and txn._tag is None and status > 100:
+            # The transaction may keep only the wire form of what it sent: the To tag of the
+            # first response with one is remembered here for the later ones.
+            to = _c.sip_msg_get_to(rsp)
+            if to is not None and to.tag:
+                txn._tag = to.tag.decode("utf-8", "surrogateescape")
+        return rc, rsp
 
     def _reply_failed(self, rc: int, status: int, reason: Optional[str], headers: HeaderArg,
                       body: Optional[BytesLike], content_type: Optional[str]) -> None:
@@ -92,9 +112,13 @@ class Request(Message):
             if txn is not None:
                 raise InvalidError(rc, f"cannot send {status} in transaction state "
                                        f"{txn.state.name}")
+            raise InvalidError(rc, f"cannot send {status}: {_c.sip_strerror(rc)}")
         if rc == _c.SIP_ECLOSED:
             raise ClosedError(message="cannot reply: the stack or transaction is closed")
-        raise error(rc)
+        if rc == _c.SIP_ENOENT and _c.sip_msg_get_via(self._h) is None:
+            raise error(rc, f"cannot send {status}: the {self.method} request has no Via to "
+                            "send the response back by (RFC 3261 §18.2.2)")
+        raise error(rc, f"cannot send {status}: {_c.sip_strerror(rc)}")
 
     def on_cancel(self, fn: Callable[[Message], Any]) -> Callable[[Message], Any]:
         """fn(cancel) when a CANCEL matches this INVITE (see ServerTransaction.on_cancel)."""
@@ -349,6 +373,8 @@ class Stack:
         for each provisional and final response, and once with rsp None for a 408 (timeout)
         or 503 (transport error) end. ``await stack.request(...)`` gives the final response.
         The transaction runs to its end whether or not the result is kept."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         layer = self._layer
         if layer is None:
             if self.transport._h is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from typing import Any, Callable, Generator, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Union
 
 from . import _core as _c
 from ._errors import ClosedError, check, error
@@ -72,23 +72,66 @@ def _on_message(wtp: "weakref.ref[Transport]", _tp: Any, msg: Any) -> None:
 
 
 _OPTS = ("udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
-         "handshake_timeout_ms", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify",
-         "tls_verify_client", "ws_path", "via_host")
+         "handshake_timeout_ms", "parse", "tls_ca_file", "tls_cert_file", "tls_key_file",
+         "tls_verify", "tls_verify_client", "ws_path", "via_host")
+_TEXT_OPTS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "ws_path", "via_host")
+_PARSE_OPTS = ("max_size", "max_headers", "max_line", "stream")
+
+
+def _set_opt(o: Any, what: str, k: str, v: Any) -> None:
+    """One field of an options struct, with an error that names it (not SWIG's)."""
+    if isinstance(v, bool):
+        v = int(v)
+    elif k in _TEXT_OPTS:
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{what} option {k} must be a str, not {type(v).__name__}")
+    elif not isinstance(v, int):
+        raise TypeError(f"{what} option {k} must be an int, not {type(v).__name__}")
+    try:
+        setattr(o, k, v)
+    except (TypeError, OverflowError, ValueError):
+        raise error(_c.SIP_EINVAL, f"{what} option {k}={v!r} is out of range") from None
+
+
+def _transport_opts(opts: Dict[str, Any]) -> Any:
+    o = _c.sip_transport_opts_t()
+    _c.sip_transport_opts_init(o)
+    for k, v in opts.items():
+        if k not in _OPTS:
+            raise TypeError(f"unknown transport option {k!r} (known: {', '.join(_OPTS)})")
+        if k == "parse":
+            # sip_parse_opts_t for received messages: a dict of its fields.
+            if not isinstance(v, Mapping):
+                raise TypeError("transport option parse must be a dict of "
+                                f"{', '.join(_PARSE_OPTS)}, not {type(v).__name__}")
+            p = o.parse
+            for pk, pv in v.items():
+                if pk not in _PARSE_OPTS:
+                    raise TypeError(f"unknown parse option {pk!r} (known: "
+                                    f"{', '.join(_PARSE_OPTS)})")
+                _set_opt(p, "parse", pk, pv)
+            o.parse = p
+        else:
+            _set_opt(o, "transport", k, v)
+    return o
 
 
 class Transport:
     """The listening points and connections of one endpoint (sip_transport_t).
 
-    Options are the fields of sip_transport_opts_t (udp_buffer, mtu, tls_cert_file, ...)."""
+    Options are the fields of sip_transport_opts_t: udp_buffer, mtu, max_connections,
+    max_conn_buffer, idle_timeout_ms, handshake_timeout_ms, tls_ca_file, tls_cert_file,
+    tls_key_file, tls_verify, tls_verify_client, ws_path, via_host, and parse (a dict of
+    sip_parse_opts_t fields for received messages: max_size, max_headers, max_line, stream).
+    An unknown option raises TypeError."""
 
     def __init__(self, loop: Loop, listen: Iterable[str] = (),
                  on_message: Optional[Callable[[Message], Any]] = None, **opts: Any) -> None:
-        o = _c.sip_transport_opts_t()
-        _c.sip_transport_opts_init(o)
-        for k, v in opts.items():
-            if k not in _OPTS:
-                raise TypeError(f"unknown transport option {k!r}")
-            setattr(o, k, int(v) if isinstance(v, bool) else v)
+        if not isinstance(loop, Loop):
+            raise TypeError(f"loop must be a libsip.Loop, not {type(loop).__name__}")
+        if isinstance(listen, str):
+            listen = [listen]
+        o = _transport_opts(opts)
         rc, h = _c.sip_transport_create(loop._handle(), o)
         check(rc)
         self._h: Any = h
@@ -123,6 +166,9 @@ class Transport:
 
     def listen(self, spec: str) -> NetInfo:
         """Opens a listening point ("udp:127.0.0.1:0"; port 0 picks one) and describes it."""
+        if not isinstance(spec, str):
+            raise TypeError(f"a listening point is a str such as \"udp:127.0.0.1:5060\", not "
+                            f"{type(spec).__name__}")
         rc = _c.sip_transport_listen(self._handle(), spec)
         if rc < 0:
             raise error(rc, f"cannot listen on {spec!r}: {_c.sip_strerror(rc)}")
@@ -145,12 +191,19 @@ class Transport:
         return _c.sip_transport_connection_count(self._handle())
 
     def send(self, msg: Message, dst: Dest) -> SendOp:
+        if not isinstance(msg, Message):
+            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         """Sends a request (or any message) to an explicit address; the top Via is filled in.
         Returns a SendOp (await it inside asyncio); raises at once when the send cannot
         start."""
         op = SendOp()
-        rc = _c.sip_transport_send(self._handle(), msg._handle(), NetInfo.parse(dst)._to_c(),
+        h = msg._handle()
+        rc = _c.sip_transport_send(self._handle(), h, NetInfo.parse(dst)._to_c(),
                                    functools.partial(_sent, op))
+        if rc == _c.SIP_ENOENT and _c.sip_msg_get_via(h) is None:
+            what = f"the {msg.method} request" if msg.is_request else "the response"
+            raise error(rc, f"cannot send to {dst!r}: {what} has no Via (a request needs "
+                            "one with a branch, RFC 3261 §8.1.1.7: libsip.branch())")
         if rc < 0:
             raise error(rc, f"cannot send to {dst!r}: {_c.sip_strerror(rc)}")
         self._loop._kick()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional
 from . import _core as _c
 from ._errors import ClosedError, TransactionError, check, error
 from .loop import release
-from .message import Message
+from .message import Message, _request_problem
 
 if TYPE_CHECKING:
     from .stack import Stack
@@ -375,6 +375,8 @@ def start_client(stack: "Stack", layer: TxnLayer, msg: Message, dst: Any,
     ct = ClientTransaction._new(stack, on_response)
     rc, h = _c.sip_txn_client_create(layer._handle(), msg._handle(), ni, opts,
                                      functools.partial(_on_response, ct))
+    if rc == _c.SIP_EINVAL:
+        raise error(rc, f"cannot send the request: {_request_problem(msg)}")
     if rc < 0:
         raise error(rc, f"cannot send the request: {_c.sip_strerror(rc)}")
     ct._h = h
