@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import weakref
 from typing import Any, Callable, List, Optional, Set, Union
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import ClosedError, InvalidError, check, error
 
 logger = logging.getLogger("libsip")
 
 
-class LogLevel(enum.IntEnum):
+class LogLevel(Enum):
     """libsip log levels (sip_log_level_t), most severe first."""
     ERROR = _c.SIP_LOG_ERROR
     WARN = _c.SIP_LOG_WARN
@@ -308,6 +308,7 @@ class Loop:
         from ._aio import serve
         await serve(self)
 
+    @safe_repr
     def __repr__(self) -> str:
         return "<Loop closed>" if self._h is None else f"<Loop fd={self.backend_fd}>"
 
@@ -346,6 +347,10 @@ class SignalWatch:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        return f"<SignalWatch {self.signum} {'active' if self.active else 'stopped'}>"
 
     def __enter__(self) -> "SignalWatch":
         return self
@@ -388,6 +393,10 @@ class Timer:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        return f"<Timer {'active' if self.active else 'stopped'}>"
 
     def __enter__(self) -> "Timer":
         return self

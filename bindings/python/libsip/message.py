@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import enum
 import secrets
 from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import ClosedError, UriError, check, error, parse_error
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
@@ -47,7 +47,7 @@ def _has_eq(raw: bytes, name: bytes) -> bool:
     return False
 
 
-class Method(enum.IntEnum):
+class Method(Enum):
     """Request methods libsip knows (sip_method_t); extension methods are UNKNOWN."""
     UNKNOWN = 0
     INVITE = _c.SIP_METHOD_INVITE
@@ -66,7 +66,7 @@ class Method(enum.IntEnum):
     PUBLISH = _c.SIP_METHOD_PUBLISH
 
 
-class HeaderKind(enum.IntEnum):
+class HeaderKind(Enum):
     """The shape a header value is parsed into (sip_hdr_kind_t)."""
     TEXT = _c.SIP_HK_TEXT
     ADDR = _c.SIP_HK_ADDR
@@ -188,7 +188,10 @@ class Uri:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._owner is not None and self._owner._h is None:
+            return "<Uri (message closed)>"
         return f"Uri({str(self)!r})"
 
 
@@ -200,6 +203,7 @@ class _Value:
 
     __slots__ = ()
 
+    @safe_repr
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
                            if not k.startswith("_"))
@@ -391,6 +395,8 @@ class Header:
         return self._parsed
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         parsed = self.parsed
         if parsed is not None and name in getattr(type(parsed), "__slots__", ()):
             return getattr(parsed, name)
@@ -407,7 +413,10 @@ class Header:
     def __str__(self) -> str:
         return self.value
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._msg._h is None:
+            return "<Header (message closed)>"
         return f"Header({self.name!r}, {self.value!r})"
 
 
@@ -466,7 +475,10 @@ class Headers(Mapping[str, List[Header]]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._msg._h is None:
+            return "<Headers (message closed)>"
         return f"Headers({[(h.name, h.value) for h in self.all()]!r})"
 
 
@@ -892,6 +904,7 @@ class Message:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
         if self._h is None:
             return "<Message closed>"
@@ -907,7 +920,7 @@ def _ct_params(ct: MediaType) -> str:
 # ---- network facts --------------------------------------------------------------------------
 
 
-class TransportType(enum.IntEnum):
+class TransportType(Enum):
     """Transport protocols (sip_transport_type_t)."""
     NONE = _c.SIP_TRANSPORT_NONE
     UDP = _c.SIP_TRANSPORT_UDP

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import BodyError, ClosedError, SdpError, check, error
 from .message import BytesLike, _s
 
 
-class Direction(enum.IntEnum):
+class Direction(Enum):
     SENDRECV = _c.SIP_SDP_SENDRECV
     SENDONLY = _c.SIP_SDP_SENDONLY
     RECVONLY = _c.SIP_SDP_RECVONLY
@@ -92,6 +92,15 @@ class Sdp:
         if h is not None:
             _unref(h)
 
+    def close(self) -> None:
+        """Drops the session description now (later use raises ClosedError). Idempotent."""
+        self.__del__()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return getattr(self, "_h", None) is None
+
     def __bytes__(self) -> bytes:
         rc, text = _c.sip_sdp_print(self._handle())
         check(rc)
@@ -100,7 +109,10 @@ class Sdp:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self.closed:
+            return "<Sdp closed>"
         return f"<Sdp {len(self.media)} media>"
 
     # -- session level ----------------------------------------------------------------------
@@ -277,7 +289,10 @@ class Media:
         _sdp_check(rc, "fmtp")
         return _s(f.params)
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._sdp.closed:
+            return "<Media (session description closed)>"
         return f"<Media {self.type} {self.port} {self.proto} {' '.join(self.formats)}>"
 
 
@@ -310,6 +325,21 @@ class Multipart:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             _unref(h)
+
+    def close(self) -> None:
+        """Drops the body now (later use raises ClosedError). Idempotent."""
+        self.__del__()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return getattr(self, "_h", None) is None
+
+    @safe_repr
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<Multipart closed>"
+        return f"<Multipart {self.subtype} {_c.sip_multipart_count(self._h)} parts>"
 
     @property
     def subtype(self) -> str:

@@ -10,6 +10,7 @@ import weakref
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar
 
 from . import _core as _c
+from ._base import safe_repr
 from ._errors import ClosedError, InvalidError, check, error
 from .loop import Loop, Timer
 from .message import BytesLike, HeaderArg, Message, Method, _header_items
@@ -479,5 +480,6 @@ class Stack:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<Stack {self.addresses if self.transport._h is not None else 'closed'}>"

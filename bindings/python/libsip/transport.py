@@ -9,6 +9,7 @@ import weakref
 from typing import Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Union
 
 from . import _core as _c
+from ._base import safe_repr
 from ._errors import ClosedError, check, error
 from .loop import Loop, release
 from .message import Message, NetInfo, Uri
@@ -54,6 +55,7 @@ class SendOp:
             return (yield from self._fut.__await__())
         return self.status
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<SendOp {'pending' if self.status is None else self.status}>"
 
@@ -248,6 +250,7 @@ class Transport:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @safe_repr
     def __repr__(self) -> str:
         if self._h is None:
             return "<Transport closed>"
@@ -405,6 +408,12 @@ class Resolver:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "not started" if self._h is None else "on a loop"
+        servers = self._opts.servers or "system DNS"
+        return f"<Resolver {state} {servers} {'/'.join(self.transports)}>"
 
     def __enter__(self) -> "Resolver":
         return self

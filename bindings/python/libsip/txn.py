@@ -5,12 +5,12 @@ server transaction a handled request carries, and the client transaction of stac
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import ClosedError, TransactionError, check, error
 from .loop import release
 from .message import Message, _request_problem
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .stack import Stack
 
 
-class TxnState(enum.IntEnum):
+class TxnState(Enum):
     """Transaction states (sip_txn_state_t; RFC 3261 §17 figures 5-8, RFC 6026 Accepted)."""
     CALLING = _c.SIP_TXN_CALLING
     TRYING = _c.SIP_TXN_TRYING
@@ -30,7 +30,7 @@ class TxnState(enum.IntEnum):
     TERMINATED = _c.SIP_TXN_TERMINATED
 
 
-class TxnEvent(enum.IntEnum):
+class TxnEvent(Enum):
     """What a server transaction reports besides its request (sip_txn_event_t)."""
     CANCEL = _c.SIP_TXN_EVENT_CANCEL
     TIMEOUT = _c.SIP_TXN_EVENT_TIMEOUT
@@ -118,6 +118,7 @@ class TxnLayer:
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return "<TxnLayer closed>" if self._h is None else f"<TxnLayer count={self.count}>"
 
@@ -220,6 +221,7 @@ class ServerTransaction:
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<ServerTransaction {self.state.name}>"
 
@@ -359,6 +361,7 @@ class ClientTransaction:
             st = getattr(self, "_stack", None)
             release(st.loop if st is not None else None, _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<ClientTransaction {self.state.name} status={self.status}>"
 
