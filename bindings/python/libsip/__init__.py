@@ -31,11 +31,11 @@ from .transport import Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
 __all__ = [
-    "Address", "Auth", "BodyError", "CSeq", "ClientTransaction", "ClosedError", "Connection", "Direction", "Error",
-    "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel", "Loop", "Media", "MediaType",
-    "Message", "Method", "Multipart", "NetInfo", "NotFoundError", "Number", "Origin",
-    "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
-    "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer", "Token", "TransactionError",
-    "Transport", "TransportType", "TxnEvent", "TxnLayer", "TxnState", "Uri", "UriError", "Via",
-    "branch", "call_id", "status_phrase", "tag",
+    "Address", "Auth", "BodyError", "CSeq", "ClientTransaction", "ClosedError", "Connection",
+    "Direction", "Error", "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel",
+    "Loop", "Media", "MediaType", "Message", "Method", "Multipart", "NetInfo", "NotFoundError",
+    "Number", "Origin", "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap",
+    "Sdp", "SdpError", "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer",
+    "Token", "TransactionError", "Transport", "TransportType", "TxnEvent", "TxnLayer",
+    "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "status_phrase", "tag",
 ]

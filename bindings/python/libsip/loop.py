@@ -135,6 +135,7 @@ class Loop:
 
     @property
     def closed(self) -> bool:
+        """True once close() ran."""
         return self._h is None
 
     def _kick(self) -> None:
@@ -297,10 +298,14 @@ class Loop:
 
     @property
     def backend_fd(self) -> int:
+        """The file descriptor another event loop polls for this loop's readiness (-1 once closed).
+        """
         return _c.sip_loop_backend_fd(self._handle())
 
     @property
     def backend_timeout(self) -> int:
+        """Milliseconds until this loop's next timer (-1: none, 0: work is pending), valid after an
+        iteration."""
         return _c.sip_loop_backend_timeout(self._handle())
 
     async def serve(self) -> None:
@@ -330,6 +335,7 @@ class SignalWatch:
 
     @property
     def active(self) -> bool:
+        """True while the watch runs (until stop() or the loop closes)."""
         return self._h is not None and bool(_c.sip_signal_is_active(self._h))
 
     def stop(self) -> None:
@@ -376,6 +382,7 @@ class Timer:
 
     @property
     def active(self) -> bool:
+        """True while the timer will still fire."""
         return self._h is not None and bool(_c.sip_timer_is_active(self._h))
 
     def stop(self) -> None:

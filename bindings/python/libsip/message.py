@@ -119,10 +119,12 @@ class Uri:
 
     @property
     def user(self) -> str:
+        """The user part ("" when absent), escapes kept as written."""
         return _s(self._ptr().user)
 
     @property
     def password(self) -> str:
+        """The password of user:password ("" when absent; RFC 3261 §19.1.1 advises against it)."""
         return _s(self._ptr().password)
 
     @property
@@ -147,18 +149,22 @@ class Uri:
 
     @property
     def transport(self) -> str:
+        """The transport parameter as written ("" when absent)."""
         return _s(self._ptr().transport)
 
     @property
     def maddr(self) -> str:
+        """The maddr parameter ("" when absent)."""
         return _s(self._ptr().maddr)
 
     @property
     def lr(self) -> bool:
+        """True when the URI has the lr flag (a loose router, RFC 3261 §19.1.1)."""
         return bool(self._ptr().lr)
 
     @property
     def opaque(self) -> str:
+        """The whole scheme-specific part of a URI other than sip, sips and tel."""
         return _s(self._ptr().opaque)
 
     def param(self, name: str) -> Optional[str]:
@@ -256,6 +262,8 @@ class Address(_Value):
 
 
 class CSeq(_Value):
+    """A CSeq value (RFC 3261 §20.16): ``seq`` (int) and ``method`` (str)."""
+
     __slots__ = ("seq", "method")
 
     def __init__(self, c: Any) -> None:
@@ -276,6 +284,9 @@ class Number(_Value):
 
 
 class Token(_Value):
+    """A token value with params (Event, Supported, Allow, Call-ID, ...): ``token`` and ``params``.
+    """
+
     __slots__ = ("token", "params")
 
     def __init__(self, t: Any) -> None:
@@ -284,6 +295,9 @@ class Token(_Value):
 
 
 class MediaType(_Value):
+    """A Content-Type or Accept value: ``type``, ``subtype`` and ``params``; str() gives
+    "type/subtype"."""
+
     __slots__ = ("type", "subtype", "params")
 
     def __init__(self, m: Any) -> None:
@@ -296,6 +310,10 @@ class MediaType(_Value):
 
 
 class Auth(_Value):
+    """An Authorization, Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate or
+    Authentication-Info value (RFC 3261 §22, RFC 7616): scheme and the digest parameters, each ""
+    when absent."""
+
     __slots__ = ("scheme", "realm", "nonce", "opaque", "algorithm", "qop", "domain", "stale",
                  "username", "uri", "response", "cnonce", "nc", "nextnonce", "rspauth")
 
@@ -314,6 +332,8 @@ class Warning(_Value):  # noqa: A001 - the header's name
 
 
 class RAck(_Value):
+    """A RAck value (RFC 3262 §7.2): ``rseq``, ``cseq`` and ``method``."""
+
     __slots__ = ("rseq", "cseq", "method")
 
     def __init__(self, r: Any) -> None:
@@ -382,14 +402,18 @@ class Header:
 
     @property
     def value(self) -> str:
+        """The value as written (one value of a comma list), as text."""
         return _s(_c.sip_header_get_value(self._hdr()))
 
     @property
     def kind(self) -> HeaderKind:
+        """The HeaderKind the value parses into (TEXT for unknown headers)."""
         return HeaderKind(_c.sip_hdr_kind(_c.sip_header_get_id(self._hdr())))
 
     @property
     def parsed(self) -> Any:
+        """The typed value (Via, Address, CSeq, Number, Token, MediaType, Auth, Warning, RAck), or
+        None for a text header or a value that did not parse."""
         if self._parsed is False:
             self._parsed = _typed(self._hdr(), self._msg)
         return self._parsed
@@ -448,6 +472,7 @@ class Headers(Mapping[str, List[Header]]):
             i += 1
 
     def first(self, name: str) -> Optional[Header]:
+        """The first value of a header, or None when absent."""
         p = _c.sip_msg_header_by_name(self._msg._handle(), name, 0)
         return Header(self._msg, p) if p is not None else None
 
@@ -801,6 +826,7 @@ class Message:
 
     @property
     def is_request(self) -> bool:
+        """True for a request, False for a response."""
         return bool(_c.sip_msg_is_request(self._handle()))
 
     @property
@@ -811,6 +837,7 @@ class Message:
 
     @property
     def method_id(self) -> Method:
+        """The method as a Method (UNKNOWN for an extension method or a response)."""
         return Method(_c.sip_msg_get_method(self._handle()))
 
     @property
@@ -830,10 +857,13 @@ class Message:
 
     @property
     def reason(self) -> str:
+        """The reason phrase of a response ("" for a request)."""
         return _s(_c.sip_msg_get_reason(self._handle()))
 
     @property
     def body(self) -> bytes:
+        """The body as bytes (b"" when none). Setting it keeps the Content-Type; a message without
+        one refuses a non-empty body (use set_body(body, content_type))."""
         return _c.sip_msg_get_body(self._handle())
 
     @body.setter
@@ -846,14 +876,18 @@ class Message:
 
     @property
     def headers(self) -> Headers:
+        """The headers as a read-only mapping: name (long or compact, any case) to the list of its
+        Header values; edit with add_header(), set_header(), remove_header()."""
         return Headers(self)
 
     @property
     def call_id(self) -> str:
+        """The Call-ID ("" when absent)."""
         return _s(_c.sip_msg_get_call_id(self._handle()))
 
     @property
     def cseq(self) -> Optional[CSeq]:
+        """The CSeq (seq and method), or None."""
         c = _c.sip_msg_get_cseq(self._handle())
         return CSeq(c) if c is not None else None
 
@@ -865,26 +899,31 @@ class Message:
 
     @property
     def from_(self) -> Optional[Address]:
+        """The From address (display, uri, tag, params), or None."""
         a = _c.sip_msg_get_from(self._handle())
         return Address(a, self) if a is not None else None
 
     @property
     def to(self) -> Optional[Address]:
+        """The To address (display, uri, tag, params), or None."""
         a = _c.sip_msg_get_to(self._handle())
         return Address(a, self) if a is not None else None
 
     @property
     def max_forwards(self) -> Optional[int]:
+        """Max-Forwards as an int, or None."""
         v = _c.sip_msg_get_max_forwards(self._handle())
         return None if v < 0 else v
 
     @property
     def expires(self) -> Optional[int]:
+        """The Expires header as an int (seconds), or None."""
         v = _c.sip_msg_get_expires(self._handle())
         return None if v < 0 else v
 
     @property
     def content_type(self) -> Optional[MediaType]:
+        """The Content-Type as a MediaType, or None."""
         m = _c.sip_msg_get_content_type(self._handle())
         return MediaType(m) if m is not None else None
 
@@ -985,6 +1024,7 @@ class NetInfo(_Value):
 
     @property
     def remote(self) -> str:
+        """The remote side as a spec ("udp:127.0.0.1:5060")."""
         return _spec(self.transport, self.remote_ip, self.remote_port)
 
 

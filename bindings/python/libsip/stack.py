@@ -40,6 +40,7 @@ class Request(Message):
 
     @property
     def stack(self) -> "Stack":
+        """The Stack that received this request."""
         return self._stack
 
     @property

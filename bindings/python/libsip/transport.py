@@ -30,6 +30,7 @@ class SendOp:
 
     @property
     def done(self) -> bool:
+        """True once the send (or lookup) has finished; ``status`` then holds the outcome."""
         return self.status is not None
 
     def add_done_callback(self, fn: Callable[[int], Any]) -> None:
@@ -127,6 +128,9 @@ class Transport:
     sip_parse_opts_t fields for received messages: max_size, max_headers, max_line, stream).
     An unknown option raises TypeError."""
 
+    #: The option names Transport(**options) and Stack(**options) take.
+    OPTIONS = _OPTS
+
     def __init__(self, loop: Loop, listen: Iterable[str] = (),
                  on_message: Optional[Callable[[Message], Any]] = None, **opts: Any) -> None:
         if not isinstance(loop, Loop):
@@ -155,6 +159,7 @@ class Transport:
 
     @property
     def loop(self) -> Loop:
+        """The Loop this transport runs on."""
         return self._loop
 
     @property
@@ -190,14 +195,15 @@ class Transport:
 
     @property
     def connection_count(self) -> int:
+        """Open stream connections (TCP, TLS, WS, WSS), accepted and made."""
         return _c.sip_transport_connection_count(self._handle())
 
     def send(self, msg: Message, dst: Dest) -> SendOp:
-        if not isinstance(msg, Message):
-            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         """Sends a request (or any message) to an explicit address; the top Via is filled in.
         Returns a SendOp (await it inside asyncio); raises at once when the send cannot
         start."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         op = SendOp()
         h = msg._handle()
         rc = _c.sip_transport_send(self._handle(), h, NetInfo.parse(dst)._to_c(),
@@ -227,6 +233,8 @@ class Transport:
         self._loop._kick()
 
     def set_resolver(self, resolver: Optional["Resolver"]) -> None:
+        """Sets the RFC 3263 resolver that send_request() locates requests with (None removes it); a
+        Stack sets its own."""
         check(_c.sip_transport_set_resolver(self._handle(),
                                             resolver._handle() if resolver else None))
         self._resolver = resolver

@@ -104,6 +104,7 @@ class TxnLayer:
 
     @property
     def closed(self) -> bool:
+        """True once the layer (or its stack) is closed."""
         return self._h is None
 
     def close(self) -> None:
@@ -184,6 +185,7 @@ class ServerTransaction:
 
     @property
     def is_client(self) -> bool:
+        """False: this is a server transaction."""
         return False
 
     @property
@@ -303,6 +305,7 @@ class ClientTransaction:
 
     @property
     def is_client(self) -> bool:
+        """True: this is a client transaction."""
         return True
 
     @property
