@@ -96,3 +96,19 @@ def test_enums_print_as_names():
                 assert repr(member) == str(member) == f"{name}.{member.name}"
     n = libsip.NetInfo("udp", "127.0.0.1", 5060)
     assert "transport=TransportType.UDP" in repr(n)
+
+
+def test_set_header_replaces_in_place_and_add_header_appends():
+    m = libsip.Message.parse(MSG.replace(b"Content-Length: 0\r\n",
+                                         b"Max-Forwards: 70\r\nSubject: a\r\nSubject: b\r\n"
+                                         b"Content-Length: 0\r\n"))
+    assert bytes(m) == bytes(libsip.Message.parse(bytes(m)))
+    m.set_header("Max-Forwards", 69)
+    m.set_header("Subject", "c")
+    m.add_header("X-Last", "z")
+    names = [h.name for h in m.headers.all()]
+    assert names == ["Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards", "Subject",
+                     "Content-Length", "X-Last"]
+    assert m.max_forwards == 69 and [h.value for h in m.headers["Subject"]] == ["c"]
+    text = bytes(m)
+    assert text.index(b"Max-Forwards: 69") < text.index(b"Content-Length")

@@ -162,7 +162,7 @@ def test_errors_name_a_missing_header_or_via():
     with libsip.Stack("udp:127.0.0.1:0", transactions=True) as stack:
         req = Message.request("OPTIONS", "sip:a@127.0.0.1:5999", headers=[
             ("From", "<sip:a@x>;tag=1"), ("Call-ID", "c1"), ("CSeq", "1 OPTIONS")])
-        with pytest.raises(libsip.InvalidError, match="lacks a To header"):
+        with pytest.raises(libsip.InvalidError, match="To header missing"):
             stack.request(req, "udp:127.0.0.1:5999")
         ack = Message.request("ACK", "sip:a@127.0.0.1:5999", headers=[
             ("From", "<sip:a@x>;tag=1"), ("To", "<sip:a@x>"), ("Call-ID", "c1"),
@@ -173,6 +173,19 @@ def test_errors_name_a_missing_header_or_via():
             stack.send(ack, "udp:127.0.0.1:5999")
         with pytest.raises(TypeError, match="msg must be a libsip.Message"):
             stack.request("OPTIONS sip:a@b SIP/2.0")
+
+
+def test_validate_names_the_header():
+    m = Message.parse(REQ)
+    m.validate()
+    twice = Message.parse(REQ.replace(b"Max-Forwards: 70\r\n",
+                                      b"Max-Forwards: 70\r\nMax-Forwards: 69\r\n"))
+    with pytest.raises(libsip.ParseError) as e:
+        twice.validate()
+    assert (e.value.header, e.value.status) == ("Max-Forwards", 400)
+    no_to = Message.parse(REQ.replace(b"To: <sip:bob@127.0.0.1>\r\n", b""))
+    with pytest.raises(libsip.ParseError, match="To"):
+        no_to.validate()
 
 
 def test_listen_takes_a_single_string():

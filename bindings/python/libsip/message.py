@@ -9,7 +9,7 @@ from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequ
 
 from . import _core as _c
 from ._base import Enum, safe_repr
-from ._errors import ClosedError, UriError, check, error, parse_error
+from ._errors import ClosedError, UriError, _text, check, error, parse_error
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
 
@@ -597,9 +597,9 @@ def _check_body(body: Any, content_type: Any, has_type: bool = False) -> None:
                                    "(\"application/sdp\", \"text/plain\", ...)")
 
 
-def _request_problem(msg: "Message") -> str:
-    """Why a request cannot start a client transaction, in words (the C layer answers only
-    SIP_EINVAL)."""
+def _request_problem(msg: "Message") -> Optional[str]:
+    """Why a request cannot start a client transaction, in words (the C layer answers only a
+    code), or None when nothing is found wrong with it."""
     h = msg._handle()
     if not _c.sip_msg_is_request(h):
         return "a response cannot start a client transaction"
@@ -607,10 +607,19 @@ def _request_problem(msg: "Message") -> str:
     if method == "ACK":
         return ("an ACK is not sent in a client transaction (RFC 3261 §17.1.1.3): send it "
                 "with stack.send()")
-    for name in ("Call-ID", "CSeq", "From", "To"):
-        if _c.sip_msg_header_by_name(h, name, 0) is None:
-            return f"the {method} request lacks a {name} header (RFC 3261 §8.1.1)"
-    return f"the {method} request was refused: {_c.sip_strerror(_c.SIP_EINVAL)}"
+    # The transaction layer adds the Via: what else is wrong is C's to say (sip_msg_validate
+    # names the first header missing or repeated, RFC 3261 §8.1.1 and §7.3.1).
+    rc, probe = _c.sip_msg_clone(h)
+    if rc == 0:
+        try:
+            if _c.sip_msg_get_via(probe) is None:
+                _c.sip_msg_add_header(probe, "Via", "SIP/2.0/UDP invalid;branch=z9hG4bKcheck")
+            rc, err = _c.sip_msg_validate(probe)
+            if rc < 0 and err is not None:
+                return f"the {method} request is not valid: {_text(err.reason)} (RFC 3261 §8.1.1)"
+        finally:
+            _c.sip_msg_unref(probe)
+    return None
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -731,6 +740,15 @@ class Message:
         m = Message._adopt(h)
         m._fill(items, body, content_type)
         return m
+
+    def validate(self) -> None:
+        """Checks what the grammar alone does not (sip_msg_validate): To, From, CSeq, Call-ID
+        and Via present (RFC 3261 §8.1.1); Call-ID, CSeq, From, To, Max-Forwards and
+        Content-Length at most once (§7.3.1). Raises ParseError naming the header
+        (``header``; for a request ``status`` 400 and the ``phrase`` to answer with)."""
+        rc, err = _c.sip_msg_validate(self._handle())
+        if rc < 0:
+            raise parse_error(rc, err)
 
     def copy(self) -> "Message":
         """An independent deep copy."""

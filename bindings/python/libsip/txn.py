@@ -381,8 +381,9 @@ def start_client(stack: "Stack", layer: TxnLayer, msg: Message, dst: Any,
     ct = ClientTransaction._new(stack, on_response)
     rc, h = _c.sip_txn_client_create(layer._handle(), msg._handle(), ni, opts,
                                      functools.partial(_on_response, ct))
-    if rc == _c.SIP_EINVAL:
-        raise error(rc, f"cannot send the request: {_request_problem(msg)}")
+    if rc < 0 and rc not in (_c.SIP_ECLOSED, _c.SIP_ENOMEM):
+        raise error(rc, "cannot send the request: "
+                        f"{_request_problem(msg) or _c.sip_strerror(rc)}")
     if rc < 0:
         raise error(rc, f"cannot send the request: {_c.sip_strerror(rc)}")
     ct._h = h
