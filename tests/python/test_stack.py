@@ -312,3 +312,12 @@ def test_resolver_options_are_checked():
         r.resolve("sip:a@example.com")
     with pytest.raises(TypeError, match="resolver must be a libsip.Resolver"):
         libsip.Stack(resolver="127.0.0.1:53")
+
+
+def test_stateless_request_is_refused_with_a_clear_error():
+    # A stateless stack never matches responses itself (Lua's Stack:request agrees).
+    with libsip.Stack("udp:127.0.0.1:0") as stack:
+        with pytest.raises(libsip.InvalidError,
+                           match=r"Stack\(transactions=True\): a stateless stack does not "
+                                 r"match responses"):
+            stack.request(_request("OPTIONS", "sip:a@127.0.0.1:9"), "udp:127.0.0.1:9")

@@ -31,7 +31,10 @@ from .message import Token as Token
 from .message import TransportType as TransportType
 from .message import Uri as Uri
 from .message import Via as Via
+from .message import branch as branch
+from .message import call_id as call_id
 from .message import status_phrase as status_phrase
+from .message import tag as tag
 from .sdp import Connection as Connection
 from .sdp import Direction as Direction
 from .sdp import Media as Media

@@ -381,8 +381,13 @@ class Stack:
         if layer is None:
             if self.transport._h is None:
                 raise ClosedError(message="stack is closed")
-            raise InvalidError(_EINVAL, "stack.request() needs Stack(transactions=True); "
-                                        "stack.send() sends without a transaction")
+            # A stateless stack does not match responses to requests (Lua's Stack:request
+            # refuses the same way): that is the transaction layer's work (RFC 3261 §17.1.3).
+            raise InvalidError(_EINVAL, "stack.request() needs a stack made with "
+                                        "Stack(transactions=True): a stateless stack does not "
+                                        "match responses to requests (stack.send() sends "
+                                        "without a transaction; @stack.on_response gets every "
+                                        "response)")
         return start_client(self, layer, msg, dst, on_response,
                             {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
