@@ -206,3 +206,12 @@ def test_options_are_checked_and_named():
         libsip.Stack(transactions=True, t1_ms="500")
     with libsip.Stack(parse={"max_size": 4096, "max_line": 1024}, cancel_keeps_invite=True) as s:
         assert s.transactions is not None
+
+
+def test_multipart_part_headers_are_checked():
+    mp = libsip.Multipart()
+    with pytest.raises(TypeError, match="Content-ID header value must be a str"):
+        mp.add_part("text/plain", b"hi", [("Content-ID", None)])
+    with pytest.raises(TypeError, match="body must be bytes or str"):
+        mp.add_part("text/plain", 5)
+    assert mp.add_part(None, b"plain text") == 0

@@ -8,7 +8,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 from . import _core as _c
 from ._base import Enum, safe_repr
 from ._errors import BodyError, ClosedError, SdpError, check, error
-from .message import BytesLike, _s
+from .message import BytesLike, _check_body, _header_name, _header_text, _s
 
 
 class Direction(Enum):
@@ -407,9 +407,14 @@ class Multipart:
                  headers: Any = ()) -> int:
         """Appends a part with its content type, body and extra (name, value) headers; gives its
         index."""
+        items = [(_header_name(n), _header_text(n, v)) for n, v in headers]
+        # A part may go without a Content-Type (RFC 2046 §5.1.1: text/plain then).
+        _check_body(body, content_type, has_type=True)
         idx = check(_c.sip_multipart_add_part(self._handle(), content_type, body))
-        for name, value in headers:
-            check(_c.sip_multipart_part_add_header(self._handle(), idx, name, value))
+        for name, value in items:
+            rc = _c.sip_multipart_part_add_header(self._handle(), idx, name, value)
+            if rc < 0:
+                raise error(rc, f"bad {name} header value {value!r} in a multipart part")
         return idx
 
     def __bytes__(self) -> bytes:
