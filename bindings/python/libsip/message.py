@@ -217,7 +217,9 @@ class _Value:
 
 
 class Via(_Value):
-    """A Via value (RFC 3261 §20.42, RFC 3581)."""
+    """A Via value (RFC 3261 §20.42, RFC 3581): ``transport`` ("UDP"...), ``host``, ``port``
+    (None when absent), ``branch``, ``received``, ``rport`` (None absent, 0 bare, else the
+    port), ``maddr``, ``ttl`` (None when absent) and every ``params`` (name -> value)."""
 
     __slots__ = ("transport", "host", "port", "branch", "received", "rport", "maddr", "ttl",
                  "params")
@@ -236,7 +238,10 @@ class Via(_Value):
 
 
 class Address(_Value):
-    """A name-addr or addr-spec with header params (From, To, Contact, Route, ...)."""
+    """A name-addr or addr-spec with header params (From, To, Contact, Route, ...):
+    ``display`` (as written, quotes kept), ``uri`` (a Uri; None for Contact ``*``), ``tag``,
+    ``params`` (name -> value), ``star``, ``expires`` and ``q`` (Contact; None when absent).
+    str() gives the header value; an Address is a value add_header() takes."""
 
     __slots__ = ("display", "uri", "tag", "params", "star", "expires", "q", "_ptext")
 
@@ -272,7 +277,8 @@ class CSeq(_Value):
 
 
 class Number(_Value):
-    """Content-Length, Max-Forwards, Expires, Retry-After, ... and Date (``time``)."""
+    """Content-Length, Max-Forwards, Expires, Retry-After, ...: ``value``, ``params`` and
+    ``comment``; for Date, ``time`` (seconds since the epoch)."""
 
     __slots__ = ("value", "params", "comment", "time")
 
@@ -988,7 +994,9 @@ class TransportType(Enum):
 
 
 class NetInfo(_Value):
-    """Addresses of a received or sent message, or a destination ("udp:127.0.0.1:5060")."""
+    """Addresses of a received or sent message, or a destination ("udp:127.0.0.1:5060"):
+    ``transport`` (a TransportType), ``remote_ip``, ``remote_port``, ``local_ip``,
+    ``local_port`` and ``conn_id`` (the stream connection, 0 for none)."""
 
     __slots__ = ("transport", "local_ip", "local_port", "remote_ip", "remote_port", "conn_id")
 
