@@ -240,11 +240,13 @@ def dnsmasq():
     def start(*records):
         port = _free_udp_port()
         user = ["--user=root"] if os.geteuid() == 0 else []
+        # Not the sanitizer runtime the module's tests may preload: dnsmasq is not ours.
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
         p = subprocess.Popen([exe, "--keep-in-foreground", f"--port={port}",
                               "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
                               "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
                               *user, *records],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         procs.append(p)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
