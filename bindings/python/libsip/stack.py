@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar
 
 from . import _core as _c
 from ._base import safe_repr
-from ._errors import ClosedError, InvalidError, check, error
+from ._errors import ClosedError, Error, InvalidError, check, error
 from .loop import Loop, Timer
 from .message import BytesLike, HeaderArg, Message, Method, _header_items
 from .transport import Dest, Resolver, SendOp, Transport
@@ -304,8 +304,17 @@ class Stack:
         # RFC 3263: a request sent without a destination is located from its Route or
         # Request-URI through this resolver.
         self._own_resolver = resolver is None
-        self._resolver = (resolver if resolver is not None else Resolver()).bind(self.loop)
-        self.transport.set_resolver(self._resolver)
+        if resolver is None:
+            try:
+                resolver = Resolver(self.loop)
+            except Error as e:
+                # No DNS configuration is no reason to refuse a stack that sends to addresses.
+                logger.warning("no RFC 3263 resolver (%s): requests need a destination", e)
+        else:
+            resolver.bind(self.loop)
+        self._resolver = resolver
+        if resolver is not None:
+            self.transport.set_resolver(resolver)
         wself = weakref.ref(self)
         timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
         if transactions or cancel_keeps_invite or any(t is not None for t in timers):
@@ -411,7 +420,9 @@ class Stack:
         the Stack unless given as Stack(resolver=...))."""
         r = self._resolver
         if r is None:
-            raise ClosedError(message="stack is closed")
+            if self.transport._h is None:
+                raise ClosedError(message="stack is closed")
+            raise error(_c.SIP_ENOENT, "this stack has no resolver (its creation failed)")
         return r
 
     def send(self, msg: Message, dst: Optional[Dest] = None) -> SendOp:
