@@ -82,8 +82,8 @@ static pending_t pend[16];
 static int npend;
 static int fail_send; /* next send fails at once with this */
 
-static const sip_netinfo_t udp_peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0};
-static const sip_netinfo_t tcp_peer = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9};
+static const sip_netinfo_t udp_peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0, ""};
+static const sip_netinfo_t tcp_peer = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9, ""};
 
 static void record(sip_msg_t *msg, int has_dst)
 {

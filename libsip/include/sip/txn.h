@@ -164,7 +164,11 @@ SIP_EXTERN sip_transport_t *sip_txn_layer_get_transport(sip_txn_layer_t *layer);
  * @param req    the request (not ACK: the ACK of a 2xx is sent with sip_txn_send_stateless());
  *               the transaction takes its own reference and edits its Via
  * @param dst    where to send (transport, remote_ip, remote_port), or NULL to locate the target
- *               through RFC 3263 (sip_transport_send_request())
+ *               through RFC 3263 with the transport's resolver (sip_transport_set_resolver();
+ *               without one, sip_transport_send_request()). A located target that fails at the
+ *               transport, stays silent until Timer B/F or answers 503 is left for the next one
+ *               as a new transaction with a new branch under the same handle (RFC 3263 §4.3);
+ *               cb hears only the last target's failure
  * @param opts   per-transaction T1, T2, T4 (a zero field: the layer's), or NULL for the layer's
  * @param cb     called for each response (provisional and final) and for the end without one
  *               (408, 503); never after sip_txn_close()
