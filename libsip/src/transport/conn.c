@@ -16,6 +16,7 @@ static void conn_unref(sip__conn_t *c)
         if (c->layers[i]) c->layers[i]->vt->destroy(c->layers[i]);
     free(c->rbuf);
     free(c->wbuf);
+    sip__live_dec(SIP_LIVE_CONN);
     free(c);
 }
 
@@ -470,6 +471,7 @@ static sip__conn_t *conn_new(sip_transport_t *tp, sip_transport_type_t type, int
 {
     sip__conn_t *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
+    sip__live_inc(SIP_LIVE_CONN);
     c->tp = tp;
     c->type = type;
     c->server = server;

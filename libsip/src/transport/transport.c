@@ -57,6 +57,7 @@ static void free_transport(sip_transport_t *tp)
     if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
     free(tp->strings);
     free(tp->sendbuf);
+    sip__live_dec(SIP_LIVE_TRANSPORT);
     free(tp);
 }
 
@@ -198,6 +199,7 @@ int sip_transport_create(sip_transport_t **out, sip_loop_t *loop, const sip_tran
         free(tp);
         return rc;
     }
+    sip__live_inc(SIP_LIVE_TRANSPORT);
     if (tp->opts.tls_cert_file || tp->opts.tls_key_file) {
         char why[256];
         rc = sip__tls_ctx_create(&tp->tls_server, &tp->opts, 1, why, sizeof(why));

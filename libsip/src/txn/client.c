@@ -22,6 +22,12 @@ static void deliver(sip_txn_t *t, int status, const sip_msg_t *rsp)
     t->cb.rsp(t, status, rsp, t->user);
 }
 
+/* RFC 3261 §17.1.4, §8.1.3.1: a transport error reaches the TU as a 503. */
+static void tell_503(sip_txn_t *t)
+{
+    deliver(t, 503, NULL);
+}
+
 static void unref_cb(void *user)
 {
     sip_txn_unref(user);
@@ -197,7 +203,7 @@ static int try_next_target(sip_txn_t *t)
     /* A new transaction in all but the handle: its state, flags and timers start over. */
     sip_msg_unref(t->rsp);
     t->rsp = NULL;
-    t->state = is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    sip__txn_restart_state(t); /* from Calling, Trying or Proceeding: every caller checks */
     t->flags &= (uint16_t)~(SIP__TXN_SENT | SIP__TXN_PROVISIONAL | SIP__TXN_RELIABLE);
     t->t_retx = SIP__TXN_NEVER; /* retransmissions start once the send completes */
     t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
@@ -228,10 +234,7 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
         /* RFC 3263 §4.3: another target, if there is one. */
         if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
         /* RFC 3261 §17.1.4, §8.1.3.1: a transport error ends the transaction as a 503. */
-        t->refs++;
-        deliver(t, 503, NULL);
-        sip__txn_terminate(t);
-        sip_txn_unref(t);
+        sip__txn_end(t, tell_503);
         return;
     }
     t->flags |= SIP__TXN_SENT;
@@ -294,7 +297,7 @@ static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
     }
     t->flags |= SIP__TXN_CLIENT | extra;
     if (sip_msg_get_method(req) == SIP_METHOD_INVITE) t->flags |= SIP__TXN_INVITE;
-    t->state = is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    sip__txn_set_state(t, is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING);
     t->cb.rsp = cb;
     t->user = user;
     t->user_free = user_free;
@@ -474,7 +477,7 @@ int sip_txn_cancel(sip_txn_t *t)
 /* Ends at once over reliable transports (Timer D and K are zero), else after wait_ms. */
 static void complete(sip_txn_t *t, uint64_t wait_ms)
 {
-    t->state = SIP_TXN_COMPLETED;
+    sip__txn_set_state(t, SIP_TXN_COMPLETED);
     t->t_retx = SIP__TXN_NEVER;
     t->t_end = (t->flags & SIP__TXN_RELIABLE) ? 0 : sip__txn_now(t->layer) + wait_ms;
     sip__txn_timers_changed(t);
@@ -487,7 +490,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
     case SIP_TXN_PROCEEDING:
         if (st < 200) {
             /* §17.1.1.2: a provisional stops retransmissions and Timer B. */
-            t->state = SIP_TXN_PROCEEDING;
+            sip__txn_set_state(t, SIP_TXN_PROCEEDING);
             t->flags |= SIP__TXN_PROVISIONAL;
             t->t_retx = SIP__TXN_NEVER;
             if (!(t->flags & SIP__TXN_CANCEL_SENT)) t->t_end = SIP__TXN_NEVER;
@@ -498,7 +501,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
                 send_cancel(t);
         } else if (st < 300) {
             /* RFC 6026 §8.4: Accepted; Timer M lets 2xx retransmissions reach the TU. */
-            t->state = SIP_TXN_ACCEPTED;
+            sip__txn_set_state(t, SIP_TXN_ACCEPTED);
             t->t_retx = SIP__TXN_NEVER;
             t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
             sip__txn_timers_changed(t);
@@ -533,7 +536,7 @@ static void non_invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
 {
     if (t->state != SIP_TXN_TRYING && t->state != SIP_TXN_PROCEEDING) return;
     if (st < 200) {
-        t->state = SIP_TXN_PROCEEDING;
+        sip__txn_set_state(t, SIP_TXN_PROCEEDING);
         t->flags |= SIP__TXN_PROVISIONAL;
         deliver(t, st, rsp);
         return;
