@@ -614,34 +614,24 @@ static int sipbind_add_headers(sip_msg_t *msg, PyObject *headers)
 %}
 
 %inline %{
-/* Builds the response to req (sip_msg_create_response() with to_tag; when to_tag is None and
- * txn has kept its last response, that response's To tag, so every response of a transaction
- * carries one tag, RFC 3261 §8.2.6.2), adds headers (None, a dict,
- * or a sequence of (name, value) pairs; a list or tuple value adds each item; a value is a str,
- * or an int for a numeric header), sets the body when body or content_type is not None, and sends
- * it: with sip_txn_reply() when txn is not None, else sip_transport_send_response() on tp.
+/* Builds the response to req, adds headers (None, a dict, or a sequence of (name, value) pairs;
+ * a list or tuple value adds each item; a value is a str, or an int for a numeric header), sets
+ * the body when body or content_type is not None, and sends it. With txn: built by
+ * sip_txn_create_response(), which gives every response of the transaction the same To tag
+ * (RFC 3261 §8.2.6.2), and sent with sip_txn_reply(); else sip_msg_create_response() and
+ * sip_transport_send_response() on tp.
  * Returns (rc, rsp): rsp (New reference) when rc is 0, else None. SIP_EINVAL from a header
  * leaves no Python exception: the package builds the response again the slow way to say which. */
 static int sipbind_reply(sip_msg_t **out, sip_transport_t *tp, sip_txn_t *txn,
                          const sip_msg_t *req, int status, const char *reason, PyObject *headers,
-                         const char *body, size_t body_len, const char *content_type,
-                         const char *to_tag)
+                         const char *body, size_t body_len, const char *content_type)
 {
     sip_msg_t *rsp = NULL;
-    char tag[128];
     int rc;
 
     *out = NULL;
-    if (txn != NULL && to_tag == NULL) {
-        const sip_msg_t *prev = sip_txn_get_response(txn);
-        const sip_addr_t *to = prev != NULL ? sip_msg_get_to(prev) : NULL;
-        if (to != NULL && to->tag.len > 0 && to->tag.len < sizeof(tag)) {
-            memcpy(tag, to->tag.ptr, to->tag.len);
-            tag[to->tag.len] = '\0';
-            to_tag = tag;
-        }
-    }
-    rc = sip_msg_create_response(&rsp, req, status, reason, to_tag);
+    rc = txn != NULL ? sip_txn_create_response(&rsp, txn, status, reason)
+                     : sip_msg_create_response(&rsp, req, status, reason, NULL);
     if (rc == 0)
         rc = sipbind_add_headers(rsp, headers);
     if (rc == 0 && (body != NULL || content_type != NULL))

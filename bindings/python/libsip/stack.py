@@ -25,6 +25,7 @@ _reply = _c.sipbind_reply
 _new = object.__new__
 _EINVAL = _c.SIP_EINVAL
 _NO_FINAL = (TxnState.TRYING, TxnState.PROCEEDING)
+_ACCEPTED = int(TxnState.ACCEPTED)
 
 
 def _noop() -> None:
@@ -92,17 +93,22 @@ class Request(Message):
             tp = stack.transport._h
             if tp is None:
                 raise ClosedError(message="transport is closed")
-            return _reply(tp, None, h, status, reason, headers, body, content_type, None)
+            return _reply(tp, None, h, status, reason, headers, body, content_type)
         th = txn._h
         if th is None:
             raise ClosedError(message="transaction is closed")
-        rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type, txn._tag)
-        if rc == 0 and txn._tag is None and status > 100:
-            # The transaction may keep only the wire form of what it sent: the To tag of the
-            # first response with one is remembered here for the later ones.
-            to = _c.sip_msg_get_to(rsp)
-            if to is not None and to.tag:
-                txn._tag = to.tag.decode("utf-8", "surrogateescape")
+        # The C transaction gives all its responses one To tag (sip_txn_create_response).
+        rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type)
+        if 200 <= status < 300:
+            if rc == 0 and _c.sip_txn_get_state(th) == _ACCEPTED:
+                # Kept for the TU's retransmissions in Accepted (RFC 6026 §7.1).
+                txn._accepted = Message._adopt(_c.sip_msg_ref(rsp))
+            elif rc == _EINVAL and txn._accepted is not None and \
+                    _c.sip_txn_get_state(th) == _ACCEPTED:
+                # RFC 3261 §13.3.1.4: a 2xx is retransmitted as it was first sent.
+                kept = txn._accepted._h
+                rc = _c.sip_txn_reply(th, kept)
+                rsp = _c.sip_msg_ref(kept) if rc == 0 else None
         return rc, rsp
 
     def _reply_failed(self, rc: int, status: int, reason: Optional[str], headers: HeaderArg,

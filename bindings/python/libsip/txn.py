@@ -147,8 +147,8 @@ class ServerTransaction:
     it without a final response makes the layer answer 500 (RFC 3261 §8.2: every request gets
     a final response)."""
 
-    __slots__ = ("_h", "_loop", "_cancel_fns", "_event_fns", "_watching", "_tag", "cancelled",
-                 "__weakref__")
+    __slots__ = ("_h", "_loop", "_cancel_fns", "_event_fns", "_watching", "_accepted",
+                 "cancelled", "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("server transactions come with the requests a Stack receives")
@@ -161,7 +161,7 @@ class ServerTransaction:
         st._cancel_fns = []
         st._event_fns = []
         st._watching = False
-        st._tag = None
+        st._accepted = None
         st.cancelled = False
         return st
 
@@ -214,6 +214,7 @@ class ServerTransaction:
     def close(self) -> None:
         """Stops the transaction (no more sending or events) and drops it. Idempotent."""
         h, self._h = self._h, None
+        self._accepted = None
         if h is not None:
             _c.sip_txn_close(h)
             _c.sip_txn_unref(h)
