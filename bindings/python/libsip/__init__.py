@@ -21,6 +21,7 @@ for scripts. Log lines of every loop go to logging.getLogger("libsip").
 from . import _core
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
+from .live import live_objects
 from .loop import TRACE, LogLevel, Loop, SignalWatch, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
                       Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via, branch,
@@ -37,5 +38,6 @@ __all__ = [
     "Number", "Origin", "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap",
     "Sdp", "SdpError", "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer",
     "Token", "TransactionError", "Transport", "TransportType", "TxnEvent", "TxnLayer",
-    "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "status_phrase", "tag",
+    "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "live_objects", "status_phrase",
+    "tag",
 ]

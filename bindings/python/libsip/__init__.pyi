@@ -10,6 +10,7 @@ from ._errors import ParseError as ParseError
 from ._errors import SdpError as SdpError
 from ._errors import TransactionError as TransactionError
 from ._errors import UriError as UriError
+from .live import live_objects as live_objects
 from .loop import TRACE as TRACE
 from .loop import LogLevel as LogLevel
 from .loop import Loop as Loop
