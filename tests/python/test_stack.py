@@ -323,3 +323,14 @@ def test_stateless_request_is_refused_with_a_clear_error():
                            match=r"Stack\(transactions=True\): a stateless stack does not "
                                  r"match responses"):
             stack.request(_request("OPTIONS", "sip:a@127.0.0.1:9"), "udp:127.0.0.1:9")
+
+
+def test_a_listen_failure_leaves_nothing_open():
+    with libsip.Stack("udp:127.0.0.1:0") as first:
+        taken = first.address()
+        before = libsip.live_objects()
+        with pytest.raises(libsip.Error, match="cannot listen on"):
+            libsip.Stack(["udp:127.0.0.1:0", taken])
+        # The failed stack's loop, transport and resolver are closed at once, not at some
+        # later collection.
+        assert libsip.live_objects() == before

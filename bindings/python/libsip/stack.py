@@ -306,32 +306,38 @@ class Stack:
             if self._own_loop:
                 self.loop.close()
             raise
-        self.transport._request_class = Request
-        # RFC 3263: a request sent without a destination is located from its Route or
-        # Request-URI through this resolver.
         self._own_resolver = resolver is None
-        if resolver is None:
-            try:
-                resolver = Resolver(self.loop)
-            except Error as e:
-                # No DNS configuration is no reason to refuse a stack that sends to addresses.
-                logger.warning("no RFC 3263 resolver (%s): requests need a destination", e)
-        else:
-            resolver.bind(self.loop)
-        self._resolver = resolver
-        if resolver is not None:
-            self.transport.set_resolver(resolver)
-        wself = weakref.ref(self)
-        timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
-        if transactions or cancel_keeps_invite or any(t is not None for t in timers):
-            self._layer = TxnLayer(self, *timers, cancel_keeps_invite=cancel_keeps_invite)
-            check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
-            check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
-        else:
-            # The Stack's own message callback replaces the Transport's generic one.
-            check(_c.sip_transport_set_handler(self.transport._h, _stateless_handler(wself)))
-        for spec in listen:
-            self.transport.listen(spec)
+        try:
+            self.transport._request_class = Request
+            # RFC 3263: a request sent without a destination is located from its Route or
+            # Request-URI through this resolver.
+            if resolver is None:
+                try:
+                    resolver = Resolver(self.loop)
+                except Error as e:
+                    # No DNS configuration is no reason to refuse a stack that sends to
+                    # addresses.
+                    logger.warning("no RFC 3263 resolver (%s): requests need a destination", e)
+            else:
+                resolver.bind(self.loop)
+            self._resolver = resolver
+            if resolver is not None:
+                self.transport.set_resolver(resolver)
+            wself = weakref.ref(self)
+            timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
+            if transactions or cancel_keeps_invite or any(t is not None for t in timers):
+                self._layer = TxnLayer(self, *timers, cancel_keeps_invite=cancel_keeps_invite)
+                check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
+                check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
+            else:
+                # The Stack's own message callback replaces the Transport's generic one.
+                check(_c.sip_transport_set_handler(self.transport._h, _stateless_handler(wself)))
+            for spec in listen:
+                self.transport.listen(spec)
+        except BaseException:
+            # A listen that fails (address in use...) leaves nothing open behind it.
+            self.close()
+            raise
 
     # -- handlers ---------------------------------------------------------------------------
 
