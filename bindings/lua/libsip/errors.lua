@@ -1,0 +1,157 @@
+-- SPDX-License-Identifier: MIT
+-- libsip for Lua: errors raised as tables, where callback errors go, and the small class helper.
+
+local core = require "libsip_core"
+
+local rawget, setmetatable, type, tostring = rawget, setmetatable, type, tostring
+
+local M = {}
+
+-- Errors
+
+--- An error raised by this layer:
+--- {code=, name=, reason=, line=, column=, header=, status=, phrase=}.
+local Error = { __name = "libsip.Error" }
+Error.__index = Error
+Error.__tostring = function(e)
+    local s = (e.name or "SIP_EUNKNOWN") .. ": " .. tostring(e.reason or "")
+    if e.line and e.line > 0 then
+        s = s .. (" (line %d, column %d)"):format(e.line, e.column or 0)
+    end
+    return s
+end
+
+
+local function new_error(code, reason, extra)
+    local e = setmetatable({
+        code = code,
+        name = core.sip_err_name(code),
+        reason = reason or core.sip_strerror(code),
+    }, Error)
+    if extra then
+        for k, v in pairs(extra) do e[k] = v end
+    end
+    return e
+end
+
+local function raise(code, reason, extra)
+    error(new_error(code, reason, extra), 0)
+end
+
+local function check(rc)
+    if rc < 0 then raise(rc) end
+    return rc
+end
+
+local function closed()
+    raise(core.SIP_ECLOSED, "handle is closed")
+end
+
+--- Is v an error raised by libsip (optionally with this name, "SIP_EPARSE")?
+function M.is_error(v, name)
+    return getmetatable(v) == Error and (name == nil or v.name == name)
+end
+
+-- Errors of callbacks and tasks: to the hook when set, else to the logger of the loop that runs
+-- them (the innermost loop:run()), else to stderr.
+local error_hook = nil
+local running = {}       -- loops inside run()/run_once(), innermost last
+local interrupted = false
+local reporting = false
+
+--- Sends every error raised inside a callback or task to fn(message_with_traceback); nil resets
+--- to the default (the running loop's logger at level "error", module "lua").
+function M.on_error(fn)
+    error_hook = fn
+end
+
+-- lua5.4 turns SIGINT into the error "interrupted!" raised at the next Lua instruction, which
+-- is usually inside a callback: it stops every running loop and loop:run() raises it again, so
+-- Ctrl-C ends a script as it would end one without libsip.
+local function is_interrupt(text)
+    local first = tostring(text):match("^[^\n]*")
+    return first:sub(-12) == "interrupted!"
+end
+
+local function report(loop_p, text)
+    text = tostring(text)
+    if is_interrupt(text) then
+        interrupted = true
+        for _, l in ipairs(running) do
+            local p = rawget(l, "_p")
+            if p then core.sip_loop_stop(p) end
+        end
+        return
+    end
+    if reporting then
+        -- The logger itself failed: do not loop through it again.
+        io.stderr:write("libsip lua: ", text, "\n")
+        return
+    end
+    reporting = true
+    local ok, err = true, nil
+    if error_hook then
+        ok, err = pcall(error_hook, text)
+        if not ok then io.stderr:write("libsip lua: error hook failed: ", tostring(err), "\n") end
+    end
+    if not error_hook or not ok then
+        if not loop_p then
+            local l = running[#running]
+            loop_p = l and rawget(l, "_p")
+        end
+        if loop_p then
+            core.sip_log_write(loop_p, core.SIP_LOG_ERROR, "lua", text)
+        else
+            io.stderr:write("libsip lua: ", text, "\n")
+        end
+    end
+    reporting = false
+end
+-- Errors the core's trampolines catch (with their traceback) come here too.
+core.set_error_hook(function(text) report(nil, text) end)
+
+---------------------------------------------------------------------------------------------------
+-- Small class helper: methods, then read-only properties computed on access.
+
+local function class(name)
+    local C = { __name = "libsip." .. name, methods = {}, props = {} }
+    C.__index = function(self, k)
+        local m = C.methods[k]
+        if m ~= nil then return m end
+        local p = C.props[k]
+        if p ~= nil then return p(self) end
+        return nil
+    end
+    return C
+end
+
+local function nonempty(s)
+    if s == nil or s == "" then return nil end
+    return s
+end
+
+local level_ids = {
+    error = core.SIP_LOG_ERROR, warn = core.SIP_LOG_WARN, info = core.SIP_LOG_INFO,
+    debug = core.SIP_LOG_DEBUG, trace = core.SIP_LOG_TRACE,
+}
+local function level_id(level)
+    if level == nil then return core.SIP_LOG_WARN end
+    if type(level) == "number" then return level end
+    local id = level_ids[level]
+    if not id then raise(core.SIP_EINVAL, "unknown log level '" .. tostring(level) .. "'") end
+    return id
+end
+
+
+M.Error = Error
+M._new_error, M._raise, M._check, M._closed = new_error, raise, check, closed
+M._report, M._is_interrupt, M._running = report, is_interrupt, running
+M._class, M._nonempty, M._level_id = class, nonempty, level_id
+--- The loops stopped by an interrupt: run() raises it again once the outermost returns.
+function M._take_interrupt()
+    local was = interrupted
+    interrupted = false
+    return was
+end
+
+return M

@@ -1,0 +1,394 @@
+-- SPDX-License-Identifier: MIT
+-- libsip for Lua: Stack, a loop and a transport with handlers per method, and replies.
+
+local core = require "libsip_core"
+local errors = require "libsip.errors"
+local message = require "libsip.message"
+local loopm = require "libsip.loop"
+local txnm = require "libsip.txn"
+local transport = require "libsip.transport"
+
+local rawget, rawset, setmetatable, type, tostring = rawget, rawset, setmetatable, type, tostring
+local raise, check, closed, class = errors._raise, errors._check, errors._closed, errors._class
+local new_error, report = errors._new_error, errors._report
+local Message, wrap_msg, msg_p = message._class, message._wrap_msg, message._msg_p
+local loop_p, resume, current_task, task_loops = loopm._loop_p, loopm._resume, loopm._current_task,
+    loopm._task_loops
+local ServerTxn, ClientTxn, TxnLayer = txnm.ServerTxn, txnm.ClientTxn, txnm.TxnLayer
+local txn_opts, server_txn, txn_reply = txnm._txn_opts, txnm._server_txn, txnm._txn_reply
+local answer_if_open, client_finish = txnm._answer_if_open, txnm._client_finish
+local LAYER_TIMERS, CLIENT_TIMERS = txnm.LAYER_TIMERS, txnm.CLIENT_TIMERS
+local dest_netinfo = transport._dest_netinfo
+
+local M = {}
+
+-- Stack: a loop (own or given) and a transport, with handlers per method.
+
+local Stack = class("Stack")
+
+local function stack_tp(s)
+    local p = rawget(s, "_tp")
+    if not p then closed() end
+    return p
+end
+
+--- sip.Stack{ listen = {"udp:127.0.0.1:0", ...}, loop = Loop (default: its own),
+---            options = { mtu = ..., tls_cert_file = ... }, log = fn, log_level = "info" }
+function M.Stack(cfg)
+    cfg = cfg or {}
+    local loop = cfg.loop or loopm.Loop()
+    local s = setmetatable({
+        loop = loop, _own_loop = cfg.loop == nil, _handlers = {}, _responders = {},
+        _waiting = {},
+    }, Stack)
+    local opts = core.sip_transport_opts_t()
+    core.sip_transport_opts_init(opts)
+    for k, v in pairs(cfg.options or {}) do
+        if type(v) == "boolean" then v = v and 1 or 0 end
+        opts[k] = v
+    end
+    local rc, tp = core.sip_transport_create(loop_p(loop), opts)
+    check(rc)
+    rawset(s, "_tp", tp)
+    -- The handler holds the stack weakly, so a stack nobody keeps can be collected.
+    local weak = setmetatable({ s = s }, { __mode = "v" })
+    check(core.sip_transport_set_handler(tp, function(_, mp)
+        local st = weak.s
+        if st then st:_on_message(mp) end
+    end))
+    if cfg.transactions then
+        -- The layer becomes the transport's message handler (RFC 3261 §17).
+        local tcfg = type(cfg.transactions) == "table" and cfg.transactions or {}
+        local o = txn_opts(tcfg, LAYER_TIMERS)
+        local lrc, lp = core.sip_txn_layer_create(tp, o)
+        check(lrc)
+        rawset(s, "_layer", setmetatable({ _p = lp, _t = { o.t1_ms, o.t2_ms, o.t4_ms,
+            o.timer_100_ms } }, TxnLayer))
+        rawset(s, "_clients", {})
+        check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
+            local st = weak.s
+            if st then st:_on_txn_request(txnp, mp) end
+        end))
+        check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
+            local st = weak.s
+            if st then st:_on_message(mp) end
+        end))
+    end
+    if cfg.log then loop:set_log(cfg.log, cfg.log_level) end
+    for _, spec in ipairs(cfg.listen or {}) do s:listen(spec) end
+    return s
+end
+
+--- The transaction layer (Stack{transactions = true | {t1_ms=, t2_ms=, t4_ms=,
+--- timer_100_ms=}}), with its timers as fields (t1_ms...) and count; nil without.
+Stack.props.transactions = function(s) return rawget(s, "_layer") end
+
+function Stack.methods._on_txn_request(s, txnp, mp)
+    core.sip_msg_ref(mp)
+    local m = wrap_msg(mp)
+    local loop = s.loop
+    rawset(m, "_stack", s)
+    if txnp then rawset(m, "_txn", server_txn(txnp, s)) end
+    local fn = s._handlers[m.method] or s._handlers["*"]
+    if not fn then
+        -- RFC 3261 §8.2.1: a method this UAS does not handle.
+        if txnp then core.sip_txn_respond(txnp, 501, nil) end
+        return
+    end
+    if not txnp then
+        loop:spawn(fn, m)
+        return
+    end
+    -- A handler that fails leaves no request without a final response: 500 at once.
+    loop:spawn(function(req)
+        local ok, err = xpcall(fn, debug.traceback, req)
+        if not ok then
+            local t = rawget(req, "_txn")
+            local p = rawget(t, "_p")
+            if p then answer_if_open(p, 500) end
+            error(err, 0)
+        end
+    end, m)
+end
+
+--- Opens a listening point ("udp:127.0.0.1:0" picks a free port). Returns its address.
+function Stack.methods.listen(s, spec)
+    local idx = core.sip_transport_listen(stack_tp(s), spec)
+    if idx < 0 then raise(idx, core.sip_strerror(idx) .. " (listen " .. spec .. ")") end
+    return s:listeners()[idx + 1]
+end
+
+--- The listening points: { {transport=, host=, port=, spec="udp:127.0.0.1:5060"}, ... }.
+function Stack.methods.listeners(s)
+    local tp = stack_tp(s)
+    local out = {}
+    for i = 0, core.sip_transport_listener_count(tp) - 1 do
+        local rc, info = core.sip_transport_listener_info(tp, i)
+        check(rc)
+        local t = core.sip_transport_param(info.transport)
+        local host = info.local_ip
+        local shown = host:find(":", 1, true) and "[" .. host .. "]" or host
+        out[#out + 1] = {
+            transport = t, host = host, port = info.local_port,
+            spec = t .. ":" .. shown .. ":" .. info.local_port,
+        }
+    end
+    return out
+end
+
+--- Calls fn(req) in a new task for every request with this method ("*": any method without
+--- its own handler). req:reply(status) answers it.
+function Stack.methods.on_request(s, method, fn)
+    stack_tp(s)
+    s._handlers[method] = fn
+    return s
+end
+
+--- Calls fn(rsp) in a new task for every response no stack:request() waits for.
+function Stack.methods.on_response(s, fn)
+    stack_tp(s)
+    s._responders[1] = fn
+    return s
+end
+
+function Stack.methods._on_message(s, mp)
+    core.sip_msg_ref(mp)
+    local m = wrap_msg(mp)
+    local loop = s.loop
+    if core.sip_msg_is_request(mp) == 1 then
+        rawset(m, "_stack", s)
+        local fn = s._handlers[m.method] or s._handlers["*"]
+        if fn then
+            loop:spawn(fn, m)
+        else
+            core.sip_log_write(loop_p(loop), core.SIP_LOG_DEBUG, "lua",
+                "no handler for " .. tostring(m.method) .. "; request dropped")
+        end
+        return
+    end
+    local via = m.via
+    local w = via and via.branch and s._waiting[via.branch]
+    if w and m.status >= 200 then
+        s._waiting[via.branch] = nil
+        w.timer:stop()
+        resume(loop, w.co, m)
+        return
+    end
+    if w then return end -- provisional response of a request a task waits for
+    local fn = s._responders[1]
+    if fn then loop:spawn(fn, m) end
+end
+
+--- Sends a request to an address ("udp:127.0.0.1:5060" or {transport=, host=, port=}).
+--- Inside a task it waits for the outcome and returns the status (0, or a negative error code);
+--- outside it returns 0 once queued. Immediate failures raise.
+function Stack.methods.send(s, msg, dst)
+    local tp = stack_tp(s)
+    local ni = dest_netinfo(dst)
+    local co, main = coroutine.running()
+    local l = not main and task_loops[co]
+    if not l then
+        check(core.sip_transport_send(tp, msg_p(msg), ni, nil))
+        return 0
+    end
+    check(core.sip_transport_send(tp, msg_p(msg), ni, function(_, status)
+        resume(l, co, status)
+    end))
+    return coroutine.yield()
+end
+
+--- With transactions: stack:request(msg, {dst=, on_response=fn, t1_ms=, t2_ms=, t4_ms=})
+--- sends the request in a client transaction (RFC 3261 §17.1) and returns it at once (also
+--- outside a task). dst ("udp:127.0.0.1:5060" or {transport=, host=, port=}) may also be the
+--- second argument itself; without one the request goes where its Route or Request-URI says
+--- (RFC 3263). on_response(status, rsp, txn) runs for every response, and once with rsp nil
+--- for a 408 (timeout) or 503 (transport error) end. Inside a task, txn:wait() yields until
+--- the final response. A top Via with a fresh branch is added when the request has none.
+local function txn_request(s, layer, req, opts)
+    if type(opts) ~= "table" or opts.host then opts = { dst = opts } end
+    local ni = opts.dst and dest_netinfo(opts.dst) or nil
+    local o = nil
+    for _, k in ipairs(CLIENT_TIMERS) do
+        if opts[k] ~= nil then o = txn_opts(opts, CLIENT_TIMERS) break end
+    end
+    local t = setmetatable({ _stack = s, _req = req, _waiters = {}, status = 0, done = false },
+        ClientTxn)
+    local on_response = opts.on_response
+    local loop = s.loop
+    local lp = rawget(layer, "_p")
+    if not lp then closed() end
+    local rc, p = core.sip_txn_client_create(lp, msg_p(req), ni, o, function(_, status, rp)
+        local m
+        if rp then
+            core.sip_msg_ref(rp)
+            m = wrap_msg(rp)
+        end
+        if not rawget(t, "done") then
+            rawset(t, "status", status)
+            rawset(t, "response", m)
+            if status >= 200 then
+                client_finish(t, not m and new_error(core.SIP_EIO,
+                    status == 408 and "request timed out" or "transport error",
+                    { status = status }) or nil)
+            end
+        end
+        -- RFC 6026: 2xx retransmissions (and other forks' 2xx) still arrive in Accepted.
+        if on_response then
+            local ok, err = xpcall(on_response, debug.traceback, status, m, t)
+            if not ok then report(loop_p(loop), err) end
+        end
+    end)
+    if rc < 0 then
+        raise(rc, "request: cannot send: " .. core.sip_strerror(rc))
+    end
+    rawset(t, "_p", p)
+    rawget(s, "_clients")[t] = true
+    return t
+end
+
+--- Without transactions: sends a request and waits (inside a task) for its final response,
+--- matched by the top Via branch. Returns the response, or nil and an Error (SIP_EIO with the
+--- send status, or -ETIMEDOUT after timeout_ms, default 32000 as RFC 3261 Timer F).
+function Stack.methods.request(s, req, dst, timeout_ms)
+    local tp = stack_tp(s)
+    local layer = rawget(s, "_layer")
+    if layer then return txn_request(s, layer, req, dst) end
+    local co, l = current_task("stack:request")
+    local via = req.via
+    local branch = via and via.branch
+    if not branch then raise(core.SIP_EINVAL, "stack:request needs a top Via with a branch") end
+    local ni = dest_netinfo(dst)
+    local w = { co = co }
+    w.timer = l:timer(timeout_ms or 32000, function()
+        if s._waiting[branch] == w then
+            s._waiting[branch] = nil
+            -- -ETIMEDOUT (Linux), as the resolver reports a DNS timeout.
+            resume(l, co, nil, new_error(-110, "no response before the timeout",
+                { name = "ETIMEDOUT" }))
+        end
+    end)
+    s._waiting[branch] = w
+    local ok, err = pcall(function()
+        check(core.sip_transport_send(tp, msg_p(req), ni, function(_, status)
+            if status < 0 and s._waiting[branch] == w then
+                s._waiting[branch] = nil
+                w.timer:stop()
+                resume(l, co, nil, new_error(status))
+            end
+        end))
+    end)
+    if not ok then
+        s._waiting[branch] = nil
+        w.timer:stop()
+        error(err, 0)
+    end
+    return coroutine.yield()
+end
+
+--- Sends a response where RFC 3261 §18.2.2 says (the request's connection or Via).
+function Stack.methods.send_response(s, rsp)
+    check(core.sip_transport_send_response(stack_tp(s), msg_p(rsp)))
+end
+
+function Stack.methods.run(s)
+    stack_tp(s)
+    s.loop:run()
+end
+function Stack.methods.stop(s)
+    stack_tp(s)
+    s.loop:stop()
+end
+--- Spawns a task on the stack's loop.
+function Stack.methods.spawn(s, fn, ...)
+    stack_tp(s)
+    return s.loop:spawn(fn, ...)
+end
+
+--- Closes the transport, and the loop when the stack made it. Idempotent.
+function Stack.methods.close(s)
+    local tp = rawget(s, "_tp")
+    if not tp then return end
+    rawset(s, "_tp", nil)
+    for b, w in pairs(s._waiting) do
+        s._waiting[b] = nil
+        w.timer:stop()
+    end
+    local layer = rawget(s, "_layer")
+    if layer then
+        layer:close()
+        for t in pairs(rawget(s, "_clients")) do
+            client_finish(t, new_error(core.SIP_ECLOSED, "stack closed"))
+        end
+    end
+    core.sip_transport_close(tp)
+    core.sip_transport_unref(tp)
+    if rawget(s, "_own_loop") then s.loop:close() end
+end
+Stack.props.closed = function(s) return rawget(s, "_tp") == nil end
+Stack.__gc = function(s)
+    local tp = rawget(s, "_tp")
+    if tp then
+        rawset(s, "_tp", nil)
+        core.sip_transport_unref(tp)
+    end
+end
+Stack.__close = Stack.methods.close
+
+
+---------------------------------------------------------------------------------------------------
+-- Requests received by a Stack: replies and CANCEL/event watches
+
+--- Sends a response to a request received by a Stack (status, reason or nil, and optionally
+--- { headers = { {name, value}, ... } or {name = value}, body = "...", content_type = "..." }).
+--- On a stack with transactions it goes through the request's server transaction (provisional
+--- or final, now or later; the To tag of an earlier provisional is kept). Returns the response.
+function Message.methods.reply(m, status, reason, opts)
+    local stack = rawget(m, "_stack")
+    if not stack then raise(core.SIP_EINVAL, "reply: not a request received by a Stack") end
+    local txn = rawget(m, "_txn")
+    if txn == nil and rawget(stack, "_layer") then
+        raise(core.SIP_EINVAL, "reply: an ACK gets no response")
+    end
+    local to_tag
+    if txn then to_tag = txn:_to_tag() end
+    local rsp = m:response(status, reason, to_tag)
+    if opts then
+        if opts.headers then
+            for k, v in pairs(opts.headers) do
+                if type(k) == "number" then rsp:add_header(v[1], v[2]) else rsp:add_header(k, v) end
+            end
+        end
+        if opts.body then rsp:set_body(opts.body, opts.content_type) end
+    end
+    if txn then
+        txn_reply(txn, rsp, status)
+        -- The transaction may keep only the wire form of what it sent: the To tag of the first
+        -- response with one is remembered for the later ones.
+        if status > 100 and not rawget(txn, "_tag") then
+            rawset(txn, "_tag", rsp.to and rsp.to.tag)
+        end
+    else
+        stack:send_response(rsp)
+    end
+    return rsp
+end
+
+
+--- fn(cancel) when a CANCEL matches this INVITE (RFC 3261 §9.2): the layer has answered the
+--- CANCEL 200 and the INVITE 487 (unless a final response went first). Runs in a new task.
+function Message.methods.on_cancel(m, fn)
+    local txn = rawget(m, "_txn")
+    if not txn then raise(core.SIP_EINVAL, "on_cancel: the request has no server transaction") end
+    txn:on_cancel(fn)
+    return m
+end
+
+--- fn(event, msg) for the server transaction's events ("cancel", "timeout", "error").
+function Message.methods.on_event(m, fn)
+    local txn = rawget(m, "_txn")
+    if not txn then raise(core.SIP_EINVAL, "on_event: the request has no server transaction") end
+    txn:on_event(fn)
+    return m
+end
+
+return M
