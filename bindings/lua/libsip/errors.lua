@@ -3,7 +3,8 @@
 
 local core = require "libsip_core"
 
-local rawget, setmetatable, type, tostring = rawget, setmetatable, type, tostring
+local rawget, setmetatable, getmetatable, type, tostring = rawget, setmetatable, getmetatable,
+    type, tostring
 
 local M = {}
 
@@ -143,7 +144,77 @@ local function level_id(level)
 end
 
 
+--- Raises SIP_EINVAL unless opts is nil or a table whose keys are all in allowed (a set);
+--- the error names the unknown key and the known ones. Returns opts or {}.
+local function check_opts(opts, allowed, what)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then
+        raise(core.SIP_EINVAL, ("%s: options must be a table, got %s"):format(what, type(opts)))
+    end
+    for k in pairs(opts) do
+        if not allowed[k] then
+            local names = {}
+            for n in pairs(allowed) do names[#names + 1] = n end
+            table.sort(names)
+            raise(core.SIP_EINVAL, ("%s: unknown option %s (known: %s)"):format(what,
+                type(k) == "string" and "'" .. k .. "'" or tostring(k), table.concat(names, ", ")))
+        end
+    end
+    return opts
+end
+
+--- A set from a list of names.
+local function set(list)
+    local out = {}
+    for _, k in ipairs(list) do out[k] = true end
+    return out
+end
+
+--- Copies an options table into a SWIG options struct (sip_transport_opts_t...), checking
+--- every key and value here so that SWIG's own messages never reach a script: an unknown key,
+--- a value of the wrong type (numbers for numeric fields, true/false for flags, strings for
+--- file names and paths, a table for a nested struct) raise SIP_EINVAL naming the option.
+local function set_struct(o, opts, what)
+    if type(opts) ~= "table" then
+        raise(core.SIP_EINVAL, ("%s: options must be a table, got %s"):format(what, type(opts)))
+    end
+    local mt = getmetatable(o)
+    local setters = mt and mt[".set"] or {}
+    for k, v in pairs(opts) do
+        if type(k) ~= "string" or not setters[k] then
+            local names = {}
+            for n in pairs(setters) do names[#names + 1] = n end
+            table.sort(names)
+            raise(core.SIP_EINVAL, ("%s: unknown option %s (known: %s)"):format(what,
+                type(k) == "string" and "'" .. k .. "'" or tostring(k), table.concat(names, ", ")))
+        end
+        local cur = o[k]
+        local name = what .. ": option '" .. k .. "'"
+        if type(cur) == "userdata" then
+            set_struct(cur, v, name)
+        elseif type(cur) == "number" then
+            if type(v) == "boolean" then v = v and 1 or 0 end
+            if math.type(v) ~= "integer" then
+                raise(core.SIP_EINVAL, ("%s must be an integer (or true/false), got %s"):format(
+                    name, type(v) == "number" and tostring(v) or type(v)))
+            end
+            local ok = pcall(function() o[k] = v end)
+            if not ok or o[k] ~= v then
+                raise(core.SIP_EINVAL, ("%s: %d is out of range"):format(name, v))
+            end
+        else
+            if type(v) ~= "string" then
+                raise(core.SIP_EINVAL, ("%s must be a string, got %s"):format(name, type(v)))
+            end
+            o[k] = v
+        end
+    end
+    return o
+end
+
 M.Error = Error
+M._set_struct = set_struct
+M._check_opts, M._set = check_opts, set
 M._new_error, M._raise, M._check, M._closed = new_error, raise, check, closed
 M._report, M._is_interrupt, M._running = report, is_interrupt, running
 M._class, M._nonempty, M._level_id = class, nonempty, level_id

@@ -27,6 +27,7 @@ sip.Message = message.Message
 sip.Sdp = sdp.Sdp
 sip.Loop, sip.sleep = loop.Loop, loop.sleep
 sip.Stack = stack.Stack
+sip.Resolver = require("libsip.transport").Resolver
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers

@@ -273,4 +273,5 @@ Loop.__close = Loop.methods.close
 
 
 M._loop_p, M._resume, M._current_task, M._task_loops = loop_p, resume, current_task, task_loops
+M._Loop = Loop
 return M

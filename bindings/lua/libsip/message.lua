@@ -5,7 +5,8 @@ local core = require "libsip_core"
 local errors = require "libsip.errors"
 local urim = require "libsip.uri"
 
-local rawget, rawset, setmetatable, type, tostring = rawget, rawset, setmetatable, type, tostring
+local rawget, rawset, setmetatable, getmetatable, type, tostring = rawget, rawset, setmetatable,
+    getmetatable, type, tostring
 local raise, check, closed, class, nonempty = errors._raise, errors._check, errors._closed,
     errors._class, errors._nonempty
 
@@ -24,6 +25,14 @@ local function msg_p(m)
     local p = rawget(m, "_p")
     if not p then closed() end
     return p
+end
+
+--- The C handle of a message argument; raises SIP_EINVAL naming what expected it otherwise.
+local function check_msg(v, what)
+    if getmetatable(v) ~= Message then
+        raise(core.SIP_EINVAL, what .. ": a sip.Message expected, got " .. type(v))
+    end
+    return msg_p(v)
 end
 
 local function parse_error(rc, err)
@@ -331,6 +340,6 @@ Message.__newindex = function(m, k, v)
 end
 
 
-M._class, M._wrap_msg, M._msg_p = Message, wrap_msg, msg_p
+M._class, M._wrap_msg, M._msg_p, M._check_msg = Message, wrap_msg, msg_p, check_msg
 M._netinfo_table = netinfo_table
 return M

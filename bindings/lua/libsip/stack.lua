@@ -17,6 +17,8 @@ local loop_p, resume, current_task, task_loops = loopm._loop_p, loopm._resume, l
 local ServerTxn, ClientTxn, TxnLayer = txnm.ServerTxn, txnm.ClientTxn, txnm.TxnLayer
 local txn_opts, server_txn, txn_reply = txnm._txn_opts, txnm._server_txn, txnm._txn_reply
 local answer_if_open, client_finish = txnm._answer_if_open, txnm._client_finish
+local client_settle, client_wake, client_close = txnm._client_settle, txnm._client_wake,
+    txnm._client_close
 local LAYER_TIMERS, CLIENT_TIMERS = txnm.LAYER_TIMERS, txnm.CLIENT_TIMERS
 local dest_netinfo = transport._dest_netinfo
 
@@ -32,34 +34,72 @@ local function stack_tp(s)
     return p
 end
 
---- sip.Stack{ listen = {"udp:127.0.0.1:0", ...}, loop = Loop (default: its own),
----            options = { mtu = ..., tls_cert_file = ... }, log = fn, log_level = "info" }
+local STACK_KEYS = errors._set { "listen", "loop", "options", "log", "log_level", "transactions",
+    "resolver" }
+
+--- sip.Stack{ listen = {"udp:127.0.0.1:0", ...} or "udp:127.0.0.1:0",
+---            loop = Loop (default: its own), options = { mtu = ..., tls_cert_file = ... },
+---            transactions = true | { t1_ms =, t2_ms =, t4_ms =, timer_100_ms = },
+---            resolver = sip.Resolver{...} (default: its own, with the system's DNS servers),
+---            log = fn, log_level = "info" }
+--- An unknown key raises SIP_EINVAL naming it.
 function M.Stack(cfg)
-    cfg = cfg or {}
+    cfg = errors._check_opts(cfg, STACK_KEYS, "sip.Stack")
+    local listen = cfg.listen
+    if type(listen) == "string" then listen = { listen } end
+    if listen ~= nil and type(listen) ~= "table" then
+        raise(core.SIP_EINVAL, "sip.Stack: listen must be a string or a list of strings such as "
+            .. "\"udp:127.0.0.1:5060\", got " .. type(listen))
+    end
+    if cfg.loop ~= nil and getmetatable(cfg.loop) ~= loopm._Loop then
+        raise(core.SIP_EINVAL, "sip.Stack: loop must be a sip.Loop, got " .. type(cfg.loop))
+    end
+    local resolver = cfg.resolver
+    if resolver ~= nil and getmetatable(resolver) ~= transport._Resolver then
+        raise(core.SIP_EINVAL, "sip.Stack: resolver must be a sip.Resolver, got " .. type(resolver))
+    end
+    local layer_opts
+    if cfg.transactions ~= nil and cfg.transactions ~= false then
+        local tcfg = cfg.transactions
+        if tcfg == true then
+            tcfg = {}
+        elseif type(tcfg) ~= "table" then
+            raise(core.SIP_EINVAL, "sip.Stack: transactions must be true or a table of timers "
+                .. "(t1_ms, t2_ms, t4_ms, timer_100_ms), got " .. type(tcfg))
+        end
+        errors._check_opts(tcfg, errors._set(LAYER_TIMERS), "sip.Stack: transactions")
+        layer_opts = txn_opts(tcfg, LAYER_TIMERS)
+    end
+    local opts = core.sip_transport_opts_t()
+    core.sip_transport_opts_init(opts)
+    if cfg.options ~= nil then errors._set_struct(opts, cfg.options, "sip.Stack: options") end
     local loop = cfg.loop or loopm.Loop()
     local s = setmetatable({
         loop = loop, _own_loop = cfg.loop == nil, _handlers = {}, _responders = {},
-        _waiting = {},
+        _unanswered = setmetatable({}, { __mode = "k" }),
     }, Stack)
-    local opts = core.sip_transport_opts_t()
-    core.sip_transport_opts_init(opts)
-    for k, v in pairs(cfg.options or {}) do
-        if type(v) == "boolean" then v = v and 1 or 0 end
-        opts[k] = v
-    end
     local rc, tp = core.sip_transport_create(loop_p(loop), opts)
-    check(rc)
+    if rc < 0 then
+        if cfg.loop == nil then loop:close() end
+        raise(rc, "sip.Stack: cannot create the transport: " .. core.sip_strerror(rc))
+    end
     rawset(s, "_tp", tp)
+    -- RFC 3263: a request sent without a destination is located from its Route or Request-URI
+    -- through this resolver.
+    rawset(s, "_own_resolver", resolver == nil)
+    resolver = resolver or transport.Resolver()
+    resolver:_bind(loop)
+    rawset(s, "_resolver", resolver)
+    check(core.sip_transport_set_resolver(tp, rawget(resolver, "_p")))
     -- The handler holds the stack weakly, so a stack nobody keeps can be collected.
     local weak = setmetatable({ s = s }, { __mode = "v" })
     check(core.sip_transport_set_handler(tp, function(_, mp)
         local st = weak.s
         if st then st:_on_message(mp) end
     end))
-    if cfg.transactions then
+    if layer_opts then
         -- The layer becomes the transport's message handler (RFC 3261 §17).
-        local tcfg = type(cfg.transactions) == "table" and cfg.transactions or {}
-        local o = txn_opts(tcfg, LAYER_TIMERS)
+        local o = layer_opts
         local lrc, lp = core.sip_txn_layer_create(tp, o)
         check(lrc)
         rawset(s, "_layer", setmetatable({ _p = lp, _t = { o.t1_ms, o.t2_ms, o.t4_ms,
@@ -75,13 +115,40 @@ function M.Stack(cfg)
         end))
     end
     if cfg.log then loop:set_log(cfg.log, cfg.log_level) end
-    for _, spec in ipairs(cfg.listen or {}) do s:listen(spec) end
+    for _, spec in ipairs(listen or {}) do s:listen(spec) end
     return s
 end
 
 --- The transaction layer (Stack{transactions = true | {t1_ms=, t2_ms=, t4_ms=,
 --- timer_100_ms=}}), with its timers as fields (t1_ms...) and count; nil without.
 Stack.props.transactions = function(s) return rawget(s, "_layer") end
+--- The RFC 3263 resolver that locates requests sent without a destination.
+Stack.props.resolver = function(s)
+    stack_tp(s)
+    return rawget(s, "_resolver")
+end
+
+-- Requests whose handler's task ended without a final response. Python answers such a request
+-- 500 as soon as nothing refers to it any more (reference counting); here one full collection,
+-- in the next loop iteration and only when such requests exist, finds the ones nothing keeps:
+-- their server transaction's last reference goes and the layer answers 500 (RFC 3261 §8.2: no
+-- request is left without a final response). A request the script keeps is answered later.
+local function check_unanswered(s)
+    if rawget(s, "_check_posted") then return end
+    rawset(s, "_check_posted", true)
+    local weak = setmetatable({ s = s }, { __mode = "v" })
+    s.loop:post(function()
+        local st = weak.s
+        if not st then return end
+        rawset(st, "_check_posted", nil)
+        local pending = rawget(st, "_unanswered")
+        if next(pending) == nil then return end
+        st = nil
+        collectgarbage()
+        -- The requests still here are kept by the script; it answers them.
+        for t in pairs(pending) do pending[t] = nil end
+    end)
+end
 
 function Stack.methods._on_txn_request(s, txnp, mp)
     core.sip_msg_ref(mp)
@@ -99,14 +166,23 @@ function Stack.methods._on_txn_request(s, txnp, mp)
         loop:spawn(fn, m)
         return
     end
-    -- A handler that fails leaves no request without a final response: 500 at once.
     loop:spawn(function(req)
         local ok, err = xpcall(fn, debug.traceback, req)
+        local t = rawget(req, "_txn")
+        req = nil
+        local p = rawget(t, "_p")
         if not ok then
-            local t = rawget(req, "_txn")
-            local p = rawget(t, "_p")
+            -- A handler that fails leaves no request without a final response: 500 at once.
+            -- The error is reported here, once, with the handler's traceback.
             if p then answer_if_open(p, 500) end
-            error(err, 0)
+            report(loop_p(loop), err)
+            return
+        end
+        local state = p and core.sip_txn_get_state(p)
+        if state == core.SIP_TXN_TRYING or state == core.SIP_TXN_PROCEEDING then
+            rawget(s, "_unanswered")[t] = true
+            t = nil
+            check_unanswered(s)
         end
     end, m)
 end
@@ -166,47 +242,68 @@ function Stack.methods._on_message(s, mp)
         end
         return
     end
-    local via = m.via
-    local w = via and via.branch and s._waiting[via.branch]
-    if w and m.status >= 200 then
-        s._waiting[via.branch] = nil
-        w.timer:stop()
-        resume(loop, w.co, m)
-        return
-    end
-    if w then return end -- provisional response of a request a task waits for
     local fn = s._responders[1]
     if fn then loop:spawn(fn, m) end
 end
 
---- Sends a request to an address ("udp:127.0.0.1:5060" or {transport=, host=, port=}).
---- Inside a task it waits for the outcome and returns the status (0, or a negative error code);
---- outside it returns 0 once queued. Immediate failures raise.
+--- Sends a message without a transaction: to dst ("udp:127.0.0.1:5060" or {transport=, host=,
+--- port=}), or, for a request without dst, where its Route or Request-URI says (RFC 3263
+--- through stack.resolver). Inside a task it waits for the outcome and returns the status (0,
+--- or a negative error code); outside it returns 0 once queued. Immediate failures raise.
 function Stack.methods.send(s, msg, dst)
     local tp = stack_tp(s)
-    local ni = dest_netinfo(dst)
+    local mp = message._check_msg(msg, "stack:send")
+    local ni
+    if dst ~= nil then
+        ni = dest_netinfo(dst)
+    elseif core.sip_msg_is_request(mp) == 0 then
+        raise(core.SIP_EINVAL, "stack:send: a response without a destination goes with "
+            .. "stack:send_response(rsp)")
+    end
     local co, main = coroutine.running()
     local l = not main and task_loops[co]
-    if not l then
-        check(core.sip_transport_send(tp, msg_p(msg), ni, nil))
-        return 0
+    local cb = nil
+    if l then cb = function(_, status) resume(l, co, status) end end
+    local rc
+    if ni then
+        rc = core.sip_transport_send(tp, mp, ni, cb)
+    else
+        rc = core.sip_transport_send_request(tp, mp, cb)
     end
-    check(core.sip_transport_send(tp, msg_p(msg), ni, function(_, status)
-        resume(l, co, status)
-    end))
+    if rc < 0 then raise(rc, "stack:send: cannot send: " .. core.sip_strerror(rc)) end
+    if not l then return 0 end
     return coroutine.yield()
 end
 
---- With transactions: stack:request(msg, {dst=, on_response=fn, t1_ms=, t2_ms=, t4_ms=})
---- sends the request in a client transaction (RFC 3261 §17.1) and returns it at once (also
---- outside a task). dst ("udp:127.0.0.1:5060" or {transport=, host=, port=}) may also be the
---- second argument itself; without one the request goes where its Route or Request-URI says
---- (RFC 3263). on_response(status, rsp, txn) runs for every response, and once with rsp nil
---- for a 408 (timeout) or 503 (transport error) end. Inside a task, txn:wait() yields until
---- the final response. A top Via with a fresh branch is added when the request has none.
-local function txn_request(s, layer, req, opts)
-    if type(opts) ~= "table" or opts.host then opts = { dst = opts } end
-    local ni = opts.dst and dest_netinfo(opts.dst) or nil
+local REQUEST_KEYS = errors._set { "dst", "on_response", "t1_ms", "t2_ms", "t4_ms" }
+
+--- stack:request(msg, {dst=, on_response=fn, t1_ms=, t2_ms=, t4_ms=}) sends the request in a
+--- client transaction (RFC 3261 §17.1) and returns it at once (also outside a task); it needs
+--- Stack{transactions = true}. dst ("udp:127.0.0.1:5060" or {transport=, host=, port=}) may
+--- also be the second argument itself; without one the request goes where its Route or
+--- Request-URI says (RFC 3263, through stack.resolver). on_response(status, rsp, txn) runs for
+--- every response, and once with rsp nil for a 408 (timeout) or 503 (transport error) end;
+--- for the final response it runs before txn:wait() returns. Inside a task, txn:wait() yields
+--- until the final response. A top Via with a fresh branch is added when the request has none.
+function Stack.methods.request(s, req, opts)
+    stack_tp(s)
+    local layer = rawget(s, "_layer")
+    if not layer then
+        -- Matching responses to requests is the transaction layer's work (RFC 3261 §17.1.3).
+        raise(core.SIP_EINVAL, "stack:request needs a stack with transactions: "
+            .. "sip.Stack{transactions = true, ...}; stack:send sends without a transaction")
+    end
+    local mp = message._check_msg(req, "stack:request")
+    if type(opts) ~= "table" or opts.host then
+        opts = { dst = opts }
+    else
+        errors._check_opts(opts, REQUEST_KEYS, "stack:request")
+    end
+    if opts.on_response ~= nil and type(opts.on_response) ~= "function" then
+        raise(core.SIP_EINVAL, "stack:request: on_response must be a function, got "
+            .. type(opts.on_response))
+    end
+    local ni = opts.dst ~= nil and dest_netinfo(opts.dst) or nil
     local o = nil
     for _, k in ipairs(CLIENT_TIMERS) do
         if opts[k] ~= nil then o = txn_opts(opts, CLIENT_TIMERS) break end
@@ -217,17 +314,18 @@ local function txn_request(s, layer, req, opts)
     local loop = s.loop
     local lp = rawget(layer, "_p")
     if not lp then closed() end
-    local rc, p = core.sip_txn_client_create(lp, msg_p(req), ni, o, function(_, status, rp)
+    local rc, p = core.sip_txn_client_create(lp, mp, ni, o, function(_, status, rp)
         local m
         if rp then
             core.sip_msg_ref(rp)
             m = wrap_msg(rp)
         end
+        local waiters = nil
         if not rawget(t, "done") then
             rawset(t, "status", status)
             rawset(t, "response", m)
             if status >= 200 then
-                client_finish(t, not m and new_error(core.SIP_EIO,
+                waiters = client_settle(t, not m and new_error(core.SIP_EIO,
                     status == 408 and "request timed out" or "transport error",
                     { status = status }) or nil)
             end
@@ -237,52 +335,14 @@ local function txn_request(s, layer, req, opts)
             local ok, err = xpcall(on_response, debug.traceback, status, m, t)
             if not ok then report(loop_p(loop), err) end
         end
+        if waiters then client_wake(t, waiters) end
     end)
     if rc < 0 then
-        raise(rc, "request: cannot send: " .. core.sip_strerror(rc))
+        raise(rc, "stack:request: cannot send: " .. core.sip_strerror(rc))
     end
     rawset(t, "_p", p)
     rawget(s, "_clients")[t] = true
     return t
-end
-
---- Without transactions: sends a request and waits (inside a task) for its final response,
---- matched by the top Via branch. Returns the response, or nil and an Error (SIP_EIO with the
---- send status, or -ETIMEDOUT after timeout_ms, default 32000 as RFC 3261 Timer F).
-function Stack.methods.request(s, req, dst, timeout_ms)
-    local tp = stack_tp(s)
-    local layer = rawget(s, "_layer")
-    if layer then return txn_request(s, layer, req, dst) end
-    local co, l = current_task("stack:request")
-    local via = req.via
-    local branch = via and via.branch
-    if not branch then raise(core.SIP_EINVAL, "stack:request needs a top Via with a branch") end
-    local ni = dest_netinfo(dst)
-    local w = { co = co }
-    w.timer = l:timer(timeout_ms or 32000, function()
-        if s._waiting[branch] == w then
-            s._waiting[branch] = nil
-            -- -ETIMEDOUT (Linux), as the resolver reports a DNS timeout.
-            resume(l, co, nil, new_error(-110, "no response before the timeout",
-                { name = "ETIMEDOUT" }))
-        end
-    end)
-    s._waiting[branch] = w
-    local ok, err = pcall(function()
-        check(core.sip_transport_send(tp, msg_p(req), ni, function(_, status)
-            if status < 0 and s._waiting[branch] == w then
-                s._waiting[branch] = nil
-                w.timer:stop()
-                resume(l, co, nil, new_error(status))
-            end
-        end))
-    end)
-    if not ok then
-        s._waiting[branch] = nil
-        w.timer:stop()
-        error(err, 0)
-    end
-    return coroutine.yield()
 end
 
 --- Sends a response where RFC 3261 §18.2.2 says (the request's connection or Via).
@@ -290,12 +350,25 @@ function Stack.methods.send_response(s, rsp)
     check(core.sip_transport_send_response(stack_tp(s), msg_p(rsp)))
 end
 
+--- Runs the loop until stack:stop() or stack:close(); raises "already running" inside it.
 function Stack.methods.run(s)
     stack_tp(s)
     s.loop:run()
 end
+
+local function close_clients(s, why)
+    local clients = rawget(s, "_clients")
+    if not clients then return end
+    local list = {}
+    for t in pairs(clients) do list[#list + 1] = t end
+    for _, t in ipairs(list) do client_close(t, new_error(core.SIP_ECLOSED, why)) end
+end
+
+--- Makes run() return; asked before run(), run() returns at once. The pending client
+--- transactions of this stack are closed: a task in txn:wait() gets nil and SIP_ECLOSED.
 function Stack.methods.stop(s)
     stack_tp(s)
+    close_clients(s, "the stack stopped before the transaction ended")
     s.loop:stop()
 end
 --- Spawns a task on the stack's loop.
@@ -304,24 +377,20 @@ function Stack.methods.spawn(s, fn, ...)
     return s.loop:spawn(fn, ...)
 end
 
---- Closes the transport, and the loop when the stack made it. Idempotent.
+--- Closes the transactions, the transport, the resolver it made and the loop when it made it;
+--- a task in txn:wait() gets nil and SIP_ECLOSED. Idempotent.
 function Stack.methods.close(s)
     local tp = rawget(s, "_tp")
     if not tp then return end
+    close_clients(s, "stack closed")
     rawset(s, "_tp", nil)
-    for b, w in pairs(s._waiting) do
-        s._waiting[b] = nil
-        w.timer:stop()
-    end
     local layer = rawget(s, "_layer")
-    if layer then
-        layer:close()
-        for t in pairs(rawget(s, "_clients")) do
-            client_finish(t, new_error(core.SIP_ECLOSED, "stack closed"))
-        end
-    end
+    if layer then layer:close() end
     core.sip_transport_close(tp)
     core.sip_transport_unref(tp)
+    local r = rawget(s, "_resolver")
+    rawset(s, "_resolver", nil)
+    if r and rawget(s, "_own_resolver") then r:close() end
     if rawget(s, "_own_loop") then s.loop:close() end
 end
 Stack.props.closed = function(s) return rawget(s, "_tp") == nil end

@@ -195,21 +195,32 @@ ClientTxn.props.request = function(t)
     return rawget(t, "_req")
 end
 
-local function client_finish(t, err)
-    if rawget(t, "done") then return end
+-- The outcome is set first and the waiting tasks resumed after: on_response for the final
+-- response runs in between, so it has run when txn:wait() returns (as an await in Python).
+local function client_settle(t, err)
+    if rawget(t, "done") then return nil end
     rawset(t, "done", true)
     rawset(t, "error", err)
     local stack = rawget(t, "_stack")
     rawget(stack, "_clients")[t] = nil
     local waiters = rawget(t, "_waiters")
     rawset(t, "_waiters", {})
-    for _, w in ipairs(waiters) do
+    return waiters
+end
+
+local function client_wake(t, waiters)
+    local err = rawget(t, "error")
+    for _, w in ipairs(waiters or {}) do
         if err then
             resume(w.loop, w.co, nil, err)
         else
             resume(w.loop, w.co, rawget(t, "response"))
         end
     end
+end
+
+local function client_finish(t, err)
+    client_wake(t, client_settle(t, err))
 end
 
 --- Inside a task: waits for the final response and returns it (any class: a 487 after
@@ -241,16 +252,21 @@ function ClientTxn.methods.cancel(t)
     check(rc)
 end
 
---- Stops the transaction: no more retransmission or callback; a task waiting on it gets nil
---- and a SIP_ECLOSED error. Idempotent.
-function ClientTxn.methods.close(t)
+-- Closes the C transaction; a task waiting on it gets nil and err.
+local function client_close(t, err)
     local p = rawget(t, "_p")
     if p then
         rawset(t, "_p", nil)
         core.sip_txn_close(p)
         core.sip_txn_unref(p)
     end
-    client_finish(t, new_error(core.SIP_ECLOSED, "transaction closed"))
+    client_finish(t, err)
+end
+
+--- Stops the transaction: no more retransmission or callback; a task waiting on it gets nil
+--- and a SIP_ECLOSED error. Idempotent.
+function ClientTxn.methods.close(t)
+    client_close(t, new_error(core.SIP_ECLOSED, "transaction closed"))
 end
 ClientTxn.__gc = function(t)
     local p = rawget(t, "_p")
@@ -265,5 +281,6 @@ ClientTxn.__close = ClientTxn.methods.close
 M.ServerTxn, M.ClientTxn, M.TxnLayer = ServerTxn, ClientTxn, TxnLayer
 M._txn_opts, M._server_txn, M._txn_reply = txn_opts, server_txn, txn_reply
 M._answer_if_open, M._client_finish = answer_if_open, client_finish
+M._client_settle, M._client_wake, M._client_close = client_settle, client_wake, client_close
 M.LAYER_TIMERS, M.CLIENT_TIMERS = LAYER_TIMERS, CLIENT_TIMERS
 return M
