@@ -22,11 +22,28 @@ Error.__tostring = function(e)
     return s
 end
 
+-- System failures are -errno (Linux numbers): their name, as C's errno.h spells it.
+local errno_names = {
+    [1] = "EPERM", [2] = "ENOENT", [4] = "EINTR", [5] = "EIO", [9] = "EBADF", [11] = "EAGAIN",
+    [12] = "ENOMEM", [13] = "EACCES", [17] = "EEXIST", [19] = "ENODEV", [22] = "EINVAL",
+    [24] = "EMFILE", [28] = "ENOSPC", [32] = "EPIPE", [90] = "EMSGSIZE",
+    [93] = "EPROTONOSUPPORT", [95] = "EOPNOTSUPP", [97] = "EAFNOSUPPORT", [98] = "EADDRINUSE",
+    [99] = "EADDRNOTAVAIL", [100] = "ENETDOWN", [101] = "ENETUNREACH", [103] = "ECONNABORTED",
+    [104] = "ECONNRESET", [105] = "ENOBUFS", [107] = "ENOTCONN", [110] = "ETIMEDOUT",
+    [111] = "ECONNREFUSED", [112] = "EHOSTDOWN", [113] = "EHOSTUNREACH", [125] = "ECANCELED",
+}
+
+--- The name of an error code: SIP_EPARSE..., or the errno name (EADDRINUSE) of a system one.
+local function err_name(code)
+    local name = core.sip_err_name(code)
+    if name == "SIP_EUNKNOWN" and errno_names[-code] then return errno_names[-code] end
+    return name
+end
 
 local function new_error(code, reason, extra)
     local e = setmetatable({
         code = code,
-        name = core.sip_err_name(code),
+        name = err_name(code),
         reason = reason or core.sip_strerror(code),
     }, Error)
     if extra then
@@ -212,7 +229,49 @@ local function set_struct(o, opts, what)
     return o
 end
 
+--- v as a string argument, or SIP_EINVAL naming what wanted it ("add_header: name").
+local function arg_string(v, what)
+    if type(v) ~= "string" then
+        raise(core.SIP_EINVAL, ("%s must be a string, got %s"):format(what,
+            type(v) == "nil" and "nil" or type(v)))
+    end
+    return v
+end
+
+--- v as an integer argument (a float with an integral value too), or SIP_EINVAL.
+local function arg_int(v, what)
+    local i = type(v) == "number" and math.tointeger(v) or nil
+    if i == nil then
+        raise(core.SIP_EINVAL, ("%s must be an integer, got %s"):format(what,
+            type(v) == "number" and tostring(v) or type(v)))
+    end
+    return i
+end
+
+--- v as a function argument, or SIP_EINVAL.
+local function arg_fn(v, what)
+    if type(v) ~= "function" then
+        raise(core.SIP_EINVAL, ("%s must be a function, got %s"):format(what, type(v)))
+    end
+    return v
+end
+
+--- A status code 100-699 (RFC 3261 §7.2, §21), or SIP_EINVAL giving the range.
+local function arg_status(v, what)
+    local i = type(v) == "number" and math.tointeger(v) or nil
+    if i == nil then
+        raise(core.SIP_EINVAL, ("%s: status must be an integer 100-699, got %s"):format(what,
+            type(v) == "number" and tostring(v) or type(v)))
+    end
+    if i < 100 or i > 699 then
+        raise(core.SIP_EINVAL, ("%s: status must be 100-699, not %d"):format(what, i))
+    end
+    return i
+end
+
 M.Error = Error
+M._err_name, M._arg_string, M._arg_int, M._arg_fn, M._arg_status = err_name, arg_string,
+    arg_int, arg_fn, arg_status
 M._set_struct = set_struct
 M._check_opts, M._set = check_opts, set
 M._new_error, M._raise, M._check, M._closed = new_error, raise, check, closed

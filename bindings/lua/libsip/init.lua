@@ -23,7 +23,7 @@ local sip = { core = core, VERSION = "0.1.0" }
 
 sip.Error, sip.is_error, sip.on_error = errors.Error, errors.is_error, errors.on_error
 sip.Uri = uri.Uri
-sip.Message = message.Message
+sip.Message, sip.Address = message.Message, message.Address
 sip.Sdp = sdp.Sdp
 sip.Loop, sip.sleep = loop.Loop, loop.sleep
 sip.Stack = stack.Stack
@@ -35,11 +35,33 @@ sip.Resolver = require("libsip.transport").Resolver
 --- The standard reason phrase of a status code.
 function sip.status_phrase(status) return core.sip_status_phrase(status) end
 
---- A fresh RFC 3261 §8.1.1.7 branch ("z9hG4bK" + random hex).
-function sip.branch()
+-- n random bits (a multiple of 32) in hex. lua5.4 seeds math.random from the time and an
+-- address at start-up; these are unique identifiers, not secrets.
+local function random_hex(bits)
     local t = {}
-    for i = 1, 16 do t[i] = ("%x"):format(math.random(0, 15)) end
-    return "z9hG4bK" .. table.concat(t)
+    for i = 1, bits // 32 do t[i] = ("%08x"):format(math.random(0, 0xffffffff)) end
+    return table.concat(t)
+end
+
+--- A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits in hex
+--- (Python: libsip.branch()).
+function sip.branch()
+    return "z9hG4bK" .. random_hex(64)
+end
+
+--- A fresh From or To tag: 64 random bits in hex (RFC 3261 §19.3 asks for at least 32)
+--- (Python: libsip.tag()).
+function sip.tag()
+    return random_hex(64)
+end
+
+--- A fresh Call-ID: 128 random bits in hex, then "@host" when host is given (RFC 3261
+--- §8.1.1.4) (Python: libsip.call_id(host)).
+function sip.call_id(host)
+    if host ~= nil then errors._arg_string(host, "sip.call_id: host") end
+    local cid = random_hex(128)
+    if host and host ~= "" then return cid .. "@" .. host end
+    return cid
 end
 
 return sip

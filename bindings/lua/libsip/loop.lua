@@ -67,21 +67,49 @@ function Loop.methods.now(l)
     return core.sip_loop_now(loop_p(l))
 end
 
+-- The C logger for fn (nil: the stderr default).
+local function c_logger(fn)
+    if not fn then return nil end
+    return function(_, lvl, module, text)
+        local ok, err = pcall(fn, core.sip_log_level_name(lvl), module, text)
+        if not ok then
+            -- Never through the logger that just failed.
+            if is_interrupt(err) then report(nil, err) return end
+            io.stderr:write("libsip lua: logger failed: ", tostring(err), "\n")
+        end
+    end
+end
+
 --- Sets the logger: fn(level_name, module, text), down to level ("warn" by default).
 --- fn nil restores the stderr default.
 function Loop.methods.set_log(l, fn, level)
-    local cb = nil
-    if fn then
-        cb = function(_, lvl, module, text)
-            local ok, err = pcall(fn, core.sip_log_level_name(lvl), module, text)
-            if not ok then
-                -- Never through the logger that just failed.
-                if is_interrupt(err) then report(nil, err) return end
-                io.stderr:write("libsip lua: logger failed: ", tostring(err), "\n")
-            end
+    if fn ~= nil then errors._arg_fn(fn, "set_log: logger") end
+    local id = level_id(level)
+    check(core.sip_loop_set_log(loop_p(l), id, c_logger(fn)))
+    rawset(l, "_log_fn", fn)
+    rawset(l, "_log_level", id)
+end
+
+-- Runs call() with the log lines for which drop(level, module, text) is true left out (the
+-- others go where they would have gone), then puts the logger back. For a failure that the
+-- caller raises as an error: reported once, not as a log line too.
+function Loop.methods._without_log(l, drop, call)
+    local p = loop_p(l)
+    local fn, id = rawget(l, "_log_fn"), rawget(l, "_log_level") or core.SIP_LOG_WARN
+    local out = c_logger(fn)
+    check(core.sip_loop_set_log(p, id, function(lp, lvl, module, text)
+        if drop(lvl, module, text) then return end
+        if out then
+            out(lp, lvl, module, text)
+        else
+            io.stderr:write(("libsip %s %s: %s\n"):format(core.sip_log_level_name(lvl), module,
+                text))
         end
-    end
-    check(core.sip_loop_set_log(loop_p(l), level_id(level), cb))
+    end))
+    local ok, r = pcall(call)
+    core.sip_loop_set_log(p, id, c_logger(fn))
+    if not ok then error(r, 0) end
+    return r
 end
 
 --- Logs every SIP message sent and received (level "info", module "trace").

@@ -9,6 +9,7 @@ local rawget, rawset, setmetatable, getmetatable, type, tostring = rawget, rawse
     getmetatable, type, tostring
 local raise, check, closed, class, nonempty = errors._raise, errors._check, errors._closed,
     errors._class, errors._nonempty
+local arg_string, arg_int, arg_status = errors._arg_string, errors._arg_int, errors._arg_status
 
 local M = {}
 
@@ -47,15 +48,12 @@ end
 --- Parses one SIP message. Raises an Error with code, name, reason, line, column, header,
 --- status and phrase (the response a server should send).
 function M.Message.parse(data, opts)
-    if type(data) ~= "string" then raise(core.SIP_EINVAL, "message bytes expected") end
+    arg_string(data, "Message.parse: the message bytes")
     local rc, p, err
     if opts then
         local o = core.sip_parse_opts_t()
         core.sip_parse_opts_init(o)
-        for k, v in pairs(opts) do
-            if k == "stream" then v = v and 1 or 0 end
-            o[k] = v
-        end
+        errors._set_struct(o, opts, "Message.parse")
         rc, p, err = core.sip_msg_parse_ex(data, o)
     else
         rc, p, err = core.sip_msg_parse(data)
@@ -66,21 +64,61 @@ end
 
 --- A new request with its start line only ("METHOD uri SIP/2.0"); add the headers.
 function M.Message.request(method, uri)
-    local rc, p = core.sip_msg_create_request(method, tostring(uri))
-    if rc < 0 then raise(rc) end
+    arg_string(method, "Message.request: method")
+    if getmetatable(uri) == urim._class then uri = tostring(uri) end
+    arg_string(uri, "Message.request: uri")
+    local rc, p = core.sip_msg_create_request(method, uri)
+    if rc < 0 then
+        raise(rc, ("Message.request: cannot make a %q request for %q: %s"):format(method, uri,
+            core.sip_strerror(rc)))
+    end
     return wrap_msg(p)
 end
 
+---------------------------------------------------------------------------------------------------
+-- Addresses (From, To, Contact, Route, Record-Route, Reply-To...: RFC 3261 §20.10, §25.1)
+
+local Address = { __name = "libsip.Address" }
+Address.__index = Address
+
+-- A params view ("tag=a1;lr;x=y") as a table name -> value ("" for a flag such as lr).
+local function params_table(raw)
+    local out = {}
+    local rest = raw
+    while rest ~= nil and rest ~= "" do
+        local found, r, name, value = core.sip_params_next(rest)
+        if found ~= 1 then break end
+        out[name] = value
+        rest = r
+    end
+    return out
+end
+
+--- A parsed address: display (as written, quotes kept; nil when none), uri (a sip.Uri; nil for
+--- Contact *), tag, params (name -> value, "" for a flag), star, expires and q (Contact q in
+--- thousandths: q=0.5 gives 500; nil when absent). tostring() gives the header value.
 local function addr_table(a)
     if a == nil then return nil end
     local uri = nil
+    local star = a.star == 1
     local raw = a.uri.raw
-    if raw ~= "" then uri = urim.Uri.parse(raw) end
-    return {
+    if not star and raw ~= "" then uri = urim.Uri.parse(raw) end
+    return setmetatable({
         display = nonempty(a.display), uri = uri, tag = nonempty(a.tag),
-        params = nonempty(a.params), star = a.star == 1,
-    }
+        params = params_table(a.params), star = star,
+        expires = a.expires >= 0 and a.expires or nil, q = a.q >= 0 and a.q or nil,
+        _ptext = a.params,
+    }, Address)
 end
+Address.__tostring = function(a)
+    if a.star then return "*" end
+    local text = "<" .. tostring(a.uri) .. ">"
+    if a.display then text = a.display .. " " .. text end
+    if a._ptext ~= "" then text = text .. ";" .. a._ptext end
+    return text
+end
+M.Address = Address
+
 
 local function netinfo_table(ni)
     if ni == nil then return nil end
@@ -208,17 +246,51 @@ Message.props.headers = function(m)
     return setmetatable({ _m = m }, Headers)
 end
 
+local function index_arg(i, what)
+    if i == nil then return 0 end
+    i = arg_int(i, what .. ": index")
+    if i < 1 then raise(core.SIP_EINVAL, what .. ": index must be 1 or more, got " .. i) end
+    return i - 1
+end
+
 --- The i-th value (1-based, default 1) of a header, or nil.
 function Message.methods.header(m, name, i)
-    local h = core.sip_msg_header_by_name(msg_p(m), name, (i or 1) - 1)
+    arg_string(name, "header: name")
+    local h = core.sip_msg_header_by_name(msg_p(m), name, index_arg(i, "header"))
     if h == nil then return nil end
     return core.sip_header_get_value(h)
 end
 
 --- The number of values of a header.
 function Message.methods.header_count(m, name)
+    arg_string(name, "header_count: name")
     local list = header_values(msg_p(m), name)
     return list and #list or 0
+end
+
+--- The i-th value (1-based, default 1) of an address header (From, To, Contact, Route,
+--- Record-Route...) parsed as a sip.Address, or nil when absent. Raises SIP_EINVAL for a header
+--- that does not hold addresses, SIP_EPARSE for a value that does not parse.
+function Message.methods.address(m, name, i)
+    arg_string(name, "address: name")
+    local h = core.sip_msg_header_by_name(msg_p(m), name, index_arg(i, "address"))
+    if h == nil then return nil end
+    if core.sip_hdr_kind(core.sip_header_get_id(h)) ~= core.SIP_HK_ADDR then
+        raise(core.SIP_EINVAL, ("address: %s is not an address header"):format(name))
+    end
+    local a = core.sip_header_addr(h)
+    if a == nil then
+        raise(core.SIP_EPARSE, ("address: the %s value %q does not parse"):format(name,
+            core.sip_header_get_value(h)))
+    end
+    return addr_table(a)
+end
+
+--- Every value of an address header as sip.Address objects ({} when absent).
+function Message.methods.addresses(m, name)
+    local out = {}
+    for i = 1, m:header_count(name) do out[i] = m:address(name, i) end
+    return out
 end
 
 --- Every header value in wire order: { {name, value}, ... }.
@@ -232,22 +304,54 @@ function Message.methods.header_list(m)
     return out
 end
 
---- Adds a header after the others (raises SIP_EPARSE for a malformed value). Returns m.
+-- A header value from a script: a string, or a number written as an integer when it is one;
+-- anything else (nil, a table, a boolean) is refused rather than sent as "table: 0x55...".
+local function header_text(what, name, value)
+    arg_string(name, what .. ": header name")
+    local tv = type(value)
+    if tv == "string" then return value end
+    if tv == "number" then
+        local i = math.tointeger(value)
+        return i and ("%d"):format(i) or tostring(value)
+    end
+    if getmetatable(value) == Address or getmetatable(value) == urim._class then
+        return tostring(value)
+    end
+    raise(core.SIP_EINVAL, ("%s: the value of %s must be a string or a number, got %s"):format(
+        what, name, tv))
+end
+
+-- Why a header edit failed, naming the header and the value.
+local function header_failed(rc, what, name, text)
+    if rc == core.SIP_EPARSE or rc == core.SIP_EINVAL then
+        raise(rc, ("%s: %q is not a valid %s value"):format(what, text, name),
+            { header = name })
+    end
+    raise(rc, ("%s %s: %s"):format(what, name, core.sip_strerror(rc)), { header = name })
+end
+
+--- Adds a header after the others (a string, or a number; an Address or Uri is printed).
+--- Raises SIP_EPARSE naming the header and value when it does not parse. Returns m.
 function Message.methods.add_header(m, name, value)
-    check(core.sip_msg_add_header(msg_p(m), name, tostring(value)))
+    local text = header_text("add_header", name, value)
+    local rc = core.sip_msg_add_header(msg_p(m), name, text)
+    if rc < 0 then header_failed(rc, "add_header", name, text) end
     return m
 end
 
 --- Adds a header before every other one. Returns m.
 function Message.methods.prepend_header(m, name, value)
-    check(core.sip_msg_prepend_header(msg_p(m), name, tostring(value)))
+    local text = header_text("prepend_header", name, value)
+    local rc = core.sip_msg_prepend_header(msg_p(m), name, text)
+    if rc < 0 then header_failed(rc, "prepend_header", name, text) end
     return m
 end
 
 --- Adds a copy of every value of header name from message src (already parsed: nothing is
 --- parsed again, so a Contact or Allow kept in a template costs less than add_header). Returns m.
 function Message.methods.copy_headers(m, src, name)
-    local sp, i = msg_p(src), 0
+    local sp, i = check_msg(src, "copy_headers: src"), 0
+    arg_string(name, "copy_headers: name")
     while true do
         local h = core.sip_msg_header_by_name(sp, name, i)
         if h == nil then break end
@@ -257,44 +361,100 @@ function Message.methods.copy_headers(m, src, name)
     return m
 end
 
---- Replaces every value of a header with one. Returns m.
+--- Replaces a header in place: the new value takes the position of the first one and the
+--- other values go; a header not there yet is added after the others (add_header appends).
+--- Returns m.
 function Message.methods.set_header(m, name, value)
-    check(core.sip_msg_set_header(msg_p(m), name, tostring(value)))
+    local text = header_text("set_header", name, value)
+    local rc = core.sip_msg_set_header(msg_p(m), name, text)
+    if rc < 0 then header_failed(rc, "set_header", name, text) end
     return m
 end
 
 --- Removes the i-th value of a header, or every value when i is nil. Returns the count removed.
 function Message.methods.remove_header(m, name, i)
+    arg_string(name, "remove_header: name")
     if i == nil then return check(core.sip_msg_remove_headers(msg_p(m), name)) end
-    local rc = core.sip_msg_remove_header(msg_p(m), name, i - 1)
+    local rc = core.sip_msg_remove_header(msg_p(m), name, index_arg(i, "remove_header"))
     if rc == core.SIP_ENOENT then return 0 end
     check(rc)
     return 1
 end
 
---- Sets the body and its Content-Type (nil removes the Content-Type). Returns m.
+-- A body needs a string, and a content type (given, or the message's own: has_type).
+local function check_body(what, body, content_type, has_type)
+    arg_string(body, what .. ": body")
+    if content_type ~= nil then arg_string(content_type, what .. ": content_type") end
+    if body ~= "" and content_type == nil and not has_type then
+        raise(core.SIP_EINVAL, what .. ": a body needs a content type: pass content_type "
+            .. "(\"application/sdp\", \"text/plain\", ...)")
+    end
+end
+
+--- Sets the body and its Content-Type. A non-empty body needs a content type; "" with no
+--- content type removes the body and the Content-Type. Returns m.
 function Message.methods.set_body(m, body, content_type)
-    check(core.sip_msg_set_body(msg_p(m), content_type, body or ""))
+    local p = msg_p(m)
+    check_body("set_body", body, content_type)
+    local rc = core.sip_msg_set_body(p, content_type, body)
+    if rc < 0 then
+        raise(rc, rc == core.SIP_EINVAL and content_type ~= nil
+            and ("set_body: bad content type %q"):format(content_type) or nil)
+    end
     return m
 end
 
---- Sets the status and reason phrase of a response. Returns m.
+local function optional_string(v, what)
+    if v ~= nil then arg_string(v, what) end
+    return v
+end
+
+--- Sets the status (100-699) and reason phrase (nil: the standard one) of a response. Returns m.
 function Message.methods.set_status(m, status, reason)
-    check(core.sip_msg_set_status(msg_p(m), status, reason))
+    local p = msg_p(m)
+    status = arg_status(status, "set_status")
+    optional_string(reason, "set_status: reason")
+    local rc = core.sip_msg_set_status(p, status, reason)
+    if rc < 0 then
+        raise(rc, core.sip_msg_is_request(p) == 1 and "set_status: a request has no status" or nil)
+    end
     return m
 end
 
---- Sets the Request-URI of a request. Returns m.
+--- Sets the Request-URI of a request (a string or a sip.Uri). Returns m.
 function Message.methods.set_uri(m, uri)
-    check(core.sip_msg_set_uri(msg_p(m), tostring(uri)))
+    local p = msg_p(m)
+    if getmetatable(uri) == urim._class then uri = tostring(uri) end
+    arg_string(uri, "set_uri: uri")
+    local rc = core.sip_msg_set_uri(p, uri)
+    if rc < 0 then raise(rc, ("set_uri: not a Request-URI: %q"):format(uri)) end
+    return m
+end
+
+--- Checks what the grammar alone does not (RFC 3261 §8.1.1, §7.3.1): To, From, CSeq, Call-ID
+--- and Via present, Call-ID, CSeq, From, To, Max-Forwards and Content-Length at most once.
+--- Returns m, or raises SIP_EPARSE whose reason and header name the header.
+function Message.methods.validate(m)
+    local rc, err = core.sip_msg_validate(msg_p(m))
+    if rc < 0 then parse_error(rc, err) end
     return m
 end
 
 --- A response to this request (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied; a To tag
 --- added for status > 100 unless to_tag says which).
 function Message.methods.response(m, status, reason, to_tag)
-    local rc, p = core.sip_msg_create_response(msg_p(m), status, reason, to_tag)
-    check(rc)
+    local p = msg_p(m)
+    status = arg_status(status, "response")
+    optional_string(reason, "response: reason")
+    optional_string(to_tag, "response: to_tag")
+    if core.sip_msg_is_request(p) == 0 then
+        raise(core.SIP_EINVAL, "response: a response is made from a request")
+    end
+    local rc, p = core.sip_msg_create_response(p, status, reason, to_tag)
+    if rc < 0 then
+        raise(rc, ("response: cannot make a %d response: %s"):format(status,
+            core.sip_strerror(rc)))
+    end
     local r = wrap_msg(p)
     return r
 end
@@ -329,7 +489,10 @@ Message.__newindex = function(m, k, v)
     if k == "uri" then
         m:set_uri(v)
     elseif k == "body" then
-        m:set_body(v, m.content_type)
+        -- The Content-Type stays as it is (parameters included).
+        local ct = m:header("Content-Type")
+        check_body("body", v, nil, ct ~= nil)
+        m:set_body(v, ct)
     elseif k == "status" then
         m:set_status(v)
     elseif type(k) == "string" and k:sub(1, 1) == "_" then
@@ -340,6 +503,7 @@ Message.__newindex = function(m, k, v)
 end
 
 
+M._header_text, M._check_body = header_text, check_body
 M._class, M._wrap_msg, M._msg_p, M._check_msg = Message, wrap_msg, msg_p, check_msg
 M._netinfo_table = netinfo_table
 return M

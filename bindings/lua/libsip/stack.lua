@@ -189,8 +189,16 @@ end
 
 --- Opens a listening point ("udp:127.0.0.1:0" picks a free port). Returns its address.
 function Stack.methods.listen(s, spec)
-    local idx = core.sip_transport_listen(stack_tp(s), spec)
-    if idx < 0 then raise(idx, core.sip_strerror(idx) .. " (listen " .. spec .. ")") end
+    local tp = stack_tp(s)
+    errors._arg_string(spec, 'listen: a listening point such as "udp:127.0.0.1:5060"')
+    -- The transport also logs the failure; the error raised here says it once, with the errno.
+    local idx = s.loop:_without_log(function(level, module)
+        return level == core.SIP_LOG_ERROR and module == "transport"
+    end, function() return core.sip_transport_listen(tp, spec) end)
+    if idx < 0 then
+        raise(idx, ("cannot listen on %s: %s (%s)"):format(spec, core.sip_strerror(idx),
+            errors._err_name(idx)))
+    end
     return s:listeners()[idx + 1]
 end
 
@@ -216,6 +224,8 @@ end
 --- its own handler). req:reply(status) answers it.
 function Stack.methods.on_request(s, method, fn)
     stack_tp(s)
+    errors._arg_string(method, 'on_request: method ("INVITE", "*" for any)')
+    if fn ~= nil then errors._arg_fn(fn, "on_request: handler") end
     s._handlers[method] = fn
     return s
 end
@@ -223,6 +233,7 @@ end
 --- Calls fn(rsp) in a new task for every response no stack:request() waits for.
 function Stack.methods.on_response(s, fn)
     stack_tp(s)
+    if fn ~= nil then errors._arg_fn(fn, "on_response: handler") end
     s._responders[1] = fn
     return s
 end
@@ -270,9 +281,38 @@ function Stack.methods.send(s, msg, dst)
     else
         rc = core.sip_transport_send_request(tp, mp, cb)
     end
+    if rc == core.SIP_ENOENT and core.sip_msg_get_via(mp) == nil then
+        local what = core.sip_msg_is_request(mp) == 1
+            and "the " .. core.sip_msg_get_method_str(mp) .. " request" or "the response"
+        raise(rc, ("stack:send: %s has no Via (a request needs one with a branch, RFC 3261 "
+            .. "§8.1.1.7: sip.branch())"):format(what))
+    end
     if rc < 0 then raise(rc, "stack:send: cannot send: " .. core.sip_strerror(rc)) end
     if not l then return 0 end
     return coroutine.yield()
+end
+
+-- Why a request cannot start a client transaction, in words (C answers only a code), or nil.
+local function request_problem(mp)
+    if core.sip_msg_is_request(mp) == 0 then return "a response cannot start a client transaction" end
+    local method = core.sip_msg_get_method_str(mp)
+    if method == "ACK" then
+        return "an ACK is not sent in a client transaction (RFC 3261 §17.1.1.3): send it with "
+            .. "stack:send()"
+    end
+    -- The layer adds the Via; what else is wrong is C's to say (sip_msg_validate names the first
+    -- header missing or repeated, RFC 3261 §8.1.1 and §7.3.1).
+    local rc, probe = core.sip_msg_clone(mp)
+    if rc < 0 then return nil end
+    if core.sip_msg_get_via(probe) == nil then
+        core.sip_msg_add_header(probe, "Via", "SIP/2.0/UDP invalid;branch=z9hG4bKcheck")
+    end
+    local vrc, err = core.sip_msg_validate(probe)
+    core.sip_msg_unref(probe)
+    if vrc < 0 and err ~= nil then
+        return ("the %s request is not valid: %s (RFC 3261 §8.1.1)"):format(method, err.reason)
+    end
+    return nil
 end
 
 local REQUEST_KEYS = errors._set { "dst", "on_response", "t1_ms", "t2_ms", "t4_ms" }
@@ -338,7 +378,7 @@ function Stack.methods.request(s, req, opts)
         if waiters then client_wake(t, waiters) end
     end)
     if rc < 0 then
-        raise(rc, "stack:request: cannot send: " .. core.sip_strerror(rc))
+        raise(rc, "stack:request: cannot send: " .. (request_problem(mp) or core.sip_strerror(rc)))
     end
     rawset(t, "_p", p)
     rawget(s, "_clients")[t] = true
@@ -347,7 +387,13 @@ end
 
 --- Sends a response where RFC 3261 §18.2.2 says (the request's connection or Via).
 function Stack.methods.send_response(s, rsp)
-    check(core.sip_transport_send_response(stack_tp(s), msg_p(rsp)))
+    local tp = stack_tp(s)
+    local rp = message._check_msg(rsp, "send_response")
+    local rc = core.sip_transport_send_response(tp, rp)
+    if rc == core.SIP_ENOENT and core.sip_msg_get_via(rp) == nil then
+        raise(rc, "send_response: the response has no Via to send it by (RFC 3261 §18.2.2)")
+    end
+    if rc < 0 then raise(rc, "send_response: " .. core.sip_strerror(rc)) end
 end
 
 --- Runs the loop until stack:stop() or stack:close(); raises "already running" inside it.
@@ -407,27 +453,56 @@ Stack.__close = Stack.methods.close
 ---------------------------------------------------------------------------------------------------
 -- Requests received by a Stack: replies and CANCEL/event watches
 
---- Sends a response to a request received by a Stack (status, reason or nil, and optionally
---- { headers = { {name, value}, ... } or {name = value}, body = "...", content_type = "..." }).
---- On a stack with transactions it goes through the request's server transaction (provisional
---- or final, now or later; the To tag of an earlier provisional is kept). Returns the response.
+local REPLY_KEYS = errors._set { "headers", "body", "content_type" }
+
+-- opts.headers: { {name, value}, ... } (wire order) or { Name = value | {value, ...} }.
+local function add_headers(rsp, headers)
+    if type(headers) ~= "table" then
+        raise(core.SIP_EINVAL, "reply: headers must be a table ({ {name, value}, ... } or "
+            .. "{ Name = value }), got " .. type(headers))
+    end
+    for k, v in pairs(headers) do
+        if type(k) == "number" then
+            if type(v) ~= "table" then
+                raise(core.SIP_EINVAL, "reply: headers[" .. k .. "] must be a {name, value} pair, "
+                    .. "got " .. type(v))
+            end
+            rsp:add_header(v[1], v[2])
+        elseif type(v) == "table" and getmetatable(v) == nil then
+            for _, one in ipairs(v) do rsp:add_header(k, one) end
+        else
+            rsp:add_header(k, v)
+        end
+    end
+end
+
+--- Sends a response to a request received by a Stack: req:reply(status [, reason] [, opts])
+--- with status 100-699, reason a string or nil (the standard phrase), opts
+--- { headers = { {name, value}, ... } or {Name = value}, body = "...", content_type = "..." }
+--- (a body needs its content_type). On a stack with transactions it goes through the request's
+--- server transaction (provisional or final, now or later; the To tag of an earlier
+--- provisional is kept). Returns the response.
 function Message.methods.reply(m, status, reason, opts)
+    msg_p(m)
+    if type(reason) == "table" and opts == nil then reason, opts = nil, reason end
     local stack = rawget(m, "_stack")
     if not stack then raise(core.SIP_EINVAL, "reply: not a request received by a Stack") end
+    status = errors._arg_status(status, "reply")
+    if reason ~= nil then errors._arg_string(reason, "reply: reason") end
+    errors._check_opts(opts, REPLY_KEYS, "reply")
+    if opts and opts.body ~= nil then
+        message._check_body("reply", opts.body, opts.content_type)
+    end
     local txn = rawget(m, "_txn")
     if txn == nil and rawget(stack, "_layer") then
-        raise(core.SIP_EINVAL, "reply: an ACK gets no response")
+        raise(core.SIP_EINVAL, "reply: an ACK gets no response (RFC 3261 §17.1.1.3)")
     end
     local to_tag
     if txn then to_tag = txn:_to_tag() end
     local rsp = m:response(status, reason, to_tag)
     if opts then
-        if opts.headers then
-            for k, v in pairs(opts.headers) do
-                if type(k) == "number" then rsp:add_header(v[1], v[2]) else rsp:add_header(k, v) end
-            end
-        end
-        if opts.body then rsp:set_body(opts.body, opts.content_type) end
+        if opts.headers ~= nil then add_headers(rsp, opts.headers) end
+        if opts.body ~= nil then rsp:set_body(opts.body, opts.content_type) end
     end
     if txn then
         txn_reply(txn, rsp, status)
@@ -441,7 +516,6 @@ function Message.methods.reply(m, status, reason, opts)
     end
     return rsp
 end
-
 
 --- fn(cancel) when a CANCEL matches this INVITE (RFC 3261 §9.2): the layer has answered the
 --- CANCEL 200 and the INVITE 487 (unless a final response went first). Runs in a new task.

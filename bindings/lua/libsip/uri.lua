@@ -90,5 +90,5 @@ Uri.__eq = function(a, b)
 end
 
 
-M._wrap_uri = wrap_uri
+M._wrap_uri, M._class = wrap_uri, Uri
 return M
