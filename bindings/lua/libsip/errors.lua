@@ -269,7 +269,45 @@ local function arg_status(v, what)
     return i
 end
 
+local arg_checks = {
+    string = function(v) return type(v) == "string" end,
+    integer = function(v) return math.type(v) == "integer" end,
+    number = function(v) return type(v) == "number" end,
+    ["function"] = function(v) return type(v) == "function" end,
+    table = function(v) return type(v) == "table" end,
+    ["string|table"] = function(v) return type(v) == "string" or type(v) == "table" end,
+    ["string|integer"] = function(v) return type(v) == "string" or math.type(v) == "integer" end,
+}
+
+--- Checks the arguments of methods against their signatures before the C functions see them:
+--- sigs = { method = { "name:string", "i:integer?" }, ... } (a trailing ? allows nil). A wrong
+--- one raises SIP_EINVAL naming the method, the argument and the type given.
+local function check_args(class_name, methods, sigs)
+    for name, sig in pairs(sigs) do
+        local fn = methods[name]
+        local specs = {}
+        for i, spec in ipairs(sig) do
+            local arg, kind = spec:match("^([%w_]+):([%w_|]+%??)$")
+            local optional = kind:sub(-1) == "?"
+            if optional then kind = kind:sub(1, -2) end
+            specs[i] = { arg = arg, kind = kind, optional = optional, test = arg_checks[kind] }
+        end
+        methods[name] = function(self, ...)
+            for i, sp in ipairs(specs) do
+                local v = select(i, ...)
+                if not (v == nil and sp.optional) and not sp.test(v) then
+                    raise(core.SIP_EINVAL, ("%s:%s: %s must be %s%s, got %s"):format(class_name,
+                        name, sp.arg, sp.kind:gsub("|", " or "), sp.optional and " or nil" or "",
+                        math.type(v) == "float" and "float " .. tostring(v) or type(v)))
+                end
+            end
+            return fn(self, ...)
+        end
+    end
+end
+
 M.Error = Error
+M._check_args = check_args
 M._err_name, M._arg_string, M._arg_int, M._arg_fn, M._arg_status = err_name, arg_string,
     arg_int, arg_fn, arg_status
 M._set_struct = set_struct

@@ -300,6 +300,19 @@ end
 Loop.__close = Loop.methods.close
 
 
+errors._check_args("Loop", Loop.methods, {
+    post = { "fn:function" }, timer = { "ms:integer", "fn:function", "repeat_ms:integer?" },
+    on_signal = { "signal:string|integer", "fn:function" }, spawn = { "fn:function" },
+    sleep = { "ms:integer" }, log = { "level:string|integer", "module:string", "text:string" },
+})
+local sleep = M.sleep
+function M.sleep(ms)
+    if math.type(ms) ~= "integer" then
+        raise(core.SIP_EINVAL, "sip.sleep: ms must be integer, got " .. type(ms))
+    end
+    return sleep(ms)
+end
+
 M._loop_p, M._resume, M._current_task, M._task_loops = loop_p, resume, current_task, task_loops
 M._Loop = Loop
 return M

@@ -7,6 +7,7 @@ local errors = require "libsip.errors"
 local rawget, setmetatable, type, tostring = rawget, setmetatable, type, tostring
 local raise, check, closed, class, nonempty = errors._raise, errors._check, errors._closed,
     errors._class, errors._nonempty
+local check_args = errors._check_args
 
 local M = {}
 
@@ -233,5 +234,21 @@ function Media.methods.set_connection(m, address, addrtype, nettype)
     return m
 end
 
+
+check_args("Sdp", Sdp.methods, {
+    attr = { "name:string", "i:integer?" }, add_attr = { "name:string", "value:string?" },
+    remove_attr = { "name:string" }, set_origin = { "origin:table" },
+    set_session_name = { "name:string" },
+    set_connection = { "address:string?", "addrtype:string?", "nettype:string?" },
+    set_time = { "start:integer", "stop:integer" }, set_direction = { "direction:string" },
+    add_media = { "type:string", "port:integer", "proto:string", "formats:string|table" },
+})
+check_args("SdpMedia", Media.methods, {
+    attr = { "name:string", "i:integer?" }, rtpmap = { "payload:integer" },
+    fmtp = { "format:string|integer" }, set_port = { "port:integer" },
+    add_attr = { "name:string", "value:string?" }, remove_attr = { "name:string" },
+    set_direction = { "direction:string" },
+    set_connection = { "address:string?", "addrtype:string?", "nettype:string?" },
+})
 
 return M

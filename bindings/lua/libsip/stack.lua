@@ -420,6 +420,7 @@ end
 --- Spawns a task on the stack's loop.
 function Stack.methods.spawn(s, fn, ...)
     stack_tp(s)
+    errors._arg_fn(fn, "Stack:spawn: fn")
     return s.loop:spawn(fn, ...)
 end
 

@@ -90,5 +90,7 @@ Uri.__eq = function(a, b)
 end
 
 
+errors._check_args("Uri", Uri.methods, { param = { "name:string" }, header = { "name:string" } })
+
 M._wrap_uri, M._class = wrap_uri, Uri
 return M
