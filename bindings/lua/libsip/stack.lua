@@ -134,7 +134,7 @@ end
 -- their server transaction's last reference goes and the layer answers 500 (RFC 3261 §8.2: no
 -- request is left without a final response). A request the script keeps is answered later.
 local function check_unanswered(s)
-    if rawget(s, "_check_posted") then return end
+    if rawget(s, "_check_posted") or not rawget(s, "_tp") then return end
     rawset(s, "_check_posted", true)
     local weak = setmetatable({ s = s }, { __mode = "v" })
     s.loop:post(function()
