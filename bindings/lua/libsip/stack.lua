@@ -481,8 +481,8 @@ end
 --- with status 100-699, reason a string or nil (the standard phrase), opts
 --- { headers = { {name, value}, ... } or {Name = value}, body = "...", content_type = "..." }
 --- (a body needs its content_type). On a stack with transactions it goes through the request's
---- server transaction (provisional or final, now or later; the To tag of an earlier
---- provisional is kept). Returns the response.
+--- server transaction (provisional or final, now or later; every response of the transaction
+--- carries the same To tag, as C's sip_txn_create_response() gives it). Returns the response.
 function Message.methods.reply(m, status, reason, opts)
     msg_p(m)
     if type(reason) == "table" and opts == nil then reason, opts = nil, reason end
@@ -498,19 +498,32 @@ function Message.methods.reply(m, status, reason, opts)
     if txn == nil and rawget(stack, "_layer") then
         raise(core.SIP_EINVAL, "reply: an ACK gets no response (RFC 3261 §17.1.1.3)")
     end
-    local to_tag
-    if txn then to_tag = txn:_to_tag() end
-    local rsp = m:response(status, reason, to_tag)
+    local rsp
+    if txn then
+        local kept = rawget(txn, "_accepted")
+        local tp = rawget(txn, "_p")
+        if status >= 200 and status < 300 and kept and tp
+            and core.sip_txn_get_state(tp) == core.SIP_TXN_ACCEPTED then
+            -- RFC 3261 §13.3.1.4: the TU retransmits a 2xx as it was first sent (RFC 6026 §7.1).
+            txn_reply(txn, kept, status)
+            return kept
+        end
+        rsp = txn:_response(status, reason)
+    else
+        rsp = m:response(status, reason)
+    end
     if opts then
         if opts.headers ~= nil then add_headers(rsp, opts.headers) end
         if opts.body ~= nil then rsp:set_body(opts.body, opts.content_type) end
     end
     if txn then
         txn_reply(txn, rsp, status)
-        -- The transaction may keep only the wire form of what it sent: the To tag of the first
-        -- response with one is remembered for the later ones.
-        if status > 100 and not rawget(txn, "_tag") then
-            rawset(txn, "_tag", rsp.to and rsp.to.tag)
+        if status >= 200 and status < 300 then
+            local tp = rawget(txn, "_p")
+            if tp and core.sip_txn_get_state(tp) == core.SIP_TXN_ACCEPTED then
+                -- Kept for the retransmissions above.
+                rawset(txn, "_accepted", rsp)
+            end
         end
     else
         stack:send_response(rsp)

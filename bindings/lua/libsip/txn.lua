@@ -92,16 +92,21 @@ ServerTxn.props.response = function(t)
     return wrap_msg(r)
 end
 
-function ServerTxn.methods._to_tag(t)
-    local tag = rawget(t, "_tag")
-    if tag then return tag end
+-- A response to the transaction's request with the To tag its responses carry (RFC 3261
+-- §8.2.6.2: the request's own in a dialog, else the one of an earlier response, else a new
+-- one the transaction keeps): C's sip_txn_create_response() decides, not this layer.
+function ServerTxn.methods._response(t, status, reason)
     local p = rawget(t, "_p")
-    local prev = p and core.sip_txn_get_response(p)
-    if prev and core.sip_msg_get_status(prev) > 100 then
-        local to = core.sip_msg_get_to(prev)
-        return to and nonempty(to.tag)
+    if not p then raise(core.SIP_ECLOSED, "reply: the stack or transaction is closed") end
+    local rc, rp = core.sip_txn_create_response(p, status, reason)
+    if rc == core.SIP_EINVAL then
+        raise(rc, ("reply: cannot send %d in transaction state %s"):format(status, txn_state(t)))
+    elseif rc == core.SIP_ECLOSED then
+        raise(rc, "reply: the stack or transaction is closed")
+    elseif rc < 0 then
+        raise(rc, ("reply: cannot make the %d response: %s"):format(status, core.sip_strerror(rc)))
     end
-    return nil
+    return wrap_msg(rp)
 end
 
 function ServerTxn.methods._watch(t)
