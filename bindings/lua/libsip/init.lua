@@ -32,6 +32,18 @@ sip.Resolver = require("libsip.transport").Resolver
 ---------------------------------------------------------------------------------------------------
 -- Small helpers
 
+--- How many libsip objects of each kind exist now in the process (sip_live_count):
+--- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp = } (Python:
+--- libsip.live_objects()). Objects a script dropped count until the collector frees them:
+--- collectgarbage() first to see what is really left.
+function sip.live_objects()
+    local out = {}
+    for kind = 0, core.SIP_LIVE__COUNT - 1 do
+        out[core.sip_live_name(kind)] = core.sip_live_count(kind)
+    end
+    return out
+end
+
 --- The standard reason phrase of a status code.
 function sip.status_phrase(status) return core.sip_status_phrase(status) end
 

@@ -445,6 +445,9 @@ Stack.__gc = function(s)
     local tp = rawget(s, "_tp")
     if tp then
         rawset(s, "_tp", nil)
+        -- The resolver holds its loop; the transport, kept by that loop until it closes, would
+        -- hold the resolver: the link goes first, so a stack nobody closed leaves nothing live.
+        core.sip_transport_set_resolver(tp, nil)
         core.sip_transport_unref(tp)
     end
 end
