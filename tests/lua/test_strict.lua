@@ -202,3 +202,13 @@ T.case("SDP, URI and loop methods check their arguments too", function()
     refuses("SIP_EINVAL", { "spawn", "fn" }, loop.spawn, loop, "not a function")
     refuses("SIP_EINVAL", { "post", "fn" }, loop.post, loop, 5)
 end)
+
+T.case("sip.Loop takes log, log_level and trace, and refuses other keys", function()
+    refuses("SIP_EINVAL", { "sip.Loop", "'strict'" }, sip.Loop, { strict = true })
+    refuses("SIP_EINVAL", { "log level", "'loud'" }, sip.Loop, { log_level = "loud" })
+    local lines = {}
+    local loop <close> = sip.Loop { log = function(_, _, text) lines[#lines + 1] = text end,
+        log_level = "info" }
+    loop:log("info", "test", "hello")
+    T.eq(lines[1], "hello", "the logger given")
+end)

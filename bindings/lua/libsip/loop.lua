@@ -27,11 +27,25 @@ local function loop_p(l)
 end
 
 --- A new event loop.
-function M.Loop()
+local LOOP_KEYS = errors._set { "log", "log_level", "trace" }
+
+--- A new event loop: sip.Loop() or sip.Loop{ log = fn, log_level = "info", trace = true }
+--- (loop:set_log and loop:set_trace at once).
+function M.Loop(cfg)
+    cfg = errors._check_opts(cfg, LOOP_KEYS, "sip.Loop")
     local rc, p = core.sip_loop_create()
     check(rc)
     -- _live keeps active timers (and their functions) alive while nothing else refers to them.
-    return setmetatable({ _p = p, _live = {} }, Loop)
+    local l = setmetatable({ _p = p, _live = {} }, Loop)
+    if cfg.log ~= nil or cfg.log_level ~= nil then
+        local ok, err = pcall(l.set_log, l, cfg.log, cfg.log_level)
+        if not ok then
+            l:close()
+            error(err, 0)
+        end
+    end
+    if cfg.trace then l:set_trace(true) end
+    return l
 end
 
 local function run_with(l, fn, p, ...)

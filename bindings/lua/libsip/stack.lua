@@ -34,14 +34,15 @@ local function stack_tp(s)
     return p
 end
 
-local STACK_KEYS = errors._set { "listen", "loop", "options", "log", "log_level", "transactions",
-    "resolver" }
+local STACK_KEYS = errors._set { "listen", "loop", "options", "log", "log_level", "trace",
+    "transactions", "resolver" }
 
 --- sip.Stack{ listen = {"udp:127.0.0.1:0", ...} or "udp:127.0.0.1:0",
 ---            loop = Loop (default: its own), options = { mtu = ..., tls_cert_file = ... },
 ---            transactions = true | { t1_ms =, t2_ms =, t4_ms =, timer_100_ms = },
 ---            resolver = sip.Resolver{...} (default: its own, with the system's DNS servers),
----            log = fn, log_level = "info" }
+---            log = fn, log_level = "info", trace = true (every message sent and received
+---            logged) }
 --- An unknown key raises SIP_EINVAL naming it.
 function M.Stack(cfg)
     cfg = errors._check_opts(cfg, STACK_KEYS, "sip.Stack")
@@ -114,7 +115,8 @@ function M.Stack(cfg)
             if st then st:_on_message(mp) end
         end))
     end
-    if cfg.log then loop:set_log(cfg.log, cfg.log_level) end
+    if cfg.log ~= nil or cfg.log_level ~= nil then loop:set_log(cfg.log, cfg.log_level) end
+    if cfg.trace then loop:set_trace(true) end
     for _, spec in ipairs(listen or {}) do s:listen(spec) end
     return s
 end
