@@ -212,3 +212,13 @@ T.case("sip.Loop takes log, log_level and trace, and refuses other keys", functi
     loop:log("info", "test", "hello")
     T.eq(lines[1], "hello", "the logger given")
 end)
+
+T.case("headers[], on_error, set_origin and status_phrase check their arguments", function()
+    local m = sip.Message.parse(INVITE)
+    refuses("SIP_EINVAL", { "header name", "table" }, function() return m.headers[{}] end)
+    refuses("SIP_EINVAL", { "on_error", "string" }, sip.on_error, "x")
+    local sdp = sip.Sdp.new()
+    refuses("SIP_EINVAL", { "address", "table" }, sdp.set_origin, sdp, { address = {} })
+    refuses("SIP_EINVAL", { "status", "string" }, sip.status_phrase, "200")
+    T.eq(sip.status_phrase(486), "Busy Here", "status_phrase")
+end)

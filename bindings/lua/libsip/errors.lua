@@ -80,6 +80,9 @@ local reporting = false
 --- Sends every error raised inside a callback or task to fn(message_with_traceback); nil resets
 --- to the default (the running loop's logger at level "error", module "lua").
 function M.on_error(fn)
+    if fn ~= nil and type(fn) ~= "function" then
+        raise(core.SIP_EINVAL, "sip.on_error: fn must be a function or nil, got " .. type(fn))
+    end
     error_hook = fn
 end
 

@@ -45,7 +45,9 @@ function sip.live_objects()
 end
 
 --- The standard reason phrase of a status code.
-function sip.status_phrase(status) return core.sip_status_phrase(status) end
+function sip.status_phrase(status)
+    return core.sip_status_phrase(errors._arg_int(status, "sip.status_phrase: status"))
+end
 
 -- n random bits (a multiple of 32) in hex. lua5.4 seeds math.random from the time and an
 -- address at start-up; these are unique identifiers, not secrets.

@@ -214,7 +214,9 @@ end
 
 local Headers = { __name = "libsip.Headers" }
 Headers.__index = function(hs, name)
-    return header_values(msg_p(rawget(hs, "_m")), name)
+    local p = msg_p(rawget(hs, "_m"))
+    arg_string(name, "headers[name]: a header name")
+    return header_values(p, name)
 end
 Headers.__newindex = function()
     raise(core.SIP_EINVAL, "headers are read-only here: use m:set_header/m:add_header")

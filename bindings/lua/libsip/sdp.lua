@@ -106,6 +106,18 @@ function Sdp.methods.add_attr(s, name, value)
 end
 function Sdp.methods.remove_attr(s, name) return check(core.sip_sdp_remove_attr(sdp_p(s), name)) end
 function Sdp.methods.set_origin(s, o)
+    for _, k in ipairs { "username", "nettype", "addrtype", "address" } do
+        if o[k] ~= nil and type(o[k]) ~= "string" then
+            raise(core.SIP_EINVAL, ("Sdp:set_origin: %s must be a string, got %s"):format(k,
+                type(o[k])))
+        end
+    end
+    for _, k in ipairs { "sess_id", "sess_version" } do
+        if o[k] ~= nil and type(o[k]) ~= "string" and math.type(o[k]) ~= "integer" then
+            raise(core.SIP_EINVAL, ("Sdp:set_origin: %s must be an integer or a string, got %s")
+                :format(k, type(o[k])))
+        end
+    end
     check(core.sip_sdp_set_origin(sdp_p(s), o.username or "-", tostring(o.sess_id or 0),
         tostring(o.sess_version or 0), o.nettype or "IN", o.addrtype or "IP4",
         o.address or "0.0.0.0"))

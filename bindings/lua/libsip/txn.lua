@@ -137,6 +137,7 @@ end
 
 --- fn(cancel) in a new task when a CANCEL matches this INVITE.
 function ServerTxn.methods.on_cancel(t, fn)
+    errors._arg_fn(fn, "on_cancel: fn")
     t:_watch()
     local list = rawget(t, "_cancel")
     list[#list + 1] = fn
@@ -145,6 +146,7 @@ end
 --- fn(event, msg) in a new task for "cancel" (msg the CANCEL), "timeout" (Timer H: no ACK for
 --- a non-2xx final) and "error" (the transport failed to send a response).
 function ServerTxn.methods.on_event(t, fn)
+    errors._arg_fn(fn, "on_event: fn")
     t:_watch()
     local list = rawget(t, "_events")
     list[#list + 1] = fn
