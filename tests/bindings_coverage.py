@@ -238,6 +238,7 @@ def main(argv=None):
     if stale_fields:
         problems.append(f"excluded but not an options field any more: {', '.join(stale_fields)}")
     problems += excluded_field_problems(opts, sipapi.INTERFACE)
+    problems += callback_problems(args.headers, sipapi.CALLBACKS)
     if args.lua_fields:
         problems += lua_field_problems(opts, args.lua_fields)
     if args.python:
