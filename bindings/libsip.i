@@ -39,7 +39,9 @@
  *     a longer one is an error, never cut short.
  *  8. Callbacks `(cb, void *user, sip_free_fn user_free)` are ONE argument: a function (or
  *     nil/None for NULL). A trampoline per callback typedef calls it; user_free releases it, and
- *     runs exactly once (libsip guarantees it, also when the registering call fails).
+ *     runs exactly once (libsip guarantees it, also when the registering call fails). The
+ *     trampolines and the table of callback types are bindings/callbacks.i's, shared by both
+ *     languages (see the top of that file for adding a callback type).
  *     The function receives the C arguments minus `user`, handles as plain pointers:
  *       sip_loop_fn           fn(loop)
  *       sip_timer_cb          fn(timer)
@@ -79,13 +81,11 @@
  *   size_t *SIP_SIZE_OUT, unsigned long *SIP_ULONG_OUT numinputs=0; argout: number
  *   (char **SIP_TEXT, size_t *SIP_TEXT_LEN)           numinputs=0; argout: bytes of the
  *                                                     malloc'd text (then free() it), nil if NULL
- *   (sip_loop_fn, void *, sip_free_fn), (sip_timer_cb, void *, sip_free_fn),
- *   (sip_signal_cb, void *, sip_free_fn),
- *   (sip_log_cb, void *, sip_free_fn), (sip_transport_msg_cb, void *, sip_free_fn),
- *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn),
- *   (sip_response_cb, void *, sip_free_fn), (sip_request_cb, void *, sip_free_fn),
- *   (sip_stray_response_cb, void *, sip_free_fn), (sip_txn_event_cb, void *, sip_free_fn)
- *                                                     in: one callable (see 8)
+ *   (T N, void *user, sip_free_fn user_free)          in: one callable (see 8), for every
+ *                                                     entry X(T, N) of SIPBIND_CALLBACKS: the
+ *                                                     macro SIPBIND_TYPEMAP(T, N) and the C
+ *                                                     function sipbind_invoke(), then
+ *                                                     %include "../callbacks.i"
  * and the %module line. The language file may add language-only features (Python: %thread on
  * sip_loop_run and sip_loop_run_once to release the GIL).
  */

@@ -287,6 +287,26 @@ static void lsip_cb_free(void *user)
     $1 = $input;
 }
 
+/* char[] fields (sip_netinfo_t's local_ip, remote_ip, server_name): a string that fits with its
+ * NUL, else an error, as in Python. SWIG's default cuts a longer one short without a word, and a
+ * server name cut short is another name (the TLS SNI and certificate check, RFC 5922). Read back
+ * within the array's bounds. */
+%typemap(memberin) char [ANY] {
+    if ($input == NULL) {
+        $1[0] = 0;
+    } else {
+        size_t n_ = strlen($input);
+        if (n_ >= $1_dim0)
+            return luaL_error(L, "$name: at most %d bytes, got %d", (int)$1_dim0 - 1, (int)n_);
+        memcpy($1, $input, n_ + 1);
+    }
+}
+%typemap(out) char [ANY] {
+    const char *end_ = (const char *)memchr($1, 0, $1_dim0);
+    lua_pushlstring(L, $1, end_ != NULL ? (size_t)(end_ - $1) : $1_dim0);
+    SWIG_arg++;
+}
+
 /* 64-bit values (timeouts, times, connection ids) as Lua integers, not floats. */
 %typemap(in, checkfn="lua_isnumber") uint64_t, int64_t {
     $1 = ($1_ltype)luaL_checkinteger(L, $input);
