@@ -40,8 +40,9 @@ def test_a_new_callback_typedef_without_its_entry_fails(tmp_path):
         "sip_thing_cb (zz.h): no trampoline sipbind_tramp_sip_thing_cb in bindings/callbacks.i"]
     # And an entry whose typedef went away.
     edited = tmp_path / "callbacks.i"
-    edited.write_text(open(CALLBACKS, encoding="utf-8").read()
-                      .replace("X(sip_timer_cb, cb)\n", "X(sip_timer_cb, cb)\nX(sip_gone_cb, cb)\n"))
+    text = open(CALLBACKS, encoding="utf-8").read()
+    edited.write_text(text.replace("X(sip_timer_cb, cb)\n",
+                                   "X(sip_timer_cb, cb)\nX(sip_gone_cb, cb)\n"))
     problems = bindings_coverage.callback_problems(HEADERS, str(edited))
     assert problems == ["sip_gone_cb: in SIPBIND_CALLBACKS but no such callback typedef in the "
                         "headers"]
