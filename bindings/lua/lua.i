@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Lua 5.4 typemaps and callback trampolines for the flat core module `libsip_core`. */
+/* Lua 5.4 typemaps and the callback invoker (sipbind_invoke) of the flat core `libsip_core`. */
 
 /*
  * The generated module is `libsip_core` (luaopen_libsip_core): a flat table with one function per

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Python typemaps and callback trampolines for the flat core module libsip._core. */
+/* Python typemaps and the callback invoker (sipbind_invoke) of the flat core libsip._core. */
 
 %module(package="libsip", threads="1") _core
 
