@@ -33,12 +33,15 @@
  *     is Borrowed from the handle it came from: the thin layer keeps that handle's script object
  *     alive for as long as it keeps the struct (or copies the fields out at once).
  *  7. View structs (URI, headers, SDP parts, parse errors) are read-only; option structs
- *     (sip_parse_opts_t, sip_transport_opts_t, sip_resolver_opts_t, sip_txn_opts_t) and
- *     sip_netinfo_t are
- *     read-write, created with their constructor and filled with sip_*_opts_init().
+ *     (every sip_*_opts_t) and sip_netinfo_t are read-write (every field: see mutable.i below),
+ *     created with their constructor and filled with sip_*_opts_init(). char[] fields
+ *     (sip_netinfo_t's local_ip, remote_ip, server_name) take a string that fits, NUL included;
+ *     a longer one is an error, never cut short.
  *  8. Callbacks `(cb, void *user, sip_free_fn user_free)` are ONE argument: a function (or
  *     nil/None for NULL). A trampoline per callback typedef calls it; user_free releases it, and
- *     runs exactly once (libsip guarantees it, also when the registering call fails).
+ *     runs exactly once (libsip guarantees it, also when the registering call fails). The
+ *     trampolines and the table of callback types are bindings/callbacks.i's, shared by both
+ *     languages (see the top of that file for adding a callback type).
  *     The function receives the C arguments minus `user`, handles as plain pointers:
  *       sip_loop_fn           fn(loop)
  *       sip_timer_cb          fn(timer)
@@ -78,13 +81,11 @@
  *   size_t *SIP_SIZE_OUT, unsigned long *SIP_ULONG_OUT numinputs=0; argout: number
  *   (char **SIP_TEXT, size_t *SIP_TEXT_LEN)           numinputs=0; argout: bytes of the
  *                                                     malloc'd text (then free() it), nil if NULL
- *   (sip_loop_fn, void *, sip_free_fn), (sip_timer_cb, void *, sip_free_fn),
- *   (sip_signal_cb, void *, sip_free_fn),
- *   (sip_log_cb, void *, sip_free_fn), (sip_transport_msg_cb, void *, sip_free_fn),
- *   (sip_transport_sent_cb, void *, sip_free_fn), (sip_resolve_cb, void *, sip_free_fn),
- *   (sip_response_cb, void *, sip_free_fn), (sip_request_cb, void *, sip_free_fn),
- *   (sip_stray_response_cb, void *, sip_free_fn), (sip_txn_event_cb, void *, sip_free_fn)
- *                                                     in: one callable (see 8)
+ *   (T N, void *user, sip_free_fn user_free)          in: one callable (see 8), for every
+ *                                                     entry X(T, N) of SIPBIND_CALLBACKS: the
+ *                                                     macro SIPBIND_TYPEMAP(T, N) and the C
+ *                                                     function sipbind_invoke(), then
+ *                                                     %include "../callbacks.i"
  * and the %module line. The language file may add language-only features (Python: %thread on
  * sip_loop_run and sip_loop_run_once to release the GIL).
  */
@@ -225,44 +226,11 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 
 /* ---- convention 7: read-only views, read-write options ------------------------------------ */
 
-%define SIP_MUTABLE(STRUCT, FIELD)
-%feature("immutable", "0") STRUCT::FIELD;
-%enddef
-
-SIP_MUTABLE(sip_parse_opts, max_size)
-SIP_MUTABLE(sip_parse_opts, max_headers)
-SIP_MUTABLE(sip_parse_opts, max_line)
-SIP_MUTABLE(sip_parse_opts, stream)
-SIP_MUTABLE(sip_netinfo, transport)
-SIP_MUTABLE(sip_netinfo, local_ip)
-SIP_MUTABLE(sip_netinfo, local_port)
-SIP_MUTABLE(sip_netinfo, remote_ip)
-SIP_MUTABLE(sip_netinfo, remote_port)
-SIP_MUTABLE(sip_netinfo, conn_id)
-SIP_MUTABLE(sip_resolver_opts, servers)
-SIP_MUTABLE(sip_resolver_opts, timeout_ms)
-SIP_MUTABLE(sip_resolver_opts, tries)
-SIP_MUTABLE(sip_resolver_opts, transports)
-SIP_MUTABLE(sip_resolver_opts, cache_max)
-SIP_MUTABLE(sip_transport_opts, udp_buffer)
-SIP_MUTABLE(sip_transport_opts, mtu)
-SIP_MUTABLE(sip_transport_opts, max_connections)
-SIP_MUTABLE(sip_transport_opts, max_conn_buffer)
-SIP_MUTABLE(sip_transport_opts, idle_timeout_ms)
-SIP_MUTABLE(sip_transport_opts, handshake_timeout_ms)
-SIP_MUTABLE(sip_transport_opts, parse)
-SIP_MUTABLE(sip_transport_opts, tls_ca_file)
-SIP_MUTABLE(sip_transport_opts, tls_cert_file)
-SIP_MUTABLE(sip_transport_opts, tls_key_file)
-SIP_MUTABLE(sip_transport_opts, tls_verify)
-SIP_MUTABLE(sip_transport_opts, tls_verify_client)
-SIP_MUTABLE(sip_transport_opts, ws_path)
-SIP_MUTABLE(sip_transport_opts, via_host)
-SIP_MUTABLE(sip_txn_opts, t1_ms)
-SIP_MUTABLE(sip_txn_opts, t2_ms)
-SIP_MUTABLE(sip_txn_opts, t4_ms)
-SIP_MUTABLE(sip_txn_opts, timer_100_ms)
-SIP_MUTABLE(sip_txn_opts, cancel_keeps_invite)
+/* One `%feature("immutable", "0") struct::field;` per field of every options struct and of
+ * sip_netinfo (but the fields %ignored above), generated at build time by bindings/sipapi.py from
+ * the headers into <build>/bindings/mutable.i: a field added to a header is writable from both
+ * languages with no edit here. (SWIG 4.1 cannot match "every member of these structs" itself.) */
+%include "mutable.i"
 
 /* ---- the headers, in dependency order (sip.h's) ------------------------------------------- */
 

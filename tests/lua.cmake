@@ -5,7 +5,9 @@
 # Coverage list for tests/bindings_coverage.py: the test lua_core_list writes
 #   <build>/tests/lua_core_functions.txt
 # with the name of every function in the flat core table (libsip_core), one per line, sorted
-# (tests/lua/list_core.lua OUT); the test lua_core_coverage checks it.
+# (tests/lua/list_core.lua OUT), and the test lua_core_fields <build>/tests/lua_core_fields.txt
+# with every struct field a script can set (tests/lua/list_writable.lua OUT); the test
+# lua_core_coverage checks both.
 if(LIBSIP_LUA AND NOT LIBSIP_FUZZ)
   set(lua_root ${PROJECT_BINARY_DIR}/bindings/lua)
   set(lua_interp /usr/bin/lua5.4)
@@ -53,23 +55,18 @@ if(LIBSIP_LUA AND NOT LIBSIP_FUZZ)
   set_tests_properties(lua_core_list PROPERTIES ENVIRONMENT "${lua_env}"
                        FIXTURES_SETUP lua_core_list)
 
+  # The fields of the core's structs a script can set (tests/lua/list_writable.lua OUT): every
+  # options and netinfo field must be among them.
+  set(lua_core_fields ${CMAKE_CURRENT_BINARY_DIR}/lua_core_fields.txt)
+  add_test(NAME lua_core_fields
+           COMMAND ${lua_interp} ${CMAKE_CURRENT_LIST_DIR}/lua/list_writable.lua ${lua_core_fields})
+  set_tests_properties(lua_core_fields PROPERTIES ENVIRONMENT "${lua_env}"
+                       FIXTURES_SETUP lua_core_list)
+
   # The coverage check belongs to the bindings' common tests (tests/bindings_coverage.py); it
-  # runs here on the Lua list when the script exists, with whichever flag it reads a list with.
-  set(coverage_py ${CMAKE_CURRENT_LIST_DIR}/bindings_coverage.py)
-  if(EXISTS ${coverage_py})
-    file(READ ${coverage_py} coverage_src)
-    set(coverage_args "")
-    string(FIND "${coverage_src}" "--lua-list" has_lua_list)
-    string(FIND "${coverage_src}" "\"--names\"" has_names)
-    if(has_lua_list GREATER -1)
-      set(coverage_args --lua-list ${lua_core_list})
-    elseif(has_names GREATER -1)
-      # --each: the Lua core alone must bind every public function.
-      set(coverage_args --each --names ${lua_core_list})
-    endif()
-    if(coverage_args)
-      add_test(NAME lua_core_coverage COMMAND /usr/bin/python3 ${coverage_py} ${coverage_args})
-      set_tests_properties(lua_core_coverage PROPERTIES FIXTURES_REQUIRED lua_core_list)
-    endif()
-  endif()
+  # runs here on the Lua lists. --each: the Lua core alone must bind every public function.
+  add_test(NAME lua_core_coverage
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/bindings_coverage.py
+                   --each --names ${lua_core_list} --lua-fields ${lua_core_fields})
+  set_tests_properties(lua_core_coverage PROPERTIES FIXTURES_REQUIRED lua_core_list)
 endif()

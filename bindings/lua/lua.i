@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Lua 5.4 typemaps and callback trampolines for the flat core module `libsip_core`. */
+/* Lua 5.4 typemaps and the callback invoker (sipbind_invoke) of the flat core `libsip_core`. */
 
 /*
  * The generated module is `libsip_core` (luaopen_libsip_core): a flat table with one function per
@@ -33,23 +33,6 @@ typedef struct lsip_cb {
     int ref;          /* the function, in LUA_REGISTRYINDEX */
     sip_loop_t *loop; /* where errors are logged when the callback cannot find its loop */
 } lsip_cb_t;
-
-/* The arguments of one call, read by lsip_dispatch() inside the protected call. */
-enum lsip_kind {
-    LSIP_LOOP_FN, LSIP_TIMER, LSIP_SIGNAL, LSIP_LOG, LSIP_MSG, LSIP_SENT, LSIP_RESOLVE,
-    LSIP_TXN_RESPONSE, LSIP_TXN_REQUEST, LSIP_TXN_STRAY, LSIP_TXN_EVENT
-};
-typedef struct lsip_call {
-    enum lsip_kind kind;
-    lsip_cb_t *cb;
-    void *handle;
-    void *obj;
-    void *obj2; /* the third handle: the request of sip_request_cb */
-    int status;
-    const char *s1, *s2;
-    const sip_netinfo_t *targets;
-    size_t count;
-} lsip_call_t;
 
 static const char lsip_hook_key[] = "libsip_core.error_hook";
 
@@ -115,101 +98,6 @@ static void lsip_report(lua_State *L, sip_loop_t *loop)
     lua_settop(L, top - 1);
 }
 
-static void lsip_push_netinfo_copy(lua_State *L, const sip_netinfo_t *ni);
-
-/* Runs inside lua_pcall: pushes the function and its arguments, then calls it. Anything that may
- * raise (allocation included) happens here, under the protection of the pcall. */
-static int lsip_dispatch(lua_State *L)
-{
-    lsip_call_t *c = (lsip_call_t *)lua_touserdata(L, 1);
-    int n = 0;
-    size_t i;
-
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->cb->ref);
-    switch (c->kind) {
-    case LSIP_LOOP_FN:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_loop, 0);
-        n = 1;
-        break;
-    case LSIP_TIMER:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_timer, 0);
-        n = 1;
-        break;
-    case LSIP_SIGNAL:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_signal, 0);
-        lua_pushinteger(L, c->status);
-        n = 2;
-        break;
-    case LSIP_LOG:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_loop, 0);
-        lua_pushinteger(L, c->status);
-        lua_pushstring(L, c->s1 ? c->s1 : "");
-        lua_pushstring(L, c->s2 ? c->s2 : "");
-        n = 4;
-        break;
-    case LSIP_MSG:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_transport, 0);
-        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
-        n = 2;
-        break;
-    case LSIP_SENT:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_transport, 0);
-        lua_pushinteger(L, c->status);
-        n = 2;
-        break;
-    case LSIP_RESOLVE:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_resolver, 0);
-        lua_pushinteger(L, c->status);
-        lua_createtable(L, (int)c->count, 0);
-        for (i = 0; c->targets != NULL && i < c->count; i++) {
-            lsip_push_netinfo_copy(L, &c->targets[i]);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        n = 3;
-        break;
-    /* A NULL handle (no response, a stray ACK, no CANCEL) is pushed as nil. */
-    case LSIP_TXN_RESPONSE:
-    case LSIP_TXN_EVENT:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn, 0);
-        lua_pushinteger(L, c->status);
-        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
-        n = 3;
-        break;
-    case LSIP_TXN_REQUEST:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn_layer, 0);
-        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_txn, 0);
-        SWIG_NewPointerObj(L, c->obj2, SWIGTYPE_p_sip_msg, 0);
-        n = 3;
-        break;
-    case LSIP_TXN_STRAY:
-        SWIG_NewPointerObj(L, c->handle, SWIGTYPE_p_sip_txn_layer, 0);
-        SWIG_NewPointerObj(L, c->obj, SWIGTYPE_p_sip_msg, 0);
-        n = 2;
-        break;
-    }
-    lua_call(L, n, 0);
-    return 0;
-}
-
-/* Calls a registered function on the main thread; errors are reported, never raised. */
-static void lsip_invoke(lsip_call_t *c, sip_loop_t *loop)
-{
-    /* The callback may end its own registration (a timer stopping itself): cb is freed then, so
-     * nothing of it is read after the call. */
-    lua_State *L = c->cb->L;
-    sip_loop_t *err_loop = loop ? loop : c->cb->loop;
-    int top = lua_gettop(L);
-    if (!lua_checkstack(L, 8)) {
-        fprintf(stderr, "libsip lua: no Lua stack left for a callback\n");
-        return;
-    }
-    lua_pushcfunction(L, lsip_msgh);
-    lua_pushcfunction(L, lsip_dispatch);
-    lua_pushlightuserdata(L, c);
-    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) lsip_report(L, err_loop);
-    lua_settop(L, top);
-}
-
 /* Registers the function at index idx (nil gives NULL: no callback). Raises before anything is
  * registered, so a failure here leaks nothing. */
 static lsip_cb_t *lsip_cb_new(lua_State *L, int idx, sip_loop_t *loop)
@@ -236,90 +124,6 @@ static void lsip_cb_free(void *user)
     if (cb == NULL) return;
     luaL_unref(cb->L, LUA_REGISTRYINDEX, cb->ref);
     free(cb);
-}
-
-/* ---- one trampoline per callback typedef ---- */
-
-static void lsip_loop_fn_tramp(sip_loop_t *loop, void *user)
-{
-    lsip_call_t c = {LSIP_LOOP_FN, (lsip_cb_t *)user, loop, NULL, NULL, 0, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, loop);
-}
-
-static void lsip_timer_tramp(sip_timer_t *timer, void *user)
-{
-    lsip_call_t c = {LSIP_TIMER, (lsip_cb_t *)user, timer, NULL, NULL, 0, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, NULL);
-}
-
-static void lsip_signal_tramp(sip_signal_t *sig, int signum, void *user)
-{
-    lsip_call_t c = {LSIP_SIGNAL, (lsip_cb_t *)user, sig, NULL, NULL, signum, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, NULL);
-}
-
-static void lsip_log_tramp(sip_loop_t *loop, sip_log_level_t level, const char *module,
-                           const char *text, void *user)
-{
-    lsip_call_t c = {LSIP_LOG, (lsip_cb_t *)user, loop, NULL, NULL, (int)level, module, text,
-                     NULL, 0};
-    /* An error in the logger itself must not be logged through the same logger. */
-    lsip_invoke(&c, NULL);
-}
-
-static void lsip_msg_tramp(sip_transport_t *tp, sip_msg_t *msg, void *user)
-{
-    lsip_call_t c = {LSIP_MSG, (lsip_cb_t *)user, tp, msg, NULL, 0, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, sip_transport_get_loop(tp));
-}
-
-static void lsip_sent_tramp(sip_transport_t *tp, int status, void *user)
-{
-    lsip_call_t c = {LSIP_SENT, (lsip_cb_t *)user, tp, NULL, NULL, status, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, sip_transport_get_loop(tp));
-}
-
-static void lsip_resolve_tramp(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
-                               size_t count, void *user)
-{
-    lsip_call_t c = {LSIP_RESOLVE, (lsip_cb_t *)user, r, NULL, NULL, status, NULL, NULL, targets,
-                     count};
-    lsip_invoke(&c, NULL);
-}
-
-/* The loop of a transaction layer, for logging a callback's error (NULL once closed). */
-static sip_loop_t *lsip_layer_loop(sip_txn_layer_t *layer)
-{
-    sip_transport_t *tp = layer ? sip_txn_layer_get_transport(layer) : NULL;
-    return tp ? sip_transport_get_loop(tp) : NULL;
-}
-
-static void lsip_txn_response_tramp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
-{
-    lsip_call_t c = {LSIP_TXN_RESPONSE, (lsip_cb_t *)user, txn, (void *)rsp, NULL, status,
-                     NULL, NULL, NULL, 0};
-    lsip_invoke(&c, lsip_layer_loop(sip_txn_get_layer(txn)));
-}
-
-static void lsip_txn_request_tramp(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req,
-                                   void *user)
-{
-    lsip_call_t c = {LSIP_TXN_REQUEST, (lsip_cb_t *)user, layer, txn, req, 0, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, lsip_layer_loop(layer));
-}
-
-static void lsip_txn_stray_tramp(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
-{
-    lsip_call_t c = {LSIP_TXN_STRAY, (lsip_cb_t *)user, layer, rsp, NULL, 0, NULL, NULL, NULL, 0};
-    lsip_invoke(&c, lsip_layer_loop(layer));
-}
-
-static void lsip_txn_event_tramp(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
-                                 void *user)
-{
-    lsip_call_t c = {LSIP_TXN_EVENT, (lsip_cb_t *)user, txn, (void *)msg, NULL, (int)event,
-                     NULL, NULL, NULL, 0};
-    lsip_invoke(&c, lsip_layer_loop(sip_txn_get_layer(txn)));
 }
 %}
 
@@ -483,6 +287,26 @@ static void lsip_txn_event_tramp(sip_txn_t *txn, sip_txn_event_t event, const si
     $1 = $input;
 }
 
+/* char[] fields (sip_netinfo_t's local_ip, remote_ip, server_name): a string that fits with its
+ * NUL, else an error, as in Python. SWIG's default cuts a longer one short without a word, and a
+ * server name cut short is another name (the TLS SNI and certificate check, RFC 5922). Read back
+ * within the array's bounds. */
+%typemap(memberin) char [ANY] {
+    if ($input == NULL) {
+        $1[0] = 0;
+    } else {
+        size_t n_ = strlen($input);
+        if (n_ >= $1_dim0)
+            return luaL_error(L, "$name: at most %d bytes, got %d", (int)$1_dim0 - 1, (int)n_);
+        memcpy($1, $input, n_ + 1);
+    }
+}
+%typemap(out) char [ANY] {
+    const char *end_ = (const char *)memchr($1, 0, $1_dim0);
+    lua_pushlstring(L, $1, end_ != NULL ? (size_t)(end_ - $1) : $1_dim0);
+    SWIG_arg++;
+}
+
 /* 64-bit values (timeouts, times, connection ids) as Lua integers, not floats. */
 %typemap(in, checkfn="lua_isnumber") uint64_t, int64_t {
     $1 = ($1_ltype)luaL_checkinteger(L, $input);
@@ -504,80 +328,104 @@ static void lsip_txn_event_tramp(sip_txn_t *txn, sip_txn_event_t event, const si
     SWIG_arg++;
 }
 
-/* ---- callbacks: (cb, void *user, sip_free_fn user_free) is one Lua function or nil ---------- */
-
-/* sip_loop_post(loop, fn, ...): the loop is the first argument. */
-%typemap(in, checkfn="lua_isfunction") (sip_loop_fn fn, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, arg1);
-    $1 = $2 ? lsip_loop_fn_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-/* sip_timer_start(out, loop, ...): the loop is the second argument. */
-%typemap(in, checkfn="lua_isfunction") (sip_timer_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, arg2);
-    $1 = $2 ? lsip_timer_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-/* sip_signal_start(out, loop, signum, ...): the loop is the second argument. */
-%typemap(in, checkfn="lua_isfunction") (sip_signal_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, arg2);
-    $1 = $2 ? lsip_signal_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-/* sip_loop_set_log(loop, level, cb, ...): nil restores the stderr default. */
-%typemap(in, checkfn="SWIG_lua_isnilfunction") (sip_log_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_log_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_transport_msg_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_msg_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_transport_sent_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_sent_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="lua_isfunction") (sip_resolve_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_resolve_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-
-/* The transaction layer: sip_txn_client_create takes a function (or nil), the handlers nil to
- * remove one. */
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_response_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_txn_response_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_request_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_txn_request_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_stray_response_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_txn_stray_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
-%typemap(in, checkfn="SWIG_lua_isnilfunction")
-    (sip_txn_event_cb cb, void *user, sip_free_fn user_free) {
-    $2 = lsip_cb_new(L, $input, NULL);
-    $1 = $2 ? lsip_txn_event_tramp : NULL;
-    $3 = $2 ? lsip_cb_free : NULL;
-}
+/* ---- callbacks: the trampolines and the table are ../callbacks.i's ------------------------ */
 
 %{
-/* nil or a function: the optional callbacks. */
+/* nil or a function: nil gives a NULL callback (libsip answers SIP_EINVAL where it needs one,
+ * and a NULL handler removes one). */
 #define SWIG_lua_isnilfunction(L, idx) (lua_isnil(L, idx) || lua_isfunction(L, idx))
+%}
+
+/* (cb, void *user, sip_free_fn user_free) is one Lua function or nil. */
+%define SIPBIND_TYPEMAP(T, N)
+%typemap(in, checkfn="SWIG_lua_isnilfunction") (T N, void *user, sip_free_fn user_free) {
+    $2 = lsip_cb_new(L, $input, lsip_registering_loop(L, $input, (lsip_fnptr)sipbind_tramp_##T));
+    $1 = $2 ? sipbind_tramp_##T : NULL;
+    $3 = $2 ? lsip_cb_free : NULL;
+}
+%enddef
+
+%include "../callbacks.i"
+
+%{
+static void lsip_push_netinfo_copy(lua_State *L, const sip_netinfo_t *ni);
+
+/* The arguments of one call, read by lsip_dispatch() inside the protected call. */
+typedef struct lsip_call {
+    lsip_cb_t *cb;
+    const sipbind_arg_t *args;
+    int n;
+} lsip_call_t;
+
+/* Runs inside lua_pcall: pushes the function and its arguments, then calls it. Anything that may
+ * raise (allocation included) happens here, under the protection of the pcall. */
+static int lsip_dispatch(lua_State *L)
+{
+    lsip_call_t *c = (lsip_call_t *)lua_touserdata(L, 1);
+    const sipbind_arg_t *a;
+    size_t i;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->cb->ref);
+    for (a = c->args; a < c->args + c->n; a++) {
+        switch (a->kind) {
+        case SB_HANDLE:
+            /* SWIG's pointer objects know no const (see python.i's sipbind_arg_to_py); a NULL
+             * handle (no response, a stray ACK, no CANCEL) is pushed as nil. */
+            SWIG_NewPointerObj(L, (void *)a->p, a->type, 0);
+            break;
+        case SB_INT:
+            lua_pushinteger(L, (lua_Integer)a->i);
+            break;
+        case SB_STR:
+            lua_pushstring(L, a->p != NULL ? (const char *)a->p : "");
+            break;
+        case SB_TARGETS:
+            lua_createtable(L, (int)a->n, 0);
+            for (i = 0; a->p != NULL && i < a->n; i++) {
+                lsip_push_netinfo_copy(L, &((const sip_netinfo_t *)a->p)[i]);
+                lua_rawseti(L, -2, (lua_Integer)i + 1);
+            }
+            break;
+        }
+    }
+    lua_call(L, c->n, 0);
+    return 0;
+}
+
+/* Calls a registered function on the main thread; errors are reported, never raised. */
+static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
+{
+    /* The callback may end its own registration (a timer stopping itself): cb is freed then, so
+     * nothing of it is read after the call. */
+    lsip_call_t c = {(lsip_cb_t *)user, args, n};
+    lua_State *L = c.cb->L;
+    sip_loop_t *err_loop = loop ? loop : c.cb->loop;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 8)) {
+        fprintf(stderr, "libsip lua: no Lua stack left for a callback\n");
+        return;
+    }
+    lua_pushcfunction(L, lsip_msgh);
+    lua_pushcfunction(L, lsip_dispatch);
+    lua_pushlightuserdata(L, &c);
+    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) lsip_report(L, err_loop);
+    lua_settop(L, top);
+}
+
+typedef void (*lsip_fnptr)(void);
+
+/* Where errors of a callback whose trampoline knows no loop (timers, signals) are logged: the
+ * registering call's first argument when it is a loop (sip_loop_post, sip_timer_start,
+ * sip_signal_start). Not for a logger (sip_loop_set_log): its errors never go through a logger. */
+static sip_loop_t *lsip_registering_loop(lua_State *L, int idx, lsip_fnptr tramp)
+{
+    void *loop = NULL;
+    if (tramp == (lsip_fnptr)sipbind_tramp_sip_log_cb || idx <= 1 || !lua_isuserdata(L, 1))
+        return NULL;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, &loop, SWIGTYPE_p_sip_loop, 0)))
+        return NULL;
+    return (sip_loop_t *)loop;
+}
 %}
 
 %include "../libsip.i"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Python typemaps and callback trampolines for the flat core module libsip._core. */
+/* Python typemaps and the callback invoker (sipbind_invoke) of the flat core libsip._core. */
 
 %module(package="libsip", threads="1") _core
 
@@ -113,14 +113,6 @@ static void sipbind_finish(PyObject *fn, PyObject *r)
         sipbind_report(fn);
 }
 
-/* A SWIG pointer object of a handle type, looked up once by name. Not owned. */
-static PyObject *sipbind_handle(void *ptr, const char *type, swig_type_info **cache)
-{
-    if (*cache == NULL)
-        *cache = SWIG_TypeQuery(type);
-    return SWIG_InternalNewPointerObj(ptr, *cache, 0);
-}
-
 static void sipbind_user_free(void *user)
 {
     PyGILState_STATE g;
@@ -133,201 +125,9 @@ static void sipbind_user_free(void *user)
     PyGILState_Release(g);
 }
 
-#define SIPBIND_ENTER()                                                                            \
-    PyGILState_STATE gil;                                                                          \
-    if (sipbind_finalizing())                                                                      \
-        return;                                                                                    \
-    gil = PyGILState_Ensure()
-
-#define SIPBIND_LEAVE() PyGILState_Release(gil)
-
-static swig_type_info *sipbind_t_signal;
-static swig_type_info *sipbind_t_loop, *sipbind_t_timer, *sipbind_t_tp, *sipbind_t_msg,
-    *sipbind_t_resolver, *sipbind_t_netinfo, *sipbind_t_txn, *sipbind_t_layer;
-
-static void sipbind_loop_fn(sip_loop_t *loop, void *user)
-{
-    PyObject *a, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(loop, "sip_loop_t *", &sipbind_t_loop);
-    if (a != NULL)
-        r = PyObject_CallOneArg((PyObject *)user, a);
-    Py_XDECREF(a);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_timer_cb(sip_timer_t *timer, void *user)
-{
-    PyObject *a, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(timer, "sip_timer_t *", &sipbind_t_timer);
-    if (a != NULL)
-        r = PyObject_CallOneArg((PyObject *)user, a);
-    Py_XDECREF(a);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_signal_cb(sip_signal_t *sig, int signum, void *user)
-{
-    PyObject *a, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(sig, "sip_signal_t *", &sipbind_t_signal);
-    if (a != NULL)
-        r = PyObject_CallFunction((PyObject *)user, "Oi", a, signum);
-    Py_XDECREF(a);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_log_cb(sip_loop_t *loop, sip_log_level_t level, const char *module,
-                           const char *text, void *user)
-{
-    PyObject *a, *m, *t, *r = NULL;
-    SIPBIND_ENTER();
-    /* A line may quote bytes of a message that are not UTF-8: decode with replacement. */
-    a = sipbind_handle(loop, "sip_loop_t *", &sipbind_t_loop);
-    m = PyUnicode_DecodeUTF8(module != NULL ? module : "",
-                             module != NULL ? (Py_ssize_t)strlen(module) : 0, "replace");
-    t = PyUnicode_DecodeUTF8(text != NULL ? text : "",
-                             text != NULL ? (Py_ssize_t)strlen(text) : 0, "replace");
-    if (a != NULL && m != NULL && t != NULL)
-        r = PyObject_CallFunction((PyObject *)user, "OiOO", a, (int)level, m, t);
-    Py_XDECREF(a);
-    Py_XDECREF(m);
-    Py_XDECREF(t);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_msg_cb(sip_transport_t *tp, sip_msg_t *msg, void *user)
-{
-    PyObject *a, *b, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(tp, "sip_transport_t *", &sipbind_t_tp);
-    b = sipbind_handle(msg, "sip_msg_t *", &sipbind_t_msg);
-    if (a != NULL && b != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_sent_cb(sip_transport_t *tp, int status, void *user)
-{
-    PyObject *a, *b, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(tp, "sip_transport_t *", &sipbind_t_tp);
-    b = PyLong_FromLong(status);
-    if (a != NULL && b != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_resolve_cb(sip_resolver_t *res, int status, const sip_netinfo_t *targets,
-                               size_t count, void *user)
-{
-    PyObject *a, *b, *list, *r = NULL;
-    size_t i;
-    SIPBIND_ENTER();
-    a = sipbind_handle(res, "sip_resolver_t *", &sipbind_t_resolver);
-    b = PyLong_FromLong(status);
-    list = PyList_New(0);
-    if (sipbind_t_netinfo == NULL)
-        sipbind_t_netinfo = SWIG_TypeQuery("sip_netinfo_t *");
-    for (i = 0; list != NULL && targets != NULL && i < count; i++) {
-        sip_netinfo_t *copy = (sip_netinfo_t *)malloc(sizeof(*copy));
-        PyObject *o;
-        if (copy == NULL) {
-            Py_CLEAR(list);
-            PyErr_NoMemory();
-            break;
-        }
-        *copy = targets[i];
-        o = SWIG_InternalNewPointerObj(copy, sipbind_t_netinfo, SWIG_POINTER_OWN);
-        if (o == NULL || PyList_Append(list, o) < 0)
-            Py_CLEAR(list);
-        Py_XDECREF(o);
-    }
-    if (a != NULL && b != NULL && list != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, list, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    Py_XDECREF(list);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-/* The transaction layer's callbacks. A NULL handle (no response, a stray ACK, no CANCEL) is
- * passed as None. */
-static void sipbind_response_cb(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
-{
-    PyObject *a, *b, *c, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
-    b = PyLong_FromLong(status);
-    c = sipbind_handle((void *)rsp, "sip_msg_t *", &sipbind_t_msg);
-    if (a != NULL && b != NULL && c != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    Py_XDECREF(c);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_request_cb(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req,
-                               void *user)
-{
-    PyObject *a, *b, *c, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(layer, "sip_txn_layer_t *", &sipbind_t_layer);
-    b = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
-    c = sipbind_handle(req, "sip_msg_t *", &sipbind_t_msg);
-    if (a != NULL && b != NULL && c != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    Py_XDECREF(c);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_stray_cb(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
-{
-    PyObject *a, *b, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(layer, "sip_txn_layer_t *", &sipbind_t_layer);
-    b = sipbind_handle(rsp, "sip_msg_t *", &sipbind_t_msg);
-    if (a != NULL && b != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
-
-static void sipbind_txn_event_cb(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
-                                 void *user)
-{
-    PyObject *a, *b, *c, *r = NULL;
-    SIPBIND_ENTER();
-    a = sipbind_handle(txn, "sip_txn_t *", &sipbind_t_txn);
-    b = PyLong_FromLong((long)event);
-    c = sipbind_handle((void *)msg, "sip_msg_t *", &sipbind_t_msg);
-    if (a != NULL && b != NULL && c != NULL)
-        r = PyObject_CallFunctionObjArgs((PyObject *)user, a, b, c, NULL);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    Py_XDECREF(c);
-    sipbind_finish((PyObject *)user, r);
-    SIPBIND_LEAVE();
-}
+/* Python hands a callback's error to its hook (sipbind_report), never to a loop's logger:
+ * the trampolines need not look the loop up. */
+#define SIPBIND_ERROR_LOOP(expr) NULL
 %}
 
 /* ---- the error hook ------------------------------------------------------------------------- */
@@ -507,10 +307,12 @@ static PyObject *set_callback_error_hook(PyObject *hook)
     free(text$argnum);
 }
 
+/* ---- callbacks: the trampolines and the table are ../callbacks.i's ------------------------ */
+
 /* One callable (or None) for (cb, user, user_free). Callbacks are the last C arguments, so no
  * conversion can fail after the reference is taken; libsip runs user_free on every failure. */
-%define SIPBIND_CALLBACK(CBTYPE, CBNAME, TRAMPOLINE)
-%typemap(in) (CBTYPE CBNAME, void *user, sip_free_fn user_free) {
+%define SIPBIND_TYPEMAP(T, N)
+%typemap(in) (T N, void *user, sip_free_fn user_free) {
     if ($input == Py_None) {
         $1 = NULL;
         $2 = NULL;
@@ -519,24 +321,86 @@ static PyObject *set_callback_error_hook(PyObject *hook)
         if (!PyCallable_Check($input))
             SWIG_exception_fail(SWIG_TypeError, "expected a callable or None");
         Py_INCREF($input);
-        $1 = TRAMPOLINE;
+        $1 = sipbind_tramp_##T;
         $2 = (void *)$input;
         $3 = sipbind_user_free;
     }
 }
 %enddef
 
-SIPBIND_CALLBACK(sip_loop_fn, fn, sipbind_loop_fn)
-SIPBIND_CALLBACK(sip_timer_cb, cb, sipbind_timer_cb)
-SIPBIND_CALLBACK(sip_signal_cb, cb, sipbind_signal_cb)
-SIPBIND_CALLBACK(sip_log_cb, cb, sipbind_log_cb)
-SIPBIND_CALLBACK(sip_transport_msg_cb, cb, sipbind_msg_cb)
-SIPBIND_CALLBACK(sip_transport_sent_cb, cb, sipbind_sent_cb)
-SIPBIND_CALLBACK(sip_resolve_cb, cb, sipbind_resolve_cb)
-SIPBIND_CALLBACK(sip_response_cb, cb, sipbind_response_cb)
-SIPBIND_CALLBACK(sip_request_cb, cb, sipbind_request_cb)
-SIPBIND_CALLBACK(sip_stray_response_cb, cb, sipbind_stray_cb)
-SIPBIND_CALLBACK(sip_txn_event_cb, cb, sipbind_txn_event_cb)
+%include "../callbacks.i"
+
+%{
+/* One argument as a new reference, or NULL with an exception set. */
+static PyObject *sipbind_arg_to_py(const sipbind_arg_t *a)
+{
+    PyObject *list;
+    size_t i;
+
+    switch (a->kind) {
+    case SB_HANDLE:
+        /* The one cast from a const handle (the const sip_msg_t * of sip_response_cb and
+         * sip_txn_event_cb) to SWIG's pointer object, which knows no const. The script gets the
+         * view every handle gives; it may sip_msg_ref() it to keep it, as the C docs say, and
+         * libsip never edits a message a callback borrowed. NULL becomes None. */
+        return SWIG_InternalNewPointerObj((void *)a->p, a->type, 0);
+    case SB_INT:
+        return PyLong_FromLong(a->i);
+    case SB_STR: {
+        /* A log line may quote bytes of a message that are not UTF-8: decode with replacement. */
+        const char *s = a->p != NULL ? (const char *)a->p : "";
+        return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+    }
+    case SB_TARGETS:
+        list = PyList_New(0);
+        for (i = 0; list != NULL && a->p != NULL && i < a->n; i++) {
+            sip_netinfo_t *copy = (sip_netinfo_t *)malloc(sizeof(*copy));
+            PyObject *o;
+            if (copy == NULL) {
+                Py_CLEAR(list);
+                PyErr_NoMemory();
+                break;
+            }
+            *copy = ((const sip_netinfo_t *)a->p)[i];
+            o = SWIG_InternalNewPointerObj(copy, SWIGTYPE_p_sip_netinfo, SWIG_POINTER_OWN);
+            if (o == NULL || PyList_Append(list, o) < 0)
+                Py_CLEAR(list);
+            Py_XDECREF(o);
+        }
+        return list;
+    }
+    PyErr_SetString(PyExc_SystemError, "libsip: unknown callback argument kind");
+    return NULL;
+}
+
+/* Every trampoline ends here: returns at once while the interpreter finalizes, else takes the
+ * GIL, converts the arguments (on the stack), calls, and reports an exception through the hook.
+ * loop is unused: see SIPBIND_ERROR_LOOP. */
+static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
+{
+    PyObject *fn = (PyObject *)user;
+    PyObject *argv[SIPBIND_MAX_ARGS];
+    PyObject *r = NULL;
+    PyGILState_STATE gil;
+    int i, k = 0;
+
+    (void)loop;
+    if (sipbind_finalizing())
+        return;
+    gil = PyGILState_Ensure();
+    for (i = 0; i < n && i < SIPBIND_MAX_ARGS; i++) {
+        if ((argv[k] = sipbind_arg_to_py(&args[i])) == NULL)
+            break;
+        k++;
+    }
+    if (k == n)
+        r = PyObject_Vectorcall(fn, argv, (size_t)n, NULL);
+    while (k > 0)
+        Py_DECREF(argv[--k]);
+    sipbind_finish(fn, r);
+    PyGILState_Release(gil);
+}
+%}
 
 %include "../libsip.i"
 

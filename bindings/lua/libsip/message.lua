@@ -126,7 +126,7 @@ local function netinfo_table(ni)
         transport = core.sip_transport_param(ni.transport),
         local_ip = ni.local_ip, local_port = ni.local_port,
         remote_ip = ni.remote_ip, remote_port = ni.remote_port,
-        conn_id = ni.conn_id,
+        conn_id = ni.conn_id, server_name = ni.server_name,
     }
 end
 

@@ -43,7 +43,7 @@ local function target_table(ni)
     local host = ni.remote_ip
     local t = core.sip_transport_param(ni.transport)
     local shown = host:find(":", 1, true) and "[" .. host .. "]" or host
-    return { transport = t, host = host, port = ni.remote_port,
+    return { transport = t, host = host, port = ni.remote_port, server_name = ni.server_name,
         spec = t .. ":" .. shown .. ":" .. ni.remote_port }
 end
 

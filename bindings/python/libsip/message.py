@@ -996,13 +996,16 @@ class TransportType(Enum):
 class NetInfo(_Value):
     """Addresses of a received or sent message, or a destination ("udp:127.0.0.1:5060"):
     ``transport`` (a TransportType), ``remote_ip``, ``remote_port``, ``local_ip``,
-    ``local_port`` and ``conn_id`` (the stream connection, 0 for none)."""
+    ``local_port``, ``conn_id`` (the stream connection, 0 for none) and ``server_name`` (the
+    domain a target was located from, sent as TLS SNI and checked against the certificate:
+    RFC 5922; "" for an address)."""
 
-    __slots__ = ("transport", "local_ip", "local_port", "remote_ip", "remote_port", "conn_id")
+    __slots__ = ("transport", "local_ip", "local_port", "remote_ip", "remote_port", "conn_id",
+                 "server_name")
 
     def __init__(self, transport: Union[str, int] = "udp", remote_ip: str = "",
                  remote_port: int = 0, local_ip: str = "", local_port: int = 0,
-                 conn_id: int = 0) -> None:
+                 conn_id: int = 0, server_name: str = "") -> None:
         if isinstance(transport, str):
             t = _c.sip_transport_from_name(transport)
             if t == _c.SIP_TRANSPORT_NONE:
@@ -1014,6 +1017,7 @@ class NetInfo(_Value):
         self.local_ip = local_ip
         self.local_port = local_port
         self.conn_id = conn_id
+        self.server_name = server_name
 
     @classmethod
     def parse(cls, spec: Union[str, "NetInfo", Sequence[Any]]) -> "NetInfo":
@@ -1031,7 +1035,8 @@ class NetInfo(_Value):
 
     @classmethod
     def _from(cls, n: Any) -> "NetInfo":
-        return cls(n.transport, n.remote_ip, n.remote_port, n.local_ip, n.local_port, n.conn_id)
+        return cls(n.transport, n.remote_ip, n.remote_port, n.local_ip, n.local_port, n.conn_id,
+                   n.server_name)
 
     def _to_c(self) -> Any:
         n = _c.sip_netinfo_t()
@@ -1041,6 +1046,7 @@ class NetInfo(_Value):
         n.local_ip = self.local_ip
         n.local_port = self.local_port
         n.conn_id = self.conn_id
+        n.server_name = self.server_name
         return n
 
     @property
