@@ -1096,14 +1096,25 @@ static void free_calls(uas_t *u)
     free(u->heap);
     free(u->offer);
     blob_unref(u->answer);
-    for (size_t i = 0; i < u->ncontacts; i++) sip_msg_unref(u->contacts[i].parsed);
+    for (size_t i = 0; i < u->ncontacts; i++)
+        sip_msg_unref(u->contacts[i].parsed);
     sip_msg_unref(u->allow);
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATELESS = 256, OPT_CERT, OPT_KEY, OPT_TRACE, OPT_RING, OPT_CODE, OPT_T1,
-           OPT_CALL_TIMEOUT, OPT_CA, OPT_VERIFY_CLIENT };
+    enum {
+        OPT_STATELESS = 256,
+        OPT_CERT,
+        OPT_KEY,
+        OPT_TRACE,
+        OPT_RING,
+        OPT_CODE,
+        OPT_T1,
+        OPT_CALL_TIMEOUT,
+        OPT_CA,
+        OPT_VERIFY_CLIENT
+    };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"stateless", no_argument, NULL, OPT_STATELESS},
