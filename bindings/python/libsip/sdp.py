@@ -100,6 +100,12 @@ class Sdp:
         """Drops the session description now (later use raises ClosedError). Idempotent."""
         self.__del__()
 
+    def __enter__(self) -> "Sdp":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     @property
     def closed(self) -> bool:
         """True once closed."""
@@ -358,6 +364,12 @@ class Multipart:
     def close(self) -> None:
         """Drops the body now (later use raises ClosedError). Idempotent."""
         self.__del__()
+
+    def __enter__(self) -> "Multipart":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def closed(self) -> bool:
