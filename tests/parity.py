@@ -97,7 +97,6 @@ PYTHON_ONLY = {
     "NetInfo.parse": "Lua takes a destination as a string or table where one is needed",
     "NetInfo.local": "Python's \"ip:port\" shorthands; Lua reads local_ip/local_port",
     "NetInfo.remote": "Python's \"ip:port\" shorthands; Lua reads remote_ip/remote_port",
-    "Via.ttl": "Lua's Via table leaves ttl out (read it from params.ttl)",
     "Loop.serve": ASYNC, "Stack.serve": ASYNC,
     "Loop.backend_fd": "asyncio integration (libsip._aio)",
     "Loop.backend_timeout": "asyncio integration (libsip._aio)",

@@ -81,18 +81,7 @@ end
 local Address = { __name = "libsip.Address" }
 Address.__index = Address
 
--- A params view ("tag=a1;lr;x=y") as a table name -> value ("" for a flag such as lr).
-local function params_table(raw)
-    local out = {}
-    local rest = raw
-    while rest ~= nil and rest ~= "" do
-        local found, r, name, value = core.sip_params_next(rest)
-        if found ~= 1 then break end
-        out[name] = value
-        rest = r
-    end
-    return out
-end
+local params_table = urim._params_table
 
 --- A parsed address: display (as written, quotes kept; nil when none), uri (a sip.Uri; nil for
 --- Contact *), tag, params (name -> value, "" for a flag), star, expires and q (Contact q in
@@ -178,7 +167,8 @@ Message.props.via = function(m)
     return {
         transport = v.transport, host = v.host, port = v.port ~= 0 and v.port or nil,
         branch = nonempty(v.branch), received = nonempty(v.received), maddr = nonempty(v.maddr),
-        rport = v.rport >= 0 and v.rport or nil, params = nonempty(v.params),
+        rport = v.rport >= 0 and v.rport or nil, ttl = v.ttl >= 0 and v.ttl or nil,
+        params = params_table(v.params),
     }
 end
 Message.props.max_forwards = function(m)

@@ -19,32 +19,25 @@ def _s(b: Optional[bytes]) -> str:
     return b.decode("utf-8", "surrogateescape") if b else ""
 
 
-def _params(raw: bytes, sep: str = ";") -> Dict[str, Optional[str]]:
-    """A params view as a dict (name -> value, None for a flag); order kept."""
-    out: Dict[str, Optional[str]] = {}
+def _params(raw: bytes, sep: str = ";") -> Dict[str, str]:
+    """A params view as a dict (name -> value, "" for a flag such as lr); order kept. A
+    gen-value is never empty (RFC 3261 §25.1), so "" is a flag, as Uri.param() and Lua's
+    params tables say."""
+    out: Dict[str, str] = {}
     rest = raw
     if sep != ";":
         # sip_params_next walks ';' lists only: URI headers use '&'.
         for part in _s(raw).split(sep):
             if part:
                 name, eq, value = part.partition("=")
-                out[name] = value if eq else None
+                out[name] = value
         return out
     while rest:
         found, rest, name, value = _c.sip_params_next(rest)
         if not found:
             break
-        text = _s(name)
-        # A flag parameter has no '='; "a=" (empty value) is told apart by the raw text.
-        out[text] = _s(value) if value or _has_eq(raw, name) else None
+        out[_s(name)] = _s(value)
     return out
-
-
-def _has_eq(raw: bytes, name: bytes) -> bool:
-    for part in raw.split(b";"):
-        if part.strip().split(b"=", 1)[0].strip() == name:
-            return b"=" in part
-    return False
 
 
 class Method(Enum):
@@ -138,12 +131,12 @@ class Uri:
         return self._ptr().port or None
 
     @property
-    def params(self) -> Dict[str, Optional[str]]:
-        """URI parameters (name -> value, None for a flag such as lr)."""
+    def params(self) -> Dict[str, str]:
+        """URI parameters (name -> value, "" for a flag such as lr)."""
         return _params(self._ptr().params)
 
     @property
-    def headers(self) -> Dict[str, Optional[str]]:
+    def headers(self) -> Dict[str, str]:
         """URI headers ("?a=b&c=d")."""
         return _params(self._ptr().headers, "&")
 
