@@ -24,7 +24,9 @@ end
 
 --- Parses a URI (sip, sips, tel, or any absolute URI). Raises SIP_EURI.
 function M.Uri.parse(text)
-    if type(text) ~= "string" then raise(core.SIP_EINVAL, "URI text expected") end
+    if type(text) ~= "string" then
+        raise(core.SIP_EINVAL, "sip.Uri: the URI text must be a string, got " .. type(text))
+    end
     local rc, p = core.sip_uri_parse(text)
     if rc < 0 then raise(rc, "malformed URI '" .. text .. "'") end
     return wrap_uri(p)

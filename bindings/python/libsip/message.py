@@ -86,6 +86,8 @@ class Uri:
     __slots__ = ("_p", "_owner")
 
     def __init__(self, text: BytesLike) -> None:
+        if not isinstance(text, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"a URI is str or bytes, not {type(text).__name__}")
         rc, p = _c.sip_uri_parse(text)
         if rc < 0:
             raise UriError(rc, f"not a URI: {text!r}")
@@ -460,6 +462,7 @@ class Headers(Mapping[str, List[Header]]):
 
     def getall(self, name: str) -> List[Header]:
         """Every value of a header (empty list when absent)."""
+        name = _header_name(name)
         h = self._msg._handle()
         out = []
         i = 0
@@ -472,6 +475,7 @@ class Headers(Mapping[str, List[Header]]):
 
     def first(self, name: str) -> Optional[Header]:
         """The first value of a header, or None when absent."""
+        name = _header_name(name)
         p = _c.sip_msg_header_by_name(self._msg._handle(), name, 0)
         return Header(self._msg, p) if p is not None else None
 
@@ -804,8 +808,12 @@ class Message:
 
     def remove_header(self, name: str, index: Optional[int] = None) -> int:
         """Removes one value (index) or every value of a header; gives the count removed."""
+        name = _header_name(name)
         if index is None:
             return check(_c.sip_msg_remove_headers(self._handle(), name))
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"a header index must be an int, not {type(index).__name__} "
+                            f"({_short(index)})")
         check(_c.sip_msg_remove_header(self._handle(), name, index))
         return 1
 
@@ -1054,6 +1062,9 @@ def _spec(t: int, ip: str, port: int) -> str:
 
 def status_phrase(status: int) -> str:
     """The standard reason phrase of a status code ("Not Found")."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__} "
+                        f"({_short(status)})")
     return _c.sip_status_phrase(status)
 
 
