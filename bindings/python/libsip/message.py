@@ -324,6 +324,10 @@ class Auth(_Value):
 
 
 class Warning(_Value):  # noqa: A001 - the header's name
+    """A Warning value (RFC 3261 §20.43): ``code`` (int, 3xx), ``agent`` and ``text`` (the
+    quoted text, quotes removed). Header.parsed gives it; the package does not export the name,
+    which would shadow Python's built-in Warning."""
+
     __slots__ = ("code", "agent", "text")
 
     def __init__(self, w: Any) -> None:
