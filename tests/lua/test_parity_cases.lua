@@ -99,6 +99,25 @@ local function run(case, keep)
         if op == "send" then return stack:send(msg, case.dst) end
         return stack:request(msg, "udp:127.0.0.1:9")
     end
+    if op == "reply" then
+        -- req:reply(args, opts) in the handler of an OPTIONS the stack sends itself: true when
+        -- it returned, else what it raised is raised here.
+        local text = message_text({ name = "options" }):gsub("host%.example%.com;", "127.0.0.1:9;")
+        local msg = sip.Message.parse(text)
+        local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" } }
+        local got
+        stack:on_request("OPTIONS", function(req)
+            local ok, e = pcall(req.reply, req, table.unpack(args, 1, n))
+            got = ok and true or e
+            stack:stop()
+        end)
+        local timer <close> = stack.loop:timer(5000, function() stack:stop() end)
+        stack:send(msg, stack:listeners()[1].spec)
+        stack:run()
+        assert(got ~= nil, "the request did not arrive in 5 s")
+        if got ~= true then error(got, 0) end
+        return true
+    end
     error("unknown op " .. tostring(op))
 end
 

@@ -98,7 +98,36 @@ def run(case, keep):
             if op == "send":
                 return stack.send(msg, case["dst"])
             return stack.request(msg, "udp:127.0.0.1:9")
+    if op == "reply":
+        return reply(args, opts)
     raise AssertionError(f"unknown op {op}")
+
+
+def reply(args, opts):
+    """req.reply(*args, **opts) in the handler of an OPTIONS the stack sends itself; True when
+    it returned, else what it raised is raised here."""
+    msg = libsip.Message.parse(message_text({"name": "options"}).replace(
+        "host.example.com;", "127.0.0.1:9;"))
+    got = []
+    with libsip.Stack(listen=["udp:127.0.0.1:0"]) as stack:
+        @stack.on_request("OPTIONS")
+        def handler(req):
+            try:
+                req.reply(*args, **opts)
+                got.append(None)
+            except Exception as e:  # noqa: BLE001 - handed to the test
+                got.append(e)
+            stack.stop()
+
+        timer = stack.loop.call_later(5, stack.stop)
+        stack.send(msg, stack.address("udp"))
+        stack.run()
+        timer.stop()
+    msg.close()
+    assert got, "the request did not arrive in 5 s"
+    if got[0] is not None:
+        raise got[0]
+    return True
 
 
 @pytest.mark.parametrize("case", SPEC["cases"], ids=[c["id"] for c in SPEC["cases"]])
