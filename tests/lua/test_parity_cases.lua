@@ -139,6 +139,10 @@ for _, case in ipairs(SPEC.cases) do
                 T.ok(text:find(word:lower(), 1, true), case.id .. ": '" .. word .. "' not in '" ..
                     tostring(got) .. "'")
             end
+        elseif case.prints then
+            T.ok(ok, case.id .. ": raised " .. tostring(got))
+            T.eq(tostring(got), case.prints, case.id)
+            got:close()
         else
             T.ok(ok, case.id .. ": raised " .. tostring(got))
             local want = case.equals

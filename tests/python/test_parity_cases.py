@@ -66,7 +66,9 @@ def name(n):
 def run(case, keep):
     op = case["op"]
     args = [value(a) for a in case.get("args", [])]
-    opts = case.get("opts", {})
+    opts = dict(case.get("opts", {}))
+    if isinstance(opts.get("headers"), list):
+        opts["headers"] = [tuple(pair) for pair in opts["headers"]]
     if op == "call":
         return getattr(obj(case["obj"], keep), name(case["method"]))(*args, **opts)
     if op == "fn":
@@ -148,6 +150,10 @@ def test_parity_case(case):
             text = str(info.value).lower()
             for word in case["words"]:
                 assert word.lower() in text, f"{case['id']}: {word!r} not in {str(info.value)!r}"
+        elif "prints" in case:
+            got = run(case, keep)
+            keep.append(got)
+            assert str(got) == case["prints"]
         else:
             want = case["equals"]
             if isinstance(want, dict):
