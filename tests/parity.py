@@ -110,6 +110,10 @@ PYTHON_ONLY = {
     "ClientTransaction.status": "Python's status of the final response; Lua's txn:wait() "
     "returns the response",
     "ServerTransaction.cancelled": "Lua reads m.cancelled on the request",
+    "Stack.transport": "Lua scripts use a Stack; the bare transport is reachable through "
+    "sip.core",
+    "Loop.strict": "Python's strict mode re-raises a callback's exception from run(); Lua "
+    "reports callback errors through sip.on_error(fn)",
     "Stack.address": "Python's one-address shorthand; Lua's stack:listeners()",
     "Stack.addresses": "Lua's stack:listeners()",
     "Stack.run_once": "Lua drives a stack's loop with stack.loop:run_once()",
@@ -179,11 +183,29 @@ def _sample_error(cls):
     return cls(-22)
 
 
+def _instance_fields(out):
+    """Attributes a constructor sets on the object itself (stack.loop, stack.transport)."""
+    import signal
+    import libsip
+    with libsip.Stack() as stack:
+        samples = {"Stack": stack, "Loop": stack.loop}
+        timer = stack.loop.call_later(1, lambda: None)
+        watch = stack.loop.on_signal(signal.SIGUSR1, lambda signum: None)
+        samples.update(Timer=timer, SignalWatch=watch)
+        for cname, obj in samples.items():
+            for attr in getattr(obj, "__dict__", {}):
+                if not attr.startswith("_"):
+                    out[f"{cname}.{attr}"] = "member"
+        watch.stop()
+        timer.stop()
+
+
 def python_api():
     """{feature key: kind}: "Name" for a class or function of __all__, "Class.member" for a
     member (a method, property, field or special method)."""
     import libsip
     out = {}
+    _instance_fields(out)
     for name in libsip.__all__:
         obj = getattr(libsip, name)
         if not inspect.isclass(obj):

@@ -84,6 +84,17 @@ emit("class", "NetInfo")
 fields("NetInfo", require("libsip.message")._netinfo_table({
     transport = 1, local_ip = "", local_port = 0, remote_ip = "", remote_port = 0, conn_id = 0 }))
 m:close()
+-- Fields a constructor sets on the object itself (stack.loop, watch.signum).
+local stack = sip.Stack{}
+fields("Stack", stack)
+fields("Loop", stack.loop)
+local timer = stack.loop:timer(1000, function() end)
+fields("Timer", timer)
+local watch = stack.loop:on_signal("USR1", function() end)
+fields("Signal", watch)
+watch:stop()
+timer:close()
+stack:close()
 
 table.sort(out)
 local prev
