@@ -99,6 +99,27 @@ local function run(case, keep)
         if op == "send" then return stack:send(msg, case.dst) end
         return stack:request(msg, "udp:127.0.0.1:9")
     end
+    if op == "nested" then
+        local loop <close> = sip.Loop()
+        local got
+        loop:timer(0, function()
+            local ok2, e = pcall(loop[case.method], loop)
+            got = ok2 and true or e
+            loop:stop()
+        end)
+        local guard <close> = loop:timer(5000, function() loop:stop() end)
+        loop:run()
+        assert(got ~= nil, "the callback did not run in 5 s")
+        if got ~= true then error(got, 0) end
+        return true
+    elseif op == "stop_then_run" then
+        local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" } }
+        local fired = false
+        local guard <close> = stack.loop:timer(5000, function() fired = true; stack:stop() end)
+        stack:stop()
+        stack:run()
+        return not fired
+    end
     if op == "reply" then
         -- req:reply(args, opts) in the handler of an OPTIONS the stack sends itself: true when
         -- it returned, else what it raised is raised here.

@@ -102,6 +102,32 @@ def run(case, keep):
             return stack.request(msg, "udp:127.0.0.1:9")
     if op == "reply":
         return reply(args, opts)
+    if op == "nested":
+        got = []
+        with libsip.Loop() as loop:
+            def inner():
+                try:
+                    getattr(loop, case["method"])()
+                    got.append(None)
+                except Exception as e:  # noqa: BLE001 - handed to the test
+                    got.append(e)
+                loop.stop()
+            loop.call_later(0, inner)
+            guard = loop.call_later(5, loop.stop)
+            loop.run()
+            guard.stop()
+        assert got, "the callback did not run in 5 s"
+        if got[0] is not None:
+            raise got[0]
+        return True
+    if op == "stop_then_run":
+        with libsip.Stack(listen=["udp:127.0.0.1:0"]) as stack:
+            fired = []
+            guard = stack.loop.call_later(5, lambda: (fired.append(1), stack.stop()))
+            stack.stop()
+            stack.run()
+            guard.stop()
+            return not fired
     raise AssertionError(f"unknown op {op}")
 
 
