@@ -101,15 +101,13 @@ PYTHON_ONLY = {
     "Loop.backend_fd": "asyncio integration (libsip._aio)",
     "Loop.backend_timeout": "asyncio integration (libsip._aio)",
     "Message.method_id": ENUM,
-    "Message.stack": "a Lua request reaches its stack through its transaction",
+    "Message.stack": "Lua keeps a request's stack private (req:reply() uses it)",
     "Timer.cancel": "asyncio's TimerHandle name; Lua's timer:stop() is the same call",
-    "ClientTransaction.done": ASYNC + " (a Future's done())",
     "ClientTransaction.result": ASYNC + " (a Future's result())",
-    "ClientTransaction.response": "Python keeps the final response on the transaction; Lua's "
-    "txn:wait() returns it",
-    "ClientTransaction.status": "Python's status of the final response; Lua's txn:wait() "
-    "returns the response",
-    "ServerTransaction.cancelled": "Lua reads m.cancelled on the request",
+    "ClientTransaction.response": "Lua's txn.response is a field set when a response arrives: "
+    "the transaction the walk reads has none yet (docs/LUA.md: Transactions)",
+    "ServerTransaction.cancelled": "Lua's txn.cancelled is a field of the transaction, which "
+    "needs a received request to sample (req.cancelled reads it)",
     "Stack.transport": "Lua scripts use a Stack; the bare transport is reachable through "
     "sip.core",
     "Loop.strict": "Python's strict mode re-raises a callback's exception from run(); Lua "
@@ -118,7 +116,6 @@ PYTHON_ONLY = {
     "Stack.addresses": "Lua's stack:listeners()",
     "Stack.run_once": "Lua drives a stack's loop with stack.loop:run_once()",
     "Resolver.bind": "a Lua Resolver binds to the stack's loop when a Stack takes it",
-    "Sdp.closed": "Lua raises SIP_ECLOSED on use after close",
     "Multipart.closed": "Multipart is Python only",
 }
 
@@ -138,7 +135,6 @@ LUA_ONLY = {
     "Stack.listen": "Python's Stack(listen=[...]) opens them at construction",
     "Stack.listeners": "Python's stack.addresses",
     "Stack.send_response": "Python's Request.reply or Transport.send_response",
-    "Stack.closed": "Python raises ClosedError on use after close",
     "Sdp.new": "Python's Sdp() constructor",
     "Sdp.info": "not read in Python yet",
     "Sdp.uri": "not read in Python yet",

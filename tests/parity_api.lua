@@ -95,6 +95,13 @@ fields("Signal", watch)
 watch:stop()
 timer:close()
 stack:close()
+local tstack = sip.Stack{ listen = "udp:127.0.0.1:0", transactions = true }
+local req = sip.Message.request("OPTIONS", "sip:bob@127.0.0.1:9", { headers = {
+    { "Via", "SIP/2.0/UDP 127.0.0.1:9;branch=" .. sip.branch() }, { "Max-Forwards", 70 },
+    { "To", "<sip:bob@example.com>" }, { "From", "<sip:alice@example.com>;tag=1" },
+    { "Call-ID", sip.call_id() }, { "CSeq", "1 OPTIONS" } } })
+fields("ClientTransaction", tstack:request(req, "udp:127.0.0.1:9"))
+tstack:close()
 
 table.sort(out)
 local prev

@@ -186,6 +186,7 @@ T.case("parity: <close> closes what Python's with closes (Sdp, transactions)", f
         sdp = s
     end
     T.raises("SIP_ECLOSED", sdp.print, sdp)
+    T.eq(sdp.closed, true, "sdp.closed, as in Python")
     local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" }, transactions = true }
     local req = sip.Message.parse(message_text({ name = "options" }))
     local txn

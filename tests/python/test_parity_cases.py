@@ -204,6 +204,7 @@ def test_with_closes_what_lua_closes_with_close():
     transactions too (tests/lua/test_parity_cases.lua checks the Lua side)."""
     with libsip.Sdp() as sdp:
         sdp.session_name = "x"
+    assert sdp.closed
     with pytest.raises(libsip.ClosedError):
         bytes(sdp)
     with libsip.Multipart() as mp:
@@ -216,4 +217,6 @@ def test_with_closes_what_lua_closes_with_close():
         assert txn.done
         with pytest.raises(libsip.ClosedError):
             txn.result()
+        assert not stack.closed
+    assert stack.closed
     req.close()

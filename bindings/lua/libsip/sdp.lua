@@ -163,6 +163,8 @@ function Sdp.methods.close(s)
         core.sip_sdp_unref(p)
     end
 end
+--- True once closed (as Python's sdp.closed).
+Sdp.props.closed = function(s) return rawget(s, "_p") == nil end
 Sdp.__tostring = function(s) return s:print() end
 Sdp.__gc = Sdp.methods.close
 Sdp.__close = Sdp.methods.close
