@@ -158,8 +158,8 @@ static void on_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
     sink += (unsigned)sip_msg_get_status(rsp);
 }
 
-static const sip_netinfo_t udp_peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0};
-static const sip_netinfo_t tcp_peer = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9};
+static const sip_netinfo_t udp_peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0, ""};
+static const sip_netinfo_t tcp_peer = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9, ""};
 
 static void one_chunk(sip_txn_layer_t *layer, const uint8_t *p, size_t n)
 {
