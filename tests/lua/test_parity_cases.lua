@@ -125,11 +125,16 @@ local function run(case, keep)
         -- it returned, else what it raised is raised here.
         local text = message_text({ name = "options" }):gsub("host%.example%.com;", "127.0.0.1:9;")
         local msg = sip.Message.parse(text)
-        local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" } }
-        local got
+        local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" },
+                                         transactions = case.transactions or false }
+        local got, kept
         stack:on_request("OPTIONS", function(req)
-            local ok, e = pcall(req.reply, req, table.unpack(args, 1, n))
-            got = ok and true or e
+            if case.after_close then
+                kept, got = req, true
+            else
+                local ok, e = pcall(req.reply, req, table.unpack(args, 1, n))
+                got = ok and true or e
+            end
             stack:stop()
         end)
         local timer <close> = stack.loop:timer(5000, function() stack:stop() end)
@@ -137,6 +142,10 @@ local function run(case, keep)
         stack:run()
         assert(got ~= nil, "the request did not arrive in 5 s")
         if got ~= true then error(got, 0) end
+        if case.after_close then
+            stack:close()
+            return kept:reply(table.unpack(args, 1, n))
+        end
         return true
     end
     error("unknown op " .. tostring(op))

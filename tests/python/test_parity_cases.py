@@ -101,7 +101,7 @@ def run(case, keep):
                 return stack.send(msg, case["dst"])
             return stack.request(msg, "udp:127.0.0.1:9")
     if op == "reply":
-        return reply(args, opts)
+        return reply(args, opts, case.get("after_close", False), case.get("transactions", False))
     if op == "nested":
         got = []
         with libsip.Loop() as loop:
@@ -131,20 +131,26 @@ def run(case, keep):
     raise AssertionError(f"unknown op {op}")
 
 
-def reply(args, opts):
-    """req.reply(*args, **opts) in the handler of an OPTIONS the stack sends itself; True when
-    it returned, else what it raised is raised here."""
+def reply(args, opts, after_close=False, transactions=False):
+    """req.reply(*args, **opts) in the handler of an OPTIONS the stack sends itself (after_close:
+    on the request kept, once the stack closed); True when it returned, else what it raised is
+    raised here."""
     msg = libsip.Message.parse(message_text({"name": "options"}).replace(
         "host.example.com;", "127.0.0.1:9;"))
     got = []
-    with libsip.Stack(listen=["udp:127.0.0.1:0"]) as stack:
+    kept = []
+    with libsip.Stack(listen=["udp:127.0.0.1:0"], transactions=transactions) as stack:
         @stack.on_request("OPTIONS")
         def handler(req):
-            try:
-                req.reply(*args, **opts)
+            if after_close:
+                kept.append(req)
                 got.append(None)
-            except Exception as e:  # noqa: BLE001 - handed to the test
-                got.append(e)
+            else:
+                try:
+                    req.reply(*args, **opts)
+                    got.append(None)
+                except Exception as e:  # noqa: BLE001 - handed to the test
+                    got.append(e)
             stack.stop()
 
         timer = stack.loop.call_later(5, stack.stop)
@@ -153,6 +159,8 @@ def reply(args, opts):
         timer.stop()
     msg.close()
     assert got, "the request did not arrive in 5 s"
+    if after_close:
+        return kept[0].reply(*args, **opts)
     if got[0] is not None:
         raise got[0]
     return True
