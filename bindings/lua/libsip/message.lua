@@ -362,14 +362,16 @@ local function header_text(what, name, value)
     if getmetatable(value) == Address or getmetatable(value) == urim._class then
         return tostring(value)
     end
-    raise(core.SIP_EINVAL, ("%s: the value of %s must be a string or a number, got %s"):format(
+    -- Worded as Python's TypeError ("the X header value must be a str, not ...").
+    raise(core.SIP_EINVAL, ("%s: the %s header value must be a string or a number, got %s"):format(
         what, name, tv))
 end
 
 -- Why a header edit failed, naming the header and the value.
 local function header_failed(rc, what, name, text)
     if rc == core.SIP_EPARSE or rc == core.SIP_EINVAL then
-        raise(rc, ("%s: %q is not a valid %s value"):format(what, text, name),
+        -- Worded as Python's ("bad CSeq header value 'x'").
+        raise(rc, ("%s: bad %s header value %q"):format(what, name, text),
             { header = name })
     end
     raise(rc, ("%s %s: %s"):format(what, name, core.sip_strerror(rc)), { header = name })
