@@ -122,7 +122,7 @@ function M.Message.request(method, uri, opts)
     if opts and opts.body ~= nil then check_body("Message.request", opts.body, opts.content_type) end
     local rc, p = core.sip_msg_create_request(method, uri)
     if rc < 0 then
-        raise(rc, ("Message.request: cannot make a %q request for %q: %s"):format(method, uri,
+        raise(rc, ("Message.request: cannot make a %s request to '%s': %s"):format(method, uri,
             core.sip_strerror(rc)))
     end
     return fill("Message.request", wrap_msg(p), opts)

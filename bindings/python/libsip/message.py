@@ -90,7 +90,7 @@ class Uri:
             raise TypeError(f"a URI is str or bytes, not {type(text).__name__}")
         rc, p = _c.sip_uri_parse(text)
         if rc < 0:
-            raise UriError(rc, f"not a URI: {text!r}")
+            raise UriError(rc, f"malformed URI {text!r}")
         self._p: Any = p
         self._owner: Any = None
 
@@ -721,7 +721,8 @@ class Message:
         _check_body(body, content_type)
         rc, h = _c.sip_msg_create_request(method, str(uri))
         if rc < 0:
-            raise error(rc, f"cannot make a {method} request to {uri!r}")
+            raise error(rc, f"cannot make a {method} request to {str(uri)!r}: "
+                            f"{_c.sip_strerror(rc)}")
         m = cls._adopt(h)
         m._fill(items, body, content_type)
         return m
