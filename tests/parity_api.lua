@@ -62,7 +62,8 @@ local function fields(cname, t)
 end
 local m = sip.Message.parse(table.concat({
     "INVITE sip:bob@example.com SIP/2.0",
-    "Via: SIP/2.0/UDP pc33.example.com:5060;branch=z9hG4bK776;received=192.0.2.1;rport=5060;maddr=192.0.2.9;ttl=1",
+    "Via: SIP/2.0/UDP pc33.example.com:5060;branch=z9hG4bK776;received=192.0.2.1;rport=5060"
+        .. ";maddr=192.0.2.9;ttl=1",
     "Max-Forwards: 70",
     "To: <sip:bob@example.com>",
     'From: "A" <sip:alice@example.com>;tag=1928301774',

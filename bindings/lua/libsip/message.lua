@@ -119,7 +119,9 @@ function M.Message.request(method, uri, opts)
     if getmetatable(uri) == urim._class then uri = tostring(uri) end
     arg_string(uri, "Message.request: uri")
     errors._check_opts(opts, BUILD_KEYS, "Message.request")
-    if opts and opts.body ~= nil then check_body("Message.request", opts.body, opts.content_type) end
+    if opts and opts.body ~= nil then
+        check_body("Message.request", opts.body, opts.content_type)
+    end
     local rc, p = core.sip_msg_create_request(method, uri)
     if rc < 0 then
         raise(rc, ("Message.request: cannot make a %s request to '%s': %s"):format(method, uri,
