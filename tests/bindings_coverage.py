@@ -164,19 +164,32 @@ def missing_docstrings():
     """Public names of the libsip package without a docstring: every class and function in
     __all__, and every public method, property, classmethod and staticmethod of the classes
     (their own and what they inherit from the package), enum members and exceptions'
-    inherited parts aside."""
+    inherited parts aside. Public classes and functions of the package's public modules that
+    __all__ leaves out (libsip.message.Warning, which Header.parsed returns) count too."""
     import enum
+    import importlib
     import inspect
+    import pkgutil
     import libsip
     out = []
+    named = [(name, getattr(libsip, name)) for name in libsip.__all__]
+    exported = {id(obj) for _, obj in named}
+    for info in pkgutil.iter_modules(libsip.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"libsip.{info.name}")
+        for k, v in vars(mod).items():
+            if not k.startswith("_") and id(v) not in exported and \
+                    (inspect.isclass(v) or inspect.isfunction(v)) and \
+                    getattr(v, "__module__", None) == mod.__name__:
+                named.append((f"{info.name}.{k}", v))
 
     def doc_of(v):
         if isinstance(v, (staticmethod, classmethod)):
             v = v.__func__
         return (getattr(v, "__doc__", None) or "").strip()
 
-    for name in libsip.__all__:
-        obj = getattr(libsip, name)
+    for name, obj in named:
         if inspect.isclass(obj):
             if not (obj.__doc__ or "").strip():
                 out.append(name)

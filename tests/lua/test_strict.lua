@@ -62,7 +62,8 @@ T.case("statuses give the allowed range; other bad arguments name themselves", f
     refuses("SIP_EINVAL", { "100-699", "99" }, m.response, m, 99)
     refuses("SIP_EINVAL", { "100-699", "700" }, m.response, m, 700)
     refuses("SIP_EINVAL", { "status", "string" }, m.response, m, "200")
-    refuses("SIP_EINVAL", { "reason", "table" }, m.response, m, 200, {})
+    -- A table alone after the status is the options (as reply()); a table reason with them is not.
+    refuses("SIP_EINVAL", { "reason", "table" }, m.response, m, 200, {}, {})
     local r = m:response(200)
     refuses("SIP_EINVAL", { "100-699" }, r.set_status, r, 42)
     refuses("SIP_EINVAL", { "uri", "table" }, m.set_uri, m, {})

@@ -68,3 +68,17 @@ def test_options_fields_are_writable_and_taken(tmp_path):
     problems = bindings_coverage.python_option_problems(fake)
     assert problems == ["sip_resolver_opts_t.dns_port: read-only in libsip._core",
                         "sip_resolver_opts_t.dns_port: libsip.Resolver does not take dns_port"]
+
+
+def test_docstring_check_covers_properties_functions_and_unexported_classes(monkeypatch):
+    import libsip
+    import libsip.message
+    assert bindings_coverage.missing_docstrings() == []
+    monkeypatch.setattr(libsip.Message, "body", property(lambda self: b""))
+    monkeypatch.setattr(libsip, "branch", lambda: "z9hG4bK")
+    monkeypatch.setattr(libsip.message.Warning, "__doc__", None)
+    missing = bindings_coverage.missing_docstrings()
+    assert "Message.body" in missing          # a property
+    assert "Request.body" in missing          # inherited from the package's Message
+    assert "branch" in missing                # a module-level function
+    assert "message.Warning" in missing       # public, returned by Header.parsed, not exported

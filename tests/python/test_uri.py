@@ -11,7 +11,7 @@ def test_sip_uri_fields():
     u = libsip.Uri("sips:alice:secret@[2001:db8::1]:5061;lr;maddr=239.1.1.1?subject=hi&x=y")
     assert (u.scheme, u.user, u.password, u.host, u.port) == (
         "sips", "alice", "secret", "[2001:db8::1]", 5061)
-    assert u.params == {"lr": None, "maddr": "239.1.1.1"}
+    assert u.params == {"lr": "", "maddr": "239.1.1.1"}
     assert u.headers == {"subject": "hi", "x": "y"}
     assert u.lr and u.maddr == "239.1.1.1"
     assert u.param("LR") == "" and u.param("maddr") == "239.1.1.1" and u.param("ttl") is None

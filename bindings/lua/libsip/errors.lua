@@ -134,8 +134,12 @@ core.set_error_hook(function(text) report(nil, text) end)
 ---------------------------------------------------------------------------------------------------
 -- Small class helper: methods, then read-only properties computed on access.
 
+-- Every class made here, by name: tests/parity.py walks them to compare the API with Python's.
+local classes = {}
+
 local function class(name)
     local C = { __name = "libsip." .. name, methods = {}, props = {} }
+    classes[name] = C
     C.__index = function(self, k)
         local m = C.methods[k]
         if m ~= nil then return m end
@@ -318,6 +322,7 @@ M._check_opts, M._set = check_opts, set
 M._new_error, M._raise, M._check, M._closed = new_error, raise, check, closed
 M._report, M._is_interrupt, M._running = report, is_interrupt, running
 M._class, M._nonempty, M._level_id = class, nonempty, level_id
+M._classes = classes
 --- The loops stopped by an interrupt: run() raises it again once the outermost returns.
 function M._take_interrupt()
     local was = interrupted

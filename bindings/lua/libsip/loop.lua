@@ -315,7 +315,7 @@ Loop.__close = Loop.methods.close
 
 
 errors._check_args("Loop", Loop.methods, {
-    post = { "fn:function" }, timer = { "ms:integer", "fn:function", "repeat_ms:integer?" },
+    post = { "fn:function" }, timer = { "delay_ms:integer", "fn:function", "repeat_ms:integer?" },
     on_signal = { "signal:string|integer", "fn:function" }, spawn = { "fn:function" },
     sleep = { "ms:integer" }, log = { "level:string|integer", "module:string", "text:string" },
 })

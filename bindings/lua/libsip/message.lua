@@ -63,16 +63,71 @@ function M.Message.parse(data, opts)
 end
 
 --- A new request with its start line only ("METHOD uri SIP/2.0"); add the headers.
-function M.Message.request(method, uri)
+local function check_body(what, body, content_type, has_type)
+    arg_string(body, what .. ": body")
+    if content_type ~= nil then arg_string(content_type, what .. ": content_type") end
+    if body ~= "" and content_type == nil and not has_type then
+        raise(core.SIP_EINVAL, what .. ": a body needs a content type: pass content_type "
+            .. "(\"application/sdp\", \"text/plain\", ...)")
+    end
+end
+
+-- opts.headers: { {name, value}, ... } (wire order) or { Name = value | {value, ...} }.
+local function add_headers(what, m, headers)
+    if type(headers) ~= "table" then
+        raise(core.SIP_EINVAL, what .. ": headers must be a table ({ {name, value}, ... } or "
+            .. "{ Name = value }), got " .. type(headers))
+    end
+    for k, v in pairs(headers) do
+        if type(k) == "number" then
+            if type(v) ~= "table" then
+                raise(core.SIP_EINVAL, what .. ": headers[" .. k .. "] must be a {name, value} "
+                    .. "pair, got " .. type(v))
+            end
+            m:add_header(v[1], v[2])
+        elseif type(v) == "table" and getmetatable(v) == nil then
+            for _, one in ipairs(v) do m:add_header(k, one) end
+        else
+            m:add_header(k, v)
+        end
+    end
+end
+
+local BUILD_KEYS = errors._set { "headers", "body", "content_type" }
+local RESPONSE_KEYS = errors._set { "headers", "body", "content_type", "to_tag" }
+
+-- Adds opts.headers and opts.body to a message just made; a failure closes it (nothing half
+-- made reaches the script) and is raised.
+local function fill(what, m, opts)
+    if opts == nil then return m end
+    local ok, err = pcall(function()
+        if opts.headers ~= nil then add_headers(what, m, opts.headers) end
+        if opts.body ~= nil then m:set_body(opts.body, opts.content_type) end
+    end)
+    if not ok then
+        m:close()
+        error(err, 0)
+    end
+    return m
+end
+
+--- A new request "METHOD uri SIP/2.0": Message.request(method, uri [, opts]) with opts
+--- { headers = { {name, value}, ... } or { Name = value }, body =, content_type = } (as
+--- Python's Message.request(method, uri, headers=, body=, content_type=)).
+function M.Message.request(method, uri, opts)
     arg_string(method, "Message.request: method")
     if getmetatable(uri) == urim._class then uri = tostring(uri) end
     arg_string(uri, "Message.request: uri")
+    errors._check_opts(opts, BUILD_KEYS, "Message.request")
+    if opts and opts.body ~= nil then
+        check_body("Message.request", opts.body, opts.content_type)
+    end
     local rc, p = core.sip_msg_create_request(method, uri)
     if rc < 0 then
-        raise(rc, ("Message.request: cannot make a %q request for %q: %s"):format(method, uri,
+        raise(rc, ("Message.request: cannot make a %s request to '%s': %s"):format(method, uri,
             core.sip_strerror(rc)))
     end
-    return wrap_msg(p)
+    return fill("Message.request", wrap_msg(p), opts)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -81,18 +136,7 @@ end
 local Address = { __name = "libsip.Address" }
 Address.__index = Address
 
--- A params view ("tag=a1;lr;x=y") as a table name -> value ("" for a flag such as lr).
-local function params_table(raw)
-    local out = {}
-    local rest = raw
-    while rest ~= nil and rest ~= "" do
-        local found, r, name, value = core.sip_params_next(rest)
-        if found ~= 1 then break end
-        out[name] = value
-        rest = r
-    end
-    return out
-end
+local params_table = urim._params_table
 
 --- A parsed address: display (as written, quotes kept; nil when none), uri (a sip.Uri; nil for
 --- Contact *), tag, params (name -> value, "" for a flag), star, expires and q (Contact q in
@@ -178,7 +222,8 @@ Message.props.via = function(m)
     return {
         transport = v.transport, host = v.host, port = v.port ~= 0 and v.port or nil,
         branch = nonempty(v.branch), received = nonempty(v.received), maddr = nonempty(v.maddr),
-        rport = v.rport >= 0 and v.rport or nil, params = nonempty(v.params),
+        rport = v.rport >= 0 and v.rport or nil, ttl = v.ttl >= 0 and v.ttl or nil,
+        params = params_table(v.params),
     }
 end
 Message.props.max_forwards = function(m)
@@ -319,14 +364,16 @@ local function header_text(what, name, value)
     if getmetatable(value) == Address or getmetatable(value) == urim._class then
         return tostring(value)
     end
-    raise(core.SIP_EINVAL, ("%s: the value of %s must be a string or a number, got %s"):format(
+    -- Worded as Python's TypeError ("the X header value must be a str, not ...").
+    raise(core.SIP_EINVAL, ("%s: the %s header value must be a string or a number, got %s"):format(
         what, name, tv))
 end
 
 -- Why a header edit failed, naming the header and the value.
 local function header_failed(rc, what, name, text)
     if rc == core.SIP_EPARSE or rc == core.SIP_EINVAL then
-        raise(rc, ("%s: %q is not a valid %s value"):format(what, text, name),
+        -- Worded as Python's ("bad CSeq header value 'x'").
+        raise(rc, ("%s: bad %s header value %q"):format(what, name, text),
             { header = name })
     end
     raise(rc, ("%s %s: %s"):format(what, name, core.sip_strerror(rc)), { header = name })
@@ -384,14 +431,6 @@ function Message.methods.remove_header(m, name, i)
 end
 
 -- A body needs a string, and a content type (given, or the message's own: has_type).
-local function check_body(what, body, content_type, has_type)
-    arg_string(body, what .. ": body")
-    if content_type ~= nil then arg_string(content_type, what .. ": content_type") end
-    if body ~= "" and content_type == nil and not has_type then
-        raise(core.SIP_EINVAL, what .. ": a body needs a content type: pass content_type "
-            .. "(\"application/sdp\", \"text/plain\", ...)")
-    end
-end
 
 --- Sets the body and its Content-Type. A non-empty body needs a content type; "" with no
 --- content type removes the body and the Content-Type. Returns m.
@@ -443,12 +482,25 @@ function Message.methods.validate(m)
 end
 
 --- A response to this request (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied; a To tag
---- added for status > 100 unless to_tag says which).
-function Message.methods.response(m, status, reason, to_tag)
+--- added for status > 100 unless to_tag says which): m:response(status [, reason] [, opts])
+--- with opts { headers =, body =, content_type =, to_tag = } as reply() and Python's
+--- response(status, reason, headers=, body=, content_type=, to_tag=) take them.
+function Message.methods.response(m, status, reason, opts)
     local p = msg_p(m)
+    -- response(status [, reason] [, opts]), as reply(); a string third argument is the To tag
+    -- (the form before opts).
+    if type(reason) == "table" and opts == nil then reason, opts = nil, reason end
+    local to_tag
+    if type(opts) == "string" then
+        to_tag, opts = opts, nil
+    else
+        errors._check_opts(opts, RESPONSE_KEYS, "response")
+        to_tag = opts and opts.to_tag
+    end
     status = arg_status(status, "response")
     optional_string(reason, "response: reason")
     optional_string(to_tag, "response: to_tag")
+    if opts and opts.body ~= nil then check_body("response", opts.body, opts.content_type) end
     if core.sip_msg_is_request(p) == 0 then
         raise(core.SIP_EINVAL, "response: a response is made from a request")
     end
@@ -457,8 +509,7 @@ function Message.methods.response(m, status, reason, to_tag)
         raise(rc, ("response: cannot make a %d response: %s"):format(status,
             core.sip_strerror(rc)))
     end
-    local r = wrap_msg(p)
-    return r
+    return fill("response", wrap_msg(p), opts)
 end
 
 --- An independent deep copy.
@@ -505,7 +556,7 @@ Message.__newindex = function(m, k, v)
 end
 
 
-M._header_text, M._check_body = header_text, check_body
+M._header_text, M._check_body, M._add_headers = header_text, check_body, add_headers
 M._class, M._wrap_msg, M._msg_p, M._check_msg = Message, wrap_msg, msg_p, check_msg
 M._netinfo_table = netinfo_table
 return M

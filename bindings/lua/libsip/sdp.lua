@@ -23,12 +23,17 @@ local function sdp_p(s)
     return p
 end
 
---- Parses a session description (RFC 8866). Raises SIP_ESDP with line, column and reason.
+--- Parses a session description (RFC 8866). Raises SIP_ESDP with line, column, reason and the
+--- line type at fault (type = "m"...; nil when none), as Python's SdpError.
 function M.Sdp.parse(text)
     if type(text) ~= "string" then raise(core.SIP_EINVAL, "SDP text expected") end
     local rc, p, err = core.sip_sdp_parse(text)
     if rc < 0 then
-        if err then raise(rc, err.reason, { line = err.line, column = err.column }) end
+        if err then
+            local t = err.type
+            if t == "" or t == "\0" then t = nil end
+            raise(rc, err.reason, { line = err.line, column = err.column, type = t })
+        end
         raise(rc)
     end
     return setmetatable({ _p = p }, Sdp)
@@ -158,6 +163,8 @@ function Sdp.methods.close(s)
         core.sip_sdp_unref(p)
     end
 end
+--- True once closed (as Python's sdp.closed).
+Sdp.props.closed = function(s) return rawget(s, "_p") == nil end
 Sdp.__tostring = function(s) return s:print() end
 Sdp.__gc = Sdp.methods.close
 Sdp.__close = Sdp.methods.close

@@ -461,27 +461,6 @@ Stack.__close = Stack.methods.close
 
 local REPLY_KEYS = errors._set { "headers", "body", "content_type" }
 
--- opts.headers: { {name, value}, ... } (wire order) or { Name = value | {value, ...} }.
-local function add_headers(rsp, headers)
-    if type(headers) ~= "table" then
-        raise(core.SIP_EINVAL, "reply: headers must be a table ({ {name, value}, ... } or "
-            .. "{ Name = value }), got " .. type(headers))
-    end
-    for k, v in pairs(headers) do
-        if type(k) == "number" then
-            if type(v) ~= "table" then
-                raise(core.SIP_EINVAL, "reply: headers[" .. k .. "] must be a {name, value} pair, "
-                    .. "got " .. type(v))
-            end
-            rsp:add_header(v[1], v[2])
-        elseif type(v) == "table" and getmetatable(v) == nil then
-            for _, one in ipairs(v) do rsp:add_header(k, one) end
-        else
-            rsp:add_header(k, v)
-        end
-    end
-end
-
 --- Sends a response to a request received by a Stack: req:reply(status [, reason] [, opts])
 --- with status 100-699, reason a string or nil (the standard phrase), opts
 --- { headers = { {name, value}, ... } or {Name = value}, body = "...", content_type = "..." }
@@ -518,7 +497,7 @@ function Message.methods.reply(m, status, reason, opts)
         rsp = m:response(status, reason)
     end
     if opts then
-        if opts.headers ~= nil then add_headers(rsp, opts.headers) end
+        if opts.headers ~= nil then message._add_headers("reply", rsp, opts.headers) end
         if opts.body ~= nil then rsp:set_body(opts.body, opts.content_type) end
     end
     if txn then

@@ -24,10 +24,36 @@ end
 
 --- Parses a URI (sip, sips, tel, or any absolute URI). Raises SIP_EURI.
 function M.Uri.parse(text)
-    if type(text) ~= "string" then raise(core.SIP_EINVAL, "URI text expected") end
+    if type(text) ~= "string" then
+        raise(core.SIP_EINVAL, "sip.Uri: the URI text must be a string, got " .. type(text))
+    end
     local rc, p = core.sip_uri_parse(text)
     if rc < 0 then raise(rc, "malformed URI '" .. text .. "'") end
     return wrap_uri(p)
+end
+
+--- A parameter list ("tag=a1;lr;x=y") as a table name -> value, "" for a flag such as lr (a
+--- gen-value is never empty, RFC 3261 §25.1, so "" cannot be mistaken for a value); {} for
+--- none. Python's dicts hold the same (libsip.message._params). sep "&": URI headers.
+local function params_table(raw, sep)
+    local out = {}
+    if raw == nil or raw == "" then return out end
+    if sep == "&" then
+        -- sip_params_next walks ';' lists only.
+        for part in raw:gmatch("[^&]+") do
+            local name, value = part:match("^([^=]*)=(.*)$")
+            if name then out[name] = value else out[part] = "" end
+        end
+        return out
+    end
+    local rest = raw
+    while rest ~= nil and rest ~= "" do
+        local found, r, name, value = core.sip_params_next(rest)
+        if found ~= 1 then break end
+        out[name] = value
+        rest = r
+    end
+    return out
 end
 
 local function uri_p(u)
@@ -48,8 +74,9 @@ Uri.props.port = function(u)
     if port == 0 then return nil end
     return port
 end
-Uri.props.params = function(u) return nonempty(uri_p(u).params) end
-Uri.props.headers = function(u) return nonempty(uri_p(u).headers) end
+-- Tables, as Python's dicts: name -> value ("" for a flag), {} when none.
+Uri.props.params = function(u) return params_table(uri_p(u).params) end
+Uri.props.headers = function(u) return params_table(uri_p(u).headers, "&") end
 Uri.props.opaque = function(u) return nonempty(uri_p(u).opaque) end
 Uri.props.transport = function(u) return nonempty(uri_p(u).transport) end
 Uri.props.user_param = function(u) return nonempty(uri_p(u).user_param) end
@@ -92,5 +119,5 @@ end
 
 errors._check_args("Uri", Uri.methods, { param = { "name:string" }, header = { "name:string" } })
 
-M._wrap_uri, M._class = wrap_uri, Uri
+M._wrap_uri, M._class, M._params_table = wrap_uri, Uri, params_table
 return M

@@ -372,6 +372,10 @@ class Timer:
     def __init__(self, loop: Loop, timeout: float, fn: Callable[[], Any],
                  repeat: float = 0.0) -> None:
         self._loop = loop
+        for what, v in (("delay", timeout), ("repeat", repeat)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise TypeError(f"a timer {what} is a number of seconds, not "
+                                f"{type(v).__name__} ({v!r:.40})")
         # The C side keeps this function: it must not hold the Timer, or the Timer never dies.
         rc, h = _c.sip_timer_start(loop._handle(), int(timeout * 1000), int(repeat * 1000),
                                    lambda _t: fn())

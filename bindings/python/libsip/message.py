@@ -19,32 +19,25 @@ def _s(b: Optional[bytes]) -> str:
     return b.decode("utf-8", "surrogateescape") if b else ""
 
 
-def _params(raw: bytes, sep: str = ";") -> Dict[str, Optional[str]]:
-    """A params view as a dict (name -> value, None for a flag); order kept."""
-    out: Dict[str, Optional[str]] = {}
+def _params(raw: bytes, sep: str = ";") -> Dict[str, str]:
+    """A params view as a dict (name -> value, "" for a flag such as lr); order kept. A
+    gen-value is never empty (RFC 3261 §25.1), so "" is a flag, as Uri.param() and Lua's
+    params tables say."""
+    out: Dict[str, str] = {}
     rest = raw
     if sep != ";":
         # sip_params_next walks ';' lists only: URI headers use '&'.
         for part in _s(raw).split(sep):
             if part:
                 name, eq, value = part.partition("=")
-                out[name] = value if eq else None
+                out[name] = value
         return out
     while rest:
         found, rest, name, value = _c.sip_params_next(rest)
         if not found:
             break
-        text = _s(name)
-        # A flag parameter has no '='; "a=" (empty value) is told apart by the raw text.
-        out[text] = _s(value) if value or _has_eq(raw, name) else None
+        out[_s(name)] = _s(value)
     return out
-
-
-def _has_eq(raw: bytes, name: bytes) -> bool:
-    for part in raw.split(b";"):
-        if part.strip().split(b"=", 1)[0].strip() == name:
-            return b"=" in part
-    return False
 
 
 class Method(Enum):
@@ -93,9 +86,11 @@ class Uri:
     __slots__ = ("_p", "_owner")
 
     def __init__(self, text: BytesLike) -> None:
+        if not isinstance(text, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"a URI is str or bytes, not {type(text).__name__}")
         rc, p = _c.sip_uri_parse(text)
         if rc < 0:
-            raise UriError(rc, f"not a URI: {text!r}")
+            raise UriError(rc, f"malformed URI {text!r}")
         self._p: Any = p
         self._owner: Any = None
 
@@ -138,12 +133,12 @@ class Uri:
         return self._ptr().port or None
 
     @property
-    def params(self) -> Dict[str, Optional[str]]:
-        """URI parameters (name -> value, None for a flag such as lr)."""
+    def params(self) -> Dict[str, str]:
+        """URI parameters (name -> value, "" for a flag such as lr)."""
         return _params(self._ptr().params)
 
     @property
-    def headers(self) -> Dict[str, Optional[str]]:
+    def headers(self) -> Dict[str, str]:
         """URI headers ("?a=b&c=d")."""
         return _params(self._ptr().headers, "&")
 
@@ -329,6 +324,10 @@ class Auth(_Value):
 
 
 class Warning(_Value):  # noqa: A001 - the header's name
+    """A Warning value (RFC 3261 §20.43): ``code`` (int, 3xx), ``agent`` and ``text`` (the
+    quoted text, quotes removed). Header.parsed gives it; the package does not export the name,
+    which would shadow Python's built-in Warning."""
+
     __slots__ = ("code", "agent", "text")
 
     def __init__(self, w: Any) -> None:
@@ -467,6 +466,7 @@ class Headers(Mapping[str, List[Header]]):
 
     def getall(self, name: str) -> List[Header]:
         """Every value of a header (empty list when absent)."""
+        name = _header_name(name)
         h = self._msg._handle()
         out = []
         i = 0
@@ -479,6 +479,7 @@ class Headers(Mapping[str, List[Header]]):
 
     def first(self, name: str) -> Optional[Header]:
         """The first value of a header, or None when absent."""
+        name = _header_name(name)
         p = _c.sip_msg_header_by_name(self._msg._handle(), name, 0)
         return Header(self._msg, p) if p is not None else None
 
@@ -720,7 +721,8 @@ class Message:
         _check_body(body, content_type)
         rc, h = _c.sip_msg_create_request(method, str(uri))
         if rc < 0:
-            raise error(rc, f"cannot make a {method} request to {uri!r}")
+            raise error(rc, f"cannot make a {method} request to {str(uri)!r}: "
+                            f"{_c.sip_strerror(rc)}")
         m = cls._adopt(h)
         m._fill(items, body, content_type)
         return m
@@ -811,8 +813,12 @@ class Message:
 
     def remove_header(self, name: str, index: Optional[int] = None) -> int:
         """Removes one value (index) or every value of a header; gives the count removed."""
+        name = _header_name(name)
         if index is None:
             return check(_c.sip_msg_remove_headers(self._handle(), name))
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"a header index must be an int, not {type(index).__name__} "
+                            f"({_short(index)})")
         check(_c.sip_msg_remove_header(self._handle(), name, index))
         return 1
 
@@ -1067,6 +1073,9 @@ def _spec(t: int, ip: str, port: int) -> str:
 
 def status_phrase(status: int) -> str:
     """The standard reason phrase of a status code ("Not Found")."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__} "
+                        f"({_short(status)})")
     return _c.sip_status_phrase(status)
 
 

@@ -60,6 +60,16 @@ def _attrs(count: int, at: Any) -> List[Tuple[str, Optional[str]]]:
     return out
 
 
+def _attr_args(name: Any, value: Any) -> None:
+    # Checked here so that SWIG's own message ("argument 2 of type 'char const *'") never
+    # reaches a script, as in Lua.
+    if not isinstance(name, str):
+        raise TypeError(f"an attribute name must be a str, not {type(name).__name__}")
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"the value of a={name} must be a str or None, not "
+                        f"{type(value).__name__}")
+
+
 class Sdp:
     """A session description (sip_sdp_t). ``Sdp.parse(text)``, ``Sdp()`` for a minimal one to
     build on; ``str(sdp)`` prints it."""
@@ -99,6 +109,12 @@ class Sdp:
     def close(self) -> None:
         """Drops the session description now (later use raises ClosedError). Idempotent."""
         self.__del__()
+
+    def __enter__(self) -> "Sdp":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def closed(self) -> bool:
@@ -166,6 +182,7 @@ class Sdp:
 
     def add_attr(self, name: str, value: Optional[str] = None) -> None:
         """Adds a session a= line (value None: a flag)."""
+        _attr_args(name, value)
         _sdp_check(_c.sip_sdp_add_attr(self._handle(), name, value), "a=")
 
     def remove_attr(self, name: str) -> int:
@@ -274,6 +291,7 @@ class Media:
 
     def add_attr(self, name: str, value: Optional[str] = None) -> None:
         """Adds an a= line to this section (value None: a flag such as a=sendonly)."""
+        _attr_args(name, value)
         _sdp_check(_c.sip_sdp_media_add_attr(self._sdp._handle(), self._i, name, value), "a=")
 
     def remove_attr(self, name: str) -> int:
@@ -358,6 +376,12 @@ class Multipart:
     def close(self) -> None:
         """Drops the body now (later use raises ClosedError). Idempotent."""
         self.__del__()
+
+    def __enter__(self) -> "Multipart":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def closed(self) -> bool:

@@ -493,6 +493,7 @@ class Stack:
     def close(self) -> None:
         """Closes the transactions, the transport and (when the stack made it) the loop; a
         pending ``await stack.request()`` raises ClosedError. Idempotent."""
+        self._closed = True
         self._close_clients("stack closed")
         if self._layer is not None:
             self._layer.close()
@@ -502,6 +503,11 @@ class Stack:
             r.close()
         if self._own_loop:
             self.loop.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once close() ran (as Lua's stack.closed)."""
+        return getattr(self, "_closed", False)
 
     def __enter__(self) -> "Stack":
         return self

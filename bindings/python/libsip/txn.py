@@ -219,6 +219,12 @@ class ServerTransaction:
             _c.sip_txn_close(h)
             _c.sip_txn_unref(h)
 
+    def __enter__(self) -> "ServerTransaction":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def __del__(self, _unref: Any = _c.sip_txn_unref) -> None:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
@@ -334,6 +340,12 @@ class ClientTransaction:
         """Stops the transaction: no more retransmission or callback (an await pending on it
         raises ClosedError). Idempotent."""
         self._close(ClosedError(message="transaction closed"))
+
+    def __enter__(self) -> "ClientTransaction":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _close(self, exc: BaseException) -> None:
         h, self._h = self._h, None
