@@ -319,7 +319,7 @@ def doc_heading_problems():
             " | ".join(py) + "\n  LUA.md:    " + " | ".join(lu)]
 
 
-_CODE = re.compile(r"`([^`\n]+)`")
+_CODE = re.compile(r"`([^`]+)`")  # Markdown code spans may wrap a line
 _MEMBER = re.compile(r"[.:]([A-Za-z_]\w*)")
 
 

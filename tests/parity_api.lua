@@ -83,7 +83,8 @@ fields("Error", e)
 -- A received message's source (Python: NetInfo): the fields a netinfo table carries.
 emit("class", "NetInfo")
 fields("NetInfo", require("libsip.message")._netinfo_table({
-    transport = 1, local_ip = "", local_port = 0, remote_ip = "", remote_port = 0, conn_id = 0 }))
+    transport = 1, local_ip = "", local_port = 0, remote_ip = "", remote_port = 0, conn_id = 0,
+    server_name = "" }))
 m:close()
 -- Fields a constructor sets on the object itself (stack.loop, watch.signum).
 local stack = sip.Stack{}
