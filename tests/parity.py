@@ -108,13 +108,12 @@ PYTHON_ONLY = {
     "the transaction the walk reads has none yet (docs/LUA.md: Transactions)",
     "ServerTransaction.cancelled": "Lua's txn.cancelled is a field of the transaction, which "
     "needs a received request to sample (req.cancelled reads it)",
-    "Stack.transport": "Lua scripts use a Stack; the bare transport is reachable through "
-    "sip.core",
     "Loop.strict": "Python's strict mode re-raises a callback's exception from run(); Lua "
     "reports callback errors through sip.on_error(fn)",
+    "Stack.transport": "Lua scripts use a Stack; the bare transport is reachable through "
+    "sip.core",
     "Stack.address": "Python's one-address shorthand; Lua's stack:listeners()",
     "Stack.addresses": "Lua's stack:listeners()",
-    "Stack.run_once": "Lua drives a stack's loop with stack.loop:run_once()",
     "Resolver.bind": "a Lua Resolver binds to the stack's loop when a Stack takes it",
     "Multipart.closed": "Multipart is Python only",
 }
@@ -132,22 +131,14 @@ LUA_ONLY = {
     "Message.header_list": "Python reads msg.headers.all()",
     "Message.print": "Python's bytes(msg)",
     "Message.cseq_method": "Python reads msg.cseq.method (a CSeq value)",
-    "Stack.listen": "Python's Stack(listen=[...]) opens them at construction",
     "Stack.listeners": "Python's stack.addresses",
     "Stack.send_response": "Python's Request.reply or Transport.send_response",
     "Sdp.new": "Python's Sdp() constructor",
-    "Sdp.info": "not read in Python yet",
-    "Sdp.uri": "not read in Python yet",
     "Sdp.set_session_name": "Python assigns sdp.session_name",
     "Sdp.set_direction": "Python assigns sdp.direction",
-    "Sdp.set_time": "not settable from Python yet",
     "Sdp.print": "Python's bytes(sdp)",
-    "Media.port_count": "not read in Python yet",
     "Media.set_port": "Python assigns media.port",
     "Media.set_direction": "Python assigns media.direction",
-    "Uri.ttl": "Python reads uri.param(\"ttl\")",
-    "Uri.method": "Python reads uri.param(\"method\")",
-    "Uri.user_param": "Python reads uri.param(\"user\")",
     "Uri.raw": "Python's str(uri)",
     "Uri.header": "Python reads uri.headers[name]",
     "Uri.parse": "Python's Uri(text) constructor",

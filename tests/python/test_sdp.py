@@ -96,3 +96,44 @@ def test_multipart_round_trip():
     assert ("Content-ID", "<a@b>") in parts[1][1] and parts[1][2] == b"hi"
     with pytest.raises(libsip.BodyError):
         libsip.Multipart.parse("text/plain", b"x")
+
+
+def test_info_uri_port_count_and_set_time():
+    """sdp.info, sdp.uri, media.port_count and sdp.set_time(), as Lua's s.info, s.uri,
+    m.port_count and s:set_time() (RFC 8866 §5.4, §5.5, §5.9, §5.14)."""
+    s = libsip.Sdp.parse("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\ni=A seminar\r\n"
+                         "u=http://www.example.com/seminars/sdp.pdf\r\nt=0 0\r\n"
+                         "m=video 49170/2 RTP/AVP 31\r\n")
+    assert s.info == "A seminar"
+    assert s.uri == "http://www.example.com/seminars/sdp.pdf"
+    assert s.media[0].port_count == 2
+    s.set_time(3034423619, 3042462419)
+    assert "\r\nt=3034423619 3042462419\r\n" in str(s)
+    plain = libsip.Sdp()
+    assert (plain.info, plain.uri) == ("", "")
+    plain.add_media("audio", 4000, "RTP/AVP", "0")
+    assert plain.media[0].port_count == 1
+    with pytest.raises(TypeError, match="start must be an int, not str"):
+        plain.set_time("0", 0)
+    with pytest.raises(libsip.InvalidError, match="stop must not be negative"):
+        plain.set_time(0, -1)
+    assert "\r\nt=0 0\r\n" in str(plain)
+
+
+def test_multipart_argument_errors():
+    """Multipart() and Multipart.parse() check their arguments and say what did not parse, as
+    Lua's sip.Multipart.new and sip.Multipart.parse."""
+    with pytest.raises(TypeError, match="subtype must be a str, not int"):
+        libsip.Multipart(5)
+    with pytest.raises(TypeError, match="body must be str or bytes, not NoneType"):
+        libsip.Multipart.parse("multipart/mixed;boundary=x", None)
+    with pytest.raises(libsip.BodyError, match="Content-Type 'text/plain'") as ei:
+        libsip.Multipart.parse("text/plain", b"x")
+    assert ei.value.name == "SIP_EBODY"
+    mp = libsip.Multipart("related", "b1")
+    assert (mp.subtype, mp.boundary) == ("related", "b1")
+    assert mp.add_part(None, b"plain") == 0
+    assert mp.parts == [("", [], b"plain")]
+    mp.close()
+    with pytest.raises(libsip.ClosedError):
+        mp.parts

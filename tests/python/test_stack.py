@@ -334,3 +334,18 @@ def test_a_listen_failure_leaves_nothing_open():
         # The failed stack's loop, transport and resolver are closed at once, not at some
         # later collection.
         assert libsip.live_objects() == before
+
+
+def test_stack_listen_opens_another_listening_point():
+    """stack.listen(spec) after construction, as Lua's stack:listen(spec): the NetInfo of the
+    new point, a clear error for a taken address, ClosedError once closed."""
+    with libsip.Stack("udp:127.0.0.1:0") as stack:
+        info = stack.listen("tcp:127.0.0.1:0")
+        assert info.transport == libsip.TransportType.TCP and info.local_port > 0
+        assert stack.addresses == [stack.address("udp"), info.local]
+        with pytest.raises(libsip.Error, match="cannot listen on"):
+            stack.listen(stack.address("udp"))
+        with pytest.raises(TypeError, match="a listening point is a str"):
+            stack.listen(5060)
+    with pytest.raises(libsip.ClosedError):
+        stack.listen("udp:127.0.0.1:0")

@@ -72,3 +72,13 @@ def test_core_uri_owns_its_text():
     assert _core.sip_uri_print(u) == [26, b"sip:alice@example.com:5080"]
     assert _core.sip_uri_unescape(b"%61b%63") == [3, b"abc"]
     assert _core.sip_uri_unescape(b"%6")[0] == _core.SIP_EURI
+
+
+def test_user_method_and_ttl_parameters():
+    """uri.user_param, uri.method and uri.ttl read what Lua's u.user_param, u.method and u.ttl
+    read (RFC 3261 §19.1.1); absent: "" for the str ones, None for ttl."""
+    u = libsip.Uri("sip:+15551234@gw.example.com;user=phone;method=REGISTER;maddr=239.1.1.1;"
+                   "ttl=15")
+    assert (u.user_param, u.method, u.ttl) == ("phone", "REGISTER", 15)
+    bare = libsip.Uri("sip:alice@example.com")
+    assert (bare.user_param, bare.method, bare.ttl) == ("", "", None)

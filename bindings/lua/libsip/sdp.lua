@@ -137,7 +137,15 @@ function Sdp.methods.set_connection(s, address, addrtype, nettype)
     check(core.sip_sdp_set_connection(sdp_p(s), nettype or "IN", addrtype or "IP4", address))
     return s
 end
+--- Replaces every time description with one "t=start stop" line (NTP seconds; 0 0: an
+--- unbounded session, RFC 8866 §5.9).
 function Sdp.methods.set_time(s, start, stop)
+    for _, arg in ipairs { { "start", start }, { "stop", stop } } do
+        local name, v = arg[1], arg[2]
+        if v < 0 then
+            raise(core.SIP_EINVAL, ("SDP t=: %s must not be negative, not %d"):format(name, v))
+        end
+    end
     check(core.sip_sdp_set_time(sdp_p(s), start, stop))
     return s
 end
@@ -252,7 +260,6 @@ function Media.methods.set_connection(m, address, addrtype, nettype)
         addrtype or "IP4", address))
     return m
 end
-
 
 check_args("Sdp", Sdp.methods, {
     attr = { "name:string", "i:integer?" }, add_attr = { "name:string", "value:string?" },

@@ -404,6 +404,13 @@ function Stack.methods.run(s)
     s.loop:run()
 end
 
+--- Runs one iteration of the loop (wait true: block until something happens); true while
+--- work is pending. Raises "already running" inside run().
+function Stack.methods.run_once(s, wait)
+    stack_tp(s)
+    return s.loop:run_once(wait)
+end
+
 local function close_clients(s, why)
     local clients = rawget(s, "_clients")
     if not clients then return end

@@ -153,6 +153,22 @@ class Uri:
         return _s(self._ptr().maddr)
 
     @property
+    def user_param(self) -> str:
+        """The user parameter ("phone", "ip"; "" when absent; RFC 3261 §19.1.1)."""
+        return _s(self._ptr().user_param)
+
+    @property
+    def method(self) -> str:
+        """The method parameter ("" when absent; RFC 3261 §19.1.1)."""
+        return _s(self._ptr().method)
+
+    @property
+    def ttl(self) -> Optional[int]:
+        """The ttl parameter, or None when the URI has none (RFC 3261 §19.1.1)."""
+        ttl = self._ptr().ttl
+        return None if ttl < 0 else ttl
+
+    @property
     def lr(self) -> bool:
         """True when the URI has the lr flag (a loose router, RFC 3261 §19.1.1)."""
         return bool(self._ptr().lr)

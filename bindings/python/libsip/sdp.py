@@ -160,6 +160,26 @@ class Sdp:
         _sdp_check(_c.sip_sdp_set_session_name(self._handle(), name), "s=")
 
     @property
+    def info(self) -> str:
+        """The session i= text ("" when absent; RFC 8866 §5.4)."""
+        return _s(_c.sip_sdp_get_info(self._handle()))
+
+    @property
+    def uri(self) -> str:
+        """The u= text ("" when absent; RFC 8866 §5.5)."""
+        return _s(_c.sip_sdp_get_uri(self._handle()))
+
+    def set_time(self, start: int, stop: int) -> None:
+        """Replaces every time description with one "t=start stop" line (NTP seconds; 0 0: an
+        unbounded session, RFC 8866 §5.9)."""
+        for name, v in (("start", start), ("stop", stop)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+            if v < 0:
+                raise error(_c.SIP_EINVAL, f"SDP t=: {name} must not be negative, not {v}")
+        _sdp_check(_c.sip_sdp_set_time(self._handle(), start, stop), "t=")
+
+    @property
     def connection(self) -> Optional[Connection]:
         """The session-level c= line as a Connection, or None."""
         return _conn(_c.sip_sdp_get_connection(self._handle()))
@@ -255,6 +275,11 @@ class Media:
         _sdp_check(_c.sip_sdp_media_set_port(self._sdp._handle(), self._i, port), "port")
 
     @property
+    def port_count(self) -> int:
+        """The "/n" number of ports of the m= line (1 when absent; RFC 8866 §5.14)."""
+        return _c.sip_sdp_media_get_port_count(self._m())
+
+    @property
     def proto(self) -> str:
         """The transport protocol ("RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF", ...)."""
         return _s(_c.sip_sdp_media_get_proto(self._m()))
@@ -348,17 +373,28 @@ class Multipart:
     __slots__ = ("_h",)
 
     def __init__(self, subtype: str = "mixed", boundary: str = "libsip-boundary") -> None:
+        self._h: Any = None
+        for name, v in (("subtype", subtype), ("boundary", boundary)):
+            if not isinstance(v, str):
+                raise TypeError(f"{name} must be a str, not {type(v).__name__}")
         rc, h = _c.sip_multipart_create(subtype, boundary)
-        check(rc)
-        self._h: Any = h
+        if rc < 0:
+            raise error(rc, f"cannot make a multipart/{subtype} body with boundary "
+                            f"{boundary!r}: {_c.sip_strerror(rc)}")
+        self._h = h
 
     @classmethod
     def parse(cls, content_type: BytesLike, body: BytesLike) -> "Multipart":
         """Parses a multipart body with its Content-Type (the boundary is read from it). Raises
         BodyError."""
+        for name, v in (("content_type", content_type), ("body", body)):
+            if not isinstance(v, (str, bytes, bytearray, memoryview)):
+                raise TypeError(f"{name} must be str or bytes, not {type(v).__name__}")
         rc, h = _c.sip_multipart_parse(content_type, body)
         if rc < 0:
-            raise BodyError(rc)
+            ct = _s(bytes(content_type)) if not isinstance(content_type, str) else content_type
+            raise BodyError(rc, f"cannot parse a multipart body of Content-Type {ct!r}: "
+                                f"{_c.sip_strerror(rc)}")
         m = cls.__new__(cls)
         m._h = h
         return m

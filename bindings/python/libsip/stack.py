@@ -13,7 +13,7 @@ from . import _core as _c
 from ._base import safe_repr
 from ._errors import ClosedError, Error, InvalidError, check, error
 from .loop import Loop, Timer
-from .message import BytesLike, HeaderArg, Message, Method, _header_items
+from .message import BytesLike, HeaderArg, Message, Method, NetInfo, _header_items
 from .transport import Dest, Resolver, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState, start_client
 
@@ -413,6 +413,13 @@ class Stack:
                             {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
     # -- addresses and sending --------------------------------------------------------------
+
+    def listen(self, spec: str) -> NetInfo:
+        """Opens another listening point ("udp:127.0.0.1:0"; port 0 picks one), as
+        Stack(listen=[...]) does at construction, and describes it."""
+        if self.closed:
+            raise ClosedError(message="stack is closed")
+        return self.transport.listen(spec)
 
     @property
     def addresses(self) -> List[str]:
