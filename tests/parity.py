@@ -90,8 +90,6 @@ PYTHON_ONLY = {
     "Origin": "a plain table in Lua (sdp.origin); Python's is a NamedTuple",
     "Connection": "a plain table in Lua (sdp.connection); Python's is a NamedTuple",
     "RtpMap": "a plain table in Lua (media:rtpmap()); Python's is a NamedTuple",
-    "Multipart": "not bound in Lua yet (sip_multipart_* is reachable through sip.core)",
-    "Transport": "Lua scripts use a Stack; the bare transport is reachable through sip.core",
     "SendOp": ASYNC + ": Stack:send returns when queued in Lua",
     "ResolveOp": ASYNC + ": Lua's Resolver:resolve() waits inside a task",
     "NetInfo.parse": "Lua takes a destination as a string or table where one is needed",
@@ -110,12 +108,9 @@ PYTHON_ONLY = {
     "needs a received request to sample (req.cancelled reads it)",
     "Loop.strict": "Python's strict mode re-raises a callback's exception from run(); Lua "
     "reports callback errors through sip.on_error(fn)",
-    "Stack.transport": "Lua scripts use a Stack; the bare transport is reachable through "
-    "sip.core",
     "Stack.address": "Python's one-address shorthand; Lua's stack:listeners()",
     "Stack.addresses": "Lua's stack:listeners()",
     "Resolver.bind": "a Lua Resolver binds to the stack's loop when a Stack takes it",
-    "Multipart.closed": "Multipart is Python only",
 }
 
 # Lua features Python does not have, with the reason.
@@ -134,6 +129,8 @@ LUA_ONLY = {
     "Stack.listeners": "Python's stack.addresses",
     "Stack.send_response": "Python's Request.reply or Transport.send_response",
     "Sdp.new": "Python's Sdp() constructor",
+    "Multipart.new": "Python's Multipart() constructor",
+    "Multipart.print": "Python's bytes(mp)",
     "Sdp.set_session_name": "Python assigns sdp.session_name",
     "Sdp.set_direction": "Python assigns sdp.direction",
     "Sdp.print": "Python's bytes(sdp)",

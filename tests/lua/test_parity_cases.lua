@@ -188,14 +188,19 @@ T.case("parity: every category maps to a Lua error name", function()
     T.ok(#SPEC.cases >= 40, "the cases loaded")
 end)
 
-T.case("parity: <close> closes what Python's with closes (Sdp, transactions)", function()
-    local sdp
+T.case("parity: <close> closes what Python's with closes (Sdp, Multipart, transactions)",
+    function()
+    local sdp, multipart
     do
         local s <close> = sip.Sdp.new()
         sdp = s
+        local mp <close> = sip.Multipart.new()
+        multipart = mp
     end
     T.raises("SIP_ECLOSED", sdp.print, sdp)
     T.eq(sdp.closed, true, "sdp.closed, as in Python")
+    T.raises("SIP_ECLOSED", multipart.print, multipart)
+    T.eq(multipart.closed, true, "mp.closed, as in Python")
     local stack <close> = sip.Stack{ listen = { "udp:127.0.0.1:0" }, transactions = true }
     local req = sip.Message.parse(message_text({ name = "options" }))
     local txn

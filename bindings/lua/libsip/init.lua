@@ -24,10 +24,11 @@ local sip = { core = core, VERSION = "0.1.0" }
 sip.Error, sip.is_error, sip.on_error = errors.Error, errors.is_error, errors.on_error
 sip.Uri = uri.Uri
 sip.Message, sip.Address = message.Message, message.Address
-sip.Sdp = sdp.Sdp
+sip.Sdp, sip.Multipart = sdp.Sdp, sdp.Multipart
 sip.Loop, sip.sleep = loop.Loop, loop.sleep
 sip.Stack = stack.Stack
 sip.Resolver = require("libsip.transport").Resolver
+sip.Transport = require("libsip.transport").Transport
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers

@@ -1,8 +1,9 @@
 -- SPDX-License-Identifier: MIT
--- libsip for Lua: session descriptions (RFC 8866).
+-- libsip for Lua: session descriptions (RFC 8866) and multipart bodies (RFC 5621).
 
 local core = require "libsip_core"
 local errors = require "libsip.errors"
+local message = require "libsip.message"
 
 local rawget, setmetatable, type, tostring = rawget, setmetatable, type, tostring
 local raise, check, closed, class, nonempty = errors._raise, errors._check, errors._closed,
@@ -261,6 +262,122 @@ function Media.methods.set_connection(m, address, addrtype, nettype)
     return m
 end
 
+---------------------------------------------------------------------------------------------------
+-- Multipart bodies (RFC 5621, RFC 2046 §5.1)
+
+local Multipart = class("Multipart")
+M.Multipart = setmetatable({}, { __index = Multipart.methods })
+
+local function mp_p(mp)
+    local p = rawget(mp, "_p")
+    if not p then raise(core.SIP_ECLOSED, "multipart body is closed") end
+    return p
+end
+
+--- A new empty multipart body (Python: libsip.Multipart(subtype, boundary)): subtype
+--- "mixed" (default), "alternative", "related"...; boundary default "libsip-boundary".
+function M.Multipart.new(subtype, boundary)
+    if subtype ~= nil then errors._arg_string(subtype, "Multipart.new: subtype") end
+    if boundary ~= nil then errors._arg_string(boundary, "Multipart.new: boundary") end
+    local rc, p = core.sip_multipart_create(subtype or "mixed", boundary or "libsip-boundary")
+    if rc < 0 then
+        raise(rc, ("Multipart.new: cannot make a multipart/%s body with boundary %q: %s")
+            :format(subtype or "mixed", boundary or "libsip-boundary", core.sip_strerror(rc)))
+    end
+    return setmetatable({ _p = p }, Multipart)
+end
+
+--- Parses a multipart body with its Content-Type (the boundary is read from it). Raises
+--- SIP_EBODY (Python: BodyError).
+function M.Multipart.parse(content_type, body)
+    errors._arg_string(content_type, "Multipart.parse: content_type")
+    errors._arg_string(body, "Multipart.parse: body")
+    local rc, p = core.sip_multipart_parse(content_type, body)
+    if rc < 0 then
+        raise(rc, ("cannot parse a multipart body of Content-Type %q: %s"):format(content_type,
+            core.sip_strerror(rc)))
+    end
+    return setmetatable({ _p = p }, Multipart)
+end
+
+--- The multipart subtype ("mixed", "alternative", "related").
+Multipart.props.subtype = function(mp) return core.sip_multipart_get_subtype(mp_p(mp)) end
+--- The boundary string between the parts.
+Multipart.props.boundary = function(mp) return core.sip_multipart_get_boundary(mp_p(mp)) end
+--- The Content-Type to send this body with ("multipart/mixed;boundary=...").
+Multipart.props.content_type = function(mp)
+    local rc, text = core.sip_multipart_print_content_type(mp_p(mp))
+    check(rc)
+    return text
+end
+--- The parts in order: { {content_type = "application/sdp" (nil when the part has none),
+--- headers = { {name, value}, ... }, body = "..."}, ... }.
+Multipart.props.parts = function(mp)
+    local p = mp_p(mp)
+    local out = {}
+    for i = 0, core.sip_multipart_count(p) - 1 do
+        local part = core.sip_multipart_part_at(p, i)
+        local headers = {}
+        for j = 0, core.sip_multipart_part_header_count(part) - 1 do
+            local rc, name, value = core.sip_multipart_part_header_at(part, j)
+            check(rc)
+            headers[#headers + 1] = { name, value }
+        end
+        out[i + 1] = {
+            content_type = nonempty(core.sip_multipart_part_get_content_type(part)),
+            headers = headers, body = core.sip_multipart_part_get_body(part),
+        }
+    end
+    return out
+end
+--- True once closed.
+Multipart.props.closed = function(mp) return rawget(mp, "_p") == nil end
+
+--- Appends a part with its content type (nil: none, text/plain by RFC 2046 §5.1.1), body and
+--- extra headers ({ {name, value}, ... }); returns its index (1 for the first).
+function Multipart.methods.add_part(mp, content_type, body, headers)
+    local p = mp_p(mp)
+    local items = {}
+    for i, h in ipairs(headers or {}) do
+        if type(h) ~= "table" then
+            raise(core.SIP_EINVAL, ("Multipart:add_part: headers[%d] must be a {name, value} "
+                .. "pair, got %s"):format(i, type(h)))
+        end
+        items[i] = { h[1], message._header_text("Multipart:add_part", h[1], h[2]) }
+    end
+    message._check_body("Multipart:add_part", body, content_type, true)
+    local idx = check(core.sip_multipart_add_part(p, content_type, body))
+    for _, h in ipairs(items) do
+        local rc = core.sip_multipart_part_add_header(p, idx, h[1], h[2])
+        if rc < 0 then
+            raise(rc, ("Multipart:add_part: bad %s header value %q in a multipart part"):format(
+                h[1], h[2]))
+        end
+    end
+    return idx + 1
+end
+--- The body as sent (Python: bytes(mp)).
+function Multipart.methods.print(mp)
+    local rc, text = core.sip_multipart_print(mp_p(mp))
+    check(rc)
+    return text
+end
+--- Drops the body now (later use raises SIP_ECLOSED). Idempotent.
+function Multipart.methods.close(mp)
+    local p = rawget(mp, "_p")
+    if p then
+        rawset(mp, "_p", nil)
+        core.sip_multipart_unref(p)
+    end
+end
+Multipart.__tostring = function(mp) return mp:print() end
+Multipart.__gc = Multipart.methods.close
+Multipart.__close = Multipart.methods.close
+
+
+check_args("Multipart", Multipart.methods, {
+    add_part = { "content_type:string?", "body:string", "headers:table?" },
+})
 check_args("Sdp", Sdp.methods, {
     attr = { "name:string", "i:integer?" }, add_attr = { "name:string", "value:string?" },
     remove_attr = { "name:string" }, set_origin = { "origin:table" },

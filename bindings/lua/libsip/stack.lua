@@ -192,34 +192,24 @@ end
 --- Opens a listening point ("udp:127.0.0.1:0" picks a free port). Returns its address.
 function Stack.methods.listen(s, spec)
     local tp = stack_tp(s)
-    errors._arg_string(spec, 'listen: a listening point such as "udp:127.0.0.1:5060"')
-    -- The transport also logs the failure; the error raised here says it once, with the errno.
-    local idx = s.loop:_without_log(function(level, module)
-        return level == core.SIP_LOG_ERROR and module == "transport"
-    end, function() return core.sip_transport_listen(tp, spec) end)
-    if idx < 0 then
-        raise(idx, ("cannot listen on %s: %s (%s)"):format(spec, core.sip_strerror(idx),
-            errors._err_name(idx)))
-    end
-    return s:listeners()[idx + 1]
+    return transport._listener_list(tp)[transport._listen_on(tp, s.loop, spec, "listen")]
 end
 
 --- The listening points: { {transport=, host=, port=, spec="udp:127.0.0.1:5060"}, ... }.
 function Stack.methods.listeners(s)
+    return transport._listener_list(stack_tp(s))
+end
+
+--- The stack's sip.Transport (its connections, sends); its messages go to the stack's
+--- handlers, so its on_message raises.
+Stack.props.transport = function(s)
     local tp = stack_tp(s)
-    local out = {}
-    for i = 0, core.sip_transport_listener_count(tp) - 1 do
-        local rc, info = core.sip_transport_listener_info(tp, i)
-        check(rc)
-        local t = core.sip_transport_param(info.transport)
-        local host = info.local_ip
-        local shown = host:find(":", 1, true) and "[" .. host .. "]" or host
-        out[#out + 1] = {
-            transport = t, host = host, port = info.local_port,
-            spec = t .. ":" .. shown .. ":" .. info.local_port,
-        }
+    local t = rawget(s, "_transport")
+    if not t then
+        t = transport._wrap_transport(tp, s.loop, s)
+        rawset(s, "_transport", t)
     end
-    return out
+    return t
 end
 
 --- Calls fn(req) in a new task for every request with this method ("*": any method without
@@ -273,25 +263,7 @@ function Stack.methods.send(s, msg, dst)
         raise(core.SIP_EINVAL, "stack:send: a response without a destination goes with "
             .. "stack:send_response(rsp)")
     end
-    local co, main = coroutine.running()
-    local l = not main and task_loops[co]
-    local cb = nil
-    if l then cb = function(_, status) resume(l, co, status) end end
-    local rc
-    if ni then
-        rc = core.sip_transport_send(tp, mp, ni, cb)
-    else
-        rc = core.sip_transport_send_request(tp, mp, cb)
-    end
-    if rc == core.SIP_ENOENT and core.sip_msg_get_via(mp) == nil then
-        local what = core.sip_msg_is_request(mp) == 1
-            and "the " .. core.sip_msg_get_method_str(mp) .. " request" or "the response"
-        raise(rc, ("stack:send: %s has no Via (a request needs one with a branch, RFC 3261 "
-            .. "§8.1.1.7: sip.branch())"):format(what))
-    end
-    if rc < 0 then raise(rc, "stack:send: cannot send: " .. core.sip_strerror(rc)) end
-    if not l then return 0 end
-    return coroutine.yield()
+    return transport._send_on(tp, mp, ni, "stack:send")
 end
 
 -- Why a request cannot start a client transaction, in words (C answers only a code), or nil.
@@ -389,13 +361,7 @@ end
 
 --- Sends a response where RFC 3261 §18.2.2 says (the request's connection or Via).
 function Stack.methods.send_response(s, rsp)
-    local tp = stack_tp(s)
-    local rp = message._check_msg(rsp, "send_response")
-    local rc = core.sip_transport_send_response(tp, rp)
-    if rc == core.SIP_ENOENT and core.sip_msg_get_via(rp) == nil then
-        raise(rc, "send_response: the response has no Via to send it by (RFC 3261 §18.2.2)")
-    end
-    if rc < 0 then raise(rc, "send_response: " .. core.sip_strerror(rc)) end
+    transport._send_response_on(stack_tp(s), rsp, "send_response")
 end
 
 --- Runs the loop until stack:stop() or stack:close(); raises "already running" inside it.

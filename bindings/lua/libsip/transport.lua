@@ -1,8 +1,10 @@
 -- SPDX-License-Identifier: MIT
--- libsip for Lua: destinations of the transport layer and the RFC 3263 resolver.
+-- libsip for Lua: transports (listening points, connections, sends), destinations and the
+-- RFC 3263 resolver.
 local core = require "libsip_core"
 local errors = require "libsip.errors"
 local loopm = require "libsip.loop"
+local message = require "libsip.message"
 
 local rawget, rawset, setmetatable, type, tostring, tonumber = rawget, rawset, setmetatable,
     type, tostring, tonumber
@@ -214,5 +216,247 @@ Resolver.__tostring = function(r)
     return ("libsip.Resolver(%s)"):format(Resolver.props.servers(r) or "system servers")
 end
 
+---------------------------------------------------------------------------------------------------
+-- What a Transport and a Stack share: listening points and sends
+
+-- Opens a listening point; the listener table. what names the caller in errors.
+local function listen_on(tp, loop, spec, what)
+    errors._arg_string(spec, what .. ': a listening point such as "udp:127.0.0.1:5060"')
+    -- The transport also logs the failure; the error raised here says it once, with the errno.
+    local idx = loop:_without_log(function(level, module)
+        return level == core.SIP_LOG_ERROR and module == "transport"
+    end, function() return core.sip_transport_listen(tp, spec) end)
+    if idx < 0 then
+        raise(idx, ("cannot listen on %s: %s (%s)"):format(spec, core.sip_strerror(idx),
+            errors._err_name(idx)))
+    end
+    return idx + 1
+end
+
+-- { {transport=, host=, port=, spec="udp:127.0.0.1:5060"}, ... }
+local function listener_list(tp)
+    local out = {}
+    for i = 0, core.sip_transport_listener_count(tp) - 1 do
+        local rc, info = core.sip_transport_listener_info(tp, i)
+        check(rc)
+        local t = core.sip_transport_param(info.transport)
+        local host = info.local_ip
+        local shown = host:find(":", 1, true) and "[" .. host .. "]" or host
+        out[#out + 1] = {
+            transport = t, host = host, port = info.local_port,
+            spec = t .. ":" .. shown .. ":" .. info.local_port,
+        }
+    end
+    return out
+end
+
+-- Sends mp to ni, or (ni nil) where its Route or Request-URI says (RFC 3263). Inside a task it
+-- waits for the outcome and returns the status; outside it returns 0 once queued.
+local function send_on(tp, mp, ni, what)
+    local co, main = coroutine.running()
+    local l = not main and loopm._task_loops[co]
+    local cb = nil
+    if l then cb = function(_, status) resume(l, co, status) end end
+    local rc
+    if ni then
+        rc = core.sip_transport_send(tp, mp, ni, cb)
+    else
+        rc = core.sip_transport_send_request(tp, mp, cb)
+    end
+    if rc == core.SIP_ENOENT and core.sip_msg_get_via(mp) == nil then
+        local kind = core.sip_msg_is_request(mp) == 1
+            and "the " .. core.sip_msg_get_method_str(mp) .. " request" or "the response"
+        raise(rc, ("%s: %s has no Via (a request needs one with a branch, RFC 3261 "
+            .. "§8.1.1.7: sip.branch())"):format(what, kind))
+    end
+    if rc < 0 then raise(rc, what .. ": cannot send: " .. core.sip_strerror(rc)) end
+    if not l then return 0 end
+    return coroutine.yield()
+end
+
+-- Sends a response where RFC 3261 §18.2.2 says (the request's connection or Via).
+local function send_response_on(tp, rsp, what)
+    local rp = message._check_msg(rsp, what)
+    local rc = core.sip_transport_send_response(tp, rp)
+    if rc == core.SIP_ENOENT and core.sip_msg_get_via(rp) == nil then
+        raise(rc, what .. ": the response has no Via to send it by (RFC 3261 §18.2.2)")
+    end
+    if rc < 0 then raise(rc, what .. ": " .. core.sip_strerror(rc)) end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Transport: the listening points and connections of one endpoint (sip_transport_t), for
+-- scripts that want the messages without a Stack's dispatch (Python: libsip.Transport).
+
+local Transport = class("Transport")
+local TRANSPORT_KEYS = set { "loop", "listen", "options", "on_message" }
+-- The option names options = {...} takes (the fields of sip_transport_opts_t), as Python's
+-- Transport.OPTIONS.
+local OPTIONS = { "udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
+    "handshake_timeout_ms", "parse", "tls_ca_file", "tls_cert_file", "tls_key_file",
+    "tls_verify", "tls_verify_client", "ws_path", "via_host" }
+
+local function transport_p(t)
+    local p = rawget(t, "_p")
+    if not p then raise(core.SIP_ECLOSED, "transport is closed") end
+    return p
+end
+
+local function on_message(t, mp)
+    local fn = rawget(t, "_handler")
+    if not fn then return end
+    core.sip_msg_ref(mp)
+    rawget(t, "_loop"):spawn(fn, message._wrap_msg(mp))
+end
+
+-- A Transport object over tp, which it takes a reference to.
+local function wrap_transport(tp, loop, stack)
+    local t = setmetatable({ _p = core.sip_transport_ref(tp), _loop = loop, _stack = stack },
+        Transport)
+    return t
+end
+
+--- sip.Transport{ loop = Loop (required), listen = { "udp:127.0.0.1:0", ... } or one string,
+---                options = { mtu = 1400, ... } (the fields of sip_transport_opts_t, checked
+---                by name and type; parse = {...} nested), on_message = fn }
+--- fn(msg) runs in a new task for every message received (requests and responses). An
+--- unknown key raises SIP_EINVAL naming it.
+local function new_transport(cfg)
+    cfg = check_opts(cfg, TRANSPORT_KEYS, "sip.Transport")
+    local loop = cfg.loop
+    if getmetatable(loop) ~= loopm._Loop then
+        raise(core.SIP_EINVAL, "sip.Transport: loop must be a sip.Loop, got " .. type(loop))
+    end
+    local listen = cfg.listen
+    if type(listen) == "string" then listen = { listen } end
+    if listen ~= nil and type(listen) ~= "table" then
+        raise(core.SIP_EINVAL, "sip.Transport: listen must be a string or a list of strings "
+            .. "such as \"udp:127.0.0.1:5060\", got " .. type(listen))
+    end
+    if cfg.on_message ~= nil then errors._arg_fn(cfg.on_message, "sip.Transport: on_message") end
+    local o = core.sip_transport_opts_t()
+    core.sip_transport_opts_init(o)
+    if cfg.options ~= nil then errors._set_struct(o, cfg.options, "sip.Transport: options") end
+    local rc, tp = core.sip_transport_create(loop_p(loop), o)
+    if rc < 0 then raise(rc, "sip.Transport: cannot create it: " .. core.sip_strerror(rc)) end
+    local t = setmetatable({ _p = tp, _loop = loop, _handler = cfg.on_message }, Transport)
+    -- The handler holds the object weakly, so a transport nobody keeps can be collected.
+    local weak = setmetatable({ t = t }, { __mode = "v" })
+    check(core.sip_transport_set_handler(tp, function(_, mp)
+        local tt = weak.t
+        if tt then on_message(tt, mp) end
+    end))
+    local ok, err = pcall(function()
+        for _, spec in ipairs(listen or {}) do t:listen(spec) end
+    end)
+    if not ok then
+        -- A listen that fails (address in use...) leaves nothing open behind it.
+        t:close()
+        error(err, 0)
+    end
+    return t
+end
+M.Transport = setmetatable({ OPTIONS = OPTIONS }, { __call = function(_, cfg)
+    return new_transport(cfg)
+end, __index = Transport.methods })
+
+--- The Loop this transport runs on.
+Transport.props.loop = function(t) return rawget(t, "_loop") end
+--- The option names options = {...} takes.
+Transport.props.OPTIONS = function() return OPTIONS end
+--- Open stream connections (TCP, TLS, WS, WSS), accepted and made.
+Transport.props.connection_count = function(t)
+    return core.sip_transport_connection_count(transport_p(t))
+end
+
+--- fn(msg) in a new task for every message received (nil: none). Returns t.
+function Transport.methods.on_message(t, fn)
+    transport_p(t)
+    if rawget(t, "_stack") then
+        raise(core.SIP_EINVAL, "on_message: a stack's transport hands its messages to the "
+            .. "stack: use stack:on_request() and stack:on_response()")
+    end
+    if fn ~= nil then errors._arg_fn(fn, "on_message: handler") end
+    rawset(t, "_handler", fn)
+    return t
+end
+
+--- Opens a listening point ("udp:127.0.0.1:0" picks a free port). Returns its address.
+function Transport.methods.listen(t, spec)
+    local tp = transport_p(t)
+    return listener_list(tp)[listen_on(tp, rawget(t, "_loop"), spec, "listen")]
+end
+
+--- The listening points: { {transport=, host=, port=, spec="udp:127.0.0.1:5060"}, ... }.
+function Transport.methods.listeners(t) return listener_list(transport_p(t)) end
+
+--- Sends a message to an explicit destination ("udp:127.0.0.1:5060" or {transport=, host=,
+--- port=}); the top Via is filled in. Inside a task it waits for the outcome and returns the
+--- status (0, or a negative error code); outside it returns 0 once queued.
+function Transport.methods.send(t, msg, dst)
+    local tp = transport_p(t)
+    local mp = message._check_msg(msg, "transport:send")
+    if dst == nil then
+        raise(core.SIP_EINVAL, "transport:send: a destination is needed (transport:send_request "
+            .. "locates a request from its Route or Request-URI)")
+    end
+    return send_on(tp, mp, dest_netinfo(dst), "transport:send")
+end
+
+--- Sends a request where its Route or Request-URI says (RFC 3263 through the resolver given
+--- to set_resolver); waits as send does.
+function Transport.methods.send_request(t, msg)
+    local tp = transport_p(t)
+    local mp = message._check_msg(msg, "transport:send_request")
+    if core.sip_msg_is_request(mp) == 0 then
+        raise(core.SIP_EINVAL, "transport:send_request: a response goes with "
+            .. "transport:send_response(rsp)")
+    end
+    return send_on(tp, mp, nil, "transport:send_request")
+end
+
+--- Sends a response back the way its request came (RFC 3261 §18.2.2).
+function Transport.methods.send_response(t, rsp)
+    send_response_on(transport_p(t), rsp, "transport:send_response")
+end
+
+--- Sets the RFC 3263 resolver send_request locates requests with (nil removes it); it starts
+--- on this transport's loop. A Stack sets its own.
+function Transport.methods.set_resolver(t, r)
+    local tp = transport_p(t)
+    if r ~= nil and getmetatable(r) ~= Resolver then
+        raise(core.SIP_EINVAL, "set_resolver: a sip.Resolver (or nil) expected, got " .. type(r))
+    end
+    if r then r:_bind(rawget(t, "_loop")) end
+    check(core.sip_transport_set_resolver(tp, r and resolver_p(r) or nil))
+    rawset(t, "_resolver", r)
+    return t
+end
+
+--- Closes every listening point and connection. Idempotent.
+function Transport.methods.close(t)
+    local p = rawget(t, "_p")
+    if not p then return end
+    rawset(t, "_p", nil)
+    rawset(t, "_handler", nil)
+    core.sip_transport_close(p)
+    core.sip_transport_unref(p)
+end
+Transport.__gc = function(t)
+    local p = rawget(t, "_p")
+    if p then
+        rawset(t, "_p", nil)
+        if not rawget(t, "_stack") then
+            -- As a Stack's __gc: the link to the resolver goes first, so nothing stays live.
+            core.sip_transport_set_resolver(p, nil)
+        end
+        core.sip_transport_unref(p)
+    end
+end
+Transport.__close = Transport.methods.close
+
 M._dest_netinfo, M._target_table, M._Resolver = dest_netinfo, target_table, Resolver
+M._listen_on, M._listener_list, M._send_on, M._send_response_on = listen_on, listener_list,
+    send_on, send_response_on
+M._wrap_transport = wrap_transport
 return M
