@@ -90,7 +90,8 @@ PYTHON_ONLY = {
     "Origin": "a plain table in Lua (sdp.origin); Python's is a NamedTuple",
     "Connection": "a plain table in Lua (sdp.connection); Python's is a NamedTuple",
     "RtpMap": "a plain table in Lua (media:rtpmap()); Python's is a NamedTuple",
-    "SendOp": ASYNC + ": Stack:send returns when queued in Lua",
+    "SendOp": ASYNC + ": Lua's stack:send and transport:send wait for the status inside a "
+    "task and return 0 once queued outside one",
     "ResolveOp": ASYNC + ": Lua's Resolver:resolve() waits inside a task",
     "NetInfo.parse": "Lua takes a destination as a string or table where one is needed",
     "NetInfo.local": "Python's \"ip:port\" shorthands; Lua reads local_ip/local_port",

@@ -408,6 +408,9 @@ function Stack.methods.close(s)
     rawset(s, "_tp", nil)
     local layer = rawget(s, "_layer")
     if layer then layer:close() end
+    -- stack.transport, when a script took it, answers SIP_ECLOSED from now on.
+    local t = rawget(s, "_transport")
+    if t then t:close() end
     core.sip_transport_close(tp)
     core.sip_transport_unref(tp)
     local r = rawget(s, "_resolver")
