@@ -154,3 +154,17 @@ def test_asyncio_strict_exception_ends_serve():
                 await asyncio.wait_for(stack.serve(), 5)
 
     asyncio.run(main())
+
+
+def test_a_stacks_transport_refuses_on_message():
+    """stack.transport.on_message = fn would never run (the stack's handlers get every
+    message): it raises, as Lua's stack.transport:on_message(fn) does."""
+    with libsip.Stack("udp:127.0.0.1:0") as stack:
+        with pytest.raises(libsip.InvalidError, match="stack.on_request"):
+            stack.transport.on_message = print
+        assert stack.transport.listeners[0].local == stack.address()
+    loop = libsip.Loop()
+    with libsip.Transport(loop) as tp:
+        with pytest.raises(TypeError, match="on_message must be callable, not int"):
+            tp.on_message = 5
+    loop.close()

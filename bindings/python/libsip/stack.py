@@ -309,6 +309,7 @@ class Stack:
         self._own_resolver = resolver is None
         try:
             self.transport._request_class = Request
+            self.transport._stack_owned = True
             # RFC 3263: a request sent without a destination is located from its Route or
             # Request-URI through this resolver.
             if resolver is None:

@@ -145,6 +145,8 @@ class Transport:
         self._handler: Optional[Callable[[Message], Any]] = None
         self._request_class: Any = Message
         self._resolver: Optional[Resolver] = None
+        # A Stack's own transport: its messages go to the stack's handlers.
+        self._stack_owned = False
         check(_c.sip_transport_set_handler(h, functools.partial(_on_message, weakref.ref(self))))
         if on_message is not None:
             self.on_message = on_message
@@ -169,6 +171,11 @@ class Transport:
 
     @on_message.setter
     def on_message(self, fn: Optional[Callable[[Message], Any]]) -> None:
+        if self._stack_owned:
+            raise error(_c.SIP_EINVAL, "a stack's transport hands its messages to the stack: "
+                                       "use @stack.on_request and @stack.on_response")
+        if fn is not None and not callable(fn):
+            raise TypeError(f"on_message must be callable, not {type(fn).__name__}")
         self._handler = fn
 
     def listen(self, spec: str) -> NetInfo:
