@@ -31,6 +31,8 @@ PB_DECLARE(osip2)
 PB_DECLARE(sofia)
 PB_DECLARE(libre)
 PB_DECLARE(memchr)
+PB_DECLARE(libsip_print)
+PB_DECLARE(libsip_fwd)
 #undef PB_DECLARE
 
 /* ---- the lower bound: find the header lines and nothing else -------------------------------- */
@@ -92,6 +94,8 @@ struct peer {
 /* clang-format on */
 static const struct peer peers[] = {
     PB_PEER(libsip), PB_PEER(osip2), PB_PEER(sofia), PB_PEER(libre), PB_PEER(memchr),
+    {"libsip-print", pb_libsip_print_setup, pb_libsip_print_parse, pb_libsip_print_check},
+    {"libsip-fwd", pb_libsip_fwd_setup, pb_libsip_fwd_parse, pb_libsip_fwd_check},
 };
 #undef PB_PEER
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
@@ -237,7 +241,8 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: parse-bench [--quick] [--lib NAME]... [--type TYPE]... [--corpus DIR]\n"
             "  --quick        few iterations (a smoke test; the figures mean little)\n"
-            "  --lib NAME     only this library (libsip, osip2, sofia, libre, memchr)\n"
+            "  --lib NAME     only this library (libsip, osip2, sofia, libre, memchr), or libsip-print\n"
+            "                 (print a parsed message) or libsip-fwd (parse, add a Via, print)\n"
             "  --type TYPE    only this message (invite, register, ok200, ringing180, options)\n"
             "  --corpus DIR   where <type>.sip are (default %s)\n"
             "Prints one line per library and message: parse LIBRARY TYPE NS_PER_MESSAGE\n",

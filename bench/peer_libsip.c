@@ -80,3 +80,77 @@ int pb_libsip_check(const char *buf, size_t len, int vias, int contacts, unsigne
     sip_msg_unref(m);
     return rc;
 }
+
+/* ---- printing ----------------------------------------------------------------------------
+ * "libsip-print" times sip_msg_print() alone on a message parsed once (a relay printing what it
+ * received); "libsip-fwd" times what a stateless proxy does per message: parse, add its Via on
+ * top, take one off Max-Forwards, print, free (RFC 3261 §16.6). */
+
+int pb_libsip_print_setup(void);
+int pb_libsip_print_parse(const char *buf, size_t len);
+int pb_libsip_print_check(const char *buf, size_t len, int vias, int contacts, unsigned long cseq,
+                          const char *auth_user, size_t body_len, char *why, size_t cap);
+int pb_libsip_fwd_setup(void);
+int pb_libsip_fwd_parse(const char *buf, size_t len);
+int pb_libsip_fwd_check(const char *buf, size_t len, int vias, int contacts, unsigned long cseq,
+                        const char *auth_user, size_t body_len, char *why, size_t cap);
+
+static char print_out[65536];
+static const char *print_key;
+static sip_msg_t *print_msg;
+
+int pb_libsip_print_setup(void)
+{
+    return 0;
+}
+
+int pb_libsip_print_parse(const char *buf, size_t len)
+{
+    /* The message is parsed on the first call for a buffer and kept: only printing is timed. */
+    if (buf != print_key) {
+        sip_msg_unref(print_msg);
+        print_msg = NULL;
+        print_key = NULL;
+        if (sip_msg_parse(&print_msg, buf, len, NULL) != 0) return -1;
+        print_key = buf;
+    }
+    int n = sip_msg_print(print_msg, print_out, sizeof(print_out));
+    return n > 0 && (size_t)n < sizeof(print_out) ? 0 : -1;
+}
+
+int pb_libsip_print_check(const char *buf, size_t len, int vias, int contacts, unsigned long cseq,
+                          const char *auth_user, size_t body_len, char *why, size_t cap)
+{
+    if (pb_libsip_print_parse(buf, len) != 0) return fail(why, cap, "print failed");
+    return pb_libsip_check(print_out, strlen(print_out), vias, contacts, cseq, auth_user,
+                           body_len, why, cap);
+}
+
+int pb_libsip_fwd_setup(void)
+{
+    return 0;
+}
+
+int pb_libsip_fwd_parse(const char *buf, size_t len)
+{
+    sip_msg_t *m = NULL;
+    if (sip_msg_parse(&m, buf, len, NULL) != 0) return -1;
+    int rc = sip_msg_prepend_header(m, "Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK.f0rw4rd");
+    int mf = sip_msg_get_max_forwards(m);
+    if (rc == 0 && mf > 0) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", mf - 1);
+        rc = sip_msg_set_header(m, "Max-Forwards", v);
+    }
+    int n = rc == 0 ? sip_msg_print(m, print_out, sizeof(print_out)) : -1;
+    sip_msg_unref(m);
+    return n > 0 && (size_t)n < sizeof(print_out) ? 0 : -1;
+}
+
+int pb_libsip_fwd_check(const char *buf, size_t len, int vias, int contacts, unsigned long cseq,
+                        const char *auth_user, size_t body_len, char *why, size_t cap)
+{
+    if (pb_libsip_fwd_parse(buf, len) != 0) return fail(why, cap, "forward failed");
+    return pb_libsip_check(print_out, strlen(print_out), vias + 1, contacts, cseq, auth_user,
+                           body_len, why, cap);
+}

@@ -62,7 +62,9 @@ static int add_header_n(sip_msg_t *msg, const char *name, size_t nl, const char 
     char *v = sip__msg_strdup(msg, value, vl);
     if (!n || !v) return SIP_ENOMEM;
     sip_hdr_id_t id = sip_hdr_id_from_name(n, nl);
-    return sip__msg_parse_header_value(msg, id, (sip_str_t){n, nl}, v, vl, first, NULL, 0, 0);
+    int rc = sip__msg_parse_header_value(msg, id, (sip_str_t){n, nl}, v, vl, first, NULL, 0, 0);
+    if (rc == 0) msg->intact = 0;
+    return rc;
 }
 
 int sip_msg_add_header(sip_msg_t *msg, const char *name, const char *value)
@@ -83,6 +85,7 @@ int sip_msg_remove_header(sip_msg_t *msg, const char *name, size_t i)
     const sip_header_t *h = sip_msg_header_by_name(msg, name, i);
     if (!h) return SIP_ENOENT;
     sip__msg_unlink(msg, (struct sip_header *)h);
+    msg->intact = 0;
     return 0;
 }
 
@@ -94,22 +97,48 @@ int sip_msg_remove_headers(sip_msg_t *msg, const char *name)
     return n;
 }
 
+static int same_header(const struct sip_header *h, sip_hdr_id_t id, sip_str_t name)
+{
+    return id != SIP_HDR_OTHER ? h->id == id
+                               : h->id == SIP_HDR_OTHER && sip_str_caseeq(h->name, name);
+}
+
 int sip_msg_set_header(sip_msg_t *msg, const char *name, const char *value)
 {
     if (!msg || !name || !value) return SIP_EINVAL;
     size_t nl = strlen(name), vl = strlen(value);
     if (!valid_token(name, nl) || !valid_value(value, vl)) return SIP_EINVAL;
     /* Parse the new value before dropping the old ones, so a bad value changes nothing. */
-    const struct sip_header *old_tail = msg->tail;
+    struct sip_header *old_tail = msg->tail;
     int rc = add_header_n(msg, name, nl, value, vl, 0);
     if (rc) return rc;
     sip_hdr_id_t id = sip_hdr_id_from_name(name, nl);
-    struct sip_header *h = msg->head, *stop = old_tail ? old_tail->next : msg->head;
-    while (h && h != stop) {
+    sip_str_t key = {name, nl};
+    struct sip_header *nfirst = old_tail ? old_tail->next : msg->head, *nlast = msg->tail;
+    struct sip_header *at = msg->head;
+    while (at != nfirst && !same_header(at, id, key)) at = at->next;
+    if (at != nfirst) {
+        /* The new line takes the place of the first old value (a proxy's Max-Forwards stays
+         * where it was): move the new records, already in wire order, in front of it. Only the
+         * wire order changes; every old value of the header goes below, so the id list, which
+         * then holds only the new ones, stays in order. */
+        msg->tail = nfirst->prev;
+        msg->tail->next = NULL;
+        nfirst->prev = at->prev;
+        if (at->prev)
+            at->prev->next = nfirst;
+        else
+            msg->head = nfirst;
+        nlast->next = at;
+        at->prev = nlast;
+    }
+    for (struct sip_header *h = msg->head; h;) {
         struct sip_header *next = h->next;
-        if (id != SIP_HDR_OTHER ? h->id == id
-                                : h->id == SIP_HDR_OTHER && sip_str_caseeq(h->name, (sip_str_t){name, nl}))
+        if (h == nfirst) {
+            next = nlast->next;
+        } else if (same_header(h, id, key)) {
             sip__msg_unlink(msg, h);
+        }
         h = next;
     }
     return 0;
@@ -145,6 +174,8 @@ int sip_msg_set_status(sip_msg_t *msg, int status, const char *reason)
     if (!r) return SIP_ENOMEM;
     msg->status = status;
     msg->reason = (sip_str_t){r, rl};
+    msg->start_raw = (sip_str_t){NULL, 0};
+    msg->intact = 0;
     return 0;
 }
 
@@ -157,6 +188,8 @@ int sip_msg_set_uri(sip_msg_t *msg, const char *uri)
     sip_uri_t parsed;
     if (sip_uri_parse(&parsed, u, ul) != 0) return SIP_EURI;
     msg->uri = parsed;
+    msg->start_raw = (sip_str_t){NULL, 0};
+    msg->intact = 0;
     return 0;
 }
 
@@ -193,11 +226,21 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
     /* Keep the record (and so every pointer to it) and take over the new content. */
     struct sip_header *next = old->next, *prev = old->prev, *next_same = old->next_same;
     unsigned line = old->line;
+    unsigned char joined = old->joined;
+    /* The value's line prints anew (its other values as they were). */
+    if (joined) {
+        struct sip_header *first = prev;
+        while (first && first->joined) first = first->prev;
+        if (first) first->raw = (sip_str_t){NULL, 0};
+    }
     *old = *nh;
     old->next = next;
     old->prev = prev;
     old->next_same = next_same;
     old->line = line;
+    old->joined = joined;
+    old->raw = (sip_str_t){NULL, 0};
+    msg->intact = 0;
     return 0;
 }
 
@@ -278,6 +321,7 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
 static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
 {
     const char *name = sip_hdr_name(id);
+    const struct sip_header *last = NULL;
     for (const struct sip_header *h = src->known[id].first; h; h = h->next_same) {
         char *v = sip__msg_strdup(dst, h->value.ptr, h->value.len);
         struct sip_header *c = sip__msg_alloc(dst, sizeof(*c));
@@ -285,6 +329,10 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
         *c = *h;
         c->name = (sip_str_t){name, strlen(name)};
         c->line = 0;
+        /* Values that shared a line in the source share one in the copy. */
+        c->joined = h->joined && last && h->prev == last;
+        c->raw = (sip_str_t){NULL, 0};
+        last = h;
         reloc_header(c, h->value.ptr, h->value.len, v);
         sip__msg_link(dst, c, 0);
     }
@@ -302,6 +350,9 @@ int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *hdr)
     *c = *h;
     c->name = (sip_str_t){n, h->name.len};
     c->line = 0;
+    c->joined = 0;
+    c->raw = (sip_str_t){NULL, 0};
+    msg->intact = 0;
     reloc_header(c, h->value.ptr, h->value.len, v);
     sip__msg_link(msg, c, 0);
     return 0;
@@ -373,6 +424,8 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
             *c = *to;
             c->name = SIP_STR("To");
             c->line = 0;
+            c->joined = 0;
+            c->raw = (sip_str_t){NULL, 0};
             reloc_header(c, to->value.ptr, ol, v);
             c->value = (sip_str_t){v, vl};
             c->v.addr.tag = (sip_str_t){v + ol + 5, tl};

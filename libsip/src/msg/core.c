@@ -78,6 +78,17 @@ void sip_msg_unref(sip_msg_t *msg)
 
 void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h)
 {
+    /* The line this value was on is no longer as received: it prints anew without it. */
+    if (h->joined) {
+        struct sip_header *first = h->prev;
+        while (first && first->joined) first = first->prev;
+        if (first) first->raw = (sip_str_t){NULL, 0};
+    } else if (h->next && h->next->joined) {
+        h->next->joined = 0;
+        h->next->raw = (sip_str_t){NULL, 0};
+    }
+    h->joined = 0;
+    h->raw = (sip_str_t){NULL, 0};
     if (h->prev)
         h->prev->next = h->next;
     else

@@ -832,6 +832,8 @@ static inline struct sip_header *new_header(sip_msg_t *msg, sip_hdr_id_t id, sip
     h->id = id;
     h->kind = kind;
     h->name = name;
+    h->joined = 0;
+    h->raw = (sip_str_t){NULL, 0};
     return h;
 }
 
@@ -883,6 +885,7 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
         struct sip_header *h = new_header(msg, id, kind, name);
         if (!h) return SIP_ENOMEM;
         h->line = line;
+        h->joined = ncreated > 0; /* later values of a list stay on its line when printed */
         cp s = p, r;
         switch (kind) {
         case SIP_HK_VIA: r = parse_via(&h->v.via, p, end, &why); break;

@@ -22,8 +22,15 @@ struct sip_header {
     sip_hdr_id_t id;
     sip_hdr_kind_t kind;
     unsigned line; /* line of the header in the parsed input; 0 when added later */
+    /* A value that shares its line with the one before it (a comma list: "Allow: INVITE, ACK"
+     * is two records, the second joined). Printing keeps such values on one line. */
+    unsigned char joined;
     sip_str_t name;
     sip_str_t value;
+    /* On the first value of a received line that nothing has edited since: the whole line as it
+     * came (name, colon, whitespace, every value, folds and the line end), printed as is so a
+     * relayed message goes out byte for byte as it was received. Empty otherwise. */
+    sip_str_t raw;
     union {
         sip_via_t via;
         sip_addr_t addr;
@@ -52,6 +59,12 @@ struct sip_msg {
     int status;
     sip_str_t reason;
     sip_str_t body;
+    /* The start line and the blank line after the headers as received, line ends included;
+     * empty for a built message or once the start line is edited. */
+    sip_str_t start_raw, end_raw;
+    /* 1 while a parsed message has not been edited: printing then adds no Content-Length that
+     * was not there (RFC 3261 §18.3 makes it optional over UDP). */
+    int intact;
     int has_net;
     sip_netinfo_t net;              /* where it came from or went (transport) */
     struct sip_header *head, *tail; /* every header in wire order */

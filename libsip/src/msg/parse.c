@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Message parser: start line, header section (folding, compact forms, lists), body framing. */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +66,49 @@ static inline const char *line_end(const char *p, const char *end, const char **
     if (!e) return NULL;
     *le = (e > p && e[-1] == '\r') ? e - 1 : e;
     return e + 1;
+}
+
+/* The first octet of [p, le) that may not stand in a start line or header line: a control octet
+ * other than HTAB, or DEL (RFC 3261 §25.1: TEXT-UTF8char and LWS admit no others). A CR LF inside
+ * the range is a fold and passes when folds is set, as does an LF after the CR. A bare CR is the
+ * dangerous one: Sofia-SIP and oSIP2 end the line there, so a proxy that took it as whitespace
+ * would forward a header (a second Via) that it never saw. NULL when the line is clean. Eight
+ * octets a step: the common line has no octet below 0x20 but its HTABs or folds. An escaped
+ * control octet (a quoted-pair) passes; the header's own grammar says where one may stand. */
+static inline const char *bad_octet(const char *p, const char *le, int folds)
+{
+    const char *start = p;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (p < le) {
+        if (le - p >= 8) {
+            uint64_t x, y;
+            memcpy(&x, p, 8);
+            y = x ^ (0x7f * ones);
+            /* High bit set for a byte below 0x20 (bytes >= 0x80, UTF-8, are excluded by ~x) or
+             * equal to 0x7f; a false alarm only sends these eight octets to the exact check. */
+            if (!((((x - 0x20 * ones) & ~x) | ((y - ones) & ~y)) & highs)) {
+                p += 8;
+                continue;
+            }
+        }
+        const char *stop = le - p >= 8 ? p + 8 : le;
+        for (; p < stop; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c >= 0x20 && c != 0x7f) continue;
+            if (c == '\t') continue;
+            if (folds && c == '\r' && le - p > 1 && p[1] == '\n') continue;
+            if (folds && c == '\n') continue;
+            /* A quoted-pair may escape any octet but CR and LF (RFC 3261 §25.1; RFC 4475
+             * intmeth's display name holds an escaped BEL, NUL and DEL). */
+            if (c != '\r' && c != '\n') {
+                size_t bs = 0;
+                while (p - bs > start && p[-1 - (ptrdiff_t)bs] == '\\') bs++;
+                if (bs & 1) continue;
+            }
+            return p;
+        }
+    }
+    return NULL;
 }
 
 /* End of the token starting at p, four octets a step (one loop branch per four octets). */
@@ -217,8 +262,15 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         goto out;
     }
     is_request = !(le - p >= 4 && memcmp(p, "SIP/", 4) == 0);
+    const char *bad = bad_octet(p, le, 0);
+    if (bad) {
+        rc = BAD(1, (unsigned)(bad - p) + 1, NULL, "%s line: %s", is_request ? "request" : "status",
+                 *bad == '\r' ? "CR not followed by LF" : "control octet");
+        goto out;
+    }
     rc = parse_start_line(msg, p, le, err);
     if (rc) goto out;
+    msg->start_raw = (sip_str_t){p, (size_t)(next - p)};
 
     unsigned line = 2;
     const char *body = NULL;
@@ -228,6 +280,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         if (!next) break;
         line++;
         if (le == p) {
+            msg->end_raw = (sip_str_t){p, (size_t)(next - p)};
             body = next;
             break;
         }
@@ -236,8 +289,10 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
             goto out;
         }
         /* Folded lines (RFC 3261 §7.3.1) become part of this header's value. */
+        int folded = 0;
         while (next < end && (*next == ' ' || *next == '\t')) {
             const char *n2 = line_end(next, end, &le);
+            folded = 1;
             if (!n2) {
                 le = end;
                 next = end;
@@ -245,6 +300,20 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
             }
             next = n2;
             line++;
+        }
+        if ((bad = bad_octet(p, le, folded)) != NULL) {
+            /* Name the line and column of the octet itself, inside a fold too. */
+            const char *ls = p;
+            unsigned bl = first_line;
+            for (const char *q = p; q < bad; q++)
+                if (*q == '\n') bl++, ls = q + 1;
+            const char *ne = token_end(p, le);
+            char hname[48];
+            snprintf(hname, sizeof(hname), "%.*s", (int)(ne - p), p);
+            rc = BAD(bl, (unsigned)(bad - ls) + 1, hname, "%s%s%s",
+                     *bad == '\r' ? "CR not followed by LF" : "control octet",
+                     ne > p ? " in header " : " in a header line", hname);
+            goto out;
         }
         if ((size_t)(le - p) > opts->max_line) {
             rc = fail(err, is_request, SIP_ETOOBIG, first_line, 1, NULL, 513, "Message Too Large",
@@ -265,12 +334,15 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         while (ve > vs && IS(ve[-1], SIP__C_WS)) ve--;
         sip_str_t name = {p, (size_t)(ne - p)};
         sip_hdr_id_t id = sip__hdr_id_fast(p, name.len);
+        struct sip_header *before = msg->tail;
         rc = sip__msg_parse_header_value(msg, id, name, vs, (size_t)(ve - vs), 0, err, first_line,
                                          (unsigned)(vs - p) + 1);
         if (rc) {
             if (err && !is_request) err->status = 0, err->phrase[0] = '\0';
             goto out;
         }
+        /* The line's first value keeps the line as received, for printing (see msg_int.h). */
+        (before ? before->next : msg->head)->raw = (sip_str_t){p, (size_t)(next - p)};
         if (msg->nheaders > opts->max_headers) {
             rc = fail(err, is_request, SIP_ETOOBIG, first_line, 1, NULL, 513, "Message Too Large",
                       "more than %zu header values", opts->max_headers);
@@ -305,6 +377,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     } else {
         msg->body = (sip_str_t){body, avail};
     }
+    msg->intact = 1;
 
     if (is_request) {
         const struct sip_header *cs = msg->known[SIP_HDR_CSEQ].first;
@@ -324,6 +397,45 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
 out:
     sip_msg_unref(msg);
     return rc;
+}
+
+int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
+{
+    if (err) err->code = 0;
+    if (!msg) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no message");
+    int is_request = msg->is_request;
+    /* RFC 3261 §8.1.1: every request carries To, From, CSeq, Call-ID and Via; §8.2.6.2 copies
+     * them into each response, so a request without one cannot be answered properly (RFC 4475
+     * §3.3.1 insuf). Max-Forwards is not required: RFC 2543 peers omit it (RFC 4475 inv2543). */
+    static const sip_hdr_id_t needed[] = {SIP_HDR_VIA, SIP_HDR_TO, SIP_HDR_FROM, SIP_HDR_CALL_ID,
+                                          SIP_HDR_CSEQ};
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (msg->known[needed[i]].count) continue;
+        const char *hn = sip_hdr_name(needed[i]);
+        char phrase[96];
+        snprintf(phrase, sizeof(phrase), "Bad Request (Missing %s header)", hn);
+        return fail(err, is_request, SIP_EPARSE, 0, 0, hn, 400, phrase, "%s header missing", hn);
+    }
+    /* RFC 3261 §7.3.1: only headers whose grammar is a comma list may repeat. Two copies of one
+     * of these leave no right answer (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01), and an element
+     * that read the first while the next hop reads the second would act on another message. */
+    static const sip_hdr_id_t once[] = {SIP_HDR_CALL_ID, SIP_HDR_CSEQ,         SIP_HDR_FROM,
+                                        SIP_HDR_TO,      SIP_HDR_MAX_FORWARDS, SIP_HDR_CONTENT_LENGTH};
+    for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+        const sip__hlist_t *l = &msg->known[once[i]];
+        if (l->count < 2) continue;
+        const char *hn = sip_hdr_name(once[i]);
+        const struct sip_header *second = l->first->next_same;
+        char phrase[96];
+        snprintf(phrase, sizeof(phrase), "Bad Request (Duplicate %s header)", hn);
+        if (second->line && l->first->line)
+            return fail(err, is_request, SIP_EPARSE, second->line, 1, hn, 400, phrase,
+                        "%s header appears more than once (lines %u and %u)", hn, l->first->line,
+                        second->line);
+        return fail(err, is_request, SIP_EPARSE, second->line, 1, hn, 400, phrase,
+                    "%s header appears more than once", hn);
+    }
+    return 0;
 }
 
 int sip_msg_parse(sip_msg_t **out, const char *buf, size_t len, sip_parse_error_t *err)

@@ -41,7 +41,9 @@ int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size)
 {
     if (!msg || (!buf && size)) return SIP_EINVAL;
     writer_t w = {buf, size, 0};
-    if (msg->is_request) {
+    if (msg->start_raw.len) {
+        put_str(&w, msg->start_raw);
+    } else if (msg->is_request) {
         put_str(&w, msg->method_str);
         PUT_LIT(&w, " ");
         put_str(&w, msg->uri.raw);
@@ -53,29 +55,51 @@ int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size)
         put_str(&w, msg->reason);
         PUT_LIT(&w, "\r\n");
     }
+    /* Lines nothing edited go out as they came (msg_int.h); edited and added ones are written
+     * "Name: value, value" with the values that share the line. */
     int cl_done = 0;
-    for (const struct sip_header *h = msg->head; h; h = h->next) {
+    for (const struct sip_header *h = msg->head; h;) {
         if (h->id == SIP_HDR_CONTENT_LENGTH) {
-            /* One Content-Length, always the real one (duplicates are dropped: RFC 4475 mcl01). */
-            if (cl_done) continue;
-            cl_done = 1;
-            put_str(&w, h->name);
-            PUT_LIT(&w, ": ");
-            put_uint(&w, (unsigned long)msg->body.len);
-            PUT_LIT(&w, "\r\n");
+            /* One Content-Length, always the real one: the received line while it says so. */
+            if (!cl_done) {
+                cl_done = 1;
+                if (h->raw.len && h->v.num.value == msg->body.len) {
+                    put_str(&w, h->raw);
+                } else {
+                    put_str(&w, h->name);
+                    PUT_LIT(&w, ": ");
+                    put_uint(&w, (unsigned long)msg->body.len);
+                    PUT_LIT(&w, "\r\n");
+                }
+            }
+            h = h->next;
+            continue;
+        }
+        if (h->raw.len) {
+            put_str(&w, h->raw);
+            for (h = h->next; h && h->joined; h = h->next) continue;
             continue;
         }
         put_str(&w, h->name);
         PUT_LIT(&w, ": ");
         put_str(&w, h->value);
+        for (h = h->next; h && h->joined; h = h->next) {
+            PUT_LIT(&w, ", ");
+            put_str(&w, h->value);
+        }
         PUT_LIT(&w, "\r\n");
     }
-    if (!cl_done) {
+    /* A received message without Content-Length (allowed over UDP, RFC 3261 §18.3) gets none
+     * while unedited; any other message gets one. */
+    if (!cl_done && !(msg->intact && msg->end_raw.len)) {
         PUT_LIT(&w, "Content-Length: ");
         put_uint(&w, (unsigned long)msg->body.len);
         PUT_LIT(&w, "\r\n");
     }
-    PUT_LIT(&w, "\r\n");
+    if (msg->end_raw.len)
+        put_str(&w, msg->end_raw);
+    else
+        PUT_LIT(&w, "\r\n");
     put_str(&w, msg->body);
     if (w.len > 0x7fffffff) return SIP_ERANGE;
     if (size) buf[w.len < size ? w.len : size - 1] = '\0';
