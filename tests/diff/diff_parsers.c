@@ -560,9 +560,12 @@ int main(int argc, char **argv)
             st.by_mut[c.mut][1]++;
             continue;
         }
-        size_t r = 0;
-        while (r < diff_nreasons && !diff_reasons[r].match(&c))
-            r++;
+        /* A seed is valid and a fold is legal wherever a blank was (RFC 3261 §7.3.1): libsip
+         * refusing either is never a reason's business. */
+        size_t r = diff_nreasons;
+        if (c.ok[P_LIBSIP] || (c.mut != MUT_NONE && c.mut != MUT_FOLD))
+            for (r = 0; r < diff_nreasons && !diff_reasons[r].match(&c);)
+                r++;
         if (r < diff_nreasons) {
             st.allowed[r]++;
             if (verbose) {
