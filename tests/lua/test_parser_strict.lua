@@ -92,3 +92,12 @@ T.case("only an IPv6 reference is bracketed in a Via host, as in a URI", functio
     T.eq(v.host, "[2001:db8::10]", "host")
     T.eq(v.port, 5070, "port")
 end)
+
+T.case("a Via host follows the URI grammar", function()
+    for _, host in ipairs({ "192.0.2.300", "-a.example.com", "a..example.com", "1.2.3" }) do
+        local e = refused(request{ via_host = host }, "Via")
+        T.eq(e.reason, "Via header: malformed host", "reason for " .. host)
+        T.ok(not pcall(sip.Uri.parse, "sip:" .. host), "URI sip:" .. host .. " refused")
+    end
+    T.eq(sip.Message.parse(request{ via_host = "192.0.2.1" }).via.host, "192.0.2.1", "IPv4 host")
+end)

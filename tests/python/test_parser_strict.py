@@ -97,6 +97,14 @@ def test_via_bracketed_host_must_be_ipv6(host):
         libsip.Uri(f"sip:{host}")
 
 
+@pytest.mark.parametrize("host", ["192.0.2.300", "-a.example.com", "a..example.com", "1.2.3"])
+def test_via_host_follows_the_uri_grammar(host):
+    e = refused(request(via_host=host), "Via")
+    assert e.reason == "Via header: malformed host"
+    with pytest.raises(libsip.UriError):
+        libsip.Uri(f"sip:{host}")
+
+
 def test_via_ipv6_reference_parses():
     v = libsip.Message.parse(request(via_host="[2001:db8::10]:5070")).via
     assert (v.host, v.port) == ("[2001:db8::10]", 5070)

@@ -258,6 +258,43 @@ static void msg_strict_via_bracketed_host(void **state)
     }
 }
 
+static void msg_strict_via_host_as_in_uri(void **state)
+{
+    (void)state;
+    char buf[1024];
+    /* RFC 3261 §25.1 hostname / IPv4address, by the URI parser's rules. */
+    static const char *const bad[] = {"192.0.2.300",    "-a.example.com", "a-.example.com",
+                                      "a..example.com", "1.2.3",          "example.123"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = make(buf, sizeof buf, bad[i], "", FROM_OK, TO_OK, "");
+        parse_400(buf, n, "Via", "malformed host");
+        char uri[64];
+        snprintf(uri, sizeof uri, "sip:%s", bad[i]);
+        sip_uri_t u;
+        assert_int_equal(sip_uri_parse(&u, uri, strlen(uri)), SIP_EURI);
+    }
+    static const struct {
+        const char *host;
+        sip_host_type_t type;
+    } ok[] = {
+        {"192.0.2.1", SIP_HOST_IPV4},
+        {"255.255.255.255", SIP_HOST_IPV4},
+        {"pc33.atlanta.example.com", SIP_HOST_NAME},
+        {"example.com.", SIP_HOST_NAME},
+        {"host-1.example.com", SIP_HOST_NAME},
+        {"localhost", SIP_HOST_NAME},
+        {"192.0.2.1.example.com", SIP_HOST_NAME},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t n = make(buf, sizeof buf, ok[i].host, "", FROM_OK, TO_OK, "");
+        sip_msg_t *m = parse_ok(buf, n);
+        const sip_via_t *v = sip_msg_get_via(m);
+        assert_str(v->host, ok[i].host);
+        assert_int_equal(v->host_type, ok[i].type);
+        sip_msg_unref(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(msg_strict_addr_spec_semicolon, setup, teardown),
         cmocka_unit_test_setup_teardown(msg_strict_via_rport_value, setup, teardown),
         cmocka_unit_test_setup_teardown(msg_strict_via_bracketed_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(msg_strict_via_host_as_in_uri, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,16 +224,12 @@ static cp parse_hostport(cp p, cp end, sip_str_t *host, sip_host_type_t *type, u
             *why = "missing host";
             return NULL;
         }
-        /* Dotted digits with three dots is an IPv4 address. A host starting with a letter or '-'
-         * cannot be one, so only the others are looked at again. */
-        *type = SIP_HOST_NAME;
-        if (IS(*s, SIP__C_DIGIT) || *s == '.') {
-            int dots = 0, alpha = 0;
-            for (cp q = s; q < p; q++) {
-                if (*q == '.') dots++;
-                else if (!IS(*q, SIP__C_DIGIT)) alpha = 1;
-            }
-            if (!alpha && dots == 3) *type = SIP_HOST_IPV4;
+        /* RFC 3261 §25.1 host = hostname / IPv4address, checked by the URI parser's own rules
+         * (labels, a top label starting with a letter, dec-octets up to 255), which also tell
+         * the type: "192.0.2.300" or "-a.example.com" is no host in a Via as in a URI. */
+        if (sip__uri_host_check((const unsigned char *)s, (size_t)(p - s), type) != 0) {
+            *why = "malformed host";
+            return NULL;
         }
     }
     *host = mkstr(s, p);
