@@ -322,7 +322,7 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
 {
     const char *name = sip_hdr_name(id);
     const struct sip_header *last = NULL;
-    for (const struct sip_header *h = src->known[id].first; h; h = h->next_same) {
+    for (const struct sip_header *h = sip__known(src, id)->first; h; h = h->next_same) {
         char *v = sip__msg_strdup(dst, h->value.ptr, h->value.len);
         struct sip_header *c = sip__msg_alloc(dst, sizeof(*c));
         if (!v || !c) return SIP_ENOMEM;
@@ -374,7 +374,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
                                           SIP_HDR_CSEQ, SIP_HDR_TIMESTAMP};
     size_t est = SIP__ALIGN16(rl + 1) + 64 + 4 * (sizeof(struct sip_header) + 96) + 512;
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
-        for (const struct sip_header *h = req->known[copied[i]].first; h; h = h->next_same)
+        for (const struct sip_header *h = sip__known(req, copied[i])->first; h; h = h->next_same)
             est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sizeof(struct sip_header));
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return SIP_ENOMEM;
@@ -389,7 +389,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
      * tag added unless it has one (a 100 Trying carries none of its own). */
     if ((rc = copy_headers(msg, req, SIP_HDR_VIA))) goto fail;
     if ((rc = copy_headers(msg, req, SIP_HDR_FROM))) goto fail;
-    const struct sip_header *to = req->known[SIP_HDR_TO].first;
+    const struct sip_header *to = sip__known(req, SIP_HDR_TO)->first;
     if (to) {
         if (!to->v.addr.tag.len && status > 100) {
             char tag[24];

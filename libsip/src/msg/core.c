@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Message memory, reference counting, header lists and read accessors. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@ static inline char *chunk_data(sip__chunk_t *c)
     return (char *)c + CHUNK_HDR;
 }
 
+const sip__hlist_t sip__hlist_empty;
+
 sip_msg_t *sip__msg_new(size_t extra)
 {
     /* The inline chunk header is the last member of struct sip_msg; its data follows the struct. */
@@ -20,8 +23,9 @@ sip_msg_t *sip__msg_new(size_t extra)
     extra = ALIGN16(extra);
     sip_msg_t *msg = malloc(base + extra);
     if (!msg) return NULL;
-    /* Only the fixed part needs zeroing; chunk data is handed out uninitialised. */
-    memset(msg, 0, sizeof(*msg));
+    /* Only the fixed part needs zeroing: chunk data is handed out uninitialised, and the header
+     * id lists are cleared one by one as known_set says (msg_int.h). */
+    memset(msg, 0, offsetof(sip_msg_t, known));
     msg->refs = 1;
     msg->uri.ttl = -1;
     msg->inline_chunk.size = extra;
@@ -154,13 +158,13 @@ sip_str_t sip_msg_get_body(const sip_msg_t *msg)
 size_t sip_msg_header_count(const sip_msg_t *msg, sip_hdr_id_t id)
 {
     if (!msg || id <= SIP_HDR_OTHER || id >= SIP_HDR__COUNT) return 0;
-    return msg->known[id].count;
+    return sip__known(msg, id)->count;
 }
 
 const sip_header_t *sip_msg_header_at(const sip_msg_t *msg, sip_hdr_id_t id, size_t i)
 {
     if (!msg || id <= SIP_HDR_OTHER || id >= SIP_HDR__COUNT) return NULL;
-    const struct sip_header *h = msg->known[id].first;
+    const struct sip_header *h = sip__known(msg, id)->first;
     while (h && i--) h = h->next_same;
     return h;
 }
@@ -225,50 +229,50 @@ TYPED_GETTER(sip_header_rack, sip_rack_t, rack, SIP_HK_RACK, SIP_HK_RACK)
 
 sip_str_t sip_msg_get_call_id(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_CALL_ID].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_CALL_ID)->first : NULL;
     return h ? h->v.token.value : SIP_STR_NULL;
 }
 
 const sip_cseq_t *sip_msg_get_cseq(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_CSEQ].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_CSEQ)->first : NULL;
     return h ? &h->v.cseq : NULL;
 }
 
 const sip_addr_t *sip_msg_get_from(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_FROM].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_FROM)->first : NULL;
     return h ? &h->v.addr : NULL;
 }
 
 const sip_addr_t *sip_msg_get_to(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_TO].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_TO)->first : NULL;
     return h ? &h->v.addr : NULL;
 }
 
 const sip_via_t *sip_msg_get_via(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_VIA].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_VIA)->first : NULL;
     return h ? &h->v.via : NULL;
 }
 
 int sip_msg_get_max_forwards(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_MAX_FORWARDS].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_MAX_FORWARDS)->first : NULL;
     return h ? (int)h->v.num.value : -1;
 }
 
 int sip_msg_get_expires(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_EXPIRES].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_EXPIRES)->first : NULL;
     if (!h) return -1;
     return h->v.num.value > 0x7fffffffu ? 0x7fffffff : (int)h->v.num.value;
 }
 
 const sip_media_t *sip_msg_get_content_type(const sip_msg_t *msg)
 {
-    const struct sip_header *h = msg ? msg->known[SIP_HDR_CONTENT_TYPE].first : NULL;
+    const struct sip_header *h = msg ? sip__known(msg, SIP_HDR_CONTENT_TYPE)->first : NULL;
     return h ? &h->v.media : NULL;
 }
 

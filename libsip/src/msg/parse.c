@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "msg/chars.h"
 #include "msg/msg_int.h"
@@ -68,19 +71,66 @@ static inline const char *line_end(const char *p, const char *end, const char **
     return e + 1;
 }
 
-/* The first octet of [p, le) that may not stand in a start line or header line: a control octet
- * other than HTAB, or DEL (RFC 3261 §25.1: TEXT-UTF8char and LWS admit no others). A CR LF inside
- * the range is a fold and passes when folds is set, as does an LF after the CR. A bare CR is the
- * dangerous one: Sofia-SIP and oSIP2 end the line there, so a proxy that took it as whitespace
- * would forward a header (a second Via) that it never saw. NULL when the line is clean. Eight
- * octets a step: the common line has no octet below 0x20 but its HTABs or folds. An escaped
- * control octet (a quoted-pair) passes; the header's own grammar says where one may stand. */
-static inline const char *bad_octet(const char *p, const char *le, int folds)
+/* Whether the control octet at q (an octet below 0x20 or DEL, not a line end) may stand in a line
+ * that starts at start: HTAB as whitespace, and an octet other than CR escaped by a quoted-pair
+ * (RFC 3261 §25.1; RFC 4475 intmeth's display name holds an escaped BEL, NUL and DEL: the
+ * header's own grammar says where a quoted-pair may stand). */
+static int control_ok(const char *q, const char *start)
+{
+    char c = *q;
+    if (c == '\t') return 1;
+    if (c == '\r' || c == '\n') return 0;
+    size_t bs = 0;
+    while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+    return (int)(bs & 1);
+}
+
+/* line_end() for the start line and header section, which also checks every octet on the way:
+ * *bad receives the first one that may not stand there (see control_ok()), and the return value
+ * then means nothing. A bare CR is the dangerous one: Sofia-SIP and oSIP2 end the line there, so a
+ * proxy that took it as whitespace would forward a header (a second Via) that it never saw.
+ * Finding the line end and checking its octets is one pass: sixteen octets a step where SSE2 is
+ * (every x86-64), reading up to 15 octets past end (the parser's copy of the input is followed by
+ * 16 NULs); elsewhere memchr() and a check eight octets a step. */
+static inline const char *line_scan(const char *p, const char *end, const char **le,
+                                    const char **bad)
 {
     const char *start = p;
+    *bad = NULL;
+#ifdef __SSE2__
+    const __m128i lim = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    for (; p < end; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* o < 0x20 (unsigned) exactly when max(o, 0x1f) == 0x1f. */
+        __m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, lim), lim), _mm_cmpeq_epi8(x, del));
+        unsigned mask = (unsigned)_mm_movemask_epi8(c);
+        for (; mask; mask &= mask - 1) {
+            const char *q = p + __builtin_ctz(mask);
+            /* Past the end: the NULs after the copy, never a line. */
+            if (q >= end) return NULL;
+            if (*q == '\n') {
+                /* Bare LF is accepted as a line end: RFC 5118's archive and old peers send it. */
+                *le = q;
+                return q + 1;
+            }
+            /* q[1] is readable: the copy ends with NULs. */
+            if (*q == '\r' && q[1] == '\n') {
+                *le = q;
+                return q + 2;
+            }
+            if (!control_ok(q, start)) {
+                *bad = q;
+                return q;
+            }
+        }
+    }
+    return NULL;
+#else
+    const char *next = line_end(p, end, le);
+    const char *stop = next ? *le : end;
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    while (p < le) {
-        if (le - p >= 8) {
+    while (p < stop) {
+        if (stop - p >= 8) {
             uint64_t x, y;
             memcpy(&x, p, 8);
             y = x ^ (0x7f * ones);
@@ -91,24 +141,16 @@ static inline const char *bad_octet(const char *p, const char *le, int folds)
                 continue;
             }
         }
-        const char *stop = le - p >= 8 ? p + 8 : le;
-        for (; p < stop; p++) {
+        const char *lim8 = stop - p >= 8 ? p + 8 : stop;
+        for (; p < lim8; p++) {
             unsigned char c = (unsigned char)*p;
-            if (c >= 0x20 && c != 0x7f) continue;
-            if (c == '\t') continue;
-            if (folds && c == '\r' && le - p > 1 && p[1] == '\n') continue;
-            if (folds && c == '\n') continue;
-            /* A quoted-pair may escape any octet but CR and LF (RFC 3261 §25.1; RFC 4475
-             * intmeth's display name holds an escaped BEL, NUL and DEL). */
-            if (c != '\r' && c != '\n') {
-                size_t bs = 0;
-                while (p - bs > start && p[-1 - (ptrdiff_t)bs] == '\\') bs++;
-                if (bs & 1) continue;
-            }
+            if ((c >= 0x20 && c != 0x7f) || control_ok(p, start)) continue;
+            *bad = p;
             return p;
         }
     }
-    return NULL;
+    return next;
+#endif
 }
 
 /* End of the token starting at p, four octets a step (one loop branch per four octets). */
@@ -224,6 +266,19 @@ static size_t header_records(const char *buf, size_t len)
     return m < n ? m : n;
 }
 
+/* The error for a bad octet in the header line that starts at p: its header, and the line and
+ * column of the octet itself (ls is the physical line it is on, a fold's too). */
+static int bad_octet_error(sip_parse_error_t *err, int is_request, unsigned line, const char *ls,
+                           const char *p, const char *bad)
+{
+    const char *ne = token_end(p, bad);
+    char hname[48];
+    snprintf(hname, sizeof(hname), "%.*s", (int)(ne - p), p);
+    return BAD(line, (unsigned)(bad - ls) + 1, ne > p ? hname : NULL, "%s%s%s",
+               *bad == '\r' ? "CR not followed by LF" : "control octet",
+               ne > p ? " in header " : " in a header line", ne > p ? hname : "");
+}
+
 int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_parse_opts_t *opts,
                      sip_parse_error_t *err)
 {
@@ -248,26 +303,28 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     /* One allocation holds the message, the copied input and room for its header records; rare
      * denser messages take more chunks. The 16 spare octets after the copy also let
      * sip__hdr_id_fast() read a few octets past a header name. */
-    size_t est = (len + 16) + header_records(buf, len) * sizeof(struct sip_header);
+    size_t est = (len + 32) + header_records(buf, len) * sizeof(struct sip_header);
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");
-    char *data = sip__msg_alloc(msg, len + 1);
+    /* The copy ends with 16 NULs: line_scan() reads whole 16-octet blocks, and tools such as
+     * valgrind must not see it read memory nobody wrote. */
+    char *data = sip__msg_alloc(msg, len + 16);
     memcpy(data, buf, len);
-    data[len] = '\0';
+    memset(data + len, 0, 16);
     const char *p = data, *end = data + len, *le, *next;
 
-    next = line_end(p, end, &le);
-    if (!next) {
-        rc = BAD(1, 1, NULL, "start line not terminated");
-        goto out;
-    }
-    is_request = !(le - p >= 4 && memcmp(p, "SIP/", 4) == 0);
-    const char *bad = bad_octet(p, le, 0);
+    const char *bad;
+    next = line_scan(p, end, &le, &bad);
     if (bad) {
         rc = BAD(1, (unsigned)(bad - p) + 1, NULL, "%s line: %s", is_request ? "request" : "status",
                  *bad == '\r' ? "CR not followed by LF" : "control octet");
         goto out;
     }
+    if (!next) {
+        rc = BAD(1, 1, NULL, "start line not terminated");
+        goto out;
+    }
+    is_request = !(le - p >= 4 && memcmp(p, "SIP/", 4) == 0);
     rc = parse_start_line(msg, p, le, err);
     if (rc) goto out;
     msg->start_raw = (sip_str_t){p, (size_t)(next - p)};
@@ -276,7 +333,12 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     const char *body = NULL;
     for (p = next; p < end; p = next) {
         unsigned first_line = line;
-        next = line_end(p, end, &le);
+        const char *ls = p; /* the physical line being read */
+        next = line_scan(p, end, &le, &bad);
+        if (bad) {
+            rc = bad_octet_error(err, is_request, first_line, ls, p, bad);
+            goto out;
+        }
         if (!next) break;
         line++;
         if (le == p) {
@@ -289,10 +351,13 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
             goto out;
         }
         /* Folded lines (RFC 3261 §7.3.1) become part of this header's value. */
-        int folded = 0;
         while (next < end && (*next == ' ' || *next == '\t')) {
-            const char *n2 = line_end(next, end, &le);
-            folded = 1;
+            ls = next;
+            const char *n2 = line_scan(next, end, &le, &bad);
+            if (bad) {
+                rc = bad_octet_error(err, is_request, line, ls, p, bad);
+                goto out;
+            }
             if (!n2) {
                 le = end;
                 next = end;
@@ -300,20 +365,6 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
             }
             next = n2;
             line++;
-        }
-        if ((bad = bad_octet(p, le, folded)) != NULL) {
-            /* Name the line and column of the octet itself, inside a fold too. */
-            const char *ls = p;
-            unsigned bl = first_line;
-            for (const char *q = p; q < bad; q++)
-                if (*q == '\n') bl++, ls = q + 1;
-            const char *ne = token_end(p, le);
-            char hname[48];
-            snprintf(hname, sizeof(hname), "%.*s", (int)(ne - p), p);
-            rc = BAD(bl, (unsigned)(bad - ls) + 1, hname, "%s%s%s",
-                     *bad == '\r' ? "CR not followed by LF" : "control octet",
-                     ne > p ? " in header " : " in a header line", hname);
-            goto out;
         }
         if ((size_t)(le - p) > opts->max_line) {
             rc = fail(err, is_request, SIP_ETOOBIG, first_line, 1, NULL, 513, "Message Too Large",
@@ -357,7 +408,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     }
 
     size_t avail = (size_t)(end - body);
-    const struct sip_header *cl = msg->known[SIP_HDR_CONTENT_LENGTH].first;
+    const struct sip_header *cl = sip__known(msg, SIP_HDR_CONTENT_LENGTH)->first;
     if (cl) {
         /* RFC 3261 §18.3: octets past Content-Length in a datagram are discarded (RFC 4475
          * dblreq); a datagram shorter than it is an error (clerr). */
@@ -380,7 +431,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     msg->intact = 1;
 
     if (is_request) {
-        const struct sip_header *cs = msg->known[SIP_HDR_CSEQ].first;
+        const struct sip_header *cs = sip__known(msg, SIP_HDR_CSEQ)->first;
         /* RFC 3261 §8.2 / RFC 4475 mismatch01-02: the CSeq method must match the request. */
         if (cs && !sip_str_eq(cs->v.cseq.method_str, msg->method_str)) {
             int unknown = msg->method == SIP_METHOD_UNKNOWN;
@@ -410,7 +461,7 @@ int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
     static const sip_hdr_id_t needed[] = {SIP_HDR_VIA, SIP_HDR_TO, SIP_HDR_FROM, SIP_HDR_CALL_ID,
                                           SIP_HDR_CSEQ};
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (msg->known[needed[i]].count) continue;
+        if (sip__known(msg, needed[i])->count) continue;
         const char *hn = sip_hdr_name(needed[i]);
         char phrase[96];
         snprintf(phrase, sizeof(phrase), "Bad Request (Missing %s header)", hn);
@@ -422,7 +473,7 @@ int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
     static const sip_hdr_id_t once[] = {SIP_HDR_CALL_ID, SIP_HDR_CSEQ,         SIP_HDR_FROM,
                                         SIP_HDR_TO,      SIP_HDR_MAX_FORWARDS, SIP_HDR_CONTENT_LENGTH};
     for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
-        const sip__hlist_t *l = &msg->known[once[i]];
+        const sip__hlist_t *l = sip__known(msg, once[i]);
         if (l->count < 2) continue;
         const char *hn = sip_hdr_name(once[i]);
         const struct sip_header *second = l->first->next_same;
