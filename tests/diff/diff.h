@@ -16,6 +16,7 @@ typedef struct diff_fields {
     char cseq_method[64]; /* CSeq method */
     char from_tag[128];   /* From tag */
     char to_tag[128];     /* To tag */
+    long content_length;  /* the (first) Content-Length value, -1 without one */
     long body_len;        /* body octets the parser hands the application */
 } diff_fields_t;
 

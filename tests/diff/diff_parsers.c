@@ -389,6 +389,7 @@ static const char *lone_field(const diff_fields_t *f)
     STR(cseq_method);
     STR(from_tag);
     STR(to_tag);
+    NUM(content_length);
     NUM(body_len);
     return NULL;
 #undef NUM
@@ -415,9 +416,9 @@ static void print_fields(FILE *o, const char *who, int ok, const char *why, cons
     }
     fprintf(o,
             "  %-7s accepts: vias=%d host=%s branch=%s call-id=%s cseq=%ld %s from-tag=%s "
-            "to-tag=%s body=%ld\n",
+            "to-tag=%s content-length=%ld body=%ld\n",
             who, f->vias, f->via_host, f->via_branch, f->call_id, f->cseq, f->cseq_method,
-            f->from_tag, f->to_tag, f->body_len);
+            f->from_tag, f->to_tag, f->content_length, f->body_len);
 }
 
 static void print_case(FILE *o, const diff_case_t *c, size_t max)

@@ -22,6 +22,7 @@ int diff_libsip_parse(const char *buf, size_t len, diff_fields_t *f, char *why, 
     memset(f, 0, sizeof(*f));
     f->cseq = -1;
     f->body_len = -1;
+    f->content_length = -1;
     sip_msg_t *m = NULL;
     sip_parse_error_t err;
     memset(&err, 0, sizeof(err));
@@ -56,6 +57,8 @@ int diff_libsip_parse(const char *buf, size_t len, diff_fields_t *f, char *why, 
     if (a != NULL) str_copy(f->from_tag, sizeof(f->from_tag), a->tag);
     a = sip_msg_get_to(m);
     if (a != NULL) str_copy(f->to_tag, sizeof(f->to_tag), a->tag);
+    const sip_num_t *cl = sip_header_num(sip_msg_header_at(m, SIP_HDR_CONTENT_LENGTH, 0));
+    if (cl != NULL) f->content_length = (long)cl->value;
     f->body_len = (long)sip_msg_get_body(m).len;
     sip_msg_unref(m);
     return 1;

@@ -37,6 +37,7 @@ int diff_osip2_parse(const char *buf, size_t len, diff_fields_t *f, char *why, s
     memset(f, 0, sizeof(*f));
     f->cseq = -1;
     f->body_len = -1;
+    f->content_length = -1;
     osip_message_t *m = NULL;
     if (osip_message_init(&m) != OSIP_SUCCESS) {
         if (why) snprintf(why, cap, "osip_message_init failed");
@@ -70,6 +71,8 @@ int diff_osip2_parse(const char *buf, size_t len, diff_fields_t *f, char *why, s
     }
     if (m->from != NULL) param_copy(f->from_tag, sizeof(f->from_tag), &m->from->gen_params, "tag");
     if (m->to != NULL) param_copy(f->to_tag, sizeof(f->to_tag), &m->to->gen_params, "tag");
+    if (m->content_length != NULL && m->content_length->value != NULL)
+        f->content_length = strtol(m->content_length->value, NULL, 10);
     osip_body_t *body = NULL;
     f->body_len = 0;
     if (osip_message_get_body(m, 0, &body) >= 0 && body != NULL) f->body_len = (long)body->length;

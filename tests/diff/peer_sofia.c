@@ -26,6 +26,7 @@ int diff_sofia_parse(const char *buf, size_t len, diff_fields_t *f, char *why, s
     memset(f, 0, sizeof(*f));
     f->cseq = -1;
     f->body_len = -1;
+    f->content_length = -1;
     msg_t *msg = msg_make(mclass, 0, buf, (ssize_t)len);
     if (msg == NULL) {
         if (why) snprintf(why, cap, "msg_make returned NULL");
@@ -68,6 +69,7 @@ int diff_sofia_parse(const char *buf, size_t len, diff_fields_t *f, char *why, s
         }
         if (sip->sip_from) diff_copy(f->from_tag, sizeof(f->from_tag), sip->sip_from->a_tag);
         if (sip->sip_to) diff_copy(f->to_tag, sizeof(f->to_tag), sip->sip_to->a_tag);
+        if (sip->sip_content_length) f->content_length = (long)sip->sip_content_length->l_length;
         f->body_len = sip->sip_payload ? (long)sip->sip_payload->pl_len : 0;
     }
     msg_destroy(msg);
