@@ -110,6 +110,13 @@ static void msg_strict_repeated_tag_is_400(void **state)
              "Bob <sip:bob@example.com>;tag=b1;tag=b2", "");
     parse_400(buf, n, "To", "repeated tag");
 
+    /* A lone valueless ";tag" is a generic-param (RFC 3261 §25.1), no tag, as the peers read it. */
+    n = make(buf, sizeof buf, "pc33.atlanta.example.com", "", "<sip:alice@atlanta.example.com>;tag",
+             TO_OK, "");
+    sip_msg_t *lone = parse_ok(buf, n);
+    assert_int_equal(sip_msg_get_from(lone)->tag.len, 0);
+    sip_msg_unref(lone);
+
     /* One tag, and the tag of a URI inside the brackets, are fine. */
     n = make(buf, sizeof buf, "pc33.atlanta.example.com", "",
              "<sip:alice@atlanta.example.com;tag=u>;tag=a1", "<sip:bob@example.com>;tag=b1", "");
