@@ -453,7 +453,8 @@ static cp addr_value(sip_addr_t *a, cp p, cp end, sip_hdr_id_t id, const char **
          * the URI there too). */
         uri_s = p;
         cp q = p;
-        while (q < end && !IS(*q, SIP__C_WS) && *q != ',' && *q != ';') q++;
+        while (q < end && !IS(*q, SIP__C_WS) && *q != ',' && *q != ';')
+            q++;
         uri_e = q;
         if (memchr(uri_s, '?', (size_t)(uri_e - uri_s))) {
             *why = "a URI with headers must be enclosed in '<' '>'";
@@ -788,7 +789,8 @@ static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
     size_t n = 0;
     while (p < end && n < sizeof(buf)) {
         if (IS(*p, SIP__C_WS)) {
-            while (p < end && IS(*p, SIP__C_WS)) p++;
+            while (p < end && IS(*p, SIP__C_WS))
+                p++;
             buf[n++] = ' ';
         } else {
             buf[n++] = *p++;
