@@ -53,8 +53,9 @@ static size_t header_start(const char *b, size_t pos)
 /* ---- recognisers ---- */
 
 /* The seed is RFC 4475's intmeth (valid, §3.1.1.2), which both peers refuse as it stands: oSIP2
- * for the backslash-escaped NUL in the To display name, Sofia-SIP for the extension method and
- * Request-URI. Their verdict on a mutation of it says nothing about the mutation. */
+ * for the backslash-escaped NUL in the To display name, Sofia-SIP for the extension method (a
+ * token of the widest legal set). Their verdict on a mutation of it says nothing about the
+ * mutation. */
 static int peers_refuse_seed(const diff_case_t *c)
 {
     if (!accepted_alone(c) || !memmem(c->seed, c->seed_len, "\\\0", 2)) return 0;
