@@ -60,8 +60,12 @@ int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size)
     int cl_done = 0;
     for (const struct sip_header *h = msg->head; h;) {
         if (h->id == SIP_HDR_CONTENT_LENGTH) {
-            /* One Content-Length, always the real one: the received line while it says so. */
-            if (!cl_done) {
+            /* One Content-Length, always the real one: the received line while it says so. An
+             * unedited message keeps even a repeated one (sip_msg_validate() refuses it). */
+            if (msg->intact && h->raw.len) {
+                cl_done = 1;
+                put_str(&w, h->raw);
+            } else if (!cl_done) {
                 cl_done = 1;
                 if (h->raw.len && h->v.num.value == msg->body.len) {
                     put_str(&w, h->raw);
