@@ -50,7 +50,8 @@ typedef enum diff_mut {
     MUT_DUP_PARAM,  /* a ;param of a header repeated (same value, another value or no value) */
     MUT_FOLD,       /* a blank in a header value replaced by CRLF SP (a fold, RFC 3261 §7.3.1) */
     MUT_TRUNCATE,   /* the message cut short */
-    MUT__COUNT
+    MUT__COUNT,
+    MUT_FIXED = MUT__COUNT /* one of the hand-written cases of diff_parsers.c, not drawn */
 } diff_mut_t;
 
 /* One case and what the three parsers said about it. */

@@ -160,6 +160,7 @@ const char *diff_mut_name(diff_mut_t m)
         [MUT_FOLD] = "fold",
         [MUT_TRUNCATE] = "truncate",
     };
+    if (m == MUT_FIXED) return "fixed";
     return (unsigned)m < MUT__COUNT ? names[m] : "?";
 }
 
@@ -429,7 +430,7 @@ static void print_case(FILE *o, const diff_case_t *c, size_t max)
     print_fields(o, "libsip", c->ok[0], c->why[0], &c->f[0]);
     print_fields(o, "sofia", c->ok[1], c->why[1], &c->f[1]);
     print_fields(o, "osip2", c->ok[2], c->why[2], &c->f[2]);
-    if (c->mut != MUT_NONE && c->pos < c->len) {
+    if (c->mut != MUT_NONE && c->mut != MUT_FIXED && c->pos < c->len) {
         /* The line the mutation touched (from the LF before it to the LF after it). */
         size_t a = c->pos, b = c->pos;
         while (a > 0 && c->buf[a - 1] != '\n')
@@ -447,8 +448,36 @@ static void print_case(FILE *o, const diff_case_t *c, size_t max)
 
 typedef struct stats {
     size_t cases, agree, peers_split, allowed[64], failures;
-    size_t by_mut[MUT__COUNT][3]; /* cases, agreements, failures */
+    size_t by_mut[MUT__COUNT + 1][3]; /* cases, agreements, failures (MUT_FIXED last) */
 } stats_t;
+
+/* Hand-written cases: the disagreements issue 10 reported, each a one-line change of one
+ * request, judged like the mutations. A regression (libsip again reading one Via where the peers
+ * read two, or taking the last of two tags) fails here whatever the random draws hit. */
+#define FIXED_REQ(via, from, extra)                                                                \
+    "OPTIONS sip:bob@example.com SIP/2.0\r\n" extra "Via: SIP/2.0/UDP " via "\r\n"                 \
+    "Max-Forwards: 70\r\nFrom: " from "\r\nTo: <sip:bob@example.com>\r\n"                          \
+    "Call-ID: 3848276298220188511@atlanta.example.com\r\nCSeq: 1 OPTIONS\r\n"                      \
+    "Content-Length: 0\r\n\r\n"
+#define VIA_OK "host.example.com;branch=z9hG4bK74bf9"
+#define FROM_OK "<sip:alice@atlanta.example.com>;tag=9fxced76sl"
+static const struct {
+    const char *name, *text;
+} fixed_cases[] = {
+    {"bare CR hides a Via", FIXED_REQ(VIA_OK, FROM_OK,
+                                      "Subject: hi\rVia: SIP/2.0/UDP evil.example;"
+                                      "branch=z9hG4bKevil\r\n")},
+    {"CR CR LF", FIXED_REQ(VIA_OK, FROM_OK, "Subject: hi\r\r\n")},
+    {"two Content-Length", FIXED_REQ(VIA_OK, FROM_OK, "Content-Length: 5\r\n")},
+    {"two Call-ID", FIXED_REQ(VIA_OK, FROM_OK, "Call-ID: other@example.com\r\n")},
+    {"tag then tag=evil", FIXED_REQ(VIA_OK, FROM_OK ";tag=evil", "")},
+    {"tag then bare tag", FIXED_REQ(VIA_OK, FROM_OK ";tag", "")},
+    {"folded Date", FIXED_REQ(VIA_OK, FROM_OK, "Date: Sat, 13 Nov 2010\r\n 23:29:00 GMT\r\n")},
+    {"addr-spec with ';' in the user", FIXED_REQ(VIA_OK, "sip:a;b@example.com;tag=t1", "")},
+    {"rport=abc", FIXED_REQ(VIA_OK ";rport=abc", FROM_OK, "")},
+    {"rport=70000", FIXED_REQ(VIA_OK ";rport=70000", FROM_OK, "")},
+    {"[example.com] as a Via host", FIXED_REQ("[example.com];branch=z9hG4bK74bf9", FROM_OK, "")},
+};
 
 static int load_seeds(void)
 {
@@ -527,12 +556,21 @@ int main(int argc, char **argv)
     if (diff_nreasons > sizeof(st.allowed) / sizeof(st.allowed[0])) return 1;
     /* The seeds first, unmutated: libsip must accept each (they are valid), and the peers'
      * verdicts are compared as for any case. Then the mutations. */
-    size_t draws = 0;
-    for (size_t i = 0; i < nseeds + count; i++) {
+    size_t draws = 0, nfixed = sizeof(fixed_cases) / sizeof(fixed_cases[0]);
+    for (size_t i = 0; i < nseeds + nfixed + count; i++) {
         diff_case_t c;
         memset(&c, 0, sizeof(c));
         const seed_t *s;
-        if (i < nseeds) {
+        seed_t fixed;
+        if (i >= nseeds && i < nseeds + nfixed) {
+            snprintf(fixed.name, sizeof(fixed.name), "%s", fixed_cases[i - nseeds].name);
+            fixed.buf = (char *)fixed_cases[i - nseeds].text;
+            fixed.len = strlen(fixed.buf);
+            s = &fixed;
+            c.mut = MUT_FIXED;
+            memcpy(buf, s->buf, s->len);
+            c.len = s->len;
+        } else if (i < nseeds) {
             s = &seeds[i];
             c.mut = MUT_NONE;
             memcpy(buf, s->buf, s->len);
@@ -593,8 +631,8 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("\ndiff_parsers: %zu cases (%zu seeds, %zu mutated, seed %llu)\n", st.cases, nseeds,
-           st.cases - nseeds, (unsigned long long)seed);
+    printf("\ndiff_parsers: %zu cases (%zu seeds, %zu fixed, %zu mutated, seed %llu)\n", st.cases,
+           nseeds, nfixed, st.cases - nseeds - nfixed, (unsigned long long)seed);
     printf("  all three agree:                 %zu\n", st.agree);
     printf("  Sofia-SIP and oSIP2 disagree:    %zu (not judged)\n", st.peers_split);
     size_t allowed = 0;
@@ -607,7 +645,7 @@ int main(int argc, char **argv)
                    diff_reasons[r].rfc);
     printf("  libsip alone, not allowed:       %zu\n", st.failures);
     printf("  by mutation (cases / all agree / failures):\n");
-    for (int m = 0; m < MUT__COUNT; m++)
+    for (int m = 0; m <= MUT_FIXED; m++)
         printf("    %-12s %6zu %6zu %6zu\n", diff_mut_name((diff_mut_t)m), st.by_mut[m][0],
                st.by_mut[m][1], st.by_mut[m][2]);
     for (size_t i = 0; i < nseeds; i++)
