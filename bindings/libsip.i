@@ -280,4 +280,5 @@ SIP_MUTABLE(sip_txn_opts, cancel_keeps_invite)
 %include "sip/resolve.h"
 %include "sip/transport.h"
 %include "sip/txn.h"
+%include "sip/live.h"
 %mutable;

@@ -7,6 +7,10 @@ if(TARGET sip_python)
   if(TARGET sip-uac)
     list(APPEND py_env "SIP_UAC=$<TARGET_FILE:sip-uac>")
   endif()
+  # tests/python/test_wire.py sends raw bytes to sip-uas.
+  if(TARGET sip-uas)
+    list(APPEND py_env "SIP_UAS=$<TARGET_FILE:sip-uas>")
+  endif()
   if(LIBSIP_SANITIZE)
     # The interpreter is not instrumented: the sanitizer runtime must be loaded first, and
     # CPython's own allocations at exit are not ours to report.

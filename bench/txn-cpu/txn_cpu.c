@@ -217,7 +217,7 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static const sip_netinfo_t peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "127.0.0.1", 5061, 0};
+static const sip_netinfo_t peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "127.0.0.1", 5061, 0, ""};
 
 /* Delivers one message as the transport does: parse with the transport's options, note where it
  * came from, hand it to the layer. */

@@ -859,6 +859,17 @@ static void layers_ws_bad_upgrade(void **state)
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
          "HTTP/1.1 400 Bad Request\r\n",
          "WebSocket upgrade refused: no \"sip\" subprotocol offered", SIP_EPARSE},
+        /* RFC 6455 §4.1: subprotocol tokens are case-sensitive; "SIP" is not RFC 7118's. */
+        {"GET /sip HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+         "Sec-WebSocket-Protocol: SIP\r\n\r\n",
+         "HTTP/1.1 400 Bad Request\r\n",
+         "WebSocket upgrade refused: no \"sip\" subprotocol offered", SIP_EPARSE},
+        {"GET /sip HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+         "Sec-WebSocket-Protocol: Sip, chat\r\n\r\n",
+         "HTTP/1.1 400 Bad Request\r\n",
+         "WebSocket upgrade refused: no \"sip\" subprotocol offered", SIP_EPARSE},
         {"POST /sip HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
          "Sec-WebSocket-Protocol: sip\r\n\r\n",
@@ -959,6 +970,26 @@ static void layers_ws_bad_answer(void **state)
         {"HTTP/1.1 101 OK\r\nbad line\r\n\r\n", "malformed WebSocket upgrade answer"},
     };
     peer_t c;
+    /* The server's answer selecting "SIP" (RFC 6455 §4.1: not the "sip" that was offered). */
+    peer_t s;
+    ws_pair(&c, &s);
+    assert_int_equal(c.top->vt->start(c.top), 0);
+    deliver(&c, &s, 0);
+    assert_int_equal(s.ready, 1);
+    static const char lower[] = "Sec-WebSocket-Protocol: sip\r\n";
+    char *p = NULL;
+    for (size_t i = 0; i + sizeof(lower) - 1 <= s.wire.len; i++)
+        if (memcmp(s.wire.p + i, lower, sizeof(lower) - 1) == 0) p = s.wire.p + i;
+    assert_non_null(p);
+    memcpy(p + sizeof(lower) - 6, "SIP", 3);
+    deliver(&s, &c, 0);
+    assert_int_equal(c.err, SIP_EPARSE);
+    assert_string_equal(sip__layer_error(c.top),
+                        "WebSocket server did not select the \"sip\" subprotocol");
+    assert_int_equal(c.ready, 0);
+    peer_free(&c);
+    peer_free(&s);
+
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&c, 0, sizeof(c));
         ws_make(&c, 0);
@@ -970,7 +1001,6 @@ static void layers_ws_bad_answer(void **state)
     }
 
     /* A real server that does not pick "sip": answer with the right accept but no protocol. */
-    peer_t s;
     ws_pair(&c, &s);
     assert_int_equal(c.top->vt->start(c.top), 0);
     deliver(&c, &s, 0);

@@ -930,7 +930,7 @@ static void msg_netinfo_follows_the_response(void **state)
     (void)state;
     sip_msg_t *m = parse_ok(S(INVITE)), *r;
     assert_null(sip_msg_get_netinfo(m));
-    sip_netinfo_t ni = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "127.0.0.2", 40000, 7};
+    sip_netinfo_t ni = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "127.0.0.2", 40000, 7, ""};
     assert_int_equal(sip_msg_set_netinfo(m, &ni), 0);
     assert_int_equal(sip_msg_create_response(&r, m, 200, NULL, "x"), 0);
     const sip_netinfo_t *rn = sip_msg_get_netinfo(r);

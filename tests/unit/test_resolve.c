@@ -194,6 +194,7 @@ typedef struct res {
     int status;
     size_t count;
     char got[16][80];
+    char names[16][64]; /* server_name of each target */
     sip_resolver_t *close_in_cb; /* closes this resolver from the callback */
     sip_resolver_t *unref_in_cb; /* drops this reference from the callback */
 } res_t;
@@ -212,6 +213,7 @@ static void on_result(sip_resolver_t *r, int status, const sip_netinfo_t *t, siz
         const char *ip = t[i].remote_ip;
         snprintf(res->got[i], sizeof(res->got[i]), strchr(ip, ':') ? "%s [%s]:%u" : "%s %s:%u",
                  sip_transport_name(t[i].transport), ip, t[i].remote_port);
+        snprintf(res->names[i], sizeof(res->names[i]), "%s", t[i].server_name);
     }
     if (res->close_in_cb) sip_resolver_close(res->close_in_cb);
     if (res->unref_in_cb) sip_resolver_unref(res->unref_in_cb);
@@ -410,6 +412,52 @@ static void resolve_sips_keeps_tls_only(void **state)
     fx_main(&f, TP(UDP) | TP(TCP));
     resolve(&f, "sips:n.test", &res);
     assert_int_equal(res.status, SIP_ENOENT);
+    fx_close(&f);
+}
+
+/* RFC 5922 §4.1: every target of a name carries the SIP domain (for TLS: SNI and the
+ * certificate check), not the SRV target it came through; an address carries none. */
+static void resolve_targets_carry_the_domain(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_main(&f, TP(UDP) | TP(TCP) | TP(TLS));
+    res_t res;
+    resolve(&f, "sips:n.test", &res);
+    expect_targets(&res, "TLS 192.0.2.12:5063");
+    assert_string_equal(res.names[0], "n.test");
+    resolve(&f, "sip:a.test:5080", &res);
+    expect_targets(&res, "UDP 192.0.2.1:5080", "UDP [2001:db8::1]:5080");
+    assert_string_equal(res.names[0], "a.test");
+    assert_string_equal(res.names[1], "a.test");
+    resolve(&f, "sips:192.0.2.5", &res);
+    expect_targets(&res, "TLS 192.0.2.5:5061");
+    assert_string_equal(res.names[0], "");
+    resolve(&f, "sip:[2001:db8::5]", &res);
+    assert_string_equal(res.names[0], "");
+    fx_close(&f);
+}
+
+/* An endpoint with only WebSocket transports (RFC 7118): a URI without a transport goes over
+ * WS, or WSS for sips, instead of finding nothing. */
+static void resolve_websocket_only_endpoint(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_main(&f, TP(WS));
+    res_t res;
+    resolve(&f, "sip:192.0.2.5:8080", &res);
+    expect_targets(&res, "WS 192.0.2.5:8080");
+    resolve(&f, "sip:f.test", &res);
+    expect_targets(&res, "WS 192.0.2.30:80");
+    resolve(&f, "sips:192.0.2.5", &res);
+    assert_int_equal(res.status, SIP_ENOENT);
+    fx_close(&f);
+    fx_main(&f, TP(WSS));
+    resolve(&f, "sips:192.0.2.5", &res);
+    expect_targets(&res, "WSS 192.0.2.5:443");
+    resolve(&f, "sip:192.0.2.5:8443", &res);
+    expect_targets(&res, "WSS 192.0.2.5:8443");
     fx_close(&f);
 }
 
@@ -915,6 +963,8 @@ int main(void)
         cmocka_unit_test(resolve_transport_param_uses_srv),
         cmocka_unit_test(resolve_naptr_order_and_filter),
         cmocka_unit_test(resolve_sips_keeps_tls_only),
+        cmocka_unit_test(resolve_targets_carry_the_domain),
+        cmocka_unit_test(resolve_websocket_only_endpoint),
         cmocka_unit_test(resolve_srv_priority_order),
         cmocka_unit_test(resolve_srv_weighting),
         cmocka_unit_test(resolve_srv_order_unit),

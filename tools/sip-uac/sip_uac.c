@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* sip-uac: places calls (INVITE, ACK, BYE) at a steady rate on the transaction layer and counts
- * how many completed (a load generator and interop peer, like SIPp's uac scenario). */
+ * how many completed (a load generator and interop peer, like SIPp's uac scenario). Targets are
+ * located with RFC 3263 through libsip's resolver, over UDP, TCP, TLS, WS or WSS. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -54,7 +54,8 @@ typedef struct uac {
     sip_transport_t *tp;
     sip_txn_layer_t *layer;
     sip_transport_type_t transport;
-    sip_netinfo_t dst;   /* the target's address */
+    sip_resolver_t *resolver;
+    sip_netinfo_t dst;   /* the first target RFC 3263 gave (each INVITE is located again) */
     const char *target;  /* Request-URI and To */
     char local_host[64]; /* for URIs: IPv6 in brackets */
     char local_ip[48];
@@ -233,10 +234,14 @@ static void end_call(uac_t *u, call_t *c, int ok, const char *fmt, ...)
 /* ---- the dialog: ACK and BYE ---------------------------------------------------------------- */
 
 /* RFC 3263 §4 is not run for in-dialog requests: an IP literal in the top Route or the remote
- * target is used directly; a host name falls back to the address the INVITE went to. */
-static void dialog_dst(const uac_t *u, const sip_msg_t *req, sip_netinfo_t *dst)
+ * target is used directly; a host name falls back to where the 2xx came from (rsp: the target
+ * the INVITE reached, its connection and the name it was checked against). */
+static void dialog_dst(const uac_t *u, const sip_msg_t *req, const sip_msg_t *rsp,
+                       sip_netinfo_t *dst)
 {
-    *dst = u->dst;
+    const sip_netinfo_t *from = rsp ? sip_msg_get_netinfo(rsp) : NULL;
+    *dst = from && from->remote_port ? *from : u->dst;
+    dst->transport = u->transport;
     const sip_uri_t *uri = sip_msg_get_uri(req);
     const sip_header_t *rh = sip_msg_header_at(req, SIP_HDR_ROUTE, 0);
     const sip_addr_t *ra = rh ? sip_header_addr(rh) : NULL;
@@ -251,7 +256,6 @@ static void dialog_dst(const uac_t *u, const sip_msg_t *req, sip_netinfo_t *dst)
     memcpy(dst->remote_ip, h.ptr, h.len);
     dst->remote_ip[h.len] = '\0';
     dst->remote_port = uri->port ? uri->port : sip_transport_default_port(u->transport);
-    dst->transport = u->transport;
 }
 
 /*
@@ -348,7 +352,7 @@ static void on_2xx(uac_t *u, call_t *c, const sip_msg_t *rsp)
         end_call(u, c, 0, "cannot build the ACK or BYE: %s", sip_strerror(rc));
         return;
     }
-    dialog_dst(u, c->ack, &c->dlg_dst);
+    dialog_dst(u, c->ack, rsp, &c->dlg_dst);
     /* A lost ACK is repaired by the next copy of the 2xx; an ACK that cannot leave at all
      * means the BYE cannot either, and that one's failure ends the call. */
     (void)sip_txn_send_stateless(u->layer, c->ack, &c->dlg_dst);
@@ -489,8 +493,12 @@ static int build_invite(const uac_t *u, uint32_t idx, sip_msg_t **out)
     sbuf_t b = {0};
     /* RFC 3261 §8.1.1: Request-URI, To, From with a tag, Call-ID, CSeq, Max-Forwards; the
      * transaction adds the Via; Contact (§8.1.1.8) is where this UA listens. */
+    /* The Via names this host; the transaction adds the branch and the transport writes its
+     * listening point over it when it has one of the transport used (a TLS, WS or WSS client
+     * without a listener keeps it: its connection carries the responses back). */
     sb_printf(&b,
               "INVITE %s SIP/2.0\r\n"
+              "Via: SIP/2.0/%s %s\r\n"
               "Max-Forwards: 70\r\n"
               "From: <sip:uac@%s>;tag=%s\r\n"
               "To: <%s>\r\n"
@@ -501,7 +509,8 @@ static int build_invite(const uac_t *u, uint32_t idx, sip_msg_t **out)
               "User-Agent: sip-uac (libsip)\r\n"
               "Content-Type: application/sdp\r\n"
               "Content-Length: %d\r\n\r\n%s",
-              u->target, u->local_host, tag, u->target, call_id, u->contact, n, sdp);
+              u->target, sip_transport_name(u->transport), u->local_host, u->local_host, tag,
+              u->target, call_id, u->contact, n, sdp);
     int rc = b.err ? SIP_ENOMEM : sip_msg_parse(out, b.p, b.len, NULL);
     free(b.p);
     return rc;
@@ -526,7 +535,9 @@ static void start_call(uac_t *u)
         return;
     }
     c->creating = 1;
-    rc = sip_txn_client_create(&c->inv, u->layer, inv, &u->dst, NULL, on_invite_response,
+    /* No destination: the transaction locates the target (RFC 3263) with the transport's
+     * resolver, and moves on to the next one when a target fails (§4.3). */
+    rc = sip_txn_client_create(&c->inv, u->layer, inv, NULL, NULL, on_invite_response,
                                slot_of(u, c), NULL);
     c->creating = 0;
     sip_msg_unref(inv); /* the transaction keeps its own reference */
@@ -591,21 +602,35 @@ static void on_signal(uv_signal_t *h, int signum)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sip-uac [options] sip:USER@HOST[:PORT]\n"
+            "usage: sip-uac [options] sip:USER@HOST[:PORT] | sips:USER@HOST[:PORT]\n"
             "\n"
             "Places calls to the target: INVITE with an SDP offer, ACK of the 2xx, BYE after the\n"
             "hold time. A call completed when its BYE got a 2xx; anything else is a failure.\n"
             "Prints one summary line, \"calls: N completed, M failed\".\n"
             "\n"
+            "The target is located with RFC 3263 (NAPTR, SRV, A/AAAA) through libsip's\n"
+            "resolver; each INVITE goes to the first target that answers, moving on when one\n"
+            "is unreachable, silent or answers 503. TLS and WSS check the server's certificate\n"
+            "against the target's domain name (or its address when the URI has one).\n"
+            "\n"
             "  -n, --calls N           calls to place (default 1)\n"
             "  -r, --rate R            calls started per second, may have decimals (default 10)\n"
             "  -d, --hold MS           time between the ACK and the BYE (default 0)\n"
             "  -m, --max-concurrent N  calls in progress at most (default: no limit)\n"
-            "  -t, --transport T       udp or tcp (default: the URI's transport parameter,\n"
-            "                          else udp)\n"
-            "  -l, --listen SPEC       local listening point, udp:IP:PORT or tcp:IP:PORT\n"
-            "                          (default: port 0 on the address that routes to the\n"
-            "                          target, 127.0.0.1 or ::1 for a loopback target)\n"
+            "  -t, --transport T       udp, tcp, tls, ws or wss (default: the URI's transport\n"
+            "                          parameter, else what DNS offers: udp, tcp or tls; tls\n"
+            "                          for sips:)\n"
+            "  -l, --listen SPEC       local listening point, TRANSPORT:IP:PORT of the transport\n"
+            "                          used (default: port 0 on the address that routes to the\n"
+            "                          target for udp and tcp, and for tls with --tls-cert;\n"
+            "                          none for ws and wss)\n"
+            "      --dns-server H:P    DNS server to ask, e.g. 127.0.0.1:5353 or [::1]:53\n"
+            "                          (default: the system's, from /etc/resolv.conf)\n"
+            "      --tls-ca FILE       PEM CA certificates that TLS and WSS servers are checked\n"
+            "                          against (default: the system's)\n"
+            "      --tls-cert FILE     PEM certificate chain to present to TLS servers that ask\n"
+            "                          for one (and for a tls: --listen)\n"
+            "      --tls-key FILE      PEM private key of --tls-cert\n"
             "      --t1 MS             RFC 3261 T1, the retransmission base (default 500)\n"
             "      --timeout S         give up after S seconds; unfinished calls fail\n"
             "                          (default: calls/rate + hold + 128*T1 + 6 s)\n"
@@ -692,49 +717,41 @@ static void source_address(const sip_netinfo_t *dst, int v6, char *out, size_t s
     close(fd);
 }
 
-/* Fills dst's address from the URI's host: an IP literal, or the first address a name has (of
- * the listening point's family when one was given). */
-static int resolve_target(const sip_uri_t *uri, int family, sip_netinfo_t *dst, int *v6)
+/* The first target sip_resolve() gives for the URI (RFC 3263), while the loop runs. */
+typedef struct lookup {
+    int done, status;
+    sip_netinfo_t first;
+} lookup_t;
+
+static void on_lookup(sip_resolver_t *r, int status, const sip_netinfo_t *targets, size_t count,
+                      void *user)
 {
-    char host[256];
-    sip_str_t h = uri->host;
-    if (uri->host_type == SIP_HOST_IPV6 && h.len >= 2) {
-        h.ptr++;
-        h.len -= 2;
-    }
-    if (h.len == 0 || h.len >= sizeof(host)) return -1;
-    memcpy(host, h.ptr, h.len);
-    host[h.len] = '\0';
-    struct addrinfo hints, *res;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = uri->host_type == SIP_HOST_NAME ? family : AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    if (uri->host_type != SIP_HOST_NAME) hints.ai_flags = AI_NUMERICHOST;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0) return -1;
-    int rc = -1;
-    for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next) {
-        const void *a;
-        if (ai->ai_family == AF_INET)
-            a = &((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        else if (ai->ai_family == AF_INET6)
-            a = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-        else
-            continue;
-        if (inet_ntop(ai->ai_family, a, dst->remote_ip, sizeof(dst->remote_ip))) {
-            *v6 = ai->ai_family == AF_INET6;
-            rc = 0;
-        }
-    }
-    freeaddrinfo(res);
-    return rc;
+    (void)r;
+    lookup_t *l = user;
+    l->done = 1;
+    l->status = status ? status : count ? 0 : SIP_ENOENT;
+    if (!l->status) l->first = targets[0];
 }
 
+static int locate_first(sip_loop_t *loop, sip_resolver_t *r, const sip_uri_t *uri,
+                        sip_netinfo_t *out)
+{
+    lookup_t l = {0};
+    int rc = sip_resolve(r, uri, on_lookup, &l, NULL);
+    if (rc) return rc;
+    /* The resolver's own timeouts bound this wait. */
+    while (!l.done)
+        sip_loop_run_once(loop, 1);
+    if (!l.status) *out = l.first;
+    return l.status;
+}
+
+/* The transport of a listening point spec ("tls:127.0.0.1:0"), NONE when it names none. */
 static sip_transport_type_t spec_transport(const char *spec)
 {
     const char *colon = strchr(spec, ':');
     if (!colon) return SIP_TRANSPORT_NONE;
-    sip_transport_type_t t = sip_transport_from_name(spec, (size_t)(colon - spec));
-    return t == SIP_TRANSPORT_UDP || t == SIP_TRANSPORT_TCP ? t : SIP_TRANSPORT_NONE;
+    return sip_transport_from_name(spec, (size_t)(colon - spec));
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -746,7 +763,7 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-enum { OPT_T1 = 256, OPT_TIMEOUT, OPT_TRACE };
+enum { OPT_T1 = 256, OPT_TIMEOUT, OPT_TRACE, OPT_DNS, OPT_CA, OPT_CERT, OPT_KEY };
 
 int main(int argc, char **argv)
 {
@@ -760,6 +777,10 @@ int main(int argc, char **argv)
         {"t1", required_argument, NULL, OPT_T1},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"trace", no_argument, NULL, OPT_TRACE},
+        {"dns-server", required_argument, NULL, OPT_DNS},
+        {"tls-ca", required_argument, NULL, OPT_CA},
+        {"tls-cert", required_argument, NULL, OPT_CERT},
+        {"tls-key", required_argument, NULL, OPT_KEY},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -769,7 +790,8 @@ int main(int argc, char **argv)
     uac_t *u = &uac;
     uint64_t calls = 1, hold = 0, maxc = 0, t1 = 500, timeout = 0;
     double rate = 10;
-    const char *listen = NULL, *transport = NULL;
+    const char *listen = NULL, *transport = NULL, *dns = NULL;
+    const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
     int trace = 0, c;
     while ((c = getopt_long(argc, argv, "n:r:d:m:t:l:vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -807,6 +829,18 @@ int main(int argc, char **argv)
         case OPT_TRACE:
             trace = 1;
             break;
+        case OPT_DNS:
+            dns = optarg;
+            break;
+        case OPT_CA:
+            tls_ca = optarg;
+            break;
+        case OPT_CERT:
+            tls_cert = optarg;
+            break;
+        case OPT_KEY:
+            tls_key = optarg;
+            break;
         case 'v':
             u->verbose = 1;
             break;
@@ -823,57 +857,56 @@ int main(int argc, char **argv)
     const char *target = argv[optind];
     sip_uri_t uri;
     if (strlen(target) > 512 || sip_uri_parse(&uri, target, strlen(target)) != 0 ||
-        uri.scheme != SIP_URI_SIP || uri.host.len == 0 || uri.headers.len != 0)
-        return usage_error("'%s' is not a sip: URI for a Request-URI", target);
+        (uri.scheme != SIP_URI_SIP && uri.scheme != SIP_URI_SIPS) || uri.host.len == 0 ||
+        uri.headers.len != 0)
+        return usage_error("'%s' is not a sip: or sips: URI for a Request-URI", target);
+    int sips = uri.scheme == SIP_URI_SIPS;
+    if (!tls_cert != !tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
 
-    /* The transport: the flag, else the URI's transport parameter (RFC 3263 §4.1), else the
-     * listening point's, else UDP. */
-    sip_transport_type_t tt = SIP_TRANSPORT_NONE;
-    if (transport) {
-        tt = sip_transport_from_name(transport, strlen(transport));
-        if (tt != SIP_TRANSPORT_UDP && tt != SIP_TRANSPORT_TCP)
-            return usage_error("--transport is udp or tcp, not '%s'", transport);
-    } else if (uri.transport.len) {
-        tt = sip_transport_from_name(uri.transport.ptr, uri.transport.len);
-        if (tt != SIP_TRANSPORT_UDP && tt != SIP_TRANSPORT_TCP)
-            return usage_error("the target's transport must be udp or tcp: '%s'", target);
-    } else if (listen) {
-        tt = spec_transport(listen);
+    /* The transports RFC 3263 may pick from (§4.1): the flag, else the URI's transport
+     * parameter, else any this program speaks as a client (TLS only for sips). */
+    unsigned allowed =
+        (1u << SIP_TRANSPORT_UDP) | (1u << SIP_TRANSPORT_TCP) | (1u << SIP_TRANSPORT_TLS);
+    if (sips) allowed = 1u << SIP_TRANSPORT_TLS;
+    sip_transport_type_t want = SIP_TRANSPORT_NONE;
+    if (uri.transport.len) {
+        want = sip_transport_from_name(uri.transport.ptr, uri.transport.len);
+        /* RFC 3261 §26.2.2: sips over TCP or WS means over TLS or WSS. */
+        if (sips && want == SIP_TRANSPORT_TCP) want = SIP_TRANSPORT_TLS;
+        if (sips && want == SIP_TRANSPORT_WS) want = SIP_TRANSPORT_WSS;
+        if (want == SIP_TRANSPORT_NONE || (sips && !sip_transport_is_secure(want)))
+            return usage_error("the target's transport is not one of udp, tcp, tls, ws, wss "
+                               "(secure for sips): '%s'",
+                               target);
     }
-    if (tt == SIP_TRANSPORT_NONE) tt = SIP_TRANSPORT_UDP;
-    if (listen && spec_transport(listen) != tt)
-        return usage_error("--listen '%s' must be udp:IP:PORT or tcp:IP:PORT matching the "
-                           "transport",
-                           listen);
+    if (transport) {
+        sip_transport_type_t t = sip_transport_from_name(transport, strlen(transport));
+        if (t == SIP_TRANSPORT_NONE)
+            return usage_error("--transport is udp, tcp, tls, ws or wss, not '%s'", transport);
+        if (sips && !sip_transport_is_secure(t))
+            return usage_error("a sips: target goes over tls or wss, not '%s'", transport);
+        if (want && want != t)
+            return usage_error("--transport '%s' differs from the target's transport parameter",
+                               transport);
+        want = t;
+    }
+    if (listen && spec_transport(listen) == SIP_TRANSPORT_NONE)
+        return usage_error("--listen '%s' is not TRANSPORT:IP:PORT", listen);
+    if (!want && listen) want = spec_transport(listen);
+    if (want) allowed = 1u << want;
 
     u->ncalls = (uint32_t)calls;
     u->rate = rate;
     u->hold_ms = hold;
     u->linger_ms = t1;
     u->max_concurrent = (uint32_t)maxc;
-    u->transport = tt;
     u->target = target;
-    u->dst.transport = tt;
-    u->dst.remote_port = uri.port ? uri.port : sip_transport_default_port(tt);
-    int v6 = 0;
-    int family = !listen ? AF_UNSPEC : strchr(listen, '[') ? AF_INET6 : AF_INET;
-    if (resolve_target(&uri, family, &u->dst, &v6)) {
-        fprintf(stderr, "sip-uac: cannot resolve %.*s\n", (int)uri.host.len, uri.host.ptr);
-        return 1;
-    }
     if (!timeout)
         timeout = (uint64_t)((double)calls / rate) + 1 + (hold + 999) / 1000 +
                   (128 * t1 + 999) / 1000 + 5;
     if (getrandom(&u->secret, sizeof(u->secret), 0) != (ssize_t)sizeof(u->secret)) {
         fprintf(stderr, "sip-uac: no random source\n");
         return 1;
-    }
-
-    char src[INET6_ADDRSTRLEN], spec[128];
-    source_address(&u->dst, v6, src, sizeof(src));
-    if (!listen) {
-        snprintf(spec, sizeof(spec), v6 ? "%s:[%s]:0" : "%s:%s:0", sip_transport_param(tt), src);
-        listen = spec;
     }
     /* A peer that resets a connection must not kill the program. */
     signal(SIGPIPE, SIG_IGN);
@@ -885,31 +918,83 @@ int main(int argc, char **argv)
         sip_loop_set_log(loop, SIP_LOG_INFO, log_to_stderr, NULL, NULL);
         sip_loop_set_trace(loop, 1);
     }
+
+    /* RFC 3263 through libsip's resolver: the first target decides the transport and the local
+     * address; every INVITE is located again by its transaction, which fails over (§4.3). */
+    sip_resolver_opts_t ropts;
+    sip_resolver_opts_init(&ropts);
+    ropts.servers = dns;
+    ropts.transports = allowed;
+    int rc = sip_resolver_create(&u->resolver, loop, &ropts);
+    if (rc) {
+        sip_loop_unref(loop);
+        return usage_error("--dns-server wants HOST:PORT (IPv6 in brackets), not '%s'",
+                           dns ? dns : "");
+    }
+    rc = locate_first(loop, u->resolver, &uri, &u->dst);
+    if (rc) {
+        fprintf(stderr, "sip-uac: cannot resolve %s: %s\n", target, sip_strerror(rc));
+        sip_resolver_unref(u->resolver);
+        sip_loop_unref(loop);
+        return 1;
+    }
+    sip_transport_type_t tt = u->dst.transport;
+    u->transport = tt;
+    int v6 = strchr(u->dst.remote_ip, ':') != NULL;
+    if (listen && spec_transport(listen) != tt) {
+        sip_resolver_unref(u->resolver);
+        sip_loop_unref(loop);
+        return usage_error("--listen '%s' must be of the transport the target is reached over",
+                           listen);
+    }
+
+    char src[INET6_ADDRSTRLEN], spec[128];
+    source_address(&u->dst, v6, src, sizeof(src));
+    /* A client of a stream transport needs no listening point: its connections carry the
+     * responses back (RFC 3261 §18.2.2). UDP and TCP listen as before (requests from the peer
+     * can arrive); TLS only with a certificate to serve; WS and WSS never. */
+    int need_listener =
+        tt == SIP_TRANSPORT_UDP || tt == SIP_TRANSPORT_TCP || (tt == SIP_TRANSPORT_TLS && tls_cert);
+    if (!listen && need_listener) {
+        snprintf(spec, sizeof(spec), v6 ? "%s:[%s]:0" : "%s:%s:0", sip_transport_param(tt), src);
+        listen = spec;
+    }
     sip_transport_opts_t topts;
     sip_transport_opts_init(&topts);
+    topts.tls_ca_file = tls_ca;
+    topts.tls_cert_file = tls_cert;
+    topts.tls_key_file = tls_key;
     /* A wildcard listener writes the routable address in its Via and Contact instead. */
-    int wildcard = strstr(listen, ":0.0.0.0:") || strstr(listen, ":[::]:");
+    int wildcard = listen && (strstr(listen, ":0.0.0.0:") || strstr(listen, ":[::]:"));
     if (wildcard) topts.via_host = src;
-    int rc = sip_transport_create(&u->tp, loop, &topts);
+    rc = sip_transport_create(&u->tp, loop, &topts);
     if (rc) {
         fprintf(stderr, "sip-uac: %s\n", sip_strerror(rc));
+        sip_resolver_unref(u->resolver);
         sip_loop_unref(loop);
         return 1;
     }
-    rc = sip_transport_listen(u->tp, listen);
-    sip_netinfo_t ni;
-    if (rc < 0 || sip_transport_listener_info(u->tp, (size_t)rc, &ni) != 0) {
-        fprintf(stderr, "sip-uac: cannot listen on %s: %s\n", listen,
-                sip_strerror(rc < 0 ? rc : SIP_ENOENT));
-        sip_transport_unref(u->tp);
-        sip_loop_unref(loop);
-        return 1;
+    sip_transport_set_resolver(u->tp, u->resolver);
+    sip_netinfo_t ni = {0};
+    if (listen) {
+        rc = sip_transport_listen(u->tp, listen);
+        if (rc < 0 || sip_transport_listener_info(u->tp, (size_t)rc, &ni) != 0) {
+            fprintf(stderr, "sip-uac: cannot listen on %s: %s\n", listen,
+                    sip_strerror(rc < 0 ? rc : SIP_ENOENT));
+            sip_transport_unref(u->tp);
+            sip_resolver_unref(u->resolver);
+            sip_loop_unref(loop);
+            return 1;
+        }
     }
-    snprintf(u->local_ip, sizeof(u->local_ip), "%s", wildcard ? src : ni.local_ip);
+    snprintf(u->local_ip, sizeof(u->local_ip), "%s", listen && !wildcard ? ni.local_ip : src);
     u->ipv6 = strchr(u->local_ip, ':') != NULL;
-    snprintf(u->local_host, sizeof(u->local_host), u->ipv6 ? "[%s]" : "%s", u->local_ip);
-    snprintf(u->contact, sizeof(u->contact), "<sip:uac@%.63s:%u%s>", u->local_host,
-             (unsigned)ni.local_port, tt == SIP_TRANSPORT_TCP ? ";transport=tcp" : "");
+    snprintf(u->local_host, sizeof(u->local_host), u->ipv6 ? "[%.47s]" : "%.47s", u->local_ip);
+    char port[8] = "";
+    if (listen) snprintf(port, sizeof(port), ":%u", (unsigned)ni.local_port);
+    snprintf(u->contact, sizeof(u->contact), "<sip:uac@%.63s%s%s%s>", u->local_host, port,
+             tt == SIP_TRANSPORT_UDP ? "" : ";transport=",
+             tt == SIP_TRANSPORT_UDP ? "" : sip_transport_param(tt));
 
     sip_txn_opts_t xopts;
     sip_txn_opts_init(&xopts);
@@ -922,6 +1007,7 @@ int main(int argc, char **argv)
         free(u->slots);
         sip_txn_layer_unref(u->layer);
         sip_transport_unref(u->tp);
+        sip_resolver_unref(u->resolver);
         sip_loop_unref(loop);
         return 1;
     }
@@ -964,6 +1050,7 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&u->sigterm, NULL);
     sip_txn_layer_unref(u->layer);
     sip_transport_unref(u->tp);
+    sip_resolver_unref(u->resolver);
     sip_loop_unref(loop);
     return status;
 }

@@ -954,13 +954,22 @@ static void on_txn_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *re
 
 /* ---- receiving ------------------------------------------------------------------------------- */
 
+/* "udp:[::1]:5060": the form --listen takes, brackets around an IPv6 address. */
+static const char *addr_str(char buf[64], sip_transport_type_t t, const char *ip, uint16_t port)
+{
+    int v6 = strchr(ip, ':') != NULL;
+    snprintf(buf, 64, "%s:%s%s%s:%u", sip_transport_param(t), v6 ? "[" : "", ip, v6 ? "]" : "",
+             port);
+    return buf;
+}
+
 static void print_request(const sip_msg_t *msg)
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     sip_str_t m = sip_msg_get_method_str(msg), cid = sip_msg_get_call_id(msg);
-    printf("%.*s from %s:%s:%u Call-ID %.*s\n", (int)m.len, m.ptr,
-           sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, (int)cid.len,
-           cid.ptr);
+    char a[64];
+    printf("%.*s from %s Call-ID %.*s\n", (int)m.len, m.ptr,
+           addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), (int)cid.len, cid.ptr);
     fflush(stdout);
 }
 
@@ -1028,6 +1037,10 @@ static void usage(FILE *f)
         "                        with 200, anything else with 501 (no calls)\n"
         "      --tls-cert FILE   PEM certificate chain for tls: and wss: listeners\n"
         "      --tls-key FILE    PEM private key for them\n"
+        "      --tls-ca FILE     PEM CA certificates that client certificates are checked\n"
+        "                        against (default: the system's)\n"
+        "      --tls-verify-client  require a client certificate signed by --tls-ca on tls:\n"
+        "                        and wss: listeners; a client without one fails the handshake\n"
         "      --trace           log every message sent and received\n"
         "  -v, --verbose         print one line per received request, one per call that\n"
         "                        ends abnormally, and counters at exit\n"
@@ -1090,12 +1103,14 @@ static void free_calls(uas_t *u)
 int main(int argc, char **argv)
 {
     enum { OPT_STATELESS = 256, OPT_CERT, OPT_KEY, OPT_TRACE, OPT_RING, OPT_CODE, OPT_T1,
-           OPT_CALL_TIMEOUT };
+           OPT_CALL_TIMEOUT, OPT_CA, OPT_VERIFY_CLIENT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"stateless", no_argument, NULL, OPT_STATELESS},
         {"tls-cert", required_argument, NULL, OPT_CERT},
         {"tls-key", required_argument, NULL, OPT_KEY},
+        {"tls-ca", required_argument, NULL, OPT_CA},
+        {"tls-verify-client", no_argument, NULL, OPT_VERIFY_CLIENT},
         {"trace", no_argument, NULL, OPT_TRACE},
         {"ring", required_argument, NULL, OPT_RING},
         {"code", required_argument, NULL, OPT_CODE},
@@ -1133,6 +1148,14 @@ int main(int argc, char **argv)
             break;
         case OPT_KEY:
             opts.tls_key_file = optarg;
+            break;
+        case OPT_CA:
+            opts.tls_ca_file = optarg;
+            break;
+        case OPT_VERIFY_CLIENT:
+            /* RFC 5922 §7.4 / RFC 5246 §7.4.6: a client without a certificate that verifies
+             * against --tls-ca (or the system's CAs) fails the handshake. */
+            opts.tls_verify_client = 1;
             break;
         case OPT_TRACE:
             trace = 1;
@@ -1215,8 +1238,8 @@ int main(int argc, char **argv)
         if (uas.verbose) {
             sip_netinfo_t ni;
             sip_transport_listener_info(uas.tp, (size_t)rc, &ni);
-            printf("listening on %s:%s:%u\n", sip_transport_param(ni.transport), ni.local_ip,
-                   ni.local_port);
+            char a[64];
+            printf("listening on %s\n", addr_str(a, ni.transport, ni.local_ip, ni.local_port));
             fflush(stdout);
         }
     }

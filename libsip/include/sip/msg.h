@@ -336,8 +336,13 @@ SIP_EXTERN int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len,
  */
 SIP_EXTERN int sip_msg_frame(const char *buf, size_t len, size_t *skip, size_t *msglen);
 
-/** Takes a reference. @return msg. */
-SIP_EXTERN sip_msg_t *sip_msg_ref(sip_msg_t *msg);
+/**
+ * Takes a reference. A reference count is not part of the message's value, so a const message
+ * can be kept too: the Borrowed `const sip_msg_t *` a callback hands (sip_response_cb,
+ * sip_txn_event_cb) is kept with sip_msg_ref() and later dropped with sip_msg_unref().
+ * @return msg (NULL for NULL), a reference the caller owns.
+ */
+SIP_EXTERN sip_msg_t *sip_msg_ref(const sip_msg_t *msg);
 /** Drops a reference; frees the message with the last one. Accepts NULL. */
 SIP_EXTERN void sip_msg_unref(sip_msg_t *msg);
 

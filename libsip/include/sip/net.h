@@ -30,6 +30,12 @@ typedef struct sip_netinfo {
     char remote_ip[48];
     uint16_t remote_port;
     uint64_t conn_id; /**< stream connection it used (0 for UDP) */
+    /** Where to send: the domain the target was located from (the URI's host, not an SRV
+     *  target: RFC 5922 §4.1), or "" for an address. TLS and WSS send it as SNI and check it
+     *  against the server certificate's DNS names (RFC 5922 §7.2); WebSocket sends it as Host.
+     *  Empty: the certificate must name remote_ip. sip_resolve() fills it in; on a message
+     *  sent or received over a connection, the name that connection was opened to. */
+    char server_name[256];
 } sip_netinfo_t;
 
 /** The Via token of a transport ("UDP", "TLS", "WSS"), or NULL. */

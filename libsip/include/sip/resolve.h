@@ -34,7 +34,9 @@ SIP_EXTERN void sip_resolver_opts_init(sip_resolver_opts_t *opts);
  * preference, SRV priority then weighted random order, then each A/AAAA address).
  * @param status   0, SIP_ENOENT (no target), -ETIMEDOUT (no answer), -EHOSTUNREACH (refused),
  *                 -EIO (another DNS failure)
- * @param targets  transport, remote_ip, remote_port set; Borrowed for the call
+ * @param targets  transport, remote_ip, remote_port set, and server_name: the URI's host when it
+ *                 is a name (RFC 5922 §4.1: the certificate must name the SIP domain, whatever
+ *                 SRV target led to the address), "" for an address; Borrowed for the call
  */
 typedef void (*sip_resolve_cb)(sip_resolver_t *r, int status, const sip_netinfo_t *targets,
                                size_t count, void *user);

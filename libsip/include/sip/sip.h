@@ -16,5 +16,6 @@
 #include "sip/resolve.h"
 #include "sip/transport.h"
 #include "sip/txn.h"
+#include "sip/live.h"
 
 #endif

@@ -96,7 +96,10 @@ typedef void (*sip_request_cb)(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t
  */
 typedef void (*sip_stray_response_cb)(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user);
 
-/** An event of a server transaction; msg (Borrowed) is the CANCEL for SIP_TXN_EVENT_CANCEL. */
+/**
+ * An event of a server transaction; msg is the CANCEL for SIP_TXN_EVENT_CANCEL (Borrowed for the
+ * call: sip_msg_ref() it to keep it), else NULL.
+ */
 typedef void (*sip_txn_event_cb)(sip_txn_t *txn, sip_txn_event_t event, const sip_msg_t *msg,
                                  void *user);
 
@@ -164,7 +167,11 @@ SIP_EXTERN sip_transport_t *sip_txn_layer_get_transport(sip_txn_layer_t *layer);
  * @param req    the request (not ACK: the ACK of a 2xx is sent with sip_txn_send_stateless());
  *               the transaction takes its own reference and edits its Via
  * @param dst    where to send (transport, remote_ip, remote_port), or NULL to locate the target
- *               through RFC 3263 (sip_transport_send_request())
+ *               through RFC 3263 with the transport's resolver (sip_transport_set_resolver();
+ *               without one, sip_transport_send_request()). A located target that fails at the
+ *               transport, stays silent until Timer B/F or answers 503 is left for the next one
+ *               as a new transaction with a new branch under the same handle (RFC 3263 §4.3);
+ *               cb hears only the last target's failure
  * @param opts   per-transaction T1, T2, T4 (a zero field: the layer's), or NULL for the layer's
  * @param cb     called for each response (provisional and final) and for the end without one
  *               (408, 503); never after sip_txn_close()
@@ -196,10 +203,26 @@ SIP_EXTERN int sip_txn_cancel(sip_txn_t *txn);
  */
 SIP_EXTERN int sip_txn_reply(sip_txn_t *txn, sip_msg_t *rsp);
 /**
- * Builds a response with sip_msg_create_response() (the To tag of an earlier provisional is
- * reused) and sends it with sip_txn_reply(). It needs the request, so only until the final
- * response (then SIP_EINVAL; 2xx retransmissions in Accepted go through sip_txn_reply()).
+ * Creates a response to a server transaction's request (RFC 3261 §8.2.6.2), to edit and send
+ * with sip_txn_reply(). Its To tag is the one the transaction's responses already carry (the
+ * request's own in a dialog; else that of a response sent, or created by an earlier call), or a
+ * new one the transaction then keeps for its later responses, sent or not: all the responses of
+ * a transaction carry the same tag. A 100 Trying gets none (§8.2.6.2 allows it to).
+ * It needs the request, so only until the final response was sent (then SIP_EINVAL; 2xx
+ * retransmissions in Accepted resend the same message with sip_txn_reply()).
+ * @param out     New reference; NULL on failure
+ * @param txn     a server transaction (Borrowed)
+ * @param status  100 to 699
  * @param reason  NULL for the standard phrase
+ * @return 0, SIP_EINVAL (NULL, a client transaction, a bad status, no request any more),
+ *         SIP_ECLOSED (ended), SIP_ENOMEM, SIP_EIO (no randomness for a new tag).
+ */
+SIP_EXTERN int sip_txn_create_response(sip_msg_t **out, sip_txn_t *txn, int status,
+                                       const char *reason);
+/**
+ * Builds a response with sip_txn_create_response() and sends it with sip_txn_reply().
+ * @param reason  NULL for the standard phrase
+ * @return as sip_txn_create_response() and sip_txn_reply().
  */
 SIP_EXTERN int sip_txn_respond(sip_txn_t *txn, int status, const char *reason);
 

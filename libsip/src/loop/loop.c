@@ -66,6 +66,7 @@ static int loop_init(sip_loop_t *loop)
     loop->async_open = 1;
     /* The async handle must not keep sip_loop_run() alive on its own. */
     uv_unref((uv_handle_t *)&loop->async);
+    sip__live_inc(SIP_LIVE_LOOP);
     return 0;
 }
 
@@ -195,6 +196,7 @@ void sip_loop_unref(sip_loop_t *loop)
     }
     if (--loop->refs > 0) return;
     pthread_mutex_destroy(&loop->lock);
+    sip__live_dec(SIP_LIVE_LOOP);
     free(loop);
 }
 

@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include "core/live_int.h"
 #include "sip/loop.h"
 
 /* Every libsip handle that owns libuv handles embeds one of these and registers it, so that

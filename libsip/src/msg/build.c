@@ -443,7 +443,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     if (status == 100 && (rc = copy_headers(msg, req, SIP_HDR_TIMESTAMP))) goto fail;
     /* The response goes back the way the request came (RFC 3261 §18.2.2). */
     msg->has_net = req->has_net;
-    msg->net = req->net;
+    if (req->has_net) msg->net = req->net;
     *out = msg;
     return 0;
 fail:

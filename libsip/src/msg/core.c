@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/live_int.h"
 #include "msg/msg_int.h"
 
 #define ALIGN16(n) (((n) + 15u) & ~(size_t)15u)
@@ -23,6 +24,7 @@ sip_msg_t *sip__msg_new(size_t extra)
     extra = ALIGN16(extra);
     sip_msg_t *msg = malloc(base + extra);
     if (!msg) return NULL;
+    sip__live_inc(SIP_LIVE_MSG);
     /* Only the fixed part needs zeroing: chunk data is handed out uninitialised, and the header
      * id lists are cleared one by one as known_set says (msg_int.h). */
     memset(msg, 0, offsetof(sip_msg_t, known));
@@ -62,10 +64,13 @@ char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n)
     return p;
 }
 
-sip_msg_t *sip_msg_ref(sip_msg_t *msg)
+sip_msg_t *sip_msg_ref(const sip_msg_t *msg)
 {
-    if (msg) msg->refs++;
-    return msg;
+    /* Counting references does not change the message (see msg.h); messages are always
+     * allocated, never const objects, so the count may change through a const view. */
+    sip_msg_t *m = (sip_msg_t *)msg;
+    if (m) m->refs++;
+    return m;
 }
 
 void sip_msg_unref(sip_msg_t *msg)
@@ -77,6 +82,7 @@ void sip_msg_unref(sip_msg_t *msg)
         free(c);
         c = next;
     }
+    sip__live_dec(SIP_LIVE_MSG);
     free(msg);
 }
 

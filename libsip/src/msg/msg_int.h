@@ -66,7 +66,6 @@ struct sip_msg {
      * was not there (RFC 3261 §18.3 makes it optional over UDP). */
     int intact;
     int has_net;
-    sip_netinfo_t net;              /* where it came from or went (transport) */
     struct sip_header *head, *tail; /* every header in wire order */
     size_t nheaders;
     sip__chunk_t *chunks; /* extra chunks; the inline one is not on this list */
@@ -75,6 +74,9 @@ struct sip_msg {
      * list heads for the few ids a message carries cost every parse about 250 instructions. */
     uint64_t known_set[(SIP_HDR__COUNT + 63) / 64];
     sip__hlist_t known[SIP_HDR__COUNT]; /* by id; index 0 (OTHER) unused; see known_set */
+    /* Where it came from or went (transport); valid only with has_net, so it is not cleared when
+     * the message is made (with its server name it is a few hundred bytes). */
+    sip_netinfo_t net;
     sip__chunk_t inline_chunk;
     /* the inline chunk's data follows; the copied input is inside it */
 };

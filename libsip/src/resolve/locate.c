@@ -48,6 +48,7 @@ struct sip__rjob {
     sip_transport_type_t naptr_tp; /* transport of the first usable NAPTR record */
     int err;                       /* first DNS failure other than "no such record" */
     char domain[SIP__DNS_NAME_MAX + 1];
+    int numeric; /* domain is an IPv4 (4) or IPv6 (6) address */
     rgroup_t *groups;
     size_t ngroups;
     int status;
@@ -73,12 +74,17 @@ static int supported(const sip_resolver_t *r, sip_transport_type_t tp)
 }
 
 /* RFC 3263 §4.1: without a transport, UDP for sip and TLS for sips. When UDP is not configured
- * here, the next reliable transport stands in for it. */
+ * here, the next reliable transport stands in for it; an endpoint that speaks only WebSocket
+ * (RFC 7118) uses WS, or WSS for sips. */
 static sip_transport_type_t default_transport(const sip_resolver_t *r, int sips)
 {
-    if (sips) return supported(r, SIP_TRANSPORT_TLS) ? SIP_TRANSPORT_TLS : SIP_TRANSPORT_NONE;
+    if (sips)
+        return supported(r, SIP_TRANSPORT_TLS)   ? SIP_TRANSPORT_TLS
+               : supported(r, SIP_TRANSPORT_WSS) ? SIP_TRANSPORT_WSS
+                                                 : SIP_TRANSPORT_NONE;
     static const sip_transport_type_t order[] = {SIP_TRANSPORT_UDP, SIP_TRANSPORT_TCP,
-                                                 SIP_TRANSPORT_TLS};
+                                                 SIP_TRANSPORT_TLS, SIP_TRANSPORT_WS,
+                                                 SIP_TRANSPORT_WSS};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
         if (supported(r, order[i])) return order[i];
     return SIP_TRANSPORT_NONE;
@@ -241,6 +247,11 @@ static void finish(sip__rjob_t *job)
                         snprintf(t->remote_ip, sizeof(t->remote_ip), "%s",
                                  fam ? host->v6[i] : host->v4[i]);
                         t->remote_port = host->port;
+                        /* RFC 5922 §4.1, §7.2: the certificate must name the SIP domain, not
+                         * the SRV target or the address it led to; a numeric host is checked
+                         * as an address (RFC 6066 §3: no address in SNI). */
+                        if (!job->numeric)
+                            memcpy(t->server_name, job->domain, strlen(job->domain) + 1);
                     }
                 }
             }
@@ -535,17 +546,20 @@ static void advance(sip__rjob_t *job)
         if (job->err) break;
         if (job->ngroups == 0) {
             /* RFC 3263 §4.1: no usable NAPTR: SRV for each transport we support, in order of
-             * preference (UDP, TCP, TLS; TLS only for sips). */
+             * preference (UDP, TCP, TLS, then RFC 7118's WS and WSS; secure ones only for
+             * sips). */
             static const sip_transport_type_t order[] = {SIP_TRANSPORT_UDP, SIP_TRANSPORT_TCP,
-                                                         SIP_TRANSPORT_TLS};
+                                                         SIP_TRANSPORT_TLS, SIP_TRANSPORT_WS,
+                                                         SIP_TRANSPORT_WSS};
+            size_t norder = sizeof(order) / sizeof(order[0]);
             free(job->groups);
-            job->groups = calloc(3, sizeof(*job->groups));
+            job->groups = calloc(norder, sizeof(*job->groups));
             if (!job->groups) {
                 set_err(job, SIP_ENOMEM);
                 break;
             }
-            for (size_t i = 0; i < 3; i++) {
-                if (job->sips && order[i] != SIP_TRANSPORT_TLS) continue;
+            for (size_t i = 0; i < norder; i++) {
+                if (job->sips && !sip_transport_is_secure(order[i])) continue;
                 if (!supported(r, order[i])) continue;
                 rgroup_t *g = &job->groups[job->ngroups];
                 g->tp = order[i];
@@ -642,6 +656,7 @@ int sip__rjob_start(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, 
     int numeric = inet_pton(AF_INET, job->domain, addr) == 1    ? 4
                   : inet_pton(AF_INET6, job->domain, addr) == 1 ? 6
                                                                 : 0;
+    job->numeric = numeric;
     sip_log(r->loop, SIP_LOG_DEBUG, "resolve", "#%llu resolve %.*s (%s%s)", job->id,
             (int)uri->raw.len, uri->raw.ptr ? uri->raw.ptr : "",
             numeric     ? "numeric"

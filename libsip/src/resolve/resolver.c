@@ -32,6 +32,7 @@ void sip_resolver_opts_init(sip_resolver_opts_t *opts)
 
 static void resolver_free(sip_resolver_t *r)
 {
+    sip__live_dec(SIP_LIVE_RESOLVER);
     sip__rcache_free(&r->cache);
     free(r->servers);
     free(r->sock_pool);
@@ -336,6 +337,7 @@ int sip_resolver_create(sip_resolver_t **out, sip_loop_t *loop, const sip_resolv
     r->handles = 2;
     seed_random(r);
     r->refs = 1;
+    sip__live_inc(SIP_LIVE_RESOLVER);
     r->child.close = on_loop_close;
     sip__loop_add_child(loop, &r->child);
     *out = r;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/live_int.h"
 #include "sdp/sdp_int.h"
 
 #define ALIGN 16u
@@ -36,6 +37,7 @@ sip_sdp_t *sip__sdp_new(size_t first_chunk)
     c->used = self;
     sdp->chunks = c;
     sdp->refs = 1;
+    sip__live_inc(SIP_LIVE_SDP);
     return sdp;
 }
 
@@ -120,6 +122,7 @@ sip_sdp_t *sip_sdp_ref(sip_sdp_t *sdp)
 void sip_sdp_unref(sip_sdp_t *sdp)
 {
     if (!sdp || --sdp->refs > 0) return;
+    sip__live_dec(SIP_LIVE_SDP);
     /* The session record lives in the oldest chunk, freed last. */
     sip__sdp_chunk_t *c = sdp->chunks;
     while (c) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 #define READ_CHUNK 65536
@@ -15,6 +16,7 @@ static void conn_unref(sip__conn_t *c)
         if (c->layers[i]) c->layers[i]->vt->destroy(c->layers[i]);
     free(c->rbuf);
     free(c->wbuf);
+    sip__live_dec(SIP_LIVE_CONN);
     free(c);
 }
 
@@ -45,6 +47,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
 {
     if (c->closing) return;
     sip_transport_t *tp = c->tp;
+    char a[SIP__ADDR_STRLEN];
     /* A last answer (the 400 before a framing error) still goes out. */
     if (c->wlen) {
         size_t n = c->wlen;
@@ -54,8 +57,10 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     c->closing = 1;
     if (why)
         sip_log(tp->loop, err ? SIP_LOG_WARN : SIP_LOG_DEBUG, "transport",
-                "closing %s connection %llu with %s:%u: %s", sip_transport_param(c->type),
-                (unsigned long long)c->id, c->info.remote_ip, c->info.remote_port, why);
+                "closing %s connection %llu with %s: %s", sip_transport_param(c->type),
+                (unsigned long long)c->id,
+                sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port),
+                why);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -205,9 +210,10 @@ static void flush_pending(sip__conn_t *c)
 static void set_ready(sip__conn_t *c)
 {
     c->ready = 1;
-    sip_log(c->tp->loop, SIP_LOG_DEBUG, "transport", "%s connection %llu with %s:%u ready",
-            sip_transport_param(c->type), (unsigned long long)c->id, c->info.remote_ip,
-            c->info.remote_port);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(c->tp->loop, SIP_LOG_DEBUG, "transport", "%s connection %llu with %s ready",
+            sip_transport_param(c->type), (unsigned long long)c->id,
+            sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port));
     flush_pending(c);
 }
 
@@ -223,9 +229,10 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &po, &err);
     if (rc) {
+        char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                "malformed message from %s:%s:%u: %s (line %u, column %u)%s",
-                sip_transport_param(c->type), c->info.remote_ip, c->info.remote_port, err.reason,
+                "malformed message from %s: %s (line %u, column %u)%s",
+                sip__addr_str(a, c->type, c->info.remote_ip, c->info.remote_port), err.reason,
                 err.line, err.column, err.status ? "; answered" : "; dropped");
         if (err.status) {
             char out[4096];
@@ -264,11 +271,25 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
     }
     size_t off = 0;
     while (!c->closing && off < c->rlen) {
+        /* RFC 5626 §4.4.1: between messages, a double CRLF is a ping that a server answers with
+         * a single CRLF pong. Its octets may come in several reads ("\r\n", a pause, "\r\n"),
+         * so how much of one was seen is kept across reads. On a connection this endpoint opened
+         * the CRLFs are the pongs to its own pings: answering them would echo forever. */
+        while (off < c->rlen && (c->rbuf[off] == '\r' || c->rbuf[off] == '\n')) {
+            char ch = c->rbuf[off++];
+            if (ch == "\r\n\r\n"[c->crlf])
+                c->crlf++;
+            else
+                c->crlf = ch == '\r' ? 1 : 0;
+            if (c->crlf == 4) {
+                c->crlf = 0;
+                if (c->server) conn_output(c, "\r\n", 2);
+            }
+        }
+        if (off == c->rlen || c->closing) break;
+        c->crlf = 0;
         size_t skip, mlen;
         int rc = sip_msg_frame(c->rbuf + off, c->rlen - off, &skip, &mlen);
-        /* RFC 5626 §3.5.1: each double-CRLF ping gets a single-CRLF pong. */
-        for (size_t i = 0; i + 4 <= skip; i += 4)
-            if (memcmp(c->rbuf + off + i, "\r\n\r\n", 4) == 0) conn_output(c, "\r\n", 2);
         if (rc == SIP_EINCOMPLETE) {
             off += skip;
             break;
@@ -450,6 +471,7 @@ static sip__conn_t *conn_new(sip_transport_t *tp, sip_transport_type_t type, int
 {
     sip__conn_t *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
+    sip__live_inc(SIP_LIVE_CONN);
     c->tp = tp;
     c->type = type;
     c->server = server;
@@ -564,6 +586,7 @@ int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char
     snprintf(c->info.remote_ip, sizeof(c->info.remote_ip), "%s", ip);
     c->info.remote_port = port;
     snprintf(c->server_name, sizeof(c->server_name), "%s", server_name ? server_name : ip);
+    if (server_name) snprintf(c->info.server_name, sizeof(c->info.server_name), "%s", server_name);
     int rc = make_layers(c, c->server_name);
     connect_t *cr = rc ? NULL : malloc(sizeof(*cr));
     if (!rc && !cr) rc = SIP_ENOMEM;

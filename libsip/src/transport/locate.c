@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 typedef struct {
@@ -48,10 +49,10 @@ static void on_target_sent(sip_transport_t *tp, int status, void *user)
         return;
     }
     l->last_err = status;
-    sip_log(l->tp->loop, SIP_LOG_INFO, "transport", "target %s:%s:%u failed (%s); trying the next",
-            sip_transport_param(l->targets[l->next - 1].transport),
-            l->targets[l->next - 1].remote_ip, l->targets[l->next - 1].remote_port,
-            sip_strerror(status));
+    const sip_netinfo_t *t = &l->targets[l->next - 1];
+    char a[SIP__ADDR_STRLEN];
+    sip_log(l->tp->loop, SIP_LOG_INFO, "transport", "target %s failed (%s); trying the next",
+            sip__addr_str(a, t->transport, t->remote_ip, t->remote_port), sip_strerror(status));
     try_next(l);
 }
 

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Transport names, ports and properties. */
+/* Transport names, ports and properties; addresses as logs print them. */
+#include <stdio.h>
+#include <string.h>
+
 #include "sip/net.h"
+#include "transport/addr.h"
 
 static const struct {
     const char *name, *param;
@@ -43,4 +47,14 @@ int sip_transport_is_secure(sip_transport_type_t t)
 uint16_t sip_transport_default_port(sip_transport_type_t t)
 {
     return (unsigned)t <= SIP_TRANSPORT_WSS ? info[t].port : 0;
+}
+
+const char *sip__addr_str(char buf[SIP__ADDR_STRLEN], sip_transport_type_t t, const char *ip,
+                          uint16_t port)
+{
+    const char *name = sip_transport_param(t);
+    int v6 = ip && strchr(ip, ':') != NULL && ip[0] != '[';
+    snprintf(buf, SIP__ADDR_STRLEN, "%s%s%s%s%s:%u", name ? name : "", name ? ":" : "",
+             v6 ? "[" : "", ip ? ip : "", v6 ? "]" : "", port);
+    return buf;
 }

@@ -2,7 +2,9 @@
 /* Sending requests and responses (RFC 3261 §18.1.1, §18.2.2; RFC 3581). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 static int is_v6(const char *ip)
@@ -64,6 +66,18 @@ static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type
     return sip_msg_update_header(msg, h, buf);
 }
 
+/* An open secure connection to ip:port that was checked against server_name (RFC 5922 §7.2): one
+ * opened for another name, or accepted from the peer, proved nothing about this one. */
+static sip__conn_t *find_named(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
+                               uint16_t port, const char *server_name)
+{
+    for (sip__conn_t *c = tp->conns; c; c = c->next)
+        if (!c->closing && !c->server && c->type == type && c->info.remote_port == port &&
+            strcmp(c->info.remote_ip, ip) == 0 && strcasecmp(c->server_name, server_name) == 0)
+            return c;
+    return NULL;
+}
+
 static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
                     const char *ip, uint16_t port, const char *server_name, uint64_t conn_id,
                     const sip__listener_t *udp_from, sip_transport_sent_cb cb, void *user,
@@ -98,7 +112,10 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         return 0;
     }
     sip__conn_t *c = conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
-    if (!c) c = sip__conn_find(tp, type, ip, port);
+    if (!c && server_name && sip_transport_is_secure(type))
+        c = find_named(tp, type, ip, port, server_name);
+    else if (!c)
+        c = sip__conn_find(tp, type, ip, port);
     if (!c) {
         if (!sip_msg_is_request(msg) && (type == SIP_TRANSPORT_WS || type == SIP_TRANSPORT_WSS)) {
             /* A WebSocket client cannot be called back (RFC 7118 §5). */
@@ -141,11 +158,52 @@ int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t 
         goto fail;
     }
     if ((rc = stamp_own_via(tp, msg, type, l))) goto fail;
-    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port, NULL, 0, NULL, cb, user,
-                    user_free);
+    /* RFC 5922 §7.2: a target located from a name is checked against that name. */
+    return send_via(tp, msg, type, dst->remote_ip, dst->remote_port,
+                    dst->server_name[0] ? dst->server_name : NULL, 0, NULL, cb, user, user_free);
 fail:
     if (user_free) user_free(user);
     return rc;
+}
+
+/* Copies a Via host (brackets of an IPv6 reference taken off) as a NUL-terminated address. */
+static int via_host_copy(sip_str_t host, char *ip, size_t iplen)
+{
+    if (host.len >= 2 && host.ptr[0] == '[') host.ptr++, host.len -= 2;
+    if (!host.len || host.len >= iplen) return SIP_EINVAL;
+    memcpy(ip, host.ptr, host.len);
+    ip[host.len] = '\0';
+    return 0;
+}
+
+int sip__via_udp_dest(const sip_via_t *v, const char *src_ip, uint16_t src_port, char *ip,
+                      size_t iplen, uint16_t *port)
+{
+    uint16_t sent_by_port = v->port ? v->port : sip_transport_default_port(SIP_TRANSPORT_UDP);
+    /* RFC 3261 §18.2.2: maddr first, with the sent-by port or 5060; RFC 3581 §4 applies rport
+     * only when there is no maddr. */
+    if (v->maddr.len) {
+        *port = sent_by_port;
+        return via_host_copy(v->maddr, ip, iplen);
+    }
+    /* Then received, with the sent-by port, or with the source port when the client asked for
+     * rport (RFC 3581 §4). An unstamped Via (src_ip given) may carry any received or rport value
+     * its sender wrote: the source address and port stand for them. */
+    int rc;
+    if (src_ip)
+        rc = via_host_copy(sip_str_from_cstr(src_ip), ip, iplen);
+    else if (v->received.len)
+        rc = via_host_copy(v->received, ip, iplen);
+    else
+        rc = via_host_copy(v->host, ip, iplen);
+    if (rc) return rc;
+    if (src_ip && v->rport >= 0)
+        *port = src_port;
+    else if (!src_ip && v->rport > 0)
+        *port = (uint16_t)v->rport;
+    else
+        *port = sent_by_port;
+    return 0;
 }
 
 int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
@@ -159,24 +217,34 @@ int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
     sip_transport_type_t type = sip_transport_from_name(v->transport.ptr, v->transport.len);
     if (type == SIP_TRANSPORT_NONE) return SIP_EINVAL;
     char ip[64];
-    uint16_t port = v->port ? v->port : sip_transport_default_port(type);
-    sip_str_t host = v->received.len ? v->received : v->host;
-    if (v->maddr.len && type == SIP_TRANSPORT_UDP) host = v->maddr;
-    if (host.len >= 2 && host.ptr[0] == '[') host.ptr++, host.len -= 2;
-    if (host.len >= sizeof(ip)) return SIP_EINVAL;
-    memcpy(ip, host.ptr, host.len);
-    ip[host.len] = '\0';
+    uint16_t port;
     if (sip_transport_is_reliable(type)) {
-        /* RFC 3261 §18.2.2: the connection the request came in on, while it is open. */
-        uint64_t id = ni && ni->transport == type ? ni->conn_id : 0;
+        /* RFC 3261 §18.2.2: the connection the request came in on, while it is open (or another
+         * open one to the same peer address and port). */
+        sip__conn_t *c = NULL;
         if (ni && ni->transport == type) {
-            snprintf(ip, sizeof(ip), "%s", ni->remote_ip);
-            port = ni->remote_port;
+            c = ni->conn_id ? sip__conn_by_id(tp, ni->conn_id) : NULL;
+            if (!c) c = sip__conn_find(tp, type, ni->remote_ip, ni->remote_port);
         }
-        return send_via(tp, rsp, type, ip, port, NULL, id, NULL, NULL, NULL, NULL);
+        if (c)
+            return send_via(tp, rsp, type, c->info.remote_ip, c->info.remote_port, NULL, c->id,
+                            NULL, NULL, NULL, NULL);
+        /* "If the connection is closed, the server SHOULD open a connection to the IP address in
+         * the received parameter, using the port in the sent-by value, or the default port":
+         * never to the closed connection's ephemeral source port. */
+        sip_str_t host = v->received.len ? v->received : v->host;
+        if (via_host_copy(host, ip, sizeof(ip))) return SIP_EINVAL;
+        port = v->port ? v->port : sip_transport_default_port(type);
+        if (ni && ni->transport == type && ni->conn_id) {
+            char a[SIP__ADDR_STRLEN];
+            sip_log(tp->loop, SIP_LOG_DEBUG, "transport",
+                    "%s connection %llu is closed: response to %s over a new connection",
+                    sip_transport_param(type), (unsigned long long)ni->conn_id,
+                    sip__addr_str(a, SIP_TRANSPORT_NONE, ip, port));
+        }
+        return send_via(tp, rsp, type, ip, port, NULL, 0, NULL, NULL, NULL, NULL);
     }
-    /* RFC 3581 §4: rport sends the response to the port the request came from. */
-    if (v->rport > 0) port = (uint16_t)v->rport;
+    if (sip__via_udp_dest(v, NULL, 0, ip, sizeof(ip), &port)) return SIP_EINVAL;
     const sip__listener_t *from = NULL;
     if (ni && ni->transport == SIP_TRANSPORT_UDP) {
         for (size_t i = 0; i < tp->nlisteners; i++) {

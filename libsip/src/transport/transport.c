@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 void sip_transport_opts_init(sip_transport_opts_t *o)
@@ -56,6 +57,7 @@ static void free_transport(sip_transport_t *tp)
     if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
     free(tp->strings);
     free(tp->sendbuf);
+    sip__live_dec(SIP_LIVE_TRANSPORT);
     free(tp);
 }
 
@@ -197,6 +199,7 @@ int sip_transport_create(sip_transport_t **out, sip_loop_t *loop, const sip_tran
         free(tp);
         return rc;
     }
+    sip__live_inc(SIP_LIVE_TRANSPORT);
     if (tp->opts.tls_cert_file || tp->opts.tls_key_file) {
         char why[256];
         rc = sip__tls_ctx_create(&tp->tls_server, &tp->opts, 1, why, sizeof(why));
@@ -422,9 +425,9 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
                      &l->info.local_port);
     l->wildcard = strcmp(l->info.local_ip, "0.0.0.0") == 0 || strcmp(l->info.local_ip, "::") == 0;
     tp->listeners[tp->nlisteners++] = l;
-    sip_log(tp->loop, SIP_LOG_INFO, "transport", "listening on %s:%s%s%s:%u",
-            sip_transport_param(type), l->family == AF_INET6 ? "[" : "", l->info.local_ip,
-            l->family == AF_INET6 ? "]" : "", l->info.local_port);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "transport", "listening on %s",
+            sip__addr_str(a, type, l->info.local_ip, l->info.local_port));
     return (int)(tp->nlisteners - 1);
 }
 
@@ -464,8 +467,11 @@ static int stamp_via(sip_msg_t *msg, const sip_netinfo_t *ni)
     const sip_header_t *h = sip_msg_header_at(msg, SIP_HDR_VIA, 0);
     const sip_via_t *v = sip_header_via(h);
     if (!v) return 0;
-    int need_received = !host_is(v->host, ni->remote_ip);
-    int need_rport = v->rport == 0;
+    /* A received or rport value the sender wrote itself is replaced: RFC 3581 §3 has the client
+     * send rport without a value, and only the source address and port tell where to answer. */
+    int need_received = v->received.len ? !host_is(v->received, ni->remote_ip)
+                                         : !host_is(v->host, ni->remote_ip);
+    int need_rport = v->rport == 0 || (v->rport > 0 && v->rport != ni->remote_port);
     if (!need_received && !need_rport) return 0;
     /* The value up to its parameters stays as it is; then every parameter but received and
      * rport, then the two as observed. Written by hand: this runs for most requests. */
@@ -514,26 +520,63 @@ static int via_is_ours(sip_transport_t *tp, const sip_msg_t *msg)
     return 0;
 }
 
+/* RFC 3261 §8.2.6.2 and RFC 4475 §3.1.2.18: a request lacking a mandatory header (or repeating
+ * one that may appear once, §7.3.1) gets the 400 sip_msg_validate() names, from the transport
+ * itself, so that every user of the transport (a transaction layer or a stateless handler) is
+ * protected alike. */
+static void answer_invalid(sip_transport_t *tp, sip_msg_t *req, const sip_parse_error_t *err)
+{
+    sip_msg_t *rsp;
+    int rc = sip_msg_create_response(&rsp, req, err->status, err->phrase, NULL);
+    if (rc == 0) {
+        rc = sip_transport_send_response(tp, rsp);
+        sip_msg_unref(rsp);
+    }
+    if (rc)
+        sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot answer %d %s: %s", err->status,
+                err->phrase, sip_strerror(rc));
+}
+
 void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
 {
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
+    char a[SIP__ADDR_STRLEN];
+    sip_parse_error_t err;
     if (sip_msg_is_request(msg)) {
         if (!sip_msg_get_via(msg)) {
-            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s:%u dropped",
-                    ni->remote_ip, ni->remote_port);
+            /* No Via, no address to answer to (§18.2.2): it can only be dropped. */
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s dropped",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         if (stamp_via(msg, ni) != 0) {
-            sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s:%u",
-                    ni->remote_ip, ni->remote_port);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
+        /* After the stamp: the 400 goes where any response would (received, rport). */
+        if (sip_msg_validate(msg, &err) != 0) {
+            /* An ACK is never answered (§17.1.1.3): it is only dropped. */
+            int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
+            char what[16] = "dropped";
+            if (!ack) snprintf(what, sizeof(what), "answered %d", err.status);
+            sip_log(tp->loop, SIP_LOG_WARN, "transport", "request from %s: %s; %s",
+                    sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason,
+                    what);
+            if (!ack) answer_invalid(tp, msg, &err);
+            return;
+        }
+    } else if (sip_msg_validate(msg, &err) != 0) {
+        /* A response is never answered; without these it matches no transaction. */
+        sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s: %s; dropped",
+                sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason);
+        return;
     } else if (!trusted_conn && !via_is_ours(tp, msg)) {
         /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
          * connection it opened itself, the connection is the check. */
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                "response from %s:%u with a Via that is not ours dropped", ni->remote_ip,
-                ni->remote_port);
+                "response from %s with a Via that is not ours dropped",
+                sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
         return;
     }
     if (tp->cb) tp->cb(tp, msg, tp->user);
@@ -543,10 +586,12 @@ void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const
                    size_t len)
 {
     if (!sip__loop_tracing(tp->loop) || !sip__loop_log_enabled(tp->loop, SIP_LOG_INFO)) return;
-    sip_log(tp->loop, SIP_LOG_INFO, "trace", "%s %zu bytes %s %s:%s:%u (local %s:%u)\n%.*s",
+    char ra[SIP__ADDR_STRLEN], la[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "trace", "%s %zu bytes %s %s (local %s)\n%.*s",
             sent ? "sent" : "received", len, sent ? "to" : "from",
-            sip_transport_param(ni->transport), ni->remote_ip, ni->remote_port, ni->local_ip,
-            ni->local_port, (int)(len > 900 ? 900 : len), data);
+            sip__addr_str(ra, ni->transport, ni->remote_ip, ni->remote_port),
+            sip__addr_str(la, SIP_TRANSPORT_NONE, ni->local_ip, ni->local_port),
+            (int)(len > 900 ? 900 : len), data);
 }
 
 int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t *len)

@@ -60,6 +60,7 @@ struct sip__conn {
     size_t rlen, rcap;
     uint64_t last_activity; /* loop ms */
     uint64_t partial_since; /* loop ms when an unfinished message started; 0 when none */
+    int crlf;               /* octets of a "\r\n\r\n" keep-alive ping seen so far (0-3) */
     uint64_t created;
     sip__pending_t *pending, *pending_tail;
     /* While one read is handled, what goes out is gathered and written once (a peer that
@@ -131,6 +132,14 @@ int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const 
 int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const char **data,
                              size_t *len);
 
+/* send.c: where a UDP response to a request with this top Via goes (RFC 3261 §18.2.2, RFC 3581
+ * §4): maddr with the sent-by port; else received with the rport port, or the sent-by port (5060
+ * when absent) without rport. src_ip NULL: the Via was stamped on receipt (§18.2.1). Otherwise
+ * src_ip/src_port are where the request came from, and stand for received and rport's value
+ * whatever the Via says. 0 or SIP_EINVAL. */
+int sip__via_udp_dest(const sip_via_t *v, const char *src_ip, uint16_t src_port, char *ip,
+                      size_t iplen, uint16_t *port);
+
 /* udp.c */
 int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);
 int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *ip, uint16_t port);
@@ -150,5 +159,11 @@ void sip__conn_sweep(sip_transport_t *tp);
 /* reply.c: answers a malformed request statelessly from its raw bytes. */
 int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, int status,
                          const char *phrase);
+/* Where such an answer goes over UDP: by its top Via as sip__via_udp_dest() says, the source
+ * address standing for received; the source address and port themselves when that Via does not
+ * parse on its own (or is not UDP, or names a host rather than an address). 0 when the Via
+ * decided, SIP_ENOENT when the source was taken. */
+int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_t src_port,
+                        char *ip, size_t iplen, uint16_t *port);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "transport/addr.h"
 #include "transport/transport_int.h"
 
 #define UDP_SLOT (64 * 1024)
@@ -73,14 +74,23 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &tp->opts.parse, &err);
     if (rc) {
+        char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
-                "malformed message from udp:%s:%u: %s (line %u, column %u)%s", ni.remote_ip,
-                ni.remote_port, err.reason, err.line, err.column,
-                err.status ? "; answered" : "; dropped");
+                "malformed message from %s: %s (line %u, column %u)%s",
+                sip__addr_str(a, SIP_TRANSPORT_UDP, ni.remote_ip, ni.remote_port), err.reason,
+                err.line, err.column, err.status ? "; answered" : "; dropped");
         if (err.status) {
             char out[4096];
             int n = sip__reply_malformed(out, sizeof(out), data, len, err.status, err.phrase);
-            if (n > 0) sip__udp_send(l, out, (size_t)n, ni.remote_ip, ni.remote_port);
+            if (n > 0) {
+                /* RFC 3261 §18.2.2 as for any response: received (the source address) and the
+                 * sent-by port, the source port only with rport. */
+                char ip[64];
+                uint16_t port;
+                sip__reply_udp_dest(out, (size_t)n, ni.remote_ip, ni.remote_port, ip, sizeof(ip),
+                                    &port);
+                sip__udp_send(l, out, (size_t)n, ip, port);
+            }
         }
         return;
     }
@@ -195,8 +205,9 @@ int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *
     ssize_t n = sendto(l->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&ss, sl);
     if (n < 0) {
         int e = errno;
-        sip_log(l->tp->loop, SIP_LOG_WARN, "transport", "UDP send to %s:%u failed: %s", ip, port,
-                strerror(e));
+        char a[SIP__ADDR_STRLEN];
+        sip_log(l->tp->loop, SIP_LOG_WARN, "transport", "UDP send to %s failed: %s",
+                sip__addr_str(a, SIP_TRANSPORT_UDP, ip, port), strerror(e));
         return -e;
     }
     return 0;

@@ -141,8 +141,9 @@ static sip_str_t field_get(const http_head_t *h, const char *name, int *count)
     return v;
 }
 
-/* 1 when a comma-separated list in any field called name holds token (case-insensitive). */
-static int field_has_token(const http_head_t *h, const char *name, const char *token)
+/* 1 when a comma-separated list in any field called name holds token: case-insensitive, or
+ * exactly when exact is set. */
+static int field_has_token(const http_head_t *h, const char *name, const char *token, int exact)
 {
     for (size_t i = 0; i < h->n; i++) {
         if (!sip_str_caseeq_cstr(h->f[i].name, name)) continue;
@@ -151,7 +152,10 @@ static int field_has_token(const http_head_t *h, const char *name, const char *t
             const char *comma = p;
             while (comma < end && *comma != ',')
                 comma++;
-            if (sip_str_caseeq_cstr(trim(p, (size_t)(comma - p)), token)) return 1;
+            sip_str_t item = trim(p, (size_t)(comma - p));
+            if (exact ? sip_str_eq(item, sip_str_from_cstr(token))
+                      : sip_str_caseeq_cstr(item, token))
+                return 1;
             p = comma + 1;
         }
     }
@@ -366,8 +370,8 @@ static int server_handshake(ws_layer_t *w, const char *buf, size_t len)
     int count;
     field_get(hp, "Host", &count);
     if (count != 1) return server_refuse(w, SIP_EPARSE, "400 Bad Request", NULL, "no single Host");
-    if (!field_has_token(hp, "Upgrade", "websocket") ||
-        !field_has_token(hp, "Connection", "Upgrade"))
+    if (!field_has_token(hp, "Upgrade", "websocket", 0) ||
+        !field_has_token(hp, "Connection", "Upgrade", 0))
         return server_refuse(w, SIP_EPARSE, "400 Bad Request", NULL, "not a WebSocket upgrade");
     /* RFC 6455 §4.4: an unsupported version gets 426 and the versions we speak. */
     sip_str_t ver = field_get(hp, "Sec-WebSocket-Version", &count);
@@ -378,8 +382,10 @@ static int server_handshake(ws_layer_t *w, const char *buf, size_t len)
     if (count != 1 || !key_valid(key))
         return server_refuse(w, SIP_EPARSE, "400 Bad Request", NULL,
                              "missing or bad Sec-WebSocket-Key");
-    /* RFC 7118 §4: the client offers "sip"; without it this is not a SIP connection. */
-    if (!field_has_token(hp, "Sec-WebSocket-Protocol", "sip"))
+    /* RFC 7118 §4: the client offers "sip"; without it this is not a SIP connection. RFC 6455
+     * §4.1 compares subprotocol tokens case-sensitively: "SIP" is another protocol, and a client
+     * that offered only it would drop a "sip" answer. */
+    if (!field_has_token(hp, "Sec-WebSocket-Protocol", "sip", 1))
         return server_refuse(w, SIP_EPARSE, "400 Bad Request", NULL,
                              "no \"sip\" subprotocol offered");
     char accept[29];
@@ -413,17 +419,17 @@ static int client_handshake(ws_layer_t *w, const char *buf, size_t len)
     if (h.start.len < 12 || memcmp(h.start.ptr, "HTTP/1.1 101", 12) != 0 ||
         (h.start.len > 12 && h.start.ptr[12] != ' '))
         return ws_fail(w, SIP_EPARSE, "WebSocket upgrade refused: %s", line);
-    if (!field_has_token(&h, "Upgrade", "websocket") ||
-        !field_has_token(&h, "Connection", "Upgrade"))
+    if (!field_has_token(&h, "Upgrade", "websocket", 0) ||
+        !field_has_token(&h, "Connection", "Upgrade", 0))
         return ws_fail(w, SIP_EPARSE, "WebSocket upgrade answer lacks Upgrade/Connection", NULL);
     int count;
     sip_str_t acc = field_get(&h, "Sec-WebSocket-Accept", &count);
     if (count != 1 || !sip_str_eq(acc, sip_str_from_cstr(w->accept)))
         return ws_fail(w, SIP_EPARSE, "WebSocket upgrade answer has a wrong Sec-WebSocket-Accept",
                        NULL);
-    /* RFC 7118 §4: the server must select "sip". */
+    /* RFC 7118 §4: the server must select "sip", exactly (RFC 6455 §4.1: case-sensitive). */
     sip_str_t proto = field_get(&h, "Sec-WebSocket-Protocol", &count);
-    if (count != 1 || !sip_str_caseeq_cstr(proto, "sip"))
+    if (count != 1 || !sip_str_eq(proto, SIP_STR("sip")))
         return ws_fail(w, SIP_EPARSE, "WebSocket server did not select the \"sip\" subprotocol",
                        NULL);
     return 0;

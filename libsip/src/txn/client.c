@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Client transactions (RFC 3261 §17.1, RFC 6026 §8.4): INVITE and non-INVITE state machines,
- * the ACK of a non-2xx final response, and CANCEL (§9.1). */
+ * the ACK of a non-2xx final response, CANCEL (§9.1), and moving on to the next RFC 3263 target
+ * when one fails (RFC 3263 §4.3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/addr.h"
+#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
 static int is_invite(const sip_txn_t *t)
@@ -24,6 +27,187 @@ static void unref_cb(void *user)
     sip_txn_unref(user);
 }
 
+/* ---- RFC 3263 §4.3: the targets of a located request ----------------------------------------
+ *
+ * A request sent without a destination is located here with the transport's resolver, and the
+ * transaction keeps the list. When a target fails (a transport error, no response at all until
+ * Timer B/F, or a 503), the request goes to the next one as a new transaction: a new branch, fresh
+ * timers and state (RFC 3263 §4.3, RFC 3261 §8.1.3.1). The application keeps one handle and
+ * hears only the last failure, once every target has failed. The list lives in a wrapper of the
+ * TU's callback registration, so the transaction's own layout stays as it is. */
+typedef struct route {
+    int refs;           /* the transaction's registration, and the resolver's while it runs */
+    sip_txn_t *t;       /* NULL once the registration ended */
+    sip_response_cb cb; /* the TU's */
+    void *user;
+    sip_free_fn user_free;
+    sip_netinfo_t *targets;
+    size_t count, next; /* next: the first target not tried yet */
+} route_t;
+
+/* One send to one target: a completion from a target already left behind (a connection that
+ * fails after Timer F moved on) must not count against the current one. */
+typedef struct attempt {
+    sip_txn_t *t;  /* a reference */
+    size_t target; /* route_t.next when it was sent */
+} attempt_t;
+
+static void route_unref(void *user)
+{
+    route_t *r = user;
+    if (--r->refs > 0) return;
+    free(r->targets);
+    free(r);
+}
+
+static void route_on_response(sip_txn_t *t, int status, const sip_msg_t *rsp, void *user)
+{
+    route_t *r = user;
+    if (r->cb) r->cb(t, status, rsp, r->user);
+}
+
+static void route_end(void *user)
+{
+    route_t *r = user;
+    r->t = NULL;
+    if (r->user_free) r->user_free(r->user);
+    route_unref(r);
+}
+
+static route_t *route_of(const sip_txn_t *t)
+{
+    return t->cb.rsp == route_on_response && t->user_free == route_end ? t->user : NULL;
+}
+
+static void on_sent(sip_transport_t *tp, int status, void *user);
+
+static void on_target_sent(sip_transport_t *tp, int status, void *user)
+{
+    attempt_t *a = user;
+    route_t *r = route_of(a->t);
+    if (!r || r->next == a->target) on_sent(tp, status, a->t);
+}
+
+static void attempt_free(void *user)
+{
+    attempt_t *a = user;
+    sip_txn_unref(a->t);
+    free(a);
+}
+
+/* Sends the request to the next target that takes it; 0, or the last immediate error when none
+ * is left. */
+static int send_next_target(sip_txn_t *t, route_t *r)
+{
+    int rc = SIP_ENOENT;
+    while (t->layer && r->next < r->count) {
+        const sip_netinfo_t *dst = &r->targets[r->next++];
+        if (sip_transport_is_reliable(dst->transport))
+            t->flags |= SIP__TXN_RELIABLE;
+        else
+            t->flags &= (uint16_t)~SIP__TXN_RELIABLE;
+        attempt_t *a = malloc(sizeof(*a));
+        if (!a) return SIP_ENOMEM;
+        a->t = sip_txn_ref(t);
+        a->target = r->next;
+        rc = sip__txn_send(t->layer, t->req, dst, on_target_sent, a, attempt_free);
+        if (rc == 0) return 0;
+    }
+    return rc;
+}
+
+/* A failure the TU hears when no target is left: the transaction ends with it. */
+static void end_with(sip_txn_t *t, int status)
+{
+    t->refs++;
+    if (t->layer && t->cb.rsp && !(t->flags & SIP__TXN_INTERNAL))
+        t->cb.rsp(t, status, NULL, t->user);
+    sip__txn_terminate(t);
+    sip_txn_unref(t);
+}
+
+static void on_located(sip_resolver_t *res, int status, const sip_netinfo_t *targets, size_t count,
+                       void *user)
+{
+    (void)res;
+    route_t *r = user;
+    sip_txn_t *t = r->t;
+    if (!t || !t->layer) return;
+    if (status == 0 && count > 0) {
+        r->targets = malloc(count * sizeof(*targets));
+        if (r->targets) {
+            memcpy(r->targets, targets, count * sizeof(*targets));
+            r->count = count;
+            if (send_next_target(t, r) == 0) return;
+        }
+    }
+    /* RFC 3261 §8.1.3.1: nowhere to send it is a transport failure, a 503 for the TU. */
+    end_with(t, 503);
+}
+
+/* Gives the request a branch it never had, as long as the one it has (the key keeps its length
+ * in place): "z9hG4bK" and random hex. 0, or -1 when the branch is too short to vary. */
+static int new_branch(sip_txn_t *t)
+{
+    size_t len = t->key.branch.len;
+    if (len < 7 + 16 || !sip__txn_has_cookie(t->key.branch)) return -1;
+    char br[256], piece[40];
+    if (len >= sizeof(br)) return -1;
+    memcpy(br, "z9hG4bK", 7);
+    for (size_t n = 7; n < len;) {
+        sip__txn_make_branch(t->layer, piece, sizeof(piece));
+        size_t k = strlen(piece) - 7;
+        if (k > len - n) k = len - n;
+        memcpy(br + n, piece + 7, k);
+        n += k;
+    }
+    br[len] = '\0';
+    /* The top Via with the new branch value spliced in, the rest as it is. */
+    const sip_header_t *h = sip_msg_header_at(t->req, SIP_HDR_VIA, 0);
+    const sip_via_t *v = sip_header_via(h);
+    if (!v) return -1;
+    sip_str_t val = sip_header_get_value(h);
+    if (v->branch.len != len || v->branch.ptr < val.ptr || v->branch.ptr + len > val.ptr + val.len)
+        return -1;
+    size_t pre = (size_t)(v->branch.ptr - val.ptr);
+    char buf[1024];
+    if (val.len >= sizeof(buf)) return -1;
+    memcpy(buf, val.ptr, pre);
+    memcpy(buf + pre, br, len);
+    memcpy(buf + pre + len, val.ptr + pre + len, val.len - pre - len);
+    buf[val.len] = '\0';
+    if (sip_msg_update_header(t->req, h, buf)) return -1;
+    memcpy((char *)t->key.branch.ptr, br, len);
+    return 0;
+}
+
+/* RFC 3263 §4.3: when this target failed and another is left, the request goes there as a new
+ * transaction; 1 when it did (the TU hears nothing of this target), 0 when the failure is the
+ * TU's. Not after a CANCEL was asked for: the TU wants the request over, not elsewhere. */
+static int try_next_target(sip_txn_t *t)
+{
+    route_t *r = route_of(t);
+    if (!r || !t->layer || !t->req || r->next >= r->count) return 0;
+    if (t->flags & (SIP__TXN_CANCEL_WANT | SIP__TXN_IDLE)) return 0;
+    if (new_branch(t)) return 0;
+    const sip_netinfo_t *was = &r->targets[r->next - 1];
+    char a[SIP__ADDR_STRLEN];
+    sip_log(t->layer->loop, SIP_LOG_INFO, "txn", "target %s failed; trying the next",
+            sip__addr_str(a, was->transport, was->remote_ip, was->remote_port));
+    /* A new transaction in all but the handle: its state, flags and timers start over. */
+    sip_msg_unref(t->rsp);
+    t->rsp = NULL;
+    sip__txn_restart_state(t); /* from Calling, Trying or Proceeding: every caller checks */
+    t->flags &= (uint16_t)~(SIP__TXN_SENT | SIP__TXN_PROVISIONAL | SIP__TXN_RELIABLE);
+    t->t_retx = SIP__TXN_NEVER; /* retransmissions start once the send completes */
+    t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
+    sip__txn_timers_changed(t);
+    if (send_next_target(t, r) == 0) return 1;
+    /* Every target left refused at once: this is the last failure, the TU's. */
+    end_with(t, 503);
+    return 1;
+}
+
 /* Starts the retransmission timer (A or E) unless the transport is reliable (§17.1.1.2). */
 static void start_retransmit(sip_txn_t *t, uint64_t now)
 {
@@ -41,6 +225,8 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
         if (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_TRYING &&
             t->state != SIP_TXN_PROCEEDING)
             return;
+        /* RFC 3263 §4.3: another target, if there is one. */
+        if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
         /* RFC 3261 §17.1.4, §8.1.3.1: a transport error ends the transaction as a 503. */
         t->refs++;
         deliver(t, 503, NULL);
@@ -72,6 +258,29 @@ static int method_matches(const sip_msg_t *req, const sip_cseq_t *cs)
     return m != SIP_METHOD_UNKNOWN || sip_str_eq(sip_msg_get_method_str(req), cs->method_str);
 }
 
+/* RFC 3263: finds the targets of a request sent without a destination (its top Route when that
+ * is a loose router, else its Request-URI: RFC 3261 §8.1.2), keeping them for failover. The TU's
+ * registration moves into the route. */
+static int locate(sip_txn_t *t, sip_resolver_t *res, sip_response_cb cb, void *user,
+                  sip_free_fn user_free)
+{
+    route_t *r = calloc(1, sizeof(*r));
+    if (!r) return SIP_ENOMEM;
+    r->refs = 2;
+    r->t = t;
+    r->cb = cb;
+    r->user = user;
+    r->user_free = user_free;
+    t->cb.rsp = route_on_response;
+    t->user = r;
+    t->user_free = route_end;
+    const sip_uri_t *uri = sip_msg_get_uri(t->req);
+    const sip_addr_t *route = sip_header_addr(sip_msg_header_at(t->req, SIP_HDR_ROUTE, 0));
+    if (route && route->uri.lr) uri = &route->uri;
+    /* On failure route_unref has run once already; terminate drops the other reference. */
+    return uri ? sip_resolve(res, uri, on_located, r, route_unref) : (route_unref(r), SIP_EINVAL);
+}
+
 /* Starts a client transaction on a request that already carries its branch. */
 static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
                         const sip_netinfo_t *dst, const sip_txn_opts_t *opts, uint16_t extra,
@@ -85,13 +294,19 @@ static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
     }
     t->flags |= SIP__TXN_CLIENT | extra;
     if (sip_msg_get_method(req) == SIP_METHOD_INVITE) t->flags |= SIP__TXN_INVITE;
-    t->state = is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+    sip__txn_set_state(t, is_invite(t) ? SIP_TXN_CALLING : SIP_TXN_TRYING);
     t->cb.rsp = cb;
     t->user = user;
     t->user_free = user_free;
     if (dst && sip_transport_is_reliable(dst->transport)) t->flags |= SIP__TXN_RELIABLE;
-    t->refs++; /* for the send completion */
-    int rc = sip__txn_send(l, req, dst, on_sent, t, unref_cb);
+    int rc;
+    sip_resolver_t *res = !dst && l->tp ? l->tp->resolver : NULL;
+    if (res && !(extra & SIP__TXN_INTERNAL)) {
+        rc = locate(t, res, cb, user, user_free);
+    } else {
+        t->refs++; /* for the send completion */
+        rc = sip__txn_send(l, req, dst, on_sent, t, unref_cb);
+    }
     if (rc) {
         /* A call that fails never fires its callback; user_free runs in terminate. */
         t->cb.rsp = NULL;
@@ -259,7 +474,7 @@ int sip_txn_cancel(sip_txn_t *t)
 /* Ends at once over reliable transports (Timer D and K are zero), else after wait_ms. */
 static void complete(sip_txn_t *t, uint64_t wait_ms)
 {
-    t->state = SIP_TXN_COMPLETED;
+    sip__txn_set_state(t, SIP_TXN_COMPLETED);
     t->t_retx = SIP__TXN_NEVER;
     t->t_end = (t->flags & SIP__TXN_RELIABLE) ? 0 : sip__txn_now(t->layer) + wait_ms;
     sip__txn_timers_changed(t);
@@ -272,7 +487,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
     case SIP_TXN_PROCEEDING:
         if (st < 200) {
             /* §17.1.1.2: a provisional stops retransmissions and Timer B. */
-            t->state = SIP_TXN_PROCEEDING;
+            sip__txn_set_state(t, SIP_TXN_PROCEEDING);
             t->flags |= SIP__TXN_PROVISIONAL;
             t->t_retx = SIP__TXN_NEVER;
             if (!(t->flags & SIP__TXN_CANCEL_SENT)) t->t_end = SIP__TXN_NEVER;
@@ -283,7 +498,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
                 send_cancel(t);
         } else if (st < 300) {
             /* RFC 6026 §8.4: Accepted; Timer M lets 2xx retransmissions reach the TU. */
-            t->state = SIP_TXN_ACCEPTED;
+            sip__txn_set_state(t, SIP_TXN_ACCEPTED);
             t->t_retx = SIP__TXN_NEVER;
             t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
             sip__txn_timers_changed(t);
@@ -291,6 +506,8 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
         } else {
             /* §17.1.1.2: ACK the non-2xx, then Completed with Timer D. */
             send_ack(t, rsp);
+            /* RFC 3263 §4.3: a 503 sends the request to the next target, if any. */
+            if (st == 503 && try_next_target(t)) break;
             complete(t, SIP__TXN_TIMER_D);
             deliver(t, st, rsp);
         }
@@ -316,11 +533,13 @@ static void non_invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
 {
     if (t->state != SIP_TXN_TRYING && t->state != SIP_TXN_PROCEEDING) return;
     if (st < 200) {
-        t->state = SIP_TXN_PROCEEDING;
+        sip__txn_set_state(t, SIP_TXN_PROCEEDING);
         t->flags |= SIP__TXN_PROVISIONAL;
         deliver(t, st, rsp);
         return;
     }
+    /* RFC 3263 §4.3: a 503 sends the request to the next target, if any. */
+    if (st == 503 && try_next_target(t)) return;
     /* §17.1.2.2: Completed; Timer K (T4) absorbs retransmitted finals. */
     complete(t, t->t4);
     deliver(t, st, rsp);
@@ -374,6 +593,8 @@ void sip__txn_client_timer(sip_txn_t *t, uint64_t now)
         t->t_end = SIP__TXN_NEVER;
         if (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING ||
             t->state == SIP_TXN_PROCEEDING) {
+            /* RFC 3263 §4.3: no response at all from this target: the next one, if any. */
+            if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
             /* Timer B or F, or no final response after a CANCEL: a timeout for the TU. */
             deliver(t, 408, NULL);
         }

@@ -291,6 +291,7 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     for (size_t i = 0; i < 8; i++) klen += src[i].len;
     sip_txn_t *t = calloc(1, sizeof(*t) + klen);
     if (!t) return NULL;
+    sip__live_inc(SIP_LIVE_TXN);
     size_t pos = 0;
     t->key.branch = key_put(t->kbuf, &pos, src[0]);
     t->key.host = key_put(t->kbuf, &pos, src[1]);
@@ -316,6 +317,7 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     t->hidx = -1;
     t->refs = 1;
     t->flags = SIP__TXN_LAYER_REF;
+    t->state = SIP__TXN_NEW;
     size_t i = t->hash & (l->nbuckets - 1);
     t->hnext = l->buckets[i];
     l->buckets[i] = t;
@@ -374,7 +376,7 @@ void sip__txn_terminate(sip_txn_t *t)
 {
     sip_txn_layer_t *l = t->layer;
     if (!l) return;
-    t->state = SIP_TXN_TERMINATED;
+    sip__txn_set_state(t, SIP_TXN_TERMINATED);
     unlink_txn(l, t);
     heap_remove(l, t);
     l->count--;
@@ -510,6 +512,7 @@ static void on_uv_closed(uv_handle_t *h)
     l->uv_open = 0;
     sip__loop_closing_end(l->loop);
     if (l->refs == 0) {
+        sip__live_dec(SIP_LIVE_TXN_LAYER);
         free(l->buckets);
         free(l->heap);
         free(l);
@@ -579,6 +582,7 @@ int sip_txn_layer_create(sip_txn_layer_t **out, sip_transport_t *tp, const sip_t
         return SIP_ENOMEM;
     }
     l->refs = 1;
+    sip__live_inc(SIP_LIVE_TXN_LAYER);
     l->loop = loop;
     if (opts)
         l->opts = *opts;
@@ -633,6 +637,7 @@ void sip_txn_layer_unref(sip_txn_layer_t *l)
     if (!l || --l->refs > 0) return;
     layer_close(l);
     if (l->refs == 0 && !l->uv_open) {
+        sip__live_dec(SIP_LIVE_TXN_LAYER);
         free(l->buckets);
         free(l->heap);
         free(l);
@@ -720,6 +725,7 @@ void sip_txn_unref(sip_txn_t *t)
         sip_msg_unref(t->req);
         sip_msg_unref(t->rsp);
         free(t->wire);
+        sip__live_dec(SIP_LIVE_TXN);
         free(t);
         return;
     }

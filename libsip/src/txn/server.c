@@ -98,6 +98,12 @@ static void server_event(sip_txn_t *t, sip_txn_event_t ev, const sip_msg_t *msg)
     if (t->layer && t->cb.ev) t->cb.ev(t, ev, msg, t->user);
 }
 
+/* §17.2.4: the TU hears that the transport failed to send what the layer sent on its own. */
+static void tell_error(sip_txn_t *t)
+{
+    server_event(t, SIP_TXN_EVENT_ERROR, NULL);
+}
+
 static void resend_last(sip_txn_t *t)
 {
     int rc;
@@ -109,10 +115,7 @@ static void resend_last(sip_txn_t *t)
         return;
     if (!rc) return;
     /* §17.2.4: a transport failure ends the transaction and the TU hears of it. */
-    t->refs++;
-    server_event(t, SIP_TXN_EVENT_ERROR, NULL);
-    sip__txn_terminate(t);
-    sip_txn_unref(t);
+    sip__txn_end(t, tell_error);
 }
 
 static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell);
@@ -143,10 +146,7 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     if (rc) {
         /* §17.2.4: the transport failed; the transaction is over (the TU hears rc, or an
          * event for what the layer sent on its own). */
-        t->refs++;
-        if (tell) server_event(t, SIP_TXN_EVENT_ERROR, NULL);
-        sip__txn_terminate(t);
-        sip_txn_unref(t);
+        sip__txn_end(t, tell ? tell_error : NULL);
         return rc;
     }
     /* RFC 6026 §8.7: in Accepted the TU's own 2xx retransmissions just pass through. */
@@ -157,15 +157,15 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     uint64_t now = sip__txn_now(l);
     t->t_retx = SIP__TXN_NEVER; /* the pending 100 Trying is not needed any more */
     if (st < 200) {
-        t->state = SIP_TXN_PROCEEDING;
+        sip__txn_set_state(t, SIP_TXN_PROCEEDING);
         t->flags |= SIP__TXN_PROVISIONAL;
     } else if (is_invite(t) && st < 300) {
         /* RFC 6026 §8.5: Accepted, Timer L = 64*T1. */
-        t->state = SIP_TXN_ACCEPTED;
+        sip__txn_set_state(t, SIP_TXN_ACCEPTED);
         t->t_end = now + 64 * (uint64_t)t->t1;
     } else if (is_invite(t)) {
         /* §17.2.1: Completed; Timer G retransmits (unreliable only), Timer H waits for ACK. */
-        t->state = SIP_TXN_COMPLETED;
+        sip__txn_set_state(t, SIP_TXN_COMPLETED);
         if (!(t->flags & SIP__TXN_RELIABLE)) {
             t->interval = t->t1;
             t->t_retx = now + t->t1;
@@ -173,11 +173,9 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
         t->t_end = now + 64 * (uint64_t)t->t1;
     } else {
         /* §17.2.2: Completed; Timer J = 64*T1 unreliable, 0 reliable. */
-        t->state = SIP_TXN_COMPLETED;
+        sip__txn_set_state(t, SIP_TXN_COMPLETED);
         if (t->flags & SIP__TXN_RELIABLE) {
-            t->refs++;
-            sip__txn_terminate(t);
-            sip_txn_unref(t);
+            sip__txn_end(t, NULL);
             return 0;
         }
         t->t_end = now + 64 * (uint64_t)t->t1;
@@ -193,40 +191,74 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
     return 0;
 }
 
-static int respond(sip_txn_t *t, int status, const char *reason, int tell);
-static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_t tt, int tell);
-
-int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
+/* The To tag of this transaction's responses: that of the responses sent, else the one an
+ * earlier sip_txn_create_response() made; empty when there is none yet. */
+static sip_str_t txn_tag(const sip_txn_t *t)
 {
-    return respond(t, status, reason, 0);
+    sip_str_t s = rsp_to_tag(t);
+    return s.len ? s : (sip_str_t){t->tag, strnlen(t->tag, sizeof(t->tag))};
 }
 
-static int respond(sip_txn_t *t, int status, const char *reason, int tell)
+/* Keeps tag as the one of t's later responses when t has none yet (and its request's To has none:
+ * then the request's tag is every response's). */
+static void keep_tag(sip_txn_t *t, sip_str_t tag)
 {
-    /* One To tag per transaction: a final after a tagged provisional keeps its tag. */
-    return respond_tagged(t, status, reason, t ? rsp_to_tag(t) : SIP_STR_NULL, tell);
+    if (t->key.to_tag.len || txn_tag(t).len || !tag.len || tag.len > sizeof(t->tag)) return;
+    memcpy(t->tag, tag.ptr, tag.len);
 }
 
-/* Answers with To tag tt (empty: a new one, where the request's To has none). */
-static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_t tt, int tell)
+/* Builds a response to t's request with To tag tt, or (tt empty) a new one that t keeps. */
+static int build_response(sip_msg_t **out, sip_txn_t *t, int status, const char *reason,
+                          sip_str_t tt)
 {
+    *out = NULL;
     if (!t || (t->flags & SIP__TXN_CLIENT) || status < 100 || status > 699) return SIP_EINVAL;
     if (!t->layer) return SIP_ECLOSED;
     /* Building a response needs the request, gone once a final response was sent. */
     if (!t->req) return SIP_EINVAL;
-    char tag[128];
-    const char *tagp = NULL;
-    if (tt.len && tt.len < sizeof(tag)) {
+    char buf[128], *tag = NULL;
+    if (tt.len) {
+        tag = tt.len < sizeof(buf) ? buf : malloc(tt.len + 1);
+        if (!tag) return SIP_ENOMEM;
         memcpy(tag, tt.ptr, tt.len);
         tag[tt.len] = '\0';
-        tagp = tag;
     }
+    int rc = sip_msg_create_response(out, t->req, status, reason, tag);
+    if (tag != buf) free(tag);
+    if (rc == 0 && !tt.len) keep_tag(t, to_tag(*out));
+    return rc;
+}
+
+int sip_txn_create_response(sip_msg_t **out, sip_txn_t *t, int status, const char *reason)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!t) return SIP_EINVAL;
+    /* RFC 3261 §8.2.6.2: one To tag for all the responses of a transaction (a 100 Trying carries
+     * none; sip_msg_create_response() leaves it out). */
+    return build_response(out, t, status, reason, txn_tag(t));
+}
+
+/* Answers with To tag tt (empty: the transaction's). tell: as for reply(). */
+static int respond_tagged(sip_txn_t *t, int status, const char *reason, sip_str_t tt, int tell)
+{
     sip_msg_t *rsp;
-    int rc = sip_msg_create_response(&rsp, t->req, status, reason, tagp);
+    int rc = build_response(&rsp, t, status, reason, tt.len ? tt : txn_tag(t));
     if (rc) return rc;
     rc = reply(t, rsp, tell);
     sip_msg_unref(rsp);
     return rc;
+}
+
+static int respond(sip_txn_t *t, int status, const char *reason, int tell)
+{
+    return respond_tagged(t, status, reason, SIP_STR_NULL, tell);
+}
+
+int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
+{
+    if (!t) return SIP_EINVAL;
+    return respond(t, status, reason, 0);
 }
 
 int sip_txn_set_event_handler(sip_txn_t *t, sip_txn_event_cb cb, void *user,
@@ -269,7 +301,7 @@ static sip_txn_t *new_server(sip_txn_layer_t *l, sip_msg_t *req)
     const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
     if (ni && sip_transport_is_reliable(ni->transport)) t->flags |= SIP__TXN_RELIABLE;
     /* §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2: others in Trying. */
-    t->state = m == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
+    sip__txn_set_state(t, m == SIP_METHOD_INVITE ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING);
     return t;
 }
 
@@ -303,11 +335,10 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
     }
     inv->refs++;
     /* §9.2: the To tag of the CANCEL's 200 SHOULD be that of the INVITE's responses. */
-    sip_str_t tag = rsp_to_tag(inv);
     if (inv->state != SIP_TXN_PROCEEDING || !is_invite(inv)) {
         /* A final response crossed the CANCEL, or the request is not an INVITE: the CANCEL has
          * no effect on it, but it matched, so it is answered 200 (§9.2). */
-        respond_tagged(c, 200, NULL, tag, 1);
+        respond_tagged(c, 200, NULL, txn_tag(inv), 1);
         sip_txn_unref(inv);
         return;
     }
@@ -315,18 +346,16 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
     /* Nobody hears of the CANCEL without an event handler: then the layer answers regardless. */
     int keep = (inv->flags & SIP__TXN_CANCEL_KEEP) && inv->cb.ev;
     sip_msg_t *r487 = NULL;
-    if (!keep) {
-        /* Built first so that the CANCEL's 200 can share a To tag made for the 487. */
-        char buf[128];
-        const char *tagp = NULL;
-        if (tag.len && tag.len < sizeof(buf)) {
-            memcpy(buf, tag.ptr, tag.len);
-            buf[tag.len] = '\0';
-            tagp = buf;
-        }
-        if (sip_msg_create_response(&r487, inv->req, 487, NULL, tagp) == 0) tag = to_tag(r487);
+    /* Built first so that the CANCEL's 200 carries the 487's To tag, made here when the INVITE
+     * has none yet (§9.2). */
+    if (!keep) sip_txn_create_response(&r487, inv, 487, NULL);
+    sip_msg_t *r200 = NULL;
+    if (build_response(&r200, c, 200, NULL, txn_tag(inv)) == 0) {
+        /* Left to the TU, the INVITE keeps the tag the 200 got, for its own responses. */
+        keep_tag(inv, to_tag(r200));
+        reply(c, r200, 1);
+        sip_msg_unref(r200);
     }
-    respond_tagged(c, 200, NULL, tag, 1);
     if (!keep && inv->layer && inv->state == SIP_TXN_PROCEEDING) {
         if (r487)
             reply(inv, r487, 1);
@@ -349,12 +378,10 @@ void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
         sip_txn_t *t = find_server(l, req, h, v, SIP_METHOD_INVITE, SIP_STR("INVITE"), 1);
         if (t && t->state == SIP_TXN_COMPLETED) {
             /* §17.2.1: Confirmed; Timer I (T4, zero on reliable) absorbs further ACKs. */
-            t->state = SIP_TXN_CONFIRMED;
+            sip__txn_set_state(t, SIP_TXN_CONFIRMED);
             t->t_retx = SIP__TXN_NEVER;
             if (t->flags & SIP__TXN_RELIABLE) {
-                t->refs++;
-                sip__txn_terminate(t);
-                sip_txn_unref(t);
+                sip__txn_end(t, NULL);
                 return;
             }
             t->t_end = sip__txn_now(l) + t->t4;

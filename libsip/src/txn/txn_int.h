@@ -28,6 +28,10 @@ void sip__txn_layer_set_io(sip_txn_layer_t *layer, const sip__txn_io_t *io);
 
 #define SIP__TXN_NEVER UINT64_MAX
 
+/* Room for a To tag the layer makes (sip_msg_create_response() makes 16 hex digits); a multiple
+ * of 8 so that the transaction's layout stays without padding. */
+#define SIP__TXN_TAG_SIZE 16
+
 /* How finely the loop's clock serves end timers (see due() in layer.c). */
 #define SIP__TXN_END_QUANTUM 32
 
@@ -94,6 +98,11 @@ struct sip_txn {
     uint16_t flags;
     uint8_t state;            /* sip_txn_state_t */
     uint8_t in_cb;
+    /* Server: the To tag sip_txn_create_response() made for a request without one, kept until a
+     * response carrying it is sent (then rsp or wire has it too), so that every response of the
+     * transaction carries the same tag (RFC 3261 §8.2.6.2, §17.2: one tag per transaction).
+     * NUL-terminated when shorter than the array; empty when none was made. */
+    char tag[SIP__TXN_TAG_SIZE];
     union {
         sip_response_cb rsp;  /* client */
         sip_txn_event_cb ev;  /* server */
@@ -164,6 +173,33 @@ int sip__txn_has_cookie(sip_str_t branch);
 int sip__txn_ensure_branch(sip_txn_layer_t *l, sip_msg_t *msg);
 sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash);
 void sip__txn_make_branch(sip_txn_layer_t *l, char *buf, size_t size);
+
+/* state.c */
+/* The state of a transaction between its allocation and its first state (never seen outside). */
+#define SIP__TXN_NEW (SIP_TXN_TERMINATED + 1)
+/* The four state machines of RFC 3261 §17 (figures 5-8). */
+enum {
+    SIP__TXN_KIND_INVITE_CLIENT,
+    SIP__TXN_KIND_NON_INVITE_CLIENT,
+    SIP__TXN_KIND_INVITE_SERVER,
+    SIP__TXN_KIND_NON_INVITE_SERVER,
+};
+int sip__txn_kind(const sip_txn_t *t);
+/* 1 when a transaction of this kind may go from state from (SIP__TXN_NEW: its first state) to
+ * state to (RFC 3261 §17 figures 5-8, RFC 6026 Accepted; Terminated from anywhere: a close). */
+int sip__txn_transition_ok(int kind, unsigned from, unsigned to);
+/* Every state change goes through here: checked (an illegal one is a bug: assert in debug
+ * builds, an error logged in release) and logged at trace level with the branch. */
+void sip__txn_set_state(sip_txn_t *t, sip_txn_state_t to);
+/* RFC 3263 §4.3: a client transaction whose target failed (a transport error, silence, a 503) goes
+ * to the next target as a new transaction in all but the handle: back to its first state
+ * (Calling or Trying), checked and logged like any change. 0, or -1 (nothing changed) when t is
+ * not a client transaction in Calling, Trying or Proceeding. */
+int sip__txn_restart_state(sip_txn_t *t);
+/* Ends t now (sip__txn_terminate()) while holding a reference, since user_free or the layer's
+ * reference going may free it otherwise; tell, when given, first informs the TU inside the same
+ * reference (its callback may close or unref t). */
+void sip__txn_end(sip_txn_t *t, void (*tell)(sip_txn_t *t));
 
 /* client.c */
 void sip__txn_client_response(sip_txn_t *t, sip_msg_t *rsp);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Live-object counters: the library's one process-wide state (see sip/live.h for why). */
+#include <stddef.h>
+
+#include "core/live_int.h"
+
+sip__live_count_t sip__live[SIP_LIVE__COUNT];
+
+static const char *const names[SIP_LIVE__COUNT] = {
+    [SIP_LIVE_MSG] = "msg",
+    [SIP_LIVE_TXN] = "txn",
+    [SIP_LIVE_TXN_LAYER] = "txn_layer",
+    [SIP_LIVE_TRANSPORT] = "transport",
+    [SIP_LIVE_CONN] = "conn",
+    [SIP_LIVE_RESOLVER] = "resolver",
+    [SIP_LIVE_LOOP] = "loop",
+    [SIP_LIVE_SDP] = "sdp",
+};
+
+long sip_live_count(sip_live_kind_t kind)
+{
+    if ((unsigned)kind >= SIP_LIVE__COUNT) return -1;
+    return atomic_load_explicit(&sip__live[kind].n, memory_order_relaxed);
+}
+
+const char *sip_live_name(sip_live_kind_t kind)
+{
+    if ((unsigned)kind >= SIP_LIVE__COUNT) return NULL;
+    return names[kind];
+}
