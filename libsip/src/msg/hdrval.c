@@ -219,15 +219,16 @@ static cp parse_hostport(cp p, cp end, sip_str_t *host, sip_host_type_t *type, u
         p++;
         *type = SIP_HOST_IPV6;
     } else {
-        p = skip_class(p, end, SIP__C_HOST);
-        if (p == s) {
+        if (p >= end || !IS(*p, SIP__C_HOST)) {
             *why = "missing host";
             return NULL;
         }
-        /* RFC 3261 §25.1 host = hostname / IPv4address, checked by the URI parser's own rules
-         * (labels, a top label starting with a letter, dec-octets up to 255), which also tell
-         * the type: "192.0.2.300" or "-a.example.com" is no host in a Via as in a URI. */
-        if (sip__uri_host_check((const unsigned char *)s, (size_t)(p - s), type) != 0) {
+        /* RFC 3261 §25.1 host = hostname / IPv4address, read by the URI parser's own scanner
+         * (labels, a top label starting with a letter, dec-octets up to 255), which also tells
+         * the type: "192.0.2.300" or "-a.example.com" is no host in a Via as in a URI. A host
+         * octet right after it means the scanner stopped inside something that is no host. */
+        p = (cp)sip__uri_host_scan((const unsigned char *)s, (const unsigned char *)end, type);
+        if (!p || (p < end && IS(*p, SIP__C_HOST))) {
             *why = "malformed host";
             return NULL;
         }
