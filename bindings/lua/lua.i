@@ -3,8 +3,9 @@
 
 /*
  * The generated module is `libsip_core` (luaopen_libsip_core): a flat table with one function per
- * C function, following the conventions at the top of ../libsip.i. The idiomatic layer is
- * libsip.lua (`require "libsip"`), which requires this module.
+ * C function, following the conventions at the top of ../libsip.i. The idiomatic layer is the
+ * libsip/ package (`require "libsip"`, libsip/init.lua and a module per concern), which requires
+ * this module.
  *
  * Lua-only additions to the core table:
  *   set_error_hook(fn | nil)  where errors raised inside callbacks go: fn(message_with_traceback).

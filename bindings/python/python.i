@@ -546,19 +546,27 @@ SIPBIND_CALLBACK(sip_txn_event_cb, cb, sipbind_txn_event_cb)
  * since a callback-per-request responder spends its time in the package, not in libsip. */
 %apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *body, size_t body_len) };
 %{
-/* Adds one header whose value is str, or str() of it. */
+/* Adds one header whose value is a str, or an int for a numeric header (Max-Forwards, ...).
+ * Anything else gives SIP_EINVAL without an exception: the package checks the values again
+ * (an Address or Uri is converted there, anything else raises TypeError naming the header). */
 static int sipbind_add_value(sip_msg_t *msg, const char *name, PyObject *value)
 {
-    PyObject *s = PyUnicode_Check(value) ? (Py_INCREF(value), value) : PyObject_Str(value);
+    char num[32];
     const char *v;
-    int rc;
 
-    if (s == NULL)
+    if (PyUnicode_Check(value)) {
+        v = PyUnicode_AsUTF8(value);
+    } else if (PyLong_CheckExact(value) &&
+               sip_hdr_kind(sip_hdr_id_from_name(name, strlen(name))) == SIP_HK_NUM) {
+        long long n = PyLong_AsLongLong(value);
+        if (n == -1 && PyErr_Occurred())
+            return SIP_EINVAL;
+        snprintf(num, sizeof(num), "%lld", n);
+        v = num;
+    } else {
         return SIP_EINVAL;
-    v = PyUnicode_AsUTF8(s);
-    rc = v != NULL ? sip_msg_add_header(msg, name, v) : SIP_EINVAL;
-    Py_DECREF(s);
-    return rc;
+    }
+    return v != NULL ? sip_msg_add_header(msg, name, v) : SIP_EINVAL;
 }
 
 /* name: a str; value: one value, or a list or tuple of values. */
@@ -606,34 +614,24 @@ static int sipbind_add_headers(sip_msg_t *msg, PyObject *headers)
 %}
 
 %inline %{
-/* Builds the response to req (sip_msg_create_response() with to_tag; when to_tag is None and
- * txn has kept its last response, that response's To tag, so every response of a transaction
- * carries one tag, RFC 3261 §8.2.6.2), adds headers (None, a dict,
- * or a sequence of (name, value) pairs; a list or tuple value adds each item; a value that is
- * not str goes through str()), sets the body when body or content_type is not None, and sends
- * it: with sip_txn_reply() when txn is not None, else sip_transport_send_response() on tp.
+/* Builds the response to req, adds headers (None, a dict, or a sequence of (name, value) pairs;
+ * a list or tuple value adds each item; a value is a str, or an int for a numeric header), sets
+ * the body when body or content_type is not None, and sends it. With txn: built by
+ * sip_txn_create_response(), which gives every response of the transaction the same To tag
+ * (RFC 3261 §8.2.6.2), and sent with sip_txn_reply(); else sip_msg_create_response() and
+ * sip_transport_send_response() on tp.
  * Returns (rc, rsp): rsp (New reference) when rc is 0, else None. SIP_EINVAL from a header
  * leaves no Python exception: the package builds the response again the slow way to say which. */
 static int sipbind_reply(sip_msg_t **out, sip_transport_t *tp, sip_txn_t *txn,
                          const sip_msg_t *req, int status, const char *reason, PyObject *headers,
-                         const char *body, size_t body_len, const char *content_type,
-                         const char *to_tag)
+                         const char *body, size_t body_len, const char *content_type)
 {
     sip_msg_t *rsp = NULL;
-    char tag[128];
     int rc;
 
     *out = NULL;
-    if (txn != NULL && to_tag == NULL) {
-        const sip_msg_t *prev = sip_txn_get_response(txn);
-        const sip_addr_t *to = prev != NULL ? sip_msg_get_to(prev) : NULL;
-        if (to != NULL && to->tag.len > 0 && to->tag.len < sizeof(tag)) {
-            memcpy(tag, to->tag.ptr, to->tag.len);
-            tag[to->tag.len] = '\0';
-            to_tag = tag;
-        }
-    }
-    rc = sip_msg_create_response(&rsp, req, status, reason, to_tag);
+    rc = txn != NULL ? sip_txn_create_response(&rsp, txn, status, reason)
+                     : sip_msg_create_response(&rsp, req, status, reason, NULL);
     if (rc == 0)
         rc = sipbind_add_headers(rsp, headers);
     if (rc == 0 && (body != NULL || content_type != NULL))

@@ -69,7 +69,7 @@ stack.loop:timer(250, function() end, 250)
 
 local client
 if self_test then
-    client = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = stack.loop }
+    client = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = stack.loop, transactions = true }
     client:spawn(function()
         local dst = stack:listeners()[1].spec
         local req = sip.Message.request("OPTIONS", "sip:ping@" .. dst:match("^%a+:(.*)$"))
@@ -79,7 +79,7 @@ if self_test then
             :add_header("Call-ID", "self-test@127.0.0.1")
             :add_header("CSeq", "1 OPTIONS")
             :add_header("Max-Forwards", "70")
-        local rsp, err = client:request(req, dst, 5000)
+        local rsp, err = client:request(req, dst):wait()
         if rsp then
             print(("self-test: %d %s, Allow: %s"):format(rsp.status, rsp.reason,
                 rsp:header("Allow")))

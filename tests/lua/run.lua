@@ -7,6 +7,18 @@
 
 local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 
+-- libsip is a package (libsip/init.lua and a module per concern): every "DIR/?.lua" of
+-- LUA_PATH also gets "DIR/?/init.lua" first, as an installed tree has, so the tests load the
+-- package the way a user's interpreter does.
+do
+    local extra = {}
+    for template in package.path:gmatch("[^;]+") do
+        local base = template:match("^(.*)/%?%.lua$")
+        if base then extra[#extra + 1] = base .. "/?/init.lua" end
+    end
+    if #extra > 0 then package.path = table.concat(extra, ";") .. ";" .. package.path end
+end
+
 local T = { dir = dir }
 
 local function fmt(v)

@@ -55,3 +55,75 @@ T.case("a failing parse leaks nothing either", function()
     T.ok(collectgarbage("count") - heap0 < 64, "Lua heap")
     if not sanitized then T.ok(T.rss_kb() - rss0 < 1024, "resident size") end
 end)
+
+-- After everything made is closed and collected (sip_live_count): no message and no transaction
+-- live at all, and no other kind more than at the start. (Loops that other files drop with
+-- timers still active stay alive by design, with what is on them: only growth counts there.)
+local function live_now()
+    collectgarbage()
+    collectgarbage()
+    return sip.live_objects()
+end
+
+local function assert_none_live(what, base)
+    local now = live_now()
+    T.eq(now.msg, 0, what .. ": live messages")
+    T.eq(now.txn, 0, what .. ": live transactions")
+    for kind, n in pairs(now) do
+        T.eq(n, base[kind], what .. ": live " .. kind .. " (as at the start)")
+    end
+end
+
+T.case("sip.live_objects counts every kind; no message left", function()
+    local base = live_now()
+    for _, kind in ipairs { "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop",
+        "sdp" } do
+        T.eq(math.type(base[kind]), "integer", "count of " .. kind)
+    end
+    local m = sip.Message.parse(MSG)
+    local sdp = sip.Sdp.new()
+    T.eq(sip.live_objects().msg, base.msg + 1, "one message more")
+    T.eq(sip.live_objects().sdp, base.sdp + 1, "one session description more")
+    m:close()
+    sdp:close()
+    assert_none_live("after parsing", base)
+end)
+
+T.case("stacks, transactions, connections and messages: nothing left live", function()
+    local base = live_now()
+    local loop = sip.Loop()
+    local timers = { t1_ms = 10, t4_ms = 10 }
+    local uac = sip.Stack { listen = "udp:127.0.0.1:0", loop = loop, transactions = timers }
+    local uas = sip.Stack { listen = "tcp:127.0.0.1:0", loop = loop, transactions = timers }
+    local dst = uas:listeners()[1].spec
+    uas:on_request("OPTIONS", function(req) req:reply(200) end)
+    uas:on_request("MESSAGE", function() end) -- 500 from the layer
+    local done = 0
+    for _, method in ipairs { "OPTIONS", "MESSAGE" } do
+        local req = sip.Message.request(method, "sip:uas@" .. dst:match("^tcp:(.*)$"))
+        req:add_header("From", "<sip:uac@127.0.0.1>;tag=" .. sip.tag())
+            :add_header("To", "<sip:uas@127.0.0.1>")
+            :add_header("Call-ID", sip.call_id("127.0.0.1"))
+            :add_header("CSeq", "1 " .. method):add_header("Max-Forwards", 70)
+        uac:spawn(function()
+            uac:request(req, dst):wait()
+            done = done + 1
+        end)
+    end
+    local guard = loop:timer(5000, function() loop:stop() end)
+    local tick = loop:timer(5, function()
+        -- Until the transactions' own timers (Timer K/J at 64*T1 with T1 10 ms) have ended them.
+        if done == 2 and uac.transactions.count == 0 and uas.transactions.count == 0 then
+            loop:stop()
+        end
+    end, 5)
+    loop:run()
+    guard:close()
+    tick:close()
+    T.eq(done, 2, "both requests answered")
+    T.ok(sip.live_objects().conn > base.conn, "a TCP connection while the stacks live")
+    uac:close()
+    uas:close()
+    loop:close()
+    assert_none_live("after the stacks", base)
+end)

@@ -244,3 +244,28 @@ T.case("an error in a handler is reported and the request answered 500", functio
     T.ok(found, "the error was logged")
     close_all(loop, uac, uas)
 end)
+
+T.case("To tags come from C: none on 100, one for the rest, the request's own in a dialog",
+    function()
+        local loop, uac, uas, dst = pair()
+        local seen = {}
+        uas:on_request("INVITE", function(req)
+            seen.t100 = req:reply(100).to.tag
+            seen.t180 = req:reply(180).to.tag
+            local first = req:reply(200, { headers = { Contact = "<sip:uas@127.0.0.1>" } })
+            seen.t200 = first.to.tag
+            seen.same = req:reply(200) == first -- a 2xx again in Accepted: as first sent
+        end)
+        uas:on_request("INFO", function(req) seen.dialog = req:reply(200).to.tag end)
+        local a = uac:request(request("INVITE", dst), dst)
+        local info = request("INFO", dst)
+        info:set_header("To", "<sip:uas@127.0.0.1>;tag=in-dialog-1")
+        local b = uac:request(info, dst)
+        run_until(loop, function() return a.done and b.done and seen.same ~= nil end)
+        T.eq(seen.t100, nil, "100 Trying has no To tag (RFC 3261 §8.2.6.2)")
+        T.ok(seen.t180 ~= nil, "180 has one")
+        T.eq(seen.t200, seen.t180, "the 200 keeps the 180's")
+        T.eq(seen.same, true, "a 2xx retransmitted is the one first sent")
+        T.eq(seen.dialog, "in-dialog-1", "the request's own tag in a dialog")
+        close_all(loop, uac, uas)
+    end)

@@ -336,3 +336,41 @@ def test_dropping_request_without_final_gets_500(pair):
     txn = uac.request(_request("OPTIONS", uas.address()), uas.address())
     _run_until(loop, lambda: txn.done)
     assert txn.status == 500
+
+
+def test_one_to_tag_for_every_response_of_a_transaction(pair):
+    # RFC 3261 §8.2.6.2, done in C (sip_txn_create_response): the 183 from reply(), the 500
+    # the layer sends when the handler fails, and a 2xx retransmitted in Accepted (RFC 6026)
+    # all carry one tag.
+    loop, uac, uas = pair
+    got = []
+
+    @uas.on_request("INVITE")
+    def invite(req):
+        req.reply(183)
+        raise RuntimeError("handler bug after a provisional")
+
+    uas.loop.strict = False
+    txn = uac.request(_request("INVITE", uas.address()), uas.address(),
+                      on_response=lambda status, rsp: got.append((status, rsp.to.tag)))
+    _run_until(loop, lambda: txn.done)
+    assert [s for s, _ in got] == [183, 500]
+    assert got[0][1] and got[0][1] == got[1][1]
+
+    kept = []
+
+    @uas.on_request("INVITE")
+    def answer(req):
+        req.reply(180)
+        kept.append(req.reply(200, headers={"Contact": "<sip:uas@127.0.0.1>"}))
+        kept.append(req)
+
+    got.clear()
+    txn = uac.request(_request("INVITE", uas.address()), uas.address(),
+                      on_response=lambda status, rsp: got.append((status, bytes(rsp))))
+    _run_until(loop, lambda: txn.done)
+    first, req = kept
+    again = req.reply(200)  # Accepted: the same 2xx again, byte for byte
+    assert bytes(again) == bytes(first)
+    _run_until(loop, lambda: len(got) == 3)
+    assert [s for s, _ in got] == [180, 200, 200] and got[1][1] == got[2][1]

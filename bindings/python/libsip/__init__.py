@@ -21,21 +21,23 @@ for scripts. Log lines of every loop go to logging.getLogger("libsip").
 from . import _core
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
+from .live import live_objects
 from .loop import TRACE, LogLevel, Loop, SignalWatch, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
-                      Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via,
-                      status_phrase)
+                      Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via, branch,
+                      call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
 from .transport import Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
 __all__ = [
-    "Address", "Auth", "BodyError", "CSeq", "ClientTransaction", "ClosedError", "Connection", "Direction", "Error",
-    "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel", "Loop", "Media", "MediaType",
-    "Message", "Method", "Multipart", "NetInfo", "NotFoundError", "Number", "Origin",
-    "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap", "Sdp", "SdpError",
-    "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer", "Token", "TransactionError",
-    "Transport", "TransportType", "TxnEvent", "TxnLayer", "TxnState", "Uri", "UriError", "Via",
-    "status_phrase",
+    "Address", "Auth", "BodyError", "CSeq", "ClientTransaction", "ClosedError", "Connection",
+    "Direction", "Error", "Header", "HeaderKind", "Headers", "InvalidError", "LogLevel",
+    "Loop", "Media", "MediaType", "Message", "Method", "Multipart", "NetInfo", "NotFoundError",
+    "Number", "Origin", "ParseError", "RAck", "Request", "ResolveOp", "Resolver", "RtpMap",
+    "Sdp", "SdpError", "SendOp", "ServerTransaction", "SignalWatch", "Stack", "TRACE", "Timer",
+    "Token", "TransactionError", "Transport", "TransportType", "TxnEvent", "TxnLayer",
+    "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "live_objects", "status_phrase",
+    "tag",
 ]

@@ -10,6 +10,7 @@ from ._errors import ParseError as ParseError
 from ._errors import SdpError as SdpError
 from ._errors import TransactionError as TransactionError
 from ._errors import UriError as UriError
+from .live import live_objects as live_objects
 from .loop import TRACE as TRACE
 from .loop import LogLevel as LogLevel
 from .loop import Loop as Loop
@@ -31,7 +32,10 @@ from .message import Token as Token
 from .message import TransportType as TransportType
 from .message import Uri as Uri
 from .message import Via as Via
+from .message import branch as branch
+from .message import call_id as call_id
 from .message import status_phrase as status_phrase
+from .message import tag as tag
 from .sdp import Connection as Connection
 from .sdp import Direction as Direction
 from .sdp import Media as Media

@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _core as _c
+from ._errors import InvalidError
 from .loop import _running
 
 if TYPE_CHECKING:
@@ -93,12 +94,19 @@ class _Driver:
 
 
 async def serve(loop: "Loop") -> None:
-    """Drives loop from the running asyncio loop until loop.stop() or loop.close()."""
+    """Drives loop from the running asyncio loop until loop.stop() or loop.close(). A stop()
+    asked before makes it return at once."""
     loop._handle()
-    if loop._driver is not None:
-        raise RuntimeError("this loop is already served")
-    d = _Driver(loop, asyncio.get_running_loop())
-    loop._driver = d
+    with loop._run_lock:
+        if loop._depth or loop._driver is not None:
+            raise InvalidError(_c.SIP_EINVAL, "the loop is already running")
+        d = None if loop._stop_pending else _Driver(loop, asyncio.get_running_loop())
+        loop._driver = d
+    if d is None:
+        # One iteration that returns at once consumes the C side's stop as well (uv_run
+        # clears it), so a later run() or serve() runs normally.
+        loop.run_once(False)
+        return
     d.start()
     try:
         await d.done

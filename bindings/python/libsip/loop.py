@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import weakref
 from typing import Any, Callable, List, Optional, Set, Union
 
 from . import _core as _c
-from ._errors import ClosedError, check, error
+from ._base import Enum, safe_repr
+from ._errors import ClosedError, InvalidError, check, error
 
 logger = logging.getLogger("libsip")
 
 
-class LogLevel(enum.IntEnum):
+class LogLevel(Enum):
     """libsip log levels (sip_log_level_t), most severe first."""
     ERROR = _c.SIP_LOG_ERROR
     WARN = _c.SIP_LOG_WARN
@@ -108,6 +108,8 @@ class Loop:
         self.strict = strict
         self._pending: Optional[BaseException] = None
         self._depth = 0
+        self._stop_pending = False
+        self._run_lock = threading.Lock()
         self._close_after_run = False
         self._thread = threading.get_ident()
         self._timers: Set["Timer"] = set()
@@ -133,6 +135,7 @@ class Loop:
 
     @property
     def closed(self) -> bool:
+        """True once close() ran."""
         return self._h is None
 
     def _kick(self) -> None:
@@ -153,44 +156,57 @@ class Loop:
 
     # -- running ----------------------------------------------------------------------------
 
+    def _enter(self) -> Any:
+        """Marks the loop running on this thread. One run at a time: run() inside a callback,
+        or from a second thread while the loop runs, would re-enter uv_run()."""
+        h = self._handle()
+        with self._run_lock:
+            if self._depth or self._driver is not None:
+                raise InvalidError(_c.SIP_EINVAL, "the loop is already running")
+            self._depth = 1
+        self._thread = threading.get_ident()
+        _running().append(self)
+        return h
+
+    def _leave(self) -> None:
+        self._depth = 0
+        _running().remove(self)
+        if self._close_after_run:
+            self.close()
+        self._raise_pending()
+
     def run(self) -> None:
         """Runs until stop(), until nothing is left to do, or (strict) until a callback
-        raises. Other Python threads run meanwhile."""
-        h = self._handle()
-        stack = _running()
-        stack.append(self)
-        self._depth += 1
-        self._thread = threading.get_ident()
+        raises. Other Python threads run meanwhile. A stop() asked before run() makes it
+        return at once. Raises InvalidError "the loop is already running" inside a callback
+        of this loop, from another thread while it runs, or while asyncio serves it."""
+        h = self._enter()
+        self._stop_pending = False
         try:
             rc = _c.sip_loop_run(h)
         finally:
-            self._depth -= 1
-            stack.remove(self)
-        if self._close_after_run and not self._depth:
-            self.close()
-        self._raise_pending()
+            self._leave()
         check(rc)
 
     def run_once(self, wait: bool = True) -> bool:
-        """Runs one iteration; True when more work is pending."""
-        h = self._handle()
-        stack = _running()
-        stack.append(self)
-        self._depth += 1
-        self._thread = threading.get_ident()
+        """Runs one iteration; True when more work is pending. Raises InvalidError when the
+        loop is already running (see run())."""
+        h = self._enter()
+        self._stop_pending = False
         try:
             rc = _c.sip_loop_run_once(h, int(wait))
         finally:
-            self._depth -= 1
-            stack.remove(self)
-        if self._close_after_run and not self._depth:
-            self.close()
-        self._raise_pending()
+            self._leave()
         return check(rc) > 0
 
     def stop(self) -> None:
-        """Makes run() return after the current iteration (loop thread only; other threads:
+        """Makes run() return after the current iteration; asked before run() or serve()
+        started, it makes them return at once. Loop thread only (other threads:
         loop.post(loop.stop))."""
+        if self._h is not None and not self._depth and self._driver is None:
+            # As in C (uv_stop before uv_run): the next run returns at once.
+            self._stop_pending = True
+            _c.sip_loop_stop(self._h)
         self._stop_running()
 
     def close(self) -> None:
@@ -282,10 +298,14 @@ class Loop:
 
     @property
     def backend_fd(self) -> int:
+        """The file descriptor another event loop polls for this loop's readiness (-1 once closed).
+        """
         return _c.sip_loop_backend_fd(self._handle())
 
     @property
     def backend_timeout(self) -> int:
+        """Milliseconds until this loop's next timer (-1: none, 0: work is pending), valid after an
+        iteration."""
         return _c.sip_loop_backend_timeout(self._handle())
 
     async def serve(self) -> None:
@@ -293,6 +313,7 @@ class Loop:
         from ._aio import serve
         await serve(self)
 
+    @safe_repr
     def __repr__(self) -> str:
         return "<Loop closed>" if self._h is None else f"<Loop fd={self.backend_fd}>"
 
@@ -314,6 +335,7 @@ class SignalWatch:
 
     @property
     def active(self) -> bool:
+        """True while the watch runs (until stop() or the loop closes)."""
         return self._h is not None and bool(_c.sip_signal_is_active(self._h))
 
     def stop(self) -> None:
@@ -331,6 +353,10 @@ class SignalWatch:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        return f"<SignalWatch {self.signum} {'active' if self.active else 'stopped'}>"
 
     def __enter__(self) -> "SignalWatch":
         return self
@@ -356,6 +382,7 @@ class Timer:
 
     @property
     def active(self) -> bool:
+        """True while the timer will still fire."""
         return self._h is not None and bool(_c.sip_timer_is_active(self._h))
 
     def stop(self) -> None:
@@ -373,6 +400,10 @@ class Timer:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        return f"<Timer {'active' if self.active else 'stopped'}>"
 
     def __enter__(self) -> "Timer":
         return self

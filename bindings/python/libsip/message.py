@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import enum
+import secrets
 from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
 from . import _core as _c
-from ._errors import ClosedError, UriError, check, error, parse_error
+from ._base import Enum, safe_repr
+from ._errors import ClosedError, UriError, _text, check, error, parse_error
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
 
@@ -46,7 +47,7 @@ def _has_eq(raw: bytes, name: bytes) -> bool:
     return False
 
 
-class Method(enum.IntEnum):
+class Method(Enum):
     """Request methods libsip knows (sip_method_t); extension methods are UNKNOWN."""
     UNKNOWN = 0
     INVITE = _c.SIP_METHOD_INVITE
@@ -65,7 +66,7 @@ class Method(enum.IntEnum):
     PUBLISH = _c.SIP_METHOD_PUBLISH
 
 
-class HeaderKind(enum.IntEnum):
+class HeaderKind(Enum):
     """The shape a header value is parsed into (sip_hdr_kind_t)."""
     TEXT = _c.SIP_HK_TEXT
     ADDR = _c.SIP_HK_ADDR
@@ -118,10 +119,12 @@ class Uri:
 
     @property
     def user(self) -> str:
+        """The user part ("" when absent), escapes kept as written."""
         return _s(self._ptr().user)
 
     @property
     def password(self) -> str:
+        """The password of user:password ("" when absent; RFC 3261 §19.1.1 advises against it)."""
         return _s(self._ptr().password)
 
     @property
@@ -146,18 +149,22 @@ class Uri:
 
     @property
     def transport(self) -> str:
+        """The transport parameter as written ("" when absent)."""
         return _s(self._ptr().transport)
 
     @property
     def maddr(self) -> str:
+        """The maddr parameter ("" when absent)."""
         return _s(self._ptr().maddr)
 
     @property
     def lr(self) -> bool:
+        """True when the URI has the lr flag (a loose router, RFC 3261 §19.1.1)."""
         return bool(self._ptr().lr)
 
     @property
     def opaque(self) -> str:
+        """The whole scheme-specific part of a URI other than sip, sips and tel."""
         return _s(self._ptr().opaque)
 
     def param(self, name: str) -> Optional[str]:
@@ -187,7 +194,10 @@ class Uri:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._owner is not None and self._owner._h is None:
+            return "<Uri (message closed)>"
         return f"Uri({str(self)!r})"
 
 
@@ -199,6 +209,7 @@ class _Value:
 
     __slots__ = ()
 
+    @safe_repr
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
                            if not k.startswith("_"))
@@ -206,7 +217,9 @@ class _Value:
 
 
 class Via(_Value):
-    """A Via value (RFC 3261 §20.42, RFC 3581)."""
+    """A Via value (RFC 3261 §20.42, RFC 3581): ``transport`` ("UDP"...), ``host``, ``port``
+    (None when absent), ``branch``, ``received``, ``rport`` (None absent, 0 bare, else the
+    port), ``maddr``, ``ttl`` (None when absent) and every ``params`` (name -> value)."""
 
     __slots__ = ("transport", "host", "port", "branch", "received", "rport", "maddr", "ttl",
                  "params")
@@ -225,11 +238,15 @@ class Via(_Value):
 
 
 class Address(_Value):
-    """A name-addr or addr-spec with header params (From, To, Contact, Route, ...)."""
+    """A name-addr or addr-spec with header params (From, To, Contact, Route, ...):
+    ``display`` (as written, quotes kept), ``uri`` (a Uri; None for Contact ``*``), ``tag``,
+    ``params`` (name -> value), ``star``, ``expires`` and ``q`` (Contact; None when absent).
+    str() gives the header value; an Address is a value add_header() takes."""
 
-    __slots__ = ("display", "uri", "tag", "params", "star", "expires", "q")
+    __slots__ = ("display", "uri", "tag", "params", "star", "expires", "q", "_ptext")
 
     def __init__(self, a: Any, owner: Any) -> None:
+        self._ptext = _s(a.params)
         self.display = _s(a.display)
         self.star = bool(a.star)
         self.uri: Optional[Uri] = None if self.star else Uri._view(a.uri, owner)
@@ -239,8 +256,19 @@ class Address(_Value):
         #: Contact q in thousandths (q=0.5 gives 500), or None.
         self.q: Optional[int] = None if a.q < 0 else a.q
 
+    def __str__(self) -> str:
+        """The value as a header carries it: '"Bob" <sip:bob@example.com>;tag=a1', or "*"."""
+        if self.star:
+            return "*"
+        text = f"<{self.uri}>"
+        if self.display:
+            text = f"{self.display} {text}"
+        return f"{text};{self._ptext}" if self._ptext else text
+
 
 class CSeq(_Value):
+    """A CSeq value (RFC 3261 §20.16): ``seq`` (int) and ``method`` (str)."""
+
     __slots__ = ("seq", "method")
 
     def __init__(self, c: Any) -> None:
@@ -249,7 +277,8 @@ class CSeq(_Value):
 
 
 class Number(_Value):
-    """Content-Length, Max-Forwards, Expires, Retry-After, ... and Date (``time``)."""
+    """Content-Length, Max-Forwards, Expires, Retry-After, ...: ``value``, ``params`` and
+    ``comment``; for Date, ``time`` (seconds since the epoch)."""
 
     __slots__ = ("value", "params", "comment", "time")
 
@@ -261,6 +290,9 @@ class Number(_Value):
 
 
 class Token(_Value):
+    """A token value with params (Event, Supported, Allow, Call-ID, ...): ``token`` and ``params``.
+    """
+
     __slots__ = ("token", "params")
 
     def __init__(self, t: Any) -> None:
@@ -269,6 +301,9 @@ class Token(_Value):
 
 
 class MediaType(_Value):
+    """A Content-Type or Accept value: ``type``, ``subtype`` and ``params``; str() gives
+    "type/subtype"."""
+
     __slots__ = ("type", "subtype", "params")
 
     def __init__(self, m: Any) -> None:
@@ -281,6 +316,10 @@ class MediaType(_Value):
 
 
 class Auth(_Value):
+    """An Authorization, Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate or
+    Authentication-Info value (RFC 3261 §22, RFC 7616): scheme and the digest parameters, each ""
+    when absent."""
+
     __slots__ = ("scheme", "realm", "nonce", "opaque", "algorithm", "qop", "domain", "stale",
                  "username", "uri", "response", "cnonce", "nc", "nextnonce", "rspauth")
 
@@ -299,6 +338,8 @@ class Warning(_Value):  # noqa: A001 - the header's name
 
 
 class RAck(_Value):
+    """A RAck value (RFC 3262 §7.2): ``rseq``, ``cseq`` and ``method``."""
+
     __slots__ = ("rseq", "cseq", "method")
 
     def __init__(self, r: Any) -> None:
@@ -367,19 +408,25 @@ class Header:
 
     @property
     def value(self) -> str:
+        """The value as written (one value of a comma list), as text."""
         return _s(_c.sip_header_get_value(self._hdr()))
 
     @property
     def kind(self) -> HeaderKind:
+        """The HeaderKind the value parses into (TEXT for unknown headers)."""
         return HeaderKind(_c.sip_hdr_kind(_c.sip_header_get_id(self._hdr())))
 
     @property
     def parsed(self) -> Any:
+        """The typed value (Via, Address, CSeq, Number, Token, MediaType, Auth, Warning, RAck), or
+        None for a text header or a value that did not parse."""
         if self._parsed is False:
             self._parsed = _typed(self._hdr(), self._msg)
         return self._parsed
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         parsed = self.parsed
         if parsed is not None and name in getattr(type(parsed), "__slots__", ()):
             return getattr(parsed, name)
@@ -387,7 +434,8 @@ class Header:
 
     def replace(self, value: Any) -> None:
         """Replaces this value in place (same position); the new value must be one value."""
-        rc = _c.sip_msg_update_header(self._msg._handle(), self._h, str(value))
+        text = _header_text(self.name, value)
+        rc = _c.sip_msg_update_header(self._msg._handle(), self._h, text)
         if rc < 0:
             raise error(rc, f"bad {self.name} header value {value!r}")
         self._parsed = False
@@ -395,7 +443,10 @@ class Header:
     def __str__(self) -> str:
         return self.value
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._msg._h is None:
+            return "<Header (message closed)>"
         return f"Header({self.name!r}, {self.value!r})"
 
 
@@ -427,6 +478,7 @@ class Headers(Mapping[str, List[Header]]):
             i += 1
 
     def first(self, name: str) -> Optional[Header]:
+        """The first value of a header, or None when absent."""
         p = _c.sip_msg_header_by_name(self._msg._handle(), name, 0)
         return Header(self._msg, p) if p is not None else None
 
@@ -454,8 +506,126 @@ class Headers(Mapping[str, List[Header]]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._msg._h is None:
+            return "<Headers (message closed)>"
         return f"Headers({[(h.name, h.value) for h in self.all()]!r})"
+
+
+# ---- checking what scripts pass in ------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - only for a message
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _header_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"a header name must be a str, not {type(name).__name__} "
+                        f"({_short(name)})")
+    return name
+
+
+def _header_text(name: Any, value: Any) -> str:
+    """The text of one header value: a str as it is, an int for a numeric header (Expires,
+    Max-Forwards, ...), an Address or Uri for an address header (From, Contact, Route, ...).
+    Anything else (None, bytes, a list, a bool) raises TypeError naming the header."""
+    name = _header_name(name)
+    if isinstance(value, str):
+        return value
+    kind = _c.sip_hdr_kind(_c.sip_hdr_id_from_name(name))
+    if isinstance(value, int) and not isinstance(value, bool) and kind == _c.SIP_HK_NUM:
+        return str(int(value))
+    if isinstance(value, (Uri, Address)) and kind == _c.SIP_HK_ADDR:
+        return str(value)
+    allowed = "a str"
+    if kind == _c.SIP_HK_NUM:
+        allowed = "a str or an int"
+    elif kind == _c.SIP_HK_ADDR:
+        allowed = "a str, an Address or a Uri"
+    raise TypeError(f"the {name} header value must be {allowed}, not {type(value).__name__} "
+                    f"({_short(value)})")
+
+
+def _header_items(headers: "HeaderArg") -> List[Tuple[str, str]]:
+    """headers= of request(), response() and reply(): a mapping or (name, value) pairs; a list
+    or tuple value gives one header per item. Every value is checked (_header_text)."""
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        items: Iterable[Any] = headers.items()
+    elif isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
+        raise TypeError("headers must be a mapping or a sequence of (name, value) pairs, not "
+                        f"{type(headers).__name__}")
+    else:
+        items = headers
+    out = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"headers must hold (name, value) pairs, not {_short(item)}")
+        name, value = item
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            out.append((_header_name(name), _header_text(name, v)))
+    return out
+
+
+def _status(status: Any) -> int:
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__} "
+                        f"({_short(status)})")
+    if not 100 <= status <= 699:
+        raise error(_c.SIP_EINVAL, f"status must be 100-699, not {status}")
+    return int(status)
+
+
+def _optional_text(what: str, value: Any) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{what} must be a str or None, not {type(value).__name__} "
+                        f"({_short(value)})")
+    return value
+
+
+_BODY_TYPES = (bytes, bytearray, memoryview, str)
+
+
+def _check_body(body: Any, content_type: Any, has_type: bool = False) -> None:
+    """A body needs bytes or str, and a content type (given, or kept from the message)."""
+    if body is not None and not isinstance(body, _BODY_TYPES):
+        raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+    _optional_text("content_type", content_type)
+    if body and content_type is None and not has_type:
+        raise error(_c.SIP_EINVAL, "a body needs a content type: pass content_type "
+                                   "(\"application/sdp\", \"text/plain\", ...)")
+
+
+def _request_problem(msg: "Message") -> Optional[str]:
+    """Why a request cannot start a client transaction, in words (the C layer answers only a
+    code), or None when nothing is found wrong with it."""
+    h = msg._handle()
+    if not _c.sip_msg_is_request(h):
+        return "a response cannot start a client transaction"
+    method = msg.method
+    if method == "ACK":
+        return ("an ACK is not sent in a client transaction (RFC 3261 §17.1.1.3): send it "
+                "with stack.send()")
+    # The transaction layer adds the Via: what else is wrong is C's to say (sip_msg_validate
+    # names the first header missing or repeated, RFC 3261 §8.1.1 and §7.3.1).
+    rc, probe = _c.sip_msg_clone(h)
+    if rc == 0:
+        try:
+            if _c.sip_msg_get_via(probe) is None:
+                _c.sip_msg_add_header(probe, "Via", "SIP/2.0/UDP invalid;branch=z9hG4bKcheck")
+            rc, err = _c.sip_msg_validate(probe)
+            if rc < 0 and err is not None:
+                return f"the {method} request is not valid: {_text(err.reason)} (RFC 3261 §8.1.1)"
+        finally:
+            _c.sip_msg_unref(probe)
+    return None
 
 
 # ---- messages -------------------------------------------------------------------------------
@@ -510,17 +680,23 @@ class Message:
 
     @classmethod
     def parse(cls, data: BytesLike, *, stream: bool = False, max_size: Optional[int] = None,
-              max_headers: Optional[int] = None) -> "Message":
+              max_headers: Optional[int] = None, max_line: Optional[int] = None) -> "Message":
         """Parses one message (bytes or str). Raises ParseError with line, column and the
-        response a server should send."""
-        if stream or max_size is not None or max_headers is not None:
+        response a server should send. The options are sip_parse_opts_t's: stream (the
+        buffer came from a stream transport: Content-Length required and exact), max_size,
+        max_headers and max_line (limits; None: the defaults)."""
+        if not isinstance(data, _BODY_TYPES):
+            raise TypeError(f"a message to parse is bytes or str, not {type(data).__name__}")
+        if stream or max_size is not None or max_headers is not None or max_line is not None:
             opts = _c.sip_parse_opts_t()
             _c.sip_parse_opts_init(opts)
             opts.stream = int(stream)
-            if max_size is not None:
-                opts.max_size = max_size
-            if max_headers is not None:
-                opts.max_headers = max_headers
+            for k, v in (("max_size", max_size), ("max_headers", max_headers),
+                         ("max_line", max_line)):
+                if v is not None:
+                    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                        raise TypeError(f"{k} must be an int >= 0, not {_short(v)}")
+                    setattr(opts, k, v)
             rc, h, err = _c.sip_msg_parse_ex(data, opts)
         else:
             rc, h, err = _c.sip_msg_parse(data)
@@ -534,24 +710,51 @@ class Message:
     def request(cls, method: str, uri: Union[str, Uri], headers: HeaderArg = None,
                 body: Optional[BytesLike] = None, content_type: Optional[str] = None
                 ) -> "Message":
-        """A new request "METHOD uri SIP/2.0" with the given headers (added in order)."""
+        """A new request "METHOD uri SIP/2.0" with the given headers (added in order; see
+        add_header() for the values taken). A body needs its content_type."""
+        if not isinstance(method, str):
+            raise TypeError(f"method must be a str, not {type(method).__name__}")
+        if not isinstance(uri, (str, Uri)):
+            raise TypeError(f"uri must be a str or a Uri, not {type(uri).__name__}")
+        items = _header_items(headers)
+        _check_body(body, content_type)
         rc, h = _c.sip_msg_create_request(method, str(uri))
         if rc < 0:
             raise error(rc, f"cannot make a {method} request to {uri!r}")
         m = cls._adopt(h)
-        m._fill(headers, body, content_type)
+        m._fill(items, body, content_type)
         return m
 
     def response(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None,
                  body: Optional[BytesLike] = None, content_type: Optional[str] = None,
                  to_tag: Optional[str] = None) -> "Message":
         """A response to this request (RFC 3261 §8.2.6.2: Via, From, To, Call-ID, CSeq copied;
-        a To tag added for status > 100)."""
-        rc, h = _c.sip_msg_create_response(self._handle(), status, reason, to_tag)
-        check(rc)
+        a To tag added for status > 100). Raises InvalidError "status must be 100-699" and
+        TypeError for a value of the wrong type."""
+        handle = self._handle()
+        status = _status(status)
+        _optional_text("reason", reason)
+        _optional_text("to_tag", to_tag)
+        items = _header_items(headers)
+        _check_body(body, content_type)
+        rc, h = _c.sip_msg_create_response(handle, status, reason, to_tag)
+        if rc == _c.SIP_EINVAL and not _c.sip_msg_is_request(handle):
+            raise error(rc, "a response is made from a request, not from a response")
+        if rc < 0:
+            raise error(rc, f"cannot make a {status} response to this request: "
+                            f"{_c.sip_strerror(rc)}")
         m = Message._adopt(h)
-        m._fill(headers, body, content_type)
+        m._fill(items, body, content_type)
         return m
+
+    def validate(self) -> None:
+        """Checks what the grammar alone does not (sip_msg_validate): To, From, CSeq, Call-ID
+        and Via present (RFC 3261 §8.1.1); Call-ID, CSeq, From, To, Max-Forwards and
+        Content-Length at most once (§7.3.1). Raises ParseError naming the header
+        (``header``; for a request ``status`` 400 and the ``phrase`` to answer with)."""
+        rc, err = _c.sip_msg_validate(self._handle())
+        if rc < 0:
+            raise parse_error(rc, err)
 
     def copy(self) -> "Message":
         """An independent deep copy."""
@@ -559,28 +762,29 @@ class Message:
         check(rc)
         return Message._adopt(h)
 
-    def _fill(self, headers: HeaderArg, body: Optional[BytesLike],
+    def _fill(self, items: List[Tuple[str, str]], body: Optional[BytesLike],
               content_type: Optional[str]) -> None:
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            for name, value in items:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                for v in values:
-                    self.add_header(name, v)
+        """Adds checked header items (_header_items), then the body."""
+        for name, value in items:
+            self.add_header(name, value)
         if body is not None or content_type is not None:
             self.set_body(body or b"", content_type)
 
     # -- editing --------------------------------------------------------------------------
 
     def add_header(self, name: str, value: Any) -> None:
-        """Adds a header after the others (a comma list adds several values)."""
-        rc = _c.sip_msg_add_header(self._handle(), name, str(value))
+        """Adds a header after the others (a comma list adds several values). The value is a
+        str, an int for a numeric header (Max-Forwards, Expires, ...) or an Address or Uri
+        for an address header (From, To, Contact, Route, ...); anything else (None, bytes, a
+        list) raises TypeError. A value that does not parse raises an Error naming the header
+        and the value."""
+        rc = _c.sip_msg_add_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
     def prepend_header(self, name: str, value: Any) -> None:
         """Adds a header before every other one (a proxy's Via)."""
-        rc = _c.sip_msg_prepend_header(self._handle(), name, str(value))
+        rc = _c.sip_msg_prepend_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
@@ -599,8 +803,9 @@ class Message:
             n += 1
 
     def set_header(self, name: str, value: Any) -> None:
-        """Replaces every value of a header with one."""
-        rc = _c.sip_msg_set_header(self._handle(), name, str(value))
+        """Replaces a header's value in place: the first value keeps its position and the
+        others are removed; add_header() appends instead. Values as add_header() takes."""
+        rc = _c.sip_msg_set_header(self._handle(), name, _header_text(name, value))
         if rc < 0:
             raise error(rc, f"bad {name} header value {value!r}")
 
@@ -612,13 +817,31 @@ class Message:
         return 1
 
     def set_body(self, body: BytesLike, content_type: Optional[str] = None) -> None:
-        """Sets the body and its Content-Type (None removes the Content-Type)."""
-        check(_c.sip_msg_set_body(self._handle(), content_type, body))
+        """Sets the body (bytes or str) and its Content-Type. A non-empty body needs a
+        content_type; an empty one with content_type None removes the body and the
+        Content-Type."""
+        h = self._handle()
+        if body is None:
+            raise TypeError("body must be bytes or str (b\"\" removes the body), not None")
+        _check_body(body, content_type)
+        rc = _c.sip_msg_set_body(h, content_type, body)
+        if rc < 0:
+            raise error(rc, f"bad content type {content_type!r}" if rc == _c.SIP_EINVAL
+                        and content_type is not None else None)
 
     def set_status(self, status: int, reason: Optional[str] = None) -> None:
-        check(_c.sip_msg_set_status(self._handle(), status, reason))
+        """Changes a response's status code and reason phrase (None: the standard phrase)."""
+        h = self._handle()
+        status = _status(status)
+        _optional_text("reason", reason)
+        rc = _c.sip_msg_set_status(h, status, reason)
+        if rc < 0:
+            raise error(rc, "a request has no status" if _c.sip_msg_is_request(h) else None)
 
     def set_uri(self, uri: Union[str, Uri]) -> None:
+        """Changes a request's Request-URI (a str or a Uri)."""
+        if not isinstance(uri, (str, Uri)):
+            raise TypeError(f"uri must be a str or a Uri, not {type(uri).__name__}")
         rc = _c.sip_msg_set_uri(self._handle(), str(uri))
         if rc < 0:
             raise error(rc, f"not a Request-URI: {uri!r}")
@@ -627,6 +850,7 @@ class Message:
 
     @property
     def is_request(self) -> bool:
+        """True for a request, False for a response."""
         return bool(_c.sip_msg_is_request(self._handle()))
 
     @property
@@ -637,6 +861,7 @@ class Message:
 
     @property
     def method_id(self) -> Method:
+        """The method as a Method (UNKNOWN for an extension method or a response)."""
         return Method(_c.sip_msg_get_method(self._handle()))
 
     @property
@@ -656,27 +881,37 @@ class Message:
 
     @property
     def reason(self) -> str:
+        """The reason phrase of a response ("" for a request)."""
         return _s(_c.sip_msg_get_reason(self._handle()))
 
     @property
     def body(self) -> bytes:
+        """The body as bytes (b"" when none). Setting it keeps the Content-Type; a message without
+        one refuses a non-empty body (use set_body(body, content_type))."""
         return _c.sip_msg_get_body(self._handle())
 
     @body.setter
     def body(self, value: BytesLike) -> None:
         ct = self.content_type
+        if value is None:
+            raise TypeError("body must be bytes or str (b\"\" removes the body), not None")
+        _check_body(value, None, ct is not None)
         self.set_body(value, str(ct) + _ct_params(ct) if ct is not None else None)
 
     @property
     def headers(self) -> Headers:
+        """The headers as a read-only mapping: name (long or compact, any case) to the list of its
+        Header values; edit with add_header(), set_header(), remove_header()."""
         return Headers(self)
 
     @property
     def call_id(self) -> str:
+        """The Call-ID ("" when absent)."""
         return _s(_c.sip_msg_get_call_id(self._handle()))
 
     @property
     def cseq(self) -> Optional[CSeq]:
+        """The CSeq (seq and method), or None."""
         c = _c.sip_msg_get_cseq(self._handle())
         return CSeq(c) if c is not None else None
 
@@ -688,26 +923,31 @@ class Message:
 
     @property
     def from_(self) -> Optional[Address]:
+        """The From address (display, uri, tag, params), or None."""
         a = _c.sip_msg_get_from(self._handle())
         return Address(a, self) if a is not None else None
 
     @property
     def to(self) -> Optional[Address]:
+        """The To address (display, uri, tag, params), or None."""
         a = _c.sip_msg_get_to(self._handle())
         return Address(a, self) if a is not None else None
 
     @property
     def max_forwards(self) -> Optional[int]:
+        """Max-Forwards as an int, or None."""
         v = _c.sip_msg_get_max_forwards(self._handle())
         return None if v < 0 else v
 
     @property
     def expires(self) -> Optional[int]:
+        """The Expires header as an int (seconds), or None."""
         v = _c.sip_msg_get_expires(self._handle())
         return None if v < 0 else v
 
     @property
     def content_type(self) -> Optional[MediaType]:
+        """The Content-Type as a MediaType, or None."""
         m = _c.sip_msg_get_content_type(self._handle())
         return MediaType(m) if m is not None else None
 
@@ -727,6 +967,7 @@ class Message:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
         if self._h is None:
             return "<Message closed>"
@@ -742,7 +983,7 @@ def _ct_params(ct: MediaType) -> str:
 # ---- network facts --------------------------------------------------------------------------
 
 
-class TransportType(enum.IntEnum):
+class TransportType(Enum):
     """Transport protocols (sip_transport_type_t)."""
     NONE = _c.SIP_TRANSPORT_NONE
     UDP = _c.SIP_TRANSPORT_UDP
@@ -753,7 +994,9 @@ class TransportType(enum.IntEnum):
 
 
 class NetInfo(_Value):
-    """Addresses of a received or sent message, or a destination ("udp:127.0.0.1:5060")."""
+    """Addresses of a received or sent message, or a destination ("udp:127.0.0.1:5060"):
+    ``transport`` (a TransportType), ``remote_ip``, ``remote_port``, ``local_ip``,
+    ``local_port`` and ``conn_id`` (the stream connection, 0 for none)."""
 
     __slots__ = ("transport", "local_ip", "local_port", "remote_ip", "remote_port", "conn_id")
 
@@ -807,6 +1050,7 @@ class NetInfo(_Value):
 
     @property
     def remote(self) -> str:
+        """The remote side as a spec ("udp:127.0.0.1:5060")."""
         return _spec(self.transport, self.remote_ip, self.remote_port)
 
 
@@ -818,3 +1062,27 @@ def _spec(t: int, ip: str, port: int) -> str:
 def status_phrase(status: int) -> str:
     """The standard reason phrase of a status code ("Not Found")."""
     return _c.sip_status_phrase(status)
+
+
+# ---- fresh identifiers ----------------------------------------------------------------------
+
+
+def branch() -> str:
+    """A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits
+    in hex ("z9hG4bK3f9a..."), as Lua's sip.branch()."""
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+def tag() -> str:
+    """A fresh From or To tag: 64 random bits in hex (RFC 3261 §19.3 asks for at least 32),
+    as Lua's sip.tag()."""
+    return secrets.token_hex(8)
+
+
+def call_id(host: Optional[str] = None) -> str:
+    """A fresh Call-ID: 128 random bits in hex, then "@host" when host is given (RFC 3261
+    §8.1.1.4), as Lua's sip.call_id()."""
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    cid = secrets.token_hex(16)
+    return f"{cid}@{host}" if host else cid

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import BodyError, ClosedError, SdpError, check, error
-from .message import BytesLike, _s
+from .message import BytesLike, _check_body, _header_name, _header_text, _s
 
 
-class Direction(enum.IntEnum):
+class Direction(Enum):
+    """Media direction attributes (RFC 3264 §5.1): SENDRECV, SENDONLY, RECVONLY, INACTIVE."""
+
     SENDRECV = _c.SIP_SDP_SENDRECV
     SENDONLY = _c.SIP_SDP_SENDONLY
     RECVONLY = _c.SIP_SDP_RECVONLY
@@ -71,6 +73,8 @@ class Sdp:
 
     @classmethod
     def parse(cls, data: BytesLike) -> "Sdp":
+        """Parses a session description (RFC 8866). Raises SdpError with line, column and the line
+        type at fault."""
         rc, h, err = _c.sip_sdp_parse(data)
         if rc < 0:
             if err is None:
@@ -92,6 +96,15 @@ class Sdp:
         if h is not None:
             _unref(h)
 
+    def close(self) -> None:
+        """Drops the session description now (later use raises ClosedError). Idempotent."""
+        self.__del__()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return getattr(self, "_h", None) is None
+
     def __bytes__(self) -> bytes:
         rc, text = _c.sip_sdp_print(self._handle())
         check(rc)
@@ -100,24 +113,30 @@ class Sdp:
     def __str__(self) -> str:
         return _s(bytes(self))
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self.closed:
+            return "<Sdp closed>"
         return f"<Sdp {len(self.media)} media>"
 
     # -- session level ----------------------------------------------------------------------
 
     @property
     def origin(self) -> Origin:
+        """The o= line as an Origin."""
         o = _c.sip_sdp_get_origin(self._handle())
         return Origin(_s(o.username), _s(o.sess_id), _s(o.sess_version), _s(o.nettype),
                       _s(o.addrtype), _s(o.address))
 
     def set_origin(self, username: str, sess_id: str, sess_version: str, address: str,
                    nettype: str = "IN", addrtype: str = "IP4") -> None:
+        """Sets the o= line (RFC 8866 §5.2)."""
         _sdp_check(_c.sip_sdp_set_origin(self._handle(), username, sess_id, sess_version,
                                          nettype, addrtype, address), "o=")
 
     @property
     def session_name(self) -> str:
+        """The s= line (" " when the offerer had none to give); settable."""
         return _s(_c.sip_sdp_get_session_name(self._handle()))
 
     @session_name.setter
@@ -126,10 +145,12 @@ class Sdp:
 
     @property
     def connection(self) -> Optional[Connection]:
+        """The session-level c= line as a Connection, or None."""
         return _conn(_c.sip_sdp_get_connection(self._handle()))
 
     def set_connection(self, address: Optional[str], nettype: str = "IN",
                        addrtype: str = "IP4") -> None:
+        """Sets the session-level c= line (None removes it)."""
         _sdp_check(_c.sip_sdp_set_connection(self._handle(), nettype, addrtype, address), "c=")
 
     @property
@@ -144,13 +165,16 @@ class Sdp:
         return None if a is None else _s(a.value)
 
     def add_attr(self, name: str, value: Optional[str] = None) -> None:
+        """Adds a session a= line (value None: a flag)."""
         _sdp_check(_c.sip_sdp_add_attr(self._handle(), name, value), "a=")
 
     def remove_attr(self, name: str) -> int:
+        """Removes every session a= line of that name; gives how many."""
         return _sdp_check(_c.sip_sdp_remove_attr(self._handle(), name), "a=")
 
     @property
     def direction(self) -> Direction:
+        """The session-level direction attribute (SENDRECV when none); settable."""
         return Direction(_c.sip_sdp_get_direction(self._handle()))
 
     @direction.setter
@@ -161,6 +185,7 @@ class Sdp:
 
     @property
     def media(self) -> List["Media"]:
+        """The m= sections in order, as Media objects (each keeps this session alive)."""
         return [Media(self, i) for i in range(_c.sip_sdp_media_count(self._handle()))]
 
     def add_media(self, type: str, port: int, proto: str, formats: Any) -> "Media":
@@ -195,14 +220,17 @@ class Media:
 
     @property
     def index(self) -> int:
+        """The position of this m= section in the session (0 for the first)."""
         return self._i
 
     @property
     def type(self) -> str:
+        """The media type ("audio", "video", "application", ...)."""
         return _s(_c.sip_sdp_media_get_type(self._m()))
 
     @property
     def port(self) -> int:
+        """The transport port (0: the stream is rejected or disabled, RFC 3264 §6); settable."""
         return _c.sip_sdp_media_get_port(self._m())
 
     @port.setter
@@ -211,10 +239,12 @@ class Media:
 
     @property
     def proto(self) -> str:
+        """The transport protocol ("RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF", ...)."""
         return _s(_c.sip_sdp_media_get_proto(self._m()))
 
     @property
     def formats(self) -> List[str]:
+        """The media formats of the m= line, in order (RTP payload types as text)."""
         m = self._m()
         return [_s(_c.sip_sdp_media_format_at(m, i))
                 for i in range(_c.sip_sdp_media_format_count(m))]
@@ -226,27 +256,35 @@ class Media:
 
     def set_connection(self, address: Optional[str], nettype: str = "IN",
                        addrtype: str = "IP4") -> None:
+        """Sets this section's c= line (None removes it, so the session's applies)."""
         _sdp_check(_c.sip_sdp_media_set_connection(self._sdp._handle(), self._i, nettype,
                                                    addrtype, address), "c=")
 
     @property
     def attributes(self) -> List[Tuple[str, Optional[str]]]:
+        """This section's a= lines as (name, value) in order (value None for a flag)."""
         m = self._m()
         return _attrs(_c.sip_sdp_media_attr_count(m), lambda i: _c.sip_sdp_media_attr_at(m, i))
 
     def attr(self, name: str, index: int = 0) -> Optional[str]:
+        """A media attribute's value ("" for a flag), or None when absent; index picks among
+        repeats."""
         a = _c.sip_sdp_media_attr_get(self._m(), name, index)
         return None if a is None else _s(a.value)
 
     def add_attr(self, name: str, value: Optional[str] = None) -> None:
+        """Adds an a= line to this section (value None: a flag such as a=sendonly)."""
         _sdp_check(_c.sip_sdp_media_add_attr(self._sdp._handle(), self._i, name, value), "a=")
 
     def remove_attr(self, name: str) -> int:
+        """Removes every a= line of that name from this section; gives how many."""
         return _sdp_check(_c.sip_sdp_media_remove_attr(self._sdp._handle(), self._i, name),
                           "a=")
 
     @property
     def direction(self) -> Direction:
+        """The direction that applies (this section's attribute, else the session's, else SENDRECV);
+        settable."""
         return Direction(_c.sip_sdp_media_get_direction(self._m()))
 
     @direction.setter
@@ -256,6 +294,7 @@ class Media:
 
     @property
     def ptime(self) -> Optional[int]:
+        """The a=ptime packet time in milliseconds, or None."""
         v = _c.sip_sdp_media_get_ptime(self._m())
         if v == -1:
             return None
@@ -277,7 +316,10 @@ class Media:
         _sdp_check(rc, "fmtp")
         return _s(f.params)
 
+    @safe_repr
     def __repr__(self) -> str:
+        if self._sdp.closed:
+            return "<Media (session description closed)>"
         return f"<Media {self.type} {self.port} {self.proto} {' '.join(self.formats)}>"
 
 
@@ -294,6 +336,8 @@ class Multipart:
 
     @classmethod
     def parse(cls, content_type: BytesLike, body: BytesLike) -> "Multipart":
+        """Parses a multipart body with its Content-Type (the boundary is read from it). Raises
+        BodyError."""
         rc, h = _c.sip_multipart_parse(content_type, body)
         if rc < 0:
             raise BodyError(rc)
@@ -311,22 +355,41 @@ class Multipart:
         if h is not None:
             _unref(h)
 
+    def close(self) -> None:
+        """Drops the body now (later use raises ClosedError). Idempotent."""
+        self.__del__()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return getattr(self, "_h", None) is None
+
+    @safe_repr
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<Multipart closed>"
+        return f"<Multipart {self.subtype} {_c.sip_multipart_count(self._h)} parts>"
+
     @property
     def subtype(self) -> str:
+        """The multipart subtype ("mixed", "alternative", "related")."""
         return _s(_c.sip_multipart_get_subtype(self._handle()))
 
     @property
     def boundary(self) -> str:
+        """The boundary string between the parts."""
         return _s(_c.sip_multipart_get_boundary(self._handle()))
 
     @property
     def content_type(self) -> str:
+        """The Content-Type to send this body with ("multipart/mixed;boundary=...")."""
         rc, text = _c.sip_multipart_print_content_type(self._handle())
         check(rc)
         return _s(text)
 
     @property
     def parts(self) -> List[Tuple[str, List[Tuple[str, str]], bytes]]:
+        """The parts as (content_type, [(header, value), ...], body) tuples, in order."""
         h = self._handle()
         out = []
         for i in range(_c.sip_multipart_count(h)):
@@ -342,9 +405,16 @@ class Multipart:
 
     def add_part(self, content_type: Optional[str], body: BytesLike,
                  headers: Any = ()) -> int:
+        """Appends a part with its content type, body and extra (name, value) headers; gives its
+        index."""
+        items = [(_header_name(n), _header_text(n, v)) for n, v in headers]
+        # A part may go without a Content-Type (RFC 2046 §5.1.1: text/plain then).
+        _check_body(body, content_type, has_type=True)
         idx = check(_c.sip_multipart_add_part(self._handle(), content_type, body))
-        for name, value in headers:
-            check(_c.sip_multipart_part_add_header(self._handle(), idx, name, value))
+        for name, value in items:
+            rc = _c.sip_multipart_part_add_header(self._handle(), idx, name, value)
+            if rc < 0:
+                raise error(rc, f"bad {name} header value {value!r} in a multipart part")
         return idx
 
     def __bytes__(self) -> bytes:

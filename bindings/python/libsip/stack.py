@@ -10,10 +10,11 @@ import weakref
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, TypeVar
 
 from . import _core as _c
-from ._errors import ClosedError, InvalidError, check, error
+from ._base import safe_repr
+from ._errors import ClosedError, Error, InvalidError, check, error
 from .loop import Loop, Timer
-from .message import BytesLike, HeaderArg, Message, Method
-from .transport import Dest, SendOp, Transport
+from .message import BytesLike, HeaderArg, Message, Method, _header_items
+from .transport import Dest, Resolver, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState, start_client
 
 logger = logging.getLogger("libsip")
@@ -24,6 +25,7 @@ _reply = _c.sipbind_reply
 _new = object.__new__
 _EINVAL = _c.SIP_EINVAL
 _NO_FINAL = (TxnState.TRYING, TxnState.PROCEEDING)
+_ACCEPTED = int(TxnState.ACCEPTED)
 
 
 def _noop() -> None:
@@ -39,6 +41,7 @@ class Request(Message):
 
     @property
     def stack(self) -> "Stack":
+        """The Stack that received this request."""
         return self._stack
 
     @property
@@ -50,38 +53,63 @@ class Request(Message):
               body: Optional[BytesLike] = None, content_type: Optional[str] = None) -> Message:
         """Sends a response and returns it: through the server transaction when there is one
         (provisional or final, now or later; the To tag of an earlier provisional is kept),
-        else back the way the request came (RFC 3261 §18.2.2)."""
+        else back the way the request came (RFC 3261 §18.2.2). headers as in
+        Message.request(); a body needs its content_type. Raises InvalidError for a status
+        outside 100-699 or one the transaction's state does not allow, TypeError for a value
+        of the wrong type."""
         h = self._h
         if h is None:
             raise ClosedError(message="message is closed")
-        txn = self._txn
-        stack = self._stack
-        if txn is None:
-            if stack._layer is not None:
-                raise InvalidError(_EINVAL, "an ACK gets no response")
-            tp = stack.transport._h
-            if tp is None:
-                raise ClosedError(message="transport is closed")
-            rc, rsp = _reply(tp, None, h, status, reason, headers, body, content_type, None)
-        else:
-            th = txn._h
-            if th is None:
-                raise ClosedError(message="transaction is closed")
-            rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type, txn._tag)
-            if rc == 0 and txn._tag is None and status > 100:
-                # The transaction may keep only the wire form of what it sent: the To tag of
-                # the first response with one is remembered here for the later ones.
-                to = _c.sip_msg_get_to(rsp)
-                if to is not None and to.tag:
-                    txn._tag = to.tag.decode("utf-8", "surrogateescape")
+        if body and content_type is None:
+            raise InvalidError(_EINVAL, "a body needs a content type: pass content_type "
+                                        "(\"application/sdp\", \"text/plain\", ...)")
+        try:
+            rc, rsp = self._send_reply(h, status, reason, headers, body, content_type)
+            if rc == _EINVAL and headers:
+                # A value the fast path does not take (an Address, a Uri): checked and made
+                # text here, which raises TypeError naming a header whose value is wrong.
+                rc, rsp = self._send_reply(h, status, reason, _header_items(headers), body,
+                                           content_type)
+        except TypeError:
+            # An argument of the wrong type: the slow way names it.
+            self.response(status, reason, headers, body, content_type).close()
+            raise
         if rc < 0:
             self._reply_failed(rc, status, reason, headers, body, content_type)
-        d = stack.loop._driver
+        d = self._stack.loop._driver
         if d is not None:
             d.kick()
         m = _new(Message)
         m._h = rsp
         return m
+
+    def _send_reply(self, h: Any, status: int, reason: Optional[str], headers: Any,
+                    body: Optional[BytesLike], content_type: Optional[str]) -> Any:
+        txn = self._txn
+        stack = self._stack
+        if txn is None:
+            if stack._layer is not None:
+                raise InvalidError(_EINVAL, "an ACK gets no response (RFC 3261 §17.2.1)")
+            tp = stack.transport._h
+            if tp is None:
+                raise ClosedError(message="transport is closed")
+            return _reply(tp, None, h, status, reason, headers, body, content_type)
+        th = txn._h
+        if th is None:
+            raise ClosedError(message="transaction is closed")
+        # The C transaction gives all its responses one To tag (sip_txn_create_response).
+        rc, rsp = _reply(None, th, h, status, reason, headers, body, content_type)
+        if 200 <= status < 300:
+            if rc == 0 and _c.sip_txn_get_state(th) == _ACCEPTED:
+                # Kept for the TU's retransmissions in Accepted (RFC 6026 §7.1).
+                txn._accepted = Message._adopt(_c.sip_msg_ref(rsp))
+            elif rc == _EINVAL and txn._accepted is not None and \
+                    _c.sip_txn_get_state(th) == _ACCEPTED:
+                # RFC 3261 §13.3.1.4: a 2xx is retransmitted as it was first sent.
+                kept = txn._accepted._h
+                rc = _c.sip_txn_reply(th, kept)
+                rsp = _c.sip_msg_ref(kept) if rc == 0 else None
+        return rc, rsp
 
     def _reply_failed(self, rc: int, status: int, reason: Optional[str], headers: HeaderArg,
                       body: Optional[BytesLike], content_type: Optional[str]) -> None:
@@ -92,9 +120,13 @@ class Request(Message):
             if txn is not None:
                 raise InvalidError(rc, f"cannot send {status} in transaction state "
                                        f"{txn.state.name}")
+            raise InvalidError(rc, f"cannot send {status}: {_c.sip_strerror(rc)}")
         if rc == _c.SIP_ECLOSED:
             raise ClosedError(message="cannot reply: the stack or transaction is closed")
-        raise error(rc)
+        if rc == _c.SIP_ENOENT and _c.sip_msg_get_via(self._h) is None:
+            raise error(rc, f"cannot send {status}: the {self.method} request has no Via to "
+                            "send the response back by (RFC 3261 §18.2.2)")
+        raise error(rc, f"cannot send {status}: {_c.sip_strerror(rc)}")
 
     def on_cancel(self, fn: Callable[[Message], Any]) -> Callable[[Message], Any]:
         """fn(cancel) when a CANCEL matches this INVITE (see ServerTransaction.on_cancel)."""
@@ -250,7 +282,14 @@ class Stack:
                  strict: bool = False, trace: bool = False, transactions: bool = False,
                  t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
                  t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None,
+                 cancel_keeps_invite: bool = False, resolver: Optional[Resolver] = None,
                  **transport_opts: Any) -> None:
+        if isinstance(listen, (str, bytes)):
+            listen = [listen]  # type: ignore[list-item]
+        if loop is not None and not isinstance(loop, Loop):
+            raise TypeError(f"loop must be a libsip.Loop, not {type(loop).__name__}")
+        if resolver is not None and not isinstance(resolver, Resolver):
+            raise TypeError(f"resolver must be a libsip.Resolver, not {type(resolver).__name__}")
         self._own_loop = loop is None
         self.loop = loop if loop is not None else Loop(strict=strict, trace=trace)
         self._requests: Dict[str, Callable[[Request], Any]] = {}
@@ -260,19 +299,45 @@ class Stack:
         self._clients: Set[ClientTransaction] = set()
         self._tasks: Set[Any] = set()
         self._layer: Optional[TxnLayer] = None
-        self.transport = Transport(self.loop, **transport_opts)
-        self.transport._request_class = Request
-        wself = weakref.ref(self)
-        timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
-        if transactions or any(t is not None for t in timers):
-            self._layer = TxnLayer(self, *timers)
-            check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
-            check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
-        else:
-            # The Stack's own message callback replaces the Transport's generic one.
-            check(_c.sip_transport_set_handler(self.transport._h, _stateless_handler(wself)))
-        for spec in listen:
-            self.transport.listen(spec)
+        self._resolver: Optional[Resolver] = None
+        try:
+            self.transport = Transport(self.loop, **transport_opts)
+        except BaseException:
+            if self._own_loop:
+                self.loop.close()
+            raise
+        self._own_resolver = resolver is None
+        try:
+            self.transport._request_class = Request
+            # RFC 3263: a request sent without a destination is located from its Route or
+            # Request-URI through this resolver.
+            if resolver is None:
+                try:
+                    resolver = Resolver(self.loop)
+                except Error as e:
+                    # No DNS configuration is no reason to refuse a stack that sends to
+                    # addresses.
+                    logger.warning("no RFC 3263 resolver (%s): requests need a destination", e)
+            else:
+                resolver.bind(self.loop)
+            self._resolver = resolver
+            if resolver is not None:
+                self.transport.set_resolver(resolver)
+            wself = weakref.ref(self)
+            timers = (t1_ms, t2_ms, t4_ms, timer_100_ms)
+            if transactions or cancel_keeps_invite or any(t is not None for t in timers):
+                self._layer = TxnLayer(self, *timers, cancel_keeps_invite=cancel_keeps_invite)
+                check(_c.sip_txn_layer_set_request_handler(self._layer._h, _txn_handler(wself)))
+                check(_c.sip_txn_layer_set_stray_handler(self._layer._h, _stray_handler(wself)))
+            else:
+                # The Stack's own message callback replaces the Transport's generic one.
+                check(_c.sip_transport_set_handler(self.transport._h, _stateless_handler(wself)))
+            for spec in listen:
+                self.transport.listen(spec)
+        except BaseException:
+            # A listen that fails (address in use...) leaves nothing open behind it.
+            self.close()
+            raise
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -331,12 +396,19 @@ class Stack:
         for each provisional and final response, and once with rsp None for a 408 (timeout)
         or 503 (transport error) end. ``await stack.request(...)`` gives the final response.
         The transaction runs to its end whether or not the result is kept."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         layer = self._layer
         if layer is None:
             if self.transport._h is None:
                 raise ClosedError(message="stack is closed")
-            raise InvalidError(_EINVAL, "stack.request() needs Stack(transactions=True); "
-                                        "stack.send() sends without a transaction")
+            # A stateless stack does not match responses to requests (Lua's Stack:request
+            # refuses the same way): that is the transaction layer's work (RFC 3261 §17.1.3).
+            raise InvalidError(_EINVAL, "stack.request() needs a stack made with "
+                                        "Stack(transactions=True): a stateless stack does not "
+                                        "match responses to requests (stack.send() sends "
+                                        "without a transaction; @stack.on_response gets every "
+                                        "response)")
         return start_client(self, layer, msg, dst, on_response,
                             {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
@@ -354,7 +426,27 @@ class Stack:
                 return a
         raise LookupError(f"no {transport} listening point")
 
-    def send(self, msg: Message, dst: Dest) -> SendOp:
+    @property
+    def resolver(self) -> Resolver:
+        """The RFC 3263 resolver that locates requests sent without a destination (made by
+        the Stack unless given as Stack(resolver=...))."""
+        r = self._resolver
+        if r is None:
+            if self.transport._h is None:
+                raise ClosedError(message="stack is closed")
+            raise error(_c.SIP_ENOENT, "this stack has no resolver (its creation failed)")
+        return r
+
+    def send(self, msg: Message, dst: Optional[Dest] = None) -> SendOp:
+        """Sends a message without a transaction: to dst ("udp:127.0.0.1:5060", a NetInfo or a
+        (transport, ip, port) tuple), or, for a request without dst, where its Route or
+        Request-URI says (RFC 3263 through stack.resolver). The top Via is filled in. Returns
+        a SendOp (await it inside asyncio)."""
+        if dst is None:
+            if not msg.is_request:
+                raise InvalidError(_EINVAL, "a response without a destination goes with "
+                                            "stack.transport.send_response(rsp)")
+            return self.transport.send_request(msg)
         return self.transport.send(msg, dst)
 
     # -- running ----------------------------------------------------------------------------
@@ -374,23 +466,40 @@ class Stack:
                 tick.stop()
 
     def run_once(self, wait: bool = True) -> bool:
+        """Runs one iteration of the loop (wait: block until something happens); True while
+        work is pending."""
         return self.loop.run_once(wait)
 
     def stop(self) -> None:
+        """Makes run() or serve() return; asked before they start, they return at once. The
+        pending client transactions of this stack are closed: ``await`` on one raises
+        ClosedError."""
+        self._close_clients("the stack stopped before the transaction ended")
         self.loop.stop()
 
     async def serve(self) -> None:
-        """Runs inside asyncio until stop() or close()."""
-        await self.loop.serve()
+        """Runs inside asyncio until stop() or close(). When it returns, client transactions
+        still pending are closed (an ``await`` on one raises ClosedError), since nothing
+        drives them any more."""
+        try:
+            await self.loop.serve()
+        finally:
+            self._close_clients("the stack stopped before the transaction ended")
+
+    def _close_clients(self, why: str) -> None:
+        for ct in list(self._clients):
+            ct._close(ClosedError(message=why))
 
     def close(self) -> None:
         """Closes the transactions, the transport and (when the stack made it) the loop; a
         pending ``await stack.request()`` raises ClosedError. Idempotent."""
+        self._close_clients("stack closed")
         if self._layer is not None:
             self._layer.close()
-        for ct in list(self._clients):
-            ct._finish(ClosedError(message="stack closed"))
         self.transport.close()
+        r, self._resolver = self._resolver, None
+        if r is not None and self._own_resolver:
+            r.close()
         if self._own_loop:
             self.loop.close()
 
@@ -400,5 +509,6 @@ class Stack:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<Stack {self.addresses if self.transport._h is not None else 'closed'}>"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from typing import Any, Callable, Generator, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Union
 
 from . import _core as _c
+from ._base import safe_repr
 from ._errors import ClosedError, check, error
 from .loop import Loop, release
 from .message import Message, NetInfo, Uri
@@ -29,6 +30,7 @@ class SendOp:
 
     @property
     def done(self) -> bool:
+        """True once the send (or lookup) has finished; ``status`` then holds the outcome."""
         return self.status is not None
 
     def add_done_callback(self, fn: Callable[[int], Any]) -> None:
@@ -54,6 +56,7 @@ class SendOp:
             return (yield from self._fut.__await__())
         return self.status
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<SendOp {'pending' if self.status is None else self.status}>"
 
@@ -72,23 +75,69 @@ def _on_message(wtp: "weakref.ref[Transport]", _tp: Any, msg: Any) -> None:
 
 
 _OPTS = ("udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
-         "handshake_timeout_ms", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_verify",
-         "tls_verify_client", "ws_path", "via_host")
+         "handshake_timeout_ms", "parse", "tls_ca_file", "tls_cert_file", "tls_key_file",
+         "tls_verify", "tls_verify_client", "ws_path", "via_host")
+_TEXT_OPTS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "ws_path", "via_host")
+_PARSE_OPTS = ("max_size", "max_headers", "max_line", "stream")
+
+
+def _set_opt(o: Any, what: str, k: str, v: Any) -> None:
+    """One field of an options struct, with an error that names it (not SWIG's)."""
+    if isinstance(v, bool):
+        v = int(v)
+    elif k in _TEXT_OPTS:
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{what} option {k} must be a str, not {type(v).__name__}")
+    elif not isinstance(v, int):
+        raise TypeError(f"{what} option {k} must be an int, not {type(v).__name__}")
+    try:
+        setattr(o, k, v)
+    except (TypeError, OverflowError, ValueError):
+        raise error(_c.SIP_EINVAL, f"{what} option {k}={v!r} is out of range") from None
+
+
+def _transport_opts(opts: Dict[str, Any]) -> Any:
+    o = _c.sip_transport_opts_t()
+    _c.sip_transport_opts_init(o)
+    for k, v in opts.items():
+        if k not in _OPTS:
+            raise TypeError(f"unknown transport option {k!r} (known: {', '.join(_OPTS)})")
+        if k == "parse":
+            # sip_parse_opts_t for received messages: a dict of its fields.
+            if not isinstance(v, Mapping):
+                raise TypeError("transport option parse must be a dict of "
+                                f"{', '.join(_PARSE_OPTS)}, not {type(v).__name__}")
+            p = o.parse
+            for pk, pv in v.items():
+                if pk not in _PARSE_OPTS:
+                    raise TypeError(f"unknown parse option {pk!r} (known: "
+                                    f"{', '.join(_PARSE_OPTS)})")
+                _set_opt(p, "parse", pk, pv)
+            o.parse = p
+        else:
+            _set_opt(o, "transport", k, v)
+    return o
 
 
 class Transport:
     """The listening points and connections of one endpoint (sip_transport_t).
 
-    Options are the fields of sip_transport_opts_t (udp_buffer, mtu, tls_cert_file, ...)."""
+    Options are the fields of sip_transport_opts_t: udp_buffer, mtu, max_connections,
+    max_conn_buffer, idle_timeout_ms, handshake_timeout_ms, tls_ca_file, tls_cert_file,
+    tls_key_file, tls_verify, tls_verify_client, ws_path, via_host, and parse (a dict of
+    sip_parse_opts_t fields for received messages: max_size, max_headers, max_line, stream).
+    An unknown option raises TypeError."""
+
+    #: The option names Transport(**options) and Stack(**options) take.
+    OPTIONS = _OPTS
 
     def __init__(self, loop: Loop, listen: Iterable[str] = (),
                  on_message: Optional[Callable[[Message], Any]] = None, **opts: Any) -> None:
-        o = _c.sip_transport_opts_t()
-        _c.sip_transport_opts_init(o)
-        for k, v in opts.items():
-            if k not in _OPTS:
-                raise TypeError(f"unknown transport option {k!r}")
-            setattr(o, k, int(v) if isinstance(v, bool) else v)
+        if not isinstance(loop, Loop):
+            raise TypeError(f"loop must be a libsip.Loop, not {type(loop).__name__}")
+        if isinstance(listen, str):
+            listen = [listen]
+        o = _transport_opts(opts)
         rc, h = _c.sip_transport_create(loop._handle(), o)
         check(rc)
         self._h: Any = h
@@ -110,6 +159,7 @@ class Transport:
 
     @property
     def loop(self) -> Loop:
+        """The Loop this transport runs on."""
         return self._loop
 
     @property
@@ -123,6 +173,9 @@ class Transport:
 
     def listen(self, spec: str) -> NetInfo:
         """Opens a listening point ("udp:127.0.0.1:0"; port 0 picks one) and describes it."""
+        if not isinstance(spec, str):
+            raise TypeError(f"a listening point is a str such as \"udp:127.0.0.1:5060\", not "
+                            f"{type(spec).__name__}")
         rc = _c.sip_transport_listen(self._handle(), spec)
         if rc < 0:
             raise error(rc, f"cannot listen on {spec!r}: {_c.sip_strerror(rc)}")
@@ -142,15 +195,23 @@ class Transport:
 
     @property
     def connection_count(self) -> int:
+        """Open stream connections (TCP, TLS, WS, WSS), accepted and made."""
         return _c.sip_transport_connection_count(self._handle())
 
     def send(self, msg: Message, dst: Dest) -> SendOp:
         """Sends a request (or any message) to an explicit address; the top Via is filled in.
         Returns a SendOp (await it inside asyncio); raises at once when the send cannot
         start."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"msg must be a libsip.Message, not {type(msg).__name__}")
         op = SendOp()
-        rc = _c.sip_transport_send(self._handle(), msg._handle(), NetInfo.parse(dst)._to_c(),
+        h = msg._handle()
+        rc = _c.sip_transport_send(self._handle(), h, NetInfo.parse(dst)._to_c(),
                                    functools.partial(_sent, op))
+        if rc == _c.SIP_ENOENT and _c.sip_msg_get_via(h) is None:
+            what = f"the {msg.method} request" if msg.is_request else "the response"
+            raise error(rc, f"cannot send to {dst!r}: {what} has no Via (a request needs "
+                            "one with a branch, RFC 3261 §8.1.1.7: libsip.branch())")
         if rc < 0:
             raise error(rc, f"cannot send to {dst!r}: {_c.sip_strerror(rc)}")
         self._loop._kick()
@@ -172,6 +233,8 @@ class Transport:
         self._loop._kick()
 
     def set_resolver(self, resolver: Optional["Resolver"]) -> None:
+        """Sets the RFC 3263 resolver that send_request() locates requests with (None removes it); a
+        Stack sets its own."""
         check(_c.sip_transport_set_resolver(self._handle(),
                                             resolver._handle() if resolver else None))
         self._resolver = resolver
@@ -195,6 +258,7 @@ class Transport:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @safe_repr
     def __repr__(self) -> str:
         if self._h is None:
             return "<Transport closed>"
@@ -216,27 +280,110 @@ def _resolved(op: ResolveOp, _r: Any, status: int, targets: List[Any]) -> None:
     op._complete(status)
 
 
-class Resolver:
-    """RFC 3263 server location (sip_resolver_t) on a loop."""
+def _transport_bits(transports: Iterable[Union[str, int]]) -> int:
+    """sip_resolver_opts_t.transports: one bit (1 << sip_transport_type_t) per transport."""
+    if isinstance(transports, (str, bytes)):
+        transports = [transports]  # type: ignore[list-item]
+    bits = 0
+    for t in transports:
+        if isinstance(t, str):
+            n = _c.sip_transport_from_name(t)
+            if n == _c.SIP_TRANSPORT_NONE:
+                raise error(_c.SIP_EINVAL, f"unknown transport {t!r} in transports "
+                                           "(udp, tcp, tls, ws, wss)")
+        elif isinstance(t, int) and not isinstance(t, bool):
+            n = int(t)
+            if not _c.SIP_TRANSPORT_UDP <= n <= _c.SIP_TRANSPORT_WSS:
+                raise error(_c.SIP_EINVAL, f"unknown transport {t!r} in transports")
+        else:
+            raise TypeError(f"transports takes names or TransportType values, not "
+                            f"{type(t).__name__}")
+        bits |= 1 << n
+    if not bits:
+        raise error(_c.SIP_EINVAL, "transports must name at least one transport")
+    return bits
 
-    def __init__(self, loop: Loop, servers: Optional[str] = None, timeout_ms: int = 0,
-                 tries: int = 0) -> None:
+
+class Resolver:
+    """RFC 3263 server location (sip_resolver_t): NAPTR, SRV and A/AAAA lookups with a cache.
+
+        Resolver(loop, servers="127.0.0.1:5353")               # on a loop, at once
+        Stack(resolver=Resolver(transports=["udp", "tcp"]))    # on the stack's loop
+
+    servers: DNS servers as "host:port" items separated by commas ("127.0.0.1:5353,[::1]:53";
+    None: the system's, /etc/resolv.conf). timeout_ms and tries: per DNS try (0: the defaults,
+    2000 ms and 2). transports: the transports this endpoint can use, names ("udp", "tcp",
+    "tls", "ws", "wss") or TransportType values (None: UDP, TCP and TLS); RFC 3263 only picks
+    targets among them. cache_max: cached DNS answers at most (None: 1024; 0 disables the
+    cache). Made without a loop, the resolver starts when a Stack (or bind()) gives it one."""
+
+    def __init__(self, loop: Optional[Loop] = None, servers: Optional[str] = None,
+                 timeout_ms: int = 0, tries: int = 0, *,
+                 transports: Optional[Iterable[Union[str, int]]] = None,
+                 cache_max: Optional[int] = None) -> None:
         o = _c.sip_resolver_opts_t()
         _c.sip_resolver_opts_init(o)
         if servers is not None:
+            if not isinstance(servers, str):
+                raise TypeError(f"servers must be a str such as \"127.0.0.1:5353\", not "
+                                f"{type(servers).__name__}")
             o.servers = servers
-        if timeout_ms:
-            o.timeout_ms = timeout_ms
-        if tries:
-            o.tries = tries
-        rc, h = _c.sip_resolver_create(loop._handle(), o)
-        check(rc)
-        self._h: Any = h
+        for name, value in (("timeout_ms", timeout_ms), ("tries", tries)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < 0:
+                raise error(_c.SIP_EINVAL, f"{name} must not be negative (0: the default)")
+            if value:
+                setattr(o, name, value)
+        if transports is not None:
+            o.transports = _transport_bits(transports)
+        if cache_max is not None:
+            if not isinstance(cache_max, int) or cache_max < 0:
+                raise error(_c.SIP_EINVAL, f"cache_max must be an int >= 0, not {cache_max!r}")
+            o.cache_max = cache_max
+        self._opts = o
+        self._h: Any = None
+        self._loop: Optional[Loop] = None
+        self._closed = False
+        if loop is not None:
+            self.bind(loop)
+
+    def bind(self, loop: Loop) -> "Resolver":
+        """Starts the resolver on a loop (Stack(resolver=...) does it). Binding again to the
+        same loop does nothing; another loop raises InvalidError."""
+        if self._closed:
+            raise ClosedError(message="resolver is closed")
+        if self._h is not None:
+            if self._loop is not loop:
+                raise error(_c.SIP_EINVAL, "this Resolver already runs on another loop")
+            return self
+        rc, h = _c.sip_resolver_create(loop._handle(), self._opts)
+        if rc < 0:
+            raise error(rc, f"cannot make a resolver (servers {self._opts.servers!r}): "
+                            f"{_c.sip_strerror(rc)}")
+        self._h = h
         self._loop = loop
+        return self
+
+    @property
+    def servers(self) -> Optional[str]:
+        """The DNS servers given ("127.0.0.1:5353"), or None for the system's."""
+        return self._opts.servers
+
+    @property
+    def transports(self) -> List[str]:
+        """The transports RFC 3263 may pick, by name."""
+        bits = self._opts.transports
+        return [_c.sip_transport_param(t) for t in range(_c.SIP_TRANSPORT_UDP,
+                                                         _c.SIP_TRANSPORT_WSS + 1)
+                if bits & (1 << t)]
 
     def _handle(self) -> Any:
         if self._h is None:
-            raise ClosedError(message="resolver is closed")
+            if self._closed:
+                raise ClosedError(message="resolver is closed")
+            raise error(_c.SIP_EINVAL, "this Resolver has no loop yet: pass it to "
+                                       "Stack(resolver=...) or call bind(loop)")
         return self._h
 
     def resolve(self, uri: Union[str, Uri]) -> ResolveOp:
@@ -248,9 +395,18 @@ class Resolver:
         return op
 
     def flush(self) -> None:
+        """Forgets every cached answer: the next lookups ask the DNS servers again."""
         _c.sip_resolver_flush(self._handle())
 
+    @property
+    def closed(self) -> bool:
+        """True once close() ran (or the loop closed it)."""
+        return self._closed
+
     def close(self) -> None:
+        """Cancels every pending lookup (their ops never complete) and releases the resolver.
+        Idempotent."""
+        self._closed = True
         h, self._h = self._h, None
         if h is not None:
             _c.sip_resolver_close(h)
@@ -260,6 +416,12 @@ class Resolver:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
+
+    @safe_repr
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "not started" if self._h is None else "on a loop"
+        servers = self._opts.servers or "system DNS"
+        return f"<Resolver {state} {servers} {'/'.join(self.transports)}>"
 
     def __enter__(self) -> "Resolver":
         return self

@@ -5,21 +5,21 @@ server transaction a handled request carries, and the client transaction of stac
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional
 
 from . import _core as _c
+from ._base import Enum, safe_repr
 from ._errors import ClosedError, TransactionError, check, error
 from .loop import release
-from .message import Message
+from .message import Message, _request_problem
 
 if TYPE_CHECKING:
     from .stack import Stack
 
 
-class TxnState(enum.IntEnum):
+class TxnState(Enum):
     """Transaction states (sip_txn_state_t; RFC 3261 §17 figures 5-8, RFC 6026 Accepted)."""
     CALLING = _c.SIP_TXN_CALLING
     TRYING = _c.SIP_TXN_TRYING
@@ -30,7 +30,7 @@ class TxnState(enum.IntEnum):
     TERMINATED = _c.SIP_TXN_TERMINATED
 
 
-class TxnEvent(enum.IntEnum):
+class TxnEvent(Enum):
     """What a server transaction reports besides its request (sip_txn_event_t)."""
     CANCEL = _c.SIP_TXN_EVENT_CANCEL
     TIMEOUT = _c.SIP_TXN_EVENT_TIMEOUT
@@ -45,6 +45,8 @@ def _opts(**timers: Optional[int]) -> Any:
     _c.sip_txn_opts_init(o)
     for k, v in timers.items():
         if v is not None:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"{k} must be an int (milliseconds), not {type(v).__name__}")
             if int(v) < 0:
                 raise error(_c.SIP_EINVAL, f"{k} must not be negative")
             setattr(o, k, int(v))
@@ -58,8 +60,10 @@ class TxnLayer:
     transaction may override T1, T2 and T4 (stack.request(..., t1_ms=...))."""
 
     def __init__(self, stack: "Stack", t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
-                 t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None) -> None:
+                 t4_ms: Optional[int] = None, timer_100_ms: Optional[int] = None,
+                 cancel_keeps_invite: bool = False) -> None:
         o = _opts(t1_ms=t1_ms, t2_ms=t2_ms, t4_ms=t4_ms, timer_100_ms=timer_100_ms)
+        o.cancel_keeps_invite = int(bool(cancel_keeps_invite))
         rc, h = _c.sip_txn_layer_create(stack.transport._handle(), o)
         check(rc)
         self._h: Any = h
@@ -100,6 +104,7 @@ class TxnLayer:
 
     @property
     def closed(self) -> bool:
+        """True once the layer (or its stack) is closed."""
         return self._h is None
 
     def close(self) -> None:
@@ -114,6 +119,7 @@ class TxnLayer:
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return "<TxnLayer closed>" if self._h is None else f"<TxnLayer count={self.count}>"
 
@@ -141,8 +147,8 @@ class ServerTransaction:
     it without a final response makes the layer answer 500 (RFC 3261 §8.2: every request gets
     a final response)."""
 
-    __slots__ = ("_h", "_loop", "_cancel_fns", "_event_fns", "_watching", "_tag", "cancelled",
-                 "__weakref__")
+    __slots__ = ("_h", "_loop", "_cancel_fns", "_event_fns", "_watching", "_accepted",
+                 "cancelled", "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("server transactions come with the requests a Stack receives")
@@ -155,7 +161,7 @@ class ServerTransaction:
         st._cancel_fns = []
         st._event_fns = []
         st._watching = False
-        st._tag = None
+        st._accepted = None
         st.cancelled = False
         return st
 
@@ -179,6 +185,7 @@ class ServerTransaction:
 
     @property
     def is_client(self) -> bool:
+        """False: this is a server transaction."""
         return False
 
     @property
@@ -207,6 +214,7 @@ class ServerTransaction:
     def close(self) -> None:
         """Stops the transaction (no more sending or events) and drops it. Idempotent."""
         h, self._h = self._h, None
+        self._accepted = None
         if h is not None:
             _c.sip_txn_close(h)
             _c.sip_txn_unref(h)
@@ -216,6 +224,7 @@ class ServerTransaction:
         if h is not None:
             release(getattr(self, "_loop", None), _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<ServerTransaction {self.state.name}>"
 
@@ -297,6 +306,7 @@ class ClientTransaction:
 
     @property
     def is_client(self) -> bool:
+        """True: this is a client transaction."""
         return True
 
     @property
@@ -323,11 +333,14 @@ class ClientTransaction:
     def close(self) -> None:
         """Stops the transaction: no more retransmission or callback (an await pending on it
         raises ClosedError). Idempotent."""
+        self._close(ClosedError(message="transaction closed"))
+
+    def _close(self, exc: BaseException) -> None:
         h, self._h = self._h, None
         if h is not None:
             _c.sip_txn_close(h)
             _c.sip_txn_unref(h)
-        self._finish(ClosedError(message="transaction closed"))
+        self._finish(exc)
 
     def result(self) -> Message:
         """The final response; raises TransactionError (408, 503) or ClosedError when the
@@ -352,6 +365,7 @@ class ClientTransaction:
             st = getattr(self, "_stack", None)
             release(st.loop if st is not None else None, _unref, h)
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<ClientTransaction {self.state.name} status={self.status}>"
 
@@ -368,6 +382,9 @@ def start_client(stack: "Stack", layer: TxnLayer, msg: Message, dst: Any,
     ct = ClientTransaction._new(stack, on_response)
     rc, h = _c.sip_txn_client_create(layer._handle(), msg._handle(), ni, opts,
                                      functools.partial(_on_response, ct))
+    if rc < 0 and rc not in (_c.SIP_ECLOSED, _c.SIP_ENOMEM):
+        raise error(rc, "cannot send the request: "
+                        f"{_request_problem(msg) or _c.sip_strerror(rc)}")
     if rc < 0:
         raise error(rc, f"cannot send the request: {_c.sip_strerror(rc)}")
     ct._h = h

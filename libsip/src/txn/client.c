@@ -22,6 +22,12 @@ static void deliver(sip_txn_t *t, int status, const sip_msg_t *rsp)
     t->cb.rsp(t, status, rsp, t->user);
 }
 
+/* RFC 3261 §17.1.4, §8.1.3.1: a transport error reaches the TU as a 503. */
+static void tell_503(sip_txn_t *t)
+{
+    deliver(t, 503, NULL);
+}
+
 static void unref_cb(void *user)
 {
     sip_txn_unref(user);
@@ -228,10 +234,7 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
         /* RFC 3263 §4.3: another target, if there is one. */
         if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
         /* RFC 3261 §17.1.4, §8.1.3.1: a transport error ends the transaction as a 503. */
-        t->refs++;
-        deliver(t, 503, NULL);
-        sip__txn_terminate(t);
-        sip_txn_unref(t);
+        sip__txn_end(t, tell_503);
         return;
     }
     t->flags |= SIP__TXN_SENT;

@@ -739,11 +739,7 @@ void sip_txn_unref(sip_txn_t *t)
 
 void sip_txn_close(sip_txn_t *t)
 {
-    if (t && t->layer) {
-        t->refs++;
-        sip__txn_terminate(t);
-        sip_txn_unref(t);
-    }
+    if (t && t->layer) sip__txn_end(t, NULL);
 }
 
 sip_msg_t *sip_txn_get_request(const sip_txn_t *t)

@@ -1,0 +1,81 @@
+-- SPDX-License-Identifier: MIT
+-- The idiomatic Lua layer of libsip: messages, URIs, SDP, loops, timers, tasks and stacks.
+--
+-- Built on the flat core module `libsip_core` (sip.core), which is C-shaped and private. This
+-- layer adds objects with fields, errors raised as tables, `<close>`, garbage collection and
+-- coroutine tasks; it holds no protocol logic of its own. One module per concern, as in the
+-- Python package: errors, uri, message, sdp, loop, transport, txn, stack; `require "libsip"`
+-- gathers them.
+--
+-- Ownership: every object owns one reference to its C handle. __gc drops it, close() drops it at
+-- once; afterwards every method raises a SIP_ECLOSED error, and close() or __gc again does
+-- nothing. Values read from a message (strings, URIs, header tables) are copies that outlive it.
+
+local core = require "libsip_core"
+local errors = require "libsip.errors"
+local uri = require "libsip.uri"
+local message = require "libsip.message"
+local sdp = require "libsip.sdp"
+local loop = require "libsip.loop"
+local stack = require "libsip.stack"
+
+local sip = { core = core, VERSION = "0.1.0" }
+
+sip.Error, sip.is_error, sip.on_error = errors.Error, errors.is_error, errors.on_error
+sip.Uri = uri.Uri
+sip.Message, sip.Address = message.Message, message.Address
+sip.Sdp = sdp.Sdp
+sip.Loop, sip.sleep = loop.Loop, loop.sleep
+sip.Stack = stack.Stack
+sip.Resolver = require("libsip.transport").Resolver
+
+---------------------------------------------------------------------------------------------------
+-- Small helpers
+
+--- How many libsip objects of each kind exist now in the process (sip_live_count):
+--- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp = } (Python:
+--- libsip.live_objects()). Objects a script dropped count until the collector frees them:
+--- collectgarbage() first to see what is really left.
+function sip.live_objects()
+    local out = {}
+    for kind = 0, core.SIP_LIVE__COUNT - 1 do
+        out[core.sip_live_name(kind)] = core.sip_live_count(kind)
+    end
+    return out
+end
+
+--- The standard reason phrase of a status code.
+function sip.status_phrase(status)
+    return core.sip_status_phrase(errors._arg_int(status, "sip.status_phrase: status"))
+end
+
+-- n random bits (a multiple of 32) in hex. lua5.4 seeds math.random from the time and an
+-- address at start-up; these are unique identifiers, not secrets.
+local function random_hex(bits)
+    local t = {}
+    for i = 1, bits // 32 do t[i] = ("%08x"):format(math.random(0, 0xffffffff)) end
+    return table.concat(t)
+end
+
+--- A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits in hex
+--- (Python: libsip.branch()).
+function sip.branch()
+    return "z9hG4bK" .. random_hex(64)
+end
+
+--- A fresh From or To tag: 64 random bits in hex (RFC 3261 §19.3 asks for at least 32)
+--- (Python: libsip.tag()).
+function sip.tag()
+    return random_hex(64)
+end
+
+--- A fresh Call-ID: 128 random bits in hex, then "@host" when host is given (RFC 3261
+--- §8.1.1.4) (Python: libsip.call_id(host)).
+function sip.call_id(host)
+    if host ~= nil then errors._arg_string(host, "sip.call_id: host") end
+    local cid = random_hex(128)
+    if host and host ~= "" then return cid .. "@" .. host end
+    return cid
+end
+
+return sip

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+"""Every test of the Python suite ends with no libsip message or transaction left alive
+(libsip.live_objects(), sip/live.h): checked once pytest has dropped the test's fixtures and
+arguments; a test that leaves one makes the session fail, naming it."""
+
+import gc
+
+import pytest
+
+import libsip
+
+_LEFT = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    yield
+    gc.collect()
+    live = libsip.live_objects()
+    if live["msg"] or live["txn"]:
+        _LEFT.append((item.nodeid, live))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _LEFT:
+        for nodeid, live in _LEFT:
+            print(f"\nlibsip objects left alive after {nodeid}: {live}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
