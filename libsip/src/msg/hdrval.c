@@ -5,6 +5,7 @@
 
 #include "msg/chars.h"
 #include "msg/msg_int.h"
+#include "uri/uri_int.h"
 
 /* Every parser takes [p, end) positioned on the first non-blank octet of one value and returns
  * where it stopped (on ',' for the next list element, or end), or NULL with *why set. Values may
@@ -150,7 +151,8 @@ static inline int dec_u32(sip_str_t s, uint32_t max, unsigned long *out)
     return 0;
 }
 
-typedef void (*param_fn)(void *ctx, sip_str_t name, sip_str_t value, int has_value);
+/* Called for each parameter; returns NULL, or why the parameter makes the value malformed. */
+typedef const char *(*param_fn)(void *ctx, sip_str_t name, sip_str_t value, int has_value);
 
 /* *( SEMI generic-param ). Empty names or values are errors (RFC 3261 §25.1 generic-param). */
 static cp parse_params(cp p, cp end, sip_str_t *span, param_fn fn, void *ctx, const char **why)
@@ -188,7 +190,11 @@ static cp parse_params(cp p, cp end, sip_str_t *span, param_fn fn, void *ctx, co
         }
         if (!first) first = ns;
         last = q;
-        if (fn) fn(ctx, name, value, has_value);
+        const char *bad = fn ? fn(ctx, name, value, has_value) : NULL;
+        if (bad) {
+            *why = bad;
+            return NULL;
+        }
         p = q;
     }
     *span = first ? mkstr(first, last) : mkstr(p, p);
@@ -203,28 +209,28 @@ static cp parse_hostport(cp p, cp end, sip_str_t *host, sip_host_type_t *type, u
     if (p < end && *p == '[') {
         p++;
         while (p < end && (IS(*p, SIP__C_HOST) || *p == ':')) p++;
-        if (p >= end || *p != ']' || p == s + 1) {
+        /* RFC 3261 §25.1: only an IPv6reference is bracketed ("[example.com]" is not a host);
+         * the same check as the URI parser's, so a Via and a URI agree on what a host is. */
+        if (p >= end || *p != ']' ||
+            sip__uri_ipv6((const unsigned char *)s + 1, (size_t)(p - s - 1), NULL) != 0) {
             *why = "malformed IPv6 reference";
             return NULL;
         }
         p++;
         *type = SIP_HOST_IPV6;
     } else {
-        p = skip_class(p, end, SIP__C_HOST);
-        if (p == s) {
+        if (p >= end || !IS(*p, SIP__C_HOST)) {
             *why = "missing host";
             return NULL;
         }
-        /* Dotted digits with three dots is an IPv4 address. A host starting with a letter or '-'
-         * cannot be one, so only the others are looked at again. */
-        *type = SIP_HOST_NAME;
-        if (IS(*s, SIP__C_DIGIT) || *s == '.') {
-            int dots = 0, alpha = 0;
-            for (cp q = s; q < p; q++) {
-                if (*q == '.') dots++;
-                else if (!IS(*q, SIP__C_DIGIT)) alpha = 1;
-            }
-            if (!alpha && dots == 3) *type = SIP_HOST_IPV4;
+        /* RFC 3261 §25.1 host = hostname / IPv4address, read by the URI parser's own scanner
+         * (labels, a top label starting with a letter, dec-octets up to 255), which also tells
+         * the type: "192.0.2.300" or "-a.example.com" is no host in a Via as in a URI. A host
+         * octet right after it means the scanner stopped inside something that is no host. */
+        p = (cp)sip__uri_host_scan((const unsigned char *)s, (const unsigned char *)end, type);
+        if (!p || (p < end && IS(*p, SIP__C_HOST))) {
+            *why = "malformed host";
+            return NULL;
         }
     }
     *host = mkstr(s, p);
@@ -246,7 +252,7 @@ static cp parse_hostport(cp p, cp end, sip_str_t *host, sip_host_type_t *type, u
 
 /* ---- Via ---- */
 
-static void via_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
+static const char *via_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
 {
     sip_via_t *via = ctx;
     switch (n.len) {
@@ -258,8 +264,12 @@ static void via_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
         break;
     case 5:
         if (LIT_EQ(n, "rport")) {
+            /* RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT]. A value that is no port
+             * ("rport=abc", "rport=70000") is malformed, not a request for one: read as a bare
+             * rport it would send the response somewhere the sender never asked for. */
             unsigned long port = 0;
-            via->rport = has_value && dec_u32(v, 65535, &port) == 0 ? (int)port : 0;
+            if (has_value && dec_u32(v, 65535, &port) != 0) return "malformed rport parameter";
+            via->rport = (int)port;
         } else if (LIT_EQ(n, "maddr")) {
             via->maddr = v;
         }
@@ -273,6 +283,7 @@ static void via_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
     default:
         break;
     }
+    return NULL;
 }
 
 static cp parse_via(sip_via_t *via, cp p, cp end, const char **why)
@@ -321,11 +332,16 @@ static cp parse_via(sip_via_t *via, cp p, cp end, const char **why)
 
 /* ---- name-addr / addr-spec ---- */
 
-static void addr_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
+static const char *addr_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
 {
     sip_addr_t *a = ctx;
     (void)has_value;
     if (n.len == 3 && LIT_EQ(n, "tag")) {
+        /* RFC 3261 §19.3: one tag identifies the dialog party. A second one, with or without a
+         * value, leaves elements free to pick either (the last one used to win here, the first
+         * in Sofia-SIP and oSIP2): ";tag=a1;tag=evil" or ";tag=a1;tag" is malformed. A lone
+         * ";tag" stays what it was, a generic-param and no tag (§25.1). */
+        if (a->tag.ptr) return "repeated tag parameter";
         a->tag = v;
     } else if (n.len == 7 && LIT_EQ(n, "expires")) {
         unsigned long e = 0;
@@ -349,6 +365,7 @@ static void addr_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
         }
         a->q = q;
     }
+    return NULL;
 }
 
 static cp addr_value(sip_addr_t *a, cp p, cp end, sip_hdr_id_t id, const char **why);
@@ -430,17 +447,16 @@ static cp addr_value(sip_addr_t *a, cp p, cp end, sip_hdr_id_t id, const char **
         p = gt + 1;
         a->bracketed = 1;
     } else {
-        /* addr-spec: the URI ends at blanks, ',' or, after the host part, at ';' (those params
-         * belong to the header: RFC 3261 §20.10). */
+        /* addr-spec: the URI ends at blanks, ',' or the first ';'. RFC 3261 §20.10: without
+         * angle brackets every ';' parameter is a header parameter, and a URI holding a comma,
+         * question mark or semicolon must be written in brackets; so "sip:a;b@example.com"
+         * is the URI "sip:a" followed by junk, never the user "a;b" (Sofia-SIP and oSIP2 end
+         * the URI there too). */
         uri_s = p;
-        cp at = NULL, q = p;
-        while (q < end && !IS(*q, SIP__C_WS) && *q != ',') {
-            if (*q == '@' && !at) at = q;
+        cp q = p;
+        while (q < end && !IS(*q, SIP__C_WS) && *q != ',' && *q != ';')
             q++;
-        }
-        cp semi_from = at ? at : uri_s;
-        cp semi = memchr(semi_from, ';', (size_t)(q - semi_from));
-        uri_e = semi ? semi : q;
+        uri_e = q;
         if (memchr(uri_s, '?', (size_t)(uri_e - uri_s))) {
             *why = "a URI with headers must be enclosed in '<' '>'";
             return NULL;
@@ -760,13 +776,30 @@ static int two(cp p)
 
 /* rfc1123-date = wkday "," SP date1 SP time SP "GMT" (RFC 3261 §20.17), e.g.
  * "Sat, 13 Nov 2010 23:29:00 GMT". */
-static cp parse_date(sip_num_t *num, cp p, cp end, const char **why)
+static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
 {
     static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
     static const char wkdays[] = "monthuwedthufrisatsun";
     memset(num, 0, sizeof(*num));
     *why = "malformed Date (RFC 1123 form in GMT expected)";
-    if (end - p < 29) return NULL;
+    /* RFC 3261 §7.3.1: a folded line (CRLF and blanks) is one SP, and any run of LWS may be
+     * read as one SP. The value is read through that rule into the fixed 29-octet form, so a
+     * Date folded between its fields parses as if written on one line. */
+    char buf[29];
+    cp p = v;
+    size_t n = 0;
+    while (p < end && n < sizeof(buf)) {
+        if (IS(*p, SIP__C_WS)) {
+            while (p < end && IS(*p, SIP__C_WS))
+                p++;
+            buf[n++] = ' ';
+        } else {
+            buf[n++] = *p++;
+        }
+    }
+    if (n < sizeof(buf)) return NULL;
+    cp after = p;
+    p = buf;
     int ok = 0;
     for (int i = 0; i < 7; i++)
         if (lit_eq(mkstr(p, p + 3), wkdays + 3 * i, 3)) ok = 1;
@@ -785,7 +818,7 @@ static cp parse_date(sip_num_t *num, cp p, cp end, const char **why)
     num->time = days_from_civil(y1 * 100 + y2, mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
     num->value = num->time > 0 && num->time < 0xffffffffLL ? (uint32_t)num->time : 0;
     *why = NULL;
-    return p + 29;
+    return after;
 }
 
 /* ---- one header line ---- */

@@ -262,6 +262,12 @@ static cp scan_host(cp h, cp end, sip_host_type_t *type)
     return q;
 }
 
+const unsigned char *sip__uri_host_scan(const unsigned char *p, const unsigned char *end,
+                                        sip_host_type_t *type)
+{
+    return scan_host(p, end, type);
+}
+
 int sip__uri_host_check(const unsigned char *p, size_t n, sip_host_type_t *type)
 {
     cp q = scan_host(p, p + n, type);

@@ -45,6 +45,11 @@ static inline unsigned char sip__uri_lower(unsigned char c)
  * RFC 5118 §4.10). out (may be NULL) receives the 16 octets. Returns 0 or -1. */
 int sip__uri_ipv6(const unsigned char *p, size_t n, uint8_t out[16]);
 
+/* Scans a host at p (the same rules): returns the first octet after it, or NULL when what starts
+ * at p is no host. Sets *type. */
+const unsigned char *sip__uri_host_scan(const unsigned char *p, const unsigned char *end,
+                                        sip_host_type_t *type);
+
 /* Checks that a whole view is a host (hostname, IPv4address or IPv6reference).
  * Returns 0 and sets *type, or -1. */
 int sip__uri_host_check(const unsigned char *p, size_t n, sip_host_type_t *type);
