@@ -578,7 +578,8 @@ static void msg_validate_mandatory_and_single_headers(void **state)
     sip_msg_unref(m);
     static const char *const dups[] = {"i: c2\r\n", "t: <sip:c@example.com>\r\n",
                                        "f: <sip:c@example.com>;tag=2\r\n", "CSeq: 2 OPTIONS\r\n",
-                                       "Max-Forwards: 70\r\nMax-Forwards: 69\r\n"};
+                                       "Max-Forwards: 70\r\nMax-Forwards: 69\r\n",
+                                       "c: text/plain\r\nContent-Type: text/html\r\n"};
     for (size_t i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
         char buf[512];
         snprintf(buf, sizeof(buf), "OPTIONS sip:b@example.com SIP/2.0\r\n" HDRS_REST "%s\r\n",

@@ -311,8 +311,8 @@ SIP_EXTERN int sip_msg_parse(sip_msg_t **out, const char *buf, size_t len, sip_p
 
 /**
  * Checks what the grammar alone does not: that a message has To, From, CSeq, Call-ID and Via
- * (RFC 3261 §8.1.1) and at most one Call-ID, CSeq, From, To, Max-Forwards and Content-Length
- * (§7.3.1; RFC 4475 insuf, multi01, mcl01). The transport runs it on every received message:
+ * (RFC 3261 §8.1.1) and at most one Call-ID, CSeq, From, To, Max-Forwards, Content-Length and
+ * Content-Type (§7.3.1; RFC 4475 insuf, multi01, mcl01). The transport runs it on every received message:
  * a request that fails is answered with err->status, a response is dropped.
  * @param err  filled on failure (header names the header; status 400 with a phrase that names it
  *             for a request, 0 for a response); may be NULL

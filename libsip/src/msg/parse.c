@@ -470,8 +470,10 @@ int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
     /* RFC 3261 §7.3.1: only headers whose grammar is a comma list may repeat. Two copies of one
      * of these leave no right answer (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01), and an element
      * that read the first while the next hop reads the second would act on another message. */
-    static const sip_hdr_id_t once[] = {SIP_HDR_CALL_ID, SIP_HDR_CSEQ,         SIP_HDR_FROM,
-                                        SIP_HDR_TO,      SIP_HDR_MAX_FORWARDS, SIP_HDR_CONTENT_LENGTH};
+    static const sip_hdr_id_t once[] = {SIP_HDR_CALL_ID,        SIP_HDR_CSEQ,
+                                        SIP_HDR_FROM,           SIP_HDR_TO,
+                                        SIP_HDR_MAX_FORWARDS,   SIP_HDR_CONTENT_LENGTH,
+                                        SIP_HDR_CONTENT_TYPE};
     for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
         const sip__hlist_t *l = sip__known(msg, once[i]);
         if (l->count < 2) continue;
