@@ -131,27 +131,13 @@ static void jw_write_string(FILE *f, const char *s, size_t n)
             continue;
         }
         switch (c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\b':
-            fputs("\\b", f);
-            break;
-        case '\f':
-            fputs("\\f", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
         default:
             if (c < 0x20 || c == 0x7f)
                 fprintf(f, "\\u%04x", c);
@@ -274,14 +260,10 @@ static void put_uri_headers(jw_t *w, sip_str_t hs)
 static const char *host_type_name(sip_host_type_t t)
 {
     switch (t) {
-    case SIP_HOST_NAME:
-        return "name";
-    case SIP_HOST_IPV4:
-        return "ipv4";
-    case SIP_HOST_IPV6:
-        return "ipv6";
-    default:
-        return NULL;
+    case SIP_HOST_NAME: return "name";
+    case SIP_HOST_IPV4: return "ipv4";
+    case SIP_HOST_IPV6: return "ipv6";
+    default: return NULL;
     }
 }
 
@@ -505,8 +487,7 @@ static void put_header(jw_t *w, const sip_header_t *h)
         jw_close(w, '}');
         break;
     }
-    case SIP_HK_TEXT:
-        break;
+    case SIP_HK_TEXT: break;
     }
     jw_close(w, '}');
 }

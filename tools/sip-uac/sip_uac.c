@@ -458,12 +458,8 @@ static void on_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, v
         end_call(u, c, 1, "BYE from the peer");
         return;
     }
-    case SIP_METHOD_OPTIONS:
-        sip_txn_respond(txn, 200, NULL);
-        return;
-    default:
-        sip_txn_respond(txn, 501, NULL);
-        return;
+    case SIP_METHOD_OPTIONS: sip_txn_respond(txn, 200, NULL); return;
+    default: sip_txn_respond(txn, 501, NULL); return;
     }
 }
 
@@ -812,12 +808,8 @@ int main(int argc, char **argv)
                 return usage_error("--max-concurrent wants a whole number from 1 up, not '%s'",
                                    optarg);
             break;
-        case 't':
-            transport = optarg;
-            break;
-        case 'l':
-            listen = optarg;
-            break;
+        case 't': transport = optarg; break;
+        case 'l': listen = optarg; break;
         case OPT_T1:
             if (parse_uint(optarg, 1, 60000, &t1))
                 return usage_error("--t1 wants milliseconds from 1 to 60000, not '%s'", optarg);
@@ -826,30 +818,14 @@ int main(int argc, char **argv)
             if (parse_uint(optarg, 1, 864000, &timeout))
                 return usage_error("--timeout wants seconds from 1 up, not '%s'", optarg);
             break;
-        case OPT_TRACE:
-            trace = 1;
-            break;
-        case OPT_DNS:
-            dns = optarg;
-            break;
-        case OPT_CA:
-            tls_ca = optarg;
-            break;
-        case OPT_CERT:
-            tls_cert = optarg;
-            break;
-        case OPT_KEY:
-            tls_key = optarg;
-            break;
-        case 'v':
-            u->verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case OPT_TRACE: trace = 1; break;
+        case OPT_DNS: dns = optarg; break;
+        case OPT_CA: tls_ca = optarg; break;
+        case OPT_CERT: tls_cert = optarg; break;
+        case OPT_KEY: tls_key = optarg; break;
+        case 'v': u->verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (optind == argc) return usage_error("%s", "no target URI");

@@ -1151,26 +1151,16 @@ int main(int argc, char **argv)
             }
             listen[nlisten++] = optarg;
             break;
-        case OPT_STATELESS:
-            uas.stateless = 1;
-            break;
-        case OPT_CERT:
-            opts.tls_cert_file = optarg;
-            break;
-        case OPT_KEY:
-            opts.tls_key_file = optarg;
-            break;
-        case OPT_CA:
-            opts.tls_ca_file = optarg;
-            break;
+        case OPT_STATELESS: uas.stateless = 1; break;
+        case OPT_CERT: opts.tls_cert_file = optarg; break;
+        case OPT_KEY: opts.tls_key_file = optarg; break;
+        case OPT_CA: opts.tls_ca_file = optarg; break;
         case OPT_VERIFY_CLIENT:
             /* RFC 5922 §7.4 / RFC 5246 §7.4.6: a client without a certificate that verifies
              * against --tls-ca (or the system's CAs) fails the handshake. */
             opts.tls_verify_client = 1;
             break;
-        case OPT_TRACE:
-            trace = 1;
-            break;
+        case OPT_TRACE: trace = 1; break;
         case OPT_RING:
             if (parse_num(optarg, 0, MAX_RING_MS, &v)) {
                 fprintf(stderr, "sip-uas: --ring wants milliseconds, 0 to %lu\n", MAX_RING_MS);
@@ -1201,15 +1191,9 @@ int main(int argc, char **argv)
             }
             uas.call_timeout_ms = (uint64_t)v * 1000;
             break;
-        case 'v':
-            uas.verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 'v': uas.verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (optind != argc || nlisten == 0) {

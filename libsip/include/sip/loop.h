@@ -156,8 +156,8 @@ typedef void (*sip_signal_cb)(sip_signal_t *sig, int signum, void *user);
  * @return 0, SIP_EINVAL (no such signal, or SIGKILL/SIGSTOP, which cannot be caught),
  *         SIP_ECLOSED, SIP_ENOMEM, or a -errno from libuv.
  */
-SIP_EXTERN int sip_signal_start(sip_signal_t **out, sip_loop_t *loop, int signum,
-                                sip_signal_cb cb, void *user, sip_free_fn user_free);
+SIP_EXTERN int sip_signal_start(sip_signal_t **out, sip_loop_t *loop, int signum, sip_signal_cb cb,
+                                void *user, sip_free_fn user_free);
 /** Ends a watch: no callback after this returns. Idempotent; accepts NULL. */
 SIP_EXTERN void sip_signal_stop(sip_signal_t *sig);
 /** 1 while the watch has not been stopped. */

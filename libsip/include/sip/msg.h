@@ -143,10 +143,12 @@ typedef enum sip_hdr_kind {
 /** Header ids. Compact forms share the id of their long form. */
 typedef enum sip_hdr_id {
     SIP_HDR_OTHER = 0, /**< a header libsip does not know; find it by name */
+/* clang-format off */
 #define SIP__HDR_ENUM(e, n, c, k, m) SIP_HDR_##e,
     SIP_HEADER_MAP(SIP__HDR_ENUM)
 #undef SIP__HDR_ENUM
     SIP_HDR__COUNT
+    /* clang-format on */
 } sip_hdr_id_t;
 
 /**
@@ -170,25 +172,25 @@ typedef struct sip_via {
     sip_str_t transport; /**< "UDP", "TCP", "TLS", "SCTP", "WS", "WSS" or any token */
     sip_str_t host;      /**< sent-by host; IPv6 keeps brackets */
     sip_host_type_t host_type;
-    uint16_t port;       /**< 0 when absent */
-    sip_str_t params;    /**< every parameter, leading ';' stripped */
+    uint16_t port;    /**< 0 when absent */
+    sip_str_t params; /**< every parameter, leading ';' stripped */
     sip_str_t branch;
     sip_str_t received;
     sip_str_t maddr;
-    int rport;           /**< -1 absent, 0 present without value, else the port */
-    int ttl;             /**< -1 when absent */
+    int rport; /**< -1 absent, 0 present without value, else the port */
+    int ttl;   /**< -1 when absent */
 } sip_via_t;
 
 /** name-addr or addr-spec with header params: From, To, Contact, Route, Path, Refer-To, ... */
 typedef struct sip_addr {
     sip_str_t display; /**< display name as written (quotes kept); empty when absent */
     sip_uri_t uri;
-    int bracketed;     /**< 1 when the URI was written in < > */
-    int star;          /**< Contact: * (then uri is empty) */
-    sip_str_t params;  /**< header params after the address, leading ';' stripped */
+    int bracketed;    /**< 1 when the URI was written in < > */
+    int star;         /**< Contact: * (then uri is empty) */
+    sip_str_t params; /**< header params after the address, leading ';' stripped */
     sip_str_t tag;
-    int expires;       /**< Contact expires param; -1 when absent */
-    int q;             /**< Contact q param in thousandths (q=0.5 -> 500); -1 when absent */
+    int expires; /**< Contact expires param; -1 when absent */
+    int q;       /**< Contact q param in thousandths (q=0.5 -> 500); -1 when absent */
 } sip_addr_t;
 
 /** CSeq. */
@@ -288,14 +290,14 @@ SIP_EXTERN void sip_parse_opts_init(sip_parse_opts_t *opts);
 
 /** Where and why a parse failed, and what a server should answer. */
 typedef struct sip_parse_error {
-    int code;          /**< SIP_EPARSE, SIP_ETOOBIG, SIP_EVERSION, SIP_EINCOMPLETE, ... */
-    unsigned line;     /**< 1-based line of the fault (0 when not tied to a line) */
-    unsigned column;   /**< 1-based column */
-    char header[48];   /**< the header name at fault, or "" (start line, body) */
-    char reason[160];  /**< what is wrong, in words */
-    int status;        /**< the response a server should send (400, 413, 505, 501, ...); 0 for a
-                            response message, which is discarded, not answered */
-    char phrase[96];   /**< the reason phrase for that response ("Bad Request (Malformed Via)") */
+    int code;         /**< SIP_EPARSE, SIP_ETOOBIG, SIP_EVERSION, SIP_EINCOMPLETE, ... */
+    unsigned line;    /**< 1-based line of the fault (0 when not tied to a line) */
+    unsigned column;  /**< 1-based column */
+    char header[48];  /**< the header name at fault, or "" (start line, body) */
+    char reason[160]; /**< what is wrong, in words */
+    int status;       /**< the response a server should send (400, 413, 505, 501, ...); 0 for a
+                           response message, which is discarded, not answered */
+    char phrase[96];  /**< the reason phrase for that response ("Bad Request (Malformed Via)") */
 } sip_parse_error_t;
 
 /**
@@ -312,8 +314,8 @@ SIP_EXTERN int sip_msg_parse(sip_msg_t **out, const char *buf, size_t len, sip_p
 /**
  * Checks what the grammar alone does not: that a message has To, From, CSeq, Call-ID and Via
  * (RFC 3261 §8.1.1) and at most one Call-ID, CSeq, From, To, Max-Forwards, Content-Length and
- * Content-Type (§7.3.1; RFC 4475 insuf, multi01, mcl01). The transport runs it on every received message:
- * a request that fails is answered with err->status, a response is dropped.
+ * Content-Type (§7.3.1; RFC 4475 insuf, multi01, mcl01). The transport runs it on every received
+ * message: a request that fails is answered with err->status, a response is dropped.
  * @param err  filled on failure (header names the header; status 400 with a phrase that names it
  *             for a request, 0 for a response); may be NULL
  * @return 0, SIP_EPARSE, SIP_EINVAL.

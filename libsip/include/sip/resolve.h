@@ -18,12 +18,12 @@ typedef struct sip_resolver sip_resolver_t;
 
 /** Options; initialise with sip_resolver_opts_init(). Strings are copied. */
 typedef struct sip_resolver_opts {
-    const char *servers;  /**< "127.0.0.1:5353,[::1]:53"; NULL: the system's (resolv.conf) */
-    int timeout_ms;       /**< per try (default 2000) */
-    int tries;            /**< tries per server (default 2) */
-    unsigned transports;  /**< bit (1 << sip_transport_type_t) per transport this endpoint can use
-                               (default UDP, TCP, TLS) */
-    unsigned cache_max;   /**< cached DNS answers at most (default 1024); 0 disables the cache */
+    const char *servers; /**< "127.0.0.1:5353,[::1]:53"; NULL: the system's (resolv.conf) */
+    int timeout_ms;      /**< per try (default 2000) */
+    int tries;           /**< tries per server (default 2) */
+    unsigned transports; /**< bit (1 << sip_transport_type_t) per transport this endpoint can use
+                              (default UDP, TCP, TLS) */
+    unsigned cache_max;  /**< cached DNS answers at most (default 1024); 0 disables the cache */
 } sip_resolver_opts_t;
 
 /** Fills opts with the defaults. */

@@ -20,23 +20,23 @@ typedef struct sip_transport sip_transport_t;
 
 /** Options; initialise with sip_transport_opts_init(). Strings are copied. */
 typedef struct sip_transport_opts {
-    int udp_buffer;            /**< SO_RCVBUF/SO_SNDBUF of UDP sockets (default 4 MiB) */
-    size_t mtu;                /**< path MTU: requests above mtu - 200 go over TCP (default 1500) */
-    unsigned max_connections;  /**< open stream connections at most (default 1024) */
-    size_t max_conn_buffer;    /**< bytes buffered per connection for an unfinished message
-                                    (default 65536 + 4096) */
-    uint64_t idle_timeout_ms;  /**< close a connection idle this long (default 300000) */
+    int udp_buffer;           /**< SO_RCVBUF/SO_SNDBUF of UDP sockets (default 4 MiB) */
+    size_t mtu;               /**< path MTU: requests above mtu - 200 go over TCP (default 1500) */
+    unsigned max_connections; /**< open stream connections at most (default 1024) */
+    size_t max_conn_buffer;   /**< bytes buffered per connection for an unfinished message
+                                   (default 65536 + 4096) */
+    uint64_t idle_timeout_ms; /**< close a connection idle this long (default 300000) */
     uint64_t handshake_timeout_ms; /**< TLS/WebSocket handshake and first message (default 10000) */
-    sip_parse_opts_t parse;    /**< limits for received messages */
-    const char *tls_ca_file;   /**< PEM CA bundle for verifying peers (NULL: system default) */
-    const char *tls_cert_file; /**< PEM certificate chain of this endpoint (servers need it) */
-    const char *tls_key_file;  /**< PEM private key */
-    int tls_verify;            /**< verify the peer certificate and host name (default 1) */
-    int tls_verify_client;     /**< servers: require and verify a client certificate (default 0) */
-    const char *ws_path;       /**< WebSocket resource for clients (default "/") */
-    const char *via_host;      /**< host written in the Via sent-by of requests sent from a
-                                    wildcard listener (0.0.0.0, ::); default: the listener's
-                                    address */
+    sip_parse_opts_t parse;        /**< limits for received messages */
+    const char *tls_ca_file;       /**< PEM CA bundle for verifying peers (NULL: system default) */
+    const char *tls_cert_file;     /**< PEM certificate chain of this endpoint (servers need it) */
+    const char *tls_key_file;      /**< PEM private key */
+    int tls_verify;                /**< verify the peer certificate and host name (default 1) */
+    int tls_verify_client; /**< servers: require and verify a client certificate (default 0) */
+    const char *ws_path;   /**< WebSocket resource for clients (default "/") */
+    const char *via_host;  /**< host written in the Via sent-by of requests sent from a
+                                wildcard listener (0.0.0.0, ::); default: the listener's
+                                address */
 } sip_transport_opts_t;
 
 /** Fills opts with the defaults. */
@@ -80,7 +80,8 @@ SIP_EXTERN size_t sip_transport_listener_count(const sip_transport_t *tp);
  * Describes a listening point (local_ip, local_port and transport of info are set).
  * @return 0 or SIP_ENOENT.
  */
-SIP_EXTERN int sip_transport_listener_info(const sip_transport_t *tp, size_t i, sip_netinfo_t *info);
+SIP_EXTERN int sip_transport_listener_info(const sip_transport_t *tp, size_t i,
+                                           sip_netinfo_t *info);
 
 /** Sets the callback for received messages (replacing one runs its user_free). */
 SIP_EXTERN int sip_transport_set_handler(sip_transport_t *tp, sip_transport_msg_cb cb, void *user,

@@ -43,13 +43,13 @@ typedef struct sip_txn_opts {
     uint32_t timer_100_ms; /**< INVITE server: send 100 Trying when the TU has not answered
                                 within this (default 200; 0: at once) */
     const sip_txn_clock_t *clock; /**< layer only: NULL for the loop's timers; copied */
-    int cancel_keeps_invite; /**< layer only: what a CANCEL does to the INVITE server
-                                  transaction it matches. 0 (default): the layer answers the
-                                  CANCEL 200 and the INVITE 487, then tells the TU. 1 (a stateful
-                                  proxy, RFC 3261 §16.10): the CANCEL is answered 200 but the
-                                  INVITE is left unanswered; the TU gets SIP_TXN_EVENT_CANCEL and
-                                  answers it (usually relaying the 487 from downstream). Per
-                                  transaction: sip_txn_set_cancel_keeps_invite() */
+    int cancel_keeps_invite;      /**< layer only: what a CANCEL does to the INVITE server
+                                       transaction it matches. 0 (default): the layer answers the
+                                       CANCEL 200 and the INVITE 487, then tells the TU. 1 (a stateful
+                                       proxy, RFC 3261 §16.10): the CANCEL is answered 200 but the
+                                       INVITE is left unanswered; the TU gets SIP_TXN_EVENT_CANCEL and
+                                       answers it (usually relaying the 487 from downstream). Per
+                                       transaction: sip_txn_set_cancel_keeps_invite() */
 } sip_txn_opts_t;
 
 /** Transaction states (RFC 3261 §17 figures 5-8, RFC 6026 Accepted). */
@@ -87,8 +87,7 @@ typedef void (*sip_response_cb)(sip_txn_t *txn, int status, const sip_msg_t *rsp
  *             returns), or NULL for an ACK that belongs to no transaction (the ACK of a 2xx)
  * @param req  Borrowed for the call
  */
-typedef void (*sip_request_cb)(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req,
-                               void *user);
+typedef void (*sip_request_cb)(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user);
 
 /**
  * A response that matches no client transaction (a 2xx retransmission after the transaction

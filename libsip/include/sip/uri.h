@@ -12,7 +12,8 @@
 extern "C" {
 #endif
 
-/** URI schemes libsip understands; anything else parses as SIP_URI_OTHER (RFC 3986 absolute URI). */
+/** URI schemes libsip understands; anything else parses as SIP_URI_OTHER (RFC 3986 absolute URI).
+ */
 typedef enum sip_uri_scheme {
     SIP_URI_OTHER = 0,
     SIP_URI_SIP,
@@ -32,30 +33,30 @@ typedef enum sip_host_type {
  * A parsed URI. Every field is a view into the parsed text; nothing is unescaped (compare with
  * sip_uri_equal(), decode with sip_uri_unescape()). Absent parts are empty views.
  *
- * sip/sips: user, password, host, port, params (";a=b;lr" without the first ';'), headers ("a=b&c=d"
- * without '?'), and the common URI parameters found while parsing.
- * tel: user holds the number ("+1-201-555-0123" or "7042"), params the parameters.
- * other: opaque holds everything after "scheme:".
+ * sip/sips: user, password, host, port, params (";a=b;lr" without the first ';'), headers
+ * ("a=b&c=d" without '?'), and the common URI parameters found while parsing. tel: user holds the
+ * number ("+1-201-555-0123" or "7042"), params the parameters. other: opaque holds everything after
+ * "scheme:".
  */
 typedef struct sip_uri {
     sip_uri_scheme_t scheme;
     sip_str_t scheme_str; /**< scheme as written */
     sip_str_t user;
     sip_str_t password;
-    sip_str_t host;     /**< IPv6 references keep their brackets */
+    sip_str_t host; /**< IPv6 references keep their brackets */
     sip_host_type_t host_type;
-    uint16_t port;      /**< 0 when absent */
-    sip_str_t params;   /**< all URI parameters, ';'-separated, leading ';' stripped */
-    sip_str_t headers;  /**< URI headers, '&'-separated, leading '?' stripped */
-    sip_str_t opaque;   /**< SIP_URI_OTHER: the part after "scheme:" */
-    sip_str_t raw;      /**< the whole URI text */
+    uint16_t port;     /**< 0 when absent */
+    sip_str_t params;  /**< all URI parameters, ';'-separated, leading ';' stripped */
+    sip_str_t headers; /**< URI headers, '&'-separated, leading '?' stripped */
+    sip_str_t opaque;  /**< SIP_URI_OTHER: the part after "scheme:" */
+    sip_str_t raw;     /**< the whole URI text */
     /* Common parameters (RFC 3261 §19.1.1), found while parsing. */
     sip_str_t transport;
     sip_str_t user_param;
     sip_str_t method;
     sip_str_t maddr;
-    int ttl;            /**< -1 when absent */
-    int lr;             /**< 1 when the lr parameter is present */
+    int ttl; /**< -1 when absent */
+    int lr;  /**< 1 when the lr parameter is present */
 } sip_uri_t;
 
 /**

@@ -8,8 +8,7 @@ const char *sip_strerror(int err)
 {
     switch (err) {
 #define SIP__ERR_DESC(name, value, desc)                                                           \
-    case (value):                                                                                  \
-        return desc;
+    case (value): return desc;
         SIP_ERRNO_MAP(SIP__ERR_DESC)
 #undef SIP__ERR_DESC
     default:
@@ -23,11 +22,9 @@ const char *sip_err_name(int err)
 {
     switch (err) {
 #define SIP__ERR_NAME(name, value, desc)                                                           \
-    case (value):                                                                                  \
-        return "SIP_" #name;
+    case (value): return "SIP_" #name;
         SIP_ERRNO_MAP(SIP__ERR_NAME)
 #undef SIP__ERR_NAME
-    default:
-        return "SIP_EUNKNOWN";
+    default: return "SIP_EUNKNOWN";
     }
 }

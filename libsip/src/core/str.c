@@ -62,7 +62,8 @@ int sip_str_to_u32(sip_str_t s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-/* Skips a quoted string starting at p (on the '"'); returns the position after the closing quote. */
+/* Skips a quoted string starting at p (on the '"'); returns the position after the closing quote.
+ */
 static size_t skip_quoted(const char *p, size_t i, size_t n)
 {
     for (i++; i < n; i++) {
@@ -88,10 +89,11 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
         return 0;
     }
     size_t ns = i;
-    while (i < n && p[i] != '=' && p[i] != sep) i++;
+    while (i < n && p[i] != '=' && p[i] != sep)
+        i++;
     size_t ne = i;
-    while (ne > ns && (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\r' ||
-                       p[ne - 1] == '\n'))
+    while (ne > ns &&
+           (p[ne - 1] == ' ' || p[ne - 1] == '\t' || p[ne - 1] == '\r' || p[ne - 1] == '\n'))
         ne--;
     name->ptr = p + ns;
     name->len = ne - ns;
@@ -100,7 +102,8 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
     if (i < n && p[i] == '=') {
         i++;
         /* Folded values (RFC 3261 §7.3.1) may put CR LF between '=' and the value. */
-        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+            i++;
         size_t vs = i;
         while (i < n && p[i] != sep) {
             if (p[i] == '"')
@@ -109,8 +112,8 @@ static int params_next_sep(sip_str_t *iter, char sep, sip_str_t *name, sip_str_t
                 i++;
         }
         size_t ve = i;
-        while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t' || p[ve - 1] == '\r' ||
-                           p[ve - 1] == '\n'))
+        while (ve > vs &&
+               (p[ve - 1] == ' ' || p[ve - 1] == '\t' || p[ve - 1] == '\r' || p[ve - 1] == '\n'))
             ve--;
         value->ptr = p + vs;
         value->len = ve - vs;

@@ -26,7 +26,7 @@ struct sip_loop {
     pthread_mutex_t lock; /* guards posts and closed for sip_loop_post() */
     post_item_t *posts, *posts_tail;
     sip__loop_child_t children; /* list head */
-    unsigned closing;          /* uv_close() calls in flight */
+    unsigned closing;           /* uv_close() calls in flight */
     /* logging */
     sip_log_level_t log_level;
     sip_log_cb log_cb;
@@ -177,7 +177,8 @@ void sip_loop_close(sip_loop_t *loop)
         uv_close((uv_handle_t *)&loop->async, async_closed);
     }
     /* Let libuv finish every close we started (their callbacks free memory). */
-    while (loop->closing) uv_run(loop->uv, UV_RUN_NOWAIT);
+    while (loop->closing)
+        uv_run(loop->uv, UV_RUN_NOWAIT);
     if (loop->owns_uv) {
         uv_run(loop->uv, UV_RUN_NOWAIT);
         uv_loop_close(loop->uv);

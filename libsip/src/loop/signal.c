@@ -62,8 +62,8 @@ static void fire(uv_signal_t *h, int signum)
     sip_signal_unref(s);
 }
 
-int sip_signal_start(sip_signal_t **out, sip_loop_t *loop, int signum, sip_signal_cb cb,
-                     void *user, sip_free_fn user_free)
+int sip_signal_start(sip_signal_t **out, sip_loop_t *loop, int signum, sip_signal_cb cb, void *user,
+                     sip_free_fn user_free)
 {
     int rc = SIP_EINVAL;
     if (out) *out = NULL;
@@ -131,9 +131,8 @@ static const struct {
     const char *name;
     int num;
 } names[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"TERM", SIGTERM},
-    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-    {"CHLD", SIGCHLD}, {"WINCH", SIGWINCH},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"CHLD", SIGCHLD}, {"WINCH", SIGWINCH},
 };
 
 int sip_signal_number(const char *name)

@@ -56,8 +56,10 @@ static int add_header_n(sip_msg_t *msg, const char *name, size_t nl, const char 
                         int first)
 {
     if (!valid_token(name, nl) || !valid_value(value, vl)) return SIP_EINVAL;
-    while (vl && (value[0] == ' ' || value[0] == '\t')) value++, vl--;
-    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) vl--;
+    while (vl && (value[0] == ' ' || value[0] == '\t'))
+        value++, vl--;
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        vl--;
     char *n = sip__msg_strdup(msg, name, nl);
     char *v = sip__msg_strdup(msg, value, vl);
     if (!n || !v) return SIP_ENOMEM;
@@ -93,7 +95,8 @@ int sip_msg_remove_headers(sip_msg_t *msg, const char *name)
 {
     int n = 0;
     if (!msg || !name) return SIP_EINVAL;
-    while (sip_msg_remove_header(msg, name, 0) == 0) n++;
+    while (sip_msg_remove_header(msg, name, 0) == 0)
+        n++;
     return n;
 }
 
@@ -116,7 +119,8 @@ int sip_msg_set_header(sip_msg_t *msg, const char *name, const char *value)
     sip_str_t key = {name, nl};
     struct sip_header *nfirst = old_tail ? old_tail->next : msg->head, *nlast = msg->tail;
     struct sip_header *at = msg->head;
-    while (at != nfirst && !same_header(at, id, key)) at = at->next;
+    while (at != nfirst && !same_header(at, id, key))
+        at = at->next;
     if (at != nfirst) {
         /* The new line takes the place of the first old value (a proxy's Max-Forwards stays
          * where it was): move the new records, already in wire order, in front of it. Only the
@@ -199,12 +203,15 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
     struct sip_header *old = (struct sip_header *)h;
     /* Only headers of this message. */
     const struct sip_header *it = msg->head;
-    while (it && it != old) it = it->next;
+    while (it && it != old)
+        it = it->next;
     if (!it) return SIP_EINVAL;
     size_t vl = strlen(value);
     if (!valid_value(value, vl)) return SIP_EINVAL;
-    while (vl && (value[0] == ' ' || value[0] == '\t')) value++, vl--;
-    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) vl--;
+    while (vl && (value[0] == ' ' || value[0] == '\t'))
+        value++, vl--;
+    while (vl && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        vl--;
     char *v = sip__msg_strdup(msg, value, vl);
     if (!v) return SIP_ENOMEM;
     /* Parse into a record appended at the end, then move it into the old one's place. */
@@ -230,7 +237,8 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
     /* The value's line prints anew (its other values as they were). */
     if (joined) {
         struct sip_header *first = prev;
-        while (first && first->joined) first = first->prev;
+        while (first && first->joined)
+            first = first->prev;
         if (first) first->raw = (sip_str_t){NULL, 0};
     }
     *old = *nh;
@@ -255,10 +263,11 @@ static void reloc(sip_str_t *v, const char *ob, size_t olen, const char *nb)
 
 static void reloc_uri(sip_uri_t *u, const char *ob, size_t olen, const char *nb)
 {
-    sip_str_t *f[] = {&u->scheme_str, &u->user,      &u->password,   &u->host,
-                      &u->params,     &u->headers,   &u->opaque,     &u->raw,
-                      &u->transport,  &u->user_param, &u->method,    &u->maddr};
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+    sip_str_t *f[] = {&u->scheme_str, &u->user,       &u->password, &u->host,
+                      &u->params,     &u->headers,    &u->opaque,   &u->raw,
+                      &u->transport,  &u->user_param, &u->method,   &u->maddr};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        reloc(f[i], ob, olen, nb);
 }
 
 static void reloc_header(struct sip_header *h, const char *ob, size_t olen, const char *nb)
@@ -269,7 +278,8 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
         sip_via_t *v = &h->v.via;
         sip_str_t *f[] = {&v->protocol, &v->version, &v->transport, &v->host,
                           &v->params,   &v->branch,  &v->received,  &v->maddr};
-        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+            reloc(f[i], ob, olen, nb);
         break;
     }
     case SIP_HK_ADDR:
@@ -278,9 +288,7 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
         reloc(&h->v.addr.tag, ob, olen, nb);
         reloc_uri(&h->v.addr.uri, ob, olen, nb);
         break;
-    case SIP_HK_CSEQ:
-        reloc(&h->v.cseq.method_str, ob, olen, nb);
-        break;
+    case SIP_HK_CSEQ: reloc(&h->v.cseq.method_str, ob, olen, nb); break;
     case SIP_HK_TOKEN:
         reloc(&h->v.token.value, ob, olen, nb);
         reloc(&h->v.token.params, ob, olen, nb);
@@ -297,22 +305,20 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
         break;
     case SIP_HK_AUTH: {
         sip_auth_t *a = &h->v.auth;
-        sip_str_t *f[] = {&a->scheme, &a->params,   &a->realm,  &a->nonce,    &a->opaque,
-                          &a->algorithm, &a->qop,   &a->domain, &a->stale,    &a->username,
-                          &a->uri,    &a->response, &a->cnonce, &a->nc,       &a->nextnonce,
-                          &a->rspauth};
-        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) reloc(f[i], ob, olen, nb);
+        sip_str_t *f[] = {&a->scheme, &a->params,    &a->realm,     &a->nonce,
+                          &a->opaque, &a->algorithm, &a->qop,       &a->domain,
+                          &a->stale,  &a->username,  &a->uri,       &a->response,
+                          &a->cnonce, &a->nc,        &a->nextnonce, &a->rspauth};
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+            reloc(f[i], ob, olen, nb);
         break;
     }
     case SIP_HK_WARNING:
         reloc(&h->v.warning.agent, ob, olen, nb);
         reloc(&h->v.warning.text, ob, olen, nb);
         break;
-    case SIP_HK_RACK:
-        reloc(&h->v.rack.method_str, ob, olen, nb);
-        break;
-    default:
-        break;
+    case SIP_HK_RACK: reloc(&h->v.rack.method_str, ob, olen, nb); break;
+    default: break;
     }
 }
 
@@ -370,8 +376,8 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     /* Room for the copied headers, a To tag and a few added headers (Contact, Allow, a short
      * body) in one allocation; a larger body takes a second chunk. A transaction keeps its last
      * response until it ends, so a generous fixed size would cost every live transaction. */
-    static const sip_hdr_id_t copied[] = {SIP_HDR_VIA, SIP_HDR_FROM, SIP_HDR_TO, SIP_HDR_CALL_ID,
-                                          SIP_HDR_CSEQ, SIP_HDR_TIMESTAMP};
+    static const sip_hdr_id_t copied[] = {SIP_HDR_VIA,     SIP_HDR_FROM, SIP_HDR_TO,
+                                          SIP_HDR_CALL_ID, SIP_HDR_CSEQ, SIP_HDR_TIMESTAMP};
     size_t est = SIP__ALIGN16(rl + 1) + 64 + 4 * (sizeof(struct sip_header) + 96) + 512;
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
         for (const struct sip_header *h = sip__known(req, copied[i])->first; h; h = h->next_same)

@@ -10,18 +10,20 @@ enum {
     SIP__C_WORD = 1 << 1,  /* token + ( ) < > : \ " / [ ] ? { } */
     SIP__C_WS = 1 << 2,    /* SP HT CR LF: inside a value, CR LF only appear as folding */
     SIP__C_DIGIT = 1 << 3,
-    SIP__C_HOST = 1 << 4,  /* alphanum - . (hostname, IPv4) */
-    SIP__C_PVAL = 1 << 5,  /* generic-param value: token + : [ ] / (IPv6 hosts, lenient) */
-    SIP__C_TEXT = 1 << 6,  /* any octet allowed in a header value: not CTL except HT */
+    SIP__C_HOST = 1 << 4, /* alphanum - . (hostname, IPv4) */
+    SIP__C_PVAL = 1 << 5, /* generic-param value: token + : [ ] / (IPv6 hosts, lenient) */
+    SIP__C_TEXT = 1 << 6, /* any octet allowed in a header value: not CTL except HT */
 };
 
-#define SIP__ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+#define SIP__ALNUM(c)                                                                              \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
 #define SIP__TOK(c)                                                                                \
-    (SIP__ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '!' || (c) == '%' || (c) == '*' ||       \
+    (SIP__ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '!' || (c) == '%' || (c) == '*' ||        \
      (c) == '_' || (c) == '+' || (c) == '`' || (c) == '\'' || (c) == '~')
 #define SIP__WORDX(c)                                                                              \
     ((c) == '(' || (c) == ')' || (c) == '<' || (c) == '>' || (c) == ':' || (c) == '\\' ||          \
-     (c) == '"' || (c) == '/' || (c) == '[' || (c) == ']' || (c) == '?' || (c) == '{' || (c) == '}')
+     (c) == '"' || (c) == '/' || (c) == '[' || (c) == ']' || (c) == '?' || (c) == '{' ||           \
+     (c) == '}')
 #define SIP__CLS(c)                                                                                \
     ((SIP__TOK(c) ? SIP__C_TOKEN : 0) | ((SIP__TOK(c) || SIP__WORDX(c)) ? SIP__C_WORD : 0) |       \
      (((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n') ? SIP__C_WS : 0) |                 \

@@ -91,7 +91,8 @@ void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h)
     /* The line this value was on is no longer as received: it prints anew without it. */
     if (h->joined) {
         struct sip_header *first = h->prev;
-        while (first && first->joined) first = first->prev;
+        while (first && first->joined)
+            first = first->prev;
         if (first) first->raw = (sip_str_t){NULL, 0};
     } else if (h->next && h->next->joined) {
         h->next->joined = 0;
@@ -171,7 +172,8 @@ const sip_header_t *sip_msg_header_at(const sip_msg_t *msg, sip_hdr_id_t id, siz
 {
     if (!msg || id <= SIP_HDR_OTHER || id >= SIP_HDR__COUNT) return NULL;
     const struct sip_header *h = sip__known(msg, id)->first;
-    while (h && i--) h = h->next_same;
+    while (h && i--)
+        h = h->next_same;
     return h;
 }
 
@@ -218,7 +220,7 @@ const sip_header_t *sip_header_next(const sip_header_t *h)
     return h ? h->next : NULL;
 }
 
-#define TYPED_GETTER(fn, type, member, k1, k2)                                                    \
+#define TYPED_GETTER(fn, type, member, k1, k2)                                                     \
     const type *fn(const sip_header_t *h)                                                          \
     {                                                                                              \
         return h && (h->kind == (k1) || h->kind == (k2)) ? &h->v.member : NULL;                    \

@@ -15,7 +15,8 @@ typedef const char *cp;
 
 static inline cp skip_ws(cp p, cp end)
 {
-    while (p < end && IS(*p, SIP__C_WS)) p++;
+    while (p < end && IS(*p, SIP__C_WS))
+        p++;
     return p;
 }
 
@@ -31,7 +32,8 @@ static inline cp skip_class(cp p, cp end, int k)
         if (!IS(p[3], k)) return p + 3;
         p += 4;
     }
-    while (p < end && IS(*p, k)) p++;
+    while (p < end && IS(*p, k))
+        p++;
     return p;
 }
 
@@ -58,7 +60,8 @@ static inline uint64_t load_short(const char *p, size_t n)
         v = w;
         k = 2;
     }
-    for (; k < n; k++) v |= (uint64_t)(unsigned char)p[k] << (8 * k);
+    for (; k < n; k++)
+        v |= (uint64_t)(unsigned char)p[k] << (8 * k);
     return v;
 }
 
@@ -104,7 +107,8 @@ static cp skip_quoted(cp p, cp end, const char **why)
         if (((yq - ones) & ~yq & high) | ((yb - ones) & ~yb & high)) break;
         q += 8;
     }
-    while (q < end && *q != '"' && *q != '\\') q++;
+    while (q < end && *q != '"' && *q != '\\')
+        q++;
     if (q < end && *q == '"') return q + 1;
     for (p = q; p < end; p++) {
         if (*p == '"') return p + 1;
@@ -124,8 +128,10 @@ static cp parse_uint(cp p, cp end, uint64_t max, uint64_t *out, int *over)
     cp s = p;
     *over = 0;
     while (p < end && IS(*p, SIP__C_DIGIT)) {
-        if (v > (UINT64_C(1) << 60)) *over = 1;
-        else v = v * 10 + (uint64_t)(*p - '0');
+        if (v > (UINT64_C(1) << 60))
+            *over = 1;
+        else
+            v = v * 10 + (uint64_t)(*p - '0');
         p++;
     }
     if (p == s) return NULL;
@@ -208,7 +214,8 @@ static cp parse_hostport(cp p, cp end, sip_str_t *host, sip_host_type_t *type, u
     cp s = p;
     if (p < end && *p == '[') {
         p++;
-        while (p < end && (IS(*p, SIP__C_HOST) || *p == ':')) p++;
+        while (p < end && (IS(*p, SIP__C_HOST) || *p == ':'))
+            p++;
         /* RFC 3261 §25.1: only an IPv6reference is bracketed ("[example.com]" is not a host);
          * the same check as the URI parser's, so a Via and a URI agree on what a host is. */
         if (p >= end || *p != ']' ||
@@ -280,8 +287,7 @@ static const char *via_param(void *ctx, sip_str_t n, sip_str_t v, int has_value)
             via->ttl = dec_u32(v, 255, &t) == 0 ? (int)t : -1;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return NULL;
 }
@@ -357,8 +363,10 @@ static const char *addr_param(void *ctx, sip_str_t n, sip_str_t v, int has_value
                 if (v.ptr[1] != '.' || v.len > 5) q = -1;
                 int scale = 100;
                 for (size_t i = 2; q >= 0 && i < v.len; i++, scale /= 10) {
-                    if (v.ptr[i] < '0' || v.ptr[i] > '9') q = -1;
-                    else q += (v.ptr[i] - '0') * scale;
+                    if (v.ptr[i] < '0' || v.ptr[i] > '9')
+                        q = -1;
+                    else
+                        q += (v.ptr[i] - '0') * scale;
                 }
             }
             if (q > 1000) q = -1;
@@ -503,9 +511,12 @@ static cp parse_num(sip_hdr_id_t id, sip_num_t *num, cp p, cp end, const char **
             int depth = 0;
             cp cs = r + 1;
             for (; r < end; r++) {
-                if (*r == '\\' && r + 1 < end) r++;
-                else if (*r == '(') depth++;
-                else if (*r == ')' && --depth == 0) break;
+                if (*r == '\\' && r + 1 < end)
+                    r++;
+                else if (*r == '(')
+                    depth++;
+                else if (*r == ')' && --depth == 0)
+                    break;
             }
             if (r >= end) {
                 *why = "unterminated comment";
@@ -660,7 +671,8 @@ static cp parse_auth(sip_hdr_id_t id, sip_auth_t *a, cp p, cp end, const char **
             /* token68-style credentials of an unknown scheme are kept as one opaque blob. */
             if (!LIT_EQ(a->scheme, "digest") && n.len && ns == ps) {
                 p = end;
-                while (p > ns && IS(p[-1], SIP__C_WS)) p--;
+                while (p > ns && IS(p[-1], SIP__C_WS))
+                    p--;
                 pe = p;
                 break;
             }
@@ -688,32 +700,43 @@ static cp parse_auth(sip_hdr_id_t id, sip_auth_t *a, cp p, cp end, const char **
             if (LIT_EQ(n, "nc")) a->nc = v;
             break;
         case 3:
-            if (LIT_EQ(n, "uri")) a->uri = v;
-            else if (LIT_EQ(n, "qop")) a->qop = v;
+            if (LIT_EQ(n, "uri"))
+                a->uri = v;
+            else if (LIT_EQ(n, "qop"))
+                a->qop = v;
             break;
         case 5:
-            if (LIT_EQ(n, "realm")) a->realm = v;
-            else if (LIT_EQ(n, "nonce")) a->nonce = v;
-            else if (LIT_EQ(n, "stale")) a->stale = v;
+            if (LIT_EQ(n, "realm"))
+                a->realm = v;
+            else if (LIT_EQ(n, "nonce"))
+                a->nonce = v;
+            else if (LIT_EQ(n, "stale"))
+                a->stale = v;
             break;
         case 6:
-            if (LIT_EQ(n, "opaque")) a->opaque = v;
-            else if (LIT_EQ(n, "domain")) a->domain = v;
-            else if (LIT_EQ(n, "cnonce")) a->cnonce = v;
+            if (LIT_EQ(n, "opaque"))
+                a->opaque = v;
+            else if (LIT_EQ(n, "domain"))
+                a->domain = v;
+            else if (LIT_EQ(n, "cnonce"))
+                a->cnonce = v;
             break;
         case 7:
             if (LIT_EQ(n, "rspauth")) a->rspauth = v;
             break;
         case 8:
-            if (LIT_EQ(n, "username")) a->username = v;
-            else if (LIT_EQ(n, "response")) a->response = v;
+            if (LIT_EQ(n, "username"))
+                a->username = v;
+            else if (LIT_EQ(n, "response"))
+                a->response = v;
             break;
         case 9:
-            if (LIT_EQ(n, "algorithm")) a->algorithm = v;
-            else if (LIT_EQ(n, "nextnonce")) a->nextnonce = v;
+            if (LIT_EQ(n, "algorithm"))
+                a->algorithm = v;
+            else if (LIT_EQ(n, "nextnonce"))
+                a->nextnonce = v;
             break;
-        default:
-            break;
+        default: break;
         }
         p = skip_ws(p, end);
         if (p < end) {
@@ -743,7 +766,8 @@ static cp parse_warning(sip_warning_t *w, cp p, cp end, const char **why)
     w->code = (unsigned)((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0'));
     p = skip_ws(p + 3, end);
     cp s = p;
-    while (p < end && !IS(*p, SIP__C_WS) && *p != ',') p++;
+    while (p < end && !IS(*p, SIP__C_WS) && *p != ',')
+        p++;
     w->agent = mkstr(s, p);
     cp q = skip_ws(p, end);
     if (w->agent.len == 0 || q == p || q >= end || *q != '"') {
@@ -815,7 +839,8 @@ static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
         y1 < 0 || y2 < 0 || mon == 0)
         return NULL;
     if (!(p[26] == 'G' && p[27] == 'M' && p[28] == 'T')) return NULL;
-    num->time = days_from_civil(y1 * 100 + y2, mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
+    num->time =
+        days_from_civil(y1 * 100 + y2, mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
     num->value = num->time > 0 && num->time < 0xffffffffLL ? (uint32_t)num->time : 0;
     *why = NULL;
     return after;
@@ -848,10 +873,8 @@ static int kind_allows_empty(sip_hdr_id_t id, sip_hdr_kind_t k)
     case SIP_HDR_ALLOW:
     case SIP_HDR_SUPPORTED:
     case SIP_HDR_ALLOW_EVENTS:
-    case SIP_HDR_UNSUPPORTED:
-        return 1;
-    default:
-        return 0;
+    case SIP_HDR_UNSUPPORTED: return 1;
+    default: return 0;
     }
 }
 
@@ -904,7 +927,8 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
             goto fail;
         }
         cp te = r;
-        while (te > s && IS(te[-1], SIP__C_WS)) te--;
+        while (te > s && IS(te[-1], SIP__C_WS))
+            te--;
         h->value = mkstr(s, te);
         r = skip_ws(r, end);
         if (r < end && !(multi && *r == ',')) {
@@ -917,8 +941,10 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
             struct sip_header *n = prepend_after;
             h->prev = n;
             h->next = n->next;
-            if (n->next) n->next->prev = h;
-            else msg->tail = h;
+            if (n->next)
+                n->next->prev = h;
+            else
+                msg->tail = h;
             n->next = h;
             h->next_same = n->next_same;
             n->next_same = h;
@@ -953,8 +979,8 @@ fail:
         err->column = col;
         sip_str_copy(name, err->header, sizeof(err->header));
         const char *hn = id != SIP_HDR_OTHER ? sip_hdr_name(id) : NULL;
-        snprintf(err->reason, sizeof(err->reason), "%s header: %s",
-                 hn ? hn : err->header, why ? why : "malformed");
+        snprintf(err->reason, sizeof(err->reason), "%s header: %s", hn ? hn : err->header,
+                 why ? why : "malformed");
         err->status = 400;
         snprintf(err->phrase, sizeof(err->phrase), "Bad Request (Malformed %s header)",
                  hn ? hn : err->header);

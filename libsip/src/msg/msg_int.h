@@ -16,7 +16,7 @@ typedef struct sip__chunk {
 } sip__chunk_t;
 
 struct sip_header {
-    struct sip_header *next;      /* wire order */
+    struct sip_header *next; /* wire order */
     struct sip_header *prev;
     struct sip_header *next_same; /* next value with the same id (known headers only) */
     sip_hdr_id_t id;

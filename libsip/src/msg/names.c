@@ -6,12 +6,15 @@
 #include "msg/chars.h"
 #include "msg/msg_int.h"
 
+/* An X-macro table, laid out by hand. */
+/* clang-format off */
 static const char *const method_names[] = {
     NULL,
 #define M(e, s) s,
     SIP_METHOD_MAP(M)
 #undef M
 };
+/* clang-format on */
 
 sip_method_t sip_method_from_str(const char *s, size_t len)
 {
@@ -54,8 +57,7 @@ sip_method_t sip_method_from_str(const char *s, size_t len)
     case 'M':
         if (len == 7 && memcmp(s, "MESSAGE", 7) == 0) return SIP_METHOD_MESSAGE;
         break;
-    default:
-        break;
+    default: break;
     }
     return SIP_METHOD_UNKNOWN;
 }
@@ -66,12 +68,15 @@ const char *sip_method_name(sip_method_t m)
     return method_names[m];
 }
 
+/* An X-macro table, laid out by hand. */
+/* clang-format off */
 const sip__hdr_info_t sip__hdr_info[SIP_HDR__COUNT] = {
     {NULL, NULL, SIP_HK_TEXT, 0},
 #define H(e, n, c, k, m) {n, c, k, m},
     SIP_HEADER_MAP(H)
 #undef H
 };
+/* clang-format on */
 
 const char *sip_hdr_name(sip_hdr_id_t id)
 {
@@ -126,8 +131,7 @@ static inline int name_eq8(const char *s, size_t len, const char *lit)
 sip_hdr_id_t sip__hdr_id_fast(const char *s, size_t len)
 {
     switch (len) {
-    case 0:
-        return SIP_HDR_OTHER;
+    case 0: return SIP_HDR_OTHER;
     case 1:
         switch (s[0] | 0x20) {
         case 'b': return SIP_HDR_REFERRED_BY;
@@ -357,36 +361,42 @@ sip_hdr_id_t sip__hdr_id_fast(const char *s, size_t len)
     case 18:
         switch (s[0] | 0x20) {
         case 'p':
-            if (name_eq8(s, 18, "proxy-authenticate\0\0\0\0\0\0")) return SIP_HDR_PROXY_AUTHENTICATE;
+            if (name_eq8(s, 18, "proxy-authenticate\0\0\0\0\0\0"))
+                return SIP_HDR_PROXY_AUTHENTICATE;
             return SIP_HDR_OTHER;
         case 's':
-            if (name_eq8(s, 18, "subscription-state\0\0\0\0\0\0")) return SIP_HDR_SUBSCRIPTION_STATE;
+            if (name_eq8(s, 18, "subscription-state\0\0\0\0\0\0"))
+                return SIP_HDR_SUBSCRIPTION_STATE;
             return SIP_HDR_OTHER;
         default: return SIP_HDR_OTHER;
         }
     case 19:
         switch (s[0] | 0x20) {
         case 'a':
-            if (name_eq8(s, 19, "authentication-info\0\0\0\0\0")) return SIP_HDR_AUTHENTICATION_INFO;
+            if (name_eq8(s, 19, "authentication-info\0\0\0\0\0"))
+                return SIP_HDR_AUTHENTICATION_INFO;
             return SIP_HDR_OTHER;
         case 'c':
-            if (name_eq8(s, 19, "content-disposition\0\0\0\0\0")) return SIP_HDR_CONTENT_DISPOSITION;
+            if (name_eq8(s, 19, "content-disposition\0\0\0\0\0"))
+                return SIP_HDR_CONTENT_DISPOSITION;
             return SIP_HDR_OTHER;
         case 'p':
-            if (name_eq8(s, 19, "p-asserted-identity\0\0\0\0\0")) return SIP_HDR_P_ASSERTED_IDENTITY;
-            if (name_eq8(s, 19, "proxy-authorization\0\0\0\0\0")) return SIP_HDR_PROXY_AUTHORIZATION;
+            if (name_eq8(s, 19, "p-asserted-identity\0\0\0\0\0"))
+                return SIP_HDR_P_ASSERTED_IDENTITY;
+            if (name_eq8(s, 19, "proxy-authorization\0\0\0\0\0"))
+                return SIP_HDR_PROXY_AUTHORIZATION;
             return SIP_HDR_OTHER;
         default: return SIP_HDR_OTHER;
         }
     case 20:
         switch (s[0] | 0x20) {
         case 'p':
-            if (name_eq8(s, 20, "p-preferred-identity\0\0\0\0")) return SIP_HDR_P_PREFERRED_IDENTITY;
+            if (name_eq8(s, 20, "p-preferred-identity\0\0\0\0"))
+                return SIP_HDR_P_PREFERRED_IDENTITY;
             return SIP_HDR_OTHER;
         default: return SIP_HDR_OTHER;
         }
-    default:
-        return SIP_HDR_OTHER;
+    default: return SIP_HDR_OTHER;
     }
 }
 

@@ -52,10 +52,12 @@ static int check_version(const char *p, size_t n)
         p[3] != '/')
         return -1;
     size_t i = 4, d1 = 0, d2 = 0;
-    while (i < n && IS(p[i], SIP__C_DIGIT)) i++, d1++;
+    while (i < n && IS(p[i], SIP__C_DIGIT))
+        i++, d1++;
     if (!d1 || i >= n || p[i] != '.') return -1;
     i++;
-    while (i < n && IS(p[i], SIP__C_DIGIT)) i++, d2++;
+    while (i < n && IS(p[i], SIP__C_DIGIT))
+        i++, d2++;
     if (!d2 || i != n) return -1;
     return (n == 7 && p[4] == '2' && p[6] == '0') ? 0 : 1;
 }
@@ -81,7 +83,8 @@ static int control_ok(const char *q, const char *start)
     if (c == '\t') return 1;
     if (c == '\r' || c == '\n') return 0;
     size_t bs = 0;
-    while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+    while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+        bs++;
     return (int)(bs & 1);
 }
 
@@ -163,7 +166,8 @@ static inline const char *token_end(const char *p, const char *le)
         if (!IS(p[3], SIP__C_TOKEN)) return p + 3;
         p += 4;
     }
-    while (p < le && IS(*p, SIP__C_TOKEN)) p++;
+    while (p < le && IS(*p, SIP__C_TOKEN))
+        p++;
     return p;
 }
 
@@ -231,8 +235,7 @@ static int parse_start_line(sip_msg_t *msg, const char *p, const char *le, sip_p
         return fail(err, 1, SIP_EPARSE, 1, (unsigned)(us - p) + 1, NULL, 400,
                     "Bad Request (Malformed Request-URI)", "request line: malformed Request-URI");
     /* RFC 3261 §19.1.5: headers are not allowed in a Request-URI (RFC 4475 escruri). */
-    if ((msg->uri.scheme == SIP_URI_SIP || msg->uri.scheme == SIP_URI_SIPS) &&
-        msg->uri.headers.len)
+    if ((msg->uri.scheme == SIP_URI_SIP || msg->uri.scheme == SIP_URI_SIPS) && msg->uri.headers.len)
         return fail(err, 1, SIP_EPARSE, 1, (unsigned)(us - p) + 1, NULL, 400,
                     "Bad Request (Request-URI carries headers)",
                     "request line: Request-URI must not carry headers");
@@ -305,7 +308,8 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
      * sip__hdr_id_fast() read a few octets past a header name. */
     size_t est = (len + 32) + header_records(buf, len) * sizeof(struct sip_header);
     sip_msg_t *msg = sip__msg_new(est);
-    if (!msg) return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");
+    if (!msg)
+        return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");
     /* The copy ends with 16 NULs: line_scan() reads whole 16-octet blocks, and tools such as
      * valgrind must not see it read memory nobody wrote. */
     char *data = sip__msg_alloc(msg, len + 16);
@@ -374,15 +378,18 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
         }
         const char *ne = token_end(p, le);
         const char *colon = ne;
-        while (colon < le && (*colon == ' ' || *colon == '\t')) colon++;
+        while (colon < le && (*colon == ' ' || *colon == '\t'))
+            colon++;
         if (ne == p || colon >= le || *colon != ':') {
             rc = BAD(first_line, (unsigned)(ne - p) + 1, NULL,
                      ne == p ? "malformed header name" : "missing ':' after the header name");
             goto out;
         }
         const char *vs = colon + 1, *ve = le;
-        while (vs < ve && IS(*vs, SIP__C_WS)) vs++;
-        while (ve > vs && IS(ve[-1], SIP__C_WS)) ve--;
+        while (vs < ve && IS(*vs, SIP__C_WS))
+            vs++;
+        while (ve > vs && IS(ve[-1], SIP__C_WS))
+            ve--;
         sip_str_t name = {p, (size_t)(ne - p)};
         sip_hdr_id_t id = sip__hdr_id_fast(p, name.len);
         struct sip_header *before = msg->tail;
@@ -453,7 +460,8 @@ out:
 int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
 {
     if (err) err->code = 0;
-    if (!msg) return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no message");
+    if (!msg)
+        return fail(err, 1, SIP_EINVAL, 0, 0, NULL, 500, "Server Internal Error", "no message");
     int is_request = msg->is_request;
     /* RFC 3261 §8.1.1: every request carries To, From, CSeq, Call-ID and Via; §8.2.6.2 copies
      * them into each response, so a request without one cannot be answered properly (RFC 4475
@@ -470,10 +478,9 @@ int sip_msg_validate(const sip_msg_t *msg, sip_parse_error_t *err)
     /* RFC 3261 §7.3.1: only headers whose grammar is a comma list may repeat. Two copies of one
      * of these leave no right answer (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01), and an element
      * that read the first while the next hop reads the second would act on another message. */
-    static const sip_hdr_id_t once[] = {SIP_HDR_CALL_ID,        SIP_HDR_CSEQ,
-                                        SIP_HDR_FROM,           SIP_HDR_TO,
-                                        SIP_HDR_MAX_FORWARDS,   SIP_HDR_CONTENT_LENGTH,
-                                        SIP_HDR_CONTENT_TYPE};
+    static const sip_hdr_id_t once[] = {
+        SIP_HDR_CALL_ID,      SIP_HDR_CSEQ,           SIP_HDR_FROM,        SIP_HDR_TO,
+        SIP_HDR_MAX_FORWARDS, SIP_HDR_CONTENT_LENGTH, SIP_HDR_CONTENT_TYPE};
     for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
         const sip__hlist_t *l = sip__known(msg, once[i]);
         if (l->count < 2) continue;
@@ -501,7 +508,8 @@ int sip_msg_frame(const char *buf, size_t len, size_t *skip, size_t *msglen)
     if (!buf || !skip || !msglen) return SIP_EINVAL;
     size_t i = 0;
     /* RFC 5626 §3.5.1 keep-alives are bare CRLFs between messages. */
-    while (i < len && (buf[i] == '\r' || buf[i] == '\n')) i++;
+    while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
     *skip = i;
     *msglen = 0;
     const char *p = buf + i, *end = buf + len, *le, *next;
@@ -511,17 +519,21 @@ int sip_msg_frame(const char *buf, size_t len, size_t *skip, size_t *msglen)
         if (!next) return SIP_EINCOMPLETE;
         if (le == p) break;
         const char *ne = p;
-        while (ne < le && IS(*ne, SIP__C_TOKEN)) ne++;
+        while (ne < le && IS(*ne, SIP__C_TOKEN))
+            ne++;
         /* Only Content-Length matters here: a length test first spares a name lookup per line. */
         size_t nl = (size_t)(ne - p);
         if ((nl == 14 || nl == 1) && sip_hdr_id_from_name(p, nl) == SIP_HDR_CONTENT_LENGTH) {
             const char *v = ne;
-            while (v < le && (*v == ' ' || *v == '\t' || *v == ':')) v++;
+            while (v < le && (*v == ' ' || *v == '\t' || *v == ':'))
+                v++;
             unsigned long n;
             const char *ve = v;
-            while (ve < le && IS(*ve, SIP__C_DIGIT)) ve++;
+            while (ve < le && IS(*ve, SIP__C_DIGIT))
+                ve++;
             const char *t = ve;
-            while (t < le && (*t == ' ' || *t == '\t')) t++;
+            while (t < le && (*t == ' ' || *t == '\t'))
+                t++;
             if (t != le || sip_str_to_u32((sip_str_t){v, (size_t)(ve - v)}, 0x7fffffff, &n) != 0)
                 return SIP_EPARSE;
             if (clen >= 0 && (unsigned long)clen != n) return SIP_EPARSE;

@@ -81,7 +81,8 @@ int sip_msg_print(const sip_msg_t *msg, char *buf, size_t size)
         }
         if (h->raw.len) {
             put_str(&w, h->raw);
-            for (h = h->next; h && h->joined; h = h->next) continue;
+            for (h = h->next; h && h->joined; h = h->next)
+                continue;
             continue;
         }
         put_str(&w, h->name);

@@ -117,8 +117,7 @@ static int decode_rdata(const unsigned char *buf, size_t len, size_t rd, size_t 
             return 1;
         return 0;
     }
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -188,19 +187,12 @@ void sip__dns_answer_free(sip__dns_answer_t *ans)
 const char *sip__dns_type_name(uint16_t type)
 {
     switch (type) {
-    case SIP__DNS_A:
-        return "A";
-    case SIP__DNS_AAAA:
-        return "AAAA";
-    case SIP__DNS_SRV:
-        return "SRV";
-    case SIP__DNS_NAPTR:
-        return "NAPTR";
-    case SIP__DNS_SOA:
-        return "SOA";
-    case SIP__DNS_CNAME:
-        return "CNAME";
-    default:
-        return "?";
+    case SIP__DNS_A: return "A";
+    case SIP__DNS_AAAA: return "AAAA";
+    case SIP__DNS_SRV: return "SRV";
+    case SIP__DNS_NAPTR: return "NAPTR";
+    case SIP__DNS_SOA: return "SOA";
+    case SIP__DNS_CNAME: return "CNAME";
+    default: return "?";
     }
 }

@@ -95,18 +95,12 @@ static sip_transport_type_t default_transport(const sip_resolver_t *r, int sips)
 static const char *srv_label(sip_transport_type_t tp)
 {
     switch (tp) {
-    case SIP_TRANSPORT_UDP:
-        return "_sip._udp";
-    case SIP_TRANSPORT_TCP:
-        return "_sip._tcp";
-    case SIP_TRANSPORT_TLS:
-        return "_sips._tcp";
-    case SIP_TRANSPORT_WS:
-        return "_sip._ws";
-    case SIP_TRANSPORT_WSS:
-        return "_sips._ws";
-    default:
-        return NULL;
+    case SIP_TRANSPORT_UDP: return "_sip._udp";
+    case SIP_TRANSPORT_TCP: return "_sip._tcp";
+    case SIP_TRANSPORT_TLS: return "_sips._tcp";
+    case SIP_TRANSPORT_WS: return "_sip._ws";
+    case SIP_TRANSPORT_WSS: return "_sips._ws";
+    default: return NULL;
     }
 }
 
@@ -136,16 +130,11 @@ static int dns_error(int status)
     switch (status) {
     case ARES_SUCCESS:
     case ARES_ENODATA:
-    case ARES_ENOTFOUND:
-        return 0;
-    case ARES_ETIMEOUT:
-        return -ETIMEDOUT;
-    case ARES_ECONNREFUSED:
-        return -EHOSTUNREACH;
-    case ARES_ENOMEM:
-        return SIP_ENOMEM;
-    default:
-        return SIP_EIO;
+    case ARES_ENOTFOUND: return 0;
+    case ARES_ETIMEOUT: return -ETIMEDOUT;
+    case ARES_ECONNREFUSED: return -EHOSTUNREACH;
+    case ARES_ENOMEM: return SIP_ENOMEM;
+    default: return SIP_EIO;
     }
 }
 
@@ -526,8 +515,7 @@ static void handle(sip__rjob_t *job, const rquery_t *q, int status, const sip__d
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -593,8 +581,7 @@ static void advance(sip__rjob_t *job)
         unpend(job);
         return;
     }
-    default:
-        break;
+    default: break;
     }
 done:
     finish(job);

@@ -242,14 +242,11 @@ static void seed_random(sip_resolver_t *r)
 static int ares_to_sip(int status)
 {
     switch (status) {
-    case ARES_ENOMEM:
-        return SIP_ENOMEM;
+    case ARES_ENOMEM: return SIP_ENOMEM;
     case ARES_EBADSTR:
     case ARES_EBADFAMILY:
-    case ARES_EBADNAME:
-        return SIP_EINVAL;
-    default:
-        return SIP_EIO;
+    case ARES_EBADNAME: return SIP_EINVAL;
+    default: return SIP_EIO;
     }
 }
 

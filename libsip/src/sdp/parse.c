@@ -425,9 +425,7 @@ static int session_line(pstate_t *ps, char t, sip_str_t v)
         /* RFC 8866 §5.1: v=0, there is no minor number. */
         if (!sip_str_eq(v, SIP_STR("0"))) return sip__sdp_fail(ctx, v.ptr, "version must be 0");
         return 0;
-    case 'o':
-        sdp->origin_raw = v;
-        return sip__sdp_parse_origin(ctx, v, &sdp->origin);
+    case 'o': sdp->origin_raw = v; return sip__sdp_parse_origin(ctx, v, &sdp->origin);
     case 's':
         /* RFC 8866 §5.3 asks for at least one character ("s= "), but RFC 5118 §4.8 treats an
          * empty s= as valid, and so do deployed stacks. */
@@ -505,8 +503,7 @@ static int session_line(pstate_t *ps, char t, sip_str_t v)
         APPEND(sdp->attrs, a);
         return 0;
     }
-    default:
-        return sip__sdp_fail(ctx, NULL, "unknown line type");
+    default: return sip__sdp_fail(ctx, NULL, "unknown line type");
     }
 }
 

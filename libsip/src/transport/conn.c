@@ -59,8 +59,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
         sip_log(tp->loop, err ? SIP_LOG_WARN : SIP_LOG_DEBUG, "transport",
                 "closing %s connection %llu with %s: %s", sip_transport_param(c->type),
                 (unsigned long long)c->id,
-                sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port),
-                why);
+                sip__addr_str(a, SIP_TRANSPORT_NONE, c->info.remote_ip, c->info.remote_port), why);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -94,7 +93,8 @@ static int socket_write(sip__conn_t *c, const char *data, size_t len)
     if (c->batching && c->wlen + len <= 65536) {
         if (c->wlen + len > c->wcap) {
             size_t cap = c->wcap ? c->wcap : 4096;
-            while (cap < c->wlen + len) cap *= 2;
+            while (cap < c->wlen + len)
+                cap *= 2;
             char *b = realloc(c->wbuf, cap);
             if (!b) return socket_write_now(c, data, len);
             c->wbuf = b;
@@ -257,7 +257,8 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
         }
         if (c->rlen + len > c->rcap) {
             size_t cap = c->rcap ? c->rcap : 4096;
-            while (cap < c->rlen + len) cap *= 2;
+            while (cap < c->rlen + len)
+                cap *= 2;
             char *b = realloc(c->rbuf, cap);
             if (!b) {
                 sip__conn_close(c, SIP_ENOMEM, "out of memory");
@@ -296,9 +297,9 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
         }
         if (rc) {
             char out[4096];
-            int n = sip__reply_malformed(out, sizeof(out), c->rbuf + off + skip,
-                                         c->rlen - off - skip, 400,
-                                         "Bad Request (Missing or bad Content-Length)");
+            int n =
+                sip__reply_malformed(out, sizeof(out), c->rbuf + off + skip, c->rlen - off - skip,
+                                     400, "Bad Request (Missing or bad Content-Length)");
             if (n > 0) conn_output(c, out, (size_t)n);
             sip__conn_close(c, SIP_EPARSE, "framing lost: missing or bad Content-Length");
             return SIP_EPARSE;
@@ -572,8 +573,8 @@ static void on_connect(uv_connect_t *req, int status)
     conn_unref(c);
 }
 
-int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
-                      uint16_t port, const char *server_name, sip__conn_t **out)
+int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char *ip, uint16_t port,
+                      const char *server_name, sip__conn_t **out)
 {
     struct sockaddr_storage ss;
     *out = NULL;

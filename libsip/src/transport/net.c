@@ -10,7 +10,7 @@ static const struct {
     const char *name, *param;
     uint16_t port;
 } info[] = {
-    [SIP_TRANSPORT_NONE] = {NULL, NULL, 0},    [SIP_TRANSPORT_UDP] = {"UDP", "udp", 5060},
+    [SIP_TRANSPORT_NONE] = {NULL, NULL, 0},     [SIP_TRANSPORT_UDP] = {"UDP", "udp", 5060},
     [SIP_TRANSPORT_TCP] = {"TCP", "tcp", 5060}, [SIP_TRANSPORT_TLS] = {"TLS", "tls", 5061},
     [SIP_TRANSPORT_WS] = {"WS", "ws", 80},      [SIP_TRANSPORT_WSS] = {"WSS", "wss", 443},
 };

@@ -36,10 +36,12 @@ static int has_tag(const char *p, const char *end)
             angle = 0;
         } else if (*p == ';' && !angle) {
             const char *q = p + 1;
-            while (q < end && (*q == ' ' || *q == '\t')) q++;
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
             if (end - q < 3 || strncasecmp(q, "tag", 3) != 0) continue;
             q += 3;
-            while (q < end && (*q == ' ' || *q == '\t')) q++;
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
             if (q < end && *q == '=') return 1;
         }
     }
@@ -65,7 +67,8 @@ int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, in
         const char *colon = memchr(p, ':', (size_t)(content_end - p));
         if (colon) {
             const char *ne = colon;
-            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
             if (echoed(p, (size_t)(ne - p))) {
                 size_t l = (size_t)(content_end - p);
                 /* Octets that could end the line early or hide another header stay out. */
@@ -75,7 +78,8 @@ int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, in
                 char tag[22] = "";
                 if (sip_hdr_id_from_name(p, (size_t)(ne - p)) == SIP_HDR_TO &&
                     !has_tag(colon + 1, content_end)) {
-                    while (l && (p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+                    while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+                        l--;
                     unsigned char rnd[8];
                     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
                         /* A tag needs to be unique, not secret. */
@@ -122,7 +126,8 @@ int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_
         if (!nl) break;
         const char *colon = memchr(p, ':', (size_t)(nl - p));
         const char *ne = colon;
-        while (ne && ne > p && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+        while (ne && ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
         if (!colon || sip_hdr_id_from_name(p, (size_t)(ne - p)) != SIP_HDR_VIA) {
             p = nl;
             continue;
@@ -136,10 +141,10 @@ int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_
         char vip[64];
         uint16_t vport;
         struct sockaddr_storage a, b;
-        int rc = v && sip_transport_from_name(v->transport.ptr, v->transport.len) ==
-                          SIP_TRANSPORT_UDP
-                     ? sip__via_udp_dest(v, src_ip, src_port, vip, sizeof(vip), &vport)
-                     : SIP_ENOENT;
+        int rc =
+            v && sip_transport_from_name(v->transport.ptr, v->transport.len) == SIP_TRANSPORT_UDP
+                ? sip__via_udp_dest(v, src_ip, src_port, vip, sizeof(vip), &vport)
+                : SIP_ENOENT;
         sip_msg_unref(m);
         /* Only an address of the source's family: a name (in maddr) is not resolved for a
          * stateless answer. */

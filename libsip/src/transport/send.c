@@ -54,8 +54,8 @@ static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type
     sip_str_t it = v->params, pn, pv;
     while (sip_params_next(&it, &pn, &pv)) {
         if (sip_str_caseeq_cstr(pn, "rport")) has_rport = 1;
-        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";%.*s%s%.*s", (int)pn.len,
-                                 pn.ptr, pv.len ? "=" : "", (int)pv.len, pv.ptr);
+        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";%.*s%s%.*s", (int)pn.len, pn.ptr,
+                                 pv.len ? "=" : "", (int)pv.len, pv.ptr);
         if (used >= sizeof(buf)) return SIP_ERANGE;
     }
     if (type == SIP_TRANSPORT_UDP && !has_rport)
@@ -78,8 +78,8 @@ static sip__conn_t *find_named(sip_transport_t *tp, sip_transport_type_t type, c
     return NULL;
 }
 
-static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type,
-                    const char *ip, uint16_t port, const char *server_name, uint64_t conn_id,
+static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t type, const char *ip,
+                    uint16_t port, const char *server_name, uint64_t conn_id,
                     const sip__listener_t *udp_from, sip_transport_sent_cb cb, void *user,
                     sip_free_fn user_free)
 {

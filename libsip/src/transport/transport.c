@@ -27,8 +27,8 @@ void sip_transport_opts_init(sip_transport_opts_t *o)
 /* Copies the option strings into one block owned by the transport. */
 static int copy_strings(sip_transport_t *tp)
 {
-    const char **fields[] = {&tp->opts.tls_ca_file, &tp->opts.tls_cert_file,
-                             &tp->opts.tls_key_file, &tp->opts.ws_path, &tp->opts.via_host};
+    const char **fields[] = {&tp->opts.tls_ca_file, &tp->opts.tls_cert_file, &tp->opts.tls_key_file,
+                             &tp->opts.ws_path, &tp->opts.via_host};
     size_t n = 0;
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (*fields[i]) n += strlen(*fields[i]) + 1;
@@ -111,10 +111,12 @@ static void transport_close(sip_transport_t *tp)
     if (tp->closed) return;
     tp->closed = 1;
     sip__loop_remove_child(tp->loop, &tp->child);
-    while (tp->conns) sip__conn_close(tp->conns, SIP_ECLOSED, NULL);
+    while (tp->conns)
+        sip__conn_close(tp->conns, SIP_ECLOSED, NULL);
     for (size_t i = 0; i < tp->nlisteners; i++) {
         sip__listener_t *l = tp->listeners[i];
-        if (l->open && !uv_is_closing(&l->h.handle)) close_handle(tp, &l->h.handle, listener_closed);
+        if (l->open && !uv_is_closing(&l->h.handle))
+            close_handle(tp, &l->h.handle, listener_closed);
     }
     sip_resolver_unref(tp->resolver);
     tp->resolver = NULL;
@@ -377,8 +379,8 @@ int sip_transport_listen(sip_transport_t *tp, const char *spec)
         return SIP_EINVAL;
     }
     if (sip_transport_is_secure(type) && !tp->tls_server) {
-        sip_log(tp->loop, SIP_LOG_ERROR, "transport",
-                "%s needs tls_cert_file and tls_key_file", spec);
+        sip_log(tp->loop, SIP_LOG_ERROR, "transport", "%s needs tls_cert_file and tls_key_file",
+                spec);
         return SIP_EINVAL;
     }
     if (tp->nlisteners == tp->cap_listeners) {
@@ -469,8 +471,8 @@ static int stamp_via(sip_msg_t *msg, const sip_netinfo_t *ni)
     if (!v) return 0;
     /* A received or rport value the sender wrote itself is replaced: RFC 3581 §3 has the client
      * send rport without a value, and only the source address and port tell where to answer. */
-    int need_received = v->received.len ? !host_is(v->received, ni->remote_ip)
-                                         : !host_is(v->host, ni->remote_ip);
+    int need_received =
+        v->received.len ? !host_is(v->received, ni->remote_ip) : !host_is(v->host, ni->remote_ip);
     int need_rport = v->rport == 0 || (v->rport > 0 && v->rport != ni->remote_port);
     if (!need_received && !need_rport) return 0;
     /* The value up to its parameters stays as it is; then every parameter but received and
@@ -480,8 +482,8 @@ static int stamp_via(sip_msg_t *msg, const sip_netinfo_t *ni)
     sip_str_t val = sip_header_get_value(h);
     const char *pstart = v->params.len ? v->params.ptr : val.ptr + val.len;
     size_t head = (size_t)(pstart - val.ptr);
-    while (head && (val.ptr[head - 1] == ';' || val.ptr[head - 1] == ' ' ||
-                    val.ptr[head - 1] == '\t'))
+    while (head &&
+           (val.ptr[head - 1] == ';' || val.ptr[head - 1] == ' ' || val.ptr[head - 1] == '\t'))
         head--;
     app(buf, &n, cap, val.ptr, head);
     sip_str_t it = v->params, pn, pv;

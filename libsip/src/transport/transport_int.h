@@ -19,12 +19,12 @@ typedef struct sip__listener {
         uv_poll_t poll; /* UDP: libsip reads the socket itself (see udp.c) */
         uv_tcp_t tcp;
     } h;
-    int fd;              /* UDP socket, -1 when none */
-    int open;            /* the uv handle is not closed yet */
-    int family;          /* AF_INET or AF_INET6 */
-    int wildcard;        /* bound to 0.0.0.0 or :: */
-    sip_netinfo_t info;  /* transport, local_ip, local_port */
-    char *rbuf;          /* UDP: one recvmmsg() batch: slots of 64 KiB, their iovecs and addresses */
+    int fd;             /* UDP socket, -1 when none */
+    int open;           /* the uv handle is not closed yet */
+    int family;         /* AF_INET or AF_INET6 */
+    int wildcard;       /* bound to 0.0.0.0 or :: */
+    sip_netinfo_t info; /* transport, local_ip, local_port */
+    char *rbuf;         /* UDP: one recvmmsg() batch: slots of 64 KiB, their iovecs and addresses */
     size_t rbuf_len;
     void *mmsg;
 } sip__listener_t;
@@ -43,12 +43,12 @@ struct sip__conn {
     sip__conn_t *next, *prev;
     sip_transport_t *tp;
     uv_tcp_t tcp;
-    int refs;              /* the transport's, plus one while the uv handle is open */
+    int refs; /* the transport's, plus one while the uv handle is open */
     uint64_t id;
     sip_transport_type_t type;
-    int server;            /* accepted rather than connected */
-    int connected;         /* TCP is up */
-    int ready;             /* TCP up and every layer's handshake done */
+    int server;    /* accepted rather than connected */
+    int connected; /* TCP is up */
+    int ready;     /* TCP up and every layer's handshake done */
     int closing;
     int handle_open;
     sip__layer_t *layers[2];
@@ -86,7 +86,7 @@ struct sip_transport {
     unsigned open_handles; /* uv handles not closed yet; memory stays until 0 */
     sip_loop_t *loop;
     sip_transport_opts_t opts;
-    char *strings;         /* copies of the option strings */
+    char *strings; /* copies of the option strings */
     sip__listener_t **listeners;
     size_t nlisteners, cap_listeners;
     sip__conn_t *conns;
@@ -97,10 +97,10 @@ struct sip_transport {
     sip_free_fn user_free;
     sip__tls_ctx_t *tls_server, *tls_client;
     uv_timer_t sweep;
-    uv_idle_t idle;        /* runs queued completions */
+    uv_idle_t idle; /* runs queued completions */
     sip__done_t *done, *done_tail;
     sip_resolver_t *resolver; /* for sip_transport_send_request() */
-    char *sendbuf;         /* print buffer for outgoing messages */
+    char *sendbuf;            /* print buffer for outgoing messages */
     size_t sendbuf_cap;
     /* The message whose wire form sendbuf holds (sendbuf_len bytes), or NULL: a transaction
      * keeps those bytes instead of printing the message again. Cleared when a send starts. */
@@ -149,8 +149,8 @@ int sip__stream_listen(sip__listener_t *l, const struct sockaddr *sa);
 sip__conn_t *sip__conn_find(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
                             uint16_t port);
 sip__conn_t *sip__conn_by_id(sip_transport_t *tp, uint64_t id);
-int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
-                      uint16_t port, const char *server_name, sip__conn_t **out);
+int sip__conn_connect(sip_transport_t *tp, sip_transport_type_t type, const char *ip, uint16_t port,
+                      const char *server_name, sip__conn_t **out);
 int sip__conn_send(sip__conn_t *c, const char *data, size_t len, sip_transport_sent_cb cb,
                    void *user, sip_free_fn user_free);
 void sip__conn_close(sip__conn_t *c, int err, const char *why);

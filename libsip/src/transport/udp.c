@@ -131,8 +131,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
                 sip_log(tp->loop, SIP_LOG_WARN, "transport", "oversized datagram dropped");
                 continue;
             }
-            on_datagram(l, b->iov[i].iov_base, b->msgs[i].msg_len,
-                        (struct sockaddr *)&b->from[i]);
+            on_datagram(l, b->iov[i].iov_base, b->msgs[i].msg_len, (struct sockaddr *)&b->from[i]);
         }
         b->batching = 0;
         flush_out(l);
@@ -165,8 +164,8 @@ int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa)
     l->fd = fd;
     int on = 1;
     if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                             : sizeof(struct sockaddr_in);
+    socklen_t sl =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, sa, sl) != 0) return -errno;
     set_buffers(fd, tp->opts.udp_buffer);
     int rc = uv_poll_init_socket(uv, &l->h.poll, fd);
@@ -182,8 +181,8 @@ int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *
     struct sockaddr_storage ss;
     if (sip__sockaddr_from(ip, port, &ss)) return SIP_EINVAL;
     if (ss.ss_family != l->family || l->fd < 0) return SIP_EINVAL;
-    socklen_t sl = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                            : sizeof(struct sockaddr_in);
+    socklen_t sl =
+        ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     udp_batch_t *b = l->mmsg;
     if (b->batching && len <= UDP_OUT_BYTES) {
         if (b->nout == UDP_SLOTS || b->olen + len > UDP_OUT_BYTES) flush_out(l);

@@ -320,8 +320,7 @@ static int ws_feed(ws_layer_t *w, const char *data, size_t len)
             return ws_fail(w, SIP_ETOOBIG, "WebSocket message over 69632 bytes", NULL);
         case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
             return ws_fail(w, SIP_EPARSE, "WebSocket text message is not valid UTF-8", NULL);
-        default:
-            return ws_fail(w, SIP_EPARSE, "WebSocket framing error", NULL);
+        default: return ws_fail(w, SIP_EPARSE, "WebSocket framing error", NULL);
         }
     }
     if (wslay_event_get_close_received(w->ws) && !w->closed_called) {

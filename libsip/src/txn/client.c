@@ -204,7 +204,7 @@ static int try_next_target(sip_txn_t *t)
     sip_msg_unref(t->rsp);
     t->rsp = NULL;
     sip__txn_restart_state(t); /* from Calling, Trying or Proceeding: every caller checks */
-    t->flags &= (uint16_t)~(SIP__TXN_SENT | SIP__TXN_PROVISIONAL | SIP__TXN_RELIABLE);
+    t->flags &= (uint16_t) ~(SIP__TXN_SENT | SIP__TXN_PROVISIONAL | SIP__TXN_RELIABLE);
     t->t_retx = SIP__TXN_NEVER; /* retransmissions start once the send completes */
     t->t_end = sip__txn_now(t->layer) + 64 * (uint64_t)t->t1;
     sip__txn_timers_changed(t);
@@ -327,8 +327,8 @@ static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
 }
 
 int sip_txn_client_create(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
-                          const sip_netinfo_t *dst, const sip_txn_opts_t *opts,
-                          sip_response_cb cb, void *user, sip_free_fn user_free)
+                          const sip_netinfo_t *dst, const sip_txn_opts_t *opts, sip_response_cb cb,
+                          void *user, sip_free_fn user_free)
 {
     int rc = SIP_EINVAL;
     if (out) *out = NULL;
@@ -496,8 +496,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
             if (!(t->flags & SIP__TXN_CANCEL_SENT)) t->t_end = SIP__TXN_NEVER;
             sip__txn_timers_changed(t);
             deliver(t, st, rsp);
-            if (t->layer && (t->flags & SIP__TXN_CANCEL_WANT) &&
-                !(t->flags & SIP__TXN_CANCEL_SENT))
+            if (t->layer && (t->flags & SIP__TXN_CANCEL_WANT) && !(t->flags & SIP__TXN_CANCEL_SENT))
                 send_cancel(t);
         } else if (st < 300) {
             /* RFC 6026 §8.4: Accepted; Timer M lets 2xx retransmissions reach the TU. */
@@ -527,8 +526,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
         else if (t->rsp)
             sip__txn_send(t->layer, t->rsp, invite_dst(t), NULL, NULL, NULL);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 

@@ -124,7 +124,8 @@ static int heap_reserve(sip_txn_layer_t *l, size_t n)
 {
     if (n <= l->heap_cap) return 0;
     size_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     sip__txn_heap_entry_t *h = realloc(l->heap, cap * sizeof(*h));
     if (!h) return SIP_ENOMEM;
     l->heap = h;
@@ -236,7 +237,8 @@ static void grow_table(sip_txn_layer_t *l)
 static void unlink_txn(sip_txn_layer_t *l, sip_txn_t *t)
 {
     sip_txn_t **pp = &l->buckets[t->hash & (l->nbuckets - 1)];
-    while (*pp && *pp != t) pp = &(*pp)->hnext;
+    while (*pp && *pp != t)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = t->hnext;
     t->hnext = NULL;
 }
@@ -288,7 +290,8 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
         if (h) src[7] = sip_header_get_value(h);
     }
     size_t klen = 0;
-    for (size_t i = 0; i < 8; i++) klen += src[i].len;
+    for (size_t i = 0; i < 8; i++)
+        klen += src[i].len;
     sip_txn_t *t = calloc(1, sizeof(*t) + klen);
     if (!t) return NULL;
     sip__live_inc(SIP_LIVE_TXN);
@@ -528,7 +531,8 @@ static void layer_close(sip_txn_layer_t *l)
     sip__loop_remove_child(l->loop, &l->child);
     l->refs++;
     for (size_t i = 0; i < l->nbuckets; i++)
-        while (l->buckets[i]) sip__txn_terminate(l->buckets[i]);
+        while (l->buckets[i])
+            sip__txn_terminate(l->buckets[i]);
     l->nheap = 0;
     l->clock.stop_timer(l->clock.user);
     if (l->uv_open && !uv_is_closing((uv_handle_t *)&l->uvt)) {

@@ -36,8 +36,7 @@ static int ruri_eq(const sip_txn_t *t, const sip_msg_t *m)
 {
     const sip_uri_t *ua = sip_msg_get_uri(m);
     sip_uri_t ub;
-    if (!ua || !t->key.ruri.len || sip_uri_parse(&ub, t->key.ruri.ptr, t->key.ruri.len))
-        return 0;
+    if (!ua || !t->key.ruri.len || sip_uri_parse(&ub, t->key.ruri.ptr, t->key.ruri.len)) return 0;
     return sip_uri_equal(ua, &ub) == 1;
 }
 
@@ -138,7 +137,7 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
         return SIP_EINVAL;
     /* A response the TU built elsewhere still goes back the way the request came (§18.2.2); once
      * idle, the way the last response went (the same listening point or connection). */
-    const sip_netinfo_t *back = t->req ? sip_msg_get_netinfo(t->req)
+    const sip_netinfo_t *back = t->req                       ? sip_msg_get_netinfo(t->req)
                                 : t->wire && t->wire->has_ni ? &t->wire->ni
                                                              : NULL;
     if (!sip_msg_get_netinfo(rsp) && back) sip_msg_set_netinfo(rsp, back);
@@ -261,8 +260,7 @@ int sip_txn_respond(sip_txn_t *t, int status, const char *reason)
     return respond(t, status, reason, 0);
 }
 
-int sip_txn_set_event_handler(sip_txn_t *t, sip_txn_event_cb cb, void *user,
-                              sip_free_fn user_free)
+int sip_txn_set_event_handler(sip_txn_t *t, sip_txn_event_cb cb, void *user, sip_free_fn user_free)
 {
     int rc = SIP_EINVAL;
     if (!t || (t->flags & SIP__TXN_CLIENT)) goto fail;
@@ -318,8 +316,7 @@ static sip_txn_t *find_cancelled(sip_txn_layer_t *l, const sip_msg_t *m, uint32_
     if (t) return t;
     for (t = sip__txn_bucket(l, h); t; t = t->hnext) {
         const sip__txn_key_t *k = &t->key;
-        if (t->hash != h || k->method == SIP_METHOD_CANCEL || k->method == SIP_METHOD_ACK)
-            continue;
+        if (t->hash != h || k->method == SIP_METHOD_CANCEL || k->method == SIP_METHOD_ACK) continue;
         if (server_matches(t, m, v, (sip_method_t)k->method, k->method_str, 0)) return t;
     }
     return NULL;

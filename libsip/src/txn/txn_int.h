@@ -62,41 +62,41 @@ typedef struct sip__txn_key {
     sip_str_t method_str; /* the method's text: compared only for extension methods */
     sip_str_t call_id;
     sip_str_t from_tag;
-    sip_str_t to_tag;     /* of the request */
-    sip_str_t ruri;       /* RFC 2543 requests only (no magic cookie): the Request-URI text */
-    sip_str_t via;        /* RFC 2543 requests only: the whole top Via value */
-    uint32_t seq;         /* CSeq number */
-    uint16_t port;        /* top Via sent-by port (0 when absent) */
-    uint8_t method;       /* sip_method_t of the request line */
+    sip_str_t to_tag; /* of the request */
+    sip_str_t ruri;   /* RFC 2543 requests only (no magic cookie): the Request-URI text */
+    sip_str_t via;    /* RFC 2543 requests only: the whole top Via value */
+    uint32_t seq;     /* CSeq number */
+    uint16_t port;    /* top Via sent-by port (0 when absent) */
+    uint8_t method;   /* sip_method_t of the request line */
 } sip__txn_key_t;
 
 /* What an idle transaction keeps besides its key: the last response (server) or the ACK (INVITE
  * client) as it went on the wire, and where it went. */
 typedef struct sip__txn_wire {
-    sip_netinfo_t ni;     /* as the transport stamped it on the message it sent */
+    sip_netinfo_t ni; /* as the transport stamped it on the message it sent */
     int has_ni;
-    sip_str_t to_tag;     /* server: the To tag of its responses (§9.2, RFC 2543 ACK matching) */
-    size_t len;           /* 0: nothing to resend from here */
-    char data[];          /* the wire bytes, then the To tag */
+    sip_str_t to_tag; /* server: the To tag of its responses (§9.2, RFC 2543 ACK matching) */
+    size_t len;       /* 0: nothing to resend from here */
+    char data[];      /* the wire bytes, then the To tag */
 } sip__txn_wire_t;
 
 struct sip_txn {
-    sip_txn_t *hnext;         /* chain of the layer's Call-ID hash bucket */
-    sip_txn_layer_t *layer;   /* NULL once Terminated */
-    sip_msg_t *req;           /* the request; NULL once idle */
-    sip_msg_t *rsp;           /* server: last response sent; INVITE client: the ACK sent; NULL
-                                 once idle unless it could not be kept in wire form */
-    sip__txn_wire_t *wire;    /* once idle (SIP__TXN_IDLE) */
+    sip_txn_t *hnext;       /* chain of the layer's Call-ID hash bucket */
+    sip_txn_layer_t *layer; /* NULL once Terminated */
+    sip_msg_t *req;         /* the request; NULL once idle */
+    sip_msg_t *rsp;         /* server: last response sent; INVITE client: the ACK sent; NULL
+                               once idle unless it could not be kept in wire form */
+    sip__txn_wire_t *wire;  /* once idle (SIP__TXN_IDLE) */
     sip__txn_key_t key;
-    uint64_t t_retx;          /* A, E, G, or the 100 Trying of an INVITE server */
-    uint64_t t_end;           /* B, D, F, H, I, J, K, L, M, or the wait after a CANCEL */
-    uint32_t interval;        /* current retransmit interval */
+    uint64_t t_retx;   /* A, E, G, or the 100 Trying of an INVITE server */
+    uint64_t t_end;    /* B, D, F, H, I, J, K, L, M, or the wait after a CANCEL */
+    uint32_t interval; /* current retransmit interval */
     uint32_t t1, t2, t4;
-    uint32_t hash;            /* of the Call-ID */
-    int hidx;                 /* place in the layer's timer heap, -1 when not there */
+    uint32_t hash; /* of the Call-ID */
+    int hidx;      /* place in the layer's timer heap, -1 when not there */
     int refs;
     uint16_t flags;
-    uint8_t state;            /* sip_txn_state_t */
+    uint8_t state; /* sip_txn_state_t */
     uint8_t in_cb;
     /* Server: the To tag sip_txn_create_response() made for a request without one, kept until a
      * response carrying it is sent (then rsp or wire has it too), so that every response of the
@@ -104,12 +104,12 @@ struct sip_txn {
      * NUL-terminated when shorter than the array; empty when none was made. */
     char tag[SIP__TXN_TAG_SIZE];
     union {
-        sip_response_cb rsp;  /* client */
-        sip_txn_event_cb ev;  /* server */
+        sip_response_cb rsp; /* client */
+        sip_txn_event_cb ev; /* server */
     } cb;
     void *user;
     sip_free_fn user_free;
-    char kbuf[];              /* the key's strings */
+    char kbuf[]; /* the key's strings */
 };
 
 /* One deadline of the layer's timer heap: the key is the transaction's next deadline. */
@@ -122,21 +122,21 @@ struct sip_txn_layer {
     sip__loop_child_t child;
     int refs;
     int closed;
-    int uv_open;              /* the default clock's uv timer is not closed yet */
+    int uv_open; /* the default clock's uv timer is not closed yet */
     sip_loop_t *loop;
     sip_transport_t *tp;
     sip_txn_opts_t opts;
     sip_txn_clock_t clock;
     sip__txn_io_t io;
     uv_timer_t uvt;
-    void (*uvt_fire)(void);   /* what the default clock calls (always layer_fire) */
-    int firing;               /* inside layer_fire: re-arm once at the end */
-    uint64_t armed;           /* due time of the clock's wake-up, SIP__TXN_NEVER when none */
-    uint64_t rnd;             /* branch generator state */
-    sip_txn_t **buckets;      /* by Call-ID hash */
+    void (*uvt_fire)(void); /* what the default clock calls (always layer_fire) */
+    int firing;             /* inside layer_fire: re-arm once at the end */
+    uint64_t armed;         /* due time of the clock's wake-up, SIP__TXN_NEVER when none */
+    uint64_t rnd;           /* branch generator state */
+    sip_txn_t **buckets;    /* by Call-ID hash */
     size_t nbuckets;
-    size_t count;             /* live transactions */
-    uint64_t end_quantum;     /* end timers round up to a multiple of this (ms; 0: exact) */
+    size_t count;                /* live transactions */
+    uint64_t end_quantum;        /* end timers round up to a multiple of this (ms; 0: exact) */
     sip__txn_heap_entry_t *heap; /* min-heap on the transactions' next deadline */
     size_t nheap, heap_cap;
     sip_request_cb req_cb;

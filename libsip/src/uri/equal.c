@@ -126,18 +126,12 @@ static int must_match(sip_str_t n)
         return NAME_IS(n, "ttl") || NAME_IS(n, "user") || NAME_IS(n, "maddr") ||
                NAME_IS(n, "method") || NAME_IS(n, "transport");
     switch (n.len) {
-    case 3:
-        return NAME_IS(n, "ttl");
-    case 4:
-        return NAME_IS(n, "user");
-    case 5:
-        return NAME_IS(n, "maddr");
-    case 6:
-        return NAME_IS(n, "method");
-    case 9:
-        return NAME_IS(n, "transport");
-    default:
-        return 0;
+    case 3: return NAME_IS(n, "ttl");
+    case 4: return NAME_IS(n, "user");
+    case 5: return NAME_IS(n, "maddr");
+    case 6: return NAME_IS(n, "method");
+    case 9: return NAME_IS(n, "transport");
+    default: return 0;
     }
 }
 
@@ -306,10 +300,8 @@ int sip_uri_equal(const sip_uri_t *a, const sip_uri_t *b)
     if (a->scheme != b->scheme) return 0;
     switch (a->scheme) {
     case SIP_URI_SIP:
-    case SIP_URI_SIPS:
-        return sip_eq(a, b);
-    case SIP_URI_TEL:
-        return tel_eq(a, b);
+    case SIP_URI_SIPS: return sip_eq(a, b);
+    case SIP_URI_TEL: return tel_eq(a, b);
     default:
         /* RFC 3986 §6.2.2: scheme case-insensitive; the rest compared after decoding the
          * escapes of unreserved octets (an escaped delimiter stays different). */

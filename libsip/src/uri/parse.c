@@ -359,8 +359,7 @@ static int known_param(sip_uri_t *u, cp ns, cp ne, int nesc, cp vs, cp ve, int v
     case 9:
         if (vs && !u->transport.ptr && ieq(ns, "transport", 9)) u->transport = view(vs, ve);
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -56,14 +56,10 @@ static int followed_by(const sip_uri_t *u, sip_str_t v, char c)
 const char *sip_uri_scheme_name(sip_uri_scheme_t scheme)
 {
     switch (scheme) {
-    case SIP_URI_SIP:
-        return "sip";
-    case SIP_URI_SIPS:
-        return "sips";
-    case SIP_URI_TEL:
-        return "tel";
-    default:
-        return NULL;
+    case SIP_URI_SIP: return "sip";
+    case SIP_URI_SIPS: return "sips";
+    case SIP_URI_TEL: return "tel";
+    default: return NULL;
     }
 }
 
@@ -112,9 +108,7 @@ int sip_uri_print(const sip_uri_t *uri, char *buf, size_t size)
             put_s(&o, uri->params);
         }
         break;
-    default:
-        put_s(&o, uri->opaque);
-        break;
+    default: put_s(&o, uri->opaque); break;
     }
     if (size) buf[o.len < o.size ? o.len : o.size] = '\0';
     if (o.len > INT_MAX) return SIP_ERANGE;
