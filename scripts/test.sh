@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole check, as CI runs it: dependencies, a Release build with its tests, the tests again
-# under ASan+UBSan, a bounded libFuzzer run of every harness, and a warnings-as-errors clang build.
+# under ASan+UBSan, a bounded libFuzzer run of every harness, a warnings-as-errors clang build and
+# a formatting check.
 # Ends with one line "N passed, N failed" and a non-zero status when anything failed.
 set -uo pipefail
 
@@ -118,6 +119,22 @@ fi
 say "clang build (build-clang/)"
 configure_build clang build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release \
     -DLIBSIP_TESTS=ON -DLIBSIP_BENCH=OFF -DLIBSIP_WERROR=ON || true
+
+# (f) Formatting: the library and the tools follow the project's .clang-format (clang-format 14,
+# Debian's). One check, failing with the files that differ and how to fix them.
+say "formatting (clang-format)"
+unformatted=()
+while IFS= read -r f; do
+    clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+done < <(git ls-files 'libsip/*.c' 'libsip/*.h' 'tools/*.c' 'tools/*.h')
+if [ ${#unformatted[@]} -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "every library and tool source is formatted"
+else
+    printf '  %s\n' "${unformatted[@]}" >&2
+    echo "run: clang-format -i ${unformatted[*]}" >&2
+    fail_item "format: ${#unformatted[@]} file(s) differ from .clang-format"
+fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
