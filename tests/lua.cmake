@@ -18,6 +18,10 @@ if(LIBSIP_LUA AND NOT LIBSIP_FUZZ)
   if(TARGET sip-uac)
     list(APPEND lua_env "SIP_UAC=$<TARGET_FILE:sip-uac>")
   endif()
+  # tests/lua/test_wire.lua sends raw bytes to sip-uas.
+  if(TARGET sip-uas)
+    list(APPEND lua_env "SIP_UAS=$<TARGET_FILE:sip-uas>")
+  endif()
   if(LIBSIP_SANITIZE)
     # The interpreter is not instrumented: the sanitizer runtimes the module needs are preloaded.
     if(CMAKE_C_COMPILER_ID MATCHES "Clang")
