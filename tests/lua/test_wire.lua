@@ -83,8 +83,8 @@ function Uas.start(...)
         if u.pid and u.ports.udp and u.ports.tcp then break end
         if socket.gettime() > deadline or slurp(dir .. "/rc") ~= "" then
             local log = u:logged()
-            u:stop()
-            error("sip-uas did not say where it listens:\n" .. log, 2)
+            error(("sip-uas did not say where it listens (%s):\n%s"):format(
+                u:stop() or "stopped", log), 2)
         end
         socket.sleep(0.02)
     end
