@@ -194,7 +194,7 @@ typedef struct res {
     int status;
     size_t count;
     char got[16][80];
-    char names[16][64]; /* server_name of each target */
+    char names[16][256]; /* server_name of each target */
     sip_resolver_t *close_in_cb; /* closes this resolver from the callback */
     sip_resolver_t *unref_in_cb; /* drops this reference from the callback */
 } res_t;

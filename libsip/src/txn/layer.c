@@ -350,7 +350,8 @@ int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip
             if (n < 0) n = 0;
         }
     }
-    sip__txn_wire_t *w = malloc(sizeof(*w) + (size_t)n + 1 + tag.len);
+    size_t nl = ni ? strnlen(ni->server_name, sizeof(ni->server_name) - 1) : 0;
+    sip__txn_wire_t *w = malloc(sizeof(*w) + (size_t)n + 1 + tag.len + nl);
     if (!w) return SIP_ENOMEM;
     if (src != buf || (size_t)n < sizeof(buf))
         memcpy(w->data, src, (size_t)n);
@@ -359,11 +360,13 @@ int sip__txn_compact(sip_txn_t *t, sip_msg_t *keep, const sip_netinfo_t *ni, sip
     w->len = (size_t)n;
     w->has_ni = ni != NULL;
     if (ni)
-        w->ni = *ni;
+        memcpy(w->ni, ni, sizeof(w->ni));
     else
-        memset(&w->ni, 0, sizeof(w->ni));
+        memset(w->ni, 0, sizeof(w->ni));
     memcpy(w->data + n, tag.ptr ? tag.ptr : "", tag.len);
     w->to_tag = (sip_str_t){w->data + n, tag.len};
+    if (nl) memcpy(w->data + n + tag.len, ni->server_name, nl);
+    w->server_name = (sip_str_t){w->data + n + tag.len, nl};
     t->wire = w;
     t->flags |= SIP__TXN_IDLE;
     /* The message stays only when there was no way to keep it as bytes (rare: no netinfo). */
@@ -466,7 +469,9 @@ int sip__txn_send_response(sip_txn_layer_t *l, sip_msg_t *rsp)
 int sip__txn_send_wire(sip_txn_layer_t *l, const sip__txn_wire_t *w)
 {
     if (!l->io.send_raw) return SIP_EINVAL;
-    return l->io.send_raw(l->io.ctx, &w->ni, w->data, w->len);
+    sip_netinfo_t ni;
+    if (!sip__txn_wire_ni(w, &ni)) memset(&ni, 0, sizeof(ni));
+    return l->io.send_raw(l->io.ctx, &ni, w->data, w->len);
 }
 
 int sip__txn_has_cookie(sip_str_t b)

@@ -137,9 +137,9 @@ static int reply(sip_txn_t *t, sip_msg_t *rsp, int tell)
         return SIP_EINVAL;
     /* A response the TU built elsewhere still goes back the way the request came (§18.2.2); once
      * idle, the way the last response went (the same listening point or connection). */
-    const sip_netinfo_t *back = t->req                       ? sip_msg_get_netinfo(t->req)
-                                : t->wire && t->wire->has_ni ? &t->wire->ni
-                                                             : NULL;
+    sip_netinfo_t kept;
+    const sip_netinfo_t *back =
+        t->req ? sip_msg_get_netinfo(t->req) : sip__txn_wire_ni(t->wire, &kept);
     if (!sip_msg_get_netinfo(rsp) && back) sip_msg_set_netinfo(rsp, back);
     int rc = sip__txn_send_response(l, rsp);
     if (rc) {

@@ -73,12 +73,26 @@ typedef struct sip__txn_key {
 /* What an idle transaction keeps besides its key: the last response (server) or the ACK (INVITE
  * client) as it went on the wire, and where it went. */
 typedef struct sip__txn_wire {
-    sip_netinfo_t ni; /* as the transport stamped it on the message it sent */
+    /* Where it went, as the transport stamped it on the message it sent: the netinfo up to its
+     * server name, which is kept after the bytes (most are empty; the field is 256 bytes). Read
+     * it back whole with sip__txn_wire_ni(). */
+    unsigned char ni[offsetof(sip_netinfo_t, server_name)];
     int has_ni;
+    sip_str_t server_name;
     sip_str_t to_tag; /* server: the To tag of its responses (§9.2, RFC 2543 ACK matching) */
     size_t len;       /* 0: nothing to resend from here */
-    char data[];      /* the wire bytes, then the To tag */
+    char data[];      /* the wire bytes, then the To tag, then the server name */
 } sip__txn_wire_t;
+
+/* The netinfo an idle transaction keeps, into *out; NULL when it has none. */
+static inline const sip_netinfo_t *sip__txn_wire_ni(const sip__txn_wire_t *w, sip_netinfo_t *out)
+{
+    if (!w || !w->has_ni) return NULL;
+    memcpy(out, w->ni, sizeof(w->ni));
+    memcpy(out->server_name, w->server_name.ptr, w->server_name.len);
+    out->server_name[w->server_name.len] = '\0';
+    return out;
+}
 
 struct sip_txn {
     sip_txn_t *hnext;       /* chain of the layer's Call-ID hash bucket */
