@@ -191,6 +191,7 @@ SIP_TEXT_PRINTER(sip_msg_print, const sip_msg_t *)
 SIP_TEXT_PRINTER(sip_multipart_print, const sip_multipart_t *)
 SIP_TEXT_PRINTER(sip_multipart_print_content_type, const sip_multipart_t *)
 SIP_TEXT_PRINTER(sip_sdp_print, const sip_sdp_t *)
+SIP_TEXT_PRINTER(sip_random_hex, size_t)
 
 /* ---- convention 6: sip_uri_parse owns its text --------------------------------------------- */
 

@@ -88,6 +88,26 @@ static void str_error_names(void **state)
     assert_string_equal(sip_strerror(-EPIPE), strerror(EPIPE));
 }
 
+static void str_random_hex(void **state)
+{
+    (void)state;
+    char a[40], b[40];
+    assert_int_equal(sip_random_hex(64, a, sizeof(a)), 16);
+    assert_int_equal(strlen(a), 16);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 16);
+    assert_int_equal(sip_random_hex(64, b, sizeof(b)), 16);
+    assert_string_not_equal(a, b); /* 2^-64 */
+    assert_int_equal(sip_random_hex(128, a, sizeof(a)), 32);
+    assert_int_equal(strlen(a), 32);
+    /* snprintf semantics: cut to the buffer, full length returned. */
+    assert_int_equal(sip_random_hex(64, a, 5), 16);
+    assert_int_equal(strlen(a), 4);
+    assert_int_equal(sip_random_hex(64, NULL, 0), 16);
+    assert_int_equal(sip_random_hex(0, a, sizeof(a)), SIP_EINVAL);
+    assert_int_equal(sip_random_hex(12, a, sizeof(a)), SIP_EINVAL);
+    assert_int_equal(sip_random_hex(2048, a, sizeof(a)), SIP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +115,7 @@ int main(void)
         cmocka_unit_test(str_to_u32_bounds),
         cmocka_unit_test(str_params_walk_and_find),
         cmocka_unit_test(str_error_names),
+        cmocka_unit_test(str_random_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,10 +52,11 @@ end
 
 -- n random bits (a multiple of 32) in hex. lua5.4 seeds math.random from the time and an
 -- address at start-up; these are unique identifiers, not secrets.
+-- Random bits from C (OpenSSL's RAND_bytes), as Python's: math.random is no source of tags.
 local function random_hex(bits)
-    local t = {}
-    for i = 1, bits // 32 do t[i] = ("%08x"):format(math.random(0, 0xffffffff)) end
-    return table.concat(t)
+    local rc, text = core.sip_random_hex(bits)
+    errors._check(rc, "sip_random_hex")
+    return text
 end
 
 --- A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits in hex

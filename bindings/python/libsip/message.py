@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
@@ -1098,16 +1097,22 @@ def status_phrase(status: int) -> str:
 # ---- fresh identifiers ----------------------------------------------------------------------
 
 
+def _random_hex(bits: int) -> str:
+    rc, text = _c.sip_random_hex(bits)
+    check(rc)
+    return text.decode("ascii")
+
+
 def branch() -> str:
     """A fresh Via branch: the RFC 3261 §8.1.1.7 magic cookie "z9hG4bK" and 64 random bits
     in hex ("z9hG4bK3f9a..."), as Lua's sip.branch()."""
-    return "z9hG4bK" + secrets.token_hex(8)
+    return "z9hG4bK" + _random_hex(64)
 
 
 def tag() -> str:
     """A fresh From or To tag: 64 random bits in hex (RFC 3261 §19.3 asks for at least 32),
     as Lua's sip.tag()."""
-    return secrets.token_hex(8)
+    return _random_hex(64)
 
 
 def call_id(host: Optional[str] = None) -> str:
@@ -1115,5 +1120,5 @@ def call_id(host: Optional[str] = None) -> str:
     §8.1.1.4), as Lua's sip.call_id()."""
     if host is not None and not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
-    cid = secrets.token_hex(16)
+    cid = _random_hex(128)
     return f"{cid}@{host}" if host else cid

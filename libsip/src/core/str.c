@@ -2,6 +2,8 @@
 /* String views and parameter lists. */
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "sip/error.h"
 #include "sip/param.h"
 #include "sip/str.h"
@@ -155,4 +157,19 @@ sip_str_t sip_str_unquote(sip_str_t v)
         v.len -= 2;
     }
     return v;
+}
+
+int sip_random_hex(size_t bits, char *buf, size_t size)
+{
+    if (bits == 0 || bits % 8 || bits > 1024 || (!buf && size)) return SIP_EINVAL;
+    size_t n = bits / 4;
+    if (!size) return (int)n;
+    unsigned char rnd[128];
+    if (RAND_bytes(rnd, (int)(bits / 8)) != 1) return SIP_EIO;
+    static const char hex[] = "0123456789abcdef";
+    size_t k = n < size - 1 ? n : size - 1;
+    for (size_t i = 0; i < k; i++)
+        buf[i] = hex[(rnd[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    buf[k] = '\0';
+    return (int)n;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "msg/chars.h"
 #include "msg/msg_int.h"
@@ -400,17 +399,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
         if (!to->v.addr.tag.len && status > 100) {
             char tag[24];
             if (!to_tag) {
-                unsigned char rnd[8];
-                if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-                    rc = SIP_EIO;
-                    goto fail;
-                }
-                static const char hex[] = "0123456789abcdef";
-                for (int i = 0; i < 8; i++) {
-                    tag[2 * i] = hex[rnd[i] >> 4];
-                    tag[2 * i + 1] = hex[rnd[i] & 15];
-                }
-                tag[16] = '\0';
+                if ((rc = sip_random_hex(64, tag, sizeof(tag))) < 0) goto fail;
                 to_tag = tag;
             }
             if (!valid_token(to_tag, strlen(to_tag))) {

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "transport/transport_int.h"
 
@@ -80,19 +78,8 @@ int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, in
                     !has_tag(colon + 1, content_end)) {
                     while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
                         l--;
-                    unsigned char rnd[8];
-                    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-                        /* A tag needs to be unique, not secret. */
-                        uint64_t x = (uint64_t)(uintptr_t)req ^ (uint64_t)time(NULL);
-                        memcpy(rnd, &x, sizeof(rnd));
-                    }
-                    static const char hex[] = "0123456789abcdef";
                     memcpy(tag, ";tag=", 5);
-                    for (int i = 0; i < 8; i++) {
-                        tag[5 + 2 * i] = hex[rnd[i] >> 4];
-                        tag[6 + 2 * i] = hex[rnd[i] & 15];
-                    }
-                    tag[21] = '\0';
+                    if (sip_random_hex(64, tag + 5, sizeof(tag) - 5) < 0) tag[0] = '\0';
                 }
                 size_t tl = strlen(tag);
                 if (used + l + tl + 2 >= size) return SIP_ENOSPC;
