@@ -34,6 +34,8 @@ X(sip_response_cb, cb)
 X(sip_request_cb, cb)
 X(sip_stray_response_cb, cb)
 X(sip_txn_event_cb, cb)
+X(sip_ua_request_cb, cb)
+X(sip_call_event_cb, cb)
 %enddef
 
 %{
@@ -154,6 +156,22 @@ static void sipbind_tramp_sip_txn_event_cb(sip_txn_t *t, sip_txn_event_t ev, con
 {
     sipbind_arg_t a[] = {SB_H(t, sip_txn), SB_I(ev), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_txn_loop(t), a, 3);
+}
+
+#define sipbind_ua_loop(ua) SIPBIND_ERROR_LOOP(sipbind_layer_loop_(sip_ua_get_layer(ua)))
+
+static void sipbind_tramp_sip_ua_request_cb(sip_ua_t *ua, sip_txn_t *t, sip_msg_t *req, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(ua, sip_ua), SB_H(t, sip_txn), SB_H(req, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(ua), a, 3);
+}
+
+/* An ended call has no UA any more: its errors go to no loop. */
+static void sipbind_tramp_sip_call_event_cb(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
+                                            sip_txn_t *t, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(call, sip_call), SB_I(ev), SB_H(msg, sip_msg), SB_H(t, sip_txn)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(call)), a, 4);
 }
 %}
 

@@ -117,13 +117,14 @@
 %ignore sip_txn_clock;
 %ignore sip_txn_clock_t;
 %ignore sip_txn_opts::clock;
+%ignore sip_ua_opts::clock;
 
 /* ---- convention 1: handle out-parameters ------------------------------------------------- */
 
 %apply SWIGTYPE **SIP_HANDLE_OUT {
     sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
     sip_timer_t **out, sip_signal_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
-    sip_txn_t **out, sip_dialog_t **out
+    sip_txn_t **out, sip_dialog_t **out, sip_ua_t **out, sip_call_t **out
 };
 
 /* ---- convention 2: other out-parameters --------------------------------------------------- */
@@ -250,5 +251,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"
+%include "sip/ua.h"
+%include "sip/call.h"
 %include "sip/live.h"
 %mutable;

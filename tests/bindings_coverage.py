@@ -44,6 +44,7 @@ EXCLUDED = {
 EXCLUDED_FIELDS = {
     "sip_txn_opts_t.clock": "C function pointers for tests that drive time by hand; scripts "
                             "use the loop's timers",
+    "sip_ua_opts_t.clock": "the same clock as sip_txn_opts_t.clock, for the UA's timers",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters

@@ -17,6 +17,8 @@
 #include "sip/transport.h"
 #include "sip/txn.h"
 #include "sip/dialog.h"
+#include "sip/ua.h"
+#include "sip/call.h"
 #include "sip/live.h"
 
 #endif

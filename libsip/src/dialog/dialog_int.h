@@ -24,4 +24,11 @@ struct sip_dialog {
     void *owner;
 };
 
+/* The UAS's own 2xx confirms its dialog (sip_dialog_receive_response() is for responses the
+ * dialog receives: it would take our own Contact as the remote target). */
+static inline void sip__dialog_confirm(sip_dialog_t *d)
+{
+    if (d->state == SIP_DIALOG_EARLY) d->state = SIP_DIALOG_CONFIRMED;
+}
+
 #endif

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* INVITE sessions (RFC 3261 §13-15): a call placed or answered, its dialog, the ACK and 2xx
+ * retransmission the core does, CANCEL, BYE, and the requests inside the call. */
+#ifndef SIP_CALL_H
+#define SIP_CALL_H
+
+#include <stdint.h>
+
+#include "sip/dialog.h"
+#include "sip/msg.h"
+#include "sip/txn.h"
+#include "sip/ua.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One call: an INVITE session. Opaque; reference counted. */
+typedef struct sip_call sip_call_t;
+
+/** Call states. */
+typedef enum sip_call_state {
+    SIP_CALL_CALLING = 0, /**< UAC: INVITE sent, no provisional with a tag yet */
+    SIP_CALL_INCOMING,    /**< UAS: INVITE received, nothing sent but 100 */
+    SIP_CALL_EARLY,       /**< a provisional response with a To tag was sent or received */
+    SIP_CALL_CONNECTING,  /**< the 2xx was sent or received, the ACK not yet */
+    SIP_CALL_CONFIRMED,   /**< the ACK was received or sent */
+    SIP_CALL_ENDED,       /**< over: see sip_call_get_end_status() */
+} sip_call_state_t;
+
+/** What a call tells its application. */
+typedef enum sip_call_event {
+    SIP_CALL_EVENT_STATE = 1, /**< the state changed (msg: the message that changed it, or
+                                   NULL for a timeout or a local action) */
+    SIP_CALL_EVENT_RESPONSE,  /**< UAC: a response to the INVITE (every provisional, the final
+                                   one) before the state event it may cause */
+    SIP_CALL_EVENT_REQUEST,   /**< a request inside the call the call does not handle itself
+                                   (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): txn is its
+                                   server transaction, to answer (unanswered and unreferenced
+                                   when the callback returns: answered 200 for INFO and
+                                   OPTIONS, else 501) */
+    SIP_CALL_EVENT_REINVITE,  /**< a re-INVITE or UPDATE from the other side was answered
+                                   (msg: the request) */
+} sip_call_event_t;
+
+/**
+ * An event of a call.
+ * @param msg  Borrowed for the call (sip_msg_ref() it to keep it), or NULL
+ * @param txn  for SIP_CALL_EVENT_REQUEST its server transaction (Borrowed), else NULL
+ */
+typedef void (*sip_call_event_cb)(sip_call_t *call, sip_call_event_t event, sip_msg_t *msg,
+                                  sip_txn_t *txn, void *user);
+
+/** Options of a call; initialise with sip_call_opts_init(). Strings are copied. */
+typedef struct sip_call_opts {
+    const char *from;         /**< UAC: the From address (NULL: the UA's default) */
+    const char *sdp;          /**< UAC: the offer in the INVITE (NULL: none, the offer comes in
+                                   the 2xx and the answer goes in the ACK) */
+    const char *headers;      /**< extra headers for the INVITE, "Name: value" lines separated by
+                                   CRLF (or LF) */
+    uint32_t timeout_ms;      /**< UAC: CANCEL when no final response within this (0: never;
+                                   timer B still ends the INVITE) */
+    const sip_netinfo_t *dst; /**< UAC: where to send the INVITE (NULL: RFC 3263 / the URI) */
+} sip_call_opts_t;
+
+/** Fills opts with the defaults. */
+SIP_EXTERN void sip_call_opts_init(sip_call_opts_t *opts);
+
+/**
+ * Places a call: builds the INVITE (sip_ua_create_request()) and sends it in a client
+ * transaction. Provisional responses with a To tag make early dialogs (one per tag when the
+ * request forks); the first 2xx confirms its dialog and the core sends the ACK, again for each
+ * retransmission of that 2xx; a 2xx of another fork is acknowledged and ended with BYE.
+ * @param out     New reference
+ * @param target  the Request-URI and To ("sip:bob@127.0.0.1:5070")
+ * @param opts    NULL for the defaults
+ * @param cb      the call's events (may be NULL)
+ * @param user_free  runs once when the call is freed or closed, or when this fails
+ * @return 0, SIP_EINVAL, SIP_EURI, SIP_ECLOSED, SIP_ENOMEM, or the transport's error.
+ */
+SIP_EXTERN int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target,
+                               const sip_call_opts_t *opts, sip_call_event_cb cb, void *user,
+                               sip_free_fn user_free);
+/**
+ * Makes a call of an INVITE received out of a dialog (in the UA's request callback). The call
+ * handles the CANCEL that may follow (487, state Ended).
+ * @param out   New reference
+ * @param txn   the INVITE's server transaction (Borrowed; the call takes its own reference)
+ * @return 0, SIP_EINVAL (not an INVITE server transaction, already answered), SIP_ECLOSED,
+ *         SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn,
+                               const sip_call_opts_t *opts, sip_call_event_cb cb, void *user,
+                               sip_free_fn user_free);
+/** Takes a reference. @return call. */
+SIP_EXTERN sip_call_t *sip_call_ref(sip_call_t *call);
+/**
+ * Drops a reference. When the application drops its last one the call goes on until it ends
+ * (a call not answered yet is answered 480; a confirmed call stays up until a BYE from either
+ * side), and its callback runs no more. Accepts NULL.
+ */
+SIP_EXTERN void sip_call_unref(sip_call_t *call);
+
+/**
+ * UAS: sends a provisional response (101-199), with a To tag and Contact, making the dialog
+ * early. The 100 Trying is the transaction layer's.
+ * @param sdp  a session description for early media, or NULL
+ * @return 0, SIP_EINVAL (not a UAS call, a bad status, already answered), SIP_ECLOSED, or the
+ *         transport's error.
+ */
+SIP_EXTERN int sip_call_ring(sip_call_t *call, int status, const char *sdp);
+/**
+ * UAS: accepts the call with a 2xx (200 when status is 0), which the call sends again at T1,
+ * 2*T1 ... T2 until the ACK comes (RFC 3261 §13.3.1.4); with no ACK within 64*T1 the call
+ * sends BYE and ends.
+ * @param sdp  the answer (or the offer, when the INVITE had none)
+ * @return 0, SIP_EINVAL, SIP_ECLOSED, or the transport's error.
+ */
+SIP_EXTERN int sip_call_answer(sip_call_t *call, int status, const char *sdp);
+/**
+ * UAS: rejects the call with a final response 300-699.
+ * @param reason  NULL for the standard phrase
+ * @return 0, SIP_EINVAL, SIP_ECLOSED, or the transport's error.
+ */
+SIP_EXTERN int sip_call_reject(sip_call_t *call, int status, const char *reason);
+/**
+ * Ends the call from this side, whatever its state: a UAC sends CANCEL before the final
+ * response (RFC 3261 §9.1), a UAS that has not answered rejects with 480, and either sends BYE
+ * once a 2xx was sent or received (even before the ACK, RFC 3261 §15). The call is Ended at once
+ * for the application; the BYE's response is awaited by the core.
+ * @param reason  a Reason header value (RFC 3326, "SIP;cause=200;text=\"Call completed\"") for
+ *                the BYE or CANCEL, or NULL
+ * @return 0, SIP_ECLOSED (already ended), or the transport's error.
+ */
+SIP_EXTERN int sip_call_hangup(sip_call_t *call, const char *reason);
+
+/**
+ * Sends a request inside the call's dialog (INFO, OPTIONS, MESSAGE...) in its own client
+ * transaction.
+ * @param content_type  NULL with body NULL for none
+ * @param cb            the responses (may be NULL)
+ * @return 0, SIP_EINVAL (INVITE, ACK, CANCEL, BYE, PRACK, UPDATE have their own functions),
+ *         SIP_ECLOSED (no confirmed or early dialog), or the transport's error.
+ */
+SIP_EXTERN int sip_call_request(sip_call_t *call, const char *method, const char *content_type,
+                                const char *body, sip_response_cb cb, void *user,
+                                sip_free_fn user_free);
+
+/** The state. */
+SIP_EXTERN sip_call_state_t sip_call_get_state(const sip_call_t *call);
+/** Names a state ("Confirmed"). */
+SIP_EXTERN const char *sip_call_state_name(sip_call_state_t state);
+/** Names an event ("state"). */
+SIP_EXTERN const char *sip_call_event_name(sip_call_event_t event);
+/** 1 for a call this side placed. */
+SIP_EXTERN int sip_call_is_uac(const sip_call_t *call);
+/**
+ * Why the call ended: the final status of a failed INVITE (486, 487, 408 for timer B...), 200
+ * for a BYE either way, or 0 while it has not.
+ */
+SIP_EXTERN int sip_call_get_end_status(const sip_call_t *call);
+/** 1 when this side ended it (hangup, reject, CANCEL), 0 when the other or the network did. */
+SIP_EXTERN int sip_call_ended_locally(const sip_call_t *call);
+/** The dialog (confirmed, or the last early one), or NULL. Borrowed. */
+SIP_EXTERN sip_dialog_t *sip_call_get_dialog(sip_call_t *call);
+/** The INVITE (sent or received). Borrowed; NULL once the call ended. */
+SIP_EXTERN sip_msg_t *sip_call_get_invite(sip_call_t *call);
+/** The remote session description last received, or an empty view. Borrowed. */
+SIP_EXTERN sip_str_t sip_call_get_remote_sdp(const sip_call_t *call);
+/** The local session description last sent, or an empty view. Borrowed. */
+SIP_EXTERN sip_str_t sip_call_get_local_sdp(const sip_call_t *call);
+/** The UA. Borrowed; NULL once the call ended. */
+SIP_EXTERN sip_ua_t *sip_call_get_ua(sip_call_t *call);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

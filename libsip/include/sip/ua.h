@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* The user agent core (RFC 3261 §8, §12): on one transaction layer, it keeps the dialog table,
+ * routes in-dialog requests and responses to their dialog, answers 481 for an unknown dialog,
+ * does the UAS checks of §8.2 and adds the headers a UA sends. Out-of-dialog requests go to the
+ * application, which makes a call of an INVITE with sip_call_accept() (sip/call.h). */
+#ifndef SIP_UA_H
+#define SIP_UA_H
+
+#include <stdint.h>
+
+#include "sip/dialog.h"
+#include "sip/msg.h"
+#include "sip/txn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A user agent. Opaque; reference counted; closes with its transaction layer's loop. */
+typedef struct sip_ua sip_ua_t;
+
+/** Options; initialise with sip_ua_opts_init(). Strings are copied; "" leaves a header out. */
+typedef struct sip_ua_opts {
+    const char *user_agent;       /**< User-Agent of requests and Server of responses
+                                       (default "libsip/" and the version) */
+    const char *allow;            /**< Allow (default "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO,
+                                       UPDATE, PRACK"): the methods taken; a known method not in
+                                       the list is answered 405 with it (RFC 3261 §8.2.1) */
+    const char *supported;        /**< Supported (default "100rel, timer"): an option tag a request
+                                       Requires that is not here is answered 420 (§8.2.2.3) */
+    const char *accept;           /**< Accept (default "application/sdp"): a request body of
+                                       another type is answered 415 with it (§8.2.3) */
+    const char *schemes;          /**< Request-URI schemes served, comma-separated (default
+                                       "sip, sips"): another is answered 416 (§8.2.2.1) */
+    const char *contact_user;     /**< user part of the Contact this UA sends (default none) */
+    const char *contact_host;     /**< host[:port] of the Contact (default: the listening point the
+                                       message goes through, or the transport's via_host) */
+    uint32_t t1_ms;               /**< T1 of the 2xx retransmission (default: the layer's, 500) */
+    uint32_t t2_ms;               /**< T2 (default 4000) */
+    const sip_txn_clock_t *clock; /**< NULL for the loop's timers; copied */
+} sip_ua_opts_t;
+
+/**
+ * A request outside any dialog, with its server transaction (Borrowed: sip_txn_ref() it to
+ * answer after the callback returns; one left unanswered and unreferenced is answered 500).
+ * An INVITE becomes a call with sip_call_accept().
+ * @param req  Borrowed for the call
+ */
+typedef void (*sip_ua_request_cb)(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user);
+
+/** Fills opts with the defaults. */
+SIP_EXTERN void sip_ua_opts_init(sip_ua_opts_t *opts);
+
+/**
+ * Creates a user agent on a transaction layer. It takes the layer's new requests and stray
+ * responses: requests of its dialogs go to their calls, the rest to cb (without cb, OPTIONS is
+ * answered 200 with Allow, Accept and Supported, and other requests 405 or 480).
+ * @param out        New reference
+ * @param layer      Takes its own reference
+ * @param opts       NULL for the defaults
+ * @param cb         out-of-dialog requests (may be NULL)
+ * @param user_free  runs once when the UA closes, or when this call fails
+ * @return 0, SIP_EINVAL, SIP_ECLOSED, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *opts,
+                             sip_ua_request_cb cb, void *user, sip_free_fn user_free);
+/** Takes a reference. @return ua. */
+SIP_EXTERN sip_ua_t *sip_ua_ref(sip_ua_t *ua);
+/** Drops a reference; the last one closes the UA. Accepts NULL. */
+SIP_EXTERN void sip_ua_unref(sip_ua_t *ua);
+/**
+ * Closes the UA: every call ends without sending (their callbacks run no more, their user_free
+ * runs), the dialogs are dropped, and the layer's handlers are released. Idempotent.
+ */
+SIP_EXTERN void sip_ua_close(sip_ua_t *ua);
+
+/** The transaction layer. Borrowed; NULL once closed. */
+SIP_EXTERN sip_txn_layer_t *sip_ua_get_layer(sip_ua_t *ua);
+/** The number of dialogs in the table. */
+SIP_EXTERN size_t sip_ua_dialog_count(const sip_ua_t *ua);
+/** The number of live calls. */
+SIP_EXTERN size_t sip_ua_call_count(const sip_ua_t *ua);
+
+/**
+ * Builds a request outside any dialog (RFC 3261 §8.1.1): Request-URI and To from target, From
+ * with a new tag, a new Call-ID, CSeq 1, Max-Forwards 70, User-Agent, and for a method that makes
+ * a dialog (INVITE, SUBSCRIBE, REFER) Contact, Allow and Supported. The Via is the transport's.
+ * @param out     New reference
+ * @param method  "INVITE", "OPTIONS", "MESSAGE"...
+ * @param target  a SIP or SIPS URI ("sip:bob@127.0.0.1:5070")
+ * @param from    the From address ("Alice <sip:alice@example.com>"), or NULL for
+ *                "sip:anonymous@" the Contact host
+ * @return 0, SIP_EINVAL, SIP_EURI (target), SIP_EPARSE (from), SIP_ECLOSED, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *method,
+                                     const char *target, const char *from);
+
+/**
+ * Builds a response to a request with the UA's headers (Server, and for 2xx/18x to a request
+ * that makes a dialog: Contact, Allow, Supported): sip_txn_create_response() then those.
+ * @param out  New reference
+ * @return as sip_txn_create_response(), SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_ua_create_response(sip_msg_t **out, sip_ua_t *ua, sip_txn_t *txn, int status,
+                                      const char *reason);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

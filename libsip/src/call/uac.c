@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* The UAC half of a call: the INVITE, early dialogs per fork, the ACK the core sends for each
+ * 2xx (RFC 3261 §13.2.2.4), the BYE for the 2xx of a fork not kept, CANCEL (§9.1). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "call/call_int.h"
+#include "core/mem.h"
+#include "sip/error.h"
+
+/* Adds "Name: value" lines (CRLF or LF separated) to a message. */
+static int add_lines(sip_msg_t *m, const char *lines)
+{
+    const char *p = lines;
+    while (p && *p) {
+        size_t n = strcspn(p, "\r\n");
+        if (n) {
+            const char *colon = memchr(p, ':', n);
+            if (!colon || colon == p) return SIP_EINVAL;
+            char name[128];
+            size_t nl = (size_t)(colon - p);
+            while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
+                nl--;
+            if (nl >= sizeof(name)) return SIP_EINVAL;
+            memcpy(name, p, nl);
+            name[nl] = '\0';
+            char *value = sip__strndup(colon + 1, (size_t)(p + n - colon - 1));
+            if (!value) return SIP_ENOMEM;
+            int rc = sip_msg_add_header(m, name, value);
+            free(value);
+            if (rc) return rc;
+        }
+        p += n;
+        while (*p == '\r' || *p == '\n')
+            p++;
+    }
+    return 0;
+}
+
+static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user);
+
+int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const sip_call_opts_t *opts,
+                    sip_call_event_cb cb, void *user, sip_free_fn user_free)
+{
+    int rc = SIP_EINVAL;
+    if (out) *out = NULL;
+    if (!out || !ua || !target) goto fail;
+    rc = SIP_ECLOSED;
+    if (ua->closed) goto fail;
+    sip_call_opts_t def;
+    if (!opts) {
+        sip_call_opts_init(&def);
+        opts = &def;
+    }
+    sip_msg_t *req = NULL;
+    rc = sip_ua_create_request(&req, ua, "INVITE", target, opts->from);
+    if (!rc) rc = add_lines(req, opts->headers);
+    if (!rc) rc = sip__call_add_sdp(req, opts->sdp);
+    if (rc) {
+        sip_msg_unref(req);
+        goto fail;
+    }
+    rc = SIP_ENOMEM;
+    sip_call_t *c = sip__call_new(ua, 1, cb, user, user_free);
+    if (!c) {
+        sip_msg_unref(req);
+        goto fail;
+    }
+    c->invite = req;
+    c->inv_cseq = sip_msg_get_cseq(req)->seq;
+    c->offer_in_invite = opts->sdp != NULL;
+    c->state = SIP_CALL_CALLING;
+    rc = sip__call_set_str(&c->local_sdp, opts->sdp);
+    if (!rc) rc = sip__tq_reserve(&ua->tq, 1);
+    if (rc) {
+        sip__call_discard(c);
+        return rc;
+    }
+    sip__call_hold(c);
+    rc = sip__ua_send(ua, &c->inv_txn, req, opts->dst, on_inv_response, c, sip__call_release);
+    if (rc) {
+        sip__call_discard(c);
+        return rc;
+    }
+    sip__call_link(ua, c);
+    if (opts->timeout_ms) sip__tq_start(&ua->tq, &c->t_timeout, opts->timeout_ms);
+    *out = c;
+    return 0;
+fail:
+    if (user_free) user_free(user);
+    return rc;
+}
+
+/* The early dialog of a fork (by its To tag), or NULL. */
+static sip_dialog_t *fork_of(sip_call_t *c, sip_str_t tag)
+{
+    for (size_t i = 0; i < c->nearly; i++) {
+        sip_str_t t = sip_dialog_get_remote_tag(c->early[i]);
+        if (t.len == tag.len && memcmp(t.ptr, tag.ptr, tag.len) == 0) return c->early[i];
+    }
+    return NULL;
+}
+
+/* A new early dialog for a fork's first provisional or 2xx with a To tag. */
+static sip_dialog_t *add_fork(sip_call_t *c, const sip_msg_t *rsp)
+{
+    sip_dialog_t **e = realloc(c->early, (c->nearly + 1) * sizeof(*e));
+    if (!e) return NULL;
+    c->early = e;
+    sip_dialog_t *d = NULL;
+    if (sip_dialog_create_uac(&d, c->invite, rsp) != 0) return NULL;
+    if (c->ua && sip__ua_dialog_add(c->ua, d, c) != 0) {
+        sip_dialog_unref(d);
+        return NULL;
+    }
+    c->early[c->nearly++] = d;
+    return d;
+}
+
+/* Sends the ACK of a 2xx in dialog d; keeps it (when keep) to send again. */
+static int send_ack(sip_call_t *c, sip_dialog_t *d, int keep)
+{
+    sip_msg_t *ack = NULL;
+    int rc = sip_dialog_create_ack(&ack, d, c->inv_cseq);
+    if (rc) return rc;
+    rc = sip__ua_send_stateless(c->ua, ack);
+    if (keep) {
+        sip_msg_unref(c->ack);
+        c->ack = ack;
+    } else {
+        sip_msg_unref(ack);
+    }
+    return rc;
+}
+
+/* A 2xx this call does not keep (another fork's, or one that crossed our CANCEL): RFC 3261
+ * §13.2.2.4 says to acknowledge it and end that dialog with BYE. */
+static void ack_and_bye(sip_call_t *c, const sip_msg_t *rsp)
+{
+    if (!c->ua || c->ua->closed) return;
+    sip_dialog_t *d = NULL;
+    if (sip_dialog_create_uac(&d, c->invite, rsp) != 0) return;
+    send_ack(c, d, 0);
+    sip__call_send_bye(c, d);
+    sip_dialog_unref(d);
+}
+
+static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
+{
+    sip_str_t tag = sip_msg_get_to(rsp)->tag;
+    if (c->ack) {
+        /* Confirmed already: the same 2xx again gets the same ACK; another fork's gets its
+         * own ACK and a BYE. */
+        sip_str_t mine = sip_dialog_get_remote_tag(c->dlg);
+        if (mine.len == tag.len && memcmp(mine.ptr, tag.ptr, tag.len) == 0)
+            sip__ua_send_stateless(c->ua, c->ack);
+        else
+            ack_and_bye(c, rsp);
+        return;
+    }
+    if (c->state == SIP_CALL_ENDED) {
+        /* We hung up (CANCEL) but the 2xx crossed it. */
+        ack_and_bye(c, rsp);
+        return;
+    }
+    sip_dialog_t *d = fork_of(c, tag);
+    if (!d) d = add_fork(c, rsp);
+    if (!d) {
+        ack_and_bye(c, rsp);
+        sip__call_end(c, 500, rsp, 1);
+        return;
+    }
+    sip_dialog_receive_response(d, rsp);
+    if (c->dlg != d) {
+        sip_dialog_unref(c->dlg);
+        c->dlg = sip_dialog_ref(d);
+    }
+    /* The other forks' early dialogs end: a later 2xx from one gets ACK and BYE. */
+    for (size_t i = 0; i < c->nearly; i++) {
+        if (c->early[i] == d) continue;
+        if (c->ua) sip__ua_dialog_remove(c->ua, c->early[i]);
+        sip_dialog_terminate(c->early[i]);
+    }
+    sip__call_take_sdp(&c->remote_sdp, rsp);
+    send_ack(c, d, 1);
+    sip__call_set_state(c, SIP_CALL_CONFIRMED, rsp);
+}
+
+static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
+{
+    (void)txn;
+    sip_call_t *c = user;
+    sip_msg_t *rsp = (sip_msg_t *)crsp;
+    c->holds++;
+    /* The application hears each response once: a 2xx sent again is the core's to ACK. */
+    if (rsp && c->state != SIP_CALL_ENDED && !(status >= 200 && status < 300 && c->ack))
+        sip__call_emit(c, SIP_CALL_EVENT_RESPONSE, rsp, NULL);
+    if (status >= 200 && c->ua) sip__tq_stop(&c->ua->tq, &c->t_timeout);
+    if (status >= 200 && status < 300 && rsp) {
+        on_2xx(c, rsp);
+    } else if (status > 100 && status < 200 && rsp) {
+        sip_str_t tag = sip_msg_get_to(rsp)->tag;
+        if (tag.len && c->state != SIP_CALL_ENDED) {
+            sip_dialog_t *d = fork_of(c, tag);
+            if (!d)
+                d = add_fork(c, rsp);
+            else
+                sip_dialog_receive_response(d, rsp);
+            if (d && c->dlg != d) {
+                sip_dialog_unref(c->dlg);
+                c->dlg = sip_dialog_ref(d);
+            }
+            sip__call_take_sdp(&c->remote_sdp, rsp);
+            sip__call_set_state(c, SIP_CALL_EARLY, rsp);
+        }
+    } else if (status >= 300 || !rsp) {
+        if (!c->ack) sip__call_end(c, status, rsp, c->hanging_up);
+    }
+    sip__call_release(c);
+}
+
+/* opts.timeout_ms passed without a final response: CANCEL. */
+void sip__call_uac_timeout(sip_call_t *c)
+{
+    if (c->state == SIP_CALL_CALLING || c->state == SIP_CALL_EARLY) {
+        c->hanging_up = 1;
+        sip_txn_cancel(c->inv_txn);
+    }
+}
+
+/* A 2xx after the INVITE's transaction ended (RFC 6026 keeps it 64*T1; a 2xx after that is
+ * a retransmission that found no transaction). */
+void sip__call_on_stray(sip_call_t *c, sip_dialog_t *d, sip_msg_t *rsp)
+{
+    (void)d;
+    const sip_cseq_t *cs = sip_msg_get_cseq(rsp);
+    int st = sip_msg_get_status(rsp);
+    if (!cs || cs->method != SIP_METHOD_INVITE || st < 200 || st >= 300) return;
+    if (c->uac && cs->seq == c->inv_cseq && c->ack) sip__ua_send_stateless(c->ua, c->ack);
+}

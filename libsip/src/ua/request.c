@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* What the user agent does with received requests and stray responses: the UAS checks of
+ * RFC 3261 §8.2, in-dialog routing (§12.2.2) and the 481 for an unknown dialog. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sip/error.h"
+#include "sip/str.h"
+#include "ua/ua_int.h"
+
+/* 1 when the comma-separated list has the token (case-insensitive). */
+static int list_has(const char *list, sip_str_t tok)
+{
+    if (!list || !tok.len) return 0;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        if ((size_t)(p - s) == tok.len && strncasecmp(s, tok.ptr, tok.len) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Answers with one extra header. */
+static void respond_with(sip_ua_t *ua, sip_txn_t *txn, int status, const char *name,
+                         const char *value)
+{
+    sip_msg_t *rsp = NULL;
+    if (sip_txn_create_response(&rsp, txn, status, NULL) != 0) return;
+    if (name && value && *value) sip_msg_add_header(rsp, name, value);
+    if (ua->user_agent && *ua->user_agent) sip_msg_add_header(rsp, "Server", ua->user_agent);
+    sip_txn_reply(txn, rsp);
+    sip_msg_unref(rsp);
+}
+
+/* RFC 3261 §8.2.1-§8.2.3, in the order the RFC gives them. 0 when the request passes, else
+ * the status it was answered with. */
+static int uas_checks(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
+{
+    sip_method_t m = sip_msg_get_method(req);
+    /* §8.2.1: a method this UA knows but does not take gets 405 with Allow. ACK and CANCEL
+     * are the transaction layer's; an unknown method is 501 (below, by the application). */
+    if (m != SIP_METHOD_UNKNOWN && m != SIP_METHOD_ACK && m != SIP_METHOD_CANCEL && ua->allow &&
+        *ua->allow && !list_has(ua->allow, sip_msg_get_method_str(req))) {
+        respond_with(ua, txn, 405, "Allow", ua->allow);
+        return 405;
+    }
+    /* §8.2.2.1: a Request-URI scheme this UA does not serve gets 416. */
+    const sip_uri_t *u = sip_msg_get_uri(req);
+    if (u && !list_has(ua->schemes, u->scheme_str)) {
+        respond_with(ua, txn, 416, NULL, NULL);
+        return 416;
+    }
+    /* §8.2.2.3: an extension Required but not supported gets 420 with Unsupported. */
+    char unsup[256] = "";
+    size_t n = sip_msg_header_count(req, SIP_HDR_REQUIRE), len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sip_token_t *t = sip_header_token(sip_msg_header_at(req, SIP_HDR_REQUIRE, i));
+        if (!t || list_has(ua->supported, t->value)) continue;
+        int w = snprintf(unsup + len, sizeof(unsup) - len, "%s%.*s", len ? ", " : "",
+                         (int)t->value.len, t->value.ptr);
+        if (w > 0 && (size_t)w < sizeof(unsup) - len) len += (size_t)w;
+    }
+    if (len && m != SIP_METHOD_ACK && m != SIP_METHOD_CANCEL) {
+        respond_with(ua, txn, 420, "Unsupported", unsup);
+        return 420;
+    }
+    /* §8.2.3: a body in an encoding or of a type this UA cannot read gets 415, with
+     * Accept-Encoding or Accept. */
+    if (sip_msg_get_body(req).len) {
+        size_t ne = sip_msg_header_count(req, SIP_HDR_CONTENT_ENCODING);
+        for (size_t i = 0; i < ne; i++) {
+            const sip_token_t *t =
+                sip_header_token(sip_msg_header_at(req, SIP_HDR_CONTENT_ENCODING, i));
+            if (t && !sip_str_caseeq_cstr(t->value, "identity")) {
+                respond_with(ua, txn, 415, "Accept-Encoding", "identity");
+                return 415;
+            }
+        }
+        const sip_media_t *ct = sip_msg_get_content_type(req);
+        if (ct && ua->accept && *ua->accept && m != SIP_METHOD_MESSAGE && m != SIP_METHOD_INFO &&
+            m != SIP_METHOD_NOTIFY && m != SIP_METHOD_PUBLISH) {
+            char full[256];
+            snprintf(full, sizeof(full), "%.*s/%.*s", (int)ct->type.len, ct->type.ptr,
+                     (int)ct->subtype.len, ct->subtype.ptr);
+            sip_str_t f = sip_str_from_cstr(full);
+            /* multipart/mixed may carry SDP among other parts (RFC 5621). */
+            if (!list_has(ua->accept, f) && !sip_str_caseeq_cstr(ct->type, "multipart")) {
+                respond_with(ua, txn, 415, "Accept", ua->accept);
+                return 415;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The default answer to an out-of-dialog request nobody takes. */
+static void default_answer(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
+{
+    sip_method_t m = sip_msg_get_method(req);
+    if (m == SIP_METHOD_OPTIONS) {
+        /* RFC 3261 §11.2: OPTIONS is answered as an INVITE would be, with capabilities. */
+        sip_msg_t *rsp = NULL;
+        if (sip_txn_create_response(&rsp, txn, 200, NULL) != 0) return;
+        if (ua->allow && *ua->allow) sip_msg_add_header(rsp, "Allow", ua->allow);
+        if (ua->accept && *ua->accept) sip_msg_add_header(rsp, "Accept", ua->accept);
+        if (ua->supported && *ua->supported) sip_msg_add_header(rsp, "Supported", ua->supported);
+        if (ua->user_agent && *ua->user_agent) sip_msg_add_header(rsp, "Server", ua->user_agent);
+        sip_txn_reply(txn, rsp);
+        sip_msg_unref(rsp);
+    } else if (m == SIP_METHOD_UNKNOWN) {
+        respond_with(ua, txn, 501, NULL, NULL);
+    } else if (m == SIP_METHOD_INVITE) {
+        respond_with(ua, txn, 480, NULL, NULL);
+    } else {
+        respond_with(ua, txn, 405, "Allow", ua->allow);
+    }
+}
+
+void sip__ua_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    (void)layer;
+    sip_ua_t *ua = user;
+    if (ua->closed) return;
+    const sip_addr_t *to = sip_msg_get_to(req), *from = sip_msg_get_from(req);
+    if (!to || !from) return;
+    if (to->tag.len) {
+        /* RFC 3261 §12.2.2: a request with a To tag belongs to a dialog of ours or gets 481. */
+        sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(req), to->tag, from->tag);
+        if (!d || !d->owner) {
+            if (txn) respond_with(ua, txn, 481, NULL, NULL);
+            return;
+        }
+        if (txn && uas_checks(ua, txn, req)) return;
+        sip__call_on_request(d->owner, d, txn, req);
+        return;
+    }
+    /* An ACK of no transaction and no dialog: nothing to do (§17.2.3 leaves it to the TU). */
+    if (!txn) return;
+    if (uas_checks(ua, txn, req)) return;
+    sip_ua_ref(ua);
+    if (ua->cb)
+        ua->cb(ua, txn, req, ua->user);
+    else
+        default_answer(ua, txn, req);
+    sip_ua_unref(ua);
+}
+
+void sip__ua_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
+{
+    (void)layer;
+    sip_ua_t *ua = user;
+    if (ua->closed) return;
+    const sip_addr_t *to = sip_msg_get_to(rsp), *from = sip_msg_get_from(rsp);
+    if (!to || !from) return;
+    /* A response to our request: our tag is in From. */
+    sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(rsp), from->tag, to->tag);
+    if (d && d->owner) sip__call_on_stray(d->owner, d, rsp);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* Private side of the user agent: what calls (and later subscriptions) use of it. */
+#ifndef SIP_UA_INT_H
+#define SIP_UA_INT_H
+
+#include "core/timerq.h"
+#include "dialog/dialog_int.h"
+#include "sip/call.h"
+#include "sip/ua.h"
+
+struct sip_ua {
+    int refs;
+    int closed;
+    sip_txn_layer_t *layer;
+    sip_loop_t *loop;
+    char *user_agent, *allow, *supported, *accept, *schemes, *contact_user, *contact_host;
+    uint32_t t1_ms, t2_ms;
+    sip__tq_t tq;
+    int tq_closing; /* the timer queue's uv handle is closing: free the UA after it */
+    sip_ua_request_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    /* The dialog table: chained on Call-ID and local tag, so that the early dialogs of a
+     * forked request sit in one chain and a new remote tag is found beside them. */
+    sip_dialog_t **buckets;
+    size_t nbuckets, ndialogs;
+    /* Live calls, so that closing the UA ends them. */
+    sip_call_t *calls;
+    size_t ncalls;
+};
+
+/* The dialog table. A dialog's owner is the usage its messages go to (a call). */
+int sip__ua_dialog_add(sip_ua_t *ua, sip_dialog_t *dlg, void *owner);
+void sip__ua_dialog_remove(sip_ua_t *ua, sip_dialog_t *dlg);
+/* Finds a dialog by Call-ID, local tag and remote tag. */
+sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t local_tag,
+                                  sip_str_t remote_tag);
+
+/* The Contact value ("<sip:user@host:port;transport=tcp>") for a message that goes through
+ * (or came in on) the listening point of ni (NULL: the first). */
+int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size);
+/* Adds the UA's headers to a response it sends (Server; Contact/Allow/Supported for a
+ * dialog-creating 18x/2xx). */
+int sip__ua_decorate_response(sip_ua_t *ua, sip_msg_t *rsp, const sip_msg_t *req);
+/* Where a request goes when its target is an address: the top Route if loose, else the
+ * Request-URI. 0 with *ni filled, or 1 when the host is a name (then RFC 3263 locates it). */
+int sip__ua_dst(const sip_msg_t *req, sip_netinfo_t *ni);
+/* Sends a request in a client transaction to its routing target. */
+int sip__ua_send(sip_ua_t *ua, sip_txn_t **out, sip_msg_t *req, const sip_netinfo_t *dst,
+                 sip_response_cb cb, void *user, sip_free_fn user_free);
+/* Sends a message without a transaction (the ACK of a 2xx) to its routing target. */
+int sip__ua_send_stateless(sip_ua_t *ua, sip_msg_t *msg);
+
+/* The calls' side, called by the UA. */
+void sip__call_link(sip_ua_t *ua, sip_call_t *call);
+void sip__call_unlink(sip_ua_t *ua, sip_call_t *call);
+/* A request inside one of the call's dialogs (txn NULL: an ACK of a 2xx). */
+void sip__call_on_request(sip_call_t *call, sip_dialog_t *dlg, sip_txn_t *txn, sip_msg_t *req);
+/* A response of the call's dialog that no transaction took (a 2xx sent again). */
+void sip__call_on_stray(sip_call_t *call, sip_dialog_t *dlg, sip_msg_t *rsp);
+/* The UA closes: the call ends without sending. */
+void sip__call_ua_closed(sip_call_t *call);
+
+#endif

@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/* Calls between two user agents wired back to back in memory, under a hand-driven clock:
+ * the INVITE session state machines of both sides, message by message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sip/sip.h"
+#include "txn/txn_int.h"
+
+/* ---- one clock, several wake-ups ------------------------------------------------------------ */
+
+typedef struct slot {
+    int armed;
+    uint64_t due;
+    void (*fire)(void *);
+    void *arg;
+} slot_t;
+
+static uint64_t now_ms;
+static slot_t slots[4];
+
+static uint64_t fake_now(void *u)
+{
+    (void)u;
+    return now_ms;
+}
+
+static void fake_start(void *u, uint64_t delay, void (*fire)(void *), void *arg)
+{
+    slot_t *s = u;
+    s->armed = 1;
+    s->due = now_ms + delay;
+    s->fire = fire;
+    s->arg = arg;
+}
+
+static void fake_stop(void *u)
+{
+    ((slot_t *)u)->armed = 0;
+}
+
+/* ---- the wire between the two sides ------------------------------------------------------- */
+
+enum { A = 0, B = 1 };
+
+typedef struct packet {
+    int to;
+    char *data;
+    size_t len;
+} packet_t;
+
+static packet_t wire[256];
+static int nwire;
+/* Drops what a side sends when the predicate says so (a lost message). */
+static int (*drop)(int from, const sip_msg_t *msg);
+static int dropped;
+
+typedef struct side {
+    sip_transport_t *tp;
+    sip_txn_layer_t *layer;
+    sip_ua_t *ua;
+    int idx;
+    uint16_t port;
+} side_t;
+
+static sip_loop_t *loop;
+static side_t sides[2];
+
+static void put(int from, sip_msg_t *msg)
+{
+    if (getenv("CALL_TRACE")) {
+        char t[8192];
+        int k = sip_msg_print(msg, t, sizeof(t));
+        fprintf(stderr, "---- %c -> %c at %llu\n%.*s", from == 0 ? 'A' : 'B', from == 0 ? 'B' : 'A',
+                (unsigned long long)now_ms, k > 300 ? 300 : k, t);
+    }
+    if (drop && drop(from, msg)) {
+        dropped++;
+        return;
+    }
+    char buf[8192];
+    int n = sip_msg_print(msg, buf, sizeof(buf));
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_true(nwire < 256);
+    wire[nwire].to = 1 - from;
+    wire[nwire].data = malloc((size_t)n);
+    assert_non_null(wire[nwire].data);
+    memcpy(wire[nwire].data, buf, (size_t)n);
+    wire[nwire].len = (size_t)n;
+    nwire++;
+}
+
+static int io_send(void *ctx, sip_msg_t *msg, const sip_netinfo_t *dst, sip_transport_sent_cb cb,
+                   void *user, sip_free_fn user_free)
+{
+    (void)dst;
+    side_t *s = ctx;
+    sip_netinfo_t ni = {SIP_TRANSPORT_UDP,      "127.0.0.1", s->port, "127.0.0.1",
+                        sides[1 - s->idx].port, 0,           ""};
+    sip_msg_set_netinfo(msg, &ni);
+    put(s->idx, msg);
+    if (cb) cb(s->tp, 0, user);
+    if (user_free) user_free(user);
+    return 0;
+}
+
+static int io_send_response(void *ctx, sip_msg_t *rsp)
+{
+    side_t *s = ctx;
+    put(s->idx, rsp);
+    return 0;
+}
+
+static int io_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len)
+{
+    (void)ni;
+    side_t *s = ctx;
+    sip_msg_t *m = NULL;
+    sip_parse_error_t err;
+    assert_int_equal(sip_msg_parse(&m, data, len, &err), 0);
+    put(s->idx, m);
+    sip_msg_unref(m);
+    return 0;
+}
+
+/* Delivers what is on the wire (and what that makes the sides send) until it is quiet. */
+static void pump(void)
+{
+    for (int i = 0; i < nwire; i++) {
+        packet_t p = wire[i];
+        wire[i].data = NULL;
+        sip_msg_t *m = NULL;
+        sip_parse_error_t err;
+        assert_int_equal(sip_msg_parse(&m, p.data, p.len, &err), 0);
+        sip_netinfo_t ni = {SIP_TRANSPORT_UDP,
+                            "127.0.0.1",
+                            sides[p.to].port,
+                            "127.0.0.1",
+                            sides[1 - p.to].port,
+                            0,
+                            ""};
+        sip_msg_set_netinfo(m, &ni);
+        free(p.data);
+        sip_txn_layer_receive(sides[p.to].layer, m);
+        sip_msg_unref(m);
+    }
+    nwire = 0;
+}
+
+/* Moves time forward, firing every wake-up at its time and delivering what it sends. */
+static void advance(uint64_t ms)
+{
+    uint64_t end = now_ms + ms;
+    for (;;) {
+        pump();
+        slot_t *next = NULL;
+        for (int i = 0; i < 4; i++)
+            if (slots[i].armed && slots[i].due <= end && (!next || slots[i].due < next->due))
+                next = &slots[i];
+        if (!next) break;
+        now_ms = next->due > now_ms ? next->due : now_ms;
+        next->armed = 0;
+        next->fire(next->arg);
+    }
+    now_ms = end;
+}
+
+/* ---- what the application sees --------------------------------------------------------- */
+
+typedef struct app {
+    int states[16];
+    int nstates;
+    int responses[16];
+    int nresponses;
+    int requests;
+    int reinvites;
+    int freed;
+    sip_call_t *call; /* B: the incoming call, referenced */
+    int ring, answer; /* B: what to do with an incoming call at once (0: nothing) */
+    int invites;
+} app_t;
+
+static app_t app[2];
+
+static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
+                          void *user)
+{
+    (void)call;
+    (void)txn;
+    app_t *a = user;
+    if (ev == SIP_CALL_EVENT_STATE && a->nstates < 16)
+        a->states[a->nstates++] = (int)sip_call_get_state(call);
+    if (ev == SIP_CALL_EVENT_RESPONSE && a->nresponses < 16)
+        a->responses[a->nresponses++] = sip_msg_get_status(msg);
+    if (ev == SIP_CALL_EVENT_REQUEST) {
+        a->requests++;
+        assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
+    }
+    if (ev == SIP_CALL_EVENT_REINVITE) a->reinvites++;
+}
+
+static void on_free(void *user)
+{
+    ((app_t *)user)->freed++;
+}
+
+static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    app_t *a = user;
+    if (sip_msg_get_method(req) != SIP_METHOD_INVITE) {
+        assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
+        return;
+    }
+    a->invites++;
+    sip_call_t *c = NULL;
+    assert_int_equal(sip_call_accept(&c, ua, txn, NULL, on_call_event, a, on_free), 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_INCOMING);
+    if (a->ring) assert_int_equal(sip_call_ring(c, a->ring, NULL), 0);
+    if (a->answer) assert_int_equal(sip_call_answer(c, a->answer, "v=0\r\n"), 0);
+    sip_call_unref(a->call);
+    a->call = c;
+}
+
+#define SDP_A "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    (void)state;
+    now_ms = 1000;
+    memset(slots, 0, sizeof(slots));
+    memset(app, 0, sizeof(app));
+    nwire = 0;
+    drop = NULL;
+    dropped = 0;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    for (int i = 0; i < 2; i++) {
+        side_t *s = &sides[i];
+        s->idx = i;
+        s->port = (uint16_t)(5060 + i);
+        assert_int_equal(sip_transport_create(&s->tp, loop, NULL), 0);
+        sip_txn_clock_t tclock = {fake_now, fake_start, fake_stop, &slots[2 * i]};
+        sip_txn_opts_t o;
+        sip_txn_opts_init(&o);
+        o.clock = &tclock;
+        assert_int_equal(sip_txn_layer_create(&s->layer, s->tp, &o), 0);
+        sip__txn_io_t io = {io_send, io_send_response, io_send_raw, NULL, s};
+        sip__txn_layer_set_io(s->layer, &io);
+        sip_txn_clock_t uclock = {fake_now, fake_start, fake_stop, &slots[2 * i + 1]};
+        sip_ua_opts_t uo;
+        sip_ua_opts_init(&uo);
+        uo.clock = &uclock;
+        char host[32];
+        snprintf(host, sizeof(host), "127.0.0.1:%u", s->port);
+        uo.contact_host = host;
+        assert_int_equal(
+            sip_ua_create(&s->ua, s->layer, &uo, i == B ? on_ua_request : NULL, &app[i], NULL), 0);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sip_call_unref(app[B].call);
+    app[B].call = NULL;
+    for (int i = 0; i < 2; i++) {
+        sip_ua_unref(sides[i].ua);
+        sip_txn_layer_unref(sides[i].layer);
+        sip_transport_unref(sides[i].tp);
+    }
+    for (int i = 0; i < nwire; i++)
+        free(wire[i].data);
+    nwire = 0;
+    sip_loop_close(loop);
+    sip_loop_unref(loop);
+    return 0;
+}
+
+static sip_call_t *call_b(void)
+{
+    sip_call_t *c = NULL;
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.sdp = SDP_A;
+    o.from = "Alice <sip:alice@127.0.0.1>";
+    assert_int_equal(sip_call_invite(&c, sides[A].ua, "sip:bob@127.0.0.1:5061", &o, on_call_event,
+                                     &app[A], on_free),
+                     0);
+    return c;
+}
+
+/* ---- the cases ------------------------------------------------------------------------------ */
+
+static void call_basic_ring_answer_bye(void **state)
+{
+    (void)state;
+    app[B].ring = 180;
+    sip_call_t *c = call_b();
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CALLING);
+    advance(0);
+    assert_int_equal(app[B].invites, 1);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_EARLY);
+    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 1);
+    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 1);
+    /* The offer arrived. */
+    assert_true(sip_call_get_remote_sdp(app[B].call).len > 0);
+
+    assert_int_equal(sip_call_answer(app[B].call, 200, "v=0\r\n"), 0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
+    advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
+    assert_int_equal(app[A].nresponses, 2);
+    assert_int_equal(app[A].responses[0], 180);
+    assert_int_equal(app[A].responses[1], 200);
+    sip_dialog_t *da = sip_call_get_dialog(c), *db = sip_call_get_dialog(app[B].call);
+    assert_int_equal(sip_dialog_get_state(da), SIP_DIALOG_CONFIRMED);
+    assert_true(sip_str_eq(sip_dialog_get_local_tag(da), sip_dialog_get_remote_tag(db)));
+    assert_true(sip_str_eq(sip_dialog_get_remote_tag(da), sip_dialog_get_local_tag(db)));
+
+    /* No 2xx retransmission once the ACK came. */
+    advance(40000);
+    assert_int_equal(app[A].nresponses, 2);
+
+    /* An INFO inside the call reaches the other side's application. */
+    assert_int_equal(sip_call_request(c, "INFO", "application/dtmf-relay",
+                                      "Signal=5\r\nDuration=160\r\n", NULL, NULL, NULL),
+                     0);
+    advance(0);
+    assert_int_equal(app[B].requests, 1);
+
+    assert_int_equal(sip_call_hangup(c, "SIP;cause=200;text=\"done\""), 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    assert_true(sip_call_ended_locally(c));
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 200);
+    assert_false(sip_call_ended_locally(app[B].call));
+    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
+    assert_int_equal(sip_ua_call_count(sides[A].ua), 0);
+    assert_int_equal(app[A].states[0], SIP_CALL_EARLY);
+    assert_int_equal(app[A].states[1], SIP_CALL_CONFIRMED);
+    assert_int_equal(app[A].states[2], SIP_CALL_ENDED);
+    assert_int_equal(app[A].nstates, 3);
+    assert_int_equal(app[B].states[0], SIP_CALL_EARLY);
+    assert_int_equal(app[B].states[1], SIP_CALL_CONNECTING);
+    assert_int_equal(app[B].states[2], SIP_CALL_CONFIRMED);
+    assert_int_equal(app[B].states[3], SIP_CALL_ENDED);
+    sip_call_unref(c);
+    assert_int_equal(app[A].freed, 1);
+    advance(60000);
+}
+
+static int count_acks;
+static int drop_acks(int from, const sip_msg_t *m)
+{
+    (void)from;
+    if (sip_msg_is_request(m) && sip_msg_get_method(m) == SIP_METHOD_ACK) {
+        count_acks++;
+        return 1;
+    }
+    return 0;
+}
+
+static int count_2xx(void)
+{
+    return app[A].nresponses;
+}
+
+static void call_2xx_retransmitted_until_ack(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    count_acks = 0;
+    drop = drop_acks;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
+    assert_int_equal(count_acks, 1);
+    /* RFC 3261 §13.3.1.4: again at T1, 2T1, 4T1...: each gets the ACK again. */
+    advance(500);
+    assert_int_equal(count_acks, 2);
+    advance(1000);
+    assert_int_equal(count_acks, 3);
+    advance(2000);
+    assert_int_equal(count_acks, 4);
+    advance(4000);
+    assert_int_equal(count_acks, 5);
+    /* Capped at T2. */
+    advance(4000);
+    assert_int_equal(count_acks, 6);
+    /* The application saw one 200. */
+    assert_int_equal(count_2xx(), 1);
+    /* Now the ACK gets through: no more 2xx. */
+    drop = NULL;
+    advance(4000);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
+    int before = count_acks;
+    drop = drop_acks;
+    advance(30000);
+    assert_int_equal(count_acks, before);
+    drop = NULL;
+    assert_int_equal(sip_call_hangup(app[B].call, NULL), 0);
+    advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static int bye_seen;
+static int drop_acks_count_bye(int from, const sip_msg_t *m)
+{
+    if (sip_msg_is_request(m) && sip_msg_get_method(m) == SIP_METHOD_BYE) bye_seen++;
+    return drop_acks(from, m);
+}
+
+static void call_no_ack_bye_after_64_t1(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    drop = drop_acks_count_bye;
+    bye_seen = 0;
+    sip_call_t *c = call_b();
+    advance(0);
+    advance(31999);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
+    assert_int_equal(bye_seen, 0);
+    advance(1);
+    /* 64*T1 = 32 s without an ACK: BYE, and the call is over (RFC 3261 §13.3.1.4). */
+    assert_int_equal(bye_seen, 1);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 408);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(c), 200);
+    sip_call_unref(c);
+    drop = NULL;
+    advance(60000);
+}
+
+static void call_cancel_gives_487(void **state)
+{
+    (void)state;
+    app[B].ring = 180;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 487);
+    assert_int_equal(sip_call_get_end_status(c), 487);
+    assert_int_equal(app[A].responses[app[A].nresponses - 1], 180);
+    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static void call_reject_busy(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_reject(app[B].call, 486, NULL), 0);
+    advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(c), 486);
+    assert_false(sip_call_ended_locally(c));
+    assert_true(sip_call_ended_locally(app[B].call));
+    assert_int_equal(sip_call_answer(app[B].call, 200, NULL), SIP_ECLOSED);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static sip_msg_t *held_ok;
+static int hold_2xx(int from, const sip_msg_t *m)
+{
+    if (from == B && !sip_msg_is_request(m) && sip_msg_get_status(m) == 200 &&
+        sip_msg_get_cseq(m)->method == SIP_METHOD_INVITE && !held_ok) {
+        held_ok = sip_msg_ref(m);
+        return 1;
+    }
+    return 0;
+}
+
+static void call_cancel_crossing_2xx(void **state)
+{
+    (void)state;
+    app[B].ring = 180;
+    held_ok = NULL;
+    sip_call_t *c = call_b();
+    advance(0);
+    drop = hold_2xx;
+    assert_int_equal(sip_call_answer(app[B].call, 200, NULL), 0);
+    advance(0);
+    assert_non_null(held_ok);
+    drop = NULL;
+    /* Alice hangs up before the 200 reaches her: a CANCEL, which B answers 200 but cannot
+     * apply any more. */
+    bye_seen = 0;
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
+    /* The 2xx arrives (B's retransmission): ACK and BYE. */
+    sip_msg_unref(held_ok);
+    held_ok = NULL;
+    drop = drop_acks_count_bye;
+    count_acks = 0;
+    advance(500);
+    assert_true(count_acks >= 1);
+    assert_int_equal(bye_seen, 1);
+    drop = NULL;
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static void call_bye_before_ack(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    drop = drop_acks;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
+    drop = NULL;
+    /* RFC 3261 §15: the caller may send BYE once it has the 2xx, ACK or not. */
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 200);
+    /* B stopped sending its 2xx. */
+    int n = app[A].nresponses;
+    advance(10000);
+    assert_int_equal(app[A].nresponses, n);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static void call_callee_bye_waits_for_ack(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    drop = drop_acks_count_bye;
+    bye_seen = 0;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_hangup(app[B].call, NULL), 0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    advance(0);
+    /* RFC 3261 §15: no BYE from the callee before the ACK. */
+    assert_int_equal(bye_seen, 0);
+    drop = NULL;
+    advance(500); /* the 2xx again, the ACK gets through, then the BYE */
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+static void call_reinvite_answered(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    sip_call_t *c = call_b();
+    advance(0);
+    sip_msg_t *re = NULL;
+    assert_int_equal(sip_dialog_create_request(&re, sip_call_get_dialog(c), "INVITE"), 0);
+    assert_int_equal(sip_msg_set_body(re, "application/sdp", SDP_A, strlen(SDP_A)), 0);
+    sip_txn_t *t = NULL;
+    assert_int_equal(sip_txn_client_create(&t, sides[A].layer, re, NULL, NULL, NULL, NULL, NULL),
+                     0);
+    advance(0);
+    assert_int_equal(app[B].reinvites, 1);
+    sip_txn_unref(t);
+    sip_msg_unref(re);
+    /* An out-of-order CSeq in the dialog gets 500, OPTIONS included (RFC 3261 §12.2.2). */
+    sip_call_hangup(c, NULL);
+    advance(0);
+    sip_call_unref(c);
+    advance(60000);
+}
+
+/* Requests the UA refuses before any application sees them (RFC 3261 §8.2). */
+static int last_status;
+static void on_rsp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    (void)txn;
+    (void)user;
+    last_status = status;
+    const char *want = NULL;
+    if (status == 405) want = "Allow";
+    if (status == 420) want = "Unsupported";
+    if (status == 415 && sip_msg_header_by_name(rsp, "Accept-Encoding", 0))
+        want = "Accept-Encoding";
+    if (want) assert_non_null(sip_msg_header_by_name(rsp, want, 0));
+}
+
+static int send_raw_request(const char *method, const char *uri, const char *extra,
+                            const char *to_tag)
+{
+    sip_msg_t *m = NULL;
+    char buf[256];
+    assert_int_equal(sip_msg_create_request(&m, method, uri), 0);
+    snprintf(buf, sizeof(buf), "<sip:bob@127.0.0.1>%s%s", to_tag ? ";tag=" : "",
+             to_tag ? to_tag : "");
+    assert_int_equal(sip_msg_add_header(m, "To", buf), 0);
+    assert_int_equal(sip_msg_add_header(m, "From", "<sip:alice@127.0.0.1>;tag=x1"), 0);
+    assert_int_equal(sip_msg_add_header(m, "Call-ID", "raw-1"), 0);
+    snprintf(buf, sizeof(buf), "7 %s", method);
+    assert_int_equal(sip_msg_add_header(m, "CSeq", buf), 0);
+    assert_int_equal(sip_msg_add_header(m, "Max-Forwards", "70"), 0);
+    if (extra) {
+        char name[64];
+        const char *colon = strchr(extra, ':');
+        snprintf(name, sizeof(name), "%.*s", (int)(colon - extra), extra);
+        assert_int_equal(sip_msg_add_header(m, name, colon + 2), 0);
+    }
+    if (extra && strstr(extra, "Content-")) {
+        const char *ct = strstr(extra, "Content-Type") ? NULL : "application/sdp";
+        if (ct)
+            assert_int_equal(sip_msg_set_body(m, ct, "v=0\r\n", 5), 0);
+        else
+            assert_int_equal(sip_msg_set_body(m, "text/plain", "hello", 5), 0);
+    }
+    sip_txn_t *t = NULL;
+    last_status = 0;
+    assert_int_equal(sip_txn_client_create(&t, sides[A].layer, m, NULL, NULL, on_rsp, NULL, NULL),
+                     0);
+    advance(0);
+    sip_txn_unref(t);
+    sip_msg_unref(m);
+    advance(40000);
+    return last_status;
+}
+
+static void ua_uas_checks(void **state)
+{
+    (void)state;
+    assert_int_equal(send_raw_request("PUBLISH", "sip:bob@127.0.0.1", NULL, NULL), 405);
+    assert_int_equal(send_raw_request("OPTIONS", "tel:+15551234", NULL, NULL), 416);
+    assert_int_equal(send_raw_request("OPTIONS", "sip:bob@127.0.0.1", "Require: foo", NULL), 420);
+    assert_int_equal(
+        send_raw_request("INVITE", "sip:bob@127.0.0.1", "Content-Encoding: gzip", NULL), 415);
+    assert_int_equal(
+        send_raw_request("INVITE", "sip:bob@127.0.0.1", "Content-Type: text/plain", NULL), 415);
+    /* A known option tag passes. */
+    assert_int_equal(send_raw_request("OPTIONS", "sip:bob@127.0.0.1", "Require: timer", NULL), 200);
+    /* An unknown dialog is 481 (RFC 3261 §12.2.2). */
+    assert_int_equal(send_raw_request("BYE", "sip:bob@127.0.0.1", NULL, "nosuch"), 481);
+    assert_int_equal(send_raw_request("FOO", "sip:bob@127.0.0.1", NULL, NULL), 200);
+}
+
+static void ua_options_default_answer(void **state)
+{
+    (void)state;
+    /* A's UA has no request callback: OPTIONS gets 200 with its capabilities. */
+    sip_msg_t *m = NULL;
+    assert_int_equal(
+        sip_ua_create_request(&m, sides[B].ua, "OPTIONS", "sip:a@127.0.0.1:5060", NULL), 0);
+    assert_non_null(sip_msg_header_by_name(m, "User-Agent", 0));
+    assert_null(sip_msg_header_by_name(m, "Contact", 0));
+    sip_txn_t *t = NULL;
+    last_status = 0;
+    assert_int_equal(sip_txn_client_create(&t, sides[B].layer, m, NULL, NULL, on_rsp, NULL, NULL),
+                     0);
+    advance(0);
+    assert_int_equal(last_status, 200);
+    sip_txn_unref(t);
+    sip_msg_unref(m);
+    advance(40000);
+}
+
+static void call_drop_last_reference_hangs_up(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    sip_call_t *c = call_b();
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
+    sip_call_unref(c); /* the caller's application lets go */
+    assert_int_equal(app[A].freed, 1);
+    advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    advance(60000);
+}
+
+static void call_close_ua_with_live_calls(void **state)
+{
+    (void)state;
+    app[B].ring = 180;
+    sip_call_t *c = call_b();
+    advance(0);
+    sip_ua_close(sides[A].ua);
+    assert_int_equal(app[A].freed, 1);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_hangup(c, NULL), SIP_ECLOSED);
+    sip_call_unref(c);
+    sip_ua_close(sides[B].ua);
+    assert_int_equal(app[B].freed, 1);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(call_basic_ring_answer_bye),
+        T(call_2xx_retransmitted_until_ack),
+        T(call_no_ack_bye_after_64_t1),
+        T(call_cancel_gives_487),
+        T(call_reject_busy),
+        T(call_cancel_crossing_2xx),
+        T(call_bye_before_ack),
+        T(call_callee_bye_waits_for_ack),
+        T(call_reinvite_answered),
+        T(ua_uas_checks),
+        T(ua_options_default_answer),
+        T(call_drop_last_reference_hangs_up),
+        T(call_close_ua_with_live_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
