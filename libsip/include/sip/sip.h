@@ -17,5 +17,6 @@
 #include "sip/transport.h"
 #include "sip/txn.h"
 #include "sip/live.h"
+#include "sip/oa.h"
 
 #endif

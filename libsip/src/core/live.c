@@ -15,6 +15,7 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_RESOLVER] = "resolver",
     [SIP_LIVE_LOOP] = "loop",
     [SIP_LIVE_SDP] = "sdp",
+    [SIP_LIVE_OA] = "oa",
 };
 
 long sip_live_count(sip_live_kind_t kind)
