@@ -670,6 +670,46 @@ static void oa_application_answer(void **state)
     sip_oa_unref(b2b);
 }
 
+static void oa_clone_for_forks(void **state)
+{
+    (void)state;
+    sip_oa_t *a = oa_new("10.0.0.1", "alice", "1000", alice_caps), *fork = NULL;
+    sip_oa_t *b = oa_new("10.0.0.2", NULL, "2000", bob_caps);
+    sip_oa_t *c = oa_new("10.0.0.3", NULL, "3000", alice_caps);
+    sip_sdp_t *offer, *again, *ab, *ac;
+
+    assert_int_equal(sip_oa_create_offer(a, &offer, NULL), 0);
+    /* The INVITE forks: the second early dialog gets a copy with the same offer in flight. */
+    assert_int_equal(sip_oa_clone(&fork, a), 0);
+    assert_int_equal(sip_live_count(SIP_LIVE_OA), 4);
+    assert_int_equal(sip_oa_get_state(fork), SIP_OA_LOCAL_OFFER);
+    assert_int_equal(sip_oa_create_offer(fork, &again, NULL), 0);
+    assert_ptr_equal(again, offer);
+    assert_int_equal(sip_oa_set_remote_offer(b, offer, NULL), 0);
+    assert_int_equal(sip_oa_create_answer(b, &ab, NULL), 0);
+    assert_int_equal(sip_oa_set_remote_offer(c, offer, NULL), 0);
+    assert_int_equal(sip_oa_create_answer(c, &ac, NULL), 0);
+    /* Each fork completes with its own answer. */
+    assert_int_equal(sip_oa_set_remote_answer(a, ab, NULL), 0);
+    assert_int_equal(sip_oa_set_remote_answer(fork, ac, NULL), 0);
+    assert_ptr_equal(sip_oa_get_remote(a), ab);
+    assert_ptr_equal(sip_oa_get_remote(fork), ac);
+    sip_oa_set_hold(fork, 1);
+    assert_int_equal(sip_oa_get_hold(a), 0);
+    assert_int_equal(sip_oa_clone(NULL, a), SIP_EINVAL);
+    sip_oa_t *none = a;
+    assert_int_equal(sip_oa_clone(&none, NULL), SIP_EINVAL);
+    assert_null(none);
+    sip_oa_unref(c);
+    sip_sdp_unref(offer);
+    sip_sdp_unref(again);
+    sip_sdp_unref(ab);
+    sip_sdp_unref(ac);
+    sip_oa_unref(a);
+    sip_oa_unref(b);
+    sip_oa_unref(fork);
+}
+
 /* ---- allocation failures --------------------------------------------------------------------- */
 
 static void oa_alloc_failure_sweep(void **state)
@@ -704,6 +744,15 @@ static void oa_alloc_failure_sweep(void **state)
             rc = sip_oa_create_offer(a, &offer, NULL);
         }
         if (rc == 0) rc = sip_oa_add_media(b, 1) < 0 ? SIP_ENOMEM : 0;
+        if (rc == 0) {
+            sip_oa_t *copy = NULL;
+            rc = sip_oa_clone(&copy, a);
+            if (rc == 0)
+                assert_int_equal(sip_oa_get_state(copy), SIP_OA_LOCAL_OFFER);
+            else
+                assert_null(copy);
+            sip_oa_unref(copy);
+        }
         test_alloc_fail_at(0);
         if (rc == 0) {
             ok = 1;
@@ -735,6 +784,7 @@ int main(void)
         cmocka_unit_test(oa_answer_validation),
         cmocka_unit_test(oa_rollback),
         cmocka_unit_test(oa_application_answer),
+        cmocka_unit_test(oa_clone_for_forks),
         cmocka_unit_test(oa_alloc_failure_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

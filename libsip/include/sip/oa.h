@@ -56,6 +56,15 @@ SIP_EXTERN void sip_oa_opts_init(sip_oa_opts_t *opts);
  *         SIP_EIO (no random bits), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_oa_create(sip_oa_t **out, const sip_oa_opts_t *opts);
+/**
+ * Copies a negotiator: capabilities, active session, offer in flight, streams and hold. A forked
+ * INVITE gives each early dialog its own copy of the negotiator that made the offer, so that
+ * each fork answers, re-offers and fails on its own (RFC 3261 §13.2.2.4, RFC 3264 §4).
+ * @param out  receives the copy (NULL on failure); New reference
+ * @param oa   the negotiator to copy
+ * @return 0, SIP_EINVAL, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_oa_clone(sip_oa_t **out, const sip_oa_t *oa);
 /** Takes a reference. @return oa. */
 SIP_EXTERN sip_oa_t *sip_oa_ref(sip_oa_t *oa);
 /** Drops a reference; frees the negotiator and its descriptions with the last one. Accepts NULL. */

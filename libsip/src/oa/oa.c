@@ -96,6 +96,55 @@ int sip_oa_create(sip_oa_t **out, const sip_oa_opts_t *opts)
     return 0;
 }
 
+static int dup_field(char **dst, const char *src)
+{
+    *dst = src ? sip__oa_dup(src, strlen(src)) : NULL;
+    return !src || *dst ? 0 : SIP_ENOMEM;
+}
+
+int sip_oa_clone(sip_oa_t **out, const sip_oa_t *oa)
+{
+    sip_oa_t *c;
+    if (out) *out = NULL;
+    if (!out || !oa) return SIP_EINVAL;
+    if (!(c = calloc(1, sizeof(*c)))) return SIP_ENOMEM;
+    c->refs = 1;
+    c->addrtype = oa->addrtype;
+    memcpy(c->sess_id, oa->sess_id, sizeof(c->sess_id));
+    c->version = oa->version;
+    c->offer_version = oa->offer_version;
+    c->caps_changed = oa->caps_changed;
+    c->state = oa->state;
+    c->hold = oa->hold;
+    /* Descriptions are never edited once a negotiator holds them: sharing is copying. */
+    c->caps = oa->caps ? sip_sdp_ref(oa->caps) : NULL;
+    c->local = oa->local ? sip_sdp_ref(oa->local) : NULL;
+    c->remote = oa->remote ? sip_sdp_ref(oa->remote) : NULL;
+    c->offer = oa->offer ? sip_sdp_ref(oa->offer) : NULL;
+    if (dup_field(&c->address, oa->address) < 0 ||
+        dup_field(&c->session_name, oa->session_name) < 0 ||
+        dup_field(&c->o_username, oa->o_username) < 0 ||
+        dup_field(&c->o_address, oa->o_address) < 0 ||
+        dup_field(&c->o_addrtype, oa->o_addrtype) < 0 || sip__oa_slots_reserve(c, oa->nslots) < 0)
+        goto fail;
+    for (size_t i = 0; i < oa->nslots; i++) {
+        const oa_slot_t *s = &oa->slots[i];
+        oa_slot_t *d = &c->slots[i];
+        d->caps = s->caps;
+        d->active = s->active;
+        if (dup_field(&d->type, s->type) < 0 || dup_field(&d->proto, s->proto) < 0 ||
+            dup_field(&d->fmts, s->fmts) < 0)
+            goto fail;
+    }
+    c->nslots = oa->nslots;
+    sip__live_inc(SIP_LIVE_OA);
+    *out = c;
+    return 0;
+fail:
+    oa_free(c);
+    return SIP_ENOMEM;
+}
+
 sip_oa_t *sip_oa_ref(sip_oa_t *oa)
 {
     if (oa) oa->refs++;
