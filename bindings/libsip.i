@@ -254,4 +254,8 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/ua.h"
 %include "sip/call.h"
 %include "sip/live.h"
+/* Offer/answer (sip/oa.h): the handle and its reason struct, by conventions 1 and 2. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };
+%apply SWIGTYPE *SIP_ERR_OUT { sip_oa_error_t *err };
+%include "sip/oa.h"
 %mutable;

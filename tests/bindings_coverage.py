@@ -55,6 +55,7 @@ PACKAGE_OPTIONS = {
     "sip_transport_opts_t": "Transport",
     "sip_resolver_opts_t": "Resolver",
     "sip_txn_opts_t": "Stack",
+    "sip_oa_opts_t": "OfferAnswer",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

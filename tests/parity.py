@@ -48,6 +48,7 @@ PY_MERGE = {
 RENAMES = {
     ("Message", "from_"): "from",            # `from` is a Python keyword
     ("Message", "copy"): "clone",            # Python's copy-protocol verb; the C verb in Lua
+    ("OfferAnswer", "copy"): "clone",        # the same pair of verbs
     ("Message", "netinfo"): "source",        # both carry a NetInfo of the received message
     ("Sdp", "attributes"): "attrs",
     ("Media", "attributes"): "attrs",
@@ -84,6 +85,7 @@ PYTHON_ONLY = {
     "BodyError": ERRORS, "ClosedError": ERRORS, "InvalidError": ERRORS,
     "NotFoundError": ERRORS, "ParseError": ERRORS, "SdpError": ERRORS,
     "TransactionError": ERRORS, "UriError": ERRORS,
+    "OaState": ENUM, "NotAcceptableError": ERRORS,
     "Auth": VALUE, "CSeq": VALUE, "MediaType": VALUE, "Number": VALUE, "RAck": VALUE,
     "Token": VALUE, "Header": VALUE, "Headers": "m.headers is a read-only table in Lua (name -> "
     "list of strings), not a class with methods",

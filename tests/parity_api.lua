@@ -80,6 +80,15 @@ local _, e = pcall(sip.Message.parse, "INVITE sip:a@b SIP/2.0\r\nCSeq: x\r\n\r\n
 fields("Error", e)
 _, e = pcall(sip.Sdp.parse, "v=0\r\nm=audio x RTP/AVP 0\r\n")
 fields("Error", e)
+-- An offer nothing can answer: the error names the stream (Python's NotAcceptableError).
+_, e = pcall(function()
+    local hdr = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+    local oa <close> = sip.OfferAnswer { address = "10.0.0.1",
+        caps = hdr .. "m=audio 4000 RTP/AVP 8\r\n" }
+    oa:set_remote_offer(hdr .. "m=audio 5000 RTP/AVP 0\r\n")
+    oa:create_answer()
+end)
+fields("Error", e)
 -- A received message's source (Python: NetInfo): the fields a netinfo table carries.
 emit("class", "NetInfo")
 fields("NetInfo", require("libsip.message")._netinfo_table({

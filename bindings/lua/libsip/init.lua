@@ -29,12 +29,13 @@ sip.Loop, sip.sleep = loop.Loop, loop.sleep
 sip.Stack = stack.Stack
 sip.Resolver = require("libsip.transport").Resolver
 sip.Transport = require("libsip.transport").Transport
+sip.OfferAnswer = require("libsip.oa").OfferAnswer
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
---- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp = } (Python:
+--- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, oa = } (Python:
 --- libsip.live_objects()). Objects a script dropped count until the collector frees them:
 --- collectgarbage() first to see what is really left.
 function sip.live_objects()

@@ -22,6 +22,7 @@ from . import _core
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
 from .live import live_objects
+from .oa import NotAcceptableError, OaState, OfferAnswer
 from .loop import TRACE, LogLevel, Loop, SignalWatch, Timer
 from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaType, Message,
                       Method, NetInfo, Number, RAck, Token, TransportType, Uri, Via, branch,
@@ -41,3 +42,4 @@ __all__ = [
     "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "live_objects", "status_phrase",
     "tag",
 ]
+__all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]

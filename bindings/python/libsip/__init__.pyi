@@ -56,3 +56,6 @@ from .txn import TxnLayer as TxnLayer
 from .txn import TxnState as TxnState
 
 __all__: list[str]
+from .oa import NotAcceptableError as NotAcceptableError
+from .oa import OaState as OaState
+from .oa import OfferAnswer as OfferAnswer

@@ -31,7 +31,8 @@ extern "C" {
     X(ETYPE, -1005, "header has another type")                                                     \
     X(EURI, -1006, "malformed URI")                                                                \
     X(ESDP, -1007, "malformed SDP")                                                                \
-    X(EBODY, -1008, "malformed body")
+    X(EBODY, -1008, "malformed body")                                                            \
+    X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")
 
 /** libsip error codes. */
 typedef enum sip_err {

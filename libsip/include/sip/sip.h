@@ -20,5 +20,6 @@
 #include "sip/ua.h"
 #include "sip/call.h"
 #include "sip/live.h"
+#include "sip/oa.h"
 
 #endif
