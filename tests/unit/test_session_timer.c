@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "call/ext.h"
 #include "call/timer.h"
 #include "sip/sip.h"
@@ -525,6 +526,44 @@ static void timer_timing(void **state)
     assert_int_equal(sip__timer_uas_request(NULL, &cfg, NULL, NULL), SIP_EINVAL);
 }
 
+static void timer_add_headers_alloc_failure(void **state)
+{
+    (void)state;
+    /* Fail the Nth allocation: only SIP_ENOMEM, and the message as it was, until it passes.
+     * Edits take room from the message's chunks, so a padding header first moves the chunk's
+     * end across the two headers added. */
+    sip__timer_hdrs_t h = {SIP__EXT_TIMER, 0, 1800, UAC, 90};
+    static char pad[2200];
+    int failures = 0;
+    for (size_t len = 1200; len < sizeof(pad); len += 4) {
+        for (long n = 1;; n++) {
+            sip_msg_t *req = request("INVITE", 1, NULL);
+            memset(pad, 'x', len);
+            pad[len] = '\0';
+            assert_int_equal(sip_msg_add_header(req, "X-Pad", pad), 0);
+            size_t total = sip_msg_header_total(req);
+            test_alloc_fail_at(n);
+            int rc = sip__timer_add_headers(req, &h);
+            int failed = test_alloc_failed();
+            test_alloc_fail_at(0);
+            if (rc == 0) {
+                assert_header(req, "Session-Expires", "1800;refresher=uac");
+                assert_header(req, "Min-SE", "90");
+                sip_msg_unref(req);
+                break;
+            }
+            failures++;
+            assert_true(failed);
+            assert_int_equal(rc, SIP_ENOMEM);
+            assert_int_equal(sip_msg_header_total(req), total);
+            assert_null(sip_msg_header_by_name(req, "Session-Expires", 0));
+            sip_msg_unref(req);
+            assert_true(n < 100);
+        }
+    }
+    assert_true(failures > 0);
+}
+
 /* ---- option tags ------------------------------------------------------------------------- */
 
 static void ext_tags_and_420(void **state)
@@ -599,6 +638,7 @@ int main(void)
         cmocka_unit_test(timer_422_round_trip),
         cmocka_unit_test(timer_422_limits),
         cmocka_unit_test(timer_timing),
+        cmocka_unit_test(timer_add_headers_alloc_failure),
         cmocka_unit_test(ext_tags_and_420),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

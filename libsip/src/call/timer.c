@@ -272,6 +272,7 @@ int sip__timer_add_headers(sip_msg_t *msg, const sip__timer_hdrs_t *h)
     if (!msg || !h) return SIP_EINVAL;
     char buf[48];
     int rc;
+    size_t before = sip_msg_header_count(msg, SIP_HDR_SESSION_EXPIRES);
     if (h->session_expires) {
         rc = sip__timer_format_se(h->session_expires, h->refresher, buf, sizeof(buf));
         if (rc < 0) return rc;
@@ -279,7 +280,11 @@ int sip__timer_add_headers(sip_msg_t *msg, const sip__timer_hdrs_t *h)
     }
     if (h->min_se) {
         snprintf(buf, sizeof(buf), "%u", (unsigned)h->min_se);
-        if ((rc = sip_msg_add_header(msg, "Min-SE", buf)) < 0) return rc;
+        if ((rc = sip_msg_add_header(msg, "Min-SE", buf)) < 0) {
+            /* All or nothing: a Session-Expires without its Min-SE would ask for less. */
+            if (h->session_expires) sip_msg_remove_header(msg, "Session-Expires", before);
+            return rc;
+        }
     }
     return 0;
 }

@@ -136,7 +136,8 @@ void sip__timer_commit(sip__timer_t *t, const sip__timer_neg_t *n, int local_is_
 
 /*
  * Adds Session-Expires ("1800;refresher=uac") and Min-SE for h to msg. Supported and Require
- * are left to the caller, which merges "timer" with its other option tags (call/ext.h).
+ * are left to the caller, which merges "timer" with its other option tags (call/ext.h). On
+ * failure msg is left as it was.
  * @return 0, SIP_ENOMEM, SIP_EINVAL.
  */
 int sip__timer_add_headers(sip_msg_t *msg, const sip__timer_hdrs_t *h);
