@@ -143,6 +143,18 @@ static void rel1xx_random_first_rseq(void **state)
     assert_int_equal(sip__rel1xx_uas_init(&st, 1, SIP_METHOD_INVITE, 500, 0x80000000u), SIP_EINVAL);
     assert_int_equal(sip__rel1xx_uas_init(&st, 1, SIP_METHOD_INVITE, 500, SIP__RSEQ_FIRST_MAX), 0);
     assert_int_equal(sip__rel1xx_uas_init(NULL, 1, SIP_METHOD_INVITE, 500, 1), SIP_EINVAL);
+    assert_int_equal(sip__rel1xx_uas_init(&st, 1, SIP_METHOD_INVITE, SIP__REL1XX_T1_MAX + 1, 1),
+                     SIP_EINVAL);
+    /* The longest T1 still runs to 64*T1 exactly. */
+    assert_int_equal(sip__rel1xx_uas_init(&st, 1, SIP_METHOD_INVITE, SIP__REL1XX_T1_MAX, 1), 0);
+    assert_int_equal(sip__rel1xx_uas_next(&st, 180, 0, &rseq), SIP__REL1XX_SEND);
+    int resent = 0;
+    sip__rel1xx_tick_t tick;
+    while ((tick = sip__rel1xx_uas_retransmit(&st)) == SIP__REL1XX_RESEND)
+        resent++;
+    assert_int_equal(tick, SIP__REL1XX_EXPIRED);
+    assert_int_equal(resent, 6);
+    assert_int_equal(st.elapsed_ms, 64u * SIP__REL1XX_T1_MAX);
 }
 
 /* ---- UAS --------------------------------------------------------------------------------- */

@@ -57,7 +57,8 @@ int sip__rel1xx_uas_init(sip__rel1xx_uas_t *st, uint32_t cseq, sip_method_t meth
 {
     if (!st) return SIP_EINVAL;
     memset(st, 0, sizeof(*st));
-    if (first_rseq > SIP__RSEQ_FIRST_MAX) return SIP_EINVAL;
+    /* 64*T1 must fit the 32-bit elapsed time. */
+    if (first_rseq > SIP__RSEQ_FIRST_MAX || t1_ms > SIP__REL1XX_T1_MAX) return SIP_EINVAL;
     if (!first_rseq && !(first_rseq = sip__rel1xx_random_rseq())) return SIP_EIO;
     st->rseq = first_rseq - 1;
     st->cseq = cseq;

@@ -24,6 +24,8 @@ typedef enum sip__100rel_mode {
 
 /* RFC 3262 §3: the first RSeq is at most 2^31 - 1. */
 #define SIP__RSEQ_FIRST_MAX 0x7fffffffu
+/* The largest T1 accepted, in ms (64*T1 stays below 2^31). */
+#define SIP__REL1XX_T1_MAX (1u << 24)
 
 /* The option-tag bits (call/ext.h) a request from this side lists: *supported gets
  * SIP__EXT_100REL unless mode is OFF, *require gets it when mode is REQUIRED. */
@@ -79,7 +81,8 @@ typedef enum sip__rel1xx_tick {
  * @param method      its CSeq method (SIP_METHOD_INVITE)
  * @param t1_ms       RFC 3261 T1 (500 when 0)
  * @param first_rseq  the first RSeq to send, 1 .. 2^31 - 1; 0: a random one
- * @return 0, SIP_EINVAL (first_rseq above 2^31 - 1), SIP_EIO (no random bits).
+ * @return 0, SIP_EINVAL (first_rseq above 2^31 - 1, t1_ms above SIP__REL1XX_T1_MAX), SIP_EIO
+ *         (no random bits).
  */
 int sip__rel1xx_uas_init(sip__rel1xx_uas_t *st, uint32_t cseq, sip_method_t method, uint32_t t1_ms,
                          uint32_t first_rseq);
