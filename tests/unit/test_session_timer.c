@@ -626,6 +626,23 @@ static void ext_tags_and_420(void **state)
     sip_msg_t *rsp = response(200, 1, NULL);
     assert_int_equal(sip__ext_check_require(rsp, 0, NULL, buf, sizeof(buf)), SIP_EINVAL);
     sip_msg_unref(rsp);
+
+    /* Adding tags: only those not listed yet, as one more header. */
+    req = request("INVITE", 1, "Supported: replaces, TIMER\r\n");
+    assert_int_equal(sip__ext_add(req, SIP_HDR_SUPPORTED, SIP__EXT_TIMER | SIP__EXT_REPLACES), 0);
+    assert_int_equal(sip_msg_header_count(req, SIP_HDR_SUPPORTED), 2);
+    assert_int_equal(
+        sip__ext_add(req, SIP_HDR_SUPPORTED, SIP__EXT_100REL | SIP__EXT_TIMER | SIP__EXT_OTHER), 0);
+    assert_int_equal(sip_msg_header_count(req, SIP_HDR_SUPPORTED), 3);
+    assert_header(req, "Supported", "replaces");
+    assert_int_equal(sip__ext_list(req, SIP_HDR_SUPPORTED),
+                     SIP__EXT_100REL | SIP__EXT_TIMER | SIP__EXT_REPLACES);
+    assert_int_equal(sip__ext_add(req, SIP_HDR_REQUIRE, SIP__EXT_100REL | SIP__EXT_TIMER), 0);
+    assert_int_equal(sip_msg_header_count(req, SIP_HDR_REQUIRE), 2);
+    assert_true(sip__ext_has(req, SIP_HDR_REQUIRE, "timer"));
+    assert_int_equal(sip__ext_add(req, SIP_HDR_CSEQ, SIP__EXT_TIMER), SIP_EINVAL);
+    assert_int_equal(sip__ext_add(NULL, SIP_HDR_REQUIRE, SIP__EXT_TIMER), SIP_EINVAL);
+    sip_msg_unref(req);
 }
 
 int main(void)

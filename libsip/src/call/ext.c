@@ -75,6 +75,18 @@ int sip__ext_format(unsigned mask, char *buf, size_t size)
     return (int)len;
 }
 
+int sip__ext_add(sip_msg_t *msg, sip_hdr_id_t id, unsigned mask)
+{
+    const char *name = sip_hdr_name(id);
+    if (!msg || !name || sip_hdr_kind(id) != SIP_HK_TOKEN) return SIP_EINVAL;
+    mask &= ~(sip__ext_list(msg, id) | SIP__EXT_OTHER);
+    if (!mask) return 0;
+    char value[128];
+    int rc = sip__ext_format(mask, value, sizeof(value));
+    if (rc < 0) return rc;
+    return sip_msg_add_header(msg, name, value);
+}
+
 /* 1 when tag is one of the entries of a comma-separated list. */
 static int in_list(sip_str_t list, sip_str_t tag)
 {

@@ -45,6 +45,14 @@ int sip__ext_has(const sip_msg_t *msg, sip_hdr_id_t id, const char *tag);
 int sip__ext_format(unsigned mask, char *buf, size_t size);
 
 /*
+ * Adds the tags of mask that msg does not list yet in a header with this id as one more header
+ * ("Supported: 100rel, timer"), so that a session can add its tags to what the UA put in.
+ * @param id  SIP_HDR_SUPPORTED, SIP_HDR_REQUIRE, SIP_HDR_PROXY_REQUIRE or SIP_HDR_UNSUPPORTED
+ * @return 0 (also when nothing was missing), SIP_ENOMEM, SIP_EINVAL.
+ */
+int sip__ext_add(sip_msg_t *msg, sip_hdr_id_t id, unsigned mask);
+
+/*
  * RFC 3261 §8.2.2.3: finds the option tags a request Requires that this side does not support.
  * Proxy-Require is a proxy's business (§20.29) and is not looked at; CANCEL and ACK are never
  * rejected for their Require (§8.2.2.3 ignores it there), so they pass.
