@@ -123,8 +123,9 @@ int sip__rel1xx_uas_final(sip__rel1xx_uas_t *st, int status);
 
 /* ---- UAC ---------------------------------------------------------------------------------- */
 
-/* Reliable-provisional state of one early dialog (§4: the RSeq space is the UAS's, so each
- * fork, with its own To tag, has its own). Zero-initialise it. */
+/* Reliable-provisional state of one early dialog: the RSeq space is the UAS's, so each fork,
+ * with its own To tag, has its own (§4; erratum 4604 says "in the dialog (or early dialog)").
+ * Zero-initialise it. */
 typedef struct sip__rel1xx_uac {
     uint32_t cseq;      /* CSeq number the sequence belongs to */
     uint32_t last_rseq; /* RSeq of the last reliable 1xx taken in order */
