@@ -12,165 +12,9 @@
 #include <cmocka.h>
 
 #include "sip/sip.h"
-#include "txn/txn_int.h"
+#include "ua_pair.h"
 
-/* ---- one clock, several wake-ups ------------------------------------------------------------ */
-
-typedef struct slot {
-    int armed;
-    uint64_t due;
-    void (*fire)(void *);
-    void *arg;
-} slot_t;
-
-static uint64_t now_ms;
-static slot_t slots[4];
-
-static uint64_t fake_now(void *u)
-{
-    (void)u;
-    return now_ms;
-}
-
-static void fake_start(void *u, uint64_t delay, void (*fire)(void *), void *arg)
-{
-    slot_t *s = u;
-    s->armed = 1;
-    s->due = now_ms + delay;
-    s->fire = fire;
-    s->arg = arg;
-}
-
-static void fake_stop(void *u)
-{
-    ((slot_t *)u)->armed = 0;
-}
-
-/* ---- the wire between the two sides ------------------------------------------------------- */
-
-enum { A = 0, B = 1 };
-
-typedef struct packet {
-    int to;
-    char *data;
-    size_t len;
-} packet_t;
-
-static packet_t wire[256];
-static int nwire;
-/* Drops what a side sends when the predicate says so (a lost message). */
-static int (*drop)(int from, const sip_msg_t *msg);
-static int dropped;
-
-typedef struct side {
-    sip_transport_t *tp;
-    sip_txn_layer_t *layer;
-    sip_ua_t *ua;
-    int idx;
-    uint16_t port;
-} side_t;
-
-static sip_loop_t *loop;
-static side_t sides[2];
-
-static void put(int from, sip_msg_t *msg)
-{
-    if (getenv("CALL_TRACE")) {
-        char t[8192];
-        int k = sip_msg_print(msg, t, sizeof(t));
-        fprintf(stderr, "---- %c -> %c at %llu\n%.*s", from == 0 ? 'A' : 'B', from == 0 ? 'B' : 'A',
-                (unsigned long long)now_ms, k > 300 ? 300 : k, t);
-    }
-    if (drop && drop(from, msg)) {
-        dropped++;
-        return;
-    }
-    char buf[8192];
-    int n = sip_msg_print(msg, buf, sizeof(buf));
-    assert_true(n > 0 && (size_t)n < sizeof(buf));
-    assert_true(nwire < 256);
-    wire[nwire].to = 1 - from;
-    wire[nwire].data = malloc((size_t)n);
-    assert_non_null(wire[nwire].data);
-    memcpy(wire[nwire].data, buf, (size_t)n);
-    wire[nwire].len = (size_t)n;
-    nwire++;
-}
-
-static int io_send(void *ctx, sip_msg_t *msg, const sip_netinfo_t *dst, sip_transport_sent_cb cb,
-                   void *user, sip_free_fn user_free)
-{
-    (void)dst;
-    side_t *s = ctx;
-    sip_netinfo_t ni = {SIP_TRANSPORT_UDP,      "127.0.0.1", s->port, "127.0.0.1",
-                        sides[1 - s->idx].port, 0,           ""};
-    sip_msg_set_netinfo(msg, &ni);
-    put(s->idx, msg);
-    if (cb) cb(s->tp, 0, user);
-    if (user_free) user_free(user);
-    return 0;
-}
-
-static int io_send_response(void *ctx, sip_msg_t *rsp)
-{
-    side_t *s = ctx;
-    put(s->idx, rsp);
-    return 0;
-}
-
-static int io_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len)
-{
-    (void)ni;
-    side_t *s = ctx;
-    sip_msg_t *m = NULL;
-    sip_parse_error_t err;
-    assert_int_equal(sip_msg_parse(&m, data, len, &err), 0);
-    put(s->idx, m);
-    sip_msg_unref(m);
-    return 0;
-}
-
-/* Delivers what is on the wire (and what that makes the sides send) until it is quiet. */
-static void pump(void)
-{
-    for (int i = 0; i < nwire; i++) {
-        packet_t p = wire[i];
-        wire[i].data = NULL;
-        sip_msg_t *m = NULL;
-        sip_parse_error_t err;
-        assert_int_equal(sip_msg_parse(&m, p.data, p.len, &err), 0);
-        sip_netinfo_t ni = {SIP_TRANSPORT_UDP,
-                            "127.0.0.1",
-                            sides[p.to].port,
-                            "127.0.0.1",
-                            sides[1 - p.to].port,
-                            0,
-                            ""};
-        sip_msg_set_netinfo(m, &ni);
-        free(p.data);
-        sip_txn_layer_receive(sides[p.to].layer, m);
-        sip_msg_unref(m);
-    }
-    nwire = 0;
-}
-
-/* Moves time forward, firing every wake-up at its time and delivering what it sends. */
-static void advance(uint64_t ms)
-{
-    uint64_t end = now_ms + ms;
-    for (;;) {
-        pump();
-        slot_t *next = NULL;
-        for (int i = 0; i < 4; i++)
-            if (slots[i].armed && slots[i].due <= end && (!next || slots[i].due < next->due))
-                next = &slots[i];
-        if (!next) break;
-        now_ms = next->due > now_ms ? next->due : now_ms;
-        next->armed = 0;
-        next->fire(next->arg);
-    }
-    now_ms = end;
-}
+enum { A = PAIR_A, B = PAIR_B };
 
 /* ---- what the application sees --------------------------------------------------------- */
 
@@ -235,35 +79,10 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
 static int setup(void **state)
 {
     (void)state;
-    now_ms = 1000;
-    memset(slots, 0, sizeof(slots));
     memset(app, 0, sizeof(app));
-    nwire = 0;
-    drop = NULL;
-    dropped = 0;
-    assert_int_equal(sip_loop_create(&loop), 0);
-    for (int i = 0; i < 2; i++) {
-        side_t *s = &sides[i];
-        s->idx = i;
-        s->port = (uint16_t)(5060 + i);
-        assert_int_equal(sip_transport_create(&s->tp, loop, NULL), 0);
-        sip_txn_clock_t tclock = {fake_now, fake_start, fake_stop, &slots[2 * i]};
-        sip_txn_opts_t o;
-        sip_txn_opts_init(&o);
-        o.clock = &tclock;
-        assert_int_equal(sip_txn_layer_create(&s->layer, s->tp, &o), 0);
-        sip__txn_io_t io = {io_send, io_send_response, io_send_raw, NULL, s};
-        sip__txn_layer_set_io(s->layer, &io);
-        sip_txn_clock_t uclock = {fake_now, fake_start, fake_stop, &slots[2 * i + 1]};
-        sip_ua_opts_t uo;
-        sip_ua_opts_init(&uo);
-        uo.clock = &uclock;
-        char host[32];
-        snprintf(host, sizeof(host), "127.0.0.1:%u", s->port);
-        uo.contact_host = host;
-        assert_int_equal(
-            sip_ua_create(&s->ua, s->layer, &uo, i == B ? on_ua_request : NULL, &app[i], NULL), 0);
-    }
+    sip_ua_request_cb cbs[2] = {NULL, on_ua_request};
+    void *users[2] = {&app[A], &app[B]};
+    pair_setup(NULL, cbs, users);
     return 0;
 }
 
@@ -272,16 +91,7 @@ static int teardown(void **state)
     (void)state;
     sip_call_unref(app[B].call);
     app[B].call = NULL;
-    for (int i = 0; i < 2; i++) {
-        sip_ua_unref(sides[i].ua);
-        sip_txn_layer_unref(sides[i].layer);
-        sip_transport_unref(sides[i].tp);
-    }
-    for (int i = 0; i < nwire; i++)
-        free(wire[i].data);
-    nwire = 0;
-    sip_loop_close(loop);
-    sip_loop_unref(loop);
+    pair_teardown();
     return 0;
 }
 
@@ -292,7 +102,7 @@ static sip_call_t *call_b(void)
     sip_call_opts_init(&o);
     o.sdp = SDP_A;
     o.from = "Alice <sip:alice@127.0.0.1>";
-    assert_int_equal(sip_call_invite(&c, sides[A].ua, "sip:bob@127.0.0.1:5061", &o, on_call_event,
+    assert_int_equal(sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", &o, on_call_event,
                                      &app[A], on_free),
                      0);
     return c;
@@ -306,18 +116,18 @@ static void call_basic_ring_answer_bye(void **state)
     app[B].ring = 180;
     sip_call_t *c = call_b();
     assert_int_equal(sip_call_get_state(c), SIP_CALL_CALLING);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(app[B].invites, 1);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_EARLY);
-    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 1);
-    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 1);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 1);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 1);
     /* The offer arrived. */
     assert_true(sip_call_get_remote_sdp(app[B].call).len > 0);
 
     assert_int_equal(sip_call_answer(app[B].call, 200, "v=0\r\n"), 0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
     assert_int_equal(app[A].nresponses, 2);
@@ -329,26 +139,26 @@ static void call_basic_ring_answer_bye(void **state)
     assert_true(sip_str_eq(sip_dialog_get_remote_tag(da), sip_dialog_get_local_tag(db)));
 
     /* No 2xx retransmission once the ACK came. */
-    advance(40000);
+    pair_advance(40000);
     assert_int_equal(app[A].nresponses, 2);
 
     /* An INFO inside the call reaches the other side's application. */
     assert_int_equal(sip_call_request(c, "INFO", "application/dtmf-relay",
                                       "Signal=5\r\nDuration=160\r\n", NULL, NULL, NULL),
                      0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(app[B].requests, 1);
 
     assert_int_equal(sip_call_hangup(c, "SIP;cause=200;text=\"done\""), 0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     assert_true(sip_call_ended_locally(c));
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(app[B].call), 200);
     assert_false(sip_call_ended_locally(app[B].call));
-    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 0);
-    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
-    assert_int_equal(sip_ua_call_count(sides[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    assert_int_equal(sip_ua_call_count(pair[A].ua), 0);
     assert_int_equal(app[A].states[0], SIP_CALL_EARLY);
     assert_int_equal(app[A].states[1], SIP_CALL_CONFIRMED);
     assert_int_equal(app[A].states[2], SIP_CALL_ENDED);
@@ -359,7 +169,7 @@ static void call_basic_ring_answer_bye(void **state)
     assert_int_equal(app[B].states[3], SIP_CALL_ENDED);
     sip_call_unref(c);
     assert_int_equal(app[A].freed, 1);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static int count_acks;
@@ -383,40 +193,40 @@ static void call_2xx_retransmitted_until_ack(void **state)
     (void)state;
     app[B].answer = 200;
     count_acks = 0;
-    drop = drop_acks;
+    pair_drop = drop_acks;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
     assert_int_equal(count_acks, 1);
     /* RFC 3261 §13.3.1.4: again at T1, 2T1, 4T1...: each gets the ACK again. */
-    advance(500);
+    pair_advance(500);
     assert_int_equal(count_acks, 2);
-    advance(1000);
+    pair_advance(1000);
     assert_int_equal(count_acks, 3);
-    advance(2000);
+    pair_advance(2000);
     assert_int_equal(count_acks, 4);
-    advance(4000);
+    pair_advance(4000);
     assert_int_equal(count_acks, 5);
     /* Capped at T2. */
-    advance(4000);
+    pair_advance(4000);
     assert_int_equal(count_acks, 6);
     /* The application saw one 200. */
     assert_int_equal(count_2xx(), 1);
     /* Now the ACK gets through: no more 2xx. */
-    drop = NULL;
-    advance(4000);
+    pair_drop = NULL;
+    pair_advance(4000);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
     int before = count_acks;
-    drop = drop_acks;
-    advance(30000);
+    pair_drop = drop_acks;
+    pair_advance(30000);
     assert_int_equal(count_acks, before);
-    drop = NULL;
+    pair_drop = NULL;
     assert_int_equal(sip_call_hangup(app[B].call, NULL), 0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static int bye_seen;
@@ -430,14 +240,14 @@ static void call_no_ack_bye_after_64_t1(void **state)
 {
     (void)state;
     app[B].answer = 200;
-    drop = drop_acks_count_bye;
+    pair_drop = drop_acks_count_bye;
     bye_seen = 0;
     sip_call_t *c = call_b();
-    advance(0);
-    advance(31999);
+    pair_advance(0);
+    pair_advance(31999);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
     assert_int_equal(bye_seen, 0);
-    advance(1);
+    pair_advance(1);
     /* 64*T1 = 32 s without an ACK: BYE, and the call is over (RFC 3261 §13.3.1.4). */
     assert_int_equal(bye_seen, 1);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
@@ -445,8 +255,8 @@ static void call_no_ack_bye_after_64_t1(void **state)
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(c), 200);
     sip_call_unref(c);
-    drop = NULL;
-    advance(60000);
+    pair_drop = NULL;
+    pair_advance(60000);
 }
 
 static void call_cancel_gives_487(void **state)
@@ -454,35 +264,35 @@ static void call_cancel_gives_487(void **state)
     (void)state;
     app[B].ring = 180;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
     assert_int_equal(sip_call_hangup(c, NULL), 0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(app[B].call), 487);
     assert_int_equal(sip_call_get_end_status(c), 487);
     assert_int_equal(app[A].responses[app[A].nresponses - 1], 180);
-    assert_int_equal(sip_ua_dialog_count(sides[A].ua), 0);
-    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static void call_reject_busy(void **state)
 {
     (void)state;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_reject(app[B].call, 486, NULL), 0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(c), 486);
     assert_false(sip_call_ended_locally(c));
     assert_true(sip_call_ended_locally(app[B].call));
     assert_int_equal(sip_call_answer(app[B].call, 200, NULL), SIP_ECLOSED);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static sip_msg_t *held_ok;
@@ -502,73 +312,73 @@ static void call_cancel_crossing_2xx(void **state)
     app[B].ring = 180;
     held_ok = NULL;
     sip_call_t *c = call_b();
-    advance(0);
-    drop = hold_2xx;
+    pair_advance(0);
+    pair_drop = hold_2xx;
     assert_int_equal(sip_call_answer(app[B].call, 200, NULL), 0);
-    advance(0);
+    pair_advance(0);
     assert_non_null(held_ok);
-    drop = NULL;
+    pair_drop = NULL;
     /* Alice hangs up before the 200 reaches her: a CANCEL, which B answers 200 but cannot
      * apply any more. */
     bye_seen = 0;
     assert_int_equal(sip_call_hangup(c, NULL), 0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
     /* The 2xx arrives (B's retransmission): ACK and BYE. */
     sip_msg_unref(held_ok);
     held_ok = NULL;
-    drop = drop_acks_count_bye;
+    pair_drop = drop_acks_count_bye;
     count_acks = 0;
-    advance(500);
+    pair_advance(500);
     assert_true(count_acks >= 1);
     assert_int_equal(bye_seen, 1);
-    drop = NULL;
+    pair_drop = NULL;
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static void call_bye_before_ack(void **state)
 {
     (void)state;
     app[B].answer = 200;
-    drop = drop_acks;
+    pair_drop = drop_acks;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONNECTING);
-    drop = NULL;
+    pair_drop = NULL;
     /* RFC 3261 §15: the caller may send BYE once it has the 2xx, ACK or not. */
     assert_int_equal(sip_call_hangup(c, NULL), 0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(app[B].call), 200);
     /* B stopped sending its 2xx. */
     int n = app[A].nresponses;
-    advance(10000);
+    pair_advance(10000);
     assert_int_equal(app[A].nresponses, n);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static void call_callee_bye_waits_for_ack(void **state)
 {
     (void)state;
     app[B].answer = 200;
-    drop = drop_acks_count_bye;
+    pair_drop = drop_acks_count_bye;
     bye_seen = 0;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_hangup(app[B].call, NULL), 0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
-    advance(0);
+    pair_advance(0);
     /* RFC 3261 §15: no BYE from the callee before the ACK. */
     assert_int_equal(bye_seen, 0);
-    drop = NULL;
-    advance(500); /* the 2xx again, the ACK gets through, then the BYE */
+    pair_drop = NULL;
+    pair_advance(500); /* the 2xx again, the ACK gets through, then the BYE */
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
-    assert_int_equal(sip_ua_dialog_count(sides[B].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static void call_reinvite_answered(void **state)
@@ -576,22 +386,21 @@ static void call_reinvite_answered(void **state)
     (void)state;
     app[B].answer = 200;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     sip_msg_t *re = NULL;
     assert_int_equal(sip_dialog_create_request(&re, sip_call_get_dialog(c), "INVITE"), 0);
     assert_int_equal(sip_msg_set_body(re, "application/sdp", SDP_A, strlen(SDP_A)), 0);
     sip_txn_t *t = NULL;
-    assert_int_equal(sip_txn_client_create(&t, sides[A].layer, re, NULL, NULL, NULL, NULL, NULL),
-                     0);
-    advance(0);
+    assert_int_equal(sip_txn_client_create(&t, pair[A].layer, re, NULL, NULL, NULL, NULL, NULL), 0);
+    pair_advance(0);
     assert_int_equal(app[B].reinvites, 1);
     sip_txn_unref(t);
     sip_msg_unref(re);
     /* An out-of-order CSeq in the dialog gets 500, OPTIONS included (RFC 3261 §12.2.2). */
     sip_call_hangup(c, NULL);
-    advance(0);
+    pair_advance(0);
     sip_call_unref(c);
-    advance(60000);
+    pair_advance(60000);
 }
 
 /* Requests the UA refuses before any application sees them (RFC 3261 §8.2). */
@@ -638,12 +447,12 @@ static int send_raw_request(const char *method, const char *uri, const char *ext
     }
     sip_txn_t *t = NULL;
     last_status = 0;
-    assert_int_equal(sip_txn_client_create(&t, sides[A].layer, m, NULL, NULL, on_rsp, NULL, NULL),
+    assert_int_equal(sip_txn_client_create(&t, pair[A].layer, m, NULL, NULL, on_rsp, NULL, NULL),
                      0);
-    advance(0);
+    pair_advance(0);
     sip_txn_unref(t);
     sip_msg_unref(m);
-    advance(40000);
+    pair_advance(40000);
     return last_status;
 }
 
@@ -669,19 +478,19 @@ static void ua_options_default_answer(void **state)
     (void)state;
     /* A's UA has no request callback: OPTIONS gets 200 with its capabilities. */
     sip_msg_t *m = NULL;
-    assert_int_equal(
-        sip_ua_create_request(&m, sides[B].ua, "OPTIONS", "sip:a@127.0.0.1:5060", NULL), 0);
+    assert_int_equal(sip_ua_create_request(&m, pair[B].ua, "OPTIONS", "sip:a@127.0.0.1:5060", NULL),
+                     0);
     assert_non_null(sip_msg_header_by_name(m, "User-Agent", 0));
     assert_null(sip_msg_header_by_name(m, "Contact", 0));
     sip_txn_t *t = NULL;
     last_status = 0;
-    assert_int_equal(sip_txn_client_create(&t, sides[B].layer, m, NULL, NULL, on_rsp, NULL, NULL),
+    assert_int_equal(sip_txn_client_create(&t, pair[B].layer, m, NULL, NULL, on_rsp, NULL, NULL),
                      0);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(last_status, 200);
     sip_txn_unref(t);
     sip_msg_unref(m);
-    advance(40000);
+    pair_advance(40000);
 }
 
 static void call_drop_last_reference_hangs_up(void **state)
@@ -689,13 +498,13 @@ static void call_drop_last_reference_hangs_up(void **state)
     (void)state;
     app[B].answer = 200;
     sip_call_t *c = call_b();
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
     sip_call_unref(c); /* the caller's application lets go */
     assert_int_equal(app[A].freed, 1);
-    advance(0);
+    pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
-    advance(60000);
+    pair_advance(60000);
 }
 
 static void call_close_ua_with_live_calls(void **state)
@@ -703,13 +512,13 @@ static void call_close_ua_with_live_calls(void **state)
     (void)state;
     app[B].ring = 180;
     sip_call_t *c = call_b();
-    advance(0);
-    sip_ua_close(sides[A].ua);
+    pair_advance(0);
+    sip_ua_close(pair[A].ua);
     assert_int_equal(app[A].freed, 1);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     assert_int_equal(sip_call_hangup(c, NULL), SIP_ECLOSED);
     sip_call_unref(c);
-    sip_ua_close(sides[B].ua);
+    sip_ua_close(pair[B].ua);
     assert_int_equal(app[B].freed, 1);
 }
 
