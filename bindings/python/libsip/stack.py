@@ -300,6 +300,8 @@ class Stack:
         self._tasks: Set[Any] = set()
         self._layer: Optional[TxnLayer] = None
         self._resolver: Optional[Resolver] = None
+        # The UAs on the transaction layer (libsip.UA): closed before it.
+        self._uas: "weakref.WeakSet[Any]" = weakref.WeakSet()
         try:
             self.transport = Transport(self.loop, **transport_opts)
         except BaseException:
@@ -361,6 +363,14 @@ class Stack:
         response that matches no client transaction, such as a 2xx retransmission)."""
         self._responses.append(fn)
         return fn
+
+    def _restore_handlers(self) -> None:
+        """A UA closed: the transaction layer's requests come to this stack's handlers again."""
+        layer = self._layer
+        if layer is not None and layer._h is not None and not self.closed:
+            wself = weakref.ref(self)
+            check(_c.sip_txn_layer_set_request_handler(layer._h, _txn_handler(wself)))
+            check(_c.sip_txn_layer_set_stray_handler(layer._h, _stray_handler(wself)))
 
     def _on_responses(self, msg: Message) -> None:
         for fn in list(self._responses):
@@ -502,6 +512,8 @@ class Stack:
         """Closes the transactions, the transport and (when the stack made it) the loop; a
         pending ``await stack.request()`` raises ClosedError. Idempotent."""
         self._closed = True
+        for ua in list(getattr(self, "_uas", ())):
+            ua.close()
         self._close_clients("stack closed")
         if self._layer is not None:
             self._layer.close()

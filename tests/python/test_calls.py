@@ -1,0 +1,391 @@
+# SPDX-License-Identifier: MIT
+"""libsip.UA and libsip.Call: two user agents on two Stacks over UDP on 127.0.0.1 calling each
+other in asyncio (ring, answer, INFO, BYE either way, 486, CANCEL, lifetimes), and the
+argument checks of the Python layer."""
+
+import asyncio
+import gc
+
+import pytest
+
+import libsip
+from libsip import UA, CallFailed, CallState, DialogState
+
+OFFER = ("v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+ANSWER = ("v=0\r\no=bob 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+WAIT = 5  # seconds: the bound of every wait
+
+
+def _gone():
+    gc.collect()
+    live = libsip.live_objects()
+    return {k: v for k, v in live.items() if v}
+
+
+def run_pair(body, **ua_opts):
+    """Runs body(alice, bob, bob_uri) inside asyncio with two UAs on two Stacks sharing one
+    loop (short T1 so the core's timers end quickly), then closes everything and checks that
+    no libsip object is left."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        a = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        b = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        server = asyncio.ensure_future(loop.serve())
+        try:
+            with UA(a, **ua_opts) as alice, UA(b, **ua_opts) as bob:
+                uri = "sip:bob@" + b.address().split(":", 1)[1]
+                return await asyncio.wait_for(body(alice, bob, uri), 2 * WAIT)
+        finally:
+            a.close()
+            b.close()
+            loop.stop()
+            await asyncio.wait_for(server, WAIT)
+            loop.close()
+
+    out = asyncio.run(main())
+    assert _gone() == {}
+    return out
+
+
+def test_call_ring_answer_info_bye():
+    async def body(alice, bob, uri):
+        seen = {}
+        incoming = asyncio.get_running_loop().create_future()
+
+        @bob.on_invite
+        async def on_invite(call):
+            seen["state_in"] = call.state
+            seen["offer"] = call.remote_sdp
+            seen["is_uac"] = call.is_uac
+
+            @call.on("info")
+            def info(req):
+                seen["info"] = (req.method, req.body, req.headers["Content-Type"][0].value)
+                req.reply(200)
+
+            await call.ring()
+            seen["early"] = call.state
+            await call.answer(sdp=ANSWER)
+            await call.answered(timeout=WAIT)
+            incoming.set_result(call)
+            seen["end"] = await call.ended(timeout=WAIT)
+            seen["ended_locally_b"] = call.ended_locally
+
+        states = []
+        responses = []
+        call = alice.invite(uri, sdp=OFFER, from_="Alice <sip:alice@127.0.0.1>",
+                            headers={"Subject": "test"})
+        call.on_state(lambda st, msg: states.append(st))
+        call.on("response", lambda rsp: responses.append(rsp.status))
+        assert call.state is CallState.CALLING and call.is_uac
+        assert call in alice.calls
+        got = await asyncio.wait_for(call.answered(), WAIT)
+        assert got is call and call.state is CallState.CONFIRMED
+        assert call.remote_sdp == ANSWER and call.local_sdp == OFFER
+        assert call.response.status == 200
+        assert call.invite.headers["Subject"][0].value == "test"
+        bcall = await asyncio.wait_for(incoming, WAIT)
+        assert bcall.state is CallState.CONFIRMED and not bcall.is_uac
+        # Both dialogs: the same Call-ID, the tags crossed.
+        da, db = call.dialog, bcall.dialog
+        assert da.state is DialogState.CONFIRMED and not da.is_uas and db.is_uas
+        assert da.call_id == db.call_id == call.invite.call_id
+        assert (da.local_tag, da.remote_tag) == (db.remote_tag, db.local_tag)
+        assert da.remote_target.startswith("sip:") and da.route_set == []
+        assert da.local_cseq == 1 and db.remote_cseq == 1
+        assert "Alice" in da.local_address and da.local_target
+        assert da.match(call.invite) is False or da.match(call.invite) is True
+        # INFO inside the call; the answer comes back as a Message.
+        rsp = await asyncio.wait_for(call.request("INFO", "Signal=5\r\nDuration=160\r\n",
+                                                  "application/dtmf-relay"), WAIT)
+        assert rsp.status == 200
+        assert seen["info"] == ("INFO", b"Signal=5\r\nDuration=160\r\n",
+                                "application/dtmf-relay")
+        # An OPTIONS nobody handles is answered 200 by default.
+        assert (await asyncio.wait_for(call.request("OPTIONS"), WAIT)).status == 200
+        assert da.local_cseq == 3
+        del da, db
+        await call.hangup('SIP;cause=200;text="done"')
+        assert call.state is CallState.ENDED and call.ended_locally
+        assert await call.ended(timeout=WAIT) == 200
+        assert await asyncio.wait_for(bcall.ended(), WAIT) == 200
+        # Answered once: answered() still returns the call after its end.
+        assert await call.answered() is call
+        await asyncio.sleep(0.05)
+        assert call not in alice.calls and alice.call_count == 0 and bob.dialog_count == 0
+        with pytest.raises(libsip.ClosedError):
+            call.hangup()
+        return seen, states, responses
+
+    seen, states, responses = run_pair(body)
+    assert seen["state_in"] is CallState.INCOMING and seen["early"] is CallState.EARLY
+    assert seen["offer"] == OFFER and seen["is_uac"] is False
+    assert seen["end"] == 200 and seen["ended_locally_b"] is False
+    assert states == [CallState.EARLY, CallState.CONFIRMED, CallState.ENDED]
+    assert responses == [180, 200]
+
+
+def test_callee_hangs_up():
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        async def on_invite(call):
+            call.answer(ANSWER)  # sync use: sent at once
+            await call.answered(timeout=WAIT)
+            await call.bye()
+
+        call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        assert call.state in (CallState.CONFIRMED, CallState.ENDED)
+        assert await call.ended(timeout=WAIT) == 200
+        assert not call.ended_locally
+        return call.state
+
+    assert run_pair(body) is CallState.ENDED
+
+
+def test_reject_busy():
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        def on_invite(call):
+            call.reject(486)
+
+        call = alice.invite(uri, sdp=OFFER)
+        with pytest.raises(CallFailed) as ei:
+            await call.answered(timeout=WAIT)
+        assert ei.value.status == 486 and ei.value.reason == "Busy Here"
+        assert ei.value.response.status == 486
+        assert call.end_status == 486 and call.state is CallState.ENDED
+        assert await call.ended(timeout=WAIT) == 486
+        # Awaiting the call again raises the same way.
+        with pytest.raises(CallFailed):
+            await call
+        return True
+
+    assert run_pair(body)
+
+
+def test_cancel_before_answer_gives_487():
+    async def body(alice, bob, uri):
+        ringing = asyncio.get_running_loop().create_future()
+        ends = asyncio.get_running_loop().create_future()
+
+        @bob.on_invite
+        async def on_invite(call):
+            await call.ring(180)
+            ringing.set_result(True)
+            ends.set_result(await call.ended(timeout=WAIT))
+
+        call = alice.invite(uri, sdp=OFFER)
+        await asyncio.wait_for(ringing, WAIT)
+        await asyncio.sleep(0.05)  # the 180 reaches alice: the CANCEL may go
+        call.hangup()
+        assert call.state is CallState.ENDED and call.ended_locally
+        with pytest.raises(CallFailed) as ei:
+            await call.answered(timeout=WAIT)
+        end_b = await asyncio.wait_for(ends, WAIT)
+        return ei.value.status, end_b
+
+    status, end_b = run_pair(body)
+    assert status == 487 and end_b == 487
+
+
+def test_timeout_cancels():
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        def on_invite(call):
+            call.ring()
+
+        call = alice.invite(uri, timeout=0.2)
+        with pytest.raises(CallFailed) as ei:
+            await call.answered(timeout=WAIT)
+        return ei.value.status
+
+    assert run_pair(body) == 487
+
+
+def test_no_invite_handler_and_out_of_dialog_requests():
+    async def body(alice, bob, uri):
+        # Without on_invite an INVITE is answered 480 Temporarily Unavailable.
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(uri).answered(timeout=WAIT)
+        assert ei.value.status == 480
+        # OPTIONS outside a dialog: the UA's capabilities.
+        a = alice.stack
+        host = bob.stack.address().split(":", 1)[1]
+        req = libsip.Message.request("OPTIONS", uri, headers=[
+            ("Max-Forwards", "70"), ("From", "<sip:alice@127.0.0.1>;tag=x1"),
+            ("To", f"<sip:bob@{host}>"), ("Call-ID", "ood-1@127.0.0.1"),
+            ("CSeq", "1 OPTIONS")])
+        rsp = await asyncio.wait_for(a.request(req, bob.stack.address()), WAIT)
+        assert rsp.status == 200 and "MESSAGE" in [h.value for h in rsp.headers["Allow"]]
+        assert rsp.headers["Server"][0].value == "test-ua/1"
+        # A Stack handler gets what the UA does not take.
+        got = []
+
+        @bob.stack.on_request("MESSAGE")
+        def message(r):
+            got.append(r.body)
+            r.reply(202)
+
+        msg = libsip.Message.request("MESSAGE", uri, headers=[
+            ("Max-Forwards", "70"), ("From", "<sip:alice@127.0.0.1>;tag=x2"),
+            ("To", f"<sip:bob@{host}>"), ("Call-ID", "ood-2@127.0.0.1"),
+            ("CSeq", "1 MESSAGE")], body=b"hi", content_type="text/plain")
+        rsp = await asyncio.wait_for(a.request(msg, bob.stack.address()), WAIT)
+        assert rsp.status == 202 and got == [b"hi"]
+
+        # ua.on_request comes first.
+        @bob.on_request
+        async def on_request(r):
+            r.reply(403)
+
+        msg2 = libsip.Message.request("MESSAGE", uri, headers=[
+            ("Max-Forwards", "70"), ("From", "<sip:alice@127.0.0.1>;tag=x3"),
+            ("To", f"<sip:bob@{host}>"), ("Call-ID", "ood-3@127.0.0.1"),
+            ("CSeq", "1 MESSAGE")])
+        rsp = await asyncio.wait_for(a.request(msg2, bob.stack.address()), WAIT)
+        return rsp.status
+
+    assert run_pair(body, user_agent="test-ua/1",
+                    allow="INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE") == 403
+
+
+def test_handler_error_rejects_500(caplog):
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        async def on_invite(call):
+            raise RuntimeError("boom")
+
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(uri).answered(timeout=WAIT)
+        await asyncio.sleep(0.05)
+        assert "boom" in caplog.text
+        # The logged traceback holds the handler's frame, and so its call.
+        caplog.clear()
+        return ei.value.status
+
+    assert run_pair(body) == 500
+
+
+def test_dropping_references_keeps_live_calls():
+    async def body(alice, bob, uri):
+        done = asyncio.get_running_loop().create_future()
+
+        @bob.on_invite
+        async def on_invite(call):
+            call.answer(ANSWER)
+            done.set_result(await call.ended(timeout=WAIT))
+
+        await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        # The script kept no reference: the UA keeps the call up.
+        gc.collect()
+        await asyncio.sleep(0.1)
+        assert len(alice.calls) == 1 and alice.calls[0].state is CallState.CONFIRMED
+        alice.calls[0].hangup()
+        assert await asyncio.wait_for(done, WAIT) == 200
+        # Ended and unreferenced: the UA lets it go (the core frees it once its
+        # transactions end; run_pair checks that nothing is left).
+        assert alice.calls == [] and alice.call_count == 0
+        return True
+
+    assert run_pair(body)
+
+
+def test_closing_the_ua_ends_live_calls():
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        def on_invite(call):
+            call.ring()
+
+        call = alice.invite(uri, sdp=OFFER)
+        await asyncio.sleep(0.1)
+        waiter = asyncio.ensure_future(call.ended())
+        await asyncio.sleep(0)
+        alice.close()
+        assert alice.closed and call.state is CallState.ENDED
+        with pytest.raises(libsip.ClosedError):
+            await asyncio.wait_for(waiter, WAIT)
+        with pytest.raises(libsip.ClosedError):
+            alice.invite(uri)
+        # The stack's own handlers take the layer again.
+        got = []
+
+        @alice.stack.on_request("OPTIONS")
+        def options(r):
+            got.append(1)
+            r.reply(200)
+
+        bob.close()
+        return True
+
+    assert run_pair(body)
+
+
+def test_argument_checks():
+    with libsip.Stack(["udp:127.0.0.1:0"]) as stateless:
+        with pytest.raises(libsip.InvalidError):
+            UA(stateless)
+    with libsip.Stack(["udp:127.0.0.1:0"], transactions=True) as s:
+        with pytest.raises(TypeError):
+            UA("not a stack")
+        with pytest.raises(TypeError):
+            UA(s, user_agnet="x")  # unknown option
+        with pytest.raises(TypeError):
+            UA(s, user_agent=5)
+        with pytest.raises(TypeError):
+            UA(s, t1_ms="500")
+        with pytest.raises(TypeError):
+            UA(s, t1_ms=True)
+        with pytest.raises(libsip.InvalidError):
+            UA(s, t2_ms=-1)
+        with UA(s, user_agent="x/1", allow="INVITE, ACK, BYE", supported="", accept=None,
+                schemes="sip", contact_user="alice", contact_host="127.0.0.1",
+                t1_ms=100, t2_ms=1000) as ua:
+            with pytest.raises(libsip.InvalidError):
+                UA(s)  # one UA per stack
+            with pytest.raises(TypeError):
+                ua.invite(5)
+            with pytest.raises(TypeError):
+                ua.invite("sip:b@127.0.0.1", sdp=5)
+            with pytest.raises(TypeError):
+                ua.invite("sip:b@127.0.0.1", from_=5)
+            with pytest.raises(TypeError):
+                ua.invite("sip:b@127.0.0.1", timeout="1")
+            with pytest.raises(TypeError):
+                ua.invite("sip:b@127.0.0.1", colour="red")
+            with pytest.raises(libsip.UriError):
+                ua.invite("not a uri")
+            with pytest.raises(TypeError):
+                ua.on_invite(5)
+            with pytest.raises(TypeError):
+                ua.on_request("x")
+            call = ua.invite("sip:b@127.0.0.1:9", sdp=OFFER, from_="<sip:alice@127.0.0.1>")
+            with pytest.raises(libsip.InvalidError):
+                call.ring()  # a UAC call does not ring
+            with pytest.raises(TypeError):
+                call.reject("486")
+            with pytest.raises(libsip.InvalidError):
+                call.reject(200)
+            with pytest.raises(TypeError):
+                call.request(5)
+            with pytest.raises(libsip.InvalidError):
+                call.request("INFO", "x")  # a body needs its type
+            with pytest.raises(libsip.InvalidError):
+                call.on("bye", print)
+            with pytest.raises(TypeError):
+                call.on_state(5)
+            assert repr(call).startswith("<Call uac CALLING")
+            assert repr(ua).startswith("<UA 1 calls")
+            with pytest.raises(TypeError):
+                libsip.Call()
+            with pytest.raises(TypeError):
+                libsip.Dialog()
+            del call
+        assert repr(ua) == "<UA closed>"
+        # A closed stack refuses a UA.
+    with pytest.raises(libsip.ClosedError):
+        UA(s)
+    assert issubclass(CallFailed, libsip.Error)
+    e = CallFailed(486)
+    assert (e.status, e.reason, e.response) == (486, "Busy Here", None)
