@@ -31,8 +31,9 @@ extern "C" {
     X(ETYPE, -1005, "header has another type")                                                     \
     X(EURI, -1006, "malformed URI")                                                                \
     X(ESDP, -1007, "malformed SDP")                                                                \
-    X(EBODY, -1008, "malformed body")                                                            \
-    X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")
+    X(EBODY, -1008, "malformed body")                                                              \
+    X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")                                  \
+    X(EBUSY, -1010, "another exchange is in progress")
 
 /** libsip error codes. */
 typedef enum sip_err {
