@@ -183,6 +183,21 @@ SIP_EXTERN int sip_txn_client_create(sip_txn_t **out, sip_txn_layer_t *layer, si
                                      sip_response_cb cb, void *user, sip_free_fn user_free);
 
 /**
+ * Starts the server transaction of a new request that a handler of the transport's chain took
+ * (a UA core or registrar before the layer's request handler; PJSIP's pjsip_tsx_create_uas).
+ * The transaction then absorbs the request's retransmissions (they never reach the chain's later
+ * handlers), sends 100 Trying for an INVITE unless answered within timer_100_ms, and answers 500
+ * once the last reference other than the layer's goes without a final response (RFC 3261 §8.2).
+ * Merged requests (§8.2.2.2) and CANCELs of a transaction here never get this far: the layer's
+ * first link answers them.
+ * @param out  New reference
+ * @param req  the request as received (the transaction takes its own reference)
+ * @return 0, SIP_EINVAL (not a request, ACK, no Via/CSeq/Call-ID), SIP_EEXIST (the request
+ *         belongs to a transaction already), SIP_ECLOSED, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_txn_server_create(sip_txn_t **out, sip_txn_layer_t *layer, sip_msg_t *req);
+
+/**
  * Cancels a pending INVITE (RFC 3261 §9.1): sends a CANCEL in its own transaction once a
  * provisional response has arrived (at once if one has). When no final response follows within
  * 64*T1 of the CANCEL, the transaction ends with 408.
