@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "pump.h"
 #include "sip/sip.h"
 #include "transport/transport_int.h"
@@ -360,6 +361,42 @@ static void dispatch_user_free_once(void **state)
     assert_int_equal(r.frees[2], 1);
 }
 
+static void dispatch_out_of_memory(void **state)
+{
+    (void)state;
+    rec_t r;
+    rec_init(&r);
+    r.tp = tp;
+    /* Every call that cannot allocate its link fails with SIP_ENOMEM and ends the
+     * registration. */
+    test_alloc_fail_at(1);
+    assert_int_equal(sip_transport_add_handler(tp, 1, on_link, &links[0], link_free), SIP_ENOMEM);
+    assert_int_equal(r.frees[0], 1);
+    test_alloc_fail_at(1);
+    assert_int_equal(sip_transport_set_handler(tp, on_slot, &r, slot_free), SIP_ENOMEM);
+    assert_int_equal(r.frees[6], 1);
+    /* A transaction layer that cannot join the chain is not made, and leaves nothing in it. */
+    for (long n = 1;; n++) {
+        sip_txn_layer_t *l;
+        test_alloc_fail_at(n);
+        int rc = sip_txn_layer_create(&l, tp, NULL);
+        int failed = test_alloc_failed();
+        test_alloc_fail_at(0);
+        if (rc == 0) {
+            assert_false(failed);
+            sip_txn_layer_unref(l);
+            break;
+        }
+        assert_int_equal(rc, SIP_ENOMEM);
+        assert_null(l);
+        test_pump(loop, 0);
+    }
+    add(&r, 1, 1);
+    deliver(tp, OPTIONS);
+    assert_string_equal(r.log, "1");
+    test_pump(loop, 0);
+}
+
 static void dispatch_set_handler_is_the_app_slot(void **state)
 {
     (void)state;
@@ -654,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dispatch_close_inside_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(dispatch_unref_inside_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(dispatch_user_free_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(dispatch_out_of_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(dispatch_set_handler_is_the_app_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(dispatch_get_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(dispatch_ua_link_before_the_request_handler, setup,
