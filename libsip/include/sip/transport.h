@@ -43,8 +43,9 @@ typedef struct sip_transport_opts {
 SIP_EXTERN void sip_transport_opts_init(sip_transport_opts_t *opts);
 
 /**
- * Receives every message that arrives and parses (malformed requests are answered 400 or dropped
- * before this). The message carries its sip_netinfo_t.
+ * The handler of the application's slot (sip_transport_set_handler()): receives every message
+ * that arrives, parses (malformed requests are answered 400 or dropped before this) and reaches
+ * the slot in the handler chain. The message carries its sip_netinfo_t.
  * @param msg  Borrowed for the call; sip_msg_ref() it to keep it
  */
 typedef void (*sip_transport_msg_cb)(sip_transport_t *tp, sip_msg_t *msg, void *user);
