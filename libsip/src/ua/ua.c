@@ -305,6 +305,30 @@ int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t siz
     return w > 0 && (size_t)w < size ? 0 : SIP_EINVAL;
 }
 
+int sip__ua_local_ip(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
+{
+    char c[512];
+    int rc = sip__ua_contact(ua, ni, c, sizeof(c));
+    if (rc) return rc;
+    /* "<sip:user@host:port;...>": the host, without brackets. */
+    const char *h = strchr(c, ':') + 1, *at = strchr(h, '@');
+    if (at) h = at + 1;
+    size_t n;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]");
+    } else {
+        n = strcspn(h, ":;>");
+    }
+    if (n == 0 || n >= size) return SIP_EINVAL;
+    memcpy(buf, h, n);
+    buf[n] = '\0';
+    /* The engine writes an address: a name here needs media_address. */
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789.:abcdefABCDEF", buf[i])) return SIP_EINVAL;
+    return 0;
+}
+
 static int add_if(sip_msg_t *m, const char *name, const char *value)
 {
     return value && *value ? sip_msg_add_header(m, name, value) : 0;
