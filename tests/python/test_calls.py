@@ -15,6 +15,11 @@ OFFER = ("v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=
          "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 ANSWER = ("v=0\r\no=bob 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
           "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+CAPS_A = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          "m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+          "a=fmtp:101 0-15\r\n")
+CAPS_B = ("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          "m=audio 5000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n")
 WAIT = 5  # seconds: the bound of every wait
 
 
@@ -317,6 +322,88 @@ def test_closing_the_ua_ends_live_calls():
             r.reply(200)
 
         bob.close()
+        return True
+
+    assert run_pair(body)
+
+
+def test_media_engine_hold_resume_update():
+    async def body(alice, bob, uri):
+        incoming = asyncio.get_running_loop().create_future()
+        events = {"a_media": 0, "b_media": 0, "b_reinvites": 0}
+
+        @bob.on_invite(media=CAPS_B)
+        async def on_invite(call):
+            call.on("media", lambda: events.__setitem__("b_media", events["b_media"] + 1))
+            call.on("reinvite", lambda req: events.__setitem__(
+                "b_reinvites", events["b_reinvites"] + 1))
+            await call.answer()  # the engine answers from CAPS_B
+            incoming.set_result(await call.answered(timeout=WAIT))
+            await call.ended(timeout=WAIT)
+
+        call = alice.invite(uri, media=CAPS_A)
+        call.on("media", lambda: events.__setitem__("a_media", events["a_media"] + 1))
+        await asyncio.wait_for(call, WAIT)
+        bcall = await asyncio.wait_for(incoming, WAIT)
+        # Codec intersection: B answers PCMA and telephone-event with A's numbers.
+        assert "m=audio 5000 RTP/AVP 8 101" in call.remote_sdp
+        assert "PCMU" not in call.remote_sdp
+        assert "m=audio 4000 RTP/AVP 0 8 101" in bcall.remote_sdp
+        assert call.oa is not None and call.oa.hold is False and not bcall.remote_hold
+        modified = []
+        call.on("modified", lambda rsp: modified.append(rsp.status))
+        rsp = await asyncio.wait_for(call.reinvite(hold=True), WAIT)
+        assert rsp.status == 200 and modified == [200]
+        assert call.oa.hold and "a=sendonly" in call.local_sdp
+        await asyncio.sleep(0.05)
+        assert bcall.remote_hold and events["b_reinvites"] >= 1
+        rsp = await asyncio.wait_for(call.reinvite(hold=False), WAIT)
+        assert rsp.status == 200 and not call.oa.hold
+        await asyncio.sleep(0.05)
+        assert not bcall.remote_hold
+        # UPDATE with the engine's next offer.
+        rsp = await asyncio.wait_for(call.update(), WAIT)
+        assert rsp.status == 200
+        assert events["a_media"] >= 3 and events["b_media"] >= 3
+        with pytest.raises(TypeError):
+            call.reinvite(hold="yes")
+        with pytest.raises(libsip.InvalidError):
+            call.reinvite(OFFER, hold=True)
+        await call.hangup()
+        return True
+
+    assert run_pair(body)
+
+
+def test_reinvite_offers_without_engine():
+    async def body(alice, bob, uri):
+        incoming = asyncio.get_running_loop().create_future()
+
+        @bob.on_invite
+        async def on_invite(call):
+            await call.answer(ANSWER)
+            incoming.set_result(await call.answered(timeout=WAIT))
+            await call.ended(timeout=WAIT)
+
+        call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        bcall = await asyncio.wait_for(incoming, WAIT)
+        # Nobody answers offers on bob's side yet: 488, the session stays.
+        rsp = await asyncio.wait_for(call.reinvite(OFFER.replace("4000", "4002")), WAIT)
+        assert rsp.status == 488 and call.remote_sdp == ANSWER
+        offers = []
+
+        @bcall.on("offer")
+        def offer(msg):
+            offers.append(msg.method)
+            bcall.answer_offer(ANSWER.replace("5000", "5002"))
+
+        with pytest.raises(libsip.InvalidError):
+            bcall.answer_offer(ANSWER)  # no offer awaits an answer
+        rsp = await asyncio.wait_for(call.reinvite(OFFER.replace("4000", "4004")), WAIT)
+        assert rsp.status == 200 and offers == ["INVITE"]
+        assert "5002" in call.remote_sdp and "4004" in bcall.remote_sdp
+        await bcall.hangup()
+        assert await call.ended(timeout=WAIT) == 200
         return True
 
     assert run_pair(body)

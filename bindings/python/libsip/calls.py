@@ -34,6 +34,7 @@ from ._errors import ClosedError, Error, InvalidError, TransactionError, error
 from .loop import release
 from .message import (BytesLike, HeaderArg, Message, Method, NetInfo, _header_items, _short,
                       status_phrase)
+from .oa import OfferAnswer
 from .sdp import Sdp
 from .txn import ServerTransaction, TxnState
 
@@ -388,6 +389,16 @@ class _Pending:
                         f.set_result(m)
             self._futs = []
 
+    def _fail(self, exc: BaseException) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._error = exc
+        for f in self._futs:
+            if not f.done():
+                f.set_exception(exc)
+        self._futs = []
+
     def __await__(self) -> Generator[Any, None, Message]:
         if not self.done:
             fut = asyncio.get_running_loop().create_future()
@@ -412,8 +423,9 @@ class Call:
     """
 
     __slots__ = ("_h", "_ua", "_loop", "_state_fns", "_request_fns", "_response_fns",
-                 "_reinvite_fns", "_answered", "_ended", "_confirmed", "_over", "_final",
-                 "_closed_by_ua", "__weakref__")
+                 "_reinvite_fns", "_offer_fns", "_media_fns", "_modified_fns", "_modifying",
+                 "_answered", "_ended", "_confirmed", "_over", "_final", "_closed_by_ua",
+                 "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("calls come from ua.invite() and @ua.on_invite")
@@ -428,6 +440,10 @@ class Call:
         c._request_fns: Dict[str, List[Callable[..., Any]]] = {}
         c._response_fns: List[Callable[..., Any]] = []
         c._reinvite_fns: List[Callable[..., Any]] = []
+        c._offer_fns: List[Callable[..., Any]] = []
+        c._media_fns: List[Callable[..., Any]] = []
+        c._modified_fns: List[Callable[..., Any]] = []
+        c._modifying: Optional[_Pending] = None
         c._answered: List[Any] = []
         c._ended: List[Any] = []
         c._confirmed = False
@@ -476,6 +492,24 @@ class Call:
                 fn(m)
         elif event == _c.SIP_CALL_EVENT_REQUEST:
             self._request(m, txn)
+        elif event == _c.SIP_CALL_EVENT_OFFER:
+            if self._offer_fns:
+                for fn in list(self._offer_fns):
+                    fn(m)
+            elif m is not None and m.is_request:
+                # Nobody answers offers: the session stays as it was (RFC 3264 §8, 488).
+                _c.sip_call_reject_offer(self._h, 488)
+                self._kick()
+        elif event == _c.SIP_CALL_EVENT_MEDIA:
+            for fn in list(self._media_fns):
+                fn()
+        elif event == _c.SIP_CALL_EVENT_MODIFIED:
+            p, self._modifying = self._modifying, None
+            if p is not None:
+                p._on_response(None, m.status if m is not None else 408,
+                               m._h if m is not None else None)
+            for fn in list(self._modified_fns):
+                fn(m)
 
     def _request(self, m: Optional[Message], txn: Any) -> None:
         from .stack import Request
@@ -506,6 +540,9 @@ class Call:
 
     def _end(self) -> None:
         self._over = True
+        p, self._modifying = self._modifying, None
+        if p is not None and not p.done:
+            p._fail(ClosedError(message="the call ended before the re-INVITE or UPDATE did"))
         ua = self._ua
         ua._calls.discard(self)
         if not self._confirmed:
@@ -531,6 +568,9 @@ class Call:
         self._closed_by_ua = True
         self._over = True
         exc = ClosedError(message="the call's UA was closed")
+        p, self._modifying = self._modifying, None
+        if p is not None:
+            p._fail(exc)
         self._settle(self._answered, None, exc)
         self._settle(self._ended, None, exc)
 
@@ -649,6 +689,63 @@ class Call:
         self._kick()
         return p
 
+    def _modify(self, rc: int, what: str) -> _Pending:
+        if rc < 0:
+            if rc == _c.SIP_EBUSY:
+                raise error(rc, f"cannot send {what}: another offer/answer exchange is open")
+            raise _fail(rc, f"cannot send {what}")
+        p = _Pending(self._loop)
+        self._modifying = p
+        self._kick()
+        return p
+
+    def reinvite(self, sdp: SdpArg = None, *, hold: Optional[bool] = None) -> _Pending:
+        """Sends a re-INVITE (RFC 3261 §14) with an offer: sdp, or without it the media
+        engine's next offer (ua.invite(media=...), on_invite(media=...)); hold=True puts the
+        call on hold (sendonly or inactive, RFC 3264 §8.4), hold=False resumes it (both need
+        the engine). A 491 is retried by the core (§14.1). ``await`` it for the final
+        response (a Message; a failure leaves the session as it was). Raises Error
+        (SIP_EBUSY) while another exchange is open, ClosedError unless confirmed."""
+        if hold is not None:
+            if not isinstance(hold, bool):
+                raise TypeError(f"hold must be a bool, not {type(hold).__name__}")
+            if sdp is not None:
+                raise InvalidError(_c.SIP_EINVAL, "give sdp or hold, not both")
+            rc = _c.sip_call_hold(self._handle(), 1 if hold else 0)
+            return self._modify(rc, "the hold re-INVITE" if hold else "the resume re-INVITE")
+        return self._modify(_c.sip_call_reinvite(self._handle(), _sdp_text("sdp", sdp)),
+                            "a re-INVITE")
+
+    def update(self, sdp: SdpArg = None) -> _Pending:
+        """Sends an UPDATE (RFC 3311), in an early dialog too: with sdp (or the engine's next
+        offer) it changes the session; with neither it refreshes it. ``await`` it for the
+        final response, as reinvite()."""
+        return self._modify(_c.sip_call_update(self._handle(), _sdp_text("sdp", sdp)),
+                            "an UPDATE")
+
+    def answer_offer(self, sdp: SdpArg) -> _Done:
+        """Answers the offer an "offer" handler got (a call without the media engine): in the
+        200 of the re-INVITE or UPDATE, or in the ACK of an INVITE sent without an offer."""
+        text = _sdp_text("sdp", sdp)
+        if text is None:
+            raise TypeError("sdp must be an Sdp, str or bytes, not None")
+        rc = _c.sip_call_answer_offer(self._handle(), text)
+        if rc < 0:
+            raise _fail(rc, "cannot answer the offer")
+        self._kick()
+        return _DONE
+
+    def reject_offer(self, status: int = 488) -> _Done:
+        """Refuses the offer an "offer" handler got with a final response (488 Not Acceptable
+        Here by default); the session stays as it was. An offer in a 2xx cannot be refused:
+        hang up instead."""
+        st = _status_arg(status, 300, 699)
+        rc = _c.sip_call_reject_offer(self._handle(), st)
+        if rc < 0:
+            raise _fail(rc, "cannot refuse the offer")
+        self._kick()
+        return _DONE
+
     # -- handlers ---------------------------------------------------------------------------
 
     def on(self, event: str, fn: Optional[F] = None) -> Any:
@@ -656,7 +753,11 @@ class Call:
         "state" fn(state, msg); "response" fn(rsp) for each response to a placed call's
         INVITE; "reinvite" fn(req) after a re-INVITE or UPDATE from the other side was
         answered; "request" fn(req) for any request inside the call; a method name ("info",
-        "options", "message", "notify", "refer") fn(req) for that method. A request handler
+        "options", "message", "notify", "refer") fn(req) for that method; "offer" fn(msg)
+        when the other side offers and the call has no media engine (answer with
+        answer_offer(), refuse with reject_offer(); without a handler an offer in a request
+        gets 488); "media" fn() when an exchange changed local_sdp and remote_sdp; "modified"
+        fn(rsp) when a re-INVITE or UPDATE of ours got its final response. A request handler
         answers with req.reply(); one not answered when the handler (or its task) returns
         gets 200 (INFO, OPTIONS) or 501."""
         if not isinstance(event, str):
@@ -672,6 +773,12 @@ class Call:
                 self._response_fns.append(f)
             elif key == "reinvite":
                 self._reinvite_fns.append(f)
+            elif key == "offer":
+                self._offer_fns.append(f)
+            elif key == "media":
+                self._media_fns.append(f)
+            elif key == "modified":
+                self._modified_fns.append(f)
             elif key == "request":
                 self._request_fns.setdefault("*", []).append(f)
             elif key.isalpha() and key not in ("invite", "ack", "cancel", "bye", "prack",
@@ -679,7 +786,8 @@ class Call:
                 self._request_fns.setdefault(key.upper(), []).append(f)
             else:
                 raise InvalidError(_c.SIP_EINVAL, f"no call event {event!r} (state, response, "
-                                   "reinvite, request, or a method such as info)")
+                                   "reinvite, offer, media, modified, request, or a method "
+                                   "such as info)")
             return f
         return deco(fn) if fn is not None else deco
 
@@ -739,6 +847,23 @@ class Call:
     def local_sdp(self) -> Optional[str]:
         """The session description last sent, or None."""
         return _text(_c.sip_call_get_local_sdp(self._h)) or None
+
+    @property
+    def remote_hold(self) -> bool:
+        """True while the other side holds this one (its last SDP is sendonly or inactive;
+        with the media engine)."""
+        return bool(_c.sip_call_is_remote_hold(self._h))
+
+    @property
+    def oa(self) -> Optional[OfferAnswer]:
+        """The call's offer/answer engine (an OfferAnswer: its hold, local and remote SDP),
+        or None for a call without media capabilities."""
+        h = _c.sip_call_get_oa(self._h)
+        if h is None:
+            return None
+        o = OfferAnswer.__new__(OfferAnswer)
+        o._h = _c.sip_oa_ref(h)
+        return o
 
     @property
     def response(self) -> Optional[Message]:
@@ -822,6 +947,7 @@ class UA:
         self._tasks: Set[Any] = set()
         self._invite_fn: Optional[Callable[[Call], Any]] = None
         self._request_fn: Optional[Callable[["Request"], Any]] = None
+        self._accept_media: Any = (None, None)
         self._user_agent = o.user_agent or ""
         self._allow = o.allow or ""
         self._supported = o.supported or ""
@@ -872,7 +998,16 @@ class UA:
 
     def _accept_call(self, txn: Any) -> None:
         call = Call._new(self)
-        rc, h = _c.sip_call_accept(self._h, txn, None, call._callback())
+        media, address = self._accept_media
+        o = None
+        if media is not None or address is not None:
+            o = _c.sip_call_opts_t()
+            _c.sip_call_opts_init(o)
+            if media is not None:
+                o.media = media
+            if address is not None:
+                o.media_address = address
+        rc, h = _c.sip_call_accept(self._h, txn, o, call._callback())
         if rc < 0:
             logger.error("cannot accept an incoming call: %s", _c.sip_strerror(rc))
             if _c.sip_txn_get_state(txn) in _NO_FINAL:
@@ -891,16 +1026,27 @@ class UA:
         assert self._invite_fn is not None
         _run_handler(self, self._invite_fn, call, reject_500)
 
-    def on_invite(self, fn: F) -> F:
+    def on_invite(self, fn: Optional[F] = None, *, media: SdpArg = None,
+                  media_address: Optional[str] = None) -> Any:
         """Decorator: fn(call) for each INVITE outside a dialog, with the Call made of it
         (state INCOMING). fn may be ``async def``: it runs as a task of the asyncio loop
         serving the stack, and reads top to bottom (await call.ring(), await
         call.answer(sdp), await call.ended()). A handler that raises rejects a call not
-        answered yet with 500. Without a handler, INVITEs go to on_request, else get 480."""
-        if not callable(fn):
-            raise TypeError(f"the handler must be callable, not {type(fn).__name__}")
-        self._invite_fn = fn
-        return fn
+        answered yet with 500. Without a handler, INVITEs go to on_request, else get 480.
+        ``@ua.on_invite(media=caps)`` gives each call the offer/answer engine with these
+        local capabilities (an SDP of m= lines): call.answer() then answers the offer from
+        them (488 when it cannot), and re-INVITEs are answered the same way; media_address
+        is its c=/o= address (default: the Contact host)."""
+        s = _sdp_text("media", media)
+        a = _opt_str("media_address", media_address)
+
+        def deco(f: F) -> F:
+            if not callable(f):
+                raise TypeError(f"the handler must be callable, not {type(f).__name__}")
+            self._invite_fn = f
+            self._accept_media = (s, a)
+            return f
+        return deco(fn) if fn is not None else deco
 
     def on_request(self, fn: F) -> F:
         """Decorator: fn(req) for each out-of-dialog request other than an INVITE taken by
@@ -915,14 +1061,19 @@ class UA:
 
     def invite(self, target: str, *, sdp: SdpArg = None, from_: Optional[str] = None,
                headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
-               dst: Any = None) -> Call:
+               dst: Any = None, media: SdpArg = None, media_address: Optional[str] = None,
+               late_offer: bool = False) -> Call:
         """Places a call to target ("sip:bob@127.0.0.1:5070"): the INVITE (with sdp as the
         offer; none: the offer comes in the 2xx) goes out at once and the Call comes back at
         once, CALLING. ``await ua.invite(...)`` (or ``await call.answered()``) waits until it
         is answered and raises CallFailed otherwise. from_ is the From address, headers extra
         headers (a mapping, (name, value) pairs or "Name: value" lines), timeout the seconds
         before a CANCEL when nobody answers, dst where to send ("udp:host:port", a NetInfo)
-        when not where the URI says (RFC 3263)."""
+        when not where the URI says (RFC 3263). media gives the call the offer/answer engine
+        with these local capabilities (an SDP of m= lines; sdp is then not used): it makes the
+        offer (none in the INVITE with late_offer=True: it answers the 2xx's in the ACK),
+        checks the answer, and handles hold and re-offers; media_address is its c=/o= address
+        (default: the Contact host)."""
         if not isinstance(target, str):
             raise TypeError(f"target must be a str, not {type(target).__name__}")
         o = _c.sip_call_opts_t()
@@ -943,6 +1094,15 @@ class UA:
             if timeout < 0:
                 raise InvalidError(_c.SIP_EINVAL, "timeout must not be negative")
             o.timeout_ms = max(1, int(timeout * 1000)) if timeout else 0
+        m = _sdp_text("media", media)
+        if m is not None:
+            o.media = m
+        ma = _opt_str("media_address", media_address)
+        if ma is not None:
+            o.media_address = ma
+        if not isinstance(late_offer, bool):
+            raise TypeError(f"late_offer must be a bool, not {type(late_offer).__name__}")
+        o.late_offer = int(late_offer)
         ni = NetInfo.parse(dst)._to_c() if dst is not None else None
         if ni is not None:
             o.dst = ni
@@ -957,7 +1117,8 @@ class UA:
         self._stack.loop._kick()
         return call
 
-    invite.OPTIONS = ("from", "sdp", "headers", "timeout_ms", "dst")  # type: ignore[attr-defined]
+    invite.OPTIONS = ("from", "sdp", "headers", "timeout_ms", "dst", "media",  # type: ignore
+                      "media_address", "late_offer")
 
     # -- reading and closing ----------------------------------------------------------------
 
