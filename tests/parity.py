@@ -61,6 +61,8 @@ RENAMES = {
     ("*", "__bytes__"): "__tostring",        # Lua strings are bytes
     ("*", "__eq__"): "__eq",
     ("ClientTransaction", "__await__"): "wait",  # asyncio await vs a coroutine's txn:wait()
+    ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
+    ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -115,6 +117,9 @@ PYTHON_ONLY = {
     "Stack.address": "Python's one-address shorthand; Lua's stack:listeners()",
     "Stack.addresses": "Lua's stack:listeners()",
     "Resolver.bind": "a Lua Resolver binds to the stack's loop when a Stack takes it",
+    "CallState": ENUM, "DialogState": ENUM, "CallFailed": ERRORS,
+    "Call.__await__": ASYNC + ": `await call` is `await call.answered()` (Lua's "
+    "call:wait_answered())",
 }
 
 # Lua features Python does not have, with the reason.

@@ -39,7 +39,7 @@ def run_pair(body, **ua_opts):
         b = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
         server = asyncio.ensure_future(loop.serve())
         try:
-            with UA(a, **ua_opts) as alice, UA(b, **ua_opts) as bob:
+            with UA(a, **ua_opts) as alice, b.ua(**ua_opts) as bob:
                 uri = "sip:bob@" + b.address().split(":", 1)[1]
                 return await asyncio.wait_for(body(alice, bob, uri), 2 * WAIT)
         finally:
@@ -142,6 +142,7 @@ def test_callee_hangs_up():
 
         call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
         assert call.state in (CallState.CONFIRMED, CallState.ENDED)
+        assert call.ua is alice and alice.stack.closed is False
         assert await call.ended(timeout=WAIT) == 200
         assert not call.ended_locally
         return call.state

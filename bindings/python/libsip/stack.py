@@ -423,6 +423,12 @@ class Stack:
         return start_client(self, layer, msg, dst, on_response,
                             {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
+    def ua(self, **options: Any) -> Any:
+        """A user agent on this stack's transaction layer: ``stack.ua(user_agent=...)`` is
+        ``libsip.UA(stack, user_agent=...)`` (the same keywords and checks)."""
+        from .calls import UA
+        return UA(self, **options)
+
     # -- addresses and sending --------------------------------------------------------------
 
     def listen(self, spec: str) -> NetInfo:
