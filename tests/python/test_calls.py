@@ -319,9 +319,16 @@ def test_closing_the_ua_ends_live_calls():
 
         @alice.stack.on_request("OPTIONS")
         def options(r):
-            got.append(1)
-            r.reply(200)
+            got.append(r.method)
+            r.reply(299)
 
+        host = alice.stack.address().split(":", 1)[1]
+        req = libsip.Message.request("OPTIONS", f"sip:alice@{host}", headers=[
+            ("Max-Forwards", "70"), ("From", "<sip:bob@127.0.0.1>;tag=c1"),
+            ("To", f"<sip:alice@{host}>"), ("Call-ID", "closed-ua@127.0.0.1"),
+            ("CSeq", "1 OPTIONS")])
+        rsp = await asyncio.wait_for(bob.stack.request(req, alice.stack.address()), WAIT)
+        assert rsp.status == 299 and got == ["OPTIONS"]
         bob.close()
         return True
 

@@ -1151,8 +1151,8 @@ class UA:
 
     def close(self) -> None:
         """Ends every live call without sending (their waiters raise ClosedError), cancels the
-        handlers' tasks, and gives the transaction layer back to the Stack's handlers.
-        Idempotent."""
+        handlers' tasks and leaves the transport's handler chain: the Stack's own handlers get
+        every request again. Idempotent."""
         h, self._h = self._h, None
         if h is None:
             return
@@ -1168,9 +1168,7 @@ class UA:
         for t in list(self._tasks):
             if t is not current:
                 t.cancel()
-        stack = self._stack
-        stack._uas.discard(self)
-        stack._restore_handlers()
+        self._stack._uas.discard(self)
 
     def __enter__(self) -> "UA":
         return self

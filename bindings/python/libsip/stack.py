@@ -364,14 +364,6 @@ class Stack:
         self._responses.append(fn)
         return fn
 
-    def _restore_handlers(self) -> None:
-        """A UA closed: the transaction layer's requests come to this stack's handlers again."""
-        layer = self._layer
-        if layer is not None and layer._h is not None and not self.closed:
-            wself = weakref.ref(self)
-            check(_c.sip_txn_layer_set_request_handler(layer._h, _txn_handler(wself)))
-            check(_c.sip_txn_layer_set_stray_handler(layer._h, _stray_handler(wself)))
-
     def _on_responses(self, msg: Message) -> None:
         for fn in list(self._responses):
             fn(msg)
