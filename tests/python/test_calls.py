@@ -335,6 +335,43 @@ def test_closing_the_ua_ends_live_calls():
     assert run_pair(body)
 
 
+def test_early_media_and_in_dialog_defaults():
+    async def body(alice, bob, uri):
+        incoming = asyncio.get_running_loop().create_future()
+        got = []
+
+        @bob.on_invite
+        async def on_invite(call):
+            @call.on_request
+            async def any_request(req):
+                got.append(req.method)  # returns without answering
+
+            await call.ring(183, sdp=ANSWER)
+            await asyncio.sleep(0.05)
+            await call.answer(ANSWER)
+            incoming.set_result(await call.answered(timeout=WAIT))
+            await call.ended(timeout=WAIT)
+
+        responses = []
+        call = alice.invite(uri, sdp=OFFER)
+        call.on("response", lambda rsp: responses.append(rsp.status))
+        early = asyncio.get_running_loop().create_future()
+        call.on_state(lambda st, msg: st is CallState.EARLY and not early.done() and
+                      early.set_result(call.remote_sdp))
+        assert await asyncio.wait_for(early, WAIT) == ANSWER
+        assert call.dialog.state is DialogState.EARLY
+        await asyncio.wait_for(call, WAIT)
+        await asyncio.wait_for(incoming, WAIT)
+        # Unanswered by the handler: 200 for INFO, 501 for the rest.
+        assert (await asyncio.wait_for(call.request("INFO"), WAIT)).status == 200
+        rsp = await asyncio.wait_for(call.request("MESSAGE", b"x", "text/plain"), WAIT)
+        assert rsp.status == 501 and got == ["INFO", "MESSAGE"]
+        await call.bye()
+        return responses
+
+    assert run_pair(body, allow="INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE") == [183, 200]
+
+
 def test_media_engine_hold_resume_update():
     async def body(alice, bob, uri):
         incoming = asyncio.get_running_loop().create_future()
