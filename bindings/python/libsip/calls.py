@@ -203,8 +203,8 @@ _DONE = _Done()
 
 
 def _default_answer(ua: "UA", txn: Any, method: int) -> None:
-    """The answer the C UA gives an out-of-dialog request nobody takes (sip_ua_create with no
-    callback): OPTIONS 200 with Allow, Accept and Supported (RFC 3261 §11.2), INVITE 480,
+    """The UA's answer to an out-of-dialog request that neither it nor the Stack has a
+    handler for: OPTIONS 200 with Allow, Accept and Supported (RFC 3261 §11.2), INVITE 480,
     an unknown method 501, another known method 405 with Allow (§8.2.1)."""
     if _c.sip_txn_get_state(txn) not in _NO_FINAL:
         return
