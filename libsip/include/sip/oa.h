@@ -52,8 +52,9 @@ SIP_EXTERN void sip_oa_opts_init(sip_oa_opts_t *opts);
  * Creates a negotiator in SIP_OA_IDLE, with no local capabilities.
  * @param out   receives the negotiator (NULL on failure); New reference
  * @param opts  options; opts->address is required
- * @return 0, SIP_EINVAL (NULL, no address, a session_id that is not digits, a version below -1),
- *         SIP_EIO (no random bits), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (NULL, no address, a session_id that is not digits, a version below -1,
+ *         a username, address or session name the o= and s= grammar refuses), SIP_EIO (no
+ *         random bits), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_oa_create(sip_oa_t **out, const sip_oa_opts_t *opts);
 /**
