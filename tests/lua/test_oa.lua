@@ -104,6 +104,12 @@ T.case("errors name the stream, as in Python", function()
     T.raises("SIP_EINVAL", sip.OfferAnswer, { address = "10.0.0.1", session_id = "abc" })
     T.raises("SIP_EINVAL", sip.OfferAnswer, { address = "10.0.0.1", bogus = 1 })
     T.raises("SIP_EINVAL", sip.OfferAnswer, {})
+    T.raises("SIP_EINVAL", sip.OfferAnswer, { address = "10.0.0.1", version = -5 })
+    T.raises("SIP_EINVAL", sip.OfferAnswer, { address = "10.0.0.1", version = "7" })
+    local v <close> = sip.OfferAnswer { address = "2001:db8::1", session_id = "42", version = 7,
+        session_name = "talk", caps = ALICE }
+    local offer = tostring(v:create_offer())
+    T.ok(has(offer, "o=- 42 7 IN IP6 2001:db8::1") and has(offer, "s=talk"), offer)
 end)
 
 T.case("a B2BUA relays an answer", function()

@@ -125,6 +125,12 @@ def test_errors_name_the_stream():
         libsip.OfferAnswer(None)
     with pytest.raises(libsip.InvalidError):
         libsip.OfferAnswer("10.0.0.1", version=-5)
+    with pytest.raises(TypeError):
+        libsip.OfferAnswer("10.0.0.1", version="7")
+    with libsip.OfferAnswer("2001:db8::1", session_id="42", version=7, session_name="talk",
+                            caps=ALICE) as v:
+        offer = str(v.create_offer())
+        assert "o=- 42 7 IN IP6 2001:db8::1\r\n" in offer and "s=talk\r\n" in offer
 
 
 def test_b2bua_relays_an_answer():

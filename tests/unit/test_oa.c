@@ -188,6 +188,19 @@ static void oa_dynamic_payload_types(void **state)
     HAS(answer, "m=audio 5000 RTP/AVP 18");
     sip_sdp_unref(answer);
     sip_oa_unref(b);
+
+    /* A static type RFC 3551 does not name matches by number; non-RTP formats by token. */
+    b = oa_new("10.0.0.2", NULL, "2000",
+               HDR("10.0.0.2") "m=audio 5000 RTP/AVP 2\r\nm=message 5002 TCP/MSRP *\r\n");
+    assert_int_equal(answer_rc(b,
+                               HDR("10.0.0.9") "m=audio 6000 RTP/AVP 2 0\r\n"
+                                               "m=message 6002 TCP/MSRP *\r\n",
+                               &answer, &err),
+                     0);
+    HAS(answer, "m=audio 5000 RTP/AVP 2");
+    HAS(answer, "m=message 5002 TCP/MSRP *");
+    sip_sdp_unref(answer);
+    sip_oa_unref(b);
 }
 
 static void oa_rejects_streams_with_port_zero(void **state)
