@@ -125,3 +125,16 @@ T.case("a B2BUA relays an answer", function()
     T.eq(leg.local_sdp.origin.username, "carol", "relayed o=")
     T.eq(a.remote_sdp.media[1].port, 7000, "relayed port")
 end)
+
+T.case("a B2BUA relays an offer", function()
+    local leg <close> = sip.OfferAnswer { address = "10.0.0.2" }
+    local c <close> = sip.OfferAnswer { address = "10.0.0.3", caps = ALICE }
+    leg:set_local_offer("v=0\r\no=alice 55 9 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n" ..
+        "t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\n")
+    T.eq(leg.state, "local_offer", "state")
+    c:set_remote_offer(leg.offer)
+    leg:set_remote_answer(c:create_answer())
+    T.eq(leg.local_sdp.origin.sess_id, "55", "relayed o=")
+    local e = T.raises("SIP_ESDP", leg.set_local_offer, leg, hdr("10.0.0.1"))
+    T.ok(e.reason:find("the offer has 0 m= lines, the session 1", 1, true), e.reason)
+end)

@@ -146,3 +146,18 @@ def test_b2bua_relays_an_answer():
         a.set_remote_answer(relayed)
         assert leg.local_sdp.origin.username == "carol"
         assert a.remote_sdp.media[0].port == 7000
+
+
+def test_b2bua_relays_an_offer():
+    with libsip.OfferAnswer("10.0.0.2") as leg, \
+            libsip.OfferAnswer("10.0.0.3", caps=ALICE) as c:
+        relayed = ("v=0\r\no=alice 55 9 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                   "t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\n")
+        leg.set_local_offer(relayed)
+        assert leg.state == libsip.OaState.LOCAL_OFFER
+        c.set_remote_offer(leg.offer)
+        leg.set_remote_answer(c.create_answer())
+        assert leg.local_sdp.origin.sess_id == "55"
+        with pytest.raises(libsip.SdpError) as ei:
+            leg.set_local_offer(hdr("10.0.0.1"))
+        assert "the offer has 0 m= lines, the session 1" in ei.value.reason

@@ -683,6 +683,48 @@ static void oa_application_answer(void **state)
     sip_oa_unref(b2b);
 }
 
+static void oa_application_offer(void **state)
+{
+    (void)state;
+    sip_oa_t *leg = oa_new("10.0.0.2", NULL, "2000", NULL);
+    sip_oa_t *c = oa_new("10.0.0.3", NULL, "3000", alice_caps);
+    sip_oa_error_t err;
+    sip_sdp_t *relayed, *answer, *again;
+
+    /* A B2BUA sends the other leg's offer on this one. */
+    relayed = sdp_of("v=0\r\no=alice 55 9 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                     "t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\n");
+    assert_int_equal(sip_oa_set_local_offer(leg, relayed, &err), 0);
+    assert_int_equal(sip_oa_get_state(leg), SIP_OA_LOCAL_OFFER);
+    assert_int_equal(sip_oa_set_local_offer(leg, relayed, &err), SIP_EINVAL);
+    assert_non_null(strstr(err.reason, "already in flight"));
+    assert_int_equal(sip_oa_create_offer(leg, &again, NULL), 0);
+    assert_ptr_equal(again, relayed);
+    sip_sdp_unref(again);
+    assert_int_equal(sip_oa_set_remote_offer(c, relayed, NULL), 0);
+    assert_int_equal(sip_oa_create_answer(c, &answer, NULL), 0);
+    assert_int_equal(sip_oa_set_remote_answer(leg, answer, &err), 0);
+    assert_ptr_equal(sip_oa_get_local(leg), relayed);
+    /* Its own re-offer continues the relayed o=. */
+    sip_oa_set_hold(leg, 1);
+    assert_int_equal(sip_oa_create_offer(leg, &again, NULL), 0);
+    HAS(again, "o=alice 55 10 IN IP4 10.0.0.1");
+    HAS(again, "m=audio 4000 RTP/AVP 0 8");
+    HAS(again, "a=sendonly");
+    assert_int_equal(sip_oa_cancel_offer(leg), 0);
+    sip_sdp_unref(again);
+    /* A relayed re-offer with fewer m= lines breaks RFC 3264 §8. */
+    sip_sdp_t *bad = sdp_of(HDR("10.0.0.1") "");
+    assert_int_equal(sip_oa_set_local_offer(leg, bad, &err), SIP_ESDP);
+    assert_non_null(strstr(err.reason, "the offer has 0 m= lines, the session 1"));
+    assert_int_equal(sip_oa_get_state(leg), SIP_OA_DONE);
+    sip_sdp_unref(bad);
+    sip_sdp_unref(relayed);
+    sip_sdp_unref(answer);
+    sip_oa_unref(leg);
+    sip_oa_unref(c);
+}
+
 static void oa_clone_for_forks(void **state)
 {
     (void)state;
@@ -797,6 +839,7 @@ int main(void)
         cmocka_unit_test(oa_answer_validation),
         cmocka_unit_test(oa_rollback),
         cmocka_unit_test(oa_application_answer),
+        cmocka_unit_test(oa_application_offer),
         cmocka_unit_test(oa_clone_for_forks),
         cmocka_unit_test(oa_alloc_failure_sweep),
     };

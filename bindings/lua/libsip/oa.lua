@@ -87,6 +87,11 @@ function OA.methods.create_offer(o)
     if rc < 0 then fail(rc, err) end
     return sdp_out(p, false)
 end
+--- Makes an offer written elsewhere (a B2BUA relays the other leg's) the offer in flight.
+function OA.methods.set_local_offer(o, offer)
+    local rc, err = core.sip_oa_set_local_offer(oa_p(o), sdp_in(offer, "set_local_offer"))
+    if rc < 0 then fail(rc, err) end
+end
 --- Takes the peer's answer to our offer and completes the exchange.
 function OA.methods.set_remote_answer(o, answer)
     local rc, err = core.sip_oa_set_remote_answer(oa_p(o), sdp_in(answer, "set_remote_answer"))

@@ -102,6 +102,19 @@ SIP_EXTERN int sip_oa_set_local(sip_oa_t *oa, sip_sdp_t *caps, sip_oa_error_t *e
 SIP_EXTERN int sip_oa_create_offer(sip_oa_t *oa, sip_sdp_t **out, sip_oa_error_t *err);
 
 /**
+ * Makes an offer the application wrote the offer in flight (a B2BUA relays the other leg's
+ * offer). It must keep the session's m= lines as sip_oa_set_remote_offer() checks a re-offer;
+ * once answered, its o= username, session id and version become the ones later descriptions
+ * from this negotiator continue from. The state becomes SIP_OA_LOCAL_OFFER.
+ * @param oa     the negotiator
+ * @param offer  the offer; Takes its own reference
+ * @param err    filled on failure; may be NULL
+ * @return 0, SIP_ESDP (err names the stream; the state is unchanged), SIP_EINVAL (an offer is
+ *         already in flight).
+ */
+SIP_EXTERN int sip_oa_set_local_offer(sip_oa_t *oa, sip_sdp_t *offer, sip_oa_error_t *err);
+
+/**
  * Takes the answer to the offer in flight and completes the exchange: it must have the offer's
  * m= lines in number and order (RFC 3264 §6), port 0 where the offer had it, and for each
  * accepted stream a connection address and at least one of the offered formats (§6.1 lets an

@@ -137,6 +137,7 @@ static void drop_offer(sip_oa_t *oa)
 {
     sip_sdp_unref(oa->offer);
     oa->offer = NULL;
+    oa->offer_app = 0;
     oa->state = oa->local ? SIP_OA_DONE : SIP_OA_IDLE;
 }
 
@@ -266,38 +267,6 @@ out:
     return rc;
 }
 
-static int adopt_origin(sip_oa_t *oa, const sip_sdp_t *answer, uint64_t *version)
-{
-    const sip_sdp_origin_t *o = sip_sdp_get_origin(answer);
-    unsigned long long v = 0;
-    char *user, *addr, *atype;
-    if (o->sess_id.len >= sizeof(oa->sess_id) || o->sess_version.len > 19) return 1;
-    for (size_t i = 0; i < o->sess_version.len; i++) {
-        char c = o->sess_version.ptr[i];
-        if (c < '0' || c > '9') return 1;
-        v = v * 10 + (unsigned)(c - '0');
-    }
-    user = sip__oa_dup(o->username.ptr, o->username.len);
-    addr = sip__oa_dup(o->address.ptr, o->address.len);
-    atype = sip__oa_dup(o->addrtype.ptr, o->addrtype.len);
-    if (!user || !addr || !atype) {
-        free(user);
-        free(addr);
-        free(atype);
-        return SIP_ENOMEM;
-    }
-    free(oa->o_username);
-    free(oa->o_address);
-    free(oa->o_addrtype);
-    oa->o_username = user;
-    oa->o_address = addr;
-    oa->o_addrtype = atype;
-    memcpy(oa->sess_id, o->sess_id.ptr, o->sess_id.len);
-    oa->sess_id[o->sess_id.len] = '\0';
-    *version = (uint64_t)v;
-    return 0;
-}
-
 int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err)
 {
     oa_slot_t *slots;
@@ -315,17 +284,8 @@ int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err
         return sip__oa_fail(err, -1, SIP_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *am = sip_sdp_media_at(answer, i);
-        slots[i].caps = -1;
+        slots[i].caps = sip__oa_caps_for(oa, am);
         slots[i].active = sip_sdp_media_get_port(am) != 0;
-        /* The capabilities line of the same type and protocol, for later offers. */
-        for (size_t c = 0; oa->caps && c < sip_sdp_media_count(oa->caps); c++) {
-            const sip_sdp_media_t *cm = sip_sdp_media_at(oa->caps, c);
-            if (sip_str_caseeq(sip_sdp_media_get_type(cm), sip_sdp_media_get_type(am)) &&
-                sip_str_caseeq(sip_sdp_media_get_proto(cm), sip_sdp_media_get_proto(am))) {
-                slots[i].caps = (int)c;
-                break;
-            }
-        }
         if ((rc = sip__oa_slot_set(&slots[i], am)) < 0) {
             free_slots(slots, n);
             return sip__oa_fail(err, -1, rc, "out of memory");
@@ -333,7 +293,7 @@ int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err
     }
     /* Later descriptions continue the application's o= (RFC 3264 §8: same id, version + 1). */
     version = oa->version;
-    if ((rc = adopt_origin(oa, answer, &version)) < 0) {
+    if ((rc = sip__oa_adopt_origin(oa, answer, &version)) < 0) {
         free_slots(slots, n);
         return sip__oa_fail(err, -1, rc, "out of memory");
     }

@@ -113,6 +113,7 @@ int sip_oa_clone(sip_oa_t **out, const sip_oa_t *oa)
     memcpy(c->sess_id, oa->sess_id, sizeof(c->sess_id));
     c->version = oa->version;
     c->offer_version = oa->offer_version;
+    c->offer_app = oa->offer_app;
     c->caps_changed = oa->caps_changed;
     c->state = oa->state;
     c->hold = oa->hold;

@@ -32,6 +32,7 @@ struct sip_oa {
     int caps_changed;          /* sip_oa_set_local() after an exchange: rebuild active streams */
     sip_sdp_t *local, *remote; /* the active session; NULL before the first exchange */
     sip_sdp_t *offer;          /* in flight: ours (LOCAL_OFFER) or the peer's (REMOTE_OFFER) */
+    int offer_app;             /* our offer in flight came from the application */
     sip_oa_state_t state;
     int hold;
 
@@ -81,6 +82,9 @@ int sip__oa_stamp(sip_oa_t *oa, sip_sdp_t **sdp, uint64_t *version);
 int sip__oa_slot_set(oa_slot_t *s, const sip_sdp_media_t *m);
 void sip__oa_slot_free(oa_slot_t *s);
 int sip__oa_slots_reserve(sip_oa_t *oa, size_t n);
+/* Takes the o= of an application's description as ours; 1 when it has no usable version. */
+int sip__oa_adopt_origin(sip_oa_t *oa, const sip_sdp_t *sdp, uint64_t *version);
+int sip__oa_caps_for(const sip_oa_t *oa, const sip_sdp_media_t *m);
 
 /* answer.c */
 int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa_error_t *err);
