@@ -42,8 +42,10 @@ def test_offer_answer_and_state():
     assert a.media_count == 1
     assert "done" in repr(a)
     # An unchanged re-offer keeps its version; hold changes it.
+    assert a.remote_changed
     again, _ = exchange(a, b)
     assert str(again) == str(offer)
+    assert not a.remote_changed and not b.remote_changed
     a.set_hold(True)
     assert a.hold
     held, answer = exchange(a, b)

@@ -345,12 +345,19 @@ static void oa_origin_versions(void **state)
     sip_sdp_t *o1, *a1, *o2, *a2;
     char first[4096];
 
+    assert_int_equal(sip_oa_get_remote_changed(a), 0);
     exchange(a, b, &o1, &a1);
+    assert_int_equal(sip_oa_get_remote_changed(a), 1);
+    assert_int_equal(sip_oa_get_remote_changed(b), 1);
     snprintf(first, sizeof(first), "%s", text_of(o1));
     /* RFC 3264 §8: an unchanged re-offer keeps the version, as does its unchanged answer. */
     exchange(a, b, &o2, &a2);
     assert_string_equal(text_of(o2), first);
     HAS(a2, "o=- 2000 2000 IN IP4 10.0.0.2");
+    /* Nothing changed on either side: the media need not be touched. */
+    assert_int_equal(sip_oa_get_remote_changed(a), 0);
+    assert_int_equal(sip_oa_get_remote_changed(b), 0);
+    assert_int_equal(sip_oa_get_remote_changed(NULL), SIP_EINVAL);
     sip_sdp_unref(o2);
     sip_sdp_unref(a2);
     /* A change adds one, on each side that changed. */
@@ -358,6 +365,8 @@ static void oa_origin_versions(void **state)
     exchange(a, b, &o2, &a2);
     HAS(o2, "o=alice 1000 1001 IN IP4 10.0.0.1");
     HAS(a2, "o=- 2000 2001 IN IP4 10.0.0.2");
+    assert_int_equal(sip_oa_get_remote_changed(a), 1);
+    assert_int_equal(sip_oa_get_remote_changed(b), 1);
     sip_sdp_unref(o2);
     sip_sdp_unref(a2);
     /* An offer dropped leaves the version where the session has it. */

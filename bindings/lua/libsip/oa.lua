@@ -148,6 +148,7 @@ end
 OA.props.closed = function(o) return rawget(o, "_p") == nil end
 OA.props.hold = function(o) return core.sip_oa_get_hold(oa_p(o)) == 1 end
 OA.props.remote_hold = function(o) return core.sip_oa_get_remote_hold(oa_p(o)) == 1 end
+OA.props.remote_changed = function(o) return core.sip_oa_get_remote_changed(oa_p(o)) == 1 end
 OA.props.media_count = function(o) return core.sip_oa_media_count(oa_p(o)) end
 --- "idle", "local_offer", "remote_offer" or "done" (Python: an OaState).
 OA.props.state = function(o) return core.sip_oa_state_name(core.sip_oa_get_state(oa_p(o))) end

@@ -222,6 +222,12 @@ class OfferAnswer:
         """True when the peer's active description holds us (sendonly, inactive, 0.0.0.0)."""
         return _c.sip_oa_get_remote_hold(self._handle()) == 1
 
+    @property
+    def remote_changed(self) -> bool:
+        """True when the last exchange changed the peer's description (False for the same one
+        again: a session refresh or an unchanged re-offer)."""
+        return _c.sip_oa_get_remote_changed(self._handle()) == 1
+
     def add_media(self, caps_index: int) -> int:
         """Adds a stream to the next offer from the capabilities' m= line caps_index (0-based);
         returns its index (a port 0 slot of the same type is reused, RFC 3264 §8.1)."""

@@ -201,6 +201,15 @@ SIP_EXTERN int sip_oa_get_hold(const sip_oa_t *oa);
 SIP_EXTERN int sip_oa_get_remote_hold(const sip_oa_t *oa);
 
 /**
+ * Whether the last completed exchange changed the peer's description: 1 after the first one, and
+ * after one whose remote description differs from the one before; 0 when the peer sent the same
+ * description again (a session refresh, RFC 4028, or an unchanged re-offer: RFC 3264 §8 keeps
+ * its o= version), so that the media need not be touched.
+ * @return 1 or 0 (also 0 before any exchange), SIP_EINVAL for NULL.
+ */
+SIP_EXTERN int sip_oa_get_remote_changed(const sip_oa_t *oa);
+
+/**
  * Adds a stream to the next offer, from the m= line caps_idx of the capabilities. It takes the
  * first stream slot of the same media type that is disabled (port 0; RFC 3264 §8.1 allows its
  * reuse), else a new slot at the end (§8.2).

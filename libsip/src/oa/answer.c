@@ -150,6 +150,7 @@ static void complete(sip_oa_t *oa, sip_sdp_t *answer, oa_slot_t *slots, size_t n
     oa->slots = slots;
     oa->nslots = n;
     oa->slots_cap = n ? n : 1;
+    oa->remote_changed = !sip__oa_same(oa->remote, oa->offer);
     sip_sdp_unref(oa->local);
     sip_sdp_unref(oa->remote);
     oa->local = answer;

@@ -155,6 +155,19 @@ static int print_all(const sip_sdp_t *sdp, char **out)
     return n;
 }
 
+int sip__oa_same(const sip_sdp_t *a, const sip_sdp_t *b)
+{
+    char *ta = NULL, *tb = NULL;
+    int same = 0;
+    if (a == b) return 1;
+    if (!a || !b) return 0;
+    /* Out of memory counts as a change: the safe answer for whoever re-reads the session. */
+    if (print_all(a, &ta) >= 0 && print_all(b, &tb) >= 0) same = strcmp(ta, tb) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 int sip__oa_stamp(sip_oa_t *oa, sip_sdp_t **sdp, uint64_t *version)
 {
     char *a = NULL, *b = NULL, ver[24];

@@ -30,6 +30,7 @@ struct sip_oa {
 
     sip_sdp_t *caps;
     int caps_changed;          /* sip_oa_set_local() after an exchange: rebuild active streams */
+    int remote_changed;        /* the last exchange changed the remote description */
     sip_sdp_t *local, *remote; /* the active session; NULL before the first exchange */
     sip_sdp_t *offer;          /* in flight: ours (LOCAL_OFFER) or the peer's (REMOTE_OFFER) */
     int offer_app;             /* our offer in flight came from the application */
@@ -85,6 +86,8 @@ int sip__oa_slots_reserve(sip_oa_t *oa, size_t n);
 /* Takes the o= of an application's description as ours; 1 when it has no usable version. */
 int sip__oa_adopt_origin(sip_oa_t *oa, const sip_sdp_t *sdp, uint64_t *version);
 int sip__oa_caps_for(const sip_oa_t *oa, const sip_sdp_media_t *m);
+/* 1 when both print the same bytes (RFC 3264 §8: an unchanged description). */
+int sip__oa_same(const sip_sdp_t *a, const sip_sdp_t *b);
 
 /* answer.c */
 int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa_error_t *err);

@@ -174,6 +174,7 @@ int sip_oa_set_remote_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *er
     for (size_t i = n; i < oa->nslots; i++)
         sip__oa_slot_free(&oa->slots[i]);
     oa->nslots = n;
+    oa->remote_changed = !sip__oa_same(oa->remote, answer);
     sip_sdp_unref(oa->local);
     sip_sdp_unref(oa->remote);
     oa->local = oa->offer;
