@@ -129,7 +129,8 @@ SIP_EXTERN int sip_oa_set_remote_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_
 
 /**
  * Takes an offer from the peer. A re-offer must keep the m= lines of the session in order
- * (RFC 3264 §8: never fewer, and an active stream keeps its media type). The state becomes
+ * (RFC 3264 §8: never fewer; a stream may change its media type in place, §8.3.3, as a T.38
+ * re-offer does from audio to image). The state becomes
  * SIP_OA_REMOTE_OFFER; answer with sip_oa_create_answer() or sip_oa_set_local_answer().
  * @param oa     the negotiator
  * @param offer  the offer; Takes its own reference
@@ -212,7 +213,7 @@ SIP_EXTERN int sip_oa_get_remote_changed(const sip_oa_t *oa);
 /**
  * Adds a stream to the next offer, from the m= line caps_idx of the capabilities. It takes the
  * first stream slot of the same media type that is disabled (port 0; RFC 3264 §8.1 allows its
- * reuse), else a new slot at the end (§8.2).
+ * reuse), else a new slot at the end (§8.1).
  * @param oa        the negotiator
  * @param caps_idx  the m= line of the capabilities
  * @return the index of the stream (>= 0), SIP_EINVAL (no capabilities, caps_idx out of range),

@@ -24,16 +24,8 @@ int sip__oa_check_offer(const sip_oa_t *oa, const sip_sdp_t *offer, sip_oa_error
                             "the offer has %zu m= lines, the session %zu: a re-offer may not "
                             "remove m= lines (RFC 3264 §8)",
                             n, nl);
-    for (size_t i = 0; i < nl; i++) {
-        const sip_sdp_media_t *m = sip_sdp_media_at(offer, i), *l = sip_sdp_media_at(oa->local, i);
-        /* §8.3.3 changes a stream's type only through a port 0 slot (§8.1 reuse). */
-        if (sip_sdp_media_get_port(m) && sip_sdp_media_get_port(l) &&
-            !sip_str_caseeq(sip_sdp_media_get_type(m), sip_sdp_media_get_type(l)))
-            return sip__oa_fail(err, (int)i, SIP_ESDP,
-                                "stream %zu (m=%.*s): the session has m=%.*s there; an active "
-                                "stream keeps its media type (RFC 3264 §8)",
-                                i, TYPE(m), TYPE(l));
-    }
+    /* §8.3.3 lets a stream change its media type in place (audio to image for T.38 fax): the
+     * answer then takes the capabilities of the new type. */
     return 0;
 }
 
