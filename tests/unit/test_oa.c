@@ -552,8 +552,20 @@ static void oa_answer_validation(void **state)
         assert_int_equal(sip_oa_get_state(a), SIP_OA_LOCAL_OFFER);
         sip_sdp_unref(ans);
     }
+    /* Held (sendonly), the offer cannot be answered sendrecv (§6.1). */
+    sip_oa_set_hold(a, 1);
+    assert_int_equal(sip_oa_cancel_offer(a), 0);
+    assert_int_equal(sip_oa_create_offer(a, &offer, NULL), 0);
+    sip_sdp_unref(offer);
+    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n"
+                                 "m=video 0 RTP/AVP 31\r\n");
+    assert_int_equal(sip_oa_set_remote_answer(a, ans, &err), SIP_ESDP);
+    assert_non_null(strstr(err.reason, "stream 0 (m=audio): answered sendrecv to an offered "
+                                       "sendonly stream (RFC 3264 §6.1)"));
+    sip_sdp_unref(ans);
     /* An answer may add formats of its own (RFC 3264 §6.1). */
-    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 18 0\r\nm=video 0 RTP/AVP 31\r\n");
+    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 18 0\r\na=recvonly\r\n"
+                                 "m=video 0 RTP/AVP 31\r\n");
     assert_int_equal(sip_oa_set_remote_answer(a, ans, &err), 0);
     sip_sdp_unref(ans);
 

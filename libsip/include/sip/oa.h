@@ -117,8 +117,9 @@ SIP_EXTERN int sip_oa_set_local_offer(sip_oa_t *oa, sip_sdp_t *offer, sip_oa_err
 /**
  * Takes the answer to the offer in flight and completes the exchange: it must have the offer's
  * m= lines in number and order (RFC 3264 §6), port 0 where the offer had it, and for each
- * accepted stream a connection address and at least one of the offered formats (§6.1 lets an
- * answer add formats of its own). The state becomes SIP_OA_DONE.
+ * accepted stream the same protocol, a connection address, a direction the offer allows
+ * (§6.1: sendonly answered recvonly or inactive, and so on) and at least one of the offered
+ * formats (§6.1 lets an answer add formats of its own). The state becomes SIP_OA_DONE.
  * @param oa      the negotiator
  * @param answer  the answer; Takes its own reference
  * @param err     filled on failure; may be NULL

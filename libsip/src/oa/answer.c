@@ -56,6 +56,17 @@ int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa
             return sip__oa_fail(err, (int)i, SIP_ESDP,
                                 "stream %zu (m=%.*s): no c= line for it (RFC 8866 §5.7)", i,
                                 TYPE(o));
+        /* §6.1: sendonly is answered recvonly or inactive, recvonly sendonly or inactive,
+         * inactive inactive. The offer's attribute alone counts: an RFC 2543 peer answers a
+         * c=0.0.0.0 hold without one. */
+        int offered = sip__oa_attr_bits(o), answered = sip__oa_attr_bits(a);
+        int allowed = ((offered & OA_SEND) ? OA_RECV : 0) | ((offered & OA_RECV) ? OA_SEND : 0);
+        if (answered & ~allowed)
+            return sip__oa_fail(err, (int)i, SIP_ESDP,
+                                "stream %zu (m=%.*s): answered %s to an offered %s stream "
+                                "(RFC 3264 §6.1)",
+                                i, TYPE(o), sip_sdp_dir_name(sip__oa_bits_dir(answered)),
+                                sip_sdp_dir_name(sip__oa_bits_dir(offered)));
         /* §6.1: an accepted stream lists at least one offered format (it may add its own). */
         if (!sip__oa_common_format(o, a))
             return sip__oa_fail(err, (int)i, SIP_ESDP,

@@ -67,6 +67,8 @@ void sip__oa_codec(const sip_sdp_media_t *m, sip_str_t fmt, oa_codec_t *out);
 int sip__oa_codec_match(const oa_codec_t *a, const oa_codec_t *b, sip_str_t fa, sip_str_t fb);
 int sip__oa_codec_is_aux(const oa_codec_t *c);
 int sip__oa_is_rtp(const sip_sdp_media_t *m);
+/* The direction attribute alone; with c=0.0.0.0 counted as sendonly (RFC 3264 §8.4). */
+int sip__oa_attr_bits(const sip_sdp_media_t *m);
 int sip__oa_dir_bits(const sip_sdp_media_t *m);
 sip_sdp_dir_t sip__oa_bits_dir(int bits);
 int sip__oa_common_format(const sip_sdp_media_t *a, const sip_sdp_media_t *b);
