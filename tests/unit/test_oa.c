@@ -589,6 +589,13 @@ static void oa_answer_validation(void **state)
     assert_int_equal(sip_oa_set_remote_offer(a, bad, &err), SIP_ESDP);
     assert_int_equal(err.stream, 0);
     sip_sdp_unref(bad);
+    /* RTP formats are payload types. */
+    bad = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 0\r\nm=video 5002 RTP/AVP 31 h264\r\n");
+    assert_int_equal(sip_oa_set_remote_offer(a, bad, &err), SIP_ESDP);
+    assert_int_equal(err.stream, 1);
+    assert_non_null(
+        strstr(err.reason, "stream 1 (m=video): format h264 is not an RTP payload type"));
+    sip_sdp_unref(bad);
     assert_int_equal(sip_oa_set_remote_offer(a, ans, &err), SIP_ESDP); /* one m= line, not two */
     assert_int_equal(sip_oa_get_state(a), SIP_OA_DONE);
     sip_sdp_unref(ans);

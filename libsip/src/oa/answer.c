@@ -8,15 +8,34 @@
 
 #define TYPE(m) (int)sip_sdp_media_get_type(m).len, sip_sdp_media_get_type(m).ptr
 
+/* RFC 3264 §5.1 / RFC 8866 §5.14: the formats of an RTP stream are payload types 0-127. */
+static int check_payload_types(const sip_sdp_media_t *m, size_t i, sip_oa_error_t *err)
+{
+    if (!sip__oa_is_rtp(m)) return 0;
+    for (size_t f = 0; f < sip_sdp_media_format_count(m); f++) {
+        sip_str_t fmt = sip_sdp_media_format_at(m, f);
+        unsigned long pt;
+        if (sip_str_to_u32(fmt, 127, &pt) < 0)
+            return sip__oa_fail(err, (int)i, SIP_ESDP,
+                                "stream %zu (m=%.*s): format %.*s is not an RTP payload type "
+                                "(RFC 3264 §5.1)",
+                                i, TYPE(m), (int)fmt.len, fmt.ptr);
+    }
+    return 0;
+}
+
 int sip__oa_check_offer(const sip_oa_t *oa, const sip_sdp_t *offer, sip_oa_error_t *err)
 {
     size_t n = sip_sdp_media_count(offer), nl = oa->local ? sip_sdp_media_count(oa->local) : 0;
+    int rc;
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *m = sip_sdp_media_at(offer, i);
-        if (sip_sdp_media_get_port(m) && !sip_sdp_media_get_connection(m))
+        if (!sip_sdp_media_get_port(m)) continue;
+        if (!sip_sdp_media_get_connection(m))
             return sip__oa_fail(err, (int)i, SIP_ESDP,
                                 "stream %zu (m=%.*s): no c= line for it (RFC 8866 §5.7)", i,
                                 TYPE(m));
+        if ((rc = check_payload_types(m, i, err)) < 0) return rc;
     }
     /* RFC 3264 §8: the m= lines of a session never go away nor move; new ones come last. */
     if (n < nl)
@@ -56,6 +75,8 @@ int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa
             return sip__oa_fail(err, (int)i, SIP_ESDP,
                                 "stream %zu (m=%.*s): no c= line for it (RFC 8866 §5.7)", i,
                                 TYPE(o));
+        int rc = check_payload_types(a, i, err);
+        if (rc < 0) return rc;
         /* §6.1: sendonly is answered recvonly or inactive, recvonly sendonly or inactive,
          * inactive inactive. The offer's attribute alone counts: an RFC 2543 peer answers a
          * c=0.0.0.0 hold without one. */
