@@ -19,6 +19,9 @@ typedef enum sip_live_kind {
     SIP_LIVE_RESOLVER,  /**< resolvers (sip_resolver_t) */
     SIP_LIVE_LOOP,      /**< loops (sip_loop_t) */
     SIP_LIVE_SDP,       /**< session descriptions (sip_sdp_t) */
+    SIP_LIVE_DIALOG,    /**< dialogs (sip_dialog_t) */
+    SIP_LIVE_UA,        /**< user agents (sip_ua_t) */
+    SIP_LIVE_CALL,      /**< INVITE sessions (sip_call_t) */
     SIP_LIVE_OA,        /**< offer/answer negotiators (sip_oa_t) */
     SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
@@ -37,7 +40,8 @@ typedef enum sip_live_kind {
 SIP_EXTERN long sip_live_count(sip_live_kind_t kind);
 
 /**
- * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp", "oa".
+ * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp",
+ * "dialog", "ua", "call", "oa".
  * @return a static string, or NULL for an unknown kind.
  */
 SIP_EXTERN const char *sip_live_name(sip_live_kind_t kind);

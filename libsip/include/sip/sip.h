@@ -16,6 +16,7 @@
 #include "sip/resolve.h"
 #include "sip/transport.h"
 #include "sip/txn.h"
+#include "sip/dialog.h"
 #include "sip/live.h"
 #include "sip/oa.h"
 

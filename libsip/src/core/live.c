@@ -15,6 +15,9 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_RESOLVER] = "resolver",
     [SIP_LIVE_LOOP] = "loop",
     [SIP_LIVE_SDP] = "sdp",
+    [SIP_LIVE_DIALOG] = "dialog",
+    [SIP_LIVE_UA] = "ua",
+    [SIP_LIVE_CALL] = "call",
     [SIP_LIVE_OA] = "oa",
 };
 

@@ -68,6 +68,12 @@ static int add_header_n(sip_msg_t *msg, const char *name, size_t nl, const char 
     return rc;
 }
 
+int sip__msg_add_header_n(sip_msg_t *msg, const char *name, const char *value, size_t vl)
+{
+    if (!msg || !name || !value) return SIP_EINVAL;
+    return add_header_n(msg, name, strlen(name), value, vl, 0);
+}
+
 int sip_msg_add_header(sip_msg_t *msg, const char *name, const char *value)
 {
     if (!msg || !name || !value) return SIP_EINVAL;

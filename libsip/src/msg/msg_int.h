@@ -118,6 +118,8 @@ sip_hdr_id_t sip__hdr_id_fast(const char *s, size_t len);
 char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n);
 /* Makes an empty message with room for extra bytes in its first chunk. */
 sip_msg_t *sip__msg_new(size_t extra);
+/* sip_msg_add_header() with a value that is not NUL-terminated (a view into another message). */
+int sip__msg_add_header_n(sip_msg_t *msg, const char *name, const char *value, size_t vl);
 /* Links a header at the end (or the start, when first is set) of the wire order and id lists. */
 static inline void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first)
 {
