@@ -82,8 +82,8 @@ SIP_EXTERN void sip_oa_unref(sip_oa_t *oa);
  * @param oa    the negotiator
  * @param caps  the capabilities; Takes its own reference (do not edit caps afterwards)
  * @param err   filled on failure; may be NULL
- * @return 0, SIP_ESDP (a dynamic payload type without a=rtpmap: err names the stream),
- *         SIP_EINVAL.
+ * @return 0, SIP_ESDP (a dynamic payload type without a=rtpmap, an RTP format that is not a
+ *         payload type: err names the stream), SIP_EINVAL.
  */
 SIP_EXTERN int sip_oa_set_local(sip_oa_t *oa, sip_sdp_t *caps, sip_oa_error_t *err);
 
