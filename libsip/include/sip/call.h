@@ -231,7 +231,11 @@ SIP_EXTERN int sip_call_get_end_status(const sip_call_t *call);
 SIP_EXTERN int sip_call_ended_locally(const sip_call_t *call);
 /** The dialog (confirmed, or the last early one), or NULL. Borrowed. */
 SIP_EXTERN sip_dialog_t *sip_call_get_dialog(sip_call_t *call);
-/** The INVITE (sent or received). Borrowed; NULL once the call ended. */
+/**
+ * The INVITE (sent or received). Borrowed; NULL once its transaction is over for the call (the
+ * UAS got the ACK, the UAC's transaction ended) or the call ended: an established call keeps
+ * only its dialog and session state.
+ */
 SIP_EXTERN sip_msg_t *sip_call_get_invite(sip_call_t *call);
 /** The remote session description last received, or an empty view. Borrowed. */
 SIP_EXTERN sip_str_t sip_call_get_remote_sdp(const sip_call_t *call);

@@ -61,6 +61,7 @@ static void on_ack(sip_call_t *c, sip_msg_t *ack)
         sip__call_teardown(c);
         return;
     }
+    if (!c->uac) sip__call_shed(c);
     if (c->state == SIP_CALL_CONNECTING) sip__call_set_state(c, SIP_CALL_CONFIRMED, ack);
 }
 
@@ -233,9 +234,16 @@ static int send_mod(sip_call_t *c)
         return rc;
     }
     c->mod_cseq = sip_msg_get_cseq(req)->seq;
+    sip__call_mod_t *m = malloc(sizeof(*m));
+    if (!m) {
+        sip_msg_unref(req);
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return SIP_ENOMEM;
+    }
+    *m = (sip__call_mod_t){c, c->mod_cseq};
     c->holds++;
     sip_txn_t *t = NULL;
-    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, c, sip__call_release);
+    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, m, sip__call_mod_done);
     sip_msg_unref(req);
     if (rc) {
         if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
@@ -307,7 +315,7 @@ void sip__call_glare_retry(sip_call_t *c)
 
 static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
 {
-    sip_call_t *c = user;
+    sip_call_t *c = ((sip__call_mod_t *)user)->call;
     sip_msg_t *rsp = (sip_msg_t *)crsp;
     if (status < 200 || c->state == SIP_CALL_ENDED || !c->ua) return;
     c->holds++;
