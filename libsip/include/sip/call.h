@@ -37,9 +37,10 @@ typedef enum sip_call_event {
                                    one) before the state event it may cause */
     SIP_CALL_EVENT_REQUEST,   /**< a request inside the call the call does not handle itself
                                    (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): txn is its
-                                   server transaction, to answer (unanswered and unreferenced
-                                   when the callback returns: answered 200 for INFO and
-                                   OPTIONS, else 501) */
+                                   server transaction, to answer now or later (sip_txn_ref()
+                                   it; one left unanswered and unreferenced is answered
+                                   500). A call without a callback answers INFO and OPTIONS
+                                   200 and others 501 */
     SIP_CALL_EVENT_REINVITE,  /**< a re-INVITE or UPDATE from the other side was answered
                                    (msg: the request) */
     SIP_CALL_EVENT_OFFER,     /**< without the engine: the other side made an offer (msg: the
