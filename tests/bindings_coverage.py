@@ -60,6 +60,7 @@ PACKAGE_OPTIONS = {
     "sip_ua_opts_t": "UA",
     # UA.invite.OPTIONS: `from` is the keyword from_, timeout_ms the keyword timeout (seconds).
     "sip_call_opts_t": "UA.invite",
+    "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -85,23 +85,24 @@ def test_call_ring_answer_info_bye():
         call.on_state(lambda st, msg: states.append(st))
         call.on("response", lambda rsp: responses.append(rsp.status))
         assert call.state is CallState.CALLING and call.is_uac
+        inv = call.invite  # kept by the call only while its transaction is on
         assert call in alice.calls
         got = await asyncio.wait_for(call.answered(), WAIT)
         assert got is call and call.state is CallState.CONFIRMED
         assert call.remote_sdp == ANSWER and call.local_sdp == OFFER
         assert call.response.status == 200
-        assert call.invite.headers["Subject"][0].value == "test"
+        assert inv.headers["Subject"][0].value == "test" and inv.method == "INVITE"
         bcall = await asyncio.wait_for(incoming, WAIT)
         assert bcall.state is CallState.CONFIRMED and not bcall.is_uac
         # Both dialogs: the same Call-ID, the tags crossed.
         da, db = call.dialog, bcall.dialog
         assert da.state is DialogState.CONFIRMED and not da.is_uas and db.is_uas
-        assert da.call_id == db.call_id == call.invite.call_id
+        assert da.call_id == db.call_id == inv.call_id
         assert (da.local_tag, da.remote_tag) == (db.remote_tag, db.local_tag)
         assert da.remote_target.startswith("sip:") and da.route_set == []
         assert da.local_cseq == 1 and db.remote_cseq == 1
         assert "Alice" in da.local_address and da.local_target
-        assert da.match(call.invite) is False or da.match(call.invite) is True
+        assert da.match(call.response) is True and da.match(inv) is False  # no To tag yet
         # INFO inside the call; the answer comes back as a Message.
         rsp = await asyncio.wait_for(call.request("INFO", "Signal=5\r\nDuration=160\r\n",
                                                   "application/dtmf-relay"), WAIT)
@@ -452,6 +453,157 @@ def test_reinvite_offers_without_engine():
         return True
 
     assert run_pair(body)
+
+
+def run_trio(body):
+    """Runs body(alice, b2bua, carol, b2bua_uri, carol_uri): three UAs on three Stacks of one
+    loop; everything is closed and counted afterwards, as run_pair does."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        stacks = [libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+                  for _ in range(3)]
+        server = asyncio.ensure_future(loop.serve())
+        try:
+            with stacks[0].ua() as alice, stacks[1].ua() as b2bua, stacks[2].ua() as carol:
+                uris = [f"sip:{n}@" + s.address().split(":", 1)[1]
+                        for n, s in (("b2bua", stacks[1]), ("carol", stacks[2]))]
+                return await asyncio.wait_for(body(alice, b2bua, carol, *uris), 2 * WAIT)
+        finally:
+            for s in stacks:
+                s.close()
+            loop.stop()
+            await asyncio.wait_for(server, WAIT)
+            loop.close()
+
+    out = asyncio.run(main())
+    assert _gone() == {}
+    return out
+
+
+def test_bridge_relays_answer_info_and_bye():
+    async def body(alice, b2bua, carol, b2bua_uri, carol_uri):
+        seen = {"relays": [], "infos": []}
+        carol_call = asyncio.get_running_loop().create_future()
+        bridged = asyncio.get_running_loop().create_future()
+
+        @b2bua.on_invite
+        async def incoming(call):
+            await call.ring()
+            br = b2bua.bridge(call, carol_uri, headers={"X-Leg": "b"}, timeout=WAIT)
+
+            @br.on_relay
+            def relay(leg, msg):
+                seen["relays"].append((leg, msg.status or msg.method))
+                if leg is libsip.BridgeLeg.A and msg.status == 200:
+                    br.call(leg).set_headers({"X-Relayed": "yes"})
+
+            out = await br
+            seen["status"] = out.status
+            bridged.set_result(br)
+            await br.ended(timeout=WAIT)
+            seen["ended_leg"] = br.ended_leg
+
+        @carol.on_invite
+        async def carol_in(call):
+            seen["x_leg"] = call.invite.headers["X-Leg"][0].value
+            seen["offer"] = call.remote_sdp
+
+            @call.on("info")
+            def info(req):
+                seen["infos"].append(req.body)
+                req.reply(200)
+
+            await call.ring()
+            await call.answer(ANSWER)
+            carol_call.set_result(call)
+            await call.ended(timeout=WAIT)
+
+        responses = []
+        call = alice.invite(b2bua_uri, sdp=OFFER)
+        call.on("response", lambda rsp: responses.append(
+            (rsp.status, rsp.headers["X-Relayed"][0].value if "X-Relayed" in rsp.headers
+             else None)))
+        await asyncio.wait_for(call, WAIT)
+        assert call.remote_sdp == ANSWER
+        ccall = await asyncio.wait_for(carol_call, WAIT)
+        br = await asyncio.wait_for(bridged, WAIT)
+        assert br.active and br.status == 200 and br.a.state is CallState.CONFIRMED
+        assert br.b.state is CallState.CONFIRMED and br.b.is_uac
+        assert br.b.dialog.call_id != br.a.dialog.call_id
+        assert len(b2bua.calls) == 1  # leg A; leg B is the bridge's
+        rsp = await asyncio.wait_for(call.request("INFO", "Signal=1\r\n",
+                                                  "application/dtmf-relay"), WAIT)
+        assert rsp.status == 200 and seen["infos"] == [b"Signal=1\r\n"]
+        await call.hangup()
+        assert await asyncio.wait_for(ccall.ended(), WAIT) == 200
+        await asyncio.wait_for(br.ended(), WAIT)
+        assert not br.active and br.ended_leg is not None
+        assert await br.b.ended(timeout=WAIT) == 200
+        return seen, responses
+
+    seen, responses = run_trio(body)
+    assert seen["status"] == 200 and seen["x_leg"] == "b" and seen["offer"] == OFFER
+    assert (libsip.BridgeLeg.A, 200) in seen["relays"]
+    assert (libsip.BridgeLeg.B, "BYE") in seen["relays"]
+    assert responses[-1] == (200, "yes")
+
+
+def test_bridge_forwards_on_busy():
+    async def body(alice, b2bua, carol, b2bua_uri, carol_uri):
+        @b2bua.on_invite
+        async def incoming(call):
+            out = await b2bua.bridge(call, carol_uri, keep_a_on_failure=True)
+            assert out.status == 486 and out.response.status == 486
+            assert call.state is not CallState.ENDED  # left to the script
+            await call.reject(480)
+
+        @carol.on_invite
+        def carol_in(call):
+            call.reject(486)
+
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(b2bua_uri, sdp=OFFER).answered(timeout=WAIT)
+        return ei.value.status
+
+    assert run_trio(body) == 480
+
+
+def test_bridge_relays_failure_and_cancel():
+    async def body(alice, b2bua, carol, b2bua_uri, carol_uri):
+        carol_ringing = asyncio.get_running_loop().create_future()
+        carol_end = asyncio.get_running_loop().create_future()
+        bad = []
+
+        @b2bua.on_invite
+        async def incoming(call):
+            with pytest.raises(TypeError):
+                b2bua.bridge("call", carol_uri)
+            with pytest.raises(TypeError):
+                b2bua.bridge(call, carol_uri, keep_a_on_failure=1)
+            br = b2bua.bridge(call, carol_uri)
+            try:
+                b2bua.bridge(call, carol_uri)
+            except libsip.Error as e:
+                bad.append(e.name)
+            await br.ended(timeout=WAIT)
+
+        @carol.on_invite
+        async def carol_in(call):
+            await call.ring()
+            carol_ringing.set_result(True)
+            carol_end.set_result(await call.ended(timeout=WAIT))
+
+        call = alice.invite(b2bua_uri, sdp=OFFER)
+        await asyncio.wait_for(carol_ringing, WAIT)
+        await asyncio.sleep(0.05)
+        call.hangup()  # CANCEL to the B2BUA, which cancels carol's leg
+        with pytest.raises(CallFailed) as ei:
+            await call.answered(timeout=WAIT)
+        assert await asyncio.wait_for(carol_end, WAIT) == 487
+        return ei.value.status, bad
+
+    status, bad = run_trio(body)
+    assert status == 487 and bad == ["SIP_EBUSY"]
 
 
 def test_argument_checks():

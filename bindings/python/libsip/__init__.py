@@ -23,7 +23,8 @@ for scripts. Log lines of every loop go to logging.getLogger("libsip").
 """
 
 from . import _core
-from .calls import UA, Call, CallFailed, CallState, Dialog, DialogState
+from .calls import (UA, Bridge, BridgeLeg, Call, CallFailed, CallState, Dialog,
+                    DialogState)
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
 from .live import live_objects
@@ -49,4 +50,5 @@ __all__ = [
     "HandlerPriority",
 ]
 __all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]
-__all__ += ["Call", "CallFailed", "CallState", "Dialog", "DialogState", "UA"]
+__all__ += ["Bridge", "BridgeLeg", "Call", "CallFailed", "CallState", "Dialog", "DialogState",
+            "UA"]

@@ -126,6 +126,17 @@ def _status_arg(status: Any, lo: int, hi: int) -> int:
     return int(status)
 
 
+def _timeout_ms(timeout: Any) -> Optional[int]:
+    """timeout= in seconds (None: the default) as the options' timeout_ms (0: never)."""
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+    if timeout < 0:
+        raise InvalidError(_c.SIP_EINVAL, "timeout must not be negative")
+    return min(max(1, int(timeout * 1000)), 2 ** 32 - 1) if timeout else 0
+
+
 def _headers_text(headers: Any) -> Optional[str]:
     """headers= of ua.invite(): a mapping, (name, value) pairs or "Name: value" lines."""
     if headers is None:
@@ -182,6 +193,17 @@ def _run_handler(ua: "UA", fn: Callable[..., Any], arg: Any,
                            "(await stack.serve())") from None
     ua._tasks.add(task)
     task.add_done_callback(ua._tasks.discard)
+
+
+def _settle(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
+    """Resolves the futures waiting on something (those whose waiter gave up are skipped)."""
+    for f in futs:
+        if not f.done():
+            if exc is not None:
+                f.set_exception(exc)
+            else:
+                f.set_result(result)
+    futs.clear()
 
 
 class _Done:
@@ -477,7 +499,7 @@ class Call:
             state = CallState(_c.sip_call_get_state(self._h))
             if state is CallState.CONFIRMED and not self._confirmed:
                 self._confirmed = True
-                self._settle(self._answered, self, None)
+                _settle(self._answered, self, None)
             elif state is CallState.ENDED and not self._over:
                 self._end()
             for fn in list(self._state_fns):
@@ -549,17 +571,9 @@ class Call:
             st = self.end_status
             rsp = self._final
             reason = rsp.reason if rsp is not None and rsp.status == st else ""
-            self._settle(self._answered, None, CallFailed(st, reason, rsp))
-        self._settle(self._ended, self.end_status, None)
+            _settle(self._answered, None, CallFailed(st, reason, rsp))
+        _settle(self._ended, self.end_status, None)
 
-    def _settle(self, futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
-        for f in futs:
-            if not f.done():
-                if exc is not None:
-                    f.set_exception(exc)
-                else:
-                    f.set_result(result)
-        futs.clear()
 
     def _ua_closed(self) -> None:
         """The UA closed: the C call ended without an event; so do its waiters."""
@@ -571,8 +585,8 @@ class Call:
         p, self._modifying = self._modifying, None
         if p is not None:
             p._fail(exc)
-        self._settle(self._answered, None, exc)
-        self._settle(self._ended, None, exc)
+        _settle(self._answered, None, exc)
+        _settle(self._ended, None, exc)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -746,6 +760,17 @@ class Call:
         self._kick()
         return _DONE
 
+    def set_headers(self, headers: Union[HeaderArg, str]) -> None:
+        """Extra headers for the next message the call sends (a provisional or final
+        response, a re-INVITE, UPDATE, BYE, INFO ...), then forgotten: a mapping, (name,
+        value) pairs or "Name: value" lines; None clears them. In a bridge's "relay" handler
+        it adds headers to what the bridge relays on this leg. Raises InvalidError for a line
+        that does not parse."""
+        text = _headers_text(headers) if headers is not None else None
+        rc = _c.sip_call_set_headers(self._handle(), text)
+        if rc < 0:
+            raise _fail(rc, "bad header lines" if rc == _c.SIP_EINVAL else "cannot set headers")
+
     # -- handlers ---------------------------------------------------------------------------
 
     def on(self, event: str, fn: Optional[F] = None) -> Any:
@@ -834,7 +859,8 @@ class Call:
 
     @property
     def invite(self) -> Optional[Message]:
-        """The INVITE sent or received; None once the call ended."""
+        """The INVITE sent or received, while its transaction is on for the call (None once
+        the call is established or ended: the core keeps only the dialog and session)."""
         m = _c.sip_call_get_invite(self._h)
         return Message._adopt(_c.sip_msg_ref(m)) if m is not None else None
 
@@ -880,6 +906,219 @@ class Call:
         role = "uac" if self.is_uac else "uas"
         end = f" end_status={self.end_status}" if self.state is CallState.ENDED else ""
         return f"<Call {role} {self.state.name}{end}>"
+
+
+# ---- the B2BUA -------------------------------------------------------------------------------
+
+
+class BridgeLeg(Enum):
+    """The two legs of a Bridge (sip_bridge_leg_t)."""
+    A = _c.SIP_BRIDGE_A
+    B = _c.SIP_BRIDGE_B
+
+
+def _on_bridge_event(wbr: "weakref.ref[Bridge]", _h: Any, event: int, leg: int, msg: Any
+                     ) -> None:
+    br = wbr()
+    if br is not None:
+        br._event(event, leg, msg)
+
+
+class Bridge:
+    """A B2BUA bridge (sip_bridge_t) from ua.bridge(call, target): the incoming call (leg A)
+    bridged to an outgoing one (leg B) with a new Call-ID, tags and Via. Provisionals with
+    early media, the answer, re-INVITE/UPDATE offers, INFO and other requests go across; a
+    CANCEL of A cancels B; a BYE on either leg ends the other.
+
+    ``await bridge`` (or ``await bridge.answered()``) waits until B answered (status 200) or
+    failed (status B's final status, 408 without one) and returns the bridge; it never raises
+    for a failure: read ``bridge.status``. A live bridge is kept by its UA until both legs end.
+    """
+
+    __slots__ = ("_h", "_ua", "_loop", "_a", "_b", "status", "response", "_decided",
+                 "_over", "_closed", "_ended_leg", "_relay_fns", "_answered", "_ended",
+                 "__weakref__")
+
+    def __init__(self, *_: Any) -> None:
+        raise TypeError("bridges come from ua.bridge()")
+
+    @classmethod
+    def _new(cls, ua: "UA", a: Call) -> "Bridge":
+        b = object.__new__(cls)
+        b._h = None
+        b._ua = ua
+        b._loop = ua._stack.loop
+        b._a = a
+        b._b: Optional[Call] = None
+        #: B's final status once it answered (200) or failed; 0 before
+        b.status = 0
+        #: B's final response (None before, or after a failure without one)
+        b.response: Optional[Message] = None
+        b._decided = False
+        b._over = False
+        b._closed = False
+        b._ended_leg: Optional[BridgeLeg] = None
+        b._relay_fns: List[Callable[..., Any]] = []
+        b._answered: List[Any] = []
+        b._ended: List[Any] = []
+        return b
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError(message="bridge is closed")
+        return h
+
+    def __del__(self, _unref: Any = _c.sip_bridge_unref) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            release(getattr(self, "_loop", None), _unref, h)
+
+    def _leg_b(self) -> Optional[Call]:
+        if self._b is None and self._h is not None:
+            h = _c.sip_bridge_get_call(self._h, _c.SIP_BRIDGE_B)
+            if h is not None:
+                c = Call._new(self._ua)
+                c._h = _c.sip_call_ref(h)
+                self._b = c
+        return self._b
+
+    def _event(self, event: int, leg: int, msg: Any) -> None:
+        m = Message._adopt(_c.sip_msg_ref(msg)) if msg is not None else None
+        b = self._leg_b()
+        if event == _c.SIP_BRIDGE_EVENT_RELAY:
+            for fn in list(self._relay_fns):
+                fn(BridgeLeg(leg), m)
+        elif event in (_c.SIP_BRIDGE_EVENT_ANSWERED, _c.SIP_BRIDGE_EVENT_FAILED):
+            answered = event == _c.SIP_BRIDGE_EVENT_ANSWERED
+            self.status = 200 if answered else (m.status if m is not None else 408)
+            if m is not None:
+                self.response = m
+            if b is not None:
+                # Leg B has no event callback of its own: the bridge's events drive its waits.
+                if answered:
+                    b._confirmed = True
+                    _settle(b._answered, b, None)
+                else:
+                    b._final = m
+            self._decide()
+        elif event == _c.SIP_BRIDGE_EVENT_ENDED:
+            self._ended_leg = BridgeLeg(leg)
+            self._decide()
+            self._end()
+
+    def _decide(self) -> None:
+        if not self._decided:
+            self._decided = True
+            _settle(self._answered, self, None)
+
+    def _end(self) -> None:
+        if self._over:
+            return
+        self._over = True
+        self._ua._bridges.discard(self)
+        b = self._b
+        if b is not None and not b._over:
+            b._end()
+        _settle(self._ended, self, None)
+
+    def _ua_closed(self) -> None:
+        if self._over:
+            return
+        self._over = True
+        self._closed = True
+        exc = ClosedError(message="the bridge's UA was closed")
+        _settle(self._answered, None, exc)
+        _settle(self._ended, None, exc)
+        b = self._b
+        if b is not None:
+            b._ua_closed()
+
+    async def answered(self, timeout: Optional[float] = None) -> "Bridge":
+        """Waits until leg B answered (A was answered with its session: ``status`` 200) or
+        failed (``status`` its final status; A got it too, unless keep_a_on_failure left A
+        to the script) and returns the bridge. ClosedError when the UA closes,
+        asyncio.TimeoutError after timeout seconds."""
+        if self._decided:
+            return self
+        if self._closed:
+            raise ClosedError(message="the bridge's UA was closed")
+        fut = asyncio.get_running_loop().create_future()
+        self._answered.append(fut)
+        return await (asyncio.wait_for(fut, timeout) if timeout is not None else fut)
+
+    async def ended(self, timeout: Optional[float] = None) -> "Bridge":
+        """Waits until both legs are over and returns the bridge (``ended_leg`` says which
+        ended first)."""
+        if self._closed:
+            raise ClosedError(message="the bridge's UA was closed")
+        if self._over:
+            return self
+        fut = asyncio.get_running_loop().create_future()
+        self._ended.append(fut)
+        return await (asyncio.wait_for(fut, timeout) if timeout is not None else fut)
+
+    def __await__(self) -> Generator[Any, None, "Bridge"]:
+        return self.answered().__await__()
+
+    def on_relay(self, fn: F) -> F:
+        """fn(leg, msg) before each message the bridge relays to leg (a BridgeLeg): msg is
+        what was received on the other leg (a provisional, the answer, a re-INVITE, UPDATE,
+        INFO, a BYE). Inside fn (sync only: it runs before the relay), set_sdp() replaces
+        the SDP that goes out and bridge.call(leg).set_headers() adds headers. Usable as a
+        decorator."""
+        if not callable(fn):
+            raise TypeError(f"the handler must be callable, not {type(fn).__name__}")
+        self._relay_fns.append(fn)
+        return fn
+
+    def set_sdp(self, sdp: SdpArg) -> None:
+        """In an on_relay handler: the SDP to send instead of the received one (a media
+        relay's address). Raises InvalidError outside a relay that carries SDP."""
+        rc = _c.sip_bridge_set_sdp(self._handle(), _sdp_text("sdp", sdp))
+        if rc < 0:
+            raise _fail(rc, "cannot replace the SDP (only inside a relay that carries SDP)")
+
+    def hangup(self, reason: Optional[str] = None) -> _Done:
+        """Ends both legs (CANCEL, reject or BYE, as Call.hangup()); reason is a Reason
+        header value for both. Raises ClosedError once the bridge is over."""
+        rc = _c.sip_bridge_hangup(self._handle(), _opt_str("reason", reason))
+        if rc < 0:
+            raise _fail(rc, "cannot hang up the bridge")
+        self._loop._kick()
+        return _DONE
+
+    def call(self, leg: Union[BridgeLeg, int]) -> Optional[Call]:
+        """The Call of a leg: A (the incoming call), or B (None before it exists)."""
+        if not isinstance(leg, int) or isinstance(leg, bool) or leg not in (0, 1):
+            raise TypeError(f"leg must be a BridgeLeg, not {leg!r}")
+        return self._a if leg == BridgeLeg.A else self._leg_b()
+
+    @property
+    def a(self) -> Call:
+        """Leg A: the incoming call."""
+        return self._a
+
+    @property
+    def b(self) -> Optional[Call]:
+        """Leg B: the outgoing call the bridge placed (its waits follow the bridge's
+        events), or None."""
+        return self._leg_b()
+
+    @property
+    def active(self) -> bool:
+        """True while both legs are up or being set up."""
+        h = self._h
+        return h is not None and not self._over and bool(_c.sip_bridge_is_active(h))
+
+    @property
+    def ended_leg(self) -> Optional[BridgeLeg]:
+        """The leg that ended first, once the bridge is over; else None."""
+        return self._ended_leg
+
+    @safe_repr
+    def __repr__(self) -> str:
+        return f"<Bridge {'active' if self.active else 'over'} status={self.status}>"
 
 
 # ---- the user agent --------------------------------------------------------------------------
@@ -944,6 +1183,7 @@ class UA:
             raise InvalidError(_c.SIP_EINVAL, "this stack already has a UA (close it first)")
         self._stack = stack
         self._calls: Set[Call] = set()
+        self._bridges: Set[Bridge] = set()
         self._tasks: Set[Any] = set()
         self._invite_fn: Optional[Callable[[Call], Any]] = None
         self._request_fn: Optional[Callable[["Request"], Any]] = None
@@ -1087,13 +1327,9 @@ class UA:
         hd = _headers_text(headers)
         if hd is not None:
             o.headers = hd
-        if timeout is not None:
-            if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-                raise TypeError(f"timeout must be a number of seconds, not "
-                                f"{type(timeout).__name__}")
-            if timeout < 0:
-                raise InvalidError(_c.SIP_EINVAL, "timeout must not be negative")
-            o.timeout_ms = max(1, int(timeout * 1000)) if timeout else 0
+        ms = _timeout_ms(timeout)
+        if ms is not None:
+            o.timeout_ms = ms
         m = _sdp_text("media", media)
         if m is not None:
             o.media = m
@@ -1119,6 +1355,62 @@ class UA:
 
     invite.OPTIONS = ("from", "sdp", "headers", "timeout_ms", "dst", "media",  # type: ignore
                       "media_address", "late_offer")
+
+    def bridge(self, call: Call, target: str, *, from_: Optional[str] = None,
+               headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
+               keep_a_on_failure: bool = False, dst: Any = None) -> Bridge:
+        """B2BUA: bridges call (an incoming call of this UA, not answered yet, with an offer
+        and without the media engine) to a new outgoing call to target, and returns the
+        Bridge at once; ``await ua.bridge(...)`` waits until B answered or failed (read
+        ``.status``). from_ is B's From (default: A's, with a new tag), headers extra headers
+        for B's INVITE, timeout the seconds before B is cancelled, dst where B's INVITE goes.
+        When B fails, A gets B's final status, unless keep_a_on_failure: then A is left to
+        the script (ring it on, bridge it elsewhere, reject it). Raises InvalidError for a
+        call that cannot be bridged, Error (SIP_EBUSY) for one bridged already."""
+        if not isinstance(call, Call):
+            raise TypeError(f"call must be a libsip.Call, not {type(call).__name__}")
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a str, not {type(target).__name__}")
+        if call._ua is not self:
+            raise InvalidError(_c.SIP_EINVAL, "the call belongs to another UA")
+        o = _c.sip_bridge_opts_t()
+        _c.sip_bridge_opts_init(o)
+        f = _opt_str("from_", from_)
+        if f is not None:
+            o._from = f  # SWIG names the field `from` _from (a Python keyword)
+        hd = _headers_text(headers)
+        if hd is not None:
+            o.headers = hd
+        ms = _timeout_ms(timeout)
+        if ms is not None:
+            o.timeout_ms = ms
+        if not isinstance(keep_a_on_failure, bool):
+            raise TypeError("keep_a_on_failure must be a bool, not "
+                            f"{type(keep_a_on_failure).__name__}")
+        o.keep_a_on_failure = int(keep_a_on_failure)
+        ni = NetInfo.parse(dst)._to_c() if dst is not None else None
+        if ni is not None:
+            o.dst = ni
+        self._handle()
+        br = Bridge._new(self, call)
+        rc, h = _c.sip_bridge_create(call._handle(), target, o,
+                                     functools.partial(_on_bridge_event, weakref.ref(br)))
+        if rc < 0:
+            if rc == _c.SIP_EURI:
+                raise error(rc, f"bad target URI {target!r}")
+            if rc == _c.SIP_EBUSY:
+                raise error(rc, "the call is bridged already")
+            if rc == _c.SIP_EINVAL:
+                raise InvalidError(rc, "cannot bridge this call: it must be incoming, not "
+                                   "answered yet, with an offer and without the media engine")
+            raise _fail(rc, f"cannot bridge to {target}")
+        br._h = h
+        self._bridges.add(br)
+        self._stack.loop._kick()
+        return br
+
+    bridge.OPTIONS = ("from", "headers", "timeout_ms", "keep_a_on_failure",  # type: ignore
+                      "dst")
 
     # -- reading and closing ----------------------------------------------------------------
 
@@ -1157,8 +1449,11 @@ class UA:
         if h is None:
             return
         calls, self._calls = list(self._calls), set()
+        bridges, self._bridges = list(self._bridges), set()
         _c.sip_ua_close(h)
         _c.sip_ua_unref(h)
+        for br in bridges:
+            br._ua_closed()
         for call in calls:
             call._ua_closed()
         try:
@@ -1189,4 +1484,5 @@ class UA:
         return f"<UA {len(self._calls)} calls, {self.dialog_count} dialogs>"
 
 
-__all__ = ["Call", "CallFailed", "CallState", "Dialog", "DialogState", "UA"]
+__all__ = ["Bridge", "BridgeLeg", "Call", "CallFailed", "CallState", "Dialog", "DialogState",
+           "UA"]
