@@ -491,17 +491,25 @@ def test_bridge_relays_answer_info_and_bye():
             await call.ring()
             br = b2bua.bridge(call, carol_uri, headers={"X-Leg": "b"}, timeout=WAIT)
 
-            @br.on_relay
+            @br.on("relay")
             def relay(leg, msg):
                 seen["relays"].append((leg, msg.status or msg.method))
                 if leg is libsip.BridgeLeg.A and msg.status == 200:
-                    br.call(leg).set_headers({"X-Relayed": "yes"})
+                    br.a.set_headers({"X-Relayed": "yes"})
+
+            br.on("answered", lambda rsp: seen.__setitem__("answered", rsp.status))
+            ended = []
+
+            @br.on("ended")
+            async def on_ended(leg):
+                ended.append(leg)
 
             out = await br
             seen["status"] = out.status
             bridged.set_result(br)
-            await br.ended(timeout=WAIT)
-            seen["ended_leg"] = br.ended_leg
+            seen["ended_leg"] = await br.ended(timeout=WAIT)
+            await asyncio.sleep(0)
+            assert ended == [seen["ended_leg"]]
 
         @carol.on_invite
         async def carol_in(call):
@@ -537,12 +545,14 @@ def test_bridge_relays_answer_info_and_bye():
         await call.hangup()
         assert await asyncio.wait_for(ccall.ended(), WAIT) == 200
         await asyncio.wait_for(br.ended(), WAIT)
-        assert not br.active and br.ended_leg is not None
+        assert not br.active and br.ua is b2bua
+        assert await br.ended() in (libsip.BridgeLeg.A, libsip.BridgeLeg.B)
         assert await br.b.ended(timeout=WAIT) == 200
         return seen, responses
 
     seen, responses = run_trio(body)
-    assert seen["status"] == 200 and seen["x_leg"] == "b" and seen["offer"] == OFFER
+    assert seen["status"] == seen["answered"] == 200
+    assert seen["x_leg"] == "b" and seen["offer"] == OFFER
     assert (libsip.BridgeLeg.A, 200) in seen["relays"]
     assert (libsip.BridgeLeg.B, "BYE") in seen["relays"]
     assert responses[-1] == (200, "yes")
@@ -550,9 +560,14 @@ def test_bridge_relays_answer_info_and_bye():
 
 def test_bridge_forwards_on_busy():
     async def body(alice, b2bua, carol, b2bua_uri, carol_uri):
+        failed = []
+
         @b2bua.on_invite
         async def incoming(call):
-            out = await b2bua.bridge(call, carol_uri, keep_a_on_failure=True)
+            br = b2bua.bridge(call, carol_uri, keep_a_on_failure=True)
+            br.on("failed", lambda rsp: failed.append(rsp.status))
+            out = await br
+            assert failed == [486]
             assert out.status == 486 and out.response.status == 486
             assert call.state is not CallState.ENDED  # left to the script
             await call.reject(480)
@@ -581,6 +596,10 @@ def test_bridge_relays_failure_and_cancel():
             with pytest.raises(TypeError):
                 b2bua.bridge(call, carol_uri, keep_a_on_failure=1)
             br = b2bua.bridge(call, carol_uri)
+            with pytest.raises(libsip.InvalidError):
+                br.on("colour", print)
+            with pytest.raises(libsip.InvalidError):
+                br.set_sdp(OFFER)  # only inside a relay
             try:
                 b2bua.bridge(call, carol_uri)
             except libsip.Error as e:

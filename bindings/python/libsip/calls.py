@@ -911,6 +911,10 @@ class Call:
 # ---- the B2BUA -------------------------------------------------------------------------------
 
 
+def _noop() -> None:
+    pass
+
+
 class BridgeLeg(Enum):
     """The two legs of a Bridge (sip_bridge_leg_t)."""
     A = _c.SIP_BRIDGE_A
@@ -930,13 +934,14 @@ class Bridge:
     early media, the answer, re-INVITE/UPDATE offers, INFO and other requests go across; a
     CANCEL of A cancels B; a BYE on either leg ends the other.
 
-    ``await bridge`` (or ``await bridge.answered()``) waits until B answered (status 200) or
-    failed (status B's final status, 408 without one) and returns the bridge; it never raises
-    for a failure: read ``bridge.status``. A live bridge is kept by its UA until both legs end.
+    ``await ua.bridge(...)`` (``await bridge.answered()``) waits until B answered (status 200)
+    or failed (status B's final status, 408 without one) and returns the bridge; it never
+    raises for a failure: read ``bridge.status``. A live bridge is kept by its UA until both
+    legs end.
     """
 
     __slots__ = ("_h", "_ua", "_loop", "_a", "_b", "status", "response", "_decided",
-                 "_over", "_closed", "_ended_leg", "_relay_fns", "_answered", "_ended",
+                 "_over", "_closed", "_ended_leg", "_fns", "_answered", "_ended",
                  "__weakref__")
 
     def __init__(self, *_: Any) -> None:
@@ -958,7 +963,7 @@ class Bridge:
         b._over = False
         b._closed = False
         b._ended_leg: Optional[BridgeLeg] = None
-        b._relay_fns: List[Callable[..., Any]] = []
+        b._fns: Dict[str, List[Callable[..., Any]]] = {}
         b._answered: List[Any] = []
         b._ended: List[Any] = []
         return b
@@ -987,7 +992,7 @@ class Bridge:
         m = Message._adopt(_c.sip_msg_ref(msg)) if msg is not None else None
         b = self._leg_b()
         if event == _c.SIP_BRIDGE_EVENT_RELAY:
-            for fn in list(self._relay_fns):
+            for fn in list(self._fns.get("relay", ())):
                 fn(BridgeLeg(leg), m)
         elif event in (_c.SIP_BRIDGE_EVENT_ANSWERED, _c.SIP_BRIDGE_EVENT_FAILED):
             answered = event == _c.SIP_BRIDGE_EVENT_ANSWERED
@@ -1002,10 +1007,14 @@ class Bridge:
                 else:
                     b._final = m
             self._decide()
+            for fn in list(self._fns.get("answered" if answered else "failed", ())):
+                _run_handler(self._ua, fn, m, _noop)
         elif event == _c.SIP_BRIDGE_EVENT_ENDED:
             self._ended_leg = BridgeLeg(leg)
             self._decide()
             self._end()
+            for fn in list(self._fns.get("ended", ())):
+                _run_handler(self._ua, fn, self._ended_leg, _noop)
 
     def _decide(self) -> None:
         if not self._decided:
@@ -1020,7 +1029,7 @@ class Bridge:
         b = self._b
         if b is not None and not b._over:
             b._end()
-        _settle(self._ended, self, None)
+        _settle(self._ended, self._ended_leg, None)
 
     def _ua_closed(self) -> None:
         if self._over:
@@ -1047,13 +1056,14 @@ class Bridge:
         self._answered.append(fut)
         return await (asyncio.wait_for(fut, timeout) if timeout is not None else fut)
 
-    async def ended(self, timeout: Optional[float] = None) -> "Bridge":
-        """Waits until both legs are over and returns the bridge (``ended_leg`` says which
-        ended first)."""
+    async def ended(self, timeout: Optional[float] = None) -> BridgeLeg:
+        """Waits until both legs are over and returns the leg that ended first. Raises
+        ClosedError when the UA closes, asyncio.TimeoutError after timeout seconds."""
         if self._closed:
             raise ClosedError(message="the bridge's UA was closed")
         if self._over:
-            return self
+            assert self._ended_leg is not None
+            return self._ended_leg
         fut = asyncio.get_running_loop().create_future()
         self._ended.append(fut)
         return await (asyncio.wait_for(fut, timeout) if timeout is not None else fut)
@@ -1061,19 +1071,30 @@ class Bridge:
     def __await__(self) -> Generator[Any, None, "Bridge"]:
         return self.answered().__await__()
 
-    def on_relay(self, fn: F) -> F:
-        """fn(leg, msg) before each message the bridge relays to leg (a BridgeLeg): msg is
-        what was received on the other leg (a provisional, the answer, a re-INVITE, UPDATE,
-        INFO, a BYE). Inside fn (sync only: it runs before the relay), set_sdp() replaces
-        the SDP that goes out and bridge.call(leg).set_headers() adds headers. Usable as a
-        decorator."""
-        if not callable(fn):
-            raise TypeError(f"the handler must be callable, not {type(fn).__name__}")
-        self._relay_fns.append(fn)
-        return fn
+    def on(self, event: str, fn: Optional[F] = None) -> Any:
+        """Registers fn for an event, as a decorator (``@bridge.on("relay")``) or a call:
+        "relay" fn(leg, msg) before each message the bridge relays to leg (a BridgeLeg): msg
+        is what was received on the other leg (a provisional, the answer, a re-INVITE,
+        UPDATE, INFO, a BYE); inside fn (sync: it runs before the relay) set_sdp() replaces
+        the SDP that goes out and bridge.a or bridge.b .set_headers() adds headers.
+        "answered" fn(rsp) once B answered and A was answered with its session; "failed"
+        fn(rsp) when B failed (rsp None for a timeout); "ended" fn(leg) when both legs are
+        over (leg: the one that ended first). Those three may be ``async def``."""
+        if not isinstance(event, str):
+            raise TypeError(f"event must be a str, not {type(event).__name__}")
+        if event not in ("relay", "answered", "failed", "ended"):
+            raise InvalidError(_c.SIP_EINVAL, f"no bridge event {event!r} (relay, answered, "
+                               "failed, ended)")
+
+        def deco(f: F) -> F:
+            if not callable(f):
+                raise TypeError(f"the handler must be callable, not {type(f).__name__}")
+            self._fns.setdefault(event, []).append(f)
+            return f
+        return deco(fn) if fn is not None else deco
 
     def set_sdp(self, sdp: SdpArg) -> None:
-        """In an on_relay handler: the SDP to send instead of the received one (a media
+        """In a "relay" handler: the SDP to send instead of the received one (a media
         relay's address). Raises InvalidError outside a relay that carries SDP."""
         rc = _c.sip_bridge_set_sdp(self._handle(), _sdp_text("sdp", sdp))
         if rc < 0:
@@ -1087,12 +1108,6 @@ class Bridge:
             raise _fail(rc, "cannot hang up the bridge")
         self._loop._kick()
         return _DONE
-
-    def call(self, leg: Union[BridgeLeg, int]) -> Optional[Call]:
-        """The Call of a leg: A (the incoming call), or B (None before it exists)."""
-        if not isinstance(leg, int) or isinstance(leg, bool) or leg not in (0, 1):
-            raise TypeError(f"leg must be a BridgeLeg, not {leg!r}")
-        return self._a if leg == BridgeLeg.A else self._leg_b()
 
     @property
     def a(self) -> Call:
@@ -1112,9 +1127,9 @@ class Bridge:
         return h is not None and not self._over and bool(_c.sip_bridge_is_active(h))
 
     @property
-    def ended_leg(self) -> Optional[BridgeLeg]:
-        """The leg that ended first, once the bridge is over; else None."""
-        return self._ended_leg
+    def ua(self) -> "UA":
+        """The UA both legs belong to."""
+        return self._ua
 
     @safe_repr
     def __repr__(self) -> str:
