@@ -373,6 +373,45 @@ def test_early_media_and_in_dialog_defaults():
     assert run_pair(body, allow="INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE") == [183, 200]
 
 
+def test_dtmf_and_info_packages():
+    async def body(alice, bob, uri):
+        incoming = asyncio.get_running_loop().create_future()
+        infos = []
+
+        @bob.on_invite
+        async def on_invite(call):
+            call.on("info", lambda req: (infos.append(req.body), req.reply(200)))
+            await call.answer(ANSWER)
+            incoming.set_result(await call.answered(timeout=WAIT))
+            await call.ended(timeout=WAIT)
+
+        call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        await asyncio.wait_for(incoming, WAIT)
+        await call.send_dtmf("5")
+        await call.send_dtmf("#", duration_ms=250)
+        with pytest.raises(libsip.InvalidError):
+            call.send_dtmf("x")
+        with pytest.raises(TypeError):
+            call.send_dtmf(5)
+        with pytest.raises(libsip.InvalidError):
+            call.send_dtmf("1", duration_ms=0)
+        # bob takes only the "dtmf" Info Package (recv_info): another is answered 469.
+        call.set_headers({"Info-Package": "foo"})
+        rsp = await asyncio.wait_for(call.request("INFO", "x", "application/foo"), WAIT)
+        assert rsp.status == 469
+        with pytest.raises(libsip.InvalidError):
+            call.set_headers("not a header line")
+        for _ in range(100):
+            if len(infos) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await call.hangup()
+        return infos
+
+    infos = run_pair(body, recv_info="dtmf")
+    assert infos == [b"Signal=5\r\nDuration=160\r\n", b"Signal=#\r\nDuration=250\r\n"]
+
+
 def test_media_engine_hold_resume_update():
     async def body(alice, bob, uri):
         incoming = asyncio.get_running_loop().create_future()
@@ -642,8 +681,10 @@ def test_argument_checks():
             UA(s, t1_ms=True)
         with pytest.raises(libsip.InvalidError):
             UA(s, t2_ms=-1)
+        with pytest.raises(TypeError):
+            UA(s, recv_info=["dtmf"])
         with UA(s, user_agent="x/1", allow="INVITE, ACK, BYE", supported="", accept=None,
-                schemes="sip", contact_user="alice", contact_host="127.0.0.1",
+                schemes="sip", recv_info="dtmf", contact_user="alice", contact_host="127.0.0.1",
                 t1_ms=100, t2_ms=1000) as ua:
             with pytest.raises(libsip.InvalidError):
                 UA(s)  # one UA per stack

@@ -703,6 +703,24 @@ class Call:
         self._kick()
         return p
 
+    def send_dtmf(self, digit: str, duration_ms: int = 160) -> _Done:
+        """Sends a DTMF digit (0-9, *, #, A-D) in an INFO with an application/dtmf-relay
+        body ("Signal=5", "Duration=160"), the form SIP phones use. Sent at once. Raises
+        InvalidError for another digit or a duration outside 1-60000 ms."""
+        if not isinstance(digit, str) or len(digit) != 1:
+            raise TypeError(f"digit must be a one-character str, not {_short(digit)}")
+        if not isinstance(duration_ms, int) or isinstance(duration_ms, bool):
+            raise TypeError(f"duration_ms must be an int, not {type(duration_ms).__name__}")
+        if not 1 <= duration_ms <= 60000:
+            raise InvalidError(_c.SIP_EINVAL, f"duration_ms must be 1-60000, not {duration_ms}")
+        rc = _c.sip_call_send_dtmf(self._handle(), digit, duration_ms)
+        if rc < 0:
+            if rc == _c.SIP_EINVAL:
+                raise InvalidError(rc, f"no DTMF digit {digit!r} (0-9, *, #, A-D)")
+            raise _fail(rc, "cannot send the DTMF INFO")
+        self._kick()
+        return _DONE
+
     def _modify(self, rc: int, what: str) -> _Pending:
         if rc < 0:
             if rc == _c.SIP_EBUSY:
@@ -1146,8 +1164,8 @@ def _on_ua_request(wua: "weakref.ref[UA]", _h: Any, txn: Any, req: Any) -> None:
     ua._incoming(txn, req)
 
 
-_UA_STR = ("user_agent", "allow", "supported", "accept", "schemes", "contact_user",
-           "contact_host")
+_UA_STR = ("user_agent", "allow", "supported", "accept", "schemes", "recv_info",
+           "contact_user", "contact_host")
 _UA_MS = ("t1_ms", "t2_ms")
 
 
@@ -1169,15 +1187,16 @@ class UA:
     def __init__(self, stack: "Stack", *, user_agent: Optional[str] = None,
                  allow: Optional[str] = None, supported: Optional[str] = None,
                  accept: Optional[str] = None, schemes: Optional[str] = None,
-                 contact_user: Optional[str] = None, contact_host: Optional[str] = None,
+                 recv_info: Optional[str] = None, contact_user: Optional[str] = None,
+                 contact_host: Optional[str] = None,
                  t1_ms: Optional[int] = None, t2_ms: Optional[int] = None) -> None:
         from .stack import Stack
         self._h: Any = None
         if not isinstance(stack, Stack):
             raise TypeError(f"stack must be a libsip.Stack, not {type(stack).__name__}")
         values = {"user_agent": user_agent, "allow": allow, "supported": supported,
-                  "accept": accept, "schemes": schemes, "contact_user": contact_user,
-                  "contact_host": contact_host}
+                  "accept": accept, "schemes": schemes, "recv_info": recv_info,
+                  "contact_user": contact_user, "contact_host": contact_host}
         o = _c.sip_ua_opts_t()
         _c.sip_ua_opts_init(o)
         for k in _UA_STR:
