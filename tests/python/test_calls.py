@@ -299,6 +299,29 @@ def test_dropping_references_keeps_live_calls():
     assert run_pair(body)
 
 
+def test_dropping_everything_without_closing():
+    """Stacks, UAs and a live call dropped without close(): nothing crashes, and once the loop
+    is closed nothing is left."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        a = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        b = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        server = asyncio.ensure_future(loop.serve())
+        alice, bob = a.ua(), b.ua()
+        bob.on_invite(lambda call: call.answer(ANSWER))
+        call = await asyncio.wait_for(alice.invite("sip:bob@" + b.address()[4:], sdp=OFFER),
+                                      WAIT)
+        assert call.state is CallState.CONFIRMED and len(bob.calls) == 1
+        loop.stop()
+        await asyncio.wait_for(server, WAIT)
+        del call, alice, bob, a, b
+        gc.collect()
+        loop.close()
+
+    asyncio.run(main())
+    assert _gone() == {}
+
+
 def test_closing_the_ua_ends_live_calls():
     async def body(alice, bob, uri):
         @bob.on_invite
