@@ -197,6 +197,63 @@ def test_cancel_before_answer_gives_487():
     assert status == 487 and end_b == 487
 
 
+def test_cancel_carries_a_reason():
+    async def body(alice, bob, uri):
+        reasons = []
+
+        def tap(msg):
+            # A tap before every layer of bob's transport: sees each CANCEL as it came.
+            if msg.is_request and msg.method == "CANCEL":
+                reasons.append(msg.headers["Reason"][0].value if "Reason" in msg.headers
+                               else None)
+            return False
+
+        bob.stack.transport.add_handler(tap, libsip.HandlerPriority.FIRST)
+        ringing = []
+
+        @bob.on_invite
+        async def on_invite(call):
+            call.ring()
+            ringing.append(call)
+            await call.ended(timeout=WAIT)
+
+        async def until(cond):
+            for _ in range(200):
+                if cond():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("timed out")
+
+        # The call's hangup: its reason goes in the CANCEL.
+        call = alice.invite(uri, sdp=OFFER)
+        call.on("response", lambda rsp: ringing.append(rsp.status))
+        await until(lambda: 180 in ringing)
+        call.hangup('SIP;cause=200;text="Call completed elsewhere"')
+        with pytest.raises(CallFailed):
+            await call.answered(timeout=WAIT)
+        # A transaction's cancel(reason).
+        host = bob.stack.address().split(":", 1)[1]
+        req = libsip.Message.request("INVITE", uri, headers=[
+            ("Max-Forwards", "70"), ("From", "<sip:alice@127.0.0.1>;tag=r1"),
+            ("To", f"<sip:bob@{host}>"), ("Call-ID", "reason-1@127.0.0.1"),
+            ("CSeq", "1 INVITE"), ("Contact", "<sip:alice@127.0.0.1>")])
+        got = []
+        txn = alice.stack.request(req, bob.stack.address(),
+                                  on_response=lambda st, rsp: got.append(st))
+        await until(lambda: 180 in got)
+        with pytest.raises(TypeError):
+            txn.cancel(reason=5)
+        txn.cancel('SIP;cause=480;text="gone"')
+        rsp = await asyncio.wait_for(txn, WAIT)
+        await until(lambda: len(reasons) == 2)
+        return rsp.status, reasons
+
+    status, reasons = run_pair(body)
+    assert status == 487
+    assert reasons == ['SIP;cause=200;text="Call completed elsewhere"',
+                       'SIP;cause=480;text="gone"']
+
+
 def test_timeout_cancels():
     async def body(alice, bob, uri):
         @bob.on_invite
