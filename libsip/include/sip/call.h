@@ -61,6 +61,38 @@ typedef enum sip_call_event {
 typedef void (*sip_call_event_cb)(sip_call_t *call, sip_call_event_t event, sip_msg_t *msg,
                                   sip_txn_t *txn, void *user);
 
+/** Reliable provisional responses (RFC 3262, option tag 100rel) for a call. */
+typedef enum sip_call_100rel {
+    SIP_CALL_100REL_SUPPORTED = 0, /**< the default: the INVITE lists 100rel in Supported; as
+                                        UAS, provisionals go reliably when the INVITE lists
+                                        100rel in Supported or Require */
+    SIP_CALL_100REL_OFF,           /**< not used: an INVITE that Requires 100rel is answered
+                                        420 by sip_call_accept(); reliable provisionals
+                                        received are taken as plain ones (no PRACK) */
+    SIP_CALL_100REL_REQUIRED,      /**< the INVITE carries Require: 100rel; as UAS, an INVITE
+                                        without 100rel is answered 421 */
+} sip_call_100rel_t;
+
+/** Session timers (RFC 4028, option tag timer) for a call. */
+typedef enum sip_call_session_timer {
+    SIP_CALL_TIMER_SUPPORTED = 0, /**< the default: requests list timer and ask for
+                                       session_expires; a timer runs when the other side (or
+                                       a proxy) agrees */
+    SIP_CALL_TIMER_OFF,           /**< no session timer: Session-Expires is neither sent nor
+                                       obeyed, a request that Requires timer gets 420 */
+    SIP_CALL_TIMER_ALWAYS,        /**< as SUPPORTED, and a timer runs even with a peer that
+                                       knows nothing of them (this side then refreshes) */
+    SIP_CALL_TIMER_REQUIRED,      /**< as ALWAYS, and requests carry Require: timer */
+} sip_call_session_timer_t;
+
+/** Who refreshes the session (RFC 4028 §7.1, §9) when this side has a say. */
+typedef enum sip_call_refresher {
+    SIP_CALL_REFRESHER_AUTO = 0, /**< the default: the UAC asks for none and a UAS picks the
+                                      caller when it supports timer */
+    SIP_CALL_REFRESHER_LOCAL,    /**< this side refreshes */
+    SIP_CALL_REFRESHER_REMOTE,   /**< the other side refreshes */
+} sip_call_refresher_t;
+
 /** Options of a call; initialise with sip_call_opts_init(). Strings are copied. */
 typedef struct sip_call_opts {
     const char *from;          /**< UAC: the From address (NULL: the UA's default) */
@@ -80,6 +112,19 @@ typedef struct sip_call_opts {
     uint32_t timeout_ms;       /**< UAC: CANCEL when no final response within this (0: never;
                                     timer B still ends the INVITE) */
     const sip_netinfo_t *dst;  /**< UAC: where to send the INVITE (NULL: RFC 3263 / the URI) */
+    int rel100;                /**< reliable provisionals, a sip_call_100rel_t (default
+                                    SIP_CALL_100REL_SUPPORTED, matching the UA's default
+                                    Supported: "100rel, timer") */
+    int session_timer;         /**< session timers, a sip_call_session_timer_t (default
+                                    SIP_CALL_TIMER_SUPPORTED; SIP_CALL_TIMER_OFF turns them
+                                    off) */
+    uint32_t session_expires;  /**< the session interval asked for, and the most granted as
+                                    UAS, in seconds (0: 1800, RFC 4028 §4; never below
+                                    min_se) */
+    uint32_t min_se;           /**< the shortest session interval accepted, in seconds; a
+                                    shorter one is refused with 422 (0: 90, never less) */
+    int refresher;             /**< who refreshes, a sip_call_refresher_t (default
+                                    SIP_CALL_REFRESHER_AUTO) */
 } sip_call_opts_t;
 
 /** Fills opts with the defaults. */
