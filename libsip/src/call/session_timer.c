@@ -88,7 +88,7 @@ int sip__call_ext_accept(sip_call_t *c, const sip_call_opts_t *opts)
     /* RFC 4028 §9: 422 with Min-SE for a Session-Expires below ours, 420 for timer Required
      * with timers off. */
     sip__timer_neg_t n;
-    if (sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) == 0 && n.status) {
+    if (sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) >= 0 && n.status) {
         if (n.status == 422)
             refuse(c, 422, NULL, NULL, &n.hdrs);
         else
@@ -217,7 +217,7 @@ int sip__call_st_failed(sip_call_t *c, int status, const sip_msg_t *rsp)
 int sip__call_st_check(sip_call_t *c, sip_txn_t *txn, const sip_msg_t *req)
 {
     sip__timer_neg_t n;
-    if (sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) != 0 || !n.status) return 0;
+    if (sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) < 0 || !n.status) return 0;
     sip_msg_t *rsp = NULL;
     int rc = sip_ua_create_response(&rsp, c->ua, txn, n.status, NULL);
     if (!rc && n.status == 420) rc = sip_msg_add_header(rsp, "Unsupported", "timer");
@@ -230,7 +230,7 @@ int sip__call_st_check(sip_call_t *c, sip_txn_t *txn, const sip_msg_t *req)
 int sip__call_st_answer(sip_call_t *c, const sip_msg_t *req, sip_msg_t *rsp)
 {
     sip__timer_neg_t n;
-    if (!req || sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) != 0 || n.status) return 0;
+    if (!req || sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) < 0 || n.status) return 0;
     /* RFC 4028 §9: Session-Expires with the refresher, and Require: timer when the UAC
      * supports it. */
     int rc = n.hdrs.require ? sip__ext_add(rsp, SIP_HDR_REQUIRE, n.hdrs.require) : 0;
