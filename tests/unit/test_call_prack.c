@@ -287,6 +287,28 @@ static void prack_off_sends_plain_1xx(void **state)
     hangup_and_drain(c);
 }
 
+static void prack_off_at_the_caller_lists_no_100rel(void **state)
+{
+    (void)state;
+    app[B].ring = 180;
+    app[B].answer = 200;
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.sdp = "v=0\r\n";
+    o.rel100 = SIP_CALL_100REL_OFF;
+    o.session_timer = SIP_CALL_TIMER_OFF;
+    sip_call_t *c = invite(&o);
+    /* The UA's Supported says "100rel, timer"; a call with both off lists neither. */
+    assert_false(has_header(sip_call_get_invite(c), "Supported", "100rel"));
+    assert_false(has_header(sip_call_get_invite(c), "Supported", "timer"));
+    assert_false(has_header(sip_call_get_invite(c), "Session-Expires", NULL));
+    pair_advance(0);
+    /* So B's 180 goes unreliably: no PRACK. */
+    assert_int_equal(sent_req[A][SIP_METHOD_PRACK], 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    hangup_and_drain(c);
+}
+
 /* ---- a fork ladder: responses made by hand, as a forking proxy would relay them ------------ */
 
 static sip_msg_t *captured_invite;
@@ -432,6 +454,7 @@ int main(void)
         T(prack_second_reliable_1xx_waits),
         T(prack_420_when_required_and_off),
         T(prack_off_sends_plain_1xx),
+        T(prack_off_at_the_caller_lists_no_100rel),
         T(prack_fork_ladder_each_fork_its_own_prack),
         T(prack_offer_in_reliable_1xx_answered_in_prack),
     };

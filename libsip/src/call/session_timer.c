@@ -54,9 +54,26 @@ static int add_request_ext(sip_call_t *c, sip_msg_t *req, int invite)
     return rc;
 }
 
+/* A call with an extension off does not list it, whatever the UA's Supported says: a peer
+ * would rely on it (a UAS sending reliable 1xx that are never PRACKed fails the INVITE). */
+static void drop_off_tags(sip_call_t *c, sip_msg_t *m)
+{
+    for (size_t i = 0;;) {
+        const sip_header_t *h = sip_msg_header_at(m, SIP_HDR_SUPPORTED, i);
+        if (!h) break;
+        const sip_token_t *t = sip_header_token(h);
+        if (t && ((c->rel_mode == SIP__100REL_OFF && sip_str_caseeq_cstr(t->value, "100rel")) ||
+                  (c->st_cfg.mode == SIP__TIMER_OFF && sip_str_caseeq_cstr(t->value, "timer"))))
+            sip_msg_remove_header(m, "Supported", i);
+        else
+            i++;
+    }
+}
+
 int sip__call_ext_invite(sip_call_t *c, const sip_call_opts_t *opts, sip_msg_t *req)
 {
     configure(c, opts);
+    drop_off_tags(c, req);
     return add_request_ext(c, req, 1);
 }
 
@@ -229,6 +246,7 @@ int sip__call_st_check(sip_call_t *c, sip_txn_t *txn, const sip_msg_t *req)
 
 int sip__call_st_answer(sip_call_t *c, const sip_msg_t *req, sip_msg_t *rsp)
 {
+    drop_off_tags(c, rsp);
     sip__timer_neg_t n;
     if (!req || sip__timer_uas_request(&c->st, &c->st_cfg, req, &n) < 0 || n.status) return 0;
     /* RFC 4028 §9: Session-Expires with the refresher, and Require: timer when the UAC
