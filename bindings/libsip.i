@@ -48,6 +48,8 @@
  *       sip_signal_cb         fn(sig, signum)
  *       sip_log_cb            fn(loop, level, module, text)      (module, text: strings)
  *       sip_transport_msg_cb  fn(tp, msg)   msg is Borrowed for the call: sip_msg_ref() to keep
+ *       sip_transport_handler_cb fn(tp, msg) -> taken: true (or a non-zero number) takes
+ *                             the message, nil/None/false/0 or an error passes it on
  *       sip_transport_sent_cb fn(tp, status)
  *       sip_resolve_cb        fn(resolver, status, targets)       targets: a list of owned
  *                                                                 sip_netinfo_t copies
@@ -124,7 +126,7 @@
 %apply SWIGTYPE **SIP_HANDLE_OUT {
     sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
     sip_timer_t **out, sip_signal_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
-    sip_txn_t **out, sip_dialog_t **out, sip_ua_t **out, sip_call_t **out
+    sip_txn_t **out, sip_dialog_t **out, sip_ua_t **out, sip_call_t **out, sip_bridge_t **out
 };
 
 /* ---- convention 2: other out-parameters --------------------------------------------------- */
@@ -253,6 +255,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/dialog.h"
 %include "sip/ua.h"
 %include "sip/call.h"
+%include "sip/bridge.h"
 %include "sip/live.h"
 /* Offer/answer (sip/oa.h): the handle and its reason struct, by conventions 1 and 2. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };

@@ -519,10 +519,24 @@ static void ua_uas_checks(void **state)
     assert_int_equal(send_raw_request("FOO", "sip:bob@127.0.0.1", NULL, NULL), 200);
 }
 
-static void ua_options_default_answer(void **state)
+static int layer_requests;
+static void on_layer_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    (void)layer;
+    (void)req;
+    (void)user;
+    layer_requests++;
+    assert_int_equal(sip_txn_respond(txn, 202, NULL), 0);
+}
+
+static void ua_without_callback_passes_requests_on(void **state)
 {
     (void)state;
-    /* A's UA has no request callback: OPTIONS gets 200 with its capabilities. */
+    /* A's UA has no request callback: an OPTIONS goes on to the layer's request handler,
+     * while the UA still handles its calls (the chain shares one transport). */
+    layer_requests = 0;
+    assert_int_equal(sip_txn_layer_set_request_handler(pair[A].layer, on_layer_request, NULL, NULL),
+                     0);
     sip_msg_t *m = NULL;
     assert_int_equal(sip_ua_create_request(&m, pair[B].ua, "OPTIONS", "sip:a@127.0.0.1:5060", NULL),
                      0);
@@ -533,7 +547,8 @@ static void ua_options_default_answer(void **state)
     assert_int_equal(sip_txn_client_create(&t, pair[B].layer, m, NULL, NULL, on_rsp, NULL, NULL),
                      0);
     pair_advance(0);
-    assert_int_equal(last_status, 200);
+    assert_int_equal(last_status, 202);
+    assert_int_equal(layer_requests, 1);
     sip_txn_unref(t);
     sip_msg_unref(m);
     pair_advance(40000);
@@ -583,7 +598,7 @@ int main(void)
         T(call_reinvite_manual_offer),
         T(call_in_dialog_lower_cseq_500),
         T(ua_uas_checks),
-        T(ua_options_default_answer),
+        T(ua_without_callback_passes_requests_on),
         T(call_drop_last_reference_hangs_up),
         T(call_close_ua_with_live_calls),
     };

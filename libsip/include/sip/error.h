@@ -23,6 +23,7 @@ extern "C" {
     X(ERANGE, -ERANGE, "value out of range")                                                       \
     X(ENOSPC, -ENOSPC, "buffer too small")                                                         \
     X(EIO, -EIO, "input/output error")                                                             \
+    X(EEXIST, -EEXIST, "already exists")                                                           \
     X(EPARSE, -1000, "malformed message")                                                          \
     X(ETOOBIG, -1001, "message exceeds a size limit")                                              \
     X(EVERSION, -1002, "unsupported SIP version")                                                  \

@@ -13,6 +13,7 @@ struct sip_ua {
     int closed;
     sip_txn_layer_t *layer;
     sip_loop_t *loop;
+    int handler_id; /* the UA's link in the transport's handler chain */
     char *user_agent, *allow, *supported, *accept, *schemes, *contact_user, *contact_host;
     uint32_t t1_ms, t2_ms;
     sip__tq_t tq;
