@@ -74,7 +74,10 @@ struct sip_call {
     unsigned rel_on : 1, rel_offer : 1, held : 1, peer_update : 1;
     sip__rel1xx_uas_t rel; /* UAS: the INVITE's reliable provisionals */
     sip_msg_t *rel_1xx;    /* UAS: the unacknowledged one, sent again until its PRACK */
-    int held_status;       /* UAS: a 2xx waiting for that PRACK (§3), and its SDP */
+    sip_msg_t **rel_q;     /* UAS: reliable 1xx waiting for that PRACK (§3), in order */
+    unsigned char *rel_q_sdp;
+    size_t rel_nq;
+    int held_status; /* UAS: a 2xx waiting for that PRACK (§3), and its SDP */
     char *held_sdp;
     sip__timer_cfg_t st_cfg;
     sip__timer_t st;

@@ -39,6 +39,10 @@ void sip__call_ext_free(sip_call_t *c)
         free(c->forks[i].prack_sdp);
     }
     sip_msg_unref(c->rel_1xx);
+    for (size_t i = 0; i < c->rel_nq; i++)
+        sip_msg_unref(c->rel_q[i]);
+    free(c->rel_q);
+    free(c->rel_q_sdp);
     sip_msg_unref(c->st_req);
     free(c->held_sdp);
 }
@@ -157,6 +161,27 @@ static void respond(sip_call_t *c, sip_txn_t *txn, int status, const char *sdp)
     sip_msg_unref(rsp);
 }
 
+/* §3: one reliable 1xx outstanding at a time: a later one waits for the PRACK, in order. */
+static int queue_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp)
+{
+    sip_msg_t **q = realloc(c->rel_q, (c->rel_nq + 1) * sizeof(*q));
+    if (!q) return SIP_ENOMEM;
+    c->rel_q = q;
+    unsigned char *s = realloc(c->rel_q_sdp, c->rel_nq + 1);
+    if (!s) return SIP_ENOMEM;
+    c->rel_q_sdp = s;
+    c->rel_q[c->rel_nq] = sip_msg_ref(rsp);
+    c->rel_q_sdp[c->rel_nq++] = has_sdp ? 1 : 0;
+    return 0;
+}
+
+static void drop_queue(sip_call_t *c)
+{
+    for (size_t i = 0; i < c->rel_nq; i++)
+        sip_msg_unref(c->rel_q[i]);
+    c->rel_nq = 0;
+}
+
 int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp)
 {
     if (!c->rel_on) return sip_txn_reply(c->inv_txn, rsp);
@@ -164,9 +189,7 @@ int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp)
     int rc = sip__tq_reserve(&c->ua->tq, 1);
     if (rc) return rc;
     rc = sip__rel1xx_uas_next(&c->rel, sip_msg_get_status(rsp), has_sdp, &rseq);
-    /* §3: one reliable 1xx outstanding at a time; the application rings again after the
-     * PRACK (documented as SIP_EBUSY in sip/call.h). */
-    if (rc == SIP__REL1XX_WAIT) return SIP_EBUSY;
+    if (rc == SIP__REL1XX_WAIT) return queue_1xx(c, rsp, has_sdp);
     if (rc < 0) return rc;
     char v[16];
     snprintf(v, sizeof(v), "%u", rseq);
@@ -211,8 +234,10 @@ int sip__call_prack_hold_2xx(sip_call_t *c, int status, const char *sdp)
     int rc = sip__rel1xx_uas_final(&c->rel, status);
     if (rc < 0) return rc;
     if (rc == SIP__REL1XX_SEND) {
-        /* The final response goes: the 1xx is not sent again (its PRACK still gets 200). */
+        /* The final response goes: the 1xx is not sent again (its PRACK still gets 200), and
+         * the ones still queued are overtaken by it. */
         sip__tq_stop(&c->ua->tq, &c->t_rel);
+        drop_queue(c);
         return 0;
     }
     /* §3: the 2xx waits for the PRACK of a reliable 1xx that carries SDP. */
@@ -255,6 +280,16 @@ void sip__call_on_prack(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
     free(answer);
     sip_msg_unref(c->rel_1xx);
     c->rel_1xx = NULL;
+    if (!c->held && c->rel_nq && c->state != SIP_CALL_ENDED) {
+        /* The next queued reliable 1xx goes now. */
+        sip_msg_t *next = c->rel_q[0];
+        int sdp = c->rel_q_sdp[0];
+        c->rel_nq--;
+        memmove(c->rel_q, c->rel_q + 1, c->rel_nq * sizeof(*c->rel_q));
+        memmove(c->rel_q_sdp, c->rel_q_sdp + 1, c->rel_nq);
+        sip__call_prack_send_1xx(c, next, sdp);
+        sip_msg_unref(next);
+    }
     if (c->held && c->state != SIP_CALL_ENDED) {
         /* The 2xx that waited for this PRACK goes now. */
         char *sdp = c->held_sdp;
