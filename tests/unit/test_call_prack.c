@@ -66,6 +66,7 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
 static int sent_req[2][32], sent_rsp[2][700];
 static char last_rack[64];
 static int dropping_prack;
+static int prack_200_sdp; /* 2xx to a PRACK with a body */
 
 static void spy(int from, const sip_msg_t *m)
 {
@@ -79,6 +80,8 @@ static void spy(int from, const sip_msg_t *m)
         }
     } else {
         sent_rsp[from][sip_msg_get_status(m)]++;
+        const sip_cseq_t *cs = sip_msg_get_cseq(m);
+        if (cs && cs->method == SIP_METHOD_PRACK && sip_msg_get_body(m).len) prack_200_sdp++;
     }
 }
 
@@ -96,6 +99,7 @@ static int setup(void **state)
     memset(sent_rsp, 0, sizeof(sent_rsp));
     last_rack[0] = '\0';
     dropping_prack = 0;
+    prack_200_sdp = 0;
     sip_call_opts_init(&app[B].opts);
     app[B].opts.sdp = "v=0\r\n";
     sip_ua_request_cb cbs[2] = {NULL, on_ua_request};
@@ -322,6 +326,50 @@ static void prack_off_at_the_caller_lists_no_100rel(void **state)
     hangup_and_drain(c);
 }
 
+static void prack_with_a_new_offer_answered_in_its_200(void **state)
+{
+    (void)state;
+    app[B].opts.sdp = NULL;
+    app[B].opts.media = CAPS_B;
+    app[B].ring = 180;
+    pair_drop = drop_prack;
+    dropping_prack = 1;
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.media = CAPS_A;
+    o.late_offer = 1;
+    sip_call_t *c = invite(&o);
+    pair_advance(0);
+    assert_int_equal(sent_rsp[B][180], 1);
+    /* RFC 3262 §5: a PRACK may carry a new offer (the INVITE had none, the 180 no SDP); B's
+     * engine answers it in the PRACK's 200. The PRACK is made here, in A's early dialog. */
+    sip_msg_t *prack = NULL;
+    assert_int_equal(sip_dialog_create_request(&prack, sip_call_get_dialog(c), "PRACK"), 0);
+    assert_int_equal(
+        sip_msg_prepend_header(prack, "Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKprack77"),
+        0);
+    assert_int_equal(sip_msg_add_header(prack, "RAck", last_rack), 0);
+    assert_int_equal(sip_msg_set_body(prack, "application/sdp", CAPS_A, strlen(CAPS_A)), 0);
+    pair_inject(B, prack);
+    sip_msg_unref(prack);
+    pair_advance(0);
+    assert_int_equal(prack_200_sdp, 1);
+    assert_int_equal(app[B].media, 1);
+    assert_non_null(strstr(sip_call_get_remote_sdp(app[B].call).ptr, "m=audio 4000"));
+    /* The same RAck again: nothing unacknowledged matches any more (§3: 481). */
+    assert_int_equal(sip_dialog_create_request(&prack, sip_call_get_dialog(c), "PRACK"), 0);
+    assert_int_equal(
+        sip_msg_prepend_header(prack, "Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKprack78"),
+        0);
+    assert_int_equal(sip_msg_add_header(prack, "RAck", last_rack), 0);
+    pair_inject(B, prack);
+    sip_msg_unref(prack);
+    pair_advance(0);
+    assert_int_equal(sent_rsp[B][481], 1);
+    pair_drop = NULL;
+    hangup_and_drain(c);
+}
+
 /* ---- a fork ladder: responses made by hand, as a forking proxy would relay them ------------ */
 
 static sip_msg_t *captured_invite;
@@ -468,6 +516,7 @@ int main(void)
         T(prack_420_when_required_and_off),
         T(prack_off_sends_plain_1xx),
         T(prack_off_at_the_caller_lists_no_100rel),
+        T(prack_with_a_new_offer_answered_in_its_200),
         T(prack_fork_ladder_each_fork_its_own_prack),
         T(prack_offer_in_reliable_1xx_answered_in_prack),
     };

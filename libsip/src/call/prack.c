@@ -188,6 +188,7 @@ int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp)
     uint32_t rseq = 0;
     int rc = sip__tq_reserve(&c->ua->tq, 1);
     if (rc) return rc;
+    sip__rel1xx_uas_t was = c->rel;
     rc = sip__rel1xx_uas_next(&c->rel, sip_msg_get_status(rsp), has_sdp, &rseq);
     if (rc == SIP__REL1XX_WAIT) return queue_1xx(c, rsp, has_sdp);
     if (rc < 0) return rc;
@@ -197,8 +198,9 @@ int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp)
     if (!rc) rc = sip_msg_add_header(rsp, "RSeq", v);
     if (!rc) rc = sip_txn_reply(c->inv_txn, rsp);
     if (rc) {
-        /* Not sent: the PRACK that never comes must not hold the next one. */
-        c->rel.pending = 0;
+        /* Not sent: the next one takes this RSeq (a gap would never be PRACKed, §4), and no
+         * PRACK is awaited. */
+        c->rel = was;
         return rc;
     }
     sip_msg_unref(c->rel_1xx);
