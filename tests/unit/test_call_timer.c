@@ -235,6 +235,59 @@ static void timer_callee_refreshes_when_asked(void **state)
     hangup_and_drain(c);
 }
 
+/* A's UPDATEs are held back here; the test answers them. */
+static sip_msg_t *held_update;
+static char update_se[2][64];
+static int nupdates;
+static int hold_updates(int from, const sip_msg_t *m)
+{
+    if (from != A || !sip_msg_is_request(m) || sip_msg_get_method(m) != SIP_METHOD_UPDATE) return 0;
+    /* Its retransmissions stay held too. */
+    if (held_update && sip_msg_get_cseq(m)->seq == sip_msg_get_cseq(held_update)->seq) return 1;
+    const sip_header_t *h = sip_msg_header_by_name(m, "Session-Expires", 0);
+    sip_str_t v = h ? sip_header_get_value(h) : (sip_str_t){"", 0};
+    if (nupdates < 2)
+        snprintf(update_se[nupdates], sizeof(update_se[0]), "%.*s", (int)v.len, v.ptr);
+    nupdates++;
+    if (held_update) return 0; /* the retry goes through */
+    held_update = sip_msg_ref(m);
+    return 1;
+}
+
+static void timer_422_to_a_refresh_is_retried(void **state)
+{
+    (void)state;
+    held_update = NULL;
+    nupdates = 0;
+    sip_call_t *c = invite_with(0, SIP_CALL_REFRESHER_AUTO);
+    pair_advance(0);
+    pair_drop = hold_updates;
+    pair_advance(901 * 1000);
+    assert_non_null(held_update);
+    /* A proxy on the way wants at least an hour (RFC 4028 §7.3): 422 with Min-SE 3600. */
+    sip_msg_t *r = NULL;
+    assert_int_equal(sip_msg_create_response(&r, held_update, 422, NULL, NULL), 0);
+    assert_int_equal(sip_msg_add_header(r, "Min-SE", "3600"), 0);
+    pair_inject(A, r);
+    sip_msg_unref(r);
+    pair_advance(0);
+    /* The UPDATE again, asking for the hour; B grants it. */
+    assert_int_equal(nupdates, 2);
+    assert_string_equal(update_se[0], "1800;refresher=uac");
+    assert_string_equal(update_se[1], "3600;refresher=uac");
+    assert_string_equal(last_se[B], "3600;refresher=uac");
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    /* The next refresh comes half an hour later. */
+    pair_advance(1799 * 1000);
+    assert_int_equal(nupdates, 2);
+    pair_advance(2000);
+    assert_int_equal(nupdates, 3);
+    sip_msg_unref(held_update);
+    held_update = NULL;
+    pair_drop = drop;
+    hangup_and_drain(c);
+}
+
 static void timer_off_no_session_expires(void **state)
 {
     (void)state;
@@ -284,6 +337,7 @@ int main(void)
                                         teardown),
         T(timer_422_retried_with_larger_interval),
         T(timer_callee_refreshes_when_asked),
+        T(timer_422_to_a_refresh_is_retried),
         T(timer_off_no_session_expires),
         T(timer_expiry_sends_bye),
     };
