@@ -370,6 +370,34 @@ static void prack_with_a_new_offer_answered_in_its_200(void **state)
     hangup_and_drain(c);
 }
 
+static void prack_offer_in_a_reliable_183_both_sides(void **state)
+{
+    (void)state;
+    app[B].opts.sdp = NULL;
+    app[B].opts.media = CAPS_B;
+    app[B].ring = 183;
+    app[B].answer = 200;
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.media = CAPS_A;
+    o.late_offer = 1;
+    sip_call_t *c = invite(&o);
+    pair_advance(0);
+    /* B's engine offers in the reliable 183, A's answers in the PRACK (§5); the 2xx waited for
+     * that PRACK and carries no SDP: the exchange is done. */
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
+    assert_int_equal(app[A].media, 1);
+    assert_int_equal(app[B].media, 1);
+    assert_non_null(strstr(sip_call_get_remote_sdp(c).ptr, "m=audio 5000"));
+    assert_non_null(strstr(sip_call_get_remote_sdp(app[B].call).ptr, "m=audio 4000"));
+    /* The session goes on: a re-INVITE from A works on it. */
+    assert_int_equal(sip_call_reinvite(c, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    hangup_and_drain(c);
+}
+
 /* ---- a fork ladder: responses made by hand, as a forking proxy would relay them ------------ */
 
 static sip_msg_t *captured_invite;
@@ -517,6 +545,7 @@ int main(void)
         T(prack_off_sends_plain_1xx),
         T(prack_off_at_the_caller_lists_no_100rel),
         T(prack_with_a_new_offer_answered_in_its_200),
+        T(prack_offer_in_a_reliable_183_both_sides),
         T(prack_fork_ladder_each_fork_its_own_prack),
         T(prack_offer_in_reliable_1xx_answered_in_prack),
     };

@@ -71,7 +71,7 @@ struct sip_call {
     /* Reliable provisionals (RFC 3262, prack.c) and session timers (RFC 4028,
      * session_timer.c). */
     sip__100rel_mode_t rel_mode;
-    unsigned rel_on : 1, rel_offer : 1, held : 1, peer_update : 1;
+    unsigned rel_on : 1, rel_offer : 1, rel_oa_done : 1, held : 1, peer_update : 1;
     sip__rel1xx_uas_t rel; /* UAS: the INVITE's reliable provisionals */
     sip_msg_t *rel_1xx;    /* UAS: the unacknowledged one, sent again until its PRACK */
     sip_msg_t **rel_q;     /* UAS: reliable 1xx waiting for that PRACK (§3), in order */
@@ -144,6 +144,9 @@ void sip__call_prack_cseq(sip_call_t *c, sip_dialog_t *d);
 /* UAS: sends a provisional of the INVITE, reliably when negotiated (SIP_EBUSY while one is
  * unacknowledged). */
 int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp);
+/* UAS with the engine and an INVITE without an offer: the engine's offer for a reliable 183
+ * (kept as the local SDP), or NULL. */
+const char *sip__call_prack_offer(sip_call_t *c, int status);
 /* UAS: 1 when the 2xx waits for a PRACK (kept, sent when it comes), 0 to send it now. */
 int sip__call_prack_hold_2xx(sip_call_t *c, int status, const char *sdp);
 /* UAS: a PRACK in the call's early dialog. */

@@ -230,6 +230,20 @@ static void fire_rel(sip__tq_entry_t *e)
     }
 }
 
+const char *sip__call_prack_offer(sip_call_t *c, int status)
+{
+    /* RFC 3262 §5: an INVITE without an offer may get it in a reliable 1xx, answered in the
+     * PRACK. A 183 (early media) is the one that carries it. */
+    if (!c->rel_on || !c->oa || c->offer_in_invite || status != 183 ||
+        sip_oa_get_state(c->oa) != SIP_OA_IDLE)
+        return NULL;
+    char *offer = NULL;
+    if (sip__call_offer(c->oa, &offer) != 0) return NULL;
+    free(c->local_sdp);
+    c->local_sdp = offer;
+    return offer;
+}
+
 int sip__call_prack_hold_2xx(sip_call_t *c, int status, const char *sdp)
 {
     if (!c->rel_on) return 0;
@@ -263,8 +277,9 @@ void sip__call_on_prack(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
     if (c->ua) sip__tq_stop(&c->ua->tq, &c->t_rel);
     char *answer = NULL;
     if (sip__call_has_sdp(req) && c->rel_offer) {
-        /* §5: the answer to the offer of our reliable 1xx. */
+        /* §5: the answer to the offer of our reliable 1xx; the 2xx then carries no SDP. */
         c->rel_offer = 0;
+        c->rel_oa_done = 1;
         if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) {
             if (sip__call_take_answer(c->oa, req) == 0) sip__call_media_done(c, c->oa, req);
         } else if (!c->oa && sip__call_take_sdp(&c->remote_sdp, req) == 1) {

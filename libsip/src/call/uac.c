@@ -212,7 +212,7 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
         answer = c->ack_sdp;
         c->ack_sdp = NULL;
     }
-    int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer;
+    int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer && !f->prack_sdp;
     send_ack(c, f->dlg, answer, 1);
     free(answer);
     if (bad) {

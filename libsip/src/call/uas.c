@@ -141,6 +141,7 @@ int sip_call_ring(sip_call_t *c, int status, const char *sdp)
     if (status < 101 || status > 199) return SIP_EINVAL;
     /* With the engine, a 183 Session Progress carries its answer (early media). */
     if (!sdp && c->oa && status == 183 && c->offer_in_invite) sdp = c->local_sdp;
+    if (!sdp) sdp = sip__call_prack_offer(c, status);
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
@@ -187,13 +188,13 @@ int sip_call_answer(sip_call_t *c, int status, const char *sdp)
     if (rc) return rc < 0 ? rc : 0;
     /* RFC 3264 §5: an answer given in an unreliable 18x is given again in the 2xx. */
     char *offer = NULL;
-    if (!sdp && c->oa && !c->offer_in_invite) {
+    if (!sdp && c->oa && !c->offer_in_invite && !c->rel_oa_done) {
         /* The INVITE had no offer: the 2xx makes one, the ACK answers it. */
         rc = sip__call_offer(c->oa, &offer);
         if (rc) return rc;
         sdp = offer;
     }
-    if (!sdp) sdp = c->local_sdp;
+    if (!sdp && !c->rel_oa_done) sdp = c->local_sdp;
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
