@@ -23,6 +23,7 @@ typedef struct app {
     int responses[16], nresponses, reinvites, modified, accept_rc, freed;
     sip_call_t *call;
     sip_call_opts_t opts; /* B: the options of incoming calls */
+    int ring_only;        /* B: ring, answer later */
 } app_t;
 
 static app_t app[2];
@@ -52,7 +53,10 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
     sip_call_t *c = NULL;
     a->accept_rc = sip_call_accept(&c, ua, txn, &a->opts, on_event, a, on_free);
     if (a->accept_rc) return;
-    assert_int_equal(sip_call_answer(c, 200, SDP), 0);
+    if (a->ring_only)
+        assert_int_equal(sip_call_ring(c, 180, NULL), 0);
+    else
+        assert_int_equal(sip_call_answer(c, 200, SDP), 0);
     sip_call_unref(a->call);
     a->call = c;
 }
@@ -235,6 +239,27 @@ static void timer_callee_refreshes_when_asked(void **state)
     hangup_and_drain(c);
 }
 
+static void timer_422_retry_rings_long(void **state)
+{
+    (void)state;
+    app[B].opts.min_se = 300;
+    app[B].ring_only = 1;
+    sip_call_t *c = invite_with(120, SIP_CALL_REFRESHER_AUTO);
+    pair_advance(0);
+    assert_int_equal(ninvites, 2);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
+    /* The first INVITE's transaction ends (its 32 s) while the retry still rings: the call
+     * keeps the retry's INVITE and transaction. */
+    pair_advance(40000);
+    assert_non_null(sip_call_get_invite(c));
+    assert_int_equal(sip_msg_get_cseq(sip_call_get_invite(c))->seq, invite_cseq[1]);
+    assert_int_equal(sip_call_answer(app[B].call, 200, SDP), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_string_equal(last_se[B], "300;refresher=uac");
+    hangup_and_drain(c);
+}
+
 /* A's UPDATEs are held back here; the test answers them. */
 static sip_msg_t *held_update;
 static char update_se[2][64];
@@ -336,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(timer_refresh_by_reinvite_without_update, setup_no_update,
                                         teardown),
         T(timer_422_retried_with_larger_interval),
+        T(timer_422_retry_rings_long),
         T(timer_callee_refreshes_when_asked),
         T(timer_422_to_a_refresh_is_retried),
         T(timer_off_no_session_expires),

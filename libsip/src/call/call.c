@@ -75,6 +75,7 @@ void sip__call_shed(sip_call_t *c)
 void sip__call_inv_done(void *user)
 {
     sip_call_t *c = user;
+    if (sip__call_st_superseded(c)) return;
     sip__call_shed(c);
     /* A 2xx sent again after the transaction's 64*T1 is rare: its ACK goes with it. */
     sip_msg_unref(c->ack);

@@ -72,9 +72,10 @@ struct sip_call {
      * session_timer.c). */
     sip__100rel_mode_t rel_mode;
     unsigned rel_on : 1, rel_offer : 1, rel_oa_done : 1, held : 1, peer_update : 1;
-    sip__rel1xx_uas_t rel; /* UAS: the INVITE's reliable provisionals */
-    sip_msg_t *rel_1xx;    /* UAS: the unacknowledged one, sent again until its PRACK */
-    sip_msg_t **rel_q;     /* UAS: reliable 1xx waiting for that PRACK (§3), in order */
+    unsigned char inv_superseded; /* UAC: INVITE transactions a 422's retry replaced */
+    sip__rel1xx_uas_t rel;        /* UAS: the INVITE's reliable provisionals */
+    sip_msg_t *rel_1xx;           /* UAS: the unacknowledged one, sent again until its PRACK */
+    sip_msg_t **rel_q;            /* UAS: reliable 1xx waiting for that PRACK (§3), in order */
     unsigned char *rel_q_sdp;
     size_t rel_nq;
     int held_status; /* UAS: a 2xx waiting for that PRACK (§3), and its SDP */
@@ -171,6 +172,9 @@ int sip__call_st_failed(sip_call_t *c, int status, const sip_msg_t *rsp);
 int sip__call_st_check(sip_call_t *c, sip_txn_t *txn, const sip_msg_t *req);
 /* UAS: the 2xx rsp to req gets Session-Expires; the timer runs from it. */
 int sip__call_st_answer(sip_call_t *c, const sip_msg_t *req, sip_msg_t *rsp);
+/* UAC: the end of an INVITE transaction a 422's retry replaced: 1 (the call released) when
+ * it is one, so that the call keeps what the new one needs. */
+int sip__call_st_superseded(sip_call_t *c);
 /* uac.c: sends req as the call's INVITE in place of the last one (a 422's retry). */
 int sip__call_uac_resend(sip_call_t *c, sip_msg_t *req, const sip_netinfo_t *dst);
 

@@ -186,6 +186,16 @@ int sip__call_st_422(sip_call_t *c, const sip_msg_t *rsp)
     return rc == 0;
 }
 
+int sip__call_st_superseded(sip_call_t *c)
+{
+    /* The replaced transaction got its final response before the new one was sent, so it
+     * ends first. */
+    if (!c->inv_superseded) return 0;
+    c->inv_superseded--;
+    sip__call_release(c);
+    return 1;
+}
+
 void sip__call_st_2xx(sip_call_t *c, const sip_msg_t *req, const sip_msg_t *rsp)
 {
     if (!req || !rsp) return;

@@ -266,8 +266,9 @@ int sip__call_uac_resend(sip_call_t *c, sip_msg_t *req, const sip_netinfo_t *dst
 {
     sip_txn_t *t = NULL;
     sip__call_hold(c);
-    int rc = sip__ua_send(c->ua, &t, req, dst, on_inv_response, c, sip__call_release);
+    int rc = sip__ua_send(c->ua, &t, req, dst, on_inv_response, c, sip__call_inv_done);
     if (rc) return rc;
+    c->inv_superseded++;
     sip_txn_unref(c->inv_txn);
     c->inv_txn = t;
     sip_msg_unref(c->invite);
