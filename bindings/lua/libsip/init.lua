@@ -35,7 +35,8 @@ sip.OfferAnswer = require("libsip.oa").OfferAnswer
 -- Small helpers
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
---- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, oa = } (Python:
+--- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, dialog =, ua =,
+--- call =, oa = } (Python:
 --- libsip.live_objects()). Objects a script dropped count until the collector frees them:
 --- collectgarbage() first to see what is really left.
 function sip.live_objects()

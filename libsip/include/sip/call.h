@@ -37,9 +37,10 @@ typedef enum sip_call_event {
                                    one) before the state event it may cause */
     SIP_CALL_EVENT_REQUEST,   /**< a request inside the call the call does not handle itself
                                    (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): txn is its
-                                   server transaction, to answer (unanswered and unreferenced
-                                   when the callback returns: answered 200 for INFO and
-                                   OPTIONS, else 501) */
+                                   server transaction, to answer now or later (sip_txn_ref()
+                                   it; one left unanswered and unreferenced is answered
+                                   500). A call without a callback answers INFO and OPTIONS
+                                   200 and others 501 */
     SIP_CALL_EVENT_REINVITE,  /**< a re-INVITE or UPDATE from the other side was answered
                                    (msg: the request) */
     SIP_CALL_EVENT_OFFER,     /**< without the engine: the other side made an offer (msg: the
@@ -200,6 +201,14 @@ SIP_EXTERN int sip_call_answer_offer(sip_call_t *call, const char *sdp);
  * @return 0, SIP_EINVAL, SIP_ECLOSED.
  */
 SIP_EXTERN int sip_call_reject_offer(sip_call_t *call, int status);
+/**
+ * Extra header lines for the next message the call sends (a provisional or final response, a
+ * re-INVITE, UPDATE, BYE, INFO...): "Name: value" lines separated by CRLF or LF; then
+ * forgotten. NULL clears them.
+ * @return 0, SIP_EINVAL (a line that does not parse: nothing is kept), SIP_ECLOSED,
+ *         SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_call_set_headers(sip_call_t *call, const char *headers);
 /** 1 when the other side holds this one (its last SDP is sendonly or inactive), with the
  *  engine; 0 otherwise. */
 SIP_EXTERN int sip_call_is_remote_hold(const sip_call_t *call);
@@ -223,7 +232,11 @@ SIP_EXTERN int sip_call_get_end_status(const sip_call_t *call);
 SIP_EXTERN int sip_call_ended_locally(const sip_call_t *call);
 /** The dialog (confirmed, or the last early one), or NULL. Borrowed. */
 SIP_EXTERN sip_dialog_t *sip_call_get_dialog(sip_call_t *call);
-/** The INVITE (sent or received). Borrowed; NULL once the call ended. */
+/**
+ * The INVITE (sent or received). Borrowed; NULL once its transaction is over for the call (the
+ * UAS got the ACK, the UAC's transaction ended) or the call ended: an established call keeps
+ * only its dialog and session state.
+ */
 SIP_EXTERN sip_msg_t *sip_call_get_invite(sip_call_t *call);
 /** The remote session description last received, or an empty view. Borrowed. */
 SIP_EXTERN sip_str_t sip_call_get_remote_sdp(const sip_call_t *call);

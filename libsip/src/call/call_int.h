@@ -60,6 +60,11 @@ struct sip_call {
     sip_msg_t *ack;
     char *local_sdp, *remote_sdp;
     char *bye_reason;
+    char *next_headers; /* sip_call_set_headers(): for the next message sent */
+    /* A bridge (B2BUA) watching the call: it sees each event before the application and
+     * takes the ones it handles (returns 1). */
+    int (*hook)(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn, void *user);
+    void *hook_user;
 };
 
 /* call.c: life and end. */
@@ -68,6 +73,14 @@ sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *use
 void sip__call_discard(sip_call_t *c);
 void sip__call_hold(sip_call_t *c);
 void sip__call_release(void *call);
+void sip__call_shed(sip_call_t *c);
+void sip__call_inv_done(void *call);
+/* The user of a re-INVITE's or UPDATE's transaction callback. */
+typedef struct sip__call_mod {
+    sip_call_t *call;
+    uint32_t cseq;
+} sip__call_mod_t;
+void sip__call_mod_done(void *mod);
 void sip__call_emit(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn);
 void sip__call_set_state(sip_call_t *c, sip_call_state_t st, sip_msg_t *msg);
 void sip__call_teardown(sip_call_t *c);
@@ -76,6 +89,10 @@ void sip__call_end(sip_call_t *c, int status, sip_msg_t *msg, int locally);
 int sip__call_take_sdp(char **slot, const sip_msg_t *msg);
 int sip__call_set_str(char **slot, const char *s);
 int sip__call_add_sdp(sip_msg_t *m, const char *sdp);
+/* Adds "Name: value" lines (CRLF or LF separated). */
+int sip__call_add_lines(sip_msg_t *m, const char *lines);
+/* Adds and forgets the sip_call_set_headers() lines. */
+int sip__call_take_headers(sip_call_t *c, sip_msg_t *m);
 
 /* media.c: the offer/answer engine and the application's SDP. */
 int sip__call_media_init(sip_call_t *c, const char *media, const char *address);

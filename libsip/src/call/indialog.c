@@ -18,6 +18,7 @@ int sip__call_send_bye(sip_call_t *c, sip_dialog_t *d)
     int rc = sip_dialog_create_request(&bye, d, "BYE");
     /* RFC 3326: why the call ended. */
     if (!rc && c->bye_reason) rc = sip_msg_add_header(bye, "Reason", c->bye_reason);
+    if (!rc) rc = sip__call_take_headers(c, bye);
     if (!rc) rc = sip__ua_send(c->ua, NULL, bye, NULL, NULL, NULL, NULL);
     sip_msg_unref(bye);
     return rc;
@@ -60,6 +61,7 @@ static void on_ack(sip_call_t *c, sip_msg_t *ack)
         sip__call_teardown(c);
         return;
     }
+    if (!c->uac) sip__call_shed(c);
     if (c->state == SIP_CALL_CONNECTING) sip__call_set_state(c, SIP_CALL_CONFIRMED, ack);
 }
 
@@ -87,6 +89,7 @@ static int answer_request(sip_call_t *c, sip_txn_t *txn, const char *sdp)
     sip_msg_t *rsp = NULL;
     int rc = req ? sip_ua_create_response(&rsp, c->ua, txn, 200, NULL) : SIP_EINVAL;
     if (!rc) rc = sip__call_add_sdp(rsp, sdp);
+    if (!rc) rc = sip__call_take_headers(c, rsp);
     if (!rc && sip_msg_get_method(req) == SIP_METHOD_INVITE)
         rc = sip__call_send_2xx(c, txn, rsp);
     else if (!rc)
@@ -138,7 +141,7 @@ static void on_offer_request(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
                 return;
             }
             sip__call_media_done(c, c->oa, req);
-        } else if (c->cb) {
+        } else if (c->cb || c->hook) {
             /* The application answers: now, in the event, or later. */
             c->offer_txn = sip_txn_ref(txn);
             sip__call_emit(c, SIP_CALL_EVENT_OFFER, req, txn);
@@ -222,6 +225,7 @@ static int send_mod(sip_call_t *c)
     sip_msg_t *req = NULL;
     rc = sip_dialog_create_request(&req, c->dlg, method);
     if (!rc) rc = sip__call_add_sdp(req, offer);
+    if (!rc) rc = sip__call_take_headers(c, req);
     free(offer);
     if (!rc && c->ua->allow && *c->ua->allow) rc = sip_msg_add_header(req, "Allow", c->ua->allow);
     if (rc) {
@@ -230,9 +234,16 @@ static int send_mod(sip_call_t *c)
         return rc;
     }
     c->mod_cseq = sip_msg_get_cseq(req)->seq;
+    sip__call_mod_t *m = malloc(sizeof(*m));
+    if (!m) {
+        sip_msg_unref(req);
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return SIP_ENOMEM;
+    }
+    *m = (sip__call_mod_t){c, c->mod_cseq};
     c->holds++;
     sip_txn_t *t = NULL;
-    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, c, sip__call_release);
+    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, m, sip__call_mod_done);
     sip_msg_unref(req);
     if (rc) {
         if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
@@ -304,7 +315,7 @@ void sip__call_glare_retry(sip_call_t *c)
 
 static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
 {
-    sip_call_t *c = user;
+    sip_call_t *c = ((sip__call_mod_t *)user)->call;
     sip_msg_t *rsp = (sip_msg_t *)crsp;
     if (status < 200 || c->state == SIP_CALL_ENDED || !c->ua) return;
     c->holds++;
@@ -374,7 +385,7 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
     case SIP_METHOD_INVITE:
     case SIP_METHOD_UPDATE: on_offer_request(c, txn, req); break;
     default:
-        if (c->cb) {
+        if (c->cb || c->hook) {
             sip__call_emit(c, SIP_CALL_EVENT_REQUEST, req, txn);
         } else if (m == SIP_METHOD_INFO || m == SIP_METHOD_OPTIONS) {
             respond(c, txn, 200);
@@ -440,6 +451,7 @@ int sip_call_request(sip_call_t *c, const char *method, const char *content_type
     sip_msg_t *req = NULL;
     rc = sip_dialog_create_request(&req, c->dlg, method);
     if (!rc && body) rc = sip_msg_set_body(req, content_type, body, strlen(body));
+    if (!rc) rc = sip__call_take_headers(c, req);
     if (rc) {
         sip_msg_unref(req);
         goto fail;

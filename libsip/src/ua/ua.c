@@ -43,6 +43,8 @@ static void ua_free(sip_ua_t *ua)
     free(ua->contact_user);
     free(ua->contact_host);
     free(ua->buckets);
+    free(ua->caps_text);
+    sip_sdp_unref(ua->caps);
     free(ua);
     sip__live_dec(SIP_LIVE_UA);
 }
@@ -175,6 +177,25 @@ size_t sip_ua_dialog_count(const sip_ua_t *ua)
 size_t sip_ua_call_count(const sip_ua_t *ua)
 {
     return ua ? ua->ncalls : 0;
+}
+
+int sip__ua_caps(sip_ua_t *ua, const char *media, sip_sdp_t **out)
+{
+    if (ua->caps && strcmp(ua->caps_text, media) == 0) {
+        *out = sip_sdp_ref(ua->caps);
+        return 0;
+    }
+    sip_sdp_error_t perr;
+    int rc = sip_sdp_parse(out, media, strlen(media), &perr);
+    if (rc) return rc;
+    char *t = sip__strdup(media);
+    if (t) {
+        free(ua->caps_text);
+        sip_sdp_unref(ua->caps);
+        ua->caps_text = t;
+        ua->caps = sip_sdp_ref(*out);
+    }
+    return 0;
 }
 
 /* ---- the dialog table --------------------------------------------------------------------- */

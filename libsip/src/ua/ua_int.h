@@ -25,6 +25,10 @@ struct sip_ua {
      * forked request sit in one chain and a new remote tag is found beside them. */
     sip_dialog_t **buckets;
     size_t nbuckets, ndialogs;
+    /* The capabilities of the last calls' engines, parsed once and shared (read-only): calls
+     * placed or answered with the same media text do not each keep a copy. */
+    char *caps_text;
+    sip_sdp_t *caps;
     /* Live calls, so that closing the UA ends them. */
     sip_call_t *calls;
     size_t ncalls;
@@ -54,6 +58,9 @@ int sip__ua_send(sip_ua_t *ua, sip_txn_t **out, sip_msg_t *req, const sip_netinf
                  sip_response_cb cb, void *user, sip_free_fn user_free);
 /* Sends a message without a transaction (the ACK of a 2xx) to its routing target. */
 int sip__ua_send_stateless(sip_ua_t *ua, sip_msg_t *msg);
+
+/* The parsed capabilities for a media text (New reference), shared between calls. */
+int sip__ua_caps(sip_ua_t *ua, const char *media, sip_sdp_t **out);
 
 /* The calls' side, called by the UA. */
 void sip__call_link(sip_ua_t *ua, sip_call_t *call);
