@@ -364,8 +364,9 @@ static void next_step(uac_t *u, call_t *c)
  * which the tap sees (the core sends the BYE on its own and reports no outcome). */
 static void send_bye(uac_t *u, call_t *c)
 {
-    const sip_msg_t *inv = sip_call_get_invite(c->call);
-    sip_str_t cid = inv ? sip_msg_get_call_id(inv) : SIP_STR_NULL;
+    /* The dialog's: the INVITE is gone once its transaction is over. */
+    sip_dialog_t *d = sip_call_get_dialog(c->call);
+    sip_str_t cid = d ? sip_dialog_get_call_id(d) : SIP_STR_NULL;
     c->call_id = cid.len ? strndup(cid.ptr, cid.len) : NULL;
     if (!c->call_id) {
         fail_up(u, c, "BYE", 0, NULL);

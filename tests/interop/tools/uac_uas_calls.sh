@@ -221,6 +221,12 @@ sleep 0.3
 stop ring "calls 1 answered 0 rejected 0 cancelled 1 acked 0 byes 0 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
 grep -q "^SIP/2.0 487 Request Terminated" "$work/ring.log" || fail "ring: no 487 to the INVITE"
 
+# ---- a BYE long after the INVITE's transaction ended (Timer M, 64*T1 = 1.28 s) ---------------
+start late "$uas" --t1 20
+run_uac late 0 --t1 20 --hold 2000 --info "sip:service@127.0.0.1:$port"
+has late "call 0: INFO 200" "call 0 completed" "calls: 1 completed, 0 failed"
+stop late "calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 1 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
+
 # ---- the callee ends the call (its --call-timeout) during --hold: completed ----------------
 start byepeer "$uas" --call-timeout 1
 run_uac byepeer 0 --hold 10000 "sip:service@127.0.0.1:$port"
