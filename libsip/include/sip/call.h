@@ -215,6 +215,15 @@ SIP_EXTERN int sip_call_is_remote_hold(const sip_call_t *call);
 /** The call's offer/answer engine, or NULL without one. Borrowed. */
 SIP_EXTERN sip_oa_t *sip_call_get_oa(sip_call_t *call);
 
+/**
+ * Sends a DTMF digit in an INFO with an application/dtmf-relay body ("Signal=5",
+ * "Duration=160"), the form SIP phones send and receive.
+ * @param digit        0-9, *, #, A-D
+ * @param duration_ms  1 to 60000
+ * @return as sip_call_request(); SIP_EINVAL for another digit or duration.
+ */
+SIP_EXTERN int sip_call_send_dtmf(sip_call_t *call, char digit, unsigned duration_ms);
+
 /** The state. */
 SIP_EXTERN sip_call_state_t sip_call_get_state(const sip_call_t *call);
 /** Names a state ("Confirmed"). */
