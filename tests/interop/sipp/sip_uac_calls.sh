@@ -3,7 +3,7 @@
 # sip-uac against SIPp on loopback: calls over UDP and TCP complete, calls through 10% packet
 # loss complete by retransmission, in-dialog requests follow the route set, --prack --reinvite
 # --update --info against a scenario that checks each request, a forked INVITE answered by two
-# 200s, busy and unreachable targets fail with exact counts, and the flags and exit codes hold.
+# 200s, --session-timer with the callee refreshing, busy and unreachable targets fail with exact counts, and the flags and exit codes hold.
 set -euo pipefail
 uac=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -191,6 +191,14 @@ start_sipp fork "$port" u1 -sf "$here/uas_fork.xml" -m 5
 run_uac fork 0 --calls 5 --rate 20 --hold 200 "sip:service@127.0.0.1:$port"
 summary_is fork "calls: 5 completed, 0 failed"
 check_sipp fork 5
+
+# ---- --session-timer: the callee grants it, refreshes it by UPDATE (uas_session_timer.xml) ---
+port=$(free_port)
+start_sipp timer "$port" u1 -sf "$here/uas_session_timer.xml" -m 3
+run_uac timer 0 --calls 3 --rate 20 --hold 300 --session-timer 120 \
+    "sip:service@127.0.0.1:$port"
+summary_is timer "calls: 3 completed, 0 failed"
+check_sipp timer 3
 
 # ---- nothing listens: the overall timeout fails every call ----------------------------------
 port=$(free_port)

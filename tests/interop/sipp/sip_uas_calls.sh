@@ -514,6 +514,16 @@ if [ $txn -eq 0 ]; then
         sipp_ok "$work/rel100-$t.log" 5
     done
     stop rel100 10 10 0 0 10 10 0 30 0 0
+    # A caller that asks for a session timer and refreshes it by UPDATE (RFC 4028):
+    # uac_session_timer.xml checks the Session-Expires and Require: timer of both 200s.
+    port=$(free_port $((port + 1)))
+    start timer "$port" --session-timer 1800
+    for t in u1 t1; do
+        run_sipp "$work/timer-$t.log" -sf "$here/uac_session_timer.xml" -t $t -m 5 -r 20 \
+            -timeout 30s "127.0.0.1:$port"
+        sipp_ok "$work/timer-$t.log" 5
+    done
+    stop timer 10 10 0 0 10 10 0 10 0 0
     # --rel100 required: an INVITE without 100rel gets 421 with Require: 100rel (RFC 3262 §4),
     # and no call. (Without --rel100, Require: 100rel gets 420: the message checks above.)
     port=$(free_port $((port + 1)))
