@@ -141,11 +141,21 @@ def test_callee_hangs_up():
             await call.answered(timeout=WAIT)
             await call.bye()
 
-        call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        states = []
+        call = alice.invite(uri, sdp=OFFER)
+
+        @call.on_state
+        async def state(st, msg):  # an async handler runs as a task
+            await asyncio.sleep(0)
+            states.append(st)
+
+        await asyncio.wait_for(call, WAIT)
         assert call.state in (CallState.CONFIRMED, CallState.ENDED)
         assert call.ua is alice and alice.stack.closed is False
         assert await call.ended(timeout=WAIT) == 200
         assert not call.ended_locally
+        await asyncio.sleep(0.01)
+        assert states == [CallState.CONFIRMED, CallState.ENDED]
         return call.state
 
     assert run_pair(body) is CallState.ENDED
@@ -624,8 +634,9 @@ def test_reinvite_offers_without_engine():
         offers = []
 
         @bcall.on("offer")
-        def offer(msg):
+        async def offer(msg):
             offers.append(msg.method)
+            await asyncio.sleep(0.02)  # an offer in a request may be answered later
             bcall.answer_offer(ANSWER.replace("5000", "5002"))
 
         with pytest.raises(libsip.InvalidError):
