@@ -616,6 +616,22 @@ def test_media_engine_hold_resume_update():
     assert run_pair(body)
 
 
+def test_engine_refuses_an_offer_it_cannot_answer():
+    async def body(alice, bob, uri):
+        ran = []
+
+        @bob.on_invite(media=CAPS_B)  # PCMA only: OFFER has PCMU only
+        def on_invite(call):
+            ran.append(call)
+
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(uri, sdp=OFFER).answered(timeout=WAIT)
+        return ei.value.status, ran
+
+    status, ran = run_pair(body)
+    assert status == 488 and ran == []
+
+
 def test_reinvite_offers_without_engine():
     async def body(alice, bob, uri):
         incoming = asyncio.get_running_loop().create_future()
