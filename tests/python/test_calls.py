@@ -228,7 +228,7 @@ def test_cancel_carries_a_reason():
             await call.ended(timeout=WAIT)
 
         async def until(cond):
-            for _ in range(200):
+            for _ in range(WAIT * 100):
                 if cond():
                     return
                 await asyncio.sleep(0.01)
@@ -492,7 +492,7 @@ def test_dtmf_and_info_packages():
         assert rsp.status == 469
         with pytest.raises(libsip.InvalidError):
             call.set_headers("not a header line")
-        for _ in range(100):
+        for _ in range(WAIT * 100):
             if len(infos) == 2:
                 break
             await asyncio.sleep(0.01)
