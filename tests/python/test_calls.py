@@ -170,7 +170,7 @@ def test_reject_busy():
         call = alice.invite(uri, sdp=OFFER)
         with pytest.raises(CallFailed) as ei:
             await call.answered(timeout=WAIT)
-        assert ei.value.status == 486 and ei.value.reason == "Busy Here"
+        assert ei.value.status == 486 and ei.value.reason == ei.value.phrase == "Busy Here"
         assert ei.value.response.status == 486
         assert call.end_status == 486 and call.state is CallState.ENDED
         assert await call.ended(timeout=WAIT) == 486

@@ -68,13 +68,15 @@ class DialogState(Enum):
 
 class CallFailed(Error):
     """A call ended before it was answered: ``status`` is the final status (486 Busy Here,
-    487 after a CANCEL, 408 when nobody answered, 480 ...), ``reason`` its phrase and
-    ``response`` the final response when one arrived (else None)."""
+    487 after a CANCEL, 408 when nobody answered, 480 ...), ``reason`` its phrase (also
+    ``phrase``, as ParseError and Lua's error name it) and ``response`` the final response
+    when one arrived (else None)."""
 
     def __init__(self, status: int, reason: str = "", response: Optional[Message] = None
                  ) -> None:
         self.status = status
         self.reason = reason or (status_phrase(status) if status else "")
+        self.phrase = self.reason
         self.response = response
         super().__init__(_c.SIP_EIO, f"call failed: {status} {self.reason}".rstrip())
 
