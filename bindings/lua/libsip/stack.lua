@@ -106,19 +106,35 @@ function M.Stack(cfg)
         rawset(s, "_layer", setmetatable({ _p = lp, _t = { o.t1_ms, o.t2_ms, o.t4_ms,
             o.timer_100_ms } }, TxnLayer))
         rawset(s, "_clients", {})
-        check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
-            local st = weak.s
-            if st then st:_on_txn_request(txnp, mp) end
-        end))
-        check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
-            local st = weak.s
-            if st then st:_on_message(mp) end
-        end))
+        s:_take_layer()
     end
     if cfg.log ~= nil or cfg.log_level ~= nil then loop:set_log(cfg.log, cfg.log_level) end
     if cfg.trace then loop:set_trace(true) end
     for _, spec in ipairs(listen or {}) do s:listen(spec) end
     return s
+end
+
+-- Makes the stack's handlers the layer's request and stray-response handlers: at creation, and
+-- again when a UA that had taken them closes. The handlers hold the stack weakly, so a stack
+-- nobody keeps can be collected.
+function Stack.methods._take_layer(s)
+    local lp = rawget(rawget(s, "_layer"), "_p")
+    if not lp then return end
+    local weak = setmetatable({ s = s }, { __mode = "v" })
+    check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
+        local st = weak.s
+        if st then st:_on_txn_request(txnp, mp) end
+    end))
+    check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
+        local st = weak.s
+        if st then st:_on_message(mp) end
+    end))
+end
+
+--- A user agent on this stack's transaction layer: stack:ua{ user_agent = ..., ... } is
+--- sip.UA(stack, {...}) (docs/LUA.md: Calls).
+function Stack.methods.ua(s, opts)
+    return require("libsip.ua").new(s, opts)
 end
 
 --- The transaction layer (Stack{transactions = true | {t1_ms=, t2_ms=, t4_ms=,
@@ -405,6 +421,9 @@ function Stack.methods.close(s)
     local tp = rawget(s, "_tp")
     if not tp then return end
     close_clients(s, "stack closed")
+    -- Its UA first: the calls end (waiting tasks resume) while the layer is still there.
+    local ua = rawget(s, "_ua")
+    if ua then ua:close() end
     rawset(s, "_tp", nil)
     local layer = rawget(s, "_layer")
     if layer then layer:close() end
