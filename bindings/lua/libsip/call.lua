@@ -14,8 +14,7 @@ local txnm = require "libsip.txn"
 local dialogm = require "libsip.dialog"
 
 local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
-local raise, closed, class, nonempty = errors._raise, errors._closed, errors._class,
-    errors._nonempty
+local raise, class, nonempty = errors._raise, errors._class, errors._nonempty
 local new_error, report = errors._new_error, errors._report
 local wrap_msg = message._wrap_msg
 local resume, current_task, loop_p = loopm._resume, loopm._current_task, loopm._loop_p
@@ -28,16 +27,20 @@ local Call = class("Call")
 local CONFIRMED, ENDED = core.SIP_CALL_CONFIRMED, core.SIP_CALL_ENDED
 local EV_STATE, EV_RESPONSE = core.SIP_CALL_EVENT_STATE, core.SIP_CALL_EVENT_RESPONSE
 local EV_REQUEST, EV_REINVITE = core.SIP_CALL_EVENT_REQUEST, core.SIP_CALL_EVENT_REINVITE
+local ETIMEDOUT = -110
 
+-- The handle for an action: SIP_ECLOSED once the call's UA closed.
 local function call_p(c)
     local p = rawget(c, "_p")
-    if not p then closed() end
+    if not p or rawget(c, "_ua_closed") then
+        raise(core.SIP_ECLOSED, "the call's UA is closed")
+    end
     return p
 end
 
 local function state_of(c)
     local p = rawget(c, "_p")
-    if not p then return ENDED end
+    if not p or rawget(c, "_ua_closed") then return ENDED end
     return core.sip_call_get_state(p)
 end
 
@@ -48,46 +51,87 @@ local function sdp_text(v, what)
     raise(core.SIP_EINVAL, ("%s: sdp must be a string or a sip.Sdp, got %s"):format(what, type(v)))
 end
 
--- Why a call did not get answered: (status, reason). The final response's status and phrase
--- when one came (486 Busy Here), else the end status (408 for timer B, 487 for a CANCEL) with
--- its standard phrase; 0 and a sentence when the UA closed under the call.
-local function failure(c)
+-- The error of a call that ended unanswered (Python's CallFailed): SIP_EIO with status (the
+-- end status: 486, 487 after a CANCEL, 408 when nobody answered), phrase (the final
+-- response's reason phrase, else the standard one) and response (the final response, if any).
+local function call_failed(c)
     local p = rawget(c, "_p")
     local status = p and core.sip_call_get_end_status(p) or 0
-    local fs = rawget(c, "_final_status")
-    if fs and fs >= 300 and (status == 0 or status == fs) then
-        return fs, rawget(c, "_final_reason")
+    local rsp = rawget(c, "_final")
+    local phrase
+    if rsp and rsp.status == status then phrase = rsp.reason end
+    if not phrase or phrase == "" then
+        phrase = status ~= 0 and core.sip_status_phrase(status) or ""
     end
-    if rawget(c, "_ua_closed") and status == 0 then return 0, "user agent closed" end
-    if status == 0 and p and core.sip_call_ended_locally(p) == 1 then
-        return 0, "hung up"
-    end
-    return status, core.sip_status_phrase(status)
+    local text = phrase ~= "" and ("call failed: %d %s"):format(status, phrase)
+        or ("call failed: %d"):format(status)
+    return new_error(core.SIP_EIO, text, { status = status, phrase = phrase, response = rsp })
 end
 
+local function ua_closed_error()
+    return new_error(core.SIP_ECLOSED, "the call's UA was closed")
+end
+
+-- Waiting tasks: each waiter is resumed once, with (true, value) or (false, error), by the
+-- event that settles it or by its timeout.
 local function take_waiters(c, key)
     local list = rawget(c, key)
     rawset(c, key, {})
     return list
 end
 
-local function wake(list, ...)
-    for _, w in ipairs(list) do resume(w.loop, w.co, ...) end
+local function settle(list, ok, v)
+    for _, w in ipairs(list) do
+        if not w.done then
+            w.done = true
+            resume(w.loop, w.co, ok, v)
+        end
+    end
 end
 
--- The call ended: its waiting tasks resume and its UA lets go of it.
-local function ended(c)
-    if rawget(c, "_ended") then return end
-    rawset(c, "_ended", true)
-    local ua = rawget(c, "ua")
+local function wait_on(c, key, timeout, what)
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
+            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
+    end
+    local co, l = current_task(what)
+    local w = { co = co, loop = l }
+    local list = rawget(c, key)
+    list[#list + 1] = w
+    local timer
+    if timeout then
+        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
+            if w.done then return end
+            w.done = true
+            resume(l, co, false, new_error(ETIMEDOUT, ("%s: nothing within %g s"):format(what,
+                timeout)))
+        end)
+    end
+    local ok, v = coroutine.yield()
+    if timer then timer:close() end
+    if not ok then error(v, 0) end
+    return v
+end
+
+-- The call ended (or its UA closed): its waiting tasks resume and its UA lets go of it.
+local function over(c)
+    if rawget(c, "_over") then return end
+    rawset(c, "_over", true)
+    local ua = rawget(c, "_ua")
     local calls = ua and rawget(ua, "_calls")
     if calls then calls[c] = nil end
-    wake(take_waiters(c, "_wait_answered"), nil, failure(c))
-    local p = rawget(c, "_p")
-    wake(take_waiters(c, "_wait_ended"), p and core.sip_call_get_end_status(p) or 0)
+    if rawget(c, "_ua_closed") then
+        settle(take_waiters(c, "_wait_answered"), false, ua_closed_error())
+        settle(take_waiters(c, "_wait_ended"), false, ua_closed_error())
+        return
+    end
+    if not rawget(c, "_confirmed") then
+        settle(take_waiters(c, "_wait_answered"), false, call_failed(c))
+    end
+    settle(take_waiters(c, "_wait_ended"), true, c.end_status)
 end
 
--- Runs a handler of the call in a new task; an error is reported with its traceback.
+-- Runs fn(...) in a new task of the call's loop; an error is reported with its traceback.
 local function spawn_handler(c, fn, ...)
     local loop = rawget(c, "_loop")
     loop:spawn(function(...)
@@ -96,28 +140,37 @@ local function spawn_handler(c, fn, ...)
     end, ...)
 end
 
--- The answer to a request inside the call that no handler answered.
+-- The answer to a request inside the call that no handler answered (what the call does
+-- without a callback, sip/call.h).
 local function default_status(method)
     return (method == "INFO" or method == "OPTIONS") and 200 or 501
 end
 
--- A request inside the call for its on_request handler: a Message whose reply() answers it
--- through its server transaction. When the handler's task ends without a final response, the
--- request gets the C layer's default answer (200 for INFO and OPTIONS, else 501); a handler
--- that raises gets 500.
-local function on_call_request(c, fn, mp, txnp)
-    local ua = rawget(c, "ua")
-    local stack = rawget(ua, "stack")
+-- A request inside the call for its handlers (those of its method, else those of "request"),
+-- run in order in one task: req:reply() answers it. When the task ends without a final
+-- response the request gets the default answer; a handler that raises gets it 500.
+local function on_call_request(c, mp, txnp)
+    local method = core.sip_msg_get_method_str(mp)
+    local handlers = rawget(c, "_handlers")
+    local fns = handlers[method:lower()] or handlers.request
+    if not fns or #fns == 0 then
+        answer_if_open(txnp, default_status(method))
+        return
+    end
+    local stack = rawget(rawget(c, "_ua"), "_stack")
     local loop = rawget(c, "_loop")
     core.sip_msg_ref(mp)
     local req = wrap_msg(mp)
     rawset(req, "_stack", stack)
     rawset(req, "_txn", server_txn(txnp, stack))
-    local method = core.sip_msg_get_method_str(mp)
+    fns = { table.unpack(fns) }
     loop:spawn(function(r)
-        local ok, err = xpcall(fn, debug.traceback, r)
-        local t = rawget(r, "_txn")
-        local p = rawget(t, "_p")
+        local ok, err = true, nil
+        for _, fn in ipairs(fns) do
+            ok, err = xpcall(fn, debug.traceback, r)
+            if not ok then break end
+        end
+        local p = rawget(rawget(r, "_txn"), "_p")
         if not ok then
             if p then answer_if_open(p, 500) end
             report(loop_p(loop), err)
@@ -127,56 +180,46 @@ local function on_call_request(c, fn, mp, txnp)
     end, req)
 end
 
+local function wrap_ref(mp)
+    if not mp then return nil end
+    core.sip_msg_ref(mp)
+    return wrap_msg(mp)
+end
+
+local function each(c, event, ...)
+    local fns = rawget(c, "_handlers")[event]
+    if not fns then return end
+    for _, fn in ipairs(fns) do spawn_handler(c, fn, ...) end
+end
+
 -- The C callback of one call. It holds the call object weakly (weak.c).
 local function event_cb(weak)
     return function(cp, ev, mp, txnp)
         local c = weak.c
-        if not c then return end
-        if ev == EV_RESPONSE then
-            if mp then
-                core.sip_msg_ref(mp)
-                local m = wrap_msg(mp)
-                rawset(c, "response", m)
-                local st = core.sip_msg_get_status(mp)
-                if st >= 200 then
-                    rawset(c, "_final_status", st)
-                    rawset(c, "_final_reason", core.sip_msg_get_reason(mp))
-                end
+        if not c then
+            -- The script let go of an ended call: its requests get the default answer.
+            if txnp and mp then
+                answer_if_open(txnp, default_status(core.sip_msg_get_method_str(mp)))
             end
+            return
+        end
+        if ev == EV_RESPONSE then
+            local m = wrap_ref(mp)
+            if m and m.status >= 200 then rawset(c, "_final", m) end
+            each(c, "response", m)
         elseif ev == EV_STATE then
             local state = core.sip_call_get_state(cp)
-            local fn = rawget(c, "_on_state")
-            if fn then
-                local m
-                if mp then
-                    core.sip_msg_ref(mp)
-                    m = wrap_msg(mp)
-                end
-                spawn_handler(c, fn, c, core.sip_call_state_name(state), m)
-            end
-            if state == CONFIRMED then
-                rawset(c, "_answered", true)
-                wake(take_waiters(c, "_wait_answered"), true)
+            if state == CONFIRMED and not rawget(c, "_confirmed") then
+                rawset(c, "_confirmed", true)
+                settle(take_waiters(c, "_wait_answered"), true, c)
             elseif state == ENDED then
-                ended(c)
+                over(c)
             end
+            each(c, "state", core.sip_call_state_name(state), wrap_ref(mp))
         elseif ev == EV_REQUEST then
-            local fn = rawget(c, "_on_request")
-            if txnp then
-                if fn then
-                    on_call_request(c, fn, mp, txnp)
-                else
-                    -- The answer call.h documents for a request nobody takes (the C layer
-                    -- leaves it to its transaction's last reference, which answers 500).
-                    answer_if_open(txnp, default_status(core.sip_msg_get_method_str(mp)))
-                end
-            end
+            if txnp and mp then on_call_request(c, mp, txnp) end
         elseif ev == EV_REINVITE then
-            local fn = rawget(c, "_on_reinvite")
-            if fn and mp then
-                core.sip_msg_ref(mp)
-                spawn_handler(c, fn, c, wrap_msg(mp))
-            end
+            each(c, "reinvite", wrap_ref(mp))
         end
     end
 end
@@ -184,25 +227,25 @@ end
 -- A new Call object of ua and the callback to register for it (sip_call_invite or
 -- sip_call_accept); the caller sets _p once the C call exists.
 function M._new(ua, loop)
-    local c = setmetatable({ ua = ua, _loop = loop, _wait_answered = {}, _wait_ended = {} },
-        Call)
+    local c = setmetatable({ _ua = ua, _loop = loop, _wait_answered = {}, _wait_ended = {},
+        _handlers = {} }, Call)
     return c, event_cb(setmetatable({ c = c }, { __mode = "v" }))
 end
 
---- Marks the call ended because its UA closed (the C calls end without sending and their
---- callbacks run no more): waiting tasks get nil, 0, "user agent closed".
+--- The call's UA closed (the C calls end without sending and their callbacks run no more):
+--- waiting tasks get SIP_ECLOSED.
 function M._ua_closed(c)
     rawset(c, "_ua_closed", true)
-    ended(c)
+    over(c)
 end
 
-M._ended = ended
+M._over = over
 
 ---------------------------------------------------------------------------------------------------
 -- Properties
 
 --- "Calling", "Incoming", "Early", "Connecting", "Confirmed" or "Ended" (sip_call_state_name;
---- Python: a CallState).
+--- Python: a CallState); "Ended" once the UA closed.
 Call.props.state = function(c) return core.sip_call_state_name(state_of(c)) end
 --- Why the call ended: the final status of a failed INVITE (486, 487, 408...), 200 for a BYE
 --- either way, 0 while it has not.
@@ -215,46 +258,56 @@ Call.props.ended_locally = function(c)
     local p = rawget(c, "_p")
     return p ~= nil and core.sip_call_ended_locally(p) == 1
 end
-Call.props.is_uac = function(c) return core.sip_call_is_uac(call_p(c)) == 1 end
---- The dialog (confirmed, or the last early one), a sip.Dialog view, or nil.
-Call.props.dialog = function(c) return dialogm._wrap_dialog(core.sip_call_get_dialog(call_p(c))) end
+Call.props.is_uac = function(c)
+    local p = rawget(c, "_p")
+    return p ~= nil and core.sip_call_is_uac(p) == 1
+end
+--- The dialog (confirmed, or the last early one), a sip.Dialog, or nil.
+Call.props.dialog = function(c)
+    local p = rawget(c, "_p")
+    return p and dialogm._wrap_dialog(core.sip_call_get_dialog(p)) or nil
+end
 --- The INVITE sent or received (nil once the call ended).
 Call.props.invite = function(c)
-    local mp = core.sip_call_get_invite(call_p(c))
-    if not mp then return nil end
-    core.sip_msg_ref(mp)
-    return wrap_msg(mp)
+    local p = rawget(c, "_p")
+    return p and wrap_ref(core.sip_call_get_invite(p)) or nil
 end
 --- The session description last received, or nil.
-Call.props.remote_sdp = function(c) return nonempty(core.sip_call_get_remote_sdp(call_p(c))) end
+Call.props.remote_sdp = function(c)
+    local p = rawget(c, "_p")
+    return p and nonempty(core.sip_call_get_remote_sdp(p)) or nil
+end
 --- The session description last sent, or nil.
-Call.props.local_sdp = function(c) return nonempty(core.sip_call_get_local_sdp(call_p(c))) end
-Call.props.closed = function(c) return rawget(c, "_p") == nil end
+Call.props.local_sdp = function(c)
+    local p = rawget(c, "_p")
+    return p and nonempty(core.sip_call_get_local_sdp(p)) or nil
+end
+--- A placed call: the final response to its INVITE once it came, else nil.
+Call.props.response = function(c) return rawget(c, "_final") end
+--- The UA the call belongs to.
+Call.props.ua = function(c) return rawget(c, "_ua") end
 
 ---------------------------------------------------------------------------------------------------
 -- Waiting
 
 --- Inside a task: waits until the call is confirmed (the UAC got its 2xx and sent the ACK; the
---- UAS got the ACK) and returns true; returns nil, status, reason when it ended first (486,
---- "Busy Here"; 487 after a CANCEL; 408 for no answer; 0 when this side hung up or the UA
---- closed). Returns at once when the call is past that point (true once it was confirmed).
-function Call.methods.wait_answered(c)
-    local st = state_of(c)
-    if st == CONFIRMED or rawget(c, "_answered") then return true end
-    if st == ENDED or rawget(c, "_ended") then return nil, failure(c) end
-    local co, l = current_task("call:wait_answered")
-    local list = rawget(c, "_wait_answered")
-    list[#list + 1] = { co = co, loop = l }
-    return coroutine.yield()
+--- UAS got the ACK) and returns the call. When it ends first it raises SIP_EIO with status
+--- (486, 487 after a CANCEL, 408 when nobody answered...), phrase and response (the final
+--- response, or nil): Python's CallFailed. SIP_ECLOSED when the UA closes; ETIMEDOUT after
+--- timeout seconds (nil: no limit). A call confirmed earlier returns at once, even ended.
+function Call.methods.wait_answered(c, timeout)
+    if rawget(c, "_confirmed") then return c end
+    if rawget(c, "_ua_closed") then error(ua_closed_error(), 0) end
+    if rawget(c, "_over") or state_of(c) == ENDED then error(call_failed(c), 0) end
+    return wait_on(c, "_wait_answered", timeout, "call:wait_answered")
 end
 
---- Inside a task: waits until the call ends and returns its end_status.
-function Call.methods.wait_ended(c)
-    if state_of(c) == ENDED or rawget(c, "_ended") then return c.end_status end
-    local co, l = current_task("call:wait_ended")
-    local list = rawget(c, "_wait_ended")
-    list[#list + 1] = { co = co, loop = l }
-    return coroutine.yield()
+--- Inside a task: waits until the call ends and returns end_status. Raises SIP_ECLOSED when
+--- the UA closes, ETIMEDOUT after timeout seconds.
+function Call.methods.wait_ended(c, timeout)
+    if rawget(c, "_ua_closed") then error(ua_closed_error(), 0) end
+    if rawget(c, "_over") or state_of(c) == ENDED then return c.end_status end
+    return wait_on(c, "_wait_ended", timeout, "call:wait_ended")
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -263,174 +316,151 @@ end
 -- Raises the error of a call action, in words.
 local function failed(c, rc, what)
     if rc == core.SIP_ECLOSED then
-        raise(rc, what .. ": the call has ended")
+        raise(rc, what .. ": the call has ended or its UA is closed")
     elseif rc == core.SIP_EINVAL then
-        raise(rc, ("%s: not possible in state %s (%s call)"):format(what, c.state,
-            rawget(c, "_p") and core.sip_call_is_uac(rawget(c, "_p")) == 1 and "an outgoing"
-            or "an incoming"))
+        raise(rc, ("%s: not allowed in state %s of %s call"):format(what, c.state,
+            c.is_uac and "an outgoing" or "an incoming"))
     end
     raise(rc, what .. ": " .. core.sip_strerror(rc))
 end
 
---- UAS: sends a provisional response (default 180) with a To tag, making the call early;
---- sdp (text or Sdp) for early media. Returns true.
+local function status_arg(status, lo, hi, what)
+    status = errors._arg_int(status, what .. ": status")
+    if status < lo or status > hi then
+        raise(core.SIP_EINVAL, ("%s: status must be %d-%d, not %d"):format(what, lo, hi, status))
+    end
+    return status
+end
+
+--- UAS: sends a provisional response (180 by default, 183 with sdp for early media) with a To
+--- tag, making the call early. sdp: text or a sip.Sdp.
 function Call.methods.ring(c, status, sdp)
     local p = call_p(c)
-    if status == nil then status = 180 end
-    status = errors._arg_int(status, "call:ring: status")
-    if status < 101 or status > 199 then
-        raise(core.SIP_EINVAL, ("call:ring: status must be 101-199, not %d"):format(status))
-    end
+    status = status_arg(status == nil and 180 or status, 101, 199, "call:ring")
     local rc = core.sip_call_ring(p, status, sdp_text(sdp, "call:ring"))
     if rc < 0 then failed(c, rc, "call:ring") end
-    return true
 end
 
 local ANSWER_KEYS = errors._set { "sdp", "status" }
 
 --- UAS: accepts the call: call:answer{ sdp = answer_or_offer, status = 200 } (or
 --- call:answer(sdp)). The core sends the 2xx again until the ACK (RFC 3261 §13.3.1.4);
---- call:wait_answered() waits for it. Returns true.
+--- call:wait_answered() waits for it.
 function Call.methods.answer(c, opts)
     local p = call_p(c)
     if type(opts) == "string" or getmetatable(opts) == errors._classes.Sdp then
         opts = { sdp = opts }
     end
     opts = errors._check_opts(opts, ANSWER_KEYS, "call:answer")
-    local status = opts.status
-    if status == nil then status = 200 end
-    status = errors._arg_int(status, "call:answer: status")
-    if status < 200 or status > 299 then
-        raise(core.SIP_EINVAL, ("call:answer: status must be 200-299, not %d"):format(status))
-    end
+    local status = status_arg(opts.status == nil and 200 or opts.status, 200, 299,
+        "call:answer")
     local rc = core.sip_call_answer(p, status, sdp_text(opts.sdp, "call:answer"))
     if rc < 0 then failed(c, rc, "call:answer") end
-    return true
 end
 
---- UAS: rejects the call with a final response 300-699 (reason nil: the standard phrase).
+--- UAS: rejects the call with a final response 300-699 (486 by default; reason nil: the
+--- standard phrase). The call ends.
 function Call.methods.reject(c, status, reason)
     local p = call_p(c)
-    status = errors._arg_int(status, "call:reject: status")
-    if status < 300 or status > 699 then
-        raise(core.SIP_EINVAL, ("call:reject: status must be 300-699, not %d"):format(status))
-    end
+    status = status_arg(status == nil and 486 or status, 300, 699, "call:reject")
     if reason ~= nil then errors._arg_string(reason, "call:reject: reason") end
     local rc = core.sip_call_reject(p, status, reason)
     if rc < 0 then failed(c, rc, "call:reject") end
-    return true
 end
 
 --- Ends the call from this side, whatever its state: CANCEL before the final response (the
 --- callee answers 487), 480 for an incoming call not answered, BYE once a 2xx went either way.
---- reason: a Reason header value (RFC 3326) for the BYE or CANCEL. The call is Ended at once.
---- Returns true, or false when it had ended already.
+--- reason: a Reason header value (RFC 3326) for the BYE or CANCEL. The call is Ended at once
+--- (the core waits for the BYE's response). Raises SIP_ECLOSED once it has ended.
 function Call.methods.hangup(c, reason)
-    local p = rawget(c, "_p")
-    if not p then return false end
+    local p = call_p(c)
     if reason ~= nil then errors._arg_string(reason, "call:hangup: reason") end
     local rc = core.sip_call_hangup(p, reason)
-    if rc == core.SIP_ECLOSED then
-        ended(c)
-        return false
-    end
     if rc < 0 then failed(c, rc, "call:hangup") end
-    -- The state event came from inside hangup; the call is over for the script either way.
-    ended(c)
-    return true
 end
---- The same as call:hangup() (Python: call.bye()).
+--- The same as call:hangup() (the request a confirmed call sends).
 Call.methods.bye = Call.methods.hangup
 
---- Sends a request inside the call ("INFO", "OPTIONS", "MESSAGE"...; INVITE, ACK, CANCEL, BYE,
---- PRACK and UPDATE have their own calls) with an optional body and its content type. Inside a
---- task it waits for the final response and returns it (any status), or nil and an error
---- (SIP_EIO with status 408: no response; 503: transport error); outside one it returns nil
---- once sent.
+--- Inside a task: sends a request inside the call ("INFO", "OPTIONS", "MESSAGE"...; INVITE,
+--- ACK, CANCEL, BYE, PRACK and UPDATE have their own calls), with a body and its content type,
+--- waits for the final response and returns it (any status). Raises SIP_EIO with status 408
+--- (no response) or 503 (transport error) when none came, SIP_ECLOSED without a dialog.
 function Call.methods.request(c, method, body, content_type)
     local p = call_p(c)
-    errors._arg_string(method, "call:request: method")
+    if method == "" then raise(core.SIP_EINVAL, "call:request: method must not be empty") end
     if body ~= nil then message._check_body("call:request", body, content_type) end
     if content_type ~= nil and body == nil then body = "" end
-    local w = { done = false }
+    local co, l = current_task("call:request")
+    local w = { co = co, loop = l }
     local rc = core.sip_call_request(p, method, content_type, body, function(_, status, rp)
         if status < 200 or w.done then return end
-        w.done = true
-        if rp then
-            core.sip_msg_ref(rp)
-            w.rsp = wrap_msg(rp)
+        local m = wrap_ref(rp)
+        if m then
+            w.result = { true, m }
         else
-            w.err = new_error(core.SIP_EIO, status == 408 and "request timed out"
-                or "transport error", { status = status })
+            w.result = { false, new_error(core.SIP_EIO, ("%s (status %d, no response)"):format(
+                status == 408 and "request timed out" or "transport error", status),
+                { status = status }) }
         end
-        if w.co then
-            local co, l = w.co, w.loop
-            w.co = nil
-            if w.rsp then resume(l, co, w.rsp) else resume(l, co, nil, w.err) end
+        if w.waiting then
+            w.done = true
+            resume(l, co, table.unpack(w.result))
         end
     end)
     if rc == core.SIP_EINVAL then
-        raise(rc, ("call:request: %s has its own call or is not a method"):format(method))
+        raise(rc, ("call:request: %s is not sent with call:request (INVITE, ACK, CANCEL, BYE, "
+            .. "PRACK and UPDATE have their own calls)"):format(method))
     elseif rc == core.SIP_ECLOSED then
         raise(rc, "call:request: the call has no dialog (ended, or not early yet)")
     elseif rc < 0 then
         failed(c, rc, "call:request")
     end
-    local co, main = coroutine.running()
-    if main or not loopm._task_loops[co] then return nil end
-    if w.done then
-        if w.rsp then return w.rsp end
-        return nil, w.err
+    local ok, v
+    if w.result then
+        w.done = true
+        ok, v = table.unpack(w.result)
+    else
+        w.waiting = true
+        ok, v = coroutine.yield()
     end
-    w.co, w.loop = co, loopm._task_loops[co]
-    return coroutine.yield()
+    if not ok then error(v, 0) end
+    return v
 end
 
 ---------------------------------------------------------------------------------------------------
 -- Events
 
---- fn(req) in a new task for each request inside the call that the call does not handle
---- itself (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): req:reply(status) answers it; when the
---- task ends without a final response the request gets 200 (INFO, OPTIONS) or 501. nil
---- removes the handler (the C layer's answer then: the same defaults).
-function Call.methods.on_request(c, fn)
-    if fn ~= nil then errors._arg_fn(fn, "call:on_request: handler") end
-    rawset(c, "_on_request", fn)
+local EVENTS = errors._set { "state", "response", "reinvite", "request" }
+local OWN = errors._set { "invite", "ack", "cancel", "bye", "prack", "update" }
+
+--- Adds fn for an event; each call runs in a new task: "state" fn(state, msg) on each state
+--- change (msg: the message that caused it, or nil); "response" fn(rsp) for each response to
+--- a placed call's INVITE; "reinvite" fn(req) once a re-INVITE or UPDATE from the other side
+--- was answered; "request" fn(req) for a request inside the call; a method name ("info",
+--- "options", "message", "notify", "refer") fn(req) for that method only. A request's
+--- handlers run in order in one task and answer with req:reply(); a request not answered
+--- when they return gets 200 (INFO, OPTIONS) or 501. Returns the call.
+function Call.methods.on(c, event, fn)
+    local key = event:lower()
+    if not EVENTS[key] and (OWN[key] or not key:match("^%a+$")) then
+        raise(core.SIP_EINVAL, ("call:on: no call event '%s' (state, response, reinvite, "
+            .. "request, or a method such as info)"):format(event))
+    end
+    local handlers = rawget(c, "_handlers")
+    local list = handlers[key] or {}
+    handlers[key] = list
+    list[#list + 1] = fn
     return c
 end
 
---- fn(call, state, msg) in a new task for each state change (state a name as call.state;
---- msg the message that caused it, or nil for a timeout or a local action).
-function Call.methods.on_state(c, fn)
-    if fn ~= nil then errors._arg_fn(fn, "call:on_state: handler") end
-    rawset(c, "_on_state", fn)
-    return c
-end
-
---- fn(call, req) in a new task once a re-INVITE or UPDATE from the other side was answered
---- (call.remote_sdp holds its offer).
-function Call.methods.on_reinvite(c, fn)
-    if fn ~= nil then errors._arg_fn(fn, "call:on_reinvite: handler") end
-    rawset(c, "_on_reinvite", fn)
-    return c
-end
+--- call:on("state", fn).
+function Call.methods.on_state(c, fn) return c:on("state", fn) end
+--- call:on("request", fn).
+function Call.methods.on_request(c, fn) return c:on("request", fn) end
 
 ---------------------------------------------------------------------------------------------------
--- Lifetime
-
---- Hangs up when the call is live, then drops the reference (call.closed; methods raise
---- SIP_ECLOSED). Idempotent.
-function Call.methods.close(c)
-    local p = rawget(c, "_p")
-    if not p then return end
-    if core.sip_call_get_state(p) ~= ENDED then core.sip_call_hangup(p, nil) end
-    ended(c)
-    rawset(c, "_p", nil)
-    core.sip_call_unref(p)
-end
-Call.__close = Call.methods.close
--- Only an ended call (or one whose UA went too) is collected: a live one is in its UA's
--- _calls. The C call then finishes as sip_call_unref() says.
+-- Lifetime: a live call is in its UA's _calls; an ended one is collected with its last
+-- reference, and the C call finishes as sip_call_unref() says.
 Call.__gc = function(c)
     local p = rawget(c, "_p")
     if p then
@@ -440,9 +470,11 @@ Call.__gc = function(c)
 end
 
 errors._check_args("Call", Call.methods, {
-    ring = { "status:integer?" }, reject = { "status:integer", "reason:string?" },
+    ring = { "status:integer?" }, reject = { "status:integer?", "reason:string?" },
     hangup = { "reason:string?" }, bye = { "reason:string?" },
     request = { "method:string", "body:string?", "content_type:string?" },
+    on = { "event:string", "fn:function" }, on_state = { "fn:function" },
+    on_request = { "fn:function" },
 })
 
 M.Call = Call

@@ -1,8 +1,10 @@
 -- SPDX-License-Identifier: MIT
--- libsip for Lua: dialogs (RFC 3261 §12, sip/dialog.h) as read-only views of a call's dialog.
+-- libsip for Lua: dialogs (RFC 3261 §12, sip/dialog.h) as read-only views of a call's dialog
+-- (call.dialog): the call keeps them up to date.
 
 local core = require "libsip_core"
 local errors = require "libsip.errors"
+local message = require "libsip.message"
 
 local rawget, rawset, setmetatable = rawget, rawset, setmetatable
 local closed, class, nonempty = errors._closed, errors._class, errors._nonempty
@@ -36,8 +38,8 @@ Dialog.props.remote_tag = function(d)
     return nonempty(core.sip_dialog_get_remote_tag(dialog_p(d)))
 end
 --- This side's From/To value with its tag ("Alice <sip:a@x>;tag=1").
-Dialog.props.local_addr = function(d) return core.sip_dialog_get_local_addr(dialog_p(d)) end
-Dialog.props.remote_addr = function(d) return core.sip_dialog_get_remote_addr(dialog_p(d)) end
+Dialog.props.local_address = function(d) return core.sip_dialog_get_local_addr(dialog_p(d)) end
+Dialog.props.remote_address = function(d) return core.sip_dialog_get_remote_addr(dialog_p(d)) end
 --- The other side's Contact URI, where in-dialog requests go.
 Dialog.props.remote_target = function(d)
     return core.sip_dialog_get_remote_target(dialog_p(d))
@@ -58,17 +60,17 @@ Dialog.props.remote_cseq = function(d) return core.sip_dialog_get_remote_cseq(di
 Dialog.props.is_uas = function(d) return core.sip_dialog_is_uas(dialog_p(d)) == 1 end
 --- True for a sips dialog over TLS (RFC 3261 §12.1).
 Dialog.props.secure = function(d) return core.sip_dialog_is_secure(dialog_p(d)) == 1 end
-Dialog.props.closed = function(d) return rawget(d, "_p") == nil end
-
---- Drops the view's reference now (the dialog lives on in its call). Idempotent.
-function Dialog.methods.close(d)
+--- True when msg (a sip.Message) belongs to this dialog: its Call-ID and both tags.
+function Dialog.methods.match(d, msg)
+    return core.sip_dialog_match(dialog_p(d), message._check_msg(msg, "dialog:match")) == 1
+end
+-- The view keeps the dialog alive while the script holds it.
+Dialog.__gc = function(d)
     local p = rawget(d, "_p")
     if p then
         rawset(d, "_p", nil)
         core.sip_dialog_unref(p)
     end
 end
-Dialog.__gc = Dialog.methods.close
-Dialog.__close = Dialog.methods.close
 M.Dialog, M._wrap_dialog = Dialog, wrap_dialog
 return M

@@ -168,6 +168,13 @@ local function check_unanswered(s)
     end)
 end
 
+-- A server transaction whose handler's task ended without a final response: answered 500 in
+-- the next loop iteration unless the script keeps it (the UA's handlers use this too).
+function Stack.methods._unanswered(s, t)
+    rawget(s, "_unanswered")[t] = true
+    check_unanswered(s)
+end
+
 function Stack.methods._on_txn_request(s, txnp, mp)
     core.sip_msg_ref(mp)
     local m = wrap_msg(mp)

@@ -63,7 +63,7 @@ end
 -- An INVITE out of any dialog: a Call for the on_invite handler, run as a task. A handler that
 -- raises gets its call rejected 500 when not answered yet.
 local function incoming_call(u, fn, txnp)
-    local loop = rawget(u, "loop")
+    local loop = rawget(u, "_loop")
     local c, cb = callm._new(u, loop)
     local rc, cp = core.sip_call_accept(ua_p(u), txnp, nil, cb)
     if rc < 0 then
@@ -86,16 +86,17 @@ local function incoming_call(u, fn, txnp)
     end, c)
 end
 
--- Another request out of any dialog: the on_request handler's (a task; a request left without
--- a final response when it ends gets the default answer), else the Stack's handler for the
--- method, else the default answer.
+-- Another request out of any dialog (an INVITE too when no on_invite handler is set): the
+-- on_request handler's (a task; a request it leaves without a final response and does not
+-- keep is answered 500, as a Stack handler's), else the Stack's handler for the method (not
+-- for an INVITE), else the default answer.
 local function other_request(u, txnp, mp)
     local fn = rawget(u, "_on_request")
-    local stack = rawget(u, "stack")
+    local stack = rawget(u, "_stack")
     if not fn then
         local method = core.sip_msg_get_method_str(mp)
         local handlers = rawget(stack, "_handlers")
-        if handlers and (handlers[method] or handlers["*"]) then
+        if method ~= "INVITE" and handlers and (handlers[method] or handlers["*"]) then
             stack:_on_txn_request(txnp, mp)
         else
             default_answer(u, txnp, mp)
@@ -106,10 +107,11 @@ local function other_request(u, txnp, mp)
     local req = wrap_msg(mp)
     rawset(req, "_stack", stack)
     rawset(req, "_txn", server_txn(txnp, stack))
-    local loop = rawget(u, "loop")
+    local loop = rawget(u, "_loop")
     loop:spawn(function(r)
         local ok, err = xpcall(fn, debug.traceback, r)
         local t = rawget(r, "_txn")
+        r = nil
         local p = rawget(t, "_p")
         if not ok then
             if p then answer_if_open(p, 500) end
@@ -117,8 +119,9 @@ local function other_request(u, txnp, mp)
             return
         end
         local st = p and core.sip_txn_get_state(p)
-        if st == core.SIP_TXN_TRYING or st == core.SIP_TXN_PROCEEDING then
-            default_answer(u, p, mp)
+        if (st == core.SIP_TXN_TRYING or st == core.SIP_TXN_PROCEEDING) and rawget(stack, "_tp")
+        then
+            stack:_unanswered(t)
         end
     end, req)
 end
@@ -154,15 +157,14 @@ function M.new(stack, opts)
     local caps = {}
     for k, v in pairs(DEFAULTS) do caps[k] = v end
     for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
-    local u = setmetatable({ stack = stack, loop = stack.loop, _calls = {}, _caps = caps }, UA)
+    local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _caps = caps }, UA)
     local weak = setmetatable({ u = u }, { __mode = "v" })
     local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
         local ua = weak.u
         if not ua or not rawget(ua, "_p") then return end
-        if core.sip_msg_get_method(mp) == core.SIP_METHOD_INVITE then
-            local fn = rawget(ua, "_on_invite")
-            if fn then return incoming_call(ua, fn, txnp) end
-            return default_answer(ua, txnp, mp)
+        local fn = rawget(ua, "_on_invite")
+        if fn and core.sip_msg_get_method(mp) == core.SIP_METHOD_INVITE then
+            return incoming_call(ua, fn, txnp)
         end
         other_request(ua, txnp, mp)
     end)
@@ -172,7 +174,8 @@ function M.new(stack, opts)
     return u
 end
 
---- fn(call) in a new task for every INVITE out of any dialog (nil: answered 480). The call is
+--- fn(call) in a new task for every INVITE out of any dialog (without one: ua:on_request's,
+--- else 480). The call is
 --- Incoming: call:ring(), call:answer{ sdp = ... }, call:reject(486)... A handler that raises
 --- gets the call rejected 500 when it was not answered; one that returns leaves the call as it
 --- is (the UA keeps it until it ends).
@@ -184,8 +187,9 @@ function UA.methods.on_invite(u, fn)
 end
 
 --- fn(req) in a new task for every other request out of any dialog (OPTIONS, MESSAGE...);
---- req:reply(status) answers it. nil: the stack's on_request handlers take them, else the UA
---- answers (OPTIONS 200 with Allow, Accept and Supported; 405 with Allow; 501).
+--- req:reply(status) answers it; one left without a final response when the task ends, and
+--- not kept, is answered 500. Without it, the stack's on_request handlers take them, else the
+--- UA answers (OPTIONS 200 with Allow, Accept and Supported; 405 with Allow; 501; INVITE 480).
 function UA.methods.on_request(u, fn)
     ua_p(u)
     if fn ~= nil then errors._arg_fn(fn, "ua:on_request: handler") end
@@ -250,7 +254,7 @@ function UA.methods.invite(u, target, opts)
     -- Kept until the call is made: the struct points into it.
     local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
     if ni then o.dst = ni end
-    local loop = rawget(u, "loop")
+    local loop = rawget(u, "_loop")
     local c, cb = callm._new(u, loop)
     local rc, cp = core.sip_call_invite(p, target, o, cb)
     if rc == core.SIP_EURI then
@@ -262,7 +266,7 @@ function UA.methods.invite(u, target, opts)
     end
     rawset(c, "_p", cp)
     if core.sip_call_get_state(cp) == core.SIP_CALL_ENDED then
-        callm._ended(c)
+        callm._over(c)
     else
         rawget(u, "_calls")[c] = true
     end
@@ -270,12 +274,13 @@ function UA.methods.invite(u, target, opts)
 end
 
 --- The live calls (a list; the UA keeps each until it ends).
-function UA.methods.calls(u)
+UA.props.calls = function(u)
     local out = {}
     for c in pairs(rawget(u, "_calls")) do out[#out + 1] = c end
     return out
 end
-
+--- The Stack whose transaction layer the UA works on.
+UA.props.stack = function(u) return rawget(u, "_stack") end
 UA.props.call_count = function(u)
     local p = rawget(u, "_p")
     return p and core.sip_ua_call_count(p) or 0
@@ -286,8 +291,8 @@ UA.props.dialog_count = function(u)
 end
 UA.props.closed = function(u) return rawget(u, "_p") == nil end
 
---- Closes the UA: every call ends without sending (tasks waiting on them get nil, 0, "user
---- agent closed"), the dialogs go, and the stack's own handlers take the layer's requests
+--- Closes the UA: every call ends without sending (tasks waiting on them get SIP_ECLOSED),
+--- the dialogs go, and the stack's own handlers take the layer's requests
 --- again. Idempotent; stack:close() does it too.
 function UA.methods.close(u)
     local p = rawget(u, "_p")
@@ -295,7 +300,7 @@ function UA.methods.close(u)
     rawset(u, "_p", nil)
     core.sip_ua_close(p)
     core.sip_ua_unref(p)
-    local stack = rawget(u, "stack")
+    local stack = rawget(u, "_stack")
     if rawget(stack, "_ua") == u then
         rawset(stack, "_ua", nil)
         if rawget(stack, "_tp") then stack:_take_layer() end
