@@ -250,3 +250,219 @@ T.case("calls: an INVITE without an offer gets it in the 2xx; timeout CANCELs an
     T.ok(waited, "the callee's call ended")
     finish(p)
 end)
+
+T.case("calls: a live call is kept by its UA; an ended one goes with its last reference",
+    function()
+    local p = pair()
+    local incoming
+    local weak = setmetatable({}, { __mode = "v" })
+    p.ua_b:on_invite(function(call)
+        incoming = call
+        call:answer(SDP_B)
+    end)
+    run(p, function()
+        -- The script keeps nothing of the caller's call but a weak reference.
+        weak.call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        weak.call:wait_answered(5)
+    end)
+    for _ = 1, 3 do collectgarbage() end
+    T.ok(weak.call, "the UA keeps the live call")
+    T.eq(#p.ua_a.calls, 1, "ua.calls lists it")
+    settle(p, 50)
+    T.eq(incoming.state, "Confirmed", "the collector did not hang up")
+    run(p, function()
+        incoming:hangup()
+        weak.call:wait_ended(5)
+    end)
+    T.eq(#p.ua_a.calls, 0, "the UA let go of the ended call")
+    for _ = 1, 3 do collectgarbage() end
+    T.eq(weak.call, nil, "the ended call was collected")
+    -- An incoming call the handler dropped: kept until its caller ends it.
+    local caller
+    p.ua_b:on_invite(function(call)
+        weak.incoming = call
+        call:ring()
+    end)
+    run(p, function()
+        caller = p.ua_a:invite(p.target, { sdp = SDP_A })
+        while caller.state ~= "Early" do sip.sleep(5) end
+    end)
+    incoming = nil
+    for _ = 1, 3 do collectgarbage() end
+    T.ok(weak.incoming, "the UA keeps the unanswered incoming call")
+    run(p, function()
+        caller:hangup()
+        weak.incoming:wait_ended(5)
+    end)
+    caller = nil
+    settle(p, 100)
+    for _ = 1, 3 do collectgarbage() end
+    T.eq(weak.incoming, nil, "the incoming call went after its end")
+    finish(p)
+end)
+
+T.case("calls: closing a UA ends its calls (waits get SIP_ECLOSED) and gives the layer back",
+    function()
+    local p = pair()
+    local got
+    p.ua_b:on_invite(function(call)
+        call:ring()
+        got = select(2, pcall(call.wait_answered, call))
+    end)
+    p.b:on_request("OPTIONS", function(req) req:reply(299) end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        while call.state ~= "Early" do sip.sleep(5) end
+        T.eq(p.ua_b.call_count, 1, "the callee's UA has the call")
+        p.ua_b:close()
+        T.ok(sip.is_error(got, "SIP_ECLOSED"), "the callee's wait: " .. tostring(got))
+        T.eq(p.ua_b.closed, true, "ua.closed")
+        T.eq(p.ua_b.call_count, 0, "no call in a closed UA")
+        T.eq(#p.ua_b.calls, 0, "no call listed")
+        T.raises("SIP_ECLOSED", p.ua_b.invite, p.ua_b, p.target)
+        call:hangup()
+        -- The stack's own handler answers again.
+        local opt = sip.Message.request("OPTIONS", p.target, { headers = {
+            { "Max-Forwards", 70 }, { "To", "<" .. p.target .. ">" },
+            { "From", "<sip:a@127.0.0.1>;tag=1" }, { "Call-ID", sip.call_id() },
+            { "CSeq", "1 OPTIONS" } } })
+        local rsp = p.a:request(opt, "udp:127.0.0.1:" .. p.b:listeners()[1].port):wait()
+        T.eq(rsp.status, 299, "the stack's OPTIONS handler after ua:close()")
+        -- A new UA may take the stack again.
+        p.ua_b = p.b:ua()
+    end)
+    settle(p, 100)
+    got = nil
+    finish(p)
+end)
+
+-- An out-of-dialog request from A's stack to B: the final status and response.
+local function ask(p, method)
+    local m = sip.Message.request(method, p.target, { headers = {
+        { "Max-Forwards", 70 }, { "To", "<" .. p.target .. ">" },
+        { "From", "<sip:a@127.0.0.1>;tag=1" }, { "Call-ID", sip.call_id() },
+        { "CSeq", "1 " .. method } } })
+    local rsp = p.a:request(m, "udp:127.0.0.1:" .. p.b:listeners()[1].port):wait()
+    return rsp.status, rsp
+end
+
+T.case("calls: out-of-dialog requests: the UA's answers, the stack's handlers, ua:on_request",
+    function()
+    local p = pair(nil, { allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE",
+        user_agent = "bob-ua" })
+    run(p, function()
+        local st, rsp = ask(p, "OPTIONS")
+        T.eq(st, 200, "OPTIONS without a handler")
+        T.eq(table.concat(rsp.headers.Allow, ", "), "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE",
+            "Allow of the UA")
+        T.eq(rsp:header("Server"), "bob-ua", "Server")
+        T.ok(rsp:header("Supported"), "Supported")
+        T.eq(ask(p, "SUBSCRIBE"), 405, "a known method not in Allow (RFC 3261 §8.2.1)")
+        T.eq(ask(p, "MESSAGE"), 405, "a method in Allow nobody takes")
+        T.eq(ask(p, "FROB"), 501, "an unknown method")
+        T.eq(ask(p, "INVITE"), 480, "INVITE without on_invite")
+        p.b:on_request("MESSAGE", function(req) req:reply(202) end)
+        T.eq(ask(p, "MESSAGE"), 202, "the stack's handler takes what the UA passes on")
+        p.ua_b:on_request(function(req)
+            if req.method == "INVITE" then return req:reply(603) end
+            sip.sleep(5)
+            req:reply(200, { headers = { ["X-Seen"] = req.method } })
+        end)
+        local st2, rsp2 = ask(p, "MESSAGE")
+        T.eq(st2, 200, "ua:on_request first")
+        T.eq(rsp2:header("X-Seen"), "MESSAGE", "the handler's reply")
+        T.eq(ask(p, "INVITE"), 603, "an INVITE goes to on_request without on_invite")
+        p.ua_b:on_request(function() end)
+        T.eq(ask(p, "MESSAGE"), 500, "a request the handler left unanswered")
+        p.ua_b:on_request(function() error("boom") end)
+        T.eq(ask(p, "MESSAGE"), 500, "a handler that raises")
+        T.eq(#p.errors, 1, "its error reported")
+        T.ok(p.errors[1]:find("boom", 1, true), "the error text")
+        table.remove(p.errors)
+        p.ua_b:on_invite(function() error("no calls today") end)
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        local err = T.raises("SIP_EIO", call.wait_answered, call, 5)
+        T.eq(err.status, 500, "an on_invite handler that raises rejects 500")
+        T.eq(#p.errors, 1, "its error reported")
+        table.remove(p.errors)
+    end)
+    finish(p)
+end)
+
+T.case("calls: in-dialog requests by method, defaults, and errors of call actions", function()
+    local p = pair()
+    local incoming
+    local seen = {}
+    p.ua_b:on_invite(function(call)
+        incoming = call
+        call:on("info", function(req) seen[#seen + 1] = "info:" .. req.body end)
+        call:on("request", function(req)
+            seen[#seen + 1] = "request:" .. req.method
+            req:reply(202)
+        end)
+        call:on("reinvite", function() end)
+        call:answer(SDP_B)
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        call:wait_answered(5)
+        local rsp = call:request("INFO", "a", "text/plain")
+        T.eq(rsp.status, 200, "INFO left unanswered gets 200")
+        T.eq(call:request("OPTIONS").status, 202, "OPTIONS by 'request'")
+        T.eq(incoming:request("FROB").status, 501, "FROB to a caller without handlers")
+        T.eq(table.concat(seen, " "), "info:a request:OPTIONS", "handlers by method")
+        T.raises("SIP_EINVAL", call.request, call, "BYE")
+        T.raises("SIP_EINVAL", call.request, call, "UPDATE")
+        T.raises("SIP_EINVAL", call.ring, call)
+        T.raises("SIP_EINVAL", call.answer, call)
+        T.raises("SIP_EINVAL", call.reject, call, 486)
+        T.raises("SIP_EINVAL", incoming.ring, incoming, 200)
+        T.raises("SIP_EINVAL", incoming.answer, incoming, { status = 180 })
+        T.raises("SIP_EINVAL", incoming.reject, incoming, 200)
+        T.raises("SIP_EINVAL", call.on, call, "bye", function() end)
+        T.raises("SIP_EINVAL", call.request, call, "INFO", "body without a type")
+        call:hangup()
+        T.raises("SIP_ECLOSED", call.request, call, "INFO")
+    end)
+    T.raises("SIP_EINVAL", incoming.request, incoming, "INFO") -- outside a task
+    T.raises("SIP_EINVAL", incoming.wait_ended, incoming)
+    incoming = nil
+    settle(p, 50)
+    finish(p)
+end)
+
+T.case("calls: argument checks of sip.UA and ua:invite", function()
+    local stack <close> = sip.Stack { listen = "udp:127.0.0.1:0" }
+    local e = T.raises("SIP_EINVAL", sip.UA, stack)
+    T.ok(tostring(e):find("transactions", 1, true), tostring(e))
+    T.raises("SIP_EINVAL", sip.UA, nil)
+    T.raises("SIP_EINVAL", sip.UA, "stack")
+    local ts <close> = sip.Stack { listen = "udp:127.0.0.1:0", transactions = true }
+    e = T.raises("SIP_EINVAL", sip.UA, ts, { user_agnet = "x" })
+    T.ok(tostring(e):find("unknown option 'user_agnet'", 1, true), tostring(e))
+    e = T.raises("SIP_EINVAL", sip.UA, ts, { user_agent = 5 })
+    T.ok(tostring(e):find("user_agent", 1, true), tostring(e))
+    e = T.raises("SIP_EINVAL", sip.UA, ts, { t1_ms = "fast" })
+    T.ok(tostring(e):find("t1_ms", 1, true), tostring(e))
+    T.raises("SIP_EINVAL", sip.UA, ts, "opts")
+    local ua <close> = ts:ua { user_agent = "", allow = "INVITE, ACK, BYE", supported = "",
+        accept = "application/sdp", schemes = "sip", contact_user = "u",
+        contact_host = "127.0.0.1", t1_ms = 100, t2_ms = 400 }
+    T.eq(ua.stack, ts, "ua.stack")
+    e = T.raises("SIP_EINVAL", sip.UA, ts)
+    T.ok(tostring(e):find("already", 1, true), tostring(e))
+    T.raises("SIP_EINVAL", ua.invite, ua, 5)
+    T.raises("SIP_EURI", ua.invite, ua, "not a uri")
+    e = T.raises("SIP_EINVAL", ua.invite, ua, "sip:b@127.0.0.1:9", { sdpp = "x" })
+    T.ok(tostring(e):find("sdpp", 1, true), tostring(e))
+    T.raises("SIP_EINVAL", ua.invite, ua, "sip:b@127.0.0.1:9", { sdp = 5 })
+    T.raises("SIP_EINVAL", ua.invite, ua, "sip:b@127.0.0.1:9", { timeout = "1" })
+    T.raises("SIP_EINVAL", ua.invite, ua, "sip:b@127.0.0.1:9", { headers = { X = true } })
+    T.raises("SIP_EINVAL", ua.on_invite, ua, "fn")
+    T.raises("SIP_EINVAL", ua.on_request, ua, 5)
+    ua:close()
+    ua:close()
+    T.raises("SIP_ECLOSED", ua.on_invite, ua, function() end)
+    ts:close()
+    T.raises("SIP_ECLOSED", sip.UA, ts)
+end)

@@ -170,7 +170,7 @@ end
 
 -- A server transaction whose handler's task ended without a final response: answered 500 in
 -- the next loop iteration unless the script keeps it (the UA's handlers use this too).
-function Stack.methods._unanswered(s, t)
+function Stack.methods._answer_later(s, t)
     rawget(s, "_unanswered")[t] = true
     check_unanswered(s)
 end

@@ -121,7 +121,7 @@ local function other_request(u, txnp, mp)
         local st = p and core.sip_txn_get_state(p)
         if (st == core.SIP_TXN_TRYING or st == core.SIP_TXN_PROCEEDING) and rawget(stack, "_tp")
         then
-            stack:_unanswered(t)
+            stack:_answer_later(t)
         end
     end, req)
 end
