@@ -16,7 +16,8 @@
  *     takes the script function and sets the trampoline `sipbind_tramp_##T`;
  *   - sipbind_invoke(user, loop, args, n): converts args by kind, calls the function `user`,
  *     reports its error (Lua logs it on loop when no error hook takes it; NULL: the loop of the
- *     registering call, if any), all without allocating per call beyond the script values;
+ *     registering call, if any), all without allocating per call beyond the script values, and
+ *     returns the function's result as a decision (1 or 0) for a trampoline that returns one;
  * then expands SIPBIND_CALLBACKS(SIPBIND_TYPEMAP).
  * So a new callback type costs its C typedef, one trampoline here and one table entry;
  * tests/bindings_coverage.py fails while a typedef of libsip/include/sip/*.h lacks either.
@@ -28,6 +29,7 @@ X(sip_timer_cb, cb)
 X(sip_signal_cb, cb)
 X(sip_log_cb, cb)
 X(sip_transport_msg_cb, cb)
+X(sip_transport_handler_cb, cb)
 X(sip_transport_sent_cb, cb)
 X(sip_resolve_cb, cb)
 X(sip_response_cb, cb)
@@ -63,8 +65,11 @@ typedef struct sipbind_arg {
 #define SB_S(s) {SB_STR, (s), NULL, 0, 0}
 #define SB_T(targets, count) {SB_TARGETS, (targets), NULL, 0, (count)}
 
-/* Calls the script function `user` with the n arguments; defined by the language file. */
-static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n);
+/* Calls the script function `user` with the n arguments; defined by the language file.
+ * Returns 1 when the function returned a true value other than the number 0 (Lua's 0 is true,
+ * Python's is not: the number 0 passes in both), 0 for anything else and when it raised, for
+ * the callbacks whose C type returns a decision (sip_transport_handler_cb). */
+static int sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n);
 
 /* The loop where an error of the callback is logged. A language that never logs there (Python
  * hands errors to its hook) defines SIPBIND_ERROR_LOOP(expr) as NULL: no lookup per call. */
@@ -116,6 +121,14 @@ static void sipbind_tramp_sip_transport_msg_cb(sip_transport_t *tp, sip_msg_t *m
 {
     sipbind_arg_t a[] = {SB_H(tp, sip_transport), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_tp_loop(tp), a, 2);
+}
+
+/* fn(tp, msg) -> taken: true (or a non-zero number) takes the message and stops the chain;
+ * nil/None, false, 0, and an error pass it on. msg is Borrowed for the call. */
+static int sipbind_tramp_sip_transport_handler_cb(sip_transport_t *tp, sip_msg_t *msg, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(tp, sip_transport), SB_H(msg, sip_msg)};
+    return sipbind_invoke(u, sipbind_tp_loop(tp), a, 2);
 }
 
 static void sipbind_tramp_sip_transport_sent_cb(sip_transport_t *tp, int status, void *u)

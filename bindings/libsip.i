@@ -48,6 +48,8 @@
  *       sip_signal_cb         fn(sig, signum)
  *       sip_log_cb            fn(loop, level, module, text)      (module, text: strings)
  *       sip_transport_msg_cb  fn(tp, msg)   msg is Borrowed for the call: sip_msg_ref() to keep
+ *       sip_transport_handler_cb fn(tp, msg) -> taken: true (or a non-zero number) takes
+ *                             the message, nil/None/false/0 or an error passes it on
  *       sip_transport_sent_cb fn(tp, status)
  *       sip_resolve_cb        fn(resolver, status, targets)       targets: a list of owned
  *                                                                 sip_netinfo_t copies

@@ -98,7 +98,7 @@ def trampolines(callbacks_i=CALLBACKS):
     """The callback typedefs callbacks.i defines a trampoline (sipbind_tramp_<typedef>) for."""
     with open(callbacks_i, encoding="utf-8") as f:
         text = strip_comments(f.read())
-    return re.findall(r"\bstatic\s+void\s+sipbind_tramp_(\w+)\s*\(", text)
+    return re.findall(r"\bstatic\s+(?:void|int)\s+sipbind_tramp_(\w+)\s*\(", text)
 
 
 def ignored_members(interface=INTERFACE):

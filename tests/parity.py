@@ -82,6 +82,7 @@ PYTHON_ONLY = {
     "TRACE": "a log level constant; Lua names the level \"trace\"",
     "Direction": ENUM, "HeaderKind": ENUM, "LogLevel": ENUM, "Method": ENUM,
     "TransportType": ENUM, "TxnEvent": ENUM, "TxnState": ENUM,
+    "HandlerPriority": ENUM + " (\"first\", \"txn\", \"ua\", \"app\")",
     "BodyError": ERRORS, "ClosedError": ERRORS, "InvalidError": ERRORS,
     "NotFoundError": ERRORS, "ParseError": ERRORS, "SdpError": ERRORS,
     "TransactionError": ERRORS, "UriError": ERRORS,

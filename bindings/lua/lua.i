@@ -355,6 +355,7 @@ typedef struct lsip_call {
     lsip_cb_t *cb;
     const sipbind_arg_t *args;
     int n;
+    int ret; /* what the function returned, as sipbind_invoke() returns it */
 } lsip_call_t;
 
 /* Runs inside lua_pcall: pushes the function and its arguments, then calls it. Anything that may
@@ -388,28 +389,37 @@ static int lsip_dispatch(lua_State *L)
             break;
         }
     }
-    lua_call(L, c->n, 0);
+    lua_call(L, c->n, 1);
+    /* A decision (sip_transport_handler_cb): true or a non-zero number; 0 passes as in C. */
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        c->ret = lua_tonumber(L, -1) != 0;
+    else
+        c->ret = lua_toboolean(L, -1);
     return 0;
 }
 
 /* Calls a registered function on the main thread; errors are reported, never raised. */
-static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
+static int sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
 {
     /* The callback may end its own registration (a timer stopping itself): cb is freed then, so
      * nothing of it is read after the call. */
-    lsip_call_t c = {(lsip_cb_t *)user, args, n};
+    lsip_call_t c = {(lsip_cb_t *)user, args, n, 0};
     lua_State *L = c.cb->L;
     sip_loop_t *err_loop = loop ? loop : c.cb->loop;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 8)) {
         fprintf(stderr, "libsip lua: no Lua stack left for a callback\n");
-        return;
+        return 0;
     }
     lua_pushcfunction(L, lsip_msgh);
     lua_pushcfunction(L, lsip_dispatch);
     lua_pushlightuserdata(L, &c);
-    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) lsip_report(L, err_loop);
+    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
+        lsip_report(L, err_loop);
+        c.ret = 0;
+    }
     lua_settop(L, top);
+    return c.ret;
 }
 
 typedef void (*lsip_fnptr)(void);

@@ -376,17 +376,17 @@ static PyObject *sipbind_arg_to_py(const sipbind_arg_t *a)
 /* Every trampoline ends here: returns at once while the interpreter finalizes, else takes the
  * GIL, converts the arguments (on the stack), calls, and reports an exception through the hook.
  * loop is unused: see SIPBIND_ERROR_LOOP. */
-static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
+static int sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *args, int n)
 {
     PyObject *fn = (PyObject *)user;
     PyObject *argv[SIPBIND_MAX_ARGS];
     PyObject *r = NULL;
     PyGILState_STATE gil;
-    int i, k = 0;
+    int i, k = 0, ret = 0;
 
     (void)loop;
     if (sipbind_finalizing())
-        return;
+        return 0;
     gil = PyGILState_Ensure();
     for (i = 0; i < n && i < SIPBIND_MAX_ARGS; i++) {
         if ((argv[k] = sipbind_arg_to_py(&args[i])) == NULL)
@@ -397,8 +397,18 @@ static void sipbind_invoke(void *user, sip_loop_t *loop, const sipbind_arg_t *ar
         r = PyObject_Vectorcall(fn, argv, (size_t)n, NULL);
     while (k > 0)
         Py_DECREF(argv[--k]);
+    if (r != NULL) {
+        /* The decision of a callback that returns one: truth, as `if r:` reads it. */
+        ret = PyObject_IsTrue(r);
+        if (ret < 0) {
+            Py_DECREF(r);
+            r = NULL;
+            ret = 0;
+        }
+    }
     sipbind_finish(fn, r);
     PyGILState_Release(gil);
+    return ret;
 }
 %}
 

@@ -29,6 +29,8 @@ typedef struct app {
     sip_call_t *call; /* B: the incoming call, referenced */
     int ring, answer; /* B: what to do with an incoming call at once (0: nothing) */
     int invites;
+    int offers, modified, last_modified, media;
+    const char *offer_answer; /* answer OFFER events with this */
 } app_t;
 
 static app_t app[2];
@@ -48,6 +50,15 @@ static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
         assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
     }
     if (ev == SIP_CALL_EVENT_REINVITE) a->reinvites++;
+    if (ev == SIP_CALL_EVENT_MEDIA) a->media++;
+    if (ev == SIP_CALL_EVENT_MODIFIED) {
+        a->modified++;
+        a->last_modified = msg ? sip_msg_get_status(msg) : 0;
+    }
+    if (ev == SIP_CALL_EVENT_OFFER) {
+        a->offers++;
+        if (a->offer_answer) assert_int_equal(sip_call_answer_offer(call, a->offer_answer), 0);
+    }
 }
 
 static void on_free(void *user)
@@ -94,6 +105,9 @@ static int teardown(void **state)
     pair_teardown();
     return 0;
 }
+
+static int last_status;
+static void on_rsp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user);
 
 static sip_call_t *call_b(void)
 {
@@ -381,22 +395,55 @@ static void call_callee_bye_waits_for_ack(void **state)
     pair_advance(60000);
 }
 
-static void call_reinvite_answered(void **state)
+static void call_reinvite_manual_offer(void **state)
+{
+    (void)state;
+    app[B].answer = 200;
+    app[B].offer_answer =
+        "v=0\r\no=b 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n";
+    sip_call_t *c = call_b();
+    pair_advance(0);
+    /* Without the engine, B's application answers A's re-offer in the OFFER event. */
+    assert_int_equal(sip_call_reinvite(c, SDP_A), 0);
+    assert_int_equal(sip_call_reinvite(c, SDP_A), SIP_EBUSY);
+    pair_advance(0);
+    assert_int_equal(app[B].offers, 1);
+    assert_int_equal(app[B].reinvites, 1);
+    assert_int_equal(app[A].modified, 1);
+    assert_int_equal(app[A].last_modified, 200);
+    assert_true(sip_str_eq(sip_call_get_remote_sdp(c), sip_str_from_cstr(app[B].offer_answer)));
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    /* No 2xx retransmission once its ACK came. */
+    int n = app[A].nresponses;
+    pair_advance(10000);
+    assert_int_equal(app[A].nresponses, n);
+    /* A re-INVITE needs an offer without the engine; hold needs the engine. */
+    assert_int_equal(sip_call_reinvite(c, NULL), SIP_EINVAL);
+    assert_int_equal(sip_call_hold(c, 1), SIP_EINVAL);
+    sip_call_hangup(c, NULL);
+    pair_advance(0);
+    sip_call_unref(c);
+    pair_advance(60000);
+}
+
+static void call_in_dialog_lower_cseq_500(void **state)
 {
     (void)state;
     app[B].answer = 200;
     sip_call_t *c = call_b();
     pair_advance(0);
-    sip_msg_t *re = NULL;
-    assert_int_equal(sip_dialog_create_request(&re, sip_call_get_dialog(c), "INVITE"), 0);
-    assert_int_equal(sip_msg_set_body(re, "application/sdp", SDP_A, strlen(SDP_A)), 0);
+    sip_msg_t *m = NULL;
+    assert_int_equal(sip_dialog_create_request(&m, sip_call_get_dialog(c), "OPTIONS"), 0);
+    /* The same CSeq as the INVITE: not above the last one B saw (RFC 3261 §12.2.2). */
+    assert_int_equal(sip_msg_set_header(m, "CSeq", "1 OPTIONS"), 0);
     sip_txn_t *t = NULL;
-    assert_int_equal(sip_txn_client_create(&t, pair[A].layer, re, NULL, NULL, NULL, NULL, NULL), 0);
+    last_status = 0;
+    assert_int_equal(sip_txn_client_create(&t, pair[A].layer, m, NULL, NULL, on_rsp, NULL, NULL),
+                     0);
     pair_advance(0);
-    assert_int_equal(app[B].reinvites, 1);
+    assert_int_equal(last_status, 500);
     sip_txn_unref(t);
-    sip_msg_unref(re);
-    /* An out-of-order CSeq in the dialog gets 500, OPTIONS included (RFC 3261 §12.2.2). */
+    sip_msg_unref(m);
     sip_call_hangup(c, NULL);
     pair_advance(0);
     sip_call_unref(c);
@@ -404,7 +451,6 @@ static void call_reinvite_answered(void **state)
 }
 
 /* Requests the UA refuses before any application sees them (RFC 3261 §8.2). */
-static int last_status;
 static void on_rsp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
 {
     (void)txn;
@@ -473,10 +519,24 @@ static void ua_uas_checks(void **state)
     assert_int_equal(send_raw_request("FOO", "sip:bob@127.0.0.1", NULL, NULL), 200);
 }
 
-static void ua_options_default_answer(void **state)
+static int layer_requests;
+static void on_layer_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    (void)layer;
+    (void)req;
+    (void)user;
+    layer_requests++;
+    assert_int_equal(sip_txn_respond(txn, 202, NULL), 0);
+}
+
+static void ua_without_callback_passes_requests_on(void **state)
 {
     (void)state;
-    /* A's UA has no request callback: OPTIONS gets 200 with its capabilities. */
+    /* A's UA has no request callback: an OPTIONS goes on to the layer's request handler,
+     * while the UA still handles its calls (the chain shares one transport). */
+    layer_requests = 0;
+    assert_int_equal(sip_txn_layer_set_request_handler(pair[A].layer, on_layer_request, NULL, NULL),
+                     0);
     sip_msg_t *m = NULL;
     assert_int_equal(sip_ua_create_request(&m, pair[B].ua, "OPTIONS", "sip:a@127.0.0.1:5060", NULL),
                      0);
@@ -487,7 +547,8 @@ static void ua_options_default_answer(void **state)
     assert_int_equal(sip_txn_client_create(&t, pair[B].layer, m, NULL, NULL, on_rsp, NULL, NULL),
                      0);
     pair_advance(0);
-    assert_int_equal(last_status, 200);
+    assert_int_equal(last_status, 202);
+    assert_int_equal(layer_requests, 1);
     sip_txn_unref(t);
     sip_msg_unref(m);
     pair_advance(40000);
@@ -534,9 +595,10 @@ int main(void)
         T(call_cancel_crossing_2xx),
         T(call_bye_before_ack),
         T(call_callee_bye_waits_for_ack),
-        T(call_reinvite_answered),
+        T(call_reinvite_manual_offer),
+        T(call_in_dialog_lower_cseq_500),
         T(ua_uas_checks),
-        T(ua_options_default_answer),
+        T(ua_without_callback_passes_requests_on),
         T(call_drop_last_reference_hangs_up),
         T(call_close_ua_with_live_calls),
     };

@@ -433,6 +433,60 @@ function Transport.methods.set_resolver(t, r)
     return t
 end
 
+-- Priorities of the handler chain by name (sip_handler_prio_t); numbers pass as they are.
+local PRIORITIES = { first = core.SIP_HANDLER_PRIO_FIRST, txn = core.SIP_HANDLER_PRIO_TXN,
+    ua = core.SIP_HANDLER_PRIO_UA, app = core.SIP_HANDLER_PRIO_APP }
+
+--- Adds fn(msg) to the chain every received message goes through, by priority (lower first;
+--- equal priorities in the order added): "txn" (16) is the transaction layer, "ua" (32) a
+--- user agent core, "app" (64, the default) the application (on_message, a Stack's handlers),
+--- "first" (0) a tap before them all; or any integer. fn runs inside the dispatch, not in a
+--- task (it must not wait), and returns true (or a non-zero number) to take the message (the
+--- chain stops there), or nil/false/0 to pass it on; an error passes it on and is reported.
+--- A message nobody takes is dropped. Returns the handler's id for remove_handler(); the
+--- transport keeps fn until then or close().
+function Transport.methods.add_handler(t, fn, priority)
+    local tp = transport_p(t)
+    errors._arg_fn(fn, "add_handler: handler")
+    local prio = priority
+    if prio == nil then
+        prio = core.SIP_HANDLER_PRIO_APP
+    elseif type(prio) == "string" then
+        prio = PRIORITIES[prio]
+        if not prio then
+            raise(core.SIP_EINVAL, "add_handler: unknown priority '" .. priority
+                .. "' (first, txn, ua, app, or an integer)")
+        end
+    elseif math.type(prio) ~= "integer" or prio < -2147483648 or prio > 2147483647 then
+        raise(core.SIP_EINVAL, "add_handler: priority must be a name or an integer, got "
+            .. tostring(priority))
+    end
+    -- The handler holds the object weakly, so a transport nobody keeps can be collected.
+    local weak = setmetatable({ t = t }, { __mode = "v" })
+    local id = core.sip_transport_add_handler(tp, prio, function(_, mp)
+        if not weak.t then return false end
+        core.sip_msg_ref(mp)
+        return fn(message._wrap_msg(mp))
+    end)
+    if id < 0 then raise(id, "add_handler: " .. core.sip_strerror(id)) end
+    return id
+end
+
+--- Removes a handler add_handler returned the id of; it is not called again (also when
+--- removed from inside a handler). Raises SIP_ENOENT for an unknown id.
+function Transport.methods.remove_handler(t, id)
+    local tp = transport_p(t)
+    if math.type(id) ~= "integer" then
+        raise(core.SIP_EINVAL, "remove_handler: a handler id (integer) expected, got "
+            .. type(id))
+    end
+    if id <= 0 or id > 2147483647 then
+        raise(core.SIP_ENOENT, "remove_handler: no handler " .. id)
+    end
+    local rc = core.sip_transport_remove_handler(tp, id)
+    if rc < 0 then raise(rc, "remove_handler: handler " .. id .. ": " .. core.sip_strerror(rc)) end
+end
+
 --- Closes every listening point and connection. Idempotent.
 function Transport.methods.close(t)
     local p = rawget(t, "_p")

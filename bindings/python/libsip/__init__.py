@@ -29,7 +29,7 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
                       call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
-from .transport import Resolver, ResolveOp, SendOp, Transport
+from .transport import HandlerPriority, Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "Token", "TransactionError", "Transport", "TransportType", "TxnEvent", "TxnLayer",
     "TxnState", "Uri", "UriError", "Via", "branch", "call_id", "live_objects", "status_phrase",
     "tag",
+    "HandlerPriority",
 ]
 __all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]

@@ -45,6 +45,7 @@ from .sdp import RtpMap as RtpMap
 from .sdp import Sdp as Sdp
 from .stack import Request as Request
 from .stack import Stack as Stack
+from .transport import HandlerPriority as HandlerPriority
 from .transport import Resolver as Resolver
 from .transport import ResolveOp as ResolveOp
 from .transport import SendOp as SendOp

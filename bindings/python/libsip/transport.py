@@ -9,7 +9,7 @@ import weakref
 from typing import Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional, Union
 
 from . import _core as _c
-from ._base import safe_repr
+from ._base import Enum, safe_repr
 from ._errors import ClosedError, check, error
 from .loop import Loop, release
 from .message import Message, NetInfo, Uri
@@ -72,6 +72,23 @@ def _on_message(wtp: "weakref.ref[Transport]", _tp: Any, msg: Any) -> None:
     # The message is Borrowed for the call: take a reference the Message object owns.
     cls = tp._request_class if _c.sip_msg_is_request(msg) else Message
     tp._handler(cls._adopt(_c.sip_msg_ref(msg)))
+
+
+class HandlerPriority(Enum):
+    """Where a handler added with Transport.add_handler() runs in the chain of received
+    messages, lower first (sip_handler_prio_t; any int may be used)."""
+    FIRST = _c.SIP_HANDLER_PRIO_FIRST  # taps that see every message before any layer
+    TXN = _c.SIP_HANDLER_PRIO_TXN      # the transaction layer: retransmissions, responses
+    UA = _c.SIP_HANDLER_PRIO_UA        # a user agent core, registrar or proxy: new requests
+    APP = _c.SIP_HANDLER_PRIO_APP      # the application (and on_message's slot)
+
+
+def _on_handler(wtp: "weakref.ref[Transport]", fn: Callable[[Message], Any], _tp: Any,
+                msg: Any) -> bool:
+    if wtp() is None:
+        return False
+    # The message is Borrowed for the call: take a reference the Message object owns.
+    return bool(fn(Message._adopt(_c.sip_msg_ref(msg))))
 
 
 _OPTS = ("udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
@@ -245,6 +262,40 @@ class Transport:
         check(_c.sip_transport_set_resolver(self._handle(),
                                             resolver._handle() if resolver else None))
         self._resolver = resolver
+
+    def add_handler(self, fn: Callable[[Message], Any],
+                    priority: int = HandlerPriority.APP) -> int:
+        """Adds fn(msg) to the chain every received Message goes through, by priority (lower
+        first; equal priorities in the order added): HandlerPriority.TXN is the transaction
+        layer, UA a user agent core, APP the application (on_message, or a Stack's handlers).
+        fn runs inside the dispatch and returns True to take the message (the chain stops
+        there) or a false value to pass it on; an exception passes it on and is logged. A
+        message nobody takes is dropped. Returns the handler's id for remove_handler(); the
+        transport keeps fn until then or close()."""
+        if not callable(fn):
+            raise TypeError(f"a handler must be callable, not {type(fn).__name__}")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
+        try:
+            rc = _c.sip_transport_add_handler(self._handle(), int(priority),
+                                              functools.partial(_on_handler, weakref.ref(self),
+                                                                fn))
+        except OverflowError:
+            raise error(_c.SIP_EINVAL, f"priority {priority} is out of range") from None
+        if rc < 0:
+            raise error(rc, f"cannot add the handler: {_c.sip_strerror(rc)}")
+        return rc
+
+    def remove_handler(self, handler_id: int) -> None:
+        """Removes a handler add_handler() returned the id of; it is not called again (also
+        when removed from inside a handler). Raises NotFoundError for an unknown id."""
+        if isinstance(handler_id, bool) or not isinstance(handler_id, int):
+            raise TypeError(f"a handler id is an int, not {type(handler_id).__name__}")
+        if handler_id <= 0:
+            raise error(_c.SIP_ENOENT, f"no handler {handler_id}")
+        rc = _c.sip_transport_remove_handler(self._handle(), handler_id)
+        if rc < 0:
+            raise error(rc, f"cannot remove handler {handler_id}: {_c.sip_strerror(rc)}")
 
     def close(self) -> None:
         """Closes every listening point and connection. Idempotent."""

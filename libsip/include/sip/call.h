@@ -8,6 +8,7 @@
 
 #include "sip/dialog.h"
 #include "sip/msg.h"
+#include "sip/oa.h"
 #include "sip/txn.h"
 #include "sip/ua.h"
 
@@ -41,6 +42,15 @@ typedef enum sip_call_event {
                                    OPTIONS, else 501) */
     SIP_CALL_EVENT_REINVITE,  /**< a re-INVITE or UPDATE from the other side was answered
                                    (msg: the request) */
+    SIP_CALL_EVENT_OFFER,     /**< without the engine: the other side made an offer (msg: the
+                                   re-INVITE, UPDATE, or the 2xx of an INVITE sent without
+                                   one); answer it with sip_call_answer_offer() or refuse it
+                                   with sip_call_reject_offer(), now or later */
+    SIP_CALL_EVENT_MEDIA,     /**< an offer/answer exchange completed: the local and remote
+                                   SDP (sip_call_get_local_sdp(), ..._remote_sdp()) changed */
+    SIP_CALL_EVENT_MODIFIED,  /**< a re-INVITE or UPDATE of ours got its final response (msg);
+                                   a 491 was retried first (RFC 3261 §14.1), a failure left
+                                   the session as it was */
 } sip_call_event_t;
 
 /**
@@ -53,14 +63,23 @@ typedef void (*sip_call_event_cb)(sip_call_t *call, sip_call_event_t event, sip_
 
 /** Options of a call; initialise with sip_call_opts_init(). Strings are copied. */
 typedef struct sip_call_opts {
-    const char *from;         /**< UAC: the From address (NULL: the UA's default) */
-    const char *sdp;          /**< UAC: the offer in the INVITE (NULL: none, the offer comes in
-                                   the 2xx and the answer goes in the ACK) */
-    const char *headers;      /**< extra headers for the INVITE, "Name: value" lines separated by
-                                   CRLF (or LF) */
-    uint32_t timeout_ms;      /**< UAC: CANCEL when no final response within this (0: never;
-                                   timer B still ends the INVITE) */
-    const sip_netinfo_t *dst; /**< UAC: where to send the INVITE (NULL: RFC 3263 / the URI) */
+    const char *from;          /**< UAC: the From address (NULL: the UA's default) */
+    const char *media;         /**< the local media capabilities, an SDP ("m=audio 4000
+                                    RTP/AVP 0 8 101" with its rtpmap lines): with it the call's
+                                    offer/answer engine (sip/oa.h) makes every offer and answer
+                                    (codec intersection, hold, re-offers; 488 for an offer it
+                                    cannot answer), and sdp is not used */
+    const char *media_address; /**< the engine's c= and o= address (default: the host of the
+                                    Contact; required when that is a name) */
+    int late_offer;            /**< UAC with media: send the INVITE without an offer; the
+                                    offer comes in the 2xx and the engine answers in the ACK */
+    const char *sdp;           /**< without media, UAC: the offer in the INVITE as text (NULL:
+                                    none, the offer comes in the 2xx: SIP_CALL_EVENT_OFFER) */
+    const char *headers;       /**< extra headers for the INVITE, "Name: value" lines separated by
+                                    CRLF (or LF) */
+    uint32_t timeout_ms;       /**< UAC: CANCEL when no final response within this (0: never;
+                                    timer B still ends the INVITE) */
+    const sip_netinfo_t *dst;  /**< UAC: where to send the INVITE (NULL: RFC 3263 / the URI) */
 } sip_call_opts_t;
 
 /** Fills opts with the defaults. */
@@ -145,6 +164,47 @@ SIP_EXTERN int sip_call_hangup(sip_call_t *call, const char *reason);
 SIP_EXTERN int sip_call_request(sip_call_t *call, const char *method, const char *content_type,
                                 const char *body, sip_response_cb cb, void *user,
                                 sip_free_fn user_free);
+
+/**
+ * Sends a re-INVITE (RFC 3261 §14) with an offer: sdp as given, or with the engine and sdp
+ * NULL, the engine's next offer (which follows sip_call_hold() and the capabilities). A 491
+ * (glare) is retried after the §14.1 wait; the outcome is SIP_CALL_EVENT_MODIFIED, and
+ * SIP_CALL_EVENT_MEDIA when the session changed.
+ * @return 0, SIP_EINVAL (no sdp and no engine), SIP_ECLOSED (not confirmed), SIP_EBUSY (a
+ *         re-INVITE or UPDATE of ours, or an offer of the peer's, is still open), or the
+ *         transport's error.
+ */
+SIP_EXTERN int sip_call_reinvite(sip_call_t *call, const char *sdp);
+/**
+ * Sends an UPDATE (RFC 3311) with an offer, as sip_call_reinvite() does; allowed in an early
+ * dialog too. With sdp NULL and no engine it carries no offer (a session refresh).
+ * @return as sip_call_reinvite().
+ */
+SIP_EXTERN int sip_call_update(sip_call_t *call, const char *sdp);
+/**
+ * Puts the call on hold or resumes it (RFC 3264 §8.4) with a re-INVITE whose offer the engine
+ * makes sendonly (or inactive) or sendrecv again.
+ * @param hold  1 to hold, 0 to resume
+ * @return as sip_call_reinvite(); SIP_EINVAL without the engine.
+ */
+SIP_EXTERN int sip_call_hold(sip_call_t *call, int hold);
+/**
+ * Answers the offer of SIP_CALL_EVENT_OFFER (a call without the engine): in the 200 of the
+ * re-INVITE or UPDATE, or in the ACK of an INVITE that went without an offer.
+ * @return 0, SIP_EINVAL (no offer awaiting an answer), SIP_ECLOSED, or the transport's error.
+ */
+SIP_EXTERN int sip_call_answer_offer(sip_call_t *call, const char *sdp);
+/**
+ * Refuses the offer of SIP_CALL_EVENT_OFFER with a final response (488 when status is 0); the
+ * session stays as it was. The offer in a 2xx cannot be refused this way: hang up instead.
+ * @return 0, SIP_EINVAL, SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_call_reject_offer(sip_call_t *call, int status);
+/** 1 when the other side holds this one (its last SDP is sendonly or inactive), with the
+ *  engine; 0 otherwise. */
+SIP_EXTERN int sip_call_is_remote_hold(const sip_call_t *call);
+/** The call's offer/answer engine, or NULL without one. Borrowed. */
+SIP_EXTERN sip_oa_t *sip_call_get_oa(sip_call_t *call);
 
 /** The state. */
 SIP_EXTERN sip_call_state_t sip_call_get_state(const sip_call_t *call);

@@ -23,6 +23,7 @@ extern "C" {
     X(ERANGE, -ERANGE, "value out of range")                                                       \
     X(ENOSPC, -ENOSPC, "buffer too small")                                                         \
     X(EIO, -EIO, "input/output error")                                                             \
+    X(EEXIST, -EEXIST, "already exists")                                                           \
     X(EPARSE, -1000, "malformed message")                                                          \
     X(ETOOBIG, -1001, "message exceeds a size limit")                                              \
     X(EVERSION, -1002, "unsupported SIP version")                                                  \
@@ -31,8 +32,9 @@ extern "C" {
     X(ETYPE, -1005, "header has another type")                                                     \
     X(EURI, -1006, "malformed URI")                                                                \
     X(ESDP, -1007, "malformed SDP")                                                                \
-    X(EBODY, -1008, "malformed body")                                                            \
-    X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")
+    X(EBODY, -1008, "malformed body")                                                              \
+    X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")                                  \
+    X(EBUSY, -1010, "another exchange is in progress")
 
 /** libsip error codes. */
 typedef enum sip_err {

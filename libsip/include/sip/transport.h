@@ -43,8 +43,9 @@ typedef struct sip_transport_opts {
 SIP_EXTERN void sip_transport_opts_init(sip_transport_opts_t *opts);
 
 /**
- * Receives every message that arrives and parses (malformed requests are answered 400 or dropped
- * before this). The message carries its sip_netinfo_t.
+ * The handler of the application's slot (sip_transport_set_handler()): receives every message
+ * that arrives, parses (malformed requests are answered 400 or dropped before this) and reaches
+ * the slot in the handler chain. The message carries its sip_netinfo_t.
  * @param msg  Borrowed for the call; sip_msg_ref() it to keep it
  */
 typedef void (*sip_transport_msg_cb)(sip_transport_t *tp, sip_msg_t *msg, void *user);
@@ -83,7 +84,58 @@ SIP_EXTERN size_t sip_transport_listener_count(const sip_transport_t *tp);
 SIP_EXTERN int sip_transport_listener_info(const sip_transport_t *tp, size_t i,
                                            sip_netinfo_t *info);
 
-/** Sets the callback for received messages (replacing one runs its user_free). */
+/**
+ * One link of the chain of handlers that every received message goes through (see
+ * sip_transport_add_handler()).
+ * @param msg  Borrowed for the call; sip_msg_ref() it to keep it
+ * @return 1 when the handler took the message (the chain stops there), 0 to pass it on to the
+ *         next handler.
+ */
+typedef int (*sip_transport_handler_cb)(sip_transport_t *tp, sip_msg_t *msg, void *user);
+
+/**
+ * Priorities of the handler chain: lower runs first (the shape of PJSIP's module priorities).
+ * Any int may be used; these are where libsip's own layers sit.
+ */
+typedef enum sip_handler_prio {
+    SIP_HANDLER_PRIO_FIRST = 0, /**< taps that see every message before any layer */
+    SIP_HANDLER_PRIO_TXN = 16,  /**< the transaction layer: retransmissions, responses, CANCEL */
+    SIP_HANDLER_PRIO_UA = 32,   /**< a user agent core, registrar or proxy: new requests */
+    SIP_HANDLER_PRIO_APP = 64,  /**< the application (and sip_transport_set_handler()'s slot) */
+} sip_handler_prio_t;
+
+/**
+ * Adds a handler to the chain of received messages. Each message that arrives and parses goes
+ * to the handlers in order of priority (lower first; equal priorities in the order they were
+ * added) until one returns 1. A message that no handler takes is dropped (a request too: it is
+ * not answered). Handlers may add or remove handlers, and close or unref the transport, from
+ * inside their call: a handler removed during a dispatch is not called afterwards, one added
+ * during a dispatch first sees the next message.
+ * @param priority  a sip_handler_prio_t or any other int
+ * @param cb        required
+ * @param user_free  runs once when the registration ends: removal, the transport closing, or
+ *                   this call failing (user belongs to the registration until then)
+ * @return the handler's id (> 0) for sip_transport_remove_handler(), or SIP_EINVAL (NULL tp or
+ *         cb), SIP_ECLOSED, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_transport_add_handler(sip_transport_t *tp, int priority,
+                                         sip_transport_handler_cb cb, void *user,
+                                         sip_free_fn user_free);
+
+/**
+ * Removes a handler added with sip_transport_add_handler(); its user_free runs now. Safe from
+ * inside any handler, the removed one included: it is not called again.
+ * @return 0, SIP_ENOENT (no such handler: an unknown id, or one removed already), SIP_EINVAL.
+ */
+SIP_EXTERN int sip_transport_remove_handler(sip_transport_t *tp, int id);
+
+/**
+ * Sets the handler of the application's slot in the chain, at SIP_HANDLER_PRIO_APP (where it
+ * was first set among the handlers of that priority). A handler set here takes every message
+ * that reaches it. Replacing it replaces that slot only (the old user_free runs); cb NULL passes
+ * messages on.
+ * @return 0, or SIP_EINVAL, SIP_ECLOSED, SIP_ENOMEM (then user_free runs).
+ */
 SIP_EXTERN int sip_transport_set_handler(sip_transport_t *tp, sip_transport_msg_cb cb, void *user,
                                          sip_free_fn user_free);
 
@@ -131,6 +183,9 @@ SIP_EXTERN size_t sip_transport_connection_count(const sip_transport_t *tp);
 
 /** The loop the transport belongs to. Borrowed. */
 SIP_EXTERN sip_loop_t *sip_transport_get_loop(sip_transport_t *tp);
+
+/** The resolver set with sip_transport_set_resolver(), or NULL (none, or closed). Borrowed. */
+SIP_EXTERN sip_resolver_t *sip_transport_get_resolver(sip_transport_t *tp);
 
 #ifdef __cplusplus
 }

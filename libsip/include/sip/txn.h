@@ -109,9 +109,12 @@ typedef void (*sip_txn_event_cb)(sip_txn_t *txn, sip_txn_event_t event, const si
 SIP_EXTERN void sip_txn_opts_init(sip_txn_opts_t *opts);
 
 /**
- * Creates the transaction layer of a transport. It becomes the transport's message handler:
- * requests and responses of transactions are handled here; the rest goes to the request and
- * stray-response handlers.
+ * Creates the transaction layer of a transport, as two links of its handler chain: at
+ * SIP_HANDLER_PRIO_TXN requests and responses of transactions are handled; what is left goes on
+ * (through handlers such as a UA core at SIP_HANDLER_PRIO_UA) to the request and stray-response
+ * handlers, in the transport's application slot (SIP_HANDLER_PRIO_APP). An application handler
+ * set later with sip_transport_set_handler() replaces the layer's links, and feeds it with
+ * sip_txn_layer_receive().
  * @param out   New reference
  * @param tp    the transport (the layer takes its own reference)
  * @param opts  NULL for the defaults
@@ -125,8 +128,8 @@ SIP_EXTERN sip_txn_layer_t *sip_txn_layer_ref(sip_txn_layer_t *layer);
 SIP_EXTERN void sip_txn_layer_unref(sip_txn_layer_t *layer);
 /**
  * Closes every transaction (no callback from them after this returns; their user_free runs),
- * releases the transport and the handlers, and clears the transport's message handler if it is
- * still the layer's (one an application put in front stays). Idempotent; sip_loop_close() does
+ * releases the transport and the handlers, and takes the layer's links out of the transport's
+ * handler chain (an application's handler in the slot stays). Idempotent; sip_loop_close() does
  * it too.
  */
 SIP_EXTERN void sip_txn_layer_close(sip_txn_layer_t *layer);
@@ -146,8 +149,8 @@ SIP_EXTERN int sip_txn_layer_set_stray_handler(sip_txn_layer_t *layer, sip_stray
                                                void *user, sip_free_fn user_free);
 
 /**
- * Hands a received message to the layer, as the transport does (for applications that filter
- * messages before the transaction layer).
+ * Hands a received message to the layer, as its two links in the transport's chain do (for
+ * applications that filter messages before the transaction layer).
  * @param msg  Borrowed; the layer takes its own reference to what it keeps
  * @return 0, SIP_EINVAL, SIP_ECLOSED.
  */
@@ -181,6 +184,21 @@ SIP_EXTERN sip_transport_t *sip_txn_layer_get_transport(sip_txn_layer_t *layer);
 SIP_EXTERN int sip_txn_client_create(sip_txn_t **out, sip_txn_layer_t *layer, sip_msg_t *req,
                                      const sip_netinfo_t *dst, const sip_txn_opts_t *opts,
                                      sip_response_cb cb, void *user, sip_free_fn user_free);
+
+/**
+ * Starts the server transaction of a new request that a handler of the transport's chain took
+ * (a UA core or registrar before the layer's request handler; PJSIP's pjsip_tsx_create_uas).
+ * The transaction then absorbs the request's retransmissions (they never reach the chain's later
+ * handlers), sends 100 Trying for an INVITE unless answered within timer_100_ms, and answers 500
+ * once the last reference other than the layer's goes without a final response (RFC 3261 §8.2).
+ * Merged requests (§8.2.2.2) and CANCELs of a transaction here never get this far: the layer's
+ * first link answers them.
+ * @param out  New reference
+ * @param req  the request as received (the transaction takes its own reference)
+ * @return 0, SIP_EINVAL (not a request, ACK, no Via/CSeq/Call-ID), SIP_EEXIST (the request
+ *         belongs to a transaction already), SIP_ECLOSED, SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_txn_server_create(sip_txn_t **out, sip_txn_layer_t *layer, sip_msg_t *req);
 
 /**
  * Cancels a pending INVITE (RFC 3261 §9.1): sends a CANCEL in its own transaction once a

@@ -52,9 +52,13 @@ typedef void (*sip_ua_request_cb)(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, 
 SIP_EXTERN void sip_ua_opts_init(sip_ua_opts_t *opts);
 
 /**
- * Creates a user agent on a transaction layer. It takes the layer's new requests and stray
- * responses: requests of its dialogs go to their calls, the rest to cb (without cb, OPTIONS is
- * answered 200 with Allow, Accept and Supported, and other requests 405 or 480).
+ * Creates a user agent on a transaction layer. It joins the transport's handler chain at
+ * SIP_HANDLER_PRIO_UA (after the layer's matching, before the application's handlers): it takes
+ * the requests of its dialogs (and answers 481 to a request for a dialog it does not know), the
+ * ACKs of its 2xx, the 2xx retransmissions of its calls, and, when cb is given, every other new
+ * request, which it starts a server transaction for, checks (RFC 3261 §8.2: 405, 416, 420, 415)
+ * and hands to cb. Without cb, out-of-dialog requests go on to the next handlers (a Stack's, or
+ * the layer's request handler).
  * @param out        New reference
  * @param layer      Takes its own reference
  * @param opts       NULL for the defaults
@@ -70,7 +74,7 @@ SIP_EXTERN sip_ua_t *sip_ua_ref(sip_ua_t *ua);
 SIP_EXTERN void sip_ua_unref(sip_ua_t *ua);
 /**
  * Closes the UA: every call ends without sending (their callbacks run no more, their user_free
- * runs), the dialogs are dropped, and the layer's handlers are released. Idempotent.
+ * runs), the dialogs are dropped, and the UA leaves the transport's chain. Idempotent.
  */
 SIP_EXTERN void sip_ua_close(sip_ua_t *ua);
 

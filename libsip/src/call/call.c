@@ -23,9 +23,17 @@ static void call_free(sip_call_t *c)
     sip_msg_unref(c->ok);
     sip_msg_unref(c->ack);
     sip_dialog_unref(c->dlg);
-    for (size_t i = 0; i < c->nearly; i++)
-        sip_dialog_unref(c->early[i]);
-    free(c->early);
+    for (size_t i = 0; i < c->nforks; i++) {
+        sip_dialog_unref(c->forks[i].dlg);
+        sip_oa_unref(c->forks[i].oa);
+    }
+    free(c->forks);
+    sip_oa_unref(c->oa);
+    sip_txn_unref(c->mod_txn);
+    sip_txn_unref(c->offer_txn);
+    sip_msg_unref(c->mod_ack);
+    free(c->mod_sdp);
+    free(c->ack_sdp);
     free(c->local_sdp);
     free(c->remote_sdp);
     free(c->bye_reason);
@@ -53,6 +61,7 @@ void sip__call_release(void *user)
 static void fire_retx(sip__tq_entry_t *e);
 static void fire_giveup(sip__tq_entry_t *e);
 static void fire_timeout(sip__tq_entry_t *e);
+static void fire_glare(sip__tq_entry_t *e);
 
 sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *user,
                           sip_free_fn user_free)
@@ -69,6 +78,7 @@ sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *use
     sip__tq_entry_init(&c->t_retx, fire_retx);
     sip__tq_entry_init(&c->t_giveup, fire_giveup);
     sip__tq_entry_init(&c->t_timeout, fire_timeout);
+    sip__tq_entry_init(&c->t_glare, fire_glare);
     return c;
 }
 
@@ -135,12 +145,13 @@ void sip__call_teardown(sip_call_t *c)
         sip__tq_stop(&ua->tq, &c->t_giveup);
         sip__tq_stop(&ua->tq, &c->t_timeout);
         if (c->dlg) sip__ua_dialog_remove(ua, c->dlg);
-        for (size_t i = 0; i < c->nearly; i++)
-            sip__ua_dialog_remove(ua, c->early[i]);
+        sip__tq_stop(&ua->tq, &c->t_glare);
+        for (size_t i = 0; i < c->nforks; i++)
+            sip__ua_dialog_remove(ua, c->forks[i].dlg);
     }
     if (c->dlg) sip_dialog_terminate(c->dlg);
-    for (size_t i = 0; i < c->nearly; i++)
-        sip_dialog_terminate(c->early[i]);
+    for (size_t i = 0; i < c->nforks; i++)
+        sip_dialog_terminate(c->forks[i].dlg);
     if (ua) sip__call_unlink(ua, c);
 }
 
@@ -207,6 +218,7 @@ void sip_call_unref(sip_call_t *c)
 void sip__call_uas_retransmit(sip_call_t *c);
 void sip__call_uas_no_ack(sip_call_t *c);
 void sip__call_uac_timeout(sip_call_t *c);
+void sip__call_glare_retry(sip_call_t *c);
 
 static void fire_retx(sip__tq_entry_t *e)
 {
@@ -221,6 +233,11 @@ static void fire_giveup(sip__tq_entry_t *e)
 static void fire_timeout(sip__tq_entry_t *e)
 {
     sip__call_uac_timeout((sip_call_t *)((char *)e - offsetof(sip_call_t, t_timeout)));
+}
+
+static void fire_glare(sip__tq_entry_t *e)
+{
+    sip__call_glare_retry((sip_call_t *)((char *)e - offsetof(sip_call_t, t_glare)));
 }
 
 /* ---- bodies ---------------------------------------------------------------------------- */
@@ -285,6 +302,9 @@ const char *sip_call_event_name(sip_call_event_t e)
     case SIP_CALL_EVENT_RESPONSE: return "response";
     case SIP_CALL_EVENT_REQUEST: return "request";
     case SIP_CALL_EVENT_REINVITE: return "reinvite";
+    case SIP_CALL_EVENT_OFFER: return "offer";
+    case SIP_CALL_EVENT_MEDIA: return "media";
+    case SIP_CALL_EVENT_MODIFIED: return "modified";
     }
     return "unknown";
 }
@@ -327,6 +347,16 @@ sip_str_t sip_call_get_remote_sdp(const sip_call_t *c)
 sip_str_t sip_call_get_local_sdp(const sip_call_t *c)
 {
     return view(c ? c->local_sdp : NULL);
+}
+
+int sip_call_is_remote_hold(const sip_call_t *c)
+{
+    return c && c->oa ? sip_oa_get_remote_hold(c->oa) == 1 : 0;
+}
+
+sip_oa_t *sip_call_get_oa(sip_call_t *c)
+{
+    return c ? c->oa : NULL;
 }
 
 sip_ua_t *sip_call_get_ua(sip_call_t *c)

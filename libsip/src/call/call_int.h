@@ -5,7 +5,15 @@
 
 #include "core/timerq.h"
 #include "sip/call.h"
+#include "sip/oa.h"
 #include "ua/ua_int.h"
+
+/* UAC: one fork of the INVITE, a real dialog with its own offer/answer state (a 183 from one
+ * fork and a 200 from another answer the same offer differently). */
+typedef struct sip__fork {
+    sip_dialog_t *dlg;
+    sip_oa_t *oa; /* a clone of the call's negotiator, NULL without the engine */
+} sip__fork_t;
 
 struct sip_call {
     int refs;  /* the application's references */
@@ -13,7 +21,7 @@ struct sip_call {
     sip_ua_t *ua;
     sip_call_t *prev, *next; /* the UA's list of live calls */
     unsigned uac : 1, linked : 1, ended_locally : 1, hanging_up : 1, notified_end : 1,
-        bye_pending : 1, offer_in_invite : 1;
+        bye_pending : 1, offer_in_invite : 1, late_offer : 1;
     sip_call_state_t state;
     int end_status;
     sip_call_event_cb cb;
@@ -22,16 +30,32 @@ struct sip_call {
     sip_txn_t *inv_txn; /* the INVITE's transaction (client or server) */
     sip_msg_t *invite;  /* the INVITE sent or received */
     uint32_t inv_cseq;
-    sip_dialog_t *dlg;    /* the confirmed dialog, or the last early one */
-    sip_dialog_t **early; /* UAC: the early dialogs of the forks, each in the UA's table */
-    size_t nearly;
+    sip_dialog_t *dlg;  /* the confirmed dialog, or the last early one */
+    sip__fork_t *forks; /* UAC: the early dialogs of the forks, each in the UA's table */
+    size_t nforks;
+    /* The offer/answer engine (NULL: the application gives every offer and answer). */
+    sip_oa_t *oa;
+    /* A request of ours that changes the session (re-INVITE, UPDATE) awaiting its final
+     * response; its offer is sent again after a 491 (RFC 3261 §14.1). */
+    sip_txn_t *mod_txn;
+    sip_method_t mod_method;
+    uint32_t mod_cseq;
+    char *mod_sdp;      /* the offer as the application gave it (NULL: the engine's) */
+    sip_msg_t *mod_ack; /* the ACK of our re-INVITE's 2xx, sent again with it */
+    uint32_t mod_ack_cseq;
+    int mod_retry; /* 1 while the §14.1 timer runs */
+    /* A peer's offer the application answers (without the engine): in the 2xx of offer_txn
+     * (a re-INVITE or UPDATE), or in the ACK (ack_sdp) of an INVITE sent without one. */
+    sip_txn_t *offer_txn;
+    char *ack_sdp;
+    int in_2xx_offer; /* the OFFER event of a 2xx is running: the answer goes in its ACK */
     /* UAS: the 2xx sent again until its ACK (RFC 3261 §13.3.1.4), for the INVITE or a
      * re-INVITE; its CSeq is the ACK's. */
     sip_msg_t *ok;
     sip_txn_t *ok_txn;
     uint32_t ok_cseq;
     uint32_t retx_ms;
-    sip__tq_entry_t t_retx, t_giveup, t_timeout;
+    sip__tq_entry_t t_retx, t_giveup, t_timeout, t_glare;
     /* UAC: the ACK of the 2xx, sent again for each retransmission of it. */
     sip_msg_t *ack;
     char *local_sdp, *remote_sdp;
@@ -52,6 +76,21 @@ void sip__call_end(sip_call_t *c, int status, sip_msg_t *msg, int locally);
 int sip__call_take_sdp(char **slot, const sip_msg_t *msg);
 int sip__call_set_str(char **slot, const char *s);
 int sip__call_add_sdp(sip_msg_t *m, const char *sdp);
+
+/* media.c: the offer/answer engine and the application's SDP. */
+int sip__call_media_init(sip_call_t *c, const char *media, const char *address);
+/* An offer from oa as text (New: free() it). */
+int sip__call_offer(sip_oa_t *oa, char **text);
+/* Takes the peer's offer in msg and makes the answer as text; SIP_ENOTACCEPTABLE (answer 488)
+ * or SIP_ESDP (400/488) when it cannot be answered. */
+int sip__call_answer(sip_oa_t *oa, const sip_msg_t *msg, char **text);
+/* Takes the peer's answer in msg. */
+int sip__call_take_answer(sip_oa_t *oa, const sip_msg_t *msg);
+/* 1 when msg carries an SDP body. */
+int sip__call_has_sdp(const sip_msg_t *msg);
+/* Keeps oa's active descriptions as the call's local/remote SDP text and tells the
+ * application (SIP_CALL_EVENT_MEDIA). */
+void sip__call_media_done(sip_call_t *c, sip_oa_t *oa, sip_msg_t *msg);
 /* indialog.c: sends BYE in the call's dialog (with its Reason). */
 int sip__call_send_bye(sip_call_t *c, sip_dialog_t *d);
 

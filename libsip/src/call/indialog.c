@@ -6,6 +6,7 @@
 
 #include "call/call_int.h"
 #include "sip/error.h"
+#include "sip/str.h"
 
 void sip__call_ok_done(sip_call_t *c);
 int sip__call_send_2xx(sip_call_t *c, sip_txn_t *txn, sip_msg_t *rsp);
@@ -29,13 +30,30 @@ static void respond(sip_call_t *c, sip_txn_t *txn, int status)
     sip_msg_unref(rsp);
 }
 
+/* The peer's answer in an ACK (to the offer of our 2xx) or in a 2xx (to our offer). */
+static void take_answer(sip_call_t *c, sip_msg_t *msg)
+{
+    if (!sip__call_has_sdp(msg)) {
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return;
+    }
+    if (c->oa) {
+        if (sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER && sip__call_take_answer(c->oa, msg) == 0)
+            sip__call_media_done(c, c->oa, msg);
+        else if (sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER)
+            sip_oa_cancel_offer(c->oa);
+        return;
+    }
+    if (sip__call_take_sdp(&c->remote_sdp, msg) == 1) sip__call_media_done(c, NULL, msg);
+}
+
 static void on_ack(sip_call_t *c, sip_msg_t *ack)
 {
     const sip_cseq_t *cs = sip_msg_get_cseq(ack);
-    if (c->uac || !c->ok || !cs || cs->seq != c->ok_cseq) return;
+    if (!c->ok || !cs || cs->seq != c->ok_cseq) return;
     sip__call_ok_done(c);
     /* RFC 3264 §5: an INVITE without an offer gets the answer in the ACK. */
-    sip__call_take_sdp(&c->remote_sdp, ack);
+    take_answer(c, ack);
     if (c->bye_pending) {
         /* We hung up while waiting for this ACK (RFC 3261 §15: a BYE waits for it). */
         sip__call_send_bye(c, c->dlg);
@@ -54,33 +72,279 @@ static void on_bye(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
     sip__call_ok_done(c);
     if (c->uac && (c->state == SIP_CALL_CALLING || c->state == SIP_CALL_EARLY))
         sip_txn_cancel(c->inv_txn);
+    if (c->offer_txn) {
+        respond(c, c->offer_txn, 487);
+        sip_txn_unref(c->offer_txn);
+        c->offer_txn = NULL;
+    }
     sip__call_end(c, 200, req, 0);
 }
 
-/* RFC 3261 §14.2: a re-INVITE. Its offer is answered with the session as it is. */
-static void on_reinvite(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
+/* A 2xx to the peer's re-INVITE or UPDATE with this SDP (or none). */
+static int answer_request(sip_call_t *c, sip_txn_t *txn, const char *sdp)
 {
-    if (c->ok) {
-        /* §14.2: an INVITE while ours is unacknowledged: 500 with Retry-After. */
-        sip_msg_t *rsp = NULL;
-        if (sip_ua_create_response(&rsp, c->ua, txn, 500, NULL) == 0) {
-            sip_msg_add_header(rsp, "Retry-After", "1");
-            sip_txn_reply(txn, rsp);
-        }
-        sip_msg_unref(rsp);
+    sip_msg_t *req = sip_txn_get_request(txn);
+    sip_msg_t *rsp = NULL;
+    int rc = req ? sip_ua_create_response(&rsp, c->ua, txn, 200, NULL) : SIP_EINVAL;
+    if (!rc) rc = sip__call_add_sdp(rsp, sdp);
+    if (!rc && sip_msg_get_method(req) == SIP_METHOD_INVITE)
+        rc = sip__call_send_2xx(c, txn, rsp);
+    else if (!rc)
+        rc = sip_txn_reply(txn, rsp);
+    sip_msg_unref(rsp);
+    return rc;
+}
+
+static void respond_retry_after(sip_call_t *c, sip_txn_t *txn, int status)
+{
+    sip_msg_t *rsp = NULL;
+    if (sip_ua_create_response(&rsp, c->ua, txn, status, NULL) == 0) {
+        /* RFC 3261 §14.2: a random wait below 10 s. */
+        sip_msg_add_header(rsp, "Retry-After", "1");
+        sip_txn_reply(txn, rsp);
+    }
+    sip_msg_unref(rsp);
+}
+
+/* RFC 3261 §14.2 and RFC 3311 §5.2: a re-INVITE or UPDATE from the peer, with or without an
+ * offer. */
+static void on_offer_request(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
+{
+    int invite = sip_msg_get_method(req) == SIP_METHOD_INVITE;
+    /* Our own offer is out: glare, 491 (§14.2; RFC 3311 §5.2). */
+    if (c->mod_txn || (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER)) {
+        respond(c, txn, 491);
         return;
     }
-    sip__call_take_sdp(&c->remote_sdp, req);
-    sip_msg_t *rsp = NULL;
-    int rc = sip_ua_create_response(&rsp, c->ua, txn, 200, NULL);
-    if (!rc) rc = sip__call_add_sdp(rsp, c->local_sdp);
-    if (!rc) rc = sip__call_send_2xx(c, txn, rsp);
-    sip_msg_unref(rsp);
-    if (rc) {
-        respond(c, txn, 500);
+    /* The peer's earlier one is still open, or our 2xx waits for its ACK: 500 with
+     * Retry-After (§14.2). A re-INVITE before the call is confirmed is refused the same way. */
+    if (c->offer_txn || (invite && c->ok) || (invite && c->state != SIP_CALL_CONFIRMED)) {
+        respond_retry_after(c, txn, 500);
         return;
+    }
+    int rc;
+    if (sip__call_has_sdp(req)) {
+        if (c->oa) {
+            char *ans = NULL;
+            rc = sip__call_answer(c->oa, req, &ans);
+            if (rc) {
+                respond(c, txn, rc == SIP_EINVAL ? 491 : 488);
+                return;
+            }
+            rc = answer_request(c, txn, ans);
+            free(ans);
+            if (rc) {
+                respond(c, txn, 500);
+                return;
+            }
+            sip__call_media_done(c, c->oa, req);
+        } else if (c->cb) {
+            /* The application answers: now, in the event, or later. */
+            c->offer_txn = sip_txn_ref(txn);
+            sip__call_emit(c, SIP_CALL_EVENT_OFFER, req, txn);
+            return;
+        } else {
+            sip__call_take_sdp(&c->remote_sdp, req);
+            if (answer_request(c, txn, c->local_sdp)) return;
+        }
+    } else if (invite) {
+        /* No offer: ours goes in the 2xx, the answer comes in the ACK. */
+        char *offer = NULL;
+        if (c->oa && sip__call_offer(c->oa, &offer)) {
+            respond(c, txn, 500);
+            return;
+        }
+        rc = answer_request(c, txn, offer ? offer : c->local_sdp);
+        free(offer);
+        if (rc) return;
+    } else {
+        /* An UPDATE without an offer: a session refresh (RFC 4028 §9). */
+        if (answer_request(c, txn, NULL)) return;
     }
     sip__call_emit(c, SIP_CALL_EVENT_REINVITE, req, txn);
+}
+
+int sip_call_answer_offer(sip_call_t *c, const char *sdp)
+{
+    if (!c || !sdp) return SIP_EINVAL;
+    if (c->state == SIP_CALL_ENDED || !c->ua) return SIP_ECLOSED;
+    if (c->in_2xx_offer) {
+        /* The offer of a 2xx: the answer goes in its ACK. */
+        return sip__call_set_str(&c->ack_sdp, sdp);
+    }
+    if (!c->offer_txn) return SIP_EINVAL;
+    sip_txn_t *txn = c->offer_txn;
+    sip_msg_t *req = sip_txn_get_request(txn);
+    if (!req) return SIP_EINVAL;
+    c->holds++;
+    sip_msg_ref(req);
+    int rc = answer_request(c, txn, sdp);
+    if (!rc) {
+        c->offer_txn = NULL;
+        sip__call_set_str(&c->local_sdp, sdp);
+        sip__call_take_sdp(&c->remote_sdp, req);
+        sip__call_media_done(c, NULL, req);
+        sip__call_emit(c, SIP_CALL_EVENT_REINVITE, req, txn);
+        sip_txn_unref(txn);
+    }
+    sip_msg_unref(req);
+    sip__call_release(c);
+    return rc;
+}
+
+int sip_call_reject_offer(sip_call_t *c, int status)
+{
+    if (!c) return SIP_EINVAL;
+    if (c->state == SIP_CALL_ENDED || !c->ua) return SIP_ECLOSED;
+    if (status == 0) status = 488;
+    if (!c->offer_txn || status < 300 || status > 699) return SIP_EINVAL;
+    sip_txn_t *txn = c->offer_txn;
+    c->offer_txn = NULL;
+    respond(c, txn, status);
+    sip_txn_unref(txn);
+    return 0;
+}
+
+/* ---- our re-INVITE and UPDATE ----------------------------------------------------------- */
+
+static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user);
+
+static int send_mod(sip_call_t *c)
+{
+    const char *method = c->mod_method == SIP_METHOD_INVITE ? "INVITE" : "UPDATE";
+    char *offer = NULL;
+    int rc = 0;
+    if (c->mod_sdp)
+        rc = sip__call_set_str(&offer, c->mod_sdp);
+    else if (c->oa)
+        rc = sip__call_offer(c->oa, &offer);
+    if (rc) return rc;
+    sip_msg_t *req = NULL;
+    rc = sip_dialog_create_request(&req, c->dlg, method);
+    if (!rc) rc = sip__call_add_sdp(req, offer);
+    free(offer);
+    if (!rc && c->ua->allow && *c->ua->allow) rc = sip_msg_add_header(req, "Allow", c->ua->allow);
+    if (rc) {
+        sip_msg_unref(req);
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return rc;
+    }
+    c->mod_cseq = sip_msg_get_cseq(req)->seq;
+    c->holds++;
+    sip_txn_t *t = NULL;
+    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, c, sip__call_release);
+    sip_msg_unref(req);
+    if (rc) {
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return rc;
+    }
+    sip_txn_unref(c->mod_txn);
+    c->mod_txn = t;
+    return 0;
+}
+
+static int modify(sip_call_t *c, sip_method_t method, const char *sdp)
+{
+    if (!c) return SIP_EINVAL;
+    if (c->state == SIP_CALL_ENDED || !c->ua || !c->dlg) return SIP_ECLOSED;
+    if (method == SIP_METHOD_INVITE && c->state != SIP_CALL_CONFIRMED) return SIP_ECLOSED;
+    if (method == SIP_METHOD_INVITE && !sdp && !c->oa) return SIP_EINVAL;
+    if (c->mod_txn || c->mod_retry || c->offer_txn || (method == SIP_METHOD_INVITE && c->ok) ||
+        (c->oa && sip_oa_get_state(c->oa) == SIP_OA_REMOTE_OFFER))
+        return SIP_EBUSY;
+    free(c->mod_sdp);
+    c->mod_sdp = NULL;
+    int rc = sip__call_set_str(&c->mod_sdp, sdp);
+    if (rc) return rc;
+    c->mod_method = method;
+    rc = sip__tq_reserve(&c->ua->tq, 1);
+    if (!rc) rc = send_mod(c);
+    return rc;
+}
+
+int sip_call_reinvite(sip_call_t *c, const char *sdp)
+{
+    return modify(c, SIP_METHOD_INVITE, sdp);
+}
+
+int sip_call_update(sip_call_t *c, const char *sdp)
+{
+    return modify(c, SIP_METHOD_UPDATE, sdp);
+}
+
+int sip_call_hold(sip_call_t *c, int hold)
+{
+    if (!c || !c->oa) return SIP_EINVAL;
+    if (c->state != SIP_CALL_CONFIRMED) return SIP_ECLOSED;
+    int was = sip_oa_get_hold(c->oa);
+    int rc = sip_oa_set_hold(c->oa, hold ? 1 : 0);
+    if (!rc) rc = sip_call_reinvite(c, NULL);
+    if (rc) sip_oa_set_hold(c->oa, was);
+    return rc;
+}
+
+/* RFC 3261 §14.1: after a 491 the owner of the Call-ID (the caller) waits 2.1 to 4 s, the
+ * other 0 to 2 s, in units of 10 ms, before trying again. */
+static uint64_t glare_wait_ms(const sip_call_t *c)
+{
+    char hex[9];
+    unsigned long r = 0;
+    if (sip_random_hex(32, hex, sizeof(hex)) >= 0) r = strtoul(hex, NULL, 16);
+    return c->uac ? 2100 + (r % 191) * 10 : (r % 201) * 10;
+}
+
+void sip__call_glare_retry(sip_call_t *c)
+{
+    c->mod_retry = 0;
+    if (c->state == SIP_CALL_ENDED || !c->ua) return;
+    c->holds++;
+    if (send_mod(c) != 0) sip__call_emit(c, SIP_CALL_EVENT_MODIFIED, NULL, NULL);
+    sip__call_release(c);
+}
+
+static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
+{
+    sip_call_t *c = user;
+    sip_msg_t *rsp = (sip_msg_t *)crsp;
+    if (status < 200 || c->state == SIP_CALL_ENDED || !c->ua) return;
+    c->holds++;
+    if (c->mod_method == SIP_METHOD_INVITE && status < 300 && rsp) {
+        const sip_cseq_t *cs = sip_msg_get_cseq(rsp);
+        if (c->mod_ack && cs && cs->seq == c->mod_ack_cseq) {
+            /* The 2xx again: the same ACK again. */
+            sip__ua_send_stateless(c->ua, c->mod_ack);
+            goto out;
+        }
+        sip_msg_t *ack = NULL;
+        if (sip_dialog_create_ack(&ack, c->dlg, c->mod_cseq) == 0) {
+            sip__ua_send_stateless(c->ua, ack);
+            sip_msg_unref(c->mod_ack);
+            c->mod_ack = ack;
+            c->mod_ack_cseq = c->mod_cseq;
+        }
+    }
+    if (txn != c->mod_txn) goto out;
+    sip_txn_unref(c->mod_txn);
+    c->mod_txn = NULL;
+    if (status < 300 && rsp) {
+        sip_dialog_receive_response(c->dlg, rsp);
+        take_answer(c, rsp);
+    } else if (status == 491 && c->ua) {
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        c->mod_retry = 1;
+        sip__tq_start(&c->ua->tq, &c->t_glare, glare_wait_ms(c));
+        goto out;
+    } else {
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+    }
+    sip__call_emit(c, SIP_CALL_EVENT_MODIFIED, rsp, NULL);
+    /* RFC 3261 §14.1, RFC 5057 §5.1: 481, or no answer at all, means the dialog is gone. */
+    if (status == 481 || (status == 408 && !rsp)) {
+        sip__call_send_bye(c, c->dlg);
+        sip__call_end(c, status, rsp, 0);
+    }
+out:
+    sip__call_release(c);
 }
 
 void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_msg_t *req)
@@ -107,7 +371,8 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
     }
     switch (m) {
     case SIP_METHOD_BYE: on_bye(c, txn, req); break;
-    case SIP_METHOD_INVITE: on_reinvite(c, txn, req); break;
+    case SIP_METHOD_INVITE:
+    case SIP_METHOD_UPDATE: on_offer_request(c, txn, req); break;
     default:
         if (c->cb) {
             sip__call_emit(c, SIP_CALL_EVENT_REQUEST, req, txn);

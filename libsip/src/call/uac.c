@@ -55,7 +55,6 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     sip_msg_t *req = NULL;
     rc = sip_ua_create_request(&req, ua, "INVITE", target, opts->from);
     if (!rc) rc = add_lines(req, opts->headers);
-    if (!rc) rc = sip__call_add_sdp(req, opts->sdp);
     if (rc) {
         sip_msg_unref(req);
         goto fail;
@@ -68,9 +67,22 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     }
     c->invite = req;
     c->inv_cseq = sip_msg_get_cseq(req)->seq;
-    c->offer_in_invite = opts->sdp != NULL;
     c->state = SIP_CALL_CALLING;
-    rc = sip__call_set_str(&c->local_sdp, opts->sdp);
+    char *offer = NULL;
+    if (opts->media) {
+        char addr[64];
+        const char *a = opts->media_address;
+        rc = a ? 0 : sip__ua_local_ip(ua, sip_msg_get_netinfo(req), addr, sizeof(addr));
+        if (!rc) rc = sip__call_media_init(c, opts->media, a ? a : addr);
+        c->late_offer = opts->late_offer ? 1 : 0;
+        if (!rc && !c->late_offer) rc = sip__call_offer(c->oa, &offer);
+    } else if (opts->sdp) {
+        rc = sip__call_set_str(&offer, opts->sdp);
+    }
+    c->offer_in_invite = offer != NULL;
+    if (!rc) rc = sip__call_add_sdp(req, offer);
+    if (!rc && offer && !c->oa) rc = sip__call_set_str(&c->local_sdp, offer);
+    free(offer);
     if (!rc) rc = sip__tq_reserve(&ua->tq, 1);
     if (rc) {
         sip__call_discard(c);
@@ -91,38 +103,71 @@ fail:
     return rc;
 }
 
-/* The early dialog of a fork (by its To tag), or NULL. */
-static sip_dialog_t *fork_of(sip_call_t *c, sip_str_t tag)
+/* The fork of a To tag, or NULL. */
+static sip__fork_t *fork_of(sip_call_t *c, sip_str_t tag)
 {
-    for (size_t i = 0; i < c->nearly; i++) {
-        sip_str_t t = sip_dialog_get_remote_tag(c->early[i]);
-        if (t.len == tag.len && memcmp(t.ptr, tag.ptr, tag.len) == 0) return c->early[i];
+    for (size_t i = 0; i < c->nforks; i++) {
+        sip_str_t t = sip_dialog_get_remote_tag(c->forks[i].dlg);
+        if (t.len == tag.len && memcmp(t.ptr, tag.ptr, tag.len) == 0) return &c->forks[i];
     }
     return NULL;
 }
 
-/* A new early dialog for a fork's first provisional or 2xx with a To tag. */
-static sip_dialog_t *add_fork(sip_call_t *c, const sip_msg_t *rsp)
+/* A new fork for the first provisional or 2xx with its To tag: its dialog (in the UA's table)
+ * and its own copy of the negotiator, with the offer of the INVITE in flight. */
+static sip__fork_t *add_fork(sip_call_t *c, const sip_msg_t *rsp)
 {
-    sip_dialog_t **e = realloc(c->early, (c->nearly + 1) * sizeof(*e));
-    if (!e) return NULL;
-    c->early = e;
-    sip_dialog_t *d = NULL;
-    if (sip_dialog_create_uac(&d, c->invite, rsp) != 0) return NULL;
-    if (c->ua && sip__ua_dialog_add(c->ua, d, c) != 0) {
-        sip_dialog_unref(d);
+    sip__fork_t *f = realloc(c->forks, (c->nforks + 1) * sizeof(*f));
+    if (!f) return NULL;
+    c->forks = f;
+    sip__fork_t fk = {0};
+    if (sip_dialog_create_uac(&fk.dlg, c->invite, rsp) != 0) return NULL;
+    if (c->oa && sip_oa_clone(&fk.oa, c->oa) != 0) {
+        sip_dialog_unref(fk.dlg);
         return NULL;
     }
-    c->early[c->nearly++] = d;
-    return d;
+    if (c->ua && sip__ua_dialog_add(c->ua, fk.dlg, c) != 0) {
+        sip_oa_unref(fk.oa);
+        sip_dialog_unref(fk.dlg);
+        return NULL;
+    }
+    c->forks[c->nforks] = fk;
+    return &c->forks[c->nforks++];
+}
+
+/* A response of a fork carrying SDP: with the engine, the answer to the INVITE's offer (the
+ * first one that fork sends; RFC 3264 §5 makes later ones the same answer) or, for an INVITE
+ * without an offer, the offer the ACK answers. */
+static void fork_sdp(sip_call_t *c, sip__fork_t *f, sip_msg_t *rsp, char **ack_answer)
+{
+    if (!sip__call_has_sdp(rsp)) return;
+    if (!f->oa) {
+        sip__call_take_sdp(&c->remote_sdp, rsp);
+        if (!c->offer_in_invite && ack_answer) {
+            c->in_2xx_offer = 1;
+            sip__call_emit(c, SIP_CALL_EVENT_OFFER, rsp, NULL);
+            c->in_2xx_offer = 0;
+        }
+        return;
+    }
+    sip_oa_state_t st = sip_oa_get_state(f->oa);
+    if (st == SIP_OA_LOCAL_OFFER) {
+        if (sip__call_take_answer(f->oa, rsp) == 0) sip__call_media_done(c, f->oa, rsp);
+    } else if (!c->offer_in_invite && ack_answer && st != SIP_OA_DONE) {
+        if (sip__call_answer(f->oa, rsp, ack_answer) == 0) sip__call_media_done(c, f->oa, rsp);
+    }
 }
 
 /* Sends the ACK of a 2xx in dialog d; keeps it (when keep) to send again. */
-static int send_ack(sip_call_t *c, sip_dialog_t *d, int keep)
+static int send_ack(sip_call_t *c, sip_dialog_t *d, const char *sdp, int keep)
 {
     sip_msg_t *ack = NULL;
     int rc = sip_dialog_create_ack(&ack, d, c->inv_cseq);
-    if (rc) return rc;
+    if (!rc) rc = sip__call_add_sdp(ack, sdp);
+    if (rc) {
+        sip_msg_unref(ack);
+        return rc;
+    }
     rc = sip__ua_send_stateless(c->ua, ack);
     if (keep) {
         sip_msg_unref(c->ack);
@@ -140,7 +185,7 @@ static void ack_and_bye(sip_call_t *c, const sip_msg_t *rsp)
     if (!c->ua || c->ua->closed) return;
     sip_dialog_t *d = NULL;
     if (sip_dialog_create_uac(&d, c->invite, rsp) != 0) return;
-    send_ack(c, d, 0);
+    send_ack(c, d, NULL, 0);
     sip__call_send_bye(c, d);
     sip_dialog_unref(d);
 }
@@ -163,26 +208,45 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
         ack_and_bye(c, rsp);
         return;
     }
-    sip_dialog_t *d = fork_of(c, tag);
-    if (!d) d = add_fork(c, rsp);
-    if (!d) {
+    sip__fork_t *f = fork_of(c, tag);
+    if (!f) f = add_fork(c, rsp);
+    if (!f) {
         ack_and_bye(c, rsp);
         sip__call_end(c, 500, rsp, 1);
         return;
     }
-    sip_dialog_receive_response(d, rsp);
-    if (c->dlg != d) {
+    sip_dialog_receive_response(f->dlg, rsp);
+    if (c->dlg != f->dlg) {
         sip_dialog_unref(c->dlg);
-        c->dlg = sip_dialog_ref(d);
+        c->dlg = sip_dialog_ref(f->dlg);
+    }
+    /* The fork kept: its negotiator is the call's from now on. */
+    if (f->oa && c->oa != f->oa) {
+        sip_oa_unref(c->oa);
+        c->oa = sip_oa_ref(f->oa);
     }
     /* The other forks' early dialogs end: a later 2xx from one gets ACK and BYE. */
-    for (size_t i = 0; i < c->nearly; i++) {
-        if (c->early[i] == d) continue;
-        if (c->ua) sip__ua_dialog_remove(c->ua, c->early[i]);
-        sip_dialog_terminate(c->early[i]);
+    for (size_t i = 0; i < c->nforks; i++) {
+        if (c->forks[i].dlg == f->dlg) continue;
+        if (c->ua) sip__ua_dialog_remove(c->ua, c->forks[i].dlg);
+        sip_dialog_terminate(c->forks[i].dlg);
     }
-    sip__call_take_sdp(&c->remote_sdp, rsp);
-    send_ack(c, d, 1);
+    char *answer = NULL;
+    fork_sdp(c, f, rsp, &answer);
+    if (!c->offer_in_invite && !c->oa && sip__call_has_sdp(rsp)) {
+        /* Without the engine the application answered in the OFFER event (or did not). */
+        answer = c->ack_sdp;
+        c->ack_sdp = NULL;
+    }
+    int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer;
+    send_ack(c, f->dlg, answer, 1);
+    free(answer);
+    if (bad) {
+        /* RFC 3264 §5: an offer in the 2xx that cannot be answered: ACK, then BYE. */
+        sip__call_send_bye(c, f->dlg);
+        sip__call_end(c, 488, rsp, 1);
+        return;
+    }
     sip__call_set_state(c, SIP_CALL_CONFIRMED, rsp);
 }
 
@@ -201,16 +265,16 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     } else if (status > 100 && status < 200 && rsp) {
         sip_str_t tag = sip_msg_get_to(rsp)->tag;
         if (tag.len && c->state != SIP_CALL_ENDED) {
-            sip_dialog_t *d = fork_of(c, tag);
-            if (!d)
-                d = add_fork(c, rsp);
+            sip__fork_t *f = fork_of(c, tag);
+            if (!f)
+                f = add_fork(c, rsp);
             else
-                sip_dialog_receive_response(d, rsp);
-            if (d && c->dlg != d) {
+                sip_dialog_receive_response(f->dlg, rsp);
+            if (f && c->dlg != f->dlg) {
                 sip_dialog_unref(c->dlg);
-                c->dlg = sip_dialog_ref(d);
+                c->dlg = sip_dialog_ref(f->dlg);
             }
-            sip__call_take_sdp(&c->remote_sdp, rsp);
+            if (f) fork_sdp(c, f, rsp, NULL);
             sip__call_set_state(c, SIP_CALL_EARLY, rsp);
         }
     } else if (status >= 300 || !rsp) {
@@ -237,4 +301,6 @@ void sip__call_on_stray(sip_call_t *c, sip_dialog_t *d, sip_msg_t *rsp)
     int st = sip_msg_get_status(rsp);
     if (!cs || cs->method != SIP_METHOD_INVITE || st < 200 || st >= 300) return;
     if (c->uac && cs->seq == c->inv_cseq && c->ack) sip__ua_send_stateless(c->ua, c->ack);
+    /* A 2xx to our re-INVITE again, after its transaction: its ACK again. */
+    if (c->mod_ack && cs->seq == c->mod_ack_cseq) sip__ua_send_stateless(c->ua, c->mod_ack);
 }

@@ -21,10 +21,21 @@ static void on_inv_event(sip_txn_t *txn, sip_txn_event_t ev, const sip_msg_t *ms
     }
 }
 
+/* RFC 3261 §13.3.1.1, RFC 3264 §6: an offer the engine cannot answer gets 488 (with a
+ * Warning naming why, RFC 3261 §20.43), 400 when the SDP does not parse. */
+static void refuse_offer(sip_ua_t *ua, sip_txn_t *txn, int rc)
+{
+    sip_msg_t *rsp = NULL;
+    int st = rc == SIP_ENOTACCEPTABLE || rc == SIP_ESDP ? 488 : 500;
+    if (sip_ua_create_response(&rsp, ua, txn, st, NULL) != 0) return;
+    if (st == 488) sip_msg_add_header(rsp, "Warning", "304 libsip \"Media type not available\"");
+    sip_txn_reply(txn, rsp);
+    sip_msg_unref(rsp);
+}
+
 int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_call_opts_t *opts,
                     sip_call_event_cb cb, void *user, sip_free_fn user_free)
 {
-    (void)opts;
     int rc = SIP_EINVAL;
     if (out) *out = NULL;
     sip_msg_t *req = txn ? sip_txn_get_request(txn) : NULL;
@@ -42,12 +53,29 @@ int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_ca
     c->inv_txn = sip_txn_ref(txn);
     c->inv_cseq = sip_msg_get_cseq(req)->seq;
     c->state = SIP_CALL_INCOMING;
-    int got = sip__call_take_sdp(&c->remote_sdp, req);
-    if (got < 0) {
-        sip__call_discard(c);
-        return got;
+    c->offer_in_invite = sip__call_has_sdp(req);
+    if (opts && opts->media) {
+        char addr[64];
+        const char *a = opts->media_address;
+        rc = a ? 0 : sip__ua_local_ip(ua, sip_msg_get_netinfo(req), addr, sizeof(addr));
+        if (!rc) rc = sip__call_media_init(c, opts->media, a ? a : addr);
+        /* The answer is made now, so that an offer it cannot answer is refused at once; it
+         * goes out in the 183 or 2xx. */
+        if (!rc && c->offer_in_invite) {
+            rc = sip__call_answer(c->oa, req, &c->local_sdp);
+            if (rc) refuse_offer(ua, txn, rc);
+        }
+    } else if (opts && opts->sdp) {
+        rc = sip__call_set_str(&c->local_sdp, opts->sdp);
+    } else {
+        rc = sip__call_take_sdp(&c->remote_sdp, req) < 0 ? SIP_ENOMEM : 0;
     }
-    c->offer_in_invite = got == 1;
+    if (!rc && c->oa && c->offer_in_invite)
+        rc = sip__call_take_sdp(&c->remote_sdp, req) < 0 ? SIP_ENOMEM : 0;
+    if (rc) {
+        sip__call_discard(c);
+        return rc;
+    }
     sip__call_hold(c);
     rc = sip_txn_set_event_handler(txn, on_inv_event, c, sip__call_release);
     if (rc) {
@@ -105,11 +133,13 @@ int sip_call_ring(sip_call_t *c, int status, const char *sdp)
     if (rc) return rc;
     if (status == 0) status = 180;
     if (status < 101 || status > 199) return SIP_EINVAL;
+    /* With the engine, a 183 Session Progress carries its answer (early media). */
+    if (!sdp && c->oa && status == 183 && c->offer_in_invite) sdp = c->local_sdp;
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
     if (!rc) rc = sip_txn_reply(c->inv_txn, rsp);
-    if (!rc && sdp) rc = sip__call_set_str(&c->local_sdp, sdp);
+    if (!rc && sdp && sdp != c->local_sdp) rc = sip__call_set_str(&c->local_sdp, sdp);
     sip_msg_unref(rsp);
     if (!rc) sip__call_set_state(c, SIP_CALL_EARLY, NULL);
     return rc;
@@ -148,16 +178,30 @@ int sip_call_answer(sip_call_t *c, int status, const char *sdp)
     if (status == 0) status = 200;
     if (status < 200 || status > 299) return SIP_EINVAL;
     /* RFC 3264 §5: an answer given in an unreliable 18x is given again in the 2xx. */
+    char *offer = NULL;
+    if (!sdp && c->oa && !c->offer_in_invite) {
+        /* The INVITE had no offer: the 2xx makes one, the ACK answers it. */
+        rc = sip__call_offer(c->oa, &offer);
+        if (rc) return rc;
+        sdp = offer;
+    }
     if (!sdp) sdp = c->local_sdp;
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
     if (!rc) rc = sip__call_send_2xx(c, c->inv_txn, rsp);
-    if (!rc && sdp && sdp != c->local_sdp) rc = sip__call_set_str(&c->local_sdp, sdp);
+    if (!rc && sdp && sdp != c->local_sdp && !c->oa) rc = sip__call_set_str(&c->local_sdp, sdp);
     sip_msg_unref(rsp);
-    if (rc) return rc;
+    free(offer);
+    if (rc) {
+        if (c->oa && !c->offer_in_invite) sip_oa_cancel_offer(c->oa);
+        return rc;
+    }
     sip__dialog_confirm(c->dlg);
+    c->holds++;
+    if (c->oa && c->offer_in_invite) sip__call_media_done(c, c->oa, NULL);
     sip__call_set_state(c, SIP_CALL_CONNECTING, NULL);
+    sip__call_release(c);
     return 0;
 }
 

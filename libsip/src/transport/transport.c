@@ -57,6 +57,7 @@ static void free_transport(sip_transport_t *tp)
     if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
     free(tp->strings);
     free(tp->sendbuf);
+    sip__tp_handlers_free(tp);
     sip__live_dec(SIP_LIVE_TRANSPORT);
     free(tp);
 }
@@ -126,11 +127,7 @@ static void transport_close(sip_transport_t *tp)
     close_handle(tp, (uv_handle_t *)&tp->idle, on_handle_closed);
     /* No callback after close: pending completions only free their user data. */
     run_done(tp, 1);
-    sip_free_fn f = tp->user_free;
-    void *u = tp->user;
-    tp->cb = NULL;
-    tp->user_free = NULL;
-    if (f) f(u);
+    sip__tp_handlers_close(tp);
 }
 
 static void child_close(sip__loop_child_t *c)
@@ -252,20 +249,9 @@ sip_loop_t *sip_transport_get_loop(sip_transport_t *tp)
     return tp && !tp->closed ? tp->loop : NULL;
 }
 
-int sip_transport_set_handler(sip_transport_t *tp, sip_transport_msg_cb cb, void *user,
-                              sip_free_fn user_free)
+sip_resolver_t *sip_transport_get_resolver(sip_transport_t *tp)
 {
-    if (!tp || tp->closed) {
-        if (user_free) user_free(user);
-        return tp ? SIP_ECLOSED : SIP_EINVAL;
-    }
-    sip_free_fn f = tp->user_free;
-    void *u = tp->user;
-    tp->cb = cb;
-    tp->user = user;
-    tp->user_free = user_free;
-    if (f) f(u);
-    return 0;
+    return tp && !tp->closed ? tp->resolver : NULL;
 }
 
 size_t sip_transport_connection_count(const sip_transport_t *tp)
@@ -581,7 +567,7 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
                 sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
         return;
     }
-    if (tp->cb) tp->cb(tp, msg, tp->user);
+    sip__tp_dispatch(tp, msg);
 }
 
 void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const char *data,

@@ -8,6 +8,7 @@
 #include "loop/loop_int.h"
 #include "sip/transport.h"
 #include "transport/layer.h"
+#include "transport/raw.h"
 
 typedef struct sip__conn sip__conn_t;
 
@@ -70,6 +71,20 @@ struct sip__conn {
     size_t wlen, wcap;
 };
 
+/* One link of the handler chain. A removed link stays in the list, marked, while a walk of
+ * the chain may be on it (tp->dispatching), and is unlinked and freed afterwards. */
+typedef struct sip__handler {
+    struct sip__handler *next;
+    int id; /* > 0; 0 for the slot of sip_transport_set_handler() */
+    int priority;
+    int removed;
+    uint64_t serial; /* when it was added: a walk skips links added after it started */
+    sip_transport_handler_cb cb;
+    sip_transport_msg_cb slot_cb; /* the slot's: takes whatever reaches it */
+    void *user;
+    sip_free_fn user_free;
+} sip__handler_t;
+
 /* A completion to run from the loop (never inside the call that queued it). */
 typedef struct sip__done {
     struct sip__done *next;
@@ -92,9 +107,10 @@ struct sip_transport {
     sip__conn_t *conns;
     size_t nconns;
     uint64_t next_conn_id;
-    sip_transport_msg_cb cb;
-    void *user;
-    sip_free_fn user_free;
+    sip__handler_t *handlers; /* the chain of received messages, by priority (dispatch.c) */
+    int next_handler_id;
+    uint64_t handler_serial; /* stamps handlers in the order they were added */
+    int dispatching;         /* walks of the chain in progress: removed links stay until 0 */
     sip__tls_ctx_t *tls_server, *tls_client;
     uv_timer_t sweep;
     uv_idle_t idle; /* runs queued completions */
@@ -108,6 +124,14 @@ struct sip_transport {
     size_t sendbuf_len;
 };
 
+/* dispatch.c */
+/* Hands a received message to the chain (with a reference to tp held). */
+void sip__tp_dispatch(sip_transport_t *tp, sip_msg_t *msg);
+/* Ends every registration (user_free runs) when the transport closes. */
+void sip__tp_handlers_close(sip_transport_t *tp);
+/* Frees what is left of the chain (the transport's memory goes). */
+void sip__tp_handlers_free(sip_transport_t *tp);
+
 /* transport.c */
 void sip__tp_handle_closed(sip_transport_t *tp);
 /* trusted_conn: it came over a connection this endpoint opened, whose responses are ours. */
@@ -119,18 +143,6 @@ void sip__tp_trace(sip_transport_t *tp, int sent, const sip_netinfo_t *ni, const
                    size_t len);
 int sip__sockaddr_from(const char *ip, uint16_t port, struct sockaddr_storage *ss);
 void sip__sockaddr_to(const struct sockaddr *sa, char *ip, size_t iplen, uint16_t *port);
-
-/* send.c: sends bytes printed before, to where an earlier message went (ni as the transport
- * set it on that message: listening point, peer, connection). For retransmissions of messages a
- * transaction keeps only in wire form. 0, SIP_EINVAL, SIP_ECLOSED, SIP_ENOENT (that listening
- * point or connection is gone), or the socket's error. */
-int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
-                            size_t len);
-/* The bytes msg went out as, when it is the last message this transport printed (right after
- * sending it): 0 and data/len pointing into the transport's buffer (valid until its next send),
- * or SIP_ENOENT. */
-int sip__transport_last_wire(sip_transport_t *tp, const sip_msg_t *msg, const char **data,
-                             size_t *len);
 
 /* send.c: where a UDP response to a request with this top Via goes (RFC 3261 §18.2.2, RFC 3581
  * §4): maddr with the sent-by port; else received with the rport port, or the sent-by port (5060

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "transport/addr.h"
-#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
 static int is_invite(const sip_txn_t *t)
@@ -303,7 +302,7 @@ static int client_start(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req,
     t->user_free = user_free;
     if (dst && sip_transport_is_reliable(dst->transport)) t->flags |= SIP__TXN_RELIABLE;
     int rc;
-    sip_resolver_t *res = !dst && l->tp ? l->tp->resolver : NULL;
+    sip_resolver_t *res = !dst && l->tp ? sip_transport_get_resolver(l->tp) : NULL;
     if (res && !(extra & SIP__TXN_INTERNAL)) {
         rc = locate(t, res, cb, user, user_free);
     } else {

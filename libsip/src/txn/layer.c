@@ -8,7 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "transport/transport_int.h"
+#include "transport/raw.h"
 #include "txn/txn_int.h"
 
 void sip_txn_opts_init(sip_txn_opts_t *o)
@@ -527,7 +527,7 @@ static void on_uv_closed(uv_handle_t *h)
     }
 }
 
-static void on_tp_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
+static void leave_transport(sip_txn_layer_t *l);
 
 static void layer_close(sip_txn_layer_t *l)
 {
@@ -546,10 +546,7 @@ static void layer_close(sip_txn_layer_t *l)
         uv_close((uv_handle_t *)&l->uvt, on_uv_closed);
     }
     if (l->tp) {
-        /* Only when the transport still delivers to this layer: an application that put its
-         * own handler in front (calling sip_txn_layer_receive()) keeps it, with its user. */
-        if (l->tp->cb == on_tp_message && l->tp->user == l)
-            sip_transport_set_handler(l->tp, NULL, NULL, NULL);
+        leave_transport(l);
         sip_transport_unref(l->tp);
         l->tp = NULL;
     }
@@ -568,10 +565,93 @@ static void child_close(sip__loop_child_t *c)
     layer_close((sip_txn_layer_t *)c);
 }
 
-static void on_tp_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
+/* ---- the layer's links in the transport's chain ------------------------------------------ */
+
+/* RFC 3261 §17.1.3, §17.2.3: 1 when msg belongs to a transaction (and was handled there). */
+static int match(sip_txn_layer_t *l, sip_msg_t *msg)
+{
+    if (sip_msg_is_request(msg)) return sip__txn_server_match(l, msg);
+    sip_txn_t *t = sip__txn_client_match(l, msg);
+    if (!t) return 0;
+    sip__txn_client_response(t, msg);
+    return 1;
+}
+
+/* What no transaction took and no handler before: new requests and stray responses. */
+static void deliver(sip_txn_layer_t *l, sip_msg_t *msg)
+{
+    if (sip_msg_is_request(msg))
+        sip__txn_server_new(l, msg);
+    else if (l->stray_cb)
+        l->stray_cb(l, msg, l->stray_user);
+}
+
+/* The first link, at SIP_HANDLER_PRIO_TXN: what belongs to a transaction stops here, so the
+ * handlers after it (a UA core at SIP_HANDLER_PRIO_UA) see only new requests, the ACKs of 2xx
+ * and stray responses. */
+static int on_txn_link(sip_transport_t *tp, sip_msg_t *msg, void *user)
 {
     (void)tp;
-    sip_txn_layer_receive(user, msg);
+    sip_txn_layer_t *l = user;
+    if (l->closed) return 0;
+    /* A callback may drop the last reference to the layer. */
+    l->refs++;
+    int taken = match(l, msg);
+    sip_txn_layer_unref(l);
+    return taken;
+}
+
+/* The request link: the transport's application slot (SIP_HANDLER_PRIO_APP), so that an
+ * application that sets its own handler there after creating the layer replaces the layer's
+ * delivery, as it always did (it then hands messages on with sip_txn_layer_receive()). */
+static void on_request_link(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    (void)tp;
+    sip_txn_layer_t *l = user;
+    if (l->closed) return;
+    l->refs++;
+    deliver(l, msg);
+    sip_txn_layer_unref(l);
+}
+
+/* The slot's user_free: the layer gave it up, the transport closed, or an application took the
+ * slot. In the last case the application stands where the layer stood and feeds it through
+ * sip_txn_layer_receive(): the first link goes too, or it would take messages from it. */
+static void on_slot_released(void *user)
+{
+    sip_txn_layer_t *l = user;
+    l->in_slot = 0;
+    if (l->leaving_slot || !l->link_id) return;
+    int id = l->link_id;
+    l->link_id = 0;
+    if (l->tp) sip_transport_remove_handler(l->tp, id);
+}
+
+static void leave_transport(sip_txn_layer_t *l)
+{
+    if (l->link_id) {
+        int id = l->link_id;
+        l->link_id = 0;
+        sip_transport_remove_handler(l->tp, id);
+    }
+    /* Only while the slot is still the layer's: a handler an application put there stays. */
+    if (l->in_slot) {
+        l->leaving_slot = 1;
+        sip_transport_set_handler(l->tp, NULL, NULL, NULL);
+        l->leaving_slot = 0;
+        l->in_slot = 0;
+    }
+}
+
+static int join_transport(sip_txn_layer_t *l)
+{
+    int id = sip_transport_add_handler(l->tp, SIP_HANDLER_PRIO_TXN, on_txn_link, l, NULL);
+    if (id < 0) return id;
+    l->link_id = id;
+    l->in_slot = 1;
+    int rc = sip_transport_set_handler(l->tp, on_request_link, l, on_slot_released);
+    if (rc) leave_transport(l); /* on_slot_released ran and took the first link away */
+    return rc;
 }
 
 int sip_txn_layer_create(sip_txn_layer_t **out, sip_transport_t *tp, const sip_txn_opts_t *opts)
@@ -620,15 +700,17 @@ int sip_txn_layer_create(sip_txn_layer_t **out, sip_transport_t *tp, const sip_t
         l->rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)l;
     l->rnd |= 1;
     sip__txn_layer_set_io(l, NULL);
-    int rc = sip_transport_set_handler(tp, on_tp_message, l, NULL);
+    l->tp = sip_transport_ref(tp);
+    int rc = join_transport(l);
     if (rc) {
+        sip_transport_unref(l->tp);
+        l->tp = NULL;
         l->closed = 1;
         sip__loop_closing_begin(loop);
         l->refs = 0;
         uv_close((uv_handle_t *)&l->uvt, on_uv_closed);
         return rc;
     }
-    l->tp = sip_transport_ref(tp);
     l->child.close = child_close;
     sip__loop_add_child(loop, &l->child);
     *out = l;
@@ -696,15 +778,7 @@ int sip_txn_layer_receive(sip_txn_layer_t *l, sip_msg_t *msg)
     if (l->closed) return SIP_ECLOSED;
     /* A callback may drop the last reference to the layer. */
     l->refs++;
-    if (sip_msg_is_request(msg)) {
-        sip__txn_server_request(l, msg);
-    } else {
-        sip_txn_t *t = sip__txn_client_match(l, msg);
-        if (t)
-            sip__txn_client_response(t, msg);
-        else if (l->stray_cb)
-            l->stray_cb(l, msg, l->stray_user);
-    }
+    if (!match(l, msg) && !l->closed) deliver(l, msg);
     sip_txn_layer_unref(l);
     return 0;
 }

@@ -364,11 +364,30 @@ static void handle_cancel(sip_txn_layer_t *l, sip_txn_t *c, sip_msg_t *req, uint
     sip_txn_unref(inv);
 }
 
-void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
+/* Starts a server transaction for a new request: its first state, and the 100 Trying of an
+ * INVITE (§17.2.1) unless the TU answers within timer_100_ms. The caller gets a reference of its
+ * own; NULL without memory. */
+static sip_txn_t *start_server(sip_txn_layer_t *l, sip_msg_t *req)
+{
+    sip_txn_t *t = new_server(l, req);
+    if (!t) return NULL;
+    t->refs++;
+    if (t->flags & SIP__TXN_INVITE) {
+        if (l->opts.timer_100_ms == 0) {
+            respond(t, 100, NULL, 1);
+        } else {
+            t->t_retx = sip__txn_now(l) + l->opts.timer_100_ms;
+            sip__txn_timers_changed(t);
+        }
+    }
+    return t;
+}
+
+int sip__txn_server_match(sip_txn_layer_t *l, sip_msg_t *req)
 {
     const sip_via_t *v = sip_msg_get_via(req);
     const sip_cseq_t *cs = sip_msg_get_cseq(req);
-    if (!v || !cs || !sip_msg_get_call_id(req).len) return; /* the transport drops these */
+    if (!v || !cs || !sip_msg_get_call_id(req).len) return 1; /* the transport drops these */
     sip_method_t m = sip_msg_get_method(req);
     uint32_t h = sip__txn_hash(sip_msg_get_call_id(req));
     if (m == SIP_METHOD_ACK) {
@@ -379,51 +398,91 @@ void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req)
             t->t_retx = SIP__TXN_NEVER;
             if (t->flags & SIP__TXN_RELIABLE) {
                 sip__txn_end(t, NULL);
-                return;
+                return 1;
             }
             t->t_end = sip__txn_now(l) + t->t4;
             sip__txn_timers_changed(t);
-            return;
+            return 1;
         }
-        if (t && t->state != SIP_TXN_ACCEPTED) return; /* absorbed */
-        /* The ACK of a 2xx is the TU's (§17.2.1, RFC 6026 §8.7). */
-        if (l->req_cb) l->req_cb(l, NULL, req, l->req_user);
-        return;
+        /* Absorbed; the ACK of a 2xx is the TU's (§17.2.1, RFC 6026 §8.7), as is one of no
+         * transaction. */
+        return t && t->state != SIP_TXN_ACCEPTED;
     }
     sip_txn_t *t = find_server(l, req, h, v, m, sip_msg_get_method_str(req), 0);
     if (t) {
         /* §17.2.1, §17.2.2: a retransmission gets the last response again, or nothing. */
         if (t->state == SIP_TXN_PROCEEDING || t->state == SIP_TXN_COMPLETED) resend_last(t);
-        return;
+        return 1;
     }
     /* A CANCEL is judged by the INVITE it targets (§9.2: 200 or 481), never as merged: the
-     * second copy of a forked CANCEL finds the second copy of the INVITE. */
-    int merged = m != SIP_METHOD_CANCEL && is_merged(l, req, h);
+     * second copy of a forked CANCEL finds the second copy of the INVITE. One that targets no
+     * transaction here goes on (a stateful proxy forwards it statelessly, §16.10; the layer's
+     * request link answers it 481). */
+    int merged = 0;
+    if (m == SIP_METHOD_CANCEL) {
+        if (!find_cancelled(l, req, h, v)) return 0;
+    } else {
+        merged = is_merged(l, req, h);
+        if (!merged) return 0;
+    }
     t = new_server(l, req);
+    if (!t) {
+        /* No memory for the transaction: answer statelessly so the peer stops retrying. */
+        sip_txn_reply_stateless(l, req, 503, NULL);
+        return 1;
+    }
+    t->refs++;
+    if (merged)
+        respond(t, 482, NULL, 1);
+    else
+        handle_cancel(l, t, req, h, v);
+    sip_txn_unref(t);
+    return 1;
+}
+
+void sip__txn_server_new(sip_txn_layer_t *l, sip_msg_t *req)
+{
+    const sip_via_t *v = sip_msg_get_via(req);
+    if (!v || !sip_msg_get_cseq(req) || !sip_msg_get_call_id(req).len) return;
+    sip_method_t m = sip_msg_get_method(req);
+    if (m == SIP_METHOD_ACK) {
+        if (l->req_cb) l->req_cb(l, NULL, req, l->req_user);
+        return;
+    }
+    /* A handler before this one may have started the transaction and passed the request on. */
+    uint32_t h = sip__txn_hash(sip_msg_get_call_id(req));
+    if (find_server(l, req, h, v, m, sip_msg_get_method_str(req), 0)) return;
+    sip_txn_t *t = start_server(l, req);
     if (!t) {
         /* No memory for the transaction: answer statelessly so the peer stops retrying. */
         sip_txn_reply_stateless(l, req, 503, NULL);
         return;
     }
-    t->refs++;
-    if (merged) {
-        respond(t, 482, NULL, 1);
-    } else if (m == SIP_METHOD_CANCEL) {
-        handle_cancel(l, t, req, h, v);
-    } else {
-        if (t->flags & SIP__TXN_INVITE) {
-            /* §17.2.1: 100 Trying unless the TU answers within timer_100_ms. */
-            if (l->opts.timer_100_ms == 0) {
-                respond(t, 100, NULL, 1);
-            } else {
-                t->t_retx = sip__txn_now(l) + l->opts.timer_100_ms;
-                sip__txn_timers_changed(t);
-            }
-        }
-        if (t->layer && l->req_cb) l->req_cb(l, t, req, l->req_user);
-    }
+    if (m == SIP_METHOD_CANCEL)
+        handle_cancel(l, t, req, h, v); /* §9.2: no transaction to cancel: 481 */
+    else if (t->layer && l->req_cb)
+        l->req_cb(l, t, req, l->req_user);
     /* Without a reference from the TU and a final response, this answers 500. */
     sip_txn_unref(t);
+}
+
+int sip_txn_server_create(sip_txn_t **out, sip_txn_layer_t *l, sip_msg_t *req)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!l || !req || !sip_msg_is_request(req)) return SIP_EINVAL;
+    if (l->closed) return SIP_ECLOSED;
+    sip_method_t m = sip_msg_get_method(req);
+    const sip_via_t *v = sip_msg_get_via(req);
+    /* §17.2.1: an ACK belongs to an INVITE server transaction or to the TU, never its own. */
+    if (m == SIP_METHOD_ACK || !v || !sip_msg_get_cseq(req) || !sip_msg_get_call_id(req).len)
+        return SIP_EINVAL;
+    uint32_t h = sip__txn_hash(sip_msg_get_call_id(req));
+    if (find_server(l, req, h, v, m, sip_msg_get_method_str(req), 0)) return SIP_EEXIST;
+    sip_txn_t *t = start_server(l, req);
+    if (!t) return SIP_ENOMEM;
+    *out = t;
+    return 0;
 }
 
 void sip__txn_server_timer(sip_txn_t *t, uint64_t now)

@@ -159,6 +159,9 @@ struct sip_txn_layer {
     sip_stray_response_cb stray_cb;
     void *stray_user;
     sip_free_fn stray_free;
+    int link_id;      /* the first link in the transport's chain (SIP_HANDLER_PRIO_TXN), 0: none */
+    int in_slot;      /* the request link holds the transport's application slot */
+    int leaving_slot; /* layer_close() is giving the slot up */
 };
 
 /* layer.c */
@@ -221,7 +224,14 @@ void sip__txn_client_timer(sip_txn_t *t, uint64_t now);
 sip_txn_t *sip__txn_client_match(sip_txn_layer_t *l, const sip_msg_t *rsp);
 
 /* server.c */
-void sip__txn_server_request(sip_txn_layer_t *l, sip_msg_t *req);
+/* The layer's first link (RFC 3261 §17.2.3): a request of a server transaction (a
+ * retransmission, the ACK of a non-2xx, a CANCEL of one, a merged request: §8.2.2.2) is handled
+ * here: 1. 0: a new request, or the ACK of a 2xx or of no transaction, which go on to the TU. */
+int sip__txn_server_match(sip_txn_layer_t *l, sip_msg_t *req);
+/* The layer's request link: a new request that no handler before took gets its server
+ * transaction and goes to the request handler (500 without one); an ACK goes there with no
+ * transaction; a CANCEL of no transaction is answered 481. */
+void sip__txn_server_new(sip_txn_layer_t *l, sip_msg_t *req);
 void sip__txn_server_timer(sip_txn_t *t, uint64_t now);
 
 #endif

@@ -97,66 +97,66 @@ static int uas_checks(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
     return 0;
 }
 
-/* The default answer to an out-of-dialog request nobody takes. */
-static void default_answer(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
+/* Starts the server transaction of a request the UA takes. */
+static sip_txn_t *take(sip_ua_t *ua, sip_msg_t *req)
 {
-    sip_method_t m = sip_msg_get_method(req);
-    if (m == SIP_METHOD_OPTIONS) {
-        /* RFC 3261 §11.2: OPTIONS is answered as an INVITE would be, with capabilities. */
-        sip_msg_t *rsp = NULL;
-        if (sip_txn_create_response(&rsp, txn, 200, NULL) != 0) return;
-        if (ua->allow && *ua->allow) sip_msg_add_header(rsp, "Allow", ua->allow);
-        if (ua->accept && *ua->accept) sip_msg_add_header(rsp, "Accept", ua->accept);
-        if (ua->supported && *ua->supported) sip_msg_add_header(rsp, "Supported", ua->supported);
-        if (ua->user_agent && *ua->user_agent) sip_msg_add_header(rsp, "Server", ua->user_agent);
-        sip_txn_reply(txn, rsp);
-        sip_msg_unref(rsp);
-    } else if (m == SIP_METHOD_UNKNOWN) {
-        respond_with(ua, txn, 501, NULL, NULL);
-    } else if (m == SIP_METHOD_INVITE) {
-        respond_with(ua, txn, 480, NULL, NULL);
-    } else {
-        respond_with(ua, txn, 405, "Allow", ua->allow);
-    }
+    sip_txn_t *txn = NULL;
+    if (sip_txn_server_create(&txn, ua->layer, req) != 0) return NULL;
+    return txn;
 }
 
-void sip__ua_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
+/* A request: in one of our dialogs, for an unknown dialog (481), or out of dialog for the
+ * application's callback. ACKs of 2xx come here too (the transaction layer passes them on). */
+static int on_request(sip_ua_t *ua, sip_msg_t *req)
 {
-    (void)layer;
-    sip_ua_t *ua = user;
-    if (ua->closed) return;
     const sip_addr_t *to = sip_msg_get_to(req), *from = sip_msg_get_from(req);
-    if (!to || !from) return;
+    sip_method_t m = sip_msg_get_method(req);
+    if (!to || !from || m == SIP_METHOD_CANCEL) return 0;
     if (to->tag.len) {
         /* RFC 3261 §12.2.2: a request with a To tag belongs to a dialog of ours or gets 481. */
         sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(req), to->tag, from->tag);
-        if (!d || !d->owner) {
-            if (txn) respond_with(ua, txn, 481, NULL, NULL);
-            return;
+        if (m == SIP_METHOD_ACK) {
+            if (!d || !d->owner) return 0;
+            sip__call_on_request(d->owner, d, NULL, req);
+            return 1;
         }
-        if (txn && uas_checks(ua, txn, req)) return;
-        sip__call_on_request(d->owner, d, txn, req);
-        return;
+        sip_txn_t *txn = take(ua, req);
+        if (!txn) return 1;
+        if (!d || !d->owner)
+            respond_with(ua, txn, 481, NULL, NULL);
+        else if (!uas_checks(ua, txn, req))
+            sip__call_on_request(d->owner, d, txn, req);
+        sip_txn_unref(txn);
+        return 1;
     }
-    /* An ACK of no transaction and no dialog: nothing to do (§17.2.3 leaves it to the TU). */
-    if (!txn) return;
-    if (uas_checks(ua, txn, req)) return;
-    sip_ua_ref(ua);
-    if (ua->cb)
-        ua->cb(ua, txn, req, ua->user);
-    else
-        default_answer(ua, txn, req);
-    sip_ua_unref(ua);
+    /* Out of dialog: the application's, when it gave a callback; else the next handlers'. */
+    if (m == SIP_METHOD_ACK || !ua->cb) return 0;
+    sip_txn_t *txn = take(ua, req);
+    if (!txn) return 1;
+    if (!uas_checks(ua, txn, req)) ua->cb(ua, txn, req, ua->user);
+    sip_txn_unref(txn);
+    return 1;
 }
 
-void sip__ua_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
+/* A response no transaction took: a 2xx sent again after our INVITE's transaction ended. */
+static int on_stray(sip_ua_t *ua, sip_msg_t *rsp)
 {
-    (void)layer;
-    sip_ua_t *ua = user;
-    if (ua->closed) return;
     const sip_addr_t *to = sip_msg_get_to(rsp), *from = sip_msg_get_from(rsp);
-    if (!to || !from) return;
+    if (!to || !from) return 0;
     /* A response to our request: our tag is in From. */
     sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(rsp), from->tag, to->tag);
-    if (d && d->owner) sip__call_on_stray(d->owner, d, rsp);
+    if (!d || !d->owner) return 0;
+    sip__call_on_stray(d->owner, d, rsp);
+    return 1;
+}
+
+int sip__ua_on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    (void)tp;
+    sip_ua_t *ua = user;
+    if (ua->closed || !ua->layer) return 0;
+    sip_ua_ref(ua);
+    int taken = sip_msg_is_request(msg) ? on_request(ua, msg) : on_stray(ua, msg);
+    sip_ua_unref(ua);
+    return taken;
 }

@@ -47,8 +47,7 @@ static void ua_free(sip_ua_t *ua)
     sip__live_dec(SIP_LIVE_UA);
 }
 
-void sip__ua_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user);
-void sip__ua_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user);
+int sip__ua_on_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
 
 int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *opts,
                   sip_ua_request_cb cb, void *user, sip_free_fn user_free)
@@ -91,14 +90,15 @@ int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *o
         goto fail_ua;
     rc = sip__tq_init(&ua->tq, ua->loop, opts->clock);
     if (rc) goto fail_ua;
-    rc = sip_txn_layer_set_request_handler(layer, sip__ua_request, ua, NULL);
-    if (!rc) rc = sip_txn_layer_set_stray_handler(layer, sip__ua_stray, ua, NULL);
-    if (rc) {
-        sip_txn_layer_set_request_handler(layer, NULL, NULL, NULL);
-        if (!sip__tq_close(&ua->tq, NULL, NULL)) goto fail_ua;
-        /* The uv handle frees itself; the UA goes now. */
+    /* The UA is a link of the transport's chain, after the transaction layer's matching and
+     * before the application's handlers (PJSIP's UA module sits there too). */
+    rc = sip_transport_add_handler(tp, SIP_HANDLER_PRIO_UA, sip__ua_on_message, ua, NULL);
+    if (rc < 0) {
+        /* The queue's uv handle frees itself; the UA goes now. */
+        sip__tq_close(&ua->tq, NULL, NULL);
         goto fail_ua;
     }
+    ua->handler_id = rc;
     ua->cb = cb;
     ua->user = user;
     ua->user_free = user_free;
@@ -141,9 +141,8 @@ void sip_ua_close(sip_ua_t *ua)
     sip_txn_layer_t *layer = ua->layer;
     ua->layer = NULL;
     if (layer) {
-        /* Only when the handlers are still ours: an application may have put its own. */
-        sip_txn_layer_set_request_handler(layer, NULL, NULL, NULL);
-        sip_txn_layer_set_stray_handler(layer, NULL, NULL, NULL);
+        sip_transport_t *tp = sip_txn_layer_get_transport(layer);
+        if (tp && ua->handler_id > 0) sip_transport_remove_handler(tp, ua->handler_id);
         sip_txn_layer_unref(layer);
     }
     sip_free_fn f = ua->user_free;
@@ -303,6 +302,30 @@ int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t siz
         w = snprintf(buf, size, "<%s:%s%s%s%s%s:%u%s>", scheme, user, at, v6 ? "[" : "", host,
                      v6 ? "]" : "", li.local_port, tparam);
     return w > 0 && (size_t)w < size ? 0 : SIP_EINVAL;
+}
+
+int sip__ua_local_ip(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
+{
+    char c[512];
+    int rc = sip__ua_contact(ua, ni, c, sizeof(c));
+    if (rc) return rc;
+    /* "<sip:user@host:port;...>": the host, without brackets. */
+    const char *h = strchr(c, ':') + 1, *at = strchr(h, '@');
+    if (at) h = at + 1;
+    size_t n;
+    if (*h == '[') {
+        h++;
+        n = strcspn(h, "]");
+    } else {
+        n = strcspn(h, ":;>");
+    }
+    if (n == 0 || n >= size) return SIP_EINVAL;
+    memcpy(buf, h, n);
+    buf[n] = '\0';
+    /* The engine writes an address: a name here needs media_address. */
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789.:abcdefABCDEF", buf[i])) return SIP_EINVAL;
+    return 0;
 }
 
 static int add_if(sip_msg_t *m, const char *name, const char *value)

@@ -13,6 +13,7 @@ struct sip_ua {
     int closed;
     sip_txn_layer_t *layer;
     sip_loop_t *loop;
+    int handler_id; /* the UA's link in the transport's handler chain */
     char *user_agent, *allow, *supported, *accept, *schemes, *contact_user, *contact_host;
     uint32_t t1_ms, t2_ms;
     sip__tq_t tq;
@@ -39,6 +40,9 @@ sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t loc
 /* The Contact value ("<sip:user@host:port;transport=tcp>") for a message that goes through
  * (or came in on) the listening point of ni (NULL: the first). */
 int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size);
+/* The IP address of the listening point of ni (or contact_host's host when it is one), for
+ * the c= line of SDP the engine makes. */
+int sip__ua_local_ip(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size);
 /* Adds the UA's headers to a response it sends (Server; Contact/Allow/Supported for a
  * dialog-creating 18x/2xx). */
 int sip__ua_decorate_response(sip_ua_t *ua, sip_msg_t *rsp, const sip_msg_t *req);

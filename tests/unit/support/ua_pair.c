@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 #include "ua_pair.h"
 
@@ -115,7 +116,8 @@ void pair_inject(int to, sip_msg_t *m)
     sip_netinfo_t ni = {
         SIP_TRANSPORT_UDP, "127.0.0.1", pair[to].port, "127.0.0.1", pair[1 - to].port, 0, ""};
     sip_msg_set_netinfo(m, &ni);
-    sip_txn_layer_receive(pair[to].layer, m);
+    /* Through the transport's handler chain, as a received message goes. */
+    sip__tp_dispatch(pair[to].tp, m);
 }
 
 void pair_pump(void)
