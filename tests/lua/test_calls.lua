@@ -221,7 +221,7 @@ T.case("calls: the callee hangs up; the caller's wait_ended returns 200", functi
     finish(p)
 end)
 
-T.case("calls: an INVITE without an offer gets it in the 2xx; timeout CANCELs an unanswered call",
+T.case("calls: an INVITE without an offer: offer in the 2xx, answer in the ACK; timeout CANCELs",
     function()
     local p = pair()
     local waited
@@ -231,6 +231,7 @@ T.case("calls: an INVITE without an offer gets it in the 2xx; timeout CANCELs an
             call:answer { sdp = SDP_B, status = 200 }
             call:wait_answered(5)
             T.eq(call.local_sdp, SDP_B, "the offer went in the 2xx")
+            T.eq(call.remote_sdp, SDP_A, "the answer came in the ACK")
             return
         end
         call:ring()
@@ -238,8 +239,14 @@ T.case("calls: an INVITE without an offer gets it in the 2xx; timeout CANCELs an
     end)
     run(p, function()
         local call = p.ua_a:invite(p.target, { headers = { Subject = "late" } })
+        local offered
+        call:on("offer", function(msg)
+            offered = msg.status
+            call:answer_offer(SDP_A)
+        end)
         call:wait_answered(5)
         T.eq(call.remote_sdp, SDP_B, "the offer came in the 2xx")
+        T.eq(offered, 200, "the offer handler saw the 2xx")
         call:hangup()
         local slow = p.ua_a:invite(p.target, { sdp = SDP_A, timeout = 0.2,
             headers = { { "Subject", "slow" } } })

@@ -27,6 +27,8 @@ local Call = class("Call")
 local CONFIRMED, ENDED = core.SIP_CALL_CONFIRMED, core.SIP_CALL_ENDED
 local EV_STATE, EV_RESPONSE = core.SIP_CALL_EVENT_STATE, core.SIP_CALL_EVENT_RESPONSE
 local EV_REQUEST, EV_REINVITE = core.SIP_CALL_EVENT_REQUEST, core.SIP_CALL_EVENT_REINVITE
+local EV_OFFER, EV_MEDIA = core.SIP_CALL_EVENT_OFFER, core.SIP_CALL_EVENT_MEDIA
+local EV_MODIFIED = core.SIP_CALL_EVENT_MODIFIED
 local ETIMEDOUT = -110
 
 -- The handle for an action: SIP_ECLOSED once the call's UA closed.
@@ -220,6 +222,32 @@ local function event_cb(weak)
             if txnp and mp then on_call_request(c, mp, txnp) end
         elseif ev == EV_REINVITE then
             each(c, "reinvite", wrap_ref(mp))
+        elseif ev == EV_OFFER then
+            local fns = rawget(c, "_handlers").offer
+            if fns and #fns > 0 then
+                -- Each handler starts now, inside the event: one that answers before it first
+                -- waits answers the offer of a 2xx in its ACK.
+                each(c, "offer", wrap_ref(mp))
+            elseif mp and core.sip_msg_is_request(mp) == 1 then
+                -- Nobody answers offers: the session stays as it was (RFC 3264 §8, 488).
+                core.sip_call_reject_offer(cp, 488)
+            end
+        elseif ev == EV_MEDIA then
+            each(c, "media")
+        elseif ev == EV_MODIFIED then
+            local w = rawget(c, "_modifying")
+            rawset(c, "_modifying", nil)
+            local m = wrap_ref(mp)
+            each(c, "modified", m)
+            if w and not w.done then
+                w.done = true
+                if m then
+                    resume(w.loop, w.co, true, m)
+                else
+                    resume(w.loop, w.co, false, new_error(core.SIP_EIO,
+                        "request timed out (status 408, no response)", { status = 408 }))
+                end
+            end
         end
     end
 end
@@ -281,6 +309,21 @@ end
 Call.props.local_sdp = function(c)
     local p = rawget(c, "_p")
     return p and nonempty(core.sip_call_get_local_sdp(p)) or nil
+end
+--- True while the other side holds this one (its last SDP is sendonly or inactive; with the
+--- media engine).
+Call.props.remote_hold = function(c)
+    local p = rawget(c, "_p")
+    return p ~= nil and core.sip_call_is_remote_hold(p) == 1
+end
+--- The call's offer/answer engine (a sip.OfferAnswer: hold, local_sdp, remote_sdp), or nil
+--- for a call without media capabilities.
+Call.props.oa = function(c)
+    local p = rawget(c, "_p")
+    local op = p and core.sip_call_get_oa(p)
+    if not op then return nil end
+    core.sip_oa_ref(op)
+    return setmetatable({ _p = op }, errors._classes.OfferAnswer)
 end
 --- A placed call: the final response to its INVITE once it came, else nil.
 Call.props.response = function(c) return rawget(c, "_final") end
@@ -427,24 +470,115 @@ function Call.methods.request(c, method, body, content_type)
     return v
 end
 
+-- Sends a re-INVITE or UPDATE (rc of the C call), then, inside a task, waits for its final
+-- response (SIP_CALL_EVENT_MODIFIED).
+local function modify(c, rc, what)
+    if rc == core.SIP_EBUSY then
+        raise(rc, what .. ": another offer/answer exchange is open")
+    elseif rc == core.SIP_EINVAL then
+        raise(rc, what .. ": no sdp to offer and no media engine (ua:invite{media=...}, "
+            .. "ua:on_invite(fn, {media=...}))")
+    elseif rc == core.SIP_ECLOSED then
+        raise(rc, what .. ": the call is not confirmed (or has ended)")
+    elseif rc < 0 then
+        failed(c, rc, what)
+    end
+    local co, l = coroutine.running()
+    l = loopm._task_loops[co]
+    if not l then return nil end
+    local w = { co = co, loop = l }
+    rawset(c, "_modifying", w)
+    local ok, v = coroutine.yield()
+    if not ok then error(v, 0) end
+    return v
+end
+
+local REINVITE_KEYS = errors._set { "sdp", "hold" }
+
+--- Sends a re-INVITE (RFC 3261 §14) with an offer: call:reinvite{ sdp = offer } (or
+--- call:reinvite(sdp)), or without sdp the media engine's next offer; call:reinvite{ hold =
+--- true } holds the call (sendonly or inactive, RFC 3264 §8.4), hold = false resumes it (both
+--- need the engine). A 491 is retried by the core (§14.1). Inside a task it waits for the
+--- final response and returns it (a failure leaves the session as it was); outside one it
+--- returns nil once sent. Raises SIP_EBUSY while another exchange is open, SIP_ECLOSED unless
+--- confirmed.
+function Call.methods.reinvite(c, opts)
+    local p = call_p(c)
+    if type(opts) == "string" or getmetatable(opts) == errors._classes.Sdp then
+        opts = { sdp = opts }
+    end
+    opts = errors._check_opts(opts, REINVITE_KEYS, "call:reinvite")
+    if opts.hold ~= nil then
+        if type(opts.hold) ~= "boolean" then
+            raise(core.SIP_EINVAL, "call:reinvite: hold must be a boolean, got "
+                .. type(opts.hold))
+        end
+        if opts.sdp ~= nil then raise(core.SIP_EINVAL, "call:reinvite: give sdp or hold, not both") end
+        local rc = core.sip_call_hold(p, opts.hold and 1 or 0)
+        if rc == core.SIP_EINVAL then
+            raise(rc, "call:reinvite: hold needs the media engine (ua:invite{media=...}, "
+                .. "ua:on_invite(fn, {media=...}))")
+        end
+        return modify(c, rc, opts.hold and "call:reinvite (hold)" or "call:reinvite (resume)")
+    end
+    return modify(c, core.sip_call_reinvite(p, sdp_text(opts.sdp, "call:reinvite")),
+        "call:reinvite")
+end
+
+--- Sends an UPDATE (RFC 3311), in an early dialog too: with sdp (or the engine's next offer)
+--- it changes the session, with neither it refreshes it. Waits and returns as reinvite().
+function Call.methods.update(c, sdp)
+    local p = call_p(c)
+    return modify(c, core.sip_call_update(p, sdp_text(sdp, "call:update")), "call:update")
+end
+
+--- Answers the offer an "offer" handler got (a call without the media engine): in the 200 of
+--- the re-INVITE or UPDATE, or in the ACK of an INVITE sent without an offer (then before the
+--- handler first waits).
+function Call.methods.answer_offer(c, sdp)
+    local p = call_p(c)
+    local text = sdp_text(sdp, "call:answer_offer")
+    if text == nil then
+        raise(core.SIP_EINVAL, "call:answer_offer: sdp must be a string or a sip.Sdp, got nil")
+    end
+    local rc = core.sip_call_answer_offer(p, text)
+    if rc == core.SIP_EINVAL then raise(rc, "call:answer_offer: no offer awaits an answer") end
+    if rc < 0 then failed(c, rc, "call:answer_offer") end
+end
+
+--- Refuses the offer an "offer" handler got with a final response (488 by default); the
+--- session stays as it was. An offer in a 2xx cannot be refused: hang up instead.
+function Call.methods.reject_offer(c, status)
+    local p = call_p(c)
+    status = status_arg(status == nil and 488 or status, 300, 699, "call:reject_offer")
+    local rc = core.sip_call_reject_offer(p, status)
+    if rc == core.SIP_EINVAL then raise(rc, "call:reject_offer: no offer awaits an answer") end
+    if rc < 0 then failed(c, rc, "call:reject_offer") end
+end
+
 ---------------------------------------------------------------------------------------------------
 -- Events
 
-local EVENTS = errors._set { "state", "response", "reinvite", "request" }
+local EVENTS = errors._set { "state", "response", "reinvite", "request", "offer", "media",
+    "modified" }
 local OWN = errors._set { "invite", "ack", "cancel", "bye", "prack", "update" }
 
 --- Adds fn for an event; each call runs in a new task: "state" fn(state, msg) on each state
 --- change (msg: the message that caused it, or nil); "response" fn(rsp) for each response to
 --- a placed call's INVITE; "reinvite" fn(req) once a re-INVITE or UPDATE from the other side
 --- was answered; "request" fn(req) for a request inside the call; a method name ("info",
---- "options", "message", "notify", "refer") fn(req) for that method only. A request's
+--- "options", "message", "notify", "refer") fn(req) for that method only; "offer" fn(msg)
+--- when the other side offers and the call has no media engine (answer with
+--- call:answer_offer(), refuse with call:reject_offer(); without a handler an offer in a
+--- request gets 488); "media" fn() when an exchange changed local_sdp and remote_sdp;
+--- "modified" fn(rsp) when a re-INVITE or UPDATE of ours got its final response. A request's
 --- handlers run in order in one task and answer with req:reply(); a request not answered
 --- when they return gets 200 (INFO, OPTIONS) or 501. Returns the call.
 function Call.methods.on(c, event, fn)
     local key = event:lower()
     if not EVENTS[key] and (OWN[key] or not key:match("^%a+$")) then
         raise(core.SIP_EINVAL, ("call:on: no call event '%s' (state, response, reinvite, "
-            .. "request, or a method such as info)"):format(event))
+            .. "request, offer, media, modified, or a method such as info)"):format(event))
     end
     local handlers = rawget(c, "_handlers")
     local list = handlers[key] or {}
@@ -474,6 +608,7 @@ errors._check_args("Call", Call.methods, {
     hangup = { "reason:string?" }, bye = { "reason:string?" },
     request = { "method:string", "body:string?", "content_type:string?" },
     on = { "event:string", "fn:function" }, on_state = { "fn:function" },
+    update = { "sdp:string|table?" }, reject_offer = { "status:integer?" },
     on_request = { "fn:function" },
 })
 

@@ -106,29 +106,19 @@ function M.Stack(cfg)
         rawset(s, "_layer", setmetatable({ _p = lp, _t = { o.t1_ms, o.t2_ms, o.t4_ms,
             o.timer_100_ms } }, TxnLayer))
         rawset(s, "_clients", {})
-        s:_take_layer()
+        check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
+            local st = weak.s
+            if st then st:_on_txn_request(txnp, mp) end
+        end))
+        check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
+            local st = weak.s
+            if st then st:_on_message(mp) end
+        end))
     end
     if cfg.log ~= nil or cfg.log_level ~= nil then loop:set_log(cfg.log, cfg.log_level) end
     if cfg.trace then loop:set_trace(true) end
     for _, spec in ipairs(listen or {}) do s:listen(spec) end
     return s
-end
-
--- Makes the stack's handlers the layer's request and stray-response handlers: at creation, and
--- again when a UA that had taken them closes. The handlers hold the stack weakly, so a stack
--- nobody keeps can be collected.
-function Stack.methods._take_layer(s)
-    local lp = rawget(rawget(s, "_layer"), "_p")
-    if not lp then return end
-    local weak = setmetatable({ s = s }, { __mode = "v" })
-    check(core.sip_txn_layer_set_request_handler(lp, function(_, txnp, mp)
-        local st = weak.s
-        if st then st:_on_txn_request(txnp, mp) end
-    end))
-    check(core.sip_txn_layer_set_stray_handler(lp, function(_, mp)
-        local st = weak.s
-        if st then st:_on_message(mp) end
-    end))
 end
 
 --- A user agent on this stack's transaction layer: stack:ua{ user_agent = ..., ... } is

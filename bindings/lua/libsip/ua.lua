@@ -65,7 +65,7 @@ end
 local function incoming_call(u, fn, txnp)
     local loop = rawget(u, "_loop")
     local c, cb = callm._new(u, loop)
-    local rc, cp = core.sip_call_accept(ua_p(u), txnp, nil, cb)
+    local rc, cp = core.sip_call_accept(ua_p(u), txnp, rawget(u, "_accept_opts"), cb)
     if rc < 0 then
         core.sip_txn_respond(txnp, 500, nil)
         report(loop_p(loop), "libsip: cannot accept an incoming call: " .. core.sip_strerror(rc))
@@ -133,8 +133,9 @@ local UA_KEYSET = errors._set(UA_KEYS)
 --- A user agent on a Stack's transaction layer: sip.UA(stack, { user_agent =, allow =,
 --- supported =, accept =, schemes =, contact_user =, contact_host =, t1_ms =, t2_ms = })
 --- (the fields of sip_ua_opts_t; "" leaves a header out), or stack:ua{...}. The stack needs
---- transactions (sip.Stack{ transactions = true }). Until ua:close() the UA takes the layer's
---- requests: in-dialog ones go to their calls, INVITEs to ua:on_invite, the others to
+--- transactions (sip.Stack{ transactions = true }). Until ua:close() the UA is a link of the
+--- transport's handler chain (priority "ua", after the transaction layer's matching) and takes
+--- the new requests: in-dialog ones go to their calls, INVITEs to ua:on_invite, the others to
 --- ua:on_request, else to the stack's on_request handlers, else the UA's default answer.
 --- The stack keeps the UA until ua:close() or stack:close().
 function M.new(stack, opts)
@@ -174,15 +175,40 @@ function M.new(stack, opts)
     return u
 end
 
+local MEDIA_KEYS = errors._set { "media", "media_address" }
+
+-- The media capabilities of opts (text or an Sdp) and their address into a sip_call_opts_t.
+local function media_opts(o, opts, what)
+    if opts.media ~= nil then
+        local m = opts.media
+        if getmetatable(m) == errors._classes.Sdp then m = m:print() end
+        o.media = errors._arg_string(m, what .. ": media")
+    end
+    if opts.media_address ~= nil then
+        o.media_address = errors._arg_string(opts.media_address, what .. ": media_address")
+    end
+end
+
 --- fn(call) in a new task for every INVITE out of any dialog (without one: ua:on_request's,
---- else 480). The call is
---- Incoming: call:ring(), call:answer{ sdp = ... }, call:reject(486)... A handler that raises
---- gets the call rejected 500 when it was not answered; one that returns leaves the call as it
---- is (the UA keeps it until it ends).
-function UA.methods.on_invite(u, fn)
+--- else 480). The call is Incoming: call:ring(), call:answer{ sdp = ... }, call:reject(486)...
+--- A handler that raises gets the call rejected 500 when it was not answered; one that
+--- returns leaves the call as it is (the UA keeps it until it ends). opts { media = caps,
+--- media_address = "192.0.2.1" } gives each call the offer/answer engine with these local
+--- capabilities (an SDP of m= lines, text or Sdp): call:answer() then answers the offer from
+--- them (488 when it cannot), and re-INVITEs are answered the same way; media_address is its
+--- c=/o= address (default: the Contact host).
+function UA.methods.on_invite(u, fn, opts)
     ua_p(u)
     if fn ~= nil then errors._arg_fn(fn, "ua:on_invite: handler") end
+    opts = errors._check_opts(opts, MEDIA_KEYS, "ua:on_invite")
+    local o
+    if opts.media ~= nil or opts.media_address ~= nil then
+        o = core.sip_call_opts_t()
+        core.sip_call_opts_init(o)
+        media_opts(o, opts, "ua:on_invite")
+    end
     rawset(u, "_on_invite", fn)
+    rawset(u, "_accept_opts", o)
     return u
 end
 
@@ -224,12 +250,17 @@ local function header_lines(headers)
     return table.concat(lines, "\r\n")
 end
 
-local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst" }
+local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "media",
+    "media_address", "late_offer" }
 
 --- Places a call: ua:invite("sip:bob@127.0.0.1:5070", { sdp = offer (text or Sdp; nil: the
 --- offer comes in the 2xx), from = "Alice <sip:alice@example.com>", headers = { Name = value }
 --- or { {name, value}, ... }, timeout = seconds (CANCEL when no final response by then),
---- dst = "udp:127.0.0.1:5070" or {transport=, host=, port=} (nil: RFC 3263 from the URI) }).
+--- dst = "udp:127.0.0.1:5070" or {transport=, host=, port=} (nil: RFC 3263 from the URI),
+--- media = caps (the offer/answer engine with these local capabilities, an SDP of m= lines;
+--- sdp is then not used: the engine makes the offer, checks the answer, handles hold and
+--- re-offers), media_address = its c=/o= address (default: the Contact host), late_offer =
+--- true (with media: no offer in the INVITE; the engine answers the 2xx's in the ACK) }).
 --- Returns the Call at once (also outside a task); call:wait_answered() waits.
 function UA.methods.invite(u, target, opts)
     local p = ua_p(u)
@@ -244,6 +275,14 @@ function UA.methods.invite(u, target, opts)
         o.sdp = errors._arg_string(sdp, "ua:invite: sdp")
     end
     if opts.headers ~= nil then o.headers = header_lines(opts.headers) end
+    media_opts(o, opts, "ua:invite")
+    if opts.late_offer ~= nil then
+        if type(opts.late_offer) ~= "boolean" then
+            raise(core.SIP_EINVAL, "ua:invite: late_offer must be a boolean, got "
+                .. type(opts.late_offer))
+        end
+        o.late_offer = opts.late_offer and 1 or 0
+    end
     if opts.timeout ~= nil then
         if type(opts.timeout) ~= "number" or opts.timeout < 0 then
             raise(core.SIP_EINVAL, "ua:invite: timeout must be a number of seconds >= 0, got "
@@ -301,10 +340,7 @@ function UA.methods.close(u)
     core.sip_ua_close(p)
     core.sip_ua_unref(p)
     local stack = rawget(u, "_stack")
-    if rawget(stack, "_ua") == u then
-        rawset(stack, "_ua", nil)
-        if rawget(stack, "_tp") then stack:_take_layer() end
-    end
+    if rawget(stack, "_ua") == u then rawset(stack, "_ua", nil) end
     local calls = rawget(u, "_calls")
     local list = {}
     for c in pairs(calls) do list[#list + 1] = c end
