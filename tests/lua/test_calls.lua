@@ -473,3 +473,91 @@ T.case("calls: argument checks of sip.UA and ua:invite", function()
     ts:close()
     T.raises("SIP_ECLOSED", sip.UA, ts)
 end)
+
+local CAPS_A = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    .. "m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+local CAPS_B = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    .. "m=audio 5000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n"
+
+T.case("calls: the media engine answers, holds and resumes (re-INVITE), refreshes (UPDATE)",
+    function()
+    local p = pair()
+    local incoming
+    local media_events = 0
+    p.ua_b:on_invite(function(call)
+        incoming = call
+        call:on("media", function() media_events = media_events + 1 end)
+        T.ok(call.oa, "the callee's call has the engine")
+        call:answer()
+    end, { media = CAPS_B, media_address = "127.0.0.1" })
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { media = sip.Sdp.parse(CAPS_A) })
+        local modified = {}
+        call:on("modified", function(rsp) modified[#modified + 1] = rsp.status end)
+        call:wait_answered(5)
+        T.ok(call.remote_sdp:find("m=audio 5000 RTP/AVP 8 101", 1, true),
+            "the engine's answer: PCMA and telephone-event in the offerer's numbers")
+        T.eq(call.oa.state, "done", "the exchange completed")
+        T.eq(incoming.remote_hold, false, "not held")
+        local rsp = call:reinvite { hold = true }
+        T.eq(rsp.status, 200, "the hold re-INVITE answered")
+        T.eq(call.oa.hold, true, "oa.hold")
+        T.ok(call.local_sdp:find("a=sendonly", 1, true), "the hold offer is sendonly")
+        T.eq(incoming.remote_hold, true, "the callee sees the hold")
+        rsp = call:reinvite { hold = false }
+        T.eq(rsp.status, 200, "the resume re-INVITE answered")
+        T.eq(incoming.remote_hold, false, "resumed")
+        T.eq(call:update().status, 200, "UPDATE with the engine's offer")
+        T.eq(table.concat(modified, " "), "200 200 200", "modified events")
+        T.ok(media_events >= 2, "media events at the callee: " .. media_events)
+        T.raises("SIP_EINVAL", call.reinvite, call, { hold = "yes" })
+        T.raises("SIP_EINVAL", call.reinvite, call, { hold = true, sdp = SDP_A })
+        T.raises("SIP_EINVAL", call.reinvite, call, { bogus = 1 })
+        call:hangup()
+        T.raises("SIP_ECLOSED", call.reinvite, call, { hold = true })
+    end)
+    incoming = nil
+    settle(p, 50)
+    finish(p)
+end)
+
+T.case("calls: without the engine, offers go to the offer handler (488 without one)", function()
+    local p = pair()
+    local incoming
+    p.ua_b:on_invite(function(call)
+        incoming = call
+        call:answer(SDP_B)
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        call:wait_answered(5)
+        local SDP_A2 = SDP_A:gsub("4000", "4002")
+        local rsp = call:reinvite(SDP_A2)
+        T.eq(rsp.status, 488, "an offer nobody answers")
+        T.eq(call.local_sdp, SDP_A, "the session stays as it was")
+        T.raises("SIP_EINVAL", call.reinvite, call, { hold = true })
+        local seen
+        incoming:on("offer", function(msg)
+            seen = msg.method
+            if msg.body:find("4004", 1, true) then return incoming:reject_offer(606) end
+            sip.sleep(10)
+            incoming:answer_offer(SDP_B:gsub("5000", "5002"))
+        end)
+        rsp = call:reinvite(SDP_A2)
+        T.eq(rsp.status, 200, "the handler answered later")
+        T.eq(seen, "INVITE", "the offer of the re-INVITE")
+        T.ok(call.remote_sdp:find("5002", 1, true), "its answer")
+        T.ok(incoming.remote_sdp:find("4002", 1, true), "the callee took the offer")
+        rsp = call:update(SDP_A:gsub("4000", "4004"))
+        T.eq(rsp.status, 606, "reject_offer's status")
+        T.eq(seen, "UPDATE", "the offer of the UPDATE")
+        T.raises("SIP_EINVAL", incoming.answer_offer, incoming, SDP_B)
+        T.raises("SIP_EINVAL", incoming.reject_offer, incoming)
+        T.raises("SIP_EINVAL", incoming.answer_offer, incoming)
+        incoming:hangup()
+        call:wait_ended(5)
+    end)
+    incoming = nil
+    settle(p, 50)
+    finish(p)
+end)
