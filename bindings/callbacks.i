@@ -38,6 +38,7 @@ X(sip_stray_response_cb, cb)
 X(sip_txn_event_cb, cb)
 X(sip_ua_request_cb, cb)
 X(sip_call_event_cb, cb)
+X(sip_bridge_event_cb, cb)
 %enddef
 
 %{
@@ -185,6 +186,14 @@ static void sipbind_tramp_sip_call_event_cb(sip_call_t *call, sip_call_event_t e
 {
     sipbind_arg_t a[] = {SB_H(call, sip_call), SB_I(ev), SB_H(msg, sip_msg), SB_H(t, sip_txn)};
     sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(call)), a, 4);
+}
+
+static void sipbind_tramp_sip_bridge_event_cb(sip_bridge_t *br, sip_bridge_event_t ev,
+                                              sip_bridge_leg_t leg, sip_msg_t *msg, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(br, sip_bridge), SB_I(ev), SB_I(leg), SB_H(msg, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(sip_bridge_get_call(br, SIP_BRIDGE_A))), a,
+                   4);
 }
 %}
 

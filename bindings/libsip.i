@@ -126,7 +126,7 @@
 %apply SWIGTYPE **SIP_HANDLE_OUT {
     sip_msg_t **out, sip_multipart_t **out, sip_sdp_t **out, sip_loop_t **out,
     sip_timer_t **out, sip_signal_t **out, sip_resolver_t **out, sip_transport_t **out, sip_txn_layer_t **out,
-    sip_txn_t **out, sip_dialog_t **out, sip_ua_t **out, sip_call_t **out
+    sip_txn_t **out, sip_dialog_t **out, sip_ua_t **out, sip_call_t **out, sip_bridge_t **out
 };
 
 /* ---- convention 2: other out-parameters --------------------------------------------------- */
@@ -255,6 +255,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/dialog.h"
 %include "sip/ua.h"
 %include "sip/call.h"
+%include "sip/bridge.h"
 %include "sip/live.h"
 /* Offer/answer (sip/oa.h): the handle and its reason struct, by conventions 1 and 2. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };

@@ -77,7 +77,7 @@ end
 T.case("sip.live_objects counts every kind; no message left", function()
     local base = live_now()
     for _, kind in ipairs { "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop",
-        "sdp" } do
+        "sdp", "oa" } do
         T.eq(math.type(base[kind]), "integer", "count of " .. kind)
     end
     local m = sip.Message.parse(MSG)

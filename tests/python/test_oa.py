@@ -42,8 +42,10 @@ def test_offer_answer_and_state():
     assert a.media_count == 1
     assert "done" in repr(a)
     # An unchanged re-offer keeps its version; hold changes it.
+    assert a.remote_changed
     again, _ = exchange(a, b)
     assert str(again) == str(offer)
+    assert not a.remote_changed and not b.remote_changed
     a.set_hold(True)
     assert a.hold
     held, answer = exchange(a, b)
@@ -125,6 +127,12 @@ def test_errors_name_the_stream():
         libsip.OfferAnswer(None)
     with pytest.raises(libsip.InvalidError):
         libsip.OfferAnswer("10.0.0.1", version=-5)
+    with pytest.raises(TypeError):
+        libsip.OfferAnswer("10.0.0.1", version="7")
+    with libsip.OfferAnswer("2001:db8::1", session_id="42", version=7, session_name="talk",
+                            caps=ALICE) as v:
+        offer = str(v.create_offer())
+        assert "o=- 42 7 IN IP6 2001:db8::1\r\n" in offer and "s=talk\r\n" in offer
 
 
 def test_b2bua_relays_an_answer():
@@ -140,3 +148,18 @@ def test_b2bua_relays_an_answer():
         a.set_remote_answer(relayed)
         assert leg.local_sdp.origin.username == "carol"
         assert a.remote_sdp.media[0].port == 7000
+
+
+def test_b2bua_relays_an_offer():
+    with libsip.OfferAnswer("10.0.0.2") as leg, \
+            libsip.OfferAnswer("10.0.0.3", caps=ALICE) as c:
+        relayed = ("v=0\r\no=alice 55 9 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                   "t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\n")
+        leg.set_local_offer(relayed)
+        assert leg.state == libsip.OaState.LOCAL_OFFER
+        c.set_remote_offer(leg.offer)
+        leg.set_remote_answer(c.create_answer())
+        assert leg.local_sdp.origin.sess_id == "55"
+        with pytest.raises(libsip.SdpError) as ei:
+            leg.set_local_offer(hdr("10.0.0.1"))
+        assert "the offer has 0 m= lines, the session 1" in ei.value.reason

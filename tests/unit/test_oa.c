@@ -188,6 +188,19 @@ static void oa_dynamic_payload_types(void **state)
     HAS(answer, "m=audio 5000 RTP/AVP 18");
     sip_sdp_unref(answer);
     sip_oa_unref(b);
+
+    /* A static type RFC 3551 does not name matches by number; non-RTP formats by token. */
+    b = oa_new("10.0.0.2", NULL, "2000",
+               HDR("10.0.0.2") "m=audio 5000 RTP/AVP 2\r\nm=message 5002 TCP/MSRP *\r\n");
+    assert_int_equal(answer_rc(b,
+                               HDR("10.0.0.9") "m=audio 6000 RTP/AVP 2 0\r\n"
+                                               "m=message 6002 TCP/MSRP *\r\n",
+                               &answer, &err),
+                     0);
+    HAS(answer, "m=audio 5000 RTP/AVP 2");
+    HAS(answer, "m=message 5002 TCP/MSRP *");
+    sip_sdp_unref(answer);
+    sip_oa_unref(b);
 }
 
 static void oa_rejects_streams_with_port_zero(void **state)
@@ -332,12 +345,19 @@ static void oa_origin_versions(void **state)
     sip_sdp_t *o1, *a1, *o2, *a2;
     char first[4096];
 
+    assert_int_equal(sip_oa_get_remote_changed(a), 0);
     exchange(a, b, &o1, &a1);
+    assert_int_equal(sip_oa_get_remote_changed(a), 1);
+    assert_int_equal(sip_oa_get_remote_changed(b), 1);
     snprintf(first, sizeof(first), "%s", text_of(o1));
     /* RFC 3264 §8: an unchanged re-offer keeps the version, as does its unchanged answer. */
     exchange(a, b, &o2, &a2);
     assert_string_equal(text_of(o2), first);
     HAS(a2, "o=- 2000 2000 IN IP4 10.0.0.2");
+    /* Nothing changed on either side: the media need not be touched. */
+    assert_int_equal(sip_oa_get_remote_changed(a), 0);
+    assert_int_equal(sip_oa_get_remote_changed(b), 0);
+    assert_int_equal(sip_oa_get_remote_changed(NULL), SIP_EINVAL);
     sip_sdp_unref(o2);
     sip_sdp_unref(a2);
     /* A change adds one, on each side that changed. */
@@ -345,6 +365,8 @@ static void oa_origin_versions(void **state)
     exchange(a, b, &o2, &a2);
     HAS(o2, "o=alice 1000 1001 IN IP4 10.0.0.1");
     HAS(a2, "o=- 2000 2001 IN IP4 10.0.0.2");
+    assert_int_equal(sip_oa_get_remote_changed(a), 1);
+    assert_int_equal(sip_oa_get_remote_changed(b), 1);
     sip_sdp_unref(o2);
     sip_sdp_unref(a2);
     /* An offer dropped leaves the version where the session has it. */
@@ -439,20 +461,29 @@ static void oa_streams_added_and_removed(void **state)
     sip_sdp_unref(offer);
     sip_sdp_unref(answer);
 
-    /* A re-offer that drops m= lines or changes an active stream's type is refused. */
+    /* A re-offer that drops m= lines is refused. */
     sip_oa_error_t err;
     assert_int_equal(answer_rc(b, HDR("10.0.0.9") "m=audio 6000 RTP/AVP 0\r\n", &answer, &err),
                      SIP_ESDP);
     assert_non_null(strstr(err.reason, "the offer has 1 m= lines, the session 3"));
     assert_int_equal(sip_oa_get_state(b), SIP_OA_DONE);
-    assert_int_equal(answer_rc(b,
-                               HDR("10.0.0.9") "m=video 6000 RTP/AVP 31\r\n"
-                                               "m=video 6002 RTP/AVP 31\r\n"
-                                               "m=audio 0 RTP/AVP 0\r\n",
-                               &answer, &err),
-                     SIP_ESDP);
-    assert_int_equal(err.stream, 0);
-    assert_non_null(strstr(err.reason, "stream 0 (m=video)"));
+    sip_oa_unref(a);
+    sip_oa_unref(b);
+
+    /* RFC 3264 §8.3.3: a stream changes type in place, as a T.38 re-offer does. */
+    a = oa_new("10.0.0.1", "alice", "1000", alice_caps);
+    b = oa_new("10.0.0.2", NULL, "2000",
+               HDR("10.0.0.2") "m=audio 5000 RTP/AVP 8\r\n"
+                               "m=image 5004 udptl t38\r\na=T38FaxVersion:0\r\n");
+    exchange(a, b, NULL, NULL);
+    assert_int_equal(answer_rc(b, HDR("10.0.0.1") "m=image 4004 udptl t38\r\n", &answer, &err), 0);
+    HAS(answer, "m=image 5004 udptl t38");
+    HAS(answer, "a=T38FaxVersion:0");
+    sip_sdp_unref(answer);
+    /* And back to audio. */
+    assert_int_equal(answer_rc(b, HDR("10.0.0.1") "m=audio 4000 RTP/AVP 8\r\n", &answer, &err), 0);
+    HAS(answer, "m=audio 5000 RTP/AVP 8");
+    sip_sdp_unref(answer);
     sip_oa_unref(a);
     sip_oa_unref(b);
 
@@ -521,8 +552,20 @@ static void oa_answer_validation(void **state)
         assert_int_equal(sip_oa_get_state(a), SIP_OA_LOCAL_OFFER);
         sip_sdp_unref(ans);
     }
+    /* Held (sendonly), the offer cannot be answered sendrecv (§6.1). */
+    sip_oa_set_hold(a, 1);
+    assert_int_equal(sip_oa_cancel_offer(a), 0);
+    assert_int_equal(sip_oa_create_offer(a, &offer, NULL), 0);
+    sip_sdp_unref(offer);
+    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n"
+                                 "m=video 0 RTP/AVP 31\r\n");
+    assert_int_equal(sip_oa_set_remote_answer(a, ans, &err), SIP_ESDP);
+    assert_non_null(strstr(err.reason, "stream 0 (m=audio): answered sendrecv to an offered "
+                                       "sendonly stream (RFC 3264 §6.1)"));
+    sip_sdp_unref(ans);
     /* An answer may add formats of its own (RFC 3264 §6.1). */
-    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 18 0\r\nm=video 0 RTP/AVP 31\r\n");
+    ans = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 18 0\r\na=recvonly\r\n"
+                                 "m=video 0 RTP/AVP 31\r\n");
     assert_int_equal(sip_oa_set_remote_answer(a, ans, &err), 0);
     sip_sdp_unref(ans);
 
@@ -545,6 +588,13 @@ static void oa_answer_validation(void **state)
                             "m=audio 5000 RTP/AVP 0\r\nm=video 0 RTP/AVP 31\r\n");
     assert_int_equal(sip_oa_set_remote_offer(a, bad, &err), SIP_ESDP);
     assert_int_equal(err.stream, 0);
+    sip_sdp_unref(bad);
+    /* RTP formats are payload types. */
+    bad = sdp_of(HDR("10.0.0.2") "m=audio 5000 RTP/AVP 0\r\nm=video 5002 RTP/AVP 31 h264\r\n");
+    assert_int_equal(sip_oa_set_remote_offer(a, bad, &err), SIP_ESDP);
+    assert_int_equal(err.stream, 1);
+    assert_non_null(
+        strstr(err.reason, "stream 1 (m=video): format h264 is not an RTP payload type"));
     sip_sdp_unref(bad);
     assert_int_equal(sip_oa_set_remote_offer(a, ans, &err), SIP_ESDP); /* one m= line, not two */
     assert_int_equal(sip_oa_get_state(a), SIP_OA_DONE);
@@ -670,6 +720,48 @@ static void oa_application_answer(void **state)
     sip_oa_unref(b2b);
 }
 
+static void oa_application_offer(void **state)
+{
+    (void)state;
+    sip_oa_t *leg = oa_new("10.0.0.2", NULL, "2000", NULL);
+    sip_oa_t *c = oa_new("10.0.0.3", NULL, "3000", alice_caps);
+    sip_oa_error_t err;
+    sip_sdp_t *relayed, *answer, *again;
+
+    /* A B2BUA sends the other leg's offer on this one. */
+    relayed = sdp_of("v=0\r\no=alice 55 9 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                     "t=0 0\r\nm=audio 4000 RTP/AVP 0 8\r\n");
+    assert_int_equal(sip_oa_set_local_offer(leg, relayed, &err), 0);
+    assert_int_equal(sip_oa_get_state(leg), SIP_OA_LOCAL_OFFER);
+    assert_int_equal(sip_oa_set_local_offer(leg, relayed, &err), SIP_EINVAL);
+    assert_non_null(strstr(err.reason, "already in flight"));
+    assert_int_equal(sip_oa_create_offer(leg, &again, NULL), 0);
+    assert_ptr_equal(again, relayed);
+    sip_sdp_unref(again);
+    assert_int_equal(sip_oa_set_remote_offer(c, relayed, NULL), 0);
+    assert_int_equal(sip_oa_create_answer(c, &answer, NULL), 0);
+    assert_int_equal(sip_oa_set_remote_answer(leg, answer, &err), 0);
+    assert_ptr_equal(sip_oa_get_local(leg), relayed);
+    /* Its own re-offer continues the relayed o=. */
+    sip_oa_set_hold(leg, 1);
+    assert_int_equal(sip_oa_create_offer(leg, &again, NULL), 0);
+    HAS(again, "o=alice 55 10 IN IP4 10.0.0.1");
+    HAS(again, "m=audio 4000 RTP/AVP 0 8");
+    HAS(again, "a=sendonly");
+    assert_int_equal(sip_oa_cancel_offer(leg), 0);
+    sip_sdp_unref(again);
+    /* A relayed re-offer with fewer m= lines breaks RFC 3264 §8. */
+    sip_sdp_t *bad = sdp_of(HDR("10.0.0.1") "");
+    assert_int_equal(sip_oa_set_local_offer(leg, bad, &err), SIP_ESDP);
+    assert_non_null(strstr(err.reason, "the offer has 0 m= lines, the session 1"));
+    assert_int_equal(sip_oa_get_state(leg), SIP_OA_DONE);
+    sip_sdp_unref(bad);
+    sip_sdp_unref(relayed);
+    sip_sdp_unref(answer);
+    sip_oa_unref(leg);
+    sip_oa_unref(c);
+}
+
 static void oa_clone_for_forks(void **state)
 {
     (void)state;
@@ -784,6 +876,7 @@ int main(void)
         cmocka_unit_test(oa_answer_validation),
         cmocka_unit_test(oa_rollback),
         cmocka_unit_test(oa_application_answer),
+        cmocka_unit_test(oa_application_offer),
         cmocka_unit_test(oa_clone_for_forks),
         cmocka_unit_test(oa_alloc_failure_sweep),
     };

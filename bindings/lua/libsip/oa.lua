@@ -87,6 +87,11 @@ function OA.methods.create_offer(o)
     if rc < 0 then fail(rc, err) end
     return sdp_out(p, false)
 end
+--- Makes an offer written elsewhere (a B2BUA relays the other leg's) the offer in flight.
+function OA.methods.set_local_offer(o, offer)
+    local rc, err = core.sip_oa_set_local_offer(oa_p(o), sdp_in(offer, "set_local_offer"))
+    if rc < 0 then fail(rc, err) end
+end
 --- Takes the peer's answer to our offer and completes the exchange.
 function OA.methods.set_remote_answer(o, answer)
     local rc, err = core.sip_oa_set_remote_answer(oa_p(o), sdp_in(answer, "set_remote_answer"))
@@ -143,6 +148,7 @@ end
 OA.props.closed = function(o) return rawget(o, "_p") == nil end
 OA.props.hold = function(o) return core.sip_oa_get_hold(oa_p(o)) == 1 end
 OA.props.remote_hold = function(o) return core.sip_oa_get_remote_hold(oa_p(o)) == 1 end
+OA.props.remote_changed = function(o) return core.sip_oa_get_remote_changed(oa_p(o)) == 1 end
 OA.props.media_count = function(o) return core.sip_oa_media_count(oa_p(o)) end
 --- "idle", "local_offer", "remote_offer" or "done" (Python: an OaState).
 OA.props.state = function(o) return core.sip_oa_state_name(core.sip_oa_get_state(oa_p(o))) end

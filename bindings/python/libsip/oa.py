@@ -160,6 +160,14 @@ class OfferAnswer:
             _raise(rc, err)
         return _sdp_out(h, False)  # type: ignore[return-value]
 
+    def set_local_offer(self, offer: SdpLike) -> None:
+        """Makes an offer written elsewhere (a B2BUA relays the other leg's) the offer in
+        flight, checked as a re-offer is (RFC 3264 §8); the state becomes LOCAL_OFFER."""
+        s = _sdp_in(offer, "offer")
+        rc, err = _c.sip_oa_set_local_offer(self._handle(), s._handle())
+        if rc < 0:
+            _raise(rc, err)
+
     def set_remote_answer(self, answer: SdpLike) -> None:
         """Takes the peer's answer to our offer (checked against RFC 3264 §6) and completes the
         exchange. Raises SdpError naming the stream for an answer that breaks a rule."""
@@ -213,6 +221,12 @@ class OfferAnswer:
     def remote_hold(self) -> bool:
         """True when the peer's active description holds us (sendonly, inactive, 0.0.0.0)."""
         return _c.sip_oa_get_remote_hold(self._handle()) == 1
+
+    @property
+    def remote_changed(self) -> bool:
+        """True when the last exchange changed the peer's description (False for the same one
+        again: a session refresh or an unchanged re-offer)."""
+        return _c.sip_oa_get_remote_changed(self._handle()) == 1
 
     def add_media(self, caps_index: int) -> int:
         """Adds a stream to the next offer from the capabilities' m= line caps_index (0-based);

@@ -200,6 +200,14 @@ SIP_EXTERN int sip_call_answer_offer(sip_call_t *call, const char *sdp);
  * @return 0, SIP_EINVAL, SIP_ECLOSED.
  */
 SIP_EXTERN int sip_call_reject_offer(sip_call_t *call, int status);
+/**
+ * Extra header lines for the next message the call sends (a provisional or final response, a
+ * re-INVITE, UPDATE, BYE, INFO...): "Name: value" lines separated by CRLF or LF; then
+ * forgotten. NULL clears them.
+ * @return 0, SIP_EINVAL (a line that does not parse: nothing is kept), SIP_ECLOSED,
+ *         SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_call_set_headers(sip_call_t *call, const char *headers);
 /** 1 when the other side holds this one (its last SDP is sendonly or inactive), with the
  *  engine; 0 otherwise. */
 SIP_EXTERN int sip_call_is_remote_hold(const sip_call_t *call);

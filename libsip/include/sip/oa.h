@@ -52,8 +52,9 @@ SIP_EXTERN void sip_oa_opts_init(sip_oa_opts_t *opts);
  * Creates a negotiator in SIP_OA_IDLE, with no local capabilities.
  * @param out   receives the negotiator (NULL on failure); New reference
  * @param opts  options; opts->address is required
- * @return 0, SIP_EINVAL (NULL, no address, a session_id that is not digits, a version below -1),
- *         SIP_EIO (no random bits), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (NULL, no address, a session_id that is not digits, a version below -1,
+ *         a username, address or session name the o= and s= grammar refuses), SIP_EIO (no
+ *         random bits), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_oa_create(sip_oa_t **out, const sip_oa_opts_t *opts);
 /**
@@ -81,8 +82,8 @@ SIP_EXTERN void sip_oa_unref(sip_oa_t *oa);
  * @param oa    the negotiator
  * @param caps  the capabilities; Takes its own reference (do not edit caps afterwards)
  * @param err   filled on failure; may be NULL
- * @return 0, SIP_ESDP (a dynamic payload type without a=rtpmap: err names the stream),
- *         SIP_EINVAL.
+ * @return 0, SIP_ESDP (a dynamic payload type without a=rtpmap, an RTP format that is not a
+ *         payload type: err names the stream), SIP_EINVAL.
  */
 SIP_EXTERN int sip_oa_set_local(sip_oa_t *oa, sip_sdp_t *caps, sip_oa_error_t *err);
 
@@ -101,10 +102,24 @@ SIP_EXTERN int sip_oa_set_local(sip_oa_t *oa, sip_sdp_t *caps, sip_oa_error_t *e
 SIP_EXTERN int sip_oa_create_offer(sip_oa_t *oa, sip_sdp_t **out, sip_oa_error_t *err);
 
 /**
+ * Makes an offer the application wrote the offer in flight (a B2BUA relays the other leg's
+ * offer). It must keep the session's m= lines as sip_oa_set_remote_offer() checks a re-offer;
+ * once answered, its o= username, session id and version become the ones later descriptions
+ * from this negotiator continue from. The state becomes SIP_OA_LOCAL_OFFER.
+ * @param oa     the negotiator
+ * @param offer  the offer; Takes its own reference
+ * @param err    filled on failure; may be NULL
+ * @return 0, SIP_ESDP (err names the stream; the state is unchanged), SIP_EINVAL (an offer is
+ *         already in flight).
+ */
+SIP_EXTERN int sip_oa_set_local_offer(sip_oa_t *oa, sip_sdp_t *offer, sip_oa_error_t *err);
+
+/**
  * Takes the answer to the offer in flight and completes the exchange: it must have the offer's
  * m= lines in number and order (RFC 3264 §6), port 0 where the offer had it, and for each
- * accepted stream a connection address and at least one of the offered formats (§6.1 lets an
- * answer add formats of its own). The state becomes SIP_OA_DONE.
+ * accepted stream the same protocol, a connection address, a direction the offer allows
+ * (§6.1: sendonly answered recvonly or inactive, and so on) and at least one of the offered
+ * formats (§6.1 lets an answer add formats of its own). The state becomes SIP_OA_DONE.
  * @param oa      the negotiator
  * @param answer  the answer; Takes its own reference
  * @param err     filled on failure; may be NULL
@@ -115,7 +130,8 @@ SIP_EXTERN int sip_oa_set_remote_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_
 
 /**
  * Takes an offer from the peer. A re-offer must keep the m= lines of the session in order
- * (RFC 3264 §8: never fewer, and an active stream keeps its media type). The state becomes
+ * (RFC 3264 §8: never fewer; a stream may change its media type in place, §8.3.3, as a T.38
+ * re-offer does from audio to image). The state becomes
  * SIP_OA_REMOTE_OFFER; answer with sip_oa_create_answer() or sip_oa_set_local_answer().
  * @param oa     the negotiator
  * @param offer  the offer; Takes its own reference
@@ -187,9 +203,18 @@ SIP_EXTERN int sip_oa_get_hold(const sip_oa_t *oa);
 SIP_EXTERN int sip_oa_get_remote_hold(const sip_oa_t *oa);
 
 /**
+ * Whether the last completed exchange changed the peer's description: 1 after the first one, and
+ * after one whose remote description differs from the one before; 0 when the peer sent the same
+ * description again (a session refresh, RFC 4028, or an unchanged re-offer: RFC 3264 §8 keeps
+ * its o= version), so that the media need not be touched.
+ * @return 1 or 0 (also 0 before any exchange), SIP_EINVAL for NULL.
+ */
+SIP_EXTERN int sip_oa_get_remote_changed(const sip_oa_t *oa);
+
+/**
  * Adds a stream to the next offer, from the m= line caps_idx of the capabilities. It takes the
  * first stream slot of the same media type that is disabled (port 0; RFC 3264 §8.1 allows its
- * reuse), else a new slot at the end (§8.2).
+ * reuse), else a new slot at the end (§8.1).
  * @param oa        the negotiator
  * @param caps_idx  the m= line of the capabilities
  * @return the index of the stream (>= 0), SIP_EINVAL (no capabilities, caps_idx out of range),

@@ -19,6 +19,7 @@
 #include "sip/dialog.h"
 #include "sip/ua.h"
 #include "sip/call.h"
+#include "sip/bridge.h"
 #include "sip/live.h"
 #include "sip/oa.h"
 

@@ -37,6 +37,7 @@ static void call_free(sip_call_t *c)
     free(c->local_sdp);
     free(c->remote_sdp);
     free(c->bye_reason);
+    free(c->next_headers);
     free(c);
     sip__live_dec(SIP_LIVE_CALL);
 }
@@ -122,9 +123,11 @@ void sip__call_unlink(sip_ua_t *ua, sip_call_t *c)
 
 void sip__call_emit(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn)
 {
-    if (!c->cb) return;
+    if (!c->cb && !c->hook) return;
     c->holds++;
-    c->cb(c, ev, msg, txn, c->user);
+    /* A bridge sees the event first and may take it (a relayed offer is its to answer). */
+    int taken = c->hook && c->hook(c, ev, msg, txn, c->hook_user);
+    if (!taken && c->cb) c->cb(c, ev, msg, txn, c->user);
     sip__call_release(c);
 }
 
@@ -273,6 +276,64 @@ int sip__call_add_sdp(sip_msg_t *m, const char *sdp)
 {
     if (!sdp) return 0;
     return sip_msg_set_body(m, "application/sdp", sdp, strlen(sdp));
+}
+
+/* Adds "Name: value" lines (CRLF or LF separated) to a message. */
+int sip__call_add_lines(sip_msg_t *m, const char *lines)
+{
+    const char *p = lines;
+    while (p && *p) {
+        size_t n = strcspn(p, "\r\n");
+        if (n) {
+            const char *colon = memchr(p, ':', n);
+            if (!colon || colon == p) return SIP_EINVAL;
+            char name[128];
+            size_t nl = (size_t)(colon - p);
+            while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
+                nl--;
+            if (nl >= sizeof(name)) return SIP_EINVAL;
+            memcpy(name, p, nl);
+            name[nl] = '\0';
+            char *value = sip__strndup(colon + 1, (size_t)(p + n - colon - 1));
+            if (!value) return SIP_ENOMEM;
+            int rc = sip_msg_add_header(m, name, value);
+            free(value);
+            if (rc) return rc;
+        }
+        p += n;
+        while (*p == '\r' || *p == '\n')
+            p++;
+    }
+    return 0;
+}
+
+int sip__call_take_headers(sip_call_t *c, sip_msg_t *m)
+{
+    if (!c->next_headers) return 0;
+    int rc = sip__call_add_lines(m, c->next_headers);
+    free(c->next_headers);
+    c->next_headers = NULL;
+    return rc;
+}
+
+int sip_call_set_headers(sip_call_t *c, const char *headers)
+{
+    if (!c) return SIP_EINVAL;
+    if (c->state == SIP_CALL_ENDED && !c->bye_pending) return SIP_ECLOSED;
+    char *h = NULL;
+    if (headers) {
+        /* Checked now, on a scratch message, so that a bad line fails here. */
+        sip_msg_t *probe = NULL;
+        int rc = sip_msg_create_request(&probe, "OPTIONS", "sip:x");
+        if (!rc) rc = sip__call_add_lines(probe, headers);
+        sip_msg_unref(probe);
+        if (rc) return rc;
+        h = sip__strdup(headers);
+        if (!h) return SIP_ENOMEM;
+    }
+    free(c->next_headers);
+    c->next_headers = h;
+    return 0;
 }
 
 /* ---- getters --------------------------------------------------------------------------- */

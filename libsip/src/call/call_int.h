@@ -60,6 +60,11 @@ struct sip_call {
     sip_msg_t *ack;
     char *local_sdp, *remote_sdp;
     char *bye_reason;
+    char *next_headers; /* sip_call_set_headers(): for the next message sent */
+    /* A bridge (B2BUA) watching the call: it sees each event before the application and
+     * takes the ones it handles (returns 1). */
+    int (*hook)(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn, void *user);
+    void *hook_user;
 };
 
 /* call.c: life and end. */
@@ -76,6 +81,10 @@ void sip__call_end(sip_call_t *c, int status, sip_msg_t *msg, int locally);
 int sip__call_take_sdp(char **slot, const sip_msg_t *msg);
 int sip__call_set_str(char **slot, const char *s);
 int sip__call_add_sdp(sip_msg_t *m, const char *sdp);
+/* Adds "Name: value" lines (CRLF or LF separated). */
+int sip__call_add_lines(sip_msg_t *m, const char *lines);
+/* Adds and forgets the sip_call_set_headers() lines. */
+int sip__call_take_headers(sip_call_t *c, sip_msg_t *m);
 
 /* media.c: the offer/answer engine and the application's SDP. */
 int sip__call_media_init(sip_call_t *c, const char *media, const char *address);

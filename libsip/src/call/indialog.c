@@ -18,6 +18,7 @@ int sip__call_send_bye(sip_call_t *c, sip_dialog_t *d)
     int rc = sip_dialog_create_request(&bye, d, "BYE");
     /* RFC 3326: why the call ended. */
     if (!rc && c->bye_reason) rc = sip_msg_add_header(bye, "Reason", c->bye_reason);
+    if (!rc) rc = sip__call_take_headers(c, bye);
     if (!rc) rc = sip__ua_send(c->ua, NULL, bye, NULL, NULL, NULL, NULL);
     sip_msg_unref(bye);
     return rc;
@@ -87,6 +88,7 @@ static int answer_request(sip_call_t *c, sip_txn_t *txn, const char *sdp)
     sip_msg_t *rsp = NULL;
     int rc = req ? sip_ua_create_response(&rsp, c->ua, txn, 200, NULL) : SIP_EINVAL;
     if (!rc) rc = sip__call_add_sdp(rsp, sdp);
+    if (!rc) rc = sip__call_take_headers(c, rsp);
     if (!rc && sip_msg_get_method(req) == SIP_METHOD_INVITE)
         rc = sip__call_send_2xx(c, txn, rsp);
     else if (!rc)
@@ -138,7 +140,7 @@ static void on_offer_request(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
                 return;
             }
             sip__call_media_done(c, c->oa, req);
-        } else if (c->cb) {
+        } else if (c->cb || c->hook) {
             /* The application answers: now, in the event, or later. */
             c->offer_txn = sip_txn_ref(txn);
             sip__call_emit(c, SIP_CALL_EVENT_OFFER, req, txn);
@@ -222,6 +224,7 @@ static int send_mod(sip_call_t *c)
     sip_msg_t *req = NULL;
     rc = sip_dialog_create_request(&req, c->dlg, method);
     if (!rc) rc = sip__call_add_sdp(req, offer);
+    if (!rc) rc = sip__call_take_headers(c, req);
     free(offer);
     if (!rc && c->ua->allow && *c->ua->allow) rc = sip_msg_add_header(req, "Allow", c->ua->allow);
     if (rc) {
@@ -374,7 +377,7 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
     case SIP_METHOD_INVITE:
     case SIP_METHOD_UPDATE: on_offer_request(c, txn, req); break;
     default:
-        if (c->cb) {
+        if (c->cb || c->hook) {
             sip__call_emit(c, SIP_CALL_EVENT_REQUEST, req, txn);
         } else if (m == SIP_METHOD_INFO || m == SIP_METHOD_OPTIONS) {
             respond(c, txn, 200);
@@ -440,6 +443,7 @@ int sip_call_request(sip_call_t *c, const char *method, const char *content_type
     sip_msg_t *req = NULL;
     rc = sip_dialog_create_request(&req, c->dlg, method);
     if (!rc && body) rc = sip_msg_set_body(req, content_type, body, strlen(body));
+    if (!rc) rc = sip__call_take_headers(c, req);
     if (rc) {
         sip_msg_unref(req);
         goto fail;

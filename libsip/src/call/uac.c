@@ -8,35 +8,6 @@
 #include "core/mem.h"
 #include "sip/error.h"
 
-/* Adds "Name: value" lines (CRLF or LF separated) to a message. */
-static int add_lines(sip_msg_t *m, const char *lines)
-{
-    const char *p = lines;
-    while (p && *p) {
-        size_t n = strcspn(p, "\r\n");
-        if (n) {
-            const char *colon = memchr(p, ':', n);
-            if (!colon || colon == p) return SIP_EINVAL;
-            char name[128];
-            size_t nl = (size_t)(colon - p);
-            while (nl && (p[nl - 1] == ' ' || p[nl - 1] == '\t'))
-                nl--;
-            if (nl >= sizeof(name)) return SIP_EINVAL;
-            memcpy(name, p, nl);
-            name[nl] = '\0';
-            char *value = sip__strndup(colon + 1, (size_t)(p + n - colon - 1));
-            if (!value) return SIP_ENOMEM;
-            int rc = sip_msg_add_header(m, name, value);
-            free(value);
-            if (rc) return rc;
-        }
-        p += n;
-        while (*p == '\r' || *p == '\n')
-            p++;
-    }
-    return 0;
-}
-
 static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user);
 
 int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const sip_call_opts_t *opts,
@@ -54,7 +25,7 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     }
     sip_msg_t *req = NULL;
     rc = sip_ua_create_request(&req, ua, "INVITE", target, opts->from);
-    if (!rc) rc = add_lines(req, opts->headers);
+    if (!rc) rc = sip__call_add_lines(req, opts->headers);
     if (rc) {
         sip_msg_unref(req);
         goto fail;

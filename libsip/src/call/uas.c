@@ -96,6 +96,7 @@ static int make_response(sip_call_t *c, sip_msg_t **rsp, int status, const char 
 {
     int rc = sip_ua_create_response(rsp, c->ua, c->inv_txn, status, reason);
     if (!rc) rc = sip__call_add_sdp(*rsp, sdp);
+    if (!rc) rc = sip__call_take_headers(c, *rsp);
     if (rc) {
         sip_msg_unref(*rsp);
         *rsp = NULL;

@@ -8,15 +8,34 @@
 
 #define TYPE(m) (int)sip_sdp_media_get_type(m).len, sip_sdp_media_get_type(m).ptr
 
+/* RFC 3264 §5.1 / RFC 8866 §5.14: the formats of an RTP stream are payload types 0-127. */
+static int check_payload_types(const sip_sdp_media_t *m, size_t i, sip_oa_error_t *err)
+{
+    if (!sip__oa_is_rtp(m)) return 0;
+    for (size_t f = 0; f < sip_sdp_media_format_count(m); f++) {
+        sip_str_t fmt = sip_sdp_media_format_at(m, f);
+        unsigned long pt;
+        if (sip_str_to_u32(fmt, 127, &pt) < 0)
+            return sip__oa_fail(err, (int)i, SIP_ESDP,
+                                "stream %zu (m=%.*s): format %.*s is not an RTP payload type "
+                                "(RFC 3264 §5.1)",
+                                i, TYPE(m), (int)fmt.len, fmt.ptr);
+    }
+    return 0;
+}
+
 int sip__oa_check_offer(const sip_oa_t *oa, const sip_sdp_t *offer, sip_oa_error_t *err)
 {
     size_t n = sip_sdp_media_count(offer), nl = oa->local ? sip_sdp_media_count(oa->local) : 0;
+    int rc;
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *m = sip_sdp_media_at(offer, i);
-        if (sip_sdp_media_get_port(m) && !sip_sdp_media_get_connection(m))
+        if (!sip_sdp_media_get_port(m)) continue;
+        if (!sip_sdp_media_get_connection(m))
             return sip__oa_fail(err, (int)i, SIP_ESDP,
                                 "stream %zu (m=%.*s): no c= line for it (RFC 8866 §5.7)", i,
                                 TYPE(m));
+        if ((rc = check_payload_types(m, i, err)) < 0) return rc;
     }
     /* RFC 3264 §8: the m= lines of a session never go away nor move; new ones come last. */
     if (n < nl)
@@ -24,16 +43,8 @@ int sip__oa_check_offer(const sip_oa_t *oa, const sip_sdp_t *offer, sip_oa_error
                             "the offer has %zu m= lines, the session %zu: a re-offer may not "
                             "remove m= lines (RFC 3264 §8)",
                             n, nl);
-    for (size_t i = 0; i < nl; i++) {
-        const sip_sdp_media_t *m = sip_sdp_media_at(offer, i), *l = sip_sdp_media_at(oa->local, i);
-        /* §8.3.3 changes a stream's type only through a port 0 slot (§8.1 reuse). */
-        if (sip_sdp_media_get_port(m) && sip_sdp_media_get_port(l) &&
-            !sip_str_caseeq(sip_sdp_media_get_type(m), sip_sdp_media_get_type(l)))
-            return sip__oa_fail(err, (int)i, SIP_ESDP,
-                                "stream %zu (m=%.*s): the session has m=%.*s there; an active "
-                                "stream keeps its media type (RFC 3264 §8)",
-                                i, TYPE(m), TYPE(l));
-    }
+    /* §8.3.3 lets a stream change its media type in place (audio to image for T.38 fax): the
+     * answer then takes the capabilities of the new type. */
     return 0;
 }
 
@@ -64,6 +75,19 @@ int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa
             return sip__oa_fail(err, (int)i, SIP_ESDP,
                                 "stream %zu (m=%.*s): no c= line for it (RFC 8866 §5.7)", i,
                                 TYPE(o));
+        int rc = check_payload_types(a, i, err);
+        if (rc < 0) return rc;
+        /* §6.1: sendonly is answered recvonly or inactive, recvonly sendonly or inactive,
+         * inactive inactive. The offer's attribute alone counts: an RFC 2543 peer answers a
+         * c=0.0.0.0 hold without one. */
+        int offered = sip__oa_attr_bits(o), answered = sip__oa_attr_bits(a);
+        int allowed = ((offered & OA_SEND) ? OA_RECV : 0) | ((offered & OA_RECV) ? OA_SEND : 0);
+        if (answered & ~allowed)
+            return sip__oa_fail(err, (int)i, SIP_ESDP,
+                                "stream %zu (m=%.*s): answered %s to an offered %s stream "
+                                "(RFC 3264 §6.1)",
+                                i, TYPE(o), sip_sdp_dir_name(sip__oa_bits_dir(answered)),
+                                sip_sdp_dir_name(sip__oa_bits_dir(offered)));
         /* §6.1: an accepted stream lists at least one offered format (it may add its own). */
         if (!sip__oa_common_format(o, a))
             return sip__oa_fail(err, (int)i, SIP_ESDP,
@@ -137,6 +161,7 @@ static void drop_offer(sip_oa_t *oa)
 {
     sip_sdp_unref(oa->offer);
     oa->offer = NULL;
+    oa->offer_app = 0;
     oa->state = oa->local ? SIP_OA_DONE : SIP_OA_IDLE;
 }
 
@@ -149,6 +174,7 @@ static void complete(sip_oa_t *oa, sip_sdp_t *answer, oa_slot_t *slots, size_t n
     oa->slots = slots;
     oa->nslots = n;
     oa->slots_cap = n ? n : 1;
+    oa->remote_changed = !sip__oa_same(oa->remote, oa->offer);
     sip_sdp_unref(oa->local);
     sip_sdp_unref(oa->remote);
     oa->local = answer;
@@ -266,38 +292,6 @@ out:
     return rc;
 }
 
-static int adopt_origin(sip_oa_t *oa, const sip_sdp_t *answer, uint64_t *version)
-{
-    const sip_sdp_origin_t *o = sip_sdp_get_origin(answer);
-    unsigned long long v = 0;
-    char *user, *addr, *atype;
-    if (o->sess_id.len >= sizeof(oa->sess_id) || o->sess_version.len > 19) return 1;
-    for (size_t i = 0; i < o->sess_version.len; i++) {
-        char c = o->sess_version.ptr[i];
-        if (c < '0' || c > '9') return 1;
-        v = v * 10 + (unsigned)(c - '0');
-    }
-    user = sip__oa_dup(o->username.ptr, o->username.len);
-    addr = sip__oa_dup(o->address.ptr, o->address.len);
-    atype = sip__oa_dup(o->addrtype.ptr, o->addrtype.len);
-    if (!user || !addr || !atype) {
-        free(user);
-        free(addr);
-        free(atype);
-        return SIP_ENOMEM;
-    }
-    free(oa->o_username);
-    free(oa->o_address);
-    free(oa->o_addrtype);
-    oa->o_username = user;
-    oa->o_address = addr;
-    oa->o_addrtype = atype;
-    memcpy(oa->sess_id, o->sess_id.ptr, o->sess_id.len);
-    oa->sess_id[o->sess_id.len] = '\0';
-    *version = (uint64_t)v;
-    return 0;
-}
-
 int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err)
 {
     oa_slot_t *slots;
@@ -315,17 +309,8 @@ int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err
         return sip__oa_fail(err, -1, SIP_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *am = sip_sdp_media_at(answer, i);
-        slots[i].caps = -1;
+        slots[i].caps = sip__oa_caps_for(oa, am);
         slots[i].active = sip_sdp_media_get_port(am) != 0;
-        /* The capabilities line of the same type and protocol, for later offers. */
-        for (size_t c = 0; oa->caps && c < sip_sdp_media_count(oa->caps); c++) {
-            const sip_sdp_media_t *cm = sip_sdp_media_at(oa->caps, c);
-            if (sip_str_caseeq(sip_sdp_media_get_type(cm), sip_sdp_media_get_type(am)) &&
-                sip_str_caseeq(sip_sdp_media_get_proto(cm), sip_sdp_media_get_proto(am))) {
-                slots[i].caps = (int)c;
-                break;
-            }
-        }
         if ((rc = sip__oa_slot_set(&slots[i], am)) < 0) {
             free_slots(slots, n);
             return sip__oa_fail(err, -1, rc, "out of memory");
@@ -333,7 +318,7 @@ int sip_oa_set_local_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *err
     }
     /* Later descriptions continue the application's o= (RFC 3264 §8: same id, version + 1). */
     version = oa->version;
-    if ((rc = adopt_origin(oa, answer, &version)) < 0) {
+    if ((rc = sip__oa_adopt_origin(oa, answer, &version)) < 0) {
         free_slots(slots, n);
         return sip__oa_fail(err, -1, rc, "out of memory");
     }

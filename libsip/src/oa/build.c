@@ -155,6 +155,19 @@ static int print_all(const sip_sdp_t *sdp, char **out)
     return n;
 }
 
+int sip__oa_same(const sip_sdp_t *a, const sip_sdp_t *b)
+{
+    char *ta = NULL, *tb = NULL;
+    int same = 0;
+    if (a == b) return 1;
+    if (!a || !b) return 0;
+    /* Out of memory counts as a change: the safe answer for whoever re-reads the session. */
+    if (print_all(a, &ta) >= 0 && print_all(b, &tb) >= 0) same = strcmp(ta, tb) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 int sip__oa_stamp(sip_oa_t *oa, sip_sdp_t **sdp, uint64_t *version)
 {
     char *a = NULL, *b = NULL, ver[24];
@@ -227,4 +240,48 @@ int sip__oa_slots_reserve(sip_oa_t *oa, size_t n)
     oa->slots = s;
     oa->slots_cap = cap;
     return 0;
+}
+
+int sip__oa_adopt_origin(sip_oa_t *oa, const sip_sdp_t *sdp, uint64_t *version)
+{
+    const sip_sdp_origin_t *o = sip_sdp_get_origin(sdp);
+    unsigned long long v = 0;
+    char *user, *addr, *atype;
+    if (o->sess_id.len >= sizeof(oa->sess_id) || o->sess_version.len > 19) return 1;
+    for (size_t i = 0; i < o->sess_version.len; i++) {
+        char c = o->sess_version.ptr[i];
+        if (c < '0' || c > '9') return 1;
+        v = v * 10 + (unsigned)(c - '0');
+    }
+    user = sip__oa_dup(o->username.ptr, o->username.len);
+    addr = sip__oa_dup(o->address.ptr, o->address.len);
+    atype = sip__oa_dup(o->addrtype.ptr, o->addrtype.len);
+    if (!user || !addr || !atype) {
+        free(user);
+        free(addr);
+        free(atype);
+        return SIP_ENOMEM;
+    }
+    free(oa->o_username);
+    free(oa->o_address);
+    free(oa->o_addrtype);
+    oa->o_username = user;
+    oa->o_address = addr;
+    oa->o_addrtype = atype;
+    memcpy(oa->sess_id, o->sess_id.ptr, o->sess_id.len);
+    oa->sess_id[o->sess_id.len] = '\0';
+    *version = (uint64_t)v;
+    return 0;
+}
+
+int sip__oa_caps_for(const sip_oa_t *oa, const sip_sdp_media_t *m)
+{
+    /* The first capabilities line of the same media type and protocol, for later offers. */
+    for (size_t c = 0; oa->caps && c < sip_sdp_media_count(oa->caps); c++) {
+        const sip_sdp_media_t *cm = sip_sdp_media_at(oa->caps, c);
+        if (sip_str_caseeq(sip_sdp_media_get_type(cm), sip_sdp_media_get_type(m)) &&
+            sip_str_caseeq(sip_sdp_media_get_proto(cm), sip_sdp_media_get_proto(m)))
+            return (int)c;
+    }
+    return -1;
 }

@@ -106,18 +106,22 @@ int sip__oa_common_format(const sip_sdp_media_t *a, const sip_sdp_media_t *b)
     return 0;
 }
 
+int sip__oa_attr_bits(const sip_sdp_media_t *m)
+{
+    switch (sip_sdp_media_get_direction(m)) {
+    case SIP_SDP_SENDONLY: return OA_SEND;
+    case SIP_SDP_RECVONLY: return OA_RECV;
+    case SIP_SDP_INACTIVE: return 0;
+    default: return OA_SEND | OA_RECV;
+    }
+}
+
 int sip__oa_dir_bits(const sip_sdp_media_t *m)
 {
     /* RFC 3264 §8.4: c=0.0.0.0 is how RFC 2543 put a stream on hold: do not send to me. */
     const sip_sdp_conn_t *c = sip_sdp_media_get_connection(m);
     int held = c && sip_str_eq(c->address, SIP_STR("0.0.0.0"));
-    int bits;
-    switch (sip_sdp_media_get_direction(m)) {
-    case SIP_SDP_SENDONLY: bits = OA_SEND; break;
-    case SIP_SDP_RECVONLY: bits = OA_RECV; break;
-    case SIP_SDP_INACTIVE: bits = 0; break;
-    default: bits = OA_SEND | OA_RECV; break;
-    }
+    int bits = sip__oa_attr_bits(m);
     return held ? bits & ~OA_RECV : bits;
 }
 

@@ -113,7 +113,9 @@ int sip_oa_clone(sip_oa_t **out, const sip_oa_t *oa)
     memcpy(c->sess_id, oa->sess_id, sizeof(c->sess_id));
     c->version = oa->version;
     c->offer_version = oa->offer_version;
+    c->offer_app = oa->offer_app;
     c->caps_changed = oa->caps_changed;
+    c->remote_changed = oa->remote_changed;
     c->state = oa->state;
     c->hold = oa->hold;
     /* Descriptions are never edited once a negotiator holds them: sharing is copying. */
@@ -213,6 +215,11 @@ int sip_oa_get_remote_hold(const sip_oa_t *oa)
         if (sip__oa_dir_bits(r) & OA_RECV) return 0;
     }
     return active > 0;
+}
+
+int sip_oa_get_remote_changed(const sip_oa_t *oa)
+{
+    return oa ? oa->remote_changed : SIP_EINVAL;
 }
 
 int sip_oa_add_media(sip_oa_t *oa, size_t caps_idx)

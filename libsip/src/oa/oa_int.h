@@ -30,8 +30,10 @@ struct sip_oa {
 
     sip_sdp_t *caps;
     int caps_changed;          /* sip_oa_set_local() after an exchange: rebuild active streams */
+    int remote_changed;        /* the last exchange changed the remote description */
     sip_sdp_t *local, *remote; /* the active session; NULL before the first exchange */
     sip_sdp_t *offer;          /* in flight: ours (LOCAL_OFFER) or the peer's (REMOTE_OFFER) */
+    int offer_app;             /* our offer in flight came from the application */
     sip_oa_state_t state;
     int hold;
 
@@ -65,6 +67,8 @@ void sip__oa_codec(const sip_sdp_media_t *m, sip_str_t fmt, oa_codec_t *out);
 int sip__oa_codec_match(const oa_codec_t *a, const oa_codec_t *b, sip_str_t fa, sip_str_t fb);
 int sip__oa_codec_is_aux(const oa_codec_t *c);
 int sip__oa_is_rtp(const sip_sdp_media_t *m);
+/* The direction attribute alone; with c=0.0.0.0 counted as sendonly (RFC 3264 §8.4). */
+int sip__oa_attr_bits(const sip_sdp_media_t *m);
 int sip__oa_dir_bits(const sip_sdp_media_t *m);
 sip_sdp_dir_t sip__oa_bits_dir(int bits);
 int sip__oa_common_format(const sip_sdp_media_t *a, const sip_sdp_media_t *b);
@@ -81,6 +85,11 @@ int sip__oa_stamp(sip_oa_t *oa, sip_sdp_t **sdp, uint64_t *version);
 int sip__oa_slot_set(oa_slot_t *s, const sip_sdp_media_t *m);
 void sip__oa_slot_free(oa_slot_t *s);
 int sip__oa_slots_reserve(sip_oa_t *oa, size_t n);
+/* Takes the o= of an application's description as ours; 1 when it has no usable version. */
+int sip__oa_adopt_origin(sip_oa_t *oa, const sip_sdp_t *sdp, uint64_t *version);
+int sip__oa_caps_for(const sip_oa_t *oa, const sip_sdp_media_t *m);
+/* 1 when both print the same bytes (RFC 3264 §8: an unchanged description). */
+int sip__oa_same(const sip_sdp_t *a, const sip_sdp_t *b);
 
 /* answer.c */
 int sip__oa_check_answer(const sip_sdp_t *offer, const sip_sdp_t *answer, sip_oa_error_t *err);

@@ -154,29 +154,52 @@ int sip_oa_set_remote_answer(sip_oa_t *oa, sip_sdp_t *answer, sip_oa_error_t *er
                             sip_oa_state_name(oa->state));
     if ((rc = sip__oa_check_answer(oa->offer, answer, err)) < 0) return rc;
     size_t n = sip_sdp_media_count(oa->offer);
+    uint64_t version = oa->offer_version;
     if ((rc = sip__oa_slots_reserve(oa, n)) < 0) return sip__oa_fail(err, -1, rc, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *om = sip_sdp_media_at(oa->offer, i);
         if ((rc = sip__oa_slot_set(&oa->slots[i], om)) < 0)
             return sip__oa_fail(err, -1, rc, "out of memory");
     }
+    /* An application's offer: later descriptions continue its o= (RFC 3264 §8). */
+    if (oa->offer_app && (rc = sip__oa_adopt_origin(oa, oa->offer, &version)) < 0)
+        return sip__oa_fail(err, -1, rc, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const sip_sdp_media_t *om = sip_sdp_media_at(oa->offer, i);
         const sip_sdp_media_t *am = sip_sdp_media_at(answer, i);
-        if (i >= oa->nslots) oa->slots[i].caps = -1;
+        if (i >= oa->nslots || oa->offer_app) oa->slots[i].caps = sip__oa_caps_for(oa, om);
         /* RFC 3264 §6: port 0 in the answer rejects the stream. */
         oa->slots[i].active = sip_sdp_media_get_port(om) && sip_sdp_media_get_port(am);
     }
     for (size_t i = n; i < oa->nslots; i++)
         sip__oa_slot_free(&oa->slots[i]);
     oa->nslots = n;
+    oa->remote_changed = !sip__oa_same(oa->remote, answer);
     sip_sdp_unref(oa->local);
     sip_sdp_unref(oa->remote);
     oa->local = oa->offer;
     oa->remote = sip_sdp_ref(answer);
     oa->offer = NULL;
-    oa->version = oa->offer_version;
+    oa->offer_app = 0;
+    oa->version = version;
     oa->caps_changed = 0;
     oa->state = SIP_OA_DONE;
+    return 0;
+}
+
+int sip_oa_set_local_offer(sip_oa_t *oa, sip_sdp_t *offer, sip_oa_error_t *err)
+{
+    int rc;
+    if (!oa || !offer) return sip__oa_fail(err, -1, SIP_EINVAL, "no negotiator or no offer");
+    if (oa->state == SIP_OA_LOCAL_OFFER || oa->state == SIP_OA_REMOTE_OFFER)
+        return sip__oa_fail(err, -1, SIP_EINVAL,
+                            "an offer is already in flight (state %s; RFC 3264 §4: one offer at "
+                            "a time)",
+                            sip_oa_state_name(oa->state));
+    /* The rules a re-offer keeps are the same whoever wrote it (RFC 3264 §8). */
+    if ((rc = sip__oa_check_offer(oa, offer, err)) < 0) return rc;
+    oa->offer = sip_sdp_ref(offer);
+    oa->offer_app = 1;
+    oa->state = SIP_OA_LOCAL_OFFER;
     return 0;
 }
