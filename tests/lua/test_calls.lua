@@ -561,3 +561,105 @@ T.case("calls: without the engine, offers go to the offer handler (488 without o
     settle(p, 50)
     finish(p)
 end)
+
+-- A third UA on the pair's loop: { stack =, ua =, target = "sip:carol@127.0.0.1:PORT" }.
+local function third(p)
+    local s = sip.Stack { listen = "udp:127.0.0.1:0", transactions = true, loop = p.loop }
+    local ua = s:ua { user_agent = "carol-ua", contact_user = "carol" }
+    local port = s:listeners()[1].port
+    local t = { stack = s, ua = ua, target = "sip:carol@127.0.0.1:" .. port }
+    p.extra = t
+    return t
+end
+
+local function finish3(p)
+    p.extra.ua:close()
+    p.extra.stack:close()
+    finish(p)
+end
+
+T.case("calls: ua:bridge relays a call (ring, answer, INFO, BYE) through a B2BUA", function()
+    local p = pair()
+    local c = third(p)
+    local carol, bridge, relayed = nil, nil, {}
+    c.ua:on_invite(function(call)
+        carol = call
+        T.eq(call.remote_sdp, SDP_A, "the caller's offer reached carol")
+        T.ok(call.invite.call_id ~= nil, "carol's INVITE")
+        call:on("info", function(req) req:reply(200) end)
+        call:ring()
+        sip.sleep(10)
+        call:answer(SDP_B)
+    end)
+    p.ua_b:on_invite(function(call)
+        local br = p.ua_b:bridge(call, c.target, { timeout = 5, headers = { ["X-B2BUA"] = "1" } })
+        bridge = br
+        br:on("relay", function(leg, msg) relayed[#relayed + 1] = leg .. ":" .. (msg.status or msg.method) end)
+        T.eq(br.status, 200, "the bridge's outcome")
+        T.eq(br.response.status, 200, "B's 2xx")
+        T.eq(br.a, call, "leg A is the incoming call")
+        T.eq(br.b.is_uac, true, "leg B is a placed call")
+        T.ok(br.b.invite.call_id ~= call.invite.call_id, "a new Call-ID on B")
+        T.eq(br.active, true, "active")
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        local statuses = {}
+        call:on("response", function(rsp) statuses[#statuses + 1] = rsp.status end)
+        call:wait_answered(5)
+        T.eq(call.remote_sdp, SDP_B, "carol's answer relayed to the caller")
+        T.eq(carol.invite:header("X-B2BUA"), "1", "the bridge's extra header")
+        T.eq(call:request("INFO", "Signal=1\r\n", "application/dtmf-relay").status, 200,
+            "INFO across the bridge")
+        call:hangup()
+        T.eq(carol:wait_ended(5), 200, "the BYE reached carol")
+        local first = bridge:wait_ended(5)
+        T.ok(first == "a" or first == "b", "the leg that ended first: " .. tostring(first))
+        T.eq(bridge.active, false, "the bridge is over")
+        T.ok(table.concat(statuses, " "):find("180", 1, true), "the 180 relayed: "
+            .. table.concat(statuses, " "))
+    end)
+    T.ok(#relayed >= 1, "relay events")
+    carol, bridge = nil, nil
+    settle(p, 100)
+    finish3(p)
+end)
+
+T.case("calls: a bridge that fails forwards with keep_a_on_failure, else the caller gets it",
+    function()
+    local p = pair()
+    local c = third(p)
+    local tried = {}
+    c.ua:on_invite(function(call)
+        local user = call.invite.uri.user
+        tried[#tried + 1] = user
+        if user == "busy" then return call:reject(486) end
+        call:answer(SDP_B)
+    end)
+    local port = c.stack:listeners()[1].port
+    p.ua_b:on_invite(function(call)
+        if call.invite:header("Subject") == "plain" then
+            p.ua_b:bridge(call, "sip:busy@127.0.0.1:" .. port)
+            return
+        end
+        local br = p.ua_b:bridge(call, "sip:busy@127.0.0.1:" .. port, { keep_a_on_failure = true })
+        T.eq(br.status, 486, "B was busy")
+        T.eq(call.state ~= "Ended", true, "A stays for the script")
+        br = p.ua_b:bridge(call, "sip:free@127.0.0.1:" .. port)
+        T.eq(br.status, 200, "the second target answered")
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        local ok, e = pcall(call.wait_answered, call, 5)
+        T.ok(ok, tostring(e) .. " " .. table.concat(p.errors, "\n"))
+        T.eq(table.concat(tried, " "), "busy free", "forwarded on busy")
+        call:hangup()
+        local plain = p.ua_a:invite(p.target, { sdp = SDP_A, headers = { Subject = "plain" } })
+        local err = T.raises("SIP_EIO", plain.wait_answered, plain, 5)
+        T.eq(err.status, 486, "the caller gets B's status")
+        T.raises("SIP_EINVAL", p.ua_b.bridge, p.ua_b, call, c.target)
+        T.raises("SIP_EINVAL", p.ua_b.bridge, p.ua_b, "call", c.target)
+    end)
+    settle(p, 100)
+    finish3(p)
+end)

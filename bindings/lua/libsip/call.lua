@@ -260,6 +260,21 @@ function M._new(ua, loop)
     return c, event_cb(setmetatable({ c = c }, { __mode = "v" }))
 end
 
+--- A Call object for a C call made elsewhere (a bridge's leg B; handle referenced by the
+--- caller): it reads as any call; its outcome comes from its owner (M._confirmed, M._over).
+function M._leg(ua, loop, cp)
+    local c = setmetatable({ _ua = ua, _loop = loop, _p = cp, _wait_answered = {},
+        _wait_ended = {}, _handlers = {} }, Call)
+    return c
+end
+
+--- The call is confirmed (for a leg whose events go to its owner).
+function M._confirmed(c)
+    if rawget(c, "_confirmed") then return end
+    rawset(c, "_confirmed", true)
+    settle(take_waiters(c, "_wait_answered"), true, c)
+end
+
 --- The call's UA closed (the C calls end without sending and their callbacks run no more):
 --- waiting tasks get SIP_ECLOSED.
 function M._ua_closed(c)
@@ -355,6 +370,33 @@ end
 
 ---------------------------------------------------------------------------------------------------
 -- Actions
+
+-- "Name: value" lines (CRLF) from { {name, value}, ... } or { Name = value | {value, ...} }.
+local function header_lines(headers, what)
+    if type(headers) == "string" then return headers end
+    if type(headers) ~= "table" then
+        raise(core.SIP_EINVAL, what .. ": headers must be a table ({ {name, value}, ... } or "
+            .. "{ Name = value }), got " .. type(headers))
+    end
+    local lines = {}
+    local function add(name, value)
+        lines[#lines + 1] = name .. ": " .. message._header_text(what, name, value)
+    end
+    for k, v in pairs(headers) do
+        if type(k) == "number" then
+            if type(v) ~= "table" then
+                raise(core.SIP_EINVAL, what .. ": headers[" .. k .. "] must be a {name, value} "
+                    .. "pair, got " .. type(v))
+            end
+            add(v[1], v[2])
+        elseif type(v) == "table" and getmetatable(v) == nil then
+            for _, one in ipairs(v) do add(k, one) end
+        else
+            add(k, v)
+        end
+    end
+    return table.concat(lines, "\r\n")
+end
 
 -- Raises the error of a call action, in words.
 local function failed(c, rc, what)
@@ -556,6 +598,19 @@ function Call.methods.reject_offer(c, status)
     if rc < 0 then failed(c, rc, "call:reject_offer") end
 end
 
+--- Extra headers for the next message the call sends (a provisional or final response, a
+--- re-INVITE, UPDATE, BYE, INFO...), then forgotten: { Name = value }, { {name, value}, ... } or
+--- "Name: value" lines; nil clears them.
+function Call.methods.set_headers(c, headers)
+    local p = call_p(c)
+    local text = headers ~= nil and header_lines(headers, "call:set_headers") or nil
+    local rc = core.sip_call_set_headers(p, text)
+    if rc == core.SIP_EINVAL then
+        raise(rc, ("call:set_headers: a header line does not parse: %q"):format(text))
+    end
+    if rc < 0 then failed(c, rc, "call:set_headers") end
+end
+
 ---------------------------------------------------------------------------------------------------
 -- Events
 
@@ -612,5 +667,5 @@ errors._check_args("Call", Call.methods, {
     on_request = { "fn:function" },
 })
 
-M.Call = Call
+M.Call, M._header_lines = Call, header_lines
 return M

@@ -8,6 +8,7 @@ local message = require "libsip.message"
 local loopm = require "libsip.loop"
 local txnm = require "libsip.txn"
 local callm = require "libsip.call"
+local bridgem = require "libsip.bridge"
 
 local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
 local raise, closed, class = errors._raise, errors._closed, errors._class
@@ -158,7 +159,8 @@ function M.new(stack, opts)
     local caps = {}
     for k, v in pairs(DEFAULTS) do caps[k] = v end
     for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
-    local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _caps = caps }, UA)
+    local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _bridges = {},
+        _caps = caps }, UA)
     local weak = setmetatable({ u = u }, { __mode = "v" })
     local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
         local ua = weak.u
@@ -223,33 +225,6 @@ function UA.methods.on_request(u, fn)
     return u
 end
 
--- "Name: value" lines (CRLF) from { {name, value}, ... } or { Name = value | {value, ...} }.
-local function header_lines(headers)
-    if type(headers) == "string" then return headers end
-    if type(headers) ~= "table" then
-        raise(core.SIP_EINVAL, "ua:invite: headers must be a table ({ {name, value}, ... } or "
-            .. "{ Name = value }), got " .. type(headers))
-    end
-    local lines = {}
-    local function add(name, value)
-        lines[#lines + 1] = name .. ": " .. message._header_text("ua:invite", name, value)
-    end
-    for k, v in pairs(headers) do
-        if type(k) == "number" then
-            if type(v) ~= "table" then
-                raise(core.SIP_EINVAL, "ua:invite: headers[" .. k .. "] must be a {name, value} "
-                    .. "pair, got " .. type(v))
-            end
-            add(v[1], v[2])
-        elseif type(v) == "table" and getmetatable(v) == nil then
-            for _, one in ipairs(v) do add(k, one) end
-        else
-            add(k, v)
-        end
-    end
-    return table.concat(lines, "\r\n")
-end
-
 local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "media",
     "media_address", "late_offer" }
 
@@ -274,7 +249,7 @@ function UA.methods.invite(u, target, opts)
         if getmetatable(sdp) == errors._classes.Sdp then sdp = sdp:print() end
         o.sdp = errors._arg_string(sdp, "ua:invite: sdp")
     end
-    if opts.headers ~= nil then o.headers = header_lines(opts.headers) end
+    if opts.headers ~= nil then o.headers = callm._header_lines(opts.headers, "ua:invite") end
     media_opts(o, opts, "ua:invite")
     if opts.late_offer ~= nil then
         if type(opts.late_offer) ~= "boolean" then
@@ -312,6 +287,11 @@ function UA.methods.invite(u, target, opts)
     return c
 end
 
+--- The B2BUA: ua:bridge(call, target, opts) bridges an incoming call to a new outgoing one
+--- (sip.Bridge, docs/LUA.md: Calls); inside a task it waits until the outgoing call answered
+--- or failed.
+UA.methods.bridge = bridgem.bridge
+
 --- The live calls (a list; the UA keeps each until it ends).
 UA.props.calls = function(u)
     local out = {}
@@ -345,6 +325,9 @@ function UA.methods.close(u)
     local list = {}
     for c in pairs(calls) do list[#list + 1] = c end
     for _, c in ipairs(list) do callm._ua_closed(c) end
+    list = {}
+    for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
+    for _, br in ipairs(list) do bridgem._ua_closed(br) end
 end
 UA.__close = UA.methods.close
 UA.__gc = function(u)
@@ -355,7 +338,8 @@ UA.__gc = function(u)
     end
 end
 
-errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" } })
+errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
+    bridge = { "call:table", "target:string", "opts:table?" } })
 
 M.UA = UA
 return M
