@@ -140,10 +140,11 @@ local UA_KEYSET = errors._set(UA_KEYS)
 --- ua:on_request, else to the stack's on_request handlers, else the UA's default answer.
 --- The stack keeps the UA until ua:close() or stack:close().
 function M.new(stack, opts)
+    -- Unknown options first, as Python's keyword arguments are.
+    opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
     if getmetatable(stack) ~= errors._classes.Stack then
         raise(core.SIP_EINVAL, "sip.UA: stack must be a sip.Stack, got " .. type(stack))
     end
-    opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
     if not rawget(stack, "_tp") then raise(core.SIP_ECLOSED, "sip.UA: the stack is closed") end
     local layer = rawget(stack, "_layer")
     if not layer then
