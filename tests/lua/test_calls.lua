@@ -663,3 +663,33 @@ T.case("calls: a bridge that fails forwards with keep_a_on_failure, else the cal
     settle(p, 100)
     finish3(p)
 end)
+
+T.case("calls: dropping every reference to stacks, UAs and live calls leaves nothing behind",
+    function()
+    local p = pair()
+    local loop = p.loop
+    p.ua_b:on_invite(function(call) call:answer(SDP_B) end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        call:wait_answered(5)
+        -- And one more, still ringing.
+        p.ua_b:on_invite(function(c) c:ring() end)
+        local ringing = p.ua_a:invite(p.target, { sdp = SDP_A })
+        while ringing.state ~= "Early" do sip.sleep(5) end
+    end)
+    sip.on_error(nil)
+    T.eq(#p.errors, 0, "handler errors: " .. table.concat(p.errors, "\n"))
+    p = nil
+    for _ = 1, 3 do collectgarbage() end
+    -- The loop outlived them: let it run the closes out, then close it.
+    local guard = loop:timer(200, function() loop:stop() end)
+    loop:run()
+    guard:close()
+    loop:close()
+    loop = nil
+    for _ = 1, 3 do collectgarbage() end
+    local live = sip.live_objects()
+    for _, kind in ipairs { "dialog", "ua", "call", "txn", "msg", "txn_layer", "transport" } do
+        T.eq(live[kind], 0, "live " .. kind .. " objects at the end")
+    end
+end)
