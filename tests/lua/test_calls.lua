@@ -60,7 +60,8 @@ local function finish(p)
     p.loop:close()
     for _ = 1, 3 do collectgarbage() end
     local live = sip.live_objects()
-    for _, kind in ipairs { "dialog", "ua", "call", "txn", "msg", "txn_layer", "transport" } do
+    for _, kind in ipairs { "dialog", "ua", "call", "bridge", "oa", "sdp", "txn", "msg", "txn_layer",
+        "transport" } do
         T.eq(live[kind], 0, "live " .. kind .. " objects at the end")
     end
     T.eq(#p.errors, 0, "handler errors: " .. table.concat(p.errors, "\n"))
@@ -689,7 +690,8 @@ T.case("calls: dropping every reference to stacks, UAs and live calls leaves not
     loop = nil
     for _ = 1, 3 do collectgarbage() end
     local live = sip.live_objects()
-    for _, kind in ipairs { "dialog", "ua", "call", "txn", "msg", "txn_layer", "transport" } do
+    for _, kind in ipairs { "dialog", "ua", "call", "bridge", "oa", "sdp", "txn", "msg", "txn_layer",
+        "transport" } do
         T.eq(live[kind], 0, "live " .. kind .. " objects at the end")
     end
 end)
