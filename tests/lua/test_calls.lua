@@ -582,11 +582,11 @@ end
 T.case("calls: ua:bridge relays a call (ring, answer, INFO, BYE) through a B2BUA", function()
     local p = pair()
     local c = third(p)
-    local carol, bridge, relayed = nil, nil, {}
+    local carol, bridge, relayed, xb2bua = nil, nil, {}, nil
     c.ua:on_invite(function(call)
         carol = call
         T.eq(call.remote_sdp, SDP_A, "the caller's offer reached carol")
-        T.ok(call.invite.call_id ~= nil, "carol's INVITE")
+        xb2bua = call.invite:header("X-B2BUA")
         call:on("info", function(req) req:reply(200) end)
         call:ring()
         sip.sleep(10)
@@ -600,7 +600,7 @@ T.case("calls: ua:bridge relays a call (ring, answer, INFO, BYE) through a B2BUA
         T.eq(br.response.status, 200, "B's 2xx")
         T.eq(br.a, call, "leg A is the incoming call")
         T.eq(br.b.is_uac, true, "leg B is a placed call")
-        T.ok(br.b.invite.call_id ~= call.invite.call_id, "a new Call-ID on B")
+        T.ok(br.b.dialog.call_id ~= call.dialog.call_id, "a new Call-ID on B")
         T.eq(br.active, true, "active")
     end)
     run(p, function()
@@ -609,7 +609,7 @@ T.case("calls: ua:bridge relays a call (ring, answer, INFO, BYE) through a B2BUA
         call:on("response", function(rsp) statuses[#statuses + 1] = rsp.status end)
         call:wait_answered(5)
         T.eq(call.remote_sdp, SDP_B, "carol's answer relayed to the caller")
-        T.eq(carol.invite:header("X-B2BUA"), "1", "the bridge's extra header")
+        T.eq(xb2bua, "1", "the bridge's extra header")
         T.eq(call:request("INFO", "Signal=1\r\n", "application/dtmf-relay").status, 200,
             "INFO across the bridge")
         call:hangup()
@@ -694,4 +694,40 @@ T.case("calls: dropping every reference to stacks, UAs and live calls leaves not
         "transport" } do
         T.eq(live[kind], 0, "live " .. kind .. " objects at the end")
     end
+end)
+
+T.case("calls: DTMF in INFO (RFC 6086 dtmf-relay) and Info-Package filtering (recv_info)",
+    function()
+    local p = pair(nil, { recv_info = "dtmf" })
+    local incoming
+    local bodies = {}
+    p.ua_b:on_invite(function(call)
+        incoming = call
+        call:on("info", function(req)
+            bodies[#bodies + 1] = req.content_type .. " " .. req.body
+            req:reply(200)
+        end)
+        call:answer(SDP_B)
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        call:wait_answered(5)
+        call:send_dtmf("5")
+        call:send_dtmf("#", 250)
+        T.raises("SIP_EINVAL", call.send_dtmf, call, "X")
+        T.raises("SIP_EINVAL", call.send_dtmf, call, "55")
+        T.raises("SIP_EINVAL", call.send_dtmf, call, "5", 0)
+        T.raises("SIP_EINVAL", call.send_dtmf, call, 5)
+        call:set_headers { ["Info-Package"] = "foo" }
+        local rsp = call:request("INFO", "x", "application/x-foo")
+        T.eq(rsp.status, 469, "an Info-Package the callee does not take (RFC 6086 §4.2.2)")
+        while #bodies < 2 do sip.sleep(5) end
+        T.ok(bodies[1]:find("^application/dtmf%-relay Signal=5\r\nDuration=160"), bodies[1])
+        T.ok(bodies[2]:find("Signal=#\r\nDuration=250", 1, true), bodies[2])
+        T.eq(#bodies, 2, "the filtered INFO reached no handler")
+        call:hangup()
+    end)
+    incoming = nil
+    settle(p, 50)
+    finish(p)
 end)

@@ -512,6 +512,30 @@ function Call.methods.request(c, method, body, content_type)
     return v
 end
 
+--- Sends a DTMF digit ("0"-"9", "*", "#", "A"-"D") in an INFO with an application/dtmf-relay
+--- body ("Signal=5", "Duration=160"), the form SIP phones use; duration_ms 1-60000 (default
+--- 160). Sent at once; call:request() is the INFO whose response a task waits for.
+function Call.methods.send_dtmf(c, digit, duration_ms)
+    local p = call_p(c)
+    if #digit ~= 1 then
+        raise(core.SIP_EINVAL, ("call:send_dtmf: digit must be one character, got %q"):format(
+            digit))
+    end
+    if duration_ms == nil then duration_ms = 160 end
+    if duration_ms < 1 or duration_ms > 60000 then
+        raise(core.SIP_EINVAL, ("call:send_dtmf: duration_ms must be 1-60000, not %d"):format(
+            duration_ms))
+    end
+    local rc = core.sip_call_send_dtmf(p, digit, duration_ms)
+    if rc == core.SIP_EINVAL then
+        raise(rc, ("call:send_dtmf: no DTMF digit %q (0-9, *, #, A-D)"):format(digit))
+    elseif rc == core.SIP_ECLOSED then
+        raise(rc, "call:send_dtmf: the call has no dialog (ended, or not early yet)")
+    elseif rc < 0 then
+        failed(c, rc, "call:send_dtmf")
+    end
+end
+
 -- Sends a re-INVITE or UPDATE (rc of the C call), then, inside a task, waits for its final
 -- response (SIP_CALL_EVENT_MODIFIED).
 local function modify(c, rc, what)
@@ -664,6 +688,7 @@ errors._check_args("Call", Call.methods, {
     request = { "method:string", "body:string?", "content_type:string?" },
     on = { "event:string", "fn:function" }, on_state = { "fn:function" },
     update = { "sdp:string|table?" }, reject_offer = { "status:integer?" },
+    send_dtmf = { "digit:string", "duration_ms:integer?" },
     on_request = { "fn:function" },
 })
 

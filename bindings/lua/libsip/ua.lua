@@ -127,12 +127,18 @@ local function other_request(u, txnp, mp)
     end, req)
 end
 
-local UA_KEYS = { "user_agent", "allow", "supported", "accept", "schemes", "contact_user",
-    "contact_host", "t1_ms", "t2_ms" }
-local UA_KEYSET = errors._set(UA_KEYS)
+-- Every settable field of sip_ua_opts_t (the clock is not bound): a field added in C is an
+-- option here with no edit.
+local UA_KEYSET = (function()
+    local mt = getmetatable(core.sip_ua_opts_t())
+    local out = {}
+    for k in pairs(mt and mt[".set"] or {}) do out[k] = true end
+    return out
+end)()
 
 --- A user agent on a Stack's transaction layer: sip.UA(stack, { user_agent =, allow =,
---- supported =, accept =, schemes =, contact_user =, contact_host =, t1_ms =, t2_ms = })
+--- supported =, accept =, schemes =, recv_info =, contact_user =, contact_host =, t1_ms =,
+--- t2_ms = })
 --- (the fields of sip_ua_opts_t; "" leaves a header out), or stack:ua{...}. The stack needs
 --- transactions (sip.Stack{ transactions = true }). Until ua:close() the UA is a link of the
 --- transport's handler chain (priority "ua", after the transaction layer's matching) and takes
