@@ -731,3 +731,19 @@ T.case("calls: DTMF in INFO (RFC 6086 dtmf-relay) and Info-Package filtering (re
     settle(p, 50)
     finish(p)
 end)
+
+T.case("calls: a UA with a contact_user places a call with the default anonymous From", function()
+    local p = pair()
+    run(p, function()
+        local call = p.ua_b:invite("sip:alice@127.0.0.1:" .. p.a:listeners()[1].port,
+            { sdp = SDP_B })
+        local from = call.invite.from
+        T.eq(tostring(from.uri), "sip:anonymous@127.0.0.1:" .. p.b:listeners()[1].port,
+            "From: anonymous at the Contact host, without the Contact's user")
+        T.ok(from.tag, "with a tag")
+        local err = T.raises("SIP_EIO", call.wait_answered, call, 5)
+        T.eq(err.status, 480, "no on_invite at the other side")
+    end)
+    settle(p, 50)
+    finish(p)
+end)

@@ -280,8 +280,8 @@ function UA.methods.invite(u, target, opts)
     local rc, cp = core.sip_call_invite(p, target, o, cb)
     if rc == core.SIP_EURI then
         raise(rc, ("ua:invite: bad target URI %q"):format(target))
-    elseif rc == core.SIP_EPARSE then
-        raise(rc, ("ua:invite: bad from address %q"):format(tostring(opts.from)))
+    elseif rc == core.SIP_EPARSE and opts.from ~= nil then
+        raise(rc, ("ua:invite: bad from address %q"):format(opts.from))
     elseif rc < 0 then
         raise(rc, "ua:invite: cannot place the call: " .. core.sip_strerror(rc))
     end
