@@ -204,7 +204,7 @@ local ENUMS = {
 
 local function enum_opt(name, v, what)
     local map = ENUMS[name]
-    if type(v) == "string" and map[v] then return map[v] end
+    if type(v) == "string" and map[v:lower()] then return map[v:lower()] end
     if math.type(v) == "integer" then
         for _, n in pairs(map) do if n == v then return v end end
     end
