@@ -169,9 +169,12 @@ end)
 
 T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 487", function()
     local p = pair()
-    local incoming, rang = nil, false
+    local incoming, rang, ended_by = nil, false, nil
     p.ua_b:on_invite(function(call)
         incoming = call
+        call:on_state(function(state, msg)
+            if state == "Ended" and msg then ended_by = msg.method .. " " .. msg:header("Reason") end
+        end)
         call:ring(183, SDP_B)
         local ok, err = pcall(call.wait_answered, call, 5)
         T.ok(not ok and sip.is_error(err, "SIP_EIO"), "the callee's wait failed: "
@@ -193,6 +196,7 @@ T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 4
         T.eq(incoming.ended_locally, false, "not by the callee")
     end)
     T.ok(rang, "the response handler saw the 183")
+    T.eq(ended_by, 'CANCEL SIP;cause=487;text="gone"', "the CANCEL carried the Reason (RFC 3326)")
     incoming = nil
     settle(p, 100)
     finish(p)
