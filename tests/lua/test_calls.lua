@@ -513,7 +513,15 @@ T.case("calls: the media engine answers, holds and resumes (re-INVITE), refreshe
         T.eq(rsp.status, 200, "the resume re-INVITE answered")
         T.eq(incoming.remote_hold, false, "resumed")
         T.eq(call:update().status, 200, "UPDATE with the engine's offer")
-        T.eq(table.concat(modified, " "), "200 200 200", "modified events")
+        -- One exchange at a time: a second re-INVITE while the first is open is refused.
+        local held
+        p.loop:spawn(function() held = call:reinvite { hold = true } end)
+        local e = T.raises("SIP_EBUSY", call.reinvite, call, { hold = false })
+        T.ok(tostring(e):find("another offer/answer exchange", 1, true), tostring(e))
+        while not held do sip.sleep(5) end
+        T.eq(held.status, 200, "the first re-INVITE answered")
+        T.eq(call:reinvite({ hold = false }).status, 200, "resumed once the first was answered")
+        T.eq(table.concat(modified, " "), "200 200 200 200 200", "modified events")
         T.ok(media_events >= 2, "media events at the callee: " .. media_events)
         T.raises("SIP_EINVAL", call.reinvite, call, { hold = "yes" })
         T.raises("SIP_EINVAL", call.reinvite, call, { hold = true, sdp = SDP_A })
