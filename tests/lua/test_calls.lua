@@ -186,6 +186,10 @@ T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 4
         call:on("response", function(rsp) if rsp.status == 183 then rang = true end end)
         while call.state ~= "Early" do sip.sleep(5) end
         T.eq(call.remote_sdp, SDP_B, "early media SDP of the 183")
+        local e = T.raises("ETIMEDOUT", call.wait_answered, call, 0.05)
+        T.ok(tostring(e):find("call:wait_answered: nothing within 0.05 s", 1, true), tostring(e))
+        T.eq(call.state, "Early", "a wait that timed out leaves the call as it is")
+        T.raises("SIP_EINVAL", call.wait_answered, call, -1)
         call:hangup('SIP;cause=487;text="gone"')
         T.eq(call.state, "Ended", "ended at once")
         T.eq(call.end_status, 487, "caller end status")
