@@ -31,8 +31,10 @@ static party_t caller, carol;
 static int carol_ring, carol_answer, carol_reject;
 /* The bridge's application. */
 static sip_bridge_t *bridge;
-static int bridge_events[8], keep_a, relays, ended_freed;
+static int bridge_events[8], keep_a, relays, ended_freed, ended_leg;
 static const char *replace_answer;
+static const char *forward_in_failed; /* bridge A again to this target inside FAILED */
+static sip_bridge_t *second;
 static sip_call_t *incoming; /* the B2BUA's A leg */
 static sip_bridge_opts_t bopts;
 
@@ -82,6 +84,14 @@ static void on_bridge(sip_bridge_t *br, sip_bridge_event_t ev, sip_bridge_leg_t 
     (void)msg;
     assert_true(ev >= 1 && ev < 8);
     bridge_events[ev]++;
+    if (ev == SIP_BRIDGE_EVENT_ENDED) ended_leg = (int)leg;
+    if (ev == SIP_BRIDGE_EVENT_FAILED && forward_in_failed) {
+        carol_reject = 0;
+        carol_answer = 1;
+        assert_int_equal(sip_bridge_create(&second, sip_bridge_get_call(br, SIP_BRIDGE_A),
+                                           forward_in_failed, NULL, NULL, NULL, NULL),
+                         0);
+    }
     if (ev == SIP_BRIDGE_EVENT_RELAY) {
         relays++;
         if (replace_answer && leg == SIP_BRIDGE_A && msg && !sip_msg_is_request(msg) &&
@@ -122,6 +132,9 @@ static int setup(void **state)
     memset(bridge_events, 0, sizeof(bridge_events));
     carol_ring = carol_answer = carol_reject = 0;
     keep_a = relays = ended_freed = 0;
+    ended_leg = -1;
+    forward_in_failed = NULL;
+    second = NULL;
     replace_answer = NULL;
     bridge = NULL;
     incoming = NULL;
@@ -135,6 +148,7 @@ static int teardown(void **state)
 {
     (void)state;
     sip_bridge_unref(bridge);
+    sip_bridge_unref(second);
     sip_call_unref(incoming);
     sip_call_unref(carol.call);
     sip_call_unref(caller.call);
@@ -212,6 +226,7 @@ static void bridge_relays_answer_info_reinvite_and_bye(void **state)
     assert_int_equal(sip_call_get_state(caller.call), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(caller.call), 200);
     assert_int_equal(bridge_events[SIP_BRIDGE_EVENT_ENDED], 1);
+    assert_int_equal(ended_leg, SIP_BRIDGE_B); /* carol's leg ended first */
     assert_false(sip_bridge_is_active(bridge));
     pair_advance(60000);
 }
@@ -270,6 +285,7 @@ static void bridge_cancel_crosses(void **state)
     assert_int_equal(sip_call_get_state(carol.call), SIP_CALL_ENDED);
     assert_int_equal(sip_call_get_end_status(carol.call), 487);
     assert_int_equal(bridge_events[SIP_BRIDGE_EVENT_ENDED], 1);
+    assert_int_equal(ended_leg, SIP_BRIDGE_A); /* the caller's leg ended first */
     pair_advance(60000);
 }
 
@@ -291,6 +307,38 @@ static void bridge_relay_hook_replaces_sdp(void **state)
     pair_advance(60000);
 }
 
+static void bridge_forward_inside_failed(void **state)
+{
+    (void)state;
+    carol_reject = 486;
+    keep_a = 1;
+    forward_in_failed = "sip:carol2@127.0.0.1:5060";
+    call_bridge();
+    pair_advance(0);
+    assert_non_null(second);
+    assert_int_equal(sip_call_get_state(caller.call), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_bridge_hangup(second, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(caller.call), SIP_CALL_ENDED);
+    pair_advance(60000);
+}
+
+static void bridge_ends_when_its_ua_closes(void **state)
+{
+    (void)state;
+    carol_answer = 1;
+    call_bridge();
+    pair_advance(0);
+    assert_true(sip_bridge_is_active(bridge));
+    int ended = bridge_events[SIP_BRIDGE_EVENT_ENDED];
+    /* Closing the B2BUA's UA ends its calls without a word, and the bridge with them. */
+    sip_ua_close(pair[B].ua);
+    assert_false(sip_bridge_is_active(bridge));
+    assert_int_equal(bridge_events[SIP_BRIDGE_EVENT_ENDED], ended);
+    sip_call_hangup(caller.call, NULL);
+    pair_advance(60000);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -300,6 +348,8 @@ int main(void)
         T(bridge_keep_a_forwards_on_busy),
         T(bridge_cancel_crosses),
         T(bridge_relay_hook_replaces_sdp),
+        T(bridge_forward_inside_failed),
+        T(bridge_ends_when_its_ua_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

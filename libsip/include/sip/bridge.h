@@ -32,8 +32,8 @@ typedef enum sip_bridge_event {
     SIP_BRIDGE_EVENT_ANSWERED,  /**< B answered and A was answered with B's session */
     SIP_BRIDGE_EVENT_FAILED,    /**< B failed before answering (msg: its final response, or
                                      NULL for a timeout): with keep_a_on_failure, A is left
-                                     unanswered for the application (bridge it elsewhere),
-                                     else A got B's status */
+                                     unanswered for the application (bridge it elsewhere, also
+                                     from inside this event), else A got B's status */
     SIP_BRIDGE_EVENT_ENDED,     /**< both legs are over (leg: the one that ended first) */
 } sip_bridge_event_t;
 
@@ -77,7 +77,8 @@ SIP_EXTERN int sip_bridge_create(sip_bridge_t **out, sip_call_t *a, const char *
                                  sip_free_fn user_free);
 /** Takes a reference. @return br. */
 SIP_EXTERN sip_bridge_t *sip_bridge_ref(sip_bridge_t *br);
-/** Drops a reference. The bridge goes on until both legs end. Accepts NULL. */
+/** Drops a reference. The bridge goes on until both legs end (or their UA closes, which ends
+ *  it without an event). Accepts NULL. */
 SIP_EXTERN void sip_bridge_unref(sip_bridge_t *br);
 /**
  * Ends both legs (CANCEL, reject or BYE, as sip_call_hangup()).

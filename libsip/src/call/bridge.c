@@ -17,7 +17,8 @@ struct sip_bridge {
     sip_bridge_event_cb cb;
     void *user;
     sip_free_fn user_free;
-    unsigned active : 1, answered : 1, in_relay : 1, relay_sdp_set : 1, keep_a : 1;
+    unsigned active : 1, answered : 1, in_relay : 1, relay_sdp_set : 1, keep_a : 1, ending : 1;
+    sip_bridge_leg_t first; /* the leg that ended first, once one has */
     char *relay_sdp;
     int offer_from; /* the leg whose re-INVITE or UPDATE is being relayed, or -1 */
 };
@@ -101,6 +102,9 @@ int sip_bridge_set_sdp(sip_bridge_t *br, const char *sdp)
 static void finish(sip_bridge_t *br, sip_bridge_leg_t first)
 {
     if (!br->active) return;
+    /* Ending one leg ends the other, whose own end comes back here first: the bridge reports
+     * the leg that started it. */
+    if (br->ending) first = br->first;
     br->active = 0;
     sip_call_t *a = br->leg[SIP_BRIDGE_A];
     if (a && a->hook_user == br) {
@@ -226,11 +230,20 @@ static void offer_done(sip_bridge_t *br, sip_bridge_leg_t on, sip_msg_t *rsp)
 
 static void leg_ended(sip_bridge_t *br, sip_bridge_leg_t which, sip_msg_t *msg)
 {
+    if (!br->ending) {
+        br->ending = 1;
+        br->first = which;
+    }
     sip_bridge_leg_t other = which == SIP_BRIDGE_A ? SIP_BRIDGE_B : SIP_BRIDGE_A;
     sip_call_t *o = br->leg[other];
     int st = sip_call_get_end_status(br->leg[which]);
     if (which == SIP_BRIDGE_B && !br->answered) {
-        /* B failed before answering. */
+        /* B failed before answering. A leg kept for the application is let go first, so
+         * that it can be bridged again from inside the FAILED event. */
+        if (br->keep_a && o && o->hook_user == br) {
+            o->hook = NULL;
+            o->hook_user = NULL;
+        }
         emit(br, SIP_BRIDGE_EVENT_FAILED, SIP_BRIDGE_B, msg);
         if (o && sip_call_get_state(o) != SIP_CALL_ENDED && !br->keep_a)
             sip_call_reject(o, st >= 300 ? st : 500, NULL);
@@ -297,6 +310,12 @@ static int on_a_event(sip_call_t *a, sip_call_event_t ev, sip_msg_t *msg, sip_tx
 {
     sip_bridge_t *br = user;
     if (!br->active) return 0;
+    if (ev == SIP__CALL_EVENT_UA_CLOSED) {
+        /* The UA closes: its calls end without a word, and so does the bridge. */
+        br->cb = NULL;
+        finish(br, SIP_BRIDGE_A);
+        return 1;
+    }
     int taken = 0;
     br->refs++;
     switch (ev) {

@@ -220,6 +220,7 @@ void sip__call_end(sip_call_t *c, int status, sip_msg_t *msg, int locally)
 void sip__call_ua_closed(sip_call_t *c)
 {
     c->holds++;
+    if (c->hook) c->hook(c, SIP__CALL_EVENT_UA_CLOSED, NULL, NULL, c->hook_user);
     sip_txn_t *t = c->inv_txn;
     if (t) sip_txn_close(t);
     if (c->ok_txn) sip_txn_close(c->ok_txn);

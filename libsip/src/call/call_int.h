@@ -91,6 +91,9 @@ struct sip_call {
     void *hook_user;
 };
 
+/* What a bridge's hook hears when the UA closes under its call (no application event). */
+#define SIP__CALL_EVENT_UA_CLOSED ((sip_call_event_t)0)
+
 /* call.c: life and end. */
 sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *user,
                           sip_free_fn user_free);

@@ -212,6 +212,7 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
         /* Without the engine the application answered in the OFFER event (or did not). */
         answer = c->ack_sdp;
         c->ack_sdp = NULL;
+        if (answer) sip__call_set_str(&c->local_sdp, answer);
     }
     int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer && !f->prack_sdp;
     send_ack(c, f->dlg, answer, 1);
