@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: MIT
+"""UPDATE (RFC 3311) between libsip's programs and SIPp: SIPp sends UPDATEs with and without an
+offer in a call sip-uas answered, and sip-uac --update sends one in a call SIPp answered."""
+import re
+
+
+def test_sipp_updates_sip_uas(env):
+    port = env.port()
+    uas = env.uas("uas", port)
+    sipp = env.sipp_client("update", "uac_update.xml", port, calls=5, rate=10)
+    env.sipp_ok(sipp, 5)
+    log = env.stop_clean(uas)
+    assert re.search(r"^calls 5 answered 5 rejected 0 cancelled 0 acked 5 byes 5 no-ack 0 "
+                     r"reinvites \d+ failed 0 active 0 expired 0$", log, re.M), log
+    assert len(re.findall(r"^UPDATE from udp:", log, re.M)) == 10, log
