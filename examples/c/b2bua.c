@@ -32,6 +32,7 @@ typedef struct leg {
     sip_call_t *a;    /* the incoming call (our reference) */
     sip_bridge_t *br; /* the current bridge (our reference), NULL once it ended */
     int forwarded;    /* bridged to --forward-on-busy already */
+    int fail_status;  /* the current bridge's callee failed with this */
     unsigned long id; /* for the -v lines */
 } leg_t;
 
@@ -67,6 +68,7 @@ static int bridge_to(leg_t *l, const char *target)
      * the caller gets the callee's final status. */
     o.keep_a_on_failure = l->b->busy_target && !l->forwarded;
     sip_bridge_t *br = NULL;
+    l->fail_status = 0;
     l->refs++;
     int rc = sip_bridge_create(&br, l->a, target, &o, on_bridge, l, leg_release);
     if (rc == 0) l->br = br;
@@ -89,33 +91,33 @@ static void on_bridge(sip_bridge_t *br, sip_bridge_event_t ev, sip_bridge_leg_t 
         b->answered++;
         say(l, "answered");
         break;
-    case SIP_BRIDGE_EVENT_FAILED: {
-        int st = msg ? sip_msg_get_status(msg) : 408;
-        say(l, "outgoing leg failed with %d", st);
-        if (!b->busy_target || l->forwarded) {
-            /* The bridge answered the caller with the callee's status. */
-            b->failed++;
-            break;
-        }
-        /* RFC 3261 §21.4.7 (486 Busy Here), §21.6.1 (600 Busy Everywhere): the caller, kept
-         * waiting, goes to the second target; any other failure is the caller's answer. */
-        l->forwarded = 1;
-        if ((st == 486 || st == 600) && bridge_to(l, b->busy_target) == 0) {
-            b->forwarded++;
-            say(l, "forwarded to %s", b->busy_target);
-            break;
-        }
-        b->failed++;
-        sip_call_reject(l->a, st >= 300 ? st : 500, NULL);
+    case SIP_BRIDGE_EVENT_FAILED:
+        l->fail_status = msg ? sip_msg_get_status(msg) : 408;
+        say(l, "outgoing leg failed with %d", l->fail_status);
         break;
-    }
     case SIP_BRIDGE_EVENT_ENDED:
-        if (br == l->br) {
-            /* Not the first bridge of a forwarded call: both legs are over. */
+        if (br != l->br) break;
+        l->br = NULL;
+        if (l->fail_status && b->busy_target && !l->forwarded) {
+            /* The caller was kept waiting (keep_a_on_failure) and is free for a new bridge
+             * now that this one is over. RFC 3261 §21.4.7 (486 Busy Here), §21.6.1 (600 Busy
+             * Everywhere): it goes to the second target; any other failure is its answer. */
+            int st = l->fail_status;
+            l->forwarded = 1;
+            if ((st == 486 || st == 600) && bridge_to(l, b->busy_target) == 0) {
+                b->forwarded++;
+                say(l, "forwarded to %s", b->busy_target);
+            } else {
+                b->failed++;
+                b->ended++;
+                sip_call_reject(l->a, st >= 300 ? st : 500, NULL);
+            }
+        } else {
+            if (l->fail_status) b->failed++; /* the caller got the callee's status */
             b->ended++;
             say(l, "ended (leg %c first)", leg == SIP_BRIDGE_A ? 'A' : 'B');
-            l->br = NULL;
         }
+        /* Our reference; the bridge is freed once this callback returns. */
         sip_bridge_unref(br);
         break;
     }

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+"""Two libsip user agents calling each other through the B2BUA example (examples/c/b2bua.c,
+sip_bridge_create): sip-uac calls the b2bua, which bridges each call to sip-uas; the answer
+comes back, an INFO goes across, and the caller's BYE ends both legs. With --forward-on-busy
+a busy callee's caller is bridged to a second one."""
+import re
+import subprocess
+
+import pytest
+
+from conftest import tool
+
+
+def uac_has(flag):
+    return flag in subprocess.run([tool("SIP_UAC"), "--help"], capture_output=True,
+                                  text=True).stdout
+
+
+def counters(log, prefix):
+    m = re.search(r"^" + prefix + r" .*$", log, re.M)
+    assert m, log
+    return m.group(0)
+
+
+def test_calls_through_b2bua(env):
+    callee = env.port()
+    uas = env.uas("uas", callee)
+    port = env.port()
+    b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % callee)
+    args = ["--calls", "3", "--rate", "10", "--hold", "300", "-v", "--timeout", "20"]
+    info = uac_has("--info")
+    if info:
+        args.append("--info")
+    rc, out = env.uac("uac", *args, "sip:bob@127.0.0.1:%d" % port)
+    assert rc == 0, out
+    assert "calls: 3 completed, 0 failed" in out.splitlines(), out
+    blog = env.stop_clean(b2b)
+    ulog = env.stop_clean(uas)
+    # Each call answered on both legs; the caller's BYE ended the callee's leg (the bridge's
+    # BYE, counted by sip-uas as a BYE from the other side).
+    assert counters(blog, "calls") == "calls 3 answered 3 forwarded 0 failed 0 ended 3", blog
+    # The caller's BYE went to the callee's leg.
+    assert len(re.findall(r"^call \d+: BYE relayed to leg B$", blog, re.M)) == 3, blog
+    assert counters(ulog, "calls") == ("calls 3 answered 3 rejected 0 cancelled 0 acked 3 byes 3 "
+                                       "no-ack 0 reinvites 0 failed 0 active 0 expired 0"), ulog
+    # The callee's leg is the bridge's own call: no Call-ID of the caller reaches sip-uas.
+    callee_ids = set(re.findall(r"^INVITE from udp:\S+ Call-ID (\S+)$", ulog, re.M))
+    assert len(callee_ids) == 3, ulog
+    if info:
+        # RFC 6086: the caller's INFO went across the bridge, its DTMF body intact.
+        assert len(re.findall(r"^call \d+: INFO relayed to leg B$", blog, re.M)) == 3, blog
+        assert len(re.findall(r"^call \S+: INFO application/dtmf-relay Signal=5$", ulog,
+                              re.M)) == 3, ulog
+
+
+def test_forward_on_busy(env):
+    busy_port, ok_port, port = env.port(), env.port(), env.port()
+    busy = env.uas("uas-busy", busy_port, "--code", "486")
+    ok = env.uas("uas-ok", ok_port)
+    b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % busy_port,
+                    "--forward-on-busy", "sip:carol@127.0.0.1:%d" % ok_port)
+    rc, out = env.uac("uac", "--calls", "2", "--rate", "10", "--hold", "100", "--timeout", "20",
+                      "sip:bob@127.0.0.1:%d" % port)
+    assert rc == 0, out
+    assert "calls: 2 completed, 0 failed" in out.splitlines(), out
+    blog = env.stop_clean(b2b)
+    assert counters(blog, "calls") == "calls 2 answered 2 forwarded 2 failed 0 ended 2", blog
+    assert len(re.findall(r"^call \d+: outgoing leg failed with 486$", blog, re.M)) == 2, blog
+    assert counters(env.stop_clean(busy), "calls").startswith("calls 2 answered 0 rejected 2 ")
+    assert counters(env.stop_clean(ok), "calls").startswith("calls 2 answered 2 rejected 0 "
+                                                            "cancelled 0 acked 2 byes 2 ")
+
+
+def test_busy_without_forward_reaches_caller(env):
+    busy_port, port = env.port(), env.port()
+    busy = env.uas("uas-busy", busy_port, "--code", "486")
+    b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % busy_port)
+    rc, out = env.uac("uac", "--calls", "2", "--rate", "10", "-v", "--timeout", "20",
+                      "sip:bob@127.0.0.1:%d" % port)
+    assert rc == 1, out
+    assert "calls: 0 completed, 2 failed" in out.splitlines(), out
+    # The callee's status is the caller's answer.
+    assert len(re.findall(r"^call \d+ failed: INVITE 486 ", out, re.M)) == 2, out
+    blog = env.stop_clean(b2b)
+    assert counters(blog, "calls") == "calls 2 answered 0 forwarded 0 failed 2 ended 2", blog
+    env.stop_clean(busy)
+
+
+def test_b2bua_usage():
+    b2b = tool("SIP_B2BUA")
+    assert subprocess.run([b2b, "--help"], capture_output=True).returncode == 0
+    for args in ([], ["--listen", "udp:127.0.0.1:0"], ["--target", "sip:x@127.0.0.1"],
+                 ["--listen", "udp:127.0.0.1:0", "--target", "sip:x@127.0.0.1", "extra"],
+                 ["--bogus"]):
+        assert subprocess.run([b2b, *args], capture_output=True).returncode == 2, args
+    r = subprocess.run([b2b, "--listen", "udp:192.0.2.1:5060", "--target", "sip:x@127.0.0.1"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "cannot listen" in r.stderr, r.stderr
