@@ -35,6 +35,7 @@ typedef struct app {
 
 static app_t app[2];
 
+static char last_body[256];
 static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
                           void *user)
 {
@@ -47,6 +48,8 @@ static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
         a->responses[a->nresponses++] = sip_msg_get_status(msg);
     if (ev == SIP_CALL_EVENT_REQUEST) {
         a->requests++;
+        sip_str_t b = sip_msg_get_body(msg);
+        snprintf(last_body, sizeof(last_body), "%.*s", (int)b.len, b.ptr);
         assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
     }
     if (ev == SIP_CALL_EVENT_REINVITE) a->reinvites++;
@@ -426,6 +429,52 @@ static void call_reinvite_manual_offer(void **state)
     pair_advance(60000);
 }
 
+static void on_info_rsp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    (void)txn;
+    (void)user;
+    last_status = status;
+    if (status == 469) assert_non_null(sip_msg_header_by_name(rsp, "Recv-Info", 0));
+}
+
+static void call_info_packages_and_dtmf(void **state)
+{
+    (void)state;
+    /* B takes only the "dtmf" Info Package (RFC 6086): B is set up again with recv_info. */
+    pair_teardown();
+    sip_ua_opts_t bo;
+    sip_ua_opts_init(&bo);
+    bo.recv_info = "dtmf";
+    const sip_ua_opts_t *opts[2] = {NULL, &bo};
+    sip_ua_request_cb cbs[2] = {NULL, on_ua_request};
+    void *users[2] = {&app[A], &app[B]};
+    pair_setup(opts, cbs, users);
+    app[B].answer = 200;
+    sip_call_t *c = call_b();
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    /* B's 2xx said which packages it takes. */
+    last_status = 0;
+    assert_int_equal(sip_call_set_headers(c, "Info-Package: foo"), 0);
+    assert_int_equal(sip_call_request(c, "INFO", "application/foo", "x", on_info_rsp, NULL, NULL),
+                     0);
+    pair_advance(0);
+    assert_int_equal(last_status, 469);
+    assert_int_equal(app[B].requests, 0);
+    /* A DTMF digit as application/dtmf-relay (no Info-Package: the legacy use) gets through. */
+    assert_int_equal(sip_call_send_dtmf(c, '5', 160), 0);
+    pair_advance(0);
+    assert_int_equal(app[B].requests, 1);
+    assert_string_equal(last_body, "Signal=5\r\nDuration=160\r\n");
+    assert_int_equal(sip_call_send_dtmf(c, 'x', 160), SIP_EINVAL);
+    assert_int_equal(sip_call_send_dtmf(c, '1', 0), SIP_EINVAL);
+    assert_int_equal(sip_call_set_headers(c, "no colon here"), SIP_EINVAL);
+    sip_call_hangup(c, NULL);
+    pair_advance(0);
+    sip_call_unref(c);
+    pair_advance(60000);
+}
+
 static void call_in_dialog_lower_cseq_500(void **state)
 {
     (void)state;
@@ -597,6 +646,7 @@ int main(void)
         T(call_callee_bye_waits_for_ack),
         T(call_reinvite_manual_offer),
         T(call_in_dialog_lower_cseq_500),
+        T(call_info_packages_and_dtmf),
         T(ua_uas_checks),
         T(ua_without_callback_passes_requests_on),
         T(call_drop_last_reference_hangs_up),

@@ -37,9 +37,10 @@ typedef enum sip_call_event {
                                    one) before the state event it may cause */
     SIP_CALL_EVENT_REQUEST,   /**< a request inside the call the call does not handle itself
                                    (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): txn is its
-                                   server transaction, to answer (unanswered and unreferenced
-                                   when the callback returns: answered 200 for INFO and
-                                   OPTIONS, else 501) */
+                                   server transaction, to answer now or later (sip_txn_ref()
+                                   it; one left unanswered and unreferenced is answered
+                                   500). A call without a callback answers INFO and OPTIONS
+                                   200 and others 501 */
     SIP_CALL_EVENT_REINVITE,  /**< a re-INVITE or UPDATE from the other side was answered
                                    (msg: the request) */
     SIP_CALL_EVENT_OFFER,     /**< without the engine: the other side made an offer (msg: the
@@ -214,6 +215,15 @@ SIP_EXTERN int sip_call_is_remote_hold(const sip_call_t *call);
 /** The call's offer/answer engine, or NULL without one. Borrowed. */
 SIP_EXTERN sip_oa_t *sip_call_get_oa(sip_call_t *call);
 
+/**
+ * Sends a DTMF digit in an INFO with an application/dtmf-relay body ("Signal=5",
+ * "Duration=160"), the form SIP phones send and receive.
+ * @param digit        0-9, *, #, A-D
+ * @param duration_ms  1 to 60000
+ * @return as sip_call_request(); SIP_EINVAL for another digit or duration.
+ */
+SIP_EXTERN int sip_call_send_dtmf(sip_call_t *call, char digit, unsigned duration_ms);
+
 /** The state. */
 SIP_EXTERN sip_call_state_t sip_call_get_state(const sip_call_t *call);
 /** Names a state ("Confirmed"). */
@@ -231,7 +241,11 @@ SIP_EXTERN int sip_call_get_end_status(const sip_call_t *call);
 SIP_EXTERN int sip_call_ended_locally(const sip_call_t *call);
 /** The dialog (confirmed, or the last early one), or NULL. Borrowed. */
 SIP_EXTERN sip_dialog_t *sip_call_get_dialog(sip_call_t *call);
-/** The INVITE (sent or received). Borrowed; NULL once the call ended. */
+/**
+ * The INVITE (sent or received). Borrowed; NULL once its transaction is over for the call (the
+ * UAS got the ACK, the UAC's transaction ended) or the call ended: an established call keeps
+ * only its dialog and session state.
+ */
 SIP_EXTERN sip_msg_t *sip_call_get_invite(sip_call_t *call);
 /** The remote session description last received, or an empty view. Borrowed. */
 SIP_EXTERN sip_str_t sip_call_get_remote_sdp(const sip_call_t *call);

@@ -32,6 +32,10 @@ typedef struct sip_ua_opts {
                                        another type is answered 415 with it (§8.2.3) */
     const char *schemes;          /**< Request-URI schemes served, comma-separated (default
                                        "sip, sips"): another is answered 416 (§8.2.2.1) */
+    const char *recv_info;        /**< RFC 6086 Info Packages this UA takes, comma-separated, sent
+                                       as Recv-Info in INVITEs and their 2xx (default NULL: no
+                                       Recv-Info, and every INFO reaches the call); an INFO naming
+                                       another package in Info-Package is answered 469 */
     const char *contact_user;     /**< user part of the Contact this UA sends (default none) */
     const char *contact_host;     /**< host[:port] of the Contact (default: the listening point the
                                        message goes through, or the transport's via_host) */

@@ -59,6 +59,42 @@ void sip__call_release(void *user)
     maybe_free(c);
 }
 
+/* The INVITE's transaction is over for the call (its ACK came, or the client transaction
+ * ended): what only it needed goes, so that an established call keeps just its dialog and
+ * session state. */
+void sip__call_shed(sip_call_t *c)
+{
+    sip_msg_unref(c->invite);
+    c->invite = NULL;
+    sip_txn_unref(c->inv_txn);
+    c->inv_txn = NULL;
+}
+
+/* The user_free of the INVITE client transaction's callback. */
+void sip__call_inv_done(void *user)
+{
+    sip_call_t *c = user;
+    sip__call_shed(c);
+    /* A 2xx sent again after the transaction's 64*T1 is rare: its ACK goes with it. */
+    sip_msg_unref(c->ack);
+    c->ack = NULL;
+    sip__call_release(c);
+}
+
+/* The user_free of a re-INVITE's or UPDATE's client transaction: the ACK of that re-INVITE's
+ * 2xx is not needed after it (a later re-INVITE's is kept). */
+void sip__call_mod_done(void *user)
+{
+    sip__call_mod_t *m = user;
+    sip_call_t *c = m->call;
+    if (c->mod_ack && c->mod_ack_cseq == m->cseq) {
+        sip_msg_unref(c->mod_ack);
+        c->mod_ack = NULL;
+    }
+    free(m);
+    sip__call_release(c);
+}
+
 static void fire_retx(sip__tq_entry_t *e);
 static void fire_giveup(sip__tq_entry_t *e);
 static void fire_timeout(sip__tq_entry_t *e);

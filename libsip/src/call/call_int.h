@@ -73,6 +73,14 @@ sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *use
 void sip__call_discard(sip_call_t *c);
 void sip__call_hold(sip_call_t *c);
 void sip__call_release(void *call);
+void sip__call_shed(sip_call_t *c);
+void sip__call_inv_done(void *call);
+/* The user of a re-INVITE's or UPDATE's transaction callback. */
+typedef struct sip__call_mod {
+    sip_call_t *call;
+    uint32_t cseq;
+} sip__call_mod_t;
+void sip__call_mod_done(void *mod);
 void sip__call_emit(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn);
 void sip__call_set_state(sip_call_t *c, sip_call_state_t st, sip_msg_t *msg);
 void sip__call_teardown(sip_call_t *c);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Requests inside a call: ACK, BYE (RFC 3261 §15), re-INVITE (§14), and the ones the
  * application answers (INFO, OPTIONS...); hanging up. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,7 @@ static void on_ack(sip_call_t *c, sip_msg_t *ack)
         sip__call_teardown(c);
         return;
     }
+    if (!c->uac) sip__call_shed(c);
     if (c->state == SIP_CALL_CONNECTING) sip__call_set_state(c, SIP_CALL_CONFIRMED, ack);
 }
 
@@ -233,9 +235,16 @@ static int send_mod(sip_call_t *c)
         return rc;
     }
     c->mod_cseq = sip_msg_get_cseq(req)->seq;
+    sip__call_mod_t *m = malloc(sizeof(*m));
+    if (!m) {
+        sip_msg_unref(req);
+        if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
+        return SIP_ENOMEM;
+    }
+    *m = (sip__call_mod_t){c, c->mod_cseq};
     c->holds++;
     sip_txn_t *t = NULL;
-    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, c, sip__call_release);
+    rc = sip__ua_send(c->ua, &t, req, NULL, on_mod_response, m, sip__call_mod_done);
     sip_msg_unref(req);
     if (rc) {
         if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
@@ -307,7 +316,7 @@ void sip__call_glare_retry(sip_call_t *c)
 
 static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
 {
-    sip_call_t *c = user;
+    sip_call_t *c = ((sip__call_mod_t *)user)->call;
     sip_msg_t *rsp = (sip_msg_t *)crsp;
     if (status < 200 || c->state == SIP_CALL_ENDED || !c->ua) return;
     c->holds++;
@@ -372,6 +381,19 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
         respond(c, txn, 481);
         goto out;
     }
+    if (m == SIP_METHOD_INFO && c->ua->recv_info) {
+        /* RFC 6086 §4.2.2: an Info Package this side did not announce gets 469. */
+        const sip_header_t *ip = sip_msg_header_by_name(req, "Info-Package", 0);
+        if (ip && !sip__ua_list_has(c->ua->recv_info, sip_header_get_value(ip))) {
+            sip_msg_t *rsp = NULL;
+            if (sip_ua_create_response(&rsp, c->ua, txn, 469, NULL) == 0) {
+                sip_msg_add_header(rsp, "Recv-Info", c->ua->recv_info);
+                sip_txn_reply(txn, rsp);
+            }
+            sip_msg_unref(rsp);
+            goto out;
+        }
+    }
     switch (m) {
     case SIP_METHOD_BYE: on_bye(c, txn, req); break;
     case SIP_METHOD_INVITE:
@@ -427,6 +449,18 @@ int sip_call_hangup(sip_call_t *c, const char *reason)
     }
     sip__call_release(c);
     return rc;
+}
+
+int sip_call_send_dtmf(sip_call_t *c, char digit, unsigned duration_ms)
+{
+    if (!c || digit == '\0' || !strchr("0123456789*#ABCDabcd", digit) || duration_ms == 0 ||
+        duration_ms > 60000)
+        return SIP_EINVAL;
+    /* application/dtmf-relay, the body SIP phones send in INFO (no Info-Package: RFC 6086 §9's
+     * legacy use). */
+    char body[64];
+    snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%u\r\n", digit, duration_ms);
+    return sip_call_request(c, "INFO", "application/dtmf-relay", body, NULL, NULL, NULL);
 }
 
 int sip_call_request(sip_call_t *c, const char *method, const char *content_type, const char *body,

@@ -18,8 +18,7 @@ int sip__call_has_sdp(const sip_msg_t *msg)
 int sip__call_media_init(sip_call_t *c, const char *media, const char *address)
 {
     sip_sdp_t *caps = NULL;
-    sip_sdp_error_t perr;
-    int rc = sip_sdp_parse(&caps, media, strlen(media), &perr);
+    int rc = sip__ua_caps(c->ua, media, &caps);
     if (rc) return rc;
     sip_oa_opts_t o;
     sip_oa_opts_init(&o);

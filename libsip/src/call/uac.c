@@ -60,7 +60,7 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
         return rc;
     }
     sip__call_hold(c);
-    rc = sip__ua_send(ua, &c->inv_txn, req, opts->dst, on_inv_response, c, sip__call_release);
+    rc = sip__ua_send(ua, &c->inv_txn, req, opts->dst, on_inv_response, c, sip__call_inv_done);
     if (rc) {
         sip__call_discard(c);
         return rc;

@@ -11,6 +11,9 @@
 #define ALIGN_UP(n) (((n) + (ALIGN - 1)) & ~(size_t)(ALIGN - 1))
 #define CHUNK_HDR ALIGN_UP(sizeof(sip__sdp_chunk_t))
 #define CHUNK_MIN 4096u
+/* The first chunk is sized to the parse's estimate: a session description held for the life of
+ * a call (an offer/answer engine keeps several) should not cost 4 KB for 200 bytes of text. */
+#define FIRST_CHUNK_MIN 512u
 
 static sip__sdp_chunk_t *chunk_new(size_t size)
 {
@@ -28,7 +31,7 @@ sip_sdp_t *sip__sdp_new(size_t first_chunk)
     size_t self = ALIGN_UP(sizeof(sip_sdp_t));
     if (first_chunk > (size_t)-1 - self - ALIGN) return NULL;
     first_chunk = ALIGN_UP(first_chunk + self);
-    if (first_chunk < CHUNK_MIN) first_chunk = CHUNK_MIN;
+    if (first_chunk < FIRST_CHUNK_MIN) first_chunk = FIRST_CHUNK_MIN;
     sip__sdp_chunk_t *c = chunk_new(first_chunk);
     if (!c) return NULL;
     /* The session record is the first allocation of its own first chunk: one malloc per parse. */
@@ -48,7 +51,9 @@ void *sip__sdp_alloc(sip_sdp_t *sdp, size_t n)
     n = ALIGN_UP(n ? n : 1);
     if (!c || c->size - c->used < n) {
         size_t size = c && c->size * 2 > n ? c->size * 2 : n;
-        if (size < CHUNK_MIN) size = CHUNK_MIN;
+        /* Later chunks double; a small first one grows to 1 KB, not to CHUNK_MIN at once. */
+        size_t min = c && c->size < CHUNK_MIN ? 1024u : CHUNK_MIN;
+        if (size < min) size = min;
         if (size > 65536 && size > n) size = n > 65536 ? n : 65536;
         sip__sdp_chunk_t *nc = chunk_new(size);
         if (!nc) return NULL;

@@ -9,7 +9,7 @@
 #include "ua/ua_int.h"
 
 /* 1 when the comma-separated list has the token (case-insensitive). */
-static int list_has(const char *list, sip_str_t tok)
+int sip__ua_list_has(const char *list, sip_str_t tok)
 {
     if (!list || !tok.len) return 0;
     const char *p = list;
@@ -44,13 +44,13 @@ static int uas_checks(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
     /* §8.2.1: a method this UA knows but does not take gets 405 with Allow. ACK and CANCEL
      * are the transaction layer's; an unknown method is 501 (below, by the application). */
     if (m != SIP_METHOD_UNKNOWN && m != SIP_METHOD_ACK && m != SIP_METHOD_CANCEL && ua->allow &&
-        *ua->allow && !list_has(ua->allow, sip_msg_get_method_str(req))) {
+        *ua->allow && !sip__ua_list_has(ua->allow, sip_msg_get_method_str(req))) {
         respond_with(ua, txn, 405, "Allow", ua->allow);
         return 405;
     }
     /* §8.2.2.1: a Request-URI scheme this UA does not serve gets 416. */
     const sip_uri_t *u = sip_msg_get_uri(req);
-    if (u && !list_has(ua->schemes, u->scheme_str)) {
+    if (u && !sip__ua_list_has(ua->schemes, u->scheme_str)) {
         respond_with(ua, txn, 416, NULL, NULL);
         return 416;
     }
@@ -59,7 +59,7 @@ static int uas_checks(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
     size_t n = sip_msg_header_count(req, SIP_HDR_REQUIRE), len = 0;
     for (size_t i = 0; i < n; i++) {
         const sip_token_t *t = sip_header_token(sip_msg_header_at(req, SIP_HDR_REQUIRE, i));
-        if (!t || list_has(ua->supported, t->value)) continue;
+        if (!t || sip__ua_list_has(ua->supported, t->value)) continue;
         int w = snprintf(unsup + len, sizeof(unsup) - len, "%s%.*s", len ? ", " : "",
                          (int)t->value.len, t->value.ptr);
         if (w > 0 && (size_t)w < sizeof(unsup) - len) len += (size_t)w;
@@ -88,7 +88,7 @@ static int uas_checks(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
                      (int)ct->subtype.len, ct->subtype.ptr);
             sip_str_t f = sip_str_from_cstr(full);
             /* multipart/mixed may carry SDP among other parts (RFC 5621). */
-            if (!list_has(ua->accept, f) && !sip_str_caseeq_cstr(ct->type, "multipart")) {
+            if (!sip__ua_list_has(ua->accept, f) && !sip_str_caseeq_cstr(ct->type, "multipart")) {
                 respond_with(ua, txn, 415, "Accept", ua->accept);
                 return 415;
             }

@@ -42,7 +42,10 @@ static void ua_free(sip_ua_t *ua)
     free(ua->schemes);
     free(ua->contact_user);
     free(ua->contact_host);
+    free(ua->recv_info);
     free(ua->buckets);
+    free(ua->caps_text);
+    sip_sdp_unref(ua->caps);
     free(ua);
     sip__live_dec(SIP_LIVE_UA);
 }
@@ -81,12 +84,13 @@ int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *o
     ua->schemes = dup_or_null(opts->schemes ? opts->schemes : "sip, sips");
     ua->contact_user = dup_or_null(opts->contact_user);
     ua->contact_host = dup_or_null(opts->contact_host);
+    ua->recv_info = dup_or_null(opts->recv_info);
     ua->nbuckets = 64;
     ua->buckets = calloc(ua->nbuckets, sizeof(*ua->buckets));
     if ((opts->user_agent && !ua->user_agent) || (opts->allow && !ua->allow) ||
         (opts->supported && !ua->supported) || (opts->accept && !ua->accept) || !ua->schemes ||
         (opts->contact_user && !ua->contact_user) || (opts->contact_host && !ua->contact_host) ||
-        !ua->buckets)
+        (opts->recv_info && !ua->recv_info) || !ua->buckets)
         goto fail_ua;
     rc = sip__tq_init(&ua->tq, ua->loop, opts->clock);
     if (rc) goto fail_ua;
@@ -175,6 +179,25 @@ size_t sip_ua_dialog_count(const sip_ua_t *ua)
 size_t sip_ua_call_count(const sip_ua_t *ua)
 {
     return ua ? ua->ncalls : 0;
+}
+
+int sip__ua_caps(sip_ua_t *ua, const char *media, sip_sdp_t **out)
+{
+    if (ua->caps && strcmp(ua->caps_text, media) == 0) {
+        *out = sip_sdp_ref(ua->caps);
+        return 0;
+    }
+    sip_sdp_error_t perr;
+    int rc = sip_sdp_parse(out, media, strlen(media), &perr);
+    if (rc) return rc;
+    char *t = sip__strdup(media);
+    if (t) {
+        free(ua->caps_text);
+        sip_sdp_unref(ua->caps);
+        ua->caps_text = t;
+        ua->caps = sip_sdp_ref(*out);
+    }
+    return 0;
 }
 
 /* ---- the dialog table --------------------------------------------------------------------- */
@@ -350,6 +373,8 @@ int sip__ua_decorate_response(sip_ua_t *ua, sip_msg_t *rsp, const sip_msg_t *req
         }
         if (!rc && st >= 200) rc = add_if(rsp, "Allow", ua->allow);
         if (!rc && st >= 200) rc = add_if(rsp, "Supported", ua->supported);
+        if (!rc && st >= 200 && sip_msg_get_method(req) == SIP_METHOD_INVITE && ua->recv_info)
+            rc = sip_msg_add_header(rsp, "Recv-Info", ua->recv_info);
     }
     return rc;
 }
@@ -414,6 +439,9 @@ int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *method, con
         rc = sip_msg_add_header(m, "Contact", contact);
         if (!rc) rc = add_if(m, "Allow", ua->allow);
         if (!rc) rc = add_if(m, "Supported", ua->supported);
+        /* RFC 6086 §4.2.2.1: an INVITE says which Info Packages it takes (even none). */
+        if (!rc && mid == SIP_METHOD_INVITE && ua->recv_info)
+            rc = sip_msg_add_header(m, "Recv-Info", ua->recv_info);
     }
     if (!rc) rc = add_if(m, "User-Agent", ua->user_agent);
     if (rc) {

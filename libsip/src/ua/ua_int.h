@@ -15,6 +15,7 @@ struct sip_ua {
     sip_loop_t *loop;
     int handler_id; /* the UA's link in the transport's handler chain */
     char *user_agent, *allow, *supported, *accept, *schemes, *contact_user, *contact_host;
+    char *recv_info;
     uint32_t t1_ms, t2_ms;
     sip__tq_t tq;
     int tq_closing; /* the timer queue's uv handle is closing: free the UA after it */
@@ -25,6 +26,10 @@ struct sip_ua {
      * forked request sit in one chain and a new remote tag is found beside them. */
     sip_dialog_t **buckets;
     size_t nbuckets, ndialogs;
+    /* The capabilities of the last calls' engines, parsed once and shared (read-only): calls
+     * placed or answered with the same media text do not each keep a copy. */
+    char *caps_text;
+    sip_sdp_t *caps;
     /* Live calls, so that closing the UA ends them. */
     sip_call_t *calls;
     size_t ncalls;
@@ -54,6 +59,11 @@ int sip__ua_send(sip_ua_t *ua, sip_txn_t **out, sip_msg_t *req, const sip_netinf
                  sip_response_cb cb, void *user, sip_free_fn user_free);
 /* Sends a message without a transaction (the ACK of a 2xx) to its routing target. */
 int sip__ua_send_stateless(sip_ua_t *ua, sip_msg_t *msg);
+
+/* 1 when the comma-separated list has the token (case-insensitive). */
+int sip__ua_list_has(const char *list, sip_str_t tok);
+/* The parsed capabilities for a media text (New reference), shared between calls. */
+int sip__ua_caps(sip_ua_t *ua, const char *media, sip_sdp_t **out);
 
 /* The calls' side, called by the UA. */
 void sip__call_link(sip_ua_t *ua, sip_call_t *call);
