@@ -29,3 +29,17 @@ def test_sipp_holds_and_resumes_sip_uas_media_engine(env, tmp_path):
     log = env.stop_clean(uas)
     assert re.search(r"^calls 3 answered 3 .* byes 3 no-ack 0 reinvites 6 failed 0 active 0 ",
                      log, re.M), log
+
+
+def test_sip_uac_holds_and_resumes_sipp(env):
+    """sip-uac --reinvite: SIPp checks the hold offer (a=sendonly, o= version 2) and the resume
+    offer (a=sendrecv, version 3) in the dialog, and that each 200 is acknowledged."""
+    port = env.port()
+    sipp = env.sipp_server("uas-hold", "uas_hold.xml", port, calls=3)
+    rc, out = env.uac("uac", "--calls", "3", "--rate", "10", "--reinvite", "-v", "--timeout",
+                      "20", "sip:service@127.0.0.1:%d" % port)
+    assert rc == 0, out
+    assert "calls: 3 completed, 0 failed" in out.splitlines(), out
+    assert len(re.findall(r"^call \d+: re-INVITE \(hold\) 200$", out, re.M)) == 3, out
+    assert len(re.findall(r"^call \d+: re-INVITE \(resume\) 200$", out, re.M)) == 3, out
+    env.sipp_ok(sipp, 3)
