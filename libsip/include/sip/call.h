@@ -34,7 +34,9 @@ typedef enum sip_call_event {
     SIP_CALL_EVENT_STATE = 1, /**< the state changed (msg: the message that changed it, or
                                    NULL for a timeout or a local action) */
     SIP_CALL_EVENT_RESPONSE,  /**< UAC: a response to the INVITE (every provisional, the final
-                                   one) before the state event it may cause */
+                                   one) before the state event it may cause; a reliable
+                                   provisional (RFC 3262) once, not its retransmissions; a 422
+                                   the call retries (RFC 4028) too */
     SIP_CALL_EVENT_REQUEST,   /**< a request inside the call the call does not handle itself
                                    (INFO, OPTIONS, MESSAGE, NOTIFY, REFER...): txn is its
                                    server transaction, to answer now or later (sip_txn_ref()
@@ -51,7 +53,8 @@ typedef enum sip_call_event {
                                    SDP (sip_call_get_local_sdp(), ..._remote_sdp()) changed */
     SIP_CALL_EVENT_MODIFIED,  /**< a re-INVITE or UPDATE of ours got its final response (msg);
                                    a 491 was retried first (RFC 3261 §14.1), a failure left
-                                   the session as it was */
+                                   the session as it was; the session refreshes the call sends
+                                   itself (RFC 4028) are reported too */
 } sip_call_event_t;
 
 /**
@@ -61,6 +64,38 @@ typedef enum sip_call_event {
  */
 typedef void (*sip_call_event_cb)(sip_call_t *call, sip_call_event_t event, sip_msg_t *msg,
                                   sip_txn_t *txn, void *user);
+
+/** Reliable provisional responses (RFC 3262, option tag 100rel) for a call. */
+typedef enum sip_call_100rel {
+    SIP_CALL_100REL_SUPPORTED = 0, /**< the default: the INVITE lists 100rel in Supported; as
+                                        UAS, provisionals go reliably when the INVITE lists
+                                        100rel in Supported or Require */
+    SIP_CALL_100REL_OFF,           /**< not used: an INVITE that Requires 100rel is answered
+                                        420 by sip_call_accept(); reliable provisionals
+                                        received are taken as plain ones (no PRACK) */
+    SIP_CALL_100REL_REQUIRED,      /**< the INVITE carries Require: 100rel; as UAS, an INVITE
+                                        without 100rel is answered 421 */
+} sip_call_100rel_t;
+
+/** Session timers (RFC 4028, option tag timer) for a call. */
+typedef enum sip_call_session_timer {
+    SIP_CALL_TIMER_SUPPORTED = 0, /**< the default: requests list timer and ask for
+                                       session_expires; a timer runs when the other side (or
+                                       a proxy) agrees */
+    SIP_CALL_TIMER_OFF,           /**< no session timer: Session-Expires is neither sent nor
+                                       obeyed, a request that Requires timer gets 420 */
+    SIP_CALL_TIMER_ALWAYS,        /**< as SUPPORTED, and a timer runs even with a peer that
+                                       knows nothing of them (this side then refreshes) */
+    SIP_CALL_TIMER_REQUIRED,      /**< as ALWAYS, and requests carry Require: timer */
+} sip_call_session_timer_t;
+
+/** Who refreshes the session (RFC 4028 §7.1, §9) when this side has a say. */
+typedef enum sip_call_refresher {
+    SIP_CALL_REFRESHER_AUTO = 0, /**< the default: the UAC asks for none and a UAS picks the
+                                      caller when it supports timer */
+    SIP_CALL_REFRESHER_LOCAL,    /**< this side refreshes */
+    SIP_CALL_REFRESHER_REMOTE,   /**< the other side refreshes */
+} sip_call_refresher_t;
 
 /** Options of a call; initialise with sip_call_opts_init(). Strings are copied. */
 typedef struct sip_call_opts {
@@ -81,6 +116,19 @@ typedef struct sip_call_opts {
     uint32_t timeout_ms;       /**< UAC: CANCEL when no final response within this (0: never;
                                     timer B still ends the INVITE) */
     const sip_netinfo_t *dst;  /**< UAC: where to send the INVITE (NULL: RFC 3263 / the URI) */
+    int rel100;                /**< reliable provisionals, a sip_call_100rel_t (default
+                                    SIP_CALL_100REL_SUPPORTED, matching the UA's default
+                                    Supported: "100rel, timer") */
+    int session_timer;         /**< session timers, a sip_call_session_timer_t (default
+                                    SIP_CALL_TIMER_SUPPORTED; SIP_CALL_TIMER_OFF turns them
+                                    off) */
+    uint32_t session_expires;  /**< the session interval asked for, and the most granted as
+                                    UAS, in seconds (0: 1800, RFC 4028 §4; never below
+                                    min_se) */
+    uint32_t min_se;           /**< the shortest session interval accepted, in seconds; a
+                                    shorter one is refused with 422 (0: 90, never less) */
+    int refresher;             /**< who refreshes, a sip_call_refresher_t (default
+                                    SIP_CALL_REFRESHER_AUTO) */
 } sip_call_opts_t;
 
 /** Fills opts with the defaults. */
@@ -91,6 +139,11 @@ SIP_EXTERN void sip_call_opts_init(sip_call_opts_t *opts);
  * transaction. Provisional responses with a To tag make early dialogs (one per tag when the
  * request forks); the first 2xx confirms its dialog and the core sends the ACK, again for each
  * retransmission of that 2xx; a 2xx of another fork is acknowledged and ended with BYE.
+ * Each reliable provisional (RFC 3262) is PRACKed by the core in its fork's early dialog, with
+ * the engine's answer when it carried an offer. A 422 (RFC 4028) is retried once per larger
+ * Min-SE as a new INVITE of the same call (same Call-ID and From tag, CSeq one higher). With a
+ * session timer agreed in the 2xx, the core refreshes the session or ends it (see
+ * sip_call_get_end_status()).
  * @param out     New reference
  * @param target  the Request-URI and To ("sip:bob@127.0.0.1:5070")
  * @param opts    NULL for the defaults
@@ -103,11 +156,16 @@ SIP_EXTERN int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *targe
                                sip_free_fn user_free);
 /**
  * Makes a call of an INVITE received out of a dialog (in the UA's request callback). The call
- * handles the CANCEL that may follow (487, state Ended).
+ * handles the CANCEL that may follow (487, state Ended). An INVITE the options cannot serve is
+ * answered by the call itself and this fails with SIP_ENOTACCEPTABLE: 488 for an offer the
+ * engine cannot answer, 420 (Unsupported: 100rel) for 100rel Required with opts.rel100 OFF, 421
+ * (Require: 100rel) for an INVITE without 100rel with opts.rel100 REQUIRED, 420 (Unsupported:
+ * timer) for timer Required with opts.session_timer OFF, 422 (Min-SE) for a Session-Expires
+ * below opts.min_se.
  * @param out   New reference
  * @param txn   the INVITE's server transaction (Borrowed; the call takes its own reference)
  * @return 0, SIP_EINVAL (not an INVITE server transaction, already answered), SIP_ECLOSED,
- *         SIP_ENOMEM.
+ *         SIP_ENOTACCEPTABLE (answered as above), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn,
                                const sip_call_opts_t *opts, sip_call_event_cb cb, void *user,
@@ -123,7 +181,11 @@ SIP_EXTERN void sip_call_unref(sip_call_t *call);
 
 /**
  * UAS: sends a provisional response (101-199), with a To tag and Contact, making the dialog
- * early. The 100 Trying is the transaction layer's.
+ * early. The 100 Trying is the transaction layer's. When the INVITE Supports or Requires 100rel
+ * (and opts.rel100 is not OFF) it goes reliably (RFC 3262 §3: Require: 100rel, RSeq), sent again
+ * at T1, 2*T1 ... until its PRACK; 64*T1 without one answers the INVITE 500 and ends the call
+ * (end status 500). Only one is unacknowledged at a time: a later one waits in a queue for that
+ * PRACK (and is dropped if the final response goes first).
  * @param sdp  a session description for early media, or NULL
  * @return 0, SIP_EINVAL (not a UAS call, a bad status, already answered), SIP_ECLOSED, or the
  *         transport's error.
@@ -132,7 +194,9 @@ SIP_EXTERN int sip_call_ring(sip_call_t *call, int status, const char *sdp);
 /**
  * UAS: accepts the call with a 2xx (200 when status is 0), which the call sends again at T1,
  * 2*T1 ... T2 until the ACK comes (RFC 3261 §13.3.1.4); with no ACK within 64*T1 the call
- * sends BYE and ends.
+ * sends BYE and ends. While a reliable provisional carrying SDP is unacknowledged the 2xx
+ * waits for its PRACK (RFC 3262 §3) and goes when it comes (this returns 0 at once). The 2xx
+ * carries Session-Expires as negotiated (RFC 4028 §9).
  * @param sdp  the answer (or the offer, when the INVITE had none)
  * @return 0, SIP_EINVAL, SIP_ECLOSED, or the transport's error.
  */
@@ -234,7 +298,9 @@ SIP_EXTERN const char *sip_call_event_name(sip_call_event_t event);
 SIP_EXTERN int sip_call_is_uac(const sip_call_t *call);
 /**
  * Why the call ended: the final status of a failed INVITE (486, 487, 408 for timer B...), 200
- * for a BYE either way, or 0 while it has not.
+ * for a BYE either way, 408 when the session expired without a refresh (RFC 4028 §10: the call
+ * sent BYE) or a refresh of ours got 408 or no answer, 500 for a reliable provisional never
+ * PRACKed (RFC 3262 §3), or 0 while it has not.
  */
 SIP_EXTERN int sip_call_get_end_status(const sip_call_t *call);
 /** 1 when this side ended it (hangup, reject, CANCEL), 0 when the other or the network did. */

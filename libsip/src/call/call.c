@@ -17,6 +17,7 @@ void sip_call_opts_init(sip_call_opts_t *o)
 
 static void call_free(sip_call_t *c)
 {
+    sip__call_ext_free(c);
     sip_txn_unref(c->inv_txn);
     sip_txn_unref(c->ok_txn);
     sip_msg_unref(c->invite);
@@ -74,6 +75,7 @@ void sip__call_shed(sip_call_t *c)
 void sip__call_inv_done(void *user)
 {
     sip_call_t *c = user;
+    if (sip__call_st_superseded(c)) return;
     sip__call_shed(c);
     /* A 2xx sent again after the transaction's 64*T1 is rare: its ACK goes with it. */
     sip_msg_unref(c->ack);
@@ -116,6 +118,7 @@ sip_call_t *sip__call_new(sip_ua_t *ua, int uac, sip_call_event_cb cb, void *use
     sip__tq_entry_init(&c->t_giveup, fire_giveup);
     sip__tq_entry_init(&c->t_timeout, fire_timeout);
     sip__tq_entry_init(&c->t_glare, fire_glare);
+    sip__call_ext_new(c);
     return c;
 }
 
@@ -185,6 +188,7 @@ void sip__call_teardown(sip_call_t *c)
         sip__tq_stop(&ua->tq, &c->t_timeout);
         if (c->dlg) sip__ua_dialog_remove(ua, c->dlg);
         sip__tq_stop(&ua->tq, &c->t_glare);
+        sip__call_ext_stop(c);
         for (size_t i = 0; i < c->nforks; i++)
             sip__ua_dialog_remove(ua, c->forks[i].dlg);
     }

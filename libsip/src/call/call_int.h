@@ -3,6 +3,8 @@
 #ifndef SIP_CALL_INT_H
 #define SIP_CALL_INT_H
 
+#include "call/rel1xx.h"
+#include "call/timer.h"
 #include "core/timerq.h"
 #include "sip/call.h"
 #include "sip/oa.h"
@@ -13,6 +15,12 @@
 typedef struct sip__fork {
     sip_dialog_t *dlg;
     sip_oa_t *oa; /* a clone of the call's negotiator, NULL without the engine */
+    /* RFC 3262 §4 (prack.c): each fork numbers its own RSeq; its last PRACK, sent again for a
+     * retransmitted reliable 1xx once that PRACK's transaction is over. */
+    sip__rel1xx_uac_t rel;
+    uint32_t pracked; /* RSeq of the last reliable 1xx PRACKed (rel.have: any) */
+    sip_txn_t *prack_txn;
+    char *prack_sdp;
 } sip__fork_t;
 
 struct sip_call {
@@ -60,6 +68,22 @@ struct sip_call {
     sip_msg_t *ack;
     char *local_sdp, *remote_sdp;
     char *bye_reason;
+    /* Reliable provisionals (RFC 3262, prack.c) and session timers (RFC 4028,
+     * session_timer.c). */
+    sip__100rel_mode_t rel_mode;
+    unsigned rel_on : 1, rel_offer : 1, rel_oa_done : 1, held : 1, peer_update : 1;
+    unsigned char inv_superseded; /* UAC: INVITE transactions a 422's retry replaced */
+    sip__rel1xx_uas_t rel;        /* UAS: the INVITE's reliable provisionals */
+    sip_msg_t *rel_1xx;           /* UAS: the unacknowledged one, sent again until its PRACK */
+    sip_msg_t **rel_q;            /* UAS: reliable 1xx waiting for that PRACK (§3), in order */
+    unsigned char *rel_q_sdp;
+    size_t rel_nq;
+    int held_status; /* UAS: a 2xx waiting for that PRACK (§3), and its SDP */
+    char *held_sdp;
+    sip__timer_cfg_t st_cfg;
+    sip__timer_t st;
+    sip_msg_t *st_req; /* our last re-INVITE or UPDATE as sent (its Session-Expires) */
+    sip__tq_entry_t t_rel, t_session;
     char *next_headers; /* sip_call_set_headers(): for the next message sent */
     /* A bridge (B2BUA) watching the call: it sees each event before the application and
      * takes the ones it handles (returns 1). */
@@ -110,5 +134,48 @@ int sip__call_has_sdp(const sip_msg_t *msg);
 void sip__call_media_done(sip_call_t *c, sip_oa_t *oa, sip_msg_t *msg);
 /* indialog.c: sends BYE in the call's dialog (with its Reason). */
 int sip__call_send_bye(sip_call_t *c, sip_dialog_t *d);
+
+/* prack.c and session_timer.c: the extensions' hooks. Life: timers set up, stopped, freed. */
+void sip__call_ext_new(sip_call_t *c);
+void sip__call_ext_stop(sip_call_t *c);
+void sip__call_ext_free(sip_call_t *c);
+/* UAC: configuration and the INVITE's Supported/Require, Session-Expires and Min-SE. */
+int sip__call_ext_invite(sip_call_t *c, const sip_call_opts_t *opts, sip_msg_t *req);
+/* UAS: configuration and the checks of the INVITE; a refused one is answered 420, 421 or 422
+ * here and SIP_ENOTACCEPTABLE returned. */
+int sip__call_ext_accept(sip_call_t *c, const sip_call_opts_t *opts);
+/* UAC: a 1xx to the INVITE; 1 when it is to be dropped (a retransmission, out of order). */
+int sip__call_prack_filter(sip_call_t *c, sip_msg_t *rsp);
+/* UAC: a 1xx taken by fork f: PRACK it when it is reliable. */
+void sip__call_prack_1xx(sip_call_t *c, sip__fork_t *f, sip_msg_t *rsp);
+/* UAC: d, made for a 2xx not kept, numbers its BYE after the PRACKs of its fork. */
+void sip__call_prack_cseq(sip_call_t *c, sip_dialog_t *d);
+/* UAS: sends a provisional of the INVITE, reliably when negotiated (SIP_EBUSY while one is
+ * unacknowledged). */
+int sip__call_prack_send_1xx(sip_call_t *c, sip_msg_t *rsp, int has_sdp);
+/* UAS with the engine and an INVITE without an offer: the engine's offer for a reliable 183
+ * (kept as the local SDP), or NULL. */
+const char *sip__call_prack_offer(sip_call_t *c, int status);
+/* UAS: 1 when the 2xx waits for a PRACK (kept, sent when it comes), 0 to send it now. */
+int sip__call_prack_hold_2xx(sip_call_t *c, int status, const char *sdp);
+/* UAS: a PRACK in the call's early dialog. */
+void sip__call_on_prack(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req);
+/* UAC: a 422 to the INVITE; 1 when the INVITE went again with a larger interval. */
+int sip__call_st_422(sip_call_t *c, const sip_msg_t *rsp);
+/* UAC: the 2xx to req (the INVITE, a re-INVITE or UPDATE of ours): the timer from it. */
+void sip__call_st_2xx(sip_call_t *c, const sip_msg_t *req, const sip_msg_t *rsp);
+/* UAC: Session-Expires and Min-SE for our re-INVITE or UPDATE. */
+int sip__call_st_request(sip_call_t *c, sip_msg_t *req);
+/* UAC: our re-INVITE or UPDATE failed; 1 when handled here (422 retried, the call ended). */
+int sip__call_st_failed(sip_call_t *c, int status, const sip_msg_t *rsp);
+/* UAS: a re-INVITE or UPDATE; 1 when refused here (422, 420). */
+int sip__call_st_check(sip_call_t *c, sip_txn_t *txn, const sip_msg_t *req);
+/* UAS: the 2xx rsp to req gets Session-Expires; the timer runs from it. */
+int sip__call_st_answer(sip_call_t *c, const sip_msg_t *req, sip_msg_t *rsp);
+/* UAC: the end of an INVITE transaction a 422's retry replaced: 1 (the call released) when
+ * it is one, so that the call keeps what the new one needs. */
+int sip__call_st_superseded(sip_call_t *c);
+/* uac.c: sends req as the call's INVITE in place of the last one (a 422's retry). */
+int sip__call_uac_resend(sip_call_t *c, sip_msg_t *req, const sip_netinfo_t *dst);
 
 #endif

@@ -91,6 +91,7 @@ static int answer_request(sip_call_t *c, sip_txn_t *txn, const char *sdp)
     int rc = req ? sip_ua_create_response(&rsp, c->ua, txn, 200, NULL) : SIP_EINVAL;
     if (!rc) rc = sip__call_add_sdp(rsp, sdp);
     if (!rc) rc = sip__call_take_headers(c, rsp);
+    if (!rc) rc = sip__call_st_answer(c, req, rsp);
     if (!rc && sip_msg_get_method(req) == SIP_METHOD_INVITE)
         rc = sip__call_send_2xx(c, txn, rsp);
     else if (!rc)
@@ -126,6 +127,7 @@ static void on_offer_request(sip_call_t *c, sip_txn_t *txn, sip_msg_t *req)
         respond_retry_after(c, txn, 500);
         return;
     }
+    if (sip__call_st_check(c, txn, req)) return;
     int rc;
     if (sip__call_has_sdp(req)) {
         if (c->oa) {
@@ -227,6 +229,7 @@ static int send_mod(sip_call_t *c)
     rc = sip_dialog_create_request(&req, c->dlg, method);
     if (!rc) rc = sip__call_add_sdp(req, offer);
     if (!rc) rc = sip__call_take_headers(c, req);
+    if (!rc) rc = sip__call_st_request(c, req);
     free(offer);
     if (!rc && c->ua->allow && *c->ua->allow) rc = sip_msg_add_header(req, "Allow", c->ua->allow);
     if (rc) {
@@ -341,6 +344,9 @@ static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     if (status < 300 && rsp) {
         sip_dialog_receive_response(c->dlg, rsp);
         take_answer(c, rsp);
+        sip__call_st_2xx(c, c->st_req, rsp);
+    } else if (sip__call_st_failed(c, status, rsp)) {
+        goto out;
     } else if (status == 491 && c->ua) {
         if (c->oa && sip_oa_get_state(c->oa) == SIP_OA_LOCAL_OFFER) sip_oa_cancel_offer(c->oa);
         c->mod_retry = 1;
@@ -398,6 +404,7 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
     case SIP_METHOD_BYE: on_bye(c, txn, req); break;
     case SIP_METHOD_INVITE:
     case SIP_METHOD_UPDATE: on_offer_request(c, txn, req); break;
+    case SIP_METHOD_PRACK: sip__call_on_prack(c, txn, req); break;
     default:
         if (c->cb || c->hook) {
             sip__call_emit(c, SIP_CALL_EVENT_REQUEST, req, txn);

@@ -39,6 +39,7 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     c->invite = req;
     c->inv_cseq = sip_msg_get_cseq(req)->seq;
     c->state = SIP_CALL_CALLING;
+    int xrc = sip__call_ext_invite(c, opts, req);
     char *offer = NULL;
     if (opts->media) {
         char addr[64];
@@ -55,6 +56,7 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     if (!rc && offer && !c->oa) rc = sip__call_set_str(&c->local_sdp, offer);
     free(offer);
     if (!rc) rc = sip__tq_reserve(&ua->tq, 1);
+    if (!rc) rc = xrc;
     if (rc) {
         sip__call_discard(c);
         return rc;
@@ -156,6 +158,7 @@ static void ack_and_bye(sip_call_t *c, const sip_msg_t *rsp)
     if (!c->ua || c->ua->closed) return;
     sip_dialog_t *d = NULL;
     if (sip_dialog_create_uac(&d, c->invite, rsp) != 0) return;
+    sip__call_prack_cseq(c, d);
     send_ack(c, d, NULL, 0);
     sip__call_send_bye(c, d);
     sip_dialog_unref(d);
@@ -209,7 +212,7 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
         answer = c->ack_sdp;
         c->ack_sdp = NULL;
     }
-    int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer;
+    int bad = !c->offer_in_invite && sip__call_has_sdp(rsp) && !answer && !f->prack_sdp;
     send_ack(c, f->dlg, answer, 1);
     free(answer);
     if (bad) {
@@ -218,6 +221,7 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
         sip__call_end(c, 488, rsp, 1);
         return;
     }
+    sip__call_st_2xx(c, c->invite, rsp);
     sip__call_set_state(c, SIP_CALL_CONFIRMED, rsp);
 }
 
@@ -227,6 +231,7 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     sip_call_t *c = user;
     sip_msg_t *rsp = (sip_msg_t *)crsp;
     c->holds++;
+    if (status > 100 && status < 200 && rsp && sip__call_prack_filter(c, rsp)) goto out;
     /* The application hears each response once: a 2xx sent again is the core's to ACK. */
     if (rsp && c->state != SIP_CALL_ENDED && !(status >= 200 && status < 300 && c->ack))
         sip__call_emit(c, SIP_CALL_EVENT_RESPONSE, rsp, NULL);
@@ -246,12 +251,30 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
                 c->dlg = sip_dialog_ref(f->dlg);
             }
             if (f) fork_sdp(c, f, rsp, NULL);
+            if (f) sip__call_prack_1xx(c, f, rsp);
             sip__call_set_state(c, SIP_CALL_EARLY, rsp);
         }
     } else if (status >= 300 || !rsp) {
-        if (!c->ack) sip__call_end(c, status, rsp, c->hanging_up);
+        if (!c->ack && !(status == 422 && rsp && sip__call_st_422(c, rsp)))
+            sip__call_end(c, status, rsp, c->hanging_up);
     }
+out:
     sip__call_release(c);
+}
+
+int sip__call_uac_resend(sip_call_t *c, sip_msg_t *req, const sip_netinfo_t *dst)
+{
+    sip_txn_t *t = NULL;
+    sip__call_hold(c);
+    int rc = sip__ua_send(c->ua, &t, req, dst, on_inv_response, c, sip__call_inv_done);
+    if (rc) return rc;
+    c->inv_superseded++;
+    sip_txn_unref(c->inv_txn);
+    c->inv_txn = t;
+    sip_msg_unref(c->invite);
+    c->invite = sip_msg_ref(req);
+    c->inv_cseq = sip_msg_get_cseq(req)->seq;
+    return 0;
 }
 
 /* opts.timeout_ms passed without a final response: CANCEL. */

@@ -54,6 +54,11 @@ int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_ca
     c->inv_cseq = sip_msg_get_cseq(req)->seq;
     c->state = SIP_CALL_INCOMING;
     c->offer_in_invite = sip__call_has_sdp(req);
+    rc = sip__call_ext_accept(c, opts);
+    if (rc) {
+        sip__call_discard(c);
+        return rc;
+    }
     if (opts && opts->media) {
         char addr[64];
         const char *a = opts->media_address;
@@ -136,10 +141,11 @@ int sip_call_ring(sip_call_t *c, int status, const char *sdp)
     if (status < 101 || status > 199) return SIP_EINVAL;
     /* With the engine, a 183 Session Progress carries its answer (early media). */
     if (!sdp && c->oa && status == 183 && c->offer_in_invite) sdp = c->local_sdp;
+    if (!sdp) sdp = sip__call_prack_offer(c, status);
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
-    if (!rc) rc = sip_txn_reply(c->inv_txn, rsp);
+    if (!rc) rc = sip__call_prack_send_1xx(c, rsp, sdp != NULL);
     if (!rc && sdp && sdp != c->local_sdp) rc = sip__call_set_str(&c->local_sdp, sdp);
     sip_msg_unref(rsp);
     if (!rc) sip__call_set_state(c, SIP_CALL_EARLY, NULL);
@@ -178,18 +184,21 @@ int sip_call_answer(sip_call_t *c, int status, const char *sdp)
     if (rc) return rc;
     if (status == 0) status = 200;
     if (status < 200 || status > 299) return SIP_EINVAL;
+    rc = sip__call_prack_hold_2xx(c, status, sdp);
+    if (rc) return rc < 0 ? rc : 0;
     /* RFC 3264 §5: an answer given in an unreliable 18x is given again in the 2xx. */
     char *offer = NULL;
-    if (!sdp && c->oa && !c->offer_in_invite) {
+    if (!sdp && c->oa && !c->offer_in_invite && !c->rel_oa_done) {
         /* The INVITE had no offer: the 2xx makes one, the ACK answers it. */
         rc = sip__call_offer(c->oa, &offer);
         if (rc) return rc;
         sdp = offer;
     }
-    if (!sdp) sdp = c->local_sdp;
+    if (!sdp && !c->rel_oa_done) sdp = c->local_sdp;
     sip_msg_t *rsp = NULL;
     rc = make_response(c, &rsp, status, NULL, sdp);
     if (!rc) rc = ensure_dialog(c, rsp);
+    if (!rc) rc = sip__call_st_answer(c, c->invite, rsp);
     if (!rc) rc = sip__call_send_2xx(c, c->inv_txn, rsp);
     if (!rc && sdp && sdp != c->local_sdp && !c->oa) rc = sip__call_set_str(&c->local_sdp, sdp);
     sip_msg_unref(rsp);
