@@ -176,12 +176,18 @@ class Env:
             time.sleep(0.05)
         return p
 
-    def sipp_client(self, name, scenario, target_port, *args, calls=1, rate=10, timeout=60):
-        """SIPp as the caller toward 127.0.0.1:target_port, run to its end."""
+    def sipp_client_bg(self, name, scenario, target_port, *args, calls=1, rate=10, timeout=60):
+        """SIPp as the caller toward 127.0.0.1:target_port, in the background (sipp_ok()
+        waits for it)."""
         argv = self.sipp_args(name, scenario, self.port(), "-m", str(calls), "-r", str(rate),
                               "-timeout", "%ds" % timeout, *args,
                               "127.0.0.1:%d" % target_port)
-        p = Proc(self, "sipp-" + name, ["timeout", str(timeout + 10), *argv])
+        return Proc(self, "sipp-" + name, ["timeout", str(timeout + 10), *argv])
+
+    def sipp_client(self, name, scenario, target_port, *args, calls=1, rate=10, timeout=60):
+        """SIPp as the caller toward 127.0.0.1:target_port, run to its end."""
+        p = self.sipp_client_bg(name, scenario, target_port, *args, calls=calls, rate=rate,
+                                timeout=timeout)
         p.wait(timeout + 20)
         return p
 
