@@ -36,7 +36,7 @@ typedef struct leg {
     unsigned long id; /* for the -v lines */
 } leg_t;
 
-static void say(const leg_t *l, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(const leg_t *l, const char *fmt, ...)
 {
     if (!l->b->verbose) return;
     va_list ap;
@@ -115,7 +115,7 @@ static void on_bridge(sip_bridge_t *br, sip_bridge_event_t ev, sip_bridge_leg_t 
         } else {
             if (l->fail_status) b->failed++; /* the caller got the callee's status */
             b->ended++;
-            say(l, "ended (leg %c first)", leg == SIP_BRIDGE_A ? 'A' : 'B');
+            say(l, "ended");
         }
         /* Our reference; the bridge is freed once this callback returns. */
         sip_bridge_unref(br);
