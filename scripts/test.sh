@@ -101,6 +101,8 @@ if configure_build fuzz build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=R
         [ -f "$dict" ] && args+=(-dict="$dict")
         existing=()
         for s in "${seeds[@]}"; do [ -d "$s" ] && existing+=("$s"); done
+        # A harness may have seeds of its own (inputs in its format, not SIP messages).
+        [ -d "$root/tests/fuzz/seeds/$name" ] && existing+=("$root/tests/fuzz/seeds/$name")
         if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             "$fz" "${args[@]}" "$corpus" "${existing[@]}" >"build-fuzz/$name.log" 2>&1; then
             passed=$((passed + 1))

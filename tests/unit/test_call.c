@@ -276,14 +276,30 @@ static void call_no_ack_bye_after_64_t1(void **state)
     pair_advance(60000);
 }
 
+static int cancel_reasons;
+static void spy_cancel(int from, const sip_msg_t *m)
+{
+    if (from != A || !sip_msg_is_request(m) || sip_msg_get_method(m) != SIP_METHOD_CANCEL) return;
+    const sip_header_t *h = sip_msg_header_by_name(m, "Reason", 0);
+    if (h && sip_str_eq(sip_header_get_value(h),
+                        sip_str_from_cstr("SIP;cause=200;text=\"Call completed elsewhere\"")))
+        cancel_reasons++;
+}
+
 static void call_cancel_gives_487(void **state)
 {
     (void)state;
     app[B].ring = 180;
+    cancel_reasons = 0;
+    pair_spy = spy_cancel;
     sip_call_t *c = call_b();
     pair_advance(0);
     assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
-    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    /* RFC 3326: the CANCEL says why. */
+    assert_int_equal(sip_call_hangup(c, "SIP;cause=200;text=\"Call completed elsewhere\""), 0);
+    pair_advance(0);
+    assert_int_equal(cancel_reasons, 1);
+    pair_spy = NULL;
     assert_int_equal(sip_call_get_state(c), SIP_CALL_ENDED);
     pair_advance(0);
     assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);

@@ -490,6 +490,14 @@ static void prack_fork_ladder_each_fork_its_own_prack(void **state)
     assert_int_equal(app[A].responses[2], 183);
     assert_int_equal(app[A].media, 1);
     assert_int_equal(sip_ua_dialog_count(pair[A].ua), 2);
+    /* f1's PRACK transaction is over (nothing answered it): the 180 again gets a new PRACK,
+     * with a new CSeq and the same RAck, and is still not reported. */
+    uint32_t first = prack_cseq_f1;
+    pair_advance(40000);
+    inject(fork_response(180, "f1", c1, 0, 1));
+    assert_int_equal(prack_cseq_f1, first + 1);
+    assert_int_equal(npracks, 3);
+    assert_int_equal(app[A].nresponses, 3);
     /* Two 200s: f2's is kept, f1's gets its ACK and a BYE numbered after f1's PRACK. */
     inject(fork_response(200, "f2", c2, 1, 0));
     assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);

@@ -91,7 +91,9 @@ typedef struct uac {
     uint64_t last_ns;
     uint64_t hold_ms, bye_wait_ms;
     uint64_t linger_ms;
-    unsigned steps; /* the STEP_ bits of --reinvite, --update, --info */
+    unsigned steps;         /* the STEP_ bits of --reinvite, --update, --info */
+    int prack;              /* --prack */
+    uint32_t session_timer; /* --session-timer, seconds; 0: off */
     int verbose;
     int gave_up;
     struct slot *slots; /* by index */
@@ -364,8 +366,9 @@ static void next_step(uac_t *u, call_t *c)
  * which the tap sees (the core sends the BYE on its own and reports no outcome). */
 static void send_bye(uac_t *u, call_t *c)
 {
-    const sip_msg_t *inv = sip_call_get_invite(c->call);
-    sip_str_t cid = inv ? sip_msg_get_call_id(inv) : SIP_STR_NULL;
+    /* The dialog's: the INVITE is gone once its transaction is over. */
+    sip_dialog_t *d = sip_call_get_dialog(c->call);
+    sip_str_t cid = d ? sip_dialog_get_call_id(d) : SIP_STR_NULL;
     c->call_id = cid.len ? strndup(cid.ptr, cid.len) : NULL;
     if (!c->call_id) {
         fail_up(u, c, "BYE", 0, NULL);
@@ -454,8 +457,25 @@ static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
         break;
     }
     case SIP_CALL_EVENT_MODIFIED:
-        if (c->step == STEP_HOLD || c->step == STEP_RESUME || c->step == STEP_UPDATE)
+        if (c->step == STEP_HOLD || c->step == STEP_RESUME || c->step == STEP_UPDATE) {
             step_done(u, c, msg ? sip_msg_get_status(msg) : 0, msg);
+        } else if (u->verbose && msg) {
+            /* A session refresh the call sent itself (RFC 4028 §10). */
+            sip_str_t m = sip_msg_get_cseq(msg) ? sip_msg_get_cseq(msg)->method_str : SIP_STR_NULL;
+            printf("call %" PRIu32 ": session refresh (%.*s) %d\n", c->idx, (int)m.len, m.ptr,
+                   sip_msg_get_status(msg));
+            fflush(stdout);
+        }
+        break;
+    case SIP_CALL_EVENT_RESPONSE:
+        /* A reliable provisional (RFC 3262 §4): the core sends its PRACK. */
+        if (u->verbose && msg && sip_msg_get_status(msg) < 200 &&
+            sip_msg_header_by_name(msg, "RSeq", 0)) {
+            sip_str_t r = sip_header_get_value(sip_msg_header_by_name(msg, "RSeq", 0));
+            printf("call %" PRIu32 ": %d reliable (RSeq %.*s), PRACK sent\n", c->idx,
+                   sip_msg_get_status(msg), (int)r.len, r.ptr);
+            fflush(stdout);
+        }
         break;
     default: break;
     }
@@ -498,6 +518,12 @@ static void start_call(uac_t *u)
     /* An address: the first target. A name: NULL, and the INVITE's transaction locates it
      * (RFC 3263) with the transport's resolver, moving on when a target fails (§4.3). */
     o.dst = u->dst_fixed ? &u->dst : NULL;
+    /* Off unless asked for: the default call offers 100rel and session timers. --prack
+     * Requires 100rel (RFC 3262 §4); --session-timer asks for Session-Expires and refreshes when
+     * the 2xx makes this side the refresher (RFC 4028 §7). */
+    o.rel100 = u->prack ? SIP_CALL_100REL_REQUIRED : SIP_CALL_100REL_OFF;
+    o.session_timer = u->session_timer ? SIP_CALL_TIMER_SUPPORTED : SIP_CALL_TIMER_OFF;
+    o.session_expires = u->session_timer;
     int rc = sip_call_invite(&c->call, u->ua, u->target, &o, on_call_event, slot_of(u, c), NULL);
     free(sdp);
     if (rc) end_call(u, c, 0, "INVITE not sent: %s", sip_strerror(rc));
@@ -581,11 +607,12 @@ static void usage(FILE *f)
             "                          it must get a 2xx\n"
             "      --info              once up, send an INFO with application/dtmf-relay\n"
             "                          (Signal=5, RFC 6086); it must get a 2xx\n"
-            "      --prack             support and require 100rel (RFC 3262): answer reliable\n"
-            "                          provisional responses with PRACK (not in this build:\n"
-            "                          exits 1)\n"
+            "      --prack             support and require 100rel (RFC 3262): reliable\n"
+            "                          provisional responses are answered with PRACK; a callee\n"
+            "                          without 100rel fails the call (420)\n"
             "      --session-timer S   ask for Session-Expires S seconds (RFC 4028, 90-86400)\n"
-            "                          and refresh as negotiated (not in this build: exits 1)\n"
+            "                          and refresh the session as negotiated (re-INVITE or\n"
+            "                          UPDATE at half the interval when this side refreshes)\n"
             "  -m, --max-concurrent N  calls in progress at most (default: no limit)\n"
             "  -t, --transport T       udp, tcp, tls, ws or wss (default: the URI's transport\n"
             "                          parameter, else what DNS offers: udp, tcp or tls; tls\n"
@@ -610,8 +637,7 @@ static void usage(FILE *f)
             "  -h, --help              this text\n"
             "\n"
             "Exit status: 0 when every call completed, 1 when any failed or on a runtime error\n"
-            "(cannot listen, cannot resolve the target, --prack or --session-timer without\n"
-            "the call layer's support), 2 for a usage error.\n");
+            "(cannot listen, cannot resolve the target), 2 for a usage error.\n");
 }
 
 /* The default logger shows warnings only; --trace wants the INFO lines of the message trace. */
@@ -778,7 +804,6 @@ int main(int argc, char **argv)
     memset(&uac, 0, sizeof(uac));
     uac_t *u = &uac;
     uint64_t calls = 1, hold = 0, maxc = 0, t1 = 500, timeout = 0, session_timer = 0;
-    int prack = 0;
     double rate = 10;
     const char *listen = NULL, *transport = NULL, *dns = NULL;
     const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
@@ -820,7 +845,7 @@ int main(int argc, char **argv)
         case OPT_REINVITE: u->steps |= STEP_HOLD | STEP_RESUME; break;
         case OPT_UPDATE: u->steps |= STEP_UPDATE; break;
         case OPT_INFO: u->steps |= STEP_INFO; break;
-        case OPT_PRACK: prack = 1; break;
+        case OPT_PRACK: u->prack = 1; break;
         case OPT_SESSION_TIMER:
             /* RFC 4028 §4: Session-Expires is at least 90 s (the smallest Min-SE). */
             if (parse_uint(optarg, 90, MAX_SESSION_TIMER, &session_timer))
@@ -842,15 +867,7 @@ int main(int argc, char **argv)
         return usage_error("'%s' is not a sip: or sips: URI for a Request-URI", target);
     int sips = uri.scheme == SIP_URI_SIPS;
     if (!tls_cert != !tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
-    if (prack || session_timer) {
-        /* sip_call_opts_t has no 100rel or session-timer setting yet: the flags are parsed and
-         * documented, and refused until the call layer has them. */
-        fprintf(stderr,
-                "sip-uac: %s needs 100rel and session-timer support in libsip's call "
-                "layer, which this build does not have\n",
-                prack ? "--prack" : "--session-timer");
-        return 1;
-    }
+    u->session_timer = (uint32_t)session_timer;
 
     /* The transports RFC 3263 may pick from (§4.1): the flag, else the URI's transport
      * parameter, else any this program speaks as a client (TLS only for sips). */
@@ -995,8 +1012,12 @@ int main(int argc, char **argv)
     /* Without a listening point (a TLS, WS or WSS client) the Contact names this host; the
      * responses come back over the connection (RFC 3261 §18.2.2). */
     if (!listen) uo.contact_host = u->local_host;
-    uo.allow = ALLOW;
-    uo.supported = "";
+    uo.allow = u->prack ? ALLOW ", PRACK" : ALLOW;
+    /* The option tags taken in requests from the callee (a refresh may Require timer). */
+    uo.supported = u->prack && u->session_timer ? "100rel, timer"
+                   : u->prack                   ? "100rel"
+                   : u->session_timer           ? "timer"
+                                                : "";
     uo.t1_ms = xopts.t1_ms;
     uo.t2_ms = xopts.t2_ms;
     if (rc == 0) rc = sip_ua_create(&u->ua, u->layer, &uo, on_ua_request, u, NULL);

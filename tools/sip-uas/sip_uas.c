@@ -22,6 +22,8 @@
 #define MAX_CALL_TIMEOUT_S 604800UL
 #define DEFAULT_CALL_TIMEOUT_S 3600UL
 #define MAX_MEDIA_FILE 65536
+#define MIN_SESSION_TIMER 90U /* RFC 4028 §4: Min-SE is never below 90 s */
+#define MAX_SESSION_TIMER 86400U
 #define T2_MS 4000U
 /* The answer's media ports: one even port per m= line from here (no media is ever sent). */
 #define MEDIA_PORT_BASE 40000U
@@ -80,6 +82,8 @@ struct uas {
     uint32_t t1, t2;
     uint64_t call_timeout_ms; /* a confirmed call without BYE is ended after this; 0: never */
     char *media;              /* --media: the engine's capabilities, or NULL */
+    int rel100;               /* --rel100, a sip_call_100rel_t */
+    uint32_t session_timer;   /* --session-timer: the most granted, seconds; 0: off */
     const char *allow;        /* the methods taken (PRACK with --rel100) */
     unsigned long requests;
     stats_t st;
@@ -619,6 +623,10 @@ static void new_call(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
     sip_call_opts_t o;
     sip_call_opts_init(&o);
     o.media = u->media;
+    /* Both off unless asked for: the default call takes 100rel and timers when offered. */
+    o.rel100 = u->rel100;
+    o.session_timer = u->session_timer ? SIP_CALL_TIMER_SUPPORTED : SIP_CALL_TIMER_OFF;
+    o.session_expires = u->session_timer;
     /* On failure the call has run call_free (its user_free) and, for an offer the engine
      * cannot answer, sent 488; the UA answers 500 to a request left unanswered. */
     int rc = sip_call_accept(&c->call, u->ua, txn, &o, on_call_event, c, call_free);
@@ -760,6 +768,15 @@ static void usage(FILE *f)
         "                        (an SDP file of m= lines with their rtpmap lines): codecs\n"
         "                        intersected, hold answered, 488 for an offer with none in\n"
         "                        common (default: the first format of each offered stream)\n"
+        "      --rel100 MODE     reliable provisional responses (RFC 3262): none (default: a\n"
+        "                        Require of 100rel gets 420), supported (the 180 goes\n"
+        "                        reliably, with RSeq, until its PRACK, when the INVITE\n"
+        "                        supports 100rel) or required (an INVITE without 100rel\n"
+        "                        gets 421)\n"
+        "      --session-timer S grant session timers (RFC 4028) of at most S seconds\n"
+        "                        (90-86400; default: none, a Require of timer gets 420);\n"
+        "                        the 200 says who refreshes, and a session not refreshed\n"
+        "                        in time ends with BYE\n"
         "      --t1 MS           RFC 3261 T1 for the transactions and the 200 retransmissions\n"
         "                        (default 500; 1-%lu)\n"
         "      --call-timeout S  end an answered call that has no BYE after S seconds with a\n"
@@ -872,6 +889,8 @@ int main(int argc, char **argv)
         OPT_CA,
         OPT_VERIFY_CLIENT,
         OPT_MEDIA,
+        OPT_REL100,
+        OPT_SESSION_TIMER,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -884,6 +903,8 @@ int main(int argc, char **argv)
         {"ring", required_argument, NULL, OPT_RING},
         {"code", required_argument, NULL, OPT_CODE},
         {"media", required_argument, NULL, OPT_MEDIA},
+        {"rel100", required_argument, NULL, OPT_REL100},
+        {"session-timer", required_argument, NULL, OPT_SESSION_TIMER},
         {"t1", required_argument, NULL, OPT_T1},
         {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
@@ -899,6 +920,7 @@ int main(int argc, char **argv)
     uas.call_timeout_ms = DEFAULT_CALL_TIMEOUT_S * 1000;
     uas.armed = NEVER;
     uas.allow = ALLOW;
+    uas.rel100 = SIP_CALL_100REL_OFF;
     sip_transport_opts_t opts;
     sip_transport_opts_init(&opts);
     unsigned long v;
@@ -938,6 +960,26 @@ int main(int argc, char **argv)
             uas.code = (unsigned)v;
             break;
         case OPT_MEDIA: media_file = optarg; break;
+        case OPT_REL100:
+            if (strcmp(optarg, "none") == 0) {
+                uas.rel100 = SIP_CALL_100REL_OFF;
+            } else if (strcmp(optarg, "supported") == 0) {
+                uas.rel100 = SIP_CALL_100REL_SUPPORTED;
+            } else if (strcmp(optarg, "required") == 0) {
+                uas.rel100 = SIP_CALL_100REL_REQUIRED;
+            } else {
+                fprintf(stderr, "sip-uas: --rel100 is none, supported or required\n");
+                return 2;
+            }
+            break;
+        case OPT_SESSION_TIMER:
+            if (parse_num(optarg, MIN_SESSION_TIMER, MAX_SESSION_TIMER, &v)) {
+                fprintf(stderr, "sip-uas: --session-timer wants seconds, %u to %u\n",
+                        MIN_SESSION_TIMER, MAX_SESSION_TIMER);
+                return 2;
+            }
+            uas.session_timer = (uint32_t)v;
+            break;
         case OPT_T1:
             if (parse_num(optarg, 1, MAX_T1_MS, &v)) {
                 fprintf(stderr, "sip-uas: --t1 wants milliseconds, 1 to %lu\n", MAX_T1_MS);
@@ -1029,10 +1071,12 @@ int main(int argc, char **argv)
         sip_ua_opts_init(&uo);
         uo.user_agent = "sip-uas (libsip)";
         uo.contact_user = "sip-uas";
+        /* The option tags taken: any other Required gets 420 (RFC 3261 §8.2.2.3). */
+        int rel = uas.rel100 != SIP_CALL_100REL_OFF, timer = uas.session_timer != 0;
+        uas.allow = rel ? ALLOW_PRACK : ALLOW;
         uo.allow = uas.allow;
         uo.accept = ACCEPT;
-        /* No option tag is taken yet: a Require of one gets 420 (RFC 3261 §8.2.2.3). */
-        uo.supported = "";
+        uo.supported = rel && timer ? "100rel, timer" : rel ? "100rel" : timer ? "timer" : "";
         uo.t1_ms = uas.t1;
         uo.t2_ms = uas.t2;
         /* §17.2.1: 100 Trying only when the TU has not answered within 200 ms (the layer's

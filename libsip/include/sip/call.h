@@ -140,8 +140,9 @@ SIP_EXTERN void sip_call_opts_init(sip_call_opts_t *opts);
  * request forks); the first 2xx confirms its dialog and the core sends the ACK, again for each
  * retransmission of that 2xx; a 2xx of another fork is acknowledged and ended with BYE.
  * Each reliable provisional (RFC 3262) is PRACKed by the core in its fork's early dialog, with
- * the engine's answer when it carried an offer. A 422 (RFC 4028) is retried once per larger
- * Min-SE as a new INVITE of the same call (same Call-ID and From tag, CSeq one higher). With a
+ * the engine's answer when it carried an offer. A 422 (RFC 4028) is retried with its larger
+ * Min-SE (at most 4 times) as a new INVITE of the same call (same Call-ID and From tag, CSeq
+ * one higher). With a
  * session timer agreed in the 2xx, the core refreshes the session or ends it (see
  * sip_call_get_end_status()).
  * @param out     New reference

@@ -208,6 +208,13 @@ SIP_EXTERN int sip_txn_server_create(sip_txn_t **out, sip_txn_layer_t *layer, si
  *         SIP_ECLOSED (closed, or a final response already arrived), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_txn_cancel(sip_txn_t *txn);
+/**
+ * sip_txn_cancel() with a Reason header in the CANCEL (RFC 3326), e.g.
+ * "SIP;cause=200;text=\"Call completed elsewhere\"".
+ * @param reason  the header value, or NULL for none
+ * @return as sip_txn_cancel(); SIP_EINVAL for a value that does not parse as a header value.
+ */
+SIP_EXTERN int sip_txn_cancel_with_reason(sip_txn_t *txn, const char *reason);
 
 /**
  * Answers a server transaction, provisionally or finally, now or later (RFC 3261 §17.2). In the

@@ -433,7 +433,7 @@ int sip_call_hangup(sip_call_t *c, const char *reason)
             /* RFC 3261 §9.1: CANCEL; the INVITE's final response is still awaited (a 2xx
              * that crosses the CANCEL gets ACK and BYE). */
             c->hanging_up = 1;
-            rc = sip_txn_cancel(c->inv_txn);
+            rc = sip_txn_cancel_with_reason(c->inv_txn, c->bye_reason);
             sip__call_notify_end(c, 487, NULL, 1);
             break;
         }

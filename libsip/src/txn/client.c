@@ -441,11 +441,31 @@ static void send_ack(sip_txn_t *t, const sip_msg_t *rsp)
     sip__txn_send(t->layer, ack, invite_dst(t), NULL, NULL, NULL);
 }
 
+sip__txn_reason_t *sip__txn_take_reason(sip_txn_layer_t *l, const sip_txn_t *t)
+{
+    for (sip__txn_reason_t **pp = &l->reasons; *pp; pp = &(*pp)->next) {
+        if ((*pp)->t != t) continue;
+        sip__txn_reason_t *r = *pp;
+        *pp = r->next;
+        return r;
+    }
+    return NULL;
+}
+
 static int send_cancel(sip_txn_t *t)
 {
     sip_msg_t *c;
     int rc = build_from_invite(&c, t->req, "CANCEL", t->req);
     if (rc) return rc;
+    sip__txn_reason_t *reason = t->layer->reasons ? sip__txn_take_reason(t->layer, t) : NULL;
+    /* RFC 3326: why the INVITE is cancelled ("SIP;cause=200;text=\"Call completed
+     * elsewhere\"" from a forking proxy or B2BUA). */
+    if (reason) rc = sip_msg_add_header(c, "Reason", reason->text);
+    free(reason);
+    if (rc) {
+        sip_msg_unref(c);
+        return rc;
+    }
     sip_txn_opts_t o = {.t1_ms = t->t1, .t2_ms = t->t2, .t4_ms = t->t4};
     sip_txn_t *ct;
     rc = client_start(&ct, t->layer, c, invite_dst(t), &o, SIP__TXN_INTERNAL, NULL, NULL, NULL);
@@ -470,6 +490,32 @@ int sip_txn_cancel(sip_txn_t *t)
     if (!(t->flags & SIP__TXN_PROVISIONAL)) return 0;
     int rc = send_cancel(t);
     if (rc) t->flags &= (uint16_t)~SIP__TXN_CANCEL_WANT;
+    return rc;
+}
+
+int sip_txn_cancel_with_reason(sip_txn_t *t, const char *reason)
+{
+    if (!reason) return sip_txn_cancel(t);
+    if (!t || !(t->flags & SIP__TXN_CLIENT) || !is_invite(t) || (t->flags & SIP__TXN_INTERNAL))
+        return SIP_EINVAL;
+    if (!t->layer || (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_PROCEEDING))
+        return SIP_ECLOSED;
+    if (t->flags & SIP__TXN_CANCEL_WANT) return 0;
+    /* Checked now, so that the CANCEL cannot fail on it later. */
+    sip_msg_t *probe = NULL;
+    int rc = sip_msg_create_request(&probe, "CANCEL", "sip:x");
+    if (!rc) rc = sip_msg_add_header(probe, "Reason", reason);
+    sip_msg_unref(probe);
+    if (rc) return rc == SIP_EPARSE ? SIP_EINVAL : rc;
+    size_t n = strlen(reason);
+    sip__txn_reason_t *r = malloc(sizeof(*r) + n + 1);
+    if (!r) return SIP_ENOMEM;
+    r->t = t;
+    memcpy(r->text, reason, n + 1);
+    r->next = t->layer->reasons;
+    t->layer->reasons = r;
+    rc = sip_txn_cancel(t);
+    if (rc) free(sip__txn_take_reason(t->layer, t));
     return rc;
 }
 

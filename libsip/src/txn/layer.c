@@ -388,6 +388,7 @@ void sip__txn_terminate(sip_txn_t *t)
     l->count--;
     t->layer = NULL;
     t->cb.rsp = NULL;
+    if (l->reasons) free(sip__txn_take_reason(l, t));
     sip_free_fn f = t->user_free;
     void *u = t->user;
     t->user_free = NULL;
@@ -523,6 +524,8 @@ static void on_uv_closed(uv_handle_t *h)
         sip__live_dec(SIP_LIVE_TXN_LAYER);
         free(l->buckets);
         free(l->heap);
+        while (l->reasons)
+            free(sip__txn_take_reason(l, l->reasons->t));
         free(l);
     }
 }
@@ -731,6 +734,8 @@ void sip_txn_layer_unref(sip_txn_layer_t *l)
         sip__live_dec(SIP_LIVE_TXN_LAYER);
         free(l->buckets);
         free(l->heap);
+        while (l->reasons)
+            free(sip__txn_take_reason(l, l->reasons->t));
         free(l);
     }
 }

@@ -132,8 +132,20 @@ typedef struct sip__txn_heap_entry {
     sip_txn_t *t;
 } sip__txn_heap_entry_t;
 
+/* A Reason for the CANCEL of an INVITE (RFC 3326), kept on the layer until the CANCEL goes:
+ * rare enough that no transaction pays a pointer for it. */
+typedef struct sip__txn_reason {
+    struct sip__txn_reason *next;
+    sip_txn_t *t;
+    char text[];
+} sip__txn_reason_t;
+
+/* Takes t's Reason off the layer (NULL when it had none); the caller frees it. */
+sip__txn_reason_t *sip__txn_take_reason(sip_txn_layer_t *l, const sip_txn_t *t);
+
 struct sip_txn_layer {
     sip__loop_child_t child;
+    sip__txn_reason_t *reasons;
     int refs;
     int closed;
     int uv_open; /* the default clock's uv timer is not closed yet */

@@ -4,7 +4,9 @@
 # sends once a call is up (--reinvite: hold then resume, --update, --info), checked in the
 # messages sip-uas received and sent (--trace), in both programs' output lines and exit codes; a
 # request the callee refuses failing the call (which still ends with BYE); CANCEL on --timeout
-# during the ring; a BYE from the callee; the usage of --prack and --session-timer.
+# during the ring; a BYE from the callee; --prack against sip-uas --rel100 (the 180 reliable and
+# PRACKed) and against a callee without 100rel (420); --session-timer negotiated with sip-uas
+# --session-timer.
 # usage: uac_uas_calls.sh SIP-UAC SIP-UAS SIP-UAS-TXN
 set -euo pipefail
 uac=$1
@@ -43,11 +45,16 @@ for v in 0 89 86401 abc 1800s -90 ""; do
     expect_rc 2 --session-timer "$v" sip:x@127.0.0.1:9
 done
 expect_rc 2 --reinvite=yes sip:x@127.0.0.1:9
-# The call layer has no 100rel or session-timer setting yet: a runtime error that says so.
-expect_rc 1 --prack sip:x@127.0.0.1:9
-grep -q -- "--prack needs 100rel" "$work/out" || fail "--prack: no message"
-expect_rc 1 --session-timer 1800 sip:x@127.0.0.1:9
-grep -q -- "--session-timer needs" "$work/out" || fail "--session-timer: no message"
+expect_rc 2 --prack=1 sip:x@127.0.0.1:9
+for args in "--rel100=bogus" "--rel100=" "--session-timer=89" "--session-timer=86401" \
+    "--session-timer=1e3"; do
+    rc=0
+    "$uas" --listen udp:127.0.0.1:1 "$args" >/dev/null 2>&1 || rc=$?
+    [ $rc -eq 2 ] || fail "sip-uas $args exited $rc, not 2"
+done
+"$uas" --help | grep -q -- "--rel100" || fail "sip-uas --help does not describe --rel100"
+"$uas" --help | grep -q -- "--session-timer" ||
+    fail "sip-uas --help does not describe --session-timer"
 
 # ---- helpers --------------------------------------------------------------------------------
 free_port() {
@@ -221,10 +228,79 @@ sleep 0.3
 stop ring "calls 1 answered 0 rejected 0 cancelled 1 acked 0 byes 0 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
 grep -q "^SIP/2.0 487 Request Terminated" "$work/ring.log" || fail "ring: no 487 to the INVITE"
 
+# ---- a BYE long after the INVITE's transaction ended (Timer M, 64*T1 = 1.28 s) ---------------
+start late "$uas" --t1 20
+run_uac late 0 --t1 20 --hold 2000 --info "sip:service@127.0.0.1:$port"
+has late "call 0: INFO 200" "call 0 completed" "calls: 1 completed, 0 failed"
+stop late "calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 1 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
+
 # ---- the callee ends the call (its --call-timeout) during --hold: completed ----------------
 start byepeer "$uas" --call-timeout 1
 run_uac byepeer 0 --hold 10000 "sip:service@127.0.0.1:$port"
 has byepeer "call 0 completed: BYE from the peer" "calls: 1 completed, 0 failed"
 stop byepeer "calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 0 no-ack 0 reinvites 0 failed 0 active 0 expired 1"
 
-echo "sip-uac: --reinvite, --update, --info, CANCEL and BYE from the callee against sip-uas passed"
+# ---- --prack: the 180 goes reliably (RFC 3262 §3) and sip-uac PRACKs it ---------------------
+start prack "$uas" --rel100 supported --ring 300
+run_uac prack 0 --prack "sip:service@127.0.0.1:$port"
+# RFC 3262 §3: the first RSeq is random (1 to 2**31 - 1).
+sed -Ei 's/\(RSeq [1-9][0-9]*\)/(RSeq N)/' "$work/uac-prack.out"
+has prack "call 0: 180 reliable (RSeq N), PRACK sent" "call 0 completed" \
+    "calls: 1 completed, 0 failed"
+stop prack "calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 1 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
+messages "$work/prack.log" >"$work/prack.json"
+"$py" - "$work/prack.json" <<'EOF' || fail "--prack messages"
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+def check(c, what):
+    if not c:
+        sys.exit("check failed: " + what)
+def tags(m, name):
+    return [t.strip() for v in m["h"].get(name, []) for t in v.split(",")]
+got = [m for m in msgs if m["dir"] == "received"]
+methods = [m["first"].split()[0] for m in got]
+check(methods == ["INVITE", "PRACK", "ACK", "BYE"], "requests received: %s" % methods)
+check("100rel" in tags(got[0], "require"), "the INVITE Requires 100rel: %s" % got[0]["h"])
+r180 = [m for m in msgs if m["dir"] == "sent" and m["first"].startswith("SIP/2.0 180")]
+check(r180 and "100rel" in tags(r180[0], "require") and r180[0]["h"].get("rseq", [""])[0].isdigit(),
+      "the 180 is reliable: %s" % (r180 and r180[0]["h"]))
+rseq = r180[0]["h"]["rseq"][0]
+check(got[1]["h"].get("rack") == [rseq + " 1 INVITE"], "RAck %s" % got[1]["h"].get("rack"))
+check(got[1]["h"]["cseq"] == ["2 PRACK"], "PRACK CSeq %s" % got[1]["h"]["cseq"])
+sent = [m["first"] + " " + m["h"]["cseq"][0] for m in msgs if m["dir"] == "sent"]
+check(sent.index("SIP/2.0 200 OK 2 PRACK") < sent.index("SIP/2.0 200 OK 1 INVITE"),
+      "the PRACK answered before the INVITE's 200: %s" % sent)
+EOF
+
+# ---- --prack against a callee without 100rel: 420 (RFC 3261 §8.2.2.3), the call fails -------
+start norel "$uas"
+run_uac norel 1 --prack "sip:service@127.0.0.1:$port"
+has norel "call 0 failed: INVITE 420 Bad Extension" "calls: 0 completed, 1 failed"
+stop norel "calls 0 answered 0 rejected 0 cancelled 0 acked 0 byes 0 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
+
+# ---- --session-timer: Session-Expires asked for and granted (RFC 4028 §7, §9) ----------------
+start timer "$uas" --session-timer 1800
+run_uac timer 0 --session-timer 120 "sip:service@127.0.0.1:$port"
+has timer "call 0 completed" "calls: 1 completed, 0 failed"
+stop timer "calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 1 no-ack 0 reinvites 0 failed 0 active 0 expired 0"
+messages "$work/timer.log" >"$work/timer.json"
+"$py" - "$work/timer.json" <<'EOF' || fail "--session-timer messages"
+import json, sys
+msgs = [json.loads(l) for l in open(sys.argv[1])]
+def check(c, what):
+    if not c:
+        sys.exit("check failed: " + what)
+# Session-Expires may come in its compact form, x (RFC 4028 §4).
+inv = [m for m in msgs if m["dir"] == "received" and m["first"].startswith("INVITE")][0]
+se = inv["h"].get("session-expires") or inv["h"].get("x") or []
+check(se and se[0].split(";")[0].strip() == "120", "INVITE Session-Expires %s" % se)
+check("timer" in ",".join(inv["h"].get("supported", [])), "INVITE Supported: timer")
+ok = [m for m in msgs if m["dir"] == "sent" and m["first"].startswith("SIP/2.0 200")
+      and m["h"]["cseq"] == ["1 INVITE"]][0]
+se = ok["h"].get("session-expires") or ok["h"].get("x") or []
+check(se and se[0].split(";")[0].strip() == "120" and "refresher=" in se[0],
+      "200 Session-Expires %s" % se)
+check("timer" in ",".join(ok["h"].get("require", [])), "200 Require: timer")
+EOF
+
+echo "sip-uac: --reinvite, --update, --info, --prack, --session-timer, CANCEL and BYE from the callee against sip-uas passed"
