@@ -491,6 +491,29 @@ static void call_info_packages_and_dtmf(void **state)
     pair_advance(60000);
 }
 
+static void call_offer_in_2xx_answered_in_ack(void **state)
+{
+    (void)state;
+    /* An INVITE without SDP: B's 2xx makes the offer (the answer argument of
+     * sip_call_answer), A's application answers in the OFFER event, the answer rides the ACK. */
+    app[B].answer = 200;
+    app[A].offer_answer = SDP_A;
+    sip_call_t *c = NULL;
+    assert_int_equal(sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", NULL, on_call_event,
+                                     &app[A], on_free),
+                     0);
+    assert_int_equal(sip_msg_get_body(sip_call_get_invite(c)).len, 0);
+    pair_advance(0);
+    assert_int_equal(app[A].offers, 1);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_CONFIRMED);
+    assert_true(sip_str_eq(sip_call_get_remote_sdp(app[B].call), sip_str_from_cstr(SDP_A)));
+    sip_call_hangup(c, NULL);
+    pair_advance(0);
+    sip_call_unref(c);
+    pair_advance(60000);
+}
+
 static void call_in_dialog_lower_cseq_500(void **state)
 {
     (void)state;
@@ -661,6 +684,7 @@ int main(void)
         T(call_bye_before_ack),
         T(call_callee_bye_waits_for_ack),
         T(call_reinvite_manual_offer),
+        T(call_offer_in_2xx_answered_in_ack),
         T(call_in_dialog_lower_cseq_500),
         T(call_info_packages_and_dtmf),
         T(ua_uas_checks),

@@ -39,6 +39,7 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     c->invite = req;
     c->inv_cseq = sip_msg_get_cseq(req)->seq;
     c->state = SIP_CALL_CALLING;
+    rc = 0;
     int xrc = sip__call_ext_invite(c, opts, req);
     char *offer = NULL;
     if (opts->media) {
