@@ -9,7 +9,7 @@ import re
 
 def test_sip_uas_refreshes_the_session(env):
     port = env.port()
-    uas = env.uas("uas", port)
+    uas = env.uas("uas", port, "--session-timer", "1800")
     # Both callers at once: one wait of about 45 s for both refreshes.
     upd = env.sipp_client_bg("timer-update", "uac_timer_update.xml", port, calls=1, timeout=90)
     inv = env.sipp_client_bg("timer-reinvite", "uac_timer_reinvite.xml", port, calls=1,
@@ -23,7 +23,7 @@ def test_sip_uas_refreshes_the_session(env):
 
 def test_sip_uas_refuses_a_short_session_with_422(env):
     port = env.port()
-    uas = env.uas("uas", port)
+    uas = env.uas("uas", port, "--session-timer", "1800")
     sipp = env.sipp_client("timer-422", "uac_timer_422.xml", port, calls=3, rate=10)
     env.sipp_ok(sipp, 3)
     env.stop_clean(uas)
