@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Session timers (RFC 4028) from SIPp callers to sip-uas: the negotiation (Session-Expires:
-90;refresher=uas granted with Require: timer), the refresh sip-uas sends at half the interval
-(about 45 s: 90 s is the least Min-SE allows, so this file takes that long once), by UPDATE
-when the caller allows it and by re-INVITE when not (both calls run at once), and 422 with
-Min-SE: 90 for Session-Expires: 30."""
+"""Session timers (RFC 4028) between libsip's programs and SIPp: SIPp callers to sip-uas (the
+negotiation, Session-Expires: 90;refresher=uas granted with Require: timer, and the refresh
+sip-uas sends at half the interval, by UPDATE when the caller allows it and by re-INVITE when
+not), sip-uac --session-timer 90 refreshing toward a SIPp callee by UPDATE, and 422 with
+Min-SE: 90 for Session-Expires: 30. A refresh comes about 45 s into a call (90 s is the least
+Min-SE allows, §4): the three refreshing calls run at once, so this file takes that long once."""
 import re
+
+from conftest import Proc, tool
 
 
 def test_sip_uas_refreshes_the_session(env):
@@ -14,8 +17,16 @@ def test_sip_uas_refreshes_the_session(env):
     upd = env.sipp_client_bg("timer-update", "uac_timer_update.xml", port, calls=1, timeout=90)
     inv = env.sipp_client_bg("timer-reinvite", "uac_timer_reinvite.xml", port, calls=1,
                              timeout=90)
+    # sip-uac refreshing toward SIPp: it holds the call past the refresh, then BYE.
+    callee = env.port()
+    sipp_uas = env.sipp_server("uas-timer", "uas_timer.xml", callee, calls=1, timeout=90)
+    uac = Proc(env, "uac", [tool("SIP_UAC"), "--session-timer", "90", "--hold", "50000",
+                            "--timeout", "80", "-v", "sip:service@127.0.0.1:%d" % callee])
     env.sipp_ok(upd, 1, timeout=100)
     env.sipp_ok(inv, 1, timeout=100)
+    assert uac.wait(100) == 0, uac.log()
+    assert "calls: 1 completed, 0 failed" in uac.log().splitlines(), uac.log()
+    env.sipp_ok(sipp_uas, 1, timeout=30)
     log = env.stop_clean(uas)
     assert re.search(r"^calls 2 answered 2 rejected 0 cancelled 0 acked 2 byes 2 no-ack 0 "
                      r".* failed 0 active 0 expired 0$", log, re.M), log
