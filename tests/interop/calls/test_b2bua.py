@@ -119,3 +119,28 @@ def test_callee_bye_and_reinvite_cross_b2bua(env):
     ulog = env.stop_clean(uas)
     assert counters(ulog, "calls") == ("calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 0 "
                                        "no-ack 0 reinvites 2 failed 0 active 0 expired 1"), ulog
+
+
+def test_reliable_provisionals_on_both_legs(env):
+    """100rel is hop by hop across the bridge (RFC 3262 §3: PRACK is end to end between the UAs
+    of a dialog, and each leg is its own dialog): sip-uac --prack requires it of the b2bua,
+    sip-uas --rel100 supported sends its 180 reliably to the b2bua's leg; each side PRACKs its
+    own provisional and the call completes."""
+    callee = env.port()
+    uas = env.uas("uas", callee, "--rel100", "supported", "--ring", "200")
+    port = env.port()
+    b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % callee)
+    rc, out = env.uac("uac", "--calls", "2", "--rate", "10", "--prack", "--hold", "100",
+                      "--trace", "--timeout", "20", "sip:bob@127.0.0.1:%d" % port)
+    assert rc == 0, out
+    assert "calls: 2 completed, 0 failed" in out.splitlines(), out
+    # The b2bua relayed each 180 reliably (its own RSeq), and sip-uac PRACKed it in the A leg.
+    assert len(re.findall(r"^PRACK sip:b2bua@127\.0\.0\.1:%d" % port, out, re.M)) >= 2, out
+    assert len(re.findall(r"^RAck: \d+ 1 INVITE$", out, re.M)) >= 2, out
+    blog = env.stop_clean(b2b)
+    assert counters(blog, "calls") == "calls 2 answered 2 forwarded 0 failed 0 ended 2", blog
+    ulog = env.stop_clean(uas)
+    # The b2bua's leg PRACKed each reliable 180 of sip-uas.
+    assert len(re.findall(r"^PRACK from udp:", ulog, re.M)) == 2, ulog
+    assert counters(ulog, "calls").startswith("calls 2 answered 2 rejected 0 cancelled 0 "
+                                              "acked 2 byes 2 "), ulog
