@@ -27,3 +27,16 @@ def test_sip_uac_pracks_a_reliable_183(env):
     assert rc == 0, out
     assert "calls: 3 completed, 0 failed" in out.splitlines(), out
     env.sipp_ok(sipp, 3)
+
+
+def test_sip_uas_refuses_or_requires_100rel(env):
+    """Without --rel100, a Require of 100rel gets 420 with Unsupported; with --rel100 required,
+    an INVITE without 100rel gets 421 with Require: 100rel."""
+    port = env.port()
+    uas = env.uas("uas-none", port)
+    env.sipp_ok(env.sipp_client("refused", "uac_100rel_refused.xml", port, calls=2, rate=10), 2)
+    env.stop_clean(uas)
+    port = env.port()
+    uas = env.uas("uas-required", port, "--rel100", "required")
+    env.sipp_ok(env.sipp_client("missing", "uac_no_100rel.xml", port, calls=2, rate=10), 2)
+    env.stop_clean(uas)
