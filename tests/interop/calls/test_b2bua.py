@@ -27,7 +27,7 @@ def test_calls_through_b2bua(env):
     uas = env.uas("uas", callee)
     port = env.port()
     b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % callee)
-    args = ["--calls", "3", "--rate", "10", "--hold", "300", "-v", "--timeout", "20"]
+    args = ["--calls", "3", "--rate", "10", "--hold", "300", "-v", "--trace", "--timeout", "20"]
     info = uac_has("--info")
     if info:
         args.append("--info")
@@ -45,7 +45,9 @@ def test_calls_through_b2bua(env):
                                        "no-ack 0 reinvites 0 failed 0 active 0 expired 0"), ulog
     # The callee's leg is the bridge's own call: no Call-ID of the caller reaches sip-uas.
     callee_ids = set(re.findall(r"^INVITE from udp:\S+ Call-ID (\S+)$", ulog, re.M))
-    assert len(callee_ids) == 3, ulog
+    caller_ids = set(re.findall(r"^Call-ID: (\S+)$", out, re.M))
+    assert len(callee_ids) == 3 and len(caller_ids) == 3, (ulog, out)
+    assert not callee_ids & caller_ids, (callee_ids, caller_ids)
     if info:
         # RFC 6086: the caller's INFO went across the bridge, its DTMF body intact.
         assert len(re.findall(r"^call \d+: INFO relayed to leg B$", blog, re.M)) == 3, blog
