@@ -15,9 +15,12 @@
 
 #define MAX_LISTEN 8
 
+typedef struct leg leg_t;
+
 typedef struct b2bua {
     sip_loop_t *loop;
     sip_ua_t *ua;
+    leg_t *legs; /* the live calls, hung up at exit */
     const char *target, *busy_target;
     int verbose;
     unsigned long calls, answered, forwarded, failed, ended;
@@ -26,15 +29,16 @@ typedef struct b2bua {
 /* One incoming call and the bridge that carries it now. Each bridge made for it holds a
  * reference (released by the bridge's user_free), so a leg forwarded to a second target
  * outlives its first bridge. */
-typedef struct leg {
+struct leg {
     b2bua_t *b;
+    leg_t *prev, *next;
     int refs;
     sip_call_t *a;    /* the incoming call (our reference) */
     sip_bridge_t *br; /* the current bridge (our reference), NULL once it ended */
     int forwarded;    /* bridged to --forward-on-busy already */
     int fail_status;  /* the current bridge's callee failed with this */
     unsigned long id; /* for the -v lines */
-} leg_t;
+};
 
 __attribute__((format(printf, 2, 3))) static void say(const leg_t *l, const char *fmt, ...)
 {
@@ -52,6 +56,11 @@ static void leg_release(void *user)
 {
     leg_t *l = user;
     if (--l->refs) return;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        l->b->legs = l->next;
+    if (l->next) l->next->prev = l->prev;
     sip_call_unref(l->a);
     free(l);
 }
@@ -138,6 +147,9 @@ static void on_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
     }
     l->b = b;
     l->refs = 1; /* ours until this function returns */
+    l->next = b->legs;
+    if (b->legs) b->legs->prev = l;
+    b->legs = l;
     l->id = ++b->calls;
     /* No media option: the bridge relays each side's SDP as it is. */
     int rc = sip_call_accept(&l->a, ua, txn, NULL, NULL, NULL, NULL);
@@ -256,12 +268,18 @@ int main(int argc, char **argv)
     sip_loop_run(b.loop);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
+    /* Calls still up are hung up (BYE or CANCEL on both legs, RFC 3261 §15): each bridge ends,
+     * and our reference to it goes with its ENDED event. The UA then closes: whatever is left
+     * ends without sending anything more. */
+    for (leg_t *l = b.legs, *next; l; l = next) {
+        next = l->next;
+        if (l->br) sip_bridge_hangup(l->br, "SIP;cause=503;text=\"Service shutting down\"");
+    }
     if (b.verbose) {
         printf("calls %lu answered %lu forwarded %lu failed %lu ended %lu\n", b.calls, b.answered,
                b.forwarded, b.failed, b.ended);
         fflush(stdout);
     }
-    /* The UA first: its calls end without sending anything more, the bridges with them. */
     sip_ua_close(b.ua);
     sip_ua_unref(b.ua);
     sip_txn_layer_close(layer);

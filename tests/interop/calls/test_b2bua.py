@@ -5,10 +5,11 @@ comes back, an INFO goes across, and the caller's BYE ends both legs. With --for
 a busy callee's caller is bridged to a second one."""
 import re
 import subprocess
+import time
 
 import pytest
 
-from conftest import tool
+from conftest import Proc, tool
 
 
 def uac_has(flag):
@@ -146,3 +147,27 @@ def test_reliable_provisionals_on_both_legs(env):
     assert len(re.findall(r"^PRACK from udp:", ulog, re.M)) == 2, ulog
     assert counters(ulog, "calls").startswith("calls 2 answered 2 rejected 0 cancelled 0 "
                                               "acked 2 byes 2 "), ulog
+
+
+def test_b2bua_hangs_up_its_calls_at_exit(env):
+    """SIGTERM during a call: the b2bua ends both legs with BYE (its bridges end, nothing is
+    left behind, which an ASan build checks) and exits 0; the caller counts the call completed
+    by the peer's BYE, the callee a BYE."""
+    callee = env.port()
+    uas = env.uas("uas", callee)
+    port = env.port()
+    b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % callee)
+    uac = Proc(env, "uac", [tool("SIP_UAC"), "--hold", "10000", "--timeout", "20", "-v",
+                            "sip:bob@127.0.0.1:%d" % port])
+    b2b.wait_for(r"^call 1: answered$")
+    uas.wait_for(r"^ACK from ")
+    # The caller's ACK crosses loopback at once; the BYE should find the call confirmed (RFC 3261
+    # §15 holds a BYE back until the ACK otherwise, which would make the exit slower only).
+    time.sleep(0.3)
+    blog = env.stop_clean(b2b)
+    assert counters(blog, "calls") == "calls 1 answered 1 forwarded 0 failed 0 ended 1", blog
+    assert uac.wait(20) == 0, uac.log()
+    assert "call 0 completed: BYE from the peer" in uac.log().splitlines(), uac.log()
+    ulog = env.stop_clean(uas)
+    assert counters(ulog, "calls").startswith("calls 1 answered 1 rejected 0 cancelled 0 acked 1 "
+                                              "byes 1 "), ulog
