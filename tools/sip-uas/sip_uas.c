@@ -631,13 +631,18 @@ static void new_call(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
      * cannot answer, sent 488; the UA answers 500 to a request left unanswered. */
     int rc = sip_call_accept(&c->call, u->ua, txn, &o, on_call_event, c, call_free);
     if (rc) {
-        /* An offer --media cannot answer was refused with 488 (RFC 3264 §6): no call, as for
-         * any request refused before it became one. */
+        /* The call answered the INVITE itself (SIP_ENOTACCEPTABLE): 488 for an offer --media
+         * cannot answer (RFC 3264 §6), 420 or 421 for 100rel (RFC 3262 §4), 420 or 422 for
+         * session timers (RFC 4028 §8): no call, as for any request refused before it became
+         * one. */
         int refused = rc == SIP_ENOTACCEPTABLE || rc == SIP_ESDP;
         if (!refused) u->st.failed++;
+        /* Which status went out the call does not say (the transaction no longer holds its
+         * final response): the wire does. */
         if (u->verbose)
             printf("call %.*s: %s\n", (int)cid.len, cid.ptr,
-                   refused ? "offer refused with 488" : sip_strerror(rc));
+                   refused ? "INVITE refused by the call (offer, 100rel or session timer)"
+                           : sip_strerror(rc));
         fflush(stdout);
         return;
     }

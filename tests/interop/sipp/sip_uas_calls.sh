@@ -381,7 +381,7 @@ grep -q "^call call-4: no ACK for the 2xx, call given up$" "$work/exact.log" ||
 # whose 2xx was acknowledged.
 if [ $txn -eq 1 ]; then stop exact 2 2 0 0 2 1 1 1 0 0; else stop exact 2 2 0 0 1 1 1 1 0 0; fi
 
-# ---- sip-uas only: the 2xx over TCP, --media ---------------------------------------------------
+# ---- sip-uas only: the 2xx over TCP, --media, --rel100 ------------------------------------------
 if [ $txn -eq 0 ]; then
     # Usage: --media with --stateless is refused, an unreadable file is a runtime error.
     rc=0; "$uas" --listen udp:127.0.0.1:1 --stateless --media /dev/null >/dev/null 2>&1 || rc=$?
@@ -499,6 +499,59 @@ check(r is not None and r["status"] == 488, "no common codec: %s" % (r and r["st
 t.send("ACK", "tcp-2", 1, r["tag"], branch="z9hG4bK-t")
 EOF
     stop media 1 1 0 0 1 1 0 0 0 0
-    grep -q '^call tcp-2: offer refused with 488$' "$work/media.log" || fail "no -v line for the 488"
+    grep -q '^call tcp-2: INVITE refused by the call (offer, 100rel or session timer)$' \
+        "$work/media.log" || fail "no -v line for the 488"
+fi
+if [ $txn -eq 0 ]; then
+    # A caller that Requires 100rel and PRACKs the reliable 180 (RFC 3262), then holds, resumes
+    # (re-INVITE) and offers again (UPDATE): uac_100rel_modify.xml checks every answer. The ring
+    # keeps the 200 after the PRACK's exchange, as the scenario expects.
+    port=$(free_port $((port + 1)))
+    start rel100 "$port" --rel100 supported --ring 300
+    for t in u1 t1; do
+        run_sipp "$work/rel100-$t.log" -sf "$here/uac_100rel_modify.xml" -t $t -m 5 -r 20 \
+            -timeout 30s "127.0.0.1:$port"
+        sipp_ok "$work/rel100-$t.log" 5
+    done
+    stop rel100 10 10 0 0 10 10 0 30 0 0
+    # A caller that asks for a session timer and refreshes it by UPDATE (RFC 4028):
+    # uac_session_timer.xml checks the Session-Expires and Require: timer of both 200s.
+    port=$(free_port $((port + 1)))
+    start timer "$port" --session-timer 1800
+    for t in u1 t1; do
+        run_sipp "$work/timer-$t.log" -sf "$here/uac_session_timer.xml" -t $t -m 5 -r 20 \
+            -timeout 30s "127.0.0.1:$port"
+        sipp_ok "$work/timer-$t.log" 5
+    done
+    stop timer 10 10 0 0 10 10 0 10 0 0
+    # --rel100 required: an INVITE without 100rel gets 421 with Require: 100rel (RFC 3262 §4),
+    # and no call. (Without --rel100, Require: 100rel gets 420: the message checks above.)
+    port=$(free_port $((port + 1)))
+    start required "$port" --rel100 required
+    "$py" - "$port" <<'EOF' || fail "--rel100 required"
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+me = s.getsockname()[1]
+s.settimeout(2)
+head = ("INVITE sip:uas@127.0.0.1:%d SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-req-1\r\n"
+        "From: <sip:chk@127.0.0.1>;tag=fr\r\nTo: <sip:uas@127.0.0.1:%d>\r\n"
+        "Call-ID: req-1\r\nCSeq: 1 INVITE\r\nContact: <sip:chk@127.0.0.1:%d>\r\n"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n" % (port, me, port, me))
+s.sendto(head.encode(), ("127.0.0.1", port))
+while True:
+    r = s.recv(65535).decode()
+    if not r.startswith("SIP/2.0 100"):
+        break
+if not r.startswith("SIP/2.0 421"):
+    sys.exit("not 421: " + r)
+if "\r\nRequire: 100rel\r\n" not in r:
+    sys.exit("421 without Require: 100rel: " + r)
+EOF
+    grep -q '^call req-1: INVITE refused by the call' "$work/required.log" ||
+        fail "no -v line for the 421"
+    stop required 0 0 0 0 0 0 0 0 0 0
 fi
 echo "sip-uas: calls over UDP, TCP and lossy UDP, --code, CANCEL and message checks passed"
