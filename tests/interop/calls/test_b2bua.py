@@ -104,24 +104,26 @@ def test_b2bua_usage():
 def test_callee_bye_and_reinvite_cross_b2bua(env):
     """The callee side ends the call (sip-uas --call-timeout 1 sends BYE): the bridge's BYE
     reaches sip-uac, which counts the call completed; before that, sip-uac's hold and resume
-    re-INVITEs went across the bridge and came back answered."""
+    re-INVITEs and its UPDATE (RFC 3311) went across the bridge and came back answered."""
     callee = env.port()
     uas = env.uas("uas", callee, "--call-timeout", "1")
     port = env.port()
     b2b = env.b2bua("b2bua", port, "--target", "sip:bob@127.0.0.1:%d" % callee)
-    rc, out = env.uac("uac", "--reinvite", "--hold", "10000", "-v", "--timeout", "20",
+    rc, out = env.uac("uac", "--reinvite", "--update", "--hold", "10000", "-v", "--timeout", "20",
                       "sip:bob@127.0.0.1:%d" % port)
     assert rc == 0, out
     assert "call 0 completed: BYE from the peer" in out.splitlines(), out
     assert "calls: 1 completed, 0 failed" in out.splitlines(), out
     assert re.search(r"^call 0: re-INVITE \(hold\) 200$", out, re.M), out
     assert re.search(r"^call 0: re-INVITE \(resume\) 200$", out, re.M), out
+    assert re.search(r"^call 0: UPDATE 200$", out, re.M), out
     blog = env.stop_clean(b2b)
     assert counters(blog, "calls") == "calls 1 answered 1 forwarded 0 failed 0 ended 1", blog
+    assert re.search(r"^call 1: UPDATE relayed to leg B$", blog, re.M), blog
     assert re.search(r"^call 1: BYE relayed to leg A$", blog, re.M), blog
     ulog = env.stop_clean(uas)
     assert counters(ulog, "calls") == ("calls 1 answered 1 rejected 0 cancelled 0 acked 1 byes 0 "
-                                       "no-ack 0 reinvites 2 failed 0 active 0 expired 1"), ulog
+                                       "no-ack 0 reinvites 3 failed 0 active 0 expired 1"), ulog
 
 
 def test_reliable_provisionals_on_both_legs(env):
