@@ -67,7 +67,7 @@ start() {
         >"$work/$name.log" 2>&1 &
     pids+=($!)
     eval "pid_$name=$!"
-    for _ in $(seq 50); do grep -qs "listening on tcp" "$work/$name.log" && return; sleep 0.1; done
+    for _ in $(seq 200); do grep -qs "listening on tcp" "$work/$name.log" && return; sleep 0.1; done
     cat "$work/$name.log" >&2
     fail "sip-uas $name did not start"
 }

@@ -32,7 +32,7 @@ for p in range(20000, 21000):
 "$uas" --listen udp:127.0.0.1:$port --listen tcp:127.0.0.1:$port --stateless -v \
     >"$work/uas.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do grep -q "listening on tcp" "$work/uas.log" && break; sleep 0.1; done
+for _ in $(seq 200); do grep -q "listening on tcp" "$work/uas.log" && break; sleep 0.1; done
 grep -q "listening on tcp:127.0.0.1:$port" "$work/uas.log" || fail "sip-uas did not start"
 
 for t in u1 t1; do
