@@ -31,6 +31,7 @@ an entry without a typedef); a public Python name without a docstring.
 """
 
 import argparse
+import keyword
 import os
 import re
 import sys
@@ -56,6 +57,10 @@ PACKAGE_OPTIONS = {
     "sip_resolver_opts_t": "Resolver",
     "sip_txn_opts_t": "Stack",
     "sip_oa_opts_t": "OfferAnswer",
+    "sip_ua_opts_t": "UA",
+    # UA.invite.OPTIONS: `from` is the keyword from_, timeout_ms the keyword timeout (seconds).
+    "sip_call_opts_t": "UA.invite",
+    "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,8 +156,10 @@ def python_option_problems(opts):
             if f"{typedef}.{field}" in EXCLUDED_FIELDS:
                 continue
             o = cls()
+            # SWIG names a field that is a Python keyword (`from`) with a leading underscore.
+            attr = f"_{field}" if keyword.iskeyword(field) else field
             try:
-                setattr(o, field, getattr(o, field))
+                setattr(o, attr, getattr(o, attr))
             except AttributeError:
                 out.append(f"{typedef}.{field}: read-only in libsip._core")
             except Exception:  # noqa: BLE001 - a value type SWIG refuses is still writable

@@ -61,6 +61,9 @@ RENAMES = {
     ("*", "__bytes__"): "__tostring",        # Lua strings are bytes
     ("*", "__eq__"): "__eq",
     ("ClientTransaction", "__await__"): "wait",  # asyncio await vs a coroutine's txn:wait()
+    ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
+    ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
+    ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -115,6 +118,13 @@ PYTHON_ONLY = {
     "Stack.address": "Python's one-address shorthand; Lua's stack:listeners()",
     "Stack.addresses": "Lua's stack:listeners()",
     "Resolver.bind": "a Lua Resolver binds to the stack's loop when a Stack takes it",
+    "CallState": ENUM, "DialogState": ENUM, "CallFailed": ERRORS,
+    "Call.__await__": ASYNC + ": `await call` is `await call.answered()` (Lua's "
+    "call:wait_answered())",
+    "BridgeLeg": ENUM + " (\"a\", \"b\")",
+    "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
+    "ua.bridge() returns at once and `await` waits",
+    "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
 }
 
 # Lua features Python does not have, with the reason.

@@ -14,11 +14,17 @@
     with libsip.Stack(listen=["udp:127.0.0.1:5060"], transactions=True) as stack:
         rsp = await stack.request(libsip.Message.request("OPTIONS", uri, headers=...))
 
+    ua = libsip.UA(stack)                          # calls: INVITE sessions and dialogs
+    call = await ua.invite("sip:bob@127.0.0.1:5070", sdp=offer)
+    await call.hangup()
+
 The generated module libsip._core is the flat C API (private); this package is the layer meant
 for scripts. Log lines of every loop go to logging.getLogger("libsip").
 """
 
 from . import _core
+from .calls import (UA, Bridge, BridgeLeg, Call, CallFailed, CallState, Dialog,
+                    DialogState)
 from ._errors import (BodyError, ClosedError, Error, InvalidError, NotFoundError, ParseError,
                       SdpError, TransactionError, UriError)
 from .live import live_objects
@@ -44,3 +50,5 @@ __all__ = [
     "HandlerPriority",
 ]
 __all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]
+__all__ += ["Bridge", "BridgeLeg", "Call", "CallFailed", "CallState", "Dialog", "DialogState",
+            "UA"]

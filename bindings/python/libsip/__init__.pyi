@@ -1,6 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Type hints of the libsip package: the public names, re-exported from the annotated modules.
 from . import _core as _core
+from .calls import UA as UA
+from .calls import Bridge as Bridge
+from .calls import BridgeLeg as BridgeLeg
+from .calls import Call as Call
+from .calls import CallFailed as CallFailed
+from .calls import CallState as CallState
+from .calls import Dialog as Dialog
+from .calls import DialogState as DialogState
 from ._errors import BodyError as BodyError
 from ._errors import ClosedError as ClosedError
 from ._errors import Error as Error

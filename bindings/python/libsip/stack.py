@@ -300,6 +300,8 @@ class Stack:
         self._tasks: Set[Any] = set()
         self._layer: Optional[TxnLayer] = None
         self._resolver: Optional[Resolver] = None
+        # The UAs on the transaction layer (libsip.UA): closed before it.
+        self._uas: "weakref.WeakSet[Any]" = weakref.WeakSet()
         try:
             self.transport = Transport(self.loop, **transport_opts)
         except BaseException:
@@ -413,6 +415,12 @@ class Stack:
         return start_client(self, layer, msg, dst, on_response,
                             {"t1_ms": t1_ms, "t2_ms": t2_ms, "t4_ms": t4_ms})
 
+    def ua(self, **options: Any) -> Any:
+        """A user agent on this stack's transaction layer: ``stack.ua(user_agent=...)`` is
+        ``libsip.UA(stack, user_agent=...)`` (the same keywords and checks)."""
+        from .calls import UA
+        return UA(self, **options)
+
     # -- addresses and sending --------------------------------------------------------------
 
     def listen(self, spec: str) -> NetInfo:
@@ -502,6 +510,8 @@ class Stack:
         """Closes the transactions, the transport and (when the stack made it) the loop; a
         pending ``await stack.request()`` raises ClosedError. Idempotent."""
         self._closed = True
+        for ua in list(getattr(self, "_uas", ())):
+            ua.close()
         self._close_clients("stack closed")
         if self._layer is not None:
             self._layer.close()

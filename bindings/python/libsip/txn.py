@@ -323,17 +323,23 @@ class ClientTransaction:
         self._handle()
         return self._request
 
-    def cancel(self) -> None:
+    def cancel(self, reason: Optional[str] = None) -> None:
         """Cancels a pending INVITE (RFC 3261 §9.1): the CANCEL goes out once a provisional
         response has arrived; the INVITE then ends with the server's 487 (or 408 when no final
-        follows within 64*T1). Raises ClosedError once a final response has arrived or the
-        stack is closed, InvalidError for a request other than INVITE."""
-        rc = _c.sip_txn_cancel(self._handle())
+        follows within 64*T1). reason is a Reason header value for the CANCEL (RFC 3326:
+        'SIP;cause=200;text="Call completed elsewhere"'). Raises ClosedError once a final
+        response has arrived or the stack is closed, InvalidError for a request other than
+        INVITE or a reason that does not parse."""
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError(f"reason must be a str, not {type(reason).__name__}")
+        h = self._handle()
+        rc = _c.sip_txn_cancel(h) if reason is None else _c.sip_txn_cancel_with_reason(h, reason)
         if rc < 0:
             if rc == _c.SIP_ECLOSED:
                 raise ClosedError(message="cannot cancel: the transaction has a final response "
                                   "or is closed")
-            raise error(rc, "only an INVITE can be cancelled" if rc == _c.SIP_EINVAL else None)
+            raise error(rc, ("only an INVITE can be cancelled, with a Reason that parses"
+                             if rc == _c.SIP_EINVAL else None))
         self._stack.loop._kick()
 
     def close(self) -> None:
