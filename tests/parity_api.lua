@@ -89,6 +89,25 @@ _, e = pcall(function()
     oa:create_answer()
 end)
 fields("Error", e)
+-- A call the callee rejects (Python's CallFailed): the error carries the final response.
+do
+    local s1 = sip.Stack{ listen = "udp:127.0.0.1:0", transactions = true }
+    local s2 = sip.Stack{ listen = "udp:127.0.0.1:0", transactions = true, loop = s1.loop }
+    local ua1, ua2 = s1:ua(), s2:ua()
+    ua2:on_invite(function(call) call:reject(486) end)
+    s1:spawn(function()
+        local call = ua1:invite("sip:b@127.0.0.1:" .. s2:listeners()[1].port)
+        fields("Error", select(2, pcall(call.wait_answered, call, 5)))
+        s1:stop()
+    end)
+    local guard = s1.loop:timer(5000, function() s1:stop() end)
+    s1:run()
+    guard:close()
+    ua1:close()
+    ua2:close()
+    s2:close()
+    s1:close()
+end
 -- A received message's source (Python: NetInfo): the fields a netinfo table carries.
 emit("class", "NetInfo")
 fields("NetInfo", require("libsip.message")._netinfo_table({

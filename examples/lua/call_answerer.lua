@@ -3,10 +3,10 @@
 --
 -- usage: lua5.4 call_answerer.lua [--listen udp:127.0.0.1:5062]... [--ring MS] [-v] [--trace]
 --
--- Runs on the transaction layer (transactions = true): retransmitted requests, CANCEL (200 and
--- 487) and unhandled methods (501) are the layer's. What is left here is the UAS core: the calls
--- by Call-ID, the answer, and the retransmission of the 200 until its ACK arrives (RFC 3261
--- §13.3.1.4; RFC 6026 leaves that to the core). SIGINT and SIGTERM end it with status 0.
+-- Runs on the user agent layer (sip.UA): the 2xx retransmitted until its ACK, the ACK itself,
+-- CANCEL (487), BYE, OPTIONS and re-INVITEs are the core's; the answer comes from the call's
+-- offer/answer engine and its capabilities. What is left here is the call logic. SIGINT and
+-- SIGTERM end it with status 0.
 local sip = require "libsip"
 
 local listen, ring, verbose, trace = {}, 0, false, false
@@ -43,116 +43,40 @@ local stack <close> = sip.Stack {
 }
 stack.loop:set_trace(trace)
 local loop = stack.loop
-local t1, t2 = stack.transactions.t1_ms, stack.transactions.t2_ms
 for _, l in ipairs(stack:listeners()) do print("listening on " .. l.spec) end
 io.stdout:flush()
 
--- Call-ID -> { req, answer (reply options of the 200), ring_timer, retx_timer, interval,
--- waited, acked, started }
-local calls = {}
+-- What this side can do: PCMU and PCMA audio, with telephone-event (no media is sent). The
+-- engine answers each offer from it (RFC 3264: codec intersection, 488 when none is common);
+-- the c= and o= address is the Contact's host, the listening point the INVITE came through.
+local CAPS = table.concat({
+    "v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
+    "m=audio 40000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=sendrecv", "",
+}, "\r\n")
 
-local function stop_timers(call)
-    if call.ring_timer then call.ring_timer:stop() end
-    if call.retx_timer then call.retx_timer:stop() end
-    call.ring_timer, call.retx_timer = nil, nil
-end
+local ua <close> = stack:ua { contact_user = "answer" }
 
-local function finish(call_id, how)
-    local call = calls[call_id]
-    if not call then return end
-    calls[call_id] = nil
-    stop_timers(call)
+ua:on_invite(function(call)
+    local call_id, started = call.invite.call_id, loop:now()
+    call:ring()
+    if ring > 0 then sip.sleep(ring) end
+    -- The caller may have cancelled meanwhile (the core answered 487).
+    local how
+    if call.state == "Ended" then
+        how = "cancelled"
+    else
+        call:answer()
+        -- Until a BYE from either side, a CANCEL that crossed the 200, or no ACK (BYE after
+        -- 64*T1); SIP_ECLOSED when the program ends first.
+        local ok, status = pcall(call.wait_ended, call)
+        if not ok then return end
+        how = status == 200 and "BYE" or ("status " .. status)
+    end
     if verbose then
         io.stderr:write(("call_answerer call %s ended: %s after %.3f s\n"):format(
-            call_id, how, (loop:now() - call.started) / 1000))
+            call_id, how, (loop:now() - started) / 1000))
     end
-end
-
--- RFC 3261 §13.3.1.4: the 2xx again at T1, 2*T1, ... capped at T2, until the ACK; after 64*T1
--- without one the call is given up.
-local function retransmit(call_id)
-    local call = calls[call_id]
-    if not call or call.acked then return end
-    call.waited = call.waited + call.interval
-    if call.waited >= 64 * t1 then return finish(call_id, "no ACK") end
-    if not pcall(call.req.reply, call.req, 200, nil, call.answer) then
-        return finish(call_id, "transaction closed")
-    end
-    call.interval = math.min(2 * call.interval, t2)
-    call.retx_timer = loop:timer(call.interval, function() retransmit(call_id) end)
-end
-
--- A fixed answer: one PCMU audio stream on the local address (no media is sent).
-local function sdp_answer(ip)
-    local family = ip:find(":", 1, true) and "IP6" or "IP4"
-    return table.concat({
-        "v=0", ("o=- 1 1 IN %s %s"):format(family, ip), "s=-",
-        ("c=IN %s %s"):format(family, ip), "t=0 0", "m=audio 40000 RTP/AVP 0",
-        "a=rtpmap:0 PCMU/8000", "a=sendrecv", "",
-    }, "\r\n")
-end
-
-local function answer(call_id)
-    local call = calls[call_id]
-    if not call then return end
-    call.ring_timer = nil
-    local src = call.req.source or { transport = "udp", local_ip = "127.0.0.1", local_port = 5060 }
-    local ip = src.local_ip
-    local host = ip:find(":", 1, true) and "[" .. ip .. "]" or ip
-    call.answer = {
-        headers = { Contact = ("<sip:answer@%s:%d;transport=%s>"):format(
-            host, src.local_port, src.transport) },
-        body = sdp_answer(ip), content_type = "application/sdp",
-    }
-    call.req:reply(200, nil, call.answer)
-    -- Over a reliable transport the 200 is sent once (§13.3.1.4 applies to UDP only).
-    if src.transport == "udp" then
-        call.interval = t1
-        call.retx_timer = loop:timer(t1, function() retransmit(call_id) end)
-    end
-end
-
-stack:on_request("INVITE", function(req)
-    local call_id = req.call_id
-    if calls[call_id] then
-        -- A re-INVITE (or a new INVITE on a Call-ID in use): not supported here.
-        req:reply(488)
-        return
-    end
-    local call = { req = req, interval = 0, waited = 0, acked = false, started = loop:now() }
-    calls[call_id] = call
-    req:reply(180)
-    -- The layer has answered the CANCEL 200 and the INVITE 487: forget the pending answer.
-    req:on_cancel(function() finish(call_id, "cancelled") end)
-    if ring > 0 then
-        call.ring_timer = loop:timer(ring, function() answer(call_id) end)
-    else
-        answer(call_id)
-    end
-end)
-
-stack:on_request("ACK", function(req)
-    -- The ACK of our 2xx (no transaction, no response): stops the retransmissions.
-    local call = calls[req.call_id]
-    if call and not call.acked then
-        call.acked = true
-        stop_timers(call)
-    end
-end)
-
-stack:on_request("BYE", function(req)
-    if not calls[req.call_id] then
-        req:reply(481) -- RFC 3261 §15.1.2: no such call
-        return
-    end
-    req:reply(200)
-    finish(req.call_id, "BYE")
-end)
-
-stack:on_request("OPTIONS", function(req)
-    req:reply(200, nil, { headers = { Allow = "INVITE, ACK, CANCEL, BYE, OPTIONS",
-                                      Accept = "application/sdp" } })
-end)
+end, { media = CAPS })
 
 -- The loop hears SIGINT and SIGTERM (in place of their default action) and stops.
 for _, name in ipairs({ "INT", "TERM" }) do

@@ -4,8 +4,8 @@
 -- Built on the flat core module `libsip_core` (sip.core), which is C-shaped and private. This
 -- layer adds objects with fields, errors raised as tables, `<close>`, garbage collection and
 -- coroutine tasks; it holds no protocol logic of its own. One module per concern, as in the
--- Python package: errors, uri, message, sdp, loop, transport, txn, stack; `require "libsip"`
--- gathers them.
+-- Python package: errors, uri, message, sdp, loop, transport, txn, stack, oa, dialog, call,
+-- bridge, ua; `require "libsip"` gathers them.
 --
 -- Ownership: every object owns one reference to its C handle. __gc drops it, close() drops it at
 -- once; afterwards every method raises a SIP_ECLOSED error, and close() or __gc again does
@@ -30,13 +30,14 @@ sip.Stack = stack.Stack
 sip.Resolver = require("libsip.transport").Resolver
 sip.Transport = require("libsip.transport").Transport
 sip.OfferAnswer = require("libsip.oa").OfferAnswer
+sip.UA = require("libsip.ua").new
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
 --- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, dialog =, ua =,
---- call =, oa = } (Python:
+--- call =, oa =, bridge = } (Python:
 --- libsip.live_objects()). Objects a script dropped count until the collector frees them:
 --- collectgarbage() first to see what is really left.
 function sip.live_objects()

@@ -121,6 +121,12 @@ function M.Stack(cfg)
     return s
 end
 
+--- A user agent on this stack's transaction layer: stack:ua{ user_agent = ..., ... } is
+--- sip.UA(stack, {...}) (docs/LUA.md: Calls).
+function Stack.methods.ua(s, opts)
+    return require("libsip.ua").new(s, opts)
+end
+
 --- The transaction layer (Stack{transactions = true | {t1_ms=, t2_ms=, t4_ms=,
 --- timer_100_ms=}}), with its timers as fields (t1_ms...) and count; nil without.
 Stack.props.transactions = function(s) return rawget(s, "_layer") end
@@ -150,6 +156,13 @@ local function check_unanswered(s)
         -- The requests still here are kept by the script; it answers them.
         for t in pairs(pending) do pending[t] = nil end
     end)
+end
+
+-- A server transaction whose handler's task ended without a final response: answered 500 in
+-- the next loop iteration unless the script keeps it (the UA's handlers use this too).
+function Stack.methods._answer_later(s, t)
+    rawget(s, "_unanswered")[t] = true
+    check_unanswered(s)
 end
 
 function Stack.methods._on_txn_request(s, txnp, mp)
@@ -405,6 +418,9 @@ function Stack.methods.close(s)
     local tp = rawget(s, "_tp")
     if not tp then return end
     close_clients(s, "stack closed")
+    -- Its UA first: the calls end (waiting tasks resume) while the layer is still there.
+    local ua = rawget(s, "_ua")
+    if ua then ua:close() end
     rawset(s, "_tp", nil)
     local layer = rawget(s, "_layer")
     if layer then layer:close() end

@@ -246,15 +246,19 @@ function ClientTxn.methods.wait(t)
 end
 
 --- Cancels a pending INVITE (RFC 3261 §9.1): the CANCEL goes out once a provisional response
---- has arrived; the INVITE then ends with the server's 487.
-function ClientTxn.methods.cancel(t)
+--- has arrived; the INVITE then ends with the server's 487. reason: a Reason header value for
+--- the CANCEL (RFC 3326, 'SIP;cause=200;text="Call completed elsewhere"'), or nil.
+function ClientTxn.methods.cancel(t, reason)
     local p = rawget(t, "_p")
     if not p then closed() end
-    local rc = core.sip_txn_cancel(p)
+    if reason ~= nil then errors._arg_string(reason, "cancel: reason") end
+    local rc = core.sip_txn_cancel_with_reason(p, reason)
     if rc == core.SIP_ECLOSED then
         raise(rc, "cancel: the transaction has a final response or is closed")
     elseif rc == core.SIP_EINVAL then
-        raise(rc, "cancel: only an INVITE can be cancelled")
+        raise(rc, reason and ("cancel: only an INVITE can be cancelled, and the reason must "
+            .. "parse as a header value (%q)"):format(reason)
+            or "cancel: only an INVITE can be cancelled")
     end
     check(rc)
 end

@@ -423,8 +423,11 @@ int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *method, con
         if (from) {
             w = snprintf(buf, sizeof(buf), "%s;tag=%s", from, tag);
         } else {
-            /* No From given: anonymous at this side's Contact host (RFC 3261 §8.1.1.3). */
+            /* No From given: anonymous at this side's Contact host (RFC 3261 §8.1.1.3), past
+             * the Contact's user part when it has one (contact_user). */
             const char *h = strchr(contact, ':') + 1, *e = h + strcspn(h, ";>");
+            const char *at = memchr(h, '@', (size_t)(e - h));
+            if (at) h = at + 1;
             w = snprintf(buf, sizeof(buf), "<sip:anonymous@%.*s>;tag=%s", (int)(e - h), h, tag);
         }
         rc = w > 0 && (size_t)w < sizeof(buf) ? sip_msg_add_header(m, "From", buf) : SIP_EINVAL;

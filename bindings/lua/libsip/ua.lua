@@ -1,0 +1,352 @@
+-- SPDX-License-Identifier: MIT
+-- libsip for Lua: the user agent (sip/ua.h) on a Stack's transaction layer: incoming calls and
+-- out-of-dialog requests to handlers run as tasks, outgoing calls.
+
+local core = require "libsip_core"
+local errors = require "libsip.errors"
+local message = require "libsip.message"
+local loopm = require "libsip.loop"
+local txnm = require "libsip.txn"
+local callm = require "libsip.call"
+local bridgem = require "libsip.bridge"
+
+local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
+local raise, closed, class = errors._raise, errors._closed, errors._class
+local report = errors._report
+local wrap_msg = message._wrap_msg
+local loop_p = loopm._loop_p
+local server_txn, answer_if_open = txnm._server_txn, txnm._answer_if_open
+
+local M = {}
+
+local UA = class("UA")
+
+local function ua_p(u)
+    local p = rawget(u, "_p")
+    if not p then closed() end
+    return p
+end
+
+-- The C defaults, read once: the default OPTIONS answer below repeats what the UA sends.
+local DEFAULTS = (function()
+    local o = core.sip_ua_opts_t()
+    core.sip_ua_opts_init(o)
+    return { allow = o.allow, accept = o.accept, supported = o.supported,
+             user_agent = o.user_agent }
+end)()
+
+-- The answer the C UA gives an out-of-dialog request nobody takes (sip_ua_create() without a
+-- callback): OPTIONS 200 with the capabilities (RFC 3261 §11.2), 501 for an unknown method,
+-- 405 with Allow for a known one (§8.2.1). INVITE is the on_invite handler's or 480.
+local function default_answer(u, txnp, mp)
+    local m = core.sip_msg_get_method(mp)
+    local caps = rawget(u, "_caps")
+    local status, headers = 405, { { "Allow", caps.allow } }
+    if m == core.SIP_METHOD_OPTIONS then
+        status, headers = 200, { { "Allow", caps.allow }, { "Accept", caps.accept },
+            { "Supported", caps.supported } }
+    elseif m == core.SIP_METHOD_UNKNOWN then
+        status, headers = 501, {}
+    elseif m == core.SIP_METHOD_INVITE then
+        status, headers = 480, {}
+    end
+    local up = rawget(u, "_p")
+    if not up then return end
+    local rc, rp = core.sip_ua_create_response(up, txnp, status, nil)
+    if rc < 0 then return end
+    for _, h in ipairs(headers) do
+        if h[2] and h[2] ~= "" then core.sip_msg_add_header(rp, h[1], h[2]) end
+    end
+    core.sip_txn_reply(txnp, rp)
+    core.sip_msg_unref(rp)
+end
+
+-- An INVITE out of any dialog: a Call for the on_invite handler, run as a task. A handler that
+-- raises gets its call rejected 500 when not answered yet.
+local function incoming_call(u, fn, txnp)
+    local loop = rawget(u, "_loop")
+    local c, cb = callm._new(u, loop)
+    local rc, cp = core.sip_call_accept(ua_p(u), txnp, rawget(u, "_accept_opts"), cb)
+    if rc < 0 then
+        core.sip_txn_respond(txnp, 500, nil)
+        report(loop_p(loop), "libsip: cannot accept an incoming call: " .. core.sip_strerror(rc))
+        return
+    end
+    rawset(c, "_p", cp)
+    rawget(u, "_calls")[c] = true
+    loop:spawn(function(call)
+        local ok, err = xpcall(fn, debug.traceback, call)
+        if not ok then
+            local p = rawget(call, "_p")
+            local st = p and core.sip_call_get_state(p)
+            if st == core.SIP_CALL_INCOMING or st == core.SIP_CALL_EARLY then
+                core.sip_call_reject(p, 500, nil)
+            end
+            report(loop_p(loop), err)
+        end
+    end, c)
+end
+
+-- Another request out of any dialog (an INVITE too when no on_invite handler is set): the
+-- on_request handler's (a task; a request it leaves without a final response and does not
+-- keep is answered 500, as a Stack handler's), else the Stack's handler for the method (not
+-- for an INVITE), else the default answer.
+local function other_request(u, txnp, mp)
+    local fn = rawget(u, "_on_request")
+    local stack = rawget(u, "_stack")
+    if not fn then
+        local method = core.sip_msg_get_method_str(mp)
+        local handlers = rawget(stack, "_handlers")
+        if method ~= "INVITE" and handlers and (handlers[method] or handlers["*"]) then
+            stack:_on_txn_request(txnp, mp)
+        else
+            default_answer(u, txnp, mp)
+        end
+        return
+    end
+    core.sip_msg_ref(mp)
+    local req = wrap_msg(mp)
+    rawset(req, "_stack", stack)
+    rawset(req, "_txn", server_txn(txnp, stack))
+    local loop = rawget(u, "_loop")
+    loop:spawn(function(r)
+        local ok, err = xpcall(fn, debug.traceback, r)
+        local t = rawget(r, "_txn")
+        r = nil
+        local p = rawget(t, "_p")
+        if not ok then
+            if p then answer_if_open(p, 500) end
+            report(loop_p(loop), err)
+            return
+        end
+        local st = p and core.sip_txn_get_state(p)
+        if (st == core.SIP_TXN_TRYING or st == core.SIP_TXN_PROCEEDING) and rawget(stack, "_tp")
+        then
+            stack:_answer_later(t)
+        end
+    end, req)
+end
+
+-- Every settable field of sip_ua_opts_t (the clock is not bound): a field added in C is an
+-- option here with no edit.
+local UA_KEYSET = (function()
+    local mt = getmetatable(core.sip_ua_opts_t())
+    local out = {}
+    for k in pairs(mt and mt[".set"] or {}) do out[k] = true end
+    return out
+end)()
+
+--- A user agent on a Stack's transaction layer: sip.UA(stack, { user_agent =, allow =,
+--- supported =, accept =, schemes =, recv_info =, contact_user =, contact_host =, t1_ms =,
+--- t2_ms = })
+--- (the fields of sip_ua_opts_t; "" leaves a header out), or stack:ua{...}. The stack needs
+--- transactions (sip.Stack{ transactions = true }). Until ua:close() the UA is a link of the
+--- transport's handler chain (priority "ua", after the transaction layer's matching) and takes
+--- the new requests: in-dialog ones go to their calls, INVITEs to ua:on_invite, the others to
+--- ua:on_request, else to the stack's on_request handlers, else the UA's default answer.
+--- The stack keeps the UA until ua:close() or stack:close().
+function M.new(stack, opts)
+    -- Unknown options first, as Python's keyword arguments are.
+    opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
+    if getmetatable(stack) ~= errors._classes.Stack then
+        raise(core.SIP_EINVAL, "sip.UA: stack must be a sip.Stack, got " .. type(stack))
+    end
+    if not rawget(stack, "_tp") then raise(core.SIP_ECLOSED, "sip.UA: the stack is closed") end
+    local layer = rawget(stack, "_layer")
+    if not layer then
+        raise(core.SIP_EINVAL, "sip.UA needs a stack with transactions: "
+            .. "sip.Stack{transactions = true, ...}")
+    end
+    if rawget(stack, "_ua") then
+        raise(core.SIP_EINVAL, "sip.UA: the stack has a UA already (one UA per stack)")
+    end
+    local o = core.sip_ua_opts_t()
+    core.sip_ua_opts_init(o)
+    errors._set_struct(o, opts, "sip.UA")
+    local caps = {}
+    for k, v in pairs(DEFAULTS) do caps[k] = v end
+    for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
+    local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _bridges = {},
+        _caps = caps }, UA)
+    local weak = setmetatable({ u = u }, { __mode = "v" })
+    local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
+        local ua = weak.u
+        if not ua or not rawget(ua, "_p") then return end
+        local fn = rawget(ua, "_on_invite")
+        if fn and core.sip_msg_get_method(mp) == core.SIP_METHOD_INVITE then
+            return incoming_call(ua, fn, txnp)
+        end
+        other_request(ua, txnp, mp)
+    end)
+    if rc < 0 then raise(rc, "sip.UA: cannot create the user agent: " .. core.sip_strerror(rc)) end
+    rawset(u, "_p", p)
+    rawset(stack, "_ua", u)
+    return u
+end
+
+local MEDIA_KEYS = errors._set { "media", "media_address" }
+
+-- The media capabilities of opts (text or an Sdp) and their address into a sip_call_opts_t.
+local function media_opts(o, opts, what)
+    if opts.media ~= nil then
+        local m = opts.media
+        if getmetatable(m) == errors._classes.Sdp then m = m:print() end
+        o.media = errors._arg_string(m, what .. ": media")
+    end
+    if opts.media_address ~= nil then
+        o.media_address = errors._arg_string(opts.media_address, what .. ": media_address")
+    end
+end
+
+--- fn(call) in a new task for every INVITE out of any dialog (without one: ua:on_request's,
+--- else 480). The call is Incoming: call:ring(), call:answer{ sdp = ... }, call:reject(486)...
+--- A handler that raises gets the call rejected 500 when it was not answered; one that
+--- returns leaves the call as it is (the UA keeps it until it ends). opts { media = caps,
+--- media_address = "192.0.2.1" } gives each call the offer/answer engine with these local
+--- capabilities (an SDP of m= lines, text or Sdp): call:answer() then answers the offer from
+--- them (488 when it cannot), and re-INVITEs are answered the same way; media_address is its
+--- c=/o= address (default: the Contact host).
+function UA.methods.on_invite(u, fn, opts)
+    ua_p(u)
+    if fn ~= nil then errors._arg_fn(fn, "ua:on_invite: handler") end
+    opts = errors._check_opts(opts, MEDIA_KEYS, "ua:on_invite")
+    local o
+    if opts.media ~= nil or opts.media_address ~= nil then
+        o = core.sip_call_opts_t()
+        core.sip_call_opts_init(o)
+        media_opts(o, opts, "ua:on_invite")
+    end
+    rawset(u, "_on_invite", fn)
+    rawset(u, "_accept_opts", o)
+    return u
+end
+
+--- fn(req) in a new task for every other request out of any dialog (OPTIONS, MESSAGE...);
+--- req:reply(status) answers it; one left without a final response when the task ends, and
+--- not kept, is answered 500. Without it, the stack's on_request handlers take them, else the
+--- UA answers (OPTIONS 200 with Allow, Accept and Supported; 405 with Allow; 501; INVITE 480).
+function UA.methods.on_request(u, fn)
+    ua_p(u)
+    if fn ~= nil then errors._arg_fn(fn, "ua:on_request: handler") end
+    rawset(u, "_on_request", fn)
+    return u
+end
+
+local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "media",
+    "media_address", "late_offer" }
+
+--- Places a call: ua:invite("sip:bob@127.0.0.1:5070", { sdp = offer (text or Sdp; nil: the
+--- offer comes in the 2xx), from = "Alice <sip:alice@example.com>", headers = { Name = value }
+--- or { {name, value}, ... }, timeout = seconds (CANCEL when no final response by then),
+--- dst = "udp:127.0.0.1:5070" or {transport=, host=, port=} (nil: RFC 3263 from the URI),
+--- media = caps (the offer/answer engine with these local capabilities, an SDP of m= lines;
+--- sdp is then not used: the engine makes the offer, checks the answer, handles hold and
+--- re-offers), media_address = its c=/o= address (default: the Contact host), late_offer =
+--- true (with media: no offer in the INVITE; the engine answers the 2xx's in the ACK) }).
+--- Returns the Call at once (also outside a task); call:wait_answered() waits.
+function UA.methods.invite(u, target, opts)
+    local p = ua_p(u)
+    errors._arg_string(target, "ua:invite: target")
+    opts = errors._check_opts(opts, INVITE_KEYS, "ua:invite")
+    local o = core.sip_call_opts_t()
+    core.sip_call_opts_init(o)
+    if opts.from ~= nil then o.from = errors._arg_string(opts.from, "ua:invite: from") end
+    if opts.sdp ~= nil then
+        local sdp = opts.sdp
+        if getmetatable(sdp) == errors._classes.Sdp then sdp = sdp:print() end
+        o.sdp = errors._arg_string(sdp, "ua:invite: sdp")
+    end
+    if opts.headers ~= nil then o.headers = callm._header_lines(opts.headers, "ua:invite") end
+    media_opts(o, opts, "ua:invite")
+    if opts.late_offer ~= nil then
+        if type(opts.late_offer) ~= "boolean" then
+            raise(core.SIP_EINVAL, "ua:invite: late_offer must be a boolean, got "
+                .. type(opts.late_offer))
+        end
+        o.late_offer = opts.late_offer and 1 or 0
+    end
+    if opts.timeout ~= nil then
+        if type(opts.timeout) ~= "number" or opts.timeout < 0 then
+            raise(core.SIP_EINVAL, "ua:invite: timeout must be a number of seconds >= 0, got "
+                .. (type(opts.timeout) == "number" and tostring(opts.timeout) or type(opts.timeout)))
+        end
+        o.timeout_ms = math.floor(opts.timeout * 1000 + 0.5)
+    end
+    -- Kept until the call is made: the struct points into it.
+    local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
+    if ni then o.dst = ni end
+    local loop = rawget(u, "_loop")
+    local c, cb = callm._new(u, loop)
+    local rc, cp = core.sip_call_invite(p, target, o, cb)
+    if rc == core.SIP_EURI then
+        raise(rc, ("ua:invite: bad target URI %q"):format(target))
+    elseif rc == core.SIP_EPARSE and opts.from ~= nil then
+        raise(rc, ("ua:invite: bad from address %q"):format(opts.from))
+    elseif rc < 0 then
+        raise(rc, "ua:invite: cannot place the call: " .. core.sip_strerror(rc))
+    end
+    rawset(c, "_p", cp)
+    if core.sip_call_get_state(cp) == core.SIP_CALL_ENDED then
+        callm._over(c)
+    else
+        rawget(u, "_calls")[c] = true
+    end
+    return c
+end
+
+--- The B2BUA: ua:bridge(call, target, opts) bridges an incoming call to a new outgoing one
+--- (sip.Bridge, docs/LUA.md: Calls); inside a task it waits until the outgoing call answered
+--- or failed.
+UA.methods.bridge = bridgem.bridge
+
+--- The live calls (a list; the UA keeps each until it ends).
+UA.props.calls = function(u)
+    local out = {}
+    for c in pairs(rawget(u, "_calls")) do out[#out + 1] = c end
+    return out
+end
+--- The Stack whose transaction layer the UA works on.
+UA.props.stack = function(u) return rawget(u, "_stack") end
+UA.props.call_count = function(u)
+    local p = rawget(u, "_p")
+    return p and core.sip_ua_call_count(p) or 0
+end
+UA.props.dialog_count = function(u)
+    local p = rawget(u, "_p")
+    return p and core.sip_ua_dialog_count(p) or 0
+end
+UA.props.closed = function(u) return rawget(u, "_p") == nil end
+
+--- Closes the UA: every call ends without sending (tasks waiting on them get SIP_ECLOSED),
+--- the dialogs go, and the stack's own handlers take the layer's requests
+--- again. Idempotent; stack:close() does it too.
+function UA.methods.close(u)
+    local p = rawget(u, "_p")
+    if not p then return end
+    rawset(u, "_p", nil)
+    core.sip_ua_close(p)
+    core.sip_ua_unref(p)
+    local stack = rawget(u, "_stack")
+    if rawget(stack, "_ua") == u then rawset(stack, "_ua", nil) end
+    local calls = rawget(u, "_calls")
+    local list = {}
+    for c in pairs(calls) do list[#list + 1] = c end
+    for _, c in ipairs(list) do callm._ua_closed(c) end
+    list = {}
+    for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
+    for _, br in ipairs(list) do bridgem._ua_closed(br) end
+end
+UA.__close = UA.methods.close
+UA.__gc = function(u)
+    local p = rawget(u, "_p")
+    if p then
+        rawset(u, "_p", nil)
+        core.sip_ua_unref(p)
+    end
+end
+
+errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
+    bridge = { "call:table", "target:string", "opts:table?" } })
+
+M.UA = UA
+return M
