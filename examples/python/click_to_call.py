@@ -16,12 +16,14 @@ places a call to each party and hands each one the other's SDP:
      §8). A answers; A sends to B and B to A.
   4. A BYE on either call ends the other; --duration hangs both up, so do SIGINT and SIGTERM.
 
-Flow I proper would put B's answer in A's ACK (message 6). That needs the ACK held back while B
-rings, and the call layer answers an offer in a 2xx only from inside its "offer" event.
+Flow I proper puts B's answer in A's ACK (message 6), and Flows III and IV hold B's ACK until A
+has answered B's offer: each needs the ACK of a 2xx held back, which the call layer does not do
+(it answers an offer in a 2xx only from inside the "offer" event). Acknowledging A at once also
+spares Flow I's timeout problem: B may ring for all of --timeout while A, answered, is on hold.
 
-Each party sees the other as the caller (the From of its INVITE). A re-INVITE or UPDATE of A or
-B later in the call is refused with 488 (the session stays as it was): relaying it is a B2BUA's
-work (ua.bridge).
+Each party sees the other as the caller (the From of its INVITE). Once they are connected, an
+offer either one makes (a re-INVITE or UPDATE, to hold for instance) goes to the other in a
+re-INVITE, and its answer comes back.
 
 exit status: 0  A and B were connected (and the call has ended)
              1  A did not answer (busy, rejected, or nobody within --timeout)
@@ -37,6 +39,7 @@ import logging
 import re
 import signal
 import sys
+from typing import Callable, Dict
 
 import libsip
 
@@ -46,17 +49,18 @@ CONNECTED, A_FAILED, USAGE, B_FAILED, A_REFUSED, INTERRUPTED = range(6)
 
 
 class Origin:
-    """The controller's o= line towards A (RFC 4566 §5.2): one session, its version going up by
-    one with each SDP the controller sends A (RFC 3264 §8)."""
+    """The o= line of the session the controller keeps with one party (RFC 4566 §5.2): the same
+    user, session id and address in every SDP it sends that party, the version one up each time
+    (RFC 3264 §8)."""
 
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.version = 0
+    def __init__(self, username: str, sess_id: str, version: int, address: str) -> None:
+        self.prefix = f"o={username} {sess_id}"
+        self.version = version
+        self.suffix = f"IN {'IP6' if ':' in address else 'IP4'} {address}"
 
     def next(self) -> str:
         self.version += 1
-        family = "IP6" if ":" in self.address else "IP4"
-        return f"o=3pcc 1 {self.version} IN {family} {self.address}"
+        return f"{self.prefix} {self.version} {self.suffix}"
 
 
 def held_answer(offer: str, origin: str) -> str:
@@ -95,6 +99,34 @@ async def first(*aws):
             t.cancel()
 
 
+def offer_relay(frm: libsip.Call, to: libsip.Call, frm_origin: Origin, to_origin: Origin,
+                tasks: set) -> Callable[[libsip.Message], None]:
+    """What to do with an offer frm makes in the call (a re-INVITE or UPDATE: hold, a new
+    codec): it goes to `to` in a re-INVITE, and `to`'s answer back to frm (the controller stays
+    in the path of every later exchange, RFC 3725); a failure refuses frm's offer and the
+    session stays as it was."""
+
+    async def relay(offer: str) -> None:
+        try:
+            rsp = await to.reinvite(with_origin(offer, to_origin.next()))
+        except libsip.Error as e:  # `to` has an exchange open (glare), or has ended
+            log.info("relaying an offer: %s", e)
+            rsp = None
+        if frm.state is libsip.CallState.ENDED:
+            return
+        if rsp is not None and rsp.status < 300:
+            frm.answer_offer(with_origin(to.remote_sdp, frm_origin.next()))
+        else:  # 491 (RFC 3261 §14.1): frm may try again later
+            frm.reject_offer(rsp.status if rsp is not None and rsp.status >= 400 else 491)
+
+    def start(msg: libsip.Message) -> None:
+        task = asyncio.ensure_future(relay(msg.body.decode()))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return start
+
+
 def hang_up(*calls: libsip.Call) -> None:
     for c in calls:
         if c is not None and c.state is not libsip.CallState.ENDED:
@@ -102,14 +134,21 @@ def hang_up(*calls: libsip.Call) -> None:
 
 
 async def click_to_call(ua: libsip.UA, args: argparse.Namespace, stop: asyncio.Event) -> int:
-    origin = Origin(host_of(ua.stack.addresses[0]))
+    to_a = Origin("3pcc", "1", 0, host_of(ua.stack.addresses[0]))
+    tasks: set = set()
+    relay: Dict[str, Callable[[libsip.Message], None]] = {}  # once connected: "a", "b"
 
     # 1. A, without an offer: A's 200 brings one, answered in the ACK with a held answer.
     a = ua.invite(args.a, from_=f"<{args.b}>", timeout=args.timeout)
 
     @a.on("offer")
-    def offer(msg: libsip.Message) -> None:
-        a.answer_offer(held_answer(msg.body.decode(), origin.next()))
+    def a_offers(msg: libsip.Message) -> None:
+        if not msg.is_request:  # the 2xx: answered now, in the ACK the core sends next
+            a.answer_offer(held_answer(msg.body.decode(), to_a.next()))
+        elif "a" in relay:
+            relay["a"](msg)
+        else:  # a re-INVITE while B is still being called: A may try again later
+            a.reject_offer(491)
 
     won = await first(a.answered(), stop.wait())
     if won.exception() is not None or stop.is_set():
@@ -120,10 +159,22 @@ async def click_to_call(ua: libsip.UA, args: argparse.Namespace, stop: asyncio.E
             return A_FAILED
         return INTERRUPTED
     offer_a = a.remote_sdp
+    if offer_a is None:  # RFC 3261 §13.2.1 wants an offer in this 2xx
+        hang_up(a)
+        print("A answered without an offer", file=sys.stderr)
+        return A_REFUSED
     log.info("A answered, its offer held")
 
     # 2. B, with A's offer: B's answer says where A is to send.
     b = ua.invite(args.b, sdp=offer_a, from_=f"<{args.a}>", timeout=args.timeout)
+
+    @b.on("offer")
+    def b_offers(msg: libsip.Message) -> None:
+        if "b" in relay:
+            relay["b"](msg)
+        else:
+            b.reject_offer(491)
+
     won = await first(b.answered(), a.ended(), stop.wait())
     if won.exception() is not None or a.state is libsip.CallState.ENDED or stop.is_set():
         hang_up(a, b)
@@ -139,7 +190,7 @@ async def click_to_call(ua: libsip.UA, args: argparse.Namespace, stop: asyncio.E
 
     # 3. A gets B's answer as the controller's next offer.
     try:
-        rsp = await a.reinvite(with_origin(b.remote_sdp, origin.next()))
+        rsp = await a.reinvite(with_origin(b.remote_sdp, to_a.next()))
     except libsip.Error as e:  # A hung up meanwhile, or no response to the re-INVITE
         rsp = None
         log.info("re-INVITE to A: %s", e)
@@ -148,6 +199,11 @@ async def click_to_call(ua: libsip.UA, args: argparse.Namespace, stop: asyncio.E
         print(f"A refused B's session: {rsp.status if rsp else 'no response'}", file=sys.stderr)
         return A_REFUSED
     print("connected", flush=True)
+    # B's session is A's offer's, as B saw it first: its o= line goes on from there.
+    o = libsip.Sdp.parse(offer_a).origin
+    to_b = Origin(o.username, o.sess_id, int(o.sess_version), o.address)
+    relay["a"] = offer_relay(a, b, to_a, to_b, tasks)
+    relay["b"] = offer_relay(b, a, to_b, to_a, tasks)
 
     # 4. Until either leaves (BYE), the duration is over, or a signal.
     waits = [a.ended(), b.ended(), stop.wait()]
@@ -158,6 +214,8 @@ async def click_to_call(ua: libsip.UA, args: argparse.Namespace, stop: asyncio.E
            else "B hung up" if b.state is libsip.CallState.ENDED and not b.ended_locally
            else "stopped")
     hang_up(a, b)
+    for t in tasks:
+        t.cancel()
     print(f"ended: {how}", flush=True)
     return CONNECTED
 

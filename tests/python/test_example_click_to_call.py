@@ -135,6 +135,19 @@ def test_click_to_call_connects_a_and_b_and_a_bye_ends_both():
             assert "m=audio 4000 RTP/AVP 8 101" in seen["A sent"][1]
             # Each one sees the other as the caller.
             assert seen["A from"].startswith("sip:b@") and seen["B from"].startswith("sip:a@")
+            # A puts B on hold and resumes: each offer goes across in a re-INVITE, B's
+            # answer comes back under the controller's origin.
+            rsp = await asyncio.wait_for(acall.reinvite(hold=True), WAIT)
+            assert rsp.status == 200
+            assert bcall.remote_hold and "a=sendonly" in bcall.remote_sdp
+            assert "a=recvonly" in acall.remote_sdp and "o=3pcc 1 3 " in acall.remote_sdp
+            rsp = await asyncio.wait_for(acall.reinvite(hold=False), WAIT)
+            assert rsp.status == 200 and not bcall.remote_hold
+            assert "o=3pcc 1 4 " in acall.remote_sdp
+            # B's session goes on from A's first offer's origin.
+            o_a = re.search(r"(?m)^o=(\S+ \S+) (\d+) ", offer_a)
+            o_b = re.search(r"(?m)^o=(\S+ \S+) (\d+) ", bcall.remote_sdp)
+            assert o_b.group(1) == o_a.group(1) and int(o_b.group(2)) == int(o_a.group(2)) + 2
             # A BYE from A ends B's call too.
             await acall.hangup()
             assert await bcall.ended(timeout=WAIT) == 200
@@ -147,13 +160,16 @@ def test_click_to_call_connects_a_and_b_and_a_bye_ends_both():
     assert out == "ended: A hung up\n", out
 
 
-def test_click_to_call_a_bye_from_b_ends_a():
+def test_click_to_call_hold_from_b_and_a_bye_from_b_ends_a():
     def setup(ua_a, ua_b):
         calls = both_answer({})(ua_a, ua_b)
 
         async def check(proc):
             acall, bcall = await calls()
             assert await asyncio.wait_for(proc.stdout.readline(), WAIT) == b"connected\n"
+            # B's offers go across too.
+            rsp = await asyncio.wait_for(bcall.reinvite(hold=True), WAIT)
+            assert rsp.status == 200 and acall.remote_hold and "a=recvonly" in bcall.remote_sdp
             await bcall.hangup()
             assert await acall.ended(timeout=WAIT) == 200
             assert not acall.ended_locally
