@@ -100,7 +100,7 @@ def test_call_ring_answer_info_bye():
         assert da.call_id == db.call_id == inv.call_id
         assert (da.local_tag, da.remote_tag) == (db.remote_tag, db.local_tag)
         assert da.remote_target.startswith("sip:") and da.route_set == []
-        assert da.local_cseq == 1 and db.remote_cseq == 1
+        assert da.local_cseq == 2 and db.remote_cseq == 2  # the INVITE, the PRACK of the 180
         assert "Alice" in da.local_address and da.local_target
         assert da.match(call.response) is True and da.match(inv) is False  # no To tag yet
         # INFO inside the call; the answer comes back as a Message.
@@ -111,7 +111,7 @@ def test_call_ring_answer_info_bye():
                                 "application/dtmf-relay")
         # An OPTIONS nobody handles is answered 200 by default.
         assert (await asyncio.wait_for(call.request("OPTIONS"), WAIT)).status == 200
-        assert da.local_cseq == 3
+        assert da.local_cseq == 4
         del da, db
         await call.hangup('SIP;cause=200;text="done"')
         assert call.state is CallState.ENDED and call.ended_locally
@@ -450,7 +450,8 @@ def test_early_media_and_in_dialog_defaults():
         await call.bye()
         return responses
 
-    assert run_pair(body, allow="INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE") == [183, 200]
+    assert run_pair(body, allow="INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, UPDATE, "
+                                  "MESSAGE") == [183, 200]
 
 
 def test_dtmf_and_info_packages():
@@ -490,6 +491,71 @@ def test_dtmf_and_info_packages():
 
     infos = run_pair(body, recv_info="dtmf")
     assert infos == [b"Signal=5\r\nDuration=160\r\n", b"Signal=#\r\nDuration=250\r\n"]
+
+
+def _tap(ua, methods):
+    """Records the methods of the requests ua's transport receives, before any layer."""
+    def tap(msg):
+        if msg.is_request and msg.method in methods:
+            methods[msg.method] += 1
+        return False
+    ua.stack.transport.add_handler(tap, libsip.HandlerPriority.FIRST)
+
+
+def test_reliable_provisionals_are_pracked():
+    async def body(alice, bob, uri):
+        seen = {"PRACK": 0}
+        _tap(bob, seen)
+
+        @bob.on_invite
+        async def on_invite(call):
+            await call.ring(183, sdp=ANSWER)  # reliable: the INVITE supports 100rel
+            await call.answer(ANSWER)         # goes once the PRACK came (RFC 3262 §3)
+            await call.ended(timeout=WAIT)
+
+        responses = []
+        call = alice.invite(uri, sdp=OFFER)
+        call.on("response", lambda rsp: responses.append(
+            (rsp.status, "RSeq" in rsp.headers)))
+        await asyncio.wait_for(call, WAIT)
+        await call.hangup()
+        return responses, seen["PRACK"]
+
+    responses, pracks = run_pair(body)
+    assert responses == [(183, True), (200, False)] and pracks == 1
+
+
+def test_rel100_and_session_timer_options():
+    async def body(alice, bob, uri):
+        @bob.on_invite(rel100="required", min_se=1000)
+        async def on_invite(call):
+            await call.answer(ANSWER)
+            await call.ended(timeout=WAIT)
+
+        # 421 (RFC 3262): bob requires 100rel, alice will not do it.
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(uri, sdp=OFFER, rel100="off").answered(timeout=WAIT)
+        assert ei.value.status == 421
+        # 422 (RFC 4028): alice asks for 90 s, bob's Min-SE is 1000: the core retries.
+        responses = []
+        call = alice.invite(uri, sdp=OFFER, session_expires=90, refresher="local")
+        call.on("response", lambda rsp: responses.append(rsp.status))
+        await asyncio.wait_for(call, WAIT)
+        se = call.response.headers["Session-Expires"][0].value
+        assert responses[0] == 422 and responses[-1] == 200
+        assert int(se.split(";")[0]) >= 1000 and "refresher=uac" in se
+        await call.hangup()
+        with pytest.raises(libsip.InvalidError):
+            alice.invite(uri, rel100="sometimes")
+        with pytest.raises(TypeError):
+            alice.invite(uri, session_timer=1)
+        with pytest.raises(TypeError):
+            alice.invite(uri, min_se="90")
+        with pytest.raises(TypeError):
+            bob.on_invite(refresher=2)
+        return True
+
+    assert run_pair(body)
 
 
 def test_media_engine_hold_resume_update():

@@ -137,6 +137,53 @@ def _timeout_ms(timeout: Any) -> Optional[int]:
     return min(max(1, int(timeout * 1000)), 2 ** 32 - 1) if timeout else 0
 
 
+_REL100 = {"supported": _c.SIP_CALL_100REL_SUPPORTED, "off": _c.SIP_CALL_100REL_OFF,
+           "required": _c.SIP_CALL_100REL_REQUIRED}
+_TIMER = {"supported": _c.SIP_CALL_TIMER_SUPPORTED, "off": _c.SIP_CALL_TIMER_OFF,
+          "always": _c.SIP_CALL_TIMER_ALWAYS, "required": _c.SIP_CALL_TIMER_REQUIRED}
+_REFRESHER = {"auto": _c.SIP_CALL_REFRESHER_AUTO, "local": _c.SIP_CALL_REFRESHER_LOCAL,
+              "remote": _c.SIP_CALL_REFRESHER_REMOTE}
+
+
+def _choice(name: str, value: Any, table: Dict[str, int]) -> Optional[int]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str ({', '.join(table)}), not "
+                        f"{type(value).__name__}")
+    v = table.get(value.lower())
+    if v is None:
+        raise InvalidError(_c.SIP_EINVAL, f"{name} must be one of {', '.join(table)}, not "
+                           f"{value!r}")
+    return v
+
+
+def _session_opts(o: Any, media: SdpArg, media_address: Optional[str], rel100: Optional[str],
+                  session_timer: Optional[str], session_expires: Optional[int],
+                  min_se: Optional[int], refresher: Optional[str]) -> None:
+    """Fills the session fields of a sip_call_opts_t (both roles), checking each."""
+    m = _sdp_text("media", media)
+    if m is not None:
+        o.media = m
+    a = _opt_str("media_address", media_address)
+    if a is not None:
+        o.media_address = a
+    for field, value, table in (("rel100", rel100, _REL100),
+                                ("session_timer", session_timer, _TIMER),
+                                ("refresher", refresher, _REFRESHER)):
+        v = _choice(field, value, table)
+        if v is not None:
+            setattr(o, field, v)
+    for field, value in (("session_expires", session_expires), ("min_se", min_se)):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{field} must be an int (seconds), not {type(value).__name__}")
+        if not 0 <= value < 2 ** 32:
+            raise InvalidError(_c.SIP_EINVAL, f"{field} must be 0 to 2**32-1, not {value}")
+        setattr(o, field, value)
+
+
 def _headers_text(headers: Any) -> Optional[str]:
     """headers= of ua.invite(): a mapping, (name, value) pairs or "Name: value" lines."""
     if headers is None:
@@ -1221,7 +1268,7 @@ class UA:
         self._tasks: Set[Any] = set()
         self._invite_fn: Optional[Callable[[Call], Any]] = None
         self._request_fn: Optional[Callable[["Request"], Any]] = None
-        self._accept_media: Any = (None, None)
+        self._accept_opts: Any = None
         self._user_agent = o.user_agent or ""
         self._allow = o.allow or ""
         self._supported = o.supported or ""
@@ -1272,16 +1319,12 @@ class UA:
 
     def _accept_call(self, txn: Any) -> None:
         call = Call._new(self)
-        media, address = self._accept_media
-        o = None
-        if media is not None or address is not None:
-            o = _c.sip_call_opts_t()
-            _c.sip_call_opts_init(o)
-            if media is not None:
-                o.media = media
-            if address is not None:
-                o.media_address = address
+        o = self._accept_opts
         rc, h = _c.sip_call_accept(self._h, txn, o, call._callback())
+        if rc == _c.SIP_ENOTACCEPTABLE:
+            # The call answered it (488, 420, 421, 422: the options cannot serve it).
+            logger.debug("an incoming call was refused by the call options")
+            return
         if rc < 0:
             logger.error("cannot accept an incoming call: %s", _c.sip_strerror(rc))
             if _c.sip_txn_get_state(txn) in _NO_FINAL:
@@ -1301,24 +1344,33 @@ class UA:
         _run_handler(self, self._invite_fn, call, reject_500)
 
     def on_invite(self, fn: Optional[F] = None, *, media: SdpArg = None,
-                  media_address: Optional[str] = None) -> Any:
+                  media_address: Optional[str] = None, rel100: Optional[str] = None,
+                  session_timer: Optional[str] = None, session_expires: Optional[int] = None,
+                  min_se: Optional[int] = None, refresher: Optional[str] = None) -> Any:
         """Decorator: fn(call) for each INVITE outside a dialog, with the Call made of it
         (state INCOMING). fn may be ``async def``: it runs as a task of the asyncio loop
         serving the stack, and reads top to bottom (await call.ring(), await
         call.answer(sdp), await call.ended()). A handler that raises rejects a call not
         answered yet with 500. Without a handler, INVITEs go to on_request, else get 480.
-        ``@ua.on_invite(media=caps)`` gives each call the offer/answer engine with these
-        local capabilities (an SDP of m= lines): call.answer() then answers the offer from
-        them (488 when it cannot), and re-INVITEs are answered the same way; media_address
-        is its c=/o= address (default: the Contact host)."""
-        s = _sdp_text("media", media)
-        a = _opt_str("media_address", media_address)
+        ``@ua.on_invite(media=caps, ...)`` sets the options of the calls it accepts, as
+        ua.invite() takes them: media gives each call the offer/answer engine with these
+        local capabilities (call.answer() answers the offer from them, 488 when it cannot);
+        rel100, session_timer, session_expires, min_se and refresher the RFC 3262 and RFC
+        4028 behaviour. An INVITE they cannot serve is answered by the call (488, 420, 421,
+        422) and fn does not run."""
+        o = None
+        if any(v is not None for v in (media, media_address, rel100, session_timer,
+                                       session_expires, min_se, refresher)):
+            o = _c.sip_call_opts_t()
+            _c.sip_call_opts_init(o)
+            _session_opts(o, media, media_address, rel100, session_timer, session_expires,
+                          min_se, refresher)
 
         def deco(f: F) -> F:
             if not callable(f):
                 raise TypeError(f"the handler must be callable, not {type(f).__name__}")
             self._invite_fn = f
-            self._accept_media = (s, a)
+            self._accept_opts = o
             return f
         return deco(fn) if fn is not None else deco
 
@@ -1336,7 +1388,9 @@ class UA:
     def invite(self, target: str, *, sdp: SdpArg = None, from_: Optional[str] = None,
                headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
                dst: Any = None, media: SdpArg = None, media_address: Optional[str] = None,
-               late_offer: bool = False) -> Call:
+               late_offer: bool = False, rel100: Optional[str] = None,
+               session_timer: Optional[str] = None, session_expires: Optional[int] = None,
+               min_se: Optional[int] = None, refresher: Optional[str] = None) -> Call:
         """Places a call to target ("sip:bob@127.0.0.1:5070"): the INVITE (with sdp as the
         offer; none: the offer comes in the 2xx) goes out at once and the Call comes back at
         once, CALLING. ``await ua.invite(...)`` (or ``await call.answered()``) waits until it
@@ -1347,7 +1401,12 @@ class UA:
         with these local capabilities (an SDP of m= lines; sdp is then not used): it makes the
         offer (none in the INVITE with late_offer=True: it answers the 2xx's in the ACK),
         checks the answer, and handles hold and re-offers; media_address is its c=/o= address
-        (default: the Contact host)."""
+        (default: the Contact host). rel100 ("supported", the default; "off"; "required")
+        sets reliable provisionals (RFC 3262: the core PRACKs each one); session_timer
+        ("supported", the default; "off"; "always"; "required"), session_expires and min_se
+        (seconds) and refresher ("auto", "local", "remote") the session timer (RFC 4028: the
+        core refreshes, or ends the call with BYE and end_status 408 when the session
+        expires)."""
         if not isinstance(target, str):
             raise TypeError(f"target must be a str, not {type(target).__name__}")
         o = _c.sip_call_opts_t()
@@ -1364,12 +1423,8 @@ class UA:
         ms = _timeout_ms(timeout)
         if ms is not None:
             o.timeout_ms = ms
-        m = _sdp_text("media", media)
-        if m is not None:
-            o.media = m
-        ma = _opt_str("media_address", media_address)
-        if ma is not None:
-            o.media_address = ma
+        _session_opts(o, media, media_address, rel100, session_timer, session_expires, min_se,
+                      refresher)
         if not isinstance(late_offer, bool):
             raise TypeError(f"late_offer must be a bool, not {type(late_offer).__name__}")
         o.late_offer = int(late_offer)
@@ -1388,7 +1443,8 @@ class UA:
         return call
 
     invite.OPTIONS = ("from", "sdp", "headers", "timeout_ms", "dst", "media",  # type: ignore
-                      "media_address", "late_offer")
+                      "media_address", "late_offer", "rel100", "session_timer",
+                      "session_expires", "min_se", "refresher")
 
     def bridge(self, call: Call, target: str, *, from_: Optional[str] = None,
                headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,

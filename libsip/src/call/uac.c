@@ -42,7 +42,6 @@ int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *target, const si
     rc = 0;
     int xrc = sip__call_ext_invite(c, opts, req);
     char *offer = NULL;
-    rc = 0; /* an INVITE without an offer (neither media nor sdp) is fine: RFC 3261 §13.2.1 */
     if (opts->media) {
         char addr[64];
         const char *a = opts->media_address;
