@@ -169,9 +169,12 @@ end)
 
 T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 487", function()
     local p = pair()
-    local incoming, rang = nil, false
+    local incoming, rang, ended_by = nil, false, nil
     p.ua_b:on_invite(function(call)
         incoming = call
+        call:on_state(function(state, msg)
+            if state == "Ended" and msg then ended_by = msg.method .. " " .. msg:header("Reason") end
+        end)
         call:ring(183, SDP_B)
         local ok, err = pcall(call.wait_answered, call, 5)
         T.ok(not ok and sip.is_error(err, "SIP_EIO"), "the callee's wait failed: "
@@ -193,6 +196,7 @@ T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 4
         T.eq(incoming.ended_locally, false, "not by the callee")
     end)
     T.ok(rang, "the response handler saw the 183")
+    T.eq(ended_by, 'CANCEL SIP;cause=487;text="gone"', "the CANCEL carried the Reason (RFC 3326)")
     incoming = nil
     settle(p, 100)
     finish(p)
@@ -745,5 +749,47 @@ T.case("calls: a UA with a contact_user places a call with the default anonymous
         T.eq(err.status, 480, "no on_invite at the other side")
     end)
     settle(p, 50)
+    finish(p)
+end)
+
+T.case("calls: reliable provisionals (RFC 3262) and session timers (RFC 4028) by option",
+    function()
+    local p = pair()
+    local mode
+    p.ua_b:on_invite(function(call)
+        call:ring(183, SDP_B)
+        sip.sleep(20)
+        call:answer(SDP_B)
+    end, { min_se = 120, session_expires = 600 })
+    run(p, function()
+        local rsps = {}
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A, rel100 = "required",
+            session_expires = 90, min_se = 90, refresher = "local" })
+        call:on("response", function(rsp) rsps[#rsps + 1] = rsp end)
+        call:wait_answered(5)
+        local seq = {}
+        for _, r in ipairs(rsps) do seq[#seq + 1] = r.status end
+        T.eq(table.concat(seq, " "), "422 183 200", "the 422 retried, the 183, the 200")
+        local r183 = rsps[2]
+        T.ok(r183:header("RSeq"), "the 183 went reliably (RSeq)")
+        T.ok(r183:header("Require"):find("100rel", 1, true), "Require: 100rel")
+        local se = rsps[3]:header("Session-Expires")
+        T.ok(se and tonumber(se:match("^%d+")) >= 120, "Session-Expires at least Min-SE: "
+            .. tostring(se))
+        call:hangup()
+        T.raises("SIP_EINVAL", p.ua_a.invite, p.ua_a, p.target, { rel100 = "maybe" })
+        T.raises("SIP_EINVAL", p.ua_a.invite, p.ua_a, p.target, { session_timer = 1.5 })
+        T.raises("SIP_EINVAL", p.ua_a.invite, p.ua_a, p.target, { min_se = -1 })
+        T.raises("SIP_EINVAL", p.ua_b.on_invite, p.ua_b, function() end, { refresher = "me" })
+        -- A callee that does not do 100rel refuses an INVITE that Requires it: 420.
+        p.ua_b:on_invite(function(c) c:answer(SDP_B) end, { rel100 = "off" })
+        local refused = p.ua_a:invite(p.target, { sdp = SDP_A, rel100 = "required" })
+        local err = T.raises("SIP_EIO", refused.wait_answered, refused, 5)
+        T.eq(err.status, 420, "420 Bad Extension")
+        T.ok(err.response:header("Unsupported"):find("100rel", 1, true), "Unsupported: 100rel")
+        mode = "done"
+    end)
+    T.eq(mode, "done", "the flow ran")
+    settle(p, 100)
     finish(p)
 end)

@@ -67,6 +67,8 @@ local function incoming_call(u, fn, txnp)
     local loop = rawget(u, "_loop")
     local c, cb = callm._new(u, loop)
     local rc, cp = core.sip_call_accept(ua_p(u), txnp, rawget(u, "_accept_opts"), cb)
+    -- An INVITE the options cannot serve (488, 420, 421, 422) was answered by the call.
+    if rc == core.SIP_ENOTACCEPTABLE then return end
     if rc < 0 then
         core.sip_txn_respond(txnp, 500, nil)
         report(loop_p(loop), "libsip: cannot accept an incoming call: " .. core.sip_strerror(rc))
@@ -184,10 +186,46 @@ function M.new(stack, opts)
     return u
 end
 
-local MEDIA_KEYS = errors._set { "media", "media_address" }
+-- The options both roles of a call take (sip_call_opts_t): the offer/answer engine, RFC 3262
+-- reliable provisionals and RFC 4028 session timers.
+local CALL_KEYS = { "media", "media_address", "rel100", "session_timer", "session_expires",
+    "min_se", "refresher" }
+local ACCEPT_KEYS = errors._set(CALL_KEYS)
 
--- The media capabilities of opts (text or an Sdp) and their address into a sip_call_opts_t.
-local function media_opts(o, opts, what)
+-- Names of the enum options (Lua passes enums as names; numbers pass as they are).
+local ENUMS = {
+    rel100 = { supported = core.SIP_CALL_100REL_SUPPORTED, off = core.SIP_CALL_100REL_OFF,
+        required = core.SIP_CALL_100REL_REQUIRED },
+    session_timer = { supported = core.SIP_CALL_TIMER_SUPPORTED, off = core.SIP_CALL_TIMER_OFF,
+        always = core.SIP_CALL_TIMER_ALWAYS, required = core.SIP_CALL_TIMER_REQUIRED },
+    refresher = { auto = core.SIP_CALL_REFRESHER_AUTO, ["local"] = core.SIP_CALL_REFRESHER_LOCAL,
+        remote = core.SIP_CALL_REFRESHER_REMOTE },
+}
+
+local function enum_opt(name, v, what)
+    local map = ENUMS[name]
+    if type(v) == "string" and map[v:lower()] then return map[v:lower()] end
+    if math.type(v) == "integer" then
+        for _, n in pairs(map) do if n == v then return v end end
+    end
+    local names = {}
+    for k in pairs(map) do names[#names + 1] = k end
+    table.sort(names)
+    raise(core.SIP_EINVAL, ("%s: %s must be one of %s, got %s"):format(what, name,
+        table.concat(names, ", "), type(v) == "string" and ("'" .. v .. "'") or tostring(v)))
+end
+
+local function seconds_opt(name, v, what)
+    if math.type(v) ~= "integer" or v < 0 or v > 0xffffffff then
+        raise(core.SIP_EINVAL, ("%s: %s must be a whole number of seconds >= 0, got %s"):format(
+            what, name, type(v) == "number" and tostring(v) or type(v)))
+    end
+    return v
+end
+
+-- The call options of opts into a sip_call_opts_t: media (text or an Sdp), media_address,
+-- rel100, session_timer, refresher (names), session_expires, min_se (seconds).
+local function call_opts(o, opts, what)
     if opts.media ~= nil then
         local m = opts.media
         if getmetatable(m) == errors._classes.Sdp then m = m:print() end
@@ -195,6 +233,12 @@ local function media_opts(o, opts, what)
     end
     if opts.media_address ~= nil then
         o.media_address = errors._arg_string(opts.media_address, what .. ": media_address")
+    end
+    for _, k in ipairs { "rel100", "session_timer", "refresher" } do
+        if opts[k] ~= nil then o[k] = enum_opt(k, opts[k], what) end
+    end
+    for _, k in ipairs { "session_expires", "min_se" } do
+        if opts[k] ~= nil then o[k] = seconds_opt(k, opts[k], what) end
     end
 end
 
@@ -205,16 +249,18 @@ end
 --- media_address = "192.0.2.1" } gives each call the offer/answer engine with these local
 --- capabilities (an SDP of m= lines, text or Sdp): call:answer() then answers the offer from
 --- them (488 when it cannot), and re-INVITEs are answered the same way; media_address is its
---- c=/o= address (default: the Contact host).
+--- c=/o= address (default: the Contact host). The same table takes ua:invite's rel100,
+--- session_timer, session_expires, min_se and refresher; an INVITE they cannot serve is
+--- answered by the core (488, 420, 421, 422) and reaches no handler.
 function UA.methods.on_invite(u, fn, opts)
     ua_p(u)
     if fn ~= nil then errors._arg_fn(fn, "ua:on_invite: handler") end
-    opts = errors._check_opts(opts, MEDIA_KEYS, "ua:on_invite")
+    opts = errors._check_opts(opts, ACCEPT_KEYS, "ua:on_invite")
     local o
-    if opts.media ~= nil or opts.media_address ~= nil then
+    if next(opts) ~= nil then
         o = core.sip_call_opts_t()
         core.sip_call_opts_init(o)
-        media_opts(o, opts, "ua:on_invite")
+        call_opts(o, opts, "ua:on_invite")
     end
     rawset(u, "_on_invite", fn)
     rawset(u, "_accept_opts", o)
@@ -232,8 +278,8 @@ function UA.methods.on_request(u, fn)
     return u
 end
 
-local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "media",
-    "media_address", "late_offer" }
+local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "late_offer",
+    table.unpack(CALL_KEYS) }
 
 --- Places a call: ua:invite("sip:bob@127.0.0.1:5070", { sdp = offer (text or Sdp; nil: the
 --- offer comes in the 2xx), from = "Alice <sip:alice@example.com>", headers = { Name = value }
@@ -242,8 +288,11 @@ local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "m
 --- media = caps (the offer/answer engine with these local capabilities, an SDP of m= lines;
 --- sdp is then not used: the engine makes the offer, checks the answer, handles hold and
 --- re-offers), media_address = its c=/o= address (default: the Contact host), late_offer =
---- true (with media: no offer in the INVITE; the engine answers the 2xx's in the ACK) }).
---- Returns the Call at once (also outside a task); call:wait_answered() waits.
+--- true (with media: no offer in the INVITE; the engine answers the 2xx's in the ACK),
+--- rel100 = "supported" | "off" | "required" (RFC 3262), session_timer = "supported" | "off" |
+--- "always" | "required", session_expires =, min_se = (seconds), refresher = "auto" |
+--- "local" | "remote" (RFC 4028) }). Returns the Call at once (also outside a task);
+--- call:wait_answered() waits.
 function UA.methods.invite(u, target, opts)
     local p = ua_p(u)
     errors._arg_string(target, "ua:invite: target")
@@ -257,7 +306,7 @@ function UA.methods.invite(u, target, opts)
         o.sdp = errors._arg_string(sdp, "ua:invite: sdp")
     end
     if opts.headers ~= nil then o.headers = callm._header_lines(opts.headers, "ua:invite") end
-    media_opts(o, opts, "ua:invite")
+    call_opts(o, opts, "ua:invite")
     if opts.late_offer ~= nil then
         if type(opts.late_offer) ~= "boolean" then
             raise(core.SIP_EINVAL, "ua:invite: late_offer must be a boolean, got "
