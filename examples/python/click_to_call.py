@@ -65,15 +65,19 @@ class Origin:
 
 def held_answer(offer: str, origin: str) -> str:
     """An answer to offer that takes every stream without sending or receiving (RFC 3725 §4.3:
-    a black hole, c=0.0.0.0, and a=inactive, RFC 3264 §6.1): each accepted stream with its first
-    format, a refused one (port 0) refused again."""
-    lines = ["v=0", origin, "s=-", "c=IN IP4 0.0.0.0", "t=0 0"]
-    for m in libsip.Sdp.parse(offer).media:
+    a black hole, c=0.0.0.0, or :: for IPv6, and a=inactive, RFC 3264 §6.1): each accepted
+    stream with its first format, a refused one (port 0) refused again."""
+    sdp = libsip.Sdp.parse(offer)
+    conns = [c for c in [sdp.connection] + [m.connection for m in sdp.media] if c]
+    ip6 = any(c.addrtype.upper() == "IP6" for c in conns)
+    lines = ["v=0", origin, "s=-", "c=IN IP6 ::" if ip6 else "c=IN IP4 0.0.0.0", "t=0 0"]
+    for m in sdp.media:
         fmt = m.formats[0]
         lines.append(f"m={m.type} {9 if m.port else 0} {m.proto} {fmt}")
-        lines += [f"a=rtpmap:{v}" for k, v in m.attributes
-                  if k == "rtpmap" and v and v.split()[0] == fmt]
-        lines.append("a=inactive")
+        if m.port:
+            lines += [f"a=rtpmap:{v}" for k, v in m.attributes
+                      if k == "rtpmap" and v and v.split()[0] == fmt]
+            lines.append("a=inactive")
     return "\r\n".join(lines) + "\r\n"
 
 

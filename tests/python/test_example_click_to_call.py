@@ -268,3 +268,20 @@ def test_click_to_call_command_line():
         r = subprocess.run([sys.executable, EXAMPLE] + args, capture_output=True, timeout=60)
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith(b"usage: "), r.stderr
+
+
+def test_click_to_call_held_answer():
+    """The answer in A's ACK (RFC 3725 §4.3): every stream taken, inactive, at the black hole
+    address of the offer's family; a refused stream stays refused."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("click_to_call", EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    offer = ("v=0\r\no=a 7 7 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\n"
+             "m=audio 4000 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\nm=video 0 RTP/AVP 96\r\n")
+    origin = mod.Origin("3pcc", "1", 0, "::1")
+    assert mod.held_answer(offer, origin.next()) == (
+        "v=0\r\no=3pcc 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::\r\nt=0 0\r\n"
+        "m=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=inactive\r\nm=video 0 RTP/AVP 96\r\n")
+    assert mod.with_origin(offer, origin.next()).startswith("v=0\r\no=3pcc 1 2 IN IP6 ::1\r\n")
+    assert mod.host_of("udp:[::1]:5066") == "::1" and mod.host_of("tcp:127.0.0.1:1") == "127.0.0.1"
