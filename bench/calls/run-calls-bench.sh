@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Stateful call benchmark: SIPp's built-in uac scenario (INVITE, 100/180/200, ACK, BYE/200) at a
-# fixed rate against sip-uas (libsip's transaction layer) and against Kamailio answering the same
+# fixed rate against sip-uas (libsip's UA layer: the UA core and its calls), against sip-uas-txn
+# (the same program with its own UAS core on the transaction layer, the baseline the UA layer's
+# cost per call is measured against) and against Kamailio answering the same
 # calls with tm (bench/calls/kamailio-calls.cfg), over UDP and TCP on loopback, and against
 # null-uas (bench/calls/null_uas.c), which answers from fixed text with no SIP work: its figure
 # is what the kernel and the event loop alone cost for these messages. Prints each
@@ -16,8 +18,9 @@
 #   RATES="2000 4000"   calls per second, one run per rate, server and transport
 #   COUNT=40000         calls per run         WARMUP=2000  unmeasured calls first (per transport)
 #   TRANSPORTS="udp tcp"
-#   BUILD_DIR=dir       Release build tree for sip-uas and txn-mem (default build-bench)
-#   UAS_PORT=15082 KAM_PORT=15081 KAM_FM_PORT=15083 NULL_PORT=15084 SIPP_PORT=15095   ports
+#   BUILD_DIR=dir       Release build tree for sip-uas, sip-uas-txn and txn-mem (default build-bench)
+#   UAS_PORT=15082 UAS_TXN_PORT=15085 KAM_PORT=15081 KAM_FM_PORT=15083 NULL_PORT=15084
+#   SIPP_PORT=15095     ports
 #   PIN=1               pin the servers to CPU 1 and SIPp to CPU 0
 #   TAIL=36             seconds measured after each run, while its transactions end
 #   KEEP=1              keep the work directory (SIPp statistics, server logs)
@@ -31,6 +34,7 @@ WARMUP="${WARMUP:-2000}"
 TRANSPORTS="${TRANSPORTS:-udp tcp}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 UAS_PORT="${UAS_PORT:-15082}"
+UAS_TXN_PORT="${UAS_TXN_PORT:-15085}"
 KAM_PORT="${KAM_PORT:-15081}"
 KAM_FM_PORT="${KAM_FM_PORT:-15083}"
 NULL_PORT="${NULL_PORT:-15084}"
@@ -48,17 +52,19 @@ for tool in sipp kamailio kamcmd ss; do
 done
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLIBSIP_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target sip-uas txn-mem null-uas >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target sip-uas sip-uas-txn txn-mem null-uas >/dev/null
 SIP_UAS="$BUILD_DIR/tools/sip-uas/sip-uas"
+SIP_UAS_TXN="$BUILD_DIR/tools/sip-uas-txn/sip-uas-txn"
 TXN_MEM="$BUILD_DIR/bench/txn-mem"
 NULL_UAS="$BUILD_DIR/bench/null-uas"
 [ -x "$SIP_UAS" ] || die "$SIP_UAS not built"
+[ -x "$SIP_UAS_TXN" ] || die "$SIP_UAS_TXN not built"
 [ -x "$TXN_MEM" ] || die "$TXN_MEM not built"
 [ -x "$NULL_UAS" ] || die "$NULL_UAS not built"
 
 WORK="$(mktemp -d /tmp/calls-bench.XXXXXX)"
 SERVER_PIDS=()
-OWN_PATTERNS=("$HERE/kamailio-calls.cfg" "$SIP_UAS" "$NULL_UAS")
+OWN_PATTERNS=("$HERE/kamailio-calls.cfg" "$SIP_UAS" "$SIP_UAS_TXN" "$NULL_UAS")
 cleanup() {
     stop_servers
     if [ "${KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -73,12 +79,16 @@ if [ "$PIN" = 1 ]; then
     SIPP_PIN=(taskset -c 0)
 fi
 
-ports_free "$UAS_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$NULL_PORT" "$SIPP_PORT"
+ports_free "$UAS_PORT" "$UAS_TXN_PORT" "$KAM_PORT" "$KAM_FM_PORT" "$NULL_PORT" "$SIPP_PORT"
 
 "${SRV_PIN[@]}" "$SIP_UAS" --listen "udp:$IP:$UAS_PORT" --listen "tcp:$IP:$UAS_PORT" \
     >"$WORK/sip-uas.log" 2>&1 &
 UAS_PID=$!
 SERVER_PIDS+=("$UAS_PID")
+"${SRV_PIN[@]}" "$SIP_UAS_TXN" --listen "udp:$IP:$UAS_TXN_PORT" --listen "tcp:$IP:$UAS_TXN_PORT" \
+    >"$WORK/sip-uas-txn.log" 2>&1 &
+UAS_TXN_PID=$!
+SERVER_PIDS+=("$UAS_TXN_PID")
 # -DD: foreground; -E: log to stderr. tm keeps each transaction for its wait timer (5 s) and
 # takes about 13 KB of shared memory for one (measured here): 4,000 calls/s, two transactions a
 # call, needs over 1 GiB; with less, calls fail for want of memory, not CPU.
@@ -98,6 +108,7 @@ KAM_FM_PID=$KAM_STARTED
 NULL_PID=$!
 SERVER_PIDS+=("$NULL_PID")
 wait_listening "$UAS_PORT" sip-uas
+wait_listening "$UAS_TXN_PORT" sip-uas-txn
 wait_listening "$KAM_PORT" kamailio
 wait_listening "$KAM_FM_PORT" "kamailio -x fm"
 wait_listening "$NULL_PORT" null-uas
@@ -135,10 +146,11 @@ kam_mem() {
 }
 
 HZ="$(getconf CLK_TCK)"
-SERVERS=(libsip kamailio kamailio-fm null)
-declare -A PID_OF=([libsip]=$UAS_PID [kamailio]=$KAM_PID [kamailio-fm]=$KAM_FM_PID [null]=$NULL_PID)
-declare -A PORT_OF=([libsip]=$UAS_PORT [kamailio]=$KAM_PORT [kamailio-fm]=$KAM_FM_PORT
-    [null]=$NULL_PORT)
+SERVERS=(libsip libsip-txn kamailio kamailio-fm null)
+declare -A PID_OF=([libsip]=$UAS_PID [libsip-txn]=$UAS_TXN_PID [kamailio]=$KAM_PID
+    [kamailio-fm]=$KAM_FM_PID [null]=$NULL_PID)
+declare -A PORT_OF=([libsip]=$UAS_PORT [libsip-txn]=$UAS_TXN_PORT [kamailio]=$KAM_PORT
+    [kamailio-fm]=$KAM_FM_PORT [null]=$NULL_PORT)
 declare -A CTL_OF=([kamailio]="$WORK/kamailio.ctl" [kamailio-fm]="$WORK/kamailio-fm.ctl")
 ANY_FAILED=0
 ROWS=()
@@ -177,8 +189,8 @@ for transport in $TRANSPORTS; do
                     MEM_OF[$server]=$(((used1 - used0) / (cur1 - cur0)))
                 fi
                 log "$server: shm used $used0 -> $used1 bytes, transactions $cur0 -> $cur1"
-            elif [ "$server" = libsip ]; then
-                log "libsip: resident $(rss_kib "$pid") KiB right after the run"
+            elif [ "$server" = libsip ] || [ "$server" = libsip-txn ]; then
+                log "$server: resident $(rss_kib "$pid") KiB right after the run"
             fi
             sleep "$TAIL"
             after="$(cpu_ticks "$pid")"
@@ -190,7 +202,8 @@ for transport in $TRANSPORTS; do
 done
 
 KAM_VERSION="$(kamailio -v | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')"
-declare -A NAME_OF=([libsip]="libsip sip-uas" [kamailio]="Kamailio $KAM_VERSION tm, qm (default)"
+declare -A NAME_OF=([libsip]="libsip sip-uas (UA layer)"
+    [libsip-txn]="libsip sip-uas-txn (transaction layer)" [kamailio]="Kamailio $KAM_VERSION tm, qm (default)"
     [kamailio-fm]="Kamailio $KAM_VERSION tm, -x fm"
     [null]="null-uas (fixed text, no SIP work: the floor)")
 results_table "calls/s" call

@@ -41,7 +41,7 @@ pc=$(find "$prefix" -name libsip.pc -print -quit)
 [ -n "$(find "$prefix" -name libsipConfigVersion.cmake -print -quit)" ] ||
     fail "no libsipConfigVersion.cmake"
 # The installed tools find the library through their RPATH, without LD_LIBRARY_PATH.
-for tool in sip-parse sip-uas sip-uac; do
+for tool in sip-parse sip-uas sip-uas-txn sip-uac; do
     "$prefix/bin/$tool" --help >/dev/null || fail "installed $tool does not run"
 done
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* sip-uac: places calls (INVITE, ACK, BYE) at a steady rate on the transaction layer and counts
- * how many completed (a load generator and interop peer, like SIPp's uac scenario). Targets are
- * located with RFC 3263 through libsip's resolver, over UDP, TCP, TLS, WS or WSS. */
+/* sip-uac: places calls at a steady rate on libsip's UA layer (sip/ua.h, sip/call.h: the core
+ * builds the INVITE, sends the ACK of every copy of the 2xx, CANCEL and BYE) and counts how many
+ * completed (a load generator and interop peer, like SIPp's uac scenario). Once a call is up it
+ * can exercise the call's requests: re-INVITE (hold, resume), UPDATE, INFO. Targets are located
+ * with RFC 3263 through libsip's resolver, over UDP, TCP, TLS, WS or WSS. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,133 +22,96 @@
 
 #define MAX_CALLS 10000000u
 #define MAX_RATE 100000.0
+#define MAX_SESSION_TIMER 86400u
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+/* RFC 6086 §9, the DTMF relay body SIP INFO has carried since before Info-Package. */
+#define DTMF_TYPE "application/dtmf-relay"
+#define DTMF_BODY "Signal=5\r\nDuration=160\r\n"
 
 /* Where a call is; a call that ended is freed and its slot cleared. */
-enum { CALL_INVITING = 0, CALL_HOLDING, CALL_BYEING };
+typedef enum call_state {
+    CALL_INVITING = 0, /* INVITE sent, no 2xx yet */
+    CALL_STEPS,        /* confirmed; a re-INVITE, UPDATE or INFO of ours is out */
+    CALL_HOLDING,      /* confirmed; waiting --hold before the BYE */
+    CALL_BYEING,       /* BYE sent; its final response is awaited */
+} call_state_t;
+
+/* What a call does once it is up, in this order, each after the previous one's final response. */
+enum { STEP_HOLD = 1, STEP_RESUME = 2, STEP_UPDATE = 4, STEP_INFO = 8 };
+
+struct uac;
 
 typedef struct call {
     uint32_t idx;
     uint8_t state;
-    uint8_t creating; /* inside sip_txn_client_create(): a callback now ends the call later */
-    int early_status; /* the final status such a callback reported, 0 when none */
-    sip_txn_t *inv;   /* the INVITE client transaction */
-    sip_txn_t *bye_txn;
-    sip_msg_t *ack;        /* RFC 3261 §13.2.2.4: the ACK of the 2xx, sent again for each copy */
-    sip_msg_t *bye;        /* built with the ACK, sent after --hold */
-    sip_netinfo_t dlg_dst; /* where in-dialog requests go */
-    uint64_t bye_at;       /* loop time for the BYE */
-    struct call *prev, *next; /* the hold queue */
+    uint8_t steps_done;       /* the STEP_ bits already done */
+    uint8_t step;             /* the step out, 0 when none */
+    uint8_t sdp_version;      /* o= version of our last offer (RFC 3264 §8) */
+    uint8_t ending;           /* this side is ending it: its state events are not news */
+    sip_call_t *call;         /* our reference until the call ends */
+    char *call_id;            /* for the BYE's response */
+    uint64_t due;             /* the BYE (holding) or giving up on its response (byeing) */
+    struct queue *inq;        /* the queue it waits in, or NULL */
+    struct call *prev, *next; /* its place there */
+    struct call *hnext;       /* the Call-ID table, while byeing */
 } call_t;
 
-struct uac;
-
-/* A call's place; transactions carry a pointer to it, which stays valid after the call ended
- * (then c is NULL) for as long as the program runs. */
+/* A call's place; calls and transactions carry a pointer to it, which stays valid after the
+ * call ended (then c is NULL) for as long as the program runs. */
 typedef struct slot {
     struct uac *u;
     call_t *c;
 } slot_t;
+
+/* Calls in deadline order under one timer: every call waits the same time in a queue. */
+typedef struct queue {
+    call_t *head, *tail;
+    uv_timer_t timer;
+    struct uac *u;
+    void (*expire)(struct uac *u, call_t *c);
+} queue_t;
 
 typedef struct uac {
     sip_loop_t *loop;
     uv_loop_t *uv;
     sip_transport_t *tp;
     sip_txn_layer_t *layer;
+    sip_ua_t *ua;
     sip_transport_type_t transport;
     sip_resolver_t *resolver;
-    sip_netinfo_t dst;   /* the first target RFC 3263 gave (each INVITE is located again) */
+    sip_netinfo_t dst;   /* the first target RFC 3263 gave */
+    int dst_fixed;       /* the target is an address: every INVITE goes to dst */
     const char *target;  /* Request-URI and To */
     char local_host[64]; /* for URIs: IPv6 in brackets */
     char local_ip[48];
     int ipv6;
-    char contact[160];
-    uint64_t secret; /* makes Call-IDs and tags unique to this run */
+    char from[128];
     uint32_t ncalls, started, completed, failed, in_flight, max_concurrent;
     double rate, credit;
     uint64_t last_ns;
-    uint64_t hold_ms;
+    uint64_t hold_ms, bye_wait_ms;
     uint64_t linger_ms;
+    unsigned steps;         /* the STEP_ bits of --reinvite, --update, --info */
+    int prack;              /* --prack */
+    uint32_t session_timer; /* --session-timer, seconds; 0: off */
     int verbose;
     int gave_up;
-    struct slot *slots; /* by index: O(1) from a Call-ID or a callback */
-    call_t *hold_head, *hold_tail;
-    uv_timer_t pacer, holder, deadline;
+    struct slot *slots; /* by index */
+    call_t **bye_table; /* calls whose BYE is out, by Call-ID */
+    size_t bye_buckets;
+    queue_t holdq, byeq;
+    uv_timer_t pacer, deadline;
     uv_signal_t sigint, sigterm;
 } uac_t;
 
-/* ---- small helpers ------------------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int err;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
+static uint64_t fnv1a(const char *p, size_t n)
 {
-    if (b->err) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->err = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap - b->len <= (size_t)n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->err = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ULL;
     }
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/* Call-IDs start with the call's index, so a message finds its call without a search; the
- * random part keeps them unique across runs (RFC 3261 §8.1.1.4). */
-static void make_call_id(const uac_t *u, uint32_t idx, char *buf, size_t size)
-{
-    snprintf(buf, size, "%" PRIu32 ".%016" PRIx64 "@%s", idx, mix64(u->secret ^ idx),
-             u->local_host);
-}
-
-/* RFC 3261 §8.1.1.3: the From tag, at least 32 bits of randomness. */
-static void make_tag(const uac_t *u, uint32_t idx, char *buf, size_t size)
-{
-    snprintf(buf, size, "%016" PRIx64, mix64(~u->secret ^ ((uint64_t)idx << 20)));
-}
-
-static call_t *find_call(const uac_t *u, sip_str_t call_id)
-{
-    uint64_t idx = 0;
-    size_t i = 0;
-    while (i < call_id.len && i < 10 && call_id.ptr[i] >= '0' && call_id.ptr[i] <= '9')
-        idx = idx * 10 + (uint64_t)(call_id.ptr[i++] - '0');
-    if (i == 0 || i == call_id.len || call_id.ptr[i] != '.' || idx >= u->ncalls) return NULL;
-    call_t *c = u->slots[idx].c;
-    if (!c) return NULL;
-    char want[128];
-    make_call_id(u, (uint32_t)idx, want, sizeof(want));
-    return sip_str_eq(call_id, sip_str_from_cstr(want)) ? c : NULL;
+    return h;
 }
 
 static void *slot_of(uac_t *u, const call_t *c)
@@ -155,42 +119,90 @@ static void *slot_of(uac_t *u, const call_t *c)
     return &u->slots[c->idx];
 }
 
-/* ---- ending calls ------------------------------------------------------------------------- */
+/* ---- queues --------------------------------------------------------------------------------- */
 
-static void hold_remove(uac_t *u, call_t *c)
+static void q_remove(queue_t *q, call_t *c)
 {
-    if (c->state != CALL_HOLDING) return;
+    if (c->inq != q) return;
+    c->inq = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
-        u->hold_head = c->next;
+        q->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
     else
-        u->hold_tail = c->prev;
+        q->tail = c->prev;
     c->prev = c->next = NULL;
 }
 
-/* Stops what a call still has running, except a transaction in Completed: it still sends the
- * ACK for retransmitted non-2xx responses (RFC 3261 §17.1.1.2) and absorbs copies of the final
- * response until Timer D or K. */
-static void release_txn(sip_txn_t **txn)
+static void on_queue(uv_timer_t *t)
 {
-    if (!*txn) return;
-    if (sip_txn_get_state(*txn) != SIP_TXN_COMPLETED) sip_txn_close(*txn);
-    sip_txn_unref(*txn);
-    *txn = NULL;
+    queue_t *q = t->data;
+    uint64_t now = uv_now(q->u->uv);
+    while (q->head && q->head->due <= now) {
+        call_t *c = q->head;
+        q_remove(q, c);
+        q->expire(q->u, c);
+    }
+    if (q->head)
+        uv_timer_start(&q->timer, on_queue, q->head->due > now ? q->head->due - now : 0, 0);
 }
+
+static void q_push(uac_t *u, queue_t *q, call_t *c, uint64_t wait_ms)
+{
+    c->due = uv_now(u->uv) + wait_ms;
+    c->inq = q;
+    c->next = NULL;
+    c->prev = q->tail;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    if (q->head == c) uv_timer_start(&q->timer, on_queue, wait_ms, 0);
+}
+
+/* ---- the Call-ID table of the BYEs out ----------------------------------------------------------
+ */
+
+static call_t **bye_slot(uac_t *u, sip_str_t cid)
+{
+    return &u->bye_table[fnv1a(cid.ptr, cid.len) & (u->bye_buckets - 1)];
+}
+
+static void bye_table_remove(uac_t *u, call_t *c)
+{
+    if (c->state != CALL_BYEING || !c->call_id) return;
+    for (call_t **p = bye_slot(u, sip_str_from_cstr(c->call_id)); *p; p = &(*p)->hnext) {
+        if (*p == c) {
+            *p = c->hnext;
+            break;
+        }
+    }
+    c->hnext = NULL;
+}
+
+static call_t *bye_table_find(uac_t *u, sip_str_t cid)
+{
+    for (call_t *c = *bye_slot(u, cid); c; c = c->hnext)
+        if (sip_str_eq(cid, sip_str_from_cstr(c->call_id))) return c;
+    return NULL;
+}
+
+/* ---- ending calls ------------------------------------------------------------------------- */
 
 static void call_free(uac_t *u, call_t *c)
 {
-    hold_remove(u, c);
-    release_txn(&c->inv);
-    release_txn(&c->bye_txn);
-    sip_msg_unref(c->ack);
-    sip_msg_unref(c->bye);
+    q_remove(&u->holdq, c);
+    q_remove(&u->byeq, c);
+    bye_table_remove(u, c);
     u->slots[c->idx].c = NULL;
+    sip_call_t *call = c->call;
+    free(c->call_id);
     free(c);
+    /* The last reference of a call still up hangs it up (a BYE, or CANCEL). */
+    sip_call_unref(call);
 }
 
 static void on_linger(uv_timer_t *t)
@@ -231,251 +243,30 @@ static void end_call(uac_t *u, call_t *c, int ok, const char *fmt, ...)
     check_done(u);
 }
 
-/* ---- the dialog: ACK and BYE ---------------------------------------------------------------- */
-
-/* RFC 3263 §4 is not run for in-dialog requests: an IP literal in the top Route or the remote
- * target is used directly; a host name falls back to where the 2xx came from (rsp: the target
- * the INVITE reached, its connection and the name it was checked against). */
-static void dialog_dst(const uac_t *u, const sip_msg_t *req, const sip_msg_t *rsp,
-                       sip_netinfo_t *dst)
+/* A call that failed once it was up: BYE (the call's hangup), then it is counted failed. */
+static void fail_up(uac_t *u, call_t *c, const char *what, int status, const sip_msg_t *rsp)
 {
-    const sip_netinfo_t *from = rsp ? sip_msg_get_netinfo(rsp) : NULL;
-    *dst = from && from->remote_port ? *from : u->dst;
-    dst->transport = u->transport;
-    const sip_uri_t *uri = sip_msg_get_uri(req);
-    const sip_header_t *rh = sip_msg_header_at(req, SIP_HDR_ROUTE, 0);
-    const sip_addr_t *ra = rh ? sip_header_addr(rh) : NULL;
-    if (ra) uri = &ra->uri;
-    if (!uri || (uri->host_type != SIP_HOST_IPV4 && uri->host_type != SIP_HOST_IPV6)) return;
-    sip_str_t h = uri->host;
-    if (uri->host_type == SIP_HOST_IPV6 && h.len >= 2) {
-        h.ptr++;
-        h.len -= 2;
-    }
-    if (h.len >= sizeof(dst->remote_ip)) return;
-    memcpy(dst->remote_ip, h.ptr, h.len);
-    dst->remote_ip[h.len] = '\0';
-    dst->remote_port = uri->port ? uri->port : sip_transport_default_port(u->transport);
-}
-
-/*
- * Builds a request inside the dialog the 2xx established (RFC 3261 §12.2.1.1): the remote
- * target (the 2xx's Contact) as Request-URI, the route set (§12.1.2: Record-Route in reverse
- * order) as Route, the To of the 2xx with its tag, our From, the Call-ID. The transaction or
- * sip_txn_send_stateless() adds the Via with a new branch.
- */
-static int build_in_dialog(const uac_t *u, const call_t *c, const sip_msg_t *rsp,
-                           const char *method, uint32_t cseq, sip_msg_t **out)
-{
-    *out = NULL;
-    sbuf_t b = {0};
-    const sip_header_t *ch = sip_msg_header_at(rsp, SIP_HDR_CONTACT, 0);
-    const sip_addr_t *ca = ch ? sip_header_addr(ch) : NULL;
-    sip_str_t ruri =
-        ca && !ca->star && ca->uri.raw.len ? ca->uri.raw : sip_str_from_cstr(u->target);
-    const sip_header_t *th = sip_msg_header_at(rsp, SIP_HDR_TO, 0);
-    if (!th) return SIP_EINVAL;
-    sip_str_t to = sip_header_get_value(th);
-    char call_id[128], tag[24];
-    make_call_id(u, c->idx, call_id, sizeof(call_id));
-    make_tag(u, c->idx, tag, sizeof(tag));
-    sb_printf(&b, "%s %.*s SIP/2.0\r\n", method, (int)ruri.len, ruri.ptr);
-    size_t nrr = sip_msg_header_count(rsp, SIP_HDR_RECORD_ROUTE);
-    for (size_t i = nrr; i-- > 0;) {
-        sip_str_t r = sip_header_get_value(sip_msg_header_at(rsp, SIP_HDR_RECORD_ROUTE, i));
-        sb_printf(&b, "Route: %.*s\r\n", (int)r.len, r.ptr);
-    }
-    sb_printf(&b,
-              "Max-Forwards: 70\r\n"
-              "From: <sip:uac@%s>;tag=%s\r\n"
-              "To: %.*s\r\n"
-              "Call-ID: %s\r\n"
-              "CSeq: %" PRIu32 " %s\r\n"
-              "User-Agent: sip-uac (libsip)\r\n"
-              "Content-Length: 0\r\n\r\n",
-              u->local_host, tag, (int)to.len, to.ptr, call_id, cseq, method);
-    int rc = b.err ? SIP_ENOMEM : sip_msg_parse(out, b.p, b.len, NULL);
-    free(b.p);
-    return rc;
-}
-
-static void send_bye(uac_t *u, call_t *c);
-
-static void on_hold(uv_timer_t *t)
-{
-    uac_t *u = t->data;
-    uint64_t now = uv_now(u->uv);
-    /* The hold is the same for every call, so the queue is in deadline order: one timer. */
-    while (u->hold_head && u->hold_head->bye_at <= now) {
-        call_t *c = u->hold_head;
-        hold_remove(u, c);
-        send_bye(u, c);
-    }
-    if (u->hold_head) {
-        uint64_t at = u->hold_head->bye_at;
-        uv_timer_start(&u->holder, on_hold, at > now ? at - now : 0, 0);
-    }
-}
-
-static void hold_push(uac_t *u, call_t *c)
-{
-    c->state = CALL_HOLDING;
-    c->bye_at = uv_now(u->uv) + u->hold_ms;
-    c->next = NULL;
-    c->prev = u->hold_tail;
-    if (u->hold_tail)
-        u->hold_tail->next = c;
-    else
-        u->hold_head = c;
-    u->hold_tail = c;
-    if (u->hold_head == c) uv_timer_start(&u->holder, on_hold, u->hold_ms, 0);
-}
-
-/* A 2xx to the INVITE: the UAC core acknowledges it (RFC 3261 §13.2.2.4), then holds. */
-static void on_2xx(uac_t *u, call_t *c, const sip_msg_t *rsp)
-{
-    if (c->state != CALL_INVITING) {
-        /* A copy of the 2xx (our ACK was lost): the same ACK again. A 2xx with another To tag
-         * (another fork) is not a dialog this program keeps. */
-        const sip_addr_t *to = sip_msg_get_to(rsp);
-        const sip_addr_t *ato = c->ack ? sip_msg_get_to(c->ack) : NULL;
-        if (to && ato && sip_str_eq(to->tag, ato->tag))
-            sip_txn_send_stateless(u->layer, c->ack, &c->dlg_dst);
-        return;
-    }
-    const sip_cseq_t *cs = sip_msg_get_cseq(rsp);
-    uint32_t seq = cs ? cs->seq : 1;
-    /* §13.2.2.4: the ACK has the INVITE's CSeq number; the BYE the next one (§12.2.1.1). */
-    int rc = build_in_dialog(u, c, rsp, "ACK", seq, &c->ack);
-    if (!rc) rc = build_in_dialog(u, c, rsp, "BYE", seq + 1, &c->bye);
-    if (rc) {
-        end_call(u, c, 0, "cannot build the ACK or BYE: %s", sip_strerror(rc));
-        return;
-    }
-    dialog_dst(u, c->ack, rsp, &c->dlg_dst);
-    /* A lost ACK is repaired by the next copy of the 2xx; an ACK that cannot leave at all
-     * means the BYE cannot either, and that one's failure ends the call. */
-    (void)sip_txn_send_stateless(u->layer, c->ack, &c->dlg_dst);
-    if (u->hold_ms == 0)
-        send_bye(u, c);
-    else
-        hold_push(u, c);
-}
-
-static void invite_final(uac_t *u, call_t *c, int status, const sip_msg_t *rsp)
-{
-    if (rsp) {
-        sip_str_t r = sip_msg_get_reason(rsp);
-        end_call(u, c, 0, "INVITE %d %.*s", status, (int)r.len, r.ptr);
-    } else {
-        end_call(u, c, 0, "INVITE %d (%s)", status, status == 408 ? "timeout" : "transport error");
-    }
-}
-
-static void on_invite_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
-{
-    slot_t *s = user;
-    uac_t *u = s->u;
-    call_t *c = s->c;
-    if (!c) return;
-    if (txn != c->inv) {
-        /* Inside sip_txn_client_create(): the caller ends the call once it returns. */
-        if (c->creating && !c->inv && status >= 300) c->early_status = status;
-        return;
-    }
-    if (status < 200) return;
-    if (status < 300 && rsp)
-        on_2xx(u, c, rsp);
-    else
-        invite_final(u, c, status, rsp);
-}
-
-static void bye_final(uac_t *u, call_t *c, int status, const sip_msg_t *rsp)
-{
-    if (status < 300) {
-        end_call(u, c, 1, NULL);
-        return;
-    }
     sip_str_t r = rsp ? sip_msg_get_reason(rsp)
-                      : sip_str_from_cstr(status == 408 ? "(timeout)" : "(transport error)");
-    end_call(u, c, 0, "BYE %d %.*s", status, (int)r.len, r.ptr);
+                      : sip_str_from_cstr(status == 408   ? "(timeout)"
+                                          : status == 503 ? "(transport error)"
+                                                          : "(not sent)");
+    c->ending = 1; /* the state event of the hangup is ours */
+    if (sip_call_get_state(c->call) != SIP_CALL_ENDED) sip_call_hangup(c->call, NULL);
+    end_call(u, c, 0, "%s %d %.*s", what, status, (int)r.len, r.ptr);
 }
 
-static void on_bye_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
-{
-    slot_t *s = user;
-    call_t *c = s->c;
-    if (!c) return;
-    if (txn != c->bye_txn) {
-        if (c->creating && !c->bye_txn && status >= 200) c->early_status = status;
-        return;
-    }
-    if (status >= 200) bye_final(s->u, c, status, rsp);
-}
+/* ---- the call once it is up: re-INVITE, UPDATE, INFO, then BYE ---------------------------- */
 
-static void send_bye(uac_t *u, call_t *c)
+/* RFC 3264 §5: an offer of one audio stream. No media flows; the port only has to be a valid
+ * even RTP port (RFC 3550 §11). version is the o= version (§8: one more for each new offer);
+ * dir "sendonly" puts the callee on hold (§8.4). */
+static char *make_sdp(const uac_t *u, uint32_t idx, unsigned version, const char *dir)
 {
-    c->state = CALL_BYEING;
-    c->creating = 1;
-    int rc = sip_txn_client_create(&c->bye_txn, u->layer, c->bye, &c->dlg_dst, NULL,
-                                   on_bye_response, slot_of(u, c), NULL);
-    c->creating = 0;
-    if (rc) {
-        end_call(u, c, 0, "BYE not sent: %s", sip_strerror(rc));
-        return;
-    }
-    sip_msg_unref(c->bye); /* the transaction keeps its own reference */
-    c->bye = NULL;
-    if (c->early_status) bye_final(u, c, c->early_status, NULL);
-}
-
-/* A 2xx that matched no transaction: a copy that came after Timer M (RFC 6026 §8.4). */
-static void on_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
-{
-    (void)layer;
-    uac_t *u = user;
-    const sip_cseq_t *cs = sip_msg_get_cseq(rsp);
-    int st = sip_msg_get_status(rsp);
-    if (!cs || cs->method != SIP_METHOD_INVITE || st < 200 || st >= 300) return;
-    call_t *c = find_call(u, sip_msg_get_call_id(rsp));
-    if (c && c->state != CALL_INVITING) on_2xx(u, c, rsp);
-}
-
-static void on_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
-{
-    (void)layer;
-    uac_t *u = user;
-    if (!txn) return; /* an ACK of no transaction */
-    switch (sip_msg_get_method(req)) {
-    case SIP_METHOD_BYE: {
-        /* RFC 3261 §15.1.2: the peer ended the session; §12.2.2: 481 outside a dialog. */
-        call_t *c = find_call(u, sip_msg_get_call_id(req));
-        if (!c || c->state == CALL_INVITING) {
-            sip_txn_respond(txn, 481, NULL);
-            return;
-        }
-        sip_txn_respond(txn, 200, NULL);
-        end_call(u, c, 1, "BYE from the peer");
-        return;
-    }
-    case SIP_METHOD_OPTIONS: sip_txn_respond(txn, 200, NULL); return;
-    default: sip_txn_respond(txn, 501, NULL); return;
-    }
-}
-
-/* ---- starting calls ----------------------------------------------------------------------- */
-
-static int build_invite(const uac_t *u, uint32_t idx, sip_msg_t **out)
-{
-    char call_id[128], tag[24], sdp[512];
-    make_call_id(u, idx, call_id, sizeof(call_id));
-    make_tag(u, idx, tag, sizeof(tag));
     const char *ipv = u->ipv6 ? "IP6" : "IP4";
-    /* RFC 3264 §5: an offer of one audio stream. No media flows; the port only has to be a
-     * valid even RTP port (RFC 3550 §11). */
-    int n = snprintf(sdp, sizeof(sdp),
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf),
                      "v=0\r\n"
-                     "o=sip-uac %" PRIu32 " 1 IN %s %s\r\n"
+                     "o=sip-uac %" PRIu32 " %u IN %s %s\r\n"
                      "s=-\r\n"
                      "c=IN %s %s\r\n"
                      "t=0 0\r\n"
@@ -483,68 +274,260 @@ static int build_invite(const uac_t *u, uint32_t idx, sip_msg_t **out)
                      "a=rtpmap:0 PCMU/8000\r\n"
                      "a=rtpmap:8 PCMA/8000\r\n"
                      "a=rtpmap:101 telephone-event/8000\r\n"
-                     "a=sendrecv\r\n",
-                     idx, ipv, u->local_ip, ipv, u->local_ip, 10000u + 2u * (idx % 20000u));
-    if (n < 0 || (size_t)n >= sizeof(sdp)) return SIP_ERANGE;
-    sbuf_t b = {0};
-    /* RFC 3261 §8.1.1: Request-URI, To, From with a tag, Call-ID, CSeq, Max-Forwards; the
-     * transaction adds the Via; Contact (§8.1.1.8) is where this UA listens. */
-    /* The Via names this host; the transaction adds the branch and the transport writes its
-     * listening point over it when it has one of the transport used (a TLS, WS or WSS client
-     * without a listener keeps it: its connection carries the responses back). */
-    sb_printf(&b,
-              "INVITE %s SIP/2.0\r\n"
-              "Via: SIP/2.0/%s %s\r\n"
-              "Max-Forwards: 70\r\n"
-              "From: <sip:uac@%s>;tag=%s\r\n"
-              "To: <%s>\r\n"
-              "Call-ID: %s\r\n"
-              "CSeq: 1 INVITE\r\n"
-              "Contact: %s\r\n"
-              "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n"
-              "User-Agent: sip-uac (libsip)\r\n"
-              "Content-Type: application/sdp\r\n"
-              "Content-Length: %d\r\n\r\n%s",
-              u->target, sip_transport_name(u->transport), u->local_host, u->local_host, tag,
-              u->target, call_id, u->contact, n, sdp);
-    int rc = b.err ? SIP_ENOMEM : sip_msg_parse(out, b.p, b.len, NULL);
-    free(b.p);
+                     "a=%s\r\n",
+                     idx, version, ipv, u->local_ip, ipv, u->local_ip, 10000u + 2u * (idx % 20000u),
+                     dir);
+    return n > 0 && (size_t)n < sizeof(buf) ? strdup(buf) : NULL;
+}
+
+static void send_bye(uac_t *u, call_t *c);
+static void next_step(uac_t *u, call_t *c);
+
+static const char *step_name(unsigned step)
+{
+    switch (step) {
+    case STEP_HOLD: return "re-INVITE (hold)";
+    case STEP_RESUME: return "re-INVITE (resume)";
+    case STEP_UPDATE: return "UPDATE";
+    default: return "INFO";
+    }
+}
+
+static void step_done(uac_t *u, call_t *c, int status, const sip_msg_t *rsp)
+{
+    unsigned step = c->step;
+    c->step = 0;
+    if (status < 200 || status >= 300) {
+        fail_up(u, c, step_name(step), status, rsp);
+        return;
+    }
+    if (u->verbose) {
+        printf("call %" PRIu32 ": %s %d\n", c->idx, step_name(step), status);
+        fflush(stdout);
+    }
+    c->steps_done |= (uint8_t)step;
+    next_step(u, c);
+}
+
+static void on_info_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    (void)txn;
+    slot_t *s = user;
+    call_t *c = s->c;
+    if (!c || c->step != STEP_INFO || status < 200) return;
+    step_done(s->u, c, status, rsp);
+}
+
+/* The offers: a re-INVITE puts the callee on hold, the next resumes (RFC 3264 §8.4); an UPDATE
+ * (RFC 3311) offers the session again. Each o= version is one more. */
+static int start_step(uac_t *u, call_t *c, unsigned step)
+{
+    c->step = (uint8_t)step;
+    if (step == STEP_INFO)
+        return sip_call_request(c->call, "INFO", DTMF_TYPE, DTMF_BODY, on_info_response,
+                                slot_of(u, c), NULL);
+    char *sdp =
+        make_sdp(u, c->idx, c->sdp_version + 1u, step == STEP_HOLD ? "sendonly" : "sendrecv");
+    if (!sdp) return SIP_ENOMEM;
+    int rc = step == STEP_UPDATE ? sip_call_update(c->call, sdp) : sip_call_reinvite(c->call, sdp);
+    free(sdp);
+    if (rc == 0) c->sdp_version++;
     return rc;
 }
+
+static void next_step(uac_t *u, call_t *c)
+{
+    static const unsigned order[] = {STEP_HOLD, STEP_RESUME, STEP_UPDATE, STEP_INFO};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        unsigned s = order[i];
+        if (!(u->steps & s) || (c->steps_done & s)) continue;
+        c->state = CALL_STEPS;
+        int rc = start_step(u, c, s);
+        if (rc) {
+            c->step = 0;
+            if (u->verbose) {
+                printf("call %" PRIu32 ": %s not sent: %s\n", c->idx, step_name(s),
+                       sip_strerror(rc));
+                fflush(stdout);
+            }
+            fail_up(u, c, step_name(s), 0, NULL);
+        }
+        return;
+    }
+    if (u->hold_ms == 0) {
+        send_bye(u, c);
+    } else {
+        c->state = CALL_HOLDING;
+        q_push(u, &u->holdq, c, u->hold_ms);
+    }
+}
+
+/* The call hangs up with a BYE (RFC 3261 §15.1.1); the call completed when the BYE gets a 2xx,
+ * which the tap sees (the core sends the BYE on its own and reports no outcome). */
+static void send_bye(uac_t *u, call_t *c)
+{
+    /* The dialog's: the INVITE is gone once its transaction is over. */
+    sip_dialog_t *d = sip_call_get_dialog(c->call);
+    sip_str_t cid = d ? sip_dialog_get_call_id(d) : SIP_STR_NULL;
+    c->call_id = cid.len ? strndup(cid.ptr, cid.len) : NULL;
+    if (!c->call_id) {
+        fail_up(u, c, "BYE", 0, NULL);
+        return;
+    }
+    c->ending = 1;
+    int rc = sip_call_hangup(c->call, NULL);
+    if (rc) {
+        end_call(u, c, 0, "BYE not sent: %s", sip_strerror(rc));
+        return;
+    }
+    c->state = CALL_BYEING;
+    call_t **slot = bye_slot(u, cid);
+    c->hnext = *slot;
+    *slot = c;
+    q_push(u, &u->byeq, c, u->bye_wait_ms);
+}
+
+static void on_hold_expired(uac_t *u, call_t *c)
+{
+    send_bye(u, c);
+}
+
+/* Timer F of the BYE passed with no final response seen. */
+static void on_bye_expired(uac_t *u, call_t *c)
+{
+    end_call(u, c, 0, "BYE 408 (timeout)");
+}
+
+/* First in the transport's handler chain, taking nothing: the final response to a BYE of ours
+ * ends its call. */
+static int on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    (void)tp;
+    uac_t *u = user;
+    if (sip_msg_is_request(msg) || !u->bye_table) return 0;
+    const sip_cseq_t *cs = sip_msg_get_cseq(msg);
+    int st = sip_msg_get_status(msg);
+    if (!cs || cs->method != SIP_METHOD_BYE || st < 200) return 0;
+    call_t *c = bye_table_find(u, sip_msg_get_call_id(msg));
+    if (!c) return 0;
+    if (st < 300) {
+        end_call(u, c, 1, NULL);
+    } else {
+        sip_str_t r = sip_msg_get_reason(msg);
+        end_call(u, c, 0, "BYE %d %.*s", st, (int)r.len, r.ptr);
+    }
+    return 0;
+}
+
+/* ---- the call's events -------------------------------------------------------------------- */
+
+static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
+                          void *user)
+{
+    (void)txn;
+    slot_t *s = user;
+    uac_t *u = s->u;
+    call_t *c = s->c;
+    if (!c || c->call != call || c->ending) return;
+    switch (ev) {
+    case SIP_CALL_EVENT_STATE: {
+        sip_call_state_t st = sip_call_get_state(call);
+        if (st == SIP_CALL_CONFIRMED && c->state == CALL_INVITING) {
+            /* The 2xx came and the core sent its ACK (RFC 3261 §13.2.2.4). */
+            next_step(u, c);
+        } else if (st == SIP_CALL_ENDED) {
+            int status = sip_call_get_end_status(call);
+            if (c->state != CALL_INVITING && status == 200 && !sip_call_ended_locally(call)) {
+                /* RFC 3261 §15.1.2: the callee ended the session. */
+                end_call(u, c, 1, "BYE from the peer");
+            } else if (c->state == CALL_INVITING) {
+                sip_str_t r =
+                    msg && !sip_msg_is_request(msg) ? sip_msg_get_reason(msg) : SIP_STR_NULL;
+                if (r.len)
+                    end_call(u, c, 0, "INVITE %d %.*s", status, (int)r.len, r.ptr);
+                else
+                    end_call(u, c, 0, "INVITE %d (%s)", status,
+                             status == 408   ? "timeout"
+                             : status == 503 ? "transport error"
+                                             : "ended");
+            } else {
+                end_call(u, c, 0, "ended with %d", status);
+            }
+        }
+        break;
+    }
+    case SIP_CALL_EVENT_MODIFIED:
+        if (c->step == STEP_HOLD || c->step == STEP_RESUME || c->step == STEP_UPDATE) {
+            step_done(u, c, msg ? sip_msg_get_status(msg) : 0, msg);
+        } else if (u->verbose && msg) {
+            /* A session refresh the call sent itself (RFC 4028 §10). */
+            sip_str_t m = sip_msg_get_cseq(msg) ? sip_msg_get_cseq(msg)->method_str : SIP_STR_NULL;
+            printf("call %" PRIu32 ": session refresh (%.*s) %d\n", c->idx, (int)m.len, m.ptr,
+                   sip_msg_get_status(msg));
+            fflush(stdout);
+        }
+        break;
+    case SIP_CALL_EVENT_RESPONSE:
+        /* A reliable provisional (RFC 3262 §4): the core sends its PRACK. */
+        if (u->verbose && msg && sip_msg_get_status(msg) < 200 &&
+            sip_msg_header_by_name(msg, "RSeq", 0)) {
+            sip_str_t r = sip_header_get_value(sip_msg_header_by_name(msg, "RSeq", 0));
+            printf("call %" PRIu32 ": %d reliable (RSeq %.*s), PRACK sent\n", c->idx,
+                   sip_msg_get_status(msg), (int)r.len, r.ptr);
+            fflush(stdout);
+        }
+        break;
+    default: break;
+    }
+}
+
+/* Requests outside any call: RFC 3261 §15.1.2 and §12.2.2, 481 for a BYE; OPTIONS 200; else
+ * 501. */
+static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    (void)ua;
+    (void)user;
+    switch (sip_msg_get_method(req)) {
+    case SIP_METHOD_BYE: sip_txn_respond(txn, 481, NULL); break;
+    case SIP_METHOD_OPTIONS: sip_txn_respond(txn, 200, NULL); break;
+    default: sip_txn_respond(txn, 501, NULL); break;
+    }
+}
+
+/* ---- starting calls ----------------------------------------------------------------------- */
 
 static void start_call(uac_t *u)
 {
     uint32_t idx = u->started++;
     call_t *c = calloc(1, sizeof(*c));
-    if (!c) {
+    char *sdp = c ? make_sdp(u, idx, 1, "sendrecv") : NULL;
+    if (!sdp) {
+        free(c);
         u->failed++;
         check_done(u);
         return;
     }
     c->idx = idx;
+    c->sdp_version = 1;
     u->slots[idx].c = c;
     u->in_flight++;
-    sip_msg_t *inv;
-    int rc = build_invite(u, idx, &inv);
-    if (rc) {
-        end_call(u, c, 0, "cannot build the INVITE: %s", sip_strerror(rc));
-        return;
-    }
-    c->creating = 1;
-    /* No destination: the transaction locates the target (RFC 3263) with the transport's
-     * resolver, and moves on to the next one when a target fails (§4.3). */
-    rc = sip_txn_client_create(&c->inv, u->layer, inv, NULL, NULL, on_invite_response,
-                               slot_of(u, c), NULL);
-    c->creating = 0;
-    sip_msg_unref(inv); /* the transaction keeps its own reference */
-    if (rc)
-        end_call(u, c, 0, "INVITE not sent: %s", sip_strerror(rc));
-    else if (c->early_status)
-        invite_final(u, c, c->early_status, NULL);
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.from = u->from;
+    o.sdp = sdp;
+    /* An address: the first target. A name: NULL, and the INVITE's transaction locates it
+     * (RFC 3263) with the transport's resolver, moving on when a target fails (§4.3). */
+    o.dst = u->dst_fixed ? &u->dst : NULL;
+    /* Off unless asked for: the default call offers 100rel and session timers. --prack
+     * Requires 100rel (RFC 3262 §4); --session-timer asks for Session-Expires and refreshes when
+     * the 2xx makes this side the refresher (RFC 4028 §7). */
+    o.rel100 = u->prack ? SIP_CALL_100REL_REQUIRED : SIP_CALL_100REL_OFF;
+    o.session_timer = u->session_timer ? SIP_CALL_TIMER_SUPPORTED : SIP_CALL_TIMER_OFF;
+    o.session_expires = u->session_timer;
+    int rc = sip_call_invite(&c->call, u->ua, u->target, &o, on_call_event, slot_of(u, c), NULL);
+    free(sdp);
+    if (rc) end_call(u, c, 0, "INVITE not sent: %s", sip_strerror(rc));
 }
-
-/* Credit accrues at --rate per second of real time; each tick spends what it has, so high
- * rates go out a few calls per millisecond, not in bursts, and the average does not drift. */
 static void on_pace(uv_timer_t *t)
 {
     uac_t *u = t->data;
@@ -570,7 +553,8 @@ static void give_up(uac_t *u, const char *why)
 {
     u->gave_up = 1;
     uv_timer_stop(&u->pacer);
-    uv_timer_stop(&u->holder);
+    uv_timer_stop(&u->holdq.timer);
+    uv_timer_stop(&u->byeq.timer);
     for (uint32_t i = u->started; i < u->ncalls; i++) {
         u->failed++;
         if (u->verbose) printf("call %" PRIu32 " failed: not started (%s)\n", i, why);
@@ -600,8 +584,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sip-uac [options] sip:USER@HOST[:PORT] | sips:USER@HOST[:PORT]\n"
             "\n"
-            "Places calls to the target: INVITE with an SDP offer, ACK of the 2xx, BYE after the\n"
-            "hold time. A call completed when its BYE got a 2xx; anything else is a failure.\n"
+            "Places calls to the target on libsip's UA layer: INVITE with an SDP offer, the\n"
+            "core's ACK of the 2xx (again for each copy), then the requests asked for below\n"
+            "(each after the previous one's final response), BYE after the hold time. A call\n"
+            "completed when its BYE got a 2xx; anything else is a failure. On --timeout or a\n"
+            "signal, calls not answered yet are CANCELled and calls up get a BYE.\n"
             "Prints one summary line, \"calls: N completed, M failed\".\n"
             "\n"
             "The target is located with RFC 3263 (NAPTR, SRV, A/AAAA) through libsip's\n"
@@ -611,7 +598,21 @@ static void usage(FILE *f)
             "\n"
             "  -n, --calls N           calls to place (default 1)\n"
             "  -r, --rate R            calls started per second, may have decimals (default 10)\n"
-            "  -d, --hold MS           time between the ACK and the BYE (default 0)\n"
+            "  -d, --hold MS           time between the ACK (or the last request below) and\n"
+            "                          the BYE (default 0)\n"
+            "      --reinvite          once up, put the callee on hold with a re-INVITE\n"
+            "                          (a=sendonly), then resume it with another (a=sendrecv)\n"
+            "                          (RFC 3261 14, RFC 3264 8.4); each must get a 2xx\n"
+            "      --update            once up, send an UPDATE with a new offer (RFC 3311);\n"
+            "                          it must get a 2xx\n"
+            "      --info              once up, send an INFO with application/dtmf-relay\n"
+            "                          (Signal=5, RFC 6086); it must get a 2xx\n"
+            "      --prack             support and require 100rel (RFC 3262): reliable\n"
+            "                          provisional responses are answered with PRACK; a callee\n"
+            "                          without 100rel fails the call (420)\n"
+            "      --session-timer S   ask for Session-Expires S seconds (RFC 4028, 90-86400)\n"
+            "                          and refresh the session as negotiated (re-INVITE or\n"
+            "                          UPDATE at half the interval when this side refreshes)\n"
             "  -m, --max-concurrent N  calls in progress at most (default: no limit)\n"
             "  -t, --transport T       udp, tcp, tls, ws or wss (default: the URI's transport\n"
             "                          parameter, else what DNS offers: udp, tcp or tls; tls\n"
@@ -631,7 +632,8 @@ static void usage(FILE *f)
             "      --timeout S         give up after S seconds; unfinished calls fail\n"
             "                          (default: calls/rate + hold + 128*T1 + 6 s)\n"
             "      --trace             log every message sent and received (stderr)\n"
-            "  -v, --verbose           print one line per call as it ends\n"
+            "  -v, --verbose           print one line per call as it ends, and one per\n"
+            "                          re-INVITE, UPDATE or INFO answered\n"
             "  -h, --help              this text\n"
             "\n"
             "Exit status: 0 when every call completed, 1 when any failed or on a runtime error\n"
@@ -759,8 +761,20 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-enum { OPT_T1 = 256, OPT_TIMEOUT, OPT_TRACE, OPT_DNS, OPT_CA, OPT_CERT, OPT_KEY };
-
+enum {
+    OPT_T1 = 256,
+    OPT_TIMEOUT,
+    OPT_TRACE,
+    OPT_DNS,
+    OPT_CA,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_REINVITE,
+    OPT_UPDATE,
+    OPT_INFO,
+    OPT_PRACK,
+    OPT_SESSION_TIMER,
+};
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -777,6 +791,11 @@ int main(int argc, char **argv)
         {"tls-ca", required_argument, NULL, OPT_CA},
         {"tls-cert", required_argument, NULL, OPT_CERT},
         {"tls-key", required_argument, NULL, OPT_KEY},
+        {"reinvite", no_argument, NULL, OPT_REINVITE},
+        {"update", no_argument, NULL, OPT_UPDATE},
+        {"info", no_argument, NULL, OPT_INFO},
+        {"prack", no_argument, NULL, OPT_PRACK},
+        {"session-timer", required_argument, NULL, OPT_SESSION_TIMER},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -784,7 +803,7 @@ int main(int argc, char **argv)
     uac_t uac;
     memset(&uac, 0, sizeof(uac));
     uac_t *u = &uac;
-    uint64_t calls = 1, hold = 0, maxc = 0, t1 = 500, timeout = 0;
+    uint64_t calls = 1, hold = 0, maxc = 0, t1 = 500, timeout = 0, session_timer = 0;
     double rate = 10;
     const char *listen = NULL, *transport = NULL, *dns = NULL;
     const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
@@ -823,6 +842,16 @@ int main(int argc, char **argv)
         case OPT_CA: tls_ca = optarg; break;
         case OPT_CERT: tls_cert = optarg; break;
         case OPT_KEY: tls_key = optarg; break;
+        case OPT_REINVITE: u->steps |= STEP_HOLD | STEP_RESUME; break;
+        case OPT_UPDATE: u->steps |= STEP_UPDATE; break;
+        case OPT_INFO: u->steps |= STEP_INFO; break;
+        case OPT_PRACK: u->prack = 1; break;
+        case OPT_SESSION_TIMER:
+            /* RFC 4028 §4: Session-Expires is at least 90 s (the smallest Min-SE). */
+            if (parse_uint(optarg, 90, MAX_SESSION_TIMER, &session_timer))
+                return usage_error("--session-timer wants seconds from 90 to 86400, not '%s'",
+                                   optarg);
+            break;
         case 'v': u->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -838,6 +867,7 @@ int main(int argc, char **argv)
         return usage_error("'%s' is not a sip: or sips: URI for a Request-URI", target);
     int sips = uri.scheme == SIP_URI_SIPS;
     if (!tls_cert != !tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
+    u->session_timer = (uint32_t)session_timer;
 
     /* The transports RFC 3263 may pick from (§4.1): the flag, else the URI's transport
      * parameter, else any this program speaks as a client (TLS only for sips). */
@@ -877,13 +907,13 @@ int main(int argc, char **argv)
     u->linger_ms = t1;
     u->max_concurrent = (uint32_t)maxc;
     u->target = target;
+    /* Each re-INVITE, UPDATE or INFO may take its 64*T1 (and a 491 its §14.1 wait). */
+    unsigned nsteps = (u->steps & STEP_HOLD ? 2u : 0u) + (u->steps & STEP_UPDATE ? 1u : 0u) +
+                      (u->steps & STEP_INFO ? 1u : 0u);
     if (!timeout)
         timeout = (uint64_t)((double)calls / rate) + 1 + (hold + 999) / 1000 +
-                  (128 * t1 + 999) / 1000 + 5;
-    if (getrandom(&u->secret, sizeof(u->secret), 0) != (ssize_t)sizeof(u->secret)) {
-        fprintf(stderr, "sip-uac: no random source\n");
-        return 1;
-    }
+                  (128 * t1 + 999) / 1000 + nsteps * ((64 * t1 + 999) / 1000 + 5) + 5;
+    u->bye_wait_ms = 65 * t1;
     /* A peer that resets a connection must not kill the program. */
     signal(SIGPIPE, SIG_IGN);
     sip_loop_t *loop;
@@ -966,21 +996,46 @@ int main(int argc, char **argv)
     snprintf(u->local_ip, sizeof(u->local_ip), "%s", listen && !wildcard ? ni.local_ip : src);
     u->ipv6 = strchr(u->local_ip, ':') != NULL;
     snprintf(u->local_host, sizeof(u->local_host), u->ipv6 ? "[%.47s]" : "%.47s", u->local_ip);
-    char port[8] = "";
-    if (listen) snprintf(port, sizeof(port), ":%u", (unsigned)ni.local_port);
-    snprintf(u->contact, sizeof(u->contact), "<sip:uac@%.63s%s%s%s>", u->local_host, port,
-             tt == SIP_TRANSPORT_UDP ? "" : ";transport=",
-             tt == SIP_TRANSPORT_UDP ? "" : sip_transport_param(tt));
+    snprintf(u->from, sizeof(u->from), "<sip:uac@%.63s>", u->local_host);
+    /* An address target goes to the first target; a name is located again for each INVITE. */
+    u->dst_fixed = uri.host_type == SIP_HOST_IPV4 || uri.host_type == SIP_HOST_IPV6;
 
     sip_txn_opts_t xopts;
     sip_txn_opts_init(&xopts);
     xopts.t1_ms = (uint32_t)t1;
     if (xopts.t2_ms < t1) xopts.t2_ms = (uint32_t)t1;
     rc = sip_txn_layer_create(&u->layer, u->tp, &xopts);
+    sip_ua_opts_t uo;
+    sip_ua_opts_init(&uo);
+    uo.user_agent = "sip-uac (libsip)";
+    uo.contact_user = "uac";
+    /* Without a listening point (a TLS, WS or WSS client) the Contact names this host; the
+     * responses come back over the connection (RFC 3261 §18.2.2). */
+    if (!listen) uo.contact_host = u->local_host;
+    uo.allow = u->prack ? ALLOW ", PRACK" : ALLOW;
+    /* The option tags taken in requests from the callee (a refresh may Require timer). */
+    uo.supported = u->prack && u->session_timer ? "100rel, timer"
+                   : u->prack                   ? "100rel"
+                   : u->session_timer           ? "timer"
+                                                : "";
+    uo.t1_ms = xopts.t1_ms;
+    uo.t2_ms = xopts.t2_ms;
+    if (rc == 0) rc = sip_ua_create(&u->ua, u->layer, &uo, on_ua_request, u, NULL);
+    if (rc == 0) {
+        rc = sip_transport_add_handler(u->tp, SIP_HANDLER_PRIO_FIRST, on_message, u, NULL);
+        rc = rc < 0 ? rc : 0;
+    }
     u->slots = calloc(calls, sizeof(*u->slots));
-    if (rc || !u->slots) {
+    /* The BYEs out, by Call-ID: a power of two near the calls that can be up at once. */
+    u->bye_buckets = 1024;
+    while (u->bye_buckets < calls && u->bye_buckets < (1u << 20))
+        u->bye_buckets *= 2;
+    u->bye_table = calloc(u->bye_buckets, sizeof(*u->bye_table));
+    if (rc || !u->slots || !u->bye_table) {
         fprintf(stderr, "sip-uac: %s\n", sip_strerror(rc ? rc : SIP_ENOMEM));
         free(u->slots);
+        free(u->bye_table);
+        sip_ua_unref(u->ua);
         sip_txn_layer_unref(u->layer);
         sip_transport_unref(u->tp);
         sip_resolver_unref(u->resolver);
@@ -989,15 +1044,18 @@ int main(int argc, char **argv)
     }
     for (uint64_t i = 0; i < calls; i++)
         u->slots[i].u = u;
-    sip_txn_layer_set_stray_handler(u->layer, on_stray, u, NULL);
-    sip_txn_layer_set_request_handler(u->layer, on_request, u, NULL);
-
     uv_timer_init(u->uv, &u->pacer);
-    uv_timer_init(u->uv, &u->holder);
+    uv_timer_init(u->uv, &u->holdq.timer);
+    uv_timer_init(u->uv, &u->byeq.timer);
     uv_timer_init(u->uv, &u->deadline);
     uv_signal_init(u->uv, &u->sigint);
     uv_signal_init(u->uv, &u->sigterm);
-    u->pacer.data = u->holder.data = u->deadline.data = u;
+    u->holdq.u = u->byeq.u = u;
+    u->holdq.expire = on_hold_expired;
+    u->byeq.expire = on_bye_expired;
+    u->holdq.timer.data = &u->holdq;
+    u->byeq.timer.data = &u->byeq;
+    u->pacer.data = u->deadline.data = u;
     u->sigint.data = u->sigterm.data = u;
     uv_signal_start(&u->sigint, on_signal, SIGINT);
     uv_signal_start(&u->sigterm, on_signal, SIGTERM);
@@ -1014,13 +1072,18 @@ int main(int argc, char **argv)
     printf("calls: %" PRIu32 " completed, %" PRIu32 " failed\n", u->completed, u->failed);
     fflush(stdout);
     int status = u->failed || u->completed != u->ncalls ? 1 : 0;
-    /* No callback after the layer closes; then the calls it pointed at can go. */
-    sip_txn_layer_close(u->layer);
+    /* The calls left end without sending (no callback after the UA closes); then what they
+     * pointed at can go. */
+    sip_ua_close(u->ua);
     for (uint32_t i = 0; i < u->ncalls; i++)
         if (u->slots[i].c) call_free(u, u->slots[i].c);
     free(u->slots);
+    free(u->bye_table);
+    sip_ua_unref(u->ua);
+    sip_txn_layer_close(u->layer);
     uv_close((uv_handle_t *)&u->pacer, NULL);
-    uv_close((uv_handle_t *)&u->holder, NULL);
+    uv_close((uv_handle_t *)&u->holdq.timer, NULL);
+    uv_close((uv_handle_t *)&u->byeq.timer, NULL);
     uv_close((uv_handle_t *)&u->deadline, NULL);
     uv_close((uv_handle_t *)&u->sigint, NULL);
     uv_close((uv_handle_t *)&u->sigterm, NULL);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* sip-uas: answers SIP requests and calls on the listening points given (a test peer and
- * benchmark target). */
+ * benchmark target), on libsip's UA layer: the UA core (sip/ua.h) does the RFC 3261 §8.2
+ * checks and keeps the dialogs, each call (sip/call.h) retransmits its 2xx until the ACK and
+ * handles CANCEL, BYE and re-INVITE. This program only decides what to answer and when. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,13 +21,18 @@
 #define MAX_T1_MS 60000UL
 #define MAX_CALL_TIMEOUT_S 604800UL
 #define DEFAULT_CALL_TIMEOUT_S 3600UL
+#define MAX_MEDIA_FILE 65536
+#define MIN_SESSION_TIMER 90U /* RFC 4028 §4: Min-SE is never below 90 s */
+#define MAX_SESSION_TIMER 86400U
 #define T2_MS 4000U
 /* The answer's media ports: one even port per m= line from here (no media is ever sent). */
 #define MEDIA_PORT_BASE 40000U
 #define HEAP_NONE SIZE_MAX
 #define NEVER UINT64_MAX
-#define CONTACT_CACHE 8
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+#define ALLOW_PRACK "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK"
+/* §8.2.3: the bodies read; INFO (RFC 6086) carries DTMF as application/dtmf-relay. */
+#define ACCEPT "application/sdp"
 
 /* Our side of a session description, shared between the calls that use the same text. */
 typedef struct sdp_blob {
@@ -35,40 +43,27 @@ typedef struct sdp_blob {
 
 typedef enum call_state {
     CALL_RINGING,   /* 180 sent; the final answer waits for the ring timer */
-    CALL_ANSWERED,  /* 2xx sent; retransmitted until the ACK comes */
+    CALL_ANSWERED,  /* 2xx sent; the call retransmits it until the ACK comes */
     CALL_CONFIRMED, /* ACK received; the dialog lives until BYE or --call-timeout */
+    CALL_ENDED,     /* over; the call's last reference is being dropped */
 } call_state_t;
 
 typedef struct uas uas_t;
 
-/* One call: a dialog (RFC 3261 §12) in the table, keyed by Call-ID, From tag and our To tag. */
+/* What this program keeps of a call; the dialog, transactions and timers of RFC 3261 are the
+ * call's (sip_call_t). Freed by the call's user_free. */
 typedef struct call {
-    struct call *hnext;
+    struct call *prev, *next; /* the live calls, for the count and the exit */
     uas_t *uas;
-    uint64_t hash;
-    size_t heap_idx;   /* HEAP_NONE when no timer runs */
-    uint64_t due;      /* ring timer, the next 2xx retransmission, or the call's expiry */
-    uint64_t give_up;  /* 64*T1 after the 2xx */
-    uint32_t interval; /* current 2xx retransmission interval */
-    uint32_t remote_cseq;
-    uint32_t invite_cseq; /* the INVITE being answered (its ACK carries the same number) */
+    sip_call_t *call; /* our reference, dropped when it ends */
+    size_t heap_idx;  /* HEAP_NONE when no timer runs */
+    uint64_t due;     /* ring timer or the call's expiry */
     uint32_t sdp_version;
     call_state_t state;
-    sip_txn_t *txn;  /* the INVITE server transaction, until ACK or a non-2xx final */
-    sip_msg_t *rsp;  /* the 2xx, kept for retransmission */
-    sdp_blob_t *sdp; /* our current session description, or NULL */
-    size_t cid_len, ftag_len;
-    char tag[17]; /* our To tag */
-    char key[];   /* Call-ID, then the From tag */
+    int hung_up;     /* --call-timeout ended it */
+    sdp_blob_t *sdp; /* our current session description without --media, or NULL */
+    char cid[];      /* the Call-ID, for the log lines */
 } call_t;
-
-typedef struct contact_entry {
-    sip_transport_type_t transport;
-    uint16_t port;
-    char ip[48];
-    char text[128];
-    sip_msg_t *parsed; /* holds the Contact parsed once, copied into each response */
-} contact_entry_t;
 
 typedef struct stats {
     unsigned long invites, answered, rejected, cancelled, acked, byes, no_ack, reinvites, failed;
@@ -80,19 +75,22 @@ struct uas {
     uv_loop_t *uv;
     sip_transport_t *tp;
     sip_txn_layer_t *layer;
+    sip_ua_t *ua;
     int verbose, stateless;
     unsigned code;    /* final status for a new INVITE */
     uint64_t ring_ms; /* delay between the 180 and the final */
     uint32_t t1, t2;
-    uint64_t call_timeout_ms; /* a confirmed call without BYE is forgotten after this; 0: never */
+    uint64_t call_timeout_ms; /* a confirmed call without BYE is ended after this; 0: never */
+    char *media;              /* --media: the engine's capabilities, or NULL */
+    int rel100;               /* --rel100, a sip_call_100rel_t */
+    uint32_t session_timer;   /* --session-timer: the most granted, seconds; 0: off */
+    const char *allow;        /* the methods taken (PRACK with --rel100) */
     unsigned long requests;
     stats_t st;
-    uint64_t secret; /* keys the To tags */
-    uint64_t tag_seq;
-    /* The dialog table: chained buckets, a power of two, grown when the load passes 1. */
-    call_t **buckets;
-    size_t nbuckets, ncalls;
-    /* Every call timer in one binary heap over one libuv timer. */
+    uint64_t secret; /* keys the stateless To tags and the o= session id */
+    call_t *calls;   /* the live calls */
+    size_t ncalls;
+    /* The ring and expiry timers of every call in one binary heap over one libuv timer. */
     uv_timer_t timer;
     uint64_t armed;
     call_t **heap;
@@ -103,12 +101,9 @@ struct uas {
     int offer_none;
     char offer_ip[48];
     sdp_blob_t *answer;
-    contact_entry_t contacts[CONTACT_CACHE];
-    sip_msg_t *allow; /* the Allow header parsed once */
-    size_t ncontacts, contact_next;
 };
 
-/* ---- tags and hashing ------------------------------------------------------------------------ */
+/* ---- tags ------------------------------------------------------------------------------------ */
 
 static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
 {
@@ -143,82 +138,6 @@ static void make_tag(const uas_t *u, const sip_msg_t *req, char out[17])
     h *= 0x100000001b3ULL;
     h ^= h >> 29;
     hex16(h, out);
-}
-
-/* RFC 3261 §19.3: a To tag must be globally unique; a keyed permutation of a counter is, and
- * costs no system call per call. */
-static void next_tag(uas_t *u, char out[17])
-{
-    uint64_t z = (u->tag_seq++ + u->secret) * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    hex16(z ^ (z >> 31), out);
-}
-
-static uint64_t dialog_hash(sip_str_t cid, sip_str_t ftag, sip_str_t ttag)
-{
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, cid.ptr, cid.len);
-    h = fnv1a(h ^ 1, ftag.ptr, ftag.len);
-    return fnv1a(h ^ 2, ttag.ptr, ttag.len);
-}
-
-/* ---- the dialog table ------------------------------------------------------------------------ */
-
-static int table_grow(uas_t *u)
-{
-    size_t n = u->nbuckets ? u->nbuckets * 2 : 1024;
-    call_t **b = calloc(n, sizeof(*b));
-    if (!b) return -1;
-    for (size_t i = 0; i < u->nbuckets; i++) {
-        call_t *c = u->buckets[i];
-        while (c) {
-            call_t *next = c->hnext;
-            c->hnext = b[c->hash & (n - 1)];
-            b[c->hash & (n - 1)] = c;
-            c = next;
-        }
-    }
-    free(u->buckets);
-    u->buckets = b;
-    u->nbuckets = n;
-    return 0;
-}
-
-static int table_insert(uas_t *u, call_t *c)
-{
-    if (u->ncalls >= u->nbuckets && table_grow(u) && !u->nbuckets) return -1;
-    call_t **slot = &u->buckets[c->hash & (u->nbuckets - 1)];
-    c->hnext = *slot;
-    *slot = c;
-    u->ncalls++;
-    return 0;
-}
-
-static void table_remove(uas_t *u, call_t *c)
-{
-    for (call_t **p = &u->buckets[c->hash & (u->nbuckets - 1)]; *p; p = &(*p)->hnext) {
-        if (*p == c) {
-            *p = c->hnext;
-            u->ncalls--;
-            return;
-        }
-    }
-}
-
-/* The dialog of an in-dialog request: its From tag is the peer's, its To tag ours. */
-static call_t *table_find(const uas_t *u, const sip_msg_t *req)
-{
-    const sip_addr_t *from = sip_msg_get_from(req), *to = sip_msg_get_to(req);
-    if (!u->nbuckets || !from || !to || to->tag.len != 16) return NULL;
-    sip_str_t cid = sip_msg_get_call_id(req);
-    uint64_t h = dialog_hash(cid, from->tag, to->tag);
-    for (call_t *c = u->buckets[h & (u->nbuckets - 1)]; c; c = c->hnext) {
-        if (c->hash == h && c->cid_len == cid.len && c->ftag_len == from->tag.len &&
-            memcmp(c->tag, to->tag.ptr, 16) == 0 && memcmp(c->key, cid.ptr, cid.len) == 0 &&
-            memcmp(c->key + cid.len, from->tag.ptr, from->tag.len) == 0)
-            return c;
-    }
-    return NULL;
 }
 
 /* ---- call timers ----------------------------------------------------------------------------- */
@@ -471,205 +390,104 @@ static int session_for(uas_t *u, const sip_msg_t *req, sdp_blob_t **out)
     return 0;
 }
 
-/* ---- building responses ---------------------------------------------------------------------- */
-
-/* A request that only carries headers parsed once and copied into responses. */
-static sip_msg_t *header_holder(const char *name, const char *value)
-{
-    sip_msg_t *m = NULL;
-    if (sip_msg_create_request(&m, "OPTIONS", "sip:sip-uas.invalid")) return NULL;
-    if (sip_msg_add_header(m, name, value)) {
-        sip_msg_unref(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* Copies every value of the holder's header id into rsp. */
-static int copy_held(sip_msg_t *rsp, const sip_msg_t *holder, sip_hdr_id_t id)
-{
-    const sip_header_t *h;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && (h = sip_msg_header_at(holder, id, i)); i++)
-        rc = sip_msg_add_header_copy(rsp, h);
-    return rc;
-}
-
-/* RFC 3261 §12.1.1: a Contact with the address and transport the request arrived on. */
-static const contact_entry_t *contact_for(uas_t *u, const sip_msg_t *req, char spare[128])
-{
-    const sip_netinfo_t *ni = sip_msg_get_netinfo(req);
-    sip_transport_type_t tr = ni ? ni->transport : SIP_TRANSPORT_UDP;
-    uint16_t port = ni ? ni->local_port : 5060;
-    const char *lip = ni ? ni->local_ip : "";
-    for (size_t i = 0; i < u->ncontacts; i++) {
-        contact_entry_t *e = &u->contacts[i];
-        if (e->transport == tr && e->port == port && strcmp(e->ip, lip) == 0) return e;
-    }
-    char ip[48];
-    local_addr(req, ip);
-    int v6 = strchr(ip, ':') != NULL;
-    const char *tp = sip_transport_param(tr);
-    snprintf(spare, 128, "<sip:sip-uas@%s%s%s:%u;transport=%s>", v6 ? "[" : "", ip, v6 ? "]" : "",
-             (unsigned)port, tp ? tp : "udp");
-    /* A wildcard listener's Contact depends on the request; only fixed ones are cached. */
-    if (strcmp(ip, lip) != 0) return NULL;
-    contact_entry_t *e = &u->contacts[u->contact_next];
-    u->contact_next = (u->contact_next + 1) % CONTACT_CACHE;
-    if (u->ncontacts < CONTACT_CACHE) u->ncontacts++;
-    e->transport = tr;
-    e->port = port;
-    snprintf(e->ip, sizeof(e->ip), "%s", lip);
-    memcpy(e->text, spare, 128);
-    sip_msg_unref(e->parsed);
-    e->parsed = header_holder("Contact", e->text);
-    return e;
-}
-
-static int add_contact(uas_t *u, sip_msg_t *rsp, const sip_msg_t *req)
-{
-    char spare[128];
-    const contact_entry_t *e = contact_for(u, req, spare);
-    if (e && e->parsed) return copy_held(rsp, e->parsed, SIP_HDR_CONTACT);
-    return sip_msg_add_header(rsp, "Contact", e ? e->text : spare);
-}
-
-static int add_allow(uas_t *u, sip_msg_t *rsp)
-{
-    if (!u->allow) u->allow = header_holder("Allow", ALLOW);
-    return u->allow ? copy_held(rsp, u->allow, SIP_HDR_ALLOW)
-                    : sip_msg_add_header(rsp, "Allow", ALLOW);
-}
-
-/* A response that takes part in the dialog (18x, 2xx): To tag, Record-Route (RFC 3261
- * §12.1.1), Contact, and our description for a 2xx. */
-static int dialog_response(uas_t *u, sip_msg_t **out, const sip_msg_t *req, int status,
-                           const char *tag, const sdp_blob_t *sdp)
-{
-    sip_msg_t *rsp;
-    int rc = sip_msg_create_response(&rsp, req, status, NULL, tag);
-    if (rc) return rc;
-    const sip_header_t *h;
-    for (size_t i = 0; rc == 0 && (h = sip_msg_header_at(req, SIP_HDR_RECORD_ROUTE, i)); i++) {
-        char buf[1024];
-        sip_str_t v = sip_header_get_value(h);
-        rc = copy_cstr(buf, sizeof(buf), v) ? SIP_EINVAL
-                                            : sip_msg_add_header(rsp, "Record-Route", buf);
-    }
-    if (rc == 0) rc = add_contact(u, rsp, req);
-    if (rc == 0 && status >= 200) rc = add_allow(u, rsp);
-    if (rc == 0 && sdp) rc = sip_msg_set_body(rsp, "application/sdp", sdp->text, sdp->len);
-    if (rc) {
-        sip_msg_unref(rsp);
-        return rc;
-    }
-    *out = rsp;
-    return 0;
-}
-
 /* ---- calls ----------------------------------------------------------------------------------- */
-
-static void call_free(call_t *c)
-{
-    if (c->txn) {
-        /* No event for a call that is gone; the transaction runs on without us. */
-        sip_txn_set_event_handler(c->txn, NULL, NULL, NULL);
-        sip_txn_unref(c->txn);
-    }
-    sip_msg_unref(c->rsp);
-    blob_unref(c->sdp);
-    free(c);
-}
-
-static void call_end(uas_t *u, call_t *c)
-{
-    heap_remove(u, c);
-    table_remove(u, c);
-    call_free(c);
-}
 
 static void log_call(const uas_t *u, const call_t *c, const char *what)
 {
     if (!u->verbose) return;
-    printf("call %.*s: %s\n", (int)c->cid_len, c->key, what);
+    printf("call %s: %s\n", c->cid, what);
     fflush(stdout);
 }
 
-/* Sends the 2xx and starts its retransmission: RFC 3261 §13.3.1.4 (T1 doubling to T2) with the
- * RFC 6026 Accepted state passing each copy through the transaction. */
-static void answer_2xx(uas_t *u, call_t *c)
+/* The call's user_free: the call is gone (freed, or closed with the UA). */
+static void call_free(void *user)
 {
-    sip_msg_t *req = sip_txn_get_request(c->txn), *rsp;
-    int rc = dialog_response(u, &rsp, req, (int)u->code < 300 ? (int)u->code : 200, c->tag, c->sdp);
-    if (rc == 0) {
-        rc = sip_txn_reply(c->txn, rsp);
-        if (rc) sip_msg_unref(rsp);
-    } else {
-        sip_txn_respond(c->txn, 500, NULL);
-    }
-    if (rc) {
-        u->st.failed++;
-        log_call(u, c, sip_strerror(rc));
-        call_end(u, c);
-        return;
-    }
-    uint64_t now = uv_now(u->uv);
-    c->rsp = rsp;
-    c->state = CALL_ANSWERED;
-    c->interval = u->t1;
-    c->give_up = now + 64 * (uint64_t)u->t1;
-    if (heap_push(u, c, now + u->t1)) {
-        u->st.failed++;
-        call_end(u, c);
-    }
+    call_t *c = user;
+    heap_remove(c->uas, c);
+    blob_unref(c->sdp);
+    free(c);
 }
 
+static void call_unlink(uas_t *u, call_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        u->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    u->ncalls--;
+}
+
+/* The call ended: counted by why, then our reference goes (and with it, once the call's BYE or
+ * final response is done, the call and this record). */
+static void call_ended(uas_t *u, call_t *c)
+{
+    sip_call_t *call = c->call;
+    int st = sip_call_get_end_status(call), locally = sip_call_ended_locally(call);
+    call_state_t was = c->state;
+    c->state = CALL_ENDED;
+    heap_remove(u, c);
+    call_unlink(u, c);
+    if (c->hung_up) {
+        /* counted as expired already */
+    } else if (was == CALL_RINGING && st == 487 && !locally) {
+        u->st.cancelled++;
+        log_call(u, c, "cancelled");
+    } else if (was == CALL_ANSWERED && st == 408) {
+        /* RFC 3261 §13.3.1.4: no ACK within 64*T1; the call sent BYE. */
+        u->st.no_ack++;
+        log_call(u, c, "no ACK for the 2xx, call given up");
+    } else if (st >= 200 && st < 300 && !locally) {
+        u->st.byes++;
+    } else if (!(locally && st >= 300)) {
+        u->st.failed++;
+        char why[64];
+        snprintf(why, sizeof(why), "ended with %d", st);
+        log_call(u, c, why);
+    }
+    c->call = NULL;
+    sip_call_unref(call);
+}
+
+/* The final answer of a ringing call: --code. */
 static void send_final(uas_t *u, call_t *c)
 {
+    /* Ours while we look at c: an ending call frees c only with its last reference. */
+    sip_call_t *call = sip_call_ref(c->call);
+    int rc;
     if (u->code >= 300) {
         /* The transaction keeps the 180's To tag and retransmits the final itself (Timer G);
-         * no dialog comes of it, so the call is over for us. */
-        sip_txn_respond(c->txn, (int)u->code, NULL);
+         * no dialog comes of it. The call ends in the reject (the state event). */
         u->st.rejected++;
-        call_end(u, c);
-        return;
+        rc = sip_call_reject(c->call, (int)u->code, NULL);
+    } else {
+        u->st.answered++;
+        c->state = CALL_ANSWERED;
+        /* With --media the engine's answer (or offer, for an INVITE without one). */
+        rc = sip_call_answer(c->call, (int)u->code, c->sdp ? c->sdp->text : NULL);
     }
-    u->st.answered++;
-    answer_2xx(u, c);
+    if (rc && sip_call_get_state(call) != SIP_CALL_ENDED) {
+        u->st.failed++;
+        log_call(u, c, sip_strerror(rc));
+        c->hung_up = 1; /* counted */
+        sip_call_hangup(call, NULL);
+    }
+    sip_call_unref(call);
 }
 
-static void call_timer(uas_t *u, call_t *c, uint64_t now)
+static void call_timer(uas_t *u, call_t *c)
 {
     if (c->state == CALL_RINGING) {
         send_final(u, c);
-        return;
-    }
-    if (c->state == CALL_CONFIRMED) {
+    } else if (c->state == CALL_CONFIRMED) {
         /* A peer that never sends BYE (it crashed, or its scenario has none) would otherwise
-         * keep the call, and its memory, until exit. */
+         * keep the call, and its memory, until exit: the call ends with a BYE (RFC 3261 §15). */
         u->st.expired++;
-        log_call(u, c, "no BYE within --call-timeout, call forgotten");
-        call_end(u, c);
-        return;
+        c->hung_up = 1;
+        log_call(u, c, "no BYE within --call-timeout, call ended with BYE");
+        sip_call_hangup(c->call, "SIP;cause=408;text=\"No BYE within the call timeout\"");
     }
-    if (c->state != CALL_ANSWERED) return;
-    if (now >= c->give_up) {
-        /* §13.3.1.4: no ACK within 64*T1: the session is given up. */
-        u->st.no_ack++;
-        log_call(u, c, "no ACK for the 2xx, call given up");
-        call_end(u, c);
-        return;
-    }
-    int rc = sip_txn_reply(c->txn, c->rsp);
-    if (rc) {
-        u->st.no_ack++;
-        log_call(u, c, "cannot retransmit the 2xx, call given up");
-        call_end(u, c);
-        return;
-    }
-    c->interval = c->interval * 2 < u->t2 ? c->interval * 2 : u->t2;
-    uint64_t next = now + c->interval;
-    if (heap_push(u, c, next < c->give_up ? next : c->give_up)) call_end(u, c);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -680,276 +498,195 @@ static void on_timer(uv_timer_t *h)
     while (u->nheap && u->heap[0]->due <= now) {
         call_t *c = u->heap[0];
         heap_remove(u, c);
-        call_timer(u, c, now);
+        call_timer(u, c);
     }
     rearm(u);
 }
 
-static void on_txn_event(sip_txn_t *txn, sip_txn_event_t ev, const sip_msg_t *msg, void *user)
+/* A re-INVITE or UPDATE offer, without --media (RFC 3264 §8): our description unchanged when
+ * the new offer leads to the same answer (a refresh), else a new answer with the next o=
+ * version. */
+static void answer_offer(uas_t *u, call_t *c, const sip_msg_t *req)
 {
-    (void)txn;
-    (void)msg;
+    sip_str_t body = sip_msg_get_body(req);
+    char ip[48];
+    local_addr(req, ip);
+    sdp_blob_t *b;
+    if (build_sdp(u, &body, ip, c->sdp_version, &b)) {
+        sip_call_reject_offer(c->call, 488);
+        return;
+    }
+    if (!c->sdp || b->len != c->sdp->len || memcmp(b->text, c->sdp->text, b->len) != 0) {
+        blob_unref(b);
+        if (build_sdp(u, &body, ip, c->sdp_version + 1, &b)) {
+            sip_call_reject_offer(c->call, 488);
+            return;
+        }
+        c->sdp_version++;
+    }
+    blob_unref(c->sdp);
+    c->sdp = b;
+    int rc = sip_call_answer_offer(c->call, b->text);
+    if (rc) log_call(u, c, sip_strerror(rc));
+}
+
+/* A request inside the call that the call leaves to us: OPTIONS says what this UA supports
+ * (RFC 3261 §11.2), INFO is taken (RFC 6086), anything else 501. */
+static void in_dialog_request(uas_t *u, call_t *c, sip_msg_t *req, sip_txn_t *txn)
+{
+    sip_method_t m = sip_msg_get_method(req);
+    if (u->verbose) {
+        sip_str_t name = sip_msg_get_method_str(req);
+        const sip_media_t *ct = sip_msg_get_content_type(req);
+        sip_str_t body = sip_msg_get_body(req);
+        char what[256];
+        snprintf(what, sizeof(what), "%.*s%s%.*s%s%.*s", (int)name.len, name.ptr, ct ? " " : "",
+                 ct ? (int)ct->type.len : 0, ct ? ct->type.ptr : "", ct ? "/" : "",
+                 ct ? (int)ct->subtype.len : 0, ct ? ct->subtype.ptr : "");
+        /* One line: the first line of the body (application/dtmf-relay: "Signal=5"). */
+        size_t n = strcspn(body.ptr ? body.ptr : "", "\r\n");
+        if (body.len && n > body.len) n = body.len;
+        if (body.len && n) {
+            size_t l = strlen(what);
+            snprintf(what + l, sizeof(what) - l, " %.*s", (int)(n > 64 ? 64 : n), body.ptr);
+        }
+        log_call(u, c, what);
+    }
+    sip_msg_t *rsp = NULL;
+    int status = m == SIP_METHOD_OPTIONS || m == SIP_METHOD_INFO ? 200 : 501;
+    if (sip_ua_create_response(&rsp, u->ua, txn, status, NULL) != 0) return;
+    if (m == SIP_METHOD_OPTIONS) {
+        sip_msg_add_header(rsp, "Allow", u->allow);
+        sip_msg_add_header(rsp, "Accept", ACCEPT);
+    }
+    sip_txn_reply(txn, rsp);
+    sip_msg_unref(rsp);
+}
+
+static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
+                          void *user)
+{
     call_t *c = user;
     uas_t *u = c->uas;
-    if (ev == SIP_TXN_EVENT_CANCEL && c->state == CALL_RINGING) {
-        /* RFC 3261 §9.2: the layer answered the CANCEL 200 and the INVITE 487. */
-        u->st.cancelled++;
-        log_call(u, c, "cancelled");
-        call_end(u, c);
-    } else if (ev == SIP_TXN_EVENT_ERROR && c->state != CALL_CONFIRMED) {
-        u->st.failed++;
-        log_call(u, c, "transport error");
-        call_end(u, c);
+    if (c->state == CALL_ENDED || c->call != call) return;
+    switch (ev) {
+    case SIP_CALL_EVENT_STATE:
+        if (sip_call_get_state(call) == SIP_CALL_CONFIRMED && c->state == CALL_ANSWERED) {
+            c->state = CALL_CONFIRMED;
+            u->st.acked++;
+            if (u->call_timeout_ms && heap_push(u, c, uv_now(u->uv) + u->call_timeout_ms)) {
+                u->st.failed++;
+                c->hung_up = 1;
+                log_call(u, c, "out of memory for the call timer");
+                sip_call_hangup(call, NULL);
+            }
+        } else if (sip_call_get_state(call) == SIP_CALL_ENDED) {
+            call_ended(u, c);
+        }
+        break;
+    case SIP_CALL_EVENT_OFFER:
+        if (msg) answer_offer(u, c, msg);
+        break;
+    case SIP_CALL_EVENT_REINVITE: u->st.reinvites++; break;
+    case SIP_CALL_EVENT_REQUEST:
+        if (msg && txn) in_dialog_request(u, c, msg, txn);
+        break;
+    default: break;
     }
 }
 
-static int has_require(const sip_msg_t *req)
-{
-    return sip_msg_header_count(req, SIP_HDR_REQUIRE) > 0;
-}
-
-/* RFC 3261 §8.2.2.3: no extension is supported, so any Require gets 420 with Unsupported. */
-static void reject_require(sip_txn_t *txn, const sip_msg_t *req)
-{
-    sip_msg_t *rsp;
-    if (sip_msg_create_response(&rsp, req, 420, NULL, NULL)) {
-        sip_txn_respond(txn, 500, NULL);
-        return;
-    }
-    const sip_header_t *h;
-    for (size_t i = 0; (h = sip_msg_header_at(req, SIP_HDR_REQUIRE, i)); i++) {
-        char buf[256];
-        if (copy_cstr(buf, sizeof(buf), sip_header_get_value(h)) == 0)
-            sip_msg_add_header(rsp, "Unsupported", buf);
-    }
-    sip_txn_reply(txn, rsp);
-    sip_msg_unref(rsp);
-}
-
-/* A final error answer; 415 says what is accepted (RFC 3261 §21.4.13). */
-static void reject(sip_txn_t *txn, const sip_msg_t *req, int status)
-{
-    sip_msg_t *rsp;
-    if (status != 415 || sip_msg_create_response(&rsp, req, status, NULL, NULL) != 0) {
-        sip_txn_respond(txn, status, NULL);
-        return;
-    }
-    sip_msg_add_header(rsp, "Accept", "application/sdp");
-    sip_txn_reply(txn, rsp);
-    sip_msg_unref(rsp);
-}
-
+/* A new INVITE: a call, 180 Ringing at once (RFC 3261 §13.3.1.1; it makes the early dialog),
+ * the final answer after --ring. */
 static void new_call(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
 {
-    const sip_addr_t *from = sip_msg_get_from(req);
-    const sip_cseq_t *cs = sip_msg_get_cseq(req);
-    sip_str_t cid = sip_msg_get_call_id(req);
-    if (!from || !from->tag.len) {
-        /* RFC 3261 §8.1.1.3: a From tag is mandatory, and the dialog needs it. */
-        sip_txn_respond(txn, 400, "Missing From tag");
-        return;
-    }
     sdp_blob_t *sdp = NULL;
-    if (u->code < 300) {
+    if (u->code < 300 && !u->media) {
         int st = session_for(u, req, &sdp);
         if (st) {
-            reject(txn, req, st);
+            sip_txn_respond(txn, st, NULL);
             return;
         }
     }
-    call_t *c = malloc(sizeof(*c) + cid.len + from->tag.len);
+    sip_str_t cid = sip_msg_get_call_id(req);
+    call_t *c = calloc(1, sizeof(*c) + cid.len + 1);
     if (!c) {
         blob_unref(sdp);
         sip_txn_respond(txn, 500, NULL);
         return;
     }
-    memset(c, 0, sizeof(*c));
     c->uas = u;
     c->heap_idx = HEAP_NONE;
     c->state = CALL_RINGING;
-    c->remote_cseq = c->invite_cseq = cs->seq;
     c->sdp_version = 1;
     c->sdp = sdp;
-    c->cid_len = cid.len;
-    c->ftag_len = from->tag.len;
-    memcpy(c->key, cid.ptr, cid.len);
-    memcpy(c->key + cid.len, from->tag.ptr, from->tag.len);
-    next_tag(u, c->tag);
-    u->st.invites++;
-    c->hash = dialog_hash(cid, from->tag, (sip_str_t){c->tag, 16});
-    if (table_insert(u, c)) {
-        call_free(c);
-        sip_txn_respond(txn, 500, NULL);
+    memcpy(c->cid, cid.ptr, cid.len);
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.media = u->media;
+    /* Both off unless asked for: the default call takes 100rel and timers when offered. */
+    o.rel100 = u->rel100;
+    o.session_timer = u->session_timer ? SIP_CALL_TIMER_SUPPORTED : SIP_CALL_TIMER_OFF;
+    o.session_expires = u->session_timer;
+    /* On failure the call has run call_free (its user_free) and, for an offer the engine
+     * cannot answer, sent 488; the UA answers 500 to a request left unanswered. */
+    int rc = sip_call_accept(&c->call, u->ua, txn, &o, on_call_event, c, call_free);
+    if (rc) {
+        /* The call answered the INVITE itself (SIP_ENOTACCEPTABLE): 488 for an offer --media
+         * cannot answer (RFC 3264 §6), 420 or 421 for 100rel (RFC 3262 §4), 420 or 422 for
+         * session timers (RFC 4028 §8): no call, as for any request refused before it became
+         * one. */
+        int refused = rc == SIP_ENOTACCEPTABLE || rc == SIP_ESDP;
+        if (!refused) u->st.failed++;
+        /* Which status went out the call does not say (the transaction no longer holds its
+         * final response): the wire does. */
+        if (u->verbose)
+            printf("call %.*s: %s\n", (int)cid.len, cid.ptr,
+                   refused ? "INVITE refused by the call (offer, 100rel or session timer)"
+                           : sip_strerror(rc));
+        fflush(stdout);
         return;
     }
-    c->txn = sip_txn_ref(txn);
-    sip_txn_set_event_handler(txn, on_txn_event, c, NULL);
-    /* RFC 3261 §13.3.1.1: 180 Ringing, with our tag and Contact (it makes the early dialog). */
-    sip_msg_t *ringing;
-    int rc = dialog_response(u, &ringing, req, 180, c->tag, NULL);
-    if (rc == 0) {
-        rc = sip_txn_reply(txn, ringing);
-        sip_msg_unref(ringing);
-    }
+    u->st.invites++;
+    c->next = u->calls;
+    if (u->calls) u->calls->prev = c;
+    u->calls = c;
+    u->ncalls++;
+    rc = sip_call_ring(c->call, 180, NULL);
     if (rc) {
         u->st.failed++;
-        call_end(u, c);
+        log_call(u, c, sip_strerror(rc));
+        c->hung_up = 1;
+        sip_call_hangup(c->call, NULL);
         return;
     }
     if (u->ring_ms == 0) {
         send_final(u, c);
     } else if (heap_push(u, c, uv_now(u->uv) + u->ring_ms)) {
-        sip_txn_respond(txn, 500, NULL);
-        call_end(u, c);
+        u->st.failed++;
+        c->hung_up = 1;
+        sip_call_hangup(c->call, NULL);
     }
 }
 
-static void retry_later(sip_txn_t *txn, const sip_msg_t *req, const char *reason)
+/* Requests outside any dialog, after the UA's §8.2 checks (405, 416, 420, 415). */
+static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
 {
-    sip_msg_t *rsp;
-    if (sip_msg_create_response(&rsp, req, 500, reason, NULL) == 0) {
-        /* §14.2: Retry-After a random time between 0 and 10 s; any fixed value in it will do. */
-        sip_msg_add_header(rsp, "Retry-After", "3");
+    uas_t *u = user;
+    switch (sip_msg_get_method(req)) {
+    case SIP_METHOD_INVITE: new_call(u, txn, req); break;
+    case SIP_METHOD_OPTIONS: {
+        sip_msg_t *rsp;
+        if (sip_ua_create_response(&rsp, ua, txn, 200, NULL) != 0) return;
+        /* RFC 3261 §11.2: what this UA supports. */
+        sip_msg_add_header(rsp, "Allow", u->allow);
+        sip_msg_add_header(rsp, "Accept", ACCEPT);
         sip_txn_reply(txn, rsp);
         sip_msg_unref(rsp);
+        break;
     }
-}
-
-/* A re-INVITE (RFC 3261 §14.2): 200 with our description, unchanged when the new offer leads
- * to the same answer (a refresh), else a new answer with the next o= version (RFC 3264 §8);
- * without an offer our current description is the offer. */
-static void reinvite(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
-{
-    call_t *c = table_find(u, req);
-    const sip_cseq_t *cs = sip_msg_get_cseq(req);
-    if (!c) {
-        sip_txn_respond(txn, 481, NULL); /* §12.2.2 */
-        return;
+    case SIP_METHOD_BYE: sip_txn_respond(txn, 481, NULL); break; /* §15.1.2 */
+    default: sip_txn_respond(txn, 501, NULL); break;             /* §8.2.1 */
     }
-    if (c->state != CALL_CONFIRMED) {
-        retry_later(txn, req, "Previous INVITE Pending");
-        return;
-    }
-    if (cs->seq <= c->remote_cseq) {
-        sip_txn_respond(txn, 500, "CSeq Out of Order"); /* §12.2.2 */
-        return;
-    }
-    c->remote_cseq = cs->seq;
-    sip_str_t body = sip_msg_get_body(req);
-    if (body.len) {
-        const sip_media_t *ct = sip_msg_get_content_type(req);
-        if (!ct || !sip_str_caseeq(ct->type, SIP_STR("application")) ||
-            !sip_str_caseeq(ct->subtype, SIP_STR("sdp"))) {
-            reject(txn, req, 415);
-            return;
-        }
-        char ip[48];
-        local_addr(req, ip);
-        sdp_blob_t *b;
-        if (build_sdp(u, &body, ip, c->sdp_version, &b)) {
-            sip_txn_respond(txn, 488, NULL);
-            return;
-        }
-        if (!c->sdp || b->len != c->sdp->len || memcmp(b->text, c->sdp->text, b->len) != 0) {
-            blob_unref(b);
-            if (build_sdp(u, &body, ip, c->sdp_version + 1, &b)) {
-                sip_txn_respond(txn, 488, NULL);
-                return;
-            }
-            c->sdp_version++;
-        }
-        blob_unref(c->sdp);
-        c->sdp = b;
-    }
-    u->st.reinvites++;
-    c->txn = sip_txn_ref(txn);
-    c->invite_cseq = cs->seq;
-    sip_txn_set_event_handler(txn, on_txn_event, c, NULL);
-    answer_2xx(u, c);
-}
-
-static void on_ack(uas_t *u, const sip_msg_t *ack)
-{
-    call_t *c = table_find(u, ack);
-    const sip_cseq_t *cs = sip_msg_get_cseq(ack);
-    /* §13.3.1.4: the ACK of the 2xx being retransmitted (same CSeq number) ends it. */
-    if (!c || c->state != CALL_ANSWERED || !cs || cs->seq != c->invite_cseq) return;
-    heap_remove(u, c);
-    sip_msg_unref(c->rsp);
-    c->rsp = NULL;
-    sip_txn_set_event_handler(c->txn, NULL, NULL, NULL);
-    sip_txn_unref(c->txn);
-    c->txn = NULL;
-    c->state = CALL_CONFIRMED;
-    u->st.acked++;
-    if (u->call_timeout_ms && heap_push(u, c, uv_now(u->uv) + u->call_timeout_ms)) {
-        u->st.failed++;
-        log_call(u, c, "out of memory for the call timer");
-        call_end(u, c);
-    }
-}
-
-static void on_bye(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
-{
-    call_t *c = table_find(u, req);
-    if (!c) {
-        sip_txn_respond(txn, 481, NULL); /* §15.1.2 */
-        return;
-    }
-    if (sip_msg_get_cseq(req)->seq < c->remote_cseq) {
-        sip_txn_respond(txn, 500, "CSeq Out of Order"); /* §12.2.2 */
-        return;
-    }
-    /* §15.1.2: a BYE in the early dialog still gets the INVITE answered, 487 recommended. */
-    if (c->state == CALL_RINGING) sip_txn_respond(c->txn, 487, NULL);
-    sip_txn_respond(txn, 200, NULL);
-    u->st.byes++;
-    call_end(u, c);
-}
-
-static void on_options(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
-{
-    sip_msg_t *rsp;
-    char tag[17];
-    next_tag(u, tag);
-    if (sip_msg_create_response(&rsp, req, 200, NULL, tag) != 0) {
-        sip_txn_respond(txn, 500, NULL);
-        return;
-    }
-    /* RFC 3261 §11.2: what this UA supports. */
-    sip_msg_add_header(rsp, "Allow", ALLOW);
-    sip_msg_add_header(rsp, "Accept", "application/sdp");
-    sip_txn_reply(txn, rsp);
-    sip_msg_unref(rsp);
-}
-
-static void on_txn_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
-{
-    (void)layer;
-    uas_t *u = user;
-    sip_method_t m = sip_msg_get_method(req);
-    if (!txn) {
-        if (m == SIP_METHOD_ACK) on_ack(u, req);
-        return;
-    }
-    if (m != SIP_METHOD_OPTIONS && m != SIP_METHOD_INVITE && m != SIP_METHOD_BYE) {
-        sip_txn_respond(txn, 501, NULL); /* RFC 3261 §8.2.1 */
-        return;
-    }
-    if (has_require(req)) {
-        reject_require(txn, req);
-        return;
-    }
-    const sip_addr_t *to = sip_msg_get_to(req);
-    int in_dialog = to && to->tag.len;
-    if (m == SIP_METHOD_OPTIONS)
-        on_options(u, txn, req);
-    else if (m == SIP_METHOD_BYE)
-        on_bye(u, txn, req);
-    else if (in_dialog)
-        reinvite(u, txn, req);
-    else
-        new_call(u, txn, req);
 }
 
 /* ---- receiving ------------------------------------------------------------------------------- */
@@ -973,9 +710,9 @@ static void print_request(const sip_msg_t *msg)
     fflush(stdout);
 }
 
-/* Every message passes here first, so -v and the count see each received request (CANCELs,
- * retransmissions and the ACKs the transaction layer absorbs included). */
-static void on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
+/* First in the transport's handler chain, taking nothing: -v and the count see each received
+ * request (CANCELs, retransmissions and the ACKs the layers absorb included). */
+static int on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
 {
     (void)tp;
     uas_t *u = user;
@@ -983,7 +720,7 @@ static void on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
         u->requests++;
         if (u->verbose) print_request(msg);
     }
-    sip_txn_layer_receive(u->layer, msg);
+    return 0;
 }
 
 static void on_request_stateless(sip_transport_t *tp, sip_msg_t *msg, void *user)
@@ -1001,8 +738,8 @@ static void on_request_stateless(sip_transport_t *tp, sip_msg_t *msg, void *user
     if (sip_msg_create_response(&rsp, msg, status, NULL, tag) != 0) return;
     if (status == 200) {
         /* RFC 3261 §11.2: what this UA supports. */
-        sip_msg_add_header(rsp, "Allow", ALLOW);
-        sip_msg_add_header(rsp, "Accept", "application/sdp");
+        sip_msg_add_header(rsp, "Allow", u->allow);
+        sip_msg_add_header(rsp, "Accept", ACCEPT);
     }
     int rc = sip_transport_send_response(tp, rsp);
     if (rc && u->verbose) fprintf(stderr, "sip-uas: cannot answer: %s\n", sip_strerror(rc));
@@ -1017,11 +754,14 @@ static void usage(FILE *f)
         f,
         "usage: sip-uas --listen SPEC [--listen SPEC ...] [options]\n"
         "\n"
-        "Answers SIP requests through a transaction layer: OPTIONS with 200 OK; INVITE with\n"
-        "180 Ringing and 200 OK (Contact, SDP answer to the offer), retransmitting\n"
-        "the 200 until the ACK comes; BYE in a call with 200 (481 outside one); CANCEL with\n"
-        "200 and the INVITE with 487; anything else with 501 Not Implemented. Runs until\n"
-        "SIGINT or SIGTERM.\n"
+        "Answers SIP requests on libsip's UA layer: OPTIONS with 200 OK; INVITE with\n"
+        "180 Ringing and 200 OK (Contact, SDP answer to the offer), which the call\n"
+        "retransmits until the ACK comes on every transport (RFC 3261 13.3.1.4) and ends\n"
+        "with a BYE after 64*T1 without one; BYE in a call with 200 (481 outside one);\n"
+        "CANCEL with 200 and the INVITE with 487; re-INVITE and UPDATE with an answer;\n"
+        "INFO and OPTIONS in a call with 200; a request the UA core refuses (RFC 3261 8.2)\n"
+        "with 405, 415, 416 or 420; anything else with 501 Not Implemented. Runs until\n"
+        "SIGINT or SIGTERM. sip-uas-txn is the same program on the transaction layer.\n"
         "\n"
         "  -l, --listen SPEC     listening point: udp:127.0.0.1:5062, tcp:[::1]:5062,\n"
         "                        tls:127.0.0.1:5063, ws:127.0.0.1:8080, wss:127.0.0.1:8443\n"
@@ -1029,11 +769,24 @@ static void usage(FILE *f)
         "                        (default 0; at most %lu)\n"
         "      --code N          answer INVITEs with status N (200-699; default 200); N >= 300\n"
         "                        rejects the call (no SDP)\n"
+        "      --media FILE      answer with the offer/answer engine from these capabilities\n"
+        "                        (an SDP file of m= lines with their rtpmap lines): codecs\n"
+        "                        intersected, hold answered, 488 for an offer with none in\n"
+        "                        common (default: the first format of each offered stream)\n"
+        "      --rel100 MODE     reliable provisional responses (RFC 3262): none (default: a\n"
+        "                        Require of 100rel gets 420), supported (the 180 goes\n"
+        "                        reliably, with RSeq, until its PRACK, when the INVITE\n"
+        "                        supports 100rel) or required (an INVITE without 100rel\n"
+        "                        gets 421)\n"
+        "      --session-timer S grant session timers (RFC 4028) of at most S seconds\n"
+        "                        (90-86400; default: none, a Require of timer gets 420);\n"
+        "                        the 200 says who refreshes, and a session not refreshed\n"
+        "                        in time ends with BYE\n"
         "      --t1 MS           RFC 3261 T1 for the transactions and the 200 retransmissions\n"
         "                        (default 500; 1-%lu)\n"
-        "      --call-timeout S  forget an answered call that has no BYE after S seconds\n"
-        "                        (default %lu; 0: keep it until exit; at most %lu)\n"
-        "      --stateless       answer each request statelessly (RFC 3261 §8.2.7): OPTIONS\n"
+        "      --call-timeout S  end an answered call that has no BYE after S seconds with a\n"
+        "                        BYE (default %lu; 0: keep it until exit; at most %lu)\n"
+        "      --stateless       answer each request statelessly (RFC 3261 8.2.7): OPTIONS\n"
         "                        with 200, anything else with 501 (no calls)\n"
         "      --tls-cert FILE   PEM certificate chain for tls: and wss: listeners\n"
         "      --tls-key FILE    PEM private key for them\n"
@@ -1043,15 +796,15 @@ static void usage(FILE *f)
         "                        and wss: listeners; a client without one fails the handshake\n"
         "      --trace           log every message sent and received\n"
         "  -v, --verbose         print one line per received request, one per call that\n"
-        "                        ends abnormally, and counters at exit\n"
+        "                        ends abnormally or gets a request in its dialog (INFO), and\n"
+        "                        counters at exit\n"
         "  -h, --help            this text\n"
         "\n"
-        "Exit status: 0 after a signal, 1 when a listening point cannot be opened,\n"
-        "2 for a usage error.\n",
+        "Exit status: 0 after a signal, 1 when a listening point cannot be opened or --media\n"
+        "cannot be read, 2 for a usage error.\n",
         MAX_RING_MS, MAX_T1_MS, DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S);
 }
 
-/* Decimal digits only, no sign, no overflow, within [min, max]. */
 static int parse_num(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
     unsigned long v = 0;
@@ -1082,23 +835,49 @@ static void on_signal(uv_signal_t *h, int signum)
     sip_loop_stop(h->data);
 }
 
-static void free_calls(uas_t *u)
+/* Reads --media: the whole file, NUL-terminated, its lines ended by CRLF (RFC 4566 §5) whatever
+ * the file's editor wrote. */
+static char *read_file(const char *path)
 {
-    for (size_t i = 0; i < u->nbuckets; i++) {
-        call_t *c = u->buckets[i];
-        while (c) {
-            call_t *next = c->hnext;
-            call_free(c);
-            c = next;
-        }
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *raw = malloc(MAX_MEDIA_FILE + 1);
+    size_t n = raw ? fread(raw, 1, MAX_MEDIA_FILE + 1, f) : 0;
+    int bad = !raw || ferror(f) || n == 0 || n > MAX_MEDIA_FILE;
+    fclose(f);
+    char *out = bad ? NULL : malloc(2 * n + 3);
+    size_t k = 0;
+    for (size_t i = 0; out && i < n; i++) {
+        if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) out[k++] = '\r';
+        out[k++] = raw[i];
     }
-    free(u->buckets);
+    if (out && out[k - 1] != '\n') {
+        out[k++] = '\r';
+        out[k++] = '\n';
+    }
+    if (out) out[k] = '\0';
+    free(raw);
+    if (!out) errno = bad ? EINVAL : ENOMEM;
+    return out;
+}
+
+/* Closes the UA (the calls still up end without sending; their records go with their
+ * user_free), then drops the references we held on them. */
+static void close_calls(uas_t *u)
+{
+    size_t n = 0;
+    sip_call_t **held = u->ncalls ? calloc(u->ncalls, sizeof(*held)) : NULL;
+    for (call_t *c = u->calls; c && held; c = c->next)
+        held[n++] = c->call;
+    sip_ua_close(u->ua);
+    for (size_t i = 0; i < n; i++)
+        sip_call_unref(held[i]);
+    free(held);
+    u->calls = NULL;
+    u->ncalls = 0;
     free(u->heap);
     free(u->offer);
     blob_unref(u->answer);
-    for (size_t i = 0; i < u->ncontacts; i++)
-        sip_msg_unref(u->contacts[i].parsed);
-    sip_msg_unref(u->allow);
 }
 
 int main(int argc, char **argv)
@@ -1113,7 +892,10 @@ int main(int argc, char **argv)
         OPT_T1,
         OPT_CALL_TIMEOUT,
         OPT_CA,
-        OPT_VERIFY_CLIENT
+        OPT_VERIFY_CLIENT,
+        OPT_MEDIA,
+        OPT_REL100,
+        OPT_SESSION_TIMER,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -1125,6 +907,9 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, OPT_TRACE},
         {"ring", required_argument, NULL, OPT_RING},
         {"code", required_argument, NULL, OPT_CODE},
+        {"media", required_argument, NULL, OPT_MEDIA},
+        {"rel100", required_argument, NULL, OPT_REL100},
+        {"session-timer", required_argument, NULL, OPT_SESSION_TIMER},
         {"t1", required_argument, NULL, OPT_T1},
         {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
@@ -1132,12 +917,15 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *listen[MAX_LISTEN];
+    const char *media_file = NULL;
     int nlisten = 0, trace = 0;
     static uas_t uas;
     uas.code = 200;
     uas.t1 = 500;
     uas.call_timeout_ms = DEFAULT_CALL_TIMEOUT_S * 1000;
     uas.armed = NEVER;
+    uas.allow = ALLOW;
+    uas.rel100 = SIP_CALL_100REL_OFF;
     sip_transport_opts_t opts;
     sip_transport_opts_init(&opts);
     unsigned long v;
@@ -1176,6 +964,27 @@ int main(int argc, char **argv)
             }
             uas.code = (unsigned)v;
             break;
+        case OPT_MEDIA: media_file = optarg; break;
+        case OPT_REL100:
+            if (strcmp(optarg, "none") == 0) {
+                uas.rel100 = SIP_CALL_100REL_OFF;
+            } else if (strcmp(optarg, "supported") == 0) {
+                uas.rel100 = SIP_CALL_100REL_SUPPORTED;
+            } else if (strcmp(optarg, "required") == 0) {
+                uas.rel100 = SIP_CALL_100REL_REQUIRED;
+            } else {
+                fprintf(stderr, "sip-uas: --rel100 is none, supported or required\n");
+                return 2;
+            }
+            break;
+        case OPT_SESSION_TIMER:
+            if (parse_num(optarg, MIN_SESSION_TIMER, MAX_SESSION_TIMER, &v)) {
+                fprintf(stderr, "sip-uas: --session-timer wants seconds, %u to %u\n",
+                        MIN_SESSION_TIMER, MAX_SESSION_TIMER);
+                return 2;
+            }
+            uas.session_timer = (uint32_t)v;
+            break;
         case OPT_T1:
             if (parse_num(optarg, 1, MAX_T1_MS, &v)) {
                 fprintf(stderr, "sip-uas: --t1 wants milliseconds, 1 to %lu\n", MAX_T1_MS);
@@ -1200,16 +1009,32 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (media_file && uas.stateless) {
+        fprintf(stderr, "sip-uas: --media answers calls; --stateless takes none\n");
+        return 2;
+    }
+    if (media_file) {
+        uas.media = read_file(media_file);
+        if (!uas.media) {
+            fprintf(stderr, "sip-uas: cannot read --media %s (1 to %d bytes): %s\n", media_file,
+                    MAX_MEDIA_FILE, strerror(errno));
+            return 1;
+        }
+    }
     /* RFC 3261 §17.1.2.2: T2 is 4 s, and never below T1. */
     uas.t2 = uas.t1 > T2_MS ? uas.t1 : T2_MS;
     if (getrandom(&uas.secret, sizeof(uas.secret), 0) != (ssize_t)sizeof(uas.secret)) {
         fprintf(stderr, "sip-uas: no random source\n");
+        free(uas.media);
         return 1;
     }
     /* A peer that resets a connection must not kill the server. */
     signal(SIGPIPE, SIG_IGN);
     sip_loop_t *loop;
-    if (sip_loop_create(&loop) != 0) return 1;
+    if (sip_loop_create(&loop) != 0) {
+        free(uas.media);
+        return 1;
+    }
     uas.loop = loop;
     uas.uv = sip_loop_get_uv(loop);
     if (trace) {
@@ -1220,6 +1045,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "sip-uas: %s\n", sip_strerror(rc));
         sip_loop_unref(loop);
+        free(uas.media);
         return 1;
     }
     for (int i = 0; i < nlisten; i++) {
@@ -1228,6 +1054,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "sip-uas: cannot listen on %s: %s\n", listen[i], sip_strerror(rc));
             sip_transport_unref(uas.tp);
             sip_loop_unref(loop);
+            free(uas.media);
             return 1;
         }
         if (uas.verbose) {
@@ -1245,18 +1072,33 @@ int main(int argc, char **argv)
         sip_txn_opts_init(&to);
         to.t1_ms = uas.t1;
         to.t2_ms = uas.t2;
+        sip_ua_opts_t uo;
+        sip_ua_opts_init(&uo);
+        uo.user_agent = "sip-uas (libsip)";
+        uo.contact_user = "sip-uas";
+        /* The option tags taken: any other Required gets 420 (RFC 3261 §8.2.2.3). */
+        int rel = uas.rel100 != SIP_CALL_100REL_OFF, timer = uas.session_timer != 0;
+        uas.allow = rel ? ALLOW_PRACK : ALLOW;
+        uo.allow = uas.allow;
+        uo.accept = ACCEPT;
+        uo.supported = rel && timer ? "100rel, timer" : rel ? "100rel" : timer ? "timer" : "";
+        uo.t1_ms = uas.t1;
+        uo.t2_ms = uas.t2;
         /* §17.2.1: 100 Trying only when the TU has not answered within 200 ms (the layer's
-         * default); the 180 goes out in the same turn, so a 100 would be one more datagram per
-         * call for nothing. */
+         * default); the 180 goes out in the same turn. */
         rc = sip_txn_layer_create(&uas.layer, uas.tp, &to);
-        if (rc == 0) rc = sip_txn_layer_set_request_handler(uas.layer, on_txn_request, &uas, NULL);
-        /* The layer made itself the transport's handler; ours goes in front of it. */
-        if (rc == 0) rc = sip_transport_set_handler(uas.tp, on_message, &uas, NULL);
+        if (rc == 0) rc = sip_ua_create(&uas.ua, uas.layer, &uo, on_ua_request, &uas, NULL);
+        if (rc == 0) {
+            rc = sip_transport_add_handler(uas.tp, SIP_HANDLER_PRIO_FIRST, on_message, &uas, NULL);
+            rc = rc < 0 ? rc : 0;
+        }
         if (rc) {
             fprintf(stderr, "sip-uas: %s\n", sip_strerror(rc));
+            sip_ua_unref(uas.ua);
             sip_txn_layer_unref(uas.layer);
             sip_transport_unref(uas.tp);
             sip_loop_unref(loop);
+            free(uas.media);
             return 1;
         }
     }
@@ -1282,11 +1124,13 @@ int main(int argc, char **argv)
                    s->reinvites, s->failed, uas.ncalls, s->expired);
         fflush(stdout);
     }
-    /* Closing the layer first: the calls' transactions end without answering anything more. */
+    /* The UA first: the calls end without sending anything more. */
+    close_calls(&uas);
+    sip_ua_unref(uas.ua);
     sip_txn_layer_close(uas.layer);
-    free_calls(&uas);
     sip_txn_layer_unref(uas.layer);
     sip_transport_unref(uas.tp);
     sip_loop_unref(loop);
+    free(uas.media);
     return 0;
 }

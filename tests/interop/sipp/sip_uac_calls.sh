@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # sip-uac against SIPp on loopback: calls over UDP and TCP complete, calls through 10% packet
-# loss complete by retransmission, in-dialog requests follow the route set, busy and unreachable
-# targets fail with exact counts, and the flags and exit codes hold.
+# loss complete by retransmission, in-dialog requests follow the route set, --prack --reinvite
+# --update --info against a scenario that checks each request, a forked INVITE answered by two
+# 200s, --session-timer with the callee refreshing, busy and unreachable targets fail with exact counts, and the flags and exit codes hold.
 set -euo pipefail
 uac=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -165,6 +166,40 @@ summary_is busy "calls: 0 completed, 20 failed"
     fail "busy: -v lines"
 check_sipp busy 20
 
+# ---- 100rel, re-INVITE, UPDATE, INFO: SIPp checks each request (uas_100rel_modify.xml) -------
+for t in u1 t1; do
+    port=$(free_port)
+    start_sipp "modify-$t" "$port" "$t" -sf "$here/uas_100rel_modify.xml" -m 3
+    tr=udp
+    [ "$t" = t1 ] && tr=tcp
+    run_uac "modify-$t" 0 --calls 3 --rate 20 --transport "$tr" --prack --reinvite --update \
+        --info -v "sip:service@127.0.0.1:$port"
+    summary_is "modify-$t" "calls: 3 completed, 0 failed"
+    for line in "180 reliable (RSeq 7), PRACK sent" "re-INVITE (hold) 200" \
+        "re-INVITE (resume) 200" "UPDATE 200" "INFO 200"; do
+        [ "$(grep -c "^call [0-2]: $line\$" "$work/uac-modify-$t.out")" -eq 3 ] ||
+            { cat "$work/uac-modify-$t.out" >&2; fail "modify-$t: not 3 lines '$line'"; }
+    done
+    check_sipp "modify-$t" 3
+done
+
+# ---- a forked INVITE: two 180s and two 200s with different To tags (uas_fork.xml) -----------
+# Each 2xx gets its ACK in its own dialog, the second fork a BYE at once (SIPp checks the
+# Request-URIs and tags), the first a BYE after --hold.
+port=$(free_port)
+start_sipp fork "$port" u1 -sf "$here/uas_fork.xml" -m 5
+run_uac fork 0 --calls 5 --rate 20 --hold 200 "sip:service@127.0.0.1:$port"
+summary_is fork "calls: 5 completed, 0 failed"
+check_sipp fork 5
+
+# ---- --session-timer: the callee grants it, refreshes it by UPDATE (uas_session_timer.xml) ---
+port=$(free_port)
+start_sipp timer "$port" u1 -sf "$here/uas_session_timer.xml" -m 3
+run_uac timer 0 --calls 3 --rate 20 --hold 300 --session-timer 120 \
+    "sip:service@127.0.0.1:$port"
+summary_is timer "calls: 3 completed, 0 failed"
+check_sipp timer 3
+
 # ---- nothing listens: the overall timeout fails every call ----------------------------------
 port=$(free_port)
 start=$(date +%s%N)
@@ -176,4 +211,4 @@ run_uac void-tcp 1 --calls 3 --rate 10 --timeout 2 --transport tcp \
     "sip:service@127.0.0.1:$port"
 summary_is void-tcp "calls: 0 completed, 3 failed"
 
-echo "sip-uac: 200 calls over UDP and TCP, 100 through 10% loss, busy and unreachable targets"
+echo "sip-uac: 200 calls over UDP and TCP, 100 through 10% loss, 100rel, re-INVITE, UPDATE, INFO, a forked INVITE, busy and unreachable targets"
