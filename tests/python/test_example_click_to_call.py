@@ -239,6 +239,56 @@ def test_click_to_call_a_busy():
     assert tried == []  # nobody calls B when A does not answer
 
 
+def test_click_to_call_a_leaves_while_b_rings():
+    def setup(ua_a, ua_b):
+        a_got = answering(ua_a, CAPS_A, {}, "A")
+        ringing = asyncio.get_running_loop().create_future()
+
+        @ua_b.on_invite
+        async def incoming(call):
+            await call.ring()
+            ringing.set_result(call)
+
+        async def check(proc):
+            acall = await asyncio.wait_for(a_got, WAIT)
+            bcall = await asyncio.wait_for(ringing, WAIT)
+            await acall.hangup()
+            # The controller gives B up: CANCEL, 487.
+            assert await bcall.ended(timeout=WAIT) == 487
+
+        return check
+
+    rc, out, err = run_example(setup)
+    assert rc == 3 and "A hung up before B answered" in err, (rc, err)
+
+
+def test_click_to_call_a_refuses_b_session():
+    def setup(ua_a, ua_b):
+        got = asyncio.get_running_loop().create_future()
+
+        @ua_a.on_invite
+        async def incoming(call):
+            # No engine: A offers in its 200 and refuses the re-INVITE's offer.
+            call.on("offer", lambda msg: call.reject_offer(488))
+            await call.answer(CAPS_A)
+            got.set_result(call)
+
+        b_got = answering(ua_b, CAPS_B, {}, "B")
+
+        async def check(proc):
+            acall = await asyncio.wait_for(got, WAIT)
+            bcall = await asyncio.wait_for(b_got, WAIT)
+            # Both get a BYE from the controller.
+            assert await acall.ended(timeout=WAIT) == 200
+            assert await bcall.ended(timeout=WAIT) == 200
+            assert not acall.ended_locally and not bcall.ended_locally
+
+        return check
+
+    rc, out, err = run_example(setup)
+    assert rc == 4 and "A refused B's session: 488" in err, (rc, err)
+
+
 def test_click_to_call_interrupted_while_a_rings():
     def setup(ua_a, ua_b):
         ringing = asyncio.get_running_loop().create_future()
