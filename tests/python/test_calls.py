@@ -141,11 +141,21 @@ def test_callee_hangs_up():
             await call.answered(timeout=WAIT)
             await call.bye()
 
-        call = await asyncio.wait_for(alice.invite(uri, sdp=OFFER), WAIT)
+        states = []
+        call = alice.invite(uri, sdp=OFFER)
+
+        @call.on_state
+        async def state(st, msg):  # an async handler runs as a task
+            await asyncio.sleep(0)
+            states.append(st)
+
+        await asyncio.wait_for(call, WAIT)
         assert call.state in (CallState.CONFIRMED, CallState.ENDED)
         assert call.ua is alice and alice.stack.closed is False
         assert await call.ended(timeout=WAIT) == 200
         assert not call.ended_locally
+        await asyncio.sleep(0.01)
+        assert states == [CallState.CONFIRMED, CallState.ENDED]
         return call.state
 
     assert run_pair(body) is CallState.ENDED
@@ -160,7 +170,7 @@ def test_reject_busy():
         call = alice.invite(uri, sdp=OFFER)
         with pytest.raises(CallFailed) as ei:
             await call.answered(timeout=WAIT)
-        assert ei.value.status == 486 and ei.value.reason == "Busy Here"
+        assert ei.value.status == 486 and ei.value.reason == ei.value.phrase == "Busy Here"
         assert ei.value.response.status == 486
         assert call.end_status == 486 and call.state is CallState.ENDED
         assert await call.ended(timeout=WAIT) == 486
@@ -218,7 +228,7 @@ def test_cancel_carries_a_reason():
             await call.ended(timeout=WAIT)
 
         async def until(cond):
-            for _ in range(200):
+            for _ in range(WAIT * 100):
                 if cond():
                     return
                 await asyncio.sleep(0.01)
@@ -482,7 +492,7 @@ def test_dtmf_and_info_packages():
         assert rsp.status == 469
         with pytest.raises(libsip.InvalidError):
             call.set_headers("not a header line")
-        for _ in range(100):
+        for _ in range(WAIT * 100):
             if len(infos) == 2:
                 break
             await asyncio.sleep(0.01)
@@ -606,6 +616,22 @@ def test_media_engine_hold_resume_update():
     assert run_pair(body)
 
 
+def test_engine_refuses_an_offer_it_cannot_answer():
+    async def body(alice, bob, uri):
+        ran = []
+
+        @bob.on_invite(media=CAPS_B)  # PCMA only: OFFER has PCMU only
+        def on_invite(call):
+            ran.append(call)
+
+        with pytest.raises(CallFailed) as ei:
+            await alice.invite(uri, sdp=OFFER).answered(timeout=WAIT)
+        return ei.value.status, ran
+
+    status, ran = run_pair(body)
+    assert status == 488 and ran == []
+
+
 def test_reinvite_offers_without_engine():
     async def body(alice, bob, uri):
         incoming = asyncio.get_running_loop().create_future()
@@ -624,8 +650,9 @@ def test_reinvite_offers_without_engine():
         offers = []
 
         @bcall.on("offer")
-        def offer(msg):
+        async def offer(msg):
             offers.append(msg.method)
+            await asyncio.sleep(0.02)  # an offer in a request may be answered later
             bcall.answer_offer(ANSWER.replace("5000", "5002"))
 
         with pytest.raises(libsip.InvalidError):

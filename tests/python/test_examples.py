@@ -2,6 +2,7 @@
 """The Python examples run: the rewrite prints the new message, the responder answers OPTIONS
 and exits on SIGINT (plain run() and asyncio)."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -170,3 +171,49 @@ def test_call_answerer_retransmits_200_until_ack():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_click_to_call():
+    """3PCC between two UAs of this process (each with the offer/answer engine): A offers in its
+    200 and is held, B answers A's offer, A takes B's answer in a re-INVITE; both calls end
+    after --duration."""
+    caps = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+    async def main():
+        loop = libsip.Loop(strict=True)
+        stacks = [libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+                  for _ in range(2)]
+        server = asyncio.ensure_future(loop.serve())
+        calls = {}
+        try:
+            with stacks[0].ua() as alice, stacks[1].ua() as bob:
+                for name, ua, port in (("alice", alice, 4000), ("bob", bob, 5000)):
+                    def answer(call, name=name):
+                        calls[name] = call
+                        call.answer()  # the engine answers from caps
+                    ua.on_invite(media=caps.format(port=port))(answer)
+                uris = [f"sip:{n}@" + s.address().split(":", 1)[1]
+                        for n, s in zip(("alice", "bob"), stacks)]
+                p = await asyncio.create_subprocess_exec(
+                    sys.executable, os.path.join(EXAMPLES, "click_to_call.py"), "--duration",
+                    "0.3", "--timeout", "5", "-v", "--a", uris[0], "--b", uris[1],
+                    "--listen", "udp:127.0.0.1:0", stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE)
+                out, err = await asyncio.wait_for(p.communicate(), 30)
+                assert p.returncode == 0, err.decode()
+                ends = [await asyncio.wait_for(calls[n].ended(), 5) for n in ("alice", "bob")]
+                # Each side sends to the other's media port.
+                sdps = (calls["alice"].remote_sdp, calls["bob"].remote_sdp)
+                return out.decode().splitlines(), ends, sdps
+        finally:
+            for s in stacks:
+                s.close()
+            loop.stop()
+            await asyncio.wait_for(server, 5)
+            loop.close()
+
+    lines, ends, (alice_remote, bob_remote) = asyncio.run(main())
+    assert lines[-2:] == ["connected", "ended: stopped"], lines
+    assert ends == [200, 200]
+    assert "m=audio 5000 " in alice_remote and "m=audio 4000 " in bob_remote

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -108,14 +110,44 @@ static void str_random_hex(void **state)
     assert_int_equal(sip_random_hex(2048, a, sizeof(a)), SIP_EINVAL);
 }
 
+/* The random bytes come from a pool: a forked child must not repeat its parent's next ones. */
+static void str_random_hex_fork(void **state)
+{
+    (void)state;
+    char warm[17], parent[17], child[17] = "";
+    assert_int_equal(sip_random_hex(64, warm, sizeof(warm)), 16); /* the pool is full now */
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c[17];
+        int ok = sip_random_hex(64, c, sizeof(c)) == 16 && write(fd[1], c, 16) == 16;
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    assert_int_equal(sip_random_hex(64, parent, sizeof(parent)), 16);
+    assert_int_equal(read(fd[0], child, 16), 16);
+    child[16] = '\0';
+    close(fd[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_string_not_equal(parent, child);
+    /* Many draws cross the pool's refills and stay well-formed. */
+    for (int i = 0; i < 200; i++) {
+        char t[33];
+        assert_int_equal(sip_random_hex(128, t, sizeof(t)), 32);
+        assert_int_equal(strspn(t, "0123456789abcdef"), 32);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(str_compare_and_copy),
-        cmocka_unit_test(str_to_u32_bounds),
-        cmocka_unit_test(str_params_walk_and_find),
-        cmocka_unit_test(str_error_names),
-        cmocka_unit_test(str_random_hex),
+        cmocka_unit_test(str_compare_and_copy),     cmocka_unit_test(str_to_u32_bounds),
+        cmocka_unit_test(str_params_walk_and_find), cmocka_unit_test(str_error_names),
+        cmocka_unit_test(str_random_hex),           cmocka_unit_test(str_random_hex_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ import logging
 import traceback
 import weakref
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Generator, List, Optional, Set,
-                    TypeVar, Union)
+                    Tuple, TypeVar, Union)
 
 from . import _core as _c
 from ._base import Enum, safe_repr
@@ -68,13 +68,15 @@ class DialogState(Enum):
 
 class CallFailed(Error):
     """A call ended before it was answered: ``status`` is the final status (486 Busy Here,
-    487 after a CANCEL, 408 when nobody answered, 480 ...), ``reason`` its phrase and
-    ``response`` the final response when one arrived (else None)."""
+    487 after a CANCEL, 408 when nobody answered, 480 ...), ``reason`` its phrase (also
+    ``phrase``, as ParseError and Lua's error name it) and ``response`` the final response
+    when one arrived (else None)."""
 
     def __init__(self, status: int, reason: str = "", response: Optional[Message] = None
                  ) -> None:
         self.status = status
         self.reason = reason or (status_phrase(status) if status else "")
+        self.phrase = self.reason
         self.response = response
         super().__init__(_c.SIP_EIO, f"call failed: {status} {self.reason}".rstrip())
 
@@ -201,13 +203,14 @@ def _fail(rc: int, what: str) -> Error:
     return error(rc, f"{what}: {_c.sip_strerror(rc)}")
 
 
-def _run_handler(ua: "UA", fn: Callable[..., Any], arg: Any,
+def _run_handler(ua: "UA", fn: Callable[..., Any], args: Tuple[Any, ...],
                  on_error: Callable[[], None], after: Optional[Callable[[], None]] = None
                  ) -> None:
-    """Runs a handler: a coroutine it returns becomes a task of the running asyncio loop
-    (kept by the UA until it ends). on_error runs when it raises; after when it is done."""
+    """Runs a handler fn(*args): a coroutine it returns becomes a task of the running asyncio
+    loop (kept by the UA until it ends). on_error runs when it raises; after when it is
+    done."""
     try:
-        r = fn(arg)
+        r = fn(*args)
     except BaseException:
         on_error()
         raise
@@ -240,6 +243,10 @@ def _run_handler(ua: "UA", fn: Callable[..., Any], arg: Any,
                            "(await stack.serve())") from None
     ua._tasks.add(task)
     task.add_done_callback(ua._tasks.discard)
+
+
+def _noop() -> None:
+    pass
 
 
 def _settle(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
@@ -550,35 +557,35 @@ class Call:
             elif state is CallState.ENDED and not self._over:
                 self._end()
             for fn in list(self._state_fns):
-                fn(state, m)
+                _run_handler(self._ua, fn, (state, m), _noop)
         elif event == _c.SIP_CALL_EVENT_RESPONSE:
             if m is not None and m.status >= 200:
                 self._final = m
             for fn in list(self._response_fns):
-                fn(m)
+                _run_handler(self._ua, fn, (m,), _noop)
         elif event == _c.SIP_CALL_EVENT_REINVITE:
             for fn in list(self._reinvite_fns):
-                fn(m)
+                _run_handler(self._ua, fn, (m,), _noop)
         elif event == _c.SIP_CALL_EVENT_REQUEST:
             self._request(m, txn)
         elif event == _c.SIP_CALL_EVENT_OFFER:
             if self._offer_fns:
                 for fn in list(self._offer_fns):
-                    fn(m)
+                    _run_handler(self._ua, fn, (m,), _noop)
             elif m is not None and m.is_request:
                 # Nobody answers offers: the session stays as it was (RFC 3264 §8, 488).
                 _c.sip_call_reject_offer(self._h, 488)
                 self._kick()
         elif event == _c.SIP_CALL_EVENT_MEDIA:
             for fn in list(self._media_fns):
-                fn()
+                _run_handler(self._ua, fn, (), _noop)
         elif event == _c.SIP_CALL_EVENT_MODIFIED:
             p, self._modifying = self._modifying, None
             if p is not None:
                 p._on_response(None, m.status if m is not None else 408,
                                m._h if m is not None else None)
             for fn in list(self._modified_fns):
-                fn(m)
+                _run_handler(self._ua, fn, (m,), _noop)
 
     def _request(self, m: Optional[Message], txn: Any) -> None:
         from .stack import Request
@@ -604,8 +611,8 @@ class Call:
                 _default_request_answer(h, req._h)
 
         for fn in fns[:-1]:
-            fn(req)
-        _run_handler(self._ua, fns[-1], req, answer_500, default)
+            _run_handler(self._ua, fn, (req,), _noop)
+        _run_handler(self._ua, fns[-1], (req,), answer_500, default)
 
     def _end(self) -> None:
         self._over = True
@@ -845,9 +852,12 @@ class Call:
         answered; "request" fn(req) for any request inside the call; a method name ("info",
         "options", "message", "notify", "refer") fn(req) for that method; "offer" fn(msg)
         when the other side offers and the call has no media engine (answer with
-        answer_offer(), refuse with reject_offer(); without a handler an offer in a request
-        gets 488); "media" fn() when an exchange changed local_sdp and remote_sdp; "modified"
-        fn(rsp) when a re-INVITE or UPDATE of ours got its final response. A request handler
+        answer_offer(), refuse with reject_offer(), now or later for an offer in a request;
+        the offer in the 2xx of an INVITE sent without one must be answered inside the
+        handler, before it first waits: its ACK goes when the handler returns; without a
+        handler an offer in a request gets 488); "media" fn() when an exchange changed local_sdp and remote_sdp; "modified"
+        fn(rsp) when a re-INVITE or UPDATE of ours got its final response. Any handler may be
+        ``async def`` (a task of the asyncio loop). A request handler
         answers with req.reply(); one not answered when the handler (or its task) returns
         gets 200 (INFO, OPTIONS) or 501."""
         if not isinstance(event, str):
@@ -976,10 +986,6 @@ class Call:
 # ---- the B2BUA -------------------------------------------------------------------------------
 
 
-def _noop() -> None:
-    pass
-
-
 class BridgeLeg(Enum):
     """The two legs of a Bridge (sip_bridge_leg_t)."""
     A = _c.SIP_BRIDGE_A
@@ -1058,7 +1064,7 @@ class Bridge:
         b = self._leg_b()
         if event == _c.SIP_BRIDGE_EVENT_RELAY:
             for fn in list(self._fns.get("relay", ())):
-                fn(BridgeLeg(leg), m)
+                fn(BridgeLeg(leg), m)  # sync: set_sdp() works only before the relay
         elif event in (_c.SIP_BRIDGE_EVENT_ANSWERED, _c.SIP_BRIDGE_EVENT_FAILED):
             answered = event == _c.SIP_BRIDGE_EVENT_ANSWERED
             self.status = 200 if answered else (m.status if m is not None else 408)
@@ -1073,13 +1079,13 @@ class Bridge:
                     b._final = m
             self._decide()
             for fn in list(self._fns.get("answered" if answered else "failed", ())):
-                _run_handler(self._ua, fn, m, _noop)
+                _run_handler(self._ua, fn, (m,), _noop)
         elif event == _c.SIP_BRIDGE_EVENT_ENDED:
             self._ended_leg = BridgeLeg(leg)
             self._decide()
             self._end()
             for fn in list(self._fns.get("ended", ())):
-                _run_handler(self._ua, fn, self._ended_leg, _noop)
+                _run_handler(self._ua, fn, (self._ended_leg,), _noop)
 
     def _decide(self) -> None:
         if not self._decided:
@@ -1315,7 +1321,7 @@ class UA:
             if h is not None and _c.sip_txn_get_state(h) in _NO_FINAL:
                 _c.sip_txn_respond(h, 500, None)
 
-        _run_handler(self, fn, r, answer_500)
+        _run_handler(self, fn, (r,), answer_500)
 
     def _accept_call(self, txn: Any) -> None:
         call = Call._new(self)
@@ -1341,7 +1347,7 @@ class UA:
                 self._stack.loop._kick()
 
         assert self._invite_fn is not None
-        _run_handler(self, self._invite_fn, call, reject_500)
+        _run_handler(self, self._invite_fn, (call,), reject_500)
 
     def on_invite(self, fn: Optional[F] = None, *, media: SdpArg = None,
                   media_address: Optional[str] = None, rel100: Optional[str] = None,

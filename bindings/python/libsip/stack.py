@@ -507,8 +507,9 @@ class Stack:
             ct._close(ClosedError(message=why))
 
     def close(self) -> None:
-        """Closes the transactions, the transport and (when the stack made it) the loop; a
-        pending ``await stack.request()`` raises ClosedError. Idempotent."""
+        """Closes the UA on it (libsip.UA: its live calls end without sending), the
+        transactions, the transport and (when the stack made it) the loop; a pending ``await
+        stack.request()`` raises ClosedError. Idempotent."""
         self._closed = True
         for ua in list(getattr(self, "_uas", ())):
             ua.close()

@@ -69,7 +69,8 @@ SIP_EXTERN int sip_str_to_u32(sip_str_t s, unsigned long max, unsigned long *out
 /**
  * Writes bits random bits as lowercase hex: a fresh tag, branch or Call-ID (RFC 3261 §19.3 asks
  * tags for at least 32 random bits, §8.1.1.4 Call-IDs to be globally unique). The bits come from
- * OpenSSL's RAND_bytes.
+ * OpenSSL's RAND_bytes, drawn in blocks of 512 bytes kept per thread (and drawn again in a
+ * forked child).
  * @param bits  a multiple of 8, at most 1024
  * @param buf   receives bits / 4 hex digits and a NUL (cut to size - 1, like snprintf)
  * @return bits / 4, SIP_EINVAL, or SIP_EIO when no random bits could be had.

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* String views and parameter lists. */
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -159,13 +161,50 @@ sip_str_t sip_str_unquote(sip_str_t v)
     return v;
 }
 
+/* Random bytes from OpenSSL, drawn 512 at a time: one RAND_bytes call goes through OpenSSL 3's
+ * provider machinery (locks, parameter lookups: some 10,000 instructions), which a server making
+ * a tag or two per call should not pay for each one. The pool is per thread (libsip objects
+ * belong to one loop thread, but separate loops may run on separate threads) and is refilled in
+ * a forked child, which must not hand out the same bytes as its parent. */
+#define RAND_POOL 512
+
+static _Thread_local struct {
+    unsigned char bytes[RAND_POOL];
+    size_t left;
+    pid_t pid;
+} pool;
+
+static int random_bytes(unsigned char *out, size_t n)
+{
+    pid_t pid = getpid();
+    if (pool.pid != pid) {
+        pool.left = 0;
+        pool.pid = pid;
+    }
+    while (n) {
+        if (!pool.left) {
+            if (RAND_bytes(pool.bytes, RAND_POOL) != 1) return SIP_EIO;
+            pool.left = RAND_POOL;
+        }
+        size_t k = n < pool.left ? n : pool.left;
+        unsigned char *src = pool.bytes + RAND_POOL - pool.left;
+        memcpy(out, src, k);
+        /* Handed out once: no copy of it stays in the pool. */
+        memset(src, 0, k);
+        pool.left -= k;
+        out += k;
+        n -= k;
+    }
+    return 0;
+}
+
 int sip_random_hex(size_t bits, char *buf, size_t size)
 {
     if (bits == 0 || bits % 8 || bits > 1024 || (!buf && size)) return SIP_EINVAL;
     size_t n = bits / 4;
     if (!size) return (int)n;
     unsigned char rnd[128];
-    if (RAND_bytes(rnd, (int)(bits / 8)) != 1) return SIP_EIO;
+    if (random_bytes(rnd, bits / 8) != 0) return SIP_EIO;
     static const char hex[] = "0123456789abcdef";
     size_t k = n < size - 1 ? n : size - 1;
     for (size_t i = 0; i < k; i++)

@@ -329,6 +329,13 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
 
 /* Copies every value of a known header, already parsed: the record is duplicated and its views
  * moved to a copy of the value text, which costs far less than parsing the text again. */
+static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id);
+
+int sip__msg_copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
+{
+    return copy_headers(dst, src, id);
+}
+
 static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
 {
     const char *name = sip_hdr_name(id);

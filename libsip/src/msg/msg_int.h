@@ -118,6 +118,9 @@ sip_hdr_id_t sip__hdr_id_fast(const char *s, size_t len);
 char *sip__msg_strdup(sip_msg_t *msg, const char *s, size_t n);
 /* Makes an empty message with room for extra bytes in its first chunk. */
 sip_msg_t *sip__msg_new(size_t extra);
+/* Appends every value of a known header of src to dst without parsing them again (values that
+ * shared a line share one in dst): a template's headers stamped onto many messages. */
+int sip__msg_copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id);
 /* sip_msg_add_header() with a value that is not NUL-terminated (a view into another message). */
 int sip__msg_add_header_n(sip_msg_t *msg, const char *name, const char *value, size_t vl);
 /* Links a header at the end (or the start, when first is set) of the wire order and id lists. */

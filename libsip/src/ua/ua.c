@@ -6,6 +6,7 @@
 
 #include "core/live_int.h"
 #include "core/mem.h"
+#include "msg/msg_int.h"
 #include "sip/error.h"
 #include "sip/str.h"
 #include "sip/transport.h"
@@ -44,6 +45,9 @@ static void ua_free(sip_ua_t *ua)
     free(ua->contact_host);
     free(ua->recv_info);
     free(ua->buckets);
+    sip_msg_unref(ua->deco);
+    for (unsigned i = 0; i < ua->ncontacts; i++)
+        sip_msg_unref(ua->contacts[i].holder);
     free(ua->caps_text);
     sip_sdp_unref(ua->caps);
     free(ua);
@@ -51,6 +55,19 @@ static void ua_free(sip_ua_t *ua)
 }
 
 int sip__ua_on_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
+
+static int add_if(sip_msg_t *m, const char *name, const char *value);
+
+/* The template of the headers the UA stamps (see ua_int.h). */
+static int deco_init(sip_ua_t *ua)
+{
+    int rc = sip_msg_create_request(&ua->deco, "OPTIONS", "sip:x");
+    if (!rc) rc = add_if(ua->deco, "Server", ua->user_agent);
+    if (!rc) rc = add_if(ua->deco, "User-Agent", ua->user_agent);
+    if (!rc) rc = add_if(ua->deco, "Allow", ua->allow);
+    if (!rc) rc = add_if(ua->deco, "Supported", ua->supported);
+    return rc == SIP_EPARSE ? SIP_EINVAL : rc;
+}
 
 int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *opts,
                   sip_ua_request_cb cb, void *user, sip_free_fn user_free)
@@ -92,7 +109,8 @@ int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *o
         (opts->contact_user && !ua->contact_user) || (opts->contact_host && !ua->contact_host) ||
         (opts->recv_info && !ua->recv_info) || !ua->buckets)
         goto fail_ua;
-    rc = sip__tq_init(&ua->tq, ua->loop, opts->clock);
+    rc = deco_init(ua);
+    if (!rc) rc = sip__tq_init(&ua->tq, ua->loop, opts->clock);
     if (rc) goto fail_ua;
     /* The UA is a link of the transport's chain, after the transaction layer's matching and
      * before the application's handlers (PJSIP's UA module sits there too). */
@@ -282,7 +300,7 @@ sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t loc
 
 /* ---- the headers a UA sends ------------------------------------------------------------------ */
 
-int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
+static int contact_text(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
 {
     sip_transport_t *tp = ua->layer ? sip_txn_layer_get_transport(ua->layer) : NULL;
     if (!tp) return SIP_ECLOSED;
@@ -327,6 +345,53 @@ int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t siz
     return w > 0 && (size_t)w < size ? 0 : SIP_EINVAL;
 }
 
+/* The cached holder of the Contact for ni's listening point. */
+static const sip_msg_t *contact_holder(sip_ua_t *ua, const sip_netinfo_t *ni)
+{
+    sip_transport_type_t tr = ni ? ni->transport : SIP_TRANSPORT_NONE;
+    uint16_t port = ni ? ni->local_port : 0;
+    for (unsigned i = 0; i < ua->ncontacts; i++)
+        if (ua->contacts[i].transport == tr && ua->contacts[i].port == port)
+            return ua->contacts[i].holder;
+    char c[512];
+    sip_msg_t *h = NULL;
+    if (contact_text(ua, ni, c, sizeof(c)) != 0) return NULL;
+    if (sip_msg_create_request(&h, "OPTIONS", "sip:x") != 0) return NULL;
+    if (sip_msg_add_header(h, "Contact", c) != 0) {
+        sip_msg_unref(h);
+        return NULL;
+    }
+    struct sip__ua_contact *e = &ua->contacts[ua->contact_next];
+    ua->contact_next = (ua->contact_next + 1) % 8;
+    if (ua->ncontacts < 8)
+        ua->ncontacts++;
+    else
+        sip_msg_unref(e->holder);
+    *e = (struct sip__ua_contact){tr, port, h};
+    return h;
+}
+
+int sip__ua_contact(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
+{
+    const sip_msg_t *h = contact_holder(ua, ni);
+    if (!h) return contact_text(ua, ni, buf, size);
+    sip_str_t v = sip_header_get_value(sip_msg_header_at(h, SIP_HDR_CONTACT, 0));
+    if (v.len >= size) return SIP_EINVAL;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    return 0;
+}
+
+/* Adds the Contact of ni's listening point to m. */
+static int add_contact(sip_ua_t *ua, sip_msg_t *m, const sip_netinfo_t *ni)
+{
+    const sip_msg_t *h = contact_holder(ua, ni);
+    if (h) return sip__msg_copy_headers(m, h, SIP_HDR_CONTACT);
+    char c[512];
+    int rc = contact_text(ua, ni, c, sizeof(c));
+    return rc ? rc : sip_msg_add_header(m, "Contact", c);
+}
+
 int sip__ua_local_ip(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
 {
     char c[512];
@@ -364,15 +429,13 @@ static int makes_dialog(sip_method_t m)
 int sip__ua_decorate_response(sip_ua_t *ua, sip_msg_t *rsp, const sip_msg_t *req)
 {
     int st = sip_msg_get_status(rsp), rc = 0;
-    if (!sip_msg_header_count(rsp, SIP_HDR_SERVER)) rc = add_if(rsp, "Server", ua->user_agent);
+    if (!sip_msg_header_count(rsp, SIP_HDR_SERVER))
+        rc = sip__msg_copy_headers(rsp, ua->deco, SIP_HDR_SERVER);
     if (!rc && st > 100 && st < 300 && makes_dialog(sip_msg_get_method(req))) {
-        if (!sip_msg_header_count(rsp, SIP_HDR_CONTACT)) {
-            char c[512];
-            rc = sip__ua_contact(ua, sip_msg_get_netinfo(req), c, sizeof(c));
-            if (!rc) rc = sip_msg_add_header(rsp, "Contact", c);
-        }
-        if (!rc && st >= 200) rc = add_if(rsp, "Allow", ua->allow);
-        if (!rc && st >= 200) rc = add_if(rsp, "Supported", ua->supported);
+        if (!sip_msg_header_count(rsp, SIP_HDR_CONTACT))
+            rc = add_contact(ua, rsp, sip_msg_get_netinfo(req));
+        if (!rc && st >= 200) rc = sip__msg_copy_headers(rsp, ua->deco, SIP_HDR_ALLOW);
+        if (!rc && st >= 200) rc = sip__msg_copy_headers(rsp, ua->deco, SIP_HDR_SUPPORTED);
         if (!rc && st >= 200 && sip_msg_get_method(req) == SIP_METHOD_INVITE && ua->recv_info)
             rc = sip_msg_add_header(rsp, "Recv-Info", ua->recv_info);
     }
@@ -439,14 +502,14 @@ int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *method, con
         rc = sip_msg_add_header(m, "CSeq", buf);
     }
     if (!rc && makes_dialog(mid)) {
-        rc = sip_msg_add_header(m, "Contact", contact);
-        if (!rc) rc = add_if(m, "Allow", ua->allow);
-        if (!rc) rc = add_if(m, "Supported", ua->supported);
+        rc = add_contact(ua, m, &ni);
+        if (!rc) rc = sip__msg_copy_headers(m, ua->deco, SIP_HDR_ALLOW);
+        if (!rc) rc = sip__msg_copy_headers(m, ua->deco, SIP_HDR_SUPPORTED);
         /* RFC 6086 §4.2.2.1: an INVITE says which Info Packages it takes (even none). */
         if (!rc && mid == SIP_METHOD_INVITE && ua->recv_info)
             rc = sip_msg_add_header(m, "Recv-Info", ua->recv_info);
     }
-    if (!rc) rc = add_if(m, "User-Agent", ua->user_agent);
+    if (!rc) rc = sip__msg_copy_headers(m, ua->deco, SIP_HDR_USER_AGENT);
     if (rc) {
         sip_msg_unref(m);
         return rc;

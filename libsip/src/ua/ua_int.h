@@ -14,6 +14,17 @@ struct sip_ua {
     sip_txn_layer_t *layer;
     sip_loop_t *loop;
     int handler_id; /* the UA's link in the transport's handler chain */
+    /* The headers the UA stamps on messages (Server, User-Agent, Allow, Supported), parsed once:
+     * copying a parsed record costs far less than parsing the text for every message. */
+    sip_msg_t *deco;
+    /* The Contact for each listening point a message went through, parsed once (wildcard
+     * listeners and listener changes are rare: a small table, oldest entry replaced). */
+    struct sip__ua_contact {
+        sip_transport_type_t transport;
+        uint16_t port;
+        sip_msg_t *holder; /* its Contact header */
+    } contacts[8];
+    unsigned ncontacts, contact_next;
     char *user_agent, *allow, *supported, *accept, *schemes, *contact_user, *contact_host;
     char *recv_info;
     uint32_t t1_ms, t2_ms;
