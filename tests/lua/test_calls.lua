@@ -186,6 +186,10 @@ T.case("calls: hangup before the answer sends CANCEL; the callee's INVITE ends 4
         call:on("response", function(rsp) if rsp.status == 183 then rang = true end end)
         while call.state ~= "Early" do sip.sleep(5) end
         T.eq(call.remote_sdp, SDP_B, "early media SDP of the 183")
+        local e = T.raises("ETIMEDOUT", call.wait_answered, call, 0.05)
+        T.ok(tostring(e):find("call:wait_answered: nothing within 0.05 s", 1, true), tostring(e))
+        T.eq(call.state, "Early", "a wait that timed out leaves the call as it is")
+        T.raises("SIP_EINVAL", call.wait_answered, call, -1)
         call:hangup('SIP;cause=487;text="gone"')
         T.eq(call.state, "Ended", "ended at once")
         T.eq(call.end_status, 487, "caller end status")
@@ -513,7 +517,15 @@ T.case("calls: the media engine answers, holds and resumes (re-INVITE), refreshe
         T.eq(rsp.status, 200, "the resume re-INVITE answered")
         T.eq(incoming.remote_hold, false, "resumed")
         T.eq(call:update().status, 200, "UPDATE with the engine's offer")
-        T.eq(table.concat(modified, " "), "200 200 200", "modified events")
+        -- One exchange at a time: a second re-INVITE while the first is open is refused.
+        local held
+        p.loop:spawn(function() held = call:reinvite { hold = true } end)
+        local e = T.raises("SIP_EBUSY", call.reinvite, call, { hold = false })
+        T.ok(tostring(e):find("another offer/answer exchange", 1, true), tostring(e))
+        while not held do sip.sleep(5) end
+        T.eq(held.status, 200, "the first re-INVITE answered")
+        T.eq(call:reinvite({ hold = false }).status, 200, "resumed once the first was answered")
+        T.eq(table.concat(modified, " "), "200 200 200 200 200", "modified events")
         T.ok(media_events >= 2, "media events at the callee: " .. media_events)
         T.raises("SIP_EINVAL", call.reinvite, call, { hold = "yes" })
         T.raises("SIP_EINVAL", call.reinvite, call, { hold = true, sdp = SDP_A })

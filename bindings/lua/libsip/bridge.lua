@@ -21,6 +21,8 @@ local M = {}
 local Bridge = class("Bridge")
 
 local LEGS = { [core.SIP_BRIDGE_A] = "a", [core.SIP_BRIDGE_B] = "b" }
+-- A wait's timeout: -ETIMEDOUT, a system failure as errors.lua names them ("ETIMEDOUT");
+-- Python raises asyncio.TimeoutError there.
 local ETIMEDOUT = -110
 
 local function bridge_p(br)

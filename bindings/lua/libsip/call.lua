@@ -29,6 +29,8 @@ local EV_STATE, EV_RESPONSE = core.SIP_CALL_EVENT_STATE, core.SIP_CALL_EVENT_RES
 local EV_REQUEST, EV_REINVITE = core.SIP_CALL_EVENT_REQUEST, core.SIP_CALL_EVENT_REINVITE
 local EV_OFFER, EV_MEDIA = core.SIP_CALL_EVENT_OFFER, core.SIP_CALL_EVENT_MEDIA
 local EV_MODIFIED = core.SIP_CALL_EVENT_MODIFIED
+-- A wait's timeout: -ETIMEDOUT, a system failure as errors.lua names them ("ETIMEDOUT");
+-- Python raises asyncio.TimeoutError there.
 local ETIMEDOUT = -110
 
 -- The handle for an action: SIP_ECLOSED once the call's UA closed.
