@@ -18,7 +18,8 @@ places a call to each party and hands each one the other's SDP:
 
 Flow I proper puts B's answer in A's ACK (message 6), and Flows III and IV hold B's ACK until A
 has answered B's offer: each needs the ACK of a 2xx held back, which the call layer does not do
-(it answers an offer in a 2xx only from inside the "offer" event). Acknowledging A at once also
+(the offer in a 2xx is answered before the "offer" handler first waits: the ACK goes when it
+returns). Acknowledging A at once also
 spares Flow I's timeout problem: B may ring for all of --timeout while A, answered, is on hold.
 
 Each party sees the other as the caller (the From of its INVITE). Once they are connected, an
