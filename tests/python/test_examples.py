@@ -174,9 +174,9 @@ def test_call_answerer_retransmits_200_until_ack():
 
 
 def test_click_to_call():
-    """3PCC between two UAs of this process (each with the offer/answer engine): A answers a
-    placeholder offer, B answers A's session, A takes B's answer in a re-INVITE; both calls
-    end after --hold."""
+    """3PCC between two UAs of this process (each with the offer/answer engine): A offers in its
+    200 and is held, B answers A's offer, A takes B's answer in a re-INVITE; both calls end
+    after --duration."""
     caps = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 
@@ -196,8 +196,9 @@ def test_click_to_call():
                 uris = [f"sip:{n}@" + s.address().split(":", 1)[1]
                         for n, s in zip(("alice", "bob"), stacks)]
                 p = await asyncio.create_subprocess_exec(
-                    sys.executable, os.path.join(EXAMPLES, "click_to_call.py"), "--hold", "0.3",
-                    "--timeout", "5", "-v", *uris, stdout=asyncio.subprocess.PIPE,
+                    sys.executable, os.path.join(EXAMPLES, "click_to_call.py"), "--duration",
+                    "0.3", "--timeout", "5", "-v", "--a", uris[0], "--b", uris[1],
+                    "--listen", "udp:127.0.0.1:0", stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE)
                 out, err = await asyncio.wait_for(p.communicate(), 30)
                 assert p.returncode == 0, err.decode()
@@ -213,6 +214,6 @@ def test_click_to_call():
             loop.close()
 
     lines, ends, (alice_remote, bob_remote) = asyncio.run(main())
-    assert lines[-2:] == ["connected", "ended"], lines
+    assert lines[-2:] == ["connected", "ended: stopped"], lines
     assert ends == [200, 200]
     assert "m=audio 5000 " in alice_remote and "m=audio 4000 " in bob_remote
