@@ -219,20 +219,13 @@ void sip_dialog_terminate(sip_dialog_t *d)
 /* ---- requests inside the dialog ----------------------------------------------------------- */
 
 /* A Route value for a URI: bracketed so that its parameters stay the URI's. */
-static int add_route_uri(sip_msg_t *m, sip_str_t uri)
+/* Adds "Name: <uri>": bracketed, so that the URI's parameters stay the URI's. */
+static int add_bracketed(sip_msg_t *m, const char *name, sip_str_t uri)
 {
     char buf[1024];
     int n = snprintf(buf, sizeof(buf), "<%.*s>", (int)uri.len, uri.ptr);
     if (n < 0 || (size_t)n >= sizeof(buf)) return SIP_EINVAL;
-    return sip_msg_add_header(m, "Route", buf);
-}
-
-static int add_contact(sip_msg_t *m, sip_str_t uri)
-{
-    char buf[1024];
-    int n = snprintf(buf, sizeof(buf), "<%.*s>", (int)uri.len, uri.ptr);
-    if (n < 0 || (size_t)n >= sizeof(buf)) return SIP_EINVAL;
-    return sip_msg_add_header(m, "Contact", buf);
+    return sip_msg_add_header(m, name, buf);
 }
 
 /* The first route's URI: the name-addr's URI, parsed from our own copy. */
@@ -274,7 +267,7 @@ static int build(sip_msg_t **out, sip_dialog_t *d, const char *method, uint32_t 
     if (rc) return rc;
     for (size_t i = strict ? 1 : 0; !rc && i < d->nroutes; i++)
         rc = sip__msg_add_header_n(m, "Route", d->routes[i].ptr, d->routes[i].len);
-    if (!rc && strict) rc = add_route_uri(m, d->remote_target);
+    if (!rc && strict) rc = add_bracketed(m, "Route", d->remote_target);
     char num[48];
     snprintf(num, sizeof(num), "%u %s", cseq, method);
     if (!rc) rc = sip_msg_add_header(m, "Max-Forwards", "70");
@@ -282,7 +275,7 @@ static int build(sip_msg_t **out, sip_dialog_t *d, const char *method, uint32_t 
     if (!rc) rc = sip__msg_add_header_n(m, "To", d->remote_addr.ptr, d->remote_addr.len);
     if (!rc) rc = sip__msg_add_header_n(m, "Call-ID", d->call_id.ptr, d->call_id.len);
     if (!rc) rc = sip_msg_add_header(m, "CSeq", num);
-    if (!rc && strcmp(method, "ACK") != 0) rc = add_contact(m, d->local_target);
+    if (!rc && strcmp(method, "ACK") != 0) rc = add_bracketed(m, "Contact", d->local_target);
     if (rc) {
         sip_msg_unref(m);
         return rc;
@@ -325,11 +318,6 @@ static int refreshes_target(sip_method_t m)
            m == SIP_METHOD_NOTIFY || m == SIP_METHOD_REFER;
 }
 
-static int tag_eq(sip_str_t a, sip_str_t b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
 int sip_dialog_match(const sip_dialog_t *d, const sip_msg_t *msg)
 {
     if (!d || !msg) return 0;
@@ -339,7 +327,7 @@ int sip_dialog_match(const sip_dialog_t *d, const sip_msg_t *msg)
      * request we sent (and its responses) carries it in From. */
     int ours = sip_msg_is_request(msg) ? 0 : 1;
     const sip_addr_t *local = ours ? from : to, *remote = ours ? to : from;
-    return tag_eq(local->tag, d->local_tag) && tag_eq(remote->tag, d->remote_tag);
+    return sip_str_eq(local->tag, d->local_tag) && sip_str_eq(remote->tag, d->remote_tag);
 }
 
 int sip_dialog_receive_request(sip_dialog_t *d, const sip_msg_t *req)

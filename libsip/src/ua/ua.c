@@ -280,19 +280,14 @@ void sip__ua_dialog_remove(sip_ua_t *ua, sip_dialog_t *d)
     sip_dialog_unref(d);
 }
 
-static int tag_eq(sip_str_t a, sip_str_t b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
 sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t local_tag,
                                   sip_str_t remote_tag)
 {
     if (!ua->nbuckets) return NULL;
     uint32_t h = hash_key(call_id, local_tag);
     for (sip_dialog_t *d = ua->buckets[h & (ua->nbuckets - 1)]; d; d = d->hnext) {
-        if (d->hash == h && tag_eq(d->local_tag, local_tag) && tag_eq(d->remote_tag, remote_tag) &&
-            sip_str_eq(d->call_id, call_id))
+        if (d->hash == h && sip_str_eq(d->local_tag, local_tag) &&
+            sip_str_eq(d->remote_tag, remote_tag) && sip_str_eq(d->call_id, call_id))
             return d;
     }
     return NULL;
