@@ -6,7 +6,7 @@ find_program(SIPP_CALLS_EXECUTABLE sipp)
 file(GLOB interop_calls_tests CONFIGURE_DEPENDS
   ${CMAKE_CURRENT_SOURCE_DIR}/interop/calls/test_*.py)
 # Each file gets its own port range (26000, 26200, ...), so that two of them run by ctest -j2
-# never probe the same ports; the other interop tests take ports near 21000 or the kernel's.
+# never probe the same ports; the other interop tests take ports from 20000 to 24999 or the kernel's.
 set(port 26000)
 foreach(src ${interop_calls_tests})
   get_filename_component(topic ${src} NAME_WE)

@@ -107,7 +107,7 @@ run_sipp() {
 }
 
 # ---- SIPp's uac over UDP and TCP ------------------------------------------------------------
-port=$(free_port 21000)
+port=$(free_port "${INTEROP_PORT:-21000}")
 start calls "$port"
 for t in u1 t1; do
     run_sipp "$work/uac-$t.log" -sn uac -t $t -m 200 -r 200 -timeout 60s "127.0.0.1:$port"

@@ -21,19 +21,27 @@ set +e
 "$uas" --listen nonsense:1 >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad listening point must exit 1"
 set -e
 
-# A free port for both transports: bind UDP and TCP to the same number.
-port=$(python3 -c 'import socket
-for p in range(20000, 21000):
+# A free port for both transports: bind UDP and TCP to the same number. ctest gives each
+# program its own range (INTEROP_PORT), so that the two cases of this script run in parallel
+# never probe the same ports.
+port=$(python3 -c 'import socket, sys
+base = int(sys.argv[1])
+for p in range(base, base + 500):
     u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t=socket.socket()
     try:
         u.bind(("127.0.0.1", p)); t.bind(("127.0.0.1", p)); print(p); break
     except OSError: pass
-    finally: u.close(); t.close()')
+    finally: u.close(); t.close()' "${INTEROP_PORT:-20000}")
 "$uas" --listen udp:127.0.0.1:$port --listen tcp:127.0.0.1:$port --stateless -v \
     >"$work/uas.log" 2>&1 &
 pid=$!
-for _ in $(seq 200); do grep -q "listening on tcp" "$work/uas.log" && break; sleep 0.1; done
-grep -q "listening on tcp:127.0.0.1:$port" "$work/uas.log" || fail "sip-uas did not start"
+for _ in $(seq 200); do
+    grep -q "listening on tcp" "$work/uas.log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+grep -q "listening on tcp:127.0.0.1:$port" "$work/uas.log" ||
+    { cat "$work/uas.log" >&2; fail "sip-uas did not start"; }
 
 for t in u1 t1; do
     (cd "$work" && timeout 60 sipp -sf "$here/options.xml" -t $t -m 200 -r 200 -nostdin \
