@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "sip/auth.h"
 #include "sip/dialog.h"
 #include "sip/msg.h"
 #include "sip/txn.h"
@@ -111,6 +112,44 @@ SIP_EXTERN int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *
  */
 SIP_EXTERN int sip_ua_create_response(sip_msg_t **out, sip_ua_t *ua, sip_txn_t *txn, int status,
                                       const char *reason);
+
+/* ---- requests and credentials ---------------------------------------------------------- */
+
+/**
+ * A response to a request sent with sip_ua_send_request().
+ * @param req  Borrowed: the request this response answers (after a challenge, the request sent
+ *             again with credentials and a higher CSeq; a registration keeps counting from it)
+ * @param rsp  Borrowed: every provisional and the final response; NULL never (a timeout or a
+ *             transport failure comes as the transaction layer's 408 or 503)
+ */
+typedef void (*sip_ua_response_cb)(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user);
+
+/**
+ * Sends a request (not INVITE, ACK or CANCEL: calls send theirs) in a client transaction, in or
+ * out of a dialog. Before sending, the UA authorises it with the challenges its credentials
+ * answered before (sip_auth_client_prepare()); a 401 or 407 that its credentials answer is not
+ * passed on but answered: the request goes again with Authorization or Proxy-Authorization and
+ * the CSeq one higher (RFC 3261 §22.2), under the same handle, as often as each challenge is
+ * new or stale; one they do not answer reaches cb.
+ * @param req   the request (sip_ua_create_request(), sip_dialog_create_request()); the UA takes
+ *              its own reference and stamps User-Agent when missing
+ * @param dst   where to send, or NULL for the route target or RFC 3263
+ * @param cb    each response (may be NULL)
+ * @param user_free  runs once when the last response was delivered, or when this call fails
+ * @return 0, SIP_EINVAL (NULL, not a request, INVITE/ACK/CANCEL), SIP_ECLOSED, SIP_ENOMEM, or
+ *         the transport's immediate error.
+ */
+SIP_EXTERN int sip_ua_send_request(sip_ua_t *ua, sip_msg_t *req, const sip_netinfo_t *dst,
+                                   sip_ua_response_cb cb, void *user, sip_free_fn user_free);
+
+/**
+ * Adds a credential the UA answers challenges with, for every request it sends: calls (INVITE
+ * and in-dialog requests), sip_ua_send_request(), registrations and subscriptions.
+ * @return as sip_auth_client_add(), SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_ua_add_credential(sip_ua_t *ua, const sip_auth_cred_t *cred);
+/** The UA's credential store. Borrowed; NULL once closed. */
+SIP_EXTERN sip_auth_client_t *sip_ua_get_auth(sip_ua_t *ua);
 
 #ifdef __cplusplus
 }
