@@ -44,6 +44,12 @@ struct sip_ua {
     /* Live calls, so that closing the UA ends them. */
     sip_call_t *calls;
     size_t ncalls;
+    /* RFC 3608: the Service-Route a registration learnt, preloaded as the Route of the
+     * out-of-dialog requests the UA builds other than REGISTER (the Route headers of a holder
+     * message; NULL: none). */
+    sip_msg_t *service_route;
+    /* Live registrations, so that closing the UA closes them (reg/reg.c). */
+    struct sip_reg *regs;
 };
 
 /* The dialog table. A dialog's owner is the usage its messages go to (a call). */
@@ -85,5 +91,11 @@ void sip__call_on_request(sip_call_t *call, sip_dialog_t *dlg, sip_txn_t *txn, s
 void sip__call_on_stray(sip_call_t *call, sip_dialog_t *dlg, sip_msg_t *rsp);
 /* The UA closes: the call ends without sending. */
 void sip__call_ua_closed(sip_call_t *call);
+
+/* Sets the preloaded route set from the Service-Route headers of a 2xx to REGISTER (RFC 3608
+ * §6); a response without one, or NULL, clears it. */
+int sip__ua_set_service_route(sip_ua_t *ua, const sip_msg_t *rsp);
+/* The UA closes: the registration stops without sending (reg/reg.c). */
+void sip__reg_ua_closed(struct sip_reg *reg);
 
 #endif
