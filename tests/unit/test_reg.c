@@ -492,6 +492,35 @@ static void reg_default_registrar(void **state)
     pair_advance(64000);
 }
 
+/* A challenged REGISTER is answered with the UA's credentials (CSeq one higher); the refresh
+ * counts on from the request sent and is authorised at once from the cached challenge. */
+static void reg_challenged(void **state)
+{
+    (void)state;
+    answer(401, "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"abc123\", qop=\"auth\"",
+           NULL, NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60", NULL, NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60", NULL, NULL);
+    sip_auth_cred_t cred = {"example.com", "alice", "secret", NULL, 0};
+    assert_int_equal(sip_ua_add_credential(pair[A].ua, &cred), 0);
+    sip_reg_t *reg = start(NULL);
+    pair_pump();
+    assert_int_equal(ngot, 2);
+    assert_null(hv(0, "Authorization", 0));
+    assert_non_null(strstr(hv(1, "Authorization", 0), "username=\"alice\""));
+    assert_string_equal(hv(1, "CSeq", 0), "2 REGISTER");
+    assert_string_equal(hv(1, "Call-ID", 0), hv(0, "Call-ID", 0));
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_REGISTERED);
+    assert_int_equal(nevents, 1);
+    pair_advance(30000);
+    assert_int_equal(ngot, 3);
+    assert_string_equal(hv(2, "CSeq", 0), "3 REGISTER");
+    assert_non_null(strstr(hv(2, "Authorization", 0), "nc=00000002"));
+    assert_int_equal(events[1], SIP_REG_EVENT_REFRESHED);
+    sip_reg_unref(reg);
+    pair_advance(64000);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -507,6 +536,7 @@ int main(void)
         T(reg_one_request_at_a_time),
         T(reg_args_and_ua_close),
         T(reg_default_registrar),
+        T(reg_challenged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
