@@ -39,6 +39,7 @@ X(sip_txn_event_cb, cb)
 X(sip_ua_request_cb, cb)
 X(sip_call_event_cb, cb)
 X(sip_bridge_event_cb, cb)
+X(sip_reg_event_cb, cb)
 %enddef
 
 %{
@@ -194,6 +195,14 @@ static void sipbind_tramp_sip_bridge_event_cb(sip_bridge_t *br, sip_bridge_event
     sipbind_arg_t a[] = {SB_H(br, sip_bridge), SB_I(ev), SB_I(leg), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(sip_bridge_get_call(br, SIP_BRIDGE_A))), a,
                    4);
+}
+
+/* msg is Borrowed for the call (nil/None for none). */
+static void sipbind_tramp_sip_reg_event_cb(sip_reg_t *reg, sip_reg_event_t ev, int status,
+                                           sip_msg_t *msg, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(reg, sip_reg), SB_I(ev), SB_I(status), SB_H(msg, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_reg_get_ua(reg)), a, 4);
 }
 %}
 

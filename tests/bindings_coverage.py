@@ -61,6 +61,9 @@ PACKAGE_OPTIONS = {
     # UA.invite.OPTIONS: `from` is the keyword from_, timeout_ms the keyword timeout (seconds).
     "sip_call_opts_t": "UA.invite",
     "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
+    # UA.register.OPTIONS: `from` as from_, keepalive_s/retry_s/max_retry_s as keepalive, retry,
+    # max_retry (seconds).
+    "sip_reg_opts_t": "UA.register",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

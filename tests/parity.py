@@ -64,6 +64,7 @@ RENAMES = {
     ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
+    ("Registration", "registered"): "wait_registered",  # `await reg.registered()`
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -125,6 +126,9 @@ PYTHON_ONLY = {
     "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
     "ua.bridge() returns at once and `await` waits",
     "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
+    "RegEvent": ENUM, "RegState": ENUM, "RegistrationFailed": ERRORS,
+    "Registration.__await__": ASYNC + ": `await reg` is `await reg.registered()` (Lua's "
+    "ua:register() waits inside its task, reg:wait_registered() too)",
 }
 
 # Lua features Python does not have, with the reason.

@@ -68,3 +68,7 @@ __all__: list[str]
 from .oa import NotAcceptableError as NotAcceptableError
 from .oa import OaState as OaState
 from .oa import OfferAnswer as OfferAnswer
+from .reg import RegEvent as RegEvent
+from .reg import RegState as RegState
+from .reg import Registration as Registration
+from .reg import RegistrationFailed as RegistrationFailed
