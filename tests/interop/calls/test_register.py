@@ -38,3 +38,27 @@ def test_sip_uac_register_timeout(env):
     assert rc == 1, out
     assert re.search(r"^sip-uac: REGISTER of sip:carol@example\.com failed: 408 .*\(timeout\)$",
                      out, re.M), out
+
+
+def test_sip_uas_registers_itself_and_unregisters_on_sigterm(env):
+    port = env.port()
+    sipp = env.sipp_server("uas-register", "uas_register_auth.xml", port, calls=1)
+    uas = env.uas("uas", env.port(), "--register", "sip:alice@example.com", "--registrar",
+                  "sip:127.0.0.1:%d" % port, "--expires", "300", "--user", "alice",
+                  "--password", "secret")
+    uas.wait_for(r"^registered sip:alice@example\.com: 200 OK, expires 120$", timeout=10)
+    log = env.stop_clean(uas)
+    assert re.search(r"^unregistered sip:alice@example\.com: 200 OK$", log, re.M), log
+    env.sipp_ok(sipp, 1)
+
+
+def test_sip_uas_register_refused_exits_1(env):
+    port = env.port()
+    sipp = env.sipp_server("uas-register-403", "uas_register_403.xml", port, calls=1)
+    uas = env.uas("uas-403", env.port(), "--register", "sip:bob@example.com", "--registrar",
+                  "sip:127.0.0.1:%d" % port)
+    rc = uas.wait(10)
+    assert rc == 1, uas.log()
+    assert re.search(r"^sip-uas: REGISTER of sip:bob@example\.com failed: 403 Forbidden$",
+                     uas.log(), re.M), uas.log()
+    env.sipp_ok(sipp, 1)
