@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* RFC 5626 flows of a registration over real TCP on 127.0.0.1: the registrar's 2xx makes the
- * connection the flow, a CRLF ping gets its pong, and the flow closing brings a new REGISTER. */
+/* A registration over real sockets on 127.0.0.1: RFC 5626 flows over TCP (the registrar's 2xx
+ * makes the connection the flow, a CRLF ping gets its pong, the flow closing brings a new
+ * REGISTER), and RFC 3263 failover of a REGISTER to the registrar's next SRV target. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "dnsmasq.h"
 #include "pump.h"
 #include "reg/reg_int.h"
 #include "sip/sip.h"
@@ -158,12 +160,94 @@ static void reg_flow_lost_registers_again(void **state)
     sip_reg_unref(reg);
 }
 
+/* ---- RFC 3263 failover ------------------------------------------------------------------ */
+
+typedef struct regsrv {
+    sip_transport_t *tp;
+    uint16_t port;
+    int status, requests;
+} regsrv_t;
+
+static void on_srv(sip_transport_t *tp, sip_msg_t *msg, void *user)
+{
+    regsrv_t *s = user;
+    if (!sip_msg_is_request(msg) || sip_msg_get_method(msg) != SIP_METHOD_REGISTER) return;
+    s->requests++;
+    sip_msg_t *rsp = NULL;
+    assert_int_equal(sip_msg_create_response(&rsp, msg, s->status, NULL, NULL), 0);
+    if (s->status == 200) {
+        sip_str_t v = sip_header_get_value(sip_msg_header_at(msg, SIP_HDR_CONTACT, 0));
+        char buf[600];
+        snprintf(buf, sizeof(buf), "%.*s;expires=300", (int)v.len, v.ptr);
+        assert_int_equal(sip_msg_add_header(rsp, "Contact", buf), 0);
+    }
+    assert_int_equal(sip_transport_send_response(tp, rsp), 0);
+    sip_msg_unref(rsp);
+}
+
+static void srv_open(regsrv_t *s, int status)
+{
+    s->status = status;
+    s->requests = 0;
+    assert_int_equal(sip_transport_create(&s->tp, loop, NULL), 0);
+    assert_int_equal(sip_transport_listen(s->tp, "udp:127.0.0.1:0"), 0);
+    sip_netinfo_t ni;
+    assert_int_equal(sip_transport_listener_info(s->tp, 0, &ni), 0);
+    s->port = ni.local_port;
+    assert_int_equal(sip_transport_set_handler(s->tp, on_srv, s, NULL), 0);
+}
+
+/* The registrar is a domain whose first SRV target answers 503: the transaction layer takes the
+ * REGISTER to the next one (RFC 3263 §4.3), and the registration hears only its 200. */
+static void reg_failover_to_next_target(void **state)
+{
+    (void)state;
+    regsrv_t s503, s200;
+    srv_open(&s503, 503);
+    srv_open(&s200, 200);
+    char srv1[128], srv2[128];
+    snprintf(srv1, sizeof(srv1), "--srv-host=_sip._udp.reg.test,one.reg.test,%u,10,10", s503.port);
+    snprintf(srv2, sizeof(srv2), "--srv-host=_sip._udp.reg.test,two.reg.test,%u,20,10", s200.port);
+    const char *const records[] = {srv1, srv2, "--host-record=one.reg.test,127.0.0.1",
+                                   "--host-record=two.reg.test,127.0.0.1", NULL};
+    dnsmasq_t dns;
+    assert_int_equal(dnsmasq_start(&dns, records), 0);
+    char servers[32];
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", dns.port);
+    sip_resolver_opts_t ro;
+    sip_resolver_opts_init(&ro);
+    ro.servers = servers;
+    ro.timeout_ms = 1000;
+    ro.transports = 1u << SIP_TRANSPORT_UDP;
+    sip_resolver_t *res = NULL;
+    assert_int_equal(sip_resolver_create(&res, loop, &ro), 0);
+    assert_int_equal(sip_transport_set_resolver(tp_a, res), 0);
+    assert_true(sip_transport_listen(tp_a, "udp:127.0.0.1:0") >= 0);
+    sip_reg_t *reg = NULL;
+    /* The registrar defaults to the AOR's domain (RFC 3261 §10.2). */
+    assert_int_equal(sip_reg_create(&reg, ua_a, "sip:alice@reg.test", NULL, on_event, NULL, NULL),
+                     0);
+    assert_true(test_pump_until(loop, &registered, 1, 10000));
+    assert_int_equal(s503.requests, 1);
+    assert_int_equal(s200.requests, 1);
+    assert_int_equal(failed, 0);
+    assert_int_equal(sip_reg_get_expires(reg), 300);
+    sip_reg_unref(reg);
+    sip_transport_set_resolver(tp_a, NULL);
+    sip_resolver_unref(res);
+    sip_transport_unref(s503.tp);
+    sip_transport_unref(s200.tp);
+    test_pump(loop, 50);
+    dnsmasq_stop(&dns);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(reg_flow_keepalive_pong),
         T(reg_flow_lost_registers_again),
+        T(reg_failover_to_next_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
