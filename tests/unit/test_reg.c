@@ -436,6 +436,8 @@ static void reg_one_request_at_a_time(void **state)
     assert_string_equal(hv(1, "Expires", 0), "0");
     assert_int_equal(events[0], SIP_REG_EVENT_REGISTERED);
     assert_int_equal(events[1], SIP_REG_EVENT_UNREGISTERED);
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_UNREGISTERED);
+    assert_int_equal(sip_reg_next_ms(reg), -1);
     sip_reg_unref(reg);
     pair_advance(64000);
 }

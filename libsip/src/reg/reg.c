@@ -494,6 +494,11 @@ static void send_queued(sip_reg_t *reg)
     char *c = reg->queued_contact;
     reg->queued = 0;
     reg->queued_contact = NULL;
+    if (kind == REQ_UNREGISTER && reg->state != SIP_REG_STATE_UNREGISTERING) {
+        /* The REGISTER before it may have changed the state: this one is what goes now. */
+        reg->unreg_prev = (int)reg->state;
+        reg->state = SIP_REG_STATE_UNREGISTERING;
+    }
     int rc = send_register(reg, kind, c);
     free(c);
     if (rc && !reg->closed) {
