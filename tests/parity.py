@@ -64,6 +64,7 @@ RENAMES = {
     ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
+    ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -125,6 +126,11 @@ PYTHON_ONLY = {
     "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
     "ua.bridge() returns at once and `await` waits",
     "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
+    "Algorithm": ENUM + " (\"SHA-256\", \"MD5-sess\"...; libsip.auth's algorithm_name and "
+    "algorithm_from_name in both)",
+    "Verdict": ENUM + " (\"ok\", \"challenge\", \"stale\", \"failed\", \"replay\", "
+    "\"malformed\", \"pending\")",
+    "AuthError": ERRORS,
 }
 
 # Lua features Python does not have, with the reason.

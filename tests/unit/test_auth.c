@@ -221,6 +221,13 @@ static void auth_client_credentials(void **state)
     assert_int_equal(sip_auth_client_add(ac, &bad), 0);
     bad.user = NULL;
     assert_int_equal(sip_auth_client_add(ac, &bad), SIP_EINVAL);
+    /* Written in quoted-strings: no control characters (no CRLF into a header). */
+    sip_auth_cred_t ctl = {.realm = "example.com", .user = "al\r\nX: y", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
+    ctl = (sip_auth_cred_t){.realm = "ex\x01", .user = "al", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
+    ctl = (sip_auth_cred_t){.realm = "example.com", .user = "", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
     assert_int_equal(sip_auth_client_add(NULL, &c), SIP_EINVAL);
     assert_int_equal(sip_auth_client_add(ac, NULL), SIP_EINVAL);
     assert_int_equal(sip_auth_client_count(ac), 3); /* the HA1 replaced alice's password */

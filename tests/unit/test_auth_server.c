@@ -172,6 +172,9 @@ static void auth_server_options(void **state)
     o.qop = 4;
     assert_int_equal(sip_auth_server_create(&srv, &o), SIP_EINVAL);
     o.qop = 0;
+    o.realm = "a\r\nb";
+    assert_int_equal(sip_auth_server_create(&srv, &o), SIP_EINVAL);
+    o.realm = "r";
     assert_int_equal(sip_auth_server_create(NULL, &o), SIP_EINVAL);
     assert_int_equal(sip_auth_server_create(&srv, NULL), SIP_EINVAL);
     assert_int_equal(sip_auth_server_create(&srv, &o), 0);

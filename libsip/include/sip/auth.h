@@ -60,7 +60,7 @@ SIP_EXTERN void sip_auth_client_unref(sip_auth_client_t *ac);
 /**
  * Adds a credential. One for the same realm and user replaces the earlier one.
  * @return 0, SIP_EINVAL (no user; neither password nor ha1; ha1 without a realm or not hex of
- *         the algorithm's length), SIP_ENOMEM.
+ *         the algorithm's length; a control character in the user or realm), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred);
 /** Forgets every credential and every cached challenge. */
@@ -177,8 +177,8 @@ typedef void (*sip_auth_check_cb)(sip_auth_query_t *q, sip_auth_event_t event, v
  * Creates a server.
  * @param out   New reference
  * @param opts  the options (realm required); strings are copied
- * @return 0, SIP_EINVAL (no realm, an unknown algorithm or qop bit, no algorithm), SIP_EIO (no
- *         random bytes for the secret), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (no realm or one with a control character, an unknown algorithm or
+ *         qop bit, no algorithm), SIP_EIO (no random bytes for the secret), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t *opts);
 /** Takes a reference. @return srv. */

@@ -111,6 +111,10 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     int alg;
 
     if (!ac || !cred || !cred->user || (!cred->password && !cred->ha1)) return SIP_EINVAL;
+    /* They are written in quoted-strings of the Authorization header. */
+    if (!*cred->user || !sip__auth_quotable(cred->user) ||
+        (cred->realm && !sip__auth_quotable(cred->realm)))
+        return SIP_EINVAL;
     if (!cred->password) {
         alg = cred->algorithm ? cred->algorithm : SIP_AUTH_MD5;
         if (any_realm(cred->realm) || !sip__auth_alg_valid(alg)) return SIP_EINVAL;

@@ -117,8 +117,8 @@ int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t
     int rc;
 
     if (out) *out = NULL;
-    if (!out || !opts || !opts->realm || !*opts->realm || !opts->algorithms ||
-        (opts->algorithms & ~SIP__AUTH_ALL) ||
+    if (!out || !opts || !opts->realm || !*opts->realm || !sip__auth_quotable(opts->realm) ||
+        !opts->algorithms || (opts->algorithms & ~SIP__AUTH_ALL) ||
         (opts->qop & ~(SIP_AUTH_QOP_AUTH | SIP_AUTH_QOP_AUTH_INT)) ||
         (opts->clock && !opts->clock->now_ms) || opts->replay_slots > (1u << 24))
         return SIP_EINVAL;
