@@ -529,6 +529,11 @@ static void auth_client_errors(void **state)
     sip_msg_t *rsp = challenge(401, "WWW-Authenticate: Digest realm=\"other\", nonce=\"n\"\r\n");
     assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), SIP_EAUTH);
     sip_msg_unref(rsp);
+    /* RFC 7616 §3.3: realm and nonce are required; a challenge without either is skipped. */
+    rsp = challenge(401, "WWW-Authenticate: Digest nonce=\"n\"\r\n"
+                         "WWW-Authenticate: Digest realm=\"example.com\"\r\n");
+    assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), SIP_EAUTH);
+    sip_msg_unref(rsp);
     rsp = challenge(401, "WWW-Authenticate: Basic realm=\"example.com\"\r\n");
     assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), SIP_EINVAL);
     sip_msg_unref(rsp);

@@ -115,7 +115,7 @@ typedef enum sip_auth_verdict {
     SIP_AUTH_FAILED,      /**< a wrong password, an unknown user or a nonce not ours: the same
                                challenge as SIP_AUTH_CHALLENGE, so that nobody learns which */
     SIP_AUTH_REPLAY,      /**< right, but the nonce count was used before (RFC 7616 §3.4.5):
-                               a replayed request; challenged again */
+                               a replayed request; challenged again with stale=true */
     SIP_AUTH_MALFORMED,   /**< credentials for this realm that cannot be checked (a missing
                                field, a bad nonce count, a uri other than the Request-URI):
                                answer 400 */
@@ -258,7 +258,9 @@ SIP_EXTERN int sip_auth_query_answer_unknown(sip_auth_query_t *q);
 
 /**
  * Makes the response a check asks for when its verdict is not SIP_AUTH_OK: 401 (407 for a
- * proxy) with the challenges (stale=true for SIP_AUTH_STALE), or 400 for SIP_AUTH_MALFORMED.
+ * proxy) with the challenges (stale=true for SIP_AUTH_STALE and SIP_AUTH_REPLAY: the digest
+ * was right, so the client retries with the fresh nonce at once), or 400 for
+ * SIP_AUTH_MALFORMED.
  * @param out  New reference
  * @return 0, SIP_EINVAL (pending or SIP_AUTH_OK), SIP_EIO, SIP_ENOMEM.
  */
