@@ -60,6 +60,8 @@
  *       sip_stray_response_cb fn(layer, rsp)        rsp Borrowed for the call
  *       sip_txn_event_cb      fn(txn, event, msg)   event a SIP_TXN_EVENT_* number; msg the
  *                                                   CANCEL (Borrowed), else nil/None
+ *       sip_ua_response_cb    fn(ua, req, rsp)      req the request as last sent, rsp each
+ *                                                   response (never nil/None); both Borrowed
  *  9. Not bound: the varargs sip_log() (a format string from a script is unsafe; its twin
  *     sip_log_write() is bound). Macros with arguments (SIP_STR) and the sip_str_t struct
  *     itself are not bound either, nor the transaction timers' clock (sip_txn_clock_t and the
@@ -261,15 +263,20 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };
 %apply SWIGTYPE *SIP_ERR_OUT { sip_oa_error_t *err };
 %include "sip/oa.h"
-/* Registrations (sip/reg.h): the handle by convention 1; the UA's credentials are sip/auth.h's
- * (a registration answers challenges with them). */
-%apply SWIGTYPE **SIP_HANDLE_OUT { sip_auth_client_t **out, sip_reg_t **out };
-/* A credential is filled in by the script, as an options struct is (convention 7). */
+/* Digest authentication (sip/auth.h): the client's credential store, the server and its checks
+ * are handles (convention 1); sip_auth_cred_t is a struct scripts fill in, like an options
+ * struct; the server's clock is the transaction timers' (see 9), for C tests. */
+%apply SWIGTYPE **SIP_HANDLE_OUT {
+    sip_auth_client_t **out, sip_auth_server_t **out, sip_auth_query_t **out
+};
+%ignore sip_auth_server_opts::clock;
 %feature("immutable", "0") sip_auth_cred::realm;
 %feature("immutable", "0") sip_auth_cred::user;
 %feature("immutable", "0") sip_auth_cred::password;
 %feature("immutable", "0") sip_auth_cred::ha1;
 %feature("immutable", "0") sip_auth_cred::algorithm;
 %include "sip/auth.h"
+/* Registrations (sip/reg.h): the handle by convention 1. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_reg_t **out };
 %include "sip/reg.h"
 %mutable;

@@ -64,6 +64,7 @@ RENAMES = {
     ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
+    ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
     ("Registration", "registered"): "wait_registered",  # `await reg.registered()`
 }
 
@@ -126,6 +127,11 @@ PYTHON_ONLY = {
     "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
     "ua.bridge() returns at once and `await` waits",
     "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
+    "Algorithm": ENUM + " (\"SHA-256\", \"MD5-sess\"...; libsip.auth's algorithm_name and "
+    "algorithm_from_name in both)",
+    "Verdict": ENUM + " (\"ok\", \"challenge\", \"stale\", \"failed\", \"replay\", "
+    "\"malformed\", \"pending\")",
+    "AuthError": ERRORS,
     "RegEvent": ENUM, "RegState": ENUM, "RegistrationFailed": ERRORS,
     "Registration.__await__": ASYNC + ": `await reg` is `await reg.registered()` (Lua's "
     "ua:register() waits inside its task, reg:wait_registered() too)",

@@ -111,6 +111,10 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     int alg;
 
     if (!ac || !cred || !cred->user || (!cred->password && !cred->ha1)) return SIP_EINVAL;
+    /* They are written in quoted-strings of the Authorization header. */
+    if (!*cred->user || !sip__auth_quotable(cred->user) ||
+        (cred->realm && !sip__auth_quotable(cred->realm)))
+        return SIP_EINVAL;
     if (!cred->password) {
         alg = cred->algorithm ? cred->algorithm : SIP_AUTH_MD5;
         if (any_realm(cred->realm) || !sip__auth_alg_valid(alg)) return SIP_EINVAL;
@@ -259,9 +263,12 @@ static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
     else if (sip_random_hex(128, cnonce, sizeof(cnonce)) < 0)
         return SIP_EIO;
     snprintf(nc, sizeof(nc), "%08x", (unsigned)e->nc);
+    /* RFC 2617 §3.2.2: without a qop no cnonce is sent, so a -sess A1 (which names one) has
+     * an empty one, as the server computes it. */
     rc = sip__auth_response(e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
-                            (sip_str_t){nc, 8}, sip_str_from_cstr(cnonce), qop, &method, ruri->raw,
-                            sip_msg_get_body(req), resp);
+                            (sip_str_t){nc, 8},
+                            qop == SIP__QOP_NONE ? SIP_STR("") : sip_str_from_cstr(cnonce), qop,
+                            &method, ruri->raw, sip_msg_get_body(req), resp);
     if (rc < 0) return rc;
 
     puts_(&b, "Digest ");
@@ -329,7 +336,7 @@ static int add_credentials(cached_t *e, sip_msg_t *req)
 
 static char *dup_unq(sip_str_t v)
 {
-    char *s = sip__strndup(v.ptr, v.len);
+    char *s = sip__strndup(v.ptr ? v.ptr : "", v.len);
     if (!s) return NULL;
     sip_str_t u = sip__auth_unq(v, s, v.len);
     s[u.len] = '\0';
@@ -453,7 +460,8 @@ int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next, const sip_
             digest = 1;
             /* RFC 7616 §3.3: no algorithm means MD5. */
             int alg = a->algorithm.len ? sip__auth_alg_from_str(a->algorithm) : SIP_AUTH_MD5;
-            if (!alg || !a->nonce.ptr) continue;
+            /* RFC 7616 §3.3: realm and nonce are required. */
+            if (!alg || !a->nonce.ptr || !a->realm.ptr) continue;
             const cred_t *c = find_cred(ac, a->realm, alg);
             if (!c) continue;
             size_t k;
