@@ -313,6 +313,13 @@ static void reg_service_route_and_path(void **state)
     assert_int_equal(sip_msg_header_count(m, SIP_HDR_ROUTE), 2);
     sip_str_t r0 = sip_header_get_value(sip_msg_header_at(m, SIP_HDR_ROUTE, 0));
     assert_true(eqs(r0, "<sip:127.0.0.1:5061;lr>"));
+    /* A call's INVITE too (sip_call_invite() builds it the same way). */
+    sip_msg_t *inv = NULL;
+    assert_int_equal(sip_ua_create_request(&inv, pair[A].ua, "INVITE", "sip:bob@example.com",
+                                           "<sip:alice@example.com>"),
+                     0);
+    assert_int_equal(sip_msg_header_count(inv, SIP_HDR_ROUTE), 2);
+    sip_msg_unref(inv);
     /* It goes to the first route (B), which answers it. */
     assert_int_equal(sip_ua_send_request(pair[A].ua, m, NULL, NULL, NULL, NULL), 0);
     sip_msg_unref(m);
