@@ -28,8 +28,8 @@ typedef enum sip_live_kind {
     SIP_LIVE_AUTH_SERVER,
     /** digest checks in progress or kept (sip_auth_query_t) */
     SIP_LIVE_AUTH_QUERY,
-    SIP_LIVE_REG,       /**< registrations (sip_reg_t) */
-    SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
+    SIP_LIVE_REG,   /**< registrations (sip_reg_t) */
+    SIP_LIVE__COUNT /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
 
 /**
