@@ -60,6 +60,8 @@
  *       sip_stray_response_cb fn(layer, rsp)        rsp Borrowed for the call
  *       sip_txn_event_cb      fn(txn, event, msg)   event a SIP_TXN_EVENT_* number; msg the
  *                                                   CANCEL (Borrowed), else nil/None
+ *       sip_ua_response_cb    fn(ua, req, rsp)      req the request as last sent, rsp each
+ *                                                   response (never nil/None); both Borrowed
  *  9. Not bound: the varargs sip_log() (a format string from a script is unsafe; its twin
  *     sip_log_write() is bound). Macros with arguments (SIP_STR) and the sip_str_t struct
  *     itself are not bound either, nor the transaction timers' clock (sip_txn_clock_t and the
