@@ -65,6 +65,7 @@ RENAMES = {
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
     ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
+    ("Registration", "registered"): "wait_registered",  # `await reg.registered()`
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -131,6 +132,9 @@ PYTHON_ONLY = {
     "Verdict": ENUM + " (\"ok\", \"challenge\", \"stale\", \"failed\", \"replay\", "
     "\"malformed\", \"pending\")",
     "AuthError": ERRORS,
+    "RegEvent": ENUM, "RegState": ENUM, "RegistrationFailed": ERRORS,
+    "Registration.__await__": ASYNC + ": `await reg` is `await reg.registered()` (Lua's "
+    "ua:register() waits inside its task, reg:wait_registered() too)",
 }
 
 # Lua features Python does not have, with the reason.

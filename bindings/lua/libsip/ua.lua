@@ -553,6 +553,10 @@ function UA.methods.close(u)
     list = {}
     for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
     for _, br in ipairs(list) do bridgem._ua_closed(br) end
+    -- Its registrations stopped in the core without an event: so do their waiters.
+    local regs = rawget(u, "_regs") or {}
+    rawset(u, "_regs", nil)
+    for r in pairs(regs) do require("libsip.reg")._ua_closed(r) end
 end
 UA.__close = UA.methods.close
 UA.__gc = function(u)
@@ -562,6 +566,10 @@ UA.__gc = function(u)
         core.sip_ua_unref(p)
     end
 end
+
+--- Registers contacts for an address of record (sip.Registration, docs/LUA.md: Registration);
+--- inside a task it waits until the registrar accepted.
+UA.methods.register = require("libsip.reg").register
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" },

@@ -35,6 +35,7 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
                       call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
+from .reg import RegEvent, RegState, Registration, RegistrationFailed
 from .transport import HandlerPriority, Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
@@ -57,3 +58,4 @@ from . import auth  # noqa: E402
 from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # noqa: E402
                    Verdict)
 __all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
+__all__ += ["RegEvent", "RegState", "Registration", "RegistrationFailed"]

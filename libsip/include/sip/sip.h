@@ -23,5 +23,6 @@
 #include "sip/live.h"
 #include "sip/oa.h"
 #include "sip/auth.h"
+#include "sip/reg.h"
 
 #endif
