@@ -22,5 +22,6 @@
 #include "sip/bridge.h"
 #include "sip/live.h"
 #include "sip/oa.h"
+#include "sip/sub.h"
 
 #endif

@@ -20,6 +20,7 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_CALL] = "call",
     [SIP_LIVE_OA] = "oa",
     [SIP_LIVE_BRIDGE] = "bridge",
+    [SIP_LIVE_SUB] = "sub",
 };
 
 long sip_live_count(sip_live_kind_t kind)
