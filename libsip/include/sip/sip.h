@@ -22,6 +22,7 @@
 #include "sip/bridge.h"
 #include "sip/live.h"
 #include "sip/oa.h"
+#include "sip/auth.h"
 #include "sip/sub.h"
 
 #endif

@@ -25,9 +25,9 @@ typedef struct sip_ua_opts {
     const char *user_agent;       /**< User-Agent of requests and Server of responses
                                        (default "libsip/" and the version) */
     const char *allow;            /**< Allow (default "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO,
-                                       UPDATE, PRACK, SUBSCRIBE, NOTIFY"): the methods taken; a
-                                       known method not in the list is answered 405 with it
-                                       (RFC 3261 §8.2.1) */
+                                       UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY"): the methods
+                                       taken; a known method not in the list is answered 405
+                                       with it (RFC 3261 §8.2.1) */
     const char *supported;        /**< Supported (default "100rel, timer"): an option tag a request
                                        Requires that is not here is answered 420 (§8.2.2.3) */
     const char *accept;           /**< Accept (default "application/sdp"): a request body of
@@ -156,6 +156,19 @@ SIP_EXTERN int sip_ua_send_request(sip_ua_t *ua, sip_msg_t *req, const sip_netin
 SIP_EXTERN int sip_ua_add_credential(sip_ua_t *ua, const sip_auth_cred_t *cred);
 /** The UA's credential store. Borrowed; NULL once closed. */
 SIP_EXTERN sip_auth_client_t *sip_ua_get_auth(sip_ua_t *ua);
+
+/**
+ * Answers an OPTIONS request with 200 and this UA's capabilities (RFC 3261 §11.2): Allow,
+ * Accept, Accept-Encoding (identity), Accept-Language (en) and Supported from the UA's
+ * options, and Server. The request callback calls it for the OPTIONS it does not answer
+ * itself (PJSIP answers every OPTIONS this way; an application that wants its own answer, a
+ * 486 while busy, replies with the transaction instead). The Python and Lua UAs call it for
+ * an OPTIONS no handler took; a call without a callback answers in-dialog OPTIONS with it.
+ * @param txn  the OPTIONS' server transaction (Borrowed)
+ * @return 0, SIP_EINVAL (NULL, not an OPTIONS server transaction, already answered),
+ *         SIP_ECLOSED, SIP_ENOMEM, or as sip_txn_reply().
+ */
+SIP_EXTERN int sip_ua_answer_options(sip_ua_t *ua, sip_txn_t *txn);
 
 #ifdef __cplusplus
 }

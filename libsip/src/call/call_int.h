@@ -89,6 +89,9 @@ struct sip_call {
      * takes the ones it handles (returns 1). */
     int (*hook)(sip_call_t *c, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn, void *user);
     void *hook_user;
+    /* UAC: INVITEs (and re-INVITEs, UPDATEs) sent again with credentials after a 401 or 407
+     * (RFC 3261 §22.2), counted so that a peer that challenges for ever is not followed. */
+    unsigned char auth_rounds;
 };
 
 /* What a bridge's hook hears when the UA closes under its call (no application event). */
@@ -180,5 +183,7 @@ int sip__call_st_answer(sip_call_t *c, const sip_msg_t *req, sip_msg_t *rsp);
 int sip__call_st_superseded(sip_call_t *c);
 /* uac.c: sends req as the call's INVITE in place of the last one (a 422's retry). */
 int sip__call_uac_resend(sip_call_t *c, sip_msg_t *req, const sip_netinfo_t *dst);
+/* The most challenges one INVITE, re-INVITE or UPDATE of a call answers. */
+#define SIP__CALL_AUTH_ROUNDS 8
 
 #endif

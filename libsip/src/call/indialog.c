@@ -20,7 +20,8 @@ int sip__call_send_bye(sip_call_t *c, sip_dialog_t *d)
     /* RFC 3326: why the call ended. */
     if (!rc && c->bye_reason) rc = sip_msg_add_header(bye, "Reason", c->bye_reason);
     if (!rc) rc = sip__call_take_headers(c, bye);
-    if (!rc) rc = sip__ua_send(c->ua, NULL, bye, NULL, NULL, NULL, NULL);
+    /* A challenged BYE goes again with credentials (RFC 3261 §22.2). */
+    if (!rc) rc = sip__ua_send_auth(c->ua, bye, NULL, NULL, NULL, NULL);
     sip_msg_unref(bye);
     return rc;
 }
@@ -214,6 +215,7 @@ int sip_call_reject_offer(sip_call_t *c, int status)
 /* ---- our re-INVITE and UPDATE ----------------------------------------------------------- */
 
 static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user);
+static int mod_auth_retry(sip_call_t *c, const sip_msg_t *rsp);
 
 static int send_mod(sip_call_t *c)
 {
@@ -272,6 +274,7 @@ static int modify(sip_call_t *c, sip_method_t method, const char *sdp)
     int rc = sip__call_set_str(&c->mod_sdp, sdp);
     if (rc) return rc;
     c->mod_method = method;
+    c->auth_rounds = 0;
     rc = sip__tq_reserve(&c->ua->tq, 1);
     if (!rc) rc = send_mod(c);
     return rc;
@@ -317,6 +320,36 @@ void sip__call_glare_retry(sip_call_t *c)
     sip__call_release(c);
 }
 
+/* RFC 3261 §22.2: our re-INVITE or UPDATE challenged, and the UA's credentials answer: the
+ * same request again with them and the dialog's next CSeq. The negotiator's offer stays open
+ * (the copy carries it): the answer comes in the new request's 2xx. */
+static int mod_auth_retry(sip_call_t *c, const sip_msg_t *rsp)
+{
+    sip_msg_t *next = NULL;
+    if (!c->st_req || c->auth_rounds >= SIP__CALL_AUTH_ROUNDS ||
+        sip__ua_auth_next(c->ua, c->st_req, rsp, &next) != 0)
+        return 0;
+    sip__call_mod_t *m = malloc(sizeof(*m));
+    if (!m) {
+        sip_msg_unref(next);
+        return 0;
+    }
+    uint32_t cseq = sip_msg_get_cseq(next)->seq;
+    *m = (sip__call_mod_t){c, cseq};
+    c->holds++;
+    sip_txn_t *t = NULL;
+    if (sip__ua_send(c->ua, &t, next, NULL, on_mod_response, m, sip__call_mod_done) != 0) {
+        sip_msg_unref(next);
+        return 0;
+    }
+    c->auth_rounds++;
+    c->mod_cseq = cseq;
+    c->mod_txn = t;
+    sip_msg_unref(c->st_req);
+    c->st_req = next;
+    return 1;
+}
+
 static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
 {
     sip_call_t *c = ((sip__call_mod_t *)user)->call;
@@ -341,6 +374,7 @@ static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     if (txn != c->mod_txn) goto out;
     sip_txn_unref(c->mod_txn);
     c->mod_txn = NULL;
+    if ((status == 401 || status == 407) && rsp && mod_auth_retry(c, rsp)) goto out;
     if (status < 300 && rsp) {
         sip_dialog_receive_response(c->dlg, rsp);
         take_answer(c, rsp);
@@ -408,7 +442,10 @@ void sip__call_on_request(sip_call_t *c, sip_dialog_t *d, sip_txn_t *txn, sip_ms
     default:
         if (c->cb || c->hook) {
             sip__call_emit(c, SIP_CALL_EVENT_REQUEST, req, txn);
-        } else if (m == SIP_METHOD_INFO || m == SIP_METHOD_OPTIONS) {
+        } else if (m == SIP_METHOD_OPTIONS) {
+            /* RFC 3261 §11.2: the capabilities, in the dialog as outside it. */
+            if (sip_ua_answer_options(c->ua, txn) != 0) respond(c, txn, 200);
+        } else if (m == SIP_METHOD_INFO) {
             respond(c, txn, 200);
         } else {
             respond(c, txn, 501);
@@ -489,7 +526,8 @@ int sip_call_request(sip_call_t *c, const char *method, const char *content_type
         sip_msg_unref(req);
         goto fail;
     }
-    rc = sip__ua_send(c->ua, NULL, req, NULL, cb, user, user_free);
+    /* A challenged request goes again with credentials; cb hears the last one's responses. */
+    rc = sip__ua_send_auth(c->ua, req, NULL, cb, user, user_free);
     sip_msg_unref(req);
     return rc;
 fail:

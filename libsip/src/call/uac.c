@@ -227,6 +227,26 @@ static void on_2xx(sip_call_t *c, sip_msg_t *rsp)
     sip__call_set_state(c, SIP_CALL_CONFIRMED, rsp);
 }
 
+/* RFC 3261 §22.2, §8.1.3.5: a 401 or 407 to the INVITE that the UA's credentials answer: the
+ * INVITE again with them, a new request of the same call (Call-ID, From tag and offer kept,
+ * CSeq one higher, a new branch) to the server that challenged; a CANCEL then cancels it. */
+static int auth_retry(sip_call_t *c, const sip_msg_t *rsp)
+{
+    if (!c->ua || c->hanging_up || c->state == SIP_CALL_ENDED ||
+        c->auth_rounds >= SIP__CALL_AUTH_ROUNDS)
+        return 0;
+    sip_msg_t *m = NULL;
+    if (sip__ua_auth_next(c->ua, c->invite, rsp, &m) != 0) return 0;
+    sip_netinfo_t ni;
+    const sip_netinfo_t *was = sip_msg_get_netinfo(c->invite);
+    if (was) ni = *was;
+    int rc = sip__call_uac_resend(c, m, was && ni.remote_ip[0] ? &ni : NULL);
+    sip_msg_unref(m);
+    if (rc) return 0;
+    c->auth_rounds++;
+    return 1;
+}
+
 static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void *user)
 {
     (void)txn;
@@ -237,7 +257,11 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     /* The application hears each response once: a 2xx sent again is the core's to ACK. */
     if (rsp && c->state != SIP_CALL_ENDED && !(status >= 200 && status < 300 && c->ack))
         sip__call_emit(c, SIP_CALL_EVENT_RESPONSE, rsp, NULL);
-    if (status >= 200 && c->ua) sip__tq_stop(&c->ua->tq, &c->t_timeout);
+    /* A 422 or a challenge sent again is not the end of the INVITE: timeout_ms goes on. */
+    int again = status >= 300 && rsp && !c->ack &&
+                ((status == 422 && sip__call_st_422(c, rsp)) ||
+                 ((status == 401 || status == 407) && auth_retry(c, rsp)));
+    if (status >= 200 && c->ua && !again) sip__tq_stop(&c->ua->tq, &c->t_timeout);
     if (status >= 200 && status < 300 && rsp) {
         on_2xx(c, rsp);
     } else if (status > 100 && status < 200 && rsp) {
@@ -256,9 +280,9 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
             if (f) sip__call_prack_1xx(c, f, rsp);
             sip__call_set_state(c, SIP_CALL_EARLY, rsp);
         }
-    } else if (status >= 300 || !rsp) {
-        if (!c->ack && !(status == 422 && rsp && sip__call_st_422(c, rsp)))
-            sip__call_end(c, status, rsp, c->hanging_up);
+    } else if ((status >= 300 || !rsp) && !again) {
+        /* A challenge the UA's credentials do not answer ends the call with it. */
+        if (!c->ack) sip__call_end(c, status, rsp, c->hanging_up);
     }
 out:
     sip__call_release(c);

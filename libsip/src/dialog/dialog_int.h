@@ -53,6 +53,15 @@ static inline void sip__dialog_confirm(sip_dialog_t *d)
     if (d->state == SIP_DIALOG_EARLY) d->state = SIP_DIALOG_CONFIRMED;
 }
 
+/* A request of the dialog sent again with a higher CSeq (after a challenge, RFC 3261 §22.2):
+ * at least at_least and above every number used so far, which the dialog then counts. */
+static inline uint32_t sip__dialog_take_cseq(sip_dialog_t *d, uint32_t at_least)
+{
+    if (d->local_cseq >= at_least) at_least = d->local_cseq + 1;
+    d->local_cseq = at_least;
+    return at_least;
+}
+
 /* The subscriber's dialog made by a NOTIFY that came before the 2xx of its SUBSCRIBE, or from
  * another fork of it (RFC 6665 §4.1.2.4). */
 int sip__dialog_create_notify(sip_dialog_t **out, const sip_msg_t *sub, const sip_msg_t *notify);

@@ -246,7 +246,7 @@ typedef struct sent {
     int final_notify;
 } sent_t;
 
-static void on_response(sent_t *x, int status, sip_msg_t *rsp);
+static void on_response(sent_t *x, sip_msg_t *req, sip_msg_t *rsp);
 
 static void sent_done(void *user)
 {
@@ -256,14 +256,14 @@ static void sent_done(void *user)
     release(s);
 }
 
-static void sent_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+static void sent_response(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user)
 {
-    (void)txn;
-    on_response(user, status, (sip_msg_t *)rsp);
+    (void)ua;
+    on_response(user, req, rsp);
 }
 
-/* Sends a request of the subscription: the one place that picks how (the UA's transaction
- * sending; sip_ua_send_request() once it answers challenges). */
+/* Sends a request of the subscription through the UA, which answers 401 and 407 with its
+ * credentials (RFC 3261 §22.2). */
 static int send_req(sip_sub_t *s, sip_msg_t *req, req_kind_t kind, int final_notify)
 {
     if (!s->ua) return SIP_ECLOSED;
@@ -273,8 +273,8 @@ static int send_req(sip_sub_t *s, sip_msg_t *req, req_kind_t kind, int final_not
     x->kind = kind;
     x->final_notify = final_notify;
     hold(s);
-    return sip__ua_send(s->ua, NULL, req, s->has_dst && !s->dlg ? &s->dst : NULL, sent_response, x,
-                        sent_done);
+    return sip_ua_send_request(s->ua, req, s->has_dst && !s->dlg ? &s->dst : NULL, sent_response, x,
+                               sent_done);
 }
 
 /* ---- subscriber --------------------------------------------------------------------------- */
@@ -676,15 +676,23 @@ static void notifier_response(sip_sub_t *s, const sent_t *x, int status, sip_msg
     if (status >= 300 && !x->final_notify) sub_end(s, status, rsp);
 }
 
-static void on_response(sent_t *x, int status, sip_msg_t *rsp)
+static void on_response(sent_t *x, sip_msg_t *req, sip_msg_t *rsp)
 {
     sip_sub_t *s = x->sub;
+    int status = sip_msg_get_status(rsp);
     if (status < 200 || s->closed || !s->ua) return;
     hold(s);
-    if (x->kind == REQ_NOTIFY)
+    if (x->kind == REQ_NOTIFY) {
         notifier_response(s, x, status, rsp);
-    else
+    } else {
+        /* After a challenge the SUBSCRIBE answered is the one sent again (a higher CSeq):
+         * the dialog is made from it. */
+        if (x->kind == REQ_SUBSCRIBE && req != s->req && !s->dlg) {
+            sip_msg_unref(s->req);
+            s->req = sip_msg_ref(req);
+        }
         subscriber_response(s, x->kind, status, rsp);
+    }
     release(s);
 }
 

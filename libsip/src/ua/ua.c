@@ -21,7 +21,7 @@ void sip_ua_opts_init(sip_ua_opts_t *o)
     if (!o) return;
     *o = (sip_ua_opts_t){0};
     o->user_agent = "libsip/" SIP_VERSION_STRING;
-    o->allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY";
+    o->allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY";
     o->supported = "100rel, timer";
     o->accept = "application/sdp";
     o->schemes = "sip, sips";
@@ -51,6 +51,7 @@ static void ua_free(sip_ua_t *ua)
         sip_msg_unref(ua->contacts[i].holder);
     free(ua->caps_text);
     sip_sdp_unref(ua->caps);
+    sip_auth_client_unref(ua->auth);
     free(ua);
     sip__live_dec(SIP_LIVE_UA);
 }
@@ -160,6 +161,7 @@ void sip_ua_close(sip_ua_t *ua)
         sip__call_ua_closed(ua->calls);
     while (ua->subs)
         sip__sub_ua_closed(ua->subs);
+    sip__ua_requests_close(ua);
     for (size_t i = 0; i < ua->nbuckets; i++) {
         while (ua->buckets[i])
             table_remove(ua, ua->buckets[i]);
@@ -595,6 +597,8 @@ int sip__ua_send(sip_ua_t *ua, sip_txn_t **out, sip_msg_t *req, const sip_netinf
     }
     sip_netinfo_t ni;
     if (!dst && sip__ua_dst(req, &ni) == 0) dst = &ni;
+    /* RFC 7616 §3.4: the challenges answered before authorise the request at once. */
+    if (ua->auth && sip_auth_client_count(ua->auth)) sip_auth_client_prepare(ua->auth, req);
     sip_txn_t *t = NULL;
     int rc = sip_txn_client_create(&t, ua->layer, req, dst, NULL, cb, user, user_free);
     if (out)

@@ -44,6 +44,10 @@ struct sip_ua {
     /* Live calls, so that closing the UA ends them. */
     sip_call_t *calls;
     size_t ncalls;
+    /* send.c: the credentials (made at the first use) and the requests of
+     * sip_ua_send_request() in flight, which closing the UA stops. */
+    sip_auth_client_t *auth;
+    struct sip__ua_req *reqs;
     /* Subscriptions (sub/): the event packages taken as notifier (RFC 6665 §8.2.1), and the
      * live subscriptions, so that a NOTIFY before the 2xx or from a fork finds its SUBSCRIBE
      * and closing the UA ends them. */
@@ -92,6 +96,20 @@ void sip__call_on_request(sip_call_t *call, sip_dialog_t *dlg, sip_txn_t *txn, s
 void sip__call_on_stray(sip_call_t *call, sip_dialog_t *dlg, sip_msg_t *rsp);
 /* The UA closes: the call ends without sending. */
 void sip__call_ua_closed(sip_call_t *call);
+
+/* send.c: requests and challenges. */
+/* The request to send after a 401 or 407 to sent (RFC 3261 §22.2, §8.1.3.5): a copy with no
+ * Via (a new transaction), the CSeq one higher (inside a dialog the dialog's next, which it
+ * then counts) and the UA's credentials for the challenge. 0 with *next (New reference), or
+ * SIP_EAUTH when the credentials do not answer it. */
+int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *challenge,
+                      sip_msg_t **next);
+/* Sends req as sip_ua_send_request() does (INVITE too: a re-INVITE), cb hearing each response
+ * on the transaction of the last request sent. */
+int sip__ua_send_auth(sip_ua_t *ua, sip_msg_t *req, const sip_netinfo_t *dst, sip_response_cb cb,
+                      void *user, sip_free_fn user_free);
+/* The UA closes: its requests stop without a callback (their user_free runs). */
+void sip__ua_requests_close(sip_ua_t *ua);
 
 /* Usages (RFC 5057). Adds u to the dialog (and the dialog to the table with its first usage);
  * removes it (and the dialog from the table with its last). */
