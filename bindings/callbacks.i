@@ -39,6 +39,7 @@ X(sip_txn_event_cb, cb)
 X(sip_ua_request_cb, cb)
 X(sip_call_event_cb, cb)
 X(sip_bridge_event_cb, cb)
+X(sip_sub_event_cb, cb)
 %enddef
 
 %{
@@ -194,6 +195,14 @@ static void sipbind_tramp_sip_bridge_event_cb(sip_bridge_t *br, sip_bridge_event
     sipbind_arg_t a[] = {SB_H(br, sip_bridge), SB_I(ev), SB_I(leg), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(sip_bridge_get_call(br, SIP_BRIDGE_A))), a,
                    4);
+}
+
+/* A subscription that ended has no UA any more: its errors go to no loop. */
+static void sipbind_tramp_sip_sub_event_cb(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg,
+                                           void *u)
+{
+    sipbind_arg_t a[] = {SB_H(sub, sip_sub), SB_I(ev), SB_H(msg, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_sub_get_ua(sub)), a, 3);
 }
 %}
 

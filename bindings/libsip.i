@@ -261,4 +261,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };
 %apply SWIGTYPE *SIP_ERR_OUT { sip_oa_error_t *err };
 %include "sip/oa.h"
+/* Subscriptions (sip/sub.h): the handle by convention 1. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
+%include "sip/sub.h"
 %mutable;

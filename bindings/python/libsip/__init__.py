@@ -35,6 +35,7 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
                       call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
+from .sub import Notify, SubState, Subscription, SubscriptionFailed
 from .transport import HandlerPriority, Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
@@ -52,3 +53,4 @@ __all__ = [
 __all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]
 __all__ += ["Bridge", "BridgeLeg", "Call", "CallFailed", "CallState", "Dialog", "DialogState",
             "UA"]
+__all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed"]

@@ -1219,6 +1219,7 @@ def _on_ua_request(wua: "weakref.ref[UA]", _h: Any, txn: Any, req: Any) -> None:
 
 _UA_STR = ("user_agent", "allow", "supported", "accept", "schemes", "recv_info",
            "contact_user", "contact_host")
+_UA_STR += ("events",)  # RFC 6665 §8.2.1: the packages this UA is a notifier of
 _UA_MS = ("t1_ms", "t2_ms")
 
 
@@ -1242,7 +1243,8 @@ class UA:
                  accept: Optional[str] = None, schemes: Optional[str] = None,
                  recv_info: Optional[str] = None, contact_user: Optional[str] = None,
                  contact_host: Optional[str] = None,
-                 t1_ms: Optional[int] = None, t2_ms: Optional[int] = None) -> None:
+                 t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
+                 events: Optional[str] = None) -> None:
         from .stack import Stack
         self._h: Any = None
         if not isinstance(stack, Stack):
@@ -1250,6 +1252,7 @@ class UA:
         values = {"user_agent": user_agent, "allow": allow, "supported": supported,
                   "accept": accept, "schemes": schemes, "recv_info": recv_info,
                   "contact_user": contact_user, "contact_host": contact_host}
+        values["events"] = events
         o = _c.sip_ua_opts_t()
         _c.sip_ua_opts_init(o)
         for k in _UA_STR:
@@ -1552,6 +1555,8 @@ class UA:
             br._ua_closed()
         for call in calls:
             call._ua_closed()
+        for sub in list(self.__dict__.get("_subs", ())):
+            sub._ua_closed()  # subscriptions (sub.py), which the C close ended too
         try:
             current = asyncio.current_task()
         except RuntimeError:
