@@ -61,7 +61,7 @@ PACKAGE_OPTIONS = {
     # UA.invite.OPTIONS: `from` is the keyword from_, timeout_ms the keyword timeout (seconds).
     "sip_call_opts_t": "UA.invite",
     "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
-    "sip_sub_opts_t": "Subscription",  # OPTIONS: UA.subscribe's and UA.accept_subscription's
+    "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -64,6 +64,8 @@ RENAMES = {
     ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
+    ("Subscription", "established"): "wait_established",  # await sub.established()
+    ("Subscription", "ended"): "wait_ended",  # `await sub.ended()` vs sub:wait_ended()
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -125,6 +127,11 @@ PYTHON_ONLY = {
     "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
     "ua.bridge() returns at once and `await` waits",
     "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
+    "SubState": ENUM, "SubscriptionFailed": ERRORS,
+    "Notify": "a plain table in Lua with the same fields (sub:next_notify())",
+    "Subscription.__await__": ASYNC + ": `await sub` is `await sub.established()`",
+    "Subscription.__aiter__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
+    "Subscription.__anext__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
 }
 
 # Lua features Python does not have, with the reason.
@@ -155,6 +162,7 @@ LUA_ONLY = {
     "Uri.parse": "Python's Uri(text) constructor",
     "Resolver.__tostring": "Python's repr(resolver)",
     "Error.__tostring": "Python's str(e), which every exception has",
+    "Subscription.notifies": "Python's `async for n in sub`",
 }
 
 

@@ -37,7 +37,7 @@ sip.UA = require("libsip.ua").new
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
 --- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, dialog =, ua =,
---- call =, oa =, bridge = } (Python: libsip.live_objects()). Objects a script dropped count
+--- call =, oa =, bridge =, sub = } (Python: libsip.live_objects()). Objects a script dropped count
 --- until the collector frees them: collectgarbage() first to see what is really left.
 function sip.live_objects()
     local out = {}

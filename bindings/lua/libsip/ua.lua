@@ -9,6 +9,7 @@ local loopm = require "libsip.loop"
 local txnm = require "libsip.txn"
 local callm = require "libsip.call"
 local bridgem = require "libsip.bridge"
+local subm = require "libsip.sub"
 
 local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
 local raise, closed, class = errors._raise, errors._closed, errors._class
@@ -170,6 +171,7 @@ function M.new(stack, opts)
     for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
     local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _bridges = {},
         _caps = caps }, UA)
+    rawset(u, "_subs", {}) -- live subscriptions (sub.lua)
     local weak = setmetatable({ u = u }, { __mode = "v" })
     local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
         local ua = weak.u
@@ -384,6 +386,9 @@ function UA.methods.close(u)
     list = {}
     for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
     for _, br in ipairs(list) do bridgem._ua_closed(br) end
+    list = {}
+    for sub in pairs(rawget(u, "_subs")) do list[#list + 1] = sub end
+    for _, sub in ipairs(list) do subm._ua_closed(sub) end
 end
 UA.__close = UA.methods.close
 UA.__gc = function(u)
@@ -393,6 +398,11 @@ UA.__gc = function(u)
         core.sip_ua_unref(p)
     end
 end
+
+--- Subscriptions (docs/LUA.md: Subscriptions): ua:subscribe(target, event, opts) and, for a
+--- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
+UA.methods.subscribe = subm.subscribe
+UA.methods.accept_subscription = subm.accept_subscription
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" } })

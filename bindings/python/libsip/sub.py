@@ -123,13 +123,6 @@ class Subscription:
     terminates it with reason noresource). Closing the UA ends it without sending.
     """
 
-    # The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_),
-    # expires, body, content_type, headers, dst and dialog (the call= keyword) by
-    # ua.subscribe(); expires, body, content_type, headers, status and state by
-    # ua.accept_subscription().
-    OPTIONS = ("event", "id", "accept", "from", "expires", "body", "content_type", "headers",
-               "status", "state", "dst", "dialog")
-
     __slots__ = ("_h", "_ua", "_loop", "_root", "_forks", "_by_ptr", "_notifies", "_getters",
                  "_established", "_ended", "_up", "_over", "_final", "_closed_by_ua",
                  "__weakref__")
@@ -584,8 +577,11 @@ def accept_subscription(self: UA, req: Any, *, body: Optional[BytesLike] = None,
     return sub
 
 
+# The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_), expires,
+# body, content_type, headers, dst and dialog (the call= keyword) by ua.subscribe(); status and
+# state (with expires, body, content_type, headers) by ua.accept_subscription().
 subscribe.OPTIONS = ("event", "id", "accept", "from", "expires", "body",  # type: ignore
-                     "content_type", "headers", "dst", "dialog")
+                     "content_type", "headers", "dst", "dialog", "status", "state")
 
 # The UA's subscription calls live here, beside the subscriptions they make.
 UA.subscribe = subscribe  # type: ignore[attr-defined]

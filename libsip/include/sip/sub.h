@@ -34,7 +34,7 @@ typedef enum sip_sub_event {
                                   it, or NULL for a timeout or a local action) */
     SIP_SUB_EVENT_NOTIFY,    /**< subscriber: a NOTIFY, already answered 200 (msg: the NOTIFY;
                                   its body is the resource's state), before the state event
-                                  it may cause */
+                                  it may cause (the state reads the new one already) */
     SIP_SUB_EVENT_RESPONSE,  /**< the final response to a SUBSCRIBE of the subscriber (the
                                   first, a refresh, the unsubscribe) or to a NOTIFY of the
                                   notifier (msg) */

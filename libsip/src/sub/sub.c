@@ -523,20 +523,22 @@ static void subscriber_notify(sip_sub_t *s, sip_txn_t *txn, sip_msg_t *req)
     s->got_notify = 1;
     if (!s->unsubscribing && s->ua) sip__tq_stop(&s->ua->tq, &s->t_wait);
     hold(s);
-    emit(s, SIP_SUB_EVENT_NOTIFY, req);
-    if (s->state == SIP_SUB_TERMINATED) goto out;
+    /* The state the NOTIFY gives is the subscription's before the application hears it. */
+    sip_sub_state_t old = s->state;
     if (st.state == SIP_SUB_TERMINATED) {
         size_t n = st.reason.len < sizeof(s->reason) ? st.reason.len : sizeof(s->reason) - 1;
         memcpy(s->reason, st.reason.ptr, n);
         s->reason[n] = '\0';
         s->retry_after = (int)st.retry_after;
-        sub_end(s, 200, req);
-        goto out;
+        teardown(s);
+        s->end_status = 200;
+    } else if (st.expires >= 0 && !s->unsubscribing) {
+        /* §4.1.3: the expires parameter is the time the notifier keeps the subscription. */
+        arm_expiry(s, (uint32_t)st.expires);
     }
-    /* §4.1.3: the expires parameter is the time the notifier keeps the subscription. */
-    if (st.expires >= 0 && !s->unsubscribing) arm_expiry(s, (uint32_t)st.expires);
-    set_state(s, st.state, req);
-out:
+    s->state = st.state;
+    emit(s, SIP_SUB_EVENT_NOTIFY, req);
+    if (s->state == st.state && st.state != old) emit(s, SIP_SUB_EVENT_STATE, req);
     release(s);
 }
 
