@@ -39,6 +39,7 @@ X(sip_txn_event_cb, cb)
 X(sip_ua_request_cb, cb)
 X(sip_call_event_cb, cb)
 X(sip_bridge_event_cb, cb)
+X(sip_ua_response_cb, cb)
 X(sip_sub_event_cb, cb)
 %enddef
 
@@ -195,6 +196,15 @@ static void sipbind_tramp_sip_bridge_event_cb(sip_bridge_t *br, sip_bridge_event
     sipbind_arg_t a[] = {SB_H(br, sip_bridge), SB_I(ev), SB_I(leg), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(sip_call_get_ua(sip_bridge_get_call(br, SIP_BRIDGE_A))), a,
                    4);
+}
+
+/* A response to a request of sip_ua_send_request(): the request as last sent (after a
+ * challenge, the one with credentials) and the response, both Borrowed for the call. */
+static void sipbind_tramp_sip_ua_response_cb(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp,
+                                             void *u)
+{
+    sipbind_arg_t a[] = {SB_H(ua, sip_ua), SB_H(req, sip_msg), SB_H(rsp, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(ua), a, 3);
 }
 
 /* A subscription that ended has no UA any more: its errors go to no loop. */

@@ -60,6 +60,8 @@
  *       sip_stray_response_cb fn(layer, rsp)        rsp Borrowed for the call
  *       sip_txn_event_cb      fn(txn, event, msg)   event a SIP_TXN_EVENT_* number; msg the
  *                                                   CANCEL (Borrowed), else nil/None
+ *       sip_ua_response_cb    fn(ua, req, rsp)      req the request as last sent, rsp each
+ *                                                   response (never nil/None); both Borrowed
  *  9. Not bound: the varargs sip_log() (a format string from a script is unsafe; its twin
  *     sip_log_write() is bound). Macros with arguments (SIP_STR) and the sip_str_t struct
  *     itself are not bound either, nor the transaction timers' clock (sip_txn_clock_t and the
@@ -253,6 +255,9 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"
+/* The credentials of sip_ua_add_credential() (sip_auth_cred_t, writable like an options
+ * struct: mutable.i) come from sip/auth.h; SWIG includes a file once. */
+%include "sip/auth.h"
 %include "sip/ua.h"
 %include "sip/call.h"
 %include "sip/bridge.h"

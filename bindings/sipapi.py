@@ -22,7 +22,8 @@ CALLBACKS = os.path.join(HERE, "callbacks.i")
 
 # Structs scripts fill in: the options structs and the address of a message or destination.
 _MUTABLE_STRUCT = re.compile(
-    r"typedef\s+struct\s+(sip_\w+_opts|sip_netinfo)\s*\{(.*?)\}\s*(sip_\w+_t)\s*;", re.S)
+    r"typedef\s+struct\s+(sip_\w+_opts|sip_netinfo|sip_auth_cred)\s*\{(.*?)\}\s*(sip_\w+_t)\s*;",
+    re.S)
 # The declared name of one member: `type name`, `type name[N]`, `type (*name)(args)`.
 _MEMBER = re.compile(r"(?:\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*\(.*\)|([A-Za-z_]\w*)\s*(?:\[[^\]]*\])*)"
                      r"\s*$", re.S)

@@ -61,6 +61,7 @@ PACKAGE_OPTIONS = {
     # UA.invite.OPTIONS: `from` is the keyword from_, timeout_ms the keyword timeout (seconds).
     "sip_call_opts_t": "UA.invite",
     "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
+    "sip_auth_cred_t": "UA.add_credential",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
 }
 

@@ -418,6 +418,25 @@ static void request_cached_challenge_authorises_next(void **state)
     assert_int_equal(cli.freed, 2);
 }
 
+static void request_cached_credentials_challenged_anew(void **state)
+{
+    (void)state;
+    add_cred("test", PASS);
+    srv.ch[0] = (challenge_t){401, "test", "n-1", 0};
+    srv.ch[1] = (challenge_t){401, "test", "n-2", 0};
+    srv.nch = 2;
+    send_from_a("OPTIONS", NULL, NULL);
+    assert_int_equal(srv.requests, 2);
+    /* The next request carries the cached answer to n-1; the server wants n-2 now (a nonce
+     * it forgot, no stale=true): answered once more, not taken for a wrong password. */
+    send_from_a("OPTIONS", NULL, NULL);
+    assert_int_equal(srv.requests, 4);
+    assert_int_equal(cli.n, 2);
+    assert_int_equal(cli.statuses[1], 200);
+    assert_int_equal(cli.final_cseq, 2);
+    pair_advance(40000);
+}
+
 static void request_refused_arguments(void **state)
 {
     (void)state;
@@ -770,6 +789,7 @@ int main(void)
         T(request_wrong_password_reaches_cb),
         T(request_without_credentials_gets_401),
         T(request_cached_challenge_authorises_next),
+        T(request_cached_credentials_challenged_anew),
         T(request_refused_arguments),
         T(request_timeout_gives_408),
         T(request_stopped_when_ua_closes),

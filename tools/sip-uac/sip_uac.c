@@ -48,6 +48,7 @@ typedef struct call {
     uint8_t step;             /* the step out, 0 when none */
     uint8_t sdp_version;      /* o= version of our last offer (RFC 3264 §8) */
     uint8_t ending;           /* this side is ending it: its state events are not news */
+    uint8_t bye_challenged;   /* the BYE got a 401/407 the UA answers with --user */
     sip_call_t *call;         /* our reference until the call ends */
     char *call_id;            /* for the BYE's response */
     uint64_t due;             /* the BYE (holding) or giving up on its response (byeing) */
@@ -102,6 +103,11 @@ typedef struct uac {
     queue_t holdq, byeq;
     uv_timer_t pacer, deadline;
     uv_signal_t sigint, sigterm;
+    /* --user, --password, --password-file, --message */
+    int auth;            /* credentials given: challenges are answered (RFC 3261 §22.2) */
+    const char *message; /* --message: one MESSAGE instead of calls */
+    int msg_status;      /* its final status, 0 while none */
+    int failure_shown;   /* the first failure went to stderr */
 } uac_t;
 
 static uint64_t fnv1a(const char *p, size_t n)
@@ -237,6 +243,15 @@ static void end_call(uac_t *u, call_t *c, int ok, const char *fmt, ...)
         printf("call %" PRIu32 " %s%s%s\n", c->idx, ok ? "completed" : "failed", *why ? ": " : "",
                why);
         fflush(stdout);
+    } else if (!ok && !u->failure_shown && fmt) {
+        /* Without -v the first failure still says why (403, 404, a timeout...). */
+        char why[160];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "sip-uac: call %" PRIu32 " failed: %s\n", c->idx, why);
+        u->failure_shown = 1;
     }
     u->in_flight--;
     call_free(u, c);
@@ -410,6 +425,11 @@ static int on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
     if (!cs || cs->method != SIP_METHOD_BYE || st < 200) return 0;
     call_t *c = bye_table_find(u, sip_msg_get_call_id(msg));
     if (!c) return 0;
+    if ((st == 401 || st == 407) && u->auth && !c->bye_challenged) {
+        /* The UA sends the BYE again with credentials: its answer decides. */
+        c->bye_challenged = 1;
+        return 0;
+    }
     if (st < 300) {
         end_call(u, c, 1, NULL);
     } else {
@@ -577,6 +597,59 @@ static void on_signal(uv_signal_t *h, int signum)
     give_up(h->data, "interrupted");
 }
 
+/* ---- --message: one MESSAGE (RFC 3428) ---------------------------------------------------- */
+
+static void on_message_response(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user)
+{
+    (void)ua;
+    (void)req;
+    uac_t *u = user;
+    int st = sip_msg_get_status(rsp);
+    if (st < 200 || u->msg_status) return;
+    u->msg_status = st;
+    sip_str_t r = sip_msg_get_reason(rsp);
+    if (st < 300) {
+        printf("MESSAGE: %d %.*s\n", st, (int)r.len, r.ptr);
+    } else {
+        /* 401/407 here: no credentials, or ones the server refused. */
+        const char *why = st == 408                ? " (timeout)"
+                          : st == 401 || st == 407 ? (u->auth ? " (credentials refused)"
+                                                              : " (credentials needed: --user)")
+                                                   : "";
+        printf("MESSAGE: %d %.*s\n", st, (int)r.len, r.ptr);
+        fprintf(stderr, "sip-uac: MESSAGE to %s failed: %d %.*s%s\n", u->target, st, (int)r.len,
+                r.ptr, why);
+    }
+    fflush(stdout);
+    sip_loop_stop(u->loop);
+}
+
+static void on_message_deadline(uv_timer_t *t)
+{
+    uac_t *u = t->data;
+    fprintf(stderr, "sip-uac: MESSAGE to %s failed: no final response (overall timeout)\n",
+            u->target);
+    sip_loop_stop(u->loop);
+}
+
+/* Sends the MESSAGE and runs until its final response: 0 for a 2xx, else 1. */
+static int send_message(uac_t *u)
+{
+    sip_msg_t *m = NULL;
+    int rc = sip_ua_create_request(&m, u->ua, "MESSAGE", u->target, u->from);
+    if (!rc) rc = sip_msg_set_body(m, "text/plain", u->message, strlen(u->message));
+    if (!rc)
+        rc = sip_ua_send_request(u->ua, m, u->dst_fixed ? &u->dst : NULL, on_message_response, u,
+                                 NULL);
+    sip_msg_unref(m);
+    if (rc) {
+        fprintf(stderr, "sip-uac: MESSAGE not sent: %s\n", sip_strerror(rc));
+        return 1;
+    }
+    sip_loop_run(u->loop);
+    return u->msg_status >= 200 && u->msg_status < 300 ? 0 : 1;
+}
+
 /* ---- the command line --------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -632,12 +705,22 @@ static void usage(FILE *f)
             "      --timeout S         give up after S seconds; unfinished calls fail\n"
             "                          (default: calls/rate + hold + 128*T1 + 6 s)\n"
             "      --trace             log every message sent and received (stderr)\n"
+            "      --user NAME         answer digest challenges (401, 407; RFC 3261 22.2) to\n"
+            "                          every request sent (INVITE, BYE, re-INVITE, UPDATE,\n"
+            "                          INFO, MESSAGE) as NAME, for any realm\n"
+            "      --password P        the password of --user\n"
+            "      --password-file F   read the password from the first line of F instead\n"
+            "      --message TEXT      send one MESSAGE (RFC 3428, text/plain) to the target\n"
+            "                          instead of calls; prints \"MESSAGE: STATUS REASON\" and\n"
+            "                          exits 0 on a 2xx\n"
             "  -v, --verbose           print one line per call as it ends, and one per\n"
             "                          re-INVITE, UPDATE or INFO answered\n"
             "  -h, --help              this text\n"
             "\n"
-            "Exit status: 0 when every call completed, 1 when any failed or on a runtime error\n"
-            "(cannot listen, cannot resolve the target), 2 for a usage error.\n");
+            "Exit status: 0 when every call completed (--message: on a 2xx), 1 when any failed\n"
+            "(the first failure is printed on stderr: 403, 404, a timeout, a challenge the\n"
+            "credentials do not answer...) or on a runtime error (cannot listen, cannot resolve\n"
+            "the target), 2 for a usage error.\n");
 }
 
 /* The default logger shows warnings only; --trace wants the INFO lines of the message trace. */
@@ -774,6 +857,11 @@ enum {
     OPT_INFO,
     OPT_PRACK,
     OPT_SESSION_TIMER,
+    /* digest credentials and MESSAGE */
+    OPT_USER,
+    OPT_PASSWORD,
+    OPT_PASSWORD_FILE,
+    OPT_MESSAGE,
 };
 int main(int argc, char **argv)
 {
@@ -796,6 +884,10 @@ int main(int argc, char **argv)
         {"info", no_argument, NULL, OPT_INFO},
         {"prack", no_argument, NULL, OPT_PRACK},
         {"session-timer", required_argument, NULL, OPT_SESSION_TIMER},
+        {"user", required_argument, NULL, OPT_USER},
+        {"password", required_argument, NULL, OPT_PASSWORD},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+        {"message", required_argument, NULL, OPT_MESSAGE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -808,6 +900,8 @@ int main(int argc, char **argv)
     const char *listen = NULL, *transport = NULL, *dns = NULL;
     const char *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
     int trace = 0, c;
+    const char *auth_user = NULL, *password = NULL, *password_file = NULL;
+    char password_buf[256];
     while ((c = getopt_long(argc, argv, "n:r:d:m:t:l:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
@@ -852,6 +946,10 @@ int main(int argc, char **argv)
                 return usage_error("--session-timer wants seconds from 90 to 86400, not '%s'",
                                    optarg);
             break;
+        case OPT_USER: auth_user = optarg; break;
+        case OPT_PASSWORD: password = optarg; break;
+        case OPT_PASSWORD_FILE: password_file = optarg; break;
+        case OPT_MESSAGE: u->message = optarg; break;
         case 'v': u->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -868,6 +966,25 @@ int main(int argc, char **argv)
     int sips = uri.scheme == SIP_URI_SIPS;
     if (!tls_cert != !tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
     u->session_timer = (uint32_t)session_timer;
+    if (password && password_file)
+        return usage_error("%s", "--password and --password-file: one of them");
+    if ((password || password_file) && !auth_user)
+        return usage_error("%s", "a password needs --user");
+    if (auth_user && !*auth_user) return usage_error("%s", "--user wants a user name");
+    if (password_file) {
+        FILE *pf = fopen(password_file, "r");
+        if (!pf || !fgets(password_buf, sizeof(password_buf), pf)) {
+            fprintf(stderr, "sip-uac: cannot read --password-file %s: %s\n", password_file,
+                    pf ? "empty" : strerror(errno));
+            if (pf) fclose(pf);
+            return 1;
+        }
+        fclose(pf);
+        password_buf[strcspn(password_buf, "\r\n")] = '\0';
+        password = password_buf;
+    }
+    if (auth_user && !password)
+        return usage_error("%s", "--user needs --password or --password-file");
 
     /* The transports RFC 3263 may pick from (§4.1): the flag, else the URI's transport
      * parameter, else any this program speaks as a client (TLS only for sips). */
@@ -1042,6 +1159,25 @@ int main(int argc, char **argv)
         sip_loop_unref(loop);
         return 1;
     }
+    if (auth_user) {
+        /* Any realm: the server's and the proxies' challenges alike (RFC 3261 §22.3). */
+        sip_auth_cred_t cred = {0};
+        cred.user = auth_user;
+        cred.password = password;
+        rc = sip_ua_add_credential(u->ua, &cred);
+        if (rc) {
+            fprintf(stderr, "sip-uac: --user: %s\n", sip_strerror(rc));
+            free(u->slots);
+            free(u->bye_table);
+            sip_ua_unref(u->ua);
+            sip_txn_layer_unref(u->layer);
+            sip_transport_unref(u->tp);
+            sip_resolver_unref(u->resolver);
+            sip_loop_unref(loop);
+            return 1;
+        }
+        u->auth = 1;
+    }
     for (uint64_t i = 0; i < calls; i++)
         u->slots[i].u = u;
     uv_timer_init(u->uv, &u->pacer);
@@ -1059,19 +1195,25 @@ int main(int argc, char **argv)
     u->sigint.data = u->sigterm.data = u;
     uv_signal_start(&u->sigint, on_signal, SIGINT);
     uv_signal_start(&u->sigterm, on_signal, SIGTERM);
-    uv_timer_start(&u->deadline, on_deadline, timeout * 1000, 0);
-    /* Ticks at twice the call interval (1 ms at most often), spending the accrued credit. */
-    double period = 500.0 / rate;
-    uint64_t tick = period < 1 ? 1 : period > 1000 ? 1000 : (uint64_t)period;
-    u->credit = 1.0;
-    u->last_ns = uv_hrtime();
-    uv_timer_start(&u->pacer, on_pace, 0, tick);
+    int status;
+    if (u->message) {
+        uv_timer_start(&u->deadline, on_message_deadline, timeout * 1000, 0);
+        status = send_message(u);
+    } else {
+        uv_timer_start(&u->deadline, on_deadline, timeout * 1000, 0);
+        /* Ticks at twice the call interval (1 ms at most often), spending the accrued credit. */
+        double period = 500.0 / rate;
+        uint64_t tick = period < 1 ? 1 : period > 1000 ? 1000 : (uint64_t)period;
+        u->credit = 1.0;
+        u->last_ns = uv_hrtime();
+        uv_timer_start(&u->pacer, on_pace, 0, tick);
 
-    sip_loop_run(loop);
+        sip_loop_run(loop);
 
-    printf("calls: %" PRIu32 " completed, %" PRIu32 " failed\n", u->completed, u->failed);
-    fflush(stdout);
-    int status = u->failed || u->completed != u->ncalls ? 1 : 0;
+        printf("calls: %" PRIu32 " completed, %" PRIu32 " failed\n", u->completed, u->failed);
+        fflush(stdout);
+        status = u->failed || u->completed != u->ncalls ? 1 : 0;
+    }
     /* The calls left end without sending (no callback after the UA closes); then what they
      * pointed at can go. */
     sip_ua_close(u->ua);

@@ -29,8 +29,8 @@
 #define MEDIA_PORT_BASE 40000U
 #define HEAP_NONE SIZE_MAX
 #define NEVER UINT64_MAX
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
-#define ALLOW_PRACK "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE"
+#define ALLOW_PRACK "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, PRACK"
 /* §8.2.3: the bodies read; INFO (RFC 6086) carries DTMF as application/dtmf-relay. */
 #define ACCEPT "application/sdp"
 
@@ -553,7 +553,9 @@ static void in_dialog_request(uas_t *u, call_t *c, sip_msg_t *req, sip_txn_t *tx
         log_call(u, c, what);
     }
     sip_msg_t *rsp = NULL;
-    int status = m == SIP_METHOD_OPTIONS || m == SIP_METHOD_INFO ? 200 : 501;
+    /* RFC 3428 §7: a MESSAGE inside the call is taken like one outside it. */
+    int status =
+        m == SIP_METHOD_OPTIONS || m == SIP_METHOD_INFO || m == SIP_METHOD_MESSAGE ? 200 : 501;
     if (sip_ua_create_response(&rsp, u->ua, txn, status, NULL) != 0) return;
     if (m == SIP_METHOD_OPTIONS) {
         sip_msg_add_header(rsp, "Allow", u->allow);
@@ -668,6 +670,26 @@ static void new_call(uas_t *u, sip_txn_t *txn, const sip_msg_t *req)
     }
 }
 
+/* RFC 3428: with -v, a MESSAGE outside a dialog is printed as one line, "MESSAGE from
+ * <sip:alice@host> text/plain: the text" (its first line, at most 200 bytes). */
+static void print_message(uas_t *u, const sip_msg_t *req)
+{
+    if (!u->verbose) return;
+    const sip_header_t *from = sip_msg_header_at(req, SIP_HDR_FROM, 0);
+    const sip_addr_t *fa = sip_msg_get_from(req);
+    sip_str_t who = fa ? fa->uri.raw : (from ? sip_header_get_value(from) : SIP_STR_NULL);
+    const sip_media_t *ct = sip_msg_get_content_type(req);
+    sip_str_t body = sip_msg_get_body(req);
+    size_t n = 0;
+    while (n < body.len && body.ptr[n] != '\r' && body.ptr[n] != '\n')
+        n++;
+    printf("MESSAGE from <%.*s> %.*s%s%.*s: %.*s\n", (int)who.len, who.ptr,
+           ct ? (int)ct->type.len : 0, ct ? ct->type.ptr : "", ct ? "/" : "",
+           ct ? (int)ct->subtype.len : 0, ct ? ct->subtype.ptr : "", (int)(n > 200 ? 200 : n),
+           body.ptr ? body.ptr : "");
+    fflush(stdout);
+}
+
 /* Requests outside any dialog, after the UA's §8.2 checks (405, 416, 420, 415). */
 static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
 {
@@ -685,7 +707,11 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
         break;
     }
     case SIP_METHOD_BYE: sip_txn_respond(txn, 481, NULL); break; /* §15.1.2 */
-    default: sip_txn_respond(txn, 501, NULL); break;             /* §8.2.1 */
+    case SIP_METHOD_MESSAGE:
+        print_message(u, req);
+        sip_txn_respond(txn, 200, NULL);
+        break;
+    default: sip_txn_respond(txn, 501, NULL); break; /* §8.2.1 */
     }
 }
 
@@ -797,7 +823,8 @@ static void usage(FILE *f)
         "      --trace           log every message sent and received\n"
         "  -v, --verbose         print one line per received request, one per call that\n"
         "                        ends abnormally or gets a request in its dialog (INFO), and\n"
-        "                        counters at exit\n"
+        "                        counters at exit; a MESSAGE (RFC 3428, answered 200) prints\n"
+        "                        \"MESSAGE from <URI> TYPE: TEXT\" on stdout\n"
         "  -h, --help            this text\n"
         "\n"
         "Exit status: 0 after a signal, 1 when a listening point cannot be opened or --media\n"

@@ -514,6 +514,13 @@ function Call.methods.request(c, method, body, content_type)
     return v
 end
 
+--- Inside a task: sends a MESSAGE (RFC 3428) inside the call with text as its body
+--- (content_type default "text/plain") and returns the final response, as call:request. A
+--- MESSAGE from the other side reaches call:on_request.
+function Call.methods.message(c, text, content_type)
+    return c:request("MESSAGE", text, content_type or "text/plain")
+end
+
 --- Sends a DTMF digit ("0"-"9", "*", "#", "A"-"D") in an INFO with an application/dtmf-relay
 --- body ("Signal=5", "Duration=160"), the form SIP phones use; duration_ms 1-60000 (default
 --- 160). Sent at once; call:request() is the INFO whose response a task waits for.
@@ -691,6 +698,7 @@ errors._check_args("Call", Call.methods, {
     on = { "event:string", "fn:function" }, on_state = { "fn:function" },
     update = { "sdp:string|table?" }, reject_offer = { "status:integer?" },
     send_dtmf = { "digit:string", "duration_ms:integer?" },
+    message = { "text:string", "content_type:string?" },
     on_request = { "fn:function" },
 })
 

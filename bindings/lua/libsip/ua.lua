@@ -41,6 +41,12 @@ end)()
 -- 405 with Allow for a known one (§8.2.1). INVITE is the on_invite handler's or 480.
 local function default_answer(u, txnp, mp)
     local m = core.sip_msg_get_method(mp)
+    -- RFC 3261 §11.2: the core's answer (Allow, Accept, Accept-Encoding, Accept-Language,
+    -- Supported).
+    local up0 = rawget(u, "_p")
+    if m == core.SIP_METHOD_OPTIONS and up0 and core.sip_ua_answer_options(up0, txnp) == 0 then
+        return
+    end
     local caps = rawget(u, "_caps")
     local status, headers = 405, { { "Allow", caps.allow } }
     if m == core.SIP_METHOD_OPTIONS then
@@ -136,8 +142,49 @@ local UA_KEYSET = (function()
     local mt = getmetatable(core.sip_ua_opts_t())
     local out = {}
     for k in pairs(mt and mt[".set"] or {}) do out[k] = true end
+    -- Not a field of sip_ua_opts_t: ua:add_credential() for each (below).
+    out.credentials = true
     return out
 end)()
+
+-- ---- credentials and requests outside calls ---------------------------------------------
+
+local CRED_KEYS = errors._set { "user", "password", "realm", "ha1", "algorithm" }
+
+-- A credential table into a sip_auth_cred_t, every key checked here.
+local function cred_struct(t, what)
+    t = errors._check_opts(t, CRED_KEYS, what)
+    if t.user == nil then raise(core.SIP_EINVAL, what .. ": user is required") end
+    local c = core.sip_auth_cred_t()
+    c.user = errors._arg_string(t.user, what .. ": user")
+    for _, k in ipairs { "password", "realm", "ha1" } do
+        if t[k] ~= nil then c[k] = errors._arg_string(t[k], what .. ": " .. k) end
+    end
+    if t.algorithm ~= nil then
+        local a = core.sip_auth_algorithm_from_name(errors._arg_string(t.algorithm,
+            what .. ": algorithm"))
+        if a == 0 then
+            raise(core.SIP_EINVAL, ("%s: unknown digest algorithm %q"):format(what, t.algorithm))
+        end
+        c.algorithm = a
+    end
+    return c
+end
+
+-- opts.credentials of sip.UA: one credential table, or a list of them.
+local function cred_list(v, what)
+    if type(v) ~= "table" then
+        raise(core.SIP_EINVAL, what .. ": credentials must be a table, got " .. type(v))
+    end
+    if v.user ~= nil then return { v } end
+    for i, c in ipairs(v) do
+        if type(c) ~= "table" then
+            raise(core.SIP_EINVAL, ("%s: credentials[%d] must be a table, got %s"):format(what, i,
+                type(c)))
+        end
+    end
+    return v
+end
 
 --- A user agent on a Stack's transaction layer: sip.UA(stack, { user_agent =, allow =,
 --- supported =, accept =, schemes =, recv_info =, contact_user =, contact_host =, t1_ms =,
@@ -151,6 +198,15 @@ end)()
 function M.new(stack, opts)
     -- Unknown options first, as Python's keyword arguments are.
     opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
+    local creds = {}
+    if opts.credentials ~= nil then
+        for _, c in ipairs(cred_list(opts.credentials, "sip.UA")) do
+            creds[#creds + 1] = cred_struct(c, "sip.UA: credentials")
+        end
+        local rest = {}
+        for k, v in pairs(opts) do if k ~= "credentials" then rest[k] = v end end
+        opts = rest
+    end
     if getmetatable(stack) ~= errors._classes.Stack then
         raise(core.SIP_EINVAL, "sip.UA: stack must be a sip.Stack, got " .. type(stack))
     end
@@ -170,7 +226,7 @@ function M.new(stack, opts)
     for k, v in pairs(DEFAULTS) do caps[k] = v end
     for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
     local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _bridges = {},
-        _caps = caps }, UA)
+        _caps = caps, _pending = {} }, UA)
     rawset(u, "_subs", {}) -- live subscriptions (sub.lua)
     local weak = setmetatable({ u = u }, { __mode = "v" })
     local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
@@ -185,7 +241,109 @@ function M.new(stack, opts)
     if rc < 0 then raise(rc, "sip.UA: cannot create the user agent: " .. core.sip_strerror(rc)) end
     rawset(u, "_p", p)
     rawset(stack, "_ua", u)
+    for _, c in ipairs(creds) do
+        local crc = core.sip_ua_add_credential(p, c)
+        if crc < 0 then
+            u:close()
+            raise(crc, "sip.UA: credentials: a credential needs a password, or ha1 of its "
+                .. "algorithm's length with a realm")
+        end
+    end
     return u
+end
+
+--- Adds a credential the UA answers 401 and 407 challenges with (RFC 3261 §22.2), on every
+--- request it sends (calls, their in-dialog requests, ua:request/message/options):
+--- ua:add_credential{ user = "alice", password = "secret", realm = nil (any realm), ha1 =
+--- H(user:realm:password) in hex instead of the password (realm required), algorithm =
+--- "MD5" (default) | "SHA-256" | "SHA-512-256" }. One for the same realm and user replaces
+--- the earlier one.
+function UA.methods.add_credential(u, cred)
+    local p = ua_p(u)
+    local c = cred_struct(cred, "ua:add_credential")
+    local rc = core.sip_ua_add_credential(p, c)
+    if rc == core.SIP_EINVAL then
+        raise(rc, "ua:add_credential: the credential needs a password, or ha1 of its "
+            .. "algorithm's length with a realm")
+    elseif rc < 0 then
+        raise(rc, "ua:add_credential: " .. core.sip_strerror(rc))
+    end
+end
+
+local REQUEST_KEYS = errors._set { "body", "content_type", "headers", "from", "dst" }
+
+--- Inside a task: sends a request outside any dialog (OPTIONS, MESSAGE, SUBSCRIBE...; not
+--- INVITE: ua:invite places calls) to uri with a new Call-ID, From tag and CSeq 1, waits for
+--- the final response and returns it (a Message of any status: a timeout or a transport failure
+--- is a 408 or 503 made locally). Challenges the UA's credentials answer are not seen: the
+--- request goes again with them (CSeq one higher). opts { body =, content_type = (with a body),
+--- headers = { Name = value } or { {name, value}, ... }, from = "Alice <sip:a@example.com>",
+--- dst = "udp:127.0.0.1:5070" or {transport=, host=, port=} (nil: RFC 3263 from the URI) }.
+function UA.methods.request(u, method, uri, opts)
+    local p = ua_p(u)
+    opts = errors._check_opts(opts, REQUEST_KEYS, "ua:request")
+    if method == "" then raise(core.SIP_EINVAL, "ua:request: method must not be empty") end
+    local up = method:upper()
+    if up == "INVITE" or up == "ACK" or up == "CANCEL" then
+        raise(core.SIP_EINVAL, ("ua:request: %s is not sent with ua:request (ua:invite places "
+            .. "calls, and calls send their ACK and CANCEL)"):format(up))
+    end
+    if opts.body ~= nil then message._check_body("ua:request", opts.body, opts.content_type) end
+    if opts.from ~= nil then errors._arg_string(opts.from, "ua:request: from") end
+    local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
+    local co, l = loopm._current_task("ua:request")
+    local rc, mp = core.sip_ua_create_request(p, method, uri, opts.from)
+    if rc == core.SIP_EURI then
+        raise(rc, ("ua:request: bad request URI %q"):format(uri))
+    elseif rc < 0 then
+        raise(rc, "ua:request: cannot make the request: " .. core.sip_strerror(rc))
+    end
+    local m = wrap_msg(mp)
+    if opts.headers ~= nil then message._add_headers("ua:request", m, opts.headers) end
+    if opts.body ~= nil or opts.content_type ~= nil then
+        local brc = core.sip_msg_set_body(mp, opts.content_type, opts.body or "")
+        if brc < 0 then raise(brc, "ua:request: bad body: " .. core.sip_strerror(brc)) end
+    end
+    local w = { co = co, loop = l }
+    local pending = rawget(u, "_pending")
+    rc = core.sip_ua_send_request(p, mp, ni, function(_, _, rp)
+        if core.sip_msg_get_status(rp) < 200 or w.done then return end
+        pending[w] = nil
+        core.sip_msg_ref(rp)
+        w.result = { true, wrap_msg(rp) }
+        if w.waiting then
+            w.done = true
+            loopm._resume(l, co, table.unpack(w.result))
+        end
+    end)
+    if rc < 0 then raise(rc, "ua:request: cannot send " .. method .. ": " .. core.sip_strerror(rc)) end
+    local ok, v
+    if w.result then
+        w.done = true
+        ok, v = table.unpack(w.result)
+    else
+        w.waiting = true
+        pending[w] = true
+        ok, v = coroutine.yield()
+    end
+    if not ok then error(v, 0) end
+    return v
+end
+
+--- Inside a task: sends a MESSAGE (RFC 3428) with text as its body (content_type default
+--- "text/plain") outside any dialog and returns the final response, as ua:request.
+--- call:message() sends one inside a call.
+function UA.methods.message(u, uri, text, content_type, opts)
+    opts = errors._check_opts(opts, errors._set { "headers", "from", "dst" }, "ua:message")
+    return u:request("MESSAGE", uri, { body = text, content_type = content_type or "text/plain",
+        headers = opts.headers, from = opts.from, dst = opts.dst })
+end
+
+--- Inside a task: asks uri for its capabilities with an OPTIONS outside any dialog (RFC 3261
+--- §11) and returns the response (its Allow, Accept, Supported), as ua:request.
+function UA.methods.options(u, uri, opts)
+    opts = errors._check_opts(opts, errors._set { "headers", "from", "dst" }, "ua:options")
+    return u:request("OPTIONS", uri, opts)
 end
 
 -- The options both roles of a call take (sip_call_opts_t): the offer/answer engine, RFC 3262
@@ -383,6 +541,17 @@ function UA.methods.close(u)
     local list = {}
     for c in pairs(calls) do list[#list + 1] = c end
     for _, c in ipairs(list) do callm._ua_closed(c) end
+    -- Tasks waiting in ua:request get SIP_ECLOSED.
+    local waiting = {}
+    for w in pairs(rawget(u, "_pending")) do waiting[#waiting + 1] = w end
+    rawset(u, "_pending", {})
+    for _, w in ipairs(waiting) do
+        if not w.done then
+            w.done = true
+            loopm._resume(w.loop, w.co, false,
+                errors._new_error(core.SIP_ECLOSED, "ua:request: the UA closed"))
+        end
+    end
     list = {}
     for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
     for _, br in ipairs(list) do bridgem._ua_closed(br) end
@@ -405,7 +574,11 @@ UA.methods.subscribe = subm.subscribe
 UA.methods.accept_subscription = subm.accept_subscription
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
-    bridge = { "call:table", "target:string", "opts:table?" } })
+    bridge = { "call:table", "target:string", "opts:table?" },
+    add_credential = { "cred:table" },
+    request = { "method:string", "uri:string", "opts:table?" },
+    message = { "uri:string", "text:string", "content_type:string?", "opts:table?" },
+    options = { "uri:string", "opts:table?" } })
 
 M.UA = UA
 return M

@@ -35,6 +35,7 @@ from .loop import release
 from .message import (BytesLike, HeaderArg, Message, Method, NetInfo, _header_items, _short,
                       status_phrase)
 from .oa import OfferAnswer
+from .requests import _UARequests
 from .sdp import Sdp
 from .txn import ServerTransaction, TxnState
 
@@ -285,7 +286,13 @@ def _default_answer(ua: "UA", txn: Any, method: int) -> None:
     if _c.sip_txn_get_state(txn) not in _NO_FINAL:
         return
     extra: List[Any] = []
-    if method == Method.OPTIONS:
+    if method == Method.OPTIONS and ua._h is not None:
+        # RFC 3261 §11.2: the core's answer (Allow, Accept, Accept-Encoding, Accept-Language,
+        # Supported).
+        if _c.sip_ua_answer_options(ua._h, txn) == 0:
+            return
+        status = 200
+    elif method == Method.OPTIONS:
         status = 200
         extra = [("Allow", ua._allow), ("Accept", ua._accept), ("Supported", ua._supported)]
     elif method == Method.INVITE:
@@ -757,6 +764,16 @@ class Call:
         self._kick()
         return p
 
+    def message(self, text: BytesLike, content_type: str = "text/plain") -> _Pending:
+        """Sends a MESSAGE (RFC 3428) inside the call with text as its body: call.request(
+        "MESSAGE", text, content_type). ``await`` it for the final response; a MESSAGE from the
+        other side reaches @call.on_request."""
+        if not isinstance(text, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
+        if not isinstance(content_type, str):
+            raise TypeError(f"content_type must be a str, not {type(content_type).__name__}")
+        return self.request("MESSAGE", text, content_type)
+
     def send_dtmf(self, digit: str, duration_ms: int = 160) -> _Done:
         """Sends a DTMF digit (0-9, *, #, A-D) in an INFO with an application/dtmf-relay
         body ("Signal=5", "Duration=160"), the form SIP phones use. Sent at once. Raises
@@ -1223,7 +1240,7 @@ _UA_STR += ("events",)  # RFC 6665 §8.2.1: the packages this UA is a notifier o
 _UA_MS = ("t1_ms", "t2_ms")
 
 
-class UA:
+class UA(_UARequests):
     """A user agent (sip_ua_t) on a Stack's transaction layer (the stack needs
     transactions=True): the dialog table, 481 for an unknown dialog, the checks of RFC 3261
     §8.2 and the headers a UA sends (every keyword is a field of sip_ua_opts_t; None keeps
@@ -1236,6 +1253,11 @@ class UA:
     them itself (OPTIONS 200 with its capabilities, INVITE 480, others 405 or 501). close()
     (or leaving a ``with`` block, or closing the Stack) ends every live call without
     sending and gives the layer back to the Stack.
+
+    credentials (one mapping of add_credential()'s keywords, or a list of them) are answered
+    to every digest challenge of a request the UA sends (RFC 3261 §22.2): ``UA(stack,
+    credentials={"user": "alice", "password": "secret"})``. ua.request(), ua.message() and
+    ua.options() send requests outside calls.
     """
 
     def __init__(self, stack: "Stack", *, user_agent: Optional[str] = None,
@@ -1244,9 +1266,13 @@ class UA:
                  recv_info: Optional[str] = None, contact_user: Optional[str] = None,
                  contact_host: Optional[str] = None,
                  t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
+                 credentials: Any = None,
                  events: Optional[str] = None) -> None:
         from .stack import Stack
+        from .requests import _credential_list
         self._h: Any = None
+        self._pending: Set[Any] = set()
+        _credential_list(credentials)
         if not isinstance(stack, Stack):
             raise TypeError(f"stack must be a libsip.Stack, not {type(stack).__name__}")
         values = {"user_agent": user_agent, "allow": allow, "supported": supported,
@@ -1288,6 +1314,11 @@ class UA:
             raise error(rc, f"cannot create the UA: {_c.sip_strerror(rc)}")
         self._h = h
         stack._uas.add(self)
+        try:
+            self._add_credentials(credentials)
+        except BaseException:
+            self.close()
+            raise
 
     def _handle(self) -> Any:
         h = self._h
@@ -1549,8 +1580,11 @@ class UA:
             return
         calls, self._calls = list(self._calls), set()
         bridges, self._bridges = list(self._bridges), set()
+        pending, self._pending = list(self._pending), set()
         _c.sip_ua_close(h)
         _c.sip_ua_unref(h)
+        for p in pending:
+            p._fail(ClosedError(message="UA closed before the final response"))
         for br in bridges:
             br._ua_closed()
         for call in calls:

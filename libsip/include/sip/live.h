@@ -24,8 +24,13 @@ typedef enum sip_live_kind {
     SIP_LIVE_CALL,      /**< INVITE sessions (sip_call_t) */
     SIP_LIVE_OA,        /**< offer/answer negotiators (sip_oa_t) */
     SIP_LIVE_BRIDGE,    /**< B2BUA bridges (sip_bridge_t) */
-    SIP_LIVE_SUB,       /**< subscriptions (sip_sub_t), subscribers' and notifiers' */
-    SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
+    /** digest servers (sip_auth_server_t) */
+    SIP_LIVE_AUTH_SERVER,
+    /** digest checks in progress or kept (sip_auth_query_t) */
+    SIP_LIVE_AUTH_QUERY,
+    /** subscriptions (sip_sub_t), subscribers' and notifiers' */
+    SIP_LIVE_SUB,
+    SIP_LIVE__COUNT /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
 
 /**
@@ -43,7 +48,7 @@ SIP_EXTERN long sip_live_count(sip_live_kind_t kind);
 
 /**
  * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp",
- * "dialog", "ua", "call", "oa", "bridge", "sub".
+ * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "sub".
  * @return a static string, or NULL for an unknown kind.
  */
 SIP_EXTERN const char *sip_live_name(sip_live_kind_t kind);

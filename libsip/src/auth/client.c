@@ -259,9 +259,12 @@ static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
     else if (sip_random_hex(128, cnonce, sizeof(cnonce)) < 0)
         return SIP_EIO;
     snprintf(nc, sizeof(nc), "%08x", (unsigned)e->nc);
+    /* RFC 2617 §3.2.2: without a qop no cnonce is sent, so a -sess A1 (which names one) has
+     * an empty one, as the server computes it. */
     rc = sip__auth_response(e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
-                            (sip_str_t){nc, 8}, sip_str_from_cstr(cnonce), qop, &method, ruri->raw,
-                            sip_msg_get_body(req), resp);
+                            (sip_str_t){nc, 8},
+                            qop == SIP__QOP_NONE ? SIP_STR("") : sip_str_from_cstr(cnonce), qop,
+                            &method, ruri->raw, sip_msg_get_body(req), resp);
     if (rc < 0) return rc;
 
     puts_(&b, "Digest ");

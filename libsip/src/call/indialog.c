@@ -327,7 +327,7 @@ static int mod_auth_retry(sip_call_t *c, const sip_msg_t *rsp)
 {
     sip_msg_t *next = NULL;
     if (!c->st_req || c->auth_rounds >= SIP__CALL_AUTH_ROUNDS ||
-        sip__ua_auth_next(c->ua, c->st_req, rsp, &next) != 0)
+        sip__ua_auth_next(c->ua, c->st_req, rsp, c->auth_rounds == 0, &next) != 0)
         return 0;
     sip__call_mod_t *m = malloc(sizeof(*m));
     if (!m) {

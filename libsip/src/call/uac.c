@@ -236,7 +236,7 @@ static int auth_retry(sip_call_t *c, const sip_msg_t *rsp)
         c->auth_rounds >= SIP__CALL_AUTH_ROUNDS)
         return 0;
     sip_msg_t *m = NULL;
-    if (sip__ua_auth_next(c->ua, c->invite, rsp, &m) != 0) return 0;
+    if (sip__ua_auth_next(c->ua, c->invite, rsp, c->auth_rounds == 0, &m) != 0) return 0;
     sip_netinfo_t ni;
     const sip_netinfo_t *was = sip_msg_get_netinfo(c->invite);
     if (was) ni = *was;

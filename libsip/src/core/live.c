@@ -20,6 +20,8 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_CALL] = "call",
     [SIP_LIVE_OA] = "oa",
     [SIP_LIVE_BRIDGE] = "bridge",
+    [SIP_LIVE_AUTH_SERVER] = "auth_server",
+    [SIP_LIVE_AUTH_QUERY] = "auth_query",
     [SIP_LIVE_SUB] = "sub",
 };
 

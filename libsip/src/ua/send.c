@@ -49,7 +49,7 @@ sip_auth_client_t *sip_ua_get_auth(sip_ua_t *ua)
     return ua && !ua->closed ? auth_of(ua) : NULL;
 }
 
-int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *challenge,
+int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *challenge, int first,
                       sip_msg_t **next)
 {
     *next = NULL;
@@ -68,11 +68,23 @@ int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *chal
     if (d) seq = sip__dialog_take_cseq(d, seq);
     char buf[64];
     snprintf(buf, sizeof(buf), "%u %.*s", seq, (int)cs->method_str.len, cs->method_str.ptr);
-    sip_msg_t *m = NULL;
+    sip_msg_t *m = NULL, *bare = NULL;
     int rc = sip_msg_clone(&m, sent);
     if (!rc) rc = sip_msg_remove_headers(m, "Via") < 0 ? SIP_ENOMEM : 0;
     if (!rc) rc = sip_msg_set_header(m, "CSeq", buf);
-    if (!rc) rc = sip_auth_client_authorize(ua->auth, m, sent, challenge);
+    if (!rc && first) {
+        /* Credentials the first request took from the cache (sip_auth_client_prepare()) and
+         * that the server challenges again (a nonce it forgot, another server of the realm)
+         * are no wrong password: the challenge is answered as a new one, as PJSIP does. A
+         * request that answered a challenge of its own and is challenged again is. */
+        const char *h = st == 401 ? "Authorization" : "Proxy-Authorization";
+        if (sip_msg_header_by_name(m, h, 0)) {
+            sip_msg_remove_headers(m, h);
+            rc = sip_msg_clone(&bare, m);
+        }
+    }
+    if (!rc) rc = sip_auth_client_authorize(ua->auth, m, bare ? bare : sent, challenge);
+    sip_msg_unref(bare);
     if (rc) {
         sip_msg_unref(m);
         return rc;
@@ -132,7 +144,7 @@ static int retry(struct sip__ua_req *r, const sip_msg_t *rsp)
 {
     if (r->rounds >= MAX_AUTH_ROUNDS) return 0;
     sip_msg_t *next = NULL;
-    if (sip__ua_auth_next(r->ua, r->req, rsp, &next) != 0) return 0;
+    if (sip__ua_auth_next(r->ua, r->req, rsp, r->rounds == 0, &next) != 0) return 0;
     const sip_netinfo_t *was = sip_msg_get_netinfo(r->req);
     sip_netinfo_t ni;
     if (was) ni = *was;

@@ -100,9 +100,11 @@ void sip__call_ua_closed(sip_call_t *call);
 /* send.c: requests and challenges. */
 /* The request to send after a 401 or 407 to sent (RFC 3261 §22.2, §8.1.3.5): a copy with no
  * Via (a new transaction), the CSeq one higher (inside a dialog the dialog's next, which it
- * then counts) and the UA's credentials for the challenge. 0 with *next (New reference), or
- * SIP_EAUTH when the credentials do not answer it. */
-int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *challenge,
+ * then counts) and the UA's credentials for the challenge. first: sent is the first request
+ * of its chain (credentials it carries came from the cache, and a new challenge to them is
+ * answered). 0 with *next (New reference), or SIP_EAUTH when the credentials do not answer
+ * it. */
+int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *challenge, int first,
                       sip_msg_t **next);
 /* Sends req as sip_ua_send_request() does (INVITE too: a re-INVITE), cb hearing each response
  * on the transaction of the last request sent. */
