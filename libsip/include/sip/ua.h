@@ -48,7 +48,7 @@ typedef struct sip_ua_opts {
                                        ("message-summary, dialog"; default NULL: none): an
                                        out-of-dialog SUBSCRIBE for another package is answered
                                        489 Bad Event with them as Allow-Events (RFC 6665
-                                       §8.2.1) and does not reach the callback (sip/sub.h) */
+                                       §4.2.1.1) and does not reach the callback (sip/sub.h) */
 } sip_ua_opts_t;
 
 /**
@@ -68,8 +68,9 @@ SIP_EXTERN void sip_ua_opts_init(sip_ua_opts_t *opts);
  * the requests of its dialogs (and answers 481 to a request for a dialog it does not know), the
  * ACKs of its 2xx, the 2xx retransmissions of its calls, and, when cb is given, every other new
  * request, which it starts a server transaction for, checks (RFC 3261 §8.2: 405, 416, 420, 415)
- * and hands to cb. Without cb, out-of-dialog requests go on to the next handlers (a Stack's, or
- * the layer's request handler).
+ * and hands to cb (a SUBSCRIBE only for a package of opts->events, else 489; one inside a dialog
+ * for no subscription of it too: sip/sub.h). Without cb, out-of-dialog requests go on to the next
+ * handlers (a Stack's, or the layer's request handler).
  * @param out        New reference
  * @param layer      Takes its own reference
  * @param opts       NULL for the defaults

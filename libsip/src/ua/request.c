@@ -120,7 +120,7 @@ static void invite_on_stray(sip__usage_t *u, sip_dialog_t *d, sip_msg_t *rsp)
 
 const sip__usage_ops_t sip__ua_invite_usage = {invite_on_request, invite_on_stray};
 
-/* The package and id of a request's Event header (RFC 6665 §8.2.1, §7.2.1). 0, or -1 when it
+/* The package and id of a request's Event header (RFC 6665 §8.2.1). 0, or -1 when it
  * has none. */
 static int event_of(const sip_msg_t *req, sip_str_t *pkg, sip_str_t *id)
 {
@@ -150,7 +150,7 @@ static sip__usage_t *usage_for(sip_dialog_t *d, const sip_msg_t *req)
     return NULL;
 }
 
-/* A request in a dialog of ours with no usage for it. RFC 5057 §5.3: a request for a usage the
+/* A request in a dialog of ours with no usage for it. RFC 5057: a request for a usage the
  * dialog does not have is refused without harming the others: 481 for one that needs the
  * usage (a NOTIFY or SUBSCRIBE for an unknown subscription, the INVITE usage's requests), 405
  * with Allow for the rest. */
@@ -168,13 +168,14 @@ static void no_usage(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
     }
 }
 
-/* RFC 6665 §8.2.1: a SUBSCRIBE for an event package this UA is no notifier of gets 489 with
- * the packages it takes in Allow-Events. 1 when answered. */
+/* RFC 6665 §4.2.1.1, §8.3.2: a SUBSCRIBE for an event package this UA is no notifier of gets 489
+ * with the packages it takes in Allow-Events. 1 when answered. */
 static int bad_event(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
 {
     sip_str_t pkg, id;
     if (!event_of(req, &pkg, &id) && sip__ua_list_has(ua->events, pkg)) return 0;
-    /* §7.2.1: a SUBSCRIBE without Event is for "PINT", which no one serves: 489 as well. */
+    /* A SUBSCRIBE without Event is for no package served here either (RFC 6665 keeps it for
+     * PINT, RFC 2848): 489 as well. */
     respond_with(ua, txn, 489, "Allow-Events", ua->events);
     return 1;
 }

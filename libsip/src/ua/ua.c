@@ -309,7 +309,7 @@ void sip__ua_usage_remove(sip_ua_t *ua, sip_dialog_t *d, sip__usage_t *u)
     if (*pp) *pp = u->next;
     u->next = NULL;
     u->linked = 0;
-    /* RFC 5057 §5: the dialog ends with its last usage. */
+    /* RFC 5057: the dialog ends with its last usage. */
     if (--d->usages <= 0) table_remove(ua, d);
 }
 

@@ -48,7 +48,7 @@ struct sip_ua {
      * sip_ua_send_request() in flight, which closing the UA stops. */
     sip_auth_client_t *auth;
     struct sip__ua_req *reqs;
-    /* Subscriptions (sub/): the event packages taken as notifier (RFC 6665 §8.2.1), and the
+    /* Subscriptions (sub/): the event packages taken as notifier (RFC 6665 §4.2.1.1), and the
      * live subscriptions, so that a NOTIFY before the 2xx or from a fork finds its SUBSCRIBE
      * and closing the UA ends them. */
     char *events;
