@@ -10,7 +10,9 @@ local SUMMARY = "Messages-Waiting: yes\r\nVoice-Message: 2/8 (0/2)\r\n"
 local LIMIT_MS = 10000
 
 local function pair(events)
-    local p = { errors = {} }
+    -- What earlier test files left for the collector is not this file's: a baseline.
+    for _ = 1, 3 do collectgarbage() end
+    local p = { errors = {}, base = sip.live_objects() }
     sip.on_error(function(text) p.errors[#p.errors + 1] = text end)
     p.a = sip.Stack { listen = "udp:127.0.0.1:0", transactions = true }
     p.loop = p.a.loop
@@ -48,7 +50,7 @@ local function finish(p)
     for _ = 1, 3 do collectgarbage() end
     local live = sip.live_objects()
     for _, kind in ipairs { "dialog", "ua", "call", "sub", "txn", "msg", "txn_layer", "transport" } do
-        T.eq(live[kind], 0, "live " .. kind .. " objects at the end")
+        T.eq(live[kind], p.base[kind], "live " .. kind .. " objects at the end")
     end
     T.eq(#p.errors, 0, "handler errors: " .. table.concat(p.errors, "\n"))
 end
