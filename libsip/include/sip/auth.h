@@ -110,9 +110,11 @@ typedef enum sip_auth_verdict {
     SIP_AUTH_PENDING = 0, /**< the lookup has not answered yet */
     SIP_AUTH_OK,          /**< the credentials are right: sip_auth_query_get_user() is who */
     SIP_AUTH_CHALLENGE,   /**< no credentials for this realm: answer with a challenge */
-    SIP_AUTH_STALE,       /**< right, but for a nonce that expired (or was forgotten): the
-                               challenge says stale=true and the client retries at once */
-    SIP_AUTH_FAILED,      /**< a wrong password, an unknown user or a nonce not ours: the same
+    SIP_AUTH_STALE,       /**< right, but for a nonce the server no longer takes (expired,
+                               forgotten by the replay table, signed with another secret) or
+                               an algorithm or qop it does not offer: the challenge says
+                               stale=true and the client retries at once */
+    SIP_AUTH_FAILED,      /**< a wrong response: a wrong password or an unknown user, the same
                                challenge as SIP_AUTH_CHALLENGE, so that nobody learns which */
     SIP_AUTH_REPLAY,      /**< right, but the nonce count was used before (RFC 7616 §3.4.5):
                                a replayed request; challenged again with stale=true */
