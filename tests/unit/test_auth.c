@@ -390,6 +390,18 @@ static void auth_client_nonce_count_and_prepare(void **state)
     assert_str(a->nc, "00000001");
     assert_null(a->opaque.ptr);
 
+    /* A new credential of the user for the realm forgets what was cached with the old one. */
+    sip_auth_cred_t nc = {.realm = "example.com", .user = "alice", .password = "new"};
+    assert_int_equal(sip_auth_client_add(ac, &nc), 0);
+    later = parse(register_req);
+    assert_int_equal(sip_auth_client_prepare(ac, later), 0);
+    assert_int_equal(sip_msg_header_count(later, SIP_HDR_AUTHORIZATION), 0);
+    sip_msg_unref(later);
+    sip_msg_unref(next);
+    next = parse(register_req);
+    assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), 0);
+    assert_valid(next, creds_at(next, SIP_HDR_AUTHORIZATION, 0), "new");
+
     /* clear() forgets the cache too. */
     sip_auth_client_clear(ac);
     later = parse(register_req);

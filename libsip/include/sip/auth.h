@@ -58,7 +58,9 @@ SIP_EXTERN sip_auth_client_t *sip_auth_client_ref(sip_auth_client_t *ac);
 SIP_EXTERN void sip_auth_client_unref(sip_auth_client_t *ac);
 
 /**
- * Adds a credential. One for the same realm and user replaces the earlier one.
+ * Adds a credential. One for the same realm and user replaces the earlier one; the challenges
+ * cached for that user (in that realm, or any for a credential of any realm) are forgotten, so
+ * that the next request answers a fresh challenge with it.
  * @return 0, SIP_EINVAL (no user; neither password nor ha1; ha1 without a realm or not hex of
  *         the algorithm's length; a control character in the user or realm), SIP_ENOMEM.
  */

@@ -138,6 +138,17 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     if (!any_realm(cred->realm) && !(c.realm = sip__strdup(cred->realm))) goto nomem;
     if (!(c.user = sip__strdup(cred->user))) goto nomem;
     if (cred->password && !(c.password = sip__strdup(cred->password))) goto nomem;
+    /* A challenge cached with an earlier credential of this user (for this realm, or any) is
+     * forgotten: its HA1 came from that credential, and the next request is to use this one. */
+    for (size_t i = 0; i < ac->ncache;) {
+        cached_t *e = &ac->cache[i];
+        if (!strcmp(e->user, c.user) && (!c.realm || !strcmp(e->realm, c.realm))) {
+            cached_free(e);
+            ac->cache[i] = ac->cache[--ac->ncache];
+        } else {
+            i++;
+        }
+    }
     for (size_t i = 0; i < ac->ncreds; i++) {
         if (same_realm(ac->creds[i].realm, c.realm) && !strcmp(ac->creds[i].user, c.user)) {
             cred_free(&ac->creds[i]);
