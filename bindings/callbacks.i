@@ -42,6 +42,7 @@ X(sip_bridge_event_cb, cb)
 X(sip_ua_response_cb, cb)
 X(sip_auth_check_cb, cb)
 X(sip_reg_event_cb, cb)
+X(sip_sub_event_cb, cb)
 %enddef
 
 %{
@@ -221,6 +222,14 @@ static void sipbind_tramp_sip_reg_event_cb(sip_reg_t *reg, sip_reg_event_t ev, i
 {
     sipbind_arg_t a[] = {SB_H(reg, sip_reg), SB_I(ev), SB_I(status), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(sip_reg_get_ua(reg)), a, 4);
+}
+
+/* A subscription that ended has no UA any more: its errors go to no loop. */
+static void sipbind_tramp_sip_sub_event_cb(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg,
+                                           void *u)
+{
+    sipbind_arg_t a[] = {SB_H(sub, sip_sub), SB_I(ev), SB_H(msg, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_sub_get_ua(sub)), a, 3);
 }
 %}
 

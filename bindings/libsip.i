@@ -279,4 +279,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 /* Registrations (sip/reg.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_reg_t **out };
 %include "sip/reg.h"
+/* Subscriptions (sip/sub.h): the handle by convention 1. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
+%include "sip/sub.h"
 %mutable;

@@ -68,6 +68,7 @@ PACKAGE_OPTIONS = {
     # UA.register.OPTIONS: `from` as from_, keepalive_s/retry_s/max_retry_s as keepalive, retry,
     # max_retry (seconds).
     "sip_reg_opts_t": "UA.register",
+    "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

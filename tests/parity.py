@@ -66,6 +66,8 @@ RENAMES = {
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
     ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
     ("Registration", "registered"): "wait_registered",  # `await reg.registered()`
+    ("Subscription", "established"): "wait_established",  # await sub.established()
+    ("Subscription", "ended"): "wait_ended",  # `await sub.ended()` vs sub:wait_ended()
 }
 
 # Python special methods with no Lua counterpart by design (Lua has no repr; __gc is not a
@@ -135,6 +137,11 @@ PYTHON_ONLY = {
     "RegEvent": ENUM, "RegState": ENUM, "RegistrationFailed": ERRORS,
     "Registration.__await__": ASYNC + ": `await reg` is `await reg.registered()` (Lua's "
     "ua:register() waits inside its task, reg:wait_registered() too)",
+    "SubState": ENUM, "SubscriptionFailed": ERRORS,
+    "Notify": "a plain table in Lua with the same fields (sub:next_notify())",
+    "Subscription.__await__": ASYNC + ": `await sub` is `await sub.established()`",
+    "Subscription.__aiter__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
+    "Subscription.__anext__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
 }
 
 # Lua features Python does not have, with the reason.
@@ -165,6 +172,7 @@ LUA_ONLY = {
     "Uri.parse": "Python's Uri(text) constructor",
     "Resolver.__tostring": "Python's repr(resolver)",
     "Error.__tostring": "Python's str(e), which every exception has",
+    "Subscription.notifies": "Python's `async for n in sub`",
 }
 
 

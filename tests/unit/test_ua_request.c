@@ -607,8 +607,9 @@ static void options_answered_with_capabilities(void **state)
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%.*s", i ? ", " : "", (int)v.len,
                                 v.ptr);
     }
-    /* The default Allow takes MESSAGE (RFC 3428). */
-    assert_string_equal(buf, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE");
+    /* The default Allow takes MESSAGE (RFC 3428), SUBSCRIBE and NOTIFY (RFC 6665). */
+    assert_string_equal(
+        buf, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY");
     assert_non_null(sip_msg_header_by_name(cli.final, "Accept", 0));
     assert_non_null(sip_msg_header_by_name(cli.final, "Accept-Encoding", 0));
     assert_non_null(sip_msg_header_by_name(cli.final, "Accept-Language", 0));

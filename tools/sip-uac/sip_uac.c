@@ -114,6 +114,11 @@ typedef struct uac {
     uint32_t reg_expires;
     int reg_unregister;
     int reg_status; /* 0 while running, 1 on success, 2 on failure */
+    /* --subscribe */
+    const char *subscribe; /* --subscribe: the event package; wait for the first NOTIFY */
+    sip_sub_t *sub;
+    int sub_notified; /* the first NOTIFY came */
+    int sub_over;     /* the subscription ended */
 } uac_t;
 
 static uint64_t fnv1a(const char *p, size_t n)
@@ -700,6 +705,41 @@ static void on_reg_event(sip_reg_t *reg, sip_reg_event_t ev, int status, sip_msg
     }
 }
 
+/* ---- --subscribe: one SUBSCRIBE until the first NOTIFY (RFC 6665) ------------------------ */
+
+static void on_sub_event(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg, void *user)
+{
+    uac_t *u = user;
+    if (ev == SIP_SUB_EVENT_NOTIFY && !u->sub_notified) {
+        u->sub_notified = 1;
+        const sip_header_t *ss = sip_msg_header_at(msg, SIP_HDR_SUBSCRIPTION_STATE, 0);
+        const sip_header_t *ct = sip_msg_header_at(msg, SIP_HDR_CONTENT_TYPE, 0);
+        sip_str_t v = sip_header_get_value(ss), t = sip_header_get_value(ct);
+        sip_str_t body = sip_msg_get_body(msg);
+        printf("NOTIFY: %.*s\n", (int)v.len, v.ptr);
+        if (t.len) printf("Content-Type: %.*s\n", (int)t.len, t.ptr);
+        if (body.len)
+            printf("\n%.*s%s", (int)body.len, body.ptr, body.ptr[body.len - 1] == '\n' ? "" : "\n");
+        fflush(stdout);
+        /* Done: unsubscribe (RFC 6665 §4.1.2.3), politely, and stop once it is over. */
+        if (sip_sub_get_state(sub) == SIP_SUB_TERMINATED || sip_sub_unsubscribe(sub) != 0)
+            sip_loop_stop(u->loop);
+    } else if (ev == SIP_SUB_EVENT_STATE && sip_sub_get_state(sub) == SIP_SUB_TERMINATED) {
+        u->sub_over = 1;
+        if (!u->sub_notified) {
+            int st = sip_sub_get_end_status(sub);
+            const char *why = st == 408                ? " (no answer or no NOTIFY: timeout)"
+                              : st == 489              ? " (the event package is not served)"
+                              : st == 401 || st == 407 ? (u->auth ? " (credentials refused)"
+                                                                  : " (credentials needed: --user)")
+                                                       : "";
+            fprintf(stderr, "sip-uac: SUBSCRIBE to %s (%s) failed: %d %s%s\n", u->target,
+                    u->subscribe, st, sip_status_phrase(st), why);
+        }
+        sip_loop_stop(u->loop);
+    }
+}
+
 static void on_register_deadline(uv_timer_t *t)
 {
     uac_t *u = t->data;
@@ -731,6 +771,36 @@ static int send_register(uac_t *u)
     sip_reg_close(reg);
     sip_reg_unref(reg);
     return u->reg_status == 1 ? 0 : 1;
+}
+
+static void on_sub_deadline(uv_timer_t *t)
+{
+    uac_t *u = t->data;
+    if (!u->sub_notified)
+        fprintf(stderr, "sip-uac: SUBSCRIBE to %s (%s) failed: no NOTIFY (overall timeout)\n",
+                u->target, u->subscribe);
+    sip_loop_stop(u->loop);
+}
+
+/* Subscribes and runs until the first NOTIFY (then unsubscribes): 0 when one came, else 1. */
+static int subscribe_once(uac_t *u)
+{
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.event = u->subscribe;
+    o.from = u->from;
+    o.expires = 600;
+    o.dst = u->dst_fixed ? &u->dst : NULL;
+    int rc = sip_sub_subscribe(&u->sub, u->ua, u->target, &o, on_sub_event, u, NULL);
+    if (rc) {
+        fprintf(stderr, "sip-uac: SUBSCRIBE not sent: %s\n", sip_strerror(rc));
+        return 1;
+    }
+    sip_loop_run(u->loop);
+    sip_sub_close(u->sub);
+    sip_sub_unref(u->sub);
+    u->sub = NULL;
+    return u->sub_notified ? 0 : 1;
 }
 
 /* ---- the command line --------------------------------------------------------------------- */
@@ -804,12 +874,17 @@ static void usage(FILE *f)
             "      --contact URI       the Contact to bind (default this program's)\n"
             "      --unregister        then remove the binding (Expires 0; with --contact '*',\n"
             "                          every binding of the AOR); prints \"UNREGISTER: ...\"\n"
+            "      --subscribe EVENT   subscribe to the target's EVENT package (RFC 6665:\n"
+            "                          message-summary, dialog, presence...) instead of calls;\n"
+            "                          prints the first NOTIFY (\"NOTIFY: SUBSCRIPTION-STATE\",\n"
+            "                          its Content-Type and body), unsubscribes and exits 0;\n"
+            "                          exits 1 on a failure (489, 404...) or no NOTIFY\n"
             "  -v, --verbose           print one line per call as it ends, and one per\n"
             "                          re-INVITE, UPDATE or INFO answered\n"
             "  -h, --help              this text\n"
             "\n"
-            "Exit status: 0 when every call completed (--message, --register: on a 2xx), 1 when\n"
-            "any failed\n"
+            "Exit status: 0 when every call completed (--message, --register: on a 2xx;\n"
+            "--subscribe: on a NOTIFY), 1 when any failed\n"
             "(the first failure is printed on stderr: 403, 404, a timeout, a challenge the\n"
             "credentials do not answer...) or on a runtime error (cannot listen, cannot resolve\n"
             "the target), 2 for a usage error.\n");
@@ -958,6 +1033,8 @@ enum {
     OPT_EXPIRES,
     OPT_CONTACT,
     OPT_UNREGISTER,
+    /* subscriptions */
+    OPT_SUBSCRIBE,
 };
 int main(int argc, char **argv)
 {
@@ -988,6 +1065,7 @@ int main(int argc, char **argv)
         {"expires", required_argument, NULL, OPT_EXPIRES},
         {"contact", required_argument, NULL, OPT_CONTACT},
         {"unregister", no_argument, NULL, OPT_UNREGISTER},
+        {"subscribe", required_argument, NULL, OPT_SUBSCRIBE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1060,6 +1138,7 @@ int main(int argc, char **argv)
         }
         case OPT_CONTACT: u->reg_contact = optarg; break;
         case OPT_UNREGISTER: u->reg_unregister = 1; break;
+        case OPT_SUBSCRIBE: u->subscribe = optarg; break;
         case 'v': u->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1093,6 +1172,9 @@ int main(int argc, char **argv)
         return usage_error("'%s' is not a sip: or sips: URI for a Request-URI", target);
     int sips = uri.scheme == SIP_URI_SIPS;
     if (!tls_cert != !tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
+    if (u->subscribe && (!*u->subscribe || strpbrk(u->subscribe, " ;,\r\n")))
+        return usage_error("--subscribe wants an event package name, not '%s'", u->subscribe);
+    if (u->subscribe && u->message) return usage_error("%s", "--subscribe or --message: one");
     u->session_timer = (uint32_t)session_timer;
     if (password && password_file)
         return usage_error("%s", "--password and --password-file: one of them");
@@ -1258,6 +1340,8 @@ int main(int argc, char **argv)
      * responses come back over the connection (RFC 3261 §18.2.2). */
     if (!listen) uo.contact_host = u->local_host;
     uo.allow = u->prack ? ALLOW ", PRACK" : ALLOW;
+    /* --subscribe: the NOTIFYs come in the subscription's dialog (RFC 6665 §4.1.3). */
+    if (u->subscribe) uo.allow = ALLOW ", SUBSCRIBE, NOTIFY";
     /* The option tags taken in requests from the callee (a refresh may Require timer). */
     uo.supported = u->prack && u->session_timer ? "100rel, timer"
                    : u->prack                   ? "100rel"
@@ -1324,7 +1408,10 @@ int main(int argc, char **argv)
     uv_signal_start(&u->sigint, on_signal, SIGINT);
     uv_signal_start(&u->sigterm, on_signal, SIGTERM);
     int status;
-    if (u->message) {
+    if (u->subscribe) {
+        uv_timer_start(&u->deadline, on_sub_deadline, timeout * 1000, 0);
+        status = subscribe_once(u);
+    } else if (u->message) {
         uv_timer_start(&u->deadline, on_message_deadline, timeout * 1000, 0);
         status = send_message(u);
     } else if (u->reg_aor) {

@@ -43,6 +43,8 @@ sip.AuthServer = require("libsip.auth").AuthServer
 --- call =, oa =, bridge =, auth_server =, auth_query = } (Python: libsip.live_objects()).
 --- Objects a script dropped count until the collector frees them: collectgarbage() first to see
 --- what is really left.
+--- call =, oa =, bridge =, sub = } (Python: libsip.live_objects()). Objects a script dropped count
+--- until the collector frees them: collectgarbage() first to see what is really left.
 function sip.live_objects()
     local out = {}
     for kind = 0, core.SIP_LIVE__COUNT - 1 do

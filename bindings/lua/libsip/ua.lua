@@ -9,6 +9,7 @@ local loopm = require "libsip.loop"
 local txnm = require "libsip.txn"
 local callm = require "libsip.call"
 local bridgem = require "libsip.bridge"
+local subm = require "libsip.sub"
 
 local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
 local raise, closed, class = errors._raise, errors._closed, errors._class
@@ -226,6 +227,7 @@ function M.new(stack, opts)
     for k in pairs(caps) do if opts[k] ~= nil then caps[k] = opts[k] end end
     local u = setmetatable({ _stack = stack, _loop = stack.loop, _calls = {}, _bridges = {},
         _caps = caps, _pending = {} }, UA)
+    rawset(u, "_subs", {}) -- live subscriptions (sub.lua)
     local weak = setmetatable({ u = u }, { __mode = "v" })
     local rc, p = core.sip_ua_create(rawget(layer, "_p"), o, function(_, txnp, mp)
         local ua = weak.u
@@ -557,6 +559,9 @@ function UA.methods.close(u)
     local regs = rawget(u, "_regs") or {}
     rawset(u, "_regs", nil)
     for r in pairs(regs) do require("libsip.reg")._ua_closed(r) end
+    list = {}
+    for sub in pairs(rawget(u, "_subs")) do list[#list + 1] = sub end
+    for _, sub in ipairs(list) do subm._ua_closed(sub) end
 end
 UA.__close = UA.methods.close
 UA.__gc = function(u)
@@ -570,6 +575,10 @@ end
 --- Registers contacts for an address of record (sip.Registration, docs/LUA.md: Registration);
 --- inside a task it waits until the registrar accepted.
 UA.methods.register = require("libsip.reg").register
+--- Subscriptions (docs/LUA.md: Subscriptions): ua:subscribe(target, event, opts) and, for a
+--- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
+UA.methods.subscribe = subm.subscribe
+UA.methods.accept_subscription = subm.accept_subscription
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" },

@@ -2,6 +2,10 @@
 # Type hints of the libsip package: the public names, re-exported from the annotated modules.
 from . import _core as _core
 from .calls import UA as UA
+from .sub import Notify as Notify
+from .sub import SubState as SubState
+from .sub import Subscription as Subscription
+from .sub import SubscriptionFailed as SubscriptionFailed
 from .calls import Bridge as Bridge
 from .calls import BridgeLeg as BridgeLeg
 from .calls import Call as Call

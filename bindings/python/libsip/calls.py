@@ -1236,6 +1236,7 @@ def _on_ua_request(wua: "weakref.ref[UA]", _h: Any, txn: Any, req: Any) -> None:
 
 _UA_STR = ("user_agent", "allow", "supported", "accept", "schemes", "recv_info",
            "contact_user", "contact_host")
+_UA_STR += ("events",)  # RFC 6665 §8.2.1: the packages this UA is a notifier of
 _UA_MS = ("t1_ms", "t2_ms")
 
 
@@ -1265,7 +1266,8 @@ class UA(_UARequests):
                  recv_info: Optional[str] = None, contact_user: Optional[str] = None,
                  contact_host: Optional[str] = None,
                  t1_ms: Optional[int] = None, t2_ms: Optional[int] = None,
-                 credentials: Any = None) -> None:
+                 credentials: Any = None,
+                 events: Optional[str] = None) -> None:
         from .stack import Stack
         from .requests import _credential_list
         self._h: Any = None
@@ -1276,6 +1278,7 @@ class UA(_UARequests):
         values = {"user_agent": user_agent, "allow": allow, "supported": supported,
                   "accept": accept, "schemes": schemes, "recv_info": recv_info,
                   "contact_user": contact_user, "contact_host": contact_host}
+        values["events"] = events
         o = _c.sip_ua_opts_t()
         _c.sip_ua_opts_init(o)
         for k in _UA_STR:
@@ -1586,6 +1589,8 @@ class UA(_UARequests):
             br._ua_closed()
         for call in calls:
             call._ua_closed()
+        for sub in list(self.__dict__.get("_subs", ())):
+            sub._ua_closed()  # subscriptions (sub.py), which the C close ended too
         try:
             current = asyncio.current_task()
         except RuntimeError:

@@ -24,5 +24,6 @@
 #include "sip/oa.h"
 #include "sip/auth.h"
 #include "sip/reg.h"
+#include "sip/sub.h"
 
 #endif

@@ -25,9 +25,9 @@ typedef struct sip_ua_opts {
     const char *user_agent;       /**< User-Agent of requests and Server of responses
                                        (default "libsip/" and the version) */
     const char *allow;            /**< Allow (default "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO,
-                                       UPDATE, PRACK, MESSAGE"): the methods taken; a known
-                                       method not in the list is answered 405 with it (RFC 3261
-                                       §8.2.1) */
+                                       UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY"): the methods
+                                       taken; a known method not in the list is answered 405
+                                       with it (RFC 3261 §8.2.1) */
     const char *supported;        /**< Supported (default "100rel, timer"): an option tag a request
                                        Requires that is not here is answered 420 (§8.2.2.3) */
     const char *accept;           /**< Accept (default "application/sdp"): a request body of
@@ -44,6 +44,11 @@ typedef struct sip_ua_opts {
     uint32_t t1_ms;               /**< T1 of the 2xx retransmission (default: the layer's, 500) */
     uint32_t t2_ms;               /**< T2 (default 4000) */
     const sip_txn_clock_t *clock; /**< NULL for the loop's timers; copied */
+    const char *events;           /**< event packages this UA is a notifier of, comma-separated
+                                       ("message-summary, dialog"; default NULL: none): an
+                                       out-of-dialog SUBSCRIBE for another package is answered
+                                       489 Bad Event with them as Allow-Events (RFC 6665
+                                       §4.2.1.1) and does not reach the callback (sip/sub.h) */
 } sip_ua_opts_t;
 
 /**
@@ -63,8 +68,9 @@ SIP_EXTERN void sip_ua_opts_init(sip_ua_opts_t *opts);
  * the requests of its dialogs (and answers 481 to a request for a dialog it does not know), the
  * ACKs of its 2xx, the 2xx retransmissions of its calls, and, when cb is given, every other new
  * request, which it starts a server transaction for, checks (RFC 3261 §8.2: 405, 416, 420, 415)
- * and hands to cb. Without cb, out-of-dialog requests go on to the next handlers (a Stack's, or
- * the layer's request handler).
+ * and hands to cb (a SUBSCRIBE only for a package of opts->events, else 489; one inside a dialog
+ * for no subscription of it too: sip/sub.h). Without cb, out-of-dialog requests go on to the next
+ * handlers (a Stack's, or the layer's request handler).
  * @param out        New reference
  * @param layer      Takes its own reference
  * @param opts       NULL for the defaults

@@ -192,9 +192,10 @@ void sip__call_teardown(sip_call_t *c)
         for (size_t i = 0; i < c->nforks; i++)
             sip__ua_dialog_remove(ua, c->forks[i].dlg);
     }
-    if (c->dlg) sip_dialog_terminate(c->dlg);
+    /* RFC 5057: a dialog that still carries a subscription goes on without the call. */
+    if (c->dlg && !c->dlg->usages) sip_dialog_terminate(c->dlg);
     for (size_t i = 0; i < c->nforks; i++)
-        sip_dialog_terminate(c->forks[i].dlg);
+        if (!c->forks[i].dlg->usages) sip_dialog_terminate(c->forks[i].dlg);
     if (ua) sip__call_unlink(ua, c);
 }
 

@@ -200,6 +200,40 @@ int sip_dialog_create_uac(sip_dialog_t **out, const sip_msg_t *req, const sip_ms
     return 0;
 }
 
+int sip__dialog_create_notify(sip_dialog_t **out, const sip_msg_t *sub, const sip_msg_t *notify)
+{
+    *out = NULL;
+    const sip_addr_t *nf = sip_msg_get_from(notify), *sf = sip_msg_get_from(sub);
+    const sip_cseq_t *cs = sip_msg_get_cseq(sub);
+    if (!nf || !sf || !cs || !nf->tag.len) return SIP_EINVAL;
+    sip_str_t local_target = contact_uri(sub), remote_target = contact_uri(notify);
+    if (!local_target.len || !remote_target.len) return SIP_EINVAL;
+    sip_dialog_t *d = dialog_new();
+    if (!d) return SIP_ENOMEM;
+    /* RFC 6665 §4.1.2.4: the NOTIFY makes the dialog as a request makes a UAS's: its
+     * Record-Route in order is the route set, its Contact the remote target. */
+    d->secure = secure_of(sub);
+    d->state = SIP_DIALOG_CONFIRMED;
+    d->local_cseq = cs->seq;
+    sip_str_t s[S__N] = {
+        [S_CALL_ID] = sip_msg_get_call_id(sub),
+        [S_LOCAL_TAG] = sf->tag,
+        [S_REMOTE_TAG] = nf->tag,
+        [S_LOCAL_ADDR] = addr_value(sub, SIP_HDR_FROM),
+        [S_REMOTE_ADDR] = addr_value(notify, SIP_HDR_FROM),
+        [S_LOCAL_TARGET] = local_target,
+    };
+    int rc = pack_fixed(d, s);
+    if (!rc) rc = set_routes(d, notify, 0);
+    if (!rc) rc = own(&d->remote_target, &d->target_store, remote_target);
+    if (rc) {
+        dialog_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
 sip_dialog_t *sip_dialog_ref(sip_dialog_t *d)
 {
     if (d) d->refs++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sip/error.h"
+#include "sip/param.h"
 #include "sip/str.h"
 #include "ua/ua_int.h"
 
@@ -105,6 +106,80 @@ static sip_txn_t *take(sip_ua_t *ua, sip_msg_t *req)
     return txn;
 }
 
+/* ---- usages (RFC 5057) ------------------------------------------------------------------- */
+
+static void invite_on_request(sip__usage_t *u, sip_dialog_t *d, sip_txn_t *txn, sip_msg_t *req)
+{
+    sip__call_on_request(u->owner, d, txn, req);
+}
+
+static void invite_on_stray(sip__usage_t *u, sip_dialog_t *d, sip_msg_t *rsp)
+{
+    sip__call_on_stray(u->owner, d, rsp);
+}
+
+const sip__usage_ops_t sip__ua_invite_usage = {invite_on_request, invite_on_stray};
+
+/* The package and id of a request's Event header (RFC 6665 §8.2.1). 0, or -1 when it
+ * has none. */
+static int event_of(const sip_msg_t *req, sip_str_t *pkg, sip_str_t *id)
+{
+    const sip_token_t *t = sip_header_token(sip_msg_header_at(req, SIP_HDR_EVENT, 0));
+    if (!t || !t->value.len) return -1;
+    *pkg = t->value;
+    *id = (sip_str_t){"", 0};
+    sip_params_get(t->params, "id", id);
+    return 0;
+}
+
+/* The usage of the dialog a request goes to, or NULL. RFC 6665 §4.1.2, §4.2.1: a SUBSCRIBE or
+ * NOTIFY goes to the subscription of its Event package and id (the package compares without
+ * case, the id exactly); anything else goes to the INVITE usage. */
+static sip__usage_t *usage_for(sip_dialog_t *d, const sip_msg_t *req)
+{
+    sip_method_t m = sip_msg_get_method(req);
+    if (m == SIP_METHOD_SUBSCRIBE || m == SIP_METHOD_NOTIFY) {
+        sip_str_t pkg, id;
+        if (event_of(req, &pkg, &id)) return NULL;
+        for (sip__usage_t *u = d->usage_list; u; u = u->next)
+            if (!u->invite && sip_str_caseeq(u->event, pkg) && sip_str_eq(u->id, id)) return u;
+        return NULL;
+    }
+    for (sip__usage_t *u = d->usage_list; u; u = u->next)
+        if (u->invite) return u;
+    return NULL;
+}
+
+/* A request in a dialog of ours with no usage for it. RFC 5057: a request for a usage the
+ * dialog does not have is refused without harming the others: 481 for one that needs the
+ * usage (a NOTIFY or SUBSCRIBE for an unknown subscription, the INVITE usage's requests), 405
+ * with Allow for the rest. */
+static void no_usage(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
+{
+    switch (sip_msg_get_method(req)) {
+    case SIP_METHOD_NOTIFY:
+    case SIP_METHOD_SUBSCRIBE:
+    case SIP_METHOD_BYE:
+    case SIP_METHOD_UPDATE:
+    case SIP_METHOD_PRACK:
+    case SIP_METHOD_INFO:
+    case SIP_METHOD_INVITE: respond_with(ua, txn, 481, NULL, NULL); break;
+    default: respond_with(ua, txn, 405, "Allow", "SUBSCRIBE, NOTIFY"); break;
+    }
+}
+
+/* RFC 6665 §4.2.1.1, §8.3.2: a SUBSCRIBE for an event package this UA is no notifier of gets 489
+ * with the packages it takes in Allow-Events. 1 when answered. */
+static int bad_event(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
+{
+    sip_str_t pkg, id;
+    if (!event_of(req, &pkg, &id) && sip__ua_list_has(ua->events, pkg)) return 0;
+    /* A SUBSCRIBE without Event is for no package served here either (RFC 6665 keeps it for
+     * PINT, RFC 2848): 489 as well. */
+    respond_with(ua, txn, 489, "Allow-Events", ua->events);
+    return 1;
+}
+
 /* A request: in one of our dialogs, for an unknown dialog (481), or out of dialog for the
  * application's callback. ACKs of 2xx come here too (the transaction layer passes them on). */
 static int on_request(sip_ua_t *ua, sip_msg_t *req)
@@ -116,16 +191,32 @@ static int on_request(sip_ua_t *ua, sip_msg_t *req)
         /* RFC 3261 §12.2.2: a request with a To tag belongs to a dialog of ours or gets 481. */
         sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(req), to->tag, from->tag);
         if (m == SIP_METHOD_ACK) {
-            if (!d || !d->owner) return 0;
-            sip__call_on_request(d->owner, d, NULL, req);
+            sip__usage_t *u = d ? usage_for(d, req) : NULL;
+            if (!u) return 0;
+            u->ops->on_request(u, d, NULL, req);
             return 1;
         }
         sip_txn_t *txn = take(ua, req);
         if (!txn) return 1;
-        if (!d || !d->owner)
-            respond_with(ua, txn, 481, NULL, NULL);
-        else if (!uas_checks(ua, txn, req))
-            sip__call_on_request(d->owner, d, txn, req);
+        if (!d) {
+            /* RFC 6665 §4.1.2.4: a NOTIFY may come before the 2xx of its SUBSCRIBE, or from
+             * another fork of it: the subscription makes the dialog. */
+            if (m != SIP_METHOD_NOTIFY || !sip__sub_on_orphan_notify(ua, txn, req))
+                respond_with(ua, txn, 481, NULL, NULL);
+        } else if (!uas_checks(ua, txn, req)) {
+            sip_dialog_ref(d);
+            sip__usage_t *u = usage_for(d, req);
+            if (u) {
+                u->ops->on_request(u, d, txn, req);
+            } else if (m == SIP_METHOD_SUBSCRIBE && ua->cb) {
+                /* A new subscription inside the dialog (a call's): the application's to
+                 * accept, as one out of dialog. */
+                if (!bad_event(ua, txn, req)) ua->cb(ua, txn, req, ua->user);
+            } else {
+                no_usage(ua, txn, req);
+            }
+            sip_dialog_unref(d);
+        }
         sip_txn_unref(txn);
         return 1;
     }
@@ -133,7 +224,8 @@ static int on_request(sip_ua_t *ua, sip_msg_t *req)
     if (m == SIP_METHOD_ACK || !ua->cb) return 0;
     sip_txn_t *txn = take(ua, req);
     if (!txn) return 1;
-    if (!uas_checks(ua, txn, req)) ua->cb(ua, txn, req, ua->user);
+    if (!uas_checks(ua, txn, req) && !(m == SIP_METHOD_SUBSCRIBE && bad_event(ua, txn, req)))
+        ua->cb(ua, txn, req, ua->user);
     sip_txn_unref(txn);
     return 1;
 }
@@ -145,9 +237,14 @@ static int on_stray(sip_ua_t *ua, sip_msg_t *rsp)
     if (!to || !from) return 0;
     /* A response to our request: our tag is in From. */
     sip_dialog_t *d = sip__ua_dialog_find(ua, sip_msg_get_call_id(rsp), from->tag, to->tag);
-    if (!d || !d->owner) return 0;
-    sip__call_on_stray(d->owner, d, rsp);
-    return 1;
+    if (!d) return 0;
+    for (sip__usage_t *u = d->usage_list; u; u = u->next) {
+        if (u->invite && u->ops->on_stray) {
+            u->ops->on_stray(u, d, rsp);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int sip__ua_on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)

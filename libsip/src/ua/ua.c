@@ -21,7 +21,7 @@ void sip_ua_opts_init(sip_ua_opts_t *o)
     if (!o) return;
     *o = (sip_ua_opts_t){0};
     o->user_agent = "libsip/" SIP_VERSION_STRING;
-    o->allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE";
+    o->allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, MESSAGE, SUBSCRIBE, NOTIFY";
     o->supported = "100rel, timer";
     o->accept = "application/sdp";
     o->schemes = "sip, sips";
@@ -44,6 +44,7 @@ static void ua_free(sip_ua_t *ua)
     free(ua->contact_user);
     free(ua->contact_host);
     free(ua->recv_info);
+    free(ua->events);
     free(ua->buckets);
     sip_msg_unref(ua->deco);
     for (unsigned i = 0; i < ua->ncontacts; i++)
@@ -59,6 +60,7 @@ static void ua_free(sip_ua_t *ua)
 int sip__ua_on_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
 
 static int add_if(sip_msg_t *m, const char *name, const char *value);
+static void table_remove(sip_ua_t *ua, sip_dialog_t *d);
 
 /* The template of the headers the UA stamps (see ua_int.h). */
 static int deco_init(sip_ua_t *ua)
@@ -104,12 +106,13 @@ int sip_ua_create(sip_ua_t **out, sip_txn_layer_t *layer, const sip_ua_opts_t *o
     ua->contact_user = dup_or_null(opts->contact_user);
     ua->contact_host = dup_or_null(opts->contact_host);
     ua->recv_info = dup_or_null(opts->recv_info);
+    ua->events = dup_or_null(opts->events);
     ua->nbuckets = 64;
     ua->buckets = calloc(ua->nbuckets, sizeof(*ua->buckets));
     if ((opts->user_agent && !ua->user_agent) || (opts->allow && !ua->allow) ||
         (opts->supported && !ua->supported) || (opts->accept && !ua->accept) || !ua->schemes ||
         (opts->contact_user && !ua->contact_user) || (opts->contact_host && !ua->contact_host) ||
-        (opts->recv_info && !ua->recv_info) || !ua->buckets)
+        (opts->recv_info && !ua->recv_info) || (opts->events && !ua->events) || !ua->buckets)
         goto fail_ua;
     rc = deco_init(ua);
     if (!rc) rc = sip__tq_init(&ua->tq, ua->loop, opts->clock);
@@ -157,12 +160,14 @@ void sip_ua_close(sip_ua_t *ua)
     /* Calls first: their timers and dialogs go before the table and the queue. */
     while (ua->calls)
         sip__call_ua_closed(ua->calls);
+    while (ua->subs)
+        sip__sub_ua_closed(ua->subs);
     sip__ua_requests_close(ua);
     while (ua->regs)
         sip__reg_ua_closed(ua->regs);
     for (size_t i = 0; i < ua->nbuckets; i++) {
         while (ua->buckets[i])
-            sip__ua_dialog_remove(ua, ua->buckets[i]);
+            table_remove(ua, ua->buckets[i]);
     }
     if (sip__tq_close(&ua->tq, tq_closed, ua)) ua->tq_closing = 1;
     sip_txn_layer_t *layer = ua->layer;
@@ -257,32 +262,75 @@ static int grow(sip_ua_t *ua)
     return 0;
 }
 
-int sip__ua_dialog_add(sip_ua_t *ua, sip_dialog_t *d, void *owner)
+/* Links d in the table. */
+static void table_add(sip_ua_t *ua, sip_dialog_t *d)
 {
-    if (ua->closed) return SIP_ECLOSED;
     /* Grow at load 1: a failed growth only makes the chains longer. */
     if (ua->ndialogs >= ua->nbuckets) grow(ua);
     d->hash = hash_key(d->call_id, d->local_tag);
     size_t i = d->hash & (ua->nbuckets - 1);
     d->hnext = ua->buckets[i];
     ua->buckets[i] = sip_dialog_ref(d);
-    d->owner = owner;
     ua->ndialogs++;
-    return 0;
 }
 
-void sip__ua_dialog_remove(sip_ua_t *ua, sip_dialog_t *d)
+/* Unlinks d from the table (and every usage from d). */
+static void table_remove(sip_ua_t *ua, sip_dialog_t *d)
 {
-    if (!d->owner) return;
     sip_dialog_t **pp = &ua->buckets[d->hash & (ua->nbuckets - 1)];
     while (*pp && *pp != d)
         pp = &(*pp)->hnext;
     if (!*pp) return;
     *pp = d->hnext;
     d->hnext = NULL;
-    d->owner = NULL;
+    for (sip__usage_t *u = d->usage_list; u; u = u->next)
+        u->linked = 0;
+    d->usage_list = NULL;
+    d->usages = 0;
     ua->ndialogs--;
     sip_dialog_unref(d);
+}
+
+int sip__ua_usage_add(sip_ua_t *ua, sip_dialog_t *d, sip__usage_t *u)
+{
+    if (ua->closed) return SIP_ECLOSED;
+    if (u->linked) return 0;
+    if (!d->usages) table_add(ua, d);
+    u->next = d->usage_list;
+    d->usage_list = u;
+    u->linked = 1;
+    d->usages++;
+    return 0;
+}
+
+void sip__ua_usage_remove(sip_ua_t *ua, sip_dialog_t *d, sip__usage_t *u)
+{
+    if (!u->linked) return;
+    sip__usage_t **pp = &d->usage_list;
+    while (*pp && *pp != u)
+        pp = &(*pp)->next;
+    if (*pp) *pp = u->next;
+    u->next = NULL;
+    u->linked = 0;
+    /* RFC 5057: the dialog ends with its last usage. */
+    if (--d->usages <= 0) table_remove(ua, d);
+}
+
+/* The INVITE usage of a call (request.c dispatches to it). */
+extern const sip__usage_ops_t sip__ua_invite_usage;
+
+int sip__ua_dialog_add(sip_ua_t *ua, sip_dialog_t *d, void *owner)
+{
+    d->inv.ops = &sip__ua_invite_usage;
+    d->inv.owner = owner;
+    d->inv.invite = 1;
+    return sip__ua_usage_add(ua, d, &d->inv);
+}
+
+void sip__ua_dialog_remove(sip_ua_t *ua, sip_dialog_t *d)
+{
+    sip__ua_usage_remove(ua, d, &d->inv);
+    d->inv.owner = NULL;
 }
 
 sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t local_tag,

@@ -54,9 +54,16 @@ struct sip_ua {
     sip_msg_t *service_route;
     /* Live registrations, so that closing the UA closes them (reg/reg.c). */
     struct sip_reg *regs;
+    /* Subscriptions (sub/): the event packages taken as notifier (RFC 6665 §4.2.1.1), and the
+     * live subscriptions, so that a NOTIFY before the 2xx or from a fork finds its SUBSCRIBE
+     * and closing the UA ends them. */
+    char *events;
+    struct sip_sub *subs;
+    size_t nsubs;
 };
 
-/* The dialog table. A dialog's owner is the usage its messages go to (a call). */
+/* The dialog table. A dialog is in it while it has a usage (RFC 5057): the INVITE usage of a
+ * call (owner), added and removed with these two, or subscriptions (below). */
 int sip__ua_dialog_add(sip_ua_t *ua, sip_dialog_t *dlg, void *owner);
 void sip__ua_dialog_remove(sip_ua_t *ua, sip_dialog_t *dlg);
 /* Finds a dialog by Call-ID, local tag and remote tag. */
@@ -116,5 +123,16 @@ void sip__ua_requests_close(sip_ua_t *ua);
 int sip__ua_set_service_route(sip_ua_t *ua, const sip_msg_t *rsp);
 /* The UA closes: the registration stops without sending (reg/reg.c). */
 void sip__reg_ua_closed(struct sip_reg *reg);
+
+/* Usages (RFC 5057). Adds u to the dialog (and the dialog to the table with its first usage);
+ * removes it (and the dialog from the table with its last). */
+int sip__ua_usage_add(sip_ua_t *ua, sip_dialog_t *dlg, sip__usage_t *u);
+void sip__ua_usage_remove(sip_ua_t *ua, sip_dialog_t *dlg, sip__usage_t *u);
+
+/* The subscriptions' side, called by the UA (sub/). A NOTIFY that found no dialog: 1 when a
+ * subscription of ours waiting for its dialog, or another fork of one, took it. */
+int sip__sub_on_orphan_notify(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req);
+/* The UA closes: every subscription ends without sending. */
+void sip__sub_ua_closed(struct sip_sub *sub);
 
 #endif

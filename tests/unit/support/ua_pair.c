@@ -203,3 +203,56 @@ void pair_teardown(void)
     sip_loop_unref(loop);
     loop = NULL;
 }
+
+/* ---- subscriptions --------------------------------------------------------------------------- */
+
+static void copy_header(sip_msg_t *m, const sip_msg_t *from, sip_hdr_id_t id)
+{
+    const sip_header_t *h = sip_msg_header_at(from, id, 0);
+    if (h) assert_int_equal(sip_msg_add_header_copy(m, h), 0);
+}
+
+void pair_rebuild_request(sip_msg_t **out, const sip_msg_t *req, const char *method,
+                          const char *event, uint32_t cseq_add)
+{
+    static unsigned branch;
+    const sip_uri_t *u = sip_msg_get_uri(req);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%.*s", (int)u->raw.len, u->raw.ptr);
+    sip_msg_t *m = NULL;
+    assert_int_equal(sip_msg_create_request(&m, method, buf), 0);
+    snprintf(buf, sizeof(buf), "SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKpair%u", ++branch);
+    assert_int_equal(sip_msg_add_header(m, "Via", buf), 0);
+    assert_int_equal(sip_msg_add_header(m, "Max-Forwards", "70"), 0);
+    copy_header(m, req, SIP_HDR_FROM);
+    copy_header(m, req, SIP_HDR_TO);
+    copy_header(m, req, SIP_HDR_CALL_ID);
+    snprintf(buf, sizeof(buf), "%u %s", sip_msg_get_cseq(req)->seq + cseq_add, method);
+    assert_int_equal(sip_msg_add_header(m, "CSeq", buf), 0);
+    copy_header(m, req, SIP_HDR_CONTACT);
+    if (event) assert_int_equal(sip_msg_add_header(m, "Event", event), 0);
+    *out = m;
+}
+
+void pair_fork_notify(sip_msg_t **out, const sip_msg_t *notify, const char *tag, const char *body)
+{
+    sip_msg_t *m = NULL;
+    sip_str_t ev = sip_header_get_value(sip_msg_header_at(notify, SIP_HDR_EVENT, 0));
+    char evbuf[256];
+    snprintf(evbuf, sizeof(evbuf), "%.*s", (int)ev.len, ev.ptr);
+    pair_rebuild_request(&m, notify, "NOTIFY", evbuf, 0);
+    const sip_addr_t *f = sip_msg_get_from(notify);
+    char from[512];
+    snprintf(from, sizeof(from), "<%.*s>;tag=%s", (int)f->uri.raw.len, f->uri.raw.ptr, tag);
+    assert_int_equal(sip_msg_set_header(m, "From", from), 0);
+    sip_str_t ss = sip_header_get_value(sip_msg_header_at(notify, SIP_HDR_SUBSCRIPTION_STATE, 0));
+    char sbuf[128];
+    snprintf(sbuf, sizeof(sbuf), "%.*s", (int)ss.len, ss.ptr);
+    assert_int_equal(sip_msg_add_header(m, "Subscription-State", sbuf), 0);
+    const sip_media_t *ct = sip_msg_get_content_type(notify);
+    char type[128];
+    snprintf(type, sizeof(type), "%.*s/%.*s", (int)ct->type.len, ct->type.ptr, (int)ct->subtype.len,
+             ct->subtype.ptr);
+    assert_int_equal(sip_msg_set_body(m, type, body, strlen(body)), 0);
+    *out = m;
+}

@@ -36,4 +36,13 @@ void pair_advance(uint64_t ms);
 /* Hands a message to a side as if it came from the other. */
 void pair_inject(int to, sip_msg_t *msg);
 
+/* Subscriptions: a request built from one a side sent (its Request-URI, From, To, Call-ID,
+ * Contact, Event), with another method, Event (NULL: none), CSeq (the request's plus
+ * cseq_add) and a new Via branch, to hand to the other side as if that side sent it. */
+void pair_rebuild_request(sip_msg_t **out, const sip_msg_t *req, const char *method,
+                          const char *event, uint32_t cseq_add);
+/* The NOTIFY another fork of a SUBSCRIBE would send: notify with its From tag replaced by tag
+ * and its body by body (same type). */
+void pair_fork_notify(sip_msg_t **out, const sip_msg_t *notify, const char *tag, const char *body);
+
 #endif

@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: MIT
+"""libsip.Subscription (RFC 6665): two UAs on two Stacks over UDP on 127.0.0.1, one subscribing
+to the other's message-summary, in asyncio: NOTIFYs as an async iterator, notify(),
+terminate() with a reason, unsubscribe(), 489 for an unknown package, a subscription inside a
+call's dialog, and the argument checks."""
+
+import asyncio
+import gc
+
+import pytest
+
+import libsip
+from libsip import UA, SubState, Subscription, SubscriptionFailed
+
+MWI = "application/simple-message-summary"
+SUMMARY = "Messages-Waiting: yes\r\nVoice-Message: 2/8 (0/2)\r\n"
+WAIT = 5  # seconds: the bound of every wait
+
+
+def _gone():
+    gc.collect()
+    live = libsip.live_objects()
+    return {k: v for k, v in live.items() if v}
+
+
+def run_pair(body, **ua_opts):
+    """Runs body(alice, bob, bob_uri) with two UAs on two Stacks sharing one loop, then closes
+    everything and checks that no libsip object is left."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        a = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        b = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+        server = asyncio.ensure_future(loop.serve())
+        try:
+            with UA(a, **ua_opts) as alice, b.ua(**ua_opts) as bob:
+                uri = "sip:bob@" + b.address().split(":", 1)[1]
+                return await asyncio.wait_for(body(alice, bob, uri), 2 * WAIT)
+        finally:
+            a.close()
+            b.close()
+            loop.stop()
+            await asyncio.wait_for(server, WAIT)
+            loop.close()
+
+    out = asyncio.run(main())
+    assert _gone() == {}
+    return out
+
+
+def test_subscribe_notify_unsubscribe():
+    async def body(alice, bob, uri):
+        accepted = asyncio.get_running_loop().create_future()
+
+        @bob.on_request
+        def on_request(req):
+            assert req.method == "SUBSCRIBE"
+            accepted.set_result(bob.accept_subscription(req, body=SUMMARY, content_type=MWI,
+                                                        expires=600))
+
+        sub = await alice.subscribe(uri, "message-summary", expires=900, accept=MWI)
+        assert isinstance(sub, Subscription) and sub.is_subscriber
+        n = await asyncio.wait_for(sub.next_notify(), WAIT)
+        assert n.state is SubState.ACTIVE and n.body == SUMMARY.encode()
+        assert n.content_type == MWI and n.subscription is sub and n.expires == 600
+        assert sub.state is SubState.ACTIVE and sub.event == "message-summary"
+        assert 590 <= sub.expires <= 600
+        notifier = await asyncio.wait_for(accepted, WAIT)
+        assert not notifier.is_subscriber and notifier.state is SubState.ACTIVE
+        notifier.notify("Messages-Waiting: no\r\n")
+        n = await asyncio.wait_for(sub.next_notify(), WAIT)
+        assert n.body == b"Messages-Waiting: no\r\n"
+        assert await asyncio.wait_for(sub.unsubscribe(), WAIT) == 200
+        rest = [n async for n in sub]
+        assert [n.state for n in rest] == [SubState.TERMINATED]
+        assert sub.state is SubState.TERMINATED and notifier.state is SubState.TERMINATED
+        assert alice.dialog_count == 0 and bob.dialog_count == 0
+        return True
+
+    assert run_pair(body, events="message-summary")
+
+
+def test_notifier_terminates_with_reason():
+    async def body(alice, bob, uri):
+        subs = []
+
+        @bob.on_request
+        def on_request(req):
+            subs.append(bob.accept_subscription(req, body=SUMMARY, content_type=MWI,
+                                                state="pending"))
+
+        sub = await alice.subscribe(uri, "message-summary")
+        seen = []
+        async for n in sub:
+            seen.append(n.state)
+            if n.state is SubState.PENDING:
+                subs[0].terminate("rejected", retry_after=60)
+        assert seen == [SubState.PENDING, SubState.TERMINATED]
+        assert sub.reason == "rejected" and sub.retry_after == 60 and sub.end_status == 200
+        with pytest.raises(libsip.ClosedError):
+            subs[0].notify("x")
+        return True
+
+    assert run_pair(body, events="message-summary")
+
+
+def test_unknown_package_489():
+    async def body(alice, bob, uri):
+        with pytest.raises(SubscriptionFailed) as e:
+            await alice.subscribe(uri, "presence")
+        assert e.value.status == 489
+        assert e.value.response.headers["Allow-Events"][0].value == "message-summary"
+        return True
+
+    assert run_pair(body, events="message-summary")
+
+
+def test_subscription_inside_a_call():
+    async def body(alice, bob, uri):
+        @bob.on_invite
+        async def on_invite(call):
+            await call.answer(sdp="v=0\r\n")
+
+        @bob.on_request
+        def on_request(req):
+            bob.accept_subscription(req, body="<dialog-info/>",
+                                    content_type="application/dialog-info+xml")
+
+        call = await alice.invite(uri, sdp="v=0\r\n")
+        sub = await alice.subscribe(None, "dialog", call=call)
+        n = await asyncio.wait_for(sub.next_notify(), WAIT)
+        assert n.body == b"<dialog-info/>"
+        assert sub.dialog.call_id == call.dialog.call_id
+        assert alice.dialog_count == 1
+        await asyncio.wait_for(sub.unsubscribe(), WAIT)
+        assert call.state is libsip.CallState.CONFIRMED and alice.dialog_count == 1
+        await call.hangup()
+        assert await call.ended(timeout=WAIT) == 200
+        return True
+
+    assert run_pair(body, events="dialog")
+
+
+def test_ua_close_ends_subscriptions_and_checks():
+    async def body(alice, bob, uri):
+        @bob.on_request
+        def on_request(req):
+            bob.accept_subscription(req, body=SUMMARY, content_type=MWI)
+
+        with pytest.raises(TypeError):
+            alice.subscribe(uri, 5)
+        with pytest.raises(TypeError):
+            alice.subscribe(uri, "x", expires="1")
+        with pytest.raises(TypeError):
+            alice.subscribe(uri, "x", colour=1)
+        with pytest.raises(libsip.InvalidError):
+            alice.subscribe(uri, "")
+        with pytest.raises(TypeError):
+            Subscription()
+        sub = await alice.subscribe(uri, "message-summary")
+        await asyncio.wait_for(sub.next_notify(), WAIT)
+        with pytest.raises(libsip.InvalidError):
+            sub.notify("x")
+        with pytest.raises(libsip.InvalidError):
+            sub.notify("x", state="gone")
+        alice.close()
+        with pytest.raises(libsip.ClosedError):
+            await sub.ended()
+        return True
+
+    assert run_pair(body, events="message-summary")
