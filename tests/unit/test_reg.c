@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "reg/reg_int.h"
 #include "sip/sip.h"
 #include "ua_pair.h"
@@ -313,6 +314,13 @@ static void reg_service_route_and_path(void **state)
     assert_int_equal(sip_msg_header_count(m, SIP_HDR_ROUTE), 2);
     sip_str_t r0 = sip_header_get_value(sip_msg_header_at(m, SIP_HDR_ROUTE, 0));
     assert_true(eqs(r0, "<sip:127.0.0.1:5061;lr>"));
+    /* A call's INVITE too (sip_call_invite() builds it the same way). */
+    sip_msg_t *inv = NULL;
+    assert_int_equal(sip_ua_create_request(&inv, pair[A].ua, "INVITE", "sip:bob@example.com",
+                                           "<sip:alice@example.com>"),
+                     0);
+    assert_int_equal(sip_msg_header_count(inv, SIP_HDR_ROUTE), 2);
+    sip_msg_unref(inv);
     /* It goes to the first route (B), which answers it. */
     assert_int_equal(sip_ua_send_request(pair[A].ua, m, NULL, NULL, NULL, NULL), 0);
     sip_msg_unref(m);
@@ -523,6 +531,43 @@ static void reg_challenged(void **state)
     pair_advance(64000);
 }
 
+static int drop_all(int from, const sip_msg_t *msg)
+{
+    (void)from;
+    (void)msg;
+    return 1;
+}
+
+/* sip_reg_create() under allocation failures: SIP_ENOMEM and nothing left, until it passes. */
+static void reg_alloc_failures(void **state)
+{
+    (void)state;
+    pair_drop = drop_all;
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = "sip:127.0.0.1:5061";
+    o.contacts = "<sip:a@192.0.2.1>;q=0.7, <sip:a@192.0.2.2>";
+    o.instance_id = "<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";
+    o.reg_id = 1;
+    o.from = "<sip:boss@example.com>";
+    for (int n = 1;; n++) {
+        sip_reg_t *reg = NULL;
+        int frees = freed;
+        test_alloc_fail_at(n);
+        int rc =
+            sip_reg_create(&reg, pair[A].ua, "sip:alice@example.com", &o, on_event, NULL, on_free);
+        test_alloc_fail_at(0);
+        sip_reg_unref(reg);
+        assert_int_equal(freed, frees + 1); /* user_free ran once, failure or not */
+        if (rc == 0) break;
+        assert_int_equal(rc, SIP_ENOMEM);
+        assert_null(reg);
+        assert_true(n < 300);
+    }
+    pair_advance(64000);
+    pair_drop = NULL;
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -539,6 +584,7 @@ int main(void)
         T(reg_args_and_ua_close),
         T(reg_default_registrar),
         T(reg_challenged),
+        T(reg_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

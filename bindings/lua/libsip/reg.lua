@@ -198,12 +198,9 @@ function M.register(ua, aor, opts)
         if not user or user == "" then
             raise(core.SIP_EINVAL, what .. ": a password needs a user (the AOR has none)")
         end
-        local cred = core.sip_auth_cred_t()
-        cred.user = errors._arg_string(user, what .. ": user")
-        cred.password = pw
-        if opts.realm ~= nil then cred.realm = errors._arg_string(opts.realm, what .. ": realm") end
-        local rc = core.sip_ua_add_credential(up, cred)
-        if rc < 0 then raise(rc, what .. ": cannot add the credential: " .. core.sip_strerror(rc)) end
+        -- The UA's own credentials (ua:add_credential): every challenge is answered with them.
+        ua:add_credential { user = errors._arg_string(user, what .. ": user"), password = pw,
+            realm = opts.realm }
     end
     local r = setmetatable({ _ua = ua, _loop = rawget(ua, "_loop"), _handlers = {},
         _wait_registered = {}, _wait_unregistered = {} }, Registration)

@@ -409,14 +409,7 @@ def _register(self: UA, aor: str, *, user: Optional[str] = None,
             u = rest.split("@", 1)[0] if "@" in rest else ""
         if not u:
             raise InvalidError(_c.SIP_EINVAL, "a password needs a user (the AOR has none)")
-        cred = _c.sip_auth_cred_t()
-        cred.user = u
-        cred.password = password
-        if realm is not None:
-            cred.realm = realm
-        rc = _c.sip_ua_add_credential(h, cred)
-        if rc < 0:
-            raise error(rc, f"cannot add the credential: {_c.sip_strerror(rc)}")
+        self.add_credential(u, password, realm=realm)  # type: ignore[attr-defined]
     reg = Registration._new(self)
     rc, rh = _c.sip_reg_create(h, aor, o, functools.partial(_on_reg_event, weakref.ref(reg)))
     if rc < 0:
