@@ -168,3 +168,55 @@ def test_ua_close_ends_subscriptions_and_checks():
         return True
 
     assert run_pair(body, events="message-summary")
+
+
+ALLOW_REFER = "INVITE, ACK, CANCEL, BYE, OPTIONS, SUBSCRIBE, NOTIFY, REFER"
+
+
+def test_blind_transfer_with_refer():
+    async def body(alice, bob, uri):
+        alice_uri = "sip:carol@" + alice.stack.address().split(":", 1)[1]
+        seen = {}
+
+        @alice.on_invite
+        async def carol(call):          # the transfer target, on alice's UA
+            await call.answer(sdp="v=0\r\n")
+
+        @bob.on_invite
+        async def on_invite(call):
+            if "new" in seen:             # the second call leaves REFER to the core: 501
+                await call.answer(sdp="v=0\r\n")
+                return
+
+            @call.on("refer")
+            async def refer(req):
+                seen["refer_to"] = req.headers["Refer-To"][0].value
+                seen["referred_by"] = req.headers["Referred-By"][0].value
+                sub = bob.accept_subscription(req)    # 202, NOTIFY 100 Trying
+                new = bob.invite(alice_uri, sdp="v=0\r\n")
+                await new.answered(timeout=WAIT)
+                sub.terminate("noresource", body="SIP/2.0 200 OK\r\n")
+                seen["new"] = new
+
+            await call.answer(sdp="v=0\r\n")
+
+        call = await alice.invite(uri, sdp="v=0\r\n")
+        status = await call.transfer(alice_uri, referred_by="<sip:alice@127.0.0.1>",
+                                     timeout=WAIT)
+        assert status == 200
+        assert seen["refer_to"] == f"<{alice_uri}>"
+        assert seen["referred_by"] == "<sip:alice@127.0.0.1>"
+        await call.hangup()
+        await seen["new"].hangup()
+        await asyncio.wait_for(seen["new"].ended(), WAIT)
+
+        # A refused REFER raises.
+        call = await alice.invite(uri, sdp="v=0\r\n")
+        sub = alice.refer(None, alice_uri, call=call)
+        with pytest.raises(SubscriptionFailed) as e:
+            await sub
+        assert e.value.status == 501      # the call has no handler for REFER this time
+        await call.hangup()
+        return True
+
+    assert run_pair(body, allow=ALLOW_REFER, events="dialog")

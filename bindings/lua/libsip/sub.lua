@@ -121,6 +121,8 @@ local function notify_of(m, s)
     end
     local ct = m:header("Content-Type")
     if ct then n.content_type = ct:match("^%s*([^;%s]+)") or "" end
+    -- A REFER's NOTIFY (RFC 3515 §2.4.5): the status of its message/sipfrag body.
+    n.status = math.tointeger(tonumber((n.body or ""):match("^SIP/%S+%s+(%d%d%d)")))
     return n
 end
 
@@ -302,6 +304,81 @@ function M.subscribe(u, target, event, opts)
     rawget(u, "_subs")[s] = true
     return s
 end
+
+local REFER_KEYS = errors._set { "call", "from", "referred_by", "headers", "dst" }
+
+--- Sends a REFER (RFC 3515): ua:refer(target, refer_to, { call = a sip.Call (inside its
+--- dialog; target is then nil), from =, referred_by = (RFC 3892), headers =, dst = }) asks the
+--- other side to send a request to refer_to (an INVITE for a sip: URI: a transfer) and
+--- returns its implicit subscription at once: sub:wait_established() for the 202 (raises for
+--- 403, 405, 603...), then sub:notifies(), whose n.status is the status of the request the
+--- other side sent (100, 180, 200...).
+function M.refer(u, target, refer_to, opts)
+    local up = rawget(u, "_p")
+    if not up then errors._closed() end
+    if target ~= nil then errors._arg_string(target, "ua:refer: target") end
+    errors._arg_string(refer_to, "ua:refer: refer_to")
+    if refer_to == "" then raise(core.SIP_EINVAL, "ua:refer: refer_to must be a URI") end
+    opts = errors._check_opts(opts, REFER_KEYS, "ua:refer")
+    local o = core.sip_sub_opts_t()
+    core.sip_sub_opts_init(o)
+    if opts.from ~= nil then o.from = errors._arg_string(opts.from, "ua:refer: from") end
+    local lines = {}
+    if opts.referred_by ~= nil then
+        lines[#lines + 1] = "Referred-By: " .. errors._arg_string(opts.referred_by,
+            "ua:refer: referred_by")
+    end
+    if opts.headers ~= nil then
+        lines[#lines + 1] = require("libsip.call")._header_lines(opts.headers, "ua:refer")
+    end
+    if #lines > 0 then o.headers = table.concat(lines, "\r\n") end
+    local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
+    if ni then o.dst = ni end
+    if opts.call ~= nil then
+        if getmetatable(opts.call) ~= errors._classes.Call then
+            raise(core.SIP_EINVAL, "ua:refer: call must be a sip.Call")
+        end
+        local cp = rawget(opts.call, "_p")
+        local d = cp and core.sip_call_get_dialog(cp)
+        if not d then raise(core.SIP_EINVAL, "ua:refer: the call has no dialog") end
+        o.dialog = d
+    elseif target == nil then
+        raise(core.SIP_EINVAL, "ua:refer: target must be a string (or call given)")
+    end
+    local s = new_sub(u, nil)
+    local rc, p = core.sip_sub_refer(up, target, refer_to, o,
+        event_cb(setmetatable({ s = s }, { __mode = "v" })))
+    if rc == core.SIP_EURI then
+        raise(rc, ("ua:refer: bad target URI %q"):format(target))
+    elseif rc < 0 then
+        raise(rc, "ua:refer: cannot refer: " .. core.sip_strerror(rc))
+    end
+    rawset(s, "_p", p)
+    rawget(u, "_subs")[s] = true
+    return s
+end
+
+--- Blind transfer (RFC 3515, RFC 5589), in a task: call:transfer(target, { referred_by =,
+--- timeout = seconds }) REFERs the other side of the call to target and waits until it
+--- reports the outcome of its call there; returns that final status (200 when the target
+--- answered, 486, 487...). Raises (SIP_EIO with status) when the REFER is refused. The call
+--- goes on: hang it up once transferred.
+local function transfer(c, target, opts)
+    errors._arg_string(target, "call:transfer: target")
+    opts = errors._check_opts(opts, errors._set { "referred_by", "timeout" }, "call:transfer")
+    local sub = M.refer(rawget(c, "_ua"), nil, target, { call = c,
+        referred_by = opts.referred_by })
+    sub:wait_established(opts.timeout)
+    local status = 0
+    while true do
+        local n = sub:next_notify(opts.timeout)
+        if not n then break end
+        if n.status then status = n.status end
+    end
+    if status == 0 and sub.end_status ~= 200 then error(sub_failed(sub), 0) end
+    return status
+end
+errors._classes.Call.methods.transfer = transfer
 
 local ACCEPT_KEYS = errors._set { "body", "content_type", "state", "expires", "status", "headers" }
 local STATES = { active = core.SIP_SUB_ACTIVE, pending = core.SIP_SUB_PENDING }

@@ -572,6 +572,8 @@ end
 --- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
 UA.methods.subscribe = subm.subscribe
 UA.methods.accept_subscription = subm.accept_subscription
+--- REFER (RFC 3515): ua:refer(target, refer_to, opts); call:transfer(target) is sub.lua's too.
+UA.methods.refer = subm.refer
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" },
