@@ -40,6 +40,7 @@ X(sip_ua_request_cb, cb)
 X(sip_call_event_cb, cb)
 X(sip_bridge_event_cb, cb)
 X(sip_ua_response_cb, cb)
+X(sip_auth_check_cb, cb)
 X(sip_sub_event_cb, cb)
 %enddef
 
@@ -205,6 +206,13 @@ static void sipbind_tramp_sip_ua_response_cb(sip_ua_t *ua, sip_msg_t *req, sip_m
 {
     sipbind_arg_t a[] = {SB_H(ua, sip_ua), SB_H(req, sip_msg), SB_H(rsp, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(ua), a, 3);
+}
+
+/* A digest check's lookup or verdict. A server belongs to no loop: its errors go to none. */
+static void sipbind_tramp_sip_auth_check_cb(sip_auth_query_t *q, sip_auth_event_t ev, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(q, sip_auth_query), SB_I(ev)};
+    sipbind_invoke(u, NULL, a, 2);
 }
 
 /* A subscription that ended has no UA any more: its errors go to no loop. */

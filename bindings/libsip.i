@@ -255,9 +255,6 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"
-/* The credentials of sip_ua_add_credential() (sip_auth_cred_t, writable like an options
- * struct: mutable.i) come from sip/auth.h; SWIG includes a file once. */
-%include "sip/auth.h"
 %include "sip/ua.h"
 %include "sip/call.h"
 %include "sip/bridge.h"
@@ -266,6 +263,19 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_oa_t **out };
 %apply SWIGTYPE *SIP_ERR_OUT { sip_oa_error_t *err };
 %include "sip/oa.h"
+/* Digest authentication (sip/auth.h): the client's credential store, the server and its checks
+ * are handles (convention 1); sip_auth_cred_t is a struct scripts fill in, like an options
+ * struct; the server's clock is the transaction timers' (see 9), for C tests. */
+%apply SWIGTYPE **SIP_HANDLE_OUT {
+    sip_auth_client_t **out, sip_auth_server_t **out, sip_auth_query_t **out
+};
+%ignore sip_auth_server_opts::clock;
+%feature("immutable", "0") sip_auth_cred::realm;
+%feature("immutable", "0") sip_auth_cred::user;
+%feature("immutable", "0") sip_auth_cred::password;
+%feature("immutable", "0") sip_auth_cred::ha1;
+%feature("immutable", "0") sip_auth_cred::algorithm;
+%include "sip/auth.h"
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
 %include "sip/sub.h"

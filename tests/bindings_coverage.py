@@ -46,6 +46,8 @@ EXCLUDED_FIELDS = {
     "sip_txn_opts_t.clock": "C function pointers for tests that drive time by hand; scripts "
                             "use the loop's timers",
     "sip_ua_opts_t.clock": "the same clock as sip_txn_opts_t.clock, for the UA's timers",
+    "sip_auth_server_opts_t.clock": "the same clock, for C tests of nonce expiry; scripts use "
+                                    "the wall clock (the default)",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters
@@ -62,6 +64,7 @@ PACKAGE_OPTIONS = {
     "sip_call_opts_t": "UA.invite",
     "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
     "sip_auth_cred_t": "UA.add_credential",
+    "sip_auth_server_opts_t": "AuthServer",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
 }
 

@@ -64,6 +64,7 @@ RENAMES = {
     ("Call", "answered"): "wait_answered",   # `await call.answered()` vs call:wait_answered()
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
+    ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
     ("Subscription", "established"): "wait_established",  # await sub.established()
     ("Subscription", "ended"): "wait_ended",  # `await sub.ended()` vs sub:wait_ended()
 }
@@ -127,6 +128,11 @@ PYTHON_ONLY = {
     "Bridge.answered": ASYNC + ": Lua's ua:bridge() waits for B inside its task; Python's "
     "ua.bridge() returns at once and `await` waits",
     "Bridge.__await__": ASYNC + ": `await bridge` is `await bridge.answered()`",
+    "Algorithm": ENUM + " (\"SHA-256\", \"MD5-sess\"...; libsip.auth's algorithm_name and "
+    "algorithm_from_name in both)",
+    "Verdict": ENUM + " (\"ok\", \"challenge\", \"stale\", \"failed\", \"replay\", "
+    "\"malformed\", \"pending\")",
+    "AuthError": ERRORS,
     "SubState": ENUM, "SubscriptionFailed": ERRORS,
     "Notify": "a plain table in Lua with the same fields (sub:next_notify())",
     "Subscription.__await__": ASYNC + ": `await sub` is `await sub.established()`",

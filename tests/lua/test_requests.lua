@@ -183,3 +183,29 @@ T.case("requests: argument checks", function()
     T.raises("SIP_EINVAL", function() p.ua_a:options(p.target) end)
     finish(p)
 end)
+
+T.case("requests: a 407 to the INVITE is answered, the call goes on", function()
+    local p = pair({ credentials = { { user = "alice", password = "secret" } } })
+    local seen = {}
+    p.ua_b:on_request(function(req)          -- no on_invite: INVITEs come here
+        seen[#seen + 1] = { req.cseq, req.call_id, req:header("Proxy-Authorization") ~= nil }
+        if #seen == 1 then
+            return req:reply(407, { headers = {
+                ["Proxy-Authenticate"] = 'Digest realm="test", nonce="n-1", qop="auth"' } })
+        end
+        req:reply(486)
+    end)
+    local call
+    run(p, function()
+        call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        T.raises("SIP_EIO", call.wait_answered, call, 5)
+    end)
+    T.eq(call.end_status, 486, "the callee's final answer ends the call")
+    T.eq(#seen, 2, "two INVITEs")
+    T.eq(seen[2][1], seen[1][1] + 1, "CSeq one higher")
+    T.eq(seen[2][2], seen[1][2], "the same Call-ID")
+    T.eq(seen[1][3], false, "no credentials at first")
+    T.eq(seen[2][3], true, "Proxy-Authorization the second time")
+    call = nil
+    finish(p)
+end)

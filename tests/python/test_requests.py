@@ -206,3 +206,31 @@ def test_pending_request_fails_when_the_ua_closes():
         return True
 
     assert run_pair(body)
+
+
+def test_invite_challenged_by_the_callee():
+    """A 407 to the INVITE is answered with the UA's credentials: the INVITE goes again in the
+    same call (Call-ID kept, CSeq one higher); the callee's 486 then ends the call."""
+    async def body(alice, bob, uri):
+        seen = []
+
+        @bob.on_request                     # no on_invite: INVITEs come here
+        def on_request(req):
+            seen.append((req.cseq.seq, req.call_id,
+                         bool(req.headers.getall("Proxy-Authorization"))))
+            if len(seen) == 1:
+                req.reply(407, headers={"Proxy-Authenticate":
+                                        'Digest realm="test", nonce="n-1", qop="auth"'})
+            else:
+                req.reply(486)
+
+        call = alice.invite(uri, sdp=OFFER)
+        with pytest.raises(libsip.CallFailed):
+            await call.answered(timeout=WAIT)
+        return call.end_status, seen
+
+    status, seen = run_pair(body, credentials=[{"user": "alice", "password": "secret"}])
+    assert status == 486
+    assert [s[0] for s in seen] == [1, 2]
+    assert seen[0][1] == seen[1][1]
+    assert (seen[0][2], seen[1][2]) == (False, True)

@@ -221,6 +221,13 @@ static void auth_client_credentials(void **state)
     assert_int_equal(sip_auth_client_add(ac, &bad), 0);
     bad.user = NULL;
     assert_int_equal(sip_auth_client_add(ac, &bad), SIP_EINVAL);
+    /* Written in quoted-strings: no control characters (no CRLF into a header). */
+    sip_auth_cred_t ctl = {.realm = "example.com", .user = "al\r\nX: y", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
+    ctl = (sip_auth_cred_t){.realm = "ex\x01", .user = "al", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
+    ctl = (sip_auth_cred_t){.realm = "example.com", .user = "", .password = "p"};
+    assert_int_equal(sip_auth_client_add(ac, &ctl), SIP_EINVAL);
     assert_int_equal(sip_auth_client_add(NULL, &c), SIP_EINVAL);
     assert_int_equal(sip_auth_client_add(ac, NULL), SIP_EINVAL);
     assert_int_equal(sip_auth_client_count(ac), 3); /* the HA1 replaced alice's password */
@@ -520,6 +527,11 @@ static void auth_client_errors(void **state)
     sip_auth_client_t *ac = client_with("example.com", "alice", "secret");
     sip_msg_t *sent = parse(register_req), *next = parse(register_req);
     sip_msg_t *rsp = challenge(401, "WWW-Authenticate: Digest realm=\"other\", nonce=\"n\"\r\n");
+    assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), SIP_EAUTH);
+    sip_msg_unref(rsp);
+    /* RFC 7616 §3.3: realm and nonce are required; a challenge without either is skipped. */
+    rsp = challenge(401, "WWW-Authenticate: Digest nonce=\"n\"\r\n"
+                         "WWW-Authenticate: Digest realm=\"example.com\"\r\n");
     assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), SIP_EAUTH);
     sip_msg_unref(rsp);
     rsp = challenge(401, "WWW-Authenticate: Basic realm=\"example.com\"\r\n");

@@ -172,6 +172,9 @@ static void auth_server_options(void **state)
     o.qop = 4;
     assert_int_equal(sip_auth_server_create(&srv, &o), SIP_EINVAL);
     o.qop = 0;
+    o.realm = "a\r\nb";
+    assert_int_equal(sip_auth_server_create(&srv, &o), SIP_EINVAL);
+    o.realm = "r";
     assert_int_equal(sip_auth_server_create(NULL, &o), SIP_EINVAL);
     assert_int_equal(sip_auth_server_create(&srv, NULL), SIP_EINVAL);
     assert_int_equal(sip_auth_server_create(&srv, &o), 0);
@@ -523,6 +526,14 @@ static void auth_server_replay(void **state)
     lookup_t l = {.password = "secret"};
     sip_auth_query_t *q = check(srv, r3, &l);
     assert_int_equal(sip_auth_query_get_status(q), 401);
+    /* Challenged with stale=true: the client retries at once instead of giving up. */
+    sip_msg_t *rsp, *retry = parse(register_req);
+    assert_int_equal(sip_auth_query_create_response(&rsp, q), 0);
+    assert_str(sip_header_auth(sip_msg_header_at(rsp, SIP_HDR_WWW_AUTHENTICATE, 0))->stale, "true");
+    assert_int_equal(sip_auth_client_authorize(ac, retry, r3, rsp), 0);
+    assert_int_equal(verdict_of(srv, retry, "secret"), SIP_AUTH_OK);
+    sip_msg_unref(retry);
+    sip_msg_unref(rsp);
     sip_auth_query_unref(q);
     /* A wrong password does not use up the count. */
     sip_msg_t *r4 = parse(register_req);

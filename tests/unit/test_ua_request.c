@@ -208,9 +208,45 @@ static int challenge_request(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req)
     return 0;
 }
 
+/* With the auth module's server half: B checks the credentials itself (SHA-256 and MD5
+ * offered, the strongest first: RFC 8760 §2.4). */
+static sip_auth_server_t *auth_srv;
+static int auth_algorithm, auth_ok;
+
+static void on_check(sip_auth_query_t *q, sip_auth_event_t ev, void *user)
+{
+    sip_txn_t *txn = user;
+    if (ev == SIP_AUTH_EVENT_LOOKUP) {
+        assert_true(sip_str_eq(sip_auth_query_get_user(q), SIP_STR(USER)));
+        assert_int_equal(sip_auth_query_answer_password(q, srv.pass), 0);
+        return;
+    }
+    if (sip_auth_query_get_verdict(q) == SIP_AUTH_OK) {
+        auth_ok++;
+        auth_algorithm = sip_auth_query_get_algorithm(q);
+        assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
+        return;
+    }
+    sip_msg_t *rsp = NULL;
+    assert_int_equal(sip_auth_query_create_response(&rsp, q), 0);
+    assert_int_equal(sip_txn_reply(txn, rsp), 0);
+    sip_msg_unref(rsp);
+}
+
+static void unref_txn(void *user)
+{
+    sip_txn_unref(user);
+}
+
 static void on_b_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
 {
     (void)user;
+    if (auth_srv) {
+        save(req);
+        assert_int_equal(
+            sip_auth_server_check(NULL, auth_srv, req, on_check, sip_txn_ref(txn), unref_txn), 0);
+        return;
+    }
     if (challenge_request(ua, txn, req)) return;
     sip_str_t b = sip_msg_get_body(req);
     snprintf(srv.body, sizeof(srv.body), "%.*s", (int)b.len, b.ptr);
@@ -434,6 +470,52 @@ static void request_cached_credentials_challenged_anew(void **state)
     assert_int_equal(cli.n, 2);
     assert_int_equal(cli.statuses[1], 200);
     assert_int_equal(cli.final_cseq, 2);
+    pair_advance(40000);
+}
+
+static void request_checked_by_auth_server(void **state)
+{
+    (void)state;
+    sip_auth_server_opts_t o;
+    sip_auth_server_opts_init(&o);
+    o.realm = "example.com";
+    o.proxy = 1; /* a proxy: 407 and Proxy-Authorization (RFC 3261 §22.3) */
+    assert_int_equal(sip_auth_server_create(&auth_srv, &o), 0);
+    auth_ok = 0;
+    add_cred(NULL, PASS);
+    send_from_a("MESSAGE", "text/plain", "checked");
+    assert_int_equal(srv.requests, 2);
+    assert_int_equal(auth_ok, 1);
+    /* The strongest algorithm offered that the credential can answer. */
+    assert_int_equal(auth_algorithm, SIP_AUTH_SHA256);
+    assert_int_equal(cli.n, 1);
+    assert_int_equal(cli.statuses[0], 200);
+    /* The next request is authorised at once from the cached challenge (nonce count 2). */
+    send_from_a("OPTIONS", NULL, NULL);
+    assert_int_equal(srv.requests, 3);
+    assert_int_equal(auth_ok, 2);
+    sip_auth_server_unref(auth_srv);
+    auth_srv = NULL;
+    pair_advance(40000);
+}
+
+static void request_refused_by_auth_server(void **state)
+{
+    (void)state;
+    sip_auth_server_opts_t o;
+    sip_auth_server_opts_init(&o);
+    o.realm = "example.com";
+    assert_int_equal(sip_auth_server_create(&auth_srv, &o), 0);
+    srv.pass = "the real one";
+    add_cred("example.com", PASS);
+    send_from_a("OPTIONS", NULL, NULL);
+    /* Answered once; the server's second challenge means a wrong password: it reaches cb. */
+    assert_int_equal(srv.requests, 2);
+    assert_int_equal(cli.n, 1);
+    assert_int_equal(cli.statuses[0], 401);
+    assert_int_equal(cli.final_cseq, 2);
+    sip_auth_server_unref(auth_srv);
+    auth_srv = NULL;
     pair_advance(40000);
 }
 
@@ -790,6 +872,8 @@ int main(void)
         T(request_without_credentials_gets_401),
         T(request_cached_challenge_authorises_next),
         T(request_cached_credentials_challenged_anew),
+        T(request_checked_by_auth_server),
+        T(request_refused_by_auth_server),
         T(request_refused_arguments),
         T(request_timeout_gives_408),
         T(request_stopped_when_ua_closes),

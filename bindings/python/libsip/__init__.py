@@ -53,4 +53,9 @@ __all__ = [
 __all__ += ["NotAcceptableError", "OaState", "OfferAnswer"]
 __all__ += ["Bridge", "BridgeLeg", "Call", "CallFailed", "CallState", "Dialog", "DialogState",
             "UA"]
+# Digest authentication (libsip.auth): the client's credential store and the server's checks.
+from . import auth  # noqa: E402
+from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # noqa: E402
+                   Verdict)
+__all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
 __all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed"]

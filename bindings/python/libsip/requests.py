@@ -154,8 +154,6 @@ class _UARequests:
         self._stack.loop._kick()
         return p
 
-    request.OPTIONS = ("body", "content_type", "headers", "from", "dst")  # type: ignore
-
     def message(self, uri: str, text: BytesLike, content_type: str = "text/plain", *,
                 headers: HeaderArg = None, from_: Optional[str] = None,
                 dst: Any = None) -> "_Pending":

@@ -60,7 +60,7 @@ SIP_EXTERN void sip_auth_client_unref(sip_auth_client_t *ac);
 /**
  * Adds a credential. One for the same realm and user replaces the earlier one.
  * @return 0, SIP_EINVAL (no user; neither password nor ha1; ha1 without a realm or not hex of
- *         the algorithm's length), SIP_ENOMEM.
+ *         the algorithm's length; a control character in the user or realm), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred);
 /** Forgets every credential and every cached challenge. */
@@ -115,7 +115,7 @@ typedef enum sip_auth_verdict {
     SIP_AUTH_FAILED,      /**< a wrong password, an unknown user or a nonce not ours: the same
                                challenge as SIP_AUTH_CHALLENGE, so that nobody learns which */
     SIP_AUTH_REPLAY,      /**< right, but the nonce count was used before (RFC 7616 §3.4.5):
-                               a replayed request; challenged again */
+                               a replayed request; challenged again with stale=true */
     SIP_AUTH_MALFORMED,   /**< credentials for this realm that cannot be checked (a missing
                                field, a bad nonce count, a uri other than the Request-URI):
                                answer 400 */
@@ -177,8 +177,8 @@ typedef void (*sip_auth_check_cb)(sip_auth_query_t *q, sip_auth_event_t event, v
  * Creates a server.
  * @param out   New reference
  * @param opts  the options (realm required); strings are copied
- * @return 0, SIP_EINVAL (no realm, an unknown algorithm or qop bit, no algorithm), SIP_EIO (no
- *         random bytes for the secret), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (no realm or one with a control character, an unknown algorithm or
+ *         qop bit, no algorithm), SIP_EIO (no random bytes for the secret), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t *opts);
 /** Takes a reference. @return srv. */
@@ -258,7 +258,9 @@ SIP_EXTERN int sip_auth_query_answer_unknown(sip_auth_query_t *q);
 
 /**
  * Makes the response a check asks for when its verdict is not SIP_AUTH_OK: 401 (407 for a
- * proxy) with the challenges (stale=true for SIP_AUTH_STALE), or 400 for SIP_AUTH_MALFORMED.
+ * proxy) with the challenges (stale=true for SIP_AUTH_STALE and SIP_AUTH_REPLAY: the digest
+ * was right, so the client retries with the fresh nonce at once), or 400 for
+ * SIP_AUTH_MALFORMED.
  * @param out  New reference
  * @return 0, SIP_EINVAL (pending or SIP_AUTH_OK), SIP_EIO, SIP_ENOMEM.
  */

@@ -127,7 +127,8 @@ SIP_EXTERN int sip_ua_create_response(sip_msg_t **out, sip_ua_t *ua, sip_txn_t *
  * @param req  Borrowed: the request this response answers (after a challenge, the request sent
  *             again with credentials and a higher CSeq; a registration keeps counting from it)
  * @param rsp  Borrowed: every provisional and the final response; NULL never (a timeout or a
- *             transport failure comes as the transaction layer's 408 or 503)
+ *             transport failure, which the transaction layer reports without a message, comes
+ *             as a 408 or 503 response the UA makes from req)
  */
 typedef void (*sip_ua_response_cb)(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user);
 
@@ -137,7 +138,9 @@ typedef void (*sip_ua_response_cb)(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp,
  * answered before (sip_auth_client_prepare()); a 401 or 407 that its credentials answer is not
  * passed on but answered: the request goes again with Authorization or Proxy-Authorization and
  * the CSeq one higher (RFC 3261 §22.2), under the same handle, as often as each challenge is
- * new or stale; one they do not answer reaches cb.
+ * new or stale (at most 8 rounds); one they do not answer reaches cb. Inside a dialog the raised
+ * CSeq is the dialog's next, which it then counts. Closing the UA stops the request without a
+ * callback (user_free runs).
  * @param req   the request (sip_ua_create_request(), sip_dialog_create_request()); the UA takes
  *              its own reference and stamps User-Agent when missing
  * @param dst   where to send, or NULL for the route target or RFC 3263

@@ -64,6 +64,15 @@ sip_str_t sip__auth_unq(sip_str_t v, char *buf, size_t size);
 /* 1 when the quoted-string value raw (escapes kept) means s. */
 int sip__auth_unq_eq(sip_str_t raw, sip_str_t s);
 
+/* 1 when s can go in a quoted-string (RFC 3261 §25.1 qdtext and quoted-pair): no control
+ * characters (which also keeps CR and LF out of a header). */
+static inline int sip__auth_quotable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    return 1;
+}
+
 /* Tests: a fixed cnonce (NUL-terminated) for every answer instead of random ones; NULL (the
  * default) for random ones. Not public: only a test sets it. */
 extern const char *sip__auth_test_cnonce;

@@ -111,6 +111,10 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     int alg;
 
     if (!ac || !cred || !cred->user || (!cred->password && !cred->ha1)) return SIP_EINVAL;
+    /* They are written in quoted-strings of the Authorization header. */
+    if (!*cred->user || !sip__auth_quotable(cred->user) ||
+        (cred->realm && !sip__auth_quotable(cred->realm)))
+        return SIP_EINVAL;
     if (!cred->password) {
         alg = cred->algorithm ? cred->algorithm : SIP_AUTH_MD5;
         if (any_realm(cred->realm) || !sip__auth_alg_valid(alg)) return SIP_EINVAL;
@@ -332,7 +336,7 @@ static int add_credentials(cached_t *e, sip_msg_t *req)
 
 static char *dup_unq(sip_str_t v)
 {
-    char *s = sip__strndup(v.ptr, v.len);
+    char *s = sip__strndup(v.ptr ? v.ptr : "", v.len);
     if (!s) return NULL;
     sip_str_t u = sip__auth_unq(v, s, v.len);
     s[u.len] = '\0';
@@ -456,7 +460,8 @@ int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next, const sip_
             digest = 1;
             /* RFC 7616 §3.3: no algorithm means MD5. */
             int alg = a->algorithm.len ? sip__auth_alg_from_str(a->algorithm) : SIP_AUTH_MD5;
-            if (!alg || !a->nonce.ptr) continue;
+            /* RFC 7616 §3.3: realm and nonce are required. */
+            if (!alg || !a->nonce.ptr || !a->realm.ptr) continue;
             const cred_t *c = find_cred(ac, a->realm, alg);
             if (!c) continue;
             size_t k;

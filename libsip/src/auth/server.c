@@ -117,8 +117,8 @@ int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t
     int rc;
 
     if (out) *out = NULL;
-    if (!out || !opts || !opts->realm || !*opts->realm || !opts->algorithms ||
-        (opts->algorithms & ~SIP__AUTH_ALL) ||
+    if (!out || !opts || !opts->realm || !*opts->realm || !sip__auth_quotable(opts->realm) ||
+        !opts->algorithms || (opts->algorithms & ~SIP__AUTH_ALL) ||
         (opts->qop & ~(SIP_AUTH_QOP_AUTH | SIP_AUTH_QOP_AUTH_INT)) ||
         (opts->clock && !opts->clock->now_ms) || opts->replay_slots > (1u << 24))
         return SIP_EINVAL;
@@ -397,7 +397,7 @@ void sip_auth_query_unref(sip_auth_query_t *q)
     sip_msg_unref(q->req);
     sip_auth_server_unref(q->srv);
     free(q->username);
-    OPENSSL_cleanse(q->ha1, sizeof(q->ha1));
+    if (q->ha1[0]) OPENSSL_cleanse(q->ha1, sizeof(q->ha1));
     free(q);
     sip__live_dec(SIP_LIVE_AUTH_QUERY);
 }
@@ -558,14 +558,14 @@ int sip_auth_server_check(sip_auth_query_t **out, sip_auth_server_t *srv, sip_ms
     return 0;
 }
 
-/* The verdict once the HA1 is known (unknown: a stand-in, so an unknown user costs the same
+/* The verdict once q->ha1 holds the HA1 (unknown: a stand-in, so an unknown user costs the same
  * hashing and comparison as a wrong password, RFC 7616 §5.12's advice against telling them
- * apart). */
-static void decide(sip_auth_query_t *q, const char *ha1, int unknown)
+ * apart). q->ha1 is kept for rspauth when the verdict is SIP_AUTH_OK, else wiped. */
+static void decide(sip_auth_query_t *q, int unknown)
 {
     char want[SIP__AUTH_HEX_MAX];
     sip_str_t method = sip_msg_get_method_str(q->req);
-    int rc = sip__auth_response(q->alg, sip_str_from_cstr(ha1), q->nonce, q->nc_str, q->cnonce,
+    int rc = sip__auth_response(q->alg, sip_str_from_cstr(q->ha1), q->nonce, q->nc_str, q->cnonce,
                                 q->qop, &method, q->uri, sip_msg_get_body(q->req), want);
     int match = rc > 0 && (size_t)rc == q->response.len &&
                 CRYPTO_memcmp(want, q->response.ptr, (size_t)rc) == 0;
@@ -585,8 +585,7 @@ static void decide(sip_auth_query_t *q, const char *ha1, int unknown)
     } else {
         v = count_nonce(q->srv, q->nonce_id, q->nonce_time, q->nc);
     }
-    if (v == SIP_AUTH_OK) snprintf(q->ha1, sizeof(q->ha1), "%s", ha1);
-    OPENSSL_cleanse(want, sizeof(want));
+    if (v != SIP_AUTH_OK) OPENSSL_cleanse(q->ha1, sizeof(q->ha1));
     finish(q, v);
 }
 
@@ -600,7 +599,6 @@ static int answerable(const sip_auth_query_t *q)
 
 int sip_auth_query_answer_ha1(sip_auth_query_t *q, const char *ha1)
 {
-    char low[SIP__AUTH_HEX_MAX];
     int rc = answerable(q);
     if (rc) return rc;
     size_t n = ha1 ? strlen(ha1) : 0;
@@ -608,31 +606,31 @@ int sip_auth_query_answer_ha1(sip_auth_query_t *q, const char *ha1)
     for (size_t i = 0; i < n; i++) {
         char c = ha1[i];
         if (c >= 'A' && c <= 'F') c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return SIP_EINVAL;
-        low[i] = c;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            OPENSSL_cleanse(q->ha1, sizeof(q->ha1));
+            return SIP_EINVAL;
+        }
+        q->ha1[i] = c;
     }
-    low[n] = '\0';
+    q->ha1[n] = '\0';
     q->asking = 0;
-    decide(q, low, 0);
-    OPENSSL_cleanse(low, sizeof(low));
+    decide(q, 0);
     return 0;
 }
 
 static int answer_password(sip_auth_query_t *q, const char *password, int unknown)
 {
-    char ha1[SIP__AUTH_HEX_MAX];
     int rc = answerable(q);
     if (rc) return rc;
     if (!password) return SIP_EINVAL;
     q->asking = 0;
     rc = sip__auth_ha1(q->alg, sip_str_from_cstr(q->username), sip_str_from_cstr(q->srv->realm),
-                       sip_str_from_cstr(password), ha1);
+                       sip_str_from_cstr(password), q->ha1);
     if (rc < 0) {
         finish(q, SIP_AUTH_FAILED);
         return 0;
     }
-    decide(q, ha1, unknown);
-    OPENSSL_cleanse(ha1, sizeof(ha1));
+    decide(q, unknown);
     return 0;
 }
 
@@ -691,8 +689,11 @@ int sip_auth_query_create_response(sip_msg_t **out, sip_auth_query_t *q)
     if (out) *out = NULL;
     if (!out || !status) return SIP_EINVAL;
     if ((rc = sip_msg_create_response(out, q->req, status, NULL, NULL)) < 0) return rc;
-    if (status != 400 &&
-        (rc = sip_auth_server_challenge(q->srv, *out, q->verdict == SIP_AUTH_STALE)) < 0) {
+    /* RFC 7616 §3.3: stale=true when the digest was right for a nonce we no longer take; a
+     * replayed count is one (the client then retries with a fresh nonce at once, rather than
+     * taking the challenge for a wrong password; a replaying attacker cannot answer it). */
+    int stale = q->verdict == SIP_AUTH_STALE || q->verdict == SIP_AUTH_REPLAY;
+    if (status != 400 && (rc = sip_auth_server_challenge(q->srv, *out, stale)) < 0) {
         sip_msg_unref(*out);
         *out = NULL;
     }
