@@ -184,6 +184,14 @@ def test_blind_transfer_with_refer():
 
         @bob.on_invite
         async def on_invite(call):
+            if "norefersub" in seen:      # the third call takes REFER without a subscription
+                @call.on("refer")
+                def refer_nosub(req):
+                    sub = bob.accept_subscription(req)
+                    assert sub.state is SubState.TERMINATED
+
+                await call.answer(sdp="v=0\r\n")
+                return
             if "new" in seen:             # the second call leaves REFER to the core: 501
                 await call.answer(sdp="v=0\r\n")
                 return
@@ -216,6 +224,16 @@ def test_blind_transfer_with_refer():
         with pytest.raises(SubscriptionFailed) as e:
             await sub
         assert e.value.status == 501      # the call has no handler for REFER this time
+        await call.hangup()
+
+        # RFC 4488: no subscription asked for; the first call's handler grants none.
+        seen["norefersub"] = True
+        call = await alice.invite(uri, sdp="v=0\r\n")
+        with pytest.raises(TypeError):
+            alice.refer(None, alice_uri, call=call, norefersub=1)
+        sub = await alice.refer(None, alice_uri, call=call, norefersub=True)
+        assert sub.state is SubState.TERMINATED and sub.end_status == 200
+        assert [n async for n in sub] == []
         await call.hangup()
         return True
 

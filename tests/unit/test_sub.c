@@ -753,6 +753,39 @@ static void refer_rejected_and_out_of_dialog(void **state)
     pair_advance(40000);
 }
 
+static void refer_without_subscription(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.dialog = sip_call_get_dialog(c);
+    o.norefersub = 1;
+    sip_sub_t *r = NULL;
+    assert_int_equal(sip_sub_refer(&r, pair[A].ua, NULL, "sip:carol@127.0.0.1:5060", &o,
+                                   on_sub_event, &app[A], on_free),
+                     0);
+    pair_advance(0);
+    /* RFC 4488: 202 with Refer-Sub: false, and no NOTIFY on either side. */
+    assert_int_equal(app[A].last_response, 202);
+    assert_int_equal(app[A].notifies, 0);
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_TERMINATED);
+    assert_int_equal(sip_sub_get_end_status(r), 200);
+    assert_non_null(app[B].refer);
+    assert_int_equal(sip_sub_get_state(app[B].refer), SIP_SUB_TERMINATED);
+    assert_int_equal(sip_sub_notify(app[B].refer, SIP_SUB_ACTIVE, "x", NULL), SIP_ECLOSED);
+    assert_int_equal(sip_sub_count(pair[A].ua), 0);
+    assert_int_equal(sip_sub_count(pair[B].ua), 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_sub_unref(r);
+    sip_call_unref(c);
+    pair_advance(40000);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -771,6 +804,7 @@ int main(void)
         T(sub_close_ua_with_live_subscriptions),
         cmocka_unit_test_setup_teardown(refer_blind_transfer_in_call, setup_both, teardown),
         cmocka_unit_test_setup_teardown(refer_rejected_and_out_of_dialog, setup_both, teardown),
+        cmocka_unit_test_setup_teardown(refer_without_subscription, setup_both, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

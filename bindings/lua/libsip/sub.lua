@@ -164,7 +164,14 @@ local function over(s)
         settle(take(s, "_getters"), false, closed_error())
         return
     end
-    if not rawget(s, "_up") then settle(take(s, "_wait_up"), false, sub_failed(s)) end
+    local st = s.end_status
+    if not rawget(s, "_up") and st >= 200 and st < 300 then
+        -- Over without a failure before it was up (a REFER taken without a subscription,
+        -- RFC 4488; an unsubscribe before the 2xx): established all the same.
+        settle(take(s, "_wait_up"), true, s)
+    elseif not rawget(s, "_up") then
+        settle(take(s, "_wait_up"), false, sub_failed(s))
+    end
     settle(take(s, "_wait_ended"), true, s.end_status)
     for _, t in ipairs { s, rawget(s, "_root") or false } do
         if t and all_over(t) then settle(take(t, "_getters"), true, nil) end
@@ -305,14 +312,15 @@ function M.subscribe(u, target, event, opts)
     return s
 end
 
-local REFER_KEYS = errors._set { "call", "from", "referred_by", "headers", "dst" }
+local REFER_KEYS = errors._set { "call", "from", "referred_by", "headers", "dst", "norefersub" }
 
 --- Sends a REFER (RFC 3515): ua:refer(target, refer_to, { call = a sip.Call (inside its
 --- dialog; target is then nil), from =, referred_by = (RFC 3892), headers =, dst = }) asks the
 --- other side to send a request to refer_to (an INVITE for a sip: URI: a transfer) and
 --- returns its implicit subscription at once: sub:wait_established() for the 202 (raises for
 --- 403, 405, 603...), then sub:notifies(), whose n.status is the status of the request the
---- other side sent (100, 180, 200...).
+--- other side sent (100, 180, 200...). norefersub = true asks for no subscription (RFC 4488):
+--- when granted, the subscription ends with the 202 (end_status 200) and no NOTIFY comes.
 function M.refer(u, target, refer_to, opts)
     local up = rawget(u, "_p")
     if not up then errors._closed() end
@@ -334,6 +342,12 @@ function M.refer(u, target, refer_to, opts)
     if #lines > 0 then o.headers = table.concat(lines, "\r\n") end
     local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
     if ni then o.dst = ni end
+    if opts.norefersub ~= nil then
+        if type(opts.norefersub) ~= "boolean" then
+            raise(core.SIP_EINVAL, "ua:refer: norefersub must be a boolean")
+        end
+        o.norefersub = opts.norefersub and 1 or 0
+    end
     if opts.call ~= nil then
         if getmetatable(opts.call) ~= errors._classes.Call then
             raise(core.SIP_EINVAL, "ua:refer: call must be a sip.Call")
@@ -454,7 +468,11 @@ end
 function Subscription.methods.wait_established(s, timeout)
     if rawget(s, "_up") then return s end
     if rawget(s, "_ua_closed") then error(closed_error(), 0) end
-    if rawget(s, "_over") then error(sub_failed(s), 0) end
+    if rawget(s, "_over") then
+        local st = s.end_status
+        if st >= 200 and st < 300 then return s end
+        error(sub_failed(s), 0)
+    end
     return wait_on(s, "_wait_up", timeout, "sub:wait_established")
 end
 

@@ -225,8 +225,12 @@ class Subscription:
     def _end(self) -> None:
         self._over = True
         _subs_of(self._ua).discard(self)
-        if not self._up:
-            st = self.end_status
+        st = self.end_status
+        if not self._up and 200 <= st < 300:
+            # Over without a failure before it was up (a REFER taken without a subscription,
+            # RFC 4488; an unsubscribe before the 2xx): established all the same.
+            _settle(self._established, self, None)
+        elif not self._up:
             rsp = self._final
             reason = rsp.reason if rsp is not None and rsp.status == st else ""
             _settle(self._established, None, SubscriptionFailed(st, reason, rsp))
@@ -263,6 +267,8 @@ class Subscription:
             return self
         if self._closed_by_ua:
             raise ClosedError(message="the subscription's UA was closed")
+        if self._over and 200 <= self.end_status < 300:
+            return self
         if self._over:
             rsp = self._final
             st = self.end_status
@@ -585,24 +591,26 @@ def accept_subscription(self: UA, req: Any, *, body: Optional[BytesLike] = None,
         raise _fail(rc, "cannot accept the subscription")
     sub._h = h
     sub._up = True
-    _subs_of(self).add(sub)
+    if sub.state is SubState.TERMINATED:
+        sub._over = True  # a fetch, or a REFER taken without a subscription (RFC 4488)
+    else:
+        _subs_of(self).add(sub)
     self._stack.loop._kick()
     return sub
 
 
-# The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_), expires,
-# body, content_type, headers, dst and dialog (the call= keyword) by ua.subscribe(); status and
-# state (with expires, body, content_type, headers) by ua.accept_subscription().
 def refer(self: UA, target: Optional[str], refer_to: str, *, call: Any = None,
           from_: Optional[str] = None, referred_by: Optional[str] = None,
-          headers: Union[HeaderArg, str] = None, dst: Any = None) -> Subscription:
+          headers: Union[HeaderArg, str] = None, dst: Any = None,
+          norefersub: bool = False) -> Subscription:
     """Sends a REFER (RFC 3515) asking the other side to send a request to refer_to (an INVITE
     for a sip: URI: a transfer), inside call's dialog (call=, target None) or out of dialog to
     target, and returns its implicit subscription at once: ``await`` it for the 202 (raises
     SubscriptionFailed for 403, 405, 603...), then iterate it for the NOTIFYs, whose
     ``n.status`` is the status of the request the other side sent (100, 180, 200...).
     referred_by is the Referred-By address (RFC 3892); headers extra headers; from_ and dst
-    as ua.subscribe()."""
+    as ua.subscribe(). norefersub=True asks for no subscription (RFC 4488): when granted, the
+    subscription ends with the 202 (end_status 200) and no NOTIFY comes."""
     from .calls import Call
     if target is not None and not isinstance(target, str):
         raise TypeError(f"target must be a str, not {type(target).__name__}")
@@ -627,6 +635,9 @@ def refer(self: UA, target: Optional[str], refer_to: str, *, call: Any = None,
     ni = NetInfo.parse(dst)._to_c() if dst is not None else None
     if ni is not None:
         o.dst = ni
+    if not isinstance(norefersub, bool):
+        raise TypeError(f"norefersub must be a bool, not {type(norefersub).__name__}")
+    o.norefersub = int(norefersub)
     if call is not None:
         if not isinstance(call, Call):
             raise TypeError(f"call must be a libsip.Call, not {type(call).__name__}")
@@ -671,8 +682,13 @@ async def transfer(self: Any, target: str, *, referred_by: Optional[str] = None,
     return await asyncio.wait_for(run(), timeout)
 
 
+# The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_), expires,
+# body, content_type, headers, dst and dialog (the call= keyword) by ua.subscribe(); status and
+# state (with expires, body, content_type, headers) by ua.accept_subscription(); norefersub by
+# ua.refer().
 subscribe.OPTIONS = ("event", "id", "accept", "from", "expires", "body",  # type: ignore
-                     "content_type", "headers", "dst", "dialog", "status", "state")
+                     "content_type", "headers", "dst", "dialog", "status", "state",
+                     "norefersub")
 
 # The UA's subscription calls live here, beside the subscriptions they make.
 UA.subscribe = subscribe  # type: ignore[attr-defined]

@@ -76,6 +76,10 @@ typedef struct sip_sub_opts {
     sip_dialog_t *dialog;     /**< subscriber: subscribe inside this dialog of the UA (a
                                    call's: sip_call_get_dialog()), as a usage of it (RFC 5057);
                                    NULL: out of dialog, target used */
+    int norefersub;           /**< sip_sub_refer(): ask for no implicit subscription (RFC 4488:
+                                   Refer-Sub: false, Supported: norefersub); a 2xx that grants
+                                   it (Refer-Sub: false) ends the subscription at once, with
+                                   end status 200 and no NOTIFY */
 } sip_sub_opts_t;
 
 /** Fills opts with the defaults. */
@@ -116,7 +120,10 @@ SIP_EXTERN int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *targ
  * refer, id its CSeq number), the first NOTIFY "SIP/2.0 100 Trying" in message/sipfrag unless
  * opts->body says otherwise; the application then sends the request Refer-To names and reports
  * its progress with sip_sub_notify() and its final status line with sip_sub_terminate(sub,
- * "noresource", -1, "SIP/2.0 200 OK"), in the same content type.
+ * "noresource", -1, "SIP/2.0 200 OK"), in the same content type. A REFER with Refer-Sub:
+ * false (RFC 4488) is answered 202 with Refer-Sub: false and makes no subscription (nor a
+ * dialog, out of one): the subscription returned is Terminated (end status 200) and sends no
+ * NOTIFY.
  * @param out        New reference; NULL on failure
  * @param txn        the SUBSCRIBE's or REFER's server transaction (Borrowed)
  * @param opts       NULL for the defaults; event and id come from the request

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/live_int.h"
 #include "core/mem.h"
@@ -351,12 +352,27 @@ static int take_dialog(sip_sub_t *s, sip_dialog_t *d)
     return 0;
 }
 
+/* RFC 4488: Refer-Sub: false in a REFER or its 2xx (no implicit subscription). */
+static int refer_sub_false(const sip_msg_t *m)
+{
+    const sip_header_t *h = sip_msg_header_by_name(m, "Refer-Sub", 0);
+    sip_str_t v = h ? sip_header_get_value(h) : (sip_str_t){"", 0};
+    while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+        v.len--;
+    return v.len >= 5 && !strncasecmp(v.ptr, "false", 5) && (v.len == 5 || v.ptr[5] == ';');
+}
+
 static void subscriber_response(sip_sub_t *s, req_kind_t kind, int status, sip_msg_t *rsp)
 {
     if (rsp) emit(s, SIP_SUB_EVENT_RESPONSE, rsp);
     if (s->state == SIP_SUB_TERMINATED) return;
     if (status >= 200 && status < 300 && rsp) {
         if (kind == REQ_UNSUBSCRIBE) return;
+        /* RFC 4488 §4: the REFER was taken without a subscription: nothing more comes. */
+        if (s->refer && kind == REQ_SUBSCRIBE && refer_sub_false(rsp)) {
+            sub_end(s, 200, rsp);
+            return;
+        }
         if (!s->dlg) {
             sip_dialog_t *d = NULL;
             if (sip_dialog_create_uac(&d, s->req, rsp) != 0 || take_dialog(s, d) != 0) {
@@ -461,6 +477,10 @@ static int start_subscriber(sip_sub_t **out, sip_ua_t *ua, const char *target, c
      * so that a NOTIFY coming before the 2xx finds it. */
     if (!rc && opts->dialog) rc = take_dialog(s, opts->dialog);
     if (!rc && refer_to) rc = add_refer_to(req, refer_to);
+    if (!rc && refer_to && opts->norefersub) {
+        rc = sip_msg_add_header(req, "Refer-Sub", "false");
+        if (!rc) rc = sip_msg_add_header(req, "Supported", "norefersub");
+    }
     if (!rc && !refer_to) rc = add_event(s, req);
     if (!rc && !refer_to) rc = add_uint(req, "Expires", s->asked);
     if (!rc && s->accept) rc = sip_msg_add_header(req, "Accept", s->accept);
@@ -776,6 +796,7 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
     const sip_token_t *ev = req ? sip_header_token(sip_msg_header_at(req, SIP_HDR_EVENT, 0)) : NULL;
     sip_method_t m = req ? sip_msg_get_method(req) : SIP_METHOD_UNKNOWN;
     int refer = m == SIP_METHOD_REFER;
+    int nosub = refer && refer_sub_false(req); /* RFC 4488 */
     if (!out || !ua || !req || (m != SIP_METHOD_SUBSCRIBE && !refer) || (!ev && !refer) ||
         (refer && !sip_msg_header_count(req, SIP_HDR_REFER_TO)) ||
         (opts->status != 200 && opts->status != 202) ||
@@ -828,6 +849,7 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
     /* RFC 3515 §2.4.2: a REFER accepted is answered 202. */
     if (!rc) rc = sip_ua_create_response(&rsp, ua, txn, refer ? 202 : opts->status, NULL);
     if (!rc && !refer) rc = add_uint(rsp, "Expires", granted);
+    if (!rc && nosub) rc = sip_msg_add_header(rsp, "Refer-Sub", "false");
     if (!rc && opts->headers) rc = add_lines(rsp, opts->headers);
     sip_dialog_t *d = NULL;
     if (!rc && existing) {
@@ -836,10 +858,10 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
         const sip_cseq_t *cs = sip_msg_get_cseq(req);
         if (!(d->remote_cseq_set && d->remote_cseq == cs->seq))
             rc = sip_dialog_receive_request(d, req) > 0 ? SIP_EINVAL : 0;
-    } else if (!rc) {
+    } else if (!rc && !nosub) {
         rc = sip_dialog_create_uas(&d, req, rsp);
     }
-    if (!rc) rc = take_dialog(s, d);
+    if (!rc && !nosub) rc = take_dialog(s, d);
     sip_dialog_unref(d);
     if (!rc) rc = sip_txn_reply(txn, rsp);
     sip_msg_unref(rsp);
@@ -853,6 +875,13 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
         release(s);
         free(app);
         goto fail;
+    }
+    if (nosub) {
+        /* RFC 4488 §4: accepted without a subscription: over at once, no NOTIFY. */
+        s->state = SIP_SUB_TERMINATED;
+        s->end_status = 200;
+        *out = s;
+        return 0;
     }
     link_ua(s);
     s->state = opts->state;
