@@ -110,7 +110,9 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
     if (sip_msg_get_method(req) == SIP_METHOD_INVITE) {
         a->invites++;
         sip_call_t *c = NULL;
-        assert_int_equal(sip_call_accept(&c, ua, txn, NULL, on_call_event, a, NULL), 0);
+        int rc = sip_call_accept(&c, ua, txn, NULL, on_call_event, a, NULL);
+        if (rc == SIP_ENOTACCEPTABLE) return; /* answered by the call (Replaces: 481...) */
+        assert_int_equal(rc, 0);
         assert_int_equal(sip_call_answer(c, 200, "v=0\r\n"), 0);
         sip_call_unref(a->call);
         a->call = c;
@@ -786,6 +788,56 @@ static void refer_without_subscription(void **state)
     pair_advance(40000);
 }
 
+/* RFC 3891: an INVITE with Replaces naming a call of the recipient's: the new call replaces
+ * it (attended transfer: the transferee's INVITE to the target; call pickup). */
+static void replaces_ends_the_replaced_call(void **state)
+{
+    (void)state;
+    sip_call_t *x = call_a_to_b();
+    sip_dialog_t *dx = sip_call_get_dialog(x);
+    /* B's new call to A names X with A's tag as to-tag (the recipient's view). */
+    char hdr[512];
+    sip_str_t cid = sip_dialog_get_call_id(dx), at = sip_dialog_get_local_tag(dx),
+              bt = sip_dialog_get_remote_tag(dx);
+    snprintf(hdr, sizeof(hdr), "Replaces: %.*s;to-tag=%.*s;from-tag=%.*s", (int)cid.len, cid.ptr,
+             (int)at.len, at.ptr, (int)bt.len, bt.ptr);
+    sip_call_opts_t co;
+    sip_call_opts_init(&co);
+    co.sdp = "v=0\r\n";
+    co.headers = hdr;
+    sip_call_t *y = NULL;
+    assert_int_equal(
+        sip_call_invite(&y, pair[B].ua, "sip:alice@127.0.0.1:5060", &co, on_call_event, NULL, NULL),
+        0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(y), SIP_CALL_CONFIRMED);
+    /* A hung X up once Y was confirmed; B's side of X ended with the BYE. */
+    assert_int_equal(sip_call_get_state(x), SIP_CALL_ENDED);
+    assert_true(sip_call_ended_locally(x));
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 200);
+    assert_int_equal(sip_ua_call_count(pair[A].ua), 1);
+
+    /* Replaces naming no call: 481. */
+    sip_call_t *z = NULL;
+    co.headers = "Replaces: nosuch@x;to-tag=1;from-tag=2";
+    assert_int_equal(
+        sip_call_invite(&z, pair[B].ua, "sip:alice@127.0.0.1:5060", &co, on_call_event, NULL, NULL),
+        0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(z), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(z), 481);
+    sip_call_unref(z);
+    assert_int_equal(sip_call_hangup(y, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_ua_call_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_call_unref(x);
+    sip_call_unref(y);
+    pair_advance(40000);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -805,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refer_blind_transfer_in_call, setup_both, teardown),
         cmocka_unit_test_setup_teardown(refer_rejected_and_out_of_dialog, setup_both, teardown),
         cmocka_unit_test_setup_teardown(refer_without_subscription, setup_both, teardown),
+        cmocka_unit_test_setup_teardown(replaces_ends_the_replaced_call, setup_both, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
