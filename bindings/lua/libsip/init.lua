@@ -31,6 +31,7 @@ sip.Resolver = require("libsip.transport").Resolver
 sip.Transport = require("libsip.transport").Transport
 sip.OfferAnswer = require("libsip.oa").OfferAnswer
 sip.UA = require("libsip.ua").new
+sip.refer_target = require("libsip.sub").refer_target
 -- Digest authentication (libsip.auth): the client's credential store and the server's checks.
 sip.AuthClient = require("libsip.auth").AuthClient
 sip.AuthServer = require("libsip.auth").AuthServer

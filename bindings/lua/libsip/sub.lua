@@ -372,14 +372,59 @@ function M.refer(u, target, refer_to, opts)
     return s
 end
 
---- Blind transfer (RFC 3515, RFC 5589), in a task: call:transfer(target, { referred_by =,
---- timeout = seconds }) REFERs the other side of the call to target and waits until it
---- reports the outcome of its call there; returns that final status (200 when the target
---- answered, 486, 487...). Raises (SIP_EIO with status) when the REFER is refused. The call
---- goes on: hang it up once transferred.
+-- Percent-escapes a URI header value (RFC 3261 §19.1.1).
+local function escape(v)
+    return (v:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end))
+end
+
+local function unescape(v)
+    return (v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- The URI an attended transfer refers to (RFC 3891 §3, RFC 5589 §7): the other call's remote
+-- target with a Replaces header naming that call from its far end's view.
+local function replaces_uri(call)
+    local d = call.dialog
+    if not d then raise(core.SIP_EINVAL, "call:transfer: to_call has no dialog") end
+    local rep = ("%s;to-tag=%s;from-tag=%s"):format(d.call_id, d.remote_tag or "", d.local_tag)
+    local sep = d.remote_target:find("?", 1, true) and "&" or "?"
+    return "<" .. d.remote_target .. sep .. "Replaces=" .. escape(rep) .. ">"
+end
+
+--- The transferee's reading of a REFER (RFC 3515 §2.1, RFC 3261 §19.1.1):
+--- sip.refer_target(req) gives the Refer-To URI without its headers, and those headers
+--- (Replaces...) as a table to put in the request sent to it, unescaped.
+function M.refer_target(req)
+    local v = errors._arg_string(req:header("Refer-To") or "", "sip.refer_target: Refer-To")
+    v = v:match("<(.-)>") or v:match("^%s*(.-)%s*$")
+    local uri, query = v:match("^([^?]*)%??(.*)$")
+    local headers = {}
+    for part in query:gmatch("[^&]+") do
+        local name, value = part:match("^([^=]*)=?(.*)$")
+        headers[unescape(name)] = unescape(value)
+    end
+    return uri, headers
+end
+
+--- Transfers the other side of the call (RFC 3515, RFC 5589), in a task: call:transfer(target,
+--- { to_call =, referred_by =, timeout = seconds }): blind to target, or attended to to_call's
+--- far end (target nil; the REFER names to_call with Replaces, RFC 3891, so that the far
+--- end's new call replaces it). Waits until the transferee reports the outcome of its new
+--- call; returns that final status (200 when answered, 486, 487, 481...). Raises (SIP_EIO with
+--- status) when the REFER is refused. The call goes on: hang it up once transferred.
 local function transfer(c, target, opts)
+    opts = errors._check_opts(opts, errors._set { "to_call", "referred_by", "timeout" },
+        "call:transfer")
+    if (target == nil) == (opts.to_call == nil) then
+        raise(core.SIP_EINVAL, "call:transfer: a target or to_call, one of them")
+    end
+    if opts.to_call ~= nil then
+        if getmetatable(opts.to_call) ~= errors._classes.Call then
+            raise(core.SIP_EINVAL, "call:transfer: to_call must be a sip.Call")
+        end
+        target = replaces_uri(opts.to_call)
+    end
     errors._arg_string(target, "call:transfer: target")
-    opts = errors._check_opts(opts, errors._set { "referred_by", "timeout" }, "call:transfer")
     local sub = M.refer(rawget(c, "_ua"), nil, target, { call = c,
         referred_by = opts.referred_by })
     sub:wait_established(opts.timeout)

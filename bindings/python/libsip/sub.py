@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import urllib.parse
 import weakref
 from typing import Any, Dict, Generator, List, Optional, Union
 
@@ -659,13 +660,33 @@ def refer(self: UA, target: Optional[str], refer_to: str, *, call: Any = None,
     return sub
 
 
-async def transfer(self: Any, target: str, *, referred_by: Optional[str] = None,
-                   timeout: Optional[float] = None) -> int:
-    """Blind transfer (RFC 3515, RFC 5589): REFERs the other side of this call to target and
-    waits until it reports the outcome of its call there; returns that final status (200 when
-    the transfer target answered, 486, 487...). Raises SubscriptionFailed when the REFER is
-    refused (403, 405, 603...), asyncio.TimeoutError after timeout seconds. The call itself
-    goes on: hang it up once transferred."""
+def _replaces_uri(call: Any) -> str:
+    """The URI an attended transfer refers to (RFC 3891 §3, RFC 5589 §7): the other call's
+    remote target with a Replaces header naming that call from its far end's view."""
+    d = call.dialog
+    if d is None:
+        raise InvalidError(_c.SIP_EINVAL, "to_call has no dialog")
+    rep = f"{d.call_id};to-tag={d.remote_tag};from-tag={d.local_tag}"
+    sep = "&" if "?" in d.remote_target else "?"
+    return f"<{d.remote_target}{sep}Replaces={urllib.parse.quote(rep, safe='')}>"
+
+
+async def transfer(self: Any, target: Optional[str] = None, *, to_call: Any = None,
+                   referred_by: Optional[str] = None, timeout: Optional[float] = None) -> int:
+    """Transfers the other side of this call (RFC 3515, RFC 5589): blind to target, or
+    attended to to_call's far end (a call of this UA, usually the consultation call): the
+    REFER then names to_call with Replaces (RFC 3891), so that the far end's new call replaces
+    it. Waits until the transferee reports the outcome of its new call and returns that final
+    status (200 when it was answered, 486, 487, 481...). Raises SubscriptionFailed when the
+    REFER is refused (403, 405, 603...), asyncio.TimeoutError after timeout seconds. This call
+    goes on: hang it up once transferred (to_call ends from its far end)."""
+    if (target is None) == (to_call is None):
+        raise TypeError("transfer() takes a target or to_call=, one of them")
+    if to_call is not None:
+        if not isinstance(to_call, Call):
+            raise TypeError(f"to_call must be a libsip.Call, not {type(to_call).__name__}")
+        target = _replaces_uri(to_call)
+    assert target is not None
     sub = refer(self._ua, None, target, call=self, referred_by=referred_by)
     status = 0
 
@@ -682,6 +703,21 @@ async def transfer(self: Any, target: str, *, referred_by: Optional[str] = None,
     return await asyncio.wait_for(run(), timeout)
 
 
+def refer_target(req: Any) -> "tuple[str, Dict[str, str]]":
+    """The transferee's reading of a REFER (RFC 3515 §2.1, RFC 3261 §19.1.1): the Refer-To URI
+    without its headers, and those headers (Replaces...) to put in the request sent to it,
+    unescaped."""
+    v = req.headers["Refer-To"][0].value.strip()
+    if v.startswith("<") or "<" in v:
+        v = v[v.index("<") + 1:v.index(">")]
+    uri, _, query = v.partition("?")
+    headers: Dict[str, str] = {}
+    for part in query.split("&") if query else ():
+        name, _, value = part.partition("=")
+        headers[urllib.parse.unquote(name)] = urllib.parse.unquote(value)
+    return uri, headers
+
+
 # The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_), expires,
 # body, content_type, headers, dst and dialog (the call= keyword) by ua.subscribe(); status and
 # state (with expires, body, content_type, headers) by ua.accept_subscription(); norefersub by
@@ -696,4 +732,4 @@ UA.accept_subscription = accept_subscription  # type: ignore[attr-defined]
 UA.refer = refer  # type: ignore[attr-defined]
 Call.transfer = transfer  # type: ignore[attr-defined]
 
-__all__ = ["Notify", "SubState", "Subscription", "SubscriptionFailed"]
+__all__ = ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]
