@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "sip/sip.h"
 #include "ua_pair.h"
 
@@ -838,6 +839,53 @@ static void replaces_ends_the_replaced_call(void **state)
     pair_advance(40000);
 }
 
+static int drop_all(int from, const sip_msg_t *msg)
+{
+    (void)from;
+    (void)msg;
+    return 1;
+}
+
+/* Each allocation of sip_sub_subscribe() and sip_sub_refer() failing in turn: SIP_ENOMEM,
+ * user_free once, nothing left (the harness counts), until the call succeeds. */
+static void sub_allocation_failure_sweep(void **state)
+{
+    (void)state;
+    pair_drop = drop_all; /* the wire's own copies are the test's, not the library's */
+    for (int refer = 0; refer < 2; refer++) {
+        int done = 0;
+        for (long n = 1; n < 400 && !done; n++) {
+            sip_sub_opts_t o;
+            sip_sub_opts_init(&o);
+            o.event = "message-summary";
+            o.headers = "Referred-By: <sip:alice@127.0.0.1>";
+            o.body = "x";
+            app[A].freed = 0;
+            sip_sub_t *s = NULL;
+            test_alloc_fail_at(n);
+            int rc = refer
+                         ? sip_sub_refer(&s, pair[A].ua, "sip:bob@127.0.0.1:5061",
+                                         "sip:carol@127.0.0.1", &o, on_sub_event, &app[A], on_free)
+                         : sip_sub_subscribe(&s, pair[A].ua, "sip:bob@127.0.0.1:5061", &o,
+                                             on_sub_event, &app[A], on_free);
+            int failed = test_alloc_failed();
+            test_alloc_fail_at(0);
+            if (rc == 0) {
+                sip_sub_close(s);
+                sip_sub_unref(s);
+                done = !failed;
+            } else {
+                assert_int_equal(rc, SIP_ENOMEM);
+                assert_null(s);
+            }
+            assert_int_equal(app[A].freed, 1);
+            pair_advance(40000);
+        }
+        assert_true(done);
+    }
+    pair_drop = NULL;
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -854,6 +902,7 @@ int main(void)
         T(sub_inside_call_dialog),
         T(sub_fetch_and_bad_args),
         T(sub_close_ua_with_live_subscriptions),
+        T(sub_allocation_failure_sweep),
         cmocka_unit_test_setup_teardown(refer_blind_transfer_in_call, setup_both, teardown),
         cmocka_unit_test_setup_teardown(refer_rejected_and_out_of_dialog, setup_both, teardown),
         cmocka_unit_test_setup_teardown(refer_without_subscription, setup_both, teardown),
