@@ -41,6 +41,7 @@ X(sip_call_event_cb, cb)
 X(sip_bridge_event_cb, cb)
 X(sip_ua_response_cb, cb)
 X(sip_auth_check_cb, cb)
+X(sip_reg_event_cb, cb)
 X(sip_sub_event_cb, cb)
 %enddef
 
@@ -213,6 +214,14 @@ static void sipbind_tramp_sip_auth_check_cb(sip_auth_query_t *q, sip_auth_event_
 {
     sipbind_arg_t a[] = {SB_H(q, sip_auth_query), SB_I(ev)};
     sipbind_invoke(u, NULL, a, 2);
+}
+
+/* msg is Borrowed for the call (nil/None for none). */
+static void sipbind_tramp_sip_reg_event_cb(sip_reg_t *reg, sip_reg_event_t ev, int status,
+                                           sip_msg_t *msg, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(reg, sip_reg), SB_I(ev), SB_I(status), SB_H(msg, sip_msg)};
+    sipbind_invoke(u, sipbind_ua_loop(sip_reg_get_ua(reg)), a, 4);
 }
 
 /* A subscription that ended has no UA any more: its errors go to no loop. */

@@ -276,6 +276,9 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %feature("immutable", "0") sip_auth_cred::ha1;
 %feature("immutable", "0") sip_auth_cred::algorithm;
 %include "sip/auth.h"
+/* Registrations (sip/reg.h): the handle by convention 1. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_reg_t **out };
+%include "sip/reg.h"
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
 %include "sip/sub.h"

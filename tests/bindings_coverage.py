@@ -65,6 +65,9 @@ PACKAGE_OPTIONS = {
     "sip_bridge_opts_t": "UA.bridge",   # `from` as from_, timeout_ms as timeout (seconds)
     "sip_auth_cred_t": "UA.add_credential",
     "sip_auth_server_opts_t": "AuthServer",
+    # UA.register.OPTIONS: `from` as from_, keepalive_s/retry_s/max_retry_s as keepalive, retry,
+    # max_retry (seconds).
+    "sip_reg_opts_t": "UA.register",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
 }
 

@@ -65,6 +65,7 @@ RENAMES = {
     ("Call", "ended"): "wait_ended",         # `await call.ended()` vs call:wait_ended()
     ("Bridge", "ended"): "wait_ended",       # `await bridge.ended()` vs br:wait_ended()
     ("AuthCheck", "__await__"): "wait",      # `await check` vs check:wait()
+    ("Registration", "registered"): "wait_registered",  # `await reg.registered()`
     ("Subscription", "established"): "wait_established",  # await sub.established()
     ("Subscription", "ended"): "wait_ended",  # `await sub.ended()` vs sub:wait_ended()
 }
@@ -133,6 +134,9 @@ PYTHON_ONLY = {
     "Verdict": ENUM + " (\"ok\", \"challenge\", \"stale\", \"failed\", \"replay\", "
     "\"malformed\", \"pending\")",
     "AuthError": ERRORS,
+    "RegEvent": ENUM, "RegState": ENUM, "RegistrationFailed": ERRORS,
+    "Registration.__await__": ASYNC + ": `await reg` is `await reg.registered()` (Lua's "
+    "ua:register() waits inside its task, reg:wait_registered() too)",
     "SubState": ENUM, "SubscriptionFailed": ERRORS,
     "Notify": "a plain table in Lua with the same fields (sub:next_notify())",
     "Subscription.__await__": ASYNC + ": `await sub` is `await sub.established()`",

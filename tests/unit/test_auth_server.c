@@ -287,9 +287,10 @@ static void auth_server_roundtrip(void **state)
                 sip_header_auth(sip_msg_header_at(next, SIP_HDR_AUTHORIZATION, 0));
             if (qops[k]) {
                 char ha1[SIP__AUTH_HEX_MAX], want[SIP__AUTH_HEX_MAX];
-                sip__auth_ha1(algs[i], SIP_STR("alice"), SIP_STR("example.com"), SIP_STR("secret"),
-                              ha1);
-                sip__auth_response(algs[i], sip_str_from_cstr(ha1), cr->nonce, cr->nc, cr->cnonce,
+                sip__auth_ha1(NULL, algs[i], SIP_STR("alice"), SIP_STR("example.com"),
+                              SIP_STR("secret"), ha1);
+                sip__auth_response(NULL, algs[i], sip_str_from_cstr(ha1), cr->nonce, cr->nc,
+                                   cr->cnonce,
                                    qops[k] == SIP_AUTH_QOP_AUTH ? SIP__QOP_AUTH : SIP__QOP_AUTH_INT,
                                    NULL, cr->uri, SIP_STR_NULL, want);
                 assert_str(info->rspauth, want);
@@ -317,8 +318,8 @@ static void auth_server_ha1_lookup(void **state)
     sip_auth_server_t *srv = server(SIP_AUTH_SHA256, SIP_AUTH_QOP_AUTH, 0);
     sip_auth_client_t *ac = client("secret");
     sip_msg_t *req = answered(srv, ac, 401);
-    sip__auth_ha1(SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"), SIP_STR("secret"),
-                  ha1);
+    sip__auth_ha1(NULL, SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"),
+                  SIP_STR("secret"), ha1);
     for (char *p = ha1; *p; p++)
         if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 'a' + 'A'); /* any case */
     lookup_t l = {.defer = 1};

@@ -108,6 +108,12 @@ typedef struct uac {
     const char *message; /* --message: one MESSAGE instead of calls */
     int msg_status;      /* its final status, 0 while none */
     int failure_shown;   /* the first failure went to stderr */
+    /* --register, --expires, --contact, --unregister */
+    const char *reg_aor; /* --register: one registration instead of calls */
+    const char *reg_contact;
+    uint32_t reg_expires;
+    int reg_unregister;
+    int reg_status; /* 0 while running, 1 on success, 2 on failure */
     /* --subscribe */
     const char *subscribe; /* --subscribe: the event package; wait for the first NOTIFY */
     sip_sub_t *sub;
@@ -655,6 +661,50 @@ static int send_message(uac_t *u)
     return u->msg_status >= 200 && u->msg_status < 300 ? 0 : 1;
 }
 
+/* ---- --register: one registration (RFC 3261 §10.2) ------------------------------------------ */
+
+static void on_reg_event(sip_reg_t *reg, sip_reg_event_t ev, int status, sip_msg_t *msg, void *user)
+{
+    uac_t *u = user;
+    sip_str_t r = msg ? sip_msg_get_reason(msg) : (sip_str_t){"", 0};
+    if (ev == SIP_REG_EVENT_REGISTERED || ev == SIP_REG_EVENT_REFRESHED) {
+        printf("REGISTER: %d %.*s, expires %u\n", status, (int)r.len, r.ptr,
+               (unsigned)sip_reg_get_expires(reg));
+        fflush(stdout);
+        if (u->reg_unregister) {
+            /* --unregister: the binding goes again (with --contact '*', every binding). */
+            int rc = sip_reg_unregister(
+                reg, u->reg_contact && strcmp(u->reg_contact, "*") == 0 ? "*" : NULL);
+            if (rc) {
+                fprintf(stderr, "sip-uac: cannot unregister: %s\n", sip_strerror(rc));
+                u->reg_status = 2;
+                sip_loop_stop(u->loop);
+            }
+            return;
+        }
+        u->reg_status = 1;
+        sip_loop_stop(u->loop);
+    } else if (ev == SIP_REG_EVENT_UNREGISTERED) {
+        printf("UNREGISTER: %d %.*s\n", status, (int)r.len, r.ptr);
+        fflush(stdout);
+        u->reg_status = 1;
+        sip_loop_stop(u->loop);
+    } else if (ev == SIP_REG_EVENT_FAILED) {
+        const char *why =
+            status == 408   ? " (timeout)"
+            : status == 503 ? " (unavailable or unreachable)"
+            : status == 401 || status == 407
+                ? (u->auth ? " (credentials refused)" : " (credentials needed: --user)")
+                : "";
+        printf("REGISTER: %d %.*s\n", status, (int)r.len, r.ptr);
+        fprintf(stderr, "sip-uac: REGISTER of %s failed: %d %.*s%s\n", u->reg_aor, status,
+                (int)r.len, r.ptr, why);
+        fflush(stdout);
+        u->reg_status = 2;
+        sip_loop_stop(u->loop);
+    }
+}
+
 /* ---- --subscribe: one SUBSCRIBE until the first NOTIFY (RFC 6665) ------------------------ */
 
 static void on_sub_event(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg, void *user)
@@ -688,6 +738,39 @@ static void on_sub_event(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg, voi
         }
         sip_loop_stop(u->loop);
     }
+}
+
+static void on_register_deadline(uv_timer_t *t)
+{
+    uac_t *u = t->data;
+    sip_loop_stop(u->loop);
+}
+
+/* Registers (and with --unregister removes the binding again) and runs until the registrar's
+ * final answer: 0 when it accepted, else 1. */
+static int send_register(uac_t *u)
+{
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = u->target;
+    if (u->reg_expires) o.expires = u->reg_expires;
+    if (u->reg_contact && strcmp(u->reg_contact, "*") != 0) o.contacts = u->reg_contact;
+    o.dst = u->dst_fixed ? &u->dst : NULL;
+    /* One attempt: the program reports the first failure rather than retrying. */
+    o.retry_initial = 0;
+    sip_reg_t *reg = NULL;
+    int rc = sip_reg_create(&reg, u->ua, u->reg_aor, &o, on_reg_event, u, NULL);
+    if (rc) {
+        fprintf(stderr, "sip-uac: REGISTER not sent: %s\n", sip_strerror(rc));
+        return 1;
+    }
+    sip_loop_run(u->loop);
+    if (!u->reg_status)
+        fprintf(stderr, "sip-uac: REGISTER of %s failed: no final response (overall timeout)\n",
+                u->reg_aor);
+    sip_reg_close(reg);
+    sip_reg_unref(reg);
+    return u->reg_status == 1 ? 0 : 1;
 }
 
 static void on_sub_deadline(uv_timer_t *t)
@@ -783,6 +866,14 @@ static void usage(FILE *f)
             "      --message TEXT      send one MESSAGE (RFC 3428, text/plain) to the target\n"
             "                          instead of calls; prints \"MESSAGE: STATUS REASON\" and\n"
             "                          exits 0 on a 2xx\n"
+            "      --register AOR      register the address of record AOR (RFC 3261 10.2)\n"
+            "                          instead of calls, at the target (the registrar; default\n"
+            "                          the AOR's domain); prints \"REGISTER: STATUS REASON,\n"
+            "                          expires GRANTED\" and exits 0 once the registrar accepted\n"
+            "      --expires S         the expiry asked with --register (default 3600)\n"
+            "      --contact URI       the Contact to bind (default this program's)\n"
+            "      --unregister        then remove the binding (Expires 0; with --contact '*',\n"
+            "                          every binding of the AOR); prints \"UNREGISTER: ...\"\n"
             "      --subscribe EVENT   subscribe to the target's EVENT package (RFC 6665:\n"
             "                          message-summary, dialog, presence...) instead of calls;\n"
             "                          prints the first NOTIFY (\"NOTIFY: SUBSCRIPTION-STATE\",\n"
@@ -792,8 +883,8 @@ static void usage(FILE *f)
             "                          re-INVITE, UPDATE or INFO answered\n"
             "  -h, --help              this text\n"
             "\n"
-            "Exit status: 0 when every call completed (--message: on a 2xx; --subscribe: on a\n"
-            "NOTIFY), 1 when any failed\n"
+            "Exit status: 0 when every call completed (--message, --register: on a 2xx;\n"
+            "--subscribe: on a NOTIFY), 1 when any failed\n"
             "(the first failure is printed on stderr: 403, 404, a timeout, a challenge the\n"
             "credentials do not answer...) or on a runtime error (cannot listen, cannot resolve\n"
             "the target), 2 for a usage error.\n");
@@ -938,6 +1029,10 @@ enum {
     OPT_PASSWORD,
     OPT_PASSWORD_FILE,
     OPT_MESSAGE,
+    OPT_REGISTER,
+    OPT_EXPIRES,
+    OPT_CONTACT,
+    OPT_UNREGISTER,
     /* subscriptions */
     OPT_SUBSCRIBE,
 };
@@ -966,6 +1061,10 @@ int main(int argc, char **argv)
         {"password", required_argument, NULL, OPT_PASSWORD},
         {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
         {"message", required_argument, NULL, OPT_MESSAGE},
+        {"register", required_argument, NULL, OPT_REGISTER},
+        {"expires", required_argument, NULL, OPT_EXPIRES},
+        {"contact", required_argument, NULL, OPT_CONTACT},
+        {"unregister", no_argument, NULL, OPT_UNREGISTER},
         {"subscribe", required_argument, NULL, OPT_SUBSCRIBE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -1029,12 +1128,40 @@ int main(int argc, char **argv)
         case OPT_PASSWORD: password = optarg; break;
         case OPT_PASSWORD_FILE: password_file = optarg; break;
         case OPT_MESSAGE: u->message = optarg; break;
+        case OPT_REGISTER: u->reg_aor = optarg; break;
+        case OPT_EXPIRES: {
+            uint64_t e;
+            if (parse_uint(optarg, 1, 0xffffffffu, &e))
+                return usage_error("--expires wants seconds from 1 up, not '%s'", optarg);
+            u->reg_expires = (uint32_t)e;
+            break;
+        }
+        case OPT_CONTACT: u->reg_contact = optarg; break;
+        case OPT_UNREGISTER: u->reg_unregister = 1; break;
         case OPT_SUBSCRIBE: u->subscribe = optarg; break;
         case 'v': u->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    /* --register: the target is the registrar, by default the AOR's domain (§10.2). */
+    char reg_target[600];
+    if (u->reg_aor && optind == argc) {
+        sip_uri_t a;
+        if (sip_uri_parse(&a, u->reg_aor, strlen(u->reg_aor)) != 0 ||
+            (a.scheme != SIP_URI_SIP && a.scheme != SIP_URI_SIPS) || !a.host.len)
+            return usage_error("--register '%s' is not a sip: or sips: URI", u->reg_aor);
+        char port[8] = "";
+        if (a.port) snprintf(port, sizeof(port), ":%u", (unsigned)a.port);
+        snprintf(reg_target, sizeof(reg_target), "%.*s:%.*s%s%s%.*s", (int)a.scheme_str.len,
+                 a.scheme_str.ptr, (int)a.host.len, a.host.ptr, port, a.params.len ? ";" : "",
+                 (int)a.params.len, a.params.ptr);
+        argv[optind] = reg_target;
+        argc = optind + 1;
+    }
+    if ((u->reg_expires || u->reg_contact || u->reg_unregister) && !u->reg_aor)
+        return usage_error("%s", "--expires, --contact and --unregister go with --register");
+    if (u->reg_aor && u->message) return usage_error("%s", "--register and --message: one of them");
     if (optind == argc) return usage_error("%s", "no target URI");
     if (optind + 1 != argc) return usage_error("one target URI, not also '%s'", argv[optind + 1]);
     const char *target = argv[optind];
@@ -1287,6 +1414,9 @@ int main(int argc, char **argv)
     } else if (u->message) {
         uv_timer_start(&u->deadline, on_message_deadline, timeout * 1000, 0);
         status = send_message(u);
+    } else if (u->reg_aor) {
+        uv_timer_start(&u->deadline, on_register_deadline, timeout * 1000, 0);
+        status = send_register(u);
     } else {
         uv_timer_start(&u->deadline, on_deadline, timeout * 1000, 0);
         /* Ticks at twice the call interval (1 ms at most often), spending the accrued credit. */

@@ -821,14 +821,23 @@ static void usage(FILE *f)
         "      --tls-verify-client  require a client certificate signed by --tls-ca on tls:\n"
         "                        and wss: listeners; a client without one fails the handshake\n"
         "      --trace           log every message sent and received\n"
+        "      --register AOR    register AOR (RFC 3261 10.2) with this program's Contact and\n"
+        "                        keep it registered while answering calls (refreshed before\n"
+        "                        the granted expiry); unregistered on SIGINT or SIGTERM.\n"
+        "                        Prints \"registered AOR: STATUS REASON, expires S\"; a\n"
+        "                        refused or unanswered first REGISTER exits 1\n"
+        "      --registrar URI   where to register (default: the AOR's domain)\n"
+        "      --expires S       the expiry asked (default 3600)\n"
+        "      --user NAME       answer digest challenges (RFC 3261 22.2) as NAME\n"
+        "      --password P      the password of --user\n"
         "  -v, --verbose         print one line per received request, one per call that\n"
         "                        ends abnormally or gets a request in its dialog (INFO), and\n"
         "                        counters at exit; a MESSAGE (RFC 3428, answered 200) prints\n"
         "                        \"MESSAGE from <URI> TYPE: TEXT\" on stdout\n"
         "  -h, --help            this text\n"
         "\n"
-        "Exit status: 0 after a signal, 1 when a listening point cannot be opened or --media\n"
-        "cannot be read, 2 for a usage error.\n",
+        "Exit status: 0 after a signal, 1 when a listening point cannot be opened, --media\n"
+        "cannot be read or the registrar refused --register, 2 for a usage error.\n",
         MAX_RING_MS, MAX_T1_MS, DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S);
 }
 
@@ -907,6 +916,97 @@ static void close_calls(uas_t *u)
     blob_unref(u->answer);
 }
 
+/* ---- --register: this program's own registration (RFC 3261 §10.2) ------------------------- */
+
+static struct {
+    const char *aor, *registrar, *user, *password;
+    uint32_t expires;
+    sip_reg_t *reg;
+    int unregistering, failed;
+    sip_loop_t *loop;
+} regc;
+
+static void on_reg_event(sip_reg_t *reg, sip_reg_event_t ev, int status, sip_msg_t *msg, void *user)
+{
+    (void)user;
+    sip_str_t r = msg ? sip_msg_get_reason(msg) : (sip_str_t){"", 0};
+    switch (ev) {
+    case SIP_REG_EVENT_REGISTERED:
+    case SIP_REG_EVENT_REFRESHED:
+        printf("%s %s: %d %.*s, expires %u\n",
+               ev == SIP_REG_EVENT_REGISTERED ? "registered" : "refreshed", regc.aor, status,
+               (int)r.len, r.ptr, (unsigned)sip_reg_get_expires(reg));
+        break;
+    case SIP_REG_EVENT_UNREGISTERED:
+        printf("unregistered %s: %d %.*s\n", regc.aor, status, (int)r.len, r.ptr);
+        if (regc.unregistering) sip_loop_stop(regc.loop);
+        break;
+    case SIP_REG_EVENT_FAILED:
+        fprintf(stderr, "sip-uas: REGISTER of %s failed: %d %.*s%s%s\n", regc.aor, status,
+                (int)r.len, r.ptr, status == 408 ? " (timeout)" : "",
+                sip_reg_get_state(reg) == SIP_REG_STATE_RETRYING ? ", trying again later" : "");
+        /* A refusal of the first REGISTER, or of the unregistration at exit, ends the
+         * program; a refresh that fails is tried again (the registration had been up). */
+        if (sip_reg_get_state(reg) == SIP_REG_STATE_FAILED || regc.unregistering) {
+            regc.failed = !regc.unregistering;
+            sip_loop_stop(regc.loop);
+        }
+        break;
+    case SIP_REG_EVENT_FLOW_LOST: printf("flow lost %s: registering again\n", regc.aor); break;
+    default: break;
+    }
+    fflush(stdout);
+}
+
+static int start_register(sip_ua_t *ua, sip_loop_t *loop)
+{
+    regc.loop = loop;
+    if (regc.user) {
+        sip_auth_cred_t cred = {0};
+        cred.user = regc.user;
+        cred.password = regc.password;
+        int rc = sip_ua_add_credential(ua, &cred);
+        if (rc) {
+            fprintf(stderr, "sip-uas: --user: %s\n", sip_strerror(rc));
+            return rc;
+        }
+    }
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = regc.registrar;
+    if (regc.expires) o.expires = regc.expires;
+    o.retry_initial = 0;
+    int rc = sip_reg_create(&regc.reg, ua, regc.aor, &o, on_reg_event, NULL, NULL);
+    if (rc) fprintf(stderr, "sip-uas: --register %s: %s\n", regc.aor, sip_strerror(rc));
+    return rc;
+}
+
+/* At exit: the binding goes (Expires 0), waiting at most a transaction's time for the answer. */
+static void on_unregister_deadline(uv_timer_t *t)
+{
+    (void)t;
+    fprintf(stderr, "sip-uas: no answer to the unregistration of %s\n", regc.aor);
+    sip_loop_stop(regc.loop);
+}
+
+static void stop_register(uv_loop_t *uv, uint32_t t1)
+{
+    if (!regc.reg) return;
+    if (!regc.failed && sip_reg_get_state(regc.reg) == SIP_REG_STATE_REGISTERED &&
+        sip_reg_unregister(regc.reg, NULL) == 0) {
+        regc.unregistering = 1;
+        uv_timer_t deadline;
+        uv_timer_init(uv, &deadline);
+        uv_timer_start(&deadline, on_unregister_deadline, 64 * (uint64_t)t1 + 1000, 0);
+        sip_loop_run(regc.loop);
+        uv_close((uv_handle_t *)&deadline, NULL);
+        uv_run(uv, UV_RUN_NOWAIT);
+    }
+    sip_reg_close(regc.reg);
+    sip_reg_unref(regc.reg);
+    regc.reg = NULL;
+}
+
 int main(int argc, char **argv)
 {
     enum {
@@ -923,6 +1023,11 @@ int main(int argc, char **argv)
         OPT_MEDIA,
         OPT_REL100,
         OPT_SESSION_TIMER,
+        OPT_REGISTER,
+        OPT_REGISTRAR,
+        OPT_EXPIRES,
+        OPT_USER,
+        OPT_PASSWORD,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -939,6 +1044,11 @@ int main(int argc, char **argv)
         {"session-timer", required_argument, NULL, OPT_SESSION_TIMER},
         {"t1", required_argument, NULL, OPT_T1},
         {"call-timeout", required_argument, NULL, OPT_CALL_TIMEOUT},
+        {"register", required_argument, NULL, OPT_REGISTER},
+        {"registrar", required_argument, NULL, OPT_REGISTRAR},
+        {"expires", required_argument, NULL, OPT_EXPIRES},
+        {"user", required_argument, NULL, OPT_USER},
+        {"password", required_argument, NULL, OPT_PASSWORD},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1027,10 +1137,33 @@ int main(int argc, char **argv)
             }
             uas.call_timeout_ms = (uint64_t)v * 1000;
             break;
+        case OPT_REGISTER: regc.aor = optarg; break;
+        case OPT_REGISTRAR: regc.registrar = optarg; break;
+        case OPT_EXPIRES:
+            if (parse_num(optarg, 1, 0xffffffffUL, &v)) {
+                fprintf(stderr, "sip-uas: --expires wants seconds from 1 up\n");
+                return 2;
+            }
+            regc.expires = (uint32_t)v;
+            break;
+        case OPT_USER: regc.user = optarg; break;
+        case OPT_PASSWORD: regc.password = optarg; break;
         case 'v': uas.verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if ((regc.registrar || regc.expires || regc.user) && !regc.aor) {
+        fprintf(stderr, "sip-uas: --registrar, --expires and --user go with --register\n");
+        return 2;
+    }
+    if (!regc.user != !regc.password) {
+        fprintf(stderr, "sip-uas: --user and --password go together\n");
+        return 2;
+    }
+    if (regc.aor && uas.stateless) {
+        fprintf(stderr, "sip-uas: --register needs the UA; --stateless has none\n");
+        return 2;
     }
     if (optind != argc || nlisten == 0) {
         usage(stderr);
@@ -1119,6 +1252,7 @@ int main(int argc, char **argv)
             rc = sip_transport_add_handler(uas.tp, SIP_HANDLER_PRIO_FIRST, on_message, &uas, NULL);
             rc = rc < 0 ? rc : 0;
         }
+        if (rc == 0 && regc.aor) rc = start_register(uas.ua, loop);
         if (rc) {
             fprintf(stderr, "sip-uas: %s\n", sip_strerror(rc));
             sip_ua_unref(uas.ua);
@@ -1138,6 +1272,8 @@ int main(int argc, char **argv)
     uv_signal_start(&sigint, on_signal, SIGINT);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     sip_loop_run(loop);
+    /* --register: the binding is removed before the calls and the UA go. */
+    stop_register(uas.uv, uas.t1);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&uas.timer, NULL);
@@ -1159,5 +1295,5 @@ int main(int argc, char **argv)
     sip_transport_unref(uas.tp);
     sip_loop_unref(loop);
     free(uas.media);
-    return 0;
+    return regc.failed ? 1 : 0;
 }

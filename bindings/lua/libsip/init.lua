@@ -41,7 +41,7 @@ sip.AuthServer = require("libsip.auth").AuthServer
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
 --- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, dialog =, ua =,
---- call =, oa =, bridge =, auth_server =, auth_query =, sub = } (Python:
+--- call =, oa =, bridge =, auth_server =, auth_query =, reg =, sub = } (Python:
 --- libsip.live_objects()). Objects a script dropped count until the collector frees them:
 --- collectgarbage() first to see what is really left.
 function sip.live_objects()

@@ -557,6 +557,10 @@ function UA.methods.close(u)
     list = {}
     for br in pairs(rawget(u, "_bridges")) do list[#list + 1] = br end
     for _, br in ipairs(list) do bridgem._ua_closed(br) end
+    -- Its registrations stopped in the core without an event: so do their waiters.
+    local regs = rawget(u, "_regs") or {}
+    rawset(u, "_regs", nil)
+    for r in pairs(regs) do require("libsip.reg")._ua_closed(r) end
     list = {}
     for sub in pairs(rawget(u, "_subs")) do list[#list + 1] = sub end
     for _, sub in ipairs(list) do subm._ua_closed(sub) end
@@ -570,6 +574,9 @@ UA.__gc = function(u)
     end
 end
 
+--- Registers contacts for an address of record (sip.Registration, docs/LUA.md: Registration);
+--- inside a task it waits until the registrar accepted.
+UA.methods.register = require("libsip.reg").register
 --- Subscriptions (docs/LUA.md: Subscriptions): ua:subscribe(target, event, opts) and, for a
 --- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
 UA.methods.subscribe = subm.subscribe

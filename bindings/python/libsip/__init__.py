@@ -35,6 +35,7 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
                       call_id, status_phrase, tag)
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
+from .reg import RegEvent, RegState, Registration, RegistrationFailed
 from .sub import Notify, SubState, Subscription, SubscriptionFailed, refer_target
 from .transport import HandlerPriority, Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
@@ -58,4 +59,5 @@ from . import auth  # noqa: E402
 from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # noqa: E402
                    Verdict)
 __all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
+__all__ += ["RegEvent", "RegState", "Registration", "RegistrationFailed"]
 __all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]

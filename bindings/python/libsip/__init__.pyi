@@ -80,3 +80,7 @@ from .auth import AuthClient as AuthClient
 from .auth import AuthError as AuthError
 from .auth import AuthServer as AuthServer
 from .auth import Verdict as Verdict
+from .reg import RegEvent as RegEvent
+from .reg import RegState as RegState
+from .reg import Registration as Registration
+from .reg import RegistrationFailed as RegistrationFailed

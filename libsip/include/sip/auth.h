@@ -58,7 +58,9 @@ SIP_EXTERN sip_auth_client_t *sip_auth_client_ref(sip_auth_client_t *ac);
 SIP_EXTERN void sip_auth_client_unref(sip_auth_client_t *ac);
 
 /**
- * Adds a credential. One for the same realm and user replaces the earlier one.
+ * Adds a credential. One for the same realm and user replaces the earlier one; the challenges
+ * cached for that user (in that realm, or any for a credential of any realm) are forgotten, so
+ * that the next request answers a fresh challenge with it.
  * @return 0, SIP_EINVAL (no user; neither password nor ha1; ha1 without a realm or not hex of
  *         the algorithm's length; a control character in the user or realm), SIP_ENOMEM.
  */
@@ -110,9 +112,11 @@ typedef enum sip_auth_verdict {
     SIP_AUTH_PENDING = 0, /**< the lookup has not answered yet */
     SIP_AUTH_OK,          /**< the credentials are right: sip_auth_query_get_user() is who */
     SIP_AUTH_CHALLENGE,   /**< no credentials for this realm: answer with a challenge */
-    SIP_AUTH_STALE,       /**< right, but for a nonce that expired (or was forgotten): the
-                               challenge says stale=true and the client retries at once */
-    SIP_AUTH_FAILED,      /**< a wrong password, an unknown user or a nonce not ours: the same
+    SIP_AUTH_STALE,       /**< right, but for a nonce the server no longer takes (expired,
+                               forgotten by the replay table, signed with another secret) or
+                               an algorithm or qop it does not offer: the challenge says
+                               stale=true and the client retries at once */
+    SIP_AUTH_FAILED,      /**< a wrong response: a wrong password or an unknown user, the same
                                challenge as SIP_AUTH_CHALLENGE, so that nobody learns which */
     SIP_AUTH_REPLAY,      /**< right, but the nonce count was used before (RFC 7616 §3.4.5):
                                a replayed request; challenged again with stale=true */

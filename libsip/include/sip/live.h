@@ -28,6 +28,7 @@ typedef enum sip_live_kind {
     SIP_LIVE_AUTH_SERVER,
     /** digest checks in progress or kept (sip_auth_query_t) */
     SIP_LIVE_AUTH_QUERY,
+    SIP_LIVE_REG, /**< registrations (sip_reg_t) */
     /** subscriptions (sip_sub_t), subscribers' and notifiers' */
     SIP_LIVE_SUB,
     SIP_LIVE__COUNT /**< the number of kinds (not a kind) */
@@ -48,7 +49,7 @@ SIP_EXTERN long sip_live_count(sip_live_kind_t kind);
 
 /**
  * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp",
- * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "sub".
+ * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "reg", "sub".
  * @return a static string, or NULL for an unknown kind.
  */
 SIP_EXTERN const char *sip_live_name(sip_live_kind_t kind);

@@ -23,6 +23,7 @@
 #include "sip/live.h"
 #include "sip/oa.h"
 #include "sip/auth.h"
+#include "sip/reg.h"
 #include "sip/sub.h"
 
 #endif

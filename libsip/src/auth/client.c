@@ -30,6 +30,7 @@ typedef struct cached {
 
 struct sip_auth_client {
     int refs;
+    sip__auth_hasher_t hasher;
     cred_t *creds;
     size_t ncreds, capcreds;
     cached_t *cache;
@@ -42,7 +43,12 @@ int sip_auth_client_create(sip_auth_client_t **out)
     *out = calloc(1, sizeof(**out));
     if (!*out) return SIP_ENOMEM;
     (*out)->refs = 1;
-    return 0;
+    int rc = sip__auth_hasher_init(&(*out)->hasher);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 sip_auth_client_t *sip_auth_client_ref(sip_auth_client_t *ac)
@@ -85,6 +91,7 @@ void sip_auth_client_unref(sip_auth_client_t *ac)
 {
     if (!ac || --ac->refs > 0) return;
     sip_auth_client_clear(ac);
+    sip__auth_hasher_free(&ac->hasher);
     free(ac->creds);
     free(ac->cache);
     free(ac);
@@ -131,6 +138,17 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     if (!any_realm(cred->realm) && !(c.realm = sip__strdup(cred->realm))) goto nomem;
     if (!(c.user = sip__strdup(cred->user))) goto nomem;
     if (cred->password && !(c.password = sip__strdup(cred->password))) goto nomem;
+    /* A challenge cached with an earlier credential of this user (for this realm, or any) is
+     * forgotten: its HA1 came from that credential, and the next request is to use this one. */
+    for (size_t i = 0; i < ac->ncache;) {
+        cached_t *e = &ac->cache[i];
+        if (!strcmp(e->user, c.user) && (!c.realm || !strcmp(e->realm, c.realm))) {
+            cached_free(e);
+            ac->cache[i] = ac->cache[--ac->ncache];
+        } else {
+            i++;
+        }
+    }
     for (size_t i = 0; i < ac->ncreds; i++) {
         if (same_realm(ac->creds[i].realm, c.realm) && !strcmp(ac->creds[i].user, c.user)) {
             cred_free(&ac->creds[i]);
@@ -242,7 +260,7 @@ static void put_quoted(buf_t *b, const char *name, const char *v)
 }
 
 /* The Authorization value answering e for req, the nonce count already raised. */
-static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
+static int credentials(sip__auth_hasher_t *h, const cached_t *e, const sip_msg_t *req, char **out)
 {
     char cnonce[SIP__AUTH_HEX_MAX], nc[9], resp[SIP__AUTH_HEX_MAX];
     const sip_uri_t *ruri = sip_msg_get_uri(req);
@@ -265,7 +283,7 @@ static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
     snprintf(nc, sizeof(nc), "%08x", (unsigned)e->nc);
     /* RFC 2617 §3.2.2: without a qop no cnonce is sent, so a -sess A1 (which names one) has
      * an empty one, as the server computes it. */
-    rc = sip__auth_response(e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
+    rc = sip__auth_response(h, e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
                             (sip_str_t){nc, 8},
                             qop == SIP__QOP_NONE ? SIP_STR("") : sip_str_from_cstr(cnonce), qop,
                             &method, ruri->raw, sip_msg_get_body(req), resp);
@@ -319,14 +337,14 @@ static long find_credentials(const sip_msg_t *req, int proxy, sip_str_t realm)
 }
 
 /* Adds e's credentials to req, in place of those req had for the same realm. */
-static int add_credentials(cached_t *e, sip_msg_t *req)
+static int add_credentials(sip_auth_client_t *ac, cached_t *e, sip_msg_t *req)
 {
     char *value;
     long i;
     int rc;
 
     e->nc++;
-    if ((rc = credentials(e, req, &value)) < 0) return rc;
+    if ((rc = credentials(&ac->hasher, e, req, &value)) < 0) return rc;
     while ((i = find_credentials(req, e->proxy, sip_str_from_cstr(e->realm))) >= 0)
         sip_msg_remove_header(req, cred_hdr(e->proxy), (size_t)i);
     rc = sip_msg_add_header(req, cred_hdr(e->proxy), value);
@@ -370,8 +388,8 @@ static int remember(sip_auth_client_t *ac, const pick_t *p, cached_t **out)
     e.alg = p->alg;
     e.qops = qops_of(p->a->qop);
     if (p->cred->password) {
-        rc = sip__auth_ha1(p->alg, sip_str_from_cstr(e.user), sip_str_from_cstr(e.realm),
-                           sip_str_from_cstr(p->cred->password), ha1);
+        rc = sip__auth_ha1(&ac->hasher, p->alg, sip_str_from_cstr(e.user),
+                           sip_str_from_cstr(e.realm), sip_str_from_cstr(p->cred->password), ha1);
         if (rc < 0) {
             cached_free(&e);
             return rc;
@@ -487,7 +505,7 @@ int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next, const sip_
     for (size_t k = 0; k < npicks; k++) {
         cached_t *e;
         int rc = remember(ac, &picks[k], &e);
-        if (rc == 0) rc = add_credentials(e, next);
+        if (rc == 0) rc = add_credentials(ac, e, next);
         if (rc < 0) return rc;
     }
     return 0;
@@ -499,7 +517,7 @@ int sip_auth_client_prepare(sip_auth_client_t *ac, sip_msg_t *req)
     for (size_t i = 0; i < ac->ncache; i++) {
         cached_t *e = &ac->cache[i];
         if (find_credentials(req, e->proxy, sip_str_from_cstr(e->realm)) >= 0) continue;
-        int rc = add_credentials(e, req);
+        int rc = add_credentials(ac, e, req);
         if (rc < 0) return rc;
     }
     return 0;

@@ -22,6 +22,7 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_BRIDGE] = "bridge",
     [SIP_LIVE_AUTH_SERVER] = "auth_server",
     [SIP_LIVE_AUTH_QUERY] = "auth_query",
+    [SIP_LIVE_REG] = "reg",
     [SIP_LIVE_SUB] = "sub",
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "transport/addr.h"
+#include "transport/flow.h"
 #include "transport/transport_int.h"
 
 #define READ_CHUNK 65536
@@ -68,6 +69,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     c->next = c->prev = NULL;
     tp->nconns--;
     fail_pending(c, err ? err : SIP_ECLOSED);
+    sip__flow_conn_closed(tp, c->id);
     if (c->ready && c->nlayers) c->layers[c->nlayers - 1]->vt->shutdown(c->layers[c->nlayers - 1]);
     uv_read_stop((uv_stream_t *)&c->tcp);
     sip__loop_closing_begin(tp->loop);
@@ -286,6 +288,7 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
                 c->crlf = 0;
                 if (c->server) conn_output(c, "\r\n", 2);
             }
+            if (ch == '\n' && !c->server) c->pongs++;
         }
         if (off == c->rlen || c->closing) break;
         c->crlf = 0;

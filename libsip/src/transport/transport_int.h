@@ -69,6 +69,7 @@ struct sip__conn {
     int batching;
     char *wbuf;
     size_t wlen, wcap;
+    uint64_t pongs; /* RFC 5626 §4.4.1: CRLF pongs received on a connection this side opened */
 };
 
 /* One link of the handler chain. A removed link stays in the list, marked, while a walk of
@@ -122,6 +123,7 @@ struct sip_transport {
      * keeps those bytes instead of printing the message again. Cleared when a send starts. */
     const sip_msg_t *sendbuf_msg;
     size_t sendbuf_len;
+    struct sip__flow_watch *flow_watches; /* flow.c: watches on connections closing */
 };
 
 /* dispatch.c */

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: MIT
+"""Registration against Kamailio (registrar, usrloc, auth_db on the db_text database of
+tests/interop/kamailio/db), started by the test on 127.0.0.1: sip-uac --register with MD5 and
+with SHA-256 digest (Kamailio's auth algorithm), a wrong password refused, then a call from
+sip-uac to a sip-uas that registered itself, routed by Kamailio's lookup("location"); and the
+Python API registering two UAs that call each other through it."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CFG = HERE / "kamailio-reg.cfg"
+BASE = int(os.environ.get("KAMAILIO_REG_PORT", "29000"))
+
+
+def tool(name):
+    path = os.environ.get(name)
+    if not path:
+        pytest.fail("%s is not set: run this test through ctest" % name)
+    return path
+
+
+def free_port(start):
+    for p in range(start, start + 500):
+        u, t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket()
+        try:
+            u.bind(("127.0.0.1", p))
+            t.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+        finally:
+            u.close()
+            t.close()
+    pytest.fail("no free port from %d" % start)
+
+
+class Proc:
+    def __init__(self, work, name, argv, env=None):
+        self.name = name
+        self.path = work / (name + ".log")
+        self.out = open(self.path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT, env=env)
+
+    def log(self):
+        return self.path.read_text(errors="replace")
+
+    def wait_for(self, pattern, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = re.search(pattern, self.log(), re.M)
+            if m:
+                return m
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        pytest.fail("%s: no '%s' within %.0f s:\n%s" % (self.name, pattern, timeout, self.log()))
+
+    def wait(self, timeout):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            pytest.fail("%s did not exit within %.0f s:\n%s" % (self.name, timeout, self.log()))
+
+    def stop(self, timeout=10.0):
+        if self.p.poll() is None:
+            self.p.terminate()
+        return self.wait(timeout)
+
+
+@pytest.fixture
+def env(tmp_path, request):
+    procs = []
+    state = {"next": BASE}
+
+    class Env:
+        work = tmp_path
+
+        def port(self):
+            p = free_port(state["next"])
+            state["next"] = p + 1
+            return p
+
+        def kamailio(self, sha256):
+            """Kamailio on a UDP+TCP port with a copy of the database; returns the port."""
+            db = tmp_path / ("db-sha" if sha256 else "db-md5")
+            shutil.copytree(HERE / "db", db)
+            port = self.port()
+            argv = ["kamailio", "-f", str(CFG), "-A", "KAM_PORT=%d" % port, "-A",
+                    'DB_URL="text://%s"' % db, "-DD", "-E", "-m", "64", "-M", "8",
+                    "-Y", str(tmp_path), "-w", str(tmp_path)]
+            if sha256:
+                argv += ["-A", "WITH_SHA256"]
+            k = Proc(tmp_path, "kamailio-%d" % port, argv)
+            procs.append(k)
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    return port
+                finally:
+                    s.close()
+                if k.p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            pytest.fail("kamailio did not start:\n" + k.log())
+
+        def start(self, name, argv, env=None):
+            p = Proc(tmp_path, name, argv, env)
+            procs.append(p)
+            return p
+
+        def uac(self, name, *args, timeout=40.0):
+            p = self.start(name, [tool("SIP_UAC"), *args])
+            rc = p.wait(timeout)
+            return rc, p.log()
+
+    yield Env()
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is None or rep.failed
+    for p in reversed(procs):
+        if p.p.poll() is None:
+            p.p.terminate()
+            try:
+                p.p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.p.kill()
+                p.p.wait()
+        p.out.close()
+        if failed:
+            print("==== %s ====\n%s" % (p.name, p.log()[-6000:]))
+
+
+@pytest.mark.parametrize("sha256", [False, True], ids=["md5", "sha256"])
+def test_sip_uac_registers_with_digest(env, sha256):
+    kam = env.kamailio(sha256)
+    rc, out = env.uac("uac-ok", "--register", "sip:alice@example.com", "--expires", "300",
+                      "--user", "alice", "--password", "secret", "--trace", "--timeout", "20",
+                      "sip:127.0.0.1:%d" % kam)
+    assert rc == 0, out
+    assert "REGISTER: 200 OK, expires 300" in out.splitlines(), out
+    algo = "SHA-256" if sha256 else "MD5"
+    chal = re.search(r"^WWW-Authenticate: (.*)$", out, re.M).group(1)
+    assert ("algorithm=SHA-256" in chal) == sha256, chal
+    auth = re.search(r"^Authorization: (.*)$", out, re.M).group(1)
+    assert ("algorithm=%s" % algo in auth) or (not sha256 and "algorithm" not in auth), auth
+    # A wrong password: Kamailio challenges again and sip-uac gives up with the reason.
+    rc, out = env.uac("uac-bad", "--register", "sip:alice@example.com", "--user", "alice",
+                      "--password", "wrong", "--timeout", "20", "sip:127.0.0.1:%d" % kam)
+    assert rc == 1, out
+    assert re.search(r"^sip-uac: REGISTER of sip:alice@example\.com failed: 401 .*"
+                     r"\(credentials refused\)$", out, re.M), out
+    # Unregister: the binding goes.
+    rc, out = env.uac("uac-unreg", "--register", "sip:alice@example.com", "--user", "alice",
+                      "--password", "secret", "--unregister", "--timeout", "20",
+                      "sip:127.0.0.1:%d" % kam)
+    assert rc == 0, out
+    assert "UNREGISTER: 200 OK" in out.splitlines(), out
+
+
+def test_call_to_a_registered_sip_uas_routed_by_kamailio(env):
+    kam = env.kamailio(True)
+    uas_port = env.port()
+    uas = env.start("uas", [tool("SIP_UAS"), "--listen", "udp:127.0.0.1:%d" % uas_port, "-v",
+                            "--register", "sip:bob@example.com", "--registrar",
+                            "sip:127.0.0.1:%d" % kam, "--user", "bob", "--password",
+                            "secret2", "--expires", "120"])
+    uas.wait_for(r"^registered sip:bob@example\.com: 200 OK, expires 120$")
+    rc, out = env.uac("uac-call", "--calls", "2", "-v", "--timeout", "20",
+                      "sip:bob@127.0.0.1:%d" % kam)
+    assert rc == 0, out
+    assert "calls: 2 completed, 0 failed" in out.splitlines(), out
+    assert uas.stop() == 0, uas.log()
+    log = uas.log()
+    assert re.search(r"^unregistered sip:bob@example\.com: 200 OK$", log, re.M), log
+    assert re.search(r"^calls 2 answered 2", log, re.M), log
+    # Unregistered: Kamailio no longer finds bob.
+    rc, out = env.uac("uac-gone", "--timeout", "20", "sip:bob@127.0.0.1:%d" % kam)
+    assert rc == 1, out
+    assert "404" in out, out
+
+
+def test_python_uas_register_and_call_through_kamailio(env):
+    kam = env.kamailio(True)
+    script = env.work / "pair.py"
+    script.write_text(PAIR % {"kam": kam})
+    penv = dict(os.environ)
+    if os.environ.get("KAMAILIO_REG_PY_PRELOAD"):
+        # A sanitizer build: its runtime first, and CPython's own allocations not reported.
+        penv["LD_PRELOAD"] = os.environ["KAMAILIO_REG_PY_PRELOAD"]
+        penv["ASAN_OPTIONS"] = "detect_leaks=0"
+    p = env.start("python-pair", [sys.executable, str(script)], penv)
+    assert p.wait(60) == 0, p.log()
+    assert "OK" in p.log().splitlines(), p.log()
+
+
+PAIR = r'''
+import asyncio, libsip
+KAM = "sip:127.0.0.1:%(kam)d"
+
+async def main():
+    loop = libsip.Loop()
+    a = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True)
+    b = libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True)
+    server = asyncio.ensure_future(loop.serve())
+    with libsip.UA(a) as alice, libsip.UA(b) as bob:
+        ra = await alice.register("sip:alice@example.com", password="secret", registrar=KAM,
+                                  expires=120)
+        rb = await bob.register("sip:bob@example.com", password="secret2", registrar=KAM,
+                                expires=120)
+        assert ra.expires == 120 and rb.expires == 120, (ra.expires, rb.expires)
+        answered = asyncio.get_running_loop().create_future()
+
+        @bob.on_invite
+        async def incoming(call):
+            await call.answer(sdp=SDP)
+            answered.set_result(call)
+
+        call = alice.invite("sip:bob@127.0.0.1:%(kam)d", sdp=SDP)
+        await asyncio.wait_for(call.answered(), 10)
+        await asyncio.wait_for(answered, 10)
+        await call.hangup()
+        await asyncio.wait_for(call.ended(), 10)
+        await asyncio.wait_for(ra.unregister(), 10)
+        await asyncio.wait_for(rb.unregister(), 10)
+        print("OK", flush=True)
+    a.close(); b.close(); loop.stop()
+    await asyncio.wait_for(server, 5)
+    loop.close()
+
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+asyncio.run(main())
+'''
