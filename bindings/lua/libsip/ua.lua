@@ -194,7 +194,9 @@ end
 --- transport's handler chain (priority "ua", after the transaction layer's matching) and takes
 --- the new requests: in-dialog ones go to their calls, INVITEs to ua:on_invite, the others to
 --- ua:on_request, else to the stack's on_request handlers, else the UA's default answer.
---- The stack keeps the UA until ua:close() or stack:close().
+--- The stack keeps the UA until ua:close() or stack:close(). events = "message-summary, dialog"
+--- names the event packages the UA is a notifier of (a SUBSCRIBE for another gets 489 Bad
+--- Event; ua:subscribe(), ua:accept_subscription(), ua:refer(): sub.lua).
 function M.new(stack, opts)
     -- Unknown options first, as Python's keyword arguments are.
     opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
@@ -579,6 +581,8 @@ UA.methods.register = require("libsip.reg").register
 --- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
 UA.methods.subscribe = subm.subscribe
 UA.methods.accept_subscription = subm.accept_subscription
+--- REFER (RFC 3515): ua:refer(target, refer_to, opts); call:transfer(target) is sub.lua's too.
+UA.methods.refer = subm.refer
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" },

@@ -1258,6 +1258,10 @@ class UA(_UARequests):
     to every digest challenge of a request the UA sends (RFC 3261 §22.2): ``UA(stack,
     credentials={"user": "alice", "password": "secret"})``. ua.request(), ua.message() and
     ua.options() send requests outside calls.
+
+    events names the event packages the UA is a notifier of ("message-summary, dialog"): a
+    SUBSCRIBE for another is answered 489 Bad Event; subscriptions are libsip.sub's
+    (ua.subscribe(), ua.accept_subscription(), ua.refer()).
     """
 
     def __init__(self, stack: "Stack", *, user_agent: Optional[str] = None,

@@ -162,7 +162,10 @@ SIP_EXTERN int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *targe
  * engine cannot answer, 420 (Unsupported: 100rel) for 100rel Required with opts.rel100 OFF, 421
  * (Require: 100rel) for an INVITE without 100rel with opts.rel100 REQUIRED, 420 (Unsupported:
  * timer) for timer Required with opts.session_timer OFF, 422 (Min-SE) for a Session-Expires
- * below opts.min_se.
+ * below opts.min_se. An INVITE with Replaces (RFC 3891: attended transfer, call pickup) names
+ * a call of this UA: once the new call is confirmed that one is hung up (BYE; CANCEL for an
+ * early call this side placed); one naming no call (or an early call this side answers) is
+ * answered 481, a call that ended 603, a confirmed call with early-only 486.
  * @param out   New reference
  * @param txn   the INVITE's server transaction (Borrowed; the call takes its own reference)
  * @return 0, SIP_EINVAL (not an INVITE server transaction, already answered), SIP_ECLOSED,
