@@ -98,7 +98,9 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
     }
     assert_true(a->ncalls < 4);
     a->calls[a->ncalls++] = c;
-    if (a->target_status >= 300) {
+    if (a->target_status == 180) {
+        assert_int_equal(sip_call_ring(c, 180, NULL), 0); /* and never answers */
+    } else if (a->target_status >= 300) {
         assert_int_equal(sip_call_reject(c, a->target_status, NULL), 0);
     } else {
         assert_int_equal(sip_call_ring(c, 180, NULL), 0);
@@ -339,6 +341,27 @@ static void transfer_refused_and_bad_args(void **state)
     sip_call_unref(c);
 }
 
+/* The transferee's UA closes while the new call rings: the new call, the subscription and the
+ * transfer go without a callback; user_free runs once. */
+static void transfer_ua_closes(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    app[A].target_status = 180;
+    sip_sub_t *r = refer(c, "sip:carol@127.0.0.1:5060", 0);
+    assert_int_equal(app[B].transfer_rc, 0);
+    assert_int_equal(sip_call_get_state(app[B].transferred), SIP_CALL_EARLY);
+    assert_int_equal(app[A].nbodies, 2);
+    assert_string_equal(app[A].bodies[1], "SIP/2.0 180 Ringing\r\n");
+    sip_ua_close(pair[B].ua);
+    assert_int_equal(app[B].freed, 1);
+    assert_int_equal(sip_call_get_state(app[B].transferred), SIP_CALL_ENDED);
+    sip_sub_close(r);
+    sip_sub_unref(r);
+    sip_call_hangup(c, NULL);
+    sip_call_unref(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -348,6 +371,7 @@ int main(void)
         T(transfer_busy_and_unknown_replaces),
         T(transfer_norefersub),
         T(transfer_refused_and_bad_args),
+        T(transfer_ua_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

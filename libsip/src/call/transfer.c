@@ -15,7 +15,8 @@ typedef struct xfer {
     sip_call_event_cb cb;
     void *user;
     sip_free_fn user_free;
-    sip_ua_t *ua;     /* reference: the queue of t_bye */
+    sip_ua_t *ua;     /* the queue of t_bye; not referenced: the UA's close ends the new call,
+                       * which frees this, before its queue goes */
     sip_call_t *old;  /* reference while the old call may still need ending */
     sip_sub_t *sub;   /* reference until the final NOTIFY (NULL with norefersub) */
     int final_status; /* the last final response of the new call, and its line */
@@ -54,11 +55,13 @@ static void report_final(xfer_t *x, int status, const char *line)
     sip_sub_t *sub = x->sub;
     x->sub = NULL;
     if (sub) {
-        if (sip_sub_get_state(sub) != SIP_SUB_TERMINATED)
+        if (x->ua->closed)
+            sip_sub_close(sub); /* a UA that closes ends its subscriptions without sending */
+        else if (sip_sub_get_state(sub) != SIP_SUB_TERMINATED)
             sip_sub_terminate(sub, "noresource", -1, line);
         sip_sub_unref(sub);
     }
-    if (status >= 200 && status < 300 && x->old && x->ua && !x->ua->closed &&
+    if (status >= 200 && status < 300 && x->old && !x->ua->closed &&
         sip__tq_reserve(&x->ua->tq, 1) == 0) {
         sip__tq_start(&x->ua->tq, &x->t_bye, 64ull * x->ua->t1_ms);
         return;
@@ -113,9 +116,8 @@ static void xfer_free(void *user)
         report_final(x, 487, "SIP/2.0 487 Request Terminated\r\n");
     else
         report_final(x, 503, "SIP/2.0 503 Service Unavailable\r\n");
-    if (x->ua) sip__tq_stop(&x->ua->tq, &x->t_bye);
+    sip__tq_stop(&x->ua->tq, &x->t_bye);
     sip_call_unref(x->old);
-    sip_ua_unref(x->ua);
     if (x->user_free) x->user_free(x->user);
     free(x);
 }
@@ -260,7 +262,7 @@ int sip_call_accept_transfer(sip_call_t **out, sip_call_t *call, sip_txn_t *txn,
         sip_sub_unref(x->sub);
         x->sub = NULL;
     }
-    x->ua = sip_ua_ref(ua);
+    x->ua = ua;
     x->old = sip_call_ref(call);
     sip_call_opts_t o;
     if (opts)
