@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "sip/sip.h"
 #include "ua_pair.h"
 
@@ -34,6 +35,17 @@ typedef struct app {
 } app_t;
 
 static app_t app[2];
+
+/* The allocation-failure sweep: fail this allocation of sip_call_accept_transfer() (0: none). */
+static long sweep_n;
+static int sweep_failed;
+
+static int drop_all(int from, const sip_msg_t *msg)
+{
+    (void)from;
+    (void)msg;
+    return 1;
+}
 
 static void on_free(void *user)
 {
@@ -62,8 +74,18 @@ static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
         co.sdp = "v=0\r\n";
         sip_call_unref(a->transferred);
         a->transferred = NULL;
+        if (sweep_n) {
+            /* The wire's own copies are the test's, not the library's. */
+            pair_drop = drop_all;
+            test_alloc_fail_at(sweep_n);
+        }
         a->transfer_rc =
             sip_call_accept_transfer(&a->transferred, call, txn, &co, NULL, a, on_free);
+        if (sweep_n) {
+            sweep_failed = test_alloc_failed();
+            test_alloc_fail_at(0);
+            pair_drop = NULL;
+        }
         return;
     }
     assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
@@ -96,12 +118,15 @@ static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *us
         assert_int_equal(sip_call_answer(c, 200, "v=0\r\n"), 0);
         return;
     }
+    if (a->target_status >= 300) {
+        assert_int_equal(sip_call_reject(c, a->target_status, NULL), 0);
+        sip_call_unref(c);
+        return;
+    }
     assert_true(a->ncalls < 4);
     a->calls[a->ncalls++] = c;
     if (a->target_status == 180) {
         assert_int_equal(sip_call_ring(c, 180, NULL), 0); /* and never answers */
-    } else if (a->target_status >= 300) {
-        assert_int_equal(sip_call_reject(c, a->target_status, NULL), 0);
     } else {
         assert_int_equal(sip_call_ring(c, 180, NULL), 0);
         assert_int_equal(sip_call_answer(c, 200, "v=0\r\n"), 0);
@@ -137,12 +162,14 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A calls B: the call to transfer. */
+/* A calls B: the call to transfer. No session timer: the sweep below runs for longer than a
+ * session interval, and what it checks is the transfer. */
 static sip_call_t *call_a_to_b(void)
 {
     sip_call_opts_t co;
     sip_call_opts_init(&co);
     co.sdp = "v=0\r\n";
+    co.session_timer = SIP_CALL_TIMER_OFF;
     sip_call_t *c = NULL;
     assert_int_equal(sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", &co, on_call_event,
                                      &app[A], NULL),
@@ -362,6 +389,48 @@ static void transfer_ua_closes(void **state)
     sip_call_unref(c);
 }
 
+/* Each allocation of sip_call_accept_transfer() failing in turn: SIP_ENOMEM (the REFER then
+ * answered 500 by the call, or its failure reported), user_free run once, nothing left. */
+static void transfer_allocation_failure_sweep(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    app[A].target_status = 486; /* a new call that gets through is refused */
+    int done = 0;
+    for (sweep_n = 1; sweep_n < 400 && !done; sweep_n++) {
+        app[B].freed = 0;
+        sip_sub_opts_t o;
+        sip_sub_opts_init(&o);
+        o.dialog = sip_call_get_dialog(c);
+        sip_sub_t *r = NULL;
+        assert_int_equal(
+            sip_sub_refer(&r, pair[A].ua, NULL, "sip:carol@127.0.0.1:5060", &o, NULL, NULL, NULL),
+            0);
+        pair_advance(0);
+        if (app[B].transfer_rc == 0) {
+            assert_non_null(app[B].transferred);
+            done = !sweep_failed;
+            sip_call_unref(app[B].transferred);
+            app[B].transferred = NULL;
+        } else {
+            assert_int_equal(app[B].transfer_rc, SIP_ENOMEM);
+            assert_null(app[B].transferred);
+            assert_int_equal(app[B].freed, 1);
+        }
+        sip_sub_close(r);
+        sip_sub_unref(r);
+        pair_advance(40000);
+        pair_advance(40000);
+        assert_int_equal(app[B].freed, 1);
+        assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    }
+    sweep_n = 0;
+    assert_true(done);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    sip_call_unref(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -372,6 +441,7 @@ int main(void)
         T(transfer_norefersub),
         T(transfer_refused_and_bad_args),
         T(transfer_ua_closes),
+        T(transfer_allocation_failure_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
