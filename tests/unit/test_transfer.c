@@ -356,6 +356,18 @@ static void transfer_refused_and_bad_args(void **state)
     assert_int_equal(sip_sub_get_end_status(r), 416);
     assert_int_equal(app[A].invites, 0);
     sip_sub_unref(r);
+    /* An escaped line break in a Refer-To header would add headers of its own: 400. */
+    r = refer(c, "<sip:carol@127.0.0.1:5060?Replaces=a%0D%0AX-Evil%3A%201>", 0);
+    assert_int_equal(app[B].transfer_rc, SIP_ENOTACCEPTABLE);
+    assert_int_equal(sip_sub_get_end_status(r), 400);
+    assert_int_equal(app[B].freed, 2);
+    sip_sub_unref(r);
+    r = refer(c, "<sip:carol@127.0.0.1:5060?X%3AY=1>", 0);
+    assert_int_equal(app[B].transfer_rc, SIP_ENOTACCEPTABLE);
+    assert_int_equal(sip_sub_get_end_status(r), 400);
+    assert_int_equal(app[A].invites, 0);
+    sip_sub_unref(r);
+    app[B].freed = 1;
 
     sip_call_t *out = (sip_call_t *)1;
     assert_int_equal(sip_call_accept_transfer(&out, NULL, NULL, NULL, NULL, &app[B], on_free),

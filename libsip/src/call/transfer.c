@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "call/call_int.h"
 #include "core/timerq.h"
@@ -171,12 +172,21 @@ static int build_headers(char **out, const char *app, sip_str_t uri_headers, con
             char name[64];
             int nl = sip_uri_unescape((sip_str_t){s, (size_t)(eq - s)}, name, sizeof(name));
             size_t room = cap - (size_t)(p - buf);
+            /* A header name is a token: an escaped ':', space or line break in it would make
+             * another header of the INVITE than the one named. */
+            if (nl < 0 ||
+                (nl > 0 && (size_t)nl < sizeof(name) && strcspn(name, ": \t\r\n") != (size_t)nl)) {
+                free(buf);
+                return SIP_EURI;
+            }
             if (nl > 0 && (size_t)nl < sizeof(name) && header_allowed(name) &&
                 room > (size_t)nl + 4) {
                 p += sprintf(p, "%s: ", name);
                 room = cap - (size_t)(p - buf);
                 int vl = sip_uri_unescape((sip_str_t){eq + 1, (size_t)(amp - eq - 1)}, p, room);
-                if (vl < 0 || (size_t)vl + 3 > room) {
+                /* Nor may an escaped CR, LF or NUL in a value smuggle in lines of its own. */
+                if (vl < 0 || (size_t)vl + 3 > room || memchr(p, '\r', (size_t)vl) ||
+                    memchr(p, '\n', (size_t)vl) || memchr(p, '\0', (size_t)vl)) {
                     free(buf);
                     return SIP_EURI;
                 }
