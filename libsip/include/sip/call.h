@@ -338,7 +338,8 @@ SIP_EXTERN sip_ua_t *sip_call_get_ua(sip_call_t *call);
  * when it has not within 64*T1 this side hangs it up (RFC 5589 §6.1). A failed new call (486,
  * 481 from a target that knows no call to replace...) leaves the old call as it is. The REFER
  * may be refused first instead: with 400 for a Refer-To that is missing, repeated or not a
- * URI, 416 for one that is not a SIP or SIPS URI (tel:, http:); then this fails with
+ * URI (or whose headers escape a line break, a NUL or a colon), 416 for one that is not a SIP
+ * or SIPS URI (tel:, http:); then this fails with
  * SIP_ENOTACCEPTABLE. Not calling this leaves the REFER to the application (answer it, or
  * sip_sub_accept() it and report with sip_sub_notify() and sip_sub_terminate()).
  * @param out        the new call: New reference; NULL on failure
