@@ -16,7 +16,10 @@
  * 3 B terminates, 4 A unsubscribes, 5 A closes its subscription, 6 B lets go of its, 7 move time
  * on by 30 min, 8 A REFERs B inside the call (B accepts it), 9 the same without a subscription
  * (RFC 4488), 10 B calls A with Replaces naming the call, 11-15 as 2, 3, 4, 7 and 10), so that
- * NOTIFYs, refreshes, expiries, transfers and replaced calls mix with the call's requests. */
+ * NOTIFYs, refreshes, expiries, transfers and replaced calls mix with the call's requests. B
+ * takes a REFER with an odd CSeq with sip_call_accept_transfer() (the new call goes to A, which
+ * answers it; an injected REFER brings any Refer-To), one with an even CSeq with
+ * sip_sub_accept(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,12 +168,26 @@ static sip_call_t *ca, *cb_;
 static sip_sub_t *sa, *sb;
 /* B's call to A with Replaces; A's answer to it. */
 static sip_call_t *cr, *ca2;
+/* B's call placed by sip_call_accept_transfer(). */
+static sip_call_t *cx;
 
 static void on_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
                      void *user)
 {
     (void)msg;
     (void)user;
+    if (ev == SIP_CALL_EVENT_REQUEST && sip_msg_get_method(msg) == SIP_METHOD_REFER &&
+        sip_msg_get_cseq(msg)->seq % 2) {
+        /* The transferee's side in one call (RFC 3515, RFC 5589). */
+        sip_call_opts_t o;
+        sip_call_opts_init(&o);
+        o.sdp = "v=0\r\n";
+        sip_call_t *c = NULL;
+        if (sip_call_accept_transfer(&c, call, txn, &o, on_event, NULL, NULL) != 0) return;
+        sip_call_unref(cx);
+        cx = c;
+        return;
+    }
     if (ev == SIP_CALL_EVENT_REQUEST && sip_msg_get_method(msg) == SIP_METHOD_REFER) {
         sip_sub_t *s = NULL;
         if (sip_sub_accept(&s, sip_call_get_ua(call), txn, NULL, NULL, NULL, NULL) != 0) return;
@@ -344,7 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nwire = 0;
     ca = cb_ = NULL;
     sa = sb = NULL;
-    cr = ca2 = NULL;
+    cr = ca2 = cx = NULL;
     for (int i = 0; i < 2; i++) {
         side_t *s = &sides[i];
         s->idx = i;
@@ -393,6 +410,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sip_sub_unref(sb);
     sip_call_unref(cr);
     sip_call_unref(ca2);
+    sip_call_unref(cx);
     advance(200000);
     for (int i = 0; i < 2; i++) {
         sip_ua_unref(sides[i].ua);

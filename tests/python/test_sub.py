@@ -265,13 +265,11 @@ def test_attended_transfer_among_three_uas():
                 async def at_bob(call):
                     @call.on("refer")
                     async def refer(req):
-                        sub = bob.accept_subscription(req)
-                        target, headers = libsip.refer_target(req)
-                        seen["replaces"] = headers["Replaces"]
-                        new = bob.invite(target, sdp="v=0\r\n", headers=headers)
-                        seen["new"] = new
+                        seen["replaces"] = libsip.refer_target(req)[1]["Replaces"]
+                        # The library does the rest: 202, the new call with Replaces, the
+                        # NOTIFYs of its progress.
+                        seen["new"] = new = call.accept_transfer(req, sdp="v=0\r\n")
                         await new.answered(timeout=WAIT)
-                        sub.terminate("noresource", body="SIP/2.0 200 OK\r\n")
 
                     await call.answer(sdp="v=0\r\n")
 
@@ -297,6 +295,78 @@ def test_attended_transfer_among_three_uas():
                 assert alice.dialog_count == 0
                 await new.hangup()
                 assert await second.ended(timeout=WAIT) == 200
+                seen.clear()
+        finally:
+            for s in stacks:
+                s.close()
+            loop.stop()
+            await asyncio.wait_for(server, WAIT)
+            loop.close()
+
+    asyncio.run(main())
+    assert _gone() == {}
+
+
+def test_blind_transfer_accepted_by_the_library():
+    """RFC 5589 §6: alice transfers bob to carol; bob's handler is one call.accept_transfer():
+    the new call to carol carries Referred-By, alice hears 100, 180 and 200 in its NOTIFYs,
+    and hangs up. A busy carol is reported as 486 and bob's first call stays."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        stacks = [libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+                  for _ in range(3)]
+        server = asyncio.ensure_future(loop.serve())
+        try:
+            alice, bob, carol = (s.ua(allow=ALLOW_REFER) for s in stacks)
+            with alice, bob, carol:
+                uri = ["sip:%s@" % n + s.address().split(":", 1)[1]
+                       for n, s in zip(("alice", "bob", "carol"), stacks)]
+                seen = {"busy": False, "new": []}
+
+                @carol.on_invite
+                async def at_carol(call):
+                    if seen["busy"]:
+                        await call.reject(486)
+                        return
+                    seen["referred_by"] = call.invite.headers["Referred-By"][0].value
+                    await call.ring()
+                    await call.answer(sdp="v=0\r\n")
+
+                @bob.on_invite
+                async def at_bob(call):
+                    @call.on("refer")
+                    def refer(req):
+                        with pytest.raises(TypeError):
+                            call.accept_transfer("not a request")
+                        with pytest.raises(TypeError):
+                            call.accept_transfer(req, late_offer=1)
+                        seen["new"].append(call.accept_transfer(req, sdp="v=0\r\n"))
+
+                    seen["bob_call"] = call
+                    await call.answer(sdp="v=0\r\n")
+
+                to_bob = await alice.invite(uri[1], sdp="v=0\r\n")
+                sub = alice.refer(None, uri[2], call=to_bob, referred_by=f"<{uri[0]}>")
+                await sub.established(timeout=WAIT)
+                statuses = [n.status async for n in sub]
+                assert statuses == [100, 180, 200]
+                assert seen["referred_by"] == f"<{uri[0]}>"
+                new = seen["new"][0]
+                assert await new.answered(timeout=WAIT) is new
+                await to_bob.hangup()
+                assert await seen["bob_call"].ended(timeout=WAIT) == 200
+
+                # A busy target: 486 reported, bob's call to alice stays up.
+                seen["busy"] = True
+                to_bob = await alice.invite(uri[1], sdp="v=0\r\n")
+                assert await to_bob.transfer(uri[2], timeout=WAIT) == 486
+                with pytest.raises(libsip.CallFailed) as e:
+                    await seen["new"][1]
+                assert e.value.status == 486
+                assert to_bob.state is libsip.CallState.CONFIRMED
+                await to_bob.hangup()
+                await new.hangup()
+                assert await new.ended(timeout=WAIT) == 200
                 seen.clear()
         finally:
             for s in stacks:

@@ -32,7 +32,8 @@ from typing import Any, Dict, Generator, List, Optional, Union
 from . import _core as _c
 from ._base import Enum, safe_repr
 from ._errors import ClosedError, Error, InvalidError, error
-from .calls import UA, Call, Dialog, _headers_text, _opt_str, _settle, _text
+from .calls import (UA, Call, Dialog, SdpArg, _headers_text, _invite_opts, _opt_str, _settle,
+                    _text)
 from .loop import release
 from .message import BytesLike, HeaderArg, Message, NetInfo, status_phrase
 
@@ -703,6 +704,49 @@ async def transfer(self: Any, target: Optional[str] = None, *, to_call: Any = No
     return await asyncio.wait_for(run(), timeout)
 
 
+def accept_transfer(self: Any, req: Any, *, sdp: SdpArg = None, from_: Optional[str] = None,
+                    headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
+                    media: SdpArg = None, media_address: Optional[str] = None,
+                    late_offer: bool = False, rel100: Optional[str] = None,
+                    session_timer: Optional[str] = None, session_expires: Optional[int] = None,
+                    min_se: Optional[int] = None, refresher: Optional[str] = None) -> Call:
+    """Transferee: carries out a REFER received in this call (``@call.on("refer")``) as RFC
+    3515 and RFC 5589 say, and returns the new call at once (``await`` it for its answer, as
+    ua.invite()'s): the REFER is accepted (202 and a NOTIFY "SIP/2.0 100 Trying"; none with
+    norefersub, RFC 4488), the new call goes to the Refer-To URI with its headers (Replaces
+    for an attended transfer) and the REFER's Referred-By, and the transferor hears its
+    provisionals and its final status in sipfrag NOTIFYs, the last terminating the
+    subscription. After a 2xx the transferor normally hangs this call up; when it has not
+    after 64*T1, this side does. A failed new call (486, 481...) leaves this call as it is.
+    The keywords are ua.invite()'s. Raises TypeError for a req that is not a Request,
+    InvalidError for one that is not an unanswered REFER, libsip.Error (SIP_ENOTACCEPTABLE)
+    when the REFER was refused: 416 for a Refer-To that is not a SIP or SIPS URI, 400 for a
+    missing or bad one. Without this, a REFER is the handler's to answer (the manual way:
+    ua.accept_subscription(req), refer_target(req), ua.invite(), sub.notify())."""
+    from .stack import Request
+    if not isinstance(req, Request):
+        raise TypeError(f"req must be a libsip.Request, not {type(req).__name__}")
+    o = _invite_opts(sdp, from_, headers, timeout, media, media_address, late_offer, rel100,
+                     session_timer, session_expires, min_se, refresher)
+    txn = req._txn._h if req._txn is not None else None
+    if txn is None:
+        raise InvalidError(_c.SIP_EINVAL, "the request has no server transaction")
+    ua = self._ua
+    call = Call._new(ua)
+    rc, h = _c.sip_call_accept_transfer(self._handle(), txn, o, call._callback())
+    if rc < 0:
+        if rc == _c.SIP_EINVAL:
+            raise InvalidError(rc, "cannot accept the transfer: not an unanswered REFER")
+        if rc == _c.SIP_ENOTACCEPTABLE:
+            raise error(rc, "the REFER was refused (416: Refer-To not a SIP or SIPS URI; "
+                            "400: no usable Refer-To)")
+        raise _fail(rc, "cannot accept the transfer")
+    call._h = h
+    ua._calls.add(call)
+    ua._stack.loop._kick()
+    return call
+
+
 def refer_target(req: Any) -> "tuple[str, Dict[str, str]]":
     """The transferee's reading of a REFER (RFC 3515 §2.1, RFC 3261 §19.1.1): the Refer-To URI
     without its headers, and those headers (Replaces...) to put in the request sent to it,
@@ -731,5 +775,6 @@ UA.subscribe = subscribe  # type: ignore[attr-defined]
 UA.accept_subscription = accept_subscription  # type: ignore[attr-defined]
 UA.refer = refer  # type: ignore[attr-defined]
 Call.transfer = transfer  # type: ignore[attr-defined]
+Call.accept_transfer = accept_transfer  # type: ignore[attr-defined]
 
 __all__ = ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]
