@@ -375,6 +375,18 @@ static sip_transport_t *reg_tp(sip_reg_t *reg)
     return reg->ua->layer ? sip_txn_layer_get_transport(reg->ua->layer) : NULL;
 }
 
+/* RFC 5626 §4.4.1: a missed pong or a failed ping: the flow is dead. §4.5: the new REGISTER
+ * goes over a new flow, so the old connection is closed first (left open, the transport would
+ * send the REGISTER over it again); the refresh timer sends it from the loop. */
+static void flow_failed(sip_reg_t *reg)
+{
+    uint64_t conn = reg->flow_conn;
+    stop_flow(reg);
+    sip__flow_close(reg_tp(reg), conn);
+    reg->flow_lost = 1;
+    arm_refresh(reg, 0);
+}
+
 static void fire_keepalive(sip__tq_entry_t *e)
 {
     sip_reg_t *reg = (sip_reg_t *)((char *)e - offsetof(sip_reg_t, t_ka));
@@ -384,9 +396,7 @@ static void fire_keepalive(sip__tq_entry_t *e)
         /* RFC 5626 §4.4.1: no pong within 10 s of the ping: the flow failed. */
         reg->ka_checking = 0;
         if (sip__flow_pongs(tp, reg->flow_conn) == reg->ka_pongs) {
-            stop_flow(reg);
-            reg->flow_lost = 1;
-            arm_refresh(reg, 0);
+            flow_failed(reg);
             return;
         }
         sip__tq_start(&reg->ua->tq, &reg->t_ka, (uint64_t)reg->ka_period_s * 1000 - 10000);
@@ -394,9 +404,7 @@ static void fire_keepalive(sip__tq_entry_t *e)
     }
     reg->ka_pongs = sip__flow_pongs(tp, reg->flow_conn);
     if (sip__flow_ping(tp, reg->flow_conn) != 0) {
-        stop_flow(reg);
-        reg->flow_lost = 1;
-        arm_refresh(reg, 0);
+        flow_failed(reg);
         return;
     }
     reg->pings++;
