@@ -531,6 +531,41 @@ static void reg_challenged(void **state)
     pair_advance(64000);
 }
 
+/* RFC 7616 §3.5: the 2xx's Authentication-Info gives the nonce of the refresh (its count from
+ * 1), so the refresh is not challenged; a rspauth that does not match is not trusted, and the
+ * refresh keeps the nonce it had. */
+static void reg_nextnonce(void **state)
+{
+    (void)state;
+    answer(401, "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"abc123\", qop=\"auth\"",
+           NULL, NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60",
+           "Authentication-Info: nextnonce=\"def456\"", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60",
+           "Authentication-Info: nextnonce=\"forged\", qop=auth, rspauth=\"0123\", "
+           "cnonce=\"x\", nc=00000001",
+           NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60", NULL, NULL);
+    sip_auth_cred_t cred = {"example.com", "alice", "secret", NULL, 0};
+    assert_int_equal(sip_ua_add_credential(pair[A].ua, &cred), 0);
+    sip_reg_t *reg = start(NULL);
+    pair_pump();
+    assert_int_equal(ngot, 2);
+    assert_non_null(strstr(hv(1, "Authorization", 0), "nonce=\"abc123\""));
+    pair_advance(30000);
+    assert_int_equal(ngot, 3);
+    assert_non_null(strstr(hv(2, "Authorization", 0), "nonce=\"def456\""));
+    assert_non_null(strstr(hv(2, "Authorization", 0), "nc=00000001"));
+    assert_int_equal(events[1], SIP_REG_EVENT_REFRESHED);
+    pair_advance(30000);
+    assert_int_equal(ngot, 4);
+    assert_non_null(strstr(hv(3, "Authorization", 0), "nonce=\"def456\""));
+    assert_non_null(strstr(hv(3, "Authorization", 0), "nc=00000002"));
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_REGISTERED);
+    sip_reg_unref(reg);
+    pair_advance(64000);
+}
+
 static int drop_all(int from, const sip_msg_t *msg)
 {
     (void)from;
@@ -584,6 +619,7 @@ int main(void)
         T(reg_args_and_ua_close),
         T(reg_default_registrar),
         T(reg_challenged),
+        T(reg_nextnonce),
         T(reg_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,16 @@ int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *chal
     return 0;
 }
 
+void sip__ua_auth_done(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *rsp)
+{
+    int st = rsp ? sip_msg_get_status(rsp) : 0;
+    if (!ua || ua->closed || !ua->auth || !sent || st < 200 || st >= 300) return;
+    /* RFC 7616 §3.5: a nextnonce is the nonce of the next request. A wrong rspauth leaves
+     * the cache as it was (sip_auth_client_update() takes nothing from it): the response
+     * itself goes on to the application, which can check it with sip_auth_client_update(). */
+    (void)sip_auth_client_update(ua->auth, sent, rsp);
+}
+
 /* ---- sending ------------------------------------------------------------------------------ */
 
 static void req_unlink(struct sip__ua_req *r)
@@ -163,6 +173,7 @@ static void on_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void 
     if (!r->ua || txn != r->txn) return;
     r->refs++;
     if ((status == 401 || status == 407) && rsp && retry(r, rsp)) goto out;
+    sip__ua_auth_done(r->ua, r->req, rsp);
     if (r->tcb) {
         r->tcb(txn, status, rsp, r->user);
     } else if (r->ucb) {

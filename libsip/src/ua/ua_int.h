@@ -135,4 +135,9 @@ int sip__sub_on_orphan_notify(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req);
 /* The UA closes: every subscription ends without sending. */
 void sip__sub_ua_closed(struct sip_sub *sub);
 
+/* send.c: a final response to sent, a request the UA may have authorised: a 2xx's
+ * Authentication-Info (rspauth checked, nextnonce taken) reaches the UA's credentials (RFC 7616
+ * §3.5). Nothing for other responses. */
+void sip__ua_auth_done(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *rsp);
+
 #endif
