@@ -337,6 +337,65 @@ static void reg_service_route_and_path(void **state)
     pair_advance(64000);
 }
 
+/* The second Route of a request the UA builds for from (NULL: none), as text. */
+static const char *route_for(const char *from, size_t *nroutes)
+{
+    static char buf[256];
+    sip_msg_t *m = NULL;
+    assert_int_equal(
+        sip_ua_create_request(&m, pair[A].ua, "MESSAGE", "sip:carol@example.com", from), 0);
+    *nroutes = sip_msg_header_count(m, SIP_HDR_ROUTE);
+    const sip_header_t *h = sip_msg_header_at(m, SIP_HDR_ROUTE, 1);
+    sip_str_t v = h ? sip_header_get_value(h) : SIP_STR("");
+    snprintf(buf, sizeof(buf), "%.*s", (int)v.len, v.ptr);
+    sip_msg_unref(m);
+    return h ? buf : NULL;
+}
+
+/* RFC 3608 §6: each registration keeps its own Service-Route, and a request the UA builds
+ * takes the one of the registration whose AOR is its From (none for another identity), not
+ * the one of the last 2xx. */
+static void reg_service_route_per_aor(void **state)
+{
+    (void)state;
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=300",
+           "Service-Route: <sip:127.0.0.1:5061;lr>, <sip:alice-core.example.com;lr>", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=300",
+           "Service-Route: <sip:127.0.0.1:5061;lr>, <sip:bob-core.example.com;lr>", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=0", NULL, NULL);
+    sip_reg_t *alice = start(NULL), *bob = NULL;
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = "sip:127.0.0.1:5061";
+    assert_int_equal(
+        sip_reg_create(&bob, pair[A].ua, "sip:bob@example.com", &o, on_event, NULL, on_free), 0);
+    pair_pump();
+    assert_int_equal(sip_reg_get_state(alice), SIP_REG_STATE_REGISTERED);
+    assert_int_equal(sip_reg_get_state(bob), SIP_REG_STATE_REGISTERED);
+    size_t n;
+    assert_string_equal(route_for("<sip:alice@example.com>", &n),
+                        "<sip:alice-core.example.com;lr>");
+    assert_int_equal(n, 2);
+    assert_string_equal(route_for("\"Bob\" <sip:bob@EXAMPLE.com>", &n),
+                        "<sip:bob-core.example.com;lr>");
+    assert_int_equal(n, 2);
+    assert_null(route_for("<sip:carol@example.com>", &n));
+    assert_int_equal(n, 0);
+    assert_null(route_for(NULL, &n));
+    assert_int_equal(n, 0);
+    /* Bob unregisters: his route goes, Alice's stays. */
+    assert_int_equal(sip_reg_unregister(bob, NULL), 0);
+    pair_pump();
+    assert_int_equal(sip_reg_get_state(bob), SIP_REG_STATE_UNREGISTERED);
+    assert_null(route_for("<sip:bob@example.com>", &n));
+    assert_int_equal(n, 0);
+    assert_string_equal(route_for("<sip:alice@example.com>", &n),
+                        "<sip:alice-core.example.com;lr>");
+    sip_reg_unref(bob);
+    sip_reg_unref(alice);
+    pair_advance(64000);
+}
+
 /* RFC 5626 §4.2: instance-id and reg-id on the Contact, Supported outbound; the grant matched by
  * them even when the registrar rewrote the URI. */
 static void reg_outbound_params(void **state)
@@ -612,6 +671,7 @@ int main(void)
         T(reg_contacts_unregister_one_and_all),
         T(reg_unregister_own),
         T(reg_service_route_and_path),
+        T(reg_service_route_per_aor),
         T(reg_outbound_params),
         T(reg_refresh_failure_backs_off),
         T(reg_initial_failures),
