@@ -76,7 +76,10 @@ int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *chal
         /* Credentials the first request took from the cache (sip_auth_client_prepare()) and
          * that the server challenges again (a nonce it forgot, another server of the realm)
          * are no wrong password: the challenge is answered as a new one, as PJSIP does. A
-         * request that answered a challenge of its own and is challenged again is. */
+         * request that answered a challenge of its own and is challenged again is. The rule
+         * stays with the chain, not in the auth client: only the chain knows where the
+         * credentials came from (RFC 2069's, without nc or cnonce, read the same taken from
+         * the cache as made for a challenge). */
         const char *h = st == 401 ? "Authorization" : "Proxy-Authorization";
         if (sip_msg_header_by_name(m, h, 0)) {
             sip_msg_remove_headers(m, h);
