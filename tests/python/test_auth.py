@@ -137,6 +137,29 @@ def test_server_checks_what_the_client_sent():
         server.check(nxt, "not callable")
 
 
+def test_client_takes_nextnonce_and_checks_rspauth():
+    server = AuthServer("example.com", algorithms="SHA-256")
+    ac = _client()
+    nxt = _answered(server, ac)
+    chk = server.check(nxt, lambda c: "secret")
+    assert chk.ok
+    ok = nxt.response(200)
+    chk.add_info(ok)
+    ac.update(nxt, ok)                              # rspauth right, nextnonce taken
+    later = _register(3)
+    ac.prepare(later)
+    cred = later.headers["Authorization"][0].value
+    assert "nc=00000001" in cred
+    assert server.check(later, lambda c: "secret").ok
+    forged = nxt.response(200)
+    forged.add_header("Authentication-Info", 'nextnonce="x", qop=auth, rspauth="00", '
+                                          'cnonce="c", nc=00000001')
+    with pytest.raises(AuthError):
+        ac.update(nxt, forged)
+    with pytest.raises(libsip.InvalidError):
+        ac.update(ok, nxt)
+
+
 def test_password_ha1_and_proxy():
     server = AuthServer("example.com", algorithms="MD5", qop=[], proxy=True)
     ac = _client()

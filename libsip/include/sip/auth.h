@@ -96,6 +96,25 @@ SIP_EXTERN int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next,
  * @return 0 (also when nothing is cached), SIP_EINVAL, SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_client_prepare(sip_auth_client_t *ac, sip_msg_t *req);
+/**
+ * Takes in the response to a request the client authorised (RFC 7616 §3.5, RFC 2617 §3.2.3):
+ * its Authentication-Info. A rspauth is checked against the credentials the request carried
+ * (mutual authentication: the server knew the password too); a nextnonce then replaces the
+ * nonce cached for that realm, its nonce count starting again at 1, so that the next request
+ * (a registration refresh) is authorised with it and not challenged. Authentication-Info names
+ * no realm: with credentials for several realms, the one whose rspauth it carries is meant
+ * (without a rspauth the nextnonce is taken only when there is one). Meant for each final 2xx
+ * of an authorised request; a response without Authentication-Info, or to a request without
+ * credentials of this client, changes nothing.
+ * @param req  Borrowed: the request as sent, with its Authorization
+ * @param rsp  Borrowed: the response to it
+ * @return 0 (taken, or nothing to take), SIP_EAUTH (a rspauth that the credentials sent do not
+ *         give: a server that does not know the password, or an altered response; its
+ *         nextnonce is not taken), SIP_EINVAL (NULL, req not a request or rsp not a
+ *         response), SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_auth_client_update(sip_auth_client_t *ac, const sip_msg_t *req,
+                                      const sip_msg_t *rsp);
 /** The number of credentials. */
 SIP_EXTERN size_t sip_auth_client_count(const sip_auth_client_t *ac);
 

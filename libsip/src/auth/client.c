@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "auth/auth_int.h"
 #include "core/mem.h"
 #include "sip/error.h"
@@ -519,6 +521,67 @@ int sip_auth_client_prepare(sip_auth_client_t *ac, sip_msg_t *req)
         if (find_credentials(req, e->proxy, sip_str_from_cstr(e->realm)) >= 0) continue;
         int rc = add_credentials(ac, e, req);
         if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* 1 when the rspauth of info proves that the server of e knew its password (RFC 7616 §3.5):
+ * the digest of the credentials a sent, with an empty method in A2 and the response's body
+ * for auth-int. */
+static int rspauth_ok(sip_auth_client_t *ac, const cached_t *e, const sip_auth_t *a,
+                      const sip_auth_t *info, const sip_msg_t *rsp)
+{
+    char want[SIP__AUTH_HEX_MAX];
+    int qop = sip_str_caseeq_cstr(a->qop, "auth-int") ? SIP__QOP_AUTH_INT
+              : sip_str_caseeq_cstr(a->qop, "auth")   ? SIP__QOP_AUTH
+                                                      : SIP__QOP_NONE;
+    int alg = a->algorithm.len ? sip__auth_alg_from_str(a->algorithm) : SIP_AUTH_MD5;
+    /* The HA1 cached is the one those credentials were made with only for the same
+     * algorithm; a server that changed it since cannot be checked here. */
+    if (alg != e->alg || qop == SIP__QOP_NONE) return 0;
+    int rc = sip__auth_response(&ac->hasher, alg, sip_str_from_cstr(e->ha1), a->nonce, a->nc,
+                                a->cnonce, qop, NULL, a->uri, sip_msg_get_body(rsp), want);
+    if (rc < 0) return 0;
+    size_t n = strlen(want);
+    return info->rspauth.len == n && CRYPTO_memcmp(info->rspauth.ptr, want, n) == 0;
+}
+
+int sip_auth_client_update(sip_auth_client_t *ac, const sip_msg_t *req, const sip_msg_t *rsp)
+{
+    if (!ac || !req || !rsp || !sip_msg_is_request(req) || sip_msg_is_request(rsp))
+        return SIP_EINVAL;
+    const sip_header_t *h = sip_msg_header_at(rsp, SIP_HDR_AUTHENTICATION_INFO, 0);
+    const sip_auth_t *info = h ? sip_header_auth(h) : NULL;
+    if (!info) return 0;
+    /* RFC 3261 §22.4, RFC 7616 §3.5: Authentication-Info answers the Authorization of the
+     * request (the UAS's realm, never a proxy's), and names no realm: with credentials for
+     * several realms, the one whose rspauth it carries, else the only one. */
+    size_t n = sip_msg_header_count(req, SIP_HDR_AUTHORIZATION);
+    cached_t *pick = NULL;
+    size_t candidates = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sip_auth_t *a = sip_header_auth(sip_msg_header_at(req, SIP_HDR_AUTHORIZATION, i));
+        char rbuf[512];
+        if (!a || !a->realm.ptr) continue;
+        cached_t *e = find_cached(ac, 0, sip__auth_unq(a->realm, rbuf, sizeof(rbuf)));
+        if (!e || !sip__auth_unq_eq(a->username, sip_str_from_cstr(e->user))) continue;
+        candidates++;
+        if (info->rspauth.ptr ? rspauth_ok(ac, e, a, info, rsp) : !pick) pick = e;
+    }
+    if (!candidates) return 0;
+    /* RFC 7616 §3.5: a rspauth that no credentials of ours give is a server that does not
+     * know the password (or a response altered on the way): it is not trusted, nor is its
+     * nextnonce. */
+    if (info->rspauth.ptr && !pick) return SIP_EAUTH;
+    if (!pick || (!info->rspauth.ptr && candidates > 1)) return 0;
+    if (info->nextnonce.len) {
+        /* RFC 7616 §3.5, RFC 2617 §3.2.3: the next request uses nextnonce, its count
+         * starting again at 1 (add_credentials() raises nc before it writes it). */
+        char *nonce = dup_unq(info->nextnonce);
+        if (!nonce) return SIP_ENOMEM;
+        free(pick->nonce);
+        pick->nonce = nonce;
+        pick->nc = 0;
     }
     return 0;
 }
