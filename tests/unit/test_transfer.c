@@ -443,8 +443,13 @@ static void transfer_session_timer_refreshes(void **state)
     sip_sub_t *r = refer(c, "sip:carol@127.0.0.1:5060", 0);
     assert_non_null(app[B].transferred);
     assert_int_equal(sip_sub_get_state(r), SIP_SUB_ACTIVE);
-    /* Ten intervals, in steps shorter than half of one. */
+    /* Ten intervals, in steps shorter than half of one, each with another REFER (refused by
+     * the target: its NOTIFYs go at once) raising both sides' CSeqs between the refreshes. */
+    app[A].target_status = 486;
     for (int i = 0; i < 30; i++) {
+        sip_sub_t *more = refer(c, "sip:carol@127.0.0.1:5060", 0);
+        assert_int_equal(sip_sub_get_state(more), SIP_SUB_TERMINATED);
+        sip_sub_unref(more);
         pair_advance(30000);
         assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
         assert_int_equal(sip_call_get_state(app[B].incoming), SIP_CALL_CONFIRMED);
