@@ -66,6 +66,13 @@ static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg,
                           void *user)
 {
     app_t *a = user;
+    if (ev == SIP_CALL_EVENT_OFFER) {
+        /* A call without the engine answers each offer itself; a session refresh by re-INVITE
+         * carries one (RFC 4028 §10), and an offer left open leaves the refresh without its 2xx,
+         * so the other side's session expires. */
+        assert_int_equal(sip_call_answer_offer(call, "v=0\r\n"), 0);
+        return;
+    }
     if (ev != SIP_CALL_EVENT_REQUEST) return;
     if (a == &app[B] && sip_msg_get_method(msg) == SIP_METHOD_REFER) {
         /* The whole of the transferee's work. */
@@ -162,14 +169,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A calls B: the call to transfer. No session timer: the sweep below runs for longer than a
- * session interval, and what it checks is the transfer. */
+/* A calls B: the call to transfer, with the default session timer (1800 s, A refreshing): the
+ * sweep below runs for longer than that, so the call's refreshes go on beside the REFERs. */
 static sip_call_t *call_a_to_b(void)
 {
     sip_call_opts_t co;
     sip_call_opts_init(&co);
     co.sdp = "v=0\r\n";
-    co.session_timer = SIP_CALL_TIMER_OFF;
     sip_call_t *c = NULL;
     assert_int_equal(sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", &co, on_call_event,
                                      &app[A], NULL),
@@ -401,6 +407,66 @@ static void transfer_ua_closes(void **state)
     sip_call_unref(c);
 }
 
+/* The refreshes A sends (re-INVITEs after the first INVITE: A places no other call) and the 2xx
+ * B gives them. */
+static int refreshes, refreshed;
+
+static void count_refreshes(int from, const sip_msg_t *m)
+{
+    const sip_cseq_t *cs = sip_msg_get_cseq(m);
+    if (!cs || cs->method != SIP_METHOD_INVITE || cs->seq < 2) return;
+    if (from == A && sip_msg_get_method(m) == SIP_METHOD_INVITE) refreshes++;
+    if (from == B && sip_msg_get_status(m) == 200) refreshed++;
+}
+
+/* RFC 4028 §10 beside RFC 3515: a 90 s session timer on the call that carries a REFER and the
+ * NOTIFYs of its implicit subscription (the new call rings and is never answered, so the
+ * subscription stays active a while). The refresher's re-INVITEs, each an offer B's application
+ * answers, get their 2xx whatever the REFER and NOTIFY transactions did to the dialog's CSeqs,
+ * and neither side's session expires. */
+static void transfer_session_timer_refreshes(void **state)
+{
+    (void)state;
+    sip_call_opts_t co;
+    sip_call_opts_init(&co);
+    co.sdp = "v=0\r\n";
+    co.session_expires = 90;
+    sip_call_t *c = NULL;
+    assert_int_equal(sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", &co, on_call_event,
+                                     &app[A], NULL),
+                     0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    app[A].target_status = 180;
+    refreshes = refreshed = 0;
+    pair_spy = count_refreshes;
+    sip_sub_t *r = refer(c, "sip:carol@127.0.0.1:5060", 0);
+    assert_non_null(app[B].transferred);
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_ACTIVE);
+    /* Ten intervals, in steps shorter than half of one, each with another REFER (refused by
+     * the target: its NOTIFYs go at once) raising both sides' CSeqs between the refreshes. */
+    app[A].target_status = 486;
+    for (int i = 0; i < 30; i++) {
+        sip_sub_t *more = refer(c, "sip:carol@127.0.0.1:5060", 0);
+        assert_int_equal(sip_sub_get_state(more), SIP_SUB_TERMINATED);
+        sip_sub_unref(more);
+        pair_advance(30000);
+        assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+        assert_int_equal(sip_call_get_state(app[B].incoming), SIP_CALL_CONFIRMED);
+    }
+    pair_spy = NULL;
+    /* One refresh every 45 s (RFC 4028 §10: half the interval), each answered 2xx. */
+    assert_true(refreshes >= 19);
+    assert_int_equal(refreshed, refreshes);
+    sip_sub_close(r);
+    sip_sub_unref(r);
+    /* The new call, never answered, is over by now (the INVITE's own timeout). */
+    assert_int_equal(sip_call_get_state(app[B].transferred), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    sip_call_unref(c);
+}
+
 /* Each allocation of sip_call_accept_transfer() failing in turn: SIP_ENOMEM (the REFER then
  * answered 500 by the call, or its failure reported), user_free run once, nothing left. */
 static void transfer_allocation_failure_sweep(void **state)
@@ -454,6 +520,7 @@ int main(void)
         T(transfer_refused_and_bad_args),
         T(transfer_ua_closes),
         T(transfer_allocation_failure_sweep),
+        T(transfer_session_timer_refreshes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

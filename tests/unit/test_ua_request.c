@@ -861,6 +861,86 @@ static void call_reinvite_challenged(void **state)
     pair_advance(60000);
 }
 
+/* RFC 3262 §7.1 with RFC 3261 §22.3: a proxy on the way challenges the PRACK of a reliable 180
+ * with 407; A sends the PRACK again with Proxy-Authorization, the CSeq one higher in the early
+ * dialog and a new branch, and the call goes on to its 200. */
+static uint32_t prack_cseq[2];
+static char prack_branch[2][64];
+static int prack_auth, npracks;
+static int drop_prack_once(int from, const sip_msg_t *m)
+{
+    if (from != A || !sip_msg_is_request(m) || sip_msg_get_method(m) != SIP_METHOD_PRACK) return 0;
+    if (sip_msg_header_by_name(m, "Proxy-Authorization", 0)) return 0;
+    if (!intercepted) intercepted = sip_msg_ref((sip_msg_t *)m);
+    return 1;
+}
+
+static void spy_prack(int from, const sip_msg_t *m)
+{
+    if (from != A || !sip_msg_is_request(m) || sip_msg_get_method(m) != SIP_METHOD_PRACK ||
+        npracks >= 2)
+        return;
+    prack_cseq[npracks] = sip_msg_get_cseq(m)->seq;
+    const sip_via_t *v = sip_header_via(sip_msg_header_at(m, SIP_HDR_VIA, 0));
+    snprintf(prack_branch[npracks], sizeof(prack_branch[0]), "%.*s", (int)v->branch.len,
+             v->branch.ptr);
+    if (npracks == 1)
+        prack_auth = digest_ok(m, "Proxy-Authorization", "proxy", "p-9", PASS) &&
+                     sip_msg_header_by_name(m, "RAck", 0) != NULL;
+    npracks++;
+}
+
+static void call_prack_challenged(void **state)
+{
+    (void)state;
+    add_cred("proxy", PASS);
+    memset(capp, 0, sizeof(capp));
+    npracks = 0;
+    prack_auth = 0;
+    srv.ring = 1;
+    pair_drop = drop_prack_once;
+    pair_spy = spy_prack;
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.sdp = "v=0\r\n";
+    o.rel100 = SIP_CALL_100REL_REQUIRED;
+    sip_call_t *c = NULL;
+    assert_int_equal(sip_call_invite(&c, pair[A].ua, TARGET, &o, on_call, &capp[A], NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_EARLY);
+    assert_int_equal(npracks, 1);
+    /* The proxy's 407 to the PRACK. */
+    assert_non_null(intercepted);
+    sip_msg_t *rsp = NULL;
+    assert_int_equal(sip_msg_create_response(&rsp, intercepted, 407, NULL, NULL), 0);
+    assert_int_equal(sip_msg_add_header(rsp, "Proxy-Authenticate",
+                                        "Digest realm=\"proxy\", nonce=\"p-9\", qop=\"auth\""),
+                     0);
+    pair_inject(A, rsp);
+    sip_msg_unref(rsp);
+    sip_msg_unref(intercepted);
+    intercepted = NULL;
+    pair_advance(0);
+    assert_int_equal(npracks, 2);
+    assert_true(prack_auth);
+    assert_int_equal(prack_cseq[0], 2);
+    assert_int_equal(prack_cseq[1], 3);
+    assert_string_not_equal(prack_branch[0], prack_branch[1]);
+    /* B took the PRACK: its 200 may go now, and the call is answered. */
+    assert_int_equal(sip_call_answer(srv.call, 200, "v=0\r\n"), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    /* The dialog counts the PRACKs' CSeqs: the BYE goes above them. */
+    assert_true(sip_dialog_get_local_cseq(sip_call_get_dialog(c)) >= 3);
+    pair_drop = NULL;
+    pair_spy = NULL;
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(srv.call), SIP_CALL_ENDED);
+    sip_call_unref(c);
+    pair_advance(60000);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -885,6 +965,7 @@ int main(void)
         T(call_bye_challenged),
         T(call_message_both_ways_and_challenged),
         T(call_reinvite_challenged),
+        T(call_prack_challenged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,10 @@ typedef struct sip__fork {
     uint32_t pracked; /* RSeq of the last reliable 1xx PRACKed (rel.have: any) */
     sip_txn_t *prack_txn;
     char *prack_sdp;
+    /* The PRACK last sent (prack_txn's request), for a challenge to it (RFC 3261 §22.2), and
+     * how many challenges this PRACK answered. */
+    sip_msg_t *prack_req;
+    unsigned char prack_rounds;
 } sip__fork_t;
 
 struct sip_call {

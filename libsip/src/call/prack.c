@@ -36,6 +36,7 @@ void sip__call_ext_free(sip_call_t *c)
 {
     for (size_t i = 0; i < c->nforks; i++) {
         sip_txn_unref(c->forks[i].prack_txn);
+        sip_msg_unref(c->forks[i].prack_req);
         free(c->forks[i].prack_sdp);
     }
     sip_msg_unref(c->rel_1xx);
@@ -61,9 +62,38 @@ static sip__fork_t *fork_by_tag(sip_call_t *c, sip_str_t tag)
     return NULL;
 }
 
+static void on_prack_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user);
+
+/* RFC 3261 §22.2, §8.1.3.5: the fork's PRACK challenged (a proxy on the route asks, as for any
+ * request of the dialog), and the UA's credentials answer: the same PRACK again with them, a
+ * new branch and the early dialog's next CSeq (RFC 3262 §7.1: a PRACK is an ordinary request
+ * of the dialog). Not once the call ended or another fork's 2xx confirmed it. 1 when sent. */
+static int prack_auth_retry(sip_call_t *c, size_t i, const sip_msg_t *rsp)
+{
+    sip__fork_t *f = &c->forks[i];
+    sip_msg_t *next = NULL;
+    if (!c->ua || c->state == SIP_CALL_ENDED || !f->prack_req || (c->dlg && c->dlg != f->dlg) ||
+        f->prack_rounds >= SIP__CALL_AUTH_ROUNDS ||
+        sip__ua_auth_next(c->ua, f->prack_req, rsp, f->prack_rounds == 0, &next) != 0)
+        return 0;
+    sip_txn_t *t = NULL;
+    sip__call_hold(c);
+    int rc = sip__ua_send(c->ua, &t, next, NULL, on_prack_response, c, sip__call_release);
+    if (rc) {
+        sip_msg_unref(next);
+        return 0;
+    }
+    f = &c->forks[i];
+    f->prack_rounds++;
+    sip_txn_unref(f->prack_txn);
+    f->prack_txn = t;
+    sip_msg_unref(f->prack_req);
+    f->prack_req = next;
+    return 1;
+}
+
 static void on_prack_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
 {
-    (void)rsp;
     sip_call_t *c = user;
     if (status < 200) return;
     /* The PRACK is over: a retransmitted 1xx from now on gets a new one. */
@@ -71,6 +101,13 @@ static void on_prack_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, 
         if (c->forks[i].prack_txn != txn) continue;
         sip_txn_unref(txn);
         c->forks[i].prack_txn = NULL;
+        if (rsp && (status == 401 || status == 407)) {
+            prack_auth_retry(c, i, rsp);
+        } else if (c->ua && c->forks[i].prack_req) {
+            /* RFC 7616 §3.5: a 2xx's nextnonce is for the next request. */
+            sip__ua_auth_done(c->ua, c->forks[i].prack_req, rsp);
+        }
+        break;
     }
 }
 
@@ -91,10 +128,15 @@ static int send_prack(sip_call_t *c, sip__fork_t *f, const sip_msg_t *rsp, const
     sip_txn_t *t = NULL;
     sip__call_hold(c);
     rc = sip__ua_send(c->ua, &t, req, NULL, on_prack_response, c, sip__call_release);
-    sip_msg_unref(req);
-    if (rc) return rc;
+    if (rc) {
+        sip_msg_unref(req);
+        return rc;
+    }
     sip_txn_unref(f->prack_txn);
     f->prack_txn = t;
+    sip_msg_unref(f->prack_req);
+    f->prack_req = req;
+    f->prack_rounds = 0;
     return 0;
 }
 
