@@ -101,7 +101,14 @@ static int io_send(void *ctx, sip_msg_t *m, const sip_netinfo_t *dst, sip_transp
                    void *user, sip_free_fn user_free)
 {
     (void)ctx;
-    (void)dst;
+    /* As the transport does: the message records where it went (a challenged request goes
+     * again to the server that challenged it). */
+    if (dst) {
+        sip_netinfo_t ni = *dst;
+        snprintf(ni.local_ip, sizeof(ni.local_ip), "127.0.0.1");
+        ni.local_port = 5060;
+        sip_msg_set_netinfo(m, &ni);
+    }
     put(m);
     if (cb) cb(tp, 0, user);
     if (user_free) user_free(user);
@@ -299,14 +306,15 @@ static const char *const contacts_tab[4] = {
     "\"Alice\" <sip:alice@[2001:db8::1]>;+sip.ice, <sip:alice@192.0.2.3>;expires=10",
 };
 
-/* Creates a registration in slot cur. a, b: its options. */
-static void create_reg(uint8_t a, uint8_t b)
+/* Creates a registration in slot cur. a, b: its options; contacts: the Contact values, or NULL
+ * for one of the table's. */
+static void create_reg(uint8_t a, uint8_t b, const char *contacts)
 {
     if (regs[cur]) return;
     sip_reg_opts_t o;
     sip_reg_opts_init(&o);
     o.registrar = tcp ? "sip:127.0.0.1:5061;transport=tcp" : "sip:127.0.0.1:5061";
-    o.contacts = contacts_tab[a & 3];
+    o.contacts = contacts ? contacts : contacts_tab[a & 3];
     o.expires = expires_tab[(a >> 2) & 7];
     if (a & 0x20) {
         /* RFC 5626: an instance, with a reg-id or without. */
@@ -387,7 +395,8 @@ static void canned(int kind, uint8_t arg)
     if (!nq) return;
     sip_msg_t *req = queue[0];
     char h[1024];
-    int keep = 0, st = 200;
+    int keep = kind >> 8, st = 200;
+    kind &= 0xff;
     const char *algs[4] = {"", ", algorithm=MD5", ", algorithm=SHA-256", ", algorithm=MD5-sess"};
     switch (kind) {
     case 0: /* 100 Trying: the request stays unanswered */
@@ -440,8 +449,8 @@ static void canned(int kind, uint8_t arg)
 static size_t action(const uint8_t *p, const uint8_t *end)
 {
     uint8_t a0 = p + 1 < end ? p[1] : 0, a1 = p + 2 < end ? p[2] : 0;
-    switch (p[0] % 24) {
-    case 0: create_reg(a0, a1); return 3;
+    switch (p[0] % 28) {
+    case 0: create_reg(a0, a1, NULL); return 3;
     case 1: cur = a0 % NREG; return 2;
     case 2: canned(0, 0); return 1;
     case 3: canned(1, a0); return 2;
@@ -473,7 +482,24 @@ static size_t action(const uint8_t *p, const uint8_t *end)
         }
         return 1;
     }
-    default: advance((uint64_t)1 << ((p[0] % 24 - 20) * 5 + (a0 & 3) * 2)); return 2;
+    case 24: {
+        /* The rest of the chunk is the Contact list (any text: sip_reg_create() checks it). */
+        char c[256];
+        size_t n = end - p > 3 ? (size_t)(end - p) - 3 : 0; /* after the two options */
+        if (n > sizeof(c) - 1) n = sizeof(c) - 1;
+        if (n) memcpy(c, p + 3, n);
+        c[n] = 0;
+        create_reg(a0, a1, c);
+        return (size_t)(end - p);
+    }
+    case 25: canned(1 | 0x100, a0); return 2; /* a 2xx, and the same again later */
+    case 26:
+        /* Every request waiting gets one answer (a burst). */
+        for (int k = nq; k > 0 && nq; k--)
+            canned(a0 % 6, (uint8_t)(a0 * 7 + k));
+        return 2;
+    case 27: sip_reg_unregister(regs[cur], "<sip:alice@192.0.2.2;transport=tcp>"); return 1;
+    default: advance((uint64_t)1 << ((p[0] % 28 - 20) * 5 + (a0 & 3) * 2)); return 2;
     }
 }
 
