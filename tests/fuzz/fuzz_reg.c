@@ -73,6 +73,44 @@ static int same_branch(const sip_msg_t *a, const sip_msg_t *b)
     return va && vb && sip_str_eq(va->branch, vb->branch);
 }
 
+/* RFC 3261 §10.2 (and §8.1.3.5 for a request sent again with credentials): each new request of
+ * a Call-ID has a higher CSeq than the one before; a retransmission (the same branch) the same.
+ * The last of each Call-ID seen, to check that. */
+typedef struct seen {
+    char call_id[64];
+    char branch[64];
+    uint32_t cseq;
+} seen_t;
+static seen_t seen[16];
+static int nseen;
+
+static void check_cseq(const sip_msg_t *p)
+{
+    sip_str_t cid = sip_msg_get_call_id(p);
+    const sip_via_t *v = sip_msg_get_via(p);
+    const sip_cseq_t *cs = sip_msg_get_cseq(p);
+    if (!cs || !v || !cid.len || cid.len >= 64 || v->branch.len >= 64) abort();
+    seen_t *e = NULL;
+    for (int i = 0; i < nseen && !e; i++)
+        if (sip_str_eq(cid, sip_str_from_cstr(seen[i].call_id))) e = &seen[i];
+    if (!e) {
+        if (nseen == 16) return;
+        e = &seen[nseen++];
+        memcpy(e->call_id, cid.ptr, cid.len);
+        e->call_id[cid.len] = 0;
+    } else if (sip_str_eq(v->branch, sip_str_from_cstr(e->branch))) {
+        if (cs->seq != e->cseq) abort();
+        return;
+    } else if (cs->seq <= e->cseq) {
+        fprintf(stderr, "fuzz_reg: CSeq %u after %u in Call-ID %s\n", (unsigned)cs->seq,
+                (unsigned)e->cseq, e->call_id);
+        abort();
+    }
+    memcpy(e->branch, v->branch.ptr, v->branch.len);
+    e->branch[v->branch.len] = 0;
+    e->cseq = cs->seq;
+}
+
 static void put(sip_msg_t *m)
 {
     char buf[16384];
@@ -81,7 +119,8 @@ static void put(sip_msg_t *m)
     if (trace) fprintf(stderr, "---- UA at %llu\n%.*s", (unsigned long long)now_ms, n, buf);
     sip_msg_t *p = NULL;
     sip_parse_error_t err;
-    if (sip_msg_parse(&p, buf, (size_t)n, &err) != 0) return;
+    if (sip_msg_parse(&p, buf, (size_t)n, &err) != 0) abort(); /* the UA sent what it cannot read */
+    check_cseq(p);
     /* A retransmission of a request still waiting is the same request. */
     for (int i = 0; i < nq; i++)
         if (same_branch(queue[i], p) && sip_msg_get_method(queue[i]) == sip_msg_get_method(p)) {
@@ -255,6 +294,12 @@ static void on_reg(sip_reg_t *reg, sip_reg_event_t ev, int status, sip_msg_t *ms
                 sip_reg_state_name(sip_reg_get_state(reg)));
     if ((ev == SIP_REG_EVENT_REGISTERED || ev == SIP_REG_EVENT_REFRESHED) && !msg) abort();
     if (ev == SIP_REG_EVENT_FAILED && !msg && status != 408 && status != 503) abort();
+    /* sip/reg.h: the state says what the event did. */
+    sip_reg_state_t st = sip_reg_get_state(reg);
+    if ((ev == SIP_REG_EVENT_REGISTERED || ev == SIP_REG_EVENT_REFRESHED) &&
+        st != SIP_REG_STATE_REGISTERED)
+        abort();
+    if (ev == SIP_REG_EVENT_REGISTERING && st != SIP_REG_STATE_REGISTERING) abort();
     /* The getters work at any point. */
     (void)sip_reg_get_state(reg);
     (void)sip_reg_next_ms(reg);
@@ -512,6 +557,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(slots, 0, sizeof(slots));
     nq = 0;
     nonce_no = 0;
+    nseen = 0;
     made = freed = 0;
     nreq_live = 0;
     cur = 0;
