@@ -279,6 +279,8 @@ static app_t *app_new(int slot, int reenter)
     return a;
 }
 
+static void send_req(const char *method, uint8_t a);
+
 static void close_ua(void)
 {
     if (ua_closed) return;
@@ -322,6 +324,7 @@ static void on_reg(sip_reg_t *reg, sip_reg_event_t ev, int status, sip_msg_t *ms
             sip_reg_unref(reg);
         }
         break;
+    case 7: send_req("OPTIONS", 0x02); break;
     default: break;
     }
 }
@@ -340,7 +343,10 @@ static void on_rsp(sip_ua_t *u, sip_msg_t *req, sip_msg_t *rsp, void *user)
     if (u != ua || !req || !rsp || !sip_msg_is_request(req)) abort();
     a->events++;
     if (trace) fprintf(stderr, "---- request: %d\n", sip_msg_get_status(rsp));
-    if (a->reenter == 1 && sip_msg_get_status(rsp) >= 200) close_ua();
+    if (sip_msg_get_status(rsp) < 200) return;
+    if (a->reenter & 1) close_ua();
+    /* Another request from the callback (which itself sends none). */
+    if ((a->reenter & 2) && nreq_live < 8) send_req("MESSAGE", 0);
 }
 
 static const uint32_t expires_tab[8] = {0, 1, 30, 60, 65, 3600, 86400, 4294967295u};
@@ -383,7 +389,7 @@ static void send_req(const char *method, uint8_t a)
     if (sip_ua_create_request(&m, ua, method, "sip:bob@127.0.0.1:5061", "<sip:alice@example.com>"))
         return;
     if (!strcmp(method, "MESSAGE")) sip_msg_set_body(m, "text/plain", "hi", 2);
-    app_t *ap = app_new(-1, a & 1);
+    app_t *ap = app_new(-1, a & 3);
     nreq_live++;
     sip_netinfo_t dst = registrar();
     sip_ua_send_request(ua, m, &dst, on_rsp, ap, on_req_free);
