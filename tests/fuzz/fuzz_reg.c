@@ -9,11 +9,18 @@
  * point, also from inside the callbacks. Nothing may crash, leak, call back a handle after its
  * user_free ran, or be left alive once everything is closed.
  *
- * Input: chunks separated by NUL octets. A chunk whose first octet is below 0x20 is a list of
- * actions (see action(); some take the next octets as arguments). Any other chunk is an answer
- * to the oldest request still unanswered: a status code, then header lines to add ("401\r\n
- * WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\"\r\n"), where "$C" and "$D" become
- * the URIs of the request's first and second Contact. */
+ * Input: chunks separated by NUL octets; the first octet's top bit puts the registrar on TCP. A
+ * chunk whose first octet is below 0x20 is a list of actions, octet % 28 (some take the next
+ * octets as arguments, see action()): 0 create a registration in the current slot (contacts,
+ * expires, Outbound, retry times, what its callback does), 1 choose the slot, 2-7 a canned
+ * answer to the oldest request (100, 200, 401, 407, 423, a failure), 8 lose it, 9-11 and 27
+ * unregister (ours, "*", one contact), 12 refresh, 13 close, 14 unref, 15-16 send a MESSAGE or
+ * OPTIONS, 17 add a credential, 18 close the UA, 19 answer the newest request first, 20-23 move
+ * time on (1 ms to 35 min), 24 create with the rest of the chunk as Contact list, 25 a 200 sent
+ * twice, 26 answer every waiting request. Any other chunk is an answer to the oldest request
+ * still unanswered: a status code, then header lines to add ("401\r\nWWW-Authenticate: Digest
+ * realm=\"example.com\", nonce=\"n1\"\r\n"), where "$C" and "$D" become the URIs of the
+ * request's first and second Contact. FUZZ_REG_TRACE=1 prints the messages and the events. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
