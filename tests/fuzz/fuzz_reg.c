@@ -10,17 +10,18 @@
  * user_free ran, or be left alive once everything is closed.
  *
  * Input: chunks separated by NUL octets; the first octet's top bit puts the registrar on TCP. A
- * chunk whose first octet is below 0x20 is a list of actions, octet % 28 (some take the next
+ * chunk whose first octet is below 0x20 is a list of actions, octet % 29 (some take the next
  * octets as arguments, see action()): 0 create a registration in the current slot (contacts,
  * expires, Outbound, retry times, what its callback does), 1 choose the slot, 2-7 a canned
  * answer to the oldest request (100, 200, 401, 407, 423, a failure), 8 lose it, 9-11 and 27
  * unregister (ours, "*", one contact), 12 refresh, 13 close, 14 unref, 15-16 send a MESSAGE or
  * OPTIONS, 17 add a credential, 18 close the UA, 19 answer the newest request first, 20-23 move
  * time on (1 ms to 35 min), 24 create with the rest of the chunk as Contact list, 25 a 200 sent
- * twice, 26 answer every waiting request. Any other chunk is an answer to the oldest request
- * still unanswered: a status code, then header lines to add ("401\r\nWWW-Authenticate: Digest
- * realm=\"example.com\", nonce=\"n1\"\r\n"), where "$C" and "$D" become the URIs of the
- * request's first and second Contact. FUZZ_REG_TRACE=1 prints the messages and the events. */
+ * twice, 26 answer every waiting request, 28 fail the n-th allocation from now. Any other chunk is
+ * an answer to the oldest request still unanswered: a status code, then header lines to add
+ * ("401\r\nWWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\"\r\n"), where "$C" and "$D"
+ * become the URIs of the request's first and second Contact. FUZZ_REG_TRACE=1 prints the messages
+ * and the events. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,40 @@
 #include "sip/sip.h"
 #include "transport/transport_int.h"
 #include "txn/txn_int.h"
+
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+/* The harness links with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (tests/fuzz/
+ * CMakeLists.txt): an action makes the n-th allocation from then on fail, in the library or in
+ * the harness's own library calls, so that the error paths of the state machines run too. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+
+static long fail_countdown; /* 0: disarmed */
+static int fail_fired;      /* an allocation failed during this input */
+
+static int should_fail(void)
+{
+    if (fail_countdown <= 0 || --fail_countdown > 0) return 0;
+    fail_fired = 1;
+    return 1;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t a, size_t b)
+{
+    return should_fail() ? NULL : __real_calloc(a, b);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
 
 /* ---- the clock ---------------------------------------------------------------------------- */
 
@@ -126,7 +161,10 @@ static void put(sip_msg_t *m)
     if (trace) fprintf(stderr, "---- UA at %llu\n%.*s", (unsigned long long)now_ms, n, buf);
     sip_msg_t *p = NULL;
     sip_parse_error_t err;
-    if (sip_msg_parse(&p, buf, (size_t)n, &err) != 0) abort(); /* the UA sent what it cannot read */
+    if (sip_msg_parse(&p, buf, (size_t)n, &err) != 0) {
+        if (!fail_fired) abort(); /* the UA sent what it cannot read */
+        return;
+    }
     check_cseq(p);
     /* A retransmission of a request still waiting is the same request. */
     for (int i = 0; i < nq; i++)
@@ -278,7 +316,7 @@ static void app_free(void *user)
 
 static app_t *app_new(int slot, int reenter)
 {
-    app_t *a = calloc(1, sizeof(*a));
+    app_t *a = __real_calloc(1, sizeof(*a));
     if (!a) abort();
     a->slot = slot;
     a->reenter = reenter;
@@ -507,7 +545,7 @@ static void canned(int kind, uint8_t arg)
 static size_t action(const uint8_t *p, const uint8_t *end)
 {
     uint8_t a0 = p + 1 < end ? p[1] : 0, a1 = p + 2 < end ? p[2] : 0;
-    switch (p[0] % 28) {
+    switch (p[0] % 29) {
     case 0: create_reg(a0, a1, NULL); return 3;
     case 1: cur = a0 % NREG; return 2;
     case 2: canned(0, 0); return 1;
@@ -557,7 +595,8 @@ static size_t action(const uint8_t *p, const uint8_t *end)
             canned(a0 % 6, (uint8_t)(a0 * 7 + k));
         return 2;
     case 27: sip_reg_unregister(regs[cur], "<sip:alice@192.0.2.2;transport=tcp>"); return 1;
-    default: advance((uint64_t)1 << ((p[0] % 28 - 20) * 5 + (a0 & 3) * 2)); return 2;
+    case 28: fail_countdown = 1 + a0; return 2;
+    default: advance((uint64_t)1 << ((p[0] % 29 - 20) * 5 + (a0 & 3) * 2)); return 2;
     }
 }
 
@@ -571,6 +610,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nq = 0;
     nonce_no = 0;
     nseen = 0;
+    fail_countdown = 0;
+    fail_fired = 0;
     made = freed = 0;
     nreq_live = 0;
     cur = 0;
@@ -624,6 +665,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Whatever is still running runs out: refreshes and retries answered by nobody. */
     advance(100000);
+    fail_countdown = 0;
     for (int i = 0; i < NREG; i++) {
         sip_reg_unref(regs[i]);
         regs[i] = NULL;
