@@ -47,6 +47,7 @@ static int should_fail(void)
 {
     if (fail_countdown <= 0 || --fail_countdown > 0) return 0;
     fail_fired = 1;
+    if (getenv("FUZZ_REG_TRACE")) fprintf(stderr, "---- allocation failed\n");
     return 1;
 }
 
