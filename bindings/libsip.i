@@ -270,16 +270,14 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
     sip_auth_client_t **out, sip_auth_server_t **out, sip_auth_query_t **out
 };
 %ignore sip_auth_server_opts::clock;
-/* Registrations (sip/reg.h): the handle by convention 1; the UA's credentials are sip/auth.h's
- * (a registration answers challenges with them). */
-%apply SWIGTYPE **SIP_HANDLE_OUT { sip_auth_client_t **out, sip_reg_t **out };
-/* A credential is filled in by the script, as an options struct is (convention 7). */
 %feature("immutable", "0") sip_auth_cred::realm;
 %feature("immutable", "0") sip_auth_cred::user;
 %feature("immutable", "0") sip_auth_cred::password;
 %feature("immutable", "0") sip_auth_cred::ha1;
 %feature("immutable", "0") sip_auth_cred::algorithm;
 %include "sip/auth.h"
+/* Registrations (sip/reg.h): the handle by convention 1. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_reg_t **out };
 %include "sip/reg.h"
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };

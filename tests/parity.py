@@ -142,6 +142,10 @@ PYTHON_ONLY = {
     "Subscription.__await__": ASYNC + ": `await sub` is `await sub.established()`",
     "Subscription.__aiter__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
     "Subscription.__anext__": ASYNC + ": `async for n in sub` (Lua's sub:notifies())",
+    "Registration.__aiter__": ASYNC + ": `async for ev, status, rsp in reg` (Lua's "
+    "reg:events())",
+    "Registration.__anext__": ASYNC + ": `async for ev, status, rsp in reg` (Lua's "
+    "reg:events())",
 }
 
 # Lua features Python does not have, with the reason.
@@ -173,6 +177,7 @@ LUA_ONLY = {
     "Resolver.__tostring": "Python's repr(resolver)",
     "Error.__tostring": "Python's str(e), which every exception has",
     "Subscription.notifies": "Python's `async for n in sub`",
+    "Registration.events": "Python's `async for ev, status, rsp in reg`",
 }
 
 

@@ -99,8 +99,8 @@ int main(int argc, char **argv)
 
     /* ---- the server's check ---- */
     /* HA1 = SHA-256(alice:example.com:secret), as a registrar stores it. */
-    if (sip__auth_ha1(SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"), SIP_STR("secret"),
-                      ha1) != 64)
+    if (sip__auth_ha1(NULL, SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"),
+                      SIP_STR("secret"), ha1) != 64)
         return 1;
     ha1_hex = ha1;
     double cpu = 0, wall = 0;

@@ -41,7 +41,7 @@ static struct {
     double rate;
     int challenge_each;
     slot_t *slots;
-    uint32_t started, registered, failed, refreshes, missed, unregistered;
+    uint32_t started, registered, failed, refreshes, missed, unregistered, unreg_next;
     int phase; /* 0 registering, 1 holding, 2 unregistering */
     uint64_t t0_ms, t_all_ms;
     uv_timer_t pacer, deadline;
@@ -133,6 +133,21 @@ static void on_deadline(uv_timer_t *t)
 {
     (void)t;
     sip_loop_stop(B.loop);
+}
+
+static void on_pace_unregister(uv_timer_t *t)
+{
+    uint64_t ns = uv_hrtime();
+    credit += (double)(ns - last_ns) / 1e9 * B.rate;
+    last_ns = ns;
+    while (credit >= 1 && B.unreg_next < B.count) {
+        slot_t *s = &B.slots[B.unreg_next++];
+        if (!s->registered) continue;
+        credit -= 1;
+        if (sip_reg_unregister(s->reg, NULL) != 0 && ++B.unregistered == B.registered)
+            sip_loop_stop(B.loop);
+    }
+    if (B.unreg_next == B.count) uv_timer_stop(t);
 }
 
 static double cpu_ms(const struct rusage *a, const struct rusage *b)
@@ -227,14 +242,20 @@ int main(int argc, char **argv)
            B.duration_s, B.refreshes, B.failed, B.missed);
     fflush(stdout);
     uint32_t ok = B.registered;
-    /* Unregister everything, waiting a bounded time. */
+    /* Unregister everything at the same pace as the registrations (a burst of thousands at
+     * once only measures the registrar's socket buffer), waiting a bounded time. */
     B.phase = 2;
     uint32_t sent = 0;
     for (uint32_t i = 0; i < B.count; i++)
-        if (B.slots[i].registered && sip_reg_unregister(B.slots[i].reg, NULL) == 0) sent++;
+        sent += B.slots[i].registered;
     if (sent) {
         B.registered = sent;
-        uv_timer_start(&B.deadline, on_deadline, 40000, 0);
+        B.unreg_next = 0;
+        credit = 1;
+        last_ns = uv_hrtime();
+        uv_timer_start(&B.pacer, on_pace_unregister, 0, 1);
+        uv_timer_start(&B.deadline, on_deadline, (uint64_t)((double)sent / B.rate * 1000) + 40000,
+                       0);
         sip_loop_run(B.loop);
     }
     for (uint32_t i = 0; i < B.count; i++)

@@ -9,7 +9,17 @@
  * actions, one per octet (octet % 16: 0 place a call A->B, 1 ring, 2 answer, 3 reject, 4 hang up
  * A, 5 hang up B, 6 re-INVITE, 7 UPDATE, 8 hold, 9 INFO, 10 deliver, 11-15 move time on by
  * 1 ms to 32 s); any other chunk is a message for side A (odd length) or B, where "$CID",
- * "$ATAG" and "$BTAG" become the call's Call-ID and the two sides' tags. */
+ * "$ATAG" and "$BTAG" become the call's Call-ID and the two sides' tags. B answers INVITEs with
+ * a call it drives; A answers them at once (the calls that replace its own, RFC 3891).
+ * Subscriptions (RFC 6665) too: an action octet from 0x80 up is one of them ((octet & 0x7f) % 16:
+ * 0 A subscribes to B's message-summary, 1 A subscribes inside the call's dialog, 2 B notifies,
+ * 3 B terminates, 4 A unsubscribes, 5 A closes its subscription, 6 B lets go of its, 7 move time
+ * on by 30 min, 8 A REFERs B inside the call (B accepts it), 9 the same without a subscription
+ * (RFC 4488), 10 B calls A with Replaces naming the call, 11-15 as 2, 3, 4, 7 and 10), so that
+ * NOTIFYs, refreshes, expiries, transfers and replaced calls mix with the call's requests. B
+ * takes a REFER with an odd CSeq with sip_call_accept_transfer() (the new call goes to A, which
+ * answers it; an injected REFER brings any Refer-To), one with an even CSeq with
+ * sip_sub_accept(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,12 +164,37 @@ static void advance(uint64_t ms)
 
 /* The calls the harness holds: A's outgoing one and B's incoming one. */
 static sip_call_t *ca, *cb_;
+/* The subscriptions it holds: A's (subscriber) and B's last accepted one (notifier). */
+static sip_sub_t *sa, *sb;
+/* B's call to A with Replaces; A's answer to it. */
+static sip_call_t *cr, *ca2;
+/* B's call placed by sip_call_accept_transfer(). */
+static sip_call_t *cx;
 
 static void on_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
                      void *user)
 {
     (void)msg;
     (void)user;
+    if (ev == SIP_CALL_EVENT_REQUEST && sip_msg_get_method(msg) == SIP_METHOD_REFER &&
+        sip_msg_get_cseq(msg)->seq % 2) {
+        /* The transferee's side in one call (RFC 3515, RFC 5589). */
+        sip_call_opts_t o;
+        sip_call_opts_init(&o);
+        o.sdp = "v=0\r\n";
+        sip_call_t *c = NULL;
+        if (sip_call_accept_transfer(&c, call, txn, &o, on_event, NULL, NULL) != 0) return;
+        sip_call_unref(cx);
+        cx = c;
+        return;
+    }
+    if (ev == SIP_CALL_EVENT_REQUEST && sip_msg_get_method(msg) == SIP_METHOD_REFER) {
+        sip_sub_t *s = NULL;
+        if (sip_sub_accept(&s, sip_call_get_ua(call), txn, NULL, NULL, NULL, NULL) != 0) return;
+        sip_sub_unref(sb);
+        sb = s;
+        return;
+    }
     if (ev == SIP_CALL_EVENT_REQUEST) sip_txn_respond(txn, 200, NULL);
     if (ev == SIP_CALL_EVENT_OFFER) sip_call_answer_offer(call, "v=0\r\n");
 }
@@ -167,6 +202,17 @@ static void on_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_
 static void on_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
 {
     (void)user;
+    if (sip_msg_get_method(req) == SIP_METHOD_SUBSCRIBE) {
+        sip_sub_opts_t so;
+        sip_sub_opts_init(&so);
+        so.body = "Messages-Waiting: yes\r\n";
+        so.content_type = "application/simple-message-summary";
+        sip_sub_t *s = NULL;
+        if (sip_sub_accept(&s, ua, txn, &so, NULL, NULL, NULL) != 0) return;
+        sip_sub_unref(sb);
+        sb = s;
+        return;
+    }
     if (sip_msg_get_method(req) != SIP_METHOD_INVITE) {
         sip_txn_respond(txn, 200, NULL);
         return;
@@ -177,11 +223,89 @@ static void on_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
     cb_ = c;
 }
 
+/* A takes the calls that replace its own (RFC 3891) and answers them. */
+static void on_request_a(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    (void)user;
+    if (sip_msg_get_method(req) != SIP_METHOD_INVITE) {
+        sip_txn_respond(txn, 200, NULL);
+        return;
+    }
+    sip_call_t *c = NULL;
+    if (sip_call_accept(&c, ua, txn, NULL, on_event, NULL, NULL) != 0) return;
+    sip_call_answer(c, 200, "v=0\r\n");
+    sip_call_unref(ca2);
+    ca2 = c;
+}
+
 #define SDP "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+
+/* B calls A with Replaces naming the call (RFC 3891), as a transferee would. */
+static void call_with_replaces(void)
+{
+    sip_dialog_t *d = ca ? sip_call_get_dialog(ca) : NULL;
+    if (!d || cr) return;
+    sip_str_t cid = sip_dialog_get_call_id(d), at = sip_dialog_get_local_tag(d),
+              bt = sip_dialog_get_remote_tag(d);
+    char hdr[512];
+    snprintf(hdr, sizeof(hdr), "Replaces: %.*s;to-tag=%.*s;from-tag=%.*s", (int)cid.len, cid.ptr,
+             (int)at.len, at.ptr, (int)bt.len, bt.ptr);
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.sdp = SDP;
+    o.headers = hdr;
+    sip_call_invite(&cr, sides[1].ua, "sip:a@127.0.0.1:5060", &o, on_event, NULL, NULL);
+}
+
+static void sub_action(int a)
+{
+    static const int more[] = {2, 3, 4, 7, 10};
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.event = "message-summary";
+    a %= 16;
+    if (a > 10) a = more[a - 11];
+    switch (a) {
+    case 0:
+    case 1:
+        if (sa) break;
+        o.dialog = a % 8 == 1 && ca ? sip_call_get_dialog(ca) : NULL;
+        if (a % 8 == 1 && (!o.dialog || sip_dialog_get_state(o.dialog) == SIP_DIALOG_TERMINATED))
+            break;
+        sip_sub_subscribe(&sa, sides[0].ua, "sip:b@127.0.0.1:5061", &o, NULL, NULL, NULL);
+        break;
+    case 2: sip_sub_notify(sb, SIP_SUB_ACTIVE, "Messages-Waiting: no\r\n", NULL); break;
+    case 3: sip_sub_terminate(sb, "deactivated", 10, NULL); break;
+    case 4: sip_sub_unsubscribe(sa); break;
+    case 5:
+        sip_sub_close(sa);
+        sip_sub_unref(sa);
+        sa = NULL;
+        break;
+    case 6:
+        sip_sub_unref(sb);
+        sb = NULL;
+        break;
+    case 8:
+    case 9:
+        if (sa || !ca || sip_dialog_get_state(sip_call_get_dialog(ca)) == SIP_DIALOG_TERMINATED)
+            break;
+        o.dialog = sip_call_get_dialog(ca);
+        o.norefersub = a == 9;
+        sip_sub_refer(&sa, sides[0].ua, NULL, "sip:a@127.0.0.1:5060", &o, NULL, NULL, NULL);
+        break;
+    case 10: call_with_replaces(); break;
+    default: advance(1800000); break;
+    }
+}
 
 static void action(int a)
 {
     sip_call_opts_t o;
+    if (a >= 0x80) {
+        sub_action(a & 0x7f);
+        return;
+    }
     switch (a % 16) {
     case 0:
         if (ca) break;
@@ -236,6 +360,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(slots, 0, sizeof(slots));
     nwire = 0;
     ca = cb_ = NULL;
+    sa = sb = NULL;
+    cr = ca2 = cx = NULL;
     for (int i = 0; i < 2; i++) {
         side_t *s = &sides[i];
         s->idx = i;
@@ -251,8 +377,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sip_ua_opts_t uo;
         sip_ua_opts_init(&uo);
         uo.clock = &uc;
+        uo.events = "message-summary";
+        uo.allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, "
+                   "REFER";
         uo.contact_host = i ? "127.0.0.1:5061" : "127.0.0.1:5060";
-        sip_ua_create(&s->ua, s->layer, &uo, i ? on_request : NULL, NULL, NULL);
+        sip_ua_create(&s->ua, s->layer, &uo, i ? on_request : on_request_a, NULL, NULL);
     }
     size_t pos = 0;
     static char buf[65536];
@@ -277,6 +406,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     advance(200000);
     sip_call_unref(ca);
     sip_call_unref(cb_);
+    sip_sub_unref(sa);
+    sip_sub_unref(sb);
+    sip_call_unref(cr);
+    sip_call_unref(ca2);
+    sip_call_unref(cx);
     advance(200000);
     for (int i = 0; i < 2; i++) {
         sip_ua_unref(sides[i].ua);

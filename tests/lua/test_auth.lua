@@ -116,6 +116,26 @@ T.case("an unknown user and a wrong password get the same answer", function()
     end
 end)
 
+T.case("the client takes a nextnonce and checks the rspauth", function()
+    local server <close> = sip.AuthServer { realm = "example.com", algorithms = "SHA-256" }
+    local ac <close> = client()
+    local nxt = answered(server, ac)
+    local c = server:check(nxt, function() return "secret" end)
+    T.eq(c.verdict, "ok", "authorised")
+    local ok = nxt:response(200)
+    c:add_info(ok)
+    ac:update(nxt, ok)
+    local later = register(3)
+    ac:prepare(later)
+    T.ok(later:header("Authorization"):find("nc=00000001", 1, true), "nc restarts at 1")
+    T.eq(server:check(later, function() return "secret" end).verdict, "ok", "nextnonce taken")
+    local forged = nxt:response(200)
+    forged:add_header("Authentication-Info",
+        'nextnonce="x", qop=auth, rspauth="00", cnonce="c", nc=00000001')
+    T.raises("SIP_EAUTH", ac.update, ac, nxt, forged)
+    T.raises("SIP_EINVAL", ac.update, ac, ok, nxt)
+end)
+
 T.case("a lookup answered later, an HA1, a lookup that fails", function()
     local server <close> = sip.AuthServer { realm = "example.com", algorithms = "MD5",
         proxy = true }

@@ -117,3 +117,38 @@ T.case("register: refused, 423, bad arguments, the UA closing", function()
     end)
     finish(p)
 end)
+
+T.case("reg:events(): each event in a task until the registration is closed", function()
+    local function grant(req)
+        return { 200, { { "Contact", req:header("Contact") .. ";expires=120" } } }
+    end
+    local p = setup { grant, grant, { 200, {} }, grant }
+    run(p, function()
+        local reg = p.ua:register("sip:dave@example.com", { registrar = p.registrar })
+        local got, over = {}, false
+        p.loop:spawn(function()
+            for ev, status, rsp in reg:events() do
+                got[#got + 1] = ev .. " " .. status .. " " .. (rsp and rsp.status or "-")
+            end
+            over = true
+        end)
+        reg:refresh()
+        for _ = 1, 500 do if #got >= 2 then break end sip.sleep(10) end
+        reg:unregister()
+        for _ = 1, 500 do if #got >= 3 then break end sip.sleep(10) end
+        reg:close()
+        for _ = 1, 500 do if over then break end sip.sleep(10) end
+        T.ok(over, "the iteration ended with the registration")
+        T.eq(table.concat(got, ","), "registered 200 200,refreshed 200 200,unregistered 200 200",
+            "every event, in order")
+        T.eq(reg:next_event(), nil, "nil once closed")
+        -- Events that came before anyone waited are kept, in order.
+        local reg2 = p.ua:register("sip:erin@example.com", { registrar = p.registrar })
+        local ev, status = reg2:next_event(5)
+        T.eq(ev, "registered", "kept event")
+        T.eq(status, 200, "its status")
+        T.raises("ETIMEDOUT", reg2.next_event, reg2, 0.05)
+        reg2:close()
+    end)
+    finish(p)
+end)

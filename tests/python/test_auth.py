@@ -137,6 +137,29 @@ def test_server_checks_what_the_client_sent():
         server.check(nxt, "not callable")
 
 
+def test_client_takes_nextnonce_and_checks_rspauth():
+    server = AuthServer("example.com", algorithms="SHA-256")
+    ac = _client()
+    nxt = _answered(server, ac)
+    chk = server.check(nxt, lambda c: "secret")
+    assert chk.ok
+    ok = nxt.response(200)
+    chk.add_info(ok)
+    ac.update(nxt, ok)                              # rspauth right, nextnonce taken
+    later = _register(3)
+    ac.prepare(later)
+    cred = later.headers["Authorization"][0].value
+    assert "nc=00000001" in cred
+    assert server.check(later, lambda c: "secret").ok
+    forged = nxt.response(200)
+    forged.add_header("Authentication-Info", 'nextnonce="x", qop=auth, rspauth="00", '
+                                          'cnonce="c", nc=00000001')
+    with pytest.raises(AuthError):
+        ac.update(nxt, forged)
+    with pytest.raises(libsip.InvalidError):
+        ac.update(ok, nxt)
+
+
 def test_password_ha1_and_proxy():
     server = AuthServer("example.com", algorithms="MD5", qop=[], proxy=True)
     ac = _client()
@@ -331,3 +354,44 @@ def test_nothing_left_alive():
     after = libsip.live_objects()
     assert after["auth_query"] == before["auth_query"]
     assert after["auth_server"] == before["auth_server"]
+
+
+def test_a_ua_with_credentials_against_an_auth_server():
+    """The two halves through the UA: its requests are challenged by an AuthServer, answered
+    from its credentials, and authorised at once afterwards (the cached challenge)."""
+    from test_calls import run_pair
+
+    async def body(alice, bob, uri):
+        server = AuthServer("127.0.0.1", algorithms=["SHA-512-256", "SHA-256", "MD5"])
+        verdicts = []
+
+        async def lookup(check):
+            await asyncio.sleep(0)
+            return {"alice": "secret"}.get(check.user)
+
+        @bob.on_request
+        async def on_request(req):
+            chk = await server.check(req, lookup)
+            verdicts.append((chk.verdict, chk.algorithm))
+            if chk.ok:
+                chk.reply(200)
+            else:
+                chk.reply()
+
+        first = await alice.request("OPTIONS", uri)
+        second = await alice.message(uri, "hello")
+        info = first.headers["Authentication-Info"][0].value
+        alice.add_credential("alice", "wrong", realm="127.0.0.1")
+        third = await alice.request("OPTIONS", uri)
+        server.close()
+        return first.status, second.status, info, third.status, verdicts
+
+    first, second, info, third, verdicts = run_pair(
+        body, credentials={"user": "alice", "password": "secret"})
+    assert (first, second) == (200, 200) and "rspauth=" in info
+    # OPTIONS challenged once (SHA-512-256 taken), MESSAGE authorised at once with the next
+    # nonce count; then the wrong password: refused, the 401 reaches the application.
+    assert verdicts[:3] == [(Verdict.CHALLENGE, None), (Verdict.OK, "SHA-512-256"),
+                            (Verdict.OK, "SHA-512-256")]
+    assert third == 401
+    assert verdicts[-1] == (Verdict.FAILED, "SHA-512-256")

@@ -145,3 +145,42 @@ def test_register_423_and_events_handler_async():
         return True
 
     assert run_registrar(body, [(423, [("Min-Expires", "3600")]), (200, [])])
+
+
+def test_registration_events_async_iterator():
+    def grant(req):
+        return 200, [("Contact", _contact(req) + ";expires=120")]
+
+    async def body(ua, uri, seen):
+        reg = ua.register("sip:dave@example.com", registrar=uri)
+        got = []
+
+        async def watch():
+            async for ev, status, rsp in reg:
+                got.append((ev, status, rsp.status if rsp is not None else None))
+            return got
+
+        watcher = asyncio.ensure_future(watch())
+        await reg
+        reg.refresh()
+        while len(got) < 2:
+            await asyncio.sleep(0.01)
+        await reg.unregister(timeout=WAIT)
+        while len(got) < 3:
+            await asyncio.sleep(0.01)
+        reg.close()                                  # the iteration ends
+        assert await asyncio.wait_for(watcher, WAIT) == [
+            (RegEvent.REGISTERED, 200, 200), (RegEvent.REFRESHED, 200, 200),
+            (RegEvent.UNREGISTERED, 200, 200)]
+        assert await reg.next_event() is None
+        # Events that came before anyone waited are kept, in order.
+        reg2 = ua.register("sip:erin@example.com", registrar=uri)
+        await reg2
+        item = await reg2.next_event(timeout=WAIT)
+        assert item[0] is RegEvent.REGISTERED and item[1] == 200
+        with pytest.raises(asyncio.TimeoutError):
+            await reg2.next_event(timeout=0.05)
+        reg2.close()
+        return True
+
+    assert run_registrar(body, [grant, grant, (200, []), grant])

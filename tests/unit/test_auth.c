@@ -88,9 +88,10 @@ static void assert_valid(const sip_msg_t *req, const sip_auth_t *a, const char *
                                                         : SIP__QOP_AUTH;
     sip_str_t method = sip_msg_get_method_str(req);
     assert_true(alg != 0);
-    assert_true(sip__auth_ha1(alg, a->username, a->realm, sip_str_from_cstr(password), ha1) > 0);
-    assert_true(sip__auth_response(alg, sip_str_from_cstr(ha1), a->nonce, a->nc, a->cnonce, qop,
-                                   &method, a->uri, sip_msg_get_body(req), want) > 0);
+    assert_true(sip__auth_ha1(NULL, alg, a->username, a->realm, sip_str_from_cstr(password), ha1) >
+                0);
+    assert_true(sip__auth_response(NULL, alg, sip_str_from_cstr(ha1), a->nonce, a->nc, a->cnonce,
+                                   qop, &method, a->uri, sip_msg_get_body(req), want) > 0);
     assert_str(a->response, want);
 }
 
@@ -119,14 +120,15 @@ static void vector_7616(int alg, const char *want)
 {
     char ha1[SIP__AUTH_HEX_MAX], resp[SIP__AUTH_HEX_MAX];
     sip_str_t get = SIP_STR("GET");
-    assert_true(sip__auth_ha1(alg, SIP_STR("Mufasa"), SIP_STR("http-auth@example.org"),
+    assert_true(sip__auth_ha1(NULL, alg, SIP_STR("Mufasa"), SIP_STR("http-auth@example.org"),
                               SIP_STR("Circle of Life"), ha1) > 0);
-    assert_int_equal(
-        sip__auth_response(
-            alg, sip_str_from_cstr(ha1), SIP_STR("7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"),
-            SIP_STR("00000001"), SIP_STR("f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"),
-            SIP__QOP_AUTH, &get, SIP_STR("/dir/index.html"), SIP_STR_NULL, resp),
-        (int)strlen(want));
+    assert_int_equal(sip__auth_response(NULL, alg, sip_str_from_cstr(ha1),
+                                        SIP_STR("7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"),
+                                        SIP_STR("00000001"),
+                                        SIP_STR("f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"),
+                                        SIP__QOP_AUTH, &get, SIP_STR("/dir/index.html"),
+                                        SIP_STR_NULL, resp),
+                     (int)strlen(want));
     assert_string_equal(resp, want);
 }
 
@@ -151,13 +153,13 @@ static void auth_rfc7616_sha512_256(void **state)
     (void)state;
     char ha1[SIP__AUTH_HEX_MAX], resp[SIP__AUTH_HEX_MAX];
     sip_str_t abc = SIP_STR("abc");
-    assert_int_equal(sip__auth_hash(SIP_AUTH_SHA512_256, &abc, 1, resp), 64);
+    assert_int_equal(sip__auth_hash(NULL, SIP_AUTH_SHA512_256, &abc, 1, resp), 64);
     assert_string_equal(resp, "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23");
     sip_str_t get = SIP_STR("GET");
-    assert_int_equal(sip__auth_ha1(SIP_AUTH_SHA512_256, SIP_STR("J\xc3\xa4s\xc3\xb8n Doe"),
+    assert_int_equal(sip__auth_ha1(NULL, SIP_AUTH_SHA512_256, SIP_STR("J\xc3\xa4s\xc3\xb8n Doe"),
                                    SIP_STR("api@example.org"), SIP_STR("Secret, or not?"), ha1),
                      64);
-    assert_int_equal(sip__auth_response(SIP_AUTH_SHA512_256, sip_str_from_cstr(ha1),
+    assert_int_equal(sip__auth_response(NULL, SIP_AUTH_SHA512_256, sip_str_from_cstr(ha1),
                                         SIP_STR("5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK"),
                                         SIP_STR("00000001"),
                                         SIP_STR("NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v"),
@@ -173,10 +175,10 @@ static void auth_rfc2617(void **state)
     (void)state;
     char ha1[SIP__AUTH_HEX_MAX], resp[SIP__AUTH_HEX_MAX];
     sip_str_t get = SIP_STR("GET");
-    assert_int_equal(sip__auth_ha1(SIP_AUTH_MD5, SIP_STR("Mufasa"), SIP_STR("testrealm@host.com"),
-                                   SIP_STR("Circle Of Life"), ha1),
+    assert_int_equal(sip__auth_ha1(NULL, SIP_AUTH_MD5, SIP_STR("Mufasa"),
+                                   SIP_STR("testrealm@host.com"), SIP_STR("Circle Of Life"), ha1),
                      32);
-    assert_int_equal(sip__auth_response(SIP_AUTH_MD5, sip_str_from_cstr(ha1),
+    assert_int_equal(sip__auth_response(NULL, SIP_AUTH_MD5, sip_str_from_cstr(ha1),
                                         SIP_STR("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
                                         SIP_STR("00000001"), SIP_STR("0a4f113b"), SIP__QOP_AUTH,
                                         &get, SIP_STR("/dir/index.html"), SIP_STR_NULL, resp),
@@ -388,6 +390,18 @@ static void auth_client_nonce_count_and_prepare(void **state)
     assert_str(a->nc, "00000001");
     assert_null(a->opaque.ptr);
 
+    /* A new credential of the user for the realm forgets what was cached with the old one. */
+    sip_auth_cred_t nc = {.realm = "example.com", .user = "alice", .password = "new"};
+    assert_int_equal(sip_auth_client_add(ac, &nc), 0);
+    later = parse(register_req);
+    assert_int_equal(sip_auth_client_prepare(ac, later), 0);
+    assert_int_equal(sip_msg_header_count(later, SIP_HDR_AUTHORIZATION), 0);
+    sip_msg_unref(later);
+    sip_msg_unref(next);
+    next = parse(register_req);
+    assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), 0);
+    assert_valid(next, creds_at(next, SIP_HDR_AUTHORIZATION, 0), "new");
+
     /* clear() forgets the cache too. */
     sip_auth_client_clear(ac);
     later = parse(register_req);
@@ -490,7 +504,7 @@ static void auth_client_ha1(void **state)
     char ha1[SIP__AUTH_HEX_MAX];
     sip_auth_client_t *ac;
     assert_int_equal(sip_auth_client_create(&ac), 0);
-    assert_int_equal(sip__auth_ha1(SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"),
+    assert_int_equal(sip__auth_ha1(NULL, SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"),
                                    SIP_STR("secret"), ha1),
                      64);
     sip_auth_cred_t c = {

@@ -287,9 +287,10 @@ static void auth_server_roundtrip(void **state)
                 sip_header_auth(sip_msg_header_at(next, SIP_HDR_AUTHORIZATION, 0));
             if (qops[k]) {
                 char ha1[SIP__AUTH_HEX_MAX], want[SIP__AUTH_HEX_MAX];
-                sip__auth_ha1(algs[i], SIP_STR("alice"), SIP_STR("example.com"), SIP_STR("secret"),
-                              ha1);
-                sip__auth_response(algs[i], sip_str_from_cstr(ha1), cr->nonce, cr->nc, cr->cnonce,
+                sip__auth_ha1(NULL, algs[i], SIP_STR("alice"), SIP_STR("example.com"),
+                              SIP_STR("secret"), ha1);
+                sip__auth_response(NULL, algs[i], sip_str_from_cstr(ha1), cr->nonce, cr->nc,
+                                   cr->cnonce,
                                    qops[k] == SIP_AUTH_QOP_AUTH ? SIP__QOP_AUTH : SIP__QOP_AUTH_INT,
                                    NULL, cr->uri, SIP_STR_NULL, want);
                 assert_str(info->rspauth, want);
@@ -317,8 +318,8 @@ static void auth_server_ha1_lookup(void **state)
     sip_auth_server_t *srv = server(SIP_AUTH_SHA256, SIP_AUTH_QOP_AUTH, 0);
     sip_auth_client_t *ac = client("secret");
     sip_msg_t *req = answered(srv, ac, 401);
-    sip__auth_ha1(SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"), SIP_STR("secret"),
-                  ha1);
+    sip__auth_ha1(NULL, SIP_AUTH_SHA256, SIP_STR("alice"), SIP_STR("example.com"),
+                  SIP_STR("secret"), ha1);
     for (char *p = ha1; *p; p++)
         if (*p >= 'a' && *p <= 'f') *p = (char)(*p - 'a' + 'A'); /* any case */
     lookup_t l = {.defer = 1};
@@ -723,6 +724,80 @@ static void auth_server_alloc_failure_sweep(void **state)
     sip_auth_client_unref(ac);
 }
 
+/* RFC 7616 §3.5: the client checks rspauth and takes nextnonce, so that its next request is
+ * authorised with it (nc 1) and passes without a challenge. */
+static void auth_client_nextnonce(void **state)
+{
+    (void)state;
+    static const int algs[] = {SIP_AUTH_MD5, SIP_AUTH_SHA256_SESS, SIP_AUTH_SHA512_256};
+    static const int qops[] = {0, SIP_AUTH_QOP_AUTH, SIP_AUTH_QOP_AUTH_INT};
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < 3; k++) {
+            sip_auth_server_t *srv = server(algs[i], qops[k], 0);
+            sip_auth_client_t *ac = client("secret");
+            sip_msg_t *next = answered(srv, ac, 401), *ok;
+            lookup_t l = {.password = "secret"};
+            sip_auth_query_t *q = check(srv, next, &l);
+            assert_int_equal(l.verdict, SIP_AUTH_OK);
+            assert_int_equal(sip_msg_create_response(&ok, next, 200, NULL, NULL), 0);
+            assert_int_equal(sip_msg_set_body(ok, "text/plain", "ok", 2), 0);
+            assert_int_equal(sip_auth_query_add_info(q, ok), 0);
+            sip_auth_query_unref(q);
+            assert_int_equal(sip_auth_client_update(ac, next, ok), 0);
+            const sip_auth_t *info =
+                sip_header_auth(sip_msg_header_at(ok, SIP_HDR_AUTHENTICATION_INFO, 0));
+            sip_msg_t *refresh = parse(register_req);
+            assert_int_equal(sip_auth_client_prepare(ac, refresh), 0);
+            const sip_auth_t *cr =
+                sip_header_auth(sip_msg_header_at(refresh, SIP_HDR_AUTHORIZATION, 0));
+            assert_true(sip_str_eq(cr->nonce, info->nextnonce));
+            if (qops[k]) assert_str(cr->nc, "00000001");
+            assert_int_equal(verdict_of(srv, refresh, "secret"), SIP_AUTH_OK);
+            sip_msg_unref(refresh);
+            sip_msg_unref(ok);
+            sip_msg_unref(next);
+            sip_auth_client_unref(ac);
+            sip_auth_server_unref(srv);
+        }
+    }
+}
+
+/* RFC 7616 §3.5: a rspauth the credentials do not give is refused, and its nextnonce is not
+ * taken; a response without Authentication-Info, or to a request without credentials,
+ * changes nothing. */
+static void auth_client_wrong_rspauth(void **state)
+{
+    (void)state;
+    sip_auth_server_t *srv = server(SIP_AUTH_SHA256, SIP_AUTH_QOP_AUTH, 0);
+    sip_auth_client_t *ac = client("secret");
+    sip_msg_t *next = answered(srv, ac, 401), *ok, *bare = parse(register_req), *later;
+    const sip_auth_t *cr = sip_header_auth(sip_msg_header_at(next, SIP_HDR_AUTHORIZATION, 0));
+    char nonce[128];
+    sip_str_copy(cr->nonce, nonce, sizeof(nonce));
+
+    assert_int_equal(sip_msg_create_response(&ok, next, 200, NULL, NULL), 0);
+    assert_int_equal(sip_auth_client_update(ac, next, ok), 0);
+    assert_int_equal(sip_msg_add_header(ok, "Authentication-Info",
+                                        "nextnonce=\"forged\", qop=auth, rspauth=\"00112233\", "
+                                        "cnonce=\"x\", nc=00000001"),
+                     0);
+    assert_int_equal(sip_auth_client_update(ac, next, ok), SIP_EAUTH);
+    assert_int_equal(sip_auth_client_update(ac, bare, ok), 0);
+    assert_int_equal(sip_auth_client_update(NULL, next, ok), SIP_EINVAL);
+    assert_int_equal(sip_auth_client_update(ac, ok, next), SIP_EINVAL);
+    later = parse(register_req);
+    assert_int_equal(sip_auth_client_prepare(ac, later), 0);
+    cr = sip_header_auth(sip_msg_header_at(later, SIP_HDR_AUTHORIZATION, 0));
+    assert_str(cr->nonce, nonce);
+    assert_str(cr->nc, "00000002");
+    sip_msg_unref(later);
+    sip_msg_unref(bare);
+    sip_msg_unref(ok);
+    sip_msg_unref(next);
+    sip_auth_client_unref(ac);
+    sip_auth_server_unref(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +816,8 @@ int main(void)
         cmocka_unit_test(auth_server_several_algorithms),
         cmocka_unit_test(auth_server_proxy),
         cmocka_unit_test(auth_server_alloc_failure_sweep),
+        cmocka_unit_test(auth_client_nextnonce),
+        cmocka_unit_test(auth_client_wrong_rspauth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -314,6 +314,13 @@ static void reg_service_route_and_path(void **state)
     assert_int_equal(sip_msg_header_count(m, SIP_HDR_ROUTE), 2);
     sip_str_t r0 = sip_header_get_value(sip_msg_header_at(m, SIP_HDR_ROUTE, 0));
     assert_true(eqs(r0, "<sip:127.0.0.1:5061;lr>"));
+    /* A call's INVITE too (sip_call_invite() builds it the same way). */
+    sip_msg_t *inv = NULL;
+    assert_int_equal(sip_ua_create_request(&inv, pair[A].ua, "INVITE", "sip:bob@example.com",
+                                           "<sip:alice@example.com>"),
+                     0);
+    assert_int_equal(sip_msg_header_count(inv, SIP_HDR_ROUTE), 2);
+    sip_msg_unref(inv);
     /* It goes to the first route (B), which answers it. */
     assert_int_equal(sip_ua_send_request(pair[A].ua, m, NULL, NULL, NULL, NULL), 0);
     sip_msg_unref(m);
@@ -327,6 +334,65 @@ static void reg_service_route_and_path(void **state)
     assert_int_equal(sip_msg_get_method(got[2]), SIP_METHOD_REGISTER);
     assert_int_equal(count(2, SIP_HDR_ROUTE), 0);
     sip_reg_unref(reg);
+    pair_advance(64000);
+}
+
+/* The second Route of a request the UA builds for from (NULL: none), as text. */
+static const char *route_for(const char *from, size_t *nroutes)
+{
+    static char buf[256];
+    sip_msg_t *m = NULL;
+    assert_int_equal(
+        sip_ua_create_request(&m, pair[A].ua, "MESSAGE", "sip:carol@example.com", from), 0);
+    *nroutes = sip_msg_header_count(m, SIP_HDR_ROUTE);
+    const sip_header_t *h = sip_msg_header_at(m, SIP_HDR_ROUTE, 1);
+    sip_str_t v = h ? sip_header_get_value(h) : SIP_STR("");
+    snprintf(buf, sizeof(buf), "%.*s", (int)v.len, v.ptr);
+    sip_msg_unref(m);
+    return h ? buf : NULL;
+}
+
+/* RFC 3608 §6: each registration keeps its own Service-Route, and a request the UA builds
+ * takes the one of the registration whose AOR is its From (none for another identity), not
+ * the one of the last 2xx. */
+static void reg_service_route_per_aor(void **state)
+{
+    (void)state;
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=300",
+           "Service-Route: <sip:127.0.0.1:5061;lr>, <sip:alice-core.example.com;lr>", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=300",
+           "Service-Route: <sip:127.0.0.1:5061;lr>, <sip:bob-core.example.com;lr>", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=0", NULL, NULL);
+    sip_reg_t *alice = start(NULL), *bob = NULL;
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = "sip:127.0.0.1:5061";
+    assert_int_equal(
+        sip_reg_create(&bob, pair[A].ua, "sip:bob@example.com", &o, on_event, NULL, on_free), 0);
+    pair_pump();
+    assert_int_equal(sip_reg_get_state(alice), SIP_REG_STATE_REGISTERED);
+    assert_int_equal(sip_reg_get_state(bob), SIP_REG_STATE_REGISTERED);
+    size_t n;
+    assert_string_equal(route_for("<sip:alice@example.com>", &n),
+                        "<sip:alice-core.example.com;lr>");
+    assert_int_equal(n, 2);
+    assert_string_equal(route_for("\"Bob\" <sip:bob@EXAMPLE.com>", &n),
+                        "<sip:bob-core.example.com;lr>");
+    assert_int_equal(n, 2);
+    assert_null(route_for("<sip:carol@example.com>", &n));
+    assert_int_equal(n, 0);
+    assert_null(route_for(NULL, &n));
+    assert_int_equal(n, 0);
+    /* Bob unregisters: his route goes, Alice's stays. */
+    assert_int_equal(sip_reg_unregister(bob, NULL), 0);
+    pair_pump();
+    assert_int_equal(sip_reg_get_state(bob), SIP_REG_STATE_UNREGISTERED);
+    assert_null(route_for("<sip:bob@example.com>", &n));
+    assert_int_equal(n, 0);
+    assert_string_equal(route_for("<sip:alice@example.com>", &n),
+                        "<sip:alice-core.example.com;lr>");
+    sip_reg_unref(bob);
+    sip_reg_unref(alice);
     pair_advance(64000);
 }
 
@@ -524,6 +590,78 @@ static void reg_challenged(void **state)
     pair_advance(64000);
 }
 
+/* RFC 7616 §3.5: the 2xx's Authentication-Info gives the nonce of the refresh (its count from
+ * 1), so the refresh is not challenged; a rspauth that does not match is not trusted, and the
+ * refresh keeps the nonce it had. */
+static void reg_nextnonce(void **state)
+{
+    (void)state;
+    answer(401, "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"abc123\", qop=\"auth\"",
+           NULL, NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60",
+           "Authentication-Info: nextnonce=\"def456\"", NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60",
+           "Authentication-Info: nextnonce=\"forged\", qop=auth, rspauth=\"0123\", "
+           "cnonce=\"x\", nc=00000001",
+           NULL);
+    answer(200, "Contact: <sip:127.0.0.1:5060>;expires=60", NULL, NULL);
+    sip_auth_cred_t cred = {"example.com", "alice", "secret", NULL, 0};
+    assert_int_equal(sip_ua_add_credential(pair[A].ua, &cred), 0);
+    sip_reg_t *reg = start(NULL);
+    pair_pump();
+    assert_int_equal(ngot, 2);
+    assert_non_null(strstr(hv(1, "Authorization", 0), "nonce=\"abc123\""));
+    pair_advance(30000);
+    assert_int_equal(ngot, 3);
+    assert_non_null(strstr(hv(2, "Authorization", 0), "nonce=\"def456\""));
+    assert_non_null(strstr(hv(2, "Authorization", 0), "nc=00000001"));
+    assert_int_equal(events[1], SIP_REG_EVENT_REFRESHED);
+    pair_advance(30000);
+    assert_int_equal(ngot, 4);
+    assert_non_null(strstr(hv(3, "Authorization", 0), "nonce=\"def456\""));
+    assert_non_null(strstr(hv(3, "Authorization", 0), "nc=00000002"));
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_REGISTERED);
+    sip_reg_unref(reg);
+    pair_advance(64000);
+}
+
+static int drop_all(int from, const sip_msg_t *msg)
+{
+    (void)from;
+    (void)msg;
+    return 1;
+}
+
+/* sip_reg_create() under allocation failures: SIP_ENOMEM and nothing left, until it passes. */
+static void reg_alloc_failures(void **state)
+{
+    (void)state;
+    pair_drop = drop_all;
+    sip_reg_opts_t o;
+    sip_reg_opts_init(&o);
+    o.registrar = "sip:127.0.0.1:5061";
+    o.contacts = "<sip:a@192.0.2.1>;q=0.7, <sip:a@192.0.2.2>";
+    o.instance_id = "<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";
+    o.reg_id = 1;
+    o.from = "<sip:boss@example.com>";
+    for (int n = 1;; n++) {
+        sip_reg_t *reg = NULL;
+        int frees = freed;
+        test_alloc_fail_at(n);
+        int rc =
+            sip_reg_create(&reg, pair[A].ua, "sip:alice@example.com", &o, on_event, NULL, on_free);
+        test_alloc_fail_at(0);
+        sip_reg_unref(reg);
+        assert_int_equal(freed, frees + 1); /* user_free ran once, failure or not */
+        if (rc == 0) break;
+        assert_int_equal(rc, SIP_ENOMEM);
+        assert_null(reg);
+        assert_true(n < 300);
+    }
+    pair_advance(64000);
+    pair_drop = NULL;
+}
+
 /* A REGISTER that times out while memory runs short (every allocation of the timeout's path
  * failed in turn, the 408 the UA makes among them): the registration still learns that it
  * ended, retries later, and its next REGISTER counts up from any CSeq used before (§10.2). */
@@ -558,6 +696,7 @@ int main(void)
         T(reg_contacts_unregister_one_and_all),
         T(reg_unregister_own),
         T(reg_service_route_and_path),
+        T(reg_service_route_per_aor),
         T(reg_outbound_params),
         T(reg_refresh_failure_backs_off),
         T(reg_initial_failures),
@@ -565,6 +704,8 @@ int main(void)
         T(reg_args_and_ua_close),
         T(reg_default_registrar),
         T(reg_challenged),
+        T(reg_nextnonce),
+        T(reg_alloc_failures),
         T(reg_timeout_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

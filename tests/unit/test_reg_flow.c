@@ -129,14 +129,19 @@ static void reg_flow_keepalive_pong(void **state)
     assert_int_equal(reg->ka_checking, 0);
     assert_int_equal(flow_lost, 0);
     assert_int_equal(registers, 1);
-    /* A ping whose pong has not come when the check runs: the flow failed, register again. */
+    /* A ping whose pong has not come when the check runs: the flow failed, register again,
+     * over a new connection (§4.5): the old one, still open, is closed rather than reused. */
+    uint64_t first = reg->flow_conn;
     reg->t_ka.fire(&reg->t_ka);
     reg->t_ka.fire(&reg->t_ka);
     assert_int_equal(reg->flow_conn, 0);
+    assert_null(sip__conn_by_id(tp_a, first));
     assert_true(test_pump_until(loop, &flow_lost, 1, 5000));
     assert_true(test_pump_until(loop, &registered, 2, 5000));
     assert_int_equal(registers, 2);
     assert_int_equal(registering, 1);
+    assert_true(reg->flow_conn != 0 && reg->flow_conn != first);
+    assert_non_null(sip__conn_by_id(tp_a, reg->flow_conn));
     sip_reg_unref(reg);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "sip/sip.h"
 #include "ua_pair.h"
 
@@ -32,7 +33,12 @@ typedef struct app {
     int accept;      /* B: accept SUBSCRIBEs (else answer 200 without NOTIFY) */
     sip_sub_state_t accept_state;
     uint32_t max_expires;
-    sip_call_t *call; /* B: an incoming call, referenced */
+    sip_call_t *call;    /* B: an incoming call, referenced */
+    sip_sub_t *refer;    /* B: an accepted REFER's subscription, referenced */
+    int refer_reject;    /* B: answer REFERs with this instead */
+    int refer_no_trying; /* B: accept REFERs with a first NOTIFY of 180 */
+    char refer_to[256];
+    int invites;
 } app_t;
 
 static app_t app[2];
@@ -64,22 +70,50 @@ static void on_free(void *user)
     ((app_t *)user)->freed++;
 }
 
+static void on_sub_event(sip_sub_t *sub, sip_sub_event_t ev, sip_msg_t *msg, void *user);
+static void on_free(void *user);
+
+/* A REFER (in a call or out of dialog): accepted, its Refer-To kept; or rejected. */
+static void take_refer(app_t *a, sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req)
+{
+    if (a->refer_reject) {
+        assert_int_equal(sip_txn_respond(txn, a->refer_reject, NULL), 0);
+        return;
+    }
+    sip_str_t rt = sip_header_get_value(sip_msg_header_at(req, SIP_HDR_REFER_TO, 0));
+    snprintf(a->refer_to, sizeof(a->refer_to), "%.*s", (int)rt.len, rt.ptr);
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    if (a->refer_no_trying) o.body = "SIP/2.0 180 Ringing\r\n";
+    sip_sub_t *s = NULL;
+    assert_int_equal(sip_sub_accept(&s, ua, txn, &o, on_sub_event, a, on_free), 0);
+    sip_sub_unref(a->refer);
+    a->refer = s;
+}
+
 static void on_call_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
                           void *user)
 {
-    (void)call;
-    (void)ev;
-    (void)msg;
-    (void)txn;
-    (void)user;
+    app_t *a = user;
+    if (a && ev == SIP_CALL_EVENT_REQUEST && sip_msg_get_method(msg) == SIP_METHOD_REFER)
+        take_refer(a, sip_call_get_ua(call), txn, msg);
+    else if (ev == SIP_CALL_EVENT_REQUEST)
+        assert_int_equal(sip_txn_respond(txn, 200, NULL), 0);
 }
 
 static void on_ua_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
 {
     app_t *a = user;
+    if (sip_msg_get_method(req) == SIP_METHOD_REFER) {
+        take_refer(a, ua, txn, req);
+        return;
+    }
     if (sip_msg_get_method(req) == SIP_METHOD_INVITE) {
+        a->invites++;
         sip_call_t *c = NULL;
-        assert_int_equal(sip_call_accept(&c, ua, txn, NULL, on_call_event, a, NULL), 0);
+        int rc = sip_call_accept(&c, ua, txn, NULL, on_call_event, a, NULL);
+        if (rc == SIP_ENOTACCEPTABLE) return; /* answered by the call (Replaces: 481...) */
+        assert_int_equal(rc, 0);
         assert_int_equal(sip_call_answer(c, 200, "v=0\r\n"), 0);
         sip_call_unref(a->call);
         a->call = c;
@@ -127,6 +161,24 @@ static int setup(void **state)
     return 0;
 }
 
+/* Both sides take requests: a transfer's new call comes back to A. */
+static int setup_both(void **state)
+{
+    (void)state;
+    memset(app, 0, sizeof(app));
+    app[A].accept = app[B].accept = 1;
+    sip_ua_opts_t o;
+    sip_ua_opts_init(&o);
+    o.events = "message-summary, dialog";
+    /* REFER is not in the default Allow: a UA that acts on it says so. */
+    o.allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, SUBSCRIBE, NOTIFY, REFER";
+    const sip_ua_opts_t *opts[2] = {&o, &o};
+    sip_ua_request_cb cbs[2] = {on_ua_request, on_ua_request};
+    void *users[2] = {&app[A], &app[B]};
+    pair_setup(opts, cbs, users);
+    return 0;
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -134,6 +186,8 @@ static int teardown(void **state)
         sip_sub_unref(app[i].sub);
         sip_sub_unref(app[i].fork);
         sip_call_unref(app[i].call);
+        sip_sub_unref(app[i].refer);
+        app[i].refer = NULL;
         app[i].sub = app[i].fork = NULL;
         app[i].call = NULL;
     }
@@ -580,6 +634,258 @@ static void sub_close_ua_with_live_subscriptions(void **state)
     sip_sub_unref(s);
 }
 
+/* ---- REFER (RFC 3515) ------------------------------------------------------------------- */
+
+static sip_call_t *call_a_to_b(void)
+{
+    sip_call_opts_t co;
+    sip_call_opts_init(&co);
+    co.sdp = "v=0\r\n";
+    sip_call_t *c = NULL;
+    assert_int_equal(
+        sip_call_invite(&c, pair[A].ua, "sip:bob@127.0.0.1:5061", &co, on_call_event, NULL, NULL),
+        0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    return c;
+}
+
+static void refer_blind_transfer_in_call(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    /* A transfers B to a third party (A's own UA stands in for it). */
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.dialog = sip_call_get_dialog(c);
+    o.headers = "Referred-By: <sip:alice@127.0.0.1>";
+    sip_sub_t *r = NULL;
+    assert_int_equal(sip_sub_refer(&r, pair[A].ua, NULL, "sip:carol@127.0.0.1:5060", &o,
+                                   on_sub_event, &app[A], on_free),
+                     0);
+    assert_true(sip_str_eq(sip_sub_get_event(r), SIP_STR("refer")));
+    char id[16];
+    snprintf(id, sizeof(id), "%u", sip_dialog_get_local_cseq(sip_call_get_dialog(c)));
+    assert_true(sip_str_eq(sip_sub_get_id(r), sip_str_from_cstr(id)));
+    pair_advance(0);
+    /* RFC 3515 §2.4.2, §2.4.4: 202, then a NOTIFY with 100 Trying in message/sipfrag. */
+    assert_int_equal(app[A].last_response, 202);
+    assert_non_null(app[B].refer);
+    assert_string_equal(app[B].refer_to, "<sip:carol@127.0.0.1:5060>");
+    assert_int_equal(app[A].notifies, 1);
+    assert_string_equal(app[A].last_body, "SIP/2.0 100 Trying\r\n");
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_ACTIVE);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 1);
+
+    /* B calls the target and reports how it goes. */
+    sip_call_opts_t co;
+    sip_call_opts_init(&co);
+    co.sdp = "v=0\r\n";
+    sip_call_t *nc = NULL;
+    assert_int_equal(sip_call_invite(&nc, pair[B].ua, "sip:carol@127.0.0.1:5060", &co,
+                                     on_call_event, NULL, NULL),
+                     0);
+    pair_advance(0);
+    assert_int_equal(app[A].invites, 1);
+    assert_int_equal(sip_call_get_state(nc), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_sub_terminate(app[B].refer, "noresource", -1, "SIP/2.0 200 OK\r\n"), 0);
+    pair_advance(0);
+    assert_int_equal(app[A].notifies, 2);
+    assert_string_equal(app[A].last_body, "SIP/2.0 200 OK\r\n");
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_TERMINATED);
+    assert_string_equal(sip_sub_get_reason(r), "noresource");
+    /* The transferred call goes on until the transferor hangs up. */
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_hangup(nc, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_sub_unref(r);
+    sip_call_unref(c);
+    sip_call_unref(nc);
+    pair_advance(40000);
+}
+
+static void refer_rejected_and_out_of_dialog(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    app[B].refer_reject = 603;
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.dialog = sip_call_get_dialog(c);
+    sip_sub_t *r = NULL;
+    assert_int_equal(sip_sub_refer(&r, pair[A].ua, NULL, "sip:carol@127.0.0.1:5060", &o,
+                                   on_sub_event, &app[A], on_free),
+                     0);
+    pair_advance(0);
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_TERMINATED);
+    assert_int_equal(sip_sub_get_end_status(r), 603);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    sip_sub_unref(r);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    sip_call_unref(c);
+
+    /* Out of dialog: the REFER makes its own dialog; the first NOTIFY is the application's. */
+    app[B].refer_reject = 0;
+    app[B].refer_no_trying = 1;
+    assert_int_equal(sip_sub_refer(&r, pair[A].ua, "sip:bob@127.0.0.1:5061",
+                                   "sip:carol@127.0.0.1:5060?Replaces=x%40y%3Bto-tag%3D1", NULL,
+                                   on_sub_event, &app[A], on_free),
+                     0);
+    pair_advance(0);
+    assert_string_equal(app[B].refer_to, "<sip:carol@127.0.0.1:5060?Replaces=x%40y%3Bto-tag%3D1>");
+    assert_string_equal(app[A].last_body, "SIP/2.0 180 Ringing\r\n");
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 1);
+    assert_int_equal(sip_sub_terminate(app[B].refer, "noresource", -1, "SIP/2.0 486 Busy Here\r\n"),
+                     0);
+    pair_advance(0);
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_TERMINATED);
+    assert_string_equal(app[A].last_body, "SIP/2.0 486 Busy Here\r\n");
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_sub_unref(r);
+    assert_int_equal(
+        sip_sub_refer(&r, pair[A].ua, "sip:bob@127.0.0.1:5061", "", NULL, NULL, NULL, NULL),
+        SIP_EINVAL);
+    assert_null(r);
+    pair_advance(40000);
+}
+
+static void refer_without_subscription(void **state)
+{
+    (void)state;
+    sip_call_t *c = call_a_to_b();
+    sip_sub_opts_t o;
+    sip_sub_opts_init(&o);
+    o.dialog = sip_call_get_dialog(c);
+    o.norefersub = 1;
+    sip_sub_t *r = NULL;
+    assert_int_equal(sip_sub_refer(&r, pair[A].ua, NULL, "sip:carol@127.0.0.1:5060", &o,
+                                   on_sub_event, &app[A], on_free),
+                     0);
+    pair_advance(0);
+    /* RFC 4488: 202 with Refer-Sub: false, and no NOTIFY on either side. */
+    assert_int_equal(app[A].last_response, 202);
+    assert_int_equal(app[A].notifies, 0);
+    assert_int_equal(sip_sub_get_state(r), SIP_SUB_TERMINATED);
+    assert_int_equal(sip_sub_get_end_status(r), 200);
+    assert_non_null(app[B].refer);
+    assert_int_equal(sip_sub_get_state(app[B].refer), SIP_SUB_TERMINATED);
+    assert_int_equal(sip_sub_notify(app[B].refer, SIP_SUB_ACTIVE, "x", NULL), SIP_ECLOSED);
+    assert_int_equal(sip_sub_count(pair[A].ua), 0);
+    assert_int_equal(sip_sub_count(pair[B].ua), 0);
+    assert_int_equal(sip_call_get_state(c), SIP_CALL_CONFIRMED);
+    assert_int_equal(sip_call_hangup(c, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_sub_unref(r);
+    sip_call_unref(c);
+    pair_advance(40000);
+}
+
+/* RFC 3891: an INVITE with Replaces naming a call of the recipient's: the new call replaces
+ * it (attended transfer: the transferee's INVITE to the target; call pickup). */
+static void replaces_ends_the_replaced_call(void **state)
+{
+    (void)state;
+    sip_call_t *x = call_a_to_b();
+    sip_dialog_t *dx = sip_call_get_dialog(x);
+    /* B's new call to A names X with A's tag as to-tag (the recipient's view). */
+    char hdr[512];
+    sip_str_t cid = sip_dialog_get_call_id(dx), at = sip_dialog_get_local_tag(dx),
+              bt = sip_dialog_get_remote_tag(dx);
+    snprintf(hdr, sizeof(hdr), "Replaces: %.*s;to-tag=%.*s;from-tag=%.*s", (int)cid.len, cid.ptr,
+             (int)at.len, at.ptr, (int)bt.len, bt.ptr);
+    sip_call_opts_t co;
+    sip_call_opts_init(&co);
+    co.sdp = "v=0\r\n";
+    co.headers = hdr;
+    sip_call_t *y = NULL;
+    assert_int_equal(
+        sip_call_invite(&y, pair[B].ua, "sip:alice@127.0.0.1:5060", &co, on_call_event, NULL, NULL),
+        0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(y), SIP_CALL_CONFIRMED);
+    /* A hung X up once Y was confirmed; B's side of X ended with the BYE. */
+    assert_int_equal(sip_call_get_state(x), SIP_CALL_ENDED);
+    assert_true(sip_call_ended_locally(x));
+    assert_int_equal(sip_call_get_state(app[B].call), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(app[B].call), 200);
+    assert_int_equal(sip_ua_call_count(pair[A].ua), 1);
+
+    /* Replaces naming no call: 481. */
+    sip_call_t *z = NULL;
+    co.headers = "Replaces: nosuch@x;to-tag=1;from-tag=2";
+    assert_int_equal(
+        sip_call_invite(&z, pair[B].ua, "sip:alice@127.0.0.1:5060", &co, on_call_event, NULL, NULL),
+        0);
+    pair_advance(0);
+    assert_int_equal(sip_call_get_state(z), SIP_CALL_ENDED);
+    assert_int_equal(sip_call_get_end_status(z), 481);
+    sip_call_unref(z);
+    assert_int_equal(sip_call_hangup(y, NULL), 0);
+    pair_advance(0);
+    assert_int_equal(sip_ua_call_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[A].ua), 0);
+    assert_int_equal(sip_ua_dialog_count(pair[B].ua), 0);
+    sip_call_unref(x);
+    sip_call_unref(y);
+    pair_advance(40000);
+}
+
+static int drop_all(int from, const sip_msg_t *msg)
+{
+    (void)from;
+    (void)msg;
+    return 1;
+}
+
+/* Each allocation of sip_sub_subscribe() and sip_sub_refer() failing in turn: SIP_ENOMEM,
+ * user_free once, nothing left (the harness counts), until the call succeeds. */
+static void sub_allocation_failure_sweep(void **state)
+{
+    (void)state;
+    pair_drop = drop_all; /* the wire's own copies are the test's, not the library's */
+    for (int refer = 0; refer < 2; refer++) {
+        int done = 0;
+        for (long n = 1; n < 400 && !done; n++) {
+            sip_sub_opts_t o;
+            sip_sub_opts_init(&o);
+            o.event = "message-summary";
+            o.headers = "Referred-By: <sip:alice@127.0.0.1>";
+            o.body = "x";
+            app[A].freed = 0;
+            sip_sub_t *s = NULL;
+            test_alloc_fail_at(n);
+            int rc = refer
+                         ? sip_sub_refer(&s, pair[A].ua, "sip:bob@127.0.0.1:5061",
+                                         "sip:carol@127.0.0.1", &o, on_sub_event, &app[A], on_free)
+                         : sip_sub_subscribe(&s, pair[A].ua, "sip:bob@127.0.0.1:5061", &o,
+                                             on_sub_event, &app[A], on_free);
+            int failed = test_alloc_failed();
+            test_alloc_fail_at(0);
+            if (rc == 0) {
+                sip_sub_close(s);
+                sip_sub_unref(s);
+                done = !failed;
+            } else {
+                assert_int_equal(rc, SIP_ENOMEM);
+                assert_null(s);
+            }
+            assert_int_equal(app[A].freed, 1);
+            pair_advance(40000);
+        }
+        assert_true(done);
+    }
+    pair_drop = NULL;
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -596,6 +902,11 @@ int main(void)
         T(sub_inside_call_dialog),
         T(sub_fetch_and_bad_args),
         T(sub_close_ua_with_live_subscriptions),
+        T(sub_allocation_failure_sweep),
+        cmocka_unit_test_setup_teardown(refer_blind_transfer_in_call, setup_both, teardown),
+        cmocka_unit_test_setup_teardown(refer_rejected_and_out_of_dialog, setup_both, teardown),
+        cmocka_unit_test_setup_teardown(refer_without_subscription, setup_both, teardown),
+        cmocka_unit_test_setup_teardown(replaces_ends_the_replaced_call, setup_both, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

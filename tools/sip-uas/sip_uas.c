@@ -29,6 +29,7 @@
 #define MEDIA_PORT_BASE 40000U
 #define HEAP_NONE SIZE_MAX
 #define NEVER UINT64_MAX
+#define MAX_XFERS 64 /* transferred calls up at once (--accept-transfer) */
 #define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE"
 #define ALLOW_PRACK "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, PRACK"
 /* §8.2.3: the bodies read; INFO (RFC 6086) carries DTMF as application/dtmf-relay. */
@@ -80,11 +81,13 @@ struct uas {
     unsigned code;    /* final status for a new INVITE */
     uint64_t ring_ms; /* delay between the 180 and the final */
     uint32_t t1, t2;
-    uint64_t call_timeout_ms; /* a confirmed call without BYE is ended after this; 0: never */
-    char *media;              /* --media: the engine's capabilities, or NULL */
-    int rel100;               /* --rel100, a sip_call_100rel_t */
-    uint32_t session_timer;   /* --session-timer: the most granted, seconds; 0: off */
-    const char *allow;        /* the methods taken (PRACK with --rel100) */
+    uint64_t call_timeout_ms;     /* a confirmed call without BYE is ended after this; 0: never */
+    char *media;                  /* --media: the engine's capabilities, or NULL */
+    int rel100;                   /* --rel100, a sip_call_100rel_t */
+    uint32_t session_timer;       /* --session-timer: the most granted, seconds; 0: off */
+    const char *allow;            /* the methods taken (PRACK with --rel100) */
+    int accept_transfer;          /* --accept-transfer: follow REFERs in calls */
+    sip_call_t *xfers[MAX_XFERS]; /* the calls those REFERs placed, while they live */
     unsigned long requests;
     stats_t st;
     uint64_t secret; /* keys the stateless To tags and the o= session id */
@@ -532,6 +535,67 @@ static void answer_offer(uas_t *u, call_t *c, const sip_msg_t *req)
 
 /* A request inside the call that the call leaves to us: OPTIONS says what this UA supports
  * (RFC 3261 §11.2), INFO is taken (RFC 6086), anything else 501. */
+static void log_call(const uas_t *u, const call_t *c, const char *what);
+
+/* The events of a call a REFER placed: its outcome printed with -v ("transfer answered: 200
+ * OK", "transfer failed: 486 Busy Here"), the record dropped once it ended. */
+static void on_xfer_event(sip_call_t *call, sip_call_event_t ev, sip_msg_t *msg, sip_txn_t *txn,
+                          void *user)
+{
+    uas_t *u = user;
+    if (ev == SIP_CALL_EVENT_REQUEST) {
+        sip_txn_respond(txn, sip_msg_get_method(msg) == SIP_METHOD_INFO ? 200 : 501, NULL);
+        return;
+    }
+    if (ev != SIP_CALL_EVENT_STATE) return;
+    sip_call_state_t st = sip_call_get_state(call);
+    if (st != SIP_CALL_CONFIRMED && st != SIP_CALL_ENDED) return;
+    if (u->verbose) {
+        int status = st == SIP_CALL_CONFIRMED ? 200 : sip_call_get_end_status(call);
+        printf("transfer %s: %d %s\n",
+               st == SIP_CALL_CONFIRMED ? "answered"
+               : status == 200          ? "ended"
+                                        : "failed",
+               status, sip_status_phrase(status));
+        fflush(stdout);
+    }
+    if (st != SIP_CALL_ENDED) return;
+    for (size_t i = 0; i < MAX_XFERS; i++)
+        if (u->xfers[i] == call) {
+            u->xfers[i] = NULL;
+            sip_call_unref(call);
+            break;
+        }
+}
+
+/* --accept-transfer: the REFER of a call is followed (RFC 3515, RFC 5589): 202, a new call to
+ * Refer-To (with its Replaces and the Referred-By), its progress in NOTIFYs to the
+ * transferor; the old call ends with the transferor's BYE. */
+static void accept_transfer(uas_t *u, call_t *c, sip_msg_t *req, sip_txn_t *txn)
+{
+    size_t slot = 0;
+    while (slot < MAX_XFERS && u->xfers[slot])
+        slot++;
+    if (slot == MAX_XFERS) {
+        sip_txn_respond(txn, 503, NULL);
+        return;
+    }
+    sip_call_opts_t o;
+    sip_call_opts_init(&o);
+    o.media = u->media;
+    o.rel100 = u->rel100;
+    o.session_timer = u->session_timer ? SIP_CALL_TIMER_SUPPORTED : SIP_CALL_TIMER_OFF;
+    o.session_expires = u->session_timer;
+    sdp_blob_t *offer = NULL;
+    char ip[48];
+    local_addr(req, ip);
+    if (!u->media && build_sdp(u, NULL, ip, 1, &offer) == 0) o.sdp = offer->text;
+    int rc = sip_call_accept_transfer(&u->xfers[slot], c->call, txn, &o, on_xfer_event, u, NULL);
+    blob_unref(offer);
+    if (rc)
+        log_call(u, c, rc == SIP_ENOTACCEPTABLE ? "REFER refused (Refer-To)" : sip_strerror(rc));
+}
+
 static void in_dialog_request(uas_t *u, call_t *c, sip_msg_t *req, sip_txn_t *txn)
 {
     sip_method_t m = sip_msg_get_method(req);
@@ -551,6 +615,10 @@ static void in_dialog_request(uas_t *u, call_t *c, sip_msg_t *req, sip_txn_t *tx
             snprintf(what + l, sizeof(what) - l, " %.*s", (int)(n > 64 ? 64 : n), body.ptr);
         }
         log_call(u, c, what);
+    }
+    if (m == SIP_METHOD_REFER && u->accept_transfer) {
+        accept_transfer(u, c, req, txn);
+        return;
     }
     sip_msg_t *rsp = NULL;
     /* RFC 3428 §7: a MESSAGE inside the call is taken like one outside it. */
@@ -830,6 +898,12 @@ static void usage(FILE *f)
         "      --expires S       the expiry asked (default 3600)\n"
         "      --user NAME       answer digest challenges (RFC 3261 22.2) as NAME\n"
         "      --password P      the password of --user\n"
+        "      --accept-transfer follow a REFER inside a call (RFC 3515, RFC 5589): 202, a\n"
+        "                        new call to its Refer-To (with the Replaces and Referred-By\n"
+        "                        it carries) and NOTIFYs of that call's progress to the\n"
+        "                        transferor; with -v prints \"transfer answered: 200 OK\",\n"
+        "                        \"transfer failed: STATUS REASON\" and \"transfer ended: 200\n"
+        "                        OK\". Without it a REFER gets 501\n"
         "  -v, --verbose         print one line per received request, one per call that\n"
         "                        ends abnormally or gets a request in its dialog (INFO), and\n"
         "                        counters at exit; a MESSAGE (RFC 3428, answered 200) prints\n"
@@ -901,6 +975,10 @@ static char *read_file(const char *path)
  * user_free), then drops the references we held on them. */
 static void close_calls(uas_t *u)
 {
+    /* The calls --accept-transfer placed: ours to drop (the UA's close ends them). */
+    sip_call_t *xf[MAX_XFERS];
+    memcpy(xf, u->xfers, sizeof(xf));
+    memset(u->xfers, 0, sizeof(u->xfers));
     size_t n = 0;
     sip_call_t **held = u->ncalls ? calloc(u->ncalls, sizeof(*held)) : NULL;
     for (call_t *c = u->calls; c && held; c = c->next)
@@ -908,6 +986,8 @@ static void close_calls(uas_t *u)
     sip_ua_close(u->ua);
     for (size_t i = 0; i < n; i++)
         sip_call_unref(held[i]);
+    for (size_t i = 0; i < MAX_XFERS; i++)
+        sip_call_unref(xf[i]);
     free(held);
     u->calls = NULL;
     u->ncalls = 0;
@@ -1028,6 +1108,7 @@ int main(int argc, char **argv)
         OPT_EXPIRES,
         OPT_USER,
         OPT_PASSWORD,
+        OPT_ACCEPT_TRANSFER,
     };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -1049,6 +1130,7 @@ int main(int argc, char **argv)
         {"expires", required_argument, NULL, OPT_EXPIRES},
         {"user", required_argument, NULL, OPT_USER},
         {"password", required_argument, NULL, OPT_PASSWORD},
+        {"accept-transfer", no_argument, NULL, OPT_ACCEPT_TRANSFER},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1148,6 +1230,7 @@ int main(int argc, char **argv)
             break;
         case OPT_USER: regc.user = optarg; break;
         case OPT_PASSWORD: regc.password = optarg; break;
+        case OPT_ACCEPT_TRANSFER: uas.accept_transfer = 1; break;
         case 'v': uas.verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1239,6 +1322,12 @@ int main(int argc, char **argv)
         /* The option tags taken: any other Required gets 420 (RFC 3261 §8.2.2.3). */
         int rel = uas.rel100 != SIP_CALL_100REL_OFF, timer = uas.session_timer != 0;
         uas.allow = rel ? ALLOW_PRACK : ALLOW;
+        /* REFER is not in the default Allow: listed when this program acts on it. */
+        static char allow_refer[128];
+        if (uas.accept_transfer) {
+            snprintf(allow_refer, sizeof(allow_refer), "%s, REFER", uas.allow);
+            uas.allow = allow_refer;
+        }
         uo.allow = uas.allow;
         uo.accept = ACCEPT;
         uo.supported = rel && timer ? "100rel, timer" : rel ? "100rel" : timer ? "timer" : "";

@@ -143,6 +143,19 @@ function AuthClient.methods.prepare(ac, req)
     check(core.sip_auth_client_prepare(client_p(ac), check_msg(req, "prepare: req")))
 end
 
+--- Takes in the response to a request this client authorised (RFC 7616 §3.5): checks the
+--- rspauth of its Authentication-Info and takes its nextnonce (nonce count again from 1).
+--- Raises SIP_EAUTH for a rspauth the credentials sent do not give.
+function AuthClient.methods.update(ac, req, rsp)
+    local rc = core.sip_auth_client_update(client_p(ac), check_msg(req, "update: req"),
+        check_msg(rsp, "update: rsp"))
+    if rc == core.SIP_EAUTH then
+        raise(rc, "the server's rspauth does not match the credentials sent")
+    elseif rc < 0 then
+        raise(rc, "update: req must be a request, rsp a response")
+    end
+end
+
 --- Drops the store now (later use raises SIP_ECLOSED). Idempotent.
 function AuthClient.methods.close(ac)
     local p = rawget(ac, "_p")

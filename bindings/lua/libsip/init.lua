@@ -31,6 +31,7 @@ sip.Resolver = require("libsip.transport").Resolver
 sip.Transport = require("libsip.transport").Transport
 sip.OfferAnswer = require("libsip.oa").OfferAnswer
 sip.UA = require("libsip.ua").new
+sip.refer_target = require("libsip.sub").refer_target
 -- Digest authentication (libsip.auth): the client's credential store and the server's checks.
 sip.AuthClient = require("libsip.auth").AuthClient
 sip.AuthServer = require("libsip.auth").AuthServer
@@ -40,11 +41,9 @@ sip.AuthServer = require("libsip.auth").AuthServer
 
 --- How many libsip objects of each kind exist now in the process (sip_live_count):
 --- { msg =, txn =, txn_layer =, transport =, conn =, resolver =, loop =, sdp =, dialog =, ua =,
---- call =, oa =, bridge =, auth_server =, auth_query = } (Python: libsip.live_objects()).
---- Objects a script dropped count until the collector frees them: collectgarbage() first to see
---- what is really left.
---- call =, oa =, bridge =, sub = } (Python: libsip.live_objects()). Objects a script dropped count
---- until the collector frees them: collectgarbage() first to see what is really left.
+--- call =, oa =, bridge =, auth_server =, auth_query =, reg =, sub = } (Python:
+--- libsip.live_objects()). Objects a script dropped count until the collector frees them:
+--- collectgarbage() first to see what is really left.
 function sip.live_objects()
     local out = {}
     for kind = 0, core.SIP_LIVE__COUNT - 1 do

@@ -97,6 +97,9 @@ local function spawn_handler(r, fn, ...)
     end, ...)
 end
 
+-- How many events a registration keeps for reg:next_event() until they are read.
+local EVENTS_KEPT = 64
+
 local function event_cb(weak)
     return function(rp, ev, status, mp)
         local r = weak.r
@@ -126,6 +129,16 @@ local function event_cb(weak)
             end
             settle(r, "_wait_registered", false, e)
             settle(r, "_wait_unregistered", false, e)
+        end
+        -- For reg:next_event() and reg:events(): to a waiting task, else kept (the last
+        -- EVENTS_KEPT: a registration nobody reads lives for days of refreshes).
+        local item = { name, status, m }
+        if #rawget(r, "_ev_getters") > 0 then
+            settle(r, "_ev_getters", true, item)
+        else
+            local q = rawget(r, "_events")
+            q[#q + 1] = item
+            if #q > EVENTS_KEPT then table.remove(q, 1) end
         end
         for _, fn in ipairs(own) do spawn_handler(r, fn, status, m) end
         for _, fn in ipairs(any) do spawn_handler(r, fn, name, status, m) end
@@ -198,15 +211,13 @@ function M.register(ua, aor, opts)
         if not user or user == "" then
             raise(core.SIP_EINVAL, what .. ": a password needs a user (the AOR has none)")
         end
-        local cred = core.sip_auth_cred_t()
-        cred.user = errors._arg_string(user, what .. ": user")
-        cred.password = pw
-        if opts.realm ~= nil then cred.realm = errors._arg_string(opts.realm, what .. ": realm") end
-        local rc = core.sip_ua_add_credential(up, cred)
-        if rc < 0 then raise(rc, what .. ": cannot add the credential: " .. core.sip_strerror(rc)) end
+        -- The UA's own credentials (ua:add_credential): every challenge is answered with them.
+        ua:add_credential { user = errors._arg_string(user, what .. ": user"), password = pw,
+            realm = opts.realm }
     end
     local r = setmetatable({ _ua = ua, _loop = rawget(ua, "_loop"), _handlers = {},
-        _wait_registered = {}, _wait_unregistered = {} }, Registration)
+        _wait_registered = {}, _wait_unregistered = {}, _events = {}, _ev_getters = {} },
+        Registration)
     local rc, rp = core.sip_reg_create(up, aor, o, event_cb(setmetatable({ r = r },
         { __mode = "v" })))
     if rc == core.SIP_EURI then
@@ -232,6 +243,7 @@ function M._ua_closed(r)
     rawset(r, "_ua_closed", true)
     settle(r, "_wait_registered", false, closed_error())
     settle(r, "_wait_unregistered", false, closed_error())
+    settle(r, "_ev_getters", true, false)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -334,6 +346,27 @@ function Registration.methods.unregister(r, contact, timeout)
     return wait_on(r, "_wait_unregistered", timeout, "reg:unregister")
 end
 
+--- The next event, inside a task: name ("registered", "refreshed", ...), status and the
+--- response (or nil); one that came earlier at once (the last 64 are kept); nil once the
+--- registration is closed (reg:close(), or its UA closed). Raises ETIMEDOUT after timeout
+--- seconds.
+function Registration.methods.next_event(r, timeout)
+    local q = rawget(r, "_events")
+    local item = table.remove(q, 1)
+    if not item then
+        if not rawget(r, "_p") or rawget(r, "_ua_closed") then return nil end
+        item = wait_on(r, "_ev_getters", timeout, "reg:next_event")
+        if not item then return nil end
+    end
+    return item[1], item[2], item[3]
+end
+
+--- `for ev, status, rsp in reg:events() do ... end` (in a task): each event until the
+--- registration is closed.
+function Registration.methods.events(r)
+    return function() return r:next_event() end
+end
+
 --- Sends a REGISTER now (a refresh; after an unregistration or a failure, a registration
 --- again); reg:wait_registered() then waits for its answer.
 function Registration.methods.refresh(r)
@@ -384,7 +417,7 @@ end
 
 errors._check_args("Registration", Registration.methods, {
     on = { "event:string", "fn:function" }, unregister = { "contact:string?", "timeout:number?" },
-    wait_registered = { "timeout:number?" },
+    wait_registered = { "timeout:number?" }, next_event = { "timeout:number?" },
 })
 
 M.Registration = Registration

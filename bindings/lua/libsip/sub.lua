@@ -121,6 +121,8 @@ local function notify_of(m, s)
     end
     local ct = m:header("Content-Type")
     if ct then n.content_type = ct:match("^%s*([^;%s]+)") or "" end
+    -- A REFER's NOTIFY (RFC 3515 §2.4.5): the status of its message/sipfrag body.
+    n.status = math.tointeger(tonumber((n.body or ""):match("^SIP/%S+%s+(%d%d%d)")))
     return n
 end
 
@@ -162,7 +164,14 @@ local function over(s)
         settle(take(s, "_getters"), false, closed_error())
         return
     end
-    if not rawget(s, "_up") then settle(take(s, "_wait_up"), false, sub_failed(s)) end
+    local st = s.end_status
+    if not rawget(s, "_up") and st >= 200 and st < 300 then
+        -- Over without a failure before it was up (a REFER taken without a subscription,
+        -- RFC 4488; an unsubscribe before the 2xx): established all the same.
+        settle(take(s, "_wait_up"), true, s)
+    elseif not rawget(s, "_up") then
+        settle(take(s, "_wait_up"), false, sub_failed(s))
+    end
     settle(take(s, "_wait_ended"), true, s.end_status)
     for _, t in ipairs { s, rawget(s, "_root") or false } do
         if t and all_over(t) then settle(take(t, "_getters"), true, nil) end
@@ -303,6 +312,133 @@ function M.subscribe(u, target, event, opts)
     return s
 end
 
+local REFER_KEYS = errors._set { "call", "from", "referred_by", "headers", "dst", "norefersub" }
+
+--- Sends a REFER (RFC 3515): ua:refer(target, refer_to, { call = a sip.Call (inside its
+--- dialog; target is then nil), from =, referred_by = (RFC 3892), headers =, dst = }) asks the
+--- other side to send a request to refer_to (an INVITE for a sip: URI: a transfer) and
+--- returns its implicit subscription at once: sub:wait_established() for the 202 (raises for
+--- 403, 405, 603...), then sub:notifies(), whose n.status is the status of the request the
+--- other side sent (100, 180, 200...). norefersub = true asks for no subscription (RFC 4488):
+--- when granted, the subscription ends with the 202 (end_status 200) and no NOTIFY comes.
+function M.refer(u, target, refer_to, opts)
+    local up = rawget(u, "_p")
+    if not up then errors._closed() end
+    if target ~= nil then errors._arg_string(target, "ua:refer: target") end
+    errors._arg_string(refer_to, "ua:refer: refer_to")
+    if refer_to == "" then raise(core.SIP_EINVAL, "ua:refer: refer_to must be a URI") end
+    opts = errors._check_opts(opts, REFER_KEYS, "ua:refer")
+    local o = core.sip_sub_opts_t()
+    core.sip_sub_opts_init(o)
+    if opts.from ~= nil then o.from = errors._arg_string(opts.from, "ua:refer: from") end
+    local lines = {}
+    if opts.referred_by ~= nil then
+        lines[#lines + 1] = "Referred-By: " .. errors._arg_string(opts.referred_by,
+            "ua:refer: referred_by")
+    end
+    if opts.headers ~= nil then
+        lines[#lines + 1] = require("libsip.call")._header_lines(opts.headers, "ua:refer")
+    end
+    if #lines > 0 then o.headers = table.concat(lines, "\r\n") end
+    local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
+    if ni then o.dst = ni end
+    if opts.norefersub ~= nil then
+        if type(opts.norefersub) ~= "boolean" then
+            raise(core.SIP_EINVAL, "ua:refer: norefersub must be a boolean")
+        end
+        o.norefersub = opts.norefersub and 1 or 0
+    end
+    if opts.call ~= nil then
+        if getmetatable(opts.call) ~= errors._classes.Call then
+            raise(core.SIP_EINVAL, "ua:refer: call must be a sip.Call")
+        end
+        local cp = rawget(opts.call, "_p")
+        local d = cp and core.sip_call_get_dialog(cp)
+        if not d then raise(core.SIP_EINVAL, "ua:refer: the call has no dialog") end
+        o.dialog = d
+    elseif target == nil then
+        raise(core.SIP_EINVAL, "ua:refer: target must be a string (or call given)")
+    end
+    local s = new_sub(u, nil)
+    local rc, p = core.sip_sub_refer(up, target, refer_to, o,
+        event_cb(setmetatable({ s = s }, { __mode = "v" })))
+    if rc == core.SIP_EURI then
+        raise(rc, ("ua:refer: bad target URI %q"):format(target))
+    elseif rc < 0 then
+        raise(rc, "ua:refer: cannot refer: " .. core.sip_strerror(rc))
+    end
+    rawset(s, "_p", p)
+    rawget(u, "_subs")[s] = true
+    return s
+end
+
+-- Percent-escapes a URI header value (RFC 3261 §19.1.1).
+local function escape(v)
+    return (v:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end))
+end
+
+local function unescape(v)
+    return (v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- The URI an attended transfer refers to (RFC 3891 §3, RFC 5589 §7): the other call's remote
+-- target with a Replaces header naming that call from its far end's view.
+local function replaces_uri(call)
+    local d = call.dialog
+    if not d then raise(core.SIP_EINVAL, "call:transfer: to_call has no dialog") end
+    local rep = ("%s;to-tag=%s;from-tag=%s"):format(d.call_id, d.remote_tag or "", d.local_tag)
+    local sep = d.remote_target:find("?", 1, true) and "&" or "?"
+    return "<" .. d.remote_target .. sep .. "Replaces=" .. escape(rep) .. ">"
+end
+
+--- The transferee's reading of a REFER (RFC 3515 §2.1, RFC 3261 §19.1.1):
+--- sip.refer_target(req) gives the Refer-To URI without its headers, and those headers
+--- (Replaces...) as a table to put in the request sent to it, unescaped.
+function M.refer_target(req)
+    local v = errors._arg_string(req:header("Refer-To") or "", "sip.refer_target: Refer-To")
+    v = v:match("<(.-)>") or v:match("^%s*(.-)%s*$")
+    local uri, query = v:match("^([^?]*)%??(.*)$")
+    local headers = {}
+    for part in query:gmatch("[^&]+") do
+        local name, value = part:match("^([^=]*)=?(.*)$")
+        headers[unescape(name)] = unescape(value)
+    end
+    return uri, headers
+end
+
+--- Transfers the other side of the call (RFC 3515, RFC 5589), in a task: call:transfer(target,
+--- { to_call =, referred_by =, timeout = seconds }): blind to target, or attended to to_call's
+--- far end (target nil; the REFER names to_call with Replaces, RFC 3891, so that the far
+--- end's new call replaces it). Waits until the transferee reports the outcome of its new
+--- call; returns that final status (200 when answered, 486, 487, 481...). Raises (SIP_EIO with
+--- status) when the REFER is refused. The call goes on: hang it up once transferred.
+local function transfer(c, target, opts)
+    opts = errors._check_opts(opts, errors._set { "to_call", "referred_by", "timeout" },
+        "call:transfer")
+    if (target == nil) == (opts.to_call == nil) then
+        raise(core.SIP_EINVAL, "call:transfer: a target or to_call, one of them")
+    end
+    if opts.to_call ~= nil then
+        if getmetatable(opts.to_call) ~= errors._classes.Call then
+            raise(core.SIP_EINVAL, "call:transfer: to_call must be a sip.Call")
+        end
+        target = replaces_uri(opts.to_call)
+    end
+    errors._arg_string(target, "call:transfer: target")
+    local sub = M.refer(rawget(c, "_ua"), nil, target, { call = c,
+        referred_by = opts.referred_by })
+    sub:wait_established(opts.timeout)
+    local status = 0
+    while true do
+        local n = sub:next_notify(opts.timeout)
+        if not n then break end
+        if n.status then status = n.status end
+    end
+    if status == 0 and sub.end_status ~= 200 then error(sub_failed(sub), 0) end
+    return status
+end
+errors._classes.Call.methods.transfer = transfer
+
 local ACCEPT_KEYS = errors._set { "body", "content_type", "state", "expires", "status", "headers" }
 local STATES = { active = core.SIP_SUB_ACTIVE, pending = core.SIP_SUB_PENDING }
 
@@ -377,7 +513,11 @@ end
 function Subscription.methods.wait_established(s, timeout)
     if rawget(s, "_up") then return s end
     if rawget(s, "_ua_closed") then error(closed_error(), 0) end
-    if rawget(s, "_over") then error(sub_failed(s), 0) end
+    if rawget(s, "_over") then
+        local st = s.end_status
+        if st >= 200 and st < 300 then return s end
+        error(sub_failed(s), 0)
+    end
     return wait_on(s, "_wait_up", timeout, "sub:wait_established")
 end
 

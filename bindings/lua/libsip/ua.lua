@@ -194,7 +194,9 @@ end
 --- transport's handler chain (priority "ua", after the transaction layer's matching) and takes
 --- the new requests: in-dialog ones go to their calls, INVITEs to ua:on_invite, the others to
 --- ua:on_request, else to the stack's on_request handlers, else the UA's default answer.
---- The stack keeps the UA until ua:close() or stack:close().
+--- The stack keeps the UA until ua:close() or stack:close(). events = "message-summary, dialog"
+--- names the event packages the UA is a notifier of (a SUBSCRIBE for another gets 489 Bad
+--- Event; ua:subscribe(), ua:accept_subscription(), ua:refer(): sub.lua).
 function M.new(stack, opts)
     -- Unknown options first, as Python's keyword arguments are.
     opts = errors._check_opts(opts, UA_KEYSET, "sip.UA")
@@ -453,34 +455,41 @@ local INVITE_KEYS = errors._set { "sdp", "from", "headers", "timeout", "dst", "l
 --- "always" | "required", session_expires =, min_se = (seconds), refresher = "auto" |
 --- "local" | "remote" (RFC 4028) }). Returns the Call at once (also outside a task);
 --- call:wait_answered() waits.
-function UA.methods.invite(u, target, opts)
-    local p = ua_p(u)
-    errors._arg_string(target, "ua:invite: target")
-    opts = errors._check_opts(opts, INVITE_KEYS, "ua:invite")
+-- The sip_call_opts_t of a call this side places (ua:invite(), call:accept_transfer()); what
+-- names the caller in errors.
+local function invite_opts(opts, what)
     local o = core.sip_call_opts_t()
     core.sip_call_opts_init(o)
-    if opts.from ~= nil then o.from = errors._arg_string(opts.from, "ua:invite: from") end
+    if opts.from ~= nil then o.from = errors._arg_string(opts.from, what .. ": from") end
     if opts.sdp ~= nil then
         local sdp = opts.sdp
         if getmetatable(sdp) == errors._classes.Sdp then sdp = sdp:print() end
-        o.sdp = errors._arg_string(sdp, "ua:invite: sdp")
+        o.sdp = errors._arg_string(sdp, what .. ": sdp")
     end
-    if opts.headers ~= nil then o.headers = callm._header_lines(opts.headers, "ua:invite") end
-    call_opts(o, opts, "ua:invite")
+    if opts.headers ~= nil then o.headers = callm._header_lines(opts.headers, what) end
+    call_opts(o, opts, what)
     if opts.late_offer ~= nil then
         if type(opts.late_offer) ~= "boolean" then
-            raise(core.SIP_EINVAL, "ua:invite: late_offer must be a boolean, got "
+            raise(core.SIP_EINVAL, what .. ": late_offer must be a boolean, got "
                 .. type(opts.late_offer))
         end
         o.late_offer = opts.late_offer and 1 or 0
     end
     if opts.timeout ~= nil then
         if type(opts.timeout) ~= "number" or opts.timeout < 0 then
-            raise(core.SIP_EINVAL, "ua:invite: timeout must be a number of seconds >= 0, got "
+            raise(core.SIP_EINVAL, what .. ": timeout must be a number of seconds >= 0, got "
                 .. (type(opts.timeout) == "number" and tostring(opts.timeout) or type(opts.timeout)))
         end
         o.timeout_ms = math.floor(opts.timeout * 1000 + 0.5)
     end
+    return o
+end
+
+function UA.methods.invite(u, target, opts)
+    local p = ua_p(u)
+    errors._arg_string(target, "ua:invite: target")
+    opts = errors._check_opts(opts, INVITE_KEYS, "ua:invite")
+    local o = invite_opts(opts, "ua:invite")
     -- Kept until the call is made: the struct points into it.
     local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
     if ni then o.dst = ni end
@@ -579,6 +588,8 @@ UA.methods.register = require("libsip.reg").register
 --- SUBSCRIBE an on_request handler received, ua:accept_subscription(req, opts).
 UA.methods.subscribe = subm.subscribe
 UA.methods.accept_subscription = subm.accept_subscription
+--- REFER (RFC 3515): ua:refer(target, refer_to, opts); call:transfer(target) is sub.lua's too.
+UA.methods.refer = subm.refer
 
 errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?" },
     bridge = { "call:table", "target:string", "opts:table?" },
@@ -586,6 +597,54 @@ errors._check_args("UA", UA.methods, { invite = { "target:string", "opts:table?"
     request = { "method:string", "uri:string", "opts:table?" },
     message = { "uri:string", "text:string", "content_type:string?", "opts:table?" },
     options = { "uri:string", "opts:table?" } })
+
+local TRANSFER_KEYS = errors._set { "sdp", "from", "headers", "timeout", "late_offer",
+    table.unpack(CALL_KEYS) }
+
+--- Transferee: call:accept_transfer(req, opts) carries out a REFER received in the call
+--- (call:on("refer", fn)) as RFC 3515 and RFC 5589 say, and returns the new call at once
+--- (call:wait_answered() waits): the REFER is accepted (202 and a NOTIFY "SIP/2.0 100
+--- Trying"; none with norefersub, RFC 4488), the new call goes to the Refer-To URI with its
+--- headers (Replaces for an attended transfer) and the REFER's Referred-By, and the
+--- transferor hears its provisionals and its final status in sipfrag NOTIFYs, the last
+--- terminating the subscription. After a 2xx the transferor normally hangs this call up;
+--- when it has not after 64*T1, this side does. A failed new call (486, 481...) leaves this
+--- call as it is. opts are ua:invite()'s but dst. Raises SIP_EINVAL for a req that is not an
+--- unanswered REFER, SIP_ENOTACCEPTABLE when the REFER was refused (416: a Refer-To that is
+--- not a SIP or SIPS URI; 400: a missing or bad one).
+local function accept_transfer(c, req, opts)
+    local cp = rawget(c, "_p")
+    if not cp then errors._closed() end
+    if getmetatable(req) ~= errors._classes.Message then
+        raise(core.SIP_EINVAL, "call:accept_transfer: req must be a sip.Message")
+    end
+    opts = errors._check_opts(opts, TRANSFER_KEYS, "call:accept_transfer")
+    local o = invite_opts(opts, "call:accept_transfer")
+    local t = rawget(req, "_txn")
+    local tp = t and rawget(t, "_p")
+    if not tp then
+        raise(core.SIP_EINVAL, "call:accept_transfer: the request has no transaction")
+    end
+    local u = rawget(c, "_ua")
+    local nc, cb = callm._new(u, rawget(u, "_loop"))
+    local rc, np = core.sip_call_accept_transfer(cp, tp, o, cb)
+    if rc == core.SIP_EINVAL then
+        raise(rc, "call:accept_transfer: not an unanswered REFER")
+    elseif rc == core.SIP_ENOTACCEPTABLE then
+        raise(rc, "call:accept_transfer: the REFER was refused (416: Refer-To not a SIP or "
+            .. "SIPS URI; 400: no usable Refer-To)")
+    elseif rc < 0 then
+        raise(rc, "call:accept_transfer: " .. core.sip_strerror(rc))
+    end
+    rawset(nc, "_p", np)
+    if core.sip_call_get_state(np) == core.SIP_CALL_ENDED then
+        callm._over(nc)
+    else
+        rawget(u, "_calls")[nc] = true
+    end
+    return nc
+end
+errors._classes.Call.methods.accept_transfer = accept_transfer
 
 M.UA = UA
 return M

@@ -36,7 +36,7 @@ from .message import (Address, Auth, CSeq, Header, HeaderKind, Headers, MediaTyp
 from .sdp import Connection, Direction, Media, Multipart, Origin, RtpMap, Sdp
 from .stack import Request, Stack
 from .reg import RegEvent, RegState, Registration, RegistrationFailed
-from .sub import Notify, SubState, Subscription, SubscriptionFailed
+from .sub import Notify, SubState, Subscription, SubscriptionFailed, refer_target
 from .transport import HandlerPriority, Resolver, ResolveOp, SendOp, Transport
 from .txn import ClientTransaction, ServerTransaction, TxnEvent, TxnLayer, TxnState
 
@@ -60,4 +60,4 @@ from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # n
                    Verdict)
 __all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
 __all__ += ["RegEvent", "RegState", "Registration", "RegistrationFailed"]
-__all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed"]
+__all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]

@@ -6,6 +6,7 @@ from .sub import Notify as Notify
 from .sub import SubState as SubState
 from .sub import Subscription as Subscription
 from .sub import SubscriptionFailed as SubscriptionFailed
+from .sub import refer_target as refer_target
 from .calls import Bridge as Bridge
 from .calls import BridgeLeg as BridgeLeg
 from .calls import Call as Call

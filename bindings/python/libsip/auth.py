@@ -260,6 +260,18 @@ class AuthClient:
         if rc < 0:
             raise error(rc)
 
+    def update(self, req: Message, rsp: Message) -> None:
+        """Takes in the response to a request this client authorised (RFC 7616 §3.5): its
+        Authentication-Info's rspauth is checked and its nextnonce becomes the realm's nonce
+        (the nonce count starting again at 1), so the next request is authorised with it.
+        Raises AuthError for a rspauth the credentials sent do not give (its nextnonce is not
+        taken); a response without Authentication-Info changes nothing."""
+        rc = _c.sip_auth_client_update(self._handle(), _msg(req, "req"), _msg(rsp, "rsp"))
+        if rc < 0:
+            if rc == _c.SIP_EAUTH:
+                raise AuthError(rc, "the server's rspauth does not match the credentials sent")
+            raise error(rc, "update: req must be a request, rsp a response")
+
     @safe_repr
     def __repr__(self) -> str:
         if self._h is None:

@@ -1240,6 +1240,34 @@ _UA_STR += ("events",)  # RFC 6665 §8.2.1: the packages this UA is a notifier o
 _UA_MS = ("t1_ms", "t2_ms")
 
 
+def _invite_opts(sdp: SdpArg, from_: Optional[str], headers: Union[HeaderArg, str],
+                 timeout: Optional[float], media: SdpArg, media_address: Optional[str],
+                 late_offer: bool, rel100: Optional[str], session_timer: Optional[str],
+                 session_expires: Optional[int], min_se: Optional[int],
+                 refresher: Optional[str]) -> Any:
+    """The sip_call_opts_t of a call this side places (ua.invite(), call.accept_transfer())."""
+    o = _c.sip_call_opts_t()
+    _c.sip_call_opts_init(o)
+    s = _sdp_text("sdp", sdp)
+    if s is not None:
+        o.sdp = s
+    f = _opt_str("from_", from_)
+    if f is not None:
+        o._from = f  # SWIG names the field `from` _from (a Python keyword)
+    hd = _headers_text(headers)
+    if hd is not None:
+        o.headers = hd
+    ms = _timeout_ms(timeout)
+    if ms is not None:
+        o.timeout_ms = ms
+    _session_opts(o, media, media_address, rel100, session_timer, session_expires, min_se,
+                  refresher)
+    if not isinstance(late_offer, bool):
+        raise TypeError(f"late_offer must be a bool, not {type(late_offer).__name__}")
+    o.late_offer = int(late_offer)
+    return o
+
+
 class UA(_UARequests):
     """A user agent (sip_ua_t) on a Stack's transaction layer (the stack needs
     transactions=True): the dialog table, 481 for an unknown dialog, the checks of RFC 3261
@@ -1258,6 +1286,10 @@ class UA(_UARequests):
     to every digest challenge of a request the UA sends (RFC 3261 §22.2): ``UA(stack,
     credentials={"user": "alice", "password": "secret"})``. ua.request(), ua.message() and
     ua.options() send requests outside calls.
+
+    events names the event packages the UA is a notifier of ("message-summary, dialog"): a
+    SUBSCRIBE for another is answered 489 Bad Event; subscriptions are libsip.sub's
+    (ua.subscribe(), ua.accept_subscription(), ua.refer()).
     """
 
     def __init__(self, stack: "Stack", *, user_agent: Optional[str] = None,
@@ -1449,25 +1481,8 @@ class UA(_UARequests):
         expires)."""
         if not isinstance(target, str):
             raise TypeError(f"target must be a str, not {type(target).__name__}")
-        o = _c.sip_call_opts_t()
-        _c.sip_call_opts_init(o)
-        s = _sdp_text("sdp", sdp)
-        if s is not None:
-            o.sdp = s
-        f = _opt_str("from_", from_)
-        if f is not None:
-            o._from = f  # SWIG names the field `from` _from (a Python keyword)
-        hd = _headers_text(headers)
-        if hd is not None:
-            o.headers = hd
-        ms = _timeout_ms(timeout)
-        if ms is not None:
-            o.timeout_ms = ms
-        _session_opts(o, media, media_address, rel100, session_timer, session_expires, min_se,
-                      refresher)
-        if not isinstance(late_offer, bool):
-            raise TypeError(f"late_offer must be a bool, not {type(late_offer).__name__}")
-        o.late_offer = int(late_offer)
+        o = _invite_opts(sdp, from_, headers, timeout, media, media_address, late_offer,
+                         rel100, session_timer, session_expires, min_se, refresher)
         ni = NetInfo.parse(dst)._to_c() if dst is not None else None
         if ni is not None:
             o.dst = ni

@@ -10,6 +10,9 @@ and keeps them registered (RFC 3261 §10.2), for asyncio scripts.
     def refreshed(status, rsp):
         ...
 
+    async for ev, status, rsp in reg:       # every event, until reg.close()
+        ...
+
     await reg.unregister()
 
 The core does the protocol (refreshes on the granted expiry, 423, challenges answered with the
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from typing import Any, Callable, Dict, Generator, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, TypeVar, Union
 
 from . import _core as _c
 from ._base import Enum, safe_repr
@@ -32,6 +35,9 @@ from .loop import release
 from .message import Message, NetInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# How many events a registration keeps for next_event() and `async for` until they are read.
+EVENTS_KEPT = 64
 
 
 class RegState(Enum):
@@ -53,6 +59,10 @@ class RegEvent(Enum):
     UNREGISTERED = _c.SIP_REG_EVENT_UNREGISTERED
     FAILED = _c.SIP_REG_EVENT_FAILED
     FLOW_LOST = _c.SIP_REG_EVENT_FLOW_LOST
+
+
+# What next_event() and `async for ev, status, rsp in reg` give.
+EventItem = Tuple[RegEvent, int, Optional[Message]]
 
 
 class RegistrationFailed(Error):
@@ -127,7 +137,7 @@ class Registration:
     UA, so dropping every reference does not stop it."""
 
     __slots__ = ("_h", "_ua", "_loop", "_fns", "_registered", "_unregistered", "_failed",
-                 "_last", "__weakref__")
+                 "_last", "_events", "_ev_getters", "_over", "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("registrations come from ua.register()")
@@ -143,6 +153,9 @@ class Registration:
         r._unregistered: List[Any] = []
         r._failed: Optional[RegistrationFailed] = None
         r._last: Optional[Message] = None
+        r._events: List[EventItem] = []
+        r._ev_getters: List[Any] = []
+        r._over = False
         return r
 
     def _handle(self) -> Any:
@@ -175,6 +188,14 @@ class Registration:
                 _regs_of(self._ua).discard(self)
             _settle(self._registered, None, exc)
             _settle(self._unregistered, None, exc)
+        item = (ev, status, m)
+        if self._ev_getters:
+            _settle(self._ev_getters, item, None)
+        else:
+            # Kept for `async for`, the oldest dropped past EVENTS_KEPT: a registration nobody
+            # iterates lives for days of refreshes.
+            self._events.append(item)
+            del self._events[:-EVENTS_KEPT]
         for fn in list(self._fns.get(ev, ())):
             _run_handler(self._ua, fn, (status, m), _noop)
         for fn in list(self._fns.get(None, ())):
@@ -182,8 +203,10 @@ class Registration:
 
     def _ua_closed(self) -> None:
         exc = ClosedError(message="the registration's UA was closed")
+        self._over = True
         _settle(self._registered, None, exc)
         _settle(self._unregistered, None, exc)
+        _settle(self._ev_getters, None, None)
 
     async def _wait(self, futs: List[Any], timeout: Optional[float]) -> Any:
         fut = asyncio.get_running_loop().create_future()
@@ -208,6 +231,26 @@ class Registration:
 
     def __await__(self) -> Generator[Any, None, "Registration"]:
         return self.registered().__await__()
+
+    async def next_event(self, timeout: Optional[float] = None) -> Optional[EventItem]:
+        """The next event as ``(event, status, rsp)`` (a RegEvent, the status, the response or
+        None), one that came earlier at once (the last EVENTS_KEPT are kept), or None once
+        the registration is closed (reg.close(), or its UA closed). Raises
+        asyncio.TimeoutError after timeout seconds."""
+        if self._events:
+            return self._events.pop(0)
+        if self._over or self._h is None:
+            return None
+        return await self._wait(self._ev_getters, timeout)  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> "Registration":
+        return self
+
+    async def __anext__(self) -> EventItem:
+        item = await self.next_event()
+        if item is None:
+            raise StopAsyncIteration
+        return item
 
     async def unregister(self, contact: Optional[str] = None,
                          timeout: Optional[float] = None) -> "Registration":
@@ -409,14 +452,7 @@ def _register(self: UA, aor: str, *, user: Optional[str] = None,
             u = rest.split("@", 1)[0] if "@" in rest else ""
         if not u:
             raise InvalidError(_c.SIP_EINVAL, "a password needs a user (the AOR has none)")
-        cred = _c.sip_auth_cred_t()
-        cred.user = u
-        cred.password = password
-        if realm is not None:
-            cred.realm = realm
-        rc = _c.sip_ua_add_credential(h, cred)
-        if rc < 0:
-            raise error(rc, f"cannot add the credential: {_c.sip_strerror(rc)}")
+        self.add_credential(u, password, realm=realm)  # type: ignore[attr-defined]
     reg = Registration._new(self)
     rc, rh = _c.sip_reg_create(h, aor, o, functools.partial(_on_reg_event, weakref.ref(reg)))
     if rc < 0:

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import urllib.parse
 import weakref
 from typing import Any, Dict, Generator, List, Optional, Union
 
 from . import _core as _c
 from ._base import Enum, safe_repr
 from ._errors import ClosedError, Error, InvalidError, error
-from .calls import UA, Dialog, _headers_text, _opt_str, _settle, _text
+from .calls import (UA, Call, Dialog, SdpArg, _headers_text, _invite_opts, _opt_str, _settle,
+                    _text)
 from .loop import release
 from .message import BytesLike, HeaderArg, Message, NetInfo, status_phrase
 
@@ -95,6 +97,12 @@ class Notify:
         return self.message.body
 
     @property
+    def status(self) -> Optional[int]:
+        """The status code of a message/sipfrag body (a REFER's NOTIFY, RFC 3515 §2.4.5:
+        "SIP/2.0 180 Ringing" gives 180), or None."""
+        return _sipfrag_status(self.message.body)
+
+    @property
     def content_type(self) -> str:
         """The body's type ("application/simple-message-summary"), or ""."""
         ct = self.message.headers.get("Content-Type") or []
@@ -103,6 +111,13 @@ class Notify:
     @safe_repr
     def __repr__(self) -> str:
         return f"<Notify {self.state.name.lower()} {len(self.body)} bytes>"
+
+
+def _sipfrag_status(body: bytes) -> Optional[int]:
+    parts = body.split(b"\n", 1)[0].split()
+    if len(parts) >= 2 and parts[0].startswith(b"SIP/") and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 def _on_sub_event(wsub: "weakref.ref[Subscription]", h: Any, event: int, msg: Any) -> None:
@@ -212,8 +227,12 @@ class Subscription:
     def _end(self) -> None:
         self._over = True
         _subs_of(self._ua).discard(self)
-        if not self._up:
-            st = self.end_status
+        st = self.end_status
+        if not self._up and 200 <= st < 300:
+            # Over without a failure before it was up (a REFER taken without a subscription,
+            # RFC 4488; an unsubscribe before the 2xx): established all the same.
+            _settle(self._established, self, None)
+        elif not self._up:
             rsp = self._final
             reason = rsp.reason if rsp is not None and rsp.status == st else ""
             _settle(self._established, None, SubscriptionFailed(st, reason, rsp))
@@ -250,6 +269,8 @@ class Subscription:
             return self
         if self._closed_by_ua:
             raise ClosedError(message="the subscription's UA was closed")
+        if self._over and 200 <= self.end_status < 300:
+            return self
         if self._over:
             rsp = self._final
             st = self.end_status
@@ -572,19 +593,188 @@ def accept_subscription(self: UA, req: Any, *, body: Optional[BytesLike] = None,
         raise _fail(rc, "cannot accept the subscription")
     sub._h = h
     sub._up = True
+    if sub.state is SubState.TERMINATED:
+        sub._over = True  # a fetch, or a REFER taken without a subscription (RFC 4488)
+    else:
+        _subs_of(self).add(sub)
+    self._stack.loop._kick()
+    return sub
+
+
+def refer(self: UA, target: Optional[str], refer_to: str, *, call: Any = None,
+          from_: Optional[str] = None, referred_by: Optional[str] = None,
+          headers: Union[HeaderArg, str] = None, dst: Any = None,
+          norefersub: bool = False) -> Subscription:
+    """Sends a REFER (RFC 3515) asking the other side to send a request to refer_to (an INVITE
+    for a sip: URI: a transfer), inside call's dialog (call=, target None) or out of dialog to
+    target, and returns its implicit subscription at once: ``await`` it for the 202 (raises
+    SubscriptionFailed for 403, 405, 603...), then iterate it for the NOTIFYs, whose
+    ``n.status`` is the status of the request the other side sent (100, 180, 200...).
+    referred_by is the Referred-By address (RFC 3892); headers extra headers; from_ and dst
+    as ua.subscribe(). norefersub=True asks for no subscription (RFC 4488): when granted, the
+    subscription ends with the 202 (end_status 200) and no NOTIFY comes."""
+    from .calls import Call
+    if target is not None and not isinstance(target, str):
+        raise TypeError(f"target must be a str, not {type(target).__name__}")
+    if not isinstance(refer_to, str):
+        raise TypeError(f"refer_to must be a str, not {type(refer_to).__name__}")
+    if not refer_to:
+        raise InvalidError(_c.SIP_EINVAL, "refer_to must be a URI")
+    o = _c.sip_sub_opts_t()
+    _c.sip_sub_opts_init(o)
+    f = _opt_str("from_", from_)
+    if f is not None:
+        o._from = f  # SWIG names the field `from` _from (a Python keyword)
+    lines = []
+    rb = _opt_str("referred_by", referred_by)
+    if rb is not None:
+        lines.append(f"Referred-By: {rb}")
+    hd = _headers_text(headers)
+    if hd:
+        lines.append(hd)
+    if lines:
+        o.headers = "\r\n".join(lines)
+    ni = NetInfo.parse(dst)._to_c() if dst is not None else None
+    if ni is not None:
+        o.dst = ni
+    if not isinstance(norefersub, bool):
+        raise TypeError(f"norefersub must be a bool, not {type(norefersub).__name__}")
+    o.norefersub = int(norefersub)
+    if call is not None:
+        if not isinstance(call, Call):
+            raise TypeError(f"call must be a libsip.Call, not {type(call).__name__}")
+        d = _c.sip_call_get_dialog(call._handle())
+        if d is None:
+            raise InvalidError(_c.SIP_EINVAL, "the call has no dialog yet")
+        o.dialog = d
+    elif target is None:
+        raise TypeError("target must be a str (or call= given)")
+    sub = Subscription._new(self)
+    rc, h = _c.sip_sub_refer(self._handle(), target, refer_to, o, sub._callback())
+    if rc < 0:
+        if rc == _c.SIP_EURI:
+            raise error(rc, f"bad target URI {target!r}")
+        raise _fail(rc, f"cannot refer to {refer_to}")
+    sub._h = h
     _subs_of(self).add(sub)
     self._stack.loop._kick()
     return sub
 
 
+def _replaces_uri(call: Any) -> str:
+    """The URI an attended transfer refers to (RFC 3891 §3, RFC 5589 §7): the other call's
+    remote target with a Replaces header naming that call from its far end's view."""
+    d = call.dialog
+    if d is None:
+        raise InvalidError(_c.SIP_EINVAL, "to_call has no dialog")
+    rep = f"{d.call_id};to-tag={d.remote_tag};from-tag={d.local_tag}"
+    sep = "&" if "?" in d.remote_target else "?"
+    return f"<{d.remote_target}{sep}Replaces={urllib.parse.quote(rep, safe='')}>"
+
+
+async def transfer(self: Any, target: Optional[str] = None, *, to_call: Any = None,
+                   referred_by: Optional[str] = None, timeout: Optional[float] = None) -> int:
+    """Transfers the other side of this call (RFC 3515, RFC 5589): blind to target, or
+    attended to to_call's far end (a call of this UA, usually the consultation call): the
+    REFER then names to_call with Replaces (RFC 3891), so that the far end's new call replaces
+    it. Waits until the transferee reports the outcome of its new call and returns that final
+    status (200 when it was answered, 486, 487, 481...). Raises SubscriptionFailed when the
+    REFER is refused (403, 405, 603...), asyncio.TimeoutError after timeout seconds. This call
+    goes on: hang it up once transferred (to_call ends from its far end)."""
+    if (target is None) == (to_call is None):
+        raise TypeError("transfer() takes a target or to_call=, one of them")
+    if to_call is not None:
+        if not isinstance(to_call, Call):
+            raise TypeError(f"to_call must be a libsip.Call, not {type(to_call).__name__}")
+        target = _replaces_uri(to_call)
+    assert target is not None
+    sub = refer(self._ua, None, target, call=self, referred_by=referred_by)
+    status = 0
+
+    async def run() -> int:
+        nonlocal status
+        await sub.established()
+        async for n in sub:
+            if n.status is not None:
+                status = n.status
+        if sub.end_status != 200 and not status:
+            raise SubscriptionFailed(sub.end_status)
+        return status
+
+    return await asyncio.wait_for(run(), timeout)
+
+
+def accept_transfer(self: Any, req: Any, *, sdp: SdpArg = None, from_: Optional[str] = None,
+                    headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
+                    media: SdpArg = None, media_address: Optional[str] = None,
+                    late_offer: bool = False, rel100: Optional[str] = None,
+                    session_timer: Optional[str] = None, session_expires: Optional[int] = None,
+                    min_se: Optional[int] = None, refresher: Optional[str] = None) -> Call:
+    """Transferee: carries out a REFER received in this call (``@call.on("refer")``) as RFC
+    3515 and RFC 5589 say, and returns the new call at once (``await`` it for its answer, as
+    ua.invite()'s): the REFER is accepted (202 and a NOTIFY "SIP/2.0 100 Trying"; none with
+    norefersub, RFC 4488), the new call goes to the Refer-To URI with its headers (Replaces
+    for an attended transfer) and the REFER's Referred-By, and the transferor hears its
+    provisionals and its final status in sipfrag NOTIFYs, the last terminating the
+    subscription. After a 2xx the transferor normally hangs this call up; when it has not
+    after 64*T1, this side does. A failed new call (486, 481...) leaves this call as it is.
+    The keywords are ua.invite()'s. Raises TypeError for a req that is not a Request,
+    InvalidError for one that is not an unanswered REFER, libsip.Error (SIP_ENOTACCEPTABLE)
+    when the REFER was refused: 416 for a Refer-To that is not a SIP or SIPS URI, 400 for a
+    missing or bad one. Without this, a REFER is the handler's to answer (the manual way:
+    ua.accept_subscription(req), refer_target(req), ua.invite(), sub.notify())."""
+    from .stack import Request
+    if not isinstance(req, Request):
+        raise TypeError(f"req must be a libsip.Request, not {type(req).__name__}")
+    o = _invite_opts(sdp, from_, headers, timeout, media, media_address, late_offer, rel100,
+                     session_timer, session_expires, min_se, refresher)
+    txn = req._txn._h if req._txn is not None else None
+    if txn is None:
+        raise InvalidError(_c.SIP_EINVAL, "the request has no server transaction")
+    ua = self._ua
+    call = Call._new(ua)
+    rc, h = _c.sip_call_accept_transfer(self._handle(), txn, o, call._callback())
+    if rc < 0:
+        if rc == _c.SIP_EINVAL:
+            raise InvalidError(rc, "cannot accept the transfer: not an unanswered REFER")
+        if rc == _c.SIP_ENOTACCEPTABLE:
+            raise error(rc, "the REFER was refused (416: Refer-To not a SIP or SIPS URI; "
+                            "400: no usable Refer-To)")
+        raise _fail(rc, "cannot accept the transfer")
+    call._h = h
+    ua._calls.add(call)
+    ua._stack.loop._kick()
+    return call
+
+
+def refer_target(req: Any) -> "tuple[str, Dict[str, str]]":
+    """The transferee's reading of a REFER (RFC 3515 §2.1, RFC 3261 §19.1.1): the Refer-To URI
+    without its headers, and those headers (Replaces...) to put in the request sent to it,
+    unescaped."""
+    v = req.headers["Refer-To"][0].value.strip()
+    if v.startswith("<") or "<" in v:
+        v = v[v.index("<") + 1:v.index(">")]
+    uri, _, query = v.partition("?")
+    headers: Dict[str, str] = {}
+    for part in query.split("&") if query else ():
+        name, _, value = part.partition("=")
+        headers[urllib.parse.unquote(name)] = urllib.parse.unquote(value)
+    return uri, headers
+
+
 # The fields of sip_sub_opts_t the package takes: event, id, accept, from (from_), expires,
 # body, content_type, headers, dst and dialog (the call= keyword) by ua.subscribe(); status and
-# state (with expires, body, content_type, headers) by ua.accept_subscription().
+# state (with expires, body, content_type, headers) by ua.accept_subscription(); norefersub by
+# ua.refer().
 subscribe.OPTIONS = ("event", "id", "accept", "from", "expires", "body",  # type: ignore
-                     "content_type", "headers", "dst", "dialog", "status", "state")
+                     "content_type", "headers", "dst", "dialog", "status", "state",
+                     "norefersub")
 
 # The UA's subscription calls live here, beside the subscriptions they make.
 UA.subscribe = subscribe  # type: ignore[attr-defined]
 UA.accept_subscription = accept_subscription  # type: ignore[attr-defined]
+UA.refer = refer  # type: ignore[attr-defined]
+Call.transfer = transfer  # type: ignore[attr-defined]
+Call.accept_transfer = accept_transfer  # type: ignore[attr-defined]
 
-__all__ = ["Notify", "SubState", "Subscription", "SubscriptionFailed"]
+__all__ = ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]

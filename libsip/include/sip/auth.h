@@ -58,7 +58,9 @@ SIP_EXTERN sip_auth_client_t *sip_auth_client_ref(sip_auth_client_t *ac);
 SIP_EXTERN void sip_auth_client_unref(sip_auth_client_t *ac);
 
 /**
- * Adds a credential. One for the same realm and user replaces the earlier one.
+ * Adds a credential. One for the same realm and user replaces the earlier one; the challenges
+ * cached for that user (in that realm, or any for a credential of any realm) are forgotten, so
+ * that the next request answers a fresh challenge with it.
  * @return 0, SIP_EINVAL (no user; neither password nor ha1; ha1 without a realm or not hex of
  *         the algorithm's length; a control character in the user or realm), SIP_ENOMEM.
  */
@@ -94,6 +96,25 @@ SIP_EXTERN int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next,
  * @return 0 (also when nothing is cached), SIP_EINVAL, SIP_ENOMEM.
  */
 SIP_EXTERN int sip_auth_client_prepare(sip_auth_client_t *ac, sip_msg_t *req);
+/**
+ * Takes in the response to a request the client authorised (RFC 7616 §3.5, RFC 2617 §3.2.3):
+ * its Authentication-Info. A rspauth is checked against the credentials the request carried
+ * (mutual authentication: the server knew the password too); a nextnonce then replaces the
+ * nonce cached for that realm, its nonce count starting again at 1, so that the next request
+ * (a registration refresh) is authorised with it and not challenged. Authentication-Info names
+ * no realm: with credentials for several realms, the one whose rspauth it carries is meant
+ * (without a rspauth the nextnonce is taken only when there is one). Meant for each final 2xx
+ * of an authorised request; a response without Authentication-Info, or to a request without
+ * credentials of this client, changes nothing.
+ * @param req  Borrowed: the request as sent, with its Authorization
+ * @param rsp  Borrowed: the response to it
+ * @return 0 (taken, or nothing to take), SIP_EAUTH (a rspauth that the credentials sent do not
+ *         give: a server that does not know the password, or an altered response; its
+ *         nextnonce is not taken), SIP_EINVAL (NULL, req not a request or rsp not a
+ *         response), SIP_ENOMEM.
+ */
+SIP_EXTERN int sip_auth_client_update(sip_auth_client_t *ac, const sip_msg_t *req,
+                                      const sip_msg_t *rsp);
 /** The number of credentials. */
 SIP_EXTERN size_t sip_auth_client_count(const sip_auth_client_t *ac);
 
@@ -110,9 +131,11 @@ typedef enum sip_auth_verdict {
     SIP_AUTH_PENDING = 0, /**< the lookup has not answered yet */
     SIP_AUTH_OK,          /**< the credentials are right: sip_auth_query_get_user() is who */
     SIP_AUTH_CHALLENGE,   /**< no credentials for this realm: answer with a challenge */
-    SIP_AUTH_STALE,       /**< right, but for a nonce that expired (or was forgotten): the
-                               challenge says stale=true and the client retries at once */
-    SIP_AUTH_FAILED,      /**< a wrong password, an unknown user or a nonce not ours: the same
+    SIP_AUTH_STALE,       /**< right, but for a nonce the server no longer takes (expired,
+                               forgotten by the replay table, signed with another secret) or
+                               an algorithm or qop it does not offer: the challenge says
+                               stale=true and the client retries at once */
+    SIP_AUTH_FAILED,      /**< a wrong response: a wrong password or an unknown user, the same
                                challenge as SIP_AUTH_CHALLENGE, so that nobody learns which */
     SIP_AUTH_REPLAY,      /**< right, but the nonce count was used before (RFC 7616 §3.4.5):
                                a replayed request; challenged again with stale=true */

@@ -162,7 +162,10 @@ SIP_EXTERN int sip_call_invite(sip_call_t **out, sip_ua_t *ua, const char *targe
  * engine cannot answer, 420 (Unsupported: 100rel) for 100rel Required with opts.rel100 OFF, 421
  * (Require: 100rel) for an INVITE without 100rel with opts.rel100 REQUIRED, 420 (Unsupported:
  * timer) for timer Required with opts.session_timer OFF, 422 (Min-SE) for a Session-Expires
- * below opts.min_se.
+ * below opts.min_se. An INVITE with Replaces (RFC 3891: attended transfer, call pickup) names
+ * a call of this UA: once the new call is confirmed that one is hung up (BYE; CANCEL for an
+ * early call this side placed); one naming no call (or an early call this side answers) is
+ * answered 481, a call that ended 603, a confirmed call with early-only 486.
  * @param out   New reference
  * @param txn   the INVITE's server transaction (Borrowed; the call takes its own reference)
  * @return 0, SIP_EINVAL (not an INVITE server transaction, already answered), SIP_ECLOSED,
@@ -320,6 +323,40 @@ SIP_EXTERN sip_str_t sip_call_get_remote_sdp(const sip_call_t *call);
 SIP_EXTERN sip_str_t sip_call_get_local_sdp(const sip_call_t *call);
 /** The UA. Borrowed; NULL once the call ended. */
 SIP_EXTERN sip_ua_t *sip_call_get_ua(sip_call_t *call);
+
+/**
+ * Transferee: carries out a REFER received inside call (its SIP_CALL_EVENT_REQUEST) as RFC
+ * 3515 and RFC 5589 describe, so that a blind or attended transfer needs no more of the
+ * application. The REFER is accepted (202 and a NOTIFY "SIP/2.0 100 Trying"; with Refer-Sub:
+ * false, RFC 4488, 202 with Refer-Sub: false and no NOTIFY) and a new call is placed to the
+ * Refer-To URI without its headers, carrying those headers unescaped (Replaces for an attended
+ * transfer, RFC 3891; RFC 3261 §19.1.5 ones such as Call-ID, From, To, Via are left out) and
+ * the REFER's Referred-By (RFC 3892). Each provisional of the new call is reported to the
+ * transferor in a message/sipfrag NOTIFY ("SIP/2.0 180 Ringing"), and its final status in the
+ * NOTIFY that terminates the subscription (reason noresource; 487 when the new call is hung
+ * up or dropped before an answer). After a 2xx the transferor normally ends the old call;
+ * when it has not within 64*T1 this side hangs it up (RFC 5589 §6.1). A failed new call (486,
+ * 481 from a target that knows no call to replace...) leaves the old call as it is. The REFER
+ * may be refused first instead: with 400 for a Refer-To that is missing, repeated or not a
+ * URI (or whose headers escape a line break, a NUL or a colon), 416 for one that is not a SIP
+ * or SIPS URI (tel:, http:); then this fails with
+ * SIP_ENOTACCEPTABLE. Not calling this leaves the REFER to the application (answer it, or
+ * sip_sub_accept() it and report with sip_sub_notify() and sip_sub_terminate()).
+ * @param out        the new call: New reference; NULL on failure
+ * @param call       the call the REFER came in (the old call); Borrowed, kept until the
+ *                   outcome is known
+ * @param txn        the REFER's server transaction, not answered yet (Borrowed)
+ * @param opts       the new call's options (media, sdp, headers added to the ones the REFER
+ *                   gives...), or NULL for the defaults
+ * @param cb         the new call's events (may be NULL), as sip_call_invite()
+ * @param user_free  runs once when the new call is freed or closed, or when this fails
+ * @return 0, SIP_EINVAL (NULL, not an unanswered REFER), SIP_ECLOSED (the call or the UA
+ *         ended), SIP_ENOTACCEPTABLE (answered 400 or 416 as above), SIP_ENOMEM, or as
+ *         sip_call_invite() (the REFER then accepted, and its failure reported: 503).
+ */
+SIP_EXTERN int sip_call_accept_transfer(sip_call_t **out, sip_call_t *call, sip_txn_t *txn,
+                                        const sip_call_opts_t *opts, sip_call_event_cb cb,
+                                        void *user, sip_free_fn user_free);
 
 #ifdef __cplusplus
 }

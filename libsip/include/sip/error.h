@@ -34,7 +34,7 @@ extern "C" {
     X(ESDP, -1007, "malformed SDP")                                                                \
     X(EBODY, -1008, "malformed body")                                                              \
     X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")                                  \
-    X(EBUSY, -1010, "another exchange is in progress")                                           \
+    X(EBUSY, -1010, "another exchange is in progress")                                             \
     X(EAUTH, -1011, "no credentials answer the challenge")
 
 /** libsip error codes. */

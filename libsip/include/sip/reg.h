@@ -137,9 +137,11 @@ SIP_EXTERN int64_t sip_reg_next_ms(const sip_reg_t *reg);
 /** The address of record. Borrowed. */
 SIP_EXTERN const char *sip_reg_get_aor(const sip_reg_t *reg);
 /**
- * The Service-Route of the last 2xx (RFC 3608), comma-separated, or "" when none. The UA
- * preloads it as the Route of the out-of-dialog requests it builds (sip_ua_create_request()),
- * other than REGISTER. Borrowed, until the next 2xx.
+ * The Service-Route of the last 2xx (RFC 3608), comma-separated, or "" when none. Each
+ * registration keeps its own: the UA preloads it as the Route of the out-of-dialog requests it
+ * builds (sip_ua_create_request()) whose From is this registration's AOR (RFC 3608 §6), other
+ * than REGISTER, while the registration lives and until an unregistration of all its
+ * contacts. Borrowed, until the next 2xx.
  */
 SIP_EXTERN const char *sip_reg_get_service_route(const sip_reg_t *reg);
 /** The Path of the last 2xx (RFC 3327), comma-separated, or "". Borrowed, until the next 2xx. */

@@ -76,6 +76,10 @@ typedef struct sip_sub_opts {
     sip_dialog_t *dialog;     /**< subscriber: subscribe inside this dialog of the UA (a
                                    call's: sip_call_get_dialog()), as a usage of it (RFC 5057);
                                    NULL: out of dialog, target used */
+    int norefersub;           /**< sip_sub_refer(): ask for no implicit subscription (RFC 4488:
+                                   Refer-Sub: false, Supported: norefersub); a 2xx that grants
+                                   it (Refer-Sub: false) ends the subscription at once, with
+                                   end status 200 and no NOTIFY */
 } sip_sub_opts_t;
 
 /** Fills opts with the defaults. */
@@ -105,23 +109,54 @@ SIP_EXTERN int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *targ
                                  sip_free_fn user_free);
 
 /**
- * Accepts an out-of-dialog SUBSCRIBE the UA's request callback received (RFC 6665 §4.2.1):
+ * Accepts a SUBSCRIBE the UA's request callback received (RFC 6665 §4.2.1), or a REFER (RFC
+ * 3515: from the request callback, or a call's SIP_CALL_EVENT_REQUEST inside its dialog):
  * answers it 200 (or opts->status 202) with the Expires granted (the one asked, at most
  * opts->expires), makes the dialog and sends the first NOTIFY at once (§4.2.1.2) in
  * opts->state with opts->body. A SUBSCRIBE with Expires: 0 (a fetch) gets its NOTIFY with
  * Subscription-State terminated;reason=timeout and ends. Refreshes are answered here
  * (SIP_SUB_EVENT_SUBSCRIBE); when the subscription expires it ends with a NOTIFY terminated;
- * reason=timeout.
+ * reason=timeout. A REFER is answered 202 (§2.4.2) and its implicit subscription made (Event
+ * refer, id its CSeq number), the first NOTIFY "SIP/2.0 100 Trying" in message/sipfrag unless
+ * opts->body says otherwise; the application then sends the request Refer-To names and reports
+ * its progress with sip_sub_notify() and its final status line with sip_sub_terminate(sub,
+ * "noresource", -1, "SIP/2.0 200 OK"), in the same content type. A REFER with Refer-Sub:
+ * false (RFC 4488) is answered 202 with Refer-Sub: false and makes no subscription (nor a
+ * dialog, out of one): the subscription returned is Terminated (end status 200) and sends no
+ * NOTIFY.
  * @param out        New reference; NULL on failure
- * @param txn        the SUBSCRIBE's server transaction (Borrowed)
+ * @param txn        the SUBSCRIBE's or REFER's server transaction (Borrowed)
  * @param opts       NULL for the defaults; event and id come from the request
  * @param user_free  as sip_sub_subscribe()
- * @return 0, SIP_EINVAL (NULL, not an unanswered SUBSCRIBE, status not 200 or 202),
+ * @return 0, SIP_EINVAL (NULL, not an unanswered SUBSCRIBE with Event or REFER with Refer-To,
+ *         status not 200 or 202),
  *         SIP_ECLOSED, SIP_ENOMEM.
  */
 SIP_EXTERN int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn,
                               const sip_sub_opts_t *opts, sip_sub_event_cb cb, void *user,
                               sip_free_fn user_free);
+
+/**
+ * Refers (RFC 3515): sends a REFER asking the other side to send a request to refer_to
+ * (Refer-To; an INVITE for a "sip:" URI: a transfer), inside opts->dialog (a call's:
+ * sip_call_get_dialog(); opts->dialog NULL: out of dialog to target), and makes its implicit
+ * subscription: Event refer with the REFER's CSeq number as id (§2.4.6), a usage of the dialog
+ * (RFC 5057). Each NOTIFY carries a message/sipfrag body, the status line of the request the
+ * other side sent ("SIP/2.0 180 Ringing"), and is reported as SIP_SUB_EVENT_NOTIFY; the
+ * subscription ends with the NOTIFY terminated that follows its final response, or with a
+ * failure response to the REFER (403, 405, 481...). opts->headers may carry Referred-By (RFC
+ * 3892); opts->event, id and expires are not used (a REFER has no Expires: the NOTIFYs say how
+ * long the notifier keeps it, and it is not refreshed).
+ * @param out       New reference; NULL on failure
+ * @param target    the URI to send to out of dialog (ignored with opts->dialog)
+ * @param refer_to  the URI referred to (bracketed unless it has brackets: its parameters and
+ *                  headers, ?Replaces=..., stay the URI's)
+ * @param opts      NULL for the defaults (Accept: message/sipfrag)
+ * @return as sip_sub_subscribe(); SIP_EINVAL also for a NULL or empty refer_to.
+ */
+SIP_EXTERN int sip_sub_refer(sip_sub_t **out, sip_ua_t *ua, const char *target,
+                             const char *refer_to, const sip_sub_opts_t *opts, sip_sub_event_cb cb,
+                             void *user, sip_free_fn user_free);
 
 /** Takes a reference. @return sub. */
 SIP_EXTERN sip_sub_t *sip_sub_ref(sip_sub_t *sub);

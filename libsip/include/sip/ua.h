@@ -101,6 +101,10 @@ SIP_EXTERN size_t sip_ua_call_count(const sip_ua_t *ua);
  * Builds a request outside any dialog (RFC 3261 §8.1.1): Request-URI and To from target, From
  * with a new tag, a new Call-ID, CSeq 1, Max-Forwards 70, User-Agent, and for a method that makes
  * a dialog (INVITE, SUBSCRIBE, REFER) Contact, Allow and Supported. The Via is the transport's.
+ * When a live registration of this UA whose AOR is the From's URI (RFC 3261 §19.1.4
+ * comparison) got a 2xx with Service-Route (sip/reg.h), that route set is the request's Route
+ * (RFC 3608 §6: the preloaded route of requests for that AOR), except for REGISTER; another
+ * From, or none, gets no Route.
  * @param out     New reference
  * @param method  "INVITE", "OPTIONS", "MESSAGE"...
  * @param target  a SIP or SIPS URI ("sip:bob@127.0.0.1:5070")

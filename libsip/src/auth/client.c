@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "auth/auth_int.h"
 #include "core/mem.h"
 #include "sip/error.h"
@@ -30,6 +32,7 @@ typedef struct cached {
 
 struct sip_auth_client {
     int refs;
+    sip__auth_hasher_t hasher;
     cred_t *creds;
     size_t ncreds, capcreds;
     cached_t *cache;
@@ -42,7 +45,12 @@ int sip_auth_client_create(sip_auth_client_t **out)
     *out = calloc(1, sizeof(**out));
     if (!*out) return SIP_ENOMEM;
     (*out)->refs = 1;
-    return 0;
+    int rc = sip__auth_hasher_init(&(*out)->hasher);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 sip_auth_client_t *sip_auth_client_ref(sip_auth_client_t *ac)
@@ -85,6 +93,7 @@ void sip_auth_client_unref(sip_auth_client_t *ac)
 {
     if (!ac || --ac->refs > 0) return;
     sip_auth_client_clear(ac);
+    sip__auth_hasher_free(&ac->hasher);
     free(ac->creds);
     free(ac->cache);
     free(ac);
@@ -131,6 +140,17 @@ int sip_auth_client_add(sip_auth_client_t *ac, const sip_auth_cred_t *cred)
     if (!any_realm(cred->realm) && !(c.realm = sip__strdup(cred->realm))) goto nomem;
     if (!(c.user = sip__strdup(cred->user))) goto nomem;
     if (cred->password && !(c.password = sip__strdup(cred->password))) goto nomem;
+    /* A challenge cached with an earlier credential of this user (for this realm, or any) is
+     * forgotten: its HA1 came from that credential, and the next request is to use this one. */
+    for (size_t i = 0; i < ac->ncache;) {
+        cached_t *e = &ac->cache[i];
+        if (!strcmp(e->user, c.user) && (!c.realm || !strcmp(e->realm, c.realm))) {
+            cached_free(e);
+            ac->cache[i] = ac->cache[--ac->ncache];
+        } else {
+            i++;
+        }
+    }
     for (size_t i = 0; i < ac->ncreds; i++) {
         if (same_realm(ac->creds[i].realm, c.realm) && !strcmp(ac->creds[i].user, c.user)) {
             cred_free(&ac->creds[i]);
@@ -242,7 +262,7 @@ static void put_quoted(buf_t *b, const char *name, const char *v)
 }
 
 /* The Authorization value answering e for req, the nonce count already raised. */
-static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
+static int credentials(sip__auth_hasher_t *h, const cached_t *e, const sip_msg_t *req, char **out)
 {
     char cnonce[SIP__AUTH_HEX_MAX], nc[9], resp[SIP__AUTH_HEX_MAX];
     const sip_uri_t *ruri = sip_msg_get_uri(req);
@@ -265,7 +285,7 @@ static int credentials(const cached_t *e, const sip_msg_t *req, char **out)
     snprintf(nc, sizeof(nc), "%08x", (unsigned)e->nc);
     /* RFC 2617 §3.2.2: without a qop no cnonce is sent, so a -sess A1 (which names one) has
      * an empty one, as the server computes it. */
-    rc = sip__auth_response(e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
+    rc = sip__auth_response(h, e->alg, sip_str_from_cstr(e->ha1), sip_str_from_cstr(e->nonce),
                             (sip_str_t){nc, 8},
                             qop == SIP__QOP_NONE ? SIP_STR("") : sip_str_from_cstr(cnonce), qop,
                             &method, ruri->raw, sip_msg_get_body(req), resp);
@@ -319,14 +339,14 @@ static long find_credentials(const sip_msg_t *req, int proxy, sip_str_t realm)
 }
 
 /* Adds e's credentials to req, in place of those req had for the same realm. */
-static int add_credentials(cached_t *e, sip_msg_t *req)
+static int add_credentials(sip_auth_client_t *ac, cached_t *e, sip_msg_t *req)
 {
     char *value;
     long i;
     int rc;
 
     e->nc++;
-    if ((rc = credentials(e, req, &value)) < 0) return rc;
+    if ((rc = credentials(&ac->hasher, e, req, &value)) < 0) return rc;
     while ((i = find_credentials(req, e->proxy, sip_str_from_cstr(e->realm))) >= 0)
         sip_msg_remove_header(req, cred_hdr(e->proxy), (size_t)i);
     rc = sip_msg_add_header(req, cred_hdr(e->proxy), value);
@@ -370,8 +390,8 @@ static int remember(sip_auth_client_t *ac, const pick_t *p, cached_t **out)
     e.alg = p->alg;
     e.qops = qops_of(p->a->qop);
     if (p->cred->password) {
-        rc = sip__auth_ha1(p->alg, sip_str_from_cstr(e.user), sip_str_from_cstr(e.realm),
-                           sip_str_from_cstr(p->cred->password), ha1);
+        rc = sip__auth_ha1(&ac->hasher, p->alg, sip_str_from_cstr(e.user),
+                           sip_str_from_cstr(e.realm), sip_str_from_cstr(p->cred->password), ha1);
         if (rc < 0) {
             cached_free(&e);
             return rc;
@@ -487,7 +507,7 @@ int sip_auth_client_authorize(sip_auth_client_t *ac, sip_msg_t *next, const sip_
     for (size_t k = 0; k < npicks; k++) {
         cached_t *e;
         int rc = remember(ac, &picks[k], &e);
-        if (rc == 0) rc = add_credentials(e, next);
+        if (rc == 0) rc = add_credentials(ac, e, next);
         if (rc < 0) return rc;
     }
     return 0;
@@ -499,8 +519,69 @@ int sip_auth_client_prepare(sip_auth_client_t *ac, sip_msg_t *req)
     for (size_t i = 0; i < ac->ncache; i++) {
         cached_t *e = &ac->cache[i];
         if (find_credentials(req, e->proxy, sip_str_from_cstr(e->realm)) >= 0) continue;
-        int rc = add_credentials(e, req);
+        int rc = add_credentials(ac, e, req);
         if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* 1 when the rspauth of info proves that the server of e knew its password (RFC 7616 §3.5):
+ * the digest of the credentials a sent, with an empty method in A2 and the response's body
+ * for auth-int. */
+static int rspauth_ok(sip_auth_client_t *ac, const cached_t *e, const sip_auth_t *a,
+                      const sip_auth_t *info, const sip_msg_t *rsp)
+{
+    char want[SIP__AUTH_HEX_MAX];
+    int qop = sip_str_caseeq_cstr(a->qop, "auth-int") ? SIP__QOP_AUTH_INT
+              : sip_str_caseeq_cstr(a->qop, "auth")   ? SIP__QOP_AUTH
+                                                      : SIP__QOP_NONE;
+    int alg = a->algorithm.len ? sip__auth_alg_from_str(a->algorithm) : SIP_AUTH_MD5;
+    /* The HA1 cached is the one those credentials were made with only for the same
+     * algorithm; a server that changed it since cannot be checked here. */
+    if (alg != e->alg || qop == SIP__QOP_NONE) return 0;
+    int rc = sip__auth_response(&ac->hasher, alg, sip_str_from_cstr(e->ha1), a->nonce, a->nc,
+                                a->cnonce, qop, NULL, a->uri, sip_msg_get_body(rsp), want);
+    if (rc < 0) return 0;
+    size_t n = strlen(want);
+    return info->rspauth.len == n && CRYPTO_memcmp(info->rspauth.ptr, want, n) == 0;
+}
+
+int sip_auth_client_update(sip_auth_client_t *ac, const sip_msg_t *req, const sip_msg_t *rsp)
+{
+    if (!ac || !req || !rsp || !sip_msg_is_request(req) || sip_msg_is_request(rsp))
+        return SIP_EINVAL;
+    const sip_header_t *h = sip_msg_header_at(rsp, SIP_HDR_AUTHENTICATION_INFO, 0);
+    const sip_auth_t *info = h ? sip_header_auth(h) : NULL;
+    if (!info) return 0;
+    /* RFC 3261 §22.4, RFC 7616 §3.5: Authentication-Info answers the Authorization of the
+     * request (the UAS's realm, never a proxy's), and names no realm: with credentials for
+     * several realms, the one whose rspauth it carries, else the only one. */
+    size_t n = sip_msg_header_count(req, SIP_HDR_AUTHORIZATION);
+    cached_t *pick = NULL;
+    size_t candidates = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sip_auth_t *a = sip_header_auth(sip_msg_header_at(req, SIP_HDR_AUTHORIZATION, i));
+        char rbuf[512];
+        if (!a || !a->realm.ptr) continue;
+        cached_t *e = find_cached(ac, 0, sip__auth_unq(a->realm, rbuf, sizeof(rbuf)));
+        if (!e || !sip__auth_unq_eq(a->username, sip_str_from_cstr(e->user))) continue;
+        candidates++;
+        if (info->rspauth.ptr ? rspauth_ok(ac, e, a, info, rsp) : !pick) pick = e;
+    }
+    if (!candidates) return 0;
+    /* RFC 7616 §3.5: a rspauth that no credentials of ours give is a server that does not
+     * know the password (or a response altered on the way): it is not trusted, nor is its
+     * nextnonce. */
+    if (info->rspauth.ptr && !pick) return SIP_EAUTH;
+    if (!pick || (!info->rspauth.ptr && candidates > 1)) return 0;
+    if (info->nextnonce.len) {
+        /* RFC 7616 §3.5, RFC 2617 §3.2.3: the next request uses nextnonce, its count
+         * starting again at 1 (add_credentials() raises nc before it writes it). */
+        char *nonce = dup_unq(info->nextnonce);
+        if (!nonce) return SIP_ENOMEM;
+        free(pick->nonce);
+        pick->nonce = nonce;
+        pick->nc = 0;
     }
     return 0;
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The digest algorithms' hashes (RFC 7616 §3.4, RFC 8760) and HMAC-SHA256 for signed nonces,
  * from OpenSSL's EVP interface. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "auth/auth_int.h"
@@ -75,44 +75,48 @@ int sip_auth_algorithm_from_name(const char *name)
     return sip__auth_alg_from_str(sip_str_from_cstr(name));
 }
 
-/* OpenSSL 3 looks an algorithm up in its providers on every EVP_DigestInit_ex() given the
- * legacy EVP_sha256() object (a lock and a hash table); fetched once, the lookup is gone. That
- * and a context kept per thread make a hash cost the hashing alone, which the server's check
- * (three or four hashes) needs to stay well under its 2 µs goal. */
-static const EVP_MD *mds[3];
-static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
-
-static void fetch_mds(void)
-{
+static const EVP_MD *(*const legacy[3])(void) = {EVP_md5, EVP_sha256, EVP_sha512_256};
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    mds[0] = EVP_MD_fetch(NULL, "MD5", NULL);
-    mds[1] = EVP_MD_fetch(NULL, "SHA2-256", NULL);
-    mds[2] = EVP_MD_fetch(NULL, "SHA2-512/256", NULL);
+static const char *const fetch_names[3] = {"MD5", "SHA2-256", "SHA2-512/256"};
 #endif
-    if (!mds[0]) mds[0] = EVP_md5();
-    if (!mds[1]) mds[1] = EVP_sha256();
-    if (!mds[2]) mds[2] = EVP_sha512_256();
-}
 
-static const EVP_MD *md_of(int alg)
+int sip__auth_hasher_init(sip__auth_hasher_t *h)
 {
-    pthread_once(&mds_once, fetch_mds);
-    switch (sip__auth_alg_base(alg)) {
-    case SIP_AUTH_MD5: return mds[0];
-    case SIP_AUTH_SHA256: return mds[1];
-    case SIP_AUTH_SHA512_256: return mds[2];
-    default: return NULL;
+    memset(h, 0, sizeof(*h));
+    for (int i = 0; i < 3; i++) {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        h->fetched[i] = EVP_MD_fetch(NULL, fetch_names[i], NULL);
+#endif
+        /* Without it (an algorithm a FIPS provider lacks), the legacy object: its init fails
+         * then, and only hashes of that algorithm do. */
+        h->md[i] = h->fetched[i] ? h->fetched[i] : legacy[i]();
     }
+    if (!(h->ctx = EVP_MD_CTX_new())) {
+        sip__auth_hasher_free(h);
+        return SIP_ENOMEM;
+    }
+    return 0;
 }
 
-/* One context per thread, made on first use and kept: contexts are not shared between the
- * loops of different threads, and making one per hash would cost an allocation each time. */
-static _Thread_local EVP_MD_CTX *tls_ctx;
-
-static EVP_MD_CTX *thread_ctx(void)
+void sip__auth_hasher_free(sip__auth_hasher_t *h)
 {
-    if (!tls_ctx) tls_ctx = EVP_MD_CTX_new();
-    return tls_ctx;
+    if (!h) return;
+    EVP_MD_CTX_free(h->ctx);
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    for (int i = 0; i < 3; i++)
+        EVP_MD_free(h->fetched[i]);
+#endif
+    memset(h, 0, sizeof(*h));
+}
+
+static int md_index(int alg)
+{
+    switch (sip__auth_alg_base(alg)) {
+    case SIP_AUTH_MD5: return 0;
+    case SIP_AUTH_SHA256: return 1;
+    case SIP_AUTH_SHA512_256: return 2;
+    default: return -1;
+    }
 }
 
 static void to_hex(const unsigned char *md, size_t n, char *out)
@@ -125,15 +129,11 @@ static void to_hex(const unsigned char *md, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-int sip__auth_hash(int alg, const sip_str_t *parts, size_t n, char *out)
+static int hash_in(EVP_MD_CTX *ctx, const EVP_MD *md, const sip_str_t *parts, size_t n, char *out)
 {
-    const EVP_MD *md = md_of(alg);
-    EVP_MD_CTX *ctx = thread_ctx();
     unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned len = 0;
 
-    if (!md) return SIP_EINVAL;
-    if (!ctx) return SIP_ENOMEM;
     if (EVP_DigestInit_ex(ctx, md, NULL) != 1) return SIP_EIO;
     for (size_t i = 0; i < n; i++) {
         if (i && EVP_DigestUpdate(ctx, ":", 1) != 1) return SIP_EIO;
@@ -144,14 +144,28 @@ int sip__auth_hash(int alg, const sip_str_t *parts, size_t n, char *out)
     return (int)(2 * len);
 }
 
-int sip__auth_ha1(int alg, sip_str_t user, sip_str_t realm, sip_str_t password, char *out)
+int sip__auth_hash(sip__auth_hasher_t *h, int alg, const sip_str_t *parts, size_t n, char *out)
 {
-    sip_str_t p[3] = {user, realm, password};
-    return sip__auth_hash(alg, p, 3, out);
+    int i = md_index(alg);
+    if (i < 0) return SIP_EINVAL;
+    if (h) return hash_in(h->ctx, h->md[i], parts, n, out);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return SIP_ENOMEM;
+    int rc = hash_in(ctx, legacy[i](), parts, n, out);
+    EVP_MD_CTX_free(ctx);
+    return rc;
 }
 
-int sip__auth_response(int alg, sip_str_t ha1, sip_str_t nonce, sip_str_t nc, sip_str_t cnonce,
-                       int qop, const sip_str_t *method, sip_str_t uri, sip_str_t body, char *out)
+int sip__auth_ha1(sip__auth_hasher_t *h, int alg, sip_str_t user, sip_str_t realm,
+                  sip_str_t password, char *out)
+{
+    sip_str_t p[3] = {user, realm, password};
+    return sip__auth_hash(h, alg, p, 3, out);
+}
+
+int sip__auth_response(sip__auth_hasher_t *h, int alg, sip_str_t ha1, sip_str_t nonce, sip_str_t nc,
+                       sip_str_t cnonce, int qop, const sip_str_t *method, sip_str_t uri,
+                       sip_str_t body, char *out)
 {
     char sess[SIP__AUTH_HEX_MAX], ha2[SIP__AUTH_HEX_MAX], hbody[SIP__AUTH_HEX_MAX];
     int rc;
@@ -159,7 +173,7 @@ int sip__auth_response(int alg, sip_str_t ha1, sip_str_t nonce, sip_str_t nc, si
     /* RFC 7616 §3.4.2: -sess hashes the nonce and cnonce into A1. */
     if (sip__auth_alg_sess(alg)) {
         sip_str_t p[3] = {ha1, nonce, cnonce};
-        if ((rc = sip__auth_hash(alg, p, 3, sess)) < 0) return rc;
+        if ((rc = sip__auth_hash(h, alg, p, 3, sess)) < 0) return rc;
         ha1 = (sip_str_t){sess, (size_t)rc};
     }
     /* RFC 7616 §3.4.3: A2 = Method ":" request-uri [":" H(entity-body)]; RFC 7616 §3.5:
@@ -167,20 +181,20 @@ int sip__auth_response(int alg, sip_str_t ha1, sip_str_t nonce, sip_str_t nc, si
     sip_str_t a2[3] = {method ? *method : SIP_STR(""), uri, SIP_STR_NULL};
     size_t na2 = 2;
     if (qop == SIP__QOP_AUTH_INT) {
-        if ((rc = sip__auth_hash(alg, &body, 1, hbody)) < 0) return rc;
+        if ((rc = sip__auth_hash(h, alg, &body, 1, hbody)) < 0) return rc;
         a2[2] = (sip_str_t){hbody, (size_t)rc};
         na2 = 3;
     }
-    if ((rc = sip__auth_hash(alg, a2, na2, ha2)) < 0) return rc;
+    if ((rc = sip__auth_hash(h, alg, a2, na2, ha2)) < 0) return rc;
     sip_str_t h2 = {ha2, (size_t)rc};
     if (qop == SIP__QOP_NONE) {
         /* RFC 2069 §2.1.2: KD(H(A1), nonce ":" H(A2)). */
         sip_str_t p[3] = {ha1, nonce, h2};
-        return sip__auth_hash(alg, p, 3, out);
+        return sip__auth_hash(h, alg, p, 3, out);
     }
     sip_str_t q = qop == SIP__QOP_AUTH ? SIP_STR("auth") : SIP_STR("auth-int");
     sip_str_t p[6] = {ha1, nonce, nc, cnonce, q, h2};
-    return sip__auth_hash(alg, p, 6, out);
+    return sip__auth_hash(h, alg, p, 6, out);
 }
 
 /* HMAC-SHA256 with the key's inner and outer pads hashed once (RFC 2104 §4's precomputation):
@@ -189,11 +203,12 @@ struct sip__hmac {
     EVP_MD_CTX *inner, *outer;
 };
 
-int sip__auth_hmac_new(sip__hmac_t **out, const unsigned char *key, size_t len)
+int sip__auth_hmac_new(sip__hmac_t **out, sip__auth_hasher_t *h, const unsigned char *key,
+                       size_t len)
 {
     unsigned char k[64] = {0}, pad[64];
-    sip__hmac_t *h;
-    const EVP_MD *md = md_of(SIP_AUTH_SHA256);
+    sip__hmac_t *m;
+    const EVP_MD *md = h->md[1];
 
     *out = NULL;
     if (len > sizeof(k)) {
@@ -202,48 +217,48 @@ int sip__auth_hmac_new(sip__hmac_t **out, const unsigned char *key, size_t len)
     } else if (len) {
         memcpy(k, key, len);
     }
-    if (!(h = calloc(1, sizeof(*h)))) return SIP_ENOMEM;
-    h->inner = EVP_MD_CTX_new();
-    h->outer = EVP_MD_CTX_new();
-    int ok = h->inner && h->outer;
+    if (!(m = calloc(1, sizeof(*m)))) return SIP_ENOMEM;
+    m->inner = EVP_MD_CTX_new();
+    m->outer = EVP_MD_CTX_new();
+    int ok = m->inner && m->outer;
     for (int i = 0; ok && i < 64; i++)
         pad[i] = k[i] ^ 0x36;
-    ok = ok && EVP_DigestInit_ex(h->inner, md, NULL) == 1 &&
-         EVP_DigestUpdate(h->inner, pad, 64) == 1;
+    ok = ok && EVP_DigestInit_ex(m->inner, md, NULL) == 1 &&
+         EVP_DigestUpdate(m->inner, pad, 64) == 1;
     for (int i = 0; ok && i < 64; i++)
         pad[i] = k[i] ^ 0x5c;
-    ok = ok && EVP_DigestInit_ex(h->outer, md, NULL) == 1 &&
-         EVP_DigestUpdate(h->outer, pad, 64) == 1;
-    memset(k, 0, sizeof(k));
-    memset(pad, 0, sizeof(pad));
+    ok = ok && EVP_DigestInit_ex(m->outer, md, NULL) == 1 &&
+         EVP_DigestUpdate(m->outer, pad, 64) == 1;
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
     if (!ok) {
-        sip__auth_hmac_free(h);
+        sip__auth_hmac_free(m);
         return SIP_ENOMEM;
     }
-    *out = h;
+    *out = m;
     return 0;
 }
 
-void sip__auth_hmac_free(sip__hmac_t *h)
+void sip__auth_hmac_free(sip__hmac_t *m)
 {
-    if (!h) return;
-    EVP_MD_CTX_free(h->inner);
-    EVP_MD_CTX_free(h->outer);
-    free(h);
+    if (!m) return;
+    EVP_MD_CTX_free(m->inner);
+    EVP_MD_CTX_free(m->outer);
+    free(m);
 }
 
-int sip__auth_hmac(const sip__hmac_t *h, const sip_str_t *parts, size_t n, unsigned char md[32])
+int sip__auth_hmac(sip__auth_hasher_t *h, const sip__hmac_t *m, const sip_str_t *parts, size_t n,
+                   unsigned char md[32])
 {
-    EVP_MD_CTX *ctx = thread_ctx();
+    EVP_MD_CTX *ctx = h->ctx;
     unsigned char inner[EVP_MAX_MD_SIZE];
     unsigned len = 0;
 
-    if (!ctx) return SIP_ENOMEM;
-    if (EVP_MD_CTX_copy_ex(ctx, h->inner) != 1) return SIP_EIO;
+    if (EVP_MD_CTX_copy_ex(ctx, m->inner) != 1) return SIP_EIO;
     for (size_t i = 0; i < n; i++)
         if (parts[i].len && EVP_DigestUpdate(ctx, parts[i].ptr, parts[i].len) != 1) return SIP_EIO;
     if (EVP_DigestFinal_ex(ctx, inner, &len) != 1) return SIP_EIO;
-    if (EVP_MD_CTX_copy_ex(ctx, h->outer) != 1 || EVP_DigestUpdate(ctx, inner, len) != 1 ||
+    if (EVP_MD_CTX_copy_ex(ctx, m->outer) != 1 || EVP_DigestUpdate(ctx, inner, len) != 1 ||
         EVP_DigestFinal_ex(ctx, md, &len) != 1)
         return SIP_EIO;
     return 0;

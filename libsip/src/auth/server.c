@@ -36,6 +36,7 @@ typedef struct replay {
 
 struct sip_auth_server {
     int refs;
+    sip__auth_hasher_t hasher;
     char *realm;
     sip__hmac_t *hmac;
     uint64_t lifetime_ms;
@@ -136,13 +137,14 @@ int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t
     while (slots < opts->replay_slots)
         slots *= 2;
     srv->mask = slots - 1;
+    if ((rc = sip__auth_hasher_init(&srv->hasher)) < 0) goto fail;
     if (!(srv->realm = sip__strdup(opts->realm)) ||
         !(srv->slots = calloc(slots, sizeof(*srv->slots)))) {
         rc = SIP_ENOMEM;
         goto fail;
     }
     if (opts->secret) {
-        rc = sip__auth_hmac_new(&srv->hmac, (const unsigned char *)opts->secret,
+        rc = sip__auth_hmac_new(&srv->hmac, &srv->hasher, (const unsigned char *)opts->secret,
                                 strlen(opts->secret));
     } else {
         /* 32 random bytes (256 bits, HMAC-SHA256's block half): the nonces of this server
@@ -152,7 +154,7 @@ int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t
             rc = SIP_EIO;
             goto fail;
         }
-        rc = sip__auth_hmac_new(&srv->hmac, rnd, sizeof(rnd));
+        rc = sip__auth_hmac_new(&srv->hmac, &srv->hasher, rnd, sizeof(rnd));
         OPENSSL_cleanse(rnd, sizeof(rnd));
         OPENSSL_cleanse(hex, sizeof(hex));
     }
@@ -162,6 +164,7 @@ int sip_auth_server_create(sip_auth_server_t **out, const sip_auth_server_opts_t
     return 0;
 fail:
     sip__auth_hmac_free(srv->hmac);
+    sip__auth_hasher_free(&srv->hasher);
     free(srv->slots);
     free(srv->realm);
     free(srv);
@@ -178,6 +181,7 @@ void sip_auth_server_unref(sip_auth_server_t *srv)
 {
     if (!srv || --srv->refs > 0) return;
     sip__auth_hmac_free(srv->hmac);
+    sip__auth_hasher_free(&srv->hasher);
     free(srv->slots);
     free(srv->realm);
     free(srv);
@@ -236,18 +240,17 @@ static int b64_decode(sip_str_t in, unsigned char *out, size_t n)
     return k == n ? 0 : -1;
 }
 
-static int nonce_tag(const sip_auth_server_t *srv, const unsigned char *id,
-                     unsigned char tag[NONCE_TAG])
+static int nonce_tag(sip_auth_server_t *srv, const unsigned char *id, unsigned char tag[NONCE_TAG])
 {
     unsigned char md[32];
     sip_str_t parts[2] = {{(const char *)id, NONCE_ID}, sip_str_from_cstr(srv->realm)};
-    int rc = sip__auth_hmac(srv->hmac, parts, 2, md);
+    int rc = sip__auth_hmac(&srv->hasher, srv->hmac, parts, 2, md);
     if (rc < 0) return rc;
     memcpy(tag, md, NONCE_TAG);
     return 0;
 }
 
-static int make_nonce(const sip_auth_server_t *srv, char out[NONCE_TEXT + 1])
+static int make_nonce(sip_auth_server_t *srv, char out[NONCE_TEXT + 1])
 {
     unsigned char raw[NONCE_RAW];
     char hex[17];
@@ -262,7 +265,7 @@ static int make_nonce(const sip_auth_server_t *srv, char out[NONCE_TEXT + 1])
 }
 
 /* NONCE_VALID, NONCE_EXPIRED (ours, but too old) or NONCE_BAD (not ours). */
-static int check_nonce(const sip_auth_server_t *srv, sip_str_t nonce, unsigned char *id,
+static int check_nonce(sip_auth_server_t *srv, sip_str_t nonce, unsigned char *id,
                        uint64_t *time_ms)
 {
     unsigned char raw[NONCE_RAW], tag[NONCE_TAG];
@@ -468,7 +471,7 @@ static int same_uri(sip_str_t digest_uri, const sip_uri_t *ruri)
  * the lookup), SIP_AUTH_CHALLENGE (none) or SIP_AUTH_MALFORMED. */
 static sip_auth_verdict_t read_credentials(sip_auth_query_t *q)
 {
-    const sip_auth_server_t *srv = q->srv;
+    sip_auth_server_t *srv = q->srv;
     sip_hdr_id_t id = srv->proxy ? SIP_HDR_PROXY_AUTHORIZATION : SIP_HDR_AUTHORIZATION;
     size_t n = sip_msg_header_count(q->req, id);
     const sip_auth_t *a = NULL;
@@ -565,8 +568,9 @@ static void decide(sip_auth_query_t *q, int unknown)
 {
     char want[SIP__AUTH_HEX_MAX];
     sip_str_t method = sip_msg_get_method_str(q->req);
-    int rc = sip__auth_response(q->alg, sip_str_from_cstr(q->ha1), q->nonce, q->nc_str, q->cnonce,
-                                q->qop, &method, q->uri, sip_msg_get_body(q->req), want);
+    int rc =
+        sip__auth_response(&q->srv->hasher, q->alg, sip_str_from_cstr(q->ha1), q->nonce, q->nc_str,
+                           q->cnonce, q->qop, &method, q->uri, sip_msg_get_body(q->req), want);
     int match = rc > 0 && (size_t)rc == q->response.len &&
                 CRYPTO_memcmp(want, q->response.ptr, (size_t)rc) == 0;
     sip_auth_verdict_t v;
@@ -624,8 +628,8 @@ static int answer_password(sip_auth_query_t *q, const char *password, int unknow
     if (rc) return rc;
     if (!password) return SIP_EINVAL;
     q->asking = 0;
-    rc = sip__auth_ha1(q->alg, sip_str_from_cstr(q->username), sip_str_from_cstr(q->srv->realm),
-                       sip_str_from_cstr(password), q->ha1);
+    rc = sip__auth_ha1(&q->srv->hasher, q->alg, sip_str_from_cstr(q->username),
+                       sip_str_from_cstr(q->srv->realm), sip_str_from_cstr(password), q->ha1);
     if (rc < 0) {
         finish(q, SIP_AUTH_FAILED);
         return 0;
@@ -712,8 +716,9 @@ int sip_auth_query_add_info(sip_auth_query_t *q, sip_msg_t *rsp)
     } else {
         /* RFC 7616 §3.5: rspauth is the response digest with an empty method in A2, which
          * proves the server knew the password too. */
-        rc = sip__auth_response(q->alg, sip_str_from_cstr(q->ha1), q->nonce, q->nc_str, q->cnonce,
-                                q->qop, NULL, q->uri, sip_msg_get_body(rsp), rspauth);
+        rc = sip__auth_response(&q->srv->hasher, q->alg, sip_str_from_cstr(q->ha1), q->nonce,
+                                q->nc_str, q->cnonce, q->qop, NULL, q->uri, sip_msg_get_body(rsp),
+                                rspauth);
         if (rc < 0) return rc;
         n = snprintf(value, sizeof(value),
                      "nextnonce=\"%s\", qop=%s, rspauth=\"%s\", cnonce=\"%.*s\", nc=%.*s", nonce,

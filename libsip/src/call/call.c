@@ -33,6 +33,7 @@ static void call_free(sip_call_t *c)
     sip_txn_unref(c->mod_txn);
     sip_txn_unref(c->offer_txn);
     sip_msg_unref(c->mod_ack);
+    if (c->replaces) sip__call_release(c->replaces);
     free(c->mod_sdp);
     free(c->ack_sdp);
     free(c->local_sdp);
@@ -174,6 +175,14 @@ void sip__call_set_state(sip_call_t *c, sip_call_state_t st, sip_msg_t *msg)
 {
     if (c->state == st || c->state == SIP_CALL_ENDED) return;
     c->state = st;
+    /* RFC 3891 §3: once the call that replaces another is confirmed, the other ends (BYE,
+     * or CANCEL for an early one of ours). */
+    sip_call_t *old = st == SIP_CALL_CONFIRMED ? c->replaces : NULL;
+    if (old) {
+        c->replaces = NULL;
+        if (old->state != SIP_CALL_ENDED) sip_call_hangup(old, NULL);
+        sip__call_release(old);
+    }
     sip__call_emit(c, SIP_CALL_EVENT_STATE, msg, NULL);
 }
 

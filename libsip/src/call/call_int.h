@@ -92,6 +92,9 @@ struct sip_call {
     /* UAC: INVITEs (and re-INVITEs, UPDATEs) sent again with credentials after a 401 or 407
      * (RFC 3261 §22.2), counted so that a peer that challenges for ever is not followed. */
     unsigned char auth_rounds;
+    /* UAS: the call an INVITE with Replaces (RFC 3891) replaces, held until this one is
+     * confirmed and it is hung up. */
+    sip_call_t *replaces;
 };
 
 /* What a bridge's hook hears when the UA closes under its call (no application event). */

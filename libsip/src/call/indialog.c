@@ -378,6 +378,7 @@ static void on_mod_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
     if (status < 300 && rsp) {
         sip_dialog_receive_response(c->dlg, rsp);
         take_answer(c, rsp);
+        sip__ua_auth_done(c->ua, c->st_req, rsp);
         sip__call_st_2xx(c, c->st_req, rsp);
     } else if (sip__call_st_failed(c, status, rsp)) {
         goto out;

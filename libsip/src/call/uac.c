@@ -263,6 +263,8 @@ static void on_inv_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, v
                  ((status == 401 || status == 407) && auth_retry(c, rsp)));
     if (status >= 200 && c->ua && !again) sip__tq_stop(&c->ua->tq, &c->t_timeout);
     if (status >= 200 && status < 300 && rsp) {
+        /* RFC 7616 §3.5: the first 2xx (not one sent again) may carry a nextnonce. */
+        if (!c->ack) sip__ua_auth_done(c->ua, c->invite, rsp);
         on_2xx(c, rsp);
     } else if (status > 100 && status < 200 && rsp) {
         sip_str_t tag = sip_msg_get_to(rsp)->tag;

@@ -6,6 +6,7 @@
 
 #include "call/call_int.h"
 #include "sip/error.h"
+#include "sip/param.h"
 
 /* Events of the INVITE's server transaction. */
 static void on_inv_event(sip_txn_t *txn, sip_txn_event_t ev, const sip_msg_t *msg, void *user)
@@ -33,6 +34,35 @@ static void refuse_offer(sip_ua_t *ua, sip_txn_t *txn, int rc)
     sip_msg_unref(rsp);
 }
 
+/* RFC 3891 §3: the call an INVITE's Replaces names, in *old (NULL without Replaces); or the
+ * status the INVITE was answered with: 481 for no such dialog (or an early one this side did
+ * not start), 603 for a call that ended, 486 for a confirmed one with early-only. */
+static int replaces_check(sip_ua_t *ua, sip_txn_t *txn, const sip_msg_t *req, sip_call_t **old)
+{
+    *old = NULL;
+    const sip_token_t *t = sip_header_token(sip_msg_header_at(req, SIP_HDR_REPLACES, 0));
+    if (!t) return 0;
+    sip_str_t to_tag = {"", 0}, from_tag = {"", 0};
+    sip_params_get(t->params, "to-tag", &to_tag);
+    sip_params_get(t->params, "from-tag", &from_tag);
+    /* The tags are the recipient's view: to-tag is this side's, from-tag the other's. */
+    sip_dialog_t *d = sip__ua_dialog_find(ua, t->value, to_tag, from_tag);
+    sip_call_t *c = d && d->inv.linked ? d->inv.owner : NULL;
+    int st = 0;
+    if (!c || (d->state == SIP_DIALOG_EARLY && !c->uac))
+        st = 481;
+    else if (c->state == SIP_CALL_ENDED)
+        st = 603;
+    else if (d->state == SIP_DIALOG_CONFIRMED && sip_params_get(t->params, "early-only", NULL))
+        st = 486;
+    if (st) {
+        sip_txn_respond(txn, st, NULL);
+        return st;
+    }
+    *old = c;
+    return 0;
+}
+
 int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_call_opts_t *opts,
                     sip_call_event_cb cb, void *user, sip_free_fn user_free)
 {
@@ -46,9 +76,18 @@ int sip_call_accept(sip_call_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_ca
     if (st != SIP_TXN_PROCEEDING && st != SIP_TXN_TRYING) goto fail;
     rc = SIP_ECLOSED;
     if (ua->closed) goto fail;
+    sip_call_t *old = NULL;
+    if (replaces_check(ua, txn, req, &old)) {
+        rc = SIP_ENOTACCEPTABLE; /* answered 481, 486 or 603 */
+        goto fail;
+    }
     rc = SIP_ENOMEM;
     sip_call_t *c = sip__call_new(ua, 0, cb, user, user_free);
     if (!c) goto fail;
+    if (old) {
+        sip__call_hold(old);
+        c->replaces = old;
+    }
     c->invite = sip_msg_ref(req);
     c->inv_txn = sip_txn_ref(txn);
     c->inv_cseq = sip_msg_get_cseq(req)->seq;

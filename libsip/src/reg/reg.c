@@ -65,6 +65,7 @@ static void reg_free(sip_reg_t *reg)
     free(reg->contact_params);
     free(reg->instance_id);
     free(reg->service_route);
+    sip_msg_unref(reg->routes);
     free(reg->path);
     free(reg->bindings);
     free(reg->queued_contact);
@@ -395,6 +396,18 @@ static sip_transport_t *reg_tp(sip_reg_t *reg)
     return reg->ua->layer ? sip_txn_layer_get_transport(reg->ua->layer) : NULL;
 }
 
+/* RFC 5626 §4.4.1: a missed pong or a failed ping: the flow is dead. §4.5: the new REGISTER
+ * goes over a new flow, so the old connection is closed first (left open, the transport would
+ * send the REGISTER over it again); the refresh timer sends it from the loop. */
+static void flow_failed(sip_reg_t *reg)
+{
+    uint64_t conn = reg->flow_conn;
+    stop_flow(reg);
+    sip__flow_close(reg_tp(reg), conn);
+    reg->flow_lost = 1;
+    arm_refresh(reg, 0);
+}
+
 static void fire_keepalive(sip__tq_entry_t *e)
 {
     sip_reg_t *reg = (sip_reg_t *)((char *)e - offsetof(sip_reg_t, t_ka));
@@ -404,9 +417,7 @@ static void fire_keepalive(sip__tq_entry_t *e)
         /* RFC 5626 §4.4.1: no pong within 10 s of the ping: the flow failed. */
         reg->ka_checking = 0;
         if (sip__flow_pongs(tp, reg->flow_conn) == reg->ka_pongs) {
-            stop_flow(reg);
-            reg->flow_lost = 1;
-            arm_refresh(reg, 0);
+            flow_failed(reg);
             return;
         }
         sip__tq_start(&reg->ua->tq, &reg->t_ka, (uint64_t)reg->ka_period_s * 1000 - 10000);
@@ -414,9 +425,7 @@ static void fire_keepalive(sip__tq_entry_t *e)
     }
     reg->ka_pongs = sip__flow_pongs(tp, reg->flow_conn);
     if (sip__flow_ping(tp, reg->flow_conn) != 0) {
-        stop_flow(reg);
-        reg->flow_lost = 1;
-        arm_refresh(reg, 0);
+        flow_failed(reg);
         return;
     }
     reg->pings++;
@@ -479,6 +488,44 @@ static void keep_list(char **dst, const sip_msg_t *rsp, sip_hdr_id_t id)
     set_text(dst, buf, len);
 }
 
+/* Keeps the Service-Route of a 2xx (NULL: none) as Route headers, ready to copy. */
+static int keep_routes(sip_reg_t *reg, const sip_msg_t *rsp)
+{
+    size_t n = rsp ? sip_msg_header_count(rsp, SIP_HDR_SERVICE_ROUTE) : 0;
+    sip_msg_t *h = NULL;
+    int rc = 0;
+    if (n) rc = sip_msg_create_request(&h, "OPTIONS", "sip:x");
+    for (size_t i = 0; !rc && i < n; i++) {
+        sip_str_t v = sip_header_get_value(sip_msg_header_at(rsp, SIP_HDR_SERVICE_ROUTE, i));
+        char *c = sip__strndup(v.ptr, v.len);
+        rc = c ? sip_msg_add_header(h, "Route", c) : SIP_ENOMEM;
+        free(c);
+    }
+    if (rc) {
+        sip_msg_unref(h);
+        return rc;
+    }
+    sip_msg_unref(reg->routes);
+    reg->routes = h;
+    return 0;
+}
+
+const sip_msg_t *sip__reg_service_route(sip_ua_t *ua, const sip_msg_t *req)
+{
+    /* RFC 3608 §6: the Service-Route is for requests sent on behalf of the AOR registered:
+     * the registration whose AOR is the From of the request (RFC 3261 §19.1.4 comparison);
+     * none for another identity. */
+    const sip_addr_t *from = sip_msg_get_from(req);
+    if (!from || !from->uri.raw.len) return NULL;
+    for (sip_reg_t *reg = ua->regs; reg; reg = reg->next) {
+        sip_uri_t aor;
+        if (reg->closed || !reg->routes) continue;
+        if (sip_uri_parse(&aor, reg->aor, strlen(reg->aor)) == 0 && sip_uri_equal(&aor, &from->uri))
+            return reg->routes;
+    }
+    return NULL;
+}
+
 /* The expiry granted to our bindings: the least expires param of our Contacts in the 2xx, else
  * its Expires header, else what was asked (RFC 3261 §10.2.4, §10.3 step 8). */
 static uint32_t granted(sip_reg_t *reg, const sip_msg_t *rsp)
@@ -533,8 +580,9 @@ static void on_register_2xx(sip_reg_t *reg, sip_msg_t *rsp)
     keep_list(&reg->service_route, rsp, SIP_HDR_SERVICE_ROUTE);
     keep_list(&reg->path, rsp, SIP_HDR_PATH);
     keep_list(&reg->bindings, rsp, SIP_HDR_CONTACT);
-    /* RFC 3608 §6: later requests of this UA carry the Service-Route as their preloaded route. */
-    sip__ua_set_service_route(reg->ua, rsp);
+    /* RFC 3608 §6: later requests for this AOR carry the Service-Route as their preloaded
+     * route (a holder that cannot be made keeps the one before). */
+    keep_routes(reg, rsp);
     int first = reg->state != SIP_REG_STATE_REGISTERED;
     reg->state = SIP_REG_STATE_REGISTERED;
     reg->failures = 0;
@@ -570,7 +618,7 @@ static void on_unregister_2xx(sip_reg_t *reg, reg_req_t *r, sip_msg_t *rsp, int 
         reg->state = SIP_REG_STATE_UNREGISTERED;
         free(reg->service_route);
         reg->service_route = NULL;
-        sip__ua_set_service_route(reg->ua, NULL);
+        keep_routes(reg, NULL);
     } else {
         reg->state = (sip_reg_state_t)prev;
     }

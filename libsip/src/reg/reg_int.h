@@ -44,6 +44,9 @@ struct sip_reg {
     int ka_checking, expect_pong, flow_lost;
     uint64_t ka_pongs, pings;
     char *service_route, *path, *bindings;
+    /* RFC 3608 §6: the last 2xx's Service-Route as the Route headers of a holder message (NULL:
+     * none), preloaded on the requests the UA builds for this AOR (sip__reg_service_route()). */
+    sip_msg_t *routes;
     sip_reg_event_cb cb;
     void *user;
     sip_free_fn user_free;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/live_int.h"
 #include "core/mem.h"
@@ -292,7 +293,7 @@ static void arm_expiry(sip_sub_t *s, uint32_t secs)
         return;
     }
     start_timer(s, &s->t_expire, (uint64_t)secs * 1000);
-    if (s->subscriber && !s->unsubscribing) {
+    if (s->subscriber && !s->unsubscribing && !s->refer) {
         uint64_t ms = (uint64_t)secs * 1000, lead = 32000;
         start_timer(s, &s->t_refresh, ms > 2 * lead ? ms - lead : ms / 2);
     }
@@ -351,12 +352,27 @@ static int take_dialog(sip_sub_t *s, sip_dialog_t *d)
     return 0;
 }
 
+/* RFC 4488: Refer-Sub: false in a REFER or its 2xx (no implicit subscription). */
+static int refer_sub_false(const sip_msg_t *m)
+{
+    const sip_header_t *h = sip_msg_header_by_name(m, "Refer-Sub", 0);
+    sip_str_t v = h ? sip_header_get_value(h) : (sip_str_t){"", 0};
+    while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+        v.len--;
+    return v.len >= 5 && !strncasecmp(v.ptr, "false", 5) && (v.len == 5 || v.ptr[5] == ';');
+}
+
 static void subscriber_response(sip_sub_t *s, req_kind_t kind, int status, sip_msg_t *rsp)
 {
     if (rsp) emit(s, SIP_SUB_EVENT_RESPONSE, rsp);
     if (s->state == SIP_SUB_TERMINATED) return;
     if (status >= 200 && status < 300 && rsp) {
         if (kind == REQ_UNSUBSCRIBE) return;
+        /* RFC 4488 §4: the REFER was taken without a subscription: nothing more comes. */
+        if (s->refer && kind == REQ_SUBSCRIBE && refer_sub_false(rsp)) {
+            sub_end(s, 200, rsp);
+            return;
+        }
         if (!s->dlg) {
             sip_dialog_t *d = NULL;
             if (sip_dialog_create_uac(&d, s->req, rsp) != 0 || take_dialog(s, d) != 0) {
@@ -371,9 +387,10 @@ static void subscriber_response(sip_sub_t *s, req_kind_t kind, int status, sip_m
             /* A 2xx of another fork: its NOTIFY will make its own subscription. */
             return;
         }
-        /* RFC 6665 §4.1.2.1: the 2xx's Expires is the duration granted. */
+        /* RFC 6665 §4.1.2.1: the 2xx's Expires is the duration granted. A REFER's 2xx has
+         * none: its NOTIFYs say how long the notifier keeps the subscription (RFC 3515). */
         int granted = sip_msg_get_expires(rsp);
-        arm_expiry(s, granted >= 0 ? (uint32_t)granted : s->asked);
+        if (!s->refer) arm_expiry(s, granted >= 0 ? (uint32_t)granted : s->asked);
         if (!s->got_notify) {
             start_timer(s, &s->t_wait, t1_64(s));
             set_state(s, SIP_SUB_NOTIFY_WAIT, rsp);
@@ -387,17 +404,34 @@ static void subscriber_response(sip_sub_t *s, req_kind_t kind, int status, sip_m
     sub_end(s, status, rsp);
 }
 
-int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *target, const sip_sub_opts_t *opts,
-                      sip_sub_event_cb cb, void *user, sip_free_fn user_free)
+/* Refer-To as a name-addr: bracketed unless it is one already, so that a URI's parameters and
+ * headers (?Replaces=...) stay the URI's (RFC 3515 §2.1). */
+static int add_refer_to(sip_msg_t *m, const char *uri)
+{
+    if (strchr(uri, '<')) return sip_msg_add_header(m, "Refer-To", uri);
+    size_t n = strlen(uri) + 3;
+    char *v = malloc(n);
+    if (!v) return SIP_ENOMEM;
+    snprintf(v, n, "<%s>", uri);
+    int rc = sip_msg_add_header(m, "Refer-To", v);
+    free(v);
+    return rc;
+}
+
+/* The subscriber's start: a SUBSCRIBE, or a REFER with its implicit subscription. */
+static int start_subscriber(sip_sub_t **out, sip_ua_t *ua, const char *target, const char *refer_to,
+                            const sip_sub_opts_t *opts, sip_sub_event_cb cb, void *user,
+                            sip_free_fn user_free)
 {
     int rc = SIP_EINVAL;
     if (out) *out = NULL;
-    if (!out || !ua || !opts || !opts->event || !*opts->event || (!target && !opts->dialog))
+    if (!out || !ua || !opts || (!target && !opts->dialog) || (refer_to && !*refer_to) ||
+        (!refer_to && (!opts->event || !*opts->event)))
         goto fail;
     rc = SIP_ECLOSED;
     if (ua->closed) goto fail;
-    if (opts->dialog && !opts->dialog->usages) {
-        rc = SIP_EINVAL; /* not a dialog of the UA's table */
+    if (opts->dialog && (!opts->dialog->usages || opts->dialog->state == SIP_DIALOG_TERMINATED)) {
+        rc = SIP_EINVAL; /* not a live dialog of the UA's table */
         goto fail;
     }
     rc = SIP_ENOMEM;
@@ -410,27 +444,45 @@ int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *target, const s
         goto fail;
     }
     s->refs = 1;
-    sip_str_t id = opts->id ? sip_str_from_cstr(opts->id) : (sip_str_t){"", 0};
-    rc = set_event(s, sip_str_from_cstr(opts->event), id);
+    s->refer = refer_to ? 1 : 0;
     s->asked = opts->expires;
-    if (!rc && opts->accept) {
-        s->accept = sip__strdup(opts->accept);
+    rc = 0;
+    /* RFC 3515 §2.4.5: the NOTIFYs of a REFER carry message/sipfrag. */
+    const char *accept = opts->accept ? opts->accept : refer_to ? "message/sipfrag" : NULL;
+    if (accept) {
+        s->accept = sip__strdup(accept);
         if (!s->accept) rc = SIP_ENOMEM;
     }
     if (opts->dst) {
         s->dst = *opts->dst;
         s->has_dst = 1;
     }
+    const char *method = refer_to ? "REFER" : "SUBSCRIBE";
     sip_msg_t *req = NULL;
-    if (!rc && opts->dialog) {
-        /* A subscription inside an existing dialog: a new usage of it (RFC 5057). */
-        rc = take_dialog(s, opts->dialog);
-        if (!rc) rc = sip_dialog_create_request(&req, s->dlg, "SUBSCRIBE");
+    if (!rc && opts->dialog)
+        rc = sip_dialog_create_request(&req, opts->dialog, method);
+    else if (!rc)
+        rc = sip_ua_create_request(&req, ua, method, target, opts->from);
+    if (!rc && refer_to) {
+        /* RFC 3515 §2.4.6: the implicit subscription's Event is refer, its id the REFER's
+         * CSeq number. */
+        char num[16];
+        snprintf(num, sizeof(num), "%u", sip_msg_get_cseq(req)->seq);
+        rc = set_event(s, SIP_STR("refer"), sip_str_from_cstr(num));
     } else if (!rc) {
-        rc = sip_ua_create_request(&req, ua, "SUBSCRIBE", target, opts->from);
+        sip_str_t id = opts->id ? sip_str_from_cstr(opts->id) : (sip_str_t){"", 0};
+        rc = set_event(s, sip_str_from_cstr(opts->event), id);
     }
-    if (!rc) rc = add_event(s, req);
-    if (!rc) rc = add_uint(req, "Expires", s->asked);
+    /* Inside an existing dialog: a new usage of it (RFC 5057), linked before the request goes
+     * so that a NOTIFY coming before the 2xx finds it. */
+    if (!rc && opts->dialog) rc = take_dialog(s, opts->dialog);
+    if (!rc && refer_to) rc = add_refer_to(req, refer_to);
+    if (!rc && refer_to && opts->norefersub) {
+        rc = sip_msg_add_header(req, "Refer-Sub", "false");
+        if (!rc) rc = sip_msg_add_header(req, "Supported", "norefersub");
+    }
+    if (!rc && !refer_to) rc = add_event(s, req);
+    if (!rc && !refer_to) rc = add_uint(req, "Expires", s->asked);
     if (!rc && s->accept) rc = sip_msg_add_header(req, "Accept", s->accept);
     if (!rc && opts->headers) rc = add_lines(req, opts->headers);
     if (!rc && opts->body)
@@ -460,6 +512,29 @@ int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *target, const s
 fail:
     if (user_free) user_free(user);
     return rc;
+}
+
+int sip_sub_subscribe(sip_sub_t **out, sip_ua_t *ua, const char *target, const sip_sub_opts_t *opts,
+                      sip_sub_event_cb cb, void *user, sip_free_fn user_free)
+{
+    return start_subscriber(out, ua, target, NULL, opts, cb, user, user_free);
+}
+
+int sip_sub_refer(sip_sub_t **out, sip_ua_t *ua, const char *target, const char *refer_to,
+                  const sip_sub_opts_t *opts, sip_sub_event_cb cb, void *user,
+                  sip_free_fn user_free)
+{
+    sip_sub_opts_t def;
+    if (!opts) {
+        sip_sub_opts_init(&def);
+        opts = &def;
+    }
+    if (!refer_to) {
+        if (user_free) user_free(user);
+        if (out) *out = NULL;
+        return SIP_EINVAL;
+    }
+    return start_subscriber(out, ua, target, refer_to, opts, cb, user, user_free);
 }
 
 /* Subscription-State (RFC 6665 §8.2.3): its value and the parameters a subscriber uses. */
@@ -719,7 +794,11 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
     }
     sip_msg_t *req = txn ? sip_txn_get_request(txn) : NULL;
     const sip_token_t *ev = req ? sip_header_token(sip_msg_header_at(req, SIP_HDR_EVENT, 0)) : NULL;
-    if (!out || !ua || !req || sip_msg_get_method(req) != SIP_METHOD_SUBSCRIBE || !ev ||
+    sip_method_t m = req ? sip_msg_get_method(req) : SIP_METHOD_UNKNOWN;
+    int refer = m == SIP_METHOD_REFER;
+    int nosub = refer && refer_sub_false(req); /* RFC 4488 */
+    if (!out || !ua || !req || (m != SIP_METHOD_SUBSCRIBE && !refer) || (!ev && !refer) ||
+        (refer && !sip_msg_header_count(req, SIP_HDR_REFER_TO)) ||
         (opts->status != 200 && opts->status != 202) ||
         (opts->state != SIP_SUB_ACTIVE && opts->state != SIP_SUB_PENDING))
         goto fail;
@@ -743,27 +822,46 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
         goto fail;
     }
     s->refs = 1;
-    sip_str_t id = {"", 0};
-    sip_params_get(ev->params, "id", &id);
-    rc = set_event(s, ev->value, id);
-    if (!rc) rc = copy_str(&s->ctype, opts->content_type);
-    if (!rc) rc = copy_str(&s->body, opts->body);
+    s->refer = refer;
+    if (refer) {
+        /* RFC 3515 §2.4.6: the implicit subscription of a REFER: Event refer, its id the
+         * REFER's CSeq number; the NOTIFYs carry message/sipfrag (§2.4.5), the first one
+         * "100 Trying" unless the application has more to say. */
+        char num[16];
+        snprintf(num, sizeof(num), "%u", sip_msg_get_cseq(req)->seq);
+        rc = set_event(s, SIP_STR("refer"), sip_str_from_cstr(num));
+        if (!rc)
+            rc = copy_str(&s->ctype,
+                          opts->content_type ? opts->content_type : "message/sipfrag;version=2.0");
+        if (!rc) rc = copy_str(&s->body, opts->body ? opts->body : "SIP/2.0 100 Trying\r\n");
+    } else {
+        sip_str_t id = {"", 0};
+        sip_params_get(ev->params, "id", &id);
+        rc = set_event(s, ev->value, id);
+        if (!rc) rc = copy_str(&s->ctype, opts->content_type);
+        if (!rc) rc = copy_str(&s->body, opts->body);
+    }
     s->max_expires = opts->expires;
     int asked = sip_msg_get_expires(req);
     uint32_t granted = asked < 0 ? opts->expires : (uint32_t)asked;
     if (granted > opts->expires) granted = opts->expires;
     sip_msg_t *rsp = NULL;
-    if (!rc) rc = sip_ua_create_response(&rsp, ua, txn, opts->status, NULL);
-    if (!rc) rc = add_uint(rsp, "Expires", granted);
+    /* RFC 3515 §2.4.2: a REFER accepted is answered 202. */
+    if (!rc) rc = sip_ua_create_response(&rsp, ua, txn, refer ? 202 : opts->status, NULL);
+    if (!rc && !refer) rc = add_uint(rsp, "Expires", granted);
+    if (!rc && nosub) rc = sip_msg_add_header(rsp, "Refer-Sub", "false");
     if (!rc && opts->headers) rc = add_lines(rsp, opts->headers);
     sip_dialog_t *d = NULL;
     if (!rc && existing) {
         d = sip_dialog_ref(existing);
-        rc = sip_dialog_receive_request(d, req) > 0 ? SIP_EINVAL : 0;
-    } else if (!rc) {
+        /* A REFER in a call's dialog was checked by the call (RFC 3261 §12.2.2) already. */
+        const sip_cseq_t *cs = sip_msg_get_cseq(req);
+        if (!(d->remote_cseq_set && d->remote_cseq == cs->seq))
+            rc = sip_dialog_receive_request(d, req) > 0 ? SIP_EINVAL : 0;
+    } else if (!rc && !nosub) {
         rc = sip_dialog_create_uas(&d, req, rsp);
     }
-    if (!rc) rc = take_dialog(s, d);
+    if (!rc && !nosub) rc = take_dialog(s, d);
     sip_dialog_unref(d);
     if (!rc) rc = sip_txn_reply(txn, rsp);
     sip_msg_unref(rsp);
@@ -777,6 +875,13 @@ int sip_sub_accept(sip_sub_t **out, sip_ua_t *ua, sip_txn_t *txn, const sip_sub_
         release(s);
         free(app);
         goto fail;
+    }
+    if (nosub) {
+        /* RFC 4488 §4: accepted without a subscription: over at once, no NOTIFY. */
+        s->state = SIP_SUB_TERMINATED;
+        s->end_status = 200;
+        *out = s;
+        return 0;
     }
     link_ua(s);
     s->state = opts->state;

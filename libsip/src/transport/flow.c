@@ -46,6 +46,14 @@ uint64_t sip__flow_pongs(sip_transport_t *tp, uint64_t conn_id)
     return c ? c->pongs : 0;
 }
 
+void sip__flow_close(sip_transport_t *tp, uint64_t conn_id)
+{
+    sip__conn_t *c = tp && conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
+    /* RFC 5626 §4.4.1: the peer, or a NAT between, no longer answers on it; whatever is
+     * still queued on it would not get through either. */
+    if (c) sip__conn_close(c, 0, "the flow failed its keep-alive (RFC 5626 §4.4.1)");
+}
+
 void sip__flow_conn_closed(sip_transport_t *tp, uint64_t conn_id)
 {
     /* Each watch is unlinked before it hears, so that its owner may watch again or go. */

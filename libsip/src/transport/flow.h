@@ -26,6 +26,11 @@ int sip__flow_ping(sip_transport_t *tp, uint64_t conn_id);
 /* The number of pongs (CRLFs between messages) the connection got so far; 0 when not open. */
 uint64_t sip__flow_pongs(sip_transport_t *tp, uint64_t conn_id);
 
+/* Closes the connection of a flow found dead (a missed pong, a failed ping: RFC 5626 §4.4.1),
+ * so that the next request to its peer opens a new one (§4.5) rather than going over it. Its
+ * watches fire. Nothing when it is not open. */
+void sip__flow_close(sip_transport_t *tp, uint64_t conn_id);
+
 /* conn.c: the connection closes; its watches fire. */
 void sip__flow_conn_closed(sip_transport_t *tp, uint64_t conn_id);
 

@@ -143,6 +143,11 @@ static sip__usage_t *usage_for(sip_dialog_t *d, const sip_msg_t *req)
         if (event_of(req, &pkg, &id)) return NULL;
         for (sip__usage_t *u = d->usage_list; u; u = u->next)
             if (!u->invite && sip_str_caseeq(u->event, pkg) && sip_str_eq(u->id, id)) return u;
+        /* RFC 3515 §2.4.6: a NOTIFY of a REFER's subscription may leave the id out when the
+         * dialog has one such subscription; the first refer usage takes it. */
+        if (m == SIP_METHOD_NOTIFY && !id.len && sip_str_caseeq_cstr(pkg, "refer"))
+            for (sip__usage_t *u = d->usage_list; u; u = u->next)
+                if (!u->invite && sip_str_caseeq(u->event, pkg)) return u;
         return NULL;
     }
     for (sip__usage_t *u = d->usage_list; u; u = u->next)

@@ -76,7 +76,10 @@ int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *chal
         /* Credentials the first request took from the cache (sip_auth_client_prepare()) and
          * that the server challenges again (a nonce it forgot, another server of the realm)
          * are no wrong password: the challenge is answered as a new one, as PJSIP does. A
-         * request that answered a challenge of its own and is challenged again is. */
+         * request that answered a challenge of its own and is challenged again is. The rule
+         * stays with the chain, not in the auth client: only the chain knows where the
+         * credentials came from (RFC 2069's, without nc or cnonce, read the same taken from
+         * the cache as made for a challenge). */
         const char *h = st == 401 ? "Authorization" : "Proxy-Authorization";
         if (sip_msg_header_by_name(m, h, 0)) {
             sip_msg_remove_headers(m, h);
@@ -91,6 +94,16 @@ int sip__ua_auth_next(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *chal
     }
     *next = m;
     return 0;
+}
+
+void sip__ua_auth_done(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *rsp)
+{
+    int st = rsp ? sip_msg_get_status(rsp) : 0;
+    if (!ua || ua->closed || !ua->auth || !sent || st < 200 || st >= 300) return;
+    /* RFC 7616 §3.5: a nextnonce is the nonce of the next request. A wrong rspauth leaves
+     * the cache as it was (sip_auth_client_update() takes nothing from it): the response
+     * itself goes on to the application, which can check it with sip_auth_client_update(). */
+    (void)sip_auth_client_update(ua->auth, sent, rsp);
 }
 
 /* ---- sending ------------------------------------------------------------------------------ */
@@ -163,6 +176,7 @@ static void on_response(sip_txn_t *txn, int status, const sip_msg_t *crsp, void 
     if (!r->ua || txn != r->txn) return;
     r->refs++;
     if ((status == 401 || status == 407) && rsp && retry(r, rsp)) goto out;
+    sip__ua_auth_done(r->ua, r->req, rsp);
     if (r->tcb) {
         r->tcb(txn, status, rsp, r->user);
     } else if (r->ucb) {

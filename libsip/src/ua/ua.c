@@ -52,7 +52,6 @@ static void ua_free(sip_ua_t *ua)
     free(ua->caps_text);
     sip_sdp_unref(ua->caps);
     sip_auth_client_unref(ua->auth);
-    sip_msg_unref(ua->service_route);
     free(ua);
     sip__live_dec(SIP_LIVE_UA);
 }
@@ -558,10 +557,11 @@ int sip_ua_create_request(sip_msg_t **out, sip_ua_t *ua, const char *method, con
             rc = sip_msg_add_header(m, "Recv-Info", ua->recv_info);
     }
     if (!rc) rc = sip__msg_copy_headers(m, ua->deco, SIP_HDR_USER_AGENT);
-    /* RFC 3608 §6: the Service-Route of the registration is the preloaded route of the
-     * requests that follow it (a REGISTER goes to the registrar without it). */
-    if (!rc && ua->service_route && mid != SIP_METHOD_REGISTER)
-        rc = sip__msg_copy_headers(m, ua->service_route, SIP_HDR_ROUTE);
+    /* RFC 3608 §6: the Service-Route of the registration of the From's AOR is the preloaded
+     * route of the requests that follow it (a REGISTER goes to the registrar without it). */
+    const sip_msg_t *routes =
+        !rc && mid != SIP_METHOD_REGISTER ? sip__reg_service_route(ua, m) : NULL;
+    if (routes) rc = sip__msg_copy_headers(m, routes, SIP_HDR_ROUTE);
     if (rc) {
         sip_msg_unref(m);
         return rc;
@@ -620,25 +620,4 @@ int sip__ua_send_stateless(sip_ua_t *ua, sip_msg_t *msg)
     if (ua->closed || !ua->layer) return SIP_ECLOSED;
     sip_netinfo_t ni;
     return sip_txn_send_stateless(ua->layer, msg, sip__ua_dst(msg, &ni) == 0 ? &ni : NULL);
-}
-
-int sip__ua_set_service_route(sip_ua_t *ua, const sip_msg_t *rsp)
-{
-    size_t n = rsp ? sip_msg_header_count(rsp, SIP_HDR_SERVICE_ROUTE) : 0;
-    sip_msg_t *h = NULL;
-    int rc = 0;
-    if (n) rc = sip_msg_create_request(&h, "OPTIONS", "sip:x");
-    for (size_t i = 0; !rc && i < n; i++) {
-        sip_str_t v = sip_header_get_value(sip_msg_header_at(rsp, SIP_HDR_SERVICE_ROUTE, i));
-        char *c = sip__strndup(v.ptr, v.len);
-        rc = c ? sip_msg_add_header(h, "Route", c) : SIP_ENOMEM;
-        free(c);
-    }
-    if (rc) {
-        sip_msg_unref(h);
-        return rc;
-    }
-    sip_msg_unref(ua->service_route);
-    ua->service_route = h;
-    return 0;
 }

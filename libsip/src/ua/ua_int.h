@@ -48,10 +48,6 @@ struct sip_ua {
      * sip_ua_send_request() in flight, which closing the UA stops. */
     sip_auth_client_t *auth;
     struct sip__ua_req *reqs;
-    /* RFC 3608: the Service-Route a registration learnt, preloaded as the Route of the
-     * out-of-dialog requests the UA builds other than REGISTER (the Route headers of a holder
-     * message; NULL: none). */
-    sip_msg_t *service_route;
     /* Live registrations, so that closing the UA closes them (reg/reg.c). */
     struct sip_reg *regs;
     /* Subscriptions (sub/): the event packages taken as notifier (RFC 6665 §4.2.1.1), and the
@@ -118,9 +114,6 @@ int sip__ua_send_auth(sip_ua_t *ua, sip_msg_t *req, const sip_netinfo_t *dst, si
                       void *user, sip_free_fn user_free);
 /* The UA closes: its requests stop without a callback (their user_free runs). */
 void sip__ua_requests_close(sip_ua_t *ua);
-/* Sets the preloaded route set from the Service-Route headers of a 2xx to REGISTER (RFC 3608
- * §6); a response without one, or NULL, clears it. */
-int sip__ua_set_service_route(sip_ua_t *ua, const sip_msg_t *rsp);
 /* The UA closes: the registration stops without sending (reg/reg.c). */
 void sip__reg_ua_closed(struct sip_reg *reg);
 
@@ -134,5 +127,15 @@ void sip__ua_usage_remove(sip_ua_t *ua, sip_dialog_t *dlg, sip__usage_t *u);
 int sip__sub_on_orphan_notify(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req);
 /* The UA closes: every subscription ends without sending. */
 void sip__sub_ua_closed(struct sip_sub *sub);
+
+/* send.c: a final response to sent, a request the UA may have authorised: a 2xx's
+ * Authentication-Info (rspauth checked, nextnonce taken) reaches the UA's credentials (RFC 7616
+ * §3.5). Nothing for other responses. */
+void sip__ua_auth_done(sip_ua_t *ua, const sip_msg_t *sent, const sip_msg_t *rsp);
+
+/* reg/reg.c: the preloaded route of an out-of-dialog request the UA builds (RFC 3608 §6): a
+ * holder whose Route headers are the Service-Route of the live registration whose AOR is the
+ * From of req; NULL when none is. Borrowed. */
+const sip_msg_t *sip__reg_service_route(sip_ua_t *ua, const sip_msg_t *req);
 
 #endif

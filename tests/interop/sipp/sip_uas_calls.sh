@@ -388,7 +388,7 @@ if [ $txn -eq 0 ]; then
     [ $rc -eq 2 ] || fail "--media with --stateless exited $rc, not 2"
     rc=0; "$uas" --listen udp:127.0.0.1:1 --media "$work/none.sdp" >/dev/null 2>&1 || rc=$?
     [ $rc -eq 1 ] || fail "--media of a missing file exited $rc, not 1"
-    "$uas" --help | grep -q -- "--media" || fail "--help does not describe --media"
+    grep -q -- "--media" <<<"$("$uas" --help)" || fail "--help does not describe --media"
     # The capabilities as a text editor writes them (LF line ends): PCMA and telephone-event.
     printf 'v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n%s\n%s\n%s\n' \
         "m=audio 4000 RTP/AVP 8 101" "a=rtpmap:8 PCMA/8000" \

@@ -14,7 +14,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$uas" --help | grep -q -- "--listen" || fail "--help does not describe --listen"
+grep -q -- "--listen" <<<"$("$uas" --help)" || fail "--help does not describe --listen"
 set +e
 "$uas" >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --listen must exit 2"
 "$uas" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option must exit 2"

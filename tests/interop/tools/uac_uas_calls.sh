@@ -33,7 +33,7 @@ for tool in "$uas" "$uas_txn"; do
     "$tool" --help >"$work/help" || fail "$tool --help must exit 0"
     grep -q -- "--listen" "$work/help" || fail "$tool --help does not describe --listen"
 done
-"$uas_txn" --help | grep -q "sip-uas-txn" || fail "sip-uas-txn --help does not name it"
+grep -q "sip-uas-txn" <<<"$("$uas_txn" --help)" || fail "sip-uas-txn --help does not name it"
 expect_rc() {
     local want=$1
     shift
@@ -52,8 +52,8 @@ for args in "--rel100=bogus" "--rel100=" "--session-timer=89" "--session-timer=8
     "$uas" --listen udp:127.0.0.1:1 "$args" >/dev/null 2>&1 || rc=$?
     [ $rc -eq 2 ] || fail "sip-uas $args exited $rc, not 2"
 done
-"$uas" --help | grep -q -- "--rel100" || fail "sip-uas --help does not describe --rel100"
-"$uas" --help | grep -q -- "--session-timer" ||
+grep -q -- "--rel100" <<<"$("$uas" --help)" || fail "sip-uas --help does not describe --rel100"
+grep -q -- "--session-timer" <<<"$("$uas" --help)" ||
     fail "sip-uas --help does not describe --session-timer"
 
 # ---- helpers --------------------------------------------------------------------------------
