@@ -662,6 +662,31 @@ static void reg_alloc_failures(void **state)
     pair_drop = NULL;
 }
 
+/* A REGISTER that times out while memory runs short (every allocation of the timeout's path
+ * failed in turn, the 408 the UA makes among them): the registration still learns that it
+ * ended, retries later, and its next REGISTER counts up from any CSeq used before (§10.2). */
+static void reg_timeout_out_of_memory(void **state)
+{
+    for (long fail = 1; fail < 200; fail++) {
+        sip_reg_t *reg = start(NULL);
+        pair_advance(31999);
+        test_alloc_fail_at(fail);
+        pair_advance(2); /* Timer F: 64*T1 after the REGISTER */
+        int fired = test_alloc_failed();
+        test_alloc_fail_at(0);
+        /* Waiting for the request still, or retrying: never stuck with nothing due. */
+        assert_true(reg->inflight || (sip_reg_get_state(reg) == SIP_REG_STATE_RETRYING &&
+                                      sip_reg_next_ms(reg) >= 0));
+        pair_advance(64000);
+        assert_true(ngot >= 2);
+        assert_true(sip_msg_get_cseq(got[ngot - 1])->seq > sip_msg_get_cseq(got[0])->seq);
+        sip_reg_unref(reg);
+        teardown(state);
+        setup(state);
+        if (!fired) break;
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -681,6 +706,7 @@ int main(void)
         T(reg_challenged),
         T(reg_nextnonce),
         T(reg_alloc_failures),
+        T(reg_timeout_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,15 +165,33 @@ static int drop_contact(sip_reg_t *reg, const sip_addr_t *gone)
 typedef struct reg_req {
     sip_reg_t *reg;
     int kind;      /* REQ_REGISTER or REQ_UNREGISTER */
+    int sent;      /* sip_ua_send_request() took it */
     char *contact; /* the contact unregistered (NULL: ours; "*": all) */
 } reg_req_t;
 
 enum { REQ_REGISTER = 1, REQ_UNREGISTER };
 
+static void retry_later(sip_reg_t *reg, const sip_msg_t *rsp);
+
+/* The most rounds of challenges the UA answers in one request (ua/send.c MAX_AUTH_ROUNDS). */
+#define REG_AUTH_ROUNDS 8
+
 static void req_free(void *user)
 {
     reg_req_t *r = user;
-    if (r->reg && r->reg->inflight == r) r->reg->inflight = NULL;
+    sip_reg_t *reg = r->reg;
+    if (reg && reg->inflight == r) {
+        reg->inflight = NULL;
+        if (r->sent && !reg->closed && !reg->ua->closed) {
+            /* The request ended without a final response reaching on_response(): out of
+             * memory, the UA could not make the 408 of a timeout. Challenges may have raised
+             * its CSeq without our knowing: skip past them, so that the next REGISTER still
+             * counts up (RFC 3261 §10.2), and try again later rather than never (the send
+             * stopped the refresh). */
+            reg->cseq += REG_AUTH_ROUNDS;
+            if (r->kind == REQ_REGISTER) retry_later(reg, NULL);
+        }
+    }
     free(r->contact);
     free(r);
 }
@@ -274,6 +292,8 @@ static int send_register(sip_reg_t *reg, int kind, const char *unreg_contact)
         reg->next_due = 0;
     }
     rc = sip_ua_send_request(reg->ua, m, reg->has_dst ? &reg->dst : NULL, on_response, r, req_free);
+    /* r lives on until req_free() when the call succeeded (a failing one freed it). */
+    if (!rc && reg->inflight == r) r->sent = 1;
     sip_msg_unref(m);
     return rc;
 }
