@@ -132,7 +132,8 @@ SIP_EXTERN int sip_ua_create_response(sip_msg_t **out, sip_ua_t *ua, sip_txn_t *
  *             again with credentials and a higher CSeq; a registration keeps counting from it)
  * @param rsp  Borrowed: every provisional and the final response; NULL never (a timeout or a
  *             transport failure, which the transaction layer reports without a message, comes
- *             as a 408 or 503 response the UA makes from req)
+ *             as a 408 or 503 response the UA makes from req; when memory runs out making it,
+ *             the request ends with user_free alone, which callers must take as a failure)
  */
 typedef void (*sip_ua_response_cb)(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user);
 
