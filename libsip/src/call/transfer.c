@@ -163,7 +163,8 @@ static int build_headers(char **out, const char *app, sip_str_t uri_headers, con
     if (!buf) return SIP_ENOMEM;
     *p = 0;
     if (app && *app) p += sprintf(p, "%s\r\n", app);
-    const char *s = uri_headers.ptr, *end = uri_headers.ptr + uri_headers.len;
+    /* A Refer-To without headers has a NULL view: no arithmetic on it (C11 6.5.6). */
+    const char *s = uri_headers.ptr, *end = s ? s + uri_headers.len : NULL;
     while (s && s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         if (!amp) amp = end;
