@@ -886,6 +886,30 @@ static void sub_allocation_failure_sweep(void **state)
     pair_drop = NULL;
 }
 
+/* A SUBSCRIBE that times out while memory runs out, at each allocation in turn: when the UA
+ * cannot make the 408 of the timeout, the subscription still ends (RFC 6665 §4.1.2.2) rather
+ * than waiting for ever. */
+static void sub_timeout_out_of_memory(void **state)
+{
+    for (long fail = 1; fail < 200; fail++) {
+        pair_drop = drop_all;
+        sip_sub_t *s = subscribe("message-summary", 600);
+        pair_advance(31999);
+        test_alloc_fail_at(fail);
+        pair_advance(2); /* Timer F: 64*T1 after the SUBSCRIBE */
+        int fired = test_alloc_failed();
+        test_alloc_fail_at(0);
+        pair_advance(64000);
+        assert_int_equal(sip_sub_get_state(s), SIP_SUB_TERMINATED);
+        assert_int_equal(sip_sub_get_end_status(s), 408);
+        sip_sub_unref(s);
+        pair_drop = NULL;
+        teardown(state);
+        setup(state);
+        if (!fired) break;
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -894,6 +918,7 @@ int main(void)
         T(sub_notify_before_2xx),
         T(sub_forked_subscribe),
         T(sub_no_notify_times_out),
+        T(sub_timeout_out_of_memory),
         T(sub_bad_event_489),
         T(sub_notifier_terminates_with_reason),
         T(sub_notifier_expiry_timeout),

@@ -245,14 +245,29 @@ typedef struct sent {
     sip_sub_t *sub;
     req_kind_t kind;
     int final_notify;
+    int answered; /* a final response reached on_response() */
 } sent_t;
 
 static void on_response(sent_t *x, sip_msg_t *req, sip_msg_t *rsp);
+static void subscriber_response(sip_sub_t *s, req_kind_t kind, int status, sip_msg_t *rsp);
+static void notifier_response(sip_sub_t *s, const sent_t *x, int status, sip_msg_t *rsp);
 
 static void sent_done(void *user)
 {
     sent_t *x = user;
     sip_sub_t *s = x->sub;
+    /* A request can end without a final response reaching us: the UA could not allocate the
+     * 408/503 it makes of a timeout (sip_ua_send_request()). Taken as that timeout, so that a
+     * SUBSCRIBE or NOTIFY never leaves the subscription waiting for ever (RFC 6665 §4.1.2.2,
+     * §4.2.2: a timeout ends it). */
+    if (!x->answered && !s->sending && !s->closed && s->ua) {
+        hold(s);
+        if (x->kind == REQ_NOTIFY)
+            notifier_response(s, x, 408, NULL);
+        else
+            subscriber_response(s, x->kind, 408, NULL);
+        release(s);
+    }
     free(x);
     release(s);
 }
@@ -274,8 +289,13 @@ static int send_req(sip_sub_t *s, sip_msg_t *req, req_kind_t kind, int final_not
     x->kind = kind;
     x->final_notify = final_notify;
     hold(s);
-    return sip_ua_send_request(s->ua, req, s->has_dst && !s->dlg ? &s->dst : NULL, sent_response, x,
-                               sent_done);
+    hold(s); /* for s->sending, which sent_done() may read */
+    s->sending = 1;
+    int rc = sip_ua_send_request(s->ua, req, s->has_dst && !s->dlg ? &s->dst : NULL, sent_response,
+                                 x, sent_done);
+    s->sending = 0;
+    release(s);
+    return rc;
 }
 
 /* ---- subscriber --------------------------------------------------------------------------- */
@@ -757,6 +777,7 @@ static void on_response(sent_t *x, sip_msg_t *req, sip_msg_t *rsp)
 {
     sip_sub_t *s = x->sub;
     int status = sip_msg_get_status(rsp);
+    if (status >= 200) x->answered = 1;
     if (status < 200 || s->closed || !s->ua) return;
     hold(s);
     if (x->kind == REQ_NOTIFY) {

@@ -23,7 +23,8 @@ struct sip_sub {
     struct sip_sub *prev, *next; /* the UA's list of subscriptions (live or finishing) */
     unsigned subscriber : 1, linked : 1, forked : 1, unsubscribing : 1, closed : 1, got_notify : 1,
         notified_in_cb : 1, in_subscribe_cb : 1, in_list : 1, expired : 1,
-        refer : 1; /* REFER's implicit subscription (RFC 3515) */
+        refer : 1,   /* REFER's implicit subscription (RFC 3515) */
+        sending : 1; /* inside sip_ua_send_request(): its failure is the caller's to report */
     sip_sub_state_t state;
     int end_status, retry_after;
     char reason[32];
