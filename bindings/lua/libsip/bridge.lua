@@ -43,37 +43,10 @@ end
 local function settle(br, key, ok, v)
     local list = rawget(br, key)
     rawset(br, key, {})
-    for _, w in ipairs(list) do
-        if not w.done then
-            w.done = true
-            resume(w.loop, w.co, ok, v)
-        end
-    end
+    loopm._settle(list, ok, v)
 end
 
-local function wait_on(br, key, timeout, what)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
-            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
-    end
-    local co, l = loopm._current_task(what)
-    local w = { co = co, loop = l }
-    local list = rawget(br, key)
-    list[#list + 1] = w
-    local timer
-    if timeout then
-        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
-            if w.done then return end
-            w.done = true
-            resume(l, co, false, new_error(ETIMEDOUT, ("%s: nothing within %g s"):format(what,
-                timeout)))
-        end)
-    end
-    local ok, v = coroutine.yield()
-    if timer then timer:close() end
-    if not ok then error(v, 0) end
-    return v
-end
+local wait_on = loopm._wait_on
 
 -- Runs the handlers of an event, each in a new task started now (a "relay" handler that
 -- calls br:set_sdp() before it first waits changes what is relayed).

@@ -84,38 +84,9 @@ local function take_waiters(c, key)
     return list
 end
 
-local function settle(list, ok, v)
-    for _, w in ipairs(list) do
-        if not w.done then
-            w.done = true
-            resume(w.loop, w.co, ok, v)
-        end
-    end
-end
+local settle = loopm._settle
 
-local function wait_on(c, key, timeout, what)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
-            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
-    end
-    local co, l = current_task(what)
-    local w = { co = co, loop = l }
-    local list = rawget(c, key)
-    list[#list + 1] = w
-    local timer
-    if timeout then
-        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
-            if w.done then return end
-            w.done = true
-            resume(l, co, false, new_error(ETIMEDOUT, ("%s: nothing within %g s"):format(what,
-                timeout)))
-        end)
-    end
-    local ok, v = coroutine.yield()
-    if timer then timer:close() end
-    if not ok then error(v, 0) end
-    return v
-end
+local wait_on = loopm._wait_on
 
 -- The call ended (or its UA closed): its waiting tasks resume and its UA lets go of it.
 local function over(c)

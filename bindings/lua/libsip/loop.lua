@@ -327,6 +327,45 @@ function M.sleep(ms)
     return sleep(ms)
 end
 
+-- Tasks waiting on an object (a call, bridge, registration, subscription): obj[key] is a list
+-- of waiters, each resumed once, with (true, value) by settle() or (false, error), or by its
+-- timeout.
+local ETIMEDOUT = -110
+
+local function wait_on(obj, key, timeout, what)
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
+            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
+    end
+    local co, l = current_task(what)
+    local w = { co = co, loop = l }
+    local list = rawget(obj, key)
+    list[#list + 1] = w
+    local timer
+    if timeout then
+        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
+            if w.done then return end
+            w.done = true
+            resume(l, co, false, errors._new_error(ETIMEDOUT,
+                ("%s: nothing within %g s"):format(what, timeout)))
+        end)
+    end
+    local ok, v = coroutine.yield()
+    if timer then timer:close() end
+    if not ok then error(v, 0) end
+    return v
+end
+
+local function settle(list, ok, v)
+    for _, w in ipairs(list) do
+        if not w.done then
+            w.done = true
+            resume(w.loop, w.co, ok, v)
+        end
+    end
+end
+
 M._loop_p, M._resume, M._current_task, M._task_loops = loop_p, resume, current_task, task_loops
+M._wait_on, M._settle = wait_on, settle
 M._Loop = Loop
 return M

@@ -14,7 +14,7 @@ local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
 local raise, class = errors._raise, errors._class
 local new_error, report = errors._new_error, errors._report
 local wrap_msg = message._wrap_msg
-local resume, current_task, loop_p = loopm._resume, loopm._current_task, loopm._loop_p
+local loop_p = loopm._loop_p
 
 local M = {}
 
@@ -57,37 +57,10 @@ end
 local function settle(r, key, ok, v)
     local list = rawget(r, key)
     rawset(r, key, {})
-    for _, w in ipairs(list) do
-        if not w.done then
-            w.done = true
-            resume(w.loop, w.co, ok, v)
-        end
-    end
+    loopm._settle(list, ok, v)
 end
 
-local function wait_on(r, key, timeout, what)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
-            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
-    end
-    local co, l = current_task(what)
-    local w = { co = co, loop = l }
-    local list = rawget(r, key)
-    list[#list + 1] = w
-    local timer
-    if timeout then
-        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
-            if w.done then return end
-            w.done = true
-            resume(l, co, false, new_error(ETIMEDOUT, ("%s: nothing within %g s"):format(what,
-                timeout)))
-        end)
-    end
-    local ok, v = coroutine.yield()
-    if timer then timer:close() end
-    if not ok then error(v, 0) end
-    return v
-end
+local wait_on = loopm._wait_on
 
 local function spawn_handler(r, fn, ...)
     local loop = rawget(r, "_loop")

@@ -16,7 +16,7 @@ local dialogm = require "libsip.dialog"
 local rawget, rawset, setmetatable, type = rawget, rawset, setmetatable, type
 local raise, class, new_error = errors._raise, errors._class, errors._new_error
 local wrap_msg = message._wrap_msg
-local resume, current_task = loopm._resume, loopm._current_task
+local resume = loopm._resume
 
 local M = {}
 
@@ -25,7 +25,6 @@ local Subscription = class("Subscription")
 local EV_STATE, EV_NOTIFY = core.SIP_SUB_EVENT_STATE, core.SIP_SUB_EVENT_NOTIFY
 local EV_RESPONSE, EV_FORKED = core.SIP_SUB_EVENT_RESPONSE, core.SIP_SUB_EVENT_FORKED
 local TERMINATED = core.SIP_SUB_TERMINATED
-local ETIMEDOUT = -110
 
 local function sub_p(s)
     local p = rawget(s, "_p")
@@ -43,14 +42,7 @@ end
 
 -- ---- waiting: each waiter is resumed once, with (true, value) or (false, error) -------------
 
-local function settle(list, ok, v)
-    for _, w in ipairs(list) do
-        if not w.done then
-            w.done = true
-            resume(w.loop, w.co, ok, v)
-        end
-    end
-end
+local settle = loopm._settle
 
 local function take(s, key)
     local list = rawget(s, key)
@@ -58,29 +50,7 @@ local function take(s, key)
     return list
 end
 
-local function wait_on(s, key, timeout, what)
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-        raise(core.SIP_EINVAL, ("%s: timeout must be a number of seconds >= 0, got %s"):format(
-            what, type(timeout) == "number" and tostring(timeout) or type(timeout)))
-    end
-    local co, l = current_task(what)
-    local w = { co = co, loop = l }
-    local list = rawget(s, key)
-    list[#list + 1] = w
-    local timer
-    if timeout then
-        timer = l:timer(math.floor(timeout * 1000 + 0.5), function()
-            if w.done then return end
-            w.done = true
-            resume(l, co, false, new_error(ETIMEDOUT, ("%s: nothing within %g s"):format(what,
-                timeout)))
-        end)
-    end
-    local ok, v = coroutine.yield()
-    if timer then timer:close() end
-    if not ok then error(v, 0) end
-    return v
-end
+local wait_on = loopm._wait_on
 
 -- The error of a subscription that ended before it was established (Python's
 -- SubscriptionFailed): SIP_EIO with status, phrase and response.
