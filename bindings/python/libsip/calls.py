@@ -261,6 +261,15 @@ def _settle(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
     futs.clear()
 
 
+async def _wait(futs: List[Any], timeout: Optional[float]) -> Any:
+    """Waits for a new future among futs (resolved by _settle()), at most timeout seconds."""
+    fut = asyncio.get_running_loop().create_future()
+    futs.append(fut)
+    if timeout is None:
+        return await fut
+    return await asyncio.wait_for(fut, timeout)
+
+
 class _Done:
     """What ring(), answer(), reject() and hangup() return: the message is already sent, so
     ``await`` on it returns at once (the calls read the same in sync handlers and in
@@ -651,13 +660,6 @@ class Call:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    async def _wait(self, futs: List[Any], timeout: Optional[float]) -> Any:
-        fut = asyncio.get_running_loop().create_future()
-        futs.append(fut)
-        if timeout is None:
-            return await fut
-        return await asyncio.wait_for(fut, timeout)
-
     async def answered(self, timeout: Optional[float] = None) -> "Call":
         """Waits until the call is confirmed (the 2xx and its ACK) and returns it. Raises
         CallFailed(status, reason) when it ends first (rejected, cancelled, no answer),
@@ -672,7 +674,7 @@ class Call:
             st = self.end_status
             raise CallFailed(st, rsp.reason if rsp is not None and rsp.status == st else "",
                              rsp)
-        return await self._wait(self._answered, timeout)
+        return await _wait(self._answered, timeout)
 
     async def ended(self, timeout: Optional[float] = None) -> int:
         """Waits until the call has ended and returns end_status (the failure status, or 200
@@ -682,7 +684,7 @@ class Call:
             raise ClosedError(message="the call's UA was closed")
         if self._over:
             return self.end_status
-        return await self._wait(self._ended, timeout)
+        return await _wait(self._ended, timeout)
 
     def __await__(self) -> Generator[Any, None, "Call"]:
         return self.answered().__await__()

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Generator, List, Optional, Tuple, TypeVa
 from . import _core as _c
 from ._base import Enum, safe_repr
 from ._errors import ClosedError, Error, InvalidError, error
-from .calls import UA, _noop, _run_handler, _settle
+from .calls import UA, _noop, _run_handler, _settle, _wait
 from .loop import release
 from .message import Message, NetInfo
 
@@ -208,13 +208,6 @@ class Registration:
         _settle(self._unregistered, None, exc)
         _settle(self._ev_getters, None, None)
 
-    async def _wait(self, futs: List[Any], timeout: Optional[float]) -> Any:
-        fut = asyncio.get_running_loop().create_future()
-        futs.append(fut)
-        if timeout is None:
-            return await fut
-        return await asyncio.wait_for(fut, timeout)
-
     # -- waiting and acting ----------------------------------------------------------------
 
     async def registered(self, timeout: Optional[float] = None) -> "Registration":
@@ -227,7 +220,7 @@ class Registration:
             return self
         if self._failed is not None:
             raise self._failed
-        return await self._wait(self._registered, timeout)  # type: ignore[no-any-return]
+        return await _wait(self._registered, timeout)  # type: ignore[no-any-return]
 
     def __await__(self) -> Generator[Any, None, "Registration"]:
         return self.registered().__await__()
@@ -241,7 +234,7 @@ class Registration:
             return self._events.pop(0)
         if self._over or self._h is None:
             return None
-        return await self._wait(self._ev_getters, timeout)  # type: ignore[no-any-return]
+        return await _wait(self._ev_getters, timeout)  # type: ignore[no-any-return]
 
     def __aiter__(self) -> "Registration":
         return self
@@ -266,7 +259,7 @@ class Registration:
                 raise InvalidError(rc, f"bad contact {contact!r}")
             raise error(rc, f"cannot unregister: {_c.sip_strerror(rc)}")
         self._loop._kick()
-        return await self._wait(self._unregistered, timeout)  # type: ignore[no-any-return]
+        return await _wait(self._unregistered, timeout)  # type: ignore[no-any-return]
 
     def refresh(self) -> None:
         """Sends a REGISTER now (a refresh; after an unregistration or a failure, a

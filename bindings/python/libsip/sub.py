@@ -33,7 +33,7 @@ from . import _core as _c
 from ._base import Enum, safe_repr
 from ._errors import ClosedError, Error, InvalidError, error
 from .calls import (UA, Call, Dialog, SdpArg, _headers_text, _invite_opts, _opt_str, _settle,
-                    _text)
+                    _text, _wait)
 from .loop import release
 from .message import BytesLike, HeaderArg, Message, NetInfo, status_phrase
 
@@ -254,13 +254,6 @@ class Subscription:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    async def _wait(self, futs: List[Any], timeout: Optional[float]) -> Any:
-        fut = asyncio.get_running_loop().create_future()
-        futs.append(fut)
-        if timeout is None:
-            return await fut
-        return await asyncio.wait_for(fut, timeout)
-
     async def established(self, timeout: Optional[float] = None) -> "Subscription":
         """Waits until the subscription is accepted (its 2xx, or a first NOTIFY) and returns
         it. Raises SubscriptionFailed(status, reason) when it ends first (489, 404, 408...),
@@ -276,7 +269,7 @@ class Subscription:
             st = self.end_status
             raise SubscriptionFailed(
                 st, rsp.reason if rsp is not None and rsp.status == st else "", rsp)
-        return await self._wait(self._established, timeout)
+        return await _wait(self._established, timeout)
 
     async def ended(self, timeout: Optional[float] = None) -> int:
         """Waits until the subscription has ended and returns end_status. Raises ClosedError
@@ -285,7 +278,7 @@ class Subscription:
             raise ClosedError(message="the subscription's UA was closed")
         if self._over:
             return self.end_status
-        return await self._wait(self._ended, timeout)
+        return await _wait(self._ended, timeout)
 
     async def next_notify(self, timeout: Optional[float] = None) -> Optional[Notify]:
         """The next NOTIFY received (one received earlier at once), or None once the
@@ -298,7 +291,7 @@ class Subscription:
         if self._all_over():
             return None
         try:
-            return await self._wait(self._getters, timeout)
+            return await _wait(self._getters, timeout)
         except StopAsyncIteration:
             return None
 
