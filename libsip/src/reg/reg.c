@@ -518,10 +518,8 @@ const sip_msg_t *sip__reg_service_route(sip_ua_t *ua, const sip_msg_t *req)
     const sip_addr_t *from = sip_msg_get_from(req);
     if (!from || !from->uri.raw.len) return NULL;
     for (sip_reg_t *reg = ua->regs; reg; reg = reg->next) {
-        sip_uri_t aor;
-        if (reg->closed || !reg->routes) continue;
-        if (sip_uri_parse(&aor, reg->aor, strlen(reg->aor)) == 0 && sip_uri_equal(&aor, &from->uri))
-            return reg->routes;
+        if (reg->closed || !reg->routes || !reg->aor) continue;
+        if (sip_uri_equal(&reg->aor_uri, &from->uri)) return reg->routes;
     }
     return NULL;
 }
@@ -714,6 +712,7 @@ int sip_reg_create(sip_reg_t **out, sip_ua_t *ua, const char *aor, const sip_reg
     reg->refs = 1;
     reg->ua = ua;
     reg->aor = sip__strdup(aor);
+    if (reg->aor) sip_uri_parse(&reg->aor_uri, reg->aor, strlen(reg->aor)); /* checked above */
     if (opts->registrar) {
         reg->registrar = sip__strdup(opts->registrar);
     } else {

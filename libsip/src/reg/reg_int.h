@@ -16,6 +16,8 @@ struct sip_reg {
     sip_ua_t *ua;                /* referenced */
     struct sip_reg *next, *prev; /* the UA's list */
     char *aor, *registrar, *from, *contact_params, *instance_id;
+    sip_uri_t aor_uri;   /* views into aor, parsed once: compared with the From of every request
+                            the UA builds (RFC 3608 §6) */
     sip_msg_t *contacts; /* our Contact headers, in a holder message (made at the first send
                             when the application gave none) */
     uint32_t expires;    /* asked; a 423's Min-Expires raises it */
