@@ -5,11 +5,11 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config ninja-build clang clang-format libclang-rt-14-dev llvm
-  libuv1-dev libssl-dev libc-ares-dev libwslay-dev
+  libuv1-dev libssl-dev libc-ares-dev libwslay-dev libsqlite3-dev
   swig python3-dev python3-pytest python3-websockets liblua5.4-dev lua5.4 lua-socket
   libcmocka-dev valgrind
   libosip2-dev libsofia-sip-ua-dev libre-dev
-  sip-tester kamailio tshark dnsmasq-base openssl
+  sip-tester kamailio tshark dnsmasq-base openssl sipsak
 )
 
 missing=()

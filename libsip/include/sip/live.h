@@ -31,7 +31,13 @@ typedef enum sip_live_kind {
     SIP_LIVE_REG, /**< registrations (sip_reg_t) */
     /** subscriptions (sip_sub_t), subscribers' and notifiers' */
     SIP_LIVE_SUB,
-    SIP_LIVE__COUNT /**< the number of kinds (not a kind) */
+    SIP_LIVE_LOCATION,  /**< location services (sip_location_t) */
+    SIP_LIVE_BINDINGS,  /**< binding sets of lookups (sip_bindings_t) */
+    SIP_LIVE_REGISTRAR, /**< registrars (sip_registrar_t) */
+    SIP_LIVE_USERDB,    /**< user tables (sip_userdb_t) */
+    SIP_LIVE_PROXY,     /**< proxies (sip_proxy_t) */
+    SIP_LIVE_PROXY_REQ, /**< requests being routed by a proxy (sip_proxy_req_t) */
+    SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
 
 /**
@@ -49,7 +55,8 @@ SIP_EXTERN long sip_live_count(sip_live_kind_t kind);
 
 /**
  * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp",
- * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "reg", "sub".
+ * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "reg", "sub", "location",
+ * "bindings", "registrar", "userdb", "proxy", "proxy_req".
  * @return a static string, or NULL for an unknown kind.
  */
 SIP_EXTERN const char *sip_live_name(sip_live_kind_t kind);

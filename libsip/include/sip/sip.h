@@ -25,5 +25,8 @@
 #include "sip/auth.h"
 #include "sip/reg.h"
 #include "sip/sub.h"
+#include "sip/location.h"
+#include "sip/registrar.h"
+#include "sip/proxy.h"
 
 #endif

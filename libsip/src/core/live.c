@@ -24,6 +24,12 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_AUTH_QUERY] = "auth_query",
     [SIP_LIVE_REG] = "reg",
     [SIP_LIVE_SUB] = "sub",
+    [SIP_LIVE_LOCATION] = "location",
+    [SIP_LIVE_BINDINGS] = "bindings",
+    [SIP_LIVE_REGISTRAR] = "registrar",
+    [SIP_LIVE_USERDB] = "userdb",
+    [SIP_LIVE_PROXY] = "proxy",
+    [SIP_LIVE_PROXY_REQ] = "proxy_req",
 };
 
 long sip_live_count(sip_live_kind_t kind)
