@@ -73,6 +73,8 @@ local function bindings(setp)
         local b = core.sip_bindings_at(setp, i)
         local t = {}
         for _, k in ipairs(BINDING_FIELDS) do t[k] = b[k] end
+        -- q as Python's Binding.q: 0.0-1.0, nil when the Contact gave none.
+        t.q = b.q >= 0 and b.q / 1000 or nil
         out[#out + 1] = t
     end
     return out
@@ -108,6 +110,14 @@ local function targets_of(v, what)
     return out
 end
 
+-- A binding's q (0.0-1.0, nil for none; an integer is thousandths, as C has it) for
+-- sip_proxy_target_t: thousandths, -1 for none.
+local function q_milli(q)
+    if q == nil then return -1 end
+    if math.type(q) == "float" then return math.floor(q * 1000 + 0.5) end
+    return q
+end
+
 local function add_target(p, t)
     local tg = core.sip_proxy_target_t()
     if type(t) == "string" then
@@ -115,7 +125,7 @@ local function add_target(p, t)
         tg.q = -1
     else
         tg.uri = t.contact
-        tg.q = math.tointeger(t.q) or -1
+        tg.q = q_milli(t.q)
         if t.path and t.path ~= "" then tg.path = t.path end
         if t.received and t.received ~= "" then tg.dst = t.received end
         if t.conn_id then tg.conn_id = t.conn_id end
@@ -137,7 +147,8 @@ local function contact_value(t)
         return t:find("<", 1, true) and t or "<" .. t .. ">"
     end
     local v = "<" .. t.contact .. ">"
-    if t.q and t.q >= 0 then v = v .. (";q=%g"):format(t.q / 1000) end
+    local q = q_milli(t.q)
+    if q >= 0 then v = v .. (";q=%g"):format(q / 1000) end
     if t.expires and t.expires > 0 then
         v = v .. (";expires=%d"):format(math.max(0, t.expires - os.time()))
     end
@@ -155,15 +166,18 @@ end
 local function finish(r)
     rawset(r, "_route_over", true)
     local p = rawget(r, "_p")
-    if not p or rawget(r, "_delegated") or rawget(r, "_relay") then return end
-    if core.sip_proxy_req_is_done(p) == 0 then
+    if rawget(r, "_relay") then return end -- the relay's outcome comes back here
+    -- (A relay counts as done in C: the script's own answers are what tell here.)
+    if p and not rawget(r, "_delegated") and not rawget(r, "_answered") then
         local last = rawget(r, "_last")
         if last then
             -- The route awaited an outcome and let it be: forwarded as §16.7 says (its status
             -- when no relay ran: an empty target list).
-            if core.sip_proxy_req_forward_best(p) < 0 then
+            if last.status >= 300 and core.sip_proxy_req_forward_best(p) == core.SIP_ENOENT then
                 core.sip_proxy_req_reply(p, last.status, nil)
             end
+        elseif core.sip_proxy_req_is_done(p) == 1 then
+            -- forwarded or answered by the core
         elseif is_ack(p) then
             core.sip_proxy_req_drop(p)
         else
@@ -182,7 +196,8 @@ local function failed(r)
         local relay = rawget(r, "_relay")
         rawset(r, "_relay", nil)
         if relay then core.sip_proxy_req_cancel(p) end
-        if core.sip_proxy_req_is_done(p) == 0 or relay then
+        if not rawget(r, "_answered") and (relay or rawget(r, "_last")
+            or core.sip_proxy_req_is_done(p) == 0) then
             if is_ack(p) then core.sip_proxy_req_drop(p) else core.sip_proxy_req_reply(p, 500, nil) end
         end
     end
@@ -407,6 +422,7 @@ function ProxyRequest.methods.challenge(r)
     elseif rc < 0 then
         fail(rc, "req:challenge")
     end
+    rawset(r, "_answered", true)
 end
 
 --- Saves a REGISTER with the proxy's registrar as the user it was authenticated as (RFC 3261
@@ -424,6 +440,7 @@ function ProxyRequest.methods.save(r)
     elseif rc < 0 then
         fail(rc, "req:save")
     end
+    rawset(r, "_answered", true)
     return wait_box(box, "req:save")
 end
 
@@ -534,6 +551,8 @@ function ProxyRequest.methods.proxy(r, targets, opts)
     -- One function for both C callbacks of the relay (sip_proxy_relay_opts_t.on_branch gets
     -- the relay's user too): (req, status, best) for the outcome, (req, event, index, msg)
     -- for a branch hook.
+    local last = rawget(r, "_last")
+    rawset(r, "_last", nil)
     local rc = core.sip_proxy_req_relay(p, o, function(...)
         local _, a, b, c = ...
         if select("#", ...) == 4 then return run_hook(relay, a, b, c) end
@@ -541,6 +560,7 @@ function ProxyRequest.methods.proxy(r, targets, opts)
         return 0
     end)
     if rc < 0 then
+        rawset(r, "_last", last)
         core.sip_proxy_req_clear_targets(p)
         fail(rc, what)
     end
@@ -565,6 +585,7 @@ function ProxyRequest.methods.forward(r, uri, record_route)
     elseif rc < 0 then
         fail(rc, "req:forward")
     end
+    rawset(r, "_answered", true)
 end
 
 --- Answers the request (statefully when it has a server transaction): req:reply(status
@@ -593,6 +614,7 @@ function ProxyRequest.methods.reply(r, status, reason, headers)
         rsp:close()
     end
     if rc < 0 then fail(rc, "req:reply " .. status) end
+    if status >= 200 then rawset(r, "_answered", true) end
 end
 
 --- Answers 3xx (300, 301, 302 or 305; 302 by default) with one Contact per target (a URI, or
@@ -624,12 +646,14 @@ function ProxyRequest.methods.redirect(r, contacts, status)
         rsp:close()
     end
     if rc < 0 then fail(rc, "req:redirect " .. status) end
+    rawset(r, "_answered", true)
 end
 
 --- Drops the request without an answer (a stateless proxy's choice for junk).
 function ProxyRequest.methods.drop(r)
     local rc = core.sip_proxy_req_drop(req_p(r))
     if rc < 0 then fail(rc, "req:drop") end
+    rawset(r, "_answered", true)
 end
 
 --- Cancels every pending branch of the relay in progress (its outcome follows).
@@ -649,10 +673,6 @@ function ProxyRequest.methods.default_route(r)
 end
 
 ProxyRequest.__gc = release
-ProxyRequest.__tostring = function(r)
-    if not rawget(r, "_p") then return "ProxyRequest (closed)" end
-    return ("ProxyRequest %s %s"):format(r.method, tostring(r.uri))
-end
 
 errors._check_args("ProxyRequest", ProxyRequest.methods, {
     proxy = { "targets:string|table?", "opts:table?" },
@@ -808,6 +828,13 @@ function Proxy.methods.is_local(px, uri)
     if rc < 0 then raise(rc, ("proxy:is_local: malformed URI %q"):format(text)) end
     return core.sip_proxy_is_local(p, u) == 1
 end
+
+-- The fields of sip_proxy_opts_t sip.Proxy takes (timer_c is timer_c_ms in seconds), as
+-- Python's Proxy.OPTIONS.
+local PROXY_OPTIONS = { "stateless", "timer_c_ms", "max_branches", "loop_detect",
+    "record_route_host", "location", "registrar", "auth", "proxy_auth", "users", "server",
+    "redirect" }
+Proxy.props.OPTIONS = function() return PROXY_OPTIONS end
 
 --- The number of requests being routed (made and not freed yet).
 Proxy.props.count = function(px)

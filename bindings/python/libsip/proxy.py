@@ -34,6 +34,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, Lis
 from . import _core as _c
 from ._base import safe_repr
 from ._errors import ClosedError, Error, InvalidError, NotFoundError, error
+from .location import Binding, _set_list
 from .loop import release
 from .message import HeaderArg, Message, Uri, _header_items, _short
 from .txn import ServerTransaction
@@ -47,49 +48,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 # ---- values ---------------------------------------------------------------------------------
-
-
-class Binding:
-    """One binding of an address of record (sip_binding_t), as req.lookup() gives them: the
-    ``contact`` it is reached at, ``q`` (thousandths, -1 for none), ``expires`` (UNIX time),
-    ``path`` (RFC 3327), ``received`` (where the REGISTER came from), ``conn_id`` (its flow,
-    RFC 5626) and the rest of what the registrar kept. A copy: it outlives the lookup. Give it
-    to req.proxy() or req.redirect() as a target."""
-
-    __slots__ = ("aor", "contact", "params", "expires", "q", "call_id", "cseq", "path",
-                 "received", "socket", "conn_id", "instance", "reg_id", "user_agent", "updated")
-
-    def __init__(self, contact: str, *, aor: str = "", params: str = "", expires: int = 0,
-                 q: int = -1, call_id: str = "", cseq: int = 0, path: str = "",
-                 received: str = "", socket: str = "", conn_id: int = 0, instance: str = "",
-                 reg_id: int = 0, user_agent: str = "", updated: int = 0) -> None:
-        if not isinstance(contact, str):
-            raise TypeError(f"contact must be a str, not {type(contact).__name__}")
-        self.contact = contact
-        self.aor, self.params, self.expires, self.q = aor, params, expires, q
-        self.call_id, self.cseq, self.path, self.received = call_id, cseq, path, received
-        self.socket, self.conn_id, self.instance, self.reg_id = socket, conn_id, instance, reg_id
-        self.user_agent, self.updated = user_agent, updated
-
-    @classmethod
-    def _from_c(cls, b: Any) -> "Binding":
-        out = object.__new__(cls)
-        for name in cls.__slots__:
-            v = getattr(b, name)
-            out.__setattr__(name, v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-        return out
-
-    def __repr__(self) -> str:
-        q = f" q={self.q / 1000:g}" if self.q >= 0 else ""
-        return f"<Binding {self.contact}{q}>"
-
-
-def _bindings(set_h: Any) -> List[Binding]:
-    """The bindings of a sip_bindings_t, copied out, best first."""
-    if set_h is None:
-        return []
-    return [Binding._from_c(_c.sip_bindings_at(set_h, i))
-            for i in range(_c.sip_bindings_count(set_h))]
 
 
 class Branch:
@@ -309,7 +267,7 @@ class ProxyRequest:
     (an ACK is dropped); one that raises gets 500 and its traceback logged."""
 
     __slots__ = ("_h", "_proxy", "_msg", "_relay", "_last", "_route_over", "_delegated",
-                 "__weakref__")
+                 "_answered", "__weakref__")
 
     def __init__(self, *_: Any) -> None:
         raise TypeError("proxy requests come to the route function")
@@ -324,6 +282,7 @@ class ProxyRequest:
         r._last: Optional[Outcome] = None
         r._route_over = False
         r._delegated = False
+        r._answered = False
         return r
 
     def _handle(self) -> Any:
@@ -429,7 +388,7 @@ class ProxyRequest:
             if status < 0 and status != _c.SIP_ENOENT:
                 fut.set_exception(_fail(status, "lookup"))
             else:
-                fut.set_result(_bindings(set_h))
+                fut.set_result(_set_list(set_h) if set_h is not None else [])
 
         rc = _c.sip_proxy_req_lookup(h, on_lookup)
         if rc < 0:
@@ -491,6 +450,7 @@ class ProxyRequest:
             if rc == _c.SIP_ENOENT:
                 raise NotFoundError(rc, "challenge: the proxy has no auth server")
             raise _fail(rc, "challenge")
+        self._answered = True
         self._kick()
 
     def save(self) -> "asyncio.Future[int]":
@@ -509,6 +469,7 @@ class ProxyRequest:
             if rc == _c.SIP_ENOENT:
                 raise NotFoundError(rc, "save: the proxy has no registrar")
             raise _fail(rc, "save")
+        self._answered = True
         self._kick()
         return fut
 
@@ -559,8 +520,10 @@ class ProxyRequest:
         _c.sip_proxy_req_clear_targets(h)
         for t in items:
             _add_target(h, t)
+        last, self._last = self._last, None
         rc = _c.sip_proxy_req_relay(h, o, functools.partial(_on_relay, relay))
         if rc < 0:
+            self._last = last
             _c.sip_proxy_req_clear_targets(h)
             raise _fail(rc, "proxy")
         if relay.outcome is None:
@@ -584,6 +547,7 @@ class ProxyRequest:
             if rc == _c.SIP_EURI:
                 raise error(rc, f"forward: bad URI {uri!r}")
             raise _fail(rc, "forward")
+        self._answered = True
         self._kick()
 
     def reply(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None
@@ -614,6 +578,8 @@ class ProxyRequest:
                 _c.sip_msg_unref(rsp)
         if rc < 0:
             raise _fail(rc, f"reply {status}")
+        if status >= 200:
+            self._answered = True
         self._kick()
 
     def redirect(self, contacts: Union[None, str, Binding, Iterable[Union[str, Binding]]],
@@ -643,6 +609,7 @@ class ProxyRequest:
                 _c.sip_msg_unref(rsp)
         if rc < 0:
             raise _fail(rc, f"redirect {status}")
+        self._answered = True
         self._kick()
 
     def drop(self) -> None:
@@ -650,6 +617,7 @@ class ProxyRequest:
         rc = _c.sip_proxy_req_drop(self._handle())
         if rc < 0:
             raise _fail(rc, "drop")
+        self._answered = True
 
     def cancel(self) -> None:
         """Cancels every pending branch of the relay in progress (its outcome follows)."""
@@ -676,14 +644,19 @@ class ProxyRequest:
         """The route returned (or its task ended): a decision it left to the proxy."""
         self._route_over = True
         h = self._h
-        if h is None or self._delegated or self._relay is not None:
-            return
-        if not _c.sip_proxy_req_is_done(h):
-            if self._last is not None:
-                # The route awaited an outcome and let it be: forwarded as §16.7 says (its
-                # status when no relay ran: an empty target list).
-                if _c.sip_proxy_req_forward_best(h) < 0:
-                    _c.sip_proxy_req_reply(h, self._last.status, None)
+        if self._relay is not None:
+            return  # the relay's outcome comes back here
+        last = self._last
+        if h is not None and not self._delegated and not self._answered:
+            # (A relay counts as done in C: the script's own answers are what tell here.)
+            if last is not None:
+                if last.status >= 300:
+                    # The route awaited an outcome and let it be: forwarded as §16.7 says (its
+                    # status when no relay ran: an empty target list).
+                    if _c.sip_proxy_req_forward_best(h) == _c.SIP_ENOENT:
+                        _c.sip_proxy_req_reply(h, last.status, None)
+            elif _c.sip_proxy_req_is_done(h):
+                pass
             elif _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
                 _c.sip_proxy_req_drop(h)
             else:
@@ -699,7 +672,8 @@ class ProxyRequest:
             relay, self._relay = self._relay, None
             if relay is not None:
                 _c.sip_proxy_req_cancel(h)
-            if not _c.sip_proxy_req_is_done(h) or relay is not None:
+            if not self._answered and (relay is not None or self._last is not None
+                                       or not _c.sip_proxy_req_is_done(h)):
                 if _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
                     _c.sip_proxy_req_drop(h)
                 else:
@@ -746,7 +720,7 @@ def _add_target(h: Any, t: Any) -> None:
         tg.q = -1
     else:
         tg.uri = t.contact
-        tg.q = t.q
+        tg.q = _q_milli(t.q)
         if t.path:
             tg.path = t.path
         if t.received:
@@ -762,13 +736,23 @@ def _add_target(h: Any, t: Any) -> None:
         raise _fail(rc, f"proxy: target {what!r}")
 
 
+def _q_milli(q: Any) -> int:
+    """A binding's q (0.0-1.0, None for none) in thousandths, -1 for none (sip_proxy_target_t)."""
+    if q is None:
+        return -1
+    if isinstance(q, float):
+        return int(round(q * 1000))
+    return int(q)
+
+
 def _contact_value(t: Any) -> str:
     import time
     if isinstance(t, str):
         return t if "<" in t else f"<{t}>"
     v = f"<{t.contact}>"
-    if t.q >= 0:
-        v += f";q={t.q / 1000:g}"
+    q = _q_milli(t.q)
+    if q >= 0:
+        v += f";q={q / 1000:g}"
     if t.expires:
         v += f";expires={max(0, int(t.expires - time.time()))}"
     return v
@@ -1088,4 +1072,4 @@ def _install() -> None:
 
 _install()
 
-__all__ = ["Binding", "Branch", "Outcome", "Proxy", "ProxyRequest"]
+__all__ = ["Branch", "Outcome", "Proxy", "ProxyRequest"]
