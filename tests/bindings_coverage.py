@@ -69,6 +69,7 @@ PACKAGE_OPTIONS = {
     # max_retry (seconds).
     "sip_reg_opts_t": "UA.register",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
+    "sip_registrar_opts_t": "Registrar",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))
