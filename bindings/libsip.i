@@ -347,4 +347,13 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 }
 %}
 %include "sip/location.h"
+/* The registrar and the user table (sip/registrar.h): handles by convention 1; the first
+ * malformed line of a users file is one more return value (0 when none). The location service
+ * comes first, which the registrar writes into (%include reads a file once). */
+%include <typemaps.i>
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_location_t **out, sip_bindings_t **out };
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_registrar_t **out, sip_userdb_t **out };
+%apply int *OUTPUT { int *err_line };
+%include "sip/location.h"
+%include "sip/registrar.h"
 %mutable;
