@@ -883,6 +883,389 @@ static void proxy_target_over_flow(void **state)
     sip_msg_unref(req);
 }
 
+/* ---- stateful relaying: forking and aggregation (§16.6, §16.7) ------------------------------ */
+
+static sip_proxy_relay_opts_t ropts;
+static const char *tgt[3];
+static int tgt_q[3];
+static int nout, out_status, out_branches, out_best_status, gseq;
+static int keep_then; /* keep_final: 1 relay to UAS2 from the outcome, 2 keep the request */
+
+static void on_outcome(sip_proxy_req_t *req, int status, sip_msg_t *best, void *user)
+{
+    assert_ptr_equal(user, &ropts);
+    nout++;
+    out_status = status;
+    assert_non_null(best);
+    out_best_status = sip_msg_get_status(best);
+    out_branches = (int)sip_proxy_req_branch_count(req);
+    if (keep_then == 1 && status >= 300) {
+        sip_proxy_target_t t = {.uri = uri2, .q = -1};
+        assert_int_equal(sip_proxy_req_add_target(req, &t), 0);
+        sip_proxy_relay_opts_t o;
+        sip_proxy_relay_opts_init(&o);
+        assert_int_equal(sip_proxy_req_relay(req, &o, NULL, NULL, NULL), 0);
+    } else if (keep_then == 2) {
+        kept = sip_proxy_req_ref(req);
+    }
+}
+
+static void relay_targets(sip_proxy_req_t *req)
+{
+    for (int i = 0; i < 3 && tgt[i]; i++) {
+        sip_proxy_target_t t = {.uri = tgt[i], .q = tgt_q[i] ? tgt_q[i] : -1};
+        assert_int_equal(sip_proxy_req_add_target(req, &t), 0);
+    }
+    assert_int_equal(sip_proxy_req_relay(req, &ropts, on_outcome, &ropts, NULL), 0);
+    assert_int_equal(sip_proxy_req_relay(req, &ropts, NULL, NULL, NULL), SIP_EBUSY);
+    assert_int_equal(sip_proxy_req_forward(req, NULL, 0), SIP_EBUSY);
+}
+
+static void invite_through(const char *user)
+{
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri(user), NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+static void relay_setup(void)
+{
+    sip_proxy_relay_opts_init(&ropts);
+    memset(tgt, 0, sizeof(tgt));
+    memset(tgt_q, 0, sizeof(tgt_q));
+    nout = out_status = out_branches = out_best_status = gseq = keep_then = 0;
+    route_fn = relay_targets;
+    tgt[0] = uri1;
+    tgt[1] = uri2;
+}
+
+static void proxy_fork_busy_and_answer(void **state)
+{
+    (void)state;
+    relay_setup();
+    uas[0].final = 486;
+    uas[1].prov = 180;
+    uas[1].final = 200;
+    uas[1].delay_ms = 50;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(statuses[0], 180);
+    assert_true(test_pump_until(loop, &nout, 1, 3000));
+    assert_int_equal(out_status, 200);
+    assert_int_equal(out_branches, 2);
+    assert_preserved(rx_find(PX, "INVITE ", 0), rx_find(UAS1, "INVITE ", 0));
+    assert_preserved(rx_find(PX, "INVITE ", 0), rx_find(UAS2, "INVITE ", 0));
+    /* The 486 went no further than the proxy, which ACKed it (§17.1.1.3: hop by hop). */
+    assert_int_equal(rx_count(UAC, "SIP/2.0 486"), 0);
+    assert_true(test_pump_until(loop, &nodes[UAS1].nrx, 2, 3000));
+    assert_non_null(rx_find(UAS1, "ACK ", 0));
+}
+
+static void proxy_fork_both_answer(void **state)
+{
+    (void)state;
+    relay_setup();
+    uas[0].final = 200;
+    uas[1].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    /* §16.7 step 5: every 2xx goes upstream. */
+    assert_true(test_pump_until(loop, &n2xx, 2, 3000));
+    assert_int_equal(rx_count(UAC, "SIP/2.0 200"), 2);
+    char a[128], b[128];
+    hdr_value(rx_find(UAC, "SIP/2.0 200", 0), "To", a, sizeof(a));
+    hdr_value(rx_find(UAC, "SIP/2.0 200", 1), "To", b, sizeof(b));
+    assert_string_not_equal(a, b);
+    assert_int_equal(nout, 1);
+}
+
+static void proxy_6xx_cancels_others(void **state)
+{
+    (void)state;
+    relay_setup();
+    uas[0].final = 603;
+    uas[0].delay_ms = 50;
+    uas[1].prov = 180;
+    uas[1].final = 200;
+    uas[1].delay_ms = 60000;
+    invite_through("bob");
+    assert_int_equal(final_status, 603);
+    assert_true(test_pump_until(loop, &uas[1].cancels, 1, 3000));
+    assert_int_equal(out_status, 603);
+}
+
+static void proxy_aggregation_best(void **state)
+{
+    (void)state;
+    relay_setup();
+    /* The lowest class wins: 404 over 503. */
+    uas[0].final = 503;
+    uas[1].final = 404;
+    invite_through("bob");
+    assert_int_equal(final_status, 404);
+    /* A 503 alone goes up as 500 (§16.7 step 6), though the outcome says 503. */
+    tgt[1] = NULL;
+    invite_through("bob");
+    assert_int_equal(final_status, 500);
+    assert_true(test_pump_until(loop, &nout, 2, 3000));
+    assert_int_equal(out_status, 503);
+    /* The challenges of every 401/407 are gathered (§16.7 steps 7-8). */
+    tgt[1] = uri2;
+    uas[0].final = 401;
+    uas[0].hname = "WWW-Authenticate";
+    uas[0].hvalue = "Digest realm=\"a\", nonce=\"1\"";
+    uas[1].final = 407;
+    uas[1].hname = "Proxy-Authenticate";
+    uas[1].hvalue = "Digest realm=\"b\", nonce=\"2\"";
+    invite_through("bob");
+    assert_true(final_status == 401 || final_status == 407);
+    const char *r = rx_find(UAC, final_status == 401 ? "SIP/2.0 401" : "SIP/2.0 407", 0);
+    assert_int_equal(hdr_lines(r, "WWW-Authenticate"), 1);
+    assert_int_equal(hdr_lines(r, "Proxy-Authenticate"), 1);
+}
+
+static void on_uas_seq(sip_proxy_req_t *req)
+{
+    relay_targets(req);
+}
+
+static void proxy_sequential_by_q(void **state)
+{
+    (void)state;
+    relay_setup();
+    route_fn = on_uas_seq;
+    ropts.parallel = 0;
+    tgt_q[0] = 500; /* UAS1 after UAS2 */
+    tgt_q[1] = 1000;
+    uas[0].final = 200;
+    uas[1].final = 486;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(uas[0].reqs, 1);
+    assert_int_equal(uas[1].reqs, 1);
+    /* UAS2's INVITE went first: the proxy had its 486 before sending to UAS1. */
+    const char *first = NULL;
+    for (int i = 0; i < nodes[PX].nrx && !first; i++)
+        if (!strncmp(nodes[PX].rx[i], "SIP/2.0 486", 11) ||
+            !strncmp(nodes[PX].rx[i], "SIP/2.0 200", 11))
+            first = nodes[PX].rx[i];
+    assert_non_null(first);
+    assert_memory_equal(first, "SIP/2.0 486", 11);
+    assert_int_equal(out_branches, 2);
+}
+
+static void proxy_sequential_timeout(void **state)
+{
+    (void)state;
+    relay_setup();
+    ropts.parallel = 0;
+    ropts.timeout_ms = 150;
+    tgt_q[0] = 500;
+    tgt_q[1] = 1000;
+    uas[0].final = 200;
+    uas[1].prov = 180;
+    uas[1].final = 200;
+    uas[1].delay_ms = 60000;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(statuses[0], 180);
+    assert_true(test_pump_until(loop, &uas[1].cancels, 1, 3000));
+}
+
+static void recreate_proxy(uint32_t timer_c_ms)
+{
+    sip_proxy_unref(proxy);
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.timer_c_ms = timer_c_ms;
+    assert_int_equal(sip_proxy_create(&proxy, nodes[PX].layer, &po, on_route, NULL, NULL), 0);
+}
+
+static void proxy_timer_c(void **state)
+{
+    (void)state;
+    recreate_proxy(200);
+    relay_setup();
+    tgt[1] = NULL;
+    /* A provisional, then nothing: CANCEL (§16.8), the 487 goes up. */
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    invite_through("bob");
+    assert_int_equal(final_status, 487);
+    assert_int_equal(uas[0].cancels, 1);
+    /* Nothing at all: a 408 of the proxy's own. */
+    sip_txn_unref(uas[0].held);
+    uas[0].held = NULL;
+    sip_timer_unref(uas[0].timer);
+    uas[0].timer = NULL;
+    uas[0].prov = 0;
+    invite_through("bob");
+    assert_int_equal(final_status, 408);
+    assert_int_equal(out_status, 408);
+}
+
+static void proxy_cancel_propagates(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    cancel_on = 180;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    invite_through("bob");
+    assert_int_equal(final_status, 487);
+    assert_int_equal(uas[0].cancels, 1);
+    assert_int_equal(out_status, 487);
+}
+
+static void proxy_follow_redirects(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    char contact[160];
+    snprintf(contact, sizeof(contact), "<%s>", uri2);
+    uas[0].final = 302;
+    uas[0].hname = "Contact";
+    uas[0].hvalue = contact;
+    uas[1].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 302);
+    ropts.follow_redirects = 1;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(out_branches, 2);
+    assert_int_equal(uas[1].reqs, 1);
+}
+
+static int hook_calls;
+
+static int on_hook(sip_proxy_req_t *req, sip_proxy_branch_event_t ev, int branch, sip_msg_t *msg,
+                   void *user)
+{
+    (void)req;
+    assert_ptr_equal(user, &ropts);
+    hook_calls++;
+    if (ev == SIP_PROXY_BRANCH_REQUEST) {
+        /* The second target is skipped; the first gets a header. */
+        const sip_uri_t *u = sip_msg_get_uri(msg);
+        if (u->user.len == 4) return 1;
+        char v[16];
+        snprintf(v, sizeof(v), "%d", branch);
+        assert_int_equal(sip_msg_add_header(msg, "X-Branch", v), 0);
+        return 0;
+    }
+    if (sip_msg_get_status(msg) == 180) return 1;
+    assert_int_equal(sip_msg_add_header(msg, "X-Seen", "yes"), 0);
+    return 0;
+}
+
+static void proxy_branch_hooks(void **state)
+{
+    (void)state;
+    relay_setup();
+    ropts.on_branch = on_hook;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(nstatus, 1); /* the 180 was dropped */
+    assert_int_equal(uas[1].reqs, 0);
+    char buf[32];
+    assert_string_equal(hdr_value(rx_find(UAS1, "INVITE ", 0), "X-Branch", buf, sizeof(buf)), "0");
+    assert_string_equal(hdr_value(rx_find(UAC, "SIP/2.0 200", 0), "X-Seen", buf, sizeof(buf)),
+                        "yes");
+    assert_int_equal(out_branches, 1);
+}
+
+static void proxy_failure_routing(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    ropts.keep_final = 1;
+    keep_then = 1;
+    uas[0].final = 486;
+    uas[1].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_int_equal(rx_count(UAC, "SIP/2.0 486"), 0);
+    /* Kept: the caller sends the best response when it likes. */
+    keep_then = 2;
+    uas[1].final = 480;
+    tgt[0] = uri2;
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    assert_true(test_pump_until(loop, &nout, 2, 3000));
+    assert_non_null(kept);
+    assert_int_equal(sip_proxy_req_branch_status(kept, 0), 480);
+    assert_non_null(sip_proxy_req_branch_response(kept, 0));
+    assert_string_equal(sip_proxy_req_branch_target(kept, 0), uri2);
+    assert_null(sip_proxy_req_branch_target(kept, 1));
+    test_pump(loop, 20);
+    assert_int_equal(got_final, 0);
+    assert_int_equal(sip_proxy_req_forward_best(kept), 0);
+    assert_int_equal(sip_proxy_req_forward_best(kept), SIP_EBUSY);
+    wait_final();
+    assert_int_equal(final_status, 480);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+static void proxy_2xx_retransmission_forwarded(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    uas[0].final = 200;
+    uas[0].twice = 1;
+    invite_through("bob");
+    assert_true(test_pump_until(loop, &n2xx, 2, 3000));
+    assert_int_equal(rx_count(UAC, "SIP/2.0 200"), 2);
+}
+
+static void proxy_close_answers_503(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    assert_true(test_pump_until(loop, &nstatus, 1, 3000));
+    assert_int_equal(sip_proxy_req_count(proxy), 1);
+    sip_proxy_close(proxy);
+    assert_null(sip_proxy_get_layer(proxy));
+    wait_final();
+    assert_int_equal(final_status, 503);
+    assert_true(test_pump_until(loop, &uas[0].cancels, 1, 3000));
+    assert_int_equal(nout, 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+static void refuse_relay(sip_proxy_req_t *req)
+{
+    assert_int_equal(sip_proxy_req_relay(req, NULL, NULL, NULL, NULL), SIP_ENOTSUP);
+    assert_int_equal(sip_proxy_req_reply(req, 404, NULL), 0);
+}
+
+static void proxy_stateless_cannot_relay(void **state)
+{
+    (void)state;
+    route_fn = refuse_relay;
+    invite_through("bob");
+    assert_int_equal(final_status, 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -903,6 +1286,20 @@ int main(void)
         T(proxy_unmatched_cancel_forwarded),
         T(proxy_target_behind_nat),
         T(proxy_target_over_flow),
+        T(proxy_fork_busy_and_answer),
+        T(proxy_fork_both_answer),
+        T(proxy_6xx_cancels_others),
+        T(proxy_aggregation_best),
+        T(proxy_sequential_by_q),
+        T(proxy_sequential_timeout),
+        T(proxy_timer_c),
+        T(proxy_cancel_propagates),
+        T(proxy_follow_redirects),
+        T(proxy_branch_hooks),
+        T(proxy_failure_routing),
+        T(proxy_2xx_retransmission_forwarded),
+        T(proxy_close_answers_503),
+        S(proxy_stateless_cannot_relay),
 #undef T
 #undef S
     };
