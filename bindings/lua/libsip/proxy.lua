@@ -119,18 +119,14 @@ local function q_milli(q)
 end
 
 local function add_target(p, t)
-    local tg = core.sip_proxy_target_t()
+    local rc
     if type(t) == "string" then
-        tg.uri = t
-        tg.q = -1
+        rc = core.sipbind_proxy_req_add_target(p, t, -1, nil, nil, 0)
     else
-        tg.uri = t.contact
-        tg.q = q_milli(t.q)
-        if t.path and t.path ~= "" then tg.path = t.path end
-        if t.received and t.received ~= "" then tg.dst = t.received end
-        if t.conn_id then tg.conn_id = t.conn_id end
+        -- A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        rc = core.sipbind_proxy_req_add_target(p, t.contact, q_milli(t.q), t.path or nil,
+            t.received or nil, math.tointeger(t.conn_id) or 0)
     end
-    local rc = core.sip_proxy_req_add_target(p, tg)
     if rc < 0 then
         local uri = type(t) == "string" and t or t.contact
         if rc == core.SIP_EURI then
@@ -530,7 +526,7 @@ function ProxyRequest.methods.proxy(r, targets, opts)
     for _, k in ipairs { "on_request", "on_response" } do
         if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
     end
-    if opts.on_request or opts.on_response then o.on_branch = core.sipbind_proxy_on_branch end
+    local hooked = opts.on_request ~= nil or opts.on_response ~= nil
     -- The route decides what a non-2xx outcome becomes (relay again, reply, or forward it when
     -- it returns: sip_proxy_req_forward_best() in finish()).
     o.keep_final = 1
@@ -553,7 +549,9 @@ function ProxyRequest.methods.proxy(r, targets, opts)
     -- for a branch hook.
     local last = rawget(r, "_last")
     rawset(r, "_last", nil)
-    local rc = core.sip_proxy_req_relay(p, o, function(...)
+    -- With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
+    local relay_fn = hooked and core.sipbind_proxy_req_relay_hooked or core.sip_proxy_req_relay
+    local rc = relay_fn(p, o, function(...)
         local _, a, b, c = ...
         if select("#", ...) == 4 then return run_hook(relay, a, b, c) end
         relay_done(relay, a, b)
@@ -605,7 +603,7 @@ function ProxyRequest.methods.reply(r, status, reason, headers)
         local rc0, rp = core.sip_proxy_req_create_response(p, status, reason)
         if rc0 < 0 then fail(rc0, "req:reply " .. status) end
         local rsp = wrap_msg(rp)
-        local ok, err = pcall(message._add_headers, rsp, headers, "req:reply")
+        local ok, err = pcall(message._add_headers, "req:reply", rsp, headers)
         if not ok then
             rsp:close()
             error(err, 0)
@@ -669,7 +667,11 @@ function ProxyRequest.methods.default_route(r)
     local p = req_p(r)
     rawset(r, "_delegated", true)
     local rc = core.sip_proxy_route_default(p)
-    if rc < 0 then fail(rc, "req:default_route") end
+    if rc == core.SIP_ENOTSUP then
+        raise(rc, "req:default_route: this library has no default routing (sipd's)")
+    elseif rc < 0 then
+        fail(rc, "req:default_route")
+    end
 end
 
 ProxyRequest.__gc = release

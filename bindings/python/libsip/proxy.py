@@ -252,6 +252,8 @@ class _Now:
         return "<done>"
 
 
+# The fields of sip_proxy_relay_opts_t proxy() sets (timeout_ms is timeout in seconds,
+# on_branch is on_request and on_response, keep_final is always on).
 _RELAY_FIELDS = ("record_route", "parallel", "timeout_ms", "follow_redirects", "keep_final",
                  "on_branch")
 
@@ -503,8 +505,7 @@ class ProxyRequest:
         for name, fn in (("on_request", on_request), ("on_response", on_response)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
-        if on_request is not None or on_response is not None:
-            o.on_branch = _c.sipbind_proxy_on_branch
+        hooked = on_request is not None or on_response is not None
         # The route decides what a non-2xx outcome becomes (relay again, reply, or forward it
         # when it returns): sip_proxy_req_forward_best() in _finish().
         o.keep_final = 1
@@ -521,7 +522,9 @@ class ProxyRequest:
         for t in items:
             _add_target(h, t)
         last, self._last = self._last, None
-        rc = _c.sip_proxy_req_relay(h, o, functools.partial(_on_relay, relay))
+        # With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
+        relay_fn = _c.sipbind_proxy_req_relay_hooked if hooked else _c.sip_proxy_req_relay
+        rc = relay_fn(h, o, functools.partial(_on_relay, relay))
         if rc < 0:
             self._last = last
             _c.sip_proxy_req_clear_targets(h)
@@ -634,6 +637,8 @@ class ProxyRequest:
         self._delegated = True
         rc = _c.sip_proxy_route_default(h)
         self._kick()
+        if rc == _c.SIP_ENOTSUP:
+            raise error(rc, "default_route: this library has no default routing (sipd's)")
         if rc < 0:
             raise _fail(rc, "default_route")
         return _Now()
@@ -714,19 +719,12 @@ def _targets(targets: Any) -> List[Union[str, Binding]]:
 
 
 def _add_target(h: Any, t: Any) -> None:
-    tg = _c.sip_proxy_target_t()
     if isinstance(t, str):
-        tg.uri = t
-        tg.q = -1
+        rc = _c.sipbind_proxy_req_add_target(h, t, -1, None, None, 0)
     else:
-        tg.uri = t.contact
-        tg.q = _q_milli(t.q)
-        if t.path:
-            tg.path = t.path
-        if t.received:
-            tg.dst = t.received
-        tg.conn_id = t.conn_id
-    rc = _c.sip_proxy_req_add_target(h, tg)
+        # A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        rc = _c.sipbind_proxy_req_add_target(h, t.contact, _q_milli(t.q), t.path or None,
+                                             t.received or None, t.conn_id or 0)
     if rc < 0:
         what = t if isinstance(t, str) else t.contact
         if rc == _c.SIP_EURI:
