@@ -145,8 +145,6 @@ class Location:
     the database cannot be opened or read (the reason is logged). close() (or ``with``)
     commits what is queued and stops it; later calls raise ClosedError."""
 
-    OPTIONS = ("db_path", "batch_ms", "expire_interval_ms")
-
     def __init__(self, loop: Loop, *, db_path: Optional[str] = None, batch_ms: int = 2,
                  expire_interval_ms: int = 1000) -> None:
         if not isinstance(loop, Loop):
