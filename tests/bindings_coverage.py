@@ -51,6 +51,9 @@ EXCLUDED_FIELDS = {
     "sip_location_opts_t.now": "a C clock for tests that drive binding expiry by hand; scripts "
                                "use the wall clock (the default)",
     "sip_location_opts_t.clock_user": "the user pointer of that C clock",
+    "sip_proxy_relay_opts_t.on_branch": "a C hook called with the relay's user: scripts pass "
+                                        "on_request/on_response to req.proxy(), which relays "
+                                        "with sipbind_proxy_req_relay_hooked()",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters
@@ -74,6 +77,10 @@ PACKAGE_OPTIONS = {
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
     "sip_location_opts_t": "Location",
     "sip_registrar_opts_t": "Registrar",
+    "sip_proxy_opts_t": "Proxy",  # timer_c_ms as timer_c (seconds)
+    # ProxyRequest.proxy.OPTIONS: timeout_ms as timeout (seconds), on_branch as on_request and
+    # on_response, keep_final always set (the route decides what a kept outcome becomes).
+    "sip_proxy_relay_opts_t": "ProxyRequest.proxy",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

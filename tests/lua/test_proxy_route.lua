@@ -450,8 +450,8 @@ T.case("proxy: examples/lua/proxy_failover.lua sends a busy callee's calls to vo
     local lua = arg and arg[-1] or "lua5.4"
     local script = T.dir .. "/../../examples/lua/proxy_failover.lua"
     local cmd = ("%s %s --listen udp:127.0.0.1:%d --domain example.com --user bob:pw "
-        .. "--voicemail sip:vm@127.0.0.1:%d --timeout 2 & echo $!"):format(lua, script, port,
-        port + 3)
+        .. "--voicemail sip:vm@127.0.0.1:%d --timeout 2 >/dev/null 2>&1 & echo $!"):format(lua,
+        script, port, port + 3)
     local f = assert(io.popen(cmd))
     local pid = f:read("l")
     f:close()

@@ -344,11 +344,11 @@ def test_registrar_save_lookup_and_a_call_to_the_registered_contact():
             await req.proxy(found)
 
         answer_after(env.b)
+        dst = f"udp:127.0.0.1:{env.port}"
         reg = await env.b.register("sip:bob@example.com", password="pw",
-                                   registrar=env.uri("x").replace("x@", ""), dst=f"udp:127.0.0.1:{env.port}")
+                                   registrar=f"sip:127.0.0.1:{env.port}", dst=dst)
         assert reg.expires > 0
-        call = await env.a.invite("sip:bob@example.com", sdp=OFFER,
-                                  dst=f"udp:127.0.0.1:{env.port}")
+        call = await env.a.invite("sip:bob@example.com", sdp=OFFER, dst=dst)
         (found,) = lookups
         assert len(found) == 1 and found[0].aor == "sip:bob@example.com"
         assert f"127.0.0.1:{env.port + 2}" in found[0].contact

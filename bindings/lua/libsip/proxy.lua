@@ -194,7 +194,11 @@ local function failed(r)
         if relay then core.sip_proxy_req_cancel(p) end
         if not rawget(r, "_answered") and (relay or rawget(r, "_last")
             or core.sip_proxy_req_is_done(p) == 0) then
-            if is_ack(p) then core.sip_proxy_req_drop(p) else core.sip_proxy_req_reply(p, 500, nil) end
+            if is_ack(p) then
+                core.sip_proxy_req_drop(p)
+            else
+                core.sip_proxy_req_reply(p, 500, nil)
+            end
         end
     end
     rawget(rawget(r, "_proxy"), "_reqs")[r] = nil

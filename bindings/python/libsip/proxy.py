@@ -61,6 +61,7 @@ class Branch:
                  ) -> None:
         self.index, self.target, self.status, self.response = index, target, status, response
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<Branch {self.index} {self.target} {self.status}>"
 
@@ -85,6 +86,7 @@ class Outcome:
         """True for a 2xx outcome (the 2xx already went upstream)."""
         return 200 <= self.status < 300
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<Outcome {self.status} {self.reason} ({len(self.branches)} branches)>"
 
@@ -222,6 +224,7 @@ class _Relay:
             return (yield from fut.__await__())  # type: ignore[no-any-return]
         return self.outcome
 
+    @safe_repr
     def __repr__(self) -> str:
         return f"<relay {'done' if self.outcome else 'pending'}>"
 
