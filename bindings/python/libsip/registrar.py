@@ -29,6 +29,7 @@ import asyncio
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import _core as _c
+from ._base import safe_repr
 from ._errors import ClosedError, InvalidError, ParseError, error
 from .auth import LATER, AuthCheck, _algorithm
 from .location import Binding, Location, _set_list
@@ -176,8 +177,9 @@ class Registrar:
         """Answers a REGISTER with the AOR's current bindings only (§10.3 step 8)."""
         return await self._run(request, None, True)
 
+    @safe_repr
     def __repr__(self) -> str:
-        return "<Registrar closed>" if self._h is None else "<Registrar>"
+        return "<Registrar closed>" if getattr(self, "_h", None) is None else "<Registrar>"
 
 
 class UserDB:
@@ -275,5 +277,8 @@ class UserDB:
             return LATER
         return lookup
 
+    @safe_repr
     def __repr__(self) -> str:
-        return "<UserDB closed>" if self._h is None else f"<UserDB {self.count} users>"
+        if getattr(self, "_h", None) is None:
+            return "<UserDB closed>"
+        return f"<UserDB {self.count} users>"
