@@ -534,11 +534,14 @@ static void registrar_outbound_flow(void **state)
     assert_string_equal(hv("Require", 0), "outbound");
     assert_int_equal(nh("Flow-Timer"), 0);
     /* A second reg-id is a second flow. */
-    snprintf(h, sizeof(h), "Contact: <sip:alice@10.0.0.9;ob>;%s;reg-id=2\r\n", inst);
+    snprintf(h, sizeof(h),
+             "Supported: outbound\r\nContact: <sip:alice@10.0.0.9;ob>;%s;reg-id=2\r\n", inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 200);
     assert_int_equal(nbind("sip:alice@example.com"), 2);
     /* Two flows in one REGISTER: 400. Through a first hop without ob in its Path: 439. */
-    snprintf(h, sizeof(h), "Contact: <sip:a@1.1.1.1>;%s;reg-id=3, <sip:a@1.1.1.2>;%s;reg-id=4\r\n",
+    snprintf(h, sizeof(h),
+             "Supported: outbound\r\nContact: <sip:a@1.1.1.1>;%s;reg-id=3, "
+             "<sip:a@1.1.1.2>;%s;reg-id=4\r\n",
              inst, inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 400);
     snprintf(h, sizeof(h),
@@ -552,6 +555,13 @@ static void registrar_outbound_flow(void **state)
              inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 200);
     assert_int_equal(nbind("sip:alice@example.com"), 3);
+    /* A reg-id without "outbound" in Supported is ignored (RFC 5626 §6): no flow, no Require;
+     * the instance alone keys the binding. */
+    snprintf(h, sizeof(h), "Contact: <sip:alice@10.0.0.20>;%s;reg-id=1\r\n", inst);
+    assert_int_equal(send_reg((rq_t){.call_id = "c4", .headers = h, .src = &tcp_src}), 200);
+    assert_int_equal(nh("Require"), 0);
+    assert_int_equal(nh("Flow-Timer"), 0);
+    assert_int_equal(nbind("sip:alice@example.com"), 4);
     /* Without outbound, no Require. */
     assert_int_equal(send_reg((rq_t){.call_id = "c3", .headers = "Contact: <sip:a@1.1.1.5>\r\n"}),
                      200);
