@@ -116,7 +116,9 @@ T.case("registrar: saves over UDP", function()
             local h = { { "Max-Forwards", "70" }, { "From", ("<%s>;tag=r%d"):format(to, tags) },
                 { "To", "<" .. to .. ">" }, { "Call-ID", "reg-lua@127.0.0.1" },
                 { "CSeq", cseq .. " REGISTER" } }
-            if contact ~= false then h[#h + 1] = { "Contact", contact or "<sip:alice@10.0.0.1>" } end
+            if contact ~= false then
+                h[#h + 1] = { "Contact", contact or "<sip:alice@10.0.0.1>" }
+            end
             if expires then h[#h + 1] = { "Expires", tostring(expires) } end
             return uac:request(sip.Message.request("REGISTER", uri, { headers = h })):wait()
         end

@@ -117,8 +117,8 @@ function M.Registrar(location, cfg)
     end
     local rc, p = core.sip_registrar_create(lp, o)
     if rc < 0 then
-        raise(rc, rc == core.SIP_EINVAL and "sip.Registrar: bad options (min_expires and "
-            .. "default_expires at most max_expires, no line breaks in service_route or server)"
+        raise(rc, rc == core.SIP_EINVAL and "sip.Registrar: bad options (min_expires at "
+            .. "most max_expires, which is not 0; no line breaks in service_route or server)"
             or nil)
     end
     return setmetatable({ _p = p, _location = location }, Registrar)

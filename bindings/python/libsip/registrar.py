@@ -110,8 +110,8 @@ class Registrar:
             setattr(o, name, 1 if flag else 0)
         rc, h = _c.sip_registrar_create(location._handle(), o)
         if rc < 0:
-            raise error(rc, "Registrar: bad options (min_expires and default_expires at most "
-                            "max_expires, no line breaks in service_route or server)"
+            raise error(rc, "Registrar: bad options (min_expires at most max_expires, which is "
+                            "not 0; no line breaks in service_route or server)"
                         if rc == _c.SIP_EINVAL else None)
         self._h = h
         self._location = location

@@ -48,8 +48,8 @@ int sip_registrar_create(sip_registrar_t **out, sip_location_t *loc,
         sip_registrar_opts_init(&def);
         opts = &def;
     }
-    if (!out || !loc || opts->min_expires > opts->max_expires ||
-        opts->default_expires > opts->max_expires || !opts->max_expires)
+    /* A default above the maximum is granted as the maximum, like any other expiry. */
+    if (!out || !loc || opts->min_expires > opts->max_expires || !opts->max_expires)
         return SIP_EINVAL;
     /* Values that go into a header as they are: no line breaks. */
     const char *strs[2] = {opts->service_route, opts->server};
