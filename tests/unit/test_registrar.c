@@ -568,6 +568,61 @@ static void registrar_outbound_flow(void **state)
     assert_int_equal(nh("Require"), 0);
 }
 
+/* On SQLite the 200 goes out only once the batch holding the writes is committed (the put
+ * callbacks), and what it acknowledged is there after a restart. */
+static void registrar_sqlite_replies_when_durable(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sip-registrar-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/location.db", dir);
+    sip_registrar_unref(reg);
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    lo.db_path = path;
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    reg = NULL;
+    make_registrar(NULL);
+
+    const char *text = "REGISTER sip:example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bKsqlite\r\n"
+                       "From: <sip:alice@example.com>;tag=s1\r\nTo: <sip:alice@example.com>\r\n"
+                       "Call-ID: sq1\r\nCSeq: 1 REGISTER\r\n"
+                       "Contact: <sip:alice@10.0.0.2>, <sip:alice@10.0.0.3>;expires=600\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    sip_msg_t *m = NULL;
+    assert_int_equal(sip_msg_parse(&m, text, strlen(text), NULL), 0);
+    sip_msg_set_netinfo(m, &udp_src);
+    assert_int_equal(sip_txn_layer_receive(layer, m), 0);
+    sip_msg_unref(m);
+    assert_int_equal(save_rc, 0);
+    /* The commit runs on libuv's thread pool and completes on the loop: nothing yet. */
+    assert_int_equal(nrsp, 0);
+    assert_int_equal(saved, 0);
+    assert_true(test_pump_until(loop, &nrsp, 1, 5000));
+    assert_int_equal(saved_status, 200);
+    assert_int_equal(nh("Contact"), 2);
+
+    /* A restart: the acknowledged bindings are loaded back. */
+    sip_registrar_unref(reg);
+    reg = NULL;
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    assert_int_equal(nbind("sip:alice@example.com"), 2);
+    /* The teardown gets a store in memory: the files go with the directory. */
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, NULL), 0);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Wrong arguments fail at once, with user_free run and no callback. */
 static void registrar_bad_arguments(void **state)
 {
@@ -644,6 +699,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_forbidden, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_path_and_service_route, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_outbound_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_sqlite_replies_when_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_alloc_failures, setup, teardown),
     };
