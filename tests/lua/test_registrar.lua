@@ -171,3 +171,47 @@ T.case("registrar: save needs a task and a server transaction", function()
     r:close()
     T.raises("SIP_ECLOSED", r.save, r, nil)
 end)
+
+T.case("a REGISTER challenged with the users table, then saved as its user", function()
+    local loop <close> = sip.Loop()
+    local loc <close> = location(loop)
+    local users <close> = sip.UserDB()
+    users:set_password("alice", "example.com", "secret")
+    local server <close> = sip.AuthServer { realm = "example.com" }
+    local registrar <close> = sip.Registrar(loc)
+    local uac <close> = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = loop,
+        transactions = true }
+    local uas <close> = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = loop,
+        transactions = true }
+    uas:on_request("REGISTER", function(req)
+        local check = server:check(req, users:lookup()):wait()
+        if not check.ok then return check:reply() end
+        registrar:save(req, check.user)
+    end)
+    local l1 = uas:listeners()[1]
+    local uri = ("sip:%s:%d"):format(l1.host, l1.port)
+    local got = {}
+    local guard = loop:timer(5000, function() loop:stop() end)
+    loop:spawn(function()
+        local function reg(cseq)
+            return sip.Message.request("REGISTER", uri, { headers = {
+                { "Max-Forwards", "70" }, { "From", "<sip:alice@example.com>;tag=d1" },
+                { "To", "<sip:alice@example.com>" }, { "Call-ID", "digest-lua@127.0.0.1" },
+                { "CSeq", cseq .. " REGISTER" }, { "Contact", "<sip:alice@10.0.0.1>" } } })
+        end
+        local first = reg(1)
+        local rsp = uac:request(first):wait()
+        got[1] = rsp.status
+        local ac = sip.AuthClient()
+        ac:add("alice", "secret", { realm = "example.com" })
+        local second = reg(2)
+        ac:authorize(second, first, rsp)
+        got[2] = uac:request(second):wait().status
+        loop:stop()
+    end)
+    loop:run()
+    guard:stop()
+    T.eq(got[1], 401, "challenged")
+    T.eq(got[2], 200, "saved")
+    T.eq(loc.count, 1, "one binding")
+end)

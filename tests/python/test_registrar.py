@@ -193,3 +193,50 @@ def test_save_needs_a_server_transaction():
         loc.close()
         loop.close()
     asyncio.run(main())
+
+
+def test_digest_register_with_users_and_registrar():
+    """The docs' example: a REGISTER challenged with the users table, then saved as the user
+    it authenticated."""
+    async def main():
+        loop = libsip.Loop(strict=True)
+        loc = _location(loop)
+        users = UserDB()
+        users.set_password("alice", "example.com", "secret")
+        auth = AuthServer("example.com")
+        registrar = Registrar(loc)
+        with libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True) as uac, \
+                libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True) as uas:
+            @uas.on_request("REGISTER")
+            async def register(req):
+                check = await auth.check(req, users.lookup())
+                if not check.ok:
+                    check.reply()
+                    return
+                await registrar.save(req, check.user)
+
+            port = uas.address().rsplit(":", 1)[1]
+            task = asyncio.get_running_loop().create_task(loop.serve())
+            try:
+                def reg(cseq):
+                    return Message.request("REGISTER", f"sip:127.0.0.1:{port}", headers=[
+                        ("Max-Forwards", "70"), ("From", "<sip:alice@example.com>;tag=d1"),
+                        ("To", "<sip:alice@example.com>"), ("Call-ID", "digest@127.0.0.1"),
+                        ("CSeq", f"{cseq} REGISTER"), ("Contact", "<sip:alice@10.0.0.1>")])
+                first = reg(1)
+                rsp = await asyncio.wait_for(uac.request(first), 5)
+                assert rsp.status == 401
+                ac = AuthClient()
+                ac.add("alice", "secret", realm="example.com")
+                second = reg(2)
+                ac.authorize(second, first, rsp)
+                rsp = await asyncio.wait_for(uac.request(second), 5)
+                assert rsp.status == 200 and loc.count == 1
+            finally:
+                loop.stop()
+                await task
+        registrar.close()
+        loc.close()
+        loop.close()
+    asyncio.run(main())
+    gc.collect()
