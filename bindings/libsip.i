@@ -357,20 +357,17 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 %}
 %include "sip/location.h"
 /* The registrar and the user table (sip/registrar.h): handles by convention 1; the first
- * malformed line of a users file is one more return value (0 when none). The location service
- * comes first, which the registrar writes into (%include reads a file once). */
+ * malformed line of a users file is one more return value (0 when none). */
 %include <typemaps.i>
-%apply SWIGTYPE **SIP_HANDLE_OUT { sip_location_t **out, sip_bindings_t **out };
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_registrar_t **out, sip_userdb_t **out };
 %apply int *OUTPUT { int *err_line };
-%include "sip/location.h"
 %include "sip/registrar.h"
 /* The routing API of the thin layers (libsip/proxy.py, libsip/proxy.lua, docs/SERVERS.md:
  * Routing programs): the default routing when the library has it, a relay target given by its
- * fields, as sip_location_put() above takes a
- * binding (no script fills a struct of string pointers), and a relay with the branch hook on:
- * its one function gets the outcome (3 arguments) and each branch event (4 arguments, its result
- * the hook's decision: true skips the target or drops the response). */
+ * fields as sip_location_put() above takes a binding (no script fills a struct of string
+ * pointers), and a relay with the branch hook on: its one function gets the outcome (3
+ * arguments) and each branch event (4 arguments, its result the hook's decision: true skips the
+ * target or drops the response). */
 %rename(sip_proxy_route_default) sipbind_proxy_route_default;
 %inline %{
 /* sip_proxy_route_default() lives in `sipd`'s default.c: SIP_ENOTSUP in a library without it

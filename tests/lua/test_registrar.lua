@@ -5,19 +5,13 @@
 local T = ...
 local sip = require "libsip"
 local auth = require "libsip.auth"
-local core = sip.core
 
--- A location service in memory on a loop, for the registrar to write into (the raw core
--- handle, so that this test needs no more of the location API than the registrar does).
+-- A location service in memory with our domain and an alias of alice's AOR.
 local function location(loop)
-    local rc, p = core.sip_location_create(rawget(loop, "_p"), nil)
-    assert(rc == 0)
-    assert(core.sip_location_add_domain(p, "example.com", nil) == 0)
-    assert(core.sip_location_add_alias(p, "sip:1000@example.com", "sip:alice@example.com") == 0)
-    return setmetatable({ _p = p }, { __close = function(l)
-        core.sip_location_close(l._p)
-        core.sip_location_unref(l._p)
-    end })
+    local loc = sip.Location(loop)
+    loc:add_domain("example.com")
+    loc:add_alias("sip:1000@example.com", "sip:alice@example.com")
+    return loc
 end
 
 local tmp = os.tmpname()
@@ -122,7 +116,9 @@ T.case("registrar: saves over UDP", function()
             local h = { { "Max-Forwards", "70" }, { "From", ("<%s>;tag=r%d"):format(to, tags) },
                 { "To", "<" .. to .. ">" }, { "Call-ID", "reg-lua@127.0.0.1" },
                 { "CSeq", cseq .. " REGISTER" } }
-            if contact ~= false then h[#h + 1] = { "Contact", contact or "<sip:alice@10.0.0.1>" } end
+            if contact ~= false then
+                h[#h + 1] = { "Contact", contact or "<sip:alice@10.0.0.1>" }
+            end
             if expires then h[#h + 1] = { "Expires", tostring(expires) } end
             return uac:request(sip.Message.request("REGISTER", uri, { headers = h })):wait()
         end
@@ -154,6 +150,7 @@ T.case("registrar: saves over UDP", function()
     T.eq(bindings[1].contact, "sip:alice@10.0.0.1", "binding contact")
     T.eq(bindings[1].cseq, 1, "binding cseq")
     T.ok(bindings[1].received:find("^sip:127%.0%.0%.1:"), "received")
+    T.eq(bindings[1].q, nil, "no q")
     T.eq(got.ordering, 500, "out of order")
     T.eq(got.ordering_bindings, 0, "no bindings on an error")
     T.eq(got.short[1], 423, "423")
@@ -163,7 +160,7 @@ T.case("registrar: saves over UDP", function()
     T.eq(got.alias_bindings, 2, "two bindings")
     T.eq(got.star[1], 200, "star")
     T.eq(got.star[2], nil, "no bindings left")
-    T.eq(core.sip_location_count(loc._p), 0, "location empty")
+    T.eq(loc.count, 0, "location empty")
 end)
 
 T.case("registrar: save needs a task and a server transaction", function()
@@ -173,4 +170,48 @@ T.case("registrar: save needs a task and a server transaction", function()
     T.raises("SIP_EINVAL", r.save, r, "REGISTER")
     r:close()
     T.raises("SIP_ECLOSED", r.save, r, nil)
+end)
+
+T.case("a REGISTER challenged with the users table, then saved as its user", function()
+    local loop <close> = sip.Loop()
+    local loc <close> = location(loop)
+    local users <close> = sip.UserDB()
+    users:set_password("alice", "example.com", "secret")
+    local server <close> = sip.AuthServer { realm = "example.com" }
+    local registrar <close> = sip.Registrar(loc)
+    local uac <close> = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = loop,
+        transactions = true }
+    local uas <close> = sip.Stack { listen = { "udp:127.0.0.1:0" }, loop = loop,
+        transactions = true }
+    uas:on_request("REGISTER", function(req)
+        local check = server:check(req, users:lookup()):wait()
+        if not check.ok then return check:reply() end
+        registrar:save(req, check.user)
+    end)
+    local l1 = uas:listeners()[1]
+    local uri = ("sip:%s:%d"):format(l1.host, l1.port)
+    local got = {}
+    local guard = loop:timer(5000, function() loop:stop() end)
+    loop:spawn(function()
+        local function reg(cseq)
+            return sip.Message.request("REGISTER", uri, { headers = {
+                { "Max-Forwards", "70" }, { "From", "<sip:alice@example.com>;tag=d1" },
+                { "To", "<sip:alice@example.com>" }, { "Call-ID", "digest-lua@127.0.0.1" },
+                { "CSeq", cseq .. " REGISTER" }, { "Contact", "<sip:alice@10.0.0.1>" } } })
+        end
+        local first = reg(1)
+        local rsp = uac:request(first):wait()
+        got[1] = rsp.status
+        local ac = sip.AuthClient()
+        ac:add("alice", "secret", { realm = "example.com" })
+        local second = reg(2)
+        ac:authorize(second, first, rsp)
+        got[2] = uac:request(second):wait().status
+        loop:stop()
+    end)
+    loop:run()
+    guard:stop()
+    T.eq(got[1], 401, "challenged")
+    T.eq(got[2], 200, "saved")
+    T.eq(loc.count, 1, "one binding")
 end)

@@ -819,6 +819,69 @@ static void location_sqlite_clean_stop_keeps_every_write(void **state)
     sip_loop_unref(loop);
 }
 
+typedef struct {
+    int order[8], n;
+    sip_location_t *close_at_first;
+} seq_t;
+
+typedef struct {
+    seq_t *seq;
+    int k;
+} seq_item_t;
+
+static void on_seq(sip_location_t *loc, int status, void *user)
+{
+    seq_item_t *it = user;
+    assert_int_equal(status, 0);
+    it->seq->order[it->seq->n++] = it->k;
+    /* The first callback closes the service: the rest still complete, in order. */
+    if (it->seq->close_at_first) sip_location_close(loc);
+    it->seq->close_at_first = NULL;
+}
+
+static void location_sqlite_callbacks_keep_order_through_close(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    char path[128];
+    db_path(path, sizeof(path));
+    sip_location_opts_t o;
+    sip_location_opts_init(&o);
+    o.db_path = path;
+    o.batch_ms = 0; /* a batch at the next loop turn */
+    sip_location_t *loc = NULL;
+    assert_int_equal(sip_location_create(&loc, loop, &o), 0);
+    seq_t seq = {.close_at_first = loc};
+    seq_item_t items[6];
+    char aor[64];
+    for (int k = 0; k < 6; k++) {
+        items[k] = (seq_item_t){&seq, k};
+        snprintf(aor, sizeof(aor), "sip:o%d@example.com", k);
+        sip_binding_t b = binding(aor, "sip:o@192.0.2.1", 0);
+        b.expires = (int64_t)time(NULL) + 60;
+        assert_int_equal(sip_location_put(loc, &b, on_seq, &items[k], NULL), 0);
+        /* Three writes go in a first batch (its callbacks run in a later turn), three wait
+         * for the next. */
+        if (k == 2) sip_loop_run_once(loop, 0);
+        assert_int_equal(seq.n, 0);
+    }
+    run_until(loop, &seq.n, 6);
+    assert_int_equal(seq.n, 6);
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(seq.order[k], k);
+    assert_int_equal(sip_location_count(loc), 6);
+    sip_location_unref(loc);
+    loc = db_service(loop, NULL);
+    assert_int_equal(sip_location_count(loc), 6);
+    for (int k = 0; k < 6; k++) {
+        snprintf(aor, sizeof(aor), "sip:o%d@example.com", k);
+        assert_int_equal(sip_location_remove(loc, aor, NULL, NULL, NULL, NULL), 0);
+    }
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
 static void location_sqlite_reports_a_bad_file(void **state)
 {
     (void)state;
@@ -979,6 +1042,7 @@ int main(void)
         cmocka_unit_test(location_a_store_may_answer_later),
         cmocka_unit_test(location_sqlite_persists_across_restarts),
         cmocka_unit_test(location_sqlite_clean_stop_keeps_every_write),
+        cmocka_unit_test(location_sqlite_callbacks_keep_order_through_close),
         cmocka_unit_test(location_sqlite_reports_a_bad_file),
     };
     return cmocka_run_group_tests(tests, dir_setup, dir_teardown);

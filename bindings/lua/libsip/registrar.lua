@@ -17,6 +17,7 @@ local errors = require "libsip.errors"
 local message = require "libsip.message"
 local loopm = require "libsip.loop"
 local auth = require "libsip.auth"
+local locationm = require "libsip.location"
 
 local getmetatable, rawget, rawset, setmetatable, type = getmetatable, rawget, rawset,
     setmetatable, type
@@ -26,18 +27,19 @@ local wrap_msg = message._wrap_msg
 
 local M = {}
 
-local BINDING_FIELDS = { "aor", "contact", "params", "expires", "q", "call_id", "cseq", "path",
-    "received", "socket", "conn_id", "instance", "reg_id", "user_agent", "updated" }
+local FIELDS = { "aor", "contact", "params", "expires", "call_id", "cseq", "path", "received",
+    "socket", "conn_id", "instance", "reg_id", "user_agent", "updated" }
 
--- The bindings of a set (a Borrowed sip_bindings_t) as plain tables, best first.
+-- The bindings of a set (Borrowed for the callback), copied out as sip.Location's lookups give
+-- them (q 0.0-1.0, nil for none), best first.
 local function bindings(setp)
     local out = {}
     if not setp then return out end
     for i = 0, core.sip_bindings_count(setp) - 1 do
-        local b = core.sip_bindings_at(setp, i)
-        local t = {}
-        for _, f in ipairs(BINDING_FIELDS) do t[f] = b[f] end
-        out[#out + 1] = t
+        local bp, f = core.sip_bindings_at(setp, i), {}
+        for _, name in ipairs(FIELDS) do f[name] = bp[name] end
+        f.q = bp.q >= 0 and bp.q / 1000 or nil
+        out[#out + 1] = setmetatable({ _f = f }, locationm._Binding)
     end
     return out
 end
@@ -92,7 +94,8 @@ local REGISTRAR_OPTIONS = { "min_expires", "max_expires", "default_expires", "ma
 --- path = true, flow_timer = 120, outbound = true, auth_required = true, server = nil })
 --- (Python: libsip.Registrar(location, ...)).
 function M.Registrar(location, cfg)
-    local lp = type(location) == "table" and rawget(location, "_p")
+    local lp = type(location) == "table" and getmetatable(location) == locationm._Location
+        and rawget(location, "_p")
     if not lp then type_error("sip.Registrar: location", "a sip.Location", location) end
     cfg = errors._check_opts(cfg or {}, REGISTRAR_KEYS, "sip.Registrar")
     local o = core.sip_registrar_opts_t()
@@ -114,8 +117,8 @@ function M.Registrar(location, cfg)
     end
     local rc, p = core.sip_registrar_create(lp, o)
     if rc < 0 then
-        raise(rc, rc == core.SIP_EINVAL and "sip.Registrar: bad options (min_expires and "
-            .. "default_expires at most max_expires, no line breaks in service_route or server)"
+        raise(rc, rc == core.SIP_EINVAL and "sip.Registrar: bad options (min_expires at "
+            .. "most max_expires, which is not 0; no line breaks in service_route or server)"
             or nil)
     end
     return setmetatable({ _p = p, _location = location }, Registrar)
@@ -156,8 +159,8 @@ end
 --- answers it (RFC 3261 §10.3); auth_user is the user it was authenticated as (check.user),
 --- or nil (403 unless auth_required is false). Returns status, response, bindings once the
 --- response went out (on a 200, after every write is durable): the response sent (nil when
---- none could be made) and, on a 200, the AOR's bindings as tables with the fields of
---- sip_binding_t ({} otherwise) (Python: await registrar.save(req, user)).
+--- none could be made) and, on a 200, the AOR's bindings as sip.Location's lookups give them,
+--- best first ({} otherwise) (Python: await registrar.save(req, user)).
 function Registrar.methods.save(r, req, auth_user)
     return run(r, req, auth_user, false)
 end

@@ -26,32 +26,18 @@ format ``user:realm:algorithm:ha1`` that ``sipd passwd`` writes.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import _core as _c
+from ._base import safe_repr
 from ._errors import ClosedError, InvalidError, ParseError, error
 from .auth import LATER, AuthCheck, _algorithm
+from .location import Binding, Location, _set_list
 from .message import Message
 
 # What a save answered: the status (200, 400, 403, 404, 420, 423, 439, 500), the response sent
 # (None when none could be made) and, on a 200, the AOR's bindings after it (else []).
-_Saved = Tuple[int, Optional[Message], List[Dict[str, Any]]]
-
-_BINDING_FIELDS = ("aor", "contact", "params", "expires", "q", "call_id", "cseq", "path",
-                   "received", "socket", "conn_id", "instance", "reg_id", "user_agent",
-                   "updated")
-
-
-def _bindings(set_h: Any) -> List[Dict[str, Any]]:
-    """The bindings of a set (a Borrowed sip_bindings_t) as plain dicts, best first."""
-    out: List[Dict[str, Any]] = []
-    if set_h is None:
-        return out
-    for i in range(_c.sip_bindings_count(set_h)):
-        b = _c.sip_bindings_at(set_h, i)
-        out.append({f: getattr(b, f) for f in _BINDING_FIELDS})
-    return out
-
+_Saved = Tuple[int, Optional[Message], List[Binding]]
 
 def _str(name: str, v: Any) -> str:
     if not isinstance(v, str):
@@ -97,14 +83,13 @@ class Registrar:
     OPTIONS = ("min_expires", "max_expires", "default_expires", "max_contacts", "service_route",
                "path", "flow_timer", "outbound", "auth_required", "server")
 
-    def __init__(self, location: Any, *, min_expires: int = 60, max_expires: int = 3600,
+    def __init__(self, location: Location, *, min_expires: int = 60, max_expires: int = 3600,
                  default_expires: int = 3600, max_contacts: int = 0,
                  service_route: Optional[str] = None, path: bool = True,
                  flow_timer: int = 120, outbound: bool = True, auth_required: bool = True,
                  server: Optional[str] = None) -> None:
         self._h: Any = None
-        handle = getattr(location, "_handle", None)
-        if handle is None:
+        if not isinstance(location, Location):
             raise TypeError("location must be a libsip.Location, not "
                             f"{type(location).__name__}")
         o = _c.sip_registrar_opts_t()
@@ -123,10 +108,10 @@ class Registrar:
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
             setattr(o, name, 1 if flag else 0)
-        rc, h = _c.sip_registrar_create(handle(), o)
+        rc, h = _c.sip_registrar_create(location._handle(), o)
         if rc < 0:
-            raise error(rc, "Registrar: bad options (min_expires and default_expires at most "
-                            "max_expires, no line breaks in service_route or server)"
+            raise error(rc, "Registrar: bad options (min_expires at most max_expires, which is "
+                            "not 0; no line breaks in service_route or server)"
                         if rc == _c.SIP_EINVAL else None)
         self._h = h
         self._location = location
@@ -152,7 +137,7 @@ class Registrar:
         self.close()
 
     @property
-    def location(self) -> Any:
+    def location(self) -> Location:
         """The location service written into."""
         return self._location
 
@@ -167,7 +152,8 @@ class Registrar:
             if fut.done():
                 return
             m = Message._adopt(_c.sip_msg_ref(rsp)) if rsp is not None else None
-            fut.set_result((status, m, _bindings(set_h) if status == 200 else []))
+            fut.set_result((status, m, _set_list(set_h) if status == 200 and set_h is not None
+                            else []))
 
         if fetch:
             rc = _c.sip_registrar_fetch(h, txn, done)
@@ -183,17 +169,17 @@ class Registrar:
         (RFC 3261 §10.3); auth_user is the user it was authenticated as (AuthCheck.user), or
         None (403 unless auth_required is False). Returns (status, response, bindings) once
         the response went out, which on a 200 is after every write is durable: the response
-        sent (None when none could be made) and, on a 200, the AOR's bindings (dicts with the
-        fields of sip_binding_t: contact, expires (UNIX time), q (thousandths, -1 for none),
-        path, received, socket, conn_id, instance, reg_id, ...; [] otherwise)."""
+        sent (None when none could be made) and, on a 200, the AOR's bindings (a list of
+        libsip.Binding, best first; [] otherwise)."""
         return await self._run(request, auth_user, False)
 
     async def fetch(self, request: Any) -> _Saved:
         """Answers a REGISTER with the AOR's current bindings only (§10.3 step 8)."""
         return await self._run(request, None, True)
 
+    @safe_repr
     def __repr__(self) -> str:
-        return "<Registrar closed>" if self._h is None else "<Registrar>"
+        return "<Registrar closed>" if getattr(self, "_h", None) is None else "<Registrar>"
 
 
 class UserDB:
@@ -291,5 +277,8 @@ class UserDB:
             return LATER
         return lookup
 
+    @safe_repr
     def __repr__(self) -> str:
-        return "<UserDB closed>" if self._h is None else f"<UserDB {self.count} users>"
+        if getattr(self, "_h", None) is None:
+            return "<UserDB closed>"
+        return f"<UserDB {self.count} users>"
