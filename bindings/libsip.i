@@ -282,4 +282,13 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
 %include "sip/sub.h"
+/* The proxy core (sip/proxy.h): the proxy and its requests are handles (convention 1); the
+ * three callback types are in callbacks.i. A relay's branch hook is a field of its options
+ * whose user is the outcome's: the thin layers give scripts their own per-branch hook, so the
+ * field stays C's. The default routing is `sipd`'s (libsip/src/proxy/default.c): reachable once
+ * that file is in the library. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
+%ignore sip_proxy_relay_opts::on_branch;
+%ignore sip_proxy_route_default;
+%include "sip/proxy.h"
 %mutable;

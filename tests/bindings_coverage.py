@@ -48,6 +48,8 @@ EXCLUDED_FIELDS = {
     "sip_ua_opts_t.clock": "the same clock as sip_txn_opts_t.clock, for the UA's timers",
     "sip_auth_server_opts_t.clock": "the same clock, for C tests of nonce expiry; scripts use "
                                     "the wall clock (the default)",
+    "sip_proxy_relay_opts_t.on_branch": "a C hook whose user is the relay outcome's; scripts "
+                                        "give their per-branch hook to the thin layer's relay",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters

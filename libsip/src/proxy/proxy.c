@@ -19,8 +19,9 @@
 #define SIP_VERSION_STRING "0"
 #endif
 
-/* The default routing lives in default.c, which `sipd` brings; until it is linked in, a proxy
- * without a routing program answers 500 (a weak reference resolves to NULL without it). */
+/* The default routing is `sipd`'s (default.c). Until that file is in the tree the reference is
+ * weak (a proxy without a routing program then answers 500); once it is, this pragma goes, or
+ * a static link would not pull default.o in for a proxy created without a routing program. */
 #pragma weak sip_proxy_route_default
 
 void sip_proxy_opts_init(sip_proxy_opts_t *o)
