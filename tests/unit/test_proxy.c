@@ -603,6 +603,54 @@ static void proxy_route_naming_proxy_removed(void **state)
     sip_msg_unref(req);
 }
 
+/* Both values of a double Record-Route of ours go (RFC 5658), then the request follows the
+ * rest of the route set. */
+static void proxy_double_route_removed(void **state)
+{
+    (void)state;
+    route_fn = forward_as_is;
+    uas[0].final = 200;
+    char extra[512];
+    snprintf(extra, sizeof(extra),
+             "Route: <sip:127.0.0.1:%u;transport=tcp;lr;r2=on>,<sip:127.0.0.1:%u;lr;r2=on>\r\n"
+             "Route: <sip:127.0.0.1:%u;lr>\r\n",
+             nodes[PX].tcp, nodes[PX].udp, nodes[UAS1].udp);
+    sip_msg_t *req = uac_request("OPTIONS", "sip:bob@example.com", extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(last_routed, 1);
+    const char *out = rx_find(UAS1, "OPTIONS ", 0);
+    assert_int_equal(hdr_lines(out, "Route"), 1);
+    char buf[128], want[128];
+    snprintf(want, sizeof(want), "<sip:127.0.0.1:%u;lr>", nodes[UAS1].udp);
+    assert_string_equal(hdr_value(out, "Route", buf, sizeof(buf)), want);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* §16.6 step 6: the next hop is a strict router (no lr): it gets the Route as Request-URI, and
+ * the Request-URI goes to the end of the route set. */
+static void proxy_strict_next_hop(void **state)
+{
+    (void)state;
+    route_fn = forward_as_is;
+    uas[0].final = 200;
+    char extra[256];
+    snprintf(extra, sizeof(extra), "Route: <sip:127.0.0.1:%u>\r\n", nodes[UAS1].udp);
+    sip_msg_t *req = uac_request("OPTIONS", "sip:bob@example.com", extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    const char *out = rx_find(UAS1, "OPTIONS ", 0);
+    char want[128], buf[128];
+    snprintf(want, sizeof(want), "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n", nodes[UAS1].udp);
+    assert_memory_equal(out, want, strlen(want));
+    assert_string_equal(hdr_value(out, "Route", buf, sizeof(buf)), "<sip:bob@example.com>");
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 static void proxy_strict_route_fixup(void **state)
 {
     (void)state;
@@ -1599,6 +1647,8 @@ int main(void)
         S(proxy_stateless_drop_and_reply),
         S(proxy_route_naming_proxy_removed),
         S(proxy_strict_route_fixup),
+        S(proxy_double_route_removed),
+        S(proxy_strict_next_hop),
         T(proxy_loop_482_spiral_passes),
         T(proxy_record_route_single_and_double),
         T(proxy_ack_and_bye_follow_route),
