@@ -19,8 +19,9 @@
 #define SIP_VERSION_STRING "0"
 #endif
 
-/* The default routing lives in default.c, which `sipd` brings; until it is linked in, a proxy
- * without a routing program answers 500 (a weak reference resolves to NULL without it). */
+/* The default routing is `sipd`'s (default.c). Until that file is in the tree the reference is
+ * weak (a proxy without a routing program then answers 500); once it is, this pragma goes, or
+ * a static link would not pull default.o in for a proxy created without a routing program. */
 #pragma weak sip_proxy_route_default
 
 void sip_proxy_opts_init(sip_proxy_opts_t *o)
@@ -369,6 +370,10 @@ int sip__proxy_send_upstream(sip_proxy_req_t *req, sip_msg_t *rsp)
     /* A relayed response came from downstream: it goes back the way the request came. */
     if (req->in.transport) sip_msg_set_netinfo(rsp, &req->in);
     int rc = req->txn ? sip_txn_reply(req->txn, rsp) : sip_txn_send_stateless(p->layer, rsp, NULL);
+    /* A 2xx after the server transaction ended (RFC 6026: its Timer L may run out before the
+     * branch's Timer M) still goes up, statelessly (§16.7 step 5). */
+    if (rc && req->txn && st >= 200 && st < 300 && req->final >= 200 && req->final < 300)
+        rc = sip_txn_send_stateless(p->layer, rsp, NULL);
     if (rc == 0 && st >= 200) {
         if (!req->final) req->final = st;
         req->done = 1;
@@ -506,7 +511,7 @@ static int validate(sip_proxy_req_t *req)
 static int route_r2(const sip_addr_t *a)
 {
     sip_str_t v;
-    return a && sip_uri_param(&a->uri, "r2", &v) == 0;
+    return a && sip_uri_param(&a->uri, "r2", &v) == 1;
 }
 
 /* §16.4: the strict-route fix-up and the removal of the Route values naming this proxy. */
