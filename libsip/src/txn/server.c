@@ -422,7 +422,8 @@ int sip__txn_server_match(sip_txn_layer_t *l, sip_msg_t *req)
     if (m == SIP_METHOD_CANCEL) {
         if (!find_cancelled(l, req, h, v)) return 0;
     } else {
-        merged = is_merged(l, req, h);
+        /* A proxy's spirals are not merged requests (§16.3 step 4 tells loops apart). */
+        merged = !l->proxy && is_merged(l, req, h);
         if (!merged) return 0;
     }
     t = new_server(l, req);

@@ -174,6 +174,7 @@ struct sip_txn_layer {
     int link_id;      /* the first link in the transport's chain (SIP_HANDLER_PRIO_TXN), 0: none */
     int in_slot;      /* the request link holds the transport's application slot */
     int leaving_slot; /* layer_close() is giving the slot up */
+    int proxy;        /* a stateful proxy's layer: no merged-request check (RFC 3261 §16) */
 };
 
 /* layer.c */
