@@ -1266,6 +1266,255 @@ static void proxy_stateless_cannot_relay(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* ---- location, registrar, digest, redirect ------------------------------------------------ */
+
+static sip_location_t *loc;
+static sip_registrar_t *registrar;
+static sip_auth_server_t *auth, *proxy_auth;
+static sip_userdb_t *users;
+static int saved_status, lookups;
+
+static void on_lookup(sip_location_t *l, int status, sip_bindings_t *set, void *user)
+{
+    (void)l;
+    sip_proxy_req_t *req = user;
+    lookups++;
+    const sip_msg_t *m = sip_proxy_req_get_msg(req);
+    if (sip_msg_header_by_name(m, "X-Redirect", 0)) {
+        assert_int_equal(sip_proxy_req_redirect(req, 302, set), 0);
+        return;
+    }
+    if (status || !sip_bindings_count(set)) {
+        assert_int_equal(sip_proxy_req_redirect(req, 302, NULL), 0);
+        return;
+    }
+    assert_int_equal(sip_proxy_req_add_bindings(req, set), 0);
+    assert_int_equal(sip_proxy_req_target_count(req), 1);
+    assert_int_equal(sip_proxy_req_relay(req, NULL, NULL, NULL, NULL), 0);
+}
+
+static void unref_req(void *user)
+{
+    sip_proxy_req_unref(user);
+}
+
+static void on_saved(sip_registrar_t *r, int status, sip_msg_t *rsp, sip_bindings_t *set,
+                     void *user)
+{
+    (void)r;
+    (void)rsp;
+    (void)set;
+    (void)user;
+    saved_status = status;
+}
+
+static void on_checked(sip_auth_query_t *q, sip_auth_event_t ev, void *user)
+{
+    sip_proxy_req_t *req = user;
+    if (ev == SIP_AUTH_EVENT_LOOKUP) {
+        assert_int_equal(sip_userdb_answer(users, q), 0);
+        return;
+    }
+    if (!sip_proxy_req_get_auth_user(req)) {
+        assert_int_equal(sip_proxy_req_challenge(req), 0);
+        return;
+    }
+    assert_string_equal(sip_proxy_req_get_auth_user(req), "bob");
+    if (sip_msg_get_method(sip_proxy_req_get_msg(req)) == SIP_METHOD_REGISTER)
+        assert_int_equal(sip_proxy_req_save(req, on_saved, NULL, NULL), 0);
+    else
+        assert_int_equal(sip_proxy_req_forward(req, uri1, 0), 0);
+}
+
+static void route_servers(sip_proxy_req_t *req)
+{
+    const sip_msg_t *m = sip_proxy_req_get_msg(req);
+    const sip_uri_t *u = sip_msg_get_uri(m);
+    if (sip_msg_get_method(m) == SIP_METHOD_REGISTER || !sip_proxy_is_local(proxy, u)) {
+        /* Authenticated first; without credentials a challenge (401 here, 407 to go on). */
+        assert_int_equal(
+            sip_proxy_req_authenticate(req, on_checked, sip_proxy_req_ref(req), unref_req), 0);
+        return;
+    }
+    assert_int_equal(sip_proxy_req_lookup(req, on_lookup, sip_proxy_req_ref(req), unref_req), 0);
+}
+
+static int setup_servers(void **state)
+{
+    setup(state);
+    saved_status = lookups = 0;
+    assert_int_equal(sip_location_create(&loc, loop, NULL), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    assert_int_equal(sip_registrar_create(&registrar, loc, NULL), 0);
+    sip_auth_server_opts_t ao;
+    sip_auth_server_opts_init(&ao);
+    ao.realm = "example.com";
+    assert_int_equal(sip_auth_server_create(&auth, &ao), 0);
+    ao.proxy = 1;
+    assert_int_equal(sip_auth_server_create(&proxy_auth, &ao), 0);
+    assert_int_equal(sip_userdb_create(&users, NULL, NULL), 0);
+    assert_int_equal(sip_userdb_set_password(users, "bob", "example.com", "secret"), 0);
+    sip_proxy_unref(proxy);
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.location = loc;
+    po.registrar = registrar;
+    po.auth = auth;
+    po.proxy_auth = proxy_auth;
+    po.users = users;
+    assert_int_equal(sip_proxy_create(&proxy, nodes[PX].layer, &po, on_route, NULL, NULL), 0);
+    route_fn = route_servers;
+    return 0;
+}
+
+static int teardown_servers(void **state)
+{
+    sip_proxy_unref(proxy);
+    proxy = NULL;
+    sip_registrar_unref(registrar);
+    sip_location_unref(loc);
+    sip_auth_server_unref(auth);
+    sip_auth_server_unref(proxy_auth);
+    sip_userdb_unref(users);
+    return teardown(state);
+}
+
+static int reg_status;
+static sip_msg_t *reg_final;
+
+static void on_reg(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    (void)txn;
+    (void)user;
+    if (status < 200) return;
+    sip_msg_unref(reg_final);
+    reg_final = sip_msg_ref(rsp);
+    reg_status = status;
+}
+
+/* UAS1 registers bob through the proxy, answering the digest challenge. */
+static void register_bob(void)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "REGISTER sip:example.com SIP/2.0\r\nMax-Forwards: 70\r\n"
+             "From: <sip:bob@example.com>;tag=r1\r\nTo: <sip:bob@example.com>\r\n"
+             "Call-ID: reg-bob@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:%u>\r\n"
+             "Expires: 600\r\nContent-Length: 0\r\n\r\n",
+             nodes[UAS1].udp);
+    sip_msg_t *reg;
+    assert_int_equal(sip_msg_parse(&reg, text, strlen(text), NULL), 0);
+    sip_netinfo_t dst = to_node(PX, SIP_TRANSPORT_UDP);
+    sip_txn_t *t;
+    reg_status = 0;
+    assert_int_equal(
+        sip_txn_client_create(&t, nodes[UAS1].layer, reg, &dst, NULL, on_reg, NULL, NULL), 0);
+    assert_true(test_pump_until(loop, &reg_status, 1, 3000));
+    assert_int_equal(reg_status, 401);
+    sip_txn_unref(t);
+    /* Again with credentials (a new transaction, CSeq one higher). */
+    sip_auth_client_t *ac;
+    assert_int_equal(sip_auth_client_create(&ac), 0);
+    sip_auth_cred_t cred = {.user = "bob", .password = "secret"};
+    assert_int_equal(sip_auth_client_add(ac, &cred), 0);
+    strstr(text, "CSeq: 1")[6] = '2';
+    sip_msg_t *next;
+    assert_int_equal(sip_msg_parse(&next, text, strlen(text), NULL), 0);
+    assert_int_equal(sip_auth_client_authorize(ac, next, reg, reg_final), 0);
+    reg_status = 0;
+    assert_int_equal(
+        sip_txn_client_create(&t, nodes[UAS1].layer, next, &dst, NULL, on_reg, NULL, NULL), 0);
+    assert_true(test_pump_until(loop, &reg_status, 1, 3000));
+    assert_int_equal(reg_status, 200);
+    assert_int_equal(saved_status, 200);
+    assert_int_equal(sip_location_count(loc), 1);
+    sip_txn_unref(t);
+    sip_msg_unref(next);
+    sip_msg_unref(reg);
+    sip_msg_unref(reg_final);
+    reg_final = NULL;
+    sip_auth_client_unref(ac);
+}
+
+static void proxy_register_then_call(void **state)
+{
+    (void)state;
+    register_bob();
+    uas[0].final = 200;
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", "sip:bob@example.com", NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(lookups, 1);
+    char want[128];
+    snprintf(want, sizeof(want), "INVITE sip:bob@127.0.0.1:%u SIP/2.0", nodes[UAS1].udp);
+    assert_memory_equal(rx_find(UAS1, "INVITE ", 0), want, strlen(want));
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    /* A redirect lists the contact with its expires; an unknown user gets 404. */
+    got_final = 0;
+    req = uac_request("INVITE", "sip:bob@example.com", "X-Redirect: yes\r\n");
+    t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 302);
+    char buf[256];
+    hdr_value(rx_find(UAC, "SIP/2.0 302", 0), "Contact", buf, sizeof(buf));
+    snprintf(want, sizeof(want), "<sip:bob@127.0.0.1:%u>;expires=", nodes[UAS1].udp);
+    assert_memory_equal(buf, want, strlen(want));
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    got_final = 0;
+    req = uac_request("INVITE", "sip:carol@example.com", NULL);
+    t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 404);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* Not an open relay: another domain only for an authenticated user (407 first). */
+static void proxy_other_domain_challenged(void **state)
+{
+    (void)state;
+    uas[0].final = 200;
+    sip_msg_t *req = uac_request("OPTIONS", "sip:dave@elsewhere.test", NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 407);
+    char buf[256];
+    assert_non_null(
+        hdr_value(rx_find(UAC, "SIP/2.0 407", 0), "Proxy-Authenticate", buf, sizeof(buf)));
+    assert_non_null(strstr(buf, "realm=\"example.com\""));
+    assert_int_equal(uas[0].reqs, 0);
+    sip_uri_t u;
+    assert_int_equal(sip_uri_parse(&u, "sip:x@EXAMPLE.com", 17), 0);
+    assert_int_equal(sip_proxy_is_local(proxy, &u), 1);
+    assert_int_equal(sip_uri_parse(&u, "sip:x@elsewhere.test", 20), 0);
+    assert_int_equal(sip_proxy_is_local(proxy, &u), 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+static void no_servers(sip_proxy_req_t *req)
+{
+    assert_int_equal(sip_proxy_req_lookup(req, on_lookup, NULL, NULL), SIP_ENOENT);
+    assert_int_equal(sip_proxy_req_authenticate(req, NULL, NULL, NULL), SIP_ENOENT);
+    assert_int_equal(sip_proxy_req_challenge(req), SIP_ENOENT);
+    assert_int_equal(sip_proxy_req_save(req, NULL, NULL, NULL), SIP_ENOENT);
+    assert_null(sip_proxy_req_get_auth_user(req));
+    assert_int_equal(sip_proxy_req_redirect(req, 404, NULL), SIP_EINVAL);
+    assert_int_equal(sip_proxy_req_redirect(req, 302, NULL), 0);
+}
+
+static void proxy_without_servers(void **state)
+{
+    (void)state;
+    route_fn = no_servers;
+    invite_through("bob");
+    assert_int_equal(final_status, 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1300,6 +1549,10 @@ int main(void)
         T(proxy_2xx_retransmission_forwarded),
         T(proxy_close_answers_503),
         S(proxy_stateless_cannot_relay),
+        cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
+                                        teardown_servers),
+        T(proxy_without_servers),
 #undef T
 #undef S
     };
