@@ -289,7 +289,6 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
  * that file is in the library. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
 %ignore sip_proxy_relay_opts::on_branch;
-%ignore sip_proxy_route_default;
 %include "sip/proxy.h"
 /* The location service (sip/location.h): the service and its binding sets are handles
  * (convention 1). A sip_binding_t comes out of sip_bindings_at() read-only and Borrowed from its
@@ -363,23 +362,11 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 %apply int *OUTPUT { int *err_line };
 %include "sip/registrar.h"
 /* The routing API of the thin layers (libsip/proxy.py, libsip/proxy.lua, docs/SERVERS.md:
- * Routing programs): the default routing when the library has it, a relay target given by its
- * fields as sip_location_put() above takes a binding (no script fills a struct of string
- * pointers), and a relay with the branch hook on: its one function gets the outcome (3
- * arguments) and each branch event (4 arguments, its result the hook's decision: true skips the
- * target or drops the response). */
-%rename(sip_proxy_route_default) sipbind_proxy_route_default;
+ * Routing programs): a relay target given by its fields as sip_location_put() above takes a
+ * binding (no script fills a struct of string pointers), and a relay with the branch hook on: its
+ * one function gets the outcome (3 arguments) and each branch event (4 arguments, its result the
+ * hook's decision: true skips the target or drops the response). */
 %inline %{
-/* sip_proxy_route_default() lives in `sipd`'s default.c: SIP_ENOTSUP in a library without it
- * (a weak reference, as the proxy core's own). */
-#pragma weak sip_proxy_route_default
-static int sipbind_proxy_route_default(sip_proxy_req_t *req)
-{
-    if (!sip_proxy_route_default)
-        return SIP_ENOTSUP;
-    return sip_proxy_route_default(req);
-}
-
 /* sip_proxy_req_add_target() with the target's fields as arguments (NULL or "": none). */
 static int sipbind_proxy_req_add_target(sip_proxy_req_t *req, const char *uri, int q,
                                         const char *path, const char *dst, uint64_t conn_id)

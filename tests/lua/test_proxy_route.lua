@@ -128,15 +128,18 @@ T.case("proxy: forking, one busy and one answering", function()
     local p = setup(1)
     local outcomes = {}
     p.proxy:route(function(req)
-        if req.routed then return req:default_route() end
-        outcomes[#outcomes + 1] = req:proxy { p.uri("b", 2), p.uri("c", 3) }
+        if req.routed then return req:default_route() end -- the ACK and BYE, as sipd does
+        outcomes[#outcomes + 1] = req:proxy({ p.uri("b", 2), p.uri("c", 3) },
+            { record_route = true })
     end)
     answer_after(p.b, 0, 486)
     answer_after(p.c, 200)
     run(p, function()
         local call = p.a:invite(p.uri("bob"), { sdp = OFFER })
         call:wait_answered(5)
+        T.eq(#call.dialog.route_set, 1, "record-routed")
         call:hangup()
+        T.eq(call:wait_ended(5), 200, "BYE answered")
     end)
     local out = outcomes[1]
     T.eq(out.status, 200, "outcome")
@@ -347,6 +350,30 @@ T.case("proxy: registrar save, lookup and a call to the registered contact", fun
         T.eq(found[1].aor, "sip:bob@example.com", "aor")
         T.ok(found[1].contact:find("127.0.0.1:" .. (p.port + 2), 1, true), found[1].contact)
         call:hangup()
+        reg:unregister(nil, 5)
+        reg:close()
+    end)
+    finish(p)
+end)
+
+T.case("proxy: without a route function the proxy routes as sipd does", function()
+    local p = setup(13, nil, function(stack, loop)
+        local loc = sip.Location(loop)
+        return sip.Proxy(stack, { location = loc,
+            registrar = sip.Registrar(loc, { auth_required = false }) })
+    end)
+    answer_after(p.b)
+    run(p, function()
+        T.ok(p.proxy:is_local("sip:bob@127.0.0.1"), "127.0.0.1 is local")
+        local dst = "udp:127.0.0.1:" .. p.port
+        local reg = p.b:register("sip:bob@127.0.0.1", { registrar = "sip:127.0.0.1:" .. p.port,
+            dst = dst })
+        local call = p.a:invite("sip:bob@127.0.0.1", { sdp = OFFER, dst = dst })
+        call:wait_answered(5)
+        T.ok(call.remote_sdp:find("o=bob", 1, true), "answered by the registered UA")
+        call:hangup()
+        local st = p.a:options("sip:nobody@127.0.0.1", { dst = dst }).status
+        T.ok(st == 404 or st == 480, "nobody registered: " .. st)
         reg:unregister(nil, 5)
         reg:close()
     end)

@@ -119,13 +119,16 @@ def test_forking_one_busy_one_answering():
         @env.proxy.route
         async def route(req):
             if req.routed:
-                return await req.default_route()
-            outcomes.append(await req.proxy([env.uri("b", 2), env.uri("c", 3)]))
+                return await req.default_route()    # the ACK and BYE, as sipd routes them
+            outcomes.append(await req.proxy([env.uri("b", 2), env.uri("c", 3)],
+                                            record_route=True))
 
         answer_after(env.b, status=486)
         answer_after(env.c, seconds=0.2)
         call = await env.a.invite(env.uri("bob"), sdp=OFFER)
+        assert len(call.dialog.route_set) == 1
         await call.hangup()
+        assert await call.ended(timeout=WAIT) == 200
         (out,) = outcomes
         assert out.status == 200
         assert sorted(b.status for b in out.branches) == [200, 486]
@@ -357,6 +360,29 @@ def test_registrar_save_lookup_and_a_call_to_the_registered_contact():
         return True
 
     assert run(8, body, make_proxy=make)
+
+
+def test_no_route_function_routes_as_sipd():
+    def make(stack, loop):
+        loc = libsip.Location(loop)
+        return libsip.Proxy(stack, location=loc,
+                            registrar=libsip.Registrar(loc, auth_required=False))
+
+    async def body(env):
+        assert env.proxy.is_local("sip:bob@127.0.0.1")
+        answer_after(env.b)
+        dst = f"udp:127.0.0.1:{env.port}"
+        reg = await env.b.register("sip:bob@127.0.0.1", registrar=f"sip:127.0.0.1:{env.port}",
+                                   dst=dst)
+        call = await env.a.invite("sip:bob@127.0.0.1", sdp=OFFER, dst=dst)
+        assert "o=bob" in call.remote_sdp
+        await call.hangup()
+        rsp = await env.a.options("sip:nobody@127.0.0.1", dst=dst)
+        assert rsp.status in (404, 480)
+        await reg.unregister(timeout=WAIT)
+        return True
+
+    assert run(13, body, make_proxy=make)
 
 
 def test_route_errors_answer_500():
