@@ -8,8 +8,10 @@
 -- REGISTER for a --domain is authenticated against the --user table (digest, realm --realm, by
 -- default the first domain) and saved in the location service (in memory). A request for a
 -- registered address of record is relayed to its contacts (forking by q, Record-Route); when
--- the outcome is busy (486, 600), no answer within --timeout seconds (408) or nobody registered
--- (480, 404), the same request goes to --voicemail instead. In-dialog requests follow their
+-- the outcome is busy (486, 600, 603), no answer within --timeout seconds (the ringing branches
+-- are cancelled: 487, or 408 when nothing answered at all) or nobody registered (480, 404), the
+-- same request goes to --voicemail instead; after the caller's own CANCEL a relay gives the 487
+-- again, so the same test is safe. In-dialog requests follow their
 -- Route. Anything for another domain gets 403: not an open relay. SIGINT and SIGTERM end it
 -- with status 0 (as examples/python/proxy_failover.py).
 local sip = require "libsip"
@@ -62,8 +64,8 @@ local function log(fmt, ...)
 end
 
 -- The outcomes that send the caller to voicemail.
-local FAILOVER = { [404] = true, [408] = true, [480] = true, [486] = true, [600] = true,
-    [603] = true }
+local FAILOVER = { [404] = true, [408] = true, [480] = true, [486] = true, [487] = true,
+    [600] = true, [603] = true }
 
 local stack <close> = sip.Stack {
     listen = listen,

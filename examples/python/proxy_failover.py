@@ -8,8 +8,10 @@ usage: proxy_failover.py --voicemail URI [--listen udp:127.0.0.1:5060]... [--dom
 REGISTER for a --domain is authenticated against the --user table (digest, realm --realm, by
 default the first domain) and saved in the location service (in memory). A request for a
 registered address of record is relayed to its contacts (forking by q, Record-Route); when the
-outcome is busy (486, 600), no answer within --timeout seconds (408) or nobody registered
-(480, 404), the same request goes to --voicemail instead. In-dialog requests (BYE, re-INVITE,
+outcome is busy (486, 600, 603), no answer within --timeout seconds (the ringing branches are
+cancelled: 487, or 408 when nothing answered at all) or nobody registered (480, 404), the same
+request goes to --voicemail instead; after the caller's own CANCEL a relay gives the 487 again,
+so the same test is safe. In-dialog requests (BYE, re-INVITE,
 the ACK of a 2xx) follow their Route. Anything for another domain gets 403: not an open relay.
 SIGINT and SIGTERM end it with status 0.
 
@@ -29,7 +31,7 @@ import libsip
 log = logging.getLogger("proxy_failover")
 
 # The outcomes that send the caller to voicemail.
-FAILOVER = (404, 408, 480, 486, 600, 603)
+FAILOVER = (404, 408, 480, 486, 487, 600, 603)
 
 
 def make_proxy(stack: libsip.Stack, args: argparse.Namespace) -> libsip.Proxy:

@@ -176,6 +176,45 @@ T.case("proxy: failure routing to a second target after 486", function()
     finish(p)
 end)
 
+T.case("proxy: no answer within the timeout, and the caller cancelling, in failure routing",
+    function()
+    local p = setup(14)
+    local outs, cancelled = {}, false
+    p.proxy:route(function(req)
+        local out = req:proxy(p.uri("bob", 2), { timeout = req.uri.user == "bob" and 0.5 or nil })
+        outs[#outs + 1] = out.status
+        if out.status == 408 or out.status == 480 or out.status == 486 or out.status == 487 then
+            if req.uri.user == "cancel" then cancelled = true end
+            out = req:proxy { p.uri("vm", 3) }
+            outs[#outs + 1] = out.status
+        end
+    end)
+    p.b:on_invite(function(call) call:ring() end) -- rings, never answers
+    answer_after(p.c)
+    run(p, function()
+        -- No answer within the timeout: the ringing branch is cancelled, the voicemail answers.
+        local call = p.a:invite(p.uri("bob"), { sdp = OFFER })
+        call:wait_answered(5)
+        T.ok(outs[1] == 408 or outs[1] == 487, "no answer: " .. tostring(outs[1]))
+        T.eq(outs[2], 200, "the voicemail answered")
+        call:hangup()
+        -- The caller cancels: the outcome is 487, and relaying again gives it again.
+        outs = {}
+        call = p.a:invite(p.uri("cancel"), { sdp = OFFER })
+        sip.sleep(300)
+        call:hangup()
+        local e = T.raises("SIP_EIO", call.wait_answered, call, 5)
+        T.eq(e.status, 487, "cancelled")
+        for _ = 1, 50 do
+            if #outs == 2 then break end
+            sip.sleep(20)
+        end
+    end)
+    T.ok(cancelled, "the route saw the 487")
+    T.eq(table.concat(outs, ","), "487,487", "outcomes")
+    finish(p)
+end)
+
 T.case("proxy: a route returning forwards the best response; an empty target list is 480",
     function()
     local p = setup(3)
@@ -490,8 +529,11 @@ T.case("proxy: examples/lua/proxy_failover.lua sends a busy callee's calls to vo
             transactions = { t1_ms = 50 } }
     end
     local a, bob, vm = sip.UA(stacks[1]), sip.UA(stacks[2]), sip.UA(stacks[3])
-    local seen = {}
-    answer_after(bob, 0, 486)
+    local seen, busy = {}, true
+    bob:on_invite(function(call)
+        call:ring()
+        if busy then call:reject(486) end -- else rings until cancelled
+    end)
     answer_after(vm, 0, 200, seen)
     local p = { loop = loop }
     local ok, err = pcall(run, p, function()
@@ -506,7 +548,13 @@ T.case("proxy: examples/lua/proxy_failover.lua sends a busy callee's calls to vo
         T.ok(reg, "registered with the example")
         local call = a:invite("sip:bob@example.com", { sdp = OFFER, dst = dst })
         call:wait_answered(5)
-        T.eq(seen[1].uri.user, "vm", "the voicemail answered")
+        T.eq(seen[1].uri.user, "vm", "the voicemail answered the busy callee's call")
+        call:hangup()
+        busy = false
+        call = a:invite("sip:bob@example.com", { sdp = OFFER, dst = dst })
+        call:wait_answered(10)
+        T.eq(#seen, 2, "and the unanswered one")
+        T.eq(seen[2].uri.user, "vm", "the voicemail answered again")
         call:hangup()
         reg:close()
     end)

@@ -164,6 +164,47 @@ def test_failure_routing_to_a_second_target_after_486():
     assert run(2, body)
 
 
+def test_no_answer_timeout_and_caller_cancel_in_failure_routing():
+    async def body(env):
+        outs = []
+        cancelled = asyncio.get_running_loop().create_future()
+
+        @env.proxy.route
+        async def route(req):
+            out = await req.proxy(env.uri("bob", 2), timeout=0.5 if req.uri.user == "bob"
+                                  else None)
+            outs.append(out.status)
+            if out.status in (408, 480, 486, 487):
+                if req.uri.user == "cancel":
+                    cancelled.set_result(out.status)
+                out = await req.proxy([env.uri("vm", 3)])
+                outs.append(out.status)
+
+        @env.b.on_invite
+        async def ring(call):                         # rings, never answers
+            await call.ring()
+
+        answer_after(env.c)
+        # No answer within the timeout: the ringing branch is cancelled, the voicemail answers.
+        call = await env.a.invite(env.uri("bob"), sdp=OFFER)
+        assert outs[0] in (408, 487) and outs[1] == 200
+        await call.hangup()
+        # The caller cancels: the outcome is 487, and relaying again gives it again.
+        outs.clear()
+        call = env.a.invite(env.uri("cancel"), sdp=OFFER)
+        await asyncio.sleep(0.3)
+        await call.hangup()
+        assert await asyncio.wait_for(cancelled, WAIT) == 487
+        with pytest.raises(CallFailed) as ei:
+            await call.answered(timeout=WAIT)
+        assert ei.value.status == 487
+        await asyncio.sleep(0.1)
+        assert outs == [487, 487]
+        return True
+
+    assert run(14, body)
+
+
 def test_route_returning_forwards_the_best_response():
     async def body(env):
         @env.proxy.route
@@ -522,8 +563,8 @@ EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pytho
 
 
 def test_example_proxy_failover():
-    """examples/python/proxy_failover.py: bob registers (digest) and is busy; a call to him
-    reaches the voicemail."""
+    """examples/python/proxy_failover.py: bob registers (digest); a call while he is busy, and
+    one he lets ring past --timeout, reach the voicemail."""
     port = BASE + 200
     proc = subprocess.Popen(
         [sys.executable, EXAMPLE, "--listen", f"udp:127.0.0.1:{port}", "--domain",
@@ -537,7 +578,14 @@ def test_example_proxy_failover():
         server = asyncio.ensure_future(loop.serve())
         try:
             with UA(stacks[0]) as a, UA(stacks[1]) as bob, UA(stacks[2]) as vm:
-                answer_after(bob, status=486)
+                busy = [True]
+
+                @bob.on_invite
+                async def on_bob(call):
+                    await call.ring()
+                    if busy[0]:
+                        await call.reject(486)           # else rings until cancelled
+
                 seen = []
                 answer_after(vm, seen=seen)
                 for _ in range(50):                   # the example starts up
@@ -552,6 +600,11 @@ def test_example_proxy_failover():
                 call = await a.invite("sip:bob@example.com", sdp=OFFER,
                                       dst=f"udp:127.0.0.1:{port}")
                 assert seen and seen[0].uri.user == "vm"
+                await call.hangup()
+                busy[0] = False
+                call = await a.invite("sip:bob@example.com", sdp=OFFER,
+                                      dst=f"udp:127.0.0.1:{port}", timeout=4 * WAIT)
+                assert len(seen) == 2 and seen[1].uri.user == "vm"
                 await call.hangup()
                 reg.close()
                 return True

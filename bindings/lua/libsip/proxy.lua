@@ -507,8 +507,9 @@ end
 --- (edit it; return true to skip the target), on_response = fn(msg, index) for each response
 --- of a branch (edit it; return true to drop it); the hooks run inside the relay, not in a
 --- task. A 2xx goes upstream at once; a non-2xx outcome waits for the route: relay again,
---- reply, or return to forward it. Raises SIP_ENOTSUP on a stateless proxy or for an ACK or
---- CANCEL, SIP_EBUSY while a relay is in progress or once answered.
+--- reply, or return to forward it; once the caller cancelled, it relays nothing and gives that
+--- outcome (487) again. Raises SIP_ENOTSUP on a stateless proxy or for an ACK or CANCEL,
+--- SIP_EBUSY while a relay is in progress or once answered.
 function ProxyRequest.methods.proxy(r, targets, opts)
     local p = req_p(r)
     local what = "req:proxy"
@@ -564,6 +565,11 @@ function ProxyRequest.methods.proxy(r, targets, opts)
     if rc < 0 then
         rawset(r, "_last", last)
         core.sip_proxy_req_clear_targets(p)
+        if rc == core.SIP_EBUSY and last and last.status >= 300 and not rawget(r, "_answered") then
+            -- RFC 3261 §16.10: the caller cancelled (its 487 is the outcome kept): there is
+            -- nothing left to relay, and failure routing reads that outcome again.
+            return last
+        end
         fail(rc, what)
     end
     if relay.outcome then return relay.outcome end

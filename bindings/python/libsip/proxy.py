@@ -495,8 +495,9 @@ class ProxyRequest:
         skip that target) and on_response(msg, index) for each response of a branch (edit it;
         return True to drop it); both are plain functions. A 2xx goes upstream at once; a
         non-2xx outcome waits for the route: relay again (failure routing), reply, or return
-        to forward it. Raises Error (SIP_ENOTSUP) on a stateless proxy or for an ACK or
-        CANCEL, Error (SIP_EBUSY) while a relay is in progress or once answered."""
+        to forward it; once the caller cancelled, it relays nothing and gives that outcome
+        (487) again. Raises Error (SIP_ENOTSUP) on a stateless proxy or for an ACK or CANCEL,
+        Error (SIP_EBUSY) while a relay is in progress or once answered."""
         h = self._handle()
         o = _c.sip_proxy_relay_opts_t()
         _c.sip_proxy_relay_opts_init(o)
@@ -531,6 +532,12 @@ class ProxyRequest:
         if rc < 0:
             self._last = last
             _c.sip_proxy_req_clear_targets(h)
+            if rc == _c.SIP_EBUSY and last is not None and last.status >= 300 and \
+                    not self._answered:
+                # RFC 3261 §16.10: the caller cancelled (its 487 is the outcome kept): there
+                # is nothing left to relay, and failure routing reads that outcome again.
+                relay.outcome = last
+                return relay
             raise _fail(rc, "proxy")
         if relay.outcome is None:
             self._relay = relay
