@@ -13,6 +13,7 @@
 #include "sip/error.h"
 #include "sip/str.h"
 #include "sip/transport.h"
+#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
 #ifndef SIP_VERSION_STRING
@@ -233,7 +234,11 @@ int sip__proxy_host_is_ours(const sip_proxy_t *p, sip_str_t host, uint16_t port,
         sip_netinfo_t li;
         if (sip_transport_listener_info(tp, i, &li)) continue;
         uint16_t want = port ? port : sip_transport_default_port(tr ? tr : li.transport);
-        if (want == li.local_port && host_eq(host, li.local_ip)) return 1;
+        if (want != li.local_port) continue;
+        if (host_eq(host, li.local_ip)) return 1;
+        /* A wildcard listener is known by the host its Vias and Record-Routes carry. */
+        int wild = !strcmp(li.local_ip, "0.0.0.0") || !strcmp(li.local_ip, "::");
+        if (wild && tp->opts.via_host && host_eq(host, tp->opts.via_host)) return 1;
     }
     return 0;
 }
