@@ -410,6 +410,7 @@ static void route_to_uri1(sip_proxy_req_t *req)
 {
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), 0);
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), SIP_EBUSY);
+    assert_int_equal(sip_proxy_req_reply(req, 500, NULL), SIP_EBUSY);
     assert_true(sip_proxy_req_is_done(req));
 }
 
@@ -1384,6 +1385,34 @@ static void proxy_tcp_upstream(void **state)
     sip_msg_unref(req);
 }
 
+static void relay_and_keep(sip_proxy_req_t *req)
+{
+    kept = sip_proxy_req_ref(req);
+    sip_proxy_target_t tg = {.uri = uri1, .q = -1};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_relay(req, NULL, NULL, NULL, NULL), 0);
+}
+
+/* The program answers while a branch rings: its answer goes up, the branch is cancelled. */
+static void proxy_reply_while_relaying(void **state)
+{
+    (void)state;
+    route_fn = relay_and_keep;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    assert_true(test_pump_until(loop, &nstatus, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 404, NULL), 0);
+    wait_final();
+    assert_int_equal(final_status, 404);
+    assert_true(test_pump_until(loop, &uas[0].cancels, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 500, NULL), SIP_EBUSY);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1672,6 +1701,7 @@ int main(void)
         T(proxy_cancel_before_decision),
         S(proxy_stateless_cancel_takes_invite_branch),
         T(proxy_tcp_upstream),
+        T(proxy_reply_while_relaying),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),

@@ -421,17 +421,19 @@ int sip_proxy_req_send_response(sip_proxy_req_t *req, sip_msg_t *rsp)
     if (!req || !rsp || sip_msg_is_request(rsp)) return SIP_EINVAL;
     if (req->p->closed) return SIP_ECLOSED;
     int st = sip_msg_get_status(rsp);
-    if (req->final) return SIP_EBUSY;
+    /* Answered, or no longer this proxy's to answer (forwarded, dropped, saved). */
+    if (req->final || (req->done && !req->relays)) return SIP_EBUSY;
+    int rc = sip__proxy_send_upstream(req, rsp);
     /* A final answer while branches are out ends them (§16.10 as for a CANCEL). */
-    if (st >= 200 && req->relaying) sip_proxy_req_cancel(req);
-    return sip__proxy_send_upstream(req, rsp);
+    if (!rc && st >= 200 && req->relaying) sip_proxy_req_cancel(req);
+    return rc;
 }
 
 int sip_proxy_req_reply(sip_proxy_req_t *req, int status, const char *reason)
 {
     if (!req) return SIP_EINVAL;
     if (req->p->closed) return SIP_ECLOSED;
-    if (req->final) return SIP_EBUSY;
+    if (req->final || (req->done && !req->relays)) return SIP_EBUSY;
     sip_msg_t *rsp;
     int rc = sip_proxy_req_create_response(&rsp, req, status, reason);
     if (rc) return rc;
