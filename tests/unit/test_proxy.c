@@ -1413,6 +1413,57 @@ static void proxy_reply_while_relaying(void **state)
     sip_msg_unref(req);
 }
 
+/* A stateless forward without a URI goes to the first target added: its Request-URI and its
+ * address behind a NAT (a registered contact, stateless). */
+static void forward_to_target(sip_proxy_req_t *req)
+{
+    char dst[128];
+    snprintf(dst, sizeof(dst), "sip:127.0.0.1:%u", nodes[UAS1].udp);
+    sip_proxy_target_t tg = {.uri = "sip:bob@192.0.2.1:5060", .q = -1, .dst = dst};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_forward(req, NULL, 0), 0);
+    assert_int_equal(sip_proxy_req_target_count(req), 0);
+}
+
+static void proxy_stateless_forward_to_target(void **state)
+{
+    (void)state;
+    route_fn = forward_to_target;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_memory_equal(rx_find(UAS1, "INVITE ", 0), "INVITE sip:bob@192.0.2.1:5060 SIP/2.0", 37);
+}
+
+/* With record_route_host the Record-Route names that host, and a Route naming it is ours. */
+static void proxy_record_route_host(void **state)
+{
+    (void)state;
+    sip_proxy_unref(proxy);
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.record_route_host = "proxy.example.com";
+    assert_int_equal(sip_proxy_create(&proxy, nodes[PX].layer, &po, on_route, NULL, NULL), 0);
+    uas[0].final = 200;
+    route_fn = in_dialog;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    char buf[128];
+    assert_string_equal(hdr_value(rx_find(UAS1, "INVITE ", 0), "Record-Route", buf, sizeof(buf)),
+                        "<sip:proxy.example.com;lr>");
+    char extra[256];
+    snprintf(extra, sizeof(extra), "Route: <sip:proxy.example.com;lr>\r\n");
+    got_final = 0;
+    sip_msg_t *req = uac_request("BYE", uri1, extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(last_routed, 1);
+    assert_int_equal(hdr_lines(rx_find(UAS1, "BYE ", 0), "Route"), 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1702,6 +1753,8 @@ int main(void)
         S(proxy_stateless_cancel_takes_invite_branch),
         T(proxy_tcp_upstream),
         T(proxy_reply_while_relaying),
+        S(proxy_stateless_forward_to_target),
+        T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),
