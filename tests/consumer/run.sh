@@ -44,6 +44,9 @@ pc=$(find "$prefix" -name libsip.pc -print -quit)
 for tool in sip-parse sip-uas sip-uas-txn sip-uac; do
     "$prefix/bin/$tool" --help >/dev/null || fail "installed $tool does not run"
 done
+# sipd, the server: installed with the tools.
+"$prefix/bin/sipd" --help >/dev/null || fail "installed sipd does not run"
+[ "$("$prefix/bin/sipd" --version)" = "sipd $version" ] || fail "installed sipd --version"
 
 # 1. pkg-config and the compiler, as a Makefile would.
 export PKG_CONFIG_PATH

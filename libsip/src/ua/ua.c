@@ -481,6 +481,10 @@ int sip__ua_decorate_response(sip_ua_t *ua, sip_msg_t *rsp, const sip_msg_t *req
     if (!rc && st > 100 && st < 300 && makes_dialog(sip_msg_get_method(req))) {
         if (!sip_msg_header_count(rsp, SIP_HDR_CONTACT))
             rc = add_contact(ua, rsp, sip_msg_get_netinfo(req));
+        /* RFC 3261 §12.1.1: the Record-Route of the request, in order, so that the caller's
+         * route set makes the dialog's requests cross the proxies that asked. */
+        if (!rc && !sip_msg_header_count(rsp, SIP_HDR_RECORD_ROUTE))
+            rc = sip__msg_copy_headers(rsp, req, SIP_HDR_RECORD_ROUTE);
         if (!rc && st >= 200) rc = sip__msg_copy_headers(rsp, ua->deco, SIP_HDR_ALLOW);
         if (!rc && st >= 200) rc = sip__msg_copy_headers(rsp, ua->deco, SIP_HDR_SUPPORTED);
         if (!rc && st >= 200 && sip_msg_get_method(req) == SIP_METHOD_INVITE && ua->recv_info)

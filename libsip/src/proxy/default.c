@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* sip_proxy_route_default(): the routing of `sipd`, written with the public routing API only, as
+ * any routing program would be: registrar for our domains, forking to registered contacts (or
+ * redirecting), forwarding elsewhere only for our authenticated users (RFC 3261 §16). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/proxy_int.h"
+#include "sip/proxy.h"
+
+/* Two options of sip_proxy_opts_t concern only this routing and have no getter in proxy.h:
+ * redirect, and the users table that tells a known user without a binding (480) from nobody
+ * (404). This file is part of the proxy module and reads them where the proxy keeps them. */
+static int want_redirect(const sip_proxy_t *p)
+{
+    return p->redirect;
+}
+
+static int known_user(const sip_proxy_req_t *req)
+{
+    const sip_proxy_t *p = sip_proxy_req_get_proxy(req);
+    const sip_uri_t *ruri = sip_msg_get_uri(sip_proxy_req_get_msg(req));
+    char user[256];
+    if (!p->users || !p->auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user))
+        return 0;
+    memcpy(user, ruri->user.ptr, ruri->user.len);
+    user[ruri->user.len] = '\0';
+    const char *realm = sip_auth_server_get_realm(p->auth);
+    return sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_MD5) != NULL ||
+           sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_SHA256) != NULL;
+}
+
+/* How the request was answered by the authentication step. */
+enum { AUTH_OK = 0, AUTH_ANSWERED = 1, AUTH_NONE = 2 };
+
+static int has_to_tag(const sip_msg_t *msg)
+{
+    const sip_addr_t *to = sip_msg_get_to(msg);
+    return to && to->tag.len > 0;
+}
+
+/* Authenticates the sender with the proxy's digest server and users table (401 for our domains,
+ * 407 for the others: the proxy picks). The table answers inside the check, so the verdict is
+ * known when it returns. AUTH_OK: authenticated as one of our users; AUTH_ANSWERED: the
+ * challenge (or 400 for malformed credentials) went out; AUTH_NONE: the proxy has no digest
+ * server; < 0: an error. */
+static int authenticate(sip_proxy_req_t *req)
+{
+    int rc = sip_proxy_req_authenticate(req, NULL, NULL, NULL);
+    if (rc == SIP_ENOENT) return AUTH_NONE;
+    if (rc < 0) return rc;
+    if (sip_proxy_req_get_auth_user(req)) return AUTH_OK;
+    rc = sip_proxy_req_challenge(req);
+    return rc < 0 ? rc : AUTH_ANSWERED;
+}
+
+/* Sends the request on where its Route set or Request-URI says (RFC 3261 §16.6 with RFC 3263),
+ * or to uri: relayed on a transaction, or forwarded statelessly (§16.11) by a stateless proxy
+ * and for ACK and CANCEL, which have no transaction of their own here. */
+static int go_on(sip_proxy_req_t *req, const char *uri, int record_route)
+{
+    if (uri) {
+        sip_proxy_target_t t = {.uri = uri, .q = -1};
+        int rc = sip_proxy_req_add_target(req, &t);
+        if (rc < 0) return rc;
+    }
+    sip_proxy_relay_opts_t o;
+    sip_proxy_relay_opts_init(&o);
+    o.record_route = record_route;
+    int rc = sip_proxy_req_relay(req, &o, NULL, NULL, NULL);
+    if (rc != SIP_ENOTSUP) return rc;
+    sip_proxy_req_clear_targets(req);
+    return sip_proxy_req_forward(req, uri, record_route);
+}
+
+/* Whether a binding is reached through the address its REGISTER came from rather than its
+ * Contact: an RFC 5626 registration (instance and reg-id: its flow), a Contact that cannot be
+ * reached from outside (RFC 1918 and RFC 6598 addresses, IPv6 unique-local and link-local: a
+ * UA behind a NAT), or an RFC 7118 WebSocket client's ".invalid" host. A Contact with a public
+ * address is taken as it is, so that a binding one UA registered for another (a third-party
+ * registration, RFC 3261 §10.2) is honoured. */
+static int behind_nat(const sip_binding_t *b)
+{
+    if (!b->received[0]) return 0;
+    if (b->instance[0] && b->reg_id) return 1;
+    sip_uri_t u;
+    if (sip_uri_parse(&u, b->contact, strlen(b->contact)) != 0) return 0;
+    if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
+    if (u.host_type == SIP_HOST_IPV4) {
+        unsigned a = 0, c = 0;
+        if (sscanf(u.host.ptr, "%u.%u", &a, &c) != 2) return 0;
+        return a == 10 || (a == 172 && c >= 16 && c < 32) || (a == 192 && c == 168) ||
+               (a == 100 && c >= 64 && c < 128);
+    }
+    if (u.host_type == SIP_HOST_IPV6 && u.host.len > 3) {
+        char c0 = u.host.ptr[1], c1 = u.host.ptr[2];
+        return ((c0 == 'f' || c0 == 'F') && (c1 == 'c' || c1 == 'C' || c1 == 'd' || c1 == 'D')) ||
+               (u.host.len > 5 && (c0 == 'f' || c0 == 'F') && (c1 == 'e' || c1 == 'E') &&
+                strchr("89abAB", u.host.ptr[3]));
+    }
+    return 0;
+}
+
+/* The bindings as targets: contact, q, Path (RFC 3327 §5.2), the flow (RFC 5626 §5.3), and the
+ * received address only for a UA behind a NAT. */
+static int add_contacts(sip_proxy_req_t *req, const sip_bindings_t *set)
+{
+    size_t n = sip_bindings_count(set);
+    for (size_t i = 0; i < n; i++) {
+        const sip_binding_t *b = sip_bindings_at(set, i);
+        sip_proxy_target_t t = {.uri = b->contact,
+                                .q = b->q,
+                                .path = b->path,
+                                .dst = behind_nat(b) ? b->received : NULL,
+                                .conn_id = b->conn_id};
+        int rc = sip_proxy_req_add_target(req, &t);
+        /* More contacts than branches: the best ones are tried. */
+        if (rc == SIP_ERANGE && i > 0) return 0;
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* A registered AOR's contacts: relayed by q (§16.6: the highest q first, all of one q in
+ * parallel, §16.7 aggregation), record-routed so that the dialog's requests come back through
+ * here (a contact behind a NAT or on a WebSocket is reached only by this proxy). */
+static int to_bindings(sip_proxy_req_t *req, sip_bindings_t *set)
+{
+    sip_method_t m = sip_msg_get_method(sip_proxy_req_get_msg(req));
+    int ack_or_cancel = m == SIP_METHOD_ACK || m == SIP_METHOD_CANCEL;
+    int rc = add_contacts(req, set);
+    if (rc < 0) return rc;
+    if (!ack_or_cancel) {
+        sip_proxy_relay_opts_t o;
+        sip_proxy_relay_opts_init(&o);
+        o.record_route = 1;
+        o.parallel = 0;
+        rc = sip_proxy_req_relay(req, &o, NULL, NULL, NULL);
+        if (rc != SIP_ENOTSUP) return rc;
+    }
+    /* A stateless proxy cannot fork (§16.11), and an ACK or a CANCEL that matched nothing goes
+     * where its request went (§16.10): the best contact, the first target, with its flow or
+     * NAT address. */
+    return sip_proxy_req_forward(req, NULL, !ack_or_cancel);
+}
+
+static void answer(sip_proxy_req_t *req, int status)
+{
+    if (sip_msg_get_method(sip_proxy_req_get_msg(req)) == SIP_METHOD_ACK)
+        sip_proxy_req_drop(req);
+    else
+        sip_proxy_req_reply(req, status, NULL);
+}
+
+static void on_lookup(sip_location_t *loc, int status, sip_bindings_t *set, void *user)
+{
+    (void)loc;
+    sip_proxy_req_t *req = user;
+    if (sip_proxy_req_is_done(req)) return;
+    sip_method_t m = sip_msg_get_method(sip_proxy_req_get_msg(req));
+    int rc;
+    if (status == 0 && set && sip_bindings_count(set) > 0) {
+        if (want_redirect(sip_proxy_req_get_proxy(req)) && m != SIP_METHOD_ACK &&
+            m != SIP_METHOD_CANCEL)
+            /* RFC 3261 §8.3: a redirect server lists the contacts in a 302. */
+            rc = sip_proxy_req_redirect(req, 302, set);
+        else
+            rc = to_bindings(req, set);
+        if (rc < 0 && !sip_proxy_req_is_done(req)) answer(req, 500);
+        return;
+    }
+    if (status == 0 || status == SIP_ENOENT) {
+        /* No binding: 480 for one of our users (reachable later), 404 for anyone else. */
+        answer(req, known_user(req) ? 480 : 404);
+        return;
+    }
+    answer(req, status == SIP_EURI ? 404 : 500);
+}
+
+static void unref_req(void *user)
+{
+    sip_proxy_req_unref(user);
+}
+
+/* A request for one of our domains: its Request-URI is looked up (aliases followed). */
+static int to_local(sip_proxy_req_t *req)
+{
+    const sip_msg_t *msg = sip_proxy_req_get_msg(req);
+    const sip_uri_t *ruri = sip_msg_get_uri(msg);
+    if (ruri->user.len == 0) {
+        /* Addressed to this server itself (RFC 3261 §11: an OPTIONS ping). */
+        answer(req, sip_msg_get_method(msg) == SIP_METHOD_OPTIONS ? 200 : 404);
+        return 0;
+    }
+    /* The reference lives until the lookup's user_free, which runs on a failure too. */
+    sip_proxy_req_ref(req);
+    int rc = sip_proxy_req_lookup(req, on_lookup, req, unref_req);
+    if (rc == SIP_EURI) {
+        answer(req, 404);
+        return 0;
+    }
+    return rc;
+}
+
+int sip_proxy_route_default(sip_proxy_req_t *req)
+{
+    if (!req) return SIP_EINVAL;
+    sip_proxy_t *p = sip_proxy_req_get_proxy(req);
+    const sip_msg_t *msg = sip_proxy_req_get_msg(req);
+    const sip_uri_t *ruri = sip_msg_get_uri(msg);
+    sip_method_t m = sip_msg_get_method(msg);
+    int rc;
+    if (!ruri) {
+        rc = SIP_EINVAL;
+        goto failed;
+    }
+    if (ruri->scheme != SIP_URI_SIP && ruri->scheme != SIP_URI_SIPS) {
+        /* RFC 3261 §16.3 step 2 (RFC 4475 §3.3.2, §3.3.3): a scheme we do not route. */
+        answer(req, 416);
+        return 0;
+    }
+    /* §16.4: a request inside a dialog this proxy record-routed (and the ACK of its 2xx) goes
+     * where its remaining Route set or Request-URI says, without a new Record-Route. An
+     * out-of-dialog request merely preloaded through here is routed like any other, so that a
+     * Route is no way around the relaying rules below. */
+    if (sip_proxy_req_routed(req) && (has_to_tag(msg) || m == SIP_METHOD_ACK)) {
+        rc = go_on(req, NULL, 0);
+        goto done;
+    }
+    int local = sip_proxy_is_local(p, ruri) && sip_msg_header_count(msg, SIP_HDR_ROUTE) == 0;
+    if (m == SIP_METHOD_REGISTER && local) {
+        /* RFC 3261 §10.3 steps 1-3: ours; authenticated, then saved. A To that is no SIP or
+         * SIPS URI can name no AOR (RFC 4475 §3.3.4): refused before any challenge. */
+        const sip_addr_t *to = sip_msg_get_to(msg);
+        if (!to || (to->uri.scheme != SIP_URI_SIP && to->uri.scheme != SIP_URI_SIPS)) {
+            answer(req, 400);
+            return 0;
+        }
+        rc = authenticate(req);
+        if (rc == AUTH_ANSWERED) return 0;
+        if (rc == AUTH_OK || rc == AUTH_NONE) rc = sip_proxy_req_save(req, NULL, NULL, NULL);
+        goto done;
+    }
+    if (local) {
+        rc = to_local(req);
+        goto done;
+    }
+    /* Another domain: not an open relay. CANCEL cannot be challenged (RFC 3261 §22.1) and
+     * cancels only what went that way; an ACK outside a dialog of ours is dropped. */
+    if (m == SIP_METHOD_CANCEL) {
+        rc = sip_proxy_req_forward(req, NULL, 0);
+        goto done;
+    }
+    if (m == SIP_METHOD_ACK) return sip_proxy_req_drop(req);
+    rc = authenticate(req);
+    if (rc == AUTH_ANSWERED) return 0;
+    if (rc == AUTH_NONE) {
+        answer(req, 404);
+        return 0;
+    }
+    if (rc == AUTH_OK) rc = go_on(req, NULL, 1);
+done:
+    if (rc >= 0) return 0;
+failed:
+    if (!sip_proxy_req_is_done(req)) answer(req, 500);
+    return rc;
+}
