@@ -289,6 +289,5 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
  * that file is in the library. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
 %ignore sip_proxy_relay_opts::on_branch;
-%ignore sip_proxy_route_default;
 %include "sip/proxy.h"
 %mutable;

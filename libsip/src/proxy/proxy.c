@@ -20,11 +20,6 @@
 #define SIP_VERSION_STRING "0"
 #endif
 
-/* The default routing is `sipd`'s (default.c). Until that file is in the tree the reference is
- * weak (a proxy without a routing program then answers 500); once it is, this pragma goes, or
- * a static link would not pull default.o in for a proxy created without a routing program. */
-#pragma weak sip_proxy_route_default
-
 void sip_proxy_opts_init(sip_proxy_opts_t *o)
 {
     if (!o) return;
@@ -558,7 +553,7 @@ static void route(sip_proxy_t *p, sip_proxy_req_t *req)
 {
     if (p->cb)
         p->cb(p, req, p->user);
-    else if (sip_proxy_route_default)
+    else
         sip_proxy_route_default(req);
 }
 
