@@ -410,6 +410,7 @@ static void route_to_uri1(sip_proxy_req_t *req)
 {
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), 0);
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), SIP_EBUSY);
+    assert_int_equal(sip_proxy_req_reply(req, 500, NULL), SIP_EBUSY);
     assert_true(sip_proxy_req_is_done(req));
 }
 
@@ -1384,6 +1385,85 @@ static void proxy_tcp_upstream(void **state)
     sip_msg_unref(req);
 }
 
+static void relay_and_keep(sip_proxy_req_t *req)
+{
+    kept = sip_proxy_req_ref(req);
+    sip_proxy_target_t tg = {.uri = uri1, .q = -1};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_relay(req, NULL, NULL, NULL, NULL), 0);
+}
+
+/* The program answers while a branch rings: its answer goes up, the branch is cancelled. */
+static void proxy_reply_while_relaying(void **state)
+{
+    (void)state;
+    route_fn = relay_and_keep;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    assert_true(test_pump_until(loop, &nstatus, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 404, NULL), 0);
+    wait_final();
+    assert_int_equal(final_status, 404);
+    assert_true(test_pump_until(loop, &uas[0].cancels, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 500, NULL), SIP_EBUSY);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* A stateless forward without a URI goes to the first target added: its Request-URI and its
+ * address behind a NAT (a registered contact, stateless). */
+static void forward_to_target(sip_proxy_req_t *req)
+{
+    char dst[128];
+    snprintf(dst, sizeof(dst), "sip:127.0.0.1:%u", nodes[UAS1].udp);
+    sip_proxy_target_t tg = {.uri = "sip:bob@192.0.2.1:5060", .q = -1, .dst = dst};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_forward(req, NULL, 0), 0);
+    assert_int_equal(sip_proxy_req_target_count(req), 0);
+}
+
+static void proxy_stateless_forward_to_target(void **state)
+{
+    (void)state;
+    route_fn = forward_to_target;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_memory_equal(rx_find(UAS1, "INVITE ", 0), "INVITE sip:bob@192.0.2.1:5060 SIP/2.0", 37);
+}
+
+/* With record_route_host the Record-Route names that host, and a Route naming it is ours. */
+static void proxy_record_route_host(void **state)
+{
+    (void)state;
+    sip_proxy_unref(proxy);
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.record_route_host = "proxy.example.com";
+    assert_int_equal(sip_proxy_create(&proxy, nodes[PX].layer, &po, on_route, NULL, NULL), 0);
+    uas[0].final = 200;
+    route_fn = in_dialog;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    char buf[128];
+    assert_string_equal(hdr_value(rx_find(UAS1, "INVITE ", 0), "Record-Route", buf, sizeof(buf)),
+                        "<sip:proxy.example.com;lr>");
+    char extra[256];
+    snprintf(extra, sizeof(extra), "Route: <sip:proxy.example.com;lr>\r\n");
+    got_final = 0;
+    sip_msg_t *req = uac_request("BYE", uri1, extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(last_routed, 1);
+    assert_int_equal(hdr_lines(rx_find(UAS1, "BYE ", 0), "Route"), 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1672,6 +1752,9 @@ int main(void)
         T(proxy_cancel_before_decision),
         S(proxy_stateless_cancel_takes_invite_branch),
         T(proxy_tcp_upstream),
+        T(proxy_reply_while_relaying),
+        S(proxy_stateless_forward_to_target),
+        T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),
