@@ -187,7 +187,9 @@ def make_users(work):
 def start_server(run, server, mode, db):
     if server == "sipd":
         argv = [os.path.join(BUILD, "tools/sipd/sipd"), "--listen", "udp:%s:%d" % (IP, PROXY_PORT),
-                "--domain", REALM, "--users", os.path.join(run.work, "users")]
+                "--domain", REALM, "--users", os.path.join(run.work, "users"),
+                # SIPp answers MD5 only, and Kamailio challenges with MD5.
+                "--digest", "MD5"]
         if mode == "stateless":
             argv.append("--stateless")
     else:
@@ -244,12 +246,18 @@ def main():
                     what, n = "registration", REG_N
                 else:
                     uas = run.start("uas-%s-%s" % (server, mode),
-                                    ["sipp", "-sn", "uas", "-i", IP, "-p", str(UAS_PORT),
+                                    ["sipp", "-sf", os.path.join(HERE, "sipp_uas_rr.xml"),
+                                     "-i", IP, "-p", str(UAS_PORT),
                                      "-nostdin", "-buff_size", "4194304"], pin=0)
                     wait_udp(UAS_PORT, "sipp uas")
                     register_uas(run, "reg-uas-%s-%s" % (server, mode))
-                    uac = ["-sn", "uac", "-s", "uas", "-p", str(UAC_PORT), "-nr",
-                           "%s:%d" % (IP, PROXY_PORT)]
+                    # Stateless: SIPp's built-in uac (no Record-Route: the ACK and BYE are
+                    # routed by their Request-URI); stateful: the uac that follows the
+                    # Record-Route, so in-dialog requests are loose-routed (§16.4).
+                    scen = ["-sn", "uac"] if mode == "stateless" else \
+                        ["-sf", os.path.join(HERE, "sipp_uac_rr.xml")]
+                    uac = scen + ["-s", "uas", "-p", str(UAC_PORT), "-nr",
+                                  "%s:%d" % (IP, PROXY_PORT)]
                     if WARMUP:
                         sipp(run, "warmup-%s-%s" % (server, mode),
                              uac + ["-r", "500", "-m", str(WARMUP)], WARMUP // 500 + 40)
