@@ -464,6 +464,9 @@ T.case("proxy: argument checks", function()
     T.raises("SIP_EINVAL", p.proxy.route, p.proxy, 42)
     local n = 0
     p.proxy:route(function(req)
+        T.ok(p.proxy.count >= 1 and not req.done and not req.routed, "a request being routed")
+        T.ok(req.transaction and req.auth_user == nil and req.is_local, "its properties")
+        T.eq(#req.branches, 0, "no branch yet")
         for _, f in ipairs {
             function() req:proxy(42) end, function() req:proxy { 1 } end,
             function() req:proxy(nil, { parallel = "yes" }) end,
@@ -481,6 +484,7 @@ T.case("proxy: argument checks", function()
         T.raises("SIP_ENOENT", req.lookup, req)
         T.raises("SIP_ENOENT", req.save, req)
         req:reply(200)
+        T.ok(req.done, "done once answered")
         T.raises("SIP_EBUSY", req.reply, req, 200)
     end)
     run(p, function()

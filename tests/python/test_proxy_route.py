@@ -487,6 +487,9 @@ def test_argument_checks():
 
         @env.proxy.route
         async def route(req):
+            assert env.proxy.count >= 1 and not req.done and not req.routed
+            assert req.transaction is not None and req.auth_user is None and req.is_local
+            assert "OPTIONS" in repr(req) and req.branches == []
             for call in (lambda: req.proxy(42), lambda: req.proxy([1]),
                          lambda: req.proxy(parallel="yes"), lambda: req.proxy(timeout="x"),
                          lambda: req.proxy(on_request=3), lambda: req.reply("200"),
@@ -513,6 +516,7 @@ def test_argument_checks():
             with pytest.raises(libsip.InvalidError):
                 req.authenticate()
             req.reply(200)
+            assert req.done
             with pytest.raises(libsip.Error):
                 req.reply(200)
 
