@@ -323,6 +323,28 @@ T.case("proxy: branch hooks edit requests and responses", function()
     finish(p)
 end)
 
+T.case("proxy: follow_redirects turns a 3xx's Contacts into targets", function()
+    local p = setup(15)
+    local outs = {}
+    p.proxy:route(function(req)
+        local out = req:proxy(p.uri("bob", 2), { follow_redirects = req.uri.user == "follow" })
+        local targets = {}
+        for _, b in ipairs(out.branches) do targets[#targets + 1] = b.target end
+        outs[#outs + 1] = out.status .. " " .. table.concat(targets, ",")
+    end)
+    p.b:on_request(function(r)
+        r:reply(302, { headers = { Contact = "<" .. p.uri("carol", 3) .. ">" } })
+    end)
+    p.c:on_request(function(r) r:reply(200) end)
+    run(p, function()
+        T.eq(p.a:message(p.uri("follow"), "hi").status, 200, "followed")
+        T.eq(p.a:message(p.uri("keep"), "hi").status, 302, "kept")
+    end)
+    T.eq(outs[1], "200 " .. p.uri("bob", 2) .. "," .. p.uri("carol", 3), "followed outcome")
+    T.eq(outs[2], "302 " .. p.uri("bob", 2), "kept outcome")
+    finish(p)
+end)
+
 T.case("proxy: authenticate and challenge, with a lookup and with a users table", function()
     local server = sip.AuthServer("example.com")
     local p = setup(7, { auth = server, users = { alice = "secret" } })

@@ -323,6 +323,34 @@ def test_branch_hooks_edit_requests_and_responses():
     assert run(6, body)
 
 
+def test_follow_redirects():
+    async def body(env):
+        outs = []
+
+        @env.proxy.route
+        async def route(req):
+            out = await req.proxy(env.uri("bob", 2), follow_redirects=req.uri.user == "follow")
+            outs.append((out.status, [b.target for b in out.branches]))
+
+        @env.b.on_request
+        def moved(r):
+            r.reply(302, headers={"Contact": f"<{env.uri('carol', 3)}>"})
+
+        @env.c.on_request
+        def carol(r):
+            r.reply(200)
+
+        rsp = await env.a.message(env.uri("follow"), "hi")
+        assert rsp.status == 200
+        rsp = await env.a.message(env.uri("keep"), "hi")
+        assert rsp.status == 302
+        assert outs[0] == (200, [env.uri("bob", 2), env.uri("carol", 3)])
+        assert outs[1] == (302, [env.uri("bob", 2)])
+        return True
+
+    assert run(15, body)
+
+
 def test_authenticate_challenge_with_a_lookup_and_a_users_table():
     def make(stack, loop):
         return libsip.Proxy(stack, auth=libsip.AuthServer("example.com"),
