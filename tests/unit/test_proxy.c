@@ -1464,6 +1464,28 @@ static void proxy_record_route_host(void **state)
     sip_msg_unref(req);
 }
 
+/* §16.11: the ACK of a non-2xx takes its INVITE's branch through a stateless proxy, so the
+ * UAS's INVITE transaction absorbs it (its TU never sees it). */
+static void proxy_stateless_ack_takes_invite_branch(void **state)
+{
+    (void)state;
+    route_fn = route_to_uri1;
+    uas[0].final = 486;
+    invite_through("bob");
+    assert_int_equal(final_status, 486);
+    for (int i = 0; i < 3000 && !rx_find(UAS1, "ACK ", 0); i++)
+        test_pump(loop, 1);
+    const char *ack = rx_find(UAS1, "ACK ", 0);
+    assert_non_null(ack);
+    char a[256], b[256];
+    hdr_value(rx_find(UAS1, "INVITE ", 0), "Via", a, sizeof(a));
+    hdr_value(ack, "Via", b, sizeof(b));
+    *strstr(a, ";received") = '\0';
+    *strstr(b, ";received") = '\0';
+    assert_string_equal(strstr(a, "branch="), strstr(b, "branch="));
+    assert_int_equal(uas[0].acks, 0);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1754,6 +1776,7 @@ int main(void)
         T(proxy_tcp_upstream),
         T(proxy_reply_while_relaying),
         S(proxy_stateless_forward_to_target),
+        S(proxy_stateless_ack_takes_invite_branch),
         T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
