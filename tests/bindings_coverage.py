@@ -48,6 +48,9 @@ EXCLUDED_FIELDS = {
     "sip_ua_opts_t.clock": "the same clock as sip_txn_opts_t.clock, for the UA's timers",
     "sip_auth_server_opts_t.clock": "the same clock, for C tests of nonce expiry; scripts use "
                                     "the wall clock (the default)",
+    "sip_location_opts_t.now": "a C clock for tests that drive binding expiry by hand; scripts "
+                               "use the wall clock (the default)",
+    "sip_location_opts_t.clock_user": "the user pointer of that C clock",
     "sip_proxy_relay_opts_t.on_branch": "a C hook whose user is the relay outcome's; scripts "
                                         "give their per-branch hook to the thin layer's relay",
 }
@@ -71,6 +74,12 @@ PACKAGE_OPTIONS = {
     # max_retry (seconds).
     "sip_reg_opts_t": "UA.register",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
+    "sip_location_opts_t": "Location",
+    "sip_registrar_opts_t": "Registrar",
+    "sip_proxy_opts_t": "Proxy",  # timer_c_ms as timer_c (seconds)
+    # ProxyRequest.proxy.OPTIONS: timeout_ms as timeout (seconds), on_branch as on_request and
+    # on_response, keep_final always set (the route decides what a kept outcome becomes).
+    "sip_proxy_relay_opts_t": "ProxyRequest.proxy",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

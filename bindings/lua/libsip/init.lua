@@ -35,6 +35,11 @@ sip.refer_target = require("libsip.sub").refer_target
 -- Digest authentication (libsip.auth): the client's credential store and the server's checks.
 sip.AuthClient = require("libsip.auth").AuthClient
 sip.AuthServer = require("libsip.auth").AuthServer
+-- The registrar and the user table (libsip.registrar).
+sip.Registrar = require("libsip.registrar").Registrar
+sip.UserDB = require("libsip.registrar").UserDB
+-- Proxies and routing programs (libsip.proxy): the proxy core and the API a route uses.
+sip.Proxy = require("libsip.proxy").new
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers
@@ -86,5 +91,8 @@ function sip.call_id(host)
     if host and host ~= "" then return cid .. "@" .. host end
     return cid
 end
+
+-- The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
+sip.Location = require("libsip.location").Location
 
 return sip

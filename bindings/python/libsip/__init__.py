@@ -61,3 +61,13 @@ from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # n
 __all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
 __all__ += ["RegEvent", "RegState", "Registration", "RegistrationFailed"]
 __all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]
+# The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
+from .location import Binding, Location  # noqa: E402
+__all__ += ["Binding", "Location"]
+# The registrar and the user table (libsip.registrar).
+from . import registrar  # noqa: E402
+from .registrar import Registrar, UserDB  # noqa: E402
+__all__ += ["Registrar", "UserDB"]
+# Proxies and routing programs (libsip.proxy): the proxy core and the API a route function uses.
+from .proxy import Branch, Outcome, Proxy, ProxyRequest  # noqa: E402
+__all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]

@@ -84,3 +84,12 @@ from .reg import RegEvent as RegEvent
 from .reg import RegState as RegState
 from .reg import Registration as Registration
 from .reg import RegistrationFailed as RegistrationFailed
+from .location import Binding as Binding
+from .location import Location as Location
+from . import registrar as registrar
+from .registrar import Registrar as Registrar
+from .registrar import UserDB as UserDB
+from .proxy import Branch as Branch
+from .proxy import Outcome as Outcome
+from .proxy import Proxy as Proxy
+from .proxy import ProxyRequest as ProxyRequest

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs what is missing (scripts/deps.sh), builds Release into build/, and runs sipd on its
+# embedded defaults (udp and tcp on 127.0.0.1:5060, domain localhost, bindings in memory) until
+# Ctrl-C. Other sipd arguments may be given instead (docs/SIPD.md).
+#   usage: scripts/sipd.sh [sipd arguments...]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"${JOBS:-2}" --target sipd >/dev/null
+
+exec build/tools/sipd/sipd "$@"
