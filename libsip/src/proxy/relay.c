@@ -651,9 +651,9 @@ int sip_proxy_req_relay(sip_proxy_req_t *req, const sip_proxy_relay_opts_t *opts
     else
         sip_proxy_relay_opts_init(&req->ro);
     sort_targets(req);
-    if (!req->timeout.fire) sip__tq_entry_init(&req->timeout, on_timeout);
-    sip__tq_entry_init(&req->kick, on_kick);
+    /* The entries were made with the request (idx -1); only what they call is set here. */
     req->timeout.fire = on_timeout;
+    req->kick.fire = on_kick;
     req->relays++;
     req->relaying = 1;
     req->relay_2xx = req->relay_6xx = req->relay_stop = 0;
