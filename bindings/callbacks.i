@@ -43,6 +43,8 @@ X(sip_ua_response_cb, cb)
 X(sip_auth_check_cb, cb)
 X(sip_reg_event_cb, cb)
 X(sip_sub_event_cb, cb)
+X(sip_location_lookup_cb, cb)
+X(sip_location_done_cb, cb)
 %enddef
 
 %{
@@ -230,6 +232,21 @@ static void sipbind_tramp_sip_sub_event_cb(sip_sub_t *sub, sip_sub_event_t ev, s
 {
     sipbind_arg_t a[] = {SB_H(sub, sip_sub), SB_I(ev), SB_H(msg, sip_msg)};
     sipbind_invoke(u, sipbind_ua_loop(sip_sub_get_ua(sub)), a, 3);
+}
+
+/* A lookup's outcome: set is Borrowed for the call (sip_bindings_ref() to keep it). */
+static void sipbind_tramp_sip_location_lookup_cb(sip_location_t *loc, int status,
+                                                 sip_bindings_t *set, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status), SB_H(set, sip_bindings)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 3);
+}
+
+/* A write's outcome: 0 once durable. */
+static void sipbind_tramp_sip_location_done_cb(sip_location_t *loc, int status, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 2);
 }
 %}
 

@@ -282,4 +282,69 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
 %include "sip/sub.h"
+/* The location service (sip/location.h): the service and its binding sets are handles
+ * (convention 1). A sip_binding_t comes out of sip_bindings_at() read-only and Borrowed from its
+ * set: the thin layers copy its fields at once. A write takes the binding's fields as
+ * arguments instead (sip_location_put below), so no script fills a struct of string pointers
+ * that nothing would free. sip_location_aor() returns (rc, key) (convention 4). The clock is
+ * for C tests, like the transactions' (see 9). */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_location_t **out, sip_bindings_t **out };
+%apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *host, size_t len) };
+%ignore sip_location_opts::now;
+%ignore sip_location_opts::clock_user;
+%ignore sip_location_put;
+%rename(sip_location_put) sipbind_sip_location_put;
+%ignore sip_location_aor;
+%rename(sip_location_aor) sipbind_sip_location_aor;
+%inline %{
+/* sip_location_put() with the binding's fields as arguments (NULL strings: ""). */
+static int sipbind_sip_location_put(sip_location_t *loc, const char *aor, const char *contact,
+                                    const char *params, int64_t expires, int q,
+                                    const char *call_id, uint32_t cseq, const char *path,
+                                    const char *received, const char *socket, uint64_t conn_id,
+                                    const char *instance, uint32_t reg_id,
+                                    const char *user_agent, int64_t updated,
+                                    sip_location_done_cb cb, void *user, sip_free_fn user_free)
+{
+    sip_binding_t b;
+    memset(&b, 0, sizeof(b));
+    b.aor = aor;
+    b.contact = contact;
+    b.params = params;
+    b.expires = expires;
+    b.q = q;
+    b.call_id = call_id;
+    b.cseq = cseq;
+    b.path = path;
+    b.received = received;
+    b.socket = socket;
+    b.conn_id = conn_id;
+    b.instance = instance;
+    b.reg_id = reg_id;
+    b.user_agent = user_agent;
+    b.updated = updated;
+    return sip_location_put(loc, &b, cb, user, user_free);
+}
+
+/* The AOR key of a URI: (rc, key); the key is nil when rc < 0. */
+static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *uri,
+                                    char **SIP_TEXT, size_t *SIP_TEXT_LEN)
+{
+    char buf[1024];
+    int n;
+
+    *SIP_TEXT = NULL;
+    *SIP_TEXT_LEN = 0;
+    n = sip_location_aor(loc, uri, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    *SIP_TEXT = (char *)malloc((size_t)n + 1);
+    if (*SIP_TEXT == NULL)
+        return SIP_ENOMEM;
+    memcpy(*SIP_TEXT, buf, (size_t)n + 1);
+    *SIP_TEXT_LEN = (size_t)n;
+    return n;
+}
+%}
+%include "sip/location.h"
 %mutable;

@@ -48,6 +48,9 @@ EXCLUDED_FIELDS = {
     "sip_ua_opts_t.clock": "the same clock as sip_txn_opts_t.clock, for the UA's timers",
     "sip_auth_server_opts_t.clock": "the same clock, for C tests of nonce expiry; scripts use "
                                     "the wall clock (the default)",
+    "sip_location_opts_t.now": "a C clock for tests that drive binding expiry by hand; scripts "
+                               "use the wall clock (the default)",
+    "sip_location_opts_t.clock_user": "the user pointer of that C clock",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters
@@ -69,6 +72,7 @@ PACKAGE_OPTIONS = {
     # max_retry (seconds).
     "sip_reg_opts_t": "UA.register",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
+    "sip_location_opts_t": "Location",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "location/store.h"
 #include "sip/sip.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -621,6 +622,78 @@ static void location_closes_with_its_loop(void **state)
     sip_loop_unref(loop);
 }
 
+/* A store that answers lookups later (as a Redis store would): the lookup's callback runs
+ * after the call, and lookup_now() refuses. */
+typedef struct {
+    sip_location_lookup_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    char key[64];
+} later_t;
+
+static later_t later;
+
+static int later_lookup(sip__loc_store_t *st, const char *key, sip_location_lookup_cb cb,
+                        void *user, sip_free_fn user_free)
+{
+    (void)st;
+    snprintf(later.key, sizeof(later.key), "%s", key);
+    later.cb = cb;
+    later.user = user;
+    later.user_free = user_free;
+    return 0;
+}
+
+static void later_nop(sip__loc_store_t *st)
+{
+    (void)st;
+}
+
+static void later_write(sip__loc_store_t *st, sip__loc_op_t *op)
+{
+    (void)st;
+    sip__loc_op_free(op);
+}
+
+static const sip__loc_store_ops_t later_ops = {.name = "later",
+                                               .write = later_write,
+                                               .lookup = later_lookup,
+                                               .close = later_nop,
+                                               .free = later_nop};
+
+static void location_a_store_may_answer_later(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sip_location_t *loc = mem_service(loop);
+    sip_binding_t b = binding("sip:l@example.com", "sip:l@192.0.2.1", 60);
+    assert_int_equal(put(loc, &b), 0);
+    sip_bindings_t *set = find(loc, "sip:l@example.com");
+    sip__loc_store_t store = {&later_ops};
+    loc->store = &store;
+    look_t l = {0};
+    assert_int_equal(sip_location_lookup(loc, "sip:l@EXAMPLE.com;lr", on_lookup, &l, look_free), 0);
+    assert_int_equal(l.calls, 0);
+    assert_string_equal(later.key, "sip:l@example.com");
+    sip_uri_t u;
+    sip_bindings_t *none = (sip_bindings_t *)1;
+    assert_int_equal(sip_uri_parse(&u, "sip:l@example.com", 17), 0);
+    assert_int_equal(sip_location_lookup_now(&none, loc, &u), SIP_ENOTSUP);
+    assert_null(none);
+    /* The answer comes later. */
+    later.cb(loc, 0, set, later.user);
+    later.user_free(later.user);
+    assert_int_equal(l.calls, 1);
+    assert_int_equal(l.freed, 1);
+    assert_int_equal(sip_bindings_count(l.kept), 1);
+    sip_bindings_unref(l.kept);
+    sip_bindings_unref(set);
+    loc->store = NULL;
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
 /* ---- the SQLite store --------------------------------------------------------------------- */
 
 static void location_sqlite_persists_across_restarts(void **state)
@@ -746,12 +819,74 @@ static void location_sqlite_clean_stop_keeps_every_write(void **state)
     sip_loop_unref(loop);
 }
 
+typedef struct {
+    int order[8], n;
+    sip_location_t *close_at_first;
+} seq_t;
+
+typedef struct {
+    seq_t *seq;
+    int k;
+} seq_item_t;
+
+static void on_seq(sip_location_t *loc, int status, void *user)
+{
+    seq_item_t *it = user;
+    assert_int_equal(status, 0);
+    it->seq->order[it->seq->n++] = it->k;
+    /* The first callback closes the service: the rest still complete, in order. */
+    if (it->seq->close_at_first) sip_location_close(loc);
+    it->seq->close_at_first = NULL;
+}
+
+static void location_sqlite_callbacks_keep_order_through_close(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    char path[128];
+    db_path(path, sizeof(path));
+    sip_location_opts_t o;
+    sip_location_opts_init(&o);
+    o.db_path = path;
+    o.batch_ms = 0; /* a batch at the next loop turn */
+    sip_location_t *loc = NULL;
+    assert_int_equal(sip_location_create(&loc, loop, &o), 0);
+    seq_t seq = {.close_at_first = loc};
+    seq_item_t items[6];
+    char aor[64];
+    for (int k = 0; k < 6; k++) {
+        items[k] = (seq_item_t){&seq, k};
+        snprintf(aor, sizeof(aor), "sip:o%d@example.com", k);
+        sip_binding_t b = binding(aor, "sip:o@192.0.2.1", 0);
+        b.expires = (int64_t)time(NULL) + 60;
+        assert_int_equal(sip_location_put(loc, &b, on_seq, &items[k], NULL), 0);
+        /* Three writes go in a first batch (its callbacks run in a later turn), three wait
+         * for the next. */
+        if (k == 2) sip_loop_run_once(loop, 0);
+        assert_int_equal(seq.n, 0);
+    }
+    run_until(loop, &seq.n, 6);
+    assert_int_equal(seq.n, 6);
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(seq.order[k], k);
+    assert_int_equal(sip_location_count(loc), 6);
+    sip_location_unref(loc);
+    loc = db_service(loop, NULL);
+    assert_int_equal(sip_location_count(loc), 6);
+    for (int k = 0; k < 6; k++) {
+        snprintf(aor, sizeof(aor), "sip:o%d@example.com", k);
+        assert_int_equal(sip_location_remove(loc, aor, NULL, NULL, NULL, NULL), 0);
+    }
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
 static void location_sqlite_reports_a_bad_file(void **state)
 {
     (void)state;
     sip_loop_t *loop;
     assert_int_equal(sip_loop_create(&loop), 0);
-    sip_loop_set_log_level(loop, SIP_LOG_ERROR - 1 < 0 ? SIP_LOG_ERROR : SIP_LOG_ERROR);
     sip_location_opts_t o;
     sip_location_opts_init(&o);
     o.db_path = "/nonexistent-dir/x/location.db";
@@ -904,8 +1039,10 @@ int main(void)
         cmocka_unit_test(location_refuses_bad_input),
         cmocka_unit_test(location_put_survives_allocation_failures),
         cmocka_unit_test(location_closes_with_its_loop),
+        cmocka_unit_test(location_a_store_may_answer_later),
         cmocka_unit_test(location_sqlite_persists_across_restarts),
         cmocka_unit_test(location_sqlite_clean_stop_keeps_every_write),
+        cmocka_unit_test(location_sqlite_callbacks_keep_order_through_close),
         cmocka_unit_test(location_sqlite_reports_a_bad_file),
     };
     return cmocka_run_group_tests(tests, dir_setup, dir_teardown);

@@ -87,4 +87,7 @@ function sip.call_id(host)
     return cid
 end
 
+-- The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
+sip.Location = require("libsip.location").Location
+
 return sip

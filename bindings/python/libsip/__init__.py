@@ -61,3 +61,6 @@ from .auth import (Algorithm, AuthCheck, AuthClient, AuthError, AuthServer,  # n
 __all__ += ["Algorithm", "AuthCheck", "AuthClient", "AuthError", "AuthServer", "Verdict"]
 __all__ += ["RegEvent", "RegState", "Registration", "RegistrationFailed"]
 __all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_target"]
+# The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
+from .location import Binding, Location  # noqa: E402
+__all__ += ["Binding", "Location"]

@@ -84,3 +84,5 @@ from .reg import RegEvent as RegEvent
 from .reg import RegState as RegState
 from .reg import Registration as Registration
 from .reg import RegistrationFailed as RegistrationFailed
+from .location import Binding as Binding
+from .location import Location as Location

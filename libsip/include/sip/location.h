@@ -84,8 +84,9 @@ SIP_EXTERN sip_location_t *sip_location_ref(sip_location_t *loc);
 SIP_EXTERN void sip_location_unref(sip_location_t *loc);
 /**
  * Closes the service: writes still queued are committed (this waits for them: a clean stop
- * loses nothing acknowledged or pending), the database is closed, and every operation in
- * progress completes with SIP_ECLOSED. Idempotent.
+ * loses nothing acknowledged or pending) and their callbacks run with 0 before this returns,
+ * the database is closed, and every other operation in progress (a lookup of a store that
+ * answers later) completes with SIP_ECLOSED. Idempotent.
  */
 SIP_EXTERN void sip_location_close(sip_location_t *loc);
 

@@ -35,6 +35,10 @@ typedef struct sqlite_store {
     sip__loc_op_t *head, **tail; /* queued, not yet in a batch */
     batch_t batch;
     int inflight, closed;
+    /* The ops whose callbacks are running, and their status: a callback that closes the
+     * service has close() finish them first, so callbacks keep the order of the writes. */
+    sip__loc_op_t *completing;
+    int completing_status;
     uv_timer_t timer;
     uint32_t batch_ms;
     /* sip_location_close() waits on these for the worker of the batch in flight. */
@@ -137,18 +141,24 @@ static void work(uv_work_t *req)
 
 /* ---- the loop side ------------------------------------------------------------------------ */
 
+static void drain(sqlite_store_t *st)
+{
+    while (st->completing) {
+        sip__loc_op_t *op = st->completing;
+        st->completing = op->next;
+        op->next = NULL;
+        sip__location_op_done(st->loc, op, st->completing_status);
+    }
+}
+
 /* Completes a list of ops with a status, in order. */
 static void complete(sqlite_store_t *st, sip__loc_op_t *ops, int status, const char *err)
 {
-    sip_location_t *loc = st->loc;
     if (status < 0 && ops)
-        sip_log(loc->loop, SIP_LOG_ERROR, "location", "%s: commit failed: %s", st->path, err);
-    while (ops) {
-        sip__loc_op_t *next = ops->next;
-        ops->next = NULL;
-        sip__location_op_done(loc, ops, status);
-        ops = next;
-    }
+        sip_log(st->loc->loop, SIP_LOG_ERROR, "location", "%s: commit failed: %s", st->path, err);
+    st->completing = ops;
+    st->completing_status = status;
+    drain(st);
 }
 
 static void start_batch(sqlite_store_t *st);
@@ -239,6 +249,7 @@ static void sq_close(sip__loc_store_t *base)
     sqlite_store_t *st = (sqlite_store_t *)base;
     if (st->closed) return;
     st->closed = 1;
+    drain(st); /* closed from a write's callback: the writes before go first */
     uv_timer_stop(&st->timer);
     uv_close((uv_handle_t *)&st->timer, timer_closed);
     char err[256] = "";
