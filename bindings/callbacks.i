@@ -45,6 +45,7 @@ X(sip_reg_event_cb, cb)
 X(sip_sub_event_cb, cb)
 X(sip_location_lookup_cb, cb)
 X(sip_location_done_cb, cb)
+X(sip_registrar_cb, cb)
 %enddef
 
 %{
@@ -247,6 +248,17 @@ static void sipbind_tramp_sip_location_done_cb(sip_location_t *loc, int status, 
 {
     sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status)};
     sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 2);
+}
+
+/* A REGISTER answered: the response sent and the AOR's bindings (on a 200), both Borrowed for
+ * the call (nil/None when none). */
+static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_msg_t *rsp,
+                                           sip_bindings_t *set, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(r, sip_registrar), SB_I(status), SB_H(rsp, sip_msg),
+                         SB_H(set, sip_bindings)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
+                   a, 4);
 }
 %}
 

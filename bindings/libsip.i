@@ -347,4 +347,10 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 }
 %}
 %include "sip/location.h"
+/* The registrar and the user table (sip/registrar.h): handles by convention 1; the first
+ * malformed line of a users file is one more return value (0 when none). */
+%include <typemaps.i>
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_registrar_t **out, sip_userdb_t **out };
+%apply int *OUTPUT { int *err_line };
+%include "sip/registrar.h"
 %mutable;

@@ -73,6 +73,7 @@ PACKAGE_OPTIONS = {
     "sip_reg_opts_t": "UA.register",
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
     "sip_location_opts_t": "Location",
+    "sip_registrar_opts_t": "Registrar",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

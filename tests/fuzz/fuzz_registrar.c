@@ -152,11 +152,11 @@ static void registers(const uint8_t *data, size_t size)
                         size % 2 ? 3 : 0,
                         ""};
     sip_msg_set_netinfo(m, &ni);
-    sip_loop_t *loop;
-    sip_transport_t *tp;
-    sip_txn_layer_t *layer;
-    sip_location_t *loc;
-    sip_registrar_t *reg, *open_reg;
+    sip_loop_t *loop = NULL;
+    sip_transport_t *tp = NULL;
+    sip_txn_layer_t *layer = NULL;
+    sip_location_t *loc = NULL;
+    sip_registrar_t *reg = NULL, *open_reg = NULL;
     sip_txn_opts_t to;
     sip_txn_opts_init(&to);
     to.clock = &hand_clock;

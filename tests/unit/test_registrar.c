@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "alloc_hook.h"
+#include "location/store.h"
 #include "pump.h"
 #include "sip/sip.h"
 #include "txn/txn_int.h"
@@ -534,11 +535,14 @@ static void registrar_outbound_flow(void **state)
     assert_string_equal(hv("Require", 0), "outbound");
     assert_int_equal(nh("Flow-Timer"), 0);
     /* A second reg-id is a second flow. */
-    snprintf(h, sizeof(h), "Contact: <sip:alice@10.0.0.9;ob>;%s;reg-id=2\r\n", inst);
+    snprintf(h, sizeof(h),
+             "Supported: outbound\r\nContact: <sip:alice@10.0.0.9;ob>;%s;reg-id=2\r\n", inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 200);
     assert_int_equal(nbind("sip:alice@example.com"), 2);
     /* Two flows in one REGISTER: 400. Through a first hop without ob in its Path: 439. */
-    snprintf(h, sizeof(h), "Contact: <sip:a@1.1.1.1>;%s;reg-id=3, <sip:a@1.1.1.2>;%s;reg-id=4\r\n",
+    snprintf(h, sizeof(h),
+             "Supported: outbound\r\nContact: <sip:a@1.1.1.1>;%s;reg-id=3, "
+             "<sip:a@1.1.1.2>;%s;reg-id=4\r\n",
              inst, inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 400);
     snprintf(h, sizeof(h),
@@ -552,10 +556,190 @@ static void registrar_outbound_flow(void **state)
              inst);
     assert_int_equal(send_reg((rq_t){.call_id = "c2", .headers = h}), 200);
     assert_int_equal(nbind("sip:alice@example.com"), 3);
+    /* A reg-id without "outbound" in Supported is ignored (RFC 5626 §6): no flow, no Require;
+     * the instance alone keys the binding. */
+    snprintf(h, sizeof(h), "Contact: <sip:alice@10.0.0.20>;%s;reg-id=1\r\n", inst);
+    assert_int_equal(send_reg((rq_t){.call_id = "c4", .headers = h, .src = &tcp_src}), 200);
+    assert_int_equal(nh("Require"), 0);
+    assert_int_equal(nh("Flow-Timer"), 0);
+    assert_int_equal(nbind("sip:alice@example.com"), 4);
     /* Without outbound, no Require. */
     assert_int_equal(send_reg((rq_t){.call_id = "c3", .headers = "Contact: <sip:a@1.1.1.5>\r\n"}),
                      200);
     assert_int_equal(nh("Require"), 0);
+}
+
+/* On SQLite the 200 goes out only once the batch holding the writes is committed (the put
+ * callbacks), and what it acknowledged is there after a restart. */
+static void registrar_sqlite_replies_when_durable(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sip-registrar-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/location.db", dir);
+    sip_registrar_unref(reg);
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    lo.db_path = path;
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    reg = NULL;
+    make_registrar(NULL);
+
+    const char *text = "REGISTER sip:example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bKsqlite\r\n"
+                       "From: <sip:alice@example.com>;tag=s1\r\nTo: <sip:alice@example.com>\r\n"
+                       "Call-ID: sq1\r\nCSeq: 1 REGISTER\r\n"
+                       "Contact: <sip:alice@10.0.0.2>, <sip:alice@10.0.0.3>;expires=600\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    sip_msg_t *m = NULL;
+    assert_int_equal(sip_msg_parse(&m, text, strlen(text), NULL), 0);
+    sip_msg_set_netinfo(m, &udp_src);
+    assert_int_equal(sip_txn_layer_receive(layer, m), 0);
+    sip_msg_unref(m);
+    assert_int_equal(save_rc, 0);
+    /* The commit runs on libuv's thread pool and completes on the loop: nothing yet. */
+    assert_int_equal(nrsp, 0);
+    assert_int_equal(saved, 0);
+    assert_true(test_pump_until(loop, &nrsp, 1, 5000));
+    assert_int_equal(saved_status, 200);
+    assert_int_equal(nh("Contact"), 2);
+
+    /* A restart: the acknowledged bindings are loaded back. */
+    sip_registrar_unref(reg);
+    reg = NULL;
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    assert_int_equal(nbind("sip:alice@example.com"), 2);
+    /* The teardown gets a store in memory: the files go with the directory. */
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, NULL), 0);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A store that answers lookups and completes writes only when the test says (as a remote
+ * store would), so that what the registrar waits for can be seen. */
+static struct {
+    sip_location_lookup_cb cb;
+    void *user;
+    sip_free_fn user_free;
+    int lookups;
+    sip__loc_op_t *ops[8];
+    int nops;
+} later;
+
+static int later_lookup(sip__loc_store_t *st, const char *key, sip_location_lookup_cb cb,
+                        void *user, sip_free_fn user_free)
+{
+    (void)st;
+    (void)key;
+    later.cb = cb;
+    later.user = user;
+    later.user_free = user_free;
+    later.lookups++;
+    return 0;
+}
+
+static void later_write(sip__loc_store_t *st, sip__loc_op_t *op)
+{
+    (void)st;
+    assert_true(later.nops < 8);
+    later.ops[later.nops++] = op;
+}
+
+static void later_nop(sip__loc_store_t *st)
+{
+    (void)st;
+}
+
+static const sip__loc_store_ops_t later_ops = {.name = "later",
+                                               .write = later_write,
+                                               .lookup = later_lookup,
+                                               .close = later_nop,
+                                               .free = later_nop};
+static sip__loc_store_t later_store = {&later_ops};
+
+/* Answers the pending lookup with what the memory index holds now. */
+static void answer_lookup(void)
+{
+    sip_bindings_t *set;
+    sip_uri_t u;
+    assert_int_equal(sip_uri_parse(&u, "sip:alice@example.com", 21), 0);
+    loc->store = NULL;
+    assert_int_equal(sip_location_lookup_now(&set, loc, &u), 0);
+    loc->store = &later_store;
+    later.cb(loc, sip_bindings_count(set) ? 0 : SIP_ENOENT, set, later.user);
+    later.user_free(later.user);
+    sip_bindings_unref(set);
+}
+
+/* Completes the writes held with status. */
+static void complete_writes(int status)
+{
+    for (int i = 0; i < later.nops; i++)
+        sip__location_op_done(loc, later.ops[i], status);
+    later.nops = 0;
+}
+
+static void receive_register(const char *call_id, const char *contacts)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "REGISTER sip:example.com SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bKlater%s\r\n"
+             "From: <sip:alice@example.com>;tag=l1\r\nTo: <sip:alice@example.com>\r\n"
+             "Call-ID: %s\r\nCSeq: 1 REGISTER\r\nContact: %s\r\n"
+             "Content-Length: 0\r\n\r\n",
+             call_id, call_id, contacts);
+    sip_msg_t *m = NULL;
+    assert_int_equal(sip_msg_parse(&m, text, strlen(text), NULL), 0);
+    sip_msg_set_netinfo(m, &udp_src);
+    assert_int_equal(sip_txn_layer_receive(layer, m), 0);
+    sip_msg_unref(m);
+    assert_int_equal(save_rc, 0);
+}
+
+/* A lookup that answers later, writes durable later: the 200 waits for both; a write the store
+ * fails is a 500, and its binding is not kept. */
+static void registrar_waits_for_the_store(void **state)
+{
+    (void)state;
+    memset(&later, 0, sizeof(later));
+    loc->store = &later_store;
+    receive_register("w1", "<sip:alice@10.0.0.2>, <sip:alice@10.0.0.3>");
+    assert_int_equal(later.lookups, 1);
+    assert_int_equal(nrsp, 0);
+    answer_lookup();
+    /* Both writes are in the memory index but not durable: no answer yet. */
+    assert_int_equal(later.nops, 2);
+    assert_int_equal(nrsp, 0);
+    complete_writes(0);
+    /* The listing is a lookup too. */
+    assert_int_equal(later.lookups, 2);
+    assert_int_equal(nrsp, 0);
+    answer_lookup();
+    assert_int_equal(nrsp, 1);
+    assert_int_equal(saved_status, 200);
+    assert_int_equal(nh("Contact"), 2);
+
+    /* The store fails the write: 500, and the binding leaves the memory as well. */
+    receive_register("w2", "<sip:alice@10.0.0.4>");
+    answer_lookup();
+    assert_int_equal(later.nops, 1);
+    complete_writes(SIP_EIO);
+    assert_int_equal(nrsp, 2);
+    assert_int_equal(saved_status, 500);
+    assert_int_equal(sip_msg_get_status(last()), 500);
+    assert_int_equal(later.lookups, 3);
+    loc->store = NULL;
+    assert_int_equal(nbind("sip:alice@example.com"), 2);
 }
 
 /* Wrong arguments fail at once, with user_free run and no callback. */
@@ -634,6 +818,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_forbidden, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_path_and_service_route, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_outbound_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_sqlite_replies_when_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_waits_for_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_alloc_failures, setup, teardown),
     };

@@ -35,6 +35,9 @@ sip.refer_target = require("libsip.sub").refer_target
 -- Digest authentication (libsip.auth): the client's credential store and the server's checks.
 sip.AuthClient = require("libsip.auth").AuthClient
 sip.AuthServer = require("libsip.auth").AuthServer
+-- The registrar and the user table (libsip.registrar).
+sip.Registrar = require("libsip.registrar").Registrar
+sip.UserDB = require("libsip.registrar").UserDB
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers

@@ -64,3 +64,7 @@ __all__ += ["Notify", "SubState", "Subscription", "SubscriptionFailed", "refer_t
 # The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
 from .location import Binding, Location  # noqa: E402
 __all__ += ["Binding", "Location"]
+# The registrar and the user table (libsip.registrar).
+from . import registrar  # noqa: E402
+from .registrar import Registrar, UserDB  # noqa: E402
+__all__ += ["Registrar", "UserDB"]

@@ -86,3 +86,6 @@ from .reg import Registration as Registration
 from .reg import RegistrationFailed as RegistrationFailed
 from .location import Binding as Binding
 from .location import Location as Location
+from . import registrar as registrar
+from .registrar import Registrar as Registrar
+from .registrar import UserDB as UserDB

@@ -48,8 +48,8 @@ int sip_registrar_create(sip_registrar_t **out, sip_location_t *loc,
         sip_registrar_opts_init(&def);
         opts = &def;
     }
-    if (!out || !loc || opts->min_expires > opts->max_expires ||
-        opts->default_expires > opts->max_expires || !opts->max_expires)
+    /* A default above the maximum is granted as the maximum, like any other expiry. */
+    if (!out || !loc || opts->min_expires > opts->max_expires || !opts->max_expires)
         return SIP_EINVAL;
     /* Values that go into a header as they are: no line breaks. */
     const char *strs[2] = {opts->service_route, opts->server};
@@ -458,6 +458,7 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
     const sip_cseq_t *cseq = sip_msg_get_cseq(req);
     sip_str_t call_id = sip_msg_get_call_id(req);
     size_t flows = 0;
+    int outbound_ok = has_tag(req, SIP_HDR_SUPPORTED, "outbound");
     *star = 0;
     for (size_t i = 0; i < nw; i++) {
         const sip_addr_t *a = sip_header_addr(sip_msg_header_at(req, SIP_HDR_CONTACT, i));
@@ -478,7 +479,11 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         if (r->o.outbound && sip_params_get(a->params, "+sip.instance", &v) && v.len) {
             w[i].instance = sip_str_unquote(v);
             unsigned long id = 0;
-            if (sip_params_get(a->params, "reg-id", &v) &&
+            /* A flow only for a UA that says it does outbound: the 2xx then Requires it,
+             * and a response may Require only what the request Supported (RFC 3261
+             * §20.32); without it the reg-id is ignored (RFC 5626 §6) and the instance
+             * alone keys the binding. */
+            if (outbound_ok && sip_params_get(a->params, "reg-id", &v) &&
                 sip_str_to_u32(v, UINT32_MAX, &id) == 0 && id > 0) {
                 w[i].reg_id = (uint32_t)id;
                 w[i].flow = 1;
