@@ -46,6 +46,9 @@ X(sip_sub_event_cb, cb)
 X(sip_location_lookup_cb, cb)
 X(sip_location_done_cb, cb)
 X(sip_registrar_cb, cb)
+X(sip_proxy_route_cb, cb)
+X(sip_proxy_branch_cb, cb)
+X(sip_proxy_done_cb, cb)
 %enddef
 
 %{
@@ -259,6 +262,36 @@ static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_m
                          SB_H(set, sip_bindings)};
     sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
                    a, 4);
+/* The loop of a proxy, for errors (NULL once it is closed). */
+static sip_loop_t *sipbind_proxy_loop(sip_proxy_t *p)
+{
+    sip_transport_t *tp = sip_txn_layer_get_transport(sip_proxy_get_layer(p));
+    return tp ? sip_transport_get_loop(tp) : NULL;
+}
+
+/* req is Borrowed for the call: the thin layer takes its own reference to keep it. */
+static void sipbind_tramp_sip_proxy_route_cb(sip_proxy_t *p, sip_proxy_req_t *req, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(p, sip_proxy), SB_H(req, sip_proxy_req)};
+    sipbind_invoke(u, sipbind_proxy_loop(p), a, 2);
+}
+
+/* A true result skips the branch's request or drops its response. No function takes this type
+ * with (cb, user, user_free) (it is a field of the relay's options), so the thin layers call it
+ * from their own relay helper. */
+__attribute__((unused)) static int sipbind_tramp_sip_proxy_branch_cb(sip_proxy_req_t *req, sip_proxy_branch_event_t ev,
+                                             int branch, sip_msg_t *msg, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(req, sip_proxy_req), SB_I(ev), SB_I(branch), SB_H(msg, sip_msg)};
+    return sipbind_invoke(u, sipbind_proxy_loop(sip_proxy_req_get_proxy(req)), a, 4);
+}
+
+/* best is Borrowed for the call. */
+static void sipbind_tramp_sip_proxy_done_cb(sip_proxy_req_t *req, int status, sip_msg_t *best,
+                                            void *u)
+{
+    sipbind_arg_t a[] = {SB_H(req, sip_proxy_req), SB_I(status), SB_H(best, sip_msg)};
+    sipbind_invoke(u, sipbind_proxy_loop(sip_proxy_req_get_proxy(req)), a, 3);
 }
 %}
 

@@ -353,4 +353,12 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_registrar_t **out, sip_userdb_t **out };
 %apply int *OUTPUT { int *err_line };
 %include "sip/registrar.h"
+/* The proxy core (sip/proxy.h): the proxy and its requests are handles (convention 1); the
+ * three callback types are in callbacks.i. A relay's branch hook is a field of its options
+ * whose user is the outcome's: the thin layers give scripts their own per-branch hook, so the
+ * field stays C's. The default routing is `sipd`'s (libsip/src/proxy/default.c): reachable once
+ * that file is in the library. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
+%ignore sip_proxy_relay_opts::on_branch;
+%include "sip/proxy.h"
 %mutable;

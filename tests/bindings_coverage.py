@@ -51,6 +51,8 @@ EXCLUDED_FIELDS = {
     "sip_location_opts_t.now": "a C clock for tests that drive binding expiry by hand; scripts "
                                "use the wall clock (the default)",
     "sip_location_opts_t.clock_user": "the user pointer of that C clock",
+    "sip_proxy_relay_opts_t.on_branch": "a C hook whose user is the relay outcome's; scripts "
+                                        "give their per-branch hook to the thin layer's relay",
 }
 
 # Where the Python package takes each options struct's fields: an object whose parameters

@@ -336,7 +336,7 @@ static int setup_with(int stateless)
     sip_txn_opts_t o;
     sip_txn_opts_init(&o);
     o.t4_ms = 100;
-    node_up(UAC, 0, &o);
+    node_up(UAC, 1, &o);
     sip_txn_opts_init(&o);
     o.t4_ms = 100;
     node_up(PX, 1, &o);
@@ -410,6 +410,7 @@ static void route_to_uri1(sip_proxy_req_t *req)
 {
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), 0);
     assert_int_equal(sip_proxy_req_forward(req, uri1, 0), SIP_EBUSY);
+    assert_int_equal(sip_proxy_req_reply(req, 500, NULL), SIP_EBUSY);
     assert_true(sip_proxy_req_is_done(req));
 }
 
@@ -599,6 +600,54 @@ static void proxy_route_naming_proxy_removed(void **state)
     assert_string_equal(hdr_value(out, "Route", buf, sizeof(buf)), want);
     assert_memory_equal(out, "OPTIONS sip:bob@example.com SIP/2.0", 35);
     assert_preserved(rx_find(PX, "OPTIONS ", 0), out);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* Both values of a double Record-Route of ours go (RFC 5658), then the request follows the
+ * rest of the route set. */
+static void proxy_double_route_removed(void **state)
+{
+    (void)state;
+    route_fn = forward_as_is;
+    uas[0].final = 200;
+    char extra[512];
+    snprintf(extra, sizeof(extra),
+             "Route: <sip:127.0.0.1:%u;transport=tcp;lr;r2=on>,<sip:127.0.0.1:%u;lr;r2=on>\r\n"
+             "Route: <sip:127.0.0.1:%u;lr>\r\n",
+             nodes[PX].tcp, nodes[PX].udp, nodes[UAS1].udp);
+    sip_msg_t *req = uac_request("OPTIONS", "sip:bob@example.com", extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(last_routed, 1);
+    const char *out = rx_find(UAS1, "OPTIONS ", 0);
+    assert_int_equal(hdr_lines(out, "Route"), 1);
+    char buf[128], want[128];
+    snprintf(want, sizeof(want), "<sip:127.0.0.1:%u;lr>", nodes[UAS1].udp);
+    assert_string_equal(hdr_value(out, "Route", buf, sizeof(buf)), want);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* §16.6 step 6: the next hop is a strict router (no lr): it gets the Route as Request-URI, and
+ * the Request-URI goes to the end of the route set. */
+static void proxy_strict_next_hop(void **state)
+{
+    (void)state;
+    route_fn = forward_as_is;
+    uas[0].final = 200;
+    char extra[256];
+    snprintf(extra, sizeof(extra), "Route: <sip:127.0.0.1:%u>\r\n", nodes[UAS1].udp);
+    sip_msg_t *req = uac_request("OPTIONS", "sip:bob@example.com", extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    const char *out = rx_find(UAS1, "OPTIONS ", 0);
+    char want[128], buf[128];
+    snprintf(want, sizeof(want), "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n", nodes[UAS1].udp);
+    assert_memory_equal(out, want, strlen(want));
+    assert_string_equal(hdr_value(out, "Route", buf, sizeof(buf)), "<sip:bob@example.com>");
     sip_txn_unref(t);
     sip_msg_unref(req);
 }
@@ -1266,6 +1315,155 @@ static void proxy_stateless_cannot_relay(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* ---- CANCEL and transports ------------------------------------------------------------------ */
+
+static void proxy_cancel_before_decision(void **state)
+{
+    (void)state;
+    route_fn = keep_it;
+    cancel_on = 100; /* the layer's 100 Trying, while the program has not decided */
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 487);
+    assert_non_null(kept);
+    assert_int_equal(sip_proxy_req_relay(kept, NULL, NULL, NULL, NULL), SIP_EBUSY);
+    assert_int_equal(uas[0].reqs, 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* §16.11: a stateless proxy gives the CANCEL its INVITE's branch, so the UAS matches it. */
+static void proxy_stateless_cancel_takes_invite_branch(void **state)
+{
+    (void)state;
+    route_fn = route_to_uri1;
+    cancel_on = 180;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 487);
+    assert_int_equal(uas[0].cancels, 1);
+    char a[256], b[256];
+    hdr_value(rx_find(UAS1, "INVITE ", 0), "Via", a, sizeof(a));
+    hdr_value(rx_find(UAS1, "CANCEL ", 0), "Via", b, sizeof(b));
+    *strstr(a, ";received") = '\0';
+    *strstr(b, ";received") = '\0';
+    assert_string_equal(strstr(a, "branch="), strstr(b, "branch="));
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* A request that came over TCP gets its responses back over that connection, though they came
+ * from downstream over UDP; the Record-Route is double (TCP in, UDP out). */
+static void proxy_tcp_upstream(void **state)
+{
+    (void)state;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    route_fn = relay_rr_udp;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_netinfo_t dst = to_node(PX, SIP_TRANSPORT_TCP);
+    sip_txn_t *t;
+    assert_int_equal(
+        sip_txn_client_create(&t, nodes[UAC].layer, req, &dst, NULL, on_uac_response, NULL, NULL),
+        0);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(statuses[0], 180);
+    const char *out = rx_find(UAS1, "INVITE ", 0);
+    assert_int_equal(hdr_lines(out, "Record-Route"), 2);
+    char buf[256], want[256];
+    snprintf(want, sizeof(want), "<sip:127.0.0.1:%u;lr;r2=on>", nodes[PX].udp);
+    assert_string_equal(hdr_value(out, "Record-Route", buf, sizeof(buf)), want);
+    assert_preserved(rx_find(PX, "INVITE ", 0), out);
+    assert_int_equal(sip_transport_connection_count(nodes[UAC].tp), 1);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+static void relay_and_keep(sip_proxy_req_t *req)
+{
+    kept = sip_proxy_req_ref(req);
+    sip_proxy_target_t tg = {.uri = uri1, .q = -1};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_relay(req, NULL, NULL, NULL, NULL), 0);
+}
+
+/* The program answers while a branch rings: its answer goes up, the branch is cancelled. */
+static void proxy_reply_while_relaying(void **state)
+{
+    (void)state;
+    route_fn = relay_and_keep;
+    uas[0].prov = 180;
+    uas[0].final = 200;
+    uas[0].delay_ms = 60000;
+    sip_msg_t *req = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t = uac_send(req);
+    assert_true(test_pump_until(loop, &nstatus, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 404, NULL), 0);
+    wait_final();
+    assert_int_equal(final_status, 404);
+    assert_true(test_pump_until(loop, &uas[0].cancels, 1, 3000));
+    assert_int_equal(sip_proxy_req_reply(kept, 500, NULL), SIP_EBUSY);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
+/* A stateless forward without a URI goes to the first target added: its Request-URI and its
+ * address behind a NAT (a registered contact, stateless). */
+static void forward_to_target(sip_proxy_req_t *req)
+{
+    char dst[128];
+    snprintf(dst, sizeof(dst), "sip:127.0.0.1:%u", nodes[UAS1].udp);
+    sip_proxy_target_t tg = {.uri = "sip:bob@192.0.2.1:5060", .q = -1, .dst = dst};
+    assert_int_equal(sip_proxy_req_add_target(req, &tg), 0);
+    assert_int_equal(sip_proxy_req_forward(req, NULL, 0), 0);
+    assert_int_equal(sip_proxy_req_target_count(req), 0);
+}
+
+static void proxy_stateless_forward_to_target(void **state)
+{
+    (void)state;
+    route_fn = forward_to_target;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    assert_memory_equal(rx_find(UAS1, "INVITE ", 0), "INVITE sip:bob@192.0.2.1:5060 SIP/2.0", 37);
+}
+
+/* With record_route_host the Record-Route names that host, and a Route naming it is ours. */
+static void proxy_record_route_host(void **state)
+{
+    (void)state;
+    sip_proxy_unref(proxy);
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.record_route_host = "proxy.example.com";
+    assert_int_equal(sip_proxy_create(&proxy, nodes[PX].layer, &po, on_route, NULL, NULL), 0);
+    uas[0].final = 200;
+    route_fn = in_dialog;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    char buf[128];
+    assert_string_equal(hdr_value(rx_find(UAS1, "INVITE ", 0), "Record-Route", buf, sizeof(buf)),
+                        "<sip:proxy.example.com;lr>");
+    char extra[256];
+    snprintf(extra, sizeof(extra), "Route: <sip:proxy.example.com;lr>\r\n");
+    got_final = 0;
+    sip_msg_t *req = uac_request("BYE", uri1, extra);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    assert_int_equal(last_routed, 1);
+    assert_int_equal(hdr_lines(rx_find(UAS1, "BYE ", 0), "Route"), 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1529,6 +1727,8 @@ int main(void)
         S(proxy_stateless_drop_and_reply),
         S(proxy_route_naming_proxy_removed),
         S(proxy_strict_route_fixup),
+        S(proxy_double_route_removed),
+        S(proxy_strict_next_hop),
         T(proxy_loop_482_spiral_passes),
         T(proxy_record_route_single_and_double),
         T(proxy_ack_and_bye_follow_route),
@@ -1549,6 +1749,12 @@ int main(void)
         T(proxy_2xx_retransmission_forwarded),
         T(proxy_close_answers_503),
         S(proxy_stateless_cannot_relay),
+        T(proxy_cancel_before_decision),
+        S(proxy_stateless_cancel_takes_invite_branch),
+        T(proxy_tcp_upstream),
+        T(proxy_reply_while_relaying),
+        S(proxy_stateless_forward_to_target),
+        T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),

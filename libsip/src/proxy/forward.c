@@ -350,15 +350,18 @@ int sip_proxy_req_forward(sip_proxy_req_t *req, const char *uri, int record_rout
      * as §16.11 has it). */
     if (req->txn) sip_txn_close(req->txn);
     sip_msg_t *msg = req->msg;
+    /* The Request-URI first: the branch hashes where the request goes. */
     if (t && t->uri && sip_msg_set_uri(msg, t->uri)) return SIP_EURI;
+    sip__proxy_target_t rest = t ? *t : one;
+    rest.uri = NULL;
     char branch[64];
     stateless_branch(req, msg, branch, sizeof(branch));
     sip_netinfo_t dst;
     int has_dst;
-    int rc = sip__proxy_prepare(req, msg, t, record_route, branch, &dst, &has_dst);
+    int rc = sip__proxy_prepare(req, msg, t ? &rest : NULL, record_route, branch, &dst, &has_dst);
     if (!rc) rc = sip_txn_send_stateless(p->layer, msg, has_dst ? &dst : NULL);
     req->done = 1;
-    if (t == &req->targets[0] && req->ntargets) sip__proxy_targets_free(req);
+    sip__proxy_targets_free(req);
     return rc;
 }
 

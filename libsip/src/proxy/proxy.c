@@ -13,15 +13,12 @@
 #include "sip/error.h"
 #include "sip/str.h"
 #include "sip/transport.h"
+#include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
 #ifndef SIP_VERSION_STRING
 #define SIP_VERSION_STRING "0"
 #endif
-
-/* The default routing lives in default.c, which `sipd` brings; until it is linked in, a proxy
- * without a routing program answers 500 (a weak reference resolves to NULL without it). */
-#pragma weak sip_proxy_route_default
 
 void sip_proxy_opts_init(sip_proxy_opts_t *o)
 {
@@ -232,7 +229,11 @@ int sip__proxy_host_is_ours(const sip_proxy_t *p, sip_str_t host, uint16_t port,
         sip_netinfo_t li;
         if (sip_transport_listener_info(tp, i, &li)) continue;
         uint16_t want = port ? port : sip_transport_default_port(tr ? tr : li.transport);
-        if (want == li.local_port && host_eq(host, li.local_ip)) return 1;
+        if (want != li.local_port) continue;
+        if (host_eq(host, li.local_ip)) return 1;
+        /* A wildcard listener is known by the host its Vias and Record-Routes carry. */
+        int wild = !strcmp(li.local_ip, "0.0.0.0") || !strcmp(li.local_ip, "::");
+        if (wild && tp->opts.via_host && host_eq(host, tp->opts.via_host)) return 1;
     }
     return 0;
 }
@@ -369,6 +370,10 @@ int sip__proxy_send_upstream(sip_proxy_req_t *req, sip_msg_t *rsp)
     /* A relayed response came from downstream: it goes back the way the request came. */
     if (req->in.transport) sip_msg_set_netinfo(rsp, &req->in);
     int rc = req->txn ? sip_txn_reply(req->txn, rsp) : sip_txn_send_stateless(p->layer, rsp, NULL);
+    /* A 2xx after the server transaction ended (RFC 6026: its Timer L may run out before the
+     * branch's Timer M) still goes up, statelessly (§16.7 step 5). */
+    if (rc && req->txn && st >= 200 && st < 300 && req->final >= 200 && req->final < 300)
+        rc = sip_txn_send_stateless(p->layer, rsp, NULL);
     if (rc == 0 && st >= 200) {
         if (!req->final) req->final = st;
         req->done = 1;
@@ -411,17 +416,19 @@ int sip_proxy_req_send_response(sip_proxy_req_t *req, sip_msg_t *rsp)
     if (!req || !rsp || sip_msg_is_request(rsp)) return SIP_EINVAL;
     if (req->p->closed) return SIP_ECLOSED;
     int st = sip_msg_get_status(rsp);
-    if (req->final) return SIP_EBUSY;
+    /* Answered, or no longer this proxy's to answer (forwarded, dropped, saved). */
+    if (req->final || (req->done && !req->relays)) return SIP_EBUSY;
+    int rc = sip__proxy_send_upstream(req, rsp);
     /* A final answer while branches are out ends them (§16.10 as for a CANCEL). */
-    if (st >= 200 && req->relaying) sip_proxy_req_cancel(req);
-    return sip__proxy_send_upstream(req, rsp);
+    if (!rc && st >= 200 && req->relaying) sip_proxy_req_cancel(req);
+    return rc;
 }
 
 int sip_proxy_req_reply(sip_proxy_req_t *req, int status, const char *reason)
 {
     if (!req) return SIP_EINVAL;
     if (req->p->closed) return SIP_ECLOSED;
-    if (req->final) return SIP_EBUSY;
+    if (req->final || (req->done && !req->relays)) return SIP_EBUSY;
     sip_msg_t *rsp;
     int rc = sip_proxy_req_create_response(&rsp, req, status, reason);
     if (rc) return rc;
@@ -506,7 +513,7 @@ static int validate(sip_proxy_req_t *req)
 static int route_r2(const sip_addr_t *a)
 {
     sip_str_t v;
-    return a && sip_uri_param(&a->uri, "r2", &v) == 0;
+    return a && sip_uri_param(&a->uri, "r2", &v) == 1;
 }
 
 /* §16.4: the strict-route fix-up and the removal of the Route values naming this proxy. */
@@ -546,7 +553,7 @@ static void route(sip_proxy_t *p, sip_proxy_req_t *req)
 {
     if (p->cb)
         p->cb(p, req, p->user);
-    else if (sip_proxy_route_default)
+    else
         sip_proxy_route_default(req);
 }
 

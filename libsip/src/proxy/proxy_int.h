@@ -50,7 +50,12 @@ typedef struct sip__proxy_target {
 
 /* One branch (§16.6): a client transaction with its own Via branch and Request-URI. */
 typedef struct sip__proxy_branch {
-    struct sip_proxy_req *req;
+    /* The request's reference and its transaction's: a branch outlives its request while the
+     * transaction runs on (a 2xx retransmission then goes up statelessly), so that a finished
+     * request does not wait for Timer M or D to be freed. */
+    int refs;
+    struct sip_proxy_req *req; /* NULL once the request is freed */
+    sip_proxy_t *p;            /* a reference */
     size_t idx;
     unsigned relay;  /* the relay (sip_proxy_req.relays) that made it */
     int group;       /* its q group in a sequential relay */

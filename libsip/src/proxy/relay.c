@@ -113,14 +113,24 @@ static void sort_targets(sip_proxy_req_t *req)
 
 /* ---- branches -------------------------------------------------------------------------------- */
 
+static void branch_unref(sip__proxy_branch_t *b)
+{
+    if (--b->refs > 0) return;
+    sip_txn_unref(b->txn);
+    sip_msg_unref(b->rsp);
+    free(b->target);
+    sip_proxy_unref(b->p);
+    free(b);
+}
+
 void sip__proxy_branches_free(sip_proxy_req_t *req)
 {
     for (size_t i = 0; i < req->nbranches; i++) {
         sip__proxy_branch_t *b = req->branches[i];
         sip_txn_unref(b->txn);
-        sip_msg_unref(b->rsp);
-        free(b->target);
-        free(b);
+        b->txn = NULL;
+        b->req = NULL;
+        branch_unref(b);
     }
     free(req->branches);
     req->branches = NULL;
@@ -178,10 +188,8 @@ static void cancel_branch(sip__proxy_branch_t *b, const char *reason, int force)
     b->status = 408;
     sip_txn_t *t = b->txn;
     b->txn = NULL;
-    sip_proxy_req_ref(b->req);
-    sip_txn_close(t); /* its user_free drops the transaction's reference to the request */
+    sip_txn_close(t); /* its user_free drops the transaction's reference to the branch */
     sip_txn_unref(t);
-    sip_proxy_req_unref(b->req);
 }
 
 static void cancel_others(sip_proxy_req_t *req, const sip__proxy_branch_t *except,
@@ -372,8 +380,17 @@ static void on_kick(sip__tq_entry_t *e)
 
 static void on_branch_free(void *user)
 {
-    sip__proxy_branch_t *b = user;
-    sip_proxy_req_unref(b->req);
+    branch_unref(user);
+}
+
+/* A response on a branch whose request is gone: a 2xx (a retransmission, or another fork's)
+ * still goes up, statelessly, as one no transaction took (§16.7 step 5, §16.11). */
+static void orphan_response(sip__proxy_branch_t *b, int status, const sip_msg_t *rsp)
+{
+    if (!rsp || status < 200 || status >= 300 || b->p->closed) return;
+    sip_msg_t *m = sip_msg_ref(rsp);
+    sip__proxy_stray_response(b->p, m);
+    sip_msg_unref(m);
 }
 
 /* 3xx recursion (§16.5): the Contacts not tried yet become targets, started at once. 1 when
@@ -414,6 +431,10 @@ static void on_branch_rsp(sip_txn_t *txn, int status, const sip_msg_t *rsp, void
     (void)txn;
     sip__proxy_branch_t *b = user;
     sip_proxy_req_t *req = b->req;
+    if (!req) {
+        orphan_response(b, status, rsp);
+        return;
+    }
     sip_proxy_t *p = req->p;
     if (p->closed) return;
     sip_proxy_req_ref(req);
@@ -524,7 +545,9 @@ static int start_branch(sip_proxy_req_t *req, const sip__proxy_target_t *t, int 
     if (req->nbranches >= p->max_branches) return 0;
     sip__proxy_branch_t *b = calloc(1, sizeof(*b));
     if (!b) return 0;
+    b->refs = 1;
     b->req = req;
+    b->p = sip_proxy_ref(p);
     b->relay = req->relays;
     b->group = group;
     b->invite = req->method == SIP_METHOD_INVITE;
@@ -546,19 +569,17 @@ static int start_branch(sip_proxy_req_t *req, const sip__proxy_target_t *t, int 
         req->ro.on_branch(req, SIP_PROXY_BRANCH_REQUEST, (int)b->idx, m, req->done_user)) {
         /* The hook skips this target. */
         sip_msg_unref(m);
-        free(b->target);
-        free(b);
+        branch_unref(b);
         return 0;
     }
     if (rc || add_branch(req, b)) {
         /* The request could not be made: the branch would only ever have failed. */
         sip_msg_unref(m);
-        free(b->target);
-        free(b);
+        branch_unref(b);
         return 0;
     }
     remember(req, b->target);
-    sip_proxy_req_ref(req); /* the transaction's, until its user_free */
+    b->refs++; /* the transaction's, until its user_free */
     rc = sip_txn_client_create(&b->txn, p->layer, m, has_dst ? &dst : NULL, NULL, on_branch_rsp, b,
                                on_branch_free);
     sip_msg_unref(m);
