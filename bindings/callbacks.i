@@ -262,6 +262,8 @@ static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_m
                          SB_H(set, sip_bindings)};
     sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
                    a, 4);
+}
+
 /* The loop of a proxy, for errors (NULL once it is closed). */
 static sip_loop_t *sipbind_proxy_loop(sip_proxy_t *p)
 {
