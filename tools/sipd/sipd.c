@@ -307,7 +307,7 @@ static int parse_algorithms(const char *s)
         if (a != SIP_AUTH_MD5 && a != SIP_AUTH_SHA256) return 0;
         set |= a;
         s += n;
-        if (*s == ',') s++;
+        if (*s == ',' && !*++s) return 0;
     }
     return set;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* sip_proxy_route_default(): the routing of `sipd`, written with the public routing API only, as
- * any routing program would be: registrar for our domains, forking to registered contacts (or
- * redirecting), forwarding elsewhere only for our authenticated users (RFC 3261 §16). */
+/* sip_proxy_route_default(): the routing of `sipd`, written with the public routing API as any
+ * routing program would be (two of the proxy's options aside, below): registrar for our
+ * domains, forking to registered contacts (or redirecting), forwarding elsewhere only for our
+ * authenticated users (RFC 3261 §16). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

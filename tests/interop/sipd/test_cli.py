@@ -21,7 +21,8 @@ def test_help_and_version():
     rc, out = run("--help")
     assert rc == 0, out
     for word in ("--listen", "--domain", "--users", "--state", "--stateless", "--redirect",
-                 "--verbose", "--version", "sipd passwd FILE USER", "--realm", "Exit status",
+                 "--verbose", "--version", "--digest", "sipd passwd FILE USER", "--realm",
+                 "Exit status",
                  "udp:127.0.0.1:5060", "SIGTERM"):
         assert word in out, word
     rc, out = run("--version")
@@ -29,7 +30,8 @@ def test_help_and_version():
 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["extra"], ["--tls-cert", "x.pem"],
-                                  ["--domain", ""], ["--state", ""], ["passwd"],
+                                  ["--domain", ""], ["--state", ""], ["--digest", "MD4"],
+                                  ["--digest", "SHA-256,"], ["passwd"],
                                   ["passwd", "f"], ["passwd", "f", "u", "x"],
                                   ["passwd", "f", "u", "--nope"]])
 def test_usage_errors_exit_2(args):
