@@ -34,9 +34,11 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, Lis
 from . import _core as _c
 from ._base import safe_repr
 from ._errors import ClosedError, Error, InvalidError, NotFoundError, error
-from .location import Binding, _set_list
+from .auth import AuthServer
+from .location import Binding, Location, _set_list
 from .loop import release
 from .message import HeaderArg, Message, Uri, _header_items, _short
+from .registrar import Registrar, UserDB
 from .txn import ServerTransaction
 
 if TYPE_CHECKING:
@@ -118,12 +120,11 @@ def _seconds_ms(name: str, v: Any) -> int:
     return int(round(v * 1000))
 
 
-def _handle_of(name: str, v: Any, kinds: Iterable[str]) -> Any:
+def _handle_of(name: str, v: Any, cls: type) -> Any:
     """The C handle of a package object given as an option (a Location, Registrar, UserDB,
     AuthServer), checked by its class."""
-    kinds = tuple(kinds)
-    if type(v).__name__ not in kinds or not hasattr(v, "_handle"):
-        raise TypeError(f"{name} must be a libsip.{kinds[0]}, not {type(v).__name__}")
+    if not isinstance(v, cls):
+        raise TypeError(f"{name} must be a libsip.{cls.__name__}, not {type(v).__name__}")
     return v._handle()
 
 
@@ -897,21 +898,21 @@ class Proxy:
         # are kept too, so that what a script reads from them stays theirs.
         self._keep: List[Any] = []
         if location is not None:
-            o.location = _handle_of("location", location, ("Location",))
+            o.location = _handle_of("location", location, Location)
             self._keep.append(location)
         if registrar is not None:
-            o.registrar = _handle_of("registrar", registrar, ("Registrar",))
+            o.registrar = _handle_of("registrar", registrar, Registrar)
             self._keep.append(registrar)
         for name, v in (("auth", auth), ("proxy_auth", proxy_auth)):
             if v is not None:
-                setattr(o, name, _handle_of(name, v, ("AuthServer",)))
+                setattr(o, name, _handle_of(name, v, AuthServer))
                 self._keep.append(v)
         self._users_h = None
         if users is not None:
             if isinstance(users, dict):
                 users = _users_from_dict(users, [s for s in (auth, proxy_auth)
                                                  if s is not None])
-            self._users_h = o.users = _handle_of("users", users, ("UserDB",))
+            self._users_h = o.users = _handle_of("users", users, UserDB)
             self._keep.append(users)
         if stack.closed:
             raise ClosedError(message="stack is closed")
@@ -1055,7 +1056,6 @@ class Proxy:
 
 def _users_from_dict(users: Dict[str, str], servers: List[Any]) -> Any:
     """A UserDB from {user: password}, for the realm of each auth server."""
-    from .registrar import UserDB  # type: ignore[attr-defined]
     if not servers:
         raise InvalidError(_c.SIP_EINVAL, "users as a dict needs auth= (its realm)")
     db = UserDB()
