@@ -794,7 +794,11 @@ function M.new(stack, opts)
     if opts.users ~= nil then
         local u = opts.users
         if type(u) == "table" and getmetatable(u) == nil then
-            u = users_from_table(u, { opts.auth, opts.proxy_auth })
+            local servers = {}
+            for _, k in ipairs { "auth", "proxy_auth" } do
+                if opts[k] ~= nil then servers[#servers + 1] = opts[k] end
+            end
+            u = users_from_table(u, servers)
         end
         users_p = handle_of("users", u)
         o.users = users_p
