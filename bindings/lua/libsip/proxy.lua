@@ -5,7 +5,7 @@
 --
 --   proxy:route(function(req)
 --       local out = req:proxy(req:lookup(), { timeout = 20 })
---       if out.status == 486 or out.status == 408 then
+--       if out.status == 486 or out.status == 487 or out.status == 408 then
 --           out = req:proxy({ "sip:vm@192.0.2.9" })
 --       end
 --   end)                      -- returning forwards the best response of the last relay

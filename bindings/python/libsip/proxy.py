@@ -11,7 +11,7 @@ per-request API a route function uses, for asyncio scripts.
                 return req.challenge()
             return await req.save()
         out = await req.proxy(await req.lookup(), timeout=20)
-        if out.status in (486, 408):
+        if out.status in (486, 487, 408):
             out = await req.proxy(["sip:vm@192.0.2.9"])
         # returning without an answer forwards the best response of the last relay
 
