@@ -76,6 +76,10 @@ PACKAGE_OPTIONS = {
     "sip_sub_opts_t": "UA.subscribe",  # status, state: UA.accept_subscription's keywords
     "sip_location_opts_t": "Location",
     "sip_registrar_opts_t": "Registrar",
+    "sip_proxy_opts_t": "Proxy",  # timer_c_ms as timer_c (seconds)
+    # ProxyRequest.proxy.OPTIONS: timeout_ms as timeout (seconds), on_branch as on_request and
+    # on_response, keep_final always set (the route decides what a kept outcome becomes).
+    "sip_proxy_relay_opts_t": "ProxyRequest.proxy",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -146,6 +146,9 @@ PYTHON_ONLY = {
     "reg:events())",
     "Registration.__anext__": ASYNC + ": `async for ev, status, rsp in reg` (Lua's "
     "reg:events())",
+    "Outcome": "a plain table in Lua with the same fields (req:proxy()'s result; Python's ok "
+    "is status 2xx)",
+    "Branch": "a plain table in Lua with the same fields (outcome.branches, req.branches)",
 }
 
 # Lua features Python does not have, with the reason.

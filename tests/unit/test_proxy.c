@@ -14,8 +14,10 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "pump.h"
 #include "sip/sip.h"
+#include "transport/transport_int.h"
 
 enum { UAC = 0, PX = 1, UAS1 = 2, UAS2 = 3, NNODES = 4 };
 
@@ -40,7 +42,7 @@ static int on_tap(sip_transport_t *tp, sip_msg_t *msg, void *user)
     if (n->nrx < 64) {
         int len = sip_msg_print(msg, NULL, 0);
         char *s = malloc((size_t)len + 1);
-        assert_non_null(s);
+        if (!s) return 0; /* an allocation failure a sweep injected */
         sip_msg_print(msg, s, (size_t)len + 1);
         n->rx[n->nrx++] = s;
         if (getenv("PROXY_TRACE")) fprintf(stderr, "---- to %d\n%s", (int)(n - nodes), s);
@@ -926,6 +928,18 @@ static void proxy_target_over_flow(void **state)
     assert_int_equal(final_status, 200);
     /* It came over the connection UAS1 opened. */
     assert_int_equal(sip_transport_connection_count(nodes[UAS1].tp), 1);
+    /* A flow that is gone: 430 (RFC 5626 §5.3), nothing sent to its address. */
+    flow_id += 1000;
+    got_final = 0;
+    int before = uas[0].reqs;
+    sip_msg_t *again = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t2 = uac_send(again);
+    wait_final();
+    assert_int_equal(final_status, 430);
+    assert_non_null(rx_find(UAC, "SIP/2.0 430 Flow Failed", 0));
+    assert_int_equal(uas[0].reqs, before);
+    sip_txn_unref(t2);
+    sip_msg_unref(again);
     sip_txn_unref(rt);
     sip_msg_unref(reg);
     sip_txn_unref(t);
@@ -1464,6 +1478,28 @@ static void proxy_record_route_host(void **state)
     sip_msg_unref(req);
 }
 
+/* §16.11: the ACK of a non-2xx takes its INVITE's branch through a stateless proxy, so the
+ * UAS's INVITE transaction absorbs it (its TU never sees it). */
+static void proxy_stateless_ack_takes_invite_branch(void **state)
+{
+    (void)state;
+    route_fn = route_to_uri1;
+    uas[0].final = 486;
+    invite_through("bob");
+    assert_int_equal(final_status, 486);
+    for (int i = 0; i < 3000 && !rx_find(UAS1, "ACK ", 0); i++)
+        test_pump(loop, 1);
+    const char *ack = rx_find(UAS1, "ACK ", 0);
+    assert_non_null(ack);
+    char a[256], b[256];
+    hdr_value(rx_find(UAS1, "INVITE ", 0), "Via", a, sizeof(a));
+    hdr_value(ack, "Via", b, sizeof(b));
+    *strstr(a, ";received") = '\0';
+    *strstr(b, ";received") = '\0';
+    assert_string_equal(strstr(a, "branch="), strstr(b, "branch="));
+    assert_int_equal(uas[0].acks, 0);
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1713,6 +1749,97 @@ static void proxy_without_servers(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* ---- allocation failures ------------------------------------------------------------------- */
+
+static int freed_user;
+
+static void count_free(void *user)
+{
+    (void)user;
+    freed_user++;
+}
+
+static void proxy_create_alloc_sweep(void **state)
+{
+    (void)state;
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.record_route_host = "proxy.example.com";
+    int ok = 0;
+    for (int n = 1; n < 100 && !ok; n++) {
+        sip_proxy_t *p = NULL;
+        freed_user = 0;
+        test_alloc_fail_at(n);
+        int rc = sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free);
+        test_alloc_fail_at(0);
+        if (rc == 0) {
+            ok = 1;
+            sip_proxy_unref(p);
+        } else {
+            assert_int_equal(rc, SIP_ENOMEM);
+            assert_null(p);
+        }
+        assert_int_equal(freed_user, 1);
+        test_pump(loop, 1);
+    }
+    assert_true(ok);
+}
+
+/* Every allocation of the intake, the checks, a relay with Record-Route and the responses
+ * relayed back fails in turn: the request is answered or dropped, nothing leaks, and once no
+ * allocation fails it reaches the UAS. */
+/* As relay_rr_udp, taking what fails (an allocation) as the request's answer. */
+static void relay_rr_quiet(sip_proxy_req_t *req)
+{
+    sip_proxy_target_t tg = {.uri = uri1, .q = -1};
+    sip_proxy_relay_opts_t o;
+    sip_proxy_relay_opts_init(&o);
+    o.record_route = 1;
+    int rc = sip_proxy_req_add_target(req, &tg);
+    if (!rc) rc = sip_proxy_req_relay(req, &o, NULL, NULL, NULL);
+    assert_true(rc == 0 || rc == SIP_ENOMEM);
+}
+
+static void proxy_relay_alloc_sweep(void **state)
+{
+    (void)state;
+    route_fn = relay_rr_quiet;
+    uas[0].final = 200;
+    int ok = 0;
+    sip_netinfo_t from = {0};
+    from.transport = SIP_TRANSPORT_UDP;
+    strcpy(from.local_ip, "127.0.0.1");
+    from.local_port = nodes[PX].udp;
+    strcpy(from.remote_ip, "127.0.0.1");
+    from.remote_port = nodes[UAC].udp;
+    for (int n = 1; n < 600 && !ok; n++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKsweep%d\r\n"
+                 "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=s%d\r\n"
+                 "To: <sip:bob@example.com>\r\nCall-ID: sweep-%d@test\r\nCSeq: 1 INVITE\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 proxy_ruri("bob"), nodes[UAC].udp, n, n, n);
+        sip_msg_t *m;
+        assert_int_equal(sip_msg_parse(&m, text, strlen(text), NULL), 0);
+        sip_msg_set_netinfo(m, &from);
+        int before = uas[0].reqs;
+        test_alloc_fail_at(n);
+        sip__tp_deliver(nodes[PX].tp, m, 0);
+        int failed = test_alloc_failed();
+        test_alloc_fail_at(0);
+        sip_msg_unref(m);
+        test_pump(loop, 5);
+        if (!failed) {
+            assert_true(test_pump_until(loop, &uas[0].reqs, before + 1, 3000));
+            if (getenv("PROXY_TRACE")) fprintf(stderr, "sweep passed at allocation %d\n", n);
+            ok = 1;
+        }
+    }
+    assert_true(ok);
+    test_pump(loop, 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1754,11 +1881,14 @@ int main(void)
         T(proxy_tcp_upstream),
         T(proxy_reply_while_relaying),
         S(proxy_stateless_forward_to_target),
+        S(proxy_stateless_ack_takes_invite_branch),
         T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),
         T(proxy_without_servers),
+        T(proxy_create_alloc_sweep),
+        T(proxy_relay_alloc_sweep),
 #undef T
 #undef S
     };

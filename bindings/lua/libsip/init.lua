@@ -38,6 +38,8 @@ sip.AuthServer = require("libsip.auth").AuthServer
 -- The registrar and the user table (libsip.registrar).
 sip.Registrar = require("libsip.registrar").Registrar
 sip.UserDB = require("libsip.registrar").UserDB
+-- Proxies and routing programs (libsip.proxy): the proxy core and the API a route uses.
+sip.Proxy = require("libsip.proxy").new
 
 ---------------------------------------------------------------------------------------------------
 -- Small helpers

@@ -68,3 +68,6 @@ __all__ += ["Binding", "Location"]
 from . import registrar  # noqa: E402
 from .registrar import Registrar, UserDB  # noqa: E402
 __all__ += ["Registrar", "UserDB"]
+# Proxies and routing programs (libsip.proxy): the proxy core and the API a route function uses.
+from .proxy import Branch, Outcome, Proxy, ProxyRequest  # noqa: E402
+__all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]

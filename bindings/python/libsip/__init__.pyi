@@ -89,3 +89,7 @@ from .location import Location as Location
 from . import registrar as registrar
 from .registrar import Registrar as Registrar
 from .registrar import UserDB as UserDB
+from .proxy import Branch as Branch
+from .proxy import Outcome as Outcome
+from .proxy import Proxy as Proxy
+from .proxy import ProxyRequest as ProxyRequest

@@ -44,6 +44,7 @@ static void proxy_free(sip_proxy_t *p)
 }
 
 static int on_message(sip_transport_t *tp, sip_msg_t *msg, void *user);
+static void tq_closed(void *owner);
 
 int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_opts_t *opts,
                      sip_proxy_route_cb cb, void *user, sip_free_fn user_free)
@@ -86,8 +87,11 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
      * sees new requests, the ACKs of 2xx, the CANCELs of no transaction and stray responses. */
     rc = sip_transport_add_handler(tp, SIP_HANDLER_PRIO_UA, on_message, p, NULL);
     if (rc < 0) {
-        if (sip__tq_close(&p->tq, NULL, NULL)) {
-            /* The uv handle frees itself; nothing of the proxy is needed by it. */
+        /* The timer queue's uv handle closes on the loop: the proxy goes after it. */
+        p->refs = 0;
+        if (sip__tq_close(&p->tq, tq_closed, p)) {
+            p->tq_closing = 1;
+            goto fail;
         }
         goto fail_p;
     }
