@@ -43,12 +43,12 @@ X(sip_ua_response_cb, cb)
 X(sip_auth_check_cb, cb)
 X(sip_reg_event_cb, cb)
 X(sip_sub_event_cb, cb)
-X(sip_location_lookup_cb, cb)
-X(sip_location_done_cb, cb)
-X(sip_registrar_cb, cb)
 X(sip_proxy_route_cb, cb)
 X(sip_proxy_branch_cb, cb)
 X(sip_proxy_done_cb, cb)
+X(sip_location_lookup_cb, cb)
+X(sip_location_done_cb, cb)
+X(sip_registrar_cb, cb)
 %enddef
 
 %{
@@ -238,32 +238,6 @@ static void sipbind_tramp_sip_sub_event_cb(sip_sub_t *sub, sip_sub_event_t ev, s
     sipbind_invoke(u, sipbind_ua_loop(sip_sub_get_ua(sub)), a, 3);
 }
 
-/* A lookup's outcome: set is Borrowed for the call (sip_bindings_ref() to keep it). */
-static void sipbind_tramp_sip_location_lookup_cb(sip_location_t *loc, int status,
-                                                 sip_bindings_t *set, void *u)
-{
-    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status), SB_H(set, sip_bindings)};
-    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 3);
-}
-
-/* A write's outcome: 0 once durable. */
-static void sipbind_tramp_sip_location_done_cb(sip_location_t *loc, int status, void *u)
-{
-    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status)};
-    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 2);
-}
-
-/* A REGISTER answered: the response sent and the AOR's bindings (on a 200), both Borrowed for
- * the call (nil/None when none). */
-static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_msg_t *rsp,
-                                           sip_bindings_t *set, void *u)
-{
-    sipbind_arg_t a[] = {SB_H(r, sip_registrar), SB_I(status), SB_H(rsp, sip_msg),
-                         SB_H(set, sip_bindings)};
-    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
-                   a, 4);
-}
-
 /* The loop of a proxy, for errors (NULL once it is closed). */
 static sip_loop_t *sipbind_proxy_loop(sip_proxy_t *p)
 {
@@ -294,6 +268,32 @@ static void sipbind_tramp_sip_proxy_done_cb(sip_proxy_req_t *req, int status, si
 {
     sipbind_arg_t a[] = {SB_H(req, sip_proxy_req), SB_I(status), SB_H(best, sip_msg)};
     sipbind_invoke(u, sipbind_proxy_loop(sip_proxy_req_get_proxy(req)), a, 3);
+}
+
+/* A lookup's outcome: set is Borrowed for the call (sip_bindings_ref() to keep it). */
+static void sipbind_tramp_sip_location_lookup_cb(sip_location_t *loc, int status,
+                                                 sip_bindings_t *set, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status), SB_H(set, sip_bindings)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 3);
+}
+
+/* A write's outcome: 0 once durable. */
+static void sipbind_tramp_sip_location_done_cb(sip_location_t *loc, int status, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(loc, sip_location), SB_I(status)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(loc)), a, 2);
+}
+
+/* A REGISTER answered: the response sent and the AOR's bindings (on a 200), both Borrowed for
+ * the call (nil/None when none). */
+static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_msg_t *rsp,
+                                           sip_bindings_t *set, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(r, sip_registrar), SB_I(status), SB_H(rsp, sip_msg),
+                         SB_H(set, sip_bindings)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
+                   a, 4);
 }
 %}
 

@@ -282,6 +282,14 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 /* Subscriptions (sip/sub.h): the handle by convention 1. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_sub_t **out };
 %include "sip/sub.h"
+/* The proxy core (sip/proxy.h): the proxy and its requests are handles (convention 1); the
+ * three callback types are in callbacks.i. A relay's branch hook is a field of its options
+ * whose user is the outcome's: the thin layers give scripts their own per-branch hook, so the
+ * field stays C's. The default routing is `sipd`'s (libsip/src/proxy/default.c): reachable once
+ * that file is in the library. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
+%ignore sip_proxy_relay_opts::on_branch;
+%include "sip/proxy.h"
 /* The location service (sip/location.h): the service and its binding sets are handles
  * (convention 1). A sip_binding_t comes out of sip_bindings_at() read-only and Borrowed from its
  * set: the thin layers copy its fields at once. A write takes the binding's fields as
@@ -353,14 +361,6 @@ static int sipbind_sip_location_aor(const sip_location_t *loc, const sip_uri_t *
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_registrar_t **out, sip_userdb_t **out };
 %apply int *OUTPUT { int *err_line };
 %include "sip/registrar.h"
-/* The proxy core (sip/proxy.h): the proxy and its requests are handles (convention 1); the
- * three callback types are in callbacks.i. A relay's branch hook is a field of its options
- * whose user is the outcome's: the thin layers give scripts their own per-branch hook, so the
- * field stays C's. The default routing is `sipd`'s (libsip/src/proxy/default.c): reachable once
- * that file is in the library. */
-%apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
-%ignore sip_proxy_relay_opts::on_branch;
-%include "sip/proxy.h"
 /* The routing API of the thin layers (libsip/proxy.py, libsip/proxy.lua, docs/SERVERS.md:
  * Routing programs): a relay target given by its fields as sip_location_put() above takes a
  * binding (no script fills a struct of string pointers), and a relay with the branch hook on: its

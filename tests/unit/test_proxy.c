@@ -928,6 +928,18 @@ static void proxy_target_over_flow(void **state)
     assert_int_equal(final_status, 200);
     /* It came over the connection UAS1 opened. */
     assert_int_equal(sip_transport_connection_count(nodes[UAS1].tp), 1);
+    /* A flow that is gone: 430 (RFC 5626 §5.3), nothing sent to its address. */
+    flow_id += 1000;
+    got_final = 0;
+    int before = uas[0].reqs;
+    sip_msg_t *again = uac_request("INVITE", proxy_ruri("bob"), NULL);
+    sip_txn_t *t2 = uac_send(again);
+    wait_final();
+    assert_int_equal(final_status, 430);
+    assert_non_null(rx_find(UAC, "SIP/2.0 430 Flow Failed", 0));
+    assert_int_equal(uas[0].reqs, before);
+    sip_txn_unref(t2);
+    sip_msg_unref(again);
     sip_txn_unref(rt);
     sip_msg_unref(reg);
     sip_txn_unref(t);

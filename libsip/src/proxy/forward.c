@@ -165,6 +165,14 @@ static const sip_uri_t *next_hop(const sip_msg_t *msg)
     return r && r->uri.lr ? &r->uri : sip_msg_get_uri(msg);
 }
 
+int sip__proxy_flow_failed(sip_proxy_t *p, const sip__proxy_target_t *t)
+{
+    sip_transport_t *tp = p->layer ? sip_txn_layer_get_transport(p->layer) : NULL;
+    /* Only stream connections make flows here (a UDP binding has no conn_id): its address is
+     * the peer's ephemeral port, which nobody listens on. */
+    return t && t->conn_id && tp && !sip__conn_by_id(tp, t->conn_id);
+}
+
 /* Where a target says to send, ahead of the routing: its flow while the connection is open
  * (RFC 5626 §5.3), else its dst URI (the received address behind a NAT). */
 static int target_dst(sip_proxy_t *p, const sip__proxy_target_t *t, sip_netinfo_t *ni)
@@ -345,6 +353,8 @@ int sip_proxy_req_forward(sip_proxy_req_t *req, const char *uri, int record_rout
         /* A target added (a registered contact with its flow or NAT address) says where. */
         t = &req->targets[0];
     }
+    /* RFC 5626 §5.3: a flow that is gone cannot be reached; the program answers (430). */
+    if (sip__proxy_flow_failed(p, t)) return SIP_ENOENT;
     /* A server transaction would answer 500 once nobody holds it: the request is no longer
      * this proxy's to answer, so the transaction goes (a retransmission is forwarded again,
      * as §16.11 has it). */

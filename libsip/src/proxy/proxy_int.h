@@ -137,6 +137,8 @@ int sip__proxy_looped(const sip_proxy_t *p, const sip_msg_t *msg);
  * Fills *dst (*has_dst 1) when where it goes is known without DNS. */
 int sip__proxy_prepare(sip_proxy_req_t *req, sip_msg_t *msg, const sip__proxy_target_t *t, int rr,
                        const char *branch, sip_netinfo_t *dst, int *has_dst);
+/* RFC 5626 §5.3: 1 when the target's flow (its stream connection) is gone. */
+int sip__proxy_flow_failed(sip_proxy_t *p, const sip__proxy_target_t *t);
 /* A response to a branch of ours that no transaction took (§16.11): 1 when handled. */
 int sip__proxy_stray_response(sip_proxy_t *p, sip_msg_t *rsp);
 /* Writes the branch of stateful branch n of req. */

@@ -204,6 +204,12 @@ static void cancel_others(sip_proxy_req_t *req, const sip__proxy_branch_t *excep
 /* ---- aggregation (§16.7) ------------------------------------------------------------------------
  */
 
+/* The reason of a response the proxy makes for a branch (NULL: the standard phrase). */
+static const char *phrase(int status)
+{
+    return status == 430 ? "Flow Failed" : NULL; /* RFC 5626 §11.5 */
+}
+
 /* Step 6 of §16.7: lower is better. */
 static int rank(const sip__proxy_branch_t *b)
 {
@@ -242,7 +248,7 @@ static int upstream_response(sip_proxy_req_t *req, int best, sip_msg_t **out)
     int st = b ? b->status : 408;
     *out = NULL;
     if (!b || !b->rsp || st == 503)
-        return sip_proxy_req_create_response(out, req, st == 503 ? 500 : st, NULL);
+        return sip_proxy_req_create_response(out, req, st == 503 ? 500 : st, phrase(st));
     sip_msg_t *m = sip_msg_ref(b->rsp);
     if (st == 401 || st == 407) {
         for (size_t i = 0; i < req->nbranches; i++) {
@@ -300,7 +306,7 @@ static void outcome(sip_proxy_req_t *req)
     if (cb) {
         sip_msg_t *made = NULL;
         sip_msg_t *msg = b ? b->rsp : NULL;
-        if (!msg && sip_proxy_req_create_response(&made, req, st, NULL) == 0) msg = made;
+        if (!msg && sip_proxy_req_create_response(&made, req, st, phrase(st)) == 0) msg = made;
         cb(req, st, msg, u);
         sip_msg_unref(made);
     }
@@ -553,6 +559,18 @@ static int start_branch(sip_proxy_req_t *req, const sip__proxy_target_t *t, int 
     b->invite = req->method == SIP_METHOD_INVITE;
     b->idx = req->nbranches;
     sip__tq_entry_init(&b->timer_c, on_timer_c);
+    if (sip__proxy_flow_failed(p, t)) {
+        /* RFC 5626 §5.3: the flow the contact registered over is gone: the branch ends as
+         * 430 (Flow Failed) without going out. */
+        b->target = sip__strdup(t->uri ? t->uri : "");
+        if (!b->target || add_branch(req, b)) {
+            branch_unref(b);
+            return 0;
+        }
+        b->final = 1;
+        b->status = 430;
+        return 1;
+    }
     sip_msg_t *m = NULL;
     char branch[64];
     sip__proxy_branch_id(req, ++p->serial, branch, sizeof(branch));
