@@ -551,46 +551,50 @@ T.case("proxy: examples/lua/proxy_failover.lua sends a busy callee's calls to vo
     local f = assert(io.popen(cmd))
     local pid = f:read("l")
     f:close()
-    for _ = 1, 3 do collectgarbage() end
     local loop = sip.Loop()
-    local stacks = {}
-    for i = 1, 3 do
-        stacks[i] = sip.Stack { listen = "udp:127.0.0.1:" .. (port + i), loop = loop,
-            transactions = { t1_ms = 50 } }
-    end
-    local a, bob, vm = sip.UA(stacks[1]), sip.UA(stacks[2]), sip.UA(stacks[3])
-    local seen, busy = {}, true
-    bob:on_invite(function(call)
-        call:ring()
-        if busy then call:reject(486) end -- else rings until cancelled
-    end)
-    answer_after(vm, 0, 200, seen)
-    local p = { loop = loop }
-    local ok, err = pcall(run, p, function()
-        local target = "sip:bob@127.0.0.1:" .. port
-        local reg
-        for _ = 1, 50 do
-            local rok, r = pcall(bob.register, bob, "sip:bob@127.0.0.1", { password = "pw",
-                registrar = "sip:127.0.0.1:" .. port, retry_initial = false })
-            if rok then reg = r break end
-            sip.sleep(100)
+    local stacks, uas = {}, {}
+    -- Whatever fails below, the example is stopped and everything made is closed.
+    local ok, err = pcall(function()
+        for i = 1, 3 do
+            stacks[i] = sip.Stack { listen = "udp:127.0.0.1:" .. (port + i), loop = loop,
+                transactions = { t1_ms = 50 } }
+            uas[i] = sip.UA(stacks[i])
         end
-        T.ok(reg, "registered with the example")
-        local call = a:invite(target, { sdp = OFFER })
-        call:wait_answered(5)
-        T.eq(seen[1].uri.user, "vm", "the voicemail answered the busy callee's call")
-        call:hangup()
-        busy = false
-        call = a:invite(target, { sdp = OFFER })
-        call:wait_answered(10)
-        T.eq(#seen, 2, "and the unanswered one")
-        T.eq(seen[2].uri.user, "vm", "the voicemail answered again")
-        call:hangup()
-        reg:close()
     end)
+    local a, bob, vm = uas[1], uas[2], uas[3]
+    local seen, busy = {}, true
+    if ok then
+        bob:on_invite(function(call)
+            call:ring()
+            if busy then call:reject(486) end -- else rings until cancelled
+        end)
+        answer_after(vm, 0, 200, seen)
+        ok, err = pcall(run, { loop = loop }, function()
+            local target = "sip:bob@127.0.0.1:" .. port
+            local reg
+            for _ = 1, 50 do
+                local rok, r = pcall(bob.register, bob, "sip:bob@127.0.0.1", { password = "pw",
+                    registrar = "sip:127.0.0.1:" .. port, retry_initial = false })
+                if rok then reg = r break end
+                sip.sleep(100)
+            end
+            T.ok(reg, "registered with the example")
+            local call = a:invite(target, { sdp = OFFER })
+            call:wait_answered(5)
+            T.eq(seen[1].uri.user, "vm", "the voicemail answered the busy callee's call")
+            call:hangup()
+            busy = false
+            call = a:invite(target, { sdp = OFFER })
+            call:wait_answered(10)
+            T.eq(#seen, 2, "and the unanswered one")
+            T.eq(seen[2].uri.user, "vm", "the voicemail answered again")
+            call:hangup()
+            reg:close()
+        end)
+    end
     os.execute("kill " .. pid .. " 2>/dev/null")
-    a:close() bob:close() vm:close()
-    for i = 1, 3 do stacks[i]:close() end
+    for _, ua in pairs(uas) do ua:close() end
+    for _, st in pairs(stacks) do st:close() end
     loop:close()
     if not ok then error(err, 0) end
 end)
