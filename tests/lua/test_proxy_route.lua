@@ -215,6 +215,24 @@ T.case("proxy: no answer within the timeout, and the caller cancelling, in failu
     finish(p)
 end)
 
+T.case("proxy: the route cancels its relay", function()
+    local p = setup(16)
+    local outs = {}
+    p.proxy:route(function(req)
+        p.loop:timer(200, function() req:cancel() end) -- CANCEL to the ringing branch
+        outs[#outs + 1] = req:proxy(p.uri("bob", 2)).status
+        T.raises("SIP_ENOENT", req.cancel, req) -- nothing left to cancel
+    end)
+    p.b:on_invite(function(call) call:ring() end)
+    run(p, function()
+        local call = p.a:invite(p.uri("bob"), { sdp = OFFER })
+        local e = T.raises("SIP_EIO", call.wait_answered, call, 5)
+        T.eq(e.status, 487, "cancelled")
+    end)
+    T.eq(table.concat(outs, ","), "487", "the outcome")
+    finish(p)
+end)
+
 T.case("proxy: a route returning forwards the best response; an empty target list is 480",
     function()
     local p = setup(3)

@@ -205,6 +205,32 @@ def test_no_answer_timeout_and_caller_cancel_in_failure_routing():
     assert run(14, body)
 
 
+def test_the_route_cancels_its_relay():
+    async def body(env):
+        outs = []
+
+        @env.proxy.route
+        async def route(req):
+            relay = req.proxy(env.uri("bob", 2))     # starts at once; awaited below
+            await asyncio.sleep(0.2)
+            req.cancel()                              # CANCEL to the ringing branch
+            out = await relay
+            outs.append(out.status)
+            with pytest.raises(libsip.NotFoundError):
+                req.cancel()                          # nothing left to cancel
+
+        @env.b.on_invite
+        async def ring(call):
+            await call.ring()
+
+        with pytest.raises(CallFailed) as ei:
+            await env.a.invite(env.uri("bob"), sdp=OFFER)
+        assert ei.value.status == 487 and outs == [487]
+        return True
+
+    assert run(16, body)
+
+
 def test_route_returning_forwards_the_best_response():
     async def body(env):
         @env.proxy.route
