@@ -235,6 +235,8 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
         return SIP_EPARSE;
     }
     sip__msg_unlink(msg, nh);
+    /* Same id, same kind: the records have the same size. */
+    if (nh->kind != old->kind) return SIP_EPARSE;
     /* Keep the record (and so every pointer to it) and take over the new content. */
     struct sip_header *next = old->next, *prev = old->prev, *next_same = old->next_same;
     unsigned line = old->line;
@@ -246,7 +248,7 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
             first = first->prev;
         if (first) first->raw = (sip_str_t){NULL, 0};
     }
-    *old = *nh;
+    memcpy(old, nh, sip__hdr_size(nh->kind));
     old->next = next;
     old->prev = prev;
     old->next_same = next_same;
@@ -342,9 +344,9 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
     const struct sip_header *last = NULL;
     for (const struct sip_header *h = sip__known(src, id)->first; h; h = h->next_same) {
         char *v = sip__msg_strdup(dst, h->value.ptr, h->value.len);
-        struct sip_header *c = sip__msg_alloc(dst, sizeof(*c));
+        struct sip_header *c = sip__msg_alloc(dst, sip__hdr_size(h->kind));
         if (!v || !c) return SIP_ENOMEM;
-        *c = *h;
+        memcpy(c, h, sip__hdr_size(h->kind));
         c->name = (sip_str_t){name, strlen(name)};
         c->line = 0;
         /* Values that shared a line in the source share one in the copy. */
@@ -363,9 +365,9 @@ int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *hdr)
     const struct sip_header *h = (const struct sip_header *)hdr;
     char *n = sip__msg_strdup(msg, h->name.ptr, h->name.len);
     char *v = sip__msg_strdup(msg, h->value.ptr, h->value.len);
-    struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+    struct sip_header *c = sip__msg_alloc(msg, sip__hdr_size(h->kind));
     if (!n || !v || !c) return SIP_ENOMEM;
-    *c = *h;
+    memcpy(c, h, sip__hdr_size(h->kind));
     c->name = (sip_str_t){n, h->name.len};
     c->line = 0;
     c->joined = 0;
@@ -393,7 +395,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     size_t est = SIP__ALIGN16(rl + 1) + 64 + 4 * (sizeof(struct sip_header) + 96) + 512;
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
         for (const struct sip_header *h = sip__known(req, copied[i])->first; h; h = h->next_same)
-            est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sizeof(struct sip_header));
+            est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sip__hdr_size(h->kind));
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return SIP_ENOMEM;
     int rc = SIP_ENOMEM;
@@ -421,7 +423,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
             }
             size_t tl = strlen(to_tag), ol = to->value.len, vl = ol + 5 + tl;
             char *v = sip__msg_alloc(msg, vl + 1);
-            struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+            struct sip_header *c = sip__msg_alloc(msg, sip__hdr_size(to->kind));
             if (!v || !c) goto fail;
             memcpy(v, to->value.ptr, ol);
             memcpy(v + ol, ";tag=", 5);
@@ -429,7 +431,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
             /* The request's To, already parsed, with the tag appended: its views move to the new
              * text and the tag joins the header params, which end where the value ends (values
              * are trimmed). What parsing the new text would give, without the parse. */
-            *c = *to;
+            memcpy(c, to, sip__hdr_size(to->kind));
             c->name = SIP_STR("To");
             c->line = 0;
             c->joined = 0;

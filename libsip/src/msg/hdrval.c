@@ -851,7 +851,7 @@ static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
 static inline struct sip_header *new_header(sip_msg_t *msg, sip_hdr_id_t id, sip_hdr_kind_t kind,
                                             sip_str_t name)
 {
-    struct sip_header *h = sip__msg_alloc(msg, sizeof(*h));
+    struct sip_header *h = sip__msg_alloc(msg, sip__hdr_size(kind));
     if (!h) return NULL;
     h->id = id;
     h->kind = kind;

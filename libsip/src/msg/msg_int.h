@@ -3,6 +3,7 @@
 #ifndef SIP_MSG_INT_H
 #define SIP_MSG_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sip/msg.h"
@@ -43,6 +44,32 @@ struct sip_header {
         sip_rack_t rack;
     } v;
 };
+
+/* The size of a header record of a kind: the union of parsed forms is as large as its largest
+ * member (a name-addr, 280 octets), which a Call-ID or a Subject does not need. Records are
+ * allocated at this size, so they are copied with it too, never by structure assignment. */
+static inline size_t sip__hdr_size(sip_hdr_kind_t k)
+{
+    size_t base = offsetof(struct sip_header, v);
+    switch (k) {
+    case SIP_HK_ADDR: return base + sizeof(sip_addr_t);
+    case SIP_HK_VIA: return base + sizeof(sip_via_t);
+    case SIP_HK_CSEQ: return base + sizeof(sip_cseq_t);
+    case SIP_HK_NUM:
+    case SIP_HK_DATE: return base + sizeof(sip_num_t);
+    case SIP_HK_TOKEN: return base + sizeof(sip_token_t);
+    case SIP_HK_MEDIA: return base + sizeof(sip_media_t);
+    case SIP_HK_AUTH: return base + sizeof(sip_auth_t);
+    case SIP_HK_WARNING: return base + sizeof(sip_warning_t);
+    case SIP_HK_RACK: return base + sizeof(sip_rack_t);
+    default: return base;
+    }
+}
+
+/* What a parse reserves per header record it expects: about the mean record of real traffic
+ * (name-addrs and Vias are larger, Call-ID, CSeq and the numbers smaller); a denser message
+ * takes another chunk. */
+#define SIP__HDR_RESERVE 160
 
 typedef struct sip__hlist {
     struct sip_header *first, *last;
