@@ -354,7 +354,7 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
         c->raw = (sip_str_t){NULL, 0};
         last = h;
         reloc_header(c, h->value.ptr, h->value.len, v);
-        sip__msg_link(dst, c, 0);
+        if (sip__msg_link(dst, c, 0)) return SIP_ENOMEM;
     }
     return 0;
 }
@@ -374,8 +374,7 @@ int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *hdr)
     c->raw = (sip_str_t){NULL, 0};
     msg->intact = 0;
     reloc_header(c, h->value.ptr, h->value.len, v);
-    sip__msg_link(msg, c, 0);
-    return 0;
+    return sip__msg_link(msg, c, 0);
 }
 
 int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, const char *reason,
@@ -443,7 +442,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
                 c->v.addr.params.len += 5 + tl;
             else
                 c->v.addr.params = (sip_str_t){v + ol + 1, 4 + tl};
-            sip__msg_link(msg, c, 0);
+            if ((rc = sip__msg_link(msg, c, 0))) goto fail;
         } else if ((rc = copy_headers(msg, req, SIP_HDR_TO))) {
             goto fail;
         }
