@@ -493,7 +493,7 @@ static sip_parse_error_t parse_err(const char *buf, size_t len)
 }
 
 #define HDRS_REST                                                                                  \
-    "Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1\r\nTo: <sip:b@example.com>\r\n"            \
+    "Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1\r\nTo: <sip:b@example.com>\r\n"             \
     "From: <sip:a@example.com>;tag=1\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n"
 
 static void msg_bare_cr_and_control_octets(void **state)
@@ -501,9 +501,9 @@ static void msg_bare_cr_and_control_octets(void **state)
     (void)state;
     /* A CR not followed by LF ends a line for Sofia-SIP and oSIP2: taken as whitespace it would
      * hide a Via that the next hop sees (a proxy would forward it unseen). */
-    sip_parse_error_t e = parse_err(S("OPTIONS sip:b@example.com SIP/2.0\r\n"
-                                      "Subject: hi\rVia: SIP/2.0/UDP evil.example;branch=z9hG4bKevil\r\n"
-                                      HDRS_REST "\r\n"));
+    sip_parse_error_t e = parse_err(
+        S("OPTIONS sip:b@example.com SIP/2.0\r\n"
+          "Subject: hi\rVia: SIP/2.0/UDP evil.example;branch=z9hG4bKevil\r\n" HDRS_REST "\r\n"));
     assert_int_equal(e.status, 400);
     assert_int_equal(e.line, 2);
     assert_int_equal(e.column, 12);
@@ -517,7 +517,8 @@ static void msg_bare_cr_and_control_octets(void **state)
     e = parse_err(S("OPTIONS sip:b@example.com\r SIP/2.0\r\n" HDRS_REST "\r\n"));
     assert_int_equal(e.line, 1);
     assert_int_equal(e.column, 26);
-    e = parse_err(S("OPTIONS sip:b@example.com SIP/2.0\r\n" HDRS_REST "Subject: a\r\n b\x01\r\n\r\n"));
+    e = parse_err(
+        S("OPTIONS sip:b@example.com SIP/2.0\r\n" HDRS_REST "Subject: a\r\n b\x01\r\n\r\n"));
     assert_int_equal(e.line, 8);
     assert_int_equal(e.column, 3);
     assert_non_null(strstr(e.reason, "control octet"));
@@ -529,8 +530,9 @@ static void msg_bare_cr_and_control_octets(void **state)
     parse_err(S("SIP/2.0 200 O\x01K\r\n" HDRS_REST "\r\n"));
     /* Allowed: HTAB, folds, an escaped control octet (RFC 3261 §25.1 quoted-pair), UTF-8, and
      * anything in the body. */
-    sip_msg_t *m = parse_ok(S("OPTIONS sip:b@example.com SIP/2.0\r\n" HDRS_REST
-                              "Subject:\ta\r\n\tb\r\nX-Q: \"x\\\x01y\" \xc3\xa9\r\n\r\n\x01\r\x7f"));
+    sip_msg_t *m =
+        parse_ok(S("OPTIONS sip:b@example.com SIP/2.0\r\n" HDRS_REST
+                   "Subject:\ta\r\n\tb\r\nX-Q: \"x\\\x01y\" \xc3\xa9\r\n\r\n\x01\r\x7f"));
     assert_int_equal(sip_msg_get_body(m).len, 3);
     sip_msg_unref(m);
     /* An escaped backslash does not escape what follows it. */
@@ -576,8 +578,10 @@ static void msg_validate_mandatory_and_single_headers(void **state)
     assert_int_equal(e.line, 8);
     assert_string_equal(e.phrase, "Bad Request (Duplicate Content-Length header)");
     sip_msg_unref(m);
-    static const char *const dups[] = {"i: c2\r\n", "t: <sip:c@example.com>\r\n",
-                                       "f: <sip:c@example.com>;tag=2\r\n", "CSeq: 2 OPTIONS\r\n",
+    static const char *const dups[] = {"i: c2\r\n",
+                                       "t: <sip:c@example.com>\r\n",
+                                       "f: <sip:c@example.com>;tag=2\r\n",
+                                       "CSeq: 2 OPTIONS\r\n",
                                        "Max-Forwards: 70\r\nMax-Forwards: 69\r\n",
                                        "c: text/plain\r\nContent-Type: text/html\r\n"};
     for (size_t i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
@@ -917,8 +921,9 @@ static void msg_add_header_copy(void **state)
     char buf[4096];
     n = sip_msg_print(dst, buf, sizeof(buf));
     assert_true(n > 0 && (size_t)n < sizeof(buf));
-    assert_non_null(strstr(buf, "\r\nm: \"Bob\" <sip:bob@192.0.2.4:5070;transport=tcp>;expires=60\r\n"
-                                "Allow: INVITE\r\nAllow: BYE\r\nX-Thing: some text\r\n"));
+    assert_non_null(strstr(buf,
+                           "\r\nm: \"Bob\" <sip:bob@192.0.2.4:5070;transport=tcp>;expires=60\r\n"
+                           "Allow: INVITE\r\nAllow: BYE\r\nX-Thing: some text\r\n"));
     /* The copy parses back to the same message. */
     sip_msg_t *again = parse_ok(buf, (size_t)n);
     assert_int_equal(sip_msg_header_total(again), sip_msg_header_total(dst));
@@ -976,6 +981,59 @@ static void msg_clone_is_independent(void **state)
     sip_msg_unref(NULL);
 }
 
+/* More distinct header ids than a message keeps lists for inline: the lists move to a larger
+ * array, every header stays reachable by id, in order, and a failed move is SIP_ENOMEM. */
+static void msg_many_header_ids(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "Accept",  "Accept-Encoding", "Accept-Language", "Privacy",     "Content-Language",
+        "Require", "Subject",         "Organization",    "Priority",    "Expires",
+        "Server",  "MIME-Version",    "Timestamp",       "Reply-To",    "Record-Route",
+        "Route",   "Retry-After",     "Unsupported",     "Min-Expires", "In-Reply-To",
+    };
+    static const char *const values[] = {
+        "application/sdp", "gzip",        "en", "id",  "fr",  "100rel", "hello",
+        "Example",         "urgent",      "60", "x/1", "1.0", "5",      "<sip:a@b>",
+        "<sip:p1;lr>",     "<sip:p2;lr>", "30", "foo", "90",  "a@b",
+    };
+    long base = test_alloc_live();
+    for (long n = 1;; n++) {
+        sip_msg_t *m = NULL, *c = NULL;
+        test_alloc_fail_at(n);
+        int rc = sip_msg_parse(&m, S(INVITE), NULL);
+        for (size_t i = 0; rc == 0 && i < sizeof(names) / sizeof(names[0]); i++)
+            rc = sip_msg_add_header(m, names[i], values[i]);
+        if (rc == 0) rc = sip_msg_add_header(m, "Route", "<sip:p3;lr>");
+        if (rc == 0) rc = sip_msg_clone(&c, m);
+        int fired = test_alloc_failed();
+        test_alloc_fail_at(0);
+        if (!fired) {
+            assert_int_equal(rc, 0);
+            for (int k = 0; k < 2; k++) {
+                sip_msg_t *x = k ? c : m;
+                for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                    sip_hdr_id_t id = sip_hdr_id_from_name(names[i], strlen(names[i]));
+                    assert_true(id != SIP_HDR_OTHER);
+                    assert_int_equal(sip_msg_header_count(x, id), id == SIP_HDR_ROUTE ? 2 : 1);
+                    assert_str(sip_header_get_value(sip_msg_header_at(x, id, 0)), values[i]);
+                }
+                assert_str(sip_header_get_value(sip_msg_header_at(x, SIP_HDR_ROUTE, 1)),
+                           "<sip:p3;lr>");
+                assert_str(sip_msg_get_via(x)->branch, "z9hG4bK776asdhds");
+            }
+            assert_int_equal(sip_msg_remove_header(m, "Route", 0), 0);
+            assert_str(sip_header_get_value(sip_msg_header_at(m, SIP_HDR_ROUTE, 0)), "<sip:p3;lr>");
+        } else if (rc != SIP_ENOMEM) {
+            fail_msg("allocation %ld: rc %s", n, sip_err_name(rc));
+        }
+        sip_msg_unref(m);
+        sip_msg_unref(c);
+        assert_int_equal(test_alloc_live(), base);
+        if (!fired) break;
+    }
+}
+
 #define PAD "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
 
 static void msg_alloc_failure_sweep(void **state)
@@ -1030,6 +1088,7 @@ int main(void)
         cmocka_unit_test(msg_netinfo_follows_the_response),
         cmocka_unit_test(msg_clone_is_independent),
         cmocka_unit_test(msg_alloc_failure_sweep),
+        cmocka_unit_test(msg_many_header_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

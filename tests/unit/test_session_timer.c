@@ -535,7 +535,7 @@ static void timer_add_headers_alloc_failure(void **state)
     sip__timer_hdrs_t h = {SIP__EXT_TIMER, 0, 1800, UAC, 90};
     static char pad[2200];
     int failures = 0;
-    for (size_t len = 1200; len < sizeof(pad); len += 4) {
+    for (size_t len = 16; len < sizeof(pad); len += 4) {
         for (long n = 1;; n++) {
             sip_msg_t *req = request("INVITE", 1, NULL);
             memset(pad, 'x', len);

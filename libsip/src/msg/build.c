@@ -235,6 +235,8 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
         return SIP_EPARSE;
     }
     sip__msg_unlink(msg, nh);
+    /* Same id, same kind: the records have the same size. */
+    if (nh->kind != old->kind) return SIP_EPARSE;
     /* Keep the record (and so every pointer to it) and take over the new content. */
     struct sip_header *next = old->next, *prev = old->prev, *next_same = old->next_same;
     unsigned line = old->line;
@@ -246,7 +248,7 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
             first = first->prev;
         if (first) first->raw = (sip_str_t){NULL, 0};
     }
-    *old = *nh;
+    memcpy(old, nh, sip__hdr_size(nh->kind));
     old->next = next;
     old->prev = prev;
     old->next_same = next_same;
@@ -257,56 +259,74 @@ int sip_msg_update_header(sip_msg_t *msg, const sip_header_t *h, const char *val
     return 0;
 }
 
-/* Points every view of a copied header at the copy of its value text. */
-static void reloc(sip_str_t *v, const char *ob, size_t olen, const char *nb)
+/* Where copied bytes went: views into from[i] .. from[i] + len[i] move to to[i]. A header's
+ * value copied alone is one region; a whole message copied is one per chunk. */
+#define RELOC_MAX 8
+typedef struct reloc_map {
+    size_t n;
+    const char *from[RELOC_MAX];
+    size_t len[RELOC_MAX];
+    char *to[RELOC_MAX];
+} reloc_map_t;
+
+static const char *reloc_p(const char *p, const reloc_map_t *m)
 {
-    if (v->ptr >= ob && v->ptr <= ob + olen)
-        v->ptr = nb + (v->ptr - ob);
-    else if (v->len == 0)
-        v->ptr = nb; /* an empty view elsewhere must not dangle into the source message */
+    for (size_t i = 0; i < m->n; i++)
+        if (p >= m->from[i] && p <= m->from[i] + m->len[i]) return m->to[i] + (p - m->from[i]);
+    return NULL;
 }
 
-static void reloc_uri(sip_uri_t *u, const char *ob, size_t olen, const char *nb)
+/* Points a view of a copy at the copied bytes. */
+static void reloc(sip_str_t *v, const reloc_map_t *m)
+{
+    const char *p = reloc_p(v->ptr, m);
+    if (p)
+        v->ptr = p;
+    else if (v->len == 0)
+        v->ptr = m->to[0]; /* an empty view elsewhere must not dangle into the source message */
+}
+
+static void reloc_uri(sip_uri_t *u, const reloc_map_t *m)
 {
     sip_str_t *f[] = {&u->scheme_str, &u->user,       &u->password, &u->host,
                       &u->params,     &u->headers,    &u->opaque,   &u->raw,
                       &u->transport,  &u->user_param, &u->method,   &u->maddr};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-        reloc(f[i], ob, olen, nb);
+        reloc(f[i], m);
 }
 
-static void reloc_header(struct sip_header *h, const char *ob, size_t olen, const char *nb)
+static void reloc_header_map(struct sip_header *h, const reloc_map_t *m)
 {
-    reloc(&h->value, ob, olen, nb);
+    reloc(&h->value, m);
     switch (h->kind) {
     case SIP_HK_VIA: {
         sip_via_t *v = &h->v.via;
         sip_str_t *f[] = {&v->protocol, &v->version, &v->transport, &v->host,
                           &v->params,   &v->branch,  &v->received,  &v->maddr};
         for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-            reloc(f[i], ob, olen, nb);
+            reloc(f[i], m);
         break;
     }
     case SIP_HK_ADDR:
-        reloc(&h->v.addr.display, ob, olen, nb);
-        reloc(&h->v.addr.params, ob, olen, nb);
-        reloc(&h->v.addr.tag, ob, olen, nb);
-        reloc_uri(&h->v.addr.uri, ob, olen, nb);
+        reloc(&h->v.addr.display, m);
+        reloc(&h->v.addr.params, m);
+        reloc(&h->v.addr.tag, m);
+        reloc_uri(&h->v.addr.uri, m);
         break;
-    case SIP_HK_CSEQ: reloc(&h->v.cseq.method_str, ob, olen, nb); break;
+    case SIP_HK_CSEQ: reloc(&h->v.cseq.method_str, m); break;
     case SIP_HK_TOKEN:
-        reloc(&h->v.token.value, ob, olen, nb);
-        reloc(&h->v.token.params, ob, olen, nb);
+        reloc(&h->v.token.value, m);
+        reloc(&h->v.token.params, m);
         break;
     case SIP_HK_NUM:
     case SIP_HK_DATE:
-        reloc(&h->v.num.params, ob, olen, nb);
-        reloc(&h->v.num.comment, ob, olen, nb);
+        reloc(&h->v.num.params, m);
+        reloc(&h->v.num.comment, m);
         break;
     case SIP_HK_MEDIA:
-        reloc(&h->v.media.type, ob, olen, nb);
-        reloc(&h->v.media.subtype, ob, olen, nb);
-        reloc(&h->v.media.params, ob, olen, nb);
+        reloc(&h->v.media.type, m);
+        reloc(&h->v.media.subtype, m);
+        reloc(&h->v.media.params, m);
         break;
     case SIP_HK_AUTH: {
         sip_auth_t *a = &h->v.auth;
@@ -315,16 +335,23 @@ static void reloc_header(struct sip_header *h, const char *ob, size_t olen, cons
                           &a->stale,  &a->username,  &a->uri,       &a->response,
                           &a->cnonce, &a->nc,        &a->nextnonce, &a->rspauth};
         for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-            reloc(f[i], ob, olen, nb);
+            reloc(f[i], m);
         break;
     }
     case SIP_HK_WARNING:
-        reloc(&h->v.warning.agent, ob, olen, nb);
-        reloc(&h->v.warning.text, ob, olen, nb);
+        reloc(&h->v.warning.agent, m);
+        reloc(&h->v.warning.text, m);
         break;
-    case SIP_HK_RACK: reloc(&h->v.rack.method_str, ob, olen, nb); break;
+    case SIP_HK_RACK: reloc(&h->v.rack.method_str, m); break;
     default: break;
     }
+}
+
+/* Points every view of a copied header at the copy of its value text. */
+static void reloc_header(struct sip_header *h, const char *ob, size_t olen, char *nb)
+{
+    reloc_map_t m = {1, {ob}, {olen}, {nb}};
+    reloc_header_map(h, &m);
 }
 
 /* Copies every value of a known header, already parsed: the record is duplicated and its views
@@ -342,9 +369,9 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
     const struct sip_header *last = NULL;
     for (const struct sip_header *h = sip__known(src, id)->first; h; h = h->next_same) {
         char *v = sip__msg_strdup(dst, h->value.ptr, h->value.len);
-        struct sip_header *c = sip__msg_alloc(dst, sizeof(*c));
+        struct sip_header *c = sip__msg_alloc(dst, sip__hdr_size(h->kind));
         if (!v || !c) return SIP_ENOMEM;
-        *c = *h;
+        memcpy(c, h, sip__hdr_size(h->kind));
         c->name = (sip_str_t){name, strlen(name)};
         c->line = 0;
         /* Values that shared a line in the source share one in the copy. */
@@ -352,7 +379,7 @@ static int copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id)
         c->raw = (sip_str_t){NULL, 0};
         last = h;
         reloc_header(c, h->value.ptr, h->value.len, v);
-        sip__msg_link(dst, c, 0);
+        if (sip__msg_link(dst, c, 0)) return SIP_ENOMEM;
     }
     return 0;
 }
@@ -363,17 +390,16 @@ int sip_msg_add_header_copy(sip_msg_t *msg, const sip_header_t *hdr)
     const struct sip_header *h = (const struct sip_header *)hdr;
     char *n = sip__msg_strdup(msg, h->name.ptr, h->name.len);
     char *v = sip__msg_strdup(msg, h->value.ptr, h->value.len);
-    struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+    struct sip_header *c = sip__msg_alloc(msg, sip__hdr_size(h->kind));
     if (!n || !v || !c) return SIP_ENOMEM;
-    *c = *h;
+    memcpy(c, h, sip__hdr_size(h->kind));
     c->name = (sip_str_t){n, h->name.len};
     c->line = 0;
     c->joined = 0;
     c->raw = (sip_str_t){NULL, 0};
     msg->intact = 0;
     reloc_header(c, h->value.ptr, h->value.len, v);
-    sip__msg_link(msg, c, 0);
-    return 0;
+    return sip__msg_link(msg, c, 0);
 }
 
 int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, const char *reason,
@@ -393,7 +419,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
     size_t est = SIP__ALIGN16(rl + 1) + 64 + 4 * (sizeof(struct sip_header) + 96) + 512;
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
         for (const struct sip_header *h = sip__known(req, copied[i])->first; h; h = h->next_same)
-            est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sizeof(struct sip_header));
+            est += SIP__ALIGN16(h->value.len + 1) + SIP__ALIGN16(sip__hdr_size(h->kind));
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg) return SIP_ENOMEM;
     int rc = SIP_ENOMEM;
@@ -421,7 +447,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
             }
             size_t tl = strlen(to_tag), ol = to->value.len, vl = ol + 5 + tl;
             char *v = sip__msg_alloc(msg, vl + 1);
-            struct sip_header *c = sip__msg_alloc(msg, sizeof(*c));
+            struct sip_header *c = sip__msg_alloc(msg, sip__hdr_size(to->kind));
             if (!v || !c) goto fail;
             memcpy(v, to->value.ptr, ol);
             memcpy(v + ol, ";tag=", 5);
@@ -429,7 +455,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
             /* The request's To, already parsed, with the tag appended: its views move to the new
              * text and the tag joins the header params, which end where the value ends (values
              * are trimmed). What parsing the new text would give, without the parse. */
-            *c = *to;
+            memcpy(c, to, sip__hdr_size(to->kind));
             c->name = SIP_STR("To");
             c->line = 0;
             c->joined = 0;
@@ -441,7 +467,7 @@ int sip_msg_create_response(sip_msg_t **out, const sip_msg_t *req, int status, c
                 c->v.addr.params.len += 5 + tl;
             else
                 c->v.addr.params = (sip_str_t){v + ol + 1, 4 + tl};
-            sip__msg_link(msg, c, 0);
+            if ((rc = sip__msg_link(msg, c, 0))) goto fail;
         } else if ((rc = copy_headers(msg, req, SIP_HDR_TO))) {
             goto fail;
         }
@@ -459,13 +485,10 @@ fail:
     return rc;
 }
 
-int sip_msg_clone(sip_msg_t **out, const sip_msg_t *msg)
+/* Printing and parsing again gives a compact, independent copy whose views all point into one
+ * new buffer: what a message edited in many sittings (more chunks than a map holds) gets. */
+static int clone_by_parse(sip_msg_t **out, const sip_msg_t *msg)
 {
-    if (!out) return SIP_EINVAL;
-    *out = NULL;
-    if (!msg) return SIP_EINVAL;
-    /* Printing and parsing again gives a compact, independent copy whose views all point into
-     * one new buffer. */
     int n = sip_msg_print(msg, NULL, 0);
     if (n < 0) return n;
     char *buf = malloc((size_t)n + 1);
@@ -479,4 +502,74 @@ int sip_msg_clone(sip_msg_t **out, const sip_msg_t *msg)
     int rc = sip_msg_parse_ex(out, buf, (size_t)n, &o, NULL);
     free(buf);
     return rc;
+}
+
+#define CHUNK_DATA(c) ((char *)(c) + SIP__ALIGN16(sizeof(sip__chunk_t)))
+
+static struct sip_header *reloc_h(struct sip_header *h, const reloc_map_t *m)
+{
+    return h ? (struct sip_header *)(void *)reloc_p((const char *)h, m) : NULL;
+}
+
+int sip_msg_clone(sip_msg_t **out, const sip_msg_t *msg)
+{
+    if (!out) return SIP_EINVAL;
+    *out = NULL;
+    if (!msg) return SIP_EINVAL;
+    /* The copy is the message's memory copied as it is (its text, records and lists, in one
+     * allocation) with every pointer moved: a proxy copies each request once per branch, and
+     * printing and parsing it again cost five times as much. Room is left for the edits a
+     * branch makes (Via, Record-Route, Max-Forwards, Request-URI). */
+    reloc_map_t map;
+    map.n = 0;
+    size_t total = 0;
+    map.from[map.n] = (const char *)msg + SIP__ALIGN16(sizeof(sip_msg_t));
+    map.len[map.n++] = msg->inline_chunk.used;
+    total += SIP__ALIGN16(msg->inline_chunk.used);
+    for (const sip__chunk_t *c = msg->chunks; c; c = c->next) {
+        if (map.n == RELOC_MAX) return clone_by_parse(out, msg);
+        map.from[map.n] = CHUNK_DATA(c);
+        map.len[map.n++] = c->used;
+        total += SIP__ALIGN16(c->used);
+    }
+    sip_msg_t *m = sip__msg_new(total + 1024);
+    if (!m) return SIP_ENOMEM;
+    sip__chunk_t ic = m->inline_chunk;
+    memcpy(m, msg, offsetof(sip_msg_t, inline_chunk));
+    char *base = (char *)m + SIP__ALIGN16(sizeof(sip_msg_t));
+    size_t off = 0;
+    for (size_t i = 0; i < map.n; i++) {
+        map.to[i] = base + off;
+        memcpy(map.to[i], map.from[i], map.len[i]);
+        off += SIP__ALIGN16(map.len[i]);
+    }
+    m->inline_chunk = ic;
+    m->inline_chunk.used = off;
+    m->refs = 1;
+    m->chunks = NULL;
+    m->has_net = 0; /* as a message parsed from bytes */
+    m->lists = msg->lists == msg->inline_lists
+                   ? m->inline_lists
+                   : (sip__hlist_t *)(void *)reloc_p((const char *)msg->lists, &map);
+    for (size_t i = 0; i < m->nlists; i++) {
+        m->lists[i].first = reloc_h(m->lists[i].first, &map);
+        m->lists[i].last = reloc_h(m->lists[i].last, &map);
+    }
+    m->head = reloc_h(m->head, &map);
+    m->tail = reloc_h(m->tail, &map);
+    sip_str_t *v[] = {&m->method_str, &m->version,   &m->reason,
+                      &m->body,       &m->start_raw, &m->end_raw};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        reloc(v[i], &map);
+    reloc_uri(&m->uri, &map);
+    for (struct sip_header *h = m->head; h; h = h->next) {
+        h->next = reloc_h(h->next, &map);
+        h->prev = reloc_h(h->prev, &map);
+        h->next_same = reloc_h(h->next_same, &map);
+        reloc(&h->name, &map);
+        reloc(&h->raw, &map);
+        reloc_header_map(h, &map);
+    }
+    *out = m;
+    return 0;
 }

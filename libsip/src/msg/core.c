@@ -27,7 +27,9 @@ sip_msg_t *sip__msg_new(size_t extra)
     sip__live_inc(SIP_LIVE_MSG);
     /* Only the fixed part needs zeroing: chunk data is handed out uninitialised, and the header
      * id lists are cleared one by one as known_set says (msg_int.h). */
-    memset(msg, 0, offsetof(sip_msg_t, known));
+    memset(msg, 0, offsetof(sip_msg_t, kslot));
+    msg->lists = msg->inline_lists;
+    msg->caplists = SIP__INLINE_LISTS;
     msg->refs = 1;
     msg->uri.ttl = -1;
     msg->inline_chunk.size = extra;
@@ -86,6 +88,25 @@ void sip_msg_unref(sip_msg_t *msg)
     free(msg);
 }
 
+int sip__msg_new_list(sip_msg_t *msg, sip_hdr_id_t id)
+{
+    if (msg->nlists == msg->caplists) {
+        /* Past the inline lists: a larger array from the message's chunks (the old one stays
+         * there until the message goes). */
+        size_t cap = (size_t)msg->caplists * 2;
+        if (cap > SIP_HDR__COUNT) cap = SIP_HDR__COUNT;
+        sip__hlist_t *n = sip__msg_alloc(msg, cap * sizeof(*n));
+        if (!n) return SIP_ENOMEM;
+        memcpy(n, msg->lists, msg->nlists * sizeof(*n));
+        msg->lists = n;
+        msg->caplists = (uint8_t)cap;
+    }
+    uint8_t k = msg->nlists++;
+    msg->kslot[id] = k;
+    msg->lists[k] = (sip__hlist_t){NULL, NULL, 0};
+    return 0;
+}
+
 void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h)
 {
     /* The line this value was on is no longer as received: it prints anew without it. */
@@ -110,7 +131,8 @@ void sip__msg_unlink(sip_msg_t *msg, struct sip_header *h)
         msg->tail = h->prev;
     msg->nheaders--;
     if (h->id == SIP_HDR_OTHER) return;
-    sip__hlist_t *l = &msg->known[h->id];
+    if (!((msg->known_set[h->id >> 6] >> (h->id & 63)) & 1)) return;
+    sip__hlist_t *l = sip__hlist_of(msg, h->id);
     struct sip_header *p = NULL, *c = l->first;
     while (c && c != h) {
         p = c;

@@ -851,7 +851,7 @@ static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
 static inline struct sip_header *new_header(sip_msg_t *msg, sip_hdr_id_t id, sip_hdr_kind_t kind,
                                             sip_str_t name)
 {
-    struct sip_header *h = sip__msg_alloc(msg, sizeof(*h));
+    struct sip_header *h = sip__msg_alloc(msg, sip__hdr_size(kind));
     if (!h) return NULL;
     h->id = id;
     h->kind = kind;
@@ -899,8 +899,7 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
         h->value = mkstr(p, end);
         if (kind == SIP_HK_TOKEN) h->v.token.value = h->value, h->v.token.params = mkstr(end, end);
         if (kind == SIP_HK_MEDIA) memset(&h->v.media, 0, sizeof(h->v.media));
-        sip__msg_link(msg, h, first);
-        return 0;
+        return sip__msg_link(msg, h, first);
     }
     int multi = sip__hdr_info[id].multi;
     for (;;) {
@@ -948,11 +947,18 @@ int sip__msg_parse_header_value(sip_msg_t *msg, sip_hdr_id_t id, sip_str_t name,
             n->next = h;
             h->next_same = n->next_same;
             n->next_same = h;
-            if (msg->known[id].last == n) msg->known[id].last = h;
-            msg->known[id].count++;
+            sip__hlist_t *l = sip__hlist_of(msg, id);
+            if (l->last == n) l->last = h;
+            l->count++;
             msg->nheaders++;
-        } else {
-            sip__msg_link(msg, h, first);
+        } else if (sip__msg_link(msg, h, first)) {
+            /* Nothing of h was linked: the values before it go as on a parse failure. */
+            while (ncreated--) {
+                struct sip_header *next = created->next;
+                sip__msg_unlink(msg, created);
+                created = next;
+            }
+            return SIP_ENOMEM;
         }
         prepend_after = h;
         if (!created) created = h;

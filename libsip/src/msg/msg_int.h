@@ -3,6 +3,7 @@
 #ifndef SIP_MSG_INT_H
 #define SIP_MSG_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sip/msg.h"
@@ -44,10 +45,40 @@ struct sip_header {
     } v;
 };
 
+/* The size of a header record of a kind: the union of parsed forms is as large as its largest
+ * member (a name-addr, 280 octets), which a Call-ID or a Subject does not need. Records are
+ * allocated at this size, so they are copied with it too, never by structure assignment. */
+static inline size_t sip__hdr_size(sip_hdr_kind_t k)
+{
+    size_t base = offsetof(struct sip_header, v);
+    switch (k) {
+    case SIP_HK_ADDR: return base + sizeof(sip_addr_t);
+    case SIP_HK_VIA: return base + sizeof(sip_via_t);
+    case SIP_HK_CSEQ: return base + sizeof(sip_cseq_t);
+    case SIP_HK_NUM:
+    case SIP_HK_DATE: return base + sizeof(sip_num_t);
+    case SIP_HK_TOKEN: return base + sizeof(sip_token_t);
+    case SIP_HK_MEDIA: return base + sizeof(sip_media_t);
+    case SIP_HK_AUTH: return base + sizeof(sip_auth_t);
+    case SIP_HK_WARNING: return base + sizeof(sip_warning_t);
+    case SIP_HK_RACK: return base + sizeof(sip_rack_t);
+    default: return base;
+    }
+}
+
+/* What a parse reserves per header record it expects: about the mean record of real traffic
+ * (name-addrs and Vias are larger, Call-ID, CSeq and the numbers smaller); a denser message
+ * takes another chunk. */
+#define SIP__HDR_RESERVE 160
+
 typedef struct sip__hlist {
     struct sip_header *first, *last;
     uint32_t count;
 } sip__hlist_t;
+
+/* Distinct header ids a message holds lists for without another allocation: a call's requests
+ * and responses carry 10 to 16. */
+#define SIP__INLINE_LISTS 16
 
 struct sip_msg {
     int refs;
@@ -69,11 +100,17 @@ struct sip_msg {
     struct sip_header *head, *tail; /* every header in wire order */
     size_t nheaders;
     sip__chunk_t *chunks; /* extra chunks; the inline one is not on this list */
-    /* Which entries of known[] hold a list: a message is created with only the fields above
-     * cleared, and an entry is cleared when its first header is linked. Clearing the 2 KB of
-     * list heads for the few ids a message carries cost every parse about 250 instructions. */
+    /* The list of each header id the message has: known_set says which ids have one, kslot[id]
+     * (meaningful only for those) where it is in lists. A message is created with only the fields
+     * above kslot cleared, and an id gets its list when its first header is linked: clearing a
+     * list head for every id cost each parse about 250 instructions, and keeping one per id
+     * (62 of them) made every message 1.5 KB larger, which a proxy holding its requests and
+     * responses pays in memory it must fault in. */
     uint64_t known_set[(SIP_HDR__COUNT + 63) / 64];
-    sip__hlist_t known[SIP_HDR__COUNT]; /* by id; index 0 (OTHER) unused; see known_set */
+    uint8_t nlists, caplists;
+    sip__hlist_t *lists; /* inline_lists, or a larger array from the chunks */
+    uint8_t kslot[SIP_HDR__COUNT];
+    sip__hlist_t inline_lists[SIP__INLINE_LISTS];
     /* Where it came from or went (transport); valid only with has_net, so it is not cleared when
      * the message is made (with its server name it is a few hundred bytes). */
     sip_netinfo_t net;
@@ -85,7 +122,14 @@ struct sip_msg {
 extern const sip__hlist_t sip__hlist_empty;
 static inline const sip__hlist_t *sip__known(const sip_msg_t *msg, sip_hdr_id_t id)
 {
-    return (msg->known_set[id >> 6] >> (id & 63)) & 1 ? &msg->known[id] : &sip__hlist_empty;
+    return (msg->known_set[id >> 6] >> (id & 63)) & 1 ? &msg->lists[msg->kslot[id]]
+                                                      : &sip__hlist_empty;
+}
+
+/* The list of an id the message has (its known_set bit is set). */
+static inline sip__hlist_t *sip__hlist_of(sip_msg_t *msg, sip_hdr_id_t id)
+{
+    return &msg->lists[msg->kslot[id]];
 }
 
 /* Allocates n bytes (16-aligned) from the message's chunks; NULL on ENOMEM. The fast path is
@@ -123,10 +167,24 @@ sip_msg_t *sip__msg_new(size_t extra);
 int sip__msg_copy_headers(sip_msg_t *dst, const sip_msg_t *src, sip_hdr_id_t id);
 /* sip_msg_add_header() with a value that is not NUL-terminated (a view into another message). */
 int sip__msg_add_header_n(sip_msg_t *msg, const char *name, const char *value, size_t vl);
-/* Links a header at the end (or the start, when first is set) of the wire order and id lists. */
-static inline void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first)
+/* Gives id a list (its first header is being linked); SIP_ENOMEM when the lists must grow and
+ * cannot. */
+int sip__msg_new_list(sip_msg_t *msg, sip_hdr_id_t id);
+
+/* Links a header at the end (or the start, when first is set) of the wire order and id lists.
+ * 0, or SIP_ENOMEM (nothing linked) when a new id's list cannot be made. */
+static inline int sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first)
 {
     h->next_same = NULL;
+    sip__hlist_t *l = NULL;
+    if (h->id != SIP_HDR_OTHER) {
+        uint64_t *set = &msg->known_set[h->id >> 6], bit = (uint64_t)1 << (h->id & 63);
+        if (!(*set & bit)) {
+            if (sip__msg_new_list(msg, h->id)) return SIP_ENOMEM;
+            *set |= bit;
+        }
+        l = sip__hlist_of(msg, h->id);
+    }
     if (first) {
         h->prev = NULL;
         h->next = msg->head;
@@ -145,15 +203,11 @@ static inline void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first
         msg->tail = h;
     }
     msg->nheaders++;
-    if (h->id == SIP_HDR_OTHER) return;
-    sip__hlist_t *l = &msg->known[h->id];
-    uint64_t *set = &msg->known_set[h->id >> 6], bit = (uint64_t)1 << (h->id & 63);
-    if (!(*set & bit) || !l->first) {
-        /* The first of its id: the entry may hold anything before (see known_set). */
-        *set |= bit;
+    if (!l) return 0;
+    if (!l->first) {
         l->first = l->last = h;
         l->count = 1;
-        return;
+        return 0;
     }
     if (first) {
         h->next_same = l->first;
@@ -163,6 +217,7 @@ static inline void sip__msg_link(sip_msg_t *msg, struct sip_header *h, int first
         l->last = h;
     }
     l->count++;
+    return 0;
 }
 
 /* Unlinks a header from both lists. */

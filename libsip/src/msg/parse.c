@@ -306,7 +306,7 @@ int sip_msg_parse_ex(sip_msg_t **out, const char *buf, size_t len, const sip_par
     /* One allocation holds the message, the copied input and room for its header records; rare
      * denser messages take more chunks. The 16 spare octets after the copy also let
      * sip__hdr_id_fast() read a few octets past a header name. */
-    size_t est = (len + 32) + header_records(buf, len) * sizeof(struct sip_header);
+    size_t est = (len + 32) + header_records(buf, len) * SIP__HDR_RESERVE;
     sip_msg_t *msg = sip__msg_new(est);
     if (!msg)
         return fail(err, 1, SIP_ENOMEM, 0, 0, NULL, 500, "Server Internal Error", "no memory");

@@ -90,8 +90,16 @@ static int behind_nat(const sip_binding_t *b)
     if (sip_uri_parse(&u, b->contact, strlen(b->contact)) != 0) return 0;
     if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
     if (u.host_type == SIP_HOST_IPV4) {
+        /* The first two numbers of the dotted quad (the parser checked its shape). */
         unsigned a = 0, c = 0;
-        if (sscanf(u.host.ptr, "%u.%u", &a, &c) != 2) return 0;
+        size_t i = 0;
+        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
+            a = a * 10 + (unsigned)(u.host.ptr[i++] - '0');
+        if (i == 0 || i >= u.host.len || u.host.ptr[i++] != '.') return 0;
+        size_t j = i;
+        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
+            c = c * 10 + (unsigned)(u.host.ptr[i++] - '0');
+        if (i == j) return 0;
         return a == 10 || (a == 172 && c >= 16 && c < 32) || (a == 192 && c == 168) ||
                (a == 100 && c >= 64 && c < 128);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fmt.h"
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
@@ -44,20 +45,20 @@ uint64_t sip__proxy_loop_hash(const sip_proxy_t *p, const sip_msg_t *msg, size_t
     const sip_uri_t *u = sip_msg_get_uri(msg);
     const sip_addr_t *from = sip_msg_get_from(msg);
     const sip_cseq_t *cs = sip_msg_get_cseq(msg);
-    char seq[16];
-    int n = snprintf(seq, sizeof(seq), "%u", cs ? cs->seq : 0);
+    char seq[20];
+    size_t n = sip__fmt_u64(seq, cs ? cs->seq : 0);
     h = mix(h, u ? u->raw : SIP_STR_NULL);
     h = mix(h, from ? from->tag : SIP_STR_NULL);
     h = mix(h, sip_msg_get_call_id(msg));
-    h = mix(h, (sip_str_t){seq, (size_t)n});
+    h = mix(h, (sip_str_t){seq, n});
     const sip_header_t *vh = sip_msg_header_at(msg, SIP_HDR_VIA, via_idx);
     const sip_via_t *v = sip_header_via(vh);
     if (v && sip__txn_has_cookie(v->branch)) {
-        char port[8];
-        int pn = snprintf(port, sizeof(port), "%u", v->port);
+        char port[20];
+        size_t pn = sip__fmt_u64(port, v->port);
         h = mix(h, v->branch);
         h = mix(h, v->host);
-        h = mix(h, (sip_str_t){port, (size_t)pn});
+        h = mix(h, (sip_str_t){port, pn});
     } else if (vh) {
         h = mix(h, sip_header_get_value(vh));
     }
@@ -105,8 +106,18 @@ int sip__proxy_looped(const sip_proxy_t *p, const sip_msg_t *msg)
 
 void sip__proxy_branch_id(const sip_proxy_req_t *req, uint64_t n, char *buf, size_t size)
 {
-    snprintf(buf, size, SIP__PROXY_BRANCH_MARK "%016llx.%llx", (unsigned long long)req->lhash,
-             (unsigned long long)n);
+    /* SIP__PROXY_BRANCH_MARK "%016llx.%llx", written by hand: this is per branch. */
+    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 1 + 16 + 1];
+    size_t l = SIP__PROXY_BRANCH_MARK_LEN;
+    memcpy(b, SIP__PROXY_BRANCH_MARK, l);
+    l += sip__fmt_hex(b + l, req->lhash, 16);
+    b[l++] = '.';
+    l += sip__fmt_hex_min(b + l, n);
+    b[l] = '\0';
+    if (!size) return;
+    if (l >= size) l = size - 1;
+    memcpy(buf, b, l);
+    buf[l] = '\0';
 }
 
 /* §16.11: a stateless proxy's branch is the same for every retransmission of the request (and
@@ -116,8 +127,19 @@ static void stateless_branch(const sip_proxy_req_t *req, const sip_msg_t *msg, c
 {
     const sip_uri_t *u = sip_msg_get_uri(msg);
     uint64_t h = finish(mix(req->lhash, u ? u->raw : SIP_STR_NULL));
-    snprintf(buf, size, SIP__PROXY_BRANCH_MARK "%016llx.s%08x", (unsigned long long)req->lhash,
-             (unsigned)(h & 0xffffffffu));
+    /* SIP__PROXY_BRANCH_MARK "%016llx.s%08x", written by hand: this is per message. */
+    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 2 + 8 + 1];
+    size_t l = SIP__PROXY_BRANCH_MARK_LEN;
+    memcpy(b, SIP__PROXY_BRANCH_MARK, l);
+    l += sip__fmt_hex(b + l, req->lhash, 16);
+    b[l++] = '.';
+    b[l++] = 's';
+    l += sip__fmt_hex(b + l, h & 0xffffffffu, 8);
+    b[l] = '\0';
+    if (!size) return;
+    if (l >= size) l = size - 1;
+    memcpy(buf, b, l);
+    buf[l] = '\0';
 }
 
 /* ---- where a request goes ---------------------------------------------------------------- */
@@ -223,26 +245,31 @@ static int pick_listener(sip_transport_t *tp, sip_transport_type_t tr, int v6, c
 static int rr_value(sip_proxy_t *p, sip_transport_t *tp, const sip_netinfo_t *li, int r2, char *buf,
                     size_t size)
 {
-    char host[300];
+    /* "<%s:%s%s;lr%s>" written by hand: this is per record-routed request. */
+    sip__fmt_t f;
+    sip__fmt_init(&f, buf, size);
+    sip__fmt_str(&f, li->transport == SIP_TRANSPORT_TLS ? "<sips:" : "<sip:");
     if (p->rr_host) {
-        snprintf(host, sizeof(host), "%s", p->rr_host);
+        sip__fmt_str(&f, p->rr_host);
     } else {
         const char *ip = li->local_ip;
         if ((!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::")) && tp->opts.via_host)
             ip = tp->opts.via_host;
         int v6 = strchr(ip, ':') != NULL;
-        snprintf(host, sizeof(host), "%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", li->local_port);
+        if (v6) sip__fmt_mem(&f, "[", 1);
+        sip__fmt_str(&f, ip);
+        if (v6) sip__fmt_mem(&f, "]", 1);
+        sip__fmt_mem(&f, ":", 1);
+        sip__fmt_uint(&f, li->local_port);
     }
-    const char *scheme = li->transport == SIP_TRANSPORT_TLS ? "sips" : "sip";
-    const char *tparam = "";
     switch (li->transport) {
-    case SIP_TRANSPORT_TCP: tparam = ";transport=tcp"; break;
-    case SIP_TRANSPORT_WS: tparam = ";transport=ws"; break;
-    case SIP_TRANSPORT_WSS: tparam = ";transport=wss"; break;
+    case SIP_TRANSPORT_TCP: sip__fmt_str(&f, ";transport=tcp"); break;
+    case SIP_TRANSPORT_WS: sip__fmt_str(&f, ";transport=ws"); break;
+    case SIP_TRANSPORT_WSS: sip__fmt_str(&f, ";transport=wss"); break;
     default: break;
     }
-    int w = snprintf(buf, size, "<%s:%s%s;lr%s>", scheme, host, tparam, r2 ? ";r2=on" : "");
-    return w > 0 && (size_t)w < size ? 0 : SIP_ERANGE;
+    sip__fmt_str(&f, r2 ? ";lr;r2=on>" : ";lr>");
+    return f.ok ? 0 : SIP_ERANGE;
 }
 
 /* §16.6 step 4: this proxy's Record-Route, two of them when the request leaves through another
@@ -294,8 +321,8 @@ int sip__proxy_prepare(sip_proxy_req_t *req, sip_msg_t *msg, const sip__proxy_ta
     const sip_header_t *mf = sip_msg_header_at(msg, SIP_HDR_MAX_FORWARDS, 0);
     if (mf) {
         const sip_num_t *num = sip_header_num(mf);
-        char v[16];
-        snprintf(v, sizeof(v), "%u", num && num->value ? num->value - 1 : 0);
+        char v[24];
+        v[sip__fmt_u64(v, num && num->value ? num->value - 1 : 0)] = '\0';
         if ((rc = sip_msg_update_header(msg, mf, v))) return rc;
     } else if ((rc = sip_msg_add_header(msg, "Max-Forwards", "70"))) {
         return rc;
@@ -331,7 +358,10 @@ int sip__proxy_prepare(sip_proxy_req_t *req, sip_msg_t *msg, const sip__proxy_ta
         return rc;
     /* Step 8: our Via with the branch; the transport writes its transport and sent-by. */
     char via[128];
-    snprintf(via, sizeof(via), "SIP/2.0/UDP 0.0.0.0;branch=%s", branch);
+    sip__fmt_t f;
+    sip__fmt_init(&f, via, sizeof(via));
+    sip__fmt_str(&f, "SIP/2.0/UDP 0.0.0.0;branch=");
+    sip__fmt_str(&f, branch);
     return sip_msg_prepend_header(msg, "Via", via);
 }
 

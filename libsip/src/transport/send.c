@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fmt.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -37,30 +38,40 @@ static int stamp_own_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type
     uint16_t port = l ? l->info.local_port : 0;
     if (l && l->wildcard && tp->opts.via_host) host = tp->opts.via_host;
     char buf[1024];
-    int n;
+    sip__fmt_t f;
+    sip__fmt_init(&f, buf, sizeof(buf));
+    sip__fmt_str(&f, "SIP/2.0/");
+    sip__fmt_str(&f, sip_transport_name(type));
+    sip__fmt_mem(&f, " ", 1);
     if (host) {
-        n = snprintf(buf, sizeof(buf), "SIP/2.0/%s %s%s%s:%u", sip_transport_name(type),
-                     is_v6(host) ? "[" : "", host, is_v6(host) ? "]" : "", port);
+        int v6 = is_v6(host);
+        if (v6) sip__fmt_mem(&f, "[", 1);
+        sip__fmt_str(&f, host);
+        if (v6) sip__fmt_mem(&f, "]", 1);
+        sip__fmt_mem(&f, ":", 1);
+        sip__fmt_uint(&f, port);
     } else {
         /* No listening point of that kind (a client-only WS connection): keep the sent-by. */
-        n = snprintf(buf, sizeof(buf), "SIP/2.0/%s %.*s", sip_transport_name(type),
-                     (int)v->host.len, v->host.ptr);
-        if (v->port && n > 0 && (size_t)n < sizeof(buf))
-            n += snprintf(buf + n, sizeof(buf) - (size_t)n, ":%u", v->port);
+        sip__fmt_mem(&f, v->host.ptr, v->host.len);
+        if (v->port) {
+            sip__fmt_mem(&f, ":", 1);
+            sip__fmt_uint(&f, v->port);
+        }
     }
-    if (n < 0 || (size_t)n >= sizeof(buf)) return SIP_ERANGE;
-    size_t used = (size_t)n;
     int has_rport = 0;
     sip_str_t it = v->params, pn, pv;
     while (sip_params_next(&it, &pn, &pv)) {
         if (sip_str_caseeq_cstr(pn, "rport")) has_rport = 1;
-        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";%.*s%s%.*s", (int)pn.len, pn.ptr,
-                                 pv.len ? "=" : "", (int)pv.len, pv.ptr);
-        if (used >= sizeof(buf)) return SIP_ERANGE;
+        sip__fmt_mem(&f, ";", 1);
+        sip__fmt_mem(&f, pn.ptr, pn.len);
+        if (pv.len) {
+            sip__fmt_mem(&f, "=", 1);
+            sip__fmt_mem(&f, pv.ptr, pv.len);
+        }
     }
-    if (type == SIP_TRANSPORT_UDP && !has_rport)
-        used += (size_t)snprintf(buf + used, sizeof(buf) - used, ";rport");
-    if (used >= sizeof(buf)) return SIP_ERANGE;
+    if (type == SIP_TRANSPORT_UDP && !has_rport) sip__fmt_str(&f, ";rport");
+    if (!f.ok) return SIP_ERANGE;
+    size_t used = f.len;
     /* Nothing to do when the Via already says exactly this (a retransmission). */
     if (sip_str_eq(sip_header_get_value(h), (sip_str_t){buf, used})) return 0;
     return sip_msg_update_header(msg, h, buf);
