@@ -367,6 +367,11 @@ static void location_domains_and_aliases(void **state)
     assert_true(sip_location_aor(loc, &u, key, sizeof(key)) > 0);
     assert_string_equal(key, "sip:bob@example.org");
     assert_int_equal(sip_location_aor(loc, &u, key, 8), SIP_ENOSPC);
+    /* An escaped NUL stays escaped: the key is one C string, never cut short at it. */
+    uri = "sip:al%00ice@example.com";
+    assert_int_equal(sip_uri_parse(&u, uri, strlen(uri)), 0);
+    assert_int_equal(sip_location_aor(loc, &u, key, sizeof(key)), 24);
+    assert_string_equal(key, "sip:al%00ice@example.com");
 
     /* A binding written under one spelling is found under the others. */
     sip_binding_t b = binding("sip:alice@sip.example.com", "sip:alice@192.0.2.1", 60);
