@@ -767,6 +767,30 @@ static void registrar_bad_arguments(void **state)
     sip_registrar_unref(NULL);
 }
 
+/* RFC 3261 §7.3.1: a folded line is one SP. A Contact param or a Path folded inside a quoted
+ * string is stored on one line, so the 200 and the Route a proxy makes from the binding can be
+ * built again at every refresh. */
+static void registrar_folded_values_stay_one_line(void **state)
+{
+    (void)state;
+    const char *h = "Supported: path\r\n"
+                    "Path: <sip:edge1.example.com;lr>;x=\"a\r\n b\"\r\n"
+                    "Contact: <sip:alice@10.0.0.2>;y=\"c\r\n\td\"\r\n";
+    assert_int_equal(send_reg((rq_t){.headers = h}), 200);
+    assert_int_equal(nh("Contact"), 1);
+    assert_int_equal(send_reg((rq_t){.headers = h}), 200);
+    assert_int_equal(nh("Contact"), 1);
+    assert_null(strpbrk(hv("Contact", 0), "\r\n"));
+    sip_bindings_t *set = bindings("sip:alice@example.com");
+    assert_int_equal(sip_bindings_count(set), 1);
+    const sip_binding_t *b = sip_bindings_at(set, 0);
+    assert_null(strpbrk(b->params, "\r\n"));
+    assert_null(strpbrk(b->path, "\r\n"));
+    assert_non_null(strstr(b->params, ";y=\"c"));
+    assert_non_null(strstr(b->path, "<sip:edge1.example.com;lr>;x=\"a"));
+    sip_bindings_unref(set);
+}
+
 /* A save under allocation failures: a 200 or a 500 (the store failed), never a leak. */
 static void registrar_alloc_failures(void **state)
 {
@@ -822,6 +846,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_waits_for_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_folded_values_stay_one_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

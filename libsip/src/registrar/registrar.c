@@ -180,7 +180,8 @@ static int add_contacts(save_op_t *op, sip_msg_t *rsp, sip_bindings_t *set)
         snprintf(v, len, "<%s>%s%s;expires=%lld", b->contact, b->params, q, (long long)left);
         int rc = sip_msg_add_header(rsp, "Contact", v);
         free(v);
-        if (rc == SIP_EPARSE) continue; /* a stored value that no longer parses: leave it out */
+        /* A stored value that no longer parses or is not one line: leave it out. */
+        if (rc == SIP_EPARSE || rc == SIP_EINVAL) continue;
         if (rc < 0) return rc;
     }
     return 0;
@@ -331,6 +332,15 @@ static const sip_binding_t *existing(sip_bindings_t *set, const want_t *w)
     return NULL;
 }
 
+/* RFC 3261 §7.3.1: a folded line (CRLF then SP or HTAB, kept in a quoted string's view) is one
+ * SP. A stored value goes into headers as it is (the 2xx, a proxy's Route), so its CR and LF
+ * become spaces. */
+static void unfold(char *s)
+{
+    for (; s && *s; s++)
+        if (*s == '\r' || *s == '\n') *s = ' ';
+}
+
 /* The Contact's params other than q and expires, as they came (";a=b;c"), into a new string. */
 static char *other_params(sip_str_t params)
 {
@@ -346,6 +356,7 @@ static char *other_params(sip_str_t params)
         p += end - name.ptr;
     }
     *p = '\0';
+    unfold(out);
     return out;
 }
 
@@ -390,6 +401,7 @@ static char *joined_path(const sip_msg_t *req)
         p += v.len;
     }
     *p = '\0';
+    unfold(out);
     return out;
 }
 
@@ -406,6 +418,7 @@ static int write_bindings(save_op_t *op, want_t *w, size_t nw)
     sip_str_copy(cid, call_id, sizeof(call_id));
     const sip_header_t *uah = sip_msg_header_at(req, SIP_HDR_USER_AGENT, 0);
     sip_str_copy(uah ? sip_header_get_value(uah) : SIP_STR(""), ua, sizeof(ua));
+    unfold(ua);
     char *path = op->keep_path ? joined_path(req) : NULL;
     if (op->keep_path && !path) return SIP_ENOMEM;
     int rc = 0;
