@@ -742,6 +742,41 @@ static void registrar_waits_for_the_store(void **state)
     assert_int_equal(nbind("sip:alice@example.com"), 2);
 }
 
+/* The location service closes while a REGISTER's writes wait for their commit: the REGISTER
+ * still gets one answer and its callback runs once; nothing is left behind. */
+static void registrar_location_closes_with_a_write_pending(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sip-registrar-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/location.db", dir);
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    lo.db_path = path;
+    lo.batch_ms = 1000;
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    make_registrar(NULL);
+    receive_register("cl1", "<sip:alice@10.0.0.2>, <sip:alice@10.0.0.3>");
+    assert_int_equal(nrsp, 0);
+    sip_location_close(loc);
+    assert_true(test_pump_until(loop, &nrsp, 1, 5000));
+    assert_int_equal(saved, 1);
+    assert_int_equal(freed, 1);
+    assert_true(saved_status == 200 || saved_status == 500);
+    assert_int_equal(sip_msg_get_status(last()), saved_status);
+    sip_registrar_unref(reg);
+    reg = NULL;
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, NULL), 0);
+    make_registrar(NULL);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Wrong arguments fail at once, with user_free run and no callback. */
 static void registrar_bad_arguments(void **state)
 {
@@ -847,6 +882,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_folded_values_stay_one_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_location_closes_with_a_write_pending, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
