@@ -1759,6 +1759,43 @@ static void count_free(void *user)
     freed_user++;
 }
 
+/* Option strings that go into headers as they are (Record-Route, Server) are refused at
+ * create: a line break or a URI delimiter in them would make every response or branch fail,
+ * or add what nobody configured. */
+static void proxy_create_refuses_bad_strings(void **state)
+{
+    (void)state;
+    static const char *const hosts[] = {"proxy.example.com\r\nX-Evil: 1", "proxy.example.com;x=y",
+                                        "proxy.example.com> <sip:evil.org", "pro xy", ""};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        sip_proxy_opts_t po;
+        sip_proxy_opts_init(&po);
+        po.record_route_host = hosts[i];
+        sip_proxy_t *p = (sip_proxy_t *)1;
+        freed_user = 0;
+        int rc = sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free);
+        assert_int_equal(rc, hosts[i][0] ? SIP_EINVAL : 0);
+        assert_int_equal(freed_user, hosts[i][0] ? 1 : 0);
+        if (rc) assert_null(p);
+        sip_proxy_unref(rc ? NULL : p);
+        test_pump(loop, 1);
+    }
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.server = "libsip\r\nX-Evil: 1";
+    sip_proxy_t *p = NULL;
+    freed_user = 0;
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free),
+                     SIP_EINVAL);
+    assert_int_equal(freed_user, 1);
+    assert_null(p);
+    po.server = NULL;
+    po.record_route_host = "[2001:db8::1]:5080";
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free), 0);
+    sip_proxy_unref(p);
+    test_pump(loop, 1);
+}
+
 static void proxy_create_alloc_sweep(void **state)
 {
     (void)state;
@@ -1889,6 +1926,7 @@ int main(void)
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),
+        T(proxy_create_refuses_bad_strings),
 #undef T
 #undef S
     };
