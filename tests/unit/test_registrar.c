@@ -777,6 +777,30 @@ static void registrar_location_closes_with_a_write_pending(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Values at the edges of their ranges: Expires 2^32-1 is granted as the maximum, a q with more
+ * than three decimals counts as none (RFC 3261 §20.10 grammar), and the highest CSeq (2^31-1,
+ * §8.1.1.5; the parser refuses more) orders as the highest (a later one of the same Call-ID cannot
+ * be newer: 500). */
+static void registrar_edge_values(void **state)
+{
+    (void)state;
+    assert_int_equal(send_reg((rq_t){.cseq = 2147483647u,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>;q=1.0000001;"
+                                                "expires=4294967295\r\n"}),
+                     200);
+    assert_string_equal(hv("Contact", 0), "<sip:alice@10.0.0.2>;expires=3600");
+    assert_int_equal(send_reg((rq_t){.cseq = 2147483647u,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>\r\n"
+                                                "Expires: 4294967296\r\n"}),
+                     500);
+    assert_int_equal(send_reg((rq_t){.call_id = "c2",
+                                     .cseq = 1,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>;q=0.001\r\n"
+                                                "Expires: 4294967295\r\n"}),
+                     200);
+    assert_string_equal(hv("Contact", 0), "<sip:alice@10.0.0.2>;q=0.001;expires=3600");
+}
+
 /* Wrong arguments fail at once, with user_free run and no callback. */
 static void registrar_bad_arguments(void **state)
 {
@@ -884,6 +908,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_folded_values_stay_one_line, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_location_closes_with_a_write_pending, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(registrar_edge_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
