@@ -1749,6 +1749,27 @@ static void proxy_without_servers(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* A target's Path goes into a Route as it is: a line break in it (or in the URI) is refused
+ * when the target is added, not skipped later without a word. */
+static void bad_targets(sip_proxy_req_t *req)
+{
+    sip_proxy_target_t t = {.uri = uri1, .q = -1, .path = "<sip:edge.example.com;lr>\r\nX-Evil: 1"};
+    assert_int_equal(sip_proxy_req_add_target(req, &t), SIP_EINVAL);
+    t.path = "<sip:edge.example.com;lr>";
+    t.uri = "sip:bob@example.com\r\nX-Evil: 1";
+    assert_int_equal(sip_proxy_req_add_target(req, &t), SIP_EURI);
+    assert_int_equal(sip_proxy_req_target_count(req), 0);
+    assert_int_equal(sip_proxy_req_reply(req, 404, NULL), 0);
+}
+
+static void proxy_add_target_refuses_bad_strings(void **state)
+{
+    (void)state;
+    route_fn = bad_targets;
+    invite_through("bob");
+    assert_int_equal(final_status, 404);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------- */
 
 static int freed_user;
@@ -1927,6 +1948,7 @@ int main(void)
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),
         T(proxy_create_refuses_bad_strings),
+        T(proxy_add_target_refuses_bad_strings),
 #undef T
 #undef S
     };

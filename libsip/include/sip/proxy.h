@@ -164,8 +164,8 @@ typedef struct sip_proxy_target {
     uint64_t conn_id; /**< RFC 5626 §5.3: the flow to send over while it is open, else dst */
 } sip_proxy_target_t;
 
-/** Adds a branch target. @return 0, SIP_EINVAL, SIP_EURI, SIP_ERANGE (max_branches),
- * SIP_ENOMEM. */
+/** Adds a branch target. @return 0, SIP_EINVAL (also a path with a CR or LF), SIP_EURI,
+ * SIP_ERANGE (max_branches), SIP_ENOMEM. */
 SIP_EXTERN int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_target_t *t);
 /** Adds every binding of a set as a target: contact, q, Path, the received address and the flow.
  * @return as sip_proxy_req_add_target(). */
