@@ -970,6 +970,8 @@ static void on_outcome(sip_proxy_req_t *req, int status, sip_msg_t *best, void *
         assert_int_equal(sip_proxy_req_relay(req, &o, NULL, NULL, NULL), 0);
     } else if (keep_then == 2) {
         kept = sip_proxy_req_ref(req);
+    } else if (keep_then == 3) {
+        sip_proxy_close(sip_proxy_req_get_proxy(req));
     }
 }
 
@@ -1770,6 +1772,36 @@ static void proxy_add_target_refuses_bad_strings(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* The proxy closed from a routing program's callbacks: inside the route and inside a relay's
+ * outcome, the request is answered 503 once and nothing is used after it went. */
+static void close_in_route(sip_proxy_req_t *req)
+{
+    sip_proxy_close(sip_proxy_req_get_proxy(req));
+    assert_int_equal(sip_proxy_req_reply(req, 404, NULL), SIP_ECLOSED);
+}
+
+static void proxy_closed_from_callbacks(void **state)
+{
+    (void)state;
+    route_fn = close_in_route;
+    invite_through("bob");
+    assert_int_equal(final_status, 503);
+    assert_int_equal(sip_proxy_req_count(proxy), 0);
+}
+
+static void proxy_closed_from_outcome(void **state)
+{
+    (void)state;
+    relay_setup();
+    keep_then = 3;
+    uas[0].final = 486;
+    uas[1].final = 486;
+    invite_through("bob");
+    assert_int_equal(nout, 1);
+    assert_int_equal(final_status, 503);
+    assert_int_equal(sip_proxy_req_count(proxy), 0);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------- */
 
 static int freed_user;
@@ -1949,6 +1981,9 @@ int main(void)
         T(proxy_relay_alloc_sweep),
         T(proxy_create_refuses_bad_strings),
         T(proxy_add_target_refuses_bad_strings),
+        T(proxy_closed_from_callbacks),
+        S(proxy_closed_from_callbacks),
+        T(proxy_closed_from_outcome),
 #undef T
 #undef S
     };
