@@ -801,6 +801,55 @@ static void registrar_edge_values(void **state)
     assert_string_equal(hv("Contact", 0), "<sip:alice@10.0.0.2>;q=0.001;expires=3600");
 }
 
+/* The phrase of the last response. */
+static const char *reason(void)
+{
+    static char buf[128];
+    sip_str_copy(sip_msg_get_reason(last()), buf, sizeof(buf));
+    return buf;
+}
+
+/* A refusal says what was wrong in its phrase, not only the class of the status. */
+static void registrar_refusals_say_why(void **state)
+{
+    (void)state;
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 200);
+    assert_string_equal(reason(), "OK");
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: *\r\nExpires: 5\r\n"}), 400);
+    assert_string_equal(reason(), "Wildcard Contact Without Expires 0");
+    assert_int_equal(
+        send_reg((rq_t){.headers = "Contact: *, <sip:alice@10.0.0.4>\r\nExpires: 0\r\n"}), 400);
+    assert_string_equal(reason(), "Wildcard Contact Not Alone");
+    assert_int_equal(send_reg((rq_t){.cseq = 1, .headers = "Contact: <sip:alice@10.0.0.2>\r\n"}),
+                     500);
+    assert_string_equal(reason(), "CSeq Not Higher Than The Binding's");
+    assert_int_equal(send_reg((rq_t){.cseq = 1, .headers = "Contact: *\r\nExpires: 0\r\n"}), 500);
+    assert_string_equal(reason(), "CSeq Not Higher Than The Binding's");
+    assert_int_equal(send_reg((rq_t){.headers = "Supported: outbound\r\n"
+                                                "Contact: <sip:alice@10.0.0.5>;reg-id=1;"
+                                                "+sip.instance=\"<urn:uuid:a>\", "
+                                                "<sip:alice@10.0.0.6>;reg-id=2;"
+                                                "+sip.instance=\"<urn:uuid:a>\"\r\n"}),
+                     400);
+    assert_string_equal(reason(), "More Than One Flow");
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.7>;expires=30\r\n"}),
+                     423);
+    assert_string_equal(reason(), "Interval Too Brief");
+    auth_user = "bob";
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 403);
+    assert_string_equal(reason(), "Not The User's AOR");
+    auth_user = NULL;
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 403);
+    assert_string_equal(reason(), "Not Authenticated");
+    sip_registrar_opts_t o;
+    sip_registrar_opts_init(&o);
+    o.max_contacts = 1;
+    make_registrar(&o);
+    auth_user = "alice";
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.8>\r\n"}), 403);
+    assert_string_equal(reason(), "Too Many Contacts");
+}
+
 /* Wrong arguments fail at once, with user_free run and no callback. */
 static void registrar_bad_arguments(void **state)
 {
@@ -909,6 +958,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_location_closes_with_a_write_pending, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(registrar_edge_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_refusals_say_why, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

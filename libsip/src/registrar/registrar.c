@@ -122,6 +122,8 @@ typedef struct save_op {
     int flow;        /* a flow was bound: Require: outbound */
     int flow_stream; /* ... over a stream connection: Flow-Timer */
     int keep_path;   /* Path is kept and echoed */
+    /* The phrase of a refusal, saying what was wrong (NULL: the standard one). */
+    const char *reason;
     char aor[AOR_MAX];
     char to_uri[AOR_MAX];
 } save_op_t;
@@ -192,7 +194,7 @@ static void finish(save_op_t *op, int status, sip_bindings_t *set, const char *u
 {
     sip_registrar_t *r = op->r;
     sip_msg_t *rsp = NULL;
-    int rc = sip_txn_create_response(&rsp, op->txn, status, NULL);
+    int rc = sip_txn_create_response(&rsp, op->txn, status, status >= 300 ? op->reason : NULL);
     char buf[64];
     if (rc == 0 && r->server) rc = sip_msg_add_header(rsp, "Server", r->server);
     if (rc == 0 && status == 423) {
@@ -475,7 +477,10 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
     *star = 0;
     for (size_t i = 0; i < nw; i++) {
         const sip_addr_t *a = sip_header_addr(sip_msg_header_at(req, SIP_HDR_CONTACT, i));
-        if (!a) return 400;
+        if (!a) {
+            op->reason = "Invalid Contact";
+            return 400;
+        }
         if (a->star) {
             *star = 1;
             continue;
@@ -506,17 +511,26 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
     }
     /* RFC 3261 §10.3 step 6: "*" only alone, and only to remove (Expires: 0). */
     if (*star) {
-        if (nw != 1 || hdr_expires != 0) return 400;
+        if (nw != 1 || hdr_expires != 0) {
+            op->reason =
+                nw != 1 ? "Wildcard Contact Not Alone" : "Wildcard Contact Without Expires 0";
+            return 400;
+        }
         /* A binding this Call-ID made with a CSeq not lower: the "*" is older than it. */
         for (size_t i = 0; set && i < sip_bindings_count(set); i++) {
             const sip_binding_t *b = sip_bindings_at(set, i);
-            if (sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq)
+            if (sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq) {
+                op->reason = "CSeq Not Higher Than The Binding's";
                 return 500;
+            }
         }
         return 0;
     }
     /* RFC 5626 §6: a REGISTER binds one flow at most. */
-    if (flows > 1) return 400;
+    if (flows > 1) {
+        op->reason = "More Than One Flow";
+        return 400;
+    }
     /* RFC 5626 §6: through an edge proxy, the first hop must have said it does outbound (ob in
      * its Path URI); else the flow could not be used and the UA must hear why. */
     if (flows && op->keep_path && sip_msg_header_count(req, SIP_HDR_PATH)) {
@@ -528,12 +542,17 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         const sip_binding_t *b = existing(set, &w[i]);
         /* §10.3 step 7: a refresh or removal of the same Call-ID must come with a higher CSeq:
          * an older request arriving late would undo a newer one. */
-        if (b && sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq)
+        if (b && sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq) {
+            op->reason = "CSeq Not Higher Than The Binding's";
             return 500;
+        }
         if (b && !w[i].expires) after--;
         if (!b && w[i].expires) after++;
     }
-    if (r->o.max_contacts && after > r->o.max_contacts) return 403;
+    if (r->o.max_contacts && after > r->o.max_contacts) {
+        op->reason = "Too Many Contacts";
+        return 403;
+    }
     return 0;
 }
 
@@ -566,10 +585,12 @@ static void on_looked_up(sip_location_t *loc, int status, sip_bindings_t *set, v
         if (aor_user(op->aor, user_buf, sizeof(user_buf), &domain) < 0 ||
             strcmp(user_buf, op->auth_user) != 0 ||
             !sip_location_is_local(loc, domain.ptr, domain.len)) {
+            op->reason = "Not The User's AOR";
             finish(op, 403, NULL, NULL);
             return;
         }
     } else if (r->o.auth_required) {
+        op->reason = "Not Authenticated";
         finish(op, 403, NULL, NULL);
         return;
     }
