@@ -184,7 +184,7 @@ typedef struct rq {
 /* Sends a REGISTER through the layer and returns the status answered (0: none). */
 static int send_reg(rq_t q)
 {
-    char buf[4096];
+    static char buf[16384];
     if (!q.cseq) q.cseq = next_cseq;
     next_cseq = q.cseq + 1;
     snprintf(buf, sizeof(buf),
@@ -850,6 +850,33 @@ static void registrar_refusals_say_why(void **state)
     assert_string_equal(reason(), "Too Many Contacts");
 }
 
+/* Without max_contacts an AOR still keeps 256 bindings at most: one user's REGISTERs (200
+ * Contacts fit in each) cannot grow the location service, nor the scan of each Contact against
+ * each binding, without bound. */
+static void registrar_contacts_have_a_ceiling(void **state)
+{
+    (void)state;
+    static char h[3][8192];
+    static const int first[3] = {0, 200, 200}, count[3] = {200, 57, 56};
+    for (int k = 0; k < 3; k++) {
+        size_t len = 0;
+        for (int i = first[k]; i < first[k] + count[k]; i++)
+            len += (size_t)snprintf(h[k] + len, sizeof(h[k]) - len,
+                                    "Contact: <sip:alice@10.1.%d.%d>\r\n", i / 250, i % 250);
+    }
+    assert_int_equal(send_reg((rq_t){.headers = h[0]}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 200);
+    assert_int_equal(send_reg((rq_t){.headers = h[1]}), 403);
+    assert_string_equal(reason(), "Too Many Contacts");
+    assert_int_equal(nbind("sip:alice@example.com"), 200);
+    assert_int_equal(send_reg((rq_t){.headers = h[2]}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 256);
+    /* One more is refused; a refresh of one of them is not. */
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.9.9.9>\r\n"}), 403);
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.1.0.0>\r\n"}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 256);
+}
+
 /* Wrong arguments fail at once, with user_free run and no callback. */
 static void registrar_bad_arguments(void **state)
 {
@@ -959,6 +986,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(registrar_edge_values, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_refusals_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_contacts_have_a_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ typedef struct sip_registrar_opts {
     uint32_t max_expires;      /**< longer is granted as this (default 3600) */
     uint32_t default_expires;  /**< without Expires or an expires param (default 3600) */
     uint32_t max_contacts;     /**< bindings per AOR at most; more is answered 403 (default 0:
-                                    no limit) */
+                                    256, so that one user cannot grow the service unbounded) */
     const char *service_route; /**< Service-Route values for the 2xx (RFC 3608 §6: "<sip:
                                     proxy.example.com;lr>"); NULL or "": none */
     int path;                  /**< 1 (default): keep Path (RFC 3327 §5.3) when the UA supports

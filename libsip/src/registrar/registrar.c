@@ -18,6 +18,11 @@
 /* The longest AOR key and Contact value the registrar writes. */
 #define AOR_MAX 1024
 
+/* Bindings per AOR when max_contacts is 0: more than any user's devices, few enough that one
+ * user's REGISTERs cannot grow the location service, nor the scan of each Contact against
+ * each binding (§10.3 step 7), without bound. */
+#define CONTACTS_CEILING 256
+
 struct sip_registrar {
     int refs;
     sip_location_t *loc;
@@ -549,7 +554,7 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         if (b && !w[i].expires) after--;
         if (!b && w[i].expires) after++;
     }
-    if (r->o.max_contacts && after > r->o.max_contacts) {
+    if (after > (r->o.max_contacts ? r->o.max_contacts : CONTACTS_CEILING)) {
         op->reason = "Too Many Contacts";
         return 403;
     }
