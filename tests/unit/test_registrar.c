@@ -924,6 +924,16 @@ static void registrar_folded_values_stay_one_line(void **state)
     assert_non_null(strstr(b->params, ";y=\"c"));
     assert_non_null(strstr(b->path, "<sip:edge1.example.com;lr>;x=\"a"));
     sip_bindings_unref(set);
+    /* A folded +sip.instance too (the instance keys the binding). */
+    assert_int_equal(
+        send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.3>;+sip.instance=\"<urn:uuid:\r\n"
+                                   " 1>\"\r\n"}),
+        200);
+    set = bindings("sip:alice@example.com");
+    assert_int_equal(sip_bindings_count(set), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_null(strpbrk(sip_bindings_at(set, i)->instance, "\r\n"));
+    sip_bindings_unref(set);
 }
 
 /* A save under allocation failures: a 200 or a 500 (the store failed), never a leak. */

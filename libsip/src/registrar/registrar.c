@@ -438,6 +438,7 @@ static int write_bindings(save_op_t *op, want_t *w, size_t nw)
         }
         sip_str_copy(w[i].addr->uri.raw, contact, sizeof(contact));
         sip_str_copy(w[i].instance, instance, sizeof(instance));
+        unfold(instance);
         sip_binding_t b = {
             .aor = op->aor,
             .contact = contact,
