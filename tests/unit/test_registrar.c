@@ -841,6 +841,13 @@ static void registrar_refusals_say_why(void **state)
     auth_user = NULL;
     assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 403);
     assert_string_equal(reason(), "Not Authenticated");
+    auth_user = "alice";
+    char long_id[300];
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(
+        send_reg((rq_t){.call_id = long_id, .headers = "Contact: <sip:alice@10.0.0.9>\r\n"}), 400);
+    assert_string_equal(reason(), "Call-ID Too Long");
     sip_registrar_opts_t o;
     sip_registrar_opts_init(&o);
     o.max_contacts = 1;

@@ -81,7 +81,8 @@ typedef void (*sip_registrar_cb)(sip_registrar_t *r, int status, sip_msg_t *rsp,
  *   below min answered 423 with Min-Expires (nothing changes); `*` only alone with Expires: 0
  *   (else 400) removes every binding unless its Call-ID is the same with a CSeq not higher;
  *   a binding of the same Call-ID and a CSeq not higher is refused with 500 (§10.3 step 7: an
- *   out-of-order request), another Call-ID replaces it;
+ *   out-of-order request), another Call-ID replaces it; a Call-ID longer than 255 octets 400;
+ * - a refusal's reason phrase says what was wrong ("Too Many Contacts", "Call-ID Too Long"...);
  * - the bindings keep Path (with "path" in Supported), the source address, socket and stream
  *   connection (RFC 5626 flows), instance and reg-id, User-Agent;
  * - the 200 (sent once every write is durable) lists every current binding with its expires,

@@ -23,6 +23,9 @@
  * each binding (§10.3 step 7), without bound. */
 #define CONTACTS_CEILING 256
 
+/* The longest Call-ID a binding keeps (as Kamailio's usrloc, 255 octets). */
+#define CALL_ID_MAX 256
+
 struct sip_registrar {
     int refs;
     sip_location_t *loc;
@@ -416,7 +419,7 @@ static char *joined_path(const sip_msg_t *req)
 static int write_bindings(save_op_t *op, want_t *w, size_t nw)
 {
     const sip_msg_t *req = op->req;
-    char received[128], socket[128], call_id[256], ua[512];
+    char received[128], socket[128], call_id[CALL_ID_MAX], ua[512];
     uint64_t conn_id;
     int stream;
     source_of(req, received, sizeof(received), socket, sizeof(socket), &conn_id, &stream);
@@ -531,6 +534,12 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
             }
         }
         return 0;
+    }
+    /* The Call-ID is kept with each binding (§10.3 step 7 ordering): one too long to keep is
+     * the request's fault, not the server's. */
+    if (call_id.len >= CALL_ID_MAX) {
+        op->reason = "Call-ID Too Long";
+        return 400;
     }
     /* RFC 5626 §6: a REGISTER binds one flow at most. */
     if (flows > 1) {
