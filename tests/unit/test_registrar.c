@@ -848,6 +848,20 @@ static void registrar_refusals_say_why(void **state)
     assert_int_equal(
         send_reg((rq_t){.call_id = long_id, .headers = "Contact: <sip:alice@10.0.0.9>\r\n"}), 400);
     assert_string_equal(reason(), "Call-ID Too Long");
+    /* A Contact or instance longer than a binding keeps is refused, never cut short (a cut URI
+     * is another contact, a cut instance another UA's). */
+    static char big[1200];
+    int n = snprintf(big, sizeof(big), "Contact: <sip:alice@10.0.0.9;x=");
+    memset(big + n, 'a', 1100);
+    memcpy(big + n + 1100, ">\r\n", 4);
+    assert_int_equal(send_reg((rq_t){.headers = big}), 400);
+    assert_string_equal(reason(), "Contact Too Long");
+    n = snprintf(big, sizeof(big), "Contact: <sip:alice@10.0.0.9>;+sip.instance=\"<urn:uuid:");
+    memset(big + n, 'a', 300);
+    memcpy(big + n + 300, ">\"\r\n", 5);
+    assert_int_equal(send_reg((rq_t){.headers = big}), 400);
+    assert_string_equal(reason(), "Contact Too Long");
+    assert_int_equal(nbind("sip:alice@example.com"), 1);
     sip_registrar_opts_t o;
     sip_registrar_opts_init(&o);
     o.max_contacts = 1;

@@ -23,8 +23,9 @@
  * each binding (§10.3 step 7), without bound. */
 #define CONTACTS_CEILING 256
 
-/* The longest Call-ID a binding keeps (as Kamailio's usrloc, 255 octets). */
+/* The longest Call-ID a binding keeps (as Kamailio's usrloc, 255 octets), and +sip.instance. */
 #define CALL_ID_MAX 256
+#define INSTANCE_MAX 256
 
 struct sip_registrar {
     int refs;
@@ -433,7 +434,7 @@ static int write_bindings(save_op_t *op, want_t *w, size_t nw)
     if (op->keep_path && !path) return SIP_ENOMEM;
     int rc = 0;
     for (size_t i = 0; i < nw && rc == 0; i++) {
-        char contact[AOR_MAX], instance[256];
+        char contact[AOR_MAX], instance[INSTANCE_MAX];
         char *params = other_params(w[i].addr->params);
         if (!params) {
             rc = SIP_ENOMEM;
@@ -495,6 +496,11 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
             continue;
         }
         w[i].addr = a;
+        /* Kept whole or refused: a URI cut short is another contact. */
+        if (a->uri.raw.len >= AOR_MAX) {
+            op->reason = "Contact Too Long";
+            return 400;
+        }
         /* RFC 3261 §10.3 step 6: the expires param, else the Expires header, else the
          * registrar's own choice. */
         long e = a->expires >= 0    ? a->expires
@@ -505,6 +511,11 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         sip_str_t v;
         if (r->o.outbound && sip_params_get(a->params, "+sip.instance", &v) && v.len) {
             w[i].instance = sip_str_unquote(v);
+            /* ... and an instance cut short another UA's. */
+            if (w[i].instance.len >= INSTANCE_MAX) {
+                op->reason = "Contact Too Long";
+                return 400;
+            }
             unsigned long id = 0;
             /* A flow only for a UA that says it does outbound: the 2xx then Requires it,
              * and a response may Require only what the request Supported (RFC 3261
