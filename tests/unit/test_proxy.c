@@ -1843,6 +1843,11 @@ static void proxy_create_refuses_bad_strings(void **state)
     assert_int_equal(freed_user, 1);
     assert_null(p);
     po.server = NULL;
+    static char longhost[300];
+    memset(longhost, 'a', sizeof(longhost) - 1);
+    po.record_route_host = longhost;
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free),
+                     SIP_EINVAL);
     po.record_route_host = "[2001:db8::1]:5080";
     assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free), 0);
     sip_proxy_unref(p);

@@ -77,9 +77,9 @@ SIP_EXTERN void sip_proxy_opts_init(sip_proxy_opts_t *opts);
  * @param opts       NULL for the defaults
  * @param cb         the routing program (NULL: sip_proxy_route_default())
  * @param user_free  runs once when the proxy closes, or when this call fails
- * @return 0, SIP_EINVAL (also a server with a line break, or a record_route_host with a space,
- *         a control character or one of <>;,?@"\; the option is logged), SIP_ECLOSED,
- *         SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (also a server with a line break, or a record_route_host longer than
+ *         262 octets or with a space, a control character or one of <>;,?@"\; the option is
+ *         logged), SIP_ECLOSED, SIP_ENOMEM.
  */
 SIP_EXTERN int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer,
                                 const sip_proxy_opts_t *opts, sip_proxy_route_cb cb, void *user,
