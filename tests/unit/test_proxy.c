@@ -1709,6 +1709,31 @@ static void proxy_register_then_call(void **state)
     sip_msg_unref(req);
 }
 
+/* A redirect lists every contact, the longest a binding keeps (1023 octets) too. */
+static void proxy_redirect_long_contact(void **state)
+{
+    (void)state;
+    static char contact[1024];
+    int n = snprintf(contact, sizeof(contact), "sip:carol@192.0.2.7;x=");
+    memset(contact + n, 'a', sizeof(contact) - 1 - (size_t)n);
+    sip_binding_t b = {.aor = "sip:carol@example.com",
+                       .contact = contact,
+                       .expires = (int64_t)time(NULL) + 600,
+                       .q = 500};
+    assert_int_equal(sip_location_put(loc, &b, NULL, NULL, NULL), 0);
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", "sip:carol@example.com", "X-Redirect: yes\r\n");
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 302);
+    const char *rsp = rx_find(UAC, "SIP/2.0 302", 0);
+    assert_non_null(rsp);
+    assert_int_equal(hdr_lines(rsp, "Contact"), 1);
+    assert_non_null(strstr(rsp, contact));
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* Not an open relay: another domain only for an authenticated user (407 first). */
 static void proxy_other_domain_challenged(void **state)
 {
@@ -1980,6 +2005,8 @@ int main(void)
         T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
+                                        teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_redirect_long_contact, setup_servers,
                                         teardown_servers),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
