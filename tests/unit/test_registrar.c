@@ -237,6 +237,8 @@ static const char *hv(const char *name, size_t i)
     return b;
 }
 
+static const char *reason(void);
+
 static size_t nh(const char *name)
 {
     size_t n = 0;
@@ -737,6 +739,7 @@ static void registrar_waits_for_the_store(void **state)
     assert_int_equal(nrsp, 2);
     assert_int_equal(saved_status, 500);
     assert_int_equal(sip_msg_get_status(last()), 500);
+    assert_string_equal(reason(), "Binding Not Stored");
     assert_int_equal(later.lookups, 3);
     loc->store = NULL;
     assert_int_equal(nbind("sip:alice@example.com"), 2);

@@ -265,6 +265,7 @@ static void noop_free(void *user)
 static void written(save_op_t *op)
 {
     if (op->failed) {
+        op->reason = "Binding Not Stored";
         finish(op, 500, NULL, NULL);
         return;
     }
