@@ -367,6 +367,11 @@ static void location_domains_and_aliases(void **state)
     assert_true(sip_location_aor(loc, &u, key, sizeof(key)) > 0);
     assert_string_equal(key, "sip:bob@example.org");
     assert_int_equal(sip_location_aor(loc, &u, key, 8), SIP_ENOSPC);
+    /* An escaped NUL stays escaped: the key is one C string, never cut short at it. */
+    uri = "sip:al%00ice@example.com";
+    assert_int_equal(sip_uri_parse(&u, uri, strlen(uri)), 0);
+    assert_int_equal(sip_location_aor(loc, &u, key, sizeof(key)), 24);
+    assert_string_equal(key, "sip:al%00ice@example.com");
 
     /* A binding written under one spelling is found under the others. */
     sip_binding_t b = binding("sip:alice@sip.example.com", "sip:alice@192.0.2.1", 60);
@@ -546,12 +551,22 @@ static void location_refuses_bad_input(void **state)
     b.contact = "no uri";
     assert_int_equal(sip_location_put(loc, &b, on_done, &d, done_free), SIP_EURI);
     assert_int_equal(sip_location_put(loc, NULL, on_done, &d, done_free), SIP_EINVAL);
+    /* Values that go into headers as they are (the registrar's 200, a proxy's Route): one
+     * line each. */
+    b.contact = "sip:e@192.0.2.1";
+    b.path = "<sip:edge.example.com;lr>\r\nX-Evil: 1";
+    assert_int_equal(sip_location_put(loc, &b, on_done, &d, done_free), SIP_EINVAL);
+    b.path = NULL;
+    b.params = ";a=b\nX-Evil: 1";
+    assert_int_equal(sip_location_put(loc, &b, on_done, &d, done_free), SIP_EINVAL);
+    b.params = NULL;
+    b.contact = "no uri";
     assert_int_equal(sip_location_remove(loc, "sips:", NULL, on_done, &d, done_free), SIP_EURI);
     assert_int_equal(sip_location_remove(NULL, "sip:a@b", NULL, on_done, &d, done_free),
                      SIP_EINVAL);
     /* A failed call never calls back; its user_free always runs. */
     assert_int_equal(d.calls, 0);
-    assert_int_equal(d.freed, 7);
+    assert_int_equal(d.freed, 9);
     assert_int_equal(sip_location_lookup(loc, "sip:a@b", NULL, NULL, NULL), SIP_EINVAL);
     assert_int_equal(sip_location_count(NULL), 0);
     assert_null(sip_location_get_loop(NULL));
@@ -570,7 +585,7 @@ static void location_refuses_bad_input(void **state)
     assert_int_equal(sip_location_put(loc, &b, on_done, &d, done_free), SIP_ECLOSED);
     assert_int_equal(sip_location_lookup(loc, "sip:e@example.com", on_lookup, &d, done_free),
                      SIP_ECLOSED);
-    assert_int_equal(d.freed, 9);
+    assert_int_equal(d.freed, 11);
     sip_uri_t u;
     sip_bindings_t *set;
     assert_int_equal(sip_uri_parse(&u, b.aor, strlen(b.aor)), 0);

@@ -970,6 +970,8 @@ static void on_outcome(sip_proxy_req_t *req, int status, sip_msg_t *best, void *
         assert_int_equal(sip_proxy_req_relay(req, &o, NULL, NULL, NULL), 0);
     } else if (keep_then == 2) {
         kept = sip_proxy_req_ref(req);
+    } else if (keep_then == 3) {
+        sip_proxy_close(sip_proxy_req_get_proxy(req));
     }
 }
 
@@ -1707,6 +1709,31 @@ static void proxy_register_then_call(void **state)
     sip_msg_unref(req);
 }
 
+/* A redirect lists every contact, the longest a binding keeps (1023 octets) too. */
+static void proxy_redirect_long_contact(void **state)
+{
+    (void)state;
+    static char contact[1024];
+    int n = snprintf(contact, sizeof(contact), "sip:carol@192.0.2.7;x=");
+    memset(contact + n, 'a', sizeof(contact) - 1 - (size_t)n);
+    sip_binding_t b = {.aor = "sip:carol@example.com",
+                       .contact = contact,
+                       .expires = (int64_t)time(NULL) + 600,
+                       .q = 500};
+    assert_int_equal(sip_location_put(loc, &b, NULL, NULL, NULL), 0);
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", "sip:carol@example.com", "X-Redirect: yes\r\n");
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 302);
+    const char *rsp = rx_find(UAC, "SIP/2.0 302", 0);
+    assert_non_null(rsp);
+    assert_int_equal(hdr_lines(rsp, "Contact"), 1);
+    assert_non_null(strstr(rsp, contact));
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+}
+
 /* Not an open relay: another domain only for an authenticated user (407 first). */
 static void proxy_other_domain_challenged(void **state)
 {
@@ -1749,6 +1776,57 @@ static void proxy_without_servers(void **state)
     assert_int_equal(final_status, 404);
 }
 
+/* A target's Path goes into a Route as it is: a line break in it (or in the URI) is refused
+ * when the target is added, not skipped later without a word. */
+static void bad_targets(sip_proxy_req_t *req)
+{
+    sip_proxy_target_t t = {.uri = uri1, .q = -1, .path = "<sip:edge.example.com;lr>\r\nX-Evil: 1"};
+    assert_int_equal(sip_proxy_req_add_target(req, &t), SIP_EINVAL);
+    t.path = "<sip:edge.example.com;lr>";
+    t.uri = "sip:bob@example.com\r\nX-Evil: 1";
+    assert_int_equal(sip_proxy_req_add_target(req, &t), SIP_EURI);
+    assert_int_equal(sip_proxy_req_target_count(req), 0);
+    assert_int_equal(sip_proxy_req_reply(req, 404, NULL), 0);
+}
+
+static void proxy_add_target_refuses_bad_strings(void **state)
+{
+    (void)state;
+    route_fn = bad_targets;
+    invite_through("bob");
+    assert_int_equal(final_status, 404);
+}
+
+/* The proxy closed from a routing program's callbacks: inside the route and inside a relay's
+ * outcome, the request is answered 503 once and nothing is used after it went. */
+static void close_in_route(sip_proxy_req_t *req)
+{
+    sip_proxy_close(sip_proxy_req_get_proxy(req));
+    assert_int_equal(sip_proxy_req_reply(req, 404, NULL), SIP_ECLOSED);
+}
+
+static void proxy_closed_from_callbacks(void **state)
+{
+    (void)state;
+    route_fn = close_in_route;
+    invite_through("bob");
+    assert_int_equal(final_status, 503);
+    assert_int_equal(sip_proxy_req_count(proxy), 0);
+}
+
+static void proxy_closed_from_outcome(void **state)
+{
+    (void)state;
+    relay_setup();
+    keep_then = 3;
+    uas[0].final = 486;
+    uas[1].final = 486;
+    invite_through("bob");
+    assert_int_equal(nout, 1);
+    assert_int_equal(final_status, 503);
+    assert_int_equal(sip_proxy_req_count(proxy), 0);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------- */
 
 static int freed_user;
@@ -1757,6 +1835,48 @@ static void count_free(void *user)
 {
     (void)user;
     freed_user++;
+}
+
+/* Option strings that go into headers as they are (Record-Route, Server) are refused at
+ * create: a line break or a URI delimiter in them would make every response or branch fail,
+ * or add what nobody configured. */
+static void proxy_create_refuses_bad_strings(void **state)
+{
+    (void)state;
+    static const char *const hosts[] = {"proxy.example.com\r\nX-Evil: 1", "proxy.example.com;x=y",
+                                        "proxy.example.com> <sip:evil.org", "pro xy", ""};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        sip_proxy_opts_t po;
+        sip_proxy_opts_init(&po);
+        po.record_route_host = hosts[i];
+        sip_proxy_t *p = (sip_proxy_t *)1;
+        freed_user = 0;
+        int rc = sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free);
+        assert_int_equal(rc, hosts[i][0] ? SIP_EINVAL : 0);
+        assert_int_equal(freed_user, hosts[i][0] ? 1 : 0);
+        if (rc) assert_null(p);
+        sip_proxy_unref(rc ? NULL : p);
+        test_pump(loop, 1);
+    }
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.server = "libsip\r\nX-Evil: 1";
+    sip_proxy_t *p = NULL;
+    freed_user = 0;
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free),
+                     SIP_EINVAL);
+    assert_int_equal(freed_user, 1);
+    assert_null(p);
+    po.server = NULL;
+    static char longhost[300];
+    memset(longhost, 'a', sizeof(longhost) - 1);
+    po.record_route_host = longhost;
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free),
+                     SIP_EINVAL);
+    po.record_route_host = "[2001:db8::1]:5080";
+    assert_int_equal(sip_proxy_create(&p, nodes[PX].layer, &po, on_route, NULL, count_free), 0);
+    sip_proxy_unref(p);
+    test_pump(loop, 1);
 }
 
 static void proxy_create_alloc_sweep(void **state)
@@ -1886,9 +2006,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_redirect_long_contact, setup_servers,
+                                        teardown_servers),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),
+        T(proxy_create_refuses_bad_strings),
+        T(proxy_add_target_refuses_bad_strings),
+        T(proxy_closed_from_callbacks),
+        S(proxy_closed_from_callbacks),
+        T(proxy_closed_from_outcome),
 #undef T
 #undef S
     };

@@ -184,7 +184,7 @@ typedef struct rq {
 /* Sends a REGISTER through the layer and returns the status answered (0: none). */
 static int send_reg(rq_t q)
 {
-    char buf[4096];
+    static char buf[16384];
     if (!q.cseq) q.cseq = next_cseq;
     next_cseq = q.cseq + 1;
     snprintf(buf, sizeof(buf),
@@ -236,6 +236,8 @@ static const char *hv(const char *name, size_t i)
     if (h) sip_str_copy(sip_header_get_value(h), b, 1024);
     return b;
 }
+
+static const char *reason(void);
 
 static size_t nh(const char *name)
 {
@@ -737,9 +739,166 @@ static void registrar_waits_for_the_store(void **state)
     assert_int_equal(nrsp, 2);
     assert_int_equal(saved_status, 500);
     assert_int_equal(sip_msg_get_status(last()), 500);
+    assert_string_equal(reason(), "Binding Not Stored");
     assert_int_equal(later.lookups, 3);
     loc->store = NULL;
     assert_int_equal(nbind("sip:alice@example.com"), 2);
+}
+
+/* The location service closes while a REGISTER's writes wait for their commit: the REGISTER
+ * still gets one answer and its callback runs once; nothing is left behind. */
+static void registrar_location_closes_with_a_write_pending(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sip-registrar-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/location.db", dir);
+    sip_location_close(loc);
+    sip_location_unref(loc);
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    lo.db_path = path;
+    lo.batch_ms = 1000;
+    assert_int_equal(sip_location_create(&loc, loop, &lo), 0);
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    make_registrar(NULL);
+    receive_register("cl1", "<sip:alice@10.0.0.2>, <sip:alice@10.0.0.3>");
+    assert_int_equal(nrsp, 0);
+    sip_location_close(loc);
+    assert_true(test_pump_until(loop, &nrsp, 1, 5000));
+    assert_int_equal(saved, 1);
+    assert_int_equal(freed, 1);
+    assert_true(saved_status == 200 || saved_status == 500);
+    assert_int_equal(sip_msg_get_status(last()), saved_status);
+    sip_registrar_unref(reg);
+    reg = NULL;
+    sip_location_unref(loc);
+    assert_int_equal(sip_location_create(&loc, loop, NULL), 0);
+    make_registrar(NULL);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Values at the edges of their ranges: Expires 2^32-1 is granted as the maximum, a q with more
+ * than three decimals counts as none (RFC 3261 §20.10 grammar), and the highest CSeq (2^31-1,
+ * §8.1.1.5; the parser refuses more) orders as the highest (a later one of the same Call-ID cannot
+ * be newer: 500). */
+static void registrar_edge_values(void **state)
+{
+    (void)state;
+    assert_int_equal(send_reg((rq_t){.cseq = 2147483647u,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>;q=1.0000001;"
+                                                "expires=4294967295\r\n"}),
+                     200);
+    assert_string_equal(hv("Contact", 0), "<sip:alice@10.0.0.2>;expires=3600");
+    assert_int_equal(send_reg((rq_t){.cseq = 2147483647u,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>\r\n"
+                                                "Expires: 4294967296\r\n"}),
+                     500);
+    assert_int_equal(send_reg((rq_t){.call_id = "c2",
+                                     .cseq = 1,
+                                     .headers = "Contact: <sip:alice@10.0.0.2>;q=0.001\r\n"
+                                                "Expires: 4294967295\r\n"}),
+                     200);
+    assert_string_equal(hv("Contact", 0), "<sip:alice@10.0.0.2>;q=0.001;expires=3600");
+}
+
+/* The phrase of the last response. */
+static const char *reason(void)
+{
+    static char buf[128];
+    sip_str_copy(sip_msg_get_reason(last()), buf, sizeof(buf));
+    return buf;
+}
+
+/* A refusal says what was wrong in its phrase, not only the class of the status. */
+static void registrar_refusals_say_why(void **state)
+{
+    (void)state;
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 200);
+    assert_string_equal(reason(), "OK");
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: *\r\nExpires: 5\r\n"}), 400);
+    assert_string_equal(reason(), "Wildcard Contact Without Expires 0");
+    assert_int_equal(
+        send_reg((rq_t){.headers = "Contact: *, <sip:alice@10.0.0.4>\r\nExpires: 0\r\n"}), 400);
+    assert_string_equal(reason(), "Wildcard Contact Not Alone");
+    assert_int_equal(send_reg((rq_t){.cseq = 1, .headers = "Contact: <sip:alice@10.0.0.2>\r\n"}),
+                     500);
+    assert_string_equal(reason(), "CSeq Not Higher Than The Binding's");
+    assert_int_equal(send_reg((rq_t){.cseq = 1, .headers = "Contact: *\r\nExpires: 0\r\n"}), 500);
+    assert_string_equal(reason(), "CSeq Not Higher Than The Binding's");
+    assert_int_equal(send_reg((rq_t){.headers = "Supported: outbound\r\n"
+                                                "Contact: <sip:alice@10.0.0.5>;reg-id=1;"
+                                                "+sip.instance=\"<urn:uuid:a>\", "
+                                                "<sip:alice@10.0.0.6>;reg-id=2;"
+                                                "+sip.instance=\"<urn:uuid:a>\"\r\n"}),
+                     400);
+    assert_string_equal(reason(), "More Than One Flow");
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.7>;expires=30\r\n"}),
+                     423);
+    assert_string_equal(reason(), "Interval Too Brief");
+    auth_user = "bob";
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 403);
+    assert_string_equal(reason(), "Not The User's AOR");
+    auth_user = NULL;
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.2>\r\n"}), 403);
+    assert_string_equal(reason(), "Not Authenticated");
+    auth_user = "alice";
+    char long_id[300];
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(
+        send_reg((rq_t){.call_id = long_id, .headers = "Contact: <sip:alice@10.0.0.9>\r\n"}), 400);
+    assert_string_equal(reason(), "Call-ID Too Long");
+    /* A Contact or instance longer than a binding keeps is refused, never cut short (a cut URI
+     * is another contact, a cut instance another UA's). */
+    static char big[1200];
+    int n = snprintf(big, sizeof(big), "Contact: <sip:alice@10.0.0.9;x=");
+    memset(big + n, 'a', 1100);
+    memcpy(big + n + 1100, ">\r\n", 4);
+    assert_int_equal(send_reg((rq_t){.headers = big}), 400);
+    assert_string_equal(reason(), "Contact Too Long");
+    n = snprintf(big, sizeof(big), "Contact: <sip:alice@10.0.0.9>;+sip.instance=\"<urn:uuid:");
+    memset(big + n, 'a', 300);
+    memcpy(big + n + 300, ">\"\r\n", 5);
+    assert_int_equal(send_reg((rq_t){.headers = big}), 400);
+    assert_string_equal(reason(), "Contact Too Long");
+    assert_int_equal(nbind("sip:alice@example.com"), 1);
+    sip_registrar_opts_t o;
+    sip_registrar_opts_init(&o);
+    o.max_contacts = 1;
+    make_registrar(&o);
+    auth_user = "alice";
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.8>\r\n"}), 403);
+    assert_string_equal(reason(), "Too Many Contacts");
+}
+
+/* Without max_contacts an AOR still keeps 256 bindings at most: one user's REGISTERs (200
+ * Contacts fit in each) cannot grow the location service, nor the scan of each Contact against
+ * each binding, without bound. */
+static void registrar_contacts_have_a_ceiling(void **state)
+{
+    (void)state;
+    static char h[3][8192];
+    static const int first[3] = {0, 200, 200}, count[3] = {200, 57, 56};
+    for (int k = 0; k < 3; k++) {
+        size_t len = 0;
+        for (int i = first[k]; i < first[k] + count[k]; i++)
+            len += (size_t)snprintf(h[k] + len, sizeof(h[k]) - len,
+                                    "Contact: <sip:alice@10.1.%d.%d>\r\n", i / 250, i % 250);
+    }
+    assert_int_equal(send_reg((rq_t){.headers = h[0]}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 200);
+    assert_int_equal(send_reg((rq_t){.headers = h[1]}), 403);
+    assert_string_equal(reason(), "Too Many Contacts");
+    assert_int_equal(nbind("sip:alice@example.com"), 200);
+    assert_int_equal(send_reg((rq_t){.headers = h[2]}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 256);
+    /* One more is refused; a refresh of one of them is not. */
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.9.9.9>\r\n"}), 403);
+    assert_int_equal(send_reg((rq_t){.headers = "Contact: <sip:alice@10.1.0.0>\r\n"}), 200);
+    assert_int_equal(nbind("sip:alice@example.com"), 256);
 }
 
 /* Wrong arguments fail at once, with user_free run and no callback. */
@@ -765,6 +924,40 @@ static void registrar_bad_arguments(void **state)
     assert_ptr_equal(sip_registrar_ref(reg), reg);
     sip_registrar_unref(reg);
     sip_registrar_unref(NULL);
+}
+
+/* RFC 3261 §7.3.1: a folded line is one SP. A Contact param or a Path folded inside a quoted
+ * string is stored on one line, so the 200 and the Route a proxy makes from the binding can be
+ * built again at every refresh. */
+static void registrar_folded_values_stay_one_line(void **state)
+{
+    (void)state;
+    const char *h = "Supported: path\r\n"
+                    "Path: <sip:edge1.example.com;lr>;x=\"a\r\n b\"\r\n"
+                    "Contact: <sip:alice@10.0.0.2>;y=\"c\r\n\td\"\r\n";
+    assert_int_equal(send_reg((rq_t){.headers = h}), 200);
+    assert_int_equal(nh("Contact"), 1);
+    assert_int_equal(send_reg((rq_t){.headers = h}), 200);
+    assert_int_equal(nh("Contact"), 1);
+    assert_null(strpbrk(hv("Contact", 0), "\r\n"));
+    sip_bindings_t *set = bindings("sip:alice@example.com");
+    assert_int_equal(sip_bindings_count(set), 1);
+    const sip_binding_t *b = sip_bindings_at(set, 0);
+    assert_null(strpbrk(b->params, "\r\n"));
+    assert_null(strpbrk(b->path, "\r\n"));
+    assert_non_null(strstr(b->params, ";y=\"c"));
+    assert_non_null(strstr(b->path, "<sip:edge1.example.com;lr>;x=\"a"));
+    sip_bindings_unref(set);
+    /* A folded +sip.instance too (the instance keys the binding). */
+    assert_int_equal(
+        send_reg((rq_t){.headers = "Contact: <sip:alice@10.0.0.3>;+sip.instance=\"<urn:uuid:\r\n"
+                                   " 1>\"\r\n"}),
+        200);
+    set = bindings("sip:alice@example.com");
+    assert_int_equal(sip_bindings_count(set), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_null(strpbrk(sip_bindings_at(set, i)->instance, "\r\n"));
+    sip_bindings_unref(set);
 }
 
 /* A save under allocation failures: a 200 or a 500 (the store failed), never a leak. */
@@ -822,6 +1015,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(registrar_waits_for_the_store, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(registrar_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_folded_values_stay_one_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_location_closes_with_a_write_pending, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(registrar_edge_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_refusals_say_why, setup, teardown),
+        cmocka_unit_test_setup_teardown(registrar_contacts_have_a_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

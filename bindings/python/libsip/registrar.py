@@ -72,7 +72,7 @@ def _txn(target: Any) -> Any:
 class Registrar:
     """A registrar writing into a location service (sip_registrar_t). ``min_expires`` (60):
     shorter is answered 423; ``max_expires`` (3600): longer is granted as this;
-    ``default_expires`` (3600); ``max_contacts`` (0: no limit; more is 403);
+    ``default_expires`` (3600); ``max_contacts`` (0: 256; more is 403);
     ``service_route``: Service-Route of the 2xx; ``path`` (True): keep and echo Path;
     ``flow_timer`` (120): Flow-Timer of a stream flow; ``outbound`` (True): RFC 5626 flows;
     ``auth_required`` (True): a save without a user is 403; ``server``: the Server header

@@ -170,7 +170,8 @@ typedef void (*sip_location_done_cb)(sip_location_t *loc, int status, void *user
  * Writes complete in the order they were made.
  * @param b   the binding (aor and contact required); copied
  * @param cb  may be NULL
- * @return 0, SIP_EINVAL, SIP_EURI, SIP_ECLOSED, SIP_ENOMEM (cb not called; user_free runs).
+ * @return 0, SIP_EINVAL (also a string with a CR or LF: they go into headers as they are; the
+ *         field is logged), SIP_EURI, SIP_ECLOSED, SIP_ENOMEM (cb not called; user_free runs).
  */
 SIP_EXTERN int sip_location_put(sip_location_t *loc, const sip_binding_t *b,
                                 sip_location_done_cb cb, void *user, sip_free_fn user_free);

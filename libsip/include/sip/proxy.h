@@ -77,7 +77,9 @@ SIP_EXTERN void sip_proxy_opts_init(sip_proxy_opts_t *opts);
  * @param opts       NULL for the defaults
  * @param cb         the routing program (NULL: sip_proxy_route_default())
  * @param user_free  runs once when the proxy closes, or when this call fails
- * @return 0, SIP_EINVAL, SIP_ECLOSED, SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (also a server with a line break, or a record_route_host longer than
+ *         262 octets or with a space, a control character or one of <>;,?@"\; the option is
+ *         logged), SIP_ECLOSED, SIP_ENOMEM.
  */
 SIP_EXTERN int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer,
                                 const sip_proxy_opts_t *opts, sip_proxy_route_cb cb, void *user,
@@ -162,8 +164,8 @@ typedef struct sip_proxy_target {
     uint64_t conn_id; /**< RFC 5626 §5.3: the flow to send over while it is open, else dst */
 } sip_proxy_target_t;
 
-/** Adds a branch target. @return 0, SIP_EINVAL, SIP_EURI, SIP_ERANGE (max_branches),
- * SIP_ENOMEM. */
+/** Adds a branch target. @return 0, SIP_EINVAL (also a path with a CR or LF), SIP_EURI,
+ * SIP_ERANGE (max_branches), SIP_ENOMEM. */
 SIP_EXTERN int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_target_t *t);
 /** Adds every binding of a set as a target: contact, q, Path, the received address and the flow.
  * @return as sip_proxy_req_add_target(). */

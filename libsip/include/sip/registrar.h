@@ -27,7 +27,7 @@ typedef struct sip_registrar_opts {
     uint32_t max_expires;      /**< longer is granted as this (default 3600) */
     uint32_t default_expires;  /**< without Expires or an expires param (default 3600) */
     uint32_t max_contacts;     /**< bindings per AOR at most; more is answered 403 (default 0:
-                                    no limit) */
+                                    256, so that one user cannot grow the service unbounded) */
     const char *service_route; /**< Service-Route values for the 2xx (RFC 3608 §6: "<sip:
                                     proxy.example.com;lr>"); NULL or "": none */
     int path;                  /**< 1 (default): keep Path (RFC 3327 §5.3) when the UA supports
@@ -81,7 +81,8 @@ typedef void (*sip_registrar_cb)(sip_registrar_t *r, int status, sip_msg_t *rsp,
  *   below min answered 423 with Min-Expires (nothing changes); `*` only alone with Expires: 0
  *   (else 400) removes every binding unless its Call-ID is the same with a CSeq not higher;
  *   a binding of the same Call-ID and a CSeq not higher is refused with 500 (§10.3 step 7: an
- *   out-of-order request), another Call-ID replaces it;
+ *   out-of-order request), another Call-ID replaces it; a Call-ID longer than 255 octets 400;
+ * - a refusal's reason phrase says what was wrong ("Too Many Contacts", "Call-ID Too Long"...);
  * - the bindings keep Path (with "path" in Supported), the source address, socket and stream
  *   connection (RFC 5626 flows), instance and reg-id, User-Agent;
  * - the 200 (sent once every write is durable) lists every current binding with its expires,

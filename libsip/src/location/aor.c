@@ -157,7 +157,8 @@ size_t sip_location_domain_count(const sip_location_t *loc)
 /* Characters a user part carries unescaped (RFC 3261 §25.1: unreserved / user-unreserved). */
 static int user_plain(unsigned char c)
 {
-    return isalnum(c) || strchr("-_.!~*'()&=+$,;?/", c);
+    /* c != 0: strchr() finds the terminator, and an unescaped NUL would cut the key short. */
+    return isalnum(c) || (c && strchr("-_.!~*'()&=+$,;?/", c));
 }
 
 static int hexval(char c)

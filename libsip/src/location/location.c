@@ -455,6 +455,19 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
+/* The name of the first of a binding's strings with a line break, or NULL. The registrar's 2xx
+ * and a proxy's Route are made of them as they are: a CR or LF would end the header line. */
+static const char *broken_line(const sip_binding_t *b)
+{
+    const char *names[] = {"params", "call_id",  "path",      "received",
+                           "socket", "instance", "user_agent"};
+    const char *vals[] = {b->params, b->call_id,  b->path,      b->received,
+                          b->socket, b->instance, b->user_agent};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+        if (vals[i] && strpbrk(vals[i], "\r\n")) return names[i];
+    return NULL;
+}
+
 int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_done_cb cb,
                      void *user, sip_free_fn user_free)
 {
@@ -467,6 +480,13 @@ int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_d
     if (!loc || !b || !b->aor || !b->contact || !*b->contact || b->q < -1 || b->q > 1000) goto fail;
     rc = SIP_ECLOSED;
     if (loc->closed) goto fail;
+    const char *bad = broken_line(b);
+    if (bad) {
+        sip_log(loc->loop, SIP_LOG_WARN, "location", "binding of %s refused: a line break in %s",
+                b->aor, bad);
+        rc = SIP_EINVAL;
+        goto fail;
+    }
     int klen = sip__loc_key_str(loc, b->aor, 0, key, sizeof(key));
     if (klen < 0) {
         rc = klen == SIP_ENOSPC ? SIP_EINVAL : klen;

@@ -60,6 +60,21 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
         sip_proxy_opts_init(&def);
         opts = &def;
     }
+    /* Strings that go into headers as they are: Server on one line; the Record-Route host a
+     * host[:port], since a delimiter would end its URI or add to it. */
+    const char *bad = NULL;
+    for (const char *c = opts->server; c && *c && !bad; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t') bad = "server";
+    for (const char *c = opts->record_route_host; c && *c && !bad; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || strchr("<>;,?@\"\\", *c) ||
+            c - opts->record_route_host >= 262) /* a DNS name and a port (rr_value() keeps 300) */
+            bad = "record_route_host";
+    if (bad) {
+        sip_log(sip_transport_get_loop(tp), SIP_LOG_ERROR, "proxy",
+                "option %s refused: it goes into headers as it is", bad);
+        rc = SIP_EINVAL;
+        goto fail;
+    }
     rc = SIP_ENOMEM;
     sip_proxy_t *p = calloc(1, sizeof(*p));
     if (!p) goto fail;

@@ -65,6 +65,9 @@ int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_target_t *t)
     if (req->p->closed) return SIP_ECLOSED;
     sip_uri_t u;
     if (sip_uri_parse(&u, t->uri, strlen(t->uri))) return SIP_EURI;
+    /* The Path goes into a Route as it is: a line break would only skip the branch later,
+     * without a word. */
+    if (t->path && strpbrk(t->path, "\r\n")) return SIP_EINVAL;
     if (req->nbranches + req->ntargets >= req->p->max_branches) return SIP_ERANGE;
     if (req->ntargets == req->cap_targets) {
         size_t cap = req->cap_targets ? req->cap_targets * 2 : 4;

@@ -88,7 +88,7 @@ int sip_proxy_req_redirect(sip_proxy_req_t *req, int status, const sip_bindings_
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < n && !rc; i++) {
         const sip_binding_t *b = sip_bindings_at(set, i);
-        char v[1024], q[16] = "";
+        char q[16] = "";
         if (b->q >= 0) {
             /* q is three decimals at most (RFC 3261 §20.10); trailing zeros go. */
             int w = snprintf(q, sizeof(q), ";q=%d.%03d", b->q / 1000, b->q % 1000);
@@ -97,9 +97,16 @@ int sip_proxy_req_redirect(sip_proxy_req_t *req, int status, const sip_bindings_
             if (q[w - 1] == '.') q[--w] = '\0';
         }
         long long left = b->expires > now ? (long long)(b->expires - now) : 0;
-        int w = snprintf(v, sizeof(v), "<%s>%s;expires=%lld", b->contact, q, left);
-        if (w < 0 || (size_t)w >= sizeof(v)) continue;
+        /* Sized by the contact: a long one is listed, not left out without a word. */
+        size_t size = strlen(b->contact) + sizeof(q) + 32;
+        char *v = malloc(size);
+        if (!v) {
+            rc = SIP_ENOMEM;
+            break;
+        }
+        snprintf(v, size, "<%s>%s;expires=%lld", b->contact, q, left);
         rc = sip_msg_add_header(rsp, "Contact", v);
+        free(v);
         if (rc == SIP_EPARSE) rc = 0; /* a stored contact that does not parse is left out */
     }
     if (!rc) rc = sip_proxy_req_send_response(req, rsp);

@@ -18,6 +18,15 @@
 /* The longest AOR key and Contact value the registrar writes. */
 #define AOR_MAX 1024
 
+/* Bindings per AOR when max_contacts is 0: more than any user's devices, few enough that one
+ * user's REGISTERs cannot grow the location service, nor the scan of each Contact against
+ * each binding (§10.3 step 7), without bound. */
+#define CONTACTS_CEILING 256
+
+/* The longest Call-ID a binding keeps (as Kamailio's usrloc, 255 octets), and +sip.instance. */
+#define CALL_ID_MAX 256
+#define INSTANCE_MAX 256
+
 struct sip_registrar {
     int refs;
     sip_location_t *loc;
@@ -122,6 +131,8 @@ typedef struct save_op {
     int flow;        /* a flow was bound: Require: outbound */
     int flow_stream; /* ... over a stream connection: Flow-Timer */
     int keep_path;   /* Path is kept and echoed */
+    /* The phrase of a refusal, saying what was wrong (NULL: the standard one). */
+    const char *reason;
     char aor[AOR_MAX];
     char to_uri[AOR_MAX];
 } save_op_t;
@@ -180,7 +191,8 @@ static int add_contacts(save_op_t *op, sip_msg_t *rsp, sip_bindings_t *set)
         snprintf(v, len, "<%s>%s%s;expires=%lld", b->contact, b->params, q, (long long)left);
         int rc = sip_msg_add_header(rsp, "Contact", v);
         free(v);
-        if (rc == SIP_EPARSE) continue; /* a stored value that no longer parses: leave it out */
+        /* A stored value that no longer parses or is not one line: leave it out. */
+        if (rc == SIP_EPARSE || rc == SIP_EINVAL) continue;
         if (rc < 0) return rc;
     }
     return 0;
@@ -191,7 +203,7 @@ static void finish(save_op_t *op, int status, sip_bindings_t *set, const char *u
 {
     sip_registrar_t *r = op->r;
     sip_msg_t *rsp = NULL;
-    int rc = sip_txn_create_response(&rsp, op->txn, status, NULL);
+    int rc = sip_txn_create_response(&rsp, op->txn, status, status >= 300 ? op->reason : NULL);
     char buf[64];
     if (rc == 0 && r->server) rc = sip_msg_add_header(rsp, "Server", r->server);
     if (rc == 0 && status == 423) {
@@ -253,6 +265,7 @@ static void noop_free(void *user)
 static void written(save_op_t *op)
 {
     if (op->failed) {
+        op->reason = "Binding Not Stored";
         finish(op, 500, NULL, NULL);
         return;
     }
@@ -331,6 +344,15 @@ static const sip_binding_t *existing(sip_bindings_t *set, const want_t *w)
     return NULL;
 }
 
+/* RFC 3261 §7.3.1: a folded line (CRLF then SP or HTAB, kept in a quoted string's view) is one
+ * SP. A stored value goes into headers as it is (the 2xx, a proxy's Route), so its CR and LF
+ * become spaces. */
+static void unfold(char *s)
+{
+    for (; s && *s; s++)
+        if (*s == '\r' || *s == '\n') *s = ' ';
+}
+
 /* The Contact's params other than q and expires, as they came (";a=b;c"), into a new string. */
 static char *other_params(sip_str_t params)
 {
@@ -346,6 +368,7 @@ static char *other_params(sip_str_t params)
         p += end - name.ptr;
     }
     *p = '\0';
+    unfold(out);
     return out;
 }
 
@@ -390,6 +413,7 @@ static char *joined_path(const sip_msg_t *req)
         p += v.len;
     }
     *p = '\0';
+    unfold(out);
     return out;
 }
 
@@ -397,7 +421,7 @@ static char *joined_path(const sip_msg_t *req)
 static int write_bindings(save_op_t *op, want_t *w, size_t nw)
 {
     const sip_msg_t *req = op->req;
-    char received[128], socket[128], call_id[256], ua[512];
+    char received[128], socket[128], call_id[CALL_ID_MAX], ua[512];
     uint64_t conn_id;
     int stream;
     source_of(req, received, sizeof(received), socket, sizeof(socket), &conn_id, &stream);
@@ -406,11 +430,12 @@ static int write_bindings(save_op_t *op, want_t *w, size_t nw)
     sip_str_copy(cid, call_id, sizeof(call_id));
     const sip_header_t *uah = sip_msg_header_at(req, SIP_HDR_USER_AGENT, 0);
     sip_str_copy(uah ? sip_header_get_value(uah) : SIP_STR(""), ua, sizeof(ua));
+    unfold(ua);
     char *path = op->keep_path ? joined_path(req) : NULL;
     if (op->keep_path && !path) return SIP_ENOMEM;
     int rc = 0;
     for (size_t i = 0; i < nw && rc == 0; i++) {
-        char contact[AOR_MAX], instance[256];
+        char contact[AOR_MAX], instance[INSTANCE_MAX];
         char *params = other_params(w[i].addr->params);
         if (!params) {
             rc = SIP_ENOMEM;
@@ -418,6 +443,7 @@ static int write_bindings(save_op_t *op, want_t *w, size_t nw)
         }
         sip_str_copy(w[i].addr->uri.raw, contact, sizeof(contact));
         sip_str_copy(w[i].instance, instance, sizeof(instance));
+        unfold(instance);
         sip_binding_t b = {
             .aor = op->aor,
             .contact = contact,
@@ -462,12 +488,20 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
     *star = 0;
     for (size_t i = 0; i < nw; i++) {
         const sip_addr_t *a = sip_header_addr(sip_msg_header_at(req, SIP_HDR_CONTACT, i));
-        if (!a) return 400;
+        if (!a) {
+            op->reason = "Invalid Contact";
+            return 400;
+        }
         if (a->star) {
             *star = 1;
             continue;
         }
         w[i].addr = a;
+        /* Kept whole or refused: a URI cut short is another contact. */
+        if (a->uri.raw.len >= AOR_MAX) {
+            op->reason = "Contact Too Long";
+            return 400;
+        }
         /* RFC 3261 §10.3 step 6: the expires param, else the Expires header, else the
          * registrar's own choice. */
         long e = a->expires >= 0    ? a->expires
@@ -478,6 +512,11 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         sip_str_t v;
         if (r->o.outbound && sip_params_get(a->params, "+sip.instance", &v) && v.len) {
             w[i].instance = sip_str_unquote(v);
+            /* ... and an instance cut short another UA's. */
+            if (w[i].instance.len >= INSTANCE_MAX) {
+                op->reason = "Contact Too Long";
+                return 400;
+            }
             unsigned long id = 0;
             /* A flow only for a UA that says it does outbound: the 2xx then Requires it,
              * and a response may Require only what the request Supported (RFC 3261
@@ -493,17 +532,32 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
     }
     /* RFC 3261 §10.3 step 6: "*" only alone, and only to remove (Expires: 0). */
     if (*star) {
-        if (nw != 1 || hdr_expires != 0) return 400;
+        if (nw != 1 || hdr_expires != 0) {
+            op->reason =
+                nw != 1 ? "Wildcard Contact Not Alone" : "Wildcard Contact Without Expires 0";
+            return 400;
+        }
         /* A binding this Call-ID made with a CSeq not lower: the "*" is older than it. */
         for (size_t i = 0; set && i < sip_bindings_count(set); i++) {
             const sip_binding_t *b = sip_bindings_at(set, i);
-            if (sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq)
+            if (sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq) {
+                op->reason = "CSeq Not Higher Than The Binding's";
                 return 500;
+            }
         }
         return 0;
     }
+    /* The Call-ID is kept with each binding (§10.3 step 7 ordering): one too long to keep is
+     * the request's fault, not the server's. */
+    if (call_id.len >= CALL_ID_MAX) {
+        op->reason = "Call-ID Too Long";
+        return 400;
+    }
     /* RFC 5626 §6: a REGISTER binds one flow at most. */
-    if (flows > 1) return 400;
+    if (flows > 1) {
+        op->reason = "More Than One Flow";
+        return 400;
+    }
     /* RFC 5626 §6: through an edge proxy, the first hop must have said it does outbound (ob in
      * its Path URI); else the flow could not be used and the UA must hear why. */
     if (flows && op->keep_path && sip_msg_header_count(req, SIP_HDR_PATH)) {
@@ -515,12 +569,17 @@ static int check_contacts(save_op_t *op, sip_bindings_t *set, want_t *w, size_t 
         const sip_binding_t *b = existing(set, &w[i]);
         /* §10.3 step 7: a refresh or removal of the same Call-ID must come with a higher CSeq:
          * an older request arriving late would undo a newer one. */
-        if (b && sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq)
+        if (b && sip_str_eq(sip_str_from_cstr(b->call_id), call_id) && cseq->seq <= b->cseq) {
+            op->reason = "CSeq Not Higher Than The Binding's";
             return 500;
+        }
         if (b && !w[i].expires) after--;
         if (!b && w[i].expires) after++;
     }
-    if (r->o.max_contacts && after > r->o.max_contacts) return 403;
+    if (after > (r->o.max_contacts ? r->o.max_contacts : CONTACTS_CEILING)) {
+        op->reason = "Too Many Contacts";
+        return 403;
+    }
     return 0;
 }
 
@@ -553,10 +612,12 @@ static void on_looked_up(sip_location_t *loc, int status, sip_bindings_t *set, v
         if (aor_user(op->aor, user_buf, sizeof(user_buf), &domain) < 0 ||
             strcmp(user_buf, op->auth_user) != 0 ||
             !sip_location_is_local(loc, domain.ptr, domain.len)) {
+            op->reason = "Not The User's AOR";
             finish(op, 403, NULL, NULL);
             return;
         }
     } else if (r->o.auth_required) {
+        op->reason = "Not Authenticated";
         finish(op, 403, NULL, NULL);
         return;
     }
