@@ -35,7 +35,7 @@ extern "C" {
     X(EBODY, -1008, "malformed body")                                                              \
     X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")                                  \
     X(EBUSY, -1010, "another exchange is in progress")                                             \
-    X(EAUTH, -1011, "no credentials answer the challenge")                                          \
+    X(EAUTH, -1011, "no credentials answer the challenge")                                         \
     X(ENOTSUP, -1012, "operation not supported")
 
 /** libsip error codes. */
