@@ -91,23 +91,34 @@ class Proc:
         return self.wait(timeout)
 
     def kill(self):
+        """SIGTERM (which `timeout` passes on to SIPp), then SIGKILL after 3 s."""
         if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(5)
+            self.p.terminate()
+            try:
+                self.p.wait(3)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
         if not self.out.closed:
             self.out.close()
+
+
+# Where the next test of this file starts in the file's range: a test does not take the ports
+# the test before it used, so that a late retransmission of that test never reaches this one.
+_cursor = [0]
 
 
 class Env:
     def __init__(self, work, base):
         self.work = work
         self.base = base
-        self.next_port = base
+        self.next_port = base + _cursor[0]
         self.procs = []
 
     def port(self, tcp=True):
-        """The next port of this file's range free for UDP (and TCP) on 127.0.0.1."""
-        for p in range(self.next_port, self.base + 300):
+        """The next port of this file's 300 free for UDP (and TCP) on 127.0.0.1, wrapping."""
+        for i in range(300):
+            p = self.base + (self.next_port - self.base + i) % 300
             if not bound(p) and not (tcp and bound(p, socket.SOCK_STREAM)):
                 self.next_port = p + 1
                 return p
@@ -245,8 +256,8 @@ class Env:
             for f in sorted(self.work.iterdir()):
                 if f.suffix == ".log":
                     lines = f.read_text(errors="replace").splitlines()
-                    print("==== %s (last 80 lines) ====" % f.name)
-                    print("\n".join(lines[-80:]))
+                    print("==== %s (last 200 lines) ====" % f.name)
+                    print("\n".join(lines[-200:]))
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -261,5 +272,6 @@ def env(tmp_path, request):
     base = int(os.environ.get("SIPD_PORT", "35700"))
     e = Env(tmp_path, base)
     yield e
+    _cursor[0] = (e.next_port - base) % 300
     rep = getattr(request.node, "rep_call", None)
     e.close(failed=rep is None or rep.failed)

@@ -17,6 +17,7 @@ def lossy_ok(p, calls, least):
     m = re.search(r"Successful call +\| +\d+ +\| +(\d+)", log)
     assert rc in (0, 1) and m, "SIPp %s exited %d:\n%s" % (p.name, rc, log[-3000:])
     assert int(m.group(1)) >= least, "SIPp %s: %s of %d calls" % (p.name, m.group(1), calls)
+    print("%s: %s of %d calls" % (p.name, m.group(1), calls))
     return int(m.group(1))
 
 
