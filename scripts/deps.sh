@@ -9,7 +9,7 @@ PKGS=(
   swig python3-dev python3-pytest python3-websockets liblua5.4-dev lua5.4 lua-socket
   libcmocka-dev valgrind
   libosip2-dev libsofia-sip-ua-dev libre-dev
-  sip-tester kamailio tshark dnsmasq-base openssl sipsak
+  sip-tester kamailio kamailio-sqlite-modules tshark dnsmasq-base openssl sipsak
 )
 
 missing=()
