@@ -307,6 +307,28 @@ static PyObject *set_callback_error_hook(PyObject *hook)
     free(text$argnum);
 }
 
+/* A struct pointer field of an options struct (sip_reg_opts_t's dst...): the struct keeps
+ * pointing at the script's object, which stays its owner (no SWIG_POINTER_DISOWN, SWIG's default
+ * for a pointer member, which left the object to nobody: a leak per assignment). libsip copies
+ * what the field points to in the call that takes the options; until then the options object
+ * keeps the assigned object alive in its __dict__, under the field's name. */
+%typemap(in, noblock=1) SWIGTYPE *SIP_KEPT (void *argp = 0, int res = 0) {
+    res = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
+    if (!SWIG_IsOK(res)) {
+        %argument_fail(res, "$type", $symname, $argnum);
+    }
+    $1 = %reinterpret_cast(argp, $ltype);
+}
+%typemap(memberin) SWIGTYPE *SIP_KEPT {
+    {
+        PyObject *d_ = SwigPyObject_get___dict__(self, NULL);
+        int rc_ = d_ != NULL ? PyDict_SetItemString(d_, "$name", swig_obj[0]) : -1;
+        Py_XDECREF(d_);
+        if (rc_ < 0) SWIG_fail;
+    }
+    $1 = $input;
+}
+
 /* ---- callbacks: the trampolines and the table are ../callbacks.i's ------------------------ */
 
 /* One callable (or None) for (cb, user, user_free). Callbacks are the last C arguments, so no
