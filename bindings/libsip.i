@@ -36,7 +36,9 @@
  *     (every sip_*_opts_t) and sip_netinfo_t are read-write (every field: see mutable.i below),
  *     created with their constructor and filled with sip_*_opts_init(). char[] fields
  *     (sip_netinfo_t's local_ip, remote_ip, server_name) take a string that fits, NUL included;
- *     a longer one is an error, never cut short. A struct pointer field (the dst of
+ *     a longer one is an error, never cut short. A const char * field points into the
+ *     script's string, which the options object keeps (no copy that nothing frees). A struct
+ *     pointer field (the dst of
  *     sip_reg_opts_t, sip_sub_opts_t, sip_call_opts_t and sip_bridge_opts_t: a sip_netinfo_t)
  *     takes a struct object that stays the script's: the options object keeps it alive, and
  *     libsip copies what it points to in the call that takes the options.
