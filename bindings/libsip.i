@@ -36,7 +36,12 @@
  *     (every sip_*_opts_t) and sip_netinfo_t are read-write (every field: see mutable.i below),
  *     created with their constructor and filled with sip_*_opts_init(). char[] fields
  *     (sip_netinfo_t's local_ip, remote_ip, server_name) take a string that fits, NUL included;
- *     a longer one is an error, never cut short.
+ *     a longer one is an error, never cut short. A const char * field points into the
+ *     script's string, which the options object keeps (no copy that nothing frees). A struct
+ *     pointer field (the dst of
+ *     sip_reg_opts_t, sip_sub_opts_t, sip_call_opts_t and sip_bridge_opts_t: a sip_netinfo_t)
+ *     takes a struct object that stays the script's: the options object keeps it alive, and
+ *     libsip copies what it points to in the call that takes the options.
  *  8. Callbacks `(cb, void *user, sip_free_fn user_free)` are ONE argument: a function (or
  *     nil/None for NULL). A trampoline per callback typedef calls it; user_free releases it, and
  *     runs exactly once (libsip guarantees it, also when the registering call fails). The
@@ -83,6 +88,9 @@
  *   SWIGTYPE *SIP_ERR_OUT                             numinputs=0 (zeroed local); argout: owned
  *                                                     copy when result < 0, else nil
  *   size_t *SIP_SIZE_OUT, unsigned long *SIP_ULONG_OUT numinputs=0; argout: number
+ *   SWIGTYPE *SIP_KEPT                                in: a struct pointer, not disowned;
+ *                                                     memberin: the options object keeps a
+ *                                                     reference to the assigned object
  *   (char **SIP_TEXT, size_t *SIP_TEXT_LEN)           numinputs=0; argout: bytes of the
  *                                                     malloc'd text (then free() it), nil if NULL
  *   (T N, void *user, sip_free_fn user_free)          in: one callable (see 8), for every
@@ -231,6 +239,12 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %}
 
 /* ---- convention 7: read-only views, read-write options ------------------------------------ */
+
+/* Struct pointer fields of options structs (convention 7). SWIG's default member setter disowns
+ * the assigned object (SWIG_POINTER_DISOWN), so nothing ever freed it; the struct object stays
+ * the script's instead, kept alive by the options object. The typemap is by name: a parameter
+ * `const sip_netinfo_t *dst` of a function converts the same way (never disowned either). */
+%apply SWIGTYPE *SIP_KEPT { const sip_netinfo_t *dst };
 
 /* One `%feature("immutable", "0") struct::field;` per field of every options struct and of
  * sip_netinfo (but the fields %ignored above), generated at build time by bindings/sipapi.py from

@@ -287,6 +287,31 @@ static void lsip_cb_free(void *user)
     $1 = $input;
 }
 
+/* A struct pointer field of an options struct (sip_reg_opts_t's dst...): the struct keeps
+ * pointing at the script's object, which stays its owner (no SWIG_POINTER_DISOWN, SWIG's default
+ * for a pointer member, which left the object to nobody: a leak per assignment). libsip copies
+ * what the field points to in the call that takes the options; until then the options object
+ * keeps the assigned object alive in its user value, as for the option strings above. */
+%typemap(in, checkfn="SWIG_isptrtype") SWIGTYPE *SIP_KEPT {
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, $input, (void **)&$1, $descriptor, 0))) {
+        SWIG_fail_ptr("$symname", $argnum, $descriptor);
+    }
+}
+%typemap(memberin) SWIGTYPE *SIP_KEPT {
+    if (lua_type(L, 1) == LUA_TUSERDATA) {
+        if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 1);
+        }
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "$name");
+        lua_pop(L, 1);
+    }
+    $1 = $input;
+}
+
 /* char[] fields (sip_netinfo_t's local_ip, remote_ip, server_name): a string that fits with its
  * NUL, else an error, as in Python. SWIG's default cuts a longer one short without a word, and a
  * server name cut short is another name (the TLS SNI and certificate check, RFC 5922). Read back

@@ -307,6 +307,47 @@ static PyObject *set_callback_error_hook(PyObject *hook)
     free(text$argnum);
 }
 
+/* Option strings (tls_cert_file, from, headers...): libsip copies them when it reads the
+ * options, so the struct may point into the str's UTF-8 form as long as that str lives. It is
+ * kept in the struct object's __dict__ under the field's name, as in Lua, instead of SWIG's
+ * default malloc'd copy that nothing would ever free (a leak per assignment). */
+%typemap(memberin) const char * {
+    {
+        PyObject *d_ = SwigPyObject_get___dict__(self, NULL);
+        int rc_ = d_ != NULL ? PyDict_SetItemString(d_, "$name", swig_obj[0]) : -1;
+        Py_XDECREF(d_);
+        if (rc_ < 0) SWIG_fail;
+        if (PyUnicode_Check(swig_obj[0])) {
+            $1 = PyUnicode_AsUTF8(swig_obj[0]);
+            if ($1 == NULL) SWIG_fail;
+        } else {
+            $1 = $input;
+        }
+    }
+}
+
+/* A struct pointer field of an options struct (sip_reg_opts_t's dst...): the struct keeps
+ * pointing at the script's object, which stays its owner (no SWIG_POINTER_DISOWN, SWIG's default
+ * for a pointer member, which left the object to nobody: a leak per assignment). libsip copies
+ * what the field points to in the call that takes the options; until then the options object
+ * keeps the assigned object alive in its __dict__, under the field's name. */
+%typemap(in, noblock=1) SWIGTYPE *SIP_KEPT (void *argp = 0, int res = 0) {
+    res = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
+    if (!SWIG_IsOK(res)) {
+        %argument_fail(res, "$type", $symname, $argnum);
+    }
+    $1 = %reinterpret_cast(argp, $ltype);
+}
+%typemap(memberin) SWIGTYPE *SIP_KEPT {
+    {
+        PyObject *d_ = SwigPyObject_get___dict__(self, NULL);
+        int rc_ = d_ != NULL ? PyDict_SetItemString(d_, "$name", swig_obj[0]) : -1;
+        Py_XDECREF(d_);
+        if (rc_ < 0) SWIG_fail;
+    }
+    $1 = $input;
+}
+
 /* ---- callbacks: the trampolines and the table are ../callbacks.i's ------------------------ */
 
 /* One callable (or None) for (cb, user, user_free). Callbacks are the last C arguments, so no
