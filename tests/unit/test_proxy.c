@@ -1734,6 +1734,62 @@ static void proxy_redirect_long_contact(void **state)
     sip_msg_unref(req);
 }
 
+/* sip_proxy_req_add_bindings(): one binding of user, registered from the address of node
+ * from (its received), is called through the proxy; the node the INVITE reached is returned. */
+static int call_binding(const char *user, const char *contact, int from, const char *instance)
+{
+    char aor[64], received[64];
+    snprintf(aor, sizeof(aor), "sip:%s@example.com", user);
+    snprintf(received, sizeof(received), "sip:127.0.0.1:%u;transport=udp", nodes[from].udp);
+    sip_binding_t b = {.aor = aor,
+                       .contact = contact,
+                       .expires = (int64_t)time(NULL) + 600,
+                       .q = -1,
+                       .received = received,
+                       .instance = instance,
+                       .reg_id = instance ? 1 : 0};
+    assert_int_equal(sip_location_put(loc, &b, NULL, NULL, NULL), 0);
+    uas[0].final = uas[1].final = 200;
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", aor, NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    int at = rx_find(UAS1, "INVITE ", 0) ? UAS1 : UAS2;
+    assert_null(rx_find(at == UAS1 ? UAS2 : UAS1, "INVITE ", 0));
+    return at;
+}
+
+/* RFC 3261 §10.2: a public contact that another UA registered (UAS1's, registered from UAS2's
+ * address) is called where it says, not where the REGISTER came from. */
+static void proxy_bindings_third_party(void **state)
+{
+    (void)state;
+    char contact[64];
+    snprintf(contact, sizeof(contact), "sip:pub@127.0.0.1:%u", nodes[UAS1].udp);
+    assert_int_equal(call_binding("pub", contact, UAS2, NULL), UAS1);
+}
+
+/* A private contact (RFC 1918: a UA behind a NAT) is reached through its received address. */
+static void proxy_bindings_private(void **state)
+{
+    (void)state;
+    assert_int_equal(call_binding("priv", "sip:priv@10.1.2.3:5060", UAS2, NULL), UAS2);
+}
+
+/* RFC 5626 §5.3: an outbound registration goes back over its flow (its received address over
+ * UDP), whatever its contact says. */
+static void proxy_bindings_outbound(void **state)
+{
+    (void)state;
+    char contact[64];
+    snprintf(contact, sizeof(contact), "sip:ob@127.0.0.1:%u;ob", nodes[UAS1].udp);
+    assert_int_equal(
+        call_binding("ob", contact, UAS2, "<urn:uuid:00000000-0000-0000-0000-000000000001>"), UAS2);
+}
+
 /* Not an open relay: another domain only for an authenticated user (407 first). */
 static void proxy_other_domain_challenged(void **state)
 {
@@ -2008,6 +2064,10 @@ int main(void)
                                         teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_redirect_long_contact, setup_servers,
                                         teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_third_party, setup_servers,
+                                        teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_private, setup_servers, teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_outbound, setup_servers, teardown_servers),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),

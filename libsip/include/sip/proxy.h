@@ -160,15 +160,29 @@ typedef struct sip_proxy_target {
     int q;            /**< q in thousandths, -1 for none (taken as 1000) */
     const char *path; /**< Route values to preload (a binding's Path, RFC 3327 §5.2) */
     const char *dst;  /**< where to send, as a URI, instead of what the Route set or
-                           Request-URI resolve to (a binding's received address behind a NAT) */
+                           Request-URI resolve to (a binding's received address behind a NAT:
+                           sip_proxy_req_add_bindings()) */
     uint64_t conn_id; /**< RFC 5626 §5.3: the flow to send over while it is open, else dst */
 } sip_proxy_target_t;
 
 /** Adds a branch target. @return 0, SIP_EINVAL (also a path with a CR or LF), SIP_EURI,
  * SIP_ERANGE (max_branches), SIP_ENOMEM. */
 SIP_EXTERN int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_target_t *t);
-/** Adds every binding of a set as a target: contact, q, Path, the received address and the flow.
- * @return as sip_proxy_req_add_target(). */
+/**
+ * Adds every binding of a set as a target, in the set's order (best q first): the contact as
+ * Request-URI, q, the Path as preloaded Route (RFC 3327 §5.2) and the flow (RFC 5626 §5.3:
+ * conn_id, used while its connection is open).
+ * The address the REGISTER came from (the binding's received) becomes the target's dst only
+ * when the contact cannot be reached as it is: an RFC 5626 registration (+sip.instance and
+ * reg-id: the request goes back over the flow, §5.3), or a contact behind a NAT, told as
+ * Kamailio's nathelper does by its host: an RFC 1918 or RFC 6598 IPv4 address, an IPv6
+ * unique-local (fc00::/7) or link-local (fe80::/10) one, or an RFC 7118 ".invalid" name.
+ * Any other contact is sent to as registered, so that a binding one UA registered for
+ * another device (a third-party registration, RFC 3261 §10.2) reaches that device.
+ * @param set  Borrowed; its strings are copied
+ * @return as sip_proxy_req_add_target(); on SIP_ERANGE the targets added before stay (the
+ *         best ones, as many as max_branches allows).
+ */
 SIP_EXTERN int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set);
 /** The number of targets added and not yet tried. */
 SIP_EXTERN size_t sip_proxy_req_target_count(const sip_proxy_req_t *req);

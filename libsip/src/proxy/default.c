@@ -76,60 +76,14 @@ static int go_on(sip_proxy_req_t *req, const char *uri, int record_route)
     return sip_proxy_req_forward(req, uri, record_route);
 }
 
-/* Whether a binding is reached through the address its REGISTER came from rather than its
- * Contact: an RFC 5626 registration (instance and reg-id: its flow), a Contact that cannot be
- * reached from outside (RFC 1918 and RFC 6598 addresses, IPv6 unique-local and link-local: a
- * UA behind a NAT), or an RFC 7118 WebSocket client's ".invalid" host. A Contact with a public
- * address is taken as it is, so that a binding one UA registered for another (a third-party
- * registration, RFC 3261 §10.2) is honoured. */
-static int behind_nat(const sip_binding_t *b)
-{
-    if (!b->received[0]) return 0;
-    if (b->instance[0] && b->reg_id) return 1;
-    sip_uri_t u;
-    if (sip_uri_parse(&u, b->contact, strlen(b->contact)) != 0) return 0;
-    if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
-    if (u.host_type == SIP_HOST_IPV4) {
-        /* The first two numbers of the dotted quad (the parser checked its shape). */
-        unsigned a = 0, c = 0;
-        size_t i = 0;
-        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
-            a = a * 10 + (unsigned)(u.host.ptr[i++] - '0');
-        if (i == 0 || i >= u.host.len || u.host.ptr[i++] != '.') return 0;
-        size_t j = i;
-        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
-            c = c * 10 + (unsigned)(u.host.ptr[i++] - '0');
-        if (i == j) return 0;
-        return a == 10 || (a == 172 && c >= 16 && c < 32) || (a == 192 && c == 168) ||
-               (a == 100 && c >= 64 && c < 128);
-    }
-    if (u.host_type == SIP_HOST_IPV6 && u.host.len > 3) {
-        char c0 = u.host.ptr[1], c1 = u.host.ptr[2];
-        return ((c0 == 'f' || c0 == 'F') && (c1 == 'c' || c1 == 'C' || c1 == 'd' || c1 == 'D')) ||
-               (u.host.len > 5 && (c0 == 'f' || c0 == 'F') && (c1 == 'e' || c1 == 'E') &&
-                strchr("89abAB", u.host.ptr[3]));
-    }
-    return 0;
-}
-
-/* The bindings as targets: contact, q, Path (RFC 3327 §5.2), the flow (RFC 5626 §5.3), and the
- * received address only for a UA behind a NAT. */
+/* The bindings as targets (sip_proxy_req_add_bindings(): contact, q, Path, flow, and the
+ * received address only for a UA behind a NAT). More contacts than branches: the best ones,
+ * added first, are tried. */
 static int add_contacts(sip_proxy_req_t *req, const sip_bindings_t *set)
 {
-    size_t n = sip_bindings_count(set);
-    for (size_t i = 0; i < n; i++) {
-        const sip_binding_t *b = sip_bindings_at(set, i);
-        sip_proxy_target_t t = {.uri = b->contact,
-                                .q = b->q,
-                                .path = b->path,
-                                .dst = behind_nat(b) ? b->received : NULL,
-                                .conn_id = b->conn_id};
-        int rc = sip_proxy_req_add_target(req, &t);
-        /* More contacts than branches: the best ones are tried. */
-        if (rc == SIP_ERANGE && i > 0) return 0;
-        if (rc < 0) return rc;
-    }
-    return 0;
+    int rc = sip_proxy_req_add_bindings(req, set);
+    if (rc == SIP_ERANGE && sip_proxy_req_target_count(req) > 0) return 0;
+    return rc;
 }
 
 /* A registered AOR's contacts: relayed by q (§16.6: the highest q first, all of one q in
