@@ -367,6 +367,10 @@ T.case("proxy: authenticate and challenge, with a lookup and with a users table"
     local server = sip.AuthServer("example.com")
     local p = setup(7, { auth = server, users = { alice = "secret" } })
     local users = {}
+    -- The options read back: the table became a UserDB.
+    T.eq(getmetatable(p.proxy.users), getmetatable(sip.UserDB()), "a sip.UserDB")
+    T.eq(p.proxy.users.count, 1, "made from the table")
+    T.ok(p.proxy.redirect == false and p.proxy.stateless == false, "redirect, stateless")
     p.proxy:route(function(req)
         local user
         if req.uri.user == "table" then
@@ -491,6 +495,7 @@ T.case("proxy: a stateless proxy forwards, and refuses to relay", function()
         T.eq(p.a:message(p.uri("x"), "hi").status, 202, "forwarded and answered")
     end)
     T.eq(got[1], p.uri("bob", 2), "the UAS got it")
+    T.ok(p.proxy.stateless == true and p.proxy.users == nil, "stateless, no users")
     finish(p)
 end)
 

@@ -384,6 +384,12 @@ def test_authenticate_challenge_with_a_lookup_and_a_users_table():
 
     async def body(env):
         users = []
+        # The options read back: the dict became a UserDB; read-only.
+        assert isinstance(env.proxy.users, libsip.UserDB)
+        assert env.proxy.users.count == 1
+        assert env.proxy.redirect is False and env.proxy.stateless is False
+        with pytest.raises(AttributeError):
+            env.proxy.redirect = True
 
         @env.proxy.route
         async def route(req):
@@ -518,6 +524,7 @@ def test_stateless_proxy_forwards():
         rsp = await env.a.message(env.uri("x"), "hi")
         assert rsp.status == 202
         assert got == [env.uri("bob", 2)]
+        assert env.proxy.stateless is True and env.proxy.users is None
         return True
 
     assert run(10, body, stateless=True)

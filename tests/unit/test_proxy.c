@@ -1790,6 +1790,33 @@ static void proxy_bindings_outbound(void **state)
         call_binding("ob", contact, UAS2, "<urn:uuid:00000000-0000-0000-0000-000000000001>"), UAS2);
 }
 
+/* The getters give the options the proxy was made with; the tables are Borrowed. */
+static void proxy_getters(void **state)
+{
+    (void)state;
+    assert_ptr_equal(sip_proxy_get_users(proxy), users);
+    assert_ptr_equal(sip_proxy_get_auth(proxy), auth);
+    assert_int_equal(sip_proxy_get_redirect(proxy), 0);
+    assert_int_equal(sip_proxy_get_stateless(proxy), 0);
+    assert_null(sip_proxy_get_users(NULL));
+    assert_null(sip_proxy_get_auth(NULL));
+    assert_int_equal(sip_proxy_get_redirect(NULL), 0);
+    assert_int_equal(sip_proxy_get_stateless(NULL), 0);
+    sip_proxy_t *other;
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.redirect = 1;
+    po.stateless = 1;
+    assert_int_equal(sip_proxy_create(&other, nodes[UAS1].layer, &po, on_route, NULL, NULL), 0);
+    assert_int_equal(sip_proxy_get_redirect(other), 1);
+    assert_int_equal(sip_proxy_get_stateless(other), 1);
+    assert_null(sip_proxy_get_users(other));
+    assert_null(sip_proxy_get_auth(other));
+    sip_proxy_close(other);
+    assert_int_equal(sip_proxy_get_redirect(other), 1);
+    sip_proxy_unref(other);
+}
+
 /* Not an open relay: another domain only for an authenticated user (407 first). */
 static void proxy_other_domain_challenged(void **state)
 {
@@ -2068,6 +2095,7 @@ int main(void)
                                         teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_bindings_private, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_bindings_outbound, setup_servers, teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_getters, setup_servers, teardown_servers),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),

@@ -930,6 +930,10 @@ class Proxy:
         if rc < 0:
             raise error(rc, f"cannot create the proxy: {_c.sip_strerror(rc)}")
         self._h = h
+        # What the proxy was made with, read back from it once: it stays readable after close.
+        self._redirect = _c.sip_proxy_get_redirect(h) == 1
+        self._stateless = _c.sip_proxy_get_stateless(h) == 1
+        self._users: Optional[UserDB] = users if _c.sip_proxy_get_users(h) is not None else None
         _proxies_of(stack).add(self)
 
     def _handle(self) -> Any:
@@ -1002,6 +1006,24 @@ class Proxy:
         """The number of requests being routed (made and not freed yet)."""
         h = self._h
         return 0 if h is None else _c.sip_proxy_req_count(h)
+
+    @property
+    def redirect(self) -> bool:
+        """True when made with redirect=True: the default routing answers a registered AOR
+        with a 302 rather than relaying (sip_proxy_get_redirect)."""
+        return self._redirect
+
+    @property
+    def stateless(self) -> bool:
+        """True for a stateless proxy (§16.11): req.proxy() is not available, req.forward() is
+        (sip_proxy_get_stateless)."""
+        return self._stateless
+
+    @property
+    def users(self) -> Optional[UserDB]:
+        """The UserDB the proxy authenticates with (the one made from a dict of passwords too),
+        or None (sip_proxy_get_users)."""
+        return self._users
 
     @property
     def stack(self) -> "Stack":

@@ -95,6 +95,31 @@ SIP_EXTERN void sip_proxy_unref(sip_proxy_t *p);
 SIP_EXTERN void sip_proxy_close(sip_proxy_t *p);
 /** The transaction layer. Borrowed; NULL once closed. */
 SIP_EXTERN sip_txn_layer_t *sip_proxy_get_layer(sip_proxy_t *p);
+/**
+ * Whether the proxy was made with sip_proxy_opts_t.redirect: a routing program (the default
+ * one among them) answers a registered AOR with a 3xx rather than relaying to its contacts.
+ * @return 1 or 0 (0 for NULL). Stays readable after sip_proxy_close().
+ */
+SIP_EXTERN int sip_proxy_get_redirect(const sip_proxy_t *p);
+/**
+ * Whether the proxy is stateless (sip_proxy_opts_t.stateless, §16.11): no transactions, so
+ * sip_proxy_req_relay() answers SIP_ENOTSUP and a routing program forwards instead.
+ * @return 1 or 0 (0 for NULL). Stays readable after sip_proxy_close().
+ */
+SIP_EXTERN int sip_proxy_get_stateless(const sip_proxy_t *p);
+/**
+ * The users table (sip_proxy_opts_t.users) that answers sip_proxy_req_authenticate() and tells
+ * a known user without a binding (480) from nobody (404).
+ * @return Borrowed (the proxy keeps its reference until it is freed; sip_userdb_ref() to keep
+ *         it longer); NULL when the proxy has none or p is NULL.
+ */
+SIP_EXTERN sip_userdb_t *sip_proxy_get_users(const sip_proxy_t *p);
+/**
+ * The digest server for REGISTER and our domains' requests (sip_proxy_opts_t.auth): its realm
+ * is the one a user of sip_proxy_get_users() is looked up in.
+ * @return Borrowed (as sip_proxy_get_users()); NULL when the proxy has none or p is NULL.
+ */
+SIP_EXTERN sip_auth_server_t *sip_proxy_get_auth(const sip_proxy_t *p);
 /** The number of requests being routed (made and not yet freed). */
 SIP_EXTERN size_t sip_proxy_req_count(const sip_proxy_t *p);
 /** 1 when the URI's host is this proxy (a listening address or the Record-Route host) or one of

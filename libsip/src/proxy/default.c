@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* sip_proxy_route_default(): the routing of `sipd`, written with the public routing API as any
- * routing program would be (two of the proxy's options aside, below): registrar for our
+ * routing program would be (the proxy's options read with its getters): registrar for our
  * domains, forking to registered contacts (or redirecting), forwarding elsewhere only for our
  * authenticated users (RFC 3261 §16). */
 #include <stddef.h>
@@ -8,29 +8,23 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/proxy_int.h"
 #include "sip/proxy.h"
 
-/* Two options of sip_proxy_opts_t concern only this routing and have no getter in proxy.h:
- * redirect, and the users table that tells a known user without a binding (480) from nobody
- * (404). This file is part of the proxy module and reads them where the proxy keeps them. */
-static int want_redirect(const sip_proxy_t *p)
-{
-    return p->redirect;
-}
-
+/* The users table tells one of our users without a binding (480: reachable later) from
+ * nobody (404), in the realm of the proxy's digest server. */
 static int known_user(const sip_proxy_req_t *req)
 {
     const sip_proxy_t *p = sip_proxy_req_get_proxy(req);
+    sip_userdb_t *users = sip_proxy_get_users(p);
+    const sip_auth_server_t *auth = sip_proxy_get_auth(p);
     const sip_uri_t *ruri = sip_msg_get_uri(sip_proxy_req_get_msg(req));
     char user[256];
-    if (!p->users || !p->auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user))
-        return 0;
+    if (!users || !auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user)) return 0;
     memcpy(user, ruri->user.ptr, ruri->user.len);
     user[ruri->user.len] = '\0';
-    const char *realm = sip_auth_server_get_realm(p->auth);
-    return sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_MD5) != NULL ||
-           sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_SHA256) != NULL;
+    const char *realm = sip_auth_server_get_realm(auth);
+    return sip_userdb_get_ha1(users, user, realm, SIP_AUTH_MD5) != NULL ||
+           sip_userdb_get_ha1(users, user, realm, SIP_AUTH_SHA256) != NULL;
 }
 
 /* How the request was answered by the authentication step. */
@@ -125,7 +119,7 @@ static void on_lookup(sip_location_t *loc, int status, sip_bindings_t *set, void
     sip_method_t m = sip_msg_get_method(sip_proxy_req_get_msg(req));
     int rc;
     if (status == 0 && set && sip_bindings_count(set) > 0) {
-        if (want_redirect(sip_proxy_req_get_proxy(req)) && m != SIP_METHOD_ACK &&
+        if (sip_proxy_get_redirect(sip_proxy_req_get_proxy(req)) && m != SIP_METHOD_ACK &&
             m != SIP_METHOD_CANCEL)
             /* RFC 3261 §8.3: a redirect server lists the contacts in a 302. */
             rc = sip_proxy_req_redirect(req, 302, set);

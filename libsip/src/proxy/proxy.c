@@ -203,6 +203,26 @@ sip_txn_layer_t *sip_proxy_get_layer(sip_proxy_t *p)
     return p && !p->closed ? p->layer : NULL;
 }
 
+int sip_proxy_get_redirect(const sip_proxy_t *p)
+{
+    return p && p->redirect ? 1 : 0;
+}
+
+int sip_proxy_get_stateless(const sip_proxy_t *p)
+{
+    return p && p->stateless ? 1 : 0;
+}
+
+sip_userdb_t *sip_proxy_get_users(const sip_proxy_t *p)
+{
+    return p ? p->users : NULL;
+}
+
+sip_auth_server_t *sip_proxy_get_auth(const sip_proxy_t *p)
+{
+    return p ? p->auth : NULL;
+}
+
 size_t sip_proxy_req_count(const sip_proxy_t *p)
 {
     return p ? p->nreqs : 0;
