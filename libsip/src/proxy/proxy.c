@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "core/live_int.h"
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
@@ -96,6 +98,9 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     }
     if (getrandom(&p->key, sizeof(p->key), 0) != (ssize_t)sizeof(p->key))
         p->key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
+    /* The branch MAC's key must not be guessable: without one the proxy is not made. */
+    rc = SIP_EIO;
+    if (RAND_bytes((unsigned char *)p->mac_key, (int)sizeof(p->mac_key)) != 1) goto fail_p;
     rc = sip__tq_init(&p->tq, p->loop, NULL);
     if (rc) goto fail_p;
     /* The proxy is a link of the transport's chain after the transaction layer's matching: it
