@@ -1895,6 +1895,29 @@ static void proxy_bindings_outbound(void **state)
         call_binding("ob", contact, UAS2, "<urn:uuid:00000000-0000-0000-0000-000000000001>"), UAS2);
 }
 
+/* The rule of add_bindings, field by field: the received address behind a NAT or a flow. */
+static void proxy_binding_uses_received(void **state)
+{
+    (void)state;
+    const char *inst = "<urn:uuid:00000000-0000-0000-0000-000000000001>";
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1:5060", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@10.0.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@172.16.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@172.32.0.1", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.168.1.2", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@100.64.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[fd00::1]", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[fe80::1]", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[2001:db8::1]", NULL, 0), 0);
+    assert_int_equal(
+        sip_proxy_binding_uses_received("sip:a@df7jal23ls0d.invalid;transport=ws", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@example.com", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1;ob", inst, 1), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1", inst, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received(NULL, NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("not a uri", NULL, 0), 0);
+}
+
 /* The getters give the options the proxy was made with; the tables are Borrowed. */
 static void proxy_getters(void **state)
 {
@@ -2203,6 +2226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(proxy_bindings_private, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_bindings_outbound, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_getters, setup_servers, teardown_servers),
+        T(proxy_binding_uses_received),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),

@@ -123,9 +123,15 @@ local function add_target(p, t)
     if type(t) == "string" then
         rc = core.sipbind_proxy_req_add_target(p, t, -1, nil, nil, 0)
     else
-        -- A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        -- A binding: its contact, q, Path, flow, and where its REGISTER came from when it is
+        -- behind a NAT or an RFC 5626 flow (the rule of sip_proxy_req_add_bindings()).
+        local dst = t.received
+        if dst == "" or (dst and core.sip_proxy_binding_uses_received(t.contact,
+                t.instance ~= "" and t.instance or nil, math.tointeger(t.reg_id) or 0) ~= 1) then
+            dst = nil
+        end
         rc = core.sipbind_proxy_req_add_target(p, t.contact, q_milli(t.q), t.path or nil,
-            t.received or nil, math.tointeger(t.conn_id) or 0)
+            dst, math.tointeger(t.conn_id) or 0)
     end
     if rc < 0 then
         local uri = type(t) == "string" and t or t.contact

@@ -733,9 +733,14 @@ def _add_target(h: Any, t: Any) -> None:
     if isinstance(t, str):
         rc = _c.sipbind_proxy_req_add_target(h, t, -1, None, None, 0)
     else:
-        # A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        # A binding: its contact, q, Path, flow, and where its REGISTER came from when it is
+        # behind a NAT or an RFC 5626 flow (the rule of sip_proxy_req_add_bindings()).
+        dst = t.received or None
+        if dst and not _c.sip_proxy_binding_uses_received(
+                t.contact, getattr(t, "instance", None) or None, getattr(t, "reg_id", 0) or 0):
+            dst = None
         rc = _c.sipbind_proxy_req_add_target(h, t.contact, _q_milli(t.q), t.path or None,
-                                             t.received or None, t.conn_id or 0)
+                                             dst, t.conn_id or 0)
     if rc < 0:
         what = t if isinstance(t, str) else t.contact
         if rc == _c.SIP_EURI:

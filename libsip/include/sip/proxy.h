@@ -209,6 +209,19 @@ SIP_EXTERN int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_ta
  *         best ones, as many as max_branches allows).
  */
 SIP_EXTERN int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set);
+/**
+ * The rule of sip_proxy_req_add_bindings() for one binding's fields: whether a binding with a
+ * received address is reached through it (an RFC 5626 registration, or a contact behind a NAT:
+ * RFC 1918/6598, IPv6 unique-local or link-local, ".invalid") rather than at its contact. For a
+ * program that adds a copied binding with sip_proxy_req_add_target() (the script layers do).
+ * @param contact   the binding's contact URI
+ * @param instance  its +sip.instance, or NULL
+ * @param reg_id    its reg-id, 0 for none
+ * @return 1 (use the received address as dst) or 0 (the contact as it is; also a NULL or
+ *         malformed contact).
+ */
+SIP_EXTERN int sip_proxy_binding_uses_received(const char *contact, const char *instance,
+                                               uint32_t reg_id);
 /** The number of targets added and not yet tried. */
 SIP_EXTERN size_t sip_proxy_req_target_count(const sip_proxy_req_t *req);
 /** Forgets the targets not yet tried. */

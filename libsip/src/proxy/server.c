@@ -58,13 +58,14 @@ fail:
  * link-local: a UA behind a NAT, as Kamailio's nathelper tells them), or an RFC 7118
  * WebSocket client's ".invalid" host. A Contact with a public address is taken as it is, so
  * that a binding one UA registered for another (a third-party registration, RFC 3261 §10.2)
- * reaches that device and not the one that registered it. */
-static int use_received(const sip_binding_t *b)
+ * reaches that device and not the one that registered it. The one rule of
+ * sip_proxy_req_add_bindings() and the script layers' targets. */
+int sip_proxy_binding_uses_received(const char *contact, const char *instance, uint32_t reg_id)
 {
-    if (!b->received[0]) return 0;
-    if (b->instance[0] && b->reg_id) return 1;
+    if (!contact) return 0;
+    if (instance && instance[0] && reg_id) return 1;
     sip_uri_t u;
-    if (sip_uri_parse(&u, b->contact, strlen(b->contact)) != 0) return 0;
+    if (sip_uri_parse(&u, contact, strlen(contact)) != 0) return 0;
     if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
     if (u.host_type == SIP_HOST_IPV4) {
         /* The first two numbers of the dotted quad (the parser checked its shape). */
@@ -87,6 +88,12 @@ static int use_received(const sip_binding_t *b)
                 strchr("89abAB", u.host.ptr[3]));
     }
     return 0;
+}
+
+static int use_received(const sip_binding_t *b)
+{
+    return b->received && b->received[0] &&
+           sip_proxy_binding_uses_received(b->contact, b->instance, b->reg_id);
 }
 
 int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set)
