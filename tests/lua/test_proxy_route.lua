@@ -367,6 +367,10 @@ T.case("proxy: authenticate and challenge, with a lookup and with a users table"
     local server = sip.AuthServer("example.com")
     local p = setup(7, { auth = server, users = { alice = "secret" } })
     local users = {}
+    -- The options read back: the table became a UserDB.
+    T.eq(getmetatable(p.proxy.users), getmetatable(sip.UserDB()), "a sip.UserDB")
+    T.eq(p.proxy.users.count, 1, "made from the table")
+    T.ok(p.proxy.redirect == false and p.proxy.stateless == false, "redirect, stateless")
     p.proxy:route(function(req)
         local user
         if req.uri.user == "table" then
@@ -476,6 +480,34 @@ T.case("proxy: a route that fails or decides nothing answers 500", function()
     finish(p, 1)
 end)
 
+T.case("proxy: a binding is called at its contact unless behind a NAT", function()
+    local p = setup(17)
+    local got = {}
+    local from_c = ("sip:127.0.0.1:%d;transport=udp"):format(p.port + 3)
+    local contacts = { pub = p.uri("pub", 2), priv = "sip:priv@10.1.2.3:5060" }
+    p.proxy:route(function(req)
+        -- A binding as a lookup gives it, registered from c's address (its received).
+        req:proxy { { contact = contacts[req.uri.user], path = "", received = from_c,
+            conn_id = 0, instance = "", reg_id = 0 } }
+    end)
+    p.b:on_request(function(r)
+        got[#got + 1] = "b:" .. r.uri.user
+        r:reply(202)
+    end)
+    p.c:on_request(function(r)
+        got[#got + 1] = "c:" .. r.uri.user
+        r:reply(202)
+    end)
+    -- RFC 3261 §10.2: a public contact another UA registered is called where it says; a
+    -- private one (behind a NAT) through the address its REGISTER came from.
+    run(p, function()
+        T.eq(p.a:message(p.uri("pub"), "hi").status, 202, "the public contact answered")
+        T.eq(p.a:message(p.uri("priv"), "hi").status, 202, "the private contact answered")
+    end)
+    T.eq(table.concat(got, ","), "b:pub,c:priv", "called where each should be")
+    finish(p)
+end)
+
 T.case("proxy: a stateless proxy forwards, and refuses to relay", function()
     local p = setup(10, { stateless = true })
     local got = {}
@@ -491,6 +523,7 @@ T.case("proxy: a stateless proxy forwards, and refuses to relay", function()
         T.eq(p.a:message(p.uri("x"), "hi").status, 202, "forwarded and answered")
     end)
     T.eq(got[1], p.uri("bob", 2), "the UAS got it")
+    T.ok(p.proxy.stateless == true and p.proxy.users == nil, "stateless, no users")
     finish(p)
 end)
 

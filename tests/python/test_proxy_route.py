@@ -384,6 +384,12 @@ def test_authenticate_challenge_with_a_lookup_and_a_users_table():
 
     async def body(env):
         users = []
+        # The options read back: the dict became a UserDB; read-only.
+        assert isinstance(env.proxy.users, libsip.UserDB)
+        assert env.proxy.users.count == 1
+        assert env.proxy.redirect is False and env.proxy.stateless is False
+        with pytest.raises(AttributeError):
+            env.proxy.redirect = True
 
         @env.proxy.route
         async def route(req):
@@ -499,6 +505,39 @@ def test_route_errors_answer_500():
     assert run(9, body)
 
 
+def test_a_binding_is_called_at_its_contact_unless_behind_a_nat():
+    async def body(env):
+        got = []
+        from_c = f"sip:127.0.0.1:{env.port + 3};transport=udp"
+        contacts = {"pub": env.uri("pub", 2), "priv": "sip:priv@10.1.2.3:5060"}
+
+        @env.proxy.route
+        async def route(req):
+            # A binding as a lookup gives it, registered from c's address (its received).
+            t = types.SimpleNamespace(contact=contacts[req.uri.user], q=None, path="",
+                                      received=from_c, conn_id=0, instance="", reg_id=0)
+            await req.proxy([t])
+
+        @env.b.on_request
+        def on_b(r):
+            got.append(("b", r.uri.user))
+            r.reply(202)
+
+        @env.c.on_request
+        def on_c(r):
+            got.append(("c", r.uri.user))
+            r.reply(202)
+
+        # RFC 3261 §10.2: a public contact another UA registered is called where it says; a
+        # private one (behind a NAT) through the address its REGISTER came from.
+        assert (await env.a.message(env.uri("pub"), "hi")).status == 202
+        assert (await env.a.message(env.uri("priv"), "hi")).status == 202
+        assert got == [("b", "pub"), ("c", "priv")]
+        return True
+
+    assert run(13, body)
+
+
 def test_stateless_proxy_forwards():
     async def body(env):
         got = []
@@ -518,6 +557,7 @@ def test_stateless_proxy_forwards():
         rsp = await env.a.message(env.uri("x"), "hi")
         assert rsp.status == 202
         assert got == [env.uri("bob", 2)]
+        assert env.proxy.stateless is True and env.proxy.users is None
         return True
 
     assert run(10, body, stateless=True)

@@ -1502,6 +1502,111 @@ static void proxy_stateless_ack_takes_invite_branch(void **state)
     assert_int_equal(uas[0].acks, 0);
 }
 
+/* The k-th line of m that starts with prefix, without its CRLF, into buf. */
+static const char *line_of(const char *m, const char *prefix, int k, char *buf, size_t size)
+{
+    for (const char *p = m; p && *p; p = strstr(p, "\r\n"), p = p ? p + 2 : NULL) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0 && k-- == 0) {
+            snprintf(buf, size, "%.*s", (int)(strstr(p, "\r\n") - p), p);
+            return buf;
+        }
+    }
+    fail_msg("no line %s", prefix);
+    return NULL;
+}
+
+/* Whether node got a message with "X-Probe: n". */
+static int probe_at(int node, int n)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "\r\nX-Probe: %d\r\n", n);
+    for (int i = 0; i < nodes[node].nrx; i++)
+        if (strstr(nodes[node].rx[i], want)) return 1;
+    return 0;
+}
+
+/* UAS1 sends the proxy a 200 for the call the UAS got, with these two Vias. */
+static void send_response(const char *via1, const char *via2, int probe)
+{
+    const char *inv = rx_find(UAS1, "INVITE ", 0);
+    char from[256], callid[128], cseq[64], text[2048];
+    line_of(inv, "From:", 0, from, sizeof(from));
+    line_of(inv, "i:", 0, callid, sizeof(callid));
+    line_of(inv, "CSeq:", 0, cseq, sizeof(cseq));
+    snprintf(text, sizeof(text),
+             "SIP/2.0 200 OK\r\n%s\r\n%s\r\n%s\r\nTo: <sip:bob@example.com>;tag=u1\r\n%s\r\n"
+             "%s\r\nX-Probe: %d\r\nContent-Length: 0\r\n\r\n",
+             via1, via2, from, callid, cseq, probe);
+    sip_msg_t *rsp;
+    assert_int_equal(sip_msg_parse(&rsp, text, strlen(text), NULL), 0);
+    sip_netinfo_t dst = to_node(PX, SIP_TRANSPORT_UDP);
+    assert_int_equal(sip_txn_send_stateless(nodes[UAS1].layer, rsp, &dst), 0);
+    sip_msg_unref(rsp);
+}
+
+/* §16.11: a response no transaction took goes on only when its top Via is this proxy's (its
+ * sent-by) with a branch this proxy made for that request (the MAC at its end): the proxy is
+ * no reflector of forged responses to any address. The real one still goes through. */
+static void forged_responses_dropped(void)
+{
+    const char *inv = rx_find(UAS1, "INVITE ", 0);
+    char ours[256], next[256], victim[256], forged[256];
+    line_of(inv, "Via:", 0, ours, sizeof(ours));
+    line_of(inv, "Via:", 1, next, sizeof(next));
+    assert_non_null(strstr(ours, ";branch=z9hG4bKP"));
+    /* Where a forger would send a response it saw the branch of: UAS2, a Via of its choosing. */
+    snprintf(victim, sizeof(victim), "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKv1",
+             nodes[UAS2].udp);
+    /* 1: our sent-by, a branch of our shape that this proxy did not make. */
+    snprintf(forged, sizeof(forged),
+             "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKP0123456789abcdef.s01234567."
+             "0123456789abcdef",
+             nodes[PX].udp);
+    send_response(forged, next, 1);
+    /* 2: the same without a MAC (the shape before it). */
+    snprintf(forged, sizeof(forged),
+             "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKP0123456789abcdef.s01234567",
+             nodes[PX].udp);
+    send_response(forged, next, 2);
+    /* 3: the real branch taken to another address: the MAC covers the next Via. */
+    send_response(ours, victim, 3);
+    /* 4: the real branch under a sent-by that is not this proxy. */
+    char *b = strstr(ours, ";branch=");
+    snprintf(forged, sizeof(forged), "Via: SIP/2.0/UDP 127.0.0.1:%u%s", nodes[UAS2].udp, b);
+    send_response(forged, next, 4);
+    /* 5: the real one (sent again) goes on to the UAC. */
+    send_response(ours, next, 5);
+    for (int i = 0; i < 3000 && !probe_at(UAC, 5); i++)
+        test_pump(loop, 1);
+    assert_true(probe_at(UAC, 5));
+    for (int i = 1; i <= 4; i++)
+        assert_false(probe_at(UAC, i));
+    assert_false(probe_at(UAS2, 3));
+}
+
+static void proxy_stateless_forged_responses_dropped(void **state)
+{
+    (void)state;
+    route_fn = route_to_uri1;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    forged_responses_dropped();
+}
+
+/* §16.7 step 5: a stateful proxy's 2xx after its transaction ended goes on with the same
+ * checks as a stateless one's responses. */
+static void proxy_forged_2xx_after_transaction_dropped(void **state)
+{
+    (void)state;
+    relay_setup();
+    tgt[1] = NULL;
+    uas[0].final = 200;
+    invite_through("bob");
+    assert_int_equal(final_status, 200);
+    forged_responses_dropped();
+}
+
 /* ---- location, registrar, digest, redirect ------------------------------------------------ */
 
 static sip_location_t *loc;
@@ -1732,6 +1837,112 @@ static void proxy_redirect_long_contact(void **state)
     assert_non_null(strstr(rsp, contact));
     sip_txn_unref(t);
     sip_msg_unref(req);
+}
+
+/* sip_proxy_req_add_bindings(): one binding of user, registered from the address of node
+ * from (its received), is called through the proxy; the node the INVITE reached is returned. */
+static int call_binding(const char *user, const char *contact, int from, const char *instance)
+{
+    char aor[64], received[64];
+    snprintf(aor, sizeof(aor), "sip:%s@example.com", user);
+    snprintf(received, sizeof(received), "sip:127.0.0.1:%u;transport=udp", nodes[from].udp);
+    sip_binding_t b = {.aor = aor,
+                       .contact = contact,
+                       .expires = (int64_t)time(NULL) + 600,
+                       .q = -1,
+                       .received = received,
+                       .instance = instance,
+                       .reg_id = instance ? 1 : 0};
+    assert_int_equal(sip_location_put(loc, &b, NULL, NULL, NULL), 0);
+    uas[0].final = uas[1].final = 200;
+    got_final = 0;
+    sip_msg_t *req = uac_request("INVITE", aor, NULL);
+    sip_txn_t *t = uac_send(req);
+    wait_final();
+    assert_int_equal(final_status, 200);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    int at = rx_find(UAS1, "INVITE ", 0) ? UAS1 : UAS2;
+    assert_null(rx_find(at == UAS1 ? UAS2 : UAS1, "INVITE ", 0));
+    return at;
+}
+
+/* RFC 3261 §10.2: a public contact that another UA registered (UAS1's, registered from UAS2's
+ * address) is called where it says, not where the REGISTER came from. */
+static void proxy_bindings_third_party(void **state)
+{
+    (void)state;
+    char contact[64];
+    snprintf(contact, sizeof(contact), "sip:pub@127.0.0.1:%u", nodes[UAS1].udp);
+    assert_int_equal(call_binding("pub", contact, UAS2, NULL), UAS1);
+}
+
+/* A private contact (RFC 1918: a UA behind a NAT) is reached through its received address. */
+static void proxy_bindings_private(void **state)
+{
+    (void)state;
+    assert_int_equal(call_binding("priv", "sip:priv@10.1.2.3:5060", UAS2, NULL), UAS2);
+}
+
+/* RFC 5626 §5.3: an outbound registration goes back over its flow (its received address over
+ * UDP), whatever its contact says. */
+static void proxy_bindings_outbound(void **state)
+{
+    (void)state;
+    char contact[64];
+    snprintf(contact, sizeof(contact), "sip:ob@127.0.0.1:%u;ob", nodes[UAS1].udp);
+    assert_int_equal(
+        call_binding("ob", contact, UAS2, "<urn:uuid:00000000-0000-0000-0000-000000000001>"), UAS2);
+}
+
+/* The rule of add_bindings, field by field: the received address behind a NAT or a flow. */
+static void proxy_binding_uses_received(void **state)
+{
+    (void)state;
+    const char *inst = "<urn:uuid:00000000-0000-0000-0000-000000000001>";
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1:5060", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@10.0.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@172.16.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@172.32.0.1", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.168.1.2", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@100.64.0.1", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[fd00::1]", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[fe80::1]", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@[2001:db8::1]", NULL, 0), 0);
+    assert_int_equal(
+        sip_proxy_binding_uses_received("sip:a@df7jal23ls0d.invalid;transport=ws", NULL, 0), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@example.com", NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1;ob", inst, 1), 1);
+    assert_int_equal(sip_proxy_binding_uses_received("sip:a@192.0.2.1", inst, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received(NULL, NULL, 0), 0);
+    assert_int_equal(sip_proxy_binding_uses_received("not a uri", NULL, 0), 0);
+}
+
+/* The getters give the options the proxy was made with; the tables are Borrowed. */
+static void proxy_getters(void **state)
+{
+    (void)state;
+    assert_ptr_equal(sip_proxy_get_users(proxy), users);
+    assert_ptr_equal(sip_proxy_get_auth(proxy), auth);
+    assert_int_equal(sip_proxy_get_redirect(proxy), 0);
+    assert_int_equal(sip_proxy_get_stateless(proxy), 0);
+    assert_null(sip_proxy_get_users(NULL));
+    assert_null(sip_proxy_get_auth(NULL));
+    assert_int_equal(sip_proxy_get_redirect(NULL), 0);
+    assert_int_equal(sip_proxy_get_stateless(NULL), 0);
+    sip_proxy_t *other;
+    sip_proxy_opts_t po;
+    sip_proxy_opts_init(&po);
+    po.redirect = 1;
+    po.stateless = 1;
+    assert_int_equal(sip_proxy_create(&other, nodes[UAS1].layer, &po, on_route, NULL, NULL), 0);
+    assert_int_equal(sip_proxy_get_redirect(other), 1);
+    assert_int_equal(sip_proxy_get_stateless(other), 1);
+    assert_null(sip_proxy_get_users(other));
+    assert_null(sip_proxy_get_auth(other));
+    sip_proxy_close(other);
+    assert_int_equal(sip_proxy_get_redirect(other), 1);
+    sip_proxy_unref(other);
 }
 
 /* Not an open relay: another domain only for an authenticated user (407 first). */
@@ -1994,6 +2205,7 @@ int main(void)
         T(proxy_branch_hooks),
         T(proxy_failure_routing),
         T(proxy_2xx_retransmission_forwarded),
+        T(proxy_forged_2xx_after_transaction_dropped),
         T(proxy_close_answers_503),
         S(proxy_stateless_cannot_relay),
         T(proxy_cancel_before_decision),
@@ -2002,12 +2214,19 @@ int main(void)
         T(proxy_reply_while_relaying),
         S(proxy_stateless_forward_to_target),
         S(proxy_stateless_ack_takes_invite_branch),
+        S(proxy_stateless_forged_responses_dropped),
         T(proxy_record_route_host),
         cmocka_unit_test_setup_teardown(proxy_register_then_call, setup_servers, teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_other_domain_challenged, setup_servers,
                                         teardown_servers),
         cmocka_unit_test_setup_teardown(proxy_redirect_long_contact, setup_servers,
                                         teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_third_party, setup_servers,
+                                        teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_private, setup_servers, teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_bindings_outbound, setup_servers, teardown_servers),
+        cmocka_unit_test_setup_teardown(proxy_getters, setup_servers, teardown_servers),
+        T(proxy_binding_uses_received),
         T(proxy_without_servers),
         T(proxy_create_alloc_sweep),
         T(proxy_relay_alloc_sweep),

@@ -123,9 +123,15 @@ local function add_target(p, t)
     if type(t) == "string" then
         rc = core.sipbind_proxy_req_add_target(p, t, -1, nil, nil, 0)
     else
-        -- A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        -- A binding: its contact, q, Path, flow, and where its REGISTER came from when it is
+        -- behind a NAT or an RFC 5626 flow (the rule of sip_proxy_req_add_bindings()).
+        local dst = t.received
+        if dst == "" or (dst and core.sip_proxy_binding_uses_received(t.contact,
+                t.instance ~= "" and t.instance or nil, math.tointeger(t.reg_id) or 0) ~= 1) then
+            dst = nil
+        end
         rc = core.sipbind_proxy_req_add_target(p, t.contact, q_milli(t.q), t.path or nil,
-            t.received or nil, math.tointeger(t.conn_id) or 0)
+            dst, math.tointeger(t.conn_id) or 0)
     end
     if rc < 0 then
         local uri = type(t) == "string" and t or t.contact
@@ -784,7 +790,7 @@ function M.new(stack, opts)
         end
         o.max_branches = n
     end
-    local keep, users_p = {}, nil
+    local keep, users_p, opts_users = {}, nil, nil
     for _, k in ipairs { "location", "registrar", "auth", "proxy_auth" } do
         if opts[k] ~= nil then
             o[k] = handle_of(k, opts[k])
@@ -803,6 +809,7 @@ function M.new(stack, opts)
         users_p = handle_of("users", u)
         o.users = users_p
         keep[#keep + 1] = u
+        opts_users = u
     end
     if not rawget(stack, "_tp") then raise(core.SIP_ECLOSED, "sip.Proxy: the stack is closed") end
     local layer = rawget(stack, "_layer")
@@ -820,6 +827,10 @@ function M.new(stack, opts)
     end)
     if rc < 0 then raise(rc, "sip.Proxy: cannot create the proxy: " .. core.sip_strerror(rc)) end
     rawset(px, "_p", p)
+    -- What the proxy was made with, read back from it once: it stays readable after close.
+    rawset(px, "_redirect", core.sip_proxy_get_redirect(p) == 1)
+    rawset(px, "_stateless", core.sip_proxy_get_stateless(p) == 1)
+    if core.sip_proxy_get_users(p) ~= nil then rawset(px, "_users", opts_users) end
     local list = rawget(stack, "_proxies")
     if not list then
         list = {}
@@ -857,6 +868,15 @@ Proxy.props.count = function(px)
     local p = rawget(px, "_p")
     return p and core.sip_proxy_req_count(p) or 0
 end
+--- true when made with redirect = true: the default routing answers a registered AOR with a
+--- 302 rather than relaying (sip_proxy_get_redirect).
+Proxy.props.redirect = function(px) return rawget(px, "_redirect") end
+--- true for a stateless proxy (RFC 3261 §16.11): req:proxy() is not available, req:forward()
+--- is (sip_proxy_get_stateless).
+Proxy.props.stateless = function(px) return rawget(px, "_stateless") end
+--- The sip.UserDB the proxy authenticates with (the one made from a table of passwords too),
+--- or nil (sip_proxy_get_users).
+Proxy.props.users = function(px) return rawget(px, "_users") end
 --- The Stack whose transaction layer the proxy works on.
 Proxy.props.stack = function(px) return rawget(px, "_stack") end
 Proxy.props.closed = function(px) return rawget(px, "_p") == nil end

@@ -733,9 +733,14 @@ def _add_target(h: Any, t: Any) -> None:
     if isinstance(t, str):
         rc = _c.sipbind_proxy_req_add_target(h, t, -1, None, None, 0)
     else:
-        # A binding: its contact, q, Path and where its REGISTER came from (RFC 5626 flow).
+        # A binding: its contact, q, Path, flow, and where its REGISTER came from when it is
+        # behind a NAT or an RFC 5626 flow (the rule of sip_proxy_req_add_bindings()).
+        dst = t.received or None
+        if dst and not _c.sip_proxy_binding_uses_received(
+                t.contact, getattr(t, "instance", None) or None, getattr(t, "reg_id", 0) or 0):
+            dst = None
         rc = _c.sipbind_proxy_req_add_target(h, t.contact, _q_milli(t.q), t.path or None,
-                                             t.received or None, t.conn_id or 0)
+                                             dst, t.conn_id or 0)
     if rc < 0:
         what = t if isinstance(t, str) else t.contact
         if rc == _c.SIP_EURI:
@@ -930,6 +935,10 @@ class Proxy:
         if rc < 0:
             raise error(rc, f"cannot create the proxy: {_c.sip_strerror(rc)}")
         self._h = h
+        # What the proxy was made with, read back from it once: it stays readable after close.
+        self._redirect = _c.sip_proxy_get_redirect(h) == 1
+        self._stateless = _c.sip_proxy_get_stateless(h) == 1
+        self._users: Optional[UserDB] = users if _c.sip_proxy_get_users(h) is not None else None
         _proxies_of(stack).add(self)
 
     def _handle(self) -> Any:
@@ -1002,6 +1011,24 @@ class Proxy:
         """The number of requests being routed (made and not freed yet)."""
         h = self._h
         return 0 if h is None else _c.sip_proxy_req_count(h)
+
+    @property
+    def redirect(self) -> bool:
+        """True when made with redirect=True: the default routing answers a registered AOR
+        with a 302 rather than relaying (sip_proxy_get_redirect)."""
+        return self._redirect
+
+    @property
+    def stateless(self) -> bool:
+        """True for a stateless proxy (§16.11): req.proxy() is not available, req.forward() is
+        (sip_proxy_get_stateless)."""
+        return self._stateless
+
+    @property
+    def users(self) -> Optional[UserDB]:
+        """The UserDB the proxy authenticates with (the one made from a dict of passwords too),
+        or None (sip_proxy_get_users)."""
+        return self._users
 
     @property
     def stack(self) -> "Stack":

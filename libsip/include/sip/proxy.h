@@ -95,6 +95,31 @@ SIP_EXTERN void sip_proxy_unref(sip_proxy_t *p);
 SIP_EXTERN void sip_proxy_close(sip_proxy_t *p);
 /** The transaction layer. Borrowed; NULL once closed. */
 SIP_EXTERN sip_txn_layer_t *sip_proxy_get_layer(sip_proxy_t *p);
+/**
+ * Whether the proxy was made with sip_proxy_opts_t.redirect: a routing program (the default
+ * one among them) answers a registered AOR with a 3xx rather than relaying to its contacts.
+ * @return 1 or 0 (0 for NULL). Stays readable after sip_proxy_close().
+ */
+SIP_EXTERN int sip_proxy_get_redirect(const sip_proxy_t *p);
+/**
+ * Whether the proxy is stateless (sip_proxy_opts_t.stateless, §16.11): no transactions, so
+ * sip_proxy_req_relay() answers SIP_ENOTSUP and a routing program forwards instead.
+ * @return 1 or 0 (0 for NULL). Stays readable after sip_proxy_close().
+ */
+SIP_EXTERN int sip_proxy_get_stateless(const sip_proxy_t *p);
+/**
+ * The users table (sip_proxy_opts_t.users) that answers sip_proxy_req_authenticate() and tells
+ * a known user without a binding (480) from nobody (404).
+ * @return Borrowed (the proxy keeps its reference until it is freed; sip_userdb_ref() to keep
+ *         it longer); NULL when the proxy has none or p is NULL.
+ */
+SIP_EXTERN sip_userdb_t *sip_proxy_get_users(const sip_proxy_t *p);
+/**
+ * The digest server for REGISTER and our domains' requests (sip_proxy_opts_t.auth): its realm
+ * is the one a user of sip_proxy_get_users() is looked up in.
+ * @return Borrowed (as sip_proxy_get_users()); NULL when the proxy has none or p is NULL.
+ */
+SIP_EXTERN sip_auth_server_t *sip_proxy_get_auth(const sip_proxy_t *p);
 /** The number of requests being routed (made and not yet freed). */
 SIP_EXTERN size_t sip_proxy_req_count(const sip_proxy_t *p);
 /** 1 when the URI's host is this proxy (a listening address or the Record-Route host) or one of
@@ -160,16 +185,43 @@ typedef struct sip_proxy_target {
     int q;            /**< q in thousandths, -1 for none (taken as 1000) */
     const char *path; /**< Route values to preload (a binding's Path, RFC 3327 §5.2) */
     const char *dst;  /**< where to send, as a URI, instead of what the Route set or
-                           Request-URI resolve to (a binding's received address behind a NAT) */
+                           Request-URI resolve to (a binding's received address behind a NAT:
+                           sip_proxy_req_add_bindings()) */
     uint64_t conn_id; /**< RFC 5626 §5.3: the flow to send over while it is open, else dst */
 } sip_proxy_target_t;
 
 /** Adds a branch target. @return 0, SIP_EINVAL (also a path with a CR or LF), SIP_EURI,
  * SIP_ERANGE (max_branches), SIP_ENOMEM. */
 SIP_EXTERN int sip_proxy_req_add_target(sip_proxy_req_t *req, const sip_proxy_target_t *t);
-/** Adds every binding of a set as a target: contact, q, Path, the received address and the flow.
- * @return as sip_proxy_req_add_target(). */
+/**
+ * Adds every binding of a set as a target, in the set's order (best q first): the contact as
+ * Request-URI, q, the Path as preloaded Route (RFC 3327 §5.2) and the flow (RFC 5626 §5.3:
+ * conn_id, used while its connection is open).
+ * The address the REGISTER came from (the binding's received) becomes the target's dst only
+ * when the contact cannot be reached as it is: an RFC 5626 registration (+sip.instance and
+ * reg-id: the request goes back over the flow, §5.3), or a contact behind a NAT, told as
+ * Kamailio's nathelper does by its host: an RFC 1918 or RFC 6598 IPv4 address, an IPv6
+ * unique-local (fc00::/7) or link-local (fe80::/10) one, or an RFC 7118 ".invalid" name.
+ * Any other contact is sent to as registered, so that a binding one UA registered for
+ * another device (a third-party registration, RFC 3261 §10.2) reaches that device.
+ * @param set  Borrowed; its strings are copied
+ * @return as sip_proxy_req_add_target(); on SIP_ERANGE the targets added before stay (the
+ *         best ones, as many as max_branches allows).
+ */
 SIP_EXTERN int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set);
+/**
+ * The rule of sip_proxy_req_add_bindings() for one binding's fields: whether a binding with a
+ * received address is reached through it (an RFC 5626 registration, or a contact behind a NAT:
+ * RFC 1918/6598, IPv6 unique-local or link-local, ".invalid") rather than at its contact. For a
+ * program that adds a copied binding with sip_proxy_req_add_target() (the script layers do).
+ * @param contact   the binding's contact URI
+ * @param instance  its +sip.instance, or NULL
+ * @param reg_id    its reg-id, 0 for none
+ * @return 1 (use the received address as dst) or 0 (the contact as it is; also a NULL or
+ *         malformed contact).
+ */
+SIP_EXTERN int sip_proxy_binding_uses_received(const char *contact, const char *instance,
+                                               uint32_t reg_id);
 /** The number of targets added and not yet tried. */
 SIP_EXTERN size_t sip_proxy_req_target_count(const sip_proxy_req_t *req);
 /** Forgets the targets not yet tried. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* sip_proxy_route_default(): the routing of `sipd`, written with the public routing API as any
- * routing program would be (two of the proxy's options aside, below): registrar for our
+ * routing program would be (the proxy's options read with its getters): registrar for our
  * domains, forking to registered contacts (or redirecting), forwarding elsewhere only for our
  * authenticated users (RFC 3261 §16). */
 #include <stddef.h>
@@ -8,29 +8,23 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/proxy_int.h"
 #include "sip/proxy.h"
 
-/* Two options of sip_proxy_opts_t concern only this routing and have no getter in proxy.h:
- * redirect, and the users table that tells a known user without a binding (480) from nobody
- * (404). This file is part of the proxy module and reads them where the proxy keeps them. */
-static int want_redirect(const sip_proxy_t *p)
-{
-    return p->redirect;
-}
-
+/* The users table tells one of our users without a binding (480: reachable later) from
+ * nobody (404), in the realm of the proxy's digest server. */
 static int known_user(const sip_proxy_req_t *req)
 {
     const sip_proxy_t *p = sip_proxy_req_get_proxy(req);
+    sip_userdb_t *users = sip_proxy_get_users(p);
+    const sip_auth_server_t *auth = sip_proxy_get_auth(p);
     const sip_uri_t *ruri = sip_msg_get_uri(sip_proxy_req_get_msg(req));
     char user[256];
-    if (!p->users || !p->auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user))
-        return 0;
+    if (!users || !auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user)) return 0;
     memcpy(user, ruri->user.ptr, ruri->user.len);
     user[ruri->user.len] = '\0';
-    const char *realm = sip_auth_server_get_realm(p->auth);
-    return sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_MD5) != NULL ||
-           sip_userdb_get_ha1(p->users, user, realm, SIP_AUTH_SHA256) != NULL;
+    const char *realm = sip_auth_server_get_realm(auth);
+    return sip_userdb_get_ha1(users, user, realm, SIP_AUTH_MD5) != NULL ||
+           sip_userdb_get_ha1(users, user, realm, SIP_AUTH_SHA256) != NULL;
 }
 
 /* How the request was answered by the authentication step. */
@@ -76,60 +70,14 @@ static int go_on(sip_proxy_req_t *req, const char *uri, int record_route)
     return sip_proxy_req_forward(req, uri, record_route);
 }
 
-/* Whether a binding is reached through the address its REGISTER came from rather than its
- * Contact: an RFC 5626 registration (instance and reg-id: its flow), a Contact that cannot be
- * reached from outside (RFC 1918 and RFC 6598 addresses, IPv6 unique-local and link-local: a
- * UA behind a NAT), or an RFC 7118 WebSocket client's ".invalid" host. A Contact with a public
- * address is taken as it is, so that a binding one UA registered for another (a third-party
- * registration, RFC 3261 §10.2) is honoured. */
-static int behind_nat(const sip_binding_t *b)
-{
-    if (!b->received[0]) return 0;
-    if (b->instance[0] && b->reg_id) return 1;
-    sip_uri_t u;
-    if (sip_uri_parse(&u, b->contact, strlen(b->contact)) != 0) return 0;
-    if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
-    if (u.host_type == SIP_HOST_IPV4) {
-        /* The first two numbers of the dotted quad (the parser checked its shape). */
-        unsigned a = 0, c = 0;
-        size_t i = 0;
-        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
-            a = a * 10 + (unsigned)(u.host.ptr[i++] - '0');
-        if (i == 0 || i >= u.host.len || u.host.ptr[i++] != '.') return 0;
-        size_t j = i;
-        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
-            c = c * 10 + (unsigned)(u.host.ptr[i++] - '0');
-        if (i == j) return 0;
-        return a == 10 || (a == 172 && c >= 16 && c < 32) || (a == 192 && c == 168) ||
-               (a == 100 && c >= 64 && c < 128);
-    }
-    if (u.host_type == SIP_HOST_IPV6 && u.host.len > 3) {
-        char c0 = u.host.ptr[1], c1 = u.host.ptr[2];
-        return ((c0 == 'f' || c0 == 'F') && (c1 == 'c' || c1 == 'C' || c1 == 'd' || c1 == 'D')) ||
-               (u.host.len > 5 && (c0 == 'f' || c0 == 'F') && (c1 == 'e' || c1 == 'E') &&
-                strchr("89abAB", u.host.ptr[3]));
-    }
-    return 0;
-}
-
-/* The bindings as targets: contact, q, Path (RFC 3327 §5.2), the flow (RFC 5626 §5.3), and the
- * received address only for a UA behind a NAT. */
+/* The bindings as targets (sip_proxy_req_add_bindings(): contact, q, Path, flow, and the
+ * received address only for a UA behind a NAT). More contacts than branches: the best ones,
+ * added first, are tried. */
 static int add_contacts(sip_proxy_req_t *req, const sip_bindings_t *set)
 {
-    size_t n = sip_bindings_count(set);
-    for (size_t i = 0; i < n; i++) {
-        const sip_binding_t *b = sip_bindings_at(set, i);
-        sip_proxy_target_t t = {.uri = b->contact,
-                                .q = b->q,
-                                .path = b->path,
-                                .dst = behind_nat(b) ? b->received : NULL,
-                                .conn_id = b->conn_id};
-        int rc = sip_proxy_req_add_target(req, &t);
-        /* More contacts than branches: the best ones are tried. */
-        if (rc == SIP_ERANGE && i > 0) return 0;
-        if (rc < 0) return rc;
-    }
-    return 0;
+    int rc = sip_proxy_req_add_bindings(req, set);
+    if (rc == SIP_ERANGE && sip_proxy_req_target_count(req) > 0) return 0;
+    return rc;
 }
 
 /* A registered AOR's contacts: relayed by q (§16.6: the highest q first, all of one q in
@@ -171,7 +119,7 @@ static void on_lookup(sip_location_t *loc, int status, sip_bindings_t *set, void
     sip_method_t m = sip_msg_get_method(sip_proxy_req_get_msg(req));
     int rc;
     if (status == 0 && set && sip_bindings_count(set) > 0) {
-        if (want_redirect(sip_proxy_req_get_proxy(req)) && m != SIP_METHOD_ACK &&
+        if (sip_proxy_get_redirect(sip_proxy_req_get_proxy(req)) && m != SIP_METHOD_ACK &&
             m != SIP_METHOD_CANCEL)
             /* RFC 3261 §8.3: a redirect server lists the contacts in a 302. */
             rc = sip_proxy_req_redirect(req, 302, set);

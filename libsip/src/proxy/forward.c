@@ -65,6 +65,135 @@ uint64_t sip__proxy_loop_hash(const sip_proxy_t *p, const sip_msg_t *msg, size_t
     return finish(h);
 }
 
+/* SipHash-2-4 (Aumasson and Bernstein), fed a byte at a time: what it keys is a few short
+ * fields per message. */
+typedef struct {
+    uint64_t v0, v1, v2, v3, m;
+    unsigned mlen;
+    uint64_t total;
+} siphash_t;
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(siphash_t *h)
+{
+    h->v0 += h->v1;
+    h->v1 = ROTL(h->v1, 13);
+    h->v1 ^= h->v0;
+    h->v0 = ROTL(h->v0, 32);
+    h->v2 += h->v3;
+    h->v3 = ROTL(h->v3, 16);
+    h->v3 ^= h->v2;
+    h->v0 += h->v3;
+    h->v3 = ROTL(h->v3, 21);
+    h->v3 ^= h->v0;
+    h->v2 += h->v1;
+    h->v1 = ROTL(h->v1, 17);
+    h->v1 ^= h->v2;
+    h->v2 = ROTL(h->v2, 32);
+}
+
+static void siphash_init(siphash_t *h, const uint64_t k[2])
+{
+    h->v0 = k[0] ^ 0x736f6d6570736575ull;
+    h->v1 = k[1] ^ 0x646f72616e646f6dull;
+    h->v2 = k[0] ^ 0x6c7967656e657261ull;
+    h->v3 = k[1] ^ 0x7465646279746573ull;
+    h->m = 0;
+    h->mlen = 0;
+    h->total = 0;
+}
+
+static void siphash_bytes(siphash_t *h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h->m |= (uint64_t)(uint8_t)p[i] << (8 * h->mlen);
+        h->total++;
+        if (++h->mlen == 8) {
+            h->v3 ^= h->m;
+            sip_round(h);
+            sip_round(h);
+            h->v0 ^= h->m;
+            h->m = 0;
+            h->mlen = 0;
+        }
+    }
+}
+
+/* A field with its length first, so that fields cannot shift into one another. */
+static void siphash_field(siphash_t *h, sip_str_t s)
+{
+    char len[4] = {(char)(s.len >> 24), (char)(s.len >> 16), (char)(s.len >> 8), (char)s.len};
+    siphash_bytes(h, len, sizeof(len));
+    siphash_bytes(h, s.ptr, s.len);
+}
+
+static uint64_t siphash_final(siphash_t *h)
+{
+    uint64_t b = h->total << 56 | h->m;
+    h->v3 ^= b;
+    sip_round(h);
+    sip_round(h);
+    h->v0 ^= b;
+    h->v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        sip_round(h);
+    return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+}
+
+/* The MAC that ends a branch of ours: keyed with the proxy's random key over the branch before
+ * it and what of the request its responses carry back unchanged (§8.2.6.2, §16.7): Call-ID,
+ * From tag, CSeq number and the Via after ours (index via_idx of msg), with its received and
+ * rport, where a response goes next (§18.2.2). A response is forwarded statelessly only when
+ * it verifies (§16.11): nobody else makes a branch that does, and one seen on the wire does not
+ * take a response anywhere but where its request came from. */
+static uint64_t branch_mac(const sip_proxy_t *p, sip_str_t prefix, const sip_msg_t *msg,
+                           size_t via_idx)
+{
+    siphash_t h;
+    siphash_init(&h, p->mac_key);
+    const sip_addr_t *from = sip_msg_get_from(msg);
+    const sip_cseq_t *cs = sip_msg_get_cseq(msg);
+    char num[20];
+    siphash_field(&h, prefix);
+    siphash_field(&h, sip_msg_get_call_id(msg));
+    siphash_field(&h, from ? from->tag : SIP_STR_NULL);
+    siphash_field(&h, (sip_str_t){num, sip__fmt_u64(num, cs ? cs->seq : 0)});
+    const sip_via_t *v = sip_header_via(sip_msg_header_at(msg, SIP_HDR_VIA, via_idx));
+    if (v) {
+        siphash_field(&h, v->transport);
+        siphash_field(&h, v->host);
+        siphash_field(&h, (sip_str_t){num, sip__fmt_u64(num, v->port)});
+        siphash_field(&h, v->branch);
+        siphash_field(&h, v->received);
+        siphash_field(&h, (sip_str_t){num, sip__fmt_u64(num, (uint64_t)(v->rport + 1))});
+    }
+    return siphash_final(&h);
+}
+
+/* Appends ".<MAC>" to the branch text b of length l (room for 18 more octets); the new length. */
+static size_t add_mac(const sip_proxy_t *p, char *b, size_t l, const sip_msg_t *msg)
+{
+    uint64_t mac = branch_mac(p, (sip_str_t){b, l}, msg, 0);
+    b[l++] = '.';
+    l += sip__fmt_hex(b + l, mac, 16);
+    return l;
+}
+
+/* Whether a branch ends with the MAC this proxy gives it for the message (a response: the Via
+ * after ours is the second). */
+static int mac_ok(const sip_proxy_t *p, sip_str_t b, const sip_msg_t *msg, size_t via_idx)
+{
+    if (b.len < 17 || b.ptr[b.len - 17] != '.') return 0;
+    char want[17];
+    sip__fmt_hex(want, branch_mac(p, (sip_str_t){b.ptr, b.len - 17}, msg, via_idx), 16);
+    /* Compared in full whatever differs first: the time says nothing about the MAC. */
+    unsigned diff = 0;
+    for (size_t i = 0; i < 16; i++)
+        diff |= (unsigned)(uint8_t)(want[i] ^ b.ptr[b.len - 16 + i]);
+    return diff == 0;
+}
+
 /* The loop hash a branch of ours carries, or 0 when it is not one of ours. */
 static int branch_hash(sip_str_t b, uint64_t *out)
 {
@@ -106,13 +235,15 @@ int sip__proxy_looped(const sip_proxy_t *p, const sip_msg_t *msg)
 
 void sip__proxy_branch_id(const sip_proxy_req_t *req, uint64_t n, char *buf, size_t size)
 {
-    /* SIP__PROXY_BRANCH_MARK "%016llx.%llx", written by hand: this is per branch. */
-    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 1 + 16 + 1];
+    /* SIP__PROXY_BRANCH_MARK "%016llx.%llx.%016llx", written by hand: this is per branch. */
+    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 1 + 16 + 1 + 16 + 1];
     size_t l = SIP__PROXY_BRANCH_MARK_LEN;
     memcpy(b, SIP__PROXY_BRANCH_MARK, l);
     l += sip__fmt_hex(b + l, req->lhash, 16);
     b[l++] = '.';
     l += sip__fmt_hex_min(b + l, n);
+    /* A 2xx sent again after the transaction ended is forwarded only with it (§16.7 step 5). */
+    l = add_mac(req->p, b, l, req->msg);
     b[l] = '\0';
     if (!size) return;
     if (l >= size) l = size - 1;
@@ -127,14 +258,16 @@ static void stateless_branch(const sip_proxy_req_t *req, const sip_msg_t *msg, c
 {
     const sip_uri_t *u = sip_msg_get_uri(msg);
     uint64_t h = finish(mix(req->lhash, u ? u->raw : SIP_STR_NULL));
-    /* SIP__PROXY_BRANCH_MARK "%016llx.s%08x", written by hand: this is per message. */
-    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 2 + 8 + 1];
+    /* SIP__PROXY_BRANCH_MARK "%016llx.s%08x.%016llx", written by hand: this is per message. */
+    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 2 + 8 + 1 + 16 + 1];
     size_t l = SIP__PROXY_BRANCH_MARK_LEN;
     memcpy(b, SIP__PROXY_BRANCH_MARK, l);
     l += sip__fmt_hex(b + l, req->lhash, 16);
     b[l++] = '.';
     b[l++] = 's';
     l += sip__fmt_hex(b + l, h & 0xffffffffu, 8);
+    /* Its responses have no transaction here: they are forwarded only with it (§16.11). */
+    l = add_mac(req->p, b, l, msg);
     b[l] = '\0';
     if (!size) return;
     if (l >= size) l = size - 1;
@@ -412,7 +545,11 @@ int sip__proxy_stray_response(sip_proxy_t *p, sip_msg_t *rsp)
 {
     const sip_via_t *v = sip_msg_get_via(rsp);
     uint64_t h;
-    if (!v || !branch_hash(v->branch, &h) || !via_is_ours(p, v)) return 0;
+    if (!v || !branch_hash(v->branch, &h)) return 0;
+    /* Our sent-by and a branch this proxy made for this request, or it is not ours to send
+     * on: anyone could use the proxy to reflect responses to any address. Dropped either way:
+     * no element but this proxy has branches of this shape. */
+    if (!via_is_ours(p, v) || !mac_ok(p, v->branch, rsp, 1)) return 1;
     if (sip_msg_header_count(rsp, SIP_HDR_VIA) < 2) return 1; /* nowhere to go: dropped */
     if (sip_msg_remove_header(rsp, "Via", 0)) return 1;
     v = sip_msg_get_via(rsp);

@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "core/live_int.h"
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
@@ -96,6 +98,9 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     }
     if (getrandom(&p->key, sizeof(p->key), 0) != (ssize_t)sizeof(p->key))
         p->key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
+    /* The branch MAC's key must not be guessable: without one the proxy is not made. */
+    rc = SIP_EIO;
+    if (RAND_bytes((unsigned char *)p->mac_key, (int)sizeof(p->mac_key)) != 1) goto fail_p;
     rc = sip__tq_init(&p->tq, p->loop, NULL);
     if (rc) goto fail_p;
     /* The proxy is a link of the transport's chain after the transaction layer's matching: it
@@ -201,6 +206,26 @@ void sip_proxy_unref(sip_proxy_t *p)
 sip_txn_layer_t *sip_proxy_get_layer(sip_proxy_t *p)
 {
     return p && !p->closed ? p->layer : NULL;
+}
+
+int sip_proxy_get_redirect(const sip_proxy_t *p)
+{
+    return p && p->redirect ? 1 : 0;
+}
+
+int sip_proxy_get_stateless(const sip_proxy_t *p)
+{
+    return p && p->stateless ? 1 : 0;
+}
+
+sip_userdb_t *sip_proxy_get_users(const sip_proxy_t *p)
+{
+    return p ? p->users : NULL;
+}
+
+sip_auth_server_t *sip_proxy_get_auth(const sip_proxy_t *p)
+{
+    return p ? p->auth : NULL;
 }
 
 size_t sip_proxy_req_count(const sip_proxy_t *p)

@@ -10,7 +10,11 @@
 
 /* The magic cookie and the mark of this proxy core's branches: "z9hG4bKP" then 16 hex digits
  * of the loop hash (RFC 3261 §16.6 step 8), a '.', then what tells the branches of one request
- * apart. Another element's branches (a UA's on the same transport) never have this shape. */
+ * apart, a '.' and 16 hex digits of a keyed MAC (SipHash-2-4) of all that and of the response's
+ * own fields (Call-ID, From tag, CSeq number, the next Via), so that a response nobody's
+ * transaction took is forwarded only when this proxy made its branch for that request
+ * (§16.11): not a reflector. Another element's branches (a UA's on the same transport) never
+ * have this shape. */
 #define SIP__PROXY_BRANCH_MARK "z9hG4bKP"
 #define SIP__PROXY_BRANCH_MARK_LEN 8
 
@@ -34,6 +38,9 @@ struct sip_proxy {
     sip_free_fn user_free;
     /* Keys the branch hashes: only this proxy computes its own branches again (§16.3 step 4). */
     uint64_t key;
+    /* Keys the MAC that ends our branches (SipHash-2-4), from RAND_bytes: a response that no
+     * transaction took goes on only with a branch this proxy made (§16.11). */
+    uint64_t mac_key[2];
     uint64_t serial;            /* tells apart the branches of stateful relays */
     struct sip_proxy_req *reqs; /* live requests, so that closing answers them */
     size_t nreqs;

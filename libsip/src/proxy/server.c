@@ -52,6 +52,50 @@ fail:
     return rc;
 }
 
+/* Whether a binding is reached through the address its REGISTER came from rather than its
+ * Contact: an RFC 5626 registration (instance and reg-id: its flow, §5.3), a Contact that
+ * cannot be reached from outside (RFC 1918 and RFC 6598 addresses, IPv6 unique-local and
+ * link-local: a UA behind a NAT, as Kamailio's nathelper tells them), or an RFC 7118
+ * WebSocket client's ".invalid" host. A Contact with a public address is taken as it is, so
+ * that a binding one UA registered for another (a third-party registration, RFC 3261 §10.2)
+ * reaches that device and not the one that registered it. The one rule of
+ * sip_proxy_req_add_bindings() and the script layers' targets. */
+int sip_proxy_binding_uses_received(const char *contact, const char *instance, uint32_t reg_id)
+{
+    if (!contact) return 0;
+    if (instance && instance[0] && reg_id) return 1;
+    sip_uri_t u;
+    if (sip_uri_parse(&u, contact, strlen(contact)) != 0) return 0;
+    if (u.host.len > 8 && memcmp(u.host.ptr + u.host.len - 8, ".invalid", 8) == 0) return 1;
+    if (u.host_type == SIP_HOST_IPV4) {
+        /* The first two numbers of the dotted quad (the parser checked its shape). */
+        unsigned a = 0, c = 0;
+        size_t i = 0;
+        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
+            a = a * 10 + (unsigned)(u.host.ptr[i++] - '0');
+        if (i == 0 || i >= u.host.len || u.host.ptr[i++] != '.') return 0;
+        size_t j = i;
+        while (i < u.host.len && u.host.ptr[i] >= '0' && u.host.ptr[i] <= '9')
+            c = c * 10 + (unsigned)(u.host.ptr[i++] - '0');
+        if (i == j) return 0;
+        return a == 10 || (a == 172 && c >= 16 && c < 32) || (a == 192 && c == 168) ||
+               (a == 100 && c >= 64 && c < 128);
+    }
+    if (u.host_type == SIP_HOST_IPV6 && u.host.len > 3) {
+        char c0 = u.host.ptr[1], c1 = u.host.ptr[2];
+        return ((c0 == 'f' || c0 == 'F') && (c1 == 'c' || c1 == 'C' || c1 == 'd' || c1 == 'D')) ||
+               (u.host.len > 5 && (c0 == 'f' || c0 == 'F') && (c1 == 'e' || c1 == 'E') &&
+                strchr("89abAB", u.host.ptr[3]));
+    }
+    return 0;
+}
+
+static int use_received(const sip_binding_t *b)
+{
+    return b->received && b->received[0] &&
+           sip_proxy_binding_uses_received(b->contact, b->instance, b->reg_id);
+}
+
 int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set)
 {
     if (!req || !set) return SIP_EINVAL;
@@ -59,11 +103,11 @@ int sip_proxy_req_add_bindings(sip_proxy_req_t *req, const sip_bindings_t *set)
     for (size_t i = 0; i < n; i++) {
         const sip_binding_t *b = sip_bindings_at(set, i);
         /* RFC 3327 §5.2 the Path, RFC 5626 §5.3 the flow, and behind a NAT the address the
-         * registration came from. */
+         * registration came from (use_received()). */
         sip_proxy_target_t t = {.uri = b->contact,
                                 .q = b->q,
                                 .path = b->path,
-                                .dst = b->received,
+                                .dst = use_received(b) ? b->received : NULL,
                                 .conn_id = b->conn_id};
         int rc = sip_proxy_req_add_target(req, &t);
         if (rc) return rc;
