@@ -116,8 +116,10 @@ SIP_EXTERN int sip_location_remove_alias(sip_location_t *loc, const char *alias)
 
 /**
  * The AOR key of a URI (RFC 3261 §10.3 step 5): "sip:" user "@" the canonical domain (lower
- * case; aliases of a domain replaced by it); parameters, headers, password and a default port
- * dropped; sips becomes sip (one binding table for both). An alias AOR is not followed.
+ * case; aliases of a domain replaced by it); parameters, headers and password dropped; the port
+ * dropped for one of the service's domains (a port names a host, not a user) and elsewhere kept
+ * unless it is the default; sips becomes sip (one binding table for both). An alias AOR is not
+ * followed.
  * @param buf   where the key goes, NUL-terminated
  * @return the key's length, SIP_EURI (not a SIP/SIPS URI, or no user part), SIP_ENOSPC.
  */
