@@ -266,6 +266,9 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/sdp.h"
 %include "sip/loop.h"
 %include "sip/resolve.h"
+/* Bound by the guard's slice (issue 14). */
+%ignore sip_transport_set_guard;
+%ignore sip_transport_get_guard;
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"
@@ -303,6 +306,8 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
  * that file is in the library. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
 %ignore sip_proxy_relay_opts::on_branch;
+/* Bound by the slices that implement them (issue 14): the route setter and the guard. */
+%ignore sip_proxy_set_route;
 %include "sip/proxy.h"
 /* The location service (sip/location.h): the service and its binding sets are handles
  * (convention 1). A sip_binding_t comes out of sip_bindings_at() read-only and Borrowed from its

@@ -10,6 +10,7 @@ PKGS=(
   libcmocka-dev valgrind
   libosip2-dev libsofia-sip-ua-dev libre-dev
   sip-tester kamailio kamailio-sqlite-modules tshark dnsmasq-base openssl sipsak
+  libyaml-dev libmicrohttpd-dev curl sipvicious kamailio-python3-modules kamailio-lua-modules
 )
 
 missing=()

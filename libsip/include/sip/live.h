@@ -37,6 +37,10 @@ typedef enum sip_live_kind {
     SIP_LIVE_USERDB,    /**< user tables (sip_userdb_t) */
     SIP_LIVE_PROXY,     /**< proxies (sip_proxy_t) */
     SIP_LIVE_PROXY_REQ, /**< requests being routed by a proxy (sip_proxy_req_t) */
+    SIP_LIVE_GUARD,     /**< guards (sip_guard_t) */
+    SIP_LIVE_METRICS,   /**< metrics endpoints (sip_metrics_t) */
+    SIP_LIVE_CONFIG,    /**< configurations (sip_config_t) */
+    SIP_LIVE_SERVER,    /**< servers (sip_server_t) */
     SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
 
@@ -56,7 +60,8 @@ SIP_EXTERN long sip_live_count(sip_live_kind_t kind);
 /**
  * Names a kind: "msg", "txn", "txn_layer", "transport", "conn", "resolver", "loop", "sdp",
  * "dialog", "ua", "call", "oa", "bridge", "auth_server", "auth_query", "reg", "sub", "location",
- * "bindings", "registrar", "userdb", "proxy", "proxy_req".
+ * "bindings", "registrar", "userdb", "proxy", "proxy_req", "guard", "metrics", "config",
+ * "server".
  * @return a static string, or NULL for an unknown kind.
  */
 SIP_EXTERN const char *sip_live_name(sip_live_kind_t kind);

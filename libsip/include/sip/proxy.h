@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "sip/auth.h"
+#include "sip/guard.h"
 #include "sip/location.h"
 #include "sip/msg.h"
 #include "sip/registrar.h"
@@ -62,6 +63,9 @@ typedef struct sip_proxy_opts {
                                         "libsip/" version; "": none) */
     int redirect;                  /**< sip_proxy_route_default(): redirect (302) rather than
                                         relay to registered contacts (default 0) */
+    sip_guard_t *guard;            /**< told of every failed authentication (a wrong password,
+                                        an unknown user, a forged nonce) with the source
+                                        address; a blocked source's requests are dropped */
 } sip_proxy_opts_t;
 
 /** Fills opts with the defaults. */
@@ -93,6 +97,14 @@ SIP_EXTERN void sip_proxy_unref(sip_proxy_t *p);
  * cancels its branches), their callbacks run no more. Idempotent.
  */
 SIP_EXTERN void sip_proxy_close(sip_proxy_t *p);
+/**
+ * Replaces the routing program (NULL: sip_proxy_route_default()). Requests already taken
+ * finish with the program that took them; the old user_free runs once none of them is
+ * referenced any more (a script host reloading its script relies on this).
+ * @return 0, SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_proxy_set_route(sip_proxy_t *p, sip_proxy_route_cb cb, void *user,
+                                   sip_free_fn user_free);
 /** The transaction layer. Borrowed; NULL once closed. */
 SIP_EXTERN sip_txn_layer_t *sip_proxy_get_layer(sip_proxy_t *p);
 /**

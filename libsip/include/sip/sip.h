@@ -28,5 +28,10 @@
 #include "sip/location.h"
 #include "sip/registrar.h"
 #include "sip/proxy.h"
+#include "sip/stats.h"
+#include "sip/guard.h"
+#include "sip/metrics.h"
+#include "sip/config.h"
+#include "sip/server.h"
 
 #endif

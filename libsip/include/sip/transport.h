@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "sip/guard.h"
 #include "sip/loop.h"
 #include "sip/msg.h"
 #include "sip/net.h"
@@ -32,12 +33,17 @@ typedef struct sip_transport_opts {
     const char *tls_cert_file;     /**< PEM certificate chain of this endpoint (servers need it) */
     const char *tls_key_file;      /**< PEM private key */
     int tls_verify;                /**< verify the peer certificate and host name (default 1) */
-    int tls_verify_client; /**< servers: require and verify a client certificate (default 0) */
+    int tls_verify_client; /**< servers: SIP_TLS_CLIENT_NONE (default), SIP_TLS_CLIENT_REQUIRE
+                                (1: a verified client certificate or no handshake) or
+                                SIP_TLS_CLIENT_OPTIONAL (2: asked for, verified when sent) */
     const char *ws_path;   /**< WebSocket resource for clients (default "/") */
     const char *via_host;  /**< host written in the Via sent-by of requests sent from a
                                 wildcard listener (0.0.0.0, ::); default: the listener's
                                 address */
 } sip_transport_opts_t;
+
+/** sip_transport_opts_t.tls_verify_client */
+enum { SIP_TLS_CLIENT_NONE = 0, SIP_TLS_CLIENT_REQUIRE = 1, SIP_TLS_CLIENT_OPTIONAL = 2 };
 
 /** Fills opts with the defaults. */
 SIP_EXTERN void sip_transport_opts_init(sip_transport_opts_t *opts);
@@ -183,6 +189,18 @@ SIP_EXTERN size_t sip_transport_connection_count(const sip_transport_t *tp);
 
 /** The loop the transport belongs to. Borrowed. */
 SIP_EXTERN sip_loop_t *sip_transport_get_loop(sip_transport_t *tp);
+
+/**
+ * Puts a guard (sip/guard.h) in front of everything received: a datagram or a stream message
+ * from a blocked source is dropped before it is parsed (counted as SIP_STAT_BLOCKED), each
+ * request counts against the guard's rate limit, and a new connection from a blocked source is
+ * closed at once. NULL removes it.
+ * @param guard  takes its own reference
+ * @return 0, SIP_ECLOSED.
+ */
+SIP_EXTERN int sip_transport_set_guard(sip_transport_t *tp, sip_guard_t *guard);
+/** The guard set with sip_transport_set_guard(), or NULL. Borrowed. */
+SIP_EXTERN sip_guard_t *sip_transport_get_guard(sip_transport_t *tp);
 
 /** The resolver set with sip_transport_set_resolver(), or NULL (none, or closed). Borrowed. */
 SIP_EXTERN sip_resolver_t *sip_transport_get_resolver(sip_transport_t *tp);

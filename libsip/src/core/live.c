@@ -30,6 +30,10 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_USERDB] = "userdb",
     [SIP_LIVE_PROXY] = "proxy",
     [SIP_LIVE_PROXY_REQ] = "proxy_req",
+    [SIP_LIVE_GUARD] = "guard",
+    [SIP_LIVE_METRICS] = "metrics",
+    [SIP_LIVE_CONFIG] = "config",
+    [SIP_LIVE_SERVER] = "server",
 };
 
 long sip_live_count(sip_live_kind_t kind)
