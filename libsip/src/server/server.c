@@ -132,7 +132,7 @@ int sip__server_add_domains(sip_server_t *srv, const sip_config_t *cfg, sip_pars
 static void on_req_done(const sip_proxy_req_t *req, void *user)
 {
     sip_server_t *srv = user;
-    if (!srv->log_requests || srv->closed) return;
+    if (!srv->log_requests) return;
     const sip_msg_t *msg = req->msg;
     const sip_uri_t *ruri = sip_msg_get_uri(msg);
     sip_str_t m = sip_msg_get_method_str(msg);
@@ -162,8 +162,10 @@ static void server_teardown(sip_server_t *srv)
     /* The proxy first (requests in progress get 503, their branches are cancelled), then the
      * layers under it; closing the location service commits the writes still queued. */
     if (srv->proxy) {
-        sip__proxy_set_req_done(srv->proxy, NULL, NULL);
+        /* Requests answered by the close are logged; one a program still holds is freed
+         * after the server: the hook goes first. */
         sip_proxy_close(srv->proxy);
+        sip__proxy_set_req_done(srv->proxy, NULL, NULL);
     }
     sip_proxy_unref(srv->proxy);
     srv->proxy = NULL;
@@ -438,11 +440,19 @@ static void shutdown_tick(sip_timer_t *t, void *user)
     (void)t;
     sip_server_t *srv = user;
     if (srv->closed) return;
-    size_t pending = srv->proxy ? sip_proxy_req_count(srv->proxy) : 0;
-    if (pending && sip_loop_now(srv->loop) < srv->shutdown_deadline) return;
-    if (pending)
-        sip_log(srv->loop, SIP_LOG_WARN, "server",
-                "shutdown: %zu requests still pending after the grace time: answered 503", pending);
+    if (!srv->proxy_closed) {
+        size_t pending = sip_proxy_req_count(srv->proxy);
+        if (pending && sip_loop_now(srv->loop) < srv->shutdown_deadline) return;
+        if (pending)
+            sip_log(srv->loop, SIP_LOG_WARN, "server",
+                    "shutdown: %zu requests still pending after the grace time: answered 503",
+                    pending);
+        /* What is pending is answered 503 and its branches cancelled now; the transport
+         * stays open until the next look, so that those messages leave. */
+        sip_proxy_close(srv->proxy);
+        srv->proxy_closed = 1;
+        return;
+    }
     sip_server_done_cb done = srv->done;
     void *du = srv->done_user;
     srv->done = NULL;

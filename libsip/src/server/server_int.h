@@ -37,6 +37,7 @@ struct sip_server {
     int log_requests;
     /* sip_server_shutdown() */
     sip_timer_t *shutdown_timer;
+    int proxy_closed; /* the shutdown's first step is done */
     uint64_t shutdown_deadline;
     sip_server_done_cb done;
     void *done_user;

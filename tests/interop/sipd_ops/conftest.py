@@ -195,8 +195,9 @@ class UA:
             to += ";tag=" + tag
         msg = "SIP/2.0 %d %s\n%s\nTo: %s\nContact: <sip:%s@127.0.0.1:%d>\n%sContent-Length: 0\n\n" \
             % (status, reason, "\n".join(keep), to, self.user, self.port, extra)
-        via = re.search(r"^Via: SIP/2\.0/UDP ([^;:]+):(\d+)", req, re.M)
-        rport = re.search(r"^Via: [^\n]*;rport=(\d+)", req, re.M)
+        top = re.search(r"^Via: (.*)$", req, re.M).group(1)  # RFC 3261 §18.2.2: the top Via
+        via = re.match(r"SIP/2\.0/UDP ([^;:]+):(\d+)", top)
+        rport = re.search(r";rport=(\d+)", top)
         port = int(rport.group(1)) if rport else int(via.group(2))
         self.send(msg, port)
 
