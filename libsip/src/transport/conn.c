@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Stream connections (TCP, TLS, WS, WSS): accept, connect, layers, Content-Length framing,
  * CRLF keep-alive, limits and timeouts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard/guard_int.h"
 #include "transport/addr.h"
 #include "transport/flow.h"
 #include "transport/transport_int.h"
 
 #define READ_CHUNK 65536
+
+/* At most one warning per interval about the connection cap: an attacker holding connections
+ * open must not also fill the log, one line per refused connection. */
+#define CAP_LOG_INTERVAL_MS 10000
 
 static void conn_unref(sip__conn_t *c)
 {
@@ -224,6 +230,15 @@ static void set_ready(sip__conn_t *c)
 static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stream)
 {
     sip_transport_t *tp = c->tp;
+    c->got_message = 1;
+    /* As for datagrams (udp.c): a blocked source's message is dropped before parsing, and its
+     * connection goes with it. */
+    if (tp->guard && c->peer.ss_family &&
+        sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer,
+                         !(len >= 4 && memcmp(data, "SIP/", 4) == 0))) {
+        sip__conn_close(c, 0, "source blocked");
+        return;
+    }
     sip_parse_opts_t po = tp->opts.parse;
     po.stream = stream;
     sip__tp_trace(tp, 0, &c->info, data, len);
@@ -501,9 +516,50 @@ static void fill_names(sip__conn_t *c)
         sip__sockaddr_to((struct sockaddr *)&ss, c->info.local_ip, sizeof(c->info.local_ip),
                          &c->info.local_port);
     len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         sip__sockaddr_to((struct sockaddr *)&ss, c->info.remote_ip, sizeof(c->info.remote_ip),
                          &c->info.remote_port);
+        c->peer = ss;
+    }
+}
+
+/* One warning per CAP_LOG_INTERVAL_MS; the next says how many were held back. */
+static void cap_log(sip_transport_t *tp, const char *fmt, const char *a, const char *b)
+{
+    uint64_t now = uv_now(sip_loop_get_uv(tp->loop));
+    if (tp->cap_log_any && now - tp->cap_log_last < CAP_LOG_INTERVAL_MS) {
+        tp->cap_log_quiet++;
+        return;
+    }
+    char line[256], more[64] = "";
+    snprintf(line, sizeof(line), fmt, a, b);
+    if (tp->cap_log_quiet)
+        snprintf(more, sizeof(more), "; %llu more not logged",
+                 (unsigned long long)tp->cap_log_quiet);
+    sip_log(tp->loop, SIP_LOG_WARN, "transport", "connection cap (%u) reached: %s%s",
+            tp->opts.max_connections, line, more);
+    tp->cap_log_any = 1;
+    tp->cap_log_last = now;
+    tp->cap_log_quiet = 0;
+}
+
+/* At the cap, the newcomer takes the place of the accepted connection idle longest among those
+ * that never sent a complete message (idle connections from one host otherwise lock every
+ * new client out); one that did is a client in use and stays. 0 when one was closed. */
+static int evict_idlest(sip_transport_t *tp, sip__conn_t *newcomer)
+{
+    sip__conn_t *victim = NULL;
+    for (sip__conn_t *c = tp->conns; c; c = c->next)
+        if (c != newcomer && c->server && !c->got_message && !c->closing &&
+            (!victim || c->last_activity < victim->last_activity))
+            victim = c;
+    if (!victim) return SIP_ENOENT;
+    char a[SIP__ADDR_STRLEN], b[SIP__ADDR_STRLEN];
+    cap_log(tp, "closed the idlest connection, with %s, for one from %s",
+            sip__addr_str(a, victim->type, victim->info.remote_ip, victim->info.remote_port),
+            sip__addr_str(b, newcomer->type, newcomer->info.remote_ip, newcomer->info.remote_port));
+    sip__conn_close(victim, 0, NULL);
+    return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -520,8 +576,17 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     fill_names(c);
-    if (tp->nconns > tp->opts.max_connections) {
-        sip__conn_close(c, -EMFILE, "too many connections");
+    if (tp->guard && c->peer.ss_family &&
+        sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer, 0)) {
+        sip__conn_close(c, 0, NULL);
+        return;
+    }
+    if (tp->nconns > tp->opts.max_connections && evict_idlest(tp, c) != 0) {
+        char a[SIP__ADDR_STRLEN];
+        cap_log(tp, "refused a connection from %s%s",
+                sip__addr_str(a, c->type, c->info.remote_ip, c->info.remote_port),
+                " (every connection has sent a message)");
+        sip__conn_close(c, -EMFILE, NULL);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);

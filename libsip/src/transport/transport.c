@@ -121,6 +121,8 @@ static void transport_close(sip_transport_t *tp)
     }
     sip_resolver_unref(tp->resolver);
     tp->resolver = NULL;
+    sip_guard_unref(tp->guard);
+    tp->guard = NULL;
     uv_timer_stop(&tp->sweep);
     close_handle(tp, (uv_handle_t *)&tp->sweep, on_handle_closed);
     uv_idle_stop(&tp->idle);
@@ -252,6 +254,21 @@ sip_loop_t *sip_transport_get_loop(sip_transport_t *tp)
 sip_resolver_t *sip_transport_get_resolver(sip_transport_t *tp)
 {
     return tp && !tp->closed ? tp->resolver : NULL;
+}
+
+int sip_transport_set_guard(sip_transport_t *tp, sip_guard_t *guard)
+{
+    if (!tp) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    sip_guard_ref(guard);
+    sip_guard_unref(tp->guard);
+    tp->guard = guard;
+    return 0;
+}
+
+sip_guard_t *sip_transport_get_guard(sip_transport_t *tp)
+{
+    return tp && !tp->closed ? tp->guard : NULL;
 }
 
 size_t sip_transport_connection_count(const sip_transport_t *tp)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "guard/guard_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -65,10 +66,15 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
                         const struct sockaddr *addr)
 {
     sip_transport_t *tp = l->tp;
+    if (only_crlf(data, len)) return;
+    /* A blocked source costs no parsing, no formatting of its address, no log line. Requests
+     * count against the rate limit; a response (RFC 3261 §7.2: it starts "SIP/") only has its
+     * source checked. */
+    if (tp->guard && sip__guard_admit(tp->guard, addr, !(len >= 4 && memcmp(data, "SIP/", 4) == 0)))
+        return;
     sip_netinfo_t ni = l->info;
     ni.conn_id = 0;
     sip__sockaddr_to(addr, ni.remote_ip, sizeof(ni.remote_ip), &ni.remote_port);
-    if (only_crlf(data, len)) return;
     sip__tp_trace(tp, 0, &ni, data, len);
     sip_msg_t *msg;
     sip_parse_error_t err;
