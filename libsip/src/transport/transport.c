@@ -182,6 +182,9 @@ int sip_transport_create(sip_transport_t **out, sip_loop_t *loop, const sip_tran
     if (!out) return SIP_EINVAL;
     *out = NULL;
     if (!loop) return SIP_EINVAL;
+    if (opts && (opts->tls_verify_client < SIP_TLS_CLIENT_NONE ||
+                 opts->tls_verify_client > SIP_TLS_CLIENT_OPTIONAL))
+        return SIP_EINVAL;
     uv_loop_t *uv = sip_loop_get_uv(loop);
     if (!uv) return SIP_ECLOSED;
     sip_transport_t *tp = calloc(1, sizeof(*tp));
