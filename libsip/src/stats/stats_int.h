@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "msg/msg_int.h"
+#include "sip/auth.h"
 #include "sip/stats.h"
 
 /* A loop's counters. The loop keeps them as its first member (loop.c asserts it), so that a
@@ -42,6 +43,15 @@ static inline void sip__stat_born(sip_loop_t *loop, sip_stat_id_t total, sip_sta
 {
     sip__stat_inc(loop, total);
     sip__stat_inc(loop, gauge);
+}
+
+/* A digest check's verdict: ok, or failed for a wrong response or credentials that cannot be
+ * checked. No credentials (a challenge) and a right response for an old nonce (stale, replay)
+ * checked no password. */
+static inline void sip__stat_auth(sip_loop_t *loop, sip_auth_verdict_t v)
+{
+    if (v == SIP_AUTH_OK) sip__stat_inc(loop, SIP_STAT_AUTH_OK);
+    if (v == SIP_AUTH_FAILED || v == SIP_AUTH_MALFORMED) sip__stat_inc(loop, SIP_STAT_AUTH_FAILED);
 }
 
 /* The requests-received counter of a method, RX_REQ_OTHER for the others. */
