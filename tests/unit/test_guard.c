@@ -95,6 +95,7 @@ static void guard_rate_limit(void **state)
     /* The sixth in the window is one too many: blocked now, and what follows is too. */
     assert_int_equal(sip_guard_check(g, "192.0.2.7"), SIP_EBLOCKED);
     assert_int_equal(sip_guard_check(g, "192.0.2.7"), SIP_EBLOCKED);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 2);
     assert_int_equal(sip_guard_is_blocked(g, "192.0.2.7"), 1);
     assert_int_equal(sip_guard_blocked_count(g), 1);
     /* Another source is counted apart. */
@@ -168,12 +169,14 @@ static void guard_blocks_expire(void **state)
     assert_int_equal(sip_guard_block(g, "203.0.113.6", 100), 0);
     assert_int_equal(sip_guard_block(g, "2001:db8::6", 0), 0);
     assert_int_equal(sip_guard_blocked_count(g), 3);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED_SOURCES), 3);
     /* The guard's timer ends the blocks while the loop runs (the count drops on its own). */
     int zero = 0;
     for (int i = 0; i < 100 && sip_guard_blocked_count(g); i++)
         test_pump(loop, 20);
     (void)zero;
     assert_int_equal(sip_guard_blocked_count(g), 0);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED_SOURCES), 0);
     assert_int_equal(sip_guard_is_blocked(g, "203.0.113.5"), 0);
     assert_int_equal(sip_guard_check(g, "203.0.113.5"), 0);
     assert_int_equal(sip_guard_is_blocked(g, "2001:db8::6"), 0);
@@ -181,7 +184,9 @@ static void guard_blocks_expire(void **state)
     assert_int_equal(sip_guard_block(g, "203.0.113.9", 60000), 0);
     assert_int_equal(sip_loop_run(loop), 0);
     assert_int_equal(sip_guard_blocked_count(g), 1);
+    /* A guard that goes takes its blocks with it. */
     sip_guard_unref(g);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED_SOURCES), 0);
     sip_loop_unref(loop);
 }
 

@@ -175,11 +175,15 @@ static void tguard_udp_rate_and_blocks(void **state)
     assert_int_equal(b.n, 13);
     assert_int_equal(sip_guard_is_blocked(g, "127.0.0.1"), 1);
     assert_int_equal(sip_guard_is_blocked(g, "127.0.0.2"), 0);
+    /* Counted: seven dropped, one source blocked. */
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 7);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED_SOURCES), 1);
     /* Lifted: it gets through again. */
     assert_int_equal(sip_guard_unblock(g, "127.0.0.1"), 0);
     udp_send(fd, port, 50);
     assert_true(test_pump_until(loop, &b.n, 14, 3000));
     assert_string_equal(b.last_from, "127.0.0.1");
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED_SOURCES), 0);
     /* Removing the guard removes the limits. */
     assert_int_equal(sip_guard_block(g, "127.0.0.1", 0), 0);
     assert_int_equal(sip_transport_set_guard(tb, NULL), 0);
@@ -301,6 +305,7 @@ static void tguard_cap_evicts_idlest(void **state)
     assert_true(test_pump_until(loop, &a.n, 0, 10));
     assert_int_equal(sip_transport_connection_count(ta), 1);
     /* Forty-one evictions, one warning line (the rest are counted in the next one). */
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_CONN_EVICTED), 41);
     assert_int_equal(b.warns, 1);
     sip_msg_unref(m);
     sip_msg_unref(m2);
@@ -347,6 +352,7 @@ static void tguard_cap_refuses_when_all_used(void **state)
     for (int i = 0; i < 4; i++)
         assert_false(closed_by_peer(used[i]));
     assert_int_equal(sip_transport_connection_count(tb), 4);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_CONN_EVICTED), 0);
     assert_int_equal(b.warns, 1);
     for (int i = 0; i < 4; i++)
         close(used[i]);

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
+#include "stats/stats_int.h"
 
 void sip__proxy_auth_free(sip_proxy_req_t *req)
 {
@@ -195,6 +196,7 @@ static void on_auth(sip_auth_query_t *q, sip_auth_event_t ev, void *user)
             sip_auth_query_answer_unknown(q);
         return;
     }
+    sip__stat_auth(req->p->loop, sip_auth_query_get_verdict(q));
     if (sip_auth_query_get_verdict(q) == SIP_AUTH_OK) {
         sip_str_t u = sip_auth_query_get_user(q);
         char *c = sip__strndup(u.ptr ? u.ptr : "", u.len);

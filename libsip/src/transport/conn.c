@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "guard/guard_int.h"
+#include "stats/stats_int.h"
 #include "transport/addr.h"
 #include "transport/flow.h"
 #include "transport/transport_int.h"
@@ -74,6 +75,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     if (c->next) c->next->prev = c->prev;
     c->next = c->prev = NULL;
     tp->nconns--;
+    sip__stat_dec(tp->loop, SIP_STAT_CONN_ACTIVE);
     fail_pending(c, err ? err : SIP_ECLOSED);
     sip__flow_conn_closed(tp, c->id);
     if (c->ready && c->nlayers) c->layers[c->nlayers - 1]->vt->shutdown(c->layers[c->nlayers - 1]);
@@ -246,6 +248,7 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &po, &err);
     if (rc) {
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
         char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
                 "malformed message from %s: %s (line %u, column %u)%s",
@@ -254,7 +257,8 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
         if (err.status) {
             char out[4096];
             int n = sip__reply_malformed(out, sizeof(out), data, len, err.status, err.phrase);
-            if (n > 0) conn_output(c, out, (size_t)n);
+            if (n > 0 && conn_output(c, out, (size_t)n) == 0)
+                sip__stat_inc(tp->loop, sip__stat_rsp_class(SIP_STAT_TX_RSP_1XX, err.status));
         }
         return;
     }
@@ -269,6 +273,7 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
     sip_transport_t *tp = c->tp;
     if (data) {
         if (c->rlen + len > tp->opts.max_conn_buffer) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_LIMIT);
             sip__conn_close(c, SIP_ETOOBIG, "too many bytes buffered for one message");
             return SIP_ETOOBIG;
         }
@@ -314,11 +319,13 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
             break;
         }
         if (rc) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             char out[4096];
             int n =
                 sip__reply_malformed(out, sizeof(out), c->rbuf + off + skip, c->rlen - off - skip,
                                      400, "Bad Request (Missing or bad Content-Length)");
-            if (n > 0) conn_output(c, out, (size_t)n);
+            if (n > 0 && conn_output(c, out, (size_t)n) == 0)
+                sip__stat_inc(tp->loop, SIP_STAT_TX_RSP_4XX);
             sip__conn_close(c, SIP_EPARSE, "framing lost: missing or bad Content-Length");
             return SIP_EPARSE;
         }
@@ -505,6 +512,7 @@ static sip__conn_t *conn_new(sip_transport_t *tp, sip_transport_type_t type, int
     if (tp->conns) tp->conns->prev = c;
     tp->conns = c;
     tp->nconns++;
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_ACTIVE);
     return c;
 }
 
@@ -558,6 +566,7 @@ static int evict_idlest(sip_transport_t *tp, sip__conn_t *newcomer)
     cap_log(tp, "closed the idlest connection, with %s, for one from %s",
             sip__addr_str(a, victim->type, victim->info.remote_ip, victim->info.remote_port),
             sip__addr_str(b, newcomer->type, newcomer->info.remote_ip, newcomer->info.remote_port));
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_EVICTED);
     sip__conn_close(victim, 0, NULL);
     return 0;
 }
@@ -576,6 +585,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     fill_names(c);
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_ACCEPTED);
     if (tp->guard && c->peer.ss_family &&
         sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer, 0)) {
         sip__conn_close(c, 0, NULL);
@@ -583,6 +593,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     if (tp->nconns > tp->opts.max_connections && evict_idlest(tp, c) != 0) {
         char a[SIP__ADDR_STRLEN];
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_LIMIT);
         cap_log(tp, "refused a connection from %s%s",
                 sip__addr_str(a, c->type, c->info.remote_ip, c->info.remote_port),
                 " (every connection has sent a message)");

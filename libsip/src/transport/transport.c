@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stats/stats_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -550,20 +551,24 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     char a[SIP__ADDR_STRLEN];
     sip_parse_error_t err;
+    sip__stat_rx(tp->loop, msg);
     if (sip_msg_is_request(msg)) {
         if (!sip_msg_get_via(msg)) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             /* No Via, no address to answer to (§18.2.2): it can only be dropped. */
             sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s dropped",
                     sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         if (stamp_via(msg, ni) != 0) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_OTHER);
             sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s",
                     sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         /* After the stamp: the 400 goes where any response would (received, rport). */
         if (sip_msg_validate(msg, &err) != 0) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             /* An ACK is never answered (§17.1.1.3): it is only dropped. */
             int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
             char what[16] = "dropped";
@@ -576,10 +581,12 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
         }
     } else if (sip_msg_validate(msg, &err) != 0) {
         /* A response is never answered; without these it matches no transaction. */
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
         sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s: %s; dropped",
                 sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason);
         return;
     } else if (!trusted_conn && !via_is_ours(tp, msg)) {
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_OTHER);
         /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
          * connection it opened itself, the connection is the check. */
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
