@@ -416,4 +416,30 @@ static int sipbind_proxy_req_relay_hooked(sip_proxy_req_t *req,
     return sip_proxy_req_relay(req, &o, cb, user, user_free);
 }
 %}
+/* Counters per loop (sip/stats.h) and the /metrics endpoint (sip/metrics.h). sip_stats_format
+ * returns (rc, text) (convention 4), sip_stat_info (rc, info) with an owned copy (convention 2).
+ * The extra function of sip_metrics_create gets (m, sink) and gives its text to
+ * sipbind_text_put(sink, text) (see sipbind_tramp_sip_metrics_extra_cb in callbacks.i). */
+SIP_TEXT_PRINTER(sip_stats_format, const sip_loop_t *)
+%apply SWIGTYPE *SIP_STRUCT_OUT { sip_stat_info_t *out };
+%include "sip/stats.h"
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_metrics_t **out };
+%include "sip/metrics.h"
+typedef struct sipbind_text sipbind_text_t;
+%inline %{
+/* Appends text to a scrape's extra series (as much as fits; the length counts it all). */
+static int sipbind_text_put(sipbind_text_t *sink, const char *SIP_BYTES, size_t SIP_BYTES_LEN)
+{
+    if (sink == NULL)
+        return SIP_EINVAL;
+    if (sink->len < sink->size) {
+        size_t room = sink->size - sink->len;
+        memcpy(sink->buf + sink->len, SIP_BYTES, SIP_BYTES_LEN < room ? SIP_BYTES_LEN : room);
+    }
+    sink->len += SIP_BYTES_LEN;
+    if (sink->len < sink->size)
+        sink->buf[sink->len] = '\0';
+    return 0;
+}
+%}
 %mutable;

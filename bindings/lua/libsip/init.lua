@@ -94,5 +94,7 @@ end
 
 -- The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
 sip.Location = require("libsip.location").Location
+-- Counters per loop and the /metrics endpoint (libsip.stats); loop:stats() reads the counters.
+sip.Metrics = require("libsip.stats").Metrics
 
 return sip

@@ -71,3 +71,6 @@ __all__ += ["Registrar", "UserDB"]
 # Proxies and routing programs (libsip.proxy): the proxy core and the API a route function uses.
 from .proxy import Branch, Outcome, Proxy, ProxyRequest  # noqa: E402
 __all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]
+# Counters per loop and the /metrics endpoint (libsip.stats); loop.stats() reads the counters.
+from .stats import Metrics  # noqa: E402
+__all__ += ["Metrics"]

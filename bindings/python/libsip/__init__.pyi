@@ -93,3 +93,4 @@ from .proxy import Branch as Branch
 from .proxy import Outcome as Outcome
 from .proxy import Proxy as Proxy
 from .proxy import ProxyRequest as ProxyRequest
+from .stats import Metrics as Metrics

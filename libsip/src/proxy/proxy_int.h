@@ -33,6 +33,7 @@ struct sip_proxy {
     sip_registrar_t *registrar;
     sip_auth_server_t *auth, *proxy_auth;
     sip_userdb_t *users;
+    sip_guard_t *guard; /* told of failed authentications; its blocked sources are dropped */
     struct sip__proxy_route *route; /* the routing program new requests go to, or NULL */
     /* Keys the branch hashes: only this proxy computes its own branches again (§16.3 step 4). */
     uint64_t key;
