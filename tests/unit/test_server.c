@@ -314,12 +314,29 @@ static void server_create_and_close(void **state)
     assert_non_null(sip_server_get_location(srv));
     assert_int_equal(sip_userdb_count(sip_server_get_users(srv)), 1);
     assert_null(sip_server_get_metrics(srv)); /* metrics.listen "" */
+    /* The guard is on the transport. */
+    assert_non_null(sip_server_get_guard(srv));
+    assert_ptr_equal(sip_transport_get_guard(sip_server_get_transport(srv)),
+                     sip_server_get_guard(srv));
     assert_string_equal(sip_config_get(sip_server_get_config(srv), "domains", 0), REALM);
     /* The listening address is an alias of the realm. */
     assert_int_equal(sip_location_is_local(sip_server_get_location(srv), "127.0.0.1", 9), 1);
     assert_int_equal(sip_location_is_local(sip_server_get_location(srv), REALM, 11), 1);
     /* The SQLite store is under state. */
     assert_int_equal(access(path("state/location.sqlite"), F_OK), 0);
+    /* A reload starts the metrics endpoint and changes the limits. */
+    sip_config_t *more;
+    assert_int_equal(sip_config_clone(&more, sip_server_get_config(srv)), 0);
+    assert_int_equal(sip_config_set(more, "metrics.listen", "127.0.0.1:0", NULL), 0);
+    assert_int_equal(sip_config_set(more, "limits.rate", "100", NULL), 0);
+    assert_int_equal(sip_config_add(more, "limits.allow", "10.0.0.0/8", NULL), 0);
+    assert_int_equal(sip_server_reload(srv, more, NULL), 0);
+    assert_non_null(sip_server_get_metrics(srv));
+    assert_true(sip_metrics_get_port(sip_server_get_metrics(srv)) > 0);
+    assert_int_equal(sip_config_set(more, "metrics.listen", "", NULL), 0);
+    assert_int_equal(sip_server_reload(srv, more, NULL), 0);
+    assert_null(sip_server_get_metrics(srv));
+    sip_config_unref(more);
     sip_server_close(srv);
     sip_server_close(srv);
     assert_null(sip_server_get_proxy(srv));

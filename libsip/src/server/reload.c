@@ -148,9 +148,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     const char *ml = sip__config_str(cfg, "metrics.listen");
     int new_metrics = !same(old, cfg, "metrics.listen");
     if (new_metrics && *ml) {
-        rc = sip__server_have_metrics()
-                 ? sip_metrics_create(&metrics, srv->loop, ml, NULL, NULL, NULL, NULL)
-                 : SIP_ENOTSUP;
+        rc = sip_metrics_create(&metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc && rc != SIP_ENOMEM) {
             sip__config_error(err, NULL, 0, 0, "metrics.listen", "cannot serve on %s: %s", ml,
                               sip_strerror(rc));

@@ -21,17 +21,6 @@
 /* How often a shutdown looks whether every request in progress has ended. */
 #define SHUTDOWN_POLL_MS 20
 
-int sip__server_have_guard(void)
-{
-    return sip_guard_create && sip_guard_opts_init && sip_guard_unref && sip_guard_allow &&
-           sip_guard_set_opts && sip_transport_set_guard;
-}
-
-int sip__server_have_metrics(void)
-{
-    return sip_metrics_create && sip_metrics_close && sip_metrics_unref;
-}
-
 sip_log_level_t sip__server_log_level(const char *name)
 {
     if (strcmp(name, "error") == 0) return SIP_LOG_ERROR;
@@ -86,8 +75,7 @@ int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_au
 
 void sip__server_guard_opts(sip_guard_opts_t *o, const sip_config_t *cfg)
 {
-    memset(o, 0, sizeof(*o));
-    if (sip__server_have_guard()) sip_guard_opts_init(o);
+    sip_guard_opts_init(o);
     o->rate_max = sip__config_uint(cfg, "limits.rate");
     o->rate_window_ms = sip__config_ms(cfg, "limits.rate_window");
     o->rate_block_ms = sip__config_ms(cfg, "limits.rate_block");
@@ -190,7 +178,7 @@ static void server_teardown(sip_server_t *srv)
         sip_metrics_unref(srv->metrics);
     }
     srv->metrics = NULL;
-    if (srv->guard) sip_guard_unref(srv->guard);
+    sip_guard_unref(srv->guard);
     srv->guard = NULL;
 }
 
@@ -255,13 +243,13 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     /* The guard sees every source before anything is parsed (sip/guard.h). */
     sip_guard_opts_t go;
     sip__server_guard_opts(&go, cfg);
-    rc = sip__server_have_guard() ? sip_guard_create(&srv->guard, srv->loop, &go) : 0;
+    rc = sip_guard_create(&srv->guard, srv->loop, &go);
     if (rc == SIP_EINVAL) {
         sip__config_error(err, NULL, 0, 0, "limits", "a limit is set with a zero window");
         return SIP_ECONFIG;
     }
     if (rc) return rc;
-    for (size_t i = 0; srv->guard && i < sip_config_count(cfg, "limits.allow"); i++) {
+    for (size_t i = 0; i < sip_config_count(cfg, "limits.allow"); i++) {
         rc = sip_guard_allow(srv->guard, sip_config_get(cfg, "limits.allow", i));
         if (rc == SIP_EINVAL) {
             sip__config_error(err, NULL, 0, 0, "limits.allow", "%s: not an address or CIDR",
@@ -270,7 +258,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
         }
         if (rc) return rc;
     }
-    rc = srv->guard ? sip_transport_set_guard(srv->tp, srv->guard) : 0;
+    rc = sip_transport_set_guard(srv->tp, srv->guard);
     if (rc) return rc;
 
     rc = sip_txn_layer_create(&srv->layer, srv->tp, NULL);
@@ -339,10 +327,6 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     srv->log_requests = sip__config_bool(cfg, "log.requests");
 
     const char *ml = sip__config_str(cfg, "metrics.listen");
-    if (*ml && !sip__server_have_metrics()) {
-        sip__config_error(err, NULL, 0, 0, "metrics.listen", "metrics are not built in");
-        return SIP_ECONFIG;
-    }
     if (*ml) {
         rc = sip_metrics_create(&srv->metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc == SIP_ENOMEM) return rc;

@@ -6,19 +6,6 @@
 #include "sip/auth.h"
 #include "sip/server.h"
 
-/* The guard and the metrics endpoint are modules of their own that a build may lack while they
- * are being written: weak references let the server run without them (no limits, no
- * endpoint) rather than fail to link. */
-#pragma weak sip_guard_opts_init
-#pragma weak sip_guard_create
-#pragma weak sip_guard_unref
-#pragma weak sip_guard_allow
-#pragma weak sip_guard_set_opts
-#pragma weak sip_transport_set_guard
-#pragma weak sip_metrics_create
-#pragma weak sip_metrics_close
-#pragma weak sip_metrics_unref
-
 struct sip_server {
     int refs;
     int closed;
@@ -43,9 +30,6 @@ struct sip_server {
     void *done_user;
 };
 
-/* 1 when the guard and the metrics modules are linked in (server.c). */
-int sip__server_have_guard(void);
-int sip__server_have_metrics(void);
 /* The log level of a log.level value ("notice" is the warnings: libsip has no notice level,
  * and the program's own notices are its to print). */
 sip_log_level_t sip__server_log_level(const char *name);
