@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "pump.h"
+#include "testca.h"
 #include "sip/sip.h"
 
 #define REALM "example.com"
@@ -509,6 +510,62 @@ static void server_refused_reload_changes_nothing(void **state)
     sip_config_unref(cfg);
 }
 
+/* A reload closes the listening points and drops the domains no longer listed, and takes new
+ * TLS files (a tls: listening point opened with them in the same reload); a bad key file is
+ * refused with nothing changed. */
+static void server_reload_removes_and_changes_tls(void **state)
+{
+    (void)state;
+    test_ca_t ca;
+    assert_int_equal(test_ca_create(&ca), 0);
+    sip_config_t *cfg = base_config(NULL, 0);
+    assert_int_equal(sip_config_add(cfg, "listen", "tcp:127.0.0.1:0", NULL), 0);
+    assert_int_equal(sip_config_add(cfg, "domains", "other.example", NULL), 0);
+    start(cfg);
+    sip_transport_t *tp = sip_server_get_transport(srv);
+    sip_location_t *loc = sip_server_get_location(srv);
+    assert_int_equal(sip_location_is_local(loc, "OTHER.example", 13), 1);
+    sip_parse_error_t err;
+    sip_config_t *next = base_config(NULL, 0); /* udp only, example.com only */
+    assert_int_equal(sip_config_set(next, "tls.cert", ca.server_cert, NULL), 0);
+    assert_int_equal(sip_config_set(next, "tls.key", ca.server_key, NULL), 0);
+    assert_int_equal(sip_config_add(next, "listen", "tls:127.0.0.1:0", NULL), 0);
+    int rc = sip_server_reload(srv, next, &err);
+    if (rc) fail_msg("reload: %s", err.reason);
+    assert_int_equal(sip_location_is_local(loc, "other.example", 13), 0);
+    assert_int_equal(sip_location_is_local(loc, REALM, 11), 1);
+    size_t live = 0, tls = 0;
+    for (size_t i = 0; i < sip_transport_listener_count(tp); i++) {
+        sip_netinfo_t li;
+        assert_int_equal(sip_transport_listener_info(tp, i, &li), 0);
+        if (li.transport != SIP_TRANSPORT_NONE) live++;
+        if (li.transport == SIP_TRANSPORT_TCP) fail_msg("the tcp listening point is open");
+        if (li.transport == SIP_TRANSPORT_TLS) tls++;
+    }
+    assert_int_equal(live, 2);
+    assert_int_equal(tls, 1);
+    /* A key that does not go with the certificate: refused, the TLS files in force stay. */
+    sip_config_t *bad;
+    assert_int_equal(sip_config_clone(&bad, next), 0);
+    assert_int_equal(sip_config_set(bad, "tls.key", ca.rogue_key, NULL), 0);
+    assert_int_equal(sip_server_reload(srv, bad, &err), SIP_ECONFIG);
+    assert_string_equal(err.header, "tls.cert");
+    assert_string_equal(sip_config_get(sip_server_get_config(srv), "tls.key", 0), ca.server_key);
+    sip_config_unref(bad);
+    /* The server still answers on UDP. */
+    result_t r;
+    sip_msg_t *m = request("OPTIONS", "sip:nobody@" REALM, "carol", "o9@test", 1, uac.port);
+    sip_txn_t *t = send_req(m, &r);
+    sip_msg_unref(m);
+    wait_nonzero(&r.final);
+    assert_int_equal(r.final, 404);
+    sip_msg_unref(r.rsp);
+    sip_txn_unref(t);
+    sip_config_unref(next);
+    sip_config_unref(cfg);
+    test_ca_remove(&ca);
+}
+
 /* ---- the routing program ------------------------------------------------------------------- */
 
 static int route_calls, route_frees;
@@ -657,6 +714,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(server_bad_key_error, setup, teardown),
         cmocka_unit_test_setup_teardown(server_reload_keeps_call_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(server_refused_reload_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(server_reload_removes_and_changes_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(server_set_route_replaces_program, setup, teardown),
         cmocka_unit_test_setup_teardown(server_shutdown_answers_and_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(server_shutdown_idle, setup, teardown),

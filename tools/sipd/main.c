@@ -312,10 +312,15 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
         if (sipd_script_reload(d->script, script, why, sizeof(why)) != 0)
             fprintf(stderr, "sipd: script reload refused: %s; the old script keeps running\n", why);
     }
+    sip_transport_t *tp = sip_server_get_transport(d->srv);
+    size_t live = 0;
+    for (size_t i = 0; i < sip_transport_listener_count(tp); i++) {
+        sip_netinfo_t ni;
+        if (sip_transport_listener_info(tp, i, &ni) == 0 && ni.transport) live++;
+    }
     notice(d, "reloaded: %zu domains, %zu users, %zu listening points",
            sip_config_count(cfg, "domains"),
-           sip_server_get_users(d->srv) ? sip_userdb_count(sip_server_get_users(d->srv)) : 0,
-           sip_transport_listener_count(sip_server_get_transport(d->srv)));
+           sip_server_get_users(d->srv) ? sip_userdb_count(sip_server_get_users(d->srv)) : 0, live);
     sip_config_unref(cfg);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The server: its parts assembled from a configuration (what sipd wired by hand), the routing
  * program, the per-request log line, clean shutdown and the getters. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "config/config_int.h"
+#include "core/mem.h"
+#include "location/location_int.h"
 #include "core/live_int.h"
 #include "proxy/proxy_int.h"
 #include "server/server_int.h"
@@ -27,6 +30,25 @@ sip_log_level_t sip__server_log_level(const char *name)
     if (strcmp(name, "info") == 0) return SIP_LOG_INFO;
     if (strcmp(name, "debug") == 0) return SIP_LOG_DEBUG;
     return SIP_LOG_WARN; /* warn, notice */
+}
+
+int sip__server_verify_client(const char *name)
+{
+    return strcmp(name, "required") == 0   ? SIP_TLS_CLIENT_REQUIRE
+           : strcmp(name, "optional") == 0 ? SIP_TLS_CLIENT_OPTIONAL
+                                           : SIP_TLS_CLIENT_NONE;
+}
+
+void sip__server_remove_domain(sip_server_t *srv, const char *domain)
+{
+    /* Domains compare without case (sip_location_add_domain() keeps them lower case). */
+    char d[256];
+    size_t n = strlen(domain);
+    if (n >= sizeof(d)) return;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)tolower((unsigned char)domain[i]);
+    d[n] = '\0';
+    sip__loc_map_del(&srv->loc->domains, d, n);
 }
 
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err)
@@ -187,6 +209,9 @@ static void server_free(sip_server_t *srv)
     server_teardown(srv);
     sip_config_unref(srv->cfg);
     sip_loop_unref(srv->loop);
+    for (size_t i = 0; i < srv->nlistens; i++)
+        free(srv->listens[i].spec);
+    free(srv->listens);
     free(srv);
     sip__live_dec(SIP_LIVE_SERVER);
 }
@@ -200,10 +225,21 @@ static int make_state_dir(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int open_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err)
+int sip__server_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err)
 {
+    struct sip__server_listen *nl = realloc(srv->listens, (srv->nlistens + 1) * sizeof(*nl));
+    if (!nl) return SIP_ENOMEM;
+    srv->listens = nl;
+    char *copy = sip__strdup(spec);
+    if (!copy) return SIP_ENOMEM;
     int rc = sip_transport_listen(srv->tp, spec);
-    if (rc >= 0) return 0;
+    if (rc >= 0) {
+        nl[srv->nlistens].spec = copy;
+        nl[srv->nlistens].idx = (size_t)rc;
+        srv->nlistens++;
+        return 0;
+    }
+    free(copy);
     if (rc == SIP_ENOMEM) return rc;
     sip__config_error(err, NULL, 0, 0, "listen", "cannot listen on %s: %s", spec,
                       rc == -EADDRINUSE ? "address already in use" : sip_strerror(rc));
@@ -223,9 +259,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     if (*cert) topts.tls_cert_file = cert;
     if (*key) topts.tls_key_file = key;
     if (*ca) topts.tls_ca_file = ca;
-    topts.tls_verify_client = strcmp(vc, "required") == 0   ? SIP_TLS_CLIENT_REQUIRE
-                              : strcmp(vc, "optional") == 0 ? SIP_TLS_CLIENT_OPTIONAL
-                                                            : SIP_TLS_CLIENT_NONE;
+    topts.tls_verify_client = sip__server_verify_client(vc);
     topts.max_connections = sip__config_uint(cfg, "limits.max_connections");
     topts.idle_timeout_ms = sip__config_ms(cfg, "limits.idle_timeout");
     rc = sip_transport_create(&srv->tp, srv->loop, &topts);
@@ -236,7 +270,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     }
     if (rc) return rc;
     for (size_t i = 0; i < sip_config_count(cfg, "listen"); i++) {
-        rc = open_listen(srv, sip_config_get(cfg, "listen", i), err);
+        rc = sip__server_listen(srv, sip_config_get(cfg, "listen", i), err);
         if (rc) return rc;
     }
 

@@ -22,6 +22,13 @@ struct sip_server {
     sip_guard_t *guard;
     sip_metrics_t *metrics;
     int log_requests;
+    /* Each listening point opened, by its text in the configuration, and its index in the
+     * transport (a reload closes those no longer listed). */
+    struct sip__server_listen {
+        char *spec;
+        size_t idx;
+    } * listens;
+    size_t nlistens;
     /* sip_server_shutdown() */
     sip_timer_t *shutdown_timer;
     int proxy_closed; /* the shutdown's first step is done */
@@ -40,6 +47,12 @@ int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_au
                           const sip_config_t *cfg, sip_parse_error_t *err);
 /* The guard's options from limits.*. */
 void sip__server_guard_opts(sip_guard_opts_t *o, const sip_config_t *cfg);
+/* sip_transport_opts_t.tls_verify_client of a tls.verify_client value. */
+int sip__server_verify_client(const char *name);
+/* Takes a domain out of the location service's (a reload that no longer lists it). */
+void sip__server_remove_domain(sip_server_t *srv, const char *domain);
+/* Opens a listening point and records it. 0, SIP_ECONFIG (err: "listen"), SIP_ENOMEM. */
+int sip__server_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err);
 /* Every domain of cfg, and each specific listening address as an alias of the first. */
 int sip__server_add_domains(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_t *err);
 
