@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_hook.h"
 #include "pump.h"
 #include "testca.h"
 #include "sip/sip.h"
@@ -396,6 +397,41 @@ static void server_bad_key_error(void **state)
     assert_int_equal(sip_live_count(SIP_LIVE_USERDB), 0);
 }
 
+/* Any allocation that fails makes the create fail with SIP_ENOMEM and leave nothing open. */
+static void server_create_alloc_failure_sweep(void **state)
+{
+    (void)state;
+    static const char *const one[] = {"alice", NULL};
+    sip_config_t *cfg = base_config(users_file("users", one), 1);
+    assert_int_equal(sip_config_add(cfg, "listen", "tcp:127.0.0.1:0", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "metrics.listen", "127.0.0.1:0", NULL), 0);
+    for (long n = 1;; n++) {
+        sip_parse_error_t err;
+        test_alloc_fail_at(n);
+        int rc = sip_server_create(&srv, loop, cfg, &err);
+        int fired = test_alloc_failed();
+        test_alloc_fail_at(0);
+        if (rc == 0) {
+            sip_server_close(srv);
+            sip_server_unref(srv);
+            srv = NULL;
+        }
+        test_pump(loop, 5);
+        assert_int_equal(sip_live_count(SIP_LIVE_SERVER), 0);
+        assert_int_equal(sip_live_count(SIP_LIVE_PROXY), 0);
+        assert_int_equal(sip_live_count(SIP_LIVE_LOCATION), 0);
+        assert_int_equal(sip_live_count(SIP_LIVE_GUARD), 0);
+        assert_int_equal(sip_live_count(SIP_LIVE_METRICS), 0);
+        if (!fired) {
+            assert_int_equal(rc, 0);
+            break;
+        }
+        if (rc != SIP_ENOMEM) fail_msg("allocation %ld: %d (%s)", n, rc, err.reason);
+        assert_true(n < 20000);
+    }
+    sip_config_unref(cfg);
+}
+
 /* ---- reload ---------------------------------------------------------------------------------- */
 
 static void server_reload_keeps_call_and_binding(void **state)
@@ -712,6 +748,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(server_create_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(server_bad_key_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(server_create_alloc_failure_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(server_reload_keeps_call_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(server_refused_reload_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(server_reload_removes_and_changes_tls, setup, teardown),
