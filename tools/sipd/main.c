@@ -311,6 +311,11 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
         why[0] = '\0';
         if (sipd_script_reload(d->script, script, why, sizeof(why)) != 0)
             fprintf(stderr, "sipd: script reload refused: %s; the old script keeps running\n", why);
+    } else if (!d->script != !(script && *script)) {
+        /* The host of a script is made at start (it may own the loop: sipd_script_run()). */
+        fprintf(stderr, "sipd: script: %s a script needs a restart; %s\n",
+                d->script ? "removing" : "adding",
+                d->script ? "the script keeps routing" : "the default routing goes on");
     }
     sip_transport_t *tp = sip_server_get_transport(d->srv);
     size_t live = 0;
