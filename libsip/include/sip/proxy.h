@@ -64,8 +64,10 @@ typedef struct sip_proxy_opts {
     int redirect;                  /**< sip_proxy_route_default(): redirect (302) rather than
                                         relay to registered contacts (default 0) */
     sip_guard_t *guard;            /**< told of every failed authentication (a wrong password,
-                                        an unknown user, a forged nonce) with the source
-                                        address; a blocked source's requests are dropped */
+                                        an unknown user, credentials that cannot be
+                                        checked) with the source address; a blocked
+                                        source's requests are dropped. Made on the same
+                                        loop (else SIP_EINVAL) */
 } sip_proxy_opts_t;
 
 /** Fills opts with the defaults. */
