@@ -631,3 +631,58 @@ int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t 
     tp->sendbuf_len = (size_t)n;
     return 0;
 }
+
+/* ---- what a server's reload changes ---------------------------------------------------------- */
+
+int sip__transport_unlisten(sip_transport_t *tp, size_t i)
+{
+    if (!tp || i >= tp->nlisteners) return SIP_ENOENT;
+    sip__listener_t *l = tp->listeners[i];
+    if (l->info.transport == SIP_TRANSPORT_NONE) return 0;
+    /* The slot stays (indexes of the others do not move) as a listener that failed to open
+     * does: no transport, no port, so that no send picks it; the handle closes on the loop. */
+    if (l->open && !uv_is_closing(&l->h.handle)) {
+        l->h.handle.data = l;
+        close_handle(tp, &l->h.handle, listener_closed);
+    }
+    char a[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "transport", "no longer listening on %s",
+            sip__addr_str(a, l->type, l->info.local_ip, l->info.local_port));
+    l->info.transport = SIP_TRANSPORT_NONE;
+    l->info.local_port = 0;
+    return 0;
+}
+
+int sip__transport_set_tls(sip_transport_t *tp, const char *cert, const char *key, const char *ca,
+                           int verify_client, char *why, size_t size)
+{
+    if (!tp) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    /* The new files in the options (their strings copied into a new block), a new server
+     * context from them; on any failure the old ones are put back. Connections made before
+     * keep the context they were made with (OpenSSL counts its references). */
+    sip_transport_opts_t old = tp->opts;
+    char *old_strings = tp->strings;
+    tp->opts.tls_cert_file = cert && *cert ? cert : NULL;
+    tp->opts.tls_key_file = key && *key ? key : NULL;
+    tp->opts.tls_ca_file = ca && *ca ? ca : NULL;
+    tp->opts.tls_verify_client = verify_client;
+    tp->strings = NULL;
+    int rc = copy_strings(tp);
+    sip__tls_ctx_t *server = NULL;
+    if (rc == 0 && (tp->opts.tls_cert_file || tp->opts.tls_key_file))
+        rc = sip__tls_ctx_create(&server, &tp->opts, 1, why, size);
+    if (rc) {
+        free(tp->strings);
+        tp->strings = old_strings;
+        tp->opts = old;
+        return rc;
+    }
+    free(old_strings);
+    if (tp->tls_server) sip__tls_ctx_free(tp->tls_server);
+    tp->tls_server = server;
+    /* The client context is made again, with the new CA bundle, when next needed. */
+    if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
+    tp->tls_client = NULL;
+    return 0;
+}

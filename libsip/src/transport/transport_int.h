@@ -187,4 +187,12 @@ int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, in
 int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_t src_port,
                         char *ip, size_t iplen, uint16_t *port);
 
+/* transport.c: what a server's reload changes (sip/server.h). Closes listening point i (its slot
+ * stays, with no transport). 0 or SIP_ENOENT. */
+int sip__transport_unlisten(sip_transport_t *tp, size_t i);
+/* Replaces the TLS files and the client-certificate mode for the connections made from now on
+ * (strings copied). 0, or the error with why filled; nothing changes on failure. */
+int sip__transport_set_tls(sip_transport_t *tp, const char *cert, const char *key, const char *ca,
+                           int verify_client, char *why, size_t size);
+
 #endif
