@@ -266,9 +266,9 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/sdp.h"
 %include "sip/loop.h"
 %include "sip/resolve.h"
-/* Bound by the guard's slice (issue 14). */
-%ignore sip_transport_set_guard;
-%ignore sip_transport_get_guard;
+/* The guard (sip/guard.h): a handle by convention 1, before the transport that takes it. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_guard_t **out };
+%include "sip/guard.h"
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"

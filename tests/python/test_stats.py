@@ -198,3 +198,61 @@ def test_curl_scrapes_metrics():
         assert text.startswith("HTTP/1.1 200")
         assert "# TYPE sip_requests_received_total counter" in text
         assert "\r\nContent-Type: text/plain; version=0.0.4" in text
+
+
+def test_registrations_bindings_and_digest_checks_are_counted():
+    """A proxy with a registrar and digest auth on one loop: a REGISTER with the right password
+    (challenged first), one with a wrong password, and the unregistration."""
+    import asyncio
+
+    async def main():
+        loop = libsip.Loop(strict=True)
+        stacks = [libsip.Stack(["udp:127.0.0.1:0"], loop=loop, transactions=True, t1_ms=50)
+                  for _ in range(3)]
+        server = asyncio.ensure_future(loop.serve())
+        loc = libsip.Location(loop)
+        try:
+            with libsip.Proxy(stacks[0], location=loc, registrar=libsip.Registrar(loc),
+                              auth=libsip.AuthServer("example.com"),
+                              users={"bob": "pw"}) as proxy, \
+                    libsip.UA(stacks[1]) as good, libsip.UA(stacks[2]) as bad:
+                @proxy.route
+                async def route(req):
+                    if await req.authenticate() is None:
+                        return req.challenge()
+                    await req.save()
+
+                dst = stacks[0].address("udp")
+                uri = "sip:" + dst.split(":", 1)[1]
+                reg = await asyncio.wait_for(
+                    good.register("sip:bob@example.com", password="pw", registrar=uri, dst=dst),
+                    5)
+                s = loop.stats()
+                assert s['sip_auth_total{result="ok"}'] == 1
+                assert s['sip_auth_total{result="failed"}'] == 0
+                assert s['sip_registrations_total{result="ok"}'] == 1
+                assert s["sip_bindings"] == 1
+                with pytest.raises(libsip.RegistrationFailed):
+                    await asyncio.wait_for(
+                        bad.register("sip:bob@example.com", password="nope", registrar=uri,
+                                     dst=dst, retry_initial=False), 5)
+                s = loop.stats()
+                assert s['sip_auth_total{result="failed"}'] >= 1
+                assert s['sip_registrations_total{result="ok"}'] == 1
+                assert s['sip_registrations_total{result="failed"}'] == 0
+                await reg.unregister(timeout=5)
+                s = loop.stats()
+                assert s['sip_registrations_total{result="ok"}'] == 2
+                assert s["sip_bindings"] == 0
+                assert s['sip_requests_received_total{method="REGISTER"}'] >= 4
+        finally:
+            loc.close()
+            for st in stacks:
+                st.close()
+            loop.stop()
+            await asyncio.wait_for(server, 5)
+            for g in GAUGES:
+                assert loop.stats()[g] == 0, g
+            loop.close()
+
+    asyncio.run(main())

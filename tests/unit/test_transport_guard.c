@@ -191,6 +191,14 @@ static void tguard_udp_rate_and_blocks(void **state)
     udp_send(fd, port, 51);
     assert_true(test_pump_until(loop, &b.n, 15, 3000));
     assert_int_equal(sip_transport_set_guard(NULL, g), SIP_EINVAL);
+    /* A guard of another loop (another thread, maybe) is refused. */
+    sip_loop_t *loop2;
+    sip_guard_t *g2;
+    assert_int_equal(sip_loop_create(&loop2), 0);
+    assert_int_equal(sip_guard_create(&g2, loop2, NULL), 0);
+    assert_int_equal(sip_transport_set_guard(tb, g2), SIP_EINVAL);
+    sip_guard_unref(g2);
+    sip_loop_unref(loop2);
     assert_int_equal(sip_transport_set_guard(tb, g), 0);
     close(fd);
     close(fd2);

@@ -96,5 +96,7 @@ end
 sip.Location = require("libsip.location").Location
 -- Counters per loop and the /metrics endpoint (libsip.stats); loop:stats() reads the counters.
 sip.Metrics = require("libsip.stats").Metrics
+-- Per-source limits against abuse (libsip.guard): transport:set_guard(g), Proxy{ guard = g }.
+sip.Guard = require("libsip.guard").Guard
 
 return sip

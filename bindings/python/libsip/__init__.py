@@ -74,3 +74,6 @@ __all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]
 # Counters per loop and the /metrics endpoint (libsip.stats); loop.stats() reads the counters.
 from .stats import Metrics  # noqa: E402
 __all__ += ["Metrics"]
+# Per-source limits against abuse (libsip.guard): Transport.guard, Proxy(guard=).
+from .guard import Guard  # noqa: E402
+__all__ += ["Guard"]

@@ -94,3 +94,4 @@ from .proxy import Outcome as Outcome
 from .proxy import Proxy as Proxy
 from .proxy import ProxyRequest as ProxyRequest
 from .stats import Metrics as Metrics
+from .guard import Guard as Guard

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Set, Union
+from typing import Any, Callable, List, Optional, Set, Union
 
 from . import _core as _c
 from ._base import Enum, safe_repr
@@ -236,14 +236,6 @@ class Loop:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    def stats(self) -> Dict[str, int]:
-        """The loop's counters (sip/stats.h) by Prometheus series name, as /metrics serves
-        them: 'sip_requests_received_total{method="INVITE"}', 'sip_transactions', ... (see
-        docs/SIPD.md, Metrics). Counters only grow; gauges (sip_transactions, sip_dialogs,
-        sip_bindings, sip_connections, sip_blocked_sources) go back down as objects go."""
-        from .stats import loop_stats
-        return loop_stats(self)
 
     # -- work -------------------------------------------------------------------------------
 

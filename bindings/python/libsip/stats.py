@@ -42,9 +42,13 @@ def _series() -> List[Tuple[int, str, bool]]:
     return _SERIES
 
 
-def loop_stats(loop: Loop) -> Dict[str, int]:
-    """The counters of a loop (Loop.stats() calls it)."""
-    h = loop._handle()
+def _stats(self: Loop) -> Dict[str, int]:
+    """The loop's counters (sip/stats.h) by Prometheus series name, as /metrics serves them:
+    'sip_requests_received_total{method="INVITE"}', 'sip_transactions', ... (see docs/SIPD.md,
+    Metrics). Counters only grow; gauges (sip_transactions, sip_dialogs, sip_bindings,
+    sip_connections, sip_blocked_sources) go back down as objects go. A closed loop raises
+    ClosedError."""
+    h = self._handle()
     out: Dict[str, int] = {}
     for i, key, gauge in _series():
         v = int(_c.sip_stat_get(h, i))
@@ -54,6 +58,8 @@ def loop_stats(loop: Loop) -> Dict[str, int]:
         out[key] = v
     return out
 
+
+Loop.stats = _stats  # type: ignore[attr-defined]
 
 _OPTS = ("max_connections", "timeout_ms")
 

@@ -435,6 +435,11 @@ int sip__guard_admit(sip_guard_t *g, const struct sockaddr *sa, int request)
     return rc;
 }
 
+sip_loop_t *sip__guard_loop(const sip_guard_t *g)
+{
+    return g ? g->loop : NULL;
+}
+
 /* ---- the handle ---- */
 
 static void free_guard(sip_guard_t *g)

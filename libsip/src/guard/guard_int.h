@@ -41,4 +41,7 @@ const char *sip__gaddr_str(const sip__gaddr_t *a, char *buf, size_t size);
  * SIP_STAT_BLOCKED). A guard that is closed, or an address it cannot read, lets it through. */
 int sip__guard_admit(sip_guard_t *g, const struct sockaddr *sa, int request);
 
+/* The loop the guard was made on (its users must live on the same one: one thread). */
+sip_loop_t *sip__guard_loop(const sip_guard_t *g);
+
 #endif

@@ -77,7 +77,9 @@ static int render(sip_metrics_t *m, size_t *len)
     }
     size_t pos = (size_t)n;
     if (m->extra) {
-        /* As snprintf: a second call with the size it asked for. */
+        /* Room for a program's usual series, so that its function runs once a scrape (a
+         * script's builds its text each time); more when it asks, as snprintf. */
+        if (reserve(m, pos + 16384)) return SIP_ENOMEM;
         int e = m->extra(m, m->buf + pos, m->cap - pos, m->user);
         if (e > 0 && (size_t)e >= m->cap - pos && !m->closed) {
             if (reserve(m, pos + (size_t)e)) return SIP_ENOMEM;

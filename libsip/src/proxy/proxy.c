@@ -11,11 +11,12 @@
 
 #include "core/live_int.h"
 #include "core/mem.h"
+#include "guard/guard_int.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
-#include "stats/stats_int.h"
 #include "sip/str.h"
 #include "sip/transport.h"
+#include "stats/stats_int.h"
 #include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
@@ -76,6 +77,12 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     if (bad) {
         sip_log(sip_transport_get_loop(tp), SIP_LOG_ERROR, "proxy",
                 "option %s refused: it goes into headers as it is", bad);
+        rc = SIP_EINVAL;
+        goto fail;
+    }
+    if (opts->guard && sip__guard_loop(opts->guard) != sip_transport_get_loop(tp)) {
+        sip_log(sip_transport_get_loop(tp), SIP_LOG_ERROR, "proxy",
+                "option guard refused: it belongs to another loop");
         rc = SIP_EINVAL;
         goto fail;
     }

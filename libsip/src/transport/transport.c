@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "stats/stats_int.h"
+#include "guard/guard_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -264,6 +265,8 @@ int sip_transport_set_guard(sip_transport_t *tp, sip_guard_t *guard)
 {
     if (!tp) return SIP_EINVAL;
     if (tp->closed) return SIP_ECLOSED;
+    /* Everything on a loop runs on its thread: a guard of another loop would be shared. */
+    if (guard && sip__guard_loop(guard) != tp->loop) return SIP_EINVAL;
     sip_guard_ref(guard);
     sip_guard_unref(tp->guard);
     tp->guard = guard;
