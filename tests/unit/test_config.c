@@ -219,6 +219,8 @@ static void config_file_sets_only_its_keys(void **state)
     assert_int_equal(sip_config_count(cfg, "domains"), 2);
     assert_int_equal(sip_config_load(cfg, file("missing.yaml", NULL), &err), -2);
     assert_non_null(strstr(err.reason, "missing.yaml"));
+    assert_int_equal(sip_config_load(cfg, dir, &err), -21); /* EISDIR */
+    assert_non_null(strstr(err.reason, "Is a directory"));
     sip_config_unref(cfg);
 }
 
