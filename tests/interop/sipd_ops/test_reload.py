@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """SIGHUP: sipd reads its configuration file again, applies its flags over it again, and
-reloads. A new user and a new domain
-take effect without dropping a registration or an established SIPp call (its BYE goes through
-after the reload); a broken file, or one whose new listening point cannot open, is refused with
-the reason (file, line, key) and the old configuration keeps serving."""
+reloads. A new user and a new domain take effect without dropping a registration or an
+established SIPp call (its BYE goes through after the reload); a broken file, or one whose new
+listening point cannot open, is refused with the reason (file, line, key) and the old
+configuration keeps serving."""
 import re
 import signal
 import socket
