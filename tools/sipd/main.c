@@ -382,7 +382,13 @@ static void print_started(sipd_t *d, const sip_config_t *cfg)
            sip_location_count(sip_server_get_location(d->srv)),
            strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
-    if (m) printf("metrics on http://%s/metrics\n", sip_config_get(cfg, "metrics.listen", 0));
+    if (m) {
+        /* The address as configured, with the port chosen for port 0. */
+        const char *ml = sip_config_get(cfg, "metrics.listen", 0);
+        const char *colon = strrchr(ml, ':');
+        printf("metrics on http://%.*s:%u/metrics\n", (int)(colon ? colon - ml : 0), ml,
+               sip_metrics_get_port(m));
+    }
     fflush(stdout);
 }
 

@@ -76,6 +76,17 @@ def test_flags_override_the_file(env):
     env.stop_clean(d)
 
 
+def test_metrics_flag_serves(env):
+    import urllib.request
+    p = env.port()
+    d = env.sipd("sipd", "--listen", "udp:127.0.0.1:%d" % p, "--metrics", "127.0.0.1:0")
+    m = d.wait_for(r"^metrics on (http://127\.0\.0\.1:(\d+)/metrics)$")
+    assert int(m.group(2)) > 0
+    with urllib.request.urlopen(m.group(1), timeout=10) as r:
+        assert r.status == 200
+    env.stop_clean(d)
+
+
 def test_pid_file(env):
     p = env.port()
     pid = env.work / "sipd.pid"
