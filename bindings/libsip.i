@@ -268,6 +268,7 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/resolve.h"
 /* The guard (sip/guard.h): a handle by convention 1, before the transport that takes it. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_guard_t **out };
+%apply SWIGTYPE *SIP_STRUCT_OUT { sip_guard_opts_t *out };
 %include "sip/guard.h"
 %include "sip/transport.h"
 %include "sip/txn.h"

@@ -67,6 +67,11 @@ static void guard_defaults(void **state)
     assert_int_equal(sip_loop_create(&loop), 0);
     sip_guard_t *g = make(loop, NULL);
     assert_int_equal(sip_live_count(SIP_LIVE_GUARD), 1);
+    sip_guard_opts_t got;
+    assert_int_equal(sip_guard_get_opts(g, &got), 0);
+    assert_memory_equal(&got, &o, sizeof(o));
+    assert_int_equal(sip_guard_get_opts(NULL, &got), SIP_EINVAL);
+    assert_int_equal(sip_guard_get_opts(g, NULL), SIP_EINVAL);
     /* No rate limit by default: any number of requests goes on. */
     for (int i = 0; i < 1000; i++)
         assert_int_equal(sip_guard_check(g, "192.0.2.7"), 0);
@@ -218,6 +223,9 @@ static void guard_auth_failures(void **state)
     assert_int_equal(sip_guard_set_opts(g, &o), 0);
     for (int i = 0; i < 50; i++)
         assert_int_equal(sip_guard_auth_failed(g, "192.0.2.52"), 0);
+    sip_guard_opts_t got;
+    assert_int_equal(sip_guard_get_opts(g, &got), 0);
+    assert_int_equal(got.auth_max_failures, 0);
     /* The reload kept the block. */
     assert_int_equal(sip_guard_is_blocked(g, "192.0.2.50"), 1);
     sip_guard_unref(g);
@@ -406,6 +414,10 @@ static void guard_loop_closed(void **state)
     assert_int_equal(sip_guard_check(g, "192.0.2.2"), 0);
     assert_int_equal(sip_guard_check(g, "192.0.2.2"), 0);
     assert_int_equal(sip_guard_blocked_count(g), 0);
+    /* A reload of a closed guard is taken and changes nothing. */
+    o.max_sources = 1;
+    assert_int_equal(sip_guard_set_opts(g, &o), 0);
+    assert_int_equal(sip_guard_unblock(g, "192.0.2.1"), SIP_ENOENT);
     sip_guard_unref(g);
     sip_loop_unref(loop);
     sip_guard_t *g2 = NULL;

@@ -62,7 +62,10 @@ local function make_opts(opts, base, what)
     return o
 end
 
-local function current(o)
+-- The limits in force (sip_guard_get_opts) as a table.
+local function current(p)
+    local rc, o = core.sip_guard_get_opts(p)
+    if rc < 0 then raise(rc, "guard options: " .. core.sip_strerror(rc)) end
     local out = {}
     for _, k in ipairs(OPTIONS) do out[k] = o[k] end
     return out
@@ -102,7 +105,7 @@ function M.Guard(loop, opts)
             .. "time, max_sources at least 1")
     end
     if rc < 0 then raise(rc, "sip.Guard: cannot create the guard: " .. core.sip_strerror(rc)) end
-    local g = setmetatable({ _p = p, _loop = loop, _opts = current(o) }, Guard)
+    local g = setmetatable({ _p = p, _loop = loop }, Guard)
     for _, a in ipairs(allow) do g:allow(a) end
     return g
 end
@@ -114,13 +117,12 @@ function Guard.methods.set_opts(g, opts)
     local keys = {}
     for _, k in ipairs(OPTIONS) do keys[k] = true end
     opts = errors._check_opts(opts, keys, "set_opts")
-    local o = make_opts(opts, rawget(g, "_opts"), "set_opts")
+    local o = make_opts(opts, current(p), "set_opts")
     local rc = core.sip_guard_set_opts(p, o)
     if rc < 0 then
         raise(rc, "guard options refused: a limit needs a window and a block time, "
             .. "max_sources at least 1")
     end
-    rawset(g, "_opts", current(o))
 end
 
 --- Never limits or blocks these addresses: "192.0.2.7", "10.0.0.0/8", "::1",
@@ -182,15 +184,12 @@ Guard.props.blocked_count = function(g)
     local p = rawget(g, "_p")
     return p and core.sip_guard_blocked_count(p) or 0
 end
---- The limits in force (a copy): the OPTIONS names and their values.
-Guard.props.options = function(g)
-    local out = {}
-    for k, v in pairs(rawget(g, "_opts")) do out[k] = v end
-    return out
-end
+--- The limits in force (sip_guard_get_opts): the OPTIONS names and their values.
+Guard.props.options = function(g) return current(guard_p(g)) end
 --- true once close() ran.
 Guard.props.closed = function(g) return rawget(g, "_p") == nil end
---- The loop whose clock, log and counters the guard uses.
+--- The loop whose clock, log and counters the guard uses (nil for a Server's guard reached
+--- through server.guard).
 Guard.props.loop = function(g) return rawget(g, "_loop") end
 --- The option names the options table takes besides allow (the fields of sip_guard_opts_t).
 Guard.props.OPTIONS = function() return OPTIONS end
@@ -204,9 +203,14 @@ Guard.__gc = function(g)
 end
 Guard.__tostring = function(g)
     if not rawget(g, "_p") then return "<Guard closed>" end
-    local o = rawget(g, "_opts")
+    local o = current(rawget(g, "_p"))
     return ("<Guard rate %d/%d ms, auth %d/%d ms, %d blocked>"):format(o.rate_max,
         o.rate_window_ms, o.auth_max_failures, o.auth_window_ms, g.blocked_count)
+end
+
+-- A Guard for a core handle made elsewhere (a Server's), taking over the reference p carries.
+function M._adopt_guard(p)
+    return setmetatable({ _p = p }, Guard)
 end
 
 M._Guard = Guard

@@ -59,7 +59,7 @@ class Guard:
     The guard closes with its loop (it limits nothing after that); close() drops this
     object's reference (a transport or proxy given the guard keeps its own)."""
 
-    __slots__ = ("_h", "_loop", "_opts", "__weakref__")
+    __slots__ = ("_h", "_loop", "__weakref__")
     #: The option names Guard(loop, **options) and set_opts() take (sip_guard_opts_t).
     OPTIONS = _OPTS
 
@@ -81,9 +81,23 @@ class Guard:
         if rc < 0:
             raise error(rc, f"cannot create the guard: {_c.sip_strerror(rc)}")
         self._h = h
-        self._opts = {k: getattr(o, k) for k in _OPTS}
         for a in allow:
             self.allow(a)
+
+    @classmethod
+    def _adopt(cls, h: Any, loop: Optional[Loop] = None) -> "Guard":
+        """A Guard for a core handle made elsewhere (a Server's), taking over the reference
+        h carries."""
+        g = cls.__new__(cls)
+        g._h = h
+        g._loop = loop
+        return g
+
+    def _current(self) -> Dict[str, int]:
+        rc, o = _c.sip_guard_get_opts(self._handle())
+        if rc < 0:  # pragma: no cover - a live handle always answers
+            raise error(rc)
+        return {k: int(getattr(o, k)) for k in _OPTS}
 
     @staticmethod
     def _make_opts(opts: Dict[str, Any], base: Optional[Dict[str, int]] = None) -> Any:
@@ -104,25 +118,25 @@ class Guard:
         return h
 
     @property
-    def loop(self) -> Loop:
-        """The loop whose clock, log and counters the guard uses."""
+    def loop(self) -> Optional[Loop]:
+        """The loop whose clock, log and counters the guard uses (None for a Server's guard
+        reached through Server.guard)."""
         return self._loop
 
     @property
     def options(self) -> Dict[str, int]:
-        """The limits in force (a copy): the OPTIONS names and their values."""
-        return dict(self._opts)
+        """The limits in force (sip_guard_get_opts): the OPTIONS names and their values."""
+        return self._current()
 
     def set_opts(self, **opts: Any) -> None:
         """Changes the limits named (a configuration reload); the others stay. Sources keep
         their counts and blocks. Raises as the constructor does."""
         h = self._handle()
-        o = self._make_opts(opts, self._opts)
+        o = self._make_opts(opts, self._current())
         rc = _c.sip_guard_set_opts(h, o)
         if rc < 0:
             raise error(rc, "guard options refused: a limit needs a window and a block time, "
                             "max_sources at least 1")
-        self._opts = {k: getattr(o, k) for k in _OPTS}
 
     def allow(self, cidr: str) -> None:
         """Never limits or blocks these addresses: "192.0.2.7", "10.0.0.0/8", "::1",
@@ -205,6 +219,7 @@ class Guard:
     def __repr__(self) -> str:
         if self._h is None:
             return "<Guard closed>"
-        return (f"<Guard rate {self._opts['rate_max']}/{self._opts['rate_window_ms']} ms, "
-                f"auth {self._opts['auth_max_failures']}/{self._opts['auth_window_ms']} ms, "
+        o = self._current()
+        return (f"<Guard rate {o['rate_max']}/{o['rate_window_ms']} ms, "
+                f"auth {o['auth_max_failures']}/{o['auth_window_ms']} ms, "
                 f"{self.blocked_count} blocked>")

@@ -60,6 +60,10 @@ SIP_EXTERN void sip_guard_unref(sip_guard_t *g);
  * @return 0 or SIP_EINVAL. */
 SIP_EXTERN int sip_guard_set_opts(sip_guard_t *g, const sip_guard_opts_t *opts);
 
+/** The limits in force: those of sip_guard_create() or the last sip_guard_set_opts().
+ * @return 0, SIP_EINVAL (NULL g or out). */
+SIP_EXTERN int sip_guard_get_opts(const sip_guard_t *g, sip_guard_opts_t *out);
+
 /**
  * Never limits or blocks these addresses: "192.0.2.7", "10.0.0.0/8", "::1", "2001:db8::/32".
  * @return 0, SIP_EINVAL (malformed; nothing added), SIP_ENOMEM.

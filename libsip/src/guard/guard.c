@@ -546,6 +546,8 @@ int sip_guard_set_opts(sip_guard_t *g, const sip_guard_opts_t *opts)
 {
     if (!g || !opts || !opts_valid(opts)) return SIP_EINVAL;
     g->opts = *opts;
+    /* Closed with its loop: nothing is counted any more, and the loop's counters are gone. */
+    if (g->closed) return 0;
     /* A smaller table: the least recently seen go first, blocked sources last. */
     while (g->nsources > g->opts.max_sources) {
         entry_t *e = g->lru.tail ? g->lru.tail : g->blocked.tail;
@@ -554,7 +556,14 @@ int sip_guard_set_opts(sip_guard_t *g, const sip_guard_opts_t *opts)
     }
     size_t nb = buckets_for(g->opts.max_sources);
     if (nb != g->nbuckets) rehash(g, nb);
-    if (!g->closed) arm(g, now_of(g));
+    arm(g, now_of(g));
+    return 0;
+}
+
+int sip_guard_get_opts(const sip_guard_t *g, sip_guard_opts_t *out)
+{
+    if (!g || !out) return SIP_EINVAL;
+    *out = g->opts;
     return 0;
 }
 

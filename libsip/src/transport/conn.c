@@ -232,6 +232,7 @@ static void set_ready(sip__conn_t *c)
 static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stream)
 {
     sip_transport_t *tp = c->tp;
+    if (c->closing) return;
     c->got_message = 1;
     /* As for datagrams (udp.c): a blocked source's message is dropped before parsing, and its
      * connection goes with it. */
