@@ -9,13 +9,13 @@ foreach(src ${interop_demo_tests})
   get_filename_component(topic ${src} NAME_WE)
   string(REGEX REPLACE "^test_" "" topic ${topic})
   set(name interop_demo_${topic})
-  if(TARGET sipd AND TARGET sipua)
+  if(TARGET sipd AND TARGET sipua AND TARGET sip-uas)
     add_test(NAME ${name} COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${src})
     set_tests_properties(${name} PROPERTIES TIMEOUT 300 ENVIRONMENT
-      "SIPD=$<TARGET_FILE:sipd>;SIPUA=$<TARGET_FILE:sipua>;DEMO_PORT=${port};PYTHONDONTWRITEBYTECODE=1")
+      "SIPD=$<TARGET_FILE:sipd>;SIPUA=$<TARGET_FILE:sipua>;SIP_UAS=$<TARGET_FILE:sip-uas>;DEMO_PORT=${port};PYTHONDONTWRITEBYTECODE=1")
   else()
-    # sipd and sipua are built with the tests (sipua with LIBSIP_EXAMPLES): without them these
-    # tests must fail, not vanish.
+    # sipd, sip-uas and sipua are built with the tests (sipua with LIBSIP_EXAMPLES): without
+    # them these tests must fail, not vanish.
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -E false)
   endif()
   math(EXPR port "${port} + 200")
