@@ -181,6 +181,13 @@ static void on_request(sip_ua_t *ua, sip_txn_t *txn, sip_msg_t *req, void *user)
     const sip_addr_t *from = sip_msg_get_from(req);
     say(a, "incoming call from %.*s", from ? (int)from->uri.raw.len : 0,
         from ? from->uri.raw.ptr : "");
+    /* RFC 5806: a call forwarded to us says from whom and why (a phone shows it). */
+    for (size_t i = 0;; i++) {
+        const sip_header_t *h = sip_msg_header_by_name(req, "Diversion", i);
+        if (!h) break;
+        sip_str_t v = sip_header_get_value(h);
+        say(a, "diverted: %.*s", (int)v.len, v.ptr);
+    }
     call_t *c = call_new(a, 0);
     if (!c) {
         sip_txn_respond(txn, 500, NULL);
@@ -301,11 +308,13 @@ static void usage(FILE *f)
                "A registering user agent: it registers sip:NAME@D at the registrar (answering\n"
                "digest challenges with --password), answers every incoming call (180, then 200\n"
                "with an SDP answer) and, with --call, places one call through the registrar.\n"
-               "Without --call it runs until SIGINT or SIGTERM, then unregisters.\n"
+               "Without --call it runs until SIGINT or SIGTERM, then unregisters. A call\n"
+               "forwarded to it prints its Diversion (RFC 5806).\n"
                "\n"
                "  -r, --registrar URI    where to register, \"sip:127.0.0.1:5060\" (a numeric\n"
                "                         address is also the next hop of calls); none: no\n"
-               "                         registration, calls go straight to their URI\n"
+               "                         registration: it answers calls on --listen and\n"
+               "                         calls go straight to their URI\n"
                "  -u, --user NAME        the user of the address of record and of the credential\n"
                "  -p, --password P       the digest password\n"
                "  -d, --domain D         the domain of the address of record (default: the\n"
@@ -361,7 +370,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (optind != argc || !a.user || !*a.user || (!a.registrar && !a.target)) {
+    if (optind != argc || !a.user || !*a.user) {
         usage(stderr);
         return EXIT_USAGE;
     }
