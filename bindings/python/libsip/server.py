@@ -60,9 +60,13 @@ class ConfigError(Error):
         self.line = line
         self.column = column
         self.key = key
-        where = f"{name}:{line}: " if line and name else (f"line {line}: " if line else "")
-        what = f"{key}: " if key else ""
-        super().__init__(code, f"{where}{what}{reason or _c.sip_strerror(code)}")
+        # libsip's reason names the file, line and key when it has them.
+        text = reason or _c.sip_strerror(code)
+        if name and line and name not in text:
+            text = f"{name}:{line}: {text}"
+        if key and key not in text:
+            text = f"{key}: {text}"
+        super().__init__(code, text)
 
 
 def _config_error(rc: int, err: Any, name: str = "", what: str = "") -> Error:
