@@ -44,8 +44,10 @@ end
 -- Raises SIP_ECONFIG (or the code) from a sip_parse_error_t copy.
 local function config_error(rc, err, name, what)
     if rc == core.SIP_ENOMEM then raise(rc) end
-    if rc ~= ECONFIG and err == nil then
-        raise(rc, (what and what .. ": " or "") .. core.sip_strerror(rc))
+    if rc ~= ECONFIG then
+        local reason = err and text(err.reason) or ""
+        if reason == "" then reason = (what and what .. ": " or "") .. core.sip_strerror(rc) end
+        raise(rc, reason)
     end
     if err == nil then raise(rc, what or core.sip_strerror(rc)) end
     local key, reason, line = text(err.header), text(err.reason), err.line
