@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* sipd --demo: on the server's loop, two libsip user agents (alice and bob, each with its own
- * transport on a free loopback port) register with the server using digest, alice calls bob
- * through it, bob rings and answers with the offer/answer engine, alice hangs up a moment later
- * and both unregister. Every message of theirs is printed as one line of a ladder as it arrives
- * (transport handlers at SIP_HANDLER_PRIO_FIRST on the three transports see every message
- * received, so each message is seen once, where it lands). */
+ * transport on a free loopback port) register with the server (digest when it has a users
+ * table), alice calls bob through it, bob rings and answers with the offer/answer engine, alice
+ * hangs up a moment later and both unregister. Every message of theirs is printed as one line of a
+ * ladder as it arrives (transport handlers at SIP_HANDLER_PRIO_FIRST on the three transports see
+ * every message received, so each message is seen once, where it lands). */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
