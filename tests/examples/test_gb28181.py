@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: MIT
+"""examples/gb28181: the platform (gb_platform.py) against the simulated device (gb_device.py), each
+a Stack on 127.0.0.1 (ports 47700-47799) sharing one loop: digest MD5 registration,
+keepalives that keep the device online and their absence that marks it offline, the catalog
+(GB2312 names), a live stream whose INVITE and 200 carry y= and f=, its ACK and BYE."""
+
+import asyncio
+import gc
+import os
+import sys
+
+import pytest
+
+import libsip
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "gb28181"))
+
+import gb_device as gbdevice  # noqa: E402
+import gb_platform as gbplatform  # noqa: E402
+import manscdp  # noqa: E402
+
+WAIT = 5
+BASE = 47700
+PLATFORM_ID = "34020000002000000001"
+DEVICE_ID = "34020000001320000001"
+
+
+def run(n, body, **platform_opts):
+    async def main():
+        loop = libsip.Loop(strict=True)
+        port = BASE + 10 * n
+        stacks = [libsip.Stack([f"udp:127.0.0.1:{port + i}"], loop=loop, transactions=True,
+                               t1_ms=50) for i in range(3)]
+        server = asyncio.ensure_future(loop.serve())
+        events = []
+        opts = dict(platform_id=PLATFORM_ID, password="12345678", media_ip="192.0.2.10",
+                    media_port=30000, keepalive_interval=0.2, keepalive_missed=3,
+                    on_event=lambda ev, dev: events.append((ev, dev.id)))
+        opts.update(platform_opts)
+        platform = gbplatform.Platform(stacks[0], **opts)
+        try:
+            return await asyncio.wait_for(body(platform, stacks, port, events), 6 * WAIT)
+        finally:
+            platform.close()
+            for s in stacks:
+                s.close()
+            loop.stop()
+            await asyncio.wait_for(server, WAIT)
+            loop.close()
+
+    out = asyncio.run(main())
+    gc.collect()
+    assert {k: v for k, v in libsip.live_objects().items() if v} == {}
+    return out
+
+
+def make_device(stacks, port, i=1, **kw):
+    opts = dict(device_id=DEVICE_ID, server=f"udp:127.0.0.1:{port}", server_id=PLATFORM_ID,
+                password="12345678", channels=2, keepalive_interval=0.2, expires=3600)
+    opts.update(kw)
+    return gbdevice.SimDevice(stacks[i], **opts)
+
+
+def test_manscdp_bodies_in_gb2312():
+    body = manscdp.build("Response", [("CmdType", "Catalog"), ("SN", "7")],
+                         ("DeviceList", [{"DeviceID": "1", "Name": "摄像机1"}]))
+    assert body.startswith(b'<?xml version="1.0" encoding="GB2312"?>')
+    assert "摄像机1".encode("gb2312") in body
+    root = manscdp.parse(body)
+    assert root.tag == "Response" and manscdp.text(root, "SN") == "7"
+    assert manscdp.items(root, "DeviceList") == [{"DeviceID": "1", "Name": "摄像机1"}]
+    assert root.find("DeviceList").get("Num") == "1"
+    with pytest.raises(ValueError):
+        manscdp.parse(b"<Notify>")
+
+
+def test_register_keepalive_offline_catalog_play_bye():
+    async def body(platform, stacks, port, events):
+        dev = make_device(stacks, port)
+        await dev.start()
+        # Registered with digest MD5 under the device ID, online, and its catalog asked for
+        # at once: two channels, their GB2312 names read.
+        await platform.wait_for(lambda: len(platform.devices.get(DEVICE_ID,
+                                                                 gbplatform.Device("")).channels) == 2,
+                                WAIT)
+        d = platform.devices[DEVICE_ID]
+        assert d.registered and d.online
+        assert events[:2] == [("registered", DEVICE_ID), ("online", DEVICE_ID)]
+        assert sorted(d.channels) == dev.channels
+        assert [d.channels[c]["Name"] for c in dev.channels] == ["摄像机1", "摄像机2"]
+        assert all(d.channels[c]["Status"] == "ON" for c in dev.channels)
+        assert ("catalog", DEVICE_ID) in events
+        assert d.netinfo.remote_port == port + 1
+
+        # Keepalives every 0.2 s keep it online over more than three intervals.
+        start = d.keepalives
+        await asyncio.sleep(1.0)
+        assert d.online and d.keepalives >= start + 3 and dev.keepalives_answered >= 3
+        assert ("offline", DEVICE_ID) not in events
+
+        # Without them it goes offline after three missed intervals, and back with one.
+        dev.stop_keepalives()
+        await platform.wait_for(lambda: not d.online, WAIT)
+        assert d.registered
+        assert events[-1] == ("offline", DEVICE_ID)
+        dev.start_keepalives()
+        await platform.wait_for(lambda: d.online, WAIT)
+
+        # A catalog query on demand.
+        channels = await platform.catalog(DEVICE_ID)
+        assert sorted(channels) == dev.channels
+
+        # A live stream: INVITE with y= and f= and the media server's address, 200 with the
+        # device's y= and f=, ACK, then BYE.
+        st = await platform.play(DEVICE_ID, dev.channels[0])
+        (inv,) = dev.invites
+        assert str(inv.uri) == f"sip:{dev.channels[0]}@{DEVICE_ID[:10]}"
+        assert str(inv.headers["Subject"][0]) == f"{dev.channels[0]}:{st.ssrc},{PLATFORM_ID}:0"
+        offer = libsip.Sdp.parse(inv.body)
+        assert offer.ssrc == st.ssrc and len(st.ssrc) == 10 and st.ssrc[0] == "0"
+        assert st.ssrc[1:6] == PLATFORM_ID[3:8]
+        assert offer.format == "v/////a///"
+        assert offer.connection.address == "192.0.2.10"
+        assert offer.media[0].port == 30000 and offer.session_name == "Play"
+        assert offer.media[0].rtpmap(96) is not None
+        assert st.format == gbdevice.STREAM_FORMAT
+        assert st.address == "127.0.0.1" and st.port == 15060
+        call = dev.calls[dev.channels[0]]
+        await call.answered(timeout=WAIT)            # the ACK came
+        assert call.state == libsip.CallState.CONFIRMED
+        assert await platform.stop(st) == 200
+        assert await call.ended(timeout=WAIT) == 200
+
+        # A channel the device does not have: 404.
+        with pytest.raises(libsip.CallFailed) as e:
+            await platform.play(DEVICE_ID, DEVICE_ID[:10] + "1319999999")
+        assert e.value.status == 404
+
+        # Unregistering: offline; its keepalives now get 403.
+        await dev.stop()
+        await platform.wait_for(lambda: not d.registered and not d.online, WAIT)
+        assert ("unregistered", DEVICE_ID) in events
+        assert await dev.keepalive() == 403
+        return True
+
+    assert run(0, body)
+
+
+def test_wrong_password_and_unknown_password():
+    async def body(platform, stacks, port, events):
+        dev = make_device(stacks, port, password="wrong")
+        with pytest.raises(libsip.RegistrationFailed) as e:
+            await dev.start()
+        assert e.value.status in (401, 403)
+        assert DEVICE_ID not in platform.devices or not platform.devices[DEVICE_ID].registered
+        # Its own password from the table.
+        dev2 = make_device(stacks, port, i=2, device_id="34020000001320000002",
+                           password="own-secret")
+        await dev2.start()
+        assert platform.devices["34020000001320000002"].registered
+        await dev2.stop()
+        return True
+
+    assert run(1, body, passwords={"34020000001320000002": "own-secret"})
+
+
+def test_registration_expiry_marks_offline():
+    async def body(platform, stacks, port, events):
+        dev = make_device(stacks, port, expires=1)
+        await dev.start()
+        d = platform.devices[DEVICE_ID]
+        assert d.online
+        dev.stop_keepalives()
+        dev.reg.close()                 # stops refreshing without unregistering
+        await platform.wait_for(lambda: not d.registered and not d.online, WAIT)
+        assert ("expired", DEVICE_ID) in events
+        return True
+
+    assert run(2, body)
