@@ -49,6 +49,7 @@ X(sip_proxy_done_cb, cb)
 X(sip_location_lookup_cb, cb)
 X(sip_location_done_cb, cb)
 X(sip_registrar_cb, cb)
+X(sip_server_done_cb, cb)
 %enddef
 
 %{
@@ -294,6 +295,14 @@ static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_m
                          SB_H(set, sip_bindings)};
     sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
                    a, 4);
+}
+
+/* A shutdown has ended: the server is closed. The thin layers get it through
+ * sip_server_shutdown()'s binding, which releases the function after this one call. */
+static void sipbind_tramp_sip_server_done_cb(sip_server_t *srv, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(srv, sip_server)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_server_get_loop(srv)), a, 1);
 }
 %}
 

@@ -95,4 +95,8 @@ end
 -- The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
 sip.Location = require("libsip.location").Location
 
+-- The configuration and the server sipd runs (libsip.server).
+sip.Config = require("libsip.server").Config
+sip.Server = require("libsip.server").Server
+
 return sip

@@ -927,4 +927,6 @@ do
 end
 
 M.Proxy, M.ProxyRequest = Proxy, ProxyRequest
+-- A request taken by a proxy the layer did not make (a server's: libsip.server).
+M._incoming = incoming
 return M

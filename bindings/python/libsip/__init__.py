@@ -71,3 +71,6 @@ __all__ += ["Registrar", "UserDB"]
 # Proxies and routing programs (libsip.proxy): the proxy core and the API a route function uses.
 from .proxy import Branch, Outcome, Proxy, ProxyRequest  # noqa: E402
 __all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]
+# The configuration and the server sipd runs (libsip.server).
+from .server import Config, ConfigError, Server  # noqa: E402
+__all__ += ["Config", "ConfigError", "Server"]

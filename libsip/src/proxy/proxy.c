@@ -125,9 +125,13 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     p->auth = opts->auth ? sip_auth_server_ref(opts->auth) : NULL;
     p->proxy_auth = opts->proxy_auth ? sip_auth_server_ref(opts->proxy_auth) : NULL;
     p->users = opts->users ? sip_userdb_ref(opts->users) : NULL;
-    p->cb = cb;
-    p->user = user;
-    p->user_free = user_free;
+    /* The last step that can fail: it runs user_free itself when it does. */
+    rc = sip__proxy_route_new(&p->route, cb, user, user_free);
+    if (rc) {
+        sip_proxy_close(p);
+        sip_proxy_unref(p);
+        return rc;
+    }
     *out = p;
     return 0;
 fail_p:
@@ -186,11 +190,10 @@ void sip_proxy_close(sip_proxy_t *p)
     if (sip__tq_close(&p->tq, tq_closed, p)) p->tq_closing = 1;
     sip_txn_layer_unref(p->layer);
     p->layer = NULL;
-    sip_free_fn f = p->user_free;
-    void *u = p->user;
-    p->cb = NULL;
-    p->user_free = NULL;
-    if (f) f(u);
+    /* The program's user_free runs now unless a request a program still holds took it. */
+    sip__proxy_route_t *r = p->route;
+    p->route = NULL;
+    sip__proxy_route_unref(r);
     sip_proxy_unref(p);
 }
 
@@ -323,6 +326,7 @@ static sip_proxy_req_t *req_new(sip_proxy_t *p, sip_msg_t *msg, sip_txn_t *txn)
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     if (ni) req->in = *ni;
     req->lhash = sip__proxy_loop_hash(p, msg, 0);
+    req->t0 = sip_loop_now(p->loop);
     sip__tq_entry_init(&req->timeout, NULL);
     sip__tq_entry_init(&req->kick, NULL);
     req->next = p->reqs;
@@ -335,6 +339,7 @@ static sip_proxy_req_t *req_new(sip_proxy_t *p, sip_msg_t *msg, sip_txn_t *txn)
 
 static void req_free(sip_proxy_req_t *req)
 {
+    if (req->p->req_done) req->p->req_done(req, req->p->req_done_user);
     sip__proxy_req_unlink(req);
     sip__proxy_relay_close(req);
     sip__proxy_auth_free(req);
@@ -350,6 +355,7 @@ static void req_free(sip_proxy_req_t *req)
     free(req->tried);
     free(req->auth_user);
     sip_msg_unref(req->msg);
+    sip__proxy_route_unref(req->route);
     sip_proxy_t *p = req->p;
     free(req);
     sip__live_dec(SIP_LIVE_PROXY_REQ);
@@ -593,14 +599,6 @@ static int preprocess(sip_proxy_req_t *req)
     return 0;
 }
 
-static void route(sip_proxy_t *p, sip_proxy_req_t *req)
-{
-    if (p->cb)
-        p->cb(p, req, p->user);
-    else
-        sip_proxy_route_default(req);
-}
-
 static int on_request(sip_proxy_t *p, sip_msg_t *msg)
 {
     sip_method_t m = sip_msg_get_method(msg);
@@ -630,7 +628,7 @@ static int on_request(sip_proxy_t *p, sip_msg_t *msg)
     }
     if (validate(req) == 0) {
         if (preprocess(req) == 0)
-            route(p, req);
+            sip__proxy_route(p, req);
         else
             refuse(req, 500, NULL, NULL);
     }

@@ -33,9 +33,7 @@ struct sip_proxy {
     sip_registrar_t *registrar;
     sip_auth_server_t *auth, *proxy_auth;
     sip_userdb_t *users;
-    sip_proxy_route_cb cb;
-    void *user;
-    sip_free_fn user_free;
+    struct sip__proxy_route *route; /* the routing program new requests go to, or NULL */
     /* Keys the branch hashes: only this proxy computes its own branches again (§16.3 step 4). */
     uint64_t key;
     /* Keys the MAC that ends our branches (SipHash-2-4), from RAND_bytes: a response that no
@@ -46,7 +44,19 @@ struct sip_proxy {
     size_t nreqs;
     sip__tq_t tq; /* timer C and the relays' group timeouts */
     int tq_closing;
+    /* Told of each request as it is freed (a server's per-request log line). */
+    void (*req_done)(const struct sip_proxy_req *req, void *user);
+    void *req_done_user;
 };
+
+/* A routing program (sip_proxy_set_route()): shared by the proxy and by each request it took,
+ * so that its user_free runs once the last of them lets go. */
+typedef struct sip__proxy_route {
+    int refs;
+    sip_proxy_route_cb cb;
+    void *user;
+    sip_free_fn user_free;
+} sip__proxy_route_t;
 
 /* One target of a relay (sip_proxy_target_t, owned). */
 typedef struct sip__proxy_target {
@@ -119,6 +129,8 @@ struct sip_proxy_req {
     /* Authentication (server.c). */
     sip_auth_query_t *query;
     char *auth_user;
+    sip__proxy_route_t *route; /* the program that took it (route.c) */
+    uint64_t t0;               /* when it came in (sip_loop_now()) */
 };
 
 /* proxy.c */
@@ -132,6 +144,23 @@ int sip__proxy_host_is_ours(const sip_proxy_t *p, sip_str_t host, uint16_t port,
                             sip_transport_type_t tr);
 /* 1 when the URI names this proxy (sip/sips, our host and port). */
 int sip__proxy_uri_is_ours(const sip_proxy_t *p, const sip_uri_t *u);
+
+/* route.c */
+/* A new routing program (cb or user_free set), or NULL with user_free run (cb and user_free
+ * NULL: NULL, not an error). 0 or SIP_ENOMEM. */
+int sip__proxy_route_new(sip__proxy_route_t **out, sip_proxy_route_cb cb, void *user,
+                         sip_free_fn user_free);
+void sip__proxy_route_unref(sip__proxy_route_t *r);
+/* Routes a new request with the proxy's program (default routing without one). */
+void sip__proxy_route(sip_proxy_t *p, sip_proxy_req_t *req);
+/* A server's hook, run as each request is freed (NULL: none). */
+void sip__proxy_set_req_done(sip_proxy_t *p, void (*fn)(const sip_proxy_req_t *req, void *user),
+                             void *user);
+/* Replaces what a reload may change: the users table, the digest servers and the Server
+ * header (NULL objects: none; server NULL or "": none). Requests in progress keep the checks
+ * they started. 0, SIP_EINVAL (a server with a line break), SIP_ENOMEM (nothing changed). */
+int sip__proxy_reconfigure(sip_proxy_t *p, sip_userdb_t *users, sip_auth_server_t *auth,
+                           sip_auth_server_t *proxy_auth, const char *server);
 
 /* forward.c */
 /* The loop hash of a request (§16.6 step 8), with the top Via taken from the Via at via_idx

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/* sipd: a registrar, location service and proxy (RFC 3261 §10.3, §16), the sip_server_t of
+ * libsip (sip/server.h) run from a configuration file and a command line. This file reads
+ * both, maps the signals (SIGHUP reloads, SIGTERM and SIGINT shut down cleanly) and starts the
+ * routing script (script.h) or the demo (demo.h) when asked. `sipd passwd` is passwd.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sip/sip.h>
+
+#include "demo.h"
+#include "script.h"
+#include "sipd.h"
+
+#define MAX_FLAGS 128
+#define STATE_FILE "location.sqlite"
+
+void sipd_usage(FILE *f)
+{
+    fprintf(
+        f, "usage: sipd [-c FILE] [--listen SPEC]... [--domain D]... [--users FILE]\n"
+           "            [--state DIR] [--stateless | --redirect] [--script FILE] [-v]...\n"
+           "       sipd --check-config [-c FILE] [options]\n"
+           "       sipd passwd FILE USER [--realm R]\n"
+           "\n"
+           "Runs a registrar, a location service and a proxy (RFC 3261 10.3, 16) with the\n"
+           "default routing: a REGISTER for one of our domains is authenticated against\n"
+           "--users (digest, 401) and saved; a request for a registered address of record\n"
+           "is forked to its contacts by q (or redirected with 302, --redirect), 404 when\n"
+           "there is none (480 for a user of --users with no binding now); a request for\n"
+           "another domain is forwarded (RFC 3263) only for a sender that authenticates as\n"
+           "one of our users (407), never for anyone else; a request inside a dialog that\n"
+           "sipd record-routed follows its Route. A routing script (--script) replaces the\n"
+           "default routing. Runs until SIGINT or SIGTERM; SIGHUP reloads.\n"
+           "\n"
+           "The configuration is the embedded defaults, then the file of -c (YAML; the keys\n"
+           "are in docs/SIPD.md), then the flags: a flag overrides the file, and a flag that\n"
+           "repeats (--listen, --domain, --allow) replaces the file's whole list.\n"
+           "\n"
+           "  -c, --config FILE   read the configuration file (YAML)\n"
+           "      --check-config  load and check the configuration and the flags, print \"ok\"\n"
+           "                      or the error (file:line:column: key: reason), and exit\n"
+           "  -l, --listen SPEC   listening point (listen): udp:127.0.0.1:5060,\n"
+           "                      tcp:[::1]:5060, tls:127.0.0.1:5061, ws:127.0.0.1:8080,\n"
+           "                      wss:... (repeat; default udp:127.0.0.1:" DEFAULT_PORT " and\n"
+           "                      tcp:127.0.0.1:" DEFAULT_PORT ")\n"
+           "  -d, --domain D      a domain we are the registrar and proxy for (domains;\n"
+           "                      repeat; the first is the digest realm and has the\n"
+           "                      listening addresses as aliases; default \"" DEFAULT_DOMAIN "\")\n"
+           "  -u, --users FILE    the users and their HA1 hashes (\"user:realm:algorithm:ha1\"\n"
+           "                      lines, MD5 and SHA-256, as `sipd passwd` writes them);\n"
+           "                      without it registrations are not authenticated and nothing\n"
+           "                      is forwarded outside our domains\n"
+           "  -s, --state DIR     keep the bindings in DIR/" STATE_FILE " (SQLite; created when\n"
+           "                      missing) so that they survive a restart; default: memory\n"
+           "      --stateless     forward without transactions (RFC 3261 16.11): no forking,\n"
+           "                      a registered AOR goes to its best contact (mode)\n"
+           "      --redirect      answer requests for registered AORs with 302 and their\n"
+           "                      contacts rather than proxying them (mode)\n"
+           "      --digest ALGS   the digest algorithms challenged with, strongest first:\n"
+           "                      SHA-256, MD5 or both comma-separated (default SHA-256,MD5;\n"
+           "                      MD5 alone for UAs that stop at a challenge they do not\n"
+           "                      know, such as sipsak)\n"
+           "      --tls-cert FILE PEM certificate chain for tls: and wss: listening points\n"
+           "      --tls-key FILE  PEM private key for them\n"
+           "      --tls-ca FILE   PEM CA bundle for verifying peers and client certificates\n"
+           "      --script FILE   route every request with FILE's route(req) (.py or .lua)\n"
+           "      --metrics ADDR  serve the counters at http://ADDR/metrics (127.0.0.1:9090)\n"
+           "      --allow CIDR    an address the rate and authentication limits never block\n"
+           "                      (limits.allow; repeat)\n"
+           "      --log-level L   error, warn, notice (default), info or debug\n"
+           "      --log-requests  one line per request at info when it ends\n"
+           "      --trace         log every message sent and received\n"
+           "      --demo          two user agents register and call each other through\n"
+           "                      this sipd; the call's ladder is printed\n"
+           "      --pid-file FILE write the process id into FILE (removed at exit)\n"
+           "  -v, --verbose       log the listening points, each request routed and the\n"
+           "                      library's notices (log.level info); twice: every message\n"
+           "                      sent and received (log.trace)\n"
+           "  -h, --help          this text\n"
+           "      --version       print the version\n"
+           "\n"
+           "Signals: SIGHUP reads the configuration file again, applies the flags over it\n"
+           "and reloads the server and the script without dropping calls, transactions or\n"
+           "registrations (a configuration or script that is refused is logged and the old\n"
+           "one keeps running); SIGTERM and SIGINT answer new requests 503, give pending\n"
+           "transactions shutdown.grace seconds, commit the bindings and exit.\n"
+           "\n"
+           "sipd passwd FILE USER [--realm R] reads USER's password from standard input (the\n"
+           "first line) and writes its MD5 and SHA-256 HA1 for realm R (default \"" DEFAULT_DOMAIN
+           "\")\n"
+           "into FILE, creating it (mode 0600) or replacing USER's lines in it.\n"
+           "\n"
+           "Exit status: 0 after SIGINT or SIGTERM (the bindings flushed to --state), for\n"
+           "--help, --version, a --check-config that found the configuration good, a --demo\n"
+           "whose call succeeded and a passwd that wrote FILE; 1 on a runtime failure (a\n"
+           "listening point that cannot be opened, an unreadable or malformed --users file,\n"
+           "a --state directory or database that cannot be used, a script that does not\n"
+           "load, a demo call that failed, FILE not written); 2 for a usage error: a bad\n"
+           "flag, or a configuration file that does not load or (--check-config) does not\n"
+           "pass the checks.\n");
+}
+
+/* ---- the configuration: file, then flags --------------------------------------------------- */
+
+/* One flag that sets a key (applied over the file, at start and at each SIGHUP). */
+typedef struct flag {
+    const char *key, *value, *name;
+} flag_t;
+
+typedef struct sipd {
+    const char *config_file;
+    flag_t flags[MAX_FLAGS];
+    int nflags;
+    int verbose;
+    int demo;
+    const char *pid_file;
+    sip_loop_t *loop;
+    sip_server_t *srv;
+    sipd_script_t *script;
+    sipd_demo_t *demo_run;
+    int demo_ok;
+    sip_signal_t *sighup, *sigint, *sigterm;
+    int signalled;
+    int stopping;
+    size_t bindings; /* when the shutdown began */
+} sipd_t;
+
+static int add_flag(sipd_t *d, const char *key, const char *value, const char *name)
+{
+    if (d->nflags == MAX_FLAGS) {
+        fprintf(stderr, "sipd: too many flags\n");
+        return -1;
+    }
+    d->flags[d->nflags++] = (flag_t){key, value, name};
+    return 0;
+}
+
+/* The flag that set key, for messages ("--state"); NULL when the file did. */
+static const char *flag_of(const sipd_t *d, const char *key)
+{
+    for (int i = d->nflags - 1; i >= 0; i--)
+        if (strcmp(d->flags[i].key, key) == 0) return d->flags[i].name;
+    return NULL;
+}
+
+static void print_error(const sipd_t *d, const sip_parse_error_t *err)
+{
+    const char *flag = err->line ? NULL : flag_of(d, err->header);
+    fprintf(stderr, "sipd: %s%s%s\n", flag ? flag : "", flag ? ": " : "", err->reason);
+}
+
+/* The defaults, the file, the flags. Usage errors (a file that does not load, a bad flag
+ * value) return EXIT_USAGE with the error printed. */
+static int build_config(sipd_t *d, sip_config_t **out)
+{
+    sip_config_t *cfg = NULL;
+    sip_parse_error_t err;
+    *out = NULL;
+    int rc = sip_config_create(&cfg);
+    if (rc) {
+        fprintf(stderr, "sipd: %s\n", sip_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    if (d->config_file) {
+        rc = sip_config_load(cfg, d->config_file, &err);
+        if (rc) {
+            if (rc == SIP_ECONFIG || err.reason[0])
+                fprintf(stderr, "sipd: %s\n", err.reason);
+            else
+                fprintf(stderr, "sipd: %s: %s\n", d->config_file, sip_strerror(rc));
+            sip_config_unref(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    /* A list flag replaces the file's whole list: the first of its kind empties it. */
+    for (int i = 0; i < d->nflags; i++) {
+        const flag_t *f = &d->flags[i];
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->flags[j].key, f->key) == 0) first = 0;
+        int list = strcmp(f->key, "listen") == 0 || strcmp(f->key, "domains") == 0 ||
+                   strcmp(f->key, "limits.allow") == 0;
+        if (list && first) sip_config_reset(cfg, f->key);
+        rc = list ? sip_config_add(cfg, f->key, f->value, &err)
+                  : sip_config_set(cfg, f->key, f->value, &err);
+        if (rc) {
+            fprintf(stderr, "sipd: %s: %s\n", f->name, err.reason);
+            sip_config_unref(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    *out = cfg;
+    return EXIT_CLEAN;
+}
+
+/* ---- logging ------------------------------------------------------------------------------- */
+
+static void on_log(sip_loop_t *loop, sip_log_level_t level, const char *module, const char *text,
+                   void *user)
+{
+    (void)loop;
+    (void)user;
+    fprintf(stderr, "sipd %s %s: %s\n", sip_log_level_name(level), module, text);
+}
+
+/* sipd's own lines about what it does (reloads, shutdown): shown unless log.level is error or
+ * warn. */
+static void notice(sipd_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void notice(sipd_t *d, const char *fmt, ...)
+{
+    const sip_config_t *cfg = d->srv ? sip_server_get_config(d->srv) : NULL;
+    const char *lvl = cfg ? sip_config_get(cfg, "log.level", 0) : "notice";
+    if (lvl && (strcmp(lvl, "error") == 0 || strcmp(lvl, "warn") == 0)) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sipd notice sipd: %s\n", buf);
+}
+
+static const char *addr_str(char buf[80], sip_transport_type_t t, const char *ip, uint16_t port)
+{
+    int v6 = strchr(ip, ':') != NULL;
+    snprintf(buf, 80, "%s:%s%s%s:%u", sip_transport_param(t), v6 ? "[" : "", ip, v6 ? "]" : "",
+             port);
+    return buf;
+}
+
+/* -v without a script: one line per request routed, then the default routing decides. */
+static void on_route_verbose(sip_proxy_t *p, sip_proxy_req_t *req, void *user)
+{
+    (void)p;
+    sipd_t *d = user;
+    const sip_msg_t *msg = sip_proxy_req_get_msg(req);
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
+    const sip_uri_t *ruri = sip_msg_get_uri(msg);
+    sip_str_t m = sip_msg_get_method_str(msg);
+    sip_str_t u = ruri ? ruri->raw : (sip_str_t){"", 0};
+    char a[80] = "";
+    if (ni) addr_str(a, ni->transport, ni->remote_ip, ni->remote_port);
+    sip_log(d->loop, SIP_LOG_INFO, "sipd", "%.*s %.*s from %s%s", (int)m.len, m.ptr, (int)u.len,
+            u.ptr, a, sip_proxy_req_routed(req) ? " (routed)" : "");
+    sip_proxy_route_default(req);
+}
+
+/* ---- signals ------------------------------------------------------------------------------- */
+
+static void on_shutdown_done(sip_server_t *srv, void *user)
+{
+    (void)srv;
+    sipd_t *d = user;
+    sip_loop_stop(d->loop);
+}
+
+static void on_stop_signal(sip_signal_t *sig, int signum, void *user)
+{
+    (void)sig;
+    sipd_t *d = user;
+    d->signalled = signum;
+    if (d->stopping) {
+        /* A second signal: no more grace. */
+        sip_server_close(d->srv);
+        sip_loop_stop(d->loop);
+        return;
+    }
+    d->stopping = 1;
+    sip_location_t *loc = sip_server_get_location(d->srv);
+    d->bindings = loc ? sip_location_count(loc) : 0;
+    uint32_t grace_ms = 5000;
+    const char *g = sip_config_get(sip_server_get_config(d->srv), "shutdown.grace", 0);
+    if (g) {
+        double s = strtod(g, NULL);
+        size_t n = strlen(g);
+        grace_ms = n > 2 && strcmp(g + n - 2, "ms") == 0 ? (uint32_t)s : (uint32_t)(s * 1000);
+    }
+    notice(d, "signal %d: shutting down (%u ms grace)", signum, grace_ms);
+    if (sip_server_shutdown(d->srv, grace_ms, on_shutdown_done, d) != 0) sip_loop_stop(d->loop);
+}
+
+static void on_hup(sip_signal_t *sig, int signum, void *user)
+{
+    (void)sig;
+    (void)signum;
+    sipd_t *d = user;
+    if (d->stopping) return;
+    sip_config_t *cfg = NULL;
+    if (build_config(d, &cfg) != EXIT_CLEAN) {
+        fprintf(stderr, "sipd: reload refused: the configuration does not load; the old one "
+                        "keeps running\n");
+        return;
+    }
+    sip_parse_error_t err;
+    int rc = sip_server_reload(d->srv, cfg, &err);
+    if (rc) {
+        fprintf(stderr, "sipd: reload refused: %s; the old configuration keeps running\n",
+                rc == SIP_ECONFIG ? err.reason : sip_strerror(rc));
+        sip_config_unref(cfg);
+        return;
+    }
+    const char *script = sip_config_get(cfg, "script", 0);
+    if (d->script && script && *script) {
+        char why[512] = "";
+        if (sipd_script_reload(d->script, script, why, sizeof(why)) != 0)
+            fprintf(stderr, "sipd: script reload refused: %s; the old script keeps running\n", why);
+    }
+    notice(d, "reloaded: %zu domains, %zu users, %zu listening points",
+           sip_config_count(cfg, "domains"),
+           sip_server_get_users(d->srv) ? sip_userdb_count(sip_server_get_users(d->srv)) : 0,
+           sip_transport_listener_count(sip_server_get_transport(d->srv)));
+    sip_config_unref(cfg);
+}
+
+/* ---- demo ---------------------------------------------------------------------------------- */
+
+static void on_demo_done(int ok, void *user)
+{
+    sipd_t *d = user;
+    d->demo_ok = ok;
+    if (!d->stopping) {
+        d->stopping = 1;
+        if (sip_server_shutdown(d->srv, 0, on_shutdown_done, d) != 0) sip_loop_stop(d->loop);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static void teardown(sipd_t *d)
+{
+    sipd_demo_close(d->demo_run);
+    d->demo_run = NULL;
+    if (d->script) sipd_script_close(d->script);
+    d->script = NULL;
+    sip_signal_unref(d->sighup);
+    sip_signal_unref(d->sigint);
+    sip_signal_unref(d->sigterm);
+    sip_server_close(d->srv);
+    sip_server_unref(d->srv);
+    d->srv = NULL;
+    sip_loop_unref(d->loop);
+    d->loop = NULL;
+    if (d->pid_file) unlink(d->pid_file);
+}
+
+static void print_started(sipd_t *d, const sip_config_t *cfg)
+{
+    sip_transport_t *tp = sip_server_get_transport(d->srv);
+    size_t n = sip_transport_listener_count(tp);
+    for (size_t i = 0; i < n; i++) {
+        sip_netinfo_t ni;
+        char a[80];
+        if (sip_transport_listener_info(tp, i, &ni) == 0)
+            printf("listening on %s\n", addr_str(a, ni.transport, ni.local_ip, ni.local_port));
+    }
+    printf("domain %s (realm)", sip_config_get(cfg, "domains", 0));
+    for (size_t i = 1; i < sip_config_count(cfg, "domains"); i++)
+        printf(", %s", sip_config_get(cfg, "domains", i));
+    sip_userdb_t *users = sip_server_get_users(d->srv);
+    const char *state = sip_config_get(cfg, "state", 0), *mode = sip_config_get(cfg, "mode", 0);
+    char db[4200];
+    snprintf(db, sizeof(db), "%s/" STATE_FILE, state);
+    printf("; %zu users%s; %s; %zu bindings; %s\n", users ? sip_userdb_count(users) : 0,
+           users ? "" : " (registrations not authenticated)", *state ? db : "bindings in memory",
+           sip_location_count(sip_server_get_location(d->srv)),
+           strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
+    sip_metrics_t *m = sip_server_get_metrics(d->srv);
+    if (m) printf("metrics on http://%s/metrics\n", sip_config_get(cfg, "metrics.listen", 0));
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "passwd") == 0) return sipd_passwd(argc - 1, argv + 1);
+    enum {
+        OPT_STATELESS = 256,
+        OPT_REDIRECT,
+        OPT_DIGEST,
+        OPT_CERT,
+        OPT_KEY,
+        OPT_CA,
+        OPT_VERSION,
+        OPT_CHECK,
+        OPT_SCRIPT,
+        OPT_METRICS,
+        OPT_ALLOW,
+        OPT_LOG_LEVEL,
+        OPT_LOG_REQUESTS,
+        OPT_TRACE,
+        OPT_DEMO,
+        OPT_PID_FILE,
+    };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"listen", required_argument, NULL, 'l'},
+        {"domain", required_argument, NULL, 'd'},
+        {"users", required_argument, NULL, 'u'},
+        {"state", required_argument, NULL, 's'},
+        {"stateless", no_argument, NULL, OPT_STATELESS},
+        {"redirect", no_argument, NULL, OPT_REDIRECT},
+        {"digest", required_argument, NULL, OPT_DIGEST},
+        {"tls-cert", required_argument, NULL, OPT_CERT},
+        {"tls-key", required_argument, NULL, OPT_KEY},
+        {"tls-ca", required_argument, NULL, OPT_CA},
+        {"script", required_argument, NULL, OPT_SCRIPT},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
+        {"trace", no_argument, NULL, OPT_TRACE},
+        {"demo", no_argument, NULL, OPT_DEMO},
+        {"pid-file", required_argument, NULL, OPT_PID_FILE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    static sipd_t d;
+    int check = 0, c, rc = 0, mode_flags = 0;
+    while ((c = getopt_long(argc, argv, "c:l:d:u:s:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.config_file = optarg; break;
+        case OPT_CHECK: check = 1; break;
+        case 'l': rc = add_flag(&d, "listen", optarg, "--listen"); break;
+        case 'd':
+            if (!*optarg) {
+                fprintf(stderr, "sipd: --domain wants a name\n");
+                return EXIT_USAGE;
+            }
+            rc = add_flag(&d, "domains", optarg, "--domain");
+            break;
+        case 'u': rc = add_flag(&d, "users", optarg, "--users"); break;
+        case 's':
+            if (!*optarg) {
+                fprintf(stderr, "sipd: --state wants a directory\n");
+                return EXIT_USAGE;
+            }
+            rc = add_flag(&d, "state", optarg, "--state");
+            break;
+        case OPT_STATELESS:
+            mode_flags++;
+            rc = add_flag(&d, "mode", "stateless", "--stateless");
+            break;
+        case OPT_REDIRECT:
+            mode_flags++;
+            rc = add_flag(&d, "mode", "redirect", "--redirect");
+            break;
+        case OPT_DIGEST: rc = add_flag(&d, "digest", optarg, "--digest"); break;
+        case OPT_CERT: rc = add_flag(&d, "tls.cert", optarg, "--tls-cert"); break;
+        case OPT_KEY: rc = add_flag(&d, "tls.key", optarg, "--tls-key"); break;
+        case OPT_CA: rc = add_flag(&d, "tls.ca", optarg, "--tls-ca"); break;
+        case OPT_SCRIPT: rc = add_flag(&d, "script", optarg, "--script"); break;
+        case OPT_METRICS: rc = add_flag(&d, "metrics.listen", optarg, "--metrics"); break;
+        case OPT_ALLOW: rc = add_flag(&d, "limits.allow", optarg, "--allow"); break;
+        case OPT_LOG_LEVEL: rc = add_flag(&d, "log.level", optarg, "--log-level"); break;
+        case OPT_LOG_REQUESTS: rc = add_flag(&d, "log.requests", "true", "--log-requests"); break;
+        case OPT_TRACE: rc = add_flag(&d, "log.trace", "true", "--trace"); break;
+        case OPT_DEMO: d.demo = 1; break;
+        case OPT_PID_FILE: d.pid_file = optarg; break;
+        case 'v':
+            d.verbose++;
+            rc = add_flag(&d, "log.level", "info", "--verbose");
+            if (d.verbose > 1 && rc == 0) rc = add_flag(&d, "log.trace", "true", "--verbose");
+            break;
+        case 'h': sipd_usage(stdout); return EXIT_CLEAN;
+        case OPT_VERSION: printf("sipd " SIPD_VERSION "\n"); return EXIT_CLEAN;
+        default: sipd_usage(stderr); return EXIT_USAGE;
+        }
+        if (rc) return EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "sipd: unexpected argument '%s'\n", argv[optind]);
+        sipd_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (mode_flags > 1) {
+        fprintf(stderr, "sipd: --stateless and --redirect exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (!flag_of(&d, "tls.cert") != !flag_of(&d, "tls.key") && !d.config_file) {
+        fprintf(stderr, "sipd: --tls-cert and --tls-key go together\n");
+        return EXIT_USAGE;
+    }
+
+    sip_config_t *cfg = NULL;
+    rc = build_config(&d, &cfg);
+    if (rc) return rc;
+    sip_parse_error_t err;
+    if (check) {
+        rc = sip_config_check(cfg, &err);
+        sip_config_unref(cfg);
+        if (rc) {
+            print_error(&d, &err);
+            return EXIT_USAGE;
+        }
+        printf("ok\n");
+        return EXIT_CLEAN;
+    }
+
+    /* A peer that resets a connection must not end the server. */
+    signal(SIGPIPE, SIG_IGN);
+    rc = sip_loop_create(&d.loop);
+    if (rc) {
+        fprintf(stderr, "sipd: %s\n", sip_strerror(rc));
+        sip_config_unref(cfg);
+        return EXIT_RUNTIME;
+    }
+    sip_loop_set_log(d.loop, SIP_LOG_WARN, on_log, NULL, NULL);
+    rc = sip_server_create(&d.srv, d.loop, cfg, &err);
+    if (rc) {
+        if (rc == SIP_ECONFIG)
+            print_error(&d, &err);
+        else
+            fprintf(stderr, "sipd: %s\n", sip_strerror(rc));
+        sip_config_unref(cfg);
+        teardown(&d);
+        return EXIT_RUNTIME;
+    }
+    sip_config_unref(cfg);
+    cfg = NULL;
+    const sip_config_t *run = sip_server_get_config(d.srv);
+
+    const char *script = sip_config_get(run, "script", 0);
+    if (script && *script) {
+        char why[512] = "";
+        rc = sipd_script_open(&d.script, d.srv, script, why, sizeof(why));
+        if (rc) {
+            fprintf(stderr, "sipd: script %s: %s\n", script, why[0] ? why : sip_strerror(rc));
+            d.script = NULL;
+            teardown(&d);
+            return EXIT_RUNTIME;
+        }
+    } else if (d.verbose) {
+        sip_server_set_route(d.srv, on_route_verbose, &d, NULL);
+    }
+
+    rc = sip_signal_start(&d.sigint, d.loop, SIGINT, on_stop_signal, &d, NULL);
+    if (rc == 0) rc = sip_signal_start(&d.sigterm, d.loop, SIGTERM, on_stop_signal, &d, NULL);
+    if (rc == 0) rc = sip_signal_start(&d.sighup, d.loop, SIGHUP, on_hup, &d, NULL);
+    if (rc) {
+        fprintf(stderr, "sipd: signals: %s\n", sip_strerror(rc));
+        teardown(&d);
+        return EXIT_RUNTIME;
+    }
+    if (d.pid_file) {
+        FILE *f = fopen(d.pid_file, "w");
+        if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "sipd: --pid-file %s: %s\n", d.pid_file, strerror(errno));
+            d.pid_file = NULL;
+            teardown(&d);
+            return EXIT_RUNTIME;
+        }
+    }
+    print_started(&d, run);
+    if (d.demo) {
+        rc = sipd_demo_start(&d.demo_run, d.srv, stdout, on_demo_done, &d);
+        if (rc) {
+            d.demo_run = NULL;
+            teardown(&d);
+            return EXIT_RUNTIME;
+        }
+    }
+
+    rc = d.script ? sipd_script_run(d.script) : sip_loop_run(d.loop);
+    if (rc < 0 && !d.signalled && !d.stopping) {
+        fprintf(stderr, "sipd: the loop failed: %s\n", sip_strerror(rc));
+        teardown(&d);
+        return EXIT_RUNTIME;
+    }
+    size_t bindings = d.bindings;
+    int demo = d.demo, demo_ok = d.demo_ok;
+    teardown(&d);
+    if (d.signalled) printf("stopped on signal %d; %zu bindings\n", d.signalled, bindings);
+    fflush(stdout);
+    if (demo && !d.signalled) return demo_ok ? EXIT_CLEAN : EXIT_RUNTIME;
+    return EXIT_CLEAN;
+}
