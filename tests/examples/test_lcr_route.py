@@ -156,3 +156,72 @@ def test_calls_need_credentials(tmp_path):
         return True
 
     assert run(2, tmp_path, body)
+
+
+def test_through_sipd_script(tmp_path):
+    """The same call through `sipd --script lcr_route.py`: the script's settings come from the
+    LCR_* environment, its users from sipd's users file."""
+    import subprocess
+    import time
+
+    sipd = os.environ.get("SIPD")
+    if not sipd:
+        import pytest
+        pytest.skip("SIPD (the built sipd) not set: ctest sets it")
+    port = BASE + 50
+    db = tmp_path / "lcr.db"
+    mod = load(tmp_path, port)             # writes the routes table
+    mod._db.close()
+    users = libsip.UserDB()
+    users.set_password("alice", "example.com", "secret")
+    users.save(str(tmp_path / "users"))
+    env = dict(os.environ, LCR_DB=str(db), LCR_COUNTRY_CODE="49", LCR_DOMAIN="example.com",
+               LCR_TIMEOUT="2")
+    log = open(tmp_path / "sipd.log", "w+")
+    proc = subprocess.Popen([sipd, "-v", "--domain", "example.com", "--users",
+                             str(tmp_path / "users"), "--listen",
+                             f"udp:127.0.0.1:{port}", "--script", EXAMPLE],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        end = time.monotonic() + 20
+        while "listening on" not in (tmp_path / "sipd.log").read_text():
+            assert proc.poll() is None, (tmp_path / "sipd.log").read_text()
+            assert time.monotonic() < end, (tmp_path / "sipd.log").read_text()
+            time.sleep(0.05)
+
+        async def main():
+            loop = libsip.Loop(strict=True)
+            stacks = [libsip.Stack([f"udp:127.0.0.1:{port + i}"], loop=loop,
+                                   transactions=True, t1_ms=50) for i in range(1, 5)]
+            server = asyncio.ensure_future(loop.serve())
+            seen = [[], [], []]
+            try:
+                with UA(stacks[0], credentials={"user": "alice", "password": "secret"}) as a, \
+                        UA(stacks[1]) as g1, UA(stacks[2]) as g2, UA(stacks[3]) as g3:
+                    for i, (gw, status) in enumerate(zip((g1, g2, g3), (503, 200, 200))):
+                        gateway(gw, status, seen[i])
+                    call = await asyncio.wait_for(a.invite(
+                        f"sip:0301234567@127.0.0.1:{port}", sdp=OFFER,
+                        headers={"P-Asserted-Identity": "<sip:boss@example.com>"}), 4 * WAIT)
+                    await call.hangup()
+                    assert await call.ended(timeout=WAIT) == 200
+                    return seen
+            finally:
+                for s in stacks:
+                    s.close()
+                loop.stop()
+                await asyncio.wait_for(server, WAIT)
+                loop.close()
+
+        seen = asyncio.run(main())
+        assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[2] == [], seen
+        inv = seen[1][0]
+        assert str(inv.uri) == f"sip:+49301234567@127.0.0.1:{port + 3};user=phone"
+        assert [str(h) for h in inv.headers.getall("P-Asserted-Identity")] == \
+            ["<sip:alice@example.com>"]
+        assert [str(h) for h in inv.headers.getall("X-LCR-Route")] == \
+            [f'prefix=4930;gateway="sip:127.0.0.1:{port + 3}";cost=0.02']
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0, (tmp_path / "sipd.log").read_text()
+        log.close()
