@@ -14,8 +14,8 @@ What it does (the tests in tests/examples/test_gb28181.py run each step against 
   name (the From's user must be the same ID); the password is the device's --device one, else
   --password (the reference servers use one password for every device). The 200 carries Date
   (the devices set their clocks from it) in RFC 1123 form: the standard's example
-  (2026-12-07T21:51:33.123) is not a SIP-date, and libsip neither sends nor accepts it. A new registration is followed by a Catalog query;
-  Expires: 0 unregisters (offline).
+  (2026-12-07T21:51:33.123) is not a SIP-date, and libsip neither sends nor accepts it. A
+  new registration is followed by a Catalog query; Expires: 0 unregisters (offline).
 - Keepalive (§9.6): MESSAGE <Notify><CmdType>Keepalive</CmdType>... from a registered device
   keeps it online; after --keepalive-missed intervals of --keepalive-interval seconds without
   one (or once its registration expires) it is marked offline. A keepalive from a device that

@@ -17,8 +17,11 @@ ENCODING = "GB2312"
 _DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9_.-]+)[\"'][^>]*\?>")
 
 
-def build(root: str, fields: List[Tuple[str, str]], items: Optional[Tuple[str, List[Dict[str, str]]]] = None
-          ) -> bytes:
+Rows = List[Dict[str, str]]
+
+
+def build(root: str, fields: List[Tuple[str, str]],
+          items: Optional[Tuple[str, Rows]] = None) -> bytes:
     """A MANSCDP document: <root> with fields in order, and optionally a list element
     (name, [dict of fields]) with its Num attribute. Encoded in GB2312 as devices send it."""
     el = ET.Element(root)

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """examples/python/b2bua_hide.py: a call from A (on ::1) through A's record-routing edge proxy
 (a libsip.Proxy on ::1) across the B2BUA (on ::1 and 127.0.0.1) to B (on 127.0.0.1), ports
-47600-47699, one loop: B answers, A re-offers twice (a change, then a refresh), B hangs up. Every message B receives is checked for what A's
-side would give away (its address, port, Via branches, Record-Route, Contact, Call-ID, tags,
-From host, other headers, o= line), and every message A receives for B's."""
+47600-47699, one loop: B answers, A re-offers twice (a change, then a refresh), B hangs up.
+Every message B receives is checked for what A's side would give away (its address, port, Via
+branches, Record-Route, Contact, Call-ID, tags, From host, other headers, o= and s= lines),
+and every message A receives for B's."""
 
 import asyncio
 import gc
@@ -167,3 +168,62 @@ def test_call_across_hides_each_side():
     for m in at_a:
         leaked = [s for s in secrets_b if s in m]
         assert leaked == [], (leaked, m)
+
+
+def test_the_program():
+    """b2bua_hide.py run as its header says: a call across it, answered and hung up."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    p = BASE + 50
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(d) for d in
+                                        env.get("PYTHONPATH", "").split(os.pathsep) if d)
+    proc = subprocess.Popen([sys.executable, EXAMPLE, "--listen", f"udp:127.0.0.1:{p}",
+                             "--to", f"sip:127.0.0.1:{p + 2}", "--domain", "b2bua.example"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    try:
+        assert proc.stdout.readline().startswith("listening on udp:127.0.0.1"), proc.poll()
+
+        async def main():
+            loop = libsip.Loop(strict=True)
+            sa = libsip.Stack([f"udp:127.0.0.1:{p + 1}"], loop=loop, transactions=True,
+                              t1_ms=50)
+            sb = libsip.Stack([f"udp:127.0.0.1:{p + 2}"], loop=loop, transactions=True,
+                              t1_ms=50)
+            server = asyncio.ensure_future(loop.serve())
+            try:
+                with UA(sa) as a, UA(sb) as b:
+                    seen = []
+
+                    @b.on_invite
+                    async def on_invite(call):
+                        seen.append((str(call.invite.uri), str(call.invite.from_),
+                                     libsip.Sdp.parse(call.remote_sdp).origin.username))
+                        await call.answer(sdp=answer_b(1))
+
+                    call = await asyncio.wait_for(a.invite(
+                        f"sip:1234@127.0.0.1:{p}", sdp=offer_a(1),
+                        from_="<sip:alice@a-side.example>"), WAIT)
+                    await call.hangup()
+                    assert await call.ended(timeout=WAIT) == 200
+                    return seen
+            finally:
+                for s in (sa, sb):
+                    s.close()
+                loop.stop()
+                await asyncio.wait_for(server, WAIT)
+                loop.close()
+
+        (inv_uri, from_, o_user), = asyncio.run(main())
+        assert inv_uri == f"sip:1234@127.0.0.1:{p + 2}"     # the caller's user, --to's host
+        assert from_.startswith("<sip:alice@b2bua.example>")
+        assert o_user == "-"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + WAIT
+        while proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        assert proc.poll() == 0, proc.stdout.read() if proc.poll() is not None else "running"

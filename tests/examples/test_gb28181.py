@@ -81,9 +81,9 @@ def test_register_keepalive_offline_catalog_play_bye():
         await dev.start()
         # Registered with digest MD5 under the device ID, online, and its catalog asked for
         # at once: two channels, their GB2312 names read.
-        await platform.wait_for(lambda: len(platform.devices.get(DEVICE_ID,
-                                                                 gbplatform.Device("")).channels) == 2,
-                                WAIT)
+        await platform.wait_for(
+            lambda: DEVICE_ID in platform.devices and
+            len(platform.devices[DEVICE_ID].channels) == 2, WAIT)
         d = platform.devices[DEVICE_ID]
         assert d.registered and d.online
         assert events[:2] == [("registered", DEVICE_ID), ("online", DEVICE_ID)]
@@ -178,3 +178,86 @@ def test_registration_expiry_marks_offline():
         return True
 
     assert run(2, body)
+
+
+class Program:
+    """An example run as a program: its stdout read line by line on a thread."""
+
+    def __init__(self, argv, stdin=False):
+        import queue
+        import subprocess
+        import threading
+        self.lines = queue.Queue()
+        self.out = []
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(d) for d in
+                                            env.get("PYTHONPATH", "").split(os.pathsep) if d)
+        self.p = subprocess.Popen([sys.executable] + argv, cwd=EXAMPLES, text=True, env=env,
+                                  stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, prefix, timeout=WAIT):
+        """The next line that starts with prefix (earlier ones are kept in out)."""
+        import queue
+        import time
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {prefix!r} line; saw {self.out}") from None
+            self.out.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def stop(self):
+        import signal
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout=WAIT)
+
+
+EXAMPLES = os.path.join(HERE, "..", "..", "examples", "gb28181")
+
+
+def test_the_programs():
+    """gb_platform.py and gb_device.py as their headers say to run them: the platform's
+    events on stdout and its commands on stdin."""
+    port = BASE + 50
+    plat = Program(["gb_platform.py", "--listen", f"udp:127.0.0.1:{port}",
+                    "--keepalive-interval", "1", "--media-ip", "192.0.2.10"], stdin=True)
+    dev = None
+    try:
+        plat.expect("listening on udp:127.0.0.1")
+        dev = Program(["gb_device.py", "--server", f"udp:127.0.0.1:{port}", "--listen",
+                       f"udp:127.0.0.1:{port + 1}", "--keepalive", "1"])
+        line = dev.expect("registered ")
+        channels = line.split("channels ")[1].split()
+        assert channels == [DEVICE_ID[:10] + "1310000001", DEVICE_ID[:10] + "1310000002"]
+        plat.expect(f"registered {DEVICE_ID}")
+        plat.expect(f"catalog {DEVICE_ID}")
+        plat.send("devices")
+        assert plat.expect(DEVICE_ID) == f"{DEVICE_ID} online registered 2 channels"
+        plat.send(f"play {DEVICE_ID} {channels[1]}")
+        line = plat.expect("playing ")
+        assert line.startswith(f"playing {channels[1]} ssrc 0")
+        assert line.endswith("from 127.0.0.1:15060 f=" + gbdevice.STREAM_FORMAT)
+        plat.send(f"stop {DEVICE_ID} {channels[1]}")
+        assert plat.expect("stopped ") == f"stopped {channels[1]}: 200"
+        assert dev.stop() == 0                  # it unregisters on SIGTERM
+        dev = None
+        plat.expect(f"unregistered {DEVICE_ID}")
+        plat.expect(f"offline {DEVICE_ID}")
+    finally:
+        if dev is not None:
+            dev.stop()
+        assert plat.stop() == 0, plat.out
