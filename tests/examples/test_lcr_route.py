@@ -116,6 +116,7 @@ def test_cheapest_of_longest_prefix_then_failover_on_503(tmp_path):
             assert route == f'prefix=4930;gateway="sip:127.0.0.1:{env.port + 2 + i}";cost={cost}'
         await call.hangup()
         assert await call.ended(timeout=WAIT) == 200
+        assert env.mod.trusted(types.SimpleNamespace(msg=inv)) is False   # not from a peer
         return True
 
     assert run(0, tmp_path, body)
@@ -141,6 +142,12 @@ def test_shorter_prefix_and_unauthenticated_and_unroutable(tmp_path):
 
 def test_calls_need_credentials(tmp_path):
     async def body(env):
+        # The anonymous caller is a trusted peer (LCR_TRUSTED names its address and port): its
+        # asserted identity would be kept, yet a call to a number still needs credentials.
+        env.mod.TRUSTED = {f"127.0.0.1:{env.port + 9}"}
+        verdicts = []
+        real = env.mod.trusted
+        env.mod.trusted = lambda req: verdicts.append(real(req)) or verdicts[-1]
         stack = libsip.Stack(["udp:127.0.0.1:%d" % (env.port + 9)], loop=env.a.stack.loop,
                              transactions=True, t1_ms=50)
         try:
@@ -153,6 +160,7 @@ def test_calls_need_credentials(tmp_path):
         finally:
             stack.close()
         assert env.seen == [[], [], []]
+        assert verdicts and all(verdicts), verdicts
         return True
 
     assert run(2, tmp_path, body)
