@@ -24,7 +24,7 @@ What it shows, in the ProxyRequest API of docs/PYTHON.md ("Proxy and routing"):
 - Header rewriting: a P-Asserted-Identity (RFC 3325) from outside is not trusted: it and
   P-Preferred-Identity are removed from every request that does not come from an address in
   LCR_TRUSTED ("ip" or "ip:port", comma separated). Calls to numbers must authenticate
-  (digest, 407): the proxy then asserts the caller with P-Asserted-Identity
+  (digest: sipd's users file answers req.authenticate()): the proxy then asserts the caller with P-Asserted-Identity
   <sip:USER@LCR_DOMAIN>. Each branch carries X-LCR-Route naming the prefix, gateway and cost
   it was routed by (the gateway's CDRs can tell which rule sent a call).
 - Everything else (REGISTER, calls to local users, in-dialog requests) takes sipd's default
