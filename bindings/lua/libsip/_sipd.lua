@@ -32,6 +32,9 @@ end
 
 --- Loads the script and makes its route the server's (script_lua.c's sipd_script_open).
 function M.open(server_p, path)
+    -- Each request makes short-lived objects (its task, its request, its outcome) and little
+    -- that lives long: Lua 5.4's generational collector is made for that.
+    collectgarbage("generational")
     local srv = serverm._adopt(server_p)
     local mod = load_script(path)
     srv.route = mod.route

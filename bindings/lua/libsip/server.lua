@@ -44,15 +44,20 @@ end
 -- Raises SIP_ECONFIG (or the code) from a sip_parse_error_t copy.
 local function config_error(rc, err, name, what)
     if rc == core.SIP_ENOMEM then raise(rc) end
-    if rc ~= ECONFIG and err == nil then
-        raise(rc, (what and what .. ": " or "") .. core.sip_strerror(rc))
+    if rc ~= ECONFIG then
+        local reason = err and text(err.reason) or ""
+        if reason == "" then reason = (what and what .. ": " or "") .. core.sip_strerror(rc) end
+        raise(rc, reason)
     end
     if err == nil then raise(rc, what or core.sip_strerror(rc)) end
     local key, reason, line = text(err.header), text(err.reason), err.line
-    local where = ""
-    if line > 0 then where = (name and name ~= "" and name .. ":" or "line ") .. line .. ": " end
-    raise(rc, where .. (key ~= "" and key .. ": " or "") .. (reason ~= "" and reason or what or ""),
-        { line = line, column = err.column, key = key })
+    -- libsip's reason names the file, line and key when it has them.
+    local msg = reason ~= "" and reason or what or core.sip_strerror(rc)
+    if name and name ~= "" and line > 0 and not msg:find(name, 1, true) then
+        msg = name .. ":" .. line .. ": " .. msg
+    end
+    if key ~= "" and not msg:find(key, 1, true) then msg = key .. ": " .. msg end
+    raise(rc, msg, { line = line, column = err.column, key = key })
 end
 
 local KNOWN, LISTS = nil, {}

@@ -60,20 +60,25 @@ class ConfigError(Error):
         self.line = line
         self.column = column
         self.key = key
-        where = f"{name}:{line}: " if line and name else (f"line {line}: " if line else "")
-        what = f"{key}: " if key else ""
-        super().__init__(code, f"{where}{what}{reason or _c.sip_strerror(code)}")
+        # libsip's reason names the file, line and key when it has them.
+        text = reason or _c.sip_strerror(code)
+        if name and line and name not in text:
+            text = f"{name}:{line}: {text}"
+        if key and key not in text:
+            text = f"{key}: {text}"
+        super().__init__(code, text)
 
 
 def _config_error(rc: int, err: Any, name: str = "", what: str = "") -> Error:
-    if rc == _ECONFIG or err is not None:
-        if err is None:
-            return ConfigError(rc, what or _c.sip_strerror(rc))
-        return ConfigError(rc, _text(err.reason) or what, err.line, err.column,
-                           _text(err.header), name)
     if rc == _c.SIP_ENOMEM:
         raise MemoryError(_c.sip_strerror(rc))
-    return error(rc, f"{what}: {_c.sip_strerror(rc)}" if what else None)
+    if rc != _ECONFIG:
+        reason = _text(err.reason) if err is not None else ""
+        return error(rc, reason or (f"{what}: {_c.sip_strerror(rc)}" if what else None))
+    if err is None:
+        return ConfigError(rc, what or _c.sip_strerror(rc))
+    return ConfigError(rc, _text(err.reason) or what, err.line, err.column, _text(err.header),
+                       name)
 
 
 def _value_text(key: str, v: Any) -> str:
@@ -149,7 +154,7 @@ class Config:
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         rc, err = _c.sip_config_load(self._h, path)
         if rc < 0:
-            if rc != _ECONFIG and err is None and rc > -1000:
+            if rc != _ECONFIG and rc > -1000:
                 raise OSError(-rc, f"cannot read the configuration {path!r}: "
                                    f"{_c.sip_strerror(rc)}", path)
             raise _config_error(rc, err, path, f"cannot read {path!r}")

@@ -23,10 +23,11 @@ function route(req)
     if req.method == "OPTIONS" then
         return req:reply(200, { ["X-Count"] = tostring(count), ["X-Version"] = VERSION })
     end
-    if req.method == "INVITE" and not req.routed and TARGET then
-        local out = req:proxy(TARGET, { record_route = true })
-        if out.status >= 300 then req:reply(out.status, { ["X-Version"] = VERSION }) end
-        return
+    if req.routed or not TARGET or req.method == "REGISTER" then
+        return req:default_route()
     end
-    return req:default_route()
+    -- SIPp's built-in uac sends its ACK and BYE to sipd without a Route: the fixed target.
+    if req.method == "ACK" then return req:forward(TARGET) end
+    local out = req:proxy(TARGET, { record_route = true })
+    if out.status >= 300 then req:reply(out.status, { ["X-Version"] = VERSION }) end
 end
