@@ -75,6 +75,26 @@ def test_manscdp_bodies_in_gb2312():
         manscdp.parse(b"<Notify>")
 
 
+def test_catalog_in_pages():
+    """A catalog larger than a page comes in several MESSAGEs with the same SumNum: kept
+    until all arrived, and a later answer replaces it."""
+    import types
+    events = []
+    fake = types.SimpleNamespace(_event=lambda ev, dev: events.append(ev), _catalog_waiters={})
+    dev = gbplatform.Device(DEVICE_ID)
+
+    def page(total, ids):
+        return manscdp.parse(manscdp.build(
+            "Response", [("CmdType", "Catalog"), ("SN", "1"), ("DeviceID", DEVICE_ID),
+                         ("SumNum", str(total))], ("DeviceList", [{"DeviceID": i} for i in ids])))
+    gbplatform.Platform._catalog_page(fake, dev, page(3, ["a", "b"]))
+    assert sorted(dev.channels) == ["a", "b"] and events == []
+    gbplatform.Platform._catalog_page(fake, dev, page(3, ["c"]))
+    assert sorted(dev.channels) == ["a", "b", "c"] and events == ["catalog"]
+    gbplatform.Platform._catalog_page(fake, dev, page(1, ["d"]))
+    assert sorted(dev.channels) == ["d"] and events == ["catalog", "catalog"]
+
+
 def test_register_keepalive_offline_catalog_play_bye():
     async def body(platform, stacks, port, events):
         dev = make_device(stacks, port)
