@@ -13,9 +13,9 @@ What it does (the tests in tests/examples/test_gb28181.py run each step against 
 - REGISTER (GB/T 28181-2016 §9.1): digest MD5 in the realm --domain, the device ID as the user
   name (the From's user must be the same ID); the password is the device's --device one, else
   --password (the reference servers use one password for every device). The 200 carries Date
-  (the devices set their clocks from it) in RFC 1123 form: the standard's example
-  (2026-12-07T21:51:33.123) is not a SIP-date, and libsip neither sends nor accepts it. A
-  new registration is followed by a Catalog query; Expires: 0 unregisters (offline).
+  in the standard's form, 2026-12-07T21:51:33.123 (the devices set their clocks from it; it
+  is no RFC 3261 SIP-date, and libsip reads it as an exception). A new registration is
+  followed by a Catalog query; Expires: 0 unregisters (offline).
 - Keepalive (§9.6): MESSAGE <Notify><CmdType>Keepalive</CmdType>... from a registered device
   keeps it online; after --keepalive-missed intervals of --keepalive-interval seconds without
   one (or once its registration expires) it is marked offline. A keepalive from a device that
@@ -36,7 +36,6 @@ Type commands on stdin while it runs: `devices`, `catalog DEVICE`, `play DEVICE 
 
 import argparse
 import asyncio
-import email.utils
 import logging
 import signal
 import sys
@@ -183,11 +182,12 @@ class Platform:
         if expires is None:
             expires = 3600
         dev = self.devices.get(dev_id)
+        now = time.time()
         headers: Dict[str, Any] = {
-            # §9.1.2.1: the 200 carries the time for the device's clock. The standard shows
-            # it as 2026-12-07T21:51:33.123, which is no SIP-date (RFC 3261 §20.17): libsip
-            # sends (and reads) only the RFC 1123 form.
-            "Date": email.utils.formatdate(usegmt=True),
+            # §9.1.2.1: the 200 carries the time for the device's clock, in the standard's
+            # form (local time, no zone), not RFC 3261 §20.17's: the devices parse this one.
+            "Date": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now)) +
+                    ".%03d" % (int(now * 1000) % 1000),
             "Expires": expires,
         }
         if expires == 0:

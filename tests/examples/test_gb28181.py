@@ -7,6 +7,7 @@ keepalives that keep the device online and their absence that marks it offline, 
 import asyncio
 import gc
 import os
+import re
 import sys
 
 import pytest
@@ -108,6 +109,10 @@ def test_register_keepalive_offline_catalog_play_bye():
             len(platform.devices[DEVICE_ID].channels) == 2, WAIT)
         d = platform.devices[DEVICE_ID]
         assert d.registered and d.online
+        # §9.1.2.1: the 200 gave the device the time in the standard's form, which libsip
+        # reads on the device's side.
+        date = dev.reg.response.headers["Date"][0]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", str(date)), str(date)
         assert events[:2] == [("registered", DEVICE_ID), ("online", DEVICE_ID)]
         assert sorted(d.channels) == dev.channels
         assert [d.channels[c]["Name"] for c in dev.channels] == ["摄像机1", "摄像机2"]
