@@ -19,12 +19,10 @@ int sipd_script_exe_dir(char *buf, size_t size)
     ssize_t n = readlink("/proc/self/exe", buf, size - 1);
     char *slash;
 
-    if (n <= 0)
-        return -errno;
+    if (n <= 0) return -errno;
     buf[n] = '\0';
     slash = strrchr(buf, '/');
-    if (slash == NULL)
-        return SIP_EINVAL;
+    if (slash == NULL) return SIP_EINVAL;
     *slash = '\0';
     return 0;
 }
@@ -37,10 +35,8 @@ int sipd_script_open(sipd_script_t **out, sip_server_t *srv, const char *path, c
         snprintf(err, errlen, "no server or no script");
         return SIP_EINVAL;
     }
-    if (ends_with(path, ".py"))
-        return sipd_script_py_open(out, srv, path, err, errlen);
-    if (ends_with(path, ".lua"))
-        return sipd_script_lua_open(out, srv, path, err, errlen);
+    if (ends_with(path, ".py")) return sipd_script_py_open(out, srv, path, err, errlen);
+    if (ends_with(path, ".lua")) return sipd_script_lua_open(out, srv, path, err, errlen);
     snprintf(err, errlen, "%s: a routing script ends in .py or .lua", path);
     return SIP_EINVAL;
 }
@@ -67,6 +63,5 @@ int sipd_script_run(sipd_script_t *s)
 
 void sipd_script_close(sipd_script_t *s)
 {
-    if (s != NULL)
-        s->ops->close(s);
+    if (s != NULL) s->ops->close(s);
 }

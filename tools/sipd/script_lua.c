@@ -56,8 +56,7 @@ static void lua_layer_dir(char *buf, size_t size)
 static int msgh(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
-    if (msg == NULL)
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     luaL_traceback(L, L, msg, 1);
     return 1;
 }
@@ -70,8 +69,7 @@ static void lua_fail(lua_script_t *s, const char *what, char *err, size_t errlen
     sip_loop_t *loop = s->base.srv != NULL ? sip_server_get_loop(s->base.srv) : NULL;
     size_t n;
 
-    if (msg == NULL)
-        msg = "(no error message)";
+    if (msg == NULL) msg = "(no error message)";
     if (loop != NULL)
         sip_log_write(loop, SIP_LOG_ERROR, "script", msg);
     else
@@ -93,8 +91,7 @@ static int host_call(lua_script_t *s, const char *method, const char *path, char
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->host);
     lua_getfield(L, -1, method);
     lua_insert(L, -2);
-    if (path != NULL)
-        lua_pushstring(L, path);
+    if (path != NULL) lua_pushstring(L, path);
     if (lua_pcall(L, path != NULL ? 2 : 1, 0, base + 1) != LUA_OK) {
         lua_fail(s, path != NULL ? path : method, err, errlen);
         lua_settop(L, base);
@@ -184,8 +181,7 @@ static void lua_close_host(sipd_script_t *base)
     lua_script_t *s = (lua_script_t *)base;
     char err[256];
 
-    if (s->host != LUA_NOREF)
-        host_call(s, "close", NULL, err, sizeof(err));
+    if (s->host != LUA_NOREF) host_call(s, "close", NULL, err, sizeof(err));
     /* Every object of the layer drops its reference here (__gc). */
     lua_close(s->L);
     sip_server_unref(base->srv);

@@ -32,6 +32,17 @@ typedef struct py_script {
 /* One interpreter per process, one host in it. */
 static py_script_t *py_current;
 
+#if defined(__SANITIZE_ADDRESS__)
+/* The interpreter lives until the process ends (its extension modules cannot be loaded twice,
+ * so it is never finalized): what it holds then is CPython's, not a leak of ours. libsip's
+ * objects are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libpython3\n";
+}
+#endif
+
 /* ---- the host's C side, as the module _sipd_host ------------------------------------------ */
 
 static void py_drain(py_script_t *s);
@@ -59,8 +70,7 @@ static PyObject *host_wake(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    if (py_current != NULL && !py_current->closing)
-        uv_idle_start(&py_current->idle, on_idle);
+    if (py_current != NULL && !py_current->closing) uv_idle_start(&py_current->idle, on_idle);
     Py_RETURN_NONE;
 }
 
@@ -68,10 +78,8 @@ static PyObject *host_set_timer(PyObject *self, PyObject *arg)
 {
     long ms = PyLong_AsLong(arg);
     (void)self;
-    if (ms == -1 && PyErr_Occurred())
-        return NULL;
-    if (py_current == NULL || py_current->closing)
-        Py_RETURN_NONE;
+    if (ms == -1 && PyErr_Occurred()) return NULL;
+    if (py_current == NULL || py_current->closing) Py_RETURN_NONE;
     if (ms < 0)
         uv_timer_stop(&py_current->timer);
     else
@@ -86,8 +94,15 @@ static PyMethodDef host_methods[] = {
 };
 
 static struct PyModuleDef host_module = {
-    PyModuleDef_HEAD_INIT, "_sipd_host", "sipd's side of the routing-script host.", -1,
-    host_methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_sipd_host",
+    "sipd's side of the routing-script host.",
+    -1,
+    host_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static PyObject *init_host_module(void)
@@ -107,24 +122,20 @@ static void py_error(py_script_t *s, const char *what, char *err, size_t errlen)
 
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL)
-        PyException_SetTraceback(value, tb);
+    if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
     mod = PyImport_ImportModule("traceback");
     if (mod != NULL && type != NULL)
-        lines = PyObject_CallMethod(mod, "format_exception", "OOO", type,
-                                    value ? value : Py_None, tb ? tb : Py_None);
+        lines = PyObject_CallMethod(mod, "format_exception", "OOO", type, value ? value : Py_None,
+                                    tb ? tb : Py_None);
     if (lines != NULL) {
         PyObject *empty = PyUnicode_FromString("");
-        if (empty != NULL)
-            text = PyUnicode_Join(empty, lines);
+        if (empty != NULL) text = PyUnicode_Join(empty, lines);
         Py_XDECREF(empty);
         if (PyList_Check(lines) && PyList_GET_SIZE(lines) > 0)
             last = PyList_GET_ITEM(lines, PyList_GET_SIZE(lines) - 1);
     }
-    if (text != NULL)
-        t = PyUnicode_AsUTF8(text);
-    if (last != NULL)
-        l = PyUnicode_AsUTF8(last);
+    if (text != NULL) t = PyUnicode_AsUTF8(text);
+    if (last != NULL) l = PyUnicode_AsUTF8(last);
     PyErr_Clear();
     if (t != NULL && loop != NULL)
         sip_log_write(loop, SIP_LOG_ERROR, "script", t);
@@ -152,8 +163,7 @@ static void py_drain(py_script_t *s)
     PyGILState_STATE g;
     PyObject *r;
 
-    if (s->host == NULL)
-        return;
+    if (s->host == NULL) return;
     g = PyGILState_Ensure();
     r = PyObject_CallMethod(s->host, "drain", NULL);
     if (r == NULL) {
@@ -194,8 +204,7 @@ static int py_start(char *err, size_t errlen)
     PyConfig config;
     PyStatus st;
 
-    if (Py_IsInitialized())
-        return 0;
+    if (Py_IsInitialized()) return 0;
     if (PyImport_AppendInittab("_sipd_host", init_host_module) < 0) {
         snprintf(err, errlen, "python: cannot register the host module");
         return SIP_ENOMEM;
@@ -245,8 +254,7 @@ int sipd_script_py_open(sipd_script_t **out, sip_server_t *srv, const char *path
         return SIP_EBUSY;
     }
     rc = py_start(err, errlen);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     s = (py_script_t *)calloc(1, sizeof(*s));
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -266,24 +274,19 @@ int sipd_script_py_open(sipd_script_t **out, sip_server_t *srv, const char *path
     py_package_dir(pkg, sizeof(pkg));
     sys_path = PySys_GetObject("path"); /* borrowed */
     dir = PyUnicode_FromString(pkg);
-    if (sys_path == NULL || dir == NULL || PyList_Insert(sys_path, 0, dir) < 0)
-        goto fail;
+    if (sys_path == NULL || dir == NULL || PyList_Insert(sys_path, 0, dir) < 0) goto fail;
     mod = PyImport_ImportModule("libsip._sipd");
     hostmod = PyImport_ImportModule("_sipd_host");
-    if (mod == NULL || hostmod == NULL)
-        goto fail;
+    if (mod == NULL || hostmod == NULL) goto fail;
     cap = PyCapsule_New(srv, "libsip.server", NULL);
-    if (cap == NULL)
-        goto fail;
+    if (cap == NULL) goto fail;
     s->host = PyObject_CallMethod(mod, "open_host", "OsO", cap, path, hostmod);
-    if (s->host == NULL)
-        goto fail;
+    if (s->host == NULL) goto fail;
     {
         PyObject *f = PyObject_CallMethod(s->host, "fileno", NULL);
         fd = f != NULL ? (int)PyLong_AsLong(f) : -1;
         Py_XDECREF(f);
-        if (fd < 0)
-            goto fail;
+        if (fd < 0) goto fail;
     }
     if (uv_poll_init(uv, &s->poll, fd) == 0) {
         s->poll_on = 1;
@@ -335,8 +338,7 @@ static int py_run(sipd_script_t *base)
 static void on_closed(uv_handle_t *h)
 {
     py_script_t *s = (py_script_t *)h->data;
-    if (--s->closing == 0)
-        free(s);
+    if (--s->closing == 0) free(s);
 }
 
 static void py_close(sipd_script_t *base)
@@ -364,10 +366,8 @@ static void py_close(sipd_script_t *base)
     s->closing = 2 + s->poll_on;
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->timer, on_closed);
-    if (s->poll_on)
-        uv_close((uv_handle_t *)&s->poll, on_closed);
-    if (loop != NULL)
-        sip_loop_run_once(loop, 0);
+    if (s->poll_on) uv_close((uv_handle_t *)&s->poll, on_closed);
+    if (loop != NULL) sip_loop_run_once(loop, 0);
     /* The interpreter stays: its modules (libsip's among them) cannot be loaded twice. */
 }
 

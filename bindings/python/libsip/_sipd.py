@@ -12,6 +12,7 @@ the C loop costs Python nothing unless asyncio has work.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import itertools
 import logging
@@ -135,6 +136,9 @@ class Host:
         self._handler = handler
         self.module = _load(path)
         self.server.route = self.module.route
+        # What module level made lives as long as the script: the cyclic collector need not
+        # walk it again and again while requests come and go.
+        gc.freeze()
 
     def fileno(self) -> int:
         """The selector's file descriptor (readable when a watched socket is)."""
@@ -149,6 +153,7 @@ class Host:
         mod = _load(path)
         self.server.route = mod.route
         self.module = mod
+        gc.freeze()
 
     def close(self) -> None:
         """Back to the default routing; the tasks of routes still waiting are cancelled
