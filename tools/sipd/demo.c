@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* sipd --demo: on the server's loop, two libsip user agents (alice and bob, each with its own
- * transport on a free loopback port) register with the server using digest, alice calls bob
- * through it, bob rings and answers with the offer/answer engine, alice hangs up a moment later
- * and both unregister. Every message of theirs is printed as one line of a ladder as it arrives
- * (transport handlers at SIP_HANDLER_PRIO_FIRST on the three transports see every message
- * received, so each message is seen once, where it lands). */
+ * transport on a free loopback port) register with the server (digest when it has a users
+ * table), alice calls bob through it, bob rings and answers with the offer/answer engine, alice
+ * hangs up a moment later and both unregister. Every message of theirs is printed as one line of a
+ * ladder as it arrives (transport handlers at SIP_HANDLER_PRIO_FIRST on the three transports see
+ * every message received, so each message is seen once, where it lands). */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #define TALK_MS 1000      /* the call lasts this long before alice hangs up */
 #define DEADLINE_MS 20000 /* the whole demo, registrations to unregistrations */
 #define SETTLE_MS 200     /* after the call: the BYE's 200 reaches alice before they unregister */
+#define SETTLE_POLLS 25   /* how many SETTLE_MS that answer may take */
 #define USER_AGENT "sipd-demo (libsip)"
 
 typedef struct peer {
@@ -69,7 +69,9 @@ struct sipd_demo {
     sip_config_t *saved_cfg;
     int authenticated;
     int answered, hung_up, finished, ok;
-    int closing; /* sipd_demo_close() runs: nothing more starts */
+    int bye_status;   /* the final status alice got for her BYE (seen in the ladder) */
+    int settle_polls; /* SETTLE_MS waits for it so far */
+    int closing;      /* sipd_demo_close() runs: nothing more starts */
     char why[160];
 };
 
@@ -108,6 +110,10 @@ static void ladder(sipd_demo_t *d, const char *to, const sip_msg_t *msg)
         const sip_cseq_t *cs = sip_msg_get_cseq(msg);
         snprintf(what, sizeof(what), "%d %.*s (%.*s)", sip_msg_get_status(msg), (int)r.len, r.ptr,
                  cs ? (int)cs->method_str.len : 0, cs ? cs->method_str.ptr : "");
+    }
+    if (!sip_msg_is_request(msg) && strcmp(to, "alice") == 0 && sip_msg_get_status(msg) >= 200) {
+        const sip_cseq_t *cs = sip_msg_get_cseq(msg);
+        if (cs && cs->method == SIP_METHOD_BYE) d->bye_status = sip_msg_get_status(msg);
     }
     const char *sdp = sip_msg_get_body(msg).len ? "  [SDP]" : "";
     fprintf(d->out, "%7.3f  %5s → %-5s  %s%s\n", elapsed(d), from, to, what, sdp);
@@ -284,6 +290,19 @@ static void on_settled(sip_timer_t *t, void *user)
 {
     (void)t;
     sipd_demo_t *d = user;
+    /* RFC 3261 §15.1.1: the call is over once the BYE is answered; wait for that (bounded). */
+    if (d->bye_status == 0 && ++d->settle_polls < SETTLE_POLLS) {
+        sip_timer_unref(d->step);
+        d->step = NULL;
+        if (sip_timer_start(&d->step, d->loop, SETTLE_MS, 0, on_settled, d, NULL) == 0) return;
+    }
+    if (d->bye_status < 200 || d->bye_status >= 300) {
+        if (d->bye_status)
+            fail(d, "alice's BYE got %d", d->bye_status);
+        else
+            fail(d, "alice's BYE got no answer");
+        return;
+    }
     /* The call is over on both sides: the bindings go (RFC 3261 §10.2.2), then the demo ends. */
     unregister(&d->alice);
     unregister(&d->bob);
@@ -540,19 +559,19 @@ static int add_users(sipd_demo_t *d)
     return 0;
 }
 
-/* The server's UDP listening point (its first one of another transport when it has none), a
- * wildcard address taken as the loopback one. */
+/* The server's UDP listening point, a wildcard address taken as the loopback one. alice and bob
+ * are named in the ladder by the port they send from, which only UDP keeps (a connection's
+ * source port is another). */
 static int find_server(sipd_demo_t *d)
 {
     size_t n = sip_transport_listener_count(d->srv_tp);
     int found = 0;
-    for (size_t i = 0; i < n && found != 2; i++) {
+    for (size_t i = 0; i < n && !found; i++) {
         sip_netinfo_t ni;
         if (sip_transport_listener_info(d->srv_tp, i, &ni) != 0) continue;
-        if (ni.transport != SIP_TRANSPORT_UDP && found) continue;
-        if (ni.transport != SIP_TRANSPORT_UDP && ni.transport != SIP_TRANSPORT_TCP) continue;
+        if (ni.transport != SIP_TRANSPORT_UDP) continue;
         d->srv_addr = ni;
-        found = ni.transport == SIP_TRANSPORT_UDP ? 2 : 1;
+        found = 1;
     }
     if (!found) return SIP_ENOENT;
     sip_netinfo_t *a = &d->srv_addr;
@@ -580,18 +599,24 @@ int sipd_demo_start(sipd_demo_t **out, sip_server_t *srv, FILE *outf, sipd_demo_
     d->out = outf;
     d->done = done;
     d->user = user;
-    int rc = d->loop && d->srv_tp ? 0 : SIP_ECLOSED;
+    int rc = d->loop && d->srv_tp ? 0 : SIP_ECLOSED, said = 0;
     if (rc == 0) {
         sip_transport_ref(d->srv_tp);
         d->t0 = sip_loop_now(d->loop);
         const char *dom = sip_config_get(sip_server_get_config(srv), "domains", 0);
         snprintf(d->domain, sizeof(d->domain), "%s", dom && *dom ? dom : "localhost");
         rc = find_server(d);
-        if (rc) fprintf(stderr, "sipd: demo: the server has no UDP or TCP listening point\n");
+        if (rc) {
+            fprintf(stderr, "sipd: --demo needs a udp: listening point\n");
+            said = 1;
+        }
     }
     if (rc == 0) rc = peer_open(d, &d->alice, "alice");
     if (rc == 0) rc = peer_open(d, &d->bob, "bob");
-    if (rc == 0) rc = add_users(d);
+    if (rc == 0) {
+        rc = add_users(d);
+        said = rc == SIP_EEXIST; /* add_users() said which users */
+    }
     if (rc == 0) {
         rc = sip_transport_add_handler(d->srv_tp, SIP_HANDLER_PRIO_FIRST, on_srv_msg, d, NULL);
         if (rc > 0) {
@@ -616,7 +641,7 @@ int sipd_demo_start(sipd_demo_t **out, sip_server_t *srv, FILE *outf, sipd_demo_
         if (rc == 0) rc = peer_register(d, &d->bob);
     }
     if (rc) {
-        fprintf(stderr, "sipd: demo: %s\n", sip_strerror(rc));
+        if (!said) fprintf(stderr, "sipd: demo: %s\n", sip_strerror(rc));
         teardown(d);
         sip_server_unref(d->srv);
         free(d);

@@ -4,6 +4,8 @@ alice calls bob through it, the ladder is printed as it happens, then sipd keeps
 configuration; a demo that fails makes sipd exit 1."""
 import re
 
+from conftest import Proc, tool
+
 OK = r"^demo: alice and bob registered%s, called through sipd and hung up: ok$"
 SERVES = r"^demo: sipd serves on; Ctrl-C stops it$"
 ARROW = r"^ *\d+\.\d{3} +%s → %s +"
@@ -98,3 +100,19 @@ def test_demo_failure_exits_1(env):
         rc = sipd.stop()
     sipd.rc = rc
     assert rc == 1, sipd.log()
+
+
+def test_demo_refused_without_udp_or_with_its_users_taken(env):
+    # The ladder names alice and bob by their UDP source ports: no udp: listening point, no
+    # demo.
+    port = env.port()
+    sipd = Proc(env, "sipd-tcp", [tool("SIPD"), "--demo", "--listen",
+                                  "tcp:127.0.0.1:%d" % port])
+    assert sipd.wait(20) == 1, sipd.log()
+    assert "sipd: --demo needs a udp: listening point" in sipd.log(), sipd.log()
+    # A users file that has an alice of the domain already: the demo does not take her over.
+    users = env.passwd(env.work / "users", {"alice": "alice-pw"}, "localhost")
+    sipd = Proc(env, "sipd-users", [tool("SIPD"), "--demo", "--users", str(users), "--listen",
+                                    "udp:127.0.0.1:%d" % env.port()])
+    assert sipd.wait(20) == 1, sipd.log()
+    assert "the users file has alice or bob of localhost already" in sipd.log(), sipd.log()
