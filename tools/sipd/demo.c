@@ -634,8 +634,8 @@ int sipd_demo_start(sipd_demo_t **out, sip_server_t *srv, FILE *outf, sipd_demo_
                 d->srv_addr.remote_port, d->domain, d->authenticated ? " (digest)" : "");
         if (!d->authenticated)
             fprintf(outf,
-                    "demo: sipd has no users file, so REGISTER is not authenticated (with "
-                    "--users FILE the demo's users are added to it and register with digest)\n");
+                    "demo: sipd refused a users table for the demo, so REGISTER is not "
+                    "authenticated\n");
         fflush(outf);
         rc = peer_register(d, &d->alice);
         if (rc == 0) rc = peer_register(d, &d->bob);
