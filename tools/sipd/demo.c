@@ -633,9 +633,8 @@ int sipd_demo_start(sipd_demo_t **out, sip_server_t *srv, FILE *outf, sipd_demo_
                 sip_transport_param(d->srv_addr.transport), d->srv_addr.remote_ip,
                 d->srv_addr.remote_port, d->domain, d->authenticated ? " (digest)" : "");
         if (!d->authenticated)
-            fprintf(outf,
-                    "demo: sipd refused a users table for the demo, so REGISTER is not "
-                    "authenticated\n");
+            fprintf(outf, "demo: sipd refused a users table for the demo, so REGISTER is not "
+                          "authenticated\n");
         fflush(outf);
         rc = peer_register(d, &d->alice);
         if (rc == 0) rc = peer_register(d, &d->bob);
