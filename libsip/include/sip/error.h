@@ -36,8 +36,8 @@ extern "C" {
     X(ENOTACCEPTABLE, -1009, "no offered stream can be accepted")                                  \
     X(EBUSY, -1010, "another exchange is in progress")                                             \
     X(EAUTH, -1011, "no credentials answer the challenge")                                         \
-    X(ENOTSUP, -1012, "operation not supported")                                                 \
-    X(EBLOCKED, -1013, "source address is blocked")                                              \
+    X(ENOTSUP, -1012, "operation not supported")                                                   \
+    X(EBLOCKED, -1013, "source address is blocked")                                                \
     X(ECONFIG, -1014, "invalid configuration")
 
 /** libsip error codes. */

@@ -19,8 +19,8 @@ typedef struct sip_metrics sip_metrics_t;
 
 /** Options; initialise with sip_metrics_opts_init(). */
 typedef struct sip_metrics_opts {
-    unsigned max_connections;   /**< HTTP connections at once (default 16) */
-    uint32_t timeout_ms;        /**< an idle HTTP connection closes after it (default 10000) */
+    unsigned max_connections; /**< HTTP connections at once (default 16) */
+    uint32_t timeout_ms;      /**< an idle HTTP connection closes after it (default 10000) */
 } sip_metrics_opts_t;
 
 /** Fills opts with the defaults. */

@@ -34,14 +34,14 @@ extern "C" {
     X(RX_REQ_NOTIFY, "sip_requests_received_total", "method=\"NOTIFY\"", COUNTER, "")              \
     X(RX_REQ_MESSAGE, "sip_requests_received_total", "method=\"MESSAGE\"", COUNTER, "")            \
     X(RX_REQ_OTHER, "sip_requests_received_total", "method=\"other\"", COUNTER, "")                \
-    X(RX_RSP_1XX, "sip_responses_received_total", "class=\"1xx\"", COUNTER,                       \
+    X(RX_RSP_1XX, "sip_responses_received_total", "class=\"1xx\"", COUNTER,                        \
       "SIP responses received, by class")                                                          \
     X(RX_RSP_2XX, "sip_responses_received_total", "class=\"2xx\"", COUNTER, "")                    \
     X(RX_RSP_3XX, "sip_responses_received_total", "class=\"3xx\"", COUNTER, "")                    \
     X(RX_RSP_4XX, "sip_responses_received_total", "class=\"4xx\"", COUNTER, "")                    \
     X(RX_RSP_5XX, "sip_responses_received_total", "class=\"5xx\"", COUNTER, "")                    \
     X(RX_RSP_6XX, "sip_responses_received_total", "class=\"6xx\"", COUNTER, "")                    \
-    X(TX_RSP_1XX, "sip_responses_sent_total", "class=\"1xx\"", COUNTER,                           \
+    X(TX_RSP_1XX, "sip_responses_sent_total", "class=\"1xx\"", COUNTER,                            \
       "SIP responses sent, by class (forwarded ones included)")                                    \
     X(TX_RSP_2XX, "sip_responses_sent_total", "class=\"2xx\"", COUNTER, "")                        \
     X(TX_RSP_3XX, "sip_responses_sent_total", "class=\"3xx\"", COUNTER, "")                        \
@@ -56,18 +56,17 @@ extern "C" {
     X(REG_OK, "sip_registrations_total", "result=\"ok\"", COUNTER,                                 \
       "REGISTER requests the registrar answered, by result")                                       \
     X(REG_FAILED, "sip_registrations_total", "result=\"failed\"", COUNTER, "")                     \
-    X(BINDINGS, "sip_bindings", "", GAUGE, "bindings in the location services")                   \
+    X(BINDINGS, "sip_bindings", "", GAUGE, "bindings in the location services")                    \
     X(AUTH_OK, "sip_auth_total", "result=\"ok\"", COUNTER,                                         \
       "digest credentials checked, by result")                                                     \
     X(AUTH_FAILED, "sip_auth_total", "result=\"failed\"", COUNTER, "")                             \
     X(BLOCKED, "sip_blocked_total", "", COUNTER,                                                   \
       "messages dropped because their source is blocked")                                          \
     X(BLOCKED_SOURCES, "sip_blocked_sources", "", GAUGE, "source addresses blocked now")           \
-    X(DROP_PARSE, "sip_dropped_total", "reason=\"parse\"", COUNTER,                                \
-      "messages dropped, by reason")                                                               \
+    X(DROP_PARSE, "sip_dropped_total", "reason=\"parse\"", COUNTER, "messages dropped, by reason") \
     X(DROP_LIMIT, "sip_dropped_total", "reason=\"limit\"", COUNTER, "")                            \
     X(DROP_OTHER, "sip_dropped_total", "reason=\"other\"", COUNTER, "")                            \
-    X(CONN_ACCEPTED, "sip_connections_accepted_total", "", COUNTER,                               \
+    X(CONN_ACCEPTED, "sip_connections_accepted_total", "", COUNTER,                                \
       "stream connections accepted (TCP, TLS, WS, WSS)")                                           \
     X(CONN_EVICTED, "sip_connections_evicted_total", "", COUNTER,                                  \
       "connections closed to make room at the connection cap")                                     \
