@@ -380,6 +380,95 @@ static void stats_loopback_exchange_counts_what_it_made(void **state)
     side_down(&B);
 }
 
+/* Runs loop until id reaches want (5 s at most). */
+static int pump_one_until(sip_loop_t *loop, sip_stat_id_t id, uint64_t want)
+{
+    uint64_t end = now_ms() + 5000;
+    while (sip_stat_get(loop, id) < want && now_ms() < end) {
+        sip_loop_run_once(loop, 0);
+        usleep(500);
+    }
+    return sip_stat_get(loop, id) >= want;
+}
+
+static int tcp_client(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Drops by reason: over a size limit, framing that does not parse, a response not for us. */
+static void stats_drops_by_reason(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sip_transport_opts_t o;
+    sip_transport_opts_init(&o);
+    o.max_conn_buffer = 1024;
+    sip_transport_t *tp;
+    assert_int_equal(sip_transport_create(&tp, loop, &o), 0);
+    assert_int_equal(sip_transport_listen(tp, "tcp:127.0.0.1:0"), 0);
+    assert_int_equal(sip_transport_listen(tp, "udp:127.0.0.1:0"), 1);
+    sip_netinfo_t tcp, udp;
+    assert_int_equal(sip_transport_listener_info(tp, 0, &tcp), 0);
+    assert_int_equal(sip_transport_listener_info(tp, 1, &udp), 0);
+
+    /* A header block that never ends, past max_conn_buffer. */
+    int a = tcp_client(tcp.local_port);
+    char big[2048];
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "OPTIONS sip:x SIP/2.0\r\nX: ", 26);
+    assert_int_equal(send(a, big, sizeof(big), MSG_NOSIGNAL), (ssize_t)sizeof(big));
+    assert_true(pump_one_until(loop, SIP_STAT_DROP_LIMIT, 1));
+
+    /* A request without Content-Length on a stream: framing lost, 400, closed. */
+    int b = tcp_client(tcp.local_port);
+    static const char nolen[] = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+                                "Via: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKnolen\r\n"
+                                "From: <sip:a@x>;tag=1\r\nTo: <sip:x@x>\r\nCall-ID: nolen\r\n"
+                                "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n";
+    assert_int_equal(send(b, nolen, sizeof(nolen) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(nolen) - 1));
+    assert_true(pump_one_until(loop, SIP_STAT_DROP_PARSE, 1));
+
+    /* A response whose Via is not ours, over UDP. */
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = {0};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(udp.local_port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char stray[] = "SIP/2.0 200 OK\r\n"
+                                "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKstray\r\n"
+                                "From: <sip:a@x>;tag=1\r\nTo: <sip:x@x>;tag=2\r\nCall-ID: stray\r\n"
+                                "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(sendto(u, stray, sizeof(stray) - 1, 0, (struct sockaddr *)&to, sizeof(to)),
+                     (ssize_t)(sizeof(stray) - 1));
+    assert_true(pump_one_until(loop, SIP_STAT_DROP_OTHER, 1));
+
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_DROP_LIMIT), 1);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_DROP_PARSE), 1);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_DROP_OTHER), 1);
+    /* The stray response parsed: it was received, then dropped. */
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_RX_RSP_2XX), 1);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_CONN_ACCEPTED), 2);
+    close(a);
+    close(b);
+    close(u);
+    sip_transport_close(tp);
+    sip_transport_unref(tp);
+    for (int i = 0; i < 8 && sip_loop_run_once(loop, 0) > 0; i++)
+        ;
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_CONN_ACTIVE), 0);
+    sip_loop_close(loop);
+    sip_loop_unref(loop);
+}
+
 /* The bindings gauge follows the location service, and leaves with it. */
 static void stats_bindings_gauge_returns_with_the_location(void **state)
 {
@@ -432,6 +521,7 @@ int main(void)
         cmocka_unit_test(stats_format_is_prometheus_text),
         cmocka_unit_test(stats_loopback_exchange_counts_what_it_made),
         cmocka_unit_test(stats_bindings_gauge_returns_with_the_location),
+        cmocka_unit_test(stats_drops_by_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -368,6 +368,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->batching = 1;
         if (c->nlayers) {
             int rc = c->layers[0]->vt->input(c->layers[0], buf->base, (size_t)nread);
+            /* A WebSocket message over the limit, or framing that does not parse. */
+            if ((rc == SIP_ETOOBIG || rc == SIP_EPARSE) && !c->closing)
+                sip__stat_inc(c->tp->loop,
+                              rc == SIP_ETOOBIG ? SIP_STAT_DROP_LIMIT : SIP_STAT_DROP_PARSE);
             if (rc && !c->closing) sip__conn_close(c, rc, c->layers[0]->error);
         } else {
             frame(c, buf->base, (size_t)nread);
