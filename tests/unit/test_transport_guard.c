@@ -233,6 +233,7 @@ static void tguard_stream_blocked_source(void **state)
     pump_until_conns(loop, tb, 0);
     assert_int_equal(b.n, 2);
     assert_true(closed_by_peer(fd));
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 1);
     close(fd);
     /* A new connection from it is closed at accept. */
     fd = tcp_to(port);
@@ -243,6 +244,8 @@ static void tguard_stream_blocked_source(void **state)
     assert_true(closed_by_peer(fd));
     close(fd);
     assert_int_equal(b.n, 2);
+    /* A connection closed at accept dropped no message. */
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 1);
     sip_transport_unref(tb);
     sip_loop_unref(loop);
 }

@@ -440,6 +440,13 @@ sip_loop_t *sip__guard_loop(const sip_guard_t *g)
     return g ? g->loop : NULL;
 }
 
+int sip__guard_blocked_sa(sip_guard_t *g, const struct sockaddr *sa)
+{
+    sip__gaddr_t a;
+    if (!g || sip__gaddr_from_sa(sa, &a)) return 0;
+    return hit(g, &a, HIT_PEEK) == SIP_EBLOCKED;
+}
+
 /* ---- the handle ---- */
 
 static void free_guard(sip_guard_t *g)
