@@ -219,6 +219,8 @@ static void config_file_sets_only_its_keys(void **state)
     assert_int_equal(sip_config_count(cfg, "domains"), 2);
     assert_int_equal(sip_config_load(cfg, file("missing.yaml", NULL), &err), -2);
     assert_non_null(strstr(err.reason, "missing.yaml"));
+    assert_int_equal(sip_config_load(cfg, dir, &err), -21); /* EISDIR */
+    assert_non_null(strstr(err.reason, "Is a directory"));
     sip_config_unref(cfg);
 }
 
@@ -317,6 +319,11 @@ static void config_set_add_reset(void **state)
     assert_int_equal(sip_config_set(cfg, "nope", "1", &err), SIP_ECONFIG);
     assert_string_equal(err.header, "nope");
     assert_string_equal(err.reason, "nope: unknown key");
+    assert_int_equal(sip_config_set(cfg, "users", "caf\xe9", &err), SIP_ECONFIG); /* Latin-1 */
+    assert_non_null(strstr(err.reason, "UTF-8"));
+    assert_int_equal(sip_config_set(cfg, "users", "\xed\xa0\x80", &err), SIP_ECONFIG);
+    assert_int_equal(sip_config_set(cfg, "users", "\xc0\xaf", &err), SIP_ECONFIG);
+    assert_int_equal(sip_config_set(cfg, "users", "caf\xc3\xa9 \xf0\x9f\x93\x9e", &err), 0);
     assert_int_equal(sip_config_set(cfg, "log.requests", "ON", NULL), 0);
     assert_string_equal(sip_config_get(cfg, "log.requests", 0), "true");
     assert_int_equal(sip_config_set(cfg, "log.level", "Info", NULL), 0);

@@ -178,7 +178,7 @@ static int do_register(const char *user, const char *password)
     sip_msg_t *m = request("REGISTER", "sip:" REALM, user, cid, 1, uas.port);
     sip_txn_t *t = send_req(m, &r);
     wait_nonzero(&r.final);
-    if (r.final == 401) {
+    if (r.final == 401 && password) {
         sip_auth_client_t *ac;
         assert_int_equal(sip_auth_client_create(&ac), 0);
         sip_auth_cred_t cred = {.realm = REALM, .user = user, .password = password};
@@ -526,7 +526,7 @@ static void server_refused_reload_changes_nothing(void **state)
     /* What cannot change live. */
     static const struct {
         const char *key, *value;
-    } live[] = {{"mode", "stateless"}, {"state", "/tmp"}, {"users", ""}};
+    } live[] = {{"mode", "stateless"}, {"state", "/tmp"}, {"domains", "first.example"}};
     for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
         assert_int_equal(sip_config_clone(&bad, cfg), 0);
         assert_int_equal(sip_config_set(bad, live[i].key, live[i].value, NULL), 0);
@@ -600,6 +600,27 @@ static void server_reload_removes_and_changes_tls(void **state)
     sip_config_unref(next);
     sip_config_unref(cfg);
     test_ca_remove(&ca);
+}
+
+/* A users file added by a reload makes REGISTER authenticated from then on; removed, not. */
+static void server_reload_adds_and_removes_users(void **state)
+{
+    (void)state;
+    static const char *const one[] = {"alice", NULL};
+    sip_config_t *cfg = base_config(NULL, 0);
+    start(cfg);
+    assert_int_equal(do_register("alice", NULL), 200); /* anyone, no challenge */
+    assert_int_equal(sip_config_set(cfg, "users", users_file("users", one), NULL), 0);
+    assert_int_equal(sip_server_reload(srv, cfg, NULL), 0);
+    assert_non_null(sip_server_get_users(srv));
+    assert_int_equal(do_register("alice", NULL), 401);
+    assert_int_equal(do_register("alice", "alice"), 200);
+    assert_int_equal(sip_config_set(cfg, "users", "", NULL), 0);
+    assert_int_equal(sip_server_reload(srv, cfg, NULL), 0);
+    assert_null(sip_server_get_users(srv));
+    assert_int_equal(do_register("alice", NULL), 200);
+    assert_int_equal(sip_location_count(sip_server_get_location(srv)), 1);
+    sip_config_unref(cfg);
 }
 
 /* ---- the routing program ------------------------------------------------------------------- */
@@ -752,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(server_reload_keeps_call_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(server_refused_reload_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(server_reload_removes_and_changes_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(server_reload_adds_and_removes_users, setup, teardown),
         cmocka_unit_test_setup_teardown(server_set_route_replaces_program, setup, teardown),
         cmocka_unit_test_setup_teardown(server_shutdown_answers_and_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(server_shutdown_idle, setup, teardown),

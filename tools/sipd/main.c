@@ -311,6 +311,11 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
         why[0] = '\0';
         if (sipd_script_reload(d->script, script, why, sizeof(why)) != 0)
             fprintf(stderr, "sipd: script reload refused: %s; the old script keeps running\n", why);
+    } else if (!d->script != !(script && *script)) {
+        /* The host of a script is made at start (it may own the loop: sipd_script_run()). */
+        fprintf(stderr, "sipd: script: %s a script needs a restart; %s\n",
+                d->script ? "removing" : "adding",
+                d->script ? "the script keeps routing" : "the default routing goes on");
     }
     sip_transport_t *tp = sip_server_get_transport(d->srv);
     size_t live = 0;
@@ -377,7 +382,13 @@ static void print_started(sipd_t *d, const sip_config_t *cfg)
            sip_location_count(sip_server_get_location(d->srv)),
            strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
-    if (m) printf("metrics on http://%s/metrics\n", sip_config_get(cfg, "metrics.listen", 0));
+    if (m) {
+        /* The address as configured, with the port chosen for port 0. */
+        const char *ml = sip_config_get(cfg, "metrics.listen", 0);
+        const char *colon = strrchr(ml, ':');
+        printf("metrics on http://%.*s:%u/metrics\n", (int)(colon ? colon - ml : 0), ml,
+               sip_metrics_get_port(m));
+    }
     fflush(stdout);
 }
 

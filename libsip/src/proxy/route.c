@@ -71,9 +71,12 @@ void sip__proxy_set_req_done(sip_proxy_t *p, void (*fn)(const sip_proxy_req_t *r
     p->req_done_user = user;
 }
 
-void sip__proxy_reconfigure(sip_proxy_t *p, sip_userdb_t *users, sip_auth_server_t *auth,
-                            sip_auth_server_t *proxy_auth, char *server)
+void sip__proxy_reconfigure(sip_proxy_t *p, sip_registrar_t *registrar, sip_userdb_t *users,
+                            sip_auth_server_t *auth, sip_auth_server_t *proxy_auth, char *server)
 {
+    if (registrar) sip_registrar_ref(registrar);
+    sip_registrar_unref(p->registrar);
+    p->registrar = registrar;
     free(p->server);
     p->server = server && *server ? server : NULL;
     if (server && !*server) free(server);

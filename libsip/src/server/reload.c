@@ -94,10 +94,6 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     /* What the running objects cannot take live. */
     if (!same(old, cfg, "mode")) return refuse(err, "mode", "changing it needs a restart");
     if (!same(old, cfg, "state")) return refuse(err, "state", "changing it needs a restart");
-    if (!*sip__config_str(old, "users") != !*sip__config_str(cfg, "users"))
-        return refuse(err, "users",
-                      "adding or removing the users file needs a restart (a changed file, "
-                      "or another one, is read again)");
     /* The realm: the digest servers and the aliases of the listening addresses name it. */
     if (strcasecmp(sip_config_get(old, "domains", 0), sip_config_get(cfg, "domains", 0)) != 0)
         return refuse(err, "domains", "changing the first domain (the realm) needs a restart");
@@ -124,6 +120,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     sip_userdb_t *users = NULL;
     sip_auth_server_t *auth = NULL, *proxy_auth = NULL;
     sip_metrics_t *metrics = NULL;
+    sip_registrar_t *reg = NULL;
     char *server = NULL;
     rc = sip_config_clone(&copy, cfg);
     if (rc) goto fail;
@@ -150,6 +147,9 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
         }
         if (rc) goto fail;
     }
+    /* A registrar of its own: whether REGISTER needs credentials follows the users file. */
+    rc = sip__server_make_registrar(&reg, srv->loc, users != NULL, cfg);
+    if (rc) goto fail;
     /* The value checks let no control character into server_header. */
     server = sip__strdup(sip__config_str(cfg, "server_header"));
     rc = SIP_ENOMEM;
@@ -173,8 +173,10 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     }
 
     /* Nothing can be refused from here: swap. */
-    sip__proxy_reconfigure(srv->proxy, users, auth, proxy_auth, server);
+    sip__proxy_reconfigure(srv->proxy, reg, users, auth, proxy_auth, server);
     server = NULL;
+    sip_registrar_unref(srv->reg);
+    srv->reg = reg;
     /* Listening points no longer listed close; their connections stay until they end. */
     for (size_t i = 0; i < srv->nlistens;) {
         if (listed(cfg, "listen", srv->listens[i].spec)) {
@@ -230,6 +232,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     return 0;
 fail:
     free(server);
+    sip_registrar_unref(reg);
     sip_config_unref(copy);
     sip_userdb_unref(users);
     sip_auth_server_unref(auth);

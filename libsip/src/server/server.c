@@ -51,6 +51,17 @@ void sip__server_remove_domain(sip_server_t *srv, const char *domain)
     sip__loc_map_del(&srv->loc->domains, d, n);
 }
 
+int sip__server_make_registrar(sip_registrar_t **out, sip_location_t *loc, int auth_required,
+                               const sip_config_t *cfg)
+{
+    sip_registrar_opts_t ro;
+    sip_registrar_opts_init(&ro);
+    /* Without a users file nobody can authenticate: the registrar takes anyone (documented). */
+    ro.auth_required = auth_required;
+    ro.server = sip__config_str(cfg, "server_header");
+    return sip_registrar_create(out, loc, &ro);
+}
+
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err)
 {
     *out = NULL;
@@ -325,13 +336,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     rc = sip__server_add_domains(srv, cfg, err);
     if (rc) return rc;
 
-    const char *server_header = sip__config_str(cfg, "server_header");
-    sip_registrar_opts_t ro;
-    sip_registrar_opts_init(&ro);
-    /* Without a users file nobody can authenticate: the registrar takes anyone (documented). */
-    ro.auth_required = srv->users != NULL;
-    ro.server = server_header;
-    rc = sip_registrar_create(&srv->reg, srv->loc, &ro);
+    rc = sip__server_make_registrar(&srv->reg, srv->loc, srv->users != NULL, cfg);
     if (rc) return rc;
 
     if (srv->users) {
@@ -349,7 +354,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     po.auth = srv->auth;
     po.proxy_auth = srv->proxy_auth;
     po.users = srv->users;
-    po.server = server_header;
+    po.server = sip__config_str(cfg, "server_header");
     po.guard = srv->guard;
     rc = sip_proxy_create(&srv->proxy, srv->layer, &po, NULL, NULL, NULL);
     if (rc == SIP_EINVAL) {

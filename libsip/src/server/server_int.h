@@ -42,6 +42,9 @@ struct sip_server {
 sip_log_level_t sip__server_log_level(const char *name);
 /* Reads the users file of cfg (NULL when it names none). 0, or SIP_ECONFIG with err. */
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err);
+/* The registrar of cfg (its Server header), requiring authentication when there are users. */
+int sip__server_make_registrar(sip_registrar_t **out, sip_location_t *loc, int auth_required,
+                               const sip_config_t *cfg);
 /* The two digest servers (401 and 407) for the realm and algorithms of cfg. */
 int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_auth,
                           const sip_config_t *cfg, sip_parse_error_t *err);

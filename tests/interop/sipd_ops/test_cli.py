@@ -76,6 +76,17 @@ def test_flags_override_the_file(env):
     env.stop_clean(d)
 
 
+def test_metrics_flag_serves(env):
+    import urllib.request
+    p = env.port()
+    d = env.sipd("sipd", "--listen", "udp:127.0.0.1:%d" % p, "--metrics", "127.0.0.1:0")
+    m = d.wait_for(r"^metrics on (http://127\.0\.0\.1:(\d+)/metrics)$")
+    assert int(m.group(2)) > 0
+    with urllib.request.urlopen(m.group(1), timeout=10) as r:
+        assert r.status == 200
+    env.stop_clean(d)
+
+
 def test_pid_file(env):
     p = env.port()
     pid = env.work / "sipd.pid"
@@ -119,3 +130,26 @@ def test_systemd_unit_verifies(env):
     r = subprocess.run([analyze, "verify", str(copy)], capture_output=True, timeout=60)
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert r.returncode == 0 and "sipd.service" not in out, out
+
+
+def test_listening_points_of_every_kind_from_the_file(env):
+    # UDP and TCP on IPv6, WebSocket on IPv4, from the file; a request over IPv6 is answered.
+    import socket
+    p, w = env.port(), env.port()
+    f = config(env, "sipd.yaml", "listen:\n  - \"udp:[::1]:%d\"\n  - tcp:[::1]:%d\n"
+               "  - ws:127.0.0.1:%d\ndomains: [%s]\n" % (p, p, w, DOMAIN))
+    d = env.sipd("sipd", "-c", str(f))
+    assert re.findall(r"^listening on (.*)$", d.log(), re.M) == [
+        "udp:[::1]:%d" % p, "tcp:[::1]:%d" % p, "ws:127.0.0.1:%d" % w], d.log()
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::1", 0))
+    s.settimeout(5)
+    me = s.getsockname()[1]
+    s.sendto(("OPTIONS sip:nobody@%s SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:%d;branch=z9hG4bKv6\r\n"
+              "Max-Forwards: 70\r\nFrom: <sip:v6@%s>;tag=1\r\nTo: <sip:nobody@%s>\r\n"
+              "Call-ID: v6@ops\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" %
+              (DOMAIN, me, DOMAIN, DOMAIN)).encode(), ("::1", p))
+    rsp = s.recv(65535).decode()
+    s.close()
+    assert rsp.startswith("SIP/2.0 404 "), rsp
+    env.stop_clean(d)

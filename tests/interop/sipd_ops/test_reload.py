@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""SIGHUP: sipd reads its configuration file again and reloads. A new user and a new domain
-take effect without dropping a registration or an established SIPp call (its BYE goes through
-after the reload); a broken file, or one whose new listening point cannot open, is refused with
-the reason (file, line, key) and the old configuration keeps serving."""
+"""SIGHUP: sipd reads its configuration file again, applies its flags over it again, and
+reloads. A new user and a new domain take effect without dropping a registration or an
+established SIPp call (its BYE goes through after the reload); a broken file, or one whose new
+listening point cannot open, is refused with the reason (file, line, key) and the old
+configuration keeps serving."""
 import re
 import signal
 import socket
@@ -101,4 +102,26 @@ def test_broken_config_refused_old_keeps_serving(env):
     d.wait_for(r"reloaded: 2 domains")
     cid, _ = ua.request("OPTIONS", "sip:nobody@new.test", port)
     assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()
+    env.stop_clean(d)
+
+
+def test_sighup_applies_the_flags_over_the_file_again(env):
+    port = env.port()
+    users = env.passwd(env.work / "users", users={"alice": USERS["alice"]})
+    f = config(env, "sipd.yaml", "listen: [\"udp:127.0.0.1:%d\"]\ndomains: [file.example]\n"
+               "log: {level: warn, requests: false}\n" % port)
+    d = env.sipd("sipd", "-c", str(f), "--domain", DOMAIN, "--log-level", "info",
+                 "--log-requests", "--users", str(users))
+    ua = env.ua("dave")
+    # The file changes (another domain list, quieter logs); the flags still win after SIGHUP.
+    f.write_text("listen: [\"udp:127.0.0.1:%d\"]\ndomains: [file.example, other.example]\n"
+                 "log: {level: error, requests: false}\n" % port)
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"reloaded: 1 domains, 1 users")
+    cid, _ = ua.request("OPTIONS", "sip:nobody@%s" % DOMAIN, port)
+    assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()  # DOMAIN is still ours
+    d.wait_for(r"request: OPTIONS sip:nobody@%s .*: 404 in " % re.escape(DOMAIN))
+    cid, _ = ua.request("OPTIONS", "sip:nobody@other.example", port)
+    # other.example is not ours (the file's list did not come in): forwarding is for our users.
+    assert ua.final(cid).startswith("SIP/2.0 407 "), d.log()
     env.stop_clean(d)
