@@ -50,6 +50,7 @@ X(sip_location_lookup_cb, cb)
 X(sip_location_done_cb, cb)
 X(sip_registrar_cb, cb)
 X(sip_metrics_extra_cb, extra)
+X(sip_server_done_cb, cb)
 %enddef
 
 %{
@@ -311,6 +312,14 @@ static int sipbind_tramp_sip_metrics_extra_cb(sip_metrics_t *m, char *buf, size_
     sipbind_arg_t a[] = {SB_H(m, sip_metrics), SB_H(&sink, sipbind_text)};
     sipbind_invoke(u, NULL, a, 2);
     return sink.len > 0x7fffffff ? 0x7fffffff : (int)sink.len;
+}
+
+/* A shutdown has ended: the server is closed. The thin layers get it through
+ * sip_server_shutdown()'s binding, which releases the function after this one call. */
+static void sipbind_tramp_sip_server_done_cb(sip_server_t *srv, void *u)
+{
+    sipbind_arg_t a[] = {SB_H(srv, sip_server)};
+    sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_server_get_loop(srv)), a, 1);
 }
 %}
 

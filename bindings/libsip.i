@@ -307,8 +307,6 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
  * that file is in the library. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_proxy_t **out };
 %ignore sip_proxy_relay_opts::on_branch;
-/* Bound by the slices that implement them (issue 14): the route setter and the guard. */
-%ignore sip_proxy_set_route;
 %include "sip/proxy.h"
 /* The location service (sip/location.h): the service and its binding sets are handles
  * (convention 1). A sip_binding_t comes out of sip_bindings_at() read-only and Borrowed from its
@@ -441,6 +439,59 @@ static int sipbind_text_put(sipbind_text_t *sink, const char *SIP_BYTES, size_t 
     if (sink->len < sink->size)
         sink->buf[sink->len] = '\0';
     return 0;
+}
+%}
+/* The configuration and the server (sip/config.h, sip/server.h): handles by convention 1, the
+ * YAML text by convention 4, the text of sip_config_load_text() by convention 3. The shutdown's
+ * done callback has no user_free (it runs once, when the shutdown ends): the binding wraps it so
+ * that the script function is released after that one call, or at once when the call fails. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_config_t **out, sip_server_t **out };
+%apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *text, size_t len) };
+SIP_TEXT_PRINTER(sip_config_format, const sip_config_t *)
+%include "sip/config.h"
+%ignore sip_server_shutdown;
+%rename(sip_server_shutdown) sipbind_sip_server_shutdown;
+%include "sip/server.h"
+%inline %{
+/* The script function of a shutdown's done callback and its release. */
+typedef struct sipbind_server_done {
+    sip_server_done_cb cb;
+    void *user;
+    sip_free_fn user_free;
+} sipbind_server_done_t;
+
+static void sipbind_server_done_once(sip_server_t *srv, void *u)
+{
+    sipbind_server_done_t *d = (sipbind_server_done_t *)u;
+    d->cb(srv, d->user);
+    d->user_free(d->user);
+    free(d);
+}
+
+/* sip_server_shutdown() with a callback that owns a script function: released after its one
+ * call, or now when the shutdown does not start. */
+static int sipbind_sip_server_shutdown(sip_server_t *srv, uint32_t grace_ms,
+                                       sip_server_done_cb cb, void *user, sip_free_fn user_free)
+{
+    sipbind_server_done_t *d;
+    int rc;
+
+    if (cb == NULL)
+        return sip_server_shutdown(srv, grace_ms, NULL, NULL);
+    d = (sipbind_server_done_t *)malloc(sizeof(*d));
+    if (d == NULL) {
+        user_free(user);
+        return SIP_ENOMEM;
+    }
+    d->cb = cb;
+    d->user = user;
+    d->user_free = user_free;
+    rc = sip_server_shutdown(srv, grace_ms, sipbind_server_done_once, d);
+    if (rc < 0) {
+        free(d);
+        user_free(user);
+    }
+    return rc;
 }
 %}
 %mutable;

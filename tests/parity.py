@@ -149,6 +149,15 @@ PYTHON_ONLY = {
     "Outcome": "a plain table in Lua with the same fields (req:proxy()'s result; Python's ok "
     "is status 2xx)",
     "Branch": "a plain table in Lua with the same fields (outcome.branches, req.branches)",
+    # The configuration and the server (libsip.server, libsip/server.lua).
+    "ConfigError": ERRORS,
+    "Error.key": "the key at fault of a ConfigError; Lua's SIP_ECONFIG error table has it too "
+                 "(e.key), beside the fields every error has",
+    "Config.__getitem__": "cfg[key] in Python; Lua reads cfg:get(key)",
+    "Config.__setitem__": "cfg[key] = value in Python; Lua writes cfg:set(key, value)",
+    "Config.__contains__": "key in cfg in Python; Lua asks cfg:keys()",
+    "Config.__iter__": "iterating a Config in Python; Lua walks cfg:keys()",
+    "Server.serve": ASYNC + " (await server.serve())",
 }
 
 # Lua features Python does not have, with the reason.
@@ -181,6 +190,8 @@ LUA_ONLY = {
     "Error.__tostring": "Python's str(e), which every exception has",
     "Subscription.notifies": "Python's `async for n in sub`",
     "Registration.events": "Python's `async for ev, status, rsp in reg`",
+    # The configuration and the server (libsip.server, libsip/server.lua).
+    "Server.__tostring": "Python's repr(server)",
 }
 
 

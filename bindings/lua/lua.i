@@ -486,3 +486,16 @@ static int lsip_set_error_hook(lua_State *L)
 }
 %}
 %native(set_error_hook) int lsip_set_error_hook(lua_State *L);
+
+/* ---- the script host of sipd (tools/sipd/script_lua.c) ------------------------------------ */
+
+%wrapper %{
+/* Pushes the server as the core's sip_server_t * pointer holding a New reference (the layer's
+ * Server adopts it): how sipd, which compiles this wrapper in, hands its server to Lua. */
+int sipbind_lua_push_server(lua_State *L, sip_server_t *srv);
+int sipbind_lua_push_server(lua_State *L, sip_server_t *srv)
+{
+    SWIG_NewPointerObj(L, sip_server_ref(srv), SWIGTYPE_p_sip_server, 0);
+    return 1;
+}
+%}

@@ -565,3 +565,19 @@ static int sipbind_reply(sip_msg_t **out, sip_transport_t *tp, sip_txn_t *txn,
     return 0;
 }
 %}
+
+/* ---- the script host of sipd (tools/sipd/script_py.c) ------------------------------------- */
+
+%inline %{
+/* The server a host program hands over in a capsule named "libsip.server": a SWIG pointer of
+ * sip_server_t * holding a New reference (the package's Server adopts it), or an exception
+ * for anything else. Private to libsip/_sipd.py. */
+static PyObject *sipbind_server_from_capsule(PyObject *capsule)
+{
+    sip_server_t *srv = (sip_server_t *)PyCapsule_GetPointer(capsule, "libsip.server");
+    if (srv == NULL)
+        return NULL;
+    return SWIG_InternalNewPointerObj(SWIG_as_voidptr(sip_server_ref(srv)), SWIGTYPE_p_sip_server,
+                                      0);
+}
+%}

@@ -642,6 +642,30 @@ T.case("calls: ua:bridge relays a call (ring, answer, INFO, BYE) through a B2BUA
     finish3(p)
 end)
 
+T.case("calls: ua:bridge's sdp option is the offer B gets instead of the caller's", function()
+    local p = pair()
+    local c = third(p)
+    local offered = nil
+    local hidden = SDP_A:gsub("o=[^\r\n]*", "o=- 42 1 IN IP4 192.0.2.9")
+    c.ua:on_invite(function(call)
+        offered = call.remote_sdp
+        call:answer(SDP_B)
+    end)
+    p.ua_b:on_invite(function(call)
+        local br = p.ua_b:bridge(call, c.target, { timeout = 5, sdp = hidden })
+        T.eq(br.status, 200, "the bridge's outcome")
+    end)
+    run(p, function()
+        local call = p.ua_a:invite(p.target, { sdp = SDP_A })
+        call:wait_answered(5)
+        T.eq(offered, hidden, "B got the bridge's sdp, not the caller's")
+        T.raises("SIP_EINVAL", function() p.ua_b:bridge(call, c.target, { sdp = 5 }) end)
+        call:hangup()
+    end)
+    settle(p, 100)
+    finish3(p)
+end)
+
 T.case("calls: a bridge that fails forwards with keep_a_on_failure, else the caller gets it",
     function()
     local p = pair()

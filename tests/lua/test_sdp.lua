@@ -142,3 +142,16 @@ T.case("Multipart: the errors Python raises", function()
     T.eq(mp.closed, true, "closed")
     T.raises("SIP_ECLOSED", function() return mp.parts end)
 end)
+
+T.case("GB28181's y= and f= lines are kept and read", function()
+    local gb = table.concat({
+        "v=0", "o=34020000002000000001 0 0 IN IP4 192.0.2.10", "s=Play",
+        "c=IN IP4 192.0.2.10", "t=0 0", "m=video 30000 RTP/AVP 96", "a=recvonly",
+        "a=rtpmap:96 PS/90000", "y=0200000001", "f=v/2/4/25/1/4096a/1/8/1", "",
+    }, "\r\n")
+    local s = sip.Sdp.parse(gb)
+    T.eq(s.ssrc, "0200000001", "y=")
+    T.eq(s.format, "v/2/4/25/1/4096a/1/8/1", "f=")
+    T.eq(tostring(s), gb, "printed back")
+    T.eq(sip.Sdp.parse(OFFER).ssrc, nil, "absent")
+end)

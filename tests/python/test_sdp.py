@@ -137,3 +137,14 @@ def test_multipart_argument_errors():
     mp.close()
     with pytest.raises(libsip.ClosedError):
         mp.parts
+
+
+def test_gb28181_y_and_f_lines():
+    gb = ("v=0\r\no=34020000002000000001 0 0 IN IP4 192.0.2.10\r\ns=Play\r\n"
+          "c=IN IP4 192.0.2.10\r\nt=0 0\r\nm=video 30000 RTP/AVP 96\r\na=recvonly\r\n"
+          "a=rtpmap:96 PS/90000\r\ny=0200000001\r\nf=v/2/4/25/1/4096a/1/8/1\r\n")
+    s = libsip.Sdp.parse(gb)
+    assert s.ssrc == "0200000001"
+    assert s.format == "v/2/4/25/1/4096a/1/8/1"
+    assert str(s) == gb
+    assert libsip.Sdp.parse(OFFER).ssrc == "" and libsip.Sdp.parse(OFFER).format == ""

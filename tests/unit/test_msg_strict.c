@@ -119,6 +119,9 @@ static void msg_strict_folded_date(void **state)
         "Date: Sat, 13 Nov 2010\r\n 23:29:00 GMT\r\n",
         "Date: Sat,\r\n 13\r\n\tNov 2010 23:29:00\r\n   GMT\r\n",
         "Date:\r\n Sat, 13 Nov 2010 23:29:00 GMT\r\n",
+        /* GB/T 28181-2016 §9.1.2.1's form, with and without milliseconds. */
+        "Date: 2010-11-13T23:29:00.123\r\n",
+        "Date: 2010-11-13T23:29:00\r\n",
     };
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         size_t n = make(buf, sizeof buf, "pc33.atlanta.example.com", "", FROM_OK, TO_OK, dates[i]);
@@ -134,6 +137,11 @@ static void msg_strict_folded_date(void **state)
         "Date: Sat, 13 Nov 2010 23:29:00 EST\r\n",
         "Date: Sat, 13 Nov 2010 23:29:00 GMT x\r\n",
         "Date: Sat, 13 Nov 2010\r\n",
+        "Date: 2010-13-13T23:29:00\r\n",
+        "Date: 2010-11-13T23:29:00.\r\n",
+        "Date: 2010-11-13T23:29:00.1234\r\n",
+        "Date: 2010-11-13 23:29:00\r\n",
+        "Date: 2010-11-13T23:29\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t n = make(buf, sizeof buf, "pc33.atlanta.example.com", "", FROM_OK, TO_OK, bad[i]);

@@ -505,6 +505,11 @@ static const err_case_t err_cases[] = {
     {HEAD "t=0 0\r\nm=audio 1 RTP/AVP 0\r\ni=a\r\ni=b\r\n", 7, 1, "line 7 (i=): repeated"},
     {HEAD "t=0 0\r\nm=audio 1 RTP/AVP 0\r\nc=IN\r\n", 6, 5, "line 6 (c=): missing address type"},
     {HEAD "t=0 0\r\nm=audio 1 RTP/AVP 0\r\nq=1\r\n", 6, 1, "line 6 (q=): unknown line type"},
+    /* GB28181's y= and f=: after t=, once each; y= not empty. */
+    {HEAD "y=0100000001\r\nt=0 0\r\n", 4, 1, "line 4 (y=): missing t= before this line"},
+    {HEAD "t=0 0\r\ny=1\r\nm=video 1 RTP/AVP 96\r\ny=2\r\n", 7, 1, "line 7 (y=): repeated"},
+    {HEAD "t=0 0\r\nf=\r\nf=v/2/4///a///\r\n", 6, 1, "line 6 (f=): repeated"},
+    {HEAD "t=0 0\r\ny=\r\n", 5, 3, "line 5 (y=): empty value"},
 };
 
 static void sdp_errors_name_the_line(void **state)
@@ -523,6 +528,53 @@ static void sdp_errors_name_the_line(void **state)
             fail_msg("case %zu: at %u:%u, expected %u:%u", i, err.line, err.column, c->line,
                      c->column);
     }
+}
+
+/* GB/T 28181-2016 Annex F: a live-stream offer and answer carry y= (SSRC) and f= (format) after
+ * the media's attributes; they parse, read back and print where they were. */
+static void sdp_gb28181_y_and_f_kept(void **state)
+{
+    (void)state;
+    static const char offer[] = "v=0\r\n"
+                                "o=34020000002000000001 0 0 IN IP4 192.0.2.10\r\n"
+                                "s=Play\r\n"
+                                "c=IN IP4 192.0.2.10\r\n"
+                                "t=0 0\r\n"
+                                "m=video 30000 RTP/AVP 96 97 98\r\n"
+                                "a=recvonly\r\n"
+                                "a=rtpmap:96 PS/90000\r\n"
+                                "a=rtpmap:97 MPEG4/90000\r\n"
+                                "a=rtpmap:98 H264/90000\r\n"
+                                "y=0200000001\r\n"
+                                "f=\r\n";
+    sip_sdp_t *sdp = parse_ok(offer);
+    STR_EQ(sip_sdp_get_ssrc(sdp), "0200000001");
+    sip_str_t f = sip_sdp_get_format(sdp);
+    assert_non_null(f.ptr); /* present, empty: any format */
+    assert_int_equal(f.len, 0);
+    assert_int_equal(sip_sdp_media_count(sdp), 1);
+    char buf[512];
+    assert_int_equal(sip_sdp_print(sdp, buf, sizeof(buf)), (int)strlen(offer));
+    assert_string_equal(buf, offer);
+    sip_sdp_unref(sdp);
+
+    /* A device's answer may put them before the media; they print last. */
+    sdp = parse_ok("v=0\r\no=- 0 0 IN IP4 192.0.2.20\r\ns=Play\r\nt=0 0\r\n"
+                   "y=0200000001\r\nf=v/2/4/25/1/4096a/1/8/1\r\n"
+                   "m=video 15060 RTP/AVP 96\r\nc=IN IP4 192.0.2.20\r\na=sendonly\r\n");
+    STR_EQ(sip_sdp_get_ssrc(sdp), "0200000001");
+    STR_EQ(sip_sdp_get_format(sdp), "v/2/4/25/1/4096a/1/8/1");
+    int n = sip_sdp_print(sdp, buf, sizeof(buf));
+    assert_int_equal(n, (int)strlen(buf));
+    assert_non_null(strstr(buf, "a=sendonly\r\ny=0200000001\r\nf=v/2/4/25/1/4096a/1/8/1\r\n"));
+    sip_sdp_unref(sdp);
+
+    /* Absent: empty views. */
+    sdp = parse_ok(rfc8866_example);
+    assert_null(sip_sdp_get_ssrc(sdp).ptr);
+    assert_null(sip_sdp_get_format(sdp).ptr);
+    assert_null(sip_sdp_get_ssrc(NULL).ptr);
+    sip_sdp_unref(sdp);
 }
 
 static void sdp_parse_edge_cases(void **state)
@@ -922,6 +974,7 @@ int main(void)
         cmocka_unit_test(sdp_rfc5118_bodies),
         cmocka_unit_test(sdp_errors_name_the_line),
         cmocka_unit_test(sdp_parse_edge_cases),
+        cmocka_unit_test(sdp_gb28181_y_and_f_kept),
         cmocka_unit_test(sdp_round_trip),
         cmocka_unit_test(sdp_print_truncates_like_snprintf),
         cmocka_unit_test(sdp_builder_exact_bytes),

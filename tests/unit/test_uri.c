@@ -173,6 +173,16 @@ static void uri_host_ipv4_and_port(void **state)
 
     u = parse_ok("sip:a-b.c-d.example");
     assert_view(u.host, "a-b.c-d.example");
+
+    /* GB/T 28181-2016 §4.3.2: a 10-digit domain ID is the host of every GB28181 URI. */
+    u = parse_ok("sip:34020000001320000001@3402000000:5060");
+    assert_view(u.user, "34020000001320000001");
+    assert_view(u.host, "3402000000");
+    assert_int_equal(u.host_type, SIP_HOST_NAME);
+    assert_int_equal(u.port, 5060);
+    /* Dotted digits stay IPv4 addresses, and a bad one stays bad. */
+    assert_int_equal(sip_uri_parse(&u, "sip:a@3402.000", 14), SIP_EURI);
+    assert_int_equal(sip_uri_parse(&u, "sip:a@1.2.3.256", 15), SIP_EURI);
 }
 
 static void uri_host_ipv6_rfc5118(void **state)

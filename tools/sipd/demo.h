@@ -10,7 +10,12 @@
 
 typedef struct sipd_demo sipd_demo_t;
 
-/** Runs when the demo ended: ok is 1 when both registered and the call was set up and ended. */
+/**
+ * Runs once when the demo failed (ok is 0: a registration refused, the call not answered, or
+ * nothing within the deadline); the host then stops with status 1. A demo that succeeded (both
+ * registered, the call set up and ended, both unregistered) does not call it: it prints its
+ * last line and the server serves on until the host's signals stop it.
+ */
 typedef void (*sipd_demo_done_cb)(int ok, void *user);
 
 /**

@@ -125,7 +125,8 @@ local function event_cb(weak)
     end
 end
 
-local BRIDGE_KEYS = errors._set { "from", "headers", "timeout", "keep_a_on_failure", "dst" }
+local BRIDGE_KEYS = errors._set { "from", "headers", "timeout", "keep_a_on_failure", "dst",
+    "sdp" }
 
 --- Bridges call (an incoming call not answered yet, without the media engine: the bridge
 --- relays SDP as it is) to a new outgoing call to target, placed on the same UA with a new
@@ -135,7 +136,7 @@ local BRIDGE_KEYS = errors._set { "from", "headers", "timeout", "keep_a_on_failu
 --- on either leg ends the other. opts: { from = (B's From; default the caller's, with a new
 --- tag), headers =, timeout = seconds (CANCEL B), keep_a_on_failure = true (when B fails, the
 --- call stays unanswered for the script: bridge it elsewhere; default: it gets B's status),
---- dst = }. Inside a task it waits until B answered or failed and returns the bridge
+--- dst =, sdp = (the offer B's INVITE carries instead of the caller's) }. Inside a task it waits until B answered or failed and returns the bridge
 --- (br.status: 200, or B's failure status: 486, 487, 408...); outside one it returns it at once.
 function M.bridge(ua, call, target, opts)
     local up = rawget(ua, "_p")
@@ -166,6 +167,12 @@ function M.bridge(ua, call, target, opts)
     end
     local ni = opts.dst ~= nil and require("libsip.transport")._dest_netinfo(opts.dst) or nil
     if ni then o.dst = ni end
+    if opts.sdp ~= nil then
+        -- The offer of B's INVITE instead of the caller's (a sip.Sdp or its text).
+        local sdp = opts.sdp
+        if getmetatable(sdp) == errors._classes.Sdp then sdp = sdp:print() end
+        o.sdp = errors._arg_string(sdp, "ua:bridge: sdp")
+    end
     local cp = rawget(call, "_p")
     if not cp or rawget(call, "_ua_closed") then
         raise(core.SIP_ECLOSED, "ua:bridge: the call's UA is closed")

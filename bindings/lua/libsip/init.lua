@@ -99,4 +99,8 @@ sip.Metrics = require("libsip.stats").Metrics
 -- Per-source limits against abuse (libsip.guard): transport:set_guard(g), Proxy{ guard = g }.
 sip.Guard = require("libsip.guard").Guard
 
+-- The configuration and the server sipd runs (libsip.server).
+sip.Config = require("libsip.server").Config
+sip.Server = require("libsip.server").Server
+
 return sip

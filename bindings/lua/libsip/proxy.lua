@@ -478,22 +478,41 @@ local function run_hook(relay, event, index, mp)
     return v == true and 1 or 0
 end
 
+-- An outcome's reason and branches, read when first asked: a route that only relays pays for
+-- no branch table. The branches are the request's (it keeps them while it lives).
+local Outcome = {
+    __index = function(out, k)
+        if k == "reason" then
+            local rsp = rawget(out, "response")
+            local reason = rsp and rsp.reason or ""
+            rawset(out, "reason", reason)
+            return reason
+        elseif k == "branches" then
+            local r = rawget(out, "_req")
+            local p = r and rawget(r, "_p")
+            local branches = {}
+            if p then
+                for i = rawget(out, "_first"), rawget(out, "_count") - 1 do
+                    branches[#branches + 1] = branch(p, i)
+                end
+            end
+            rawset(out, "branches", branches)
+            return branches
+        end
+        return nil
+    end,
+}
+
 local function relay_done(relay, status, bestp)
     local r = relay.req
     local p = rawget(r, "_p")
-    local out = { status = status, branches = {} }
+    local rsp
     if bestp then
         core.sip_msg_ref(bestp)
-        out.response = wrap_msg(bestp)
-        out.reason = out.response.reason
-    else
-        out.reason = ""
+        rsp = wrap_msg(bestp)
     end
-    if p then
-        for i = relay.first, core.sip_proxy_req_branch_count(p) - 1 do
-            out.branches[#out.branches + 1] = branch(p, i)
-        end
-    end
+    local out = setmetatable({ status = status, response = rsp, _req = r, _first = relay.first,
+        _count = p and core.sip_proxy_req_branch_count(p) or relay.first }, Outcome)
     relay.outcome = out
     if rawget(r, "_relay") == relay then rawset(r, "_relay", nil) end
     rawset(r, "_last", out)
@@ -928,4 +947,6 @@ do
 end
 
 M.Proxy, M.ProxyRequest = Proxy, ProxyRequest
+-- A request taken by a proxy the layer did not make (a server's: libsip.server).
+M._incoming = incoming
 return M

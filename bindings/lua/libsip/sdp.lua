@@ -84,6 +84,9 @@ end
 Sdp.props.session_name = function(s) return core.sip_sdp_get_session_name(sdp_p(s)) end
 Sdp.props.info = function(s) return nonempty(core.sip_sdp_get_info(sdp_p(s))) end
 Sdp.props.uri = function(s) return nonempty(core.sip_sdp_get_uri(sdp_p(s))) end
+-- GB28181's y= (SSRC) and f= (media format), GB/T 28181-2016 Annex F: nil when absent.
+Sdp.props.ssrc = function(s) return nonempty(core.sip_sdp_get_ssrc(sdp_p(s))) end
+Sdp.props.format = function(s) return nonempty(core.sip_sdp_get_format(sdp_p(s))) end
 Sdp.props.connection = function(s) return conn_table(core.sip_sdp_get_connection(sdp_p(s))) end
 Sdp.props.direction = function(s)
     return core.sip_sdp_dir_name(core.sip_sdp_get_direction(sdp_p(s)))

@@ -77,3 +77,6 @@ __all__ += ["Metrics"]
 # Per-source limits against abuse (libsip.guard): Transport.guard, Proxy(guard=).
 from .guard import Guard  # noqa: E402
 __all__ += ["Guard"]
+# The configuration and the server sipd runs (libsip.server).
+from .server import Config, ConfigError, Server  # noqa: E402
+__all__ += ["Config", "ConfigError", "Server"]

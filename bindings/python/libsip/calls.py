@@ -1505,14 +1505,17 @@ class UA(_UARequests):
 
     def bridge(self, call: Call, target: str, *, from_: Optional[str] = None,
                headers: Union[HeaderArg, str] = None, timeout: Optional[float] = None,
-               keep_a_on_failure: bool = False, dst: Any = None) -> Bridge:
+               keep_a_on_failure: bool = False, dst: Any = None,
+               sdp: SdpArg = None) -> Bridge:
         """B2BUA: bridges call (an incoming call of this UA, not answered yet, with an offer
         and without the media engine) to a new outgoing call to target, and returns the
         Bridge at once; ``await ua.bridge(...)`` waits until B answered or failed (read
         ``.status``). from_ is B's From (default: A's, with a new tag), headers extra headers
         for B's INVITE, timeout the seconds before B is cancelled, dst where B's INVITE goes.
         When B fails, A gets B's final status, unless keep_a_on_failure: then A is left to
-        the script (ring it on, bridge it elsewhere, reject it). Raises InvalidError for a
+        the script (ring it on, bridge it elsewhere, reject it). sdp is the offer B's INVITE
+        carries instead of A's (a topology-hiding B2BUA rewrites A's o= line). Raises
+        InvalidError for a
         call that cannot be bridged, Error (SIP_EBUSY) for one bridged already."""
         if not isinstance(call, Call):
             raise TypeError(f"call must be a libsip.Call, not {type(call).__name__}")
@@ -1538,6 +1541,9 @@ class UA(_UARequests):
         ni = NetInfo.parse(dst)._to_c() if dst is not None else None
         if ni is not None:
             o.dst = ni
+        offer = _sdp_text("sdp", sdp)
+        if offer is not None:
+            o.sdp = offer
         self._handle()
         br = Bridge._new(self, call)
         rc, h = _c.sip_bridge_create(call._handle(), target, o,
@@ -1557,7 +1563,7 @@ class UA(_UARequests):
         return br
 
     bridge.OPTIONS = ("from", "headers", "timeout_ms", "keep_a_on_failure",  # type: ignore
-                      "dst")
+                      "dst", "sdp")
 
     # -- reading and closing ----------------------------------------------------------------
 

@@ -74,19 +74,87 @@ class Outcome:
     the lowest class; 408 when no branch answered), ``reason``, ``response`` (the best response,
     None when there is none) and ``branches`` (the Branch of each target of this relay)."""
 
-    __slots__ = ("status", "reason", "response", "branches")
+    __slots__ = ("status", "_response", "_branches", "_src")
 
     def __init__(self, status: int, response: Optional[Message], branches: List[Branch]
                  ) -> None:
         self.status = status
-        self.response = response
-        self.reason = response.reason if response is not None else ""
-        self.branches = branches
+        self._response = response
+        self._branches: Optional[List[Branch]] = branches
+        self._src: Any = None
+
+    @classmethod
+    def _of_relay(cls, status: int, best: Any, req: "ProxyRequest", first: int
+                  ) -> "Outcome":
+        """The outcome of a relay, read from the request when asked: a route that does not
+        look at it (most) pays for no Message and no Branch. It holds the C request, not the
+        ProxyRequest (which holds it as its last outcome)."""
+        out = object.__new__(cls)
+        out.status = status
+        out._response = None
+        out._branches = None
+        h = req._h
+        if h is None:
+            out._src = None
+            out._response = Message._adopt(_c.sip_msg_ref(best)) if best is not None else None
+            out._branches = []
+            return out
+        out._src = (_c.sip_proxy_req_ref(h), first, _c.sip_proxy_req_branch_count(h),
+                    _c.sip_msg_ref(best) if best is not None else None)
+        return out
+
+    def _take(self) -> None:
+        src, self._src = self._src, None
+        if src is None:
+            return
+        h, first, count, best = src
+        if best is not None:
+            self._response = Message._adopt(best)
+        branches = []
+        try:
+            for i in range(first, count):
+                rsp = _c.sip_proxy_req_branch_response(h, i)
+                branches.append(Branch(i, _text(_c.sip_proxy_req_branch_target(h, i)),
+                                       _c.sip_proxy_req_branch_status(h, i),
+                                       Message._adopt(_c.sip_msg_ref(rsp))
+                                       if rsp is not None else None))
+        finally:
+            _c.sip_proxy_req_unref(h)
+        self._branches = branches
+
+    @property
+    def response(self) -> Optional[Message]:
+        """The best response (made by the proxy for a 408), or None."""
+        if self._src is not None:
+            self._take()
+        return self._response
+
+    @property
+    def reason(self) -> str:
+        """The best response's reason phrase ("" without one)."""
+        r = self.response
+        return r.reason if r is not None else ""
+
+    @property
+    def branches(self) -> List[Branch]:
+        """The Branch of each target of this relay."""
+        if self._src is not None:
+            self._take()
+        return self._branches or []
 
     @property
     def ok(self) -> bool:
         """True for a 2xx outcome (the 2xx already went upstream)."""
         return 200 <= self.status < 300
+
+    def __del__(self, _unref: Any = _c.sip_msg_unref,
+                _unref_req: Any = _c.sip_proxy_req_unref) -> None:
+        src = getattr(self, "_src", None)
+        if src is not None:
+            self._src = None
+            _unref_req(src[0])
+            if src[3] is not None:
+                _unref(src[3])
 
     @safe_repr
     def __repr__(self) -> str:
@@ -187,22 +255,13 @@ class _Relay:
 
     def _done(self, status: int, best: Any) -> None:
         req = self._req
-        h = req._h
-        branches = []
-        if h is not None:
-            for i in range(self._first, _c.sip_proxy_req_branch_count(h)):
-                rsp = _c.sip_proxy_req_branch_response(h, i)
-                branches.append(Branch(i, _text(_c.sip_proxy_req_branch_target(h, i)),
-                                       _c.sip_proxy_req_branch_status(h, i),
-                                       Message._adopt(_c.sip_msg_ref(rsp))
-                                       if rsp is not None else None))
-        out = Outcome(status, Message._adopt(_c.sip_msg_ref(best)) if best is not None else None,
-                      branches)
+        out = Outcome._of_relay(status, best, req, self._first)
         self.outcome = out
         if req._relay is self:
             req._relay = None
         req._last = out
-        _wake(self._waiters, out, None)
+        if self._waiters:
+            _wake(self._waiters, out, None)
         if req._route_over:
             req._finish()
 
@@ -260,6 +319,8 @@ class _Now:
 # on_branch is on_request and on_response, keep_final is always on).
 _RELAY_FIELDS = ("record_route", "parallel", "timeout_ms", "follow_redirects", "keep_final",
                  "on_branch")
+# The options of relays without a timeout, by (record_route, parallel, follow_redirects, None).
+_RELAY_OPTS: Dict[Any, Any] = {}
 
 
 class ProxyRequest:
@@ -500,20 +561,27 @@ class ProxyRequest:
         (487) again. Raises Error (SIP_ENOTSUP) on a stateless proxy or for an ACK or CANCEL,
         Error (SIP_EBUSY) while a relay is in progress or once answered."""
         h = self._handle()
-        o = _c.sip_proxy_relay_opts_t()
-        _c.sip_proxy_relay_opts_init(o)
-        o.record_route = _bool("record_route", record_route)
-        o.parallel = _bool("parallel", parallel)
-        o.follow_redirects = _bool("follow_redirects", follow_redirects)
-        if timeout is not None:
-            o.timeout_ms = max(1, _seconds_ms("timeout", timeout)) if timeout else 0
+        key = (record_route, parallel, follow_redirects, timeout)
+        o = _RELAY_OPTS.get(key) if timeout is None else None
+        if o is None:
+            o = _c.sip_proxy_relay_opts_t()
+            _c.sip_proxy_relay_opts_init(o)
+            o.record_route = _bool("record_route", record_route)
+            o.parallel = _bool("parallel", parallel)
+            o.follow_redirects = _bool("follow_redirects", follow_redirects)
+            if timeout is not None:
+                o.timeout_ms = max(1, _seconds_ms("timeout", timeout)) if timeout else 0
+            # The route decides what a non-2xx outcome becomes (relay again, reply, or
+            # forward it when it returns): sip_proxy_req_forward_best() in _finish().
+            o.keep_final = 1
+            if timeout is None and type(record_route) is bool and type(parallel) is bool \
+                    and type(follow_redirects) is bool:
+                # The relay copies its options: one object per combination serves every call.
+                _RELAY_OPTS[key] = o
         for name, fn in (("on_request", on_request), ("on_response", on_response)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
         hooked = on_request is not None or on_response is not None
-        # The route decides what a non-2xx outcome becomes (relay again, reply, or forward it
-        # when it returns): sip_proxy_req_forward_best() in _finish().
-        o.keep_final = 1
         items = _targets(targets)
         if self._relay is not None:
             raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")

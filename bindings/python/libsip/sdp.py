@@ -169,6 +169,18 @@ class Sdp:
         """The u= text ("" when absent; RFC 8866 §5.5)."""
         return _s(_c.sip_sdp_get_uri(self._handle()))
 
+    @property
+    def ssrc(self) -> str:
+        """The GB28181 y= value, the stream's SSRC ("" when absent; GB/T 28181-2016 Annex
+        F)."""
+        return _s(_c.sip_sdp_get_ssrc(self._handle()))
+
+    @property
+    def format(self) -> str:
+        """The GB28181 f= value, the media format ("" when absent or empty; GB/T 28181-2016
+        Annex F)."""
+        return _s(_c.sip_sdp_get_format(self._handle()))
+
     def set_time(self, start: int, stop: int) -> None:
         """Replaces every time description with one "t=start stop" line (NTP seconds; 0 0: an
         unbounded session, RFC 8866 §5.9)."""

@@ -54,6 +54,8 @@ typedef struct sip_bridge_opts {
                                    (forward on busy or no answer); 0 (default): answer A with
                                    B's final status */
     const sip_netinfo_t *dst; /**< where to send B's INVITE (NULL: RFC 3263 / the URI) */
+    const char *sdp;          /**< the offer of B's INVITE (NULL: A's offer as received); a
+                                   topology-hiding B2BUA gives A's under an o= line of its own */
 } sip_bridge_opts_t;
 
 /** Fills opts with the defaults. */

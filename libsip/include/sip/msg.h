@@ -69,7 +69,8 @@ typedef enum sip_hdr_kind {
     SIP_HK_AUTH,     /**< digest challenge or credentials: sip_header_auth() */
     SIP_HK_WARNING,  /**< sip_header_warning() */
     SIP_HK_RACK,     /**< sip_header_rack() */
-    SIP_HK_DATE,     /**< RFC 1123 date: sip_header_num() gives seconds since the epoch */
+    SIP_HK_DATE,     /**< RFC 1123 date (or GB/T 28181's 2026-12-07T21:51:33.123, read as GMT):
+                          sip_header_num() gives seconds since the epoch */
 } sip_hdr_kind_t;
 
 /**

@@ -108,7 +108,8 @@ typedef enum sip_sdp_dir {
  * Parses a session description. Lines end in CRLF or a bare LF; empty lines are allowed only at
  * the end. Line order and every field are checked against the RFC 8866 §9 grammar, except that
  * an empty s= line is accepted (RFC 5118 §4.8 uses one) and fields may be separated by more than
- * one space. Unknown line types are rejected (RFC 8866 §5 allows it); unknown attributes are kept
+ * one space. Unknown line types are rejected (RFC 8866 §5 allows it), except GB28181's y= and f=
+ * (sip_sdp_get_ssrc(), sip_sdp_get_format()); unknown attributes are kept
  * in order. The input is copied once; every view points into that copy.
  * @param out  receives the session (NULL on failure); New reference
  * @param buf  the bytes (not NUL-terminated)
@@ -177,6 +178,21 @@ SIP_EXTERN uint64_t sip_sdp_repeat_offset_at(const sip_sdp_repeat_t *r, size_t i
 SIP_EXTERN const sip_sdp_zone_t *sip_sdp_zone_at(const sip_sdp_time_t *t, size_t i);
 /** The session k= value ("method" or "method:key"); empty when absent. Borrowed. */
 SIP_EXTERN sip_str_t sip_sdp_get_key(const sip_sdp_t *sdp);
+/**
+ * The GB28181 y= value (GB/T 28181-2016 Annex F: the RTP SSRC of the stream, ten digits, the
+ * first 0 for live video and 1 for playback), kept by sip_sdp_parse() wherever it appears
+ * after t= and printed last.
+ * @param sdp  the session
+ * @return the value; empty (ptr NULL) when absent. Borrowed.
+ */
+SIP_EXTERN sip_str_t sip_sdp_get_ssrc(const sip_sdp_t *sdp);
+/**
+ * The GB28181 f= value (GB/T 28181-2016 Annex F: the media format, "v/codec/resolution/frame
+ * rate/rate type/bit rate" then "a/codec/bit rate/sample rate"), kept like y=.
+ * @param sdp  the session
+ * @return the value (may be empty text: "f="); ptr NULL when absent. Borrowed.
+ */
+SIP_EXTERN sip_str_t sip_sdp_get_format(const sip_sdp_t *sdp);
 
 /** Number of session a= lines. */
 SIP_EXTERN size_t sip_sdp_attr_count(const sip_sdp_t *sdp);

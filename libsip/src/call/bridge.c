@@ -390,7 +390,7 @@ int sip_bridge_create(sip_bridge_t **out, sip_call_t *a, const char *target,
         co.dst = opts->dst;
     }
     if (!co.from) co.from = from = from_of(a);
-    co.sdp = a->remote_sdp;
+    co.sdp = opts && opts->sdp ? opts->sdp : a->remote_sdp;
     sip_call_t *b = NULL;
     rc = sip_call_invite(&b, a->ua, target, &co, on_b_event, br, NULL);
     free(from);

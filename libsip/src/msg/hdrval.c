@@ -806,6 +806,29 @@ static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
     static const char wkdays[] = "monthuwedthufrisatsun";
     memset(num, 0, sizeof(*num));
     *why = "malformed Date (RFC 1123 form in GMT expected)";
+    /* GB/T 28181-2016 §9.1.2.1: the platform's 200 to a REGISTER carries the device's clock as
+     * "2026-12-07T21:51:33.123" (local time, no zone), not RFC 3261 §20.17's form; a device
+     * that refused it would never register. It is read as written, as if in GMT. */
+    if (end - v >= 19 && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' &&
+        v[16] == ':') {
+        int c1 = two(v), c2 = two(v + 2), mon = two(v + 5), day = two(v + 8);
+        int hh = two(v + 11), mm = two(v + 14), ss = two(v + 17);
+        cp q = v + 19;
+        if (q < end && *q == '.') {
+            cp ds = ++q;
+            while (q < end && q - ds < 3 && IS(*q, SIP__C_DIGIT))
+                q++;
+            if (q == ds) return NULL;
+        }
+        if (c1 < 0 || c2 < 0 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh < 0 || hh > 23 ||
+            mm < 0 || mm > 59 || ss < 0 || ss > 60)
+            return NULL;
+        num->time = days_from_civil(c1 * 100 + c2, (unsigned)mon, (unsigned)day) * 86400 +
+                    hh * 3600 + mm * 60 + ss;
+        num->value = num->time > 0 && num->time < 0xffffffffLL ? (uint32_t)num->time : 0;
+        *why = NULL;
+        return q;
+    }
     /* RFC 3261 §7.3.1: a folded line (CRLF and blanks) is one SP, and any run of LWS may be
      * read as one SP. The value is read through that rule into the fixed 29-octet form, so a
      * Date folded between its fields parses as if written on one line. */

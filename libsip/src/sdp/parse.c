@@ -578,6 +578,25 @@ static int new_media(pstate_t *ps, sip_str_t v)
     return 0;
 }
 
+/* GB/T 28181-2016 Annex F adds y= (the RTP SSRC, ten digits) and f= (the media format:
+ * v/codec/resolution/frame rate/rate type/bit rate a/codec/bit rate/sample rate) to the
+ * descriptions of its INVITEs, after t= and usually after the media's a= lines. RFC 8866 §5
+ * lets a parser refuse unknown types; these two are kept instead (one of each per
+ * description, wherever they appear) so that a GB28181 peer's offer parses and prints back. */
+static int gb28181_line(pstate_t *ps, char t, sip_str_t v)
+{
+    sdp_ctx_t *ctx = &ps->ctx;
+    sip_str_t *slot = t == 'y' ? &ps->sdp->ssrc : &ps->sdp->format;
+    int rc;
+    if (ps->rank < 2 || !ps->sdp->tfirst)
+        return sip__sdp_fail(ctx, NULL, "missing t= before this line");
+    if (slot->ptr) return sip__sdp_fail(ctx, NULL, "repeated");
+    /* An offer may leave f= empty: any format. */
+    if ((rc = sip__sdp_check_text(ctx, v, t == 'f')) != 0) return rc;
+    *slot = v;
+    return 0;
+}
+
 static int parse_lines(pstate_t *ps, const char *p, size_t len)
 {
     size_t pos = 0;
@@ -612,7 +631,9 @@ static int parse_lines(pstate_t *ps, const char *p, size_t len)
                 return sip__sdp_fail(ctx, v.ptr + i, "invalid octet 0x%02x",
                                      (unsigned char)v.ptr[i]);
         int rc;
-        if (session_rank(t) < 0)
+        if (t == 'y' || t == 'f')
+            rc = gb28181_line(ps, t, v);
+        else if (session_rank(t) < 0)
             rc = sip__sdp_fail(ctx, NULL, "unknown line type");
         else if (t == 'm') {
             if (ps->rank < 2 || !ps->sdp->tfirst)

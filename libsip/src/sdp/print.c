@@ -77,6 +77,9 @@ int sip_sdp_print(const sip_sdp_t *sdp, char *buf, size_t size)
         if (m->key.ptr) line(&o, 'k', m->key);
         attrs(&o, &m->attrs);
     }
+    /* GB28181's y= and f= where its peers write them: last. */
+    if (sdp->ssrc.ptr) line(&o, 'y', sdp->ssrc);
+    if (sdp->format.ptr) line(&o, 'f', sdp->format);
     if (size) buf[o.len < size ? o.len : size - 1] = '\0';
     if (o.len > INT_MAX) return SIP_ERANGE;
     return (int)o.len;

@@ -265,6 +265,16 @@ sip_str_t sip_sdp_get_key(const sip_sdp_t *sdp)
     return sdp ? sdp->key : empty;
 }
 
+sip_str_t sip_sdp_get_ssrc(const sip_sdp_t *sdp)
+{
+    return sdp ? sdp->ssrc : empty;
+}
+
+sip_str_t sip_sdp_get_format(const sip_sdp_t *sdp)
+{
+    return sdp ? sdp->format : empty;
+}
+
 size_t sip_sdp_attr_count(const sip_sdp_t *sdp)
 {
     return sdp ? sdp->attrs.count : 0;

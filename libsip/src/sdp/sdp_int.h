@@ -105,6 +105,7 @@ struct sip_sdp {
     sdp_attr_list_t attrs;
     struct sip_sdp_media *mfirst, *mlast;
     size_t nmedia;
+    sip_str_t ssrc, format; /* GB28181 y= and f= (ptr NULL when absent) */
 };
 
 /* Allocates n zeroed bytes from the session's chunks; NULL when out of memory. */

@@ -350,17 +350,28 @@ sip_dialog_t *sip__ua_dialog_find(sip_ua_t *ua, sip_str_t call_id, sip_str_t loc
 
 /* ---- the headers a UA sends ------------------------------------------------------------------ */
 
+/* 6 for an IPv6 address, 4 for another one, 0 for none. */
+static int ip_family(const char *ip)
+{
+    return !ip[0] ? 0 : strchr(ip, ':') ? 6 : 4;
+}
+
 static int contact_text(sip_ua_t *ua, const sip_netinfo_t *ni, char *buf, size_t size)
 {
     sip_transport_t *tp = ua->layer ? sip_txn_layer_get_transport(ua->layer) : NULL;
     if (!tp) return SIP_ECLOSED;
     sip_netinfo_t li;
     int found = 0;
-    /* The listening point the message goes through: same transport and local address. */
+    /* The listening point the message goes through: same transport and local address. Before
+     * it is sent (no local port yet), one of the target's address family: a dual-stack UA
+     * must not give an IPv4 peer its IPv6 Contact, which that peer cannot reach (RFC 3261
+     * §8.1.1.8: the Contact is where later requests go). */
+    int fam = ni ? ip_family(ni->remote_ip) : 0;
     size_t n = sip_transport_listener_count(tp);
     for (size_t i = 0; i < n && ni && !found; i++) {
         if (sip_transport_listener_info(tp, i, &li) == 0 && li.transport == ni->transport &&
-            (!ni->local_port || li.local_port == ni->local_port))
+            (ni->local_port ? li.local_port == ni->local_port
+                            : !fam || ip_family(li.local_ip) == fam))
             found = 1;
     }
     for (size_t i = 0; i < n && ni && !found; i++) {
@@ -400,8 +411,10 @@ static const sip_msg_t *contact_holder(sip_ua_t *ua, const sip_netinfo_t *ni)
 {
     sip_transport_type_t tr = ni ? ni->transport : SIP_TRANSPORT_NONE;
     uint16_t port = ni ? ni->local_port : 0;
+    int fam = ni ? ip_family(ni->remote_ip) : 0;
     for (unsigned i = 0; i < ua->ncontacts; i++)
-        if (ua->contacts[i].transport == tr && ua->contacts[i].port == port)
+        if (ua->contacts[i].transport == tr && ua->contacts[i].port == port &&
+            ua->contacts[i].family == fam)
             return ua->contacts[i].holder;
     char c[512];
     sip_msg_t *h = NULL;
@@ -417,7 +430,7 @@ static const sip_msg_t *contact_holder(sip_ua_t *ua, const sip_netinfo_t *ni)
         ua->ncontacts++;
     else
         sip_msg_unref(e->holder);
-    *e = (struct sip__ua_contact){tr, port, h};
+    *e = (struct sip__ua_contact){tr, port, fam, h};
     return h;
 }
 

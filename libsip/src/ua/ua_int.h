@@ -22,6 +22,7 @@ struct sip_ua {
     struct sip__ua_contact {
         sip_transport_type_t transport;
         uint16_t port;
+        int family;        /* the target's address family when port is 0 (ip_family()) */
         sip_msg_t *holder; /* its Contact header */
     } contacts[8];
     unsigned ncontacts, contact_next;

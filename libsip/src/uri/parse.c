@@ -249,6 +249,13 @@ static cp scan_host(cp h, cp end, sip_host_type_t *type)
         if (q == end || *q != '.') break;
         q++;
     }
+    /* One label of digits alone ("3402000000") is no IPv4address and breaks RFC 3261's
+     * toplabel, yet GB/T 28181-2016 §4.3.2 makes every SIP domain one (its 10-digit domain
+     * ID), and RFC 1123 §2.1 lets a label start with a digit: a hostname. */
+    if (!named && lab == h && !(acc & (URI_ALPHA | URI_TELVIS))) {
+        *type = SIP_HOST_NAME;
+        return q;
+    }
     /* Digits and dots only: an IPv4address. '-' carries URI_TELVIS, letters URI_ALPHA. */
     if (!(acc & (URI_ALPHA | URI_TELVIS))) {
         uint8_t v4[4];
