@@ -164,3 +164,18 @@ T.case("Guard: a proxy blocks a password guesser (as Python)", function()
     if err then error(err, 0) end
     T.ok(done, "finished in time")
 end)
+
+T.case("Guard: a server's guard is a sip.Guard (as Python)", function()
+    local srv = sip.Server { listen = { "udp:127.0.0.1:0" }, limits_rate = 50,
+        limits_allow = { "10.0.0.0/8" } }
+    local g = srv.guard
+    T.eq(getmetatable(g), getmetatable(sip.Guard(srv.loop)), "a sip.Guard")
+    T.eq(g.options.rate_max, 50, "limits.rate")
+    T.ok(g:check("10.1.2.3") and not g:is_blocked("10.1.2.3"), "allowed")
+    local t = srv.stack.transport.guard
+    T.eq(t.options.rate_max, 50, "the transport's guard")
+    g:set_opts { rate_max = 60 }
+    T.eq(srv.stack.transport.guard.options.rate_max, 60, "the same guard")
+    srv:close()
+end)
+

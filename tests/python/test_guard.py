@@ -186,3 +186,18 @@ def test_proxy_blocks_a_password_guesser():
             loop.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_a_servers_guard_is_a_guard():
+    with libsip.Server(listen=["udp:127.0.0.1:0"], limits_rate=50, limits_allow=["10.0.0.0/8"]) \
+            as srv:
+        g = srv.guard
+        assert isinstance(g, libsip.Guard)
+        assert g.options["rate_max"] == 50
+        assert g.check("10.1.2.3") and not g.is_blocked("10.1.2.3")
+        # The stack's transport shows the same guard.
+        t = srv.stack.transport.guard
+        assert isinstance(t, libsip.Guard) and t.options == g.options
+        g.set_opts(rate_max=60)
+        assert srv.stack.transport.guard.options["rate_max"] == 60
+

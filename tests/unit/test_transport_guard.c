@@ -210,6 +210,42 @@ static void tguard_udp_rate_and_blocks(void **state)
     sip_loop_unref(loop);
 }
 
+/* Over IPv6 the source is keyed the same way. */
+static void tguard_udp6_rate(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    peer_t b = {0};
+    uint16_t port;
+    sip_transport_t *tb = server(loop, &b, "udp:[::1]:0", 1024, 0, &port);
+    sip_guard_opts_t go;
+    sip_guard_opts_init(&go);
+    go.rate_max = 2;
+    go.rate_window_ms = 60000;
+    sip_guard_t *g;
+    assert_int_equal(sip_guard_create(&g, loop, &go), 0);
+    assert_int_equal(sip_transport_set_guard(tb, g), 0);
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    a.sin6_addr = in6addr_loopback;
+    char buf[512];
+    for (int i = 0; i < 5; i++) {
+        int len = options_text(buf, sizeof(buf), "UDP", 600 + i);
+        assert_int_equal(sendto(fd, buf, (size_t)len, 0, (struct sockaddr *)&a, sizeof(a)), len);
+    }
+    assert_true(test_pump_until(loop, &b.n, 2, 3000));
+    test_pump(loop, 50);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(sip_guard_is_blocked(g, "::1"), 1);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 3);
+    close(fd);
+    sip_guard_unref(g);
+    sip_transport_unref(tb);
+    sip_loop_unref(loop);
+}
+
 static void tguard_stream_blocked_source(void **state)
 {
     (void)state;
@@ -233,6 +269,7 @@ static void tguard_stream_blocked_source(void **state)
     pump_until_conns(loop, tb, 0);
     assert_int_equal(b.n, 2);
     assert_true(closed_by_peer(fd));
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 1);
     close(fd);
     /* A new connection from it is closed at accept. */
     fd = tcp_to(port);
@@ -243,6 +280,8 @@ static void tguard_stream_blocked_source(void **state)
     assert_true(closed_by_peer(fd));
     close(fd);
     assert_int_equal(b.n, 2);
+    /* A connection closed at accept dropped no message. */
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BLOCKED), 1);
     sip_transport_unref(tb);
     sip_loop_unref(loop);
 }
@@ -556,6 +595,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tguard_udp_rate_and_blocks),
+        cmocka_unit_test(tguard_udp6_rate),
         cmocka_unit_test(tguard_stream_blocked_source),
         cmocka_unit_test(tguard_cap_evicts_idlest),
         cmocka_unit_test(tguard_cap_refuses_when_all_used),

@@ -433,8 +433,18 @@ function Transport.methods.set_resolver(t, r)
     return t
 end
 
---- The sip.Guard in front of everything received, or nil (see set_guard).
-Transport.props.guard = function(t) return rawget(t, "_guard") end
+--- The sip.Guard in front of everything received, or nil (see set_guard); a guard set
+--- elsewhere (a Server's) too.
+Transport.props.guard = function(t)
+    local p = rawget(t, "_p")
+    local gp = p and core.sip_transport_get_guard(p)
+    if not gp then return nil end
+    local g = rawget(t, "_guard")
+    if g and rawget(g, "_p") then return g end
+    g = require("libsip.guard")._adopt_guard(core.sip_guard_ref(gp))
+    rawset(t, "_guard", g)
+    return g
+end
 
 --- Puts a sip.Guard in front of everything received (nil removes it): what blocked sources
 --- send is dropped before parsing, each request counts against the guard's rate limit, and a

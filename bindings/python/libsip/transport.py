@@ -269,8 +269,19 @@ class Transport:
         """The Guard in front of everything received (None: none). Setting it (or
         set_guard()) makes the transport drop what blocked sources send before parsing it,
         count each request against the guard's rate limit and close new connections from
-        blocked sources at once; None removes it."""
-        return self._guard
+        blocked sources at once; None removes it. A guard set elsewhere (a Server's) is
+        returned as a Guard too."""
+        h = self._h
+        gh = _c.sip_transport_get_guard(h) if h is not None else None
+        if gh is None:
+            return None
+        g = getattr(self, "_guard", None)
+        if g is not None and g._h is not None:
+            return g
+        from .guard import Guard
+        g = Guard._adopt(_c.sip_guard_ref(gh), getattr(self, "_loop", None))
+        self._guard = g
+        return g
 
     @guard.setter
     def guard(self, guard: Any) -> None:

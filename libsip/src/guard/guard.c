@@ -266,6 +266,14 @@ static void on_timer(uv_timer_t *h)
     sip_guard_t *g = h->data;
     uint64_t now = uv_now(h->loop);
     g->timer_due = 0;
+    /* Blocks held back from the log are told once a block ends, if no later block line has
+     * told them: a burst of blocks does not go unreported when the attack stops. */
+    if (g->log_quiet && now - g->log_last >= g->opts.log_interval_ms) {
+        sip_log(g->loop, SIP_LOG_WARN, "guard", "%llu more block%s not logged",
+                (unsigned long long)g->log_quiet, g->log_quiet == 1 ? "" : "s");
+        g->log_last = now;
+        g->log_quiet = 0;
+    }
     expire(g, now);
     arm(g, now);
 }
@@ -438,6 +446,13 @@ int sip__guard_admit(sip_guard_t *g, const struct sockaddr *sa, int request)
 sip_loop_t *sip__guard_loop(const sip_guard_t *g)
 {
     return g ? g->loop : NULL;
+}
+
+int sip__guard_blocked_sa(sip_guard_t *g, const struct sockaddr *sa)
+{
+    sip__gaddr_t a;
+    if (!g || sip__gaddr_from_sa(sa, &a)) return 0;
+    return hit(g, &a, HIT_PEEK) == SIP_EBLOCKED;
 }
 
 /* ---- the handle ---- */

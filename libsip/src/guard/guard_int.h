@@ -40,6 +40,9 @@ const char *sip__gaddr_str(const sip__gaddr_t *a, char *buf, size_t size);
  * blocked (a response, a connection). Returns 0 (go on) or SIP_EBLOCKED (drop it; counted as
  * SIP_STAT_BLOCKED). A guard that is closed, or an address it cannot read, lets it through. */
 int sip__guard_admit(sip_guard_t *g, const struct sockaddr *sa, int request);
+/* Whether the source is blocked now, counting nothing (a new connection: no message is
+ * dropped). 1 or 0. */
+int sip__guard_blocked_sa(sip_guard_t *g, const struct sockaddr *sa);
 
 /* The loop the guard was made on (its users must live on the same one: one thread). */
 sip_loop_t *sip__guard_loop(const sip_guard_t *g);

@@ -592,7 +592,7 @@ static void on_connection(uv_stream_t *server, int status)
     fill_names(c);
     sip__stat_inc(tp->loop, SIP_STAT_CONN_ACCEPTED);
     if (tp->guard && c->peer.ss_family &&
-        sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer, 0)) {
+        sip__guard_blocked_sa(tp->guard, (struct sockaddr *)&c->peer)) {
         sip__conn_close(c, 0, NULL);
         return;
     }

@@ -26,14 +26,14 @@ USERS = {"watson": "watson-pw", "user": "user-pw"}
 # name -> the statuses sipd may answer (a proxy and registrar for example.com: the manifest's
 # proxy/registrar column), or None for a message that gets no answer.
 EXPECTED = {
-    "badbranch": {400, 480},   # a branch of the magic cookie alone: refused, or looked up
-                               # (480: "user" is a user of the table, with no binding)
+    "badbranch": {400, 404},   # a branch of the magic cookie alone: refused, or looked up
+                               # (404: no binding; a user of the table or not, the same)
     "insuf": {400},
     "unkscm": {416},
     "novelsc": {416},
     "unksm2": {400},           # registrar: the To (isbn:) is no SIP or SIPS URI
     "bext01": {420},           # proxy: the Proxy-Require tags are unsupported
-    "invut": {480},            # proxy: the body is not its business; user has no binding
+    "invut": {404},            # proxy: the body is not its business; user has no binding
     "regaut01": {401},         # registrar doing auth: a Digest challenge
     "multi01": {400},
     "mcl01": {400},
@@ -42,7 +42,7 @@ EXPECTED = {
     "cparam01": {401},         # then 200 with the binding (below)
     "cparam02": {401},
     "regescrt": {401},
-    "sdp01": {480},            # proxy: Accept is the UAS's business; user has no binding
+    "sdp01": {404},            # proxy: Accept is the UAS's business; user has no binding
     "inv2543": {404},          # RFC 2543 INVITE taken (no branch, no tag, no Max-Forwards)
 }
 
