@@ -49,6 +49,7 @@ X(sip_proxy_done_cb, cb)
 X(sip_location_lookup_cb, cb)
 X(sip_location_done_cb, cb)
 X(sip_registrar_cb, cb)
+X(sip_metrics_extra_cb, extra)
 X(sip_server_done_cb, cb)
 %enddef
 
@@ -295,6 +296,22 @@ static void sipbind_tramp_sip_registrar_cb(sip_registrar_t *r, int status, sip_m
                          SB_H(set, sip_bindings)};
     sipbind_invoke(u, SIPBIND_ERROR_LOOP(sip_location_get_loop(sip_registrar_get_location(r))),
                    a, 4);
+}
+
+/* Where a script's extra series for a scrape go: the function gets (m, sink) and hands its text
+ * to sipbind_text_put(sink, text) (the thin layers do it with what the script's own function
+ * returns). The length is told as snprintf does, so that libsip asks again with more room. */
+typedef struct sipbind_text {
+    char *buf;
+    size_t size, len;
+} sipbind_text_t;
+
+static int sipbind_tramp_sip_metrics_extra_cb(sip_metrics_t *m, char *buf, size_t size, void *u)
+{
+    sipbind_text_t sink = {buf, size, 0};
+    sipbind_arg_t a[] = {SB_H(m, sip_metrics), SB_H(&sink, sipbind_text)};
+    sipbind_invoke(u, NULL, a, 2);
+    return sink.len > 0x7fffffff ? 0x7fffffff : (int)sink.len;
 }
 
 /* A shutdown has ended: the server is closed. The thin layers get it through

@@ -266,9 +266,9 @@ static int sipbind_sip_uri_parse(sip_uri_t **SIP_OWNED, const char *SIP_BYTES, s
 %include "sip/sdp.h"
 %include "sip/loop.h"
 %include "sip/resolve.h"
-/* Bound by the guard's slice (issue 14). */
-%ignore sip_transport_set_guard;
-%ignore sip_transport_get_guard;
+/* The guard (sip/guard.h): a handle by convention 1, before the transport that takes it. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_guard_t **out };
+%include "sip/guard.h"
 %include "sip/transport.h"
 %include "sip/txn.h"
 %include "sip/dialog.h"
@@ -412,6 +412,32 @@ static int sipbind_proxy_req_relay_hooked(sip_proxy_req_t *req,
         sip_proxy_relay_opts_init(&o);
     o.on_branch = sipbind_tramp_sip_proxy_branch_cb;
     return sip_proxy_req_relay(req, &o, cb, user, user_free);
+}
+%}
+/* Counters per loop (sip/stats.h) and the /metrics endpoint (sip/metrics.h). sip_stats_format
+ * returns (rc, text) (convention 4), sip_stat_info (rc, info) with an owned copy (convention 2).
+ * The extra function of sip_metrics_create gets (m, sink) and gives its text to
+ * sipbind_text_put(sink, text) (see sipbind_tramp_sip_metrics_extra_cb in callbacks.i). */
+SIP_TEXT_PRINTER(sip_stats_format, const sip_loop_t *)
+%apply SWIGTYPE *SIP_STRUCT_OUT { sip_stat_info_t *out };
+%include "sip/stats.h"
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_metrics_t **out };
+%include "sip/metrics.h"
+typedef struct sipbind_text sipbind_text_t;
+%inline %{
+/* Appends text to a scrape's extra series (as much as fits; the length counts it all). */
+static int sipbind_text_put(sipbind_text_t *sink, const char *SIP_BYTES, size_t SIP_BYTES_LEN)
+{
+    if (sink == NULL)
+        return SIP_EINVAL;
+    if (sink->len < sink->size) {
+        size_t room = sink->size - sink->len;
+        memcpy(sink->buf + sink->len, SIP_BYTES, SIP_BYTES_LEN < room ? SIP_BYTES_LEN : room);
+    }
+    sink->len += SIP_BYTES_LEN;
+    if (sink->len < sink->size)
+        sink->buf[sink->len] = '\0';
+    return 0;
 }
 %}
 /* The configuration and the server (sip/config.h, sip/server.h): handles by convention 1, the

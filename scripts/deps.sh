@@ -11,6 +11,7 @@ PKGS=(
   libosip2-dev libsofia-sip-ua-dev libre-dev
   sip-tester kamailio kamailio-sqlite-modules tshark dnsmasq-base openssl sipsak
   libyaml-dev libmicrohttpd-dev curl sipvicious kamailio-python3-modules kamailio-lua-modules
+  systemd
 )
 
 missing=()

@@ -80,6 +80,8 @@ PACKAGE_OPTIONS = {
     # ProxyRequest.proxy.OPTIONS: timeout_ms as timeout (seconds), on_branch as on_request and
     # on_response, keep_final always set (the route decides what a kept outcome becomes).
     "sip_proxy_relay_opts_t": "ProxyRequest.proxy",
+    "sip_metrics_opts_t": "Metrics",
+    "sip_guard_opts_t": "Guard",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -158,24 +158,24 @@ static void print_error(const sipd_t *d, const sip_parse_error_t *err)
 }
 
 /* The defaults, the file, the flags. Usage errors (a file that does not load, a bad flag
- * value) return EXIT_USAGE with the error printed. */
-static int build_config(sipd_t *d, sip_config_t **out)
+ * value) return EXIT_USAGE with the reason in why. */
+static int build_config(sipd_t *d, sip_config_t **out, char *why, size_t size)
 {
     sip_config_t *cfg = NULL;
     sip_parse_error_t err;
     *out = NULL;
     int rc = sip_config_create(&cfg);
     if (rc) {
-        fprintf(stderr, "sipd: %s\n", sip_strerror(rc));
+        snprintf(why, size, "%s", sip_strerror(rc));
         return EXIT_RUNTIME;
     }
     if (d->config_file) {
         rc = sip_config_load(cfg, d->config_file, &err);
         if (rc) {
             if (rc == SIP_ECONFIG || err.reason[0])
-                fprintf(stderr, "sipd: %s\n", err.reason);
+                snprintf(why, size, "%s", err.reason);
             else
-                fprintf(stderr, "sipd: %s: %s\n", d->config_file, sip_strerror(rc));
+                snprintf(why, size, "%s: %s", d->config_file, sip_strerror(rc));
             sip_config_unref(cfg);
             return EXIT_USAGE;
         }
@@ -192,7 +192,7 @@ static int build_config(sipd_t *d, sip_config_t **out)
         rc = list ? sip_config_add(cfg, f->key, f->value, &err)
                   : sip_config_set(cfg, f->key, f->value, &err);
         if (rc) {
-            fprintf(stderr, "sipd: %s: %s\n", f->name, err.reason);
+            snprintf(why, size, "%s: %s", f->name, err.reason);
             sip_config_unref(cfg);
             return EXIT_USAGE;
         }
@@ -293,9 +293,9 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
     sipd_t *d = user;
     if (d->stopping) return;
     sip_config_t *cfg = NULL;
-    if (build_config(d, &cfg) != EXIT_CLEAN) {
-        fprintf(stderr, "sipd: reload refused: the configuration does not load; the old one "
-                        "keeps running\n");
+    char why[512];
+    if (build_config(d, &cfg, why, sizeof(why)) != EXIT_CLEAN) {
+        fprintf(stderr, "sipd: reload refused: %s; the old configuration keeps running\n", why);
         return;
     }
     sip_parse_error_t err;
@@ -308,14 +308,24 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
     }
     const char *script = sip_config_get(cfg, "script", 0);
     if (d->script && script && *script) {
-        char why[512] = "";
+        why[0] = '\0';
         if (sipd_script_reload(d->script, script, why, sizeof(why)) != 0)
             fprintf(stderr, "sipd: script reload refused: %s; the old script keeps running\n", why);
+    } else if (!d->script != !(script && *script)) {
+        /* The host of a script is made at start (it may own the loop: sipd_script_run()). */
+        fprintf(stderr, "sipd: script: %s a script needs a restart; %s\n",
+                d->script ? "removing" : "adding",
+                d->script ? "the script keeps routing" : "the default routing goes on");
+    }
+    sip_transport_t *tp = sip_server_get_transport(d->srv);
+    size_t live = 0;
+    for (size_t i = 0; i < sip_transport_listener_count(tp); i++) {
+        sip_netinfo_t ni;
+        if (sip_transport_listener_info(tp, i, &ni) == 0 && ni.transport) live++;
     }
     notice(d, "reloaded: %zu domains, %zu users, %zu listening points",
            sip_config_count(cfg, "domains"),
-           sip_server_get_users(d->srv) ? sip_userdb_count(sip_server_get_users(d->srv)) : 0,
-           sip_transport_listener_count(sip_server_get_transport(d->srv)));
+           sip_server_get_users(d->srv) ? sip_userdb_count(sip_server_get_users(d->srv)) : 0, live);
     sip_config_unref(cfg);
 }
 
@@ -372,7 +382,13 @@ static void print_started(sipd_t *d, const sip_config_t *cfg)
            sip_location_count(sip_server_get_location(d->srv)),
            strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
-    if (m) printf("metrics on http://%s/metrics\n", sip_config_get(cfg, "metrics.listen", 0));
+    if (m) {
+        /* The address as configured, with the port chosen for port 0. */
+        const char *ml = sip_config_get(cfg, "metrics.listen", 0);
+        const char *colon = strrchr(ml, ':');
+        printf("metrics on http://%.*s:%u/metrics\n", (int)(colon ? colon - ml : 0), ml,
+               sip_metrics_get_port(m));
+    }
     fflush(stdout);
 }
 
@@ -491,8 +507,12 @@ int main(int argc, char **argv)
     }
 
     sip_config_t *cfg = NULL;
-    rc = build_config(&d, &cfg);
-    if (rc) return rc;
+    char why[512];
+    rc = build_config(&d, &cfg, why, sizeof(why));
+    if (rc) {
+        fprintf(stderr, "sipd: %s\n", why);
+        return rc;
+    }
     sip_parse_error_t err;
     if (check) {
         rc = sip_config_check(cfg, &err);

@@ -94,6 +94,10 @@ end
 
 -- The location service (libsip.location): bindings of AORs to contacts, in memory or on SQLite.
 sip.Location = require("libsip.location").Location
+-- Counters per loop and the /metrics endpoint (libsip.stats); loop:stats() reads the counters.
+sip.Metrics = require("libsip.stats").Metrics
+-- Per-source limits against abuse (libsip.guard): transport:set_guard(g), Proxy{ guard = g }.
+sip.Guard = require("libsip.guard").Guard
 
 -- The configuration and the server sipd runs (libsip.server).
 sip.Config = require("libsip.server").Config

@@ -721,10 +721,10 @@ errors._check_args("ProxyRequest", ProxyRequest.methods, {
 -- The proxy
 
 local OBJECT_OPTS = { location = "Location", registrar = "Registrar", auth = "AuthServer",
-    proxy_auth = "AuthServer", users = "UserDB" }
+    proxy_auth = "AuthServer", users = "UserDB", guard = "Guard" }
 local PROXY_KEYS = errors._set { "route", "stateless", "timer_c", "max_branches",
     "loop_detect", "record_route_host", "location", "registrar", "auth", "proxy_auth", "users",
-    "server", "redirect" }
+    "server", "redirect", "guard" }
 
 -- The C handle of a package object given as an option, checked by its class.
 local function handle_of(k, v)
@@ -775,7 +775,8 @@ end
 --- sip.Proxy(stack, { route = function(req) ... end, stateless =, timer_c = (seconds),
 --- max_branches =, loop_detect =, record_route_host =, location = sip.Location, registrar =
 --- sip.Registrar, auth = sip.AuthServer, proxy_auth = sip.AuthServer, users = sip.UserDB or
---- { user = password } (for auth's realm), server =, redirect = }) (the fields of
+--- { user = password } (for auth's realm), server =, redirect =, guard = sip.Guard (told of
+--- every failed authentication; a blocked source's requests are dropped) }) (the fields of
 --- sip_proxy_opts_t). Each request runs route(req) as a task; without a route the default
 --- routing of `sipd` runs. The stack keeps the proxy until proxy:close() or stack:close().
 function M.new(stack, opts)
@@ -810,7 +811,7 @@ function M.new(stack, opts)
         o.max_branches = n
     end
     local keep, users_p, opts_users = {}, nil, nil
-    for _, k in ipairs { "location", "registrar", "auth", "proxy_auth" } do
+    for _, k in ipairs { "location", "registrar", "auth", "proxy_auth", "guard" } do
         if opts[k] ~= nil then
             o[k] = handle_of(k, opts[k])
             keep[#keep + 1] = opts[k]
@@ -879,7 +880,7 @@ end
 -- Python's Proxy.OPTIONS.
 local PROXY_OPTIONS = { "stateless", "timer_c_ms", "max_branches", "loop_detect",
     "record_route_host", "location", "registrar", "auth", "proxy_auth", "users", "server",
-    "redirect" }
+    "redirect", "guard" }
 Proxy.props.OPTIONS = function() return PROXY_OPTIONS end
 
 --- The number of requests being routed (made and not freed yet).

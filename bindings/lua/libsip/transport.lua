@@ -433,6 +433,27 @@ function Transport.methods.set_resolver(t, r)
     return t
 end
 
+--- The sip.Guard in front of everything received, or nil (see set_guard).
+Transport.props.guard = function(t) return rawget(t, "_guard") end
+
+--- Puts a sip.Guard in front of everything received (nil removes it): what blocked sources
+--- send is dropped before parsing, each request counts against the guard's rate limit, and a
+--- new connection from a blocked source is closed at once. Returns t.
+function Transport.methods.set_guard(t, g)
+    local tp = transport_p(t)
+    local Guard = errors._classes.Guard
+    if g ~= nil and (getmetatable(g) ~= Guard or not rawget(g, "_p")) then
+        raise(core.SIP_EINVAL, "set_guard: a sip.Guard (or nil) expected, got " .. type(g))
+    end
+    local rc = core.sip_transport_set_guard(tp, g and rawget(g, "_p") or nil)
+    if rc == core.SIP_EINVAL then
+        raise(rc, "set_guard: the guard was made on another loop than the transport's")
+    end
+    check(rc)
+    rawset(t, "_guard", g)
+    return t
+end
+
 -- Priorities of the handler chain by name (sip_handler_prio_t); numbers pass as they are.
 local PRIORITIES = { first = core.SIP_HANDLER_PRIO_FIRST, txn = core.SIP_HANDLER_PRIO_TXN,
     ua = core.SIP_HANDLER_PRIO_UA, app = core.SIP_HANDLER_PRIO_APP }
@@ -493,6 +514,7 @@ function Transport.methods.close(t)
     if not p then return end
     rawset(t, "_p", nil)
     rawset(t, "_handler", nil)
+    rawset(t, "_guard", nil)
     core.sip_transport_close(p)
     core.sip_transport_unref(p)
 end

@@ -71,6 +71,12 @@ __all__ += ["Registrar", "UserDB"]
 # Proxies and routing programs (libsip.proxy): the proxy core and the API a route function uses.
 from .proxy import Branch, Outcome, Proxy, ProxyRequest  # noqa: E402
 __all__ += ["Branch", "Outcome", "Proxy", "ProxyRequest"]
+# Counters per loop and the /metrics endpoint (libsip.stats); loop.stats() reads the counters.
+from .stats import Metrics  # noqa: E402
+__all__ += ["Metrics"]
+# Per-source limits against abuse (libsip.guard): Transport.guard, Proxy(guard=).
+from .guard import Guard  # noqa: E402
+__all__ += ["Guard"]
 # The configuration and the server sipd runs (libsip.server).
 from .server import Config, ConfigError, Server  # noqa: E402
 __all__ += ["Config", "ConfigError", "Server"]

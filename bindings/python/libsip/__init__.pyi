@@ -93,6 +93,8 @@ from .proxy import Branch as Branch
 from .proxy import Outcome as Outcome
 from .proxy import Proxy as Proxy
 from .proxy import ProxyRequest as ProxyRequest
+from .stats import Metrics as Metrics
+from .guard import Guard as Guard
 from .server import Config as Config
 from .server import ConfigError as ConfigError
 from .server import Server as Server

@@ -910,7 +910,8 @@ def _proxies_of(stack: "Stack") -> "Set[Proxy]":
 
 
 _OPTIONS = ("stateless", "timer_c_ms", "max_branches", "loop_detect", "record_route_host",
-            "location", "registrar", "auth", "proxy_auth", "users", "server", "redirect")
+            "location", "registrar", "auth", "proxy_auth", "users", "server", "redirect",
+            "guard")
 
 
 class Proxy:
@@ -932,8 +933,9 @@ class Proxy:
     (a Registrar: save()), auth (an AuthServer: challenges for REGISTER and local requests),
     proxy_auth (another one for the rest, 407), users (a UserDB, or a dict of user to
     password for auth's realm, answering authenticate() without a lookup), server (the Server
-    header), redirect (the default routing redirects rather than relays). The Stack keeps the
-    proxy until close() (or the stack closes)."""
+    header), redirect (the default routing redirects rather than relays), guard (a Guard told
+    of every failed authentication with its source; a blocked source's requests are dropped).
+    The Stack keeps the proxy until close() (or the stack closes)."""
 
     OPTIONS = _OPTIONS
 
@@ -942,7 +944,8 @@ class Proxy:
                  location: Any = None, registrar: Any = None, auth: Any = None,
                  proxy_auth: Any = None, users: Any = None, timer_c: Optional[float] = None,
                  max_branches: Optional[int] = None, loop_detect: bool = True,
-                 server: Optional[str] = None, redirect: bool = False) -> None:
+                 server: Optional[str] = None, redirect: bool = False,
+                 guard: Any = None) -> None:
         from .stack import Stack
         self._h: Any = None
         if not isinstance(stack, Stack):
@@ -980,6 +983,10 @@ class Proxy:
             if v is not None:
                 setattr(o, name, _handle_of(name, v, AuthServer))
                 self._keep.append(v)
+        if guard is not None:
+            from .guard import Guard
+            o.guard = _handle_of("guard", guard, Guard)
+            self._keep.append(guard)
         self._users_h = None
         if users is not None:
             if isinstance(users, dict):

@@ -162,6 +162,7 @@ class Transport:
         self._handler: Optional[Callable[[Message], Any]] = None
         self._request_class: Any = Message
         self._resolver: Optional[Resolver] = None
+        self._guard: Any = None
         # A Stack's own transport: its messages go to the stack's handlers.
         self._stack_owned = False
         check(_c.sip_transport_set_handler(h, functools.partial(_on_message, weakref.ref(self))))
@@ -263,6 +264,31 @@ class Transport:
                                             resolver._handle() if resolver else None))
         self._resolver = resolver
 
+    @property
+    def guard(self) -> Any:
+        """The Guard in front of everything received (None: none). Setting it (or
+        set_guard()) makes the transport drop what blocked sources send before parsing it,
+        count each request against the guard's rate limit and close new connections from
+        blocked sources at once; None removes it."""
+        return self._guard
+
+    @guard.setter
+    def guard(self, guard: Any) -> None:
+        self.set_guard(guard)
+
+    def set_guard(self, guard: Any) -> None:
+        """Puts a Guard in front of everything received (None removes it); see ``guard``."""
+        from .guard import Guard
+        if guard is not None and not isinstance(guard, Guard):
+            raise TypeError(f"guard must be a libsip.Guard or None, not {type(guard).__name__}")
+        rc = _c.sip_transport_set_guard(self._handle(),
+                                        guard._handle() if guard is not None else None)
+        if rc == _c.SIP_EINVAL:
+            raise error(rc, "set_guard: the guard was made on another loop than the "
+                            "transport's")
+        check(rc)
+        self._guard = guard
+
     def add_handler(self, fn: Callable[[Message], Any],
                     priority: int = HandlerPriority.APP) -> int:
         """Adds fn(msg) to the chain every received Message goes through, by priority (lower
@@ -302,6 +328,7 @@ class Transport:
         h, self._h = self._h, None
         if h is not None:
             self._handler = None
+            self._guard = None
             _c.sip_transport_close(h)
             _c.sip_transport_unref(h)
 

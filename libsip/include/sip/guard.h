@@ -45,9 +45,11 @@ SIP_EXTERN void sip_guard_opts_init(sip_guard_opts_t *opts);
  * Creates a guard.
  * @param out   New reference
  * @param loop  its clock, its log and its counters (SIP_STAT_BLOCKED, SIP_STAT_BLOCKED_SOURCES);
- *              takes its own reference
+ *              Borrowed: the guard closes with the loop (then it limits nothing and blocks
+ *              nothing, and its blocks are gone)
  * @param opts  NULL for the defaults
- * @return 0, SIP_EINVAL (a zero window with a limit set), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (a zero window or block time with a limit set, max_sources 0),
+ *         SIP_ECLOSED (the loop is closed), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_guard_create(sip_guard_t **out, sip_loop_t *loop, const sip_guard_opts_t *opts);
 /** Takes a reference. @return g. */

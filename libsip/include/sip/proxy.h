@@ -64,8 +64,10 @@ typedef struct sip_proxy_opts {
     int redirect;                  /**< sip_proxy_route_default(): redirect (302) rather than
                                         relay to registered contacts (default 0) */
     sip_guard_t *guard;            /**< told of every failed authentication (a wrong password,
-                                        an unknown user, a forged nonce) with the source
-                                        address; a blocked source's requests are dropped */
+                                        an unknown user, credentials that cannot be
+                                        checked) with the source address; a blocked
+                                        source's requests are dropped. Made on the same
+                                        loop (else SIP_EINVAL) */
 } sip_proxy_opts_t;
 
 /** Fills opts with the defaults. */
@@ -120,8 +122,7 @@ SIP_EXTERN int sip_proxy_get_redirect(const sip_proxy_t *p);
  */
 SIP_EXTERN int sip_proxy_get_stateless(const sip_proxy_t *p);
 /**
- * The users table (sip_proxy_opts_t.users) that answers sip_proxy_req_authenticate() and tells
- * a known user without a binding (480) from nobody (404).
+ * The users table (sip_proxy_opts_t.users) that answers sip_proxy_req_authenticate().
  * @return Borrowed (the proxy keeps its reference until it is freed; sip_userdb_ref() to keep
  *         it longer); NULL when the proxy has none or p is NULL.
  */
@@ -361,8 +362,8 @@ SIP_EXTERN int sip_proxy_req_save(sip_proxy_req_t *req, sip_registrar_cb cb, voi
  * - a request routed by a Route naming this proxy (a dialog's) is forwarded as it is
  *   (statelessly for ACK and CANCEL, else relayed);
  * - a request for a local domain is relayed to the AOR's contacts (forking by q), or redirected
- *   302 with them (opts redirect); 404 when there is none (480 when the AOR is known but has
- *   no binding now);
+ *   302 with them (opts redirect); 404 when there is none, whether the AOR is a known user or
+ *   not (no user enumeration);
  * - a request for another domain is forwarded with RFC 3263 when its sender authenticates as a
  *   local user (407 challenge first), never for anyone else: not an open relay.
  * Stateless proxies forward rather than relay.

@@ -196,7 +196,7 @@ SIP_EXTERN sip_loop_t *sip_transport_get_loop(sip_transport_t *tp);
  * request counts against the guard's rate limit, and a new connection from a blocked source is
  * closed at once. NULL removes it.
  * @param guard  takes its own reference
- * @return 0, SIP_ECLOSED.
+ * @return 0, SIP_ECLOSED, SIP_EINVAL (NULL tp, or a guard made on another loop).
  */
 SIP_EXTERN int sip_transport_set_guard(sip_transport_t *tp, sip_guard_t *guard);
 /** The guard set with sip_transport_set_guard(), or NULL. Borrowed. */

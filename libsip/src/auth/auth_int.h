@@ -100,4 +100,9 @@ static inline int sip__auth_quotable(const char *s)
  * default) for random ones. Not public: only a test sets it. */
 extern const char *sip__auth_test_cnonce;
 
+/* Answers a lookup for a user nobody has as a table of HA1s answers a known one (one hash: the
+ * response), with a stand-in HA1 and a verdict of SIP_AUTH_FAILED. Errors as
+ * sip_auth_query_answer_ha1(). */
+int sip__auth_query_answer_unknown_ha1(sip_auth_query_t *q);
+
 #endif

@@ -650,6 +650,21 @@ int sip_auth_query_answer_unknown(sip_auth_query_t *q)
     return answer_password(q, "", 1);
 }
 
+int sip__auth_query_answer_unknown_ha1(sip_auth_query_t *q)
+{
+    /* What sip_auth_query_answer_ha1() does for a known user, with a stand-in HA1 of the
+     * right length: a table of HA1s answers an unknown user with exactly the hashing of a
+     * wrong password (RFC 7616 §5.12), no HA1 computed that a known user would not cost. */
+    int rc = answerable(q);
+    if (rc) return rc;
+    size_t n = sip__auth_hex_len(q->alg);
+    memset(q->ha1, 'f', n);
+    q->ha1[n] = '\0';
+    q->asking = 0;
+    decide(q, 1);
+    return 0;
+}
+
 sip_auth_server_t *sip_auth_query_get_server(const sip_auth_query_t *q)
 {
     return q ? q->srv : NULL;

@@ -299,6 +299,37 @@ static int parse_bool(const char *s)
     return -1;
 }
 
+/* Well-formed UTF-8 (RFC 3629 §4): what a YAML file holds, so that every value written back by
+ * sip_config_format() loads again. */
+static int utf8_ok(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s++;
+        int more;
+        unsigned min;
+        if (c < 0x80) continue;
+        if (c >= 0xc2 && c <= 0xdf) {
+            more = 1;
+            min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            more = 2;
+            min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            more = 3;
+            min = 0x10000;
+        } else {
+            return 0;
+        }
+        unsigned v = c & (0x3fu >> more);
+        for (int i = 0; i < more; i++, s++) {
+            if ((*s & 0xc0) != 0x80) return 0;
+            v = v << 6 | (*s & 0x3fu);
+        }
+        if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    }
+    return 1;
+}
+
 int sip__config_value(const sip__cfg_key_t *k, const char *value, char **out, char *why,
                       size_t size)
 {
@@ -310,6 +341,10 @@ int sip__config_value(const sip__cfg_key_t *k, const char *value, char **out, ch
             snprintf(why, size, "a value may not hold control characters");
             return SIP_ECONFIG;
         }
+    if (!utf8_ok((const unsigned char *)value)) {
+        snprintf(why, size, "a value must be UTF-8");
+        return SIP_ECONFIG;
+    }
     switch (k->type) {
     case SIP__CFG_LIST:
     case SIP__CFG_STRING:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -258,6 +259,13 @@ int sip_config_load(sip_config_t *cfg, const char *path, sip_parse_error_t *err)
         sip__config_error(err, path, 0, 0, NULL, "cannot read: %s", strerror(-e));
         if (err) err->code = e;
         return e;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        sip__config_error(err, path, 0, 0, NULL, "cannot read: %s", strerror(EISDIR));
+        if (err) err->code = -EISDIR;
+        return -EISDIR;
     }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);

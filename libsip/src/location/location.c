@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "location/store.h"
 #include "sip/error.h"
+#include "stats/stats_int.h"
 
 /* The longest AOR key: "sip:" user "@" host ":" port, with room for escapes. */
 #define KEY_MAX 512
@@ -208,6 +209,7 @@ static void link_rec(sip_location_t *loc, sip__loc_aor_t *a, sip__loc_rec_t *r)
     r->aor = a;
     a->n++;
     loc->nbindings++;
+    sip__stat_inc(loc->closed ? NULL : loc->loop, SIP_STAT_BINDINGS); /* see sip_location_close */
     heap_push(loc, r);
 }
 
@@ -225,6 +227,7 @@ static void unlink_rec(sip_location_t *loc, sip__loc_rec_t *r)
     r->aor = NULL;
     a->n--;
     loc->nbindings--;
+    sip__stat_dec(loc->closed ? NULL : loc->loop, SIP_STAT_BINDINGS);
     heap_remove(loc, r);
     sip__loc_rec_unref(r);
 }
@@ -367,6 +370,9 @@ void sip_location_close(sip_location_t *loc)
 {
     if (!loc || loc->closed) return;
     loc->closed = 1;
+    /* The bindings leave the loop's gauge now: those left in memory serve only counts, and the
+     * loop may be gone before the memory is. */
+    sip__stat_add(loc->loop, SIP_STAT_BINDINGS, -(int64_t)loc->nbindings);
     loc->refs++;
     sip__loop_remove_child(loc->loop, &loc->child);
     /* The memory stays until the last reference goes: handles a script holds keep answering

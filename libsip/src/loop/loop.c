@@ -2,11 +2,13 @@
 /* The event loop: a libuv loop (owned or wrapped), work posted from other threads, close of every
  * handle that lives on it. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loop/loop_int.h"
+#include "stats/stats_int.h"
 
 typedef struct post_item {
     struct post_item *next;
@@ -16,6 +18,8 @@ typedef struct post_item {
 } post_item_t;
 
 struct sip_loop {
+    /* First, so that stats/stats_int.h counts through the loop pointer without a call. */
+    sip__stats_t stats;
     int refs;
     int closed;
     int owns_uv;
@@ -34,6 +38,8 @@ struct sip_loop {
     sip_free_fn log_free;
     int trace;
 };
+
+_Static_assert(offsetof(struct sip_loop, stats) == 0, "the counters open the loop");
 
 static void run_posts(uv_async_t *h)
 {

@@ -10,23 +10,6 @@
 
 #include "sip/proxy.h"
 
-/* The users table tells one of our users without a binding (480: reachable later) from
- * nobody (404), in the realm of the proxy's digest server. */
-static int known_user(const sip_proxy_req_t *req)
-{
-    const sip_proxy_t *p = sip_proxy_req_get_proxy(req);
-    sip_userdb_t *users = sip_proxy_get_users(p);
-    const sip_auth_server_t *auth = sip_proxy_get_auth(p);
-    const sip_uri_t *ruri = sip_msg_get_uri(sip_proxy_req_get_msg(req));
-    char user[256];
-    if (!users || !auth || !ruri || ruri->user.len == 0 || ruri->user.len >= sizeof(user)) return 0;
-    memcpy(user, ruri->user.ptr, ruri->user.len);
-    user[ruri->user.len] = '\0';
-    const char *realm = sip_auth_server_get_realm(auth);
-    return sip_userdb_get_ha1(users, user, realm, SIP_AUTH_MD5) != NULL ||
-           sip_userdb_get_ha1(users, user, realm, SIP_AUTH_SHA256) != NULL;
-}
-
 /* How the request was answered by the authentication step. */
 enum { AUTH_OK = 0, AUTH_ANSWERED = 1, AUTH_NONE = 2 };
 
@@ -129,8 +112,10 @@ static void on_lookup(sip_location_t *loc, int status, sip_bindings_t *set, void
         return;
     }
     if (status == 0 || status == SIP_ENOENT) {
-        /* No binding: 480 for one of our users (reachable later), 404 for anyone else. */
-        answer(req, known_user(req) ? 480 : 404);
+        /* No binding: 404, whether the users table knows the user or not, as Kamailio's
+         * sample configuration answers a failed lookup: a 480 for known users would tell a
+         * scanner (svwar's INVITE and OPTIONS probes) which users exist. */
+        answer(req, 404);
         return;
     }
     answer(req, status == SIP_EURI ? 404 : 500);

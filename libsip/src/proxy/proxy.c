@@ -11,10 +11,12 @@
 
 #include "core/live_int.h"
 #include "core/mem.h"
+#include "guard/guard_int.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
 #include "sip/str.h"
 #include "sip/transport.h"
+#include "stats/stats_int.h"
 #include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
@@ -41,6 +43,7 @@ static void proxy_free(sip_proxy_t *p)
     sip_auth_server_unref(p->auth);
     sip_auth_server_unref(p->proxy_auth);
     sip_userdb_unref(p->users);
+    sip_guard_unref(p->guard);
     free(p);
     sip__live_dec(SIP_LIVE_PROXY);
 }
@@ -74,6 +77,12 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     if (bad) {
         sip_log(sip_transport_get_loop(tp), SIP_LOG_ERROR, "proxy",
                 "option %s refused: it goes into headers as it is", bad);
+        rc = SIP_EINVAL;
+        goto fail;
+    }
+    if (opts->guard && sip__guard_loop(opts->guard) != sip_transport_get_loop(tp)) {
+        sip_log(sip_transport_get_loop(tp), SIP_LOG_ERROR, "proxy",
+                "option guard refused: it belongs to another loop");
         rc = SIP_EINVAL;
         goto fail;
     }
@@ -125,6 +134,7 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
     p->auth = opts->auth ? sip_auth_server_ref(opts->auth) : NULL;
     p->proxy_auth = opts->proxy_auth ? sip_auth_server_ref(opts->proxy_auth) : NULL;
     p->users = opts->users ? sip_userdb_ref(opts->users) : NULL;
+    p->guard = opts->guard ? sip_guard_ref(opts->guard) : NULL;
     /* The last step that can fail: it runs user_free itself when it does. */
     rc = sip__proxy_route_new(&p->route, cb, user, user_free);
     if (rc) {
@@ -658,6 +668,14 @@ static int on_message(sip_transport_t *tp, sip_msg_t *msg, void *user)
     (void)tp;
     sip_proxy_t *p = user;
     if (p->closed || !p->layer) return 0;
+    /* A source blocked since its request passed the transport (its authentication failed too
+     * often) is not served any more; a transport with the same guard drops it earlier. */
+    const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
+    if (p->guard && ni && sip_msg_is_request(msg) &&
+        sip_guard_is_blocked(p->guard, ni->remote_ip) == 1) {
+        sip__stat_inc(p->loop, SIP_STAT_BLOCKED);
+        return 1;
+    }
     sip_proxy_ref(p);
     int taken = sip_msg_is_request(msg) ? on_request(p, msg) : sip__proxy_stray_response(p, msg);
     sip_proxy_unref(p);

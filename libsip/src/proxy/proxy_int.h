@@ -33,6 +33,7 @@ struct sip_proxy {
     sip_registrar_t *registrar;
     sip_auth_server_t *auth, *proxy_auth;
     sip_userdb_t *users;
+    sip_guard_t *guard; /* told of failed authentications; its blocked sources are dropped */
     struct sip__proxy_route *route; /* the routing program new requests go to, or NULL */
     /* Keys the branch hashes: only this proxy computes its own branches again (§16.3 step 4). */
     uint64_t key;
@@ -156,11 +157,12 @@ void sip__proxy_route(sip_proxy_t *p, sip_proxy_req_t *req);
 /* A server's hook, run as each request is freed (NULL: none). */
 void sip__proxy_set_req_done(sip_proxy_t *p, void (*fn)(const sip_proxy_req_t *req, void *user),
                              void *user);
-/* Replaces what a reload may change: the users table, the digest servers and the Server
- * header (NULL objects: none; server NULL or "": none). Requests in progress keep the checks
- * they started. 0, SIP_EINVAL (a server with a line break), SIP_ENOMEM (nothing changed). */
-int sip__proxy_reconfigure(sip_proxy_t *p, sip_userdb_t *users, sip_auth_server_t *auth,
-                           sip_auth_server_t *proxy_auth, const char *server);
+/* Replaces what a reload may change: the registrar, the users table, the digest servers
+ * (references taken; NULL: none) and the Server header (server: a malloc'd string the proxy takes,
+ * checked for line breaks by the caller; NULL or "": none). Requests in progress keep the checks
+ * they started. Cannot fail, so that a reload can make it its last step. */
+void sip__proxy_reconfigure(sip_proxy_t *p, sip_registrar_t *registrar, sip_userdb_t *users,
+                            sip_auth_server_t *auth, sip_auth_server_t *proxy_auth, char *server);
 
 /* forward.c */
 /* The loop hash of a request (§16.6 step 8), with the top Via taken from the Via at via_idx

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
 
@@ -72,15 +71,15 @@ void sip__proxy_set_req_done(sip_proxy_t *p, void (*fn)(const sip_proxy_req_t *r
     p->req_done_user = user;
 }
 
-int sip__proxy_reconfigure(sip_proxy_t *p, sip_userdb_t *users, sip_auth_server_t *auth,
-                           sip_auth_server_t *proxy_auth, const char *server)
+void sip__proxy_reconfigure(sip_proxy_t *p, sip_registrar_t *registrar, sip_userdb_t *users,
+                            sip_auth_server_t *auth, sip_auth_server_t *proxy_auth, char *server)
 {
-    for (const char *c = server; c && *c; c++)
-        if ((unsigned char)*c < 0x20 && *c != '\t') return SIP_EINVAL;
-    char *s = NULL;
-    if (server && *server && !(s = sip__strdup(server))) return SIP_ENOMEM;
+    if (registrar) sip_registrar_ref(registrar);
+    sip_registrar_unref(p->registrar);
+    p->registrar = registrar;
     free(p->server);
-    p->server = s;
+    p->server = server && *server ? server : NULL;
+    if (server && !*server) free(server);
     if (users) sip_userdb_ref(users);
     sip_userdb_unref(p->users);
     p->users = users;
@@ -90,5 +89,4 @@ int sip__proxy_reconfigure(sip_proxy_t *p, sip_userdb_t *users, sip_auth_server_
     if (proxy_auth) sip_auth_server_ref(proxy_auth);
     sip_auth_server_unref(p->proxy_auth);
     p->proxy_auth = proxy_auth;
-    return 0;
 }

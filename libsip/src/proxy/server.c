@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
+#include "stats/stats_int.h"
 
 void sip__proxy_auth_free(sip_proxy_req_t *req)
 {
@@ -194,6 +195,14 @@ static void on_auth(sip_auth_query_t *q, sip_auth_event_t ev, void *user)
         else
             sip_auth_query_answer_unknown(q);
         return;
+    }
+    sip__stat_auth(req->p->loop, sip_auth_query_get_verdict(q));
+    sip_auth_verdict_t v = sip_auth_query_get_verdict(q);
+    if (req->p->guard && (v == SIP_AUTH_FAILED || v == SIP_AUTH_MALFORMED)) {
+        /* A guess: a wrong password or an unknown user (the same verdict), or credentials
+         * that cannot be checked. A stale nonce or a replay had the right digest: no guess. */
+        const sip_netinfo_t *ni = sip_msg_get_netinfo(req->msg);
+        if (ni && ni->remote_ip[0]) sip_guard_auth_failed(req->p->guard, ni->remote_ip);
     }
     if (sip_auth_query_get_verdict(q) == SIP_AUTH_OK) {
         sip_str_t u = sip_auth_query_get_user(q);

@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "sip/error.h"
 #include "sip/registrar.h"
+#include "stats/stats_int.h"
 
 #ifndef SIP_VERSION_STRING
 #define SIP_VERSION_STRING "0"
@@ -244,6 +245,8 @@ static void finish(save_op_t *op, int status, sip_bindings_t *set, const char *u
         rsp = NULL;
         /* Nothing could be built: the transaction answers 500 when its last reference goes. */
     }
+    sip__stat_inc(sip_location_get_loop(r->loc),
+                  status < 300 ? SIP_STAT_REG_OK : SIP_STAT_REG_FAILED);
     if (op->cb) op->cb(r, status, rsp, status == 200 ? set : NULL, op->user);
     sip_msg_unref(rsp);
     op_free(op);

@@ -436,5 +436,5 @@ int sip_userdb_answer(const sip_userdb_t *db, sip_auth_query_t *q)
     if (e && e->ha1[slot][0]) return sip_auth_query_answer_ha1(q, e->ha1[slot]);
     /* An unknown user, or one without a hash of this algorithm, is answered as a wrong
      * password would be, with the same work, so the verdict tells nobody which it was. */
-    return sip_auth_query_answer_unknown(q);
+    return sip__auth_query_answer_unknown_ha1(q);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config/config_int.h"
+#include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "server/server_int.h"
 #include "sip/error.h"
@@ -93,21 +94,9 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     /* What the running objects cannot take live. */
     if (!same(old, cfg, "mode")) return refuse(err, "mode", "changing it needs a restart");
     if (!same(old, cfg, "state")) return refuse(err, "state", "changing it needs a restart");
-    if (!*sip__config_str(old, "users") != !*sip__config_str(cfg, "users"))
-        return refuse(err, "users",
-                      "adding or removing the users file needs a restart (a changed file, "
-                      "or another one, is read again)");
-    static const char *const tls[] = {"tls.cert", "tls.key", "tls.ca", "tls.verify_client"};
-    for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
-        if (!same(old, cfg, tls[i])) return refuse(err, tls[i], "changing it needs a restart");
-    for (size_t i = 0; i < sip_config_count(old, "domains"); i++)
-        if (!listed(cfg, "domains", sip_config_get(old, "domains", i)))
-            return refuse(err, "domains", "removing a domain needs a restart");
+    /* The realm: the digest servers and the aliases of the listening addresses name it. */
     if (strcasecmp(sip_config_get(old, "domains", 0), sip_config_get(cfg, "domains", 0)) != 0)
         return refuse(err, "domains", "changing the first domain (the realm) needs a restart");
-    for (size_t i = 0; i < sip_config_count(old, "listen"); i++)
-        if (!listed(cfg, "listen", sip_config_get(old, "listen", i)))
-            return refuse(err, "listen", "closing a listening point needs a restart");
     for (size_t i = 0; i < sip_config_count(old, "limits.allow"); i++)
         if (!listed(cfg, "limits.allow", sip_config_get(old, "limits.allow", i)))
             return refuse(err, "limits.allow", "removing an address needs a restart");
@@ -131,6 +120,8 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     sip_userdb_t *users = NULL;
     sip_auth_server_t *auth = NULL, *proxy_auth = NULL;
     sip_metrics_t *metrics = NULL;
+    sip_registrar_t *reg = NULL;
+    char *server = NULL;
     rc = sip_config_clone(&copy, cfg);
     if (rc) goto fail;
     rc = sip__server_load_users(&users, cfg, err);
@@ -148,9 +139,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     const char *ml = sip__config_str(cfg, "metrics.listen");
     int new_metrics = !same(old, cfg, "metrics.listen");
     if (new_metrics && *ml) {
-        rc = sip__server_have_metrics()
-                 ? sip_metrics_create(&metrics, srv->loop, ml, NULL, NULL, NULL, NULL)
-                 : SIP_ENOTSUP;
+        rc = sip_metrics_create(&metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc && rc != SIP_ENOMEM) {
             sip__config_error(err, NULL, 0, 0, "metrics.listen", "cannot serve on %s: %s", ml,
                               sip_strerror(rc));
@@ -158,22 +147,57 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
         }
         if (rc) goto fail;
     }
-    rc = sip__proxy_reconfigure(srv->proxy, users, auth, proxy_auth,
-                                sip__config_str(cfg, "server_header"));
-    if (rc == SIP_EINVAL) {
-        sip__config_error(err, NULL, 0, 0, "server_header", "not usable in a header");
-        rc = SIP_ECONFIG;
-    }
+    /* A registrar of its own: whether REGISTER needs credentials follows the users file. */
+    rc = sip__server_make_registrar(&reg, srv->loc, users != NULL, cfg);
     if (rc) goto fail;
+    /* The value checks let no control character into server_header. */
+    server = sip__strdup(sip__config_str(cfg, "server_header"));
+    rc = SIP_ENOMEM;
+    if (!server) goto fail;
+    int new_tls = 0;
+    static const char *const tls[] = {"tls.cert", "tls.key", "tls.ca", "tls.verify_client"};
+    for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
+        if (!same(old, cfg, tls[i])) new_tls = 1;
+    if (new_tls) {
+        /* The last step that can fail: the TLS context for the connections made from now on. */
+        const char *vc = sip__config_str(cfg, "tls.verify_client");
+        char why[256] = "";
+        rc = sip__transport_set_tls(srv->tp, sip__config_str(cfg, "tls.cert"),
+                                    sip__config_str(cfg, "tls.key"), sip__config_str(cfg, "tls.ca"),
+                                    sip__server_verify_client(vc), why, sizeof(why));
+        if (rc && rc != SIP_ENOMEM) {
+            sip__config_error(err, NULL, 0, 0, "tls.cert", "%s", why[0] ? why : sip_strerror(rc));
+            rc = SIP_ECONFIG;
+        }
+        if (rc) goto fail;
+    }
 
     /* Nothing can be refused from here: swap. */
+    sip__proxy_reconfigure(srv->proxy, reg, users, auth, proxy_auth, server);
+    server = NULL;
+    sip_registrar_unref(srv->reg);
+    srv->reg = reg;
+    /* Listening points no longer listed close; their connections stay until they end. */
+    for (size_t i = 0; i < srv->nlistens;) {
+        if (listed(cfg, "listen", srv->listens[i].spec)) {
+            i++;
+            continue;
+        }
+        sip__transport_unlisten(srv->tp, srv->listens[i].idx);
+        free(srv->listens[i].spec);
+        srv->listens[i] = srv->listens[--srv->nlistens];
+    }
+    /* Domains no longer listed are not ours any more (their bindings stay in the store). */
+    for (size_t i = 0; i < sip_config_count(old, "domains"); i++) {
+        const char *d = sip_config_get(old, "domains", i);
+        if (!listed(cfg, "domains", d)) sip__server_remove_domain(srv, d);
+    }
     for (size_t i = 0; i < sip_config_count(cfg, "listen"); i++) {
         const char *l = sip_config_get(cfg, "listen", i);
         if (listed(old, "listen", l)) continue;
-        int lrc = sip_transport_listen(srv->tp, l);
-        if (lrc < 0)
-            sip_log(srv->loop, SIP_LOG_ERROR, "server", "reload: cannot listen on %s: %s", l,
-                    sip_strerror(lrc));
+        sip_parse_error_t lerr;
+        if (sip__server_listen(srv, l, &lerr))
+            sip_log(srv->loop, SIP_LOG_ERROR, "server", "reload: %s", lerr.reason);
     }
     sip_parse_error_t derr;
     if (sip__server_add_domains(srv, cfg, &derr))
@@ -207,6 +231,8 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     srv->cfg = copy;
     return 0;
 fail:
+    free(server);
+    sip_registrar_unref(reg);
     sip_config_unref(copy);
     sip_userdb_unref(users);
     sip_auth_server_unref(auth);

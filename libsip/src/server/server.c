@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The server: its parts assembled from a configuration (what sipd wired by hand), the routing
  * program, the per-request log line, clean shutdown and the getters. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "config/config_int.h"
+#include "core/mem.h"
+#include "location/location_int.h"
 #include "core/live_int.h"
 #include "proxy/proxy_int.h"
 #include "server/server_int.h"
@@ -21,23 +24,42 @@
 /* How often a shutdown looks whether every request in progress has ended. */
 #define SHUTDOWN_POLL_MS 20
 
-int sip__server_have_guard(void)
-{
-    return sip_guard_create && sip_guard_opts_init && sip_guard_unref && sip_guard_allow &&
-           sip_guard_set_opts && sip_transport_set_guard;
-}
-
-int sip__server_have_metrics(void)
-{
-    return sip_metrics_create && sip_metrics_close && sip_metrics_unref;
-}
-
 sip_log_level_t sip__server_log_level(const char *name)
 {
     if (strcmp(name, "error") == 0) return SIP_LOG_ERROR;
     if (strcmp(name, "info") == 0) return SIP_LOG_INFO;
     if (strcmp(name, "debug") == 0) return SIP_LOG_DEBUG;
     return SIP_LOG_WARN; /* warn, notice */
+}
+
+int sip__server_verify_client(const char *name)
+{
+    return strcmp(name, "required") == 0   ? SIP_TLS_CLIENT_REQUIRE
+           : strcmp(name, "optional") == 0 ? SIP_TLS_CLIENT_OPTIONAL
+                                           : SIP_TLS_CLIENT_NONE;
+}
+
+void sip__server_remove_domain(sip_server_t *srv, const char *domain)
+{
+    /* Domains compare without case (sip_location_add_domain() keeps them lower case). */
+    char d[256];
+    size_t n = strlen(domain);
+    if (n >= sizeof(d)) return;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)tolower((unsigned char)domain[i]);
+    d[n] = '\0';
+    sip__loc_map_del(&srv->loc->domains, d, n);
+}
+
+int sip__server_make_registrar(sip_registrar_t **out, sip_location_t *loc, int auth_required,
+                               const sip_config_t *cfg)
+{
+    sip_registrar_opts_t ro;
+    sip_registrar_opts_init(&ro);
+    /* Without a users file nobody can authenticate: the registrar takes anyone (documented). */
+    ro.auth_required = auth_required;
+    ro.server = sip__config_str(cfg, "server_header");
+    return sip_registrar_create(out, loc, &ro);
 }
 
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err)
@@ -86,8 +108,7 @@ int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_au
 
 void sip__server_guard_opts(sip_guard_opts_t *o, const sip_config_t *cfg)
 {
-    memset(o, 0, sizeof(*o));
-    if (sip__server_have_guard()) sip_guard_opts_init(o);
+    sip_guard_opts_init(o);
     o->rate_max = sip__config_uint(cfg, "limits.rate");
     o->rate_window_ms = sip__config_ms(cfg, "limits.rate_window");
     o->rate_block_ms = sip__config_ms(cfg, "limits.rate_block");
@@ -132,7 +153,7 @@ int sip__server_add_domains(sip_server_t *srv, const sip_config_t *cfg, sip_pars
 static void on_req_done(const sip_proxy_req_t *req, void *user)
 {
     sip_server_t *srv = user;
-    if (!srv->log_requests || srv->closed) return;
+    if (!srv->log_requests) return;
     const sip_msg_t *msg = req->msg;
     const sip_uri_t *ruri = sip_msg_get_uri(msg);
     sip_str_t m = sip_msg_get_method_str(msg);
@@ -162,8 +183,10 @@ static void server_teardown(sip_server_t *srv)
     /* The proxy first (requests in progress get 503, their branches are cancelled), then the
      * layers under it; closing the location service commits the writes still queued. */
     if (srv->proxy) {
-        sip__proxy_set_req_done(srv->proxy, NULL, NULL);
+        /* Requests answered by the close are logged; one a program still holds is freed
+         * after the server: the hook goes first. */
         sip_proxy_close(srv->proxy);
+        sip__proxy_set_req_done(srv->proxy, NULL, NULL);
     }
     sip_proxy_unref(srv->proxy);
     srv->proxy = NULL;
@@ -188,7 +211,7 @@ static void server_teardown(sip_server_t *srv)
         sip_metrics_unref(srv->metrics);
     }
     srv->metrics = NULL;
-    if (srv->guard) sip_guard_unref(srv->guard);
+    sip_guard_unref(srv->guard);
     srv->guard = NULL;
 }
 
@@ -197,6 +220,9 @@ static void server_free(sip_server_t *srv)
     server_teardown(srv);
     sip_config_unref(srv->cfg);
     sip_loop_unref(srv->loop);
+    for (size_t i = 0; i < srv->nlistens; i++)
+        free(srv->listens[i].spec);
+    free(srv->listens);
     free(srv);
     sip__live_dec(SIP_LIVE_SERVER);
 }
@@ -210,10 +236,21 @@ static int make_state_dir(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int open_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err)
+int sip__server_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err)
 {
+    struct sip__server_listen *nl = realloc(srv->listens, (srv->nlistens + 1) * sizeof(*nl));
+    if (!nl) return SIP_ENOMEM;
+    srv->listens = nl;
+    char *copy = sip__strdup(spec);
+    if (!copy) return SIP_ENOMEM;
     int rc = sip_transport_listen(srv->tp, spec);
-    if (rc >= 0) return 0;
+    if (rc >= 0) {
+        nl[srv->nlistens].spec = copy;
+        nl[srv->nlistens].idx = (size_t)rc;
+        srv->nlistens++;
+        return 0;
+    }
+    free(copy);
     if (rc == SIP_ENOMEM) return rc;
     sip__config_error(err, NULL, 0, 0, "listen", "cannot listen on %s: %s", spec,
                       rc == -EADDRINUSE ? "address already in use" : sip_strerror(rc));
@@ -233,9 +270,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     if (*cert) topts.tls_cert_file = cert;
     if (*key) topts.tls_key_file = key;
     if (*ca) topts.tls_ca_file = ca;
-    topts.tls_verify_client = strcmp(vc, "required") == 0   ? SIP_TLS_CLIENT_REQUIRE
-                              : strcmp(vc, "optional") == 0 ? SIP_TLS_CLIENT_OPTIONAL
-                                                            : SIP_TLS_CLIENT_NONE;
+    topts.tls_verify_client = sip__server_verify_client(vc);
     topts.max_connections = sip__config_uint(cfg, "limits.max_connections");
     topts.idle_timeout_ms = sip__config_ms(cfg, "limits.idle_timeout");
     rc = sip_transport_create(&srv->tp, srv->loop, &topts);
@@ -246,20 +281,20 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     }
     if (rc) return rc;
     for (size_t i = 0; i < sip_config_count(cfg, "listen"); i++) {
-        rc = open_listen(srv, sip_config_get(cfg, "listen", i), err);
+        rc = sip__server_listen(srv, sip_config_get(cfg, "listen", i), err);
         if (rc) return rc;
     }
 
     /* The guard sees every source before anything is parsed (sip/guard.h). */
     sip_guard_opts_t go;
     sip__server_guard_opts(&go, cfg);
-    rc = sip__server_have_guard() ? sip_guard_create(&srv->guard, srv->loop, &go) : 0;
+    rc = sip_guard_create(&srv->guard, srv->loop, &go);
     if (rc == SIP_EINVAL) {
         sip__config_error(err, NULL, 0, 0, "limits", "a limit is set with a zero window");
         return SIP_ECONFIG;
     }
     if (rc) return rc;
-    for (size_t i = 0; srv->guard && i < sip_config_count(cfg, "limits.allow"); i++) {
+    for (size_t i = 0; i < sip_config_count(cfg, "limits.allow"); i++) {
         rc = sip_guard_allow(srv->guard, sip_config_get(cfg, "limits.allow", i));
         if (rc == SIP_EINVAL) {
             sip__config_error(err, NULL, 0, 0, "limits.allow", "%s: not an address or CIDR",
@@ -268,7 +303,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
         }
         if (rc) return rc;
     }
-    rc = srv->guard ? sip_transport_set_guard(srv->tp, srv->guard) : 0;
+    rc = sip_transport_set_guard(srv->tp, srv->guard);
     if (rc) return rc;
 
     rc = sip_txn_layer_create(&srv->layer, srv->tp, NULL);
@@ -301,13 +336,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     rc = sip__server_add_domains(srv, cfg, err);
     if (rc) return rc;
 
-    const char *server_header = sip__config_str(cfg, "server_header");
-    sip_registrar_opts_t ro;
-    sip_registrar_opts_init(&ro);
-    /* Without a users file nobody can authenticate: the registrar takes anyone (documented). */
-    ro.auth_required = srv->users != NULL;
-    ro.server = server_header;
-    rc = sip_registrar_create(&srv->reg, srv->loc, &ro);
+    rc = sip__server_make_registrar(&srv->reg, srv->loc, srv->users != NULL, cfg);
     if (rc) return rc;
 
     if (srv->users) {
@@ -325,7 +354,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     po.auth = srv->auth;
     po.proxy_auth = srv->proxy_auth;
     po.users = srv->users;
-    po.server = server_header;
+    po.server = sip__config_str(cfg, "server_header");
     po.guard = srv->guard;
     rc = sip_proxy_create(&srv->proxy, srv->layer, &po, NULL, NULL, NULL);
     if (rc == SIP_EINVAL) {
@@ -337,10 +366,6 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     srv->log_requests = sip__config_bool(cfg, "log.requests");
 
     const char *ml = sip__config_str(cfg, "metrics.listen");
-    if (*ml && !sip__server_have_metrics()) {
-        sip__config_error(err, NULL, 0, 0, "metrics.listen", "metrics are not built in");
-        return SIP_ECONFIG;
-    }
     if (*ml) {
         rc = sip_metrics_create(&srv->metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc == SIP_ENOMEM) return rc;
@@ -438,11 +463,19 @@ static void shutdown_tick(sip_timer_t *t, void *user)
     (void)t;
     sip_server_t *srv = user;
     if (srv->closed) return;
-    size_t pending = srv->proxy ? sip_proxy_req_count(srv->proxy) : 0;
-    if (pending && sip_loop_now(srv->loop) < srv->shutdown_deadline) return;
-    if (pending)
-        sip_log(srv->loop, SIP_LOG_WARN, "server",
-                "shutdown: %zu requests still pending after the grace time: answered 503", pending);
+    if (!srv->proxy_closed) {
+        size_t pending = sip_proxy_req_count(srv->proxy);
+        if (pending && sip_loop_now(srv->loop) < srv->shutdown_deadline) return;
+        if (pending)
+            sip_log(srv->loop, SIP_LOG_WARN, "server",
+                    "shutdown: %zu requests still pending after the grace time: answered 503",
+                    pending);
+        /* What is pending is answered 503 and its branches cancelled now; the transport
+         * stays open until the next look, so that those messages leave. */
+        sip_proxy_close(srv->proxy);
+        srv->proxy_closed = 1;
+        return;
+    }
     sip_server_done_cb done = srv->done;
     void *du = srv->done_user;
     srv->done = NULL;

@@ -6,19 +6,6 @@
 #include "sip/auth.h"
 #include "sip/server.h"
 
-/* The guard and the metrics endpoint are modules of their own that a build may lack while they
- * are being written: weak references let the server run without them (no limits, no
- * endpoint) rather than fail to link. */
-#pragma weak sip_guard_opts_init
-#pragma weak sip_guard_create
-#pragma weak sip_guard_unref
-#pragma weak sip_guard_allow
-#pragma weak sip_guard_set_opts
-#pragma weak sip_transport_set_guard
-#pragma weak sip_metrics_create
-#pragma weak sip_metrics_close
-#pragma weak sip_metrics_unref
-
 struct sip_server {
     int refs;
     int closed;
@@ -35,26 +22,40 @@ struct sip_server {
     sip_guard_t *guard;
     sip_metrics_t *metrics;
     int log_requests;
+    /* Each listening point opened, by its text in the configuration, and its index in the
+     * transport (a reload closes those no longer listed). */
+    struct sip__server_listen {
+        char *spec;
+        size_t idx;
+    } * listens;
+    size_t nlistens;
     /* sip_server_shutdown() */
     sip_timer_t *shutdown_timer;
+    int proxy_closed; /* the shutdown's first step is done */
     uint64_t shutdown_deadline;
     sip_server_done_cb done;
     void *done_user;
 };
 
-/* 1 when the guard and the metrics modules are linked in (server.c). */
-int sip__server_have_guard(void);
-int sip__server_have_metrics(void);
 /* The log level of a log.level value ("notice" is the warnings: libsip has no notice level,
  * and the program's own notices are its to print). */
 sip_log_level_t sip__server_log_level(const char *name);
 /* Reads the users file of cfg (NULL when it names none). 0, or SIP_ECONFIG with err. */
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err);
+/* The registrar of cfg (its Server header), requiring authentication when there are users. */
+int sip__server_make_registrar(sip_registrar_t **out, sip_location_t *loc, int auth_required,
+                               const sip_config_t *cfg);
 /* The two digest servers (401 and 407) for the realm and algorithms of cfg. */
 int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_auth,
                           const sip_config_t *cfg, sip_parse_error_t *err);
 /* The guard's options from limits.*. */
 void sip__server_guard_opts(sip_guard_opts_t *o, const sip_config_t *cfg);
+/* sip_transport_opts_t.tls_verify_client of a tls.verify_client value. */
+int sip__server_verify_client(const char *name);
+/* Takes a domain out of the location service's (a reload that no longer lists it). */
+void sip__server_remove_domain(sip_server_t *srv, const char *domain);
+/* Opens a listening point and records it. 0, SIP_ECONFIG (err: "listen"), SIP_ENOMEM. */
+int sip__server_listen(sip_server_t *srv, const char *spec, sip_parse_error_t *err);
 /* Every domain of cfg, and each specific listening address as an alias of the first. */
 int sip__server_add_domains(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_t *err);
 

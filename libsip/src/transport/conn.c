@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* Stream connections (TCP, TLS, WS, WSS): accept, connect, layers, Content-Length framing,
  * CRLF keep-alive, limits and timeouts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard/guard_int.h"
+#include "stats/stats_int.h"
 #include "transport/addr.h"
 #include "transport/flow.h"
 #include "transport/transport_int.h"
 
 #define READ_CHUNK 65536
+
+/* At most one warning per interval about the connection cap: an attacker holding connections
+ * open must not also fill the log, one line per refused connection. */
+#define CAP_LOG_INTERVAL_MS 10000
 
 static void conn_unref(sip__conn_t *c)
 {
@@ -68,6 +75,7 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     if (c->next) c->next->prev = c->prev;
     c->next = c->prev = NULL;
     tp->nconns--;
+    sip__stat_dec(tp->loop, SIP_STAT_CONN_ACTIVE);
     fail_pending(c, err ? err : SIP_ECLOSED);
     sip__flow_conn_closed(tp, c->id);
     if (c->ready && c->nlayers) c->layers[c->nlayers - 1]->vt->shutdown(c->layers[c->nlayers - 1]);
@@ -224,6 +232,15 @@ static void set_ready(sip__conn_t *c)
 static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stream)
 {
     sip_transport_t *tp = c->tp;
+    c->got_message = 1;
+    /* As for datagrams (udp.c): a blocked source's message is dropped before parsing, and its
+     * connection goes with it. */
+    if (tp->guard && c->peer.ss_family &&
+        sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer,
+                         !(len >= 4 && memcmp(data, "SIP/", 4) == 0))) {
+        sip__conn_close(c, 0, "source blocked");
+        return;
+    }
     sip_parse_opts_t po = tp->opts.parse;
     po.stream = stream;
     sip__tp_trace(tp, 0, &c->info, data, len);
@@ -231,6 +248,7 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &po, &err);
     if (rc) {
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
         char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
                 "malformed message from %s: %s (line %u, column %u)%s",
@@ -239,7 +257,8 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
         if (err.status) {
             char out[4096];
             int n = sip__reply_malformed(out, sizeof(out), data, len, err.status, err.phrase);
-            if (n > 0) conn_output(c, out, (size_t)n);
+            if (n > 0 && conn_output(c, out, (size_t)n) == 0)
+                sip__stat_inc(tp->loop, sip__stat_rsp_class(SIP_STAT_TX_RSP_1XX, err.status));
         }
         return;
     }
@@ -254,6 +273,7 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
     sip_transport_t *tp = c->tp;
     if (data) {
         if (c->rlen + len > tp->opts.max_conn_buffer) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_LIMIT);
             sip__conn_close(c, SIP_ETOOBIG, "too many bytes buffered for one message");
             return SIP_ETOOBIG;
         }
@@ -299,11 +319,13 @@ static int frame(sip__conn_t *c, const char *data, size_t len)
             break;
         }
         if (rc) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             char out[4096];
             int n =
                 sip__reply_malformed(out, sizeof(out), c->rbuf + off + skip, c->rlen - off - skip,
                                      400, "Bad Request (Missing or bad Content-Length)");
-            if (n > 0) conn_output(c, out, (size_t)n);
+            if (n > 0 && conn_output(c, out, (size_t)n) == 0)
+                sip__stat_inc(tp->loop, SIP_STAT_TX_RSP_4XX);
             sip__conn_close(c, SIP_EPARSE, "framing lost: missing or bad Content-Length");
             return SIP_EPARSE;
         }
@@ -490,6 +512,7 @@ static sip__conn_t *conn_new(sip_transport_t *tp, sip_transport_type_t type, int
     if (tp->conns) tp->conns->prev = c;
     tp->conns = c;
     tp->nconns++;
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_ACTIVE);
     return c;
 }
 
@@ -501,9 +524,51 @@ static void fill_names(sip__conn_t *c)
         sip__sockaddr_to((struct sockaddr *)&ss, c->info.local_ip, sizeof(c->info.local_ip),
                          &c->info.local_port);
     len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         sip__sockaddr_to((struct sockaddr *)&ss, c->info.remote_ip, sizeof(c->info.remote_ip),
                          &c->info.remote_port);
+        c->peer = ss;
+    }
+}
+
+/* One warning per CAP_LOG_INTERVAL_MS; the next says how many were held back. */
+static void cap_log(sip_transport_t *tp, const char *fmt, const char *a, const char *b)
+{
+    uint64_t now = uv_now(sip_loop_get_uv(tp->loop));
+    if (tp->cap_log_any && now - tp->cap_log_last < CAP_LOG_INTERVAL_MS) {
+        tp->cap_log_quiet++;
+        return;
+    }
+    char line[256], more[64] = "";
+    snprintf(line, sizeof(line), fmt, a, b);
+    if (tp->cap_log_quiet)
+        snprintf(more, sizeof(more), "; %llu more not logged",
+                 (unsigned long long)tp->cap_log_quiet);
+    sip_log(tp->loop, SIP_LOG_WARN, "transport", "connection cap (%u) reached: %s%s",
+            tp->opts.max_connections, line, more);
+    tp->cap_log_any = 1;
+    tp->cap_log_last = now;
+    tp->cap_log_quiet = 0;
+}
+
+/* At the cap, the newcomer takes the place of the accepted connection idle longest among those
+ * that never sent a complete message (idle connections from one host otherwise lock every
+ * new client out); one that did is a client in use and stays. 0 when one was closed. */
+static int evict_idlest(sip_transport_t *tp, sip__conn_t *newcomer)
+{
+    sip__conn_t *victim = NULL;
+    for (sip__conn_t *c = tp->conns; c; c = c->next)
+        if (c != newcomer && c->server && !c->got_message && !c->closing &&
+            (!victim || c->last_activity < victim->last_activity))
+            victim = c;
+    if (!victim) return SIP_ENOENT;
+    char a[SIP__ADDR_STRLEN], b[SIP__ADDR_STRLEN];
+    cap_log(tp, "closed the idlest connection, with %s, for one from %s",
+            sip__addr_str(a, victim->type, victim->info.remote_ip, victim->info.remote_port),
+            sip__addr_str(b, newcomer->type, newcomer->info.remote_ip, newcomer->info.remote_port));
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_EVICTED);
+    sip__conn_close(victim, 0, NULL);
+    return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -520,8 +585,19 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     fill_names(c);
-    if (tp->nconns > tp->opts.max_connections) {
-        sip__conn_close(c, -EMFILE, "too many connections");
+    sip__stat_inc(tp->loop, SIP_STAT_CONN_ACCEPTED);
+    if (tp->guard && c->peer.ss_family &&
+        sip__guard_admit(tp->guard, (struct sockaddr *)&c->peer, 0)) {
+        sip__conn_close(c, 0, NULL);
+        return;
+    }
+    if (tp->nconns > tp->opts.max_connections && evict_idlest(tp, c) != 0) {
+        char a[SIP__ADDR_STRLEN];
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_LIMIT);
+        cap_log(tp, "refused a connection from %s%s",
+                sip__addr_str(a, c->type, c->info.remote_ip, c->info.remote_port),
+                " (every connection has sent a message)");
+        sip__conn_close(c, -EMFILE, NULL);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);

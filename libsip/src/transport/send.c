@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/fmt.h"
+#include "stats/stats_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -118,6 +119,7 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         sip__tp_trace(tp, 1, &ni, data, len);
         rc = sip__udp_send((sip__listener_t *)l, data, len, ip, port);
         if (rc) goto fail;
+        sip__stat_tx(tp->loop, msg);
         sip_msg_set_netinfo(msg, &ni);
         sip__tp_complete(tp, cb, user, user_free, 0);
         return 0;
@@ -138,6 +140,7 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
     if ((rc = sip__tp_print(tp, msg, &data, &len))) goto fail;
     sip__tp_trace(tp, 1, &c->info, data, len);
     sip_msg_set_netinfo(msg, &c->info);
+    sip__stat_tx(tp->loop, msg);
     return sip__conn_send(c, data, len, cb, user, user_free);
 fail:
     if (user_free) user_free(user);

@@ -32,6 +32,11 @@ typedef struct tls_layer {
     int closed_called; /* closed() reported */
 } tls_layer_t;
 
+/* The TLS 1.2 suites: ECDHE key exchange with AEAD ciphers only. */
+#define SIP__TLS12_CIPHERS                                                                         \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"     \
+    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+
 /* Bytes moved per SSL_read() and per down() call: one maximum-size TLS record. */
 #define TLS_CHUNK 16384
 
@@ -120,8 +125,18 @@ int sip__tls_ctx_create(sip__tls_ctx_t **out, const sip_transport_opts_t *opts, 
     }
     /* RFC 8996 retired TLS 1.0 and 1.1. */
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-    /* Renegotiation is a denial-of-service lever and SIP never needs it. */
-    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION);
+    /* Renegotiation is a denial-of-service lever and SIP never needs it; compression leaks
+     * plaintext (CRIME). The server's order of ciphers wins, so a client cannot pick the
+     * weakest one both allow. */
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+    /* RFC 9325 §4.2: TLS 1.2 only with forward secrecy (ECDHE) and authenticated encryption
+     * (GCM, ChaCha20-Poly1305); TLS 1.3's suites are all of that kind and stay as OpenSSL
+     * has them. */
+    if (SSL_CTX_set_cipher_list(c, SIP__TLS12_CIPHERS) != 1) {
+        free(t);
+        return ctx_fail(c, errbuf, errlen, "cipher list", SIP__TLS12_CIPHERS);
+    }
     int rc = 0;
     if (cert) {
         if (SSL_CTX_use_certificate_chain_file(c, cert) != 1)
@@ -146,12 +161,19 @@ int sip__tls_ctx_create(sip__tls_ctx_t **out, const sip_transport_opts_t *opts, 
         /* Sessions resumed with a client certificate need an id context. */
         static const unsigned char sid_ctx[] = "libsip";
         SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1);
-        if (opts->tls_verify_client) {
+        if (opts->tls_verify_client == SIP_TLS_CLIENT_REQUIRE ||
+            opts->tls_verify_client == SIP_TLS_CLIENT_OPTIONAL) {
             if ((rc = load_verify_ca(c, opts->tls_ca_file, 1, errbuf, errlen)) != 0) {
                 free(t);
                 return rc;
             }
-            SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+            /* RFC 5246 §7.4.4, RFC 8446 §4.3.2: ask for a certificate; one that is sent must
+             * verify either way, and only REQUIRE refuses a client without one. */
+            SSL_CTX_set_verify(c,
+                               SSL_VERIFY_PEER | (opts->tls_verify_client == SIP_TLS_CLIENT_REQUIRE
+                                                      ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                                      : 0),
+                               NULL);
         } else {
             SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
         }

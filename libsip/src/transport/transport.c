@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stats/stats_int.h"
+#include "guard/guard_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -121,6 +123,8 @@ static void transport_close(sip_transport_t *tp)
     }
     sip_resolver_unref(tp->resolver);
     tp->resolver = NULL;
+    sip_guard_unref(tp->guard);
+    tp->guard = NULL;
     uv_timer_stop(&tp->sweep);
     close_handle(tp, (uv_handle_t *)&tp->sweep, on_handle_closed);
     uv_idle_stop(&tp->idle);
@@ -180,6 +184,9 @@ int sip_transport_create(sip_transport_t **out, sip_loop_t *loop, const sip_tran
     if (!out) return SIP_EINVAL;
     *out = NULL;
     if (!loop) return SIP_EINVAL;
+    if (opts && (opts->tls_verify_client < SIP_TLS_CLIENT_NONE ||
+                 opts->tls_verify_client > SIP_TLS_CLIENT_OPTIONAL))
+        return SIP_EINVAL;
     uv_loop_t *uv = sip_loop_get_uv(loop);
     if (!uv) return SIP_ECLOSED;
     sip_transport_t *tp = calloc(1, sizeof(*tp));
@@ -252,6 +259,23 @@ sip_loop_t *sip_transport_get_loop(sip_transport_t *tp)
 sip_resolver_t *sip_transport_get_resolver(sip_transport_t *tp)
 {
     return tp && !tp->closed ? tp->resolver : NULL;
+}
+
+int sip_transport_set_guard(sip_transport_t *tp, sip_guard_t *guard)
+{
+    if (!tp) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    /* Everything on a loop runs on its thread: a guard of another loop would be shared. */
+    if (guard && sip__guard_loop(guard) != tp->loop) return SIP_EINVAL;
+    sip_guard_ref(guard);
+    sip_guard_unref(tp->guard);
+    tp->guard = guard;
+    return 0;
+}
+
+sip_guard_t *sip_transport_get_guard(sip_transport_t *tp)
+{
+    return tp && !tp->closed ? tp->guard : NULL;
 }
 
 size_t sip_transport_connection_count(const sip_transport_t *tp)
@@ -530,20 +554,24 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
     const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     char a[SIP__ADDR_STRLEN];
     sip_parse_error_t err;
+    sip__stat_rx(tp->loop, msg);
     if (sip_msg_is_request(msg)) {
         if (!sip_msg_get_via(msg)) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             /* No Via, no address to answer to (§18.2.2): it can only be dropped. */
             sip_log(tp->loop, SIP_LOG_WARN, "transport", "request without Via from %s dropped",
                     sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         if (stamp_via(msg, ni) != 0) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_OTHER);
             sip_log(tp->loop, SIP_LOG_WARN, "transport", "cannot stamp the Via from %s",
                     sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port));
             return;
         }
         /* After the stamp: the 400 goes where any response would (received, rport). */
         if (sip_msg_validate(msg, &err) != 0) {
+            sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
             /* An ACK is never answered (§17.1.1.3): it is only dropped. */
             int ack = sip_msg_get_method(msg) == SIP_METHOD_ACK;
             char what[16] = "dropped";
@@ -556,10 +584,12 @@ void sip__tp_deliver(sip_transport_t *tp, sip_msg_t *msg, int trusted_conn)
         }
     } else if (sip_msg_validate(msg, &err) != 0) {
         /* A response is never answered; without these it matches no transaction. */
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
         sip_log(tp->loop, SIP_LOG_WARN, "transport", "response from %s: %s; dropped",
                 sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err.reason);
         return;
     } else if (!trusted_conn && !via_is_ours(tp, msg)) {
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_OTHER);
         /* A WebSocket client's sent-by is a made-up .invalid name (RFC 7118 §5.2): over a
          * connection it opened itself, the connection is the check. */
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
@@ -599,5 +629,60 @@ int sip__tp_print(sip_transport_t *tp, sip_msg_t *msg, const char **out, size_t 
     *len = (size_t)n;
     tp->sendbuf_msg = msg;
     tp->sendbuf_len = (size_t)n;
+    return 0;
+}
+
+/* ---- what a server's reload changes ---------------------------------------------------------- */
+
+int sip__transport_unlisten(sip_transport_t *tp, size_t i)
+{
+    if (!tp || i >= tp->nlisteners) return SIP_ENOENT;
+    sip__listener_t *l = tp->listeners[i];
+    if (l->info.transport == SIP_TRANSPORT_NONE) return 0;
+    /* The slot stays (indexes of the others do not move) as a listener that failed to open
+     * does: no transport, no port, so that no send picks it; the handle closes on the loop. */
+    if (l->open && !uv_is_closing(&l->h.handle)) {
+        l->h.handle.data = l;
+        close_handle(tp, &l->h.handle, listener_closed);
+    }
+    char a[SIP__ADDR_STRLEN];
+    sip_log(tp->loop, SIP_LOG_INFO, "transport", "no longer listening on %s",
+            sip__addr_str(a, l->type, l->info.local_ip, l->info.local_port));
+    l->info.transport = SIP_TRANSPORT_NONE;
+    l->info.local_port = 0;
+    return 0;
+}
+
+int sip__transport_set_tls(sip_transport_t *tp, const char *cert, const char *key, const char *ca,
+                           int verify_client, char *why, size_t size)
+{
+    if (!tp) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    /* The new files in the options (their strings copied into a new block), a new server
+     * context from them; on any failure the old ones are put back. Connections made before
+     * keep the context they were made with (OpenSSL counts its references). */
+    sip_transport_opts_t old = tp->opts;
+    char *old_strings = tp->strings;
+    tp->opts.tls_cert_file = cert && *cert ? cert : NULL;
+    tp->opts.tls_key_file = key && *key ? key : NULL;
+    tp->opts.tls_ca_file = ca && *ca ? ca : NULL;
+    tp->opts.tls_verify_client = verify_client;
+    tp->strings = NULL;
+    int rc = copy_strings(tp);
+    sip__tls_ctx_t *server = NULL;
+    if (rc == 0 && (tp->opts.tls_cert_file || tp->opts.tls_key_file))
+        rc = sip__tls_ctx_create(&server, &tp->opts, 1, why, size);
+    if (rc) {
+        free(tp->strings);
+        tp->strings = old_strings;
+        tp->opts = old;
+        return rc;
+    }
+    free(old_strings);
+    if (tp->tls_server) sip__tls_ctx_free(tp->tls_server);
+    tp->tls_server = server;
+    /* The client context is made again, with the new CA bundle, when next needed. */
+    if (tp->tls_client) sip__tls_ctx_free(tp->tls_client);
+    tp->tls_client = NULL;
     return 0;
 }

@@ -69,7 +69,9 @@ struct sip__conn {
     int batching;
     char *wbuf;
     size_t wlen, wcap;
-    uint64_t pongs; /* RFC 5626 §4.4.1: CRLF pongs received on a connection this side opened */
+    uint64_t pongs;  /* RFC 5626 §4.4.1: CRLF pongs received on a connection this side opened */
+    int got_message; /* a complete message arrived: never evicted at the connection cap */
+    struct sockaddr_storage peer; /* the remote address, for the guard (ss_family 0: unknown) */
 };
 
 /* One link of the handler chain. A removed link stays in the list, marked, while a walk of
@@ -124,6 +126,11 @@ struct sip_transport {
     const sip_msg_t *sendbuf_msg;
     size_t sendbuf_len;
     struct sip__flow_watch *flow_watches; /* flow.c: watches on connections closing */
+    sip_guard_t *guard;                   /* sip_transport_set_guard(), or NULL */
+    /* Warnings about the connection cap (evictions, refusals): one per interval at most. */
+    uint64_t cap_log_last;
+    int cap_log_any;
+    uint64_t cap_log_quiet;
 };
 
 /* dispatch.c */
@@ -179,5 +186,13 @@ int sip__reply_malformed(char *out, size_t size, const char *req, size_t len, in
  * decided, SIP_ENOENT when the source was taken. */
 int sip__reply_udp_dest(const char *rsp, size_t len, const char *src_ip, uint16_t src_port,
                         char *ip, size_t iplen, uint16_t *port);
+
+/* transport.c: what a server's reload changes (sip/server.h). Closes listening point i (its slot
+ * stays, with no transport). 0 or SIP_ENOENT. */
+int sip__transport_unlisten(sip_transport_t *tp, size_t i);
+/* Replaces the TLS files and the client-certificate mode for the connections made from now on
+ * (strings copied). 0, or the error with why filled; nothing changes on failure. */
+int sip__transport_set_tls(sip_transport_t *tp, const char *cert, const char *key, const char *ca,
+                           int verify_client, char *why, size_t size);
 
 #endif

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "guard/guard_int.h"
+#include "stats/stats_int.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
 
@@ -65,15 +67,21 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
                         const struct sockaddr *addr)
 {
     sip_transport_t *tp = l->tp;
+    if (only_crlf(data, len)) return;
+    /* A blocked source costs no parsing, no formatting of its address, no log line. Requests
+     * count against the rate limit; a response (RFC 3261 §7.2: it starts "SIP/") only has its
+     * source checked. */
+    if (tp->guard && sip__guard_admit(tp->guard, addr, !(len >= 4 && memcmp(data, "SIP/", 4) == 0)))
+        return;
     sip_netinfo_t ni = l->info;
     ni.conn_id = 0;
     sip__sockaddr_to(addr, ni.remote_ip, sizeof(ni.remote_ip), &ni.remote_port);
-    if (only_crlf(data, len)) return;
     sip__tp_trace(tp, 0, &ni, data, len);
     sip_msg_t *msg;
     sip_parse_error_t err;
     int rc = sip_msg_parse_ex(&msg, data, len, &tp->opts.parse, &err);
     if (rc) {
+        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
         char a[SIP__ADDR_STRLEN];
         sip_log(tp->loop, SIP_LOG_WARN, "transport",
                 "malformed message from %s: %s (line %u, column %u)%s",
@@ -89,7 +97,8 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
                 uint16_t port;
                 sip__reply_udp_dest(out, (size_t)n, ni.remote_ip, ni.remote_port, ip, sizeof(ip),
                                     &port);
-                sip__udp_send(l, out, (size_t)n, ip, port);
+                if (sip__udp_send(l, out, (size_t)n, ip, port) == 0)
+                    sip__stat_inc(tp->loop, sip__stat_rsp_class(SIP_STAT_TX_RSP_1XX, err.status));
             }
         }
         return;
@@ -128,6 +137,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         for (int i = 0; i < n && !tp->closed; i++) {
             /* A datagram larger than a slot is cut; the parser then refuses it. */
             if (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                sip__stat_inc(tp->loop, SIP_STAT_DROP_LIMIT);
                 sip_log(tp->loop, SIP_LOG_WARN, "transport", "oversized datagram dropped");
                 continue;
             }

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "stats/stats_int.h"
 #include "transport/raw.h"
 #include "txn/txn_int.h"
 
@@ -325,6 +326,7 @@ sip_txn_t *sip__txn_new(sip_txn_layer_t *l, sip_msg_t *req, const sip_txn_opts_t
     t->hnext = l->buckets[i];
     l->buckets[i] = t;
     l->count++;
+    sip__stat_born(l->loop, SIP_STAT_TXN_CREATED, SIP_STAT_TXN_ACTIVE);
     return t;
 }
 
@@ -386,6 +388,7 @@ void sip__txn_terminate(sip_txn_t *t)
     unlink_txn(l, t);
     heap_remove(l, t);
     l->count--;
+    sip__stat_dec(l->loop, SIP_STAT_TXN_ACTIVE);
     t->layer = NULL;
     t->cb.rsp = NULL;
     if (l->reasons) free(sip__txn_take_reason(l, t));

@@ -10,6 +10,7 @@
 #include "sip/error.h"
 #include "sip/str.h"
 #include "sip/transport.h"
+#include "stats/stats_int.h"
 #include "ua/ua_int.h"
 
 #ifndef SIP_VERSION_STRING
@@ -271,6 +272,7 @@ static void table_add(sip_ua_t *ua, sip_dialog_t *d)
     d->hnext = ua->buckets[i];
     ua->buckets[i] = sip_dialog_ref(d);
     ua->ndialogs++;
+    sip__stat_born(ua->loop, SIP_STAT_DIALOGS_CREATED, SIP_STAT_DIALOGS_ACTIVE);
 }
 
 /* Unlinks d from the table (and every usage from d). */
@@ -287,6 +289,7 @@ static void table_remove(sip_ua_t *ua, sip_dialog_t *d)
     d->usage_list = NULL;
     d->usages = 0;
     ua->ndialogs--;
+    sip__stat_dec(ua->loop, SIP_STAT_DIALOGS_ACTIVE);
     sip_dialog_unref(d);
 }
 

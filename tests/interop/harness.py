@@ -1,0 +1,263 @@
+# SPDX-License-Identifier: MIT
+"""What the pytest interop drivers share (tests/interop/*/conftest.py): processes started on
+127.0.0.1 with their output in a log file, stopped with SIGTERM before SIGKILL (SIPp runs
+under `timeout`, which passes SIGTERM on, so no SIPp is left behind), waits for a line with a
+bound, free-port helpers, SIPp's command lines and the report of every log when a test fails.
+
+A conftest imports it with its folder's parent on sys.path:
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from harness import Env, Proc, pytest_runtest_makereport  # noqa: F401 (the hook)
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SANITIZER = re.compile(r"runtime error|Sanitizer")
+# How long a process has to exit after SIGTERM before it gets SIGKILL.
+TERM_GRACE = 3.0
+
+
+def tool(name):
+    """The program ctest names in the environment variable name (SIPD, SIP_UAS...)."""
+    path = os.environ.get(name)
+    if not path:
+        pytest.fail("%s is not set: run this test through ctest" % name)
+    return path
+
+
+def bound(port, kind=socket.SOCK_DGRAM, host="127.0.0.1"):
+    """True once something holds port (UDP by default) on host."""
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind((host, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def udp_bound(port):
+    """True once something holds UDP port on 127.0.0.1."""
+    return bound(port)
+
+
+def free_port(start, count=2000, tcp=True):
+    """The first port at or above start (within count) free for UDP, and TCP unless tcp is
+    False, on 127.0.0.1."""
+    for p in range(start, start + count):
+        if not bound(p) and not (tcp and bound(p, socket.SOCK_STREAM)):
+            return p
+    pytest.fail("no free port in %d-%d" % (start, start + count - 1))
+
+
+def wait_until(cond, timeout, what, step=0.05):
+    """Polls cond() until it is true; fails the test naming what after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    pytest.fail("%s: not within %.1f s" % (what, timeout))
+
+
+class Proc:
+    """A process with its output in work/<name>.log (stderr too), registered with its Env so
+    that the test's end stops it whatever happened."""
+
+    def __init__(self, env, name, argv, stdin=None, penv=None, cwd=None):
+        self.env, self.name, self.argv = env, name, argv
+        self.path = env.work / (name + ".log")
+        self.out = open(self.path, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT,
+                                  stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                  cwd=cwd or env.work, env=penv)
+        self.rc = None
+        env.procs.append(self)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def running(self):
+        return self.p.poll() is None
+
+    def log(self):
+        """Everything it wrote so far."""
+        if not self.out.closed:
+            self.out.flush()
+        return self.path.read_text(errors="replace")
+
+    def wait_for(self, pattern, timeout=10.0):
+        """Waits until the log matches pattern (a regexp, multiline); fails after timeout or
+        when the process exits first. Returns the match."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = re.search(pattern, self.log(), re.M)
+            if m:
+                return m
+            if self.p.poll() is not None:
+                m = re.search(pattern, self.log(), re.M)
+                if m:
+                    return m
+                break
+            time.sleep(0.05)
+        pytest.fail("%s: no '%s' within %.1f s (exit %s)" %
+                    (self.name, pattern, timeout, self.p.poll()))
+
+    def wait(self, timeout):
+        """Waits for the exit; stops it (SIGTERM, then SIGKILL) and fails after timeout."""
+        try:
+            self.rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("%s did not exit within %.0f s" % (self.name, timeout))
+        self.out.close()
+        return self.rc
+
+    def stop(self, timeout=15.0, sig=signal.SIGTERM):
+        """A signal (SIGTERM), then the exit status (SIGKILL and a failure after timeout)."""
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        return self.wait(timeout)
+
+    def kill(self):
+        """SIGTERM (which `timeout` passes on to SIPp), then SIGKILL after TERM_GRACE s.
+        Idempotent; never fails."""
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(TERM_GRACE)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                try:
+                    self.p.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        if not self.out.closed:
+            self.out.close()
+
+
+class Env:
+    """A test's work directory, its processes and SIPp's command lines. scenarios is the
+    folder of SIPp scenario files; log_lines how much of each log a failed test prints."""
+
+    scenarios = None
+    log_lines = 200
+
+    def __init__(self, work, base):
+        self.work = Path(work)
+        self.base = base
+        self.next_port = base
+        self.procs = []
+
+    def port(self, tcp=True):
+        """The next port free for UDP (and TCP) on 127.0.0.1, from the last one taken."""
+        p = free_port(self.next_port, tcp=tcp)
+        self.next_port = p + 1
+        return p
+
+    def proc(self, name, argv, **kw):
+        """Starts argv as a Proc of this test."""
+        return Proc(self, name, argv, **kw)
+
+    def stop_clean(self, p, timeout=15.0):
+        """Stops a libsip program with SIGTERM: exit 0, no sanitizer report. Returns its log."""
+        rc = p.stop(timeout)
+        log = p.log()
+        assert rc == 0, "%s exited %d after SIGTERM:\n%s" % (p.name, rc, log[-3000:])
+        assert not SANITIZER.search(log), "%s: sanitizer report" % p.name
+        return log
+
+    # ---- SIPp -------------------------------------------------------------------------------
+
+    def sipp_args(self, name, scenario, port, *args):
+        """scenario: a file of the scenarios folder, or "-sn uac" for a built-in one."""
+        head = scenario.split() if scenario.startswith("-sn") else \
+            ["-sf", str(Path(self.scenarios) / scenario)]
+        w = self.work
+        return [shutil.which("sipp") or "sipp", *head, "-i", "127.0.0.1", "-p", str(port),
+                "-nostdin", "-buff_size", "4194304",
+                "-trace_err", "-error_file", str(w / ("sipp-%s.errors.log" % name)),
+                "-trace_msg", "-message_file", str(w / ("sipp-%s.msgs.log" % name)), *args]
+
+    def sipp_server(self, name, scenario, port, *args, calls=1, timeout=60, start_within=10):
+        """SIPp as a callee on UDP port for calls calls; returns once it holds the port."""
+        argv = self.sipp_args(name, scenario, port, "-m", str(calls), "-timeout",
+                              "%ds" % timeout, *args)
+        p = Proc(self, "sipp-" + name, ["timeout", str(timeout + 10), *argv])
+        end = time.monotonic() + start_within
+        while not udp_bound(port):
+            if time.monotonic() > end or p.p.poll() is not None:
+                pytest.fail("SIPp %s did not start:\n%s" % (name, p.log()))
+            time.sleep(0.05)
+        return p
+
+    def sipp_client_bg(self, name, scenario, target_port, *args, calls=1, rate=10, timeout=60,
+                       host="127.0.0.1"):
+        """SIPp as the caller toward host:target_port, in the background (sipp_ok() waits
+        for it)."""
+        argv = self.sipp_args(name, scenario, self.port(), "-m", str(calls), "-r", str(rate),
+                              "-timeout", "%ds" % timeout, *args,
+                              "%s:%d" % (host, target_port))
+        return Proc(self, "sipp-" + name, ["timeout", str(timeout + 10), *argv])
+
+    def sipp_client(self, name, scenario, target_port, *args, calls=1, rate=10, timeout=60):
+        """SIPp as the caller toward 127.0.0.1:target_port, run to its end."""
+        p = self.sipp_client_bg(name, scenario, target_port, *args, calls=calls, rate=rate,
+                                timeout=timeout)
+        p.wait(timeout + 20)
+        return p
+
+    def sipp_ok(self, p, calls, timeout=60):
+        """SIPp exited 0 (every check of its scenario passed) and counted calls successful
+        calls and no failed one. Returns its log."""
+        rc = p.rc if p.rc is not None else p.wait(timeout)
+        log = p.log()
+        assert rc == 0, "SIPp %s exited %d:\n%s" % (p.name, rc, log[-3000:])
+        m = re.search(r"Successful call +\| +\d+ +\| +(\d+)", log)
+        assert m and int(m.group(1)) == calls, "SIPp %s: not %d successful calls" % (p.name,
+                                                                                    calls)
+        m = re.search(r"Failed call +\| +\d+ +\| +(\d+)", log)
+        assert m and int(m.group(1)) == 0, "SIPp %s: failed calls" % p.name
+        return log
+
+    def messages(self, p):
+        """The messages the SIPp of p sent and received (-trace_msg), as one text."""
+        f = self.work / (p.name + ".msgs.log")
+        return f.read_text(errors="replace") if f.exists() else ""
+
+    def close(self, failed):
+        """Stops every process still running (SIGTERM first); prints the logs when failed."""
+        for p in self.procs:
+            p.kill()
+        if failed:
+            for f in sorted(self.work.iterdir()):
+                if f.suffix == ".log":
+                    lines = f.read_text(errors="replace").splitlines()
+                    print("==== %s (last %d lines) ====" % (f.name, self.log_lines))
+                    print("\n".join(lines[-self.log_lines:]))
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item (item.rep_call), so that a fixture's
+    teardown knows whether the test failed."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def failed(request):
+    """Whether the test of request failed (or never ran its call phase)."""
+    rep = getattr(request.node, "rep_call", None)
+    return rep is None or rep.failed
