@@ -501,12 +501,25 @@ function Server.methods.reload(s, config, keys)
     local cfg = make_config(config, keys or {})
     local rc, err = core.sip_server_reload(p, cfg_p(cfg))
     if rc < 0 then config_error(rc, err, nil, "reload refused") end
+    -- A reload may add or drop the users file, and with it the registrar: the parts follow
+    -- the server's.
     local users = core.sip_server_get_users(p)
     local mine = rawget(s, "_users")
-    if users and (not mine or rawget(mine, "_p") ~= users) then
-        local u = setmetatable({ _p = core.sip_userdb_ref(users) }, errors._classes.UserDB)
+    if users ~= (mine and rawget(mine, "_p")) then
+        local u = users and setmetatable({ _p = core.sip_userdb_ref(users) },
+            errors._classes.UserDB)
         rawset(s, "_users", u)
-        rawset(rawget(s, "_proxy"), "_users", u)
+        local px = rawget(s, "_proxy")
+        local pp = rawget(px, "_p")
+        local up = pp and core.sip_proxy_get_users(pp)
+        rawset(px, "_users_p", up)
+        rawset(px, "_users", up and u or nil)
+    end
+    local reg = core.sip_server_get_registrar(p)
+    local rmine = rawget(s, "_registrar")
+    if reg ~= (rmine and rawget(rmine, "_p")) then
+        rawset(s, "_registrar", reg and setmetatable({ _p = core.sip_registrar_ref(reg),
+            _location = rawget(s, "_location") }, errors._classes.Registrar) or nil)
     end
 end
 

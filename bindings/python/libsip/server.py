@@ -542,6 +542,11 @@ def _noop() -> None:
     pass
 
 
+def _ptr(h: Any) -> int:
+    """The address a core handle holds (0 for None), to tell two handles apart."""
+    return int(h) if h is not None else 0
+
+
 class Server:
     """A server as `sipd` runs it (sip_server_t): listening points, users, the location
     service, the registrar, digest authentication, the guard and the metrics endpoint, made
@@ -766,10 +771,17 @@ class Server:
         rc, err = _c.sip_server_reload(h, cfg._h)
         if rc < 0:
             raise _config_error(rc, err, what="reload refused")
+        # A reload may add or drop the users file, and with it the registrar: the parts
+        # follow the server's.
         users = _c.sip_server_get_users(h)
-        if users is not None and (self._users is None or self._users._h != users):
-            self._users = _adopt_users(users)
-            self._proxy._users = self._users
+        if _ptr(users) != _ptr(self._users._h if self._users is not None else None):
+            self._users = _adopt_users(users) if users is not None else None
+            px = self._proxy
+            px._users_h = _c.sip_proxy_get_users(px._h) if px._h is not None else None
+            px._users = self._users if px._users_h is not None else None
+        reg = _c.sip_server_get_registrar(h)
+        if _ptr(reg) != _ptr(self._registrar._h if self._registrar is not None else None):
+            self._registrar = _adopt_registrar(self._location, reg) if reg is not None else None
 
     def shutdown(self, grace: float = 5.0,
                  on_done: Optional[Callable[["Server"], Any]] = None) -> Any:
