@@ -190,4 +190,13 @@ T.case("server: argument checks", function()
         local srv <close> = sip.Server { listen = { "udp:127.0.0.1:" .. (BASE + 52) } }
         T.ok(not srv.closed, "open")
     end
+    do
+        local srv <close> = sip.Server { listen = { "udp:127.0.0.1:" .. (BASE + 53) },
+            limits_rate = 20, limits_rate_window = 2, metrics_listen = "127.0.0.1:0" }
+        local g = srv.guard
+        T.eq(g.options.rate_max, 20, "the guard's rate from limits.rate")
+        T.eq(g.options.rate_window_ms, 2000, "its window from limits.rate_window")
+        T.ok(not g:is_blocked("192.0.2.1"), "nobody blocked")
+        T.ok(srv.metrics ~= nil, "the metrics endpoint")
+    end
 end)

@@ -215,5 +215,12 @@ def test_server_arguments():
     with Server(listen=[f"udp:127.0.0.1:{BASE + 52}"]) as srv:
         assert not srv.closed
     assert srv.closed
+    with Server(listen=[f"udp:127.0.0.1:{BASE + 53}"], limits_rate=20, limits_rate_window=2,
+                metrics_listen="127.0.0.1:0") as srv:
+        g = srv.guard
+        assert isinstance(g, libsip.Guard) and g.options["rate_max"] == 20
+        assert g.options["rate_window_ms"] == 2000 and not g.is_blocked("192.0.2.1")
+        assert isinstance(srv.metrics, libsip.Metrics)
+        del g
     del e, srv
     assert _gone() == {}

@@ -213,6 +213,8 @@ static int py_start(char *err, size_t errlen)
     /* sipd keeps its own SIGHUP/SIGTERM/SIGINT handling: Python installs no handler. */
     config.install_signal_handlers = 0;
     config.parse_argv = 0;
+    /* A script's print() lands in sipd's output at once, between sipd's own lines. */
+    config.buffered_stdio = 0;
     st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) {

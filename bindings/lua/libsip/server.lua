@@ -451,23 +451,41 @@ Server.props.closed = function(s)
     return p == nil or core.sip_server_get_loop(p) == nil
 end
 
--- A part made by another module of the layer (guard, metrics), adopted when that module can,
--- else the core handle.
-local function part(module, ctor, p, ref)
-    if not p then return nil end
-    local ok, mod = pcall(require, "libsip." .. module)
-    if ok and type(mod) == "table" and type(mod["_adopt_" .. ctor]) == "function" then
-        return mod["_adopt_" .. ctor](core[ref](p))
-    end
-    return p
-end
---- The guard (per-source limits), or nil without one.
+local GUARD_KEYS = { { "rate_max", "limits.rate", false },
+    { "rate_window_ms", "limits.rate_window", true }, { "rate_block_ms", "limits.rate_block", true },
+    { "auth_max_failures", "limits.auth_failures", false },
+    { "auth_window_ms", "limits.auth_window", true }, { "auth_block_ms", "limits.auth_block", true } }
+local GUARD_OPTIONS = { "rate_window_ms", "rate_max", "rate_block_ms", "auth_window_ms",
+    "auth_max_failures", "auth_block_ms", "max_sources", "log_interval_ms" }
+
+--- The guard (per-source limits: a sip.Guard whose options are the configuration's
+--- limits.*), or nil when the configuration sets no limit.
 Server.props.guard = function(s)
-    return part("guard", "guard", core.sip_server_get_guard(srv_p(s)), "sip_guard_ref")
+    local p = srv_p(s)
+    local gp = core.sip_server_get_guard(p)
+    if not gp then return nil end
+    require "libsip.guard"
+    local o = core.sip_guard_opts_t()
+    core.sip_guard_opts_init(o)
+    local cfgp = core.sip_server_get_config(p)
+    for _, f in ipairs(GUARD_KEYS) do
+        local v = tonumber(core.sip_config_get(cfgp, f[2], 0) or "")
+        if v then o[f[1]] = f[3] and math.floor(v * 1000) or math.floor(v) end
+    end
+    local opts = {}
+    for _, k in ipairs(GUARD_OPTIONS) do opts[k] = o[k] end
+    return setmetatable({ _p = core.sip_guard_ref(gp), _loop = rawget(s, "_loop"), _opts = opts },
+        errors._classes.Guard)
 end
---- The metrics endpoint (metrics.listen), or nil without one.
+--- The metrics endpoint (metrics.listen: a sip.Metrics), or nil without one.
 Server.props.metrics = function(s)
-    return part("stats", "metrics", core.sip_server_get_metrics(srv_p(s)), "sip_metrics_ref")
+    local p = srv_p(s)
+    local mp = core.sip_server_get_metrics(p)
+    if not mp then return nil end
+    require "libsip.stats"
+    return setmetatable({ _p = core.sip_metrics_ref(mp), _loop = rawget(s, "_loop"),
+        _listen = core.sip_config_get(core.sip_server_get_config(p), "metrics.listen", 0) },
+        errors._classes.Metrics)
 end
 --- A copy of the configuration in force.
 Server.props.config = function(s)
@@ -483,12 +501,25 @@ function Server.methods.reload(s, config, keys)
     local cfg = make_config(config, keys or {})
     local rc, err = core.sip_server_reload(p, cfg_p(cfg))
     if rc < 0 then config_error(rc, err, nil, "reload refused") end
+    -- A reload may add or drop the users file, and with it the registrar: the parts follow
+    -- the server's.
     local users = core.sip_server_get_users(p)
     local mine = rawget(s, "_users")
-    if users and (not mine or rawget(mine, "_p") ~= users) then
-        local u = setmetatable({ _p = core.sip_userdb_ref(users) }, errors._classes.UserDB)
+    if users ~= (mine and rawget(mine, "_p")) then
+        local u = users and setmetatable({ _p = core.sip_userdb_ref(users) },
+            errors._classes.UserDB)
         rawset(s, "_users", u)
-        rawset(rawget(s, "_proxy"), "_users", u)
+        local px = rawget(s, "_proxy")
+        local pp = rawget(px, "_p")
+        local up = pp and core.sip_proxy_get_users(pp)
+        rawset(px, "_users_p", up)
+        rawset(px, "_users", up and u or nil)
+    end
+    local reg = core.sip_server_get_registrar(p)
+    local rmine = rawget(s, "_registrar")
+    if reg ~= (rmine and rawget(rmine, "_p")) then
+        rawset(s, "_registrar", reg and setmetatable({ _p = core.sip_registrar_ref(reg),
+            _location = rawget(s, "_location") }, errors._classes.Registrar) or nil)
     end
 end
 

@@ -153,6 +153,9 @@ class Host:
         mod = _load(path)
         self.server.route = mod.route
         self.module = mod
+        # The old instance is collectable again once the requests it took are over.
+        gc.unfreeze()
+        gc.collect()
         gc.freeze()
 
     def close(self) -> None:

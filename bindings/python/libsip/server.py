@@ -542,6 +542,11 @@ def _noop() -> None:
     pass
 
 
+def _ptr(h: Any) -> int:
+    """The address a core handle holds (0 for None), to tell two handles apart."""
+    return int(h) if h is not None else 0
+
+
 class Server:
     """A server as `sipd` runs it (sip_server_t): listening points, users, the location
     service, the registrar, digest authentication, the guard and the metrics endpoint, made
@@ -694,17 +699,46 @@ class Server:
 
     @property
     def guard(self) -> Any:
-        """The guard (per-source rate and authentication-failure limits), as libsip.Guard
-        when the package has it, else the core handle; None without one."""
-        return _part("guard", "Guard", _c.sip_server_get_guard(self._handle()),
-                     "sip_guard_ref")
+        """The guard (per-source rate and authentication-failure limits: a libsip.Guard whose
+        options are the configuration's limits.*), or None when the configuration sets no
+        limit."""
+        h = _c.sip_server_get_guard(self._handle())
+        if h is None:
+            return None
+        from .guard import _OPTS, Guard
+        g = object.__new__(Guard)
+        g._loop = self._loop
+        g._h = _c.sip_guard_ref(h)
+        o = _c.sip_guard_opts_t()
+        _c.sip_guard_opts_init(o)
+        cfg = _c.sip_server_get_config(self._h)
+        for field, key, ms in (("rate_max", "limits.rate", False),
+                               ("rate_window_ms", "limits.rate_window", True),
+                               ("rate_block_ms", "limits.rate_block", True),
+                               ("auth_max_failures", "limits.auth_failures", False),
+                               ("auth_window_ms", "limits.auth_window", True),
+                               ("auth_block_ms", "limits.auth_block", True)):
+            text = _text(_c.sip_config_get(cfg, key, 0))
+            try:
+                setattr(o, field, int(float(text) * 1000) if ms else int(text))
+            except ValueError:
+                pass
+        g._opts = {k: getattr(o, k) for k in _OPTS}
+        return g
 
     @property
     def metrics(self) -> Any:
-        """The metrics endpoint (``metrics.listen``), as libsip.Metrics when the package has
-        it, else the core handle; None without one."""
-        return _part("stats", "Metrics", _c.sip_server_get_metrics(self._handle()),
-                     "sip_metrics_ref")
+        """The metrics endpoint (``metrics.listen``: a libsip.Metrics), or None without one."""
+        h = _c.sip_server_get_metrics(self._handle())
+        if h is None:
+            return None
+        from .stats import Metrics
+        m = object.__new__(Metrics)
+        m._loop = self._loop
+        m._h = _c.sip_metrics_ref(h)
+        m._listen = _text(_c.sip_config_get(_c.sip_server_get_config(self._h),
+                                            "metrics.listen", 0))
+        return m
 
     @property
     def config(self) -> Config:
@@ -737,10 +771,17 @@ class Server:
         rc, err = _c.sip_server_reload(h, cfg._h)
         if rc < 0:
             raise _config_error(rc, err, what="reload refused")
+        # A reload may add or drop the users file, and with it the registrar: the parts
+        # follow the server's.
         users = _c.sip_server_get_users(h)
-        if users is not None and (self._users is None or self._users._h != users):
-            self._users = _adopt_users(users)
-            self._proxy._users = self._users
+        if _ptr(users) != _ptr(self._users._h if self._users is not None else None):
+            self._users = _adopt_users(users) if users is not None else None
+            px = self._proxy
+            px._users_h = _c.sip_proxy_get_users(px._h) if px._h is not None else None
+            px._users = self._users if px._users_h is not None else None
+        reg = _c.sip_server_get_registrar(h)
+        if _ptr(reg) != _ptr(self._registrar._h if self._registrar is not None else None):
+            self._registrar = _adopt_registrar(self._location, reg) if reg is not None else None
 
     def shutdown(self, grace: float = 5.0,
                  on_done: Optional[Callable[["Server"], Any]] = None) -> Any:
@@ -873,20 +914,6 @@ _UNREF: Dict[type, Callable[[Any], None]] = {
     Registrar: _c.sip_registrar_unref, Location: _c.sip_location_unref,
     UserDB: _c.sip_userdb_unref,
 }
-
-
-def _part(module: str, cls: str, h: Any, ref: str) -> Any:
-    """A part made by another module of the package (guard, metrics), adopted when that
-    module can, else the core handle (a New reference kept by the handle object)."""
-    if h is None:
-        return None
-    try:
-        mod = __import__(f"{__package__}.{module}", fromlist=[cls])
-        klass = getattr(mod, cls)
-        adopt = getattr(klass, "_adopt")
-    except (ImportError, AttributeError):
-        return h
-    return adopt(getattr(_c, ref)(h))
 
 
 __all__ = ["Config", "ConfigError", "Server"]
