@@ -2,7 +2,8 @@
 """sipd's command line around the configuration file: --help names the new flags, the signals
 and the exit statuses; --check-config prints "ok" or the error with the file, line, column and
 key (exit 0 or 2); flags override the file (a list flag replaces the file's whole list); the
-systemd unit the install ships passes `systemd-analyze verify`."""
+counters scraped from a running sipd's /metrics; listening points of every kind from the file;
+the systemd unit the install ships passes `systemd-analyze verify`."""
 import os
 import re
 import shutil

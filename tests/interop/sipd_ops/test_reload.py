@@ -3,7 +3,7 @@
 reloads. A new user and a new domain take effect without dropping a registration or an
 established SIPp call (its BYE goes through after the reload); a broken file, or one whose new
 listening point cannot open, is refused with the reason (file, line, key) and the old
-configuration keeps serving."""
+configuration keeps serving; log.trace turns SIP traces on and off without a restart."""
 import re
 import signal
 import socket
