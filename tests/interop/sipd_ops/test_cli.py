@@ -24,6 +24,14 @@ def test_help_names_flags_signals_and_exit_statuses():
                  "--log-level L", "--trace", "--demo", "--pid-file FILE", "--log-requests",
                  "SIGHUP", "SIGTERM", "shutdown.grace", "Exit status", "sipd passwd"):
         assert word in out, word
+    # Every long option sipd takes (main.c's table) is in the text, and every exit status.
+    main = (Path(__file__).resolve().parents[3] / "tools" / "sipd" / "main.c").read_text()
+    longopts = re.findall(r'^\s*\{"([a-z-]+)", (?:no|required)_argument,', main, re.M)
+    assert len(longopts) >= 20, longopts
+    for name in longopts:
+        assert re.search(r"^ +(-\w, )?--%s\b" % name, out, re.M), name
+    for status in ("0 after", "1 on a runtime failure", "2 for a usage error"):
+        assert status in out, status
 
 
 def test_check_config_good_and_bad(env):
