@@ -454,9 +454,9 @@ end
 --- The guard (per-source limits: a sip.Guard whose options are the configuration's
 --- limits.*), or nil when the configuration sets no limit.
 Server.props.guard = function(s)
-    local p = srv_p(s)
-    local gp = core.sip_server_get_guard(p)
+    local gp = core.sip_server_get_guard(srv_p(s))
     if not gp then return nil end
+    -- Its options are read from the guard itself (sip_guard_get_opts): what limits.* set.
     return require("libsip.guard")._adopt_guard(core.sip_guard_ref(gp))
 end
 --- The metrics endpoint (metrics.listen: a sip.Metrics), or nil without one.

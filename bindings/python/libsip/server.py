@@ -706,6 +706,7 @@ class Server:
         if h is None:
             return None
         from .guard import Guard
+        # Its options are read from the guard itself (sip_guard_get_opts): what limits.* set.
         return Guard._adopt(_c.sip_guard_ref(h), self._loop)
 
     @property
