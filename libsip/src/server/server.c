@@ -36,9 +36,11 @@ void sip__server_apply_log(sip_server_t *srv, const sip_config_t *cfg)
 {
     sip_log_level_t level = sip__server_log_level(sip__config_str(cfg, "log.level"));
     int trace = sip__config_bool(cfg, "log.trace");
-    /* The loop logs its trace at SIP_LOG_INFO: asking for the trace is asking to see it, at
-     * any log.level (a trace turned on by a reload shows without a change of level). */
-    if (trace && level < SIP_LOG_INFO) level = SIP_LOG_INFO;
+    int requests = sip__config_bool(cfg, "log.requests");
+    /* The loop logs its trace and the request lines at SIP_LOG_INFO: asking for them is asking
+     * to see them, at any log.level (turned on by a reload, they show without a change of
+     * level). */
+    if ((trace || requests) && level < SIP_LOG_INFO) level = SIP_LOG_INFO;
     sip_loop_set_log_level(srv->loop, level);
     sip_loop_set_trace(srv->loop, trace);
 }
