@@ -11,7 +11,9 @@ cd "$root"
 # The shared test data sits beside the checkout (CI clones it there too).
 shared=$(cd "$root/.." && pwd)/shared
 jobs=${JOBS:-2}
-fuzz_time=${FUZZ_TIME:-20}
+# 12 harnesses at 15 s each keep the whole run within CI's 20 minutes on 2 cores; the nightly
+# depth comes from FUZZ_TIME.
+fuzz_time=${FUZZ_TIME:-15}
 
 passed=0
 failed=0
@@ -119,8 +121,10 @@ fi
 # (e) clang, warnings as errors in the library and tools (the fuzz build above is clang too, but
 # instrumented; this one is the plain optimised build a clang user gets).
 say "clang build (build-clang/)"
+# The tests are compiled by gcc (b, c) and clang (d) already; this build is the library, the
+# tools and the bindings.
 configure_build clang build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release \
-    -DLIBSIP_TESTS=ON -DLIBSIP_BENCH=OFF -DLIBSIP_WERROR=ON || true
+    -DLIBSIP_TESTS=OFF -DLIBSIP_BENCH=OFF -DLIBSIP_WERROR=ON || true
 
 # (f) Formatting: the library and the tools follow the project's .clang-format (clang-format 14,
 # Debian's). One check, failing with the files that differ and how to fix them.
