@@ -397,7 +397,11 @@ class ProxyRequest:
     @property
     def method(self) -> str:
         """The method ("INVITE")."""
-        return self.msg.method or ""
+        m = self._msg
+        if m is not None:
+            return m.method or ""
+        # Read from C: a route that only looks at the method makes no Message.
+        return _c.sipbind_proxy_req_method(self._handle())  # type: ignore[no-any-return]
 
     @property
     def uri(self) -> Optional[Uri]:
