@@ -597,3 +597,24 @@ static PyObject *sipbind_proxy_req_method(sip_proxy_req_t *req)
                                 "surrogateescape");
 }
 %}
+
+%inline %{
+/* Steps a coroutine once, as coro.send(None) does, except that its return gives `returned`
+ * (its value dropped) instead of raising StopIteration: no exception object and no traceback
+ * per request for the server's eagerly stepped route. What it yields is returned; what it
+ * raises propagates. */
+static PyObject *sipbind_coro_step(PyObject *coro, PyObject *returned)
+{
+    PyObject *r = NULL;
+    PySendResult s = PyIter_Send(coro, Py_None, &r);
+
+    if (s == PYGEN_ERROR)
+        return NULL;
+    if (s == PYGEN_RETURN) {
+        Py_XDECREF(r);
+        Py_INCREF(returned);
+        return returned;
+    }
+    return r;
+}
+%}

@@ -26,6 +26,7 @@ import functools
 import logging
 import threading
 import traceback
+import types
 import weakref
 from typing import (Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional,
                     Union)
@@ -389,6 +390,7 @@ async def _await_rest(rest: _Resume) -> Any:
 
 # What a route stepped at once "yielded" when it returned instead.
 _RETURNED = object()
+_Coroutine = types.CoroutineType
 
 
 class _ServerProxy(Proxy):
@@ -407,7 +409,10 @@ class _ServerProxy(Proxy):
         self._reqs.add(r)
         try:
             res = fn(r)
-            if res is not None and asyncio.iscoroutine(res):
+            if type(res) is _Coroutine:
+                # One step, without a StopIteration when it returns (most routes do).
+                first = _c.sipbind_coro_step(res, _RETURNED)
+            elif res is not None and asyncio.iscoroutine(res):
                 try:
                     first = res.send(None)
                 except StopIteration:
