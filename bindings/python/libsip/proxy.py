@@ -374,7 +374,10 @@ class ProxyRequest:
         return h
 
     def _kick(self) -> None:
-        self._proxy._stack.loop._kick()
+        # Loop._kick() inlined: called after each decision, and sipd's loop has no driver.
+        d = self._proxy._stack.loop._driver
+        if d is not None:
+            d.kick()
 
     def __del__(self, _unref: Any = _c.sip_proxy_req_unref) -> None:
         h, self._h = getattr(self, "_h", None), None
@@ -597,10 +600,11 @@ class ProxyRequest:
                     and type(follow_redirects) is bool:
                 # The relay copies its options: one object per combination serves every call.
                 _RELAY_OPTS[key] = o
-        for name, fn in (("on_request", on_request), ("on_response", on_response)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
         hooked = on_request is not None or on_response is not None
+        if hooked:
+            for name, fn in (("on_request", on_request), ("on_response", on_response)):
+                if fn is not None and not callable(fn):
+                    raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
         items = _targets(targets)
         if self._relay is not None:
             raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
