@@ -581,3 +581,40 @@ static PyObject *sipbind_server_from_capsule(PyObject *capsule)
                                       0);
 }
 %}
+
+/* ---- the proxy's route path ----------------------------------------------------------------- */
+
+%inline %{
+/* The method of a proxy request as a str (as Message.method reads it: UTF-8, bad octets kept
+ * as surrogates), "" when req is NULL: ProxyRequest.method without a Message per request. */
+static PyObject *sipbind_proxy_req_method(sip_proxy_req_t *req)
+{
+    const sip_msg_t *m = req != NULL ? sip_proxy_req_get_msg(req) : NULL;
+    sip_str_t s = {NULL, 0};
+    if (m != NULL && sip_msg_is_request(m))
+        s = sip_msg_get_method_str(m);
+    return PyUnicode_DecodeUTF8(s.ptr != NULL ? s.ptr : "", s.ptr != NULL ? (Py_ssize_t)s.len : 0,
+                                "surrogateescape");
+}
+%}
+
+%inline %{
+/* Steps a coroutine once, as coro.send(None) does, except that its return gives `returned`
+ * (its value dropped) instead of raising StopIteration: no exception object and no traceback
+ * per request for the server's eagerly stepped route. What it yields is returned; what it
+ * raises propagates. */
+static PyObject *sipbind_coro_step(PyObject *coro, PyObject *returned)
+{
+    PyObject *r = NULL;
+    PySendResult s = PyIter_Send(coro, Py_None, &r);
+
+    if (s == PYGEN_ERROR)
+        return NULL;
+    if (s == PYGEN_RETURN) {
+        Py_XDECREF(r);
+        Py_INCREF(returned);
+        return returned;
+    }
+    return r;
+}
+%}

@@ -171,6 +171,56 @@ def test_server_routes_with_plain_and_async_functions():
     assert seen == ["OPTIONS"]
 
 
+def test_server_relay_left_to_the_proxy(monkeypatch):
+    """A route that relays and returns leaves the outcome to the proxy, which forwards the
+    best response itself (no Python runs for it); a route that keeps its relay (or awaits it)
+    still gets the outcome."""
+    done = []
+    orig = libsip.proxy._Relay._done
+
+    def counting(self, status, best):
+        done.append(status)
+        orig(self, status, best)
+
+    monkeypatch.setattr(libsip.proxy._Relay, "_done", counting)
+    kept = []
+    port = BASE + 10 * 5
+    callee = f"sip:callee@127.0.0.1:{port + 1}"
+
+    async def fire(req):
+        req.proxy(callee)
+
+    def plain(req):
+        return req.proxy(callee)
+
+    async def keeps(req):
+        kept.append(req.proxy(callee))
+
+    async def awaits(req):
+        out = await req.proxy(callee)
+        kept.append(out.status)
+
+    async def body(srv, client, port):
+        @client.on_request()
+        def answer(r):
+            r.reply(486)
+
+        for route in (fire, plain):
+            srv.route = route
+            rsp = await _options(client, port, "bob")
+            assert rsp.status == 486 and done == []
+            assert srv.proxy._reqs == set()
+        srv.route = keeps
+        rsp = await _options(client, port, "bob")
+        assert rsp.status == 486 and done == [486]
+        out = await kept.pop()
+        assert out.status == 486 and out.response.status == 486
+        srv.route = awaits
+        rsp = await _options(client, port, "bob")
+        assert rsp.status == 486 and done == [486, 486] and kept == [486]
+    _serve(body, 5)
+
+
 def test_server_reload_refused_and_applied():
     async def body(srv, client, port):
         with pytest.raises(ConfigError) as e:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import traceback
 import weakref
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, List, Optional,
@@ -289,6 +290,20 @@ class _Relay:
         return f"<relay {'done' if self.outcome else 'pending'}>"
 
 
+def _refs(o: Any) -> int:
+    """The references to o, counted by one rule for _detach() and _REFS_1."""
+    return sys.getrefcount(o)
+
+
+def _refs_of_one() -> int:
+    probe = object()  # one reference: this local
+    return _refs(probe)
+
+
+# What _refs() gives for an object with one reference (the interpreter's counting rule).
+_REFS_1 = _refs_of_one()
+
+
 def _wake(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
     for f in futs:
         if not f.done():
@@ -359,7 +374,10 @@ class ProxyRequest:
         return h
 
     def _kick(self) -> None:
-        self._proxy._stack.loop._kick()
+        # Loop._kick() inlined: called after each decision, and sipd's loop has no driver.
+        d = self._proxy._stack.loop._driver
+        if d is not None:
+            d.kick()
 
     def __del__(self, _unref: Any = _c.sip_proxy_req_unref) -> None:
         h, self._h = getattr(self, "_h", None), None
@@ -382,7 +400,11 @@ class ProxyRequest:
     @property
     def method(self) -> str:
         """The method ("INVITE")."""
-        return self.msg.method or ""
+        m = self._msg
+        if m is not None:
+            return m.method or ""
+        # Read from C: a route that only looks at the method makes no Message.
+        return _c.sipbind_proxy_req_method(self._handle())  # type: ignore[no-any-return]
 
     @property
     def uri(self) -> Optional[Uri]:
@@ -578,10 +600,11 @@ class ProxyRequest:
                     and type(follow_redirects) is bool:
                 # The relay copies its options: one object per combination serves every call.
                 _RELAY_OPTS[key] = o
-        for name, fn in (("on_request", on_request), ("on_response", on_response)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
         hooked = on_request is not None or on_response is not None
+        if hooked:
+            for name, fn in (("on_request", on_request), ("on_response", on_response)):
+                if fn is not None and not callable(fn):
+                    raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
         items = _targets(targets)
         if self._relay is not None:
             raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
@@ -747,6 +770,27 @@ class ProxyRequest:
                 _c.sip_proxy_req_reply(h, 500, None)
             self._kick()
         self._proxy._reqs.discard(self)
+
+    def _detach(self) -> None:
+        """The route returned at once, leaving its relay to go on: when nothing can observe
+        the relay's outcome any more (no await on it, no branch hook, neither the relay nor
+        the request kept by the script), the C proxy forwards the best response itself and
+        the outcome enters no Python (sip_proxy_req_relay_detach()). Else the outcome comes
+        back to _Relay._done() as before. Called by the caller that holds the request as
+        its local `r`, with the request in the proxy's set: the references counted below."""
+        relay = self._relay
+        if relay is None or relay._waiters or relay._on_request is not None or \
+                relay._on_response is not None:
+            return
+        # relay: req._relay, the C callback's partial, the local above (3 references);
+        # self: the proxy's set, the caller's local, relay._req, this frame's self (4);
+        # anything more is the script's, which may still await or read them.
+        if _refs(relay) != _REFS_1 + 2 or _refs(self) != _REFS_1 + 3 or \
+                weakref.getweakrefcount(self):
+            return
+        h = self._h
+        if h is not None and _c.sip_proxy_req_relay_detach(h) == 0:
+            self._relay = None
 
     def _failed(self) -> None:
         """The route raised: 500 unless it answered already."""

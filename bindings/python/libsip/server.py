@@ -26,6 +26,7 @@ import functools
 import logging
 import threading
 import traceback
+import types
 import weakref
 from typing import (Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional,
                     Union)
@@ -387,6 +388,11 @@ async def _await_rest(rest: _Resume) -> Any:
     return await rest
 
 
+# What a route stepped at once "yielded" when it returned instead.
+_RETURNED = object()
+_Coroutine = types.CoroutineType
+
+
 class _ServerProxy(Proxy):
     """The server's proxy, with its route stepped eagerly: a coroutine runs at once in the
     route callback up to its first real wait, so a route that decides without waiting (the
@@ -403,12 +409,22 @@ class _ServerProxy(Proxy):
         self._reqs.add(r)
         try:
             res = fn(r)
-            if res is None or not asyncio.iscoroutine(res):
-                r._finish()
-                return
-            try:
-                first = res.send(None)
-            except StopIteration:
+            if type(res) is _Coroutine:
+                # One step, without a StopIteration when it returns (most routes do).
+                first = _c.sipbind_coro_step(res, _RETURNED)
+            elif res is not None and asyncio.iscoroutine(res):
+                try:
+                    first = res.send(None)
+                except StopIteration:
+                    # (Outside the handler: the exception holds what the route returned.)
+                    first = _RETURNED
+            else:
+                first = _RETURNED
+            if first is _RETURNED:
+                # The route is over: what it returned (its relay, often) is dropped, so that
+                # a relay nobody can see any more is left to the proxy.
+                res = None
+                r._detach()
                 r._finish()
                 return
         except Exception:
