@@ -1283,6 +1283,80 @@ static void proxy_failure_routing(void **state)
     sip_msg_unref(req);
 }
 
+static int detach_freed;
+
+static void on_detach_free(void *user)
+{
+    assert_ptr_equal(user, &ropts);
+    detach_freed++;
+}
+
+/* The route relays with keep_final and returns without waiting: detached, the outcome runs no
+ * callback and the proxy forwards the best response itself. */
+static void relay_detached(sip_proxy_req_t *req)
+{
+    assert_int_equal(sip_proxy_req_relay_detach(req), SIP_ENOENT);
+    sip_proxy_target_t t = {.uri = tgt[0], .q = -1};
+    assert_int_equal(sip_proxy_req_add_target(req, &t), 0);
+    assert_int_equal(sip_proxy_req_relay(req, &ropts, on_outcome, &ropts, on_detach_free), 0);
+    assert_int_equal(detach_freed, 0);
+    assert_int_equal(sip_proxy_req_relay_detach(req), 0);
+    assert_int_equal(detach_freed, 1);
+    assert_int_equal(sip_proxy_req_relay_detach(req), 0); /* still relaying: nothing to free */
+    assert_int_equal(detach_freed, 1);
+}
+
+static void proxy_relay_detach(void **state)
+{
+    (void)state;
+    relay_setup();
+    assert_int_equal(sip_proxy_req_relay_detach(NULL), SIP_EINVAL);
+    route_fn = relay_detached;
+    ropts.keep_final = 1;
+    detach_freed = 0;
+    uas[0].final = 486;
+    invite_through("bob");
+    assert_int_equal(final_status, 486);
+    assert_int_equal(nout, 0);
+    assert_int_equal(detach_freed, 1);
+    assert_int_equal(rx_count(UAC, "SIP/2.0 486"), 1);
+}
+
+static int hook_none(sip_proxy_req_t *req, sip_proxy_branch_event_t event, int branch,
+                     sip_msg_t *msg, void *user)
+{
+    (void)req;
+    (void)event;
+    (void)branch;
+    (void)msg;
+    (void)user;
+    return 0;
+}
+
+/* A relay with a branch hook keeps its user (and its callback) until it ends. */
+static void relay_hooked_detach(sip_proxy_req_t *req)
+{
+    sip_proxy_target_t t = {.uri = tgt[0], .q = -1};
+    assert_int_equal(sip_proxy_req_add_target(req, &t), 0);
+    assert_int_equal(sip_proxy_req_relay(req, &ropts, on_outcome, &ropts, on_detach_free), 0);
+    assert_int_equal(sip_proxy_req_relay_detach(req), SIP_EBUSY);
+    assert_int_equal(detach_freed, 0);
+}
+
+static void proxy_relay_detach_hooked(void **state)
+{
+    (void)state;
+    relay_setup();
+    route_fn = relay_hooked_detach;
+    ropts.on_branch = hook_none;
+    detach_freed = 0;
+    uas[0].final = 486;
+    invite_through("bob");
+    assert_int_equal(final_status, 486);
+    assert_true(test_pump_until(loop, &nout, 1, 3000));
+    assert_int_equal(detach_freed, 1);
+}
+
 static void proxy_2xx_retransmission_forwarded(void **state)
 {
     (void)state;
@@ -2204,6 +2278,8 @@ int main(void)
         T(proxy_follow_redirects),
         T(proxy_branch_hooks),
         T(proxy_failure_routing),
+        T(proxy_relay_detach),
+        T(proxy_relay_detach_hooked),
         T(proxy_2xx_retransmission_forwarded),
         T(proxy_forged_2xx_after_transaction_dropped),
         T(proxy_close_answers_503),

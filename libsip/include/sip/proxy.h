@@ -314,6 +314,15 @@ SIP_EXTERN int sip_proxy_req_relay(sip_proxy_req_t *req, const sip_proxy_relay_o
 SIP_EXTERN int sip_proxy_req_forward_best(sip_proxy_req_t *req);
 /** Cancels every pending branch of the relay (the outcome follows). @return 0, SIP_ENOENT. */
 SIP_EXTERN int sip_proxy_req_cancel(sip_proxy_req_t *req);
+/**
+ * Leaves the relay in progress to the proxy, as if it had been started without a callback: its
+ * cb will not run, user_free runs now, and a non-2xx outcome is forwarded upstream (§16.7) as
+ * with keep_final 0. For a routing program whose route ended without waiting for the outcome
+ * (it relayed and returned): the outcome then costs it nothing.
+ * @return 0, SIP_EINVAL (req NULL), SIP_ENOENT (no relay in progress), SIP_EBUSY (the relay has
+ *         an on_branch hook, which gets the relay's user until it ends: nothing changed).
+ */
+SIP_EXTERN int sip_proxy_req_relay_detach(sip_proxy_req_t *req);
 
 /** The number of branches made so far (every relay of the request). */
 SIP_EXTERN size_t sip_proxy_req_branch_count(const sip_proxy_req_t *req);

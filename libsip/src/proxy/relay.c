@@ -716,6 +716,22 @@ int sip_proxy_req_cancel(sip_proxy_req_t *req)
     return 0;
 }
 
+int sip_proxy_req_relay_detach(sip_proxy_req_t *req)
+{
+    if (!req) return SIP_EINVAL;
+    if (!req->relaying) return SIP_ENOENT;
+    if (req->ro.on_branch) return SIP_EBUSY;
+    sip_free_fn f = req->done_free;
+    void *u = req->done_user;
+    req->done_cb = NULL;
+    req->done_free = NULL;
+    req->done_user = NULL;
+    /* Nobody waits for the outcome any more: outcome() forwards the best response itself. */
+    req->ro.keep_final = 0;
+    if (f) f(u);
+    return 0;
+}
+
 void sip__proxy_relay_cancelled(sip_proxy_req_t *req)
 {
     /* §16.10: every pending branch is cancelled; the final response is what they answer. */
