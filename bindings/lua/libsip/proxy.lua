@@ -168,7 +168,19 @@ end
 local function finish(r)
     rawset(r, "_route_over", true)
     local p = rawget(r, "_p")
-    if rawget(r, "_relay") then return end -- the relay's outcome comes back here
+    local relay = rawget(r, "_relay")
+    if relay then
+        -- The route relayed and returned without awaiting the outcome (nor does a task of its
+        -- own): the proxy forwards it as §16.7 says, as finish() would once it came back here,
+        -- and the script is not entered for it. A relay with hooks keeps its callback
+        -- (SIP_EBUSY): its outcome comes back here.
+        if p and #relay._waiters == 0 and not rawget(r, "_delegated")
+            and not rawget(r, "_answered") and core.sip_proxy_req_relay_detach(p) == 0 then
+            rawset(r, "_relay", nil)
+            rawget(rawget(r, "_proxy"), "_reqs")[r] = nil
+        end
+        return
+    end
     -- (A relay counts as done in C: the script's own answers are what tell here.)
     if p and not rawget(r, "_delegated") and not rawget(r, "_answered") then
         local last = rawget(r, "_last")
