@@ -482,6 +482,7 @@ end
 -- request. The route decides what a non-2xx outcome becomes (relay again, reply, or forward it
 -- when it returns: sip_proxy_req_forward_best() in finish()): keep_final.
 local shared_opts = {}
+local NO_OPTS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 local function relay_opts(rr, par, fr, timeout_ms)
     local key
@@ -555,10 +556,15 @@ local function relay_done(relay, status, bestp)
     relay.outcome = out
     if rawget(r, "_relay") == relay then rawset(r, "_relay", nil) end
     rawset(r, "_last", out)
+    -- A route that ends as its task is resumed here has been finished by its worker: finish()
+    -- here is for a route that had returned before.
+    local over = rawget(r, "_route_over")
     local waiters = relay._waiters
-    relay._waiters = {}
-    settle(waiters, true, out)
-    if rawget(r, "_route_over") then finish(r) end
+    if #waiters > 0 then
+        relay._waiters = {}
+        settle(waiters, true, out)
+    end
+    if over then finish(r) end
 end
 
 --- Relays the request statefully (RFC 3261 §16.6) to targets (URI strings, bindings from
@@ -577,7 +583,11 @@ end
 function ProxyRequest.methods.proxy(r, targets, opts)
     local p = req_p(r)
     local what = "req:proxy"
-    opts = errors._check_opts(opts, RELAY_KEYS, what)
+    if opts == nil then
+        opts = NO_OPTS
+    else
+        opts = errors._check_opts(opts, RELAY_KEYS, what)
+    end
     local rr, par, fr = flag(opts, "record_route", what), flag(opts, "parallel", what),
         flag(opts, "follow_redirects", what)
     local timeout_ms
@@ -589,10 +599,12 @@ function ProxyRequest.methods.proxy(r, targets, opts)
         end
         timeout_ms = t > 0 and math.max(1, math.floor(t * 1000 + 0.5)) or 0
     end
-    for _, k in ipairs { "on_request", "on_response" } do
-        if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
-    end
     local hooked = opts.on_request ~= nil or opts.on_response ~= nil
+    if hooked then
+        for _, k in ipairs { "on_request", "on_response" } do
+            if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
+        end
+    end
     local o = relay_opts(rr, par, fr, timeout_ms)
     local list = targets_of(targets, what)
     if rawget(r, "_relay") then
@@ -607,7 +619,9 @@ function ProxyRequest.methods.proxy(r, targets, opts)
         return out
     end
     core.sip_proxy_req_clear_targets(p)
-    for _, t in ipairs(list or {}) do add_target(p, t) end
+    if list then
+        for _, t in ipairs(list) do add_target(p, t) end
+    end
     -- One function for both C callbacks of the relay (sip_proxy_relay_opts_t.on_branch gets
     -- the relay's user too): (req, status, best) for the outcome, (req, event, index, msg)
     -- for a branch hook.
