@@ -179,3 +179,11 @@ T.case("Guard: a server's guard is a sip.Guard (as Python)", function()
     srv:close()
 end)
 
+
+T.case("Guard: every guard of these cases is gone once collected (as Python's conftest)", function()
+    for _ = 1, 3 do collectgarbage() end
+    local live = sip.live_objects()
+    for _, kind in ipairs { "guard", "server", "config", "metrics" } do
+        T.eq(live[kind], 0, "live " .. kind .. " objects")
+    end
+end)

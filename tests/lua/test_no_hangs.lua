@@ -182,8 +182,7 @@ T.case("sip.Resolver with dnsmasq: SRV lookups locate a request without destinat
         }
         if not dns_port then
             close_all(loop, uas)
-            io.write("  (dnsmasq not installed: skipped)\n")
-            return
+            error("dnsmasq not installed: scripts/deps.sh installs what the tests need")
         end
         local ok, err = pcall(function()
             local r = sip.Resolver { servers = "127.0.0.1:" .. dns_port, transports = { "udp" },

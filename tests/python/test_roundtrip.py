@@ -64,12 +64,15 @@ def changed(before, after):
 def test_set_header_changes_only_its_line(path):
     data = read(path)
     with libsip.Message.parse(data) as msg:
-        if not msg.headers.getall("Max-Forwards"):
-            pytest.skip("no Max-Forwards")
+        had = bool(msg.headers.getall("Max-Forwards"))
         msg.set_header("Max-Forwards", 42)
         old, new = changed(data, bytes(msg))
     assert new == [b"Max-Forwards: 42"]
-    assert len(old) == 1 and old[0].lower().split(b":")[0].strip() == b"max-forwards"
+    if had:
+        assert len(old) == 1 and old[0].lower().split(b":")[0].strip() == b"max-forwards"
+    else:
+        # A message without one (a response) gains the one line and loses nothing.
+        assert old == []
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)

@@ -234,7 +234,7 @@ def dnsmasq():
     test."""
     exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     if not os.path.exists(exe):
-        pytest.skip("dnsmasq is not installed")
+        pytest.fail("dnsmasq is not installed (scripts/deps.sh installs dnsmasq-base)")
     procs = []
 
     def start(*records):

@@ -186,8 +186,8 @@ def test_metrics_closes_with_its_loop_and_leaves_nothing():
     assert libsip.live_objects()["metrics"] == 0
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_scrapes_metrics():
+    assert shutil.which("curl"), "curl is not installed (scripts/deps.sh installs it)"
     with libsip.Loop() as loop, libsip.Metrics(loop, "127.0.0.1:0") as m:
         # curl is not instrumented: a sanitized run's LD_PRELOAD is not for it.
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}

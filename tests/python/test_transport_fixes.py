@@ -90,7 +90,7 @@ def dnsmasq():
     port (--no-resolv --no-hosts) and gives the port; each one stops after the test."""
     exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     if not os.path.exists(exe):
-        pytest.skip("dnsmasq is not installed (Debian package dnsmasq-base)")
+        pytest.fail("dnsmasq is not installed (scripts/deps.sh installs dnsmasq-base)")
     procs = []
 
     def start(*records):
@@ -132,7 +132,7 @@ def certs():
     """A CA, a server certificate for sip.test and secure.test (no address, not the SRV
     target), one for other.test, all signed by the CA (as tests/unit/test_tls_name.c)."""
     if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
+        pytest.fail("openssl is not installed (scripts/deps.sh installs it)")
     with tempfile.TemporaryDirectory(prefix="libsip-py-tlsname-") as d:
         script = (
             "set -e; "
@@ -360,11 +360,13 @@ def test_failover_to_the_next_srv_target(dnsmasq, first_status):
 
 # ---- 3. The WebSocket subprotocol is "sip", case-sensitively ---------------------------------
 
-try:
-    import websockets  # Debian's python3-websockets, as tests/interop/ws/ws_client.py
-except ImportError:  # only these cases need it
-    websockets = None
-needs_websockets = pytest.mark.skipif(websockets is None, reason="websockets is not installed")
+# Debian's python3-websockets, as tests/interop/ws/ws_client.py (scripts/deps.sh installs it).
+import websockets  # noqa: E402
+
+
+def needs_websockets(fn):
+    """Marks the cases that use websockets (kept for readability; it is always installed)."""
+    return fn
 
 
 async def _ws_offer(url, offer):
@@ -454,8 +456,8 @@ def _has_ipv6_loopback():
         return False
 
 
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
 def test_ipv6_addresses_in_logs_in_brackets():
+    assert _has_ipv6_loopback(), "the tests need the IPv6 loopback address ::1"
     with _captured_log() as log:
         loop = libsip.Loop(strict=True, trace=True)
         with libsip.Stack("udp:[::1]:0", loop=loop) as uac, \

@@ -451,31 +451,13 @@ Server.props.closed = function(s)
     return p == nil or core.sip_server_get_loop(p) == nil
 end
 
-local GUARD_KEYS = { { "rate_max", "limits.rate", false },
-    { "rate_window_ms", "limits.rate_window", true }, { "rate_block_ms", "limits.rate_block", true },
-    { "auth_max_failures", "limits.auth_failures", false },
-    { "auth_window_ms", "limits.auth_window", true }, { "auth_block_ms", "limits.auth_block", true } }
-local GUARD_OPTIONS = { "rate_window_ms", "rate_max", "rate_block_ms", "auth_window_ms",
-    "auth_max_failures", "auth_block_ms", "max_sources", "log_interval_ms" }
-
 --- The guard (per-source limits: a sip.Guard whose options are the configuration's
 --- limits.*), or nil when the configuration sets no limit.
 Server.props.guard = function(s)
-    local p = srv_p(s)
-    local gp = core.sip_server_get_guard(p)
+    local gp = core.sip_server_get_guard(srv_p(s))
     if not gp then return nil end
-    require "libsip.guard"
-    local o = core.sip_guard_opts_t()
-    core.sip_guard_opts_init(o)
-    local cfgp = core.sip_server_get_config(p)
-    for _, f in ipairs(GUARD_KEYS) do
-        local v = tonumber(core.sip_config_get(cfgp, f[2], 0) or "")
-        if v then o[f[1]] = f[3] and math.floor(v * 1000) or math.floor(v) end
-    end
-    local opts = {}
-    for _, k in ipairs(GUARD_OPTIONS) do opts[k] = o[k] end
-    return setmetatable({ _p = core.sip_guard_ref(gp), _loop = rawget(s, "_loop"), _opts = opts },
-        errors._classes.Guard)
+    -- Its options are read from the guard itself (sip_guard_get_opts): what limits.* set.
+    return require("libsip.guard")._adopt_guard(core.sip_guard_ref(gp))
 end
 --- The metrics endpoint (metrics.listen: a sip.Metrics), or nil without one.
 Server.props.metrics = function(s)

@@ -705,26 +705,9 @@ class Server:
         h = _c.sip_server_get_guard(self._handle())
         if h is None:
             return None
-        from .guard import _OPTS, Guard
-        g = object.__new__(Guard)
-        g._loop = self._loop
-        g._h = _c.sip_guard_ref(h)
-        o = _c.sip_guard_opts_t()
-        _c.sip_guard_opts_init(o)
-        cfg = _c.sip_server_get_config(self._h)
-        for field, key, ms in (("rate_max", "limits.rate", False),
-                               ("rate_window_ms", "limits.rate_window", True),
-                               ("rate_block_ms", "limits.rate_block", True),
-                               ("auth_max_failures", "limits.auth_failures", False),
-                               ("auth_window_ms", "limits.auth_window", True),
-                               ("auth_block_ms", "limits.auth_block", True)):
-            text = _text(_c.sip_config_get(cfg, key, 0))
-            try:
-                setattr(o, field, int(float(text) * 1000) if ms else int(text))
-            except ValueError:
-                pass
-        g._opts = {k: getattr(o, k) for k in _OPTS}
-        return g
+        from .guard import Guard
+        # Its options are read from the guard itself (sip_guard_get_opts): what limits.* set.
+        return Guard._adopt(_c.sip_guard_ref(h), self._loop)
 
     @property
     def metrics(self) -> Any:

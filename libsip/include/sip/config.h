@@ -21,7 +21,8 @@
  *   limits.allow (list)    addresses and CIDRs the guard never limits
  *   log.level              error | warn | notice | info | debug
  *   log.requests           true | false: one line per request at info
- *   log.trace              true | false: every message sent and received
+ *   log.trace              true | false: every message sent and received (at SIP_LOG_INFO: a
+ *                          server raises its loop's level to info while it is on)
  *   metrics.listen         "127.0.0.1:9090": the Prometheus endpoint ("": none)
  *   shutdown.grace         seconds pending transactions get at SIGTERM
  */

@@ -225,8 +225,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
         srv->metrics = metrics;
     }
     srv->log_requests = sip__config_bool(cfg, "log.requests");
-    sip_loop_set_log_level(srv->loop, sip__server_log_level(sip__config_str(cfg, "log.level")));
-    sip_loop_set_trace(srv->loop, sip__config_bool(cfg, "log.trace"));
+    sip__server_apply_log(srv, cfg);
     sip_config_unref(srv->cfg);
     srv->cfg = copy;
     return 0;

@@ -32,6 +32,19 @@ sip_log_level_t sip__server_log_level(const char *name)
     return SIP_LOG_WARN; /* warn, notice */
 }
 
+void sip__server_apply_log(sip_server_t *srv, const sip_config_t *cfg)
+{
+    sip_log_level_t level = sip__server_log_level(sip__config_str(cfg, "log.level"));
+    int trace = sip__config_bool(cfg, "log.trace");
+    int requests = sip__config_bool(cfg, "log.requests");
+    /* The loop logs its trace and the request lines at SIP_LOG_INFO: asking for them is asking
+     * to see them, at any log.level (turned on by a reload, they show without a change of
+     * level). */
+    if ((trace || requests) && level < SIP_LOG_INFO) level = SIP_LOG_INFO;
+    sip_loop_set_log_level(srv->loop, level);
+    sip_loop_set_trace(srv->loop, trace);
+}
+
 int sip__server_verify_client(const char *name)
 {
     return strcmp(name, "required") == 0   ? SIP_TLS_CLIENT_REQUIRE
@@ -375,8 +388,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
             return SIP_ECONFIG;
         }
     }
-    sip_loop_set_log_level(srv->loop, sip__server_log_level(sip__config_str(cfg, "log.level")));
-    sip_loop_set_trace(srv->loop, sip__config_bool(cfg, "log.trace"));
+    sip__server_apply_log(srv, cfg);
     return 0;
 }
 

@@ -40,6 +40,8 @@ struct sip_server {
 /* The log level of a log.level value ("notice" is the warnings: libsip has no notice level,
  * and the program's own notices are its to print). */
 sip_log_level_t sip__server_log_level(const char *name);
+/* Applies log.level and log.trace of cfg to the server's loop. */
+void sip__server_apply_log(sip_server_t *srv, const sip_config_t *cfg);
 /* Reads the users file of cfg (NULL when it names none). 0, or SIP_ECONFIG with err. */
 int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_parse_error_t *err);
 /* The registrar of cfg (its Server header), requiring authentication when there are users. */

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """sipd --script from an installed tree: `cmake --install` of this build into a temporary
-prefix, then that prefix's sipd routes with route.py and route.lua, finding the Python package
-and the Lua layer where they were installed (nothing from the build tree)."""
+prefix (sipd, its systemd unit, the sample configuration), then that prefix's sipd routes
+with route.py and route.lua, finding the Python package and the Lua layer where they were
+installed (nothing from the build tree)."""
 import os
 import subprocess
 
@@ -21,6 +22,11 @@ def prefix(tmp_path_factory):
                        timeout=120)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert (p / "bin" / "sipd").exists()
+    # The operator's files: the systemd unit (its ExecStart names the configured prefix's
+    # sipd) and the sample configuration.
+    unit = (p / "lib" / "systemd" / "system" / "sipd.service").read_text()
+    assert "\nExecStart=/" in unit and "/bin/sipd --config " in unit, unit
+    assert (p / "share" / "doc" / "sipd" / "sipd.yaml").exists()
     return p
 
 

@@ -111,7 +111,11 @@ def test_embedded_defaults(env):
     from conftest import Proc, bound
     import socket
     if bound(5060) or bound(5060, socket.SOCK_STREAM):
-        pytest.skip("127.0.0.1:5060 is in use")
+        # Taken: sipd must say so and exit 1 rather than serve on something else.
+        d = Proc(env, "defaults", [tool("SIPD")])
+        assert d.p.wait(timeout=10) == 1
+        assert re.search(r"127\.0\.0\.1:5060.*address already in use", d.log(), re.I), d.log()
+        return
     d = Proc(env, "defaults", [tool("SIPD")])
     m = d.wait_for(r"^domain .*$")
     log = d.log()

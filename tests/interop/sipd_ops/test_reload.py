@@ -3,7 +3,7 @@
 reloads. A new user and a new domain take effect without dropping a registration or an
 established SIPp call (its BYE goes through after the reload); a broken file, or one whose new
 listening point cannot open, is refused with the reason (file, line, key) and the old
-configuration keeps serving."""
+configuration keeps serving; log.trace turns SIP traces on and off without a restart."""
 import re
 import signal
 import socket
@@ -124,4 +124,44 @@ def test_sighup_applies_the_flags_over_the_file_again(env):
     cid, _ = ua.request("OPTIONS", "sip:nobody@other.example", port)
     # other.example is not ours (the file's list did not come in): forwarding is for our users.
     assert ua.final(cid).startswith("SIP/2.0 407 "), d.log()
+    env.stop_clean(d)
+
+
+def test_traces_on_demand_by_sighup(env):
+    # SIP traces turned on and off without a restart: log.trace in the file and a SIGHUP. The
+    # trace shows at the default log.level (notice) too.
+    port = env.port()
+    text = "listen: [\"udp:127.0.0.1:%%d\"]\ndomains: [%s]\nlog: {trace: %%s}\n" % DOMAIN
+    f = config(env, "sipd.yaml", text % (port, "false"))
+    d = env.sipd("sipd", "-c", str(f))
+    ua = env.ua()
+    trace = r"^sipd info trace: received \d+ bytes from udp:127\.0\.0\.1:%d .*\nOPTIONS sip:%s@"
+    cid, _ = ua.request("OPTIONS", "sip:before@%s" % DOMAIN, port)
+    assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()
+    f.write_text(text % (port, "true"))
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"reloaded: ")
+    cid, _ = ua.request("OPTIONS", "sip:during@%s" % DOMAIN, port)
+    assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()
+    d.wait_for(trace % (ua.port, "during"))
+    d.wait_for(r"^sipd info trace: sent \d+ bytes to udp:127\.0\.0\.1:%d .*\nSIP/2\.0 404 "
+               % ua.port)
+    f.write_text(text % (port, "false"))
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"reloaded: ", count=2)
+    cid, _ = ua.request("OPTIONS", "sip:after@%s" % DOMAIN, port)
+    assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()
+    log = env.stop_clean(d)
+    assert not re.search(trace % (ua.port, "before"), log, re.M), log
+    assert not re.search(trace % (ua.port, "after"), log, re.M), log
+
+
+def test_trace_flag_alone_shows_the_trace(env):
+    # --trace without -v: every message at the default log.level.
+    port = env.port()
+    d = env.sipd("sipd", "--listen", "udp:127.0.0.1:%d" % port, "--domain", DOMAIN, "--trace")
+    ua = env.ua()
+    cid, _ = ua.request("OPTIONS", "sip:nobody@%s" % DOMAIN, port)
+    assert ua.final(cid).startswith("SIP/2.0 404 "), d.log()
+    d.wait_for(r"^sipd info trace: received \d+ bytes from udp:127\.0\.0\.1:%d " % ua.port)
     env.stop_clean(d)
