@@ -12,6 +12,8 @@
  *                             Without a hook they go to the loop's logger (sip_log_write, level
  *                             SIP_LOG_ERROR, module "lua") when the callback knows its loop, else
  *                             to stderr.
+ *   bindings_tables(set | nil)  the bindings of a sip_bindings_t as plain tables (one field per
+ *                             member of sip_binding_t), for a location lookup's answer.
  *
  * Callbacks run on the main Lua thread (LUA_RIDX_MAINTHREAD), never on the coroutine that
  * registered them or that called sip_loop_run(), and always under lua_pcall with a message
@@ -21,6 +23,7 @@
 %module libsip_core
 
 %{
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,6 +489,58 @@ static int lsip_set_error_hook(lua_State *L)
 }
 %}
 %native(set_error_hook) int lsip_set_error_hook(lua_State *L);
+
+%wrapper %{
+/* bindings_tables(set | nil): the bindings of a set as a list of plain tables, one field per
+ * member of sip_binding_t (q in thousandths, -1 for none, as C has it; NULL strings are nil),
+ * built in one call: a lookup in a route reads a dozen fields per binding, and a SWIG member
+ * getter per field was most of what a lookup cost. */
+static void lsip_field_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void lsip_field_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int lsip_bindings_tables(lua_State *L)
+{
+    sip_bindings_t *set = NULL;
+    size_t i, n;
+
+    if (!lua_isnoneornil(L, 1) &&
+        !SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&set, SWIGTYPE_p_sip_bindings, 0)))
+        return luaL_argerror(L, 1, "a sip_bindings_t expected");
+    n = set != NULL ? sip_bindings_count(set) : 0;
+    lua_createtable(L, n > INT_MAX ? 0 : (int)n, 0);
+    for (i = 0; i < n; i++) {
+        const sip_binding_t *b = sip_bindings_at(set, i);
+        lua_createtable(L, 0, 16);
+        lsip_field_str(L, "aor", b->aor);
+        lsip_field_str(L, "contact", b->contact);
+        lsip_field_str(L, "params", b->params);
+        lsip_field_int(L, "expires", (lua_Integer)b->expires);
+        lsip_field_int(L, "q", (lua_Integer)b->q);
+        lsip_field_str(L, "call_id", b->call_id);
+        lsip_field_int(L, "cseq", (lua_Integer)b->cseq);
+        lsip_field_str(L, "path", b->path);
+        lsip_field_str(L, "received", b->received);
+        lsip_field_str(L, "socket", b->socket);
+        lsip_field_int(L, "conn_id", (lua_Integer)b->conn_id);
+        lsip_field_str(L, "instance", b->instance);
+        lsip_field_int(L, "reg_id", (lua_Integer)b->reg_id);
+        lsip_field_str(L, "user_agent", b->user_agent);
+        lsip_field_int(L, "updated", (lua_Integer)b->updated);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+%}
+%native(bindings_tables) int lsip_bindings_tables(lua_State *L);
 
 /* ---- the script host of sipd (tools/sipd/script_lua.c) ------------------------------------ */
 

@@ -25,6 +25,8 @@ local new_error, report = errors._new_error, errors._report
 local wrap_msg = message._wrap_msg
 local loop_p = loopm._loop_p
 local wait_on, settle = loopm._wait_on, loopm._settle
+local resume, task_loops = loopm._resume, loopm._task_loops
+local traceback = debug.traceback
 
 local M = {}
 
@@ -44,7 +46,7 @@ local function req_p(r)
 end
 
 local function in_task()
-    return loopm._task_loops[coroutine.running()] ~= nil
+    return task_loops[coroutine.running()] ~= nil
 end
 
 -- The error of a failed call, named as Python's messages name it.
@@ -63,19 +65,17 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Bindings, branches and outcomes: plain tables (Python: Binding, Branch, Outcome)
 
-local BINDING_FIELDS = { "aor", "contact", "params", "expires", "q", "call_id", "cseq", "path",
-    "received", "socket", "conn_id", "instance", "reg_id", "user_agent", "updated" }
+-- The set's bindings as tables in one call to C (aor, contact, params, expires, q, call_id,
+-- cseq, path, received, socket, conn_id, instance, reg_id, user_agent, updated).
+local bindings_tables = core.bindings_tables
 
 local function bindings(setp)
-    local out = {}
-    if not setp then return out end
-    for i = 0, core.sip_bindings_count(setp) - 1 do
-        local b = core.sip_bindings_at(setp, i)
-        local t = {}
-        for _, k in ipairs(BINDING_FIELDS) do t[k] = b[k] end
+    local out = bindings_tables(setp)
+    for i = 1, #out do
+        local t = out[i]
         -- q as Python's Binding.q: 0.0-1.0, nil when the Contact gave none.
-        t.q = b.q >= 0 and b.q / 1000 or nil
-        out[#out + 1] = t
+        local q = t.q
+        t.q = q >= 0 and q / 1000 or nil
     end
     return out
 end
@@ -168,7 +168,19 @@ end
 local function finish(r)
     rawset(r, "_route_over", true)
     local p = rawget(r, "_p")
-    if rawget(r, "_relay") then return end -- the relay's outcome comes back here
+    local relay = rawget(r, "_relay")
+    if relay then
+        -- The route relayed and returned without awaiting the outcome (nor does a task of its
+        -- own): the proxy forwards it as §16.7 says, as finish() would once it came back here,
+        -- and the script is not entered for it. A relay with hooks keeps its callback
+        -- (SIP_EBUSY): its outcome comes back here.
+        if p and #relay._waiters == 0 and not rawget(r, "_delegated")
+            and not rawget(r, "_answered") and core.sip_proxy_req_relay_detach(p) == 0 then
+            rawset(r, "_relay", nil)
+            rawget(rawget(r, "_proxy"), "_reqs")[r] = nil
+        end
+        return
+    end
     -- (A relay counts as done in C: the script's own answers are what tell here.)
     if p and not rawget(r, "_delegated") and not rawget(r, "_answered") then
         local last = rawget(r, "_last")
@@ -246,7 +258,10 @@ ProxyRequest.props.msg = function(r)
     return m
 end
 --- The method ("INVITE").
-ProxyRequest.props.method = function(r) return r.msg.method end
+ProxyRequest.props.method = function(r)
+    -- Straight from C: reading it makes no Message (req.msg does, when the route reads it).
+    return core.sip_msg_get_method_str(core.sip_proxy_req_get_msg(req_p(r)))
+end
 --- The Request-URI (a sip.Uri); req.uri = "sip:..." rewrites it (as req.msg.uri = ...).
 ProxyRequest.props.uri = function(r) return r.msg.uri end
 ProxyRequest.__newindex = function(r, k, v)
@@ -462,6 +477,31 @@ local function flag(opts, k, what)
     return v and 1 or 0
 end
 
+-- The C options of a relay. The core copies them in the call, so one object serves every
+-- relay of the same flags: without a timeout (what most routes pass), it is made once, not per
+-- request. The route decides what a non-2xx outcome becomes (relay again, reply, or forward it
+-- when it returns: sip_proxy_req_forward_best() in finish()): keep_final.
+local shared_opts = {}
+local NO_OPTS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
+
+local function relay_opts(rr, par, fr, timeout_ms)
+    local key
+    if timeout_ms == nil then
+        key = (rr or 2) * 9 + (par or 2) * 3 + (fr or 2)
+        local o = shared_opts[key]
+        if o then return o end
+    end
+    local o = core.sip_proxy_relay_opts_t()
+    core.sip_proxy_relay_opts_init(o)
+    if rr then o.record_route = rr end
+    if par then o.parallel = par end
+    if fr then o.follow_redirects = fr end
+    if timeout_ms then o.timeout_ms = timeout_ms end
+    o.keep_final = 1
+    if key then shared_opts[key] = o end
+    return o
+end
+
 -- A branch hook: fn(msg, index) inside the relay (not a task); true skips the target or
 -- drops the response.
 local function run_hook(relay, event, index, mp)
@@ -516,10 +556,15 @@ local function relay_done(relay, status, bestp)
     relay.outcome = out
     if rawget(r, "_relay") == relay then rawset(r, "_relay", nil) end
     rawset(r, "_last", out)
+    -- A route that ends as its task is resumed here has been finished by its worker: finish()
+    -- here is for a route that had returned before.
+    local over = rawget(r, "_route_over")
     local waiters = relay._waiters
-    relay._waiters = {}
-    settle(waiters, true, out)
-    if rawget(r, "_route_over") then finish(r) end
+    if #waiters > 0 then
+        relay._waiters = {}
+        settle(waiters, true, out)
+    end
+    if over then finish(r) end
 end
 
 --- Relays the request statefully (RFC 3261 §16.6) to targets (URI strings, bindings from
@@ -538,28 +583,29 @@ end
 function ProxyRequest.methods.proxy(r, targets, opts)
     local p = req_p(r)
     local what = "req:proxy"
-    opts = errors._check_opts(opts, RELAY_KEYS, what)
-    local o = core.sip_proxy_relay_opts_t()
-    core.sip_proxy_relay_opts_init(o)
-    for _, k in ipairs { "record_route", "parallel", "follow_redirects" } do
-        local v = flag(opts, k, what)
-        if v then o[k] = v end
+    if opts == nil then
+        opts = NO_OPTS
+    else
+        opts = errors._check_opts(opts, RELAY_KEYS, what)
     end
+    local rr, par, fr = flag(opts, "record_route", what), flag(opts, "parallel", what),
+        flag(opts, "follow_redirects", what)
+    local timeout_ms
     if opts.timeout ~= nil then
         local t = opts.timeout
         if type(t) ~= "number" or t < 0 or t * 1000 >= 2 ^ 32 then
             raise(core.SIP_EINVAL, what .. ": timeout must be a number of seconds >= 0, got "
                 .. (type(t) == "number" and tostring(t) or type(t)))
         end
-        o.timeout_ms = t > 0 and math.max(1, math.floor(t * 1000 + 0.5)) or 0
-    end
-    for _, k in ipairs { "on_request", "on_response" } do
-        if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
+        timeout_ms = t > 0 and math.max(1, math.floor(t * 1000 + 0.5)) or 0
     end
     local hooked = opts.on_request ~= nil or opts.on_response ~= nil
-    -- The route decides what a non-2xx outcome becomes (relay again, reply, or forward it when
-    -- it returns: sip_proxy_req_forward_best() in finish()).
-    o.keep_final = 1
+    if hooked then
+        for _, k in ipairs { "on_request", "on_response" } do
+            if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
+        end
+    end
+    local o = relay_opts(rr, par, fr, timeout_ms)
     local list = targets_of(targets, what)
     if rawget(r, "_relay") then
         raise(core.SIP_EBUSY, what .. ": a relay of this request is in progress")
@@ -573,7 +619,9 @@ function ProxyRequest.methods.proxy(r, targets, opts)
         return out
     end
     core.sip_proxy_req_clear_targets(p)
-    for _, t in ipairs(list or {}) do add_target(p, t) end
+    if list then
+        for _, t in ipairs(list) do add_target(p, t) end
+    end
     -- One function for both C callbacks of the relay (sip_proxy_relay_opts_t.on_branch gets
     -- the relay's user too): (req, status, best) for the outcome, (req, event, index, msg)
     -- for a branch hook.
@@ -748,6 +796,30 @@ local function users_from_table(t, servers)
     return db
 end
 
+-- Route tasks: a coroutine per request, taken from a pool of the loop's. Making a thread per
+-- request (its stack, then its collection) was a good part of what a route cost; a worker whose
+-- route has returned goes back to the pool and waits there for the next request, so a route
+-- that never waits costs one resume. A task that raised out of its worker is dead and never
+-- pooled; one that is still waiting belongs to its request until it ends.
+local POOL_MAX = 64
+
+local function route_worker(fn, r, loop, pool)
+    local co = coroutine.running()
+    while true do
+        local ok, err = xpcall(fn, traceback, r)
+        if ok then
+            finish(r)
+        else
+            failed(r)
+            report(loop_p(loop), err)
+        end
+        fn, r, err = nil, nil, nil
+        if #pool >= POOL_MAX then return end
+        pool[#pool + 1] = co
+        fn, r = coroutine.yield()
+    end
+end
+
 local function incoming(px, reqp)
     core.sip_proxy_req_ref(reqp)
     local r = new_req(px, reqp)
@@ -760,15 +832,22 @@ local function incoming(px, reqp)
     end
     rawget(px, "_reqs")[r] = true
     local loop = rawget(px, "_loop")
-    loop:spawn(function(req)
-        local ok, err = xpcall(fn, debug.traceback, req)
-        if ok then
-            finish(req)
-        else
-            failed(req)
-            report(loop_p(loop), err)
-        end
-    end, r)
+    loop_p(loop)
+    local pool = rawget(loop, "_route_pool")
+    if not pool then
+        pool = {}
+        rawset(loop, "_route_pool", pool)
+    end
+    local n = #pool
+    if n > 0 then
+        local co = pool[n]
+        pool[n] = nil
+        resume(loop, co, fn, r)
+    else
+        local co = coroutine.create(route_worker)
+        task_loops[co] = loop
+        resume(loop, co, fn, r, loop, pool)
+    end
 end
 
 --- A SIP proxy (RFC 3261 §16) on a Stack's transaction layer (the stack needs transactions):
