@@ -131,6 +131,19 @@ static void msg_strict_folded_date(void **state)
         assert_int_equal(d->time, 1289690940); /* 2010-11-13T23:29:00Z */
         sip_msg_unref(m);
     }
+    /* Every day of the week (Tuesday was once missing from the table): 8-14 Nov 2010. */
+    static const char *const week[] = {"Mon, 08", "Tue, 09", "Wed, 10", "Thu, 11",
+                                       "Fri, 12", "Sat, 13", "Sun, 14"};
+    for (size_t i = 0; i < sizeof week / sizeof week[0]; i++) {
+        char date[64];
+        snprintf(date, sizeof date, "Date: %s Nov 2010 23:29:00 GMT\r\n", week[i]);
+        size_t n = make(buf, sizeof buf, "pc33.atlanta.example.com", "", FROM_OK, TO_OK, date);
+        sip_msg_t *m = parse_ok(buf, n);
+        const sip_num_t *d = sip_header_num(sip_msg_header_at(m, SIP_HDR_DATE, 0));
+        assert_non_null(d);
+        assert_int_equal(d->time, 1289690940 + ((int64_t)i - 5) * 86400);
+        sip_msg_unref(m);
+    }
     /* A fold inside a field, another zone or trailing text stay malformed. */
     static const char *const bad[] = {
         "Date: Sat, 13 Nov 20\r\n 10 23:29:00 GMT\r\n",

@@ -803,7 +803,7 @@ static int two(cp p)
 static cp parse_date(sip_num_t *num, cp v, cp end, const char **why)
 {
     static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-    static const char wkdays[] = "monthuwedthufrisatsun";
+    static const char wkdays[] = "montuewedthufrisatsun";
     memset(num, 0, sizeof(*num));
     *why = "malformed Date (RFC 1123 form in GMT expected)";
     /* GB/T 28181-2016 §9.1.2.1: the platform's 200 to a REGISTER carries the device's clock as
