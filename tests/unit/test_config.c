@@ -265,6 +265,10 @@ static void config_errors_name_line_and_key(void **state)
          "duplicate key (first at line 2)"},
         {"mode: stateful\nlog: {}\nmode: stateless\n", 3, 1, "mode", "duplicate key"},
         {"log: {}\nlog: {}\n", 2, 1, "log", "duplicate key"},
+        /* The dotted name and the section name the same key (found by fuzz_config). */
+        {"tls:\n  ca: a.pem\ntls.ca: b.pem\n", 3, 1, "tls.ca", "set twice (first at line 2)"},
+        {"log.level: info\nlog:\n  level: debug\n", 3, 3, "log.level",
+         "set twice (first at line 1)"},
         {"server_header: \"a\\nb\"\n", 1, 16, "server_header", "control characters"},
         {"server_header: \"a\\0b\"\n", 1, 16, "server_header", "control characters"},
         {"[a]: 1\n", 1, 1, "", "a key is a name"},

@@ -21,7 +21,7 @@ typedef struct loader {
     yaml_document_t *doc;
     const char *name;
     sip__cfg_val_t *vals; /* the values read, one slot per key */
-    char *set;            /* which slots the file set */
+    unsigned *set;        /* which slots the file set: the line of the key, from 1 */
     sip_parse_error_t *err;
 } loader_t;
 
@@ -75,12 +75,18 @@ static int push(sip__cfg_val_t *v, char *s)
     return 0;
 }
 
-static int key_value(loader_t *l, int idx, const yaml_node_t *vn)
+static int key_value(loader_t *l, int idx, const yaml_node_t *kn, const yaml_node_t *vn)
 {
     const sip__cfg_key_t *k = &sip__cfg_keys[idx];
     sip__cfg_val_t *v = &l->vals[idx];
     char why[96];
-    l->set[idx] = 1;
+    /* The same key written both in its section and by its dotted name ("tls:" then "ca:", and
+     * "tls.ca:") is a duplicate the per-mapping check cannot see. */
+    if (l->set[idx]) {
+        snprintf(why, sizeof(why), "set twice (first at line %u)", l->set[idx]);
+        return fail_at(l, kn, k->name, why);
+    }
+    l->set[idx] = (unsigned)kn->start_mark.line + 1;
     if (k->type == SIP__CFG_LIST) {
         if (vn->type == YAML_MAPPING_NODE)
             return fail_at(l, vn, k->name, "wants a list of values, not a mapping");
@@ -163,7 +169,7 @@ static int walk(loader_t *l, const yaml_node_t *map, const char *prefix)
         }
         int idx = sip__config_find(full, strlen(full));
         if (idx < 0) return fail_at(l, kn, full, "unknown key");
-        int rc = key_value(l, idx, vn);
+        int rc = key_value(l, idx, kn, vn);
         if (rc) return rc;
     }
     return 0;
@@ -201,7 +207,7 @@ int sip_config_load_text(sip_config_t *cfg, const char *text, size_t len, const 
     int have_doc = 0, rc = SIP_ENOMEM;
     loader_t l = {.doc = &doc, .name = name, .err = err};
     l.vals = calloc(sip__cfg_nkeys, sizeof(*l.vals));
-    l.set = calloc(sip__cfg_nkeys, 1);
+    l.set = calloc(sip__cfg_nkeys, sizeof(*l.set));
     if (!l.vals || !l.set) goto out_noparser;
     if (!yaml_parser_initialize(&parser)) goto out_noparser;
     yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
