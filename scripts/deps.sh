@@ -12,6 +12,7 @@ PKGS=(
   sip-tester kamailio kamailio-sqlite-modules tshark dnsmasq-base openssl sipsak
   libyaml-dev libmicrohttpd-dev curl sipvicious kamailio-python3-modules kamailio-lua-modules
   systemd
+  libhiredis-dev redis-server kamailio-redis-modules
 )
 
 missing=()

@@ -72,6 +72,8 @@ static void config_defaults(void **state)
         {"state", ""},
         {"mode", "stateful"},
         {"digest", "SHA-256,MD5"},
+        {"store", ""},
+        {"workers", "0"},
         {"script", ""},
         {"tls.cert", ""},
         {"tls.key", ""},
@@ -124,6 +126,8 @@ static const char every_key[] = "# every key, none at its default\n"
                                 "domains: [example.com, 192.0.2.1]\n"
                                 "users: USERS\n"
                                 "state: STATE\n"
+                                "store: redis://127.0.0.1:6379/2\n"
+                                "workers: 3\n"
                                 "mode: REDIRECT\n"
                                 "digest: MD5\n"
                                 "script: SCRIPT\n"
@@ -261,6 +265,11 @@ static void config_errors_name_line_and_key(void **state)
         {"metrics:\n  listen: localhost:9090\n", 2, 11, "metrics.listen", "IP address"},
         {"metrics:\n  listen: 127.0.0.1\n", 2, 11, "metrics.listen", "address:port"},
         {"tls: on\n", 1, 6, "tls", "is a section"},
+        {"store: http://127.0.0.1:6379\n", 1, 8, "store", "wants redis://host:port"},
+        {"store: redis://127.0.0.1\n", 1, 8, "store", "wants redis://host:port"},
+        {"store: redis://127.0.0.1:0\n", 1, 8, "store", "the port is 1 to 65535"},
+        {"store: redis://127.0.0.1:6379/x\n", 1, 8, "store", "the database after / is a number"},
+        {"workers: many\n", 1, 10, "workers", "wants a whole number"},
         {"log:\n  level: info\n  level: debug\n", 3, 3, "log.level",
          "duplicate key (first at line 2)"},
         {"mode: stateful\nlog: {}\nmode: stateless\n", 3, 1, "mode", "duplicate key"},

@@ -43,11 +43,11 @@ static void live_names_and_bounds(void **state)
 {
     (void)state;
     static const char *const want[] = {
-        "msg",      "txn",         "txn_layer",  "transport", "conn",     "resolver",
-        "loop",     "sdp",         "dialog",     "ua",        "call",     "oa",
-        "bridge",   "auth_server", "auth_query", "reg",       "sub",      "location",
-        "bindings", "registrar",   "userdb",     "proxy",     "proxy_req",
-        "guard",    "metrics",     "config",     "server"};
+        "msg",      "txn",         "txn_layer",  "transport", "conn",      "resolver",
+        "loop",     "sdp",         "dialog",     "ua",        "call",      "oa",
+        "bridge",   "auth_server", "auth_query", "reg",       "sub",       "location",
+        "bindings", "registrar",   "userdb",     "proxy",     "proxy_req", "guard",
+        "metrics",  "config",      "server",     "hub",       "worker"};
     assert_int_equal(SIP_LIVE__COUNT, sizeof(want) / sizeof(want[0]));
     for (int k = 0; k < SIP_LIVE__COUNT; k++)
         assert_string_equal(sip_live_name((sip_live_kind_t)k), want[k]);

@@ -10,6 +10,9 @@
  *   domains (list)         our domains; the first is the digest realm
  *   users                  the users file (sip/registrar.h, sip_userdb_create())
  *   state                  the directory of the SQLite location service ("" : in memory)
+ *   store                  "redis://host:port[/db]": a location service shared on Redis
+ *                          ("": none; excludes state)
+ *   workers                worker processes (0: one per core)
  *   mode                   stateful | stateless | redirect
  *   digest                 "SHA-256,MD5", "MD5"...
  *   script                 a routing script (.py or .lua) the host program runs

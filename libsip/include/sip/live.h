@@ -41,6 +41,8 @@ typedef enum sip_live_kind {
     SIP_LIVE_METRICS,   /**< metrics endpoints (sip_metrics_t) */
     SIP_LIVE_CONFIG,    /**< configurations (sip_config_t) */
     SIP_LIVE_SERVER,    /**< servers (sip_server_t) */
+    SIP_LIVE_HUB,       /**< worker hubs (sip_hub_t) */
+    SIP_LIVE_WORKER,    /**< worker links (sip_worker_t) */
     SIP_LIVE__COUNT     /**< the number of kinds (not a kind) */
 } sip_live_kind_t;
 

@@ -59,6 +59,16 @@ typedef struct sip_location_opts {
     uint32_t expire_interval_ms; /**< how often expired bindings are removed (default 1000) */
     int64_t (*now)(void *clock_user); /**< the time in UNIX seconds (NULL: time()); for tests */
     void *clock_user;
+    const char *redis_url;     /**< "redis://host:port[/db]": bindings kept in Redis (hashes that
+                                    expire as the bindings do), shared with every node using the
+                                    same Redis; a change made on one node is published and applied
+                                    by the others. Loaded at create like SQLite; while Redis is
+                                    away lookups answer from memory and writes fail with SIP_EIO
+                                    (the registrar answers 503 with Retry-After). NULL: none.
+                                    Excludes db_path and worker. */
+    struct sip_worker *worker; /**< a worker process (sip/worker.h): writes go to the hub, which
+                                    acknowledges them and shares them with the other workers;
+                                    the hub's index is loaded at create. NULL: none */
 } sip_location_opts_t;
 
 /** Fills opts with the defaults. */

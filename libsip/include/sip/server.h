@@ -22,6 +22,7 @@
 #include "sip/registrar.h"
 #include "sip/transport.h"
 #include "sip/txn.h"
+#include "sip/worker.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,18 @@ typedef void (*sip_server_done_cb)(sip_server_t *srv, void *user);
  */
 SIP_EXTERN int sip_server_create(sip_server_t **out, sip_loop_t *loop, const sip_config_t *cfg,
                                  sip_parse_error_t *err);
+/**
+ * Creates a server as one worker process of several (sip/worker.h): the same as
+ * sip_server_create(), with its listening points opened with SO_REUSEPORT, its transport and
+ * transaction layer attached to the worker (sip_worker_attach()) and its location service
+ * fed by the hub (sip_location_opts_t.worker) unless `store` names Redis, which each worker
+ * then uses itself. The parent process runs the hub and the location service of `state`.
+ * @param worker  takes its own reference; NULL is sip_server_create()
+ * @return as sip_server_create().
+ */
+SIP_EXTERN int sip_server_create_worker(sip_server_t **out, sip_loop_t *loop,
+                                        const sip_config_t *cfg, sip_worker_t *worker,
+                                        sip_parse_error_t *err);
 /** Takes a reference. @return srv. */
 SIP_EXTERN sip_server_t *sip_server_ref(sip_server_t *srv);
 /** Drops a reference; the last one closes. Accepts NULL. */

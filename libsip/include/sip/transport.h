@@ -40,6 +40,8 @@ typedef struct sip_transport_opts {
     const char *via_host;  /**< host written in the Via sent-by of requests sent from a
                                 wildcard listener (0.0.0.0, ::); default: the listener's
                                 address */
+    int reuseport;         /**< open listening points with SO_REUSEPORT, so that the worker
+                                processes of one server share them (sip/worker.h; default 0) */
 } sip_transport_opts_t;
 
 /** sip_transport_opts_t.tls_verify_client */

@@ -148,6 +148,47 @@ static int check_metrics(const char *v, char *why, size_t size)
     return *v ? check_hostport(v, 1, why, size) : 0;
 }
 
+/* "redis://host:port[/db]": the shared location store (sip_location_opts_t.redis_url). */
+static int check_store(const char *v, char *why, size_t size)
+{
+    if (!*v) return 0;
+    if (strncmp(v, "redis://", 8) != 0) {
+        snprintf(why, size, "\"%s\": wants redis://host:port[/db]", v);
+        return SIP_ECONFIG;
+    }
+    const char *hp = v + 8, *slash = strchr(hp, '/');
+    char host[300];
+    size_t n = slash ? (size_t)(slash - hp) : strlen(hp);
+    if (n == 0 || n >= sizeof(host)) {
+        snprintf(why, size, "\"%s\": wants redis://host:port[/db]", v);
+        return SIP_ECONFIG;
+    }
+    if (slash) {
+        const char *d = slash + 1;
+        if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 5) {
+            snprintf(why, size, "\"%s\": the database after / is a number", v);
+            return SIP_ECONFIG;
+        }
+    }
+    const char *colon = memrchr(hp, ':', n);
+    if (!colon || colon == hp || (size_t)(colon - hp) + 1 >= n) {
+        snprintf(why, size, "\"%s\": wants redis://host:port[/db]", v);
+        return SIP_ECONFIG;
+    }
+    unsigned long port = 0;
+    for (const char *c = colon + 1; c < hp + n; c++) {
+        if (*c < '0' || *c > '9' || (port = port * 10 + (unsigned long)(*c - '0')) > 65535) {
+            snprintf(why, size, "\"%s\": the port is 1 to 65535", v);
+            return SIP_ECONFIG;
+        }
+    }
+    if (port == 0) {
+        snprintf(why, size, "\"%s\": the port is 1 to 65535", v);
+        return SIP_ECONFIG;
+    }
+    return 0;
+}
+
 /* ---- the keys ------------------------------------------------------------------------------ */
 
 #define DEF(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -161,6 +202,8 @@ const sip__cfg_key_t sip__cfg_keys[] = {
     {"domains", SIP__CFG_LIST, DEF("localhost"), NULL, check_domain},
     {"users", SIP__CFG_PATH, DEF(""), NULL, NULL},
     {"state", SIP__CFG_PATH, DEF(""), NULL, NULL},
+    {"store", SIP__CFG_STRING, DEF(""), NULL, check_store},
+    {"workers", SIP__CFG_UNSIGNED, DEF("0"), NULL, NULL},
     {"mode", SIP__CFG_ENUM, DEF("stateful"), "stateful|stateless|redirect", NULL},
     {"digest", SIP__CFG_STRING, DEF("SHA-256,MD5"), NULL, check_digest},
     {"script", SIP__CFG_PATH, DEF(""), NULL, NULL},

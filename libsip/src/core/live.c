@@ -34,6 +34,8 @@ static const char *const names[SIP_LIVE__COUNT] = {
     [SIP_LIVE_METRICS] = "metrics",
     [SIP_LIVE_CONFIG] = "config",
     [SIP_LIVE_SERVER] = "server",
+    [SIP_LIVE_HUB] = "hub",
+    [SIP_LIVE_WORKER] = "worker",
 };
 
 long sip_live_count(sip_live_kind_t kind)

@@ -140,6 +140,17 @@ int sip__location_load(sip_location_t *loc, const char *key, size_t len, sip__lo
 void sip__location_op_done(sip_location_t *loc, sip__loc_op_t *op, int status);
 void sip__loc_op_free(sip__loc_op_t *op);
 
+/* Writes made elsewhere (another node through Redis, another worker through the hub), applied to
+ * the memory index only: the store does not write them again and no callback runs. A put
+ * replaces as sip_location_put() does (the same instance and reg-id, else the same contact
+ * URI); a binding already expired is removed instead. A del removes the binding of that contact
+ * (contact NULL: every binding of the AOR). Keys are AOR keys as sip_location_aor() makes them.
+ * @return 0, SIP_ENOENT (del: nothing to remove), SIP_EINVAL, SIP_ENOMEM. */
+int sip__location_apply_put(sip_location_t *loc, const sip_binding_t *b);
+int sip__location_apply_del(sip_location_t *loc, const char *aor, const char *contact);
+/* Empties the memory index (a store that lost track reloads everything after it). */
+void sip__location_apply_clear(sip_location_t *loc);
+
 /* A store's handle closed or its work ended: the service may be freed now. */
 void sip__location_release(sip_location_t *loc);
 

@@ -32,5 +32,7 @@ struct sip__loc_store {
 };
 
 extern const sip__loc_store_ops_t sip__loc_sqlite_ops;
+extern const sip__loc_store_ops_t sip__loc_redis_ops; /* location/redis.c */
+extern const sip__loc_store_ops_t sip__loc_hub_ops;   /* worker/hub_store.c */
 
 #endif

@@ -42,7 +42,7 @@ int test__run_group(const char *name, const struct CMUnitTest *tests, size_t n,
  * returns 1 when anything differs. Baseline NULL: against zero. */
 typedef struct test_counts {
     long allocs;
-    long objects[32];
+    long objects[48];
 } test_counts_t;
 
 void test_counts_now(test_counts_t *c);
