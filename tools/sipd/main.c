@@ -382,7 +382,10 @@ static void print_started(sipd_t *d, const sip_config_t *cfg)
     char db[4200];
     snprintf(db, sizeof(db), "%s/" STATE_FILE, state);
     printf("; %zu users%s; %s; %zu bindings; %s\n", users ? sip_userdb_count(users) : 0,
-           users ? "" : " (registrations not authenticated)", *state ? db : "bindings in memory",
+           users ? "" : " (registrations not authenticated)",
+           *sip_config_get(cfg, "store", 0) ? sip_config_get(cfg, "store", 0)
+           : *state                         ? db
+                                            : "bindings in memory",
            sip_location_count(sip_server_get_location(d->srv)),
            strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
