@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -73,6 +75,7 @@ typedef struct redis_store {
     char node[20];    /* this process's id: a change it published comes back to it */
     char channel[40]; /* PUBLISH is not per database: the channel names it */
     char epoch[40];   /* set by the first node on an empty Redis; a new one says it lost all */
+    char sha[41];     /* the script's SHA-1: EVALSHA, loaded on each connection first */
     redisAsyncContext *cmd, *sub;
     int cmd_up, sub_up; /* the epoch read; subscribed */
     int need_reload;    /* a connection was lost: reload before taking writes again */
@@ -393,8 +396,8 @@ static int send_script(redis_store_t *st, const char *aor, const sip__loc_rec_t 
     snprintf(numkeys, sizeof(numkeys), "%zu", nolds + 1);
     snprintf(expires, sizeof(expires), "%lld", put ? (long long)put->expires : 0LL);
     size_t n = 0;
-    argv[n] = "EVAL", argvlen[n++] = 4;
-    argv[n] = script, argvlen[n++] = sizeof(script) - 1;
+    argv[n] = "EVALSHA", argvlen[n++] = 7;
+    argv[n] = st->sha, argvlen[n++] = 40;
     argv[n] = numkeys, argvlen[n++] = strlen(numkeys);
     for (size_t i = 0; i <= nolds; i++)
         argv[n] = keys.s + koff[2 * i], argvlen[n++] = koff[2 * i + 1];
@@ -583,6 +586,11 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (strcmp(what->str, "message") || payload->type != REDIS_REPLY_STRING) return;
+    /* Our own change comes back too: it is in memory already. */
+    size_t nl = strlen(st->node);
+    if (payload->len > nl + 3 && payload->str[1] == '\n' && payload->str[nl + 2] == '\n' &&
+        !memcmp(payload->str + 2, st->node, nl))
+        return;
     msg_t *m = malloc(sizeof(*m) + payload->len + 1);
     if (!m) return;
     m->next = NULL;
@@ -700,6 +708,9 @@ static redisAsyncContext *open_conn(redis_store_t *st, int is_sub)
             return NULL;
         }
         if (st->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", st->db);
+        /* Sent before any write on this connection: EVALSHA then finds it, even on a Redis
+         * that restarted empty. */
+        redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s", script);
         redisAsyncCommand(ac, NULL, NULL, "SET %s %s NX", EPOCH_KEY, epoch);
         redisAsyncCommand(ac, on_epoch, NULL, "GET %s", EPOCH_KEY);
     }
@@ -1019,6 +1030,14 @@ static int rd_open(sip__loc_store_t **out, sip_location_t *loc, const sip_locati
                 opts->redis_url);
     if (rc < 0) goto fail;
     snprintf(st->channel, sizeof(st->channel), PREFIX "%d", st->db);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(script, sizeof(script) - 1, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20) {
+        rc = SIP_EIO;
+        goto fail;
+    }
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(st->sha + 2 * i, 3, "%02x", md[i]);
     if (sip_random_hex(64, st->node, sizeof(st->node)) < 0) {
         rc = SIP_EIO;
         goto fail;
@@ -1033,7 +1052,7 @@ static int rd_open(sip__loc_store_t **out, sip_location_t *loc, const sip_locati
     }
     drive(st, &st->sub, subscribed, SYNC_MS);
     if (!st->sub_up) {
-        fail_redis(st, "cannot subscribe", st->sub ? "no answer" : "connection refused");
+        fail_redis(st, "cannot connect", st->sub ? "no answer to SUBSCRIBE" : "connection refused");
         goto fail;
     }
     if ((rc = load(st)) < 0) goto fail;
