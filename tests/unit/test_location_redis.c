@@ -381,6 +381,55 @@ static void location_redis_survives_redis_going_away(void **state)
     sip_loop_unref(lb);
 }
 
+/* The subscription drops (CLIENT KILL): a change made meanwhile is found by the reload that
+ * follows. The script is flushed (SCRIPT FLUSH): the write fails, the connection is made again
+ * and writes go on. */
+static void location_redis_reloads_after_a_lost_subscription(void **state)
+{
+    (void)state;
+    sip_loop_t *la;
+    assert_int_equal(sip_loop_create(&la), 0);
+    sip_location_t *a = node(la);
+    node_t na = {la, a};
+    redisContext *c = direct();
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "CLIENT KILL TYPE pubsub");
+    assert_non_null(r);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    /* Written by "another node" while nobody listens: only a reload finds it. */
+    char exp[24];
+    snprintf(exp, sizeof(exp), "%lld", (long long)time(NULL) + 600);
+    r = redisCommand(c,
+                     "HSET %s aor %s contact %s params %s expires %s q %s call_id %s cseq %s "
+                     "path %s received %s socket %s instance %s reg_id %s user_agent %s "
+                     "updated %s node %s conn_id %s",
+                     "libsip:loc:b:sip:gina@example.com c sip:gina@192.0.2.7",
+                     "sip:gina@example.com", "sip:gina@192.0.2.7", "", exp, "-1", "c-g", "3", "",
+                     "", "", "", "0", "other/1", exp, "elsewhere", "9");
+    assert_non_null(r);
+    freeReplyObject(r);
+    count_t ca = {a, 1};
+    assert_true(run_until(la, NULL, count_is, &ca));
+    sip_uri_t u;
+    sip_bindings_t *set = NULL;
+    assert_int_equal(sip_uri_parse(&u, "sip:gina@example.com", 20), 0);
+    assert_int_equal(sip_location_lookup_now(&set, a, &u), 0);
+    assert_int_equal(sip_bindings_count(set), 1);
+    assert_string_equal(sip_bindings_at(set, 0)->user_agent, "other/1");
+    assert_int_equal(sip_bindings_at(set, 0)->conn_id, 0); /* another process's connection */
+    sip_bindings_unref(set);
+    assert_true(run_until(la, NULL, accepted, &na));
+
+    r = redisCommand(c, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    assert_int_equal(probe(&na), SIP_EIO);
+    assert_true(run_until(la, NULL, accepted, &na));
+    redisFree(c);
+    sip_location_unref(a);
+    sip_loop_unref(la);
+}
+
 static void location_redis_refuses_what_it_cannot_open(void **state)
 {
     (void)state;
@@ -421,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(location_redis_loads_at_create_and_stops_cleanly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(location_redis_survives_redis_going_away, setup, teardown),
+        cmocka_unit_test_setup_teardown(location_redis_reloads_after_a_lost_subscription, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(location_redis_refuses_what_it_cannot_open, setup,
                                         teardown),
     };

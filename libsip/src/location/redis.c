@@ -94,14 +94,21 @@ typedef struct redis_store {
 
 static void schedule_retry(redis_store_t *st);
 static void maybe_reload(redis_store_t *st);
+static void lost(redis_store_t *st, redisAsyncContext *ac, const char *why);
 
 /* ---- the libuv adapter -------------------------------------------------------------------- */
 
 static void ev_poll(uv_poll_t *h, int status, int events)
 {
     events_t *e = h->data;
-    /* An error on the socket: a read finds it and hiredis disconnects. */
-    if (status < 0) events = UV_READABLE;
+    if (status < 0 && e->ac) {
+        /* An error on the socket: the connection is dropped (what is in flight fails) and
+         * made again; libuv would report it again rather than a read. */
+        redisAsyncContext *ac = e->ac;
+        lost(ac->data, ac, uv_strerror(status));
+        redisAsyncFree(ac);
+        return;
+    }
     if (e->ac && (events & UV_READABLE)) redisAsyncHandleRead(e->ac);
     if (e->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(e->ac);
 }
@@ -485,6 +492,8 @@ static void on_written(redisAsyncContext *ac, void *reply, void *priv)
         sip_log(st->loc->loop, SIP_LOG_ERROR, "location", "%s: write refused: %s", st->url,
                 rep->str);
         status = SIP_EIO;
+        /* The script was flushed (SCRIPT FLUSH): a new connection loads it again. */
+        if (!strncmp(rep->str, "NOSCRIPT", 8) && ac == st->cmd) redisAsyncDisconnect(ac);
     }
     complete_head(st, status);
 }
