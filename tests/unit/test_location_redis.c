@@ -237,6 +237,23 @@ static void location_redis_shares_bindings_between_nodes(void **state)
                                             "<urn:uuid:00000000-0000-1000-8000-000A95A0E128> 1"),
                      1);
 
+    /* Two flows of the instance share a contact URI (RFC 5626 §4.2): removing one on B
+     * leaves the other on A. */
+    f.reg_id = 2;
+    assert_int_equal(put_wait(lb, b, &f), 0);
+    ca.want = 3;
+    assert_true(run_until(la, lb, count_is, &ca));
+    f.expires = (int64_t)time(NULL) - 1;
+    assert_int_equal(put_wait(lb, b, &f), 0);
+    ca.want = 2;
+    assert_true(run_until(la, lb, count_is, &ca));
+    sip_bindings_t *flows = NULL;
+    assert_int_equal(sip_uri_parse(&u, "sip:bob@example.com", 19), 0);
+    assert_int_equal(sip_location_lookup_now(&flows, a, &u), 0);
+    assert_int_equal(sip_bindings_count(flows), 1);
+    assert_int_equal(sip_bindings_at(flows, 0)->reg_id, 1);
+    sip_bindings_unref(flows);
+
     /* A removal on A (every binding of the AOR) leaves B and Redis too. */
     done_t d = {0};
     assert_int_equal(sip_location_remove(a, "sip:bob@example.com", NULL, on_done, &d, NULL), 0);

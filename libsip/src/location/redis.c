@@ -443,7 +443,9 @@ static void change_put(buf_t *b, redis_store_t *st, const char *aor, const sip__
     }
 }
 
-/* ... and a DEL: "D" node aor, then the contacts removed. */
+/* ... and a DEL: "D" node aor, then for each binding removed its instance, reg-id and
+ * contact: the flows of one instance often share a contact URI (RFC 5626 §4.2), so a flow is
+ * named by its instance and reg-id, a binding without an instance by its contact. */
 static void change_del(buf_t *b, redis_store_t *st, const char *aor, sip__loc_rec_t *const *olds,
                        size_t n)
 {
@@ -452,6 +454,10 @@ static void change_del(buf_t *b, redis_store_t *st, const char *aor, sip__loc_re
     buf_str(b, "\n");
     buf_str(b, aor);
     for (size_t i = 0; i < n; i++) {
+        buf_str(b, "\n");
+        buf_str(b, sip__loc_str(olds[i], SIP__LOC_INSTANCE));
+        buf_str(b, "\n");
+        buf_num(b, olds[i]->reg_id);
         buf_str(b, "\n");
         buf_str(b, sip__loc_str(olds[i], SIP__LOC_CONTACT));
     }
@@ -571,9 +577,26 @@ static void apply_change(redis_store_t *st, char *s)
         const char *aor = p;
         if ((p = strchr(p, '\n'))) *p++ = '\0';
         while (p) {
-            const char *contact = p;
-            if ((p = strchr(p, '\n'))) *p++ = '\0';
-            (void)sip__location_apply_del(st->loc, aor, contact);
+            const char *part[3];
+            int k = 0;
+            for (; k < 3 && p; k++) {
+                part[k] = p;
+                if ((p = strchr(p, '\n'))) *p++ = '\0';
+            }
+            long long reg_id;
+            if (k < 3 || parse_i64(part[1], 0, UINT32_MAX, &reg_id) < 0) return;
+            if (!*part[0]) {
+                (void)sip__location_apply_del(st->loc, aor, part[2]);
+                continue;
+            }
+            /* An expired put removes the binding it would replace: the flow's. */
+            sip_binding_t b = {.aor = aor,
+                               .contact = part[2],
+                               .instance = part[0],
+                               .reg_id = (uint32_t)reg_id,
+                               .q = -1,
+                               .expires = 0};
+            (void)sip__location_apply_put(st->loc, &b);
         }
     }
     if (rc == SIP_ENOMEM)
