@@ -447,6 +447,44 @@ static void location_redis_reloads_after_a_lost_subscription(void **state)
     sip_loop_unref(la);
 }
 
+/* A write's callback closes the service (inside hiredis's callback): the writes after it still
+ * get their one callback, and nothing is left behind. */
+typedef struct {
+    int calls, status;
+    sip_location_t *loc;
+} closer_t;
+
+static void close_on_done(sip_location_t *loc, int status, void *user)
+{
+    closer_t *c = user;
+    c->calls++;
+    c->status = status;
+    if (c->loc) sip_location_close(loc);
+}
+
+static void location_redis_closed_from_a_callback(void **state)
+{
+    (void)state;
+    sip_loop_t *la;
+    assert_int_equal(sip_loop_create(&la), 0);
+    sip_location_t *a = node(la);
+    closer_t first = {0, 1, a}, second = {0, 1, NULL};
+    sip_binding_t x = binding("sip:h@example.com", "sip:h@192.0.2.1", 600);
+    assert_int_equal(sip_location_put(a, &x, close_on_done, &first, NULL), 0);
+    x.contact = "sip:h@192.0.2.2";
+    assert_int_equal(sip_location_put(a, &x, close_on_done, &second, NULL), 0);
+    for (int i = 0; i < 5000 && !second.calls; i++) {
+        sip_loop_run_once(la, 0);
+        usleep(1000);
+    }
+    assert_int_equal(first.calls, 1);
+    assert_int_equal(first.status, 0);
+    assert_int_equal(second.calls, 1);
+    assert_int_equal(sip_location_put(a, &x, NULL, NULL, NULL), SIP_ECLOSED);
+    sip_location_unref(a);
+    sip_loop_unref(la);
+}
+
 static void location_redis_refuses_what_it_cannot_open(void **state)
 {
     (void)state;
@@ -489,6 +527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(location_redis_survives_redis_going_away, setup, teardown),
         cmocka_unit_test_setup_teardown(location_redis_reloads_after_a_lost_subscription, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(location_redis_closed_from_a_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(location_redis_refuses_what_it_cannot_open, setup,
                                         teardown),
     };
