@@ -3,8 +3,10 @@
 user registered on node A is called through node B. Redis stopped: both nodes still route
 calls from what they know, and a REGISTER is answered 503 with Retry-After (RFC 3261
 §21.5.4); Redis started again, empty: registrations are taken again and no binding that was
-acknowledged is lost (the nodes write back what they know)."""
+acknowledged is lost (the nodes write back what they know). A node killed with SIGKILL loses
+no binding it acknowledged: a node started after it has them all."""
 import re
+import signal
 import socket
 import time
 
@@ -102,3 +104,21 @@ def test_a_user_registered_on_one_node_is_called_from_the_other(env):
     env.stop_clean(uas)
     env.stop_clean(a)
     env.stop_clean(b)
+
+
+def test_a_node_killed_loses_no_acknowledged_binding(env):
+    r = env.redis()
+    url = "redis://127.0.0.1:%d" % r.port
+    a = env.sipd("sipd-a", "--store", url, users=False)
+    n = 50
+    for i in range(n):
+        status, text = register(a.port, "u%d" % i, "<sip:u%d@127.0.0.1:9>" % i)
+        assert status == 200, text
+    a.stop(sig=signal.SIGKILL)
+    assert len(keys(r.port)) == n
+    # A node started later (or the same one restarted) has every binding at once.
+    c = env.sipd("sipd-c", "--store", url, users=False)
+    assert re.search(r"; %s; %d bindings; " % (re.escape(url), n), c.log()), c.log()
+    status, text = register(c.port, "u7", None)
+    assert status == 200 and "<sip:u7@127.0.0.1:9>" in text, text
+    env.stop_clean(c)
