@@ -83,7 +83,8 @@ typedef struct redis_store {
     int restore; /* Redis lost its data: write back what this node knows first */
     int down_logged;
     sip__loc_op_t *head, **tail; /* writes sent or waiting behind one sent, in order */
-    snap_t *snap;
+    snap_t *snap, **snap_tail;   /* in the order read */
+    uintptr_t gen;               /* the reload in progress: replies of an abandoned one are not */
     msg_t *msgs, **msgs_tail;
     size_t nsnap;
     uv_timer_t retry;
@@ -663,6 +664,7 @@ static void free_reload(redis_store_t *st)
         free(m);
     }
     st->msgs_tail = &st->msgs;
+    st->snap_tail = &st->snap;
     st->nsnap = 0;
     st->reloading = 0;
 }
@@ -807,8 +809,7 @@ static void restore(redis_store_t *st)
 static void on_reloaded(redisAsyncContext *ac, void *reply, void *priv)
 {
     redis_store_t *st = ac->data;
-    (void)priv;
-    if (!reply || !st->reloading || ac != st->cmd) return;
+    if (!reply || !st->reloading || ac != st->cmd || (uintptr_t)priv != st->gen) return;
     sip_location_t *loc = st->loc;
     sip__location_apply_clear(loc);
     size_t n = 0;
@@ -856,8 +857,7 @@ static void on_hgetall(redisAsyncContext *ac, void *reply, void *priv)
     redis_store_t *st = ac->data;
     const char *v[F_N];
     sip_binding_t b;
-    (void)priv;
-    if (!reply || !st->reloading || ac != st->cmd) return;
+    if (!reply || !st->reloading || ac != st->cmd || (uintptr_t)priv != st->gen) return;
     if (hash_values(reply, v) < 0 || binding_of(st, v, &b) < 0) return; /* gone meanwhile */
     const char *str[SIP__LOC_NSTR] = {b.contact,  b.params, b.call_id,  b.path,
                                       b.received, b.socket, b.instance, b.user_agent};
@@ -871,8 +871,9 @@ static void on_hgetall(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     memcpy(s->aor, b.aor, alen + 1);
-    s->next = st->snap;
-    st->snap = s;
+    s->next = NULL;
+    *st->snap_tail = s;
+    st->snap_tail = &s->next;
     st->nsnap++;
 }
 
@@ -880,8 +881,7 @@ static void on_scan(redisAsyncContext *ac, void *reply, void *priv)
 {
     redis_store_t *st = ac->data;
     const redisReply *rep = reply;
-    (void)priv;
-    if (!rep || !st->reloading || ac != st->cmd) return;
+    if (!rep || !st->reloading || ac != st->cmd || (uintptr_t)priv != st->gen) return;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
         rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
         redisAsyncDisconnect(ac); /* reloaded when it comes back */
@@ -890,14 +890,14 @@ static void on_scan(redisAsyncContext *ac, void *reply, void *priv)
     const redisReply *keys = rep->element[1];
     for (size_t i = 0; i < keys->elements; i++)
         if (keys->element[i]->type == REDIS_REPLY_STRING)
-            redisAsyncCommand(ac, on_hgetall, NULL, "HGETALL %b", keys->element[i]->str,
+            redisAsyncCommand(ac, on_hgetall, priv, "HGETALL %b", keys->element[i]->str,
                               keys->element[i]->len);
     if (strcmp(rep->element[0]->str, "0"))
-        redisAsyncCommand(ac, on_scan, NULL, "SCAN %s MATCH %s* COUNT 1000", rep->element[0]->str,
+        redisAsyncCommand(ac, on_scan, priv, "SCAN %s MATCH %s* COUNT 1000", rep->element[0]->str,
                           BINDING_PREFIX);
     else
         /* Replies come in order: this one comes after every HGETALL. */
-        redisAsyncCommand(ac, on_reloaded, NULL, "PING");
+        redisAsyncCommand(ac, on_reloaded, priv, "PING");
 }
 
 /* Both connections are back: reload everything (writes are refused until it is done). */
@@ -905,9 +905,11 @@ static void maybe_reload(redis_store_t *st)
 {
     if (!st->need_reload || st->reloading || !st->cmd_up || !st->sub_up || st->closed) return;
     st->reloading = 1;
+    st->gen++;
     if (st->restore) restore(st);
     st->restore = 0;
-    redisAsyncCommand(st->cmd, on_scan, NULL, "SCAN 0 MATCH %s* COUNT 1000", BINDING_PREFIX);
+    redisAsyncCommand(st->cmd, on_scan, (void *)st->gen, "SCAN 0 MATCH %s* COUNT 1000",
+                      BINDING_PREFIX);
 }
 
 /* ---- opening, loading, closing ------------------------------------------------------------ */
@@ -1054,6 +1056,7 @@ static int rd_open(sip__loc_store_t **out, sip_location_t *loc, const sip_locati
     st->loc = loc;
     st->tail = &st->head;
     st->msgs_tail = &st->msgs;
+    st->snap_tail = &st->snap;
     st->backoff_ms = BACKOFF_MIN_MS;
     st->opening = 1;
     int rc = parse_url(st, opts->redis_url);
