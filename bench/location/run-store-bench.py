@@ -9,7 +9,8 @@ measured, not the authentication) at REG_RATE per second against one registrar a
   - Kamailio's registrar with usrloc in memory (db_mode 0) and on db_redis in write-through
     mode (db_mode 1: the 200 goes out once the binding is written, as sipd's).
 
-Each row gives the registrations done and failed, the registrar's CPU time (utime+stime of
+Each row gives the registrations done and failed (and the rate SIPp achieved: the registrations
+done over the time SIPp ran, its start and end included), the registrar's CPU time (utime+stime of
 its process tree, from /proc) per registration, and Redis's (redis-server, started fresh for
 each Redis row without persistence). After a Redis row the bindings in Redis are counted: every
 registration that got a 200 must be there (KILL=1 kills sipd with SIGKILL halfway through the
@@ -243,12 +244,12 @@ def main():
             log("work directory kept:", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print("| Registrar and store | Rate | Done | Failed | Registrar CPU µs per reg. | "
-          "Redis CPU µs per reg. | Bindings in Redis after |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| Registrar and store | Rate asked | Rate done | Done | Failed | Registrar CPU µs per "
+          "reg. | Redis CPU µs per reg. | Bindings in Redis after |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for config, ok, bad, us, rus, kept, rate in rows:
-        print("| %s | %d/s | %d of %d | %d | %.1f | %s | %s |"
-              % (config, REG_RATE, ok, REG_N, bad, us, "%.1f" % rus if rus == rus else "",
+        print("| %s | %d/s | %.0f/s | %d of %d | %d | %.1f | %s | %s |"
+              % (config, REG_RATE, rate, ok, REG_N, bad, us, "%.1f" % rus if rus == rus else "",
                  kept))
     return 1 if failed_any else 0
 
