@@ -7,9 +7,10 @@
 - spread: 60 UAs register, and one UA places 60 calls: by RFC 2782 each lands on node1 about
   three times in four, on node2 otherwise, never on the backup while those answer;
 - failover, over TCP (a connection refused) and UDP (no response until Timer B/F): a registered
-  UA's home node is killed; its next REGISTER goes to the other node at once, with no failure
-  for the application, and every call is answered; with both priority-10 nodes gone, the
-  registration and the calls go to the backup.
+  UA's home node is killed; its next REGISTER (over TCP sent by itself when the flow closes,
+  RFC 5626 §4.4) goes to the other node at once, with no failure for the application, and
+  every call is answered; with both priority-10 nodes gone, the registration and the calls go
+  to the backup.
 
 Each node keeps its own location service: the callee registers at every node by address, so
 that any of them can reach it."""
@@ -93,9 +94,11 @@ asyncio.run(main())
 '''
 
 FAILOVER = COMMON + r'''
-async def refreshed(reg, before):
-    """A refresh's outcome: the next response the registration gets (bounded)."""
-    reg.refresh()
+async def refreshed(reg, before, send=True):
+    """A refresh's outcome: the next response the registration gets (bounded); send False
+    waits for one the registration sends by itself."""
+    if send:
+        reg.refresh()
     for _ in range(600):
         if reg.response is not before:
             return reg.response
@@ -114,7 +117,9 @@ async def main():
     a, b = stack(loop, **kw), stack(loop, **kw)
     alice, bob = libsip.UA(a), libsip.UA(b)
     failures = []
-    reg = alice.register("sip:alice@%(domain)s", expires=300)
+    # A keep-alive period: over TCP the connection is a flow the registration watches (RFC 5626
+    # §4.4), and its end brings a new REGISTER at once.
+    reg = alice.register("sip:alice@%(domain)s", expires=300, keepalive=30)
     reg.on("failed", lambda status, rsp: failures.append(status))
     await reg.registered(15)
     home = where(reg.response)
@@ -124,9 +129,14 @@ async def main():
     print("CALL before", flush=True)
 
     # The home node stops: the next REGISTER goes to the other priority-10 node.
+    before = reg.response
     kill(home)
-    await asyncio.sleep(0.3)
-    rsp = await refreshed(reg, reg.response)
+    if T == "tcp":
+        # The flow closed: the registration registers again by itself.
+        rsp = await refreshed(reg, before, send=False)
+    else:
+        await asyncio.sleep(0.3)
+        rsp = await refreshed(reg, before)
     print("REFRESH %%d %%s failures=%%d" %% (rsp.status, where(rsp), len(failures)), flush=True)
     for i in range(5):
         await call(alice, "bob")
@@ -138,9 +148,13 @@ async def main():
 
     # The other one stops too: only the backup (priority 20) is left.
     other = where(rsp)
+    before = reg.response
     kill(other)
-    await asyncio.sleep(0.3)
-    rsp = await refreshed(reg, reg.response)
+    if T == "tcp":
+        rsp = await refreshed(reg, before, send=False)
+    else:
+        await asyncio.sleep(0.3)
+        rsp = await refreshed(reg, before)
     print("REFRESH %%d %%s failures=%%d" %% (rsp.status, where(rsp), len(failures)), flush=True)
     for i in range(3):
         await call(alice, "bob")
