@@ -294,8 +294,7 @@ static int send_register(sip_reg_t *reg, int kind, const char *unreg_contact)
     }
     /* A registrar found through DNS keeps the server that took the binding (reg->home): a
      * refresh that made a new RFC 2782 weighted pick each time would move the binding between
-     * the servers of the domain for no reason, and over a new flow (RFC 5626 §4.2.1: refreshes
-     * go over the flow that registered). */
+     * the servers of the domain for no reason (and, with Outbound, onto a new flow). */
     const sip_netinfo_t *dst = reg->has_dst ? &reg->dst : reg->has_home ? &reg->home : NULL;
     r->to_home = !reg->has_dst && reg->has_home;
     rc = sip_ua_send_request(reg->ua, m, dst, on_response, r, req_free);
@@ -599,9 +598,10 @@ static void keep_home(sip_reg_t *reg, const sip_msg_t *req)
 }
 
 /* The home server failed (no response, a transport error, a 503): RFC 3263 §4.3 goes on to the
- * next server of the domain. The resolver lists this one last for a while (a 503's Retry-After
- * says how long, RFC 3261 §21.5.4) and the REGISTER goes again at once, located afresh. 1 when it
- * went. */
+ * next server of the domain, and RFC 5626 §4.2.1 has a REGISTER that is retried revisit the DNS
+ * results so that another host may be chosen. The resolver lists this one last for a while (a
+ * 503's Retry-After says how long, RFC 3261 §21.5.4) and the REGISTER goes again at once,
+ * located afresh. 1 when it went. */
 static int leave_home(sip_reg_t *reg, reg_req_t *r, int status, const sip_msg_t *rsp)
 {
     if (!r->to_home || !reg->has_home || (status != 408 && status != 503)) return 0;
