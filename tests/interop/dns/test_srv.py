@@ -25,7 +25,7 @@ SDP = ("v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\n
        "m=audio 4000 RTP/AVP 0\\r\\na=rtpmap:0 PCMU/8000\\r\\n")
 
 COMMON = r'''
-import asyncio, json, os, signal, sys, libsip
+import asyncio, json, os, signal, sys, time, libsip
 DNS = "127.0.0.1:%(dns)d"
 T = "%(transport)s"
 NODES = %(nodes)r
@@ -106,7 +106,20 @@ async def refreshed(reg, before, send=True):
     raise SystemExit("no answer to the refresh")
 
 def kill(name):
-    os.kill(NODES[name][2], signal.SIGKILL)
+    """SIGKILL, then a blocking wait (the loop does not run) until the process is gone or a
+    zombie: its listening socket is closed by then, so the REGISTER the registration sends
+    when its flow closes is refused, not accepted by a dying node and reset afterwards (which
+    a transaction only learns from Timer F)."""
+    pid = NODES[name][2]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(500):
+        try:
+            with open("/proc/%%d/stat" %% pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.01)
     print("KILLED " + name, flush=True)
 
 async def main():
