@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "resolve/resolve_int.h"
+#include "transport/addr.h"
 
 /* The key of a target; -1 when its address does not parse. */
 static int make_key(const sip_netinfo_t *t, sip__rfailed_t *k)
@@ -56,14 +57,6 @@ static sip__rfailed_t *find(sip_resolver_t *r, const sip__rfailed_t *k)
     return NULL;
 }
 
-static void target_str(char *out, size_t size, const sip_netinfo_t *t)
-{
-    int v6 = strchr(t->remote_ip, ':') != NULL && t->remote_ip[0] != '[';
-    snprintf(out, size, "%s %s%s%s:%u",
-             sip_transport_name(t->transport) ? sip_transport_name(t->transport) : "?",
-             v6 ? "[" : "", t->remote_ip, v6 ? "]" : "", (unsigned)t->remote_port);
-}
-
 int sip_resolver_mark_failed(sip_resolver_t *r, const sip_netinfo_t *target, uint32_t ms)
 {
     if (!r || !target) return SIP_EINVAL;
@@ -95,9 +88,9 @@ int sip_resolver_mark_failed(sip_resolver_t *r, const sip_netinfo_t *target, uin
         }
     }
     *e = k;
-    char s[80];
-    target_str(s, sizeof(s), target);
-    sip_log(r->loop, SIP_LOG_INFO, "resolve", "target %s failed: listed last for %u ms", s,
+    char s[SIP__ADDR_STRLEN];
+    sip_log(r->loop, SIP_LOG_INFO, "resolve", "target %s failed: listed last for %u ms",
+            sip__addr_str(s, target->transport, target->remote_ip, target->remote_port),
             (unsigned)ms);
     return 0;
 }
@@ -112,9 +105,9 @@ int sip_resolver_mark_ok(sip_resolver_t *r, const sip_netinfo_t *target)
     sip__rfailed_t *e = find(r, &k);
     if (!e) return SIP_ENOENT;
     *e = r->failed[--r->nfailed];
-    char s[80];
-    target_str(s, sizeof(s), target);
-    sip_log(r->loop, SIP_LOG_INFO, "resolve", "target %s answers again", s);
+    char s[SIP__ADDR_STRLEN];
+    sip_log(r->loop, SIP_LOG_INFO, "resolve", "target %s answers again",
+            sip__addr_str(s, target->transport, target->remote_ip, target->remote_port));
     return 0;
 }
 
