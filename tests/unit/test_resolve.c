@@ -618,6 +618,25 @@ static void resolve_failed_targets_go_last(void **state)
     sip_resolver_close(f.r);
     assert_int_equal(sip_resolver_mark_failed(f.r, &a, 0), SIP_ECLOSED);
     fx_close(&f);
+
+    /* Out of memory: SIP_ENOMEM and nothing marked, until it passes. */
+    fx_open(&f);
+    fx_resolver(&f, "127.0.0.1:9", 100, 1, 0);
+    for (long n = 1;; n++) {
+        test_alloc_fail_at(n);
+        int rc = sip_resolver_mark_failed(f.r, &a, 0);
+        int failed = test_alloc_failed();
+        test_alloc_fail_at(0);
+        if (rc == 0) {
+            assert_false(failed);
+            break;
+        }
+        assert_int_equal(rc, SIP_ENOMEM);
+        assert_int_equal(sip_resolver_get_failed_ms(f.r, &a), 0);
+        assert_true(n < 10);
+    }
+    assert_true(sip_resolver_get_failed_ms(f.r, &a) > 0);
+    fx_close(&f);
 }
 
 static void resolve_fallback_to_address(void **state)
