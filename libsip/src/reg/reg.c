@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "msg/msg_int.h"
 #include "reg/reg_int.h"
+#include "transport/addr.h"
 #include "sip/error.h"
 #include "sip/param.h"
 #include "sip/str.h"
@@ -613,10 +614,11 @@ static int leave_home(sip_reg_t *reg, reg_req_t *r, int status, const sip_msg_t 
     const sip_num_t *n = ra ? sip_header_num(ra) : NULL;
     if (n && n->value) ms = n->value > 3600 ? 3600000u : n->value * 1000u;
     if (res) sip_resolver_mark_failed(res, &reg->home, ms);
-    sip_log(reg->ua->loop, SIP_LOG_INFO, "reg",
-            "%s: registrar %s:%u answered %d; trying the "
-            "other servers of the domain",
-            reg->aor, reg->home.remote_ip, (unsigned)reg->home.remote_port, status);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(reg->ua->loop, SIP_LOG_INFO, "reg", "%s: registrar %s failed (%d); trying the others",
+            reg->aor,
+            sip__addr_str(a, reg->home.transport, reg->home.remote_ip, reg->home.remote_port),
+            status);
     return send_register(reg, r->kind, r->contact) == 0;
 }
 
@@ -691,11 +693,12 @@ static void on_response(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user
         return;
     }
     if (status < 300) {
-        if (r->kind == REQ_REGISTER) keep_home(reg, req);
-        if (r->kind == REQ_REGISTER)
+        if (r->kind == REQ_REGISTER) {
+            keep_home(reg, req);
             on_register_2xx(reg, rsp);
-        else
+        } else {
             on_unregister_2xx(reg, r, rsp, prev);
+        }
     } else if (status == 423 && r->kind == REQ_REGISTER) {
         /* §10.2.8: 423 with Min-Expires: ask again for at least that (a few times at most). */
         const sip_header_t *h = sip_msg_header_at(rsp, SIP_HDR_MIN_EXPIRES, 0);
