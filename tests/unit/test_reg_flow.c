@@ -246,6 +246,85 @@ static void reg_failover_to_next_target(void **state)
     dnsmasq_stop(&dns);
 }
 
+/* Two registrars of one priority and weight: the registration stays with the one that took it
+ * (refreshes are not a new weighted pick), and leaves it for the other when it answers 503,
+ * with no failure for the application; the one left is listed last by the resolver. */
+static void reg_keeps_its_server_until_it_fails(void **state)
+{
+    (void)state;
+    regsrv_t s[2];
+    srv_open(&s[0], 200);
+    srv_open(&s[1], 200);
+    char srv1[128], srv2[128];
+    snprintf(srv1, sizeof(srv1), "--srv-host=_sip._udp.home.test,one.home.test,%u,10,10",
+             s[0].port);
+    snprintf(srv2, sizeof(srv2), "--srv-host=_sip._udp.home.test,two.home.test,%u,10,10",
+             s[1].port);
+    const char *const records[] = {srv1, srv2, "--host-record=one.home.test,127.0.0.1",
+                                   "--host-record=two.home.test,127.0.0.1", NULL};
+    dnsmasq_t dns;
+    assert_int_equal(dnsmasq_start(&dns, records), 0);
+    char servers[32];
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", dns.port);
+    sip_resolver_opts_t ro;
+    sip_resolver_opts_init(&ro);
+    ro.servers = servers;
+    ro.timeout_ms = 1000;
+    ro.transports = 1u << SIP_TRANSPORT_UDP;
+    sip_resolver_t *res = NULL;
+    assert_int_equal(sip_resolver_create(&res, loop, &ro), 0);
+    assert_int_equal(sip_transport_set_resolver(tp_a, res), 0);
+    assert_true(sip_transport_listen(tp_a, "udp:127.0.0.1:0") >= 0);
+    sip_reg_t *reg = NULL;
+    assert_int_equal(sip_reg_create(&reg, ua_a, "sip:alice@home.test", NULL, on_event, NULL, NULL),
+                     0);
+    assert_true(test_pump_until(loop, &registered, 1, 10000));
+    int home = s[0].requests == 1 ? 0 : 1;
+    assert_int_equal(s[home].requests, 1);
+    assert_int_equal(s[!home].requests, 0);
+    /* A weighted pick each time would go to the other one half the time. */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(sip_reg_refresh(reg), 0);
+        assert_true(test_pump_until(loop, &registered, 2 + i, 5000));
+    }
+    assert_int_equal(s[home].requests, 9);
+    assert_int_equal(s[!home].requests, 0);
+
+    /* The home answers 503: the REGISTER goes to the other one at once. */
+    s[home].status = 503;
+    assert_int_equal(sip_reg_refresh(reg), 0);
+    assert_true(test_pump_until(loop, &registered, 10, 5000));
+    assert_int_equal(failed, 0);
+    assert_int_equal(s[home].requests, 10);
+    assert_int_equal(s[!home].requests, 1);
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_REGISTERED);
+    sip_netinfo_t was = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "127.0.0.1"};
+    was.remote_port = s[home].port;
+    assert_true(sip_resolver_get_failed_ms(res, &was) > 0);
+    /* The other one is home now, even once the first works again. */
+    s[home].status = 200;
+    assert_int_equal(sip_reg_refresh(reg), 0);
+    assert_true(test_pump_until(loop, &registered, 11, 5000));
+    assert_int_equal(s[home].requests, 10);
+    assert_int_equal(s[!home].requests, 2);
+
+    /* Both fail: the application hears it once, and the registration retries later. */
+    s[0].status = s[1].status = 503;
+    assert_int_equal(sip_reg_refresh(reg), 0);
+    assert_true(test_pump_until(loop, &failed, 1, 5000));
+    /* The home once, then both (both are marked now: in DNS order). */
+    assert_int_equal(s[!home].requests, 4);
+    assert_int_equal(s[home].requests, 11);
+    assert_int_equal(sip_reg_get_state(reg), SIP_REG_STATE_RETRYING);
+    sip_reg_unref(reg);
+    sip_transport_set_resolver(tp_a, NULL);
+    sip_resolver_unref(res);
+    sip_transport_unref(s[0].tp);
+    sip_transport_unref(s[1].tp);
+    test_pump(loop, 50);
+    dnsmasq_stop(&dns);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -253,6 +332,7 @@ int main(void)
         T(reg_flow_keepalive_pong),
         T(reg_flow_lost_registers_again),
         T(reg_failover_to_next_target),
+        T(reg_keeps_its_server_until_it_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,7 +194,7 @@ typedef struct res {
     int status;
     size_t count;
     char got[16][80];
-    char names[16][256]; /* server_name of each target */
+    char names[16][256];         /* server_name of each target */
     sip_resolver_t *close_in_cb; /* closes this resolver from the callback */
     sip_resolver_t *unref_in_cb; /* drops this reference from the callback */
 } res_t;
@@ -536,6 +536,109 @@ static void resolve_srv_order_unit(void **state)
     fx_close(&f);
 }
 
+/* Answers from the cache are put in RFC 2782 order again each time: a client resolving the same
+ * name for every request still spreads the requests by weight. */
+static void resolve_srv_weighting_from_cache(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_main(&f, 0);
+    res_t res;
+    int heavy = 0;
+    for (int i = 0; i < 1000; i++) {
+        resolve(&f, "sip:w.test;transport=udp", &res);
+        assert_int_equal(res.count, 2);
+        if (strcmp(res.got[0], "UDP 192.0.2.31:5060") == 0) heavy++;
+    }
+    assert_int_equal(f.q.srv, 1);
+    if (heavy < 800 || heavy > 970) fail_msg("heavier target first %d times of 1000", heavy);
+    fx_close(&f);
+}
+
+/* Targets marked failed come after the others, in their own order, until they recover. */
+static void resolve_failed_targets_go_last(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_main(&f, 0);
+    res_t res;
+    sip_netinfo_t a = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "192.0.2.21"};
+    a.remote_port = 5001;
+    sip_netinfo_t b6 = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "[2001:db8:0::22]"};
+    b6.remote_port = 5002;
+    assert_int_equal(sip_resolver_mark_failed(f.r, &a, 0), 0);
+    assert_int_equal(sip_resolver_mark_failed(f.r, &b6, 0), 0);
+    resolve(&f, "sip:p.test;transport=udp", &res);
+    expect_targets(&res, "UDP 192.0.2.22:5002", "UDP 192.0.2.23:5003", "UDP 192.0.2.21:5001",
+                   "UDP [2001:db8::22]:5002");
+    /* Another transport or port is another target. */
+    sip_netinfo_t tcp = a;
+    tcp.transport = SIP_TRANSPORT_TCP;
+    assert_int_equal(sip_resolver_get_failed_ms(f.r, &tcp), 0);
+    tcp = a;
+    tcp.remote_port = 5009;
+    assert_int_equal(sip_resolver_get_failed_ms(f.r, &tcp), 0);
+    /* Recovered: back in its place. */
+    assert_int_equal(sip_resolver_mark_ok(f.r, &a), 0);
+    resolve(&f, "sip:p.test;transport=udp", &res);
+    expect_targets(&res, "UDP 192.0.2.21:5001", "UDP 192.0.2.22:5002", "UDP 192.0.2.23:5003",
+                   "UDP [2001:db8::22]:5002");
+    /* A mark ends by itself. */
+    assert_int_equal(sip_resolver_mark_failed(f.r, &a, 30), 0);
+    assert_true(sip_resolver_get_failed_ms(f.r, &a) > 0);
+    run_until(f.loop, NULL, 60);
+    assert_int_equal(sip_resolver_get_failed_ms(f.r, &a), 0);
+    fx_close(&f);
+
+    /* failed_ms 0: nothing is remembered. */
+    fx_open(&f);
+    sip_resolver_opts_t o;
+    sip_resolver_opts_init(&o);
+    assert_int_equal(o.failed_ms, 60000);
+    o.failed_ms = 0;
+    o.servers = "127.0.0.1:9";
+    assert_int_equal(sip_resolver_create(&f.r, f.loop, &o), 0);
+    assert_int_equal(sip_resolver_mark_failed(f.r, &a, 0), 0);
+    assert_int_equal(sip_resolver_get_failed_ms(f.r, &a), 0);
+    assert_int_equal(sip_resolver_mark_failed(f.r, &a, 1000), 0);
+    assert_true(sip_resolver_get_failed_ms(f.r, &a) > 0);
+    /* Bounded: 300 marks keep 256. */
+    for (unsigned i = 0; i < 300; i++) {
+        sip_netinfo_t t = a;
+        t.remote_port = (uint16_t)(10000 + i);
+        assert_int_equal(sip_resolver_mark_failed(f.r, &t, 1000 + i), 0);
+    }
+    int kept = 0;
+    for (unsigned i = 0; i < 300; i++) {
+        sip_netinfo_t t = a;
+        t.remote_port = (uint16_t)(10000 + i);
+        if (sip_resolver_get_failed_ms(f.r, &t)) kept++;
+    }
+    assert_int_equal(kept, 256 - 1 + (sip_resolver_get_failed_ms(f.r, &a) ? 0 : 1));
+    sip_resolver_close(f.r);
+    assert_int_equal(sip_resolver_mark_failed(f.r, &a, 0), SIP_ECLOSED);
+    fx_close(&f);
+
+    /* Out of memory: SIP_ENOMEM and nothing marked, until it passes. */
+    fx_open(&f);
+    fx_resolver(&f, "127.0.0.1:9", 100, 1, 0);
+    for (long n = 1;; n++) {
+        test_alloc_fail_at(n);
+        int rc = sip_resolver_mark_failed(f.r, &a, 0);
+        int failed = test_alloc_failed();
+        test_alloc_fail_at(0);
+        if (rc == 0) {
+            assert_false(failed);
+            break;
+        }
+        assert_int_equal(rc, SIP_ENOMEM);
+        assert_int_equal(sip_resolver_get_failed_ms(f.r, &a), 0);
+        assert_true(n < 10);
+    }
+    assert_true(sip_resolver_get_failed_ms(f.r, &a) > 0);
+    fx_close(&f);
+}
+
 static void resolve_fallback_to_address(void **state)
 {
     (void)state;
@@ -620,7 +723,8 @@ static void resolve_timeout_is_error(void **state)
     fx_resolver(&f, servers, 100, 1, 0);
     resolve(&f, "sip:x.test", &res);
     if (res.status != -EHOSTUNREACH && res.status != -ETIMEDOUT)
-        fail_msg("resolve against a closed port gave %d (%s)", res.status, sip_strerror(res.status));
+        fail_msg("resolve against a closed port gave %d (%s)", res.status,
+                 sip_strerror(res.status));
     assert_int_equal(res.count, 0);
     fx_close(&f);
     close(silent);
@@ -977,6 +1081,8 @@ int main(void)
         cmocka_unit_test(resolve_srv_priority_order),
         cmocka_unit_test(resolve_srv_weighting),
         cmocka_unit_test(resolve_srv_order_unit),
+        cmocka_unit_test(resolve_srv_weighting_from_cache),
+        cmocka_unit_test(resolve_failed_targets_go_last),
         cmocka_unit_test(resolve_fallback_to_address),
         cmocka_unit_test(resolve_nxdomain_is_enoent),
         cmocka_unit_test(resolve_timeout_is_error),

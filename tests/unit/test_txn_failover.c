@@ -31,7 +31,8 @@ typedef struct server {
     sip_transport_t *tp;
     sip_txn_layer_t *layer;
     uint16_t port;
-    int status; /* what it answers */
+    int status;      /* what it answers */
+    int retry_after; /* a Retry-After header with it, when not 0 */
     int requests, acks;
     char branch[64]; /* of the last request */
 } server_t;
@@ -68,7 +69,17 @@ static void on_request(sip_txn_layer_t *l, sip_txn_t *txn, sip_msg_t *req, void 
     }
     s->requests++;
     copy_branch(s->branch, req);
-    assert_int_equal(sip_txn_respond(txn, s->status, NULL), 0);
+    if (!s->retry_after) {
+        assert_int_equal(sip_txn_respond(txn, s->status, NULL), 0);
+        return;
+    }
+    sip_msg_t *rsp = NULL;
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", s->retry_after);
+    assert_int_equal(sip_msg_create_response(&rsp, req, s->status, NULL, NULL), 0);
+    assert_int_equal(sip_msg_add_header(rsp, "Retry-After", ra), 0);
+    assert_int_equal(sip_txn_reply(txn, rsp), 0);
+    sip_msg_unref(rsp);
 }
 
 static void on_server_ack(sip_transport_t *tp, sip_msg_t *msg, void *user)
@@ -287,17 +298,91 @@ static void txn_failover_503(void **state)
     sip_msg_unref(req);
     assert_int_equal(cli.freed, 1);
 
-    /* A non-INVITE likewise. */
+    /* The resolver remembers the target that failed: the next request goes to the second
+     * target first, and the first one waits its failed_ms. */
+    sip_netinfo_t first = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "127.0.0.1"};
+    first.remote_port = srv[0].port;
+    uint32_t left = sip_resolver_get_failed_ms(resolver, &first);
+    assert_true(left > 50000 && left <= 60000);
+    memset(&cli, 0, sizeof(cli));
+    req = request("OPTIONS", "busy.test");
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
+    assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
+    assert_int_equal(cli.last, 200);
+    assert_int_equal(srv[0].requests, 1);
+    assert_int_equal(srv[1].requests, 2);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    assert_true(test_pump_until(loop, &cli.freed, 1, 3000));
+
+    /* Forgotten, it is first again (by priority): a non-INVITE gets its 503 and moves on too. */
+    assert_int_equal(sip_resolver_mark_ok(resolver, &first), 0);
+    assert_int_equal(sip_resolver_mark_ok(resolver, &first), SIP_ENOENT);
+    assert_int_equal(sip_resolver_get_failed_ms(resolver, &first), 0);
     memset(&cli, 0, sizeof(cli));
     req = request("OPTIONS", "busy.test");
     assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
     assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
     assert_int_equal(cli.last, 200);
     assert_int_equal(srv[0].requests, 2);
-    assert_int_equal(srv[1].requests, 2);
+    assert_int_equal(srv[1].requests, 3);
     sip_txn_unref(t);
     sip_msg_unref(req);
     assert_true(test_pump_until(loop, &cli.freed, 1, 3000));
+}
+
+/* A 503's Retry-After is how long its target stays last; a marked target that answers again is
+ * forgotten (here both are marked, so the first by priority gets the request). */
+static void txn_failover_retry_after_and_recovery(void **state)
+{
+    (void)state;
+    server_open(&srv[0], 503);
+    srv[0].retry_after = 5;
+    server_open(&srv[1], 200);
+    dns_start("later.test", srv[0].port, srv[1].port);
+    sip_msg_t *req = request("OPTIONS", "later.test");
+    sip_txn_t *t;
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
+    assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
+    assert_int_equal(cli.last, 200);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    assert_true(test_pump_until(loop, &cli.freed, 1, 3000));
+    sip_netinfo_t a = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "127.0.0.1"};
+    sip_netinfo_t b = a;
+    a.remote_port = srv[0].port;
+    b.remote_port = srv[1].port;
+    uint32_t left = sip_resolver_get_failed_ms(resolver, &a);
+    assert_true(left > 3000 && left <= 5000);
+    /* The second target answered: it is not marked. */
+    assert_int_equal(sip_resolver_get_failed_ms(resolver, &b), 0);
+
+    /* Both marked: the order among them is the DNS one, and the first answers 200 now. */
+    srv[0].status = 200;
+    srv[0].retry_after = 0;
+    assert_int_equal(sip_resolver_mark_failed(resolver, &b, 0), 0);
+    assert_true(sip_resolver_get_failed_ms(resolver, &b) > 50000);
+    memset(&cli, 0, sizeof(cli));
+    req = request("OPTIONS", "later.test");
+    assert_int_equal(sip_txn_client_create(&t, la, req, NULL, NULL, on_response, &cli, on_free), 0);
+    assert_true(test_pump_until(loop, &cli.finals, 1, 10000));
+    assert_int_equal(cli.last, 200);
+    assert_int_equal(srv[0].requests, 2);
+    assert_int_equal(srv[1].requests, 1);
+    assert_int_equal(sip_resolver_get_failed_ms(resolver, &a), 0);
+    assert_true(sip_resolver_get_failed_ms(resolver, &b) > 0);
+    sip_txn_unref(t);
+    sip_msg_unref(req);
+    assert_true(test_pump_until(loop, &cli.freed, 1, 3000));
+
+    /* Bad input. */
+    sip_netinfo_t bad = {.transport = SIP_TRANSPORT_UDP, .remote_ip = "not-an-address"};
+    assert_int_equal(sip_resolver_mark_failed(resolver, &bad, 0), SIP_EINVAL);
+    assert_int_equal(sip_resolver_mark_failed(NULL, &a, 0), SIP_EINVAL);
+    assert_int_equal(sip_resolver_mark_failed(resolver, NULL, 0), SIP_EINVAL);
+    assert_int_equal(sip_resolver_mark_ok(resolver, &bad), SIP_EINVAL);
+    assert_int_equal(sip_resolver_get_failed_ms(resolver, &bad), 0);
+    assert_int_equal(sip_resolver_get_failed_ms(NULL, &a), 0);
 }
 
 /* Every target fails: the application hears one failure, the last target's. */
@@ -395,6 +480,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(txn_failover_silent_target, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_503, setup, teardown),
+        cmocka_unit_test_setup_teardown(txn_failover_retry_after_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_all_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(txn_failover_close_while_trying, setup, teardown),

@@ -53,7 +53,8 @@ end
 -- Resolver: RFC 3263 server location (NAPTR, SRV, A/AAAA) with a cache
 
 local Resolver = class("Resolver")
-local RESOLVER_KEYS = set { "loop", "servers", "timeout_ms", "tries", "transports", "cache_max" }
+local RESOLVER_KEYS = set { "loop", "servers", "timeout_ms", "tries", "transports", "cache_max",
+    "failed_ms" }
 
 -- transports = {"udp", "tcp"} (or one name) to sip_resolver_opts_t.transports: one bit
 -- (1 << sip_transport_type_t) per transport.
@@ -90,7 +91,8 @@ end
 --- sip.Resolver{ servers = "127.0.0.1:5353,[::1]:53" (nil: the system's, resolv.conf),
 ---               transports = { "udp", "tcp" } (nil: UDP, TCP and TLS), timeout_ms =, tries =
 ---               (per DNS try; nil: 2000 ms and 2), cache_max = (nil: 1024; 0: no cache),
----               loop = Loop (nil: the loop of the Stack it is given to) }
+---               failed_ms = (how long a target that failed is listed after the others;
+---               nil: 60000; 0: never), loop = Loop (nil: the loop of the Stack it is given to) }
 --- RFC 3263 only picks targets among the transports given.
 function M.Resolver(cfg)
     cfg = check_opts(cfg, RESOLVER_KEYS, "sip.Resolver")
@@ -108,6 +110,14 @@ function M.Resolver(cfg)
     if tries and tries > 0 then o.tries = tries end
     local cache_max = count_opt(cfg, "cache_max")
     if cache_max then o.cache_max = cache_max end
+    local failed_ms = count_opt(cfg, "failed_ms")
+    if failed_ms then
+        if failed_ms > 0xFFFFFFFF then
+            raise(core.SIP_EINVAL, "Resolver: failed_ms must be an integer >= 0, got "
+                .. tostring(failed_ms))
+        end
+        o.failed_ms = failed_ms
+    end
     if cfg.transports ~= nil then o.transports = transport_bits(cfg.transports) end
     local r = setmetatable({ _opts = o }, Resolver)
     if cfg.loop ~= nil then r:_bind(cfg.loop) end
@@ -192,6 +202,34 @@ end
 --- Forgets every cached answer: the next lookups ask the DNS servers again.
 function Resolver.methods.flush(r)
     core.sip_resolver_flush(resolver_p(r))
+end
+
+--- How long a target that failed is listed last, in ms (0: never).
+Resolver.props.failed_ms = function(r) return rawget(r, "_opts").failed_ms end
+
+--- Lists target ("udp:10.0.0.1:5060" or {transport=, host=, port=}) after the targets that did
+--- not fail, for ms milliseconds (nil or 0: failed_ms). The transaction layer does it for the
+--- targets it leaves (RFC 3263 §4.3); call it for a server found down by other means.
+function Resolver.methods.mark_failed(r, target, ms)
+    local p = resolver_p(r)
+    if ms == nil then ms = 0 end
+    if math.type(ms) ~= "integer" or ms < 0 or ms > 0xFFFFFFFF then
+        raise(core.SIP_EINVAL, "mark_failed: ms must be an integer >= 0, got " .. tostring(ms))
+    end
+    check(core.sip_resolver_mark_failed(p, dest_netinfo(target), ms))
+end
+
+--- Forgets that target failed; true when it was marked.
+function Resolver.methods.mark_ok(r, target)
+    local rc = core.sip_resolver_mark_ok(resolver_p(r), dest_netinfo(target))
+    if rc == core.SIP_ENOENT then return false end
+    check(rc)
+    return true
+end
+
+--- Milliseconds target stays listed last (0: not marked).
+function Resolver.methods.failed_left(r, target)
+    return core.sip_resolver_get_failed_ms(resolver_p(r), dest_netinfo(target))
 end
 
 --- Cancels every pending lookup and releases the resolver. Idempotent.

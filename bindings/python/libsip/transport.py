@@ -411,12 +411,14 @@ class Resolver:
     2000 ms and 2). transports: the transports this endpoint can use, names ("udp", "tcp",
     "tls", "ws", "wss") or TransportType values (None: UDP, TCP and TLS); RFC 3263 only picks
     targets among them. cache_max: cached DNS answers at most (None: 1024; 0 disables the
-    cache). Made without a loop, the resolver starts when a Stack (or bind()) gives it one."""
+    cache). failed_ms: how long a target that failed (no response, a transport error, a 503;
+    mark_failed()) is listed after the others (None: 60000; 0: failures are not remembered).
+    Made without a loop, the resolver starts when a Stack (or bind()) gives it one."""
 
     def __init__(self, loop: Optional[Loop] = None, servers: Optional[str] = None,
                  timeout_ms: int = 0, tries: int = 0, *,
                  transports: Optional[Iterable[Union[str, int]]] = None,
-                 cache_max: Optional[int] = None) -> None:
+                 cache_max: Optional[int] = None, failed_ms: Optional[int] = None) -> None:
         o = _c.sip_resolver_opts_t()
         _c.sip_resolver_opts_init(o)
         if servers is not None:
@@ -437,6 +439,11 @@ class Resolver:
             if not isinstance(cache_max, int) or cache_max < 0:
                 raise error(_c.SIP_EINVAL, f"cache_max must be an int >= 0, not {cache_max!r}")
             o.cache_max = cache_max
+        if failed_ms is not None:
+            if not isinstance(failed_ms, int) or isinstance(failed_ms, bool) or \
+                    not 0 <= failed_ms <= 0xFFFFFFFF:
+                raise error(_c.SIP_EINVAL, f"failed_ms must be an int >= 0, not {failed_ms!r}")
+            o.failed_ms = failed_ms
         self._opts = o
         self._h: Any = None
         self._loop: Optional[Loop] = None
@@ -493,6 +500,33 @@ class Resolver:
     def flush(self) -> None:
         """Forgets every cached answer: the next lookups ask the DNS servers again."""
         _c.sip_resolver_flush(self._handle())
+
+    @property
+    def failed_ms(self) -> int:
+        """How long a target that failed is listed last, in ms (0: never)."""
+        return int(self._opts.failed_ms)
+
+    def mark_failed(self, target: Dest, ms: int = 0) -> None:
+        """Lists target ("udp:10.0.0.1:5060", a NetInfo or a (transport, host, port) tuple)
+        after the targets that did not fail, for ms milliseconds (0: failed_ms). The
+        transaction layer does it for the targets it leaves (RFC 3263 §4.3); call it for a
+        server found down by other means."""
+        if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms <= 0xFFFFFFFF:
+            raise error(_c.SIP_EINVAL, f"ms must be an int >= 0, not {ms!r}")
+        ni = NetInfo.parse(target)._to_c()
+        check(_c.sip_resolver_mark_failed(self._handle(), ni, ms))
+
+    def mark_ok(self, target: Dest) -> bool:
+        """Forgets that target failed; True when it was marked."""
+        rc = _c.sip_resolver_mark_ok(self._handle(), NetInfo.parse(target)._to_c())
+        if rc == _c.SIP_ENOENT:
+            return False
+        check(rc)
+        return True
+
+    def failed_left(self, target: Dest) -> int:
+        """Milliseconds target stays listed last (0: not marked)."""
+        return int(_c.sip_resolver_get_failed_ms(self._handle(), NetInfo.parse(target)._to_c()))
 
     @property
     def closed(self) -> bool:

@@ -24,6 +24,9 @@ typedef struct sip_resolver_opts {
     unsigned transports; /**< bit (1 << sip_transport_type_t) per transport this endpoint can use
                               (default UDP, TCP, TLS) */
     unsigned cache_max;  /**< cached DNS answers at most (default 1024); 0 disables the cache */
+    unsigned failed_ms;  /**< how long a target that failed (sip_resolver_mark_failed()) is
+                              listed after the others (default 60000); 0: failures are not
+                              remembered */
 } sip_resolver_opts_t;
 
 /** Fills opts with the defaults. */
@@ -31,7 +34,8 @@ SIP_EXTERN void sip_resolver_opts_init(sip_resolver_opts_t *opts);
 
 /**
  * The outcome of sip_resolve(): the targets to try, in order (RFC 3263 §4: NAPTR order and
- * preference, SRV priority then weighted random order, then each A/AAAA address).
+ * preference, SRV priority then weighted random order, then each A/AAAA address). Targets
+ * marked failed (sip_resolver_mark_failed()) and not yet recovered come last, in that order.
  * @param status   0, SIP_ENOENT (no target), -ETIMEDOUT (no answer), -EHOSTUNREACH (refused),
  *                 -EIO (another DNS failure)
  * @param targets  transport, remote_ip, remote_port set, and server_name: the URI's host when it
@@ -66,6 +70,34 @@ SIP_EXTERN int sip_resolve(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_
 
 /** Forgets every cached answer (the next lookups go to the DNS servers). */
 SIP_EXTERN void sip_resolver_flush(sip_resolver_t *r);
+
+/**
+ * Remembers that a target failed: for ms milliseconds sip_resolve() lists it after every
+ * target that did not fail, so that the next requests try a server that works before one that
+ * did not (RFC 3263 §4.3 moves a request on to the next target; this keeps later requests from
+ * waiting on the same dead one). The transaction layer marks the targets it leaves (no
+ * response, a transport error, a 503: for its Retry-After when it has one); an application
+ * that finds a server down by other means (an OPTIONS ping) marks it here. Marking again
+ * replaces the time left. At most 256 targets are remembered (the one ending soonest goes).
+ * @param target  transport, remote_ip and remote_port are read; Borrowed for the call
+ * @param ms      how long; 0 for the resolver's failed_ms (nothing happens when that is 0)
+ * @return 0, SIP_EINVAL (NULL, or remote_ip not an address), SIP_ECLOSED, SIP_ENOMEM
+ */
+SIP_EXTERN int sip_resolver_mark_failed(sip_resolver_t *r, const sip_netinfo_t *target,
+                                        uint32_t ms);
+/**
+ * Forgets that a target failed: it takes its place by priority and weight again. The
+ * transaction layer does it when a marked target answers (anything but a 503).
+ * @param target  transport, remote_ip and remote_port are read; Borrowed for the call
+ * @return 0 when it was marked, SIP_ENOENT when it was not, SIP_EINVAL
+ */
+SIP_EXTERN int sip_resolver_mark_ok(sip_resolver_t *r, const sip_netinfo_t *target);
+/**
+ * How long a target stays marked failed.
+ * @param target  transport, remote_ip and remote_port are read; Borrowed for the call
+ * @return milliseconds left, 0 when it is not marked (or NULL arguments)
+ */
+SIP_EXTERN uint32_t sip_resolver_get_failed_ms(sip_resolver_t *r, const sip_netinfo_t *target);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "msg/msg_int.h"
 #include "reg/reg_int.h"
+#include "transport/addr.h"
 #include "sip/error.h"
 #include "sip/param.h"
 #include "sip/str.h"
@@ -166,6 +167,7 @@ typedef struct reg_req {
     sip_reg_t *reg;
     int kind;      /* REQ_REGISTER or REQ_UNREGISTER */
     int sent;      /* sip_ua_send_request() took it */
+    int to_home;   /* sent to reg->home rather than located */
     char *contact; /* the contact unregistered (NULL: ours; "*": all) */
 } reg_req_t;
 
@@ -291,7 +293,12 @@ static int send_register(sip_reg_t *reg, int kind, const char *unreg_contact)
         sip__tq_stop(&reg->ua->tq, &reg->t_refresh);
         reg->next_due = 0;
     }
-    rc = sip_ua_send_request(reg->ua, m, reg->has_dst ? &reg->dst : NULL, on_response, r, req_free);
+    /* A registrar found through DNS keeps the server that took the binding (reg->home): a
+     * refresh that made a new RFC 2782 weighted pick each time would move the binding between
+     * the servers of the domain for no reason (and, with Outbound, onto a new flow). */
+    const sip_netinfo_t *dst = reg->has_dst ? &reg->dst : reg->has_home ? &reg->home : NULL;
+    r->to_home = !reg->has_dst && reg->has_home;
+    rc = sip_ua_send_request(reg->ua, m, dst, on_response, r, req_free);
     /* r lives on until req_free() when the call succeeded (a failing one freed it). */
     if (!rc && reg->inflight == r) r->sent = 1;
     sip_msg_unref(m);
@@ -572,6 +579,49 @@ static void send_queued(sip_reg_t *reg)
     }
 }
 
+/* The server a located REGISTER reached (where the request was last sent), kept as home. */
+static void keep_home(sip_reg_t *reg, const sip_msg_t *req)
+{
+    const sip_netinfo_t *ni = req ? sip_msg_get_netinfo(req) : NULL;
+    sip_uri_t u;
+    if (reg->has_dst || !ni || !ni->remote_ip[0] || !ni->remote_port) return;
+    /* Only a registrar named by a domain: an address is where it is anyway. */
+    if (sip_uri_parse(&u, reg->registrar, strlen(reg->registrar)) != 0 ||
+        u.host_type == SIP_HOST_IPV4 || u.host_type == SIP_HOST_IPV6)
+        return;
+    sip_netinfo_t h = {0};
+    h.transport = ni->transport;
+    memcpy(h.remote_ip, ni->remote_ip, sizeof(h.remote_ip));
+    h.remote_port = ni->remote_port;
+    memcpy(h.server_name, ni->server_name, sizeof(h.server_name));
+    reg->home = h;
+    reg->has_home = 1;
+}
+
+/* The home server failed (no response, a transport error, a 503): RFC 3263 §4.3 goes on to the
+ * next server of the domain, and RFC 5626 §4.2.1 has a REGISTER that is retried revisit the DNS
+ * results so that another host may be chosen. The resolver lists this one last for a while (a
+ * 503's Retry-After says how long, RFC 3261 §21.5.4) and the REGISTER goes again at once,
+ * located afresh. 1 when it went. */
+static int leave_home(sip_reg_t *reg, reg_req_t *r, int status, const sip_msg_t *rsp)
+{
+    if (!r->to_home || !reg->has_home || (status != 408 && status != 503)) return 0;
+    reg->has_home = 0;
+    sip_transport_t *tp = reg_tp(reg);
+    sip_resolver_t *res = tp ? sip_transport_get_resolver(tp) : NULL;
+    uint32_t ms = 0;
+    const sip_header_t *ra = rsp ? sip_msg_header_at(rsp, SIP_HDR_RETRY_AFTER, 0) : NULL;
+    const sip_num_t *n = ra ? sip_header_num(ra) : NULL;
+    if (n && n->value) ms = n->value > 3600 ? 3600000u : n->value * 1000u;
+    if (res) sip_resolver_mark_failed(res, &reg->home, ms);
+    char a[SIP__ADDR_STRLEN];
+    sip_log(reg->ua->loop, SIP_LOG_INFO, "reg", "%s: registrar %s failed (%d); trying the others",
+            reg->aor,
+            sip__addr_str(a, reg->home.transport, reg->home.remote_ip, reg->home.remote_port),
+            status);
+    return send_register(reg, r->kind, r->contact) == 0;
+}
+
 static void on_register_2xx(sip_reg_t *reg, sip_msg_t *rsp)
 {
     reg->granted = granted(reg, rsp);
@@ -638,11 +688,17 @@ static void on_response(sip_ua_t *ua, sip_msg_t *req, sip_msg_t *rsp, void *user
     sip_reg_ref(reg);
     int prev = reg->unreg_prev;
     int failed = 0;
+    if (leave_home(reg, r, status, rsp)) {
+        sip_reg_unref(reg);
+        return;
+    }
     if (status < 300) {
-        if (r->kind == REQ_REGISTER)
+        if (r->kind == REQ_REGISTER) {
+            keep_home(reg, req);
             on_register_2xx(reg, rsp);
-        else
+        } else {
             on_unregister_2xx(reg, r, rsp, prev);
+        }
     } else if (status == 423 && r->kind == REQ_REGISTER) {
         /* §10.2.8: 423 with Min-Expires: ask again for at least that (a few times at most). */
         const sip_header_t *h = sip_msg_header_at(rsp, SIP_HDR_MIN_EXPIRES, 0);

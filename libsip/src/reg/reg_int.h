@@ -25,6 +25,10 @@ struct sip_reg {
     int retry_initial;
     int has_dst;
     sip_netinfo_t dst;
+    /* The server the last 2xx came from when the registrar was located by RFC 3263: the next
+     * REGISTERs go there, not to a new weighted pick, until it fails. */
+    int has_home;
+    sip_netinfo_t home;
     char tag[33], call_id[33];
     uint32_t cseq; /* of the last REGISTER sent */
     sip_reg_state_t state;

@@ -245,6 +245,8 @@ static void finish(sip__rjob_t *job)
                 }
             }
         }
+        /* Targets that failed lately go last (sip_resolver_mark_failed()). */
+        sip__rfailed_order(r, job->targets, job->ntargets);
         job->status = 0;
     } else {
         job->status = job->err ? job->err : SIP_ENOENT;

@@ -94,6 +94,17 @@ int sip__rcache_store(sip__rcache_t *c, const char *name, uint16_t type, int sta
 typedef struct sip__rjob sip__rjob_t;
 typedef struct sip__rsock sip__rsock_t;
 
+/* A target that failed (failed.c): compared by transport, address bytes and port. */
+typedef struct sip__rfailed {
+    uint8_t transport, family;
+    uint16_t port;
+    unsigned char addr[16];
+    uint64_t until; /* loop clock, ms */
+} sip__rfailed_t;
+
+/* The most failed targets remembered. */
+#define SIP__RFAILED_MAX 256
+
 struct sip_resolver {
     unsigned refs;
     int closed;
@@ -117,6 +128,8 @@ struct sip_resolver {
     char *servers; /* opts.servers copied */
     uint64_t rng;  /* per-resolver random state, seeded from getrandom() */
     uint64_t next_job_id;
+    sip__rfailed_t *failed; /* targets marked failed (unordered; expired ones purged lazily) */
+    size_t nfailed, failed_cap;
 };
 
 /* A number in [0, bound] from the resolver's generator. */
@@ -135,6 +148,9 @@ int sip__rjob_start(sip_resolver_t *r, const sip_uri_t *uri, sip_resolve_cb cb, 
 void sip__rjob_deliver(sip_resolver_t *r);
 /* Ends every job without its callback: user_free runs now. */
 void sip__rjob_cancel_all(sip_resolver_t *r);
+
+/* Moves the targets marked failed (and still so) after the others, keeping both orders. */
+void sip__rfailed_order(sip_resolver_t *r, sip_netinfo_t *targets, size_t count);
 
 /* Orders SRV records as RFC 2782 says (priority, then weighted random); exposed for tests. */
 void sip__srv_order(sip_resolver_t *r, sip__dns_rr_t *rr, size_t n);

@@ -28,6 +28,7 @@ void sip_resolver_opts_init(sip_resolver_opts_t *opts)
     opts->transports =
         (1u << SIP_TRANSPORT_UDP) | (1u << SIP_TRANSPORT_TCP) | (1u << SIP_TRANSPORT_TLS);
     opts->cache_max = 1024;
+    opts->failed_ms = 60000;
 }
 
 static void resolver_free(sip_resolver_t *r)
@@ -36,6 +37,7 @@ static void resolver_free(sip_resolver_t *r)
     sip__rcache_free(&r->cache);
     free(r->servers);
     free(r->sock_pool);
+    free(r->failed);
     free(r);
 }
 

@@ -47,7 +47,8 @@ typedef struct route {
     void *user;
     sip_free_fn user_free;
     sip_netinfo_t *targets;
-    size_t count, next; /* next: the first target not tried yet */
+    size_t count, next;  /* next: the first target not tried yet */
+    sip_resolver_t *res; /* a reference: told which targets fail and which answer */
 } route_t;
 
 /* One send to one target: a completion from a target already left behind (a connection that
@@ -61,6 +62,7 @@ static void route_unref(void *user)
 {
     route_t *r = user;
     if (--r->refs > 0) return;
+    sip_resolver_unref(r->res);
     free(r->targets);
     free(r);
 }
@@ -186,6 +188,28 @@ static int new_branch(sip_txn_t *t)
     return 0;
 }
 
+/* RFC 3263 §4.3: the target the request goes to failed (no response, a transport error, a 503):
+ * the resolver lists it last for a while, so that later requests try the others first. A 503's
+ * Retry-After (RFC 3261 §21.5.4) says for how long, an hour at most. */
+static void mark_failed(sip_txn_t *t, const sip_msg_t *rsp)
+{
+    route_t *r = route_of(t);
+    if (!r || !r->res || r->next == 0 || r->next > r->count) return;
+    uint32_t ms = 0;
+    const sip_header_t *ra = rsp ? sip_msg_header_at(rsp, SIP_HDR_RETRY_AFTER, 0) : NULL;
+    const sip_num_t *n = ra ? sip_header_num(ra) : NULL;
+    if (n && n->value) ms = n->value > 3600 ? 3600000u : n->value * 1000u;
+    sip_resolver_mark_failed(r->res, &r->targets[r->next - 1], ms);
+}
+
+/* A target that answers works again, whatever was remembered of it. */
+static void mark_ok(sip_txn_t *t)
+{
+    route_t *r = route_of(t);
+    if (r && r->res && r->next > 0 && r->next <= r->count)
+        sip_resolver_mark_ok(r->res, &r->targets[r->next - 1]);
+}
+
 /* RFC 3263 §4.3: when this target failed and another is left, the request goes there as a new
  * transaction; 1 when it did (the TU hears nothing of this target), 0 when the failure is the
  * TU's. Not after a CANCEL was asked for: the TU wants the request over, not elsewhere. */
@@ -231,7 +255,10 @@ static void on_sent(sip_transport_t *tp, int status, void *user)
             t->state != SIP_TXN_PROCEEDING)
             return;
         /* RFC 3263 §4.3: another target, if there is one. */
-        if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
+        if (!(t->flags & SIP__TXN_PROVISIONAL)) {
+            mark_failed(t, NULL);
+            if (try_next_target(t)) return;
+        }
         /* RFC 3261 §17.1.4, §8.1.3.1: a transport error ends the transaction as a 503. */
         sip__txn_end(t, tell_503);
         return;
@@ -276,6 +303,7 @@ static int locate(sip_txn_t *t, sip_resolver_t *res, sip_response_cb cb, void *u
     t->cb.rsp = route_on_response;
     t->user = r;
     t->user_free = route_end;
+    r->res = sip_resolver_ref(res);
     const sip_uri_t *uri = sip_msg_get_uri(t->req);
     const sip_addr_t *route = sip_header_addr(sip_msg_header_at(t->req, SIP_HDR_ROUTE, 0));
     if (route && route->uri.lr) uri = &route->uri;
@@ -554,6 +582,7 @@ static void invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
             /* §17.1.1.2: ACK the non-2xx, then Completed with Timer D. */
             send_ack(t, rsp);
             /* RFC 3263 §4.3: a 503 sends the request to the next target, if any. */
+            if (st == 503) mark_failed(t, rsp);
             if (st == 503 && try_next_target(t)) break;
             complete(t, SIP__TXN_TIMER_D);
             deliver(t, st, rsp);
@@ -585,6 +614,7 @@ static void non_invite_response(sip_txn_t *t, int st, sip_msg_t *rsp)
         return;
     }
     /* RFC 3263 §4.3: a 503 sends the request to the next target, if any. */
+    if (st == 503) mark_failed(t, rsp);
     if (st == 503 && try_next_target(t)) return;
     /* §17.1.2.2: Completed; Timer K (T4) absorbs retransmitted finals. */
     complete(t, t->t4);
@@ -596,6 +626,7 @@ void sip__txn_client_response(sip_txn_t *t, sip_msg_t *rsp)
     int st = sip_msg_get_status(rsp);
     if (st < 100 || st > 699) return;
     t->refs++;
+    if (st != 503 && (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING)) mark_ok(t);
     if (is_invite(t))
         invite_response(t, st, rsp);
     else
@@ -640,7 +671,10 @@ void sip__txn_client_timer(sip_txn_t *t, uint64_t now)
         if (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_TRYING ||
             t->state == SIP_TXN_PROCEEDING) {
             /* RFC 3263 §4.3: no response at all from this target: the next one, if any. */
-            if (!(t->flags & SIP__TXN_PROVISIONAL) && try_next_target(t)) return;
+            if (!(t->flags & SIP__TXN_PROVISIONAL)) {
+                mark_failed(t, NULL);
+                if (try_next_target(t)) return;
+            }
             /* Timer B or F, or no final response after a CANCEL: a timeout for the TU. */
             deliver(t, 408, NULL);
         }
