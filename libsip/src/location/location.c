@@ -334,6 +334,10 @@ int sip_location_create(sip_location_t **out, sip_loop_t *loop, const sip_locati
     if (opts->db_path) {
         rc = sip__loc_sqlite_ops.open(&loc->store, loc, opts, sip__location_now(loc));
         if (rc < 0) goto fail;
+    } else if (opts->worker) {
+        /* A worker process: the hub's index now, writes through the hub (sip/worker.h). */
+        rc = sip__loc_hub_ops.open(&loc->store, loc, opts, sip__location_now(loc));
+        if (rc < 0) goto fail;
     }
     /* Expiry runs on a timer that does not keep the loop running on its own. */
     uv_timer_init(uv, &loc->expire_timer);
