@@ -164,7 +164,7 @@ static void attach(fx_t *fx, unsigned k)
     assert_int_equal(sip_worker_attach(fx->w[k], fx->tp[k], fx->layer[k]), SIP_EEXIST);
 }
 
-static int setup(void **state)
+static int setup_bare(void **state)
 {
     fx_t *fx = calloc(1, sizeof(*fx));
     pthread_mutex_init(&fx->mu, NULL);
@@ -186,6 +186,18 @@ static int setup(void **state)
     assert_int_equal(ready, 2);
     /* Worker 0 hears of worker 1 after its own handshake. */
     test_pump(fx->wl, 50);
+    fx->peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fx->peer, (struct sockaddr *)&a, sizeof(a)), 0);
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    setup_bare(state);
+    fx_t *fx = *state;
     for (unsigned k = 0; k < 2; k++) {
         sip_transport_opts_t to;
         sip_transport_opts_init(&to);
@@ -200,11 +212,6 @@ static int setup(void **state)
         assert_int_equal(sip_txn_layer_set_request_handler(fx->layer[k], on_request, fx, NULL), 0);
         attach(fx, k);
     }
-    fx->peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fx->peer, (struct sockaddr *)&a, sizeof(a)), 0);
-    *state = fx;
     return 0;
 }
 
@@ -593,6 +600,103 @@ static void worker_bad_arguments(void **state)
     sip_hub_unref(h);
 }
 
+/* ---- two worker servers: a TCP-registered user called over UDP --------------------------------
+ */
+
+#define SRV_PORT 52020
+
+/* Reads one message from a stream socket within ms (pumping the loop). */
+static int tcp_read(fx_t *fx, int c, char *buf, size_t size, int ms)
+{
+    size_t got = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < ms; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        ssize_t n = recv(c, buf + got, size - 1 - got, MSG_DONTWAIT);
+        if (n > 0) got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n")) return (int)got;
+        usleep(1000);
+    }
+    return -1;
+}
+
+static void worker_servers_register_and_call(void **state)
+{
+    fx_t *fx = *state;
+    sip_config_t *cfg;
+    assert_int_equal(sip_config_create(&cfg), 0);
+    assert_int_equal(sip_config_set(cfg, "listen", "udp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_add(cfg, "listen", "tcp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "log.level", "error", NULL), 0);
+    sip_server_t *srv[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sip_server_create_worker(&srv[k], fx->wl, cfg, fx->w[k], NULL), 0);
+    /* A worker on another loop, and a second server on one worker, are refused. */
+    sip_server_t *other = (sip_server_t *)1;
+    assert_int_equal(sip_server_create_worker(&other, fx->hl, cfg, fx->w[0], NULL), SIP_EINVAL);
+    assert_null(other);
+    assert_int_equal(sip_server_create_worker(&other, fx->wl, cfg, fx->w[0], NULL), SIP_EEXIST);
+    assert_null(other);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *reg = "REGISTER sip:127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKreg1\r\n"
+                      "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+                      "To: <sip:alice@127.0.0.1>\r\n"
+                      "Call-ID: reg-1\r\n"
+                      "CSeq: 1 REGISTER\r\n"
+                      "Contact: <sip:alice@127.0.0.1:5999;transport=tcp>\r\n"
+                      "Expires: 3600\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    assert_int_equal(send(c, reg, strlen(reg), 0), (ssize_t)strlen(reg));
+    char buf[8192];
+    assert_true(tcp_read(fx, c, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+    /* Both workers know the binding once the hub acknowledged it. */
+    for (int k = 0; k < 2; k++)
+        assert_true(wait_count(fx, sip_server_get_location(srv[k]), 1));
+    const char *inv = "INVITE sip:alice@127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKinv1;rport\r\n"
+                      "From: <sip:bob@127.0.0.1>;tag=b1\r\n"
+                      "To: <sip:alice@127.0.0.1>\r\n"
+                      "Call-ID: call-1\r\n"
+                      "CSeq: 1 INVITE\r\n"
+                      "Contact: <sip:bob@127.0.0.1:52010>\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(sendto(fx->peer, inv, strlen(inv), 0, (struct sockaddr *)&sa, sizeof(sa)),
+                     (ssize_t)strlen(inv));
+    /* The INVITE reaches alice over her flow, whichever worker holds it. */
+    assert_true(tcp_read(fx, c, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "INVITE sip:alice@127.0.0.1:5999", 31), 0);
+    sip_msg_t *got, *rsp;
+    assert_int_equal(sip_msg_parse(&got, buf, strlen(buf), NULL), 0);
+    assert_int_equal(sip_msg_create_response(&rsp, got, 486, NULL, "al"), 0);
+    char out[8192];
+    int n = sip_msg_print(rsp, out, sizeof(out));
+    assert_true(n > 0);
+    assert_int_equal(send(c, out, (size_t)n, 0), n);
+    /* Her 486 reaches the proxy's transaction and goes upstream. */
+    int busy = 0;
+    for (int i = 0; i < 20 && !busy; i++)
+        if (peer_read(fx, buf, sizeof(buf), 200) > 0 && !strncmp(buf, "SIP/2.0 486", 11)) busy = 1;
+    assert_true(busy);
+    sip_msg_unref(got);
+    sip_msg_unref(rsp);
+    close(c);
+    for (int k = 0; k < 2; k++) {
+        sip_server_close(srv[k]);
+        sip_server_unref(srv[k]);
+    }
+    sip_config_unref(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(worker_location_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_comes_back_with_the_index, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_servers_register_and_call, setup_bare, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -491,6 +491,11 @@ static void detach(sip_worker_t *w)
     }
 }
 
+void sip__worker_detach(sip_worker_t *w, sip_transport_t *tp)
+{
+    if (w && tp && w->tp == tp) detach(w);
+}
+
 static void worker_close(sip_worker_t *w)
 {
     if (w->closed) return;

@@ -114,6 +114,8 @@ int sip__worker_to_hub(sip_worker_t *w, const sip__wframe_t *h, const void *p, s
  * the acknowledgements of its writes). */
 void sip__worker_pump(sip_worker_t *w, int timeout_ms, int (*done)(void *arg), void *arg);
 sip_loop_t *sip__worker_loop(const sip_worker_t *w);
+/* Undoes sip_worker_attach() when tp is the attached transport (its server closes). */
+void sip__worker_detach(sip_worker_t *w, sip_transport_t *tp);
 /* The index of the worker owning a received message, -1 when the receiver decides. */
 int sip__worker_owner(const sip_worker_t *w, const sip_msg_t *msg);
 
