@@ -141,12 +141,14 @@ class Location:
     db_path (every binding stored there that has not expired is loaded before this returns;
     writes are committed in batches by a worker thread, so the loop never waits on the disk).
     batch_ms is the longest a write waits for others to share its commit (0: each loop turn);
-    expire_interval_ms how often expired bindings are removed. Raises Error with SIP_EIO when
+    expire_interval_ms how often expired bindings are removed. With worker (a libsip.Worker),
+    the service of one worker process: the hub's index is loaded before this returns and a
+    write is durable once the hub acknowledged it. Raises Error with SIP_EIO when
     the database cannot be opened or read (the reason is logged). close() (or ``with``)
     commits what is queued and stops it; later calls raise ClosedError."""
 
     def __init__(self, loop: Loop, *, db_path: Optional[str] = None, batch_ms: int = 2,
-                 expire_interval_ms: int = 1000) -> None:
+                 expire_interval_ms: int = 1000, worker: Any = None) -> None:
         if not isinstance(loop, Loop):
             raise TypeError(f"loop must be a Loop, not {type(loop).__name__}")
         self._loop = loop
@@ -155,6 +157,11 @@ class Location:
         _c.sip_location_opts_init(o)
         if db_path is not None:
             o.db_path = _str("db_path", db_path)
+        if worker is not None:
+            # A worker process (libsip.Worker): the hub's index, writes through the hub.
+            from .worker import _worker_handle
+            o.worker = _worker_handle(worker)
+        self._worker = worker
         o.batch_ms = _int("batch_ms", batch_ms)
         o.expire_interval_ms = _int("expire_interval_ms", expire_interval_ms)
         if batch_ms < 0 or expire_interval_ms < 0:
