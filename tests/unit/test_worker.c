@@ -336,10 +336,7 @@ static void worker_cancel_reaches_owner(void **state)
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
                  i);
-        sip_msg_t *m;
-        assert_int_equal(sip_msg_parse(&m, inv, strlen(inv), NULL), 0);
-        int o = sip__worker_owner(fx->w[0], m);
-        sip_msg_unref(m);
+        int o = sip__worker_owner(fx->w[0], inv, strlen(inv));
         if (o == 1) {
             snprintf(cancel, sizeof(cancel),
                      "CANCEL sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
@@ -377,6 +374,35 @@ static void worker_cancel_reaches_owner(void **state)
     assert_true(got487);
     assert_int_equal(fx->nreq[0], 0);
     assert_int_equal(fx->nreq[1], 1);
+}
+
+/* ---- a malformed request is answered by its owner as the receiver would have ---------------- */
+
+static void worker_malformed_answered_by_owner(void **state)
+{
+    fx_t *fx = *state;
+    char bad[1024];
+    for (int i = 0;; i++) {
+        snprintf(bad, sizeof(bad),
+                 "OPTIONS sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKbad%d\r\n"
+                 "From: <sip:a@example.com>;tag=1\r\n"
+                 "To: <sip:bob@example.com>\r\n"
+                 "Call-ID: malformed\r\n"
+                 "CSeq: many OPTIONS\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 i);
+        if (sip__worker_owner(fx->w[0], bad, strlen(bad)) == 1) break;
+    }
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    sip_loop_set_log_level(fx->wl, SIP_LOG_ERROR);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, bad, strlen(bad), 0), 0);
+    char buf[4096];
+    assert_true(peer_read(fx, buf, sizeof(buf), 2000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 400", 11), 0);
+    assert_non_null(strstr(buf, "branch=z9hG4bKbad"));
+    assert_int_equal(fx->nreq[0] + fx->nreq[1], 0);
 }
 
 /* ---- sending over another worker's connection ------------------------------------------------ */
@@ -702,6 +728,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_malformed_answered_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_location_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_comes_back_with_the_index, setup, teardown),
