@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Stream connections (TCP, TLS, WS, WSS): accept, connect, layers, Content-Length framing,
  * CRLF keep-alive, limits and timeouts. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <unistd.h>
 
 #include "guard/guard_int.h"
