@@ -144,12 +144,15 @@ class Location:
     node using that Redis sees the others' changes; while Redis is away writes fail with
     SIP_EIO and lookups answer from memory). batch_ms is the longest a write waits for others
     to share its commit (0: each loop turn); expire_interval_ms how often expired bindings are
-    removed. Raises Error with SIP_EIO when the database or Redis cannot be opened or read (the
-    reason is logged). close() (or ``with``) commits what is queued and stops it; later calls
-    raise ClosedError."""
+    removed. With worker (a libsip.Worker), the service of one worker process: the hub's index
+    is loaded before this returns and a write is durable once the hub acknowledged it. Raises
+    Error with SIP_EIO when the database or Redis cannot be opened or read (the reason is
+    logged). close() (or ``with``) commits what is queued and stops it; later calls raise
+    ClosedError."""
 
     def __init__(self, loop: Loop, *, db_path: Optional[str] = None, batch_ms: int = 2,
-                 expire_interval_ms: int = 1000, redis_url: Optional[str] = None) -> None:
+                 expire_interval_ms: int = 1000, redis_url: Optional[str] = None,
+                 worker: Any = None) -> None:
         if not isinstance(loop, Loop):
             raise TypeError(f"loop must be a Loop, not {type(loop).__name__}")
         self._loop = loop
@@ -160,6 +163,11 @@ class Location:
             o.db_path = _str("db_path", db_path)
         if redis_url is not None:
             o.redis_url = _str("redis_url", redis_url)
+        if worker is not None:
+            # A worker process (libsip.Worker): the hub's index, writes through the hub.
+            from .worker import _worker_handle
+            o.worker = _worker_handle(worker)
+        self._worker = worker
         o.batch_ms = _int("batch_ms", batch_ms)
         o.expire_interval_ms = _int("expire_interval_ms", expire_interval_ms)
         if batch_ms < 0 or expire_interval_ms < 0:

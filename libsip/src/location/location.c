@@ -332,13 +332,17 @@ int sip_location_create(sip_location_t **out, sip_loop_t *loop, const sip_locati
     int rc = SIP_ENOMEM;
     if (!(loc->buckets = calloc(loc->mask + 1, sizeof(*loc->buckets)))) goto fail;
     /* One store at a time: a Redis store shares its bindings with other nodes, SQLite keeps
-     * them for this one. */
-    if (opts->db_path && opts->redis_url) {
+     * them for this one, a worker's hub store with the other workers. */
+    if ((opts->db_path != NULL) + (opts->redis_url != NULL) + (opts->worker != NULL) > 1) {
         rc = SIP_EINVAL;
         goto fail;
     }
     if (opts->db_path) {
         rc = sip__loc_sqlite_ops.open(&loc->store, loc, opts, sip__location_now(loc));
+        if (rc < 0) goto fail;
+    } else if (opts->worker) {
+        /* A worker process: the hub's index now, writes through the hub (sip/worker.h). */
+        rc = sip__loc_hub_ops.open(&loc->store, loc, opts, sip__location_now(loc));
         if (rc < 0) goto fail;
     }
     if (opts->redis_url) {

@@ -76,6 +76,8 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
     sip_netinfo_t ni = l->info;
     ni.conn_id = 0;
     sip__sockaddr_to(addr, ni.remote_ip, sizeof(ni.remote_ip), &ni.remote_port);
+    /* Another worker's request or response goes to it before anything here sees it. */
+    if (tp->worker.steer && tp->worker.steer(tp->worker.ctx, &ni, data, len, 0)) return;
     sip__tp_trace(tp, 0, &ni, data, len);
     sip_msg_t *msg;
     sip_parse_error_t err;
@@ -116,6 +118,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0 || tp->closed) return;
     tp->refs++; /* a handler may drop the last reference */
+    if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 1);
     for (int round = 0; round < 4 && !tp->closed && l->fd >= 0; round++) {
         for (int i = 0; i < UDP_SLOTS; i++) {
             b->iov[i].iov_base = l->rbuf + (size_t)i * UDP_SLOT;
@@ -147,6 +150,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         flush_out(l);
         if (n < UDP_SLOTS) break;
     }
+    if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 0);
     sip_transport_unref(tp);
 }
 
@@ -174,6 +178,8 @@ int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa)
     l->fd = fd;
     int on = 1;
     if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    /* Worker processes share the port; the kernel spreads datagrams over them by source. */
+    if (tp->opts.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
     socklen_t sl =
         sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, sa, sl) != 0) return -errno;
