@@ -116,12 +116,17 @@ static void plog(parent_t *p, sip_log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    /* sipd's own lines (notice) show unless log.level is error or warn, as in main.c. */
+    /* As main.c's lines: SIP_LOG_INFO is sipd's own notice (shown unless log.level is error
+     * or warn), SIP_LOG_DEBUG a detail shown at info and debug. */
     const char *lvl = p->cfg ? sip_config_get(p->cfg, "log.level", 0) : "notice";
-    int quiet = lvl && (strcmp(lvl, "error") == 0 || strcmp(lvl, "warn") == 0);
-    if (level == SIP_LOG_INFO && quiet) return;
-    fprintf(stderr, "sipd %s sipd: %s\n",
-            level == SIP_LOG_INFO ? "notice" : sip_log_level_name(level), buf);
+    if (!lvl) lvl = "notice";
+    int quiet = strcmp(lvl, "error") == 0 || strcmp(lvl, "warn") == 0;
+    int detail = strcmp(lvl, "info") == 0 || strcmp(lvl, "debug") == 0;
+    if ((level == SIP_LOG_INFO && quiet) || (level >= SIP_LOG_DEBUG && !detail)) return;
+    const char *name = level == SIP_LOG_INFO    ? "notice"
+                       : level >= SIP_LOG_DEBUG ? "info"
+                                                : sip_log_level_name(level);
+    fprintf(stderr, "sipd %s sipd: %s\n", name, buf);
 }
 
 static void on_log(sip_loop_t *loop, sip_log_level_t level, const char *module, const char *text,
@@ -504,7 +509,7 @@ static int spawn(child_t *c)
     } else {
         free(poll);
     }
-    plog(p, SIP_LOG_INFO, "worker %u started (pid %d)", c->index, c->pid);
+    plog(p, SIP_LOG_DEBUG, "worker %u started (pid %d)", c->index, c->pid);
     return 0;
 }
 
