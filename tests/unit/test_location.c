@@ -664,9 +664,12 @@ static void later_nop(sip__loc_store_t *st)
     (void)st;
 }
 
+static int later_writes;
+
 static void later_write(sip__loc_store_t *st, sip__loc_op_t *op)
 {
     (void)st;
+    later_writes++;
     sip__loc_op_free(op);
 }
 
@@ -705,6 +708,198 @@ static void location_a_store_may_answer_later(void **state)
     sip_bindings_unref(l.kept);
     sip_bindings_unref(set);
     loc->store = NULL;
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
+/* ---- writes made elsewhere ---------------------------------------------------------------- */
+
+/* A change made on another node or worker enters the index as it is: the same replace rules as
+ * sip_location_put(), no callback, no store write. */
+static void location_apply_put_follows_the_replace_rules(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sip_location_t *loc = mem_service(loop);
+    /* A store that would see any write made again. */
+    sip__loc_store_t store = {&later_ops};
+    later_writes = 0;
+    loc->store = &store;
+
+    sip_binding_t b = binding("sip:alice@example.com", "sip:alice@192.0.2.1:5060", 3600);
+    b.cseq = 5;
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    assert_int_equal(sip_location_count(loc), 1);
+    assert_int_equal(sip_location_aor_count(loc), 1);
+    /* RFC 3261 §19.1.4: an equal Contact URI replaces. */
+    b.contact = "SIP:alice@192.0.2.1:5060";
+    b.cseq = 6;
+    b.user_agent = "ua/2";
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    assert_int_equal(sip_location_count(loc), 1);
+    loc->store = NULL; /* lookup_now answers from memory only without a store answering later */
+    sip_bindings_t *set = find(loc, "sip:alice@example.com");
+    assert_int_equal(sip_bindings_at(set, 0)->cseq, 6);
+    assert_string_equal(sip_bindings_at(set, 0)->user_agent, "ua/2");
+    assert_int_equal(sip_bindings_at(set, 0)->updated, fake_now);
+    sip_bindings_unref(set);
+    loc->store = &store;
+    b.contact = "sip:alice@192.0.2.2";
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    assert_int_equal(sip_location_count(loc), 2);
+
+    /* RFC 5626 §6: the same instance and reg-id replace whatever the contact. */
+    sip_binding_t f = binding("sip:bob@example.com", "sip:bob@198.51.100.1:5060;ob", 600);
+    f.instance = "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";
+    f.reg_id = 1;
+    f.updated = fake_now - 5;
+    assert_int_equal(sip__location_apply_put(loc, &f), 0);
+    f.contact = "sip:bob@198.51.100.1:6000;ob";
+    assert_int_equal(sip__location_apply_put(loc, &f), 0);
+    f.reg_id = 2;
+    assert_int_equal(sip__location_apply_put(loc, &f), 0);
+    assert_int_equal(sip_location_count(loc), 4);
+    assert_int_equal(sip_location_aor_count(loc), 2);
+
+    /* An expired binding removes the one it would replace. */
+    f.expires = fake_now;
+    assert_int_equal(sip__location_apply_put(loc, &f), 0);
+    assert_int_equal(sip_location_count(loc), 3);
+    f.reg_id = 1;
+    assert_int_equal(sip__location_apply_put(loc, &f), 0);
+    assert_int_equal(sip_location_aor_count(loc), 1);
+    assert_int_equal(sip__location_apply_put(loc, &f), 0); /* nothing there: still fine */
+
+    /* The key is taken as it is: it was made by sip_location_aor() where the write was made. */
+    loc->store = NULL;
+    assert_int_equal(count_of(loc, "sip:alice@example.com"), 2);
+    set = find(loc, "sip:bob@example.com");
+    assert_int_equal(sip_bindings_count(set), 0);
+    sip_bindings_unref(set);
+    /* Expiry takes applied bindings too. */
+    fake_now += 3600;
+    assert_int_equal(sip_location_expire(loc), 2);
+    fake_now -= 3600;
+    assert_int_equal(sip_location_count(loc), 0);
+    assert_int_equal(later_writes, 0);
+
+    /* Bad input changes nothing. */
+    sip_binding_t bad = binding("sip:c@example.com", "not a uri", 60);
+    assert_int_equal(sip__location_apply_put(loc, &bad), SIP_EINVAL);
+    bad.contact = NULL;
+    assert_int_equal(sip__location_apply_put(loc, &bad), SIP_EINVAL);
+    bad = binding("sip:c@example.com", "sip:c@192.0.2.9", 60);
+    bad.user_agent = "x\r\nVia: y";
+    assert_int_equal(sip__location_apply_put(loc, &bad), SIP_EINVAL);
+    bad.user_agent = NULL;
+    bad.q = 1001;
+    assert_int_equal(sip__location_apply_put(loc, &bad), SIP_EINVAL);
+    bad.q = 500;
+    bad.aor = "";
+    assert_int_equal(sip__location_apply_put(loc, &bad), SIP_EINVAL);
+    assert_int_equal(sip__location_apply_put(NULL, &bad), SIP_EINVAL);
+    assert_int_equal(sip__location_apply_put(loc, NULL), SIP_EINVAL);
+    assert_int_equal(sip_location_count(loc), 0);
+    assert_int_equal(sip_location_aor_count(loc), 0);
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
+static void location_apply_del_and_clear(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sip_location_t *loc = mem_service(loop);
+    sip_binding_t b = binding("sip:carol@example.com", "sip:carol@192.0.2.1", 60);
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    b.contact = "sip:carol@192.0.2.2";
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    b.contact = "sip:carol@192.0.2.3";
+    assert_int_equal(put(loc, &b), 0);
+    b = binding("sip:dave@example.com", "sip:dave@192.0.2.4", 60);
+    assert_int_equal(put(loc, &b), 0);
+    assert_int_equal(sip_location_count(loc), 4);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BINDINGS), 4);
+
+    /* By contact URI (§19.1.4): an explicit default port is another URI. */
+    assert_int_equal(
+        sip__location_apply_del(loc, "sip:carol@example.com", "sip:carol@192.0.2.2:5060"),
+        SIP_ENOENT);
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", "sip:CAROL@192.0.2.2"),
+                     SIP_ENOENT);
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", "sip:carol@192.0.2.2"),
+                     0);
+    assert_int_equal(count_of(loc, "sip:carol@example.com"), 2);
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", "sip:carol@192.0.2.2"),
+                     SIP_ENOENT);
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", "::"), SIP_EINVAL);
+    assert_int_equal(sip__location_apply_del(loc, NULL, NULL), SIP_EINVAL);
+    /* A set keeps what it holds past the removal. */
+    sip_bindings_t *set = find(loc, "sip:carol@example.com");
+    /* Every binding of the AOR. */
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", NULL), 0);
+    assert_int_equal(sip__location_apply_del(loc, "sip:carol@example.com", NULL), SIP_ENOENT);
+    assert_int_equal(sip_location_aor_count(loc), 1);
+    assert_int_equal(sip_bindings_count(set), 2);
+    assert_string_equal(sip_bindings_at(set, 1)->contact, "sip:carol@192.0.2.1");
+    sip_bindings_unref(set);
+
+    /* Clear empties the index (a store that reloads after losing track), not the domains. */
+    assert_int_equal(sip_location_add_domain(loc, "example.com", NULL), 0);
+    for (int i = 0; i < 3000; i++) {
+        char aor[64];
+        snprintf(aor, sizeof(aor), "sip:u%d@example.com", i);
+        b = binding(aor, "sip:u@192.0.2.1", 60 + i);
+        assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    }
+    assert_int_equal(sip_location_count(loc), 3001);
+    sip__location_apply_clear(loc);
+    assert_int_equal(sip_location_count(loc), 0);
+    assert_int_equal(sip_location_aor_count(loc), 0);
+    assert_int_equal(sip_stat_get(loop, SIP_STAT_BINDINGS), 0);
+    assert_int_equal(sip_location_domain_count(loc), 1);
+    assert_int_equal(sip_location_expire(loc), 0);
+    /* It works as before afterwards. */
+    b = binding("sip:erin@example.com", "sip:erin@192.0.2.5", 60);
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    assert_int_equal(put(loc, &b), 0);
+    assert_int_equal(count_of(loc, "sip:erin@example.com"), 1);
+    sip__location_apply_clear(NULL);
+    /* A closed service takes nothing. */
+    sip_location_close(loc);
+    assert_int_equal(sip__location_apply_put(loc, &b), SIP_EINVAL);
+    assert_int_equal(sip__location_apply_del(loc, b.aor, NULL), SIP_EINVAL);
+    sip_location_unref(loc);
+    sip_loop_unref(loop);
+}
+
+static void location_apply_put_survives_allocation_failures(void **state)
+{
+    (void)state;
+    sip_loop_t *loop;
+    assert_int_equal(sip_loop_create(&loop), 0);
+    sip_location_t *loc = mem_service(loop);
+    sip_binding_t b = binding("sip:m@example.com", "sip:m@192.0.2.1", 60);
+    assert_int_equal(sip__location_apply_put(loc, &b), 0);
+    int rc = SIP_ENOMEM;
+    for (long n = 1; rc == SIP_ENOMEM && n < 100; n++) {
+        char aor[64];
+        snprintf(aor, sizeof(aor), "sip:m%ld@example.com", n);
+        b = binding(aor, "sip:m@192.0.2.1", 60);
+        test_alloc_fail_at(n);
+        rc = sip__location_apply_put(loc, &b);
+        test_alloc_fail_at(0);
+        if (rc == SIP_ENOMEM) {
+            assert_int_equal(sip_location_count(loc), 1);
+            assert_int_equal(sip_location_aor_count(loc), 1);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(sip_location_count(loc), 2);
+        }
+    }
+    assert_int_equal(rc, 0);
     sip_location_unref(loc);
     sip_loop_unref(loop);
 }
@@ -1055,6 +1250,9 @@ int main(void)
         cmocka_unit_test(location_put_survives_allocation_failures),
         cmocka_unit_test(location_closes_with_its_loop),
         cmocka_unit_test(location_a_store_may_answer_later),
+        cmocka_unit_test(location_apply_put_follows_the_replace_rules),
+        cmocka_unit_test(location_apply_del_and_clear),
+        cmocka_unit_test(location_apply_put_survives_allocation_failures),
         cmocka_unit_test(location_sqlite_persists_across_restarts),
         cmocka_unit_test(location_sqlite_clean_stop_keeps_every_write),
         cmocka_unit_test(location_sqlite_callbacks_keep_order_through_close),

@@ -334,6 +334,10 @@ int sip_location_create(sip_location_t **out, sip_loop_t *loop, const sip_locati
     if (opts->db_path) {
         rc = sip__loc_sqlite_ops.open(&loc->store, loc, opts, sip__location_now(loc));
         if (rc < 0) goto fail;
+    } else if (opts->worker) {
+        /* A worker process: the hub's index now, writes through the hub (sip/worker.h). */
+        rc = sip__loc_hub_ops.open(&loc->store, loc, opts, sip__location_now(loc));
+        if (rc < 0) goto fail;
     }
     /* Expiry runs on a timer that does not keep the loop running on its own. */
     uv_timer_init(uv, &loc->expire_timer);
@@ -777,4 +781,99 @@ const sip_binding_t *sip_bindings_at(const sip_bindings_t *set, size_t i)
 const char *sip_bindings_aor(const sip_bindings_t *set)
 {
     return set ? set->aor : NULL;
+}
+
+/* ---- writes made elsewhere ------------------------------------------------------------------ */
+
+/* The binding of a that b replaces (sip_location_put's rule), or NULL. */
+static sip__loc_rec_t *find_replaced(sip__loc_aor_t *a, const sip_binding_t *b,
+                                     const sip_uri_t *contact)
+{
+    const char *instance = nz(b->instance);
+    for (sip__loc_rec_t *o = a ? a->head : NULL; o; o = o->next) {
+        if (*instance
+                ? (o->reg_id == b->reg_id && !strcmp(sip__loc_str(o, SIP__LOC_INSTANCE), instance))
+                : contact_equal(contact, o))
+            return o;
+    }
+    return NULL;
+}
+
+int sip__location_apply_put(sip_location_t *loc, const sip_binding_t *b)
+{
+    sip_uri_t contact;
+    if (!loc || loc->closed || !b || !b->aor || !*b->aor || !b->contact || !*b->contact ||
+        b->q < -1 || b->q > 1000 || broken_line(b))
+        return SIP_EINVAL;
+    size_t klen = strlen(b->aor);
+    if (klen >= KEY_MAX || sip_uri_parse(&contact, b->contact, strlen(b->contact)) < 0)
+        return SIP_EINVAL;
+    int64_t now = sip__location_now(loc);
+    sip__loc_aor_t *a = aor_find(loc, b->aor, klen, sip__loc_hash(b->aor, klen));
+    /* An expired binding (another node wrote it a while ago, or it went with its TTL) is a
+     * removal, as in sip_location_put(). */
+    if (b->expires <= now) {
+        sip__loc_rec_t *old = find_replaced(a, b, &contact);
+        if (old) {
+            unlink_rec(loc, old);
+            aor_drop_if_empty(loc, a);
+        }
+        return 0;
+    }
+    const char *str[SIP__LOC_NSTR] = {b->contact,      nz(b->params),    nz(b->call_id),
+                                      nz(b->path),     nz(b->received),  nz(b->socket),
+                                      nz(b->instance), nz(b->user_agent)};
+    size_t len[SIP__LOC_NSTR];
+    size_t total = 0;
+    for (int k = 0; k < SIP__LOC_NSTR; k++)
+        total += (len[k] = strlen(str[k])) + 1;
+    if (total > SIP__LOC_STR_MAX) return SIP_EINVAL;
+    sip_binding_t copy = *b;
+    if (!copy.updated) copy.updated = now;
+    sip__loc_rec_t *r = sip__loc_rec_new(&copy, str, len);
+    if (!r) return SIP_ENOMEM;
+    if (heap_reserve(loc) < 0 || (!a && !(a = aor_get(loc, b->aor, klen)))) {
+        sip__loc_rec_unref(r);
+        return SIP_ENOMEM;
+    }
+    sip__loc_rec_t *old = find_replaced(a, b, &contact);
+    r->id = loc->next_id++;
+    if (old) unlink_rec(loc, old);
+    link_rec(loc, a, r);
+    return 0;
+}
+
+int sip__location_apply_del(sip_location_t *loc, const char *aor, const char *contact)
+{
+    sip_uri_t c;
+    if (!loc || loc->closed || !aor || !*aor) return SIP_EINVAL;
+    size_t klen = strlen(aor);
+    if (contact && sip_uri_parse(&c, contact, strlen(contact)) < 0) return SIP_EINVAL;
+    sip__loc_aor_t *a = aor_find(loc, aor, klen, sip__loc_hash(aor, klen));
+    size_t n = 0;
+    sip__loc_rec_t **p = a ? &a->head : NULL;
+    while (p && *p) {
+        sip__loc_rec_t *o = *p;
+        if (contact && !contact_equal(&c, o)) {
+            p = &o->next;
+            continue;
+        }
+        unlink_rec(loc, o); /* *p is now the next one */
+        n++;
+    }
+    if (a) aor_drop_if_empty(loc, a);
+    return n ? 0 : SIP_ENOENT;
+}
+
+void sip__location_apply_clear(sip_location_t *loc)
+{
+    if (!loc) return;
+    for (size_t i = 0; loc->buckets && i <= loc->mask; i++) {
+        while (loc->buckets[i]) {
+            sip__loc_aor_t *a = loc->buckets[i];
+            while (a->head)
+                unlink_rec(loc, a->head);
+            aor_drop_if_empty(loc, a);
+        }
+    }
 }

@@ -145,7 +145,9 @@ void sip__loc_op_free(sip__loc_op_t *op);
  * replaces as sip_location_put() does (the same instance and reg-id, else the same contact
  * URI); a binding already expired is removed instead. A del removes the binding of that contact
  * (contact NULL: every binding of the AOR). Keys are AOR keys as sip_location_aor() makes them.
- * @return 0, SIP_ENOENT (del: nothing to remove), SIP_EINVAL, SIP_ENOMEM. */
+ * Neither takes the AOR's domains or aliases into account: the key is used as it is.
+ * @return 0, SIP_ENOENT (del: nothing to remove), SIP_EINVAL (also a closed service, or a
+ *         contact that is not a URI), SIP_ENOMEM (put: the index is unchanged). */
 int sip__location_apply_put(sip_location_t *loc, const sip_binding_t *b);
 int sip__location_apply_del(sip_location_t *loc, const char *aor, const char *contact);
 /* Empties the memory index (a store that lost track reloads everything after it). */

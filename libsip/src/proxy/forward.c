@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "proxy/proxy_int.h"
 #include "sip/error.h"
+#include "transport/raw.h"
 #include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
@@ -197,10 +198,19 @@ static int mac_ok(const sip_proxy_t *p, sip_str_t b, const sip_msg_t *msg, size_
 /* The loop hash a branch of ours carries, or 0 when it is not one of ours. */
 static int branch_hash(sip_str_t b, uint64_t *out)
 {
-    if (b.len < SIP__PROXY_BRANCH_MARK_LEN + 17 ||
-        memcmp(b.ptr, SIP__PROXY_BRANCH_MARK, SIP__PROXY_BRANCH_MARK_LEN) != 0 ||
-        b.ptr[SIP__PROXY_BRANCH_MARK_LEN + 16] != '.')
+    /* A worker's branch has its mark after the cookie (sip/worker.h): "z9hG4bK" "Wxx" "P". */
+    if (sip__txn_branch_owner(b) >= 0) {
+        b.ptr += SIP__TXN_MARK_LEN;
+        b.len -= SIP__TXN_MARK_LEN;
+        if (b.len < SIP__PROXY_BRANCH_MARK_LEN + 17 ||
+            b.ptr[SIP__PROXY_BRANCH_MARK_LEN - 1] != 'P' ||
+            b.ptr[SIP__PROXY_BRANCH_MARK_LEN + 16] != '.')
+            return 0;
+    } else if (b.len < SIP__PROXY_BRANCH_MARK_LEN + 17 ||
+               memcmp(b.ptr, SIP__PROXY_BRANCH_MARK, SIP__PROXY_BRANCH_MARK_LEN) != 0 ||
+               b.ptr[SIP__PROXY_BRANCH_MARK_LEN + 16] != '.') {
         return 0;
+    }
     uint64_t x = 0;
     for (size_t i = 0; i < 16; i++) {
         char c = b.ptr[SIP__PROXY_BRANCH_MARK_LEN + i];
@@ -236,9 +246,17 @@ int sip__proxy_looped(const sip_proxy_t *p, const sip_msg_t *msg)
 void sip__proxy_branch_id(const sip_proxy_req_t *req, uint64_t n, char *buf, size_t size)
 {
     /* SIP__PROXY_BRANCH_MARK "%016llx.%llx.%016llx", written by hand: this is per branch. */
-    char b[SIP__PROXY_BRANCH_MARK_LEN + 16 + 1 + 16 + 1 + 16 + 1];
-    size_t l = SIP__PROXY_BRANCH_MARK_LEN;
+    char b[SIP__PROXY_BRANCH_MARK_LEN + SIP__TXN_MARK_LEN + 16 + 1 + 16 + 1 + 16 + 1];
+    size_t l = 7;
     memcpy(b, SIP__PROXY_BRANCH_MARK, l);
+    /* A worker's mark (sip/worker.h): the response to this branch reaches its transaction
+     * whichever worker receives it. */
+    int mark = sip__txn_layer_mark(req->p->layer);
+    if (mark >= 0) {
+        sip__txn_mark_write(b + l, mark);
+        l += SIP__TXN_MARK_LEN;
+    }
+    b[l++] = SIP__PROXY_BRANCH_MARK[7];
     l += sip__fmt_hex(b + l, req->lhash, 16);
     b[l++] = '.';
     l += sip__fmt_hex_min(b + l, n);
@@ -325,7 +343,8 @@ int sip__proxy_flow_failed(sip_proxy_t *p, const sip__proxy_target_t *t)
     sip_transport_t *tp = p->layer ? sip_txn_layer_get_transport(p->layer) : NULL;
     /* Only stream connections make flows here (a UDP binding has no conn_id): its address is
      * the peer's ephemeral port, which nobody listens on. */
-    return t && t->conn_id && tp && !sip__conn_by_id(tp, t->conn_id);
+    sip_netinfo_t ni;
+    return t && t->conn_id && tp && sip__transport_conn_info(tp, t->conn_id, &ni) != 0;
 }
 
 /* Where a target says to send, ahead of the routing: its flow while the connection is open
@@ -333,16 +352,15 @@ int sip__proxy_flow_failed(sip_proxy_t *p, const sip__proxy_target_t *t)
 static int target_dst(sip_proxy_t *p, const sip__proxy_target_t *t, sip_netinfo_t *ni)
 {
     sip_transport_t *tp = p->layer ? sip_txn_layer_get_transport(p->layer) : NULL;
-    if (tp && t->conn_id) {
-        sip__conn_t *c = sip__conn_by_id(tp, t->conn_id);
-        if (c) {
-            *ni = (sip_netinfo_t){0};
-            ni->transport = c->info.transport;
-            memcpy(ni->remote_ip, c->info.remote_ip, sizeof(ni->remote_ip));
-            ni->remote_port = c->info.remote_port;
-            ni->conn_id = c->id;
-            return 0;
-        }
+    sip_netinfo_t c;
+    /* The connection may be another worker's (sip/worker.h): its id says which. */
+    if (tp && t->conn_id && sip__transport_conn_info(tp, t->conn_id, &c) == 0) {
+        *ni = (sip_netinfo_t){0};
+        ni->transport = c.transport;
+        memcpy(ni->remote_ip, c.remote_ip, sizeof(ni->remote_ip));
+        ni->remote_port = c.remote_port;
+        ni->conn_id = c.conn_id;
+        return 0;
     }
     if (t->dst && *t->dst) {
         sip_uri_t u;

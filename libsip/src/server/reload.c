@@ -136,8 +136,9 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
             if (rc) goto fail;
         }
     }
-    const char *ml = sip__config_str(cfg, "metrics.listen");
-    int new_metrics = !same(old, cfg, "metrics.listen");
+    /* A worker serves no metrics endpoint (sip_server_create_worker()). */
+    const char *ml = srv->worker ? "" : sip__config_str(cfg, "metrics.listen");
+    int new_metrics = !srv->worker && !same(old, cfg, "metrics.listen");
     if (new_metrics && *ml) {
         rc = sip_metrics_create(&metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc && rc != SIP_ENOMEM) {

@@ -11,6 +11,7 @@
 #include "config/config_int.h"
 #include "core/mem.h"
 #include "location/location_int.h"
+#include "worker/worker_int.h"
 #include "core/live_int.h"
 #include "proxy/proxy_int.h"
 #include "server/server_int.h"
@@ -216,6 +217,7 @@ static void server_teardown(sip_server_t *srv)
     srv->auth = srv->proxy_auth = NULL;
     sip_userdb_unref(srv->users);
     srv->users = NULL;
+    if (srv->worker) sip__worker_detach(srv->worker, srv->tp);
     if (srv->tp) sip_transport_close(srv->tp);
     sip_transport_unref(srv->tp);
     srv->tp = NULL;
@@ -232,6 +234,7 @@ static void server_free(sip_server_t *srv)
 {
     server_teardown(srv);
     sip_config_unref(srv->cfg);
+    sip_worker_unref(srv->worker);
     sip_loop_unref(srv->loop);
     for (size_t i = 0; i < srv->nlistens; i++)
         free(srv->listens[i].spec);
@@ -286,6 +289,8 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     topts.tls_verify_client = sip__server_verify_client(vc);
     topts.max_connections = sip__config_uint(cfg, "limits.max_connections");
     topts.idle_timeout_ms = sip__config_ms(cfg, "limits.idle_timeout");
+    /* The worker processes of one server share its listening points (sip/worker.h). */
+    topts.reuseport = srv->worker != NULL;
     rc = sip_transport_create(&srv->tp, srv->loop, &topts);
     if (rc == SIP_EIO || rc == SIP_EINVAL) {
         sip__config_error(err, NULL, 0, 0, "tls.cert", "cannot use %s and %s: %s", cert, key,
@@ -321,6 +326,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
 
     rc = sip_txn_layer_create(&srv->layer, srv->tp, NULL);
     if (rc) return rc;
+    if (srv->worker && (rc = sip_worker_attach(srv->worker, srv->tp, srv->layer))) return rc;
 
     sip_location_opts_t lo;
     sip_location_opts_init(&lo);
@@ -338,6 +344,12 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
             return SIP_ECONFIG;
         }
         lo.db_path = db_path;
+    }
+    /* A worker's bindings come from the hub, whose parent process is the one writer of the
+     * state directory's database; a Redis store is each worker's own. */
+    if (srv->worker && !*sip__config_str(cfg, "store")) {
+        lo.db_path = NULL;
+        lo.worker = srv->worker;
     }
     rc = sip_location_create(&srv->loc, srv->loop, &lo);
     if (rc == SIP_ENOMEM) return rc;
@@ -378,7 +390,8 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     sip__proxy_set_req_done(srv->proxy, on_req_done, srv);
     srv->log_requests = sip__config_bool(cfg, "log.requests");
 
-    const char *ml = sip__config_str(cfg, "metrics.listen");
+    /* A worker serves no metrics endpoint of its own: the port is the parent's. */
+    const char *ml = srv->worker ? "" : sip__config_str(cfg, "metrics.listen");
     if (*ml) {
         rc = sip_metrics_create(&srv->metrics, srv->loop, ml, NULL, NULL, NULL, NULL);
         if (rc == SIP_ENOMEM) return rc;
@@ -395,10 +408,16 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
 int sip_server_create(sip_server_t **out, sip_loop_t *loop, const sip_config_t *cfg,
                       sip_parse_error_t *err)
 {
+    return sip_server_create_worker(out, loop, cfg, NULL, err);
+}
+
+int sip_server_create_worker(sip_server_t **out, sip_loop_t *loop, const sip_config_t *cfg,
+                             sip_worker_t *worker, sip_parse_error_t *err)
+{
     if (err) memset(err, 0, sizeof(*err));
     if (!out) return SIP_EINVAL;
     *out = NULL;
-    if (!loop || !cfg) return SIP_EINVAL;
+    if (!loop || !cfg || (worker && sip__worker_loop(worker) != loop)) return SIP_EINVAL;
     int rc = sip_config_check(cfg, err);
     if (rc) return rc;
     sip_server_t *srv = calloc(1, sizeof(*srv));
@@ -406,6 +425,7 @@ int sip_server_create(sip_server_t **out, sip_loop_t *loop, const sip_config_t *
     sip__live_inc(SIP_LIVE_SERVER);
     srv->refs = 1;
     srv->loop = sip_loop_ref(loop);
+    srv->worker = sip_worker_ref(worker);
     rc = sip_config_clone(&srv->cfg, cfg);
     if (rc == 0) rc = assemble(srv, cfg, err);
     if (rc) {

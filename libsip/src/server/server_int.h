@@ -21,6 +21,7 @@ struct sip_server {
     sip_proxy_t *proxy;
     sip_guard_t *guard;
     sip_metrics_t *metrics;
+    sip_worker_t *worker; /* sip_server_create_worker(): one worker process of several */
     int log_requests;
     /* Each listening point opened, by its text in the configuration, and its index in the
      * transport (a reload closes those no longer listed). */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "guard/guard_int.h"
 #include "stats/stats_int.h"
@@ -78,6 +80,8 @@ void sip__conn_close(sip__conn_t *c, int err, const char *why)
     sip__stat_dec(tp->loop, SIP_STAT_CONN_ACTIVE);
     fail_pending(c, err ? err : SIP_ECLOSED);
     sip__flow_conn_closed(tp, c->id);
+    if (c->announced && tp->worker.conn_event) tp->worker.conn_event(tp->worker.ctx, &c->info, 0);
+    c->announced = 0;
     if (c->ready && c->nlayers) c->layers[c->nlayers - 1]->vt->shutdown(c->layers[c->nlayers - 1]);
     uv_read_stop((uv_stream_t *)&c->tcp);
     sip__loop_closing_begin(tp->loop);
@@ -264,7 +268,8 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
         return;
     }
     sip_msg_set_netinfo(msg, &c->info);
-    sip__tp_deliver(tp, msg, !c->server);
+    if (!tp->worker.steer || !tp->worker.steer(tp->worker.ctx, msg, data, len, !c->server))
+        sip__tp_deliver(tp, msg, !c->server);
     sip_msg_unref(msg);
 }
 
@@ -536,6 +541,16 @@ static void fill_names(sip__conn_t *c)
     }
 }
 
+/* The other workers learn of a connection once its names are known, so that a message for it
+ * (a response, a request over its RFC 5626 flow) is sent to this worker. */
+static void announce(sip__conn_t *c)
+{
+    sip_transport_t *tp = c->tp;
+    if (c->announced || c->closing || !tp->worker.conn_event) return;
+    c->announced = 1;
+    tp->worker.conn_event(tp->worker.ctx, &c->info, 1);
+}
+
 /* One warning per CAP_LOG_INTERVAL_MS; the next says how many were held back. */
 static void cap_log(sip_transport_t *tp, const char *fmt, const char *a, const char *b)
 {
@@ -614,6 +629,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    announce(c);
     start_layers(c);
 }
 
@@ -625,6 +641,24 @@ int sip__stream_listen(sip__listener_t *l, const struct sockaddr *sa)
     l->h.tcp.data = l;
     l->open = 1;
     l->tp->open_handles++;
+    if (l->tp->opts.reuseport) {
+        /* Worker processes share the port (sip/worker.h); libuv before 1.49 cannot set
+         * SO_REUSEPORT itself, so the socket is made here and handed to it. */
+        int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) return -errno;
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+        if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+        socklen_t sl =
+            sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        if (bind(fd, sa, sl) != 0 || (rc = uv_tcp_open(&l->h.tcp, fd)) != 0) {
+            rc = rc ? rc : -errno;
+            close(fd);
+            return rc;
+        }
+        return uv_listen((uv_stream_t *)&l->h.tcp, 511, on_connection);
+    }
     rc = uv_tcp_bind(&l->h.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
     if (rc) return rc;
     return uv_listen((uv_stream_t *)&l->h.tcp, 511, on_connection);
@@ -653,6 +687,7 @@ static void on_connect(uv_connect_t *req, int status)
     fill_names(c);
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    announce(c);
     start_layers(c);
     conn_unref(c);
 }
@@ -700,6 +735,13 @@ sip__conn_t *sip__conn_find(sip_transport_t *tp, sip_transport_type_t type, cons
             strcmp(c->info.remote_ip, ip) == 0)
             return c;
     return NULL;
+}
+
+const sip_netinfo_t *sip__conn_remote(sip_transport_t *tp, uint64_t id)
+{
+    if (!id || !tp->worker.remote_conn || id >> SIP__CONN_WORKER_SHIFT == tp->worker.index)
+        return NULL;
+    return tp->worker.remote_conn(tp->worker.ctx, id);
 }
 
 sip__conn_t *sip__conn_by_id(sip_transport_t *tp, uint64_t id)

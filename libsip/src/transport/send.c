@@ -125,6 +125,18 @@ static int send_via(sip_transport_t *tp, sip_msg_t *msg, sip_transport_type_t ty
         return 0;
     }
     sip__conn_t *c = conn_id ? sip__conn_by_id(tp, conn_id) : NULL;
+    const sip_netinfo_t *rni = !c && conn_id ? sip__conn_remote(tp, conn_id) : NULL;
+    if (rni) {
+        /* Another worker holds the connection (RFC 5626 flows, §18.2.2 replies over the
+         * connection of the request): the bytes go to it, printed here. */
+        if ((rc = sip__tp_print(tp, msg, &data, &len))) goto fail;
+        sip__tp_trace(tp, 1, rni, data, len);
+        sip_msg_set_netinfo(msg, rni);
+        if ((rc = tp->worker.send_remote(tp->worker.ctx, conn_id, data, len))) goto fail;
+        sip__stat_tx(tp->loop, msg);
+        sip__tp_complete(tp, cb, user, user_free, 0);
+        return 0;
+    }
     if (!c && server_name && sip_transport_is_secure(type))
         c = find_named(tp, type, ip, port, server_name);
     else if (!c)
@@ -173,8 +185,12 @@ int sip_transport_send(sip_transport_t *tp, sip_msg_t *msg, const sip_netinfo_t 
     }
     if ((rc = stamp_own_via(tp, msg, type, l))) goto fail;
     /* RFC 5922 §7.2: a target located from a name is checked against that name. */
+    /* A flow of another worker is named by its id alone; the others are found by address. */
+    uint64_t conn_id =
+        dst->transport == type && sip__conn_remote(tp, dst->conn_id) ? dst->conn_id : 0;
     return send_via(tp, msg, type, dst->remote_ip, dst->remote_port,
-                    dst->server_name[0] ? dst->server_name : NULL, 0, NULL, cb, user, user_free);
+                    dst->server_name[0] ? dst->server_name : NULL, conn_id, NULL, cb, user,
+                    user_free);
 fail:
     if (user_free) user_free(user);
     return rc;
@@ -238,6 +254,10 @@ int sip_transport_send_response(sip_transport_t *tp, sip_msg_t *rsp)
         sip__conn_t *c = NULL;
         if (ni && ni->transport == type) {
             c = ni->conn_id ? sip__conn_by_id(tp, ni->conn_id) : NULL;
+            /* The request came in over another worker's connection. */
+            if (!c && sip__conn_remote(tp, ni->conn_id))
+                return send_via(tp, rsp, type, ni->remote_ip, ni->remote_port, NULL, ni->conn_id,
+                                NULL, NULL, NULL, NULL);
             if (!c) c = sip__conn_find(tp, type, ni->remote_ip, ni->remote_port);
         }
         if (c)
@@ -291,6 +311,10 @@ int sip__transport_send_raw(sip_transport_t *tp, const sip_netinfo_t *ni, const 
     /* A stream: the connection it used, or another open one to the same peer; a retransmission
      * never opens a connection (RFC 3261 §17: reliable transports do not retransmit). */
     sip__conn_t *c = ni->conn_id ? sip__conn_by_id(tp, ni->conn_id) : NULL;
+    if (!c && sip__conn_remote(tp, ni->conn_id)) {
+        sip__tp_trace(tp, 1, ni, data, len);
+        return tp->worker.send_remote(tp->worker.ctx, ni->conn_id, data, len);
+    }
     if (!c) c = sip__conn_find(tp, ni->transport, ni->remote_ip, ni->remote_port);
     if (!c) return SIP_ENOENT;
     sip__tp_trace(tp, 1, &c->info, data, len);

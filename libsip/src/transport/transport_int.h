@@ -12,6 +12,24 @@
 
 typedef struct sip__conn sip__conn_t;
 
+/* A transport that is one worker of several (sip/worker.h): what it asks of its worker. */
+typedef struct sip__tp_worker {
+    void *ctx;
+    unsigned index;
+    /* A received message (parsed, its netinfo set; data/len the bytes as received): 1 when
+     * another worker owns it and it went there, 0 to handle it here. */
+    int (*steer)(void *ctx, sip_msg_t *msg, const char *data, size_t len, int trusted);
+    /* Bytes for connection conn_id of another worker. 0 or an error. */
+    int (*send_remote)(void *ctx, uint64_t conn_id, const char *data, size_t len);
+    /* The netinfo of another worker's open connection, or NULL when it is not known open. */
+    const sip_netinfo_t *(*remote_conn)(void *ctx, uint64_t conn_id);
+    /* A connection of this worker is up (open 1: its names are known) or closed (0). */
+    void (*conn_event)(void *ctx, const sip_netinfo_t *ni, int open);
+} sip__tp_worker_t;
+
+/* Connection ids carry the index of the worker holding them in their top bits. */
+#define SIP__CONN_WORKER_SHIFT 56
+
 typedef struct sip__listener {
     sip_transport_t *tp;
     sip_transport_type_t type;
@@ -71,6 +89,7 @@ struct sip__conn {
     size_t wlen, wcap;
     uint64_t pongs;  /* RFC 5626 §4.4.1: CRLF pongs received on a connection this side opened */
     int got_message; /* a complete message arrived: never evicted at the connection cap */
+    int announced;   /* its worker told the others it is open */
     struct sockaddr_storage peer; /* the remote address, for the guard (ss_family 0: unknown) */
 };
 
@@ -127,6 +146,7 @@ struct sip_transport {
     size_t sendbuf_len;
     struct sip__flow_watch *flow_watches; /* flow.c: watches on connections closing */
     sip_guard_t *guard;                   /* sip_transport_set_guard(), or NULL */
+    sip__tp_worker_t worker;              /* worker.ctx NULL: not a worker (sip/worker.h) */
     /* Warnings about the connection cap (evictions, refusals): one per interval at most. */
     uint64_t cap_log_last;
     int cap_log_any;
@@ -166,6 +186,8 @@ int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa);
 int sip__udp_send(sip__listener_t *l, const char *data, size_t len, const char *ip, uint16_t port);
 
 /* conn.c */
+/* The netinfo of another worker's connection id, NULL when it is this worker's or unknown. */
+const sip_netinfo_t *sip__conn_remote(sip_transport_t *tp, uint64_t id);
 int sip__stream_listen(sip__listener_t *l, const struct sockaddr *sa);
 sip__conn_t *sip__conn_find(sip_transport_t *tp, sip_transport_type_t type, const char *ip,
                             uint16_t port);

@@ -104,7 +104,9 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
         return;
     }
     sip_msg_set_netinfo(msg, &ni);
-    sip__tp_deliver(tp, msg, 0);
+    /* Another worker's request or response goes to it before anything here sees it. */
+    if (!tp->worker.steer || !tp->worker.steer(tp->worker.ctx, msg, data, len, 0))
+        sip__tp_deliver(tp, msg, 0);
     sip_msg_unref(msg);
 }
 
@@ -174,6 +176,8 @@ int sip__udp_listen(sip__listener_t *l, const struct sockaddr *sa)
     l->fd = fd;
     int on = 1;
     if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    /* Worker processes share the port; the kernel spreads datagrams over them by source. */
+    if (tp->opts.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
     socklen_t sl =
         sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, sa, sl) != 0) return -errno;

@@ -492,7 +492,33 @@ void sip__txn_make_branch(sip_txn_layer_t *l, char *buf, size_t size)
     x ^= x << 25;
     x ^= x >> 27;
     l->rnd = x;
+    if (l->mark >= 0) {
+        char m[SIP__TXN_MARK_LEN + 1];
+        sip__txn_mark_write(m, l->mark);
+        m[SIP__TXN_MARK_LEN] = '\0';
+        snprintf(buf, size, "z9hG4bK%s%016llx", m,
+                 (unsigned long long)(x * 2685821657736338717ull));
+        return;
+    }
     snprintf(buf, size, "z9hG4bK%016llx", (unsigned long long)(x * 2685821657736338717ull));
+}
+
+void sip__txn_mark_write(char *buf, int index)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf[0] = 'W';
+    buf[1] = hex[(index >> 4) & 15];
+    buf[2] = hex[index & 15];
+}
+
+void sip__txn_layer_set_mark(sip_txn_layer_t *l, int index)
+{
+    if (l) l->mark = index >= 0 && index < 256 ? index : -1;
+}
+
+int sip__txn_layer_mark(const sip_txn_layer_t *l)
+{
+    return l ? l->mark : -1;
 }
 
 /* RFC 3261 §8.1.1.7: every request a transaction sends carries a branch of its own. */
@@ -677,6 +703,7 @@ int sip_txn_layer_create(sip_txn_layer_t **out, sip_transport_t *tp, const sip_t
         return SIP_ENOMEM;
     }
     l->refs = 1;
+    l->mark = -1;
     sip__live_inc(SIP_LIVE_TXN_LAYER);
     l->loop = loop;
     if (opts)

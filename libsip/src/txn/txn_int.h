@@ -3,6 +3,8 @@
 #ifndef SIP_TXN_INT_H
 #define SIP_TXN_INT_H
 
+#include <string.h>
+
 #include <uv.h>
 
 #include "loop/loop_int.h"
@@ -175,6 +177,7 @@ struct sip_txn_layer {
     int in_slot;      /* the request link holds the transport's application slot */
     int leaving_slot; /* layer_close() is giving the slot up */
     int proxy;        /* a stateful proxy's layer: no merged-request check (RFC 3261 §16) */
+    int mark;         /* the worker whose mark its branches carry (sip/worker.h), -1: none */
 };
 
 /* layer.c */
@@ -203,6 +206,30 @@ int sip__txn_has_cookie(sip_str_t branch);
 int sip__txn_ensure_branch(sip_txn_layer_t *l, sip_msg_t *msg);
 sip_txn_t *sip__txn_bucket(sip_txn_layer_t *l, uint32_t hash);
 void sip__txn_make_branch(sip_txn_layer_t *l, char *buf, size_t size);
+
+/* Branches of a worker (sip/worker.h) carry its mark after the magic cookie: "W" and two hex
+ * digits of its index, so that the worker a response reaches knows at once whose client
+ * transaction it is. */
+#define SIP__TXN_MARK_LEN 3
+/* Sets the mark of the layer's branches (-1: none). */
+void sip__txn_layer_set_mark(sip_txn_layer_t *l, int index);
+/* The mark of the layer's branches, -1 when none. */
+int sip__txn_layer_mark(const sip_txn_layer_t *l);
+/* Writes the mark of worker index into buf (SIP__TXN_MARK_LEN octets, no NUL). */
+void sip__txn_mark_write(char *buf, int index);
+/* The worker index a branch is marked with, or -1. */
+static inline int sip__txn_branch_owner(sip_str_t b)
+{
+    if (b.len < 7 + SIP__TXN_MARK_LEN || memcmp(b.ptr, "z9hG4bKW", 8) != 0) return -1;
+    int v = 0;
+    for (int i = 8; i < 10; i++) {
+        char c = b.ptr[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
 
 /* state.c */
 /* The state of a transaction between its allocation and its first state (never seen outside). */

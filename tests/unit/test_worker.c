@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the worker module (sip/worker.h): a hub on its own loop and thread, as the
+ * parent process runs it, and two workers on the test's loop, linked by socket pairs as worker
+ * processes are. A response or a CANCEL that lands on the wrong worker reaches its transaction,
+ * a message for another worker's connection goes out on it, location writes are shared, and a
+ * worker that comes back gets the index. Ports 52000-52099. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pump.h"
+#include "sip/sip.h"
+#include "transport/raw.h"
+#include "worker/worker_int.h"
+
+#define UDP_PORT 52000
+#define TCP_PORT0 52001
+#define TCP_PORT1 52002
+#define PEER_PORT 52010
+
+/* ---- the hub side: its loop runs on a thread --------------------------------------------- */
+
+typedef struct fx {
+    sip_loop_t *hl, *wl;
+    sip_hub_t *hub;
+    sip_location_t *hloc;
+    sip_timer_t *keep;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sip_worker_t *w[2];
+    sip_transport_t *tp[2];
+    sip_txn_layer_t *layer[2];
+    sip_location_t *loc[2];
+    int nreq[2];
+    sip_txn_t *srv;
+    int peer; /* a UDP socket standing for the other end */
+} fx_t;
+
+typedef struct call {
+    fx_t *fx;
+    void (*fn)(fx_t *fx, void *arg);
+    void *arg;
+    int done;
+} call_t;
+
+static void *hub_main(void *arg)
+{
+    fx_t *fx = arg;
+    sip_loop_run(fx->hl);
+    return NULL;
+}
+
+static void call_run(sip_loop_t *loop, void *user)
+{
+    (void)loop;
+    call_t *c = user;
+    c->fn(c->fx, c->arg);
+    pthread_mutex_lock(&c->fx->mu);
+    c->done = 1;
+    pthread_cond_broadcast(&c->fx->cv);
+    pthread_mutex_unlock(&c->fx->mu);
+}
+
+/* Runs fn on the hub's thread and waits for it. */
+static void hub_call(fx_t *fx, void (*fn)(fx_t *fx, void *arg), void *arg)
+{
+    call_t c = {fx, fn, arg, 0};
+    assert_int_equal(sip_loop_post(fx->hl, call_run, &c, NULL), 0);
+    pthread_mutex_lock(&fx->mu);
+    while (!c.done)
+        pthread_cond_wait(&fx->cv, &fx->mu);
+    pthread_mutex_unlock(&fx->mu);
+}
+
+typedef struct {
+    unsigned k;
+    int fd;
+} link_arg_t;
+
+static void do_link(fx_t *fx, void *arg)
+{
+    link_arg_t *a = arg;
+    assert_int_equal(sip_hub_link(fx->hub, a->k, &a->fd), 0);
+}
+
+static void do_unlink(fx_t *fx, void *arg)
+{
+    sip_hub_unlink(fx->hub, *(unsigned *)arg);
+}
+
+static void do_count(fx_t *fx, void *arg)
+{
+    *(size_t *)arg = sip_location_count(fx->hloc);
+}
+
+static void do_ready(fx_t *fx, void *arg)
+{
+    *(unsigned *)arg = sip_hub_ready_count(fx->hub);
+}
+
+static void do_stop(fx_t *fx, void *arg)
+{
+    (void)arg;
+    sip_hub_close(fx->hub);
+    sip_location_close(fx->hloc);
+    sip_timer_stop(fx->keep);
+    sip_loop_stop(fx->hl);
+}
+
+static void keep_alive(sip_timer_t *t, void *user)
+{
+    (void)t;
+    (void)user;
+}
+
+static size_t hub_count(fx_t *fx)
+{
+    size_t n = 0;
+    hub_call(fx, do_count, &n);
+    return n;
+}
+
+static void start_worker(fx_t *fx, unsigned k)
+{
+    link_arg_t a = {k, -1};
+    hub_call(fx, do_link, &a);
+    sip_worker_opts_t wo;
+    sip_worker_opts_init(&wo);
+    wo.index = k;
+    wo.count = 2;
+    wo.fd = a.fd;
+    assert_int_equal(sip_worker_create(&fx->w[k], fx->wl, &wo), 0);
+    assert_int_equal(sip_worker_index(fx->w[k]), k);
+    assert_int_equal(sip_worker_count(fx->w[k]), 2);
+    assert_int_equal(sip_worker_is_linked(fx->w[k]), 1);
+}
+
+static void on_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, void *user)
+{
+    fx_t *fx = user;
+    (void)req;
+    int k = layer == fx->layer[1];
+    fx->nreq[k]++;
+    if (txn && !fx->srv) fx->srv = sip_txn_ref(txn);
+}
+
+static void attach(fx_t *fx, unsigned k)
+{
+    assert_int_equal(sip_worker_attach(fx->w[k], fx->tp[k], fx->layer[k]), 0);
+    assert_int_equal(sip_worker_attach(fx->w[k], fx->tp[k], fx->layer[k]), SIP_EEXIST);
+}
+
+static int setup_bare(void **state)
+{
+    fx_t *fx = calloc(1, sizeof(*fx));
+    pthread_mutex_init(&fx->mu, NULL);
+    pthread_cond_init(&fx->cv, NULL);
+    assert_int_equal(sip_loop_create(&fx->hl), 0);
+    assert_int_equal(sip_loop_create(&fx->wl), 0);
+    assert_int_equal(sip_location_create(&fx->hloc, fx->hl, NULL), 0);
+    sip_hub_opts_t ho;
+    sip_hub_opts_init(&ho);
+    ho.workers = 2;
+    ho.location = fx->hloc;
+    assert_int_equal(sip_hub_create(&fx->hub, fx->hl, &ho), 0);
+    assert_int_equal(sip_timer_start(&fx->keep, fx->hl, 1000, 1000, keep_alive, NULL, NULL), 0);
+    assert_int_equal(pthread_create(&fx->th, NULL, hub_main, fx), 0);
+    start_worker(fx, 0);
+    start_worker(fx, 1);
+    unsigned ready = 0;
+    hub_call(fx, do_ready, &ready);
+    assert_int_equal(ready, 2);
+    /* Worker 0 hears of worker 1 after its own handshake. */
+    test_pump(fx->wl, 50);
+    fx->peer = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PEER_PORT)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fx->peer, (struct sockaddr *)&a, sizeof(a)), 0);
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    setup_bare(state);
+    fx_t *fx = *state;
+    for (unsigned k = 0; k < 2; k++) {
+        sip_transport_opts_t to;
+        sip_transport_opts_init(&to);
+        to.reuseport = 1;
+        assert_int_equal(sip_transport_create(&fx->tp[k], fx->wl, &to), 0);
+        char spec[64];
+        snprintf(spec, sizeof(spec), "udp:127.0.0.1:%d", UDP_PORT);
+        assert_true(sip_transport_listen(fx->tp[k], spec) >= 0);
+        snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%d", k ? TCP_PORT1 : TCP_PORT0);
+        assert_true(sip_transport_listen(fx->tp[k], spec) >= 0);
+        assert_int_equal(sip_txn_layer_create(&fx->layer[k], fx->tp[k], NULL), 0);
+        assert_int_equal(sip_txn_layer_set_request_handler(fx->layer[k], on_request, fx, NULL), 0);
+        attach(fx, k);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    sip_txn_unref(fx->srv);
+    for (unsigned k = 0; k < 2; k++) {
+        sip_location_unref(fx->loc[k]);
+        sip_txn_layer_unref(fx->layer[k]);
+        sip_transport_unref(fx->tp[k]);
+        sip_worker_unref(fx->w[k]);
+    }
+    test_pump(fx->wl, 20);
+    hub_call(fx, do_stop, NULL);
+    pthread_join(fx->th, NULL);
+    sip_hub_unref(fx->hub);
+    sip_location_unref(fx->hloc);
+    sip_timer_unref(fx->keep);
+    sip_loop_close(fx->hl);
+    sip_loop_unref(fx->hl);
+    sip_loop_close(fx->wl);
+    sip_loop_unref(fx->wl);
+    close(fx->peer);
+    pthread_mutex_destroy(&fx->mu);
+    pthread_cond_destroy(&fx->cv);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static sip_netinfo_t from_peer(sip_transport_type_t t)
+{
+    sip_netinfo_t ni = {0};
+    ni.transport = t;
+    strcpy(ni.local_ip, "127.0.0.1");
+    ni.local_port = UDP_PORT;
+    strcpy(ni.remote_ip, "127.0.0.1");
+    ni.remote_port = PEER_PORT;
+    return ni;
+}
+
+/* Reads what the peer socket got within ms (pumping the workers' loop), into buf. */
+static int peer_read(fx_t *fx, char *buf, size_t size, int ms)
+{
+    for (int i = 0; i < ms; i++) {
+        ssize_t n = recv(fx->peer, buf, size - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            return (int)n;
+        }
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    return -1;
+}
+
+static void on_response(sip_txn_t *txn, int status, const sip_msg_t *rsp, void *user)
+{
+    (void)txn;
+    (void)rsp;
+    *(int *)user = status;
+}
+
+/* ---- a response on the wrong worker ---------------------------------------------------------- */
+
+static void worker_response_reaches_its_transaction(void **state)
+{
+    fx_t *fx = *state;
+    const char *req_text = "OPTIONS sip:peer@127.0.0.1:52010 SIP/2.0\r\n"
+                           "From: <sip:a@example.com>;tag=1\r\n"
+                           "To: <sip:peer@127.0.0.1>\r\n"
+                           "Call-ID: resp-wrong-worker\r\n"
+                           "CSeq: 1 OPTIONS\r\n"
+                           "Max-Forwards: 70\r\n"
+                           "Content-Length: 0\r\n\r\n";
+    sip_msg_t *req;
+    assert_int_equal(sip_msg_parse(&req, req_text, strlen(req_text), NULL), 0);
+    sip_netinfo_t dst = from_peer(SIP_TRANSPORT_UDP);
+    int status = 0;
+    sip_txn_t *t;
+    assert_int_equal(
+        sip_txn_client_create(&t, fx->layer[0], req, &dst, NULL, on_response, &status, NULL), 0);
+    sip_msg_unref(req);
+    char buf[4096];
+    assert_true(peer_read(fx, buf, sizeof(buf), 2000) > 0);
+    /* The branch carries worker 0's mark. */
+    assert_non_null(strstr(buf, "branch=z9hG4bKW00"));
+    sip_msg_t *got, *rsp;
+    assert_int_equal(sip_msg_parse(&got, buf, strlen(buf), NULL), 0);
+    assert_int_equal(sip_msg_create_response(&rsp, got, 200, NULL, "t1"), 0);
+    char out[4096];
+    int n = sip_msg_print(rsp, out, sizeof(out));
+    assert_true(n > 0);
+    /* It lands on worker 1, as the kernel may choose. */
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    assert_int_equal(sip__transport_receive(fx->tp[1], &ni, out, (size_t)n, 0), 0);
+    assert_true(test_pump_until(fx->wl, &status, 200, 2000));
+    assert_int_equal(status, 200);
+    sip_msg_unref(got);
+    sip_msg_unref(rsp);
+    sip_txn_unref(t);
+}
+
+/* ---- a retransmission and a CANCEL through the other worker ---------------------------------- */
+
+static void worker_cancel_reaches_owner(void **state)
+{
+    fx_t *fx = *state;
+    char inv[1024], cancel[1024];
+    /* A branch whose owner is worker 1; every message is given to worker 0. */
+    for (int i = 0;; i++) {
+        snprintf(inv, sizeof(inv),
+                 "INVITE sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
+                 "From: <sip:a@example.com>;tag=1\r\n"
+                 "To: <sip:bob@example.com>\r\n"
+                 "Call-ID: cancel-owner\r\n"
+                 "CSeq: 1 INVITE\r\n"
+                 "Contact: <sip:a@127.0.0.1:52010>\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 i);
+        sip_msg_t *m;
+        assert_int_equal(sip_msg_parse(&m, inv, strlen(inv), NULL), 0);
+        int o = sip__worker_owner(fx->w[0], m);
+        sip_msg_unref(m);
+        if (o == 1) {
+            snprintf(cancel, sizeof(cancel),
+                     "CANCEL sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
+                     "From: <sip:a@example.com>;tag=1\r\n"
+                     "To: <sip:bob@example.com>\r\n"
+                     "Call-ID: cancel-owner\r\n"
+                     "CSeq: 1 CANCEL\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     i);
+            break;
+        }
+    }
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, inv, strlen(inv), 0), 0);
+    assert_true(test_pump_until(fx->wl, &fx->nreq[1], 1, 2000));
+    /* The retransmission is absorbed by the owner's transaction: one INVITE for the TU. */
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, inv, strlen(inv), 0), 0);
+    test_pump(fx->wl, 50);
+    assert_int_equal(fx->nreq[0], 0);
+    assert_int_equal(fx->nreq[1], 1);
+    assert_non_null(fx->srv);
+    assert_int_equal(sip_txn_get_layer(fx->srv), fx->layer[1]);
+    /* RFC 3261 §9.2: the CANCEL gets 200 and the INVITE 487, from the owner. */
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, cancel, strlen(cancel), 0), 0);
+    int got200 = 0, got487 = 0;
+    char buf[4096];
+    for (int i = 0; i < 20 && !(got200 && got487); i++) {
+        if (peer_read(fx, buf, sizeof(buf), 200) <= 0) continue;
+        if (!strncmp(buf, "SIP/2.0 200", 11) && strstr(buf, "CANCEL")) got200 = 1;
+        if (!strncmp(buf, "SIP/2.0 487", 11)) got487 = 1;
+    }
+    assert_true(got200);
+    assert_true(got487);
+    assert_int_equal(fx->nreq[0], 0);
+    assert_int_equal(fx->nreq[1], 1);
+}
+
+/* ---- sending over another worker's connection ------------------------------------------------ */
+
+static void grab_id(void *ctx, const sip_netinfo_t *ni)
+{
+    *(uint64_t *)ctx = ni->conn_id;
+}
+
+static void worker_send_over_other_connection(void **state)
+{
+    fx_t *fx = *state;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(TCP_PORT1)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    uint64_t id = 0;
+    for (int i = 0; i < 2000 && !id; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        sip__transport_each_conn(fx->tp[1], grab_id, &id);
+        if (!id) usleep(1000);
+    }
+    assert_true(id != 0);
+    /* Its id names the worker holding it. */
+    assert_int_equal(id >> 56, 1);
+    sip_netinfo_t ni;
+    for (int i = 0; i < 2000 && sip__transport_conn_info(fx->tp[0], id, &ni) != 0; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    assert_int_equal(sip__transport_conn_info(fx->tp[0], id, &ni), 0);
+    assert_int_equal(ni.transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(ni.conn_id, id);
+    const char *text = "OPTIONS sip:c@127.0.0.1 SIP/2.0\r\n"
+                       "Via: SIP/2.0/TCP 0.0.0.0;branch=z9hG4bKother\r\n"
+                       "From: <sip:a@example.com>;tag=1\r\n"
+                       "To: <sip:c@127.0.0.1>\r\n"
+                       "Call-ID: other-conn\r\n"
+                       "CSeq: 1 OPTIONS\r\n"
+                       "Max-Forwards: 70\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    sip_msg_t *msg;
+    assert_int_equal(sip_msg_parse(&msg, text, strlen(text), NULL), 0);
+    sip_netinfo_t dst = {0};
+    dst.transport = SIP_TRANSPORT_TCP;
+    strcpy(dst.remote_ip, ni.remote_ip);
+    dst.remote_port = ni.remote_port;
+    dst.conn_id = id;
+    assert_int_equal(sip_transport_send(fx->tp[0], msg, &dst, NULL, NULL, NULL), 0);
+    sip_msg_unref(msg);
+    char buf[4096] = "";
+    size_t got = 0;
+    for (int i = 0; i < 2000 && !strstr(buf, "\r\n\r\n"); i++) {
+        sip_loop_run_once(fx->wl, 0);
+        ssize_t n = recv(c, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+        if (n > 0) got += (size_t)n;
+        buf[got] = '\0';
+        usleep(1000);
+    }
+    assert_non_null(strstr(buf, "OPTIONS sip:c@127.0.0.1 SIP/2.0"));
+    /* Worker 0 opened nothing of its own. */
+    assert_int_equal(sip_transport_connection_count(fx->tp[0]), 0);
+    /* The connection closing is heard by the other worker. */
+    close(c);
+    for (int i = 0; i < 2000 && sip__transport_conn_info(fx->tp[0], id, &ni) == 0; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    assert_int_equal(sip__transport_conn_info(fx->tp[0], id, &ni), SIP_ENOENT);
+}
+
+/* ---- the location service -------------------------------------------------------------------- */
+
+typedef struct {
+    int calls, status;
+} done_t;
+
+static void on_done(sip_location_t *loc, int status, void *user)
+{
+    (void)loc;
+    done_t *d = user;
+    d->calls++;
+    d->status = status;
+}
+
+static void open_location(fx_t *fx, unsigned k)
+{
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    lo.worker = fx->w[k];
+    assert_int_equal(sip_location_create(&fx->loc[k], fx->wl, &lo), 0);
+}
+
+static int wait_count(fx_t *fx, sip_location_t *loc, size_t want)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (sip_location_count(loc) == want) return 1;
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    return sip_location_count(loc) == want;
+}
+
+static void put(fx_t *fx, unsigned k, const char *aor, const char *contact)
+{
+    sip_binding_t b = {0};
+    b.aor = aor;
+    b.contact = contact;
+    b.expires = time(NULL) + 3600;
+    b.q = -1;
+    done_t d = {0};
+    assert_int_equal(sip_location_put(fx->loc[k], &b, on_done, &d, NULL), 0);
+    /* Complete only once the hub has it. */
+    assert_true(test_pump_until(fx->wl, &d.calls, 1, 2000));
+    assert_int_equal(d.status, 0);
+}
+
+static void worker_location_shared(void **state)
+{
+    fx_t *fx = *state;
+    open_location(fx, 0);
+    open_location(fx, 1);
+    put(fx, 0, "sip:alice@example.com", "sip:alice@127.0.0.1:5070");
+    assert_int_equal(hub_count(fx), 1);
+    assert_true(wait_count(fx, fx->loc[1], 1));
+    sip_uri_t u;
+    assert_int_equal(sip_uri_parse(&u, "sip:alice@example.com", 21), 0);
+    sip_bindings_t *set;
+    assert_int_equal(sip_location_lookup_now(&set, fx->loc[1], &u), 0);
+    assert_int_equal(sip_bindings_count(set), 1);
+    assert_string_equal(sip_bindings_at(set, 0)->contact, "sip:alice@127.0.0.1:5070");
+    sip_bindings_unref(set);
+    /* A refresh replaces everywhere; a removal on worker 1 reaches worker 0 and the hub. */
+    put(fx, 1, "sip:alice@example.com", "sip:alice@127.0.0.1:5070");
+    test_pump(fx->wl, 20);
+    assert_int_equal(sip_location_count(fx->loc[0]), 1);
+    assert_int_equal(hub_count(fx), 1);
+    done_t d = {0};
+    assert_int_equal(
+        sip_location_remove(fx->loc[1], "sip:alice@example.com", NULL, on_done, &d, NULL), 0);
+    assert_true(test_pump_until(fx->wl, &d.calls, 1, 2000));
+    assert_int_equal(d.status, 0);
+    assert_true(wait_count(fx, fx->loc[0], 0));
+    assert_int_equal(hub_count(fx), 0);
+}
+
+static void worker_comes_back_with_the_index(void **state)
+{
+    fx_t *fx = *state;
+    open_location(fx, 0);
+    open_location(fx, 1);
+    put(fx, 0, "sip:alice@example.com", "sip:alice@127.0.0.1:5070");
+    put(fx, 0, "sip:bob@example.com", "sip:bob@127.0.0.1:5071");
+    assert_true(wait_count(fx, fx->loc[1], 2));
+    /* Worker 1 ends (its process died) and the parent starts it again. */
+    sip_location_unref(fx->loc[1]);
+    fx->loc[1] = NULL;
+    sip_worker_close(fx->w[1]);
+    sip_worker_unref(fx->w[1]);
+    fx->w[1] = NULL;
+    unsigned k = 1;
+    hub_call(fx, do_unlink, &k);
+    unsigned ready = 9;
+    hub_call(fx, do_ready, &ready);
+    assert_int_equal(ready, 1);
+    /* Written while it was away. */
+    put(fx, 0, "sip:carol@example.com", "sip:carol@127.0.0.1:5072");
+    start_worker(fx, 1);
+    attach(fx, 1);
+    open_location(fx, 1);
+    /* The index is there when create returns. */
+    assert_int_equal(sip_location_count(fx->loc[1]), 3);
+    /* And the links work again both ways. */
+    put(fx, 1, "sip:dave@example.com", "sip:dave@127.0.0.1:5073");
+    assert_true(wait_count(fx, fx->loc[0], 4));
+    assert_int_equal(hub_count(fx), 4);
+}
+
+static void worker_bad_arguments(void **state)
+{
+    fx_t *fx = *state;
+    sip_worker_t *w = (sip_worker_t *)1;
+    sip_worker_opts_t wo;
+    sip_worker_opts_init(&wo);
+    assert_int_equal(wo.fd, -1);
+    assert_int_equal(sip_worker_create(&w, fx->wl, &wo), SIP_EINVAL);
+    assert_null(w);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    wo.fd = sv[0];
+    wo.index = 2;
+    wo.count = 2;
+    assert_int_equal(sip_worker_create(&w, fx->wl, &wo), SIP_EINVAL);
+    /* A hub that never answers. */
+    close(sv[1]);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    wo.fd = sv[0];
+    wo.index = 0;
+    close(sv[1]);
+    assert_int_equal(sip_worker_create(&w, fx->wl, &wo), SIP_EIO);
+    sip_hub_t *h = (sip_hub_t *)1;
+    sip_hub_opts_t ho;
+    sip_hub_opts_init(&ho);
+    ho.workers = 0;
+    assert_int_equal(sip_hub_create(&h, fx->wl, &ho), SIP_EINVAL);
+    assert_null(h);
+    ho.workers = SIP_WORKERS_MAX + 1;
+    assert_int_equal(sip_hub_create(&h, fx->wl, &ho), SIP_EINVAL);
+    ho.workers = 2;
+    ho.location = fx->hloc; /* on another loop */
+    assert_int_equal(sip_hub_create(&h, fx->wl, &ho), SIP_EINVAL);
+    assert_int_equal(sip_worker_attach(fx->w[0], fx->tp[1], fx->layer[1]), SIP_EEXIST);
+    assert_int_equal(sip_worker_attach(NULL, fx->tp[1], fx->layer[1]), SIP_EINVAL);
+    int fd = 5;
+    ho.location = NULL;
+    assert_int_equal(sip_hub_create(&h, fx->wl, &ho), 0);
+    assert_int_equal(sip_hub_link(h, 2, &fd), SIP_EINVAL);
+    assert_int_equal(fd, -1);
+    sip_hub_close(h);
+    assert_int_equal(sip_hub_link(h, 0, &fd), SIP_ECLOSED);
+    sip_hub_unref(h);
+}
+
+/* ---- two worker servers: a TCP-registered user called over UDP --------------------------------
+ */
+
+#define SRV_PORT 52020
+
+/* Reads one message from a stream socket within ms (pumping the loop). */
+static int tcp_read(fx_t *fx, int c, char *buf, size_t size, int ms)
+{
+    size_t got = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < ms; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        ssize_t n = recv(c, buf + got, size - 1 - got, MSG_DONTWAIT);
+        if (n > 0) got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n")) return (int)got;
+        usleep(1000);
+    }
+    return -1;
+}
+
+static void worker_servers_register_and_call(void **state)
+{
+    fx_t *fx = *state;
+    sip_config_t *cfg;
+    assert_int_equal(sip_config_create(&cfg), 0);
+    assert_int_equal(sip_config_set(cfg, "listen", "udp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_add(cfg, "listen", "tcp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "log.level", "error", NULL), 0);
+    sip_server_t *srv[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sip_server_create_worker(&srv[k], fx->wl, cfg, fx->w[k], NULL), 0);
+    /* A worker on another loop, and a second server on one worker, are refused. */
+    sip_server_t *other = (sip_server_t *)1;
+    assert_int_equal(sip_server_create_worker(&other, fx->hl, cfg, fx->w[0], NULL), SIP_EINVAL);
+    assert_null(other);
+    assert_int_equal(sip_server_create_worker(&other, fx->wl, cfg, fx->w[0], NULL), SIP_EEXIST);
+    assert_null(other);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *reg = "REGISTER sip:127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKreg1\r\n"
+                      "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+                      "To: <sip:alice@127.0.0.1>\r\n"
+                      "Call-ID: reg-1\r\n"
+                      "CSeq: 1 REGISTER\r\n"
+                      "Contact: <sip:alice@127.0.0.1:5999;transport=tcp>\r\n"
+                      "Expires: 3600\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    assert_int_equal(send(c, reg, strlen(reg), 0), (ssize_t)strlen(reg));
+    char buf[8192];
+    assert_true(tcp_read(fx, c, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+    /* Both workers know the binding once the hub acknowledged it. */
+    for (int k = 0; k < 2; k++)
+        assert_true(wait_count(fx, sip_server_get_location(srv[k]), 1));
+    const char *inv = "INVITE sip:alice@127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKinv1;rport\r\n"
+                      "From: <sip:bob@127.0.0.1>;tag=b1\r\n"
+                      "To: <sip:alice@127.0.0.1>\r\n"
+                      "Call-ID: call-1\r\n"
+                      "CSeq: 1 INVITE\r\n"
+                      "Contact: <sip:bob@127.0.0.1:52010>\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(sendto(fx->peer, inv, strlen(inv), 0, (struct sockaddr *)&sa, sizeof(sa)),
+                     (ssize_t)strlen(inv));
+    /* The INVITE reaches alice over her flow, whichever worker holds it. */
+    assert_true(tcp_read(fx, c, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "INVITE sip:alice@127.0.0.1:5999", 31), 0);
+    sip_msg_t *got, *rsp;
+    assert_int_equal(sip_msg_parse(&got, buf, strlen(buf), NULL), 0);
+    assert_int_equal(sip_msg_create_response(&rsp, got, 486, NULL, "al"), 0);
+    char out[8192];
+    int n = sip_msg_print(rsp, out, sizeof(out));
+    assert_true(n > 0);
+    assert_int_equal(send(c, out, (size_t)n, 0), n);
+    /* Her 486 reaches the proxy's transaction and goes upstream. */
+    int busy = 0;
+    for (int i = 0; i < 20 && !busy; i++)
+        if (peer_read(fx, buf, sizeof(buf), 200) > 0 && !strncmp(buf, "SIP/2.0 486", 11)) busy = 1;
+    assert_true(busy);
+    sip_msg_unref(got);
+    sip_msg_unref(rsp);
+    close(c);
+    for (int k = 0; k < 2; k++) {
+        sip_server_close(srv[k]);
+        sip_server_unref(srv[k]);
+    }
+    sip_config_unref(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_location_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_comes_back_with_the_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_servers_register_and_call, setup_bare, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
