@@ -615,6 +615,12 @@ int main(int argc, char **argv)
     unsigned workers = sipd_workers_count(cfg);
     if (d.worker_link < 0 && workers > 1 && !d.demo && sipd_workers_supported()) {
         /* The parent: the workers are this program again, with the internal flags. */
+        rc = sip_config_check(cfg, &err);
+        if (rc) {
+            print_error(&d, &err);
+            sip_config_unref(cfg);
+            return EXIT_RUNTIME;
+        }
         sipd_parent_opts_t po = {.argc = argc,
                                  .argv = argv,
                                  .workers = workers,

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -577,6 +579,60 @@ static void on_hup(sip_signal_t *sig, int signum, void *user)
 
 /* ---- the parent's run ---------------------------------------------------------------------- */
 
+/* The workers open their listening points with SO_REUSEPORT, which another program of this
+ * user doing the same (a second sipd started by mistake) would share silently, splitting the
+ * traffic. Each configured point is bound once here without it: a port taken by anyone stops
+ * sipd at start, as it stops a single sipd. */
+static int probe_listen(const sip_config_t *cfg)
+{
+    for (size_t i = 0; i < sip_config_count(cfg, "listen"); i++) {
+        const char *spec = sip_config_get(cfg, "listen", i);
+        const char *addr = strchr(spec, ':'), *colon = strrchr(spec, ':');
+        if (addr == NULL || colon == addr) continue;
+        char host[64];
+        addr++;
+        size_t hl = (size_t)(colon - addr);
+        if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+            addr++;
+            hl -= 2;
+        }
+        if (hl >= sizeof(host)) continue;
+        memcpy(host, addr, hl);
+        host[hl] = '\0';
+        int port = atoi(colon + 1);
+        if (port <= 0) continue; /* port 0: any free one, chosen by worker 0 */
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        socklen_t sl;
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+            a4->sin_family = AF_INET;
+            a4->sin_port = htons((uint16_t)port);
+            sl = sizeof(*a4);
+        } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons((uint16_t)port);
+            sl = sizeof(*a6);
+        } else {
+            continue; /* the workers say what is wrong with it */
+        }
+        int udp = strncmp(spec, "udp:", 4) == 0;
+        int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        /* TCP: as the transport does, so that connections in TIME_WAIT do not count. */
+        if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int rc = bind(fd, (struct sockaddr *)&ss, sl) == 0 ? 0 : -errno;
+        close(fd);
+        if (rc) {
+            fprintf(stderr, "sipd: listen: cannot listen on %s: %s\n", spec, sip_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int open_location(parent_t *p, const sip_config_t *cfg)
 {
     const char *store = sip_config_get(cfg, "store", 0);
@@ -654,10 +710,8 @@ int sipd_parent_run(const sip_config_t *cfg, const sipd_parent_opts_t *o)
         return EXIT_RUNTIME;
     }
     p.exe[len] = '\0';
-    sip_parse_error_t err;
-    int rc = sip_config_check(cfg, &err);
-    if (rc) {
-        fprintf(stderr, "sipd: %s\n", err.reason);
+    int rc;
+    if (probe_listen(cfg) != 0) {
         teardown(&p);
         return EXIT_RUNTIME;
     }

@@ -58,7 +58,7 @@ typedef struct sipd_parent_opts {
  * Runs the parent until SIGTERM or SIGINT has stopped every worker (or a worker failed to
  * start): prints what a one-process sipd prints at start once every worker is ready, and
  * `stopped on signal N; B bindings` at the end.
- * @param cfg  the configuration (checked here); Borrowed
+ * @param cfg  the configuration, checked (sip_config_check()); Borrowed
  * @return the exit status: EXIT_CLEAN, or EXIT_RUNTIME (a worker that did not start, the
  *         location service or the metrics endpoint that cannot be opened).
  */
