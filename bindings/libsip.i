@@ -130,8 +130,6 @@
 %ignore sip_txn_clock_t;
 %ignore sip_txn_opts::clock;
 %ignore sip_ua_opts::clock;
-/* Until the worker slice binds them (sip/worker.h is not %included yet). */
-%ignore sip_server_create_worker;
 
 /* ---- convention 1: handle out-parameters ------------------------------------------------- */
 
@@ -447,6 +445,11 @@ static int sipbind_text_put(sipbind_text_t *sink, const char *SIP_BYTES, size_t 
  * YAML text by convention 4, the text of sip_config_load_text() by convention 3. The shutdown's
  * done callback has no user_free (it runs once, when the shutdown ends): the binding wraps it so
  * that the script function is released after that one call, or at once when the call fails. */
+/* Workers (sip/worker.h): the hub and a worker's link are handles (convention 1); the
+ * descriptor sip_hub_link() makes for the child process is one more return value. */
+%apply SWIGTYPE **SIP_HANDLE_OUT { sip_hub_t **out, sip_worker_t **out };
+%apply int *OUTPUT { int *child_fd };
+%include "sip/worker.h"
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_config_t **out, sip_server_t **out };
 %apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *text, size_t len) };
 SIP_TEXT_PRINTER(sip_config_format, const sip_config_t *)

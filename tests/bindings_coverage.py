@@ -82,6 +82,8 @@ PACKAGE_OPTIONS = {
     "sip_proxy_relay_opts_t": "ProxyRequest.proxy",
     "sip_metrics_opts_t": "Metrics",
     "sip_guard_opts_t": "Guard",
+    "sip_hub_opts_t": "Hub",
+    "sip_worker_opts_t": "Worker",
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))

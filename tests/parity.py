@@ -192,6 +192,9 @@ LUA_ONLY = {
     "Registration.events": "Python's `async for ev, status, rsp in reg`",
     # The configuration and the server (libsip.server, libsip/server.lua).
     "Server.__tostring": "Python's repr(server)",
+    # Workers (libsip.worker, libsip/worker.lua).
+    "Hub.__tostring": "Python's repr(hub)",
+    "Worker.__tostring": "Python's repr(worker)",
 }
 
 

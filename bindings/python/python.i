@@ -3,11 +3,13 @@
 
 %module(package="libsip", threads="1") _core
 
-/* The GIL is kept for every call except the two that wait: a loop runs other Python threads
- * while it sleeps, and takes the GIL back in each callback (PyGILState_Ensure). */
+/* The GIL is kept for every call except those that wait: a loop runs other Python threads
+ * while it sleeps, and takes the GIL back in each callback (PyGILState_Ensure); a starting
+ * worker waits for its hub's answer (sip/worker.h), which no Python code gives. */
 %nothread;
 %thread sip_loop_run;
 %thread sip_loop_run_once;
+%thread sip_worker_create;
 
 %{
 #define PY_SSIZE_T_CLEAN

@@ -191,3 +191,67 @@ T.case("location: SQLite keeps bindings across a restart", function()
     for _, s in ipairs { "", "-wal", "-shm" } do os.remove(db .. s) end
     finish(loop)
 end)
+
+-- The Redis store, against a redis-server of its own on 127.0.0.1:50310 (no persistence).
+local REDIS_PORT = 50310
+
+local function redis_cli(args)
+    return os.execute(("redis-cli -p %d %s >/dev/null 2>&1"):format(REDIS_PORT, args))
+end
+
+T.case("location: Redis shares bindings between nodes", function()
+    local pidfile = os.tmpname()
+    T.ok(os.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no "
+        .. "--daemonize yes --pidfile %s >/dev/null 2>&1"):format(REDIS_PORT, pidfile)),
+        "redis-server started")
+    local up = false
+    for _ = 1, 500 do
+        if redis_cli("ping") then up = true break end
+        os.execute("sleep 0.02")
+    end
+    T.ok(up, "redis-server answers")
+    local url = ("redis://127.0.0.1:%d"):format(REDIS_PORT)
+    local loop = sip.Loop()
+    local ok, err = pcall(function()
+        local a = sip.Location(loop, { redis_url = url })
+        local b = sip.Location(loop, { redis_url = url })
+        run(loop, function()
+            -- In a task a write returns once Redis has it.
+            a:put("sip:r@example.com", "sip:r@192.0.2.1", { expires = later(), q = 0.5,
+                instance = "<urn:uuid:7>", reg_id = 1, conn_id = 4, user_agent = "ua/1" })
+            for _ = 1, 1000 do
+                if b.count == 1 then break end
+                sip.sleep(10)
+            end
+            local found = b:lookup_now("sip:r@example.com")
+            T.eq(#found, 1, "seen by the other node")
+            T.eq(found[1].contact, "sip:r@192.0.2.1", "contact")
+            T.eq(found[1].instance, "<urn:uuid:7>", "instance")
+            T.eq(found[1].conn_id, 0, "a connection is the node's own")
+            b:remove("sip:r@example.com")
+            for _ = 1, 1000 do
+                if a.count == 0 then break end
+                sip.sleep(10)
+            end
+            T.eq(a.count, 0, "the removal reached the first node")
+        end)
+        a:put("sip:s@example.com", "sip:s@192.0.2.2", { expires = later() })
+        a:close()
+        local c <close> = sip.Location(loop, { redis_url = url })
+        T.eq(#c:lookup_now("sip:s@example.com"), 1, "loaded by a node that starts later")
+        b:close()
+        T.raises("SIP_EINVAL", function() sip.Location(loop, { redis_url = 5 }) end)
+        T.raises("SIP_EINVAL", function()
+            sip.Location(loop, { redis_url = "http://127.0.0.1:1" })
+        end)
+        -- Nothing listens there.
+        T.raises("SIP_EIO", function()
+            sip.Location(loop, { redis_url = "redis://127.0.0.1:50311" })
+        end)
+    end)
+    redis_cli("shutdown nosave")
+    os.remove(pidfile)
+    finish(loop)
+    if not ok then error(err, 0) end
+end)
+

@@ -51,7 +51,7 @@ T.case("Transport: options and arguments are checked as in Python", function()
     T.ok(e.reason:find("loop must be a sip.Loop", 1, true), e.reason)
     e = T.raises("SIP_EINVAL", sip.Transport, { loop = loop, options = { mtu = "x" } })
     T.ok(e.reason:find("'mtu' must be an integer", 1, true), e.reason)
-    T.eq(#sip.Transport.OPTIONS, 14, "the sip_transport_opts_t fields")
+    T.eq(#sip.Transport.OPTIONS, 15, "the sip_transport_opts_t fields")
     local tp <close> = sip.Transport{ loop = loop, listen = "udp:127.0.0.1:0" }
     local taken = tp:listeners()[1].spec
     e = T.raises("EADDRINUSE", tp.listen, tp, taken)

@@ -193,3 +193,72 @@ def test_sqlite_keeps_bindings_across_a_restart(loop, tmp_path):
 
 async def _awaitable(w):
     await w
+
+
+# ---- the Redis store (a redis-server of its own on 127.0.0.1:50300, no persistence) ----------
+
+REDIS_PORT = 50300
+
+
+@pytest.fixture
+def redis():
+    import socket
+    import subprocess
+    p = subprocess.Popen(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", REDIS_PORT), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < end, "redis-server did not start"
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{REDIS_PORT}"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_redis_shares_bindings_between_nodes(loop, redis):
+    a = Location(loop, redis_url=redis)
+    b = Location(loop, redis_url=redis)
+
+    async def until(cond):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+    async def go():
+        w = a.put("sip:r@example.com", "sip:r@192.0.2.1", expires=_later(), q=0.5,
+                  instance="<urn:uuid:7>", reg_id=1, conn_id=4, user_agent="ua/1")
+        assert not w.done  # acknowledged once Redis has it
+        await w
+        await until(lambda: b.count == 1)
+        found = b.lookup_now("sip:r@example.com")
+        assert (found[0].contact, found[0].q, found[0].instance, found[0].user_agent) == \
+            ("sip:r@192.0.2.1", 0.5, "<urn:uuid:7>", "ua/1")
+        assert found[0].conn_id == 0  # a connection is the node's own
+        await b.remove("sip:r@example.com")
+        await until(lambda: a.count == 0)
+
+    _run(loop, go())
+    # A node that starts later loads what is there.
+    a.put("sip:s@example.com", "sip:s@192.0.2.2", expires=_later())
+    a.close()  # commits the write in flight
+    with Location(loop, redis_url=redis) as c:
+        assert [x.contact for x in c.lookup_now("sip:s@example.com")] == ["sip:s@192.0.2.2"]
+    b.close()
+
+
+def test_redis_argument_checks(loop):
+    with pytest.raises(TypeError):
+        Location(loop, redis_url=5)
+    with pytest.raises(libsip.InvalidError):
+        Location(loop, redis_url="http://127.0.0.1:50300")
+    with pytest.raises(libsip.InvalidError):
+        Location(loop, redis_url="redis://127.0.0.1:50300", db_path="/tmp/x.db")
+    with pytest.raises(libsip.Error) as e:
+        Location(loop, redis_url="redis://127.0.0.1:50301")  # nothing listens there
+    assert e.value.name == "SIP_EIO"

@@ -661,11 +661,20 @@ static void later_nop(sip__loc_store_t *st)
     (void)st;
 }
 
+static int later_down; /* the store is away (Redis gone): it takes no write */
+
+static int later_ready(sip__loc_store_t *st)
+{
+    (void)st;
+    return !later_down;
+}
+
 static const sip__loc_store_ops_t later_ops = {.name = "later",
                                                .write = later_write,
                                                .lookup = later_lookup,
                                                .close = later_nop,
-                                               .free = later_nop};
+                                               .free = later_nop,
+                                               .ready = later_ready};
 static sip__loc_store_t later_store = {&later_ops};
 
 /* Answers the pending lookup with what the memory index holds now. */
@@ -709,7 +718,7 @@ static void receive_register(const char *call_id, const char *contacts)
 }
 
 /* A lookup that answers later, writes durable later: the 200 waits for both; a write the store
- * fails is a 500, and its binding is not kept. */
+ * fails is a 500 (503 with Retry-After when the store is away), and its binding is not kept. */
 static void registrar_waits_for_the_store(void **state)
 {
     (void)state;
@@ -735,12 +744,35 @@ static void registrar_waits_for_the_store(void **state)
     receive_register("w2", "<sip:alice@10.0.0.4>");
     answer_lookup();
     assert_int_equal(later.nops, 1);
-    complete_writes(SIP_EIO);
+    complete_writes(SIP_ENOMEM);
     assert_int_equal(nrsp, 2);
     assert_int_equal(saved_status, 500);
     assert_int_equal(sip_msg_get_status(last()), 500);
     assert_string_equal(reason(), "Binding Not Stored");
+    assert_int_equal(nh("Retry-After"), 0);
     assert_int_equal(later.lookups, 3);
+
+    /* The store is away when the write completes (SIP_EIO): RFC 3261 §21.5.4, 503 with
+     * Retry-After; the UA tries again later. */
+    receive_register("w3", "<sip:alice@10.0.0.5>");
+    answer_lookup();
+    complete_writes(SIP_EIO);
+    assert_int_equal(nrsp, 3);
+    assert_int_equal(saved_status, 503);
+    assert_int_equal(sip_msg_get_status(last()), 503);
+    assert_string_equal(hv("Retry-After", 0), "5");
+    assert_string_equal(reason(), "Location Service Unavailable");
+
+    /* ... or already away when the write is made: nothing changes in memory, the bindings
+     * known are still served, and the refresh of one of them does not lose it. */
+    later_down = 1;
+    receive_register("w4", "<sip:alice@10.0.0.2>;expires=0, <sip:alice@10.0.0.6>");
+    answer_lookup();
+    assert_int_equal(later.nops, 0);
+    assert_int_equal(nrsp, 4);
+    assert_int_equal(sip_msg_get_status(last()), 503);
+    assert_string_equal(hv("Retry-After", 0), "5");
+    later_down = 0;
     loc->store = NULL;
     assert_int_equal(nbind("sip:alice@example.com"), 2);
 }

@@ -164,6 +164,9 @@ static void attach(fx_t *fx, unsigned k)
     assert_int_equal(sip_worker_attach(fx->w[k], fx->tp[k], fx->layer[k]), SIP_EEXIST);
 }
 
+/* The hub's service on SQLite (setup_sqlite), else in memory. */
+static char db_dir[64];
+
 static int setup_bare(void **state)
 {
     fx_t *fx = calloc(1, sizeof(*fx));
@@ -171,7 +174,14 @@ static int setup_bare(void **state)
     pthread_cond_init(&fx->cv, NULL);
     assert_int_equal(sip_loop_create(&fx->hl), 0);
     assert_int_equal(sip_loop_create(&fx->wl), 0);
-    assert_int_equal(sip_location_create(&fx->hloc, fx->hl, NULL), 0);
+    sip_location_opts_t hlo;
+    sip_location_opts_init(&hlo);
+    char db[128];
+    if (db_dir[0]) {
+        snprintf(db, sizeof(db), "%s/location.sqlite", db_dir);
+        hlo.db_path = db;
+    }
+    assert_int_equal(sip_location_create(&fx->hloc, fx->hl, &hlo), 0);
     sip_hub_opts_t ho;
     sip_hub_opts_init(&ho);
     ho.workers = 2;
@@ -191,6 +201,27 @@ static int setup_bare(void **state)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(fx->peer, (struct sockaddr *)&a, sizeof(a)), 0);
     *state = fx;
+    return 0;
+}
+
+static int setup(void **state);
+
+static int setup_sqlite(void **state)
+{
+    strcpy(db_dir, "/tmp/test_worker_XXXXXX");
+    assert_non_null(mkdtemp(db_dir));
+    return setup(state);
+}
+
+static int teardown(void **state);
+
+static int teardown_sqlite(void **state)
+{
+    teardown(state);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", db_dir);
+    assert_int_equal(system(cmd), 0);
+    db_dir[0] = '\0';
     return 0;
 }
 
@@ -336,10 +367,7 @@ static void worker_cancel_reaches_owner(void **state)
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
                  i);
-        sip_msg_t *m;
-        assert_int_equal(sip_msg_parse(&m, inv, strlen(inv), NULL), 0);
-        int o = sip__worker_owner(fx->w[0], m);
-        sip_msg_unref(m);
+        int o = sip__worker_owner(fx->w[0], inv, strlen(inv));
         if (o == 1) {
             snprintf(cancel, sizeof(cancel),
                      "CANCEL sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
@@ -377,6 +405,35 @@ static void worker_cancel_reaches_owner(void **state)
     assert_true(got487);
     assert_int_equal(fx->nreq[0], 0);
     assert_int_equal(fx->nreq[1], 1);
+}
+
+/* ---- a malformed request is answered by its owner as the receiver would have ---------------- */
+
+static void worker_malformed_answered_by_owner(void **state)
+{
+    fx_t *fx = *state;
+    char bad[1024];
+    for (int i = 0;; i++) {
+        snprintf(bad, sizeof(bad),
+                 "OPTIONS sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKbad%d\r\n"
+                 "From: <sip:a@example.com>;tag=1\r\n"
+                 "To: <sip:bob@example.com>\r\n"
+                 "Call-ID: malformed\r\n"
+                 "CSeq: many OPTIONS\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 i);
+        if (sip__worker_owner(fx->w[0], bad, strlen(bad)) == 1) break;
+    }
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    sip_loop_set_log_level(fx->wl, SIP_LOG_ERROR);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, bad, strlen(bad), 0), 0);
+    char buf[4096];
+    assert_true(peer_read(fx, buf, sizeof(buf), 2000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 400", 11), 0);
+    assert_non_null(strstr(buf, "branch=z9hG4bKbad"));
+    assert_int_equal(fx->nreq[0] + fx->nreq[1], 0);
 }
 
 /* ---- sending over another worker's connection ------------------------------------------------ */
@@ -555,6 +612,30 @@ static void worker_comes_back_with_the_index(void **state)
     assert_int_equal(hub_count(fx), 4);
 }
 
+static void worker_write_durable_in_the_hub(void **state)
+{
+    fx_t *fx = *state;
+    open_location(fx, 0);
+    open_location(fx, 1);
+    /* Acknowledged once the parent's SQLite commit returned: another reader finds it. */
+    put(fx, 1, "sip:erin@example.com", "sip:erin@127.0.0.1:5074");
+    sip_loop_t *other;
+    assert_int_equal(sip_loop_create(&other), 0);
+    sip_location_opts_t lo;
+    sip_location_opts_init(&lo);
+    char db[128];
+    snprintf(db, sizeof(db), "%s/location.sqlite", db_dir);
+    lo.db_path = db;
+    sip_location_t *reader;
+    assert_int_equal(sip_location_create(&reader, other, &lo), 0);
+    assert_int_equal(sip_location_count(reader), 1);
+    sip_location_close(reader);
+    sip_location_unref(reader);
+    sip_loop_close(other);
+    sip_loop_unref(other);
+    assert_true(wait_count(fx, fx->loc[0], 1));
+}
+
 static void worker_bad_arguments(void **state)
 {
     fx_t *fx = *state;
@@ -702,9 +783,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_malformed_answered_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_location_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_comes_back_with_the_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_write_durable_in_the_hub, setup_sqlite,
+                                        teardown_sqlite),
         cmocka_unit_test_setup_teardown(worker_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_servers_register_and_call, setup_bare, teardown),
     };

@@ -30,8 +30,8 @@ void sipd_usage(FILE *f)
 {
     fprintf(
         f, "usage: sipd [-c FILE] [--listen SPEC]... [--domain D]... [--users FILE]\n"
-           "            [--state DIR] [--stateless | --redirect] [--script FILE]\n"
-           "            [--workers N] [-v]...\n"
+           "            [--state DIR | --store URL] [--stateless | --redirect]\n"
+           "            [--script FILE] [--workers N] [-v]...\n"
            "       sipd --check-config [-c FILE] [options]\n"
            "       sipd passwd FILE USER [--realm R]\n"
            "\n"
@@ -66,6 +66,8 @@ void sipd_usage(FILE *f)
            "                      is forwarded outside our domains\n"
            "  -s, --state DIR     keep the bindings in DIR/" STATE_FILE " (SQLite; created when\n"
            "                      missing) so that they survive a restart; default: memory\n"
+           "      --store URL     keep the bindings on Redis, redis://HOST:PORT[/DB] (store),\n"
+           "                      shared with every sipd using it; excludes --state\n"
            "      --stateless     forward without transactions (RFC 3261 16.11): no forking,\n"
            "                      a registered AOR goes to its best contact (mode)\n"
            "      --redirect      answer requests for registered AORs with 302 and their\n"
@@ -421,7 +423,10 @@ static void print_started(sipd_t *d, const sip_config_t *cfg, FILE *out)
     char db[4200];
     snprintf(db, sizeof(db), "%s/" STATE_FILE, state);
     fprintf(out, "; %zu users%s; %s; %zu bindings; %s\n", users ? sip_userdb_count(users) : 0,
-            users ? "" : " (registrations not authenticated)", *state ? db : "bindings in memory",
+            users ? "" : " (registrations not authenticated)",
+            *sip_config_get(cfg, "store", 0) ? sip_config_get(cfg, "store", 0)
+            : *state                         ? db
+                                             : "bindings in memory",
             sip_location_count(sip_server_get_location(d->srv)),
             strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
@@ -460,6 +465,7 @@ int main(int argc, char **argv)
         OPT_WORKER_LINK,
         OPT_WORKER_CONTROL,
         OPT_WORKER_LISTEN,
+        OPT_STORE,
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -482,6 +488,7 @@ int main(int argc, char **argv)
         {"trace", no_argument, NULL, OPT_TRACE},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"pid-file", required_argument, NULL, OPT_PID_FILE},
+        {"store", required_argument, NULL, OPT_STORE},
         {"workers", required_argument, NULL, OPT_WORKERS},
         /* Internal: what the parent gives a worker process (docs/SIPD.md, "Workers"). */
         {"worker-index", required_argument, NULL, OPT_WORKER_INDEX},
@@ -516,6 +523,7 @@ int main(int argc, char **argv)
             }
             rc = add_flag(&d, "state", optarg, "--state");
             break;
+        case OPT_STORE: rc = add_flag(&d, "store", optarg, "--store"); break;
         case OPT_STATELESS:
             mode_flags++;
             rc = add_flag(&d, "mode", "stateless", "--stateless");

@@ -102,5 +102,8 @@ sip.Guard = require("libsip.guard").Guard
 -- The configuration and the server sipd runs (libsip.server).
 sip.Config = require("libsip.server").Config
 sip.Server = require("libsip.server").Server
+-- Worker processes serving one endpoint and their hub (libsip.worker).
+sip.Hub = require("libsip.worker").Hub
+sip.Worker = require("libsip.worker").Worker
 
 return sip

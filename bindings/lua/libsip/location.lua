@@ -74,13 +74,17 @@ local function uri_text(v, what)
     raise(core.SIP_EINVAL, ("%s must be a URI (string or sip.Uri), got %s"):format(what, type(v)))
 end
 
-local OPTS = errors._set { "db_path", "batch_ms", "expire_interval_ms" }
+local OPTS = errors._set { "db_path", "batch_ms", "expire_interval_ms", "redis_url", "worker" }
 
 --- A location service on a loop: sip.Location(loop) in memory, or sip.Location(loop,
 --- { db_path = FILE, batch_ms = 2, expire_interval_ms = 1000 }) persistent on SQLite (every
 --- binding stored there that has not expired is loaded before this returns; writes are
---- committed in batches by a worker thread). Raises SIP_EIO when the database cannot be opened
---- or read (the reason is logged).
+--- committed in batches by a worker thread), or sip.Location(loop, { redis_url =
+--- "redis://host:port[/db]" }) shared on Redis with every node using it (loaded at once too;
+--- while Redis is away writes fail with SIP_EIO and lookups answer from memory). With worker =
+--- sip.Worker, the service of one worker process: the hub's index is loaded before this returns
+--- and a write is durable once the hub acknowledged it. Raises SIP_EIO when the database or
+--- Redis cannot be opened or read (the reason is logged).
 function M.Location(loop, opts)
     if type(loop) ~= "table" or getmetatable(loop) ~= loopm._Loop then
         raise(core.SIP_EINVAL, "sip.Location: a sip.Loop expected, got " .. type(loop))
@@ -88,14 +92,22 @@ function M.Location(loop, opts)
     opts = errors._check_opts(opts, OPTS, "sip.Location")
     local o = core.sip_location_opts_t()
     core.sip_location_opts_init(o)
+    -- A worker process (sip.Worker): the hub's index, writes through the hub.
+    local worker = opts.worker
+    if worker ~= nil then
+        o.worker = require("libsip.worker")._worker_p(worker, "sip.Location")
+        local rest = {}
+        for k, v in pairs(opts) do if k ~= "worker" then rest[k] = v end end
+        opts = rest
+    end
     errors._set_struct(o, opts, "sip.Location")
     local rc, p = core.sip_location_create(loop_p(loop), o)
     if rc == core.SIP_EIO then
-        raise(rc, "sip.Location: cannot open the database '" .. tostring(opts.db_path)
-            .. "' (see the log)")
+        raise(rc, "sip.Location: cannot open the location store '"
+            .. tostring(opts.redis_url or opts.db_path) .. "' (see the log)")
     end
     check(rc)
-    return setmetatable({ _p = p, _loop = loop }, Location)
+    return setmetatable({ _p = p, _loop = loop, _worker = worker }, Location)
 end
 
 --- Commits every queued write (waiting for it: a clean stop loses nothing), closes the database

@@ -361,12 +361,15 @@ local function setup(s, p, loop, own_loop)
     return s
 end
 
-local SERVER_KEYS = { config = true, route = true, loop = true }
+local SERVER_KEYS = { config = true, route = true, loop = true, worker = true }
 
 --- sip.Server{ config = sip.Config | "file.yaml" | { key = value }, route = function(req),
 --- loop = sip.Loop, <key> = value... }: a server made from the configuration (the keys on
 --- top), routing every request with route(req) (a task per request), or with the default
---- routing of `sipd` without one. Raises SIP_ECONFIG when the configuration is refused.
+--- routing of `sipd` without one. With worker = sip.Worker (on loop), the server is one worker
+--- process of several (sip_server_create_worker()): listening points shared, messages of the
+--- other workers passed to them, bindings from the hub. Raises SIP_ECONFIG when the
+--- configuration is refused.
 function M.Server(opts)
     if opts == nil then opts = {} end
     if type(opts) ~= "table" then
@@ -380,10 +383,15 @@ function M.Server(opts)
         raise(core.SIP_EINVAL, "sip.Server: loop must be a sip.Loop, got " .. type(opts.loop))
     end
     if opts.route ~= nil then errors._arg_fn(opts.route, "sip.Server: route") end
+    local wp = require("libsip.worker")._worker_p(opts.worker, "sip.Server")
+    if wp and (opts.loop == nil or opts.worker.loop ~= opts.loop) then
+        raise(core.SIP_EINVAL, "sip.Server: a worker's server runs on the worker's loop "
+            .. "(loop = worker.loop)")
+    end
     local cfg = make_config(opts.config, keys)
     local own = opts.loop == nil
     local loop = opts.loop or loopm.Loop()
-    local rc, p, err = core.sip_server_create(loopm._loop_p(loop), cfg_p(cfg))
+    local rc, p, err = core.sip_server_create_worker(loopm._loop_p(loop), cfg_p(cfg), wp)
     if rc < 0 then
         if own then loop:close() end
         config_error(rc, err, nil, "cannot create the server")

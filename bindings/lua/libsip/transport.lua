@@ -294,7 +294,7 @@ local TRANSPORT_KEYS = set { "loop", "listen", "options", "on_message" }
 -- Transport.OPTIONS.
 local OPTIONS = { "udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
     "handshake_timeout_ms", "parse", "tls_ca_file", "tls_cert_file", "tls_key_file",
-    "tls_verify", "tls_verify_client", "ws_path", "via_host" }
+    "tls_verify", "tls_verify_client", "ws_path", "via_host", "reuseport" }
 
 local function transport_p(t)
     local p = rawget(t, "_p")

@@ -80,3 +80,6 @@ __all__ += ["Guard"]
 # The configuration and the server sipd runs (libsip.server).
 from .server import Config, ConfigError, Server  # noqa: E402
 __all__ += ["Config", "ConfigError", "Server"]
+# Worker processes serving one endpoint and their hub (libsip.worker).
+from .worker import Hub, Worker  # noqa: E402
+__all__ += ["Hub", "Worker"]

@@ -98,3 +98,5 @@ from .guard import Guard as Guard
 from .server import Config as Config
 from .server import ConfigError as ConfigError
 from .server import Server as Server
+from .worker import Hub as Hub
+from .worker import Worker as Worker

@@ -139,14 +139,20 @@ class _Write:
 class Location:
     """A location service (sip_location_t) on a loop: in memory, or persistent on SQLite with
     db_path (every binding stored there that has not expired is loaded before this returns;
-    writes are committed in batches by a worker thread, so the loop never waits on the disk).
-    batch_ms is the longest a write waits for others to share its commit (0: each loop turn);
-    expire_interval_ms how often expired bindings are removed. Raises Error with SIP_EIO when
-    the database cannot be opened or read (the reason is logged). close() (or ``with``)
-    commits what is queued and stops it; later calls raise ClosedError."""
+    writes are committed in batches by a worker thread, so the loop never waits on the disk),
+    or shared on Redis with redis_url ("redis://host:port[/db]": loaded at once too; every
+    node using that Redis sees the others' changes; while Redis is away writes fail with
+    SIP_EIO and lookups answer from memory). batch_ms is the longest a write waits for others
+    to share its commit (0: each loop turn); expire_interval_ms how often expired bindings are
+    removed. With worker (a libsip.Worker), the service of one worker process: the hub's index
+    is loaded before this returns and a write is durable once the hub acknowledged it. Raises
+    Error with SIP_EIO when the database or Redis cannot be opened or read (the reason is
+    logged). close() (or ``with``) commits what is queued and stops it; later calls raise
+    ClosedError."""
 
     def __init__(self, loop: Loop, *, db_path: Optional[str] = None, batch_ms: int = 2,
-                 expire_interval_ms: int = 1000) -> None:
+                 expire_interval_ms: int = 1000, redis_url: Optional[str] = None,
+                 worker: Any = None) -> None:
         if not isinstance(loop, Loop):
             raise TypeError(f"loop must be a Loop, not {type(loop).__name__}")
         self._loop = loop
@@ -155,13 +161,21 @@ class Location:
         _c.sip_location_opts_init(o)
         if db_path is not None:
             o.db_path = _str("db_path", db_path)
+        if redis_url is not None:
+            o.redis_url = _str("redis_url", redis_url)
+        if worker is not None:
+            # A worker process (libsip.Worker): the hub's index, writes through the hub.
+            from .worker import _worker_handle
+            o.worker = _worker_handle(worker)
+        self._worker = worker
         o.batch_ms = _int("batch_ms", batch_ms)
         o.expire_interval_ms = _int("expire_interval_ms", expire_interval_ms)
         if batch_ms < 0 or expire_interval_ms < 0:
             raise InvalidError(_c.SIP_EINVAL, "batch_ms and expire_interval_ms must be >= 0")
         rc, h = _c.sip_location_create(loop._handle(), o)
         if rc < 0:
-            raise error(rc, f"cannot open the location database {db_path!r} (see the log)"
+            where = db_path if redis_url is None else redis_url
+            raise error(rc, f"cannot open the location store {where!r} (see the log)"
                         if rc == _c.SIP_EIO else None)
         self._h = h
 

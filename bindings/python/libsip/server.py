@@ -579,12 +579,19 @@ class Server:
     defaults); keyword arguments set keys on top (tls_cert= for "tls.cert"). An ``async def``
     route runs at once up to its first wait and continues as an asyncio task. reload()
     applies a new configuration without dropping calls, transactions or registrations;
-    shutdown() ends it cleanly; close() at once. Raises ConfigError when the configuration is
-    refused (the key at fault, and why)."""
+    shutdown() ends it cleanly; close() at once. With worker (a libsip.Worker, on loop), the
+    server is one worker process of several (sip_server_create_worker()): listening points
+    shared, messages of the other workers passed to them, bindings from the hub. Raises
+    ConfigError when the configuration is refused (the key at fault, and why)."""
 
     def __init__(self, config: Any = None, *, route: Optional[Callable[[ProxyRequest], Any]]
-                 = None, loop: Optional[Loop] = None, **keys: Any) -> None:
+                 = None, loop: Optional[Loop] = None, worker: Any = None, **keys: Any) -> None:
         self._h: Any = None
+        from .worker import _worker_handle
+        wh = _worker_handle(worker)
+        if wh is not None and (loop is None or worker.loop is not loop):
+            raise InvalidError(_c.SIP_EINVAL, "a worker's server runs on the worker's loop "
+                                              "(loop=worker.loop)")
         if loop is not None and not isinstance(loop, Loop):
             raise TypeError(f"loop must be a libsip.Loop, not {type(loop).__name__}")
         if route is not None and not callable(route):
@@ -593,7 +600,7 @@ class Server:
         own = loop is None
         lp = Loop() if own else loop
         try:
-            rc, h, err = _c.sip_server_create(lp._handle(), cfg._h)
+            rc, h, err = _c.sip_server_create_worker(lp._handle(), cfg._h, wh)
             if rc < 0:
                 raise _config_error(rc, err, what="cannot create the server")
         except BaseException:

@@ -93,7 +93,7 @@ def _on_handler(wtp: "weakref.ref[Transport]", fn: Callable[[Message], Any], _tp
 
 _OPTS = ("udp_buffer", "mtu", "max_connections", "max_conn_buffer", "idle_timeout_ms",
          "handshake_timeout_ms", "parse", "tls_ca_file", "tls_cert_file", "tls_key_file",
-         "tls_verify", "tls_verify_client", "ws_path", "via_host")
+         "tls_verify", "tls_verify_client", "ws_path", "via_host", "reuseport")
 _TEXT_OPTS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "ws_path", "via_host")
 _PARSE_OPTS = ("max_size", "max_headers", "max_line", "stream")
 
@@ -141,7 +141,8 @@ class Transport:
 
     Options are the fields of sip_transport_opts_t: udp_buffer, mtu, max_connections,
     max_conn_buffer, idle_timeout_ms, handshake_timeout_ms, tls_ca_file, tls_cert_file,
-    tls_key_file, tls_verify, tls_verify_client, ws_path, via_host, and parse (a dict of
+    tls_key_file, tls_verify, tls_verify_client, ws_path, via_host, reuseport (listening points
+    shared with the other worker processes of one server, SO_REUSEPORT), and parse (a dict of
     sip_parse_opts_t fields for received messages: max_size, max_headers, max_line, stream).
     An unknown option raises TypeError."""
 

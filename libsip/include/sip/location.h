@@ -79,12 +79,15 @@ SIP_EXTERN void sip_location_opts_init(sip_location_opts_t *opts);
  * loaded before this returns, and every write afterwards is committed by a worker of libuv's
  * thread pool, in batches, so a burst of registrations never waits on the disk in the loop;
  * a write's callback runs once it is durable (the commit returned: it survives the process
- * being killed).
+ * being killed). With redis_url, the subscription to the other nodes' changes is made and every
+ * binding in Redis is loaded before this returns (waiting 2 s at most for Redis); afterwards
+ * nothing blocks the loop, and a write's callback runs once Redis has it.
  * @param out   New reference
  * @param loop  Borrowed; the service lives on it
  * @param opts  NULL for the defaults (in memory)
- * @return 0, SIP_EINVAL, SIP_EIO (the database cannot be opened, created or read: the reason is
- *         logged with the file name and SQLite's message), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (also db_path with redis_url, or a URL that is not
+ *         "redis://host:port[/db]"), SIP_EIO (the database cannot be opened, created or read,
+ *         or Redis cannot be reached or read: the reason is logged), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_location_create(sip_location_t **out, sip_loop_t *loop,
                                    const sip_location_opts_t *opts);
@@ -170,8 +173,9 @@ SIP_EXTERN int sip_location_lookup_now(sip_bindings_t **out, sip_location_t *loc
 
 /**
  * A write's outcome: 0 once it is durable (at once in memory; after its batch is committed on
- * SQLite), SIP_ECLOSED, SIP_EIO (the commit failed: the reason is logged; the binding is not
- * kept in memory either).
+ * SQLite; once Redis answered), SIP_ECLOSED, SIP_EIO (the commit failed: the reason is logged;
+ * the binding is not kept in memory either; or Redis is away: the write was refused before it
+ * changed anything, inside the call).
  */
 typedef void (*sip_location_done_cb)(sip_location_t *loc, int status, void *user);
 

@@ -331,12 +331,22 @@ int sip_location_create(sip_location_t **out, sip_loop_t *loop, const sip_locati
     loc->mask = 1023;
     int rc = SIP_ENOMEM;
     if (!(loc->buckets = calloc(loc->mask + 1, sizeof(*loc->buckets)))) goto fail;
+    /* One store at a time: a Redis store shares its bindings with other nodes, SQLite keeps
+     * them for this one, a worker's hub store with the other workers. */
+    if ((opts->db_path != NULL) + (opts->redis_url != NULL) + (opts->worker != NULL) > 1) {
+        rc = SIP_EINVAL;
+        goto fail;
+    }
     if (opts->db_path) {
         rc = sip__loc_sqlite_ops.open(&loc->store, loc, opts, sip__location_now(loc));
         if (rc < 0) goto fail;
     } else if (opts->worker) {
         /* A worker process: the hub's index now, writes through the hub (sip/worker.h). */
         rc = sip__loc_hub_ops.open(&loc->store, loc, opts, sip__location_now(loc));
+        if (rc < 0) goto fail;
+    }
+    if (opts->redis_url) {
+        rc = sip__loc_redis_ops.open(&loc->store, loc, opts, sip__location_now(loc));
         if (rc < 0) goto fail;
     }
     /* Expiry runs on a timer that does not keep the loop running on its own. */
@@ -409,6 +419,8 @@ void sip__loc_op_free(sip__loc_op_t *op)
 {
     if (!op) return;
     sip__loc_rec_unref(op->rec);
+    for (size_t i = 0; i < op->nids; i++)
+        sip__loc_rec_unref(op->olds[i]);
     free(op);
 }
 
@@ -428,17 +440,52 @@ void sip__location_op_done(sip_location_t *loc, sip__loc_op_t *op, int status)
 
 static sip__loc_op_t *op_new(sip__loc_op_kind_t kind, size_t nids, const char *key, size_t len)
 {
-    sip__loc_op_t *op = calloc(1, sizeof(*op) + nids * sizeof(uint64_t) + (key ? len + 1 : 0));
+    sip__loc_op_t *op =
+        calloc(1, sizeof(*op) + nids * (sizeof(uint64_t) + sizeof(void *)) + (key ? len + 1 : 0));
     if (!op) return NULL;
     op->kind = kind;
     op->nids = 0;
+    op->olds = (sip__loc_rec_t **)(op->ids + nids);
     if (key) {
-        char *k = (char *)(op->ids + nids);
+        char *k = (char *)(op->olds + nids);
         memcpy(k, key, len);
         k[len] = '\0';
         op->aor = k;
     }
     return op;
+}
+
+/* Records r as removed by op (its row id and a reference). */
+static void op_add_old(sip__loc_op_t *op, sip__loc_rec_t *r)
+{
+    r->refs++;
+    op->olds[op->nids] = r;
+    op->ids[op->nids++] = r->id;
+}
+
+/* 0 while the store cannot take writes (Redis away): the write is then refused before the
+ * memory changes, so that what the node serves stays what the store holds. */
+static int store_ready(sip_location_t *loc)
+{
+    return !loc->store || !loc->store->ops->ready || loc->store->ops->ready(loc->store);
+}
+
+/* Completes a write the store cannot take: nothing changed, the callback hears SIP_EIO. */
+static int refuse_write(sip_location_t *loc, sip_location_done_cb cb, void *user,
+                        sip_free_fn user_free)
+{
+    sip__loc_op_t *op = op_new(SIP__LOC_NOP, 0, NULL, 0);
+    if (!op) {
+        if (user_free) user_free(user);
+        return SIP_ENOMEM;
+    }
+    op->cb = cb;
+    op->user = user;
+    op->user_free = user_free;
+    loc->refs++;
+    sip__location_op_done(loc, op, SIP_EIO);
+    sip_location_unref(loc);
+    return 0;
 }
 
 /* Hands a write to the store, or completes it at once in memory. */
@@ -504,6 +551,7 @@ int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_d
     }
     rc = SIP_EURI;
     if (sip_uri_parse(&contact, b->contact, strlen(b->contact)) < 0) goto fail;
+    if (!store_ready(loc)) return refuse_write(loc, cb, user, user_free);
     int64_t now = sip__location_now(loc);
     int removing = b->expires <= now;
     const char *instance = nz(b->instance);
@@ -528,8 +576,7 @@ int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_d
         if (heap_reserve(loc) < 0) goto fail;
     }
     if (loc->store) {
-        op = removing ? op_new(SIP__LOC_DEL, 1, NULL, 0)
-                      : op_new(SIP__LOC_PUT, 1, key, (size_t)klen);
+        op = op_new(removing ? SIP__LOC_DEL : SIP__LOC_PUT, 1, key, (size_t)klen);
     } else {
         op = op_new(SIP__LOC_NOP, 0, NULL, 0);
     }
@@ -548,7 +595,7 @@ int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_d
             old = o;
     }
     if (removing) {
-        if (old && loc->store) op->ids[op->nids++] = old->id;
+        if (old && loc->store) op_add_old(op, old);
         if (!old || !loc->store) op->kind = SIP__LOC_NOP;
         if (old) {
             unlink_rec(loc, old);
@@ -558,7 +605,7 @@ int sip_location_put(sip_location_t *loc, const sip_binding_t *b, sip_location_d
         /* A replacement is a new row, so that row order is write order: a restart loads
          * bindings of equal q and update time in the order they were written. */
         r->id = loc->next_id++;
-        if (old && loc->store) op->ids[op->nids++] = old->id;
+        if (old && loc->store) op_add_old(op, old);
         if (old) unlink_rec(loc, old);
         link_rec(loc, a, r);
         if (op->kind == SIP__LOC_PUT) {
@@ -596,12 +643,14 @@ int sip_location_remove(sip_location_t *loc, const char *aor, const char *contac
     }
     rc = SIP_EURI;
     if (contact && sip_uri_parse(&c, contact, strlen(contact)) < 0) goto fail;
+    if (!store_ready(loc)) return refuse_write(loc, cb, user, user_free);
     sip__loc_aor_t *a = aor_find(loc, key, (size_t)klen, sip__loc_hash(key, klen));
     size_t n = 0;
     for (sip__loc_rec_t *o = a ? a->head : NULL; o; o = o->next)
         if (!contact || contact_equal(&c, o)) n++;
     rc = SIP_ENOMEM;
-    if (!(op = op_new(loc->store && n ? SIP__LOC_DEL : SIP__LOC_NOP, n, NULL, 0))) goto fail;
+    if (!(op = op_new(loc->store && n ? SIP__LOC_DEL : SIP__LOC_NOP, n, key, (size_t)klen)))
+        goto fail;
     sip__loc_rec_t **p = a ? &a->head : NULL;
     while (p && *p) {
         sip__loc_rec_t *o = *p;
@@ -609,7 +658,7 @@ int sip_location_remove(sip_location_t *loc, const char *aor, const char *contac
             p = &o->next;
             continue;
         }
-        if (op->kind == SIP__LOC_DEL) op->ids[op->nids++] = o->id;
+        if (op->kind == SIP__LOC_DEL) op_add_old(op, o);
         unlink_rec(loc, o); /* *p is now the next one */
     }
     if (a) aor_drop_if_empty(loc, a);
@@ -649,7 +698,7 @@ size_t sip_location_expire(sip_location_t *loc)
     while (gone) {
         sip__loc_rec_t *next = gone->next;
         gone->next = NULL;
-        if (op) op->ids[op->nids++] = gone->id;
+        if (op) op_add_old(op, gone);
         sip__loc_rec_unref(gone);
         gone = next;
     }

@@ -76,9 +76,11 @@ typedef struct sip__loc_map {
     size_t mask, n;
 } sip__loc_map_t;
 
-/* A write queued for a store: the row ids to delete (DEL; PUT: the one it replaces) and the
- * record written (PUT), or nothing (NOP: a write that changed nothing still completes in
- * order). */
+/* A write queued for a store: the row ids to delete (DEL; PUT: the one it replaces) with their
+ * records, and the record written (PUT), or nothing (NOP: a write that changed nothing still
+ * completes in order). aor is the key of the AOR written (PUT) or removed from (DEL by
+ * sip_location_put() or sip_location_remove()); NULL for the removals of expiry, which span
+ * AORs. */
 typedef enum { SIP__LOC_PUT, SIP__LOC_DEL, SIP__LOC_NOP } sip__loc_op_kind_t;
 
 typedef struct sip__loc_op {
@@ -89,6 +91,7 @@ typedef struct sip__loc_op {
     sip_location_done_cb cb;
     void *user;
     sip_free_fn user_free;
+    sip__loc_rec_t **olds; /* the records of ids, a reference each (in this allocation) */
     size_t nids;
     uint64_t ids[]; /* DEL */
 } sip__loc_op_t;

@@ -25,6 +25,9 @@ typedef struct sip__loc_store_ops {
     void (*close)(sip__loc_store_t *st);
     /* Frees the store once closed and nothing of it is pending. */
     void (*free)(sip__loc_store_t *st);
+    /* NULL for a store that always takes writes; else 0 while it cannot (Redis away): a put
+     * or remove then changes nothing in memory and completes with SIP_EIO. */
+    int (*ready)(sip__loc_store_t *st);
 } sip__loc_store_ops_t;
 
 struct sip__loc_store {

@@ -28,6 +28,10 @@
 #define CALL_ID_MAX 256
 #define INSTANCE_MAX 256
 
+/* RFC 3261 §20.33: how long a UA waits before trying again when the location service is away
+ * (the store reconnects within two seconds of it coming back). */
+#define RETRY_AFTER "5"
+
 struct sip_registrar {
     int refs;
     sip_location_t *loc;
@@ -129,6 +133,7 @@ typedef struct save_op {
     int64_t now;     /* one clock reading for every expiry of this request */
     int pending;     /* writes not yet durable, plus one while they are being made */
     int failed;      /* a write failed: 500 */
+    int unavailable; /* ... because the store is away (SIP_EIO): 503 */
     int flow;        /* a flow was bound: Require: outbound */
     int flow_stream; /* ... over a stream connection: Flow-Timer */
     int keep_path;   /* Path is kept and echoed */
@@ -212,6 +217,9 @@ static void finish(save_op_t *op, int status, sip_bindings_t *set, const char *u
         snprintf(buf, sizeof(buf), "%u", r->o.min_expires);
         rc = sip_msg_add_header(rsp, "Min-Expires", buf);
     }
+    /* RFC 3261 §21.5.4: the store is away for a while; the UA may try again after this
+     * (the store reconnects within a couple of seconds of coming back). */
+    if (rc == 0 && status == 503) rc = sip_msg_add_header(rsp, "Retry-After", RETRY_AFTER);
     if (rc == 0 && status == 420 && unsupported)
         rc = sip_msg_add_header(rsp, "Unsupported", unsupported);
     if (rc == 0 && status == 200) {
@@ -268,8 +276,8 @@ static void noop_free(void *user)
 static void written(save_op_t *op)
 {
     if (op->failed) {
-        op->reason = "Binding Not Stored";
-        finish(op, 500, NULL, NULL);
+        op->reason = op->unavailable ? "Location Service Unavailable" : "Binding Not Stored";
+        finish(op, op->unavailable ? 503 : 500, NULL, NULL);
         return;
     }
     if (sip_location_lookup(op->r->loc, op->aor, on_listed, op, noop_free) < 0)
@@ -281,6 +289,7 @@ static void on_written(sip_location_t *loc, int status, void *user)
     (void)loc;
     save_op_t *op = user;
     if (status < 0) op->failed = 1;
+    if (status == SIP_EIO) op->unavailable = 1;
     if (--op->pending == 0) written(op);
 }
 

@@ -94,6 +94,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
     /* What the running objects cannot take live. */
     if (!same(old, cfg, "mode")) return refuse(err, "mode", "changing it needs a restart");
     if (!same(old, cfg, "state")) return refuse(err, "state", "changing it needs a restart");
+    if (!same(old, cfg, "store")) return refuse(err, "store", "changing it needs a restart");
     /* The realm: the digest servers and the aliases of the listening addresses name it. */
     if (strcasecmp(sip_config_get(old, "domains", 0), sip_config_get(cfg, "domains", 0)) != 0)
         return refuse(err, "domains", "changing the first domain (the realm) needs a restart");

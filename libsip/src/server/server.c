@@ -332,6 +332,13 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     sip_location_opts_init(&lo);
     const char *state = sip__config_str(cfg, "state");
     char db_path[4096];
+    /* store: the bindings on Redis, shared with the other nodes using it (one store only). */
+    const char *store = sip__config_str(cfg, "store");
+    if (*store && *state) {
+        sip__config_error(err, NULL, 0, 0, "store", "excludes state (one location store)");
+        return SIP_ECONFIG;
+    }
+    if (*store) lo.redis_url = store;
     if (*state) {
         rc = make_state_dir(state);
         if (rc) {
@@ -347,15 +354,16 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     }
     /* A worker's bindings come from the hub, whose parent process is the one writer of the
      * state directory's database; a Redis store is each worker's own. */
-    if (srv->worker && !*sip__config_str(cfg, "store")) {
+    if (srv->worker && !*store) {
         lo.db_path = NULL;
         lo.worker = srv->worker;
     }
     rc = sip_location_create(&srv->loc, srv->loop, &lo);
     if (rc == SIP_ENOMEM) return rc;
     if (rc) {
-        sip__config_error(err, NULL, 0, 0, "state", "cannot open the location service%s%s: %s",
-                          *state ? " in " : "", *state ? db_path : "", sip_strerror(rc));
+        sip__config_error(
+            err, NULL, 0, 0, *store ? "store" : "state", "cannot open the location service%s%s: %s",
+            *state || *store ? " in " : "", *state ? db_path : store, sip_strerror(rc));
         return SIP_ECONFIG;
     }
     rc = sip__server_add_domains(srv, cfg, err);

@@ -246,6 +246,9 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
         sip__conn_close(c, 0, "source blocked");
         return;
     }
+    /* Another worker's request or response goes to it before anything here sees it. */
+    if (tp->worker.steer && tp->worker.steer(tp->worker.ctx, &c->info, data, len, !c->server))
+        return;
     sip_parse_opts_t po = tp->opts.parse;
     po.stream = stream;
     sip__tp_trace(tp, 0, &c->info, data, len);
@@ -268,8 +271,7 @@ static void deliver_bytes(sip__conn_t *c, const char *data, size_t len, int stre
         return;
     }
     sip_msg_set_netinfo(msg, &c->info);
-    if (!tp->worker.steer || !tp->worker.steer(tp->worker.ctx, msg, data, len, !c->server))
-        sip__tp_deliver(tp, msg, !c->server);
+    sip__tp_deliver(tp, msg, !c->server);
     sip_msg_unref(msg);
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "stats/stats_int.h"
+#include "transport/addr.h"
 #include "transport/raw.h"
 #include "transport/transport_int.h"
 
@@ -29,21 +30,44 @@ int sip__transport_set_worker(sip_transport_t *tp, const sip__tp_worker_t *w)
     return 0;
 }
 
-int sip__transport_inject(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
-                          size_t len, int trusted)
+/* A message that does not parse is answered 400 as the receiving worker would have (udp.c,
+ * conn.c): RFC 3261 §18.2.2 for a datagram, over its connection for a stream. */
+static void answer_malformed(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
+                             size_t len, const sip_parse_error_t *err)
 {
-    if (!tp || !ni || !data) return SIP_EINVAL;
-    if (tp->closed) return SIP_ECLOSED;
+    char a[SIP__ADDR_STRLEN];
+    sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
+    sip_log(tp->loop, SIP_LOG_WARN, "transport",
+            "malformed message from %s: %s (line %u, column %u)%s",
+            sip__addr_str(a, ni->transport, ni->remote_ip, ni->remote_port), err->reason, err->line,
+            err->column, err->status ? "; answered" : "; dropped");
+    if (!err->status) return;
+    char out[4096];
+    int n = sip__reply_malformed(out, sizeof(out), data, len, err->status, err->phrase);
+    if (n <= 0) return;
+    sip_netinfo_t to = *ni;
+    if (ni->transport == SIP_TRANSPORT_UDP)
+        sip__reply_udp_dest(out, (size_t)n, ni->remote_ip, ni->remote_port, to.remote_ip,
+                            sizeof(to.remote_ip), &to.remote_port);
+    if (sip__transport_send_raw(tp, &to, out, (size_t)n) == 0)
+        sip__stat_inc(tp->loop, sip__stat_rsp_class(SIP_STAT_TX_RSP_1XX, err->status));
+}
+
+/* Parses and hands to the chain (the part of udp.c and conn.c after the steering). */
+static int deliver_bytes(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data, size_t len,
+                         int trusted)
+{
     sip_parse_opts_t po = tp->opts.parse;
-    /* As the receiving worker parsed it: a stream message is framed by its Content-Length, a
-     * WebSocket message or a datagram by its end (RFC 3261 §18.3, RFC 7118 §5). */
+    /* As the receiving worker frames it: a stream message by its Content-Length, a WebSocket
+     * message or a datagram by its end (RFC 3261 §18.3, RFC 7118 §5). */
     po.stream = ni->transport == SIP_TRANSPORT_TCP || ni->transport == SIP_TRANSPORT_TLS;
+    sip__tp_trace(tp, 0, ni, data, len);
     sip_msg_t *msg;
-    if (sip_msg_parse_ex(&msg, data, len, &po, NULL)) {
-        sip__stat_inc(tp->loop, SIP_STAT_DROP_PARSE);
+    sip_parse_error_t err;
+    if (sip_msg_parse_ex(&msg, data, len, &po, &err)) {
+        answer_malformed(tp, ni, data, len, &err);
         return SIP_EPARSE;
     }
-    sip__tp_trace(tp, 0, ni, data, len);
     sip_msg_set_netinfo(msg, ni);
     tp->refs++;
     sip__tp_deliver(tp, msg, trusted);
@@ -52,22 +76,21 @@ int sip__transport_inject(sip_transport_t *tp, const sip_netinfo_t *ni, const ch
     return 0;
 }
 
+int sip__transport_inject(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
+                          size_t len, int trusted)
+{
+    if (!tp || !ni || !data) return SIP_EINVAL;
+    if (tp->closed) return SIP_ECLOSED;
+    return deliver_bytes(tp, ni, data, len, trusted);
+}
+
 int sip__transport_receive(sip_transport_t *tp, const sip_netinfo_t *ni, const char *data,
                            size_t len, int trusted)
 {
     if (!tp || !ni || !data) return SIP_EINVAL;
     if (tp->closed) return SIP_ECLOSED;
-    sip_parse_opts_t po = tp->opts.parse;
-    po.stream = ni->transport == SIP_TRANSPORT_TCP || ni->transport == SIP_TRANSPORT_TLS;
-    sip_msg_t *msg;
-    if (sip_msg_parse_ex(&msg, data, len, &po, NULL)) return SIP_EPARSE;
-    sip_msg_set_netinfo(msg, ni);
-    tp->refs++;
-    if (!tp->worker.steer || !tp->worker.steer(tp->worker.ctx, msg, data, len, trusted))
-        sip__tp_deliver(tp, msg, trusted);
-    sip_msg_unref(msg);
-    sip_transport_unref(tp);
-    return 0;
+    if (tp->worker.steer && tp->worker.steer(tp->worker.ctx, ni, data, len, trusted)) return 0;
+    return deliver_bytes(tp, ni, data, len, trusted);
 }
 
 int sip__transport_send_conn(sip_transport_t *tp, uint64_t conn_id, const char *data, size_t len)

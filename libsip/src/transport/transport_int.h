@@ -16,9 +16,9 @@ typedef struct sip__conn sip__conn_t;
 typedef struct sip__tp_worker {
     void *ctx;
     unsigned index;
-    /* A received message (parsed, its netinfo set; data/len the bytes as received): 1 when
-     * another worker owns it and it went there, 0 to handle it here. */
-    int (*steer)(void *ctx, sip_msg_t *msg, const char *data, size_t len, int trusted);
+    /* A received message, before it is parsed (a message that crosses is parsed once, by its
+     * owner): 1 when another worker owns it and it went there, 0 to handle it here. */
+    int (*steer)(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len, int trusted);
     /* Bytes for connection conn_id of another worker. 0 or an error. */
     int (*send_remote)(void *ctx, uint64_t conn_id, const char *data, size_t len);
     /* The netinfo of another worker's open connection, or NULL when it is not known open. */

@@ -76,6 +76,8 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
     sip_netinfo_t ni = l->info;
     ni.conn_id = 0;
     sip__sockaddr_to(addr, ni.remote_ip, sizeof(ni.remote_ip), &ni.remote_port);
+    /* Another worker's request or response goes to it before anything here sees it. */
+    if (tp->worker.steer && tp->worker.steer(tp->worker.ctx, &ni, data, len, 0)) return;
     sip__tp_trace(tp, 0, &ni, data, len);
     sip_msg_t *msg;
     sip_parse_error_t err;
@@ -104,9 +106,7 @@ static void on_datagram(sip__listener_t *l, const char *data, size_t len,
         return;
     }
     sip_msg_set_netinfo(msg, &ni);
-    /* Another worker's request or response goes to it before anything here sees it. */
-    if (!tp->worker.steer || !tp->worker.steer(tp->worker.ctx, msg, data, len, 0))
-        sip__tp_deliver(tp, msg, 0);
+    sip__tp_deliver(tp, msg, 0);
     sip_msg_unref(msg);
 }
 

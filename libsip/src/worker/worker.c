@@ -179,49 +179,180 @@ static void rc_drop(sip_worker_t *w, int j)
 
 /* ---- the hooks of the transport ------------------------------------------------------------ */
 
-static inline uint64_t fnv(uint64_t h, sip_str_t s)
+static inline uint64_t fnv(uint64_t h, const char *p, size_t n)
 {
-    for (size_t i = 0; i < s.len; i++)
-        h = (h ^ (uint8_t)s.ptr[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
     return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int name_is(const char *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (n != l) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)p[i]) != lit[i]) return 0;
+    return 1;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* What decides the owner, found in the bytes as received: a message that crosses is parsed
+ * once, by its owner. The top Via's branch, sent-by host and port, and the Call-ID. -1 when the
+ * bytes do not show them plainly (a folded line, no Via): the receiver keeps the message. */
+typedef struct wkey {
+    const char *branch, *host, *call_id;
+    size_t branch_len, host_len, call_id_len;
+    unsigned port;
+    int request;
+} wkey_t;
+
+static int scan_via(const char *p, const char *end, wkey_t *k)
+{
+    /* RFC 3261 §20.42: sent-protocol LWS sent-by *( SEMI via-params ). */
+    int slashes = 0;
+    while (p < end && slashes < 2) {
+        if (*p == '/') slashes++;
+        if (*p == '\r' || *p == '\n' || *p == ',') return -1;
+        p++;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+        p++;
+    p = skip_ws(p, end);
+    const char *h = p;
+    if (p < end && *p == '[') {
+        while (p < end && *p != ']' && *p != '\r' && *p != '\n')
+            p++;
+        if (p < end && *p == ']') p++;
+    } else {
+        while (p < end && *p != ':' && *p != ';' && *p != ',' && *p != ' ' && *p != '\t' &&
+               *p != '\r' && *p != '\n')
+            p++;
+    }
+    k->host = h;
+    k->host_len = (size_t)(p - h);
+    if (!k->host_len) return -1;
+    p = skip_ws(p, end);
+    if (p < end && *p == ':') {
+        p = skip_ws(p + 1, end);
+        unsigned v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && v < 100000)
+            v = v * 10 + (unsigned)(*p++ - '0');
+        k->port = v;
+    }
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != ';') return 0;
+        p = skip_ws(p + 1, end);
+        const char *n = p;
+        while (p < end && *p != '=' && *p != ';' && *p != ',' && *p != ' ' && *p != '\t' &&
+               *p != '\r' && *p != '\n')
+            p++;
+        size_t nl = (size_t)(p - n);
+        p = skip_ws(p, end);
+        const char *v = p;
+        if (p < end && *p == '=') {
+            p = v = skip_ws(p + 1, end);
+            while (p < end && *p != ';' && *p != ',' && *p != ' ' && *p != '\t' && *p != '\r' &&
+                   *p != '\n')
+                p++;
+        }
+        if (name_is(n, nl, "branch")) {
+            k->branch = v;
+            k->branch_len = (size_t)(p - v);
+        }
+    }
+}
+
+static int scan(const char *data, size_t len, wkey_t *k)
+{
+    const char *p = data, *end = data + len;
+    memset(k, 0, sizeof(*k));
+    k->request = !(len >= 4 && memcmp(data, "SIP/", 4) == 0);
+    const char *nl = memchr(p, '\n', len);
+    if (!nl) return -1;
+    p = nl + 1;
+    int via = 0;
+    while (p < end) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le) le = end;
+        const char *ce = le > p && le[-1] == '\r' ? le - 1 : le;
+        if (ce == p) break; /* the end of the headers */
+        /* A folded line (RFC 3261 §7.3.1) is left to the parser. */
+        if (*p == ' ' || *p == '\t') return -1;
+        const char *colon = memchr(p, ':', (size_t)(ce - p));
+        if (colon) {
+            const char *ne = colon;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+            size_t n = (size_t)(ne - p);
+            if (!via && (name_is(p, n, "via") || name_is(p, n, "v"))) {
+                if (scan_via(colon + 1, ce, k)) return -1;
+                via = 1;
+            } else if (!k->call_id && (name_is(p, n, "call-id") || name_is(p, n, "i"))) {
+                const char *v = skip_ws(colon + 1, ce), *ve = ce;
+                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                    ve--;
+                k->call_id = v;
+                k->call_id_len = (size_t)(ve - v);
+            }
+        }
+        p = le + 1;
+    }
+    return via ? 0 : -1;
 }
 
 /* The worker that owns a received message: a request by its RFC 3261 §17.2.3 key (the top
  * Via's branch and sent-by, so that retransmissions, its CANCEL and the ACK of a non-2xx find
  * the transaction wherever they land; the Call-ID for an RFC 2543 request), a response by the
  * mark of its branch. -1: this worker decides. */
-static int owner_of(const sip_worker_t *w, const sip_msg_t *msg)
+static int owner_of(const sip_worker_t *w, const char *data, size_t len)
 {
-    const sip_via_t *v = sip_msg_get_via(msg);
-    if (!sip_msg_is_request(msg)) return v ? sip__txn_branch_owner(v->branch) : -1;
+    wkey_t k;
+    if (scan(data, len, &k)) return -1;
+    sip_str_t b = {k.branch, k.branch_len};
+    if (!k.request) return k.branch ? sip__txn_branch_owner(b) : -1;
     uint64_t h = 0xcbf29ce484222325ull;
-    if (v && sip__txn_has_cookie(v->branch)) {
-        h = fnv(h, v->branch);
-        h = fnv(h, v->host);
-        h = (h ^ v->port) * 0x100000001b3ull;
+    if (k.branch && sip__txn_has_cookie(b)) {
+        h = fnv(h, k.branch, k.branch_len);
+        h = fnv(h, k.host, k.host_len);
+        h = (h ^ k.port) * 0x100000001b3ull;
+    } else if (k.call_id) {
+        h = fnv(h, k.call_id, k.call_id_len);
     } else {
-        h = fnv(h, sip_msg_get_call_id(msg));
+        return -1;
     }
     h ^= h >> 29;
     return (int)(h % w->count);
 }
 
-int sip__worker_owner(const sip_worker_t *w, const sip_msg_t *msg)
+int sip__worker_owner(const sip_worker_t *w, const char *data, size_t len)
 {
-    return w->count < 2 ? -1 : owner_of(w, msg);
+    return w->count < 2 ? -1 : owner_of(w, data, len);
 }
 
-static int steer(void *ctx, sip_msg_t *msg, const char *data, size_t len, int trusted)
+static int steer(void *ctx, const sip_netinfo_t *ni, const char *data, size_t len, int trusted)
 {
     sip_worker_t *w = ctx;
     if (w->count < 2) return 0;
-    int o = owner_of(w, msg);
+    int o = owner_of(w, data, len);
     if (o < 0 || (unsigned)o == w->index || (unsigned)o >= w->count) return 0;
     sip__wlink_t *lk = w->sib[o];
     /* A sibling not linked (starting, or gone) leaves the message here: better served by the
      * wrong worker than by none. */
     if (!lk || lk->closed) return 0;
-    const sip_netinfo_t *ni = sip_msg_get_netinfo(msg);
     sip__wframe_t h = {
         .type = SIP__WF_MSG, .flags = trusted ? SIP__WF_TRUSTED : 0, .from = (uint16_t)w->index};
     return sip__wlink_send(lk, &h, ni, ni_len(ni), data, len, -1) == 0;

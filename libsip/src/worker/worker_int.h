@@ -116,8 +116,9 @@ void sip__worker_pump(sip_worker_t *w, int timeout_ms, int (*done)(void *arg), v
 sip_loop_t *sip__worker_loop(const sip_worker_t *w);
 /* Undoes sip_worker_attach() when tp is the attached transport (its server closes). */
 void sip__worker_detach(sip_worker_t *w, sip_transport_t *tp);
-/* The index of the worker owning a received message, -1 when the receiver decides. */
-int sip__worker_owner(const sip_worker_t *w, const sip_msg_t *msg);
+/* The index of the worker owning a message received as these bytes, -1 when the receiver
+ * decides. */
+int sip__worker_owner(const sip_worker_t *w, const char *data, size_t len);
 
 /* hub_store.c: frames of the hub for the store (the snapshot, others' writes, ACKs). */
 void sip__hub_store_frame(sip__hub_store_t *st, const sip__wframe_t *h, const char *p, size_t len);
