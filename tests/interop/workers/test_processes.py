@@ -28,17 +28,19 @@ def request(port, method, ruri, branch, extra=(), to=None):
 
 
 def ask(sock, port, data, want, timeout=5.0):
-    """Sends data to sipd at port until a response whose status line matches want arrives
-    (the first line), retransmitting as UDP must; returns it."""
+    """Sends data to sipd at port until a response to it (its branch) whose status line
+    matches want arrives, retransmitting as UDP must; returns it. Late answers to earlier
+    requests are skipped."""
+    branch = re.search(rb"branch=([^;\r]+)", data).group(1).decode()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         sock.sendto(data, ("127.0.0.1", port))
         sock.settimeout(0.5)
         try:
             while True:
-                rsp, _ = sock.recvfrom(65535)
-                if re.match(want, rsp.decode(errors="replace")):
-                    return rsp.decode(errors="replace")
+                rsp = sock.recvfrom(65535)[0].decode(errors="replace")
+                if re.match(want, rsp) and "branch=%s;" % branch in rsp:
+                    return rsp
         except socket.timeout:
             continue
     raise AssertionError("no %s for %r" % (want, data[:60]))
