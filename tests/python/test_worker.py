@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -122,3 +123,70 @@ def test_stack_shares_its_port():
     a.close()
     b.close()
     loop.close()
+
+
+def test_two_workers_share_one_port():
+    """A hub on its own thread (as the parent process runs it) and two worker Stacks on one
+    loop sharing a UDP port: every request is answered once, by the worker that owns it,
+    whichever worker's socket the kernel gave it to."""
+    hl = libsip.Loop()
+    hub = libsip.Hub(hl, workers=2)
+    fds = [hub.link(0), hub.link(1)]
+    keep = hl.call_later(3600, lambda: None)
+    th = threading.Thread(target=hl.run)
+    th.start()
+    wl = libsip.Loop()
+    try:
+        ws = [libsip.Worker(wl, index=k, count=2, fd=fds[k]) for k in range(2)]
+        assert [w.index for w in ws] == [0, 1] and all(w.linked for w in ws)
+        stacks = [libsip.Stack(["udp:127.0.0.1:52110"], loop=wl, reuseport=True,
+                               transactions=True)
+                  for _ in range(2)]
+        got = [0, 0]
+        for k in range(2):
+            def options(req, k=k):
+                got[k] += 1
+                req.reply(200)
+            stacks[k].on_request("OPTIONS")(options)
+            ws[k].attach(stacks[k])
+        with pytest.raises(libsip.Error):
+            ws[0].attach(stacks[1])
+        assert pump(wl, lambda: False, 0.1) is False  # the sibling links come up
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 52111))
+        peer.setblocking(False)
+        n = 20
+        for i in range(n):
+            peer.sendto((f"OPTIONS sip:w@127.0.0.1:52110 SIP/2.0\r\n"
+                         f"Via: SIP/2.0/UDP 127.0.0.1:52111;branch=z9hG4bKshare{i};rport\r\n"
+                         f"From: <sip:p@example.com>;tag={i}\r\nTo: <sip:w@example.com>\r\n"
+                         f"Call-ID: share-{i}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                         f"Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", 52110))
+        answers = []
+
+        def drain():
+            try:
+                while True:
+                    answers.append(peer.recv(65536))
+            except BlockingIOError:
+                pass
+            return len(answers) >= n
+
+        assert pump(wl, drain)
+        assert all(a.startswith(b"SIP/2.0 200") for a in answers)
+        assert len({a.split(b"branch=")[1].split(b";")[0] for a in answers}) == n
+        assert sum(got) == n
+        # Both workers own a share of twenty branches.
+        assert got[0] > 0 and got[1] > 0
+        peer.close()
+        for s in stacks:
+            s.close()
+        for w in ws:
+            w.close()
+    finally:
+        keep.stop()
+        hl.post(hub.close)
+        hl.post(hl.stop)
+        th.join(5)
+    wl.close()
+    hl.close()

@@ -46,6 +46,7 @@ typedef struct fx {
     sip_txn_layer_t *layer[2];
     sip_location_t *loc[2];
     int nreq[2];
+    int respond; /* on_request answers 200 at once */
     sip_txn_t *srv;
     int peer; /* a UDP socket standing for the other end */
 } fx_t;
@@ -155,6 +156,10 @@ static void on_request(sip_txn_layer_t *layer, sip_txn_t *txn, sip_msg_t *req, v
     (void)req;
     int k = layer == fx->layer[1];
     fx->nreq[k]++;
+    if (txn && fx->respond) {
+        sip_txn_respond(txn, 200, NULL);
+        return;
+    }
     if (txn && !fx->srv) fx->srv = sip_txn_ref(txn);
 }
 
@@ -407,6 +412,50 @@ static void worker_cancel_reaches_owner(void **state)
     assert_int_equal(fx->nreq[1], 1);
 }
 
+/* ---- a burst on the shared port ----------------------------------------------------------------
+ */
+
+static void worker_burst_answered_once(void **state)
+{
+    fx_t *fx = *state;
+    fx->respond = 1;
+    /* Twenty requests at once: a worker's receive batch passes its siblings' share in one call
+     * at its end; each is answered once, by its owner. */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(UDP_PORT)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    enum { N = 20 };
+    for (int i = 0; i < N; i++) {
+        char m[1024];
+        int n = snprintf(m, sizeof(m),
+                         "OPTIONS sip:w@127.0.0.1:52000 SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKburst%d;rport\r\n"
+                         "From: <sip:p@example.com>;tag=%d\r\n"
+                         "To: <sip:w@example.com>\r\n"
+                         "Call-ID: burst-%d\r\n"
+                         "CSeq: 1 OPTIONS\r\n"
+                         "Max-Forwards: 70\r\n"
+                         "Content-Length: 0\r\n\r\n",
+                         i, i, i);
+        assert_int_equal(sendto(fx->peer, m, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa)), n);
+    }
+    int seen[N] = {0}, answers = 0;
+    char buf[4096];
+    while (answers < N && peer_read(fx, buf, sizeof(buf), 2000) > 0) {
+        assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+        const char *b = strstr(buf, "branch=z9hG4bKburst");
+        assert_non_null(b);
+        int i = atoi(b + 19);
+        assert_true(i >= 0 && i < N);
+        seen[i]++;
+        answers++;
+    }
+    assert_int_equal(answers, N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(fx->nreq[0] + fx->nreq[1], N);
+    assert_true(fx->nreq[0] > 0 && fx->nreq[1] > 0);
+}
+
 /* ---- a malformed request is answered by its owner as the receiver would have ---------------- */
 
 static void worker_malformed_answered_by_owner(void **state)
@@ -503,6 +552,59 @@ static void worker_send_over_other_connection(void **state)
         usleep(1000);
     }
     assert_int_equal(sip__transport_conn_info(fx->tp[0], id, &ni), SIP_ENOENT);
+}
+
+/* ---- a worker gone: its messages are served where they land, its connections forgotten ------ */
+
+static void worker_gone_its_share_served_here(void **state)
+{
+    fx_t *fx = *state;
+    /* Worker 1 holds a connection worker 0 knows of. */
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(TCP_PORT1)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    uint64_t id = 0;
+    for (int i = 0; i < 2000 && !id; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        sip__transport_each_conn(fx->tp[1], grab_id, &id);
+        if (!id) usleep(1000);
+    }
+    sip_netinfo_t ni;
+    for (int i = 0; i < 2000 && sip__transport_conn_info(fx->tp[0], id, &ni) != 0; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    assert_int_equal(sip__transport_conn_info(fx->tp[0], id, &ni), 0);
+    /* Its process ends: the hub tells worker 0. */
+    sip_worker_close(fx->w[1]);
+    unsigned k = 1;
+    hub_call(fx, do_unlink, &k);
+    for (int i = 0; i < 2000 && sip__transport_conn_info(fx->tp[0], id, &ni) == 0; i++) {
+        sip_loop_run_once(fx->wl, 0);
+        usleep(1000);
+    }
+    assert_int_equal(sip__transport_conn_info(fx->tp[0], id, &ni), SIP_ENOENT);
+    /* A request worker 1 owned is served by worker 0, where it landed. */
+    char inv[1024];
+    for (int i = 0;; i++) {
+        snprintf(inv, sizeof(inv),
+                 "OPTIONS sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKgone%d\r\n"
+                 "From: <sip:a@example.com>;tag=1\r\n"
+                 "To: <sip:bob@example.com>\r\n"
+                 "Call-ID: gone\r\n"
+                 "CSeq: 1 OPTIONS\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 i);
+        if (sip__worker_owner(fx->w[0], inv, strlen(inv)) == 1) break;
+    }
+    sip_netinfo_t from = from_peer(SIP_TRANSPORT_UDP);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &from, inv, strlen(inv), 0), 0);
+    assert_true(test_pump_until(fx->wl, &fx->nreq[0], 1, 2000));
+    assert_int_equal(fx->nreq[1], 0);
+    close(c);
 }
 
 /* ---- the location service -------------------------------------------------------------------- */
@@ -783,8 +885,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_burst_answered_once, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_malformed_answered_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_gone_its_share_served_here, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_location_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_comes_back_with_the_index, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_write_durable_in_the_hub, setup_sqlite,

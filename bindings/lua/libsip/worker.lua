@@ -161,7 +161,8 @@ end
 --- Makes a sip.Stack (its transport and transaction layer) part of the worker set: messages
 --- another worker owns go to it before any handler here sees them, and what the others pass
 --- here enters as received. Its listening points should share their ports (options = {
---- reuseport = true }). One stack per worker: a second raises SIP_EEXIST.
+--- reuseport = true }); it needs its transactions (transactions = true). One stack per worker:
+--- a second raises SIP_EEXIST.
 function Worker.methods.attach(w, stack)
     local mt = type(stack) == "table" and getmetatable(stack)
     if not mt or mt.__name ~= "libsip.Stack" then

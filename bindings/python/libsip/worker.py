@@ -164,7 +164,8 @@ class Worker:
         """Makes a Stack (its transport and transaction layer) part of the worker set: messages
         another worker owns go to it before any handler here sees them, and what the others
         pass here enters as received. Its listening points should share their ports
-        (Stack(..., reuseport=True)). One stack per worker: a second raises Error (SIP_EEXIST)."""
+        (Stack(..., reuseport=True)); it needs its transactions (Stack(..., transactions=True)).
+        One stack per worker: a second raises Error (SIP_EEXIST)."""
         from .stack import Stack
         if not isinstance(stack, Stack):
             raise TypeError(f"stack must be a Stack, not {type(stack).__name__}")

@@ -11,13 +11,13 @@
 #include "config/config_int.h"
 #include "core/mem.h"
 #include "location/location_int.h"
-#include "worker/worker_int.h"
 #include "core/live_int.h"
 #include "proxy/proxy_int.h"
 #include "server/server_int.h"
 #include "sip/error.h"
 #include "transport/addr.h"
 #include "transport/transport_int.h"
+#include "worker/worker_int.h"
 
 #define STATE_FILE "location.sqlite"
 /* RFC 3261 §21.5.4: a 503 may say when to come back; a restart takes a few seconds. */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Stream connections (TCP, TLS, WS, WSS): accept, connect, layers, Content-Length framing,
  * CRLF keep-alive, limits and timeouts. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <unistd.h>
 
 #include "guard/guard_int.h"
@@ -371,8 +371,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         sip__conn_close(c, nread == UV_EOF ? 0 : (int)nread,
                         nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
     } else {
-        c->last_activity = uv_now(sip_loop_get_uv(c->tp->loop));
+        sip_transport_t *tp = c->tp;
+        c->last_activity = uv_now(sip_loop_get_uv(tp->loop));
         c->batching = 1;
+        if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 1);
         if (c->nlayers) {
             int rc = c->layers[0]->vt->input(c->layers[0], buf->base, (size_t)nread);
             /* A WebSocket message over the limit, or framing that does not parse. */
@@ -384,6 +386,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             frame(c, buf->base, (size_t)nread);
         }
         flush_gathered(c);
+        if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 0);
     }
     free(buf->base);
     conn_unref(c);

@@ -25,6 +25,9 @@ typedef struct sip__tp_worker {
     const sip_netinfo_t *(*remote_conn)(void *ctx, uint64_t conn_id);
     /* A connection of this worker is up (open 1: its names are known) or closed (0). */
     void (*conn_event)(void *ctx, const sip_netinfo_t *ni, int open);
+    /* A batch of received messages begins (1) or ends (0): what it passes to other workers
+     * leaves at its end, a call per worker. */
+    void (*batch)(void *ctx, int begin);
 } sip__tp_worker_t;
 
 /* Connection ids carry the index of the worker holding them in their top bits. */

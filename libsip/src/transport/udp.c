@@ -118,6 +118,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0 || tp->closed) return;
     tp->refs++; /* a handler may drop the last reference */
+    if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 1);
     for (int round = 0; round < 4 && !tp->closed && l->fd >= 0; round++) {
         for (int i = 0; i < UDP_SLOTS; i++) {
             b->iov[i].iov_base = l->rbuf + (size_t)i * UDP_SLOT;
@@ -149,6 +150,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
         flush_out(l);
         if (n < UDP_SLOTS) break;
     }
+    if (tp->worker.batch) tp->worker.batch(tp->worker.ctx, 0);
     sip_transport_unref(tp);
 }
 

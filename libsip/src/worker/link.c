@@ -131,10 +131,48 @@ static int send_one(sip__wlink_t *lk, const char *data, size_t len, int fd)
     }
 }
 
+/* Sends the frames queued at the head without a descriptor in one sendmmsg(). The number
+ * sent, 0 when the socket is full, or -errno. */
+static int send_many(sip__wlink_t *lk)
+{
+    struct mmsghdr mm[32];
+    struct iovec iov[32];
+    unsigned n = 0;
+    for (sip__wout_t *o = lk->qhead; o && o->fd < 0 && n < 32; o = o->next, n++) {
+        iov[n].iov_base = o->data;
+        iov[n].iov_len = o->len;
+        memset(&mm[n], 0, sizeof(mm[n]));
+        mm[n].msg_hdr.msg_iov = &iov[n];
+        mm[n].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        int r = sendmmsg(lk->fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    }
+}
+
 static void flush(sip__wlink_t *lk)
 {
     while (lk->qhead && !lk->closed) {
         sip__wout_t *o = lk->qhead;
+        if (o->fd < 0 && o->next && o->next->fd < 0) {
+            /* A batch of frames (sip__wlink_queue()) leaves in one call. */
+            int r = send_many(lk);
+            if (r < 0) {
+                link_down(lk);
+                return;
+            }
+            if (r == 0) break;
+            while (r-- > 0) {
+                o = lk->qhead;
+                lk->qhead = o->next;
+                free(o);
+            }
+            if (!lk->qhead) lk->qtail = NULL;
+            continue;
+        }
         int rc = send_one(lk, o->data, o->len, o->fd);
         if (rc == 1) break;
         lk->qhead = o->next;
@@ -147,6 +185,38 @@ static void flush(sip__wlink_t *lk)
         }
     }
     update_events(lk);
+}
+
+static int enqueue(sip__wlink_t *lk, const sip__wframe_t *h, const void *a, size_t alen,
+                   const void *b, size_t blen)
+{
+    size_t len = sizeof(*h) + alen + blen;
+    sip__wout_t *o = malloc(sizeof(*o) + len);
+    if (!o) return SIP_ENOMEM;
+    memcpy(o->data, h, sizeof(*h));
+    if (alen) memcpy(o->data + sizeof(*h), a, alen);
+    if (blen) memcpy(o->data + sizeof(*h) + alen, b, blen);
+    o->next = NULL;
+    o->len = len;
+    o->fd = -1;
+    if (lk->qtail)
+        lk->qtail->next = o;
+    else
+        lk->qhead = o;
+    lk->qtail = o;
+    return 0;
+}
+
+int sip__wlink_queue(sip__wlink_t *lk, const sip__wframe_t *h, const void *a, size_t alen,
+                     const void *b, size_t blen)
+{
+    if (!lk || lk->closed) return SIP_ECLOSED;
+    return enqueue(lk, h, a, alen, b, blen);
+}
+
+void sip__wlink_flush(sip__wlink_t *lk)
+{
+    if (lk && !lk->closed && lk->qhead) flush(lk);
 }
 
 int sip__wlink_send(sip__wlink_t *lk, const sip__wframe_t *h, const void *a, size_t alen,

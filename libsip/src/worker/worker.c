@@ -47,6 +47,7 @@ struct sip_worker {
     sip_txn_layer_t *layer;
     rconn_t **rc;
     size_t rc_mask, rc_n;
+    int batching; /* inside a batch of received messages (sip__tp_worker_t.batch) */
 };
 
 void sip_worker_opts_init(sip_worker_opts_t *opts)
@@ -355,7 +356,22 @@ static int steer(void *ctx, const sip_netinfo_t *ni, const char *data, size_t le
     if (!lk || lk->closed) return 0;
     sip__wframe_t h = {
         .type = SIP__WF_MSG, .flags = trusted ? SIP__WF_TRUSTED : 0, .from = (uint16_t)w->index};
+    /* Inside a batch of received messages, the frames for each sibling leave together at its
+     * end (one call, one wake-up of the sibling). */
+    if (w->batching) return sip__wlink_queue(lk, &h, ni, ni_len(ni), data, len) == 0;
     return sip__wlink_send(lk, &h, ni, ni_len(ni), data, len, -1) == 0;
+}
+
+static void batch(void *ctx, int begin)
+{
+    sip_worker_t *w = ctx;
+    if (begin) {
+        w->batching++;
+        return;
+    }
+    if (w->batching > 0 && --w->batching > 0) return;
+    for (unsigned j = 0; j < w->count; j++)
+        sip__wlink_flush(w->sib[j]);
 }
 
 static int send_remote(void *ctx, uint64_t conn_id, const char *data, size_t len)
@@ -610,6 +626,10 @@ sip_worker_t *sip_worker_ref(sip_worker_t *w)
 
 static void detach(sip_worker_t *w)
 {
+    /* Whatever a batch in progress queued leaves now. */
+    w->batching = 0;
+    for (unsigned j = 0; j < w->count; j++)
+        sip__wlink_flush(w->sib[j]);
     if (w->tp) {
         if (w->tp->worker.ctx == w) sip__transport_set_worker(w->tp, NULL);
         sip_transport_unref(w->tp);
@@ -673,6 +693,7 @@ int sip_worker_attach(sip_worker_t *w, sip_transport_t *tp, sip_txn_layer_t *lay
         .send_remote = send_remote,
         .remote_conn = remote_conn,
         .conn_event = conn_event,
+        .batch = batch,
     };
     int rc = sip__transport_set_worker(tp, &hooks);
     if (rc) return rc;

@@ -88,6 +88,12 @@ void sip__wlink_close(sip__wlink_t *lk);
  * closed once sent). Queued when the socket is full. 0, SIP_ECLOSED, SIP_ENOMEM. */
 int sip__wlink_send(sip__wlink_t *lk, const sip__wframe_t *h, const void *a, size_t alen,
                     const void *b, size_t blen, int fd);
+/* Queues a frame (no descriptor) to leave with the others of its batch at the next
+ * sip__wlink_flush(), in one sendmmsg(). 0, SIP_ECLOSED, SIP_ENOMEM. */
+int sip__wlink_queue(sip__wlink_t *lk, const sip__wframe_t *h, const void *a, size_t alen,
+                     const void *b, size_t blen);
+/* Sends what is queued (what the socket does not take waits for it to be writable). */
+void sip__wlink_flush(sip__wlink_t *lk);
 /* Reads and handles every frame waiting (the sync handshake and close use it). 0, or
  * SIP_ECLOSED when the link went down. */
 int sip__wlink_read(sip__wlink_t *lk);
