@@ -621,7 +621,7 @@ int main(int argc, char **argv)
     /* A peer that resets a connection must not end the server. */
     signal(SIGPIPE, SIG_IGN);
     unsigned workers = sipd_workers_count(cfg);
-    if (d.worker_link < 0 && workers > 1 && !d.demo && sipd_workers_supported()) {
+    if (d.worker_link < 0 && workers > 1 && !d.demo) {
         /* The parent: the workers are this program again, with the internal flags. */
         rc = sip_config_check(cfg, &err);
         if (rc) {
@@ -643,11 +643,6 @@ int main(int argc, char **argv)
         /* A worker ends with its parent, whatever killed the parent. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         d.pid_file = NULL;
-        if (!sipd_workers_supported()) {
-            fprintf(stderr, "sipd: this libsip has no worker module\n");
-            sip_config_unref(cfg);
-            return EXIT_RUNTIME;
-        }
     }
     rc = sip_loop_create(&d.loop);
     if (rc) {

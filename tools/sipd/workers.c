@@ -40,12 +40,6 @@
 /* Control records, one per SOCK_SEQPACKET message: a type byte and its payload. */
 enum { REC_READY = 'R', REC_STATS = 'S' };
 
-int sipd_workers_supported(void)
-{
-    return sip_hub_create != NULL && sip_hub_link != NULL && sip_worker_create != NULL &&
-           sip_server_create_worker != NULL;
-}
-
 unsigned sipd_workers_count(const sip_config_t *cfg)
 {
     const char *v = sip_config_get(cfg, "workers", 0);
@@ -270,7 +264,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
     retire_stats(p, c);
     int was_ready = c->ready;
     c->ready = 0;
-    if (sip_hub_unlink) sip_hub_unlink(p->hub, c->index);
+    sip_hub_unlink(p->hub, c->index);
     char how[64];
     if (term_signal)
         snprintf(how, sizeof(how), "killed by signal %d", term_signal);

@@ -11,29 +11,9 @@
 
 #include <sip/sip.h>
 
-/* The worker module may be missing from the libsip this program was linked with while it is
- * being built (a library of the same major version without it): the references are weak, and
- * sipd then runs as one process. Every file that calls them includes this header, so that no
- * reference to them is a strong one. */
-#pragma weak sip_hub_opts_init
-#pragma weak sip_hub_create
-#pragma weak sip_hub_unref
-#pragma weak sip_hub_close
-#pragma weak sip_hub_link
-#pragma weak sip_hub_unlink
-#pragma weak sip_worker_opts_init
-#pragma weak sip_worker_create
-#pragma weak sip_worker_unref
-#pragma weak sip_worker_close
-#pragma weak sip_server_create_worker
-
 /* The descriptors a worker process finds its link and its control channel on. */
 #define SIPD_WORKER_LINK_FD 3
 #define SIPD_WORKER_CONTROL_FD 4
-
-/** 1 when the libsip this sipd runs on has the worker module (sip_hub_*, sip_worker_*,
- * sip_server_create_worker), else 0: sipd then runs as one process. */
-int sipd_workers_supported(void);
 
 /** How many workers the configuration asks for: `workers`, 0 being one per core; at most
  * SIP_WORKERS_MAX. */
