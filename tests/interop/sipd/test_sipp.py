@@ -27,10 +27,12 @@ def register_sipp(env, d, port, name="reg"):
 
 @pytest.mark.parametrize("stateless", [False, True], ids=["stateful", "stateless"])
 def test_sipp_call_through_sipd_with_loss(env, stateless):
-    # Stateless, one process: the MAC in a stateless branch (RFC 3261 §16.11) is each worker's
-    # own, so a response that reaches another worker is not taken as ours (docs/SIPD.md,
-    # Workers); tests/interop/workers runs the stateful case through two workers.
-    d = env.sipd("sipd", *(["--stateless", "--workers", "1"] if stateless else []))
+    # One process: the bound of three failed calls in forty is one sipd's; through two workers
+    # requests of one call may be reordered between them and SIPp's strict scenarios abort a
+    # few more (tests/interop/workers runs the stateful case through two workers). And
+    # stateless, the MAC in a stateless branch (RFC 3261 §16.11) is each worker's own, so a
+    # response reaching another worker is not taken as ours (docs/SIPD.md, Workers).
+    d = env.sipd("sipd", *(["--stateless"] if stateless else []), "--workers", "1")
     uport = env.port()
     # Stateful, the loss is on both SIPp sides. Stateless, on the caller's only: every copy of
     # the caller's INVITE then reaches the callee, and SIPp's callee does not always take a
@@ -44,15 +46,8 @@ def test_sipp_call_through_sipd_with_loss(env, stateless):
     # Through 10% loss a few calls may end in SIPp's own scenario limits (a late copy of the
     # 200 acknowledged again after the callee's scenario ended, a retransmission limit): at
     # most three of forty; and sipd itself answered none of them with an error.
-    # Through two workers (the default on this machine) an ACK and the BYE after it leave
-    # different workers and may reach the callee out of order, as UDP may reorder them: the
-    # callee's scenario aborts such a call after its end ("while pausing"); counted apart.
     ok = lossy_ok(uac, CALLS, CALLS - 3)
-    errors = env.work / "sipp-uas.errors.log"
-    late_acks = len(re.findall(r"Aborting call on unexpected message for Call-Id '[^']+': "
-                               r"while pausing \(index \d+\), received 'ACK ",
-                               errors.read_text(errors="replace") if errors.exists() else ""))
-    assert lossy_ok(uas, CALLS, 0) + late_acks >= CALLS - 3, late_acks
+    lossy_ok(uas, CALLS, CALLS - 3)
     assert ok >= CALLS - 3
     assert not re.search(r"^SIP/2\.0 5\d\d ", env.messages(uac), re.M), env.messages(uac)
     log = env.stop_clean(d)
