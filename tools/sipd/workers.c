@@ -44,10 +44,9 @@ unsigned sipd_workers_count(const sip_config_t *cfg)
 {
     const char *v = sip_config_get(cfg, "workers", 0);
     unsigned long n = v ? strtoul(v, NULL, 10) : 0;
-    if (n == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 0 ? (unsigned long)cores : 1;
-    }
+    /* One per core this process may run on (its CPU affinity, as a container or systemd's
+     * CPUAffinity= sets it), not per core of the machine. */
+    if (n == 0) n = uv_available_parallelism();
     return n > SIP_WORKERS_MAX ? SIP_WORKERS_MAX : (unsigned)n;
 }
 
@@ -477,12 +476,14 @@ static int spawn(child_t *c)
     opt.flags = UV_PROCESS_DETACHED;
     uv_process_t *proc = calloc(1, sizeof(*proc));
     uv_poll_t *poll = calloc(1, sizeof(*poll));
-    rc = proc && poll ? uv_spawn(p->uv, proc, &opt) : SIP_ENOMEM;
+    int spawned = proc && poll;
+    rc = spawned ? uv_spawn(p->uv, proc, &opt) : SIP_ENOMEM;
     free(argv);
     close(link);
     close(sv[1]);
     if (rc) {
-        if (proc && rc != SIP_ENOMEM)
+        /* A handle uv_spawn() failed on is initialised still: it is closed, not freed. */
+        if (spawned)
             uv_close((uv_handle_t *)proc, handle_freed);
         else
             free(proc);
