@@ -3,7 +3,8 @@
 the parent (logged, with its backoff) and every registration is still there, in the restarted
 worker too (it is given the whole index by the hub); SIGTERM stops every worker cleanly and
 the parent exits 0, and a parent killed with SIGKILL leaves no worker behind; SIGHUP reloads
-every worker; the parent's metrics endpoint sums the workers' counters."""
+every worker; the parent's metrics endpoint sums the workers' counters; a listening point on
+port 0 gets its port from worker 0 and every worker holds a socket on it."""
 import os
 import re
 import signal
@@ -148,4 +149,52 @@ def test_metrics_sum_the_workers(env):
     # Each OPTIONS is counted where it arrived and, when another worker owns it, where it is
     # handled: at least once each, summed over both workers.
     wait_until(lambda: (options() or 0) >= n, 10, "%d OPTIONS counted" % n)
+    env.stop_clean(d)
+
+
+def udp_socket_inodes(port):
+    """The inodes of the UDP sockets bound to port (any address) in this network namespace."""
+    out = set()
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = open(path).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port:
+                out.add(f[9])
+    return out
+
+
+def socket_inodes(pid):
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            continue
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def test_port_zero_is_shared_by_every_worker(env):
+    # Worker 0 picks the port; the others are started on the one it printed
+    # (--worker-listen), so that every worker holds a socket on it (SO_REUSEPORT).
+    d = env.sipd_workers("sipd", users=False, listen=["udp:127.0.0.1:0"])
+    port = int(re.search(r"^listening on udp:127\.0\.0\.1:(\d+)$", d.log(), re.M).group(1))
+    assert port > 0
+    bound = udp_socket_inodes(port)
+    for k, pid in enumerate(d.workers):
+        assert socket_inodes(pid) & bound, "worker %d has no socket on port %d" % (pid, port)
+        argv = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+        assert (b"udp:127.0.0.1:%d" % port in argv) == (k > 0), argv
+    sock, sport = udp(env)
+    try:
+        for i in range(10):
+            ask(sock, port, request(sport, "OPTIONS", "sip:127.0.0.1:%d" % port, "zero-%d" % i),
+                r"SIP/2\.0 200 ")
+    finally:
+        sock.close()
     env.stop_clean(d)
