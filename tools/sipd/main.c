@@ -2,7 +2,9 @@
 /* sipd: a registrar, location service and proxy (RFC 3261 §10.3, §16), the sip_server_t of
  * libsip (sip/server.h) run from a configuration file and a command line. This file reads
  * both, maps the signals (SIGHUP reloads, SIGTERM and SIGINT shut down cleanly) and starts the
- * routing script (script.h) or the demo (demo.h) when asked. `sipd passwd` is passwd.c. */
+ * routing script (script.h) or the demo (demo.h) when asked. With several workers it runs the
+ * parent (workers.c) or, started by it with the internal flags, one worker process. `sipd
+ * passwd` is passwd.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <sip/sip.h>
@@ -18,6 +21,7 @@
 #include "demo.h"
 #include "script.h"
 #include "sipd.h"
+#include "workers.h"
 
 #define MAX_FLAGS 128
 #define STATE_FILE "location.sqlite"
@@ -27,7 +31,7 @@ void sipd_usage(FILE *f)
     fprintf(
         f, "usage: sipd [-c FILE] [--listen SPEC]... [--domain D]... [--users FILE]\n"
            "            [--state DIR | --store URL] [--stateless | --redirect]\n"
-           "            [--script FILE] [-v]...\n"
+           "            [--script FILE] [--workers N] [-v]...\n"
            "       sipd --check-config [-c FILE] [options]\n"
            "       sipd passwd FILE USER [--realm R]\n"
            "\n"
@@ -77,6 +81,8 @@ void sipd_usage(FILE *f)
            "      --tls-ca FILE   PEM CA bundle for verifying peers and client certificates\n"
            "      --script FILE   route every request with FILE's route(req) (.py or .lua)\n"
            "      --metrics ADDR  serve the counters at http://ADDR/metrics (127.0.0.1:9090)\n"
+           "      --workers N     worker processes sharing the listening points (workers;\n"
+           "                      0, the default: one per core; 1: a single process)\n"
            "      --allow CIDR    an address the rate and authentication limits never block\n"
            "                      (limits.allow; repeat)\n"
            "      --log-level L   error, warn, notice (default), info or debug\n"
@@ -135,6 +141,10 @@ typedef struct sipd {
     int signalled;
     int stopping;
     size_t bindings; /* when the shutdown began */
+    /* A worker process (started by the parent with the internal flags), else -1. */
+    int worker_index, worker_link, worker_control;
+    sip_worker_t *worker;
+    sipd_control_t *control;
 } sipd_t;
 
 static int add_flag(sipd_t *d, const char *key, const char *value, const char *name)
@@ -359,12 +369,42 @@ static void teardown(sipd_t *d)
     sip_server_close(d->srv);
     sip_server_unref(d->srv);
     d->srv = NULL;
+    sipd_control_close(d->control);
+    d->control = NULL;
+    if (d->worker) {
+        sip_worker_close(d->worker);
+        sip_worker_unref(d->worker);
+    }
+    d->worker = NULL;
     sip_loop_unref(d->loop);
     d->loop = NULL;
     if (d->pid_file) unlink(d->pid_file);
 }
 
-static void print_started(sipd_t *d, const sip_config_t *cfg)
+/* The configuration again, for the parent's SIGHUP. */
+static int rebuild(void *user, sip_config_t **out, char *why, size_t size)
+{
+    return build_config(user, out, why, size);
+}
+
+/* A worker's parent has gone: the worker ends as at SIGTERM. */
+static void on_parent_gone(void *user)
+{
+    sipd_t *d = user;
+    if (!d->stopping) on_stop_signal(NULL, SIGTERM, d);
+}
+
+/* A number flag of the internal ones. */
+static int fd_arg(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1024) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static void print_started(sipd_t *d, const sip_config_t *cfg, FILE *out)
 {
     sip_transport_t *tp = sip_server_get_transport(d->srv);
     size_t n = sip_transport_listener_count(tp);
@@ -372,31 +412,32 @@ static void print_started(sipd_t *d, const sip_config_t *cfg)
         sip_netinfo_t ni;
         char a[80];
         if (sip_transport_listener_info(tp, i, &ni) == 0)
-            printf("listening on %s\n", addr_str(a, ni.transport, ni.local_ip, ni.local_port));
+            fprintf(out, "listening on %s\n",
+                    addr_str(a, ni.transport, ni.local_ip, ni.local_port));
     }
-    printf("domain %s (realm)", sip_config_get(cfg, "domains", 0));
+    fprintf(out, "domain %s (realm)", sip_config_get(cfg, "domains", 0));
     for (size_t i = 1; i < sip_config_count(cfg, "domains"); i++)
-        printf(", %s", sip_config_get(cfg, "domains", i));
+        fprintf(out, ", %s", sip_config_get(cfg, "domains", i));
     sip_userdb_t *users = sip_server_get_users(d->srv);
     const char *state = sip_config_get(cfg, "state", 0), *mode = sip_config_get(cfg, "mode", 0);
     char db[4200];
     snprintf(db, sizeof(db), "%s/" STATE_FILE, state);
-    printf("; %zu users%s; %s; %zu bindings; %s\n", users ? sip_userdb_count(users) : 0,
-           users ? "" : " (registrations not authenticated)",
-           *sip_config_get(cfg, "store", 0) ? sip_config_get(cfg, "store", 0)
-           : *state                         ? db
-                                            : "bindings in memory",
-           sip_location_count(sip_server_get_location(d->srv)),
-           strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
+    fprintf(out, "; %zu users%s; %s; %zu bindings; %s\n", users ? sip_userdb_count(users) : 0,
+            users ? "" : " (registrations not authenticated)",
+            *sip_config_get(cfg, "store", 0) ? sip_config_get(cfg, "store", 0)
+            : *state                         ? db
+                                             : "bindings in memory",
+            sip_location_count(sip_server_get_location(d->srv)),
+            strcmp(mode, "redirect") == 0 ? "redirecting" : mode);
     sip_metrics_t *m = sip_server_get_metrics(d->srv);
     if (m) {
         /* The address as configured, with the port chosen for port 0. */
         const char *ml = sip_config_get(cfg, "metrics.listen", 0);
         const char *colon = strrchr(ml, ':');
-        printf("metrics on http://%.*s:%u/metrics\n", (int)(colon ? colon - ml : 0), ml,
-               sip_metrics_get_port(m));
+        fprintf(out, "metrics on http://%.*s:%u/metrics\n", (int)(colon ? colon - ml : 0), ml,
+                sip_metrics_get_port(m));
     }
-    fflush(stdout);
+    fflush(out);
 }
 
 int main(int argc, char **argv)
@@ -419,6 +460,11 @@ int main(int argc, char **argv)
         OPT_TRACE,
         OPT_DEMO,
         OPT_PID_FILE,
+        OPT_WORKERS,
+        OPT_WORKER_INDEX,
+        OPT_WORKER_LINK,
+        OPT_WORKER_CONTROL,
+        OPT_WORKER_LISTEN,
         OPT_STORE,
     };
     static const struct option longopts[] = {
@@ -443,13 +489,20 @@ int main(int argc, char **argv)
         {"demo", no_argument, NULL, OPT_DEMO},
         {"pid-file", required_argument, NULL, OPT_PID_FILE},
         {"store", required_argument, NULL, OPT_STORE},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        /* Internal: what the parent gives a worker process (docs/SIPD.md, "Workers"). */
+        {"worker-index", required_argument, NULL, OPT_WORKER_INDEX},
+        {"worker-link", required_argument, NULL, OPT_WORKER_LINK},
+        {"worker-control", required_argument, NULL, OPT_WORKER_CONTROL},
+        {"worker-listen", required_argument, NULL, OPT_WORKER_LISTEN},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     static sipd_t d;
-    int check = 0, c, rc = 0, mode_flags = 0;
+    d.worker_index = d.worker_link = d.worker_control = -1;
+    int check = 0, c, rc = 0, mode_flags = 0, worker_listen = 0;
     while ((c = getopt_long(argc, argv, "c:l:d:u:s:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': d.config_file = optarg; break;
@@ -491,6 +544,14 @@ int main(int argc, char **argv)
         case OPT_TRACE: rc = add_flag(&d, "log.trace", "true", "--trace"); break;
         case OPT_DEMO: d.demo = 1; break;
         case OPT_PID_FILE: d.pid_file = optarg; break;
+        case OPT_WORKERS: rc = add_flag(&d, "workers", optarg, "--workers"); break;
+        case OPT_WORKER_INDEX: rc = fd_arg(optarg, &d.worker_index); break;
+        case OPT_WORKER_LINK: rc = fd_arg(optarg, &d.worker_link); break;
+        case OPT_WORKER_CONTROL: rc = fd_arg(optarg, &d.worker_control); break;
+        case OPT_WORKER_LISTEN:
+            worker_listen = 1;
+            rc = add_flag(&d, "listen", optarg, "--worker-listen");
+            break;
         case 'v':
             d.verbose++;
             rc = add_flag(&d, "log.level", "info", "--verbose");
@@ -505,6 +566,20 @@ int main(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "sipd: unexpected argument '%s'\n", argv[optind]);
         sipd_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (worker_listen) {
+        /* The listening points worker 0 opened (a port 0 given its port) replace the others. */
+        int n = 0;
+        for (int i = 0; i < d.nflags; i++)
+            if (strcmp(d.flags[i].key, "listen") != 0 ||
+                strcmp(d.flags[i].name, "--worker-listen") == 0)
+                d.flags[n++] = d.flags[i];
+        d.nflags = n;
+    }
+    int internal = (d.worker_index >= 0) + (d.worker_link >= 0) + (d.worker_control >= 0);
+    if (internal != 0 && internal != 3) {
+        fprintf(stderr, "sipd: --worker-index, --worker-link and --worker-control go together\n");
         return EXIT_USAGE;
     }
     if (mode_flags > 1) {
@@ -523,6 +598,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "sipd: %s\n", why);
         return rc;
     }
+    const char *nw = sip_config_get(cfg, "workers", 0);
+    if (nw && strtoul(nw, NULL, 10) > SIP_WORKERS_MAX) {
+        fprintf(stderr, "sipd: %s%sworkers: at most %d\n",
+                flag_of(&d, "workers") ? "--workers" : "", flag_of(&d, "workers") ? ": " : "",
+                SIP_WORKERS_MAX);
+        sip_config_unref(cfg);
+        return EXIT_USAGE;
+    }
     sip_parse_error_t err;
     if (check) {
         rc = sip_config_check(cfg, &err);
@@ -537,6 +620,30 @@ int main(int argc, char **argv)
 
     /* A peer that resets a connection must not end the server. */
     signal(SIGPIPE, SIG_IGN);
+    unsigned workers = sipd_workers_count(cfg);
+    if (d.worker_link < 0 && workers > 1 && !d.demo) {
+        /* The parent: the workers are this program again, with the internal flags. */
+        rc = sip_config_check(cfg, &err);
+        if (rc) {
+            print_error(&d, &err);
+            sip_config_unref(cfg);
+            return EXIT_RUNTIME;
+        }
+        sipd_parent_opts_t po = {.argc = argc,
+                                 .argv = argv,
+                                 .workers = workers,
+                                 .pid_file = d.pid_file,
+                                 .rebuild = rebuild,
+                                 .rebuild_user = &d};
+        rc = sipd_parent_run(cfg, &po);
+        sip_config_unref(cfg);
+        return rc;
+    }
+    if (d.worker_link >= 0) {
+        /* A worker ends with its parent, whatever killed the parent. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        d.pid_file = NULL;
+    }
     rc = sip_loop_create(&d.loop);
     if (rc) {
         fprintf(stderr, "sipd: %s\n", sip_strerror(rc));
@@ -544,7 +651,26 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     sip_loop_set_log(d.loop, SIP_LOG_WARN, on_log, NULL, NULL);
-    rc = sip_server_create(&d.srv, d.loop, cfg, &err);
+    if (d.worker_link >= 0) {
+        sip_worker_opts_t wo;
+        sip_worker_opts_init(&wo);
+        wo.index = (unsigned)d.worker_index;
+        wo.count = workers;
+        wo.fd = d.worker_link;
+        rc = sip_worker_create(&d.worker, d.loop, &wo);
+        if (rc == 0)
+            rc = sipd_control_open(&d.control, d.loop, d.worker_control, on_parent_gone, &d);
+        else
+            close(d.worker_control);
+        if (rc) {
+            fprintf(stderr, "sipd: worker %d: %s\n", d.worker_index, sip_strerror(rc));
+            sip_config_unref(cfg);
+            teardown(&d);
+            return EXIT_RUNTIME;
+        }
+    }
+    rc = d.worker ? sip_server_create_worker(&d.srv, d.loop, cfg, d.worker, &err)
+                  : sip_server_create(&d.srv, d.loop, cfg, &err);
     if (rc) {
         if (rc == SIP_ECONFIG)
             print_error(&d, &err);
@@ -589,7 +715,25 @@ int main(int argc, char **argv)
             return EXIT_RUNTIME;
         }
     }
-    print_started(&d, run);
+    if (d.control) {
+        /* The parent prints worker 0's lines once every worker is ready. */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (f) {
+            print_started(&d, run, f);
+            fclose(f);
+        }
+        rc = f ? sipd_control_ready(d.control, text) : SIP_ENOMEM;
+        free(text);
+        if (rc) {
+            fprintf(stderr, "sipd: worker %d: %s\n", d.worker_index, sip_strerror(rc));
+            teardown(&d);
+            return EXIT_RUNTIME;
+        }
+    } else {
+        print_started(&d, run, stdout);
+    }
     if (d.demo) {
         rc = sipd_demo_start(&d.demo_run, d.srv, stdout, on_demo_done, &d);
         if (rc) {
@@ -606,9 +750,10 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     size_t bindings = d.bindings;
-    int demo = d.demo, demo_ok = d.demo_ok;
+    int demo = d.demo, demo_ok = d.demo_ok, worker = d.worker != NULL;
     teardown(&d);
-    if (d.signalled) printf("stopped on signal %d; %zu bindings\n", d.signalled, bindings);
+    if (d.signalled && !worker)
+        printf("stopped on signal %d; %zu bindings\n", d.signalled, bindings);
     fflush(stdout);
     if (demo && !d.signalled) return demo_ok ? EXIT_CLEAN : EXIT_RUNTIME;
     return EXIT_CLEAN;

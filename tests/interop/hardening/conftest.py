@@ -47,17 +47,18 @@ class Env(harness.Env):
                 assert r.returncode == 0, r.stderr.decode(errors="replace")
         return f
 
-    def sipd(self, limits, extra="", name="sipd"):
+    def sipd(self, limits, extra="", name="sipd", workers=1):
         """sipd -c with UDP and TCP on 127.0.0.1, the users file and these limits (a dict of
         limits.* keys); started once it printed every listening point. Returns the Proc with
-        .port."""
+        .port. One worker by default: the guard counts per worker process (docs/SIPD.md,
+        Workers), and these tests count what one sipd blocks."""
         port = self.port()
         lines = ["listen:", '  - "udp:127.0.0.1:%d"' % port, '  - "tcp:127.0.0.1:%d"' % port,
                  "domains:", '  - "%s"' % DOMAIN, 'users: "%s"' % self.users_file(),
                  "limits:"]
         for k, v in limits.items():
             lines.append("  %s: %s" % (k, v))
-        lines += ["log:", "  level: notice", extra]
+        lines += ["workers: %d" % workers, "log:", "  level: notice", extra]
         cfg = self.work / ("%s.yaml" % name)
         cfg.write_text("\n".join(lines) + "\n")
         p = Proc(self, name, [tool("SIPD"), "-c", str(cfg)])

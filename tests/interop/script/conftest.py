@@ -43,14 +43,17 @@ class ScriptEnv(Env):
         os.replace(tmp, path)
         return path
 
-    def sipd_script(self, script, target_port=None, name="sipd"):
-        """sipd -v --script SCRIPT on UDP, with ROUTE_TARGET naming where INVITEs go."""
+    def sipd_script(self, script, target_port=None, name="sipd", workers=None):
+        """sipd -v --script SCRIPT on UDP, with ROUTE_TARGET naming where INVITEs go; workers:
+        --workers N (None: sipd's default, one per core)."""
         penv = dict(os.environ)
         if target_port is not None:
             penv["ROUTE_TARGET"] = "sip:service@127.0.0.1:%d" % target_port
         port = self.port()
         argv = [tool("SIPD"), "-v", "--domain", DOMAIN, "--listen",
                 "udp:127.0.0.1:%d" % port, "--script", str(script)]
+        if workers is not None:
+            argv += ["--workers", str(workers)]
         p = Proc(self, name, argv, penv=penv)
         end = time.monotonic() + 20
         while time.monotonic() < end:

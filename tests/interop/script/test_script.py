@@ -22,7 +22,8 @@ def wait_log(p, pattern, timeout=10.0):
 def test_script_routes_calls_and_keeps_module_state(env, lang):
     uas_port = env.port()
     uas = env.sipp_server("uas", "-sn uas", uas_port, calls=3)
-    sipd = env.sipd_script(env.script(lang), target_port=uas_port)
+    # One process: the module state counts every call (each worker has its own).
+    sipd = env.sipd_script(env.script(lang), target_port=uas_port, workers=1)
     uac = env.sipp_client("uac", "-sn uac", sipd.port, calls=3, rate=10)
     env.sipp_ok(uac, 3)
     env.sipp_ok(uas, 3)
