@@ -20,7 +20,7 @@ usage: bench/location/run-store-bench.py
 environment: BUILD_DIR (default build-bench), REG_N=20000, REG_RATE=5000, PORT=16100 (uses
              PORT..PORT+3), PIN=0 (registrar and Redis on CPU 1, SIPp on CPU 0),
              CONFIGS="sipd-memory sipd-sqlite sipd-redis kamailio-memory kamailio-redis",
-             KILL=0, KEEP=0
+             KILL=0, KEEP=0, WORKERS=1 (sipd --workers)
 Prints a markdown table; exits 1 when a run had failed registrations or lost a binding.
 """
 import os
@@ -168,7 +168,8 @@ def start_server(run, config):
     server, store = config.split("-", 1)
     if server == "sipd":
         argv = [os.path.join(BUILD, "tools/sipd/sipd"), "--listen",
-                "udp:%s:%d" % (IP, SERVER_PORT), "--domain", DOMAIN]
+                "udp:%s:%d" % (IP, SERVER_PORT), "--domain", DOMAIN,
+                "--workers", os.environ.get("WORKERS", "1")]
         if store == "sqlite":
             argv += ["--state", os.path.join(run.work, "state")]
         elif store == "redis":

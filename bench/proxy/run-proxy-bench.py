@@ -11,6 +11,10 @@ lookup in both servers), one worker each:
   - REGISTER with digest (each registration challenged: 401, then the authorised REGISTER) of
     REG_N different users against sipd's registrar and Kamailio's registrar + auth_db (on SQLite).
 
+WORKERS="1 2" runs every mode with `sipd --workers N` against Kamailio with `children=N`, for
+each N (the issue 15 benchmark); the default is one worker each. With several, SIPp's uac uses
+a socket per call (-t un), so that the kernel spreads the calls over the workers' shared port.
+
 The figure is each server's CPU time (utime+stime of its process tree, from /proc) per call or
 per registration over the run and a tail after it in which the run's transactions end.
 Kamailio's config is bench/proxy/kamailio-proxy.cfg; both serve the same users (the
@@ -19,7 +23,7 @@ subscriber table and sipd's users file are made from one list) for the realm 127
 usage: bench/proxy/run-proxy-bench.py
 environment: BUILD_DIR (default build-bench), RATE=2000, COUNT=20000, WARMUP=1000,
              REG_N=20000, REG_RATE=2000, PORT=15900 (uses PORT..PORT+9), TAIL=36, PIN=0,
-             MODES="stateless stateful register", KEEP=0
+             MODES="stateless stateful register", WORKERS="1", KEEP=0
 Prints a markdown table; exits 1 when a run had failed calls.
 """
 import hashlib
@@ -47,6 +51,7 @@ TAIL = float(os.environ.get("TAIL", "36"))
 PIN = os.environ.get("PIN", "0") == "1"
 MODES = os.environ.get("MODES", "stateless stateful register").split()
 KEEP = os.environ.get("KEEP", "0") == "1"
+WORKERS = [int(w) for w in os.environ.get("WORKERS", "1").split()]
 IP = "127.0.0.1"
 REALM = IP
 HZ = os.sysconf("SC_CLK_TCK")
@@ -190,21 +195,22 @@ def make_users(work):
     return db
 
 
-def start_server(run, server, mode, db):
+def start_server(run, server, mode, db, workers=1):
     if server == "sipd":
         argv = [os.path.join(BUILD, "tools/sipd/sipd"), "--listen", "udp:%s:%d" % (IP, PROXY_PORT),
                 "--domain", REALM, "--users", os.path.join(run.work, "users"),
                 # SIPp answers MD5 only, and Kamailio challenges with MD5.
-                "--digest", "MD5"]
+                "--digest", "MD5", "--workers", str(workers)]
         if mode == "stateless":
             argv.append("--stateless")
     else:
         argv = ["kamailio", "-f", os.path.join(HERE, "kamailio-proxy.cfg"),
                 "-A", "KAM_PORT=%d" % PROXY_PORT, "-A", 'DB_URL="sqlite://%s"' % db,
-                "-DD", "-E", "-m", "2048", "-M", "16"]
+                "-A", "KAM_CHILDREN=%d" % workers, "-DD", "-E", "-m", "2048", "-M", "16"]
         if mode == "stateless":
             argv += ["-A", "STATELESS"]
-    p = run.start("%s-%s" % (server, mode), argv, pin=1)
+    # One worker is pinned to the second core (SIPp has the first); several share both.
+    p = run.start("%s-%s-%d" % (server, mode, workers), argv, pin=1 if workers == 1 else None)
     wait_udp(PROXY_PORT, server)
     time.sleep(0.5)
     return p
@@ -236,9 +242,9 @@ def main():
     failed_any = False
     try:
         db = make_users(work)
-        for mode in MODES:
+        for workers, mode in [(w, m) for w in WORKERS for m in MODES]:
             for server in ("sipd", "kamailio"):
-                srv = start_server(run, server, mode, db)
+                srv = start_server(run, server, mode, db, workers)
                 if mode == "register":
                     before = cpu_ticks(srv.pid)
                     ok, bad = sipp(run, "%s-register" % server,
@@ -264,6 +270,8 @@ def main():
                         ["-sf", os.path.join(HERE, "sipp_uac_rr.xml")]
                     uac = scen + ["-s", "uas", "-p", str(UAC_PORT), "-nr",
                                   "%s:%d" % (IP, PROXY_PORT)]
+                    if workers > 1:
+                        uac += ["-t", "un"]
                     if WARMUP:
                         sipp(run, "warmup-%s-%s" % (server, mode),
                              uac + ["-r", "500", "-m", str(WARMUP)], WARMUP // 500 + 40)
@@ -279,9 +287,9 @@ def main():
                 run.stop(srv)
                 us = ticks * 1e6 / HZ / ok if ok else float("nan")
                 failed_any |= bad != 0 or ok != n
-                rows.append((mode, server, what, n, ok, bad, us))
-                log("%s %s: %d of %d, %d failed, %.1f us CPU per %s"
-                    % (mode, server, ok, n, bad, us, what))
+                rows.append((mode, workers, server, what, n, ok, bad, us))
+                log("%s x%d %s: %d of %d, %d failed, %.1f us CPU per %s"
+                    % (mode, workers, server, ok, n, bad, us, what))
     finally:
         run.stop_all()
         if KEEP:
@@ -290,16 +298,21 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     kam = subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
     kv = re.search(r"version: kamailio (\S+)", kam)
-    print("| Mode | Server | Rate | Done | Failed | CPU us per call/registration | vs Kamailio |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    by = {(m, s): us for m, s, _, _, _, _, us in rows}
-    for mode, server, what, n, ok, bad, us in rows:
+    print("| Mode | Workers | Server | Rate | Done | Failed | CPU us per call/registration"
+          " | vs Kamailio | vs 1 worker |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    by = {(m, w, s): us for m, w, s, _, _, _, _, us in rows}
+    nan = float("nan")
+    for mode, workers, server, what, n, ok, bad, us in rows:
         rate = REG_RATE if mode == "register" else RATE
-        ratio = by.get((mode, "sipd"), float("nan")) / by.get((mode, "kamailio"), float("nan")) \
-            if server == "sipd" and (mode, "kamailio") in by else float("nan")
+        ratio = by[(mode, workers, "sipd")] / by.get((mode, workers, "kamailio"), nan) \
+            if server == "sipd" else nan
+        scale = us / by.get((mode, 1, server), nan) if workers > 1 else nan
         name = server if server == "sipd" else "Kamailio %s" % (kv.group(1) if kv else "")
-        print("| %s | %s | %d/s | %d of %d | %d | %.1f | %s |"
-              % (mode, name, rate, ok, n, bad, us, "%.2fx" % ratio if ratio == ratio else ""))
+        print("| %s | %d | %s | %d/s | %d of %d | %d | %.1f | %s | %s |"
+              % (mode, workers, name, rate, ok, n, bad, us,
+                 "%.2fx" % ratio if ratio == ratio else "",
+                 "%.2fx" % scale if scale == scale else ""))
     return 1 if failed_any else 0
 
 

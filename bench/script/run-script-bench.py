@@ -58,7 +58,7 @@ def start(run, kind, db):
     if kind in ("native", "py", "lua"):
         argv = [os.path.join(pb.BUILD, "tools/sipd/sipd"), "--listen",
                 "udp:%s:%d" % (pb.IP, pb.PROXY_PORT), "--domain", pb.REALM, "--users",
-                os.path.join(run.work, "users"), "--digest", "MD5"]
+                os.path.join(run.work, "users"), "--digest", "MD5", "--workers", "1"]
         if kind != "native":
             argv += ["--script", os.path.join(HERE, "route." + kind)]
     else:
