@@ -271,7 +271,7 @@ def main():
                     uac = scen + ["-s", "uas", "-p", str(UAC_PORT), "-nr",
                                   "%s:%d" % (IP, PROXY_PORT)]
                     if workers > 1:
-                        uac += ["-t", "un"]
+                        uac += ["-t", "un", "-max_socket", "10000"]
                     if WARMUP:
                         sipp(run, "warmup-%s-%s" % (server, mode),
                              uac + ["-r", "500", "-m", str(WARMUP)], WARMUP // 500 + 40)
