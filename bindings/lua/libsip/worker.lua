@@ -195,6 +195,15 @@ Worker.props.count = function(w)
     local p = rawget(w, "_p")
     return p and core.sip_worker_count(p) or 0
 end
+--- The worker set's secret (hex) the hub gave in the handshake: what the workers' digest
+--- servers and proxies share (sip.AuthServer{ secret = }, sip.Proxy(stack, { secret = })).
+Worker.props.secret = function(w)
+    local p = rawget(w, "_p")
+    if not p then raise(core.SIP_ECLOSED, "secret: the worker is closed") end
+    local rc, text = core.sip_worker_secret(p)
+    if rc < 0 then raise(rc, "secret: " .. core.sip_strerror(rc)) end
+    return text
+end
 --- True while the link to the hub is up.
 Worker.props.linked = function(w)
     local p = rawget(w, "_p")

@@ -188,6 +188,15 @@ class Worker:
         return int(_c.sip_worker_count(self._h)) if self._h is not None else 0
 
     @property
+    def secret(self) -> str:
+        """The worker set's secret (hex) the hub gave in the handshake: what the workers' digest
+        servers and proxies share (AuthServer(secret=...), Proxy(secret=...))."""
+        rc, text = _c.sip_worker_secret(self._handle())
+        if rc < 0:
+            raise error(rc, f"secret: {_c.sip_strerror(rc)}")
+        return text if isinstance(text, str) else text.decode()
+
+    @property
     def linked(self) -> bool:
         """True while the link to the hub is up."""
         return self._h is not None and bool(_c.sip_worker_is_linked(self._h))

@@ -61,7 +61,8 @@ SIP_EXTERN void sip_hub_opts_init(sip_hub_opts_t *opts);
 /**
  * Creates a hub on the parent's loop.
  * @param out   New reference
- * @return 0, SIP_EINVAL (workers out of range, a location on another loop), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (workers out of range, a location on another loop), SIP_EIO (no
+ *         random bytes for the workers' secret), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_hub_create(sip_hub_t **out, sip_loop_t *loop, const sip_hub_opts_t *opts);
 /** Takes a reference. @return hub. */
@@ -144,6 +145,17 @@ SIP_EXTERN unsigned sip_worker_index(const sip_worker_t *w);
 SIP_EXTERN unsigned sip_worker_count(const sip_worker_t *w);
 /** 1 while the link to the hub is up, else 0. */
 SIP_EXTERN int sip_worker_is_linked(const sip_worker_t *w);
+
+/**
+ * The secret the hub drew once (256 bits from OpenSSL's RAND_bytes) and gave every worker in
+ * its handshake, as lowercase hex: what the workers' digest servers sign their nonces with and
+ * their proxies key their branches with (sip_auth_server_opts_t.secret,
+ * sip_proxy_opts_t.secret), so that a nonce or a stateless branch made by one worker is taken
+ * by any other (RFC 7616 §3.3, RFC 3261 §16.11). sip_server_create_worker() uses it.
+ * @param buf   receives 64 hex digits and a NUL (cut to size - 1, like snprintf); the caller's
+ * @return 64, SIP_EINVAL (NULL w, NULL buf with a size), SIP_ENOENT (the hub gave none).
+ */
+SIP_EXTERN int sip_worker_secret(const sip_worker_t *w, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,8 @@ struct sip_worker {
     rconn_t **rc;
     size_t rc_mask, rc_n;
     int batching; /* inside a batch of received messages (sip__tp_worker_t.batch) */
+    int has_secret;
+    uint8_t secret[SIP__WSECRET_LEN]; /* the hub's, from the handshake */
 };
 
 void sip_worker_opts_init(sip_worker_opts_t *opts)
@@ -71,6 +73,17 @@ unsigned sip_worker_count(const sip_worker_t *w)
 int sip_worker_is_linked(const sip_worker_t *w)
 {
     return w && !w->closed && w->hub && !w->hub->closed ? 1 : 0;
+}
+
+int sip_worker_secret(const sip_worker_t *w, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!w || (!buf && size)) return SIP_EINVAL;
+    if (!w->has_secret) return SIP_ENOENT;
+    for (size_t i = 0; i < 2 * SIP__WSECRET_LEN && i + 1 < size; i++)
+        buf[i] = hex[(w->secret[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    if (size) buf[size - 1 < 2 * SIP__WSECRET_LEN ? size - 1 : 2 * SIP__WSECRET_LEN] = '\0';
+    return 2 * SIP__WSECRET_LEN;
 }
 
 sip_loop_t *sip__worker_loop(const sip_worker_t *w)
@@ -525,6 +538,12 @@ static void hub_frame(sip__wlink_t *lk, const sip__wframe_t *h, const char *p, s
         break;
     case SIP__WF_ACK:
         if (w->store) sip__hub_store_frame(w->store, h, p, len);
+        break;
+    case SIP__WF_SECRET:
+        if (len == sizeof(w->secret)) {
+            memcpy(w->secret, p, len);
+            w->has_secret = 1;
+        }
         break;
     case SIP__WF_SNAP_END: w->handshake_done = 1; break;
     case SIP__WF_GONE:
