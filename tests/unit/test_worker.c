@@ -359,19 +359,19 @@ static void worker_cancel_reaches_owner(void **state)
 {
     fx_t *fx = *state;
     char inv[1024], cancel[1024];
-    /* A branch whose owner is worker 1; every message is given to worker 0. */
+    /* A call whose owner is worker 1; every message is given to worker 0. */
     for (int i = 0;; i++) {
         snprintf(inv, sizeof(inv),
                  "INVITE sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: cancel-owner\r\n"
+                 "Call-ID: cancel-owner-%d\r\n"
                  "CSeq: 1 INVITE\r\n"
                  "Contact: <sip:a@127.0.0.1:52010>\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         int o = sip__worker_owner(fx->w[0], inv, strlen(inv));
         if (o == 1) {
             snprintf(cancel, sizeof(cancel),
@@ -379,11 +379,11 @@ static void worker_cancel_reaches_owner(void **state)
                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
                      "From: <sip:a@example.com>;tag=1\r\n"
                      "To: <sip:bob@example.com>\r\n"
-                     "Call-ID: cancel-owner\r\n"
+                     "Call-ID: cancel-owner-%d\r\n"
                      "CSeq: 1 CANCEL\r\n"
                      "Max-Forwards: 70\r\n"
                      "Content-Length: 0\r\n\r\n",
-                     i);
+                     i, i);
             break;
         }
     }
@@ -468,11 +468,11 @@ static void worker_malformed_answered_by_owner(void **state)
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKbad%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: malformed\r\n"
+                 "Call-ID: malformed-%d\r\n"
                  "CSeq: many OPTIONS\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         if (sip__worker_owner(fx->w[0], bad, strlen(bad)) == 1) break;
     }
     sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
@@ -593,11 +593,11 @@ static void worker_gone_its_share_served_here(void **state)
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKgone%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: gone\r\n"
+                 "Call-ID: gone-%d\r\n"
                  "CSeq: 1 OPTIONS\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         if (sip__worker_owner(fx->w[0], inv, strlen(inv)) == 1) break;
     }
     sip_netinfo_t from = from_peer(SIP_TRANSPORT_UDP);
@@ -1036,12 +1036,92 @@ static void worker_stateless_response_on_the_other(void **state)
     sip_config_unref(cfg);
 }
 
+/* ---- requests owned by their Call-ID ----------------------------------------------------------
+ */
+
+static int owner_of_text(fx_t *fx, const char *fmt, const char *cid_line, const char *branch)
+{
+    char m[1024];
+    snprintf(m, sizeof(m), fmt, branch, cid_line);
+    return sip__worker_owner(fx->w[0], m, strlen(m));
+}
+
+static void worker_requests_owned_by_call_id(void **state)
+{
+    fx_t *fx = *state;
+    static const char fmt[] = "BYE sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bK%s\r\n"
+                              "From: <sip:a@example.com>;tag=1\r\n"
+                              "To: <sip:bob@example.com>;tag=2\r\n"
+                              "%s"
+                              "CSeq: 2 BYE\r\n"
+                              "Max-Forwards: 70\r\n"
+                              "Content-Length: 0\r\n\r\n";
+    /* A Call-ID of each owner. */
+    char cid[2][64];
+    int have[2] = {0, 0};
+    for (int i = 0; !(have[0] && have[1]); i++) {
+        char line[96];
+        snprintf(line, sizeof(line), "Call-ID: own%d@example.com\r\n", i);
+        int o = owner_of_text(fx, fmt, line, "x1");
+        assert_true(o == 0 || o == 1);
+        if (!have[o]) {
+            snprintf(cid[o], sizeof(cid[o]), "own%d@example.com", i);
+            have[o] = 1;
+        }
+    }
+    for (int o = 0; o < 2; o++) {
+        char line[160];
+        /* Whatever the branch, the name's form and case, the whitespace and folds (RFC 3261
+         * §7.3.1), the Call-ID decides. */
+        const char *forms[] = {"Call-ID: %s\r\n", "i:%s\r\n", "CALL-id  :  %s  \r\n",
+                               "call-id:\r\n  %s\r\n", "I:\r\n\t \r\n %s\r\n"};
+        for (size_t f = 0; f < sizeof(forms) / sizeof(*forms); f++) {
+            snprintf(line, sizeof(line), forms[f], cid[o]);
+            assert_int_equal(owner_of_text(fx, fmt, line, "x1"), o);
+            assert_int_equal(owner_of_text(fx, fmt, line, "other-branch"), o);
+        }
+        /* A header whose name only ends in Call-ID is not it. */
+        snprintf(line, sizeof(line), "X-Call-ID: %s\r\nCall-ID: %s\r\n", cid[1 - o], cid[o]);
+        assert_int_equal(owner_of_text(fx, fmt, line, "x1"), o);
+    }
+    /* No Call-ID: handled where it lands (its parser answers 400). */
+    assert_int_equal(owner_of_text(fx, fmt, "", "x1"), -1);
+    assert_int_equal(owner_of_text(fx, fmt, "Call-ID:\r\n", "x1"), -1);
+    /* An ACK for a 2xx and the BYE after it, each with its own branch, landing on worker 0 for
+     * a call of worker 1: both reach worker 1 (its dialog), in the order they came. */
+    char ack[1024], bye[1024], line[96];
+    snprintf(ack, sizeof(ack),
+             "ACK sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKack2xx\r\n"
+             "From: <sip:a@example.com>;tag=1\r\n"
+             "To: <sip:bob@example.com>;tag=2\r\n"
+             "Call-ID: %s\r\n"
+             "CSeq: 1 ACK\r\n"
+             "Max-Forwards: 70\r\n"
+             "Content-Length: 0\r\n\r\n",
+             cid[1]);
+    snprintf(line, sizeof(line), "i: %s\r\n", cid[1]);
+    snprintf(bye, sizeof(bye), fmt, "bye2", line);
+    fx->respond = 1;
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, ack, strlen(ack), 0), 0);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, bye, strlen(bye), 0), 0);
+    assert_true(test_pump_until(fx->wl, &fx->nreq[1], 2, 2000));
+    assert_int_equal(fx->nreq[0], 0);
+    char buf[4096];
+    assert_true(peer_read(fx, buf, sizeof(buf), 2000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+    assert_non_null(strstr(buf, "z9hG4bKbye2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_burst_answered_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_requests_owned_by_call_id, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_malformed_answered_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_gone_its_share_served_here, setup, teardown),

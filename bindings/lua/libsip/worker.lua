@@ -10,9 +10,9 @@
 --   local loc = sip.Location(loop, { worker = w })   -- the hub's index; writes through the hub
 --   local srv = sip.Server{ config = cfg, loop = loop, worker = w }
 --
--- A request goes to the worker that owns its RFC 3261 §17.2.3 key, a response to the worker
--- whose branch it answers, a message for another worker's connection to that worker; location
--- writes go through the hub. The core does all of it; this module only holds the handles.
+-- A request goes to the worker that owns its Call-ID (every request of a call), a response to
+-- the worker whose branch it answers, a message for another worker's connection to that worker;
+-- location writes go through the hub. The core does all of it; this module only holds the handles.
 
 local core = require "libsip_core"
 local errors = require "libsip.errors"

@@ -7,11 +7,13 @@
  * has its own interpreter and lock.
  *
  * What crosses between workers, and why:
- * - A request whose server transaction another worker owns. The owner of a request is
- *   hash(top Via branch, sent-by) mod N, the RFC 3261 §17.2.3 key, so a retransmission, a
- *   CANCEL or the ACK of a non-2xx final response reaches the worker holding the transaction
- *   wherever the kernel delivered it (another source port, another connection). An ACK for a
- *   2xx is a new request (§17.1.1.3) and is routed where it arrives.
+ * - A request another worker owns. The owner of a request is hash(Call-ID) mod N, so every
+ *   request of a call reaches one worker wherever the kernel delivered it (another source port,
+ *   another connection): a retransmission, a CANCEL or the ACK of a non-2xx final response
+ *   finds its transaction (RFC 3261 §17.2.3), and an ACK for a 2xx (a new request, §17.1.1.3)
+ *   and the in-dialog requests after it (a BYE) reach the worker holding the dialog, in the
+ *   order they came. The Call-ID is read from the received bytes (its compact form "i", any
+ *   case, folded lines, §7.3.1); a request without one is handled where it lands (400).
  * - A response whose client transaction another worker owns: the branches a worker makes carry
  *   its mark ("z9hG4bK" then the mark), so the receiver knows the owner at once.
  * - A message that must leave through a stream connection another worker holds (RFC 5626
