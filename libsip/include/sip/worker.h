@@ -113,8 +113,9 @@ SIP_EXTERN void sip_worker_opts_init(sip_worker_opts_t *opts);
 
 /**
  * Creates this process's worker link on its loop and tells the hub it is ready: the hub answers
- * with the links to the other workers and, when it has a location service, the index, which a
- * location service created with sip_location_opts_t.worker loads before its create returns.
+ * with the links to the other workers, the set's secret (sip_worker_secret()) and, when it has
+ * a location service, the index, which a location service created with
+ * sip_location_opts_t.worker loads before its create returns.
  * @param out   New reference
  * @return 0, SIP_EINVAL (index >= count, count out of range, a bad fd), SIP_EIO (the hub is
  *         gone), SIP_ENOMEM.
