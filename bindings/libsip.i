@@ -449,6 +449,7 @@ static int sipbind_text_put(sipbind_text_t *sink, const char *SIP_BYTES, size_t 
  * descriptor sip_hub_link() makes for the child process is one more return value. */
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_hub_t **out, sip_worker_t **out };
 %apply int *OUTPUT { int *child_fd };
+SIP_TEXT_PRINTER(sip_worker_secret, const sip_worker_t *)
 %include "sip/worker.h"
 %apply SWIGTYPE **SIP_HANDLE_OUT { sip_config_t **out, sip_server_t **out };
 %apply (const char *SIP_BYTES, size_t SIP_BYTES_LEN) { (const char *text, size_t len) };

@@ -2,9 +2,10 @@
 /* worker-cross: what a message costs to cross from the worker that received it to the worker
  * that owns it (sip/worker.h): a hub on its own thread, two workers on this thread's loop, each
  * with a transport and a transaction layer attached. The same OPTIONS requests (only their
- * branch differs) are given to worker 0 as a socket would, half of them owned by worker 0
- * (their top Via read, then parsed and handed to its chain) and half by worker 1 (their top Via
- * read, sent over the workers' socket pair, read and parsed there, handed to worker 1's chain);
+ * branch and Call-ID differ) are given to worker 0 as a socket would, half of them owned by
+ * worker 0 (their Call-ID read, then parsed and handed to its chain) and half by worker 1 (their
+ * Call-ID read, sent over the workers' socket pair, read and parsed there, handed to worker 1's
+ * chain);
  * a tap first in
  * each chain takes them. Prints CPU and wall time per message of each kind and their difference,
  * the cost of the crossing.
@@ -70,12 +71,12 @@ static int make(char *buf, size_t size, long i)
                     "Max-Forwards: 70\r\n"
                     "From: <sip:alice@example.com>;tag=1928301774\r\n"
                     "To: <sip:bob@example.com>\r\n"
-                    "Call-ID: a84b4c76e66710@127.0.0.1\r\n"
+                    "Call-ID: a84b4c76e66710.%ld@127.0.0.1\r\n"
                     "CSeq: 63104 OPTIONS\r\n"
                     "Contact: <sip:alice@127.0.0.1:5070>\r\n"
                     "Accept: application/sdp\r\n"
                     "Content-Length: 0\r\n\r\n",
-                    i);
+                    i, i);
 }
 
 static void attach_tap(sip_loop_t *wl, sip_worker_t *w, int k, sip_transport_t **tp,

@@ -29,6 +29,7 @@ local fd = tonumber(arg[1])
 local loop = sip.Loop()
 local w = sip.Worker(loop, { index = 0, count = 1, fd = fd })
 assert(w.linked and w.index == 0 and w.count == 1)
+assert(#w.secret == 64 and w.secret:match("^%%x+$"))
 local loc = sip.Location(loop, { worker = w })
 io.write("index ", loc.count, "\n")
 local ok

@@ -139,6 +139,9 @@ def test_two_workers_share_one_port():
     try:
         ws = [libsip.Worker(wl, index=k, count=2, fd=fds[k]) for k in range(2)]
         assert [w.index for w in ws] == [0, 1] and all(w.linked for w in ws)
+        # One secret for the set, from the hub (digest nonces, stateless branches).
+        assert len(ws[0].secret) == 64 and ws[0].secret == ws[1].secret
+        assert "secret" in libsip.Proxy.OPTIONS
         stacks = [libsip.Stack(["udp:127.0.0.1:52110"], loop=wl, reuseport=True,
                                transactions=True)
                   for _ in range(2)]

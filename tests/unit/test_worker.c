@@ -359,19 +359,19 @@ static void worker_cancel_reaches_owner(void **state)
 {
     fx_t *fx = *state;
     char inv[1024], cancel[1024];
-    /* A branch whose owner is worker 1; every message is given to worker 0. */
+    /* A call whose owner is worker 1; every message is given to worker 0. */
     for (int i = 0;; i++) {
         snprintf(inv, sizeof(inv),
                  "INVITE sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: cancel-owner\r\n"
+                 "Call-ID: cancel-owner-%d\r\n"
                  "CSeq: 1 INVITE\r\n"
                  "Contact: <sip:a@127.0.0.1:52010>\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         int o = sip__worker_owner(fx->w[0], inv, strlen(inv));
         if (o == 1) {
             snprintf(cancel, sizeof(cancel),
@@ -379,11 +379,11 @@ static void worker_cancel_reaches_owner(void **state)
                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKcancel%d\r\n"
                      "From: <sip:a@example.com>;tag=1\r\n"
                      "To: <sip:bob@example.com>\r\n"
-                     "Call-ID: cancel-owner\r\n"
+                     "Call-ID: cancel-owner-%d\r\n"
                      "CSeq: 1 CANCEL\r\n"
                      "Max-Forwards: 70\r\n"
                      "Content-Length: 0\r\n\r\n",
-                     i);
+                     i, i);
             break;
         }
     }
@@ -468,11 +468,11 @@ static void worker_malformed_answered_by_owner(void **state)
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKbad%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: malformed\r\n"
+                 "Call-ID: malformed-%d\r\n"
                  "CSeq: many OPTIONS\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         if (sip__worker_owner(fx->w[0], bad, strlen(bad)) == 1) break;
     }
     sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
@@ -593,11 +593,11 @@ static void worker_gone_its_share_served_here(void **state)
                  "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKgone%d\r\n"
                  "From: <sip:a@example.com>;tag=1\r\n"
                  "To: <sip:bob@example.com>\r\n"
-                 "Call-ID: gone\r\n"
+                 "Call-ID: gone-%d\r\n"
                  "CSeq: 1 OPTIONS\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 i);
+                 i, i);
         if (sip__worker_owner(fx->w[0], inv, strlen(inv)) == 1) break;
     }
     sip_netinfo_t from = from_peer(SIP_TRANSPORT_UDP);
@@ -880,12 +880,248 @@ static void worker_servers_register_and_call(void **state)
     sip_config_unref(cfg);
 }
 
+/* ---- one secret for the set: nonces and stateless branches --------------------------------- */
+
+static void on_check_pw(sip_auth_query_t *q, sip_auth_event_t ev, void *user)
+{
+    int *verdict = user;
+    if (ev == SIP_AUTH_EVENT_DONE) {
+        *verdict = (int)sip_auth_query_get_verdict(q);
+        return;
+    }
+    assert_int_equal(sip_auth_query_answer_password(q, "secret"), 0);
+}
+
+static void worker_nonce_taken_by_the_other(void **state)
+{
+    fx_t *fx = *state;
+    char s0[80], s1[80];
+    assert_int_equal(sip_worker_secret(fx->w[0], s0, sizeof(s0)), 64);
+    assert_int_equal(sip_worker_secret(fx->w[1], s1, sizeof(s1)), 64);
+    assert_int_equal(strlen(s0), 64);
+    assert_string_equal(s0, s1);
+    char cut[5];
+    assert_int_equal(sip_worker_secret(fx->w[0], cut, sizeof(cut)), 64);
+    assert_int_equal(strlen(cut), 4);
+    assert_int_equal(sip_worker_secret(NULL, s0, sizeof(s0)), SIP_EINVAL);
+    assert_int_equal(sip_worker_secret(fx->w[0], NULL, 4), SIP_EINVAL);
+    char users[64] = "/tmp/test_worker_users_XXXXXX";
+    int ufd = mkstemp(users);
+    assert_true(ufd >= 0);
+    const char *line = "alice:example.com:MD5:b1726872c344b6dc8365b774f8fd6412\n";
+    assert_int_equal(write(ufd, line, strlen(line)), (ssize_t)strlen(line));
+    close(ufd);
+    sip_config_t *cfg;
+    assert_int_equal(sip_config_create(&cfg), 0);
+    assert_int_equal(sip_config_set(cfg, "listen", "udp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "domains", "example.com", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "users", users, NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "digest", "MD5", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "log.level", "error", NULL), 0);
+    sip_server_t *srv[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sip_server_create_worker(&srv[k], fx->wl, cfg, fx->w[k], NULL), 0);
+    sip_auth_server_t *a0 = sip_proxy_get_auth(sip_server_get_proxy(srv[0]));
+    sip_auth_server_t *a1 = sip_proxy_get_auth(sip_server_get_proxy(srv[1]));
+    assert_non_null(a0);
+    assert_non_null(a1);
+    /* A challenge of worker 0 answered, the retry landing on worker 1: its nonce is good
+     * there (RFC 7616 §3.3: not stale). */
+    const char *text = "REGISTER sip:example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKn1\r\n"
+                       "Max-Forwards: 70\r\n"
+                       "From: <sip:alice@example.com>;tag=a1\r\n"
+                       "To: <sip:alice@example.com>\r\n"
+                       "Call-ID: nonce-1\r\n"
+                       "CSeq: 1 REGISTER\r\n"
+                       "Contact: <sip:alice@127.0.0.1:52010>\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    sip_msg_t *sent, *next, *rsp;
+    assert_int_equal(sip_msg_parse(&sent, text, strlen(text), NULL), 0);
+    assert_int_equal(sip_msg_parse(&next, text, strlen(text), NULL), 0);
+    assert_int_equal(sip_msg_create_response(&rsp, sent, 401, NULL, NULL), 0);
+    assert_int_equal(sip_auth_server_challenge(a0, rsp, 0), 0);
+    sip_auth_client_t *ac;
+    assert_int_equal(sip_auth_client_create(&ac), 0);
+    sip_auth_cred_t c = {.realm = "example.com", .user = "alice", .password = "secret"};
+    assert_int_equal(sip_auth_client_add(ac, &c), 0);
+    assert_int_equal(sip_auth_client_authorize(ac, next, sent, rsp), 0);
+    int verdict = -1;
+    sip_auth_query_t *q;
+    assert_int_equal(sip_auth_server_check(&q, a1, next, on_check_pw, &verdict, NULL), 0);
+    sip_auth_query_unref(q);
+    assert_int_equal(verdict, SIP_AUTH_OK);
+    sip_auth_client_unref(ac);
+    sip_msg_unref(rsp);
+    sip_msg_unref(sent);
+    sip_msg_unref(next);
+    for (int k = 0; k < 2; k++) {
+        sip_server_close(srv[k]);
+        sip_server_unref(srv[k]);
+    }
+    sip_config_unref(cfg);
+    unlink(users);
+}
+
+static void worker_stateless_response_on_the_other(void **state)
+{
+    fx_t *fx = *state;
+    sip_config_t *cfg;
+    assert_int_equal(sip_config_create(&cfg), 0);
+    assert_int_equal(sip_config_set(cfg, "listen", "udp:127.0.0.1:52020", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "mode", "stateless", NULL), 0);
+    assert_int_equal(sip_config_set(cfg, "log.level", "error", NULL), 0);
+    sip_server_t *srv[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sip_server_create_worker(&srv[k], fx->wl, cfg, fx->w[k], NULL), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(SRV_PORT)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *reg = "REGISTER sip:127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKsreg1\r\n"
+                      "From: <sip:bob@127.0.0.1>;tag=r1\r\n"
+                      "To: <sip:bob@127.0.0.1>\r\n"
+                      "Call-ID: sl-reg-1\r\n"
+                      "CSeq: 1 REGISTER\r\n"
+                      "Contact: <sip:bob@127.0.0.1:52010>\r\n"
+                      "Expires: 3600\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    assert_int_equal(sendto(fx->peer, reg, strlen(reg), 0, (struct sockaddr *)&sa, sizeof(sa)),
+                     (ssize_t)strlen(reg));
+    char buf[8192];
+    assert_true(peer_read(fx, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+    for (int k = 0; k < 2; k++)
+        assert_true(wait_count(fx, sip_server_get_location(srv[k]), 1));
+    const char *opt = "OPTIONS sip:bob@127.0.0.1:52020 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKsopt1;rport\r\n"
+                      "From: <sip:carol@127.0.0.1>;tag=c1\r\n"
+                      "To: <sip:bob@127.0.0.1>\r\n"
+                      "Call-ID: sl-opt-1\r\n"
+                      "CSeq: 1 OPTIONS\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    int owner = sip__worker_owner(fx->w[0], opt, strlen(opt));
+    assert_true(owner == 0 || owner == 1);
+    assert_int_equal(sendto(fx->peer, opt, strlen(opt), 0, (struct sockaddr *)&sa, sizeof(sa)),
+                     (ssize_t)strlen(opt));
+    /* bob (the peer socket too) gets it forwarded with the owner's stateless branch. */
+    assert_true(peer_read(fx, buf, sizeof(buf), 3000) > 0);
+    assert_int_equal(strncmp(buf, "OPTIONS sip:bob@127.0.0.1:52010", 31), 0);
+    sip_msg_t *got, *rsp;
+    assert_int_equal(sip_msg_parse(&got, buf, strlen(buf), NULL), 0);
+    assert_int_equal(sip_msg_create_response(&rsp, got, 200, NULL, "b1"), 0);
+    char out[8192];
+    int n = sip_msg_print(rsp, out, sizeof(out));
+    assert_true(n > 0);
+    /* bob's 200 lands on the other worker: it verifies the MAC (one key for the set) and
+     * sends it on (RFC 3261 §16.11), to the caller. */
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    ni.local_port = SRV_PORT;
+    assert_int_equal(
+        sip__transport_receive(sip_server_get_transport(srv[1 - owner]), &ni, out, (size_t)n, 0),
+        0);
+    int fwd = 0;
+    for (int i = 0; i < 20 && !fwd; i++)
+        if (peer_read(fx, buf, sizeof(buf), 100) > 0 && !strncmp(buf, "SIP/2.0 200", 11) &&
+            strstr(buf, "z9hG4bKsopt1"))
+            fwd = 1;
+    assert_true(fwd);
+    sip_msg_unref(got);
+    sip_msg_unref(rsp);
+    for (int k = 0; k < 2; k++) {
+        sip_server_close(srv[k]);
+        sip_server_unref(srv[k]);
+    }
+    sip_config_unref(cfg);
+}
+
+/* ---- requests owned by their Call-ID ----------------------------------------------------------
+ */
+
+static int owner_of_text(fx_t *fx, const char *fmt, const char *cid_line, const char *branch)
+{
+    char m[1024];
+    snprintf(m, sizeof(m), fmt, branch, cid_line);
+    return sip__worker_owner(fx->w[0], m, strlen(m));
+}
+
+static void worker_requests_owned_by_call_id(void **state)
+{
+    fx_t *fx = *state;
+    static const char fmt[] = "BYE sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bK%s\r\n"
+                              "From: <sip:a@example.com>;tag=1\r\n"
+                              "To: <sip:bob@example.com>;tag=2\r\n"
+                              "%s"
+                              "CSeq: 2 BYE\r\n"
+                              "Max-Forwards: 70\r\n"
+                              "Content-Length: 0\r\n\r\n";
+    /* A Call-ID of each owner. */
+    char cid[2][64];
+    int have[2] = {0, 0};
+    for (int i = 0; !(have[0] && have[1]); i++) {
+        char line[96];
+        snprintf(line, sizeof(line), "Call-ID: own%d@example.com\r\n", i);
+        int o = owner_of_text(fx, fmt, line, "x1");
+        assert_true(o == 0 || o == 1);
+        if (!have[o]) {
+            snprintf(cid[o], sizeof(cid[o]), "own%d@example.com", i);
+            have[o] = 1;
+        }
+    }
+    for (int o = 0; o < 2; o++) {
+        char line[160];
+        /* Whatever the branch, the name's form and case, the whitespace and folds (RFC 3261
+         * §7.3.1), the Call-ID decides. */
+        const char *forms[] = {"Call-ID: %s\r\n", "i:%s\r\n", "CALL-id  :  %s  \r\n",
+                               "call-id:\r\n  %s\r\n", "I:\r\n\t \r\n %s\r\n"};
+        for (size_t f = 0; f < sizeof(forms) / sizeof(*forms); f++) {
+            snprintf(line, sizeof(line), forms[f], cid[o]);
+            assert_int_equal(owner_of_text(fx, fmt, line, "x1"), o);
+            assert_int_equal(owner_of_text(fx, fmt, line, "other-branch"), o);
+        }
+        /* A header whose name only ends in Call-ID is not it. */
+        snprintf(line, sizeof(line), "X-Call-ID: %s\r\nCall-ID: %s\r\n", cid[1 - o], cid[o]);
+        assert_int_equal(owner_of_text(fx, fmt, line, "x1"), o);
+    }
+    /* No Call-ID: handled where it lands (its parser answers 400). */
+    assert_int_equal(owner_of_text(fx, fmt, "", "x1"), -1);
+    assert_int_equal(owner_of_text(fx, fmt, "Call-ID:\r\n", "x1"), -1);
+    /* An ACK for a 2xx and the BYE after it, each with its own branch, landing on worker 0 for
+     * a call of worker 1: both reach worker 1 (its dialog), in the order they came. */
+    char ack[1024], bye[1024], line[96];
+    snprintf(ack, sizeof(ack),
+             "ACK sip:bob@127.0.0.1:52000 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:52010;branch=z9hG4bKack2xx\r\n"
+             "From: <sip:a@example.com>;tag=1\r\n"
+             "To: <sip:bob@example.com>;tag=2\r\n"
+             "Call-ID: %s\r\n"
+             "CSeq: 1 ACK\r\n"
+             "Max-Forwards: 70\r\n"
+             "Content-Length: 0\r\n\r\n",
+             cid[1]);
+    snprintf(line, sizeof(line), "i: %s\r\n", cid[1]);
+    snprintf(bye, sizeof(bye), fmt, "bye2", line);
+    fx->respond = 1;
+    sip_netinfo_t ni = from_peer(SIP_TRANSPORT_UDP);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, ack, strlen(ack), 0), 0);
+    assert_int_equal(sip__transport_receive(fx->tp[0], &ni, bye, strlen(bye), 0), 0);
+    assert_true(test_pump_until(fx->wl, &fx->nreq[1], 2, 2000));
+    assert_int_equal(fx->nreq[0], 0);
+    char buf[4096];
+    assert_true(peer_read(fx, buf, sizeof(buf), 2000) > 0);
+    assert_int_equal(strncmp(buf, "SIP/2.0 200", 11), 0);
+    assert_non_null(strstr(buf, "z9hG4bKbye2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(worker_response_reaches_its_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_cancel_reaches_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_burst_answered_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_requests_owned_by_call_id, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_malformed_answered_by_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_send_over_other_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_gone_its_share_served_here, setup, teardown),
@@ -895,6 +1131,9 @@ int main(void)
                                         teardown_sqlite),
         cmocka_unit_test_setup_teardown(worker_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(worker_servers_register_and_call, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(worker_nonce_taken_by_the_other, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(worker_stateless_response_on_the_other, setup_bare,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -736,13 +736,6 @@ int sipd_parent_run(const sip_config_t *cfg, const sipd_parent_opts_t *o)
     rc = sip_signal_start(&p.sigint, p.loop, SIGINT, on_stop_signal, &p, NULL);
     if (rc == 0) rc = sip_signal_start(&p.sigterm, p.loop, SIGTERM, on_stop_signal, &p, NULL);
     if (rc == 0) rc = sip_signal_start(&p.sighup, p.loop, SIGHUP, on_hup, &p, NULL);
-    const char *mode = sip_config_get(cfg, "mode", 0);
-    if (mode && strcmp(mode, "stateless") == 0)
-        plog(&p, SIP_LOG_WARN,
-             "mode stateless with %u workers: each worker signs its own branches (RFC 3261 "
-             "16.11), so a response reaching another worker than the one that forwarded its "
-             "request is dropped; run --stateless with --workers 1",
-             p.n);
     if (rc == 0) rc = spawn(&p.kids[0]);
     if (rc) {
         fprintf(stderr, "sipd: %s\n", sip_strerror(rc));

@@ -772,7 +772,7 @@ local OBJECT_OPTS = { location = "Location", registrar = "Registrar", auth = "Au
     proxy_auth = "AuthServer", users = "UserDB", guard = "Guard" }
 local PROXY_KEYS = errors._set { "route", "stateless", "timer_c", "max_branches",
     "loop_detect", "record_route_host", "location", "registrar", "auth", "proxy_auth", "users",
-    "server", "redirect", "guard" }
+    "server", "redirect", "guard", "secret" }
 
 -- The C handle of a package object given as an option, checked by its class.
 local function handle_of(k, v)
@@ -855,7 +855,8 @@ end
 --- max_branches =, loop_detect =, record_route_host =, location = sip.Location, registrar =
 --- sip.Registrar, auth = sip.AuthServer, proxy_auth = sip.AuthServer, users = sip.UserDB or
 --- { user = password } (for auth's realm), server =, redirect =, guard = sip.Guard (told of
---- every failed authentication; a blocked source's requests are dropped) }) (the fields of
+--- every failed authentication; a blocked source's requests are dropped), secret = (a string
+--- keying the branches: proxies sharing it take each other's stateless responses) }) (the fields of
 --- sip_proxy_opts_t). Each request runs route(req) as a task; without a route the default
 --- routing of `sipd` runs. The stack keeps the proxy until proxy:close() or stack:close().
 function M.new(stack, opts)
@@ -870,7 +871,7 @@ function M.new(stack, opts)
         local v = flag(opts, k, "sip.Proxy")
         if v then o[k] = v end
     end
-    for _, k in ipairs { "record_route_host", "server" } do
+    for _, k in ipairs { "record_route_host", "server", "secret" } do
         if opts[k] ~= nil then o[k] = errors._arg_string(opts[k], "sip.Proxy: " .. k) end
     end
     if opts.timer_c ~= nil then
@@ -959,7 +960,7 @@ end
 -- Python's Proxy.OPTIONS.
 local PROXY_OPTIONS = { "stateless", "timer_c_ms", "max_branches", "loop_detect",
     "record_route_host", "location", "registrar", "auth", "proxy_auth", "users", "server",
-    "redirect", "guard" }
+    "redirect", "guard", "secret" }
 Proxy.props.OPTIONS = function() return PROXY_OPTIONS end
 
 --- The number of requests being routed (made and not freed yet).

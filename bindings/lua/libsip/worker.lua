@@ -10,9 +10,9 @@
 --   local loc = sip.Location(loop, { worker = w })   -- the hub's index; writes through the hub
 --   local srv = sip.Server{ config = cfg, loop = loop, worker = w }
 --
--- A request goes to the worker that owns its RFC 3261 §17.2.3 key, a response to the worker
--- whose branch it answers, a message for another worker's connection to that worker; location
--- writes go through the hub. The core does all of it; this module only holds the handles.
+-- A request goes to the worker that owns its Call-ID (every request of a call), a response to
+-- the worker whose branch it answers, a message for another worker's connection to that worker;
+-- location writes go through the hub. The core does all of it; this module only holds the handles.
 
 local core = require "libsip_core"
 local errors = require "libsip.errors"
@@ -194,6 +194,15 @@ end
 Worker.props.count = function(w)
     local p = rawget(w, "_p")
     return p and core.sip_worker_count(p) or 0
+end
+--- The worker set's secret (hex) the hub gave in the handshake: what the workers' digest
+--- servers and proxies share (sip.AuthServer{ secret = }, sip.Proxy(stack, { secret = })).
+Worker.props.secret = function(w)
+    local p = rawget(w, "_p")
+    if not p then raise(core.SIP_ECLOSED, "secret: the worker is closed") end
+    local rc, text = core.sip_worker_secret(p)
+    if rc < 0 then raise(rc, "secret: " .. core.sip_strerror(rc)) end
+    return text
 end
 --- True while the link to the hub is up.
 Worker.props.linked = function(w)

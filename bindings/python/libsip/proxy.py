@@ -955,7 +955,7 @@ def _proxies_of(stack: "Stack") -> "Set[Proxy]":
 
 _OPTIONS = ("stateless", "timer_c_ms", "max_branches", "loop_detect", "record_route_host",
             "location", "registrar", "auth", "proxy_auth", "users", "server", "redirect",
-            "guard")
+            "guard", "secret")
 
 
 class Proxy:
@@ -978,7 +978,9 @@ class Proxy:
     proxy_auth (another one for the rest, 407), users (a UserDB, or a dict of user to
     password for auth's realm, answering authenticate() without a lookup), server (the Server
     header), redirect (the default routing redirects rather than relays), guard (a Guard told
-    of every failed authentication with its source; a blocked source's requests are dropped).
+    of every failed authentication with its source; a blocked source's requests are dropped),
+    secret (a string keying the branches: proxies sharing it, the workers of one server, take
+    each other's stateless responses; default random keys).
     The Stack keeps the proxy until close() (or the stack closes)."""
 
     OPTIONS = _OPTIONS
@@ -989,7 +991,7 @@ class Proxy:
                  proxy_auth: Any = None, users: Any = None, timer_c: Optional[float] = None,
                  max_branches: Optional[int] = None, loop_detect: bool = True,
                  server: Optional[str] = None, redirect: bool = False,
-                 guard: Any = None) -> None:
+                 guard: Any = None, secret: Optional[str] = None) -> None:
         from .stack import Stack
         self._h: Any = None
         if not isinstance(stack, Stack):
@@ -1005,6 +1007,8 @@ class Proxy:
             o.record_route_host = _str("record_route_host", record_route_host)
         if server is not None:
             o.server = _str("server", server)
+        if secret is not None:
+            o.secret = _str("secret", secret)
         if timer_c is not None:
             o.timer_c_ms = _seconds_ms("timer_c", timer_c)
         if max_branches is not None:

@@ -10,9 +10,9 @@ and each worker's link to it, for scripts.
     loc = libsip.Location(loop, worker=w)     # the hub's index; writes through the hub
     srv = libsip.Server(cfg, loop=loop, worker=w)
 
-A request goes to the worker that owns its RFC 3261 §17.2.3 key, a response to the worker whose
-branch it answers, a message for another worker's connection to that worker; location writes
-go through the hub. The core does all of it; this module only holds the handles.
+A request goes to the worker that owns its Call-ID (every request of a call), a response to the
+worker whose branch it answers, a message for another worker's connection to that worker;
+location writes go through the hub. The core does all of it; this module only holds the handles.
 """
 
 from __future__ import annotations
@@ -186,6 +186,15 @@ class Worker:
     def count(self) -> int:
         """How many workers there are."""
         return int(_c.sip_worker_count(self._h)) if self._h is not None else 0
+
+    @property
+    def secret(self) -> str:
+        """The worker set's secret (hex) the hub gave in the handshake: what the workers' digest
+        servers and proxies share (AuthServer(secret=...), Proxy(secret=...))."""
+        rc, text = _c.sip_worker_secret(self._handle())
+        if rc < 0:
+            raise error(rc, f"secret: {_c.sip_strerror(rc)}")
+        return text if isinstance(text, str) else text.decode()
 
     @property
     def linked(self) -> bool:

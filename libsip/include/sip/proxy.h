@@ -68,6 +68,11 @@ typedef struct sip_proxy_opts {
                                         checked) with the source address; a blocked
                                         source's requests are dropped. Made on the same
                                         loop (else SIP_EINVAL) */
+    const char *secret;            /**< keys the branches this proxy makes (the loop hash and
+                                        the MAC of §16.11); proxies that share it take each
+                                        other's stateless responses (the workers of one server:
+                                        sip_worker_secret()). NULL or "" (default): random keys
+                                        of this proxy alone. Copied into the keys at create */
 } sip_proxy_opts_t;
 
 /** Fills opts with the defaults. */

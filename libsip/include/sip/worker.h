@@ -7,11 +7,13 @@
  * has its own interpreter and lock.
  *
  * What crosses between workers, and why:
- * - A request whose server transaction another worker owns. The owner of a request is
- *   hash(top Via branch, sent-by) mod N, the RFC 3261 §17.2.3 key, so a retransmission, a
- *   CANCEL or the ACK of a non-2xx final response reaches the worker holding the transaction
- *   wherever the kernel delivered it (another source port, another connection). An ACK for a
- *   2xx is a new request (§17.1.1.3) and is routed where it arrives.
+ * - A request another worker owns. The owner of a request is hash(Call-ID) mod N, so every
+ *   request of a call reaches one worker wherever the kernel delivered it (another source port,
+ *   another connection): a retransmission, a CANCEL or the ACK of a non-2xx final response
+ *   finds its transaction (RFC 3261 §17.2.3), and an ACK for a 2xx (a new request, §17.1.1.3)
+ *   and the in-dialog requests after it (a BYE) reach the worker holding the dialog, in the
+ *   order they came. The Call-ID is read from the received bytes (its compact form "i", any
+ *   case, folded lines, §7.3.1); a request without one is handled where it lands (400).
  * - A response whose client transaction another worker owns: the branches a worker makes carry
  *   its mark ("z9hG4bK" then the mark), so the receiver knows the owner at once.
  * - A message that must leave through a stream connection another worker holds (RFC 5626
@@ -61,7 +63,8 @@ SIP_EXTERN void sip_hub_opts_init(sip_hub_opts_t *opts);
 /**
  * Creates a hub on the parent's loop.
  * @param out   New reference
- * @return 0, SIP_EINVAL (workers out of range, a location on another loop), SIP_ENOMEM.
+ * @return 0, SIP_EINVAL (workers out of range, a location on another loop), SIP_EIO (no
+ *         random bytes for the workers' secret), SIP_ENOMEM.
  */
 SIP_EXTERN int sip_hub_create(sip_hub_t **out, sip_loop_t *loop, const sip_hub_opts_t *opts);
 /** Takes a reference. @return hub. */
@@ -110,8 +113,9 @@ SIP_EXTERN void sip_worker_opts_init(sip_worker_opts_t *opts);
 
 /**
  * Creates this process's worker link on its loop and tells the hub it is ready: the hub answers
- * with the links to the other workers and, when it has a location service, the index, which a
- * location service created with sip_location_opts_t.worker loads before its create returns.
+ * with the links to the other workers, the set's secret (sip_worker_secret()) and, when it has
+ * a location service, the index, which a location service created with
+ * sip_location_opts_t.worker loads before its create returns.
  * @param out   New reference
  * @return 0, SIP_EINVAL (index >= count, count out of range, a bad fd), SIP_EIO (the hub is
  *         gone), SIP_ENOMEM.
@@ -144,6 +148,17 @@ SIP_EXTERN unsigned sip_worker_index(const sip_worker_t *w);
 SIP_EXTERN unsigned sip_worker_count(const sip_worker_t *w);
 /** 1 while the link to the hub is up, else 0. */
 SIP_EXTERN int sip_worker_is_linked(const sip_worker_t *w);
+
+/**
+ * The secret the hub drew once (256 bits from OpenSSL's RAND_bytes) and gave every worker in
+ * its handshake, as lowercase hex: what the workers' digest servers sign their nonces with and
+ * their proxies key their branches with (sip_auth_server_opts_t.secret,
+ * sip_proxy_opts_t.secret), so that a nonce or a stateless branch made by one worker is taken
+ * by any other (RFC 7616 §3.3, RFC 3261 §16.11). sip_server_create_worker() uses it.
+ * @param buf   receives 64 hex digits and a NUL (cut to size - 1, like snprintf); the caller's
+ * @return 64, SIP_EINVAL (NULL w, NULL buf with a size), SIP_ENOENT (the hub gave none).
+ */
+SIP_EXTERN int sip_worker_secret(const sip_worker_t *w, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "core/live_int.h"
@@ -105,11 +106,29 @@ int sip_proxy_create(sip_proxy_t **out, sip_txn_layer_t *layer, const sip_proxy_
         p->server = sip__strdup(opts->server);
         if (!p->server) goto fail_p;
     }
-    if (getrandom(&p->key, sizeof(p->key), 0) != (ssize_t)sizeof(p->key))
-        p->key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
-    /* The branch MAC's key must not be guessable: without one the proxy is not made. */
     rc = SIP_EIO;
-    if (RAND_bytes((unsigned char *)p->mac_key, (int)sizeof(p->mac_key)) != 1) goto fail_p;
+    if (opts->secret && *opts->secret) {
+        /* Proxies sharing a secret (the workers of one server) make and check the same
+         * branches: both keys from SHA-256 over a label and the secret, so they are not the
+         * secret itself, which the digest servers may share. */
+        static const char label[] = "libsip proxy branch keys";
+        unsigned char md[32];
+        unsigned mdlen = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+                 EVP_DigestUpdate(ctx, label, sizeof(label)) == 1 &&
+                 EVP_DigestUpdate(ctx, opts->secret, strlen(opts->secret)) == 1 &&
+                 EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == sizeof(md);
+        EVP_MD_CTX_free(ctx);
+        if (!ok) goto fail_p;
+        memcpy(&p->key, md, sizeof(p->key));
+        memcpy(p->mac_key, md + sizeof(p->key), sizeof(p->mac_key));
+    } else {
+        if (getrandom(&p->key, sizeof(p->key), 0) != (ssize_t)sizeof(p->key))
+            p->key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
+        /* The branch MAC's key must not be guessable: without one the proxy is not made. */
+        if (RAND_bytes((unsigned char *)p->mac_key, (int)sizeof(p->mac_key)) != 1) goto fail_p;
+    }
     rc = sip__tq_init(&p->tq, p->loop, NULL);
     if (rc) goto fail_p;
     /* The proxy is a link of the transport's chain after the transaction layer's matching: it

@@ -133,7 +133,7 @@ int sip_server_reload(sip_server_t *srv, const sip_config_t *cfg, sip_parse_erro
             auth = sip_auth_server_ref(srv->auth);
             proxy_auth = sip_auth_server_ref(srv->proxy_auth);
         } else {
-            rc = sip__server_make_auth(&auth, &proxy_auth, cfg, err);
+            rc = sip__server_make_auth(&auth, &proxy_auth, cfg, srv->secret, err);
             if (rc) goto fail;
         }
     }

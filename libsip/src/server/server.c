@@ -96,7 +96,7 @@ int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_pars
 }
 
 int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_auth,
-                          const sip_config_t *cfg, sip_parse_error_t *err)
+                          const sip_config_t *cfg, const char *secret, sip_parse_error_t *err)
 {
     /* RFC 3261 §22.1: the realm is the domain; RFC 8760 §2.4: the strongest challenge first;
      * 401 for REGISTER and our users' requests, 407 for the rest. */
@@ -105,6 +105,7 @@ int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_au
     sip_auth_server_opts_init(&ao);
     ao.realm = sip_config_get(cfg, "domains", 0);
     ao.algorithms = sip__config_algorithms(sip__config_str(cfg, "digest"));
+    if (secret && *secret) ao.secret = secret;
     int rc = sip_auth_server_create(auth, &ao);
     if (rc == 0) {
         ao.proxy = 1;
@@ -373,7 +374,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     if (rc) return rc;
 
     if (srv->users) {
-        rc = sip__server_make_auth(&srv->auth, &srv->proxy_auth, cfg, err);
+        rc = sip__server_make_auth(&srv->auth, &srv->proxy_auth, cfg, srv->secret, err);
         if (rc) return rc;
     }
 
@@ -389,6 +390,7 @@ static int assemble(sip_server_t *srv, const sip_config_t *cfg, sip_parse_error_
     po.users = srv->users;
     po.server = sip__config_str(cfg, "server_header");
     po.guard = srv->guard;
+    if (*srv->secret) po.secret = srv->secret;
     rc = sip_proxy_create(&srv->proxy, srv->layer, &po, NULL, NULL, NULL);
     if (rc == SIP_EINVAL) {
         sip__config_error(err, NULL, 0, 0, "server_header", "not usable in a header");
@@ -434,7 +436,11 @@ int sip_server_create_worker(sip_server_t **out, sip_loop_t *loop, const sip_con
     srv->refs = 1;
     srv->loop = sip_loop_ref(loop);
     srv->worker = sip_worker_ref(worker);
-    rc = sip_config_clone(&srv->cfg, cfg);
+    /* One secret for the whole worker set: a REGISTER answering a challenge and a response to
+     * a stateless branch are taken by whichever worker they reach (sip/worker.h). */
+    rc = worker ? sip_worker_secret(worker, srv->secret, sizeof(srv->secret)) : 0;
+    if (rc > 0) rc = 0;
+    if (rc == 0) rc = sip_config_clone(&srv->cfg, cfg);
     if (rc == 0) rc = assemble(srv, cfg, err);
     if (rc) {
         server_free(srv);

@@ -22,6 +22,9 @@ struct sip_server {
     sip_guard_t *guard;
     sip_metrics_t *metrics;
     sip_worker_t *worker; /* sip_server_create_worker(): one worker process of several */
+    /* The worker set's secret (sip_worker_secret()) for the digest servers and the proxy, so
+     * that any worker takes what another made; "" for a server alone (random secrets). */
+    char secret[2 * 32 + 1];
     int log_requests;
     /* Each listening point opened, by its text in the configuration, and its index in the
      * transport (a reload closes those no longer listed). */
@@ -48,9 +51,10 @@ int sip__server_load_users(sip_userdb_t **out, const sip_config_t *cfg, sip_pars
 /* The registrar of cfg (its Server header), requiring authentication when there are users. */
 int sip__server_make_registrar(sip_registrar_t **out, sip_location_t *loc, int auth_required,
                                const sip_config_t *cfg);
-/* The two digest servers (401 and 407) for the realm and algorithms of cfg. */
+/* The two digest servers (401 and 407) for the realm and algorithms of cfg, signing their
+ * nonces with secret ("" or NULL: a random one each). */
 int sip__server_make_auth(sip_auth_server_t **auth, sip_auth_server_t **proxy_auth,
-                          const sip_config_t *cfg, sip_parse_error_t *err);
+                          const sip_config_t *cfg, const char *secret, sip_parse_error_t *err);
 /* The guard's options from limits.*. */
 void sip__server_guard_opts(sip_guard_opts_t *o, const sip_config_t *cfg);
 /* sip_transport_opts_t.tls_verify_client of a tls.verify_client value. */

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "core/live_int.h"
 #include "location/location_int.h"
 #include "sip/error.h"
@@ -28,6 +30,9 @@ struct sip_hub {
     sip_location_t *loc;
     unsigned n;
     hub_slot_t slot[SIP_WORKERS_MAX];
+    /* One secret for every worker: the digest nonces and the proxy branches one worker makes
+     * are checked by any other (RFC 7616 §3.3, RFC 3261 §16.11). */
+    uint8_t secret[SIP__WSECRET_LEN];
 };
 
 void sip_hub_opts_init(sip_hub_opts_t *opts)
@@ -57,6 +62,10 @@ int sip_hub_create(sip_hub_t **out, sip_loop_t *loop, const sip_hub_opts_t *opts
     if (opts->location && sip_location_get_loop(opts->location) != loop) return SIP_EINVAL;
     sip_hub_t *hub = calloc(1, sizeof(*hub));
     if (!hub) return SIP_ENOMEM;
+    if (RAND_bytes(hub->secret, (int)sizeof(hub->secret)) != 1) {
+        free(hub);
+        return SIP_EIO;
+    }
     sip__live_inc(SIP_LIVE_HUB);
     hub->refs = 1;
     hub->loop = loop;
@@ -172,6 +181,8 @@ static void on_ready(sip_hub_t *hub, unsigned k)
         h.from = (uint16_t)k;
         sip__wlink_send(hub->slot[j].link, &h, NULL, 0, NULL, 0, sv[1]);
     }
+    sip__wframe_t sh = {.type = SIP__WF_SECRET};
+    send_to(hub, k, &sh, hub->secret, sizeof(hub->secret));
     send_snapshot(hub, k);
     hub->slot[k].ready = 1;
     sip_log(hub->loop, SIP_LOG_INFO, "worker", "worker %u ready (%u of %u)", k,

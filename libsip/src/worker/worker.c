@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A worker process's side: its link to the hub (the handshake that brings its siblings and the
  * location index), the links to its siblings, and the dispatch of received messages to their
- * owner (RFC 3261 §17.2.3 key for requests, the branch mark for responses), of sends to the
+ * owner (the Call-ID for requests, the branch mark for responses), of sends to the
  * worker holding a connection, and of messages the others pass here. */
 #include <stddef.h>
 #include <stdlib.h>
@@ -48,6 +48,8 @@ struct sip_worker {
     rconn_t **rc;
     size_t rc_mask, rc_n;
     int batching; /* inside a batch of received messages (sip__tp_worker_t.batch) */
+    int has_secret;
+    uint8_t secret[SIP__WSECRET_LEN]; /* the hub's, from the handshake */
 };
 
 void sip_worker_opts_init(sip_worker_opts_t *opts)
@@ -71,6 +73,17 @@ unsigned sip_worker_count(const sip_worker_t *w)
 int sip_worker_is_linked(const sip_worker_t *w)
 {
     return w && !w->closed && w->hub && !w->hub->closed ? 1 : 0;
+}
+
+int sip_worker_secret(const sip_worker_t *w, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!w || (!buf && size)) return SIP_EINVAL;
+    if (!w->has_secret) return SIP_ENOENT;
+    for (size_t i = 0; i < 2 * SIP__WSECRET_LEN && i + 1 < size; i++)
+        buf[i] = hex[(w->secret[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    if (size) buf[size - 1 < 2 * SIP__WSECRET_LEN ? size - 1 : 2 * SIP__WSECRET_LEN] = '\0';
+    return 2 * SIP__WSECRET_LEN;
 }
 
 sip_loop_t *sip__worker_loop(const sip_worker_t *w)
@@ -208,14 +221,13 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* What decides the owner, found in the bytes as received: a message that crosses is parsed
- * once, by its owner. The top Via's branch, sent-by host and port, and the Call-ID. -1 when the
- * bytes do not show them plainly (a folded line, no Via): the receiver keeps the message. */
+/* What decides a response's owner, found in the bytes as received: a message that crosses is
+ * parsed once, by its owner. The top Via's branch (and sent-by). -1 when the bytes do not show
+ * them plainly (a folded line, no Via): the receiver keeps the message. */
 typedef struct wkey {
-    const char *branch, *host, *call_id;
-    size_t branch_len, host_len, call_id_len;
+    const char *branch, *host;
+    size_t branch_len, host_len;
     unsigned port;
-    int request;
 } wkey_t;
 
 static int scan_via(const char *p, const char *end, wkey_t *k)
@@ -277,19 +289,24 @@ static int scan_via(const char *p, const char *end, wkey_t *k)
     }
 }
 
-static int scan(const char *data, size_t len, wkey_t *k)
+/* The end of the line at p (its '\n', or end) and of its content (before a CR). */
+static const char *line_end(const char *p, const char *end, const char **ce)
+{
+    const char *le = memchr(p, '\n', (size_t)(end - p));
+    if (!le) le = end;
+    *ce = le > p && le[-1] == '\r' ? le - 1 : le;
+    return le;
+}
+
+static int scan_response(const char *data, size_t len, wkey_t *k)
 {
     const char *p = data, *end = data + len;
     memset(k, 0, sizeof(*k));
-    k->request = !(len >= 4 && memcmp(data, "SIP/", 4) == 0);
     const char *nl = memchr(p, '\n', len);
     if (!nl) return -1;
     p = nl + 1;
-    int via = 0;
     while (p < end) {
-        const char *le = memchr(p, '\n', (size_t)(end - p));
-        if (!le) le = end;
-        const char *ce = le > p && le[-1] == '\r' ? le - 1 : le;
+        const char *ce, *le = line_end(p, end, &ce);
         if (ce == p) break; /* the end of the headers */
         /* A folded line (RFC 3261 §7.3.1) is left to the parser. */
         if (*p == ' ' || *p == '\t') return -1;
@@ -299,42 +316,73 @@ static int scan(const char *data, size_t len, wkey_t *k)
             while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
                 ne--;
             size_t n = (size_t)(ne - p);
-            if (!via && (name_is(p, n, "via") || name_is(p, n, "v"))) {
-                if (scan_via(colon + 1, ce, k)) return -1;
-                via = 1;
-            } else if (!k->call_id && (name_is(p, n, "call-id") || name_is(p, n, "i"))) {
-                const char *v = skip_ws(colon + 1, ce), *ve = ce;
-                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                    ve--;
-                k->call_id = v;
-                k->call_id_len = (size_t)(ve - v);
+            if (name_is(p, n, "via") || name_is(p, n, "v")) return scan_via(colon + 1, ce, k);
+        }
+        p = le + 1;
+    }
+    return -1;
+}
+
+/* The Call-ID of a request as received (RFC 3261 §20.8, compact form "i", names in any case),
+ * its value a view of data. A header starts a line; a line starting with whitespace continues
+ * the one before (§7.3.1), so the value may follow the colon on a folded line: "Call-ID:" CRLF
+ * SP "a84b4c76e66710". 0, or -1 when there is none (the receiver keeps the request and its
+ * parser answers 400). */
+static int scan_call_id(const char *data, size_t len, const char **id, size_t *id_len)
+{
+    const char *p = data, *end = data + len;
+    const char *nl = memchr(p, '\n', len);
+    if (!nl) return -1;
+    p = nl + 1;
+    while (p < end) {
+        const char *ce, *le = line_end(p, end, &ce);
+        if (ce == p) break; /* the end of the headers */
+        const char *colon = *p == ' ' || *p == '\t' ? NULL : memchr(p, ':', (size_t)(ce - p));
+        if (colon) {
+            const char *ne = colon;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+            size_t n = (size_t)(ne - p);
+            if (name_is(p, n, "call-id") || name_is(p, n, "i")) {
+                /* SWS after the colon, over folds: whitespace, or a line end followed by
+                 * whitespace. */
+                const char *v = skip_ws(colon + 1, ce);
+                while (v == ce && le < end && le + 1 < end && (le[1] == ' ' || le[1] == '\t')) {
+                    p = le + 1;
+                    le = line_end(p, end, &ce);
+                    v = skip_ws(p, ce);
+                }
+                const char *ve = v;
+                while (ve < ce && *ve != ' ' && *ve != '\t')
+                    ve++;
+                if (ve == v) return -1;
+                *id = v;
+                *id_len = (size_t)(ve - v);
+                return 0;
             }
         }
         p = le + 1;
     }
-    return via ? 0 : -1;
+    return -1;
 }
 
-/* The worker that owns a received message: a request by its RFC 3261 §17.2.3 key (the top
- * Via's branch and sent-by, so that retransmissions, its CANCEL and the ACK of a non-2xx find
- * the transaction wherever they land; the Call-ID for an RFC 2543 request), a response by the
- * mark of its branch. -1: this worker decides. */
+/* The worker that owns a received message. A request: hash(Call-ID) mod N, so that every
+ * request of a call lands on one worker whatever the kernel chose: retransmissions, the CANCEL
+ * and the ACK of a non-2xx find their transaction (RFC 3261 §17.2.3), and an ACK for a 2xx
+ * (§13.2.2.4) and the in-dialog requests after it (a BYE) are handled by the worker holding the
+ * dialog, in the order they came. A response: the mark of its branch. -1: this worker decides
+ * (no Call-ID, a response whose branch carries no mark). */
 static int owner_of(const sip_worker_t *w, const char *data, size_t len)
 {
-    wkey_t k;
-    if (scan(data, len, &k)) return -1;
-    sip_str_t b = {k.branch, k.branch_len};
-    if (!k.request) return k.branch ? sip__txn_branch_owner(b) : -1;
-    uint64_t h = 0xcbf29ce484222325ull;
-    if (k.branch && sip__txn_has_cookie(b)) {
-        h = fnv(h, k.branch, k.branch_len);
-        h = fnv(h, k.host, k.host_len);
-        h = (h ^ k.port) * 0x100000001b3ull;
-    } else if (k.call_id) {
-        h = fnv(h, k.call_id, k.call_id_len);
-    } else {
-        return -1;
+    if (len >= 4 && memcmp(data, "SIP/", 4) == 0) {
+        wkey_t k;
+        if (scan_response(data, len, &k) || !k.branch) return -1;
+        return sip__txn_branch_owner((sip_str_t){k.branch, k.branch_len});
     }
+    const char *id;
+    size_t id_len;
+    if (scan_call_id(data, len, &id, &id_len)) return -1;
+    uint64_t h = fnv(0xcbf29ce484222325ull, id, id_len);
     h ^= h >> 29;
     return (int)(h % w->count);
 }
@@ -525,6 +573,12 @@ static void hub_frame(sip__wlink_t *lk, const sip__wframe_t *h, const char *p, s
         break;
     case SIP__WF_ACK:
         if (w->store) sip__hub_store_frame(w->store, h, p, len);
+        break;
+    case SIP__WF_SECRET:
+        if (len == sizeof(w->secret)) {
+            memcpy(w->secret, p, len);
+            w->has_secret = 1;
+        }
         break;
     case SIP__WF_SNAP_END: w->handshake_done = 1; break;
     case SIP__WF_GONE:

@@ -40,7 +40,12 @@ enum {
     SIP__WF_SEND,       /* bytes to send over connection `id` of the receiver */
     SIP__WF_CONN_OPEN,  /* the sender holds connection `id`: its netinfo */
     SIP__WF_CONN_CLOSE, /* connection `id` of the sender closed */
+    /* hub -> worker, in the handshake (before SNAP_END) */
+    SIP__WF_SECRET, /* the set's secret: SIP__WSECRET_LEN random octets */
 };
+
+/* The secret the hub draws once and gives every worker (sip_worker_secret()). */
+#define SIP__WSECRET_LEN 32
 
 /* SIP__WF_MSG flags */
 #define SIP__WF_TRUSTED 1 /* over a connection the receiving worker opened (sip__tp_deliver) */

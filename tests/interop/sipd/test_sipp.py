@@ -27,12 +27,10 @@ def register_sipp(env, d, port, name="reg"):
 
 @pytest.mark.parametrize("stateless", [False, True], ids=["stateful", "stateless"])
 def test_sipp_call_through_sipd_with_loss(env, stateless):
-    # One process: the bound of three failed calls in forty is one sipd's; through two workers
-    # requests of one call may be reordered between them and SIPp's strict scenarios abort a
-    # few more (tests/interop/workers runs the stateful case through two workers). And
-    # stateless, the MAC in a stateless branch (RFC 3261 §16.11) is each worker's own, so a
-    # response reaching another worker is not taken as ours (docs/SIPD.md, Workers).
-    d = env.sipd("sipd", *(["--stateless"] if stateless else []), "--workers", "1")
+    # Two workers: every request of a call is forwarded by the worker owning its Call-ID (in
+    # the order it came), and stateless, a response reaching the other worker verifies there
+    # (one secret for the set, RFC 3261 §16.11): the bound is one sipd's (docs/SIPD.md).
+    d = env.sipd("sipd", *(["--stateless"] if stateless else []), "--workers", "2")
     uport = env.port()
     # Stateful, the loss is on both SIPp sides. Stateless, on the caller's only: every copy of
     # the caller's INVITE then reaches the callee, and SIPp's callee does not always take a
@@ -82,10 +80,9 @@ def test_fork_busy_and_answer(env):
 
 
 def test_fork_both_answer(env):
-    # One process: the caller's ACK and BYE of the 2xx it does not keep leave at once, and
-    # through two workers the BYE may overtake the ACK (as UDP may reorder them), which SIPp's
-    # scenario, waiting for the ACK first, takes as unexpected (docs/SIPD.md, Workers).
-    d = env.sipd("sipd", "--workers", "1")
+    # Two workers: the caller's ACK and BYE of the 2xx it does not keep leave at once, and the
+    # worker owning their Call-ID forwards both, in that order (docs/SIPD.md, Workers).
+    d = env.sipd("sipd", "--workers", "2")
     a_port, b_port = env.port(), env.port()
     a = env.sipp_server("a", "uas_fork.xml", a_port, calls=2)
     b = env.sipp_server("b", "uas_fork.xml", b_port, calls=2)

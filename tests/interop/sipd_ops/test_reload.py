@@ -22,10 +22,8 @@ def test_sighup_adds_user_and_domain_keeps_registration_and_call(env):
     port = env.port()
     users = env.passwd(env.work / "users", users={"alice": USERS["alice"]})
     f = config(env, "sipd.yaml", sipd_config(env, port, users))
-    # One process: the nonces of a challenge are checked by the worker that made them, and this
-    # UA does not answer a stale=true challenge again (RFC 7616 §3.3) when its retry lands on
-    # another worker. See docs/SIPD.md, Workers.
-    d = env.sipd("sipd", "-c", str(f), "--workers", "1")
+    # Two workers: a nonce made by one is taken by the other (one secret for the set).
+    d = env.sipd("sipd", "-c", str(f), "--workers", "2")
     ua = env.ua()
     # other.test is not ours yet: a request there is for forwarding, for our users only.
     cid, _ = ua.request("OPTIONS", "sip:nobody@other.test", port)
@@ -69,10 +67,8 @@ def test_broken_config_refused_old_keeps_serving(env):
     port = env.port()
     users = env.passwd(env.work / "users", users={"alice": USERS["alice"]})
     f = config(env, "sipd.yaml", sipd_config(env, port, users))
-    # One process: the nonces of a challenge are checked by the worker that made them, and this
-    # UA does not answer a stale=true challenge again (RFC 7616 §3.3) when its retry lands on
-    # another worker. See docs/SIPD.md, Workers.
-    d = env.sipd("sipd", "-c", str(f), "--workers", "1")
+    # Two workers: a nonce made by one is taken by the other (one secret for the set).
+    d = env.sipd("sipd", "-c", str(f), "--workers", "2")
     ua = env.ua()
     assert ua.register(port, "alice", USERS["alice"]).startswith("SIP/2.0 200")
     # A file that does not load: the error names the file, the line, the column and the key.
