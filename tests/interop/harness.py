@@ -12,7 +12,7 @@ A conftest imports it with its folder's parent on sys.path:
 import os
 import re
 import shutil
-import signal
+from signal import SIGTERM
 import socket
 import subprocess
 import time
@@ -97,37 +97,43 @@ class Proc:
             self.out.flush()
         return self.path.read_text(errors="replace")
 
-    def wait_for(self, pattern, timeout=10.0):
-        """Waits until the log matches pattern (a regexp, multiline); fails after timeout or
-        when the process exits first. Returns the match."""
+    def wait_for(self, pattern, timeout=None, count=1):
+        """Waits until the log matches pattern (a regexp, multiline) count times; fails after
+        timeout (the Env's wait_timeout by default) or when the process exits first. Returns
+        the count-th match."""
+        timeout = self.env.wait_timeout if timeout is None else timeout
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            m = re.search(pattern, self.log(), re.M)
-            if m:
-                return m
-            if self.p.poll() is not None:
-                m = re.search(pattern, self.log(), re.M)
-                if m:
-                    return m
+            exited = self.p.poll() is not None
+            found = list(re.finditer(pattern, self.log(), re.M))
+            if len(found) >= count:
+                return found[count - 1]
+            if exited:
                 break
             time.sleep(0.05)
-        pytest.fail("%s: no '%s' within %.1f s (exit %s)" %
-                    (self.name, pattern, timeout, self.p.poll()))
+        pytest.fail("%s: no '%s'%s within %.1f s (exit %s):\n%s" %
+                    (self.name, pattern, "" if count == 1 else " (x%d)" % count, timeout,
+                     self.p.poll(), self.log()[-3000:]))
 
-    def wait(self, timeout):
+    def signal(self, sig):
+        """Sends sig (SIGHUP, SIGTERM...) and returns at once."""
+        self.p.send_signal(sig)
+
+    def wait(self, timeout=15.0):
         """Waits for the exit; stops it (SIGTERM, then SIGKILL) and fails after timeout."""
         try:
             self.rc = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            pytest.fail("%s did not exit within %.0f s" % (self.name, timeout))
+            pytest.fail("%s did not exit within %.0f s:\n%s" % (self.name, timeout,
+                                                                 self.log()[-3000:]))
         self.out.close()
         return self.rc
 
-    def stop(self, timeout=15.0, sig=signal.SIGTERM):
+    def stop(self, timeout=15.0, sig=SIGTERM):
         """A signal (SIGTERM), then the exit status (SIGKILL and a failure after timeout)."""
         if self.p.poll() is None:
-            self.p.send_signal(sig)
+            self.signal(sig)
         return self.wait(timeout)
 
     def kill(self):
@@ -149,10 +155,14 @@ class Proc:
 
 class Env:
     """A test's work directory, its processes and SIPp's command lines. scenarios is the
-    folder of SIPp scenario files; log_lines how much of each log a failed test prints."""
+    folder of SIPp scenario files; log_lines how much of each log a failed test prints;
+    wait_timeout the default bound of Proc.wait_for; span, when set, the size of the test
+    file's port range from base, which port() wraps around in."""
 
     scenarios = None
     log_lines = 200
+    wait_timeout = 10.0
+    span = None
 
     def __init__(self, work, base):
         self.work = Path(work)
@@ -161,10 +171,18 @@ class Env:
         self.procs = []
 
     def port(self, tcp=True):
-        """The next port free for UDP (and TCP) on 127.0.0.1, from the last one taken."""
-        p = free_port(self.next_port, tcp=tcp)
-        self.next_port = p + 1
-        return p
+        """The next port free for UDP (and TCP) on 127.0.0.1, from the last one taken
+        (wrapping in base..base+span-1 when span is set)."""
+        if self.span is None:
+            p = free_port(self.next_port, tcp=tcp)
+            self.next_port = p + 1
+            return p
+        for i in range(self.span):
+            p = self.base + (self.next_port - self.base + i) % self.span
+            if not bound(p) and not (tcp and bound(p, socket.SOCK_STREAM)):
+                self.next_port = p + 1
+                return p
+        pytest.fail("no free port in %d-%d" % (self.base, self.base + self.span - 1))
 
     def proc(self, name, argv, **kw):
         """Starts argv as a Proc of this test."""
@@ -175,7 +193,7 @@ class Env:
         rc = p.stop(timeout)
         log = p.log()
         assert rc == 0, "%s exited %d after SIGTERM:\n%s" % (p.name, rc, log[-3000:])
-        assert not SANITIZER.search(log), "%s: sanitizer report" % p.name
+        assert not SANITIZER.search(log), "%s: sanitizer report:\n%s" % (p.name, log[-3000:])
         return log
 
     # ---- SIPp -------------------------------------------------------------------------------
