@@ -399,7 +399,8 @@ class _ServerProxy(Proxy):
     common case: relay and return) costs no task and no turn of asyncio."""
 
     def _incoming(self, req: Any) -> None:
-        r = ProxyRequest._new(self, _c.sip_proxy_req_ref(req))
+        # req holds a reference already (sipbind_server_set_route_req's trampoline).
+        r = ProxyRequest._new(self, req)
         fn = self._route
         if fn is None:
             r._delegated = True
@@ -455,9 +456,11 @@ class _ServerProxy(Proxy):
         task.add_done_callback(self._tasks.discard)
 
 
-def _on_route(wproxy: "weakref.ref[Proxy]", _p: Any, req: Any) -> None:
+def _on_route(wproxy: "weakref.ref[Proxy]", req: Any) -> None:
+    """The server's route callback: req is the request alone, with a reference of its own."""
     proxy = wproxy()
     if proxy is None or proxy._h is None:
+        _c.sip_proxy_req_unref(req)
         return
     proxy._incoming(req)
 
@@ -662,7 +665,8 @@ class Server:
             rc = _c.sip_server_set_route(h, None)
             self._route_set = False
         elif not self._route_set:
-            rc = _c.sip_server_set_route(h, functools.partial(_on_route, weakref.ref(px)))
+            rc = _c.sipbind_server_set_route_req(h, functools.partial(_on_route,
+                                                                        weakref.ref(px)))
             self._route_set = rc == 0
         else:
             rc = 0
