@@ -36,7 +36,7 @@ from . import _core as _c
 from ._base import safe_repr
 from ._errors import ClosedError, Error, InvalidError, NotFoundError, error
 from .auth import AuthServer
-from .location import Binding, Location, _set_list
+from .location import Binding, Location
 from .loop import release
 from .message import HeaderArg, Message, Uri, _header_items, _short
 from .registrar import Registrar, UserDB
@@ -314,6 +314,41 @@ def _wake(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
     futs.clear()
 
 
+class _Lookup:
+    """What req.lookup() returns: ``await`` it for the bindings. A store that answered inside
+    the lookup (memory, SQLite) gives them at once, without a future."""
+
+    __slots__ = ("_status", "_found", "_fut")
+
+    def __init__(self) -> None:
+        self._status: Optional[int] = None
+        self._found: List[Binding] = []
+        self._fut: Any = None
+
+    def __call__(self, status: int, found: List[Binding]) -> None:
+        # The answer of a store that answers after the lookup returned.
+        if self._status is not None:
+            return
+        self._status, self._found = status, found
+        f = self._fut
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    def __await__(self) -> Generator[Any, None, List[Binding]]:
+        if self._status is None:
+            f = self._fut
+            if f is None:
+                f = self._fut = asyncio.get_running_loop().create_future()
+            yield from f.__await__()
+        status = self._status
+        if status is not None and status < 0 and status != _c.SIP_ENOENT:
+            raise _fail(status, "lookup")
+        return self._found
+
+    def __repr__(self) -> str:
+        return "<lookup pending>" if self._status is None else f"<lookup {len(self._found)}>"
+
+
 class _Now:
     """The awaitable of a call that is over when it returns (default_route())."""
 
@@ -463,30 +498,26 @@ class ProxyRequest:
 
     # -- looking up, authenticating, saving ------------------------------------------------
 
-    def lookup(self) -> "asyncio.Future[List[Binding]]":
+    def lookup(self) -> "_Lookup":
         """Looks the Request-URI up in the proxy's location service; ``await`` it for the
         bindings (a list of Binding, best first; empty when there is none). Raises
         NotFoundError when the proxy has no location service, UriError for a Request-URI
         that is not a SIP URI with a user."""
         h = self._handle()
-        fut = asyncio.get_running_loop().create_future()
-
-        def on_lookup(_loc: Any, status: int, set_h: Any) -> None:
-            if fut.done():
-                return
-            if status < 0 and status != _c.SIP_ENOENT:
-                fut.set_exception(_fail(status, "lookup"))
-            else:
-                fut.set_result(_set_list(set_h) if set_h is not None else [])
-
-        rc = _c.sip_proxy_req_lookup(h, on_lookup)
-        if rc < 0:
-            if rc == _c.SIP_ENOENT:
-                raise NotFoundError(rc, "lookup: the proxy has no location service")
-            if rc == _c.SIP_EURI:
-                raise error(rc, f"lookup: the Request-URI {self.uri} is no AOR")
-            raise _fail(rc, "lookup")
-        return fut
+        found = _Lookup()
+        r = _c.sipbind_proxy_req_lookup(h, found, Binding)
+        if type(r) is tuple:
+            # The store answered inside the call (memory, SQLite): no future to wait on.
+            found._status, found._found = r
+            return found
+        if r is None:
+            return found  # a store that answers later: found is called then
+        rc = r
+        if rc == _c.SIP_ENOENT:
+            raise NotFoundError(rc, "lookup: the proxy has no location service")
+        if rc == _c.SIP_EURI:
+            raise error(rc, f"lookup: the Request-URI {self.uri} is no AOR")
+        raise _fail(rc, "lookup")
 
     def authenticate(self, lookup: Optional[Callable[[str, str, str], Any]] = None
                      ) -> "asyncio.Future[Optional[str]]":
