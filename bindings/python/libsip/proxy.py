@@ -636,18 +636,26 @@ class ProxyRequest:
             for name, fn in (("on_request", on_request), ("on_response", on_response)):
                 if fn is not None and not callable(fn):
                     raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
-        items = _targets(targets)
-        if self._relay is not None:
-            raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
+        # A list (a lookup's, most often) is added in one call when it holds only URIs and
+        # Bindings; anything else, or a target C refuses, goes the way below, which says why.
+        fast = type(targets) is list and targets and self._relay is None
+        if fast:
+            _c.sip_proxy_req_clear_targets(h)
+            fast = _c.sipbind_proxy_req_add_targets(h, targets, Binding) == 0
+        if not fast:
+            items = _targets(targets)
+            if self._relay is not None:
+                raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
+            if targets is not None and not items:
+                # An empty list (a lookup that found nobody) relays nothing: the outcome is
+                # 480 (RFC 3261 §21.4.18) at once, for the route to try elsewhere or answer.
+                relay = _Relay(self, on_request, on_response)
+                relay.outcome = self._last = Outcome(480, None, [])
+                return relay
+            _c.sip_proxy_req_clear_targets(h)
+            for t in items:
+                _add_target(h, t)
         relay = _Relay(self, on_request, on_response)
-        if targets is not None and not items:
-            # An empty list (a lookup that found nobody) relays nothing: the outcome is 480
-            # (RFC 3261 §21.4.18) at once, for the route to try elsewhere or answer.
-            relay.outcome = self._last = Outcome(480, None, [])
-            return relay
-        _c.sip_proxy_req_clear_targets(h)
-        for t in items:
-            _add_target(h, t)
         last, self._last = self._last, None
         # With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
         relay_fn = _c.sipbind_proxy_req_relay_hooked if hooked else _c.sip_proxy_req_relay
