@@ -615,7 +615,9 @@ class ProxyRequest:
         Error (SIP_EBUSY) while a relay is in progress or once answered."""
         h = self._handle()
         key = (record_route, parallel, follow_redirects, timeout)
-        o = _RELAY_OPTS.get(key) if timeout is None else None
+        # (Only for bools: 1 == True would find the options of True and skip the checks.)
+        o = _RELAY_OPTS.get(key) if timeout is None and type(record_route) is bool and \
+            type(parallel) is bool and type(follow_redirects) is bool else None
         if o is None:
             o = _c.sip_proxy_relay_opts_t()
             _c.sip_proxy_relay_opts_init(o)
@@ -676,6 +678,13 @@ class ProxyRequest:
         return relay
 
     proxy.OPTIONS = _RELAY_FIELDS  # type: ignore[attr-defined]
+
+    def relay(self, targets: Union[None, str, Binding, Iterable[Union[str, Binding]]] = None,
+              **opts: Any) -> None:
+        """proxy() without the outcome (Kamailio's t_relay()): relays to targets with the same
+        options and checks, and returns None. Nothing waits for the outcome: when the route
+        returns, the proxy forwards the best response itself (RFC 3261 §16.7)."""
+        self.proxy(targets, **opts)
 
     def forward(self, uri: Optional[Union[str, Uri]] = None, record_route: bool = False
                 ) -> None:
