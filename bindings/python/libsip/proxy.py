@@ -290,9 +290,8 @@ class _Relay:
         return f"<relay {'done' if self.outcome else 'pending'}>"
 
 
-def _refs(o: Any) -> int:
-    """The references to o, counted by one rule for _detach() and _REFS_1."""
-    return sys.getrefcount(o)
+# The references to an object, counted by one rule for _detach() and _REFS_1.
+_refs = sys.getrefcount
 
 
 def _refs_of_one() -> int:
@@ -418,7 +417,11 @@ class ProxyRequest:
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             p = getattr(self, "_proxy", None)
-            release(p._stack.loop if p is not None else None, _unref, h)
+            loop = p._stack.loop if p is not None else None
+            if loop is not None and loop._depth:
+                release(loop, _unref, h)  # maybe on another thread than the loop's
+            else:
+                _unref(h)
 
     # -- what the request is ----------------------------------------------------------------
 
@@ -439,7 +442,7 @@ class ProxyRequest:
         if m is not None:
             return m.method or ""
         # Read from C: a route that only looks at the method makes no Message.
-        return _c.sipbind_proxy_req_method(self._handle())  # type: ignore[no-any-return]
+        return _c.sipbind_proxy_req_method(self._h or self._handle())  # type: ignore
 
     @property
     def uri(self) -> Optional[Uri]:
@@ -462,7 +465,7 @@ class ProxyRequest:
     def routed(self) -> bool:
         """True when a Route naming this proxy was removed (RFC 3261 §16.4): a request inside
         a record-routed dialog, or preloaded through this proxy; forward it as it is."""
-        return _c.sip_proxy_req_routed(self._handle()) == 1
+        return _c.sip_proxy_req_routed(self._h or self._handle()) == 1
 
     @property
     def done(self) -> bool:
@@ -503,7 +506,7 @@ class ProxyRequest:
         bindings (a list of Binding, best first; empty when there is none). Raises
         NotFoundError when the proxy has no location service, UriError for a Request-URI
         that is not a SIP URI with a user."""
-        h = self._handle()
+        h = self._h or self._handle()
         found = _Lookup()
         r = _c.sipbind_proxy_req_lookup(h, found, Binding)
         if type(r) is tuple:
@@ -613,7 +616,7 @@ class ProxyRequest:
         to forward it; once the caller cancelled, it relays nothing and gives that outcome
         (487) again. Raises Error (SIP_ENOTSUP) on a stateless proxy or for an ACK or CANCEL,
         Error (SIP_EBUSY) while a relay is in progress or once answered."""
-        h = self._handle()
+        h = self._h or self._handle()
         key = (record_route, parallel, follow_redirects, timeout)
         # (Only for bools: 1 == True would find the options of True and skip the checks.)
         o = _RELAY_OPTS.get(key) if timeout is None and type(record_route) is bool and \
@@ -680,18 +683,25 @@ class ProxyRequest:
     proxy.OPTIONS = _RELAY_FIELDS  # type: ignore[attr-defined]
 
     def relay(self, targets: Union[None, str, Binding, Iterable[Union[str, Binding]]] = None,
-              **opts: Any) -> None:
+              *, record_route: bool = False, parallel: bool = True,
+              timeout: Optional[float] = None, follow_redirects: bool = False,
+              on_request: Optional[Callable[[Message, int], Any]] = None,
+              on_response: Optional[Callable[[Message, int], Any]] = None) -> None:
         """proxy() without the outcome (Kamailio's t_relay()): relays to targets with the same
-        options and checks, and returns None. Nothing waits for the outcome: when the route
-        returns, the proxy forwards the best response itself (RFC 3261 §16.7)."""
-        self.proxy(targets, **opts)
+        options and checks, and returns None. A route that returns with the relay in progress
+        leaves it to the proxy, which forwards the best response itself (RFC 3261 §16.7) and
+        enters no Python for it; a route still running when the outcome comes (it awaited
+        something else) has it as after proxy(), forwarded when it returns."""
+        self.proxy(targets, record_route=record_route, parallel=parallel, timeout=timeout,
+                   follow_redirects=follow_redirects, on_request=on_request,
+                   on_response=on_response)
 
     def forward(self, uri: Optional[Union[str, Uri]] = None, record_route: bool = False
                 ) -> None:
         """Forwards the request statelessly (RFC 3261 §16.11): to uri (which becomes the
         Request-URI), or where the Route set or Request-URI says (RFC 3263). ACKs of 2xx and
         CANCELs that match nothing go this way in a stateful proxy too."""
-        h = self._handle()
+        h = self._h or self._handle()
         if uri is not None and not isinstance(uri, (str, Uri)):
             raise TypeError(f"uri must be a str or Uri, not {type(uri).__name__}")
         rc = _c.sip_proxy_req_forward(h, str(uri) if uri is not None else None,

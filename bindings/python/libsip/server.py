@@ -388,6 +388,8 @@ async def _await_rest(rest: _Resume) -> Any:
     return await rest
 
 
+_new_object = object.__new__
+
 # What a route stepped at once "yielded" when it returned instead.
 _RETURNED = object()
 _Coroutine = types.CoroutineType
@@ -400,7 +402,16 @@ class _ServerProxy(Proxy):
 
     def _incoming(self, req: Any) -> None:
         # req holds a reference already (sipbind_server_set_route_req's trampoline).
-        r = ProxyRequest._new(self, req)
+        # ProxyRequest._new() inlined: this runs for every request.
+        r = _new_object(ProxyRequest)
+        r._h = req
+        r._proxy = self
+        r._msg = None
+        r._relay = None
+        r._last = None
+        r._route_over = False
+        r._delegated = False
+        r._answered = False
         fn = self._route
         if fn is None:
             r._delegated = True
