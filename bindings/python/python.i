@@ -853,11 +853,11 @@ static PyObject *sipbind_proxy_req_lookup(sip_proxy_req_t *req, PyObject *later,
     return out;
 }
 
-/* Adds the targets of a list as ProxyRequest.proxy() does one by one (_add_target: a str URI,
- * or a Binding of class cls with its contact, q, Path, flow, and its received address by the
- * rule of sip_proxy_binding_uses_received()), in one call. Returns 0 when every one was
- * added, 1 when one is anything else or could not be added: the package then clears the
- * targets and adds them its own way, which says what is wrong. */
+/* Clears the targets, then adds those of a list as ProxyRequest.proxy() does one by one
+ * (_add_target: a str URI, or a Binding of class cls with its contact, q, Path, flow, and its
+ * received address by the rule of sip_proxy_binding_uses_received()), in one call. Returns 0
+ * when every one was added, 1 when one is anything else or could not be added: the package
+ * then clears the targets and adds them its own way, which says what is wrong. */
 static int sipbind_proxy_req_add_targets(sip_proxy_req_t *req, PyObject *list, PyObject *cls)
 {
     Py_ssize_t i, n;
@@ -866,6 +866,7 @@ static int sipbind_proxy_req_add_targets(sip_proxy_req_t *req, PyObject *list, P
         PyErr_Clear();
         return 1;
     }
+    sip_proxy_req_clear_targets(req);
     n = PyList_GET_SIZE(list);
     for (i = 0; i < n; i++) {
         PyObject *t = PyList_GET_ITEM(list, i), *f[7] = {NULL};

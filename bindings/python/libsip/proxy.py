@@ -213,15 +213,6 @@ def _fail(rc: int, what: str) -> Error:
 # ---- the request ------------------------------------------------------------------------------
 
 
-def _on_relay(relay: "_Relay", *args: Any) -> int:
-    """The relay's C callback: (req, status, best) for the outcome, (req, event, branch, msg)
-    for a branch hook (sip_proxy_relay_opts_t.on_branch gets the relay's user too)."""
-    if len(args) == 4:
-        return relay._hook(args[1], args[2], args[3])
-    relay._done(args[1], args[2])
-    return 0
-
-
 class _Relay:
     """A relay in progress: ``await`` it for its Outcome."""
 
@@ -235,6 +226,14 @@ class _Relay:
         self.outcome: Optional[Outcome] = None
         self._on_request = on_request
         self._on_response = on_response
+
+    def __call__(self, *args: Any) -> int:
+        """The relay's C callback: (req, status, best) for the outcome, (req, event, branch,
+        msg) for a branch hook (sip_proxy_relay_opts_t.on_branch gets the relay's user too)."""
+        if len(args) == 4:
+            return self._hook(args[1], args[2], args[3])
+        self._done(args[1], args[2])
+        return 0
 
     def _hook(self, event: int, branch: int, msg: Any) -> int:
         fn = self._on_request if event == _c.SIP_PROXY_BRANCH_REQUEST else self._on_response
@@ -311,6 +310,9 @@ def _wake(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
             else:
                 f.set_result(result)
     futs.clear()
+
+
+_new_object = object.__new__
 
 
 class _Lookup:
@@ -507,14 +509,18 @@ class ProxyRequest:
         NotFoundError when the proxy has no location service, UriError for a Request-URI
         that is not a SIP URI with a user."""
         h = self._h or self._handle()
-        found = _Lookup()
+        # (Its fields are set once the call returned: found is called later if ever.)
+        found = _new_object(_Lookup)
         r = _c.sipbind_proxy_req_lookup(h, found, Binding)
         if type(r) is tuple:
             # The store answered inside the call (memory, SQLite): no future to wait on.
             found._status, found._found = r
+            found._fut = None
             return found
         if r is None:
-            return found  # a store that answers later: found is called then
+            # A store that answers later: found is called then.
+            found._status, found._found, found._fut = None, [], None
+            return found
         rc = r
         if rc == _c.SIP_ENOENT:
             raise NotFoundError(rc, "lookup: the proxy has no location service")
@@ -645,7 +651,6 @@ class ProxyRequest:
         # Bindings; anything else, or a target C refuses, goes the way below, which says why.
         fast = type(targets) is list and targets and self._relay is None
         if fast:
-            _c.sip_proxy_req_clear_targets(h)
             fast = _c.sipbind_proxy_req_add_targets(h, targets, Binding) == 0
         if not fast:
             items = _targets(targets)
@@ -664,7 +669,7 @@ class ProxyRequest:
         last, self._last = self._last, None
         # With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
         relay_fn = _c.sipbind_proxy_req_relay_hooked if hooked else _c.sip_proxy_req_relay
-        rc = relay_fn(h, o, functools.partial(_on_relay, relay))
+        rc = relay_fn(h, o, relay)
         if rc < 0:
             self._last = last
             _c.sip_proxy_req_clear_targets(h)
@@ -705,7 +710,8 @@ class ProxyRequest:
         if uri is not None and not isinstance(uri, (str, Uri)):
             raise TypeError(f"uri must be a str or Uri, not {type(uri).__name__}")
         rc = _c.sip_proxy_req_forward(h, str(uri) if uri is not None else None,
-                                      _bool("record_route", record_route))
+                                      record_route if type(record_route) is bool
+                                      else _bool("record_route", record_route))
         if rc < 0:
             if rc == _c.SIP_EURI:
                 raise error(rc, f"forward: bad URI {uri!r}")
@@ -840,7 +846,7 @@ class ProxyRequest:
         if relay is None or relay._waiters or relay._on_request is not None or \
                 relay._on_response is not None:
             return
-        # relay: req._relay, the C callback's partial, the local above (3 references);
+        # relay: req._relay, the C callback (the relay itself), the local above (3);
         # self: the proxy's set, the caller's local, relay._req, this frame's self (4);
         # anything more is the script's, which may still await or read them.
         if _refs(relay) != _REFS_1 + 2 or _refs(self) != _REFS_1 + 3 or \
