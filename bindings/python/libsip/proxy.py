@@ -416,11 +416,15 @@ class ProxyRequest:
             d.kick()
 
     def __del__(self, _unref: Any = _c.sip_proxy_req_unref) -> None:
-        h, self._h = getattr(self, "_h", None), None
+        try:
+            h = self._h
+        except AttributeError:  # __init__ refused to make it
+            return
         if h is not None:
-            p = getattr(self, "_proxy", None)
-            loop = p._stack.loop if p is not None else None
-            if loop is not None and loop._depth:
+            self._h = None
+            # (_h and _proxy are set together.)
+            loop = self._proxy._stack.loop
+            if loop._depth:
                 release(loop, _unref, h)  # maybe on another thread than the loop's
             else:
                 _unref(h)
