@@ -624,6 +624,7 @@ static PyObject *sipbind_coro_step(PyObject *coro, PyObject *returned)
 %{
 #include <limits.h>
 #include <stdint.h>
+#include <structmember.h>
 
 /* round() of Python for a float (half to even), without libm. d is within range. */
 static long long sipbind_round_even(double d)
@@ -681,6 +682,36 @@ static int sipbind_binding_names_init(void)
     return 0;
 }
 
+/* Where Binding's __slots__ live in its objects (cls's member descriptors, read once): the
+ * fields are stored there without a setattr per field. */
+static PyObject *sipbind_binding_cls;
+static Py_ssize_t sipbind_binding_offsets[15];
+
+/* 0 when sipbind_binding_offsets are cls's; -1 when cls is not a class of plain slots. */
+static int sipbind_binding_slots(PyObject *cls)
+{
+    Py_ssize_t offs[15];
+    int i;
+
+    if (cls == sipbind_binding_cls)
+        return 0;
+    for (i = 0; i < 15; i++) {
+        PyObject *d = PyObject_GetAttr(cls, sipbind_binding_names[i]);
+        int ok = d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX &&
+                 !(((PyMemberDescrObject *)d)->d_member->flags & READONLY);
+        if (ok)
+            offs[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_XDECREF(d);
+        if (!ok)
+            return -1;
+    }
+    memcpy(sipbind_binding_offsets, offs, sizeof(offs));
+    Py_INCREF(cls);
+    Py_XSETREF(sipbind_binding_cls, cls);
+    return 0;
+}
+
 /* A string field as SWIG's getter gives it: None for NULL. */
 static PyObject *sipbind_field_str(const char *s)
 {
@@ -717,10 +748,21 @@ static PyObject *sipbind_binding_new(const sip_binding_t *b, PyObject *cls)
     v[12] = PyLong_FromUnsignedLong(b->reg_id);
     v[13] = sipbind_field_str(b->user_agent);
     v[14] = PyLong_FromLongLong((long long)b->updated);
-    for (i = 0; i < 15; i++) {
-        if (ok && (v[i] == NULL || PyObject_SetAttr(o, sipbind_binding_names[i], v[i]) < 0))
-            ok = 0;
-        Py_XDECREF(v[i]);
+    if (sipbind_binding_slots(cls) == 0) {
+        /* Straight into the slots, as their member descriptors store: v[i] is taken. */
+        for (i = 0; i < 15; i++) {
+            PyObject **slot = (PyObject **)((char *)o + sipbind_binding_offsets[i]);
+            if (v[i] == NULL)
+                ok = 0;
+            Py_XSETREF(*slot, v[i]);
+        }
+    } else {
+        PyErr_Clear();
+        for (i = 0; i < 15; i++) {
+            if (ok && (v[i] == NULL || PyObject_SetAttr(o, sipbind_binding_names[i], v[i]) < 0))
+                ok = 0;
+            Py_XDECREF(v[i]);
+        }
     }
     if (!ok)
         Py_CLEAR(o);
