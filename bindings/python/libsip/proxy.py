@@ -686,7 +686,9 @@ class ProxyRequest:
             raise _fail(rc, "proxy")
         if relay.outcome is None:
             self._relay = relay
-        self._kick()
+        d = self._proxy._stack.loop._driver  # _kick() inlined
+        if d is not None:
+            d.kick()
         return relay
 
     proxy.OPTIONS = _RELAY_FIELDS  # type: ignore[attr-defined]
@@ -721,7 +723,9 @@ class ProxyRequest:
                 raise error(rc, f"forward: bad URI {uri!r}")
             raise _fail(rc, "forward")
         self._answered = True
-        self._kick()
+        d = self._proxy._stack.loop._driver  # _kick() inlined
+        if d is not None:
+            d.kick()
 
     def reply(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None
               ) -> None:
@@ -830,13 +834,15 @@ class ProxyRequest:
                     # status when no relay ran: an empty target list).
                     if _c.sip_proxy_req_forward_best(h) == _c.SIP_ENOENT:
                         _c.sip_proxy_req_reply(h, last.status, None)
+                self._kick()
             elif _c.sip_proxy_req_is_done(h):
-                pass
-            elif _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
-                _c.sip_proxy_req_drop(h)
+                pass  # (relayed or forwarded: the decision kicked the loop already)
             else:
-                _c.sip_proxy_req_reply(h, 500, None)
-            self._kick()
+                if _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
+                    _c.sip_proxy_req_drop(h)
+                else:
+                    _c.sip_proxy_req_reply(h, 500, None)
+                self._kick()
         self._proxy._reqs.discard(self)
 
     def _detach(self) -> None:
