@@ -309,19 +309,24 @@ ProxyRequest.props.branches = function(r)
 end
 
 -- Waits (in a task) for what cb_result() a callback stores in box, unless it came already.
+-- (Its waiters, _w, are made only when it must wait: an in-memory lookup answers at once.)
 local function wait_box(box, what)
     if box.done then return box.value end
     if not in_task() then
         raise(core.SIP_EINVAL, what .. ": not inside a libsip task (the route, loop:spawn)")
     end
+    if not box._w then box._w = {} end
     return wait_on(box, "_w", nil, what)
 end
 
 local function deliver(box, value)
     if box.done then return end
     box.done, box.value = true, value
-    settle(box._w, true, value)
-    box._w = {}
+    local w = box._w
+    if w then
+        box._w = nil
+        settle(w, true, value)
+    end
 end
 
 --- Looks the Request-URI up in the proxy's location service and returns the bindings (a list
@@ -333,13 +338,16 @@ function ProxyRequest.methods.lookup(r)
     if not in_task() then
         raise(core.SIP_EINVAL, "req:lookup: not inside a libsip task (the route, loop:spawn)")
     end
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_lookup(p, function(_, status, setp)
         if status < 0 and status ~= core.SIP_ENOENT then
             if not box.done then
                 box.done = true
-                settle(box._w, false, new_error(status, "req:lookup: "
-                    .. core.sip_strerror(status)))
+                local w = box._w
+                box._w = nil
+                if w then
+                    settle(w, false, new_error(status, "req:lookup: " .. core.sip_strerror(status)))
+                end
                 box.err = status
             end
             return
@@ -400,7 +408,7 @@ function ProxyRequest.methods.authenticate(r, lookup)
             .. "loop:spawn)")
     end
     local loop = rawget(px, "_loop")
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_authenticate(p, function(q, event)
         if event == core.SIP_AUTH_EVENT_LOOKUP then
             if lookup == nil then
@@ -456,7 +464,7 @@ function ProxyRequest.methods.save(r)
     if not in_task() then
         raise(core.SIP_EINVAL, "req:save: not inside a libsip task (the route, loop:spawn)")
     end
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_save(p, function(_, status) deliver(box, status) end)
     if rc == core.SIP_ENOENT then
         raise(rc, "req:save: the proxy has no registrar")
@@ -520,12 +528,25 @@ local function run_hook(relay, event, index, mp)
     return v == true and 1 or 0
 end
 
--- An outcome's reason and branches, read when first asked: a route that only relays pays for
--- no branch table. The branches are the request's (it keeps them while it lives).
+-- An outcome's best response, reason and branches, made when first read: a route that only
+-- relays pays for no Message and no branch table. The branches are the request's (it keeps
+-- them while it lives); the best response is kept by a reference of the outcome's own
+-- (_best) until it is read or the outcome collected.
+local function best_response(out)
+    local bp = rawget(out, "_best")
+    if not bp then return nil end
+    rawset(out, "_best", nil)
+    local rsp = wrap_msg(bp)
+    rawset(out, "response", rsp)
+    return rsp
+end
+
 local Outcome = {
     __index = function(out, k)
-        if k == "reason" then
-            local rsp = rawget(out, "response")
+        if k == "response" then
+            return best_response(out)
+        elseif k == "reason" then
+            local rsp = out.response
             local reason = rsp and rsp.reason or ""
             rawset(out, "reason", reason)
             return reason
@@ -543,17 +564,20 @@ local Outcome = {
         end
         return nil
     end,
+    __gc = function(out)
+        local bp = rawget(out, "_best")
+        if bp then
+            rawset(out, "_best", nil)
+            core.sip_msg_unref(bp)
+        end
+    end,
 }
 
 local function relay_done(relay, status, bestp)
     local r = relay.req
     local p = rawget(r, "_p")
-    local rsp
-    if bestp then
-        core.sip_msg_ref(bestp)
-        rsp = wrap_msg(bestp)
-    end
-    local out = setmetatable({ status = status, response = rsp, _req = r, _first = relay.first,
+    if bestp then core.sip_msg_ref(bestp) end
+    local out = setmetatable({ status = status, _best = bestp, _req = r, _first = relay.first,
         _count = p and core.sip_proxy_req_branch_count(p) or relay.first }, Outcome)
     relay.outcome = out
     if rawget(r, "_relay") == relay then rawset(r, "_relay", nil) end
