@@ -484,6 +484,17 @@ static sip_loop_t *lsip_registering_loop(lua_State *L, int idx, lsip_fnptr tramp
 }
 %}
 
+/* The getters a route calls for every request (incoming() takes its reference, req.method
+ * reads the message) hand back a light userdata, as callbacks do (lsip_push_handle): no
+ * pointer object per call for a handle the layer only hands back to the core. */
+%typemap(out) sip_proxy_req_t *sip_proxy_req_ref, sip_msg_t *sip_proxy_req_get_msg {
+    if ($1 != NULL)
+        lua_pushlightuserdata(L, (void *)$1);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
+
 %include "../libsip.i"
 
 /* ---- Lua-only additions ------------------------------------------------------------------- */
