@@ -140,10 +140,11 @@ local classes = {}
 local function class(name)
     local C = { __name = "libsip." .. name, methods = {}, props = {} }
     classes[name] = C
+    local methods, props = C.methods, C.props
     C.__index = function(self, k)
-        local m = C.methods[k]
+        local m = methods[k]
         if m ~= nil then return m end
-        local p = C.props[k]
+        local p = props[k]
         if p ~= nil then return p(self) end
         return nil
     end

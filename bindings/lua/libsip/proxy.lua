@@ -260,9 +260,10 @@ ProxyRequest.props.msg = function(r)
     return m
 end
 --- The method ("INVITE").
+local get_msg, method_str = core.sip_proxy_req_get_msg, core.sip_msg_get_method_str
 ProxyRequest.props.method = function(r)
     -- Straight from C: reading it makes no Message (req.msg does, when the route reads it).
-    return core.sip_msg_get_method_str(core.sip_proxy_req_get_msg(req_p(r)))
+    return method_str(get_msg(rawget(r, "_p") or req_p(r)))
 end
 --- The Request-URI (a sip.Uri); req.uri = "sip:..." rewrites it (as req.msg.uri = ...).
 ProxyRequest.props.uri = function(r) return r.msg.uri end
@@ -282,7 +283,8 @@ ProxyRequest.props.transaction = function(r)
     return require("libsip.txn")._server_txn(t, rawget(px, "_stack"))
 end
 --- true when a Route naming this proxy was removed (RFC 3261 §16.4): forward it as it is.
-ProxyRequest.props.routed = function(r) return core.sip_proxy_req_routed(req_p(r)) == 1 end
+local req_routed = core.sip_proxy_req_routed
+ProxyRequest.props.routed = function(r) return req_routed(rawget(r, "_p") or req_p(r)) == 1 end
 --- true once the request was answered, forwarded, relayed or dropped.
 ProxyRequest.props.done = function(r)
     local p = rawget(r, "_p")
