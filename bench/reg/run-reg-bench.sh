@@ -29,8 +29,20 @@ PORT=${PORT:-25600}
 command -v kamailio >/dev/null || { echo "kamailio not found (Debian: kamailio)"; exit 1; }
 WORK=$(mktemp -d)
 KPID=
+# Kamailio runs in a session (and process group) of its own, KPID leading it, so that its forked
+# workers are stopped with it: SIGTERM to the group, up to 5 s for every process of it to end,
+# then SIGKILL to the group.
+kill_kamailio() {
+    [ -n "$KPID" ] || return 0
+    kill -TERM "-$KPID" 2>/dev/null || true
+    i=0
+    while [ $i -lt 50 ] && ps -o stat= -s "$KPID" | grep -qv '^Z'; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "-$KPID" 2>/dev/null || true
+    wait "$KPID" 2>/dev/null || true
+    KPID=
+}
 cleanup() {
-    [ -n "$KPID" ] && kill "$KPID" 2>/dev/null && wait "$KPID" 2>/dev/null || true
+    kill_kamailio
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -38,14 +50,14 @@ trap cleanup EXIT INT TERM
 start_kamailio() { # $1: extra -A define or ""
     cp -r "$ROOT/tests/interop/kamailio/db" "$WORK/db-$PORT"
     # shellcheck disable=SC2086
-    kamailio -f "$ROOT/tests/interop/kamailio/kamailio-reg.cfg" -A "KAM_PORT=$PORT" \
+    setsid kamailio -f "$ROOT/tests/interop/kamailio/kamailio-reg.cfg" -A "KAM_PORT=$PORT" \
         -A "DB_URL=\"text://$WORK/db-$PORT\"" -A ANY_AOR $1 -DD -E -m 512 -M 16 \
         >"$WORK/kamailio-$PORT.log" 2>&1 &
     KPID=$!
     sleep 2
 }
 stop_kamailio() {
-    kill "$KPID"; wait "$KPID" 2>/dev/null || true; KPID=
+    kill_kamailio
     PORT=$((PORT + 1))
 }
 

@@ -12,10 +12,12 @@ async def route(req):
     if req.routed:
         if method == "ACK":
             return req.forward()
-        return req.proxy()
+        return req.relay()
     if method == "ACK" or method == "CANCEL":
         return req.default_route()
     targets = await req.lookup()
     if not targets:
         return req.reply(404)
-    req.proxy(targets, record_route=True)
+    # Relayed without waiting for the outcome (Kamailio's t_relay()): the proxy forwards the
+    # best response itself.
+    req.relay(targets, record_route=True)

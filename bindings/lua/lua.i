@@ -15,6 +15,9 @@
  *   bindings_tables(set | nil)  the bindings of a sip_bindings_t as plain tables (one field per
  *                             member of sip_binding_t), for a location lookup's answer.
  *
+ * A callback gets an opaque handle as a light userdata (lsip_push_handle), which the core's
+ * functions take as a pointer object.
+ *
  * Callbacks run on the main Lua thread (LUA_RIDX_MAINTHREAD), never on the coroutine that
  * registered them or that called sip_loop_run(), and always under lua_pcall with a message
  * handler that appends a traceback: a Lua error never unwinds through libsip's C frames.
@@ -386,6 +389,21 @@ typedef struct lsip_call {
     int ret; /* what the function returned, as sipbind_invoke() returns it */
 } lsip_call_t;
 
+/* A handle a callback gets: a light userdata for an opaque handle (a type SWIG made no class
+ * for: sip_proxy_t, sip_proxy_req_t, sip_msg_t...), which the core's functions take as they take
+ * a pointer object (SWIG_Lua_ConvertPtr, without the type check by name): no userdata to make
+ * and collect per argument of every callback. The thin layer only hands them back to the core.
+ * A handle of a type with a class (fields, methods) stays a pointer object. */
+static void lsip_push_handle(lua_State *L, void *ptr, swig_type_info *type)
+{
+    if (ptr == NULL)
+        lua_pushnil(L);
+    else if (type->clientdata == NULL)
+        lua_pushlightuserdata(L, ptr);
+    else
+        SWIG_NewPointerObj(L, ptr, type, 0);
+}
+
 /* Runs inside lua_pcall: pushes the function and its arguments, then calls it. Anything that may
  * raise (allocation included) happens here, under the protection of the pcall. */
 static int lsip_dispatch(lua_State *L)
@@ -400,7 +418,7 @@ static int lsip_dispatch(lua_State *L)
         case SB_HANDLE:
             /* SWIG's pointer objects know no const (see python.i's sipbind_arg_to_py); a NULL
              * handle (no response, a stray ACK, no CANCEL) is pushed as nil. */
-            SWIG_NewPointerObj(L, (void *)a->p, a->type, 0);
+            lsip_push_handle(L, (void *)a->p, a->type);
             break;
         case SB_INT:
             lua_pushinteger(L, (lua_Integer)a->i);
@@ -465,6 +483,17 @@ static sip_loop_t *lsip_registering_loop(lua_State *L, int idx, lsip_fnptr tramp
     return (sip_loop_t *)loop;
 }
 %}
+
+/* The getters a route calls for every request (incoming() takes its reference, req.method
+ * reads the message) hand back a light userdata, as callbacks do (lsip_push_handle): no
+ * pointer object per call for a handle the layer only hands back to the core. */
+%typemap(out) sip_proxy_req_t *sip_proxy_req_ref, sip_msg_t *sip_proxy_req_get_msg {
+    if ($1 != NULL)
+        lua_pushlightuserdata(L, (void *)$1);
+    else
+        lua_pushnil(L);
+    SWIG_arg++;
+}
 
 %include "../libsip.i"
 

@@ -620,3 +620,388 @@ static PyObject *sipbind_coro_step(PyObject *coro, PyObject *returned)
     return r;
 }
 %}
+
+/* ---- the server's route path: fewer objects per request ------------------------------------ */
+
+%{
+#include <limits.h>
+#include <stdint.h>
+#include <structmember.h>
+
+/* round() of Python for a float (half to even), without libm. d is within range. */
+static long long sipbind_round_even(double d)
+{
+    long long i = (long long)d; /* toward zero */
+    double frac = d - (double)i;
+    if (frac > 0.5 || (frac == 0.5 && (i & 1)))
+        i++;
+    else if (frac < -0.5 || (frac == -0.5 && (i & 1)))
+        i--;
+    return i;
+}
+
+/* The route of sipd's server in Python takes the request alone: fn(req), req a SWIG pointer
+ * holding a New reference that the package's ProxyRequest adopts (it unrefs it when it goes).
+ * One object per request where the table's trampoline makes three (the proxy handle, the
+ * borrowed request, and the package's reference to it). */
+static void sipbind_route_req_tramp(sip_proxy_t *p, sip_proxy_req_t *req, void *u)
+{
+    PyObject *fn = (PyObject *)u, *arg, *r = NULL;
+    PyGILState_STATE gil;
+
+    (void)p;
+    if (sipbind_finalizing())
+        return;
+    gil = PyGILState_Ensure();
+    arg = SWIG_InternalNewPointerObj(SWIG_as_voidptr(sip_proxy_req_ref(req)),
+                                     SWIGTYPE_p_sip_proxy_req, 0);
+    if (arg == NULL) {
+        sip_proxy_req_unref(req);
+    } else {
+        r = PyObject_CallOneArg(fn, arg);
+        Py_DECREF(arg);
+    }
+    sipbind_finish(fn, r);
+    PyGILState_Release(gil);
+}
+
+/* The names of Binding's attributes, in the order of sipbind_binding_new(). */
+static PyObject *sipbind_binding_names[15];
+
+static int sipbind_binding_names_init(void)
+{
+    static const char *const names[15] = {"aor",      "contact", "params",   "expires",
+                                          "q",        "call_id", "cseq",     "path",
+                                          "received", "socket",  "conn_id",  "instance",
+                                          "reg_id",   "user_agent", "updated"};
+    int i;
+    if (sipbind_binding_names[14] != NULL)
+        return 0;
+    for (i = 0; i < 15; i++)
+        if (sipbind_binding_names[i] == NULL &&
+            (sipbind_binding_names[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+/* Where Binding's __slots__ live in its objects (cls's member descriptors, read once): the
+ * fields are stored there without a setattr per field. */
+static PyObject *sipbind_binding_cls;
+static Py_ssize_t sipbind_binding_offsets[15];
+
+/* 0 when sipbind_binding_offsets are cls's; -1 when cls is not a class of plain slots. */
+static int sipbind_binding_slots(PyObject *cls)
+{
+    Py_ssize_t offs[15];
+    int i;
+
+    if (cls == sipbind_binding_cls)
+        return 0;
+    for (i = 0; i < 15; i++) {
+        PyObject *d = PyObject_GetAttr(cls, sipbind_binding_names[i]);
+        int ok = d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX &&
+                 !(((PyMemberDescrObject *)d)->d_member->flags & READONLY);
+        if (ok)
+            offs[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_XDECREF(d);
+        if (!ok)
+            return -1;
+    }
+    memcpy(sipbind_binding_offsets, offs, sizeof(offs));
+    Py_INCREF(cls);
+    Py_XSETREF(sipbind_binding_cls, cls);
+    return 0;
+}
+
+/* A string field as SWIG's getter gives it: None for NULL. */
+static PyObject *sipbind_field_str(const char *s)
+{
+    if (s == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
+/* A libsip.Binding (cls) with the fields of b, as Binding(b) makes it, without a SWIG object
+ * and a getter call per field. */
+static PyObject *sipbind_binding_new(const sip_binding_t *b, PyObject *cls)
+{
+    PyTypeObject *t = (PyTypeObject *)cls;
+    PyObject *o, *empty, *v[15];
+    int i, ok = 1;
+
+    empty = PyTuple_New(0);
+    o = empty != NULL ? t->tp_new(t, empty, NULL) : NULL;
+    Py_XDECREF(empty);
+    if (o == NULL)
+        return NULL;
+    v[0] = sipbind_field_str(b->aor);
+    v[1] = sipbind_field_str(b->contact);
+    v[2] = sipbind_field_str(b->params);
+    v[3] = PyLong_FromLongLong((long long)b->expires);
+    v[4] = b->q < 0 ? (Py_INCREF(Py_None), Py_None) : PyFloat_FromDouble(b->q / 1000.0);
+    v[5] = sipbind_field_str(b->call_id);
+    v[6] = PyLong_FromUnsignedLong(b->cseq);
+    v[7] = sipbind_field_str(b->path);
+    v[8] = sipbind_field_str(b->received);
+    v[9] = sipbind_field_str(b->socket);
+    v[10] = PyLong_FromUnsignedLongLong((unsigned long long)b->conn_id);
+    v[11] = sipbind_field_str(b->instance);
+    v[12] = PyLong_FromUnsignedLong(b->reg_id);
+    v[13] = sipbind_field_str(b->user_agent);
+    v[14] = PyLong_FromLongLong((long long)b->updated);
+    if (sipbind_binding_slots(cls) == 0) {
+        /* Straight into the slots, as their member descriptors store: v[i] is taken. */
+        for (i = 0; i < 15; i++) {
+            PyObject **slot = (PyObject **)((char *)o + sipbind_binding_offsets[i]);
+            if (v[i] == NULL)
+                ok = 0;
+            Py_XSETREF(*slot, v[i]);
+        }
+    } else {
+        PyErr_Clear();
+        for (i = 0; i < 15; i++) {
+            if (ok && (v[i] == NULL || PyObject_SetAttr(o, sipbind_binding_names[i], v[i]) < 0))
+                ok = 0;
+            Py_XDECREF(v[i]);
+        }
+    }
+    if (!ok)
+        Py_CLEAR(o);
+    return o;
+}
+
+/* The bindings of a set as a list of cls (Binding), best first; [] for NULL. */
+static PyObject *sipbind_bindings_list(const sip_bindings_t *set, PyObject *cls)
+{
+    size_t i, n = set != NULL ? sip_bindings_count(set) : 0;
+    PyObject *list;
+
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "expected the Binding class");
+        return NULL;
+    }
+    if (sipbind_binding_names_init() < 0)
+        return NULL;
+    list = PyList_New((Py_ssize_t)n);
+    for (i = 0; list != NULL && i < n; i++) {
+        PyObject *o = sipbind_binding_new(sip_bindings_at(set, i), cls);
+        if (o == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, o);
+    }
+    return list;
+}
+
+/* A lookup of sipbind_proxy_req_lookup(): the memory and SQLite stores answer inside the call
+ * (then the call returns the answer), another store later (then `later` gets it). */
+typedef struct sipbind_lookup {
+    int refs;     /* the call's, the registration's */
+    int in_call;  /* the call has not returned yet */
+    int answered; /* cb ran inside the call */
+    int status;
+    sip_bindings_t *set;
+    PyObject *later, *cls;
+} sipbind_lookup_t;
+
+static void sipbind_lookup_unref(void *u)
+{
+    sipbind_lookup_t *st = (sipbind_lookup_t *)u;
+    PyGILState_STATE g;
+
+    if (--st->refs > 0)
+        return;
+    sip_bindings_unref(st->set);
+    /* While the interpreter finalizes, objects may already be gone: leak the references. */
+    if (!sipbind_finalizing()) {
+        g = PyGILState_Ensure();
+        Py_DECREF(st->later);
+        Py_DECREF(st->cls);
+        PyGILState_Release(g);
+    }
+    free(st);
+}
+
+static void sipbind_lookup_cb(sip_location_t *loc, int status, sip_bindings_t *set, void *u)
+{
+    sipbind_lookup_t *st = (sipbind_lookup_t *)u;
+    PyGILState_STATE g;
+    PyObject *list, *r = NULL;
+
+    (void)loc;
+    if (st->in_call) {
+        st->answered = 1;
+        st->status = status;
+        st->set = set != NULL ? sip_bindings_ref(set) : NULL;
+        return;
+    }
+    if (sipbind_finalizing())
+        return;
+    g = PyGILState_Ensure();
+    list = sipbind_bindings_list(set, st->cls);
+    if (list != NULL) {
+        r = PyObject_CallFunction(st->later, "iO", status, list);
+        Py_DECREF(list);
+    }
+    sipbind_finish(st->later, r);
+    PyGILState_Release(g);
+}
+%}
+
+%inline %{
+/* Sets the server's route to fn(req) (sipbind_route_req_tramp: req holds a New reference),
+ * or none for None. As sip_server_set_route(). */
+static int sipbind_server_set_route_req(sip_server_t *srv, PyObject *fn)
+{
+    if (fn == Py_None)
+        return sip_server_set_route(srv, NULL, NULL, NULL);
+    if (!PyCallable_Check(fn))
+        return SIP_EINVAL;
+    Py_INCREF(fn);
+    return sip_server_set_route(srv, sipbind_route_req_tramp, fn, sipbind_user_free);
+}
+
+/* sip_proxy_req_lookup() for ProxyRequest.lookup(): returns (status, bindings) when the
+ * location service answered inside the call (bindings: a list of cls, libsip.Binding), None
+ * when it answers later (then later(status, bindings) runs once), or the negative result of
+ * sip_proxy_req_lookup() (later never runs). No future and no SWIG object per lookup. */
+static PyObject *sipbind_proxy_req_lookup(sip_proxy_req_t *req, PyObject *later, PyObject *cls)
+{
+    sipbind_lookup_t *st = (sipbind_lookup_t *)calloc(1, sizeof(*st));
+    PyObject *out = NULL, *list;
+    int rc;
+
+    if (st == NULL)
+        return PyErr_NoMemory();
+    st->refs = 2;
+    st->in_call = 1;
+    Py_INCREF(later);
+    Py_INCREF(cls);
+    st->later = later;
+    st->cls = cls;
+    rc = sip_proxy_req_lookup(req, sipbind_lookup_cb, st, sipbind_lookup_unref);
+    st->in_call = 0;
+    if (rc < 0) {
+        out = PyLong_FromLong(rc);
+    } else if (st->answered) {
+        list = sipbind_bindings_list(st->set, cls);
+        out = list != NULL ? Py_BuildValue("(iN)", st->status, list) : NULL;
+    } else {
+        Py_INCREF(Py_None);
+        out = Py_None;
+    }
+    sip_bindings_unref(st->set);
+    st->set = NULL;
+    sipbind_lookup_unref(st);
+    return out;
+}
+
+/* Clears the targets, then adds those of a list as ProxyRequest.proxy() does one by one
+ * (_add_target: a str URI, or a Binding of class cls with its contact, q, Path, flow, and its
+ * received address by the rule of sip_proxy_binding_uses_received()), in one call. Returns 0
+ * when every one was added, 1 when one is anything else or could not be added: the package
+ * then clears the targets and adds them its own way, which says what is wrong. */
+static int sipbind_proxy_req_add_targets(sip_proxy_req_t *req, PyObject *list, PyObject *cls)
+{
+    Py_ssize_t i, n;
+
+    if (!PyList_Check(list) || sipbind_binding_names_init() < 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    sip_proxy_req_clear_targets(req);
+    n = PyList_GET_SIZE(list);
+    for (i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(list, i), *f[7] = {NULL};
+        const char *contact, *path = NULL, *dst = NULL, *instance = NULL;
+        long long q = -1;
+        unsigned long long conn_id = 0, reg_id = 0;
+        int rc = 1, k;
+
+        if (PyUnicode_CheckExact(t)) {
+            contact = PyUnicode_AsUTF8(t);
+            rc = contact != NULL ? sipbind_proxy_req_add_target(req, contact, -1, NULL, NULL, 0)
+                                 : 1;
+            if (rc != 0) {
+                PyErr_Clear();
+                return 1;
+            }
+            continue;
+        }
+        if ((PyObject *)Py_TYPE(t) != cls)
+            return 1;
+        /* contact, q, path, received, conn_id, instance, reg_id */
+        f[0] = PyObject_GetAttr(t, sipbind_binding_names[1]);
+        f[1] = PyObject_GetAttr(t, sipbind_binding_names[4]);
+        f[2] = PyObject_GetAttr(t, sipbind_binding_names[7]);
+        f[3] = PyObject_GetAttr(t, sipbind_binding_names[8]);
+        f[4] = PyObject_GetAttr(t, sipbind_binding_names[10]);
+        f[5] = PyObject_GetAttr(t, sipbind_binding_names[11]);
+        f[6] = PyObject_GetAttr(t, sipbind_binding_names[12]);
+        for (k = 0; k < 7; k++)
+            if (f[k] == NULL)
+                goto next;
+        if (!PyUnicode_CheckExact(f[0]) || (contact = PyUnicode_AsUTF8(f[0])) == NULL)
+            goto next;
+        /* _q_milli(): None is none, a float in thousandths (round half to even, as round()),
+         * an int as it is. */
+        if (PyFloat_CheckExact(f[1])) {
+            double d = PyFloat_AS_DOUBLE(f[1]) * 1000.0;
+            if (!(d > -2147483648.0 && d < 2147483647.0))
+                goto next;
+            q = sipbind_round_even(d);
+        } else if (PyLong_CheckExact(f[1])) {
+            q = PyLong_AsLongLong(f[1]);
+            if (q < INT_MIN || q > INT_MAX)
+                goto next;
+        } else if (f[1] != Py_None) {
+            goto next;
+        }
+        /* `x or None` for the strings, `x or 0` for the numbers. */
+        if (PyUnicode_CheckExact(f[2])) {
+            if (PyUnicode_GET_LENGTH(f[2]) > 0 && (path = PyUnicode_AsUTF8(f[2])) == NULL)
+                goto next;
+        } else if (f[2] != Py_None) {
+            goto next;
+        }
+        if (PyUnicode_CheckExact(f[3])) {
+            if (PyUnicode_GET_LENGTH(f[3]) > 0 && (dst = PyUnicode_AsUTF8(f[3])) == NULL)
+                goto next;
+        } else if (f[3] != Py_None) {
+            goto next;
+        }
+        if (PyUnicode_CheckExact(f[5])) {
+            if (PyUnicode_GET_LENGTH(f[5]) > 0 && (instance = PyUnicode_AsUTF8(f[5])) == NULL)
+                goto next;
+        } else if (f[5] != Py_None) {
+            goto next;
+        }
+        if (PyLong_CheckExact(f[4])) {
+            conn_id = PyLong_AsUnsignedLongLong(f[4]);
+            if (conn_id == (unsigned long long)-1 && PyErr_Occurred())
+                goto next;
+        } else if (f[4] != Py_None) {
+            goto next;
+        }
+        if (PyLong_CheckExact(f[6])) {
+            reg_id = PyLong_AsUnsignedLongLong(f[6]);
+            if ((reg_id == (unsigned long long)-1 && PyErr_Occurred()) || reg_id > UINT32_MAX)
+                goto next;
+        } else if (f[6] != Py_None) {
+            goto next;
+        }
+        if (dst != NULL && !sip_proxy_binding_uses_received(contact, instance, (uint32_t)reg_id))
+            dst = NULL;
+        rc = sipbind_proxy_req_add_target(req, contact, (int)q, path, dst, conn_id);
+    next:
+        for (k = 0; k < 7; k++)
+            Py_XDECREF(f[k]);
+        if (rc != 0) {
+            PyErr_Clear();
+            return 1;
+        }
+    }
+    return 0;
+}
+%}

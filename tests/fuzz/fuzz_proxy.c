@@ -21,47 +21,7 @@
 #include "transport/transport_int.h"
 #include "txn/txn_int.h"
 
-static uint64_t now_ms;
-static int armed;
-static uint64_t due_ms;
-static void (*fire_fn)(void *);
-static void *fire_arg;
-
-static uint64_t clock_now(void *u)
-{
-    (void)u;
-    return now_ms;
-}
-
-static void clock_start(void *u, uint64_t delay, void (*fire)(void *), void *arg)
-{
-    (void)u;
-    armed = 1;
-    due_ms = now_ms + delay;
-    fire_fn = fire;
-    fire_arg = arg;
-}
-
-static void clock_stop(void *u)
-{
-    (void)u;
-    armed = 0;
-}
-
-static const sip_txn_clock_t fuzz_clock = {clock_now, clock_start, clock_stop, NULL};
-
-static void advance(uint64_t ms)
-{
-    uint64_t end = now_ms + ms;
-    int guard = 0;
-    while (armed && due_ms <= end) {
-        if (++guard > 100000) abort();
-        if (due_ms > now_ms) now_ms = due_ms;
-        armed = 0;
-        fire_fn(fire_arg);
-    }
-    now_ms = end;
-}
+#include "fuzz_clock.h"
 
 /* ---- what the layer sends: printed, the last request kept -------------------------------- */
 

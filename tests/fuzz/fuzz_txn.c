@@ -18,51 +18,9 @@
 #include "sip/sip.h"
 #include "txn/txn_int.h"
 
+#include "fuzz_clock.h"
+
 #define KEEP 8
-
-static uint64_t now_ms;
-static int armed;
-static uint64_t due_ms;
-static void (*fire_fn)(void *);
-static void *fire_arg;
-
-static uint64_t clock_now(void *u)
-{
-    (void)u;
-    return now_ms;
-}
-
-static void clock_start(void *u, uint64_t delay, void (*fire)(void *), void *arg)
-{
-    (void)u;
-    armed = 1;
-    due_ms = now_ms + delay;
-    fire_fn = fire;
-    fire_arg = arg;
-}
-
-static void clock_stop(void *u)
-{
-    (void)u;
-    armed = 0;
-}
-
-static const sip_txn_clock_t fuzz_clock = {clock_now, clock_start, clock_stop, NULL};
-
-/* Fires every wake-up due within ms, each at its time; a bound stops a timer that re-arms at
- * the same instant forever (which would itself be a bug worth a crash report). */
-static void advance(uint64_t ms)
-{
-    uint64_t end = now_ms + ms;
-    int guard = 0;
-    while (armed && due_ms <= end) {
-        if (++guard > 100000) abort();
-        if (due_ms > now_ms) now_ms = due_ms;
-        armed = 0;
-        fire_fn(fire_arg);
-    }
-    now_ms = end;
-}
 
 /* Sends in flight: their completion runs later, as the transport's does. */
 typedef struct pending {
@@ -114,7 +72,8 @@ static int io_send_raw(void *ctx, const sip_netinfo_t *ni, const char *data, siz
     (void)ctx;
     (void)ni;
     unsigned acc = 0;
-    for (size_t i = 0; i < len; i++) acc += (unsigned char)data[i];
+    for (size_t i = 0; i < len; i++)
+        acc += (unsigned char)data[i];
     sink += acc;
     return 0;
 }
@@ -158,8 +117,10 @@ static void on_stray(sip_txn_layer_t *layer, sip_msg_t *rsp, void *user)
     sink += (unsigned)sip_msg_get_status(rsp);
 }
 
-static const sip_netinfo_t udp_peer = {SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0, ""};
-static const sip_netinfo_t tcp_peer = {SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9, ""};
+static const sip_netinfo_t udp_peer = {
+    SIP_TRANSPORT_UDP, "127.0.0.1", 5060, "10.0.0.2", 5070, 0, ""};
+static const sip_netinfo_t tcp_peer = {
+    SIP_TRANSPORT_TCP, "127.0.0.1", 5060, "10.0.0.2", 5070, 9, ""};
 
 static void one_chunk(sip_txn_layer_t *layer, const uint8_t *p, size_t n)
 {
@@ -191,8 +152,8 @@ static void one_chunk(sip_txn_layer_t *layer, const uint8_t *p, size_t n)
         sip_txn_layer_receive(layer, msg);
     }
     sip_msg_unref(msg);
-    if ((ctl & 2) && nserv) sip_txn_respond(servers[(nserv - 1) % KEEP], statuses[(ctl >> 2) & 3],
-                                            NULL);
+    if ((ctl & 2) && nserv)
+        sip_txn_respond(servers[(nserv - 1) % KEEP], statuses[(ctl >> 2) & 3], NULL);
     /* Time moves on between messages: from nothing to past every end timer. */
     advance((uint64_t)(n * 97 % 40000));
     if (n & 1) send_fails = 1;

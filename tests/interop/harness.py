@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """What the pytest interop drivers share (tests/interop/*/conftest.py): processes started on
 127.0.0.1 with their output in a log file, stopped with SIGTERM before SIGKILL (SIPp runs
-under `timeout`, which passes SIGTERM on, so no SIPp is left behind), waits for a line with a
+under `timeout`, which passes SIGTERM on, so no SIPp is left behind; a server that forks, such
+as Kamailio, runs as Proc(group=True) and is stopped as a whole process group, the test failing
+if any of it outlives SIGKILL), waits for a line with a
 bound, free-port helpers, SIPp's command lines and the report of every log when a test fails.
 
 A conftest imports it with its folder's parent on sys.path:
@@ -12,7 +14,7 @@ A conftest imports it with its folder's parent on sys.path:
 import os
 import re
 import shutil
-import signal
+from signal import SIGKILL, SIGTERM
 import socket
 import subprocess
 import time
@@ -59,6 +61,23 @@ def free_port(start, count=2000, tcp=True):
     pytest.fail("no free port in %d-%d" % (start, start + count - 1))
 
 
+def group_alive(pgid):
+    """True while a process of process group pgid runs (zombies do not count)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # After "(comm)": state, ppid, pgrp (proc(5)); comm may hold spaces and parentheses.
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 def wait_until(cond, timeout, what, step=0.05):
     """Polls cond() until it is true; fails the test naming what after timeout seconds."""
     end = time.monotonic() + timeout
@@ -72,15 +91,17 @@ def wait_until(cond, timeout, what, step=0.05):
 
 class Proc:
     """A process with its output in work/<name>.log (stderr too), registered with its Env so
-    that the test's end stops it whatever happened."""
+    that the test's end stops it whatever happened. With group, it leads a process group of
+    its own and every signal goes to the whole group, so that the workers a server forks
+    (Kamailio's) are stopped with it and none outlives the test."""
 
-    def __init__(self, env, name, argv, stdin=None, penv=None, cwd=None):
-        self.env, self.name, self.argv = env, name, argv
+    def __init__(self, env, name, argv, stdin=None, penv=None, cwd=None, group=False):
+        self.env, self.name, self.argv, self.group = env, name, argv, group
         self.path = env.work / (name + ".log")
         self.out = open(self.path, "wb")
         self.p = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT,
                                   stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                  cwd=cwd or env.work, env=penv)
+                                  cwd=cwd or env.work, env=penv, start_new_session=group)
         self.rc = None
         env.procs.append(self)
 
@@ -97,62 +118,93 @@ class Proc:
             self.out.flush()
         return self.path.read_text(errors="replace")
 
-    def wait_for(self, pattern, timeout=10.0):
-        """Waits until the log matches pattern (a regexp, multiline); fails after timeout or
-        when the process exits first. Returns the match."""
+    def wait_for(self, pattern, timeout=None, count=1):
+        """Waits until the log matches pattern (a regexp, multiline) count times; fails after
+        timeout (the Env's wait_timeout by default) or when the process exits first. Returns
+        the count-th match."""
+        timeout = self.env.wait_timeout if timeout is None else timeout
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            m = re.search(pattern, self.log(), re.M)
-            if m:
-                return m
-            if self.p.poll() is not None:
-                m = re.search(pattern, self.log(), re.M)
-                if m:
-                    return m
+            exited = self.p.poll() is not None
+            found = list(re.finditer(pattern, self.log(), re.M))
+            if len(found) >= count:
+                return found[count - 1]
+            if exited:
                 break
             time.sleep(0.05)
-        pytest.fail("%s: no '%s' within %.1f s (exit %s)" %
-                    (self.name, pattern, timeout, self.p.poll()))
+        pytest.fail("%s: no '%s'%s within %.1f s (exit %s):\n%s" %
+                    (self.name, pattern, "" if count == 1 else " (x%d)" % count, timeout,
+                     self.p.poll(), self.log()[-3000:]))
 
-    def wait(self, timeout):
+    def signal(self, sig):
+        """Sends sig (SIGHUP, SIGTERM...), to the whole group with group, and returns at
+        once."""
+        if not self.group:
+            self.p.send_signal(sig)
+            return
+        try:
+            os.killpg(self.p.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def alive(self):
+        """True while the process runs (with group: while any process of its group does)."""
+        return self.p.poll() is None or (self.group and group_alive(self.p.pid))
+
+    def wait(self, timeout=15.0):
         """Waits for the exit; stops it (SIGTERM, then SIGKILL) and fails after timeout."""
         try:
             self.rc = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            pytest.fail("%s did not exit within %.0f s" % (self.name, timeout))
+            pytest.fail("%s did not exit within %.0f s:\n%s" % (self.name, timeout,
+                                                                 self.log()[-3000:]))
+        if self.group and group_alive(self.p.pid):
+            self.kill()  # workers its exit left behind
         self.out.close()
         return self.rc
 
-    def stop(self, timeout=15.0, sig=signal.SIGTERM):
+    def stop(self, timeout=15.0, sig=SIGTERM):
         """A signal (SIGTERM), then the exit status (SIGKILL and a failure after timeout)."""
         if self.p.poll() is None:
-            self.p.send_signal(sig)
+            self.signal(sig)
         return self.wait(timeout)
 
-    def kill(self):
-        """SIGTERM (which `timeout` passes on to SIPp), then SIGKILL after TERM_GRACE s.
-        Idempotent; never fails."""
-        if self.p.poll() is None:
-            self.p.terminate()
+    def _gone(self, timeout):
+        """Waits up to timeout s for the process (and its group) to end: whether it did."""
+        end = time.monotonic() + timeout
+        while True:
             try:
-                self.p.wait(TERM_GRACE)
+                self.p.wait(max(0.0, min(0.05, end - time.monotonic())))
             except subprocess.TimeoutExpired:
-                self.p.kill()
-                try:
-                    self.p.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
+                pass
+            if not self.alive():
+                return True
+            if time.monotonic() >= end:
+                return False
+
+    def kill(self):
+        """SIGTERM (which `timeout` passes on to SIPp; to the whole group with group), then
+        SIGKILL after TERM_GRACE s. Idempotent; never fails."""
+        if self.alive():
+            self.signal(SIGTERM)
+            if not self._gone(TERM_GRACE):
+                self.signal(SIGKILL)
+                self._gone(5)
         if not self.out.closed:
             self.out.close()
 
 
 class Env:
     """A test's work directory, its processes and SIPp's command lines. scenarios is the
-    folder of SIPp scenario files; log_lines how much of each log a failed test prints."""
+    folder of SIPp scenario files; log_lines how much of each log a failed test prints;
+    wait_timeout the default bound of Proc.wait_for; span, when set, the size of the test
+    file's port range from base, which port() wraps around in."""
 
     scenarios = None
     log_lines = 200
+    wait_timeout = 10.0
+    span = None
 
     def __init__(self, work, base):
         self.work = Path(work)
@@ -161,10 +213,18 @@ class Env:
         self.procs = []
 
     def port(self, tcp=True):
-        """The next port free for UDP (and TCP) on 127.0.0.1, from the last one taken."""
-        p = free_port(self.next_port, tcp=tcp)
-        self.next_port = p + 1
-        return p
+        """The next port free for UDP (and TCP) on 127.0.0.1, from the last one taken
+        (wrapping in base..base+span-1 when span is set)."""
+        if self.span is None:
+            p = free_port(self.next_port, tcp=tcp)
+            self.next_port = p + 1
+            return p
+        for i in range(self.span):
+            p = self.base + (self.next_port - self.base + i) % self.span
+            if not bound(p) and not (tcp and bound(p, socket.SOCK_STREAM)):
+                self.next_port = p + 1
+                return p
+        pytest.fail("no free port in %d-%d" % (self.base, self.base + self.span - 1))
 
     def proc(self, name, argv, **kw):
         """Starts argv as a Proc of this test."""
@@ -175,7 +235,7 @@ class Env:
         rc = p.stop(timeout)
         log = p.log()
         assert rc == 0, "%s exited %d after SIGTERM:\n%s" % (p.name, rc, log[-3000:])
-        assert not SANITIZER.search(log), "%s: sanitizer report" % p.name
+        assert not SANITIZER.search(log), "%s: sanitizer report:\n%s" % (p.name, log[-3000:])
         return log
 
     # ---- SIPp -------------------------------------------------------------------------------
@@ -237,15 +297,18 @@ class Env:
         return f.read_text(errors="replace") if f.exists() else ""
 
     def close(self, failed):
-        """Stops every process still running (SIGTERM first); prints the logs when failed."""
+        """Stops every process still running (SIGTERM first); prints the logs when failed.
+        Fails when a process group outlived the stop (a forked worker left running)."""
         for p in self.procs:
             p.kill()
-        if failed:
+        left = [p.name for p in self.procs if p.alive()]
+        if failed or left:
             for f in sorted(self.work.iterdir()):
                 if f.suffix == ".log":
                     lines = f.read_text(errors="replace").splitlines()
                     print("==== %s (last %d lines) ====" % (f.name, self.log_lines))
                     print("\n".join(lines[-self.log_lines:]))
+        assert not left, "still running after SIGKILL: %s" % ", ".join(left)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

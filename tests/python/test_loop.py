@@ -291,10 +291,15 @@ def test_timer_dropped_on_another_thread_stops_on_the_loop_thread():
             gc.collect()
             dropped.set()
 
-        loop.call_later(0.02, lambda: threading.Thread(target=drop).start())
         counts = []
+        started = []
 
         def sample():
+            # The drop starts once the timer has ticked a few times, however loaded the
+            # machine is (a fixed delay gave it fewer ticks under ASan on a busy machine).
+            if not started and len(ticks) >= 5:
+                started.append(threading.Thread(target=drop))
+                started[0].start()
             if dropped.is_set():
                 counts.append(len(ticks))
             if len(counts) == 3:
@@ -304,6 +309,7 @@ def test_timer_dropped_on_another_thread_stops_on_the_loop_thread():
         loop.call_later(5, loop.stop)
         loop.run()
         sampler.stop()
+        started[0].join(5)
         assert len(counts) == 3 and counts[1] == counts[2]  # no tick after the release ran
         assert counts[0] >= 5
         assert set(ticks) == {threading.get_ident()}

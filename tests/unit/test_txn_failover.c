@@ -106,15 +106,22 @@ static void server_open(server_t *s, int status)
 {
     memset(s, 0, sizeof(*s));
     s->status = status;
-    assert_int_equal(sip_transport_create(&s->tp, loop, NULL), 0);
-    assert_int_equal(sip_transport_listen(s->tp, "udp:127.0.0.1:0"), 0);
-    sip_netinfo_t ni;
-    assert_int_equal(sip_transport_listener_info(s->tp, 0, &ni), 0);
-    s->port = ni.local_port;
-    /* TCP on the same port number (a port free for UDP is almost always free for TCP). */
-    char spec[32];
-    snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%u", s->port);
-    assert_int_equal(sip_transport_listen(s->tp, spec), 1);
+    /* TCP on the same port number as the UDP port the kernel picked: that TCP port may be
+     * taken (another test's connection in the ephemeral range), then the pair is picked
+     * again. */
+    int tcp = -1;
+    for (int tries = 0; tries < 50 && tcp != 1; tries++) {
+        if (s->tp) sip_transport_unref(s->tp);
+        assert_int_equal(sip_transport_create(&s->tp, loop, NULL), 0);
+        assert_int_equal(sip_transport_listen(s->tp, "udp:127.0.0.1:0"), 0);
+        sip_netinfo_t ni;
+        assert_int_equal(sip_transport_listener_info(s->tp, 0, &ni), 0);
+        s->port = ni.local_port;
+        char spec[32];
+        snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%u", s->port);
+        tcp = sip_transport_listen(s->tp, spec);
+    }
+    assert_int_equal(tcp, 1);
     sip_txn_opts_t o;
     sip_txn_opts_init(&o);
     o.t1_ms = T1_MS;

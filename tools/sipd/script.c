@@ -2,7 +2,9 @@
 /* The routing-script entry points of sipd (script.h): a ".py" file goes to the Python host
  * (script_py.c), a ".lua" file to the Lua host (script_lua.c). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +27,27 @@ int sipd_script_exe_dir(char *buf, size_t size)
     if (slash == NULL) return SIP_EINVAL;
     *slash = '\0';
     return 0;
+}
+
+void sipd_script_layer_dir(const char *env_name, const char *build_dir, const char *install_rel,
+                           char *buf, size_t size)
+{
+    const char *env = getenv(env_name);
+    char exe[PATH_MAX - 256];
+
+    if (env != NULL && *env) {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    if (sipd_script_exe_dir(exe, sizeof(exe)) == 0) {
+        if (strcmp(exe, SIPD_BUILD_BINDIR) == 0) {
+            snprintf(buf, size, "%s", build_dir);
+            return;
+        }
+        snprintf(buf, size, "%s/%s", exe, install_rel);
+        return;
+    }
+    snprintf(buf, size, "%s", build_dir);
 }
 
 int sipd_script_open(sipd_script_t **out, sip_server_t *srv, const char *path, char *err,

@@ -31,4 +31,10 @@ int sipd_script_lua_open(sipd_script_t **out, sip_server_t *srv, const char *pat
  * installed one (then the bindings are found relative to it, wherever the prefix is). */
 int sipd_script_exe_dir(char *buf, size_t size);
 
+/* Where a host's binding layer is: $env_name when set and not empty, else build_dir when this
+ * sipd is the build tree's, else install_rel relative to the executable's folder (so a DESTDIR
+ * or another prefix works as well as the configured one), else build_dir. Fills buf. */
+void sipd_script_layer_dir(const char *env_name, const char *build_dir, const char *install_rel,
+                           char *buf, size_t size);
+
 #endif

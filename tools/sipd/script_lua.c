@@ -34,22 +34,7 @@ typedef struct lua_script {
  * the build tree's, else the installed ones relative to the executable. */
 static void lua_layer_dir(char *buf, size_t size)
 {
-    const char *env = getenv("SIPD_LUA_PATH");
-    char exe[PATH_MAX - 256];
-
-    if (env != NULL && *env) {
-        snprintf(buf, size, "%s", env);
-        return;
-    }
-    if (sipd_script_exe_dir(exe, sizeof(exe)) == 0) {
-        if (strcmp(exe, SIPD_BUILD_BINDIR) == 0) {
-            snprintf(buf, size, "%s", SIPD_LUA_BUILD_DIR);
-            return;
-        }
-        snprintf(buf, size, "%s/%s", exe, SIPD_LUA_INSTALL_REL);
-        return;
-    }
-    snprintf(buf, size, "%s", SIPD_LUA_BUILD_DIR);
+    sipd_script_layer_dir("SIPD_LUA_PATH", SIPD_LUA_BUILD_DIR, SIPD_LUA_INSTALL_REL, buf, size);
 }
 
 /* Message handler: the error and a traceback. */

@@ -181,22 +181,7 @@ static void py_drain(py_script_t *s)
  * works as well as the configured one). */
 static void py_package_dir(char *buf, size_t size)
 {
-    const char *env = getenv("SIPD_PYTHONPATH");
-    char exe[PATH_MAX - 256];
-
-    if (env != NULL && *env) {
-        snprintf(buf, size, "%s", env);
-        return;
-    }
-    if (sipd_script_exe_dir(exe, sizeof(exe)) == 0) {
-        if (strcmp(exe, SIPD_BUILD_BINDIR) == 0) {
-            snprintf(buf, size, "%s", SIPD_PY_BUILD_DIR);
-            return;
-        }
-        snprintf(buf, size, "%s/%s", exe, SIPD_PY_INSTALL_REL);
-        return;
-    }
-    snprintf(buf, size, "%s", SIPD_PY_BUILD_DIR);
+    sipd_script_layer_dir("SIPD_PYTHONPATH", SIPD_PY_BUILD_DIR, SIPD_PY_INSTALL_REL, buf, size);
 }
 
 static int py_start(char *err, size_t errlen)

@@ -140,10 +140,11 @@ local classes = {}
 local function class(name)
     local C = { __name = "libsip." .. name, methods = {}, props = {} }
     classes[name] = C
+    local methods, props = C.methods, C.props
     C.__index = function(self, k)
-        local m = C.methods[k]
+        local m = methods[k]
         if m ~= nil then return m end
-        local p = C.props[k]
+        local p = props[k]
         if p ~= nil then return p(self) end
         return nil
     end
@@ -299,9 +300,11 @@ local function check_args(class_name, methods, sigs)
             if optional then kind = kind:sub(1, -2) end
             specs[i] = { arg = arg, kind = kind, optional = optional, test = arg_checks[kind] }
         end
+        local n = #specs
         methods[name] = function(self, ...)
-            for i, sp in ipairs(specs) do
-                local v = select(i, ...)
+            for i = 1, n do
+                local sp = specs[i]
+                local v = (select(i, ...))
                 if not (v == nil and sp.optional) and not sp.test(v) then
                     raise(core.SIP_EINVAL, ("%s:%s: %s must be %s%s, got %s"):format(class_name,
                         name, sp.arg, sp.kind:gsub("|", " or "), sp.optional and " or nil" or "",

@@ -99,15 +99,16 @@ local function targets_of(v, what)
         raise(core.SIP_EINVAL, what .. ": targets must be a URI, a binding or a list of them, got "
             .. type(v))
     end
-    local out = {}
-    for i, t in ipairs(v) do
+    -- Checked in place, not copied: the caller's list is only read, and before anything else
+    -- runs.
+    for i = 1, #v do
+        local t = v[i]
         if type(t) ~= "string" and not (type(t) == "table" and type(t.contact) == "string") then
             raise(core.SIP_EINVAL, ("%s: targets[%d] must be a URI (string) or a binding, got %s")
                 :format(what, i, type(t)))
         end
-        out[#out + 1] = t
     end
-    return out
+    return v
 end
 
 -- A binding's q (0.0-1.0, nil for none; an integer is thousandths, as C has it) for
@@ -118,7 +119,7 @@ local function q_milli(q)
     return q
 end
 
-local function add_target(p, t)
+local function add_target(p, t, what)
     local rc
     if type(t) == "string" then
         rc = core.sipbind_proxy_req_add_target(p, t, -1, nil, nil, 0)
@@ -136,11 +137,11 @@ local function add_target(p, t)
     if rc < 0 then
         local uri = type(t) == "string" and t or t.contact
         if rc == core.SIP_EURI then
-            raise(rc, ("req:proxy: bad target URI %q"):format(uri))
+            raise(rc, ("%s: bad target URI %q"):format(what, uri))
         elseif rc == core.SIP_ERANGE then
-            raise(core.SIP_EINVAL, "req:proxy: more targets than the proxy's max_branches")
+            raise(core.SIP_EINVAL, what .. ": more targets than the proxy's max_branches")
         end
-        fail(rc, "req:proxy: target " .. uri)
+        fail(rc, what .. ": target " .. uri)
     end
 end
 
@@ -174,7 +175,8 @@ local function finish(r)
         -- own): the proxy forwards it as §16.7 says, as finish() would once it came back here,
         -- and the script is not entered for it. A relay with hooks keeps its callback
         -- (SIP_EBUSY): its outcome comes back here.
-        if p and #relay._waiters == 0 and not rawget(r, "_delegated")
+        local waiters = relay._waiters
+        if p and (not waiters or #waiters == 0) and not rawget(r, "_delegated")
             and not rawget(r, "_answered") and core.sip_proxy_req_relay_detach(p) == 0 then
             rawset(r, "_relay", nil)
             rawget(rawget(r, "_proxy"), "_reqs")[r] = nil
@@ -234,7 +236,7 @@ end
 local function closed_req(r)
     local relay = rawget(r, "_relay")
     rawset(r, "_relay", nil)
-    if relay and not relay.outcome then
+    if relay and not relay.outcome and relay._waiters then
         settle(relay._waiters, false, new_error(core.SIP_ECLOSED,
             "req:proxy: the proxy closed before the relay ended"))
     end
@@ -258,9 +260,10 @@ ProxyRequest.props.msg = function(r)
     return m
 end
 --- The method ("INVITE").
+local get_msg, method_str = core.sip_proxy_req_get_msg, core.sip_msg_get_method_str
 ProxyRequest.props.method = function(r)
     -- Straight from C: reading it makes no Message (req.msg does, when the route reads it).
-    return core.sip_msg_get_method_str(core.sip_proxy_req_get_msg(req_p(r)))
+    return method_str(get_msg(rawget(r, "_p") or req_p(r)))
 end
 --- The Request-URI (a sip.Uri); req.uri = "sip:..." rewrites it (as req.msg.uri = ...).
 ProxyRequest.props.uri = function(r) return r.msg.uri end
@@ -280,7 +283,8 @@ ProxyRequest.props.transaction = function(r)
     return require("libsip.txn")._server_txn(t, rawget(px, "_stack"))
 end
 --- true when a Route naming this proxy was removed (RFC 3261 §16.4): forward it as it is.
-ProxyRequest.props.routed = function(r) return core.sip_proxy_req_routed(req_p(r)) == 1 end
+local req_routed = core.sip_proxy_req_routed
+ProxyRequest.props.routed = function(r) return req_routed(rawget(r, "_p") or req_p(r)) == 1 end
 --- true once the request was answered, forwarded, relayed or dropped.
 ProxyRequest.props.done = function(r)
     local p = rawget(r, "_p")
@@ -307,19 +311,24 @@ ProxyRequest.props.branches = function(r)
 end
 
 -- Waits (in a task) for what cb_result() a callback stores in box, unless it came already.
+-- (Its waiters, _w, are made only when it must wait: an in-memory lookup answers at once.)
 local function wait_box(box, what)
     if box.done then return box.value end
     if not in_task() then
         raise(core.SIP_EINVAL, what .. ": not inside a libsip task (the route, loop:spawn)")
     end
+    if not box._w then box._w = {} end
     return wait_on(box, "_w", nil, what)
 end
 
 local function deliver(box, value)
     if box.done then return end
     box.done, box.value = true, value
-    settle(box._w, true, value)
-    box._w = {}
+    local w = box._w
+    if w then
+        box._w = nil
+        settle(w, true, value)
+    end
 end
 
 --- Looks the Request-URI up in the proxy's location service and returns the bindings (a list
@@ -331,13 +340,16 @@ function ProxyRequest.methods.lookup(r)
     if not in_task() then
         raise(core.SIP_EINVAL, "req:lookup: not inside a libsip task (the route, loop:spawn)")
     end
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_lookup(p, function(_, status, setp)
         if status < 0 and status ~= core.SIP_ENOENT then
             if not box.done then
                 box.done = true
-                settle(box._w, false, new_error(status, "req:lookup: "
-                    .. core.sip_strerror(status)))
+                local w = box._w
+                box._w = nil
+                if w then
+                    settle(w, false, new_error(status, "req:lookup: " .. core.sip_strerror(status)))
+                end
                 box.err = status
             end
             return
@@ -398,7 +410,7 @@ function ProxyRequest.methods.authenticate(r, lookup)
             .. "loop:spawn)")
     end
     local loop = rawget(px, "_loop")
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_authenticate(p, function(q, event)
         if event == core.SIP_AUTH_EVENT_LOOKUP then
             if lookup == nil then
@@ -454,7 +466,7 @@ function ProxyRequest.methods.save(r)
     if not in_task() then
         raise(core.SIP_EINVAL, "req:save: not inside a libsip task (the route, loop:spawn)")
     end
-    local box = { _w = {} }
+    local box = {}
     local rc = core.sip_proxy_req_save(p, function(_, status) deliver(box, status) end)
     if rc == core.SIP_ENOENT then
         raise(rc, "req:save: the proxy has no registrar")
@@ -518,12 +530,25 @@ local function run_hook(relay, event, index, mp)
     return v == true and 1 or 0
 end
 
--- An outcome's reason and branches, read when first asked: a route that only relays pays for
--- no branch table. The branches are the request's (it keeps them while it lives).
+-- An outcome's best response, reason and branches, made when first read: a route that only
+-- relays pays for no Message and no branch table. The branches are the request's (it keeps
+-- them while it lives); the best response is kept by a reference of the outcome's own
+-- (_best) until it is read or the outcome collected.
+local function best_response(out)
+    local bp = rawget(out, "_best")
+    if not bp then return nil end
+    rawset(out, "_best", nil)
+    local rsp = wrap_msg(bp)
+    rawset(out, "response", rsp)
+    return rsp
+end
+
 local Outcome = {
     __index = function(out, k)
-        if k == "reason" then
-            local rsp = rawget(out, "response")
+        if k == "response" then
+            return best_response(out)
+        elseif k == "reason" then
+            local rsp = out.response
             local reason = rsp and rsp.reason or ""
             rawset(out, "reason", reason)
             return reason
@@ -541,17 +566,20 @@ local Outcome = {
         end
         return nil
     end,
+    __gc = function(out)
+        local bp = rawget(out, "_best")
+        if bp then
+            rawset(out, "_best", nil)
+            core.sip_msg_unref(bp)
+        end
+    end,
 }
 
 local function relay_done(relay, status, bestp)
     local r = relay.req
     local p = rawget(r, "_p")
-    local rsp
-    if bestp then
-        core.sip_msg_ref(bestp)
-        rsp = wrap_msg(bestp)
-    end
-    local out = setmetatable({ status = status, response = rsp, _req = r, _first = relay.first,
+    if bestp then core.sip_msg_ref(bestp) end
+    local out = setmetatable({ status = status, _best = bestp, _req = r, _first = relay.first,
         _count = p and core.sip_proxy_req_branch_count(p) or relay.first }, Outcome)
     relay.outcome = out
     if rawget(r, "_relay") == relay then rawset(r, "_relay", nil) end
@@ -560,29 +588,18 @@ local function relay_done(relay, status, bestp)
     -- here is for a route that had returned before.
     local over = rawget(r, "_route_over")
     local waiters = relay._waiters
-    if #waiters > 0 then
+    if waiters and #waiters > 0 then
         relay._waiters = {}
         settle(waiters, true, out)
     end
     if over then finish(r) end
 end
 
---- Relays the request statefully (RFC 3261 §16.6) to targets (URI strings, bindings from
---- req:lookup(), or a mix; nil: where the Request-URI or Route set says; an empty list: an
---- outcome 480 at once, nothing relayed) and, inside the route's task, waits for the outcome:
---- { status =, reason =, response =, branches = { { index, target, status, response }, ... } }
---- (status: the best final status, RFC 3261 §16.7; 408 when no branch answered). opts:
---- record_route, parallel = false (sequential forking by q), timeout (seconds for a group of
---- branches), follow_redirects, on_request = fn(msg, index) as each branch's request goes out
---- (edit it; return true to skip the target), on_response = fn(msg, index) for each response
---- of a branch (edit it; return true to drop it); the hooks run inside the relay, not in a
---- task. A 2xx goes upstream at once; a non-2xx outcome waits for the route: relay again,
---- reply, or return to forward it; once the caller cancelled, it relays nothing and gives that
---- outcome (487) again. Raises SIP_ENOTSUP on a stateless proxy or for an ACK or CANCEL,
---- SIP_EBUSY while a relay is in progress or once answered.
-function ProxyRequest.methods.proxy(r, targets, opts)
+-- Starts a relay of req:proxy() or req:relay() (what names it in errors). Returns the relay in
+-- progress, or nil and the outcome when there is one at once (an empty target list, a caller
+-- that cancelled, an outcome the relay gave inside the call).
+local function start_relay(r, targets, opts, what)
     local p = req_p(r)
-    local what = "req:proxy"
     if opts == nil then
         opts = NO_OPTS
     else
@@ -599,56 +616,89 @@ function ProxyRequest.methods.proxy(r, targets, opts)
         end
         timeout_ms = t > 0 and math.max(1, math.floor(t * 1000 + 0.5)) or 0
     end
-    local hooked = opts.on_request ~= nil or opts.on_response ~= nil
-    if hooked then
-        for _, k in ipairs { "on_request", "on_response" } do
-            if opts[k] ~= nil then errors._arg_fn(opts[k], what .. ": " .. k) end
-        end
-    end
+    local on_request, on_response = opts.on_request, opts.on_response
+    local hooked = on_request ~= nil or on_response ~= nil
+    if on_request ~= nil then errors._arg_fn(on_request, what .. ": on_request") end
+    if on_response ~= nil then errors._arg_fn(on_response, what .. ": on_response") end
     local o = relay_opts(rr, par, fr, timeout_ms)
     local list = targets_of(targets, what)
     if rawget(r, "_relay") then
         raise(core.SIP_EBUSY, what .. ": a relay of this request is in progress")
     end
-    local relay = { req = r, first = core.sip_proxy_req_branch_count(p), _waiters = {},
-        on_request = opts.on_request, on_response = opts.on_response }
     if list and #list == 0 then
         -- A lookup that found nobody relays nothing: 480 (RFC 3261 §21.4.18) at once.
         local out = { status = 480, reason = "", branches = {} }
         rawset(r, "_last", out)
-        return out
+        return nil, out
     end
+    -- Its waiters (_waiters) are made by the first req:proxy() that waits.
+    local relay = { req = r, first = core.sip_proxy_req_branch_count(p), on_request = on_request,
+        on_response = on_response }
     core.sip_proxy_req_clear_targets(p)
     if list then
-        for _, t in ipairs(list) do add_target(p, t) end
+        for i = 1, #list do add_target(p, list[i], what) end
     end
-    -- One function for both C callbacks of the relay (sip_proxy_relay_opts_t.on_branch gets
-    -- the relay's user too): (req, status, best) for the outcome, (req, event, index, msg)
-    -- for a branch hook.
     local last = rawget(r, "_last")
     rawset(r, "_last", nil)
-    -- With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
-    local relay_fn = hooked and core.sipbind_proxy_req_relay_hooked or core.sip_proxy_req_relay
-    local rc = relay_fn(p, o, function(...)
-        local _, a, b, c = ...
-        if select("#", ...) == 4 then return run_hook(relay, a, b, c) end
-        relay_done(relay, a, b)
-        return 0
-    end)
+    -- One function for both C callbacks of the relay (sip_proxy_relay_opts_t.on_branch gets
+    -- the relay's user too): (req, status, best) for the outcome, (req, event, index, msg)
+    -- for a branch hook (sip_proxy_branch_cb), only with hooks.
+    local rc
+    if hooked then
+        rc = core.sipbind_proxy_req_relay_hooked(p, o, function(...)
+            local _, a, b, c = ...
+            if select("#", ...) == 4 then return run_hook(relay, a, b, c) end
+            relay_done(relay, a, b)
+            return 0
+        end)
+    else
+        rc = core.sip_proxy_req_relay(p, o, function(_, status, best)
+            relay_done(relay, status, best)
+        end)
+    end
     if rc < 0 then
         rawset(r, "_last", last)
         core.sip_proxy_req_clear_targets(p)
         if rc == core.SIP_EBUSY and last and last.status >= 300 and not rawget(r, "_answered") then
             -- RFC 3261 §16.10: the caller cancelled (its 487 is the outcome kept): there is
             -- nothing left to relay, and failure routing reads that outcome again.
-            return last
+            return nil, last
         end
         fail(rc, what)
     end
-    if relay.outcome then return relay.outcome end
+    if relay.outcome then return nil, relay.outcome end
     rawset(r, "_relay", relay)
+    return relay
+end
+
+--- Relays the request statefully (RFC 3261 §16.6) to targets (URI strings, bindings from
+--- req:lookup(), or a mix; nil: where the Request-URI or Route set says; an empty list: an
+--- outcome 480 at once, nothing relayed) and, inside the route's task, waits for the outcome:
+--- { status =, reason =, response =, branches = { { index, target, status, response }, ... } }
+--- (status: the best final status, RFC 3261 §16.7; 408 when no branch answered). opts:
+--- record_route, parallel = false (sequential forking by q), timeout (seconds for a group of
+--- branches), follow_redirects, on_request = fn(msg, index) as each branch's request goes out
+--- (edit it; return true to skip the target), on_response = fn(msg, index) for each response
+--- of a branch (edit it; return true to drop it); the hooks run inside the relay, not in a
+--- task. A 2xx goes upstream at once; a non-2xx outcome waits for the route: relay again,
+--- reply, or return to forward it; once the caller cancelled, it relays nothing and gives that
+--- outcome (487) again. Raises SIP_ENOTSUP on a stateless proxy or for an ACK or CANCEL,
+--- SIP_EBUSY while a relay is in progress or once answered.
+function ProxyRequest.methods.proxy(r, targets, opts)
+    local relay, out = start_relay(r, targets, opts, "req:proxy")
+    if not relay then return out end
     if not in_task() then return nil end
-    return wait_on(relay, "_waiters", nil, what)
+    if not relay._waiters then relay._waiters = {} end
+    return wait_on(relay, "_waiters", nil, "req:proxy")
+end
+
+--- Relays the request as req:proxy(targets, opts) does (the same targets and options) and
+--- returns at once, without waiting for the outcome (Kamailio's t_relay()). A route that
+--- returns with the relay in progress leaves it to the proxy, which forwards the best response
+--- itself (RFC 3261 §16.7) and enters the script no more for it; otherwise the outcome is the
+--- route's as after req:proxy(), forwarded when the route returns. Raises as req:proxy() does.
+function ProxyRequest.methods.relay(r, targets, opts)
+    start_relay(r, targets, opts, "req:relay")
 end
 
 --- Forwards the request statelessly (RFC 3261 §16.11): to uri (which becomes the
@@ -761,6 +811,7 @@ ProxyRequest.__gc = release
 
 errors._check_args("ProxyRequest", ProxyRequest.methods, {
     proxy = { "targets:string|table?", "opts:table?" },
+    relay = { "targets:string|table?", "opts:table?" },
     forward = { "uri:string|table?" },
     redirect = { "contacts:string|table?", "status:integer?" },
 })

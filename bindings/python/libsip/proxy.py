@@ -36,7 +36,7 @@ from . import _core as _c
 from ._base import safe_repr
 from ._errors import ClosedError, Error, InvalidError, NotFoundError, error
 from .auth import AuthServer
-from .location import Binding, Location, _set_list
+from .location import Binding, Location
 from .loop import release
 from .message import HeaderArg, Message, Uri, _header_items, _short
 from .registrar import Registrar, UserDB
@@ -213,15 +213,6 @@ def _fail(rc: int, what: str) -> Error:
 # ---- the request ------------------------------------------------------------------------------
 
 
-def _on_relay(relay: "_Relay", *args: Any) -> int:
-    """The relay's C callback: (req, status, best) for the outcome, (req, event, branch, msg)
-    for a branch hook (sip_proxy_relay_opts_t.on_branch gets the relay's user too)."""
-    if len(args) == 4:
-        return relay._hook(args[1], args[2], args[3])
-    relay._done(args[1], args[2])
-    return 0
-
-
 class _Relay:
     """A relay in progress: ``await`` it for its Outcome."""
 
@@ -235,6 +226,14 @@ class _Relay:
         self.outcome: Optional[Outcome] = None
         self._on_request = on_request
         self._on_response = on_response
+
+    def __call__(self, *args: Any) -> int:
+        """The relay's C callback: (req, status, best) for the outcome, (req, event, branch,
+        msg) for a branch hook (sip_proxy_relay_opts_t.on_branch gets the relay's user too)."""
+        if len(args) == 4:
+            return self._hook(args[1], args[2], args[3])
+        self._done(args[1], args[2])
+        return 0
 
     def _hook(self, event: int, branch: int, msg: Any) -> int:
         fn = self._on_request if event == _c.SIP_PROXY_BRANCH_REQUEST else self._on_response
@@ -290,9 +289,8 @@ class _Relay:
         return f"<relay {'done' if self.outcome else 'pending'}>"
 
 
-def _refs(o: Any) -> int:
-    """The references to o, counted by one rule for _detach() and _REFS_1."""
-    return sys.getrefcount(o)
+# The references to an object, counted by one rule for _detach() and _REFS_1.
+_refs = sys.getrefcount
 
 
 def _refs_of_one() -> int:
@@ -312,6 +310,44 @@ def _wake(futs: List[Any], result: Any, exc: Optional[BaseException]) -> None:
             else:
                 f.set_result(result)
     futs.clear()
+
+
+_new_object = object.__new__
+
+
+class _Lookup:
+    """What req.lookup() returns: ``await`` it for the bindings. A store that answered inside
+    the lookup (memory, SQLite) gives them at once, without a future."""
+
+    __slots__ = ("_status", "_found", "_fut")
+
+    def __init__(self) -> None:
+        self._status: Optional[int] = None
+        self._found: List[Binding] = []
+        self._fut: Any = None
+
+    def __call__(self, status: int, found: List[Binding]) -> None:
+        # The answer of a store that answers after the lookup returned.
+        if self._status is not None:
+            return
+        self._status, self._found = status, found
+        f = self._fut
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    def __await__(self) -> Generator[Any, None, List[Binding]]:
+        if self._status is None:
+            f = self._fut
+            if f is None:
+                f = self._fut = asyncio.get_running_loop().create_future()
+            yield from f.__await__()
+        status = self._status
+        if status is not None and status < 0 and status != _c.SIP_ENOENT:
+            raise _fail(status, "lookup")
+        return self._found
+
+    def __repr__(self) -> str:
+        return "<lookup pending>" if self._status is None else f"<lookup {len(self._found)}>"
 
 
 class _Now:
@@ -380,10 +416,18 @@ class ProxyRequest:
             d.kick()
 
     def __del__(self, _unref: Any = _c.sip_proxy_req_unref) -> None:
-        h, self._h = getattr(self, "_h", None), None
+        try:
+            h = self._h
+        except AttributeError:  # __init__ refused to make it
+            return
         if h is not None:
-            p = getattr(self, "_proxy", None)
-            release(p._stack.loop if p is not None else None, _unref, h)
+            self._h = None
+            # (_h and _proxy are set together.)
+            loop = self._proxy._stack.loop
+            if loop._depth:
+                release(loop, _unref, h)  # maybe on another thread than the loop's
+            else:
+                _unref(h)
 
     # -- what the request is ----------------------------------------------------------------
 
@@ -404,7 +448,7 @@ class ProxyRequest:
         if m is not None:
             return m.method or ""
         # Read from C: a route that only looks at the method makes no Message.
-        return _c.sipbind_proxy_req_method(self._handle())  # type: ignore[no-any-return]
+        return _c.sipbind_proxy_req_method(self._h or self._handle())  # type: ignore
 
     @property
     def uri(self) -> Optional[Uri]:
@@ -427,7 +471,7 @@ class ProxyRequest:
     def routed(self) -> bool:
         """True when a Route naming this proxy was removed (RFC 3261 §16.4): a request inside
         a record-routed dialog, or preloaded through this proxy; forward it as it is."""
-        return _c.sip_proxy_req_routed(self._handle()) == 1
+        return _c.sip_proxy_req_routed(self._h or self._handle()) == 1
 
     @property
     def done(self) -> bool:
@@ -463,30 +507,30 @@ class ProxyRequest:
 
     # -- looking up, authenticating, saving ------------------------------------------------
 
-    def lookup(self) -> "asyncio.Future[List[Binding]]":
+    def lookup(self) -> "_Lookup":
         """Looks the Request-URI up in the proxy's location service; ``await`` it for the
         bindings (a list of Binding, best first; empty when there is none). Raises
         NotFoundError when the proxy has no location service, UriError for a Request-URI
         that is not a SIP URI with a user."""
-        h = self._handle()
-        fut = asyncio.get_running_loop().create_future()
-
-        def on_lookup(_loc: Any, status: int, set_h: Any) -> None:
-            if fut.done():
-                return
-            if status < 0 and status != _c.SIP_ENOENT:
-                fut.set_exception(_fail(status, "lookup"))
-            else:
-                fut.set_result(_set_list(set_h) if set_h is not None else [])
-
-        rc = _c.sip_proxy_req_lookup(h, on_lookup)
-        if rc < 0:
-            if rc == _c.SIP_ENOENT:
-                raise NotFoundError(rc, "lookup: the proxy has no location service")
-            if rc == _c.SIP_EURI:
-                raise error(rc, f"lookup: the Request-URI {self.uri} is no AOR")
-            raise _fail(rc, "lookup")
-        return fut
+        h = self._h or self._handle()
+        # (Its fields are set once the call returned: found is called later if ever.)
+        found = _new_object(_Lookup)
+        r = _c.sipbind_proxy_req_lookup(h, found, Binding)
+        if type(r) is tuple:
+            # The store answered inside the call (memory, SQLite): no future to wait on.
+            found._status, found._found = r
+            found._fut = None
+            return found
+        if r is None:
+            # A store that answers later: found is called then.
+            found._status, found._found, found._fut = None, [], None
+            return found
+        rc = r
+        if rc == _c.SIP_ENOENT:
+            raise NotFoundError(rc, "lookup: the proxy has no location service")
+        if rc == _c.SIP_EURI:
+            raise error(rc, f"lookup: the Request-URI {self.uri} is no AOR")
+        raise _fail(rc, "lookup")
 
     def authenticate(self, lookup: Optional[Callable[[str, str, str], Any]] = None
                      ) -> "asyncio.Future[Optional[str]]":
@@ -582,9 +626,11 @@ class ProxyRequest:
         to forward it; once the caller cancelled, it relays nothing and gives that outcome
         (487) again. Raises Error (SIP_ENOTSUP) on a stateless proxy or for an ACK or CANCEL,
         Error (SIP_EBUSY) while a relay is in progress or once answered."""
-        h = self._handle()
+        h = self._h or self._handle()
         key = (record_route, parallel, follow_redirects, timeout)
-        o = _RELAY_OPTS.get(key) if timeout is None else None
+        # (Only for bools: 1 == True would find the options of True and skip the checks.)
+        o = _RELAY_OPTS.get(key) if timeout is None and type(record_route) is bool and \
+            type(parallel) is bool and type(follow_redirects) is bool else None
         if o is None:
             o = _c.sip_proxy_relay_opts_t()
             _c.sip_proxy_relay_opts_init(o)
@@ -605,22 +651,29 @@ class ProxyRequest:
             for name, fn in (("on_request", on_request), ("on_response", on_response)):
                 if fn is not None and not callable(fn):
                     raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
-        items = _targets(targets)
-        if self._relay is not None:
-            raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
+        # A list (a lookup's, most often) is added in one call when it holds only URIs and
+        # Bindings; anything else, or a target C refuses, goes the way below, which says why.
+        fast = type(targets) is list and targets and self._relay is None
+        if fast:
+            fast = _c.sipbind_proxy_req_add_targets(h, targets, Binding) == 0
+        if not fast:
+            items = _targets(targets)
+            if self._relay is not None:
+                raise error(_c.SIP_EBUSY, "proxy: a relay of this request is in progress")
+            if targets is not None and not items:
+                # An empty list (a lookup that found nobody) relays nothing: the outcome is
+                # 480 (RFC 3261 §21.4.18) at once, for the route to try elsewhere or answer.
+                relay = _Relay(self, on_request, on_response)
+                relay.outcome = self._last = Outcome(480, None, [])
+                return relay
+            _c.sip_proxy_req_clear_targets(h)
+            for t in items:
+                _add_target(h, t)
         relay = _Relay(self, on_request, on_response)
-        if targets is not None and not items:
-            # An empty list (a lookup that found nobody) relays nothing: the outcome is 480
-            # (RFC 3261 §21.4.18) at once, for the route to try elsewhere or answer.
-            relay.outcome = self._last = Outcome(480, None, [])
-            return relay
-        _c.sip_proxy_req_clear_targets(h)
-        for t in items:
-            _add_target(h, t)
         last, self._last = self._last, None
         # With hooks, the one function gets the branch events too (sip_proxy_branch_cb).
         relay_fn = _c.sipbind_proxy_req_relay_hooked if hooked else _c.sip_proxy_req_relay
-        rc = relay_fn(h, o, functools.partial(_on_relay, relay))
+        rc = relay_fn(h, o, relay)
         if rc < 0:
             self._last = last
             _c.sip_proxy_req_clear_targets(h)
@@ -633,27 +686,46 @@ class ProxyRequest:
             raise _fail(rc, "proxy")
         if relay.outcome is None:
             self._relay = relay
-        self._kick()
+        d = self._proxy._stack.loop._driver  # _kick() inlined
+        if d is not None:
+            d.kick()
         return relay
 
     proxy.OPTIONS = _RELAY_FIELDS  # type: ignore[attr-defined]
+
+    def relay(self, targets: Union[None, str, Binding, Iterable[Union[str, Binding]]] = None,
+              *, record_route: bool = False, parallel: bool = True,
+              timeout: Optional[float] = None, follow_redirects: bool = False,
+              on_request: Optional[Callable[[Message, int], Any]] = None,
+              on_response: Optional[Callable[[Message, int], Any]] = None) -> None:
+        """proxy() without the outcome (Kamailio's t_relay()): relays to targets with the same
+        options and checks, and returns None. A route that returns with the relay in progress
+        leaves it to the proxy, which forwards the best response itself (RFC 3261 §16.7) and
+        enters no Python for it; a route still running when the outcome comes (it awaited
+        something else) has it as after proxy(), forwarded when it returns."""
+        self.proxy(targets, record_route=record_route, parallel=parallel, timeout=timeout,
+                   follow_redirects=follow_redirects, on_request=on_request,
+                   on_response=on_response)
 
     def forward(self, uri: Optional[Union[str, Uri]] = None, record_route: bool = False
                 ) -> None:
         """Forwards the request statelessly (RFC 3261 §16.11): to uri (which becomes the
         Request-URI), or where the Route set or Request-URI says (RFC 3263). ACKs of 2xx and
         CANCELs that match nothing go this way in a stateful proxy too."""
-        h = self._handle()
+        h = self._h or self._handle()
         if uri is not None and not isinstance(uri, (str, Uri)):
             raise TypeError(f"uri must be a str or Uri, not {type(uri).__name__}")
         rc = _c.sip_proxy_req_forward(h, str(uri) if uri is not None else None,
-                                      _bool("record_route", record_route))
+                                      record_route if type(record_route) is bool
+                                      else _bool("record_route", record_route))
         if rc < 0:
             if rc == _c.SIP_EURI:
                 raise error(rc, f"forward: bad URI {uri!r}")
             raise _fail(rc, "forward")
         self._answered = True
-        self._kick()
+        d = self._proxy._stack.loop._driver  # _kick() inlined
+        if d is not None:
+            d.kick()
 
     def reply(self, status: int, reason: Optional[str] = None, headers: HeaderArg = None
               ) -> None:
@@ -762,13 +834,15 @@ class ProxyRequest:
                     # status when no relay ran: an empty target list).
                     if _c.sip_proxy_req_forward_best(h) == _c.SIP_ENOENT:
                         _c.sip_proxy_req_reply(h, last.status, None)
+                self._kick()
             elif _c.sip_proxy_req_is_done(h):
-                pass
-            elif _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
-                _c.sip_proxy_req_drop(h)
+                pass  # (relayed or forwarded: the decision kicked the loop already)
             else:
-                _c.sip_proxy_req_reply(h, 500, None)
-            self._kick()
+                if _c.sip_msg_get_method(_c.sip_proxy_req_get_msg(h)) == _c.SIP_METHOD_ACK:
+                    _c.sip_proxy_req_drop(h)
+                else:
+                    _c.sip_proxy_req_reply(h, 500, None)
+                self._kick()
         self._proxy._reqs.discard(self)
 
     def _detach(self) -> None:
@@ -782,7 +856,7 @@ class ProxyRequest:
         if relay is None or relay._waiters or relay._on_request is not None or \
                 relay._on_response is not None:
             return
-        # relay: req._relay, the C callback's partial, the local above (3 references);
+        # relay: req._relay, the C callback (the relay itself), the local above (3);
         # self: the proxy's set, the caller's local, relay._req, this frame's self (4);
         # anything more is the script's, which may still await or read them.
         if _refs(relay) != _REFS_1 + 2 or _refs(self) != _REFS_1 + 3 or \

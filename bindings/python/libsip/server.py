@@ -388,6 +388,8 @@ async def _await_rest(rest: _Resume) -> Any:
     return await rest
 
 
+_new_object = object.__new__
+
 # What a route stepped at once "yielded" when it returned instead.
 _RETURNED = object()
 _Coroutine = types.CoroutineType
@@ -399,67 +401,81 @@ class _ServerProxy(Proxy):
     common case: relay and return) costs no task and no turn of asyncio."""
 
     def _incoming(self, req: Any) -> None:
-        r = ProxyRequest._new(self, _c.sip_proxy_req_ref(req))
-        fn = self._route
-        if fn is None:
-            r._delegated = True
-            _c.sip_proxy_route_default(r._h)
-            r._closed()
-            return
-        self._reqs.add(r)
-        try:
-            res = fn(r)
-            if type(res) is _Coroutine:
-                # One step, without a StopIteration when it returns (most routes do).
-                first = _c.sipbind_coro_step(res, _RETURNED)
-            elif res is not None and asyncio.iscoroutine(res):
-                try:
-                    first = res.send(None)
-                except StopIteration:
-                    # (Outside the handler: the exception holds what the route returned.)
-                    first = _RETURNED
-            else:
+        # req holds a reference already (sipbind_server_set_route_req's trampoline).
+        _on_route(weakref.ref(self), req)
+
+
+def _on_route(wproxy: "weakref.ref[_ServerProxy]", req: Any) -> None:
+    """The server's route callback: req is the request alone, with a reference of its own. The
+    route runs in this frame (no second call per request)."""
+    self = wproxy()
+    if self is None or self._h is None:
+        _c.sip_proxy_req_unref(req)
+        return
+    # ProxyRequest._new() inlined: this runs for every request.
+    r = _new_object(ProxyRequest)
+    r._h = req
+    r._proxy = self
+    r._msg = None
+    r._relay = None
+    r._last = None
+    r._route_over = False
+    r._delegated = False
+    r._answered = False
+    fn = self._route
+    if fn is None:
+        r._delegated = True
+        _c.sip_proxy_route_default(r._h)
+        r._closed()
+        return
+    self._reqs.add(r)
+    try:
+        res = fn(r)
+        if type(res) is _Coroutine:
+            # One step, without a StopIteration when it returns (most routes do).
+            first = _c.sipbind_coro_step(res, _RETURNED)
+        elif res is not None and asyncio.iscoroutine(res):
+            try:
+                first = res.send(None)
+            except StopIteration:
+                # (Outside the handler: the exception holds what the route returned.)
                 first = _RETURNED
-            if first is _RETURNED:
-                # The route is over: what it returned (its relay, often) is dropped, so that
-                # a relay nobody can see any more is left to the proxy.
-                res = None
+        else:
+            first = _RETURNED
+        if first is _RETURNED:
+            # The route is over: what it returned (its relay, often) is dropped, so that
+            # a relay nobody can see any more is left to the proxy.
+            res = None
+            if r._relay is not None:
                 r._detach()
-                r._finish()
-                return
+            r._finish()
+            return
+    except Exception:
+        logger.error("exception in a libsip route\n%s", traceback.format_exc())
+        r._failed()
+        return
+
+    async def guarded() -> None:
+        try:
+            await _await_rest(_Resume(res, first))
+        except asyncio.CancelledError:
+            r._failed()
+            raise
         except Exception:
             logger.error("exception in a libsip route\n%s", traceback.format_exc())
             r._failed()
-            return
+        else:
+            r._finish()
 
-        async def guarded() -> None:
-            try:
-                await _await_rest(_Resume(res, first))
-            except asyncio.CancelledError:
-                r._failed()
-                raise
-            except Exception:
-                logger.error("exception in a libsip route\n%s", traceback.format_exc())
-                r._failed()
-            else:
-                r._finish()
-
-        try:
-            task = asyncio.get_running_loop().create_task(guarded())
-        except RuntimeError:
-            res.close()
-            r._failed()
-            raise RuntimeError("a route that awaits needs the server served by asyncio "
-                               "(await server.serve())") from None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-
-def _on_route(wproxy: "weakref.ref[Proxy]", _p: Any, req: Any) -> None:
-    proxy = wproxy()
-    if proxy is None or proxy._h is None:
-        return
-    proxy._incoming(req)
+    try:
+        task = asyncio.get_running_loop().create_task(guarded())
+    except RuntimeError:
+        res.close()
+        r._failed()
+        raise RuntimeError("a route that awaits needs the server served by asyncio "
+                           "(await server.serve())") from None
+    self._tasks.add(task)
+    task.add_done_callback(self._tasks.discard)
 
 
 # ---- adopting the parts a server made ----------------------------------------------------------
@@ -669,7 +685,8 @@ class Server:
             rc = _c.sip_server_set_route(h, None)
             self._route_set = False
         elif not self._route_set:
-            rc = _c.sip_server_set_route(h, functools.partial(_on_route, weakref.ref(px)))
+            rc = _c.sipbind_server_set_route_req(h, functools.partial(_on_route,
+                                                                        weakref.ref(px)))
             self._route_set = rc == 0
         else:
             rc = 0

@@ -7,8 +7,6 @@ Python API registering two UAs that call each other through it."""
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,130 +14,50 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+import harness  # noqa: E402
+from harness import bound, tool  # noqa: E402
+
 CFG = HERE / "kamailio-reg.cfg"
 BASE = int(os.environ.get("KAMAILIO_REG_PORT", "29000"))
 
 
-def tool(name):
-    path = os.environ.get(name)
-    if not path:
-        pytest.fail("%s is not set: run this test through ctest" % name)
-    return path
-
-
-def free_port(start):
-    for p in range(start, start + 500):
-        u, t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket()
-        try:
-            u.bind(("127.0.0.1", p))
-            t.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            pass
-        finally:
-            u.close()
-            t.close()
-    pytest.fail("no free port from %d" % start)
-
-
-class Proc:
-    def __init__(self, work, name, argv, env=None):
-        self.name = name
-        self.path = work / (name + ".log")
-        self.out = open(self.path, "wb")
-        self.p = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        return self.path.read_text(errors="replace")
-
-    def wait_for(self, pattern, timeout=10.0):
-        end = time.monotonic() + timeout
+class Env(harness.Env):
+    def kamailio(self, sha256):
+        """Kamailio on a UDP+TCP port with a copy of the database, in a process group of its
+        own (stopping it stops the workers it forks); returns the port."""
+        db = self.work / ("db-sha" if sha256 else "db-md5")
+        shutil.copytree(HERE / "db", db)
+        port = self.port()
+        argv = ["kamailio", "-f", str(CFG), "-A", "KAM_PORT=%d" % port, "-A",
+                'DB_URL="text://%s"' % db, "-DD", "-E", "-m", "64", "-M", "8",
+                "-Y", str(self.work), "-w", str(self.work)]
+        if sha256:
+            argv += ["-A", "WITH_SHA256"]
+        k = self.proc("kamailio-%d" % port, argv, group=True)
+        end = time.monotonic() + 20
         while time.monotonic() < end:
-            m = re.search(pattern, self.log(), re.M)
-            if m:
-                return m
-            if self.p.poll() is not None:
+            if bound(port):
+                return port
+            if not k.running():
                 break
             time.sleep(0.05)
-        pytest.fail("%s: no '%s' within %.0f s:\n%s" % (self.name, pattern, timeout, self.log()))
+        pytest.fail("kamailio did not start:\n" + k.log())
 
-    def wait(self, timeout):
-        try:
-            return self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            pytest.fail("%s did not exit within %.0f s:\n%s" % (self.name, timeout, self.log()))
+    def start(self, name, argv, env=None):
+        return self.proc(name, argv, penv=env)
 
-    def stop(self, timeout=10.0):
-        if self.p.poll() is None:
-            self.p.terminate()
-        return self.wait(timeout)
+    def uac(self, name, *args, timeout=40.0):
+        p = self.start(name, [tool("SIP_UAC"), *args])
+        rc = p.wait(timeout)
+        return rc, p.log()
 
 
 @pytest.fixture
 def env(tmp_path, request):
-    procs = []
-    state = {"next": BASE}
-
-    class Env:
-        work = tmp_path
-
-        def port(self):
-            p = free_port(state["next"])
-            state["next"] = p + 1
-            return p
-
-        def kamailio(self, sha256):
-            """Kamailio on a UDP+TCP port with a copy of the database; returns the port."""
-            db = tmp_path / ("db-sha" if sha256 else "db-md5")
-            shutil.copytree(HERE / "db", db)
-            port = self.port()
-            argv = ["kamailio", "-f", str(CFG), "-A", "KAM_PORT=%d" % port, "-A",
-                    'DB_URL="text://%s"' % db, "-DD", "-E", "-m", "64", "-M", "8",
-                    "-Y", str(tmp_path), "-w", str(tmp_path)]
-            if sha256:
-                argv += ["-A", "WITH_SHA256"]
-            k = Proc(tmp_path, "kamailio-%d" % port, argv)
-            procs.append(k)
-            end = time.monotonic() + 20
-            while time.monotonic() < end:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    return port
-                finally:
-                    s.close()
-                if k.p.poll() is not None:
-                    break
-                time.sleep(0.05)
-            pytest.fail("kamailio did not start:\n" + k.log())
-
-        def start(self, name, argv, env=None):
-            p = Proc(tmp_path, name, argv, env)
-            procs.append(p)
-            return p
-
-        def uac(self, name, *args, timeout=40.0):
-            p = self.start(name, [tool("SIP_UAC"), *args])
-            rc = p.wait(timeout)
-            return rc, p.log()
-
-    yield Env()
-    rep = getattr(request.node, "rep_call", None)
-    failed = rep is None or rep.failed
-    for p in reversed(procs):
-        if p.p.poll() is None:
-            p.p.terminate()
-            try:
-                p.p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.p.kill()
-                p.p.wait()
-        p.out.close()
-        if failed:
-            print("==== %s ====\n%s" % (p.name, p.log()[-6000:]))
+    e = Env(tmp_path, BASE)
+    yield e
+    e.close(failed=harness.failed(request))
 
 
 @pytest.mark.parametrize("sha256", [False, True], ids=["md5", "sha256"])

@@ -21,7 +21,8 @@ def kamailio(env, sipd_port):
     port = env.port()
     argv = [exe, "-f", str(CFG), "-A", "KAM_PORT=%d" % port, "-A", 'SIPD_URI="sip:127.0.0.1:%d"' % sipd_port,
             "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(env.work), "-w", str(env.work)]
-    k = Proc(env, "kamailio", argv)
+    # Its own process group: stopping it stops the workers it forks (harness.Proc).
+    k = Proc(env, "kamailio", argv, group=True)
     end = time.monotonic() + 20
     while time.monotonic() < end:
         if bound(port):

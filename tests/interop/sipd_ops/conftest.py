@@ -10,37 +10,21 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
-import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import harness  # noqa: E402
+from harness import Proc, pytest_runtest_makereport, tool, wait_until  # noqa: E402,F401
+
 HERE = Path(__file__).resolve().parent
-SANITIZER = re.compile(r"runtime error|Sanitizer")
 DOMAIN = "ops.test"
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
-
-
-def tool(name):
-    path = os.environ.get(name)
-    if not path:
-        pytest.fail("%s is not set: run this test through ctest" % name)
-    return path
-
-
-def bound(port, kind=socket.SOCK_DGRAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind(("127.0.0.1", port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
 
 
 def run(*args, stdin=b"", timeout=20):
@@ -49,60 +33,8 @@ def run(*args, stdin=b"", timeout=20):
     return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
 
-class Proc:
-    """A process with its output in work/<name>.log."""
-
-    def __init__(self, env, name, argv):
-        self.env, self.name = env, name
-        self.path = env.work / (name + ".log")
-        self.out = open(self.path, "wb")
-        self.p = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, cwd=env.work)
-        self.rc = None
-        env.procs.append(self)
-
-    def log(self):
-        if not self.out.closed:
-            self.out.flush()
-        return self.path.read_text(errors="replace")
-
-    def wait_for(self, pattern, timeout=10.0, count=1):
-        """Waits until pattern (a regexp, multiline) matches count times in the log."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            found = list(re.finditer(pattern, self.log(), re.M))
-            if len(found) >= count:
-                return found[count - 1]
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.05)
-        pytest.fail("%s: no '%s' (x%d) within %.1f s (exit %s):\n%s" %
-                    (self.name, pattern, count, timeout, self.p.poll(), self.log()[-3000:]))
-
-    def signal(self, sig):
-        self.p.send_signal(sig)
-
-    def wait(self, timeout=15.0):
-        try:
-            self.rc = self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail("%s did not exit within %.0f s" % (self.name, timeout))
-        self.out.close()
-        return self.rc
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(3)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-        if not self.out.closed:
-            self.out.close()
-
-
+# Where the next test of this file starts in the file's range: a test does not take the ports
+# the test before it used.
 _cursor = [0]
 
 
@@ -227,22 +159,14 @@ def digest(challenge, method, uri, user, password):
     return v
 
 
-class Env:
-    def __init__(self, work, base):
-        self.work = work
-        self.base = base
-        self.next_port = base + _cursor[0]
-        self.procs = []
-        self.uas = []
+class Env(harness.Env):
+    scenarios = HERE / "sipp"
+    span = 200
 
-    def port(self, tcp=True):
-        """The next port of this file's 200 free for UDP (and TCP) on 127.0.0.1, wrapping."""
-        for i in range(200):
-            p = self.base + (self.next_port - self.base + i) % 200
-            if not bound(p) and not (tcp and bound(p, socket.SOCK_STREAM)):
-                self.next_port = p + 1
-                return p
-        pytest.fail("no free port in %d-%d" % (self.base, self.base + 199))
+    def __init__(self, work, base):
+        super().__init__(work, base)
+        self.next_port = base + _cursor[0]
+        self.uas = []
 
     def ua(self, user="carol"):
         u = UA(self, user)
@@ -263,58 +187,24 @@ class Env:
         p.wait_for(r"^domain ", timeout=15)
         return p
 
-    def stop_clean(self, p, timeout=15.0):
-        if p.p.poll() is None:
-            p.signal(signal.SIGTERM)
-        rc = p.wait(timeout)
-        log = p.log()
-        assert rc == 0, "%s exited %d after SIGTERM:\n%s" % (p.name, rc, log[-3000:])
-        assert not SANITIZER.search(log), "%s: sanitizer report" % p.name
-        return log
-
     # ---- SIPp -------------------------------------------------------------------------------
 
     def sipp(self, name, scenario, port, *args, timeout=60, wait_bound=False):
-        argv = [shutil.which("sipp") or "sipp", "-sf", str(HERE / "sipp" / scenario),
-                "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-timeout", "%ds" % timeout,
-                "-trace_err", "-error_file", str(self.work / ("sipp-%s.errors.log" % name)),
-                *args]
+        """SIPp with scenario (of the sipp folder) on UDP port, run in the background; with
+        wait_bound, returns once it holds the port."""
+        argv = self.sipp_args(name, scenario, port, "-timeout", "%ds" % timeout, *args)
         p = Proc(self, "sipp-" + name, ["timeout", str(timeout + 10), *argv])
         if wait_bound:
-            end = time.monotonic() + 10
-            while not bound(port):
-                if time.monotonic() > end or p.p.poll() is not None:
-                    pytest.fail("SIPp %s did not start:\n%s" % (name, p.log()))
-                time.sleep(0.05)
+            wait_until(lambda: harness.udp_bound(port) or not p.running(), 10,
+                       "SIPp %s holding port %d" % (name, port))
+            if not p.running():
+                pytest.fail("SIPp %s did not start:\n%s" % (name, p.log()))
         return p
 
-    def sipp_ok(self, p, calls, timeout=60):
-        rc = p.rc if p.rc is not None else p.wait(timeout)
-        log = p.log()
-        assert rc == 0, "SIPp %s exited %d:\n%s" % (p.name, rc, log[-3000:])
-        m = re.search(r"Successful call +\| +\d+ +\| +(\d+)", log)
-        assert m and int(m.group(1)) == calls, "SIPp %s: not %d successful calls" % (p.name,
-                                                                                    calls)
-        return log
-
     def close(self, failed):
-        for p in self.procs:
-            p.kill()
         for u in self.uas:
             u.close()
-        if failed:
-            for f in sorted(self.work.iterdir()):
-                if f.suffix == ".log":
-                    lines = f.read_text(errors="replace").splitlines()
-                    print("==== %s (last 200 lines) ====" % f.name)
-                    print("\n".join(lines[-200:]))
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+        super().close(failed)
 
 
 @pytest.fixture
@@ -323,8 +213,7 @@ def env(tmp_path, request):
     e = Env(tmp_path, base)
     yield e
     _cursor[0] = (e.next_port - base) % 200
-    rep = getattr(request.node, "rep_call", None)
-    e.close(failed=rep is None or rep.failed)
+    e.close(failed=harness.failed(request))
 
 
 def config(env, name, text):
